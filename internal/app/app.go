@@ -1,0 +1,223 @@
+// Package app assembles the service: it opens the dependencies, builds both
+// transports on listeners owned by the lifecycle, reports ready, and drains
+// on upgrade or stop.
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/olivere/elastic/v7"
+	"github.com/rs/zerolog"
+	"gorm.io/gorm"
+
+	"github.com/megaview/mgvcore/global"
+	"github.com/megaview/mgvcore/internal/cert"
+	"github.com/megaview/mgvcore/internal/config"
+	"github.com/megaview/mgvcore/internal/dao"
+	grpcx "github.com/megaview/mgvcore/internal/grpc"
+	"github.com/megaview/mgvcore/internal/health"
+	httpx "github.com/megaview/mgvcore/internal/http"
+	"github.com/megaview/mgvcore/internal/lifecycle"
+)
+
+// readyCheckTimeout bounds each dependency check of /readyz.
+const readyCheckTimeout = 2 * time.Second
+
+// Serve runs the service until it is stopped or upgraded. Startup output
+// (build info and banners) goes to out; logs go to log.
+func Serve(ctx context.Context, cfg *config.Config, out io.Writer, log zerolog.Logger) error {
+	global.PrintBuildInfo(out, cfg.App.Env)
+	printBanner(out, cfg.App.Banner, log)
+
+	proc, err := lifecycle.New(lifecycle.Options{
+		PIDFile:        cfg.Process.PIDFile,
+		UpgradeTimeout: cfg.Process.UpgradeTimeout.Duration,
+	}, log)
+	if err != nil {
+		return err
+	}
+	reason := lifecycle.Stopped
+	defer func() { proc.Close(reason) }()
+
+	if proc.HasParent() {
+		log.Info().Msg("upgrade: taking over the listeners of the running process")
+	}
+
+	tlsCfg, err := serverTLS(cfg, log)
+	if err != nil {
+		return err
+	}
+
+	deps, err := openDeps(cfg)
+	if err != nil {
+		return err
+	}
+	defer deps.close(log)
+
+	hl := health.New(readyCheckTimeout)
+	deps.register(hl)
+
+	grpcSrv := grpcx.New(grpcx.Options{Config: cfg.GRPC, TLS: tlsCfg, Health: hl})
+	httpSrv := httpx.New(httpx.Options{Config: cfg.HTTP, Log: log, Banner: out, Health: hl})
+
+	grpcLn, err := proc.Listen(cfg.GRPC.Addr)
+	if err != nil {
+		return fmt.Errorf("grpc.addr: %w", err)
+	}
+	httpLn, err := proc.Listen(cfg.HTTP.Addr)
+	if err != nil {
+		return fmt.Errorf("http.addr: %w", err)
+	}
+
+	serveErr := make(chan error, 2)
+	go func() { serveErr <- wrap("grpc server", grpcSrv.Serve(grpcLn)) }()
+	fmt.Fprintf(out, "=> grpc server started on: %s\n", cfg.GRPC.Addr)
+	go func() { serveErr <- wrap("http server", httpSrv.Serve(httpLn)) }()
+	select {
+	case <-httpSrv.Started():
+	case err := <-serveErr:
+		return err
+	}
+
+	hl.Serving()
+	if err := proc.Ready(); err != nil {
+		return err
+	}
+	log.Info().Int("pid", os.Getpid()).Str("pid_file", proc.PIDFile()).Str("env", cfg.App.Env).
+		Str("grpc", cfg.GRPC.Addr).Str("http", cfg.HTTP.Addr).Msg("ready")
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	failed := make(chan error, 1)
+	go func() {
+		if err := <-serveErr; err != nil {
+			log.Error().Err(err).Msg("a server stopped unexpectedly; shutting down")
+			failed <- err
+			cancel()
+		}
+	}()
+	reason = proc.Run(runCtx)
+
+	drain(cfg.Process.DrainTimeout.Duration, hl, log, reason,
+		namedShutdown{"http", httpSrv.Shutdown}, namedShutdown{"grpc", grpcSrv.Shutdown})
+	select {
+	case err := <-failed:
+		return err
+	default:
+		return nil
+	}
+}
+
+type namedShutdown struct {
+	name string
+	fn   func(context.Context) error
+}
+
+// drain marks the process NOT_SERVING and stops both servers in parallel
+// within the drain deadline; past it, remaining connections are closed.
+func drain(timeout time.Duration, hl *health.Health, log zerolog.Logger, reason lifecycle.Reason, servers ...namedShutdown) {
+	start := time.Now()
+	hl.Drain()
+	log.Info().Stringer("reason", reason).Dur("deadline", timeout).Msg("draining")
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, s := range servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.fn(ctx); err != nil {
+				log.Warn().Err(err).Str("server", s.name).Msg("drain deadline passed; closed remaining connections")
+			}
+		}()
+	}
+	wg.Wait()
+	log.Info().Dur("took", time.Since(start)).Msg("drained")
+}
+
+func wrap(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+func printBanner(out io.Writer, path string, log zerolog.Logger) {
+	if path == "" {
+		return
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		log.Warn().Err(err).Str("file", path).Msg("app.banner: cannot read the banner; starting without it")
+		return
+	}
+	_, _ = out.Write(data)
+}
+
+// serverTLS loads the gRPC certificates, generating development ones first
+// where the config allows it.
+func serverTLS(cfg *config.Config, log zerolog.Logger) (*tls.Config, error) {
+	if missing := cert.Missing(cfg.SSL.Dir); len(missing) > 0 {
+		if !cfg.SSL.Generate {
+			return nil, fmt.Errorf("ssl: missing %s (provision the certificates, or run `mgvcore cert` for development)", missing[0])
+		}
+		if err := cert.Generate(cfg.SSL.Dir, cfg.SSL.Hosts); err != nil {
+			return nil, fmt.Errorf("ssl: generating development certificates: %w", err)
+		}
+		log.Info().Str("dir", cfg.SSL.Dir).Msg("generated development CA, server and client certificates")
+	}
+	return cert.ServerTLS(cfg.SSL.Dir, cfg.GRPC.ClientAuth)
+}
+
+// deps are the storage dependencies.
+type deps struct {
+	db *gorm.DB
+	es *elastic.Client
+}
+
+func openDeps(cfg *config.Config) (*deps, error) {
+	db, err := dao.OpenDB(cfg.Database)
+	if err != nil {
+		return nil, err
+	}
+	d := &deps{db: db}
+	if cfg.Search.Engine == "elasticsearch" {
+		es, err := dao.OpenElastic(cfg.Search)
+		if err != nil {
+			return nil, errors.Join(err, d.closeDB())
+		}
+		d.es = es
+	}
+	return d, nil
+}
+
+func (d *deps) register(hl *health.Health) {
+	hl.Add("database", dao.PingDB(d.db))
+	if d.es != nil {
+		hl.Add("elasticsearch", dao.PingElastic(d.es))
+	}
+}
+
+func (d *deps) closeDB() error {
+	sqlDB, err := d.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+func (d *deps) close(log zerolog.Logger) {
+	if err := d.closeDB(); err != nil {
+		log.Warn().Err(err).Msg("closing the database")
+	}
+	if d.es != nil {
+		d.es.Stop()
+	}
+}

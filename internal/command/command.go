@@ -1,0 +1,145 @@
+// Package command is the mgvcore command line: serve (the default), version,
+// cert and config check. main only calls Main.
+package command
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/megaview/mgvcore/global"
+	"github.com/megaview/mgvcore/internal/app"
+	"github.com/megaview/mgvcore/internal/cert"
+	"github.com/megaview/mgvcore/internal/config"
+	"github.com/megaview/mgvcore/internal/logging"
+)
+
+// Main runs the command line with args (os.Args) and returns the exit code.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if err := New(stdout, stderr).RunContext(ctx, args); err != nil {
+		fmt.Fprintf(stderr, "%s: %s\n", global.Name, strings.ReplaceAll(err.Error(), "\n", "; "))
+		return 1
+	}
+	return 0
+}
+
+// New builds the CLI application.
+func New(stdout, stderr io.Writer) *cli.App {
+	configFlag := &cli.StringFlag{
+		Name:    "config",
+		Aliases: []string{"c"},
+		Usage:   "config file (default: $MGV_CONFIG, else config/config.toml, else config/config_dev.toml)",
+	}
+	serve := &cli.Command{
+		Name:   "serve",
+		Usage:  "run the HTTP and gRPC servers (the default command)",
+		Action: func(c *cli.Context) error { return serveAction(c, stdout, stderr) },
+	}
+	return &cli.App{
+		Name:            global.Name,
+		Usage:           "Megaview conversation-intelligence core: HTTP JSON API and gRPC open platform",
+		Version:         global.Version(),
+		Writer:          stdout,
+		ErrWriter:       stderr,
+		Flags:           []cli.Flag{configFlag},
+		HideHelpCommand: true,
+		Action:          serve.Action,
+		// Errors are printed once by Main.
+		ExitErrHandler: func(*cli.Context, error) {},
+		Commands: []*cli.Command{
+			serve,
+			{
+				Name:  "version",
+				Usage: "print build information",
+				Action: func(c *cli.Context) error {
+					env := "unknown"
+					if cfg, err := loadConfig(c); err == nil {
+						env = cfg.App.Env
+					}
+					global.PrintBuildInfo(stdout, env)
+					return nil
+				},
+			},
+			{
+				Name:  "cert",
+				Usage: "write a development CA, gRPC server certificate and mTLS client certificate into the ssl directory",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "dir", Usage: "output directory (default: ssl.dir of the config)"},
+					&cli.StringSliceFlag{Name: "host", Usage: "server DNS name or IP; repeatable (default: ssl.hosts of the config)"},
+					&cli.BoolFlag{Name: "force", Usage: "replace existing certificates"},
+				},
+				Action: func(c *cli.Context) error { return certAction(c, stdout) },
+			},
+			{
+				Name:  "config",
+				Usage: "configuration tools",
+				Subcommands: []*cli.Command{{
+					Name:  "check",
+					Usage: "load and validate the configuration, then print where it came from",
+					Flags: []cli.Flag{&cli.BoolFlag{Name: "env-keys", Usage: "also list every environment variable that overrides a key"}},
+					Action: func(c *cli.Context) error {
+						cfg, err := loadConfig(c)
+						if err != nil {
+							return err
+						}
+						fmt.Fprintf(stdout, "config %s is valid (env %s)\n", cfg.File, cfg.App.Env)
+						if c.Bool("env-keys") {
+							for _, k := range config.EnvKeys(cfg) {
+								fmt.Fprintln(stdout, k)
+							}
+						}
+						return nil
+					},
+				}},
+			},
+		},
+	}
+}
+
+func loadConfig(c *cli.Context) (*config.Config, error) {
+	return config.Load(config.Locate(c.String("config")))
+}
+
+func serveAction(c *cli.Context, stdout, stderr io.Writer) error {
+	if c.Args().Present() {
+		return fmt.Errorf("unknown command %q (see `%s --help`)", c.Args().First(), global.Name)
+	}
+	cfg, err := loadConfig(c)
+	if err != nil {
+		return err
+	}
+	log, err := logging.New(stderr, cfg.Log.Level, cfg.Log.Format)
+	if err != nil {
+		return err
+	}
+	return app.Serve(c.Context, cfg, stdout, log)
+}
+
+func certAction(c *cli.Context, stdout io.Writer) error {
+	dir, hosts := c.String("dir"), c.StringSlice("host")
+	if dir == "" || len(hosts) == 0 {
+		cfg, err := loadConfig(c)
+		if err != nil {
+			return err
+		}
+		if dir == "" {
+			dir = cfg.SSL.Dir
+		}
+		if len(hosts) == 0 {
+			hosts = cfg.SSL.Hosts
+		}
+	}
+	if len(cert.Missing(dir)) == 0 && !c.Bool("force") {
+		return fmt.Errorf("certificates already exist in %s (use --force to replace them)", dir)
+	}
+	if err := cert.Generate(dir, hosts); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s, %s, %s, %s, %s and %s into %s (hosts: %s)\n",
+		cert.CACert, cert.CAKey, cert.ServerCert, cert.ServerKey, cert.ClientCert, cert.ClientKey, dir, strings.Join(hosts, ", "))
+	return nil
+}

@@ -1,0 +1,431 @@
+// Package config loads the service configuration from a TOML file, applies
+// environment overrides and validates every value before anything starts.
+//
+// Environment rule: every key can be overridden by MGV_<SECTION>_<KEY>, the
+// TOML path upper-cased with dots turned into underscores, for example
+// grpc.client_auth → MGV_GRPC_CLIENT_AUTH. Lists are comma separated.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/megaview/mgvcore/global"
+)
+
+// EnvPrefix starts every environment override.
+const EnvPrefix = "MGV"
+
+// Config is the whole service configuration.
+type Config struct {
+	App       App       `toml:"app"`
+	Log       Log       `toml:"log"`
+	HTTP      HTTP      `toml:"http"`
+	GRPC      GRPC      `toml:"grpc"`
+	SSL       SSL       `toml:"ssl"`
+	Process   Process   `toml:"process"`
+	Admin     Admin     `toml:"admin"`
+	Database  Database  `toml:"database"`
+	Search    Search    `toml:"search"`
+	Tracing   Tracing   `toml:"tracing"`
+	Consul    Consul    `toml:"consul"`
+	RateLimit RateLimit `toml:"ratelimit"`
+	Breaker   Breaker   `toml:"breaker"`
+	Auth      Auth      `toml:"auth"`
+
+	// File is the path the configuration was read from.
+	File string `toml:"-"`
+}
+
+// App names the environment and the banner.
+type App struct {
+	Env        string `toml:"env"`
+	Banner     string `toml:"banner"`
+	InstanceID string `toml:"instance_id"`
+}
+
+// Log configures zerolog.
+type Log struct {
+	Level  string `toml:"level"`
+	Format string `toml:"format"` // console | json
+}
+
+// HTTP configures the Echo server for web and app clients.
+type HTTP struct {
+	Addr              string   `toml:"addr"`
+	MaxBodyBytes      int64    `toml:"max_body_bytes"`
+	ReadHeaderTimeout Duration `toml:"read_header_timeout"`
+	IdleTimeout       Duration `toml:"idle_timeout"`
+	RequestTimeout    Duration `toml:"request_timeout"`
+}
+
+// GRPC configures the partner-facing gRPC server.
+type GRPC struct {
+	Addr            string   `toml:"addr"`
+	Reflection      bool     `toml:"reflection"`
+	ClientAuth      string   `toml:"client_auth"` // none | request | require
+	MaxRecvMsgBytes int      `toml:"max_recv_msg_bytes"`
+	RequestTimeout  Duration `toml:"request_timeout"`
+}
+
+// SSL locates the certificates of the gRPC server.
+type SSL struct {
+	Dir string `toml:"dir"`
+	// Generate creates a development CA and certificates at start when they
+	// are missing. Never enabled in production.
+	Generate bool     `toml:"generate"`
+	Hosts    []string `toml:"hosts"`
+}
+
+// Process configures the pid file and the zero-downtime upgrade.
+type Process struct {
+	PIDFile        string   `toml:"pid_file"`
+	DrainTimeout   Duration `toml:"drain_timeout"`
+	UpgradeTimeout Duration `toml:"upgrade_timeout"`
+}
+
+// Admin is the loopback listener for pprof.
+type Admin struct {
+	Addr  string `toml:"addr"`
+	Pprof bool   `toml:"pprof"`
+}
+
+// Database configures the SQL store.
+type Database struct {
+	Driver          string   `toml:"driver"` // sqlite (embedded) | mysql
+	DSN             string   `toml:"dsn"`
+	MaxOpenConns    int      `toml:"max_open_conns"`
+	MaxIdleConns    int      `toml:"max_idle_conns"`
+	ConnMaxLifetime Duration `toml:"conn_max_lifetime"`
+	SlowQuery       Duration `toml:"slow_query"`
+	AutoMigrate     bool     `toml:"auto_migrate"`
+}
+
+// Search configures the transcript search engine.
+type Search struct {
+	Engine  string   `toml:"engine"` // embedded | elasticsearch
+	Path    string   `toml:"path"`
+	URLs    []string `toml:"urls"`
+	Timeout Duration `toml:"timeout"`
+}
+
+// Tracing configures Jaeger.
+type Tracing struct {
+	Enabled      bool     `toml:"enabled"`
+	Sampler      string   `toml:"sampler"` // const | probabilistic | ratelimiting
+	SamplerParam float64  `toml:"sampler_param"`
+	AgentAddr    string   `toml:"agent_addr"`
+	CollectorURL string   `toml:"collector_url"`
+	FlushTimeout Duration `toml:"flush_timeout"`
+}
+
+// Consul configures service registration.
+type Consul struct {
+	Enabled                        bool     `toml:"enabled"`
+	Addr                           string   `toml:"addr"`
+	ServiceName                    string   `toml:"service_name"`
+	AdvertiseAddr                  string   `toml:"advertise_addr"`
+	CheckInterval                  Duration `toml:"check_interval"`
+	DeregisterCriticalServiceAfter Duration `toml:"deregister_critical_service_after"`
+	Tags                           []string `toml:"tags"`
+}
+
+// RateLimit configures per-key pacing of inbound requests.
+type RateLimit struct {
+	Enabled     bool            `toml:"enabled"`
+	DefaultTier string          `toml:"default_tier"`
+	AnonRPS     int             `toml:"anon_rps"`
+	AnonBurst   int             `toml:"anon_burst"`
+	IdleEvict   Duration        `toml:"idle_evict"`
+	Tiers       map[string]Tier `toml:"tiers"`
+}
+
+// Tier is a named rate: requests per second and how many may wait.
+type Tier struct {
+	RPS   int `toml:"rps"`
+	Burst int `toml:"burst"`
+}
+
+// Breaker configures circuit breakers.
+type Breaker struct {
+	Enabled         bool     `toml:"enabled"`
+	FailureRate     float64  `toml:"failure_rate"`
+	MinSamples      int64    `toml:"min_samples"`
+	ConsecutiveFail int64    `toml:"consecutive_failures"`
+	Cooldown        Duration `toml:"cooldown"`
+}
+
+// Auth configures tokens.
+type Auth struct {
+	JWTSecret       string   `toml:"jwt_secret"`
+	AccessTokenTTL  Duration `toml:"access_token_ttl"`
+	RefreshTokenTTL Duration `toml:"refresh_token_ttl"`
+	AppTokenTTL     Duration `toml:"app_token_ttl"`
+}
+
+// Duration is a time.Duration written as "3s" in TOML and environment values.
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(strings.TrimSpace(string(b)))
+	if err != nil {
+		return fmt.Errorf("invalid duration %q (write it like \"3s\" or \"500ms\")", string(b))
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText writes the duration back as text.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Locate picks the config file: the flag, else MGV_CONFIG, else
+// config/config.toml (a local symlink or copy), else config/config_dev.toml.
+func Locate(flag string) string {
+	if flag != "" {
+		return flag
+	}
+	if env := os.Getenv(EnvPrefix + "_CONFIG"); env != "" {
+		return env
+	}
+	if _, err := os.Stat(filepath.Join("config", "config.toml")); err == nil {
+		return filepath.Join("config", "config.toml")
+	}
+	return filepath.Join("config", "config_dev.toml")
+}
+
+// Load reads, overrides and validates the configuration at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("config file %s: not found", path)
+		}
+		return nil, fmt.Errorf("config file %s: %w", path, err)
+	}
+	return Parse(path, data, os.LookupEnv)
+}
+
+// Parse decodes data (read from path), applies overrides from lookup and
+// validates the result. Relative paths inside the file stay relative to the
+// working directory, as the service is started from the project root.
+func Parse(path string, data []byte, lookup func(string) (string, bool)) (*Config, error) {
+	cfg := Default()
+	md, err := toml.Decode(string(data), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("config file %s: %s", path, oneLine(err))
+	}
+	if undecoded := md.Undecoded(); len(undecoded) > 0 {
+		return nil, fmt.Errorf("config file %s: unknown key %q", path, undecoded[0].String())
+	}
+	if err := applyEnv(cfg, lookup); err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("config file %s: %w", path, err)
+	}
+	cfg.File = path
+	return cfg, nil
+}
+
+func oneLine(err error) string {
+	var pe toml.ParseError
+	if errors.As(err, &pe) {
+		return fmt.Sprintf("line %d: %s", pe.Position.Line, pe.Message)
+	}
+	return strings.ReplaceAll(err.Error(), "\n", " ")
+}
+
+// Default returns the values used for keys a file leaves out.
+func Default() *Config {
+	return &Config{
+		App: App{Env: global.EnvDev, Banner: "config/banner.txt"},
+		Log: Log{Level: "info", Format: "console"},
+		HTTP: HTTP{
+			Addr:              ":2023",
+			MaxBodyBytes:      1 << 20,
+			ReadHeaderTimeout: Duration{5 * time.Second},
+			IdleTimeout:       Duration{90 * time.Second},
+			RequestTimeout:    Duration{10 * time.Second},
+		},
+		GRPC: GRPC{
+			Addr:            ":2022",
+			ClientAuth:      "none",
+			MaxRecvMsgBytes: 16 << 20,
+			RequestTimeout:  Duration{30 * time.Second},
+		},
+		SSL:     SSL{Dir: "ssl", Hosts: []string{"localhost", "127.0.0.1", "::1"}},
+		Process: Process{PIDFile: "run/mgvcore.pid", DrainTimeout: Duration{15 * time.Second}, UpgradeTimeout: Duration{30 * time.Second}},
+		Admin:   Admin{Addr: "127.0.0.1:2024"},
+		Database: Database{
+			Driver:          "sqlite",
+			DSN:             "data/mgvcore.db",
+			MaxOpenConns:    32,
+			MaxIdleConns:    8,
+			ConnMaxLifetime: Duration{30 * time.Minute},
+			SlowQuery:       Duration{200 * time.Millisecond},
+		},
+		Search:  Search{Engine: "embedded", Path: "data/search", Timeout: Duration{5 * time.Second}},
+		Tracing: Tracing{Sampler: "const", SamplerParam: 1, FlushTimeout: Duration{2 * time.Second}},
+		Consul: Consul{
+			Addr:                           "127.0.0.1:8500",
+			ServiceName:                    global.Name,
+			CheckInterval:                  Duration{5 * time.Second},
+			DeregisterCriticalServiceAfter: Duration{time.Minute},
+		},
+		RateLimit: RateLimit{
+			DefaultTier: "standard",
+			AnonRPS:     20,
+			AnonBurst:   20,
+			IdleEvict:   Duration{5 * time.Minute},
+			Tiers:       map[string]Tier{"standard": {RPS: 200, Burst: 100}},
+		},
+		Breaker: Breaker{FailureRate: 0.5, MinSamples: 20, ConsecutiveFail: 10, Cooldown: Duration{5 * time.Second}},
+		Auth: Auth{
+			AccessTokenTTL:  Duration{15 * time.Minute},
+			RefreshTokenTTL: Duration{30 * 24 * time.Hour},
+			AppTokenTTL:     Duration{2 * time.Hour},
+		},
+	}
+}
+
+// Validate checks every value and names the first bad key.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	oneOf := func(key, v string, allowed ...string) {
+		for _, a := range allowed {
+			if v == a {
+				return
+			}
+		}
+		bad(key, "must be one of %s (got %q)", strings.Join(allowed, ", "), v)
+	}
+	addr := func(key, v string, required bool) {
+		if v == "" {
+			if required {
+				bad(key, "is required")
+			}
+			return
+		}
+		if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
+			bad(key, "must be host:port or :port (got %q)", v)
+		}
+	}
+	positive := func(key string, v int64) {
+		if v <= 0 {
+			bad(key, "must be greater than 0 (got %d)", v)
+		}
+	}
+	positiveDur := func(key string, d Duration) {
+		if d.Duration <= 0 {
+			bad(key, "must be a positive duration (got %s)", d.Duration)
+		}
+	}
+
+	oneOf("app.env", c.App.Env, global.EnvDev, global.EnvTest, global.EnvPro)
+	oneOf("log.level", c.Log.Level, "trace", "debug", "info", "warn", "error")
+	oneOf("log.format", c.Log.Format, "console", "json")
+	addr("http.addr", c.HTTP.Addr, true)
+	positive("http.max_body_bytes", c.HTTP.MaxBodyBytes)
+	positiveDur("http.read_header_timeout", c.HTTP.ReadHeaderTimeout)
+	positiveDur("http.idle_timeout", c.HTTP.IdleTimeout)
+	positiveDur("http.request_timeout", c.HTTP.RequestTimeout)
+	addr("grpc.addr", c.GRPC.Addr, true)
+	oneOf("grpc.client_auth", c.GRPC.ClientAuth, "none", "request", "require")
+	positive("grpc.max_recv_msg_bytes", int64(c.GRPC.MaxRecvMsgBytes))
+	positiveDur("grpc.request_timeout", c.GRPC.RequestTimeout)
+	if c.SSL.Dir == "" {
+		bad("ssl.dir", "is required")
+	}
+	if c.SSL.Generate && c.App.Env == global.EnvPro {
+		bad("ssl.generate", "must be false in pro: production certificates are provisioned, never generated")
+	}
+	if c.Process.PIDFile == "" {
+		bad("process.pid_file", "is required")
+	}
+	positiveDur("process.drain_timeout", c.Process.DrainTimeout)
+	positiveDur("process.upgrade_timeout", c.Process.UpgradeTimeout)
+	addr("admin.addr", c.Admin.Addr, c.Admin.Pprof)
+	if c.Admin.Pprof && c.Admin.Addr != "" {
+		if host, _, err := net.SplitHostPort(c.Admin.Addr); err == nil {
+			if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+				bad("admin.addr", "must be a loopback address when admin.pprof is on (got %q)", c.Admin.Addr)
+			}
+		}
+	}
+	oneOf("database.driver", c.Database.Driver, "sqlite", "mysql")
+	if c.Database.DSN == "" {
+		bad("database.dsn", "is required")
+	}
+	positive("database.max_open_conns", int64(c.Database.MaxOpenConns))
+	if c.Database.MaxIdleConns < 0 {
+		bad("database.max_idle_conns", "must not be negative (got %d)", c.Database.MaxIdleConns)
+	}
+	if c.Database.AutoMigrate && c.App.Env == global.EnvPro {
+		bad("database.auto_migrate", "must be false in pro: schema changes go through `mgvcore migrate` after review")
+	}
+	oneOf("search.engine", c.Search.Engine, "embedded", "elasticsearch")
+	if c.Search.Engine == "embedded" && c.Search.Path == "" {
+		bad("search.path", "is required for the embedded engine")
+	}
+	if c.Search.Engine == "elasticsearch" && len(c.Search.URLs) == 0 {
+		bad("search.urls", "needs at least one URL for elasticsearch")
+	}
+	positiveDur("search.timeout", c.Search.Timeout)
+	if c.Tracing.Enabled {
+		oneOf("tracing.sampler", c.Tracing.Sampler, "const", "probabilistic", "ratelimiting")
+		if c.Tracing.AgentAddr == "" && c.Tracing.CollectorURL == "" {
+			bad("tracing.agent_addr", "or tracing.collector_url is required when tracing is enabled")
+		}
+		if c.Tracing.Sampler == "probabilistic" && (c.Tracing.SamplerParam < 0 || c.Tracing.SamplerParam > 1) {
+			bad("tracing.sampler_param", "must be within 0..1 for the probabilistic sampler (got %g)", c.Tracing.SamplerParam)
+		}
+	}
+	if c.Consul.Enabled {
+		addr("consul.addr", c.Consul.Addr, true)
+		if c.Consul.ServiceName == "" {
+			bad("consul.service_name", "is required")
+		}
+		positiveDur("consul.check_interval", c.Consul.CheckInterval)
+		positiveDur("consul.deregister_critical_service_after", c.Consul.DeregisterCriticalServiceAfter)
+	}
+	if c.RateLimit.Enabled {
+		if _, ok := c.RateLimit.Tiers[c.RateLimit.DefaultTier]; !ok {
+			bad("ratelimit.default_tier", "names no tier under [ratelimit.tiers] (got %q)", c.RateLimit.DefaultTier)
+		}
+		positive("ratelimit.anon_rps", int64(c.RateLimit.AnonRPS))
+		positiveDur("ratelimit.idle_evict", c.RateLimit.IdleEvict)
+		for name, t := range c.RateLimit.Tiers {
+			positive("ratelimit.tiers."+name+".rps", int64(t.RPS))
+			if t.Burst < 0 {
+				bad("ratelimit.tiers."+name+".burst", "must not be negative (got %d)", t.Burst)
+			}
+		}
+	}
+	if c.Breaker.Enabled {
+		if c.Breaker.FailureRate <= 0 || c.Breaker.FailureRate > 1 {
+			bad("breaker.failure_rate", "must be within (0, 1] (got %g)", c.Breaker.FailureRate)
+		}
+		positiveDur("breaker.cooldown", c.Breaker.Cooldown)
+	}
+	if c.App.Env == global.EnvPro && len(c.Auth.JWTSecret) < 32 {
+		bad("auth.jwt_secret", "must be at least 32 characters in pro (set MGV_AUTH_JWT_SECRET)")
+	}
+	positiveDur("auth.access_token_ttl", c.Auth.AccessTokenTTL)
+	positiveDur("auth.refresh_token_ttl", c.Auth.RefreshTokenTTL)
+	positiveDur("auth.app_token_ttl", c.Auth.AppTokenTTL)
+	if len(errs) > 0 {
+		return errs[0]
+	}
+	return nil
+}

@@ -1,0 +1,85 @@
+// Package dao is the storage layer: gorm over MySQL (or the embedded SQLite
+// store of the dev default) and the search engines. It maps driver errors
+// to the service error type; nothing above it sees a driver error.
+package dao
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/glebarez/sqlite"
+	"gorm.io/driver/mysql"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"github.com/megaview/mgvcore/internal/config"
+)
+
+// OpenDB opens the configured SQL store without waiting for it to answer:
+// the service starts and reports not-ready until the database is reachable.
+func OpenDB(cfg config.Database) (*gorm.DB, error) {
+	var dialector gorm.Dialector
+	switch cfg.Driver {
+	case "mysql":
+		// Skipping the version query keeps Open from dialling, so a
+		// database that is down at start only makes the service not ready.
+		dialector = mysql.New(mysql.Config{DSN: cfg.DSN, SkipInitializeWithVersion: true})
+	case "sqlite":
+		dsn, err := sqliteDSN(cfg.DSN)
+		if err != nil {
+			return nil, err
+		}
+		dialector = sqlite.Open(dsn)
+	default:
+		return nil, fmt.Errorf("database.driver: unknown driver %q", cfg.Driver)
+	}
+	db, err := gorm.Open(dialector, &gorm.Config{
+		DisableAutomaticPing: true,
+		Logger:               logger.Discard,
+		TranslateError:       true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("database: %w", err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("database: %w", err)
+	}
+	sqlDB.SetMaxOpenConns(cfg.MaxOpenConns)
+	sqlDB.SetMaxIdleConns(cfg.MaxIdleConns)
+	sqlDB.SetConnMaxLifetime(cfg.ConnMaxLifetime.Duration)
+	return db, nil
+}
+
+// sqliteDSN creates the data directory and turns on WAL and a busy timeout,
+// so an upgraded child and its draining parent can share the file.
+func sqliteDSN(path string) (string, error) {
+	file := strings.TrimPrefix(path, "file:")
+	if i := strings.IndexByte(file, '?'); i >= 0 {
+		file = file[:i]
+	}
+	if dir := filepath.Dir(file); dir != "." {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return "", fmt.Errorf("database.dsn: cannot create directory %s: %w", dir, err)
+		}
+	}
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	return path + sep + "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)", nil
+}
+
+// PingDB reports whether the database answers.
+func PingDB(db *gorm.DB) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		sqlDB, err := db.DB()
+		if err != nil {
+			return err
+		}
+		return sqlDB.PingContext(ctx)
+	}
+}

@@ -1,0 +1,293 @@
+//go:build e2e
+
+// Package e2e starts the real mgvcore binary and talks to it over the
+// network, as operations and clients do. Run with `make e2e` (part of
+// `make test`), which also starts the real dependencies.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/megaview/mgvcore/internal/cert"
+)
+
+// binary is the mgvcore executable built once for the package.
+var binary string
+
+// root is the repository root, where config/ lives.
+var root string
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	wd, err := os.Getwd()
+	if err != nil {
+		panic(err)
+	}
+	root = filepath.Clean(filepath.Join(wd, "..", ".."))
+	dir, err := os.MkdirTemp("", "mgvcore-e2e-bin")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	binary = filepath.Join(dir, "mgvcore")
+	build := exec.Command("go", "build", "-o", binary, "./cmd/mgvcore")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building mgvcore: %v\n%s", err, out)
+		return 1
+	}
+	return m.Run()
+}
+
+// syncBuffer collects a process's output for assertions.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// Service is one mgvcore installation in a temporary directory: its config,
+// certificates, pid file and embedded data.
+type Service struct {
+	t          *testing.T
+	Dir        string
+	ConfigPath string
+	HTTPAddr   string
+	GRPCAddr   string
+	AdminAddr  string
+	PIDFile    string
+	Env        map[string]string
+	Stdout     *syncBuffer
+	Stderr     *syncBuffer
+	cmd        *exec.Cmd
+	exited     chan struct{}
+	exitErr    error
+}
+
+// NewService prepares a service on free loopback ports from the test config
+// with the embedded stores; env overrides any key (MGV_*).
+func NewService(t *testing.T, env map[string]string) *Service {
+	t.Helper()
+	dir := t.TempDir()
+	base, err := os.ReadFile(filepath.Join(root, "config", "config_test.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Service{
+		t:          t,
+		Dir:        dir,
+		ConfigPath: filepath.Join(dir, "config.toml"),
+		HTTPAddr:   freeAddr(t),
+		GRPCAddr:   freeAddr(t),
+		AdminAddr:  freeAddr(t),
+		PIDFile:    filepath.Join(dir, "run", "mgvcore.pid"),
+		Stdout:     &syncBuffer{},
+		Stderr:     &syncBuffer{},
+	}
+	if err := os.WriteFile(s.ConfigPath, base, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.Env = map[string]string{
+		"MGV_APP_BANNER":       filepath.Join(root, "config", "banner.txt"),
+		"MGV_HTTP_ADDR":        s.HTTPAddr,
+		"MGV_GRPC_ADDR":        s.GRPCAddr,
+		"MGV_ADMIN_ADDR":       s.AdminAddr,
+		"MGV_PROCESS_PID_FILE": s.PIDFile,
+		"MGV_SSL_DIR":          filepath.Join(dir, "ssl"),
+		"MGV_SSL_GENERATE":     "true",
+		"MGV_DATABASE_DRIVER":  "sqlite",
+		"MGV_DATABASE_DSN":     filepath.Join(dir, "data", "mgvcore.db"),
+		"MGV_SEARCH_ENGINE":    "embedded",
+		"MGV_SEARCH_PATH":      filepath.Join(dir, "data", "search"),
+		"MGV_TRACING_ENABLED":  "false",
+		"MGV_CONSUL_ENABLED":   "false",
+	}
+	for k, v := range env {
+		s.Env[k] = v
+	}
+	t.Cleanup(s.Kill)
+	return s
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// Command runs the binary with args in the service's environment.
+func (s *Service) Command(args ...string) *exec.Cmd {
+	cmd := exec.Command(binary, append([]string{"--config", s.ConfigPath}, args...)...)
+	cmd.Dir = s.Dir
+	cmd.Env = os.Environ()
+	for k, v := range s.Env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	return cmd
+}
+
+// Start launches `mgvcore serve` and waits until it is ready.
+func (s *Service) Start() {
+	s.t.Helper()
+	s.cmd = s.Command("serve")
+	s.cmd.Stdout, s.cmd.Stderr = s.Stdout, s.Stderr
+	if err := s.cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	s.exited = make(chan struct{})
+	go func() {
+		s.exitErr = s.cmd.Wait()
+		close(s.exited)
+	}()
+	s.WaitReady(15 * time.Second)
+}
+
+// WaitReady polls /readyz until it answers 200.
+func (s *Service) WaitReady(timeout time.Duration) {
+	s.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		select {
+		case <-s.exited:
+			s.t.Fatalf("mgvcore exited before ready: %v\nstdout:\n%s\nstderr:\n%s", s.exitErr, s.Stdout, s.Stderr)
+		default:
+		}
+		if resp, err := http.Get(s.URL("/readyz")); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.t.Fatalf("mgvcore not ready within %s\nstderr:\n%s", timeout, s.Stderr)
+}
+
+// URL is an address on the HTTP server.
+func (s *Service) URL(path string) string { return "http://" + s.HTTPAddr + path }
+
+// PID reads the pid file.
+func (s *Service) PID() int {
+	data, err := os.ReadFile(s.PIDFile)
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+	return pid
+}
+
+// Signal sends sig to the process named by the pid file.
+func (s *Service) Signal(sig syscall.Signal) int {
+	s.t.Helper()
+	pid := s.PID()
+	if pid == 0 {
+		s.t.Fatal("no pid in the pid file")
+	}
+	if err := syscall.Kill(pid, sig); err != nil {
+		s.t.Fatalf("signal %s to %d: %v", sig, pid, err)
+	}
+	return pid
+}
+
+// Kill ends every process of the service still running.
+func (s *Service) Kill() {
+	if pid := s.PID(); pid > 0 && Alive(pid) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	if s.cmd != nil && s.cmd.Process != nil {
+		_ = s.cmd.Process.Kill()
+		<-s.exited
+	}
+}
+
+// Alive reports whether pid runs (a zombie counts as gone).
+func Alive(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// The state follows the parenthesised command name.
+	fields := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
+	return len(fields) > 0 && fields[0] != "Z"
+}
+
+// WaitGone waits until pid has exited.
+func WaitGone(pid int, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if !Alive(pid) {
+			return true
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return false
+}
+
+// TLSConfig trusts the service's development CA.
+func (s *Service) TLSConfig(withClientCert bool) *tls.Config {
+	s.t.Helper()
+	cfg, err := cert.ClientTLS(s.Env["MGV_SSL_DIR"], "localhost", withClientCert)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return cfg
+}
+
+// GRPC dials the gRPC server over TLS with the development CA.
+func (s *Service) GRPC() *grpc.ClientConn {
+	s.t.Helper()
+	conn, err := grpc.NewClient(s.GRPCAddr, grpc.WithTransportCredentials(credentials.NewTLS(s.TLSConfig(false))))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// GRPCHealth asks grpc.health.v1 for the overall status.
+func GRPCHealth(ctx context.Context, conn *grpc.ClientConn) (healthpb.HealthCheckResponse_ServingStatus, error) {
+	res, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+	if err != nil {
+		return healthpb.HealthCheckResponse_UNKNOWN, err
+	}
+	return res.Status, nil
+}

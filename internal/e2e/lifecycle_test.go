@@ -1,0 +1,402 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+)
+
+// requireEnv reads a variable that scripts/testenv.sh exports.
+func requireEnv(t *testing.T, name string) string {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		t.Fatalf("%s is not set: run the end-to-end tests with `make test` (it starts the real dependencies)", name)
+	}
+	return v
+}
+
+func TestStartupOutput(t *testing.T) {
+	s := NewService(t, nil)
+	s.Start()
+	out := s.Stdout.String()
+	order := []string{
+		"Build Info:", "Git Commit Log:", "Git Release Info:", "Build Time:", "Go Version: go",
+		"gRPC Version: 1.", "PID: ", "Environment: test",
+		`|\   _ \  _   \|\   ____\`,
+		"=> grpc server started on: " + s.GRPCAddr,
+		"High performance, minimalist Go web framework",
+		"⇨ http server started on 127.0.0.1:" + strings.Split(s.HTTPAddr, ":")[1],
+	}
+	pos := 0
+	for _, want := range order {
+		i := strings.Index(out[pos:], want)
+		if i < 0 {
+			t.Fatalf("startup output lacks %q after offset %d:\n%s", want, pos, out)
+		}
+		pos += i + len(want)
+	}
+	// Logs are JSON lines in the test environment.
+	for _, line := range strings.Split(strings.TrimSpace(s.Stderr.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Errorf("log line is not JSON: %q", line)
+		}
+	}
+	if !strings.Contains(s.Stderr.String(), "generated development CA") {
+		t.Errorf("no log line about generated certificates:\n%s", s.Stderr)
+	}
+}
+
+func TestBadStartsRefuseWithOneLine(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+
+	cases := []struct {
+		name  string
+		env   map[string]string
+		patch func(s *Service)
+		want  string
+	}{
+		{"unknown key", nil, func(s *Service) { editFile(t, s.ConfigPath, "[http]\n", "[http]\nadress = \":1\"\n") }, `unknown key "http.adress"`},
+		{"bad value", map[string]string{"MGV_PROCESS_DRAIN_TIMEOUT": "soon"}, nil, `MGV_PROCESS_DRAIN_TIMEOUT (process.drain_timeout): invalid duration "soon"`},
+		{"missing file", nil, func(s *Service) { s.ConfigPath += ".missing" }, "config.toml.missing: not found"},
+		{"port in use", map[string]string{"MGV_HTTP_ADDR": busy.Addr().String()}, nil, "http.addr: listen on " + busy.Addr().String() + ": bind: address already in use"},
+		{"missing certificates in pro", map[string]string{
+			"MGV_APP_ENV": "pro", "MGV_SSL_GENERATE": "false", "MGV_DATABASE_AUTO_MIGRATE": "false",
+			"MGV_AUTH_JWT_SECRET": strings.Repeat("k", 40),
+		}, nil, "ssl: missing"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := NewService(t, tc.env)
+			if tc.patch != nil {
+				tc.patch(s)
+			}
+			cmd := s.Command("serve")
+			var stderr syncBuffer
+			cmd.Stderr = &stderr
+			err := runWithTimeout(cmd, 20*time.Second)
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() == 0 {
+				t.Fatalf("want a non-zero exit, got %v\nstderr:\n%s", err, stderr.String())
+			}
+			last := lastLine(stderr.String())
+			if !strings.Contains(last, tc.want) {
+				t.Fatalf("last stderr line %q does not contain %q\nstderr:\n%s", last, tc.want, stderr.String())
+			}
+			if strings.Contains(stderr.String(), "panic") {
+				t.Fatalf("panicked:\n%s", stderr.String())
+			}
+		})
+	}
+}
+
+func TestConfigCheckAndVersion(t *testing.T) {
+	s := NewService(t, nil)
+	out, err := s.Command("config", "check").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "is valid (env test)") {
+		t.Fatalf("config check: %v\n%s", err, out)
+	}
+	out, err = s.Command("version").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Build Info:") {
+		t.Fatalf("version: %v\n%s", err, out)
+	}
+	editFile(t, s.ConfigPath, `client_auth = "none"`, `client_auth = "sometimes"`)
+	out, err = s.Command("config", "check").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "grpc.client_auth") {
+		t.Fatalf("config check accepted a bad file: %v\n%s", err, out)
+	}
+}
+
+func TestCertCommand(t *testing.T) {
+	s := NewService(t, nil)
+	out, err := s.Command("cert").CombinedOutput()
+	if err != nil {
+		t.Fatalf("cert: %v\n%s", err, out)
+	}
+	for _, f := range []string{"ca.crt", "ca.key", "server.crt", "server.key", "client.crt", "client.key"} {
+		if _, err := os.Stat(s.Env["MGV_SSL_DIR"] + "/" + f); err != nil {
+			t.Errorf("cert did not write %s", f)
+		}
+	}
+	if out, err := s.Command("cert").CombinedOutput(); err == nil || !strings.Contains(string(out), "--force") {
+		t.Fatalf("second cert without --force: %v\n%s", err, out)
+	}
+	if out, err := s.Command("cert", "--force").CombinedOutput(); err != nil {
+		t.Fatalf("cert --force: %v\n%s", err, out)
+	}
+}
+
+func TestStalePIDFileIsOverwritten(t *testing.T) {
+	s := NewService(t, nil)
+	if err := os.MkdirAll(s.Dir+"/run", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// A pid that cannot be running: beyond the kernel's pid_max.
+	if err := os.WriteFile(s.PIDFile, []byte("99999999\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	if got := s.PID(); got != s.cmd.Process.Pid {
+		t.Fatalf("pid file names %d, want %d", got, s.cmd.Process.Pid)
+	}
+	if !strings.Contains(s.Stderr.String(), "stale pid file") {
+		t.Errorf("no log line about the stale pid file:\n%s", s.Stderr)
+	}
+	s.Signal(syscall.SIGTERM)
+	<-s.exited
+	if _, err := os.Stat(s.PIDFile); !os.IsNotExist(err) {
+		t.Errorf("pid file left behind after SIGTERM: %v", err)
+	}
+}
+
+func TestFailedUpgradeKeepsServing(t *testing.T) {
+	s := NewService(t, nil)
+	s.Start()
+	pid := s.PID()
+	good, err := os.ReadFile(s.ConfigPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	editFile(t, s.ConfigPath, "[http]\n", "[http]\nadress = \":1\"\n")
+	s.Signal(syscall.SIGUSR2)
+	waitLog(t, s, "upgrade failed; this process keeps serving", 10*time.Second)
+	if s.PID() != pid || !Alive(pid) {
+		t.Fatalf("pid file changed or process died: %d → %d", pid, s.PID())
+	}
+	assertServing(t, s)
+
+	// Two signals in a row: the second is refused while the first runs.
+	if err := os.WriteFile(s.ConfigPath, good, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.Signal(syscall.SIGUSR2)
+	// Apart enough not to coalesce into one pending signal, close enough to
+	// land while the child starts.
+	time.Sleep(3 * time.Millisecond)
+	_ = syscall.Kill(pid, syscall.SIGUSR2)
+	next := waitNewPID(t, s, pid, 10*time.Second)
+	if !WaitGone(pid, 15*time.Second) {
+		t.Fatalf("old process %d did not exit", pid)
+	}
+	if !strings.Contains(s.Stderr.String(), "upgrade in progress") {
+		t.Errorf("the second USR2 was not reported as refused:\n%s", s.Stderr)
+	}
+	if got := healthzPID(t, s); got != next {
+		t.Errorf("/healthz answered from pid %d, want the new %d", got, next)
+	}
+}
+
+func TestReadinessNamesTheFailingDependency(t *testing.T) {
+	dsn := requireEnv(t, "MGV_TEST_MYSQL_DSN")
+	esURL := requireEnv(t, "MGV_TEST_ES_URL")
+	s := NewService(t, map[string]string{
+		"MGV_DATABASE_DRIVER": "mysql",
+		"MGV_DATABASE_DSN":    dsn,
+		"MGV_SEARCH_ENGINE":   "elasticsearch",
+		"MGV_SEARCH_URLS":     esURL,
+	})
+	s.Start()
+	body := getJSON(t, s.URL("/readyz"), http.StatusOK)
+	checks := body["data"].(map[string]any)["checks"].(map[string]any)
+	if checks["database"] != "ok" || checks["elasticsearch"] != "ok" {
+		t.Fatalf("checks = %v", checks)
+	}
+
+	// Elasticsearch on a closed port: the service starts and says why it is not ready.
+	down := NewService(t, map[string]string{
+		"MGV_DATABASE_DRIVER": "mysql",
+		"MGV_DATABASE_DSN":    dsn,
+		"MGV_SEARCH_ENGINE":   "elasticsearch",
+		"MGV_SEARCH_URLS":     "http://" + freeAddr(t),
+	})
+	down.cmd = down.Command("serve")
+	down.cmd.Stdout, down.cmd.Stderr = down.Stdout, down.Stderr
+	if err := down.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	down.exited = make(chan struct{})
+	go func() { down.exitErr = down.cmd.Wait(); close(down.exited) }()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := http.Get(down.URL("/readyz"))
+		if err == nil {
+			var b map[string]any
+			_ = json.NewDecoder(resp.Body).Decode(&b)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusServiceUnavailable && b["reason"] == "DEPENDENCY_UNAVAILABLE" &&
+				b["metadata"].(map[string]any)["dependency"] == "elasticsearch" {
+				break
+			}
+			t.Fatalf("readyz = %d %v, want 503 naming elasticsearch", resp.StatusCode, b)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no answer from %s: %v", down.URL("/readyz"), err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	getJSON(t, down.URL("/healthz"), http.StatusOK)
+}
+
+func TestGRPCTransportSecurity(t *testing.T) {
+	t.Run("TLS below 1.2 is refused", func(t *testing.T) {
+		s := NewService(t, nil)
+		s.Start()
+		cfg := s.TLSConfig(false)
+		cfg.MinVersion, cfg.MaxVersion = tls.VersionTLS10, tls.VersionTLS11
+		conn, err := tls.Dial("tcp", s.GRPCAddr, cfg)
+		if err == nil {
+			conn.Close()
+			t.Fatal("a TLS 1.1 handshake succeeded")
+		}
+	})
+	t.Run("require refuses clients without a CA-signed certificate", func(t *testing.T) {
+		s := NewService(t, map[string]string{"MGV_GRPC_CLIENT_AUTH": "require"})
+		s.Start()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		plain := dialGRPC(t, s.GRPCAddr, s.TLSConfig(false))
+		if _, err := GRPCHealth(ctx, plain); err == nil {
+			t.Fatal("a client without a certificate was served")
+		}
+		mtls := dialGRPC(t, s.GRPCAddr, s.TLSConfig(true))
+		if st, err := GRPCHealth(ctx, mtls); err != nil || st != healthpb.HealthCheckResponse_SERVING {
+			t.Fatalf("a CA-signed client was refused: %v %v", st, err)
+		}
+	})
+	t.Run("reflection only where configured", func(t *testing.T) {
+		for _, on := range []bool{true, false} {
+			s := NewService(t, map[string]string{"MGV_GRPC_REFLECTION": strconv.FormatBool(on)})
+			s.Start()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			stream, err := reflectionpb.NewServerReflectionClient(s.GRPC()).ServerReflectionInfo(ctx)
+			if err == nil {
+				err = stream.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}})
+			}
+			if err == nil {
+				_, err = stream.Recv()
+			}
+			cancel()
+			if on && err != nil {
+				t.Errorf("reflection on: %v", err)
+			}
+			if !on && err == nil {
+				t.Error("reflection answered although grpc.reflection = false")
+			}
+		}
+	})
+}
+
+func dialGRPC(t *testing.T, addr string, cfg *tls.Config) *grpc.ClientConn {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+func assertServing(t *testing.T, s *Service) {
+	t.Helper()
+	getJSON(t, s.URL("/healthz"), http.StatusOK)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if st, err := GRPCHealth(ctx, s.GRPC()); err != nil || st != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("grpc health = %v, %v", st, err)
+	}
+}
+
+func healthzPID(t *testing.T, s *Service) int {
+	t.Helper()
+	body := getJSON(t, s.URL("/healthz"), http.StatusOK)
+	return int(body["data"].(map[string]any)["pid"].(float64))
+}
+
+func getJSON(t *testing.T, url string, want int) map[string]any {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatalf("GET %s: body is not JSON: %v", url, err)
+	}
+	if resp.StatusCode != want {
+		t.Fatalf("GET %s = %d %v, want %d", url, resp.StatusCode, body, want)
+	}
+	if body["request_id"] == "" || resp.Header.Get("X-Request-Id") == "" {
+		t.Errorf("GET %s: no request id in %v", url, body)
+	}
+	return body
+}
+
+func waitLog(t *testing.T, s *Service, text string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !strings.Contains(s.Stderr.String(), text) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no log line %q within %s:\n%s", text, timeout, s.Stderr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// editFile replaces the first old with new in the file at path.
+func editFile(t *testing.T, path, old, new string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), old) {
+		t.Fatalf("%s does not contain %q", path, old)
+	}
+	if err := os.WriteFile(path, []byte(strings.Replace(string(data), old, new, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+func runWithTimeout(cmd *exec.Cmd, timeout time.Duration) error {
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(timeout):
+		_ = cmd.Process.Kill()
+		<-done
+		return errors.New("timed out: the process did not refuse to start")
+	}
+}

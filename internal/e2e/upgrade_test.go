@@ -1,0 +1,88 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"net"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestUpgradeUnderLoad sends ten SIGUSR2 one after another while both
+// protocols carry steady traffic: no request may fail, every upgrade leaves
+// a new live process in the pid file and the old one gone; SIGTERM then
+// closes both ports within the drain deadline.
+func TestUpgradeUnderLoad(t *testing.T) {
+	const (
+		upgrades = 10
+		rate     = 300 // per protocol, per second
+		drain    = 5 * time.Second
+	)
+	s := NewService(t, map[string]string{"MGV_PROCESS_DRAIN_TIMEOUT": drain.String()})
+	s.Start()
+	conn := s.GRPC()
+
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	httpLoad := HTTPLoad(ctx, &wg, s.URL("/healthz"), rate)
+	grpcLoad := GRPCLoad(ctx, &wg, conn, rate)
+	began := time.Now()
+
+	time.Sleep(500 * time.Millisecond)
+	for i := 0; i < upgrades; i++ {
+		old := s.PID()
+		sent := time.Now()
+		s.Signal(syscall.SIGUSR2)
+		next := waitNewPID(t, s, old, 10*time.Second)
+		t.Logf("upgrade %d: %d → %d serving after %s", i+1, old, next, time.Since(sent).Round(time.Millisecond))
+		if !WaitGone(old, drain+5*time.Second) {
+			t.Fatalf("upgrade %d: old process %d still running after the drain deadline", i+1, old)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond)
+	stop()
+	wg.Wait()
+	elapsed := time.Since(began).Seconds()
+
+	for name, l := range map[string]*Load{"http": httpLoad, "grpc": grpcLoad} {
+		ok, failed := l.OK.Load(), l.Failed.Load()
+		t.Logf("%s: %d ok, %d failed, %.0f req/s", name, ok, failed, float64(ok)/elapsed)
+		if failed > 0 {
+			t.Errorf("%s: %d failed requests during upgrades; first: %s", name, failed, strings.Join(l.Errors(), " | "))
+		}
+		if float64(ok)/elapsed < 200 {
+			t.Errorf("%s: only %.0f req/s carried, want ≥ 200", name, float64(ok)/elapsed)
+		}
+	}
+
+	last := s.Signal(syscall.SIGTERM)
+	stopped := time.Now()
+	if !WaitGone(last, drain+2*time.Second) {
+		t.Fatalf("process %d still running %s after SIGTERM", last, drain+2*time.Second)
+	}
+	for _, addr := range []string{s.HTTPAddr, s.GRPCAddr} {
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
+			t.Errorf("%s still accepts connections after SIGTERM", addr)
+		}
+	}
+	t.Logf("stopped in %s", time.Since(stopped).Round(time.Millisecond))
+}
+
+func waitNewPID(t *testing.T, s *Service, old int, timeout time.Duration) int {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if pid := s.PID(); pid != 0 && pid != old && Alive(pid) {
+			return pid
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("no new process in the pid file %s after %s\nstderr:\n%s", s.PIDFile, timeout, s.Stderr)
+	return 0
+}

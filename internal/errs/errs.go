@@ -1,0 +1,236 @@
+// Package errs is the one error type of the service. It carries an HTTP
+// status, a stable machine reason, a human message and metadata, and knows
+// how to become a gRPC status with ErrorInfo and an HTTP envelope.
+package errs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/megaview/mgvcore/global"
+)
+
+// Error is a failure that is safe to show a client.
+type Error struct {
+	// Status is the HTTP status code.
+	Status int `json:"-"`
+	// Reason is stable and machine readable, e.g. CONVERSATION_NOT_FOUND.
+	Reason string `json:"reason"`
+	// Message is a human sentence.
+	Message string `json:"msg"`
+	// Metadata adds details, e.g. {"field": "page_size"}.
+	Metadata map[string]string `json:"metadata,omitempty"`
+
+	cause error
+}
+
+// Common reasons.
+const (
+	ReasonInvalidArgument       = "INVALID_ARGUMENT"
+	ReasonNotFound              = "NOT_FOUND"
+	ReasonUnauthenticated       = "UNAUTHENTICATED"
+	ReasonPermissionDenied      = "PERMISSION_DENIED"
+	ReasonConflict              = "CONFLICT"
+	ReasonAlreadyExists         = "ALREADY_EXISTS"
+	ReasonPayloadTooLarge       = "PAYLOAD_TOO_LARGE"
+	ReasonUnprocessable         = "UNPROCESSABLE_ENTITY"
+	ReasonRateLimited           = "RATE_LIMITED"
+	ReasonDependencyUnavailable = "DEPENDENCY_UNAVAILABLE"
+	ReasonTimeout               = "DEADLINE_EXCEEDED"
+	ReasonCanceled              = "CANCELED"
+	ReasonInternal              = "INTERNAL"
+	ReasonUnavailable           = "UNAVAILABLE"
+)
+
+// New makes an Error.
+func New(status int, reason, format string, args ...any) *Error {
+	return &Error{Status: status, Reason: reason, Message: fmt.Sprintf(format, args...)}
+}
+
+func (e *Error) Error() string {
+	if e.cause != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Reason, e.Message, e.cause)
+	}
+	return e.Reason + ": " + e.Message
+}
+
+// Unwrap exposes the cause to errors.Is/As.
+func (e *Error) Unwrap() error { return e.cause }
+
+// WithCause keeps the underlying error for logs; clients never see it.
+func (e *Error) WithCause(err error) *Error {
+	c := *e
+	c.cause = err
+	return &c
+}
+
+// With adds one metadata pair.
+func (e *Error) With(key, value string) *Error {
+	c := *e
+	c.Metadata = make(map[string]string, len(e.Metadata)+1)
+	for k, v := range e.Metadata {
+		c.Metadata[k] = v
+	}
+	c.Metadata[key] = value
+	return &c
+}
+
+// Code is the stable non-zero number of the HTTP envelope: the HTTP status
+// times 100 plus the reason's number in reasonCodes (0 for reasons not listed
+// there), e.g. 40401 for NOT_FOUND.
+func (e *Error) Code() int { return e.Status*100 + reasonCodes[e.Reason] }
+
+// reasonCodes numbers the reasons. Numbers are never reused or changed.
+var reasonCodes = map[string]int{
+	ReasonInvalidArgument:       1,
+	ReasonNotFound:              1,
+	ReasonUnauthenticated:       1,
+	ReasonPermissionDenied:      1,
+	ReasonConflict:              1,
+	ReasonAlreadyExists:         2,
+	ReasonPayloadTooLarge:       1,
+	ReasonUnprocessable:         1,
+	ReasonRateLimited:           1,
+	ReasonDependencyUnavailable: 1,
+	ReasonUnavailable:           2,
+	ReasonTimeout:               1,
+	ReasonCanceled:              1,
+	ReasonInternal:              1,
+}
+
+// GRPCStatus makes *Error usable with status.FromError.
+func (e *Error) GRPCStatus() *status.Status {
+	st := status.New(GRPCCode(e.Status), e.Message)
+	md := map[string]string{}
+	for k, v := range e.Metadata {
+		md[k] = v
+	}
+	if withInfo, err := st.WithDetails(&errdetails.ErrorInfo{Reason: e.Reason, Domain: global.Name, Metadata: md}); err == nil {
+		return withInfo
+	}
+	return st
+}
+
+// GRPCCode maps an HTTP status to the matching gRPC code.
+func GRPCCode(httpStatus int) codes.Code {
+	switch httpStatus {
+	case http.StatusBadRequest, http.StatusUnprocessableEntity:
+		return codes.InvalidArgument
+	case http.StatusUnauthorized:
+		return codes.Unauthenticated
+	case http.StatusForbidden:
+		return codes.PermissionDenied
+	case http.StatusNotFound:
+		return codes.NotFound
+	case http.StatusConflict:
+		return codes.AlreadyExists
+	case http.StatusRequestEntityTooLarge, http.StatusTooManyRequests:
+		return codes.ResourceExhausted
+	case http.StatusServiceUnavailable:
+		return codes.Unavailable
+	case http.StatusGatewayTimeout:
+		return codes.DeadlineExceeded
+	case 499:
+		return codes.Canceled
+	case http.StatusNotImplemented:
+		return codes.Unimplemented
+	case http.StatusPreconditionFailed:
+		return codes.FailedPrecondition
+	}
+	if httpStatus >= 500 {
+		return codes.Internal
+	}
+	return codes.Unknown
+}
+
+// HTTPStatus maps a gRPC code to an HTTP status.
+func HTTPStatus(c codes.Code) int {
+	switch c {
+	case codes.OK:
+		return http.StatusOK
+	case codes.InvalidArgument, codes.OutOfRange:
+		return http.StatusBadRequest
+	case codes.Unauthenticated:
+		return http.StatusUnauthorized
+	case codes.PermissionDenied:
+		return http.StatusForbidden
+	case codes.NotFound:
+		return http.StatusNotFound
+	case codes.AlreadyExists, codes.Aborted:
+		return http.StatusConflict
+	case codes.ResourceExhausted:
+		return http.StatusTooManyRequests
+	case codes.FailedPrecondition:
+		return http.StatusPreconditionFailed
+	case codes.Unavailable:
+		return http.StatusServiceUnavailable
+	case codes.DeadlineExceeded:
+		return http.StatusGatewayTimeout
+	case codes.Canceled:
+		return 499
+	case codes.Unimplemented:
+		return http.StatusNotImplemented
+	}
+	return http.StatusInternalServerError
+}
+
+// From turns any error into an *Error. Unknown errors become INTERNAL with
+// a generic message; the original stays as the cause for the log.
+func From(err error) *Error {
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return New(http.StatusGatewayTimeout, ReasonTimeout, "the request took too long").WithCause(err)
+	case errors.Is(err, context.Canceled):
+		return New(499, ReasonCanceled, "the request was canceled").WithCause(err)
+	}
+	if st, ok := status.FromError(err); ok && st.Code() != codes.Unknown {
+		reason := st.Code().String()
+		for _, d := range st.Details() {
+			if info, ok := d.(*errdetails.ErrorInfo); ok {
+				reason = info.Reason
+			}
+		}
+		return New(HTTPStatus(st.Code()), reason, "%s", st.Message()).WithCause(err)
+	}
+	return New(http.StatusInternalServerError, ReasonInternal, "internal error").WithCause(err)
+}
+
+// Constructors for the usual cases.
+
+// InvalidArgument names the field that is wrong.
+func InvalidArgument(field, format string, args ...any) *Error {
+	return New(http.StatusBadRequest, ReasonInvalidArgument, "%s: %s", field, fmt.Sprintf(format, args...)).With("field", field)
+}
+
+// NotFound says which kind of thing is missing; reason like CONVERSATION_NOT_FOUND.
+func NotFound(reason, format string, args ...any) *Error {
+	return New(http.StatusNotFound, reason, format, args...)
+}
+
+// Unauthenticated is a missing or bad credential.
+func Unauthenticated(format string, args ...any) *Error {
+	return New(http.StatusUnauthorized, ReasonUnauthenticated, format, args...)
+}
+
+// Unavailable is a dependency that does not answer.
+func Unavailable(dependency string) *Error {
+	return New(http.StatusServiceUnavailable, ReasonDependencyUnavailable, "%s is unavailable, try again shortly", dependency).With("dependency", dependency)
+}
+
+// Internal hides cause from the client.
+func Internal(cause error) *Error {
+	return New(http.StatusInternalServerError, ReasonInternal, "internal error").WithCause(cause)
+}

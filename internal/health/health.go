@@ -1,0 +1,106 @@
+// Package health answers liveness and readiness for both transports: HTTP
+// /healthz and /readyz, and grpc.health.v1.
+package health
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+)
+
+// CheckFunc reports whether one dependency answers.
+type CheckFunc func(ctx context.Context) error
+
+// Health tracks readiness and draining.
+type Health struct {
+	checks   map[string]CheckFunc
+	timeout  time.Duration
+	serving  atomic.Bool
+	draining atomic.Bool
+	grpc     *health.Server
+}
+
+// New returns a Health whose checks each get timeout.
+func New(timeout time.Duration) *Health {
+	h := &Health{checks: map[string]CheckFunc{}, timeout: timeout, grpc: health.NewServer()}
+	h.grpc.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+	return h
+}
+
+// Add registers a dependency check under name (e.g. "mysql").
+func (h *Health) Add(name string, fn CheckFunc) { h.checks[name] = fn }
+
+// GRPC is the grpc.health.v1 server to register.
+func (h *Health) GRPC() *health.Server { return h.grpc }
+
+// Serving marks the process ready: both transports report SERVING.
+func (h *Health) Serving() {
+	h.serving.Store(true)
+	h.grpc.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+}
+
+// Drain marks the process as leaving: NOT_SERVING from now on.
+func (h *Health) Drain() {
+	h.draining.Store(true)
+	h.grpc.Shutdown()
+}
+
+// Status is the readiness report.
+type Status struct {
+	Ready  bool              `json:"ready"`
+	Failed string            `json:"failed,omitempty"`
+	Checks map[string]string `json:"checks"`
+}
+
+// Ready runs every check concurrently. The first failing dependency (in name
+// order) is named in Failed.
+func (h *Health) Ready(ctx context.Context) Status {
+	st := Status{Checks: map[string]string{}}
+	if h.draining.Load() {
+		st.Failed = "draining"
+		st.Checks["process"] = "draining"
+		return st
+	}
+	if !h.serving.Load() {
+		st.Failed = "starting"
+		st.Checks["process"] = "starting"
+		return st
+	}
+	ctx, cancel := context.WithTimeout(ctx, h.timeout)
+	defer cancel()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for name, fn := range h.checks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res := "ok"
+			if err := fn(ctx); err != nil {
+				res = fmt.Sprintf("error: %v", err)
+			}
+			mu.Lock()
+			st.Checks[name] = res
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	names := make([]string, 0, len(st.Checks))
+	for n := range st.Checks {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if st.Checks[n] != "ok" {
+			st.Failed = n
+			return st
+		}
+	}
+	st.Ready = true
+	return st
+}

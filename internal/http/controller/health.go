@@ -1,0 +1,39 @@
+// Package controller holds the Echo handlers: bind → logic → render.
+package controller
+
+import (
+	"net/http"
+	"os"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/health"
+	"github.com/megaview/mgvcore/internal/http/render"
+)
+
+// Health serves liveness and readiness.
+type Health struct {
+	H *health.Health
+}
+
+// Alive answers 200 while the process runs, naming the process so an
+// operator can see which one served during an upgrade.
+func (h Health) Alive(c echo.Context) error {
+	return render.OK(c, map[string]any{"status": "alive", "pid": os.Getpid()})
+}
+
+// Ready answers 200 when every configured dependency answers, else 503
+// naming the one that does not.
+func (h Health) Ready(c echo.Context) error {
+	st := h.H.Ready(c.Request().Context())
+	if st.Ready {
+		return render.OK(c, st)
+	}
+	e := errs.New(http.StatusServiceUnavailable, errs.ReasonDependencyUnavailable, "not ready: %s", st.Failed).
+		With("dependency", st.Failed)
+	return c.JSON(e.Status, render.Envelope{
+		Code: e.Code(), Msg: e.Message, Reason: e.Reason, Metadata: e.Metadata,
+		Data: st, RequestID: render.RequestID(c),
+	})
+}

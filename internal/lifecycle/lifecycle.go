@@ -1,0 +1,185 @@
+// Package lifecycle owns the process: the pid file, every listening socket
+// (all from tableflip, so they survive an upgrade), the signals, and the
+// hand-over from an old process to its upgraded child.
+//
+// SIGUSR2 or SIGHUP start an upgrade: the binary is executed again with the
+// same arguments, inherits the listeners, and once it reports ready the old
+// process drains and exits. SIGTERM or SIGINT stop the service.
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/cloudflare/tableflip"
+	"github.com/rs/zerolog"
+)
+
+// Reason tells why the process is leaving.
+type Reason int
+
+const (
+	// Stopped means SIGTERM/SIGINT: the service goes away.
+	Stopped Reason = iota
+	// Upgraded means a new process took over the listeners.
+	Upgraded
+)
+
+func (r Reason) String() string {
+	if r == Upgraded {
+		return "upgraded"
+	}
+	return "stopped"
+}
+
+// Process wraps the tableflip upgrader.
+type Process struct {
+	upg      *tableflip.Upgrader
+	log      zerolog.Logger
+	pidFile  string
+	stopping atomic.Bool
+	signals  chan os.Signal
+}
+
+// Options configure a Process.
+type Options struct {
+	PIDFile        string
+	UpgradeTimeout time.Duration
+}
+
+// New prepares the pid file directory and the upgrader. Only one Process may
+// exist per OS process.
+func New(opts Options, log zerolog.Logger) (*Process, error) {
+	pidFile, err := filepath.Abs(opts.PIDFile)
+	if err != nil {
+		return nil, fmt.Errorf("process.pid_file %s: %w", opts.PIDFile, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(pidFile), 0o755); err != nil {
+		return nil, fmt.Errorf("process.pid_file: cannot create directory %s: %w", filepath.Dir(pidFile), err)
+	}
+	upg, err := tableflip.New(tableflip.Options{PIDFile: pidFile, UpgradeTimeout: opts.UpgradeTimeout})
+	if err != nil {
+		return nil, fmt.Errorf("upgrader: %w", err)
+	}
+	p := &Process{upg: upg, log: log, pidFile: pidFile, signals: make(chan os.Signal, 4)}
+	if !upg.HasParent() {
+		p.checkPIDFile()
+	}
+	return p, nil
+}
+
+// checkPIDFile reports what an existing pid file says before it is replaced.
+func (p *Process) checkPIDFile() {
+	data, err := os.ReadFile(p.pidFile)
+	if err != nil {
+		return
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	switch {
+	case err != nil:
+		p.log.Warn().Str("pid_file", p.pidFile).Msg("pid file holds no pid; it will be overwritten")
+	case pid != os.Getpid() && alive(pid):
+		p.log.Warn().Str("pid_file", p.pidFile).Int("pid", pid).
+			Msg("pid file names a running process; it will be overwritten once this one is ready")
+	default:
+		p.log.Info().Str("pid_file", p.pidFile).Int("pid", pid).Msg("stale pid file; it will be overwritten")
+	}
+}
+
+func alive(pid int) bool {
+	proc, err := os.FindProcess(pid)
+	return err == nil && proc.Signal(syscall.Signal(0)) == nil
+}
+
+// HasParent reports whether this process is an upgrade of a running one.
+func (p *Process) HasParent() bool { return p.upg.HasParent() }
+
+// PIDFile is the absolute pid file path.
+func (p *Process) PIDFile() string { return p.pidFile }
+
+// Listen returns a TCP listener inherited from the parent or newly opened.
+func (p *Process) Listen(addr string) (net.Listener, error) {
+	// tableflip flattens the error of a new listener into text, so keep the
+	// original to report "address already in use" plainly.
+	var listenErr error
+	ln, err := p.upg.ListenWithCallback("tcp", addr, func(network, addr string) (net.Listener, error) {
+		ln, err := net.Listen(network, addr)
+		listenErr = err
+		return ln, err
+	})
+	if err == nil {
+		return ln, nil
+	}
+	var op *net.OpError
+	if errors.As(listenErr, &op) && op.Err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", addr, op.Err)
+	}
+	return nil, fmt.Errorf("listen on %s: %w", addr, err)
+}
+
+// Ready writes the pid file and tells a waiting parent to drain.
+func (p *Process) Ready() error { return p.upg.Ready() }
+
+// Run handles signals until the process must leave, and says why. ctx
+// cancellation counts as a stop.
+func (p *Process) Run(ctx context.Context) Reason {
+	signal.Notify(p.signals, syscall.SIGUSR2, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(p.signals)
+	for {
+		select {
+		case <-ctx.Done():
+			return p.stop("context done")
+		case <-p.upg.Exit():
+			if p.stopping.Load() {
+				return Stopped
+			}
+			return Upgraded
+		case sig := <-p.signals:
+			switch sig {
+			case syscall.SIGUSR2, syscall.SIGHUP:
+				go p.upgrade(sig)
+			default:
+				return p.stop(sig.String())
+			}
+		}
+	}
+}
+
+func (p *Process) stop(why string) Reason {
+	p.log.Info().Str("reason", why).Msg("stopping")
+	p.stopping.Store(true)
+	p.upg.Stop()
+	return Stopped
+}
+
+func (p *Process) upgrade(sig os.Signal) {
+	p.log.Info().Str("signal", sig.String()).Msg("upgrade requested: starting a new process")
+	start := time.Now()
+	if err := p.upg.Upgrade(); err != nil {
+		p.log.Error().Err(err).Msg("upgrade failed; this process keeps serving")
+		return
+	}
+	p.log.Info().Dur("took", time.Since(start)).Msg("new process is ready; draining this one")
+}
+
+// Close releases the upgrader and, on a real stop, removes the pid file if
+// it still names this process.
+func (p *Process) Close(reason Reason) {
+	p.upg.Stop()
+	if reason != Stopped {
+		return
+	}
+	if data, err := os.ReadFile(p.pidFile); err == nil && strings.TrimSpace(string(data)) == strconv.Itoa(os.Getpid()) {
+		_ = os.Remove(p.pidFile)
+	}
+}
