@@ -15,6 +15,7 @@ import (
 
 	"github.com/olivere/elastic/v7"
 	"github.com/rs/zerolog"
+	"google.golang.org/grpc"
 	"gorm.io/gorm"
 
 	"github.com/megaview/mgvcore/global"
@@ -22,9 +23,11 @@ import (
 	"github.com/megaview/mgvcore/internal/config"
 	"github.com/megaview/mgvcore/internal/dao"
 	grpcx "github.com/megaview/mgvcore/internal/grpc"
+	"github.com/megaview/mgvcore/internal/grpc/interceptor"
 	"github.com/megaview/mgvcore/internal/health"
 	httpx "github.com/megaview/mgvcore/internal/http"
 	"github.com/megaview/mgvcore/internal/lifecycle"
+	"github.com/megaview/mgvcore/internal/metrics"
 )
 
 // readyCheckTimeout bounds each dependency check of /readyz.
@@ -64,8 +67,20 @@ func Serve(ctx context.Context, cfg *config.Config, out io.Writer, log zerolog.L
 	hl := health.New(readyCheckTimeout)
 	deps.register(hl)
 
-	grpcSrv := grpcx.New(grpcx.Options{Config: cfg.GRPC, TLS: tlsCfg, Health: hl})
-	httpSrv := httpx.New(httpx.Options{Config: cfg.HTTP, Log: log, Banner: out, Health: hl})
+	m := metrics.New()
+	deps.watch(m)
+	pol := newPolicies(cfg, log, m)
+
+	grpcChain := pol.chain(cfg.GRPC.RequestTimeout.Duration, int64(cfg.GRPC.MaxRecvMsgBytes))
+	grpcSrv := grpcx.New(grpcx.Options{Config: cfg.GRPC, TLS: tlsCfg, Health: hl, ServerOptions: []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(interceptor.Unary(grpcChain)),
+		grpc.ChainStreamInterceptor(interceptor.Stream(grpcChain)),
+	}})
+	httpSrv := httpx.New(httpx.Options{
+		Config: cfg.HTTP, Log: log, Banner: out, Health: hl,
+		Chain:   pol.chain(cfg.HTTP.RequestTimeout.Duration, cfg.HTTP.MaxBodyBytes),
+		Metrics: m.Handler(),
+	})
 
 	grpcLn, err := proc.Listen(cfg.GRPC.Addr)
 	if err != nil {
@@ -76,7 +91,17 @@ func Serve(ctx context.Context, cfg *config.Config, out io.Writer, log zerolog.L
 		return fmt.Errorf("http.addr: %w", err)
 	}
 
-	serveErr := make(chan error, 2)
+	shutdowns := []namedShutdown{{"http", httpSrv.Shutdown}, {"grpc", grpcSrv.Shutdown}}
+	serveErr := make(chan error, 3)
+	if cfg.Admin.Pprof {
+		adminLn, err := proc.Listen(cfg.Admin.Addr)
+		if err != nil {
+			return fmt.Errorf("admin.addr: %w", err)
+		}
+		admin := newAdminServer()
+		go func() { serveErr <- wrap("admin server", admin.Serve(adminLn)) }()
+		shutdowns = append(shutdowns, namedShutdown{"admin", admin.Shutdown})
+	}
 	go func() { serveErr <- wrap("grpc server", grpcSrv.Serve(grpcLn)) }()
 	fmt.Fprintf(out, "=> grpc server started on: %s\n", cfg.GRPC.Addr)
 	go func() { serveErr <- wrap("http server", httpSrv.Serve(httpLn)) }()
@@ -105,8 +130,7 @@ func Serve(ctx context.Context, cfg *config.Config, out io.Writer, log zerolog.L
 	}()
 	reason = proc.Run(runCtx)
 
-	drain(cfg.Process.DrainTimeout.Duration, hl, log, reason,
-		namedShutdown{"http", httpSrv.Shutdown}, namedShutdown{"grpc", grpcSrv.Shutdown})
+	drain(cfg.Process.DrainTimeout.Duration, hl, log, reason, shutdowns...)
 	select {
 	case err := <-failed:
 		return err
@@ -202,6 +226,12 @@ func (d *deps) register(hl *health.Health) {
 	hl.Add("database", dao.PingDB(d.db))
 	if d.es != nil {
 		hl.Add("elasticsearch", dao.PingElastic(d.es))
+	}
+}
+
+func (d *deps) watch(m *metrics.Metrics) {
+	if sqlDB, err := d.db.DB(); err == nil {
+		m.WatchDB(sqlDB, "main")
 	}
 }
 

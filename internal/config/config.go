@@ -39,6 +39,9 @@ type Config struct {
 	RateLimit RateLimit `toml:"ratelimit"`
 	Breaker   Breaker   `toml:"breaker"`
 	Auth      Auth      `toml:"auth"`
+	// Timeouts override the transport's request_timeout per operation,
+	// e.g. "/mgv.open.v1.ConversationService/PutTranscript" = "2m".
+	Timeouts map[string]Duration `toml:"timeouts"`
 
 	// File is the path the configuration was read from.
 	File string `toml:"-"`
@@ -263,7 +266,7 @@ func Default() *Config {
 		},
 		SSL:     SSL{Dir: "ssl", Hosts: []string{"localhost", "127.0.0.1", "::1"}},
 		Process: Process{PIDFile: "run/mgvcore.pid", DrainTimeout: Duration{15 * time.Second}, UpgradeTimeout: Duration{30 * time.Second}},
-		Admin:   Admin{Addr: "127.0.0.1:2024"},
+		Admin:   Admin{Addr: "127.0.0.1:6060"},
 		Database: Database{
 			Driver:          "sqlite",
 			DSN:             "data/mgvcore.db",
@@ -424,6 +427,9 @@ func (c *Config) Validate() error {
 	positiveDur("auth.access_token_ttl", c.Auth.AccessTokenTTL)
 	positiveDur("auth.refresh_token_ttl", c.Auth.RefreshTokenTTL)
 	positiveDur("auth.app_token_ttl", c.Auth.AppTokenTTL)
+	for op, d := range c.Timeouts {
+		positiveDur("timeouts."+op, d)
+	}
 	if len(errs) > 0 {
 		return errs[0]
 	}

@@ -9,18 +9,20 @@ import (
 	nethttp "net/http"
 
 	"github.com/labstack/echo/v4"
-	"github.com/labstack/echo/v4/middleware"
 	"github.com/rs/zerolog"
 
 	"github.com/megaview/mgvcore/internal/config"
 	"github.com/megaview/mgvcore/internal/health"
 	"github.com/megaview/mgvcore/internal/http/controller"
+	"github.com/megaview/mgvcore/internal/http/middleware"
 	"github.com/megaview/mgvcore/internal/http/render"
+	"github.com/megaview/mgvcore/internal/policy"
 )
 
 // Server is the HTTP JSON API.
 type Server struct {
 	echo    *echo.Echo
+	ops     middleware.Operations
 	started chan struct{}
 }
 
@@ -31,9 +33,14 @@ type Options struct {
 	// Banner receives Echo's banner and "http server started on" line.
 	Banner io.Writer
 	Health *health.Health
+	// Chain is the policy chain every request passes through.
+	Chain policy.Middleware
+	// Metrics serves /metrics.
+	Metrics nethttp.Handler
 }
 
-// New builds the Echo instance with its middleware and routes.
+// New builds the Echo instance with the policy chain and the operational
+// routes; API routes are added with Handle.
 func New(o Options) *Server {
 	e := echo.New()
 	e.Logger.SetOutput(o.Banner)
@@ -41,16 +48,29 @@ func New(o Options) *Server {
 	e.Server.ReadHeaderTimeout = o.Config.ReadHeaderTimeout.Duration
 	e.Server.IdleTimeout = o.Config.IdleTimeout.Duration
 
-	e.Use(middleware.RequestID())
-	e.Use(middleware.Recover())
+	s := &Server{echo: e, ops: middleware.Operations{}, started: make(chan struct{})}
+	e.Use(middleware.Policy(o.Chain, s.ops, o.Config.MaxBodyBytes))
 
 	hc := controller.Health{H: o.Health}
 	e.GET("/healthz", hc.Alive)
 	e.GET("/readyz", hc.Ready)
-	return &Server{echo: e, started: make(chan struct{})}
+	if o.Metrics != nil {
+		e.GET("/metrics", echo.WrapHandler(o.Metrics))
+	}
+	s.Handle(nethttp.MethodGet, "/api/v1/ping", OperationPing, controller.Ping)
+	return s
 }
 
-// Echo exposes the instance for route registration.
+// OperationPing is the trivial operation shared with the gRPC SystemService.
+const OperationPing = "/mgv.open.v1.SystemService/Ping"
+
+// Handle registers a route under its operation name.
+func (s *Server) Handle(method, path, operation string, h echo.HandlerFunc) {
+	s.echo.Add(method, path, h)
+	s.ops.Add(method, path, operation)
+}
+
+// Echo exposes the instance, e.g. to list routes.
 func (s *Server) Echo() *echo.Echo { return s.echo }
 
 // Started is closed once the server accepts connections.

@@ -37,3 +37,8 @@ func (h Health) Ready(c echo.Context) error {
 		Data: st, RequestID: render.RequestID(c),
 	})
 }
+
+// Ping answers a trivial body through the whole policy chain.
+func Ping(c echo.Context) error {
+	return render.OK(c, map[string]string{"pong": "mgvcore"})
+}

@@ -53,6 +53,11 @@ func Error(c echo.Context, err error) error {
 // FromEcho converts Echo's own errors (unknown route, body too large, bad
 // binding) into the service error type.
 func FromEcho(err error) *errs.Error {
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return errs.New(http.StatusRequestEntityTooLarge, errs.ReasonPayloadTooLarge,
+			"the request body is above the limit of %d bytes", tooLarge.Limit)
+	}
 	var he *echo.HTTPError
 	if !errors.As(err, &he) {
 		return errs.From(err)

@@ -1,0 +1,49 @@
+package app
+
+import (
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/megaview/mgvcore/internal/config"
+	"github.com/megaview/mgvcore/internal/metrics"
+	"github.com/megaview/mgvcore/internal/policy"
+)
+
+// policies holds the shared policy instances: both transports use the same
+// limiter, breakers and tracer, so an operation has one key on both.
+type policies struct {
+	log     zerolog.Logger
+	metrics *metrics.Metrics
+	// perOperation timeouts override the transport default.
+	timeouts map[string]time.Duration
+	// Slots filled as the pieces are configured; nil ones are skipped.
+	tracing   policy.Middleware
+	auth      policy.Middleware
+	rateLimit policy.Middleware
+	breaker   policy.Middleware
+}
+
+func newPolicies(cfg *config.Config, log zerolog.Logger, m *metrics.Metrics) *policies {
+	timeouts := make(map[string]time.Duration, len(cfg.Timeouts))
+	for op, d := range cfg.Timeouts {
+		timeouts[op] = d.Duration
+	}
+	return &policies{log: log, metrics: m, timeouts: timeouts}
+}
+
+// chain is the documented order of internal/policy, with the transport's
+// default timeout and body limit.
+func (p *policies) chain(timeout time.Duration, maxBody int64) policy.Middleware {
+	return policy.Chain(
+		policy.RequestID(),
+		policy.Recover(p.log),
+		policy.AccessLog(p.log, p.metrics),
+		p.tracing,
+		policy.Timeout(timeout, p.timeouts),
+		policy.SizeLimit(maxBody),
+		p.auth,
+		p.rateLimit,
+		p.breaker,
+	)
+}

@@ -1,0 +1,67 @@
+// Package middleware adapts the transport-neutral policies of
+// internal/policy to Echo.
+package middleware
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/megaview/mgvcore/internal/http/render"
+	"github.com/megaview/mgvcore/internal/policy"
+)
+
+// Operations names the operation of each route, so an HTTP route and its
+// gRPC method share limits, breakers, spans and metrics.
+type Operations map[string]string
+
+// Add records the operation of method and route path.
+func (o Operations) Add(method, path, operation string) { o[method+" "+path] = operation }
+
+// Lookup returns the operation of a matched route; routes without a name
+// (health, metrics) are named by method and path, and unmatched requests
+// share one name so metrics keep a bounded set of labels.
+func (o Operations) Lookup(method, path string) string {
+	if op, ok := o[method+" "+path]; ok {
+		return op
+	}
+	if path == "" || path == "/*" {
+		return "http.unmatched"
+	}
+	return method + " " + path
+}
+
+// Policy runs the policy chain around every Echo handler, unknown routes
+// included, and bounds request bodies of unknown length by maxBody.
+func Policy(chain policy.Middleware, ops Operations, maxBody int64) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			req := c.Request()
+			if maxBody > 0 && req.Body != nil {
+				req.Body = http.MaxBytesReader(c.Response(), req.Body, maxBody)
+			}
+			res := c.Response()
+			info := &policy.Info{
+				Operation:     ops.Lookup(req.Method, c.Path()),
+				Transport:     policy.HTTP,
+				Method:        req.Method,
+				Route:         c.Path(),
+				ClientIP:      c.RealIP(),
+				ContentLength: req.ContentLength,
+				Header:        req.Header.Get,
+				SetHeader:     res.Header().Set,
+				SuccessStatus: func() int { return res.Status },
+			}
+			h := chain(func(ctx context.Context, _ any) (any, error) {
+				c.SetRequest(c.Request().WithContext(ctx))
+				if err := next(c); err != nil {
+					return nil, render.FromEcho(err)
+				}
+				return nil, nil
+			})
+			_, err := h(policy.WithInfo(req.Context(), info), nil)
+			return err
+		}
+	}
+}
