@@ -104,6 +104,13 @@ var reasonCodes = map[string]int{
 	ReasonInternal:              1,
 }
 
+// reasonStatus restores the HTTP status of reasons whose gRPC code maps back
+// to another status.
+var reasonStatus = map[string]int{
+	ReasonPayloadTooLarge: http.StatusRequestEntityTooLarge,
+	ReasonUnprocessable:   http.StatusUnprocessableEntity,
+}
+
 // GRPCStatus makes *Error usable with status.FromError.
 func (e *Error) GRPCStatus() *status.Status {
 	st := status.New(GRPCCode(e.Status), e.Message)
@@ -197,13 +204,17 @@ func From(err error) *Error {
 		return New(499, ReasonCanceled, "the request was canceled").WithCause(err)
 	}
 	if st, ok := status.FromError(err); ok && st.Code() != codes.Unknown {
-		reason := st.Code().String()
+		reason, httpStatus := st.Code().String(), HTTPStatus(st.Code())
 		for _, d := range st.Details() {
 			if info, ok := d.(*errdetails.ErrorInfo); ok {
 				reason = info.Reason
 			}
 		}
-		return New(HTTPStatus(st.Code()), reason, "%s", st.Message()).WithCause(err)
+		// Some reasons share a gRPC code with another HTTP status.
+		if s, ok := reasonStatus[reason]; ok {
+			httpStatus = s
+		}
+		return New(httpStatus, reason, "%s", st.Message()).WithCause(err)
 	}
 	return New(http.StatusInternalServerError, ReasonInternal, "internal error").WithCause(err)
 }

@@ -1,0 +1,108 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+)
+
+func TestPolicyChainEdges(t *testing.T) {
+	s := NewService(t, map[string]string{
+		"MGV_GRPC_MAX_RECV_MSG_BYTES": "4096",
+		"MGV_HTTP_MAX_BODY_BYTES":     "1024",
+		"MGV_ADMIN_PPROF":             "true",
+	})
+	s.Start()
+
+	t.Run("unknown route is a 404 envelope", func(t *testing.T) {
+		body := getJSON(t, s.URL("/api/v1/no/such/thing"), http.StatusNotFound)
+		if body["reason"] != "NOT_FOUND" || body["code"].(float64) == 0 {
+			t.Fatalf("body %v", body)
+		}
+	})
+	t.Run("incoming request id is kept", func(t *testing.T) {
+		req, _ := http.NewRequest(http.MethodGet, s.URL("/api/v1/ping"), nil)
+		req.Header.Set("X-Request-Id", "from-the-client-1")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		if resp.Header.Get("X-Request-Id") != "from-the-client-1" || body["request_id"] != "from-the-client-1" {
+			t.Fatalf("request id not kept: header %q body %v", resp.Header.Get("X-Request-Id"), body)
+		}
+	})
+	t.Run("oversized body is 413", func(t *testing.T) {
+		resp, err := http.Post(s.URL("/api/v1/ping"), "application/json", bytes.NewReader(make([]byte, 2048)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(string(data), "PAYLOAD_TOO_LARGE") {
+			t.Fatalf("%d %s", resp.StatusCode, data)
+		}
+	})
+	t.Run("gRPC message over the limit is ResourceExhausted", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, err := healthpb.NewHealthClient(s.GRPC()).Check(ctx, &healthpb.HealthCheckRequest{Service: strings.Repeat("x", 8192)})
+		if status.Code(err) != codes.ResourceExhausted {
+			t.Fatalf("err = %v, want ResourceExhausted", err)
+		}
+	})
+	t.Run("gRPC responses carry the request id", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		var header metadata.MD
+		if _, err := healthpb.NewHealthClient(s.GRPC()).Check(ctx, &healthpb.HealthCheckRequest{}, grpc.Header(&header)); err != nil {
+			t.Fatal(err)
+		}
+		if ids := header.Get("x-request-id"); len(ids) != 1 || len(ids[0]) != 32 {
+			t.Fatalf("x-request-id metadata = %v", ids)
+		}
+	})
+	t.Run("metrics cover both transports and the runtime", func(t *testing.T) {
+		resp, err := http.Get(s.URL("/metrics"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		for _, want := range []string{
+			`mgv_requests_total{code="404",operation="http.unmatched",transport="http"}`,
+			`mgv_requests_total{code="200",operation="/grpc.health.v1.Health/Check",transport="grpc"}`,
+			`mgv_request_duration_seconds_bucket{operation="/mgv.open.v1.SystemService/Ping",transport="http"`,
+			"go_goroutines", "go_sql_open_connections", "process_resident_memory_bytes",
+		} {
+			if !strings.Contains(string(data), want) {
+				t.Errorf("/metrics lacks %s", want)
+			}
+		}
+	})
+	t.Run("pprof on the loopback admin listener", func(t *testing.T) {
+		resp, err := http.Get("http://" + s.AdminAddr + "/debug/pprof/cmdline")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("pprof answered %d", resp.StatusCode)
+		}
+	})
+}
