@@ -8,6 +8,7 @@ import (
 	"io"
 
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -112,7 +113,9 @@ func serveAction(c *cli.Context, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log, err := logging.New(stderr, cfg.Log.Level, cfg.Log.Format)
+	logOut := logging.NewBufferedWriter(stderr, 64<<10, 100*time.Millisecond)
+	defer logOut.Close()
+	log, err := logging.New(logOut, cfg.Log.Level, cfg.Log.Format)
 	if err != nil {
 		return err
 	}

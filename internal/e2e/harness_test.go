@@ -91,9 +91,12 @@ type Service struct {
 	Env        map[string]string
 	Stdout     *syncBuffer
 	Stderr     *syncBuffer
-	cmd        *exec.Cmd
-	exited     chan struct{}
-	exitErr    error
+	// LogFile, when set before Start, receives the logs instead of Stderr
+	// (for load tests that log too much to keep in memory).
+	LogFile string
+	cmd     *exec.Cmd
+	exited  chan struct{}
+	exitErr error
 }
 
 // NewService prepares a service on free loopback ports from the test config
@@ -167,6 +170,14 @@ func (s *Service) Start() {
 	s.t.Helper()
 	s.cmd = s.Command("serve")
 	s.cmd.Stdout, s.cmd.Stderr = s.Stdout, s.Stderr
+	if s.LogFile != "" {
+		f, err := os.Create(s.LogFile)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		defer f.Close()
+		s.cmd.Stderr = f
+	}
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatal(err)
 	}

@@ -17,25 +17,41 @@ import (
 
 // Unary runs the policy chain around unary calls; the operation is the full
 // method name.
+// The chain is built once; the call's handler travels with the request.
 func Unary(chain policy.Middleware) grpc.UnaryServerInterceptor {
+	h := chain(func(ctx context.Context, req any) (any, error) {
+		c := req.(unaryCall)
+		return c.handler(ctx, c.req)
+	})
 	return func(ctx context.Context, req any, si *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		info := newInfo(ctx, si.FullMethod, func(md metadata.MD) { _ = grpc.SetHeader(ctx, md) })
-		h := chain(func(ctx context.Context, req any) (any, error) { return handler(ctx, req) })
-		resp, err := h(policy.WithInfo(ctx, info), req)
+		resp, err := h(policy.WithInfo(ctx, info), unaryCall{req: req, handler: handler})
 		return resp, toStatus(err)
 	}
 }
 
+type unaryCall struct {
+	req     any
+	handler grpc.UnaryHandler
+}
+
 // Stream runs the policy chain around streaming calls.
 func Stream(chain policy.Middleware) grpc.StreamServerInterceptor {
+	h := chain(func(ctx context.Context, req any) (any, error) {
+		c := req.(streamCall)
+		return nil, c.handler(c.srv, &stream{ServerStream: c.ss, ctx: ctx})
+	})
 	return func(srv any, ss grpc.ServerStream, si *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		info := newInfo(ss.Context(), si.FullMethod, func(md metadata.MD) { _ = ss.SetHeader(md) })
-		h := chain(func(ctx context.Context, _ any) (any, error) {
-			return nil, handler(srv, &stream{ServerStream: ss, ctx: ctx})
-		})
-		_, err := h(policy.WithInfo(ss.Context(), info), nil)
+		_, err := h(policy.WithInfo(ss.Context(), info), streamCall{srv: srv, ss: ss, handler: handler})
 		return toStatus(err)
 	}
+}
+
+type streamCall struct {
+	srv     any
+	ss      grpc.ServerStream
+	handler grpc.StreamHandler
 }
 
 // stream carries the context the policies made (deadline, span, caller).

@@ -33,9 +33,18 @@ func (o Operations) Lookup(method, path string) string {
 }
 
 // Policy runs the policy chain around every Echo handler, unknown routes
-// included, and bounds request bodies of unknown length by maxBody.
+// included, and bounds request bodies of unknown length by maxBody. The
+// chain is built once; the Echo context travels as the request value.
 func Policy(chain policy.Middleware, ops Operations, maxBody int64) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		h := chain(func(ctx context.Context, req any) (any, error) {
+			c := req.(echo.Context)
+			c.SetRequest(c.Request().WithContext(ctx))
+			if err := next(c); err != nil {
+				return nil, render.FromEcho(err)
+			}
+			return nil, nil
+		})
 		return func(c echo.Context) error {
 			req := c.Request()
 			if maxBody > 0 && req.Body != nil {
@@ -53,14 +62,7 @@ func Policy(chain policy.Middleware, ops Operations, maxBody int64) echo.Middlew
 				SetHeader:     res.Header().Set,
 				SuccessStatus: func() int { return res.Status },
 			}
-			h := chain(func(ctx context.Context, _ any) (any, error) {
-				c.SetRequest(c.Request().WithContext(ctx))
-				if err := next(c); err != nil {
-					return nil, render.FromEcho(err)
-				}
-				return nil, nil
-			})
-			_, err := h(policy.WithInfo(req.Context(), info), nil)
+			_, err := h(policy.WithInfo(req.Context(), info), c)
 			return err
 		}
 	}

@@ -1,0 +1,307 @@
+//go:build e2e && bench
+
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+)
+
+// Row is one line of docs/BENCHMARKS.md, appended as JSON to $MGV_BENCH_OUT.
+type Row struct {
+	ID       string `json:"id"`
+	What     string `json:"what"`
+	Target   string `json:"target"`
+	Measured string `json:"measured"`
+	Baseline string `json:"baseline"`
+	Result   string `json:"result"`
+	Pass     bool   `json:"pass"`
+	Command  string `json:"command"`
+}
+
+func record(t *testing.T, r Row) {
+	t.Helper()
+	t.Logf("%s: %s | baseline %s | %s | pass=%v", r.ID, r.Measured, r.Baseline, r.Result, r.Pass)
+	out := os.Getenv("MGV_BENCH_OUT")
+	if out == "" {
+		return
+	}
+	f, err := os.OpenFile(out, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := json.NewEncoder(f).Encode(r); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// benchService is mgvcore on the embedded default with limits out of the
+// way of a throughput run, logging to a file.
+func benchService(t *testing.T, env map[string]string) *Service {
+	all := map[string]string{
+		"MGV_RATELIMIT_ANON_RPS":   "10000000",
+		"MGV_RATELIMIT_ANON_BURST": "100000",
+		"MGV_LOG_LEVEL":            "info",
+	}
+	for k, v := range env {
+		all[k] = v
+	}
+	s := NewService(t, all)
+	s.LogFile = filepath.Join(s.Dir, "mgvcore.log")
+	return s
+}
+
+// bare starts the baseline servers with the service's certificates.
+func bare(t *testing.T, sslDir string) (httpAddr, grpcAddr string) {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "bare")
+	build := exec.Command("go", "build", "-o", bin, "./internal/e2e/bare")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build bare: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "-ssl", sslDir)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	var line string
+	if _, err := fmt.Fscanln(stdout, &line, &grpcAddr); err != nil {
+		t.Fatalf("bare did not report its addresses: %v", err)
+	}
+	return strings.TrimPrefix(line, "http="), strings.TrimPrefix(grpcAddr, "grpc=")
+}
+
+var wrkRPS = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+
+// wrk runs the HTTP load generator and returns requests per second.
+func wrk(t *testing.T, url string, d time.Duration) float64 {
+	t.Helper()
+	out, err := exec.Command("wrk", "-t2", "-c64", "-d"+d.String(), url).CombinedOutput()
+	if err != nil {
+		t.Fatalf("wrk: %v\n%s", err, out)
+	}
+	m := wrkRPS.FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("wrk printed no rate:\n%s", out)
+	}
+	if strings.Contains(string(out), "Non-2xx") || strings.Contains(string(out), "Socket errors") {
+		t.Fatalf("wrk saw errors:\n%s", out)
+	}
+	rps, _ := strconv.ParseFloat(string(m[1]), 64)
+	return rps
+}
+
+// rss reads the resident set of pid in bytes.
+func rss(pid int) int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			kb, _ := strconv.ParseInt(strings.Fields(line)[1], 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+// peakRSS samples pid's resident set until stop is closed.
+func peakRSS(pid int, stop <-chan struct{}) <-chan int64 {
+	res := make(chan int64, 1)
+	go func() {
+		var peak int64
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if r := rss(pid); r > peak {
+				peak = r
+			}
+			select {
+			case <-stop:
+				res <- peak
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return res
+}
+
+const mib = 1 << 20
+
+func TestBenchP1HTTPChainAndP7Memory(t *testing.T) {
+	s := benchService(t, nil)
+	s.Start()
+	time.Sleep(2 * time.Second)
+	idle := rss(s.PID())
+	bareHTTP, _ := bare(t, s.Env["MGV_SSL_DIR"])
+
+	const round = 8 * time.Second
+	var mgv, base float64
+	var peak int64
+	for i := 0; i < 2; i++ {
+		base += wrk(t, "http://"+bareHTTP+"/api/v1/ping", round)
+		stop := make(chan struct{})
+		p := peakRSS(s.PID(), stop)
+		mgv += wrk(t, s.URL("/api/v1/ping"), round)
+		close(stop)
+		if v := <-p; v > peak {
+			peak = v
+		}
+	}
+	ratio := mgv / base
+	record(t, Row{
+		ID: "P1", What: "HTTP trivial route through the full chain vs bare Echo (wrk -t2 -c64, 2×8 s each, interleaved)",
+		Target: "≥ 0.80", Measured: fmt.Sprintf("%.0f req/s", mgv/2), Baseline: fmt.Sprintf("%.0f req/s", base/2),
+		Result: fmt.Sprintf("%.2f", ratio), Pass: ratio >= 0.80,
+		Command: "make bench (TestBenchP1HTTPChainAndP7Memory)",
+	})
+	record(t, Row{
+		ID: "P7", What: "resident memory, embedded default: idle 2 s after start / peak under P1 load",
+		Target: "≤ 50 MB / ≤ 200 MB", Measured: fmt.Sprintf("%.1f MB / %.1f MB", float64(idle)/mib, float64(peak)/mib),
+		Baseline: "—", Result: fmt.Sprintf("%.1f / %.1f MB", float64(idle)/mib, float64(peak)/mib),
+		Pass: idle <= 50*mib && peak <= 200*mib, Command: "make bench (TestBenchP1HTTPChainAndP7Memory, VmRSS)",
+	})
+}
+
+// grpcRate calls health Check from 64 workers over 4 TLS connections for d.
+func grpcRate(t *testing.T, addr string, tlsCfg func() *grpc.DialOption, d time.Duration) float64 {
+	t.Helper()
+	conns := make([]*grpc.ClientConn, 4)
+	for i := range conns {
+		c, err := grpc.NewClient(addr, *tlsCfg())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns[i] = c
+	}
+	var n, failed atomic.Int64
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	start := time.Now()
+	end := start.Add(d)
+	for w := 0; w < 64; w++ {
+		wg.Add(1)
+		client := healthpb.NewHealthClient(conns[w%len(conns)])
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(end) {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				_, err := client.Check(ctx, &healthpb.HealthCheckRequest{})
+				cancel()
+				if err != nil {
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
+					continue
+				}
+				n.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if failed.Load() > 0 {
+		t.Fatalf("%d failed calls against %s; first: %v", failed.Load(), addr, firstErr.Load())
+	}
+	return float64(n.Load()) / time.Since(start).Seconds()
+}
+
+func TestBenchP2GRPCChain(t *testing.T) {
+	s := benchService(t, nil)
+	s.Start()
+	_, bareGRPC := bare(t, s.Env["MGV_SSL_DIR"])
+	dial := func() *grpc.DialOption {
+		o := grpc.WithTransportCredentials(credentials.NewTLS(s.TLSConfig(false)))
+		return &o
+	}
+	const round = 8 * time.Second
+	var mgv, base float64
+	for i := 0; i < 2; i++ {
+		base += grpcRate(t, bareGRPC, dial, round)
+		mgv += grpcRate(t, s.GRPCAddr, dial, round)
+	}
+	ratio := mgv / base
+	record(t, Row{
+		ID: "P2", What: "gRPC over TLS: trivial RPC (health Check) through the full interceptor chain vs bare grpc-go TLS server (Go load generator: 64 workers, 4 connections, 2×8 s each, interleaved)",
+		Target: "≥ 0.80", Measured: fmt.Sprintf("%.0f calls/s", mgv/2), Baseline: fmt.Sprintf("%.0f calls/s", base/2),
+		Result: fmt.Sprintf("%.2f", ratio), Pass: ratio >= 0.80, Command: "make bench (TestBenchP2GRPCChain)",
+	})
+}
+
+func TestBenchP8StartTime(t *testing.T) {
+	const runs = 7
+	var took []time.Duration
+	for i := 0; i < runs; i++ {
+		s := NewService(t, nil)
+		// Certificates exist beforehand, as on any start after the first.
+		if out, err := s.Command("cert").CombinedOutput(); err != nil {
+			t.Fatalf("cert: %v\n%s", err, out)
+		}
+		conn := s.GRPC()
+		cmd := s.Command("serve")
+		start := time.Now()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			if resp, err := httpGetQuick(s.URL("/healthz")); err == nil && resp == 200 {
+				ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+				st, err := GRPCHealth(ctx, conn)
+				cancel()
+				if err == nil && st == healthpb.HealthCheckResponse_SERVING {
+					break
+				}
+			}
+			if time.Since(start) > 10*time.Second {
+				t.Fatal("not serving within 10 s")
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		took = append(took, time.Since(start))
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	}
+	sort.Slice(took, func(i, j int) bool { return took[i] < took[j] })
+	median, worst := took[runs/2], took[runs-1]
+	record(t, Row{
+		ID: "P8", What: fmt.Sprintf("start to both ports serving, embedded default (%d starts; HTTP /healthz 200 and gRPC health SERVING)", runs),
+		Target: "≤ 1 s", Measured: fmt.Sprintf("median %s, worst %s", median.Round(time.Millisecond), worst.Round(time.Millisecond)),
+		Baseline: "—", Result: worst.Round(time.Millisecond).String(), Pass: worst <= time.Second,
+		Command: "make bench (TestBenchP8StartTime)",
+	})
+}
+
+func httpGetQuick(url string) (int, error) {
+	client := http.Client{Timeout: 200 * time.Millisecond}
+	resp, err := client.Get(url)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
