@@ -1,0 +1,45 @@
+package logic
+
+import "unicode"
+
+// CountTokens counts tokens the way PRODUCT.md §4 sizes a sentence: each CJK
+// character is one token, each word (a run of letters and digits) is one token,
+// and punctuation, symbols and spaces are none.
+//
+// Interpretations:
+//   - CJK means the Han, Hiragana, Katakana and Hangul scripts, one token per
+//     character; letters of every other script form words like Latin does.
+//   - An apostrophe between two word characters joins them ("don't" and
+//     "rock'n'roll" are one token each), so English contractions do not
+//     inflate a back-channel such as "that's it" past the threshold.
+//   - A combining mark continues the word it follows ("cafe\u0301" is one token).
+func CountTokens(text string) int {
+	const (
+		outside = iota
+		inWord
+		afterApostrophe // inside a word, just past an apostrophe that may continue it
+	)
+	n, state := 0, outside
+	for _, r := range text {
+		switch {
+		case isCJK(r):
+			n++
+			state = outside
+		case unicode.IsLetter(r) || unicode.IsDigit(r):
+			if state == outside {
+				n++
+			}
+			state = inWord
+		case state == inWord && (r == '\'' || r == '’'):
+			state = afterApostrophe
+		case state == inWord && unicode.IsMark(r):
+		default:
+			state = outside
+		}
+	}
+	return n
+}
+
+func isCJK(r rune) bool {
+	return unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul)
+}

@@ -1,0 +1,54 @@
+package logic
+
+import "testing"
+
+func TestCountTokens(t *testing.T) {
+	tests := []struct {
+		text string
+		want int
+	}{
+		{"", 0},
+		{"   ", 0},
+		{"，。？！…、", 0},
+		{"👍", 0},
+		{"嗯", 1},
+		{"对", 1},
+		{"好的", 2},
+		{"是的是的", 4},
+		{"嗯，好的。", 3}, // 嗯 + 好 + 的; punctuation is none
+		{"ok", 1},
+		{"OK!!!", 1},
+		{"yeah sure", 2},
+		{"yeah, sure thing.", 3},
+		{"我们用Zoom开会 ok?", 7}, // 我 们 用 + Zoom + 开 会 + ok
+		{"3个客户", 4},          // 3 + 个 客 户
+		{"Q3预算200万", 5},      // Q3 + 预 算 + 200 + 万
+		{"version 2.0", 3},   // version + 2 + 0
+		{"don't know", 2},    // the apostrophe joins don't
+		{"it’s fine", 2},     // so does the typographic one
+		{"rock'n'roll", 1},
+		{"'ok'", 1},       // quotes around a word are not part of it
+		{"e-mail", 2},     // a hyphen separates
+		{"café", 1},       // precomposed é
+		{"cafe\u0301", 1}, // e + combining acute accent
+		{"ｏｋ", 1},         // full-width Latin is still a word
+		{"２０２６年", 2},      // full-width digits + 年
+		{"こんにちは", 5},      // Hiragana: one token per character
+		{"カタカナ", 4},       // Katakana
+		{"안녕하세요", 5},      // Hangul syllables
+		{"привет мир", 2}, // other alphabets form words like Latin
+		{"Hello,world", 2},
+		{"我们的方案包括三个部分", 11},
+		{"我想了解一下价格，OK？", 9}, // 8 Han + OK
+		{"\t嗯\n", 1},
+		{"1,000,000 users", 4}, // 1 + 000 + 000 + users: digits are split by commas
+		{"mgv-core_v2", 3},     // mgv + core + v2: "_" is punctuation
+		{"嗯嗯嗯嗯嗯", 5},
+		{"OK的", 2}, // OK + 的
+	}
+	for _, tt := range tests {
+		if got := CountTokens(tt.text); got != tt.want {
+			t.Errorf("CountTokens(%q) = %d, want %d", tt.text, got, tt.want)
+		}
+	}
+}
