@@ -5,6 +5,7 @@
 #                end-to-end tests against the real binary
 #   make bench   benchmarks of ../shared QUALITY bars into docs/BENCHMARKS.md
 #   make lint    gofmt, go vet, staticcheck
+#   make proto   Go and Python stubs from api/proto (scripts/proto.sh)
 
 SHELL        := bash
 .SHELLFLAGS  := -eu -o pipefail -c
@@ -19,7 +20,7 @@ LDFLAGS      := -s -w \
 	-X '$(PKG)/global.GitCommit=$(GIT_COMMIT)' \
 	-X '$(PKG)/global.GitRelease=$(GIT_RELEASE)' \
 	-X '$(PKG)/global.BuildTime=$(BUILD_TIME)'
-STATICCHECK  := honnef.co/go/tools/cmd/staticcheck@2025.1.1
+STATICCHECK  := honnef.co/go/tools/cmd/staticcheck@v0.6.1
 # Test dependencies' addresses, written by scripts/testenv.sh.
 TESTENV      := $(TMP)/testenv.env
 
@@ -72,3 +73,10 @@ fmt:
 
 clean:
 	rm -rf bin $(TMP)
+
+.PHONY: proto
+
+# Regenerates api/proto/mgv/open/v1/*.pb.go and the Python stubs in gen/,
+# installing protoc, the pinned plugins and the venv when missing.
+proto:
+	scripts/proto.sh
