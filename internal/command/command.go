@@ -75,6 +75,7 @@ func New(stdout, stderr io.Writer) *cli.App {
 				},
 				Action: func(c *cli.Context) error { return certAction(c, stdout) },
 			},
+			migrateCommand(stdout),
 			{
 				Name:  "config",
 				Usage: "configuration tools",

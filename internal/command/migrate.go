@@ -1,0 +1,82 @@
+package command
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/megaview/mgvcore/internal/dao"
+)
+
+func migrateCommand(stdout io.Writer) *cli.Command {
+	with := func(fn func(ctx context.Context, m *dao.Migrator) error) cli.ActionFunc {
+		return func(c *cli.Context) error {
+			cfg, err := loadConfig(c)
+			if err != nil {
+				return err
+			}
+			db, err := dao.OpenDB(cfg.Database)
+			if err != nil {
+				return err
+			}
+			if sqlDB, err := db.DB(); err == nil {
+				defer sqlDB.Close()
+			}
+			ctx, cancel := context.WithTimeout(c.Context, 10*time.Minute)
+			defer cancel()
+			return fn(ctx, dao.NewMigrator(db))
+		}
+	}
+	return &cli.Command{
+		Name:  "migrate",
+		Usage: "versioned schema migrations (review `print` before `up` in production)",
+		Subcommands: []*cli.Command{
+			{
+				Name:  "up",
+				Usage: "apply every pending migration",
+				Action: with(func(ctx context.Context, m *dao.Migrator) error {
+					applied, err := m.Up(ctx)
+					for _, mig := range applied {
+						fmt.Fprintf(stdout, "applied %s\n", mig.Name)
+					}
+					if err == nil && len(applied) == 0 {
+						fmt.Fprintln(stdout, "schema is up to date")
+					}
+					return err
+				}),
+			},
+			{
+				Name:  "status",
+				Usage: "list migrations and when each was applied",
+				Action: with(func(ctx context.Context, m *dao.Migrator) error {
+					states, err := m.Status(ctx)
+					if err != nil {
+						return err
+					}
+					for _, s := range states {
+						when := "pending"
+						if !s.AppliedAt.IsZero() {
+							when = "applied " + s.AppliedAt.UTC().Format(time.RFC3339)
+						}
+						fmt.Fprintf(stdout, "%-40s %s\n", s.Name, when)
+					}
+					return nil
+				}),
+			},
+			{
+				Name:  "print",
+				Usage: "print the pending DDL for review (SQL review platform)",
+				Action: with(func(ctx context.Context, m *dao.Migrator) error {
+					n, err := m.Print(ctx, stdout)
+					if err == nil && n == 0 {
+						fmt.Fprintln(stdout, "-- schema is up to date: nothing to apply")
+					}
+					return err
+				}),
+			},
+		},
+	}
+}

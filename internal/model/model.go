@@ -1,0 +1,254 @@
+// Package model holds the gorm structs and plain domain types. Every row
+// carries its tenant; times are UTC. No behaviour beyond validation.
+package model
+
+import "time"
+
+// Roles of a user.
+const (
+	RoleRep     = "rep"
+	RoleManager = "manager"
+	RoleAdmin   = "admin"
+)
+
+// Affiliations of a participant or a tracker filter.
+const (
+	AffiliationInternal = "internal"
+	AffiliationExternal = "external"
+	AffiliationUnknown  = "unknown"
+	AffiliationAnyone   = "anyone"
+)
+
+// Conversation channels, directions and states.
+const (
+	ChannelCall    = "call"
+	ChannelMeeting = "meeting"
+
+	DirectionInbound  = "inbound"
+	DirectionOutbound = "outbound"
+	DirectionUnknown  = "unknown"
+
+	StatusPending = "pending"
+	StatusReady   = "ready"
+	StatusFailed  = "failed"
+)
+
+// User states.
+const (
+	UserActive   = "active"
+	UserDisabled = "disabled"
+)
+
+// Tenant is one customer company.
+type Tenant struct {
+	ID        int64 `gorm:"primaryKey"`
+	Name      string
+	Timezone  string
+	RateTier  string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Department is a node of the tenant's org tree. Path is "/1/5/9/": the ids
+// from the root down to this node, so a subtree is a prefix match.
+type Department struct {
+	ID                 int64 `gorm:"primaryKey"`
+	TenantID           int64
+	ParentID           *int64
+	OriginDepartmentID *string
+	Name               string
+	Path               string
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
+}
+
+// User is a member of a tenant. PasswordHash is never returned.
+type User struct {
+	ID           int64 `gorm:"primaryKey"`
+	TenantID     int64
+	DepartmentID *int64
+	Name         string
+	Email        *string
+	Phone        *string
+	Role         string
+	Status       string
+	OriginUserID *string
+	PasswordHash string `json:"-"`
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// App is an open-platform client of a tenant.
+type App struct {
+	ID         int64 `gorm:"primaryKey"`
+	TenantID   int64
+	Name       string
+	AppKey     string
+	SecretHash string `json:"-"`
+	// Scopes is a space-separated list, e.g. "ingest read search".
+	Scopes    string
+	RateTier  string
+	CreatedAt time.Time
+}
+
+// RefreshToken is one single-use refresh token; tokens of one login form a
+// family, all revoked when a spent one is presented again.
+type RefreshToken struct {
+	ID        int64 `gorm:"primaryKey"`
+	TenantID  int64
+	UserID    int64
+	FamilyID  string
+	TokenHash string
+	ExpiresAt time.Time
+	UsedAt    *time.Time
+	RevokedAt *time.Time
+	CreatedAt time.Time
+}
+
+// Deal is a sales opportunity.
+type Deal struct {
+	ID           int64 `gorm:"primaryKey"`
+	TenantID     int64
+	OriginDealID string
+	Name         string
+	AccountName  string
+	Stage        string
+	// AmountCents is the amount in the smallest currency unit.
+	AmountCents int64
+	OwnerUserID *int64
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// Conversation is one call or meeting.
+type Conversation struct {
+	ID                   int64 `gorm:"primaryKey"`
+	TenantID             int64
+	OriginConversationID string
+	OwnerUserID          int64
+	DealID               *int64
+	Title                string
+	Channel              string
+	Direction            string
+	BeginTime            time.Time
+	DurationMS           int64
+	Language             string
+	Status               string
+	// CustomData is a JSON object.
+	CustomData string
+	// RequestHash fingerprints the create request, so a retry is told
+	// apart from a conflicting reuse of the origin id.
+	RequestHash       string
+	TranscriptVersion int64
+	SentenceCount     int
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+}
+
+// Participant maps an ASR speaker label to a person.
+type Participant struct {
+	ID             int64 `gorm:"primaryKey"`
+	TenantID       int64
+	ConversationID int64
+	SpeakerKey     string
+	UserID         *int64
+	Name           string
+	Affiliation    string
+}
+
+// Sentence is one line of a transcript.
+type Sentence struct {
+	ConversationID int64 `gorm:"primaryKey"`
+	Seq            int   `gorm:"primaryKey"`
+	TenantID       int64
+	SpeakerKey     string
+	StartMS        int64
+	EndMS          int64
+	Text           string
+}
+
+// ConversationMetrics are the interaction metrics of a transcript.
+type ConversationMetrics struct {
+	ConversationID         int64 `gorm:"primaryKey"`
+	TenantID               int64
+	AlgoVersion            int
+	TalkRatio              float64
+	LongestMonologueMS     int64
+	LongestCustomerStoryMS int64
+	Interactivity          float64
+	PatienceMS             int64
+	QuestionCountInternal  int
+	QuestionCountExternal  int
+	QuestionRate           float64
+	SilenceMS              int64
+	ComputedAt             time.Time
+}
+
+// Tracker is a named set of keywords to find in transcripts.
+type Tracker struct {
+	ID       int64 `gorm:"primaryKey"`
+	TenantID int64
+	Name     string
+	// Keywords is a JSON array of words and phrases.
+	Keywords    string
+	Affiliation string
+	// Version grows with every change; hits of older versions are replaced
+	// by the background re-application.
+	Version   int64
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	DeletedAt *time.Time
+}
+
+// TrackerHit is one keyword found in one sentence.
+type TrackerHit struct {
+	ID             int64 `gorm:"primaryKey"`
+	TenantID       int64
+	TrackerID      int64
+	ConversationID int64
+	Seq            int
+	StartMS        int64
+	SpeakerKey     string
+	Phrase         string
+}
+
+// Comment is a remark at a moment of a call.
+type Comment struct {
+	ID             int64 `gorm:"primaryKey"`
+	TenantID       int64
+	ConversationID int64
+	AuthorUserID   int64
+	StartMS        int64
+	Text           string
+	ReplyTo        *int64
+	CreatedAt      time.Time
+	DeletedAt      *time.Time
+}
+
+// Outbox kinds.
+const (
+	OutboxTranscript   = "transcript"
+	OutboxConversation = "conversation"
+	OutboxTrackerApply = "tracker_apply"
+)
+
+// OutboxJob is durable background work written in the same transaction as
+// the change it follows: search indexing and tracker re-application.
+type OutboxJob struct {
+	ID             int64 `gorm:"primaryKey"`
+	TenantID       int64
+	Kind           string
+	ConversationID int64
+	TrackerID      int64
+	Version        int64
+	Attempts       int
+	NextAttemptAt  time.Time
+	LastError      string
+	CreatedAt      time.Time
+}
+
+// TableName keeps the table name short and stable.
+func (OutboxJob) TableName() string { return "outbox" }
+
+// TableName of ConversationMetrics.
+func (ConversationMetrics) TableName() string { return "conversation_metrics" }
