@@ -28,6 +28,7 @@ import (
 	httpx "github.com/megaview/mgvcore/internal/http"
 	"github.com/megaview/mgvcore/internal/lifecycle"
 	"github.com/megaview/mgvcore/internal/metrics"
+	"github.com/megaview/mgvcore/internal/tracing"
 )
 
 // readyCheckTimeout bounds each dependency check of /readyz.
@@ -58,11 +59,20 @@ func Serve(ctx context.Context, cfg *config.Config, out io.Writer, log zerolog.L
 		return err
 	}
 
-	deps, err := openDeps(cfg)
+	tracer, log, err := startTracing(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing(tracer, cfg, log)
+
+	deps, err := openDeps(cfg, tracer)
 	if err != nil {
 		return err
 	}
 	defer deps.close(log)
+	if err := migrateAtStart(ctx, cfg, deps.db, log); err != nil {
+		return err
+	}
 
 	hl := health.New(readyCheckTimeout)
 	deps.register(hl)
@@ -70,6 +80,12 @@ func Serve(ctx context.Context, cfg *config.Config, out io.Writer, log zerolog.L
 	m := metrics.New()
 	deps.watch(m)
 	pol := newPolicies(cfg, log, m)
+	pol.trace(tracer)
+
+	dom, err := newDomain(cfg, log, deps, pol)
+	if err != nil {
+		return err
+	}
 
 	grpcChain := pol.chain(cfg.GRPC.RequestTimeout.Duration, int64(cfg.GRPC.MaxRecvMsgBytes))
 	grpcSrv := grpcx.New(grpcx.Options{Config: cfg.GRPC, TLS: tlsCfg, Health: hl, ServerOptions: []grpc.ServerOption{
@@ -81,6 +97,7 @@ func Serve(ctx context.Context, cfg *config.Config, out io.Writer, log zerolog.L
 		Chain:   pol.chain(cfg.HTTP.RequestTimeout.Duration, cfg.HTTP.MaxBodyBytes),
 		Metrics: m.Handler(),
 	})
+	dom.register(httpSrv, grpcSrv.Registrar())
 
 	grpcLn, err := proc.Listen(cfg.GRPC.Addr)
 	if err != nil {
@@ -117,6 +134,7 @@ func Serve(ctx context.Context, cfg *config.Config, out io.Writer, log zerolog.L
 	}
 	log.Info().Int("pid", os.Getpid()).Str("pid_file", proc.PIDFile()).Str("env", cfg.App.Env).
 		Str("grpc", cfg.GRPC.Addr).Str("http", cfg.HTTP.Addr).Msg("ready")
+	reg := startRegistry(cfg, httpLn.Addr(), grpcLn.Addr(), log)
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -129,6 +147,7 @@ func Serve(ctx context.Context, cfg *config.Config, out io.Writer, log zerolog.L
 		}
 	}()
 	reason = proc.Run(runCtx)
+	stopRegistry(reg, reason, log)
 
 	drain(cfg.Process.DrainTimeout.Duration, hl, log, reason, shutdowns...)
 	select {
@@ -164,6 +183,33 @@ func drain(timeout time.Duration, hl *health.Health, log zerolog.Logger, reason 
 	}
 	wg.Wait()
 	log.Info().Dur("took", time.Since(start)).Msg("drained")
+}
+
+// migrateAtStart applies pending migrations where the config allows it (the
+// embedded dev default); elsewhere it only warns, as production DDL is
+// reviewed and applied with `mgvcore migrate`.
+func migrateAtStart(ctx context.Context, cfg *config.Config, db *gorm.DB, log zerolog.Logger) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	m := dao.NewMigrator(db)
+	if cfg.Database.AutoMigrate {
+		applied, err := m.Up(ctx)
+		if err != nil {
+			return fmt.Errorf("database.auto_migrate: %w", err)
+		}
+		for _, mig := range applied {
+			log.Info().Str("migration", mig.Name).Msg("applied migration")
+		}
+		return nil
+	}
+	pending, err := m.Pending(ctx)
+	switch {
+	case err != nil:
+		log.Warn().Err(err).Msg("cannot read the schema version; continuing")
+	case len(pending) > 0:
+		log.Error().Int("pending", len(pending)).Str("first", pending[0].Name).Msg(dao.ErrMigrationsPending.Error())
+	}
+	return nil
 }
 
 func wrap(what string, err error) error {
@@ -206,14 +252,17 @@ type deps struct {
 	es *elastic.Client
 }
 
-func openDeps(cfg *config.Config) (*deps, error) {
+func openDeps(cfg *config.Config, tracer tracing.Tracer) (*deps, error) {
 	db, err := dao.OpenDB(cfg.Database)
 	if err != nil {
 		return nil, err
 	}
 	d := &deps{db: db}
+	if err := traceDB(db, tracer); err != nil {
+		return nil, errors.Join(err, d.closeDB())
+	}
 	if cfg.Search.Engine == "elasticsearch" {
-		es, err := dao.OpenElastic(cfg.Search)
+		es, err := dao.OpenElastic(cfg.Search, traceHTTP(tracer, "elasticsearch"))
 		if err != nil {
 			return nil, errors.Join(err, d.closeDB())
 		}

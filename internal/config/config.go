@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -119,21 +120,28 @@ type Search struct {
 	Timeout Duration `toml:"timeout"`
 }
 
-// Tracing configures Jaeger.
+// Tracing configures Jaeger. Spans go to collector_url when it is set,
+// else to the agent at agent_addr.
 type Tracing struct {
-	Enabled      bool     `toml:"enabled"`
-	Sampler      string   `toml:"sampler"` // const | probabilistic | ratelimiting
-	SamplerParam float64  `toml:"sampler_param"`
-	AgentAddr    string   `toml:"agent_addr"`
-	CollectorURL string   `toml:"collector_url"`
+	Enabled      bool    `toml:"enabled"`
+	ServiceName  string  `toml:"service_name"`
+	Sampler      string  `toml:"sampler"` // const | probabilistic | ratelimiting
+	SamplerParam float64 `toml:"sampler_param"`
+	AgentAddr    string  `toml:"agent_addr"`
+	CollectorURL string  `toml:"collector_url"`
+	// FlushInterval is how often buffered spans are sent at the latest.
+	FlushInterval Duration `toml:"flush_interval"`
+	// FlushTimeout bounds the final flush on stop and upgrade.
 	FlushTimeout Duration `toml:"flush_timeout"`
 }
 
 // Consul configures service registration.
 type Consul struct {
-	Enabled                        bool     `toml:"enabled"`
-	Addr                           string   `toml:"addr"`
-	ServiceName                    string   `toml:"service_name"`
+	Enabled     bool   `toml:"enabled"`
+	Addr        string `toml:"addr"`
+	ServiceName string `toml:"service_name"`
+	// AdvertiseAddr is the host or IP others reach this process at; empty
+	// means the HTTP listener's IP, else the agent's node address.
 	AdvertiseAddr                  string   `toml:"advertise_addr"`
 	CheckInterval                  Duration `toml:"check_interval"`
 	DeregisterCriticalServiceAfter Duration `toml:"deregister_critical_service_after"`
@@ -152,16 +160,22 @@ type RateLimit struct {
 
 // Tier is a named rate: requests per second and how many may wait.
 type Tier struct {
-	RPS   int `toml:"rps"`
+	RPS int `toml:"rps"`
+	// Burst is how many calls of one key may wait for the rate; one more is
+	// refused at once with 429. At least 1.
 	Burst int `toml:"burst"`
 }
 
-// Breaker configures circuit breakers.
+// Breaker configures circuit breakers. One trips on failure_rate of the
+// calls in window once there are min_samples of them, or on
+// consecutive_failures in a row (0: off); it refuses calls for cooldown,
+// then lets one probe through.
 type Breaker struct {
 	Enabled         bool     `toml:"enabled"`
 	FailureRate     float64  `toml:"failure_rate"`
 	MinSamples      int64    `toml:"min_samples"`
 	ConsecutiveFail int64    `toml:"consecutive_failures"`
+	Window          Duration `toml:"window"`
 	Cooldown        Duration `toml:"cooldown"`
 }
 
@@ -275,8 +289,14 @@ func Default() *Config {
 			ConnMaxLifetime: Duration{30 * time.Minute},
 			SlowQuery:       Duration{200 * time.Millisecond},
 		},
-		Search:  Search{Engine: "embedded", Path: "data/search", Timeout: Duration{5 * time.Second}},
-		Tracing: Tracing{Sampler: "const", SamplerParam: 1, FlushTimeout: Duration{2 * time.Second}},
+		Search: Search{Engine: "embedded", Path: "data/search", Timeout: Duration{5 * time.Second}},
+		Tracing: Tracing{
+			ServiceName:   global.Name,
+			Sampler:       "const",
+			SamplerParam:  1,
+			FlushInterval: Duration{time.Second},
+			FlushTimeout:  Duration{2 * time.Second},
+		},
 		Consul: Consul{
 			Addr:                           "127.0.0.1:8500",
 			ServiceName:                    global.Name,
@@ -290,7 +310,7 @@ func Default() *Config {
 			IdleEvict:   Duration{5 * time.Minute},
 			Tiers:       map[string]Tier{"standard": {RPS: 200, Burst: 100}},
 		},
-		Breaker: Breaker{FailureRate: 0.5, MinSamples: 20, ConsecutiveFail: 10, Cooldown: Duration{5 * time.Second}},
+		Breaker: Breaker{FailureRate: 0.5, MinSamples: 20, ConsecutiveFail: 10, Window: Duration{10 * time.Second}, Cooldown: Duration{5 * time.Second}},
 		Auth: Auth{
 			AccessTokenTTL:  Duration{15 * time.Minute},
 			RefreshTokenTTL: Duration{30 * 24 * time.Hour},
@@ -386,18 +406,39 @@ func (c *Config) Validate() error {
 	}
 	positiveDur("search.timeout", c.Search.Timeout)
 	if c.Tracing.Enabled {
+		if c.Tracing.ServiceName == "" {
+			bad("tracing.service_name", "is required when tracing is enabled")
+		}
 		oneOf("tracing.sampler", c.Tracing.Sampler, "const", "probabilistic", "ratelimiting")
 		if c.Tracing.AgentAddr == "" && c.Tracing.CollectorURL == "" {
 			bad("tracing.agent_addr", "or tracing.collector_url is required when tracing is enabled")
 		}
-		if c.Tracing.Sampler == "probabilistic" && (c.Tracing.SamplerParam < 0 || c.Tracing.SamplerParam > 1) {
-			bad("tracing.sampler_param", "must be within 0..1 for the probabilistic sampler (got %g)", c.Tracing.SamplerParam)
+		addr("tracing.agent_addr", c.Tracing.AgentAddr, false)
+		if u := c.Tracing.CollectorURL; u != "" {
+			if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+				bad("tracing.collector_url", "must be an http(s) URL such as http://127.0.0.1:14268/api/traces (got %q)", u)
+			}
 		}
+		switch s, p := c.Tracing.Sampler, c.Tracing.SamplerParam; {
+		case s == "const" && p != 0 && p != 1:
+			bad("tracing.sampler_param", "must be 0 or 1 for the const sampler (got %g)", p)
+		case s == "probabilistic" && (p < 0 || p > 1):
+			bad("tracing.sampler_param", "must be within 0..1 for the probabilistic sampler (got %g)", p)
+		case s == "ratelimiting" && p <= 0:
+			bad("tracing.sampler_param", "must be traces per second above 0 for the ratelimiting sampler (got %g)", p)
+		}
+		positiveDur("tracing.flush_interval", c.Tracing.FlushInterval)
+		positiveDur("tracing.flush_timeout", c.Tracing.FlushTimeout)
 	}
 	if c.Consul.Enabled {
 		addr("consul.addr", c.Consul.Addr, true)
 		if c.Consul.ServiceName == "" {
 			bad("consul.service_name", "is required")
+		}
+		if a := c.Consul.AdvertiseAddr; a != "" {
+			if _, _, err := net.SplitHostPort(a); err == nil || strings.ContainsAny(a, "/ ") {
+				bad("consul.advertise_addr", "must be a host or IP without a port (got %q); the ports come from http.addr and grpc.addr", a)
+			}
 		}
 		positiveDur("consul.check_interval", c.Consul.CheckInterval)
 		positiveDur("consul.deregister_critical_service_after", c.Consul.DeregisterCriticalServiceAfter)
@@ -407,18 +448,22 @@ func (c *Config) Validate() error {
 			bad("ratelimit.default_tier", "names no tier under [ratelimit.tiers] (got %q)", c.RateLimit.DefaultTier)
 		}
 		positive("ratelimit.anon_rps", int64(c.RateLimit.AnonRPS))
+		positive("ratelimit.anon_burst", int64(c.RateLimit.AnonBurst))
 		positiveDur("ratelimit.idle_evict", c.RateLimit.IdleEvict)
 		for name, t := range c.RateLimit.Tiers {
 			positive("ratelimit.tiers."+name+".rps", int64(t.RPS))
-			if t.Burst < 0 {
-				bad("ratelimit.tiers."+name+".burst", "must not be negative (got %d)", t.Burst)
-			}
+			positive("ratelimit.tiers."+name+".burst", int64(t.Burst))
 		}
 	}
 	if c.Breaker.Enabled {
 		if c.Breaker.FailureRate <= 0 || c.Breaker.FailureRate > 1 {
 			bad("breaker.failure_rate", "must be within (0, 1] (got %g)", c.Breaker.FailureRate)
 		}
+		positive("breaker.min_samples", c.Breaker.MinSamples)
+		if c.Breaker.ConsecutiveFail < 0 {
+			bad("breaker.consecutive_failures", "must not be negative; 0 turns it off (got %d)", c.Breaker.ConsecutiveFail)
+		}
+		positiveDur("breaker.window", c.Breaker.Window)
 		positiveDur("breaker.cooldown", c.Breaker.Cooldown)
 	}
 	if c.App.Env == global.EnvPro && len(c.Auth.JWTSecret) < 32 {

@@ -58,6 +58,16 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 		{"pro short secret", "[app]\nenv = \"pro\"\n", nil, "auth.jwt_secret: must be at least 32 characters"},
 		{"pprof not loopback", "[admin]\naddr = \"0.0.0.0:2024\"\npprof = true\n", nil, "admin.addr: must be a loopback address"},
 		{"tier missing", "[ratelimit]\nenabled = true\ndefault_tier = \"gold\"\n", nil, `ratelimit.default_tier: names no tier under [ratelimit.tiers] (got "gold")`},
+		{"tier nobody may wait", "[ratelimit]\nenabled = true\n[ratelimit.tiers.standard]\nrps = 10\nburst = 0\n", nil, "ratelimit.tiers.standard.burst: must be greater than 0 (got 0)"},
+		{"anon nobody may wait", "[ratelimit]\nenabled = true\nanon_burst = 0\n", nil, "ratelimit.anon_burst: must be greater than 0 (got 0)"},
+		{"breaker no window", "[breaker]\nenabled = true\nwindow = \"0s\"\n", nil, "breaker.window: must be a positive duration"},
+		{"breaker no samples", "[breaker]\nenabled = true\nmin_samples = 0\n", nil, "breaker.min_samples: must be greater than 0 (got 0)"},
+		{"tracing no endpoint", "[tracing]\nenabled = true\n", nil, "tracing.agent_addr: or tracing.collector_url is required"},
+		{"tracing bad collector", "[tracing]\nenabled = true\ncollector_url = \"127.0.0.1:14268\"\n", nil, "tracing.collector_url: must be an http(s) URL"},
+		{"tracing bad agent", "[tracing]\nenabled = true\nagent_addr = \"6831\"\n", nil, "tracing.agent_addr: must be host:port"},
+		{"tracing const param", "[tracing]\nenabled = true\nagent_addr = \":6831\"\nsampler_param = 0.5\n", nil, "tracing.sampler_param: must be 0 or 1 for the const sampler"},
+		{"consul advertise with port", "[consul]\nenabled = true\nadvertise_addr = \"10.0.0.5:2023\"\n", nil, "consul.advertise_addr: must be a host or IP without a port"},
+		{"tracing no service", "[tracing]\nenabled = true\nagent_addr = \":6831\"\nservice_name = \"\"\n", nil, "tracing.service_name: is required"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

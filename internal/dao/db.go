@@ -73,13 +73,11 @@ func sqliteDSN(path string) (string, error) {
 	return path + sep + "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)", nil
 }
 
-// PingDB reports whether the database answers.
+// PingDB reports whether the database answers a query. It goes through gorm
+// rather than database/sql's Ping so that, like any query, it shows in the
+// trace of the readiness call.
 func PingDB(db *gorm.DB) func(ctx context.Context) error {
 	return func(ctx context.Context) error {
-		sqlDB, err := db.DB()
-		if err != nil {
-			return err
-		}
-		return sqlDB.PingContext(ctx)
+		return db.WithContext(ctx).Exec("SELECT 1").Error
 	}
 }

@@ -12,12 +12,14 @@ import (
 
 // OpenElastic builds a client on explicit URLs with sniffing off; it does not
 // contact the cluster, so the service starts while Elasticsearch is down.
-func OpenElastic(cfg config.Search) (*elastic.Client, error) {
+// transport (tracing, breakers) carries every request; nil means the
+// default one.
+func OpenElastic(cfg config.Search, transport http.RoundTripper) (*elastic.Client, error) {
 	client, err := elastic.NewClient(
 		elastic.SetURL(cfg.URLs...),
 		elastic.SetSniff(false),
 		elastic.SetHealthcheck(false),
-		elastic.SetHttpClient(&http.Client{Timeout: cfg.Timeout.Duration}),
+		elastic.SetHttpClient(&http.Client{Timeout: cfg.Timeout.Duration, Transport: transport}),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("search.urls: %w", err)

@@ -1,0 +1,37 @@
+package app
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/megaview/mgvcore/internal/logic"
+	"github.com/megaview/mgvcore/internal/model"
+	"github.com/megaview/mgvcore/internal/policy"
+)
+
+// authenticator adapts token verification to the auth policy: the scope goes
+// into the context for logic and dao, the caller into the call's Info for
+// logs and rate limits.
+type authenticator struct {
+	tokens      *logic.Tokens
+	defaultTier string
+}
+
+func (a authenticator) Authenticate(ctx context.Context, token string) (context.Context, policy.Caller, error) {
+	claims, err := a.tokens.Verify(token)
+	if err != nil {
+		return ctx, policy.Caller{}, err
+	}
+	scope := claims.Scope()
+	caller := policy.Caller{TenantID: strconv.FormatInt(scope.TenantID, 10), Role: scope.Role, Tier: claims.Tier}
+	if caller.Tier == "" {
+		caller.Tier = a.defaultTier
+	}
+	if scope.UserID != 0 {
+		caller.UserID = strconv.FormatInt(scope.UserID, 10)
+	}
+	if scope.AppID != 0 {
+		caller.AppID = strconv.FormatInt(scope.AppID, 10)
+	}
+	return model.WithScope(ctx, scope), caller, nil
+}

@@ -1,0 +1,53 @@
+package app
+
+import (
+	"context"
+	"net"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/megaview/mgvcore/global"
+	"github.com/megaview/mgvcore/internal/config"
+	"github.com/megaview/mgvcore/internal/lifecycle"
+	"github.com/megaview/mgvcore/internal/registry"
+)
+
+// deregisterTimeout bounds the deregistration on stop, which delays the drain.
+const deregisterTimeout = 3 * time.Second
+
+// startRegistry announces the ready process to Consul, in the background;
+// nil when consul is off.
+func startRegistry(cfg *config.Config, httpAddr, grpcAddr net.Addr, log zerolog.Logger) *registry.Registrar {
+	if !cfg.Consul.Enabled {
+		return nil
+	}
+	r, err := registry.Start(registry.Options{
+		Consul: cfg.Consul,
+		ID:     cfg.App.InstanceID,
+		HTTP:   httpAddr,
+		GRPC:   grpcAddr,
+		// The agent has no client certificate to offer.
+		GRPCCheckTLS: cfg.GRPC.ClientAuth != "require",
+		Meta:         map[string]string{"version": global.Version(), "env": cfg.App.Env},
+	}, log)
+	if err != nil {
+		// Already serving: running unregistered beats stopping.
+		log.Error().Err(err).Msg("consul: cannot register; serving without it")
+		return nil
+	}
+	return r
+}
+
+// stopRegistry deregisters on a real stop, before the drain, so callers stop
+// being sent here; on an upgrade the registration is the new process's.
+func stopRegistry(r *registry.Registrar, reason lifecycle.Reason, log zerolog.Logger) {
+	if r == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), deregisterTimeout)
+	defer cancel()
+	if err := r.Stop(ctx, reason == lifecycle.Stopped); err != nil {
+		log.Warn().Err(err).Msg("consul: the service stays registered until its checks fail")
+	}
+}

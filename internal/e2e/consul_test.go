@@ -1,0 +1,196 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+)
+
+// consulService starts the binary registering with the test Consul under a
+// service name of its own, with quick checks.
+func consulService(t *testing.T, consulAddr string) (*Service, string) {
+	t.Helper()
+	name := fmt.Sprintf("mgvcore-e2e-%d", time.Now().UnixNano())
+	s := NewService(t, map[string]string{
+		"MGV_CONSUL_ENABLED":        "true",
+		"MGV_CONSUL_ADDR":           consulAddr,
+		"MGV_CONSUL_SERVICE_NAME":   name,
+		"MGV_CONSUL_CHECK_INTERVAL": "1s",
+	})
+	return s, name
+}
+
+// TestConsulRegistrationAcrossUpgradesAndStop: registered and passing once
+// ready; the same registration, never missing and passing again, across
+// three upgrades; gone after SIGTERM.
+func TestConsulRegistrationAcrossUpgradesAndStop(t *testing.T) {
+	addr := requireEnv(t, "MGV_TEST_CONSUL_ADDR")
+	client, err := api.NewClient(&api.Config{Address: addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent := client.Agent()
+	s, name := consulService(t, addr)
+	s.Start()
+
+	host, _ := os.Hostname()
+	_, httpPort, _ := net.SplitHostPort(s.HTTPAddr)
+	_, grpcPort, _ := net.SplitHostPort(s.GRPCAddr)
+	id := name + "-" + host + "-" + httpPort
+	waitPassing(t, agent, id, "after start")
+
+	svc, _, err := agent.Service(id, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if svc.Service != name || strconv.Itoa(svc.Port) != httpPort || svc.Meta["grpc_port"] != grpcPort ||
+		strconv.Itoa(svc.TaggedAddresses["grpc"].Port) != grpcPort {
+		t.Errorf("registration %+v, want %s on HTTP %s with gRPC %s", svc, name, httpPort, grpcPort)
+	}
+	checks, err := agent.ChecksWithFilter(fmt.Sprintf("ServiceID == %q", id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(checks) != 2 || checks[id+":http"].Type != "http" || checks[id+":grpc"].Type != "grpc" {
+		t.Errorf("checks %v, want an http and a grpc one", checks)
+	}
+
+	// Watch the registration through the upgrades: it must never be missing.
+	var missing atomic.Int64
+	var seen atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(25 * time.Millisecond):
+			}
+			seen.Add(1)
+			if _, _, err := agent.Service(id, nil); err != nil {
+				missing.Add(1)
+			}
+		}
+	}()
+	for i := 1; i <= 3; i++ {
+		old := s.Signal(syscall.SIGUSR2)
+		next := waitNewPID(t, s, old, 15*time.Second)
+		if !WaitGone(old, 15*time.Second) {
+			t.Fatalf("upgrade %d: old process %d still running", i, old)
+		}
+		waitLogCount(t, s, `"consul: registered"`, i+1)
+		waitCheckedPID(t, agent, id, next)
+		waitPassing(t, agent, id, fmt.Sprintf("after upgrade %d (pid %d)", i, next))
+	}
+	close(stop)
+	wg.Wait()
+	if n := missing.Load(); n > 0 {
+		t.Errorf("registration missing in %d of %d looks during the upgrades", n, seen.Load())
+	}
+	if n := strings.Count(s.Stderr.String(), "consul: deregistered"); n != 0 {
+		t.Errorf("an upgraded process deregistered (%d times)", n)
+	}
+	all, err := agent.ServicesWithFilter(fmt.Sprintf("Service == %q", name))
+	if err != nil || len(all) != 1 {
+		t.Errorf("%d registrations of %s after the upgrades (%v), want 1", len(all), name, err)
+	}
+
+	last := s.Signal(syscall.SIGTERM)
+	if !WaitGone(last, 15*time.Second) {
+		t.Fatalf("process %d still running after SIGTERM", last)
+	}
+	if _, _, err := agent.Service(id, nil); !isNotFound(err) {
+		t.Errorf("still registered after SIGTERM (err %v)", err)
+	}
+}
+
+// TestConsulUnreachableDoesNotDelayServing: with nothing at consul.addr the
+// service is ready as fast as ever, logs the failure, and a stop is not held
+// up by the retries.
+func TestConsulUnreachableDoesNotDelayServing(t *testing.T) {
+	s, _ := consulService(t, freeAddr(t))
+	began := time.Now()
+	s.Start()
+	if d := time.Since(began); d > 5*time.Second {
+		t.Errorf("ready after %s with Consul down", d)
+	}
+	resp, err := http.Get(s.URL("/healthz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	waitLog(t, s, "consul: registration failed", 5*time.Second)
+
+	pid := s.Signal(syscall.SIGTERM)
+	stopped := time.Now()
+	if !WaitGone(pid, 10*time.Second) {
+		t.Fatalf("process %d still running 10s after SIGTERM", pid)
+	}
+	if d := time.Since(stopped); d > 5*time.Second {
+		t.Errorf("stopping took %s with Consul down", d)
+	}
+}
+
+func waitPassing(t *testing.T, agent *api.Agent, id, when string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	var status string
+	var err error
+	for time.Now().Before(deadline) {
+		if status, _, err = agent.AgentHealthServiceByID(id); err == nil && status == api.HealthPassing {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s: service %s is %q (err %v), want passing", when, id, status, err)
+}
+
+// waitCheckedPID waits until the HTTP check has passed against pid: Consul
+// keeps a check's status across a re-registration, so only the output of a
+// fresh run (/healthz names the pid) proves the new process is checked.
+func waitCheckedPID(t *testing.T, agent *api.Agent, id string, pid int) {
+	t.Helper()
+	want := fmt.Sprintf(`"pid":%d`, pid)
+	deadline := time.Now().Add(15 * time.Second)
+	var last *api.AgentCheck
+	for time.Now().Before(deadline) {
+		checks, err := agent.ChecksWithFilter(fmt.Sprintf("CheckID == %q", id+":http"))
+		if last = checks[id+":http"]; err == nil && last != nil && last.Status == api.HealthPassing && strings.Contains(last.Output, want) {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("the HTTP check never passed against pid %d; last: %+v", pid, last)
+}
+
+func waitLogCount(t *testing.T, s *Service, text string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for strings.Count(s.Stderr.String(), text) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d log lines %s, want %d:\n%s", strings.Count(s.Stderr.String(), text), text, n, s.Stderr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func isNotFound(err error) bool {
+	var se api.StatusError
+	return errors.As(err, &se) && se.Code == http.StatusNotFound
+}

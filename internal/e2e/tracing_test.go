@@ -1,0 +1,247 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+)
+
+// tracedService starts the binary with every call sampled, spans sent to the
+// test Jaeger under a service name of its own, and the real MySQL.
+func tracedService(t *testing.T, extra map[string]string) (*Service, string) {
+	t.Helper()
+	service := fmt.Sprintf("mgvcore-e2e-%d", time.Now().UnixNano())
+	env := map[string]string{
+		"MGV_TRACING_ENABLED":       "true",
+		"MGV_TRACING_SERVICE_NAME":  service,
+		"MGV_TRACING_SAMPLER":       "const",
+		"MGV_TRACING_SAMPLER_PARAM": "1",
+		"MGV_TRACING_COLLECTOR_URL": requireEnv(t, "MGV_TEST_JAEGER_COLLECTOR"),
+		"MGV_DATABASE_DRIVER":       "mysql",
+		"MGV_DATABASE_DSN":          requireEnv(t, "MGV_TEST_MYSQL_DSN"),
+	}
+	for k, v := range extra {
+		env[k] = v
+	}
+	s := NewService(t, env)
+	s.Start()
+	return s, service
+}
+
+// TestTracesContinueAcrossBothTransports sends an HTTP request and a gRPC
+// call, each with a parent span of its own, and finds in Jaeger the server
+// span under that parent, and for HTTP the database query under the server
+// span. /readyz stands for a use case until the domain endpoints exist: it
+// queries MySQL through gorm.
+func TestTracesContinueAcrossBothTransports(t *testing.T) {
+	query := requireEnv(t, "MGV_TEST_JAEGER_QUERY")
+	s, service := tracedService(t, nil)
+
+	httpTrace, httpParent := newTraceID(), newSpanID()
+	req, _ := http.NewRequest(http.MethodGet, s.URL("/readyz"), nil)
+	req.Header.Set("uber-trace-id", httpTrace+":"+httpParent+":0:1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Trace-Id") != httpTrace {
+		t.Fatalf("GET /readyz = %d, X-Trace-Id %q; want 200 and %s", resp.StatusCode, resp.Header.Get("X-Trace-Id"), httpTrace)
+	}
+
+	grpcTrace, grpcParent := newTraceID(), newSpanID()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ctx = metadata.AppendToOutgoingContext(ctx, "uber-trace-id", grpcTrace+":"+grpcParent+":0:1")
+	var header metadata.MD
+	if _, err := healthpb.NewHealthClient(s.GRPC()).Check(ctx, &healthpb.HealthCheckRequest{}, grpc.Header(&header)); err != nil {
+		t.Fatal(err)
+	}
+	if got := header.Get("x-trace-id"); len(got) != 1 || got[0] != grpcTrace {
+		t.Fatalf("x-trace-id metadata %v, want %s", got, grpcTrace)
+	}
+
+	tr := waitTrace(t, query, httpTrace, func(tr jaegerTrace) bool {
+		server := tr.childOf(httpParent)
+		return server != nil && tr.childOf(server.SpanID) != nil
+	})
+	server := tr.childOf(httpParent)
+	db := tr.childOf(server.SpanID)
+	if server.OperationName != "GET /readyz" || server.tag("span.kind") != "server" || server.tag("transport") != "http" ||
+		server.tag("http.status_code") != float64(200) {
+		t.Errorf("HTTP server span %s %v", server.OperationName, server.Tags)
+	}
+	if db.OperationName != "gorm.query" || db.tag("db.system") != "mysql" || db.tag("db.statement") != "SELECT 1" {
+		t.Errorf("database span %s %v", db.OperationName, db.Tags)
+	}
+	if got := tr.service(server); got != service {
+		t.Errorf("service %q, want %q", got, service)
+	}
+
+	tr = waitTrace(t, query, grpcTrace, func(tr jaegerTrace) bool { return tr.childOf(grpcParent) != nil })
+	server = tr.childOf(grpcParent)
+	if server.OperationName != "/grpc.health.v1.Health/Check" || server.tag("span.kind") != "server" ||
+		server.tag("transport") != "grpc" || server.tag("grpc.code") != "OK" {
+		t.Errorf("gRPC server span %s %v", server.OperationName, server.Tags)
+	}
+}
+
+// TestUnparsableTraceHeaderStartsANewTrace: the call is served, under a new
+// trace whose root says the caller's header was unusable.
+func TestUnparsableTraceHeaderStartsANewTrace(t *testing.T) {
+	query := requireEnv(t, "MGV_TEST_JAEGER_QUERY")
+	s, _ := tracedService(t, nil)
+	req, _ := http.NewRequest(http.MethodGet, s.URL("/api/v1/ping"), nil)
+	req.Header.Set("uber-trace-id", "not:a:trace")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	id := resp.Header.Get("X-Trace-Id")
+	if resp.StatusCode != http.StatusOK || len(id) != 32 {
+		t.Fatalf("GET /api/v1/ping = %d, X-Trace-Id %q; want 200 and a new trace id", resp.StatusCode, id)
+	}
+	tr := waitTrace(t, query, id, func(tr jaegerTrace) bool { return len(tr.Spans) > 0 })
+	root := tr.Spans[0]
+	if len(root.References) != 0 || root.tag("trace.parent_invalid") != true {
+		t.Errorf("root span %s refs %v tags %v", root.OperationName, root.References, root.Tags)
+	}
+}
+
+// TestSpansAreFlushedOnUpgradeAndStop: with a flush interval of an hour,
+// only the flush on the way out can bring a process's spans to Jaeger, both
+// when an upgrade replaces it and when SIGTERM stops it. The agent (UDP)
+// carries them here, the collector in the test above.
+func TestSpansAreFlushedOnUpgradeAndStop(t *testing.T) {
+	query := requireEnv(t, "MGV_TEST_JAEGER_QUERY")
+	s, _ := tracedService(t, map[string]string{
+		"MGV_TRACING_COLLECTOR_URL":  "",
+		"MGV_TRACING_AGENT_ADDR":     requireEnv(t, "MGV_TEST_JAEGER_AGENT"),
+		"MGV_TRACING_FLUSH_INTERVAL": "1h",
+	})
+	traced := func() string {
+		t.Helper()
+		id := newTraceID()
+		req, _ := http.NewRequest(http.MethodGet, s.URL("/readyz"), nil)
+		req.Header.Set("uber-trace-id", id+":"+newSpanID()+":0:1")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return id
+	}
+	hasDBSpan := func(tr jaegerTrace) bool { return len(tr.Spans) >= 2 }
+
+	beforeUpgrade := traced()
+	old := s.Signal(syscall.SIGUSR2)
+	waitNewPID(t, s, old, 15*time.Second)
+	if !WaitGone(old, 15*time.Second) {
+		t.Fatalf("old process %d still running", old)
+	}
+	waitTrace(t, query, beforeUpgrade, hasDBSpan)
+
+	beforeStop := traced()
+	last := s.Signal(syscall.SIGTERM)
+	if !WaitGone(last, 15*time.Second) {
+		t.Fatalf("process %d still running after SIGTERM", last)
+	}
+	waitTrace(t, query, beforeStop, hasDBSpan)
+}
+
+func newTraceID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[0] |= 0x10 // a non-zero high half keeps the 32-digit form in Jaeger
+	return hex.EncodeToString(b[:])
+}
+
+func newSpanID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	b[0] |= 0x10
+	return hex.EncodeToString(b[:])
+}
+
+// jaegerTrace is one trace as Jaeger's query API returns it.
+type jaegerTrace struct {
+	Spans     []jaegerSpan `json:"spans"`
+	Processes map[string]struct {
+		ServiceName string `json:"serviceName"`
+	} `json:"processes"`
+}
+
+type jaegerSpan struct {
+	SpanID        string `json:"spanID"`
+	OperationName string `json:"operationName"`
+	ProcessID     string `json:"processID"`
+	References    []struct {
+		RefType string `json:"refType"`
+		SpanID  string `json:"spanID"`
+	} `json:"references"`
+	Tags []struct {
+		Key   string `json:"key"`
+		Value any    `json:"value"`
+	} `json:"tags"`
+}
+
+// childOf is the span whose parent is spanID, or nil.
+func (tr jaegerTrace) childOf(spanID string) *jaegerSpan {
+	for i, s := range tr.Spans {
+		for _, r := range s.References {
+			if r.RefType == "CHILD_OF" && r.SpanID == spanID {
+				return &tr.Spans[i]
+			}
+		}
+	}
+	return nil
+}
+
+func (tr jaegerTrace) service(s *jaegerSpan) string { return tr.Processes[s.ProcessID].ServiceName }
+
+func (s *jaegerSpan) tag(key string) any {
+	for _, t := range s.Tags {
+		if t.Key == key {
+			return t.Value
+		}
+	}
+	return nil
+}
+
+// waitTrace polls the query API until the trace satisfies ok.
+func waitTrace(t *testing.T, query, traceID string, ok func(jaegerTrace) bool) jaegerTrace {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	var last jaegerTrace
+	for time.Now().Before(deadline) {
+		var body struct {
+			Data []jaegerTrace `json:"data"`
+		}
+		if resp, err := http.Get(query + "/api/traces/" + traceID); err == nil {
+			if resp.StatusCode == http.StatusOK && json.NewDecoder(resp.Body).Decode(&body) == nil && len(body.Data) == 1 {
+				last = body.Data[0]
+				if ok(last) {
+					resp.Body.Close()
+					return last
+				}
+			}
+			resp.Body.Close()
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("trace %s not complete in Jaeger after 20s; last seen: %+v", traceID, last)
+	return last
+}

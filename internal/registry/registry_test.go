@@ -1,0 +1,256 @@
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+	"github.com/rs/zerolog"
+)
+
+var fast = timing{firstRetry: 20 * time.Millisecond, maxRetry: 100 * time.Millisecond, resync: 50 * time.Millisecond, call: time.Second}
+
+// fakeAgent answers the three agent calls the registrar makes and records
+// them.
+type fakeAgent struct {
+	mu       sync.Mutex
+	services map[string]bool
+	calls    []string
+}
+
+func (f *fakeAgent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, r.Method+" "+r.URL.Path+"?"+r.URL.RawQuery)
+	switch {
+	case r.Method == http.MethodPut && r.URL.Path == "/v1/agent/service/register":
+		var reg api.AgentServiceRegistration
+		_ = json.NewDecoder(r.Body).Decode(&reg)
+		f.services[reg.ID] = true
+	case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/v1/agent/service/"):
+		if !f.services[strings.TrimPrefix(r.URL.Path, "/v1/agent/service/")] {
+			http.Error(w, "unknown service ID", http.StatusNotFound)
+			return
+		}
+		_, _ = w.Write([]byte(`{}`))
+	case r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/v1/agent/service/deregister/"):
+		id := strings.TrimPrefix(r.URL.Path, "/v1/agent/service/deregister/")
+		if !f.services[id] {
+			http.Error(w, "unknown service ID", http.StatusNotFound)
+			return
+		}
+		delete(f.services, id)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func (f *fakeAgent) count(prefix string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, c := range f.calls {
+		if strings.HasPrefix(c, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+func (f *fakeAgent) has(id string) bool { f.mu.Lock(); defer f.mu.Unlock(); return f.services[id] }
+
+func (f *fakeAgent) forget(id string) { f.mu.Lock(); delete(f.services, id); f.mu.Unlock() }
+
+func startFake(t *testing.T) (*fakeAgent, Options) {
+	t.Helper()
+	f := &fakeAgent{services: map[string]bool{}}
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	o := testOptions()
+	o.Consul.Addr = strings.TrimPrefix(srv.URL, "http://")
+	o.ID = "mgvcore-test-1"
+	return f, o
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 10s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestUpgradeKeepsAndStopRemovesTheRegistration(t *testing.T) {
+	f, o := startFake(t)
+	parent, err := start(o, zerolog.Nop(), fast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "registered", func() bool { return f.has(o.ID) })
+	if c := f.calls[0]; !strings.Contains(c, "replace-existing-checks=true") {
+		t.Errorf("first call %q, want a registration replacing existing checks", c)
+	}
+
+	// The upgraded child registers the same id again, though the agent has it.
+	child, err := start(o, zerolog.Nop(), fast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "child registered", func() bool { return f.count("PUT /v1/agent/service/register") == 2 })
+	if err := parent.Stop(context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	if f.count("PUT /v1/agent/service/deregister") != 0 || !f.has(o.ID) {
+		t.Fatal("the upgraded parent deregistered the service")
+	}
+
+	if err := child.Stop(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	if f.has(o.ID) {
+		t.Error("still registered after a stop")
+	}
+	calls := f.count("")
+	time.Sleep(5 * fast.resync)
+	if f.count("") != calls {
+		t.Error("the registrar kept calling the agent after Stop")
+	}
+}
+
+func TestRegistersAgainWhenTheAgentForgets(t *testing.T) {
+	f, o := startFake(t)
+	r, err := start(o, zerolog.Nop(), fast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Stop(context.Background(), true)
+	eventually(t, "registered", func() bool { return f.has(o.ID) })
+	f.forget(o.ID) // an agent restart in dev mode, or a reap
+	eventually(t, "registered again", func() bool { return f.has(o.ID) })
+}
+
+func TestStopDeregistersWhatItNeverRegistered(t *testing.T) {
+	_, o := startFake(t)
+	r, err := start(o, zerolog.Nop(), fast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * time.Millisecond)
+	// Gone already, or never there: a stop is not an error.
+	if err := r.Stop(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Stop(context.Background(), true); err != nil {
+		t.Fatalf("second Stop: %v", err)
+	}
+}
+
+// TestUnreachableAgentAtStart: Start returns at once while nothing listens
+// at consul.addr; once the real agent of scripts/testenv.sh appears there
+// (through a forwarder on that port), the service is registered and passes
+// its check; Stop removes it.
+func TestUnreachableAgentAtStart(t *testing.T) {
+	real := os.Getenv("MGV_TEST_CONSUL_ADDR")
+	if real == "" {
+		t.Skip("MGV_TEST_CONSUL_ADDR is not set: run `make test`, which starts Consul")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens here now
+
+	// A real HTTP listener for the agent's check to reach.
+	health := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
+	defer health.Close()
+	o := testOptions()
+	o.Consul.Addr = addr
+	o.Consul.ServiceName = "mgvcore-unit-" + strings.ReplaceAll(time.Now().Format("150405.000000"), ".", "")
+	o.HTTP, o.GRPC = health.Listener.Addr(), health.Listener.Addr()
+	o.GRPCCheckTLS = false
+	o.Consul.CheckInterval.Duration = time.Second
+
+	began := time.Now()
+	r, err := start(o, zerolog.Nop(), fast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(began); d > 100*time.Millisecond {
+		t.Errorf("Start took %s with the agent down", d)
+	}
+	client, err := api.NewClient(&api.Config{Address: real})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // several failed attempts
+	if _, _, err := client.Agent().Service(r.ID(), nil); !notFound(err) {
+		t.Fatalf("registered while the agent was unreachable? %v", err)
+	}
+
+	stop := forward(t, addr, real)
+	defer stop()
+	eventually(t, "registered and passing once the agent appears", func() bool {
+		status, _, err := client.Agent().AgentHealthServiceByID(r.ID())
+		return err == nil && status == api.HealthPassing
+	})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := r.Stop(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := client.Agent().Service(r.ID(), nil); !notFound(err) {
+		t.Errorf("still registered after Stop: %v", err)
+	}
+}
+
+// forward listens on addr and pipes every connection to target, until stop
+// closes the listener and every connection (keep-alive ones included).
+func forward(t *testing.T, addr, target string) (stop func()) {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			in, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			out, err := net.Dial("tcp", target)
+			if err != nil {
+				in.Close()
+				continue
+			}
+			mu.Lock()
+			conns = append(conns, in, out)
+			mu.Unlock()
+			go func() { _, _ = io.Copy(out, in); out.Close() }()
+			go func() { _, _ = io.Copy(in, out); in.Close() }()
+		}
+	}()
+	return func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	}
+}
