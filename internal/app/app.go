@@ -19,6 +19,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/megaview/mgvcore/global"
+	"github.com/megaview/mgvcore/internal/breaker"
 	"github.com/megaview/mgvcore/internal/cert"
 	"github.com/megaview/mgvcore/internal/config"
 	"github.com/megaview/mgvcore/internal/dao"
@@ -65,7 +66,12 @@ func Serve(ctx context.Context, cfg *config.Config, out io.Writer, log zerolog.L
 	}
 	defer stopTracing(tracer, cfg, log)
 
-	deps, err := openDeps(cfg, tracer)
+	m := metrics.New()
+	brk, err := breaker.NewRegistry(cfg.Breaker, log, m.Registry)
+	if err != nil {
+		return err
+	}
+	deps, err := openDeps(cfg, tracer, brk)
 	if err != nil {
 		return err
 	}
@@ -77,9 +83,11 @@ func Serve(ctx context.Context, cfg *config.Config, out io.Writer, log zerolog.L
 	hl := health.New(readyCheckTimeout)
 	deps.register(hl)
 
-	m := metrics.New()
 	deps.watch(m)
-	pol := newPolicies(cfg, log, m)
+	pol, err := newPolicies(cfg, log, m, brk)
+	if err != nil {
+		return err
+	}
 	pol.trace(tracer)
 
 	dom, err := newDomain(cfg, log, deps, pol)
@@ -252,17 +260,18 @@ type deps struct {
 	es *elastic.Client
 }
 
-func openDeps(cfg *config.Config, tracer tracing.Tracer) (*deps, error) {
+// openDeps opens the stores, each behind its circuit breaker and traced.
+func openDeps(cfg *config.Config, tracer tracing.Tracer, brk *breaker.Registry) (*deps, error) {
 	db, err := dao.OpenDB(cfg.Database)
 	if err != nil {
 		return nil, err
 	}
 	d := &deps{db: db}
-	if err := traceDB(db, tracer); err != nil {
+	if err := errors.Join(traceDB(db, tracer), db.Use(breaker.GormPlugin(brk.Get(breaker.MySQL)))); err != nil {
 		return nil, errors.Join(err, d.closeDB())
 	}
 	if cfg.Search.Engine == "elasticsearch" {
-		es, err := dao.OpenElastic(cfg.Search, traceHTTP(tracer, "elasticsearch"))
+		es, err := dao.OpenElastic(cfg.Search, breaker.RoundTripper(brk.Get(breaker.Elasticsearch), traceHTTP(tracer, "elasticsearch")))
 		if err != nil {
 			return nil, errors.Join(err, d.closeDB())
 		}

@@ -5,7 +5,9 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/megaview/mgvcore/internal/breaker"
 	"github.com/megaview/mgvcore/internal/config"
+	"github.com/megaview/mgvcore/internal/limit"
 	"github.com/megaview/mgvcore/internal/metrics"
 	"github.com/megaview/mgvcore/internal/policy"
 )
@@ -24,12 +26,22 @@ type policies struct {
 	breaker   policy.Middleware
 }
 
-func newPolicies(cfg *config.Config, log zerolog.Logger, m *metrics.Metrics) *policies {
+func newPolicies(cfg *config.Config, log zerolog.Logger, m *metrics.Metrics, brk *breaker.Registry) (*policies, error) {
 	timeouts := make(map[string]time.Duration, len(cfg.Timeouts))
 	for op, d := range cfg.Timeouts {
 		timeouts[op] = d.Duration
 	}
-	return &policies{log: log, metrics: m, timeouts: timeouts}
+	lim, err := limit.New(cfg.RateLimit, m.Registry)
+	if err != nil {
+		return nil, err
+	}
+	return &policies{
+		log:       log,
+		metrics:   m,
+		timeouts:  timeouts,
+		rateLimit: policy.RateLimit(lim),
+		breaker:   policy.Breaker(brk),
+	}, nil
 }
 
 // chain is the documented order of internal/policy, with the transport's

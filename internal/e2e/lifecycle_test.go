@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -53,7 +54,9 @@ func TestStartupOutput(t *testing.T) {
 		}
 		pos += i + len(want)
 	}
-	// Logs are JSON lines in the test environment.
+	// Logs are JSON lines in the test environment; they are written in
+	// batches, so wait for the last expected one.
+	waitLog(t, s, `"message":"ready"`, 5*time.Second)
 	for _, line := range strings.Split(strings.TrimSpace(s.Stderr.String()), "\n") {
 		var m map[string]any
 		if err := json.Unmarshal([]byte(line), &m); err != nil {
@@ -161,9 +164,7 @@ func TestStalePIDFileIsOverwritten(t *testing.T) {
 	if got := s.PID(); got != s.cmd.Process.Pid {
 		t.Fatalf("pid file names %d, want %d", got, s.cmd.Process.Pid)
 	}
-	if !strings.Contains(s.Stderr.String(), "stale pid file") {
-		t.Errorf("no log line about the stale pid file:\n%s", s.Stderr)
-	}
+	waitLog(t, s, "stale pid file", 5*time.Second)
 	s.Signal(syscall.SIGTERM)
 	<-s.exited
 	if _, err := os.Stat(s.PIDFile); !os.IsNotExist(err) {
@@ -172,7 +173,9 @@ func TestStalePIDFileIsOverwritten(t *testing.T) {
 }
 
 func TestFailedUpgradeKeepsServing(t *testing.T) {
-	s := NewService(t, nil)
+	s := NewService(t, map[string]string{"MGV_PROCESS_UPGRADE_TIMEOUT": "2s"})
+	copyFile(t, filepath.Join(root, "config", "banner.txt"), filepath.Join(s.Dir, "banner.txt"))
+	s.Env["MGV_APP_BANNER"] = filepath.Join(s.Dir, "banner.txt")
 	s.Start()
 	pid := s.PID()
 	good, err := os.ReadFile(s.ConfigPath)
@@ -187,24 +190,53 @@ func TestFailedUpgradeKeepsServing(t *testing.T) {
 	}
 	assertServing(t, s)
 
-	// Two signals in a row: the second is refused while the first runs.
+	// A second signal while an upgrade runs is refused. The new process is
+	// held in its start by a banner that is a FIFO nobody writes, so the
+	// first upgrade is still running when the second signal arrives; it then
+	// times out and the old process keeps serving.
 	if err := os.WriteFile(s.ConfigPath, good, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	banner := s.Env["MGV_APP_BANNER"]
+	if err := os.Remove(banner); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(banner, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	s.Signal(syscall.SIGUSR2)
-	// Apart enough not to coalesce into one pending signal, close enough to
-	// land while the child starts.
-	time.Sleep(3 * time.Millisecond)
-	_ = syscall.Kill(pid, syscall.SIGUSR2)
+	time.Sleep(500 * time.Millisecond)
+	s.Signal(syscall.SIGUSR2)
+	waitLog(t, s, "upgrade in progress", 5*time.Second)
+	waitLog(t, s, "timed out", 10*time.Second)
+	if s.PID() != pid || !Alive(pid) {
+		t.Fatalf("pid file changed or process died: %d → %d", pid, s.PID())
+	}
+	assertServing(t, s)
+
+	// With a readable banner again the next upgrade goes through.
+	if err := os.Remove(banner); err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, filepath.Join(root, "config", "banner.txt"), banner)
+	s.Signal(syscall.SIGUSR2)
 	next := waitNewPID(t, s, pid, 10*time.Second)
 	if !WaitGone(pid, 15*time.Second) {
 		t.Fatalf("old process %d did not exit", pid)
 	}
-	if !strings.Contains(s.Stderr.String(), "upgrade in progress") {
-		t.Errorf("the second USR2 was not reported as refused:\n%s", s.Stderr)
-	}
 	if got := healthzPID(t, s); got != next {
 		t.Errorf("/healthz answered from pid %d, want the new %d", got, next)
+	}
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	data, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, data, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -1,0 +1,167 @@
+package policy
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/megaview/mgvcore/internal/config"
+	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/limit"
+)
+
+// callInfo is an Info for operation op from caller c, recording the
+// response headers it is given.
+func callInfo(op string, c Caller) (*Info, *sync.Map) {
+	headers := &sync.Map{}
+	info := &Info{
+		Operation:     op,
+		Transport:     GRPC,
+		ClientIP:      "192.0.2.10",
+		ContentLength: -1,
+		Header:        func(string) string { return "" },
+		SetHeader:     func(k, v string) { headers.Store(k, v) },
+		SuccessStatus: func() int { return http.StatusOK },
+	}
+	info.SetCaller(c)
+	return info, headers
+}
+
+func TestRateLimitKey(t *testing.T) {
+	cases := []struct {
+		name   string
+		caller Caller
+		want   limit.Key
+	}{
+		{"partner app", Caller{TenantID: "t1", AppID: "app7", Tier: "premium"}, limit.Key{Scope: limit.ScopeApp, ID: "app7", Tier: "premium"}},
+		{"user of a tenant", Caller{TenantID: "t1", UserID: "u1", Tier: "standard"}, limit.Key{Scope: limit.ScopeTenant, ID: "t1", Tier: "standard"}},
+		{"tenant without tier", Caller{TenantID: "t1"}, limit.Key{Scope: limit.ScopeTenant, ID: "t1"}},
+		{"anonymous", Caller{}, limit.Key{Scope: limit.ScopeIP, ID: "192.0.2.10"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			info, _ := callInfo("/op", tc.caller)
+			if got := RateLimitKey(info); got != tc.want {
+				t.Errorf("key %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func newLimiter(t *testing.T) *limit.Limiter {
+	t.Helper()
+	l, err := limit.New(config.RateLimit{
+		Enabled:     true,
+		DefaultTier: "standard",
+		AnonRPS:     1,
+		AnonBurst:   1,
+		IdleEvict:   config.Duration{Duration: time.Minute},
+		Tiers:       map[string]config.Tier{"standard": {RPS: 1, Burst: 1}},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func TestRateLimitAnswers(t *testing.T) {
+	cases := []struct {
+		name string
+		// queueFull parks one caller in the queue (burst 1) first.
+		queueFull  bool
+		ctx        func() (context.Context, context.CancelFunc)
+		wantStatus int
+		wantReason string
+		wantRetry  bool
+	}{
+		{"queue full: refused at once", true, func() (context.Context, context.CancelFunc) {
+			return context.WithCancel(context.Background())
+		}, http.StatusTooManyRequests, errs.ReasonRateLimited, true},
+		{"deadline while waiting", false, func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(context.Background(), 20*time.Millisecond)
+		}, http.StatusTooManyRequests, errs.ReasonRateLimited, true},
+		{"caller left while waiting", false, func() (context.Context, context.CancelFunc) {
+			ctx, cancel := context.WithCancel(context.Background())
+			time.AfterFunc(20*time.Millisecond, cancel)
+			return ctx, cancel
+		}, 499, errs.ReasonCanceled, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			l := newLimiter(t)
+			h := Chain(RateLimit(l))(func(context.Context, any) (any, error) { return "served", nil })
+			tenant := Caller{TenantID: "t1"}
+
+			info, _ := callInfo("/op", tenant)
+			if resp, err := h(WithInfo(context.Background(), info), nil); err != nil || resp != "served" {
+				t.Fatalf("first call: %v %v", resp, err)
+			}
+			// At 1/s the next call waits about a second for its slot.
+			hold, release := context.WithCancel(context.Background())
+			defer release()
+			if tc.queueFull {
+				go func() {
+					info, _ := callInfo("/op", tenant)
+					_, _ = h(WithInfo(hold, info), nil)
+				}()
+				time.Sleep(50 * time.Millisecond)
+			}
+
+			ctx, cancel := tc.ctx()
+			defer cancel()
+			info, headers := callInfo("/op", tenant)
+			resp, err := h(WithInfo(ctx, info), nil)
+			e := errs.From(err)
+			if resp != nil || e == nil || e.Status != tc.wantStatus || e.Reason != tc.wantReason {
+				t.Fatalf("got %v %v, want %d %s", resp, err, tc.wantStatus, tc.wantReason)
+			}
+			retry, _ := headers.Load(HeaderRetryAfter)
+			if !tc.wantRetry {
+				if retry != nil {
+					t.Errorf("Retry-After %v on a call that left", retry)
+				}
+				return
+			}
+			if retry == nil || retry != e.Metadata["retry_after_seconds"] || retry == "0" {
+				t.Errorf("Retry-After %v, metadata %v", retry, e.Metadata)
+			}
+			if code := status.Code(err); code != codes.ResourceExhausted {
+				t.Errorf("gRPC code %s, want ResourceExhausted", code)
+			}
+		})
+	}
+}
+
+func TestRateLimitIsolatesTenants(t *testing.T) {
+	l := newLimiter(t)
+	h := Chain(RateLimit(l))(func(context.Context, any) (any, error) { return "served", nil })
+	call := func(c Caller) error {
+		info, _ := callInfo("/op", c)
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		_, err := h(WithInfo(ctx, info), nil)
+		return err
+	}
+	if err := call(Caller{TenantID: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	var e *errs.Error
+	if err := call(Caller{TenantID: "a"}); !errors.As(err, &e) || e.Reason != errs.ReasonRateLimited {
+		t.Fatalf("tenant a over its limit: %v", err)
+	}
+	if err := call(Caller{TenantID: "b"}); err != nil {
+		t.Fatalf("tenant b paid for tenant a: %v", err)
+	}
+}
+
+func TestRateLimitOff(t *testing.T) {
+	if RateLimit(nil) != nil {
+		t.Fatal("a nil limiter must give no middleware, so Chain skips it")
+	}
+}
