@@ -108,13 +108,14 @@ func NewService(t *testing.T, env map[string]string) *Service {
 	if err != nil {
 		t.Fatal(err)
 	}
+	addrs := freeAddrs(t, 3)
 	s := &Service{
 		t:          t,
 		Dir:        dir,
 		ConfigPath: filepath.Join(dir, "config.toml"),
-		HTTPAddr:   freeAddr(t),
-		GRPCAddr:   freeAddr(t),
-		AdminAddr:  freeAddr(t),
+		HTTPAddr:   addrs[0],
+		GRPCAddr:   addrs[1],
+		AdminAddr:  addrs[2],
 		PIDFile:    filepath.Join(dir, "run", "mgvcore.pid"),
 		Stdout:     &syncBuffer{},
 		Stderr:     &syncBuffer{},
@@ -146,12 +147,23 @@ func NewService(t *testing.T, env map[string]string) *Service {
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	return freeAddrs(t, 1)[0]
+}
+
+// freeAddrs finds n distinct free loopback ports, holding each open until
+// all are found so the kernel cannot hand out one twice.
+func freeAddrs(t *testing.T, n int) []string {
+	t.Helper()
+	addrs := make([]string, n)
+	for i := range addrs {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		addrs[i] = ln.Addr().String()
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return addrs
 }
 
 // Command runs the binary with args in the service's environment.

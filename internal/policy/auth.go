@@ -40,8 +40,9 @@ func Auth(a Authenticator, public map[string]bool) Middleware {
 	}
 }
 
-// isAPI tells API operations (which need a caller) from operational routes
-// (health, metrics, docs) and unmatched requests.
+// isAPI tells API operations (which need a caller, and are rate limited and
+// guarded by breakers) from operational routes (health, metrics, docs) and
+// unmatched requests.
 func isAPI(info *Info) bool {
 	return strings.HasPrefix(info.Operation, "/mgv.")
 }

@@ -16,11 +16,13 @@ func Breaker(reg *breaker.Registry) Middleware {
 	}
 	return func(next Handler) Handler {
 		return func(ctx context.Context, req any) (any, error) {
-			op := InfoFrom(ctx).Operation
-			if op == "" {
-				// A call without Info has no operation to key a breaker on.
+			info := InfoFrom(ctx)
+			if !isAPI(info) {
+				// Probes must report the truth, not an open breaker; and a
+				// call without Info has no operation to key a breaker on.
 				return next(ctx, req)
 			}
+			op := info.Operation
 			var resp any
 			err := reg.Get(op).Do(ctx, func(ctx context.Context) error {
 				var err error

@@ -25,6 +25,11 @@ func RateLimit(l *limit.Limiter) Middleware {
 	return func(next Handler) Handler {
 		return func(ctx context.Context, req any) (any, error) {
 			info := InfoFrom(ctx)
+			if !isAPI(info) {
+				// Health probes, metrics scrapes and unmatched routes are
+				// operations traffic: never throttled, never queued.
+				return next(ctx, req)
+			}
 			if err := l.Wait(ctx, RateLimitKey(info)); err != nil {
 				var rej *limit.Rejected
 				if !errors.As(err, &rej) {

@@ -46,7 +46,7 @@ func TestRateLimitKey(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			info, _ := callInfo("/op", tc.caller)
+			info, _ := callInfo(testOp, tc.caller)
 			if got := RateLimitKey(info); got != tc.want {
 				t.Errorf("key %+v, want %+v", got, tc.want)
 			}
@@ -98,7 +98,7 @@ func TestRateLimitAnswers(t *testing.T) {
 			h := Chain(RateLimit(l))(func(context.Context, any) (any, error) { return "served", nil })
 			tenant := Caller{TenantID: "t1"}
 
-			info, _ := callInfo("/op", tenant)
+			info, _ := callInfo(testOp, tenant)
 			if resp, err := h(WithInfo(context.Background(), info), nil); err != nil || resp != "served" {
 				t.Fatalf("first call: %v %v", resp, err)
 			}
@@ -107,7 +107,7 @@ func TestRateLimitAnswers(t *testing.T) {
 			defer release()
 			if tc.queueFull {
 				go func() {
-					info, _ := callInfo("/op", tenant)
+					info, _ := callInfo(testOp, tenant)
 					_, _ = h(WithInfo(hold, info), nil)
 				}()
 				time.Sleep(50 * time.Millisecond)
@@ -115,7 +115,7 @@ func TestRateLimitAnswers(t *testing.T) {
 
 			ctx, cancel := tc.ctx()
 			defer cancel()
-			info, headers := callInfo("/op", tenant)
+			info, headers := callInfo(testOp, tenant)
 			resp, err := h(WithInfo(ctx, info), nil)
 			e := errs.From(err)
 			if resp != nil || e == nil || e.Status != tc.wantStatus || e.Reason != tc.wantReason {
@@ -142,7 +142,7 @@ func TestRateLimitIsolatesTenants(t *testing.T) {
 	l := newLimiter(t)
 	h := Chain(RateLimit(l))(func(context.Context, any) (any, error) { return "served", nil })
 	call := func(c Caller) error {
-		info, _ := callInfo("/op", c)
+		info, _ := callInfo(testOp, c)
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		defer cancel()
 		_, err := h(WithInfo(ctx, info), nil)
@@ -163,5 +163,24 @@ func TestRateLimitIsolatesTenants(t *testing.T) {
 func TestRateLimitOff(t *testing.T) {
 	if RateLimit(nil) != nil {
 		t.Fatal("a nil limiter must give no middleware, so Chain skips it")
+	}
+}
+
+// testOp is an API operation: rate limited, unlike probes.
+const testOp = "/mgv.open.v1.TestService/Op"
+
+func TestProbesAreNeverThrottled(t *testing.T) {
+	cfg := config.RateLimit{Enabled: true, DefaultTier: "t", AnonRPS: 1, AnonBurst: 1,
+		IdleEvict: config.Duration{Duration: time.Minute}, Tiers: map[string]config.Tier{"t": {RPS: 1, Burst: 1}}}
+	l, err := limit.New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := RateLimit(l)(func(context.Context, any) (any, error) { return "ok", nil })
+	for i := 0; i < 50; i++ {
+		info, _ := callInfo("/grpc.health.v1.Health/Check", Caller{})
+		if _, err := h(WithInfo(context.Background(), info), nil); err != nil {
+			t.Fatalf("probe %d throttled: %v", i, err)
+		}
 	}
 }
