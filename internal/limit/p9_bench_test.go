@@ -122,9 +122,7 @@ func (t *tally) call(ctx context.Context, h policy.Handler, tenant string) {
 		Operation:     "/mgv.open.v1.ConversationService/ListConversations",
 		Transport:     policy.GRPC,
 		ContentLength: -1,
-		Header:        func(string) string { return "" },
-		SetHeader:     func(string, string) {},
-		SuccessStatus: func() int { return http.StatusOK },
+		Carrier:       policy.NoCarrier{},
 	}
 	info.SetCaller(policy.Caller{TenantID: tenant})
 	start := time.Now()

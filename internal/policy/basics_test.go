@@ -14,15 +14,20 @@ import (
 	"github.com/megaview/mgvcore/internal/errs"
 )
 
+// mapCarrier is a Carrier over plain maps.
+type mapCarrier struct{ in, out map[string]string }
+
+func (m mapCarrier) Header(k string) string { return m.in[k] }
+func (m mapCarrier) SetHeader(k, v string)  { m.out[k] = v }
+func (m mapCarrier) SuccessStatus() int     { return http.StatusOK }
+
 func testInfo(headers map[string]string) (*Info, map[string]string) {
 	out := map[string]string{}
 	return &Info{
 		Operation:     "/mgv.open.v1.Test/Do",
 		Transport:     HTTP,
 		ContentLength: -1,
-		Header:        func(k string) string { return headers[k] },
-		SetHeader:     func(k, v string) { out[k] = v },
-		SuccessStatus: func() int { return http.StatusOK },
+		Carrier:       mapCarrier{in: headers, out: out},
 	}, out
 }
 

@@ -56,13 +56,9 @@ type Info struct {
 	// ContentLength is the declared body size, -1 when unknown.
 	ContentLength int64
 
-	// Header reads an incoming header (HTTP) or metadata value (gRPC).
-	Header func(key string) string
-	// SetHeader sets an outgoing header (HTTP) or header metadata (gRPC).
-	SetHeader func(key, value string)
-	// SuccessStatus is the HTTP status written by a handler that returned no
-	// error (200 for gRPC).
-	SuccessStatus func() int
+	// Carrier reaches the transport's headers; the adapters implement it on
+	// the same allocation as the Info.
+	Carrier Carrier
 
 	mu        sync.Mutex
 	requestID string
@@ -79,6 +75,38 @@ type Caller struct {
 	// Tier names the rate-limit tier of the tenant or app.
 	Tier string
 }
+
+// Carrier is what a policy may ask of the transport.
+type Carrier interface {
+	// Header reads an incoming header (HTTP) or metadata value (gRPC).
+	Header(key string) string
+	// SetHeader sets an outgoing header (HTTP) or header metadata (gRPC).
+	SetHeader(key, value string)
+	// SuccessStatus is the HTTP status written by a handler that returned
+	// no error (200 for gRPC).
+	SuccessStatus() int
+}
+
+// Header reads an incoming header or metadata value.
+func (i *Info) Header(key string) string { return i.Carrier.Header(key) }
+
+// SetHeader sets an outgoing header or metadata value.
+func (i *Info) SetHeader(key, value string) { i.Carrier.SetHeader(key, value) }
+
+// SuccessStatus is the status of a call that returned no error.
+func (i *Info) SuccessStatus() int { return i.Carrier.SuccessStatus() }
+
+// NoCarrier is a Carrier without a transport: no headers, status 200.
+type NoCarrier struct{}
+
+// Header is always empty.
+func (NoCarrier) Header(string) string { return "" }
+
+// SetHeader drops the header.
+func (NoCarrier) SetHeader(string, string) {}
+
+// SuccessStatus is 200.
+func (NoCarrier) SuccessStatus() int { return http.StatusOK }
 
 // SetRequestID records the request id.
 func (i *Info) SetRequestID(id string) { i.mu.Lock(); i.requestID = id; i.mu.Unlock() }
@@ -111,12 +139,7 @@ func InfoFrom(ctx context.Context) *Info {
 	if info, ok := ctx.Value(infoKey{}).(*Info); ok {
 		return info
 	}
-	return &Info{
-		Header:        func(string) string { return "" },
-		SetHeader:     func(string, string) {},
-		SuccessStatus: func() int { return http.StatusOK },
-		ContentLength: -1,
-	}
+	return &Info{Carrier: NoCarrier{}, ContentLength: -1}
 }
 
 // HeaderRequestID carries the request id on both transports.

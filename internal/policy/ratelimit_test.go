@@ -16,6 +16,13 @@ import (
 	"github.com/megaview/mgvcore/internal/limit"
 )
 
+// syncCarrier records response headers in a sync.Map.
+type syncCarrier struct{ out *sync.Map }
+
+func (syncCarrier) Header(string) string    { return "" }
+func (s syncCarrier) SetHeader(k, v string) { s.out.Store(k, v) }
+func (syncCarrier) SuccessStatus() int      { return http.StatusOK }
+
 // callInfo is an Info for operation op from caller c, recording the
 // response headers it is given.
 func callInfo(op string, c Caller) (*Info, *sync.Map) {
@@ -25,9 +32,7 @@ func callInfo(op string, c Caller) (*Info, *sync.Map) {
 		Transport:     GRPC,
 		ClientIP:      "192.0.2.10",
 		ContentLength: -1,
-		Header:        func(string) string { return "" },
-		SetHeader:     func(k, v string) { headers.Store(k, v) },
-		SuccessStatus: func() int { return http.StatusOK },
+		Carrier:       syncCarrier{headers},
 	}
 	info.SetCaller(c)
 	return info, headers

@@ -5,6 +5,7 @@ package interceptor
 import (
 	"context"
 	"net"
+	"net/http"
 	"strings"
 
 	"google.golang.org/grpc"
@@ -24,7 +25,7 @@ func Unary(chain policy.Middleware) grpc.UnaryServerInterceptor {
 		return c.handler(ctx, c.req)
 	})
 	return func(ctx context.Context, req any, si *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		info := newInfo(ctx, si.FullMethod, func(md metadata.MD) { _ = grpc.SetHeader(ctx, md) })
+		info := newInfo(ctx, si.FullMethod, nil)
 		resp, err := h(policy.WithInfo(ctx, info), unaryCall{req: req, handler: handler})
 		return resp, toStatus(err)
 	}
@@ -42,7 +43,7 @@ func Stream(chain policy.Middleware) grpc.StreamServerInterceptor {
 		return nil, c.handler(c.srv, &stream{ServerStream: c.ss, ctx: ctx})
 	})
 	return func(srv any, ss grpc.ServerStream, si *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		info := newInfo(ss.Context(), si.FullMethod, func(md metadata.MD) { _ = ss.SetHeader(md) })
+		info := newInfo(ss.Context(), si.FullMethod, ss)
 		_, err := h(policy.WithInfo(ss.Context(), info), streamCall{srv: srv, ss: ss, handler: handler})
 		return toStatus(err)
 	}
@@ -62,30 +63,48 @@ type stream struct {
 
 func (s *stream) Context() context.Context { return s.ctx }
 
-func newInfo(ctx context.Context, method string, setHeader func(metadata.MD)) *policy.Info {
-	md, _ := metadata.FromIncomingContext(ctx)
-	info := &policy.Info{
+// grpcCall holds a call's Info and carries its metadata, in one allocation.
+type grpcCall struct {
+	info policy.Info
+	ctx  context.Context
+	ss   grpc.ServerStream // nil for unary calls
+}
+
+func (g *grpcCall) Header(key string) string {
+	if v := metadata.ValueFromIncomingContext(g.ctx, strings.ToLower(key)); len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+func (g *grpcCall) SetHeader(key, value string) {
+	md := metadata.Pairs(strings.ToLower(key), value)
+	if g.ss != nil {
+		_ = g.ss.SetHeader(md)
+		return
+	}
+	_ = grpc.SetHeader(g.ctx, md)
+}
+
+func (g *grpcCall) SuccessStatus() int { return http.StatusOK }
+
+func newInfo(ctx context.Context, method string, ss grpc.ServerStream) *policy.Info {
+	call := &grpcCall{ctx: ctx, ss: ss}
+	call.info = policy.Info{
 		Operation:     method,
 		Transport:     policy.GRPC,
-		Method:        "POST",
+		Method:        http.MethodPost,
 		Route:         method,
 		ContentLength: -1,
-		Header: func(key string) string {
-			if v := md.Get(strings.ToLower(key)); len(v) > 0 {
-				return v[0]
-			}
-			return ""
-		},
-		SetHeader:     func(key, value string) { setHeader(metadata.Pairs(strings.ToLower(key), value)) },
-		SuccessStatus: func() int { return 200 },
+		Carrier:       call,
 	}
 	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
-		info.ClientIP = p.Addr.String()
-		if host, _, err := net.SplitHostPort(info.ClientIP); err == nil {
-			info.ClientIP = host
+		call.info.ClientIP = p.Addr.String()
+		if host, _, err := net.SplitHostPort(call.info.ClientIP); err == nil {
+			call.info.ClientIP = host
 		}
 	}
-	return info
+	return &call.info
 }
 
 // toStatus makes every error a gRPC status with ErrorInfo; unknown errors

@@ -12,18 +12,34 @@ import (
 	"github.com/megaview/mgvcore/internal/policy"
 )
 
+// echoCall holds a call's Info and carries its headers, in one allocation.
+type echoCall struct {
+	info policy.Info
+	c    echo.Context
+}
+
+func (e *echoCall) Header(key string) string    { return e.c.Request().Header.Get(key) }
+func (e *echoCall) SetHeader(key, value string) { e.c.Response().Header().Set(key, value) }
+func (e *echoCall) SuccessStatus() int          { return e.c.Response().Status }
+
 // Operations names the operation of each route, so an HTTP route and its
 // gRPC method share limits, breakers, spans and metrics.
-type Operations map[string]string
+// Keyed by method, then route path, so a lookup builds no string.
+type Operations map[string]map[string]string
 
 // Add records the operation of method and route path.
-func (o Operations) Add(method, path, operation string) { o[method+" "+path] = operation }
+func (o Operations) Add(method, path, operation string) {
+	if o[method] == nil {
+		o[method] = map[string]string{}
+	}
+	o[method][path] = operation
+}
 
 // Lookup returns the operation of a matched route; routes without a name
 // (health, metrics) are named by method and path, and unmatched requests
 // share one name so metrics keep a bounded set of labels.
 func (o Operations) Lookup(method, path string) string {
-	if op, ok := o[method+" "+path]; ok {
+	if op, ok := o[method][path]; ok {
 		return op
 	}
 	if path == "" || path == "/*" {
@@ -50,19 +66,17 @@ func Policy(chain policy.Middleware, ops Operations, maxBody int64) echo.Middlew
 			if maxBody > 0 && req.Body != nil {
 				req.Body = http.MaxBytesReader(c.Response(), req.Body, maxBody)
 			}
-			res := c.Response()
-			info := &policy.Info{
+			call := &echoCall{c: c}
+			call.info = policy.Info{
 				Operation:     ops.Lookup(req.Method, c.Path()),
 				Transport:     policy.HTTP,
 				Method:        req.Method,
 				Route:         c.Path(),
 				ClientIP:      c.RealIP(),
 				ContentLength: req.ContentLength,
-				Header:        req.Header.Get,
-				SetHeader:     res.Header().Set,
-				SuccessStatus: func() int { return res.Status },
+				Carrier:       call,
 			}
-			_, err := h(policy.WithInfo(req.Context(), info), c)
+			_, err := h(policy.WithInfo(req.Context(), &call.info), c)
 			return err
 		}
 	}
