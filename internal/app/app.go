@@ -94,6 +94,7 @@ func Serve(ctx context.Context, cfg *config.Config, out io.Writer, log zerolog.L
 	if err != nil {
 		return err
 	}
+	dom.search.health(hl)
 
 	grpcChain := pol.chain(cfg.GRPC.RequestTimeout.Duration, int64(cfg.GRPC.MaxRecvMsgBytes))
 	grpcSrv := grpcx.New(grpcx.Options{Config: cfg.GRPC, TLS: tlsCfg, Health: hl, ServerOptions: []grpc.ServerOption{
@@ -158,6 +159,7 @@ func Serve(ctx context.Context, cfg *config.Config, out io.Writer, log zerolog.L
 	stopRegistry(reg, reason, log)
 
 	drain(cfg.Process.DrainTimeout.Duration, hl, log, reason, shutdowns...)
+	dom.stop()
 	select {
 	case err := <-failed:
 		return err

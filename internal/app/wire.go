@@ -1,13 +1,18 @@
 package app
 
 import (
+	"context"
+	"time"
+
 	"github.com/rs/zerolog"
 	"google.golang.org/grpc"
 
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
 	"github.com/megaview/mgvcore/internal/config"
+	"github.com/megaview/mgvcore/internal/dao"
 	"github.com/megaview/mgvcore/internal/grpc/server"
 	"github.com/megaview/mgvcore/internal/http/controller"
+	"github.com/megaview/mgvcore/internal/limit"
 	"github.com/megaview/mgvcore/internal/logic"
 	"github.com/megaview/mgvcore/internal/policy"
 )
@@ -20,7 +25,21 @@ type domain struct {
 	log    zerolog.Logger
 	d      *deps
 	tokens *logic.Tokens
+	auth   *logic.Auth
+	org    *logic.Org
+	convs  *logic.Conversations
+	ingest *logic.Ingest
+
+	trackers     *logic.Trackers
+	stats        *logic.Stats
+	comments     *logic.Comments
+	trackerApply *logic.TrackerApplier
+	search       *searchDomain
 }
+
+// trackerApplyBatchesPerSecond paces the background re-application of
+// trackers (at most 50 conversations per batch) across all its workers.
+const trackerApplyBatchesPerSecond = 10
 
 func newDomain(cfg *config.Config, log zerolog.Logger, d *deps, pol *policies) (*domain, error) {
 	dm := &domain{
@@ -30,6 +49,31 @@ func newDomain(cfg *config.Config, log zerolog.Logger, d *deps, pol *policies) (
 		tokens: logic.NewTokens(cfg.Auth.JWTSecret, cfg.Auth.AccessTokenTTL.Duration, cfg.Auth.AppTokenTTL.Duration),
 	}
 	pol.auth = policy.Auth(authenticator{tokens: dm.tokens, defaultTier: cfg.RateLimit.DefaultTier}, publicOperations)
+
+	users, departments, tenants, refresh := dao.NewUsers(d.db), dao.NewDepartments(d.db), dao.NewTenants(d.db), dao.NewRefreshTokens(d.db)
+	hasher := logic.NewBcrypt(0)
+	auth, err := logic.NewAuth(logic.AuthDeps{
+		Users: users, Tenants: tenants, Departments: departments, Refresh: refresh, Apps: dao.NewApps(d.db),
+		Tokens: dm.tokens, Hasher: hasher, RefreshTTL: cfg.Auth.RefreshTokenTTL.Duration,
+	})
+	if err != nil {
+		return nil, err
+	}
+	dm.auth = auth
+	dm.org = logic.NewOrg(logic.OrgDeps{Users: users, Departments: departments, Tenants: tenants, Refresh: refresh, Hasher: hasher})
+	convs := dao.NewConversations(d.db)
+	dm.convs = logic.NewConversations(convs)
+	trackers := dao.NewTrackers(d.db)
+	dm.trackerApply = logic.NewTrackerApplier(dao.NewTrackerJobs(d.db), log, logic.TrackerApplierOptions{
+		Pacer: limit.NewPacer(trackerApplyBatchesPerSecond), Poll: time.Second,
+	})
+	dm.trackers = logic.NewTrackers(trackers, dm.trackerApply.Notify)
+	dm.stats = logic.NewStats(dao.NewStats(d.db), trackers)
+	dm.comments = logic.NewComments(dao.NewComments(d.db))
+	dm.ingest = logic.NewIngest(convs, dao.NewDeals(d.db), dao.NewTransactor(d.db), logic.NewTrackerHook(trackers))
+	if dm.search, err = newSearchDomain(cfg, log, d, pol.metrics.Registry); err != nil {
+		return nil, err
+	}
 	return dm, nil
 }
 
@@ -37,9 +81,34 @@ func newDomain(cfg *config.Config, log zerolog.Logger, d *deps, pol *policies) (
 var publicOperations = map[string]bool{
 	openv1.SystemService_Ping_FullMethodName:         true,
 	openv1.AuthService_CreateAppToken_FullMethodName: true,
+	controller.OpLogin:                               true,
+	controller.OpRefresh:                             true,
 }
 
 // register adds every route and gRPC service.
 func (dm *domain) register(r controller.Router, g grpc.ServiceRegistrar) {
 	openv1.RegisterSystemServiceServer(g, server.System{})
+	controller.Auth{L: dm.auth}.Routes(r)
+	controller.Org{L: dm.org}.Routes(r)
+	openv1.RegisterAuthServiceServer(g, server.Auth{L: dm.auth})
+	openv1.RegisterOrgServiceServer(g, server.Org{L: dm.org})
+	controller.Conversations{Read: dm.convs}.Routes(r)
+	openv1.RegisterConversationServiceServer(g, server.Conversation{Ingest: dm.ingest, Read: dm.convs})
+	openv1.RegisterDealServiceServer(g, server.Deal{Ingest: dm.ingest})
+	controller.Trackers{L: dm.trackers, Stats: dm.stats}.Routes(r)
+	controller.Stats{L: dm.stats}.Routes(r)
+	controller.Comments{L: dm.comments}.Routes(r)
+	openv1.RegisterTrackerServiceServer(g, server.Trackers{L: dm.trackers, Stats: dm.stats})
+	openv1.RegisterStatsServiceServer(g, server.Stats{L: dm.stats})
+	dm.search.register(r, g)
+	// Background work starts with the routes; stop ends it.
+	dm.trackerApply.Start(context.Background())
+}
+
+// stop ends the background work of the domain, letting a job in progress
+// commit its batch and handing it back for the next process; call it once
+// the servers have drained.
+func (dm *domain) stop() {
+	dm.trackerApply.Stop()
+	dm.search.stop(dm.log)
 }

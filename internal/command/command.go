@@ -76,6 +76,8 @@ func New(stdout, stderr io.Writer) *cli.App {
 				Action: func(c *cli.Context) error { return certAction(c, stdout) },
 			},
 			migrateCommand(stdout),
+			seedCommand(stdout),
+			reindexCommand(stdout),
 			{
 				Name:  "config",
 				Usage: "configuration tools",

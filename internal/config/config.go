@@ -112,12 +112,38 @@ type Database struct {
 	AutoMigrate     bool     `toml:"auto_migrate"`
 }
 
-// Search configures the transcript search engine.
+// Search configures the transcript search engine and its indexer.
 type Search struct {
 	Engine  string   `toml:"engine"` // embedded | elasticsearch
 	Path    string   `toml:"path"`
 	URLs    []string `toml:"urls"`
 	Timeout Duration `toml:"timeout"`
+	// Index is the Elasticsearch alias searched and written; the indices
+	// behind it are <index>_v<mapping version>[_<time>].
+	Index           string   `toml:"index"`
+	Shards          int      `toml:"shards"`
+	Replicas        int      `toml:"replicas"`
+	RefreshInterval Duration `toml:"refresh_interval"`
+	// MaxRetries is how often the client retries a failed request on
+	// another node; HealthcheckInterval how often it checks the nodes.
+	MaxRetries          int      `toml:"max_retries"`
+	HealthcheckInterval Duration `toml:"healthcheck_interval"`
+	// Indexer runs the outbox indexer in this process.
+	Indexer bool `toml:"indexer"`
+	// BatchSize jobs are claimed, read and bulk-written at once, at most
+	// BulkRPS bulk requests a second (0: unpaced); PollInterval is the
+	// wait when the outbox is empty.
+	BatchSize    int      `toml:"batch_size"`
+	BulkRPS      int      `toml:"bulk_rps"`
+	PollInterval Duration `toml:"poll_interval"`
+	// Lease is how long a claimed job stays invisible to other instances;
+	// a crashed instance's jobs come back after it.
+	Lease Duration `toml:"lease"`
+	// MaxBackoff caps the wait between retries of a failing job.
+	MaxBackoff Duration `toml:"max_backoff"`
+	// MaxLag turns /readyz's search_index check red when the oldest
+	// pending job is older.
+	MaxLag Duration `toml:"max_lag"`
 }
 
 // Tracing configures Jaeger. Spans go to collector_url when it is set,
@@ -289,7 +315,13 @@ func Default() *Config {
 			ConnMaxLifetime: Duration{30 * time.Minute},
 			SlowQuery:       Duration{200 * time.Millisecond},
 		},
-		Search: Search{Engine: "embedded", Path: "data/search", Timeout: Duration{5 * time.Second}},
+		Search: Search{
+			Engine: "embedded", Path: "data/search", Timeout: Duration{5 * time.Second},
+			Index: "mgv_conversations", Shards: 1, Replicas: 0, RefreshInterval: Duration{time.Second},
+			MaxRetries: 2, HealthcheckInterval: Duration{5 * time.Second},
+			Indexer: true, BatchSize: 200, BulkRPS: 20, PollInterval: Duration{200 * time.Millisecond},
+			Lease: Duration{30 * time.Second}, MaxBackoff: Duration{10 * time.Second}, MaxLag: Duration{10 * time.Minute},
+		},
 		Tracing: Tracing{
 			ServiceName:   global.Name,
 			Sampler:       "const",
@@ -405,6 +437,39 @@ func (c *Config) Validate() error {
 		bad("search.urls", "needs at least one URL for elasticsearch")
 	}
 	positiveDur("search.timeout", c.Search.Timeout)
+	if c.Search.Engine == "elasticsearch" {
+		for _, u := range c.Search.URLs {
+			if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+				bad("search.urls", "must be http(s) URLs such as http://127.0.0.1:9200 (got %q)", u)
+			}
+		}
+		if !validIndexName(c.Search.Index) {
+			bad("search.index", "must be a lower-case Elasticsearch name of letters, digits, _ and - (got %q)", c.Search.Index)
+		}
+		positive("search.shards", int64(c.Search.Shards))
+		if c.Search.Replicas < 0 {
+			bad("search.replicas", "must not be negative (got %d)", c.Search.Replicas)
+		}
+		positiveDur("search.refresh_interval", c.Search.RefreshInterval)
+		if c.Search.MaxRetries < 0 {
+			bad("search.max_retries", "must not be negative (got %d)", c.Search.MaxRetries)
+		}
+		positiveDur("search.healthcheck_interval", c.Search.HealthcheckInterval)
+	}
+	positive("search.batch_size", int64(c.Search.BatchSize))
+	if c.Search.BatchSize > 1000 {
+		bad("search.batch_size", "must be at most 1000 (got %d)", c.Search.BatchSize)
+	}
+	if c.Search.BulkRPS < 0 {
+		bad("search.bulk_rps", "must not be negative; 0 means unpaced (got %d)", c.Search.BulkRPS)
+	}
+	positiveDur("search.poll_interval", c.Search.PollInterval)
+	positiveDur("search.lease", c.Search.Lease)
+	positiveDur("search.max_backoff", c.Search.MaxBackoff)
+	if c.Search.Lease.Duration > 0 && c.Search.Lease.Duration < 2*c.Search.Timeout.Duration {
+		bad("search.lease", "must be at least twice search.timeout (%s), or jobs still being written would be claimed again (got %s)", c.Search.Timeout.Duration, c.Search.Lease.Duration)
+	}
+	positiveDur("search.max_lag", c.Search.MaxLag)
 	if c.Tracing.Enabled {
 		if c.Tracing.ServiceName == "" {
 			bad("tracing.service_name", "is required when tracing is enabled")
@@ -479,4 +544,18 @@ func (c *Config) Validate() error {
 		return errs[0]
 	}
 	return nil
+}
+
+// validIndexName accepts the names Elasticsearch allows for an index or
+// alias, restricted to a safe alphabet.
+func validIndexName(s string) bool {
+	if s == "" || len(s) > 200 || s[0] == '_' || s[0] == '-' {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
 }

@@ -14,8 +14,9 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
+
+	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
 )
 
 // tracedService starts the binary with every call sampled, spans sent to the
@@ -41,60 +42,60 @@ func tracedService(t *testing.T, extra map[string]string) (*Service, string) {
 }
 
 // TestTracesContinueAcrossBothTransports sends an HTTP request and a gRPC
-// call, each with a parent span of its own, and finds in Jaeger the server
-// span under that parent, and for HTTP the database query under the server
-// span. /readyz stands for a use case until the domain endpoints exist: it
-// queries MySQL through gorm.
+// call to use cases that read MySQL, each under a parent span of its own, and
+// finds in Jaeger the server span under that parent and a database query
+// under the server span.
 func TestTracesContinueAcrossBothTransports(t *testing.T) {
 	query := requireEnv(t, "MGV_TEST_JAEGER_QUERY")
-	s, service := tracedService(t, nil)
+	s, service := tracedService(t, mysqlEnv(t))
+	f := NewFixture(t, s)
 
 	httpTrace, httpParent := newTraceID(), newSpanID()
-	req, _ := http.NewRequest(http.MethodGet, s.URL("/readyz"), nil)
+	req, _ := http.NewRequest(http.MethodGet, s.URL("/api/v1/conversations"), nil)
 	req.Header.Set("uber-trace-id", httpTrace+":"+httpParent+":0:1")
+	req.Header.Set("Authorization", "Bearer "+f.Token(t, f.Admin))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Trace-Id") != httpTrace {
-		t.Fatalf("GET /readyz = %d, X-Trace-Id %q; want 200 and %s", resp.StatusCode, resp.Header.Get("X-Trace-Id"), httpTrace)
+		t.Fatalf("GET /api/v1/conversations = %d, X-Trace-Id %q; want 200 and %s", resp.StatusCode, resp.Header.Get("X-Trace-Id"), httpTrace)
 	}
 
 	grpcTrace, grpcParent := newTraceID(), newSpanID()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	ctx = metadata.AppendToOutgoingContext(ctx, "uber-trace-id", grpcTrace+":"+grpcParent+":0:1")
+	ctx = metadata.AppendToOutgoingContext(ctx, "uber-trace-id", grpcTrace+":"+grpcParent+":0:1",
+		"authorization", "Bearer "+f.AppToken(t))
 	var header metadata.MD
-	if _, err := healthpb.NewHealthClient(s.GRPC()).Check(ctx, &healthpb.HealthCheckRequest{}, grpc.Header(&header)); err != nil {
+	if _, err := openv1.NewOrgServiceClient(s.GRPC()).ListUsers(ctx, &openv1.ListUsersRequest{}, grpc.Header(&header)); err != nil {
 		t.Fatal(err)
 	}
 	if got := header.Get("x-trace-id"); len(got) != 1 || got[0] != grpcTrace {
 		t.Fatalf("x-trace-id metadata %v, want %s", got, grpcTrace)
 	}
 
-	tr := waitTrace(t, query, httpTrace, func(tr jaegerTrace) bool {
-		server := tr.childOf(httpParent)
-		return server != nil && tr.childOf(server.SpanID) != nil
-	})
-	server := tr.childOf(httpParent)
-	db := tr.childOf(server.SpanID)
-	if server.OperationName != "GET /readyz" || server.tag("span.kind") != "server" || server.tag("transport") != "http" ||
-		server.tag("http.status_code") != float64(200) {
-		t.Errorf("HTTP server span %s %v", server.OperationName, server.Tags)
-	}
-	if db.OperationName != "gorm.query" || db.tag("db.system") != "mysql" || db.tag("db.statement") != "SELECT 1" {
-		t.Errorf("database span %s %v", db.OperationName, db.Tags)
-	}
-	if got := tr.service(server); got != service {
-		t.Errorf("service %q, want %q", got, service)
-	}
-
-	tr = waitTrace(t, query, grpcTrace, func(tr jaegerTrace) bool { return tr.childOf(grpcParent) != nil })
-	server = tr.childOf(grpcParent)
-	if server.OperationName != "/grpc.health.v1.Health/Check" || server.tag("span.kind") != "server" ||
-		server.tag("transport") != "grpc" || server.tag("grpc.code") != "OK" {
-		t.Errorf("gRPC server span %s %v", server.OperationName, server.Tags)
+	for _, tc := range []struct {
+		trace, parent, operation, transport string
+	}{
+		{httpTrace, httpParent, openv1.ConversationService_ListConversations_FullMethodName, "http"},
+		{grpcTrace, grpcParent, openv1.OrgService_ListUsers_FullMethodName, "grpc"},
+	} {
+		tr := waitTrace(t, query, tc.trace, func(tr jaegerTrace) bool {
+			server := tr.childOf(tc.parent)
+			return server != nil && tr.queryUnder(server.SpanID) != nil
+		})
+		server := tr.childOf(tc.parent)
+		if server.OperationName != tc.operation || server.tag("span.kind") != "server" || server.tag("transport") != tc.transport {
+			t.Errorf("%s server span %s %v", tc.transport, server.OperationName, server.Tags)
+		}
+		if db := tr.queryUnder(server.SpanID); db.tag("db.system") != "mysql" || db.tag("db.statement") == nil {
+			t.Errorf("%s database span %s %v", tc.transport, db.OperationName, db.Tags)
+		}
+		if got := tr.service(server); got != service {
+			t.Errorf("service %q, want %q", got, service)
+		}
 	}
 }
 
@@ -203,6 +204,18 @@ func (tr jaegerTrace) childOf(spanID string) *jaegerSpan {
 	for i, s := range tr.Spans {
 		for _, r := range s.References {
 			if r.RefType == "CHILD_OF" && r.SpanID == spanID {
+				return &tr.Spans[i]
+			}
+		}
+	}
+	return nil
+}
+
+// queryUnder is a gorm.query span whose parent is spanID, or nil.
+func (tr jaegerTrace) queryUnder(spanID string) *jaegerSpan {
+	for i, s := range tr.Spans {
+		for _, r := range s.References {
+			if r.RefType == "CHILD_OF" && r.SpanID == spanID && s.OperationName == "gorm.query" {
 				return &tr.Spans[i]
 			}
 		}

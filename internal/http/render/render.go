@@ -5,7 +5,9 @@ package render
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 	"github.com/rs/zerolog"
@@ -78,7 +80,10 @@ func FromEcho(err error) *errs.Error {
 		reason = "UNSUPPORTED_MEDIA_TYPE"
 	case http.StatusBadRequest:
 		reason = errs.ReasonInvalidArgument
-		if he.Internal != nil {
+		switch {
+		case errors.Is(he.Internal, io.ErrUnexpectedEOF) || errors.Is(he.Internal, io.EOF):
+			msg = "the JSON body ends early: it is truncated or empty"
+		case he.Internal != nil && !strings.Contains(msg, he.Internal.Error()):
 			msg = fmt.Sprintf("%s: %v", msg, he.Internal)
 		}
 	case http.StatusUnauthorized:

@@ -1,0 +1,250 @@
+#!/usr/bin/env python3
+"""A real open-platform partner client of mgvcore, over TLS with the stubs in gen/.
+
+It signs in with an app key and secret, writes a deal, creates a conversation
+(twice: the second call must return the same id), streams a transcript in
+chunks, reads it back and checks that every sentence came back as sent, that
+a query marks exactly the sentences containing it, that the conversation is
+ready with its metrics, that a conflicting create and an invalid transcript
+are refused, and that the conversation is listed. It exits 1 on any
+mismatch, 2 on a usage error.
+
+    gen/test.py --addr localhost:2022 --ca ssl/ca.crt \\
+        --app-key ak_… --app-secret … [--owner-user-id 42]
+
+Every option also reads an environment variable: MGV_GRPC_ADDR, MGV_CA_FILE,
+MGV_APP_KEY, MGV_APP_SECRET, MGV_OWNER_USER_ID, MGV_SENTENCES. Without an
+owner id, the owner is upserted with OrgService.UpsertUser.
+"""
+
+import argparse
+import os
+import sys
+import time
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import grpc  # noqa: E402
+from google.protobuf import timestamp_pb2  # noqa: E402
+
+from mgv.open.v1 import auth_pb2, auth_pb2_grpc, common_pb2  # noqa: E402
+from mgv.open.v1 import conversation_pb2 as conv  # noqa: E402
+from mgv.open.v1 import conversation_pb2_grpc as conv_grpc  # noqa: E402
+from mgv.open.v1 import deal_pb2, deal_pb2_grpc, org_pb2, org_pb2_grpc  # noqa: E402
+from mgv.open.v1 import system_pb2, system_pb2_grpc  # noqa: E402
+
+CHUNK = 400
+
+failures = []
+
+
+def check(ok, what):
+    if ok:
+        print(f"ok    {what}")
+    else:
+        print(f"FAIL  {what}")
+        failures.append(what)
+    return ok
+
+
+def parse_args():
+    env = os.environ.get
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--addr", default=env("MGV_GRPC_ADDR", "localhost:2022"), help="host:port of the gRPC server")
+    p.add_argument("--ca", default=env("MGV_CA_FILE", os.path.join(HERE, "..", "ssl", "ca.crt")),
+                   help="CA certificate that signed the server's")
+    p.add_argument("--server-name", default=env("MGV_SERVER_NAME", ""),
+                   help="name to verify the server certificate against, when not the host of --addr")
+    p.add_argument("--app-key", default=env("MGV_APP_KEY", ""))
+    p.add_argument("--app-secret", default=env("MGV_APP_SECRET", ""))
+    p.add_argument("--owner-user-id", type=int, default=int(env("MGV_OWNER_USER_ID", "0")),
+                   help="Megaview id of the rep owning the conversation; 0 upserts one")
+    p.add_argument("--sentences", type=int, default=int(env("MGV_SENTENCES", "1200")),
+                   help="sentences in the transcript (a 3-hour call has about 5000)")
+    a = p.parse_args()
+    if not a.app_key or not a.app_secret:
+        p.error("--app-key and --app-secret (or MGV_APP_KEY, MGV_APP_SECRET) are required")
+    if not 1 <= a.sentences <= 20000:
+        p.error("--sentences must be 1..20000")
+    return a
+
+
+def channel(args):
+    with open(args.ca, "rb") as f:
+        creds = grpc.ssl_channel_credentials(root_certificates=f.read())
+    options = [("grpc.max_receive_message_length", 32 << 20)]
+    if args.server_name:
+        options.append(("grpc.ssl_target_name_override", args.server_name))
+    return grpc.secure_channel(args.addr, creds, options=options)
+
+
+def reason_of(err):
+    """The ErrorInfo reason in the status details, found without the google.rpc stubs."""
+    for key, value in err.trailing_metadata() or ():
+        if key == "grpc-status-details-bin":
+            return value
+    return b""
+
+
+def transcript(n):
+    lines = [
+        ("0", "王总您好，我是麦哲伦的小李，今天想跟您聊一下预算的事情。"),
+        ("1", "嗯"),
+        ("1", "预算今年比较紧张，你们的价格是怎么算的？"),
+        ("0", "We price per seat, and larger teams get a discount."),
+        ("1", "ok"),
+        ("2", "Sorry I'm late, did I miss the pricing part?"),
+        ("0", "没关系，我再简单说一下我们的报价方案。"),
+        ("1", "How long does the implementation take?"),
+    ]
+    out, t = [], 0
+    for i in range(n):
+        speaker, text = lines[i % len(lines)]
+        dur = 400 if len(text) < 4 else 1500 + 40 * len(text)
+        seq = 2 * i  # gaps in seq are allowed
+        out.append(conv.Sentence(seq=seq, speaker_key=speaker, start_ms=t, end_ms=t + dur, text=f"{text} #{i}"))
+        t += dur + 300
+    return out, t + 5000
+
+
+def stream(conversation_id, sentences, announce=True):
+    header = conv.TranscriptHeader(conversation_id=conversation_id)
+    if announce:
+        header.expected_sentence_count = len(sentences)
+    yield conv.PutTranscriptRequest(header=header)
+    for i in range(0, len(sentences), CHUNK):
+        yield conv.PutTranscriptRequest(chunk=conv.SentenceChunk(sentences=sentences[i:i + CHUNK]))
+
+
+def main():
+    args = parse_args()
+    ch = channel(args)
+    grpc.channel_ready_future(ch).result(timeout=10)
+    pong = system_pb2_grpc.SystemServiceStub(ch).Ping(system_pb2.PingRequest(), timeout=5)
+    check(pong.pong == "pong", "SystemService.Ping over TLS with the dev CA")
+
+    tok = auth_pb2_grpc.AuthServiceStub(ch).CreateAppToken(
+        auth_pb2.CreateAppTokenRequest(app_key=args.app_key, app_secret=args.app_secret), timeout=10)
+    check(tok.access_token and tok.token_type == "Bearer" and tok.expires_in > 0, "AuthService.CreateAppToken")
+    md = [("authorization", f"{tok.token_type} {tok.access_token}")]
+
+    run = uuid.uuid4().hex[:12]
+    owner = args.owner_user_id
+    if not owner:
+        u = org_pb2_grpc.OrgServiceStub(ch).UpsertUser(org_pb2.UpsertUserRequest(
+            origin_user_id=f"gen-test-rep-{run}", name="gen/test.py rep"), metadata=md, timeout=10)
+        owner = u.user.id
+        check(owner > 0, "OrgService.UpsertUser")
+
+    deal = deal_pb2_grpc.DealServiceStub(ch).UpsertDeal(deal_pb2.UpsertDealRequest(
+        origin_deal_id=f"gen-test-deal-{run}", name="华信科技 200 席", account_name="华信科技",
+        stage="proposal", amount_cents=12_345_67, owner_user_id=owner), metadata=md, timeout=10)
+    check(deal.created and deal.deal.id > 0 and deal.deal.owner_user_id == owner, "DealService.UpsertDeal")
+
+    sentences, duration = transcript(args.sentences)
+    begin = timestamp_pb2.Timestamp()
+    begin.FromSeconds(int(time.time()) - 3600)
+    stub = conv_grpc.ConversationServiceStub(ch)
+    create = conv.CreateConversationRequest(
+        origin_conversation_id=f"gen-test-call-{run}",
+        owner_user_id=owner,
+        origin_deal_id=f"gen-test-deal-{run}",
+        title="gen/test.py 预算沟通",
+        channel=common_pb2.CHANNEL_CALL,
+        direction=common_pb2.DIRECTION_OUTBOUND,
+        begin_time=begin,
+        duration_ms=duration,
+        language="zh-CN",
+        participants=[
+            conv.ParticipantInput(speaker_key="0", user_id=owner),
+            conv.ParticipantInput(speaker_key="1", name="王总", affiliation=common_pb2.AFFILIATION_EXTERNAL),
+        ],
+    )
+    create.custom_data.update({"crm": "gen/test.py", "run": run})
+    created = stub.CreateConversation(create, metadata=md, timeout=10)
+    check(created.created and created.conversation_id > 0, "CreateConversation creates")
+    again = stub.CreateConversation(create, metadata=md, timeout=10)
+    check(not again.created and again.conversation_id == created.conversation_id,
+          "CreateConversation again returns the same id with created=false")
+
+    conflicting = conv.CreateConversationRequest()
+    conflicting.CopyFrom(create)
+    conflicting.title = "something else"
+    try:
+        stub.CreateConversation(conflicting, metadata=md, timeout=10)
+        check(False, "a conflicting CreateConversation is refused")
+    except grpc.RpcError as e:
+        check(e.code() == grpc.StatusCode.ALREADY_EXISTS and b"CONVERSATION_CONFLICT" in reason_of(e),
+              f"a conflicting CreateConversation is ALREADY_EXISTS/CONVERSATION_CONFLICT ({e.code()})")
+
+    cid = created.conversation_id
+    started = time.monotonic()
+    put = stub.PutTranscript(stream(cid, sentences), metadata=md, timeout=120)
+    took = time.monotonic() - started
+    check(put.conversation_id == cid and put.sentence_count == len(sentences),
+          f"PutTranscript stored {put.sentence_count} sentences in chunks of {CHUNK} ({took:.2f}s)")
+    check(0 < put.metrics.talk_ratio < 1 and put.metrics.question_count_external > 0, "PutTranscript returns metrics")
+
+    got = stub.GetTranscript(conv.GetTranscriptRequest(conversation_id=cid), metadata=md, timeout=30)
+    sent = [(s.seq, s.speaker_key, s.start_ms, s.end_ms, s.text) for s in sentences]
+    back = [(s.seq, s.speaker_key, s.start_ms, s.end_ms, s.text) for s in got.sentences]
+    if not check(back == sent, f"GetTranscript returns the {len(sent)} sentences as sent"):
+        for i, (a, b) in enumerate(zip(sent, back)):
+            if a != b:
+                print(f"      first difference at {i}: sent {a!r}, got {b!r}")
+                break
+        print(f"      sent {len(sent)}, got {len(back)}")
+
+    q = "预算"
+    marked = stub.GetTranscript(conv.GetTranscriptRequest(conversation_id=cid, q=q), metadata=md, timeout=30)
+    want = [q in s.text for s in sentences]
+    check([s.matches for s in marked.sentences] == want and any(want), f"GetTranscript q={q!r} marks the matching sentences")
+    q = '"PRICE per"'
+    marked = stub.GetTranscript(conv.GetTranscriptRequest(conversation_id=cid, q=q), metadata=md, timeout=30)
+    want = ["price per" in s.text.lower() for s in sentences]
+    check([s.matches for s in marked.sentences] == want and any(want), f"GetTranscript q={q!r} ignores case")
+
+    c = stub.GetConversation(conv.GetConversationRequest(conversation_id=cid), metadata=md, timeout=10)
+    check(c.conversation.status == common_pb2.CONVERSATION_STATUS_READY, "the conversation is ready")
+    check(c.conversation.deal_id == deal.deal.id and c.conversation.custom_data["run"] == run,
+          "the conversation keeps its deal and custom data")
+    speakers = {p.speaker_key: p.affiliation for p in c.participants}
+    check(speakers == {"0": common_pb2.AFFILIATION_INTERNAL, "1": common_pb2.AFFILIATION_EXTERNAL,
+                       "2": common_pb2.AFFILIATION_UNKNOWN},
+          "an unknown speaker became an AFFILIATION_UNKNOWN participant")
+    check(c.HasField("metrics") and c.metrics.talk_ratio == put.metrics.talk_ratio and c.metrics.algo_version > 0,
+          "GetConversation returns the stored metrics")
+
+    bad = [conv.Sentence(seq=0, speaker_key="0", start_ms=0, end_ms=1000, text="fine"),
+           conv.Sentence(seq=1, speaker_key="0", start_ms=2000, end_ms=1000, text="ends before it starts")]
+    try:
+        stub.PutTranscript(stream(cid, bad), metadata=md, timeout=30)
+        check(False, "an invalid transcript is refused")
+    except grpc.RpcError as e:
+        check(e.code() == grpc.StatusCode.INVALID_ARGUMENT and "seq 1" in e.details() and "end_ms" in e.details(),
+              f"an invalid transcript is INVALID_ARGUMENT naming the field and the seq ({e.details()})")
+    after = stub.GetTranscript(conv.GetTranscriptRequest(conversation_id=cid), metadata=md, timeout=30)
+    check(len(after.sentences) == len(sentences), "a refused transcript leaves the stored one in place")
+
+    listed = stub.ListConversations(conv.ListConversationsRequest(
+        filter=common_pb2.ConversationFilter(owner_ids=[owner], deal_id=deal.deal.id), page_size=10), metadata=md, timeout=10)
+    check([x.id for x in listed.conversations] == [cid] and listed.total == 1, "ListConversations finds it by owner and deal")
+
+    try:
+        stub.GetConversation(conv.GetConversationRequest(conversation_id=cid + 10_000_000), metadata=md, timeout=10)
+        check(False, "an unknown conversation is NOT_FOUND")
+    except grpc.RpcError as e:
+        check(e.code() == grpc.StatusCode.NOT_FOUND and b"CONVERSATION_NOT_FOUND" in reason_of(e),
+              "an unknown conversation is NOT_FOUND/CONVERSATION_NOT_FOUND")
+
+    if failures:
+        print(f"{len(failures)} check(s) failed")
+        return 1
+    print(f"all checks passed (conversation {cid})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	olivere "github.com/olivere/elastic/v7"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+	"google.golang.org/grpc"
+
+	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
+	"github.com/megaview/mgvcore/internal/config"
+	"github.com/megaview/mgvcore/internal/dao"
+	"github.com/megaview/mgvcore/internal/grpc/server"
+	"github.com/megaview/mgvcore/internal/health"
+	"github.com/megaview/mgvcore/internal/http/controller"
+	"github.com/megaview/mgvcore/internal/limit"
+	"github.com/megaview/mgvcore/internal/logic"
+	"github.com/megaview/mgvcore/internal/search"
+	"github.com/megaview/mgvcore/internal/search/elastic"
+	"github.com/megaview/mgvcore/internal/search/embedded"
+)
+
+// searchDomain is transcript search: the engine, the use case both
+// transports serve, and the outbox indexer that runs beside the servers.
+type searchDomain struct {
+	cfg     config.Search
+	engine  search.Engine
+	search  *logic.Search
+	indexer *logic.Indexer
+}
+
+// OpenSearchEngine opens the configured engine; es is the client of the
+// elasticsearch engine (nil for embedded). The reindex command shares it.
+func OpenSearchEngine(cfg config.Search, es *olivere.Client) (search.Engine, error) {
+	if cfg.Engine == "elasticsearch" {
+		return elastic.New(es, elastic.Options{
+			Alias: cfg.Index, Shards: cfg.Shards, Replicas: cfg.Replicas, RefreshInterval: cfg.RefreshInterval.String(),
+		}), nil
+	}
+	return embedded.Open(cfg.Path)
+}
+
+func newSearchDomain(cfg *config.Config, log zerolog.Logger, d *deps, reg prometheus.Registerer) (*searchDomain, error) {
+	engine, err := OpenSearchEngine(cfg.Search, d.es)
+	if err != nil {
+		return nil, err
+	}
+	sd := &searchDomain{cfg: cfg.Search, engine: engine, search: logic.NewSearch(engine, dao.NewSearchLookups(d.db))}
+	sd.indexer, err = logic.NewIndexer(engine, dao.NewSearchOutbox(d.db), dao.NewSearchDocs(d.db), logic.IndexerOptions{
+		BatchSize: cfg.Search.BatchSize, PollInterval: cfg.Search.PollInterval.Duration, Lease: cfg.Search.Lease.Duration,
+		MaxBackoff: cfg.Search.MaxBackoff.Duration, MaxLag: cfg.Search.MaxLag.Duration, Pacer: limit.NewPacer(cfg.Search.BulkRPS),
+	}, log, reg)
+	if err != nil {
+		_ = engine.Close()
+		return nil, err
+	}
+	return sd, nil
+}
+
+// register adds the routes and starts the indexer.
+func (sd *searchDomain) register(r controller.Router, g grpc.ServiceRegistrar) {
+	controller.Search{Search: sd.search}.Routes(r)
+	openv1.RegisterSearchServiceServer(g, server.Search{Search: sd.search})
+	if sd.cfg.Indexer {
+		sd.indexer.Start()
+	}
+}
+
+// health adds the index lag to /readyz.
+func (sd *searchDomain) health(hl *health.Health) { hl.Add("search_index", sd.indexer.Check) }
+
+// indexerDrain bounds the wait for the batch in progress at stop; its jobs
+// are handed back when it is cut short.
+const indexerDrain = 5 * time.Second
+
+// stop drains the indexer and closes the engine.
+func (sd *searchDomain) stop(log zerolog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), indexerDrain)
+	defer cancel()
+	if err := sd.indexer.Stop(ctx); err != nil {
+		log.Warn().Err(err).Msg("search indexer: the batch in progress was cut short; its jobs run again")
+	}
+	if err := sd.engine.Close(); err != nil {
+		log.Warn().Err(err).Msg("closing the search engine")
+	}
+}

@@ -1,0 +1,74 @@
+package command
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/megaview/mgvcore/internal/app"
+	"github.com/megaview/mgvcore/internal/dao"
+	"github.com/megaview/mgvcore/internal/limit"
+	"github.com/megaview/mgvcore/internal/logic"
+	"github.com/megaview/mgvcore/internal/search"
+)
+
+func reindexCommand(stdout io.Writer) *cli.Command {
+	return &cli.Command{
+		Name:  "reindex",
+		Usage: "rebuild the search index from the database, safely while the service runs",
+		Description: "On Elasticsearch, without --tenant: builds a new index version beside the live one, swaps the\n" +
+			"alias and queues the conversations changed meanwhile. With --tenant, or on the embedded engine:\n" +
+			"queues a re-index of the conversations for the running service's indexer.",
+		Flags: []cli.Flag{
+			&cli.Int64Flag{Name: "tenant", Usage: "only this tenant's conversations (queued for the indexer)"},
+		},
+		Action: func(c *cli.Context) error {
+			cfg, err := loadConfig(c)
+			if err != nil {
+				return err
+			}
+			db, err := dao.OpenDB(cfg.Database)
+			if err != nil {
+				return err
+			}
+			if sqlDB, err := db.DB(); err == nil {
+				defer sqlDB.Close()
+			}
+			var engine search.Engine = queueOnly{}
+			if cfg.Search.Engine == "elasticsearch" && c.Int64("tenant") == 0 {
+				es, err := dao.OpenElastic(cfg.Search, nil)
+				if err != nil {
+					return err
+				}
+				defer es.Stop()
+				if engine, err = app.OpenSearchEngine(cfg.Search, es); err != nil {
+					return err
+				}
+			}
+			r := logic.NewReindex(engine, dao.NewSearchDocs(db), dao.NewSearchOutbox(db), limit.NewPacer(cfg.Search.BulkRPS), cfg.Search.BatchSize)
+			start := time.Now()
+			last := start
+			res, err := r.Run(c.Context, c.Int64("tenant"), func(n int) {
+				if time.Since(last) > 5*time.Second {
+					last = time.Now()
+					fmt.Fprintf(stdout, "%d conversations indexed…\n", n)
+				}
+			})
+			if err != nil {
+				return fmt.Errorf("reindex: %w", err)
+			}
+			if res.Index != "" {
+				fmt.Fprintf(stdout, "built %s with %d conversations in %s; alias %s moved from %v\n",
+					res.Index, res.Conversations, time.Since(start).Round(time.Millisecond), cfg.Search.Index, res.Previous)
+			}
+			fmt.Fprintf(stdout, "queued %d conversations for the running indexer\n", res.Queued)
+			return nil
+		},
+	}
+}
+
+// queueOnly is the engine of a reindex that goes through the outbox: it is
+// never called.
+type queueOnly struct{ search.Engine }

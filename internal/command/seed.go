@@ -1,0 +1,248 @@
+package command
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"gorm.io/gorm"
+
+	"github.com/megaview/mgvcore/internal/dao"
+	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/logic"
+	"github.com/megaview/mgvcore/internal/model"
+)
+
+// demoAdminEmail is the demo tenant's admin account; it also identifies the
+// demo tenant when the seed runs again.
+const demoAdminEmail = "admin@demo.mgv"
+
+func seedCommand(stdout io.Writer) *cli.Command {
+	return &cli.Command{
+		Name:  "seed",
+		Usage: "load the demo tenant (org tree, users, an open-platform app, 200 conversations with transcripts) into the configured database; running it again updates the tenant in place",
+		Flags: []cli.Flag{
+			&cli.StringFlag{
+				Name: "password", EnvVars: []string{"MGV_SEED_PASSWORD"}, Required: true,
+				Usage: "password of every demo user, " + demoAdminEmail + " included (at least 8 characters)",
+			},
+			&cli.BoolFlag{Name: "rotate-app-secret", Usage: "give the existing demo app a new secret and print it"},
+		},
+		Action: func(c *cli.Context) error {
+			cfg, err := loadConfig(c)
+			if err != nil {
+				return err
+			}
+			db, err := dao.OpenDB(cfg.Database)
+			if err != nil {
+				return err
+			}
+			if sqlDB, err := db.DB(); err == nil {
+				defer sqlDB.Close()
+			}
+			ctx, cancel := context.WithTimeout(c.Context, 10*time.Minute)
+			defer cancel()
+			if err := seedSchema(ctx, db, cfg.Database.AutoMigrate); err != nil {
+				return err
+			}
+			if err := logic.ValidatePassword("--password", c.String("password")); err != nil {
+				return err
+			}
+			s := newDemoSeed(db, c.String("password"), c.Bool("rotate-app-secret"))
+			if err := s.run(ctx); err != nil {
+				return err
+			}
+			s.print(stdout)
+			return nil
+		},
+	}
+}
+
+// seedSchema migrates where the config allows it (the dev default), else
+// refuses a schema that is behind.
+func seedSchema(ctx context.Context, db *gorm.DB, autoMigrate bool) error {
+	m := dao.NewMigrator(db)
+	if autoMigrate {
+		_, err := m.Up(ctx)
+		return err
+	}
+	pending, err := m.Pending(ctx)
+	if err != nil {
+		return err
+	}
+	if len(pending) > 0 {
+		return dao.ErrMigrationsPending
+	}
+	return nil
+}
+
+// demoSeed writes the demo tenant through the logic layer, step by step;
+// each step may use what the earlier ones left in the struct, and every
+// step is idempotent (origin ids, the admin account, the app's name), so a
+// second run converges instead of duplicating.
+type demoSeed struct {
+	org       *logic.Org
+	provision *logic.Provision
+	ingest    *logic.Ingest
+	password  string
+	rotate    bool
+
+	tenant *model.Tenant
+	// admin is the tenant's admin scope, for writes through Org.
+	admin       context.Context
+	departments map[string]*model.Department // by origin id
+	users       []*model.User                // in the order of demoUsers
+	app         *logic.AppCredentials
+	// conversations counts the conversations this run created.
+	conversations int
+}
+
+func newDemoSeed(db *gorm.DB, password string, rotate bool) *demoSeed {
+	users, departments, tenants := dao.NewUsers(db), dao.NewDepartments(db), dao.NewTenants(db)
+	hasher := logic.NewBcrypt(0)
+	return &demoSeed{
+		org: logic.NewOrg(logic.OrgDeps{
+			Users: users, Departments: departments, Tenants: tenants, Refresh: dao.NewRefreshTokens(db), Hasher: hasher,
+		}),
+		provision: logic.NewProvision(logic.ProvisionDeps{Tenants: tenants, Apps: dao.NewApps(db), Users: users, Hasher: hasher}),
+		ingest: logic.NewIngest(dao.NewConversations(db), dao.NewDeals(db), dao.NewTransactor(db),
+			logic.NewTrackerHook(dao.NewTrackers(db))),
+		password:    password,
+		rotate:      rotate,
+		departments: map[string]*model.Department{},
+	}
+}
+
+func (s *demoSeed) run(ctx context.Context) error {
+	steps := []struct {
+		name string
+		run  func(context.Context) error
+	}{
+		{"tenant", s.seedTenant},
+		{"departments", s.seedDepartments},
+		{"users", s.seedUsers},
+		{"app", s.seedApp},
+		{"conversations", s.seedConversations},
+	}
+	for _, step := range steps {
+		if err := step.run(ctx); err != nil {
+			return fmt.Errorf("seed %s: %w", step.name, err)
+		}
+	}
+	return nil
+}
+
+func (s *demoSeed) seedTenant(ctx context.Context) error {
+	t, err := s.provision.TenantOfAccount(ctx, demoAdminEmail)
+	if err != nil && errs.From(err).Status == http.StatusNotFound {
+		t, err = s.provision.CreateTenant(ctx, logic.NewTenant{Name: "Megaview Demo", Timezone: "Asia/Shanghai"})
+	}
+	if err != nil {
+		return err
+	}
+	s.tenant = t
+	s.admin = model.WithScope(ctx, model.Scope{TenantID: t.ID, Role: model.RoleAdmin})
+	return nil
+}
+
+// demoDepartments are created parents first.
+var demoDepartments = []struct{ origin, name, parent string }{
+	{"demo-sales", "销售部 Sales", ""},
+	{"demo-sales-east", "华东大区 East China", "demo-sales"},
+	{"demo-sales-north", "华北大区 North China", "demo-sales"},
+	{"demo-cs", "客户成功部 Customer Success", ""},
+}
+
+func (s *demoSeed) seedDepartments(context.Context) error {
+	for _, d := range demoDepartments {
+		dep, _, err := s.org.UpsertDepartment(s.admin, logic.UpsertDepartmentReq{OriginDepartmentID: d.origin, Name: d.name, OriginParentID: d.parent})
+		if err != nil {
+			return err
+		}
+		s.departments[d.origin] = dep
+	}
+	return nil
+}
+
+var demoUsers = []struct{ origin, name, email, phone, role, department string }{
+	{"demo-admin", "系统管理员 Admin", demoAdminEmail, "", model.RoleAdmin, ""},
+	{"demo-wang-lei", "王磊 Wang Lei", "wang.lei@demo.mgv", "+8613800000001", model.RoleManager, "demo-sales"},
+	{"demo-li-na", "李娜 Li Na", "li.na@demo.mgv", "+8613800000002", model.RoleRep, "demo-sales-east"},
+	{"demo-zhang-wei", "张伟 Zhang Wei", "zhang.wei@demo.mgv", "+8613800000003", model.RoleRep, "demo-sales-east"},
+	{"demo-chen-jing", "陈静 Chen Jing", "chen.jing@demo.mgv", "+8613800000004", model.RoleRep, "demo-sales-north"},
+	{"demo-emily-carter", "Emily Carter", "emily.carter@demo.mgv", "+8613800000005", model.RoleRep, "demo-sales-north"},
+	{"demo-james-miller", "James Miller", "james.miller@demo.mgv", "+8613800000006", model.RoleRep, "demo-cs"},
+}
+
+func (s *demoSeed) seedUsers(context.Context) error {
+	s.users = s.users[:0]
+	for _, d := range demoUsers {
+		u, _, err := s.org.UpsertUser(s.admin, logic.UpsertUserReq{
+			OriginUserID: d.origin, Name: d.name, Email: d.email, Phone: d.phone, Role: d.role, OriginDepartmentID: d.department,
+		})
+		if err != nil {
+			return fmt.Errorf("%s: %w", d.email, err)
+		}
+		if u, err = s.org.UpdateUser(s.admin, logic.UpdateUserReq{ID: u.ID, Password: &s.password}); err != nil {
+			return fmt.Errorf("%s: %w", d.email, err)
+		}
+		s.users = append(s.users, u)
+	}
+	return nil
+}
+
+func (s *demoSeed) seedApp(ctx context.Context) error {
+	app, err := s.provision.EnsureApp(ctx, logic.NewApp{
+		TenantID: s.tenant.ID, Name: "Demo CRM", Scopes: []string{"ingest", "read", "search"}, RotateSecret: s.rotate,
+	})
+	s.app = app
+	return err
+}
+
+// demoConversations is how many calls and meetings the demo tenant gets.
+const demoConversations = 200
+
+// seedConversations writes the demo calls and meetings of the reps through
+// the ingest use case, so metrics, tracker hits and search indexing follow
+// as for any partner's transcript.
+func (s *demoSeed) seedConversations(ctx context.Context) error {
+	var reps []model.User
+	for _, u := range s.users {
+		if u.Role == model.RoleRep {
+			reps = append(reps, *u)
+		}
+	}
+	n, err := s.ingest.SeedConversations(ctx, s.tenant.ID, reps, demoConversations)
+	s.conversations = n
+	return err
+}
+
+func (s *demoSeed) print(w io.Writer) {
+	fmt.Fprintf(w, "demo tenant %q (id %d)\n", s.tenant.Name, s.tenant.ID)
+	fmt.Fprintln(w, "departments:")
+	for _, d := range demoDepartments {
+		dep := s.departments[d.origin]
+		fmt.Fprintf(w, "  %-4d %s%s\n", dep.ID, strings.Repeat("  ", strings.Count(dep.Path, "/")-2), dep.Name)
+	}
+	fmt.Fprintln(w, "users (sign in with the email or the phone and the password given):")
+	for _, u := range s.users {
+		phone := ""
+		if u.Phone != nil {
+			phone = *u.Phone
+		}
+		fmt.Fprintf(w, "  %-4d %-8s %-24s %-15s %s\n", u.ID, u.Role, *u.Email, phone, u.Name)
+	}
+	fmt.Fprintf(w, "open-platform app %q (scopes: %s)\n", s.app.App.Name, s.app.App.Scopes)
+	fmt.Fprintf(w, "  app_key:    %s\n", s.app.App.AppKey)
+	if s.app.Secret != "" {
+		fmt.Fprintf(w, "  app_secret: %s\n", s.app.Secret)
+		fmt.Fprintln(w, "  (the secret is shown only now: only its hash is stored)")
+	} else {
+		fmt.Fprintln(w, "  app_secret: unchanged, shown when the app was created (--rotate-app-secret prints a new one)")
+	}
+	fmt.Fprintf(w, "conversations: %d new (the demo holds %d calls and meetings in Chinese and English)\n", s.conversations, demoConversations)
+}

@@ -1,0 +1,541 @@
+package dao_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/megaview/mgvcore/internal/config"
+	"github.com/megaview/mgvcore/internal/dao"
+	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/logic"
+	"github.com/megaview/mgvcore/internal/model"
+)
+
+// The conversation store on the embedded SQLite dialect, through the logic
+// that uses it; internal/e2e runs the same paths on MariaDB.
+
+type org struct {
+	db                   *gorm.DB
+	tenant, other        int64
+	sales, east, support model.Department
+	admin, manager       model.User
+	reps                 []model.User // sales, sales, east, support
+	stranger             model.User   // a rep of the other tenant
+	ingest               *logic.Ingest
+	read                 *logic.Conversations
+}
+
+func newOrg(t *testing.T) *org {
+	t.Helper()
+	db, err := dao.OpenDB(config.Database{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "mgv.db"),
+		MaxOpenConns: 4, MaxIdleConns: 4, ConnMaxLifetime: config.Duration{Duration: time.Hour}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if sqlDB, err := db.DB(); err == nil {
+			sqlDB.Close()
+		}
+	})
+	if _, err := dao.NewMigrator(db).Up(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	o := &org{db: db}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Now().UTC()
+	tenant := func() int64 {
+		tn := model.Tenant{Name: "T", Timezone: "UTC", RateTier: "standard", CreatedAt: now, UpdatedAt: now}
+		must(db.Create(&tn).Error)
+		return tn.ID
+	}
+	o.tenant, o.other = tenant(), tenant()
+	dept := func(name string, parent *model.Department) model.Department {
+		d := model.Department{TenantID: o.tenant, Name: name, CreatedAt: now, UpdatedAt: now}
+		must(db.Create(&d).Error)
+		d.Path = fmt.Sprintf("/%d/", d.ID)
+		if parent != nil {
+			d.ParentID, d.Path = &parent.ID, fmt.Sprintf("%s%d/", parent.Path, d.ID)
+		}
+		must(db.Save(&d).Error)
+		return d
+	}
+	o.sales = dept("sales", nil)
+	o.east = dept("east", &o.sales)
+	o.support = dept("support", nil)
+	user := func(tenant int64, name, role string, d *model.Department) model.User {
+		origin := "crm-" + name
+		u := model.User{TenantID: tenant, Name: name, Role: role, Status: model.UserActive, OriginUserID: &origin, CreatedAt: now, UpdatedAt: now}
+		if d != nil {
+			u.DepartmentID = &d.ID
+		}
+		must(db.Create(&u).Error)
+		return u
+	}
+	o.admin = user(o.tenant, "admin", model.RoleAdmin, nil)
+	o.manager = user(o.tenant, "manager", model.RoleManager, &o.sales)
+	o.reps = []model.User{
+		user(o.tenant, "rep1", model.RoleRep, &o.sales),
+		user(o.tenant, "rep2", model.RoleRep, &o.sales),
+		user(o.tenant, "rep3", model.RoleRep, &o.east),
+		user(o.tenant, "rep4", model.RoleRep, &o.support),
+	}
+	o.stranger = user(o.other, "stranger", model.RoleRep, nil)
+	convs := dao.NewConversations(db)
+	o.ingest = logic.NewIngest(convs, dao.NewDeals(db), dao.NewTransactor(db))
+	o.read = logic.NewConversations(convs)
+	return o
+}
+
+func (o *org) app() context.Context {
+	return model.WithScope(context.Background(), model.Scope{TenantID: o.tenant, Role: model.RoleApp, AppScopes: []string{"ingest", "read"}})
+}
+
+func (o *org) as(u model.User) context.Context {
+	s := model.Scope{TenantID: u.TenantID, UserID: u.ID, Role: u.Role}
+	if u.Role == model.RoleManager {
+		s.DepartmentPath = o.sales.Path
+	}
+	return model.WithScope(context.Background(), s)
+}
+
+func (o *org) create(t *testing.T, origin string, owner model.User, begin time.Time, mut func(*logic.CreateConversationRequest)) int64 {
+	t.Helper()
+	req := logic.CreateConversationRequest{
+		OriginConversationID: origin, Owner: logic.Ref{ID: owner.ID}, Channel: model.ChannelCall,
+		Direction: model.DirectionOutbound, BeginTime: begin, DurationMS: 60_000,
+		Participants: []logic.ParticipantInput{{SpeakerKey: "rep", User: logic.Ref{ID: owner.ID}}, {SpeakerKey: "cust", Name: "王总", Affiliation: model.AffiliationExternal}},
+	}
+	if mut != nil {
+		mut(&req)
+	}
+	res, err := o.ingest.CreateConversation(o.app(), req)
+	if err != nil {
+		t.Fatalf("create %s: %v", origin, err)
+	}
+	return res.ConversationID
+}
+
+func reason(err error) string {
+	if err == nil {
+		return ""
+	}
+	return errs.From(err).Reason
+}
+
+func TestIngestAndRead(t *testing.T) {
+	o := newOrg(t)
+	ctx := o.app()
+	begin := time.Date(2026, 3, 1, 8, 30, 0, 123_000_000, time.UTC)
+	req := logic.CreateConversationRequest{
+		OriginConversationID: "call-1", Owner: logic.Ref{OriginID: "crm-rep1"}, Title: "预算沟通", Channel: model.ChannelCall,
+		BeginTime: begin, DurationMS: 20_000, Language: "zh-CN", CustomData: map[string]any{"b": 1, "a": []any{"x"}},
+		Participants: []logic.ParticipantInput{
+			{SpeakerKey: "0", User: logic.Ref{OriginID: "crm-rep1"}},
+			{SpeakerKey: "1", Name: "王总", Affiliation: model.AffiliationExternal},
+		},
+	}
+	first, err := o.ingest.CreateConversation(ctx, req)
+	if err != nil || !first.Created {
+		t.Fatalf("create: %+v %v", first, err)
+	}
+	// A retry naming the owner by the other kind of id is the same request.
+	retry := req
+	retry.Owner = logic.Ref{ID: o.reps[0].ID}
+	again, err := o.ingest.CreateConversation(ctx, retry)
+	if err != nil || again.Created || again.ConversationID != first.ConversationID {
+		t.Fatalf("retry: %+v %v", again, err)
+	}
+	conflict := req
+	conflict.DurationMS = 30_000
+	if _, err := o.ingest.CreateConversation(ctx, conflict); reason(err) != logic.ReasonConversationConflict || errs.From(err).Status != http.StatusConflict {
+		t.Fatalf("conflict: %v", err)
+	}
+	bad := req
+	bad.OriginConversationID, bad.Owner = "call-2", logic.Ref{OriginID: "nobody"}
+	if _, err := o.ingest.CreateConversation(ctx, bad); reason(err) != dao.ReasonUserNotFound || errs.From(err).Metadata["field"] != "origin_owner_user_id" {
+		t.Fatalf("unknown owner: %v", err)
+	}
+	bad.Owner = logic.Ref{ID: o.stranger.ID}
+	if _, err := o.ingest.CreateConversation(ctx, bad); reason(err) != dao.ReasonUserNotFound {
+		t.Fatalf("owner of another tenant: %v", err)
+	}
+
+	id := first.ConversationID
+	sentences := []logic.SentenceInput{
+		{Seq: 0, SpeakerKey: "0", StartMS: 0, EndMS: 4000, Text: "王总您好，我们今年的预算方案您看了吗？"},
+		{Seq: 1, SpeakerKey: "1", StartMS: 4200, EndMS: 4600, Text: "嗯"},
+		{Seq: 5, SpeakerKey: "1", StartMS: 5000, EndMS: 9000, Text: "看了，Budget is tight this year."},
+		{Seq: 6, SpeakerKey: "9", StartMS: 9500, EndMS: 12000, Text: "I joined late, what did I miss?"},
+	}
+	res, err := o.ingest.PutTranscript(ctx, id, sentences)
+	if err != nil || res.SentenceCount != 4 {
+		t.Fatalf("put: %+v %v", res, err)
+	}
+	d, err := o.read.Get(o.as(o.reps[0]), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Conversation.Status != model.StatusReady || d.Conversation.SentenceCount != 4 || !d.Conversation.BeginTime.Equal(begin) ||
+		string(d.Conversation.CustomData) != `{"a":["x"],"b":1}` || d.Conversation.Title != "预算沟通" {
+		t.Fatalf("conversation: %+v", d.Conversation)
+	}
+	want := []logic.ParticipantView{
+		{SpeakerKey: "0", UserID: &o.reps[0].ID, Name: "rep1", Affiliation: model.AffiliationInternal},
+		{SpeakerKey: "1", Name: "王总", Affiliation: model.AffiliationExternal},
+		{SpeakerKey: "9", Affiliation: model.AffiliationUnknown},
+	}
+	if fmt.Sprint(deref(d.Participants)) != fmt.Sprint(deref(want)) {
+		t.Fatalf("participants: %v, want %v", deref(d.Participants), deref(want))
+	}
+	if d.Metrics == nil || d.Metrics.QuestionCountInternal != 1 || d.Metrics.QuestionCountExternal != 1 ||
+		d.Metrics.TalkRatio != res.Metrics.TalkRatio || d.Metrics.AlgoVersion != logic.MetricsAlgoVersion {
+		t.Fatalf("metrics: %+v, computed %+v", d.Metrics, res.Metrics)
+	}
+	tr, err := o.read.Transcript(o.as(o.manager), id, `"budget IS" tight`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tr.Sentences) != 4 || tr.Sentences[2].Seq != 5 || !tr.Sentences[2].Matches || tr.Sentences[0].Matches || tr.MatchCount != 1 {
+		t.Fatalf("transcript: %+v", tr)
+	}
+	// Replacing the transcript replaces everything derived from it.
+	if _, err := o.ingest.PutTranscript(ctx, id, sentences[:1]); err != nil {
+		t.Fatal(err)
+	}
+	if tr, _ := o.read.Transcript(ctx, id, ""); len(tr.Sentences) != 1 {
+		t.Fatalf("after replace: %+v", tr)
+	}
+	var jobs []model.OutboxJob
+	if err := o.db.Where("conversation_id = ?", id).Order("id").Find(&jobs).Error; err != nil {
+		t.Fatal(err)
+	}
+	if len(jobs) != 3 || jobs[0].Kind != model.OutboxConversation || jobs[1].Kind != model.OutboxTranscript || jobs[1].Version != 1 || jobs[2].Version != 2 {
+		t.Fatalf("outbox: %+v", jobs)
+	}
+
+	// Out of scope and other tenants: 404, never 403.
+	strangerCtx := model.WithScope(context.Background(), model.Scope{TenantID: o.other, UserID: o.stranger.ID, Role: model.RoleRep})
+	for name, ctx := range map[string]context.Context{"rep2": o.as(o.reps[1]), "support rep": o.as(o.reps[3]), "other tenant": strangerCtx} {
+		if _, err := o.read.Get(ctx, id); reason(err) != dao.ReasonConversationNotFound {
+			t.Errorf("%s get: %v", name, err)
+		}
+		if _, err := o.read.Transcript(ctx, id, ""); reason(err) != dao.ReasonConversationNotFound {
+			t.Errorf("%s transcript: %v", name, err)
+		}
+	}
+	if _, err := o.ingest.PutTranscript(model.WithScope(context.Background(), model.Scope{TenantID: o.other, Role: model.RoleApp, AppScopes: []string{"ingest"}}), id, sentences); reason(err) != dao.ReasonConversationNotFound {
+		t.Errorf("put from another tenant: %v", err)
+	}
+	readOnly := model.WithScope(context.Background(), model.Scope{TenantID: o.tenant, Role: model.RoleApp, AppScopes: []string{"read"}})
+	if _, err := o.ingest.PutTranscript(readOnly, id, sentences); errs.From(err).Status != http.StatusForbidden {
+		t.Errorf("put without the ingest scope: %v", err)
+	}
+	if _, err := o.ingest.CreateConversation(o.as(o.reps[0]), req); errs.From(err).Status != http.StatusForbidden {
+		t.Errorf("create as a rep: %v", err)
+	}
+}
+
+func deref(ps []logic.ParticipantView) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		uid := int64(0)
+		if p.UserID != nil {
+			uid = *p.UserID
+		}
+		out[i] = fmt.Sprintf("%s/%d/%s/%s", p.SpeakerKey, uid, p.Name, p.Affiliation)
+	}
+	return out
+}
+
+func TestListScopeFiltersAndPages(t *testing.T) {
+	o := newOrg(t)
+	base := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
+	dirs := []string{model.DirectionInbound, model.DirectionOutbound, model.DirectionUnknown}
+	byOwner := map[int64][]int64{}
+	var all []int64
+	for i := range 24 {
+		owner := o.reps[i%4]
+		// Pairs of conversations share a begin_time, so ties need the id.
+		id := o.create(t, fmt.Sprintf("c-%02d", i), owner, base.Add(time.Duration(i/2)*time.Hour), func(r *logic.CreateConversationRequest) {
+			r.Direction = dirs[i%3]
+			r.DurationMS = int64(1000 * (i + 1))
+		})
+		byOwner[owner.ID] = append(byOwner[owner.ID], id)
+		all = append(all, id)
+	}
+	list := func(ctx context.Context, f model.ConversationFilter) []int64 {
+		t.Helper()
+		var ids []int64
+		token := ""
+		for {
+			page, err := o.read.List(ctx, logic.ListConversationsRequest{Filter: f, PageSize: 5, PageToken: token})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range page.Conversations {
+				ids = append(ids, c.ID)
+			}
+			if page.NextPageToken == "" {
+				if int(page.Total) != len(ids) {
+					t.Fatalf("total %d, listed %d", page.Total, len(ids))
+				}
+				return ids
+			}
+			token = page.NextPageToken
+		}
+	}
+	sorted := func(ids []int64) []int64 { return slices.Sorted(slices.Values(ids)) }
+	desc := slices.Clone(all)
+	slices.Reverse(desc)
+	if got := list(o.as(o.admin), model.ConversationFilter{}); !slices.Equal(got, desc) {
+		t.Fatalf("admin: %v, want %v (begin_time desc, id desc)", got, desc)
+	}
+	if got := list(o.as(o.reps[1]), model.ConversationFilter{}); !slices.Equal(sorted(got), byOwner[o.reps[1].ID]) {
+		t.Fatalf("rep2 sees %v", got)
+	}
+	subtree := sorted(append(append(slices.Clone(byOwner[o.reps[0].ID]), byOwner[o.reps[1].ID]...), byOwner[o.reps[2].ID]...))
+	if got := list(o.as(o.manager), model.ConversationFilter{}); !slices.Equal(sorted(got), subtree) {
+		t.Fatalf("manager sees %v, want %v", sorted(got), subtree)
+	}
+	if got := list(o.as(o.admin), model.ConversationFilter{DepartmentID: o.east.ID}); !slices.Equal(sorted(got), byOwner[o.reps[2].ID]) {
+		t.Fatalf("department east: %v", got)
+	}
+	if got := list(o.as(o.admin), model.ConversationFilter{DepartmentID: 999_999}); len(got) != 0 {
+		t.Fatalf("unknown department: %v", got)
+	}
+	if got := list(o.as(o.reps[3]), model.ConversationFilter{DepartmentID: o.sales.ID}); len(got) != 0 {
+		t.Fatalf("a filter never widens the scope: %v", got)
+	}
+	minD, maxD := int64(5000), int64(10_000)
+	got := list(o.as(o.admin), model.ConversationFilter{
+		From: base.Add(2 * time.Hour), To: base.Add(8 * time.Hour), Direction: model.DirectionInbound, MinDurationMS: &minD, MaxDurationMS: &maxD,
+	})
+	// i in [4, 16) (from incl., to excl.), inbound (i%3 == 0), duration 5..10 s (i in [4, 9]): 6 and 9.
+	if want := []int64{all[9], all[6]}; !slices.Equal(got, want) {
+		t.Fatalf("filters: %v, want %v", got, want)
+	}
+	if got := list(o.as(o.admin), model.ConversationFilter{OwnerIDs: []int64{o.reps[3].ID, o.reps[3].ID}}); !slices.Equal(sorted(got), byOwner[o.reps[3].ID]) {
+		t.Fatalf("owner filter: %v", got)
+	}
+	// Tracker filter: EXISTS on tracker_hits.
+	if err := o.db.Create(&model.TrackerHit{TenantID: o.tenant, TrackerID: 77, ConversationID: all[3], Phrase: "预算", SpeakerKey: "x"}).Error; err != nil {
+		t.Fatal(err)
+	}
+	if got := list(o.as(o.admin), model.ConversationFilter{TrackerID: 77}); !slices.Equal(got, []int64{all[3]}) {
+		t.Fatalf("tracker filter: %v", got)
+	}
+
+	// Pages stay stable while conversations arrive: every conversation that
+	// existed at the start is listed exactly once.
+	ctx := o.as(o.admin)
+	page, err := o.read.List(ctx, logic.ListConversationsRequest{PageSize: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int64]int{}
+	for _, c := range page.Conversations {
+		seen[c.ID]++
+	}
+	for i := 0; page.NextPageToken != ""; i++ {
+		o.create(t, fmt.Sprintf("new-%d", i), o.reps[0], base.Add(time.Duration(i%30)*time.Hour), nil)
+		if page, err = o.read.List(ctx, logic.ListConversationsRequest{PageSize: 7, PageToken: page.NextPageToken}); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range page.Conversations {
+			seen[c.ID]++
+		}
+	}
+	for _, id := range all {
+		if seen[id] != 1 {
+			t.Fatalf("conversation %d listed %d times", id, seen[id])
+		}
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Fatalf("conversation %d listed %d times", id, n)
+		}
+	}
+
+	// A token belongs to its filter.
+	first, _ := o.read.List(ctx, logic.ListConversationsRequest{PageSize: 1})
+	_, err = o.read.List(ctx, logic.ListConversationsRequest{PageSize: 1, PageToken: first.NextPageToken, Filter: model.ConversationFilter{DealID: 1}})
+	if errs.From(err).Metadata["field"] != "page_token" {
+		t.Fatalf("token of another filter: %v", err)
+	}
+}
+
+func TestConcurrentCreateMakesOneConversation(t *testing.T) {
+	o := newOrg(t)
+	begin := time.Now().UTC()
+	var wg sync.WaitGroup
+	results := make([]logic.CreateConversationResult, 8)
+	errList := make([]error, 8)
+	for i := range results {
+		wg.Go(func() {
+			results[i], errList[i] = o.ingest.CreateConversation(o.app(), logic.CreateConversationRequest{
+				OriginConversationID: "same", Owner: logic.Ref{ID: o.reps[0].ID}, Channel: model.ChannelMeeting,
+				BeginTime: begin, DurationMS: 1000,
+			})
+		})
+	}
+	wg.Wait()
+	created := 0
+	for i, r := range results {
+		if errList[i] != nil {
+			t.Fatalf("create %d: %v", i, errList[i])
+		}
+		if r.ConversationID != results[0].ConversationID {
+			t.Fatalf("two ids: %+v", results)
+		}
+		if r.Created {
+			created++
+		}
+	}
+	var n int64
+	o.db.Model(&model.Conversation{}).Where("origin_conversation_id = ?", "same").Count(&n)
+	if created != 1 || n != 1 {
+		t.Fatalf("created %d, rows %d", created, n)
+	}
+}
+
+func TestConcurrentTranscriptsSerialize(t *testing.T) {
+	o := newOrg(t)
+	id := o.create(t, "busy", o.reps[0], time.Now().UTC(), func(r *logic.CreateConversationRequest) { r.DurationMS = 3_600_000 })
+	transcript := func(writer, n int) []logic.SentenceInput {
+		out := make([]logic.SentenceInput, n)
+		for i := range out {
+			speaker := []string{"rep", "cust"}[(i+writer)%2]
+			out[i] = logic.SentenceInput{Seq: int64(i), SpeakerKey: speaker, StartMS: int64(i * 3000), EndMS: int64(i*3000 + 1000 + 500*writer),
+				Text: fmt.Sprintf("writer %d sentence %d, is that right?", writer, i)}
+		}
+		return out
+	}
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for range 3 {
+				if _, err := o.ingest.PutTranscript(o.app(), id, transcript(w, 300+100*w)); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	assertMetricsMatchTranscript(t, o, id)
+}
+
+// assertMetricsMatchTranscript recomputes the metrics from what is stored.
+func assertMetricsMatchTranscript(t *testing.T, o *org, id int64) {
+	t.Helper()
+	ctx := o.app()
+	d, err := o.read.Get(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := o.read.Transcript(ctx, id, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	internal := map[string]bool{}
+	for _, p := range d.Participants {
+		internal[p.SpeakerKey] = p.Affiliation == model.AffiliationInternal
+	}
+	ms := make([]logic.MetricsSentence, len(tr.Sentences))
+	for i, s := range tr.Sentences {
+		side := logic.SideExternal
+		if internal[s.SpeakerKey] {
+			side = logic.SideInternal
+		}
+		ms[i] = logic.MetricsSentence{Seq: int(s.Seq), StartMS: s.StartMS, EndMS: s.EndMS, Side: side, Text: s.Text}
+	}
+	want := logic.ComputeMetrics(d.Conversation.DurationMS, ms)
+	if d.Conversation.SentenceCount != len(tr.Sentences) || d.Metrics.TalkRatio != want.TalkRatio ||
+		d.Metrics.LongestMonologueMS != want.LongestMonologueMS || d.Metrics.SilenceMS != want.SilenceMS ||
+		d.Metrics.QuestionCountInternal != want.QuestionCountInternal {
+		t.Fatalf("stored metrics %+v (sentence_count %d) do not match the stored transcript (%d sentences): %+v",
+			d.Metrics, d.Conversation.SentenceCount, len(tr.Sentences), want)
+	}
+}
+
+func TestDealUpsert(t *testing.T) {
+	o := newOrg(t)
+	ctx := o.app()
+	req := logic.UpsertDealRequest{OriginDealID: "d-1", Name: "Big deal", AmountCents: 100, Owner: logic.Ref{OriginID: "crm-rep1"}}
+	d, created, err := o.ingest.UpsertDeal(ctx, req)
+	if err != nil || !created || d.OwnerUserID == nil || *d.OwnerUserID != o.reps[0].ID {
+		t.Fatalf("create: %+v %v %v", d, created, err)
+	}
+	again, created, err := o.ingest.UpsertDeal(ctx, req)
+	if err != nil || created || again.ID != d.ID || !again.UpdatedAt.Equal(d.UpdatedAt) {
+		t.Fatalf("same again: %+v %v %v", again, created, err)
+	}
+	req.Owner, req.Stage = logic.Ref{}, "won"
+	upd, created, err := o.ingest.UpsertDeal(ctx, req)
+	if err != nil || created || upd.ID != d.ID || upd.OwnerUserID != nil || upd.Stage != "won" {
+		t.Fatalf("update: %+v %v %v", upd, created, err)
+	}
+	req.Owner = logic.Ref{ID: o.stranger.ID}
+	if _, _, err := o.ingest.UpsertDeal(ctx, req); reason(err) != dao.ReasonUserNotFound {
+		t.Fatalf("owner of another tenant: %v", err)
+	}
+	// A conversation names its deal by either id.
+	id := o.create(t, "with-deal", o.reps[0], time.Now(), func(r *logic.CreateConversationRequest) { r.Deal = logic.Ref{OriginID: "d-1"} })
+	c, err := o.read.Get(ctx, id)
+	if err != nil || c.Conversation.DealID == nil || *c.Conversation.DealID != d.ID {
+		t.Fatalf("deal of conversation: %+v %v", c.Conversation, err)
+	}
+	_, err = o.ingest.CreateConversation(ctx, logic.CreateConversationRequest{OriginConversationID: "x", Owner: logic.Ref{ID: o.reps[0].ID},
+		Deal: logic.Ref{ID: 424242}, Channel: model.ChannelCall, BeginTime: time.Now(), DurationMS: 1})
+	if reason(err) != dao.ReasonDealNotFound || errs.From(err).Metadata["field"] != "deal_id" {
+		t.Fatalf("unknown deal: %v", err)
+	}
+}
+
+func TestSeedConversations(t *testing.T) {
+	o := newOrg(t)
+	n, err := o.ingest.SeedConversations(context.Background(), o.tenant, o.reps, 30)
+	if err != nil || n != 30 {
+		t.Fatalf("seed: %d %v", n, err)
+	}
+	if n, err := o.ingest.SeedConversations(context.Background(), o.tenant, o.reps, 30); err != nil || n != 0 {
+		t.Fatalf("seed again: %d %v", n, err)
+	}
+	var convs []model.Conversation
+	o.db.Where("tenant_id = ?", o.tenant).Find(&convs)
+	langs, owners, dirs := map[string]int{}, map[int64]int{}, map[string]int{}
+	now := time.Now()
+	for _, c := range convs {
+		langs[c.Language]++
+		owners[c.OwnerUserID]++
+		dirs[c.Direction]++
+		if c.SentenceCount < 20 || c.SentenceCount > 200 || c.Status != model.StatusReady {
+			t.Errorf("conversation %s: %d sentences, %s", c.OriginConversationID, c.SentenceCount, c.Status)
+		}
+		if age := now.Sub(c.BeginTime); age < 0 || age > 92*24*time.Hour {
+			t.Errorf("conversation %s begins %s", c.OriginConversationID, c.BeginTime)
+		}
+		assertMetricsMatchTranscript(t, o, c.ID)
+	}
+	if len(convs) != 30 || langs["zh-CN"] == 0 || langs["en-US"] == 0 || len(owners) != 4 || len(dirs) < 2 {
+		t.Fatalf("variety: %d conversations, languages %v, owners %v, directions %v", len(convs), langs, owners, dirs)
+	}
+	var questions, backChannels int64
+	o.db.Model(&model.ConversationMetrics{}).Where("tenant_id = ?", o.tenant).Select("SUM(question_count_internal + question_count_external)").Scan(&questions)
+	o.db.Model(&model.Sentence{}).Where("tenant_id = ? AND text IN ?", o.tenant, []string{"嗯", "对", "好的", "ok", "right", "yeah sure"}).Count(&backChannels)
+	if questions == 0 || backChannels == 0 {
+		t.Fatalf("questions %d, back-channels %d", questions, backChannels)
+	}
+}

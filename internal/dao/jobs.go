@@ -1,0 +1,227 @@
+package dao
+
+import (
+	"context"
+	"database/sql"
+	"time"
+	"unicode/utf8"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/megaview/mgvcore/internal/model"
+)
+
+// TrackerJobs is the queue of tracker re-applications: outbox rows of kind
+// tracker_apply. On such a row, version is the tracker version to apply and
+// conversation_id is the progress cursor: every conversation of the tenant
+// up to that id has been matched already.
+type TrackerJobs struct{ db *gorm.DB }
+
+// NewTrackerJobs works on db.
+func NewTrackerJobs(db *gorm.DB) *TrackerJobs { return &TrackerJobs{db: db} }
+
+// sentenceBudget bounds the sentences one batch loads: a batch stops
+// adding conversations once it holds this many (but always takes one).
+const sentenceBudget = 20_000
+
+// ClaimTrackerJob leases the oldest due job. On MySQL, FOR UPDATE SKIP
+// LOCKED lets concurrent workers pass each other's candidates; on SQLite
+// (one process) the candidate is read plainly. Either way the lease is
+// taken by an update guarded on the attempts counter, so only one of two
+// racing workers gets the job.
+func (r *TrackerJobs) ClaimTrackerJob(ctx context.Context, lease time.Duration) (*model.OutboxJob, error) {
+	var claimed *model.OutboxJob
+	claim := func(db *gorm.DB) error {
+		now := dbNow()
+		q := db.Where("kind = ? AND next_attempt_at <= ?", model.OutboxTrackerApply, now).
+			Order("next_attempt_at").Order("id").Limit(1)
+		if db.Dialector.Name() == "mysql" {
+			q = q.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate, Options: clause.LockingOptionsSkipLocked})
+		}
+		var jobs []model.OutboxJob
+		if err := q.Find(&jobs).Error; err != nil || len(jobs) == 0 {
+			return err
+		}
+		job := jobs[0]
+		res := db.Exec("UPDATE outbox SET attempts = ?, next_attempt_at = ? WHERE id = ? AND attempts = ?",
+			job.Attempts+1, now.Add(lease), job.ID, job.Attempts)
+		if res.Error != nil || res.RowsAffected == 0 {
+			return res.Error
+		}
+		job.Attempts++
+		job.NextAttemptAt = now.Add(lease)
+		claimed = &job
+		return nil
+	}
+	db := r.db.WithContext(ctx)
+	var err error
+	if db.Dialector.Name() == "mysql" {
+		err = db.Transaction(claim)
+	} else {
+		err = claim(db)
+	}
+	return claimed, dbError(err, nil)
+}
+
+// ApplyTrackerBatch re-applies the job's tracker to the next batch of the
+// tenant's conversations, in one transaction:
+//
+//  1. Renew the lease. This write comes first: on SQLite it takes the write
+//     lock before anything is read; on MySQL it locks the job row, so a
+//     tracker change (which deletes the older jobs) waits for the batch and
+//     then queues a job that redoes it.
+//  2. Lock the batch's conversation rows (shared, MySQL), so a transcript
+//     being written to one of them commits first; its sentences are then
+//     read here, and the hits written here follow them. On SQLite the
+//     write lock serializes the two already.
+//  3. Read the tracker: deleted → TrackerGone; another version → Superseded.
+//  4. Match, replace the tracker's hits in the batch, move the cursor.
+//
+// MySQL runs it in READ COMMITTED, so each read sees what committed before
+// it (the transcripts it waited for) and the deletes take no gap locks
+// that would stall transcript writes.
+func (r *TrackerJobs) ApplyTrackerBatch(ctx context.Context, job *model.OutboxJob, size int, lease time.Duration,
+	match func(*model.Tracker, []model.Sentence, []model.Participant) []model.TrackerHit,
+) (model.TrackerBatch, error) {
+	var out model.TrackerBatch
+	err := r.db.WithContext(ctx).Transaction(func(db *gorm.DB) error {
+		renew := db.Exec("UPDATE outbox SET next_attempt_at = ? WHERE id = ?", dbNow().Add(lease), job.ID)
+		if renew.Error != nil {
+			return renew.Error
+		}
+		var cursor []int64
+		if err := db.Model(&model.OutboxJob{}).Where("id = ?", job.ID).Pluck("conversation_id", &cursor).Error; err != nil {
+			return err
+		}
+		if len(cursor) == 0 {
+			out.Superseded = true // a tracker change replaced the job
+			return nil
+		}
+		convs, err := nextConversations(db, job.TenantID, cursor[0], size)
+		if err != nil {
+			return err
+		}
+		var trackers []model.Tracker
+		if err := db.Where("id = ? AND tenant_id = ?", job.TrackerID, job.TenantID).Limit(1).Find(&trackers).Error; err != nil {
+			return err
+		}
+		switch {
+		case len(trackers) == 0 || trackers[0].DeletedAt != nil:
+			out.TrackerGone = true
+			return nil
+		case trackers[0].Version != job.Version:
+			out.Superseded = true
+			return nil
+		case len(convs) == 0:
+			out.Done = true
+			return nil
+		}
+		hits, err := matchBatch(db, job.TenantID, convs, func(s []model.Sentence, p []model.Participant) []model.TrackerHit {
+			return match(&trackers[0], s, p)
+		})
+		if err != nil {
+			return err
+		}
+		if err := replaceTrackerHits(db, job.TenantID, job.TrackerID, convs, hits); err != nil {
+			return err
+		}
+		last := convs[len(convs)-1]
+		if err := db.Exec("UPDATE outbox SET conversation_id = ? WHERE id = ?", last, job.ID).Error; err != nil {
+			return err
+		}
+		job.ConversationID = last
+		out.Conversations = len(convs)
+		return nil
+	}, &sql.TxOptions{Isolation: sql.LevelReadCommitted}) // SQLite ignores the level: it is serializable
+	return out, dbError(err, nil)
+}
+
+// nextConversations picks and locks the ids of the next batch after cursor.
+func nextConversations(db *gorm.DB, tenantID, cursor int64, size int) ([]int64, error) {
+	lock := ""
+	if db.Dialector.Name() == "mysql" {
+		lock = " LOCK IN SHARE MODE"
+	}
+	var rows []struct {
+		ID            int64
+		SentenceCount int
+	}
+	err := db.Raw("SELECT id, sentence_count FROM conversations WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?"+lock,
+		tenantID, cursor, size).Scan(&rows).Error
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]int64, 0, len(rows))
+	sentences := 0
+	for _, c := range rows {
+		if len(ids) > 0 && sentences+c.SentenceCount > sentenceBudget {
+			break
+		}
+		sentences += c.SentenceCount
+		ids = append(ids, c.ID)
+	}
+	return ids, nil
+}
+
+// matchBatch loads the transcripts and speakers of conversations and
+// matches each one.
+func matchBatch(db *gorm.DB, tenantID int64, ids []int64, match func([]model.Sentence, []model.Participant) []model.TrackerHit) ([]model.TrackerHit, error) {
+	var sentences []model.Sentence
+	if err := db.Where("conversation_id IN ? AND tenant_id = ?", ids, tenantID).
+		Order("conversation_id").Order("seq").Find(&sentences).Error; err != nil {
+		return nil, err
+	}
+	var participants []model.Participant
+	if err := db.Where("conversation_id IN ? AND tenant_id = ?", ids, tenantID).Find(&participants).Error; err != nil {
+		return nil, err
+	}
+	speakers := map[int64][]model.Participant{}
+	for _, p := range participants {
+		speakers[p.ConversationID] = append(speakers[p.ConversationID], p)
+	}
+	var hits []model.TrackerHit
+	for start := 0; start < len(sentences); {
+		id := sentences[start].ConversationID
+		end := start
+		for end < len(sentences) && sentences[end].ConversationID == id {
+			end++
+		}
+		hits = append(hits, match(sentences[start:end], speakers[id])...)
+		start = end
+	}
+	return hits, nil
+}
+
+// PurgeTrackerHits deletes at most limit hits of a tracker.
+func (r *TrackerJobs) PurgeTrackerHits(ctx context.Context, tenantID, trackerID int64, limit int) (int, error) {
+	return purgeTrackerHits(r.db.WithContext(ctx), tenantID, trackerID, limit)
+}
+
+// FinishTrackerJob deletes a job.
+func (r *TrackerJobs) FinishTrackerJob(ctx context.Context, jobID int64) error {
+	return dbError(r.db.WithContext(ctx).Exec("DELETE FROM outbox WHERE id = ?", jobID).Error, nil)
+}
+
+// RetryTrackerJob makes a job due at at, recording cause when there is one.
+func (r *TrackerJobs) RetryTrackerJob(ctx context.Context, jobID int64, at time.Time, cause error) error {
+	db := r.db.WithContext(ctx)
+	at = at.UTC().Truncate(time.Millisecond)
+	if cause == nil {
+		return dbError(db.Exec("UPDATE outbox SET next_attempt_at = ? WHERE id = ?", at, jobID).Error, nil)
+	}
+	return dbError(db.Exec("UPDATE outbox SET next_attempt_at = ?, last_error = ? WHERE id = ?",
+		at, truncateUTF8(cause.Error(), 1024), jobID).Error, nil)
+}
+
+// truncateUTF8 cuts s to at most n bytes on a character boundary.
+func truncateUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
+}

@@ -1,0 +1,79 @@
+package dao
+
+import (
+	"context"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/model"
+)
+
+// RefreshTokens stores refresh tokens by the SHA-256 of the token.
+type RefreshTokens struct{ db *gorm.DB }
+
+// NewRefreshTokens works on db.
+func NewRefreshTokens(db *gorm.DB) *RefreshTokens { return &RefreshTokens{db: db} }
+
+var errRefreshTokenNotFound = errs.NotFound("REFRESH_TOKEN_NOT_FOUND", "no such refresh token")
+
+// Create inserts t.
+func (r *RefreshTokens) Create(ctx context.Context, t *model.RefreshToken) error {
+	return dbError(conn(ctx, r.db).Create(t).Error, nil)
+}
+
+// ByHash finds a token, spent and revoked ones included.
+func (r *RefreshTokens) ByHash(ctx context.Context, hash string) (*model.RefreshToken, error) {
+	var t model.RefreshToken
+	if err := conn(ctx, r.db).Where("token_hash = ?", hash).Take(&t).Error; err != nil {
+		return nil, dbError(err, errRefreshTokenNotFound)
+	}
+	return &t, nil
+}
+
+// Rotate spends the token with oldHash and stores next in one transaction.
+// The conditional update is the arbiter between concurrent refreshes: only
+// one of them changes the row, the others see no row affected and get
+// false.
+func (r *RefreshTokens) Rotate(ctx context.Context, oldHash string, usedAt time.Time, next *model.RefreshToken) (bool, error) {
+	won := false
+	run := func(tx *gorm.DB) error {
+		res := tx.Model(&model.RefreshToken{}).
+			Where("token_hash = ? AND used_at IS NULL AND revoked_at IS NULL", oldHash).
+			Update("used_at", usedAt)
+		if res.Error != nil {
+			return dbError(res.Error, nil)
+		}
+		if res.RowsAffected != 1 {
+			return nil
+		}
+		if err := tx.Create(next).Error; err != nil {
+			return dbError(err, nil)
+		}
+		won = true
+		return nil
+	}
+	var err error
+	if tx, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
+		err = run(tx.WithContext(ctx))
+	} else {
+		err = dbError(r.db.WithContext(ctx).Transaction(run), nil)
+	}
+	if err != nil {
+		return false, err
+	}
+	return won, nil
+}
+
+// RevokeFamily revokes every token of one login.
+func (r *RefreshTokens) RevokeFamily(ctx context.Context, familyID string, at time.Time) error {
+	return dbError(conn(ctx, r.db).Model(&model.RefreshToken{}).
+		Where("family_id = ? AND revoked_at IS NULL", familyID).Update("revoked_at", at).Error, nil)
+}
+
+// RevokeUser revokes every token of a user.
+func (r *RefreshTokens) RevokeUser(ctx context.Context, tenantID, userID int64, at time.Time) error {
+	return dbError(conn(ctx, r.db).Model(&model.RefreshToken{}).
+		Where("user_id = ? AND tenant_id = ? AND revoked_at IS NULL", userID, tenantID).Update("revoked_at", at).Error, nil)
+}

@@ -1,0 +1,152 @@
+package dao
+
+import (
+	"context"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/megaview/mgvcore/internal/model"
+)
+
+// searchKinds are the outbox kinds the search indexer consumes: a
+// transcript replaced, or a conversation's metadata changed. Both re-index
+// the whole conversation.
+var searchKinds = []string{model.OutboxTranscript, model.OutboxConversation}
+
+// SearchOutbox is the search indexer's view of the outbox. A job is leased
+// by moving its next_attempt_at past the lease; it is deleted once indexed,
+// and rescheduled with backoff when indexing fails, so none is ever dropped.
+// A process that dies holding leases leaves them to expire: another
+// instance, or the restarted one, takes the jobs again.
+type SearchOutbox struct{ db *gorm.DB }
+
+// NewSearchOutbox works on db.
+func NewSearchOutbox(db *gorm.DB) *SearchOutbox { return &SearchOutbox{db: db} }
+
+// Claim leases up to limit due jobs, oldest due first. On MySQL, SELECT …
+// FOR UPDATE SKIP LOCKED lets instances claim side by side without waiting
+// for or double-taking each other's rows. SQLite has one writer at a time:
+// there a single UPDATE … RETURNING claims atomically.
+func (o *SearchOutbox) Claim(ctx context.Context, limit int, lease time.Duration) ([]model.OutboxJob, error) {
+	db := o.db.WithContext(ctx)
+	now := dbNow()
+	until := now.Add(lease)
+	var jobs []model.OutboxJob
+	var err error
+	if db.Dialector.Name() == "mysql" {
+		err = db.Transaction(func(tx *gorm.DB) error {
+			for _, kind := range searchKinds {
+				// One kind at a time keeps each scan on idx_outbox_due.
+				var part []model.OutboxJob
+				err := tx.Where("kind = ? AND next_attempt_at <= ?", kind, now).
+					Order("next_attempt_at").Order("id").Limit(limit - len(jobs)).
+					Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate, Options: clause.LockingOptionsSkipLocked}).
+					Find(&part).Error
+				if err != nil {
+					return err
+				}
+				jobs = append(jobs, part...)
+				if len(jobs) >= limit {
+					break
+				}
+			}
+			if len(jobs) == 0 {
+				return nil
+			}
+			return tx.Exec("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE id IN ?", until, jobIDs(jobs)).Error
+		})
+	} else {
+		for _, kind := range searchKinds {
+			var part []model.OutboxJob
+			err = db.Raw(`UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?
+WHERE id IN (SELECT id FROM outbox WHERE kind = ? AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?)
+RETURNING *`, until, kind, now, limit-len(jobs)).Scan(&part).Error
+			if err != nil {
+				break
+			}
+			jobs = append(jobs, part...)
+			if len(jobs) >= limit {
+				break
+			}
+		}
+	}
+	if err != nil {
+		return nil, dbError(err, nil)
+	}
+	return jobs, nil
+}
+
+func jobIDs(jobs []model.OutboxJob) []int64 {
+	ids := make([]int64, len(jobs))
+	for i, j := range jobs {
+		ids[i] = j.ID
+	}
+	return ids
+}
+
+// Done deletes indexed jobs.
+func (o *SearchOutbox) Done(ctx context.Context, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	return dbError(o.db.WithContext(ctx).Exec("DELETE FROM outbox WHERE id IN ?", ids).Error, nil)
+}
+
+// Retry reschedules a failed job at a time of the caller's choosing.
+func (o *SearchOutbox) Retry(ctx context.Context, id int64, at time.Time, lastError string) error {
+	if len(lastError) > 1000 {
+		lastError = lastError[:1000]
+	}
+	err := o.db.WithContext(ctx).Exec("UPDATE outbox SET next_attempt_at = ?, last_error = ? WHERE id = ?",
+		at.UTC().Truncate(time.Millisecond), lastError, id).Error
+	return dbError(err, nil)
+}
+
+// Release makes leased jobs due again now (a draining process hands them
+// over instead of letting the lease run out).
+func (o *SearchOutbox) Release(ctx context.Context, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	return dbError(o.db.WithContext(ctx).Exec("UPDATE outbox SET next_attempt_at = ? WHERE id IN ?", dbNow(), ids).Error, nil)
+}
+
+// Backlog is the state of the search jobs: how many wait and since when the
+// oldest one does (zero when none).
+func (o *SearchOutbox) Backlog(ctx context.Context) (pending int64, oldest time.Time, err error) {
+	db := o.db.WithContext(ctx).Model(&model.OutboxJob{}).Where("kind IN ?", searchKinds)
+	if err := db.Count(&pending).Error; err != nil || pending == 0 {
+		return 0, time.Time{}, dbError(err, nil)
+	}
+	var first []model.OutboxJob
+	err = o.db.WithContext(ctx).Select("id, created_at").Where("kind IN ?", searchKinds).Order("id").Limit(1).Find(&first).Error
+	if err != nil || len(first) == 0 {
+		return pending, time.Time{}, dbError(err, nil)
+	}
+	return pending, first[0].CreatedAt, nil
+}
+
+// EnqueueTenant queues a re-index of every conversation of a tenant (0: of
+// every tenant) and returns how many.
+func (o *SearchOutbox) EnqueueTenant(ctx context.Context, tenantID int64) (int64, error) {
+	if tenantID == 0 {
+		return o.enqueueWhere(ctx, "1 = 1")
+	}
+	return o.enqueueWhere(ctx, "tenant_id = ?", tenantID)
+}
+
+// EnqueueUpdatedSince queues a re-index of the conversations changed since
+// t (the catch-up after an index rebuild).
+func (o *SearchOutbox) EnqueueUpdatedSince(ctx context.Context, t time.Time) (int64, error) {
+	return o.enqueueWhere(ctx, "updated_at >= ?", t.UTC())
+}
+
+func (o *SearchOutbox) enqueueWhere(ctx context.Context, where string, args ...any) (int64, error) {
+	now := dbNow()
+	q := "INSERT INTO outbox (tenant_id, kind, conversation_id, tracker_id, version, attempts, next_attempt_at, last_error, created_at) " +
+		"SELECT tenant_id, ?, id, 0, transcript_version, 0, ?, '', ? FROM conversations WHERE " + where
+	res := o.db.WithContext(ctx).Exec(q, append([]any{model.OutboxConversation, now, now}, args...)...)
+	return res.RowsAffected, dbError(res.Error, nil)
+}

@@ -1,0 +1,257 @@
+package dao_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/megaview/mgvcore/internal/dao"
+	"github.com/megaview/mgvcore/internal/logic"
+	"github.com/megaview/mgvcore/internal/model"
+)
+
+// Trackers on the embedded SQLite dialect: CRUD with its outbox jobs, the
+// transcript hook, batches of the re-application, statistics and comments.
+// internal/e2e runs the same paths on MariaDB.
+
+type trackerEnv struct {
+	*org
+	trackers *logic.Trackers
+	stats    *logic.Stats
+	jobs     *dao.TrackerJobs
+	ingest   *logic.Ingest // with the tracker hook
+}
+
+func newTrackerEnv(t *testing.T) *trackerEnv {
+	o := newOrg(t)
+	repo := dao.NewTrackers(o.db)
+	return &trackerEnv{
+		org:      o,
+		trackers: logic.NewTrackers(repo, nil),
+		stats:    logic.NewStats(dao.NewStats(o.db), repo),
+		jobs:     dao.NewTrackerJobs(o.db),
+		ingest:   logic.NewIngest(dao.NewConversations(o.db), dao.NewDeals(o.db), dao.NewTransactor(o.db), logic.NewTrackerHook(repo)),
+	}
+}
+
+// say stores a transcript of one line per text, alternating rep and customer.
+func (e *trackerEnv) say(t *testing.T, id int64, texts ...string) {
+	t.Helper()
+	var ss []logic.SentenceInput
+	for i, text := range texts {
+		speaker := "rep"
+		if i%2 == 1 {
+			speaker = "cust"
+		}
+		ss = append(ss, logic.SentenceInput{Seq: int64(i), SpeakerKey: speaker, StartMS: int64(i) * 5000, EndMS: int64(i)*5000 + 4000, Text: text})
+	}
+	if _, err := e.ingest.PutTranscript(e.app(), id, ss); err != nil {
+		t.Fatalf("transcript of %d: %v", id, err)
+	}
+}
+
+// hits counts the stored hits of a tracker, per conversation.
+func (e *trackerEnv) hits(t *testing.T, trackerID int64) map[int64]int {
+	t.Helper()
+	var rows []model.TrackerHit
+	if err := e.db.Where("tracker_id = ?", trackerID).Find(&rows).Error; err != nil {
+		t.Fatal(err)
+	}
+	out := map[int64]int{}
+	for _, h := range rows {
+		out[h.ConversationID]++
+	}
+	return out
+}
+
+func (e *trackerEnv) pendingJobs(t *testing.T, trackerID int64) []model.OutboxJob {
+	t.Helper()
+	var jobs []model.OutboxJob
+	if err := e.db.Where("kind = ? AND tracker_id = ?", model.OutboxTrackerApply, trackerID).Order("id").Find(&jobs).Error; err != nil {
+		t.Fatal(err)
+	}
+	return jobs
+}
+
+func matchOne(tr *model.Tracker, s []model.Sentence, p []model.Participant) []model.TrackerHit {
+	return logic.MatchTrackers([]model.Tracker{*tr}, s, p)
+}
+
+// drain runs every due tracker job to its end, batch by batch.
+func (e *trackerEnv) drain(t *testing.T, size int) (batches int) {
+	t.Helper()
+	ctx := context.Background()
+	for {
+		job, err := e.jobs.ClaimTrackerJob(ctx, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if job == nil {
+			return batches
+		}
+		for {
+			res, err := e.jobs.ApplyTrackerBatch(ctx, job, size, time.Minute, matchOne)
+			if err != nil {
+				t.Fatal(err)
+			}
+			batches++
+			if res.TrackerGone {
+				for {
+					n, err := e.jobs.PurgeTrackerHits(ctx, job.TenantID, job.TrackerID, 2)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if n < 2 {
+						break
+					}
+				}
+			}
+			if res.Done || res.Superseded || res.TrackerGone {
+				if err := e.jobs.FinishTrackerJob(ctx, job.ID); err != nil {
+					t.Fatal(err)
+				}
+				break
+			}
+		}
+	}
+}
+
+func TestTrackerApplicationSQLite(t *testing.T) {
+	e := newTrackerEnv(t)
+	admin := e.as(e.admin)
+	begin := time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC)
+	c1 := e.create(t, "c1", e.reps[0], begin, nil)
+	c2 := e.create(t, "c2", e.reps[1], begin, nil)
+	c3 := e.create(t, "c3", e.reps[2], begin, nil) // no transcript
+	c4 := e.create(t, "c4", e.reps[3], begin, nil)
+	e.say(t, c1, "our price is fair", "the PRICE is too high", "priceless")
+	e.say(t, c2, "今年的预算有限", "预计下周签约")
+	e.say(t, c4, "nothing to see")
+
+	tr, err := e.trackers.Create(admin, logic.TrackerInput{Name: "Pricing", Keywords: []string{"price", "预算"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if jobs := e.pendingJobs(t, tr.ID); len(jobs) != 1 || jobs[0].Version != 1 {
+		t.Fatalf("jobs after create: %+v", jobs)
+	}
+	if list, _ := e.trackers.List(admin); len(list) != 1 || !list[0].Applying {
+		t.Fatalf("list while applying: %+v", list)
+	}
+	// Batches of two: (c1, c2), (c3, c4), then done.
+	if n := e.drain(t, 2); n != 3 {
+		t.Errorf("batches: %d", n)
+	}
+	if got := e.hits(t, tr.ID); got[c1] != 2 || got[c2] != 1 || len(got) != 2 {
+		t.Errorf("hits after apply: %v", got)
+	}
+	if jobs := e.pendingJobs(t, tr.ID); len(jobs) != 0 {
+		t.Errorf("jobs left: %+v", jobs)
+	}
+	if list, _ := e.trackers.List(admin); list[0].Applying {
+		t.Errorf("still applying: %+v", list)
+	}
+
+	// A transcript written now is matched by the hook, in its transaction.
+	e.say(t, c3, "any discount on the price?", "price, price")
+	if got := e.hits(t, tr.ID); got[c3] != 2 {
+		t.Errorf("hook hits on c3: %v", got)
+	}
+
+	// An update supersedes the job of the older version, even a claimed one.
+	if _, err := e.trackers.Update(admin, tr.ID, logic.TrackerInput{Name: "Pricing", Keywords: []string{"price", "cost"}}); err != nil {
+		t.Fatal(err)
+	}
+	old, err := e.jobs.ClaimTrackerJob(context.Background(), time.Minute)
+	if err != nil || old == nil || old.Version != 2 {
+		t.Fatalf("claim v2: %+v %v", old, err)
+	}
+	if _, err := e.trackers.Update(admin, tr.ID, logic.TrackerInput{Name: "Pricing", Keywords: []string{"discount"}, Affiliation: "internal"}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.jobs.ApplyTrackerBatch(context.Background(), old, 10, time.Minute, matchOne)
+	if err != nil || !res.Superseded {
+		t.Fatalf("old job: %+v %v", res, err)
+	}
+	if jobs := e.pendingJobs(t, tr.ID); len(jobs) != 1 || jobs[0].Version != 3 {
+		t.Fatalf("jobs after second update: %+v", jobs)
+	}
+	e.drain(t, 10)
+	// "discount" is said by the rep in c3 (internal) only.
+	if got := e.hits(t, tr.ID); got[c3] != 1 || len(got) != 1 {
+		t.Errorf("hits after update: %v", got)
+	}
+	// A rename queues nothing.
+	if _, err := e.trackers.Update(admin, tr.ID, logic.TrackerInput{Name: "Discounts", Keywords: []string{"discount"}, Affiliation: "internal"}); err != nil {
+		t.Fatal(err)
+	}
+	if jobs := e.pendingJobs(t, tr.ID); len(jobs) != 0 {
+		t.Errorf("rename queued %+v", jobs)
+	}
+
+	// Delete: gone for readers at once, hits purged by the job.
+	if err := e.trackers.Delete(admin, tr.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.stats.TrackerStats(admin, logic.TrackerStatsRequest{TrackerID: tr.ID, GroupBy: "owner", From: begin, To: begin.Add(time.Hour)}); reason(err) != dao.ReasonTrackerNotFound {
+		t.Errorf("stats of a deleted tracker: %v", err)
+	}
+	e.drain(t, 10)
+	if got := e.hits(t, tr.ID); len(got) != 0 {
+		t.Errorf("hits after delete: %v", got)
+	}
+}
+
+func TestTrackerJobClaimAndRetrySQLite(t *testing.T) {
+	e := newTrackerEnv(t)
+	ctx := context.Background()
+	tr, err := e.trackers.Create(e.as(e.admin), logic.TrackerInput{Name: "p", Keywords: []string{"price"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	job, err := e.jobs.ClaimTrackerJob(ctx, time.Minute)
+	if err != nil || job == nil || job.TrackerID != tr.ID || job.Attempts != 1 {
+		t.Fatalf("claim: %+v %v", job, err)
+	}
+	// Leased: nobody else gets it.
+	if again, err := e.jobs.ClaimTrackerJob(ctx, time.Minute); err != nil || again != nil {
+		t.Fatalf("second claim: %+v %v", again, err)
+	}
+	if err := e.jobs.RetryTrackerJob(ctx, job.ID, time.Now().Add(time.Hour), context.DeadlineExceeded); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := e.jobs.ClaimTrackerJob(ctx, time.Minute); again != nil {
+		t.Fatalf("claimed before its retry time: %+v", again)
+	}
+	if jobs := e.pendingJobs(t, tr.ID); len(jobs) != 1 || jobs[0].LastError == "" {
+		t.Fatalf("failure not recorded: %+v", jobs)
+	}
+	if err := e.jobs.RetryTrackerJob(ctx, job.ID, time.Now().Add(-time.Second), nil); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := e.jobs.ClaimTrackerJob(ctx, time.Minute); again == nil || again.Attempts != 2 {
+		t.Fatalf("claim after hand-back: %+v", again)
+	}
+}
+
+func TestTrackerApplierSQLite(t *testing.T) {
+	e := newTrackerEnv(t)
+	c := e.create(t, "c", e.reps[0], time.Now().UTC(), nil)
+	e.say(t, c, "what about the budget", "the budget is tight")
+	applier := logic.NewTrackerApplier(e.jobs, zerolog.Nop(), logic.TrackerApplierOptions{Poll: 20 * time.Millisecond})
+	applier.Start(t.Context())
+	defer applier.Stop()
+	tr, err := logic.NewTrackers(dao.NewTrackers(e.db), applier.Notify).Create(e.as(e.admin), logic.TrackerInput{Name: "b", Keywords: []string{"budget"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for e.hits(t, tr.ID)[c] != 2 || len(e.pendingJobs(t, tr.ID)) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("hits %v, jobs %+v", e.hits(t, tr.ID), e.pendingJobs(t, tr.ID))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1,0 +1,91 @@
+package dao
+
+import (
+	"context"
+
+	"github.com/megaview/mgvcore/internal/model"
+)
+
+// sentenceBatch bounds one INSERT of sentences: 500 rows of at most 4 KiB of
+// text stay far below MySQL's packet limit and both dialects' placeholder
+// limits.
+const sentenceBatch = 500
+
+// LockForTranscript takes the conversation's row for a transcript write and
+// returns it with transcript_version already increased. It must run in a
+// transaction (Transactor.InTx). Writing the row first, rather than
+// SELECT … FOR UPDATE, takes the row lock on MySQL and the write lock on
+// SQLite alike, so concurrent writers of one conversation queue up here
+// (SQLite would otherwise refuse a reader that later tries to write).
+func (r *Conversations) LockForTranscript(ctx context.Context, tenantID, id int64) (model.Conversation, error) {
+	db := conn(ctx, r.db)
+	res := db.Exec("UPDATE conversations SET transcript_version = transcript_version + 1, updated_at = ? WHERE tenant_id = ? AND id = ?",
+		dbNow(), tenantID, id)
+	if res.Error != nil {
+		return model.Conversation{}, dbError(res.Error, nil)
+	}
+	if res.RowsAffected == 0 {
+		return model.Conversation{}, ErrConversationNotFound
+	}
+	var c model.Conversation
+	err := db.Where("tenant_id = ? AND id = ?", tenantID, id).Take(&c).Error
+	return c, dbError(err, ErrConversationNotFound)
+}
+
+// AddParticipants inserts speakers of a conversation.
+func (r *Conversations) AddParticipants(ctx context.Context, ps []model.Participant) error {
+	if len(ps) == 0 {
+		return nil
+	}
+	return dbError(conn(ctx, r.db).Create(&ps).Error, nil)
+}
+
+// ReplaceSentences replaces the transcript of c, the row LockForTranscript
+// returned: the old sentences go, and with them the tracker hits that point
+// into them. A first transcript deletes nothing, so the common ingest path
+// takes no range locks: on MySQL a range delete also locks the gap up to
+// the next conversation's rows, where a concurrent first transcript would
+// insert.
+func (r *Conversations) ReplaceSentences(ctx context.Context, c model.Conversation, sentences []model.Sentence) error {
+	db := conn(ctx, r.db)
+	if c.SentenceCount > 0 {
+		if err := db.Exec("DELETE FROM tracker_hits WHERE tenant_id = ? AND conversation_id = ?", c.TenantID, c.ID).Error; err != nil {
+			return dbError(err, nil)
+		}
+		if err := db.Exec("DELETE FROM sentences WHERE conversation_id = ?", c.ID).Error; err != nil {
+			return dbError(err, nil)
+		}
+	}
+	if len(sentences) == 0 {
+		return nil
+	}
+	return dbError(db.CreateInBatches(&sentences, sentenceBatch).Error, nil)
+}
+
+// SaveMetrics stores the metrics of a conversation, replacing older ones.
+func (r *Conversations) SaveMetrics(ctx context.Context, m model.ConversationMetrics) error {
+	db := conn(ctx, r.db)
+	if err := db.Exec("DELETE FROM conversation_metrics WHERE conversation_id = ?", m.ConversationID).Error; err != nil {
+		return dbError(err, nil)
+	}
+	return dbError(db.Create(&m).Error, nil)
+}
+
+// TranscriptStored records a stored transcript of n sentences on its
+// conversation and queues its indexing.
+func (r *Conversations) TranscriptStored(ctx context.Context, c model.Conversation, n int) error {
+	db := conn(ctx, r.db)
+	err := db.Exec("UPDATE conversations SET sentence_count = ?, status = ?, updated_at = ? WHERE tenant_id = ? AND id = ?",
+		n, model.StatusReady, dbNow(), c.TenantID, c.ID).Error
+	if err != nil {
+		return dbError(err, nil)
+	}
+	return enqueue(db, model.OutboxJob{TenantID: c.TenantID, Kind: model.OutboxTranscript, ConversationID: c.ID, Version: c.TranscriptVersion})
+}
+
+// Sentences returns a conversation's transcript in seq order.
+func (r *Conversations) Sentences(ctx context.Context, tenantID, conversationID int64) ([]model.Sentence, error) {
+	var out []model.Sentence
+	err := conn(ctx, r.db).Where("conversation_id = ? AND tenant_id = ?", conversationID, tenantID).Order("seq").Find(&out).Error
+	return out, dbError(err, nil)
+}

@@ -1,0 +1,101 @@
+package dao
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/go-sql-driver/mysql"
+	"gorm.io/gorm"
+
+	"github.com/megaview/mgvcore/internal/breaker"
+	"github.com/megaview/mgvcore/internal/errs"
+)
+
+// txKey carries the open transaction in a context, so that logic can run
+// several repository calls (its own and its hooks') in one transaction
+// without seeing gorm.
+type txKey struct{}
+
+// Transactor runs functions in one database transaction.
+type Transactor struct{ db *gorm.DB }
+
+// NewTransactor runs transactions on db.
+func NewTransactor(db *gorm.DB) *Transactor { return &Transactor{db: db} }
+
+// InTx runs fn in a transaction: every dao call made with the context fn
+// receives joins it. It commits when fn returns nil and rolls back
+// otherwise. Inside a transaction already, fn joins the open one.
+//
+// A transaction that MySQL aborts as a deadlock victim is run again, up to
+// txAttempts times in all: the other transaction has gone ahead by then. fn
+// must therefore leave nothing behind outside the database that a second
+// run would trip over.
+func (t *Transactor) InTx(ctx context.Context, fn func(ctx context.Context) error) error {
+	if _, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
+		return fn(ctx)
+	}
+	for attempt := 1; ; attempt++ {
+		err := t.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			return fn(context.WithValue(ctx, txKey{}, tx))
+		})
+		if attempt < txAttempts && isDeadlock(err) && ctx.Err() == nil {
+			continue
+		}
+		return dbError(err, nil)
+	}
+}
+
+// txAttempts bounds the runs of one transaction that keeps deadlocking.
+const txAttempts = 3
+
+// isDeadlock reports whether MySQL rolled the transaction back to break a
+// deadlock (ER_LOCK_DEADLOCK); SQLite serializes writers and has none.
+func isDeadlock(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && me.Number == 1213
+}
+
+// conn is the transaction ctx carries, or db; bound to ctx either way.
+func conn(ctx context.Context, db *gorm.DB) *gorm.DB {
+	if tx, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
+		return tx.WithContext(ctx)
+	}
+	return db.WithContext(ctx)
+}
+
+// dbError maps a gorm error to the service error type: "no row" to
+// notFound (an internal error when the caller expects a row to exist), a
+// duplicate key to ALREADY_EXISTS, a database that cannot serve to
+// DEPENDENCY_UNAVAILABLE. Service errors (an open breaker) and context
+// errors pass through; anything else is internal.
+func dbError(err error, notFound *errs.Error) error {
+	if err == nil {
+		return nil
+	}
+	var e *errs.Error
+	switch {
+	case errors.As(err, &e):
+		return err
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		if notFound != nil {
+			return notFound
+		}
+		return errs.Internal(err)
+	case isDeadlock(err):
+		return errs.New(http.StatusConflict, errs.ReasonConflict, "a concurrent change got in the way; try again").WithCause(err)
+	case errors.Is(err, gorm.ErrDuplicatedKey):
+		return errs.New(http.StatusConflict, errs.ReasonAlreadyExists, "a row with this key exists already").WithCause(err)
+	case breaker.ClassifyDB(context.Background(), err) == breaker.Failure:
+		return errs.Unavailable("database").WithCause(err)
+	}
+	return errs.Internal(err)
+}
+
+// isDuplicate reports whether err is dbError's mapping of a duplicate key.
+func isDuplicate(err error) bool {
+	var e *errs.Error
+	return errors.As(err, &e) && e.Reason == errs.ReasonAlreadyExists
+}

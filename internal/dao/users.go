@@ -1,0 +1,88 @@
+package dao
+
+import (
+	"context"
+
+	"gorm.io/gorm"
+
+	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/model"
+)
+
+// Users stores users.
+type Users struct{ db *gorm.DB }
+
+// NewUsers works on db.
+func NewUsers(db *gorm.DB) *Users { return &Users{db: db} }
+
+// errUserNotFound answers an unknown user id, or another tenant's.
+var errUserNotFound = errs.NotFound(ReasonUserNotFound, "no such user")
+
+// ByID finds a user of the tenant; another tenant's user is not found.
+func (r *Users) ByID(ctx context.Context, tenantID, id int64) (*model.User, error) {
+	return r.first(ctx, "tenant_id = ? AND id = ?", tenantID, id)
+}
+
+// ByEmail finds the user who signs in with email, in any tenant.
+func (r *Users) ByEmail(ctx context.Context, email string) (*model.User, error) {
+	return r.first(ctx, "email = ?", email)
+}
+
+// ByPhone finds the user who signs in with phone, in any tenant.
+func (r *Users) ByPhone(ctx context.Context, phone string) (*model.User, error) {
+	return r.first(ctx, "phone = ?", phone)
+}
+
+// ByOrigin finds a user by the partner's id.
+func (r *Users) ByOrigin(ctx context.Context, tenantID int64, originUserID string) (*model.User, error) {
+	return r.first(ctx, "tenant_id = ? AND origin_user_id = ?", tenantID, originUserID)
+}
+
+func (r *Users) first(ctx context.Context, where string, args ...any) (*model.User, error) {
+	var u model.User
+	if err := conn(ctx, r.db).Where(where, args...).Take(&u).Error; err != nil {
+		return nil, dbError(err, errUserNotFound)
+	}
+	return &u, nil
+}
+
+// Create inserts u and sets its id.
+func (r *Users) Create(ctx context.Context, u *model.User) error {
+	return dbError(conn(ctx, r.db).Create(u).Error, nil)
+}
+
+// Update writes every column of u.
+func (r *Users) Update(ctx context.Context, u *model.User) error {
+	res := conn(ctx, r.db).Model(&model.User{}).Where("tenant_id = ? AND id = ?", u.TenantID, u.ID).
+		Select("department_id", "name", "email", "phone", "role", "status", "origin_user_id", "password_hash", "updated_at").
+		Updates(u)
+	if res.Error != nil {
+		return dbError(res.Error, nil)
+	}
+	if res.RowsAffected == 0 {
+		return errUserNotFound
+	}
+	return nil
+}
+
+// List pages through the users in the scope (ScopeUsers) by id, keeping
+// those of the department subtree at departmentPath unless it is empty;
+// total counts every user matching.
+func (r *Users) List(ctx context.Context, s model.Scope, departmentPath string, afterID int64, limit int) ([]model.User, int64, error) {
+	base := ScopeUsers(conn(ctx, r.db).Table("users AS u"), s)
+	if departmentPath != "" {
+		base = base.Where("u.department_id IN (?)",
+			r.db.Session(&gorm.Session{NewDB: true}).Table("departments AS fd").Select("fd.id").
+				Where("fd.tenant_id = ? AND fd.path LIKE ?", s.TenantID, departmentPath+"%"))
+	}
+	var total int64
+	if err := base.Session(&gorm.Session{}).Count(&total).Error; err != nil {
+		return nil, 0, dbError(err, nil)
+	}
+	users := []model.User{}
+	if err := base.Session(&gorm.Session{}).Select("u.*").Where("u.id > ?", afterID).
+		Order("u.id").Limit(limit).Find(&users).Error; err != nil {
+		return nil, 0, dbError(err, nil)
+	}
+	return users, total, nil
+}

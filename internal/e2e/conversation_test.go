@@ -1,0 +1,377 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
+	"github.com/megaview/mgvcore/internal/logic"
+	"github.com/megaview/mgvcore/internal/model"
+)
+
+// apiAnswer is one /api/v1 answer: the status and the decoded envelope.
+type apiAnswer struct {
+	Status   int
+	Code     int               `json:"code"`
+	Msg      string            `json:"msg"`
+	Reason   string            `json:"reason"`
+	Metadata map[string]string `json:"metadata"`
+	Data     json.RawMessage   `json:"data"`
+}
+
+func apiGet(t *testing.T, s *Service, path, token string) apiAnswer {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, s.URL(path), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	a := apiAnswer{Status: resp.StatusCode}
+	if err := json.NewDecoder(resp.Body).Decode(&a); err != nil {
+		t.Fatalf("GET %s: %d, undecodable body: %v", path, resp.StatusCode, err)
+	}
+	return a
+}
+
+// expect checks the status and, when given, the reason.
+func (a apiAnswer) expect(t *testing.T, status int, reason string) apiAnswer {
+	t.Helper()
+	if a.Status != status || (reason != "" && a.Reason != reason) {
+		t.Fatalf("got %d %s (%s), want %d %s", a.Status, a.Reason, a.Msg, status, reason)
+	}
+	return a
+}
+
+func (a apiAnswer) into(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(a.Data, v); err != nil {
+		t.Fatalf("data %s: %v", a.Data, err)
+	}
+}
+
+// listAll walks every page of GET /conversations?query as token.
+func listAll(t *testing.T, s *Service, token string, query url.Values) []int64 {
+	t.Helper()
+	var ids []int64
+	q := url.Values{}
+	for k, v := range query {
+		q[k] = v
+	}
+	q.Set("page_size", "4")
+	for {
+		var page logic.ConversationPage
+		apiGet(t, s, "/api/v1/conversations?"+q.Encode(), token).expect(t, http.StatusOK, "").into(t, &page)
+		for _, c := range page.Conversations {
+			ids = append(ids, c.ID)
+		}
+		if page.NextPageToken == "" {
+			if int(page.Total) != len(ids) {
+				t.Fatalf("total %d, listed %d", page.Total, len(ids))
+			}
+			return ids
+		}
+		q.Set("page_token", page.NextPageToken)
+	}
+}
+
+func sortedIDs(ids []int64) []int64 { return slices.Sorted(slices.Values(ids)) }
+
+func TestConversationReadsOnMariaDB(t *testing.T) {
+	s := NewService(t, mysqlEnv(t))
+	f := NewFixture(t, s)
+	other := NewFixture(t, s)
+	s.Start()
+	p := newPartner(t, s.GRPC(), f.AppToken(t))
+
+	// Three conversations per rep and one of the manager's, an hour apart,
+	// alternating directions and growing durations.
+	base := time.Now().UTC().Add(-72 * time.Hour).Truncate(time.Second)
+	owners := append(slices.Clone(f.Reps), f.Manager)
+	dirs := []openv1.Direction{openv1.Direction_DIRECTION_INBOUND, openv1.Direction_DIRECTION_OUTBOUND, openv1.Direction_DIRECTION_UNKNOWN}
+	byOwner := map[int64][]int64{}
+	var all []int64
+	for i := range 13 {
+		owner := owners[i%len(owners)]
+		id := p.create(fmt.Sprintf("read-%02d", i), owner.ID, base.Add(time.Duration(i)*time.Hour), int64(60_000*(i+1)),
+			func(r *openv1.CreateConversationRequest) { r.Direction = dirs[i%3] })
+		byOwner[owner.ID] = append(byOwner[owner.ID], id)
+		all = append(all, id)
+	}
+	deal, err := p.deals.UpsertDeal(p.ctx, &openv1.UpsertDealRequest{OriginDealId: "read-deal", Name: "Deal"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	withDeal := p.create("read-deal-call", f.Reps[1].ID, base.Add(-time.Hour), 30_000, func(r *openv1.CreateConversationRequest) {
+		r.Deal = &openv1.CreateConversationRequest_DealId{DealId: deal.Deal.Id}
+	})
+	byOwner[f.Reps[1].ID] = append(byOwner[f.Reps[1].ID], withDeal)
+	all = append(all, withDeal)
+	target := all[0] // rep1's first call
+	if _, err := p.put(target, transcript(12, "read"), 5); err != nil {
+		t.Fatal(err)
+	}
+	// A tracker with hits in the target conversation (the tracker matcher
+	// writes these on ingest; here they are written straight away).
+	tracker := model.Tracker{TenantID: f.Tenant.ID, Name: "预算", Keywords: `["预算"]`, Affiliation: model.AffiliationAnyone, Version: 1,
+		CreatedAt: time.Now(), UpdatedAt: time.Now()}
+	if err := f.DB.Create(&tracker).Error; err != nil {
+		t.Fatal(err)
+	}
+	for _, seq := range []int{0, 2, 6} {
+		hit := model.TrackerHit{TenantID: f.Tenant.ID, TrackerID: tracker.ID, ConversationID: target, Seq: seq, SpeakerKey: "rep", Phrase: "预算"}
+		if err := f.DB.Create(&hit).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	admin, manager := f.Token(t, f.Admin), f.Token(t, f.Manager)
+	rep1, rep4 := f.Token(t, f.Reps[0]), f.Token(t, f.Reps[3])
+	stranger := other.Token(t, other.Admin)
+
+	// Data scope of lists.
+	if got := listAll(t, s, admin, nil); !slices.Equal(sortedIDs(got), sortedIDs(all)) {
+		t.Fatalf("admin lists %v, want %v", got, all)
+	}
+	if got := listAll(t, s, rep1, nil); !slices.Equal(sortedIDs(got), sortedIDs(byOwner[f.Reps[0].ID])) {
+		t.Fatalf("rep1 lists %v, want only theirs %v", got, byOwner[f.Reps[0].ID])
+	}
+	var sales []int64
+	for _, u := range []model.User{f.Manager, f.Reps[0], f.Reps[1], f.Reps[2]} {
+		sales = append(sales, byOwner[u.ID]...)
+	}
+	if got := listAll(t, s, manager, nil); !slices.Equal(sortedIDs(got), sortedIDs(sales)) {
+		t.Fatalf("the manager lists %v, want the sales subtree %v", sortedIDs(got), sortedIDs(sales))
+	}
+	if got := listAll(t, s, stranger, nil); len(got) != 0 {
+		t.Fatalf("another tenant lists %v", got)
+	}
+
+	// Get and transcript: in scope 200, out of scope and other tenants 404.
+	var d logic.ConversationDetail
+	apiGet(t, s, fmt.Sprintf("/api/v1/conversations/%d", target), rep1).expect(t, http.StatusOK, "").into(t, &d)
+	if d.Conversation.ID != target || d.Conversation.OwnerUserID != f.Reps[0].ID || d.Conversation.Status != model.StatusReady ||
+		d.Metrics == nil || len(d.Participants) != 2 || d.Participants[1].Name != f.Reps[0].Name {
+		t.Fatalf("detail %+v", d)
+	}
+	if len(d.TrackerHits) != 1 || d.TrackerHits[0].TrackerID != tracker.ID || d.TrackerHits[0].Hits != 3 || d.TrackerHits[0].TrackerName != "预算" {
+		t.Fatalf("tracker hits %+v", d.TrackerHits)
+	}
+	var tr logic.TranscriptView
+	apiGet(t, s, fmt.Sprintf("/api/v1/conversations/%d/transcript?q=%s", target, url.QueryEscape(`"BUT it" 预算`)), manager).
+		expect(t, http.StatusOK, "").into(t, &tr)
+	if len(tr.Sentences) != 12 || tr.MatchCount != 2 || !tr.Sentences[2].Matches || tr.Sentences[0].Matches {
+		t.Fatalf("transcript %+v", tr)
+	}
+	for _, token := range []string{rep4, stranger} { // out of scope; another tenant
+		apiGet(t, s, fmt.Sprintf("/api/v1/conversations/%d", target), token).expect(t, http.StatusNotFound, "CONVERSATION_NOT_FOUND")
+		apiGet(t, s, fmt.Sprintf("/api/v1/conversations/%d/transcript", target), token).expect(t, http.StatusNotFound, "CONVERSATION_NOT_FOUND")
+	}
+	apiGet(t, s, "/api/v1/conversations/999999999", admin).expect(t, http.StatusNotFound, "CONVERSATION_NOT_FOUND")
+	apiGet(t, s, "/api/v1/conversations/abc", admin).expect(t, http.StatusBadRequest, "INVALID_ARGUMENT")
+
+	// The same over gRPC as the app, under the same data scope.
+	gd, err := p.conv.GetConversation(p.ctx, &openv1.GetConversationRequest{ConversationId: target})
+	if err != nil || len(gd.TrackerHits) != 1 || gd.TrackerHits[0].Hits != 3 || gd.Metrics.TalkRatio != d.Metrics.TalkRatio {
+		t.Fatalf("gRPC get: %v %v", gd, err)
+	}
+	op := newPartner(t, s.GRPC(), other.AppToken(t))
+	_, err = op.conv.GetConversation(op.ctx, &openv1.GetConversationRequest{ConversationId: target})
+	wantRPC(t, "get from another tenant's app", err, codes.NotFound, "CONVERSATION_NOT_FOUND")
+	_, err = op.conv.GetTranscript(op.ctx, &openv1.GetTranscriptRequest{ConversationId: target})
+	wantRPC(t, "transcript from another tenant's app", err, codes.NotFound, "CONVERSATION_NOT_FOUND")
+	if l, err := op.conv.ListConversations(op.ctx, &openv1.ListConversationsRequest{}); err != nil || l.Total != 0 {
+		t.Fatalf("another tenant's app lists %v %v", l, err)
+	}
+	var gAll []int64
+	for token := ""; ; {
+		l, err := p.conv.ListConversations(p.ctx, &openv1.ListConversationsRequest{PageSize: 5, PageToken: token})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range l.Conversations {
+			gAll = append(gAll, c.Id)
+		}
+		if token = l.NextPageToken; token == "" {
+			break
+		}
+	}
+	if want := listAll(t, s, admin, nil); !slices.Equal(gAll, want) {
+		t.Fatalf("gRPC lists %v, HTTP %v", gAll, want)
+	}
+
+	// Every filter, on both transports.
+	rangeFrom, rangeTo := base.Add(2*time.Hour), base.Add(8*time.Hour)
+	for _, tc := range []struct {
+		name  string
+		query url.Values
+		proto *openv1.ConversationFilter
+		want  []int64
+	}{
+		{"from incl., to excl.", url.Values{"from": {rangeFrom.Format(time.RFC3339)}, "to": {rangeTo.Format(time.RFC3339)}},
+			&openv1.ConversationFilter{StartTime: timestamppb.New(rangeFrom), EndTime: timestamppb.New(rangeTo)}, all[2:8]},
+		{"owner", url.Values{"owner_id": {fmt.Sprint(f.Reps[2].ID)}},
+			&openv1.ConversationFilter{OwnerIds: []int64{f.Reps[2].ID}}, byOwner[f.Reps[2].ID]},
+		{"owners, comma-separated", url.Values{"owner_id": {fmt.Sprintf("%d,%d", f.Reps[2].ID, f.Reps[3].ID)}},
+			&openv1.ConversationFilter{OwnerIds: []int64{f.Reps[2].ID, f.Reps[3].ID}}, append(slices.Clone(byOwner[f.Reps[2].ID]), byOwner[f.Reps[3].ID]...)},
+		{"department subtree", url.Values{"department_id": {fmt.Sprint(f.Sales.ID)}},
+			&openv1.ConversationFilter{DepartmentId: f.Sales.ID}, sales},
+		{"department leaf", url.Values{"department_id": {fmt.Sprint(f.East.ID)}},
+			&openv1.ConversationFilter{DepartmentId: f.East.ID}, byOwner[f.Reps[2].ID]},
+		{"another tenant's department", url.Values{"department_id": {fmt.Sprint(other.Sales.ID)}},
+			&openv1.ConversationFilter{DepartmentId: other.Sales.ID}, nil},
+		{"deal", url.Values{"deal_id": {fmt.Sprint(deal.Deal.Id)}},
+			&openv1.ConversationFilter{DealId: deal.Deal.Id}, []int64{withDeal}},
+		{"direction", url.Values{"direction": {"inbound"}},
+			&openv1.ConversationFilter{Direction: openv1.Direction_DIRECTION_INBOUND}, []int64{all[0], all[3], all[6], all[9], all[12]}},
+		{"duration range", url.Values{"min_duration_ms": {"120000"}, "max_duration_ms": {"240000"}},
+			&openv1.ConversationFilter{MinDurationMs: ptr(int64(120_000)), MaxDurationMs: ptr(int64(240_000))}, all[1:4]},
+		{"tracker", url.Values{"tracker_id": {fmt.Sprint(tracker.ID)}},
+			&openv1.ConversationFilter{TrackerId: tracker.ID}, []int64{target}},
+		{"all at once", url.Values{"owner_id": {fmt.Sprint(f.Reps[0].ID)}, "direction": {"inbound"}, "tracker_id": {fmt.Sprint(tracker.ID)},
+			"from": {fmt.Sprint(base.UnixMilli())}},
+			&openv1.ConversationFilter{OwnerIds: []int64{f.Reps[0].ID}, Direction: openv1.Direction_DIRECTION_INBOUND, TrackerId: tracker.ID,
+				StartTime: timestamppb.New(base)}, []int64{target}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := listAll(t, s, admin, tc.query); !slices.Equal(sortedIDs(got), sortedIDs(tc.want)) {
+				t.Fatalf("HTTP lists %v, want %v", sortedIDs(got), sortedIDs(tc.want))
+			}
+			l, err := p.conv.ListConversations(p.ctx, &openv1.ListConversationsRequest{Filter: tc.proto, PageSize: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []int64
+			for _, c := range l.Conversations {
+				got = append(got, c.Id)
+			}
+			if !slices.Equal(sortedIDs(got), sortedIDs(tc.want)) || int(l.Total) != len(tc.want) {
+				t.Fatalf("gRPC lists %v (total %d), want %v", sortedIDs(got), l.Total, sortedIDs(tc.want))
+			}
+		})
+	}
+	// A filter never widens the data scope.
+	if got := listAll(t, s, rep4, url.Values{"department_id": {fmt.Sprint(f.Sales.ID)}}); len(got) != 0 {
+		t.Fatalf("rep4 filtering on sales sees %v", got)
+	}
+
+	// Bad filters: 400 naming the field.
+	for q, field := range map[string]string{
+		"from=yesterday":          "from",
+		"to=2026-13-01T00:00:00Z": "to",
+		"from=2026-03-02T00:00:00Z&to=2026-03-01T00:00:00Z": "to",
+		"owner_id=abc":                         "owner_id",
+		"owner_id=0":                           "owner_id",
+		"department_id=-1":                     "department_id",
+		"deal_id=x":                            "deal_id",
+		"direction=sideways":                   "direction",
+		"min_duration_ms=-5":                   "min_duration_ms",
+		"min_duration_ms=10&max_duration_ms=9": "max_duration_ms",
+		"tracker_id=1.5":                       "tracker_id",
+		"page_size=101":                        "page_size",
+		"page_size=-1":                         "page_size",
+		"page_token=not-a-token":               "page_token",
+	} {
+		a := apiGet(t, s, "/api/v1/conversations?"+q, admin).expect(t, http.StatusBadRequest, "INVALID_ARGUMENT")
+		if a.Metadata["field"] != field {
+			t.Errorf("%s names %q, want %q", q, a.Metadata["field"], field)
+		}
+	}
+	_, err = p.conv.ListConversations(p.ctx, &openv1.ListConversationsRequest{Filter: &openv1.ConversationFilter{
+		StartTime: timestamppb.New(rangeTo), EndTime: timestamppb.New(rangeFrom)}})
+	if _, _, md := rpcReason(err); md["field"] != "filter.end_time" {
+		t.Fatalf("gRPC bad range: %v %v", err, md)
+	}
+	_, err = p.conv.ListConversations(p.ctx, &openv1.ListConversationsRequest{PageSize: 101})
+	wantRPC(t, "gRPC page size 101", err, codes.InvalidArgument, "INVALID_ARGUMENT")
+	apiGet(t, s, "/api/v1/conversations", "").expect(t, http.StatusUnauthorized, "UNAUTHENTICATED")
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestConversationPagesStableUnderInsertsOnMariaDB(t *testing.T) {
+	s := NewService(t, mysqlEnv(t))
+	f := NewFixture(t, s)
+	s.Start()
+	p := newPartner(t, s.GRPC(), f.AppToken(t))
+	base := time.Now().UTC().Add(-24 * time.Hour).Truncate(time.Second)
+	var before []int64
+	for i := range 40 {
+		// Groups of four share a begin_time: the id breaks the ties.
+		before = append(before, p.create(fmt.Sprintf("page-%02d", i), f.Reps[i%4].ID, base.Add(time.Duration(i/4)*time.Minute), 60_000, nil))
+	}
+	admin := f.Token(t, f.Admin)
+
+	// While the pages are walked, conversations keep arriving: newer ones,
+	// older ones and ones at the very begin_times being paged through.
+	stop := make(chan struct{})
+	var inserted atomic.Int64
+	var wg sync.WaitGroup
+	for w := range 3 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				at := base.Add(time.Duration(i%12-1) * time.Minute)
+				p.create(fmt.Sprintf("late-%d-%d", w, i), f.Reps[(w+i)%4].ID, at, 60_000, nil)
+				inserted.Add(1)
+			}
+		})
+	}
+	seen := map[int64]int{}
+	q := url.Values{"page_size": {"3"}}
+	pages := 0
+	for {
+		var page logic.ConversationPage
+		apiGet(t, s, "/api/v1/conversations?"+q.Encode(), admin).expect(t, http.StatusOK, "").into(t, &page)
+		pages++
+		var last logic.ConversationView
+		for i, c := range page.Conversations {
+			seen[c.ID]++
+			if i > 0 && (c.BeginTime.After(last.BeginTime) || (c.BeginTime.Equal(last.BeginTime) && c.ID > last.ID)) {
+				t.Fatalf("page out of order: %+v after %+v", c, last)
+			}
+			last = c
+		}
+		if page.NextPageToken == "" {
+			break
+		}
+		q.Set("page_token", page.NextPageToken)
+		time.Sleep(5 * time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+	if inserted.Load() == 0 {
+		t.Fatal("nothing was inserted during the walk")
+	}
+	for _, id := range before {
+		if seen[id] != 1 {
+			t.Fatalf("conversation %d listed %d times over %d pages (%d inserted meanwhile)", id, seen[id], pages, inserted.Load())
+		}
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Fatalf("conversation %d listed %d times", id, n)
+		}
+	}
+	t.Logf("%d pages, %d conversations inserted during the walk", pages, inserted.Load())
+}

@@ -1,0 +1,416 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
+	"github.com/megaview/mgvcore/internal/logic"
+	"github.com/megaview/mgvcore/internal/model"
+)
+
+// partner is an open-platform client of one fixture tenant over gRPC.
+type partner struct {
+	t     *testing.T
+	conv  openv1.ConversationServiceClient
+	deals openv1.DealServiceClient
+	ctx   context.Context
+}
+
+func newPartner(t *testing.T, conn *grpc.ClientConn, token string) *partner {
+	return &partner{
+		t: t, conv: openv1.NewConversationServiceClient(conn), deals: openv1.NewDealServiceClient(conn),
+		ctx: metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+token),
+	}
+}
+
+// create makes a call of duration ms owned by owner, with the owner as
+// speaker "rep" and a customer as "cust".
+func (p *partner) create(origin string, owner int64, begin time.Time, duration int64, mut func(*openv1.CreateConversationRequest)) int64 {
+	p.t.Helper()
+	req := &openv1.CreateConversationRequest{
+		OriginConversationId: origin,
+		Owner:                &openv1.CreateConversationRequest_OwnerUserId{OwnerUserId: owner},
+		Channel:              openv1.Channel_CHANNEL_CALL,
+		Direction:            openv1.Direction_DIRECTION_OUTBOUND,
+		BeginTime:            timestamppb.New(begin),
+		DurationMs:           duration,
+		Participants: []*openv1.ParticipantInput{
+			{SpeakerKey: "rep", User: &openv1.ParticipantInput_UserId{UserId: owner}},
+			{SpeakerKey: "cust", Name: "王总", Affiliation: openv1.Affiliation_AFFILIATION_EXTERNAL},
+		},
+	}
+	if mut != nil {
+		mut(req)
+	}
+	res, err := p.conv.CreateConversation(p.ctx, req)
+	if err != nil {
+		p.t.Fatalf("create %s: %v", origin, err)
+	}
+	return res.ConversationId
+}
+
+// put streams a transcript: the header, then chunks of chunk sentences.
+func (p *partner) put(id int64, sentences []*openv1.Sentence, chunk int) (*openv1.PutTranscriptResponse, error) {
+	st, err := p.conv.PutTranscript(p.ctx)
+	if err != nil {
+		return nil, err
+	}
+	n := int64(len(sentences))
+	if err := st.Send(&openv1.PutTranscriptRequest{Payload: &openv1.PutTranscriptRequest_Header{
+		Header: &openv1.TranscriptHeader{ConversationId: id, ExpectedSentenceCount: &n}}}); err != nil {
+		return nil, err
+	}
+	for i := 0; i < len(sentences); i += chunk {
+		err := st.Send(&openv1.PutTranscriptRequest{Payload: &openv1.PutTranscriptRequest_Chunk{
+			Chunk: &openv1.SentenceChunk{Sentences: sentences[i:min(i+chunk, len(sentences))]}}})
+		if err != nil {
+			break // the server answered early; CloseAndRecv has its error
+		}
+	}
+	return st.CloseAndRecv()
+}
+
+// transcript makes n sentences alternating between the rep and the
+// customer, with questions and back-channels; tag marks whose they are.
+func transcript(n int, tag string) []*openv1.Sentence {
+	lines := []struct{ speaker, text string }{
+		{"rep", "您好，请问今年在销售培训上的预算大概是多少？"},
+		{"cust", "嗯"},
+		{"cust", "预算大概五十万，but it depends on the pricing."},
+		{"rep", "We price per seat and larger teams get a discount."},
+		{"cust", "ok"},
+		{"rep", "我们可以先做两周的试用，您看可以吗？"},
+	}
+	out := make([]*openv1.Sentence, n)
+	var t int64
+	for i := range out {
+		l := lines[i%len(lines)]
+		dur := int64(400)
+		if len([]rune(l.text)) > 5 {
+			dur = 2000
+		}
+		out[i] = &openv1.Sentence{Seq: int64(i), SpeakerKey: l.speaker, StartMs: t, EndMs: t + dur, Text: fmt.Sprintf("%s %s#%d", l.text, tag, i)}
+		t += dur + 200
+	}
+	return out
+}
+
+// rpcReason is the code and ErrorInfo reason of a gRPC error.
+func rpcReason(err error) (codes.Code, string, map[string]string) {
+	st := status.Convert(err)
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok {
+			return st.Code(), info.Reason, info.Metadata
+		}
+	}
+	return st.Code(), "", nil
+}
+
+func wantRPC(t *testing.T, what string, err error, code codes.Code, reason string) {
+	t.Helper()
+	c, r, _ := rpcReason(err)
+	if c != code || (reason != "" && r != reason) {
+		t.Fatalf("%s: got %v %s (%v), want %v %s", what, c, r, err, code, reason)
+	}
+}
+
+func TestIngestOnMariaDB(t *testing.T) {
+	s := NewService(t, mysqlEnv(t))
+	f := NewFixture(t, s)
+	s.Start()
+	p := newPartner(t, s.GRPC(), f.AppToken(t))
+	rep := f.Reps[0]
+
+	// Deals by origin id.
+	dealReq := &openv1.UpsertDealRequest{OriginDealId: "crm-deal-1", Name: "华信科技 200 席", AmountCents: 1_234_567,
+		Owner: &openv1.UpsertDealRequest_OwnerUserId{OwnerUserId: rep.ID}}
+	d1, err := p.deals.UpsertDeal(p.ctx, dealReq)
+	if err != nil || !d1.Created || d1.Deal.Id == 0 || d1.Deal.OwnerUserId != rep.ID {
+		t.Fatalf("upsert deal: %v %v", d1, err)
+	}
+	d2, err := p.deals.UpsertDeal(p.ctx, dealReq)
+	if err != nil || d2.Created || d2.Deal.Id != d1.Deal.Id {
+		t.Fatalf("upsert deal again: %v %v", d2, err)
+	}
+	_, err = p.deals.UpsertDeal(p.ctx, &openv1.UpsertDealRequest{OriginDealId: "crm-deal-2", Name: "x",
+		Owner: &openv1.UpsertDealRequest_OriginOwnerUserId{OriginOwnerUserId: "nobody"}})
+	wantRPC(t, "deal with an unknown owner", err, codes.NotFound, "USER_NOT_FOUND")
+
+	// Create: idempotent, conflicts refused, references checked.
+	begin := time.Now().UTC().Add(-time.Hour).Truncate(time.Millisecond)
+	custom, _ := structpb.NewStruct(map[string]any{"crm": "acme", "score": 3})
+	req := &openv1.CreateConversationRequest{
+		OriginConversationId: "crm-call-1",
+		Owner:                &openv1.CreateConversationRequest_OwnerUserId{OwnerUserId: rep.ID},
+		Deal:                 &openv1.CreateConversationRequest_OriginDealId{OriginDealId: "crm-deal-1"},
+		Title:                "预算沟通", Channel: openv1.Channel_CHANNEL_CALL, BeginTime: timestamppb.New(begin),
+		DurationMs: 3 * 3_600_000, Language: "zh-CN", CustomData: custom,
+		Participants: []*openv1.ParticipantInput{
+			{SpeakerKey: "rep", User: &openv1.ParticipantInput_UserId{UserId: rep.ID}},
+			{SpeakerKey: "cust", Name: "王总", Affiliation: openv1.Affiliation_AFFILIATION_EXTERNAL},
+		},
+	}
+	c1, err := p.conv.CreateConversation(p.ctx, req)
+	if err != nil || !c1.Created {
+		t.Fatalf("create: %v %v", c1, err)
+	}
+	c2, err := p.conv.CreateConversation(p.ctx, req)
+	if err != nil || c2.Created || c2.ConversationId != c1.ConversationId {
+		t.Fatalf("create again: %v %v", c2, err)
+	}
+	conflicting := proto.Clone(req).(*openv1.CreateConversationRequest)
+	conflicting.Title = "另一个标题"
+	_, err = p.conv.CreateConversation(p.ctx, conflicting)
+	wantRPC(t, "conflicting create", err, codes.AlreadyExists, logic.ReasonConversationConflict)
+	unknownOwner := proto.Clone(req).(*openv1.CreateConversationRequest)
+	unknownOwner.OriginConversationId, unknownOwner.Owner = "crm-call-x", &openv1.CreateConversationRequest_OriginOwnerUserId{OriginOwnerUserId: "ghost"}
+	_, err = p.conv.CreateConversation(p.ctx, unknownOwner)
+	wantRPC(t, "unknown owner", err, codes.NotFound, "USER_NOT_FOUND")
+	if _, _, md := rpcReason(err); md["field"] != "origin_owner_user_id" {
+		t.Fatalf("unknown owner names %v", md)
+	}
+	noChannel := proto.Clone(req).(*openv1.CreateConversationRequest)
+	noChannel.OriginConversationId, noChannel.Channel = "crm-call-y", openv1.Channel_CHANNEL_UNSPECIFIED
+	_, err = p.conv.CreateConversation(p.ctx, noChannel)
+	wantRPC(t, "no channel", err, codes.InvalidArgument, "INVALID_ARGUMENT")
+
+	// Concurrent duplicates (a partner retrying after a timeout) make one row.
+	var wg sync.WaitGroup
+	ids := make(chan *openv1.CreateConversationResponse, 10)
+	for range 10 {
+		wg.Go(func() {
+			dup := proto.Clone(req).(*openv1.CreateConversationRequest)
+			dup.OriginConversationId = "crm-call-retried"
+			res, err := p.conv.CreateConversation(p.ctx, dup)
+			if err != nil {
+				t.Errorf("concurrent create: %v", err)
+				return
+			}
+			ids <- res
+		})
+	}
+	wg.Wait()
+	close(ids)
+	created, seen := 0, map[int64]bool{}
+	for r := range ids {
+		seen[r.ConversationId] = true
+		if r.Created {
+			created++
+		}
+	}
+	var rows int64
+	f.DB.Model(&model.Conversation{}).Where("tenant_id = ? AND origin_conversation_id = ?", f.Tenant.ID, "crm-call-retried").Count(&rows)
+	if created != 1 || len(seen) != 1 || rows != 1 {
+		t.Fatalf("concurrent creates: %d created, ids %v, %d rows", created, seen, rows)
+	}
+
+	// A 3-hour call of 5,000 sentences, streamed in chunks of 1,000.
+	id := c1.ConversationId
+	long := transcript(5000, "long")
+	long = append(long, &openv1.Sentence{Seq: 5000, SpeakerKey: "guest", StartMs: long[4999].EndMs, EndMs: long[4999].EndMs + 3000, Text: "Sorry, who joined?"})
+	started := time.Now()
+	res, err := p.put(id, long, 1000)
+	if err != nil || res.SentenceCount != 5001 || res.Metrics == nil {
+		t.Fatalf("put 5,001 sentences: %v %v", res, err)
+	}
+	t.Logf("PutTranscript of 5,001 sentences took %s", time.Since(started))
+	got, err := p.conv.GetTranscript(p.ctx, &openv1.GetTranscriptRequest{ConversationId: id})
+	if err != nil || len(got.Sentences) != len(long) {
+		t.Fatalf("get transcript: %d sentences, %v", len(got.GetSentences()), err)
+	}
+	for i, s := range got.Sentences {
+		w := long[i]
+		if s.Seq != w.Seq || s.SpeakerKey != w.SpeakerKey || s.StartMs != w.StartMs || s.EndMs != w.EndMs || s.Text != w.Text {
+			t.Fatalf("sentence %d: got %v, want %v", i, s, w)
+		}
+	}
+	conv, err := p.conv.GetConversation(p.ctx, &openv1.GetConversationRequest{ConversationId: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if conv.Conversation.Status != openv1.ConversationStatus_CONVERSATION_STATUS_READY || conv.Conversation.DealId != d1.Deal.Id ||
+		conv.Conversation.CustomData.AsMap()["crm"] != "acme" || !conv.Conversation.BeginTime.AsTime().Equal(begin) {
+		t.Fatalf("conversation: %v", conv.Conversation)
+	}
+	var aff []string
+	for _, pp := range conv.Participants {
+		aff = append(aff, pp.SpeakerKey+"="+pp.Affiliation.String())
+	}
+	if want := []string{"cust=AFFILIATION_EXTERNAL", "guest=AFFILIATION_UNKNOWN", "rep=AFFILIATION_INTERNAL"}; !slices.Equal(aff, want) {
+		t.Fatalf("participants %v, want %v", aff, want)
+	}
+	assertStoredMetrics(t, p, id)
+
+	// Bad streams: nothing stored, the old transcript stays.
+	bad := transcript(3, "bad")
+	bad[2].Seq = 1
+	_, err = p.put(id, bad, 10)
+	wantRPC(t, "repeated seq", err, codes.InvalidArgument, "INVALID_ARGUMENT")
+	if !strings.Contains(status.Convert(err).Message(), "seq 1") {
+		t.Fatalf("the error does not name the seq: %v", err)
+	}
+	bad = transcript(3, "bad")
+	bad[1].EndMs = bad[1].StartMs - 1
+	_, err = p.put(id, bad, 10)
+	if _, _, md := rpcReason(err); md["field"] != "sentence.end_ms" || md["seq"] != "1" {
+		t.Fatalf("end before start: %v %v", err, md)
+	}
+	bad = transcript(2, "bad")
+	bad[0].Text = strings.Repeat("长", 1400)
+	_, err = p.put(id, bad, 10)
+	wantRPC(t, "text over 4 KiB", err, codes.InvalidArgument, "INVALID_ARGUMENT")
+	_, err = p.put(id, transcript(1001, "bad"), 1001)
+	wantRPC(t, "chunk of 1,001", err, codes.InvalidArgument, "INVALID_ARGUMENT")
+	st, _ := p.conv.PutTranscript(p.ctx)
+	_ = st.Send(&openv1.PutTranscriptRequest{Payload: &openv1.PutTranscriptRequest_Chunk{Chunk: &openv1.SentenceChunk{Sentences: transcript(1, "x")}}})
+	_, err = st.CloseAndRecv()
+	wantRPC(t, "no header", err, codes.InvalidArgument, "INVALID_ARGUMENT")
+	st, _ = p.conv.PutTranscript(p.ctx)
+	five := int64(5)
+	_ = st.Send(&openv1.PutTranscriptRequest{Payload: &openv1.PutTranscriptRequest_Header{Header: &openv1.TranscriptHeader{ConversationId: id, ExpectedSentenceCount: &five}}})
+	_ = st.Send(&openv1.PutTranscriptRequest{Payload: &openv1.PutTranscriptRequest_Chunk{Chunk: &openv1.SentenceChunk{Sentences: transcript(4, "x")}}})
+	_, err = st.CloseAndRecv()
+	wantRPC(t, "truncated upload", err, codes.InvalidArgument, "INVALID_ARGUMENT")
+	_, err = p.put(id+1_000_000, transcript(2, "x"), 10)
+	wantRPC(t, "unknown conversation", err, codes.NotFound, "CONVERSATION_NOT_FOUND")
+	if got, _ := p.conv.GetTranscript(p.ctx, &openv1.GetTranscriptRequest{ConversationId: id}); len(got.GetSentences()) != len(long) {
+		t.Fatalf("a refused upload changed the transcript: %d sentences", len(got.GetSentences()))
+	}
+
+	// Scopes: an app without "ingest" may not write; another tenant's app
+	// does not find the conversation.
+	readOnly := f.App
+	readOnly.Scopes = "read"
+	ro, err := f.tokens.IssueApp(&readOnly)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = newPartner(t, s.GRPC(), ro).put(id, transcript(2, "ro"), 10)
+	wantRPC(t, "put without the ingest scope", err, codes.PermissionDenied, "PERMISSION_DENIED")
+	other := NewFixture(t, s)
+	op := newPartner(t, s.GRPC(), other.AppToken(t))
+	_, err = op.put(id, transcript(2, "other"), 10)
+	wantRPC(t, "put into another tenant", err, codes.NotFound, "CONVERSATION_NOT_FOUND")
+	_, err = op.conv.GetConversation(op.ctx, &openv1.GetConversationRequest{ConversationId: id})
+	wantRPC(t, "get from another tenant", err, codes.NotFound, "CONVERSATION_NOT_FOUND")
+
+	// Every stored transcript queued its indexing, in the same transaction.
+	var jobs []model.OutboxJob
+	f.DB.Where("conversation_id = ? AND kind = ?", id, model.OutboxTranscript).Find(&jobs)
+	if len(jobs) != 1 || jobs[0].Version != 1 || jobs[0].TenantID != f.Tenant.ID {
+		t.Fatalf("outbox jobs %+v", jobs)
+	}
+}
+
+func TestIngestConcurrentTranscriptsSerializeOnMariaDB(t *testing.T) {
+	s := NewService(t, mysqlEnv(t))
+	f := NewFixture(t, s)
+	s.Start()
+	p := newPartner(t, s.GRPC(), f.AppToken(t))
+	id := p.create("busy-call", f.Reps[0].ID, time.Now().Add(-time.Hour), 3_600_000, nil)
+	// Other conversations take transcripts at the same time, so writers of
+	// neighbouring rows meet too.
+	neighbours := []int64{
+		p.create("neighbour-1", f.Reps[1].ID, time.Now().Add(-time.Hour), 3_600_000, nil),
+		p.create("neighbour-2", f.Reps[2].ID, time.Now().Add(-time.Hour), 3_600_000, nil),
+	}
+	const rounds = 4
+	var wg sync.WaitGroup
+	for w, n := range []int{3000, 1200, 2500} {
+		wg.Go(func() {
+			for r := range rounds {
+				tr := transcript(n, fmt.Sprintf("w%d-r%d", w, r))
+				if w == 1 { // a different shape: the customer talks first
+					for _, s := range tr {
+						s.SpeakerKey = map[string]string{"rep": "cust", "cust": "rep"}[s.SpeakerKey]
+					}
+				}
+				if _, err := p.put(id, tr, 500); err != nil {
+					t.Errorf("writer %d round %d: %v", w, r, err)
+				}
+			}
+		})
+	}
+	for i, nid := range neighbours {
+		wg.Go(func() {
+			for r := range rounds {
+				if _, err := p.put(nid, transcript(800+100*i, fmt.Sprintf("n%d-r%d", i, r)), 400); err != nil {
+					t.Errorf("neighbour %d round %d: %v", i, r, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	// The stored transcript is one writer's whole transcript, never a mix,
+	// and the stored metrics are those of exactly that transcript.
+	got, err := p.conv.GetTranscript(p.ctx, &openv1.GetTranscriptRequest{ConversationId: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag := got.Sentences[0].Text[strings.LastIndex(got.Sentences[0].Text, " ")+1 : strings.LastIndex(got.Sentences[0].Text, "#")]
+	for _, s := range got.Sentences {
+		if !strings.Contains(s.Text, " "+tag+"#") {
+			t.Fatalf("a mixed transcript: %q next to %q", got.Sentences[0].Text, s.Text)
+		}
+	}
+	assertStoredMetrics(t, p, id)
+	for _, nid := range neighbours {
+		assertStoredMetrics(t, p, nid)
+	}
+	var versions []int64
+	f.DB.Model(&model.OutboxJob{}).Where("conversation_id = ? AND kind = ?", id, model.OutboxTranscript).Order("version").Pluck("version", &versions)
+	if len(versions) != 3*rounds || versions[0] != 1 || versions[len(versions)-1] != 3*rounds {
+		t.Fatalf("transcript versions %v, want 1..%d", versions, 3*rounds)
+	}
+}
+
+// assertStoredMetrics recomputes the metrics of what GetTranscript returns
+// and compares them with what GetConversation says is stored.
+func assertStoredMetrics(t *testing.T, p *partner, id int64) {
+	t.Helper()
+	c, err := p.conv.GetConversation(p.ctx, &openv1.GetConversationRequest{ConversationId: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := p.conv.GetTranscript(p.ctx, &openv1.GetTranscriptRequest{ConversationId: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	internal := map[string]bool{}
+	for _, pp := range c.Participants {
+		internal[pp.SpeakerKey] = pp.Affiliation == openv1.Affiliation_AFFILIATION_INTERNAL
+	}
+	ms := make([]logic.MetricsSentence, len(tr.Sentences))
+	for i, s := range tr.Sentences {
+		side := logic.SideExternal
+		if internal[s.SpeakerKey] {
+			side = logic.SideInternal
+		}
+		ms[i] = logic.MetricsSentence{Seq: int(s.Seq), StartMS: s.StartMs, EndMS: s.EndMs, Side: side, Text: s.Text}
+	}
+	want := logic.ComputeMetrics(c.Conversation.DurationMs, ms)
+	m := c.Metrics
+	if m == nil || m.TalkRatio != want.TalkRatio || m.LongestMonologueMs != want.LongestMonologueMS ||
+		m.LongestCustomerStoryMs != want.LongestCustomerStoryMS || m.Interactivity != want.Interactivity ||
+		m.PatienceMs != float64(want.PatienceMS) || m.QuestionCountInternal != int64(want.QuestionCountInternal) ||
+		m.QuestionCountExternal != int64(want.QuestionCountExternal) || m.SilenceMs != want.SilenceMS {
+		t.Fatalf("conversation %d: stored metrics %v, the stored transcript of %d sentences gives %+v", id, m, len(tr.Sentences), want)
+	}
+}

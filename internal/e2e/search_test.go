@@ -1,0 +1,260 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/metadata"
+
+	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
+	"github.com/megaview/mgvcore/internal/logic"
+)
+
+// esEnv points a service at the test Elasticsearch under an alias of its
+// own, removed after the test.
+func esEnv(t *testing.T, env map[string]string) map[string]string {
+	t.Helper()
+	u := requireEnv(t, "MGV_TEST_ES_URL")
+	alias := fmt.Sprintf("mgv_e2e_%08x", rand.Uint32())
+	t.Cleanup(func() {
+		req, _ := http.NewRequest(http.MethodDelete, u+"/"+alias+"_v*", nil)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	})
+	env["MGV_SEARCH_ENGINE"] = "elasticsearch"
+	env["MGV_SEARCH_URLS"] = u
+	env["MGV_SEARCH_INDEX"] = alias
+	return env
+}
+
+// searchPage is the data of a POST /api/v1/search answer.
+type searchPage = logic.SearchPage
+
+// searchAs posts a search; it returns the HTTP answer.
+func searchAs(t *testing.T, s *Service, token string, body map[string]any) authResult {
+	t.Helper()
+	return authCall(t, s, http.MethodPost, "/api/v1/search", token, body)
+}
+
+// ids of the results of a page, sorted.
+func resultIDs(p searchPage) []int64 {
+	var out []int64
+	for _, r := range p.Results {
+		out = append(out, r.Conversation.ID)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// waitSearch polls until query finds want conversations as token, and
+// returns how long that took.
+func waitSearch(t *testing.T, s *Service, token, query string, want int64, timeout time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	var last authResult
+	for time.Since(start) < timeout {
+		last = searchAs(t, s, token, map[string]any{"query": query})
+		if last.Status == http.StatusOK {
+			var p searchPage
+			last.decode(t, &p)
+			if p.Total == want {
+				return time.Since(start)
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%q did not find %d conversations within %s; last answer %d %s %s", query, want, timeout, last.Status, last.Reason, last.Data)
+	return 0
+}
+
+func sentence(seq int64, speaker, text string) *openv1.Sentence {
+	return &openv1.Sentence{Seq: seq, SpeakerKey: speaker, StartMs: seq * 3000, EndMs: seq*3000 + 2500, Text: text}
+}
+
+func TestSearchEmbedded(t *testing.T) {
+	testSearch(t, NewService(t, nil))
+}
+
+func TestSearchOnElasticsearchAndMariaDB(t *testing.T) {
+	testSearch(t, NewService(t, esEnv(t, mysqlEnv(t))))
+}
+
+// testSearch is PRODUCT §5 end to end: ingest over gRPC, the outbox
+// indexer, then search over both transports in every role's scope.
+func testSearch(t *testing.T, s *Service) {
+	f := NewFixture(t, s)
+	s.Start()
+	p := newPartner(t, s.GRPC(), f.AppToken(t))
+	begin := time.Date(2025, 3, 10, 1, 0, 0, 0, time.UTC)
+	r1, r2, r3, r4 := f.Reps[0], f.Reps[1], f.Reps[2], f.Reps[3]
+	convs := map[string]int64{}
+	add := func(name string, owner int64, day int, lines ...*openv1.Sentence) {
+		id := p.create(fmt.Sprintf("search-%s-%d", name, rand.Uint32()), owner, begin.Add(time.Duration(day)*24*time.Hour), 600_000, nil)
+		if _, err := p.put(id, lines, 100); err != nil {
+			t.Fatalf("put %s: %v", name, err)
+		}
+		convs[name] = id
+	}
+	written := time.Now()
+	add("c1", r1.ID, 0, sentence(0, "rep", "您好"), sentence(1, "cust", "我们今年的预算有限"), sentence(2, "rep", "明白"))
+	add("c2", r2.ID, 0, sentence(0, "rep", "我们预计下周签约"))
+	add("c3", r3.ID, 1, sentence(0, "cust", "预算审批需要两周"), sentence(1, "rep", "预算没问题"))
+	add("c4", r4.ID, 2, sentence(0, "cust", "The budget is tight this quarter"))
+	admin := f.Token(t, f.Admin)
+	took := waitSearch(t, s, admin, "预算", 2, 10*time.Second)
+	t.Logf("searchable %s after the write returned (index took %s after the first write)", took, time.Since(written))
+	if took > 3*time.Second {
+		t.Errorf("a transcript became searchable only after %s (target 2 s)", took)
+	}
+
+	find := func(token string, body map[string]any) searchPage {
+		t.Helper()
+		var pg searchPage
+		searchAs(t, s, token, body).want(t, http.StatusOK, "").decode(t, &pg)
+		return pg
+	}
+	expect := func(who, token, query string, want ...string) {
+		t.Helper()
+		var ids []int64
+		for _, w := range want {
+			ids = append(ids, convs[w])
+		}
+		slices.Sort(ids)
+		if got := resultIDs(find(token, map[string]any{"query": query})); !slices.Equal(got, ids) {
+			t.Errorf("%s searching %q: got %v, want %v (%v)", who, query, got, ids, want)
+		}
+	}
+	expect("admin", admin, "预算", "c1", "c3")
+	expect("admin", admin, "预计", "c2")
+	expect("admin", admin, "BUDGET tight", "c4")
+	expect("admin", admin, `"budget is tight"`, "c4")
+	expect("admin", admin, `"tight budget"`)
+	expect("rep1", f.Token(t, r1), "预算", "c1")
+	expect("rep4", f.Token(t, r4), "预算")
+	expect("manager", f.Token(t, f.Manager), "预算", "c1", "c3")
+	expect("manager", f.Token(t, f.Manager), "budget")
+	expect("app", f.AppToken(t), "预算", "c1", "c3")
+
+	pg := find(admin, map[string]any{"query": "预算"})
+	if pg.Total != 2 || len(pg.OwnerFacets) != 2 || len(pg.DayFacets) != 2 {
+		t.Errorf("total and facets: %+v", pg)
+	}
+	for _, o := range pg.OwnerFacets {
+		if o.OwnerName == "" || o.Conversations != 1 {
+			t.Errorf("owner facet %+v", o)
+		}
+	}
+	if pg.DayFacets[0].Day != "2025-03-10" || pg.DayFacets[1].Day != "2025-03-11" {
+		t.Errorf("day facets in Asia/Shanghai: %+v", pg.DayFacets)
+	}
+	for _, r := range pg.Results {
+		for _, sn := range r.Snippets {
+			if !strings.Contains(sn.Text, "<em>预算</em>") || sn.SpeakerKey == "" {
+				t.Errorf("snippet %+v", sn)
+			}
+		}
+		if r.Conversation.ID == convs["c1"] && (len(r.Snippets) != 1 || r.Snippets[0].Seq != 1 || r.Snippets[0].StartMS != 3000) {
+			t.Errorf("c1 snippets %+v", r.Snippets)
+		}
+		if r.Conversation.ID == convs["c3"] && len(r.Snippets) != 2 {
+			t.Errorf("c3 snippets %+v", r.Snippets)
+		}
+	}
+	// Filters.
+	if got := resultIDs(find(admin, map[string]any{"query": "预算", "department_id": f.East.ID})); !slices.Equal(got, []int64{convs["c3"]}) {
+		t.Errorf("department east: %v", got)
+	}
+	if got := resultIDs(find(admin, map[string]any{"query": "预算", "owner_ids": []int64{r1.ID}})); !slices.Equal(got, []int64{convs["c1"]}) {
+		t.Errorf("owner filter: %v", got)
+	}
+	if got := resultIDs(find(admin, map[string]any{"query": "预算", "speaker_affiliation": "internal"})); !slices.Equal(got, []int64{convs["c3"]}) {
+		t.Errorf("internal speakers: %v", got)
+	}
+	if got := resultIDs(find(admin, map[string]any{"query": "预算", "from": begin.Add(12 * time.Hour)})); !slices.Equal(got, []int64{convs["c3"]}) {
+		t.Errorf("from: %v", got)
+	}
+	// Pages.
+	first := find(admin, map[string]any{"query": "预算", "page_size": 1})
+	if len(first.Results) != 1 || first.NextPageToken == "" || first.Total != 2 {
+		t.Fatalf("first page %+v", first)
+	}
+	second := find(admin, map[string]any{"query": "预算", "page_size": 1, "page_token": first.NextPageToken})
+	if len(second.Results) != 1 || second.NextPageToken != "" || second.Results[0].Conversation.ID == first.Results[0].Conversation.ID {
+		t.Fatalf("second page %+v", second)
+	}
+	searchAs(t, s, admin, map[string]any{"query": "预计", "page_size": 1, "page_token": first.NextPageToken}).want(t, http.StatusBadRequest, "INVALID_ARGUMENT")
+	// Odd input is text or a 400, never a 500.
+	for _, q := range []string{"", "   ", `"""`, strings.Repeat("长", 257)} {
+		searchAs(t, s, admin, map[string]any{"query": q}).want(t, http.StatusBadRequest, "INVALID_ARGUMENT")
+	}
+	for _, q := range []string{`title:预算 AND (x OR`, `*`, `预算~`, `\"`, `{"match_all":{}}`, "预算\x00"} {
+		if r := searchAs(t, s, admin, map[string]any{"query": q}); r.Status != http.StatusOK && r.Status != http.StatusBadRequest {
+			t.Errorf("query %q: %d %s", q, r.Status, r.Reason)
+		}
+	}
+	searchAs(t, s, admin, map[string]any{"query": "预算", "page_size": 101}).want(t, http.StatusBadRequest, "INVALID_ARGUMENT")
+	searchAs(t, s, "", map[string]any{"query": "预算"}).want(t, http.StatusUnauthorized, "")
+
+	// gRPC, same use case.
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+f.AppToken(t))
+	res, err := openv1.NewSearchServiceClient(s.GRPC()).SearchTranscripts(ctx, &openv1.SearchTranscriptsRequest{
+		Query: "预算", SpeakerAffiliation: openv1.Affiliation_AFFILIATION_EXTERNAL,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Total != 2 || len(res.Results) != 2 || len(res.OwnerFacets) != 2 || res.Results[0].Snippets[0].Text == "" {
+		t.Errorf("gRPC search: %v", res)
+	}
+	if _, err := openv1.NewSearchServiceClient(s.GRPC()).SearchTranscripts(ctx, &openv1.SearchTranscriptsRequest{Query: ""}); err == nil {
+		t.Error("gRPC empty query accepted")
+	}
+
+	// A replaced transcript loses its old sentences.
+	if _, err := p.put(convs["c1"], []*openv1.Sentence{sentence(0, "rep", "全新的内容")}, 100); err != nil {
+		t.Fatal(err)
+	}
+	waitSearch(t, s, admin, "预算", 1, 10*time.Second)
+	waitSearch(t, s, admin, "全新", 1, 10*time.Second)
+}
+
+// mgvcore reindex while the service serves: a new index version behind the
+// alias, nothing lost, the catch-up queued; --tenant goes through the outbox.
+func TestReindexWhileServing(t *testing.T) {
+	s := NewService(t, esEnv(t, mysqlEnv(t)))
+	f := NewFixture(t, s)
+	s.Start()
+	p := newPartner(t, s.GRPC(), f.AppToken(t))
+	admin := f.Token(t, f.Admin)
+	tag := newTag()
+	for i := 0; i < 5; i++ {
+		if err := ingestTagged(p, f.Reps[i%4].ID, tag, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitSearch(t, s, admin, tag, 5, 10*time.Second)
+	out, err := s.Command("reindex").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "built "+s.Env["MGV_SEARCH_INDEX"]+"_v1_") {
+		t.Fatalf("reindex: %v\n%s", err, out)
+	}
+	t.Logf("%s", out)
+	waitSearch(t, s, admin, tag, 5, 5*time.Second)
+	if err := ingestTagged(p, f.Reps[0].ID, tag, 5); err != nil {
+		t.Fatal(err)
+	}
+	waitSearch(t, s, admin, tag, 6, 10*time.Second)
+	out, err = s.Command("reindex", "--tenant", fmt.Sprint(f.Tenant.ID)).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "queued 6 conversations") {
+		t.Fatalf("reindex --tenant: %v\n%s", err, out)
+	}
+	waitSearch(t, s, admin, tag, 6, 10*time.Second)
+}

@@ -1,0 +1,265 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+
+	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
+	"github.com/megaview/mgvcore/internal/logic"
+	"github.com/megaview/mgvcore/internal/model"
+)
+
+// apiDo sends a JSON request (body may be nil) with a bearer token.
+func apiDo(t *testing.T, s *Service, method, path, token string, body any) apiAnswer {
+	t.Helper()
+	var rd bytes.Reader
+	if body != nil {
+		data, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd.Reset(data)
+	}
+	req, err := http.NewRequest(method, s.URL(path), &rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	a := apiAnswer{Status: resp.StatusCode}
+	if err := json.NewDecoder(resp.Body).Decode(&a); err != nil {
+		t.Fatalf("%s %s: %d, undecodable body: %v", method, path, resp.StatusCode, err)
+	}
+	return a
+}
+
+// said makes a transcript of (speaker, text) pairs, 3 s per line.
+func said(lines ...string) []*openv1.Sentence {
+	out := make([]*openv1.Sentence, 0, len(lines)/2)
+	for i := 0; i+1 < len(lines); i += 2 {
+		n := int64(len(out))
+		out = append(out, &openv1.Sentence{Seq: n, SpeakerKey: lines[i], StartMs: n * 3000, EndMs: n*3000 + 2500, Text: lines[i+1]})
+	}
+	return out
+}
+
+// storedHits lists a tracker's hits as "conversation:seq:phrase", sorted.
+func storedHits(t *testing.T, f *Fixture, trackerID int64) []string {
+	t.Helper()
+	var hits []model.TrackerHit
+	if err := f.DB.Where("tracker_id = ?", trackerID).Find(&hits).Error; err != nil {
+		t.Fatal(err)
+	}
+	out := make([]string, 0, len(hits))
+	for _, h := range hits {
+		out = append(out, fmt.Sprintf("%d:%d:%s", h.ConversationID, h.Seq, h.Phrase))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// waitHits waits until a tracker's stored hits are want and its
+// re-application is over.
+func waitHits(t *testing.T, s *Service, f *Fixture, trackerID int64, want []string) {
+	t.Helper()
+	slices.Sort(want)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var pending int64
+		if err := f.DB.Model(&model.OutboxJob{}).Where("kind = ? AND tracker_id = ?", model.OutboxTrackerApply, trackerID).Count(&pending).Error; err != nil {
+			t.Fatal(err)
+		}
+		got := storedHits(t, f, trackerID)
+		if pending == 0 && slices.Equal(got, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tracker %d: hits %q (jobs pending: %d), want %q\nstderr:\n%s", trackerID, got, pending, want, lastLines(s.Stderr.String(), 20))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func lastLines(s string, n int) string {
+	lines := bytes.Split([]byte(s), []byte("\n"))
+	return string(bytes.Join(lines[max(0, len(lines)-n):], []byte("\n")))
+}
+
+func listTrackers(t *testing.T, s *Service, token string) []logic.Tracker {
+	t.Helper()
+	var out struct{ Trackers []logic.Tracker }
+	apiDo(t, s, http.MethodGet, "/api/v1/trackers", token, nil).expect(t, http.StatusOK, "").into(t, &out)
+	return out.Trackers
+}
+
+func hitCounts(t *testing.T, s *Service, token string, conversationID int64) map[int64]int64 {
+	t.Helper()
+	var d logic.ConversationDetail
+	apiGet(t, s, fmt.Sprintf("/api/v1/conversations/%d", conversationID), token).expect(t, http.StatusOK, "").into(t, &d)
+	out := map[int64]int64{}
+	for _, h := range d.TrackerHits {
+		out[h.TrackerID] = h.Hits
+	}
+	return out
+}
+
+func TestTrackersOnMariaDB(t *testing.T) {
+	env := mysqlEnv(t)
+	s := NewService(t, env)
+	f := NewFixture(t, s)
+	other := NewFixture(t, s)
+	s.Start()
+	p := newPartner(t, s.GRPC(), f.AppToken(t))
+	admin, rep1 := f.Token(t, f.Admin), f.Token(t, f.Reps[0])
+	begin := time.Now().UTC().Add(-24 * time.Hour).Truncate(time.Second)
+
+	// Transcripts stored before any tracker exists.
+	c1 := p.create("trk-1", f.Reps[0].ID, begin, 60_000, nil)
+	c2 := p.create("trk-2", f.Reps[1].ID, begin, 60_000, nil)
+	c3 := p.create("trk-3", f.Reps[2].ID, begin, 60_000, nil)
+	for id, lines := range map[int64][]*openv1.Sentence{
+		c1: said("rep", "What is your budget this year?", "cust", "预算大概五十万", "rep", "Our PRICE is per seat, price per seat."),
+		c2: said("rep", "This offer is priceless", "cust", "价格 price?", "someone", "the price is right"),
+		c3: said("rep", "我们今年的预算有限", "cust", "预计下周签约"),
+	} {
+		if _, err := p.put(id, lines, 10); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Writes are for admins; reads for everyone in the tenant.
+	body := map[string]any{"name": "Pricing", "keywords": []string{"price", "预算"}}
+	apiDo(t, s, http.MethodPost, "/api/v1/trackers", rep1, body).expect(t, http.StatusForbidden, "PERMISSION_DENIED")
+	apiDo(t, s, http.MethodPost, "/api/v1/trackers", f.Token(t, f.Manager), body).expect(t, http.StatusForbidden, "PERMISSION_DENIED")
+	bad := apiDo(t, s, http.MethodPost, "/api/v1/trackers", admin, map[string]any{"name": "x", "keywords": []string{"ok", "  "}}).
+		expect(t, http.StatusBadRequest, "INVALID_ARGUMENT")
+	if bad.Metadata["field"] != "keywords[1]" {
+		t.Errorf("bad keyword names %q", bad.Metadata["field"])
+	}
+	apiDo(t, s, http.MethodPost, "/api/v1/trackers", admin, map[string]any{"name": "x", "keywords": "price"}).expect(t, http.StatusBadRequest, "")
+
+	var tr logic.Tracker
+	apiDo(t, s, http.MethodPost, "/api/v1/trackers", admin, body).expect(t, http.StatusCreated, "").into(t, &tr)
+	if tr.ID == 0 || tr.Affiliation != model.AffiliationAnyone || !slices.Equal(tr.Keywords, []string{"price", "预算"}) {
+		t.Fatalf("created %+v", tr)
+	}
+	// The background re-application finds the hits in existing transcripts:
+	// word boundaries for English ("priceless" is no hit), substrings for
+	// Chinese, one hit per keyword and sentence, unknown speakers included.
+	waitHits(t, s, f, tr.ID, []string{
+		fmt.Sprintf("%d:1:预算", c1), fmt.Sprintf("%d:2:price", c1),
+		fmt.Sprintf("%d:1:price", c2), fmt.Sprintf("%d:2:price", c2),
+		fmt.Sprintf("%d:0:预算", c3),
+	})
+	if list := listTrackers(t, s, rep1); len(list) != 1 || list[0].ID != tr.ID || list[0].Applying {
+		t.Errorf("rep's list: %+v", list)
+	}
+	if got := hitCounts(t, s, rep1, c1); got[tr.ID] != 2 {
+		t.Errorf("c1 hit counts: %v", got)
+	}
+
+	// A transcript written now gets its hits in the same transaction.
+	if _, err := p.put(c2, said("cust", "how about the price?", "rep", "预算 is fine"), 10); err != nil {
+		t.Fatal(err)
+	}
+	if got := storedHits(t, f, tr.ID); !slices.Contains(got, fmt.Sprintf("%d:0:price", c2)) || !slices.Contains(got, fmt.Sprintf("%d:1:预算", c2)) ||
+		slices.Contains(got, fmt.Sprintf("%d:2:price", c2)) {
+		t.Errorf("hits right after the new transcript of c2: %q", got)
+	}
+
+	// New keywords and affiliation replace the hits.
+	var updated logic.Tracker
+	apiDo(t, s, http.MethodPut, fmt.Sprintf("/api/v1/trackers/%d", tr.ID), admin,
+		map[string]any{"name": "Seats", "keywords": []string{"per seat", "budget"}, "affiliation": "internal"}).
+		expect(t, http.StatusOK, "").into(t, &updated)
+	if updated.Name != "Seats" || updated.Affiliation != "internal" || !updated.Applying {
+		t.Errorf("updated %+v", updated)
+	}
+	waitHits(t, s, f, tr.ID, []string{fmt.Sprintf("%d:0:budget", c1), fmt.Sprintf("%d:2:per seat", c1)})
+	apiDo(t, s, http.MethodPut, fmt.Sprintf("/api/v1/trackers/%d", tr.ID), admin,
+		map[string]any{"name": "Seats", "keywords": []string{"per seat"}, "affiliation": "everyone"}).
+		expect(t, http.StatusBadRequest, "INVALID_ARGUMENT")
+
+	// The open platform lists trackers; another tenant sees none of them.
+	res, err := openv1.NewTrackerServiceClient(s.GRPC()).ListTrackers(authBearer(t.Context(), f.AppToken(t)), &openv1.ListTrackersRequest{})
+	if err != nil || len(res.Trackers) != 1 || res.Trackers[0].Name != "Seats" ||
+		res.Trackers[0].Affiliation != openv1.TrackerAffiliation_TRACKER_AFFILIATION_INTERNAL || !slices.Equal(res.Trackers[0].Keywords, []string{"per seat", "budget"}) {
+		t.Errorf("gRPC list: %v %v", res, err)
+	}
+	res, err = openv1.NewTrackerServiceClient(s.GRPC()).ListTrackers(authBearer(t.Context(), other.AppToken(t)), &openv1.ListTrackersRequest{})
+	if err != nil || len(res.Trackers) != 0 {
+		t.Errorf("other tenant's gRPC list: %v %v", res, err)
+	}
+	otherAdmin := other.Token(t, other.Admin)
+	if list := listTrackers(t, s, otherAdmin); len(list) != 0 {
+		t.Errorf("other tenant's list: %+v", list)
+	}
+	apiDo(t, s, http.MethodPut, fmt.Sprintf("/api/v1/trackers/%d", tr.ID), otherAdmin, body).expect(t, http.StatusNotFound, "TRACKER_NOT_FOUND")
+	apiDo(t, s, http.MethodDelete, fmt.Sprintf("/api/v1/trackers/%d", tr.ID), otherAdmin, nil).expect(t, http.StatusNotFound, "TRACKER_NOT_FOUND")
+	apiDo(t, s, http.MethodDelete, fmt.Sprintf("/api/v1/trackers/%d", tr.ID), rep1, nil).expect(t, http.StatusForbidden, "PERMISSION_DENIED")
+	apiDo(t, s, http.MethodDelete, "/api/v1/trackers/abc", admin, nil).expect(t, http.StatusBadRequest, "INVALID_ARGUMENT")
+
+	// Delete: the hits stop counting at once and are purged in the background.
+	apiDo(t, s, http.MethodDelete, fmt.Sprintf("/api/v1/trackers/%d", tr.ID), admin, nil).expect(t, http.StatusOK, "")
+	if got := hitCounts(t, s, rep1, c1); got[tr.ID] != 0 {
+		t.Errorf("hit counts right after delete: %v", got)
+	}
+	if list := listTrackers(t, s, admin); len(list) != 0 {
+		t.Errorf("list after delete: %+v", list)
+	}
+	apiDo(t, s, http.MethodDelete, fmt.Sprintf("/api/v1/trackers/%d", tr.ID), admin, nil).expect(t, http.StatusNotFound, "TRACKER_NOT_FOUND")
+	waitHits(t, s, f, tr.ID, nil)
+
+	// Durable across restarts: a job committed while no worker runs (as if
+	// the process died right after the change) is done by the next process.
+	pid := s.Signal(syscall.SIGTERM)
+	if !WaitGone(pid, 15*time.Second) {
+		t.Fatal("the service did not stop")
+	}
+	now := time.Now().UTC()
+	late := model.Tracker{TenantID: f.Tenant.ID, Name: "late", Keywords: `["price"]`, Affiliation: model.AffiliationExternal,
+		Version: 1, CreatedAt: now, UpdatedAt: now}
+	if err := f.DB.Create(&late).Error; err != nil {
+		t.Fatal(err)
+	}
+	job := model.OutboxJob{TenantID: f.Tenant.ID, Kind: model.OutboxTrackerApply, TrackerID: late.ID, Version: 1, NextAttemptAt: now, CreatedAt: now}
+	if err := f.DB.Create(&job).Error; err != nil {
+		t.Fatal(err)
+	}
+	NewService(t, env).Start()
+	waitHits(t, s, f, late.ID, []string{fmt.Sprintf("%d:0:price", c2)})
+}
+
+func TestTrackerGRPCErrors(t *testing.T) {
+	s := NewService(t, nil)
+	f := NewFixture(t, s)
+	s.Start()
+	client := openv1.NewTrackerServiceClient(s.GRPC())
+	ctx := authBearer(t.Context(), f.AppToken(t))
+	_, err := client.GetTrackerStats(ctx, &openv1.GetTrackerStatsRequest{TrackerId: 1})
+	wantRPC(t, "no group_by", err, codes.InvalidArgument, "INVALID_ARGUMENT")
+	_, err = client.ListTrackers(t.Context(), &openv1.ListTrackersRequest{})
+	wantRPC(t, "no token", err, codes.Unauthenticated, "")
+	ingestOnly, _ := orgExtraApp(t, f, "ingest")
+	noRead, err := f.tokens.IssueApp(&ingestOnly)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = client.ListTrackers(authBearer(t.Context(), noRead), &openv1.ListTrackersRequest{})
+	wantRPC(t, "app without read", err, codes.PermissionDenied, "PERMISSION_DENIED")
+}

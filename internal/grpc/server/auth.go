@@ -1,0 +1,23 @@
+package server
+
+import (
+	"context"
+
+	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
+	"github.com/megaview/mgvcore/internal/logic"
+)
+
+// Auth serves AuthService.
+type Auth struct {
+	openv1.UnimplementedAuthServiceServer
+	L *logic.Auth
+}
+
+// CreateAppToken exchanges an app's key and secret for an app token.
+func (a Auth) CreateAppToken(ctx context.Context, req *openv1.CreateAppTokenRequest) (*openv1.CreateAppTokenResponse, error) {
+	tok, err := a.L.CreateAppToken(ctx, logic.AppTokenReq{AppKey: req.GetAppKey(), AppSecret: req.GetAppSecret()})
+	if err != nil {
+		return nil, err
+	}
+	return &openv1.CreateAppTokenResponse{AccessToken: tok.AccessToken, ExpiresIn: tok.ExpiresIn, TokenType: "Bearer"}, nil
+}

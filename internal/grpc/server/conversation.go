@@ -1,0 +1,369 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
+	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/logic"
+	"github.com/megaview/mgvcore/internal/model"
+)
+
+// Conversation serves ConversationService.
+type Conversation struct {
+	openv1.UnimplementedConversationServiceServer
+	Ingest *logic.Ingest
+	Read   *logic.Conversations
+}
+
+// CreateConversation creates a conversation idempotently on its origin id.
+func (s Conversation) CreateConversation(ctx context.Context, req *openv1.CreateConversationRequest) (*openv1.CreateConversationResponse, error) {
+	in := logic.CreateConversationRequest{
+		OriginConversationID: req.GetOriginConversationId(),
+		Owner:                logic.Ref{ID: req.GetOwnerUserId(), OriginID: req.GetOriginOwnerUserId()},
+		Deal:                 logic.Ref{ID: req.GetDealId(), OriginID: req.GetOriginDealId()},
+		Title:                req.GetTitle(),
+		Channel:              channelName(req.GetChannel()),
+		Direction:            directionName(req.GetDirection()),
+		DurationMS:           req.GetDurationMs(),
+		Language:             req.GetLanguage(),
+	}
+	var err error
+	if in.BeginTime, err = protoTime("begin_time", req.GetBeginTime()); err != nil {
+		return nil, err
+	}
+	if cd := req.GetCustomData(); cd != nil {
+		in.CustomData = cd.AsMap()
+	}
+	for _, p := range req.GetParticipants() {
+		in.Participants = append(in.Participants, logic.ParticipantInput{
+			SpeakerKey:  p.GetSpeakerKey(),
+			User:        logic.Ref{ID: p.GetUserId(), OriginID: p.GetOriginUserId()},
+			Name:        p.GetName(),
+			Affiliation: affiliationName(p.GetAffiliation()),
+		})
+	}
+	res, err := s.Ingest.CreateConversation(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	return &openv1.CreateConversationResponse{ConversationId: res.ConversationID, Created: res.Created}, nil
+}
+
+// PutTranscript reads a header and sentence chunks, then stores them all
+// in one transaction once the client has closed its side.
+func (s Conversation) PutTranscript(stream openv1.ConversationService_PutTranscriptServer) error {
+	ctx := stream.Context()
+	first, err := stream.Recv()
+	if errors.Is(err, io.EOF) {
+		return errs.InvalidArgument("header", "the stream carried no header")
+	}
+	if err != nil {
+		return err
+	}
+	h := first.GetHeader()
+	if h == nil {
+		return errs.InvalidArgument("header", "the first message of the stream must be the header")
+	}
+	var expected *int64
+	if h.ExpectedSentenceCount != nil {
+		n := h.GetExpectedSentenceCount()
+		expected = &n
+	}
+	up, err := s.Ingest.BeginTranscript(ctx, h.GetConversationId(), expected)
+	if err != nil {
+		return err
+	}
+	var chunk []logic.SentenceInput
+	for {
+		msg, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if msg.GetHeader() != nil {
+			return errs.InvalidArgument("header", "only the first message of the stream may be a header")
+		}
+		c := msg.GetChunk()
+		if c == nil {
+			return errs.InvalidArgument("chunk", "every message after the header must be a chunk")
+		}
+		chunk = chunk[:0]
+		for _, st := range c.GetSentences() {
+			chunk = append(chunk, logic.SentenceInput{
+				Seq: st.GetSeq(), SpeakerKey: st.GetSpeakerKey(), StartMS: st.GetStartMs(), EndMS: st.GetEndMs(), Text: st.GetText(),
+			})
+		}
+		if err := up.Add(chunk); err != nil {
+			return err
+		}
+	}
+	res, err := s.Ingest.CommitTranscript(ctx, up)
+	if err != nil {
+		return err
+	}
+	return stream.SendAndClose(&openv1.PutTranscriptResponse{
+		ConversationId: res.ConversationID,
+		SentenceCount:  int64(res.SentenceCount),
+		Metrics:        computedMetricsProto(res.Metrics),
+	})
+}
+
+// GetConversation returns a conversation with participants, metrics and
+// tracker hit counts.
+func (s Conversation) GetConversation(ctx context.Context, req *openv1.GetConversationRequest) (*openv1.GetConversationResponse, error) {
+	d, err := s.Read.Get(ctx, req.GetConversationId())
+	if err != nil {
+		return nil, renameFields(err, idField)
+	}
+	out := &openv1.GetConversationResponse{Conversation: conversationProto(d.Conversation)}
+	for _, p := range d.Participants {
+		pp := &openv1.Participant{SpeakerKey: p.SpeakerKey, Name: p.Name, Affiliation: affiliationProto(p.Affiliation)}
+		if p.UserID != nil {
+			pp.UserId = *p.UserID
+		}
+		out.Participants = append(out.Participants, pp)
+	}
+	if m := d.Metrics; m != nil {
+		out.Metrics = &openv1.Metrics{
+			TalkRatio: m.TalkRatio, LongestMonologueMs: m.LongestMonologueMS, LongestCustomerStoryMs: m.LongestCustomerStoryMS,
+			Interactivity: m.Interactivity, PatienceMs: float64(m.PatienceMS),
+			QuestionCountInternal: int64(m.QuestionCountInternal), QuestionCountExternal: int64(m.QuestionCountExternal),
+			QuestionRate: m.QuestionRate, SilenceMs: m.SilenceMS, AlgoVersion: int32(m.AlgoVersion),
+		}
+	}
+	for _, h := range d.TrackerHits {
+		out.TrackerHits = append(out.TrackerHits, &openv1.TrackerHitCount{TrackerId: h.TrackerID, TrackerName: h.TrackerName, Hits: h.Hits})
+	}
+	return out, nil
+}
+
+// ListConversations lists conversations in scope matching a filter.
+func (s Conversation) ListConversations(ctx context.Context, req *openv1.ListConversationsRequest) (*openv1.ListConversationsResponse, error) {
+	f, err := ConversationFilterFromProto(req.GetFilter())
+	if err != nil {
+		return nil, err
+	}
+	page, err := s.Read.List(ctx, logic.ListConversationsRequest{Filter: f, PageSize: int(req.GetPageSize()), PageToken: req.GetPageToken()})
+	if err != nil {
+		return nil, renameFields(err, FilterFields)
+	}
+	out := &openv1.ListConversationsResponse{NextPageToken: page.NextPageToken, Total: page.Total}
+	for _, c := range page.Conversations {
+		out.Conversations = append(out.Conversations, conversationProto(c))
+	}
+	return out, nil
+}
+
+// GetTranscript returns the sentences in seq order, marking matches of q.
+func (s Conversation) GetTranscript(ctx context.Context, req *openv1.GetTranscriptRequest) (*openv1.GetTranscriptResponse, error) {
+	t, err := s.Read.Transcript(ctx, req.GetConversationId(), req.GetQ())
+	if err != nil {
+		return nil, renameFields(err, idField)
+	}
+	out := &openv1.GetTranscriptResponse{ConversationId: t.ConversationID, Sentences: make([]*openv1.TranscriptSentence, len(t.Sentences))}
+	for i, st := range t.Sentences {
+		out.Sentences[i] = &openv1.TranscriptSentence{
+			Seq: st.Seq, SpeakerKey: st.SpeakerKey, StartMs: st.StartMS, EndMs: st.EndMS, Text: st.Text, Matches: st.Matches,
+		}
+	}
+	return out, nil
+}
+
+// ConversationFilterFromProto converts a filter; nil filters nothing. The
+// logic layer validates the values and names fields as the HTTP API does;
+// FilterFields renames them.
+func ConversationFilterFromProto(f *openv1.ConversationFilter) (model.ConversationFilter, error) {
+	var out model.ConversationFilter
+	if f == nil {
+		return out, nil
+	}
+	var err error
+	if out.From, err = protoTime("filter.start_time", f.GetStartTime()); err != nil {
+		return out, err
+	}
+	if out.To, err = protoTime("filter.end_time", f.GetEndTime()); err != nil {
+		return out, err
+	}
+	out.OwnerIDs = f.GetOwnerIds()
+	out.DepartmentID = f.GetDepartmentId()
+	out.DealID = f.GetDealId()
+	out.Direction = directionName(f.GetDirection())
+	if f.MinDurationMs != nil {
+		v := f.GetMinDurationMs()
+		out.MinDurationMS = &v
+	}
+	if f.MaxDurationMs != nil {
+		v := f.GetMaxDurationMs()
+		out.MaxDurationMS = &v
+	}
+	out.TrackerID = f.GetTrackerId()
+	return out, nil
+}
+
+// FilterFields maps the HTTP names of filter fields, which logic uses in
+// its errors, to the fields of a gRPC request with a ConversationFilter.
+var FilterFields = map[string]string{
+	"from":            "filter.start_time",
+	"to":              "filter.end_time",
+	"owner_id":        "filter.owner_ids",
+	"department_id":   "filter.department_id",
+	"deal_id":         "filter.deal_id",
+	"direction":       "filter.direction",
+	"min_duration_ms": "filter.min_duration_ms",
+	"max_duration_ms": "filter.max_duration_ms",
+	"tracker_id":      "filter.tracker_id",
+}
+
+var idField = map[string]string{"id": "conversation_id"}
+
+// renameFields rewrites the field an INVALID_ARGUMENT names, for errors
+// whose field name differs between the transports.
+func renameFields(err error, names map[string]string) error {
+	var e *errs.Error
+	if !errors.As(err, &e) || e.Metadata["field"] == "" {
+		return err
+	}
+	old := e.Metadata["field"]
+	name, ok := names[old]
+	if !ok {
+		return err
+	}
+	out := e.With("field", name)
+	out.Message = name + strings.TrimPrefix(e.Message, old)
+	return out
+}
+
+// protoTime converts an optional timestamp; unset is the zero time.
+func protoTime(field string, ts *timestamppb.Timestamp) (time.Time, error) {
+	if ts == nil {
+		return time.Time{}, nil
+	}
+	if err := ts.CheckValid(); err != nil {
+		return time.Time{}, errs.InvalidArgument(field, "not a valid timestamp: %v", err)
+	}
+	return ts.AsTime(), nil
+}
+
+func conversationProto(c logic.ConversationView) *openv1.Conversation {
+	out := &openv1.Conversation{
+		Id: c.ID, OriginConversationId: c.OriginConversationID, OwnerUserId: c.OwnerUserID, Title: c.Title,
+		Channel: channelProto(c.Channel), Direction: directionProto(c.Direction), BeginTime: timestamppb.New(c.BeginTime),
+		DurationMs: c.DurationMS, Language: c.Language, Status: statusProto(c.Status),
+	}
+	if c.DealID != nil {
+		out.DealId = *c.DealID
+	}
+	if len(c.CustomData) > 0 {
+		var st structpb.Struct
+		if protojson.Unmarshal(c.CustomData, &st) == nil {
+			out.CustomData = &st
+		}
+	}
+	return out
+}
+
+func computedMetricsProto(m logic.Metrics) *openv1.Metrics {
+	return &openv1.Metrics{
+		TalkRatio: m.TalkRatio, LongestMonologueMs: m.LongestMonologueMS, LongestCustomerStoryMs: m.LongestCustomerStoryMS,
+		Interactivity: m.Interactivity, PatienceMs: float64(m.PatienceMS),
+		QuestionCountInternal: int64(m.QuestionCountInternal), QuestionCountExternal: int64(m.QuestionCountExternal),
+		QuestionRate: m.QuestionRate, SilenceMs: m.SilenceMS, AlgoVersion: int32(m.AlgoVersion),
+	}
+}
+
+// Enum names: unset is "", an unknown number its decimal form, which the
+// logic layer refuses naming the field.
+
+func channelName(c openv1.Channel) string {
+	switch c {
+	case openv1.Channel_CHANNEL_UNSPECIFIED:
+		return ""
+	case openv1.Channel_CHANNEL_CALL:
+		return model.ChannelCall
+	case openv1.Channel_CHANNEL_MEETING:
+		return model.ChannelMeeting
+	}
+	return strconv.Itoa(int(c))
+}
+
+func directionName(d openv1.Direction) string {
+	switch d {
+	case openv1.Direction_DIRECTION_UNSPECIFIED:
+		return ""
+	case openv1.Direction_DIRECTION_INBOUND:
+		return model.DirectionInbound
+	case openv1.Direction_DIRECTION_OUTBOUND:
+		return model.DirectionOutbound
+	case openv1.Direction_DIRECTION_UNKNOWN:
+		return model.DirectionUnknown
+	}
+	return strconv.Itoa(int(d))
+}
+
+func affiliationName(a openv1.Affiliation) string {
+	switch a {
+	case openv1.Affiliation_AFFILIATION_UNSPECIFIED:
+		return ""
+	case openv1.Affiliation_AFFILIATION_INTERNAL:
+		return model.AffiliationInternal
+	case openv1.Affiliation_AFFILIATION_EXTERNAL:
+		return model.AffiliationExternal
+	case openv1.Affiliation_AFFILIATION_UNKNOWN:
+		return model.AffiliationUnknown
+	}
+	return strconv.Itoa(int(a))
+}
+
+func channelProto(c string) openv1.Channel {
+	switch c {
+	case model.ChannelCall:
+		return openv1.Channel_CHANNEL_CALL
+	case model.ChannelMeeting:
+		return openv1.Channel_CHANNEL_MEETING
+	}
+	return openv1.Channel_CHANNEL_UNSPECIFIED
+}
+
+func directionProto(d string) openv1.Direction {
+	switch d {
+	case model.DirectionInbound:
+		return openv1.Direction_DIRECTION_INBOUND
+	case model.DirectionOutbound:
+		return openv1.Direction_DIRECTION_OUTBOUND
+	}
+	return openv1.Direction_DIRECTION_UNKNOWN
+}
+
+func affiliationProto(a string) openv1.Affiliation {
+	switch a {
+	case model.AffiliationInternal:
+		return openv1.Affiliation_AFFILIATION_INTERNAL
+	case model.AffiliationExternal:
+		return openv1.Affiliation_AFFILIATION_EXTERNAL
+	}
+	return openv1.Affiliation_AFFILIATION_UNKNOWN
+}
+
+func statusProto(s string) openv1.ConversationStatus {
+	switch s {
+	case model.StatusPending:
+		return openv1.ConversationStatus_CONVERSATION_STATUS_PENDING
+	case model.StatusReady:
+		return openv1.ConversationStatus_CONVERSATION_STATUS_READY
+	case model.StatusFailed:
+		return openv1.ConversationStatus_CONVERSATION_STATUS_FAILED
+	}
+	return openv1.ConversationStatus_CONVERSATION_STATUS_UNSPECIFIED
+}

@@ -1,0 +1,54 @@
+package server
+
+import (
+	"testing"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
+	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/logic"
+	"github.com/megaview/mgvcore/internal/model"
+)
+
+func TestFilterErrorsNameProtoFields(t *testing.T) {
+	f, err := ConversationFilterFromProto(&openv1.ConversationFilter{Direction: openv1.Direction(9)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = logic.NormalizeConversationFilter(f)
+	e := errs.From(renameFields(err, FilterFields))
+	if e.Metadata["field"] != "filter.direction" || e.Message[:len("filter.direction: ")] != "filter.direction: " {
+		t.Fatalf("got %v %v", e, e.Metadata)
+	}
+	if _, err := ConversationFilterFromProto(&openv1.ConversationFilter{StartTime: &timestamppb.Timestamp{Nanos: -1}}); errs.From(err).Metadata["field"] != "filter.start_time" {
+		t.Fatalf("bad timestamp: %v", err)
+	}
+	if f, _ := ConversationFilterFromProto(nil); f.Direction != "" || f.OwnerIDs != nil {
+		t.Fatalf("nil filter: %+v", f)
+	}
+	if f, _ := ConversationFilterFromProto(&openv1.ConversationFilter{}); f.Direction != "" {
+		t.Fatalf("unset direction filters on %q", f.Direction)
+	}
+	// Errors of other fields pass unchanged.
+	other := errs.InvalidArgument("page_size", "too big")
+	if renameFields(other, FilterFields) != error(other) {
+		t.Fatal("renamed page_size")
+	}
+}
+
+func TestEnumNames(t *testing.T) {
+	for _, d := range []string{model.DirectionInbound, model.DirectionOutbound, model.DirectionUnknown} {
+		if directionName(directionProto(d)) != d {
+			t.Errorf("direction %s does not round-trip", d)
+		}
+	}
+	for _, a := range []string{model.AffiliationInternal, model.AffiliationExternal, model.AffiliationUnknown} {
+		if affiliationName(affiliationProto(a)) != a {
+			t.Errorf("affiliation %s does not round-trip", a)
+		}
+	}
+	if channelName(openv1.Channel(7)) != "7" || channelName(openv1.Channel_CHANNEL_UNSPECIFIED) != "" {
+		t.Error("channel names")
+	}
+}

@@ -1,0 +1,114 @@
+package server
+
+import (
+	"context"
+
+	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
+	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/logic"
+	"github.com/megaview/mgvcore/internal/model"
+)
+
+// Org serves OrgService.
+type Org struct {
+	openv1.UnimplementedOrgServiceServer
+	L *logic.Org
+}
+
+// UpsertDepartment creates or updates a department by origin id.
+func (o Org) UpsertDepartment(ctx context.Context, req *openv1.UpsertDepartmentRequest) (*openv1.UpsertDepartmentResponse, error) {
+	d, created, err := o.L.UpsertDepartment(ctx, logic.UpsertDepartmentReq{
+		OriginDepartmentID: req.GetOriginDepartmentId(), Name: req.GetName(), OriginParentID: req.GetOriginParentId(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &openv1.UpsertDepartmentResponse{Department: departmentProto(d), Created: created}, nil
+}
+
+// UpsertUser creates or replaces a user by origin id.
+func (o Org) UpsertUser(ctx context.Context, req *openv1.UpsertUserRequest) (*openv1.UpsertUserResponse, error) {
+	role, ok := roleNames[req.GetRole()]
+	if !ok {
+		return nil, errs.InvalidArgument("role", "unknown role %d", req.GetRole())
+	}
+	status, ok := userStatusNames[req.GetStatus()]
+	if !ok {
+		return nil, errs.InvalidArgument("status", "unknown status %d", req.GetStatus())
+	}
+	u, created, err := o.L.UpsertUser(ctx, logic.UpsertUserReq{
+		OriginUserID: req.GetOriginUserId(), Name: req.GetName(), Email: req.GetEmail(), Phone: req.GetPhone(),
+		Role: role, OriginDepartmentID: req.GetOriginDepartmentId(), Status: status,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &openv1.UpsertUserResponse{User: userProto(u), Created: created}, nil
+}
+
+// ListUsers lists the tenant's users by id.
+func (o Org) ListUsers(ctx context.Context, req *openv1.ListUsersRequest) (*openv1.ListUsersResponse, error) {
+	page, err := o.L.ListUsers(ctx, logic.ListUsersReq{
+		PageSize: int(req.GetPageSize()), PageToken: req.GetPageToken(), DepartmentID: req.GetDepartmentId(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	res := &openv1.ListUsersResponse{NextPageToken: page.NextPageToken, Total: page.Total, Users: make([]*openv1.User, 0, len(page.Users))}
+	for i := range page.Users {
+		res.Users = append(res.Users, userProto(&page.Users[i]))
+	}
+	return res, nil
+}
+
+// Unspecified maps to "": logic applies the default.
+var roleNames = map[openv1.Role]string{
+	openv1.Role_ROLE_UNSPECIFIED: "",
+	openv1.Role_ROLE_REP:         model.RoleRep,
+	openv1.Role_ROLE_MANAGER:     model.RoleManager,
+	openv1.Role_ROLE_ADMIN:       model.RoleAdmin,
+}
+
+var userStatusNames = map[openv1.UserStatus]string{
+	openv1.UserStatus_USER_STATUS_UNSPECIFIED: "",
+	openv1.UserStatus_USER_STATUS_ACTIVE:      model.UserActive,
+	openv1.UserStatus_USER_STATUS_DISABLED:    model.UserDisabled,
+}
+
+func userProto(u *model.User) *openv1.User {
+	p := &openv1.User{Id: u.ID, Name: u.Name, Role: openv1.Role_ROLE_UNSPECIFIED, Status: openv1.UserStatus_USER_STATUS_UNSPECIFIED}
+	for k, v := range roleNames {
+		if v == u.Role && v != "" {
+			p.Role = k
+		}
+	}
+	for k, v := range userStatusNames {
+		if v == u.Status && v != "" {
+			p.Status = k
+		}
+	}
+	if u.OriginUserID != nil {
+		p.OriginUserId = *u.OriginUserID
+	}
+	if u.Email != nil {
+		p.Email = *u.Email
+	}
+	if u.Phone != nil {
+		p.Phone = *u.Phone
+	}
+	if u.DepartmentID != nil {
+		p.DepartmentId = *u.DepartmentID
+	}
+	return p
+}
+
+func departmentProto(d *model.Department) *openv1.Department {
+	p := &openv1.Department{Id: d.ID, Name: d.Name}
+	if d.ParentID != nil {
+		p.ParentId = *d.ParentID
+	}
+	if d.OriginDepartmentID != nil {
+		p.OriginDepartmentId = *d.OriginDepartmentID
+	}
+	return p
+}

@@ -1,0 +1,65 @@
+package server
+
+import (
+	"context"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
+	"github.com/megaview/mgvcore/internal/logic"
+)
+
+// Stats serves StatsService.
+type Stats struct {
+	openv1.UnimplementedStatsServiceServer
+	L *logic.Stats
+}
+
+// GetRepStats compares the reps in scope.
+func (s Stats) GetRepStats(ctx context.Context, req *openv1.GetRepStatsRequest) (*openv1.GetRepStatsResponse, error) {
+	from, to, err := statsRange(req.GetStartTime(), req.GetEndTime())
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.L.RepStats(ctx, logic.RepStatsRequest{From: from, To: to, DepartmentID: req.GetDepartmentId()})
+	if err != nil {
+		return nil, renameFields(err, statsRangeFields)
+	}
+	out := &openv1.GetRepStatsResponse{Reps: make([]*openv1.RepStats, 0, len(res.Reps))}
+	for i := range res.Reps {
+		r := &res.Reps[i]
+		out.Reps = append(out.Reps, &openv1.RepStats{
+			User: userProto(&r.User), ConversationCount: r.ConversationCount, TotalDurationMs: r.TotalDurationMS,
+			Mean: metricsMeanProto(r.Mean),
+		})
+	}
+	t := res.Team
+	out.Team = &openv1.TeamStats{
+		RepCount: t.RepCount, ConversationCount: t.ConversationCount, TotalDurationMs: t.TotalDurationMS,
+		Mean: metricsMeanProto(t.Mean),
+	}
+	return out, nil
+}
+
+// statsRange reads the required [start_time, end_time) of a stats request.
+func statsRange(start, end *timestamppb.Timestamp) (time.Time, time.Time, error) {
+	from, err := protoTime("start_time", start)
+	if err != nil {
+		return from, from, err
+	}
+	to, err := protoTime("end_time", end)
+	if err != nil {
+		return from, to, err
+	}
+	return from, to, logic.CheckRange(from, to, "start_time", "end_time")
+}
+
+func metricsMeanProto(m logic.MetricsMean) *openv1.MetricsMean {
+	return &openv1.MetricsMean{
+		TalkRatio: m.TalkRatio, LongestMonologueMs: m.LongestMonologueMS, LongestCustomerStoryMs: m.LongestCustomerStoryMS,
+		Interactivity: m.Interactivity, PatienceMs: m.PatienceMS,
+		QuestionCountInternal: m.QuestionCountInternal, QuestionCountExternal: m.QuestionCountExternal,
+		QuestionRate: m.QuestionRate, SilenceMs: m.SilenceMS,
+	}
+}

@@ -1,0 +1,74 @@
+package server
+
+import (
+	"context"
+
+	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
+	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/logic"
+	"github.com/megaview/mgvcore/internal/model"
+)
+
+// Trackers serves TrackerService.
+type Trackers struct {
+	openv1.UnimplementedTrackerServiceServer
+	L     *logic.Trackers
+	Stats *logic.Stats
+}
+
+// ListTrackers returns every tracker of the tenant.
+func (s Trackers) ListTrackers(ctx context.Context, _ *openv1.ListTrackersRequest) (*openv1.ListTrackersResponse, error) {
+	ts, err := s.L.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := &openv1.ListTrackersResponse{Trackers: make([]*openv1.Tracker, 0, len(ts))}
+	for _, t := range ts {
+		out.Trackers = append(out.Trackers, &openv1.Tracker{
+			Id: t.ID, Name: t.Name, Keywords: t.Keywords, Affiliation: trackerAffiliationProto(t.Affiliation),
+		})
+	}
+	return out, nil
+}
+
+var trackerGroupBy = map[openv1.TrackerStatsGroupBy]string{
+	openv1.TrackerStatsGroupBy_TRACKER_STATS_GROUP_BY_OWNER: logic.GroupByOwner,
+	openv1.TrackerStatsGroupBy_TRACKER_STATS_GROUP_BY_DAY:   logic.GroupByDay,
+}
+
+// statsRangeFields names the range fields of the stats requests.
+var statsRangeFields = map[string]string{"from": "start_time", "to": "end_time"}
+
+// GetTrackerStats counts a tracker's hits in scope by owner or by day.
+func (s Trackers) GetTrackerStats(ctx context.Context, req *openv1.GetTrackerStatsRequest) (*openv1.GetTrackerStatsResponse, error) {
+	if req.GetTrackerId() <= 0 {
+		return nil, errs.InvalidArgument("tracker_id", "is required")
+	}
+	groupBy, ok := trackerGroupBy[req.GetGroupBy()]
+	if !ok {
+		return nil, errs.InvalidArgument("group_by", "must be TRACKER_STATS_GROUP_BY_OWNER or TRACKER_STATS_GROUP_BY_DAY")
+	}
+	from, to, err := statsRange(req.GetStartTime(), req.GetEndTime())
+	if err != nil {
+		return nil, err
+	}
+	st, err := s.Stats.TrackerStats(ctx, logic.TrackerStatsRequest{TrackerID: req.GetTrackerId(), GroupBy: groupBy, From: from, To: to})
+	if err != nil {
+		return nil, renameFields(err, statsRangeFields)
+	}
+	out := &openv1.GetTrackerStatsResponse{TrackerId: st.TrackerID, Buckets: make([]*openv1.TrackerStatsBucket, 0, len(st.Buckets))}
+	for _, b := range st.Buckets {
+		out.Buckets = append(out.Buckets, &openv1.TrackerStatsBucket{Key: b.Key, Label: b.Label, Hits: b.Hits, Conversations: b.Conversations})
+	}
+	return out, nil
+}
+
+func trackerAffiliationProto(a string) openv1.TrackerAffiliation {
+	switch a {
+	case model.AffiliationInternal:
+		return openv1.TrackerAffiliation_TRACKER_AFFILIATION_INTERNAL
+	case model.AffiliationExternal:
+		return openv1.TrackerAffiliation_TRACKER_AFFILIATION_EXTERNAL
+	}
+	return openv1.TrackerAffiliation_TRACKER_AFFILIATION_ANYONE
+}

@@ -1,0 +1,162 @@
+package controller
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
+	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/http/render"
+	"github.com/megaview/mgvcore/internal/logic"
+	"github.com/megaview/mgvcore/internal/model"
+)
+
+// Conversations serves the conversation reads of the apps; each route
+// shares its operation with the gRPC method of the same use case.
+type Conversations struct {
+	Read *logic.Conversations
+}
+
+// Routes adds the routes.
+func (h Conversations) Routes(r Router) {
+	r.Handle(http.MethodGet, "/api/v1/conversations", openv1.ConversationService_ListConversations_FullMethodName, h.List)
+	r.Handle(http.MethodGet, "/api/v1/conversations/:id", openv1.ConversationService_GetConversation_FullMethodName, h.Get)
+	r.Handle(http.MethodGet, "/api/v1/conversations/:id/transcript", openv1.ConversationService_GetTranscript_FullMethodName, h.Transcript)
+}
+
+// List is GET /conversations: filters from (incl.), to (excl.), owner_id
+// (repeated or comma-separated), department_id, deal_id, direction,
+// min_duration_ms, max_duration_ms, tracker_id; page_size, page_token.
+func (h Conversations) List(c echo.Context) error {
+	q := c.QueryParams()
+	f, err := ConversationFilterFromQuery(q)
+	if err != nil {
+		return err
+	}
+	size, err := optInt(q, "page_size")
+	if err != nil {
+		return err
+	}
+	page, err := h.Read.List(c.Request().Context(), logic.ListConversationsRequest{
+		Filter: f, PageSize: int(size), PageToken: q.Get("page_token"),
+	})
+	if err != nil {
+		return err
+	}
+	return render.OK(c, page)
+}
+
+// Get is GET /conversations/{id}.
+func (h Conversations) Get(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	d, err := h.Read.Get(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	return render.OK(c, d)
+}
+
+// Transcript is GET /conversations/{id}/transcript?q=….
+func (h Conversations) Transcript(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	t, err := h.Read.Transcript(c.Request().Context(), id, c.QueryParam("q"))
+	if err != nil {
+		return err
+	}
+	return render.OK(c, t)
+}
+
+// ConversationFilterFromQuery reads the conversation filter of PRODUCT §3
+// from query parameters; the logic layer validates the values.
+func ConversationFilterFromQuery(q url.Values) (model.ConversationFilter, error) {
+	var f model.ConversationFilter
+	var err error
+	if f.From, err = optTime(q, "from"); err != nil {
+		return f, err
+	}
+	if f.To, err = optTime(q, "to"); err != nil {
+		return f, err
+	}
+	for _, v := range q["owner_id"] {
+		for _, part := range strings.Split(v, ",") {
+			id, err := strconv.ParseInt(strings.TrimSpace(part), 10, 64)
+			if err != nil {
+				return f, errs.InvalidArgument("owner_id", "must be user ids, repeated or comma-separated (got %q)", v)
+			}
+			f.OwnerIDs = append(f.OwnerIDs, id)
+		}
+	}
+	for _, x := range []struct {
+		name string
+		dst  *int64
+	}{{"department_id", &f.DepartmentID}, {"deal_id", &f.DealID}, {"tracker_id", &f.TrackerID}} {
+		if *x.dst, err = optInt(q, x.name); err != nil {
+			return f, err
+		}
+	}
+	f.Direction = q.Get("direction")
+	for _, x := range []struct {
+		name string
+		dst  **int64
+	}{{"min_duration_ms", &f.MinDurationMS}, {"max_duration_ms", &f.MaxDurationMS}} {
+		if q.Get(x.name) == "" {
+			continue
+		}
+		v, err := optInt(q, x.name)
+		if err != nil {
+			return f, err
+		}
+		*x.dst = &v
+	}
+	return f, nil
+}
+
+// optInt reads an optional integer parameter; absent is 0.
+func optInt(q url.Values, name string) (int64, error) {
+	s := q.Get(name)
+	if s == "" {
+		return 0, nil
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, errs.InvalidArgument(name, "must be an integer (got %q)", s)
+	}
+	return v, nil
+}
+
+// optTime reads an optional point in time: RFC 3339 or milliseconds since
+// the epoch; absent is the zero time.
+func optTime(q url.Values, name string) (time.Time, error) {
+	s := q.Get(name)
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return time.UnixMilli(ms).UTC(), nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, errs.InvalidArgument(name, "must be an RFC 3339 time such as 2026-03-01T08:00:00Z, or ms since the epoch (got %q)", s)
+	}
+	return t.UTC(), nil
+}
+
+// pathID reads the {id} of a route.
+func pathID(c echo.Context) (int64, error) {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, errs.InvalidArgument("id", "must be a positive id (got %q)", c.Param("id"))
+	}
+	return id, nil
+}

@@ -1,0 +1,42 @@
+package controller
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
+	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/http/render"
+	"github.com/megaview/mgvcore/internal/logic"
+)
+
+// Search serves transcript search under the operation of
+// SearchService.SearchTranscripts.
+type Search struct {
+	Search *logic.Search
+}
+
+// Routes adds POST /api/v1/search.
+func (h Search) Routes(r Router) {
+	r.Handle(http.MethodPost, "/api/v1/search", openv1.SearchService_SearchTranscripts_FullMethodName, h.Post)
+}
+
+// Post is POST /search with a JSON body: query (words and "phrases"), the
+// conversation filter fields (from, to, owner_ids, department_id, deal_id,
+// direction, min_duration_ms, max_duration_ms, tracker_id),
+// speaker_affiliation, page_size and page_token.
+func (h Search) Post(c echo.Context) error {
+	var req logic.SearchRequest
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	page, err := h.Search.Search(c.Request().Context(), req)
+	if err != nil {
+		if e := errs.From(err); e.Metadata["field"] == "owner_id" {
+			return e.With("field", "owner_ids")
+		}
+		return err
+	}
+	return render.OK(c, page)
+}

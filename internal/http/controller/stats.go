@@ -1,0 +1,76 @@
+package controller
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
+	"github.com/megaview/mgvcore/internal/http/render"
+	"github.com/megaview/mgvcore/internal/logic"
+)
+
+// Stats serves the rep statistics.
+type Stats struct {
+	L *logic.Stats
+}
+
+// Routes adds the routes.
+func (h Stats) Routes(r Router) {
+	r.Handle(http.MethodGet, "/api/v1/stats/reps", openv1.StatsService_GetRepStats_FullMethodName, h.Reps)
+}
+
+// RepStatsJSON is one rep's statistics.
+type RepStatsJSON struct {
+	User              UserJSON          `json:"user"`
+	ConversationCount int64             `json:"conversation_count"`
+	TotalDurationMS   int64             `json:"total_duration_ms"`
+	MeasuredCount     int64             `json:"measured_count"`
+	Mean              logic.MetricsMean `json:"mean"`
+}
+
+// TeamStatsJSON is the statistics of all listed reps together.
+type TeamStatsJSON struct {
+	RepCount          int64             `json:"rep_count"`
+	ConversationCount int64             `json:"conversation_count"`
+	TotalDurationMS   int64             `json:"total_duration_ms"`
+	MeasuredCount     int64             `json:"measured_count"`
+	Mean              logic.MetricsMean `json:"mean"`
+}
+
+// Reps is GET /stats/reps?from=…&to=…&department_id=…: every rep in scope
+// (by user id) with conversation count, total duration and the mean of each
+// metric, and the team, each conversation weighing the same. measured_count
+// is how many conversations have a transcript; the means are over those.
+func (h Stats) Reps(c echo.Context) error {
+	q := c.QueryParams()
+	from, err := optTime(q, "from")
+	if err != nil {
+		return err
+	}
+	to, err := optTime(q, "to")
+	if err != nil {
+		return err
+	}
+	dept, err := optInt(q, "department_id")
+	if err != nil {
+		return err
+	}
+	res, err := h.L.RepStats(c.Request().Context(), logic.RepStatsRequest{From: from, To: to, DepartmentID: dept})
+	if err != nil {
+		return err
+	}
+	reps := make([]RepStatsJSON, 0, len(res.Reps))
+	for i := range res.Reps {
+		r := &res.Reps[i]
+		reps = append(reps, RepStatsJSON{
+			User: userJSON(&r.User), ConversationCount: r.ConversationCount, TotalDurationMS: r.TotalDurationMS,
+			MeasuredCount: r.MeasuredCount, Mean: r.Mean,
+		})
+	}
+	t := res.Team
+	return render.OK(c, map[string]any{"reps": reps, "team": TeamStatsJSON{
+		RepCount: t.RepCount, ConversationCount: t.ConversationCount, TotalDurationMS: t.TotalDurationMS,
+		MeasuredCount: t.MeasuredCount, Mean: t.Mean,
+	}})
+}

@@ -1,0 +1,311 @@
+package logic
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/megaview/mgvcore/internal/dao"
+	"github.com/megaview/mgvcore/internal/model"
+	"github.com/megaview/mgvcore/internal/search"
+)
+
+// SearchJobs is the outbox as the indexer uses it (dao.SearchOutbox).
+type SearchJobs interface {
+	Claim(ctx context.Context, limit int, lease time.Duration) ([]model.OutboxJob, error)
+	Done(ctx context.Context, ids []int64) error
+	Retry(ctx context.Context, id int64, at time.Time, lastError string) error
+	Release(ctx context.Context, ids []int64) error
+	Backlog(ctx context.Context) (int64, time.Time, error)
+}
+
+// SearchDocLoader builds index documents from the database (dao.SearchDocs).
+type SearchDocLoader interface {
+	Load(ctx context.Context, ids []int64) (map[int64]*search.Doc, map[int64]dao.Stamp, error)
+	Stamps(ctx context.Context, ids []int64) (map[int64]dao.Stamp, error)
+}
+
+// IndexerOptions tune the indexer (config [search]).
+type IndexerOptions struct {
+	BatchSize    int
+	PollInterval time.Duration
+	Lease        time.Duration
+	MaxBackoff   time.Duration
+	MaxLag       time.Duration
+	Pacer        Pacer
+}
+
+// Indexer keeps the search index in step with the database: it claims
+// outbox jobs, reads each conversation as it is now, writes the batch in
+// one bulk request and deletes the jobs it indexed. A failed job is
+// rescheduled with backoff and never dropped; a job whose conversation
+// changed while it was being indexed runs again, so the index converges on
+// the database whatever the interleaving of instances.
+type Indexer struct {
+	engine search.Engine
+	jobs   SearchJobs
+	docs   SearchDocLoader
+	o      IndexerOptions
+	log    zerolog.Logger
+
+	lag      prometheus.Gauge
+	pending  prometheus.Gauge
+	indexed  prometheus.Counter
+	failures prometheus.Counter
+	bulkTime prometheus.Histogram
+
+	stop    chan struct{}
+	done    chan struct{}
+	cancel  context.CancelFunc
+	started sync.Once
+	stopped sync.Once
+}
+
+// NewIndexer registers the indexer's metrics on reg (nil: none).
+func NewIndexer(engine search.Engine, jobs SearchJobs, docs SearchDocLoader, o IndexerOptions, log zerolog.Logger, reg prometheus.Registerer) (*Indexer, error) {
+	ix := &Indexer{
+		engine: engine, jobs: jobs, docs: docs, o: o, log: log.With().Str("component", "search_indexer").Logger(),
+		lag: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "mgv_search_index_lag_seconds",
+			Help: "Age of the oldest search outbox job not indexed yet; 0 when none waits.",
+		}),
+		pending: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "mgv_search_outbox_pending",
+			Help: "Search outbox jobs waiting or in progress.",
+		}),
+		indexed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "mgv_search_indexed_total",
+			Help: "Conversations written to (or removed from) the search index.",
+		}),
+		failures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "mgv_search_index_failures_total",
+			Help: "Search outbox jobs that failed and were rescheduled.",
+		}),
+		bulkTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "mgv_search_bulk_seconds",
+			Help:    "Duration of one bulk write to the search engine.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 12),
+		}),
+		stop: make(chan struct{}),
+		done: make(chan struct{}),
+	}
+	if ix.o.BatchSize <= 0 {
+		ix.o.BatchSize = 200
+	}
+	if reg != nil {
+		for _, c := range []prometheus.Collector{ix.lag, ix.pending, ix.indexed, ix.failures, ix.bulkTime} {
+			if err := reg.Register(c); err != nil {
+				return nil, fmt.Errorf("search indexer metrics: %w", err)
+			}
+		}
+	}
+	return ix, nil
+}
+
+// Start runs the indexer in the background until Stop.
+func (ix *Indexer) Start() {
+	ix.started.Do(func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		ix.cancel = cancel
+		go ix.run(ctx)
+	})
+}
+
+// Stop claims no more jobs and waits for the batch in progress until ctx
+// ends; then it aborts it, and the batch's jobs are handed back.
+func (ix *Indexer) Stop(ctx context.Context) error {
+	var err error
+	ix.stopped.Do(func() {
+		close(ix.stop)
+		if ix.cancel == nil {
+			return
+		}
+		select {
+		case <-ix.done:
+		case <-ctx.Done():
+			ix.cancel()
+			<-ix.done
+			err = ctx.Err()
+		}
+		ix.cancel()
+	})
+	return err
+}
+
+func (ix *Indexer) run(ctx context.Context) {
+	defer close(ix.done)
+	failures := 0
+	lastBacklog := time.Time{}
+	for {
+		select {
+		case <-ix.stop:
+			return
+		default:
+		}
+		n, err := ix.RunOnce(ctx)
+		if time.Since(lastBacklog) > 5*time.Second || n == 0 {
+			ix.observeBacklog(ctx)
+			lastBacklog = time.Now()
+		}
+		wait := time.Duration(0)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			failures++
+			wait = backoff(failures, ix.o.PollInterval, ix.o.MaxBackoff)
+			ix.log.Warn().Err(err).Dur("retry_in", wait).Msg("search indexing failed; jobs are kept and retried")
+		case n < ix.o.BatchSize:
+			failures = 0
+			wait = ix.o.PollInterval
+		default:
+			failures = 0
+		}
+		if wait > 0 {
+			select {
+			case <-ix.stop:
+				return
+			case <-time.After(wait):
+			}
+		}
+	}
+}
+
+func (ix *Indexer) observeBacklog(ctx context.Context) {
+	n, oldest, err := ix.jobs.Backlog(ctx)
+	if err != nil {
+		return
+	}
+	ix.pending.Set(float64(n))
+	if oldest.IsZero() {
+		ix.lag.Set(0)
+	} else {
+		ix.lag.Set(max(0, time.Since(oldest).Seconds()))
+	}
+}
+
+// RunOnce indexes one batch of due jobs and returns how many jobs it
+// claimed.
+func (ix *Indexer) RunOnce(ctx context.Context) (int, error) {
+	jobs, err := ix.jobs.Claim(ctx, ix.o.BatchSize, ix.o.Lease)
+	if err != nil || len(jobs) == 0 {
+		return 0, err
+	}
+	byConv := map[int64][]model.OutboxJob{}
+	var ids []int64
+	for _, j := range jobs {
+		if _, ok := byConv[j.ConversationID]; !ok {
+			ids = append(ids, j.ConversationID)
+		}
+		byConv[j.ConversationID] = append(byConv[j.ConversationID], j)
+	}
+	fail := func(err error) (int, error) {
+		if ctx.Err() != nil {
+			// Stopping: hand the jobs back rather than wait out the lease.
+			rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			_ = ix.jobs.Release(rctx, jobIDs(jobs))
+			return len(jobs), err
+		}
+		ix.retry(ctx, jobs, err)
+		return len(jobs), err
+	}
+	docs, stamps, err := ix.docs.Load(ctx, ids)
+	if err != nil {
+		return fail(fmt.Errorf("reading conversations: %w", err))
+	}
+	ops := make([]search.Op, len(ids))
+	for i, id := range ids {
+		ops[i] = search.Op{TenantID: byConv[id][0].TenantID, ConversationID: id, Doc: docs[id]}
+	}
+	if ix.o.Pacer != nil {
+		if err := ix.o.Pacer.Wait(ctx); err != nil {
+			return fail(err)
+		}
+	}
+	start := time.Now()
+	results, err := ix.engine.Write(ctx, ops)
+	ix.bulkTime.Observe(time.Since(start).Seconds())
+	if err != nil {
+		return fail(fmt.Errorf("writing to the search engine: %w", err))
+	}
+	// Whoever wrote last re-reads: a conversation that changed after it
+	// was read runs again, so a slower instance's older write never sticks.
+	var written []int64
+	for i, id := range ids {
+		if results[i] == nil && docs[id] != nil {
+			written = append(written, id)
+		}
+	}
+	now, err := ix.docs.Stamps(ctx, written)
+	if err != nil {
+		return fail(fmt.Errorf("re-reading conversations: %w", err))
+	}
+	var done []int64
+	for i, id := range ids {
+		switch {
+		case results[i] != nil:
+			ix.retry(ctx, byConv[id], results[i])
+		case docs[id] != nil && now[id] != stamps[id]:
+			for _, j := range byConv[id] {
+				_ = ix.jobs.Retry(ctx, j.ID, time.Now(), "changed while being indexed")
+			}
+		default:
+			ix.indexed.Inc()
+			done = append(done, jobIDs(byConv[id])...)
+		}
+	}
+	if err := ix.jobs.Done(ctx, done); err != nil {
+		// The jobs run again after their lease: harmless duplicates.
+		return len(jobs), fmt.Errorf("deleting indexed jobs: %w", err)
+	}
+	return len(jobs), nil
+}
+
+func (ix *Indexer) retry(ctx context.Context, jobs []model.OutboxJob, cause error) {
+	for _, j := range jobs {
+		ix.failures.Inc()
+		at := time.Now().Add(backoff(j.Attempts, ix.o.PollInterval, ix.o.MaxBackoff))
+		if err := ix.jobs.Retry(ctx, j.ID, at, cause.Error()); err != nil {
+			// Unrecorded, the job still comes back when its lease ends.
+			ix.log.Warn().Err(err).Int64("job", j.ID).Msg("cannot reschedule a search job; it returns after its lease")
+		}
+	}
+}
+
+// Check is the search_index detail of /readyz: red when the oldest job
+// waits longer than MaxLag (the message says how long and how many).
+func (ix *Indexer) Check(ctx context.Context) error {
+	n, oldest, err := ix.jobs.Backlog(ctx)
+	if err != nil {
+		return err
+	}
+	if lag := time.Since(oldest); !oldest.IsZero() && lag > ix.o.MaxLag {
+		return fmt.Errorf("index lag %s (over %s), %d jobs pending", lag.Round(time.Second), ix.o.MaxLag, n)
+	}
+	return nil
+}
+
+// backoff grows from base to limit over attempts, with jitter.
+func backoff(attempt int, base, limit time.Duration) time.Duration {
+	if base <= 0 {
+		base = 200 * time.Millisecond
+	}
+	d := base
+	for i := 1; i < attempt && d < limit; i++ {
+		d *= 2
+	}
+	d = min(d, limit)
+	return d/2 + rand.N(d/2+1)
+}
+
+func jobIDs(jobs []model.OutboxJob) []int64 {
+	ids := make([]int64, len(jobs))
+	for i, j := range jobs {
+		ids[i] = j.ID
+	}
+	return ids
+}

@@ -1,0 +1,160 @@
+package logic
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/megaview/mgvcore/internal/dao"
+	"github.com/megaview/mgvcore/internal/model"
+	"github.com/megaview/mgvcore/internal/search"
+)
+
+type fakeJobs struct {
+	mu      sync.Mutex
+	jobs    map[int64]*model.OutboxJob
+	retried map[int64]string
+}
+
+func (f *fakeJobs) Claim(_ context.Context, limit int, lease time.Duration) ([]model.OutboxJob, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []model.OutboxJob
+	for _, j := range f.jobs {
+		if len(out) < limit && !j.NextAttemptAt.After(time.Now()) {
+			j.Attempts++
+			j.NextAttemptAt = time.Now().Add(lease)
+			out = append(out, *j)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeJobs) Done(_ context.Context, ids []int64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, id := range ids {
+		delete(f.jobs, id)
+	}
+	return nil
+}
+
+func (f *fakeJobs) Retry(_ context.Context, id int64, at time.Time, cause string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.jobs[id].NextAttemptAt = at
+	f.retried[id] = cause
+	return nil
+}
+
+func (f *fakeJobs) Release(_ context.Context, ids []int64) error { return nil }
+
+func (f *fakeJobs) Backlog(context.Context) (int64, time.Time, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return int64(len(f.jobs)), time.Time{}, nil
+}
+
+type fakeDocs struct{ stamp, after dao.Stamp }
+
+func (f *fakeDocs) Load(_ context.Context, ids []int64) (map[int64]*search.Doc, map[int64]dao.Stamp, error) {
+	docs, stamps := map[int64]*search.Doc{}, map[int64]dao.Stamp{}
+	for _, id := range ids {
+		if id != 404 {
+			docs[id] = &search.Doc{ConversationID: id}
+			stamps[id] = f.stamp
+		}
+	}
+	return docs, stamps, nil
+}
+
+func (f *fakeDocs) Stamps(_ context.Context, ids []int64) (map[int64]dao.Stamp, error) {
+	out := map[int64]dao.Stamp{}
+	for _, id := range ids {
+		out[id] = f.after
+	}
+	return out, nil
+}
+
+type fakeEngine struct {
+	search.Engine
+	fail    error
+	itemErr map[int64]error
+	written []search.Op
+}
+
+func (e *fakeEngine) Write(_ context.Context, ops []search.Op) ([]error, error) {
+	if e.fail != nil {
+		return nil, e.fail
+	}
+	out := make([]error, len(ops))
+	for i, op := range ops {
+		out[i] = e.itemErr[op.ConversationID]
+	}
+	e.written = append(e.written, ops...)
+	return out, nil
+}
+
+func TestIndexerNeverDropsAJob(t *testing.T) {
+	jobs := &fakeJobs{retried: map[int64]string{}, jobs: map[int64]*model.OutboxJob{
+		1: {ID: 1, ConversationID: 10, Kind: model.OutboxTranscript},
+		2: {ID: 2, ConversationID: 10, Kind: model.OutboxConversation},
+		3: {ID: 3, ConversationID: 11, Kind: model.OutboxTranscript},
+		4: {ID: 4, ConversationID: 404, Kind: model.OutboxConversation},
+	}}
+	docs := &fakeDocs{}
+	engine := &fakeEngine{fail: errors.New("cluster down")}
+	ix, err := NewIndexer(engine, jobs, docs, IndexerOptions{BatchSize: 10, PollInterval: time.Millisecond, Lease: time.Minute, MaxBackoff: time.Millisecond, MaxLag: time.Minute}, zerolog.Nop(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	if n, err := ix.RunOnce(ctx); err == nil || n != 4 || len(jobs.jobs) != 4 || len(jobs.retried) != 4 {
+		t.Fatalf("a failed bulk: n=%d err=%v jobs=%d retried=%d", n, err, len(jobs.jobs), len(jobs.retried))
+	}
+	// One item fails, the rest succeeds; the missing conversation is deleted.
+	engine.fail = nil
+	engine.itemErr = map[int64]error{11: errors.New("mapping")}
+	time.Sleep(5 * time.Millisecond)
+	if _, err := ix.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := jobs.jobs[3]; !ok || len(jobs.jobs) != 1 {
+		t.Fatalf("left jobs %v", jobs.jobs)
+	}
+	var deleted bool
+	for _, op := range engine.written {
+		deleted = deleted || (op.ConversationID == 404 && op.Doc == nil)
+	}
+	if !deleted {
+		t.Error("a conversation gone from the database was not removed from the index")
+	}
+	// A conversation that changed while being indexed runs again.
+	engine.itemErr = nil
+	docs.after = dao.Stamp{Version: 2}
+	time.Sleep(5 * time.Millisecond)
+	if _, err := ix.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := jobs.jobs[3]; !ok || jobs.retried[3] != "changed while being indexed" {
+		t.Fatalf("changed conversation: jobs %v, retried %v", jobs.jobs, jobs.retried)
+	}
+	docs.after = docs.stamp
+	time.Sleep(5 * time.Millisecond)
+	if _, err := ix.RunOnce(ctx); err != nil || len(jobs.jobs) != 0 {
+		t.Fatalf("jobs left %v, %v", jobs.jobs, err)
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	for attempt, want := range map[int]time.Duration{1: 200 * time.Millisecond, 3: 800 * time.Millisecond, 20: 10 * time.Second} {
+		got := backoff(attempt, 200*time.Millisecond, 10*time.Second)
+		if got < want/2 || got > want {
+			t.Errorf("backoff(%d) = %s, want within [%s, %s]", attempt, got, want/2, want)
+		}
+	}
+}

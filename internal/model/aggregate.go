@@ -1,0 +1,66 @@
+package model
+
+import "time"
+
+// Rows computed by queries rather than stored in a table: the storage layer
+// fills them, the use cases turn them into answers.
+
+// TrackerOwnerHits counts one tracker's hits in the conversations of one owner.
+type TrackerOwnerHits struct {
+	OwnerUserID   int64
+	OwnerName     string
+	Hits          int64
+	Conversations int64
+}
+
+// TrackerConversationHits counts one tracker's hits in one conversation.
+type TrackerConversationHits struct {
+	ConversationID int64
+	BeginTime      time.Time
+	Hits           int64
+}
+
+// RepAggregate sums the conversations of one owner in a time range. The
+// metric sums cover only the Measured conversations (those with metrics).
+type RepAggregate struct {
+	OwnerUserID   int64
+	Conversations int64
+	DurationMS    int64
+	Measured      int64
+
+	TalkRatio              float64
+	LongestMonologueMS     float64
+	LongestCustomerStoryMS float64
+	Interactivity          float64
+	PatienceMS             float64
+	QuestionCountInternal  float64
+	QuestionCountExternal  float64
+	QuestionRate           float64
+	SilenceMS              float64
+}
+
+// CommentWithAuthor is a comment and its author's display name.
+type CommentWithAuthor struct {
+	Comment
+	AuthorName string
+}
+
+// CommentCursor is the keyset position after the last comment of a page,
+// in the (start_ms, id) order of a conversation's comments.
+type CommentCursor struct {
+	StartMS int64 `json:"s"`
+	ID      int64 `json:"i"`
+}
+
+// TrackerBatch says what one step of a tracker re-application did.
+type TrackerBatch struct {
+	// Conversations is how many conversations the step matched.
+	Conversations int
+	// Done: no conversation is left after the job's cursor.
+	Done bool
+	// Superseded: the job is gone or the tracker has moved past its version;
+	// a newer job does the work.
+	Superseded bool
+	// TrackerGone: the tracker is deleted; its hits are to be purged.
+	TrackerGone bool
+}

@@ -1,0 +1,234 @@
+// Package elastic is the Elasticsearch 7 search engine (olivere/elastic v7).
+// The index is versioned behind an alias: writes and searches go to the
+// alias, `mgvcore reindex` builds "<alias>_v<N>_<time>" beside it and swaps.
+package elastic
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+
+	olivere "github.com/olivere/elastic/v7"
+
+	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/search"
+)
+
+// Dependency is the name of Elasticsearch in errors and health checks.
+const Dependency = "elasticsearch"
+
+// Options name and shape the index.
+type Options struct {
+	// Alias is the stable name searched and written, e.g. mgv_conversations.
+	Alias           string
+	Shards          int
+	Replicas        int
+	RefreshInterval string
+}
+
+// Engine searches and writes the alias.
+type Engine struct {
+	c *olivere.Client
+	o Options
+
+	mu      sync.Mutex
+	ensured bool
+}
+
+var _ search.Engine = (*Engine)(nil)
+
+// New uses c, which the caller owns.
+func New(c *olivere.Client, o Options) *Engine { return &Engine{c: c, o: o} }
+
+// Client is the underlying client (reindex, benchmarks).
+func (e *Engine) Client() *olivere.Client { return e.c }
+
+// Alias is the searched name.
+func (e *Engine) Alias() string { return e.o.Alias }
+
+// Close does nothing: the client belongs to the caller.
+func (e *Engine) Close() error { return nil }
+
+// Ping checks that the cluster answers and the alias exists.
+func (e *Engine) Ping(ctx context.Context) error { return e.ensure(ctx) }
+
+// ensure creates the first index with the alias when the alias does not
+// exist yet. Two instances may race: the index name is fixed, so one
+// creates it and the other finds it.
+func (e *Engine) ensure(ctx context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.ensured {
+		return nil
+	}
+	indices, err := e.aliasIndices(ctx)
+	if err != nil {
+		return err
+	}
+	if len(indices) == 0 {
+		profile, err := detectProfile(ctx, e.c)
+		if err != nil {
+			return mapError(err)
+		}
+		body := indexBody(e.o, profile, false)
+		body["aliases"] = map[string]any{e.o.Alias: map[string]any{}}
+		name := fmt.Sprintf("%s_v%d", e.o.Alias, MappingVersion)
+		_, err = e.c.CreateIndex(name).BodyJson(body).Do(ctx)
+		if err != nil && !olivere.IsStatusCode(err, http.StatusBadRequest) {
+			return mapError(err)
+		}
+		if err != nil {
+			// resource_already_exists: another instance won the race.
+			if indices, err2 := e.aliasIndices(ctx); err2 != nil || len(indices) == 0 {
+				return mapError(err)
+			}
+		}
+	}
+	e.ensured = true
+	return nil
+}
+
+// aliasIndices lists the indices behind the alias.
+func (e *Engine) aliasIndices(ctx context.Context) ([]string, error) {
+	res, err := e.c.PerformRequest(ctx, olivere.PerformRequestOptions{
+		Method: http.MethodGet, Path: "/_alias/" + url.PathEscape(e.o.Alias), IgnoreErrors: []int{http.StatusNotFound},
+	})
+	if err != nil {
+		return nil, mapError(err)
+	}
+	if res.StatusCode == http.StatusNotFound {
+		return nil, nil
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(res.Body, &m); err != nil {
+		return nil, errs.Internal(err)
+	}
+	out := make([]string, 0, len(m))
+	for name := range m {
+		out = append(out, name)
+	}
+	return out, nil
+}
+
+// Write indexes or deletes conversations in one bulk request on the alias.
+func (e *Engine) Write(ctx context.Context, ops []search.Op) ([]error, error) {
+	if err := e.ensure(ctx); err != nil {
+		return nil, err
+	}
+	return bulk(ctx, e.c, e.o.Alias, ops, "")
+}
+
+// bulk writes ops to index; refresh is the bulk refresh parameter.
+func bulk(ctx context.Context, c *olivere.Client, index string, ops []search.Op, refresh string) ([]error, error) {
+	if len(ops) == 0 {
+		return nil, nil
+	}
+	b := c.Bulk().Index(index)
+	if refresh != "" {
+		b = b.Refresh(refresh)
+	}
+	for _, op := range ops {
+		id := strconv.FormatInt(op.ConversationID, 10)
+		if op.Doc == nil {
+			b.Add(olivere.NewBulkDeleteRequest().Id(id))
+			continue
+		}
+		// external_gte: a replay of the same version is fine, an older one
+		// loses to a newer one already indexed.
+		b.Add(olivere.NewBulkIndexRequest().Id(id).VersionType("external_gte").Version(op.Doc.Version).Doc(source(op.Doc)))
+	}
+	res, err := b.Do(ctx)
+	if err != nil {
+		return nil, mapError(err)
+	}
+	out := make([]error, len(ops))
+	for i, item := range res.Items {
+		if i >= len(out) {
+			break
+		}
+		for _, r := range item {
+			switch {
+			case r.Status >= 200 && r.Status < 300,
+				r.Status == http.StatusConflict, // a newer version is indexed
+				r.Status == http.StatusNotFound && ops[i].Doc == nil:
+			case r.Error != nil:
+				out[i] = fmt.Errorf("elasticsearch %d: %s: %s", r.Status, r.Error.Type, r.Error.Reason)
+			default:
+				out[i] = fmt.Errorf("elasticsearch %d", r.Status)
+			}
+		}
+	}
+	return out, nil
+}
+
+type sentenceSource struct {
+	Seq         int    `json:"seq"`
+	SpeakerKey  string `json:"speaker_key"`
+	Affiliation string `json:"affiliation"`
+	StartMS     int64  `json:"start_ms"`
+	EndMS       int64  `json:"end_ms"`
+	Text        string `json:"text"`
+}
+
+// source is the indexed JSON of a conversation.
+func source(d *search.Doc) map[string]any {
+	sentences := make([]sentenceSource, len(d.Sentences))
+	for i, s := range d.Sentences {
+		sentences[i] = sentenceSource{Seq: s.Seq, SpeakerKey: s.SpeakerKey, Affiliation: s.Affiliation, StartMS: s.StartMS, EndMS: s.EndMS, Text: s.Text}
+	}
+	return map[string]any{
+		"tenant_id": d.TenantID, "conversation_id": d.ConversationID, "owner_user_id": d.OwnerUserID,
+		"department_path": d.DepartmentPath, "deal_id": d.DealID, "title": d.Title, "channel": d.Channel,
+		"direction": d.Direction, "begin_time": d.BeginTime.UnixMilli(), "duration_ms": d.DurationMS,
+		"language": d.Language, "version": d.Version, "sentences": sentences,
+	}
+}
+
+// Source is the JSON document of d as indexed (benchmarks send it to _bulk
+// directly).
+func Source(d *search.Doc) map[string]any { return source(d) }
+
+// Refresh makes every write searchable now (tests).
+func (e *Engine) Refresh(ctx context.Context) error {
+	_, err := e.c.Refresh(e.o.Alias).Do(ctx)
+	return mapError(err)
+}
+
+// mapError turns a client error into the service's: anything that says the
+// cluster cannot serve now is DEPENDENCY_UNAVAILABLE (503, retryable).
+func mapError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var e *errs.Error
+	if errors.As(err, &e) {
+		return err // an open breaker
+	}
+	var ne net.Error
+	var oe *olivere.Error
+	switch {
+	case errors.Is(err, context.Canceled):
+		return err
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne), olivere.IsConnErr(err),
+		errors.Is(err, olivere.ErrNoClient):
+		return errs.Unavailable(Dependency).WithCause(err)
+	case errors.As(err, &oe) && (oe.Status >= 500 || oe.Status == http.StatusTooManyRequests):
+		return errs.Unavailable(Dependency).WithCause(err)
+	}
+	return errs.Internal(err)
+}
+
+// timeZone names loc for Elasticsearch.
+func timeZone(loc *time.Location) string {
+	if loc == nil || loc.String() == "Local" || loc.String() == "" {
+		return "UTC"
+	}
+	return loc.String()
+}

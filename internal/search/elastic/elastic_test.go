@@ -1,0 +1,121 @@
+package elastic
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"testing"
+
+	olivere "github.com/olivere/elastic/v7"
+
+	"github.com/megaview/mgvcore/internal/search"
+	"github.com/megaview/mgvcore/internal/search/searchtest"
+)
+
+// testClient connects to MGV_TEST_ES_URL (scripts/testenv.sh) or skips.
+func testClient(t *testing.T) *olivere.Client {
+	t.Helper()
+	u := os.Getenv("MGV_TEST_ES_URL")
+	if u == "" {
+		t.Skip("MGV_TEST_ES_URL is not set (eval \"$(scripts/testenv.sh env)\")")
+	}
+	c, err := olivere.NewClient(olivere.SetURL(u), olivere.SetSniff(false), olivere.SetHealthcheck(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// testEngine is an engine on a fresh alias, deleted after the test.
+func testEngine(t *testing.T) *Engine {
+	c := testClient(t)
+	alias := fmt.Sprintf("mgv_test_%08x", rand.Uint32())
+	t.Cleanup(func() { _, _ = c.DeleteIndex(alias + "_v*").Do(context.Background()) })
+	return New(c, Options{Alias: alias, Shards: 1, Replicas: 0, RefreshInterval: "1s"})
+}
+
+func TestBehaviour(t *testing.T) {
+	profile, err := detectProfile(t.Context(), testClient(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("analysis profile of this cluster: %s", profile)
+	searchtest.Run(t, searchtest.Options{
+		New: func(t *testing.T) search.Engine { return testEngine(t) },
+		Refresh: func(t *testing.T, e search.Engine) {
+			if err := e.(*Engine).Refresh(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+		},
+		Stemming: profile == ProfileBigram,
+	})
+}
+
+func TestGenerationSwap(t *testing.T) {
+	e := testEngine(t)
+	ctx := t.Context()
+	doc := func(id int64, text string) search.Op {
+		return search.Op{TenantID: 1, ConversationID: id, Doc: &search.Doc{TenantID: 1, ConversationID: id, OwnerUserID: 1, Version: 1,
+			Sentences: []search.Sentence{{Seq: 0, Text: text}}}}
+	}
+	find := func(word string) int64 {
+		t.Helper()
+		terms, _ := search.Parse(word)
+		res, err := e.Search(ctx, search.Query{TenantID: 1, Terms: terms, Size: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Total
+	}
+	if _, err := e.Write(ctx, []search.Op{doc(1, "old words")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	g, err := e.NewGeneration(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.Write(ctx, []search.Op{doc(1, "new words")}); err != nil {
+		t.Fatal(err)
+	}
+	if find("old") != 1 || find("new") != 0 {
+		t.Fatal("the generation is visible before activation")
+	}
+	prev, err := g.Activate(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(prev) != 1 || versionOf(e.o.Alias, prev[0]) != MappingVersion {
+		t.Errorf("previous indices %v", prev)
+	}
+	if find("old") != 0 || find("new") != 1 {
+		t.Fatal("the alias does not show the new generation")
+	}
+	if _, err := e.Write(ctx, []search.Op{doc(2, "written after")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if find("after") != 1 {
+		t.Fatal("writes do not reach the new generation")
+	}
+}
+
+func TestUnavailable(t *testing.T) {
+	c, err := olivere.NewClient(olivere.SetURL("http://127.0.0.1:1"), olivere.SetSniff(false), olivere.SetHealthcheck(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := New(c, Options{Alias: "x", Shards: 1, RefreshInterval: "1s"})
+	terms, _ := search.Parse("x")
+	if _, err := e.Search(t.Context(), search.Query{TenantID: 1, Terms: terms, Size: 1}); !searchtest.IsUnavailable(err) {
+		t.Fatalf("search on a closed port: %v", err)
+	}
+	if _, err := e.Write(t.Context(), []search.Op{{TenantID: 1, ConversationID: 1}}); !searchtest.IsUnavailable(err) {
+		t.Fatalf("write on a closed port: %v", err)
+	}
+}

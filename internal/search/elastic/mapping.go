@@ -1,0 +1,119 @@
+package elastic
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	olivere "github.com/olivere/elastic/v7"
+)
+
+// MappingVersion is the version of the index layout below. A change to the
+// mapping or the analysis bumps it; `mgvcore reindex` then builds an index
+// of the new version and swaps the alias, with no downtime.
+const MappingVersion = 1
+
+// Analysis profiles. Both match a Chinese word only where its characters
+// stand together (match_phrase on the word's tokens): with bigrams 预算 is
+// one token; with the standard tokenizer alone it is 预 followed by 算.
+const (
+	// ProfileBigram needs the analysis-common module of the default
+	// distribution: CJK width folding and bigrams, lowercase, Porter
+	// stemming for English.
+	ProfileBigram = "cjk_bigram"
+	// ProfileStandard is what every distribution ships (the minimal
+	// integ-test build has no analysis-common): the standard tokenizer,
+	// one token per Han character, and lowercase. No stemming.
+	ProfileStandard = "standard"
+)
+
+// analysis returns the analyzer settings of a profile.
+func analysis(profile string) map[string]any {
+	filters := []string{"lowercase"}
+	if profile == ProfileBigram {
+		filters = []string{"cjk_width", "lowercase", "cjk_bigram", "porter_stem"}
+	}
+	return map[string]any{"analyzer": map[string]any{
+		"mgv_text": map[string]any{"type": "custom", "tokenizer": "standard", "filter": filters},
+	}}
+}
+
+// detectProfile asks the cluster whether it has the bigram filters.
+func detectProfile(ctx context.Context, c *olivere.Client) (string, error) {
+	_, err := c.IndexAnalyze().Tokenizer("standard").Filter("cjk_width", "cjk_bigram", "porter_stem").Text("预算").Do(ctx)
+	switch {
+	case err == nil:
+		return ProfileBigram, nil
+	case olivere.IsStatusCode(err, 400):
+		return ProfileStandard, nil
+	}
+	return "", err
+}
+
+// indexBody is the settings and mappings of a new index: one document per
+// conversation, its metadata at the root and one nested document per
+// sentence. Nested sentences give, on any 7.x, what the design needs from
+// one query: a match is a sentence holding every term (the nested query),
+// results are conversations ranked by their best sentence (score_mode max),
+// the best three sentences come highlighted (inner_hits), totals and facets
+// count conversations exactly, and search_after pages deeply. (Field
+// collapsing cannot be combined with search_after on 7.x, and has_child
+// needs the parent-join module.)
+func indexBody(o Options, profile string, bulkLoad bool) map[string]any {
+	refresh, replicas := o.RefreshInterval, o.Replicas
+	if bulkLoad {
+		refresh, replicas = "-1", 0
+	}
+	long := map[string]any{"type": "long"}
+	kw := map[string]any{"type": "keyword"}
+	return map[string]any{
+		"settings": map[string]any{
+			"number_of_shards":                   o.Shards,
+			"number_of_replicas":                 replicas,
+			"refresh_interval":                   refresh,
+			"index.mapping.nested_objects.limit": 200_000,
+			"analysis":                           analysis(profile),
+		},
+		"mappings": map[string]any{
+			"dynamic": "strict",
+			"_meta":   map[string]any{"mapping_version": MappingVersion, "analysis": profile},
+			"properties": map[string]any{
+				"tenant_id":       long,
+				"conversation_id": long,
+				"owner_user_id":   long,
+				"department_path": kw,
+				"deal_id":         long,
+				"title":           map[string]any{"type": "text", "analyzer": "mgv_text"},
+				"channel":         kw,
+				"direction":       kw,
+				"begin_time":      map[string]any{"type": "date", "format": "epoch_millis"},
+				"duration_ms":     long,
+				"language":        kw,
+				"version":         long,
+				"sentences": map[string]any{
+					"type": "nested",
+					"properties": map[string]any{
+						"seq":         map[string]any{"type": "integer"},
+						"speaker_key": kw,
+						"affiliation": kw,
+						"start_ms":    long,
+						"end_ms":      map[string]any{"type": "long", "index": false},
+						"text":        map[string]any{"type": "text", "analyzer": "mgv_text", "index_options": "offsets"},
+					},
+				},
+			},
+		},
+	}
+}
+
+// versionOf reads the mapping version from an index name
+// "<alias>_v<N>[_<suffix>]".
+func versionOf(alias, index string) int {
+	rest, ok := strings.CutPrefix(index, alias+"_v")
+	if !ok {
+		return 0
+	}
+	var v int
+	_, _ = fmt.Sscanf(rest, "%d", &v)
+	return v
+}

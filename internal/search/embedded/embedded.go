@@ -1,0 +1,516 @@
+// Package embedded is the search engine of the zero-setup dev default: a
+// bleve index in a local directory, pure Go, with CJK bigrams and English
+// stemming. It keeps one document per sentence plus one per conversation
+// (its version and sentence count) and groups matches into conversations in
+// memory, which suits a developer's data; production uses Elasticsearch.
+package embedded
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/analysis/analyzer/custom"
+	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
+	"github.com/blevesearch/bleve/v2/analysis/lang/cjk"
+	"github.com/blevesearch/bleve/v2/analysis/token/lowercase"
+	"github.com/blevesearch/bleve/v2/analysis/token/porter"
+	"github.com/blevesearch/bleve/v2/analysis/tokenizer/unicode"
+	"github.com/blevesearch/bleve/v2/mapping"
+	"github.com/blevesearch/bleve/v2/search/query"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/search"
+)
+
+// MaxScan is how many best-matching sentences one search groups into
+// conversations; matches beyond it are not counted in totals and facets.
+const MaxScan = 10_000
+
+const (
+	textAnalyzer = "mgv_text"
+	kindSentence = "s"
+	kindConv     = "c"
+)
+
+// Engine is a bleve index.
+type Engine struct {
+	dir string
+	// mu orders writes: a write reads the versions it replaces.
+	mu sync.Mutex
+
+	// idx is nil while another process (the parent of an upgrade) holds
+	// the index; it is opened as soon as that one lets go.
+	idxMu  sync.RWMutex
+	idx    bleve.Index
+	closed chan struct{}
+	once   sync.Once
+}
+
+var _ search.Engine = (*Engine)(nil)
+
+// lockWait bounds each attempt to take the index's file lock.
+const lockWait = 100 * time.Millisecond
+
+// Open opens the index in dir, creating it when missing. When another
+// process holds it, as the draining parent of an upgrade does, Open returns
+// at once and the engine answers UNAVAILABLE until it gets the index.
+func Open(dir string) (*Engine, error) {
+	e := &Engine{dir: dir, closed: make(chan struct{})}
+	err := e.open()
+	switch {
+	case err == nil:
+		return e, nil
+	case isLockTimeout(err):
+		go e.openLater()
+		return e, nil
+	}
+	return nil, fmt.Errorf("search.path %s: %w", dir, err)
+}
+
+func isLockTimeout(err error) bool {
+	return errors.Is(err, bolt.ErrTimeout) || strings.Contains(err.Error(), "timeout")
+}
+
+func (e *Engine) open() error {
+	idx, err := bleve.OpenUsing(e.dir, map[string]any{"bolt_timeout": lockWait.String()})
+	if errors.Is(err, bleve.ErrorIndexPathDoesNotExist) {
+		if err := os.MkdirAll(e.dir, 0o755); err != nil {
+			return err
+		}
+		_ = os.Remove(e.dir) // bleve wants to create the directory itself
+		var m *mapping.IndexMappingImpl
+		if m, err = indexMapping(); err == nil {
+			idx, err = bleve.New(e.dir, m)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	e.idxMu.Lock()
+	e.idx = idx
+	e.idxMu.Unlock()
+	return nil
+}
+
+func (e *Engine) openLater() {
+	for {
+		select {
+		case <-e.closed:
+			return
+		case <-time.After(lockWait):
+		}
+		if err := e.open(); err == nil || !isLockTimeout(err) {
+			return
+		}
+	}
+}
+
+// index is the open index, or UNAVAILABLE while it is not.
+func (e *Engine) index() (bleve.Index, error) {
+	e.idxMu.RLock()
+	defer e.idxMu.RUnlock()
+	if e.idx == nil {
+		return nil, errs.Unavailable("search index")
+	}
+	return e.idx, nil
+}
+
+// indexMapping is version 1 of the embedded mapping: CJK bigrams (预算 is a
+// word, 预计 another) and Porter stemming for English, as the Elasticsearch
+// mapping does where its analysis module is installed.
+func indexMapping() (*mapping.IndexMappingImpl, error) {
+	m := bleve.NewIndexMapping()
+	err := m.AddCustomAnalyzer(textAnalyzer, map[string]any{
+		"type":          custom.Name,
+		"tokenizer":     unicode.Name,
+		"token_filters": []any{cjk.WidthName, lowercase.Name, cjk.BigramName, porter.Name},
+	})
+	if err != nil {
+		return nil, err
+	}
+	m.TypeField = "kind"
+	m.DefaultMapping.Enabled = false
+	m.DefaultMapping.Dynamic = false
+	m.StoreDynamic = false
+	m.IndexDynamic = false
+
+	num := func(store bool) *mapping.FieldMapping {
+		f := bleve.NewNumericFieldMapping()
+		f.Store, f.IncludeInAll, f.DocValues = store, false, false
+		return f
+	}
+	kw := func(store bool) *mapping.FieldMapping {
+		f := bleve.NewKeywordFieldMapping()
+		f.Analyzer, f.Store, f.IncludeInAll = keyword.Name, store, false
+		return f
+	}
+	text := bleve.NewTextFieldMapping()
+	text.Analyzer, text.Store, text.IncludeTermVectors, text.IncludeInAll = textAnalyzer, true, true, false
+
+	s := bleve.NewDocumentStaticMapping()
+	for name, f := range map[string]*mapping.FieldMapping{
+		"kind": kw(false), "tenant_id": num(false), "conversation_id": num(true), "owner_user_id": num(true),
+		"deal_id": num(false), "direction": kw(false), "begin_ms": num(true), "duration_ms": num(false),
+		"affiliation": kw(false), "seq": num(true), "start_ms": num(true), "speaker_key": kw(true), "text": text,
+	} {
+		s.AddFieldMappingsAt(name, f)
+	}
+	m.AddDocumentMapping(kindSentence, s)
+
+	c := bleve.NewDocumentStaticMapping()
+	c.AddFieldMappingsAt("kind", kw(false))
+	c.AddFieldMappingsAt("version", num(true))
+	c.AddFieldMappingsAt("sentences", num(true))
+	m.AddDocumentMapping(kindConv, c)
+	return m, nil
+}
+
+func convID(id int64) string              { return "c/" + strconv.FormatInt(id, 10) }
+func sentenceID(id int64, seq int) string { return fmt.Sprintf("s/%d/%d", id, seq) }
+
+// Close closes the index.
+func (e *Engine) Close() error {
+	e.once.Do(func() { close(e.closed) })
+	e.idxMu.Lock()
+	defer e.idxMu.Unlock()
+	if e.idx == nil {
+		return nil
+	}
+	err := e.idx.Close()
+	e.idx = nil
+	return err
+}
+
+// Ping reads the document count.
+func (e *Engine) Ping(context.Context) error {
+	idx, err := e.index()
+	if err != nil {
+		return err
+	}
+	_, err = idx.DocCount()
+	return err
+}
+
+// Write replaces or removes conversations. A Doc older than the indexed
+// version is skipped: it lost a race with a newer write.
+func (e *Engine) Write(ctx context.Context, ops []search.Op) ([]error, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	idx, err := e.index()
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(ops))
+	for i, op := range ops {
+		ids[i] = convID(op.ConversationID)
+	}
+	req := bleve.NewSearchRequestOptions(bleve.NewDocIDQuery(ids), len(ids), 0, false)
+	req.Fields = []string{"version", "sentences"}
+	res, err := idx.SearchInContext(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	type meta struct{ version, sentences int64 }
+	indexed := map[string]meta{}
+	for _, h := range res.Hits {
+		indexed[h.ID] = meta{version: num(h.Fields["version"]), sentences: num(h.Fields["sentences"])}
+	}
+	b := idx.NewBatch()
+	for _, op := range ops {
+		id := convID(op.ConversationID)
+		old, had := indexed[id]
+		if op.Doc != nil && had && old.version > op.Doc.Version {
+			continue
+		}
+		for seq := 0; seq < int(old.sentences); seq++ {
+			b.Delete(sentenceID(op.ConversationID, seq))
+		}
+		if op.Doc == nil {
+			b.Delete(id)
+			delete(indexed, id)
+			continue
+		}
+		d := op.Doc
+		for _, s := range d.Sentences {
+			err := b.Index(sentenceID(d.ConversationID, s.Seq), map[string]any{
+				"kind": kindSentence, "tenant_id": d.TenantID, "conversation_id": d.ConversationID,
+				"owner_user_id": d.OwnerUserID, "deal_id": d.DealID, "direction": d.Direction,
+				"begin_ms": d.BeginTime.UnixMilli(), "duration_ms": d.DurationMS, "affiliation": s.Affiliation,
+				"seq": s.Seq, "start_ms": s.StartMS, "speaker_key": s.SpeakerKey, "text": s.Text,
+			})
+			if err != nil {
+				return nil, err
+			}
+		}
+		// Sentence ids are by seq, so the count covers every id written.
+		n := 0
+		for _, s := range d.Sentences {
+			n = max(n, s.Seq+1)
+		}
+		if err := b.Index(id, map[string]any{"kind": kindConv, "version": d.Version, "sentences": n}); err != nil {
+			return nil, err
+		}
+		indexed[id] = meta{version: d.Version, sentences: int64(n)}
+	}
+	if err := idx.Batch(b); err != nil {
+		return nil, err
+	}
+	return make([]error, len(ops)), nil
+}
+
+func num(v any) int64 {
+	f, _ := v.(float64)
+	return int64(f)
+}
+
+type group struct {
+	id, owner, beginMS int64
+	score              float64
+	best               []sentenceHit
+}
+
+type sentenceHit struct {
+	docID   string
+	score   float64
+	seq     int
+	startMS int64
+	speaker string
+}
+
+// Search groups the best MaxScan matching sentences by conversation.
+func (e *Engine) Search(ctx context.Context, q search.Query) (search.Result, error) {
+	var res search.Result
+	idx, err := e.index()
+	if err != nil {
+		return res, err
+	}
+	bq, ok := e.query(q)
+	if !ok {
+		return res, nil
+	}
+	req := bleve.NewSearchRequestOptions(bq, MaxScan, 0, false)
+	req.Fields = []string{"conversation_id", "owner_user_id", "begin_ms", "seq", "start_ms", "speaker_key"}
+	sr, err := idx.SearchInContext(ctx, req)
+	if err != nil {
+		return res, errs.Internal(err)
+	}
+	byID := map[int64]*group{}
+	var groups []*group
+	for _, h := range sr.Hits {
+		id := num(h.Fields["conversation_id"])
+		g := byID[id]
+		if g == nil {
+			g = &group{id: id, owner: num(h.Fields["owner_user_id"]), beginMS: num(h.Fields["begin_ms"]), score: h.Score}
+			byID[id] = g
+			groups = append(groups, g)
+		}
+		g.score = max(g.score, h.Score)
+		speaker, _ := h.Fields["speaker_key"].(string)
+		g.best = append(g.best, sentenceHit{docID: h.ID, score: h.Score, seq: int(num(h.Fields["seq"])), startMS: num(h.Fields["start_ms"]), speaker: speaker})
+	}
+	sort.Slice(groups, func(i, j int) bool {
+		if groups[i].score != groups[j].score {
+			return groups[i].score > groups[j].score
+		}
+		return groups[i].id < groups[j].id
+	})
+	res.Total = int64(len(groups))
+	res.Owners, res.Days = facets(groups, q.Location)
+
+	start := 0
+	if a := q.After; a != nil {
+		start = sort.Search(len(groups), func(i int) bool {
+			g := groups[i]
+			return g.score < a.Score || (g.score == a.Score && g.id > a.ID)
+		})
+	}
+	end := min(start+q.Size, len(groups))
+	page := groups[start:end]
+	if end < len(groups) && len(page) > 0 {
+		last := page[len(page)-1]
+		res.Next = &search.Cursor{Score: last.score, ID: last.id}
+	}
+	snippets, err := e.snippets(ctx, idx, q, page)
+	if err != nil {
+		return res, err
+	}
+	for _, g := range page {
+		hit := search.Hit{ConversationID: g.id, Score: g.score}
+		for _, s := range g.best {
+			if text, ok := snippets[s.docID]; ok {
+				hit.Snippets = append(hit.Snippets, search.Snippet{Seq: s.seq, StartMS: s.startMS, SpeakerKey: s.speaker, Text: text})
+			}
+		}
+		res.Hits = append(res.Hits, hit)
+	}
+	return res, nil
+}
+
+// snippets highlights the best sentences of each conversation of the page,
+// from the term locations of a second search restricted to them.
+func (e *Engine) snippets(ctx context.Context, idx bleve.Index, q search.Query, page []*group) (map[string]string, error) {
+	var ids []string
+	for _, g := range page {
+		sort.SliceStable(g.best, func(i, j int) bool {
+			if g.best[i].score != g.best[j].score {
+				return g.best[i].score > g.best[j].score
+			}
+			return g.best[i].seq < g.best[j].seq
+		})
+		g.best = g.best[:min(len(g.best), search.MaxSnippets)]
+		for _, s := range g.best {
+			ids = append(ids, s.docID)
+		}
+	}
+	out := map[string]string{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	req := bleve.NewSearchRequestOptions(bleve.NewConjunctionQuery(bleve.NewDocIDQuery(ids), termsQuery(q.Terms)), len(ids), 0, false)
+	req.Fields = []string{"text"}
+	req.IncludeLocations = true
+	sr, err := idx.SearchInContext(ctx, req)
+	if err != nil {
+		return nil, errs.Internal(err)
+	}
+	for _, h := range sr.Hits {
+		text, _ := h.Fields["text"].(string)
+		var ranges [][2]int
+		for _, locs := range h.Locations["text"] {
+			for _, l := range locs {
+				ranges = append(ranges, [2]int{int(l.Start), int(l.End)})
+			}
+		}
+		out[h.ID] = search.Mark(text, ranges)
+	}
+	return out, nil
+}
+
+func facets(groups []*group, loc *time.Location) ([]search.OwnerCount, []search.DayCount) {
+	if loc == nil {
+		loc = time.UTC
+	}
+	owners := map[int64]int64{}
+	days := map[string]int64{}
+	for _, g := range groups {
+		owners[g.owner]++
+		days[time.UnixMilli(g.beginMS).In(loc).Format(time.DateOnly)]++
+	}
+	var oc []search.OwnerCount
+	for id, n := range owners {
+		oc = append(oc, search.OwnerCount{OwnerUserID: id, Conversations: n})
+	}
+	sort.Slice(oc, func(i, j int) bool {
+		if oc[i].Conversations != oc[j].Conversations {
+			return oc[i].Conversations > oc[j].Conversations
+		}
+		return oc[i].OwnerUserID < oc[j].OwnerUserID
+	})
+	if len(oc) > search.MaxOwnerFacets {
+		oc = oc[:search.MaxOwnerFacets]
+	}
+	var dc []search.DayCount
+	for d, n := range days {
+		dc = append(dc, search.DayCount{Day: d, Conversations: n})
+	}
+	sort.Slice(dc, func(i, j int) bool { return dc[i].Day < dc[j].Day })
+	return oc, dc
+}
+
+func termsQuery(terms []search.Term) query.Query {
+	qs := make([]query.Query, len(terms))
+	for i, t := range terms {
+		p := bleve.NewMatchPhraseQuery(t.Text)
+		p.SetField("text")
+		p.Analyzer = textAnalyzer
+		qs[i] = p
+	}
+	return bleve.NewConjunctionQuery(qs...)
+}
+
+// query is the sentence query of q; ok is false when q can match nothing.
+func (e *Engine) query(q search.Query) (query.Query, bool) {
+	if (q.Owners != nil && len(q.Owners) == 0) || (q.Conversations != nil && len(q.Conversations) == 0) {
+		return nil, false
+	}
+	qs := []query.Query{termsQuery(q.Terms), keywordQ("kind", kindSentence), numEq("tenant_id", q.TenantID)}
+	if q.Owners != nil {
+		qs = append(qs, numIn("owner_user_id", q.Owners))
+	}
+	if len(q.OwnerIDs) > 0 {
+		qs = append(qs, numIn("owner_user_id", q.OwnerIDs))
+	}
+	if q.Conversations != nil {
+		qs = append(qs, numIn("conversation_id", q.Conversations))
+	}
+	if q.DealID != 0 {
+		qs = append(qs, numEq("deal_id", q.DealID))
+	}
+	if q.Direction != "" {
+		qs = append(qs, keywordQ("direction", q.Direction))
+	}
+	if q.Affiliation != "" {
+		qs = append(qs, keywordQ("affiliation", q.Affiliation))
+	}
+	if !q.From.IsZero() || !q.To.IsZero() {
+		var lo, hi *float64
+		if !q.From.IsZero() {
+			v := float64(q.From.UnixMilli())
+			lo = &v
+		}
+		if !q.To.IsZero() {
+			v := float64(q.To.UnixMilli())
+			hi = &v
+		}
+		qs = append(qs, numRange("begin_ms", lo, hi, true, false))
+	}
+	if q.MinDurationMS != nil || q.MaxDurationMS != nil {
+		var lo, hi *float64
+		if q.MinDurationMS != nil {
+			v := float64(*q.MinDurationMS)
+			lo = &v
+		}
+		if q.MaxDurationMS != nil {
+			v := float64(*q.MaxDurationMS)
+			hi = &v
+		}
+		qs = append(qs, numRange("duration_ms", lo, hi, true, true))
+	}
+	return bleve.NewConjunctionQuery(qs...), true
+}
+
+func keywordQ(field, v string) query.Query {
+	t := bleve.NewTermQuery(v)
+	t.SetField(field)
+	return t
+}
+
+func numRange(field string, lo, hi *float64, loIncl, hiIncl bool) query.Query {
+	r := bleve.NewNumericRangeInclusiveQuery(lo, hi, &loIncl, &hiIncl)
+	r.SetField(field)
+	return r
+}
+
+func numEq(field string, v int64) query.Query {
+	f := float64(v)
+	return numRange(field, &f, &f, true, true)
+}
+
+func numIn(field string, vs []int64) query.Query {
+	vs = slices.Compact(slices.Sorted(slices.Values(vs)))
+	qs := make([]query.Query, len(vs))
+	for i, v := range vs {
+		qs[i] = numEq(field, v)
+	}
+	return bleve.NewDisjunctionQuery(qs...)
+}

@@ -1,0 +1,75 @@
+package embedded
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/megaview/mgvcore/internal/search"
+	"github.com/megaview/mgvcore/internal/search/searchtest"
+)
+
+func TestBehaviour(t *testing.T) {
+	searchtest.Run(t, searchtest.Options{
+		New: func(t *testing.T) search.Engine {
+			e, err := Open(filepath.Join(t.TempDir(), "search"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { e.Close() })
+			return e
+		},
+		Stemming: true,
+	})
+}
+
+func TestReopen(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "search")
+	e, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := &search.Doc{TenantID: 1, ConversationID: 1, OwnerUserID: 2, Version: 1,
+		Sentences: []search.Sentence{{Seq: 0, Text: "预算有限"}}}
+	if _, err := e.Write(t.Context(), []search.Op{{TenantID: 1, ConversationID: 1, Doc: doc}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if e, err = Open(dir); err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	terms, _ := search.Parse("预算")
+	res, err := e.Search(t.Context(), search.Query{TenantID: 1, Terms: terms, Size: 10})
+	if err != nil || res.Total != 1 {
+		t.Fatalf("after reopen: %+v %v", res, err)
+	}
+}
+
+func TestSecondOpenerWaitsForTheLock(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "search")
+	first, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	if err := second.Ping(t.Context()); !searchtest.IsUnavailable(err) {
+		t.Fatalf("ping while the first holds the index: %v", err)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for second.Ping(t.Context()) != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the second engine never opened the index")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

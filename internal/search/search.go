@@ -1,0 +1,176 @@
+// Package search is transcript search (PRODUCT §5) behind one interface with
+// two engines: Elasticsearch 7 (package elastic) for test and production and
+// bleve (package embedded) for the zero-setup dev default. Both pass the
+// behaviour suite of package searchtest.
+//
+// The unit of a result is a conversation: a query matches a conversation
+// when one of its sentences contains every term of the query; the
+// conversation ranks by its best sentence and shows up to three of them,
+// highlighted. The data scope and every filter are part of the engine query,
+// never applied to results afterwards.
+package search
+
+import (
+	"context"
+	"time"
+)
+
+// Doc is one conversation as indexed: its metadata and its whole transcript.
+// Indexing a Doc replaces every sentence indexed before for the
+// conversation.
+type Doc struct {
+	TenantID       int64
+	ConversationID int64
+	OwnerUserID    int64
+	// DepartmentPath is the owner's department path when indexed ("/1/5/").
+	DepartmentPath string
+	DealID         int64
+	Title          string
+	Channel        string
+	Direction      string
+	BeginTime      time.Time
+	DurationMS     int64
+	Language       string
+	// Version orders the writes of one conversation: a Doc never replaces a
+	// newer one (conversations.transcript_version).
+	Version   int64
+	Sentences []Sentence
+}
+
+// Sentence is one line of a transcript with its speaker's side.
+type Sentence struct {
+	Seq         int
+	SpeakerKey  string
+	Affiliation string
+	StartMS     int64
+	EndMS       int64
+	Text        string
+}
+
+// Op is one index write: Doc set indexes it, Doc nil removes the
+// conversation from the index.
+type Op struct {
+	TenantID       int64
+	ConversationID int64
+	Doc            *Doc
+}
+
+// Query is a parsed, scoped and filtered search.
+type Query struct {
+	TenantID int64
+	Terms    []Term
+	// Owners, when not nil, is the data scope: only conversations owned by
+	// these users (an empty, non-nil list matches nothing). Nil: the whole
+	// tenant.
+	Owners []int64
+	// OwnerIDs, DealID, Direction, From, To and the durations are the
+	// request's filters; zero values do not filter.
+	OwnerIDs      []int64
+	DealID        int64
+	Direction     string
+	From, To      time.Time
+	MinDurationMS *int64
+	MaxDurationMS *int64
+	// Conversations, when not nil, restricts the search to these ids (the
+	// tracker filter); empty non-nil matches nothing.
+	Conversations []int64
+	// Affiliation, when set, only lets sentences of that side match.
+	Affiliation string
+	// Location is the tenant's time zone for the per-day facet.
+	Location *time.Location
+	// Size is the page size; After the position after the previous page.
+	Size  int
+	After *Cursor
+}
+
+// Cursor is a position in the (score desc, conversation id asc) order.
+type Cursor struct {
+	Score float64 `json:"s"`
+	ID    int64   `json:"i"`
+}
+
+// Result is one page of matching conversations and the facets over all of
+// them.
+type Result struct {
+	Hits  []Hit
+	Total int64
+	// Owners: matching conversations per owner, most first (ties: lower id
+	// first), at most MaxOwnerFacets.
+	Owners []OwnerCount
+	// Days: matching conversations per calendar day of begin_time in the
+	// query's location, oldest first, empty days left out.
+	Days []DayCount
+	// Next is where the next page starts; nil on the last page.
+	Next *Cursor
+}
+
+// Hit is one matching conversation.
+type Hit struct {
+	ConversationID int64
+	Score          float64
+	Snippets       []Snippet
+}
+
+// Snippet is a matching sentence with every match wrapped in <em>…</em>;
+// the text is escaped (&, <, >) so that the tags are unambiguous.
+type Snippet struct {
+	Seq        int
+	StartMS    int64
+	SpeakerKey string
+	Text       string
+}
+
+// OwnerCount is a facet bucket.
+type OwnerCount struct {
+	OwnerUserID   int64
+	Conversations int64
+}
+
+// DayCount is a facet bucket; Day is "YYYY-MM-DD".
+type DayCount struct {
+	Day           string
+	Conversations int64
+}
+
+// Limits shared by both engines.
+const (
+	MaxSnippets    = 3
+	MaxOwnerFacets = 100
+	// MaxTerms bounds the words and phrases of one query.
+	MaxTerms = 32
+	// MaxQueryRunes is the longest query (the proto's 256 characters).
+	MaxQueryRunes = 256
+)
+
+// Engine is a search backend.
+type Engine interface {
+	// Search runs q. An unreachable engine answers errs.Unavailable.
+	Search(ctx context.Context, q Query) (Result, error)
+	// Write applies ops in one batch and reports each op's outcome at the
+	// same index of the returned slice; a nil error slice entry means done.
+	// The error return is for a batch that failed as a whole.
+	Write(ctx context.Context, ops []Op) ([]error, error)
+	// Ping reports whether the engine can serve.
+	Ping(ctx context.Context) error
+	// Close releases the engine.
+	Close() error
+}
+
+// Rebuilder is an engine that can build a fresh index beside the live one
+// and swap it in (mgvcore reindex).
+type Rebuilder interface {
+	// NewGeneration creates an empty index of the current mapping version
+	// that is not yet searched; Write of the returned engine fills it.
+	NewGeneration(ctx context.Context) (Generation, error)
+}
+
+// Generation is an index being rebuilt.
+type Generation interface {
+	Name() string
+	Write(ctx context.Context, ops []Op) ([]error, error)
+	// Activate makes it the searched and written index, and drops the
+	// previous ones.
+	Activate(ctx context.Context) (previous []string, err error)
+	// Abort deletes it.
+	Abort(ctx context.Context) error
+}
