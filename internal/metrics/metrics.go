@@ -46,8 +46,27 @@ func New() *Metrics {
 
 // Observe implements policy.Observer.
 func (m *Metrics) Observe(info *policy.Info, out policy.Outcome) {
-	m.requests.WithLabelValues(info.Transport, info.Operation, strconv.Itoa(out.Status)).Inc()
+	m.requests.WithLabelValues(info.Transport, info.Operation, statusLabel(out.Status)).Inc()
 	m.latency.WithLabelValues(info.Transport, info.Operation).Observe(out.Latency.Seconds())
+}
+
+// statusLabel spells common statuses without allocating.
+func statusLabel(code int) string {
+	switch code {
+	case 200:
+		return "200"
+	case 201:
+		return "201"
+	case 400:
+		return "400"
+	case 401:
+		return "401"
+	case 404:
+		return "404"
+	case 429:
+		return "429"
+	}
+	return strconv.Itoa(code)
 }
 
 // WatchDB exports the connection pool of db under the name.

@@ -26,6 +26,11 @@ func Tracing(t tracing.Tracer) Middleware {
 				info.SetTraceID(id)
 				info.SetHeader(tracing.HeaderTraceID, id)
 			}
+			if !span.Recording() {
+				// Unsampled: the trace id still travels, the tags would not.
+				defer span.Finish()
+				return next(ctx, req)
+			}
 			span.SetTag("transport", info.Transport)
 			if info.Transport == HTTP {
 				span.SetTag("http.method", info.Method)

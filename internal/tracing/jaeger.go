@@ -146,18 +146,21 @@ func (t *jaegerTracer) Close(ctx context.Context) error {
 }
 
 func with(ctx context.Context, sp opentracing.Span) (context.Context, Span) {
-	s := &jaegerSpan{ot: sp}
+	s := &jaegerSpan{ot: sp, recording: true}
 	if sc, ok := sp.Context().(jaeger.SpanContext); ok {
 		s.id = sc.TraceID().String()
+		s.recording = sc.IsSampled()
 	}
 	return context.WithValue(ctx, spanKey{}, s), s
 }
 
 type jaegerSpan struct {
-	ot opentracing.Span
-	id string
+	ot        opentracing.Span
+	id        string
+	recording bool
 }
 
+func (s *jaegerSpan) Recording() bool          { return s.recording }
 func (s *jaegerSpan) traceID() string          { return s.id }
 func (s *jaegerSpan) SetTag(key string, v any) { s.ot.SetTag(key, v) }
 func (s *jaegerSpan) SetError(err error)       { ext.LogError(s.ot, err) }

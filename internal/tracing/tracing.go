@@ -30,6 +30,9 @@ type Tracer interface {
 
 // Span is one timed operation.
 type Span interface {
+	// Recording is false for spans that will not be reported (tracing off,
+	// or not sampled): callers skip building tags for them.
+	Recording() bool
 	SetTag(key string, value any)
 	// SetError marks the span failed and records err.
 	SetError(err error)
@@ -72,6 +75,7 @@ func (noop) Close(context.Context) error                  { return nil }
 
 type noopSpan struct{}
 
+func (noopSpan) Recording() bool    { return false }
 func (noopSpan) SetTag(string, any) {}
 func (noopSpan) SetError(error)     {}
 func (noopSpan) Finish()            {}
