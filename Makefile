@@ -4,6 +4,7 @@
 #   make test    start the real test dependencies, vet, unit tests with -race,
 #                end-to-end tests against the real binary
 #   make bench   benchmarks of ../shared QUALITY bars into docs/BENCHMARKS.md
+#   make fuzz    every fuzz target for FUZZTIME (default 60s)
 #   make lint    gofmt, go vet, staticcheck
 #   make proto   Go and Python stubs from api/proto (scripts/proto.sh)
 
@@ -24,7 +25,7 @@ STATICCHECK  := honnef.co/go/tools/cmd/staticcheck@v0.6.1
 # Test dependencies' addresses, written by scripts/testenv.sh.
 TESTENV      := $(TMP)/testenv.env
 
-.PHONY: all build run test testenv testenv-down vet unit e2e bench lint fmt cert clean
+.PHONY: all build run test testenv testenv-down vet unit e2e bench fuzz lint fmt cert clean
 
 all: build
 
@@ -61,6 +62,23 @@ e2e:
 
 bench: testenv
 	set -a; . ./$(TESTENV); set +a; scripts/bench.sh
+
+# Each fuzz target runs FUZZTIME; what a run finds is fixed and its input
+# kept under testdata/fuzz as a regression case.
+FUZZTIME ?= 60s
+FUZZ_TARGETS := \
+	./internal/config:FuzzParse \
+	./internal/search:FuzzParse \
+	./internal/logic:FuzzValidateSentence \
+	./internal/logic:FuzzComputeMetrics \
+	./internal/http/render:FuzzDecodeBody
+
+fuzz:
+	for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "== $$pkg $$name ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 200x $$pkg; \
+	done
 
 lint: vet
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); \
