@@ -15,7 +15,7 @@ fi
 rows=$(mktemp)
 trap 'rm -f "$rows"' EXIT
 MGV_BENCH_OUT="$rows" go test -tags e2e,bench -run "$pattern" -count=1 -timeout 60m -v ./internal/... 2>&1 |
-  grep -E '^(=== RUN|--- |\s+bench_test.go|ok|FAIL|PASS)' || true
+  grep -E '^(=== RUN|--- |\s+[a-z0-9_]+_test.go|ok|FAIL|PASS)' || true
 
 python3 - "$rows" docs/BENCHMARKS.md <<'PY'
 import json, os, platform, subprocess, sys, datetime
