@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/rs/zerolog"
 
+	"github.com/megaview/mgvcore/api"
 	"github.com/megaview/mgvcore/internal/config"
 	"github.com/megaview/mgvcore/internal/health"
 	"github.com/megaview/mgvcore/internal/http/controller"
@@ -57,9 +58,18 @@ func New(o Options) *Server {
 	if o.Metrics != nil {
 		e.GET("/metrics", echo.WrapHandler(o.Metrics))
 	}
+	spec, err := api.OpenAPIJSON()
+	if err != nil {
+		o.Log.Error().Err(err).Msg("the embedded OpenAPI document is invalid; " + OpenAPIPath + " answers 500")
+	}
+	e.GET(OpenAPIPath, controller.OpenAPI(spec, err))
 	s.Handle(nethttp.MethodGet, "/api/v1/ping", OperationPing, controller.Ping)
 	return s
 }
+
+// OpenAPIPath serves the OpenAPI 3 document of the HTTP API (api/openapi.yaml)
+// as JSON, without a token.
+const OpenAPIPath = "/openapi.json"
 
 // OperationPing is the trivial operation shared with the gRPC SystemService.
 const OperationPing = "/mgv.open.v1.SystemService/Ping"

@@ -1,0 +1,273 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+
+	"github.com/megaview/mgvcore/internal/http/controller"
+	"github.com/megaview/mgvcore/internal/logic"
+)
+
+// specClient calls the binary and checks every request and answer against
+// the OpenAPI document the binary serves.
+type specClient struct {
+	t      *testing.T
+	s      *Service
+	router routers.Router
+}
+
+// specAnswer is a checked answer.
+type specAnswer struct {
+	Status int
+	Reason string          `json:"reason"`
+	Data   json.RawMessage `json:"data"`
+}
+
+func (a specAnswer) into(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(a.Data, v); err != nil {
+		t.Fatalf("data %s: %v", a.Data, err)
+	}
+}
+
+// do sends method path with token (none when empty) and body (JSON, none
+// when nil), expects status, and validates both sides against the document.
+func (c *specClient) do(method, path, token string, body any, status int) specAnswer {
+	c.t.Helper()
+	return c.call(method, path, token, body, status, true)
+}
+
+// invalid is do for a request the document itself rules out: the server
+// and the document must agree that it is bad.
+func (c *specClient) invalid(method, path, token string, body any, status int) specAnswer {
+	c.t.Helper()
+	return c.call(method, path, token, body, status, false)
+}
+
+func (c *specClient) call(method, path, token string, body any, status int, validRequest bool) specAnswer {
+	c.t.Helper()
+	var data []byte
+	if body != nil {
+		var err error
+		if data, err = json.Marshal(body); err != nil {
+			c.t.Fatal(err)
+		}
+	}
+	newReq := func() *http.Request {
+		req, err := http.NewRequestWithContext(c.t.Context(), method, c.s.URL(path), bytes.NewReader(data))
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		return req
+	}
+	resp, err := http.DefaultClient.Do(newReq())
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	respBody, err := io.ReadAll(resp.Body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if resp.StatusCode != status {
+		c.t.Fatalf("%s %s: %d, want %d: %s", method, path, resp.StatusCode, status, respBody)
+	}
+
+	req := newReq()
+	route, params, err := c.router.FindRoute(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: not in the document: %v", method, path, err)
+	}
+	opts := &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, IncludeResponseStatus: true, MultiError: true}
+	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route, Options: opts}
+	switch err := openapi3filter.ValidateRequest(req.Context(), in); {
+	case validRequest && err != nil:
+		c.t.Errorf("%s %s: the request does not match the document: %v", method, path, err)
+	case !validRequest && err == nil:
+		c.t.Errorf("%s %s: the server refuses the request (%d), the document allows it", method, path, resp.StatusCode)
+	}
+	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: resp.StatusCode, Header: resp.Header, Options: opts}
+	if err := openapi3filter.ValidateResponse(req.Context(), out.SetBodyBytes(respBody)); err != nil {
+		c.t.Errorf("%s %s: the %d answer does not match the document: %v\n%s", method, path, resp.StatusCode, err, respBody)
+	}
+	a := specAnswer{Status: resp.StatusCode}
+	if resp.Header.Get("Content-Type") == "application/json" {
+		if err := json.Unmarshal(respBody, &a); err != nil {
+			c.t.Fatalf("%s %s: %v", method, path, err)
+		}
+	}
+	return a
+}
+
+// TestOpenAPIOnMariaDB fetches /openapi.json from the binary and walks the
+// API with it: answers of every operation, errors included, must match the
+// document.
+func TestOpenAPIOnMariaDB(t *testing.T) {
+	s := NewService(t, mysqlEnv(t))
+	f := NewFixture(t, s)
+	s.Start()
+
+	resp, err := http.Get(s.URL("/openapi.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("GET /openapi.json: %d %s %v", resp.StatusCode, resp.Header.Get("Content-Type"), err)
+	}
+	doc, err := openapi3.NewLoader().LoadFromData(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := doc.Validate(t.Context()); err != nil {
+		t.Fatalf("/openapi.json is not valid OpenAPI 3: %v", err)
+	}
+	doc.Servers = openapi3.Servers{{URL: s.URL("")}}
+	router, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &specClient{t: t, s: s, router: router}
+
+	// Two calls of rep1: one with a transcript (metrics, tracker hits,
+	// searchable), one without (metrics null).
+	p := newPartner(t, s.GRPC(), f.AppToken(t))
+	begin := time.Now().UTC().Add(-2 * time.Hour).Truncate(time.Second)
+	full := p.create("openapi-full", f.Reps[0].ID, begin, 600_000, nil)
+	if _, err := p.put(full, transcript(12, "openapi"), 5); err != nil {
+		t.Fatal(err)
+	}
+	bare := p.create("openapi-bare", f.Reps[0].ID, begin.Add(time.Minute), 60_000, nil)
+	rep, app := f.Token(t, f.Reps[0]), f.AppToken(t)
+
+	// Auth.
+	var pair controller.TokenPairJSON
+	c.do(http.MethodPost, "/api/v1/auth/login", "", map[string]string{"account": *f.Admin.Email, "password": f.Password}, http.StatusOK).into(t, &pair)
+	c.do(http.MethodPost, "/api/v1/auth/login", "", map[string]string{"account": *f.Admin.Email, "password": "wrong"}, http.StatusUnauthorized)
+	c.invalid(http.MethodPost, "/api/v1/auth/login", "", map[string]string{"account": ""}, http.StatusBadRequest)
+	var next controller.TokenPairJSON
+	c.do(http.MethodPost, "/api/v1/auth/refresh", "", map[string]string{"refresh_token": pair.RefreshToken}, http.StatusOK).into(t, &next)
+	c.do(http.MethodPost, "/api/v1/auth/refresh", "", map[string]string{"refresh_token": pair.RefreshToken}, http.StatusUnauthorized)
+	admin := next.AccessToken
+
+	// Org: the admin has no department (null), the rep has one.
+	var me controller.MeJSON
+	c.do(http.MethodGet, "/api/v1/me", admin, nil, http.StatusOK).into(t, &me)
+	if me.Department != nil {
+		t.Errorf("the admin's department: %+v", me.Department)
+	}
+	c.do(http.MethodGet, "/api/v1/me", rep, nil, http.StatusOK).into(t, &me)
+	if me.Department == nil {
+		t.Error("the rep has no department")
+	}
+	c.do(http.MethodGet, "/api/v1/me", app, nil, http.StatusForbidden)
+	c.do(http.MethodGet, "/api/v1/me", "", nil, http.StatusUnauthorized)
+	c.do(http.MethodGet, "/api/v1/departments", rep, nil, http.StatusOK)
+	c.do(http.MethodGet, fmt.Sprintf("/api/v1/users?page_size=2&department_id=%d", f.Sales.ID), admin, nil, http.StatusOK)
+	c.do(http.MethodGet, "/api/v1/users?department_id=999999999", admin, nil, http.StatusNotFound)
+	var user controller.UserJSON
+	c.do(http.MethodPost, "/api/v1/users", admin, map[string]any{
+		"name": "New Rep", "email": fmt.Sprintf("new.rep.%d@test.mgv", f.Tenant.ID), "password": "a good password", "department_id": f.East.ID,
+	}, http.StatusCreated).into(t, &user)
+	c.do(http.MethodPost, "/api/v1/users", admin, map[string]any{"name": "Again", "email": *user.Email, "password": "a good password"}, http.StatusConflict)
+	c.do(http.MethodPost, "/api/v1/users", rep, map[string]any{"name": "x", "password": "a good password"}, http.StatusForbidden)
+	c.do(http.MethodPut, fmt.Sprintf("/api/v1/users/%d", user.ID), admin, map[string]any{"name": "Renamed", "department_id": 0, "status": nil}, http.StatusOK)
+
+	// Conversations.
+	q := url.Values{"owner_id": {itoa(f.Reps[0].ID)}, "from": {begin.Add(-time.Hour).Format(time.RFC3339)},
+		"to": {itoa(time.Now().Add(time.Hour).UnixMilli())}, "direction": {"outbound"}, "page_size": {"1"}}
+	var page logic.ConversationPage
+	c.do(http.MethodGet, "/api/v1/conversations?"+q.Encode(), admin, nil, http.StatusOK).into(t, &page)
+	if page.Total != 2 || len(page.Conversations) != 1 || page.NextPageToken == "" {
+		t.Errorf("conversations: %+v", page)
+	}
+	q.Set("page_token", page.NextPageToken)
+	c.do(http.MethodGet, "/api/v1/conversations?"+q.Encode(), admin, nil, http.StatusOK)
+	c.invalid(http.MethodGet, "/api/v1/conversations?page_size=101", admin, nil, http.StatusBadRequest)
+	c.invalid(http.MethodGet, "/api/v1/conversations?from=yesterday", admin, nil, http.StatusBadRequest)
+	var detail logic.ConversationDetail
+	c.do(http.MethodGet, fmt.Sprintf("/api/v1/conversations/%d", full), rep, nil, http.StatusOK).into(t, &detail)
+	if detail.Metrics == nil || len(detail.Participants) == 0 {
+		t.Errorf("conversation with a transcript: %+v", detail)
+	}
+	c.do(http.MethodGet, fmt.Sprintf("/api/v1/conversations/%d", bare), rep, nil, http.StatusOK).into(t, &detail)
+	if detail.Metrics != nil {
+		t.Errorf("conversation without a transcript has metrics: %+v", detail.Metrics)
+	}
+	if a := c.do(http.MethodGet, "/api/v1/conversations/999999999", rep, nil, http.StatusNotFound); a.Reason != "CONVERSATION_NOT_FOUND" {
+		t.Errorf("unknown conversation: %s", a.Reason)
+	}
+	c.do(http.MethodGet, fmt.Sprintf("/api/v1/conversations/%d", full), f.Token(t, f.Reps[3]), nil, http.StatusNotFound)
+	c.do(http.MethodGet, fmt.Sprintf("/api/v1/conversations/%d/transcript?q=%s", full, url.QueryEscape("预算")), rep, nil, http.StatusOK)
+
+	// Trackers and statistics.
+	var tracker logic.Tracker
+	c.do(http.MethodPost, "/api/v1/trackers", admin, map[string]any{"name": "Budget", "keywords": []string{"预算", "price"}}, http.StatusCreated).into(t, &tracker)
+	c.do(http.MethodPost, "/api/v1/trackers", rep, map[string]any{"name": "x", "keywords": []string{"x"}}, http.StatusForbidden)
+	c.invalid(http.MethodPost, "/api/v1/trackers", admin, map[string]any{"name": "x", "keywords": []string{}}, http.StatusBadRequest)
+	c.do(http.MethodPut, fmt.Sprintf("/api/v1/trackers/%d", tracker.ID), admin,
+		map[string]any{"name": "Budget", "keywords": []string{"预算"}, "affiliation": "external"}, http.StatusOK)
+	c.do(http.MethodGet, "/api/v1/trackers", rep, nil, http.StatusOK)
+	rng := url.Values{"from": {begin.Add(-24 * time.Hour).Format(time.RFC3339)}, "to": {time.Now().UTC().Add(time.Hour).Format(time.RFC3339Nano)}}
+	for _, by := range []string{"owner", "day"} {
+		rng.Set("group_by", by)
+		c.do(http.MethodGet, fmt.Sprintf("/api/v1/trackers/%d/stats?%s", tracker.ID, rng.Encode()), admin, nil, http.StatusOK)
+	}
+	c.do(http.MethodGet, "/api/v1/trackers/999999999/stats?"+rng.Encode(), admin, nil, http.StatusNotFound)
+	rng.Del("group_by")
+	c.invalid(http.MethodGet, fmt.Sprintf("/api/v1/trackers/%d/stats?%s", tracker.ID, rng.Encode()), admin, nil, http.StatusBadRequest)
+	rng.Set("department_id", itoa(f.Sales.ID))
+	c.do(http.MethodGet, "/api/v1/stats/reps?"+rng.Encode(), admin, nil, http.StatusOK)
+
+	// Comments.
+	var comment logic.Comment
+	c.do(http.MethodPost, fmt.Sprintf("/api/v1/conversations/%d/comments", full), rep, map[string]any{"start_ms": 1_000, "text": "好问题"}, http.StatusCreated).into(t, &comment)
+	c.do(http.MethodPost, fmt.Sprintf("/api/v1/conversations/%d/comments", full), admin,
+		map[string]any{"start_ms": 2_000, "text": "agreed", "reply_to": comment.ID}, http.StatusCreated)
+	c.do(http.MethodPost, fmt.Sprintf("/api/v1/conversations/%d/comments", full), app, map[string]any{"text": "x"}, http.StatusForbidden)
+	c.do(http.MethodGet, fmt.Sprintf("/api/v1/conversations/%d/comments?page_size=1", full), rep, nil, http.StatusOK)
+	c.do(http.MethodDelete, fmt.Sprintf("/api/v1/comments/%d", comment.ID), rep, nil, http.StatusOK)
+	c.do(http.MethodDelete, fmt.Sprintf("/api/v1/comments/%d", comment.ID), rep, nil, http.StatusNotFound)
+
+	// Search, once the indexer has caught up (results, snippets, facets).
+	var found logic.SearchPage
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		c.do(http.MethodPost, "/api/v1/search", admin, map[string]any{"query": "预算", "owner_ids": []int64{f.Reps[0].ID}, "page_size": 5}, http.StatusOK).into(t, &found)
+		if len(found.Results) > 0 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if len(found.Results) == 0 || len(found.DayFacets) == 0 {
+		t.Errorf("search found nothing: %+v", found)
+	}
+	c.invalid(http.MethodPost, "/api/v1/search", admin, map[string]any{"query": ""}, http.StatusBadRequest)
+	c.do(http.MethodDelete, fmt.Sprintf("/api/v1/trackers/%d", tracker.ID), admin, nil, http.StatusOK)
+	c.do(http.MethodDelete, fmt.Sprintf("/api/v1/trackers/%d", tracker.ID), admin, nil, http.StatusNotFound)
+
+	// Operations.
+	c.do(http.MethodGet, "/api/v1/ping", "", nil, http.StatusOK)
+	c.do(http.MethodGet, "/healthz", "", nil, http.StatusOK)
+	c.do(http.MethodGet, "/readyz", "", nil, http.StatusOK)
+	c.do(http.MethodGet, "/metrics", "", nil, http.StatusOK)
+	c.do(http.MethodGet, "/openapi.json", "", nil, http.StatusOK)
+}
