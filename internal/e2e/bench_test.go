@@ -23,6 +23,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
 )
 
 // Row is one line of docs/BENCHMARKS.md, appended as JSON to $MGV_BENCH_OUT.
@@ -189,7 +191,7 @@ func TestBenchP1HTTPChainAndP7Memory(t *testing.T) {
 	})
 }
 
-// grpcRate calls health Check from 64 workers over 4 TLS connections for d.
+// grpcRate calls SystemService.Ping from 64 workers over 4 TLS connections for d.
 func grpcRate(t *testing.T, addr string, tlsCfg func() *grpc.DialOption, d time.Duration) float64 {
 	t.Helper()
 	conns := make([]*grpc.ClientConn, 4)
@@ -208,12 +210,12 @@ func grpcRate(t *testing.T, addr string, tlsCfg func() *grpc.DialOption, d time.
 	end := start.Add(d)
 	for w := 0; w < 64; w++ {
 		wg.Add(1)
-		client := healthpb.NewHealthClient(conns[w%len(conns)])
+		client := openv1.NewSystemServiceClient(conns[w%len(conns)])
 		go func() {
 			defer wg.Done()
 			for time.Now().Before(end) {
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				_, err := client.Check(ctx, &healthpb.HealthCheckRequest{})
+				_, err := client.Ping(ctx, &openv1.PingRequest{})
 				cancel()
 				if err != nil {
 					failed.Add(1)
@@ -247,7 +249,7 @@ func TestBenchP2GRPCChain(t *testing.T) {
 	}
 	ratio := mgv / base
 	record(t, Row{
-		ID: "P2", What: "gRPC over TLS: trivial RPC (health Check) through the full interceptor chain vs bare grpc-go TLS server (Go load generator: 64 workers, 4 connections, 2×8 s each, interleaved)",
+		ID: "P2", What: "gRPC over TLS: trivial RPC (SystemService.Ping) through the full interceptor chain vs bare grpc-go TLS server (Go load generator: 64 workers, 4 connections, 2×8 s each, interleaved)",
 		Target: "≥ 0.80", Measured: fmt.Sprintf("%.0f calls/s", mgv/2), Baseline: fmt.Sprintf("%.0f calls/s", base/2),
 		Result: fmt.Sprintf("%.2f", ratio), Pass: ratio >= 0.80, Command: "make bench (TestBenchP2GRPCChain)",
 	})

@@ -4,6 +4,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"net"
@@ -16,8 +17,18 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
 	"github.com/megaview/mgvcore/internal/cert"
 )
+
+// ping answers SystemService.Ping like mgvcore, without any interceptor.
+type ping struct {
+	openv1.UnimplementedSystemServiceServer
+}
+
+func (ping) Ping(context.Context, *openv1.PingRequest) (*openv1.PingResponse, error) {
+	return &openv1.PingResponse{Pong: "pong"}, nil
+}
 
 func main() {
 	httpAddr := flag.String("http", "127.0.0.1:0", "HTTP listen address")
@@ -42,6 +53,7 @@ func run(httpAddr, grpcAddr, sslDir string) error {
 	srv := grpc.NewServer(grpc.Creds(credentials.NewTLS(tlsCfg)))
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(srv, hs)
+	openv1.RegisterSystemServiceServer(srv, ping{})
 	go func() { _ = srv.Serve(gln) }()
 
 	e := echo.New()
