@@ -2,6 +2,7 @@ package dao
 
 import (
 	"context"
+	"gorm.io/gorm/clause"
 
 	"github.com/megaview/mgvcore/internal/model"
 )
@@ -64,11 +65,14 @@ func (r *Conversations) ReplaceSentences(ctx context.Context, c model.Conversati
 
 // SaveMetrics stores the metrics of a conversation, replacing older ones.
 func (r *Conversations) SaveMetrics(ctx context.Context, m model.ConversationMetrics) error {
-	db := conn(ctx, r.db)
-	if err := db.Exec("DELETE FROM conversation_metrics WHERE conversation_id = ?", m.ConversationID).Error; err != nil {
-		return dbError(err, nil)
-	}
-	return dbError(db.Create(&m).Error, nil)
+	// An upsert, not delete-then-insert: deleting a row that is not there
+	// yet takes a gap lock on MySQL that deadlocks first transcripts of
+	// neighbouring conversations against each other.
+	err := conn(ctx, r.db).Clauses(clause.OnConflict{
+		Columns:   []clause.Column{{Name: "conversation_id"}},
+		UpdateAll: true,
+	}).Create(&m).Error
+	return dbError(err, nil)
 }
 
 // TranscriptStored records a stored transcript of n sentences on its

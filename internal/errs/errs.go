@@ -113,7 +113,13 @@ var reasonStatus = map[string]int{
 
 // GRPCStatus makes *Error usable with status.FromError.
 func (e *Error) GRPCStatus() *status.Status {
-	st := status.New(GRPCCode(e.Status), e.Message)
+	code := GRPCCode(e.Status)
+	if e.Reason == ReasonConflict {
+		// A concurrent change got in the way: Aborted tells gRPC clients to
+		// retry, where AlreadyExists would tell them not to.
+		code = codes.Aborted
+	}
+	st := status.New(code, e.Message)
 	md := map[string]string{}
 	for k, v := range e.Metadata {
 		md[k] = v

@@ -24,6 +24,7 @@ func TestGRPCStatusCarriesReason(t *testing.T) {
 		{New(http.StatusTooManyRequests, ReasonRateLimited, "slow down"), codes.ResourceExhausted},
 		{New(http.StatusRequestEntityTooLarge, ReasonPayloadTooLarge, "too big"), codes.ResourceExhausted},
 		{New(http.StatusConflict, ReasonAlreadyExists, "exists"), codes.AlreadyExists},
+		{New(http.StatusConflict, ReasonConflict, "a concurrent change got in the way"), codes.Aborted},
 		{Internal(errors.New("boom")), codes.Internal},
 	}
 	for _, tc := range cases {
