@@ -6,15 +6,16 @@ It signs in with an app key and secret, writes a deal, creates a conversation
 chunks, reads it back and checks that every sentence came back as sent, that
 a query marks exactly the sentences containing it, that the conversation is
 ready with its metrics, that a conflicting create and an invalid transcript
-are refused, and that the conversation is listed. It exits 1 on any
-mismatch, 2 on a usage error.
+are refused, that the conversation is listed, and that SearchTranscripts
+finds it by a word only its transcript holds once the index has caught up.
+It exits 1 on any mismatch, 2 on a usage error.
 
     gen/test.py --addr localhost:2022 --ca ssl/ca.crt \\
         --app-key ak_… --app-secret … [--owner-user-id 42]
 
 Every option also reads an environment variable: MGV_GRPC_ADDR, MGV_CA_FILE,
-MGV_APP_KEY, MGV_APP_SECRET, MGV_OWNER_USER_ID, MGV_SENTENCES. Without an
-owner id, the owner is upserted with OrgService.UpsertUser.
+MGV_APP_KEY, MGV_APP_SECRET, MGV_OWNER_USER_ID, MGV_SENTENCES, MGV_SEARCH_WAIT.
+Without an owner id, the owner is upserted with OrgService.UpsertUser.
 """
 
 import argparse
@@ -33,6 +34,7 @@ from mgv.open.v1 import auth_pb2, auth_pb2_grpc, common_pb2  # noqa: E402
 from mgv.open.v1 import conversation_pb2 as conv  # noqa: E402
 from mgv.open.v1 import conversation_pb2_grpc as conv_grpc  # noqa: E402
 from mgv.open.v1 import deal_pb2, deal_pb2_grpc, org_pb2, org_pb2_grpc  # noqa: E402
+from mgv.open.v1 import search_pb2, search_pb2_grpc  # noqa: E402
 from mgv.open.v1 import system_pb2, system_pb2_grpc  # noqa: E402
 
 CHUNK = 400
@@ -63,6 +65,8 @@ def parse_args():
                    help="Megaview id of the rep owning the conversation; 0 upserts one")
     p.add_argument("--sentences", type=int, default=int(env("MGV_SENTENCES", "1200")),
                    help="sentences in the transcript (a 3-hour call has about 5000)")
+    p.add_argument("--search-wait", type=float, default=float(env("MGV_SEARCH_WAIT", "5")),
+                   help="seconds to wait for the transcript to become searchable")
     a = p.parse_args()
     if not a.app_key or not a.app_secret:
         p.error("--app-key and --app-secret (or MGV_APP_KEY, MGV_APP_SECRET) are required")
@@ -88,7 +92,8 @@ def reason_of(err):
     return b""
 
 
-def transcript(n):
+def transcript(n, word):
+    """n sentences; the first one also says word."""
     lines = [
         ("0", "王总您好，我是麦哲伦的小李，今天想跟您聊一下预算的事情。"),
         ("1", "嗯"),
@@ -104,7 +109,8 @@ def transcript(n):
         speaker, text = lines[i % len(lines)]
         dur = 400 if len(text) < 4 else 1500 + 40 * len(text)
         seq = 2 * i  # gaps in seq are allowed
-        out.append(conv.Sentence(seq=seq, speaker_key=speaker, start_ms=t, end_ms=t + dur, text=f"{text} #{i}"))
+        text = f"{text} #{i}" if i else f"{text} #{i} {word}"
+        out.append(conv.Sentence(seq=seq, speaker_key=speaker, start_ms=t, end_ms=t + dur, text=text))
         t += dur + 300
     return out, t + 5000
 
@@ -116,6 +122,35 @@ def stream(conversation_id, sentences, announce=True):
     yield conv.PutTranscriptRequest(header=header)
     for i in range(0, len(sentences), CHUNK):
         yield conv.PutTranscriptRequest(chunk=conv.SentenceChunk(sentences=sentences[i:i + CHUNK]))
+
+
+def search_transcripts(ch, md, word, cid, owner, wait):
+    """SearchTranscripts finds the conversation by word, retried while the index catches up."""
+    stub = search_pb2_grpc.SearchServiceStub(ch)
+    started = time.monotonic()
+    res, last_error = None, None
+    while True:
+        try:
+            res = stub.SearchTranscripts(search_pb2.SearchTranscriptsRequest(query=word), metadata=md, timeout=10)
+            if any(r.conversation.id == cid for r in res.results):
+                break
+        except grpc.RpcError as e:
+            if e.code() != grpc.StatusCode.UNAVAILABLE:
+                raise
+            last_error = e  # the engine is catching up or away: retry
+        if time.monotonic() - started > wait:
+            break
+        time.sleep(0.1)
+    took = time.monotonic() - started
+    hit = next((r for r in res.results if r.conversation.id == cid), None) if res else None
+    if not check(hit is not None and res.total >= 1,
+                 f"SearchTranscripts query={word!r} finds the conversation ({took:.2f}s)"):
+        print(f"      last answer: {res if res is not None else last_error}")
+        return
+    check(any("<em>" in s.text and word in s.text for s in hit.snippets),
+          f"its snippet highlights the word: {hit.snippets[0].text if hit.snippets else None!r}")
+    check(any(f.owner_user_id == owner and f.conversations >= 1 for f in res.owner_facets),
+          "SearchTranscripts returns the owner facet")
 
 
 def main():
@@ -143,7 +178,9 @@ def main():
         stage="proposal", amount_cents=12_345_67, owner_user_id=owner), metadata=md, timeout=10)
     check(deal.created and deal.deal.id > 0 and deal.deal.owner_user_id == owner, "DealService.UpsertDeal")
 
-    sentences, duration = transcript(args.sentences)
+    # A word no other transcript holds: search must find this conversation.
+    word = f"mgvword{run}"
+    sentences, duration = transcript(args.sentences, word)
     begin = timestamp_pb2.Timestamp()
     begin.FromSeconds(int(time.time()) - 3600)
     stub = conv_grpc.ConversationServiceStub(ch)
@@ -231,6 +268,8 @@ def main():
     listed = stub.ListConversations(conv.ListConversationsRequest(
         filter=common_pb2.ConversationFilter(owner_ids=[owner], deal_id=deal.deal.id), page_size=10), metadata=md, timeout=10)
     check([x.id for x in listed.conversations] == [cid] and listed.total == 1, "ListConversations finds it by owner and deal")
+
+    search_transcripts(ch, md, word, cid, owner, args.search_wait)
 
     try:
         stub.GetConversation(conv.GetConversationRequest(conversation_id=cid + 10_000_000), metadata=md, timeout=10)
