@@ -2,7 +2,8 @@
 #
 #   make build   binary with build info in bin/mgvcore
 #   make test    start the real test dependencies, vet, unit tests with -race,
-#                end-to-end tests against the real binary
+#                end-to-end tests against the real binary, a bounded
+#                schemathesis run against its /openapi.json
 #   make bench   benchmarks of ../shared QUALITY bars into docs/BENCHMARKS.md
 #   make fuzz    every fuzz target for FUZZTIME (default 60s)
 #   make lint    gofmt, go vet, staticcheck
@@ -25,7 +26,7 @@ STATICCHECK  := honnef.co/go/tools/cmd/staticcheck@v0.6.1
 # Test dependencies' addresses, written by scripts/testenv.sh.
 TESTENV      := $(TMP)/testenv.env
 
-.PHONY: all build run test testenv testenv-down vet unit e2e bench fuzz lint fmt cert clean
+.PHONY: all build run test testenv testenv-down vet unit e2e schemathesis bench fuzz lint fmt cert clean
 
 all: build
 
@@ -38,7 +39,7 @@ run: build
 cert: build
 	./$(BIN) cert --force
 
-test: testenv vet unit e2e
+test: testenv vet unit e2e schemathesis
 
 testenv:
 	@mkdir -p $(TMP)
@@ -57,8 +58,16 @@ unit:
 	$(GO) test -race -count=1 ./...
 
 e2e:
+	scripts/chromium.sh
 	set -a; [ -f $(TESTENV) ] && . ./$(TESTENV); set +a; \
 	$(GO) test -tags e2e -count=1 -timeout 20m ./internal/e2e/...
+
+# Bounded schemathesis run (ST_MAX_EXAMPLES per operation) against a seeded
+# binary on a fresh MariaDB database; the pinned schemathesis lives in its
+# own venv under $MGV_CACHE_DIR (default ~/.cache/mgvcore).
+schemathesis:
+	set -a; [ -f $(TESTENV) ] && . ./$(TESTENV); set +a; \
+	scripts/schemathesis.sh
 
 bench: testenv
 	set -a; . ./$(TESTENV); set +a; scripts/bench.sh

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"net"
 	nethttp "net/http"
 
@@ -63,6 +64,7 @@ func New(o Options) *Server {
 		o.Log.Error().Err(err).Msg("the embedded OpenAPI document is invalid; " + OpenAPIPath + " answers 500")
 	}
 	e.GET(OpenAPIPath, controller.OpenAPI(spec, err))
+	registerDocs(e, api.Docs())
 	s.Handle(nethttp.MethodGet, "/api/v1/ping", OperationPing, controller.Ping)
 	return s
 }
@@ -70,6 +72,25 @@ func New(o Options) *Server {
 // OpenAPIPath serves the OpenAPI 3 document of the HTTP API (api/openapi.yaml)
 // as JSON, without a token.
 const OpenAPIPath = "/openapi.json"
+
+// DocsPath serves the interactive API reference (Swagger UI on OpenAPIPath),
+// without a token; its assets are served under DocsPath + "/".
+const DocsPath = "/docs"
+
+// registerDocs adds DocsPath (and DocsPath + "/") for index.html and one
+// route for each other embedded file, so no wildcard route is needed.
+func registerDocs(e *echo.Echo, files fs.FS) {
+	index := controller.DocsFile(files, "index.html")
+	e.GET(DocsPath, index)
+	e.GET(DocsPath+"/", index)
+	entries, _ := fs.ReadDir(files, ".")
+	for _, f := range entries {
+		if f.IsDir() || f.Name() == "index.html" {
+			continue
+		}
+		e.GET(DocsPath+"/"+f.Name(), controller.DocsFile(files, f.Name()))
+	}
+}
 
 // OperationPing is the trivial operation shared with the gRPC SystemService.
 const OperationPing = "/mgv.open.v1.SystemService/Ping"

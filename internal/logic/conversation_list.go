@@ -93,6 +93,12 @@ func (c *Conversations) List(ctx context.Context, req ListConversationsRequest) 
 // form (owner ids sorted and unique, times in UTC to the millisecond).
 // Errors name the HTTP query parameter.
 func NormalizeConversationFilter(f model.ConversationFilter) (model.ConversationFilter, error) {
+	if err := CheckQueryTime("from", f.From); err != nil {
+		return f, err
+	}
+	if err := CheckQueryTime("to", f.To); err != nil {
+		return f, err
+	}
 	if !f.From.IsZero() {
 		f.From = f.From.UTC().Truncate(time.Millisecond)
 	}

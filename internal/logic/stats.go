@@ -52,9 +52,34 @@ func NewStats(repo StatsRepo, trackers TrackerRepo) *Stats {
 	return &Stats{repo: repo, trackers: trackers}
 }
 
+// Query times must fit the database's DATETIME (years 1000 to 9999); a
+// year past that would otherwise reach the driver and fail as an outage.
+const (
+	minQueryYear = 1000
+	maxQueryYear = 9999
+)
+
+// CheckQueryTime refuses a time filter outside what the database can
+// compare; the zero time means absent and passes.
+func CheckQueryTime(field string, t time.Time) error {
+	if t.IsZero() {
+		return nil
+	}
+	if y := t.UTC().Year(); y < minQueryYear || y > maxQueryYear {
+		return errs.InvalidArgument(field, "must be a time between the years %d and %d (got year %d)", minQueryYear, maxQueryYear, y)
+	}
+	return nil
+}
+
 // CheckRange validates a [from, to) statistics range; the names are those of
 // the caller's transport.
 func CheckRange(from, to time.Time, fromField, toField string) error {
+	if err := CheckQueryTime(fromField, from); err != nil {
+		return err
+	}
+	if err := CheckQueryTime(toField, to); err != nil {
+		return err
+	}
 	switch {
 	case from.IsZero():
 		return errs.InvalidArgument(fromField, "is required")

@@ -237,3 +237,25 @@ func TestStatsUseCases(t *testing.T) {
 		t.Errorf("missing from: %v", err)
 	}
 }
+
+func TestCheckQueryTime(t *testing.T) {
+	cases := []struct {
+		t  time.Time
+		ok bool
+	}{
+		{time.Time{}, true},
+		{time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC), true},
+		{time.Date(9999, 12, 31, 23, 0, 0, 0, time.UTC), true},
+		{time.UnixMilli(924724093046526), false}, // year 31273, found by schemathesis
+		{time.Date(999, 1, 1, 0, 0, 0, 0, time.UTC), false},
+	}
+	for _, tc := range cases {
+		err := CheckQueryTime("from", tc.t)
+		if (err == nil) != tc.ok {
+			t.Errorf("CheckQueryTime(%v) = %v, want ok=%v", tc.t, err, tc.ok)
+		}
+		if err != nil && errs.From(err).Status != 400 {
+			t.Errorf("CheckQueryTime(%v) status %d, want 400", tc.t, errs.From(err).Status)
+		}
+	}
+}
