@@ -203,15 +203,11 @@ func (s *Search) page(ctx context.Context, scope model.Scope, res search.Result,
 	for i, h := range res.Hits {
 		ids[i] = h.ConversationID
 	}
-	convs, err := s.db.Conversations(ctx, scope, ids)
-	if err != nil {
-		return out, err
-	}
 	owners := make([]int64, len(res.Owners))
 	for i, o := range res.Owners {
 		owners[i] = o.OwnerUserID
 	}
-	names, err := s.db.UserNames(ctx, scope.TenantID, owners)
+	convs, names, err := s.lookups(ctx, scope, ids, owners)
 	if err != nil {
 		return out, err
 	}
@@ -236,6 +232,40 @@ func (s *Search) page(ctx context.Context, scope model.Scope, res search.Result,
 		out.NextPageToken = EncodePageToken(searchCursor{After: *res.Next, Search: fp})
 	}
 	return out, nil
+}
+
+// lookups reads the conversations of a page and the names of its facet
+// owners at the same time. The first error wins and cancels the other read.
+func (s *Search) lookups(ctx context.Context, scope model.Scope, ids, owners []int64) (map[int64]model.Conversation, map[int64]string, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		once     sync.Once
+		firstErr error
+		names    map[int64]string
+		wg       sync.WaitGroup
+	)
+	fail := func(err error) {
+		once.Do(func() {
+			firstErr = err
+			cancel()
+		})
+	}
+	wg.Go(func() {
+		var err error
+		if names, err = s.db.UserNames(ctx, scope.TenantID, owners); err != nil {
+			fail(err)
+		}
+	})
+	convs, err := s.db.Conversations(ctx, scope, ids)
+	if err != nil {
+		fail(err)
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return nil, nil, firstErr
+	}
+	return convs, names, nil
 }
 
 func (s *Search) location(ctx context.Context, tenantID int64) (*time.Location, error) {

@@ -3,7 +3,12 @@ package elastic
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/url"
 	"strconv"
+
+	olivere "github.com/olivere/elastic/v7"
+	"github.com/olivere/elastic/v7/uritemplates"
 
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/search"
@@ -116,16 +121,87 @@ func (e *Engine) Search(ctx context.Context, q search.Query) (search.Result, err
 	if err := e.ensure(ctx); err != nil {
 		return out, err
 	}
-	res, err := e.c.Search(e.o.Alias).Source(Body(q)).Do(ctx)
+	// The request is the one SearchService.Do sends (same path, method and
+	// body, through the client's transport and retrier), but the answer is
+	// decoded once into lean structs: olivere's result re-parses every
+	// aggregation bucket, which dominated the service's CPU.
+	path, err := uritemplates.Expand("/{index}/_search", map[string]string{"index": e.o.Alias})
+	if err != nil {
+		return out, errs.Internal(err)
+	}
+	res, err := e.c.PerformRequest(ctx, olivere.PerformRequestOptions{
+		Method: http.MethodPost, Path: path, Params: url.Values{}, Body: Body(q),
+	})
 	if err != nil {
 		return out, mapError(err)
 	}
+	return decodeResult(res.Body, q.Size)
+}
+
+// searchResponse is the part of a search answer that Search reads.
+type searchResponse struct {
+	Hits *struct {
+		Total *struct {
+			Value int64 `json:"value"`
+		} `json:"total"`
+		Hits []searchHit `json:"hits"`
+	} `json:"hits"`
+	Aggregations struct {
+		Owners *struct {
+			Buckets []struct {
+				Key      json.Number `json:"key"`
+				DocCount int64       `json:"doc_count"`
+			} `json:"buckets"`
+		} `json:"owners"`
+		Days *struct {
+			Buckets []struct {
+				KeyAsString *string `json:"key_as_string"`
+				DocCount    int64   `json:"doc_count"`
+			} `json:"buckets"`
+		} `json:"days"`
+	} `json:"aggregations"`
+}
+
+type searchHit struct {
+	ID        string   `json:"_id"`
+	Score     *float64 `json:"_score"`
+	InnerHits struct {
+		Snippets *struct {
+			Hits *struct {
+				Hits []snippetHit `json:"hits"`
+			} `json:"hits"`
+		} `json:"snippets"`
+	} `json:"inner_hits"`
+}
+
+type snippetHit struct {
+	Source struct {
+		Seq        int    `json:"seq"`
+		StartMS    int64  `json:"start_ms"`
+		SpeakerKey string `json:"speaker_key"`
+	} `json:"_source"`
+	Highlight struct {
+		Text []string `json:"sentences.text"`
+	} `json:"highlight"`
+}
+
+// decodeResult turns the answer to Body(q) into a page of size results.
+func decodeResult(body []byte, size int) (search.Result, error) {
+	var out search.Result
+	var res searchResponse
+	if err := json.Unmarshal(body, &res); err != nil {
+		return out, errs.Internal(err)
+	}
 	if res.Hits != nil {
-		if res.Hits.TotalHits != nil {
-			out.Total = res.Hits.TotalHits.Value
+		if res.Hits.Total != nil {
+			out.Total = res.Hits.Total.Value
 		}
-		for _, h := range res.Hits.Hits {
-			id, err := strconv.ParseInt(h.Id, 10, 64)
+		if len(res.Hits.Hits) > 0 {
+			out.Hits = make([]search.Hit, 0, len(res.Hits.Hits))
+		}
+		for i := range res.Hits.Hits {
+			h := &res.Hits.Hits[i]
+			id, err := strconv.ParseInt(h.ID, 10, 64)
 			if err != nil {
 				return out, errs.Internal(err)
 			}
@@ -133,48 +209,45 @@ func (e *Engine) Search(ctx context.Context, q search.Query) (search.Result, err
 			if h.Score != nil {
 				hit.Score = *h.Score
 			}
-			if inner, ok := h.InnerHits["snippets"]; ok && inner.Hits != nil {
+			if inner := h.InnerHits.Snippets; inner != nil && inner.Hits != nil && len(inner.Hits.Hits) > 0 {
+				hit.Snippets = make([]search.Snippet, 0, len(inner.Hits.Hits))
 				for _, ih := range inner.Hits.Hits {
-					var src struct {
-						Seq        int    `json:"seq"`
-						StartMS    int64  `json:"start_ms"`
-						SpeakerKey string `json:"speaker_key"`
-					}
-					if err := json.Unmarshal(ih.Source, &src); err != nil {
-						return out, errs.Internal(err)
-					}
 					text := ""
-					if frags := ih.Highlight["sentences.text"]; len(frags) > 0 {
+					if frags := ih.Highlight.Text; len(frags) > 0 {
 						text = search.Canonical(frags[0])
 					}
-					hit.Snippets = append(hit.Snippets, search.Snippet{Seq: src.Seq, StartMS: src.StartMS, SpeakerKey: src.SpeakerKey, Text: text})
+					hit.Snippets = append(hit.Snippets, search.Snippet{Seq: ih.Source.Seq, StartMS: ih.Source.StartMS, SpeakerKey: ih.Source.SpeakerKey, Text: text})
 				}
 			}
 			out.Hits = append(out.Hits, hit)
 		}
-		if len(out.Hits) > q.Size {
-			out.Hits = out.Hits[:q.Size]
-			if q.Size > 0 {
-				last := out.Hits[q.Size-1]
+		if len(out.Hits) > size {
+			out.Hits = out.Hits[:size]
+			if size > 0 {
+				last := out.Hits[size-1]
 				out.Next = &search.Cursor{Score: last.Score, ID: last.ConversationID}
 			}
 		}
 	}
-	if agg, ok := res.Aggregations.Terms("owners"); ok {
+	if agg := res.Aggregations.Owners; agg != nil && len(agg.Buckets) > 0 {
+		out.Owners = make([]search.OwnerCount, 0, len(agg.Buckets))
 		for _, b := range agg.Buckets {
-			id, _ := b.KeyNumber.Int64()
-			if id == 0 {
-				if f, ok := b.Key.(float64); ok {
+			id, err := b.Key.Int64()
+			if err != nil {
+				if f, err := b.Key.Float64(); err == nil {
 					id = int64(f)
 				}
 			}
 			out.Owners = append(out.Owners, search.OwnerCount{OwnerUserID: id, Conversations: b.DocCount})
 		}
 	}
-	if agg, ok := res.Aggregations.DateHistogram("days"); ok {
+	if agg := res.Aggregations.Days; agg != nil {
 		for _, b := range agg.Buckets {
 			if b.DocCount == 0 || b.KeyAsString == nil {
 				continue
+			}
+			if out.Days == nil {
+				out.Days = make([]search.DayCount, 0, len(agg.Buckets))
 			}
 			out.Days = append(out.Days, search.DayCount{Day: *b.KeyAsString, Conversations: b.DocCount})
 		}
