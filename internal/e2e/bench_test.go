@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -306,4 +307,30 @@ func httpGetQuick(url string) (int, error) {
 	}
 	resp.Body.Close()
 	return resp.StatusCode, nil
+}
+
+// TestBenchP6UpgradesUnderLoad: 20 consecutive USR2 upgrades under steady
+// HTTP and gRPC load.
+func TestBenchP6UpgradesUnderLoad(t *testing.T) {
+	const drain = 5 * time.Second
+	s := NewService(t, map[string]string{"MGV_PROCESS_DRAIN_TIMEOUT": drain.String()})
+	s.Start()
+	run := upgradeUnderLoad(t, s, 20, drain)
+	var ok, failed int64
+	for _, l := range run.loads {
+		ok += l.OK.Load()
+		failed += l.Failed.Load()
+	}
+	slowest := slices.Max(run.ready)
+	record(t, Row{
+		ID:     "P6",
+		What:   "20 consecutive kill -USR2 upgrades under steady load (HTTP /healthz and gRPC health, 300 req/s each)",
+		Target: "0 failed requests, 0 connection errors; each new process serving in < 2 s",
+		Measured: fmt.Sprintf("%d requests, %d failed; new process serving after %s at worst",
+			ok, failed, slowest.Round(time.Millisecond)),
+		Baseline: "—",
+		Result:   fmt.Sprintf("%d failed, worst %s", failed, slowest.Round(time.Millisecond)),
+		Pass:     failed == 0 && slowest < 2*time.Second,
+		Command:  "make bench (TestBenchP6UpgradesUnderLoad)",
+	})
 }

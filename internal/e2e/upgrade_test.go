@@ -17,46 +17,16 @@ import (
 // a new live process in the pid file and the old one gone; SIGTERM then
 // closes both ports within the drain deadline.
 func TestUpgradeUnderLoad(t *testing.T) {
-	const (
-		upgrades = 10
-		rate     = 300 // per protocol, per second
-		drain    = 5 * time.Second
-	)
+	const drain = 5 * time.Second
 	s := NewService(t, map[string]string{"MGV_PROCESS_DRAIN_TIMEOUT": drain.String()})
 	s.Start()
-	conn := s.GRPC()
-
-	ctx, stop := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	httpLoad := HTTPLoad(ctx, &wg, s.URL("/healthz"), rate)
-	grpcLoad := GRPCLoad(ctx, &wg, conn, rate)
-	began := time.Now()
-
-	time.Sleep(500 * time.Millisecond)
-	for i := 0; i < upgrades; i++ {
-		old := s.PID()
-		sent := time.Now()
-		s.Signal(syscall.SIGUSR2)
-		next := waitNewPID(t, s, old, 10*time.Second)
-		t.Logf("upgrade %d: %d → %d serving after %s", i+1, old, next, time.Since(sent).Round(time.Millisecond))
-		if !WaitGone(old, drain+5*time.Second) {
-			t.Fatalf("upgrade %d: old process %d still running after the drain deadline", i+1, old)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	time.Sleep(500 * time.Millisecond)
-	stop()
-	wg.Wait()
-	elapsed := time.Since(began).Seconds()
-
-	for name, l := range map[string]*Load{"http": httpLoad, "grpc": grpcLoad} {
-		ok, failed := l.OK.Load(), l.Failed.Load()
-		t.Logf("%s: %d ok, %d failed, %.0f req/s", name, ok, failed, float64(ok)/elapsed)
-		if failed > 0 {
+	run := upgradeUnderLoad(t, s, 10, drain)
+	for name, l := range run.loads {
+		if failed := l.Failed.Load(); failed > 0 {
 			t.Errorf("%s: %d failed requests during upgrades; first: %s", name, failed, strings.Join(l.Errors(), " | "))
 		}
-		if float64(ok)/elapsed < 200 {
-			t.Errorf("%s: only %.0f req/s carried, want ≥ 200", name, float64(ok)/elapsed)
+		if rate := float64(l.OK.Load()) / run.elapsed.Seconds(); rate < 200 {
+			t.Errorf("%s: only %.0f req/s carried, want ≥ 200", name, rate)
 		}
 	}
 
@@ -72,6 +42,51 @@ func TestUpgradeUnderLoad(t *testing.T) {
 		}
 	}
 	t.Logf("stopped in %s", time.Since(stopped).Round(time.Millisecond))
+}
+
+// upgradeRun is what a series of upgrades under load measured.
+type upgradeRun struct {
+	loads   map[string]*Load
+	elapsed time.Duration
+	// ready is, per upgrade, the time from the signal to the new process
+	// named in the pid file.
+	ready []time.Duration
+}
+
+// upgradeUnderLoad upgrades s n times, one after another, while HTTP and
+// gRPC each carry 300 req/s.
+func upgradeUnderLoad(t *testing.T, s *Service, n int, drain time.Duration) upgradeRun {
+	t.Helper()
+	const rate = 300 // per protocol, per second
+	conn := s.GRPC()
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	run := upgradeRun{loads: map[string]*Load{
+		"http": HTTPLoad(ctx, &wg, s.URL("/healthz"), rate),
+		"grpc": GRPCLoad(ctx, &wg, conn, rate),
+	}}
+	began := time.Now()
+	time.Sleep(500 * time.Millisecond)
+	for i := 0; i < n; i++ {
+		old := s.PID()
+		sent := time.Now()
+		s.Signal(syscall.SIGUSR2)
+		next := waitNewPID(t, s, old, 10*time.Second)
+		run.ready = append(run.ready, time.Since(sent))
+		t.Logf("upgrade %d: %d → %d serving after %s", i+1, old, next, time.Since(sent).Round(time.Millisecond))
+		if !WaitGone(old, drain+5*time.Second) {
+			t.Fatalf("upgrade %d: old process %d still running after the drain deadline", i+1, old)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond)
+	stop()
+	wg.Wait()
+	run.elapsed = time.Since(began)
+	for name, l := range run.loads {
+		t.Logf("%s: %d ok, %d failed, %.0f req/s", name, l.OK.Load(), l.Failed.Load(), float64(l.OK.Load())/run.elapsed.Seconds())
+	}
+	return run
 }
 
 func waitNewPID(t *testing.T, s *Service, old int, timeout time.Duration) int {
