@@ -58,6 +58,22 @@ func TestPolicyChainEdges(t *testing.T) {
 			t.Fatalf("%d %s", resp.StatusCode, data)
 		}
 	})
+	t.Run("malformed JSON is a 400 saying where", func(t *testing.T) {
+		for body, want := range map[string]string{
+			`{"account" "x"}`: "offset=",
+			`{"account":`:     "ends early",
+		} {
+			resp, err := http.Post(s.URL("/api/v1/auth/login"), "application/json", strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(data), "INVALID_ARGUMENT") || !strings.Contains(string(data), want) {
+				t.Errorf("%s → %d %s, want 400 INVALID_ARGUMENT mentioning %q", body, resp.StatusCode, data, want)
+			}
+		}
+	})
 	t.Run("gRPC message over the limit is ResourceExhausted", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
