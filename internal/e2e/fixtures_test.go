@@ -39,6 +39,9 @@ type Fixture struct {
 	tokens    *logic.Tokens
 }
 
+// fixturePassword is every fixture user's password; it must never be logged.
+const fixturePassword = "correct horse battery staple"
+
 // testJWTSecret is auth.jwt_secret of config/config_test.toml.
 const testJWTSecret = "dev-only-secret-change-me-0123456789abcdef"
 
@@ -61,7 +64,7 @@ func NewFixture(t *testing.T, s *Service) *Fixture {
 	if _, err := dao.NewMigrator(db).Up(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	f := &Fixture{DB: db, Password: "correct horse battery staple", tokens: logic.NewTokens(testJWTSecret, 15*time.Minute, 2*time.Hour)}
+	f := &Fixture{DB: db, Password: fixturePassword, tokens: logic.NewTokens(testJWTSecret, 15*time.Minute, 2*time.Hour)}
 	now := time.Now().UTC()
 	tag := fmt.Sprintf("%08x", rand.Uint32())
 	must := func(err error) {

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -141,7 +142,10 @@ func NewService(t *testing.T, env map[string]string) *Service {
 	for k, v := range env {
 		s.Env[k] = v
 	}
-	t.Cleanup(s.Kill)
+	t.Cleanup(func() {
+		s.Kill()
+		s.assertNoSecretsLogged()
+	})
 	return s
 }
 
@@ -193,10 +197,12 @@ func (s *Service) Start() {
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatal(err)
 	}
-	s.exited = make(chan struct{})
+	// A restarted Service starts a new process: each waiter keeps its own.
+	cmd, exited := s.cmd, make(chan struct{})
+	s.exited = exited
 	go func() {
-		s.exitErr = s.cmd.Wait()
-		close(s.exited)
+		s.exitErr = cmd.Wait()
+		close(exited)
 	}()
 	s.WaitReady(15 * time.Second)
 }
@@ -246,6 +252,18 @@ func (s *Service) Signal(sig syscall.Signal) int {
 		s.t.Fatalf("signal %s to %d: %v", sig, pid, err)
 	}
 	return pid
+}
+
+// secretPatterns match what must never reach a log line: bearer and refresh
+// tokens (JWTs), the fixtures' password and app secrets.
+var secretPatterns = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{8,}\.eyJ|` + regexp.QuoteMeta(fixturePassword) + `|secret-[0-9a-f]{8}`)
+
+// assertNoSecretsLogged fails the test when the service logged a token,
+// password or secret (QUALITY R6).
+func (s *Service) assertNoSecretsLogged() {
+	if m := secretPatterns.FindString(s.Stderr.String()); m != "" {
+		s.t.Errorf("the service logged a secret (%.12s…)", m)
+	}
 }
 
 // Kill ends every process of the service still running.
