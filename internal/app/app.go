@@ -97,9 +97,13 @@ func Serve(ctx context.Context, cfg *config.Config, out io.Writer, log zerolog.L
 	dom.search.health(hl)
 
 	grpcChain := pol.chain(cfg.GRPC.RequestTimeout.Duration, int64(cfg.GRPC.MaxRecvMsgBytes))
+	decode := &interceptor.Decode{}
 	grpcSrv := grpcx.New(grpcx.Options{Config: cfg.GRPC, TLS: tlsCfg, Health: hl, ServerOptions: []grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(interceptor.Unary(grpcChain)),
-		grpc.ChainStreamInterceptor(interceptor.Stream(grpcChain)),
+		grpc.ForceServerCodecV2(decode.Codec()),
+		// Decode runs outermost, so every recorded failure is collected even
+		// when a policy refuses the call.
+		grpc.ChainUnaryInterceptor(decode.Unary(), interceptor.Unary(grpcChain)),
+		grpc.ChainStreamInterceptor(decode.Stream(), interceptor.Stream(grpcChain)),
 	}})
 	httpSrv := httpx.New(httpx.Options{
 		Config: cfg.HTTP, Log: log, Banner: out, Health: hl,

@@ -15,9 +15,25 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
+
+// rawCodec sends and receives bytes as they are, to put malformed frames on
+// the wire.
+type rawCodec struct{}
+
+func (rawCodec) Marshal(v any) (mem.BufferSlice, error) {
+	return mem.BufferSlice{mem.SliceBuffer(v.([]byte))}, nil
+}
+
+func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	*v.(*[]byte) = data.Materialize()
+	return nil
+}
+
+func (rawCodec) Name() string { return "proto" }
 
 func TestPolicyChainEdges(t *testing.T) {
 	s := NewService(t, map[string]string{
@@ -80,6 +96,16 @@ func TestPolicyChainEdges(t *testing.T) {
 		_, err := healthpb.NewHealthClient(s.GRPC()).Check(ctx, &healthpb.HealthCheckRequest{Service: strings.Repeat("x", 8192)})
 		if status.Code(err) != codes.ResourceExhausted {
 			t.Fatalf("err = %v, want ResourceExhausted", err)
+		}
+	})
+	t.Run("malformed gRPC message is InvalidArgument", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		garbage := []byte{0x0a, 0x7f, 'h'} // a length that runs past the end
+		var out []byte
+		err := s.GRPC().Invoke(ctx, "/mgv.open.v1.SystemService/Ping", garbage, &out, grpc.ForceCodecV2(rawCodec{}))
+		if status.Code(err) != codes.InvalidArgument {
+			t.Fatalf("err = %v, want InvalidArgument", err)
 		}
 	})
 	t.Run("gRPC responses carry the request id", func(t *testing.T) {

@@ -1,0 +1,74 @@
+package interceptor
+
+import (
+	"context"
+	"sync"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/encoding"
+	"google.golang.org/grpc/encoding/proto"
+	"google.golang.org/grpc/mem"
+
+	"github.com/megaview/mgvcore/internal/errs"
+)
+
+// grpc-go answers a request it cannot decode with Internal, before any
+// interceptor runs. A malformed message is the client's fault, so Decode
+// lets the codec record the failure and the interceptors answer
+// InvalidArgument instead (QUALITY R5).
+type Decode struct {
+	failed sync.Map // message pointer → decode error
+}
+
+// Codec is the server codec: protobuf, recording decode failures.
+func (d *Decode) Codec() encoding.CodecV2 {
+	return decodeCodec{CodecV2: encoding.GetCodecV2(proto.Name), d: d}
+}
+
+type decodeCodec struct {
+	encoding.CodecV2
+	d *Decode
+}
+
+func (c decodeCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	if err := c.CodecV2.Unmarshal(data, v); err != nil {
+		c.d.failed.Store(v, err)
+	}
+	return nil
+}
+
+func (d *Decode) check(msg any) error {
+	if err, ok := d.failed.LoadAndDelete(msg); ok {
+		return errs.InvalidArgument("request", "is not a valid %T message: %v", msg, err)
+	}
+	return nil
+}
+
+// Unary answers InvalidArgument for a request that did not decode.
+func (d *Decode) Unary() grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		if err := d.check(req); err != nil {
+			return nil, err
+		}
+		return handler(ctx, req)
+	}
+}
+
+// Stream answers InvalidArgument for a streamed message that did not decode.
+func (d *Decode) Stream() grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		return handler(srv, &decodeStream{ServerStream: ss, d: d})
+	}
+}
+
+type decodeStream struct {
+	grpc.ServerStream
+	d *Decode
+}
+
+func (s *decodeStream) RecvMsg(m any) error {
+	if err := s.ServerStream.RecvMsg(m); err != nil {
+		return err
+	}
+	return s.d.check(m)
+}
