@@ -101,6 +101,8 @@ func TestR2ElasticsearchDownDuringIngest(t *testing.T) {
 		}
 	}
 	waitSearch(t, s, admin, tag, int64(n), 10*time.Second)
+	time.Sleep(time.Second)
+	baseline := goroutines(t, s)
 
 	down := 60 * time.Second
 	if v, err := time.ParseDuration(os.Getenv("MGV_TEST_R2_DOWN")); err == nil {
@@ -144,6 +146,7 @@ func TestR2ElasticsearchDownDuringIngest(t *testing.T) {
 	if took > 30*time.Second {
 		t.Errorf("searchable only %s after Elasticsearch was back (target 30 s)", took)
 	}
+	waitGoroutines(t, s, baseline)
 }
 
 // R4: kill -9 while the indexer works through a backlog, then start
