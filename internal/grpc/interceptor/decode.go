@@ -3,6 +3,7 @@ package interceptor
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/encoding"
@@ -18,6 +19,9 @@ import (
 // InvalidArgument instead (QUALITY R5).
 type Decode struct {
 	failed sync.Map // message pointer → decode error
+	// pending counts recorded failures, so the common case of none costs
+	// one atomic load per call.
+	pending atomic.Int64
 }
 
 // Codec is the server codec: protobuf, recording decode failures.
@@ -33,12 +37,17 @@ type decodeCodec struct {
 func (c decodeCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	if err := c.CodecV2.Unmarshal(data, v); err != nil {
 		c.d.failed.Store(v, err)
+		c.d.pending.Add(1)
 	}
 	return nil
 }
 
 func (d *Decode) check(msg any) error {
+	if d.pending.Load() == 0 {
+		return nil
+	}
 	if err, ok := d.failed.LoadAndDelete(msg); ok {
+		d.pending.Add(-1)
 		return errs.InvalidArgument("request", "is not a valid %T message: %v", msg, err)
 	}
 	return nil

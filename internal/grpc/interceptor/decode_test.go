@@ -40,7 +40,7 @@ func TestMalformedRequestIsInvalidArgument(t *testing.T) {
 			if handled != (tc.want == codes.OK) {
 				t.Fatalf("handler ran: %v", handled)
 			}
-			if _, left := d.failed.Load(req); left {
+			if _, left := d.failed.Load(req); left || d.pending.Load() != 0 {
 				t.Fatal("a recorded failure was not collected")
 			}
 		})
