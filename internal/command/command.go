@@ -11,11 +11,13 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+	"gorm.io/gorm"
 
 	"github.com/megaview/mgvcore/global"
 	"github.com/megaview/mgvcore/internal/app"
 	"github.com/megaview/mgvcore/internal/cert"
 	"github.com/megaview/mgvcore/internal/config"
+	"github.com/megaview/mgvcore/internal/dao"
 	"github.com/megaview/mgvcore/internal/logging"
 )
 
@@ -106,6 +108,23 @@ func New(stdout, stderr io.Writer) *cli.App {
 
 func loadConfig(c *cli.Context) (*config.Config, error) {
 	return config.Load(config.Locate(c.String("config")))
+}
+
+// withDB runs fn with the configuration and its database, closed afterwards:
+// the shape of every command that works on the store.
+func withDB(c *cli.Context, fn func(cfg *config.Config, db *gorm.DB) error) error {
+	cfg, err := loadConfig(c)
+	if err != nil {
+		return err
+	}
+	db, err := dao.OpenDB(cfg.Database)
+	if err != nil {
+		return err
+	}
+	if sqlDB, err := db.DB(); err == nil {
+		defer sqlDB.Close()
+	}
+	return fn(cfg, db)
 }
 
 func serveAction(c *cli.Context, stdout, stderr io.Writer) error {

@@ -7,27 +7,20 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+	"gorm.io/gorm"
 
+	"github.com/megaview/mgvcore/internal/config"
 	"github.com/megaview/mgvcore/internal/dao"
 )
 
 func migrateCommand(stdout io.Writer) *cli.Command {
 	with := func(fn func(ctx context.Context, m *dao.Migrator) error) cli.ActionFunc {
 		return func(c *cli.Context) error {
-			cfg, err := loadConfig(c)
-			if err != nil {
-				return err
-			}
-			db, err := dao.OpenDB(cfg.Database)
-			if err != nil {
-				return err
-			}
-			if sqlDB, err := db.DB(); err == nil {
-				defer sqlDB.Close()
-			}
-			ctx, cancel := context.WithTimeout(c.Context, 10*time.Minute)
-			defer cancel()
-			return fn(ctx, dao.NewMigrator(db))
+			return withDB(c, func(_ *config.Config, db *gorm.DB) error {
+				ctx, cancel := context.WithTimeout(c.Context, 10*time.Minute)
+				defer cancel()
+				return fn(ctx, dao.NewMigrator(db))
+			})
 		}
 	}
 	return &cli.Command{

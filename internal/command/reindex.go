@@ -6,8 +6,10 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+	"gorm.io/gorm"
 
 	"github.com/megaview/mgvcore/internal/app"
+	"github.com/megaview/mgvcore/internal/config"
 	"github.com/megaview/mgvcore/internal/dao"
 	"github.com/megaview/mgvcore/internal/limit"
 	"github.com/megaview/mgvcore/internal/logic"
@@ -25,46 +27,37 @@ func reindexCommand(stdout io.Writer) *cli.Command {
 			&cli.Int64Flag{Name: "tenant", Usage: "only this tenant's conversations (queued for the indexer)"},
 		},
 		Action: func(c *cli.Context) error {
-			cfg, err := loadConfig(c)
-			if err != nil {
-				return err
-			}
-			db, err := dao.OpenDB(cfg.Database)
-			if err != nil {
-				return err
-			}
-			if sqlDB, err := db.DB(); err == nil {
-				defer sqlDB.Close()
-			}
-			var engine search.Engine = queueOnly{}
-			if cfg.Search.Engine == "elasticsearch" && c.Int64("tenant") == 0 {
-				es, err := dao.OpenElastic(cfg.Search, nil)
+			return withDB(c, func(cfg *config.Config, db *gorm.DB) error {
+				var engine search.Engine = queueOnly{}
+				if cfg.Search.Engine == "elasticsearch" && c.Int64("tenant") == 0 {
+					es, err := dao.OpenElastic(cfg.Search, nil)
+					if err != nil {
+						return err
+					}
+					defer es.Stop()
+					if engine, err = app.OpenSearchEngine(cfg.Search, es); err != nil {
+						return err
+					}
+				}
+				r := logic.NewReindex(engine, dao.NewSearchDocs(db), dao.NewSearchOutbox(db), limit.NewPacer(cfg.Search.BulkRPS), cfg.Search.BatchSize)
+				start := time.Now()
+				last := start
+				res, err := r.Run(c.Context, c.Int64("tenant"), func(n int) {
+					if time.Since(last) > 5*time.Second {
+						last = time.Now()
+						fmt.Fprintf(stdout, "%d conversations indexed…\n", n)
+					}
+				})
 				if err != nil {
-					return err
+					return fmt.Errorf("reindex: %w", err)
 				}
-				defer es.Stop()
-				if engine, err = app.OpenSearchEngine(cfg.Search, es); err != nil {
-					return err
+				if res.Index != "" {
+					fmt.Fprintf(stdout, "built %s with %d conversations in %s; alias %s moved from %v\n",
+						res.Index, res.Conversations, time.Since(start).Round(time.Millisecond), cfg.Search.Index, res.Previous)
 				}
-			}
-			r := logic.NewReindex(engine, dao.NewSearchDocs(db), dao.NewSearchOutbox(db), limit.NewPacer(cfg.Search.BulkRPS), cfg.Search.BatchSize)
-			start := time.Now()
-			last := start
-			res, err := r.Run(c.Context, c.Int64("tenant"), func(n int) {
-				if time.Since(last) > 5*time.Second {
-					last = time.Now()
-					fmt.Fprintf(stdout, "%d conversations indexed…\n", n)
-				}
+				fmt.Fprintf(stdout, "queued %d conversations for the running indexer\n", res.Queued)
+				return nil
 			})
-			if err != nil {
-				return fmt.Errorf("reindex: %w", err)
-			}
-			if res.Index != "" {
-				fmt.Fprintf(stdout, "built %s with %d conversations in %s; alias %s moved from %v\n",
-					res.Index, res.Conversations, time.Since(start).Round(time.Millisecond), cfg.Search.Index, res.Previous)
-			}
-			fmt.Fprintf(stdout, "queued %d conversations for the running indexer\n", res.Queued)
-			return nil
 		},
 	}
 }

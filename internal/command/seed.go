@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"gorm.io/gorm"
 
+	"github.com/megaview/mgvcore/internal/config"
 	"github.com/megaview/mgvcore/internal/dao"
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/logic"
@@ -33,31 +34,22 @@ func seedCommand(stdout io.Writer) *cli.Command {
 			&cli.BoolFlag{Name: "rotate-app-secret", Usage: "give the existing demo app a new secret and print it"},
 		},
 		Action: func(c *cli.Context) error {
-			cfg, err := loadConfig(c)
-			if err != nil {
-				return err
-			}
-			db, err := dao.OpenDB(cfg.Database)
-			if err != nil {
-				return err
-			}
-			if sqlDB, err := db.DB(); err == nil {
-				defer sqlDB.Close()
-			}
-			ctx, cancel := context.WithTimeout(c.Context, 10*time.Minute)
-			defer cancel()
-			if err := seedSchema(ctx, db, cfg.Database.AutoMigrate); err != nil {
-				return err
-			}
-			if err := logic.ValidatePassword("--password", c.String("password")); err != nil {
-				return err
-			}
-			s := newDemoSeed(db, c.String("password"), c.Bool("rotate-app-secret"))
-			if err := s.run(ctx); err != nil {
-				return err
-			}
-			s.print(stdout)
-			return nil
+			return withDB(c, func(cfg *config.Config, db *gorm.DB) error {
+				ctx, cancel := context.WithTimeout(c.Context, 10*time.Minute)
+				defer cancel()
+				if err := seedSchema(ctx, db, cfg.Database.AutoMigrate); err != nil {
+					return err
+				}
+				if err := logic.ValidatePassword("--password", c.String("password")); err != nil {
+					return err
+				}
+				s := newDemoSeed(db, c.String("password"), c.Bool("rotate-app-secret"))
+				if err := s.run(ctx); err != nil {
+					return err
+				}
+				s.print(stdout)
+				return nil
+			})
 		},
 	}
 }
