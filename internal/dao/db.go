@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/glebarez/sqlite"
+	mysqldriver "github.com/go-sql-driver/mysql"
 	"gorm.io/driver/mysql"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -26,7 +27,7 @@ func OpenDB(cfg config.Database) (*gorm.DB, error) {
 	case "mysql":
 		// Skipping the version query keeps Open from dialling, so a
 		// database that is down at start only makes the service not ready.
-		dialector = mysql.New(mysql.Config{DSN: cfg.DSN, SkipInitializeWithVersion: true})
+		dialector = mysql.New(mysql.Config{DSN: mysqlDSN(cfg.DSN), SkipInitializeWithVersion: true})
 	case "sqlite":
 		dsn, err := sqliteDSN(cfg.DSN)
 		if err != nil {
@@ -52,6 +53,25 @@ func OpenDB(cfg config.Database) (*gorm.DB, error) {
 	sqlDB.SetMaxIdleConns(cfg.MaxIdleConns)
 	sqlDB.SetConnMaxLifetime(cfg.ConnMaxLifetime.Duration)
 	return db, nil
+}
+
+// mysqlDSN turns on client-side interpolation of query arguments unless the
+// DSN says otherwise: without it every statement with arguments is a
+// server-side prepare, execute and close, three round trips where one does.
+// The driver refuses interpolation with the multi-byte collations whose
+// escaping it cannot do safely; such a DSN, or one that does not parse,
+// is left as it is (the driver then reports the latter on first use).
+func mysqlDSN(dsn string) string {
+	c, err := mysqldriver.ParseDSN(dsn)
+	if err != nil || c.InterpolateParams || strings.Contains(dsn, "interpolateParams=") {
+		return dsn
+	}
+	c.InterpolateParams = true
+	out := c.FormatDSN()
+	if _, err := mysqldriver.ParseDSN(out); err != nil {
+		return dsn
+	}
+	return out
 }
 
 // sqliteDSN creates the data directory and turns on WAL and a busy timeout,
