@@ -49,7 +49,7 @@ func newSearchDomain(cfg *config.Config, log zerolog.Logger, d *deps, reg promet
 	}
 	sd := &searchDomain{cfg: cfg.Search, engine: engine, search: logic.NewSearch(engine, dao.NewSearchLookups(d.db))}
 	sd.indexer, err = logic.NewIndexer(engine, dao.NewSearchOutbox(d.db), dao.NewSearchDocs(d.db), logic.IndexerOptions{
-		BatchSize: cfg.Search.BatchSize, PollInterval: cfg.Search.PollInterval.Duration, Lease: cfg.Search.Lease.Duration,
+		BatchSize: cfg.Search.BatchSize, Workers: cfg.Search.IndexerWorkers, PollInterval: cfg.Search.PollInterval.Duration, Lease: cfg.Search.Lease.Duration,
 		MaxBackoff: cfg.Search.MaxBackoff.Duration, MaxLag: cfg.Search.MaxLag.Duration, Pacer: limit.NewPacer(cfg.Search.BulkRPS),
 	}, log, reg)
 	if err != nil {

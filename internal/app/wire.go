@@ -74,6 +74,9 @@ func newDomain(cfg *config.Config, log zerolog.Logger, d *deps, pol *policies) (
 	if dm.search, err = newSearchDomain(cfg, log, d, pol.metrics.Registry); err != nil {
 		return nil, err
 	}
+	if cfg.Search.Indexer {
+		dm.ingest.OnCommitted(dm.search.indexer.Notify)
+	}
 	return dm, nil
 }
 

@@ -136,6 +136,9 @@ type Search struct {
 	BatchSize    int      `toml:"batch_size"`
 	BulkRPS      int      `toml:"bulk_rps"`
 	PollInterval Duration `toml:"poll_interval"`
+	// IndexerWorkers index batches side by side (one reads the database
+	// while another writes to the engine); they share BulkRPS.
+	IndexerWorkers int `toml:"indexer_workers"`
 	// Lease is how long a claimed job stays invisible to other instances;
 	// a crashed instance's jobs come back after it.
 	Lease Duration `toml:"lease"`
@@ -319,7 +322,7 @@ func Default() *Config {
 			Engine: "embedded", Path: "data/search", Timeout: Duration{5 * time.Second},
 			Index: "mgv_conversations", Shards: 1, Replicas: 0, RefreshInterval: Duration{time.Second},
 			MaxRetries: 2, HealthcheckInterval: Duration{5 * time.Second},
-			Indexer: true, BatchSize: 200, BulkRPS: 20, PollInterval: Duration{200 * time.Millisecond},
+			Indexer: true, BatchSize: 200, BulkRPS: 20, PollInterval: Duration{200 * time.Millisecond}, IndexerWorkers: 2,
 			Lease: Duration{30 * time.Second}, MaxBackoff: Duration{10 * time.Second}, MaxLag: Duration{10 * time.Minute},
 		},
 		Tracing: Tracing{
@@ -459,6 +462,9 @@ func (c *Config) Validate() error {
 	positive("search.batch_size", int64(c.Search.BatchSize))
 	if c.Search.BatchSize > 1000 {
 		bad("search.batch_size", "must be at most 1000 (got %d)", c.Search.BatchSize)
+	}
+	if c.Search.IndexerWorkers < 1 || c.Search.IndexerWorkers > 16 {
+		bad("search.indexer_workers", "must be 1..16 (got %d)", c.Search.IndexerWorkers)
 	}
 	if c.Search.BulkRPS < 0 {
 		bad("search.bulk_rps", "must not be negative; 0 means unpaced (got %d)", c.Search.BulkRPS)

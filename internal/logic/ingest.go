@@ -74,13 +74,20 @@ type Ingest struct {
 	tx    Transactor
 	hooks []TranscriptHook
 	now   func() time.Time
+	// committed runs after each committed write that queued indexing.
+	committed func()
 }
 
 // NewIngest writes through convs and deals; hooks run inside every
 // transcript write's transaction, in order.
 func NewIngest(convs IngestRepo, deals DealRepo, tx Transactor, hooks ...TranscriptHook) *Ingest {
-	return &Ingest{convs: convs, deals: deals, tx: tx, hooks: hooks, now: time.Now}
+	return &Ingest{convs: convs, deals: deals, tx: tx, hooks: hooks, now: time.Now, committed: func() {}}
 }
+
+// OnCommitted sets fn to run after every committed conversation or
+// transcript write, each of which queues search indexing (the indexer's
+// Notify). fn must not block.
+func (in *Ingest) OnCommitted(fn func()) { in.committed = fn }
 
 // Ref names a user or a deal by Megaview id or by the partner's origin id;
 // the zero Ref names nothing.
@@ -162,6 +169,7 @@ func (in *Ingest) CreateConversation(ctx context.Context, req CreateConversation
 	if err != nil {
 		return CreateConversationResult{}, err
 	}
+	in.committed()
 	return CreateConversationResult{ConversationID: conv.ID, Created: true}, nil
 }
 

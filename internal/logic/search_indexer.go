@@ -32,7 +32,11 @@ type SearchDocLoader interface {
 
 // IndexerOptions tune the indexer (config [search]).
 type IndexerOptions struct {
-	BatchSize    int
+	BatchSize int
+	// Workers index batches side by side, so that one reads from the
+	// database while another writes to the search engine; they claim
+	// with SKIP LOCKED like separate instances do.
+	Workers      int
 	PollInterval time.Duration
 	Lease        time.Duration
 	MaxBackoff   time.Duration
@@ -59,6 +63,7 @@ type Indexer struct {
 	failures prometheus.Counter
 	bulkTime prometheus.Histogram
 
+	wake    chan struct{}
 	stop    chan struct{}
 	done    chan struct{}
 	cancel  context.CancelFunc
@@ -91,11 +96,15 @@ func NewIndexer(engine search.Engine, jobs SearchJobs, docs SearchDocLoader, o I
 			Help:    "Duration of one bulk write to the search engine.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 12),
 		}),
+		wake: make(chan struct{}, 1),
 		stop: make(chan struct{}),
 		done: make(chan struct{}),
 	}
 	if ix.o.BatchSize <= 0 {
 		ix.o.BatchSize = 200
+	}
+	if ix.o.Workers <= 0 {
+		ix.o.Workers = 1
 	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{ix.lag, ix.pending, ix.indexed, ix.failures, ix.bulkTime} {
@@ -105,6 +114,16 @@ func NewIndexer(engine search.Engine, jobs SearchJobs, docs SearchDocLoader, o I
 		}
 	}
 	return ix, nil
+}
+
+// Notify wakes an idle worker: work for the indexer was just committed in
+// this process, so it need not wait out the poll interval. It never blocks;
+// notifications while no worker waits collapse into one.
+func (ix *Indexer) Notify() {
+	select {
+	case ix.wake <- struct{}{}:
+	default:
+	}
 }
 
 // Start runs the indexer in the background until Stop.
@@ -139,6 +158,20 @@ func (ix *Indexer) Stop(ctx context.Context) error {
 
 func (ix *Indexer) run(ctx context.Context) {
 	defer close(ix.done)
+	var wg sync.WaitGroup
+	for w := 0; w < ix.o.Workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ix.work(ctx, w == 0)
+		}()
+	}
+	wg.Wait()
+}
+
+// work runs batches until Stop; the first worker also keeps the backlog
+// gauges current.
+func (ix *Indexer) work(ctx context.Context, gauges bool) {
 	failures := 0
 	lastBacklog := time.Time{}
 	for {
@@ -148,7 +181,7 @@ func (ix *Indexer) run(ctx context.Context) {
 		default:
 		}
 		n, err := ix.RunOnce(ctx)
-		if time.Since(lastBacklog) > 5*time.Second || n == 0 {
+		if gauges && (time.Since(lastBacklog) > 5*time.Second || n == 0) {
 			ix.observeBacklog(ctx)
 			lastBacklog = time.Now()
 		}
@@ -164,13 +197,22 @@ func (ix *Indexer) run(ctx context.Context) {
 		default:
 			failures = 0
 		}
-		if wait > 0 {
-			select {
-			case <-ix.stop:
-				return
-			case <-time.After(wait):
-			}
+		if wait == 0 {
+			continue
 		}
+		wake := ix.wake
+		if failures > 0 {
+			wake = nil // a failing engine is not retried sooner for new work
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ix.stop:
+			t.Stop()
+			return
+		case <-wake:
+		case <-t.C:
+		}
+		t.Stop()
 	}
 }
 

@@ -3,6 +3,7 @@ package logic
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -84,10 +85,18 @@ type fakeEngine struct {
 	search.Engine
 	fail    error
 	itemErr map[int64]error
+	onWrite func() // called before each write, outside the lock
+
+	mu      sync.Mutex
 	written []search.Op
 }
 
 func (e *fakeEngine) Write(_ context.Context, ops []search.Op) ([]error, error) {
+	if e.onWrite != nil {
+		e.onWrite()
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	if e.fail != nil {
 		return nil, e.fail
 	}
@@ -156,5 +165,75 @@ func TestBackoff(t *testing.T) {
 		if got < want/2 || got > want {
 			t.Errorf("backoff(%d) = %s, want within [%s, %s]", attempt, got, want/2, want)
 		}
+	}
+}
+
+func indexerFor(t *testing.T, engine *fakeEngine, jobs *fakeJobs, o IndexerOptions) *Indexer {
+	t.Helper()
+	o.Lease, o.MaxBackoff, o.MaxLag = time.Minute, time.Millisecond, time.Minute
+	ix, err := NewIndexer(engine, jobs, &fakeDocs{}, o, zerolog.Nop(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ix.Stop(context.Background()) })
+	return ix
+}
+
+func (f *fakeJobs) add(j model.OutboxJob) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.jobs[j.ID] = &j
+}
+
+// waitFor fails the test when c does not deliver; the bound only keeps a
+// broken indexer from hanging the run.
+func waitFor(t *testing.T, c <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-c:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s did not happen", what)
+	}
+}
+
+func TestIndexerNotifyEndsTheIdleWait(t *testing.T) {
+	wrote := make(chan struct{}, 10)
+	engine := &fakeEngine{onWrite: func() { wrote <- struct{}{} }}
+	jobs := &fakeJobs{retried: map[int64]string{}, jobs: map[int64]*model.OutboxJob{}}
+	// Polled hourly, a job is only ever seen when Notify wakes a worker.
+	ix := indexerFor(t, engine, jobs, IndexerOptions{BatchSize: 10, Workers: 2, PollInterval: time.Hour})
+	ix.Start()
+	for id := int64(1); id <= 3; id++ {
+		// Both workers are idle after their first empty claim; the job
+		// may also land before that claim, which finds it either way.
+		jobs.add(model.OutboxJob{ID: id, ConversationID: 10 + id, Kind: model.OutboxTranscript})
+		ix.Notify()
+		waitFor(t, wrote, fmt.Sprintf("indexing job %d after Notify", id))
+	}
+	ix.Notify()
+	ix.Notify() // never blocks, whether or not a worker waits
+}
+
+func TestIndexerWorkersWriteSideBySide(t *testing.T) {
+	inside, release := make(chan struct{}, 2), make(chan struct{})
+	engine := &fakeEngine{onWrite: func() {
+		inside <- struct{}{}
+		<-release
+	}}
+	jobs := &fakeJobs{retried: map[int64]string{}, jobs: map[int64]*model.OutboxJob{}}
+	for id := int64(1); id <= 2; id++ {
+		jobs.add(model.OutboxJob{ID: id, ConversationID: 10 + id, Kind: model.OutboxTranscript})
+	}
+	// One job per batch: the second is written while the first still is.
+	ix := indexerFor(t, engine, jobs, IndexerOptions{BatchSize: 1, Workers: 2, PollInterval: time.Hour})
+	ix.Start()
+	waitFor(t, inside, "the first write")
+	waitFor(t, inside, "a second write while the first is in progress")
+	close(release)
+	if err := ix.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(jobs.jobs) != 0 || len(engine.written) != 2 {
+		t.Fatalf("jobs left %v, written %d", jobs.jobs, len(engine.written))
 	}
 }

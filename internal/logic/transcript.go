@@ -195,6 +195,9 @@ func (in *Ingest) CommitTranscript(ctx context.Context, u *TranscriptUpload) (Tr
 		res = TranscriptResult{ConversationID: conv.ID, SentenceCount: len(u.sentences), Metrics: m}
 		return nil
 	})
+	if err == nil {
+		in.committed()
+	}
 	return res, err
 }
 
