@@ -41,5 +41,7 @@ func CountTokens(text string) int {
 }
 
 func isCJK(r rune) bool {
-	return unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul)
+	// No letter of these scripts lies below U+1100 (Hangul Jamo), so Latin
+	// text, most of what is counted, skips the table lookups.
+	return r >= 0x1100 && unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul)
 }

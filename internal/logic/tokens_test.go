@@ -1,6 +1,9 @@
 package logic
 
-import "testing"
+import (
+	"testing"
+	"unicode"
+)
 
 func TestCountTokens(t *testing.T) {
 	tests := []struct {
@@ -49,6 +52,15 @@ func TestCountTokens(t *testing.T) {
 	for _, tt := range tests {
 		if got := CountTokens(tt.text); got != tt.want {
 			t.Errorf("CountTokens(%q) = %d, want %d", tt.text, got, tt.want)
+		}
+	}
+}
+
+// isCJK's fast path claims no letter of the four scripts lies below U+1100.
+func TestIsCJKFastPathBound(t *testing.T) {
+	for r := rune(0); r < 0x1100; r++ {
+		if unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul) {
+			t.Fatalf("%U is CJK but below the fast path's bound", r)
 		}
 	}
 }
