@@ -1,0 +1,121 @@
+//go:build e2e && bench
+
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// benchProcs are the processes of an ingest run whose CPU time a benchmark
+// reports: Elasticsearch and MariaDB (from the test environment's pid
+// files), the service and this test process, the load generator.
+type benchProcs map[string]func() int
+
+// userHZ is the unit of utime and stime in /proc/<pid>/stat (USER_HZ,
+// 100 on every Linux architecture Go supports).
+const userHZ = 100
+
+func newBenchProcs(t *testing.T, servicePID int) benchProcs {
+	t.Helper()
+	fromFile := func(env string) func() int {
+		file := requireEnv(t, env)
+		return func() int {
+			b, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatalf("%s: %v", env, err)
+			}
+			pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+			if err != nil {
+				t.Fatalf("%s %s: %v", env, file, err)
+			}
+			return pid
+		}
+	}
+	return benchProcs{
+		"elasticsearch":  fromFile("MGV_TEST_ES_PIDFILE"),
+		"mariadb":        fromFile("MGV_TEST_MYSQL_PIDFILE"),
+		"mgvcore":        func() int { return servicePID },
+		"load generator": os.Getpid,
+	}
+}
+
+// cpu reads each process's CPU time so far.
+func (p benchProcs) cpu(t *testing.T) cpuUse {
+	t.Helper()
+	out := cpuUse{}
+	for name, pid := range p {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Fields after the command name, which may hold spaces: state is
+		// the first, utime and stime the 12th and 13th.
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		utime, err1 := strconv.ParseInt(f[11], 10, 64)
+		stime, err2 := strconv.ParseInt(f[12], 10, 64)
+		if err1 != nil || err2 != nil {
+			t.Fatalf("/proc/%d/stat: %q", pid(), b)
+		}
+		out[name] = time.Duration(utime+stime) * time.Second / userHZ
+	}
+	return out
+}
+
+// cpuUse is CPU time per process.
+type cpuUse map[string]time.Duration
+
+func (c cpuUse) since(before cpuUse) cpuUse {
+	out := cpuUse{}
+	for k, v := range c {
+		out[k] = v - before[k]
+	}
+	return out
+}
+
+func (c cpuUse) add(o cpuUse) cpuUse {
+	out := cpuUse{}
+	for k, v := range c {
+		out[k] = v
+	}
+	for k, v := range o {
+		out[k] += v
+	}
+	return out
+}
+
+// per is the CPU seconds per unit sentences of each process that used
+// any, for n sentences.
+func (c cpuUse) per(unit, n int64) string {
+	names := make([]string, 0, len(c))
+	for k := range c {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	var parts []string
+	for _, k := range names {
+		if s := c[k].Seconds() * float64(unit) / float64(n); s >= 0.005 {
+			parts = append(parts, fmt.Sprintf("%s %.2f", k, s))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// String is the CPU time of each process.
+func (c cpuUse) String() string {
+	names := make([]string, 0, len(c))
+	for k := range c {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	parts := make([]string, len(names))
+	for i, k := range names {
+		parts[i] = fmt.Sprintf("%s %s", k, c[k])
+	}
+	return strings.Join(parts, ", ")
+}
