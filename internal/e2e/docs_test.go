@@ -69,9 +69,17 @@ func TestDocsSwaggerUIOnMariaDB(t *testing.T) {
 	}
 	slices.Sort(want)
 
+	// Not t.TempDir: Chromium's helper processes may still write to the
+	// profile for a moment after the browser exits, and TempDir fails the
+	// test when its removal meets a file created meanwhile.
+	profile, err := os.MkdirTemp("", "mgv-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { removeEventually(t, profile) })
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(browser),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(profile),
 		chromedp.Flag("headless", true),
 		chromedp.Flag("no-sandbox", true),
 		chromedp.Flag("disable-gpu", true),
@@ -164,4 +172,16 @@ func TestDocsSwaggerUIOnMariaDB(t *testing.T) {
 func jsString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+// removeEventually removes dir, retrying while processes that are exiting
+// still write to it; a directory it cannot remove is logged, not a failure.
+func removeEventually(t *testing.T, dir string) {
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if err = os.RemoveAll(dir); err == nil {
+			return
+		}
+	}
+	t.Logf("leaving %s behind: %v", dir, err)
 }
