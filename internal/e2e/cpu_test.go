@@ -4,8 +4,9 @@ package e2e
 
 import (
 	"fmt"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -50,17 +51,17 @@ func (p benchProcs) cpu(t *testing.T) cpuUse {
 	t.Helper()
 	out := cpuUse{}
 	for name, pid := range p {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid()))
+		f, err := procStat(pid())
 		if err != nil {
 			t.Fatal(err)
 		}
-		// Fields after the command name, which may hold spaces: state is
-		// the first, utime and stime the 12th and 13th.
-		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		if len(f) < 13 {
+			t.Fatalf("/proc/%d/stat: %q", pid(), f)
+		}
 		utime, err1 := strconv.ParseInt(f[11], 10, 64)
 		stime, err2 := strconv.ParseInt(f[12], 10, 64)
 		if err1 != nil || err2 != nil {
-			t.Fatalf("/proc/%d/stat: %q", pid(), b)
+			t.Fatalf("/proc/%d/stat: %q", pid(), f)
 		}
 		out[name] = time.Duration(utime+stime) * time.Second / userHZ
 	}
@@ -92,13 +93,8 @@ func (c cpuUse) add(o cpuUse) cpuUse {
 // per is the CPU seconds per unit sentences of each process that used
 // any, for n sentences.
 func (c cpuUse) per(unit, n int64) string {
-	names := make([]string, 0, len(c))
-	for k := range c {
-		names = append(names, k)
-	}
-	sort.Strings(names)
 	var parts []string
-	for _, k := range names {
+	for _, k := range slices.Sorted(maps.Keys(c)) {
 		if s := c[k].Seconds() * float64(unit) / float64(n); s >= 0.005 {
 			parts = append(parts, fmt.Sprintf("%s %.2f", k, s))
 		}
@@ -108,14 +104,9 @@ func (c cpuUse) per(unit, n int64) string {
 
 // String is the CPU time of each process.
 func (c cpuUse) String() string {
-	names := make([]string, 0, len(c))
-	for k := range c {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	parts := make([]string, len(names))
-	for i, k := range names {
-		parts[i] = fmt.Sprintf("%s %s", k, c[k])
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(c)) {
+		parts = append(parts, fmt.Sprintf("%s %s", k, c[k]))
 	}
 	return strings.Join(parts, ", ")
 }

@@ -282,13 +282,19 @@ func Alive(pid int) bool {
 	if syscall.Kill(pid, 0) != nil {
 		return false
 	}
+	fields, err := procStat(pid)
+	return err == nil && len(fields) > 0 && fields[0] != "Z"
+}
+
+// procStat is /proc/<pid>/stat split after the parenthesised command name
+// (which may hold spaces): the state is fields[0], utime and stime are
+// fields[11] and fields[12].
+func procStat(pid int) ([]string, error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return false
+		return nil, err
 	}
-	// The state follows the parenthesised command name.
-	fields := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
-	return len(fields) > 0 && fields[0] != "Z"
+	return strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:])), nil
 }
 
 // WaitGone waits until pid has exited.
