@@ -36,7 +36,7 @@ type searchDomain struct {
 func OpenSearchEngine(cfg config.Search, es *olivere.Client) (search.Engine, error) {
 	if cfg.Engine == "elasticsearch" {
 		return elastic.New(es, elastic.Options{
-			Alias: cfg.Index, Shards: cfg.Shards, Replicas: cfg.Replicas, RefreshInterval: cfg.RefreshInterval.String(),
+			Alias: cfg.Index, Shards: cfg.Shards, Replicas: cfg.Replicas, RefreshInterval: cfg.RefreshInterval.Duration,
 		}), nil
 	}
 	return embedded.Open(cfg.Path)
@@ -51,6 +51,7 @@ func newSearchDomain(cfg *config.Config, log zerolog.Logger, d *deps, reg promet
 	sd.indexer, err = logic.NewIndexer(engine, dao.NewSearchOutbox(d.db), dao.NewSearchDocs(d.db), logic.IndexerOptions{
 		BatchSize: cfg.Search.BatchSize, Workers: cfg.Search.IndexerWorkers, PollInterval: cfg.Search.PollInterval.Duration, Lease: cfg.Search.Lease.Duration,
 		MaxBackoff: cfg.Search.MaxBackoff.Duration, MaxLag: cfg.Search.MaxLag.Duration, Pacer: limit.NewPacer(cfg.Search.BulkRPS),
+		CatchUpRefresh: cfg.Search.CatchUpRefresh.Duration,
 	}, log, reg)
 	if err != nil {
 		_ = engine.Close()

@@ -147,6 +147,11 @@ type Search struct {
 	// MaxLag turns /readyz's search_index check red when the oldest
 	// pending job is older.
 	MaxLag Duration `toml:"max_lag"`
+	// CatchUpRefresh: when the indexer has caught up after writing, it
+	// refreshes the Elasticsearch index so the writes are searchable at
+	// once instead of at the next refresh_interval; at most once per this
+	// long ("0s": never).
+	CatchUpRefresh Duration `toml:"catchup_refresh"`
 }
 
 // Tracing configures Jaeger. Spans go to collector_url when it is set,
@@ -323,7 +328,8 @@ func Default() *Config {
 			Index: "mgv_conversations", Shards: 1, Replicas: 0, RefreshInterval: Duration{time.Second},
 			MaxRetries: 2, HealthcheckInterval: Duration{5 * time.Second},
 			Indexer: true, BatchSize: 200, BulkRPS: 20, PollInterval: Duration{200 * time.Millisecond}, IndexerWorkers: 2,
-			Lease: Duration{30 * time.Second}, MaxBackoff: Duration{10 * time.Second}, MaxLag: Duration{10 * time.Minute},
+			CatchUpRefresh: Duration{250 * time.Millisecond},
+			Lease:          Duration{30 * time.Second}, MaxBackoff: Duration{10 * time.Second}, MaxLag: Duration{10 * time.Minute},
 		},
 		Tracing: Tracing{
 			ServiceName:   global.Name,
@@ -476,6 +482,9 @@ func (c *Config) Validate() error {
 		bad("search.lease", "must be at least twice search.timeout (%s), or jobs still being written would be claimed again (got %s)", c.Search.Timeout.Duration, c.Search.Lease.Duration)
 	}
 	positiveDur("search.max_lag", c.Search.MaxLag)
+	if c.Search.CatchUpRefresh.Duration < 0 {
+		bad("search.catchup_refresh", "must not be negative; \"0s\" turns it off (got %s)", c.Search.CatchUpRefresh.Duration)
+	}
 	if c.Tracing.Enabled {
 		if c.Tracing.ServiceName == "" {
 			bad("tracing.service_name", "is required when tracing is enabled")

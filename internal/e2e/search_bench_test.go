@@ -290,7 +290,7 @@ func ensureCorpusES(t *testing.T, c *benchCorpus) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	engine := elastic.New(client, elastic.Options{Alias: corpusAlias, Shards: 1, Replicas: 0, RefreshInterval: "1s"})
+	engine := elastic.New(client, elastic.Options{Alias: corpusAlias, Shards: 1, Replicas: 0, RefreshInterval: time.Second})
 	ctx := t.Context()
 	gen, err := engine.NewGeneration(ctx)
 	if err != nil {
@@ -648,7 +648,7 @@ func TestBenchP5IngestThroughput(t *testing.T) {
 	}
 	// The raw index has the service's mapping and settings (config_test:
 	// one shard, no replica, refresh 1 s).
-	if err := elastic.New(client, elastic.Options{Alias: rawAlias, Shards: 1, Replicas: 0, RefreshInterval: "1s"}).Ping(t.Context()); err != nil {
+	if err := elastic.New(client, elastic.Options{Alias: rawAlias, Shards: 1, Replicas: 0, RefreshInterval: time.Second}).Ping(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	p := newPartner(t, s.GRPC(), f.AppToken(t))

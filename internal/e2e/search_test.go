@@ -227,6 +227,35 @@ func testSearch(t *testing.T, s *Service) {
 	waitSearch(t, s, admin, "全新", 1, 10*time.Second)
 }
 
+// With the index refreshing only every minute, a transcript is searchable
+// within seconds only because the indexer refreshes once it has caught up
+// (search.catchup_refresh); nothing else makes the write visible.
+func TestSearchableOnceTheIndexerCatchesUp(t *testing.T) {
+	env := esEnv(t, mysqlEnv(t))
+	env["MGV_SEARCH_REFRESH_INTERVAL"] = "60s"
+	env["MGV_SEARCH_CATCHUP_REFRESH"] = "100ms"
+	s := NewService(t, env)
+	f := NewFixture(t, s)
+	s.Start()
+	p := newPartner(t, s.GRPC(), f.AppToken(t))
+	admin := f.Token(t, f.Admin)
+	// The first search creates the index; from then on it refreshes every
+	// minute.
+	waitSearch(t, s, admin, "报价", 0, 10*time.Second)
+	begin := time.Date(2025, 3, 10, 1, 0, 0, 0, time.UTC)
+	for i, text := range []string{"请把报价单发给我", "报价已经更新"} {
+		id := p.create(fmt.Sprintf("catchup-%d-%d", i, rand.Uint32()), f.Reps[0].ID, begin, 60_000, nil)
+		if _, err := p.put(id, []*openv1.Sentence{sentence(0, "rep", text)}, 100); err != nil {
+			t.Fatal(err)
+		}
+		took := waitSearch(t, s, admin, "报价", int64(i+1), 10*time.Second)
+		t.Logf("transcript %d searchable %s after the write returned", i+1, took)
+	}
+	if n := metric(t, s, "mgv_search_catchup_refreshes_total"); n < 2 {
+		t.Errorf("mgv_search_catchup_refreshes_total = %v, want at least one per transcript", n)
+	}
+}
+
 // mgvcore reindex while the service serves: a new index version behind the
 // alias, nothing lost, the catch-up queued; --tenant goes through the outbox.
 func TestReindexWhileServing(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -42,6 +43,11 @@ type IndexerOptions struct {
 	MaxBackoff   time.Duration
 	MaxLag       time.Duration
 	Pacer        Pacer
+	// CatchUpRefresh, on an engine that is a search.Refresher, refreshes
+	// the index when the indexer has caught up after writing, so that what
+	// it wrote is searchable at once rather than at the index's next
+	// periodic refresh; at most once per CatchUpRefresh (0: never).
+	CatchUpRefresh time.Duration
 }
 
 // Indexer keeps the search index in step with the database: it claims
@@ -57,11 +63,20 @@ type Indexer struct {
 	o      IndexerOptions
 	log    zerolog.Logger
 
-	lag      prometheus.Gauge
-	pending  prometheus.Gauge
-	indexed  prometheus.Counter
-	failures prometheus.Counter
-	bulkTime prometheus.Histogram
+	lag       prometheus.Gauge
+	pending   prometheus.Gauge
+	indexed   prometheus.Counter
+	failures  prometheus.Counter
+	bulkTime  prometheus.Histogram
+	refreshes prometheus.Counter
+
+	// Catch-up refresh: batches between claim and done, whether anything
+	// was written since the last refresh, and when that was.
+	refresher search.Refresher
+	inFlight  atomic.Int32
+	dirty     atomic.Bool
+	refreshMu sync.Mutex
+	refreshed time.Time
 
 	wake    chan struct{}
 	stop    chan struct{}
@@ -96,6 +111,10 @@ func NewIndexer(engine search.Engine, jobs SearchJobs, docs SearchDocLoader, o I
 			Help:    "Duration of one bulk write to the search engine.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 12),
 		}),
+		refreshes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "mgv_search_catchup_refreshes_total",
+			Help: "Index refreshes asked for because the indexer caught up after writing.",
+		}),
 		wake: make(chan struct{}, 1),
 		stop: make(chan struct{}),
 		done: make(chan struct{}),
@@ -106,8 +125,11 @@ func NewIndexer(engine search.Engine, jobs SearchJobs, docs SearchDocLoader, o I
 	if ix.o.Workers <= 0 {
 		ix.o.Workers = 1
 	}
+	if r, ok := engine.(search.Refresher); ok && ix.o.CatchUpRefresh > 0 {
+		ix.refresher = r
+	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{ix.lag, ix.pending, ix.indexed, ix.failures, ix.bulkTime} {
+		for _, c := range []prometheus.Collector{ix.lag, ix.pending, ix.indexed, ix.failures, ix.bulkTime, ix.refreshes} {
 			if err := reg.Register(c); err != nil {
 				return nil, fmt.Errorf("search indexer metrics: %w", err)
 			}
@@ -192,8 +214,12 @@ func (ix *Indexer) work(ctx context.Context, gauges bool) {
 			wait = backoff(failures, ix.o.PollInterval, ix.o.MaxBackoff)
 			ix.log.Warn().Err(err).Dur("retry_in", wait).Msg("search indexing failed; jobs are kept and retried")
 		case n < ix.o.BatchSize:
+			// Caught up, as far as this worker can tell.
 			failures = 0
 			wait = ix.o.PollInterval
+			if again := ix.catchUpRefresh(ctx); again > 0 {
+				wait = min(wait, again)
+			}
 		default:
 			failures = 0
 		}
@@ -229,9 +255,38 @@ func (ix *Indexer) observeBacklog(ctx context.Context) {
 	}
 }
 
+// catchUpRefresh refreshes the index when something was written since the
+// last refresh and no batch is in flight in this process. Within
+// CatchUpRefresh of the last refresh it waits, and returns how soon to ask
+// again. A failed refresh is only logged: the index's periodic refresh
+// makes the writes searchable anyway.
+func (ix *Indexer) catchUpRefresh(ctx context.Context) time.Duration {
+	if ix.refresher == nil || !ix.dirty.Load() || ix.inFlight.Load() > 0 {
+		return 0
+	}
+	ix.refreshMu.Lock()
+	defer ix.refreshMu.Unlock()
+	if since := time.Since(ix.refreshed); since < ix.o.CatchUpRefresh {
+		return ix.o.CatchUpRefresh - since
+	}
+	if !ix.dirty.CompareAndSwap(true, false) {
+		return 0 // another worker refreshed meanwhile
+	}
+	ix.refreshed = time.Now()
+	if err := ix.refresher.Refresh(ctx); err != nil {
+		ix.dirty.Store(true)
+		ix.log.Debug().Err(err).Msg("catch-up refresh failed; the index's own refresh follows")
+		return 0
+	}
+	ix.refreshes.Inc()
+	return 0
+}
+
 // RunOnce indexes one batch of due jobs and returns how many jobs it
 // claimed.
 func (ix *Indexer) RunOnce(ctx context.Context) (int, error) {
+	ix.inFlight.Add(1)
+	defer ix.inFlight.Add(-1)
 	jobs, err := ix.jobs.Claim(ctx, ix.o.BatchSize, ix.o.Lease)
 	if err != nil || len(jobs) == 0 {
 		return 0, err
@@ -274,6 +329,7 @@ func (ix *Indexer) RunOnce(ctx context.Context) (int, error) {
 	if err != nil {
 		return fail(fmt.Errorf("writing to the search engine: %w", err))
 	}
+	ix.dirty.Store(true)
 	// Whoever wrote last re-reads: a conversation that changed after it
 	// was read runs again, so a slower instance's older write never sticks.
 	var written []int64

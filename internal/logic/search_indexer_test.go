@@ -168,7 +168,7 @@ func TestBackoff(t *testing.T) {
 	}
 }
 
-func indexerFor(t *testing.T, engine *fakeEngine, jobs *fakeJobs, o IndexerOptions) *Indexer {
+func indexerFor(t *testing.T, engine search.Engine, jobs *fakeJobs, o IndexerOptions) *Indexer {
 	t.Helper()
 	o.Lease, o.MaxBackoff, o.MaxLag = time.Minute, time.Millisecond, time.Minute
 	ix, err := NewIndexer(engine, jobs, &fakeDocs{}, o, zerolog.Nop(), nil)
@@ -235,5 +235,97 @@ func TestIndexerWorkersWriteSideBySide(t *testing.T) {
 	}
 	if len(jobs.jobs) != 0 || len(engine.written) != 2 {
 		t.Fatalf("jobs left %v, written %d", jobs.jobs, len(engine.written))
+	}
+}
+
+// refreshingEngine is an engine whose writes need a refresh; each refresh
+// reports how many ops had been written by then.
+type refreshingEngine struct {
+	*fakeEngine
+	fail      error
+	refreshes chan int
+}
+
+func (e *refreshingEngine) Refresh(context.Context) error {
+	if e.fail != nil {
+		return e.fail
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.refreshes <- len(e.written)
+	return nil
+}
+
+func TestIndexerRefreshesOnceCaughtUp(t *testing.T) {
+	engine := &refreshingEngine{fakeEngine: &fakeEngine{}, refreshes: make(chan int, 10)}
+	jobs := &fakeJobs{retried: map[int64]string{}, jobs: map[int64]*model.OutboxJob{}}
+	for id := int64(1); id <= 3; id++ {
+		jobs.add(model.OutboxJob{ID: id, ConversationID: 10 + id, Kind: model.OutboxTranscript})
+	}
+	// Polled hourly: the refresh comes from catching up, not from a poll.
+	ix := indexerFor(t, engine, jobs, IndexerOptions{BatchSize: 10, Workers: 2, PollInterval: time.Hour, CatchUpRefresh: time.Millisecond})
+	ix.Start()
+	select {
+	case n := <-engine.refreshes:
+		if n != 3 {
+			t.Fatalf("refreshed after %d of 3 writes", n)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no refresh after the indexer caught up")
+	}
+}
+
+func TestCatchUpRefreshRules(t *testing.T) {
+	engine := &refreshingEngine{fakeEngine: &fakeEngine{}, refreshes: make(chan int, 10)}
+	jobs := &fakeJobs{retried: map[int64]string{}, jobs: map[int64]*model.OutboxJob{}}
+	ix := indexerFor(t, engine, jobs, IndexerOptions{BatchSize: 10, PollInterval: time.Hour, CatchUpRefresh: time.Hour})
+	ctx := context.Background()
+	refreshed := func() int { return len(engine.refreshes) }
+	write := func(id int64) {
+		t.Helper()
+		jobs.add(model.OutboxJob{ID: id, ConversationID: 10 + id, Kind: model.OutboxTranscript})
+		if n, err := ix.RunOnce(ctx); n != 1 || err != nil {
+			t.Fatalf("RunOnce: %d jobs, %v", n, err)
+		}
+	}
+
+	if again := ix.catchUpRefresh(ctx); again != 0 || refreshed() != 0 {
+		t.Fatalf("nothing written: refreshed %d times, ask again in %s", refreshed(), again)
+	}
+	write(1)
+	ix.inFlight.Add(1) // another batch is still being written
+	if ix.catchUpRefresh(ctx); refreshed() != 0 {
+		t.Fatal("refreshed while a batch was in flight")
+	}
+	ix.inFlight.Add(-1)
+	if ix.catchUpRefresh(ctx); refreshed() != 1 {
+		t.Fatalf("caught up after a write: %d refreshes, want 1", refreshed())
+	}
+	if ix.catchUpRefresh(ctx); refreshed() != 1 {
+		t.Fatal("refreshed again with nothing new written")
+	}
+	// Within CatchUpRefresh of the last refresh: wait, and say how long.
+	write(2)
+	if again := ix.catchUpRefresh(ctx); refreshed() != 1 || again <= 0 || again > time.Hour {
+		t.Fatalf("within the gap: %d refreshes, ask again in %s", refreshed(), again)
+	}
+	ix.refreshed = time.Time{} // the gap has passed
+	engine.fail = errors.New("cluster down")
+	if ix.catchUpRefresh(ctx); refreshed() != 1 || !ix.dirty.Load() {
+		t.Fatal("a failed refresh must leave the writes to be refreshed")
+	}
+	engine.fail = nil
+	ix.refreshed = time.Time{}
+	if ix.catchUpRefresh(ctx); refreshed() != 2 {
+		t.Fatalf("after the failure: %d refreshes, want 2", refreshed())
+	}
+
+	// An engine that needs no refresh, or CatchUpRefresh 0, never gets one.
+	plain := indexerFor(t, &fakeEngine{}, jobs, IndexerOptions{BatchSize: 10, PollInterval: time.Hour, CatchUpRefresh: time.Millisecond})
+	off := indexerFor(t, engine, jobs, IndexerOptions{BatchSize: 10, PollInterval: time.Hour})
+	for _, x := range []*Indexer{plain, off} {
+		if x.refresher != nil {
+			t.Fatal("a catch-up refresher where none applies")
+		}
 	}
 }

@@ -156,6 +156,14 @@ type Engine interface {
 	Close() error
 }
 
+// Refresher is an engine whose writes become searchable only at its next
+// refresh (Elasticsearch's refresh_interval); Refresh makes every write so
+// far searchable now. Engines whose writes are searchable when Write
+// returns do not implement it.
+type Refresher interface {
+	Refresh(ctx context.Context) error
+}
+
 // Rebuilder is an engine that can build a fresh index beside the live one
 // and swap it in (mgvcore reindex).
 type Rebuilder interface {

@@ -30,7 +30,7 @@ type Options struct {
 	Alias           string
 	Shards          int
 	Replicas        int
-	RefreshInterval string
+	RefreshInterval time.Duration
 }
 
 // Engine searches and writes the alias.
@@ -42,7 +42,10 @@ type Engine struct {
 	ensured bool
 }
 
-var _ search.Engine = (*Engine)(nil)
+var (
+	_ search.Engine    = (*Engine)(nil)
+	_ search.Refresher = (*Engine)(nil)
+)
 
 // New uses c, which the caller owns.
 func New(c *olivere.Client, o Options) *Engine { return &Engine{c: c, o: o} }
@@ -195,7 +198,8 @@ func source(d *search.Doc) map[string]any {
 // directly).
 func Source(d *search.Doc) map[string]any { return source(d) }
 
-// Refresh makes every write searchable now (tests).
+// Refresh makes every write so far searchable now, instead of at the
+// index's next periodic refresh.
 func (e *Engine) Refresh(ctx context.Context) error {
 	_, err := e.c.Refresh(e.o.Alias).Do(ctx)
 	return mapError(err)

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"testing"
+	"time"
 
 	olivere "github.com/olivere/elastic/v7"
 
@@ -32,7 +33,7 @@ func testEngine(t *testing.T) *Engine {
 	c := testClient(t)
 	alias := fmt.Sprintf("mgv_test_%08x", rand.Uint32())
 	t.Cleanup(func() { _, _ = c.DeleteIndex(alias + "_v*").Do(context.Background()) })
-	return New(c, Options{Alias: alias, Shards: 1, Replicas: 0, RefreshInterval: "1s"})
+	return New(c, Options{Alias: alias, Shards: 1, Replicas: 0, RefreshInterval: time.Second})
 }
 
 func TestBehaviour(t *testing.T) {
@@ -110,7 +111,7 @@ func TestUnavailable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := New(c, Options{Alias: "x", Shards: 1, RefreshInterval: "1s"})
+	e := New(c, Options{Alias: "x", Shards: 1, RefreshInterval: time.Second})
 	terms, _ := search.Parse("x")
 	if _, err := e.Search(t.Context(), search.Query{TenantID: 1, Terms: terms, Size: 1}); !searchtest.IsUnavailable(err) {
 		t.Fatalf("search on a closed port: %v", err)

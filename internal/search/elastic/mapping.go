@@ -60,7 +60,7 @@ func detectProfile(ctx context.Context, c *olivere.Client) (string, error) {
 // collapsing cannot be combined with search_after on 7.x, and has_child
 // needs the parent-join module.)
 func indexBody(o Options, profile string, bulkLoad bool) map[string]any {
-	refresh, replicas := o.RefreshInterval, o.Replicas
+	refresh, replicas := o.refreshInterval(), o.Replicas
 	if bulkLoad {
 		refresh, replicas = "-1", 0
 	}
@@ -104,6 +104,12 @@ func indexBody(o Options, profile string, bulkLoad bool) map[string]any {
 			},
 		},
 	}
+}
+
+// refreshInterval is the refresh interval as Elasticsearch reads it: in
+// milliseconds, since it takes neither Go's "1m0s" nor fractions.
+func (o Options) refreshInterval() string {
+	return fmt.Sprintf("%dms", o.RefreshInterval.Milliseconds())
 }
 
 // versionOf reads the mapping version from an index name

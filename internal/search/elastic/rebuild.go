@@ -46,7 +46,7 @@ func (g *Generation) Write(ctx context.Context, ops []search.Op) ([]error, error
 func (g *Generation) Activate(ctx context.Context) ([]string, error) {
 	c := g.e.c
 	_, err := c.IndexPutSettings(g.name).BodyJson(map[string]any{"index": map[string]any{
-		"refresh_interval": g.e.o.RefreshInterval, "number_of_replicas": g.e.o.Replicas,
+		"refresh_interval": g.e.o.refreshInterval(), "number_of_replicas": g.e.o.Replicas,
 	}}).Do(ctx)
 	if err != nil {
 		return nil, mapError(err)
