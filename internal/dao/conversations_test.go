@@ -534,7 +534,17 @@ func TestSeedConversations(t *testing.T) {
 	}
 	var questions, backChannels int64
 	o.db.Model(&model.ConversationMetrics{}).Where("tenant_id = ?", o.tenant).Select("SUM(question_count_internal + question_count_external)").Scan(&questions)
-	o.db.Model(&model.Sentence{}).Where("tenant_id = ? AND text IN ?", o.tenant, []string{"嗯", "对", "好的", "ok", "right", "yeah sure"}).Count(&backChannels)
+	for _, c := range convs {
+		sentences, err := dao.NewConversations(o.db).Sentences(context.Background(), o.tenant, c.ID)
+		if err != nil || len(sentences) != c.SentenceCount {
+			t.Fatalf("conversation %d: %d stored sentences of %d, %v", c.ID, len(sentences), c.SentenceCount, err)
+		}
+		for _, s := range sentences {
+			if slices.Contains([]string{"嗯", "对", "好的", "ok", "right", "yeah sure"}, s.Text) {
+				backChannels++
+			}
+		}
+	}
 	if questions == 0 || backChannels == 0 {
 		t.Fatalf("questions %d, back-channels %d", questions, backChannels)
 	}

@@ -167,9 +167,8 @@ func nextConversations(db *gorm.DB, tenantID, cursor int64, size int) ([]int64, 
 // matchBatch loads the transcripts and speakers of conversations and
 // matches each one.
 func matchBatch(db *gorm.DB, tenantID int64, ids []int64, match func([]model.Sentence, []model.Participant) []model.TrackerHit) ([]model.TrackerHit, error) {
-	var sentences []model.Sentence
-	if err := db.Where("conversation_id IN ? AND tenant_id = ?", ids, tenantID).
-		Order("conversation_id").Order("seq").Find(&sentences).Error; err != nil {
+	sentences, err := readSentences(db, tenantID, ids)
+	if err != nil {
 		return nil, err
 	}
 	var participants []model.Participant

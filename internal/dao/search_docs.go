@@ -86,26 +86,18 @@ func (r *SearchDocs) Load(ctx context.Context, ids []int64) (map[int64]*search.D
 			docs[c.ID] = d
 			stamps[c.ID] = Stamp{Version: c.TranscriptVersion, UpdatedAt: c.UpdatedAt.UTC()}
 		}
-		rows, err := tx.Model(&model.Sentence{}).Select("conversation_id, seq, speaker_key, start_ms, end_ms, text").
-			Where("conversation_id IN ?", present).Order("conversation_id").Order("seq").Rows()
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var cid int64
-			var s search.Sentence
-			if err := rows.Scan(&cid, &s.Seq, &s.SpeakerKey, &s.StartMS, &s.EndMS, &s.Text); err != nil {
-				return err
-			}
-			s.Affiliation = affiliation[cid][s.SpeakerKey]
-			if s.Affiliation == "" {
-				s.Affiliation = model.AffiliationUnknown
-			}
+		return readParts(tx, 0, present, func(cid, _ int64, run []storedSentence) error {
 			d := docs[cid]
-			d.Sentences = append(d.Sentences, s)
-		}
-		return rows.Err()
+			for _, st := range run {
+				s := search.Sentence{Seq: st.Seq, SpeakerKey: st.SpeakerKey, StartMS: st.StartMS, EndMS: st.EndMS, Text: st.Text}
+				s.Affiliation = affiliation[cid][s.SpeakerKey]
+				if s.Affiliation == "" {
+					s.Affiliation = model.AffiliationUnknown
+				}
+				d.Sentences = append(d.Sentences, s)
+			}
+			return nil
+		})
 	}, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, nil, dbError(err, nil)

@@ -2,18 +2,11 @@ package dao
 
 import (
 	"context"
-	"strings"
 
-	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
 	"github.com/megaview/mgvcore/internal/model"
 )
-
-// sentenceBatch bounds one INSERT of sentences: 500 rows of at most 4 KiB of
-// text stay far below MySQL's packet limit and both dialects' placeholder
-// limits.
-const sentenceBatch = 500
 
 // LockForTranscript takes the conversation's row for a transcript write and
 // returns it with transcript_version already increased. It must run in a
@@ -45,7 +38,7 @@ func (r *Conversations) AddParticipants(ctx context.Context, ps []model.Particip
 }
 
 // ReplaceSentences replaces the transcript of c, the row LockForTranscript
-// returned: the old sentences go, and with them the tracker hits that point
+// returned: the old parts go, and with them the tracker hits that point
 // into them. A first transcript deletes nothing, so the common ingest path
 // takes no range locks: on MySQL a range delete also locks the gap up to
 // the next conversation's rows, where a concurrent first transcript would
@@ -56,37 +49,23 @@ func (r *Conversations) ReplaceSentences(ctx context.Context, c model.Conversati
 		if err := db.Exec("DELETE FROM tracker_hits WHERE tenant_id = ? AND conversation_id = ?", c.TenantID, c.ID).Error; err != nil {
 			return dbError(err, nil)
 		}
-		if err := db.Exec("DELETE FROM sentences WHERE conversation_id = ?", c.ID).Error; err != nil {
+		if err := db.Exec("DELETE FROM transcript_parts WHERE conversation_id = ?", c.ID).Error; err != nil {
 			return dbError(err, nil)
 		}
 	}
-	for i := 0; i < len(sentences); i += sentenceBatch {
-		if err := insertSentences(db, sentences[i:min(i+sentenceBatch, len(sentences))]); err != nil {
-			return err
+	parts, err := encodeParts(c, sentences)
+	if err != nil {
+		return err
+	}
+	for _, p := range parts {
+		// One statement per part: each is bounded far below the packet
+		// limit, several together need not be.
+		if err := db.Exec("INSERT INTO transcript_parts (conversation_id, part, tenant_id, sentences) VALUES (?,?,?,?)",
+			p.ConversationID, p.Part, p.TenantID, p.Sentences).Error; err != nil {
+			return dbError(err, nil)
 		}
 	}
 	return nil
-}
-
-// insertSentences writes one multi-row INSERT. Spelled out rather than
-// gorm's Create: this is the hottest write of ingest, and building the
-// statement by reflection over every field of every row cost more than the
-// rest of the statement's preparation (the query still goes through gorm's
-// callbacks, so it is traced like any other).
-func insertSentences(db *gorm.DB, batch []model.Sentence) error {
-	const row = "(?,?,?,?,?,?,?)"
-	var q strings.Builder
-	q.Grow(80 + len(batch)*(len(row)+1))
-	q.WriteString("INSERT INTO sentences (conversation_id, seq, tenant_id, speaker_key, start_ms, end_ms, text) VALUES ")
-	args := make([]any, 0, 7*len(batch))
-	for i, s := range batch {
-		if i > 0 {
-			q.WriteByte(',')
-		}
-		q.WriteString(row)
-		args = append(args, s.ConversationID, s.Seq, s.TenantID, s.SpeakerKey, s.StartMS, s.EndMS, s.Text)
-	}
-	return dbError(db.Exec(q.String(), args...).Error, nil)
 }
 
 // SaveMetrics stores the metrics of a conversation, replacing older ones.
@@ -115,7 +94,6 @@ func (r *Conversations) TranscriptStored(ctx context.Context, c model.Conversati
 
 // Sentences returns a conversation's transcript in seq order.
 func (r *Conversations) Sentences(ctx context.Context, tenantID, conversationID int64) ([]model.Sentence, error) {
-	var out []model.Sentence
-	err := conn(ctx, r.db).Where("conversation_id = ? AND tenant_id = ?", conversationID, tenantID).Order("seq").Find(&out).Error
+	out, err := readSentences(conn(ctx, r.db), tenantID, []int64{conversationID})
 	return out, dbError(err, nil)
 }

@@ -158,13 +158,24 @@ type Participant struct {
 
 // Sentence is one line of a transcript.
 type Sentence struct {
-	ConversationID int64 `gorm:"primaryKey"`
-	Seq            int   `gorm:"primaryKey"`
+	ConversationID int64
+	Seq            int
 	TenantID       int64
 	SpeakerKey     string
 	StartMS        int64
 	EndMS          int64
 	Text           string
+}
+
+// TranscriptPart is a run of a transcript's sentences in seq order, stored
+// as one JSON array (dao encodes and decodes it): a transcript is written
+// and read whole, so its sentences need not be rows of their own. Most
+// transcripts are one part; a part stays far below MySQL's packet limit.
+type TranscriptPart struct {
+	ConversationID int64 `gorm:"primaryKey"`
+	Part           int   `gorm:"primaryKey"`
+	TenantID       int64
+	Sentences      string
 }
 
 // ConversationMetrics are the interaction metrics of a transcript.

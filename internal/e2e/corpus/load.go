@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/megaview/mgvcore/internal/dao"
+	"github.com/megaview/mgvcore/internal/model"
 	"github.com/megaview/mgvcore/internal/search"
 	"github.com/megaview/mgvcore/internal/search/elastic"
 )
@@ -73,8 +75,9 @@ func work(ctx context.Context, n, size, workers int, gen func(int) *Conversation
 	return first
 }
 
-// sentenceRows is how many sentence rows one INSERT carries.
-const sentenceRows = 1000
+// partsBytes is about how much transcript one INSERT carries, far below
+// MySQL's packet limit.
+const partsBytes = 4 << 20
 
 // LoadMySQL inserts the conversations of g, with their participants and
 // sentences, as multi-row INSERTs from workers connections, one transaction
@@ -159,20 +162,30 @@ func insertBatch(ctx context.Context, db *sql.DB, b []*Conversation) error {
 	if err := flush("participants"); err != nil {
 		return err
 	}
-	const sentHead = "INSERT INTO sentences (conversation_id, seq, tenant_id, speaker_key, start_ms, end_ms, text) VALUES "
-	rows := 0
+	const partsHead = "INSERT INTO transcript_parts (conversation_id, part, tenant_id, sentences) VALUES "
+	size := 0
 	for _, c := range b {
-		for _, s := range c.Doc.Sentences {
-			row(sentHead, 7)
-			args = append(args, c.Doc.ConversationID, s.Seq, c.Doc.TenantID, s.SpeakerKey, s.StartMS, s.EndMS, s.Text)
-			if rows++; rows%sentenceRows == 0 {
-				if err := flush("sentences"); err != nil {
+		sentences := make([]model.Sentence, len(c.Doc.Sentences))
+		for i, s := range c.Doc.Sentences {
+			sentences[i] = model.Sentence{ConversationID: c.Doc.ConversationID, TenantID: c.Doc.TenantID, Seq: s.Seq,
+				SpeakerKey: s.SpeakerKey, StartMS: s.StartMS, EndMS: s.EndMS, Text: s.Text}
+		}
+		parts, err := dao.TranscriptParts(model.Conversation{ID: c.Doc.ConversationID, TenantID: c.Doc.TenantID}, sentences)
+		if err != nil {
+			return err
+		}
+		for _, p := range parts {
+			row(partsHead, 4)
+			args = append(args, p.ConversationID, p.Part, p.TenantID, p.Sentences)
+			if size += len(p.Sentences); size > partsBytes {
+				if err := flush("transcript parts"); err != nil {
 					return err
 				}
+				size = 0
 			}
 		}
 	}
-	if err := flush("sentences"); err != nil {
+	if err := flush("transcript parts"); err != nil {
 		return err
 	}
 	return tx.Commit()

@@ -1,0 +1,215 @@
+package dao
+
+import (
+	"database/sql"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"gorm.io/gorm"
+
+	"github.com/megaview/mgvcore/internal/config"
+	"github.com/megaview/mgvcore/internal/model"
+)
+
+func transcript(c model.Conversation, n int, text func(i int) string) []model.Sentence {
+	out := make([]model.Sentence, n)
+	for i := range out {
+		out[i] = model.Sentence{ConversationID: c.ID, TenantID: c.TenantID, Seq: i, SpeakerKey: fmt.Sprintf("spk%d", i%3),
+			StartMS: int64(i) * 3000, EndMS: int64(i)*3000 + 2500, Text: text(i)}
+	}
+	return out
+}
+
+// decodeAll reads parts back as model sentences.
+func decodeAll(t *testing.T, parts []model.TranscriptPart) []model.Sentence {
+	t.Helper()
+	var out []model.Sentence
+	for i, p := range parts {
+		if p.Part != i {
+			t.Fatalf("part %d numbered %d", i, p.Part)
+		}
+		run, err := decodePart(p.Sentences)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range run {
+			out = append(out, model.Sentence{ConversationID: p.ConversationID, TenantID: p.TenantID, Seq: s.Seq, SpeakerKey: s.SpeakerKey, StartMS: s.StartMS, EndMS: s.EndMS, Text: s.Text})
+		}
+	}
+	return out
+}
+
+func TestTranscriptPartsRoundTripAndBounds(t *testing.T) {
+	c := model.Conversation{ID: 7, TenantID: 3}
+	for _, tc := range []struct {
+		name  string
+		n     int
+		text  func(i int) string
+		parts int
+	}{
+		{"none", 0, nil, 0},
+		{"one part", 250, func(i int) string { return fmt.Sprintf("我们今年的预算有限 <%d> & \"quoted\"", i) }, 1},
+		{"by count", 2500, func(i int) string { return "ok" }, 3},
+		// Text that is all control characters takes six bytes a byte as
+		// JSON: parts split by size long before 1000 sentences.
+		{"by size", 1000, func(i int) string { return strings.Repeat("\x01", 4096) }, 6},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := transcript(c, tc.n, tc.text)
+			parts, err := encodeParts(c, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(parts) != tc.parts {
+				t.Errorf("%d parts, want %d", len(parts), tc.parts)
+			}
+			for _, p := range parts {
+				if len(p.Sentences) > partBytes {
+					t.Errorf("part %d holds %d bytes, over %d", p.Part, len(p.Sentences), partBytes)
+				}
+			}
+			if got := decodeAll(t, parts); !slices.Equal(got, in) && !(len(got) == 0 && len(in) == 0) {
+				t.Errorf("round trip differs: %d sentences back of %d", len(got), len(in))
+			}
+		})
+	}
+}
+
+func TestDecodePartSortsAndRejects(t *testing.T) {
+	run, err := decodePart(`[{"seq": 2, "text": "b"}, {"seq": 0, "text": "a"}, {"seq": 1, "text": "c"}]`)
+	if err != nil || len(run) != 3 || run[0].Seq != 0 || run[1].Seq != 1 || run[2].Seq != 2 || run[0].Text != "a" {
+		t.Fatalf("%+v %v", run, err)
+	}
+	if _, err := decodePart(`[{"seq": 0, "text": "a"`); err == nil {
+		t.Fatal("a truncated part decoded")
+	}
+}
+
+// Migration 0005 turns sentence rows into parts: every sentence comes back
+// through the readers, in seq order, whatever order the rows were written
+// in, a transcript of more than 1000 sentences in several parts.
+func TestMigrationToTranscriptParts(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) {
+		db, err := OpenDB(config.Database{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "mgv.db"),
+			MaxOpenConns: 2, MaxIdleConns: 2, ConnMaxLifetime: config.Duration{Duration: time.Hour}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { closeDB(db) })
+		testMigrationToParts(t, db)
+	})
+	t.Run("mariadb", func(t *testing.T) {
+		admin := os.Getenv("MGV_TEST_MYSQL_ADMIN_DSN")
+		if admin == "" {
+			t.Skip(`MGV_TEST_MYSQL_ADMIN_DSN not set: eval "$(scripts/testenv.sh env)"`)
+		}
+		db, err := OpenDB(config.Database{Driver: "mysql", DSN: scratchDatabase(t, admin),
+			MaxOpenConns: 2, MaxIdleConns: 2, ConnMaxLifetime: config.Duration{Duration: time.Hour}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { closeDB(db) })
+		testMigrationToParts(t, db)
+	})
+}
+
+func closeDB(db *gorm.DB) {
+	if sqlDB, err := db.DB(); err == nil {
+		sqlDB.Close()
+	}
+}
+
+// scratchDatabase creates a database for one test and drops it after.
+func scratchDatabase(t *testing.T, admin string) string {
+	t.Helper()
+	cfg, err := mysql.ParseDSN(admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := sql.Open("mysql", admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := fmt.Sprintf("mgvcore_dao_%08x", rand.Uint32())
+	if _, err := raw.Exec("CREATE DATABASE " + name + " CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = raw.Exec("DROP DATABASE IF EXISTS " + name)
+		raw.Close()
+	})
+	cfg.DBName = name
+	return cfg.FormatDSN()
+}
+
+func testMigrationToParts(t *testing.T, db *gorm.DB) {
+	ctx := t.Context()
+	m := NewMigrator(db)
+	all, err := Migrations(m.dialect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The schema as it was before 0005.
+	if err := db.Exec(m.bookkeepingDDL()).Error; err != nil {
+		t.Fatal(err)
+	}
+	for _, mig := range all {
+		if mig.Version >= 5 {
+			continue
+		}
+		for _, stmt := range Statements(mig.SQL) {
+			if err := db.Exec(stmt).Error; err != nil {
+				t.Fatalf("%s: %v", mig.Name, err)
+			}
+		}
+		if err := db.Exec("INSERT INTO "+migrationsTable+" (version, name, applied_at) VALUES (?, ?, ?)", mig.Version, mig.Name, time.Now().UTC()).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Rows in reverse seq order, text with quotes, backslashes, control
+	// characters and Chinese; one transcript of 2,345 sentences.
+	texts := []string{`我们今年的预算有限`, `say "hi" \ bye`, "tab\tnew\nline", "<b>&amp;</b>", strings.Repeat("长", 1365)}
+	want := map[int64][]model.Sentence{
+		11: transcript(model.Conversation{ID: 11, TenantID: 1}, 5, func(i int) string { return texts[i] }),
+		12: transcript(model.Conversation{ID: 12, TenantID: 2}, 2345, func(i int) string { return fmt.Sprintf("sentence %d", i) }),
+	}
+	for _, ss := range want {
+		for i := len(ss) - 1; i >= 0; i-- {
+			s := ss[i]
+			if err := db.Exec("INSERT INTO sentences (conversation_id, seq, tenant_id, speaker_key, start_ms, end_ms, text) VALUES (?,?,?,?,?,?,?)",
+				s.ConversationID, s.Seq, s.TenantID, s.SpeakerKey, s.StartMS, s.EndMS, s.Text).Error; err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	applied, err := m.Up(ctx)
+	if err != nil || len(applied) == 0 || applied[0].Version != 5 {
+		t.Fatalf("up: %v %v", applied, err)
+	}
+	var parts []model.TranscriptPart
+	if err := db.Order("conversation_id, part").Find(&parts).Error; err != nil {
+		t.Fatal(err)
+	}
+	if len(parts) != 1+3 {
+		t.Errorf("%d parts, want 1 + 3", len(parts))
+	}
+	for id, ss := range want {
+		got, err := NewConversations(db).Sentences(ctx, ss[0].TenantID, id)
+		if err != nil || !slices.Equal(got, ss) {
+			t.Errorf("conversation %d: %d sentences back of %d (%v); first %+v", id, len(got), len(ss), err, got[:min(1, len(got))])
+		}
+	}
+	if got, _ := NewConversations(db).Sentences(ctx, 1, 12); len(got) != 0 {
+		t.Errorf("another tenant's transcript read: %d sentences", len(got))
+	}
+	if db.Migrator().HasTable("sentences") {
+		t.Error("the sentences table is still there")
+	}
+}
