@@ -2,6 +2,7 @@ package dao
 
 import (
 	"context"
+	"database/sql"
 	"time"
 
 	"gorm.io/gorm"
@@ -27,7 +28,10 @@ func NewSearchOutbox(db *gorm.DB) *SearchOutbox { return &SearchOutbox{db: db} }
 
 // Claim leases up to limit due jobs, oldest due first. On MySQL, SELECT …
 // FOR UPDATE SKIP LOCKED lets instances claim side by side without waiting
-// for or double-taking each other's rows. SQLite has one writer at a time:
+// for or double-taking each other's rows, in READ COMMITTED: under
+// REPEATABLE READ the scan also locked the gaps where ingest inserts new
+// jobs, and the UPDATE of the claimed ids locked every row between them,
+// so claims and ingest deadlocked each other. SQLite has one writer at a time:
 // there a single UPDATE … RETURNING claims atomically.
 func (o *SearchOutbox) Claim(ctx context.Context, limit int, lease time.Duration) ([]model.OutboxJob, error) {
 	db := o.db.WithContext(ctx)
@@ -56,7 +60,7 @@ func (o *SearchOutbox) Claim(ctx context.Context, limit int, lease time.Duration
 				return nil
 			}
 			return tx.Exec("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE id IN ?", until, jobIDs(jobs)).Error
-		})
+		}, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 	} else {
 		for _, kind := range searchKinds {
 			var part []model.OutboxJob

@@ -774,7 +774,7 @@ func TestBenchP5IngestThroughput(t *testing.T) {
 							}
 							// CONFLICT says "try again", and a partner
 							// does; counted, since each costs a write.
-							if code, reason, _ := rpcReason(err); code == codes.AlreadyExists && reason == errs.ReasonConflict && attempt < 5 {
+							if code, reason, _ := rpcReason(err); code == codes.Aborted && reason == errs.ReasonConflict && attempt < 5 {
 								retried.Add(1)
 								time.Sleep(time.Duration(attempt*20) * time.Millisecond)
 								continue
