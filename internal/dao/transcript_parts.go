@@ -2,10 +2,12 @@ package dao
 
 import (
 	"cmp"
-	"encoding/json"
 	"fmt"
 	"slices"
 
+	// Parts are decoded for every index write and transcript read;
+	// encoding/json took several times as long on them.
+	json "github.com/goccy/go-json"
 	"gorm.io/gorm"
 
 	"github.com/megaview/mgvcore/internal/model"
