@@ -27,10 +27,16 @@ var ErrConversationNotFound = errs.NotFound(ReasonConversationNotFound, "no such
 
 // Conversations stores conversations, their participants, transcripts and
 // metrics.
-type Conversations struct{ db *gorm.DB }
+type Conversations struct {
+	db *gorm.DB
+	// insertPart is the transcript part INSERT, prepared on MySQL.
+	insertPart *preparedStatement
+}
 
 // NewConversations works on db.
-func NewConversations(db *gorm.DB) *Conversations { return &Conversations{db: db} }
+func NewConversations(db *gorm.DB) *Conversations {
+	return &Conversations{db: db, insertPart: newPreparedStatement(db, insertPartSQL)}
+}
 
 // Get returns one conversation the scope may see.
 func (r *Conversations) Get(ctx context.Context, s model.Scope, id int64) (model.Conversation, error) {

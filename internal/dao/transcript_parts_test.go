@@ -1,7 +1,9 @@
 package dao
 
 import (
+	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -105,25 +107,30 @@ func TestMigrationToTranscriptParts(t *testing.T) {
 		t.Cleanup(func() { closeDB(db) })
 		testMigrationToParts(t, db)
 	})
-	t.Run("mariadb", func(t *testing.T) {
-		admin := os.Getenv("MGV_TEST_MYSQL_ADMIN_DSN")
-		if admin == "" {
-			t.Skip(`MGV_TEST_MYSQL_ADMIN_DSN not set: eval "$(scripts/testenv.sh env)"`)
-		}
-		db, err := OpenDB(config.Database{Driver: "mysql", DSN: scratchDatabase(t, admin),
-			MaxOpenConns: 2, MaxIdleConns: 2, ConnMaxLifetime: config.Duration{Duration: time.Hour}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { closeDB(db) })
-		testMigrationToParts(t, db)
-	})
+	t.Run("mariadb", func(t *testing.T) { testMigrationToParts(t, scratchMariaDB(t)) })
 }
 
 func closeDB(db *gorm.DB) {
 	if sqlDB, err := db.DB(); err == nil {
 		sqlDB.Close()
 	}
+}
+
+// scratchMariaDB opens an empty database on the test MariaDB
+// (scripts/testenv.sh) for one test, dropped after it.
+func scratchMariaDB(t *testing.T) *gorm.DB {
+	t.Helper()
+	admin := os.Getenv("MGV_TEST_MYSQL_ADMIN_DSN")
+	if admin == "" {
+		t.Skip(`MGV_TEST_MYSQL_ADMIN_DSN not set: eval "$(scripts/testenv.sh env)"`)
+	}
+	db, err := OpenDB(config.Database{Driver: "mysql", DSN: scratchDatabase(t, admin),
+		MaxOpenConns: 2, MaxIdleConns: 2, ConnMaxLifetime: config.Duration{Duration: time.Hour}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { closeDB(db) })
+	return db
 }
 
 // scratchDatabase creates a database for one test and drops it after.
@@ -211,5 +218,54 @@ func testMigrationToParts(t *testing.T, db *gorm.DB) {
 	}
 	if db.Migrator().HasTable("sentences") {
 		t.Error("the sentences table is still there")
+	}
+}
+
+// On MySQL a part is written by a prepared statement (its text is not
+// escaped and parsed again), inside the caller's transaction, and still
+// rolls back with it.
+func TestPartsArePreparedOnMariaDB(t *testing.T) {
+	db := scratchMariaDB(t)
+	if _, err := NewMigrator(db).Up(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	executed := func() int64 {
+		t.Helper()
+		var name string
+		var n int64
+		if err := db.Raw("SHOW GLOBAL STATUS LIKE 'Com_stmt_execute'").Row().Scan(&name, &n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	convs := NewConversations(db)
+	tx := NewTransactor(db)
+	c := model.Conversation{ID: 41, TenantID: 1}
+	in := transcript(c, 2500, func(i int) string { return fmt.Sprintf("第 %d 句 'quoted' \\ %d", i, i) })
+	before := executed()
+	if err := tx.InTx(t.Context(), func(ctx context.Context) error { return convs.ReplaceSentences(ctx, c, in) }); err != nil {
+		t.Fatal(err)
+	}
+	if n := executed() - before; n < 3 {
+		t.Errorf("%d prepared executions for 3 parts", n)
+	}
+	got, err := convs.Sentences(t.Context(), 1, 41)
+	if err != nil || !slices.Equal(got, in) {
+		t.Fatalf("read back %d of %d sentences: %v", len(got), len(in), err)
+	}
+	// A rolled-back transaction leaves no part behind.
+	c2 := model.Conversation{ID: 42, TenantID: 1}
+	failed := errors.New("rolled back")
+	err = tx.InTx(t.Context(), func(ctx context.Context) error {
+		if err := convs.ReplaceSentences(ctx, c2, transcript(c2, 3, func(int) string { return "x" })); err != nil {
+			return err
+		}
+		return failed
+	})
+	if !errors.Is(err, failed) {
+		t.Fatalf("InTx: %v", err)
+	}
+	if got, _ := convs.Sentences(t.Context(), 1, 42); len(got) != 0 {
+		t.Fatalf("a rolled-back transcript was kept: %d sentences", len(got))
 	}
 }

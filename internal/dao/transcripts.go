@@ -57,16 +57,18 @@ func (r *Conversations) ReplaceSentences(ctx context.Context, c model.Conversati
 	if err != nil {
 		return err
 	}
+	insert := r.insertPart.on(ctx, db)
 	for _, p := range parts {
 		// One statement per part: each is bounded far below the packet
 		// limit, several together need not be.
-		if err := db.Exec("INSERT INTO transcript_parts (conversation_id, part, tenant_id, sentences) VALUES (?,?,?,?)",
-			p.ConversationID, p.Part, p.TenantID, p.Sentences).Error; err != nil {
+		if err := insert.Exec(insertPartSQL, p.ConversationID, p.Part, p.TenantID, p.Sentences).Error; err != nil {
 			return dbError(err, nil)
 		}
 	}
 	return nil
 }
+
+const insertPartSQL = "INSERT INTO transcript_parts (conversation_id, part, tenant_id, sentences) VALUES (?,?,?,?)"
 
 // SaveMetrics stores the metrics of a conversation, replacing older ones.
 func (r *Conversations) SaveMetrics(ctx context.Context, m model.ConversationMetrics) error {
