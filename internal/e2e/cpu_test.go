@@ -68,6 +68,34 @@ func (p benchProcs) cpu(t *testing.T) cpuUse {
 	return out
 }
 
+// quiet waits until the processes other than this one are idle (together
+// under 5 % of a core over 200 ms), so that a measured arm does not pay
+// for background work the previous one left behind (Elasticsearch's
+// merges and flushes, InnoDB's purge); after timeout it says so and goes
+// on.
+func (p benchProcs) quiet(t *testing.T, timeout time.Duration) {
+	t.Helper()
+	const window = 200 * time.Millisecond
+	deadline := time.Now().Add(timeout)
+	for {
+		before := p.cpu(t)
+		time.Sleep(window)
+		busy := time.Duration(0)
+		for name, d := range p.cpu(t).since(before) {
+			if name != "load generator" {
+				busy += d
+			}
+		}
+		if busy*20 < window {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Logf("the processes are still busy after %s (%s in the last %s); measuring anyway", timeout, busy, window)
+			return
+		}
+	}
+}
+
 // cpuUse is CPU time per process.
 type cpuUse map[string]time.Duration
 
