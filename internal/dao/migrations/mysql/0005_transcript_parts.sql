@@ -13,13 +13,18 @@ CREATE TABLE IF NOT EXISTS transcript_parts (
   PRIMARY KEY (conversation_id, part)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
--- JSON_ARRAYAGG is cut at group_concat_max_len; a part of the existing
--- sentences (1000 of at most 4 KiB of text) must fit whole.
+-- MariaDB builds JSON_ARRAYAGG on GROUP_CONCAT and cuts it at
+-- group_concat_max_len; a part of the existing sentences (1000 of at most
+-- 4 KiB of text) must fit whole. MySQL ignores the setting here.
 SET SESSION group_concat_max_len = 268435456;
+
+-- Parts are runs of 1000 sentences in seq order. Within a part the order
+-- is left to the server (MySQL 8 takes no ORDER BY in JSON_ARRAYAGG): the
+-- readers sort a part that is not in seq order.
 
 INSERT INTO transcript_parts (conversation_id, part, tenant_id, sentences)
 SELECT conversation_id, FLOOR(n / 1000), MIN(tenant_id),
-       JSON_ARRAYAGG(JSON_OBJECT('seq', seq, 'speaker_key', speaker_key, 'start_ms', start_ms, 'end_ms', end_ms, 'text', text) ORDER BY seq)
+       JSON_ARRAYAGG(JSON_OBJECT('seq', seq, 'speaker_key', speaker_key, 'start_ms', start_ms, 'end_ms', end_ms, 'text', text))
 FROM (
   SELECT conversation_id, seq, tenant_id, speaker_key, start_ms, end_ms, text,
          ROW_NUMBER() OVER (PARTITION BY conversation_id ORDER BY seq) - 1 AS n
