@@ -8,16 +8,18 @@ import (
 	"github.com/megaview/mgvcore/internal/model"
 )
 
-// LockForTranscript takes the conversation's row for a transcript write and
-// returns it with transcript_version already increased. It must run in a
+// LockForTranscript takes the conversation's row for the write of a
+// transcript of n sentences and records it there (transcript_version
+// increased, sentence_count, status ready), rolled back with the rest if
+// the write fails; it returns the row as updated. It must run in a
 // transaction (Transactor.InTx). Writing the row first, rather than
 // SELECT … FOR UPDATE, takes the row lock on MySQL and the write lock on
 // SQLite alike, so concurrent writers of one conversation queue up here
 // (SQLite would otherwise refuse a reader that later tries to write).
-func (r *Conversations) LockForTranscript(ctx context.Context, tenantID, id int64) (model.Conversation, error) {
+func (r *Conversations) LockForTranscript(ctx context.Context, tenantID, id int64, n int) (model.Conversation, error) {
 	db := conn(ctx, r.db)
-	res := db.Exec("UPDATE conversations SET transcript_version = transcript_version + 1, updated_at = ? WHERE tenant_id = ? AND id = ?",
-		dbNow(), tenantID, id)
+	res := db.Exec("UPDATE conversations SET transcript_version = transcript_version + 1, sentence_count = ?, status = ?, updated_at = ? WHERE tenant_id = ? AND id = ?",
+		n, model.StatusReady, dbNow(), tenantID, id)
 	if res.Error != nil {
 		return model.Conversation{}, dbError(res.Error, nil)
 	}
@@ -39,13 +41,13 @@ func (r *Conversations) AddParticipants(ctx context.Context, ps []model.Particip
 
 // ReplaceSentences replaces the transcript of c, the row LockForTranscript
 // returned: the old parts go, and with them the tracker hits that point
-// into them. A first transcript deletes nothing, so the common ingest path
-// takes no range locks: on MySQL a range delete also locks the gap up to
-// the next conversation's rows, where a concurrent first transcript would
-// insert.
+// into them. A first transcript (transcript_version 1 once locked) deletes
+// nothing, so the common ingest path takes no range locks: on MySQL a range
+// delete also locks the gap up to the next conversation's rows, where a
+// concurrent first transcript would insert.
 func (r *Conversations) ReplaceSentences(ctx context.Context, c model.Conversation, sentences []model.Sentence) error {
 	db := conn(ctx, r.db)
-	if c.SentenceCount > 0 {
+	if c.TranscriptVersion > 1 {
 		if err := db.Exec("DELETE FROM tracker_hits WHERE tenant_id = ? AND conversation_id = ?", c.TenantID, c.ID).Error; err != nil {
 			return dbError(err, nil)
 		}
@@ -82,16 +84,9 @@ func (r *Conversations) SaveMetrics(ctx context.Context, m model.ConversationMet
 	return dbError(err, nil)
 }
 
-// TranscriptStored records a stored transcript of n sentences on its
-// conversation and queues its indexing.
-func (r *Conversations) TranscriptStored(ctx context.Context, c model.Conversation, n int) error {
-	db := conn(ctx, r.db)
-	err := db.Exec("UPDATE conversations SET sentence_count = ?, status = ?, updated_at = ? WHERE tenant_id = ? AND id = ?",
-		n, model.StatusReady, dbNow(), c.TenantID, c.ID).Error
-	if err != nil {
-		return dbError(err, nil)
-	}
-	return enqueue(db, model.OutboxJob{TenantID: c.TenantID, Kind: model.OutboxTranscript, ConversationID: c.ID, Version: c.TranscriptVersion})
+// QueueTranscriptIndexing queues the indexing of c's new transcript.
+func (r *Conversations) QueueTranscriptIndexing(ctx context.Context, c model.Conversation) error {
+	return enqueue(conn(ctx, r.db), model.OutboxJob{TenantID: c.TenantID, Kind: model.OutboxTranscript, ConversationID: c.ID, Version: c.TranscriptVersion})
 }
 
 // Sentences returns a conversation's transcript in seq order.

@@ -53,17 +53,19 @@ type IngestRepo interface {
 	User(ctx context.Context, tenantID, id int64, originID, field string) (model.User, error)
 
 	// LockForTranscript serializes the transcript writers of a conversation
-	// (inside a transaction) and returns it with transcript_version bumped.
-	LockForTranscript(ctx context.Context, tenantID, id int64) (model.Conversation, error)
+	// (inside a transaction) and records on its row the transcript of n
+	// sentences being written: transcript_version bumped, sentence_count,
+	// status ready. It returns the row as updated.
+	LockForTranscript(ctx context.Context, tenantID, id int64, n int) (model.Conversation, error)
 	Participants(ctx context.Context, tenantID, conversationID int64) ([]model.Participant, error)
 	AddParticipants(ctx context.Context, ps []model.Participant) error
-	// ReplaceSentences deletes the old sentences of c (the locked row) and
-	// their tracker hits, and inserts the new ones.
+	// ReplaceSentences deletes the old transcript of c (the locked row) and
+	// its tracker hits, and inserts the new one.
 	ReplaceSentences(ctx context.Context, c model.Conversation, sentences []model.Sentence) error
 	SaveMetrics(ctx context.Context, m model.ConversationMetrics) error
-	// TranscriptStored marks the conversation ready with n sentences and
-	// queues the transcript's indexing (outbox).
-	TranscriptStored(ctx context.Context, c model.Conversation, n int) error
+	// QueueTranscriptIndexing queues the indexing of c's new transcript
+	// (outbox).
+	QueueTranscriptIndexing(ctx context.Context, c model.Conversation) error
 }
 
 // Ingest is the open platform's write path: deals, conversations and

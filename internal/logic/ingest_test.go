@@ -83,12 +83,13 @@ func (f *fakeRepo) User(_ context.Context, tenantID, id int64, origin, field str
 	return model.User{}, errs.NotFound("USER_NOT_FOUND", "%s: no such user", field).With("field", field)
 }
 
-func (f *fakeRepo) LockForTranscript(_ context.Context, tenantID, id int64) (model.Conversation, error) {
+func (f *fakeRepo) LockForTranscript(_ context.Context, tenantID, id int64, n int) (model.Conversation, error) {
 	c, ok := f.convs[id]
 	if !ok || c.TenantID != tenantID {
 		return c, errConvNotFound
 	}
 	c.TranscriptVersion++
+	c.SentenceCount, c.Status = n, model.StatusReady
 	f.convs[id] = c
 	return c, nil
 }
@@ -114,8 +115,8 @@ func (f *fakeRepo) SaveMetrics(_ context.Context, m model.ConversationMetrics) e
 	return nil
 }
 
-func (f *fakeRepo) TranscriptStored(_ context.Context, c model.Conversation, n int) error {
-	f.stored[c.ID] = n
+func (f *fakeRepo) QueueTranscriptIndexing(_ context.Context, c model.Conversation) error {
+	f.stored[c.ID] = c.SentenceCount
 	return nil
 }
 

@@ -144,7 +144,7 @@ func (in *Ingest) CommitTranscript(ctx context.Context, u *TranscriptUpload) (Tr
 	}
 	var res TranscriptResult
 	err := in.tx.InTx(ctx, func(ctx context.Context) error {
-		conv, err := in.convs.LockForTranscript(ctx, u.tenantID, u.conversationID)
+		conv, err := in.convs.LockForTranscript(ctx, u.tenantID, u.conversationID, len(u.sentences))
 		if err != nil {
 			return err
 		}
@@ -182,8 +182,7 @@ func (in *Ingest) CommitTranscript(ctx context.Context, u *TranscriptUpload) (Tr
 		if err := in.convs.SaveMetrics(ctx, storedMetrics(conv, m, in.now())); err != nil {
 			return err
 		}
-		conv.SentenceCount, conv.Status = len(u.sentences), model.StatusReady
-		if err := in.convs.TranscriptStored(ctx, conv, len(u.sentences)); err != nil {
+		if err := in.convs.QueueTranscriptIndexing(ctx, conv); err != nil {
 			return err
 		}
 		w := TranscriptWrite{Conversation: conv, Participants: append(parts, added...), Sentences: u.sentences}
