@@ -94,6 +94,9 @@ func Serve(ctx context.Context, cfg *config.Config, out io.Writer, log zerolog.L
 	if err != nil {
 		return err
 	}
+	// The background workers stop before the database closes, also when
+	// the start fails after they began (a port already taken).
+	defer dom.stop()
 	dom.search.health(hl)
 
 	grpcChain := pol.chain(cfg.GRPC.RequestTimeout.Duration, int64(cfg.GRPC.MaxRecvMsgBytes))
@@ -163,7 +166,6 @@ func Serve(ctx context.Context, cfg *config.Config, out io.Writer, log zerolog.L
 	stopRegistry(reg, reason, log)
 
 	drain(cfg.Process.DrainTimeout.Duration, hl, log, reason, shutdowns...)
-	dom.stop()
 	select {
 	case err := <-failed:
 		return err
