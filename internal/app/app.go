@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -150,6 +151,10 @@ func Serve(ctx context.Context, cfg *config.Config, out io.Writer, log zerolog.L
 	}
 	log.Info().Int("pid", os.Getpid()).Str("pid_file", proc.PIDFile()).Str("env", cfg.App.Env).
 		Str("grpc", cfg.GRPC.Addr).Str("http", cfg.HTTP.Addr).Msg("ready")
+	// Start-up leaves garbage (the OpenAPI document parsed and rendered,
+	// configuration, migrations, TLS set-up) that the runtime would hand
+	// back to the OS only minutes later; an idle service should not hold it.
+	go debug.FreeOSMemory()
 	reg := startRegistry(cfg, httpLn.Addr(), grpcLn.Addr(), log)
 
 	runCtx, cancel := context.WithCancel(ctx)
