@@ -7,6 +7,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -50,6 +51,32 @@ func benchLimits(env map[string]string) map[string]string {
 	env["MGV_RATELIMIT_TIERS_STANDARD_RPS"] = "1000000"
 	env["MGV_RATELIMIT_TIERS_STANDARD_BURST"] = "100000"
 	return env
+}
+
+// inParallel runs fn(k) for every k in [0, n), in order of k, from workers
+// goroutines. After the first error no further k starts; it returns that
+// error.
+func inParallel(workers, n int, fn func(k int) error) error {
+	var next atomic.Int64
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := int(next.Add(1) - 1); k < n && !stop.Load(); k = int(next.Add(1) - 1) {
+				if err := fn(k); err != nil {
+					stop.Store(true)
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
 }
 
 // esHTTP is the client of the benchmarks' direct Elasticsearch requests.
@@ -546,21 +573,17 @@ func TestBenchP4SearchLatency(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
 	start := time.Now()
-	for w := 0; w < conc; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for k := int(next.Add(1) - 1); k < pairs && !t.Failed(); k = int(next.Add(1) - 1) {
-				first := (k / len(reqs)) % 2 // which target goes first alternates per pass over the queries
-				send(k, first)
-				send(k, 1-first)
-			}
-		}()
-	}
-	wg.Wait()
+	// send reports its errors; a failed test stops sending.
+	_ = inParallel(conc, pairs, func(k int) error {
+		first := (k / len(reqs)) % 2 // which target goes first alternates per pass over the queries
+		send(k, first)
+		send(k, 1-first)
+		if t.Failed() {
+			return errors.New("failed")
+		}
+		return nil
+	})
 	took := time.Since(start)
 	if t.Failed() {
 		t.FailNow()
@@ -721,24 +744,10 @@ func TestBenchP5IngestThroughput(t *testing.T) {
 			procs.quiet(t, 30*time.Second)
 			cpu := procs.cpu(t)
 			start := time.Now()
-			var next atomic.Int64
-			var wg sync.WaitGroup
-			errs := make(chan error, rawWorkers)
-			for w := 0; w < rawWorkers; w++ {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for k := int(next.Add(1) - 1); k < len(bodies); k = int(next.Add(1) - 1) {
-						if err := corpus.PostBulk(context.Background(), esHTTP, esURL, rawAlias, bodies[k]); err != nil {
-							errs <- err
-							return
-						}
-					}
-				}()
-			}
-			wg.Wait()
-			close(errs)
-			if err := <-errs; err != nil {
+			err := inParallel(rawWorkers, len(bodies), func(k int) error {
+				return corpus.PostBulk(context.Background(), esHTTP, esURL, rawAlias, bodies[k])
+			})
+			if err != nil {
 				t.Fatal(err)
 			}
 			if st := esJSON(t, http.MethodPost, esURL+"/"+rawAlias+"/_refresh", nil, nil); st != http.StatusOK {
@@ -761,36 +770,24 @@ func TestBenchP5IngestThroughput(t *testing.T) {
 			procs.quiet(t, 30*time.Second)
 			cpu := procs.cpu(t)
 			start := time.Now()
-			var next atomic.Int64
-			var wg sync.WaitGroup
-			failed := make(chan error, streams)
-			for w := 0; w < streams; w++ {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for k := int(next.Add(1) - 1); k < convs; k = int(next.Add(1) - 1) {
-						for attempt := 1; ; attempt++ {
-							_, err := p.put(docs[k].ConversationID, puts[k], chunk)
-							if err == nil {
-								break
-							}
-							// CONFLICT says "try again", and a partner
-							// does; counted, since each costs a write.
-							if code, reason, _ := rpcReason(err); code == codes.Aborted && reason == errs.ReasonConflict && attempt < 5 {
-								retried.Add(1)
-								time.Sleep(time.Duration(attempt*20) * time.Millisecond)
-								continue
-							}
-							failed <- err
-							return
-						}
+			err := inParallel(streams, convs, func(k int) error {
+				for attempt := 1; ; attempt++ {
+					_, err := p.put(docs[k].ConversationID, puts[k], chunk)
+					if err == nil {
+						return nil
 					}
-				}()
-			}
-			wg.Wait()
+					// CONFLICT says "try again", and a partner does;
+					// counted, since each costs a write.
+					if code, reason, _ := rpcReason(err); code == codes.Aborted && reason == errs.ReasonConflict && attempt < 5 {
+						retried.Add(1)
+						time.Sleep(time.Duration(attempt*20) * time.Millisecond)
+						continue
+					}
+					return err
+				}
+			})
 			written := time.Since(start)
-			close(failed)
-			if err := <-failed; err != nil {
+			if err != nil {
 				t.Fatal(err)
 			}
 			// A conversation's sentences are indexed with it in one
