@@ -43,9 +43,10 @@ func stream(ctx context.Context, n, size, depth int, gen func(i int) *Conversati
 }
 
 // work generates the n conversations of gen in batches of size and runs fn
-// on every batch from workers goroutines; it returns the first error, which
-// stops the generation.
-func work(ctx context.Context, n, size, workers int, gen func(int) *Conversation, fn func(context.Context, []*Conversation) error) error {
+// on every batch from workers goroutines, calling progress (when not nil)
+// with the number of conversations done after each batch; it returns the
+// first error, which stops the generation.
+func work(ctx context.Context, n, size, workers int, gen func(int) *Conversation, fn func(context.Context, []*Conversation) error, progress func(conversations int)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	batches := stream(ctx, n, size, 2*workers, gen)
@@ -53,6 +54,8 @@ func work(ctx context.Context, n, size, workers int, gen func(int) *Conversation
 		wg    sync.WaitGroup
 		once  sync.Once
 		first error
+		mu    sync.Mutex
+		done  int
 	)
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
@@ -64,6 +67,14 @@ func work(ctx context.Context, n, size, workers int, gen func(int) *Conversation
 				}
 				if err := fn(ctx, b); err != nil {
 					once.Do(func() { first = err; cancel() })
+					continue
+				}
+				if progress != nil {
+					mu.Lock()
+					done += len(b)
+					n := done
+					mu.Unlock()
+					progress(n)
 				}
 			}
 		}()
@@ -85,23 +96,9 @@ const partsBytes = 4 << 20
 // conversation ids must be free. db should interpolate parameters
 // (interpolateParams=true) to spare a round trip per statement.
 func LoadMySQL(ctx context.Context, db *sql.DB, g *Generator, workers int, progress func(conversations int)) error {
-	var (
-		mu   sync.Mutex
-		done int
-	)
 	return work(ctx, g.Spec.Conversations, 32, workers, g.Conversation, func(ctx context.Context, b []*Conversation) error {
-		if err := insertBatch(ctx, db, b); err != nil {
-			return err
-		}
-		if progress != nil {
-			mu.Lock()
-			done += len(b)
-			n := done
-			mu.Unlock()
-			progress(n)
-		}
-		return nil
-	})
+		return insertBatch(ctx, db, b)
+	}, progress)
 }
 
 func insertBatch(ctx context.Context, db *sql.DB, b []*Conversation) error {
@@ -291,10 +288,6 @@ func truncate(b []byte) string {
 // LoadES bulk-loads every conversation of g into index, docsPerRequest
 // documents per _bulk request, workers requests at a time.
 func LoadES(ctx context.Context, hc *http.Client, esURL, index string, g *Generator, docsPerRequest, workers int, progress func(conversations int)) error {
-	var (
-		mu   sync.Mutex
-		done int
-	)
 	return work(ctx, g.Spec.Conversations, docsPerRequest, workers, g.Conversation, func(ctx context.Context, b []*Conversation) error {
 		docs := make([]*search.Doc, len(b))
 		for i, c := range b {
@@ -304,16 +297,6 @@ func LoadES(ctx context.Context, hc *http.Client, esURL, index string, g *Genera
 		if err != nil {
 			return err
 		}
-		if err := PostBulk(ctx, hc, esURL, index, body); err != nil {
-			return err
-		}
-		if progress != nil {
-			mu.Lock()
-			done += len(b)
-			n := done
-			mu.Unlock()
-			progress(n)
-		}
-		return nil
-	})
+		return PostBulk(ctx, hc, esURL, index, body)
+	}, progress)
 }
