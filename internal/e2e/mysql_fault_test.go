@@ -3,10 +3,7 @@
 package e2e
 
 import (
-	"bufio"
 	"net/http"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 )
@@ -14,20 +11,11 @@ import (
 // goroutines reads go_goroutines from the service's /metrics.
 func goroutines(t *testing.T, s *Service) int {
 	t.Helper()
-	resp, err := http.Get(s.URL("/metrics"))
-	if err != nil {
-		t.Fatal(err)
+	n := metric(t, s, "go_goroutines")
+	if n < 0 {
+		t.Fatal("/metrics has no go_goroutines")
 	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "go_goroutines "); ok {
-			n, _ := strconv.ParseFloat(v, 64)
-			return int(n)
-		}
-	}
-	t.Fatal("/metrics has no go_goroutines")
-	return 0
+	return int(n)
 }
 
 // TestR3MySQLStoppedThenStarted stops the real MariaDB under a serving
