@@ -25,7 +25,6 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
-	"github.com/megaview/mgvcore/internal/config"
 	"github.com/megaview/mgvcore/internal/dao"
 	"github.com/megaview/mgvcore/internal/e2e/corpus"
 	"github.com/megaview/mgvcore/internal/errs"
@@ -220,19 +219,7 @@ func ensureCorpusDB(t *testing.T, spec corpus.Spec) *benchCorpus {
 // there is none.
 func loadCorpusFixture(t *testing.T, dsn string, spec corpus.Spec) *Fixture {
 	t.Helper()
-	db, err := dao.OpenDB(config.Database{Driver: "mysql", DSN: dsn, MaxOpenConns: 4, MaxIdleConns: 2,
-		ConnMaxLifetime: config.Duration{Duration: time.Minute}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if sqlDB, err := db.DB(); err == nil {
-			sqlDB.Close()
-		}
-	})
-	if _, err := dao.NewMigrator(db).Up(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	db := openMigrated(t, "mysql", dsn)
 	f := &Fixture{DB: db, tokens: logic.NewTokens(testJWTSecret, 15*time.Minute, 2*time.Hour)}
 	if err := db.Where("name = ?", corpusTenantName(spec)).Limit(1).Find(&f.Tenant).Error; err != nil || f.Tenant.ID == 0 {
 		return nil
