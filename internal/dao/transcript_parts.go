@@ -38,8 +38,10 @@ func maxEncoded(s model.Sentence) int {
 	return 96 + 6*(len(s.SpeakerKey)+len(s.Text))
 }
 
-// encodeParts splits a transcript (in seq order) into parts.
-func encodeParts(c model.Conversation, sentences []model.Sentence) ([]model.TranscriptPart, error) {
+// TranscriptParts splits a transcript (in seq order) into the parts
+// ReplaceSentences stores; bulk loaders that write the table directly use
+// it too.
+func TranscriptParts(c model.Conversation, sentences []model.Sentence) ([]model.TranscriptPart, error) {
 	var parts []model.TranscriptPart
 	for start := 0; start < len(sentences); {
 		end, size := start, 0
@@ -63,12 +65,6 @@ func encodeParts(c model.Conversation, sentences []model.Sentence) ([]model.Tran
 		start = end
 	}
 	return parts, nil
-}
-
-// TranscriptParts is how ReplaceSentences stores a transcript (in seq
-// order); bulk loaders that write the tables directly use it too.
-func TranscriptParts(c model.Conversation, sentences []model.Sentence) ([]model.TranscriptPart, error) {
-	return encodeParts(c, sentences)
 }
 
 // decodePart reads the sentences of one part, in seq order.

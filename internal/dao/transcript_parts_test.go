@@ -65,7 +65,7 @@ func TestTranscriptPartsRoundTripAndBounds(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := transcript(c, tc.n, tc.text)
-			parts, err := encodeParts(c, in)
+			parts, err := TranscriptParts(c, in)
 			if err != nil {
 				t.Fatal(err)
 			}

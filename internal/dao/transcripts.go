@@ -55,7 +55,7 @@ func (r *Conversations) ReplaceSentences(ctx context.Context, c model.Conversati
 			return dbError(err, nil)
 		}
 	}
-	parts, err := encodeParts(c, sentences)
+	parts, err := TranscriptParts(c, sentences)
 	if err != nil {
 		return err
 	}
