@@ -984,6 +984,38 @@ func (w *scopeWorld) writeEndpoints() []scopeEndpoint {
 		}
 	}
 
+	// Partner writes, asked of both tenants' data.
+	upsertDeal := func(origin string, owner int64) func(t *testing.T, c *scopeCaller, _ string) scopeAnswer {
+		return func(t *testing.T, c *scopeCaller, _ string) scopeAnswer {
+			_, err := dealClient.UpsertDeal(c.ctx(t), &openv1.UpsertDealRequest{OriginDealId: origin, Name: "Deal",
+				Owner: &openv1.UpsertDealRequest_OwnerUserId{OwnerUserId: owner}})
+			if err != nil {
+				return scopeRPCErr(err)
+			}
+			return scopeRPCOK()
+		}
+	}
+	createAgain := func(conv string) func(t *testing.T, c *scopeCaller, _ string) scopeAnswer {
+		return func(t *testing.T, c *scopeCaller, _ string) scopeAnswer {
+			res, err := convClient.CreateConversation(c.ctx(t), proto.Clone(w.requests[conv]).(*openv1.CreateConversationRequest))
+			if err != nil {
+				return scopeRPCErr(err)
+			}
+			if res.Created || res.ConversationId != w.conv[conv] {
+				t.Errorf("%s: the same request again answered %v", c.name, res)
+			}
+			return scopeRPCOK()
+		}
+	}
+	putTranscript := func(conv string) func(t *testing.T, c *scopeCaller, _ string) scopeAnswer {
+		return func(t *testing.T, c *scopeCaller, _ string) scopeAnswer {
+			if _, err := w.put(t, c.ctx(t), w.conv[conv], w.sentences[conv]); err != nil {
+				return scopeRPCErr(err)
+			}
+			return scopeRPCOK()
+		}
+	}
+
 	// Columns: rep1, rep3, manager, admin, app, app:read, app:ingest, B.admin, B.app
 	return []scopeEndpoint{
 		// Organization (admins of the tenant only).
@@ -1060,66 +1092,18 @@ func (w *scopeWorld) writeEndpoints() []scopeEndpoint {
 				return scopeRPCOK()
 			}},
 		{name: "gRPC DealService.UpsertDeal (owner: A's rep1)", cells: cells(denied, denied, denied, allow, allow, denied, allow, hidden, hidden),
-			reason: "USER_NOT_FOUND",
-			call: func(t *testing.T, c *scopeCaller, _ string) scopeAnswer {
-				_, err := dealClient.UpsertDeal(c.ctx(t), &openv1.UpsertDealRequest{OriginDealId: "scope-deal", Name: "Deal",
-					Owner: &openv1.UpsertDealRequest_OwnerUserId{OwnerUserId: w.a.Reps[0].ID}})
-				if err != nil {
-					return scopeRPCErr(err)
-				}
-				return scopeRPCOK()
-			}},
+			reason: "USER_NOT_FOUND", call: upsertDeal("scope-deal", w.a.Reps[0].ID)},
 		{name: "gRPC ConversationService.CreateConversation (rep2's call again)", cells: cells(denied, denied, denied, allow, allow, denied, allow, hidden, hidden),
-			reason: "USER_NOT_FOUND",
-			call: func(t *testing.T, c *scopeCaller, _ string) scopeAnswer {
-				res, err := convClient.CreateConversation(c.ctx(t), proto.Clone(w.requests["rep2"]).(*openv1.CreateConversationRequest))
-				if err != nil {
-					return scopeRPCErr(err)
-				}
-				if res.Created || res.ConversationId != w.conv["rep2"] {
-					t.Errorf("%s: the same request again answered %v", c.name, res)
-				}
-				return scopeRPCOK()
-			}},
+			reason: "USER_NOT_FOUND", call: createAgain("rep2")},
 		{name: "gRPC ConversationService.PutTranscript (rep2's call)", cells: cells(denied, denied, denied, allow, allow, denied, allow, hidden, hidden),
-			reason: "CONVERSATION_NOT_FOUND",
-			call: func(t *testing.T, c *scopeCaller, _ string) scopeAnswer {
-				if _, err := w.put(t, c.ctx(t), w.conv["rep2"], w.sentences["rep2"]); err != nil {
-					return scopeRPCErr(err)
-				}
-				return scopeRPCOK()
-			}},
+			reason: "CONVERSATION_NOT_FOUND", call: putTranscript("rep2")},
 		// The same the other way round: A's partners cannot reach B's ids.
 		{name: "gRPC DealService.UpsertDeal (owner: B's rep1)", cells: cells(denied, denied, denied, hidden, hidden, denied, hidden, allow, allow),
-			reason: "USER_NOT_FOUND",
-			call: func(t *testing.T, c *scopeCaller, _ string) scopeAnswer {
-				_, err := dealClient.UpsertDeal(c.ctx(t), &openv1.UpsertDealRequest{OriginDealId: "scope-deal-b", Name: "Deal",
-					Owner: &openv1.UpsertDealRequest_OwnerUserId{OwnerUserId: w.b.Reps[0].ID}})
-				if err != nil {
-					return scopeRPCErr(err)
-				}
-				return scopeRPCOK()
-			}},
+			reason: "USER_NOT_FOUND", call: upsertDeal("scope-deal-b", w.b.Reps[0].ID)},
 		{name: "gRPC ConversationService.CreateConversation (B.rep1's call again)", cells: cells(denied, denied, denied, hidden, hidden, denied, hidden, allow, allow),
-			reason: "USER_NOT_FOUND",
-			call: func(t *testing.T, c *scopeCaller, _ string) scopeAnswer {
-				res, err := convClient.CreateConversation(c.ctx(t), proto.Clone(w.requests["B.rep1"]).(*openv1.CreateConversationRequest))
-				if err != nil {
-					return scopeRPCErr(err)
-				}
-				if res.Created || res.ConversationId != w.conv["B.rep1"] {
-					t.Errorf("%s: the same request again answered %v", c.name, res)
-				}
-				return scopeRPCOK()
-			}},
+			reason: "USER_NOT_FOUND", call: createAgain("B.rep1")},
 		{name: "gRPC ConversationService.PutTranscript (B.rep1's call)", cells: cells(denied, denied, denied, hidden, hidden, denied, hidden, allow, allow),
-			reason: "CONVERSATION_NOT_FOUND",
-			call: func(t *testing.T, c *scopeCaller, _ string) scopeAnswer {
-				if _, err := w.put(t, c.ctx(t), w.conv["B.rep1"], w.sentences["B.rep1"]); err != nil {
-					return scopeRPCErr(err)
-				}
-				return scopeRPCOK()
-			}},
+			reason: "CONVERSATION_NOT_FOUND", call: putTranscript("B.rep1")},
 	}
 }
 
