@@ -299,33 +299,14 @@ func (f filler) slot(name, lang string) string {
 			return productsEN[f.product]
 		}
 		return productsZH[f.product]
-	case "other_product":
+	case "other_product", "feature", "person", "rep", "day":
+		lists := wordSlots[name]
 		if en {
-			return pick(r, productsEN)
+			return pick(r, lists[1])
 		}
-		return pick(r, productsZH)
+		return pick(r, lists[0])
 	case "competitor":
 		return pick(r, competitors)
-	case "feature":
-		if en {
-			return pick(r, featuresEN)
-		}
-		return pick(r, featuresZH)
-	case "person":
-		if en {
-			return pick(r, rolesEN)
-		}
-		return pick(r, rolesZH)
-	case "rep":
-		if en {
-			return pick(r, repNamesEN)
-		}
-		return pick(r, repNamesZH)
-	case "day":
-		if en {
-			return pick(r, daysEN)
-		}
-		return pick(r, daysZH)
 	case "n":
 		return strconv.Itoa(50 + r.IntN(60)*50)
 	case "seats":
@@ -345,6 +326,16 @@ func (f filler) slot(name, lang string) string {
 		return strconv.Itoa(2 + r.IntN(3))
 	}
 	panic("corpus: unknown slot " + name)
+}
+
+// wordSlots are the slots filled with a word of the sentence's language:
+// Chinese, English.
+var wordSlots = map[string][2][]string{
+	"other_product": {productsZH, productsEN},
+	"feature":       {featuresZH, featuresEN},
+	"person":        {rolesZH, rolesEN},
+	"rep":           {repNamesZH, repNamesEN},
+	"day":           {daysZH, daysEN},
 }
 
 // Vocabulary. Product i is the same product in both languages.
