@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/model"
 	"github.com/megaview/mgvcore/internal/search"
@@ -237,33 +239,21 @@ func (s *Search) page(ctx context.Context, scope model.Scope, res search.Result,
 // lookups reads the conversations of a page and the names of its facet
 // owners at the same time. The first error wins and cancels the other read.
 func (s *Search) lookups(ctx context.Context, scope model.Scope, ids, owners []int64) (map[int64]model.Conversation, map[int64]string, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	g, ctx := errgroup.WithContext(ctx)
 	var (
-		once     sync.Once
-		firstErr error
-		names    map[int64]string
-		wg       sync.WaitGroup
+		convs map[int64]model.Conversation
+		names map[int64]string
 	)
-	fail := func(err error) {
-		once.Do(func() {
-			firstErr = err
-			cancel()
-		})
-	}
-	wg.Go(func() {
-		var err error
-		if names, err = s.db.UserNames(ctx, scope.TenantID, owners); err != nil {
-			fail(err)
-		}
+	g.Go(func() (err error) {
+		convs, err = s.db.Conversations(ctx, scope, ids)
+		return err
 	})
-	convs, err := s.db.Conversations(ctx, scope, ids)
-	if err != nil {
-		fail(err)
-	}
-	wg.Wait()
-	if firstErr != nil {
-		return nil, nil, firstErr
+	g.Go(func() (err error) {
+		names, err = s.db.UserNames(ctx, scope.TenantID, owners)
+		return err
+	})
+	if err := g.Wait(); err != nil {
+		return nil, nil, err
 	}
 	return convs, names, nil
 }
