@@ -668,6 +668,19 @@ func (w *scopeWorld) readEndpoints() []scopeEndpoint {
 	searchClient := openv1.NewSearchServiceClient(w.conn)
 	trackerClient := openv1.NewTrackerServiceClient(w.conn)
 	statsClient := openv1.NewStatsServiceClient(w.conn)
+	listUsers := func(departmentID int64) func(t *testing.T, c *scopeCaller, _ string) scopeAnswer {
+		return func(t *testing.T, c *scopeCaller, _ string) scopeAnswer {
+			res, err := orgClient.ListUsers(c.ctx(t), &openv1.ListUsersRequest{PageSize: 100, DepartmentId: departmentID})
+			if err != nil {
+				return scopeRPCErr(err)
+			}
+			var out []string
+			for _, u := range res.Users {
+				out = append(out, scopeName(w.userNames, u.Id))
+			}
+			return scopeRPCOK(out...)
+		}
+	}
 
 	// Columns: rep1, rep3, manager, admin, app, app:read, app:ingest, B.admin, B.app
 	return []scopeEndpoint{
@@ -714,30 +727,9 @@ func (w *scopeWorld) readEndpoints() []scopeEndpoint {
 				return w.web(t, c, http.MethodGet, "/api/v1/users?department_id="+salesID, nil, userNames(t))
 			}},
 		{name: "gRPC OrgService.ListUsers", cells: cells(allow, allow, allow, allow, allow, allow, denied, allow, allow), sees: users,
-			call: func(t *testing.T, c *scopeCaller, _ string) scopeAnswer {
-				res, err := orgClient.ListUsers(c.ctx(t), &openv1.ListUsersRequest{PageSize: 100})
-				if err != nil {
-					return scopeRPCErr(err)
-				}
-				var out []string
-				for _, u := range res.Users {
-					out = append(out, scopeName(w.userNames, u.Id))
-				}
-				return scopeRPCOK(out...)
-			}},
+			call: listUsers(0)},
 		{name: "gRPC OrgService.ListUsers(department <A sales>)", cells: cells(allow, allow, allow, allow, allow, allow, denied, hidden, hidden),
-			reason: "DEPARTMENT_NOT_FOUND", sees: inSales(scopeUsers),
-			call: func(t *testing.T, c *scopeCaller, _ string) scopeAnswer {
-				res, err := orgClient.ListUsers(c.ctx(t), &openv1.ListUsersRequest{PageSize: 100, DepartmentId: w.a.Sales.ID})
-				if err != nil {
-					return scopeRPCErr(err)
-				}
-				var out []string
-				for _, u := range res.Users {
-					out = append(out, scopeName(w.userNames, u.Id))
-				}
-				return scopeRPCOK(out...)
-			}},
+			reason: "DEPARTMENT_NOT_FOUND", sees: inSales(scopeUsers), call: listUsers(w.a.Sales.ID)},
 
 		// Conversations: lists.
 		{name: "GET /conversations", cells: cells(allow, allow, allow, allow, allow, allow, denied, allow, allow), sees: convs,
