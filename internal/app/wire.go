@@ -75,7 +75,7 @@ func newDomain(cfg *config.Config, log zerolog.Logger, d *deps, pol *policies) (
 		return nil, err
 	}
 	if cfg.Search.Indexer {
-		dm.ingest.OnCommitted(dm.search.indexer.Notify)
+		dm.ingest.OnCommitted(dm.search.indexer.Committed)
 	}
 	return dm, nil
 }

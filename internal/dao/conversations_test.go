@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -547,5 +548,59 @@ func TestSeedConversations(t *testing.T) {
 	}
 	if questions == 0 || backChannels == 0 {
 		t.Fatalf("questions %d, back-channels %d", questions, backChannels)
+	}
+}
+
+func TestSearchDocsFromCommittedTranscripts(t *testing.T) {
+	o := newOrg(t)
+	var committed []*logic.TranscriptWrite
+	o.ingest.OnCommitted(func(w *logic.TranscriptWrite) {
+		if w != nil {
+			committed = append(committed, w)
+		}
+	})
+	id := o.create(t, "known", o.reps[2], time.Now().UTC(), nil)
+	put := func(words string) {
+		t.Helper()
+		in := []logic.SentenceInput{
+			{Seq: 0, SpeakerKey: "rep", StartMS: 0, EndMS: 900, Text: "您好，" + words},
+			{Seq: 3, SpeakerKey: "cust", StartMS: 1000, EndMS: 2000, Text: "budget " + words},
+			{Seq: 4, SpeakerKey: "new speaker", StartMS: 2100, EndMS: 2500, Text: "\"quoted\" \\ " + words},
+		}
+		if _, err := o.ingest.PutTranscript(o.app(), id, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("first")
+	put("second")
+	if len(committed) != 2 || committed[1].Conversation.TranscriptVersion != 2 || len(committed[1].Sentences) != 3 {
+		t.Fatalf("committed writes: %+v", committed)
+	}
+	docs := dao.NewSearchDocs(o.db)
+	fromDB, stamps, err := docs.Load(t.Context(), []int64{id}, nil)
+	if err != nil || fromDB[id] == nil || len(fromDB[id].Sentences) != 3 {
+		t.Fatalf("load: %v %+v", err, fromDB)
+	}
+	// Given the committed write, the document is the same without reading
+	// the sentences back; an older version given is not used.
+	for _, w := range committed {
+		var asked []int64
+		got, gotStamps, err := docs.Load(t.Context(), []int64{id}, func(cid, version int64) ([]model.Sentence, bool) {
+			asked = append(asked, cid, version)
+			return w.Sentences, version == w.Conversation.TranscriptVersion
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(asked, []int64{id, 2}) {
+			t.Errorf("asked for %v, want conversation %d version 2", asked, id)
+		}
+		if !reflect.DeepEqual(got, fromDB) || !reflect.DeepEqual(gotStamps, stamps) {
+			t.Errorf("version %d given: %+v, from the database %+v", w.Conversation.TranscriptVersion, got[id], fromDB[id])
+		}
+	}
+	if s := fromDB[id].Sentences; s[0].Affiliation != model.AffiliationInternal || s[1].Affiliation != model.AffiliationExternal ||
+		s[2].Affiliation != model.AffiliationUnknown || s[2].Text != "\"quoted\" \\ second" {
+		t.Errorf("sentences: %+v", s)
 	}
 }

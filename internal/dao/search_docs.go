@@ -24,11 +24,18 @@ type Stamp struct {
 	UpdatedAt time.Time
 }
 
+// KnownTranscripts returns the sentences of a conversation's transcript at
+// a transcript version when the caller holds them (false: Load reads them).
+// Every write of a transcript makes a new version, so the sentences of a
+// version never change once committed.
+type KnownTranscripts func(conversationID, version int64) ([]model.Sentence, bool)
+
 // Load builds the documents of the conversations ids, read in one
 // transaction so that each is a consistent snapshot (never the metadata of
-// one transcript version with the sentences of another). Ids missing from
-// the result no longer exist.
-func (r *SearchDocs) Load(ctx context.Context, ids []int64) (map[int64]*search.Doc, map[int64]Stamp, error) {
+// one transcript version with the sentences of another). The transcripts
+// known (may be nil) gives are not read again. Ids missing from the result
+// no longer exist.
+func (r *SearchDocs) Load(ctx context.Context, ids []int64, known KnownTranscripts) (map[int64]*search.Doc, map[int64]Stamp, error) {
 	docs := make(map[int64]*search.Doc, len(ids))
 	stamps := make(map[int64]Stamp, len(ids))
 	if len(ids) == 0 {
@@ -73,6 +80,13 @@ func (r *SearchDocs) Load(ctx context.Context, ids []int64) (map[int64]*search.D
 			}
 			affiliation[p.ConversationID][p.SpeakerKey] = p.Affiliation
 		}
+		affiliationOf := func(cid int64, speaker string) string {
+			if a := affiliation[cid][speaker]; a != "" {
+				return a
+			}
+			return model.AffiliationUnknown
+		}
+		read := make([]int64, 0, len(convs))
 		for _, c := range convs {
 			d := &search.Doc{
 				TenantID: c.TenantID, ConversationID: c.ID, OwnerUserID: c.OwnerUserID, DepartmentPath: pathOf[c.OwnerUserID],
@@ -85,16 +99,27 @@ func (r *SearchDocs) Load(ctx context.Context, ids []int64) (map[int64]*search.D
 			}
 			docs[c.ID] = d
 			stamps[c.ID] = Stamp{Version: c.TranscriptVersion, UpdatedAt: c.UpdatedAt.UTC()}
+			sentences, ok := []model.Sentence(nil), false
+			if known != nil {
+				sentences, ok = known(c.ID, c.TranscriptVersion)
+			}
+			if !ok {
+				read = append(read, c.ID)
+				continue
+			}
+			for _, st := range sentences {
+				d.Sentences = append(d.Sentences, search.Sentence{Seq: st.Seq, SpeakerKey: st.SpeakerKey,
+					Affiliation: affiliationOf(c.ID, st.SpeakerKey), StartMS: st.StartMS, EndMS: st.EndMS, Text: st.Text})
+			}
 		}
-		return readParts(tx, 0, present, func(cid, _ int64, run []storedSentence) error {
+		if len(read) == 0 {
+			return nil
+		}
+		return readParts(tx, 0, read, func(cid, _ int64, run []storedSentence) error {
 			d := docs[cid]
 			for _, st := range run {
-				s := search.Sentence{Seq: st.Seq, SpeakerKey: st.SpeakerKey, StartMS: st.StartMS, EndMS: st.EndMS, Text: st.Text}
-				s.Affiliation = affiliation[cid][s.SpeakerKey]
-				if s.Affiliation == "" {
-					s.Affiliation = model.AffiliationUnknown
-				}
-				d.Sentences = append(d.Sentences, s)
+				d.Sentences = append(d.Sentences, search.Sentence{Seq: st.Seq, SpeakerKey: st.SpeakerKey,
+					Affiliation: affiliationOf(cid, st.SpeakerKey), StartMS: st.StartMS, EndMS: st.EndMS, Text: st.Text})
 			}
 			return nil
 		})

@@ -254,6 +254,12 @@ func TestSearchableOnceTheIndexerCatchesUp(t *testing.T) {
 	if n := metric(t, s, "mgv_search_catchup_refreshes_total"); n < 2 {
 		t.Errorf("mgv_search_catchup_refreshes_total = %v, want at least one per transcript", n)
 	}
+	// The indexer took the transcripts from the writes, not read back. A
+	// job claimed in the instant between commit and hand-over is read back,
+	// so one of the two is enough.
+	if n := metric(t, s, "mgv_search_transcripts_reused_total"); n < 1 {
+		t.Errorf("mgv_search_transcripts_reused_total = %v, want the transcripts indexed from memory", n)
+	}
 }
 
 // mgvcore reindex while the service serves: a new index version behind the

@@ -76,20 +76,22 @@ type Ingest struct {
 	tx    Transactor
 	hooks []TranscriptHook
 	now   func() time.Time
-	// committed runs after each committed write that queued indexing.
-	committed func()
+	// committed runs after each committed write that queued indexing,
+	// with the transcript written (nil for a conversation write).
+	committed func(*TranscriptWrite)
 }
 
 // NewIngest writes through convs and deals; hooks run inside every
 // transcript write's transaction, in order.
 func NewIngest(convs IngestRepo, deals DealRepo, tx Transactor, hooks ...TranscriptHook) *Ingest {
-	return &Ingest{convs: convs, deals: deals, tx: tx, hooks: hooks, now: time.Now, committed: func() {}}
+	return &Ingest{convs: convs, deals: deals, tx: tx, hooks: hooks, now: time.Now, committed: func(*TranscriptWrite) {}}
 }
 
 // OnCommitted sets fn to run after every committed conversation or
 // transcript write, each of which queues search indexing (the indexer's
-// Notify). fn must not block.
-func (in *Ingest) OnCommitted(fn func()) { in.committed = fn }
+// Committed). A transcript write passes what it stored, which must not be
+// changed; a conversation write passes nil. fn must not block.
+func (in *Ingest) OnCommitted(fn func(w *TranscriptWrite)) { in.committed = fn }
 
 // Ref names a user or a deal by Megaview id or by the partner's origin id;
 // the zero Ref names nothing.
@@ -171,7 +173,7 @@ func (in *Ingest) CreateConversation(ctx context.Context, req CreateConversation
 	if err != nil {
 		return CreateConversationResult{}, err
 	}
-	in.committed()
+	in.committed(nil)
 	return CreateConversationResult{ConversationID: conv.ID, Created: true}, nil
 }
 

@@ -3,6 +3,7 @@ package logic
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -25,9 +26,10 @@ type SearchJobs interface {
 	Backlog(ctx context.Context) (int64, time.Time, error)
 }
 
-// SearchDocLoader builds index documents from the database (dao.SearchDocs).
+// SearchDocLoader builds index documents from the database (dao.SearchDocs);
+// the transcripts known gives (may be nil) are not read again.
 type SearchDocLoader interface {
-	Load(ctx context.Context, ids []int64) (map[int64]*search.Doc, map[int64]dao.Stamp, error)
+	Load(ctx context.Context, ids []int64, known dao.KnownTranscripts) (map[int64]*search.Doc, map[int64]dao.Stamp, error)
 	Stamps(ctx context.Context, ids []int64) (map[int64]dao.Stamp, error)
 }
 
@@ -43,6 +45,10 @@ type IndexerOptions struct {
 	MaxBackoff   time.Duration
 	MaxLag       time.Duration
 	Pacer        Pacer
+	// RecentBytes bounds the transcripts this process committed and keeps
+	// until they are indexed, so their documents are built without reading
+	// the sentences back (0: defaultRecentBytes; negative: none kept).
+	RecentBytes int
 	// CatchUpRefresh, on an engine that is a search.Refresher, refreshes
 	// the index when the indexer has caught up after writing, so that what
 	// it wrote is searchable at once rather than at the index's next
@@ -63,9 +69,13 @@ type Indexer struct {
 	o      IndexerOptions
 	log    zerolog.Logger
 
+	// recent are this process's committed transcripts not indexed yet.
+	recent *recentTranscripts
+
 	lag       prometheus.Gauge
 	pending   prometheus.Gauge
 	indexed   prometheus.Counter
+	reused    prometheus.Counter
 	failures  prometheus.Counter
 	bulkTime  prometheus.Histogram
 	refreshes prometheus.Counter
@@ -102,6 +112,10 @@ func NewIndexer(engine search.Engine, jobs SearchJobs, docs SearchDocLoader, o I
 			Name: "mgv_search_indexed_total",
 			Help: "Conversations written to (or removed from) the search index.",
 		}),
+		reused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "mgv_search_transcripts_reused_total",
+			Help: "Transcripts indexed from what this process had just written, without reading them back.",
+		}),
 		failures: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "mgv_search_index_failures_total",
 			Help: "Search outbox jobs that failed and were rescheduled.",
@@ -125,17 +139,36 @@ func NewIndexer(engine search.Engine, jobs SearchJobs, docs SearchDocLoader, o I
 	if ix.o.Workers <= 0 {
 		ix.o.Workers = 1
 	}
+	switch {
+	case ix.o.RecentBytes == 0:
+		ix.recent = newRecentTranscripts(defaultRecentBytes)
+	case ix.o.RecentBytes > 0:
+		ix.recent = newRecentTranscripts(ix.o.RecentBytes)
+	}
 	if r, ok := engine.(search.Refresher); ok && ix.o.CatchUpRefresh > 0 {
 		ix.refresher = r
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{ix.lag, ix.pending, ix.indexed, ix.failures, ix.bulkTime, ix.refreshes} {
+		for _, c := range []prometheus.Collector{ix.lag, ix.pending, ix.indexed, ix.reused, ix.failures, ix.bulkTime, ix.refreshes} {
 			if err := reg.Register(c); err != nil {
 				return nil, fmt.Errorf("search indexer metrics: %w", err)
 			}
 		}
 	}
 	return ix, nil
+}
+
+// defaultRecentBytes holds a few hundred typical transcripts: what several
+// seconds of heavy ingest commit before the indexer takes it.
+const defaultRecentBytes = 16 << 20
+
+// Committed is Ingest's OnCommitted: it keeps a transcript just written
+// (w nil: none) for the indexer, and wakes it.
+func (ix *Indexer) Committed(w *TranscriptWrite) {
+	if w != nil {
+		ix.recent.put(w.Conversation.ID, w.Conversation.TranscriptVersion, w.Sentences)
+	}
+	ix.Notify()
 }
 
 // Notify wakes an idle worker: work for the indexer was just committed in
@@ -310,7 +343,14 @@ func (ix *Indexer) RunOnce(ctx context.Context) (int, error) {
 		ix.retry(ctx, jobs, err)
 		return len(jobs), err
 	}
-	docs, stamps, err := ix.docs.Load(ctx, ids)
+	reused := 0
+	docs, stamps, err := ix.docs.Load(ctx, ids, func(id, version int64) ([]model.Sentence, bool) {
+		sentences, ok := ix.recent.get(id, version)
+		if ok {
+			reused++
+		}
+		return sentences, ok
+	})
 	if err != nil {
 		return fail(fmt.Errorf("reading conversations: %w", err))
 	}
@@ -354,8 +394,14 @@ func (ix *Indexer) RunOnce(ctx context.Context) (int, error) {
 		default:
 			ix.indexed.Inc()
 			done = append(done, jobIDs(byConv[id])...)
+			if docs[id] != nil {
+				ix.recent.indexed(id, docs[id].Version)
+			} else {
+				ix.recent.indexed(id, math.MaxInt64)
+			}
 		}
 	}
+	ix.reused.Add(float64(reused))
 	if err := ix.jobs.Done(ctx, done); err != nil {
 		// The jobs run again after their lease: harmless duplicates.
 		return len(jobs), fmt.Errorf("deleting indexed jobs: %w", err)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/rs/zerolog"
 
 	"github.com/megaview/mgvcore/internal/dao"
@@ -60,15 +61,29 @@ func (f *fakeJobs) Backlog(context.Context) (int64, time.Time, error) {
 	return int64(len(f.jobs)), time.Time{}, nil
 }
 
+// fakeDocs has every conversation but 404, at stamp.Version; a
+// transcript known is taken from known, the others "read" as one sentence
+// "stored".
 type fakeDocs struct{ stamp, after dao.Stamp }
 
-func (f *fakeDocs) Load(_ context.Context, ids []int64) (map[int64]*search.Doc, map[int64]dao.Stamp, error) {
+func (f *fakeDocs) Load(_ context.Context, ids []int64, known dao.KnownTranscripts) (map[int64]*search.Doc, map[int64]dao.Stamp, error) {
 	docs, stamps := map[int64]*search.Doc{}, map[int64]dao.Stamp{}
 	for _, id := range ids {
-		if id != 404 {
-			docs[id] = &search.Doc{ConversationID: id}
-			stamps[id] = f.stamp
+		if id == 404 {
+			continue
 		}
+		d := &search.Doc{ConversationID: id, Version: f.stamp.Version}
+		sentences, ok := []model.Sentence(nil), false
+		if known != nil {
+			sentences, ok = known(id, f.stamp.Version)
+		}
+		if !ok {
+			sentences = []model.Sentence{{Text: "stored"}}
+		}
+		for _, s := range sentences {
+			d.Sentences = append(d.Sentences, search.Sentence{Text: s.Text})
+		}
+		docs[id], stamps[id] = d, f.stamp
 	}
 	return docs, stamps, nil
 }
@@ -156,6 +171,74 @@ func TestIndexerNeverDropsAJob(t *testing.T) {
 	time.Sleep(5 * time.Millisecond)
 	if _, err := ix.RunOnce(ctx); err != nil || len(jobs.jobs) != 0 {
 		t.Fatalf("jobs left %v, %v", jobs.jobs, err)
+	}
+}
+
+func TestIndexerBuildsCommittedTranscriptsFromMemory(t *testing.T) {
+	jobs := &fakeJobs{retried: map[int64]string{}, jobs: map[int64]*model.OutboxJob{}}
+	docs := &fakeDocs{stamp: dao.Stamp{Version: 3}, after: dao.Stamp{Version: 3}}
+	engine := &fakeEngine{}
+	ix, err := NewIndexer(engine, jobs, docs, IndexerOptions{BatchSize: 10, PollInterval: time.Millisecond, Lease: time.Minute, MaxBackoff: time.Millisecond, MaxLag: time.Minute}, zerolog.Nop(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	written := func(id int64) []string {
+		engine.mu.Lock()
+		defer engine.mu.Unlock()
+		var texts []string
+		for _, op := range engine.written {
+			if op.ConversationID == id && op.Doc != nil {
+				texts = nil
+				for _, s := range op.Doc.Sentences {
+					texts = append(texts, s.Text)
+				}
+			}
+		}
+		return texts
+	}
+	commit := func(id, version int64, texts ...string) {
+		w := &TranscriptWrite{Conversation: model.Conversation{ID: id, TranscriptVersion: version}}
+		for i, text := range texts {
+			w.Sentences = append(w.Sentences, model.Sentence{ConversationID: id, Seq: i, Text: text})
+		}
+		ix.Committed(w)
+		jobs.add(model.OutboxJob{ID: id, ConversationID: id, Kind: model.OutboxTranscript, Version: version})
+	}
+	// 1 committed the version the database has, 2 an older one, 3 nothing
+	// in this process.
+	commit(1, 3, "from", "memory")
+	commit(2, 2, "stale")
+	jobs.add(model.OutboxJob{ID: 3, ConversationID: 3, Kind: model.OutboxTranscript, Version: 3})
+	if _, err := ix.RunOnce(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[int64]string{1: "[from memory]", 2: "[stored]", 3: "[stored]"} {
+		if got := fmt.Sprint(written(id)); got != want {
+			t.Errorf("conversation %d indexed with %s, want %s", id, got, want)
+		}
+	}
+	if got := testutil.ToFloat64(ix.reused); got != 1 {
+		t.Errorf("reused %v transcripts, want 1", got)
+	}
+	// Indexed, the kept transcripts are let go; so is the older version
+	// the database had moved past.
+	if _, n := ix.recent.size(); n != 0 {
+		t.Errorf("%d transcripts still kept after indexing", n)
+	}
+	// Kept until indexed: a failed write leaves it for the retry.
+	docs.stamp, docs.after = dao.Stamp{Version: 4}, dao.Stamp{Version: 4}
+	commit(1, 4, "again")
+	engine.fail = errors.New("cluster down")
+	if _, err := ix.RunOnce(t.Context()); err == nil {
+		t.Fatal("a failed bulk reported no error")
+	}
+	engine.fail = nil
+	time.Sleep(5 * time.Millisecond)
+	if _, err := ix.RunOnce(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(written(1)); got != "[again]" {
+		t.Errorf("retried with %s", got)
 	}
 }
 

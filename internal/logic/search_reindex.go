@@ -86,7 +86,7 @@ func (r *Reindex) Run(ctx context.Context, tenantID int64, progress func(done in
 			break
 		}
 		after = ids[len(ids)-1]
-		docs, _, err := r.src.Load(ctx, ids)
+		docs, _, err := r.src.Load(ctx, ids, nil)
 		if err != nil {
 			return abort(err)
 		}

@@ -143,6 +143,7 @@ func (in *Ingest) CommitTranscript(ctx context.Context, u *TranscriptUpload) (Tr
 			"the header announced %d sentences, the stream carried %d", u.expected, len(u.sentences))
 	}
 	var res TranscriptResult
+	var written TranscriptWrite
 	err := in.tx.InTx(ctx, func(ctx context.Context) error {
 		conv, err := in.convs.LockForTranscript(ctx, u.tenantID, u.conversationID, len(u.sentences))
 		if err != nil {
@@ -192,10 +193,11 @@ func (in *Ingest) CommitTranscript(ctx context.Context, u *TranscriptUpload) (Tr
 			}
 		}
 		res = TranscriptResult{ConversationID: conv.ID, SentenceCount: len(u.sentences), Metrics: m}
+		written = w // of the attempt that commits
 		return nil
 	})
 	if err == nil {
-		in.committed()
+		in.committed(&written)
 	}
 	return res, err
 }
