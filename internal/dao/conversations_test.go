@@ -2,6 +2,7 @@ package dao_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -602,5 +603,44 @@ func TestSearchDocsFromCommittedTranscripts(t *testing.T) {
 	if s := fromDB[id].Sentences; s[0].Affiliation != model.AffiliationInternal || s[1].Affiliation != model.AffiliationExternal ||
 		s[2].Affiliation != model.AffiliationUnknown || s[2].Text != "\"quoted\" \\ second" {
 		t.Errorf("sentences: %+v", s)
+	}
+}
+
+func TestLockForTranscriptReturnsTheRowAndItsSpeakers(t *testing.T) {
+	o := newOrg(t)
+	id := o.create(t, "lock", o.reps[0], time.Now().UTC(), nil)
+	bare := o.create(t, "bare", o.reps[0], time.Now().UTC(), func(r *logic.CreateConversationRequest) { r.Participants = nil })
+	convs, tx := dao.NewConversations(o.db), dao.NewTransactor(o.db)
+	lock := func(tenant, id int64, n int) (model.Conversation, []model.Participant, error) {
+		var c model.Conversation
+		var speakers []model.Participant
+		err := tx.InTx(t.Context(), func(ctx context.Context) error {
+			var err error
+			c, speakers, err = convs.LockForTranscript(ctx, tenant, id, n)
+			return err
+		})
+		return c, speakers, err
+	}
+	c, speakers, err := lock(o.tenant, id, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ID != id || c.TranscriptVersion != 1 || c.SentenceCount != 7 || c.Status != model.StatusReady || c.DurationMS != 60_000 || c.OwnerUserID != o.reps[0].ID {
+		t.Errorf("row %+v", c)
+	}
+	want := []model.Participant{
+		{TenantID: o.tenant, ConversationID: id, SpeakerKey: "cust", Affiliation: model.AffiliationExternal},
+		{TenantID: o.tenant, ConversationID: id, SpeakerKey: "rep", Affiliation: model.AffiliationInternal},
+	}
+	if !slices.Equal(speakers, want) {
+		t.Errorf("speakers %+v, want %+v", speakers, want)
+	}
+	if c, speakers, err := lock(o.tenant, bare, 0); err != nil || c.ID != bare || len(speakers) != 0 {
+		t.Errorf("no participants: %+v %+v %v", c, speakers, err)
+	}
+	for _, miss := range [][2]int64{{o.tenant, id + 100}, {o.other, id}} {
+		if _, _, err := lock(miss[0], miss[1], 1); !errors.Is(err, dao.ErrConversationNotFound) {
+			t.Errorf("lock%v: %v", miss, err)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package dao
 
 import (
 	"context"
+	"database/sql"
 
 	"gorm.io/gorm/clause"
 
@@ -11,24 +12,44 @@ import (
 // LockForTranscript takes the conversation's row for the write of a
 // transcript of n sentences and records it there (transcript_version
 // increased, sentence_count, status ready), rolled back with the rest if
-// the write fails; it returns the row as updated. It must run in a
-// transaction (Transactor.InTx). Writing the row first, rather than
-// SELECT … FOR UPDATE, takes the row lock on MySQL and the write lock on
-// SQLite alike, so concurrent writers of one conversation queue up here
+// the write fails; it returns the row as updated and the conversation's
+// speakers (SpeakerKey and Affiliation), read with it in one query. It must
+// run in a transaction (Transactor.InTx). Writing the row first, rather
+// than SELECT … FOR UPDATE, takes the row lock on MySQL and the write lock
+// on SQLite alike, so concurrent writers of one conversation queue up here
 // (SQLite would otherwise refuse a reader that later tries to write).
-func (r *Conversations) LockForTranscript(ctx context.Context, tenantID, id int64, n int) (model.Conversation, error) {
+func (r *Conversations) LockForTranscript(ctx context.Context, tenantID, id int64, n int) (model.Conversation, []model.Participant, error) {
 	db := conn(ctx, r.db)
 	res := db.Exec("UPDATE conversations SET transcript_version = transcript_version + 1, sentence_count = ?, status = ?, updated_at = ? WHERE tenant_id = ? AND id = ?",
 		n, model.StatusReady, dbNow(), tenantID, id)
 	if res.Error != nil {
-		return model.Conversation{}, dbError(res.Error, nil)
+		return model.Conversation{}, nil, dbError(res.Error, nil)
 	}
 	if res.RowsAffected == 0 {
-		return model.Conversation{}, ErrConversationNotFound
+		return model.Conversation{}, nil, ErrConversationNotFound
 	}
-	var c model.Conversation
-	err := db.Where("tenant_id = ? AND id = ?", tenantID, id).Take(&c).Error
-	return c, dbError(err, ErrConversationNotFound)
+	var rows []struct {
+		model.Conversation `gorm:"embedded"`
+		SpeakerKey         sql.NullString
+		Affiliation        sql.NullString
+	}
+	err := db.Raw("SELECT c.*, p.speaker_key, p.affiliation FROM conversations AS c "+
+		"LEFT JOIN participants AS p ON p.conversation_id = c.id AND p.tenant_id = c.tenant_id "+
+		"WHERE c.tenant_id = ? AND c.id = ? ORDER BY p.speaker_key", tenantID, id).Scan(&rows).Error
+	if err != nil {
+		return model.Conversation{}, nil, dbError(err, nil)
+	}
+	if len(rows) == 0 {
+		return model.Conversation{}, nil, ErrConversationNotFound
+	}
+	speakers := make([]model.Participant, 0, len(rows))
+	for _, row := range rows {
+		if row.SpeakerKey.Valid {
+			speakers = append(speakers, model.Participant{TenantID: tenantID, ConversationID: id,
+				SpeakerKey: row.SpeakerKey.String, Affiliation: row.Affiliation.String})
+		}
+	}
+	return rows[0].Conversation, speakers, nil
 }
 
 // AddParticipants inserts speakers of a conversation.

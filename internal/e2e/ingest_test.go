@@ -289,7 +289,9 @@ func TestIngestOnMariaDB(t *testing.T) {
 	_, err = st.CloseAndRecv()
 	wantRPC(t, "truncated upload", err, codes.InvalidArgument, "INVALID_ARGUMENT")
 	_, err = p.put(id+1_000_000, transcript(2, "x"), 10)
-	wantRPC(t, "unknown conversation", err, codes.NotFound, "CONVERSATION_NOT_FOUND")
+	wantRPC(t, "unknown conversation, one chunk", err, codes.NotFound, "CONVERSATION_NOT_FOUND")
+	_, err = p.put(id+1_000_000, transcript(30, "x"), 10)
+	wantRPC(t, "unknown conversation, three chunks", err, codes.NotFound, "CONVERSATION_NOT_FOUND")
 	if got, _ := p.conv.GetTranscript(p.ctx, &openv1.GetTranscriptRequest{ConversationId: id}); len(got.GetSentences()) != len(long) {
 		t.Fatalf("a refused upload changed the transcript: %d sentences", len(got.GetSentences()))
 	}

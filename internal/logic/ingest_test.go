@@ -83,15 +83,15 @@ func (f *fakeRepo) User(_ context.Context, tenantID, id int64, origin, field str
 	return model.User{}, errs.NotFound("USER_NOT_FOUND", "%s: no such user", field).With("field", field)
 }
 
-func (f *fakeRepo) LockForTranscript(_ context.Context, tenantID, id int64, n int) (model.Conversation, error) {
+func (f *fakeRepo) LockForTranscript(_ context.Context, tenantID, id int64, n int) (model.Conversation, []model.Participant, error) {
 	c, ok := f.convs[id]
 	if !ok || c.TenantID != tenantID {
-		return c, errConvNotFound
+		return c, nil, errConvNotFound
 	}
 	c.TranscriptVersion++
 	c.SentenceCount, c.Status = n, model.StatusReady
 	f.convs[id] = c
-	return c, nil
+	return c, f.participants[id], nil
 }
 
 func (f *fakeRepo) Participants(_ context.Context, _, id int64) ([]model.Participant, error) {

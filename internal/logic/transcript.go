@@ -41,6 +41,9 @@ type TranscriptResult struct {
 // goes so that a bad stream is refused at its first bad sentence; nothing
 // is stored before CommitTranscript.
 type TranscriptUpload struct {
+	in             *Ingest
+	scope          model.Scope
+	chunks         int
 	tenantID       int64
 	conversationID int64
 	expected       int64 // -1: not announced
@@ -58,7 +61,7 @@ func (in *Ingest) BeginTranscript(ctx context.Context, conversationID int64, exp
 	if err := checkID("header.conversation_id", conversationID); err != nil {
 		return nil, err
 	}
-	u := &TranscriptUpload{tenantID: s.TenantID, conversationID: conversationID, expected: -1, lastSeq: -1}
+	u := &TranscriptUpload{in: in, scope: s, tenantID: s.TenantID, conversationID: conversationID, expected: -1, lastSeq: -1}
 	if expected != nil {
 		if *expected < 0 || *expected > MaxTranscriptSentences {
 			return nil, errs.InvalidArgument("header.expected_sentence_count", "must be 0..%d (got %d)", MaxTranscriptSentences, *expected)
@@ -66,15 +69,20 @@ func (in *Ingest) BeginTranscript(ctx context.Context, conversationID int64, exp
 		u.expected = *expected
 		u.sentences = make([]model.Sentence, 0, *expected)
 	}
-	// Refusing an unknown conversation now spares the client the upload.
-	if _, err := in.convs.Get(ctx, s, conversationID); err != nil {
-		return nil, err
-	}
 	return u, nil
 }
 
-// Add validates and keeps one chunk of sentences.
-func (u *TranscriptUpload) Add(chunk []SentenceInput) error {
+// Add validates and keeps one chunk of sentences. When a second chunk
+// comes, more of the upload is on its way, and an unknown conversation is
+// refused before the rest is read; an upload of one chunk is all here
+// already, and CommitTranscript refuses it alike when it locks the
+// conversation, one query fewer.
+func (u *TranscriptUpload) Add(ctx context.Context, chunk []SentenceInput) error {
+	if u.chunks++; u.chunks == 2 {
+		if _, err := u.in.convs.Get(ctx, u.scope, u.conversationID); err != nil {
+			return err
+		}
+	}
 	if len(chunk) == 0 || len(chunk) > MaxChunkSentences {
 		return errs.InvalidArgument("chunk.sentences", "a chunk holds 1..%d sentences (got %d)", MaxChunkSentences, len(chunk))
 	}
@@ -145,11 +153,7 @@ func (in *Ingest) CommitTranscript(ctx context.Context, u *TranscriptUpload) (Tr
 	var res TranscriptResult
 	var written TranscriptWrite
 	err := in.tx.InTx(ctx, func(ctx context.Context) error {
-		conv, err := in.convs.LockForTranscript(ctx, u.tenantID, u.conversationID, len(u.sentences))
-		if err != nil {
-			return err
-		}
-		parts, err := in.convs.Participants(ctx, u.tenantID, u.conversationID)
+		conv, parts, err := in.convs.LockForTranscript(ctx, u.tenantID, u.conversationID, len(u.sentences))
 		if err != nil {
 			return err
 		}
@@ -211,7 +215,7 @@ func (in *Ingest) PutTranscript(ctx context.Context, conversationID int64, sente
 		return TranscriptResult{}, err
 	}
 	for i := 0; i < len(sentences); i += MaxChunkSentences {
-		if err := u.Add(sentences[i:min(i+MaxChunkSentences, len(sentences))]); err != nil {
+		if err := u.Add(ctx, sentences[i:min(i+MaxChunkSentences, len(sentences))]); err != nil {
 			return TranscriptResult{}, err
 		}
 	}

@@ -12,7 +12,7 @@ type TranscriptWrite struct {
 	// increased for this write and SentenceCount set to len(Sentences).
 	Conversation model.Conversation
 	// Participants are all speakers, those first seen in this transcript
-	// included (as unknown).
+	// included (as unknown), by SpeakerKey and Affiliation.
 	Participants []model.Participant
 	// Sentences are the new transcript in seq order, as stored.
 	Sentences []model.Sentence

@@ -60,8 +60,19 @@ func TestValidateSentence(t *testing.T) {
 }
 
 func TestTranscriptUploadLimits(t *testing.T) {
-	u := &TranscriptUpload{tenantID: 1, conversationID: 2, expected: -1, lastSeq: -1}
-	if err := u.Add(nil); errs.From(err).Metadata["field"] != "chunk.sentences" {
+	repo := newFakeRepo()
+	in := NewIngest(repo, fakeDeals{repo}, repo)
+	ctx := appCtx("ingest")
+	begin := func() *TranscriptUpload {
+		t.Helper()
+		u, err := in.BeginTranscript(ctx, repo.addConversation(model.Conversation{TenantID: 1, DurationMS: 10_000}), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	u := begin()
+	if err := u.Add(ctx, nil); errs.From(err).Metadata["field"] != "chunk.sentences" {
 		t.Fatalf("empty chunk: %v", err)
 	}
 	chunk := func(from, n int) []SentenceInput {
@@ -71,23 +82,23 @@ func TestTranscriptUploadLimits(t *testing.T) {
 		}
 		return out
 	}
-	if err := u.Add(chunk(0, MaxChunkSentences+1)); errs.From(err).Metadata["field"] != "chunk.sentences" {
+	if err := u.Add(ctx, chunk(0, MaxChunkSentences+1)); errs.From(err).Metadata["field"] != "chunk.sentences" {
 		t.Fatalf("oversized chunk: %v", err)
 	}
 	for i := 0; i < MaxTranscriptSentences; i += MaxChunkSentences {
-		if err := u.Add(chunk(i, MaxChunkSentences)); err != nil {
+		if err := u.Add(ctx, chunk(i, MaxChunkSentences)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := u.Add(chunk(MaxTranscriptSentences, 1)); errs.From(err).Metadata["field"] != "chunk.sentences" {
+	if err := u.Add(ctx, chunk(MaxTranscriptSentences, 1)); errs.From(err).Metadata["field"] != "chunk.sentences" {
 		t.Fatalf("sentence 20 001: %v", err)
 	}
 	// Seq order holds across chunks.
-	v := &TranscriptUpload{expected: -1, lastSeq: -1}
-	if err := v.Add(chunk(5, 2)); err != nil {
+	v := begin()
+	if err := v.Add(ctx, chunk(5, 2)); err != nil {
 		t.Fatal(err)
 	}
-	if err := v.Add(chunk(6, 1)); errs.From(err).Metadata["seq"] != "6" {
+	if err := v.Add(ctx, chunk(6, 1)); errs.From(err).Metadata["seq"] != "6" {
 		t.Fatalf("seq going back across chunks: %v", err)
 	}
 }
@@ -102,7 +113,8 @@ func TestCommitChecksAnnouncedCount(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := u.Add([]SentenceInput{{Seq: 0, SpeakerKey: "a", EndMS: 10, Text: "hi"}}); err != nil {
+	hi := []SentenceInput{{Seq: 0, SpeakerKey: "a", EndMS: 10, Text: "hi"}}
+	if err := u.Add(ctx, hi); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := in.CommitTranscript(ctx, u); errs.From(err).Metadata["field"] != "header.expected_sentence_count" {
@@ -111,8 +123,27 @@ func TestCommitChecksAnnouncedCount(t *testing.T) {
 	if repo.replaced != 0 {
 		t.Fatal("a truncated upload was stored")
 	}
-	if _, err := in.BeginTranscript(ctx, 999, nil); errs.From(err).Status != 404 {
-		t.Fatalf("unknown conversation: %v", err)
+	// An unknown conversation: an upload of one chunk is refused at
+	// commit, a longer one at its second chunk.
+	single, err := in.BeginTranscript(ctx, 999, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := single.Add(ctx, hi); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.CommitTranscript(ctx, single); errs.From(err).Status != 404 {
+		t.Fatalf("unknown conversation, one chunk: %v", err)
+	}
+	long, err := in.BeginTranscript(ctx, 999, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := long.Add(ctx, hi); err != nil {
+		t.Fatal(err)
+	}
+	if err := long.Add(ctx, []SentenceInput{{Seq: 1, SpeakerKey: "a", EndMS: 10, Text: "again"}}); errs.From(err).Status != 404 {
+		t.Fatalf("unknown conversation, second chunk: %v", err)
 	}
 	minus := int64(-1)
 	if _, err := in.BeginTranscript(ctx, id, &minus); errs.From(err).Metadata["field"] != "header.expected_sentence_count" {

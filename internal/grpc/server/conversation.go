@@ -105,7 +105,7 @@ func (s Conversation) PutTranscript(stream openv1.ConversationService_PutTranscr
 				Seq: st.GetSeq(), SpeakerKey: st.GetSpeakerKey(), StartMS: st.GetStartMs(), EndMS: st.GetEndMs(), Text: st.GetText(),
 			})
 		}
-		if err := up.Add(chunk); err != nil {
+		if err := up.Add(ctx, chunk); err != nil {
 			return err
 		}
 	}
