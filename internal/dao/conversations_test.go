@@ -610,16 +610,9 @@ func TestLockForTranscriptReturnsTheRowAndItsSpeakers(t *testing.T) {
 	o := newOrg(t)
 	id := o.create(t, "lock", o.reps[0], time.Now().UTC(), nil)
 	bare := o.create(t, "bare", o.reps[0], time.Now().UTC(), func(r *logic.CreateConversationRequest) { r.Participants = nil })
-	convs, tx := dao.NewConversations(o.db), dao.NewTransactor(o.db)
 	lock := func(tenant, id int64, n int) (model.Conversation, []model.Participant, error) {
-		var c model.Conversation
-		var speakers []model.Participant
-		err := tx.InTx(t.Context(), func(ctx context.Context) error {
-			var err error
-			c, speakers, err = convs.LockForTranscript(ctx, tenant, id, n)
-			return err
-		})
-		return c, speakers, err
+		l, err := lockFor(t, o, tenant, id, n)
+		return l.Conversation, l.Speakers, err
 	}
 	c, speakers, err := lock(o.tenant, id, 7)
 	if err != nil {
@@ -643,4 +636,74 @@ func TestLockForTranscriptReturnsTheRowAndItsSpeakers(t *testing.T) {
 			t.Errorf("lock%v: %v", miss, err)
 		}
 	}
+}
+
+func lockFor(t *testing.T, o *org, tenant, id int64, n int) (dao.TranscriptLock, error) {
+	t.Helper()
+	var l dao.TranscriptLock
+	err := dao.NewTransactor(o.db).InTx(t.Context(), func(ctx context.Context) error {
+		var err error
+		l, err = dao.NewConversations(o.db).LockForTranscript(ctx, tenant, id, n)
+		return err
+	})
+	return l, err
+}
+
+// The stamp of a tenant's trackers changes with every change that matters
+// to matching, and only with the tenant's own trackers.
+func TestTranscriptLockStampsTheTrackers(t *testing.T) {
+	o := newOrg(t)
+	id := o.create(t, "stamp", o.reps[0], time.Now().UTC(), nil)
+	trackers := dao.NewTrackers(o.db)
+	stamp := func() dao.TrackersStamp {
+		t.Helper()
+		l, err := lockFor(t, o, o.tenant, id, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l.Trackers
+	}
+	seen := map[dao.TrackersStamp]string{stamp(): "no trackers"}
+	changed := func(what string) {
+		t.Helper()
+		s := stamp()
+		if before, ok := seen[s]; ok {
+			t.Fatalf("%s: stamp %+v, as after %s", what, s, before)
+		}
+		seen[s] = what
+	}
+	tr := &model.Tracker{TenantID: o.tenant, Name: "price", Keywords: `["价格"]`, Affiliation: model.AffiliationAnyone}
+	if err := trackers.CreateTracker(t.Context(), tr); err != nil {
+		t.Fatal(err)
+	}
+	changed("create")
+	tr.Keywords = `["价格","报价"]`
+	if _, err := trackers.UpdateTracker(t.Context(), tr); err != nil {
+		t.Fatal(err)
+	}
+	changed("keywords")
+	tr.Affiliation = model.AffiliationExternal
+	if _, err := trackers.UpdateTracker(t.Context(), tr); err != nil {
+		t.Fatal(err)
+	}
+	changed("affiliation")
+	before := stamp()
+	tr.Name = "pricing"
+	if _, err := trackers.UpdateTracker(t.Context(), tr); err != nil {
+		t.Fatal(err)
+	}
+	if s := stamp(); s != before {
+		t.Errorf("a new name, which matching does not use, changed the stamp: %+v to %+v", before, s)
+	}
+	other := &model.Tracker{TenantID: o.other, Name: "x", Keywords: `["x"]`, Affiliation: model.AffiliationAnyone}
+	if err := trackers.CreateTracker(t.Context(), other); err != nil {
+		t.Fatal(err)
+	}
+	if s := stamp(); s != before {
+		t.Errorf("another tenant's tracker changed the stamp: %+v to %+v", before, s)
+	}
+	if err := trackers.DeleteTracker(t.Context(), o.tenant, tr.ID); err != nil {
+		t.Fatal(err)
+	}
+	changed("delete")
 }

@@ -2,6 +2,7 @@ package dao_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -253,5 +254,59 @@ func TestTrackerApplierSQLite(t *testing.T) {
 			t.Fatalf("hits %v, jobs %+v", e.hits(t, tr.ID), e.pendingJobs(t, tr.ID))
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// countingTrackers counts the reads of a tenant's trackers.
+type countingTrackers struct {
+	*dao.Trackers
+	reads int
+}
+
+func (c *countingTrackers) ListTrackers(ctx context.Context, tenantID int64) ([]model.Tracker, error) {
+	c.reads++
+	return c.Trackers.ListTrackers(ctx, tenantID)
+}
+
+// A transcript write matches with the trackers as its transaction sees
+// them; the hook reads them again only when they changed.
+func TestTranscriptHitsFollowTrackerChanges(t *testing.T) {
+	e := newTrackerEnv(t)
+	repo := &countingTrackers{Trackers: dao.NewTrackers(e.db)}
+	e.ingest = logic.NewIngest(dao.NewConversations(e.db), dao.NewDeals(e.db), dao.NewTransactor(e.db), logic.NewTrackerHook(repo))
+	trackers := dao.NewTrackers(e.db)
+	tr := &model.Tracker{TenantID: e.tenant, Name: "price", Keywords: `["价格"]`, Affiliation: model.AffiliationAnyone}
+	if err := trackers.CreateTracker(t.Context(), tr); err != nil {
+		t.Fatal(err)
+	}
+	say := func(origin string) int64 {
+		id := e.create(t, origin, e.reps[0], time.Now().UTC(), nil)
+		e.say(t, id, "这个价格可以吗", "报价单呢")
+		return id
+	}
+	a, b := say("a"), say("b")
+	if got := e.hits(t, tr.ID); got[a] != 1 || got[b] != 1 || repo.reads != 1 {
+		t.Fatalf("hits %v after %d reads of the trackers, want one each after one read", got, repo.reads)
+	}
+	tr.Keywords = `["报价"]`
+	if _, err := trackers.UpdateTracker(t.Context(), tr); err != nil {
+		t.Fatal(err)
+	}
+	c := say("c")
+	var phrases []string
+	if err := e.db.Model(&model.TrackerHit{}).Where("conversation_id = ?", c).Pluck("phrase", &phrases).Error; err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(phrases, []string{"报价"}) || repo.reads != 2 {
+		t.Fatalf("after the change: phrases %v after %d reads", phrases, repo.reads)
+	}
+	if err := trackers.DeleteTracker(t.Context(), e.tenant, tr.ID); err != nil {
+		t.Fatal(err)
+	}
+	if d := say("d"); e.hits(t, tr.ID)[d] != 0 {
+		t.Fatal("a deleted tracker hit a new transcript")
+	}
+	if repo.reads != 3 {
+		t.Errorf("%d reads of the trackers for four writes and two changes, want 3", repo.reads)
 	}
 }

@@ -9,47 +9,77 @@ import (
 	"github.com/megaview/mgvcore/internal/model"
 )
 
+// TranscriptLock is what a transcript write learns when it locks its
+// conversation.
+type TranscriptLock struct {
+	// Conversation is the row as updated for the write.
+	Conversation model.Conversation
+	// Speakers are the conversation's participants, by SpeakerKey and
+	// Affiliation.
+	Speakers []model.Participant
+	// Trackers identifies the state of the tenant's trackers as the
+	// transaction sees it: trackers read in a state with the same
+	// Trackers are the same trackers.
+	Trackers TrackersStamp
+}
+
+// TrackersStamp is the number of a tenant's tracker rows and the sum of
+// their versions. Every change that matters to matching adds to the sum:
+// a new tracker (version 1), a change of keywords or affiliation and a
+// deletion (the version goes up, the row stays). The tenant's trackers
+// change in one order, so two states with the same sum are the same
+// state; the count tells a purge of deleted rows apart.
+type TrackersStamp struct {
+	Count, Versions int64
+}
+
 // LockForTranscript takes the conversation's row for the write of a
 // transcript of n sentences and records it there (transcript_version
 // increased, sentence_count, status ready), rolled back with the rest if
-// the write fails; it returns the row as updated and the conversation's
-// speakers (SpeakerKey and Affiliation), read with it in one query. It must
-// run in a transaction (Transactor.InTx). Writing the row first, rather
-// than SELECT … FOR UPDATE, takes the row lock on MySQL and the write lock
-// on SQLite alike, so concurrent writers of one conversation queue up here
+// the write fails; then it reads the row as updated, the speakers and the
+// stamp of the tenant's trackers in one query. It must run in a transaction
+// (Transactor.InTx). Writing the row first, rather than
+// SELECT … FOR UPDATE, takes the row lock on MySQL and the write lock on
+// SQLite alike, so concurrent writers of one conversation queue up here
 // (SQLite would otherwise refuse a reader that later tries to write).
-func (r *Conversations) LockForTranscript(ctx context.Context, tenantID, id int64, n int) (model.Conversation, []model.Participant, error) {
+func (r *Conversations) LockForTranscript(ctx context.Context, tenantID, id int64, n int) (TranscriptLock, error) {
 	db := conn(ctx, r.db)
 	res := db.Exec("UPDATE conversations SET transcript_version = transcript_version + 1, sentence_count = ?, status = ?, updated_at = ? WHERE tenant_id = ? AND id = ?",
 		n, model.StatusReady, dbNow(), tenantID, id)
 	if res.Error != nil {
-		return model.Conversation{}, nil, dbError(res.Error, nil)
+		return TranscriptLock{}, dbError(res.Error, nil)
 	}
 	if res.RowsAffected == 0 {
-		return model.Conversation{}, nil, ErrConversationNotFound
+		return TranscriptLock{}, ErrConversationNotFound
 	}
 	var rows []struct {
 		model.Conversation `gorm:"embedded"`
+		TrackerCount       int64
+		TrackerVersions    int64
 		SpeakerKey         sql.NullString
 		Affiliation        sql.NullString
 	}
-	err := db.Raw("SELECT c.*, p.speaker_key, p.affiliation FROM conversations AS c "+
+	err := db.Raw("SELECT c.*, "+
+		"(SELECT COUNT(*) FROM trackers WHERE tenant_id = c.tenant_id) AS tracker_count, "+
+		"(SELECT COALESCE(SUM(version), 0) FROM trackers WHERE tenant_id = c.tenant_id) AS tracker_versions, "+
+		"p.speaker_key, p.affiliation FROM conversations AS c "+
 		"LEFT JOIN participants AS p ON p.conversation_id = c.id AND p.tenant_id = c.tenant_id "+
 		"WHERE c.tenant_id = ? AND c.id = ? ORDER BY p.speaker_key", tenantID, id).Scan(&rows).Error
 	if err != nil {
-		return model.Conversation{}, nil, dbError(err, nil)
+		return TranscriptLock{}, dbError(err, nil)
 	}
 	if len(rows) == 0 {
-		return model.Conversation{}, nil, ErrConversationNotFound
+		return TranscriptLock{}, ErrConversationNotFound
 	}
-	speakers := make([]model.Participant, 0, len(rows))
+	out := TranscriptLock{Conversation: rows[0].Conversation, Speakers: make([]model.Participant, 0, len(rows)),
+		Trackers: TrackersStamp{Count: rows[0].TrackerCount, Versions: rows[0].TrackerVersions}}
 	for _, row := range rows {
 		if row.SpeakerKey.Valid {
-			speakers = append(speakers, model.Participant{TenantID: tenantID, ConversationID: id,
+			out.Speakers = append(out.Speakers, model.Participant{TenantID: tenantID, ConversationID: id,
 				SpeakerKey: row.SpeakerKey.String, Affiliation: row.Affiliation.String})
 		}
 	}
-	return rows[0].Conversation, speakers, nil
+	return out, nil
 }
 
 // AddParticipants inserts speakers of a conversation.

@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/megaview/mgvcore/internal/dao"
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/model"
 )
@@ -55,9 +56,9 @@ type IngestRepo interface {
 	// LockForTranscript serializes the transcript writers of a conversation
 	// (inside a transaction) and records on its row the transcript of n
 	// sentences being written: transcript_version bumped, sentence_count,
-	// status ready. It returns the row as updated and the conversation's
-	// speakers (SpeakerKey and Affiliation).
-	LockForTranscript(ctx context.Context, tenantID, id int64, n int) (model.Conversation, []model.Participant, error)
+	// status ready. It returns the row as updated, the conversation's
+	// speakers and the stamp of the tenant's trackers.
+	LockForTranscript(ctx context.Context, tenantID, id int64, n int) (dao.TranscriptLock, error)
 	AddParticipants(ctx context.Context, ps []model.Participant) error
 	// ReplaceSentences deletes the old transcript of c (the locked row) and
 	// its tracker hits, and inserts the new one.

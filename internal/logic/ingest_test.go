@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/megaview/mgvcore/internal/dao"
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/model"
 )
@@ -83,15 +84,15 @@ func (f *fakeRepo) User(_ context.Context, tenantID, id int64, origin, field str
 	return model.User{}, errs.NotFound("USER_NOT_FOUND", "%s: no such user", field).With("field", field)
 }
 
-func (f *fakeRepo) LockForTranscript(_ context.Context, tenantID, id int64, n int) (model.Conversation, []model.Participant, error) {
+func (f *fakeRepo) LockForTranscript(_ context.Context, tenantID, id int64, n int) (dao.TranscriptLock, error) {
 	c, ok := f.convs[id]
 	if !ok || c.TenantID != tenantID {
-		return c, nil, errConvNotFound
+		return dao.TranscriptLock{}, errConvNotFound
 	}
 	c.TranscriptVersion++
 	c.SentenceCount, c.Status = n, model.StatusReady
 	f.convs[id] = c
-	return c, f.participants[id], nil
+	return dao.TranscriptLock{Conversation: c, Speakers: f.participants[id]}, nil
 }
 
 func (f *fakeRepo) Participants(_ context.Context, _, id int64) ([]model.Participant, error) {

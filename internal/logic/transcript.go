@@ -153,10 +153,11 @@ func (in *Ingest) CommitTranscript(ctx context.Context, u *TranscriptUpload) (Tr
 	var res TranscriptResult
 	var written TranscriptWrite
 	err := in.tx.InTx(ctx, func(ctx context.Context) error {
-		conv, parts, err := in.convs.LockForTranscript(ctx, u.tenantID, u.conversationID, len(u.sentences))
+		lock, err := in.convs.LockForTranscript(ctx, u.tenantID, u.conversationID, len(u.sentences))
 		if err != nil {
 			return err
 		}
+		conv, parts := lock.Conversation, lock.Speakers
 		internal := make(map[string]bool, len(parts))
 		for _, p := range parts {
 			internal[p.SpeakerKey] = p.Affiliation == model.AffiliationInternal
@@ -190,7 +191,8 @@ func (in *Ingest) CommitTranscript(ctx context.Context, u *TranscriptUpload) (Tr
 		if err := in.convs.QueueTranscriptIndexing(ctx, conv); err != nil {
 			return err
 		}
-		w := TranscriptWrite{Conversation: conv, Participants: append(parts, added...), Sentences: u.sentences}
+		w := TranscriptWrite{Conversation: conv, Participants: append(parts, added...), Sentences: u.sentences,
+			Trackers: lock.Trackers}
 		for _, h := range in.hooks {
 			if err := h.OnTranscript(ctx, w); err != nil {
 				return err

@@ -3,6 +3,7 @@ package logic
 import (
 	"context"
 
+	"github.com/megaview/mgvcore/internal/dao"
 	"github.com/megaview/mgvcore/internal/model"
 )
 
@@ -16,6 +17,9 @@ type TranscriptWrite struct {
 	Participants []model.Participant
 	// Sentences are the new transcript in seq order, as stored.
 	Sentences []model.Sentence
+	// Trackers is the stamp of the tenant's trackers as the write's
+	// transaction sees them (dao.TranscriptLock).
+	Trackers dao.TrackersStamp
 }
 
 // TranscriptHook derives data from a transcript in the transaction that
