@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -47,11 +48,21 @@ type Tokens struct {
 	accessTTL time.Duration
 	appTTL    time.Duration
 	now       func() time.Time
+
+	// verified holds the claims of tokens that passed Verify, by the
+	// token itself, until they expire: a client sends one token with every
+	// request of its lifetime, and its checks (HMAC, decoding) need not
+	// run again. At most maxVerified; when full it starts over.
+	mu       sync.Mutex
+	verified map[string]*Claims
 }
+
+// maxVerified bounds the verified tokens kept (a few hundred bytes each).
+const maxVerified = 4096
 
 // NewTokens signs with secret.
 func NewTokens(secret string, accessTTL, appTTL time.Duration) *Tokens {
-	return &Tokens{secret: []byte(secret), accessTTL: accessTTL, appTTL: appTTL, now: time.Now}
+	return &Tokens{secret: []byte(secret), accessTTL: accessTTL, appTTL: appTTL, now: time.Now, verified: map[string]*Claims{}}
 }
 
 // AccessTTL is the lifetime of user access tokens.
@@ -97,7 +108,34 @@ func (t *Tokens) sign(c Claims) (string, error) {
 
 // Verify checks signature, algorithm (HS256 only: "alg: none" and others are
 // refused), expiry and issuer, and returns the claims.
+// The claims returned are shared by the requests carrying the token and
+// must not be changed.
 func (t *Tokens) Verify(token string) (*Claims, error) {
+	t.mu.Lock()
+	kept, ok := t.verified[token]
+	if ok && !t.now().Before(kept.ExpiresAt.Time) {
+		delete(t.verified, token)
+		ok = false
+	}
+	t.mu.Unlock()
+	if ok {
+		return kept, nil
+	}
+	c, err := t.verify(token)
+	if err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	if len(t.verified) >= maxVerified {
+		clear(t.verified)
+	}
+	t.verified[token] = c
+	t.mu.Unlock()
+	return c, nil
+}
+
+// verify checks a token in full.
+func (t *Tokens) verify(token string) (*Claims, error) {
 	var c Claims
 	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return t.secret, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
