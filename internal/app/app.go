@@ -41,6 +41,9 @@ const readyCheckTimeout = 2 * time.Second
 func Serve(ctx context.Context, cfg *config.Config, out io.Writer, log zerolog.Logger) error {
 	global.PrintBuildInfo(out, cfg.App.Env)
 	printBanner(out, cfg.App.Banner, log)
+	if _, set := os.LookupEnv("GOGC"); !set && cfg.Process.GCPercent != 0 {
+		debug.SetGCPercent(cfg.Process.GCPercent)
+	}
 
 	proc, err := lifecycle.New(lifecycle.Options{
 		PIDFile:        cfg.Process.PIDFile,

@@ -93,6 +93,10 @@ type Process struct {
 	PIDFile        string   `toml:"pid_file"`
 	DrainTimeout   Duration `toml:"drain_timeout"`
 	UpgradeTimeout Duration `toml:"upgrade_timeout"`
+	// GCPercent is the garbage collector's target (Go's GOGC): the heap
+	// grows by this percentage of the live heap between collections. 0
+	// leaves the runtime's; a GOGC set in the environment wins.
+	GCPercent int `toml:"gc_percent"`
 }
 
 // Admin is the loopback listener for pprof.
@@ -313,7 +317,7 @@ func Default() *Config {
 			RequestTimeout:  Duration{30 * time.Second},
 		},
 		SSL:     SSL{Dir: "ssl", Hosts: []string{"localhost", "127.0.0.1", "::1"}},
-		Process: Process{PIDFile: "run/mgvcore.pid", DrainTimeout: Duration{15 * time.Second}, UpgradeTimeout: Duration{30 * time.Second}},
+		Process: Process{PIDFile: "run/mgvcore.pid", DrainTimeout: Duration{15 * time.Second}, UpgradeTimeout: Duration{30 * time.Second}, GCPercent: 200},
 		Admin:   Admin{Addr: "127.0.0.1:6060"},
 		Database: Database{
 			Driver:          "sqlite",
@@ -419,6 +423,9 @@ func (c *Config) Validate() error {
 	}
 	positiveDur("process.drain_timeout", c.Process.DrainTimeout)
 	positiveDur("process.upgrade_timeout", c.Process.UpgradeTimeout)
+	if g := c.Process.GCPercent; g != 0 && (g < 25 || g > 1000) {
+		bad("process.gc_percent", "must be 25..1000, or 0 for the runtime's default (got %d)", g)
+	}
 	addr("admin.addr", c.Admin.Addr, c.Admin.Pprof)
 	if c.Admin.Pprof && c.Admin.Addr != "" {
 		if host, _, err := net.SplitHostPort(c.Admin.Addr); err == nil {

@@ -47,6 +47,7 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 		{"unknown section", "[htp]\naddr = \":1\"\n", nil, `unknown key "htp"`},
 		{"bad duration", "[process]\ndrain_timeout = \"3x\"\n", nil, `invalid duration "3x"`},
 		{"negative duration", "[process]\ndrain_timeout = \"-1s\"\n", nil, "process.drain_timeout: must be a positive duration"},
+		{"gc percent", "[process]\ngc_percent = 5\n", nil, "process.gc_percent: must be 25..1000, or 0 for the runtime's default (got 5)"},
 		{"bad enum", "[grpc]\nclient_auth = \"maybe\"\n", nil, `grpc.client_auth: must be one of none, request, require (got "maybe")`},
 		{"bad addr", "[http]\naddr = \"2023\"\n", nil, `http.addr: must be host:port or :port (got "2023")`},
 		{"wrong type", "[http]\naddr = 2023\n", nil, "line 2"},

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -126,12 +127,16 @@ func TestPolicyChainEdges(t *testing.T) {
 		}
 		defer resp.Body.Close()
 		data, _ := io.ReadAll(resp.Body)
-		for _, want := range []string{
+		wants := []string{
 			`mgv_requests_total{code="404",operation="http.unmatched",transport="http"}`,
 			`mgv_requests_total{code="200",operation="/grpc.health.v1.Health/Check",transport="grpc"}`,
 			`mgv_request_duration_seconds_bucket{operation="/mgv.open.v1.SystemService/Ping",transport="http"`,
 			"go_goroutines", "go_sql_open_connections", "process_resident_memory_bytes",
-		} {
+		}
+		if _, set := os.LookupEnv("GOGC"); !set {
+			wants = append(wants, "\ngo_gc_gogc_percent 200\n") // process.gc_percent
+		}
+		for _, want := range wants {
 			if !strings.Contains(string(data), want) {
 				t.Errorf("/metrics lacks %s", want)
 			}
