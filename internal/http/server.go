@@ -47,6 +47,7 @@ func New(o Options) *Server {
 	e := echo.New()
 	e.Logger.SetOutput(o.Banner)
 	e.HTTPErrorHandler = render.ErrorHandler(o.Log)
+	e.JSONSerializer = render.Serializer{}
 	e.Server.ReadHeaderTimeout = o.Config.ReadHeaderTimeout.Duration
 	e.Server.IdleTimeout = o.Config.IdleTimeout.Duration
 
