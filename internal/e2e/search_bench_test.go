@@ -631,7 +631,7 @@ func esSentences(t *testing.T, esURL, alias string, tenantID int64) int64 {
 // the CPU time each one used is reported beside the rates.
 func TestBenchP5IngestThroughput(t *testing.T) {
 	const (
-		rounds    = 4 // measured, after one warm-up round
+		rounds    = 8 // measured, after one warm-up round
 		convs     = 400
 		sentences = 250
 		streams   = 8
