@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -130,51 +131,74 @@ func (e *Engine) Write(ctx context.Context, ops []search.Op) ([]error, error) {
 	return bulk(ctx, e.c, e.o.Alias, ops, "")
 }
 
-// bulk writes ops to index; refresh is the bulk refresh parameter.
+// bulk writes ops to index in one _bulk request; refresh is its refresh
+// parameter. The body is built here rather than by the client's
+// BulkService, which would copy each document three times over.
 func bulk(ctx context.Context, c *olivere.Client, index string, ops []search.Op, refresh string) ([]error, error) {
 	if len(ops) == 0 {
 		return nil, nil
 	}
-	b := c.Bulk().Index(index)
+	body, err := bulkBody(ops)
+	if err != nil {
+		return nil, err
+	}
+	params := url.Values{}
 	if refresh != "" {
-		b = b.Refresh(refresh)
+		params.Set("refresh", refresh)
 	}
-	for _, op := range ops {
-		id := strconv.FormatInt(op.ConversationID, 10)
-		if op.Doc == nil {
-			b.Add(olivere.NewBulkDeleteRequest().Id(id))
-			continue
-		}
-		doc, err := json.Marshal(source(op.Doc))
-		if err != nil {
-			return nil, errs.Internal(fmt.Errorf("encoding conversation %d: %w", op.ConversationID, err))
-		}
-		// external_gte: a replay of the same version is fine, an older one
-		// loses to a newer one already indexed.
-		b.Add(olivere.NewBulkIndexRequest().Id(id).VersionType("external_gte").Version(op.Doc.Version).Doc(json.RawMessage(doc)))
-	}
-	res, err := b.Do(ctx)
+	res, err := c.PerformRequest(ctx, olivere.PerformRequestOptions{
+		Method: http.MethodPost, Path: "/" + url.PathEscape(index) + "/_bulk", Params: params,
+		Body: body, ContentType: "application/x-ndjson",
+	})
 	if err != nil {
 		return nil, mapError(err)
 	}
-	out := make([]error, len(ops))
-	for i, item := range res.Items {
-		if i >= len(out) {
-			break
-		}
+	var out olivere.BulkResponse
+	if err := json.Unmarshal(res.Body, &out); err != nil {
+		return nil, errs.Internal(fmt.Errorf("decoding the bulk answer: %w", err))
+	}
+	if len(out.Items) != len(ops) {
+		return nil, errs.Internal(fmt.Errorf("the bulk answer has %d items for %d operations", len(out.Items), len(ops)))
+	}
+	failed := make([]error, len(ops))
+	for i, item := range out.Items {
 		for _, r := range item {
 			switch {
 			case r.Status >= 200 && r.Status < 300,
 				r.Status == http.StatusConflict, // a newer version is indexed
 				r.Status == http.StatusNotFound && ops[i].Doc == nil:
 			case r.Error != nil:
-				out[i] = fmt.Errorf("elasticsearch %d: %s: %s", r.Status, r.Error.Type, r.Error.Reason)
+				failed[i] = fmt.Errorf("elasticsearch %d: %s: %s", r.Status, r.Error.Type, r.Error.Reason)
 			default:
-				out[i] = fmt.Errorf("elasticsearch %d", r.Status)
+				failed[i] = fmt.Errorf("elasticsearch %d", r.Status)
 			}
 		}
 	}
-	return out, nil
+	return failed, nil
+}
+
+// bulkBody is the NDJSON of ops: an index action per document, with its
+// transcript version as an external_gte version (a replay of the same
+// version is fine, an older one loses to a newer one already indexed), a
+// delete action for a conversation gone.
+func bulkBody(ops []search.Op) (string, error) {
+	var b strings.Builder
+	for _, op := range ops {
+		id := strconv.FormatInt(op.ConversationID, 10)
+		if op.Doc == nil {
+			b.WriteString(`{"delete":{"_id":"` + id + `"}}` + "\n")
+			continue
+		}
+		doc, err := json.Marshal(source(op.Doc))
+		if err != nil {
+			return "", errs.Internal(fmt.Errorf("encoding conversation %d: %w", op.ConversationID, err))
+		}
+		b.Grow(len(doc) + 100)
+		b.WriteString(`{"index":{"_id":"` + id + `","version":` + strconv.FormatInt(op.Doc.Version, 10) + `,"version_type":"external_gte"}}` + "\n")
+		b.Write(doc)
+		b.WriteByte('\n')
+	}
+	return b.String(), nil
 }
 
 type sentenceSource struct {
