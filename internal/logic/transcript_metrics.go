@@ -208,16 +208,21 @@ func sortedSentences(ss []MetricsSentence) []MetricsSentence {
 		}
 		out[i] = s
 	}
-	slices.SortFunc(out, func(a, b MetricsSentence) int {
-		return cmp.Or(
-			cmp.Compare(a.StartMS, b.StartMS),
-			cmp.Compare(a.EndMS, b.EndMS),
-			cmp.Compare(a.Seq, b.Seq),
-			cmp.Compare(a.Side, b.Side),
-			strings.Compare(a.Text, b.Text),
-		)
-	})
+	// Transcripts nearly always come in time order: checking is one pass.
+	if !slices.IsSortedFunc(out, byTime) {
+		slices.SortFunc(out, byTime)
+	}
 	return out
+}
+
+func byTime(a, b MetricsSentence) int {
+	return cmp.Or(
+		cmp.Compare(a.StartMS, b.StartMS),
+		cmp.Compare(a.EndMS, b.EndMS),
+		cmp.Compare(a.Seq, b.Seq),
+		cmp.Compare(a.Side, b.Side),
+		strings.Compare(a.Text, b.Text),
+	)
 }
 
 // speechUnion measures the union of intervals added in order of start.
