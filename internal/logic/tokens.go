@@ -1,6 +1,9 @@
 package logic
 
-import "unicode"
+import (
+	"math"
+	"unicode"
+)
 
 // CountTokens counts tokens the way PRODUCT.md §4 sizes a sentence: each CJK
 // character is one token, each word (a run of letters and digits) is one token,
@@ -13,7 +16,11 @@ import "unicode"
 //     "rock'n'roll" are one token each), so English contractions do not
 //     inflate a back-channel such as "that's it" past the threshold.
 //   - A combining mark continues the word it follows ("cafe\u0301" is one token).
-func CountTokens(text string) int {
+func CountTokens(text string) int { return countTokens(text, math.MaxInt) }
+
+// countTokens counts the tokens of text up to limit: a caller asking
+// whether there are fewer than limit need not read past the limit-th.
+func countTokens(text string, limit int) int {
 	const (
 		outside = iota
 		inWord
@@ -23,11 +30,15 @@ func CountTokens(text string) int {
 	for _, r := range text {
 		switch {
 		case isCJK(r):
-			n++
+			if n++; n >= limit {
+				return n
+			}
 			state = outside
 		case unicode.IsLetter(r) || unicode.IsDigit(r):
 			if state == outside {
-				n++
+				if n++; n >= limit {
+					return n
+				}
 			}
 			state = inWord
 		case state == inWord && (r == '\'' || r == '’'):

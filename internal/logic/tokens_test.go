@@ -64,3 +64,15 @@ func TestIsCJKFastPathBound(t *testing.T) {
 		}
 	}
 }
+
+// countTokens stops at its limit and agrees with CountTokens below it.
+func TestCountTokensUpToALimit(t *testing.T) {
+	for _, text := range []string{"", "嗯", "好的", "ok", "yeah sure", "that's it", "是的是的", "Let's talk budget 预算多少", "  ,, 1 2 3 4"} {
+		full := CountTokens(text)
+		for limit := 1; limit <= 5; limit++ {
+			if got, want := countTokens(text, limit), min(full, limit); got != want {
+				t.Errorf("countTokens(%q, %d) = %d, want %d", text, limit, got, want)
+			}
+		}
+	}
+}

@@ -194,7 +194,7 @@ var questionWords = []string{"吗", "呢", "什么", "怎么", "为什么", "多
 func IsBackChannel(s MetricsSentence) bool {
 	// The unsigned difference is exact once EndMS > StartMS, for any int64s.
 	short := s.EndMS <= s.StartMS || uint64(s.EndMS)-uint64(s.StartMS) < backChannelMaxMS
-	return short || CountTokens(s.Text) < backChannelMinTokens
+	return short || countTokens(s.Text, backChannelMinTokens) < backChannelMinTokens
 }
 
 // sortedSentences returns a normalized, sorted copy of ss.
