@@ -3,8 +3,7 @@ package dao
 import (
 	"context"
 	"database/sql"
-
-	"gorm.io/gorm/clause"
+	"strings"
 
 	"github.com/megaview/mgvcore/internal/model"
 )
@@ -127,13 +126,36 @@ const insertPartSQL = "INSERT INTO transcript_parts (conversation_id, part, tena
 func (r *Conversations) SaveMetrics(ctx context.Context, m model.ConversationMetrics) error {
 	// An upsert, not delete-then-insert: deleting a row that is not there
 	// yet takes a gap lock on MySQL that deadlocks first transcripts of
-	// neighbouring conversations against each other.
-	err := conn(ctx, r.db).Clauses(clause.OnConflict{
-		Columns:   []clause.Column{{Name: "conversation_id"}},
-		UpdateAll: true,
-	}).Create(&m).Error
+	// neighbouring conversations against each other. Spelled out rather
+	// than built by gorm from the struct on every transcript write.
+	db := conn(ctx, r.db)
+	query := upsertMetricsSQLite
+	if db.Dialector.Name() == "mysql" {
+		query = upsertMetricsMySQL
+	}
+	err := db.Exec(query, m.ConversationID, m.TenantID, m.AlgoVersion, m.TalkRatio, m.LongestMonologueMS,
+		m.LongestCustomerStoryMS, m.Interactivity, m.PatienceMS, m.QuestionCountInternal, m.QuestionCountExternal,
+		m.QuestionRate, m.SilenceMS, m.ComputedAt).Error
 	return dbError(err, nil)
 }
+
+// metricsColumns are the columns of conversation_metrics in the order
+// SaveMetrics binds them; the key comes first.
+var metricsColumns = []string{"conversation_id", "tenant_id", "algo_version", "talk_ratio", "longest_monologue_ms",
+	"longest_customer_story_ms", "interactivity", "patience_ms", "question_count_internal", "question_count_external",
+	"question_rate", "silence_ms", "computed_at"}
+
+var upsertMetricsMySQL, upsertMetricsSQLite = func() (string, string) {
+	insert := "INSERT INTO conversation_metrics (" + strings.Join(metricsColumns, ", ") + ") VALUES (?" +
+		strings.Repeat(", ?", len(metricsColumns)-1) + ")"
+	mysqlSet, sqliteSet := make([]string, 0, len(metricsColumns)-1), make([]string, 0, len(metricsColumns)-1)
+	for _, c := range metricsColumns[1:] {
+		mysqlSet = append(mysqlSet, c+" = VALUES("+c+")")
+		sqliteSet = append(sqliteSet, c+" = excluded."+c)
+	}
+	return insert + " ON DUPLICATE KEY UPDATE " + strings.Join(mysqlSet, ", "),
+		insert + " ON CONFLICT (conversation_id) DO UPDATE SET " + strings.Join(sqliteSet, ", ")
+}()
 
 // QueueTranscriptIndexing queues the indexing of c's new transcript.
 func (r *Conversations) QueueTranscriptIndexing(ctx context.Context, c model.Conversation) error {
