@@ -45,10 +45,6 @@ type IndexerOptions struct {
 	MaxBackoff   time.Duration
 	MaxLag       time.Duration
 	Pacer        Pacer
-	// RecentBytes bounds the transcripts this process committed and keeps
-	// until they are indexed, so their documents are built without reading
-	// the sentences back (0: defaultRecentBytes; negative: none kept).
-	RecentBytes int
 	// CatchUpRefresh, on an engine that is a search.Refresher, refreshes
 	// the index when the indexer has caught up after writing, so that what
 	// it wrote is searchable at once rather than at the index's next
@@ -129,21 +125,16 @@ func NewIndexer(engine search.Engine, jobs SearchJobs, docs SearchDocLoader, o I
 			Name: "mgv_search_catchup_refreshes_total",
 			Help: "Index refreshes asked for because the indexer caught up after writing.",
 		}),
-		wake: make(chan struct{}, 1),
-		stop: make(chan struct{}),
-		done: make(chan struct{}),
+		recent: newRecentTranscripts(recentBytes),
+		wake:   make(chan struct{}, 1),
+		stop:   make(chan struct{}),
+		done:   make(chan struct{}),
 	}
 	if ix.o.BatchSize <= 0 {
 		ix.o.BatchSize = 200
 	}
 	if ix.o.Workers <= 0 {
 		ix.o.Workers = 1
-	}
-	switch {
-	case ix.o.RecentBytes == 0:
-		ix.recent = newRecentTranscripts(defaultRecentBytes)
-	case ix.o.RecentBytes > 0:
-		ix.recent = newRecentTranscripts(ix.o.RecentBytes)
 	}
 	if r, ok := engine.(search.Refresher); ok && ix.o.CatchUpRefresh > 0 {
 		ix.refresher = r
@@ -158,9 +149,10 @@ func NewIndexer(engine search.Engine, jobs SearchJobs, docs SearchDocLoader, o I
 	return ix, nil
 }
 
-// defaultRecentBytes holds a few hundred typical transcripts: what several
-// seconds of heavy ingest commit before the indexer takes it.
-const defaultRecentBytes = 16 << 20
+// recentBytes bounds the transcripts kept for the indexer: a few hundred
+// typical ones, what several seconds of heavy ingest commit before the
+// indexer takes them. Beyond it the oldest are read back as before.
+const recentBytes = 16 << 20
 
 // Committed is Ingest's OnCommitted: it keeps a transcript just written
 // (w nil: none) for the indexer, and wakes it.
