@@ -49,9 +49,6 @@ func newRecentTranscripts(limit int) *recentTranscripts {
 // put keeps the sentences of a conversation's committed transcript
 // version, replacing an older version's; sentences must not change after.
 func (r *recentTranscripts) put(conversationID, version int64, sentences []model.Sentence) {
-	if r == nil {
-		return
-	}
 	size := 0
 	for _, s := range sentences {
 		size += sentenceOverhead + len(s.SpeakerKey) + len(s.Text)
@@ -97,9 +94,6 @@ func (r *recentTranscripts) drop(conversationID int64, e recentTranscript) {
 
 // get returns the sentences of version, if kept.
 func (r *recentTranscripts) get(conversationID, version int64) ([]model.Sentence, bool) {
-	if r == nil {
-		return nil, false
-	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	e, ok := r.entries[conversationID]
@@ -112,9 +106,6 @@ func (r *recentTranscripts) get(conversationID, version int64) ([]model.Sentence
 // indexed drops the entry of a conversation once version is indexed, unless
 // it holds a later version.
 func (r *recentTranscripts) indexed(conversationID, version int64) {
-	if r == nil {
-		return
-	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if e, ok := r.entries[conversationID]; ok && e.version <= version {
