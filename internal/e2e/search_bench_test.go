@@ -828,7 +828,7 @@ func TestBenchP5IngestThroughput(t *testing.T) {
 	ratio := svcRate / rawRate
 	record(t, Row{
 		ID: "P5",
-		What: fmt.Sprintf("ingest until searchable: gRPC PutTranscript (%d streams, chunks of %d) of %d conversations × %d sentences, polled until all are searchable, vs raw _bulk of the same documents (elastic.Source, %d per request, %d in flight) plus _refresh; one warm-up round, then %d interleaved rounds, each arm starting with the other processes idle; Elasticsearch, MariaDB, mgvcore and the load generator share the machine",
+		What: fmt.Sprintf("ingest until searchable: gRPC PutTranscript (%d streams, chunks of %d) of %d conversations × %d sentences, polled until all are searchable, vs raw _bulk of the same documents (elastic.BulkBody, %d per request, %d in flight) plus _refresh; one warm-up round, then %d interleaved rounds, each arm starting with the other processes idle; Elasticsearch, MariaDB, mgvcore and the load generator share the machine",
 			streams, chunk, convs, sentences, rawDocs, rawWorkers, rounds),
 		Target: "≥ 0.5",
 		Measured: fmt.Sprintf("%.0f sentences/s (searchable ≤ %s after the last write; %d of %d PutTranscript calls retried after CONFLICT); CPU s per 100k sentences: %s",

@@ -4,7 +4,7 @@
 // competitors, features, people, days, amounts, questions and
 // back-channels), and loads it fast, straight into MySQL with multi-row
 // INSERTs and into Elasticsearch with _bulk of the documents the indexer
-// builds (elastic.Source), without the outbox. Conversation i of a Spec is
+// builds (elastic.BulkBody), without the outbox. Conversation i of a Spec is
 // always the same, so a loaded corpus is recognised by its signature and
 // kept between runs, and both stores can be (re)loaded independently.
 package corpus

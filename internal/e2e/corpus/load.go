@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -188,25 +187,16 @@ func insertBatch(ctx context.Context, db *sql.DB, b []*Conversation) error {
 	return tx.Commit()
 }
 
-// BulkBody is the _bulk request that indexes docs as the indexer does: the
-// document of elastic.Source under the conversation id, versioned
+// BulkBody is the _bulk request that indexes docs as the indexer does
+// (elastic.BulkBody): each document under its conversation id, versioned
 // external_gte by the transcript version.
 func BulkBody(docs []*search.Doc) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	for _, d := range docs {
-		meta := map[string]any{"index": map[string]any{
-			"_id": strconv.FormatInt(d.ConversationID, 10), "version": d.Version, "version_type": "external_gte",
-		}}
-		if err := enc.Encode(meta); err != nil {
-			return nil, err
-		}
-		if err := enc.Encode(elastic.Source(d)); err != nil {
-			return nil, err
-		}
+	ops := make([]search.Op, len(docs))
+	for i, d := range docs {
+		ops[i] = search.Op{TenantID: d.TenantID, ConversationID: d.ConversationID, Doc: d}
 	}
-	return buf.Bytes(), nil
+	body, err := elastic.BulkBody(ops)
+	return []byte(body), err
 }
 
 // PostBulk sends a _bulk body to index and fails on any item that failed,

@@ -30,7 +30,7 @@ func TestBulkBodyMatchesTheClients(t *testing.T) {
 		{TenantID: 1, ConversationID: 11},
 		{TenantID: 1, ConversationID: 12, Doc: doc(12, 0)},
 	}
-	got, err := bulkBody(ops)
+	got, err := BulkBody(ops)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -138,7 +138,7 @@ func bulk(ctx context.Context, c *olivere.Client, index string, ops []search.Op,
 	if len(ops) == 0 {
 		return nil, nil
 	}
-	body, err := bulkBody(ops)
+	body, err := BulkBody(ops)
 	if err != nil {
 		return nil, err
 	}
@@ -177,11 +177,12 @@ func bulk(ctx context.Context, c *olivere.Client, index string, ops []search.Op,
 	return failed, nil
 }
 
-// bulkBody is the NDJSON of ops: an index action per document, with its
+// BulkBody is the NDJSON of ops: an index action per document, with its
 // transcript version as an external_gte version (a replay of the same
 // version is fine, an older one loses to a newer one already indexed), a
-// delete action for a conversation gone.
-func bulkBody(ops []search.Op) (string, error) {
+// delete action for a conversation gone. Benchmarks and the corpus loader
+// send it to _bulk directly.
+func BulkBody(ops []search.Op) (string, error) {
 	var b strings.Builder
 	for _, op := range ops {
 		id := strconv.FormatInt(op.ConversationID, 10)
@@ -240,10 +241,6 @@ func source(d *search.Doc) docSource {
 		Language: d.Language, Version: d.Version, Sentences: sentences,
 	}
 }
-
-// Source is the JSON document of d as indexed (benchmarks send it to _bulk
-// directly).
-func Source(d *search.Doc) any { return source(d) }
 
 // Refresh makes every write so far searchable now, instead of at the
 // index's next periodic refresh.
