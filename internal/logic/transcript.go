@@ -42,9 +42,8 @@ type TranscriptResult struct {
 // is stored before CommitTranscript.
 type TranscriptUpload struct {
 	in             *Ingest
-	scope          model.Scope
+	scope          model.Scope // the caller's: its tenant owns the conversation
 	chunks         int
-	tenantID       int64
 	conversationID int64
 	expected       int64 // -1: not announced
 	sentences      []model.Sentence
@@ -61,7 +60,7 @@ func (in *Ingest) BeginTranscript(ctx context.Context, conversationID int64, exp
 	if err := checkID("header.conversation_id", conversationID); err != nil {
 		return nil, err
 	}
-	u := &TranscriptUpload{in: in, scope: s, tenantID: s.TenantID, conversationID: conversationID, expected: -1, lastSeq: -1}
+	u := &TranscriptUpload{in: in, scope: s, conversationID: conversationID, expected: -1, lastSeq: -1}
 	if expected != nil {
 		if *expected < 0 || *expected > MaxTranscriptSentences {
 			return nil, errs.InvalidArgument("header.expected_sentence_count", "must be 0..%d (got %d)", MaxTranscriptSentences, *expected)
@@ -95,7 +94,7 @@ func (u *TranscriptUpload) Add(ctx context.Context, chunk []SentenceInput) error
 		}
 		u.lastSeq = s.Seq
 		u.sentences = append(u.sentences, model.Sentence{
-			TenantID: u.tenantID, ConversationID: u.conversationID,
+			TenantID: u.scope.TenantID, ConversationID: u.conversationID,
 			Seq: int(s.Seq), SpeakerKey: s.SpeakerKey, StartMS: s.StartMS, EndMS: s.EndMS, Text: s.Text,
 		})
 	}
@@ -153,7 +152,7 @@ func (in *Ingest) CommitTranscript(ctx context.Context, u *TranscriptUpload) (Tr
 	var res TranscriptResult
 	var written TranscriptWrite
 	err := in.tx.InTx(ctx, func(ctx context.Context) error {
-		lock, err := in.convs.LockForTranscript(ctx, u.tenantID, u.conversationID, len(u.sentences))
+		lock, err := in.convs.LockForTranscript(ctx, u.scope.TenantID, u.conversationID, len(u.sentences))
 		if err != nil {
 			return err
 		}
@@ -166,7 +165,7 @@ func (in *Ingest) CommitTranscript(ctx context.Context, u *TranscriptUpload) (Tr
 		for _, s := range u.sentences {
 			if _, ok := internal[s.SpeakerKey]; !ok {
 				internal[s.SpeakerKey] = false
-				added = append(added, model.Participant{TenantID: u.tenantID, ConversationID: u.conversationID,
+				added = append(added, model.Participant{TenantID: u.scope.TenantID, ConversationID: u.conversationID,
 					SpeakerKey: s.SpeakerKey, Affiliation: model.AffiliationUnknown})
 			}
 		}
