@@ -72,19 +72,26 @@ func (r *recentTranscripts) put(conversationID, version int64, sentences []model
 	for r.bytes > r.limit && len(r.order) > 0 {
 		p := r.order[0]
 		r.order = r.order[1:]
-		if e, ok := r.entries[p.conversationID]; ok && e.seq == p.seq {
+		if e, ok := r.live(p); ok {
 			r.drop(p.conversationID, e)
 		}
 	}
 	if len(r.order) > 64 && len(r.order) > 2*len(r.entries) {
 		kept := r.order[:0]
 		for _, p := range r.order {
-			if e, ok := r.entries[p.conversationID]; ok && e.seq == p.seq {
+			if _, ok := r.live(p); ok {
 				kept = append(kept, p)
 			}
 		}
 		r.order = kept
 	}
+}
+
+// live returns the entry a position of order stands for, unless it was
+// replaced or dropped since.
+func (r *recentTranscripts) live(p recentPut) (recentTranscript, bool) {
+	e, ok := r.entries[p.conversationID]
+	return e, ok && e.seq == p.seq
 }
 
 func (r *recentTranscripts) drop(conversationID int64, e recentTranscript) {
