@@ -80,11 +80,16 @@ func (r *SearchDocs) Load(ctx context.Context, ids []int64, known KnownTranscrip
 			}
 			affiliation[p.ConversationID][p.SpeakerKey] = p.Affiliation
 		}
-		affiliationOf := func(cid int64, speaker string) string {
-			if a := affiliation[cid][speaker]; a != "" {
-				return a
+		// add appends a sentence to its conversation's document, with the
+		// speaker's affiliation.
+		add := func(cid int64, st storedSentence) {
+			a := affiliation[cid][st.SpeakerKey]
+			if a == "" {
+				a = model.AffiliationUnknown
 			}
-			return model.AffiliationUnknown
+			d := docs[cid]
+			d.Sentences = append(d.Sentences, search.Sentence{Seq: st.Seq, SpeakerKey: st.SpeakerKey,
+				Affiliation: a, StartMS: st.StartMS, EndMS: st.EndMS, Text: st.Text})
 		}
 		read := make([]int64, 0, len(convs))
 		for _, c := range convs {
@@ -108,18 +113,15 @@ func (r *SearchDocs) Load(ctx context.Context, ids []int64, known KnownTranscrip
 				continue
 			}
 			for _, st := range sentences {
-				d.Sentences = append(d.Sentences, search.Sentence{Seq: st.Seq, SpeakerKey: st.SpeakerKey,
-					Affiliation: affiliationOf(c.ID, st.SpeakerKey), StartMS: st.StartMS, EndMS: st.EndMS, Text: st.Text})
+				add(c.ID, stored(st))
 			}
 		}
 		if len(read) == 0 {
 			return nil
 		}
 		return readParts(tx, 0, read, func(cid, _ int64, run []storedSentence) error {
-			d := docs[cid]
 			for _, st := range run {
-				d.Sentences = append(d.Sentences, search.Sentence{Seq: st.Seq, SpeakerKey: st.SpeakerKey,
-					Affiliation: affiliationOf(cid, st.SpeakerKey), StartMS: st.StartMS, EndMS: st.EndMS, Text: st.Text})
+				add(cid, st)
 			}
 			return nil
 		})

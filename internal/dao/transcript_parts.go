@@ -55,7 +55,7 @@ func TranscriptParts(c model.Conversation, sentences []model.Sentence) ([]model.
 		}
 		run := make([]storedSentence, end-start)
 		for i, s := range sentences[start:end] {
-			run[i] = storedSentence{Seq: s.Seq, SpeakerKey: s.SpeakerKey, StartMS: s.StartMS, EndMS: s.EndMS, Text: s.Text}
+			run[i] = stored(s)
 		}
 		data, err := json.Marshal(run)
 		if err != nil {
@@ -65,6 +65,11 @@ func TranscriptParts(c model.Conversation, sentences []model.Sentence) ([]model.
 		start = end
 	}
 	return parts, nil
+}
+
+// stored is a sentence as a part holds it.
+func stored(s model.Sentence) storedSentence {
+	return storedSentence{Seq: s.Seq, SpeakerKey: s.SpeakerKey, StartMS: s.StartMS, EndMS: s.EndMS, Text: s.Text}
 }
 
 // decodePart reads the sentences of one part, in seq order.
