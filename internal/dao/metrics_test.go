@@ -2,7 +2,6 @@ package dao
 
 import (
 	"context"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -11,7 +10,6 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/schema"
 
-	"github.com/megaview/mgvcore/internal/config"
 	"github.com/megaview/mgvcore/internal/model"
 )
 
@@ -26,18 +24,7 @@ func TestMetricsColumnsCoverTheModel(t *testing.T) {
 	}
 }
 
-func TestSaveMetricsUpserts(t *testing.T) {
-	t.Run("sqlite", func(t *testing.T) {
-		db, err := OpenDB(config.Database{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "mgv.db"),
-			MaxOpenConns: 2, MaxIdleConns: 2, ConnMaxLifetime: config.Duration{Duration: time.Hour}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { closeDB(db) })
-		testSaveMetrics(t, db)
-	})
-	t.Run("mariadb", func(t *testing.T) { testSaveMetrics(t, scratchMariaDB(t)) })
-}
+func TestSaveMetricsUpserts(t *testing.T) { onSQLiteAndMariaDB(t, testSaveMetrics) }
 
 func testSaveMetrics(t *testing.T, db *gorm.DB) {
 	if _, err := NewMigrator(db).Up(t.Context()); err != nil {

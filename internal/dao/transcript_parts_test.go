@@ -97,7 +97,11 @@ func TestDecodePartSortsAndRejects(t *testing.T) {
 // Migration 0005 turns sentence rows into parts: every sentence comes back
 // through the readers, in seq order, whatever order the rows were written
 // in, a transcript of more than 1000 sentences in several parts.
-func TestMigrationToTranscriptParts(t *testing.T) {
+func TestMigrationToTranscriptParts(t *testing.T) { onSQLiteAndMariaDB(t, testMigrationToParts) }
+
+// onSQLiteAndMariaDB runs test on an empty embedded SQLite database and on
+// a scratch database of the test MariaDB.
+func onSQLiteAndMariaDB(t *testing.T, test func(t *testing.T, db *gorm.DB)) {
 	t.Run("sqlite", func(t *testing.T) {
 		db, err := OpenDB(config.Database{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "mgv.db"),
 			MaxOpenConns: 2, MaxIdleConns: 2, ConnMaxLifetime: config.Duration{Duration: time.Hour}})
@@ -105,9 +109,9 @@ func TestMigrationToTranscriptParts(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { closeDB(db) })
-		testMigrationToParts(t, db)
+		test(t, db)
 	})
-	t.Run("mariadb", func(t *testing.T) { testMigrationToParts(t, scratchMariaDB(t)) })
+	t.Run("mariadb", func(t *testing.T) { test(t, scratchMariaDB(t)) })
 }
 
 func closeDB(db *gorm.DB) {
