@@ -119,10 +119,3 @@ func (r *recentTranscripts) indexed(conversationID, version int64) {
 		r.drop(conversationID, e)
 	}
 }
-
-// size is the bytes kept and the number of entries.
-func (r *recentTranscripts) size() (bytes, entries int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.bytes, len(r.entries)
-}

@@ -114,3 +114,10 @@ func TestRecentTranscriptsAccountingUnderChurn(t *testing.T) {
 		t.Errorf("order holds %d positions for %d entries", len(r.order), len(r.entries))
 	}
 }
+
+// size is the bytes kept and the number of entries.
+func (r *recentTranscripts) size() (bytes, entries int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.bytes, len(r.entries)
+}
