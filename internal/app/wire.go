@@ -71,6 +71,9 @@ func newDomain(cfg *config.Config, log zerolog.Logger, d *deps, pol *policies) (
 	dm.stats = logic.NewStats(dao.NewStats(d.db), trackers)
 	dm.comments = logic.NewComments(dao.NewComments(d.db))
 	dm.ingest = logic.NewIngest(convs, dao.NewDeals(d.db), dao.NewTransactor(d.db), logic.NewTrackerHook(trackers))
+	if err := dm.ingest.RegisterMetrics(pol.metrics.Registry); err != nil {
+		return nil, err
+	}
 	if dm.search, err = newSearchDomain(cfg, log, d, pol.metrics.Registry); err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package dao
 import (
 	"context"
 	"strings"
+	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -29,13 +30,15 @@ var ErrConversationNotFound = errs.NotFound(ReasonConversationNotFound, "no such
 // metrics.
 type Conversations struct {
 	db *gorm.DB
-	// insertPart is the transcript part INSERT, prepared on MySQL.
-	insertPart *preparedStatement
+	// insertPart are the INSERTs of transcript parts by row count,
+	// prepared on MySQL.
+	mu         sync.Mutex
+	insertPart map[int]*preparedStatement
 }
 
 // NewConversations works on db.
 func NewConversations(db *gorm.DB) *Conversations {
-	return &Conversations{db: db, insertPart: newPreparedStatement(db, insertPartSQL)}
+	return &Conversations{db: db, insertPart: map[int]*preparedStatement{}}
 }
 
 // Get returns one conversation the scope may see.

@@ -640,13 +640,61 @@ func TestLockForTranscriptReturnsTheRowAndItsSpeakers(t *testing.T) {
 
 func lockFor(t *testing.T, o *org, tenant, id int64, n int) (dao.TranscriptLock, error) {
 	t.Helper()
-	var l dao.TranscriptLock
+	locks, err := lockAll(t, o, dao.TranscriptTarget{TenantID: tenant, ID: id, N: n})
+	if l, ok := locks[id]; ok || err != nil {
+		return l, err
+	}
+	return dao.TranscriptLock{}, dao.ErrConversationNotFound
+}
+
+func lockAll(t *testing.T, o *org, targets ...dao.TranscriptTarget) (map[int64]dao.TranscriptLock, error) {
+	t.Helper()
+	var locks map[int64]dao.TranscriptLock
 	err := dao.NewTransactor(o.db).InTx(t.Context(), func(ctx context.Context) error {
 		var err error
-		l, err = dao.NewConversations(o.db).LockForTranscript(ctx, tenant, id, n)
+		locks, err = dao.NewConversations(o.db).LockForTranscripts(ctx, targets)
 		return err
 	})
-	return l, err
+	return locks, err
+}
+
+// Several conversations, of several tenants, are locked at once; each
+// answer is its own row, speakers and tracker stamp, and a target that is
+// not there (or not in its tenant) is left out and not written.
+func TestLockForTranscriptsLocksEachTarget(t *testing.T) {
+	o := newOrg(t)
+	a := o.create(t, "lock-a", o.reps[0], time.Now().UTC(), nil)
+	b := o.create(t, "lock-b", o.reps[0], time.Now().UTC(), func(r *logic.CreateConversationRequest) { r.Participants = nil })
+	if _, err := lockFor(t, o, o.tenant, b, 1); err != nil {
+		t.Fatal(err)
+	}
+	tr := &model.Tracker{TenantID: o.tenant, Name: "price", Keywords: `["价格"]`, Affiliation: model.AffiliationAnyone}
+	if err := dao.NewTrackers(o.db).CreateTracker(t.Context(), tr); err != nil {
+		t.Fatal(err)
+	}
+	locks, err := lockAll(t, o,
+		dao.TranscriptTarget{TenantID: o.tenant, ID: b, N: 3},
+		dao.TranscriptTarget{TenantID: o.other, ID: a, N: 9}, // a is not the other tenant's
+		dao.TranscriptTarget{TenantID: o.tenant, ID: a, N: 5},
+		dao.TranscriptTarget{TenantID: o.tenant, ID: b + 100, N: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(locks) != 2 {
+		t.Fatalf("locked %d conversations, want 2: %+v", len(locks), locks)
+	}
+	stamp := dao.TrackersStamp{Count: 1, Versions: 1}
+	if l := locks[a]; l.Conversation.TranscriptVersion != 1 || l.Conversation.SentenceCount != 5 || len(l.Speakers) != 2 ||
+		l.Speakers[0].SpeakerKey != "cust" || l.Speakers[1].SpeakerKey != "rep" || l.Trackers != stamp {
+		t.Errorf("a: %+v", l)
+	}
+	if l := locks[b]; l.Conversation.TranscriptVersion != 2 || l.Conversation.SentenceCount != 3 || len(l.Speakers) != 0 || l.Trackers != stamp {
+		t.Errorf("b: %+v", l)
+	}
+	var c model.Conversation
+	if err := o.db.First(&c, a).Error; err != nil || c.TranscriptVersion != 1 || c.SentenceCount != 5 {
+		t.Errorf("a as stored: %+v %v", c, err)
+	}
 }
 
 // The stamp of a tenant's trackers changes with every change that matters

@@ -40,8 +40,9 @@ func testSaveMetrics(t *testing.T, db *gorm.DB) {
 		QuestionRate: 1.75, SilenceMS: 17, ComputedAt: at.Add(time.Hour)}
 	other := second
 	other.ConversationID = 42
-	for _, m := range []model.ConversationMetrics{first, second, other} {
-		if err := NewTransactor(db).InTx(t.Context(), func(ctx context.Context) error { return convs.SaveMetrics(ctx, m) }); err != nil {
+	// One row, then two in one statement: one replaced, one new.
+	for _, ms := range [][]model.ConversationMetrics{{first}, {second, other}} {
+		if err := NewTransactor(db).InTx(t.Context(), func(ctx context.Context) error { return convs.SaveMetrics(ctx, ms...) }); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -117,7 +117,7 @@ func (r *Trackers) ApplyingTrackers(ctx context.Context, tenantID int64) (map[in
 
 // lockTracker takes a live tracker's row for a read-then-write transaction.
 // Writing the row first takes the row lock on MySQL and the write lock on
-// SQLite alike (see LockForTranscript).
+// SQLite alike (see LockForTranscripts).
 func lockTracker(db *gorm.DB, tenantID, id int64) (*model.Tracker, error) {
 	err := db.Exec("UPDATE trackers SET version = version WHERE tenant_id = ? AND id = ? AND deleted_at IS NULL", tenantID, id).Error
 	if err != nil {

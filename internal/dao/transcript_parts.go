@@ -39,7 +39,7 @@ func maxEncoded(s model.Sentence) int {
 }
 
 // TranscriptParts splits a transcript (in seq order) into the parts
-// ReplaceSentences stores; bulk loaders that write the table directly use
+// ReplaceTranscripts stores; bulk loaders that write the table directly use
 // it too.
 func TranscriptParts(c model.Conversation, sentences []model.Sentence) ([]model.TranscriptPart, error) {
 	var parts []model.TranscriptPart

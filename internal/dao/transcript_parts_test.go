@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -225,9 +226,9 @@ func testMigrationToParts(t *testing.T, db *gorm.DB) {
 	}
 }
 
-// On MySQL a part is written by a prepared statement (its text is not
-// escaped and parsed again), inside the caller's transaction, and still
-// rolls back with it.
+// On MySQL parts are written by prepared statements (their text is not
+// escaped and parsed again), as many in one statement as their size
+// allows, inside the caller's transaction, and still roll back with it.
 func TestPartsArePreparedOnMariaDB(t *testing.T) {
 	db := scratchMariaDB(t)
 	if _, err := NewMigrator(db).Up(t.Context()); err != nil {
@@ -247,10 +248,12 @@ func TestPartsArePreparedOnMariaDB(t *testing.T) {
 	c := model.Conversation{ID: 41, TenantID: 1}
 	in := transcript(c, 2500, func(i int) string { return fmt.Sprintf("第 %d 句 'quoted' \\ %d", i, i) })
 	before := executed()
-	if err := tx.InTx(t.Context(), func(ctx context.Context) error { return convs.ReplaceSentences(ctx, c, in) }); err != nil {
+	if err := tx.InTx(t.Context(), func(ctx context.Context) error {
+		return convs.ReplaceTranscripts(ctx, []TranscriptRows{{Conversation: c, Sentences: in}})
+	}); err != nil {
 		t.Fatal(err)
 	}
-	if n := executed() - before; n < 3 {
+	if n := executed() - before; n < 1 {
 		t.Errorf("%d prepared executions for 3 parts", n)
 	}
 	got, err := convs.Sentences(t.Context(), 1, 41)
@@ -261,7 +264,7 @@ func TestPartsArePreparedOnMariaDB(t *testing.T) {
 	c2 := model.Conversation{ID: 42, TenantID: 1}
 	failed := errors.New("rolled back")
 	err = tx.InTx(t.Context(), func(ctx context.Context) error {
-		if err := convs.ReplaceSentences(ctx, c2, transcript(c2, 3, func(int) string { return "x" })); err != nil {
+		if err := convs.ReplaceTranscripts(ctx, []TranscriptRows{{Conversation: c2, Sentences: transcript(c2, 3, func(int) string { return "x" })}}); err != nil {
 			return err
 		}
 		return failed
@@ -271,5 +274,52 @@ func TestPartsArePreparedOnMariaDB(t *testing.T) {
 	}
 	if got, _ := convs.Sentences(t.Context(), 1, 42); len(got) != 0 {
 		t.Fatalf("a rolled-back transcript was kept: %d sentences", len(got))
+	}
+}
+
+// Transcripts written together are stored each as written, however their
+// parts are split over statements (by count and by size), and a new
+// version replaces the old parts.
+func TestReplaceTranscriptsStoresEach(t *testing.T) { onSQLiteAndMariaDB(t, testReplaceTranscripts) }
+
+func testReplaceTranscripts(t *testing.T, db *gorm.DB) {
+	if _, err := NewMigrator(db).Up(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	convs := NewConversations(db)
+	write := func(ts []TranscriptRows) {
+		t.Helper()
+		if err := NewTransactor(db).InTx(t.Context(), func(ctx context.Context) error { return convs.ReplaceTranscripts(ctx, ts) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 20 small transcripts (more parts than one statement takes), one of
+	// 3 parts, and one whose parts are large (over one statement's size).
+	var ts []TranscriptRows
+	for i := range 22 {
+		c := model.Conversation{ID: int64(100 + i), TenantID: 1, TranscriptVersion: 1}
+		n, text := 3, func(k int) string { return fmt.Sprintf("c%d s%d", i, k) }
+		switch i {
+		case 20:
+			n = 2500
+		case 21:
+			n, text = 1500, func(k int) string { return strings.Repeat("长", 1300) + strconv.Itoa(k) }
+		}
+		ts = append(ts, TranscriptRows{Conversation: c, Sentences: transcript(c, n, text)})
+	}
+	write(ts)
+	// A second version of two of them.
+	again := []TranscriptRows{ts[3], ts[21]}
+	for i := range again {
+		again[i].Conversation.TranscriptVersion = 2
+		again[i].Sentences = transcript(again[i].Conversation, 2, func(k int) string { return fmt.Sprintf("v2 %d", k) })
+	}
+	write(again)
+	ts[3], ts[21] = again[0], again[1]
+	for _, want := range ts {
+		got, err := convs.Sentences(t.Context(), 1, want.Conversation.ID)
+		if err != nil || !slices.Equal(got, want.Sentences) {
+			t.Errorf("conversation %d: read back %d of %d sentences: %v", want.Conversation.ID, len(got), len(want.Sentences), err)
+		}
 	}
 }

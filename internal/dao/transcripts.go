@@ -1,9 +1,13 @@
 package dao
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
+	"slices"
 	"strings"
+
+	"gorm.io/gorm"
 
 	"github.com/megaview/mgvcore/internal/model"
 )
@@ -32,24 +36,64 @@ type TrackersStamp struct {
 	Count, Versions int64
 }
 
-// LockForTranscript takes the conversation's row for the write of a
-// transcript of n sentences and records it there (transcript_version
+// TranscriptTarget is a conversation a transcript of N sentences is about
+// to be written to.
+type TranscriptTarget struct {
+	TenantID, ID int64
+	N            int
+}
+
+// LockForTranscripts takes the rows of the targets' conversations for the
+// write of their transcripts and records it there (transcript_version
 // increased, sentence_count, status ready), rolled back with the rest if
-// the write fails; then it reads the row as updated, the speakers and the
-// stamp of the tenant's trackers in one query. It must run in a transaction
-// (Transactor.InTx). Writing the row first, rather than
-// SELECT … FOR UPDATE, takes the row lock on MySQL and the write lock on
-// SQLite alike, so concurrent writers of one conversation queue up here
-// (SQLite would otherwise refuse a reader that later tries to write).
-func (r *Conversations) LockForTranscript(ctx context.Context, tenantID, id int64, n int) (TranscriptLock, error) {
+// the transaction fails; it returns each row as updated, with its speakers
+// and the stamp of its tenant's trackers, by conversation id. A target
+// missing from the answer does not exist in its tenant. It must run in a
+// transaction (Transactor.InTx), and the targets' ids must be distinct.
+// Writing the rows first, rather than SELECT … FOR UPDATE, takes the row
+// locks on MySQL and the write lock on SQLite alike, so concurrent writers
+// of one conversation queue up here (SQLite would otherwise refuse a
+// reader that later tries to write). One UPDATE per tenant locks its rows
+// in primary key order, whatever the order of targets, so two writes of
+// overlapping sets cannot lock each other's rows crosswise.
+func (r *Conversations) LockForTranscripts(ctx context.Context, targets []TranscriptTarget) (map[int64]TranscriptLock, error) {
 	db := conn(ctx, r.db)
-	res := db.Exec("UPDATE conversations SET transcript_version = transcript_version + 1, sentence_count = ?, status = ?, updated_at = ? WHERE tenant_id = ? AND id = ?",
-		n, model.StatusReady, dbNow(), tenantID, id)
+	byTenant := map[int64][]TranscriptTarget{}
+	var tenants []int64
+	for _, t := range targets {
+		if _, ok := byTenant[t.TenantID]; !ok {
+			tenants = append(tenants, t.TenantID)
+		}
+		byTenant[t.TenantID] = append(byTenant[t.TenantID], t)
+	}
+	slices.Sort(tenants)
+	out := make(map[int64]TranscriptLock, len(targets))
+	for _, tenant := range tenants {
+		if err := lockTenantTranscripts(db, tenant, byTenant[tenant], out); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// lockTenantTranscripts is LockForTranscripts for targets of one tenant.
+func lockTenantTranscripts(db *gorm.DB, tenantID int64, targets []TranscriptTarget, out map[int64]TranscriptLock) error {
+	ids := make([]int64, len(targets))
+	var counts strings.Builder
+	args := make([]any, 0, 2*len(targets)+4+len(targets))
+	for i, t := range targets {
+		ids[i] = t.ID
+		counts.WriteString(" WHEN ? THEN ?")
+		args = append(args, t.ID, t.N)
+	}
+	args = append(args, model.StatusReady, dbNow(), tenantID, ids)
+	res := db.Exec("UPDATE conversations SET transcript_version = transcript_version + 1, sentence_count = CASE id"+counts.String()+" END, "+
+		"status = ?, updated_at = ? WHERE tenant_id = ? AND id IN ?", args...)
 	if res.Error != nil {
-		return TranscriptLock{}, dbError(res.Error, nil)
+		return dbError(res.Error, nil)
 	}
 	if res.RowsAffected == 0 {
-		return TranscriptLock{}, ErrConversationNotFound
+		return nil
 	}
 	var rows []struct {
 		model.Conversation `gorm:"embedded"`
@@ -58,27 +102,35 @@ func (r *Conversations) LockForTranscript(ctx context.Context, tenantID, id int6
 		SpeakerKey         sql.NullString
 		Affiliation        sql.NullString
 	}
+	// No ORDER BY: on MySQL it costs a temporary table and a sort per
+	// write; the few speakers are sorted here.
 	err := db.Raw("SELECT c.*, "+
 		"(SELECT COUNT(*) FROM trackers WHERE tenant_id = c.tenant_id) AS tracker_count, "+
 		"(SELECT COALESCE(SUM(version), 0) FROM trackers WHERE tenant_id = c.tenant_id) AS tracker_versions, "+
 		"p.speaker_key, p.affiliation FROM conversations AS c "+
 		"LEFT JOIN participants AS p ON p.conversation_id = c.id AND p.tenant_id = c.tenant_id "+
-		"WHERE c.tenant_id = ? AND c.id = ? ORDER BY p.speaker_key", tenantID, id).Scan(&rows).Error
+		"WHERE c.tenant_id = ? AND c.id IN ?", tenantID, ids).Scan(&rows).Error
 	if err != nil {
-		return TranscriptLock{}, dbError(err, nil)
+		return dbError(err, nil)
 	}
-	if len(rows) == 0 {
-		return TranscriptLock{}, ErrConversationNotFound
-	}
-	out := TranscriptLock{Conversation: rows[0].Conversation, Speakers: make([]model.Participant, 0, len(rows)),
-		Trackers: TrackersStamp{Count: rows[0].TrackerCount, Versions: rows[0].TrackerVersions}}
 	for _, row := range rows {
+		l, ok := out[row.ID]
+		if !ok {
+			l = TranscriptLock{Conversation: row.Conversation, Speakers: []model.Participant{},
+				Trackers: TrackersStamp{Count: row.TrackerCount, Versions: row.TrackerVersions}}
+		}
 		if row.SpeakerKey.Valid {
-			out.Speakers = append(out.Speakers, model.Participant{TenantID: tenantID, ConversationID: id,
+			l.Speakers = append(l.Speakers, model.Participant{TenantID: tenantID, ConversationID: row.ID,
 				SpeakerKey: row.SpeakerKey.String, Affiliation: row.Affiliation.String})
 		}
+		out[row.ID] = l
 	}
-	return out, nil
+	for _, id := range ids {
+		if l, ok := out[id]; ok {
+			slices.SortFunc(l.Speakers, func(a, b model.Participant) int { return cmp.Compare(a.SpeakerKey, b.SpeakerKey) })
+		}
+	}
+	return nil
 }
 
 // AddParticipants inserts speakers of a conversation.
@@ -89,54 +141,97 @@ func (r *Conversations) AddParticipants(ctx context.Context, ps []model.Particip
 	return dbError(conn(ctx, r.db).Create(&ps).Error, nil)
 }
 
-// ReplaceSentences replaces the transcript of c, the row LockForTranscript
-// returned: the old parts go, and with them the tracker hits that point
-// into them. A first transcript (transcript_version 1 once locked) deletes
-// nothing, so the common ingest path takes no range locks: on MySQL a range
-// delete also locks the gap up to the next conversation's rows, where a
-// concurrent first transcript would insert.
-func (r *Conversations) ReplaceSentences(ctx context.Context, c model.Conversation, sentences []model.Sentence) error {
+// TranscriptRows is a transcript to store: the conversation as
+// LockForTranscripts returned it, and the sentences in seq order.
+type TranscriptRows struct {
+	Conversation model.Conversation
+	Sentences    []model.Sentence
+}
+
+// ReplaceTranscripts replaces the transcripts of locked conversations: the
+// old parts go, and with them the tracker hits that point into them. A
+// first transcript (transcript_version 1 once locked) deletes nothing, so
+// the common ingest path takes no range locks: on MySQL a range delete also
+// locks the gap up to the next conversation's rows, where a concurrent
+// first transcript would insert. The new parts go in as few INSERTs as
+// their size allows.
+func (r *Conversations) ReplaceTranscripts(ctx context.Context, ts []TranscriptRows) error {
 	db := conn(ctx, r.db)
-	if c.TranscriptVersion > 1 {
-		if err := db.Exec("DELETE FROM tracker_hits WHERE tenant_id = ? AND conversation_id = ?", c.TenantID, c.ID).Error; err != nil {
-			return dbError(err, nil)
+	var parts []model.TranscriptPart
+	for _, t := range ts {
+		c := t.Conversation
+		if c.TranscriptVersion > 1 {
+			if err := db.Exec("DELETE FROM tracker_hits WHERE tenant_id = ? AND conversation_id = ?", c.TenantID, c.ID).Error; err != nil {
+				return dbError(err, nil)
+			}
+			if err := db.Exec("DELETE FROM transcript_parts WHERE conversation_id = ?", c.ID).Error; err != nil {
+				return dbError(err, nil)
+			}
 		}
-		if err := db.Exec("DELETE FROM transcript_parts WHERE conversation_id = ?", c.ID).Error; err != nil {
-			return dbError(err, nil)
+		p, err := TranscriptParts(c, t.Sentences)
+		if err != nil {
+			return err
 		}
+		parts = append(parts, p...)
 	}
-	parts, err := TranscriptParts(c, sentences)
-	if err != nil {
-		return err
-	}
-	insert := r.insertPart.on(ctx, db)
-	for _, p := range parts {
-		// One statement per part: each is bounded far below the packet
-		// limit, several together need not be.
-		if err := insert.Exec(insertPartSQL, p.ConversationID, p.Part, p.TenantID, p.Sentences).Error; err != nil {
+	for len(parts) > 0 {
+		// Rows while they stay within one part's bound, so a statement is
+		// far below the packet limit whatever the parts hold.
+		n, size := 1, len(parts[0].Sentences)
+		for n < len(parts) && n < maxPartRows && size+len(parts[n].Sentences) <= partBytes {
+			size += len(parts[n].Sentences)
+			n++
+		}
+		query, args := insertPartsSQL(n), make([]any, 0, 4*n)
+		for _, p := range parts[:n] {
+			args = append(args, p.ConversationID, p.Part, p.TenantID, p.Sentences)
+		}
+		if err := r.insertParts(n).on(ctx, db).Exec(query, args...).Error; err != nil {
 			return dbError(err, nil)
 		}
+		parts = parts[n:]
 	}
 	return nil
 }
 
-const insertPartSQL = "INSERT INTO transcript_parts (conversation_id, part, tenant_id, sentences) VALUES (?,?,?,?)"
+// maxPartRows bounds the parts one INSERT carries, and so the statements
+// prepared for them (one per row count).
+const maxPartRows = 16
 
-// SaveMetrics stores the metrics of a conversation, replacing older ones.
-func (r *Conversations) SaveMetrics(ctx context.Context, m model.ConversationMetrics) error {
+func insertPartsSQL(rows int) string {
+	return "INSERT INTO transcript_parts (conversation_id, part, tenant_id, sentences) VALUES (?,?,?,?)" +
+		strings.Repeat(",(?,?,?,?)", rows-1)
+}
+
+// insertParts is the prepared INSERT of n parts.
+func (r *Conversations) insertParts(n int) *preparedStatement {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p, ok := r.insertPart[n]
+	if !ok {
+		p = newPreparedStatement(r.db, insertPartsSQL(n))
+		r.insertPart[n] = p
+	}
+	return p
+}
+
+// SaveMetrics stores the metrics of conversations, replacing older ones.
+func (r *Conversations) SaveMetrics(ctx context.Context, ms ...model.ConversationMetrics) error {
+	if len(ms) == 0 {
+		return nil
+	}
 	// An upsert, not delete-then-insert: deleting a row that is not there
 	// yet takes a gap lock on MySQL that deadlocks first transcripts of
 	// neighbouring conversations against each other. Spelled out rather
 	// than built by gorm from the struct on every transcript write.
 	db := conn(ctx, r.db)
-	query := upsertMetricsSQLite
-	if db.Dialector.Name() == "mysql" {
-		query = upsertMetricsMySQL
+	args := make([]any, 0, len(ms)*len(metricsColumns))
+	for _, m := range ms {
+		args = append(args, m.ConversationID, m.TenantID, m.AlgoVersion, m.TalkRatio, m.LongestMonologueMS,
+			m.LongestCustomerStoryMS, m.Interactivity, m.PatienceMS, m.QuestionCountInternal, m.QuestionCountExternal,
+			m.QuestionRate, m.SilenceMS, m.ComputedAt)
 	}
-	err := db.Exec(query, m.ConversationID, m.TenantID, m.AlgoVersion, m.TalkRatio, m.LongestMonologueMS,
-		m.LongestCustomerStoryMS, m.Interactivity, m.PatienceMS, m.QuestionCountInternal, m.QuestionCountExternal,
-		m.QuestionRate, m.SilenceMS, m.ComputedAt).Error
-	return dbError(err, nil)
+	return dbError(db.Exec(upsertMetricsSQL(db.Dialector.Name(), len(ms)), args...).Error, nil)
 }
 
 // metricsColumns are the columns of conversation_metrics in the order
@@ -145,21 +240,40 @@ var metricsColumns = []string{"conversation_id", "tenant_id", "algo_version", "t
 	"longest_customer_story_ms", "interactivity", "patience_ms", "question_count_internal", "question_count_external",
 	"question_rate", "silence_ms", "computed_at"}
 
-var upsertMetricsMySQL, upsertMetricsSQLite = func() (string, string) {
-	insert := "INSERT INTO conversation_metrics (" + strings.Join(metricsColumns, ", ") + ") VALUES (?" +
-		strings.Repeat(", ?", len(metricsColumns)-1) + ")"
-	mysqlSet, sqliteSet := make([]string, 0, len(metricsColumns)-1), make([]string, 0, len(metricsColumns)-1)
-	for _, c := range metricsColumns[1:] {
-		mysqlSet = append(mysqlSet, c+" = VALUES("+c+")")
-		sqliteSet = append(sqliteSet, c+" = excluded."+c)
+// upsertMetricsSQL is the upsert of rows metrics rows in dialect.
+func upsertMetricsSQL(dialect string, rows int) string {
+	row := "(?" + strings.Repeat(", ?", len(metricsColumns)-1) + ")"
+	var b strings.Builder
+	b.WriteString("INSERT INTO conversation_metrics (" + strings.Join(metricsColumns, ", ") + ") VALUES " + row)
+	for range rows - 1 {
+		b.WriteString(", " + row)
 	}
-	return insert + " ON DUPLICATE KEY UPDATE " + strings.Join(mysqlSet, ", "),
-		insert + " ON CONFLICT (conversation_id) DO UPDATE SET " + strings.Join(sqliteSet, ", ")
-}()
+	if dialect == "mysql" {
+		b.WriteString(" ON DUPLICATE KEY UPDATE ")
+	} else {
+		b.WriteString(" ON CONFLICT (conversation_id) DO UPDATE SET ")
+	}
+	for i, c := range metricsColumns[1:] {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		if dialect == "mysql" {
+			b.WriteString(c + " = VALUES(" + c + ")")
+		} else {
+			b.WriteString(c + " = excluded." + c)
+		}
+	}
+	return b.String()
+}
 
-// QueueTranscriptIndexing queues the indexing of c's new transcript.
-func (r *Conversations) QueueTranscriptIndexing(ctx context.Context, c model.Conversation) error {
-	return enqueue(conn(ctx, r.db), model.OutboxJob{TenantID: c.TenantID, Kind: model.OutboxTranscript, ConversationID: c.ID, Version: c.TranscriptVersion})
+// QueueTranscriptIndexing queues the indexing of the conversations' new
+// transcripts.
+func (r *Conversations) QueueTranscriptIndexing(ctx context.Context, cs ...model.Conversation) error {
+	jobs := make([]model.OutboxJob, len(cs))
+	for i, c := range cs {
+		jobs[i] = model.OutboxJob{TenantID: c.TenantID, Kind: model.OutboxTranscript, ConversationID: c.ID, Version: c.TranscriptVersion}
+	}
+	return enqueue(conn(ctx, r.db), jobs...)
 }
 
 // Sentences returns a conversation's transcript in seq order.

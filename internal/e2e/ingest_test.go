@@ -381,6 +381,11 @@ func TestIngestConcurrentTranscriptsSerializeOnMariaDB(t *testing.T) {
 	if len(versions) != 3*rounds || versions[0] != 1 || versions[len(versions)-1] != 3*rounds {
 		t.Fatalf("transcript versions %v, want 1..%d", versions, 3*rounds)
 	}
+	// Every transcript was written by exactly one committed transaction,
+	// alone or with others that arrived with it.
+	if n := metric(t, s, "mgv_transcript_commit_group_size_sum"); n != 5*rounds {
+		t.Errorf("committed transactions wrote %v transcripts, want %d", n, 5*rounds)
+	}
 }
 
 // assertStoredMetrics recomputes the metrics of what GetTranscript returns

@@ -13,6 +13,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/megaview/mgvcore/internal/dao"
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/model"
@@ -53,20 +55,21 @@ type IngestRepo interface {
 	// NOT_FOUND names field.
 	User(ctx context.Context, tenantID, id int64, originID, field string) (model.User, error)
 
-	// LockForTranscript serializes the transcript writers of a conversation
-	// (inside a transaction) and records on its row the transcript of n
-	// sentences being written: transcript_version bumped, sentence_count,
-	// status ready. It returns the row as updated, the conversation's
-	// speakers and the stamp of the tenant's trackers.
-	LockForTranscript(ctx context.Context, tenantID, id int64, n int) (dao.TranscriptLock, error)
+	// LockForTranscripts serializes the transcript writers of each target's
+	// conversation (inside a transaction) and records on its row the
+	// transcript being written: transcript_version bumped, sentence_count,
+	// status ready. It returns the rows as updated, each with its speakers
+	// and the stamp of its tenant's trackers, by id; a target not there is
+	// left out.
+	LockForTranscripts(ctx context.Context, targets []dao.TranscriptTarget) (map[int64]dao.TranscriptLock, error)
 	AddParticipants(ctx context.Context, ps []model.Participant) error
-	// ReplaceSentences deletes the old transcript of c (the locked row) and
-	// its tracker hits, and inserts the new one.
-	ReplaceSentences(ctx context.Context, c model.Conversation, sentences []model.Sentence) error
-	SaveMetrics(ctx context.Context, m model.ConversationMetrics) error
-	// QueueTranscriptIndexing queues the indexing of c's new transcript
-	// (outbox).
-	QueueTranscriptIndexing(ctx context.Context, c model.Conversation) error
+	// ReplaceTranscripts deletes the old transcripts of the locked
+	// conversations and their tracker hits, and inserts the new ones.
+	ReplaceTranscripts(ctx context.Context, ts []dao.TranscriptRows) error
+	SaveMetrics(ctx context.Context, ms ...model.ConversationMetrics) error
+	// QueueTranscriptIndexing queues the indexing of the conversations' new
+	// transcripts (outbox).
+	QueueTranscriptIndexing(ctx context.Context, cs ...model.Conversation) error
 }
 
 // Ingest is the open platform's write path: deals, conversations and
@@ -80,12 +83,29 @@ type Ingest struct {
 	// committed runs after each committed write that queued indexing,
 	// with the transcript written (nil for a conversation write).
 	committed func(*TranscriptWrite)
+	// commits are the transcript commits waiting to be written.
+	commits commitQueue
+	// groupSize observes the transcripts each committed transaction wrote.
+	groupSize prometheus.Histogram
 }
 
 // NewIngest writes through convs and deals; hooks run inside every
 // transcript write's transaction, in order.
 func NewIngest(convs IngestRepo, deals DealRepo, tx Transactor, hooks ...TranscriptHook) *Ingest {
-	return &Ingest{convs: convs, deals: deals, tx: tx, hooks: hooks, now: time.Now, committed: func(*TranscriptWrite) {}}
+	return &Ingest{convs: convs, deals: deals, tx: tx, hooks: hooks, now: time.Now, committed: func(*TranscriptWrite) {},
+		groupSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "mgv_transcript_commit_group_size",
+			Help:    "Transcripts written by one committed transaction (commits that arrive together are written together).",
+			Buckets: []float64{1, 2, 4, 8, 16},
+		})}
+}
+
+// RegisterMetrics registers the ingest metrics on reg.
+func (in *Ingest) RegisterMetrics(reg prometheus.Registerer) error {
+	if err := reg.Register(in.groupSize); err != nil {
+		return fmt.Errorf("ingest metrics: %w", err)
+	}
+	return nil
 }
 
 // OnCommitted sets fn to run after every committed conversation or

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,6 +27,10 @@ type fakeRepo struct {
 	beforeCreate  func() // runs as Create starts: a concurrent request lands here
 	creates       int
 	metricsStored []model.ConversationMetrics
+	txMu          sync.Mutex
+	groups        []int                            // transcripts per LockForTranscripts
+	onLock        func([]dao.TranscriptTarget)     // runs as LockForTranscripts starts
+	failReplace   func([]dao.TranscriptRows) error // fails ReplaceTranscripts when it errs
 }
 
 func newFakeRepo() *fakeRepo {
@@ -84,15 +90,26 @@ func (f *fakeRepo) User(_ context.Context, tenantID, id int64, origin, field str
 	return model.User{}, errs.NotFound("USER_NOT_FOUND", "%s: no such user", field).With("field", field)
 }
 
-func (f *fakeRepo) LockForTranscript(_ context.Context, tenantID, id int64, n int) (dao.TranscriptLock, error) {
-	c, ok := f.convs[id]
-	if !ok || c.TenantID != tenantID {
-		return dao.TranscriptLock{}, errConvNotFound
+func (f *fakeRepo) LockForTranscripts(_ context.Context, targets []dao.TranscriptTarget) (map[int64]dao.TranscriptLock, error) {
+	f.groups = append(f.groups, len(targets))
+	if f.onLock != nil {
+		f.onLock(targets)
 	}
-	c.TranscriptVersion++
-	c.SentenceCount, c.Status = n, model.StatusReady
-	f.convs[id] = c
-	return dao.TranscriptLock{Conversation: c, Speakers: f.participants[id]}, nil
+	out := map[int64]dao.TranscriptLock{}
+	for _, t := range targets {
+		if _, dup := out[t.ID]; dup {
+			return nil, fmt.Errorf("conversation %d twice in one write", t.ID)
+		}
+		c, ok := f.convs[t.ID]
+		if !ok || c.TenantID != t.TenantID {
+			continue
+		}
+		c.TranscriptVersion++
+		c.SentenceCount, c.Status = t.N, model.StatusReady
+		f.convs[t.ID] = c
+		out[t.ID] = dao.TranscriptLock{Conversation: c, Speakers: slices.Clone(f.participants[t.ID])}
+	}
+	return out, nil
 }
 
 func (f *fakeRepo) Participants(_ context.Context, _, id int64) ([]model.Participant, error) {
@@ -106,22 +123,33 @@ func (f *fakeRepo) AddParticipants(_ context.Context, ps []model.Participant) er
 	return nil
 }
 
-func (f *fakeRepo) ReplaceSentences(context.Context, model.Conversation, []model.Sentence) error {
-	f.replaced++
+func (f *fakeRepo) ReplaceTranscripts(_ context.Context, ts []dao.TranscriptRows) error {
+	if f.failReplace != nil {
+		if err := f.failReplace(ts); err != nil {
+			return err
+		}
+	}
+	f.replaced += len(ts)
 	return nil
 }
 
-func (f *fakeRepo) SaveMetrics(_ context.Context, m model.ConversationMetrics) error {
-	f.metricsStored = append(f.metricsStored, m)
+func (f *fakeRepo) SaveMetrics(_ context.Context, ms ...model.ConversationMetrics) error {
+	f.metricsStored = append(f.metricsStored, ms...)
 	return nil
 }
 
-func (f *fakeRepo) QueueTranscriptIndexing(_ context.Context, c model.Conversation) error {
-	f.stored[c.ID] = c.SentenceCount
+func (f *fakeRepo) QueueTranscriptIndexing(_ context.Context, cs ...model.Conversation) error {
+	for _, c := range cs {
+		f.stored[c.ID] = c.SentenceCount
+	}
 	return nil
 }
 
+// InTx runs one transaction at a time, as SQLite does; a failed one rolls
+// nothing back (the tests that fail one look at what commits after).
 func (f *fakeRepo) InTx(ctx context.Context, fn func(context.Context) error) error {
+	f.txMu.Lock()
+	defer f.txMu.Unlock()
 	f.inTx = true
 	defer func() { f.inTx = false }()
 	return fn(ctx)

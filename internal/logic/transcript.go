@@ -138,73 +138,16 @@ func ValidateSentence(prevSeq int64, s SentenceInput) error {
 	return nil
 }
 
-// CommitTranscript stores a collected transcript in one transaction: the
-// conversation's row is locked first, so concurrent writers of one
-// conversation apply one after the other and the last wins; then new
-// speakers become unknown participants, the sentences are replaced, the
-// metrics recomputed from exactly these sentences, the conversation marked
-// ready, its indexing queued, and the hooks run.
+// CommitTranscript stores a collected transcript (writeTranscripts), in
+// one transaction with the other transcripts committed at the same time
+// (transcript_commit.go), and runs the OnCommitted function once it is
+// committed.
 func (in *Ingest) CommitTranscript(ctx context.Context, u *TranscriptUpload) (TranscriptResult, error) {
 	if u.expected >= 0 && int64(len(u.sentences)) != u.expected {
 		return TranscriptResult{}, errs.InvalidArgument("header.expected_sentence_count",
 			"the header announced %d sentences, the stream carried %d", u.expected, len(u.sentences))
 	}
-	var res TranscriptResult
-	var written TranscriptWrite
-	err := in.tx.InTx(ctx, func(ctx context.Context) error {
-		lock, err := in.convs.LockForTranscript(ctx, u.scope.TenantID, u.conversationID, len(u.sentences))
-		if err != nil {
-			return err
-		}
-		conv, parts := lock.Conversation, lock.Speakers
-		internal := make(map[string]bool, len(parts))
-		for _, p := range parts {
-			internal[p.SpeakerKey] = p.Affiliation == model.AffiliationInternal
-		}
-		var added []model.Participant
-		for _, s := range u.sentences {
-			if _, ok := internal[s.SpeakerKey]; !ok {
-				internal[s.SpeakerKey] = false
-				added = append(added, model.Participant{TenantID: u.scope.TenantID, ConversationID: u.conversationID,
-					SpeakerKey: s.SpeakerKey, Affiliation: model.AffiliationUnknown})
-			}
-		}
-		if err := in.convs.AddParticipants(ctx, added); err != nil {
-			return err
-		}
-		if err := in.convs.ReplaceSentences(ctx, conv, u.sentences); err != nil {
-			return err
-		}
-		ms := make([]MetricsSentence, len(u.sentences))
-		for i, s := range u.sentences {
-			side := SideExternal
-			if internal[s.SpeakerKey] {
-				side = SideInternal
-			}
-			ms[i] = MetricsSentence{Seq: s.Seq, StartMS: s.StartMS, EndMS: s.EndMS, Side: side, Text: s.Text}
-		}
-		m := ComputeMetrics(conv.DurationMS, ms)
-		if err := in.convs.SaveMetrics(ctx, storedMetrics(conv, m, in.now())); err != nil {
-			return err
-		}
-		if err := in.convs.QueueTranscriptIndexing(ctx, conv); err != nil {
-			return err
-		}
-		w := TranscriptWrite{Conversation: conv, Participants: append(parts, added...), Sentences: u.sentences,
-			Trackers: lock.Trackers}
-		for _, h := range in.hooks {
-			if err := h.OnTranscript(ctx, w); err != nil {
-				return err
-			}
-		}
-		res = TranscriptResult{ConversationID: conv.ID, SentenceCount: len(u.sentences), Metrics: m}
-		written = w // of the attempt that commits
-		return nil
-	})
-	if err == nil {
-		in.committed(&written)
-	}
-	return res, err
+	return in.commit(ctx, u)
 }
 
 // PutTranscript replaces a transcript in one call: BeginTranscript, Add in
