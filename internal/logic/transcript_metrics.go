@@ -174,18 +174,31 @@ func IsQuestion(text string) bool {
 	t := strings.TrimRightFunc(text, func(r rune) bool {
 		return unicode.IsSpace(r) || strings.ContainsRune(`"'“”‘’「」『』«»‹›＂＇`, r)
 	})
-	if strings.HasSuffix(t, "?") || strings.HasSuffix(t, "？") {
-		return true
-	}
-	for _, w := range questionWords {
-		if strings.Contains(text, w) {
+	return strings.HasSuffix(t, "?") || strings.HasSuffix(t, "？") || hasQuestionWord(text)
+}
+
+// hasQuestionWord reports whether text contains one of the interrogatives
+// 吗, 呢, 什么, 怎么, 为什么, 多少 or 哪, in one pass over it (为什么
+// contains 什么). Every sentence of every transcript goes through it.
+func hasQuestionWord(text string) bool {
+	var prev rune
+	for _, r := range text {
+		switch r {
+		case '吗', '呢', '哪':
 			return true
+		case '么':
+			if prev == '什' || prev == '怎' {
+				return true
+			}
+		case '少':
+			if prev == '多' {
+				return true
+			}
 		}
+		prev = r
 	}
 	return false
 }
-
-var questionWords = []string{"吗", "呢", "什么", "怎么", "为什么", "多少", "哪"}
 
 // IsBackChannel reports whether a sentence is a back-channel ("嗯", "对",
 // "好的", "ok", "yeah sure"): shorter than 1000 ms or fewer than 3 tokens

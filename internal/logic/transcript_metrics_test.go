@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"maps"
 	"math"
+	"math/rand/v2"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -543,6 +545,39 @@ func TestIsQuestion(t *testing.T) {
 	for _, tt := range tests {
 		if got := IsQuestion(tt.text); got != tt.want {
 			t.Errorf("IsQuestion(%q) = %v, want %v", tt.text, got, tt.want)
+		}
+	}
+}
+
+// hasQuestionWord finds what searching for each interrogative of
+// PRODUCT.md §4 finds, in any text, broken UTF-8 included.
+func TestHasQuestionWordIsTheListOfInterrogatives(t *testing.T) {
+	words := []string{"吗", "呢", "什么", "怎么", "为什么", "多少", "哪"}
+	literal := func(text string) bool {
+		for _, w := range words {
+			if strings.Contains(text, w) {
+				return true
+			}
+		}
+		return false
+	}
+	// Pieces that make and break the words: their runes, their bytes
+	// alone, and runes that only look alike.
+	pieces := []string{"什", "么", "怎", "多", "少", "为", "吗", "呢", "哪", "麼", "甚", "a", " ", "？",
+		"\xe4", "\xbb", "\x80", "\xe4\xbb", "\xe5\x90", "\xff"}
+	for _, w := range words {
+		for i := range len(w) {
+			pieces = append(pieces, w[:i], w[i:])
+		}
+	}
+	rng := rand.New(rand.NewPCG(5, 8))
+	for range 200_000 {
+		var b strings.Builder
+		for range rng.IntN(6) {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		if text := b.String(); hasQuestionWord(text) != literal(text) {
+			t.Fatalf("hasQuestionWord(%q) = %v, the list says %v", text, hasQuestionWord(text), literal(text))
 		}
 	}
 }
