@@ -658,6 +658,36 @@ func lockAll(t *testing.T, o *org, targets ...dao.TranscriptTarget) (map[int64]d
 	return locks, err
 }
 
+// A transcript written inside the caller's transaction joins it (and
+// rolls back with it) rather than waiting for a transaction of its own,
+// which on SQLite would wait for the caller's write lock forever.
+func TestPutTranscriptJoinsTheCallersTransaction(t *testing.T) {
+	o := newOrg(t)
+	id := o.create(t, "in-tx", o.reps[0], time.Now().UTC(), nil)
+	lines := []logic.SentenceInput{{Seq: 0, SpeakerKey: "rep", StartMS: 0, EndMS: 1500, Text: "您好，今天聊聊预算吗"}}
+	rolledBack := errors.New("rolled back")
+	ctx, cancel := context.WithTimeout(o.app(), 10*time.Second)
+	defer cancel()
+	err := dao.NewTransactor(o.db).InTx(ctx, func(ctx context.Context) error {
+		if _, err := o.ingest.PutTranscript(ctx, id, lines); err != nil {
+			return err
+		}
+		return rolledBack
+	})
+	if !errors.Is(err, rolledBack) {
+		t.Fatalf("InTx: %v", err)
+	}
+	if got, err := dao.NewConversations(o.db).Sentences(t.Context(), o.tenant, id); err != nil || len(got) != 0 {
+		t.Fatalf("after the rollback: %d sentences, %v", len(got), err)
+	}
+	if _, err := o.ingest.PutTranscript(o.app(), id, lines); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := dao.NewConversations(o.db).Sentences(t.Context(), o.tenant, id); len(got) != 1 {
+		t.Fatalf("written alone: %d sentences", len(got))
+	}
+}
+
 // Several conversations, of several tenants, are locked at once; each
 // answer is its own row, speakers and tracker stamp, and a target that is
 // not there (or not in its tenant) is left out and not written.

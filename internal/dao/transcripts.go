@@ -80,7 +80,7 @@ func (r *Conversations) LockForTranscripts(ctx context.Context, targets []Transc
 func lockTenantTranscripts(db *gorm.DB, tenantID int64, targets []TranscriptTarget, out map[int64]TranscriptLock) error {
 	ids := make([]int64, len(targets))
 	var counts strings.Builder
-	args := make([]any, 0, 2*len(targets)+4+len(targets))
+	args := make([]any, 0, 2*len(targets)+4)
 	for i, t := range targets {
 		ids[i] = t.ID
 		counts.WriteString(" WHEN ? THEN ?")

@@ -32,7 +32,7 @@ func NewTransactor(db *gorm.DB) *Transactor { return &Transactor{db: db} }
 // must therefore leave nothing behind outside the database that a second
 // run would trip over.
 func (t *Transactor) InTx(ctx context.Context, fn func(ctx context.Context) error) error {
-	if _, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
+	if InTransaction(ctx) {
 		return fn(ctx)
 	}
 	for attempt := 1; ; attempt++ {
@@ -44,6 +44,12 @@ func (t *Transactor) InTx(ctx context.Context, fn func(ctx context.Context) erro
 		}
 		return dbError(err, nil)
 	}
+}
+
+// InTransaction reports whether ctx carries an open transaction (InTx).
+func InTransaction(ctx context.Context) bool {
+	_, ok := ctx.Value(txKey{}).(*gorm.DB)
+	return ok
 }
 
 // txAttempts bounds the runs of one transaction that keeps deadlocking.

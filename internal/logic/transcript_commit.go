@@ -2,10 +2,13 @@ package logic
 
 import (
 	"context"
+	"fmt"
+	"runtime/debug"
 	"sync"
 	"time"
 
 	"github.com/megaview/mgvcore/internal/dao"
+	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/model"
 )
 
@@ -16,7 +19,7 @@ import (
 // Nothing waits to fill a group: a commit that finds no lane running
 // starts one at once, so a lone commit costs what it did alone, while
 // under load the statements, round trips and server work per transcript
-// fall with the group's size (a third of MariaDB's CPU per transcript at
+// fall with the group's size (about half of MariaDB's CPU per transcript at
 // eight concurrent streams). One lane makes the largest groups; a second
 // opens only when a full group waits, so a transaction held up by a lock
 // does not hold up every commit behind it. A group that fails is written
@@ -49,8 +52,17 @@ type commitQueue struct {
 // commit writes u through a lane and returns its outcome. The commit runs
 // even if ctx ends while its group is being written (the caller then no
 // longer learns it); it is dropped if ctx ended before its group started.
+// Inside a transaction ctx carries, it is written there, as every
+// repository call joins that transaction, and groups with no other.
 func (in *Ingest) commit(ctx context.Context, u *TranscriptUpload) (TranscriptResult, error) {
 	p := &pendingCommit{ctx: ctx, u: u, done: make(chan struct{})}
+	if dao.InTransaction(ctx) {
+		in.settle([]*pendingCommit{p}, in.writeTranscripts(ctx, []*pendingCommit{p}))
+		if p.err == nil {
+			in.committed(&p.write)
+		}
+		return p.res, p.err
+	}
 	q := &in.commits
 	q.mu.Lock()
 	q.waiting = append(q.waiting, p)
@@ -73,7 +85,7 @@ func (in *Ingest) runLane() {
 		if len(group) == 0 {
 			return
 		}
-		in.writeGroup(group)
+		in.writeGroupRecovering(group)
 		in.commits.finish(group)
 		for _, p := range group {
 			if p.err == nil {
@@ -123,6 +135,21 @@ func (q *commitQueue) finish(group []*pendingCommit) {
 	}
 }
 
+// writeGroupRecovering is writeGroup, with a panic answered as an
+// internal error to every commit of the group (the transaction rolls
+// back), as the request's own Recover would have; the lane goes on.
+func (in *Ingest) writeGroupRecovering(group []*pendingCommit) {
+	defer func() {
+		if r := recover(); r != nil {
+			err := errs.Internal(fmt.Errorf("panic writing transcripts: %v\n%s", r, debug.Stack()))
+			for _, p := range group {
+				p.res, p.write, p.err = TranscriptResult{}, TranscriptWrite{}, err
+			}
+		}
+	}()
+	in.writeGroup(group)
+}
+
 // writeGroup writes a group in one transaction, or, when that fails, each
 // commit in a transaction of its own. Commits whose context ended before
 // the group started are not written.
@@ -139,17 +166,17 @@ func (in *Ingest) writeGroup(group []*pendingCommit) {
 	ctx, cancel := groupContext(live)
 	defer cancel()
 	if err := in.writeTranscripts(ctx, live); err == nil || len(live) == 1 {
-		in.observeGroup(live, err)
+		in.settle(live, err)
 		return
 	}
 	for _, p := range live {
-		in.observeGroup([]*pendingCommit{p}, in.writeTranscripts(ctx, []*pendingCommit{p}))
+		in.settle([]*pendingCommit{p}, in.writeTranscripts(ctx, []*pendingCommit{p}))
 	}
 }
 
-// observeGroup records the outcome of writing group: err for all when the
+// settle records the outcome of writing group: err for all when the
 // transaction failed, else the size of the group actually written.
-func (in *Ingest) observeGroup(group []*pendingCommit, err error) {
+func (in *Ingest) settle(group []*pendingCommit, err error) {
 	written := 0
 	for _, p := range group {
 		if err != nil {

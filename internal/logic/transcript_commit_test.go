@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/megaview/mgvcore/internal/dao"
+	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/model"
 )
 
@@ -243,5 +245,28 @@ func TestCommitsOfOneConversationApplyInOrder(t *testing.T) {
 	}
 	if _, ok := r.repo.stored[c]; ok || r.repo.convs[c].TranscriptVersion != 0 {
 		t.Error("a commit given up before it was written was written")
+	}
+}
+
+// A panic while a group is written answers its commits with an internal
+// error, as the request's own Recover would have, and the lane goes on.
+func TestAPanicInAGroupIsAnErrorAndTheLaneGoesOn(t *testing.T) {
+	repo := newFakeRepo()
+	var bad int64
+	in := NewIngest(repo, fakeDeals{repo}, repo, TranscriptHookFunc(func(_ context.Context, w TranscriptWrite) error {
+		if w.Conversation.ID == bad {
+			panic("hook bug")
+		}
+		return nil
+	}))
+	ctx := appCtx("ingest")
+	bad = repo.addConversation(model.Conversation{TenantID: 1, DurationMS: 60_000})
+	good := repo.addConversation(model.Conversation{TenantID: 1, DurationMS: 60_000})
+	lines := []SentenceInput{{Seq: 0, SpeakerKey: "1", StartMS: 0, EndMS: 1000, Text: "你好"}}
+	if _, err := in.PutTranscript(ctx, bad, lines); errs.From(err).Reason != errs.ReasonInternal || !strings.Contains(err.Error(), "hook bug") {
+		t.Fatalf("the panicking write: %v", err)
+	}
+	if res, err := in.PutTranscript(ctx, good, lines); err != nil || res.SentenceCount != 1 {
+		t.Fatalf("the next write: %+v %v", res, err)
 	}
 }
