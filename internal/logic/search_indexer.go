@@ -238,14 +238,18 @@ func (ix *Indexer) work(ctx context.Context, gauges bool) {
 			failures++
 			wait = backoff(failures, ix.o.PollInterval, ix.o.MaxBackoff)
 			ix.log.Warn().Err(err).Dur("retry_in", wait).Msg("search indexing failed; jobs are kept and retried")
-		case n < ix.o.BatchSize:
-			// Caught up, as far as this worker can tell.
+		case n == 0:
+			// Caught up: nothing is due.
 			failures = 0
 			wait = ix.o.PollInterval
 			if again := ix.catchUpRefresh(ctx); again > 0 {
 				wait = min(wait, again)
 			}
 		default:
+			// More may be due already. The index is refreshed once a claim
+			// finds nothing, not after every batch: under a steady stream
+			// of writes the index's periodic refresh keeps it fresh, and
+			// fewer refreshes make fewer segments to merge.
 			failures = 0
 		}
 		if wait == 0 {

@@ -358,6 +358,35 @@ func TestIndexerRefreshesOnceCaughtUp(t *testing.T) {
 	}
 }
 
+// While jobs keep coming, batch after batch, the indexer does not
+// refresh; it does once a claim finds nothing.
+func TestIndexerRefreshesOnlyWhenNothingIsDue(t *testing.T) {
+	engine := &refreshingEngine{fakeEngine: &fakeEngine{}, refreshes: make(chan int, 10)}
+	jobs := &fakeJobs{retried: map[int64]string{}, jobs: map[int64]*model.OutboxJob{}}
+	jobs.add(model.OutboxJob{ID: 1, ConversationID: 11, Kind: model.OutboxTranscript})
+	// Each write brings the next job, until the fifth.
+	next := int64(1)
+	engine.onWrite = func() {
+		if next < 5 {
+			next++
+			jobs.add(model.OutboxJob{ID: next, ConversationID: 10 + next, Kind: model.OutboxTranscript})
+		}
+	}
+	ix := indexerFor(t, engine, jobs, IndexerOptions{BatchSize: 10, Workers: 1, PollInterval: time.Hour, CatchUpRefresh: time.Millisecond})
+	ix.Start()
+	select {
+	case n := <-engine.refreshes:
+		if n != 5 {
+			t.Fatalf("refreshed after %d of 5 writes", n)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no refresh after the indexer caught up")
+	}
+	if len(engine.refreshes) != 0 {
+		t.Fatalf("%d more refreshes", len(engine.refreshes))
+	}
+}
+
 func TestCatchUpRefreshRules(t *testing.T) {
 	engine := &refreshingEngine{fakeEngine: &fakeEngine{}, refreshes: make(chan int, 10)}
 	jobs := &fakeJobs{retried: map[int64]string{}, jobs: map[int64]*model.OutboxJob{}}
