@@ -348,10 +348,17 @@ func TestIndexerRefreshesOnceCaughtUp(t *testing.T) {
 	// Polled hourly: the refresh comes from catching up, not from a poll.
 	ix := indexerFor(t, engine, jobs, IndexerOptions{BatchSize: 10, Workers: 2, PollInterval: time.Hour, CatchUpRefresh: time.Millisecond})
 	ix.Start()
+	engine.waitRefresh(t, 3)
+}
+
+// waitRefresh waits for the first refresh and checks it came after
+// written ops.
+func (e *refreshingEngine) waitRefresh(t *testing.T, written int) {
+	t.Helper()
 	select {
-	case n := <-engine.refreshes:
-		if n != 3 {
-			t.Fatalf("refreshed after %d of 3 writes", n)
+	case n := <-e.refreshes:
+		if n != written {
+			t.Fatalf("refreshed after %d of %d writes", n, written)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("no refresh after the indexer caught up")
@@ -374,14 +381,7 @@ func TestIndexerRefreshesOnlyWhenNothingIsDue(t *testing.T) {
 	}
 	ix := indexerFor(t, engine, jobs, IndexerOptions{BatchSize: 10, Workers: 1, PollInterval: time.Hour, CatchUpRefresh: time.Millisecond})
 	ix.Start()
-	select {
-	case n := <-engine.refreshes:
-		if n != 5 {
-			t.Fatalf("refreshed after %d of 5 writes", n)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no refresh after the indexer caught up")
-	}
+	engine.waitRefresh(t, 5)
 	if len(engine.refreshes) != 0 {
 		t.Fatalf("%d more refreshes", len(engine.refreshes))
 	}
