@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 
@@ -49,9 +50,10 @@ type commitQueue struct {
 	writing map[int64]bool // conversations in a running group
 }
 
-// commit writes u through a lane and returns its outcome. The commit runs
-// even if ctx ends while its group is being written (the caller then no
-// longer learns it); it is dropped if ctx ended before its group started.
+// commit writes u through a lane and returns its outcome. If ctx ends
+// while the commit waits for a group, it is withdrawn and ctx's error
+// returned at once; once its group is being written, it waits for the
+// outcome (the group's own deadline bounds that).
 // Inside a transaction ctx carries, it is written there, as every
 // repository call joins that transaction, and groups with no other.
 func (in *Ingest) commit(ctx context.Context, u *TranscriptUpload) (TranscriptResult, error) {
@@ -74,8 +76,27 @@ func (in *Ingest) commit(ctx context.Context, u *TranscriptUpload) (TranscriptRe
 	if start {
 		go in.runLane()
 	}
-	<-p.done
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		if q.withdraw(p) {
+			return TranscriptResult{}, ctx.Err()
+		}
+		<-p.done
+	}
 	return p.res, p.err
+}
+
+// withdraw removes p from the waiting commits; false if a lane took it.
+func (q *commitQueue) withdraw(p *pendingCommit) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	i := slices.Index(q.waiting, p)
+	if i < 0 {
+		return false
+	}
+	q.waiting = slices.Delete(q.waiting, i, i+1)
+	return true
 }
 
 // runLane writes groups until no waiting commit can join one.
@@ -152,7 +173,7 @@ func (in *Ingest) writeGroupRecovering(group []*pendingCommit) {
 
 // writeGroup writes a group in one transaction, or, when that fails, each
 // commit in a transaction of its own. Commits whose context ended before
-// the group started are not written.
+// the group started (and were not withdrawn yet) are not written.
 func (in *Ingest) writeGroup(group []*pendingCommit) {
 	live := group[:0:0]
 	for _, p := range group {
