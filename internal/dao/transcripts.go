@@ -133,7 +133,7 @@ func lockTenantTranscripts(db *gorm.DB, tenantID int64, targets []TranscriptTarg
 	return nil
 }
 
-// AddParticipants inserts speakers of a conversation.
+// AddParticipants inserts speakers of conversations.
 func (r *Conversations) AddParticipants(ctx context.Context, ps []model.Participant) error {
 	if len(ps) == 0 {
 		return nil
