@@ -268,35 +268,13 @@ func (in *Ingest) writeTranscripts(ctx context.Context, group []*pendingCommit) 
 				out[i].err = dao.ErrConversationNotFound
 				continue
 			}
-			conv := lock.Conversation
-			internal := make(map[string]bool, len(lock.Speakers))
-			for _, s := range lock.Speakers {
-				internal[s.SpeakerKey] = s.Affiliation == model.AffiliationInternal
-			}
-			speakers := lock.Speakers
-			for _, s := range p.u.sentences {
-				if _, ok := internal[s.SpeakerKey]; !ok {
-					internal[s.SpeakerKey] = false
-					np := model.Participant{TenantID: conv.TenantID, ConversationID: conv.ID,
-						SpeakerKey: s.SpeakerKey, Affiliation: model.AffiliationUnknown}
-					added = append(added, np)
-					speakers = append(speakers, np)
-				}
-			}
-			ms := make([]MetricsSentence, len(p.u.sentences))
-			for k, s := range p.u.sentences {
-				side := SideExternal
-				if internal[s.SpeakerKey] {
-					side = SideInternal
-				}
-				ms[k] = MetricsSentence{Seq: s.Seq, StartMS: s.StartMS, EndMS: s.EndMS, Side: side, Text: s.Text}
-			}
-			m := ComputeMetrics(conv.DurationMS, ms)
-			rows = append(rows, dao.TranscriptRows{Conversation: conv, Sentences: p.u.sentences})
-			metrics = append(metrics, storedMetrics(conv, m, now))
-			queued = append(queued, conv)
-			out[i].res = TranscriptResult{ConversationID: conv.ID, SentenceCount: len(p.u.sentences), Metrics: m}
-			out[i].write = TranscriptWrite{Conversation: conv, Participants: speakers, Sentences: p.u.sentences, Trackers: lock.Trackers}
+			w, newSpeakers, m := stageTranscript(p.u, lock)
+			added = append(added, newSpeakers...)
+			rows = append(rows, dao.TranscriptRows{Conversation: w.Conversation, Sentences: w.Sentences})
+			metrics = append(metrics, storedMetrics(w.Conversation, m, now))
+			queued = append(queued, w.Conversation)
+			out[i].res = TranscriptResult{ConversationID: w.Conversation.ID, SentenceCount: len(w.Sentences), Metrics: m}
+			out[i].write = w
 		}
 		if len(rows) == 0 {
 			return nil
@@ -332,4 +310,34 @@ func (in *Ingest) writeTranscripts(ctx context.Context, group []*pendingCommit) 
 		p.res, p.write, p.err = out[i].res, out[i].write, out[i].err
 	}
 	return nil
+}
+
+// stageTranscript is what u writes to its locked conversation: the write
+// as the hooks see it, the speakers first seen in it (as unknown
+// participants), and the metrics of exactly its sentences.
+func stageTranscript(u *TranscriptUpload, lock dao.TranscriptLock) (TranscriptWrite, []model.Participant, Metrics) {
+	conv := lock.Conversation
+	internal := make(map[string]bool, len(lock.Speakers))
+	for _, s := range lock.Speakers {
+		internal[s.SpeakerKey] = s.Affiliation == model.AffiliationInternal
+	}
+	var added []model.Participant
+	for _, s := range u.sentences {
+		if _, ok := internal[s.SpeakerKey]; !ok {
+			internal[s.SpeakerKey] = false
+			added = append(added, model.Participant{TenantID: conv.TenantID, ConversationID: conv.ID,
+				SpeakerKey: s.SpeakerKey, Affiliation: model.AffiliationUnknown})
+		}
+	}
+	ms := make([]MetricsSentence, len(u.sentences))
+	for k, s := range u.sentences {
+		side := SideExternal
+		if internal[s.SpeakerKey] {
+			side = SideInternal
+		}
+		ms[k] = MetricsSentence{Seq: s.Seq, StartMS: s.StartMS, EndMS: s.EndMS, Side: side, Text: s.Text}
+	}
+	w := TranscriptWrite{Conversation: conv, Participants: append(slices.Clip(lock.Speakers), added...),
+		Sentences: u.sentences, Trackers: lock.Trackers}
+	return w, added, ComputeMetrics(conv.DurationMS, ms)
 }
