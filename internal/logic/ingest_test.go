@@ -112,10 +112,6 @@ func (f *fakeRepo) LockForTranscripts(_ context.Context, targets []dao.Transcrip
 	return out, nil
 }
 
-func (f *fakeRepo) Participants(_ context.Context, _, id int64) ([]model.Participant, error) {
-	return f.participants[id], nil
-}
-
 func (f *fakeRepo) AddParticipants(_ context.Context, ps []model.Participant) error {
 	for _, p := range ps {
 		f.participants[p.ConversationID] = append(f.participants[p.ConversationID], p)
