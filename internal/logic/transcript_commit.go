@@ -59,7 +59,7 @@ type commitQueue struct {
 func (in *Ingest) commit(ctx context.Context, u *TranscriptUpload) (TranscriptResult, error) {
 	p := &pendingCommit{ctx: ctx, u: u, done: make(chan struct{})}
 	if dao.InTransaction(ctx) {
-		in.settle([]*pendingCommit{p}, in.writeTranscripts(ctx, []*pendingCommit{p}))
+		in.writeTranscripts(ctx, []*pendingCommit{p})
 		if p.err == nil {
 			in.committed(&p.write)
 		}
@@ -186,28 +186,11 @@ func (in *Ingest) writeGroup(group []*pendingCommit) {
 	}
 	ctx, cancel := groupContext(live)
 	defer cancel()
-	if err := in.writeTranscripts(ctx, live); err == nil || len(live) == 1 {
-		in.settle(live, err)
+	if in.writeTranscripts(ctx, live) == nil || len(live) == 1 {
 		return
 	}
 	for _, p := range live {
-		in.settle([]*pendingCommit{p}, in.writeTranscripts(ctx, []*pendingCommit{p}))
-	}
-}
-
-// settle records the outcome of writing group: err for all when the
-// transaction failed, else the size of the group actually written.
-func (in *Ingest) settle(group []*pendingCommit, err error) {
-	written := 0
-	for _, p := range group {
-		if err != nil {
-			p.err = err
-		} else if p.err == nil {
-			written++
-		}
-	}
-	if written > 0 {
-		in.groupSize.Observe(float64(written))
+		in.writeTranscripts(ctx, []*pendingCommit{p})
 	}
 }
 
@@ -236,8 +219,9 @@ func groupContext(group []*pendingCommit) (context.Context, context.CancelFunc) 
 // metrics recomputed from exactly these sentences, each conversation
 // marked ready, its indexing queued, and the hooks run. A commit whose
 // conversation is not there gets CONVERSATION_NOT_FOUND and the others are
-// written. On success each commit has its result and its write; on error
-// none does.
+// written. On success each commit has its result and its write, and the
+// transcripts written are observed as one group; on error each commit has
+// the error, which is also returned.
 func (in *Ingest) writeTranscripts(ctx context.Context, group []*pendingCommit) error {
 	type outcome struct {
 		res   TranscriptResult
@@ -304,10 +288,20 @@ func (in *Ingest) writeTranscripts(ctx context.Context, group []*pendingCommit) 
 		return nil
 	})
 	if err != nil {
+		for _, p := range group {
+			p.err = err
+		}
 		return err
 	}
+	written := 0
 	for i, p := range group {
 		p.res, p.write, p.err = out[i].res, out[i].write, out[i].err
+		if p.err == nil {
+			written++
+		}
+	}
+	if written > 0 {
+		in.groupSize.Observe(float64(written))
 	}
 	return nil
 }
