@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"sync"
@@ -14,8 +13,8 @@ import (
 
 	"gorm.io/gorm"
 
-	"github.com/megaview/mgvcore/internal/config"
 	"github.com/megaview/mgvcore/internal/dao"
+	"github.com/megaview/mgvcore/internal/dao/daotest"
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/logic"
 	"github.com/megaview/mgvcore/internal/model"
@@ -37,19 +36,7 @@ type org struct {
 
 func newOrg(t *testing.T) *org {
 	t.Helper()
-	db, err := dao.OpenDB(config.Database{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "mgv.db"),
-		MaxOpenConns: 4, MaxIdleConns: 4, ConnMaxLifetime: config.Duration{Duration: time.Hour}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if sqlDB, err := db.DB(); err == nil {
-			sqlDB.Close()
-		}
-	})
-	if _, err := dao.NewMigrator(db).Up(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	db := daotest.Open(t)
 	o := &org{db: db}
 	must := func(err error) {
 		t.Helper()

@@ -1,4 +1,4 @@
-package dao
+package dao_test
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/schema"
 
+	"github.com/megaview/mgvcore/internal/dao"
+	"github.com/megaview/mgvcore/internal/dao/daotest"
 	"github.com/megaview/mgvcore/internal/model"
 )
 
@@ -19,18 +21,15 @@ func TestMetricsColumnsCoverTheModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(s.DBNames, metricsColumns) {
-		t.Fatalf("conversation_metrics columns %v, SaveMetrics binds %v", s.DBNames, metricsColumns)
+	if !slices.Equal(s.DBNames, dao.MetricsColumns) {
+		t.Fatalf("conversation_metrics columns %v, SaveMetrics binds %v", s.DBNames, dao.MetricsColumns)
 	}
 }
 
-func TestSaveMetricsUpserts(t *testing.T) { onSQLiteAndMariaDB(t, testSaveMetrics) }
+func TestSaveMetricsUpserts(t *testing.T) { daotest.Each(t, testSaveMetrics) }
 
 func testSaveMetrics(t *testing.T, db *gorm.DB) {
-	if _, err := NewMigrator(db).Up(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	convs := NewConversations(db)
+	convs := dao.NewConversations(db)
 	at := time.Date(2026, 3, 1, 8, 0, 0, 123_000_000, time.UTC)
 	first := model.ConversationMetrics{ConversationID: 41, TenantID: 3, AlgoVersion: 1, TalkRatio: 0.25, LongestMonologueMS: 1,
 		LongestCustomerStoryMS: 2, Interactivity: 3.5, PatienceMS: 4, QuestionCountInternal: 5, QuestionCountExternal: 6,
@@ -42,7 +41,7 @@ func testSaveMetrics(t *testing.T, db *gorm.DB) {
 	other.ConversationID = 42
 	// One row, then two in one statement: one replaced, one new.
 	for _, ms := range [][]model.ConversationMetrics{{first}, {second, other}} {
-		if err := NewTransactor(db).InTx(t.Context(), func(ctx context.Context) error { return convs.SaveMetrics(ctx, ms...) }); err != nil {
+		if err := dao.NewTransactor(db).InTx(t.Context(), func(ctx context.Context) error { return convs.SaveMetrics(ctx, ms...) }); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -1,23 +1,19 @@
-package dao
+package dao_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
 	"gorm.io/gorm"
 
-	"github.com/megaview/mgvcore/internal/config"
+	"github.com/megaview/mgvcore/internal/dao"
+	"github.com/megaview/mgvcore/internal/dao/daotest"
 	"github.com/megaview/mgvcore/internal/model"
 )
 
@@ -38,7 +34,7 @@ func decodeAll(t *testing.T, parts []model.TranscriptPart) []model.Sentence {
 		if p.Part != i {
 			t.Fatalf("part %d numbered %d", i, p.Part)
 		}
-		run, err := decodePart(p.Sentences)
+		run, err := dao.DecodePart(p.Sentences)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -66,7 +62,7 @@ func TestTranscriptPartsRoundTripAndBounds(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := transcript(c, tc.n, tc.text)
-			parts, err := TranscriptParts(c, in)
+			parts, err := dao.TranscriptParts(c, in)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -74,8 +70,8 @@ func TestTranscriptPartsRoundTripAndBounds(t *testing.T) {
 				t.Errorf("%d parts, want %d", len(parts), tc.parts)
 			}
 			for _, p := range parts {
-				if len(p.Sentences) > partBytes {
-					t.Errorf("part %d holds %d bytes, over %d", p.Part, len(p.Sentences), partBytes)
+				if len(p.Sentences) > dao.PartBytes {
+					t.Errorf("part %d holds %d bytes, over %d", p.Part, len(p.Sentences), dao.PartBytes)
 				}
 			}
 			if got := decodeAll(t, parts); !slices.Equal(got, in) && !(len(got) == 0 && len(in) == 0) {
@@ -86,11 +82,11 @@ func TestTranscriptPartsRoundTripAndBounds(t *testing.T) {
 }
 
 func TestDecodePartSortsAndRejects(t *testing.T) {
-	run, err := decodePart(`[{"seq": 2, "text": "b"}, {"seq": 0, "text": "a"}, {"seq": 1, "text": "c"}]`)
+	run, err := dao.DecodePart(`[{"seq": 2, "text": "b"}, {"seq": 0, "text": "a"}, {"seq": 1, "text": "c"}]`)
 	if err != nil || len(run) != 3 || run[0].Seq != 0 || run[1].Seq != 1 || run[2].Seq != 2 || run[0].Text != "a" {
 		t.Fatalf("%+v %v", run, err)
 	}
-	if _, err := decodePart(`[{"seq": 0, "text": "a"`); err == nil {
+	if _, err := dao.DecodePart(`[{"seq": 0, "text": "a"`); err == nil {
 		t.Fatal("a truncated part decoded")
 	}
 }
@@ -98,90 +94,31 @@ func TestDecodePartSortsAndRejects(t *testing.T) {
 // Migration 0005 turns sentence rows into parts: every sentence comes back
 // through the readers, in seq order, whatever order the rows were written
 // in, a transcript of more than 1000 sentences in several parts.
-func TestMigrationToTranscriptParts(t *testing.T) { onSQLiteAndMariaDB(t, testMigrationToParts) }
-
-// onSQLiteAndMariaDB runs test on an empty embedded SQLite database and on
-// a scratch database of the test MariaDB.
-func onSQLiteAndMariaDB(t *testing.T, test func(t *testing.T, db *gorm.DB)) {
-	t.Run("sqlite", func(t *testing.T) {
-		db, err := OpenDB(config.Database{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "mgv.db"),
-			MaxOpenConns: 2, MaxIdleConns: 2, ConnMaxLifetime: config.Duration{Duration: time.Hour}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { closeDB(db) })
-		test(t, db)
-	})
-	t.Run("mariadb", func(t *testing.T) { test(t, scratchMariaDB(t)) })
-}
-
-func closeDB(db *gorm.DB) {
-	if sqlDB, err := db.DB(); err == nil {
-		sqlDB.Close()
-	}
-}
-
-// scratchMariaDB opens an empty database on the test MariaDB
-// (scripts/testenv.sh) for one test, dropped after it.
-func scratchMariaDB(t *testing.T) *gorm.DB {
-	t.Helper()
-	admin := os.Getenv("MGV_TEST_MYSQL_ADMIN_DSN")
-	if admin == "" {
-		t.Skip(`MGV_TEST_MYSQL_ADMIN_DSN not set: eval "$(scripts/testenv.sh env)"`)
-	}
-	db, err := OpenDB(config.Database{Driver: "mysql", DSN: scratchDatabase(t, admin),
-		MaxOpenConns: 2, MaxIdleConns: 2, ConnMaxLifetime: config.Duration{Duration: time.Hour}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { closeDB(db) })
-	return db
-}
-
-// scratchDatabase creates a database for one test and drops it after.
-func scratchDatabase(t *testing.T, admin string) string {
-	t.Helper()
-	cfg, err := mysql.ParseDSN(admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := sql.Open("mysql", admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := fmt.Sprintf("mgvcore_dao_%08x", rand.Uint32())
-	if _, err := raw.Exec("CREATE DATABASE " + name + " CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_, _ = raw.Exec("DROP DATABASE IF EXISTS " + name)
-		raw.Close()
-	})
-	cfg.DBName = name
-	return cfg.FormatDSN()
+func TestMigrationToTranscriptParts(t *testing.T) {
+	daotest.Each(t, testMigrationToParts, daotest.Unmigrated)
 }
 
 func testMigrationToParts(t *testing.T, db *gorm.DB) {
 	ctx := t.Context()
-	m := NewMigrator(db)
-	all, err := Migrations(m.dialect)
+	m := dao.NewMigrator(db)
+	all, err := dao.Migrations(db.Dialector.Name())
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The schema as it was before 0005.
-	if err := db.Exec(m.bookkeepingDDL()).Error; err != nil {
+	if err := db.Exec(m.BookkeepingDDL()).Error; err != nil {
 		t.Fatal(err)
 	}
 	for _, mig := range all {
 		if mig.Version >= 5 {
 			continue
 		}
-		for _, stmt := range Statements(mig.SQL) {
+		for _, stmt := range dao.Statements(mig.SQL) {
 			if err := db.Exec(stmt).Error; err != nil {
 				t.Fatalf("%s: %v", mig.Name, err)
 			}
 		}
-		if err := db.Exec("INSERT INTO "+migrationsTable+" (version, name, applied_at) VALUES (?, ?, ?)", mig.Version, mig.Name, time.Now().UTC()).Error; err != nil {
+		if err := db.Exec("INSERT INTO "+dao.MigrationsTable+" (version, name, applied_at) VALUES (?, ?, ?)", mig.Version, mig.Name, time.Now().UTC()).Error; err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -213,12 +150,12 @@ func testMigrationToParts(t *testing.T, db *gorm.DB) {
 		t.Errorf("%d parts, want 1 + 3", len(parts))
 	}
 	for id, ss := range want {
-		got, err := NewConversations(db).Sentences(ctx, ss[0].TenantID, id)
+		got, err := dao.NewConversations(db).Sentences(ctx, ss[0].TenantID, id)
 		if err != nil || !slices.Equal(got, ss) {
 			t.Errorf("conversation %d: %d sentences back of %d (%v); first %+v", id, len(got), len(ss), err, got[:min(1, len(got))])
 		}
 	}
-	if got, _ := NewConversations(db).Sentences(ctx, 1, 12); len(got) != 0 {
+	if got, _ := dao.NewConversations(db).Sentences(ctx, 1, 12); len(got) != 0 {
 		t.Errorf("another tenant's transcript read: %d sentences", len(got))
 	}
 	if db.Migrator().HasTable("sentences") {
@@ -230,10 +167,7 @@ func testMigrationToParts(t *testing.T, db *gorm.DB) {
 // escaped and parsed again), as many in one statement as their size
 // allows, inside the caller's transaction, and still roll back with it.
 func TestPartsArePreparedOnMariaDB(t *testing.T) {
-	db := scratchMariaDB(t)
-	if _, err := NewMigrator(db).Up(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	db := daotest.OpenMariaDB(t)
 	executed := func() int64 {
 		t.Helper()
 		var name string
@@ -243,13 +177,13 @@ func TestPartsArePreparedOnMariaDB(t *testing.T) {
 		}
 		return n
 	}
-	convs := NewConversations(db)
-	tx := NewTransactor(db)
+	convs := dao.NewConversations(db)
+	tx := dao.NewTransactor(db)
 	c := model.Conversation{ID: 41, TenantID: 1}
 	in := transcript(c, 2500, func(i int) string { return fmt.Sprintf("第 %d 句 'quoted' \\ %d", i, i) })
 	before := executed()
 	if err := tx.InTx(t.Context(), func(ctx context.Context) error {
-		return convs.ReplaceTranscripts(ctx, []TranscriptRows{{Conversation: c, Sentences: in}})
+		return convs.ReplaceTranscripts(ctx, []dao.TranscriptRows{{Conversation: c, Sentences: in}})
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -264,7 +198,7 @@ func TestPartsArePreparedOnMariaDB(t *testing.T) {
 	c2 := model.Conversation{ID: 42, TenantID: 1}
 	failed := errors.New("rolled back")
 	err = tx.InTx(t.Context(), func(ctx context.Context) error {
-		if err := convs.ReplaceTranscripts(ctx, []TranscriptRows{{Conversation: c2, Sentences: transcript(c2, 3, func(int) string { return "x" })}}); err != nil {
+		if err := convs.ReplaceTranscripts(ctx, []dao.TranscriptRows{{Conversation: c2, Sentences: transcript(c2, 3, func(int) string { return "x" })}}); err != nil {
 			return err
 		}
 		return failed
@@ -280,22 +214,19 @@ func TestPartsArePreparedOnMariaDB(t *testing.T) {
 // Transcripts written together are stored each as written, however their
 // parts are split over statements (by count and by size), and a new
 // version replaces the old parts.
-func TestReplaceTranscriptsStoresEach(t *testing.T) { onSQLiteAndMariaDB(t, testReplaceTranscripts) }
+func TestReplaceTranscriptsStoresEach(t *testing.T) { daotest.Each(t, testReplaceTranscripts) }
 
 func testReplaceTranscripts(t *testing.T, db *gorm.DB) {
-	if _, err := NewMigrator(db).Up(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	convs := NewConversations(db)
-	write := func(ts []TranscriptRows) {
+	convs := dao.NewConversations(db)
+	write := func(ts []dao.TranscriptRows) {
 		t.Helper()
-		if err := NewTransactor(db).InTx(t.Context(), func(ctx context.Context) error { return convs.ReplaceTranscripts(ctx, ts) }); err != nil {
+		if err := dao.NewTransactor(db).InTx(t.Context(), func(ctx context.Context) error { return convs.ReplaceTranscripts(ctx, ts) }); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// 20 small transcripts (more parts than one statement takes), one of
 	// 3 parts, and one whose parts are large (over one statement's size).
-	var ts []TranscriptRows
+	var ts []dao.TranscriptRows
 	for i := range 22 {
 		c := model.Conversation{ID: int64(100 + i), TenantID: 1, TranscriptVersion: 1}
 		n, text := 3, func(k int) string { return fmt.Sprintf("c%d s%d", i, k) }
@@ -305,11 +236,11 @@ func testReplaceTranscripts(t *testing.T, db *gorm.DB) {
 		case 21:
 			n, text = 1500, func(k int) string { return strings.Repeat("长", 1300) + strconv.Itoa(k) }
 		}
-		ts = append(ts, TranscriptRows{Conversation: c, Sentences: transcript(c, n, text)})
+		ts = append(ts, dao.TranscriptRows{Conversation: c, Sentences: transcript(c, n, text)})
 	}
 	write(ts)
 	// A second version of two of them.
-	again := []TranscriptRows{ts[3], ts[21]}
+	again := []dao.TranscriptRows{ts[3], ts[21]}
 	for i := range again {
 		again[i].Conversation.TranscriptVersion = 2
 		again[i].Sentences = transcript(again[i].Conversation, 2, func(k int) string { return fmt.Sprintf("v2 %d", k) })

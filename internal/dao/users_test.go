@@ -3,7 +3,6 @@ package dao_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -11,8 +10,8 @@ import (
 	"golang.org/x/crypto/bcrypt"
 	"gorm.io/gorm"
 
-	"github.com/megaview/mgvcore/internal/config"
 	"github.com/megaview/mgvcore/internal/dao"
+	"github.com/megaview/mgvcore/internal/dao/daotest"
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/logic"
 	"github.com/megaview/mgvcore/internal/model"
@@ -32,19 +31,7 @@ type orgStore struct {
 
 func openOrgStore(t *testing.T) *orgStore {
 	t.Helper()
-	db, err := dao.OpenDB(config.Database{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "org.db"),
-		MaxOpenConns: 4, MaxIdleConns: 4, ConnMaxLifetime: config.Duration{Duration: time.Hour}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if sqlDB, err := db.DB(); err == nil {
-			sqlDB.Close()
-		}
-	})
-	if _, err := dao.NewMigrator(db).Up(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	db := daotest.Open(t)
 	s := &orgStore{db: db, users: dao.NewUsers(db), deps: dao.NewDepartments(db), refresh: dao.NewRefreshTokens(db)}
 	hasher := logic.NewBcrypt(bcrypt.MinCost)
 	s.org = logic.NewOrg(logic.OrgDeps{Users: s.users, Departments: s.deps, Tenants: dao.NewTenants(db), Refresh: s.refresh, Hasher: hasher})

@@ -11,8 +11,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 	"gorm.io/gorm"
 
-	"github.com/megaview/mgvcore/internal/config"
-	"github.com/megaview/mgvcore/internal/dao"
+	"github.com/megaview/mgvcore/internal/dao/daotest"
 	"github.com/megaview/mgvcore/internal/logic"
 	"github.com/megaview/mgvcore/internal/model"
 )
@@ -45,33 +44,11 @@ const fixturePassword = "correct horse battery staple"
 // testJWTSecret is auth.jwt_secret of config/config_test.toml.
 const testJWTSecret = "dev-only-secret-change-me-0123456789abcdef"
 
-// openMigrated opens a database for the test, closed after it, and brings
-// its schema up to date.
-func openMigrated(t *testing.T, driver, dsn string) *gorm.DB {
-	t.Helper()
-	db, err := dao.OpenDB(config.Database{
-		Driver: driver, DSN: dsn,
-		MaxOpenConns: 4, MaxIdleConns: 2, ConnMaxLifetime: config.Duration{Duration: time.Minute},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if sqlDB, err := db.DB(); err == nil {
-			sqlDB.Close()
-		}
-	})
-	if _, err := dao.NewMigrator(db).Up(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	return db
-}
-
 // NewFixture migrates the database of s (sqlite or mysql per its env) and
 // writes a tenant into it. Call before s.Start or after: both work.
 func NewFixture(t *testing.T, s *Service) *Fixture {
 	t.Helper()
-	db := openMigrated(t, s.Env["MGV_DATABASE_DRIVER"], s.Env["MGV_DATABASE_DSN"])
+	db := daotest.Connect(t, s.Env["MGV_DATABASE_DRIVER"], s.Env["MGV_DATABASE_DSN"])
 	f := &Fixture{DB: db, Password: fixturePassword, tokens: logic.NewTokens(testJWTSecret, 15*time.Minute, 2*time.Hour)}
 	now := time.Now().UTC()
 	tag := fmt.Sprintf("%08x", rand.Uint32())

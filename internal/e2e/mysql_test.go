@@ -3,42 +3,17 @@
 package e2e
 
 import (
-	"database/sql"
-	"fmt"
-	"math/rand/v2"
 	"strings"
 	"testing"
 
-	"github.com/go-sql-driver/mysql"
+	"github.com/megaview/mgvcore/internal/dao/daotest"
 )
 
 // NewDatabase creates an empty database on the test MariaDB for one test and
 // drops it afterwards; it returns the DSN.
 func NewDatabase(t *testing.T) string {
 	t.Helper()
-	admin := requireEnv(t, "MGV_TEST_MYSQL_ADMIN_DSN")
-	db, err := sql.Open("mysql", admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	name := fmt.Sprintf("mgvcore_e2e_%08x", rand.Uint32())
-	if _, err := db.Exec("CREATE DATABASE " + name + " CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"); err != nil {
-		t.Fatalf("create database: %v", err)
-	}
-	t.Cleanup(func() {
-		db, err := sql.Open("mysql", admin)
-		if err == nil {
-			_, _ = db.Exec("DROP DATABASE IF EXISTS " + name)
-			db.Close()
-		}
-	})
-	cfg, err := mysql.ParseDSN(admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.DBName = name
-	return cfg.FormatDSN()
+	return daotest.ScratchMariaDB(t, requireEnv(t, "MGV_TEST_MYSQL_ADMIN_DSN"))
 }
 
 // mysqlEnv points a service at a fresh MariaDB database.

@@ -21,8 +21,8 @@ import (
 
 	"gorm.io/gorm"
 
-	"github.com/megaview/mgvcore/internal/config"
 	"github.com/megaview/mgvcore/internal/dao"
+	"github.com/megaview/mgvcore/internal/dao/daotest"
 	"github.com/megaview/mgvcore/internal/logic"
 	"github.com/megaview/mgvcore/internal/model"
 )
@@ -46,16 +46,7 @@ type capturedQuery struct {
 // dao, and returns the statements gorm sent, in order.
 func captureGetSQL(t *testing.T, dsn string, s model.Scope, id int64) []capturedQuery {
 	t.Helper()
-	db, err := dao.OpenDB(config.Database{Driver: "mysql", DSN: dsn, MaxOpenConns: 2, MaxIdleConns: 1,
-		ConnMaxLifetime: config.Duration{Duration: time.Minute}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if sqlDB, err := db.DB(); err == nil {
-			sqlDB.Close()
-		}
-	}()
+	db := daotest.Connect(t, "mysql", dsn, daotest.Unmigrated)
 	var out []capturedQuery
 	capture := func(tx *gorm.DB) {
 		if tx.DryRun {

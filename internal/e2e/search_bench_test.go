@@ -26,6 +26,7 @@ import (
 
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
 	"github.com/megaview/mgvcore/internal/dao"
+	"github.com/megaview/mgvcore/internal/dao/daotest"
 	"github.com/megaview/mgvcore/internal/e2e/corpus"
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/logic"
@@ -219,7 +220,7 @@ func ensureCorpusDB(t *testing.T, spec corpus.Spec) *benchCorpus {
 // there is none.
 func loadCorpusFixture(t *testing.T, dsn string, spec corpus.Spec) *Fixture {
 	t.Helper()
-	db := openMigrated(t, "mysql", dsn)
+	db := daotest.Connect(t, "mysql", dsn)
 	f := &Fixture{DB: db, tokens: logic.NewTokens(testJWTSecret, 15*time.Minute, 2*time.Hour)}
 	if err := db.Where("name = ?", corpusTenantName(spec)).Limit(1).Find(&f.Tenant).Error; err != nil || f.Tenant.ID == 0 {
 		return nil
