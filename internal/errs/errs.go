@@ -28,25 +28,10 @@ type Error struct {
 	Metadata map[string]string `json:"metadata,omitempty"`
 
 	cause error
+	// field and detail are kept apart for errors about one input, so that
+	// each transport can word them with its own name for the field.
+	field, detail string
 }
-
-// Common reasons.
-const (
-	ReasonInvalidArgument       = "INVALID_ARGUMENT"
-	ReasonNotFound              = "NOT_FOUND"
-	ReasonUnauthenticated       = "UNAUTHENTICATED"
-	ReasonPermissionDenied      = "PERMISSION_DENIED"
-	ReasonConflict              = "CONFLICT"
-	ReasonAlreadyExists         = "ALREADY_EXISTS"
-	ReasonPayloadTooLarge       = "PAYLOAD_TOO_LARGE"
-	ReasonUnprocessable         = "UNPROCESSABLE_ENTITY"
-	ReasonRateLimited           = "RATE_LIMITED"
-	ReasonDependencyUnavailable = "DEPENDENCY_UNAVAILABLE"
-	ReasonTimeout               = "DEADLINE_EXCEEDED"
-	ReasonCanceled              = "CANCELED"
-	ReasonInternal              = "INTERNAL"
-	ReasonUnavailable           = "UNAVAILABLE"
-)
 
 // New makes an Error.
 func New(status int, reason, format string, args ...any) *Error {
@@ -79,36 +64,6 @@ func (e *Error) With(key, value string) *Error {
 	}
 	c.Metadata[key] = value
 	return &c
-}
-
-// Code is the stable non-zero number of the HTTP envelope: the HTTP status
-// times 100 plus the reason's number in reasonCodes (0 for reasons not listed
-// there), e.g. 40401 for NOT_FOUND.
-func (e *Error) Code() int { return e.Status*100 + reasonCodes[e.Reason] }
-
-// reasonCodes numbers the reasons. Numbers are never reused or changed.
-var reasonCodes = map[string]int{
-	ReasonInvalidArgument:       1,
-	ReasonNotFound:              1,
-	ReasonUnauthenticated:       1,
-	ReasonPermissionDenied:      1,
-	ReasonConflict:              1,
-	ReasonAlreadyExists:         2,
-	ReasonPayloadTooLarge:       1,
-	ReasonUnprocessable:         1,
-	ReasonRateLimited:           1,
-	ReasonDependencyUnavailable: 1,
-	ReasonUnavailable:           2,
-	ReasonTimeout:               1,
-	ReasonCanceled:              1,
-	ReasonInternal:              1,
-}
-
-// reasonStatus restores the HTTP status of reasons whose gRPC code maps back
-// to another status.
-var reasonStatus = map[string]int{
-	ReasonPayloadTooLarge: http.StatusRequestEntityTooLarge,
-	ReasonUnprocessable:   http.StatusUnprocessableEntity,
 }
 
 // GRPCStatus makes *Error usable with status.FromError.
@@ -216,8 +171,9 @@ func From(err error) *Error {
 				reason = info.Reason
 			}
 		}
-		// Some reasons share a gRPC code with another HTTP status.
-		if s, ok := reasonStatus[reason]; ok {
+		// A listed reason has its own status, which its gRPC code may not
+		// tell: 413 and 429 are both ResourceExhausted.
+		if s, _, ok := listed(reason); ok {
 			httpStatus = s
 		}
 		return New(httpStatus, reason, "%s", st.Message()).WithCause(err)
@@ -227,9 +183,26 @@ func From(err error) *Error {
 
 // Constructors for the usual cases.
 
-// InvalidArgument names the field that is wrong.
+// InvalidArgument names the field that is wrong by the neutral id field;
+// the message reads "field: detail" until a transport words it (Named).
 func InvalidArgument(field, format string, args ...any) *Error {
-	return New(http.StatusBadRequest, ReasonInvalidArgument, "%s: %s", field, fmt.Sprintf(format, args...)).With("field", field)
+	return aboutField(http.StatusBadRequest, ReasonInvalidArgument, field, fmt.Sprintf(format, args...))
+}
+
+// AlreadyExists is a value of field that another record holds already,
+// worded like InvalidArgument.
+func AlreadyExists(field, format string, args ...any) *Error {
+	return aboutField(http.StatusConflict, ReasonAlreadyExists, field, fmt.Sprintf(format, args...))
+}
+
+// Forbidden is a caller whose role or scopes do not allow the operation.
+func Forbidden(format string, args ...any) *Error {
+	return New(http.StatusForbidden, ReasonPermissionDenied, format, args...)
+}
+
+// Conflict is a concurrent change that got in the way; the client may retry.
+func Conflict(format string, args ...any) *Error {
+	return New(http.StatusConflict, ReasonConflict, format, args...)
 }
 
 // NotFound says which kind of thing is missing; reason like CONVERSATION_NOT_FOUND.
@@ -250,4 +223,28 @@ func Unavailable(dependency string) *Error {
 // Internal hides cause from the client.
 func Internal(cause error) *Error {
 	return New(http.StatusInternalServerError, ReasonInternal, "internal error").WithCause(cause)
+}
+
+// ReasonOf is the reason From gives err: "" for nil, INTERNAL for an error
+// that is not the service's own.
+func ReasonOf(err error) string {
+	if err == nil {
+		return ""
+	}
+	return From(err).Reason
+}
+
+// Is reports whether err, or an error it wraps, has reason.
+func Is(err error, reason string) bool {
+	return err != nil && ReasonOf(err) == reason
+}
+
+// IsNotFound reports whether err is any kind of 404, whatever was missing.
+func IsNotFound(err error) bool {
+	return err != nil && From(err).Status == http.StatusNotFound
+}
+
+// IsAlreadyExists reports whether err is ALREADY_EXISTS.
+func IsAlreadyExists(err error) bool {
+	return Is(err, ReasonAlreadyExists)
 }

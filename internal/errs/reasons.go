@@ -1,0 +1,104 @@
+package errs
+
+import "net/http"
+
+// The reasons of the service; each one is listed in reasons below.
+const (
+	ReasonInvalidArgument       = "INVALID_ARGUMENT"
+	ReasonNotFound              = "NOT_FOUND"
+	ReasonUnauthenticated       = "UNAUTHENTICATED"
+	ReasonPermissionDenied      = "PERMISSION_DENIED"
+	ReasonConflict              = "CONFLICT"
+	ReasonAlreadyExists         = "ALREADY_EXISTS"
+	ReasonPayloadTooLarge       = "PAYLOAD_TOO_LARGE"
+	ReasonUnprocessable         = "UNPROCESSABLE_ENTITY"
+	ReasonRateLimited           = "RATE_LIMITED"
+	ReasonDependencyUnavailable = "DEPENDENCY_UNAVAILABLE"
+	ReasonTimeout               = "DEADLINE_EXCEEDED"
+	ReasonCanceled              = "CANCELED"
+	ReasonInternal              = "INTERNAL"
+	ReasonUnavailable           = "UNAVAILABLE"
+
+	ReasonConversationNotFound = "CONVERSATION_NOT_FOUND"
+	ReasonUserNotFound         = "USER_NOT_FOUND"
+	ReasonDepartmentNotFound   = "DEPARTMENT_NOT_FOUND"
+	ReasonTrackerNotFound      = "TRACKER_NOT_FOUND"
+	ReasonCommentNotFound      = "COMMENT_NOT_FOUND"
+	ReasonDealNotFound         = "DEAL_NOT_FOUND"
+	ReasonTenantNotFound       = "TENANT_NOT_FOUND"
+	ReasonAppNotFound          = "APP_NOT_FOUND"
+	ReasonRefreshTokenNotFound = "REFRESH_TOKEN_NOT_FOUND"
+	ReasonUserDisabled         = "USER_DISABLED"
+	ReasonConversationConflict = "CONVERSATION_CONFLICT"
+	ReasonMethodNotAllowed     = "METHOD_NOT_ALLOWED"
+	ReasonUnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE"
+)
+
+// reasons gives every reason its HTTP status and its envelope code, the
+// status times 100 plus the reason's number within that status. Clients
+// match on codes, so a code is never changed or reused: a new reason takes
+// the next free number of its status.
+var reasons = []struct {
+	reason string
+	status int
+	code   int
+}{
+	{ReasonInvalidArgument, http.StatusBadRequest, 40001},
+	{ReasonUnauthenticated, http.StatusUnauthorized, 40101},
+	{ReasonUserDisabled, http.StatusUnauthorized, 40102},
+	{ReasonPermissionDenied, http.StatusForbidden, 40301},
+	{ReasonNotFound, http.StatusNotFound, 40401},
+	{ReasonConversationNotFound, http.StatusNotFound, 40402},
+	{ReasonUserNotFound, http.StatusNotFound, 40403},
+	{ReasonDepartmentNotFound, http.StatusNotFound, 40404},
+	{ReasonTrackerNotFound, http.StatusNotFound, 40405},
+	{ReasonCommentNotFound, http.StatusNotFound, 40406},
+	{ReasonDealNotFound, http.StatusNotFound, 40407},
+	{ReasonTenantNotFound, http.StatusNotFound, 40408},
+	{ReasonAppNotFound, http.StatusNotFound, 40409},
+	{ReasonRefreshTokenNotFound, http.StatusNotFound, 40410},
+	{ReasonMethodNotAllowed, http.StatusMethodNotAllowed, 40501},
+	{ReasonConflict, http.StatusConflict, 40901},
+	{ReasonAlreadyExists, http.StatusConflict, 40902},
+	{ReasonConversationConflict, http.StatusConflict, 40903},
+	{ReasonPayloadTooLarge, http.StatusRequestEntityTooLarge, 41301},
+	{ReasonUnsupportedMediaType, http.StatusUnsupportedMediaType, 41501},
+	{ReasonUnprocessable, http.StatusUnprocessableEntity, 42201},
+	{ReasonRateLimited, http.StatusTooManyRequests, 42901},
+	{ReasonCanceled, 499, 49901},
+	{ReasonInternal, http.StatusInternalServerError, 50001},
+	{ReasonDependencyUnavailable, http.StatusServiceUnavailable, 50301},
+	{ReasonUnavailable, http.StatusServiceUnavailable, 50302},
+	{ReasonTimeout, http.StatusGatewayTimeout, 50401},
+}
+
+// listed finds reason in reasons.
+func listed(reason string) (status, code int, ok bool) {
+	for _, r := range reasons {
+		if r.reason == reason {
+			return r.status, r.code, true
+		}
+	}
+	return 0, 0, false
+}
+
+// Code is the stable non-zero number of the HTTP envelope, e.g. 40401 for
+// NOT_FOUND: the reason's code in the list when the error has the listed
+// status, else the status times 100. A listed reason under another status
+// does not borrow its code, so no two kinds of error share one.
+func (e *Error) Code() int {
+	if status, code, ok := listed(e.Reason); ok && status == e.Status {
+		return code
+	}
+	return e.Status * 100
+}
+
+// Of makes an Error with the status listed for reason. A reason that is not
+// listed gets 500, which the missing entry makes easy to spot.
+func Of(reason, format string, args ...any) *Error {
+	status, _, ok := listed(reason)
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	return New(status, reason, format, args...)
+}
