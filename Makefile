@@ -78,8 +78,8 @@ FUZZTIME ?= 60s
 FUZZ_TARGETS := \
 	./internal/config:FuzzParse \
 	./internal/search:FuzzParse \
-	./internal/logic:FuzzValidateSentence \
-	./internal/logic:FuzzComputeMetrics \
+	./internal/logic/conversation:FuzzValidateSentence \
+	./internal/logic/interaction:FuzzComputeMetrics \
 	./internal/http/render:FuzzDecodeBody
 
 fuzz:

@@ -4,7 +4,7 @@ import (
 	"context"
 	"strconv"
 
-	"github.com/megaview/mgvcore/internal/logic"
+	"github.com/megaview/mgvcore/internal/logic/identity"
 	"github.com/megaview/mgvcore/internal/model"
 	"github.com/megaview/mgvcore/internal/policy"
 )
@@ -13,7 +13,7 @@ import (
 // into the context for logic and dao, the caller into the call's Info for
 // logs and rate limits.
 type authenticator struct {
-	tokens      *logic.Tokens
+	tokens      *identity.Tokens
 	defaultTier string
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	logicsearch "github.com/megaview/mgvcore/internal/logic/search"
+
 	olivere "github.com/olivere/elastic/v7"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
@@ -16,7 +18,6 @@ import (
 	"github.com/megaview/mgvcore/internal/health"
 	"github.com/megaview/mgvcore/internal/http/controller"
 	"github.com/megaview/mgvcore/internal/limit"
-	"github.com/megaview/mgvcore/internal/logic"
 	"github.com/megaview/mgvcore/internal/search"
 	"github.com/megaview/mgvcore/internal/search/elastic"
 	"github.com/megaview/mgvcore/internal/search/embedded"
@@ -27,8 +28,8 @@ import (
 type searchDomain struct {
 	cfg     config.Search
 	engine  search.Engine
-	search  *logic.Search
-	indexer *logic.Indexer
+	search  *logicsearch.Search
+	indexer *logicsearch.Indexer
 }
 
 // OpenSearchEngine opens the configured engine; es is the client of the
@@ -47,8 +48,8 @@ func newSearchDomain(cfg *config.Config, log zerolog.Logger, d *deps, reg promet
 	if err != nil {
 		return nil, err
 	}
-	sd := &searchDomain{cfg: cfg.Search, engine: engine, search: logic.NewSearch(engine, dao.NewSearchLookups(d.db))}
-	sd.indexer, err = logic.NewIndexer(engine, dao.NewSearchOutbox(d.db), dao.NewSearchDocs(d.db), logic.IndexerOptions{
+	sd := &searchDomain{cfg: cfg.Search, engine: engine, search: logicsearch.NewSearch(engine, dao.NewSearchLookups(d.db))}
+	sd.indexer, err = logicsearch.NewIndexer(engine, dao.NewSearchOutbox(d.db), dao.NewSearchDocs(d.db), logicsearch.IndexerOptions{
 		BatchSize: cfg.Search.BatchSize, Workers: cfg.Search.IndexerWorkers, PollInterval: cfg.Search.PollInterval.Duration, Lease: cfg.Search.Lease.Duration,
 		MaxBackoff: cfg.Search.MaxBackoff.Duration, MaxLag: cfg.Search.MaxLag.Duration, Pacer: limit.NewPacer(cfg.Search.BulkRPS),
 		CatchUpRefresh: cfg.Search.CatchUpRefresh.Duration,

@@ -13,7 +13,10 @@ import (
 	"github.com/megaview/mgvcore/internal/grpc/server"
 	"github.com/megaview/mgvcore/internal/http/controller"
 	"github.com/megaview/mgvcore/internal/limit"
-	"github.com/megaview/mgvcore/internal/logic"
+	"github.com/megaview/mgvcore/internal/logic/conversation"
+	"github.com/megaview/mgvcore/internal/logic/identity"
+	"github.com/megaview/mgvcore/internal/logic/stats"
+	"github.com/megaview/mgvcore/internal/logic/tracker"
 	"github.com/megaview/mgvcore/internal/policy"
 )
 
@@ -24,16 +27,16 @@ type domain struct {
 	cfg    *config.Config
 	log    zerolog.Logger
 	d      *deps
-	tokens *logic.Tokens
-	auth   *logic.Auth
-	org    *logic.Org
-	convs  *logic.Conversations
-	ingest *logic.Ingest
+	tokens *identity.Tokens
+	auth   *identity.Auth
+	org    *identity.Org
+	convs  *conversation.Conversations
+	ingest *conversation.Ingest
 
-	trackers     *logic.Trackers
-	stats        *logic.Stats
-	comments     *logic.Comments
-	trackerApply *logic.TrackerApplier
+	trackers     *tracker.Trackers
+	stats        *stats.Stats
+	comments     *conversation.Comments
+	trackerApply *tracker.TrackerApplier
 	search       *searchDomain
 }
 
@@ -46,13 +49,13 @@ func newDomain(cfg *config.Config, log zerolog.Logger, d *deps, pol *policies) (
 		cfg:    cfg,
 		log:    log,
 		d:      d,
-		tokens: logic.NewTokens(cfg.Auth.JWTSecret, cfg.Auth.AccessTokenTTL.Duration, cfg.Auth.AppTokenTTL.Duration),
+		tokens: identity.NewTokens(cfg.Auth.JWTSecret, cfg.Auth.AccessTokenTTL.Duration, cfg.Auth.AppTokenTTL.Duration),
 	}
 	pol.auth = policy.Auth(authenticator{tokens: dm.tokens, defaultTier: cfg.RateLimit.DefaultTier}, publicOperations)
 
 	users, departments, tenants, refresh := dao.NewUsers(d.db), dao.NewDepartments(d.db), dao.NewTenants(d.db), dao.NewRefreshTokens(d.db)
-	hasher := logic.NewBcrypt(0)
-	auth, err := logic.NewAuth(logic.AuthDeps{
+	hasher := identity.NewBcrypt(0)
+	auth, err := identity.NewAuth(identity.AuthDeps{
 		Users: users, Tenants: tenants, Departments: departments, Refresh: refresh, Apps: dao.NewApps(d.db),
 		Tokens: dm.tokens, Hasher: hasher, RefreshTTL: cfg.Auth.RefreshTokenTTL.Duration,
 	})
@@ -60,17 +63,17 @@ func newDomain(cfg *config.Config, log zerolog.Logger, d *deps, pol *policies) (
 		return nil, err
 	}
 	dm.auth = auth
-	dm.org = logic.NewOrg(logic.OrgDeps{Users: users, Departments: departments, Tenants: tenants, Refresh: refresh, Hasher: hasher})
+	dm.org = identity.NewOrg(identity.OrgDeps{Users: users, Departments: departments, Tenants: tenants, Refresh: refresh, Hasher: hasher})
 	convs := dao.NewConversations(d.db)
-	dm.convs = logic.NewConversations(convs)
+	dm.convs = conversation.NewConversations(convs)
 	trackers := dao.NewTrackers(d.db)
-	dm.trackerApply = logic.NewTrackerApplier(dao.NewTrackerJobs(d.db), log, logic.TrackerApplierOptions{
+	dm.trackerApply = tracker.NewTrackerApplier(dao.NewTrackerJobs(d.db), log, tracker.TrackerApplierOptions{
 		Pacer: limit.NewPacer(trackerApplyBatchesPerSecond), Poll: time.Second,
 	})
-	dm.trackers = logic.NewTrackers(trackers, dm.trackerApply.Notify)
-	dm.stats = logic.NewStats(dao.NewStats(d.db), trackers)
-	dm.comments = logic.NewComments(dao.NewComments(d.db))
-	dm.ingest = logic.NewIngest(convs, dao.NewDeals(d.db), dao.NewTransactor(d.db), logic.NewTrackerHook(trackers))
+	dm.trackers = tracker.NewTrackers(trackers, dm.trackerApply.Notify)
+	dm.stats = stats.NewStats(dao.NewStats(d.db), trackers)
+	dm.comments = conversation.NewComments(dao.NewComments(d.db))
+	dm.ingest = conversation.NewIngest(convs, dao.NewDeals(d.db), dao.NewTransactor(d.db), tracker.NewTrackerHook(trackers))
 	if err := dm.ingest.RegisterMetrics(pol.metrics.Registry); err != nil {
 		return nil, err
 	}

@@ -5,6 +5,8 @@ import (
 	"io"
 	"time"
 
+	logicsearch "github.com/megaview/mgvcore/internal/logic/search"
+
 	"github.com/urfave/cli/v2"
 	"gorm.io/gorm"
 
@@ -12,7 +14,6 @@ import (
 	"github.com/megaview/mgvcore/internal/config"
 	"github.com/megaview/mgvcore/internal/dao"
 	"github.com/megaview/mgvcore/internal/limit"
-	"github.com/megaview/mgvcore/internal/logic"
 	"github.com/megaview/mgvcore/internal/search"
 )
 
@@ -39,7 +40,7 @@ func reindexCommand(stdout io.Writer) *cli.Command {
 						return err
 					}
 				}
-				r := logic.NewReindex(engine, dao.NewSearchDocs(db), dao.NewSearchOutbox(db), limit.NewPacer(cfg.Search.BulkRPS), cfg.Search.BatchSize)
+				r := logicsearch.NewReindex(engine, dao.NewSearchDocs(db), dao.NewSearchOutbox(db), limit.NewPacer(cfg.Search.BulkRPS), cfg.Search.BatchSize)
 				start := time.Now()
 				last := start
 				res, err := r.Run(c.Context, c.Int64("tenant"), func(n int) {

@@ -14,7 +14,9 @@ import (
 	"github.com/megaview/mgvcore/internal/config"
 	"github.com/megaview/mgvcore/internal/dao"
 	"github.com/megaview/mgvcore/internal/errs"
-	"github.com/megaview/mgvcore/internal/logic"
+	"github.com/megaview/mgvcore/internal/logic/conversation"
+	"github.com/megaview/mgvcore/internal/logic/identity"
+	"github.com/megaview/mgvcore/internal/logic/tracker"
 	"github.com/megaview/mgvcore/internal/model"
 )
 
@@ -40,7 +42,7 @@ func seedCommand(stdout io.Writer) *cli.Command {
 				if err := seedSchema(ctx, db, cfg.Database.AutoMigrate); err != nil {
 					return err
 				}
-				if err := logic.ValidatePassword("--password", c.String("password")); err != nil {
+				if err := identity.ValidatePassword("--password", c.String("password")); err != nil {
 					return err
 				}
 				s := newDemoSeed(db, c.String("password"), c.Bool("rotate-app-secret"))
@@ -77,9 +79,9 @@ func seedSchema(ctx context.Context, db *gorm.DB, autoMigrate bool) error {
 // step is idempotent (origin ids, the admin account, the app's name), so a
 // second run converges instead of duplicating.
 type demoSeed struct {
-	org       *logic.Org
-	provision *logic.Provision
-	ingest    *logic.Ingest
+	org       *identity.Org
+	provision *identity.Provision
+	ingest    *conversation.Ingest
 	password  string
 	rotate    bool
 
@@ -88,21 +90,21 @@ type demoSeed struct {
 	admin       context.Context
 	departments map[string]*model.Department // by origin id
 	users       []*model.User                // in the order of demoUsers
-	app         *logic.AppCredentials
+	app         *identity.AppCredentials
 	// conversations counts the conversations this run created.
 	conversations int
 }
 
 func newDemoSeed(db *gorm.DB, password string, rotate bool) *demoSeed {
 	users, departments, tenants := dao.NewUsers(db), dao.NewDepartments(db), dao.NewTenants(db)
-	hasher := logic.NewBcrypt(0)
+	hasher := identity.NewBcrypt(0)
 	return &demoSeed{
-		org: logic.NewOrg(logic.OrgDeps{
+		org: identity.NewOrg(identity.OrgDeps{
 			Users: users, Departments: departments, Tenants: tenants, Refresh: dao.NewRefreshTokens(db), Hasher: hasher,
 		}),
-		provision: logic.NewProvision(logic.ProvisionDeps{Tenants: tenants, Apps: dao.NewApps(db), Users: users, Hasher: hasher}),
-		ingest: logic.NewIngest(dao.NewConversations(db), dao.NewDeals(db), dao.NewTransactor(db),
-			logic.NewTrackerHook(dao.NewTrackers(db))),
+		provision: identity.NewProvision(identity.ProvisionDeps{Tenants: tenants, Apps: dao.NewApps(db), Users: users, Hasher: hasher}),
+		ingest: conversation.NewIngest(dao.NewConversations(db), dao.NewDeals(db), dao.NewTransactor(db),
+			tracker.NewTrackerHook(dao.NewTrackers(db))),
 		password:    password,
 		rotate:      rotate,
 		departments: map[string]*model.Department{},
@@ -131,7 +133,7 @@ func (s *demoSeed) run(ctx context.Context) error {
 func (s *demoSeed) seedTenant(ctx context.Context) error {
 	t, err := s.provision.TenantOfAccount(ctx, demoAdminEmail)
 	if err != nil && errs.From(err).Status == http.StatusNotFound {
-		t, err = s.provision.CreateTenant(ctx, logic.NewTenant{Name: "Megaview Demo", Timezone: "Asia/Shanghai"})
+		t, err = s.provision.CreateTenant(ctx, identity.NewTenant{Name: "Megaview Demo", Timezone: "Asia/Shanghai"})
 	}
 	if err != nil {
 		return err
@@ -151,7 +153,7 @@ var demoDepartments = []struct{ origin, name, parent string }{
 
 func (s *demoSeed) seedDepartments(context.Context) error {
 	for _, d := range demoDepartments {
-		dep, _, err := s.org.UpsertDepartment(s.admin, logic.UpsertDepartmentReq{OriginDepartmentID: d.origin, Name: d.name, OriginParentID: d.parent})
+		dep, _, err := s.org.UpsertDepartment(s.admin, identity.UpsertDepartmentReq{OriginDepartmentID: d.origin, Name: d.name, OriginParentID: d.parent})
 		if err != nil {
 			return err
 		}
@@ -173,13 +175,13 @@ var demoUsers = []struct{ origin, name, email, phone, role, department string }{
 func (s *demoSeed) seedUsers(context.Context) error {
 	s.users = s.users[:0]
 	for _, d := range demoUsers {
-		u, _, err := s.org.UpsertUser(s.admin, logic.UpsertUserReq{
+		u, _, err := s.org.UpsertUser(s.admin, identity.UpsertUserReq{
 			OriginUserID: d.origin, Name: d.name, Email: d.email, Phone: d.phone, Role: d.role, OriginDepartmentID: d.department,
 		})
 		if err != nil {
 			return fmt.Errorf("%s: %w", d.email, err)
 		}
-		if u, err = s.org.UpdateUser(s.admin, logic.UpdateUserReq{ID: u.ID, Password: &s.password}); err != nil {
+		if u, err = s.org.UpdateUser(s.admin, identity.UpdateUserReq{ID: u.ID, Password: &s.password}); err != nil {
 			return fmt.Errorf("%s: %w", d.email, err)
 		}
 		s.users = append(s.users, u)
@@ -188,7 +190,7 @@ func (s *demoSeed) seedUsers(context.Context) error {
 }
 
 func (s *demoSeed) seedApp(ctx context.Context) error {
-	app, err := s.provision.EnsureApp(ctx, logic.NewApp{
+	app, err := s.provision.EnsureApp(ctx, identity.NewApp{
 		TenantID: s.tenant.ID, Name: "Demo CRM", Scopes: []string{"ingest", "read", "search"}, RotateSecret: s.rotate,
 	})
 	s.app = app
@@ -208,7 +210,7 @@ func (s *demoSeed) seedConversations(ctx context.Context) error {
 			reps = append(reps, *u)
 		}
 	}
-	n, err := s.ingest.SeedConversations(ctx, s.tenant.ID, reps, demoConversations)
+	n, err := seedConversations(ctx, s.ingest, time.Now(), s.tenant.ID, reps, demoConversations)
 	s.conversations = n
 	return err
 }

@@ -9,11 +9,7 @@ import (
 	"github.com/megaview/mgvcore/internal/model"
 )
 
-// ReasonCommentNotFound is the reason of an unknown, deleted or
-// out-of-scope comment.
-const ReasonCommentNotFound = "COMMENT_NOT_FOUND"
-
-var errCommentNotFound = errs.NotFound(ReasonCommentNotFound, "no such comment")
+var errCommentNotFound = errs.NotFound(errs.ReasonCommentNotFound, "no such comment")
 
 // Comments stores the comments of conversations. A comment is visible to
 // whoever may see its conversation.

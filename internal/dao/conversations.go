@@ -9,22 +9,9 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/logic/conversation"
 	"github.com/megaview/mgvcore/internal/model"
 )
-
-// ReasonConversationNotFound is the reason of an unknown or out-of-scope
-// conversation id; the two are never told apart.
-const ReasonConversationNotFound = "CONVERSATION_NOT_FOUND"
-
-// Reasons of unknown references in ingest requests.
-const (
-	ReasonUserNotFound = "USER_NOT_FOUND"
-	ReasonDealNotFound = "DEAL_NOT_FOUND"
-)
-
-// ErrConversationNotFound is the answer for an id that is unknown, of
-// another tenant, or outside the caller's data scope.
-var ErrConversationNotFound = errs.NotFound(ReasonConversationNotFound, "no such conversation")
 
 // Conversations stores conversations, their participants, transcripts and
 // metrics.
@@ -46,7 +33,7 @@ func (r *Conversations) Get(ctx context.Context, s model.Scope, id int64) (model
 	var c model.Conversation
 	err := ScopeConversations(conn(ctx, r.db).Table("conversations AS c"), s).
 		Where("c.id = ?", id).Take(&c).Error
-	return c, dbError(err, ErrConversationNotFound)
+	return c, dbError(err, conversation.ErrNotFound)
 }
 
 // List returns up to limit conversations the scope may see that match f,
@@ -177,7 +164,7 @@ func (r *Conversations) TrackerHitCounts(ctx context.Context, tenantID, conversa
 func (r *Conversations) ByOrigin(ctx context.Context, tenantID int64, originID string) (model.Conversation, error) {
 	var c model.Conversation
 	err := conn(ctx, r.db).Where("tenant_id = ? AND origin_conversation_id = ?", tenantID, originID).Take(&c).Error
-	return c, dbError(err, ErrConversationNotFound)
+	return c, dbError(err, conversation.ErrNotFound)
 }
 
 // Create inserts a conversation with its participants and the outbox job
@@ -215,7 +202,7 @@ func (r *Conversations) User(ctx context.Context, tenantID, id int64, originID, 
 	}
 	var u model.User
 	err := q.Take(&u).Error
-	return u, dbError(err, errs.NotFound(ReasonUserNotFound, "%s: no such user in this tenant", field).With("field", field))
+	return u, dbError(err, errs.NotFound(errs.ReasonUserNotFound, "%s: no such user in this tenant", field).With("field", field))
 }
 
 // dbNow is the time stored in created_at and the like: UTC, in the millisecond

@@ -16,7 +16,8 @@ import (
 	"github.com/megaview/mgvcore/internal/dao"
 	"github.com/megaview/mgvcore/internal/dao/daotest"
 	"github.com/megaview/mgvcore/internal/errs"
-	"github.com/megaview/mgvcore/internal/logic"
+	"github.com/megaview/mgvcore/internal/logic/conversation"
+	"github.com/megaview/mgvcore/internal/logic/interaction"
 	"github.com/megaview/mgvcore/internal/model"
 )
 
@@ -30,8 +31,8 @@ type org struct {
 	admin, manager       model.User
 	reps                 []model.User // sales, sales, east, support
 	stranger             model.User   // a rep of the other tenant
-	ingest               *logic.Ingest
-	read                 *logic.Conversations
+	ingest               *conversation.Ingest
+	read                 *conversation.Conversations
 }
 
 func newOrg(t *testing.T) *org {
@@ -83,8 +84,8 @@ func newOrg(t *testing.T) *org {
 	}
 	o.stranger = user(o.other, "stranger", model.RoleRep, nil)
 	convs := dao.NewConversations(db)
-	o.ingest = logic.NewIngest(convs, dao.NewDeals(db), dao.NewTransactor(db))
-	o.read = logic.NewConversations(convs)
+	o.ingest = conversation.NewIngest(convs, dao.NewDeals(db), dao.NewTransactor(db))
+	o.read = conversation.NewConversations(convs)
 	return o
 }
 
@@ -100,12 +101,12 @@ func (o *org) as(u model.User) context.Context {
 	return model.WithScope(context.Background(), s)
 }
 
-func (o *org) create(t *testing.T, origin string, owner model.User, begin time.Time, mut func(*logic.CreateConversationRequest)) int64 {
+func (o *org) create(t *testing.T, origin string, owner model.User, begin time.Time, mut func(*conversation.CreateConversationRequest)) int64 {
 	t.Helper()
-	req := logic.CreateConversationRequest{
-		OriginConversationID: origin, Owner: logic.Ref{ID: owner.ID}, Channel: model.ChannelCall,
+	req := conversation.CreateConversationRequest{
+		OriginConversationID: origin, Owner: conversation.Ref{ID: owner.ID}, Channel: model.ChannelCall,
 		Direction: model.DirectionOutbound, BeginTime: begin, DurationMS: 60_000,
-		Participants: []logic.ParticipantInput{{SpeakerKey: "rep", User: logic.Ref{ID: owner.ID}}, {SpeakerKey: "cust", Name: "王总", Affiliation: model.AffiliationExternal}},
+		Participants: []conversation.ParticipantInput{{SpeakerKey: "rep", User: conversation.Ref{ID: owner.ID}}, {SpeakerKey: "cust", Name: "王总", Affiliation: model.AffiliationExternal}},
 	}
 	if mut != nil {
 		mut(&req)
@@ -128,11 +129,11 @@ func TestIngestAndRead(t *testing.T) {
 	o := newOrg(t)
 	ctx := o.app()
 	begin := time.Date(2026, 3, 1, 8, 30, 0, 123_000_000, time.UTC)
-	req := logic.CreateConversationRequest{
-		OriginConversationID: "call-1", Owner: logic.Ref{OriginID: "crm-rep1"}, Title: "预算沟通", Channel: model.ChannelCall,
+	req := conversation.CreateConversationRequest{
+		OriginConversationID: "call-1", Owner: conversation.Ref{OriginID: "crm-rep1"}, Title: "预算沟通", Channel: model.ChannelCall,
 		BeginTime: begin, DurationMS: 20_000, Language: "zh-CN", CustomData: map[string]any{"b": 1, "a": []any{"x"}},
-		Participants: []logic.ParticipantInput{
-			{SpeakerKey: "0", User: logic.Ref{OriginID: "crm-rep1"}},
+		Participants: []conversation.ParticipantInput{
+			{SpeakerKey: "0", User: conversation.Ref{OriginID: "crm-rep1"}},
 			{SpeakerKey: "1", Name: "王总", Affiliation: model.AffiliationExternal},
 		},
 	}
@@ -142,28 +143,28 @@ func TestIngestAndRead(t *testing.T) {
 	}
 	// A retry naming the owner by the other kind of id is the same request.
 	retry := req
-	retry.Owner = logic.Ref{ID: o.reps[0].ID}
+	retry.Owner = conversation.Ref{ID: o.reps[0].ID}
 	again, err := o.ingest.CreateConversation(ctx, retry)
 	if err != nil || again.Created || again.ConversationID != first.ConversationID {
 		t.Fatalf("retry: %+v %v", again, err)
 	}
 	conflict := req
 	conflict.DurationMS = 30_000
-	if _, err := o.ingest.CreateConversation(ctx, conflict); reason(err) != logic.ReasonConversationConflict || errs.From(err).Status != http.StatusConflict {
+	if _, err := o.ingest.CreateConversation(ctx, conflict); reason(err) != errs.ReasonConversationConflict || errs.From(err).Status != http.StatusConflict {
 		t.Fatalf("conflict: %v", err)
 	}
 	bad := req
-	bad.OriginConversationID, bad.Owner = "call-2", logic.Ref{OriginID: "nobody"}
-	if _, err := o.ingest.CreateConversation(ctx, bad); reason(err) != dao.ReasonUserNotFound || errs.From(err).Metadata["field"] != "origin_owner_user_id" {
+	bad.OriginConversationID, bad.Owner = "call-2", conversation.Ref{OriginID: "nobody"}
+	if _, err := o.ingest.CreateConversation(ctx, bad); reason(err) != errs.ReasonUserNotFound || errs.From(err).Metadata["field"] != "origin_owner_user_id" {
 		t.Fatalf("unknown owner: %v", err)
 	}
-	bad.Owner = logic.Ref{ID: o.stranger.ID}
-	if _, err := o.ingest.CreateConversation(ctx, bad); reason(err) != dao.ReasonUserNotFound {
+	bad.Owner = conversation.Ref{ID: o.stranger.ID}
+	if _, err := o.ingest.CreateConversation(ctx, bad); reason(err) != errs.ReasonUserNotFound {
 		t.Fatalf("owner of another tenant: %v", err)
 	}
 
 	id := first.ConversationID
-	sentences := []logic.SentenceInput{
+	sentences := []conversation.SentenceInput{
 		{Seq: 0, SpeakerKey: "0", StartMS: 0, EndMS: 4000, Text: "王总您好，我们今年的预算方案您看了吗？"},
 		{Seq: 1, SpeakerKey: "1", StartMS: 4200, EndMS: 4600, Text: "嗯"},
 		{Seq: 5, SpeakerKey: "1", StartMS: 5000, EndMS: 9000, Text: "看了，Budget is tight this year."},
@@ -181,7 +182,7 @@ func TestIngestAndRead(t *testing.T) {
 		string(d.Conversation.CustomData) != `{"a":["x"],"b":1}` || d.Conversation.Title != "预算沟通" {
 		t.Fatalf("conversation: %+v", d.Conversation)
 	}
-	want := []logic.ParticipantView{
+	want := []conversation.ParticipantView{
 		{SpeakerKey: "0", UserID: &o.reps[0].ID, Name: "rep1", Affiliation: model.AffiliationInternal},
 		{SpeakerKey: "1", Name: "王总", Affiliation: model.AffiliationExternal},
 		{SpeakerKey: "9", Affiliation: model.AffiliationUnknown},
@@ -190,7 +191,7 @@ func TestIngestAndRead(t *testing.T) {
 		t.Fatalf("participants: %v, want %v", deref(d.Participants), deref(want))
 	}
 	if d.Metrics == nil || d.Metrics.QuestionCountInternal != 1 || d.Metrics.QuestionCountExternal != 1 ||
-		d.Metrics.TalkRatio != res.Metrics.TalkRatio || d.Metrics.AlgoVersion != logic.MetricsAlgoVersion {
+		d.Metrics.TalkRatio != res.Metrics.TalkRatio || d.Metrics.AlgoVersion != interaction.AlgoVersion {
 		t.Fatalf("metrics: %+v, computed %+v", d.Metrics, res.Metrics)
 	}
 	tr, err := o.read.Transcript(o.as(o.manager), id, `"budget IS" tight`)
@@ -218,14 +219,14 @@ func TestIngestAndRead(t *testing.T) {
 	// Out of scope and other tenants: 404, never 403.
 	strangerCtx := model.WithScope(context.Background(), model.Scope{TenantID: o.other, UserID: o.stranger.ID, Role: model.RoleRep})
 	for name, ctx := range map[string]context.Context{"rep2": o.as(o.reps[1]), "support rep": o.as(o.reps[3]), "other tenant": strangerCtx} {
-		if _, err := o.read.Get(ctx, id); reason(err) != dao.ReasonConversationNotFound {
+		if _, err := o.read.Get(ctx, id); reason(err) != errs.ReasonConversationNotFound {
 			t.Errorf("%s get: %v", name, err)
 		}
-		if _, err := o.read.Transcript(ctx, id, ""); reason(err) != dao.ReasonConversationNotFound {
+		if _, err := o.read.Transcript(ctx, id, ""); reason(err) != errs.ReasonConversationNotFound {
 			t.Errorf("%s transcript: %v", name, err)
 		}
 	}
-	if _, err := o.ingest.PutTranscript(model.WithScope(context.Background(), model.Scope{TenantID: o.other, Role: model.RoleApp, AppScopes: []string{"ingest"}}), id, sentences); reason(err) != dao.ReasonConversationNotFound {
+	if _, err := o.ingest.PutTranscript(model.WithScope(context.Background(), model.Scope{TenantID: o.other, Role: model.RoleApp, AppScopes: []string{"ingest"}}), id, sentences); reason(err) != errs.ReasonConversationNotFound {
 		t.Errorf("put from another tenant: %v", err)
 	}
 	readOnly := model.WithScope(context.Background(), model.Scope{TenantID: o.tenant, Role: model.RoleApp, AppScopes: []string{"read"}})
@@ -237,7 +238,7 @@ func TestIngestAndRead(t *testing.T) {
 	}
 }
 
-func deref(ps []logic.ParticipantView) []string {
+func deref(ps []conversation.ParticipantView) []string {
 	out := make([]string, len(ps))
 	for i, p := range ps {
 		uid := int64(0)
@@ -258,7 +259,7 @@ func TestListScopeFiltersAndPages(t *testing.T) {
 	for i := range 24 {
 		owner := o.reps[i%4]
 		// Pairs of conversations share a begin_time, so ties need the id.
-		id := o.create(t, fmt.Sprintf("c-%02d", i), owner, base.Add(time.Duration(i/2)*time.Hour), func(r *logic.CreateConversationRequest) {
+		id := o.create(t, fmt.Sprintf("c-%02d", i), owner, base.Add(time.Duration(i/2)*time.Hour), func(r *conversation.CreateConversationRequest) {
 			r.Direction = dirs[i%3]
 			r.DurationMS = int64(1000 * (i + 1))
 		})
@@ -270,7 +271,7 @@ func TestListScopeFiltersAndPages(t *testing.T) {
 		var ids []int64
 		token := ""
 		for {
-			page, err := o.read.List(ctx, logic.ListConversationsRequest{Filter: f, PageSize: 5, PageToken: token})
+			page, err := o.read.List(ctx, conversation.ListConversationsRequest{Filter: f, PageSize: 5, PageToken: token})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -330,7 +331,7 @@ func TestListScopeFiltersAndPages(t *testing.T) {
 	// Pages stay stable while conversations arrive: every conversation that
 	// existed at the start is listed exactly once.
 	ctx := o.as(o.admin)
-	page, err := o.read.List(ctx, logic.ListConversationsRequest{PageSize: 7})
+	page, err := o.read.List(ctx, conversation.ListConversationsRequest{PageSize: 7})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -340,7 +341,7 @@ func TestListScopeFiltersAndPages(t *testing.T) {
 	}
 	for i := 0; page.NextPageToken != ""; i++ {
 		o.create(t, fmt.Sprintf("new-%d", i), o.reps[0], base.Add(time.Duration(i%30)*time.Hour), nil)
-		if page, err = o.read.List(ctx, logic.ListConversationsRequest{PageSize: 7, PageToken: page.NextPageToken}); err != nil {
+		if page, err = o.read.List(ctx, conversation.ListConversationsRequest{PageSize: 7, PageToken: page.NextPageToken}); err != nil {
 			t.Fatal(err)
 		}
 		for _, c := range page.Conversations {
@@ -359,8 +360,8 @@ func TestListScopeFiltersAndPages(t *testing.T) {
 	}
 
 	// A token belongs to its filter.
-	first, _ := o.read.List(ctx, logic.ListConversationsRequest{PageSize: 1})
-	_, err = o.read.List(ctx, logic.ListConversationsRequest{PageSize: 1, PageToken: first.NextPageToken, Filter: model.ConversationFilter{DealID: 1}})
+	first, _ := o.read.List(ctx, conversation.ListConversationsRequest{PageSize: 1})
+	_, err = o.read.List(ctx, conversation.ListConversationsRequest{PageSize: 1, PageToken: first.NextPageToken, Filter: model.ConversationFilter{DealID: 1}})
 	if errs.From(err).Metadata["field"] != "page_token" {
 		t.Fatalf("token of another filter: %v", err)
 	}
@@ -370,12 +371,12 @@ func TestConcurrentCreateMakesOneConversation(t *testing.T) {
 	o := newOrg(t)
 	begin := time.Now().UTC()
 	var wg sync.WaitGroup
-	results := make([]logic.CreateConversationResult, 8)
+	results := make([]conversation.CreateConversationResult, 8)
 	errList := make([]error, 8)
 	for i := range results {
 		wg.Go(func() {
-			results[i], errList[i] = o.ingest.CreateConversation(o.app(), logic.CreateConversationRequest{
-				OriginConversationID: "same", Owner: logic.Ref{ID: o.reps[0].ID}, Channel: model.ChannelMeeting,
+			results[i], errList[i] = o.ingest.CreateConversation(o.app(), conversation.CreateConversationRequest{
+				OriginConversationID: "same", Owner: conversation.Ref{ID: o.reps[0].ID}, Channel: model.ChannelMeeting,
 				BeginTime: begin, DurationMS: 1000,
 			})
 		})
@@ -402,12 +403,12 @@ func TestConcurrentCreateMakesOneConversation(t *testing.T) {
 
 func TestConcurrentTranscriptsSerialize(t *testing.T) {
 	o := newOrg(t)
-	id := o.create(t, "busy", o.reps[0], time.Now().UTC(), func(r *logic.CreateConversationRequest) { r.DurationMS = 3_600_000 })
-	transcript := func(writer, n int) []logic.SentenceInput {
-		out := make([]logic.SentenceInput, n)
+	id := o.create(t, "busy", o.reps[0], time.Now().UTC(), func(r *conversation.CreateConversationRequest) { r.DurationMS = 3_600_000 })
+	transcript := func(writer, n int) []conversation.SentenceInput {
+		out := make([]conversation.SentenceInput, n)
 		for i := range out {
 			speaker := []string{"rep", "cust"}[(i+writer)%2]
-			out[i] = logic.SentenceInput{Seq: int64(i), SpeakerKey: speaker, StartMS: int64(i * 3000), EndMS: int64(i*3000 + 1000 + 500*writer),
+			out[i] = conversation.SentenceInput{Seq: int64(i), SpeakerKey: speaker, StartMS: int64(i * 3000), EndMS: int64(i*3000 + 1000 + 500*writer),
 				Text: fmt.Sprintf("writer %d sentence %d, is that right?", writer, i)}
 		}
 		return out
@@ -442,15 +443,15 @@ func assertMetricsMatchTranscript(t *testing.T, o *org, id int64) {
 	for _, p := range d.Participants {
 		internal[p.SpeakerKey] = p.Affiliation == model.AffiliationInternal
 	}
-	ms := make([]logic.MetricsSentence, len(tr.Sentences))
+	ms := make([]interaction.Sentence, len(tr.Sentences))
 	for i, s := range tr.Sentences {
-		side := logic.SideExternal
+		side := interaction.SideExternal
 		if internal[s.SpeakerKey] {
-			side = logic.SideInternal
+			side = interaction.SideInternal
 		}
-		ms[i] = logic.MetricsSentence{Seq: int(s.Seq), StartMS: s.StartMS, EndMS: s.EndMS, Side: side, Text: s.Text}
+		ms[i] = interaction.Sentence{Seq: int(s.Seq), StartMS: s.StartMS, EndMS: s.EndMS, Side: side, Text: s.Text}
 	}
-	want := logic.ComputeMetrics(d.Conversation.DurationMS, ms)
+	want := interaction.Compute(d.Conversation.DurationMS, ms)
 	if d.Conversation.SentenceCount != len(tr.Sentences) || d.Metrics.TalkRatio != want.TalkRatio ||
 		d.Metrics.LongestMonologueMS != want.LongestMonologueMS || d.Metrics.SilenceMS != want.SilenceMS ||
 		d.Metrics.QuestionCountInternal != want.QuestionCountInternal {
@@ -462,7 +463,7 @@ func assertMetricsMatchTranscript(t *testing.T, o *org, id int64) {
 func TestDealUpsert(t *testing.T) {
 	o := newOrg(t)
 	ctx := o.app()
-	req := logic.UpsertDealRequest{OriginDealID: "d-1", Name: "Big deal", AmountCents: 100, Owner: logic.Ref{OriginID: "crm-rep1"}}
+	req := conversation.UpsertDealRequest{OriginDealID: "d-1", Name: "Big deal", AmountCents: 100, Owner: conversation.Ref{OriginID: "crm-rep1"}}
 	d, created, err := o.ingest.UpsertDeal(ctx, req)
 	if err != nil || !created || d.OwnerUserID == nil || *d.OwnerUserID != o.reps[0].ID {
 		t.Fatalf("create: %+v %v %v", d, created, err)
@@ -471,78 +472,32 @@ func TestDealUpsert(t *testing.T) {
 	if err != nil || created || again.ID != d.ID || !again.UpdatedAt.Equal(d.UpdatedAt) {
 		t.Fatalf("same again: %+v %v %v", again, created, err)
 	}
-	req.Owner, req.Stage = logic.Ref{}, "won"
+	req.Owner, req.Stage = conversation.Ref{}, "won"
 	upd, created, err := o.ingest.UpsertDeal(ctx, req)
 	if err != nil || created || upd.ID != d.ID || upd.OwnerUserID != nil || upd.Stage != "won" {
 		t.Fatalf("update: %+v %v %v", upd, created, err)
 	}
-	req.Owner = logic.Ref{ID: o.stranger.ID}
-	if _, _, err := o.ingest.UpsertDeal(ctx, req); reason(err) != dao.ReasonUserNotFound {
+	req.Owner = conversation.Ref{ID: o.stranger.ID}
+	if _, _, err := o.ingest.UpsertDeal(ctx, req); reason(err) != errs.ReasonUserNotFound {
 		t.Fatalf("owner of another tenant: %v", err)
 	}
 	// A conversation names its deal by either id.
-	id := o.create(t, "with-deal", o.reps[0], time.Now(), func(r *logic.CreateConversationRequest) { r.Deal = logic.Ref{OriginID: "d-1"} })
+	id := o.create(t, "with-deal", o.reps[0], time.Now(), func(r *conversation.CreateConversationRequest) { r.Deal = conversation.Ref{OriginID: "d-1"} })
 	c, err := o.read.Get(ctx, id)
 	if err != nil || c.Conversation.DealID == nil || *c.Conversation.DealID != d.ID {
 		t.Fatalf("deal of conversation: %+v %v", c.Conversation, err)
 	}
-	_, err = o.ingest.CreateConversation(ctx, logic.CreateConversationRequest{OriginConversationID: "x", Owner: logic.Ref{ID: o.reps[0].ID},
-		Deal: logic.Ref{ID: 424242}, Channel: model.ChannelCall, BeginTime: time.Now(), DurationMS: 1})
-	if reason(err) != dao.ReasonDealNotFound || errs.From(err).Metadata["field"] != "deal_id" {
+	_, err = o.ingest.CreateConversation(ctx, conversation.CreateConversationRequest{OriginConversationID: "x", Owner: conversation.Ref{ID: o.reps[0].ID},
+		Deal: conversation.Ref{ID: 424242}, Channel: model.ChannelCall, BeginTime: time.Now(), DurationMS: 1})
+	if reason(err) != errs.ReasonDealNotFound || errs.From(err).Metadata["field"] != "deal_id" {
 		t.Fatalf("unknown deal: %v", err)
-	}
-}
-
-func TestSeedConversations(t *testing.T) {
-	o := newOrg(t)
-	n, err := o.ingest.SeedConversations(context.Background(), o.tenant, o.reps, 30)
-	if err != nil || n != 30 {
-		t.Fatalf("seed: %d %v", n, err)
-	}
-	if n, err := o.ingest.SeedConversations(context.Background(), o.tenant, o.reps, 30); err != nil || n != 0 {
-		t.Fatalf("seed again: %d %v", n, err)
-	}
-	var convs []model.Conversation
-	o.db.Where("tenant_id = ?", o.tenant).Find(&convs)
-	langs, owners, dirs := map[string]int{}, map[int64]int{}, map[string]int{}
-	now := time.Now()
-	for _, c := range convs {
-		langs[c.Language]++
-		owners[c.OwnerUserID]++
-		dirs[c.Direction]++
-		if c.SentenceCount < 20 || c.SentenceCount > 200 || c.Status != model.StatusReady {
-			t.Errorf("conversation %s: %d sentences, %s", c.OriginConversationID, c.SentenceCount, c.Status)
-		}
-		if age := now.Sub(c.BeginTime); age < 0 || age > 92*24*time.Hour {
-			t.Errorf("conversation %s begins %s", c.OriginConversationID, c.BeginTime)
-		}
-		assertMetricsMatchTranscript(t, o, c.ID)
-	}
-	if len(convs) != 30 || langs["zh-CN"] == 0 || langs["en-US"] == 0 || len(owners) != 4 || len(dirs) < 2 {
-		t.Fatalf("variety: %d conversations, languages %v, owners %v, directions %v", len(convs), langs, owners, dirs)
-	}
-	var questions, backChannels int64
-	o.db.Model(&model.ConversationMetrics{}).Where("tenant_id = ?", o.tenant).Select("SUM(question_count_internal + question_count_external)").Scan(&questions)
-	for _, c := range convs {
-		sentences, err := dao.NewConversations(o.db).Sentences(context.Background(), o.tenant, c.ID)
-		if err != nil || len(sentences) != c.SentenceCount {
-			t.Fatalf("conversation %d: %d stored sentences of %d, %v", c.ID, len(sentences), c.SentenceCount, err)
-		}
-		for _, s := range sentences {
-			if slices.Contains([]string{"嗯", "对", "好的", "ok", "right", "yeah sure"}, s.Text) {
-				backChannels++
-			}
-		}
-	}
-	if questions == 0 || backChannels == 0 {
-		t.Fatalf("questions %d, back-channels %d", questions, backChannels)
 	}
 }
 
 func TestSearchDocsFromCommittedTranscripts(t *testing.T) {
 	o := newOrg(t)
-	var committed []*logic.TranscriptWrite
-	o.ingest.OnCommitted(func(w *logic.TranscriptWrite) {
+	var committed []*conversation.TranscriptWrite
+	o.ingest.OnCommitted(func(w *conversation.TranscriptWrite) {
 		if w != nil {
 			committed = append(committed, w)
 		}
@@ -550,7 +505,7 @@ func TestSearchDocsFromCommittedTranscripts(t *testing.T) {
 	id := o.create(t, "known", o.reps[2], time.Now().UTC(), nil)
 	put := func(words string) {
 		t.Helper()
-		in := []logic.SentenceInput{
+		in := []conversation.SentenceInput{
 			{Seq: 0, SpeakerKey: "rep", StartMS: 0, EndMS: 900, Text: "您好，" + words},
 			{Seq: 3, SpeakerKey: "cust", StartMS: 1000, EndMS: 2000, Text: "budget " + words},
 			{Seq: 4, SpeakerKey: "new speaker", StartMS: 2100, EndMS: 2500, Text: "\"quoted\" \\ " + words},
@@ -596,7 +551,7 @@ func TestSearchDocsFromCommittedTranscripts(t *testing.T) {
 func TestLockForTranscriptReturnsTheRowAndItsSpeakers(t *testing.T) {
 	o := newOrg(t)
 	id := o.create(t, "lock", o.reps[0], time.Now().UTC(), nil)
-	bare := o.create(t, "bare", o.reps[0], time.Now().UTC(), func(r *logic.CreateConversationRequest) { r.Participants = nil })
+	bare := o.create(t, "bare", o.reps[0], time.Now().UTC(), func(r *conversation.CreateConversationRequest) { r.Participants = nil })
 	lock := func(tenant, id int64, n int) (model.Conversation, []model.Participant, error) {
 		l, err := lockFor(t, o, tenant, id, n)
 		return l.Conversation, l.Speakers, err
@@ -619,24 +574,24 @@ func TestLockForTranscriptReturnsTheRowAndItsSpeakers(t *testing.T) {
 		t.Errorf("no participants: %+v %+v %v", c, speakers, err)
 	}
 	for _, miss := range [][2]int64{{o.tenant, id + 100}, {o.other, id}} {
-		if _, _, err := lock(miss[0], miss[1], 1); !errors.Is(err, dao.ErrConversationNotFound) {
+		if _, _, err := lock(miss[0], miss[1], 1); !errors.Is(err, conversation.ErrNotFound) {
 			t.Errorf("lock%v: %v", miss, err)
 		}
 	}
 }
 
-func lockFor(t *testing.T, o *org, tenant, id int64, n int) (dao.TranscriptLock, error) {
+func lockFor(t *testing.T, o *org, tenant, id int64, n int) (conversation.TranscriptLock, error) {
 	t.Helper()
-	locks, err := lockAll(t, o, dao.TranscriptTarget{TenantID: tenant, ID: id, N: n})
+	locks, err := lockAll(t, o, conversation.TranscriptTarget{TenantID: tenant, ID: id, N: n})
 	if l, ok := locks[id]; ok || err != nil {
 		return l, err
 	}
-	return dao.TranscriptLock{}, dao.ErrConversationNotFound
+	return conversation.TranscriptLock{}, conversation.ErrNotFound
 }
 
-func lockAll(t *testing.T, o *org, targets ...dao.TranscriptTarget) (map[int64]dao.TranscriptLock, error) {
+func lockAll(t *testing.T, o *org, targets ...conversation.TranscriptTarget) (map[int64]conversation.TranscriptLock, error) {
 	t.Helper()
-	var locks map[int64]dao.TranscriptLock
+	var locks map[int64]conversation.TranscriptLock
 	err := dao.NewTransactor(o.db).InTx(t.Context(), func(ctx context.Context) error {
 		var err error
 		locks, err = dao.NewConversations(o.db).LockForTranscripts(ctx, targets)
@@ -651,7 +606,7 @@ func lockAll(t *testing.T, o *org, targets ...dao.TranscriptTarget) (map[int64]d
 func TestPutTranscriptJoinsTheCallersTransaction(t *testing.T) {
 	o := newOrg(t)
 	id := o.create(t, "in-tx", o.reps[0], time.Now().UTC(), nil)
-	lines := []logic.SentenceInput{{Seq: 0, SpeakerKey: "rep", StartMS: 0, EndMS: 1500, Text: "您好，今天聊聊预算吗"}}
+	lines := []conversation.SentenceInput{{Seq: 0, SpeakerKey: "rep", StartMS: 0, EndMS: 1500, Text: "您好，今天聊聊预算吗"}}
 	rolledBack := errors.New("rolled back")
 	ctx, cancel := context.WithTimeout(o.app(), 10*time.Second)
 	defer cancel()
@@ -681,7 +636,7 @@ func TestPutTranscriptJoinsTheCallersTransaction(t *testing.T) {
 func TestLockForTranscriptsLocksEachTarget(t *testing.T) {
 	o := newOrg(t)
 	a := o.create(t, "lock-a", o.reps[0], time.Now().UTC(), nil)
-	b := o.create(t, "lock-b", o.reps[0], time.Now().UTC(), func(r *logic.CreateConversationRequest) { r.Participants = nil })
+	b := o.create(t, "lock-b", o.reps[0], time.Now().UTC(), func(r *conversation.CreateConversationRequest) { r.Participants = nil })
 	if _, err := lockFor(t, o, o.tenant, b, 1); err != nil {
 		t.Fatal(err)
 	}
@@ -690,17 +645,17 @@ func TestLockForTranscriptsLocksEachTarget(t *testing.T) {
 		t.Fatal(err)
 	}
 	locks, err := lockAll(t, o,
-		dao.TranscriptTarget{TenantID: o.tenant, ID: b, N: 3},
-		dao.TranscriptTarget{TenantID: o.other, ID: a, N: 9}, // a is not the other tenant's
-		dao.TranscriptTarget{TenantID: o.tenant, ID: a, N: 5},
-		dao.TranscriptTarget{TenantID: o.tenant, ID: b + 100, N: 1})
+		conversation.TranscriptTarget{TenantID: o.tenant, ID: b, N: 3},
+		conversation.TranscriptTarget{TenantID: o.other, ID: a, N: 9}, // a is not the other tenant's
+		conversation.TranscriptTarget{TenantID: o.tenant, ID: a, N: 5},
+		conversation.TranscriptTarget{TenantID: o.tenant, ID: b + 100, N: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(locks) != 2 {
 		t.Fatalf("locked %d conversations, want 2: %+v", len(locks), locks)
 	}
-	stamp := dao.TrackersStamp{Count: 1, Versions: 1}
+	stamp := conversation.TrackersStamp{Count: 1, Versions: 1}
 	if l := locks[a]; l.Conversation.TranscriptVersion != 1 || l.Conversation.SentenceCount != 5 || len(l.Speakers) != 2 ||
 		l.Speakers[0].SpeakerKey != "cust" || l.Speakers[1].SpeakerKey != "rep" || l.Trackers != stamp {
 		t.Errorf("a: %+v", l)
@@ -720,7 +675,7 @@ func TestTranscriptLockStampsTheTrackers(t *testing.T) {
 	o := newOrg(t)
 	id := o.create(t, "stamp", o.reps[0], time.Now().UTC(), nil)
 	trackers := dao.NewTrackers(o.db)
-	stamp := func() dao.TrackersStamp {
+	stamp := func() conversation.TrackersStamp {
 		t.Helper()
 		l, err := lockFor(t, o, o.tenant, id, 1)
 		if err != nil {
@@ -728,7 +683,7 @@ func TestTranscriptLockStampsTheTrackers(t *testing.T) {
 		}
 		return l.Trackers
 	}
-	seen := map[dao.TrackersStamp]string{stamp(): "no trackers"}
+	seen := map[conversation.TrackersStamp]string{stamp(): "no trackers"}
 	changed := func(what string) {
 		t.Helper()
 		s := stamp()

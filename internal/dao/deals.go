@@ -26,7 +26,7 @@ func (r *Deals) Get(ctx context.Context, tenantID, id int64, originID, field str
 	}
 	var d model.Deal
 	err := q.Take(&d).Error
-	return d, dbError(err, errs.NotFound(ReasonDealNotFound, "%s: no such deal in this tenant", field).With("field", field))
+	return d, dbError(err, errs.NotFound(errs.ReasonDealNotFound, "%s: no such deal in this tenant", field).With("field", field))
 }
 
 // Upsert creates the deal with d's origin id or overwrites its attributes,

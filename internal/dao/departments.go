@@ -21,10 +21,7 @@ type Departments struct{ db *gorm.DB }
 // NewDepartments works on db.
 func NewDepartments(db *gorm.DB) *Departments { return &Departments{db: db} }
 
-// ReasonDepartmentNotFound answers an unknown department, or another tenant's.
-const ReasonDepartmentNotFound = "DEPARTMENT_NOT_FOUND"
-
-var errDepartmentNotFound = errs.NotFound(ReasonDepartmentNotFound, "no such department")
+var errDepartmentNotFound = errs.NotFound(errs.ReasonDepartmentNotFound, "no such department")
 
 // ByID finds a department of the tenant.
 func (r *Departments) ByID(ctx context.Context, tenantID, id int64) (*model.Department, error) {

@@ -3,10 +3,10 @@ package dao
 import (
 	"context"
 	"database/sql"
-	"time"
 
 	"gorm.io/gorm"
 
+	logicsearch "github.com/megaview/mgvcore/internal/logic/search"
 	"github.com/megaview/mgvcore/internal/model"
 	"github.com/megaview/mgvcore/internal/search"
 )
@@ -18,26 +18,14 @@ type SearchDocs struct{ db *gorm.DB }
 // NewSearchDocs works on db.
 func NewSearchDocs(db *gorm.DB) *SearchDocs { return &SearchDocs{db: db} }
 
-// Stamp identifies the state of a conversation a document was built from.
-type Stamp struct {
-	Version   int64
-	UpdatedAt time.Time
-}
-
-// KnownTranscripts returns the sentences of a conversation's transcript at
-// a transcript version when the caller holds them (false: Load reads them).
-// Every write of a transcript makes a new version, so the sentences of a
-// version never change once committed.
-type KnownTranscripts func(conversationID, version int64) ([]model.Sentence, bool)
-
 // Load builds the documents of the conversations ids, read in one
 // transaction so that each is a consistent snapshot (never the metadata of
 // one transcript version with the sentences of another). The transcripts
 // known (may be nil) gives are not read again. Ids missing from the result
 // no longer exist.
-func (r *SearchDocs) Load(ctx context.Context, ids []int64, known KnownTranscripts) (map[int64]*search.Doc, map[int64]Stamp, error) {
+func (r *SearchDocs) Load(ctx context.Context, ids []int64, known logicsearch.KnownTranscripts) (map[int64]*search.Doc, map[int64]logicsearch.Stamp, error) {
 	docs := make(map[int64]*search.Doc, len(ids))
-	stamps := make(map[int64]Stamp, len(ids))
+	stamps := make(map[int64]logicsearch.Stamp, len(ids))
 	if len(ids) == 0 {
 		return docs, stamps, nil
 	}
@@ -103,7 +91,7 @@ func (r *SearchDocs) Load(ctx context.Context, ids []int64, known KnownTranscrip
 				d.DealID = *c.DealID
 			}
 			docs[c.ID] = d
-			stamps[c.ID] = Stamp{Version: c.TranscriptVersion, UpdatedAt: c.UpdatedAt.UTC()}
+			stamps[c.ID] = logicsearch.Stamp{Version: c.TranscriptVersion, UpdatedAt: c.UpdatedAt.UTC()}
 			sentences, ok := []model.Sentence(nil), false
 			if known != nil {
 				sentences, ok = known(c.ID, c.TranscriptVersion)
@@ -133,15 +121,15 @@ func (r *SearchDocs) Load(ctx context.Context, ids []int64, known KnownTranscrip
 }
 
 // Stamps reads the current stamps of conversations.
-func (r *SearchDocs) Stamps(ctx context.Context, ids []int64) (map[int64]Stamp, error) {
-	out := make(map[int64]Stamp, len(ids))
+func (r *SearchDocs) Stamps(ctx context.Context, ids []int64) (map[int64]logicsearch.Stamp, error) {
+	out := make(map[int64]logicsearch.Stamp, len(ids))
 	if len(ids) == 0 {
 		return out, nil
 	}
 	var rows []model.Conversation
 	err := r.db.WithContext(ctx).Select("id, transcript_version, updated_at").Where("id IN ?", ids).Find(&rows).Error
 	for _, c := range rows {
-		out[c.ID] = Stamp{Version: c.TranscriptVersion, UpdatedAt: c.UpdatedAt.UTC()}
+		out[c.ID] = logicsearch.Stamp{Version: c.TranscriptVersion, UpdatedAt: c.UpdatedAt.UTC()}
 	}
 	return out, dbError(err, nil)
 }

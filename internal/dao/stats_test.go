@@ -12,7 +12,9 @@ import (
 
 	"github.com/megaview/mgvcore/internal/dao"
 	"github.com/megaview/mgvcore/internal/errs"
-	"github.com/megaview/mgvcore/internal/logic"
+	"github.com/megaview/mgvcore/internal/logic/conversation"
+	"github.com/megaview/mgvcore/internal/logic/stats"
+	"github.com/megaview/mgvcore/internal/logic/tracker"
 	"github.com/megaview/mgvcore/internal/model"
 )
 
@@ -28,8 +30,8 @@ func TestStatsSQLite(t *testing.T) {
 		}
 		return v
 	}
-	withDuration := func(ms int64) func(*logic.CreateConversationRequest) {
-		return func(r *logic.CreateConversationRequest) { r.DurationMS = ms }
+	withDuration := func(ms int64) func(*conversation.CreateConversationRequest) {
+		return func(r *conversation.CreateConversationRequest) { r.DurationMS = ms }
 	}
 	rep1, rep2, rep3, rep4 := e.reps[0], e.reps[1], e.reps[2], e.reps[3]
 	c1 := e.create(t, "c1", rep1, at("2026-03-01T15:30:00Z"), withDuration(60_000)) // Shanghai: 03-01 23:30
@@ -43,7 +45,7 @@ func TestStatsSQLite(t *testing.T) {
 	e.say(t, c3, "price", "price!", "price.", "什么价格")
 	e.say(t, c4, "our price")
 	e.say(t, c6, "price")
-	tr, err := e.trackers.Create(e.as(e.admin), logic.TrackerInput{Name: "p", Keywords: []string{"price"}})
+	tr, err := e.trackers.Create(e.as(e.admin), tracker.TrackerInput{Name: "p", Keywords: []string{"price"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +54,7 @@ func TestStatsSQLite(t *testing.T) {
 
 	buckets := func(ctx context.Context, groupBy string) []string {
 		t.Helper()
-		st, err := e.stats.TrackerStats(ctx, logic.TrackerStatsRequest{TrackerID: tr.ID, GroupBy: groupBy, From: from, To: to})
+		st, err := e.stats.TrackerStats(ctx, stats.TrackerStatsRequest{TrackerID: tr.ID, GroupBy: groupBy, From: from, To: to})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -80,7 +82,7 @@ func TestStatsSQLite(t *testing.T) {
 	if got := buckets(e.as(rep2), "owner"); len(got) != 0 {
 		t.Errorf("rep2 by owner: %q", got)
 	}
-	if _, err := e.stats.TrackerStats(e.as(e.stranger), logic.TrackerStatsRequest{TrackerID: tr.ID, GroupBy: "day", From: from, To: to}); reason(err) != dao.ReasonTrackerNotFound {
+	if _, err := e.stats.TrackerStats(e.as(e.stranger), stats.TrackerStatsRequest{TrackerID: tr.ID, GroupBy: "day", From: from, To: to}); reason(err) != errs.ReasonTrackerNotFound {
 		t.Errorf("other tenant: %v", err)
 	}
 
@@ -107,7 +109,7 @@ func TestStatsSQLite(t *testing.T) {
 	}
 	check := func(ctx context.Context, dept int64, want []repRow, team repRow) {
 		t.Helper()
-		res, err := e.stats.RepStats(ctx, logic.RepStatsRequest{From: from, To: to, DepartmentID: dept})
+		res, err := e.stats.RepStats(ctx, stats.RepStatsRequest{From: from, To: to, DepartmentID: dept})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -142,7 +144,7 @@ func TestStatsSQLite(t *testing.T) {
 	check(e.as(e.admin), e.east.ID, []repRow{r3}, r3)
 	check(e.as(rep2), 0, []repRow{r2}, r2)
 	check(e.app(), e.support.ID, []repRow{r4}, r4)
-	if _, err := e.stats.RepStats(e.as(e.admin), logic.RepStatsRequest{From: from, To: to, DepartmentID: 999_999}); reason(err) != dao.ReasonDepartmentNotFound {
+	if _, err := e.stats.RepStats(e.as(e.admin), stats.RepStatsRequest{From: from, To: to, DepartmentID: 999_999}); reason(err) != errs.ReasonDepartmentNotFound {
 		t.Errorf("unknown department: %v", err)
 	}
 }
@@ -156,31 +158,31 @@ func errFieldOf(err error) string {
 
 func TestCommentsSQLite(t *testing.T) {
 	e := newTrackerEnv(t)
-	cs := logic.NewComments(dao.NewComments(e.db))
+	cs := conversation.NewComments(dao.NewComments(e.db))
 	c1 := e.create(t, "c1", e.reps[0], time.Now().UTC(), nil)
 	c4 := e.create(t, "c4", e.reps[3], time.Now().UTC(), nil)
-	first, err := cs.Create(e.as(e.reps[0]), logic.CreateCommentRequest{ConversationID: c1, StartMS: 5_000, Text: "nice opener"})
+	first, err := cs.Create(e.as(e.reps[0]), conversation.CreateCommentRequest{ConversationID: c1, StartMS: 5_000, Text: "nice opener"})
 	if err != nil || first.AuthorName != "rep1" {
 		t.Fatalf("create: %+v %v", first, err)
 	}
-	reply, err := cs.Create(e.as(e.manager), logic.CreateCommentRequest{ConversationID: c1, StartMS: 1_000, Text: "agreed", ReplyTo: &first.ID})
+	reply, err := cs.Create(e.as(e.manager), conversation.CreateCommentRequest{ConversationID: c1, StartMS: 1_000, Text: "agreed", ReplyTo: &first.ID})
 	if err != nil || reply.ReplyTo == nil || *reply.ReplyTo != first.ID {
 		t.Fatalf("reply: %+v %v", reply, err)
 	}
-	page, err := cs.List(e.as(e.admin), logic.ListCommentsRequest{ConversationID: c1})
+	page, err := cs.List(e.as(e.admin), conversation.ListCommentsRequest{ConversationID: c1})
 	if err != nil || page.Total != 2 || page.Comments[0].ID != reply.ID || page.Comments[1].ID != first.ID || page.Comments[0].AuthorName != "manager" {
 		t.Fatalf("list: %+v %v", page, err)
 	}
-	if _, err := cs.List(e.as(e.reps[3]), logic.ListCommentsRequest{ConversationID: c1}); reason(err) != dao.ReasonConversationNotFound {
+	if _, err := cs.List(e.as(e.reps[3]), conversation.ListCommentsRequest{ConversationID: c1}); reason(err) != errs.ReasonConversationNotFound {
 		t.Errorf("rep4 lists c1: %v", err)
 	}
-	if _, err := cs.Create(e.as(e.reps[0]), logic.CreateCommentRequest{ConversationID: c4, Text: "x"}); reason(err) != dao.ReasonConversationNotFound {
+	if _, err := cs.Create(e.as(e.reps[0]), conversation.CreateCommentRequest{ConversationID: c4, Text: "x"}); reason(err) != errs.ReasonConversationNotFound {
 		t.Errorf("rep1 comments c4: %v", err)
 	}
-	if _, err := cs.Create(e.as(e.admin), logic.CreateCommentRequest{ConversationID: c4, Text: "x", ReplyTo: &first.ID}); errFieldOf(err) != "reply_to" {
+	if _, err := cs.Create(e.as(e.admin), conversation.CreateCommentRequest{ConversationID: c4, Text: "x", ReplyTo: &first.ID}); errFieldOf(err) != "reply_to" {
 		t.Errorf("reply across conversations: %v", err)
 	}
-	if err := cs.Delete(e.as(e.reps[3]), first.ID); reason(err) != dao.ReasonCommentNotFound {
+	if err := cs.Delete(e.as(e.reps[3]), first.ID); reason(err) != errs.ReasonCommentNotFound {
 		t.Errorf("rep4 deletes: %v", err)
 	}
 	if err := cs.Delete(e.as(e.reps[0]), reply.ID); reason(err) != "PERMISSION_DENIED" {
@@ -192,10 +194,10 @@ func TestCommentsSQLite(t *testing.T) {
 	if err := cs.Delete(e.as(e.admin), first.ID); err != nil {
 		t.Errorf("admin deletes: %v", err)
 	}
-	if page, _ := cs.List(e.as(e.admin), logic.ListCommentsRequest{ConversationID: c1}); page.Total != 0 || len(page.Comments) != 0 {
+	if page, _ := cs.List(e.as(e.admin), conversation.ListCommentsRequest{ConversationID: c1}); page.Total != 0 || len(page.Comments) != 0 {
 		t.Errorf("after delete: %+v", page)
 	}
-	if _, err := cs.List(e.as(e.stranger), logic.ListCommentsRequest{ConversationID: c1}); reason(err) != dao.ReasonConversationNotFound {
+	if _, err := cs.List(e.as(e.stranger), conversation.ListCommentsRequest{ConversationID: c1}); reason(err) != errs.ReasonConversationNotFound {
 		t.Errorf("other tenant: %v", err)
 	}
 }

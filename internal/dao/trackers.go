@@ -11,11 +11,7 @@ import (
 	"github.com/megaview/mgvcore/internal/model"
 )
 
-// ReasonTrackerNotFound is the reason of an unknown, deleted or other
-// tenant's tracker.
-const ReasonTrackerNotFound = "TRACKER_NOT_FOUND"
-
-var errTrackerNotFound = errs.NotFound(ReasonTrackerNotFound, "no such tracker")
+var errTrackerNotFound = errs.NotFound(errs.ReasonTrackerNotFound, "no such tracker")
 
 // Trackers stores keyword trackers and their hits. Every change that alters
 // what a tracker matches commits, with it, a tracker_apply outbox job for

@@ -9,7 +9,10 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/megaview/mgvcore/internal/dao"
-	"github.com/megaview/mgvcore/internal/logic"
+	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/logic/conversation"
+	"github.com/megaview/mgvcore/internal/logic/stats"
+	"github.com/megaview/mgvcore/internal/logic/tracker"
 	"github.com/megaview/mgvcore/internal/model"
 )
 
@@ -19,10 +22,10 @@ import (
 
 type trackerEnv struct {
 	*org
-	trackers *logic.Trackers
-	stats    *logic.Stats
+	trackers *tracker.Trackers
+	stats    *stats.Stats
 	jobs     *dao.TrackerJobs
-	ingest   *logic.Ingest // with the tracker hook
+	ingest   *conversation.Ingest // with the tracker hook
 }
 
 func newTrackerEnv(t *testing.T) *trackerEnv {
@@ -30,23 +33,23 @@ func newTrackerEnv(t *testing.T) *trackerEnv {
 	repo := dao.NewTrackers(o.db)
 	return &trackerEnv{
 		org:      o,
-		trackers: logic.NewTrackers(repo, nil),
-		stats:    logic.NewStats(dao.NewStats(o.db), repo),
+		trackers: tracker.NewTrackers(repo, nil),
+		stats:    stats.NewStats(dao.NewStats(o.db), repo),
 		jobs:     dao.NewTrackerJobs(o.db),
-		ingest:   logic.NewIngest(dao.NewConversations(o.db), dao.NewDeals(o.db), dao.NewTransactor(o.db), logic.NewTrackerHook(repo)),
+		ingest:   conversation.NewIngest(dao.NewConversations(o.db), dao.NewDeals(o.db), dao.NewTransactor(o.db), tracker.NewTrackerHook(repo)),
 	}
 }
 
 // say stores a transcript of one line per text, alternating rep and customer.
 func (e *trackerEnv) say(t *testing.T, id int64, texts ...string) {
 	t.Helper()
-	var ss []logic.SentenceInput
+	var ss []conversation.SentenceInput
 	for i, text := range texts {
 		speaker := "rep"
 		if i%2 == 1 {
 			speaker = "cust"
 		}
-		ss = append(ss, logic.SentenceInput{Seq: int64(i), SpeakerKey: speaker, StartMS: int64(i) * 5000, EndMS: int64(i)*5000 + 4000, Text: text})
+		ss = append(ss, conversation.SentenceInput{Seq: int64(i), SpeakerKey: speaker, StartMS: int64(i) * 5000, EndMS: int64(i)*5000 + 4000, Text: text})
 	}
 	if _, err := e.ingest.PutTranscript(e.app(), id, ss); err != nil {
 		t.Fatalf("transcript of %d: %v", id, err)
@@ -77,7 +80,7 @@ func (e *trackerEnv) pendingJobs(t *testing.T, trackerID int64) []model.OutboxJo
 }
 
 func matchOne(tr *model.Tracker, s []model.Sentence, p []model.Participant) []model.TrackerHit {
-	return logic.MatchTrackers([]model.Tracker{*tr}, s, p)
+	return tracker.MatchTrackers([]model.Tracker{*tr}, s, p)
 }
 
 // drain runs every due tracker job to its end, batch by batch.
@@ -131,7 +134,7 @@ func TestTrackerApplicationSQLite(t *testing.T) {
 	e.say(t, c2, "今年的预算有限", "预计下周签约")
 	e.say(t, c4, "nothing to see")
 
-	tr, err := e.trackers.Create(admin, logic.TrackerInput{Name: "Pricing", Keywords: []string{"price", "预算"}})
+	tr, err := e.trackers.Create(admin, tracker.TrackerInput{Name: "Pricing", Keywords: []string{"price", "预算"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,14 +165,14 @@ func TestTrackerApplicationSQLite(t *testing.T) {
 	}
 
 	// An update supersedes the job of the older version, even a claimed one.
-	if _, err := e.trackers.Update(admin, tr.ID, logic.TrackerInput{Name: "Pricing", Keywords: []string{"price", "cost"}}); err != nil {
+	if _, err := e.trackers.Update(admin, tr.ID, tracker.TrackerInput{Name: "Pricing", Keywords: []string{"price", "cost"}}); err != nil {
 		t.Fatal(err)
 	}
 	old, err := e.jobs.ClaimTrackerJob(context.Background(), time.Minute)
 	if err != nil || old == nil || old.Version != 2 {
 		t.Fatalf("claim v2: %+v %v", old, err)
 	}
-	if _, err := e.trackers.Update(admin, tr.ID, logic.TrackerInput{Name: "Pricing", Keywords: []string{"discount"}, Affiliation: "internal"}); err != nil {
+	if _, err := e.trackers.Update(admin, tr.ID, tracker.TrackerInput{Name: "Pricing", Keywords: []string{"discount"}, Affiliation: "internal"}); err != nil {
 		t.Fatal(err)
 	}
 	res, err := e.jobs.ApplyTrackerBatch(context.Background(), old, 10, time.Minute, matchOne)
@@ -185,7 +188,7 @@ func TestTrackerApplicationSQLite(t *testing.T) {
 		t.Errorf("hits after update: %v", got)
 	}
 	// A rename queues nothing.
-	if _, err := e.trackers.Update(admin, tr.ID, logic.TrackerInput{Name: "Discounts", Keywords: []string{"discount"}, Affiliation: "internal"}); err != nil {
+	if _, err := e.trackers.Update(admin, tr.ID, tracker.TrackerInput{Name: "Discounts", Keywords: []string{"discount"}, Affiliation: "internal"}); err != nil {
 		t.Fatal(err)
 	}
 	if jobs := e.pendingJobs(t, tr.ID); len(jobs) != 0 {
@@ -196,7 +199,7 @@ func TestTrackerApplicationSQLite(t *testing.T) {
 	if err := e.trackers.Delete(admin, tr.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.stats.TrackerStats(admin, logic.TrackerStatsRequest{TrackerID: tr.ID, GroupBy: "owner", From: begin, To: begin.Add(time.Hour)}); reason(err) != dao.ReasonTrackerNotFound {
+	if _, err := e.stats.TrackerStats(admin, stats.TrackerStatsRequest{TrackerID: tr.ID, GroupBy: "owner", From: begin, To: begin.Add(time.Hour)}); reason(err) != errs.ReasonTrackerNotFound {
 		t.Errorf("stats of a deleted tracker: %v", err)
 	}
 	e.drain(t, 10)
@@ -208,7 +211,7 @@ func TestTrackerApplicationSQLite(t *testing.T) {
 func TestTrackerJobClaimAndRetrySQLite(t *testing.T) {
 	e := newTrackerEnv(t)
 	ctx := context.Background()
-	tr, err := e.trackers.Create(e.as(e.admin), logic.TrackerInput{Name: "p", Keywords: []string{"price"}})
+	tr, err := e.trackers.Create(e.as(e.admin), tracker.TrackerInput{Name: "p", Keywords: []string{"price"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,10 +244,10 @@ func TestTrackerApplierSQLite(t *testing.T) {
 	e := newTrackerEnv(t)
 	c := e.create(t, "c", e.reps[0], time.Now().UTC(), nil)
 	e.say(t, c, "what about the budget", "the budget is tight")
-	applier := logic.NewTrackerApplier(e.jobs, zerolog.Nop(), logic.TrackerApplierOptions{Poll: 20 * time.Millisecond})
+	applier := tracker.NewTrackerApplier(e.jobs, zerolog.Nop(), tracker.TrackerApplierOptions{Poll: 20 * time.Millisecond})
 	applier.Start(t.Context())
 	defer applier.Stop()
-	tr, err := logic.NewTrackers(dao.NewTrackers(e.db), applier.Notify).Create(e.as(e.admin), logic.TrackerInput{Name: "b", Keywords: []string{"budget"}})
+	tr, err := tracker.NewTrackers(dao.NewTrackers(e.db), applier.Notify).Create(e.as(e.admin), tracker.TrackerInput{Name: "b", Keywords: []string{"budget"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +276,7 @@ func (c *countingTrackers) ListTrackers(ctx context.Context, tenantID int64) ([]
 func TestTranscriptHitsFollowTrackerChanges(t *testing.T) {
 	e := newTrackerEnv(t)
 	repo := &countingTrackers{Trackers: dao.NewTrackers(e.db)}
-	e.ingest = logic.NewIngest(dao.NewConversations(e.db), dao.NewDeals(e.db), dao.NewTransactor(e.db), logic.NewTrackerHook(repo))
+	e.ingest = conversation.NewIngest(dao.NewConversations(e.db), dao.NewDeals(e.db), dao.NewTransactor(e.db), tracker.NewTrackerHook(repo))
 	trackers := dao.NewTrackers(e.db)
 	tr := &model.Tracker{TenantID: e.tenant, Name: "price", Keywords: `["价格"]`, Affiliation: model.AffiliationAnyone}
 	if err := trackers.CreateTracker(t.Context(), tr); err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/megaview/mgvcore/internal/dao"
 	"github.com/megaview/mgvcore/internal/dao/daotest"
+	"github.com/megaview/mgvcore/internal/logic/conversation"
 	"github.com/megaview/mgvcore/internal/model"
 )
 
@@ -183,7 +184,7 @@ func TestPartsArePreparedOnMariaDB(t *testing.T) {
 	in := transcript(c, 2500, func(i int) string { return fmt.Sprintf("第 %d 句 'quoted' \\ %d", i, i) })
 	before := executed()
 	if err := tx.InTx(t.Context(), func(ctx context.Context) error {
-		return convs.ReplaceTranscripts(ctx, []dao.TranscriptRows{{Conversation: c, Sentences: in}})
+		return convs.ReplaceTranscripts(ctx, []conversation.TranscriptRows{{Conversation: c, Sentences: in}})
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +199,7 @@ func TestPartsArePreparedOnMariaDB(t *testing.T) {
 	c2 := model.Conversation{ID: 42, TenantID: 1}
 	failed := errors.New("rolled back")
 	err = tx.InTx(t.Context(), func(ctx context.Context) error {
-		if err := convs.ReplaceTranscripts(ctx, []dao.TranscriptRows{{Conversation: c2, Sentences: transcript(c2, 3, func(int) string { return "x" })}}); err != nil {
+		if err := convs.ReplaceTranscripts(ctx, []conversation.TranscriptRows{{Conversation: c2, Sentences: transcript(c2, 3, func(int) string { return "x" })}}); err != nil {
 			return err
 		}
 		return failed
@@ -218,7 +219,7 @@ func TestReplaceTranscriptsStoresEach(t *testing.T) { daotest.Each(t, testReplac
 
 func testReplaceTranscripts(t *testing.T, db *gorm.DB) {
 	convs := dao.NewConversations(db)
-	write := func(ts []dao.TranscriptRows) {
+	write := func(ts []conversation.TranscriptRows) {
 		t.Helper()
 		if err := dao.NewTransactor(db).InTx(t.Context(), func(ctx context.Context) error { return convs.ReplaceTranscripts(ctx, ts) }); err != nil {
 			t.Fatal(err)
@@ -226,7 +227,7 @@ func testReplaceTranscripts(t *testing.T, db *gorm.DB) {
 	}
 	// 20 small transcripts (more parts than one statement takes), one of
 	// 3 parts, and one whose parts are large (over one statement's size).
-	var ts []dao.TranscriptRows
+	var ts []conversation.TranscriptRows
 	for i := range 22 {
 		c := model.Conversation{ID: int64(100 + i), TenantID: 1, TranscriptVersion: 1}
 		n, text := 3, func(k int) string { return fmt.Sprintf("c%d s%d", i, k) }
@@ -236,11 +237,11 @@ func testReplaceTranscripts(t *testing.T, db *gorm.DB) {
 		case 21:
 			n, text = 1500, func(k int) string { return strings.Repeat("长", 1300) + strconv.Itoa(k) }
 		}
-		ts = append(ts, dao.TranscriptRows{Conversation: c, Sentences: transcript(c, n, text)})
+		ts = append(ts, conversation.TranscriptRows{Conversation: c, Sentences: transcript(c, n, text)})
 	}
 	write(ts)
 	// A second version of two of them.
-	again := []dao.TranscriptRows{ts[3], ts[21]}
+	again := []conversation.TranscriptRows{ts[3], ts[21]}
 	for i := range again {
 		again[i].Conversation.TranscriptVersion = 2
 		again[i].Sentences = transcript(again[i].Conversation, 2, func(k int) string { return fmt.Sprintf("v2 %d", k) })

@@ -9,39 +9,9 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/megaview/mgvcore/internal/logic/conversation"
 	"github.com/megaview/mgvcore/internal/model"
 )
-
-// TranscriptLock is what a transcript write learns when it locks its
-// conversation.
-type TranscriptLock struct {
-	// Conversation is the row as updated for the write.
-	Conversation model.Conversation
-	// Speakers are the conversation's participants, by SpeakerKey and
-	// Affiliation.
-	Speakers []model.Participant
-	// Trackers identifies the state of the tenant's trackers as the
-	// transaction sees it: trackers read in a state with the same
-	// Trackers are the same trackers.
-	Trackers TrackersStamp
-}
-
-// TrackersStamp is the number of a tenant's tracker rows and the sum of
-// their versions. Every change that matters to matching adds to the sum:
-// a new tracker (version 1), a change of keywords or affiliation and a
-// deletion (the version goes up, the row stays). The tenant's trackers
-// change in one order, so two states with the same sum are the same
-// state; the count tells a purge of deleted rows apart.
-type TrackersStamp struct {
-	Count, Versions int64
-}
-
-// TranscriptTarget is a conversation a transcript of N sentences is about
-// to be written to.
-type TranscriptTarget struct {
-	TenantID, ID int64
-	N            int
-}
 
 // LockForTranscripts takes the rows of the targets' conversations for the
 // write of their transcripts and records it there (transcript_version
@@ -56,9 +26,9 @@ type TranscriptTarget struct {
 // reader that later tries to write). One UPDATE per tenant locks its rows
 // in primary key order, whatever the order of targets, so two writes of
 // overlapping sets cannot lock each other's rows crosswise.
-func (r *Conversations) LockForTranscripts(ctx context.Context, targets []TranscriptTarget) (map[int64]TranscriptLock, error) {
+func (r *Conversations) LockForTranscripts(ctx context.Context, targets []conversation.TranscriptTarget) (map[int64]conversation.TranscriptLock, error) {
 	db := conn(ctx, r.db)
-	byTenant := map[int64][]TranscriptTarget{}
+	byTenant := map[int64][]conversation.TranscriptTarget{}
 	var tenants []int64
 	for _, t := range targets {
 		if _, ok := byTenant[t.TenantID]; !ok {
@@ -67,7 +37,7 @@ func (r *Conversations) LockForTranscripts(ctx context.Context, targets []Transc
 		byTenant[t.TenantID] = append(byTenant[t.TenantID], t)
 	}
 	slices.Sort(tenants)
-	out := make(map[int64]TranscriptLock, len(targets))
+	out := make(map[int64]conversation.TranscriptLock, len(targets))
 	for _, tenant := range tenants {
 		if err := lockTenantTranscripts(db, tenant, byTenant[tenant], out); err != nil {
 			return nil, err
@@ -77,7 +47,7 @@ func (r *Conversations) LockForTranscripts(ctx context.Context, targets []Transc
 }
 
 // lockTenantTranscripts is LockForTranscripts for targets of one tenant.
-func lockTenantTranscripts(db *gorm.DB, tenantID int64, targets []TranscriptTarget, out map[int64]TranscriptLock) error {
+func lockTenantTranscripts(db *gorm.DB, tenantID int64, targets []conversation.TranscriptTarget, out map[int64]conversation.TranscriptLock) error {
 	ids := make([]int64, len(targets))
 	var counts strings.Builder
 	args := make([]any, 0, 2*len(targets)+4)
@@ -116,8 +86,8 @@ func lockTenantTranscripts(db *gorm.DB, tenantID int64, targets []TranscriptTarg
 	for _, row := range rows {
 		l, ok := out[row.ID]
 		if !ok {
-			l = TranscriptLock{Conversation: row.Conversation, Speakers: []model.Participant{},
-				Trackers: TrackersStamp{Count: row.TrackerCount, Versions: row.TrackerVersions}}
+			l = conversation.TranscriptLock{Conversation: row.Conversation, Speakers: []model.Participant{},
+				Trackers: conversation.TrackersStamp{Count: row.TrackerCount, Versions: row.TrackerVersions}}
 		}
 		if row.SpeakerKey.Valid {
 			l.Speakers = append(l.Speakers, model.Participant{TenantID: tenantID, ConversationID: row.ID,
@@ -141,13 +111,6 @@ func (r *Conversations) AddParticipants(ctx context.Context, ps []model.Particip
 	return dbError(conn(ctx, r.db).Create(&ps).Error, nil)
 }
 
-// TranscriptRows is a transcript to store: the conversation as
-// LockForTranscripts returned it, and the sentences in seq order.
-type TranscriptRows struct {
-	Conversation model.Conversation
-	Sentences    []model.Sentence
-}
-
 // ReplaceTranscripts replaces the transcripts of locked conversations: the
 // old parts go, and with them the tracker hits that point into them. A
 // first transcript (transcript_version 1 once locked) deletes nothing, so
@@ -155,7 +118,7 @@ type TranscriptRows struct {
 // locks the gap up to the next conversation's rows, where a concurrent
 // first transcript would insert. The new parts go in as few INSERTs as
 // their size allows.
-func (r *Conversations) ReplaceTranscripts(ctx context.Context, ts []TranscriptRows) error {
+func (r *Conversations) ReplaceTranscripts(ctx context.Context, ts []conversation.TranscriptRows) error {
 	db := conn(ctx, r.db)
 	var parts []model.TranscriptPart
 	for _, t := range ts {

@@ -32,7 +32,7 @@ func NewTransactor(db *gorm.DB) *Transactor { return &Transactor{db: db} }
 // must therefore leave nothing behind outside the database that a second
 // run would trip over.
 func (t *Transactor) InTx(ctx context.Context, fn func(ctx context.Context) error) error {
-	if InTransaction(ctx) {
+	if t.InTransaction(ctx) {
 		return fn(ctx)
 	}
 	for attempt := 1; ; attempt++ {
@@ -47,7 +47,7 @@ func (t *Transactor) InTx(ctx context.Context, fn func(ctx context.Context) erro
 }
 
 // InTransaction reports whether ctx carries an open transaction (InTx).
-func InTransaction(ctx context.Context) bool {
+func (*Transactor) InTransaction(ctx context.Context) bool {
 	_, ok := ctx.Value(txKey{}).(*gorm.DB)
 	return ok
 }

@@ -16,7 +16,7 @@ type Users struct{ db *gorm.DB }
 func NewUsers(db *gorm.DB) *Users { return &Users{db: db} }
 
 // errUserNotFound answers an unknown user id, or another tenant's.
-var errUserNotFound = errs.NotFound(ReasonUserNotFound, "no such user")
+var errUserNotFound = errs.NotFound(errs.ReasonUserNotFound, "no such user")
 
 // ByID finds a user of the tenant; another tenant's user is not found.
 func (r *Users) ByID(ctx context.Context, tenantID, id int64) (*model.User, error) {

@@ -13,7 +13,7 @@ import (
 	"github.com/megaview/mgvcore/internal/dao"
 	"github.com/megaview/mgvcore/internal/dao/daotest"
 	"github.com/megaview/mgvcore/internal/errs"
-	"github.com/megaview/mgvcore/internal/logic"
+	"github.com/megaview/mgvcore/internal/logic/identity"
 	"github.com/megaview/mgvcore/internal/model"
 )
 
@@ -25,24 +25,24 @@ type orgStore struct {
 	users     *dao.Users
 	deps      *dao.Departments
 	refresh   *dao.RefreshTokens
-	org       *logic.Org
-	provision *logic.Provision
+	org       *identity.Org
+	provision *identity.Provision
 }
 
 func openOrgStore(t *testing.T) *orgStore {
 	t.Helper()
 	db := daotest.Open(t)
 	s := &orgStore{db: db, users: dao.NewUsers(db), deps: dao.NewDepartments(db), refresh: dao.NewRefreshTokens(db)}
-	hasher := logic.NewBcrypt(bcrypt.MinCost)
-	s.org = logic.NewOrg(logic.OrgDeps{Users: s.users, Departments: s.deps, Tenants: dao.NewTenants(db), Refresh: s.refresh, Hasher: hasher})
-	s.provision = logic.NewProvision(logic.ProvisionDeps{Tenants: dao.NewTenants(db), Apps: dao.NewApps(db), Users: s.users, Hasher: hasher})
+	hasher := identity.NewBcrypt(bcrypt.MinCost)
+	s.org = identity.NewOrg(identity.OrgDeps{Users: s.users, Departments: s.deps, Tenants: dao.NewTenants(db), Refresh: s.refresh, Hasher: hasher})
+	s.provision = identity.NewProvision(identity.ProvisionDeps{Tenants: dao.NewTenants(db), Apps: dao.NewApps(db), Users: s.users, Hasher: hasher})
 	return s
 }
 
 // tenant creates a tenant and returns the context of its admin scope.
 func (s *orgStore) tenant(t *testing.T, name string) (int64, context.Context) {
 	t.Helper()
-	tn, err := s.provision.CreateTenant(t.Context(), logic.NewTenant{Name: name})
+	tn, err := s.provision.CreateTenant(t.Context(), identity.NewTenant{Name: name})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +51,7 @@ func (s *orgStore) tenant(t *testing.T, name string) (int64, context.Context) {
 
 func (s *orgStore) department(t *testing.T, ctx context.Context, origin, parent string) *model.Department {
 	t.Helper()
-	d, _, err := s.org.UpsertDepartment(ctx, logic.UpsertDepartmentReq{OriginDepartmentID: origin, Name: origin, OriginParentID: parent})
+	d, _, err := s.org.UpsertDepartment(ctx, identity.UpsertDepartmentReq{OriginDepartmentID: origin, Name: origin, OriginParentID: parent})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func (s *orgStore) department(t *testing.T, ctx context.Context, origin, parent 
 
 func (s *orgStore) user(t *testing.T, ctx context.Context, origin, role, department string) *model.User {
 	t.Helper()
-	u, _, err := s.org.UpsertUser(ctx, logic.UpsertUserReq{OriginUserID: origin, Name: origin, Email: origin + "@org.test", Role: role, OriginDepartmentID: department})
+	u, _, err := s.org.UpsertUser(ctx, identity.UpsertUserReq{OriginUserID: origin, Name: origin, Email: origin + "@org.test", Role: role, OriginDepartmentID: department})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +185,7 @@ func TestDepartmentMovesRewriteTheSubtreeOnSQLite(t *testing.T) {
 	}
 	// Under its own descendant: refused by logic, and by the store under
 	// the tree lock should logic have read a stale tree.
-	_, _, err = s.org.UpsertDepartment(admin, logic.UpsertDepartmentReq{OriginDepartmentID: "b", Name: "b", OriginParentID: "d"})
+	_, _, err = s.org.UpsertDepartment(admin, identity.UpsertDepartmentReq{OriginDepartmentID: "b", Name: "b", OriginParentID: "d"})
 	if e := errs.From(err); e.Status != 400 || e.Metadata["field"] != "origin_parent_id" {
 		t.Fatalf("cycle: %v", err)
 	}

@@ -20,7 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
-	"github.com/megaview/mgvcore/internal/logic"
+	"github.com/megaview/mgvcore/internal/logic/identity"
 )
 
 // authResult is one /api/v1 answer: the status and the decoded envelope.
@@ -234,11 +234,11 @@ func TestAuthRefusesBadTokens(t *testing.T) {
 	good := f.Token(t, f.Reps[0])
 	parts := strings.Split(good, ".")
 
-	expired, err := logic.NewTokens(testJWTSecret, -time.Minute, time.Hour).IssueAccess(&f.Reps[0], "", "standard")
+	expired, err := identity.NewTokens(testJWTSecret, -time.Minute, time.Hour).IssueAccess(&f.Reps[0], "", "standard")
 	if err != nil {
 		t.Fatal(err)
 	}
-	forged, err := logic.NewTokens("not-the-secret-of-the-service-0123456789", time.Hour, time.Hour).IssueAccess(&f.Admin, "", "standard")
+	forged, err := identity.NewTokens("not-the-secret-of-the-service-0123456789", time.Hour, time.Hour).IssueAccess(&f.Admin, "", "standard")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/megaview/mgvcore/internal/dao/daotest"
-	"github.com/megaview/mgvcore/internal/logic"
+	"github.com/megaview/mgvcore/internal/logic/identity"
 	"github.com/megaview/mgvcore/internal/model"
 )
 
@@ -35,7 +35,7 @@ type Fixture struct {
 	App       model.App
 	AppSecret string
 	Password  string
-	tokens    *logic.Tokens
+	tokens    *identity.Tokens
 }
 
 // fixturePassword is every fixture user's password; it must never be logged.
@@ -49,7 +49,7 @@ const testJWTSecret = "dev-only-secret-change-me-0123456789abcdef"
 func NewFixture(t *testing.T, s *Service) *Fixture {
 	t.Helper()
 	db := daotest.Connect(t, s.Env["MGV_DATABASE_DRIVER"], s.Env["MGV_DATABASE_DSN"])
-	f := &Fixture{DB: db, Password: fixturePassword, tokens: logic.NewTokens(testJWTSecret, 15*time.Minute, 2*time.Hour)}
+	f := &Fixture{DB: db, Password: fixturePassword, tokens: identity.NewTokens(testJWTSecret, 15*time.Minute, 2*time.Hour)}
 	now := time.Now().UTC()
 	tag := fmt.Sprintf("%08x", rand.Uint32())
 	must := func(err error) {

@@ -21,7 +21,8 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
-	"github.com/megaview/mgvcore/internal/logic"
+	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/logic/interaction"
 	"github.com/megaview/mgvcore/internal/model"
 )
 
@@ -178,7 +179,7 @@ func TestIngestOnMariaDB(t *testing.T) {
 	conflicting := proto.Clone(req).(*openv1.CreateConversationRequest)
 	conflicting.Title = "另一个标题"
 	_, err = p.conv.CreateConversation(p.ctx, conflicting)
-	wantRPC(t, "conflicting create", err, codes.AlreadyExists, logic.ReasonConversationConflict)
+	wantRPC(t, "conflicting create", err, codes.AlreadyExists, errs.ReasonConversationConflict)
 	unknownOwner := proto.Clone(req).(*openv1.CreateConversationRequest)
 	unknownOwner.OriginConversationId, unknownOwner.Owner = "crm-call-x", &openv1.CreateConversationRequest_OriginOwnerUserId{OriginOwnerUserId: "ghost"}
 	_, err = p.conv.CreateConversation(p.ctx, unknownOwner)
@@ -404,15 +405,15 @@ func assertStoredMetrics(t *testing.T, p *partner, id int64) {
 	for _, pp := range c.Participants {
 		internal[pp.SpeakerKey] = pp.Affiliation == openv1.Affiliation_AFFILIATION_INTERNAL
 	}
-	ms := make([]logic.MetricsSentence, len(tr.Sentences))
+	ms := make([]interaction.Sentence, len(tr.Sentences))
 	for i, s := range tr.Sentences {
-		side := logic.SideExternal
+		side := interaction.SideExternal
 		if internal[s.SpeakerKey] {
-			side = logic.SideInternal
+			side = interaction.SideInternal
 		}
-		ms[i] = logic.MetricsSentence{Seq: int(s.Seq), StartMS: s.StartMs, EndMS: s.EndMs, Side: side, Text: s.Text}
+		ms[i] = interaction.Sentence{Seq: int(s.Seq), StartMS: s.StartMs, EndMS: s.EndMs, Side: side, Text: s.Text}
 	}
-	want := logic.ComputeMetrics(c.Conversation.DurationMs, ms)
+	want := interaction.Compute(c.Conversation.DurationMs, ms)
 	m := c.Metrics
 	if m == nil || m.TalkRatio != want.TalkRatio || m.LongestMonologueMs != want.LongestMonologueMS ||
 		m.LongestCustomerStoryMs != want.LongestCustomerStoryMS || m.Interactivity != want.Interactivity ||

@@ -21,7 +21,10 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
-	"github.com/megaview/mgvcore/internal/logic"
+	"github.com/megaview/mgvcore/internal/logic/conversation"
+	"github.com/megaview/mgvcore/internal/logic/identity"
+	"github.com/megaview/mgvcore/internal/logic/stats"
+	"github.com/megaview/mgvcore/internal/logic/tracker"
 	"github.com/megaview/mgvcore/internal/model"
 )
 
@@ -253,8 +256,8 @@ func testScope(t *testing.T, env map[string]string, engine string) {
 	promoted := strings.Replace(string(repPayload), `"role":"rep"`, `"role":"admin"`, 1)
 	badCallers := []*scopeCaller{
 		{col: -1, name: "no token"},
-		{col: -1, name: "expired", token: mustToken(logic.NewTokens(testJWTSecret, -time.Minute, time.Hour).IssueAccess(&a.Admin, "", "standard"))},
-		{col: -1, name: "bad signature", token: mustToken(logic.NewTokens("not-the-secret-of-the-service-0123456789", time.Hour, time.Hour).IssueAccess(&a.Admin, "", "standard"))},
+		{col: -1, name: "expired", token: mustToken(identity.NewTokens(testJWTSecret, -time.Minute, time.Hour).IssueAccess(&a.Admin, "", "standard"))},
+		{col: -1, name: "bad signature", token: mustToken(identity.NewTokens("not-the-secret-of-the-service-0123456789", time.Hour, time.Hour).IssueAccess(&a.Admin, "", "standard"))},
 		{col: -1, name: "alg none", token: b64([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + adminParts[1] + "."},
 		{col: -1, name: "rep1 promoted to admin after signing", token: repParts[0] + "." + b64([]byte(promoted)) + "." + repParts[2]},
 	}
@@ -570,7 +573,7 @@ func (w *scopeWorld) convPath(target, suffix string) string {
 
 func (w *scopeWorld) pageConvNames(r authResult, t *testing.T) []string {
 	var out []string
-	for _, c := range scopeDecode[logic.ConversationPage](t, r).Conversations {
+	for _, c := range scopeDecode[conversation.ConversationPage](t, r).Conversations {
 		out = append(out, scopeName(w.convNames, c.ID))
 	}
 	return out
@@ -579,7 +582,7 @@ func (w *scopeWorld) pageConvNames(r authResult, t *testing.T) []string {
 func (w *scopeWorld) listConvs(query url.Values) func(t *testing.T, c *scopeCaller, _ string) scopeAnswer {
 	return func(t *testing.T, c *scopeCaller, _ string) scopeAnswer {
 		return w.web(t, c, http.MethodGet, "/api/v1/conversations?"+query.Encode(), nil, func(r authResult) []string {
-			p := scopeDecode[logic.ConversationPage](t, r)
+			p := scopeDecode[conversation.ConversationPage](t, r)
 			if int(p.Total) != len(p.Conversations) || p.NextPageToken != "" {
 				t.Errorf("%s: total %d for %d listed", c.name, p.Total, len(p.Conversations))
 			}
@@ -622,7 +625,7 @@ func (w *scopeWorld) trackerStats(tracker int64) func(t *testing.T, c *scopeCall
 		q := url.Values{"group_by": {"owner"}, "from": {w.from.Format(time.RFC3339)}, "to": {w.to.Format(time.RFC3339)}}
 		return w.web(t, c, http.MethodGet, fmt.Sprintf("/api/v1/trackers/%d/stats?%s", tracker, q.Encode()), nil, func(r authResult) []string {
 			var out []string
-			for _, bk := range scopeDecode[logic.TrackerStats](t, r).Buckets {
+			for _, bk := range scopeDecode[stats.TrackerStats](t, r).Buckets {
 				var id int64
 				fmt.Sscan(bk.Key, &id)
 				out = append(out, scopeName(w.userNames, id))
@@ -763,7 +766,7 @@ func (w *scopeWorld) readEndpoints() []scopeEndpoint {
 			reason: "CONVERSATION_NOT_FOUND",
 			call: func(t *testing.T, c *scopeCaller, target string) scopeAnswer {
 				return w.web(t, c, http.MethodGet, w.convPath(target, ""), nil, func(r authResult) []string {
-					d := scopeDecode[logic.ConversationDetail](t, r)
+					d := scopeDecode[conversation.ConversationDetail](t, r)
 					if len(d.Participants) != 2 || d.Metrics == nil || len(d.TrackerHits) != 1 || d.TrackerHits[0].Hits != 2 {
 						t.Errorf("%s on %s: detail %+v", c.name, target, d)
 					}
@@ -774,7 +777,7 @@ func (w *scopeWorld) readEndpoints() []scopeEndpoint {
 			reason: "CONVERSATION_NOT_FOUND",
 			call: func(t *testing.T, c *scopeCaller, target string) scopeAnswer {
 				return w.web(t, c, http.MethodGet, w.convPath(target, "/transcript?q="+url.QueryEscape("预算")), nil, func(r authResult) []string {
-					tr := scopeDecode[logic.TranscriptView](t, r)
+					tr := scopeDecode[conversation.TranscriptView](t, r)
 					if len(tr.Sentences) != 3 || tr.MatchCount != 2 {
 						t.Errorf("%s on %s: transcript %+v", c.name, target, tr)
 					}
@@ -806,7 +809,7 @@ func (w *scopeWorld) readEndpoints() []scopeEndpoint {
 			reason: "CONVERSATION_NOT_FOUND",
 			call: func(t *testing.T, c *scopeCaller, target string) scopeAnswer {
 				return w.web(t, c, http.MethodGet, w.convPath(target, "/comments"), nil, func(r authResult) []string {
-					p := scopeDecode[logic.CommentPage](t, r)
+					p := scopeDecode[conversation.CommentPage](t, r)
 					var out []string
 					for _, cm := range p.Comments {
 						if n := scopeName(w.convNames, cm.ConversationID); !slices.Contains(out, n) {
@@ -846,7 +849,7 @@ func (w *scopeWorld) readEndpoints() []scopeEndpoint {
 			call: func(t *testing.T, c *scopeCaller, _ string) scopeAnswer {
 				return w.web(t, c, http.MethodGet, "/api/v1/trackers", nil, func(r authResult) []string {
 					var out []string
-					for _, tr := range scopeDecode[struct{ Trackers []logic.Tracker }](t, r).Trackers {
+					for _, tr := range scopeDecode[struct{ Trackers []tracker.Tracker }](t, r).Trackers {
 						out = append(out, scopeName(w.trackNames, tr.ID))
 					}
 					return out
@@ -1050,7 +1053,7 @@ func (w *scopeWorld) writeEndpoints() []scopeEndpoint {
 			call: func(t *testing.T, c *scopeCaller, target string) scopeAnswer {
 				return w.web(t, c, http.MethodPost, w.convPath(target, "/comments"), map[string]any{"start_ms": 1000, "text": "scope " + c.name},
 					func(r authResult) []string {
-						cm := scopeDecode[logic.Comment](t, r)
+						cm := scopeDecode[conversation.Comment](t, r)
 						if cm.AuthorUserID != c.user.ID {
 							t.Errorf("%s: comment by %d", c.name, cm.AuthorUserID)
 						}
@@ -1114,7 +1117,7 @@ func (w *scopeWorld) checkIsolation(t *testing.T, callers []*scopeCaller) {
 		if err := c.tenant.DB.Model(&model.User{}).Where("tenant_id = ?", tenant).Order("id").Pluck("id", &wantUsers).Error; err != nil {
 			t.Fatal(err)
 		}
-		var trackers struct{ Trackers []logic.Tracker }
+		var trackers struct{ Trackers []tracker.Tracker }
 		authCall(t, w.s, http.MethodGet, "/api/v1/trackers", c.token, nil).want(t, http.StatusOK, "").decode(t, &trackers)
 		var gotTrackers []int64
 		for _, tr := range trackers.Trackers {

@@ -29,7 +29,8 @@ import (
 	"github.com/megaview/mgvcore/internal/dao/daotest"
 	"github.com/megaview/mgvcore/internal/e2e/corpus"
 	"github.com/megaview/mgvcore/internal/errs"
-	"github.com/megaview/mgvcore/internal/logic"
+	"github.com/megaview/mgvcore/internal/logic/identity"
+	logicsearch "github.com/megaview/mgvcore/internal/logic/search"
 	"github.com/megaview/mgvcore/internal/model"
 	"github.com/megaview/mgvcore/internal/search"
 	"github.com/megaview/mgvcore/internal/search/elastic"
@@ -221,7 +222,7 @@ func ensureCorpusDB(t *testing.T, spec corpus.Spec) *benchCorpus {
 func loadCorpusFixture(t *testing.T, dsn string, spec corpus.Spec) *Fixture {
 	t.Helper()
 	db := daotest.Connect(t, "mysql", dsn)
-	f := &Fixture{DB: db, tokens: logic.NewTokens(testJWTSecret, 15*time.Minute, 2*time.Hour)}
+	f := &Fixture{DB: db, tokens: identity.NewTokens(testJWTSecret, 15*time.Minute, 2*time.Hour)}
 	if err := db.Where("name = ?", corpusTenantName(spec)).Limit(1).Find(&f.Tenant).Error; err != nil || f.Tenant.ID == 0 {
 		return nil
 	}
@@ -348,7 +349,7 @@ func ensureCorpusES(t *testing.T, c *benchCorpus) {
 		loaded.Round(time.Millisecond), (time.Since(start) - loaded).Round(time.Millisecond))
 }
 
-// captureEngine records the query logic.Search builds instead of running it.
+// captureEngine records the query search.Search builds instead of running it.
 type captureEngine struct{ q search.Query }
 
 func (c *captureEngine) Search(_ context.Context, q search.Query) (search.Result, error) {
@@ -368,12 +369,12 @@ func directBody(t *testing.T, f *Fixture, scope model.Scope, req map[string]any)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var sr logic.SearchRequest
+	var sr logicsearch.SearchRequest
 	if err := json.Unmarshal(data, &sr); err != nil {
 		t.Fatal(err)
 	}
 	ce := &captureEngine{}
-	if _, err := logic.NewSearch(ce, dao.NewSearchLookups(f.DB)).Search(model.WithScope(t.Context(), scope), sr); err != nil {
+	if _, err := logicsearch.NewSearch(ce, dao.NewSearchLookups(f.DB)).Search(model.WithScope(t.Context(), scope), sr); err != nil {
 		t.Fatalf("building the query of %s: %v", data, err)
 	}
 	body, err := json.Marshal(elastic.Body(ce.q))
@@ -500,7 +501,7 @@ func TestBenchP4SearchLatency(t *testing.T) {
 			t.Fatal(err)
 		}
 		var page struct {
-			Data logic.SearchPage `json:"data"`
+			Data logicsearch.SearchPage `json:"data"`
 		}
 		var raw struct {
 			Hits struct {

@@ -15,7 +15,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
-	"github.com/megaview/mgvcore/internal/logic"
+	"github.com/megaview/mgvcore/internal/logic/search"
 )
 
 // esEnv points a service at the test Elasticsearch under an alias of its
@@ -37,7 +37,7 @@ func esEnv(t *testing.T, env map[string]string) map[string]string {
 }
 
 // searchPage is the data of a POST /api/v1/search answer.
-type searchPage = logic.SearchPage
+type searchPage = search.SearchPage
 
 // searchAs posts a search; it returns the HTTP answer.
 func searchAs(t *testing.T, s *Service, token string, body map[string]any) authResult {

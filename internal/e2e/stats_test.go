@@ -17,7 +17,8 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
-	"github.com/megaview/mgvcore/internal/logic"
+	"github.com/megaview/mgvcore/internal/logic/stats"
+	"github.com/megaview/mgvcore/internal/logic/tracker"
 	"github.com/megaview/mgvcore/internal/model"
 )
 
@@ -28,14 +29,14 @@ type repStatsJSON struct {
 		ConversationCount int64             `json:"conversation_count"`
 		TotalDurationMS   int64             `json:"total_duration_ms"`
 		MeasuredCount     int64             `json:"measured_count"`
-		Mean              logic.MetricsMean `json:"mean"`
+		Mean              stats.MetricsMean `json:"mean"`
 	}
 	Team struct {
 		RepCount          int64             `json:"rep_count"`
 		ConversationCount int64             `json:"conversation_count"`
 		TotalDurationMS   int64             `json:"total_duration_ms"`
 		MeasuredCount     int64             `json:"measured_count"`
-		Mean              logic.MetricsMean `json:"mean"`
+		Mean              stats.MetricsMean `json:"mean"`
 	}
 }
 
@@ -78,7 +79,7 @@ func TestStatsOnMariaDB(t *testing.T) {
 		}
 	}
 	admin, manager := f.Token(t, f.Admin), f.Token(t, f.Manager)
-	var tr logic.Tracker
+	var tr tracker.Tracker
 	apiDo(t, s, http.MethodPost, "/api/v1/trackers", admin, map[string]any{"name": "Pricing", "keywords": []string{"price"}}).
 		expect(t, http.StatusCreated, "").into(t, &tr)
 	deadline := time.Now().Add(10 * time.Second)
@@ -93,7 +94,7 @@ func TestStatsOnMariaDB(t *testing.T) {
 	trackerStats := func(token, groupBy string) []string {
 		t.Helper()
 		q := url.Values{"group_by": {groupBy}, "from": {from}, "to": {to}}
-		var st logic.TrackerStats
+		var st stats.TrackerStats
 		apiGet(t, s, fmt.Sprintf("/api/v1/trackers/%d/stats?%s", tr.ID, q.Encode()), token).expect(t, http.StatusOK, "").into(t, &st)
 		out := []string{}
 		for _, b := range st.Buckets {

@@ -248,3 +248,10 @@ func IsNotFound(err error) bool {
 func IsAlreadyExists(err error) bool {
 	return Is(err, ReasonAlreadyExists)
 }
+
+// IsConflict reports whether err is any 409: a key taken already or a
+// concurrent change.
+func IsConflict(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Status == http.StatusConflict
+}

@@ -4,18 +4,18 @@ import (
 	"context"
 
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
-	"github.com/megaview/mgvcore/internal/logic"
+	"github.com/megaview/mgvcore/internal/logic/identity"
 )
 
 // Auth serves AuthService.
 type Auth struct {
 	openv1.UnimplementedAuthServiceServer
-	L *logic.Auth
+	L *identity.Auth
 }
 
 // CreateAppToken exchanges an app's key and secret for an app token.
 func (a Auth) CreateAppToken(ctx context.Context, req *openv1.CreateAppTokenRequest) (*openv1.CreateAppTokenResponse, error) {
-	tok, err := a.L.CreateAppToken(ctx, logic.AppTokenReq{AppKey: req.GetAppKey(), AppSecret: req.GetAppSecret()})
+	tok, err := a.L.CreateAppToken(ctx, identity.AppTokenReq{AppKey: req.GetAppKey(), AppSecret: req.GetAppSecret()})
 	if err != nil {
 		return nil, err
 	}

@@ -14,23 +14,24 @@ import (
 
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
 	"github.com/megaview/mgvcore/internal/errs"
-	"github.com/megaview/mgvcore/internal/logic"
+	"github.com/megaview/mgvcore/internal/logic/conversation"
+	"github.com/megaview/mgvcore/internal/logic/interaction"
 	"github.com/megaview/mgvcore/internal/model"
 )
 
 // Conversation serves ConversationService.
 type Conversation struct {
 	openv1.UnimplementedConversationServiceServer
-	Ingest *logic.Ingest
-	Read   *logic.Conversations
+	Ingest *conversation.Ingest
+	Read   *conversation.Conversations
 }
 
 // CreateConversation creates a conversation idempotently on its origin id.
 func (s Conversation) CreateConversation(ctx context.Context, req *openv1.CreateConversationRequest) (*openv1.CreateConversationResponse, error) {
-	in := logic.CreateConversationRequest{
+	in := conversation.CreateConversationRequest{
 		OriginConversationID: req.GetOriginConversationId(),
-		Owner:                logic.Ref{ID: req.GetOwnerUserId(), OriginID: req.GetOriginOwnerUserId()},
-		Deal:                 logic.Ref{ID: req.GetDealId(), OriginID: req.GetOriginDealId()},
+		Owner:                conversation.Ref{ID: req.GetOwnerUserId(), OriginID: req.GetOriginOwnerUserId()},
+		Deal:                 conversation.Ref{ID: req.GetDealId(), OriginID: req.GetOriginDealId()},
 		Title:                req.GetTitle(),
 		Channel:              channelName(req.GetChannel()),
 		Direction:            directionName(req.GetDirection()),
@@ -45,9 +46,9 @@ func (s Conversation) CreateConversation(ctx context.Context, req *openv1.Create
 		in.CustomData = cd.AsMap()
 	}
 	for _, p := range req.GetParticipants() {
-		in.Participants = append(in.Participants, logic.ParticipantInput{
+		in.Participants = append(in.Participants, conversation.ParticipantInput{
 			SpeakerKey:  p.GetSpeakerKey(),
-			User:        logic.Ref{ID: p.GetUserId(), OriginID: p.GetOriginUserId()},
+			User:        conversation.Ref{ID: p.GetUserId(), OriginID: p.GetOriginUserId()},
 			Name:        p.GetName(),
 			Affiliation: affiliationName(p.GetAffiliation()),
 		})
@@ -83,7 +84,7 @@ func (s Conversation) PutTranscript(stream openv1.ConversationService_PutTranscr
 	if err != nil {
 		return err
 	}
-	var chunk []logic.SentenceInput
+	var chunk []conversation.SentenceInput
 	for {
 		msg, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
@@ -101,7 +102,7 @@ func (s Conversation) PutTranscript(stream openv1.ConversationService_PutTranscr
 		}
 		chunk = chunk[:0]
 		for _, st := range c.GetSentences() {
-			chunk = append(chunk, logic.SentenceInput{
+			chunk = append(chunk, conversation.SentenceInput{
 				Seq: st.GetSeq(), SpeakerKey: st.GetSpeakerKey(), StartMS: st.GetStartMs(), EndMS: st.GetEndMs(), Text: st.GetText(),
 			})
 		}
@@ -155,7 +156,7 @@ func (s Conversation) ListConversations(ctx context.Context, req *openv1.ListCon
 	if err != nil {
 		return nil, err
 	}
-	page, err := s.Read.List(ctx, logic.ListConversationsRequest{Filter: f, PageSize: int(req.GetPageSize()), PageToken: req.GetPageToken()})
+	page, err := s.Read.List(ctx, conversation.ListConversationsRequest{Filter: f, PageSize: int(req.GetPageSize()), PageToken: req.GetPageToken()})
 	if err != nil {
 		return nil, renameFields(err, FilterFields)
 	}
@@ -256,7 +257,7 @@ func protoTime(field string, ts *timestamppb.Timestamp) (time.Time, error) {
 	return ts.AsTime(), nil
 }
 
-func conversationProto(c logic.ConversationView) *openv1.Conversation {
+func conversationProto(c conversation.View) *openv1.Conversation {
 	out := &openv1.Conversation{
 		Id: c.ID, OriginConversationId: c.OriginConversationID, OwnerUserId: c.OwnerUserID, Title: c.Title,
 		Channel: channelProto(c.Channel), Direction: directionProto(c.Direction), BeginTime: timestamppb.New(c.BeginTime),
@@ -274,7 +275,7 @@ func conversationProto(c logic.ConversationView) *openv1.Conversation {
 	return out
 }
 
-func computedMetricsProto(m logic.Metrics) *openv1.Metrics {
+func computedMetricsProto(m interaction.Metrics) *openv1.Metrics {
 	return &openv1.Metrics{
 		TalkRatio: m.TalkRatio, LongestMonologueMs: m.LongestMonologueMS, LongestCustomerStoryMs: m.LongestCustomerStoryMS,
 		Interactivity: m.Interactivity, PatienceMs: float64(m.PatienceMS),

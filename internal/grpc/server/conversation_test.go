@@ -7,7 +7,7 @@ import (
 
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
 	"github.com/megaview/mgvcore/internal/errs"
-	"github.com/megaview/mgvcore/internal/logic"
+	"github.com/megaview/mgvcore/internal/logic/conversation"
 	"github.com/megaview/mgvcore/internal/model"
 )
 
@@ -16,7 +16,7 @@ func TestFilterErrorsNameProtoFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = logic.NormalizeConversationFilter(f)
+	_, err = conversation.NormalizeFilter(f)
 	e := errs.From(renameFields(err, FilterFields))
 	if e.Metadata["field"] != "filter.direction" || e.Message[:len("filter.direction: ")] != "filter.direction: " {
 		t.Fatalf("got %v %v", e, e.Metadata)

@@ -4,24 +4,24 @@ import (
 	"context"
 
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
-	"github.com/megaview/mgvcore/internal/logic"
+	"github.com/megaview/mgvcore/internal/logic/conversation"
 )
 
 // Deal serves DealService.
 type Deal struct {
 	openv1.UnimplementedDealServiceServer
-	Ingest *logic.Ingest
+	Ingest *conversation.Ingest
 }
 
 // UpsertDeal writes a deal by the partner's id.
 func (s Deal) UpsertDeal(ctx context.Context, req *openv1.UpsertDealRequest) (*openv1.UpsertDealResponse, error) {
-	d, created, err := s.Ingest.UpsertDeal(ctx, logic.UpsertDealRequest{
+	d, created, err := s.Ingest.UpsertDeal(ctx, conversation.UpsertDealRequest{
 		OriginDealID: req.GetOriginDealId(),
 		Name:         req.GetName(),
 		AccountName:  req.GetAccountName(),
 		Stage:        req.GetStage(),
 		AmountCents:  req.GetAmountCents(),
-		Owner:        logic.Ref{ID: req.GetOwnerUserId(), OriginID: req.GetOriginOwnerUserId()},
+		Owner:        conversation.Ref{ID: req.GetOwnerUserId(), OriginID: req.GetOriginOwnerUserId()},
 	})
 	if err != nil {
 		return nil, err

@@ -3,14 +3,15 @@ package server
 import (
 	"context"
 
+	"github.com/megaview/mgvcore/internal/logic/search"
+
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
-	"github.com/megaview/mgvcore/internal/logic"
 )
 
 // Search serves SearchService.
 type Search struct {
 	openv1.UnimplementedSearchServiceServer
-	Search *logic.Search
+	Search *search.Search
 }
 
 // SearchTranscripts finds conversations by what was said in them.
@@ -19,7 +20,7 @@ func (s Search) SearchTranscripts(ctx context.Context, req *openv1.SearchTranscr
 	if err != nil {
 		return nil, err
 	}
-	page, err := s.Search.Search(ctx, logic.SearchRequest{
+	page, err := s.Search.Search(ctx, search.SearchRequest{
 		Query: req.GetQuery(), ConversationFilter: f, SpeakerAffiliation: affiliationName(req.GetSpeakerAffiliation()),
 		PageSize: int(req.GetPageSize()), PageToken: req.GetPageToken(),
 	})

@@ -7,13 +7,13 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
-	"github.com/megaview/mgvcore/internal/logic"
+	"github.com/megaview/mgvcore/internal/logic/stats"
 )
 
 // Stats serves StatsService.
 type Stats struct {
 	openv1.UnimplementedStatsServiceServer
-	L *logic.Stats
+	L *stats.Stats
 }
 
 // GetRepStats compares the reps in scope.
@@ -22,7 +22,7 @@ func (s Stats) GetRepStats(ctx context.Context, req *openv1.GetRepStatsRequest) 
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.L.RepStats(ctx, logic.RepStatsRequest{From: from, To: to, DepartmentID: req.GetDepartmentId()})
+	res, err := s.L.RepStats(ctx, stats.RepStatsRequest{From: from, To: to, DepartmentID: req.GetDepartmentId()})
 	if err != nil {
 		return nil, renameFields(err, statsRangeFields)
 	}
@@ -42,7 +42,8 @@ func (s Stats) GetRepStats(ctx context.Context, req *openv1.GetRepStatsRequest) 
 	return out, nil
 }
 
-// statsRange reads the required [start_time, end_time) of a stats request.
+// statsRange reads the [start_time, end_time) of a stats request; the
+// logic checks the range.
 func statsRange(start, end *timestamppb.Timestamp) (time.Time, time.Time, error) {
 	from, err := protoTime("start_time", start)
 	if err != nil {
@@ -52,10 +53,10 @@ func statsRange(start, end *timestamppb.Timestamp) (time.Time, time.Time, error)
 	if err != nil {
 		return from, to, err
 	}
-	return from, to, logic.CheckRange(from, to, "start_time", "end_time")
+	return from, to, nil
 }
 
-func metricsMeanProto(m logic.MetricsMean) *openv1.MetricsMean {
+func metricsMeanProto(m stats.MetricsMean) *openv1.MetricsMean {
 	return &openv1.MetricsMean{
 		TalkRatio: m.TalkRatio, LongestMonologueMs: m.LongestMonologueMS, LongestCustomerStoryMs: m.LongestCustomerStoryMS,
 		Interactivity: m.Interactivity, PatienceMs: m.PatienceMS,

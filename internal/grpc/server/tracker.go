@@ -5,15 +5,16 @@ import (
 
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
 	"github.com/megaview/mgvcore/internal/errs"
-	"github.com/megaview/mgvcore/internal/logic"
+	"github.com/megaview/mgvcore/internal/logic/stats"
+	"github.com/megaview/mgvcore/internal/logic/tracker"
 	"github.com/megaview/mgvcore/internal/model"
 )
 
 // Trackers serves TrackerService.
 type Trackers struct {
 	openv1.UnimplementedTrackerServiceServer
-	L     *logic.Trackers
-	Stats *logic.Stats
+	L     *tracker.Trackers
+	Stats *stats.Stats
 }
 
 // ListTrackers returns every tracker of the tenant.
@@ -32,8 +33,8 @@ func (s Trackers) ListTrackers(ctx context.Context, _ *openv1.ListTrackersReques
 }
 
 var trackerGroupBy = map[openv1.TrackerStatsGroupBy]string{
-	openv1.TrackerStatsGroupBy_TRACKER_STATS_GROUP_BY_OWNER: logic.GroupByOwner,
-	openv1.TrackerStatsGroupBy_TRACKER_STATS_GROUP_BY_DAY:   logic.GroupByDay,
+	openv1.TrackerStatsGroupBy_TRACKER_STATS_GROUP_BY_OWNER: stats.GroupByOwner,
+	openv1.TrackerStatsGroupBy_TRACKER_STATS_GROUP_BY_DAY:   stats.GroupByDay,
 }
 
 // statsRangeFields names the range fields of the stats requests.
@@ -52,7 +53,7 @@ func (s Trackers) GetTrackerStats(ctx context.Context, req *openv1.GetTrackerSta
 	if err != nil {
 		return nil, err
 	}
-	st, err := s.Stats.TrackerStats(ctx, logic.TrackerStatsRequest{TrackerID: req.GetTrackerId(), GroupBy: groupBy, From: from, To: to})
+	st, err := s.Stats.TrackerStats(ctx, stats.TrackerStatsRequest{TrackerID: req.GetTrackerId(), GroupBy: groupBy, From: from, To: to})
 	if err != nil {
 		return nil, renameFields(err, statsRangeFields)
 	}

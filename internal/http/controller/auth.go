@@ -6,7 +6,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/megaview/mgvcore/internal/http/render"
-	"github.com/megaview/mgvcore/internal/logic"
+	"github.com/megaview/mgvcore/internal/logic/identity"
 )
 
 // Operations of the web sign-in, which have no gRPC twin.
@@ -17,7 +17,7 @@ const (
 
 // Auth serves sign-in and token refresh; both need no token.
 type Auth struct {
-	L *logic.Auth
+	L *identity.Auth
 }
 
 // Routes registers the handlers.
@@ -35,7 +35,7 @@ type TokenPairJSON struct {
 	TokenType string `json:"token_type"`
 }
 
-func pairJSON(p *logic.TokenPair) TokenPairJSON {
+func pairJSON(p *identity.TokenPair) TokenPairJSON {
 	return TokenPairJSON{AccessToken: p.AccessToken, RefreshToken: p.RefreshToken, ExpiresIn: p.ExpiresIn, TokenType: "Bearer"}
 }
 
@@ -48,7 +48,7 @@ func (a Auth) Login(c echo.Context) error {
 	if err := bind(c, &body); err != nil {
 		return err
 	}
-	pair, err := a.L.Login(c.Request().Context(), logic.LoginReq{Account: body.Account, Password: body.Password})
+	pair, err := a.L.Login(c.Request().Context(), identity.LoginReq{Account: body.Account, Password: body.Password})
 	if err != nil {
 		return err
 	}
@@ -63,7 +63,7 @@ func (a Auth) Refresh(c echo.Context) error {
 	if err := bind(c, &body); err != nil {
 		return err
 	}
-	pair, err := a.L.Refresh(c.Request().Context(), logic.RefreshReq{RefreshToken: body.RefreshToken})
+	pair, err := a.L.Refresh(c.Request().Context(), identity.RefreshReq{RefreshToken: body.RefreshToken})
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/megaview/mgvcore/internal/http/render"
-	"github.com/megaview/mgvcore/internal/logic"
+	"github.com/megaview/mgvcore/internal/logic/conversation"
 )
 
 // Operations of the comments, which only the apps offer.
@@ -18,7 +18,7 @@ const (
 
 // Comments serves the timestamped comments of conversations.
 type Comments struct {
-	L *logic.Comments
+	L *conversation.Comments
 }
 
 // Routes adds the routes.
@@ -40,7 +40,7 @@ func (h Comments) List(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	page, err := h.L.List(c.Request().Context(), logic.ListCommentsRequest{
+	page, err := h.L.List(c.Request().Context(), conversation.ListCommentsRequest{
 		ConversationID: id, PageSize: int(size), PageToken: q.Get("page_token"),
 	})
 	if err != nil {
@@ -63,7 +63,7 @@ func (h Comments) Create(c echo.Context) error {
 	if err := bind(c, &body); err != nil {
 		return err
 	}
-	cm, err := h.L.Create(c.Request().Context(), logic.CreateCommentRequest{
+	cm, err := h.L.Create(c.Request().Context(), conversation.CreateCommentRequest{
 		ConversationID: id, StartMS: body.StartMS, Text: body.Text, ReplyTo: body.ReplyTo,
 	})
 	if err != nil {

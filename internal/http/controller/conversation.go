@@ -12,14 +12,14 @@ import (
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/http/render"
-	"github.com/megaview/mgvcore/internal/logic"
+	"github.com/megaview/mgvcore/internal/logic/conversation"
 	"github.com/megaview/mgvcore/internal/model"
 )
 
 // Conversations serves the conversation reads of the apps; each route
 // shares its operation with the gRPC method of the same use case.
 type Conversations struct {
-	Read *logic.Conversations
+	Read *conversation.Conversations
 }
 
 // Routes adds the routes.
@@ -42,7 +42,7 @@ func (h Conversations) List(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	page, err := h.Read.List(c.Request().Context(), logic.ListConversationsRequest{
+	page, err := h.Read.List(c.Request().Context(), conversation.ListConversationsRequest{
 		Filter: f, PageSize: int(size), PageToken: q.Get("page_token"),
 	})
 	if err != nil {

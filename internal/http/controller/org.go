@@ -10,7 +10,7 @@ import (
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/http/render"
-	"github.com/megaview/mgvcore/internal/logic"
+	"github.com/megaview/mgvcore/internal/logic/identity"
 	"github.com/megaview/mgvcore/internal/model"
 )
 
@@ -24,7 +24,7 @@ const (
 
 // Org serves the caller, the department tree and the users.
 type Org struct {
-	L *logic.Org
+	L *identity.Org
 }
 
 // Routes registers the handlers.
@@ -83,7 +83,7 @@ func departmentJSON(d *model.Department) DepartmentJSON {
 	return DepartmentJSON{ID: d.ID, ParentID: d.ParentID, Name: d.Name, Path: d.Path, OriginDepartmentID: d.OriginDepartmentID}
 }
 
-func departmentTreeJSON(nodes []*logic.DepartmentNode) []DepartmentNodeJSON {
+func departmentTreeJSON(nodes []*identity.DepartmentNode) []DepartmentNodeJSON {
 	out := make([]DepartmentNodeJSON, 0, len(nodes))
 	for _, n := range nodes {
 		out = append(out, DepartmentNodeJSON{DepartmentJSON: departmentJSON(&n.Department), Children: departmentTreeJSON(n.Children)})
@@ -143,7 +143,7 @@ func (o Org) Departments(c echo.Context) error {
 
 // ListUsers is GET /api/v1/users?page_size&page_token&department_id.
 func (o Org) ListUsers(c echo.Context) error {
-	var req logic.ListUsersReq
+	var req identity.ListUsersReq
 	err := echo.QueryParamsBinder(c).FailFast(true).
 		Int("page_size", &req.PageSize).
 		String("page_token", &req.PageToken).
@@ -176,7 +176,7 @@ func (o Org) CreateUser(c echo.Context) error {
 	if err := bind(c, &body); err != nil {
 		return err
 	}
-	u, err := o.L.CreateUser(c.Request().Context(), logic.CreateUserReq{
+	u, err := o.L.CreateUser(c.Request().Context(), identity.CreateUserReq{
 		Name: body.Name, Email: body.Email, Phone: body.Phone, Password: body.Password,
 		Role: body.Role, DepartmentID: body.DepartmentID,
 	})
@@ -205,7 +205,7 @@ func (o Org) UpdateUser(c echo.Context) error {
 	if err := bind(c, &body); err != nil {
 		return err
 	}
-	u, err := o.L.UpdateUser(c.Request().Context(), logic.UpdateUserReq{
+	u, err := o.L.UpdateUser(c.Request().Context(), identity.UpdateUserReq{
 		ID: id, Name: body.Name, Email: body.Email, Phone: body.Phone, Role: body.Role,
 		DepartmentID: body.DepartmentID, Status: body.Status, Password: body.Password,
 	})

@@ -3,18 +3,19 @@ package controller
 import (
 	"net/http"
 
+	"github.com/megaview/mgvcore/internal/logic/search"
+
 	"github.com/labstack/echo/v4"
 
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/http/render"
-	"github.com/megaview/mgvcore/internal/logic"
 )
 
 // Search serves transcript search under the operation of
 // SearchService.SearchTranscripts.
 type Search struct {
-	Search *logic.Search
+	Search *search.Search
 }
 
 // Routes adds POST /api/v1/search.
@@ -27,7 +28,7 @@ func (h Search) Routes(r Router) {
 // direction, min_duration_ms, max_duration_ms, tracker_id),
 // speaker_affiliation, page_size and page_token.
 func (h Search) Post(c echo.Context) error {
-	var req logic.SearchRequest
+	var req search.SearchRequest
 	if err := bind(c, &req); err != nil {
 		return err
 	}

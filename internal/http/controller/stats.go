@@ -7,12 +7,12 @@ import (
 
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
 	"github.com/megaview/mgvcore/internal/http/render"
-	"github.com/megaview/mgvcore/internal/logic"
+	"github.com/megaview/mgvcore/internal/logic/stats"
 )
 
 // Stats serves the rep statistics.
 type Stats struct {
-	L *logic.Stats
+	L *stats.Stats
 }
 
 // Routes adds the routes.
@@ -26,7 +26,7 @@ type RepStatsJSON struct {
 	ConversationCount int64             `json:"conversation_count"`
 	TotalDurationMS   int64             `json:"total_duration_ms"`
 	MeasuredCount     int64             `json:"measured_count"`
-	Mean              logic.MetricsMean `json:"mean"`
+	Mean              stats.MetricsMean `json:"mean"`
 }
 
 // TeamStatsJSON is the statistics of all listed reps together.
@@ -35,7 +35,7 @@ type TeamStatsJSON struct {
 	ConversationCount int64             `json:"conversation_count"`
 	TotalDurationMS   int64             `json:"total_duration_ms"`
 	MeasuredCount     int64             `json:"measured_count"`
-	Mean              logic.MetricsMean `json:"mean"`
+	Mean              stats.MetricsMean `json:"mean"`
 }
 
 // Reps is GET /stats/reps?from=…&to=…&department_id=…: every rep in scope
@@ -56,7 +56,7 @@ func (h Stats) Reps(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	res, err := h.L.RepStats(c.Request().Context(), logic.RepStatsRequest{From: from, To: to, DepartmentID: dept})
+	res, err := h.L.RepStats(c.Request().Context(), stats.RepStatsRequest{From: from, To: to, DepartmentID: dept})
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,8 @@ import (
 
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
 	"github.com/megaview/mgvcore/internal/http/render"
-	"github.com/megaview/mgvcore/internal/logic"
+	"github.com/megaview/mgvcore/internal/logic/stats"
+	"github.com/megaview/mgvcore/internal/logic/tracker"
 )
 
 // Operations of the tracker writes, which only the apps offer.
@@ -19,8 +20,8 @@ const (
 
 // Trackers serves keyword trackers and their statistics.
 type Trackers struct {
-	L     *logic.Trackers
-	Stats *logic.Stats
+	L     *tracker.Trackers
+	Stats *stats.Stats
 }
 
 // Routes adds the routes.
@@ -43,7 +44,7 @@ func (h Trackers) List(c echo.Context) error {
 
 // Create is POST /trackers (admins): {name, keywords, affiliation}.
 func (h Trackers) Create(c echo.Context) error {
-	var in logic.TrackerInput
+	var in tracker.TrackerInput
 	if err := bind(c, &in); err != nil {
 		return err
 	}
@@ -61,7 +62,7 @@ func (h Trackers) Update(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var in logic.TrackerInput
+	var in tracker.TrackerInput
 	if err := bind(c, &in); err != nil {
 		return err
 	}
@@ -99,7 +100,7 @@ func (h Trackers) TrackerStats(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	st, err := h.Stats.TrackerStats(c.Request().Context(), logic.TrackerStatsRequest{
+	st, err := h.Stats.TrackerStats(c.Request().Context(), stats.TrackerStatsRequest{
 		TrackerID: id, GroupBy: q.Get("group_by"), From: from, To: to,
 	})
 	if err != nil {

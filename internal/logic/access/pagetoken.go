@@ -1,0 +1,44 @@
+package access
+
+import (
+	"encoding/base64"
+	"encoding/json"
+
+	"github.com/megaview/mgvcore/internal/errs"
+)
+
+// Page tokens are opaque to clients: base64url of a small JSON cursor. A
+// cursor is a keyset position (e.g. the last begin_time and id), so pages
+// stay stable while new rows arrive.
+
+// EncodePageToken makes a token from a cursor value.
+func EncodePageToken(cursor any) string {
+	data, err := json.Marshal(cursor)
+	if err != nil {
+		return ""
+	}
+	return base64.RawURLEncoding.EncodeToString(data)
+}
+
+// DecodePageToken reads a token into cursor; an empty token leaves it zero.
+func DecodePageToken(token string, cursor any) error {
+	if token == "" {
+		return nil
+	}
+	data, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil || json.Unmarshal(data, cursor) != nil {
+		return errs.InvalidArgument("page_token", "is not a token this service issued")
+	}
+	return nil
+}
+
+// PageSize applies the default (20) and the maximum (100).
+func PageSize(n int) (int, error) {
+	switch {
+	case n == 0:
+		return 20, nil
+	case n < 0 || n > 100:
+		return 0, errs.InvalidArgument("page_size", "must be between 1 and 100 (got %d)", n)
+	}
+	return n, nil
+}

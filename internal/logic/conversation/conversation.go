@@ -1,0 +1,153 @@
+package conversation
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/logic/access"
+	"github.com/megaview/mgvcore/internal/model"
+)
+
+// ErrNotFound answers an id that is unknown, of another tenant or outside
+// the caller's data scope: the three look the same from outside.
+var ErrNotFound = errs.NotFound(errs.ReasonConversationNotFound, "no such conversation")
+
+// ConversationReader reads conversations within a data scope. An id that is
+// unknown, of another tenant or outside the scope is NOT_FOUND
+// (CONVERSATION_NOT_FOUND), never PERMISSION_DENIED.
+type ConversationReader interface {
+	Get(ctx context.Context, s model.Scope, id int64) (model.Conversation, error)
+	List(ctx context.Context, s model.Scope, f model.ConversationFilter, after *model.ConversationCursor, limit int) ([]model.Conversation, error)
+	Count(ctx context.Context, s model.Scope, f model.ConversationFilter) (int64, error)
+	Participants(ctx context.Context, tenantID, conversationID int64) ([]model.Participant, error)
+	Metrics(ctx context.Context, tenantID, conversationID int64) (*model.ConversationMetrics, error)
+	TrackerHitCounts(ctx context.Context, tenantID, conversationID int64) ([]model.TrackerHitCount, error)
+	Sentences(ctx context.Context, tenantID, conversationID int64) ([]model.Sentence, error)
+}
+
+// Conversations are the read use cases of conversations: list, get and
+// transcript, the same for the apps (HTTP) and partners (gRPC).
+type Conversations struct {
+	repo ConversationReader
+}
+
+// NewConversations reads through repo.
+func NewConversations(repo ConversationReader) *Conversations {
+	return &Conversations{repo: repo}
+}
+
+// View is a conversation as clients see it.
+type View struct {
+	ID                   int64     `json:"id"`
+	OriginConversationID string    `json:"origin_conversation_id"`
+	OwnerUserID          int64     `json:"owner_user_id"`
+	DealID               *int64    `json:"deal_id"`
+	Title                string    `json:"title"`
+	Channel              string    `json:"channel"`
+	Direction            string    `json:"direction"`
+	BeginTime            time.Time `json:"begin_time"`
+	DurationMS           int64     `json:"duration_ms"`
+	Language             string    `json:"language"`
+	Status               string    `json:"status"`
+	// CustomData is the partner's JSON object, as given.
+	CustomData    json.RawMessage `json:"custom_data"`
+	SentenceCount int             `json:"sentence_count"`
+	CreatedAt     time.Time       `json:"created_at"`
+	UpdatedAt     time.Time       `json:"updated_at"`
+}
+
+// ParticipantView is a speaker of a conversation.
+type ParticipantView struct {
+	SpeakerKey string `json:"speaker_key"`
+	// UserID is set when the speaker is a user of the tenant.
+	UserID      *int64 `json:"user_id"`
+	Name        string `json:"name"`
+	Affiliation string `json:"affiliation"`
+}
+
+// MetricsView are the stored interaction metrics of a conversation.
+type MetricsView struct {
+	AlgoVersion            int       `json:"algo_version"`
+	TalkRatio              float64   `json:"talk_ratio"`
+	LongestMonologueMS     int64     `json:"longest_monologue_ms"`
+	LongestCustomerStoryMS int64     `json:"longest_customer_story_ms"`
+	Interactivity          float64   `json:"interactivity"`
+	PatienceMS             int64     `json:"patience_ms"`
+	QuestionCountInternal  int       `json:"question_count_internal"`
+	QuestionCountExternal  int       `json:"question_count_external"`
+	QuestionRate           float64   `json:"question_rate"`
+	SilenceMS              int64     `json:"silence_ms"`
+	ComputedAt             time.Time `json:"computed_at"`
+}
+
+// ConversationDetail is one conversation with what belongs to it.
+type ConversationDetail struct {
+	Conversation View              `json:"conversation"`
+	Participants []ParticipantView `json:"participants"`
+	// Metrics is nil until a transcript is stored.
+	Metrics     *MetricsView            `json:"metrics"`
+	TrackerHits []model.TrackerHitCount `json:"tracker_hits"`
+}
+
+// Get returns a conversation in the caller's scope with its participants,
+// metrics and per-tracker hit counts.
+func (c *Conversations) Get(ctx context.Context, id int64) (ConversationDetail, error) {
+	s, err := access.Require(ctx, access.Read)
+	if err != nil {
+		return ConversationDetail{}, err
+	}
+	if err := access.CheckID("id", id); err != nil {
+		return ConversationDetail{}, err
+	}
+	conv, err := c.repo.Get(ctx, s, id)
+	if err != nil {
+		return ConversationDetail{}, err
+	}
+	parts, err := c.repo.Participants(ctx, s.TenantID, id)
+	if err != nil {
+		return ConversationDetail{}, err
+	}
+	m, err := c.repo.Metrics(ctx, s.TenantID, id)
+	if err != nil {
+		return ConversationDetail{}, err
+	}
+	hits, err := c.repo.TrackerHitCounts(ctx, s.TenantID, id)
+	if err != nil {
+		return ConversationDetail{}, err
+	}
+	out := ConversationDetail{
+		Conversation: NewView(conv),
+		Participants: make([]ParticipantView, len(parts)),
+		TrackerHits:  hits,
+	}
+	if out.TrackerHits == nil {
+		out.TrackerHits = []model.TrackerHitCount{}
+	}
+	for i, p := range parts {
+		out.Participants[i] = ParticipantView{SpeakerKey: p.SpeakerKey, UserID: p.UserID, Name: p.Name, Affiliation: p.Affiliation}
+	}
+	if m != nil {
+		out.Metrics = &MetricsView{
+			AlgoVersion: m.AlgoVersion, TalkRatio: m.TalkRatio, LongestMonologueMS: m.LongestMonologueMS,
+			LongestCustomerStoryMS: m.LongestCustomerStoryMS, Interactivity: m.Interactivity, PatienceMS: m.PatienceMS,
+			QuestionCountInternal: m.QuestionCountInternal, QuestionCountExternal: m.QuestionCountExternal,
+			QuestionRate: m.QuestionRate, SilenceMS: m.SilenceMS, ComputedAt: m.ComputedAt.UTC(),
+		}
+	}
+	return out, nil
+}
+
+func NewView(c model.Conversation) View {
+	custom := json.RawMessage(c.CustomData)
+	if len(custom) == 0 {
+		custom = json.RawMessage("{}")
+	}
+	return View{
+		ID: c.ID, OriginConversationID: c.OriginConversationID, OwnerUserID: c.OwnerUserID, DealID: c.DealID,
+		Title: c.Title, Channel: c.Channel, Direction: c.Direction, BeginTime: c.BeginTime.UTC(),
+		DurationMS: c.DurationMS, Language: c.Language, Status: c.Status, CustomData: custom,
+		SentenceCount: c.SentenceCount, CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC(),
+	}
+}

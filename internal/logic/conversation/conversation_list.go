@@ -1,0 +1,153 @@
+package conversation
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"slices"
+	"time"
+
+	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/logic/access"
+	"github.com/megaview/mgvcore/internal/model"
+)
+
+// maxFilterOwners bounds ConversationFilter.OwnerIDs.
+const maxFilterOwners = 100
+
+// ListConversationsRequest asks for one page of conversations. Field names
+// in errors are those of the HTTP API (from, to, owner_id, …).
+type ListConversationsRequest struct {
+	Filter    model.ConversationFilter
+	PageSize  int
+	PageToken string
+}
+
+// ConversationPage is one page of a conversation list.
+type ConversationPage struct {
+	Conversations []View `json:"conversations"`
+	// NextPageToken is empty on the last page.
+	NextPageToken string `json:"next_page_token"`
+	// Total counts the matches over all pages.
+	Total int64 `json:"total"`
+}
+
+// listCursor is the page token's content: the keyset position of the last
+// conversation served, and a fingerprint of the filter it belongs to.
+type listCursor struct {
+	BeginMS int64  `json:"b"`
+	ID      int64  `json:"i"`
+	Filter  string `json:"f"`
+}
+
+// List returns a page of the conversations in the caller's scope that match
+// the filter, newest begin_time first (ties: higher id first). Pages are a
+// keyset walk, so conversations inserted meanwhile never shift a page: each
+// conversation that existed when the walk began is served exactly once.
+func (c *Conversations) List(ctx context.Context, req ListConversationsRequest) (ConversationPage, error) {
+	s, err := access.Require(ctx, access.Read)
+	if err != nil {
+		return ConversationPage{}, err
+	}
+	f, err := NormalizeFilter(req.Filter)
+	if err != nil {
+		return ConversationPage{}, err
+	}
+	size, err := access.PageSize(req.PageSize)
+	if err != nil {
+		return ConversationPage{}, err
+	}
+	fp := filterFingerprint(f)
+	var cur listCursor
+	if err := access.DecodePageToken(req.PageToken, &cur); err != nil {
+		return ConversationPage{}, err
+	}
+	var after *model.ConversationCursor
+	if req.PageToken != "" {
+		if cur.Filter != fp || cur.ID <= 0 {
+			return ConversationPage{}, errs.InvalidArgument("page_token", "belongs to a different filter; start again without a page_token")
+		}
+		after = &model.ConversationCursor{BeginTime: time.UnixMilli(cur.BeginMS).UTC(), ID: cur.ID}
+	}
+	rows, err := c.repo.List(ctx, s, f, after, size+1)
+	if err != nil {
+		return ConversationPage{}, err
+	}
+	total, err := c.repo.Count(ctx, s, f)
+	if err != nil {
+		return ConversationPage{}, err
+	}
+	page := ConversationPage{Conversations: make([]View, 0, min(len(rows), size)), Total: total}
+	if len(rows) > size {
+		rows = rows[:size]
+		last := rows[size-1]
+		page.NextPageToken = access.EncodePageToken(listCursor{BeginMS: last.BeginTime.UnixMilli(), ID: last.ID, Filter: fp})
+	}
+	for _, r := range rows {
+		page.Conversations = append(page.Conversations, NewView(r))
+	}
+	return page, nil
+}
+
+// NormalizeFilter validates a filter and puts it in canonical
+// form (owner ids sorted and unique, times in UTC to the millisecond).
+// Errors name the HTTP query parameter.
+func NormalizeFilter(f model.ConversationFilter) (model.ConversationFilter, error) {
+	if err := access.CheckQueryTime("from", f.From); err != nil {
+		return f, err
+	}
+	if err := access.CheckQueryTime("to", f.To); err != nil {
+		return f, err
+	}
+	if !f.From.IsZero() {
+		f.From = f.From.UTC().Truncate(time.Millisecond)
+	}
+	if !f.To.IsZero() {
+		f.To = f.To.UTC().Truncate(time.Millisecond)
+	}
+	if !f.From.IsZero() && !f.To.IsZero() && !f.To.After(f.From) {
+		return f, errs.InvalidArgument("to", "must be later than the start of the time range")
+	}
+	if len(f.OwnerIDs) > maxFilterOwners {
+		return f, errs.InvalidArgument("owner_id", "at most %d owners (got %d)", maxFilterOwners, len(f.OwnerIDs))
+	}
+	for _, id := range f.OwnerIDs {
+		if err := access.CheckID("owner_id", id); err != nil {
+			return f, err
+		}
+	}
+	if len(f.OwnerIDs) > 0 {
+		f.OwnerIDs = slices.Compact(slices.Sorted(slices.Values(f.OwnerIDs)))
+	}
+	for _, x := range []struct {
+		field string
+		id    int64
+	}{{"department_id", f.DepartmentID}, {"deal_id", f.DealID}, {"tracker_id", f.TrackerID}} {
+		if x.id < 0 {
+			return f, errs.InvalidArgument(x.field, "must be a positive id (got %d)", x.id)
+		}
+	}
+	switch f.Direction {
+	case "", model.DirectionInbound, model.DirectionOutbound, model.DirectionUnknown:
+	default:
+		return f, errs.InvalidArgument("direction", "must be inbound, outbound or unknown (got %q)", f.Direction)
+	}
+	if f.MinDurationMS != nil && *f.MinDurationMS < 0 {
+		return f, errs.InvalidArgument("min_duration_ms", "must be >= 0 (got %d)", *f.MinDurationMS)
+	}
+	if f.MaxDurationMS != nil && *f.MaxDurationMS < 0 {
+		return f, errs.InvalidArgument("max_duration_ms", "must be >= 0 (got %d)", *f.MaxDurationMS)
+	}
+	if f.MinDurationMS != nil && f.MaxDurationMS != nil && *f.MaxDurationMS < *f.MinDurationMS {
+		return f, errs.InvalidArgument("max_duration_ms", "must be >= the minimum duration")
+	}
+	return f, nil
+}
+
+// filterFingerprint ties a page token to its (normalized) filter.
+func filterFingerprint(f model.ConversationFilter) string {
+	data, _ := json.Marshal(f)
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:8])
+}

@@ -1,0 +1,100 @@
+package conversation
+
+import (
+	"context"
+	"time"
+
+	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/logic/access"
+	"github.com/megaview/mgvcore/internal/model"
+)
+
+// Limits of UpsertDeal (mgv.open.v1 deal.proto).
+const (
+	maxDealNameChars  = 255
+	maxDealStageChars = 64
+)
+
+// DealRepo stores deals.
+type DealRepo interface {
+	// Get finds a deal of the tenant by id, or by origin id when id is 0;
+	// NOT_FOUND names field.
+	Get(ctx context.Context, tenantID, id int64, originID, field string) (model.Deal, error)
+	// Upsert creates or overwrites the deal with d's origin id and reports
+	// whether it created it; d gets the stored id and times.
+	Upsert(ctx context.Context, d *model.Deal) (bool, error)
+}
+
+// UpsertDealRequest writes a deal by the partner's id; every attribute is
+// written as given. Field names in errors are those of
+// mgv.open.v1.UpsertDealRequest.
+type UpsertDealRequest struct {
+	OriginDealID string
+	Name         string
+	AccountName  string
+	Stage        string
+	AmountCents  int64
+	// Owner is optional.
+	Owner Ref
+}
+
+// DealView is a deal as stored.
+type DealView struct {
+	ID           int64     `json:"id"`
+	OriginDealID string    `json:"origin_deal_id"`
+	Name         string    `json:"name"`
+	AccountName  string    `json:"account_name"`
+	Stage        string    `json:"stage"`
+	AmountCents  int64     `json:"amount_cents"`
+	OwnerUserID  *int64    `json:"owner_user_id"`
+	UpdatedAt    time.Time `json:"updated_at"`
+}
+
+// UpsertDeal creates the deal with this origin id or replaces its
+// attributes; the same request again changes nothing.
+func (in *Ingest) UpsertDeal(ctx context.Context, req UpsertDealRequest) (DealView, bool, error) {
+	s, err := access.Require(ctx, access.Ingest)
+	if err != nil {
+		return DealView{}, false, err
+	}
+	for _, c := range []struct {
+		field, v string
+		min, max int
+	}{
+		{"origin_deal_id", req.OriginDealID, 1, maxOriginIDChars},
+		{"name", req.Name, 1, maxDealNameChars},
+		{"account_name", req.AccountName, 0, maxNameChars},
+		{"stage", req.Stage, 0, maxDealStageChars},
+	} {
+		if err := checkText(c.field, c.v, c.min, c.max); err != nil {
+			return DealView{}, false, err
+		}
+	}
+	if req.AmountCents < 0 {
+		return DealView{}, false, errs.InvalidArgument("amount_cents", "must be >= 0 (got %d)", req.AmountCents)
+	}
+	if err := checkRef(req.Owner, "owner_user_id", "origin_owner_user_id", false); err != nil {
+		return DealView{}, false, err
+	}
+	d := model.Deal{TenantID: s.TenantID, OriginDealID: req.OriginDealID, Name: req.Name, AccountName: req.AccountName,
+		Stage: req.Stage, AmountCents: req.AmountCents}
+	if !req.Owner.IsZero() {
+		field := "owner_user_id"
+		if req.Owner.ID == 0 {
+			field = "origin_owner_user_id"
+		}
+		u, err := in.convs.User(ctx, s.TenantID, req.Owner.ID, req.Owner.OriginID, field)
+		if err != nil {
+			return DealView{}, false, err
+		}
+		d.OwnerUserID = &u.ID
+	}
+	created, err := in.deals.Upsert(ctx, &d)
+	if err != nil {
+		return DealView{}, false, err
+	}
+	return DealView{
+		ID: d.ID, OriginDealID: d.OriginDealID, Name: d.Name, AccountName: d.AccountName, Stage: d.Stage,
+		AmountCents: d.AmountCents, OwnerUserID: d.OwnerUserID, UpdatedAt: d.UpdatedAt.UTC(),
+	}, created, nil
+}

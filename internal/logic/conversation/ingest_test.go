@@ -1,0 +1,327 @@
+package conversation
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/logic/access/accesstest"
+	"github.com/megaview/mgvcore/internal/model"
+)
+
+// fakeRepo is an in-memory IngestRepo, DealRepo and Transactor of tenant 1.
+type fakeRepo struct {
+	nextID        int64
+	convs         map[int64]model.Conversation
+	participants  map[int64][]model.Participant
+	users         map[int64]model.User
+	stored        map[int64]int
+	replaced      int
+	inTx          bool
+	beforeCreate  func() // runs as Create starts: a concurrent request lands here
+	creates       int
+	metricsStored []model.ConversationMetrics
+	txMu          sync.Mutex
+	groups        []int                        // transcripts per LockForTranscripts
+	onLock        func([]TranscriptTarget)     // runs as LockForTranscripts starts
+	failReplace   func([]TranscriptRows) error // fails ReplaceTranscripts when it errs
+}
+
+func newFakeRepo() *fakeRepo {
+	origin := "crm-7"
+	return &fakeRepo{
+		nextID: 100, convs: map[int64]model.Conversation{}, participants: map[int64][]model.Participant{},
+		users:  map[int64]model.User{7: {ID: 7, TenantID: 1, Name: "rep", OriginUserID: &origin}},
+		stored: map[int64]int{},
+	}
+}
+
+func (f *fakeRepo) addConversation(c model.Conversation) int64 {
+	f.nextID++
+	c.ID = f.nextID
+	f.convs[c.ID] = c
+	return c.ID
+}
+
+var errConvNotFound = errs.NotFound("CONVERSATION_NOT_FOUND", "no such conversation")
+
+func (f *fakeRepo) Get(_ context.Context, s model.Scope, id int64) (model.Conversation, error) {
+	c, ok := f.convs[id]
+	if !ok || c.TenantID != s.TenantID {
+		return model.Conversation{}, errConvNotFound
+	}
+	return c, nil
+}
+
+func (f *fakeRepo) ByOrigin(_ context.Context, tenantID int64, origin string) (model.Conversation, error) {
+	for _, c := range f.convs {
+		if c.TenantID == tenantID && c.OriginConversationID == origin {
+			return c, nil
+		}
+	}
+	return model.Conversation{}, errConvNotFound
+}
+
+func (f *fakeRepo) Create(_ context.Context, c *model.Conversation, ps []model.Participant) error {
+	f.creates++
+	if f.beforeCreate != nil {
+		f.beforeCreate()
+	}
+	if _, err := f.ByOrigin(context.Background(), c.TenantID, c.OriginConversationID); err == nil {
+		return errs.New(http.StatusConflict, errs.ReasonAlreadyExists, "duplicate")
+	}
+	c.ID = f.addConversation(*c)
+	f.participants[c.ID] = ps
+	return nil
+}
+
+func (f *fakeRepo) User(_ context.Context, tenantID, id int64, origin, field string) (model.User, error) {
+	for _, u := range f.users {
+		if u.TenantID == tenantID && (u.ID == id || (id == 0 && u.OriginUserID != nil && *u.OriginUserID == origin)) {
+			return u, nil
+		}
+	}
+	return model.User{}, errs.NotFound("USER_NOT_FOUND", "%s: no such user", field).With("field", field)
+}
+
+func (f *fakeRepo) LockForTranscripts(_ context.Context, targets []TranscriptTarget) (map[int64]TranscriptLock, error) {
+	f.groups = append(f.groups, len(targets))
+	if f.onLock != nil {
+		f.onLock(targets)
+	}
+	out := map[int64]TranscriptLock{}
+	for _, t := range targets {
+		if _, dup := out[t.ID]; dup {
+			return nil, fmt.Errorf("conversation %d twice in one write", t.ID)
+		}
+		c, ok := f.convs[t.ID]
+		if !ok || c.TenantID != t.TenantID {
+			continue
+		}
+		c.TranscriptVersion++
+		c.SentenceCount, c.Status = t.N, model.StatusReady
+		f.convs[t.ID] = c
+		out[t.ID] = TranscriptLock{Conversation: c, Speakers: slices.Clone(f.participants[t.ID])}
+	}
+	return out, nil
+}
+
+func (f *fakeRepo) AddParticipants(_ context.Context, ps []model.Participant) error {
+	for _, p := range ps {
+		f.participants[p.ConversationID] = append(f.participants[p.ConversationID], p)
+	}
+	return nil
+}
+
+func (f *fakeRepo) ReplaceTranscripts(_ context.Context, ts []TranscriptRows) error {
+	if f.failReplace != nil {
+		if err := f.failReplace(ts); err != nil {
+			return err
+		}
+	}
+	f.replaced += len(ts)
+	return nil
+}
+
+func (f *fakeRepo) SaveMetrics(_ context.Context, ms ...model.ConversationMetrics) error {
+	f.metricsStored = append(f.metricsStored, ms...)
+	return nil
+}
+
+func (f *fakeRepo) QueueTranscriptIndexing(_ context.Context, cs ...model.Conversation) error {
+	for _, c := range cs {
+		f.stored[c.ID] = c.SentenceCount
+	}
+	return nil
+}
+
+// InTx runs one transaction at a time, as SQLite does; a failed one rolls
+// nothing back (the tests that fail one look at what commits after).
+func (f *fakeRepo) InTx(ctx context.Context, fn func(context.Context) error) error {
+	f.txMu.Lock()
+	defer f.txMu.Unlock()
+	f.inTx = true
+	defer func() { f.inTx = false }()
+	return fn(ctx)
+}
+
+// InTransaction is false: the fake's transactions do not mark the context.
+func (f *fakeRepo) InTransaction(context.Context) bool { return false }
+
+// fakeDeals is a DealRepo knowing deal 5 ("deal-5").
+type fakeDeals struct{ *fakeRepo }
+
+func (fakeDeals) Upsert(context.Context, *model.Deal) (bool, error) { return true, nil }
+
+func (d fakeDeals) Get(_ context.Context, _, id int64, origin, field string) (model.Deal, error) {
+	if id == 5 || origin == "deal-5" {
+		return model.Deal{ID: 5, TenantID: 1}, nil
+	}
+	return model.Deal{}, errs.NotFound("DEAL_NOT_FOUND", "%s: no such deal", field).With("field", field)
+}
+
+func validCreate() CreateConversationRequest {
+	return CreateConversationRequest{
+		OriginConversationID: "crm-call-1", Owner: Ref{OriginID: "crm-7"}, Channel: model.ChannelCall,
+		BeginTime: time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC), DurationMS: 60_000,
+		Participants: []ParticipantInput{{SpeakerKey: "0", User: Ref{ID: 7}}, {SpeakerKey: "1", Name: "王总"}},
+	}
+}
+
+func TestCreateConversationIdempotent(t *testing.T) {
+	repo := newFakeRepo()
+	in := NewIngest(repo, fakeDeals{repo}, repo)
+	ctx := accesstest.App(1, "ingest")
+	first, err := in.CreateConversation(ctx, validCreate())
+	if err != nil || !first.Created {
+		t.Fatalf("first: %+v %v", first, err)
+	}
+	c := repo.convs[first.ConversationID]
+	if c.Direction != model.DirectionUnknown || c.Status != model.StatusPending || c.CustomData != "{}" || len(c.RequestHash) != 64 {
+		t.Fatalf("stored: %+v", c)
+	}
+	ps := repo.participants[first.ConversationID]
+	if ps[0].Affiliation != model.AffiliationInternal || ps[1].Affiliation != model.AffiliationUnknown || *ps[0].UserID != 7 {
+		t.Fatalf("participants: %+v", ps)
+	}
+
+	// The same conversation again, with participants in another order and
+	// the owner by id: the same answer, nothing created.
+	same := validCreate()
+	same.Owner = Ref{ID: 7}
+	same.Participants[0], same.Participants[1] = same.Participants[1], same.Participants[0]
+	again, err := in.CreateConversation(ctx, same)
+	if err != nil || again.Created || again.ConversationID != first.ConversationID || repo.creates != 1 {
+		t.Fatalf("retry: %+v %v (creates %d)", again, err, repo.creates)
+	}
+
+	for name, mut := range map[string]func(*CreateConversationRequest){
+		"title":       func(r *CreateConversationRequest) { r.Title = "other" },
+		"begin time":  func(r *CreateConversationRequest) { r.BeginTime = r.BeginTime.Add(time.Second) },
+		"custom data": func(r *CreateConversationRequest) { r.CustomData = map[string]any{"a": 1} },
+		"participant": func(r *CreateConversationRequest) { r.Participants[1].Affiliation = model.AffiliationExternal },
+		"deal":        func(r *CreateConversationRequest) { r.Deal = Ref{ID: 5} },
+	} {
+		req := validCreate()
+		mut(&req)
+		_, err := in.CreateConversation(ctx, req)
+		if e := errs.From(err); e == nil || e.Reason != errs.ReasonConversationConflict || e.Status != http.StatusConflict {
+			t.Errorf("%s differs: %v, want CONVERSATION_CONFLICT", name, err)
+		}
+	}
+}
+
+func TestCreateConversationLosesTheRace(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		winnerTitle string
+		wantErr     string
+	}{
+		{"the winner sent the same request", "", ""},
+		{"the winner sent another request", "other", errs.ReasonConversationConflict},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			repo := newFakeRepo()
+			in := NewIngest(repo, fakeDeals{repo}, repo)
+			req := validCreate()
+			// Between our look-up and our insert, a concurrent request
+			// inserts the conversation: our insert hits the unique key.
+			repo.beforeCreate = func() {
+				repo.beforeCreate = nil
+				winner := validCreate()
+				winner.Title = tc.winnerTitle
+				if _, err := in.CreateConversation(accesstest.App(1, "ingest"), winner); err != nil {
+					t.Fatal(err)
+				}
+			}
+			res, err := in.CreateConversation(accesstest.App(1, "ingest"), req)
+			if got := errs.ReasonOf(err); got != tc.wantErr {
+				t.Fatalf("err %v, want %q", err, tc.wantErr)
+			}
+			if tc.wantErr == "" && (res.Created || res.ConversationID == 0) {
+				t.Fatalf("result %+v, want the winner's id with created=false", res)
+			}
+			if len(repo.convs) != 1 {
+				t.Fatalf("%d conversations", len(repo.convs))
+			}
+		})
+	}
+}
+
+func TestCreateConversationValidation(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		mut   func(*CreateConversationRequest)
+		field string
+	}{
+		{"no origin id", func(r *CreateConversationRequest) { r.OriginConversationID = "" }, "origin_conversation_id"},
+		{"origin id too long", func(r *CreateConversationRequest) { r.OriginConversationID = strings.Repeat("x", 129) }, "origin_conversation_id"},
+		{"no owner", func(r *CreateConversationRequest) { r.Owner = Ref{} }, "owner_user_id"},
+		{"negative owner", func(r *CreateConversationRequest) { r.Owner = Ref{ID: -1} }, "owner_user_id"},
+		{"owner origin too long", func(r *CreateConversationRequest) { r.Owner = Ref{OriginID: strings.Repeat("u", 129)} }, "origin_owner_user_id"},
+		{"title too long", func(r *CreateConversationRequest) { r.Title = strings.Repeat("标", 256) }, "title"},
+		{"no channel", func(r *CreateConversationRequest) { r.Channel = "" }, "channel"},
+		{"bad channel", func(r *CreateConversationRequest) { r.Channel = "7" }, "channel"},
+		{"bad direction", func(r *CreateConversationRequest) { r.Direction = "sideways" }, "direction"},
+		{"no begin time", func(r *CreateConversationRequest) { r.BeginTime = time.Time{} }, "begin_time"},
+		{"begin time in 1900", func(r *CreateConversationRequest) { r.BeginTime = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC) }, "begin_time"},
+		{"no duration", func(r *CreateConversationRequest) { r.DurationMS = 0 }, "duration_ms"},
+		{"duration over 24 hours", func(r *CreateConversationRequest) { r.DurationMS = 86_400_001 }, "duration_ms"},
+		{"language too long", func(r *CreateConversationRequest) { r.Language = strings.Repeat("z", 17) }, "language"},
+		{"custom data too big", func(r *CreateConversationRequest) { r.CustomData = map[string]any{"x": strings.Repeat("d", 16<<10)} }, "custom_data"},
+		{"too many participants", func(r *CreateConversationRequest) { r.Participants = make([]ParticipantInput, 101) }, "participants"},
+		{"participant without speaker", func(r *CreateConversationRequest) { r.Participants[1].SpeakerKey = "" }, "participants[1].speaker_key"},
+		{"duplicate speaker", func(r *CreateConversationRequest) { r.Participants[1].SpeakerKey = "0" }, "participants[1].speaker_key"},
+		{"bad affiliation", func(r *CreateConversationRequest) { r.Participants[1].Affiliation = "enemy" }, "participants[1].affiliation"},
+		{"participant name too long", func(r *CreateConversationRequest) { r.Participants[1].Name = strings.Repeat("n", 256) }, "participants[1].name"},
+		{"unknown owner", func(r *CreateConversationRequest) { r.Owner = Ref{OriginID: "nobody"} }, "origin_owner_user_id"},
+		{"unknown participant user", func(r *CreateConversationRequest) { r.Participants[1].User = Ref{ID: 8} }, "participants[1].user_id"},
+		{"unknown deal", func(r *CreateConversationRequest) { r.Deal = Ref{OriginID: "deal-6"} }, "origin_deal_id"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			repo := newFakeRepo()
+			in := NewIngest(repo, fakeDeals{repo}, repo)
+			req := validCreate()
+			tc.mut(&req)
+			_, err := in.CreateConversation(accesstest.App(1, "ingest"), req)
+			if e := errs.From(err); e == nil || e.Metadata["field"] != tc.field {
+				t.Fatalf("got %v, want an error naming %s", err, tc.field)
+			}
+			if repo.creates != 0 {
+				t.Fatal("an invalid request reached the store")
+			}
+		})
+	}
+}
+
+func TestIngestNeedsTheIngestScope(t *testing.T) {
+	repo := newFakeRepo()
+	in := NewIngest(repo, fakeDeals{repo}, repo)
+	for name, ctx := range map[string]context.Context{
+		"app without ingest": accesstest.App(1, "read"),
+		"rep":                model.WithScope(context.Background(), model.Scope{TenantID: 1, UserID: 7, Role: model.RoleRep}),
+		"manager":            model.WithScope(context.Background(), model.Scope{TenantID: 1, UserID: 7, Role: model.RoleManager, DepartmentPath: "/1/"}),
+	} {
+		if _, err := in.CreateConversation(ctx, validCreate()); errs.From(err).Status != http.StatusForbidden {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if _, err := in.CreateConversation(context.Background(), validCreate()); errs.From(err).Status != http.StatusUnauthorized {
+		t.Errorf("anonymous: %v", err)
+	}
+	admin := model.WithScope(context.Background(), model.Scope{TenantID: 1, UserID: 7, Role: model.RoleAdmin})
+	if _, err := in.CreateConversation(admin, validCreate()); err != nil {
+		t.Errorf("admin: %v", err)
+	}
+}
+
+func ExampleQueryTerms() {
+	fmt.Printf("%q\n", QueryTerms(`Budget "next  Quarter" 预算 "unclosed phrase`))
+	// Output: ["budget" "next quarter" "预算" "unclosed phrase"]
+}

@@ -1,0 +1,179 @@
+package conversation
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/logic/access"
+	"github.com/megaview/mgvcore/internal/logic/interaction"
+	"github.com/megaview/mgvcore/internal/model"
+)
+
+// Limits of PutTranscript (mgv.open.v1 conversation.proto).
+const (
+	MaxChunkSentences      = 1000
+	MaxTranscriptSentences = 20_000
+	MaxSentenceTextBytes   = 4096
+	// maxSentenceMS: no sentence lies beyond the longest conversation.
+	maxSentenceMS = maxConversationMS
+)
+
+// SentenceInput is one sentence as a partner sends it.
+type SentenceInput struct {
+	Seq        int64
+	SpeakerKey string
+	StartMS    int64
+	EndMS      int64
+	Text       string
+}
+
+// TranscriptResult is what a stored transcript gives.
+type TranscriptResult struct {
+	ConversationID int64
+	SentenceCount  int
+	Metrics        interaction.Metrics
+}
+
+// TranscriptUpload collects a transcript chunk by chunk, validating as it
+// goes so that a bad stream is refused at its first bad sentence; nothing
+// is stored before CommitTranscript.
+type TranscriptUpload struct {
+	in             *Ingest
+	scope          model.Scope // the caller's: its tenant owns the conversation
+	chunks         int
+	conversationID int64
+	expected       int64 // -1: not announced
+	sentences      []model.Sentence
+	lastSeq        int64
+}
+
+// BeginTranscript starts replacing a conversation's transcript; expected,
+// when set, is the number of sentences the client announces.
+func (in *Ingest) BeginTranscript(ctx context.Context, conversationID int64, expected *int64) (*TranscriptUpload, error) {
+	s, err := access.Require(ctx, access.Ingest)
+	if err != nil {
+		return nil, err
+	}
+	if err := access.CheckID("header.conversation_id", conversationID); err != nil {
+		return nil, err
+	}
+	u := &TranscriptUpload{in: in, scope: s, conversationID: conversationID, expected: -1, lastSeq: -1}
+	if expected != nil {
+		if *expected < 0 || *expected > MaxTranscriptSentences {
+			return nil, errs.InvalidArgument("header.expected_sentence_count", "must be 0..%d (got %d)", MaxTranscriptSentences, *expected)
+		}
+		u.expected = *expected
+		u.sentences = make([]model.Sentence, 0, *expected)
+	}
+	return u, nil
+}
+
+// Add validates and keeps one chunk of sentences. When a second chunk
+// comes, more of the upload is on its way, and an unknown conversation is
+// refused before the rest is read; an upload of one chunk is all here
+// already, and CommitTranscript refuses it alike when it locks the
+// conversation, one query fewer.
+func (u *TranscriptUpload) Add(ctx context.Context, chunk []SentenceInput) error {
+	if u.chunks++; u.chunks == 2 {
+		if _, err := u.in.convs.Get(ctx, u.scope, u.conversationID); err != nil {
+			return err
+		}
+	}
+	if len(chunk) == 0 || len(chunk) > MaxChunkSentences {
+		return errs.InvalidArgument("chunk.sentences", "a chunk holds 1..%d sentences (got %d)", MaxChunkSentences, len(chunk))
+	}
+	if n := len(u.sentences) + len(chunk); n > MaxTranscriptSentences {
+		return errs.InvalidArgument("chunk.sentences", "a transcript holds at most %d sentences (got %d so far)", MaxTranscriptSentences, n)
+	}
+	for _, s := range chunk {
+		if err := ValidateSentence(u.lastSeq, s); err != nil {
+			return err
+		}
+		u.lastSeq = s.Seq
+		u.sentences = append(u.sentences, model.Sentence{
+			TenantID: u.scope.TenantID, ConversationID: u.conversationID,
+			Seq: int(s.Seq), SpeakerKey: s.SpeakerKey, StartMS: s.StartMS, EndMS: s.EndMS, Text: s.Text,
+		})
+	}
+	return nil
+}
+
+// Len is the number of sentences collected.
+func (u *TranscriptUpload) Len() int { return len(u.sentences) }
+
+// ValidateSentence checks one sentence that follows the sentence with seq
+// prevSeq (-1 for the first). Errors name the field and the seq.
+func ValidateSentence(prevSeq int64, s SentenceInput) error {
+	bad := func(field, format string, args ...any) error {
+		return errs.InvalidArgument("sentence."+field, "seq %d: %s", s.Seq, fmt.Sprintf(format, args...)).
+			With("seq", strconv.FormatInt(s.Seq, 10))
+	}
+	switch {
+	case s.Seq < 0 || s.Seq > math.MaxInt32:
+		return bad("seq", "must be 0..%d", math.MaxInt32)
+	case s.Seq <= prevSeq:
+		return bad("seq", "must be greater than the previous sentence's seq %d (strictly increasing)", prevSeq)
+	case s.SpeakerKey == "":
+		return bad("speaker_key", "required")
+	case !utf8.ValidString(s.SpeakerKey):
+		return bad("speaker_key", "must be UTF-8")
+	case utf8.RuneCountInString(s.SpeakerKey) > maxSpeakerKeyChars:
+		return bad("speaker_key", "at most %d characters", maxSpeakerKeyChars)
+	case s.StartMS < 0:
+		return bad("start_ms", "must be >= 0 (got %d)", s.StartMS)
+	case s.EndMS < s.StartMS:
+		return bad("end_ms", "must be >= start_ms (start_ms %d, end_ms %d)", s.StartMS, s.EndMS)
+	case s.EndMS > maxSentenceMS:
+		return bad("end_ms", "must be at most %d (24 hours; got %d)", maxSentenceMS, s.EndMS)
+	case s.Text == "":
+		return bad("text", "required")
+	case len(s.Text) > MaxSentenceTextBytes:
+		return bad("text", "at most %d bytes (got %d)", MaxSentenceTextBytes, len(s.Text))
+	case !utf8.ValidString(s.Text):
+		return bad("text", "must be UTF-8")
+	}
+	return nil
+}
+
+// CommitTranscript stores a collected transcript (writeTranscripts), in
+// one transaction with the other transcripts committed at the same time
+// (transcript_commit.go), and runs the OnCommitted function once it is
+// committed.
+func (in *Ingest) CommitTranscript(ctx context.Context, u *TranscriptUpload) (TranscriptResult, error) {
+	if u.expected >= 0 && int64(len(u.sentences)) != u.expected {
+		return TranscriptResult{}, errs.InvalidArgument("header.expected_sentence_count",
+			"the header announced %d sentences, the stream carried %d", u.expected, len(u.sentences))
+	}
+	return in.commit(ctx, u)
+}
+
+// PutTranscript replaces a transcript in one call: BeginTranscript, Add in
+// chunks, CommitTranscript.
+func (in *Ingest) PutTranscript(ctx context.Context, conversationID int64, sentences []SentenceInput) (TranscriptResult, error) {
+	n := int64(len(sentences))
+	u, err := in.BeginTranscript(ctx, conversationID, &n)
+	if err != nil {
+		return TranscriptResult{}, err
+	}
+	for i := 0; i < len(sentences); i += MaxChunkSentences {
+		if err := u.Add(ctx, sentences[i:min(i+MaxChunkSentences, len(sentences))]); err != nil {
+			return TranscriptResult{}, err
+		}
+	}
+	return in.CommitTranscript(ctx, u)
+}
+
+func storedMetrics(c model.Conversation, m interaction.Metrics, at time.Time) model.ConversationMetrics {
+	return model.ConversationMetrics{
+		ConversationID: c.ID, TenantID: c.TenantID, AlgoVersion: m.AlgoVersion,
+		TalkRatio: m.TalkRatio, LongestMonologueMS: m.LongestMonologueMS, LongestCustomerStoryMS: m.LongestCustomerStoryMS,
+		Interactivity: m.Interactivity, PatienceMS: m.PatienceMS,
+		QuestionCountInternal: m.QuestionCountInternal, QuestionCountExternal: m.QuestionCountExternal,
+		QuestionRate: m.QuestionRate, SilenceMS: m.SilenceMS, ComputedAt: at.UTC().Truncate(time.Millisecond),
+	}
+}

@@ -1,0 +1,185 @@
+package conversation
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/logic/access/accesstest"
+	"github.com/megaview/mgvcore/internal/model"
+)
+
+func TestValidateSentence(t *testing.T) {
+	ok := SentenceInput{Seq: 3, SpeakerKey: "0", StartMS: 100, EndMS: 200, Text: "你好"}
+	with := func(f func(*SentenceInput)) SentenceInput {
+		s := ok
+		f(&s)
+		return s
+	}
+	for _, tc := range []struct {
+		name  string
+		prev  int64
+		s     SentenceInput
+		field string // "" when valid
+	}{
+		{"valid", 2, ok, ""},
+		{"first with seq 0", -1, with(func(s *SentenceInput) { s.Seq = 0 }), ""},
+		{"gap in seq", 0, ok, ""},
+		{"zero-length", 2, with(func(s *SentenceInput) { s.EndMS = s.StartMS }), ""},
+		{"text of exactly 4096 bytes", 2, with(func(s *SentenceInput) { s.Text = strings.Repeat("a", 4096) }), ""},
+		{"speaker key of 64 characters", 2, with(func(s *SentenceInput) { s.SpeakerKey = strings.Repeat("说", 64) }), ""},
+		{"repeated seq", 3, ok, "sentence.seq"},
+		{"decreasing seq", 7, ok, "sentence.seq"},
+		{"negative seq", -1, with(func(s *SentenceInput) { s.Seq = -1 }), "sentence.seq"},
+		{"seq beyond int32", 2, with(func(s *SentenceInput) { s.Seq = 1 << 31 }), "sentence.seq"},
+		{"no speaker", 2, with(func(s *SentenceInput) { s.SpeakerKey = "" }), "sentence.speaker_key"},
+		{"speaker key too long", 2, with(func(s *SentenceInput) { s.SpeakerKey = strings.Repeat("k", 65) }), "sentence.speaker_key"},
+		{"negative start", 2, with(func(s *SentenceInput) { s.StartMS = -1 }), "sentence.start_ms"},
+		{"end before start", 2, with(func(s *SentenceInput) { s.EndMS = 99 }), "sentence.end_ms"},
+		{"end past 24 hours", 2, with(func(s *SentenceInput) { s.EndMS = 86_400_001 }), "sentence.end_ms"},
+		{"empty text", 2, with(func(s *SentenceInput) { s.Text = "" }), "sentence.text"},
+		{"text of 4097 bytes", 2, with(func(s *SentenceInput) { s.Text = strings.Repeat("a", 4097) }), "sentence.text"},
+		{"CJK text over 4 KiB", 2, with(func(s *SentenceInput) { s.Text = strings.Repeat("预", 1366) }), "sentence.text"},
+		{"invalid UTF-8", 2, with(func(s *SentenceInput) { s.Text = "\xff" }), "sentence.text"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := ValidateSentence(tc.prev, tc.s)
+			if tc.field == "" {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				return
+			}
+			e := errs.From(err)
+			if e == nil || e.Reason != errs.ReasonInvalidArgument || e.Metadata["field"] != tc.field || e.Metadata["seq"] == "" ||
+				!strings.Contains(e.Message, "seq ") {
+				t.Fatalf("got %v, want INVALID_ARGUMENT naming %s and the seq", err, tc.field)
+			}
+		})
+	}
+}
+
+func TestTranscriptUploadLimits(t *testing.T) {
+	repo := newFakeRepo()
+	in := NewIngest(repo, fakeDeals{repo}, repo)
+	ctx := accesstest.App(1, "ingest")
+	begin := func() *TranscriptUpload {
+		t.Helper()
+		u, err := in.BeginTranscript(ctx, repo.addConversation(model.Conversation{TenantID: 1, DurationMS: 10_000}), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	u := begin()
+	if err := u.Add(ctx, nil); errs.From(err).Metadata["field"] != "chunk.sentences" {
+		t.Fatalf("empty chunk: %v", err)
+	}
+	chunk := func(from, n int) []SentenceInput {
+		out := make([]SentenceInput, n)
+		for i := range out {
+			out[i] = SentenceInput{Seq: int64(from + i), SpeakerKey: "s", StartMS: 0, EndMS: 1, Text: "x"}
+		}
+		return out
+	}
+	if err := u.Add(ctx, chunk(0, MaxChunkSentences+1)); errs.From(err).Metadata["field"] != "chunk.sentences" {
+		t.Fatalf("oversized chunk: %v", err)
+	}
+	for i := 0; i < MaxTranscriptSentences; i += MaxChunkSentences {
+		if err := u.Add(ctx, chunk(i, MaxChunkSentences)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := u.Add(ctx, chunk(MaxTranscriptSentences, 1)); errs.From(err).Metadata["field"] != "chunk.sentences" {
+		t.Fatalf("sentence 20 001: %v", err)
+	}
+	// Seq order holds across chunks.
+	v := begin()
+	if err := v.Add(ctx, chunk(5, 2)); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Add(ctx, chunk(6, 1)); errs.From(err).Metadata["seq"] != "6" {
+		t.Fatalf("seq going back across chunks: %v", err)
+	}
+}
+
+func TestCommitChecksAnnouncedCount(t *testing.T) {
+	repo := newFakeRepo()
+	in := NewIngest(repo, fakeDeals{repo}, repo)
+	ctx := accesstest.App(1, "ingest")
+	id := repo.addConversation(model.Conversation{TenantID: 1, OriginConversationID: "c", DurationMS: 10_000})
+	three := int64(3)
+	u, err := in.BeginTranscript(ctx, id, &three)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hi := []SentenceInput{{Seq: 0, SpeakerKey: "a", EndMS: 10, Text: "hi"}}
+	if err := u.Add(ctx, hi); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.CommitTranscript(ctx, u); errs.From(err).Metadata["field"] != "header.expected_sentence_count" {
+		t.Fatalf("truncated upload: %v", err)
+	}
+	if repo.replaced != 0 {
+		t.Fatal("a truncated upload was stored")
+	}
+	// An unknown conversation: an upload of one chunk is refused at
+	// commit, a longer one at its second chunk.
+	single, err := in.BeginTranscript(ctx, 999, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := single.Add(ctx, hi); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.CommitTranscript(ctx, single); errs.From(err).Status != 404 {
+		t.Fatalf("unknown conversation, one chunk: %v", err)
+	}
+	long, err := in.BeginTranscript(ctx, 999, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := long.Add(ctx, hi); err != nil {
+		t.Fatal(err)
+	}
+	if err := long.Add(ctx, []SentenceInput{{Seq: 1, SpeakerKey: "a", EndMS: 10, Text: "again"}}); errs.From(err).Status != 404 {
+		t.Fatalf("unknown conversation, second chunk: %v", err)
+	}
+	minus := int64(-1)
+	if _, err := in.BeginTranscript(ctx, id, &minus); errs.From(err).Metadata["field"] != "header.expected_sentence_count" {
+		t.Fatalf("negative count: %v", err)
+	}
+}
+
+func TestCommitRunsHooksAndAddsUnknownSpeakers(t *testing.T) {
+	repo := newFakeRepo()
+	var got TranscriptWrite
+	hook := TranscriptHookFunc(func(ctx context.Context, w TranscriptWrite) error {
+		if !repo.inTx {
+			t.Error("hook ran outside the transaction")
+		}
+		got = w
+		return nil
+	})
+	in := NewIngest(repo, fakeDeals{repo}, repo, hook)
+	id := repo.addConversation(model.Conversation{TenantID: 1, DurationMS: 10_000})
+	repo.participants[id] = []model.Participant{{SpeakerKey: "rep", Affiliation: model.AffiliationInternal}}
+	res, err := in.PutTranscript(accesstest.App(1, "ingest"), id, []SentenceInput{
+		{Seq: 0, SpeakerKey: "rep", StartMS: 0, EndMS: 3000, Text: "what is your budget?"},
+		{Seq: 1, SpeakerKey: "guest", StartMS: 3000, EndMS: 4000, Text: "about ten thousand dollars"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Metrics.TalkRatio != 0.75 || res.Metrics.QuestionCountInternal != 1 {
+		t.Fatalf("metrics: %+v", res.Metrics)
+	}
+	if len(got.Sentences) != 2 || len(got.Participants) != 2 || got.Participants[1].Affiliation != model.AffiliationUnknown ||
+		got.Conversation.TranscriptVersion != 1 || got.Conversation.SentenceCount != 2 {
+		t.Fatalf("hook saw %+v", got)
+	}
+	if repo.stored[id] != 2 {
+		t.Fatalf("stored %d", repo.stored[id])
+	}
+}

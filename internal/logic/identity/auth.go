@@ -1,0 +1,291 @@
+package identity
+
+import (
+	"context"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/model"
+)
+
+// RefreshTokenRepo stores refresh tokens by their hash.
+type RefreshTokenRepo interface {
+	Create(ctx context.Context, t *model.RefreshToken) error
+	// ByHash finds a token, spent and revoked ones included.
+	ByHash(ctx context.Context, hash string) (*model.RefreshToken, error)
+	// Rotate marks the token with oldHash used, unless it already is (or is
+	// revoked), and stores next, atomically. It reports false when the
+	// token was not usable any more: another refresh won.
+	Rotate(ctx context.Context, oldHash string, usedAt time.Time, next *model.RefreshToken) (bool, error)
+	// RevokeFamily revokes every token of a login.
+	RevokeFamily(ctx context.Context, familyID string, at time.Time) error
+	// RevokeUser revokes every token of a user.
+	RevokeUser(ctx context.Context, tenantID, userID int64, at time.Time) error
+}
+
+// AppRepo stores open-platform apps.
+type AppRepo interface {
+	ByKey(ctx context.Context, appKey string) (*model.App, error)
+	ByName(ctx context.Context, tenantID int64, name string) (*model.App, error)
+	Create(ctx context.Context, a *model.App) error
+	UpdateSecret(ctx context.Context, tenantID, id int64, secretHash string) error
+}
+
+// Auth signs users and apps in: passwords and app secrets become short-lived
+// tokens, refresh tokens are single use.
+type Auth struct {
+	users       UserRepo
+	tenants     TenantRepo
+	departments DepartmentRepo
+	refresh     RefreshTokenRepo
+	apps        AppRepo
+	tokens      *Tokens
+	hasher      Hasher
+	refreshTTL  time.Duration
+	now         func() time.Time
+	// dummyHash is compared against when the account is unknown, so a
+	// wrong account takes as long as a wrong password.
+	dummyHash string
+}
+
+// AuthDeps are what Auth needs.
+type AuthDeps struct {
+	Users       UserRepo
+	Tenants     TenantRepo
+	Departments DepartmentRepo
+	Refresh     RefreshTokenRepo
+	Apps        AppRepo
+	Tokens      *Tokens
+	Hasher      Hasher
+	RefreshTTL  time.Duration
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// NewAuth builds the use cases.
+func NewAuth(d AuthDeps) (*Auth, error) {
+	dummy, err := d.Hasher.Hash(randomToken(18))
+	if err != nil {
+		return nil, err
+	}
+	now := storeClock(d.Now)
+	return &Auth{
+		users: d.Users, tenants: d.Tenants, departments: d.Departments, refresh: d.Refresh, apps: d.Apps,
+		tokens: d.Tokens, hasher: d.Hasher, refreshTTL: d.RefreshTTL, now: now, dummyHash: dummy,
+	}, nil
+}
+
+// LoginReq signs a user in with an email or a phone number.
+type LoginReq struct {
+	Account  string
+	Password string
+}
+
+// RefreshReq exchanges a refresh token for a new pair.
+type RefreshReq struct {
+	RefreshToken string
+}
+
+// TokenPair is the answer to a login or a refresh.
+type TokenPair struct {
+	AccessToken  string
+	RefreshToken string
+	// ExpiresIn is the access token's lifetime in seconds.
+	ExpiresIn int64
+}
+
+// AppTokenReq signs an app in.
+type AppTokenReq struct {
+	AppKey    string
+	AppSecret string
+}
+
+// AppToken is the answer to CreateAppToken.
+type AppToken struct {
+	AccessToken string
+	ExpiresIn   int64
+}
+
+var (
+	errBadLogin     = errs.Unauthenticated("the account or the password is wrong")
+	errBadAppSecret = errs.Unauthenticated("the app key or the app secret is wrong")
+	errUserDisabled = errs.Of(errs.ReasonUserDisabled, "this account is disabled; ask your administrator")
+	errRefreshSpent = errs.Unauthenticated("the refresh token was already used; every session of this login is now signed out, sign in again")
+	errRefreshBad   = errs.Unauthenticated("the refresh token is not valid; sign in again")
+)
+
+// Login checks the password of the account and starts a new token family.
+func (a *Auth) Login(ctx context.Context, req LoginReq) (*TokenPair, error) {
+	account := strings.TrimSpace(req.Account)
+	switch {
+	case account == "":
+		return nil, errs.InvalidArgument("account", "is required (an email or a phone number)")
+	case utf8.RuneCountInString(account) > 255:
+		return nil, errs.InvalidArgument("account", "must be at most 255 characters")
+	case req.Password == "":
+		return nil, errs.InvalidArgument("password", "is required")
+	case len(req.Password) > 1024:
+		return nil, errs.InvalidArgument("password", "must be at most 1024 bytes")
+	}
+	u, err := a.findAccount(ctx, account)
+	if err != nil && !errs.IsNotFound(err) {
+		return nil, err
+	}
+	if u == nil {
+		a.hasher.Matches(a.dummyHash, req.Password)
+		return nil, errBadLogin
+	}
+	hash := u.PasswordHash
+	if hash == "" {
+		// Users mirrored from a partner have no password until one is set.
+		hash = a.dummyHash
+	}
+	if !a.hasher.Matches(hash, req.Password) || u.PasswordHash == "" {
+		return nil, errBadLogin
+	}
+	if u.Status != model.UserActive {
+		return nil, errUserDisabled
+	}
+	return a.issuePair(ctx, u, randomHex(16))
+}
+
+// findAccount looks an account up by email when it has an @, else by phone.
+func (a *Auth) findAccount(ctx context.Context, account string) (*model.User, error) {
+	if strings.Contains(account, "@") {
+		return a.users.ByEmail(ctx, normalizeEmail(account))
+	}
+	phone := loginPhone(account)
+	if !validPhone(phone) {
+		return nil, nil
+	}
+	return a.users.ByPhone(ctx, phone)
+}
+
+// Refresh spends a refresh token and returns a new pair of the same family.
+// A token presented a second time means it leaked (or a client replayed
+// it): the whole family is revoked.
+func (a *Auth) Refresh(ctx context.Context, req RefreshReq) (*TokenPair, error) {
+	raw := strings.TrimSpace(req.RefreshToken)
+	switch {
+	case raw == "":
+		return nil, errs.InvalidArgument("refresh_token", "is required")
+	case len(raw) > 256:
+		return nil, errRefreshBad
+	}
+	hash := tokenHash(raw)
+	rt, err := a.refresh.ByHash(ctx, hash)
+	switch {
+	case errs.IsNotFound(err):
+		return nil, errRefreshBad
+	case err != nil:
+		return nil, err
+	}
+	now := a.now()
+	switch {
+	case rt.RevokedAt != nil:
+		return nil, errRefreshBad
+	case rt.UsedAt != nil:
+		return nil, a.revokeFamily(ctx, rt.FamilyID, now, errRefreshSpent)
+	case !now.Before(rt.ExpiresAt):
+		return nil, errs.Unauthenticated("the refresh token has expired; sign in again")
+	}
+	u, err := a.users.ByID(ctx, rt.TenantID, rt.UserID)
+	switch {
+	case errs.IsNotFound(err):
+		return nil, a.revokeFamily(ctx, rt.FamilyID, now, errRefreshBad)
+	case err != nil:
+		return nil, err
+	case u.Status != model.UserActive:
+		return nil, a.revokeFamily(ctx, rt.FamilyID, now, errUserDisabled)
+	}
+	next, nextRaw := a.newRefreshToken(u, rt.FamilyID, now)
+	won, err := a.refresh.Rotate(ctx, hash, now, next)
+	if err != nil {
+		return nil, err
+	}
+	if !won {
+		// A concurrent refresh spent it first: to this caller it is a reuse.
+		return nil, a.revokeFamily(ctx, rt.FamilyID, now, errRefreshSpent)
+	}
+	return a.pairWith(ctx, u, nextRaw)
+}
+
+func (a *Auth) revokeFamily(ctx context.Context, familyID string, now time.Time, answer error) error {
+	if err := a.refresh.RevokeFamily(ctx, familyID, now); err != nil {
+		return err
+	}
+	return answer
+}
+
+func (a *Auth) newRefreshToken(u *model.User, familyID string, now time.Time) (*model.RefreshToken, string) {
+	raw := randomToken(32)
+	return &model.RefreshToken{
+		TenantID: u.TenantID, UserID: u.ID, FamilyID: familyID, TokenHash: tokenHash(raw),
+		ExpiresAt: now.Add(a.refreshTTL), CreatedAt: now,
+	}, raw
+}
+
+// issuePair stores the first refresh token of a family and signs the pair.
+func (a *Auth) issuePair(ctx context.Context, u *model.User, familyID string) (*TokenPair, error) {
+	rt, raw := a.newRefreshToken(u, familyID, a.now())
+	if err := a.refresh.Create(ctx, rt); err != nil {
+		return nil, err
+	}
+	return a.pairWith(ctx, u, raw)
+}
+
+// pairWith signs an access token carrying the user's current role and
+// department, so a refresh picks up changes an admin made.
+func (a *Auth) pairWith(ctx context.Context, u *model.User, refreshToken string) (*TokenPair, error) {
+	tenant, err := a.tenants.ByID(ctx, u.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	path := ""
+	if u.DepartmentID != nil {
+		d, err := a.departments.ByID(ctx, u.TenantID, *u.DepartmentID)
+		switch {
+		case err == nil:
+			path = d.Path
+		case !errs.IsNotFound(err):
+			return nil, err
+		}
+	}
+	access, err := a.tokens.IssueAccess(u, path, tenant.RateTier)
+	if err != nil {
+		return nil, err
+	}
+	return &TokenPair{AccessToken: access, RefreshToken: refreshToken, ExpiresIn: int64(a.tokens.AccessTTL() / time.Second)}, nil
+}
+
+// CreateAppToken checks an app's key and secret and signs an app token.
+func (a *Auth) CreateAppToken(ctx context.Context, req AppTokenReq) (*AppToken, error) {
+	switch {
+	case req.AppKey == "":
+		return nil, errs.InvalidArgument("app_key", "is required")
+	case utf8.RuneCountInString(req.AppKey) > 128:
+		return nil, errs.InvalidArgument("app_key", "must be at most 128 characters")
+	case req.AppSecret == "":
+		return nil, errs.InvalidArgument("app_secret", "is required")
+	case utf8.RuneCountInString(req.AppSecret) > 256:
+		return nil, errs.InvalidArgument("app_secret", "must be at most 256 characters")
+	}
+	app, err := a.apps.ByKey(ctx, req.AppKey)
+	switch {
+	case errs.IsNotFound(err):
+		a.hasher.Matches(a.dummyHash, req.AppSecret)
+		return nil, errBadAppSecret
+	case err != nil:
+		return nil, err
+	}
+	if !a.hasher.Matches(app.SecretHash, req.AppSecret) {
+		return nil, errBadAppSecret
+	}
+	tok, err := a.tokens.IssueApp(app)
+	if err != nil {
+		return nil, err
+	}
+	return &AppToken{AccessToken: tok, ExpiresIn: int64(a.tokens.AppTTL() / time.Second)}, nil
+}

@@ -1,0 +1,88 @@
+package identity
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/megaview/mgvcore/internal/errs"
+)
+
+// Hasher hashes and checks passwords and app secrets.
+type Hasher interface {
+	Hash(secret string) (string, error)
+	// Matches reports whether secret is the one hash was made from. It
+	// takes as long for a wrong secret as for a right one.
+	Matches(hash, secret string) bool
+}
+
+// Bcrypt is the production Hasher.
+type Bcrypt struct{ Cost int }
+
+// NewBcrypt hashes at cost (bcrypt.DefaultCost when 0).
+func NewBcrypt(cost int) Bcrypt {
+	if cost == 0 {
+		cost = bcrypt.DefaultCost
+	}
+	return Bcrypt{Cost: cost}
+}
+
+// Hash returns the bcrypt hash of secret.
+func (b Bcrypt) Hash(secret string) (string, error) {
+	h, err := bcrypt.GenerateFromPassword([]byte(secret), b.Cost)
+	if err != nil {
+		return "", fmt.Errorf("hashing a secret: %w", err)
+	}
+	return string(h), nil
+}
+
+// Matches compares in bcrypt's time, whatever the outcome.
+func (b Bcrypt) Matches(hash, secret string) bool {
+	return bcrypt.CompareHashAndPassword([]byte(hash), []byte(secret)) == nil
+}
+
+// Password length limits: bcrypt reads at most 72 bytes, and a longer
+// password would silently share a hash with its prefix.
+const (
+	minPasswordChars = 8
+	maxPasswordBytes = 72
+)
+
+// ValidatePassword checks a new password; field names it in the error.
+func ValidatePassword(field, pw string) error {
+	switch {
+	case pw == "":
+		return errs.InvalidArgument(field, "is required")
+	case len([]rune(pw)) < minPasswordChars:
+		return errs.InvalidArgument(field, "must be at least %d characters", minPasswordChars)
+	case len(pw) > maxPasswordBytes:
+		return errs.InvalidArgument(field, "must be at most %d bytes", maxPasswordBytes)
+	}
+	return nil
+}
+
+// randomToken is n random bytes, base64url without padding.
+func randomToken(n int) string {
+	b := make([]byte, n)
+	// crypto/rand.Read never fails (it panics if the system source does).
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// randomHex is n random bytes in hex.
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// tokenHash is how a refresh token is stored: a leaked table does not give
+// usable tokens, and a 256-bit random token needs no slow hash.
+func tokenHash(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}

@@ -1,0 +1,141 @@
+package identity
+
+import (
+	"context"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/model"
+)
+
+// Provision creates tenants and open-platform apps: operator work done from
+// the command line (`mgvcore seed`), never through the API.
+type Provision struct {
+	tenants TenantRepo
+	apps    AppRepo
+	users   UserRepo
+	hasher  Hasher
+	now     func() time.Time
+}
+
+// ProvisionDeps are what Provision needs.
+type ProvisionDeps struct {
+	Tenants TenantRepo
+	Apps    AppRepo
+	Users   UserRepo
+	Hasher  Hasher
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// NewProvision builds the use cases.
+func NewProvision(d ProvisionDeps) *Provision {
+	now := storeClock(d.Now)
+	return &Provision{tenants: d.Tenants, apps: d.Apps, users: d.Users, hasher: d.Hasher, now: now}
+}
+
+// NewTenant describes a tenant to create.
+type NewTenant struct {
+	Name     string
+	Timezone string // an IANA zone; "" means Asia/Shanghai
+	RateTier string // "" means standard
+}
+
+// CreateTenant adds a tenant.
+func (p *Provision) CreateTenant(ctx context.Context, req NewTenant) (*model.Tenant, error) {
+	name, err := orgName("name", req.Name)
+	if err != nil {
+		return nil, err
+	}
+	t := &model.Tenant{Name: name, Timezone: req.Timezone, RateTier: req.RateTier}
+	if t.Timezone == "" {
+		t.Timezone = "Asia/Shanghai"
+	}
+	if _, err := time.LoadLocation(t.Timezone); err != nil {
+		return nil, errs.InvalidArgument("timezone", "%q is not an IANA time zone", t.Timezone)
+	}
+	if t.RateTier == "" {
+		t.RateTier = "standard"
+	}
+	t.CreatedAt = p.now()
+	t.UpdatedAt = t.CreatedAt
+	if err := p.tenants.Create(ctx, t); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// TenantOfAccount finds the tenant of the user who signs in with email.
+func (p *Provision) TenantOfAccount(ctx context.Context, email string) (*model.Tenant, error) {
+	u, err := p.users.ByEmail(ctx, normalizeEmail(email))
+	if err != nil {
+		return nil, err
+	}
+	return p.tenants.ByID(ctx, u.TenantID)
+}
+
+// NewApp describes an app to create.
+type NewApp struct {
+	TenantID int64
+	Name     string
+	// Scopes the app may use, e.g. ingest, read, search.
+	Scopes []string
+	// RotateSecret gives an existing app of this name a new secret.
+	RotateSecret bool
+}
+
+// AppCredentials are an app and its secret. The secret exists only here:
+// the store keeps its hash, so it can be shown once.
+type AppCredentials struct {
+	App *model.App
+	// Secret is empty when an existing app kept its secret.
+	Secret  string
+	Created bool
+}
+
+// EnsureApp creates the tenant's app of this name with a new key and
+// secret, or finds it (optionally giving it a new secret).
+func (p *Provision) EnsureApp(ctx context.Context, req NewApp) (*AppCredentials, error) {
+	name, err := orgName("name", req.Name)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range req.Scopes {
+		if s == "" || strings.ContainsAny(s, " \t") || utf8.RuneCountInString(s) > 32 {
+			return nil, errs.InvalidArgument("scopes", "%q is not a scope name", s)
+		}
+	}
+	app, err := p.apps.ByName(ctx, req.TenantID, name)
+	switch {
+	case err == nil && !req.RotateSecret:
+		return &AppCredentials{App: app}, nil
+	case err == nil:
+		secret := randomToken(32)
+		hash, err := p.hasher.Hash(secret)
+		if err != nil {
+			return nil, err
+		}
+		if err := p.apps.UpdateSecret(ctx, app.TenantID, app.ID, hash); err != nil {
+			return nil, err
+		}
+		app.SecretHash = hash
+		return &AppCredentials{App: app, Secret: secret}, nil
+	case !errs.IsNotFound(err):
+		return nil, err
+	}
+	secret := randomToken(32)
+	hash, err := p.hasher.Hash(secret)
+	if err != nil {
+		return nil, err
+	}
+	app = &model.App{
+		TenantID: req.TenantID, Name: name, AppKey: "ak_" + randomHex(12), SecretHash: hash,
+		Scopes: strings.Join(req.Scopes, " "), RateTier: "standard", CreatedAt: p.now(),
+	}
+	if err := p.apps.Create(ctx, app); err != nil {
+		return nil, err
+	}
+	return &AppCredentials{App: app, Secret: secret, Created: true}, nil
+}

@@ -1,0 +1,295 @@
+package stats
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/logic/access"
+	"github.com/megaview/mgvcore/internal/model"
+)
+
+// Groupings of tracker statistics.
+const (
+	GroupByOwner = "owner"
+	GroupByDay   = "day"
+)
+
+// StatsRepo aggregates conversations; every query applies the caller's
+// data scope.
+type StatsRepo interface {
+	// TenantTimezone is the IANA time zone of the tenant.
+	TenantTimezone(ctx context.Context, tenantID int64) (string, error)
+	// TrackerHitsByOwner counts a tracker's hits per owner of the
+	// conversations in scope that began in [from, to).
+	TrackerHitsByOwner(ctx context.Context, s model.Scope, trackerID int64, from, to time.Time) ([]model.TrackerOwnerHits, error)
+	// TrackerHitsByConversation counts them per conversation.
+	TrackerHitsByConversation(ctx context.Context, s model.Scope, trackerID int64, from, to time.Time) ([]model.TrackerConversationHits, error)
+	// DepartmentPath is the path of a department of the tenant;
+	// DEPARTMENT_NOT_FOUND otherwise.
+	DepartmentPath(ctx context.Context, tenantID, departmentID int64) (string, error)
+	// Reps lists the users of role rep in scope, in the department subtree
+	// at departmentPath when it is not empty, ordered by id.
+	Reps(ctx context.Context, s model.Scope, departmentPath string) ([]model.User, error)
+	// RepAggregates sums, per owner among those reps, the conversations in
+	// scope that began in [from, to).
+	RepAggregates(ctx context.Context, s model.Scope, departmentPath string, from, to time.Time) ([]model.RepAggregate, error)
+}
+
+// TrackerLookup finds a tracker of the tenant; TRACKER_NOT_FOUND otherwise.
+type TrackerLookup interface {
+	GetTracker(ctx context.Context, tenantID, id int64) (*model.Tracker, error)
+}
+
+// Stats are the statistics use cases.
+type Stats struct {
+	repo     StatsRepo
+	trackers TrackerLookup
+}
+
+// NewStats aggregates through repo; trackers resolves tracker ids.
+func NewStats(repo StatsRepo, trackers TrackerLookup) *Stats {
+	return &Stats{repo: repo, trackers: trackers}
+}
+
+// TrackerStatsRequest asks for a tracker's hits grouped by owner or day.
+type TrackerStatsRequest struct {
+	TrackerID int64
+	GroupBy   string
+	From, To  time.Time
+}
+
+// TrackerStatsBucket is the hits of one group.
+type TrackerStatsBucket struct {
+	Key           string `json:"key"`
+	Label         string `json:"label"`
+	Hits          int64  `json:"hits"`
+	Conversations int64  `json:"conversations"`
+}
+
+// TrackerStats is the answer: groups with at least one hit, by owner most
+// hits first (ties: key ascending), by day oldest first.
+type TrackerStats struct {
+	TrackerID int64                `json:"tracker_id"`
+	GroupBy   string               `json:"group_by"`
+	Buckets   []TrackerStatsBucket `json:"buckets"`
+}
+
+// TrackerStats counts a tracker's hits in the caller's conversations.
+func (st *Stats) TrackerStats(ctx context.Context, req TrackerStatsRequest) (TrackerStats, error) {
+	s, err := access.Require(ctx, access.Read)
+	if err != nil {
+		return TrackerStats{}, err
+	}
+	if req.GroupBy != GroupByOwner && req.GroupBy != GroupByDay {
+		return TrackerStats{}, errs.InvalidArgument("group_by", "must be owner or day (got %q)", req.GroupBy)
+	}
+	if err := access.CheckRange(req.From, req.To); err != nil {
+		return TrackerStats{}, err
+	}
+	if _, err := st.trackers.GetTracker(ctx, s.TenantID, req.TrackerID); err != nil {
+		return TrackerStats{}, err
+	}
+	from, to := req.From.UTC(), req.To.UTC()
+	out := TrackerStats{TrackerID: req.TrackerID, GroupBy: req.GroupBy, Buckets: []TrackerStatsBucket{}}
+	if req.GroupBy == GroupByOwner {
+		rows, err := st.repo.TrackerHitsByOwner(ctx, s, req.TrackerID, from, to)
+		if err != nil {
+			return TrackerStats{}, err
+		}
+		out.Buckets = ownerBuckets(rows)
+		return out, nil
+	}
+	tz, err := st.repo.TenantTimezone(ctx, s.TenantID)
+	if err != nil {
+		return TrackerStats{}, err
+	}
+	rows, err := st.repo.TrackerHitsByConversation(ctx, s, req.TrackerID, from, to)
+	if err != nil {
+		return TrackerStats{}, err
+	}
+	out.Buckets = dayBuckets(rows, tenantLocation(tz))
+	return out, nil
+}
+
+func ownerBuckets(rows []model.TrackerOwnerHits) []TrackerStatsBucket {
+	out := make([]TrackerStatsBucket, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, TrackerStatsBucket{
+			Key: strconv.FormatInt(r.OwnerUserID, 10), Label: r.OwnerName, Hits: r.Hits, Conversations: r.Conversations,
+		})
+	}
+	slices.SortFunc(out, func(a, b TrackerStatsBucket) int {
+		return cmp.Or(cmp.Compare(b.Hits, a.Hits), cmp.Compare(a.Key, b.Key))
+	})
+	return out
+}
+
+// dayBuckets groups per-conversation counts by the calendar day of the
+// conversation's begin_time in loc.
+func dayBuckets(rows []model.TrackerConversationHits, loc *time.Location) []TrackerStatsBucket {
+	byDay := map[string]*TrackerStatsBucket{}
+	for _, r := range rows {
+		if r.Hits == 0 {
+			continue
+		}
+		day := r.BeginTime.In(loc).Format(time.DateOnly)
+		b := byDay[day]
+		if b == nil {
+			b = &TrackerStatsBucket{Key: day, Label: day}
+			byDay[day] = b
+		}
+		b.Hits += r.Hits
+		b.Conversations++
+	}
+	out := make([]TrackerStatsBucket, 0, len(byDay))
+	for _, b := range byDay {
+		out = append(out, *b)
+	}
+	slices.SortFunc(out, func(a, b TrackerStatsBucket) int { return cmp.Compare(a.Key, b.Key) })
+	return out
+}
+
+// tenantLocation loads a tenant's time zone; an unknown name falls back to
+// UTC rather than failing every statistic of the tenant.
+func tenantLocation(name string) *time.Location {
+	if loc, err := time.LoadLocation(name); err == nil && name != "" {
+		return loc
+	}
+	return time.UTC
+}
+
+// RepStatsRequest asks for the statistics of the reps in scope.
+type RepStatsRequest struct {
+	From, To time.Time
+	// DepartmentID narrows to reps in that department's subtree; 0: all.
+	DepartmentID int64
+}
+
+// MetricsMean is the mean of each interaction metric over a set of
+// conversations, each weighing the same; all 0 for an empty set.
+type MetricsMean struct {
+	TalkRatio              float64 `json:"talk_ratio"`
+	LongestMonologueMS     float64 `json:"longest_monologue_ms"`
+	LongestCustomerStoryMS float64 `json:"longest_customer_story_ms"`
+	Interactivity          float64 `json:"interactivity"`
+	PatienceMS             float64 `json:"patience_ms"`
+	QuestionCountInternal  float64 `json:"question_count_internal"`
+	QuestionCountExternal  float64 `json:"question_count_external"`
+	QuestionRate           float64 `json:"question_rate"`
+	SilenceMS              float64 `json:"silence_ms"`
+}
+
+// RepStats are one rep's numbers.
+type RepStats struct {
+	User              model.User
+	ConversationCount int64
+	TotalDurationMS   int64
+	// MeasuredCount is how many of the conversations have metrics (a
+	// transcript); the means are over those.
+	MeasuredCount int64
+	Mean          MetricsMean
+}
+
+// TeamStats are the numbers of all listed reps together.
+type TeamStats struct {
+	RepCount          int64
+	ConversationCount int64
+	TotalDurationMS   int64
+	MeasuredCount     int64
+	Mean              MetricsMean
+}
+
+// RepStatsResult lists every rep in scope, by user id, and the team.
+type RepStatsResult struct {
+	Reps []RepStats
+	Team TeamStats
+}
+
+// RepStats compares the reps in the caller's scope.
+func (st *Stats) RepStats(ctx context.Context, req RepStatsRequest) (RepStatsResult, error) {
+	s, err := access.Require(ctx, access.Read)
+	if err != nil {
+		return RepStatsResult{}, err
+	}
+	if err := access.CheckRange(req.From, req.To); err != nil {
+		return RepStatsResult{}, err
+	}
+	path := ""
+	if req.DepartmentID < 0 {
+		return RepStatsResult{}, errs.InvalidArgument("department_id", "must be a department id")
+	}
+	if req.DepartmentID > 0 {
+		if path, err = st.repo.DepartmentPath(ctx, s.TenantID, req.DepartmentID); err != nil {
+			return RepStatsResult{}, err
+		}
+	}
+	reps, err := st.repo.Reps(ctx, s, path)
+	if err != nil {
+		return RepStatsResult{}, err
+	}
+	var aggs []model.RepAggregate
+	if len(reps) > 0 {
+		if aggs, err = st.repo.RepAggregates(ctx, s, path, req.From.UTC(), req.To.UTC()); err != nil {
+			return RepStatsResult{}, err
+		}
+	}
+	return repStats(reps, aggs), nil
+}
+
+// repStats turns per-owner sums into per-rep means and the team mean. The
+// team mean is the sum over all measured conversations divided by their
+// number, so every conversation weighs the same whoever owns it.
+func repStats(reps []model.User, aggs []model.RepAggregate) RepStatsResult {
+	byOwner := make(map[int64]model.RepAggregate, len(aggs))
+	for _, a := range aggs {
+		byOwner[a.OwnerUserID] = a
+	}
+	out := RepStatsResult{Reps: make([]RepStats, 0, len(reps))}
+	var team model.RepAggregate
+	for _, u := range reps {
+		a := byOwner[u.ID]
+		out.Reps = append(out.Reps, RepStats{
+			User: u, ConversationCount: a.Conversations, TotalDurationMS: a.DurationMS,
+			MeasuredCount: a.Measured, Mean: meanOf(a),
+		})
+		team.Conversations += a.Conversations
+		team.DurationMS += a.DurationMS
+		team.Measured += a.Measured
+		team.TalkRatio += a.TalkRatio
+		team.LongestMonologueMS += a.LongestMonologueMS
+		team.LongestCustomerStoryMS += a.LongestCustomerStoryMS
+		team.Interactivity += a.Interactivity
+		team.PatienceMS += a.PatienceMS
+		team.QuestionCountInternal += a.QuestionCountInternal
+		team.QuestionCountExternal += a.QuestionCountExternal
+		team.QuestionRate += a.QuestionRate
+		team.SilenceMS += a.SilenceMS
+	}
+	out.Team = TeamStats{
+		RepCount: int64(len(reps)), ConversationCount: team.Conversations, TotalDurationMS: team.DurationMS,
+		MeasuredCount: team.Measured, Mean: meanOf(team),
+	}
+	return out
+}
+
+func meanOf(a model.RepAggregate) MetricsMean {
+	if a.Measured == 0 {
+		return MetricsMean{}
+	}
+	n := float64(a.Measured)
+	return MetricsMean{
+		TalkRatio:              a.TalkRatio / n,
+		LongestMonologueMS:     a.LongestMonologueMS / n,
+		LongestCustomerStoryMS: a.LongestCustomerStoryMS / n,
+		Interactivity:          a.Interactivity / n,
+		PatienceMS:             a.PatienceMS / n,
+		QuestionCountInternal:  a.QuestionCountInternal / n,
+		QuestionCountExternal:  a.QuestionCountExternal / n,
+		QuestionRate:           a.QuestionRate / n,
+		SilenceMS:              a.SilenceMS / n,
+	}
+}

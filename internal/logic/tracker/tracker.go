@@ -1,0 +1,234 @@
+package tracker
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/logic/access"
+	"github.com/megaview/mgvcore/internal/model"
+)
+
+// Limits of a tracker.
+const (
+	maxTrackerName      = 255
+	maxTrackerKeywords  = 100
+	maxTrackerKeywordCh = 64
+)
+
+// TrackerRepo stores trackers. Every change that alters what a tracker
+// matches writes, in the same transaction, a tracker_apply job for the
+// tracker's new version and drops the jobs of older versions.
+type TrackerRepo interface {
+	// ListTrackers returns the live trackers of a tenant, ordered by id.
+	ListTrackers(ctx context.Context, tenantID int64) ([]model.Tracker, error)
+	// GetTracker returns a live tracker; TRACKER_NOT_FOUND otherwise.
+	GetTracker(ctx context.Context, tenantID, id int64) (*model.Tracker, error)
+	// CreateTracker inserts t at version 1 and sets its id.
+	CreateTracker(ctx context.Context, t *model.Tracker) error
+	// UpdateTracker saves name, keywords and affiliation of a live tracker
+	// and fills t from the stored row. When keywords or affiliation change
+	// (rematch) it bumps the version and queues the job.
+	UpdateTracker(ctx context.Context, t *model.Tracker) (rematch bool, err error)
+	// DeleteTracker soft-deletes a live tracker and bumps its version; the
+	// job purges its hits.
+	DeleteTracker(ctx context.Context, tenantID, id int64) error
+	// ApplyingTrackers returns the ids of a tenant's trackers that have a
+	// re-application job pending.
+	ApplyingTrackers(ctx context.Context, tenantID int64) (map[int64]bool, error)
+}
+
+// Tracker is a keyword tracker as the API shows it.
+type Tracker struct {
+	ID          int64    `json:"id"`
+	Name        string   `json:"name"`
+	Keywords    []string `json:"keywords"`
+	Affiliation string   `json:"affiliation"`
+	// Applying is true while the tracker is being (re-)applied to existing
+	// conversations in the background.
+	Applying  bool      `json:"applying"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// TrackerInput is the body of a create or an update.
+type TrackerInput struct {
+	Name        string   `json:"name"`
+	Keywords    []string `json:"keywords"`
+	Affiliation string   `json:"affiliation"`
+}
+
+// Trackers are the tracker use cases.
+type Trackers struct {
+	repo TrackerRepo
+	// applied wakes the background re-application after a change commits.
+	applied func()
+}
+
+// NewTrackers serves trackers from repo; applied (may be nil) is called
+// after every change that queued a re-application.
+func NewTrackers(repo TrackerRepo, applied func()) *Trackers {
+	if applied == nil {
+		applied = func() {}
+	}
+	return &Trackers{repo: repo, applied: applied}
+}
+
+// List returns every tracker of the caller's tenant; trackers are tenant
+// configuration, visible to every member.
+func (t *Trackers) List(ctx context.Context) ([]Tracker, error) {
+	s, err := access.Require(ctx, access.Read)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := t.repo.ListTrackers(ctx, s.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	applying, err := t.repo.ApplyingTrackers(ctx, s.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Tracker, 0, len(rows))
+	for i := range rows {
+		out = append(out, trackerView(&rows[i], applying[rows[i].ID]))
+	}
+	return out, nil
+}
+
+// Create adds a tracker and queues its application to existing conversations.
+func (t *Trackers) Create(ctx context.Context, in TrackerInput) (Tracker, error) {
+	s, err := access.Require(ctx, access.Admin)
+	if err != nil {
+		return Tracker{}, err
+	}
+	row, err := trackerRow(in)
+	if err != nil {
+		return Tracker{}, err
+	}
+	row.TenantID = s.TenantID
+	if err := t.repo.CreateTracker(ctx, row); err != nil {
+		return Tracker{}, err
+	}
+	t.applied()
+	return trackerView(row, true), nil
+}
+
+// Update replaces a tracker's name, keywords and affiliation. A change of
+// keywords or affiliation queues a re-application; a rename does not.
+func (t *Trackers) Update(ctx context.Context, id int64, in TrackerInput) (Tracker, error) {
+	s, err := access.Require(ctx, access.Admin)
+	if err != nil {
+		return Tracker{}, err
+	}
+	row, err := trackerRow(in)
+	if err != nil {
+		return Tracker{}, err
+	}
+	row.ID, row.TenantID = id, s.TenantID
+	rematch, err := t.repo.UpdateTracker(ctx, row)
+	if err != nil {
+		return Tracker{}, err
+	}
+	if rematch {
+		t.applied()
+		return trackerView(row, true), nil
+	}
+	pending, err := t.repo.ApplyingTrackers(ctx, s.TenantID)
+	if err != nil {
+		return Tracker{}, err
+	}
+	return trackerView(row, pending[id]), nil
+}
+
+// Delete removes a tracker; its hits are purged in the background and are
+// no longer counted from the moment of the delete.
+func (t *Trackers) Delete(ctx context.Context, id int64) error {
+	s, err := access.Require(ctx, access.Admin)
+	if err != nil {
+		return err
+	}
+	if err := t.repo.DeleteTracker(ctx, s.TenantID, id); err != nil {
+		return err
+	}
+	t.applied()
+	return nil
+}
+
+func trackerView(t *model.Tracker, applying bool) Tracker {
+	var keywords []string
+	_ = json.Unmarshal([]byte(t.Keywords), &keywords)
+	if keywords == nil {
+		keywords = []string{}
+	}
+	return Tracker{
+		ID: t.ID, Name: t.Name, Keywords: keywords, Affiliation: t.Affiliation, Applying: applying,
+		CreatedAt: t.CreatedAt.UTC(), UpdatedAt: t.UpdatedAt.UTC(),
+	}
+}
+
+// trackerRow validates in and makes the stored form.
+func trackerRow(in TrackerInput) (*model.Tracker, error) {
+	name := strings.TrimSpace(in.Name)
+	switch n := utf8.RuneCountInString(name); {
+	case n == 0:
+		return nil, errs.InvalidArgument("name", "is required")
+	case n > maxTrackerName:
+		return nil, errs.InvalidArgument("name", "is longer than %d characters", maxTrackerName)
+	}
+	aff := in.Affiliation
+	switch aff {
+	case "":
+		aff = model.AffiliationAnyone
+	case model.AffiliationAnyone, model.AffiliationInternal, model.AffiliationExternal:
+	default:
+		return nil, errs.InvalidArgument("affiliation", "must be anyone, internal or external (got %q)", in.Affiliation)
+	}
+	keywords, err := cleanKeywords(in.Keywords)
+	if err != nil {
+		return nil, err
+	}
+	data, err := json.Marshal(keywords)
+	if err != nil {
+		return nil, errs.Internal(err)
+	}
+	return &model.Tracker{Name: name, Keywords: string(data), Affiliation: aff}, nil
+}
+
+// cleanKeywords trims and collapses spaces, checks the limits, and drops
+// keywords that match exactly like an earlier one ("Price" after "price").
+func cleanKeywords(in []string) ([]string, error) {
+	switch {
+	case len(in) == 0:
+		return nil, errs.InvalidArgument("keywords", "at least one keyword is required")
+	case len(in) > maxTrackerKeywords:
+		return nil, errs.InvalidArgument("keywords", "at most %d keywords are allowed (got %d)", maxTrackerKeywords, len(in))
+	}
+	out := make([]string, 0, len(in))
+	seen := map[string]bool{}
+	for i, k := range in {
+		field := fmt.Sprintf("keywords[%d]", i)
+		k = strings.Join(strings.Fields(k), " ")
+		if k == "" {
+			return nil, errs.InvalidArgument(field, "is empty")
+		}
+		if utf8.RuneCountInString(k) > maxTrackerKeywordCh {
+			return nil, errs.InvalidArgument(field, "is longer than %d characters", maxTrackerKeywordCh)
+		}
+		toks := matchTokens(k)
+		if len(toks) == 0 {
+			return nil, errs.InvalidArgument(field, "has no letters, digits or CJK characters")
+		}
+		key := strings.Join(toks, "\x00")
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		out = append(out, k)
+	}
+	return out, nil
+}

@@ -1,0 +1,277 @@
+package tracker
+
+import (
+	"context"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/megaview/mgvcore/internal/model"
+)
+
+// TrackerMatchFunc matches one tracker, as stored at the job's version, in
+// one conversation. An alias, so the storage layer implements
+// TrackerJobRepo without importing logic.
+type TrackerMatchFunc = func(tracker *model.Tracker, sentences []model.Sentence, participants []model.Participant) []model.TrackerHit
+
+// TrackerJobRepo is the durable queue of tracker re-applications: outbox
+// rows of kind tracker_apply, written with the tracker change they follow.
+type TrackerJobRepo interface {
+	// ClaimTrackerJob leases the oldest due job for lease, or returns nil
+	// when none is due. Two workers never hold the same job.
+	ClaimTrackerJob(ctx context.Context, lease time.Duration) (*model.OutboxJob, error)
+	// ApplyTrackerBatch, in one transaction: renews the lease, checks that
+	// the job and its tracker version are current, matches the next batch of
+	// at most size conversations after the job's cursor, replaces the
+	// tracker's hits in them, and advances the cursor (job.ConversationID).
+	ApplyTrackerBatch(ctx context.Context, job *model.OutboxJob, size int, lease time.Duration, match TrackerMatchFunc) (model.TrackerBatch, error)
+	// PurgeTrackerHits deletes at most limit hits of a tracker and says how
+	// many it deleted.
+	PurgeTrackerHits(ctx context.Context, tenantID, trackerID int64, limit int) (int, error)
+	// FinishTrackerJob deletes the job.
+	FinishTrackerJob(ctx context.Context, jobID int64) error
+	// RetryTrackerJob records a failure and when to try again.
+	RetryTrackerJob(ctx context.Context, jobID int64, at time.Time, cause error) error
+}
+
+// Pacer spaces bulk work to a rate (limit.Pacer).
+type Pacer interface {
+	Wait(ctx context.Context) error
+}
+
+// TrackerApplierOptions bound the background work.
+type TrackerApplierOptions struct {
+	// Workers is how many jobs run at once (default 2).
+	Workers int
+	// BatchSize is the conversations per transaction (default 50).
+	BatchSize int
+	// PurgeSize is the hits deleted per transaction (default 5000).
+	PurgeSize int
+	// Pacer spaces batches across all workers; nil means unpaced.
+	Pacer Pacer
+	// Poll is how often idle workers look for jobs written by other
+	// instances (default 1 s); local changes wake them at once.
+	Poll time.Duration
+	// Lease is how long a claimed job is hidden from other workers without
+	// progress (default 2 min); each batch renews it.
+	Lease time.Duration
+	// MaxBackoff caps the delay between retries of a failing job (default 5 min).
+	MaxBackoff time.Duration
+}
+
+// TrackerApplier re-applies new and changed trackers to existing
+// conversations in the background. Work is durable: jobs are outbox rows
+// and each batch moves a cursor stored on the job, so a restart resumes
+// where the last committed batch stopped.
+type TrackerApplier struct {
+	jobs TrackerJobRepo
+	opt  TrackerApplierOptions
+	log  zerolog.Logger
+
+	wake chan struct{}
+
+	mu     sync.Mutex
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// NewTrackerApplier works through jobs; call Start to begin.
+func NewTrackerApplier(jobs TrackerJobRepo, log zerolog.Logger, opt TrackerApplierOptions) *TrackerApplier {
+	if opt.Workers <= 0 {
+		opt.Workers = 2
+	}
+	if opt.BatchSize <= 0 {
+		opt.BatchSize = 50
+	}
+	if opt.PurgeSize <= 0 {
+		opt.PurgeSize = 5000
+	}
+	if opt.Poll <= 0 {
+		opt.Poll = time.Second
+	}
+	if opt.Lease <= 0 {
+		opt.Lease = 2 * time.Minute
+	}
+	if opt.MaxBackoff <= 0 {
+		opt.MaxBackoff = 5 * time.Minute
+	}
+	return &TrackerApplier{jobs: jobs, opt: opt, log: log.With().Str("worker", "tracker_apply").Logger(), wake: make(chan struct{}, 1)}
+}
+
+// Notify wakes an idle worker: a job was just committed.
+func (a *TrackerApplier) Notify() {
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Start runs the workers until ctx ends or Stop is called. Starting twice
+// is a no-op.
+func (a *TrackerApplier) Start(ctx context.Context) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.cancel != nil {
+		return
+	}
+	ctx, a.cancel = context.WithCancel(ctx)
+	a.done = make(chan struct{})
+	var wg sync.WaitGroup
+	for range a.opt.Workers {
+		wg.Go(func() { a.run(ctx) })
+	}
+	go func() {
+		wg.Wait()
+		close(a.done)
+	}()
+}
+
+// Stop ends the workers and waits for them. A job in progress keeps its
+// committed progress and is handed back, so another instance resumes it.
+func (a *TrackerApplier) Stop() {
+	a.mu.Lock()
+	cancel, done := a.cancel, a.done
+	a.mu.Unlock()
+	if cancel == nil {
+		return
+	}
+	cancel()
+	<-done
+}
+
+func (a *TrackerApplier) run(ctx context.Context) {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	failures := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		case <-a.wake:
+		}
+		// Drain every due job before sleeping again; while the database
+		// fails, look less and less often (up to MaxBackoff).
+		idle := a.opt.Poll
+		for ctx.Err() == nil {
+			job, err := a.jobs.ClaimTrackerJob(ctx, a.opt.Lease)
+			if err != nil {
+				if ctx.Err() == nil {
+					failures++
+					idle = min(a.opt.Poll<<min(failures, 16), a.opt.MaxBackoff)
+					a.log.Warn().Err(err).Dur("retry_in", idle).Msg("claiming a tracker job failed")
+				}
+				break
+			}
+			failures = 0
+			if job == nil {
+				break
+			}
+			a.process(ctx, job)
+		}
+		timer.Reset(idle)
+	}
+}
+
+// process runs one claimed job to its end, or records why it stopped.
+func (a *TrackerApplier) process(ctx context.Context, job *model.OutboxJob) {
+	log := a.log.With().Int64("job", job.ID).Int64("tenant", job.TenantID).Int64("tracker", job.TrackerID).Int64("version", job.Version).Logger()
+	start, matched := time.Now(), 0
+	match := cachedMatch()
+	for {
+		if err := a.pace(ctx); err != nil {
+			a.handBack(job, log)
+			return
+		}
+		res, err := a.jobs.ApplyTrackerBatch(ctx, job, a.opt.BatchSize, a.opt.Lease, match)
+		if err != nil {
+			a.fail(ctx, job, err, log)
+			return
+		}
+		matched += res.Conversations
+		switch {
+		case res.Superseded:
+			log.Debug().Msg("tracker job superseded by a newer version")
+			a.finish(ctx, job, log)
+			return
+		case res.TrackerGone:
+			if err := a.purge(ctx, job); err != nil {
+				a.fail(ctx, job, err, log)
+				return
+			}
+			log.Info().Dur("took", time.Since(start)).Msg("purged the hits of a deleted tracker")
+			a.finish(ctx, job, log)
+			return
+		case res.Done:
+			log.Info().Int("conversations", matched).Dur("took", time.Since(start)).Msg("applied tracker to existing conversations")
+			a.finish(ctx, job, log)
+			return
+		}
+	}
+}
+
+func (a *TrackerApplier) purge(ctx context.Context, job *model.OutboxJob) error {
+	for {
+		if err := a.pace(ctx); err != nil {
+			return err
+		}
+		n, err := a.jobs.PurgeTrackerHits(ctx, job.TenantID, job.TrackerID, a.opt.PurgeSize)
+		if err != nil || n < a.opt.PurgeSize {
+			return err
+		}
+	}
+}
+
+func (a *TrackerApplier) pace(ctx context.Context) error {
+	if a.opt.Pacer == nil {
+		return ctx.Err()
+	}
+	return a.opt.Pacer.Wait(ctx)
+}
+
+// cachedMatch compiles the job's tracker once, not once per conversation.
+func cachedMatch() TrackerMatchFunc {
+	var (
+		version int64
+		m       *TrackerMatcher
+	)
+	return func(t *model.Tracker, sentences []model.Sentence, participants []model.Participant) []model.TrackerHit {
+		if m == nil || version != t.Version {
+			m, version = NewTrackerMatcher([]model.Tracker{*t}), t.Version
+		}
+		return m.Match(sentences, participants)
+	}
+}
+
+func (a *TrackerApplier) finish(ctx context.Context, job *model.OutboxJob, log zerolog.Logger) {
+	if err := a.jobs.FinishTrackerJob(ctx, job.ID); err != nil && ctx.Err() == nil {
+		// The job runs again after its lease; re-applying is idempotent.
+		log.Warn().Err(err).Msg("deleting a finished tracker job failed")
+	}
+}
+
+// fail schedules a retry with exponential backoff and jitter.
+func (a *TrackerApplier) fail(ctx context.Context, job *model.OutboxJob, cause error, log zerolog.Logger) {
+	if ctx.Err() != nil {
+		a.handBack(job, log)
+		return
+	}
+	delay := min(time.Second<<min(max(job.Attempts-1, 0), 20), a.opt.MaxBackoff)
+	delay = delay/2 + rand.N(delay/2+1)
+	log.Warn().Err(cause).Int("attempts", job.Attempts).Dur("retry_in", delay).Msg("tracker job failed")
+	if err := a.jobs.RetryTrackerJob(ctx, job.ID, time.Now().Add(delay), cause); err != nil && ctx.Err() == nil {
+		log.Warn().Err(err).Msg("recording a tracker job failure failed; it runs again after its lease")
+	}
+}
+
+// handBack makes a job interrupted by shutdown due at once, so another
+// instance need not wait for the lease to run out.
+func (a *TrackerApplier) handBack(job *model.OutboxJob, log zerolog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := a.jobs.RetryTrackerJob(ctx, job.ID, time.Now(), nil); err != nil {
+		log.Debug().Err(err).Msg("handing back a tracker job failed; it runs again after its lease")
+	}
+}

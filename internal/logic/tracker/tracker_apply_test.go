@@ -1,0 +1,192 @@
+package tracker
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/megaview/mgvcore/internal/model"
+)
+
+// scriptedJobs is a TrackerJobRepo whose batches answer from a script per
+// job id; it records what the applier did.
+type scriptedJobs struct {
+	mu       sync.Mutex
+	due      []model.OutboxJob
+	script   map[int64][]batchStep
+	hits     int // hits of the deleted tracker left to purge
+	finished []int64
+	retried  map[int64]error
+	tracker  model.Tracker
+	matched  int
+}
+
+type batchStep struct {
+	res model.TrackerBatch
+	err error
+}
+
+func (s *scriptedJobs) ClaimTrackerJob(context.Context, time.Duration) (*model.OutboxJob, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.due) == 0 {
+		return nil, nil
+	}
+	j := s.due[0]
+	s.due = s.due[1:]
+	j.Attempts++
+	return &j, nil
+}
+
+func (s *scriptedJobs) ApplyTrackerBatch(_ context.Context, job *model.OutboxJob, _ int, _ time.Duration,
+	match TrackerMatchFunc) (model.TrackerBatch, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	steps := s.script[job.ID]
+	if len(steps) == 0 {
+		return model.TrackerBatch{Done: true}, nil
+	}
+	s.script[job.ID] = steps[1:]
+	if steps[0].res.Conversations > 0 {
+		hits := match(&s.tracker, []model.Sentence{{Seq: 1, Text: "the price"}}, nil)
+		s.matched += len(hits)
+	}
+	return steps[0].res, steps[0].err
+}
+
+func (s *scriptedJobs) PurgeTrackerHits(_ context.Context, _, _ int64, limit int) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := min(limit, s.hits)
+	s.hits -= n
+	return n, nil
+}
+
+func (s *scriptedJobs) FinishTrackerJob(_ context.Context, id int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.finished = append(s.finished, id)
+	return nil
+}
+
+func (s *scriptedJobs) RetryTrackerJob(_ context.Context, id int64, _ time.Time, cause error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.retried[id] = cause
+	return nil
+}
+
+func (s *scriptedJobs) state() ([]int64, map[int64]error, int, int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.finished), s.retried, s.hits, s.matched
+}
+
+func TestTrackerApplierRunsJobs(t *testing.T) {
+	boom := errors.New("database went away")
+	jobs := &scriptedJobs{
+		due: []model.OutboxJob{{ID: 1}, {ID: 2}, {ID: 3}, {ID: 4}},
+		script: map[int64][]batchStep{
+			1: {{res: model.TrackerBatch{Conversations: 50}}, {res: model.TrackerBatch{Conversations: 7}}, {res: model.TrackerBatch{Done: true}}},
+			2: {{res: model.TrackerBatch{Superseded: true}}},
+			3: {{res: model.TrackerBatch{TrackerGone: true}}},
+			4: {{res: model.TrackerBatch{Conversations: 50}}, {err: boom}},
+		},
+		hits:    12_345,
+		retried: map[int64]error{},
+		tracker: tracker(1, model.AffiliationAnyone, "price"),
+	}
+	a := NewTrackerApplier(jobs, zerolog.Nop(), TrackerApplierOptions{Workers: 1, PurgeSize: 1000, Poll: 10 * time.Millisecond})
+	a.Start(t.Context())
+	defer a.Stop()
+	a.Notify()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		finished, retried, left, matched := jobs.state()
+		if len(finished) == 3 && len(retried) == 1 {
+			slices.Sort(finished)
+			if !slices.Equal(finished, []int64{1, 2, 3}) || !errors.Is(retried[4], boom) || left != 0 || matched != 3 {
+				t.Fatalf("finished %v, retried %v, hits left %d, matched %d", finished, retried, left, matched)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("finished %v, retried %v, hits left %d", finished, retried, left)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// blockingPacer never lets a batch start, until ctx ends.
+type blockingPacer struct{ waiting chan struct{} }
+
+func (p blockingPacer) Wait(ctx context.Context) error {
+	select {
+	case p.waiting <- struct{}{}:
+	default:
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func TestTrackerApplierStopHandsBack(t *testing.T) {
+	jobs := &scriptedJobs{due: []model.OutboxJob{{ID: 7}}, script: map[int64][]batchStep{}, retried: map[int64]error{}}
+	pacer := blockingPacer{waiting: make(chan struct{}, 1)}
+	a := NewTrackerApplier(jobs, zerolog.Nop(), TrackerApplierOptions{Workers: 2, Pacer: pacer, Poll: time.Hour})
+	a.Start(context.Background())
+	a.Start(context.Background()) // no-op
+	select {
+	case <-pacer.waiting:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the job was never claimed")
+	}
+	a.Stop()
+	a.Stop() // no-op
+	finished, retried, _, _ := jobs.state()
+	if cause, ok := retried[7]; len(finished) != 0 || !ok || cause != nil {
+		t.Errorf("finished %v, retried %v: want job 7 handed back without an error", finished, retried)
+	}
+}
+
+func TestCachedMatchCompilesPerVersion(t *testing.T) {
+	match := cachedMatch()
+	tr := tracker(1, model.AffiliationAnyone, "price")
+	s := []model.Sentence{{Seq: 1, Text: "price and cost"}}
+	if hits := match(&tr, s, nil); len(hits) != 1 || hits[0].Phrase != "price" {
+		t.Fatalf("v1: %+v", hits)
+	}
+	tr2 := tracker(1, model.AffiliationAnyone, "cost")
+	tr2.Version = 2
+	if hits := match(&tr2, s, nil); len(hits) != 1 || hits[0].Phrase != "cost" {
+		t.Fatalf("v2: %+v", hits)
+	}
+}
+
+// failingJobs fails every claim, as a database that is down does.
+type failingJobs struct {
+	scriptedJobs
+	claims atomic.Int32
+}
+
+func (f *failingJobs) ClaimTrackerJob(context.Context, time.Duration) (*model.OutboxJob, error) {
+	f.claims.Add(1)
+	return nil, errors.New("connection refused")
+}
+
+func TestTrackerApplierBacksOffWhileClaimsFail(t *testing.T) {
+	jobs := &failingJobs{}
+	a := NewTrackerApplier(jobs, zerolog.Nop(), TrackerApplierOptions{Workers: 1, Poll: 10 * time.Millisecond, MaxBackoff: time.Second})
+	a.Start(t.Context())
+	time.Sleep(400 * time.Millisecond)
+	a.Stop()
+	// Unpaced it would try 40 times; backing off (20, 40, 80, 160 ms …) about 5.
+	if n := jobs.claims.Load(); n < 2 || n > 8 {
+		t.Errorf("%d claims in 400 ms", n)
+	}
+}

@@ -1,0 +1,204 @@
+package tracker
+
+import (
+	"cmp"
+	"encoding/json"
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/megaview/mgvcore/internal/logic/interaction"
+	"github.com/megaview/mgvcore/internal/model"
+)
+
+// Tracker keywords match like search terms (PRODUCT.md §2, §5):
+//
+//   - Text and keywords are cut into match tokens: each CJK character is one
+//     token, each run of letters and digits of any other script is one word;
+//     everything else (spaces, punctuation, apostrophes, symbols) separates
+//     tokens and is otherwise ignored.
+//   - Tokens compare case-insensitively, with full-width ASCII (Ｐｒｉｃｅ)
+//     folded to its usual form.
+//   - A keyword hits where its tokens occur consecutively in the sentence.
+//     So an English word matches whole words only ("price" hits "Price?" and
+//     "price's" but not "priceless"), a phrase matches as a word sequence
+//     ("free trial" hits "free-trial" and "Free, trial"), and a Chinese
+//     keyword matches as a substring (预算 hits 我们今年的预算有限, not
+//     预计下周签约).
+//   - One sentence gives at most one hit per keyword, however often it
+//     repeats there.
+//   - The tracker's affiliation picks whose sentences count: internal
+//     speakers, or external ones, where a speaker of unknown affiliation or
+//     without a participant row counts as external (as in the metrics).
+
+// MatchTrackers finds the hits of trackers in one conversation's transcript.
+func MatchTrackers(trackers []model.Tracker, sentences []model.Sentence, participants []model.Participant) []model.TrackerHit {
+	return NewTrackerMatcher(trackers).Match(sentences, participants)
+}
+
+// TrackerMatcher holds trackers prepared for matching many transcripts.
+type TrackerMatcher struct {
+	trackers []compiledTracker
+	// keywords of all trackers, numbered in the order of tracker id and
+	// then of the tracker's list, which is the order of hits in a sentence.
+	keywords []compiledKeyword
+	// root of a trie of the keywords' tokens: from each position of a
+	// sentence the walk goes only as far as some keyword still matches,
+	// whatever the number of keywords.
+	root *trieNode
+}
+
+type trieNode struct {
+	next map[string]*trieNode
+	ends []int // keywords whose last token this is
+}
+
+type compiledTracker struct {
+	id, tenantID int64
+	affiliation  string
+}
+
+type compiledKeyword struct {
+	tracker int
+	phrase  string
+}
+
+// NewTrackerMatcher prepares trackers; a tracker whose keywords do not parse
+// matches nothing.
+func NewTrackerMatcher(trackers []model.Tracker) *TrackerMatcher {
+	trackers = slices.Clone(trackers)
+	slices.SortStableFunc(trackers, func(a, b model.Tracker) int { return cmp.Compare(a.ID, b.ID) })
+	m := &TrackerMatcher{root: &trieNode{}}
+	for _, t := range trackers {
+		var keywords []string
+		if json.Unmarshal([]byte(t.Keywords), &keywords) != nil {
+			continue
+		}
+		ti := len(m.trackers)
+		seen := map[string]bool{}
+		for _, k := range keywords {
+			toks := matchTokens(k)
+			key := strings.Join(toks, "\x00")
+			if len(toks) == 0 || seen[key] {
+				continue
+			}
+			seen[key] = true
+			n := m.root
+			for _, tok := range toks {
+				if n.next == nil {
+					n.next = map[string]*trieNode{}
+				}
+				if n.next[tok] == nil {
+					n.next[tok] = &trieNode{}
+				}
+				n = n.next[tok]
+			}
+			n.ends = append(n.ends, len(m.keywords))
+			m.keywords = append(m.keywords, compiledKeyword{tracker: ti, phrase: strings.TrimSpace(k)})
+		}
+		if len(seen) > 0 {
+			aff := t.Affiliation
+			if aff != model.AffiliationInternal && aff != model.AffiliationExternal {
+				aff = model.AffiliationAnyone
+			}
+			m.trackers = append(m.trackers, compiledTracker{id: t.ID, tenantID: t.TenantID, affiliation: aff})
+		}
+	}
+	return m
+}
+
+// Empty reports whether no tracker can hit anything.
+func (m *TrackerMatcher) Empty() bool { return len(m.keywords) == 0 }
+
+// Match finds the hits in the sentences of one conversation, ordered by
+// sentence (seq), tracker id and the tracker's keyword list.
+func (m *TrackerMatcher) Match(sentences []model.Sentence, participants []model.Participant) []model.TrackerHit {
+	if m.Empty() {
+		return nil
+	}
+	internal := make(map[string]bool, len(participants))
+	for _, p := range participants {
+		internal[p.SpeakerKey] = p.Affiliation == model.AffiliationInternal
+	}
+	order := sentences
+	if !slices.IsSortedFunc(order, bySeq) {
+		order = slices.Clone(sentences)
+		slices.SortStableFunc(order, bySeq)
+	}
+	var hits []model.TrackerHit
+	seen := make([]bool, len(m.keywords))
+	var found []int // keyword numbers hit by the current sentence
+	for _, s := range order {
+		toks := matchTokens(s.Text)
+		side := model.AffiliationExternal
+		if internal[s.SpeakerKey] {
+			side = model.AffiliationInternal
+		}
+		found = found[:0]
+		for i := range toks {
+			for n, j := m.root.next[toks[i]], i+1; n != nil; j++ {
+				for _, k := range n.ends {
+					aff := m.trackers[m.keywords[k].tracker].affiliation
+					if !seen[k] && (aff == model.AffiliationAnyone || aff == side) {
+						seen[k] = true
+						found = append(found, k)
+					}
+				}
+				if j == len(toks) {
+					break
+				}
+				n = n.next[toks[j]]
+			}
+		}
+		slices.Sort(found)
+		for _, k := range found {
+			seen[k] = false
+			kw := &m.keywords[k]
+			t := &m.trackers[kw.tracker]
+			hits = append(hits, model.TrackerHit{
+				TenantID: t.tenantID, TrackerID: t.id, ConversationID: s.ConversationID,
+				Seq: s.Seq, StartMS: s.StartMS, SpeakerKey: s.SpeakerKey, Phrase: kw.phrase,
+			})
+		}
+	}
+	return hits
+}
+
+func bySeq(a, b model.Sentence) int { return cmp.Compare(a.Seq, b.Seq) }
+
+// matchTokens cuts text into lower-case match tokens: substrings of the
+// folded text, so a sentence costs one allocation or two, not one per token.
+func matchTokens(text string) []string {
+	text = strings.Map(foldRune, text)
+	toks := make([]string, 0, 8)
+	word := -1 // start of the word being read
+	for i, r := range text {
+		switch {
+		case interaction.IsCJK(r):
+			if word >= 0 {
+				toks, word = append(toks, text[word:i]), -1
+			}
+			toks = append(toks, text[i:i+utf8.RuneLen(r)])
+		case unicode.IsLetter(r) || unicode.IsDigit(r):
+			if word < 0 {
+				word = i
+			}
+		case word >= 0 && unicode.IsMark(r):
+		case word >= 0:
+			toks, word = append(toks, text[word:i]), -1
+		}
+	}
+	if word >= 0 {
+		toks = append(toks, text[word:])
+	}
+	return toks
+}
+
+// foldRune lower-cases r and maps full-width ASCII to ASCII.
+func foldRune(r rune) rune {
+	if r >= '！' && r <= '～' {
+		r -= '！' - '!'
+	}
+	return unicode.ToLower(r)
+}

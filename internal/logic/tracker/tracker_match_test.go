@@ -1,0 +1,173 @@
+package tracker
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/megaview/mgvcore/internal/model"
+)
+
+func tracker(id int64, affiliation string, keywords ...string) model.Tracker {
+	data, _ := json.Marshal(keywords)
+	return model.Tracker{ID: id, TenantID: 7, Name: fmt.Sprint("t", id), Keywords: string(data), Affiliation: affiliation, Version: 1}
+}
+
+// hitKeys renders hits as "tracker:seq:phrase" for comparison.
+func hitKeys(hits []model.TrackerHit) []string {
+	out := make([]string, 0, len(hits))
+	for _, h := range hits {
+		out = append(out, fmt.Sprintf("%d:%d:%s", h.TrackerID, h.Seq, h.Phrase))
+	}
+	return out
+}
+
+func TestMatchTrackersKeywords(t *testing.T) {
+	tests := []struct {
+		name     string
+		keywords []string
+		text     string
+		want     []string // phrases hit, in the order of the keyword list
+	}{
+		{"word, case-insensitive", []string{"price"}, "What is the PRICE?", []string{"price"}},
+		{"word boundary: not inside a longer word", []string{"price"}, "This is priceless.", nil},
+		{"word boundary: not a prefix of the keyword", []string{"prices"}, "The price is fine", nil},
+		{"possessive still hits", []string{"price"}, "The price's fine", []string{"price"}},
+		{"digits are word characters", []string{"3"}, "we need 300 seats", nil},
+		{"digits alone", []string{"300"}, "we need 300 seats", []string{"300"}},
+		{"phrase as a sequence", []string{"free trial"}, "Can we get a free trial first?", []string{"free trial"}},
+		{"phrase across punctuation and case", []string{"free trial"}, "FREE-trial, please", []string{"free trial"}},
+		{"phrase words must be adjacent", []string{"free trial"}, "a free, long trial", nil},
+		{"phrase in reverse order", []string{"free trial"}, "trial free", nil},
+		{"phrase at the very end", []string{"next step"}, "so what is the next step", []string{"next step"}},
+		{"phrase longer than the sentence", []string{"a b c d"}, "a b c", nil},
+		{"Chinese substring", []string{"预算"}, "我们今年的预算有限", []string{"预算"}},
+		{"Chinese shares one character only", []string{"预算"}, "预计下周签约", nil},
+		{"Chinese across spaces of ASR output", []string{"预算"}, "今年 预 算 有限", []string{"预算"}},
+		{"Chinese keyword next to Latin", []string{"微信"}, "加个WeChat微信吧", []string{"微信"}},
+		{"English word inside Chinese", []string{"demo"}, "下周给您做个demo演示", []string{"demo"}},
+		{"English word glued to letters is no hit", []string{"demo"}, "demos are ready", nil},
+		{"mixed keyword", []string{"A轮融资"}, "他们刚完成a轮融资", []string{"A轮融资"}},
+		{"full-width Latin folds", []string{"price"}, "ＰＲＩＣＥ是多少", []string{"price"}},
+		{"one hit per keyword per sentence", []string{"price"}, "price, price and price", []string{"price"}},
+		{"several keywords in one sentence", []string{"budget", "price", "预算"}, "Price and budget, 预算", []string{"budget", "price", "预算"}},
+		{"duplicate keywords count once", []string{"price", "PRICE"}, "the price", []string{"price"}},
+		{"Japanese kana as characters", []string{"カタ"}, "カタカナ", []string{"カタ"}},
+		{"accented words", []string{"café"}, "un Café noir", []string{"café"}},
+		{"no match in empty text", []string{"price"}, "", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			hits := MatchTrackers([]model.Tracker{tracker(1, model.AffiliationAnyone, tc.keywords...)},
+				[]model.Sentence{{ConversationID: 9, Seq: 0, SpeakerKey: "A", StartMS: 10, Text: tc.text}}, nil)
+			var got []string
+			for _, h := range hits {
+				got = append(got, h.Phrase)
+				if h.TenantID != 7 || h.TrackerID != 1 || h.ConversationID != 9 || h.StartMS != 10 || h.SpeakerKey != "A" {
+					t.Errorf("hit fields: %+v", h)
+				}
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("text %q, keywords %q: got %q, want %q", tc.text, tc.keywords, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestMatchTrackersAffiliation(t *testing.T) {
+	participants := []model.Participant{
+		{SpeakerKey: "rep", Affiliation: model.AffiliationInternal},
+		{SpeakerKey: "cust", Affiliation: model.AffiliationExternal},
+		{SpeakerKey: "who", Affiliation: model.AffiliationUnknown},
+		// "ghost" has no participant row: external, like unknown.
+	}
+	sentences := []model.Sentence{
+		{Seq: 0, SpeakerKey: "rep", Text: "our price is fair"},
+		{Seq: 1, SpeakerKey: "cust", Text: "the price is high"},
+		{Seq: 2, SpeakerKey: "who", Text: "价格 price"},
+		{Seq: 3, SpeakerKey: "ghost", Text: "price!"},
+	}
+	trackers := []model.Tracker{
+		tracker(1, model.AffiliationAnyone, "price"),
+		tracker(2, model.AffiliationInternal, "price"),
+		tracker(3, model.AffiliationExternal, "price"),
+	}
+	got := hitKeys(MatchTrackers(trackers, sentences, participants))
+	want := []string{
+		"1:0:price", "2:0:price",
+		"1:1:price", "3:1:price",
+		"1:2:price", "3:2:price",
+		"1:3:price", "3:3:price",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+}
+
+func TestMatchTrackersOrderAndBadRows(t *testing.T) {
+	trackers := []model.Tracker{
+		tracker(5, model.AffiliationAnyone, "budget"),
+		{ID: 6, TenantID: 7, Keywords: "not json", Affiliation: model.AffiliationAnyone},
+		tracker(4, model.AffiliationAnyone, "price", "budget"),
+	}
+	// Hits come ordered by seq, tracker id, then the tracker's keyword list,
+	// whatever the order of sentences and trackers.
+	sentences := []model.Sentence{
+		{Seq: 2, SpeakerKey: "A", Text: "budget and price"},
+		{Seq: 1, SpeakerKey: "A", Text: "budget"},
+	}
+	got := hitKeys(MatchTrackers(trackers, sentences, nil))
+	want := []string{"4:1:budget", "5:1:budget", "4:2:price", "4:2:budget", "5:2:budget"}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+	if hits := MatchTrackers(nil, sentences, nil); len(hits) != 0 {
+		t.Errorf("no trackers: %v", hits)
+	}
+}
+
+func TestMatchTokens(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []string
+	}{
+		{"Hello, World!", []string{"hello", "world"}},
+		{"don't", []string{"don", "t"}},
+		{"预算ok吗", []string{"预", "算", "ok", "吗"}},
+		{"ＡＢＣ１２３", []string{"abc123"}},
+		{"  ...  ", nil},
+		{"e-mail", []string{"e", "mail"}},
+	}
+	for _, tc := range tests {
+		if got := matchTokens(tc.in); !slices.Equal(got, tc.want) {
+			t.Errorf("matchTokens(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// BenchmarkTrackerMatcher matches a 3-hour call (5,000 sentences) against
+// 50 trackers of 10 keywords each, about one hit in ten sentences.
+func BenchmarkTrackerMatcher(b *testing.B) {
+	var trackers []model.Tracker
+	for i := range 50 {
+		var kws []string
+		for j := range 10 {
+			kws = append(kws, fmt.Sprintf("keyword%d", i*10+j), fmt.Sprintf("预算%d", i*10+j))
+		}
+		trackers = append(trackers, tracker(int64(i+1), model.AffiliationAnyone, kws[:10]...))
+	}
+	sentences := make([]model.Sentence, 5000)
+	for i := range sentences {
+		text := "我们今年的预算有限，但是价格还可以再谈一谈, so what would the next step be for your team"
+		if i%10 == 0 {
+			text += fmt.Sprintf(" keyword%d", i%500)
+		}
+		sentences[i] = model.Sentence{Seq: i, SpeakerKey: "A", Text: text}
+	}
+	m := NewTrackerMatcher(trackers)
+	b.ReportAllocs()
+	for b.Loop() {
+		m.Match(sentences, nil)
+	}
+}
