@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"strconv"
-	"strings"
 	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
@@ -126,7 +125,7 @@ func (s Conversation) PutTranscript(stream openv1.ConversationService_PutTranscr
 func (s Conversation) GetConversation(ctx context.Context, req *openv1.GetConversationRequest) (*openv1.GetConversationResponse, error) {
 	d, err := s.Read.Get(ctx, req.GetConversationId())
 	if err != nil {
-		return nil, renameFields(err, idField)
+		return nil, idField.Word(err)
 	}
 	out := &openv1.GetConversationResponse{Conversation: conversationProto(d.Conversation)}
 	for _, p := range d.Participants {
@@ -158,7 +157,7 @@ func (s Conversation) ListConversations(ctx context.Context, req *openv1.ListCon
 	}
 	page, err := s.Read.List(ctx, conversation.ListConversationsRequest{Filter: f, PageSize: int(req.GetPageSize()), PageToken: req.GetPageToken()})
 	if err != nil {
-		return nil, renameFields(err, FilterFields)
+		return nil, filterFields.Word(err)
 	}
 	out := &openv1.ListConversationsResponse{NextPageToken: page.NextPageToken, Total: page.Total}
 	for _, c := range page.Conversations {
@@ -171,7 +170,7 @@ func (s Conversation) ListConversations(ctx context.Context, req *openv1.ListCon
 func (s Conversation) GetTranscript(ctx context.Context, req *openv1.GetTranscriptRequest) (*openv1.GetTranscriptResponse, error) {
 	t, err := s.Read.Transcript(ctx, req.GetConversationId(), req.GetQ())
 	if err != nil {
-		return nil, renameFields(err, idField)
+		return nil, idField.Word(err)
 	}
 	out := &openv1.GetTranscriptResponse{ConversationId: t.ConversationID, Sentences: make([]*openv1.TranscriptSentence, len(t.Sentences))}
 	for i, st := range t.Sentences {
@@ -183,8 +182,8 @@ func (s Conversation) GetTranscript(ctx context.Context, req *openv1.GetTranscri
 }
 
 // ConversationFilterFromProto converts a filter; nil filters nothing. The
-// logic layer validates the values and names fields as the HTTP API does;
-// FilterFields renames them.
+// logic layer validates the values; filterFields names its fields as the
+// requests that carry a ConversationFilter do.
 func ConversationFilterFromProto(f *openv1.ConversationFilter) (model.ConversationFilter, error) {
 	var out model.ConversationFilter
 	if f == nil {
@@ -213,12 +212,12 @@ func ConversationFilterFromProto(f *openv1.ConversationFilter) (model.Conversati
 	return out, nil
 }
 
-// FilterFields maps the HTTP names of filter fields, which logic uses in
-// its errors, to the fields of a gRPC request with a ConversationFilter.
-var FilterFields = map[string]string{
+// filterFields names the fields of the conversation filter in a request
+// that carries it as filter.
+var filterFields = errs.FieldNames{
 	"from":            "filter.start_time",
 	"to":              "filter.end_time",
-	"owner_id":        "filter.owner_ids",
+	"owner_ids":       "filter.owner_ids",
 	"department_id":   "filter.department_id",
 	"deal_id":         "filter.deal_id",
 	"direction":       "filter.direction",
@@ -227,24 +226,8 @@ var FilterFields = map[string]string{
 	"tracker_id":      "filter.tracker_id",
 }
 
-var idField = map[string]string{"id": "conversation_id"}
-
-// renameFields rewrites the field an INVALID_ARGUMENT names, for errors
-// whose field name differs between the transports.
-func renameFields(err error, names map[string]string) error {
-	var e *errs.Error
-	if !errors.As(err, &e) || e.Metadata["field"] == "" {
-		return err
-	}
-	old := e.Metadata["field"]
-	name, ok := names[old]
-	if !ok {
-		return err
-	}
-	out := e.With("field", name)
-	out.Message = name + strings.TrimPrefix(e.Message, old)
-	return out
-}
+// idField names the conversation id of a request.
+var idField = errs.FieldNames{"id": "conversation_id"}
 
 // protoTime converts an optional timestamp; unset is the zero time.
 func protoTime(field string, ts *timestamppb.Timestamp) (time.Time, error) {

@@ -17,9 +17,13 @@ func TestFilterErrorsNameProtoFields(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = conversation.NormalizeFilter(f)
-	e := errs.From(renameFields(err, FilterFields))
-	if e.Metadata["field"] != "filter.direction" || e.Message[:len("filter.direction: ")] != "filter.direction: " {
+	e := errs.From(filterFields.Word(err))
+	if e.Metadata["field"] != "filter.direction" || e.Message != "filter.direction: must be inbound, outbound or unknown (got \"9\")" {
 		t.Fatalf("got %v %v", e, e.Metadata)
+	}
+	_, err = conversation.NormalizeFilter(model.ConversationFilter{OwnerIDs: []int64{-1}})
+	if e := errs.From(filterFields.Word(err)); e.Metadata["field"] != "filter.owner_ids" || e.Message != "filter.owner_ids: must be a positive id (got -1)" {
+		t.Fatalf("owner ids: %v %v", e, e.Metadata)
 	}
 	if _, err := ConversationFilterFromProto(&openv1.ConversationFilter{StartTime: &timestamppb.Timestamp{Nanos: -1}}); errs.From(err).Metadata["field"] != "filter.start_time" {
 		t.Fatalf("bad timestamp: %v", err)
@@ -32,7 +36,7 @@ func TestFilterErrorsNameProtoFields(t *testing.T) {
 	}
 	// Errors of other fields pass unchanged.
 	other := errs.InvalidArgument("page_size", "too big")
-	if renameFields(other, FilterFields) != error(other) {
+	if filterFields.Word(other) != error(other) {
 		t.Fatal("renamed page_size")
 	}
 }

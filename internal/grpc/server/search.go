@@ -25,7 +25,7 @@ func (s Search) SearchTranscripts(ctx context.Context, req *openv1.SearchTranscr
 		PageSize: int(req.GetPageSize()), PageToken: req.GetPageToken(),
 	})
 	if err != nil {
-		return nil, renameFields(err, FilterFields)
+		return nil, filterFields.Word(err)
 	}
 	out := &openv1.SearchTranscriptsResponse{Total: page.Total, NextPageToken: page.NextPageToken}
 	for _, r := range page.Results {

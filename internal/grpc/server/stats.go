@@ -24,7 +24,7 @@ func (s Stats) GetRepStats(ctx context.Context, req *openv1.GetRepStatsRequest) 
 	}
 	res, err := s.L.RepStats(ctx, stats.RepStatsRequest{From: from, To: to, DepartmentID: req.GetDepartmentId()})
 	if err != nil {
-		return nil, renameFields(err, statsRangeFields)
+		return nil, statsRangeFields.Word(err)
 	}
 	out := &openv1.GetRepStatsResponse{Reps: make([]*openv1.RepStats, 0, len(res.Reps))}
 	for i := range res.Reps {

@@ -38,7 +38,7 @@ var trackerGroupBy = map[openv1.TrackerStatsGroupBy]string{
 }
 
 // statsRangeFields names the range fields of the stats requests.
-var statsRangeFields = map[string]string{"from": "start_time", "to": "end_time"}
+var statsRangeFields = errs.FieldNames{"from": "start_time", "to": "end_time"}
 
 // GetTrackerStats counts a tracker's hits in scope by owner or by day.
 func (s Trackers) GetTrackerStats(ctx context.Context, req *openv1.GetTrackerStatsRequest) (*openv1.GetTrackerStatsResponse, error) {
@@ -55,7 +55,7 @@ func (s Trackers) GetTrackerStats(ctx context.Context, req *openv1.GetTrackerSta
 	}
 	st, err := s.Stats.TrackerStats(ctx, stats.TrackerStatsRequest{TrackerID: req.GetTrackerId(), GroupBy: groupBy, From: from, To: to})
 	if err != nil {
-		return nil, renameFields(err, statsRangeFields)
+		return nil, statsRangeFields.Word(err)
 	}
 	out := &openv1.GetTrackerStatsResponse{TrackerId: st.TrackerID, Buckets: make([]*openv1.TrackerStatsBucket, 0, len(st.Buckets))}
 	for _, b := range st.Buckets {

@@ -46,7 +46,7 @@ func (h Conversations) List(c echo.Context) error {
 		Filter: f, PageSize: int(size), PageToken: q.Get("page_token"),
 	})
 	if err != nil {
-		return err
+		return queryFilterFields.Word(err)
 	}
 	return render.OK(c, page)
 }
@@ -76,6 +76,9 @@ func (h Conversations) Transcript(c echo.Context) error {
 	}
 	return render.OK(c, t)
 }
+
+// queryFilterFields names the filter's fields as query parameters.
+var queryFilterFields = errs.FieldNames{"owner_ids": "owner_id"}
 
 // ConversationFilterFromQuery reads the conversation filter of PRODUCT §3
 // from query parameters; the logic layer validates the values.

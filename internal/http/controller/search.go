@@ -8,7 +8,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
-	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/http/render"
 )
 
@@ -34,9 +33,6 @@ func (h Search) Post(c echo.Context) error {
 	}
 	page, err := h.Search.Search(c.Request().Context(), req)
 	if err != nil {
-		if e := errs.From(err); e.Metadata["field"] == "owner_id" {
-			return e.With("field", "owner_ids")
-		}
 		return err
 	}
 	return render.OK(c, page)

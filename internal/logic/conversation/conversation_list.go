@@ -16,8 +16,9 @@ import (
 // maxFilterOwners bounds ConversationFilter.OwnerIDs.
 const maxFilterOwners = 100
 
-// ListConversationsRequest asks for one page of conversations. Field names
-// in errors are those of the HTTP API (from, to, owner_id, …).
+// ListConversationsRequest asks for one page of conversations. Errors name
+// the filter's fields by NormalizeFilter's ids, the others page_size and
+// page_token.
 type ListConversationsRequest struct {
 	Filter    model.ConversationFilter
 	PageSize  int
@@ -92,7 +93,8 @@ func (c *Conversations) List(ctx context.Context, req ListConversationsRequest) 
 
 // NormalizeFilter validates a filter and puts it in canonical
 // form (owner ids sorted and unique, times in UTC to the millisecond).
-// Errors name the HTTP query parameter.
+// Errors name the filter's fields: from, to, owner_ids, department_id,
+// deal_id, direction, min_duration_ms, max_duration_ms, tracker_id.
 func NormalizeFilter(f model.ConversationFilter) (model.ConversationFilter, error) {
 	if err := access.CheckQueryTime("from", f.From); err != nil {
 		return f, err
@@ -110,10 +112,10 @@ func NormalizeFilter(f model.ConversationFilter) (model.ConversationFilter, erro
 		return f, errs.InvalidArgument("to", "must be later than the start of the time range")
 	}
 	if len(f.OwnerIDs) > maxFilterOwners {
-		return f, errs.InvalidArgument("owner_id", "at most %d owners (got %d)", maxFilterOwners, len(f.OwnerIDs))
+		return f, errs.InvalidArgument("owner_ids", "at most %d owners (got %d)", maxFilterOwners, len(f.OwnerIDs))
 	}
 	for _, id := range f.OwnerIDs {
-		if err := access.CheckID("owner_id", id); err != nil {
+		if err := access.CheckID("owner_ids", id); err != nil {
 			return f, err
 		}
 	}
