@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -75,6 +76,26 @@ func (h Conversations) Transcript(c echo.Context) error {
 		return err
 	}
 	return render.OK(c, t)
+}
+
+// ConversationJSON is a conversation in the HTTP API.
+type ConversationJSON struct {
+	ID                   int64     `json:"id"`
+	OriginConversationID string    `json:"origin_conversation_id"`
+	OwnerUserID          int64     `json:"owner_user_id"`
+	DealID               *int64    `json:"deal_id"`
+	Title                string    `json:"title"`
+	Channel              string    `json:"channel"`
+	Direction            string    `json:"direction"`
+	BeginTime            time.Time `json:"begin_time"`
+	DurationMS           int64     `json:"duration_ms"`
+	Language             string    `json:"language"`
+	Status               string    `json:"status"`
+	// CustomData is the partner's JSON object, as given.
+	CustomData    json.RawMessage `json:"custom_data"`
+	SentenceCount int             `json:"sentence_count"`
+	CreatedAt     time.Time       `json:"created_at"`
+	UpdatedAt     time.Time       `json:"updated_at"`
 }
 
 // queryFilterFields names the filter's fields as query parameters.

@@ -40,22 +40,22 @@ func NewConversations(repo ConversationReader) *Conversations {
 
 // View is a conversation as clients see it.
 type View struct {
-	ID                   int64     `json:"id"`
-	OriginConversationID string    `json:"origin_conversation_id"`
-	OwnerUserID          int64     `json:"owner_user_id"`
-	DealID               *int64    `json:"deal_id"`
-	Title                string    `json:"title"`
-	Channel              string    `json:"channel"`
-	Direction            string    `json:"direction"`
-	BeginTime            time.Time `json:"begin_time"`
-	DurationMS           int64     `json:"duration_ms"`
-	Language             string    `json:"language"`
-	Status               string    `json:"status"`
+	ID                   int64
+	OriginConversationID string
+	OwnerUserID          int64
+	DealID               *int64
+	Title                string
+	Channel              string
+	Direction            string
+	BeginTime            time.Time
+	DurationMS           int64
+	Language             string
+	Status               string
 	// CustomData is the partner's JSON object, as given.
-	CustomData    json.RawMessage `json:"custom_data"`
-	SentenceCount int             `json:"sentence_count"`
-	CreatedAt     time.Time       `json:"created_at"`
-	UpdatedAt     time.Time       `json:"updated_at"`
+	CustomData    json.RawMessage
+	SentenceCount int
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 // ParticipantView is a speaker of a conversation.
