@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Integration-test environment for mgvcore: MariaDB, Elasticsearch 7, Jaeger
-# all-in-one, Consul (dev agent) and a Python venv with grpcio/grpcio-tools,
-# all on 127.0.0.1, without Docker or systemd.
+# Integration-test environment for mgvcore: MariaDB, Elasticsearch 7, an
+# OpenSearch 2 with the production analyzer, Jaeger all-in-one, Consul (dev
+# agent) and a Python venv with grpcio/grpcio-tools, all on 127.0.0.1, without
+# Docker or systemd.
 #
 # Usage:
 #   scripts/testenv.sh up [SERVICE...]     start (or reuse) services, print env
@@ -13,23 +14,33 @@
 #                                          (exit 1 if any listed one is down)
 #   scripts/testenv.sh env                 print the export lines only
 #
-# SERVICE: mysql (alias mariadb), es (alias elasticsearch), jaeger, consul,
-# python (alias venv). Default for up/down/status: all of them.
+# SERVICE: mysql (alias mariadb), es (alias elasticsearch), analyzer (alias
+# opensearch), jaeger, consul, python (alias venv). Default for
+# up/down/status: all of them.
+#
+# es is the minimal Elasticsearch 7.17 integ-test-zip on :9200: no
+# analysis-common, so indices there get the plain standard analysis.
+# analyzer is the OpenSearch integ-test-zip with the analysis-common module
+# laid in (CJK width folding and bigrams, Porter stemming: the production
+# mapping) on :9201, exported as MGV_TEST_ANALYZER_URL.
 #
 # Typical use:  eval "$(scripts/testenv.sh up)"
 #
 # Only the `export` lines go to stdout; all progress goes to stderr.
 #
 # Everything downloaded or built is cached in ${MGV_CACHE_DIR:-$HOME/.cache/mgvcore}
-# (binaries in bin/, Elasticsearch in es/, Python venv in venv/); data and
-# logs of running services are in ${MGV_CACHE_DIR}/run/<service>/.
+# (binaries in bin/, Elasticsearch in es/, OpenSearch with analysis-common in
+# analyzer/, Python venv in venv/); data and logs of running services are in
+# ${MGV_CACHE_DIR}/run/<service>/.
 #
 # Environment knobs (all optional):
 #   MGV_CACHE_DIR          cache/run root (default $HOME/.cache/mgvcore)
 #   MGV_ES_VERSIONS        space-separated Elasticsearch versions to try, in order
 #   MGV_OPENSEARCH_VERSIONS  fallback OpenSearch 1.3.x versions to try
-#   MGV_ES_JAVA_HOME       JDK to run Elasticsearch with (default: a Java 17)
-#   MGV_ES_HEAP            heap for Elasticsearch (default 512m)
+#   MGV_ANALYZER_VERSION   OpenSearch (and analysis-common) version of analyzer
+#                          (default 2.19.6, the newest that runs on Java 17)
+#   MGV_ES_JAVA_HOME       JDK to run Elasticsearch and OpenSearch with (default: a Java 17)
+#   MGV_ES_HEAP            heap of each of them (default 512m)
 #   MGV_WAIT_TIMEOUT       seconds to wait for each service (default 300)
 set -euo pipefail
 
@@ -47,6 +58,8 @@ HOST=127.0.0.1
 MYSQL_PORT=3306
 ES_PORT=9200
 ES_TRANSPORT_PORT=9300
+ANALYZER_PORT=9201
+ANALYZER_TRANSPORT_PORT=9301
 JAEGER_AGENT_COMPACT_PORT=6831
 JAEGER_AGENT_BINARY_PORT=6832
 JAEGER_AGENT_ZIPKIN_PORT=5775
@@ -64,10 +77,11 @@ MYSQL_TEST_PASSWORD=mgv
 
 ES_VERSIONS="${MGV_ES_VERSIONS:-7.17.29 7.17.28 7.17.27 7.17.26 7.17.25}"
 OPENSEARCH_VERSIONS="${MGV_OPENSEARCH_VERSIONS:-1.3.20 1.3.19 1.3.18}"
+ANALYZER_VERSION="${MGV_ANALYZER_VERSION:-2.19.6}"
 ES_HEAP="${MGV_ES_HEAP:-512m}"
 ES_USER=mgvsearch
 
-ALL_SERVICES=(mysql es jaeger consul python)
+ALL_SERVICES=(mysql es analyzer jaeger consul python)
 
 # ---------------------------------------------------------------------------
 # helpers
@@ -347,7 +361,7 @@ mysql_status() {
 }
 
 # ---------------------------------------------------------------------------
-# Elasticsearch
+# Elasticsearch (and the helpers every search node shares)
 
 ES_RUN="$RUN_DIR/es"
 ES_PID="$ES_RUN/es.pid"
@@ -369,6 +383,87 @@ find_java17_home() {
   return 1
 }
 
+maven_copy() { # maven_copy GROUP:ARTIFACT:VERSION:TYPE DIR : download one artifact into DIR
+  need_cmd mvn maven
+  mkdir -p "$2"
+  (cd "$2" && mvn -B -q dependency:copy -Dartifact="$1" -DoutputDirectory="$2" >"$2/mvn.log" 2>&1)
+}
+
+unpack_dist() { # unpack_dist LABEL ZIP NAME PARENT [HOOK] : ZIP's top folder NAME becomes PARENT/NAME
+  # HOOK DIR runs on the unpacked copy before it is moved into place, so
+  # PARENT/NAME only ever exists complete.
+  local label=$1 zip=$2 name=$3 parent=$4 hook=${5:-}
+  need_cmd unzip unzip
+  log "$label: unpacking $(basename "$zip")"
+  local tmp="$parent/.unpack.$$"
+  rm -rf "$tmp"
+  mkdir -p "$tmp"
+  unzip -q "$zip" -d "$tmp"
+  [ -d "$tmp/$name" ] || die "$label: unexpected layout in $zip"
+  if [ -n "$hook" ]; then "$hook" "$tmp/$name"; fi
+  rm -rf "${parent:?}/$name"
+  mv "$tmp/$name" "$parent/$name"
+  rm -rf "$tmp"
+  log "$label: installed $parent/$name"
+}
+
+search_node_start() { # search_node_start LABEL HOME RUNDIR PIDFILE LOG HTTP_PORT TRANSPORT_PORT CLUSTER
+  # Runs the Elasticsearch or OpenSearch distribution in HOME as a daemon,
+  # single node on $HOST, as the unprivileged $ES_USER when we are root.
+  local label=$1 home=$2 run=$3 pidfile=$4 logfile=$5 http_port=$6 transport_port=$7 cluster=$8
+  local java_home exe user
+  java_home=$(find_java17_home) || { apt_install openjdk-17-jre-headless; java_home=$(find_java17_home) || die "$label: no Java 17 found"; }
+  exe="$home/bin/elasticsearch"
+  [ -x "$exe" ] || exe="$home/bin/opensearch"
+  mkdir -p "$run/data" "$run/logs" "$run/tmp"
+  if is_root; then
+    user=$ES_USER
+    ensure_user "$user"
+    grant_traverse "$user" "$CACHE_DIR"
+    # The node writes its keystore into config/ and gc logs relative to home.
+    chown -R "$user:" "$home" "$run"
+  else
+    user=$(id -un)
+  fi
+  rm -f "$pidfile"
+  local -a settings=(
+    -Ediscovery.type=single-node
+    -Enetwork.host="$HOST"
+    -Ehttp.port="$http_port"
+    -Etransport.port="$transport_port"
+    -Ecluster.name="$cluster"
+    -Enode.name="$cluster"
+    -Epath.data="$run/data"
+    -Epath.logs="$run/logs"
+    -Ecluster.routing.allocation.disk.threshold_enabled=false
+  )
+  case "$exe" in
+    */elasticsearch) settings+=(-Expack.security.enabled=false) ;;
+    *) if [ -d "$home/plugins/opensearch-security" ]; then settings+=(-Eplugins.security.disabled=true); fi ;;
+  esac
+  log "$label: starting $(basename "$home") as $user on $HOST:$http_port (java $java_home, logs $run/logs)"
+  (
+    cd "$home"
+    run_as "$user" env ES_JAVA_HOME="$java_home" JAVA_HOME="$java_home" \
+      OPENSEARCH_JAVA_HOME="$java_home" \
+      ES_JAVA_OPTS="-Xms$ES_HEAP -Xmx$ES_HEAP" OPENSEARCH_JAVA_OPTS="-Xms$ES_HEAP -Xmx$ES_HEAP" \
+      ES_TMPDIR="$run/tmp" OPENSEARCH_TMPDIR="$run/tmp" \
+      setsid "$exe" -d -p "$pidfile" "${settings[@]}" </dev/null >>"$logfile" 2>&1 3>&- 8>&-
+  ) || { tail -n 40 "$logfile" >&2 || true; die "$label: failed to launch"; }
+}
+
+search_health() { # search_health PORT : cluster at least yellow
+  curl -fsS --max-time 5 "http://$HOST:$1/_cluster/health?wait_for_status=yellow&timeout=2s" 2>/dev/null |
+    grep -Eq '"status":"(yellow|green)"'
+}
+
+search_status() { # search_status PORT PIDFILE
+  if tcp_open "$1"; then
+    if pid_alive "$2" java; then echo "up (pid $(pid_of "$2"), http://$HOST:$1)"
+    else echo "up (not started by testenv, http://$HOST:$1)"; fi
+  else echo down; fi
+}
+
 es_home() { # the unpacked distribution in the cache, if any
   local d
   for d in "$CACHE_DIR"/es/elasticsearch-7.* "$CACHE_DIR"/es/opensearch-1.*; do
@@ -381,16 +476,11 @@ es_home() { # the unpacked distribution in the cache, if any
 
 es_fetch() {
   es_home >/dev/null && return 0
-  need_cmd mvn maven
-  need_cmd unzip unzip
-  mkdir -p "$CACHE_DIR/es/download"
-  local v zip="" kind="" name=""
+  local dl="$CACHE_DIR/es/download" v zip="" name=""
   for v in $ES_VERSIONS; do
     log "es: fetching elasticsearch integ-test-zip $v (maven)"
-    if (cd "$CACHE_DIR/es/download" && mvn -B -q dependency:copy \
-      -Dartifact="org.elasticsearch.distribution.integ-test-zip:elasticsearch:$v:zip" \
-      -DoutputDirectory="$CACHE_DIR/es/download" >"$CACHE_DIR/es/download/mvn.log" 2>&1); then
-      zip="$CACHE_DIR/es/download/elasticsearch-$v.zip" kind=elasticsearch name="elasticsearch-$v"
+    if maven_copy "org.elasticsearch.distribution.integ-test-zip:elasticsearch:$v:zip" "$dl"; then
+      zip="$dl/elasticsearch-$v.zip" name="elasticsearch-$v"
       break
     fi
     log "es: elasticsearch $v not available"
@@ -398,29 +488,18 @@ es_fetch() {
   if [ -z "$zip" ]; then
     for v in $OPENSEARCH_VERSIONS; do
       log "es: fetching opensearch integ-test-zip $v (maven)"
-      if (cd "$CACHE_DIR/es/download" && mvn -B -q dependency:copy \
-        -Dartifact="org.opensearch.distribution.integ-test-zip:opensearch:$v:zip" \
-        -DoutputDirectory="$CACHE_DIR/es/download" >"$CACHE_DIR/es/download/mvn.log" 2>&1); then
-        zip="$CACHE_DIR/es/download/opensearch-$v.zip" kind=opensearch name="opensearch-$v"
+      if maven_copy "org.opensearch.distribution.integ-test-zip:opensearch:$v:zip" "$dl"; then
+        zip="$dl/opensearch-$v.zip" name="opensearch-$v"
         break
       fi
       log "es: opensearch $v not available"
     done
   fi
   if [ -z "$zip" ] || [ ! -f "$zip" ]; then
-    tail -n 20 "$CACHE_DIR/es/download/mvn.log" >&2 || true
+    tail -n 20 "$dl/mvn.log" >&2 || true
     die "es: no Elasticsearch 7.17.x or OpenSearch 1.3.x could be fetched"
   fi
-  log "es: unpacking $(basename "$zip")"
-  local tmp="$CACHE_DIR/es/.unpack.$$"
-  rm -rf "$tmp"
-  mkdir -p "$tmp"
-  unzip -q "$zip" -d "$tmp"
-  [ -d "$tmp/$name" ] || die "es: unexpected layout in $zip"
-  rm -rf "${CACHE_DIR:?}/es/$name"
-  mv "$tmp/$name" "$CACHE_DIR/es/$name"
-  rm -rf "$tmp"
-  log "es: installed $kind in $CACHE_DIR/es/$name"
+  unpack_dist es "$zip" "$name" "$CACHE_DIR/es"
 }
 
 es_start() {
@@ -434,53 +513,14 @@ es_start() {
     return 0
   fi
   need_cmd curl curl
-  local java_home home exe user
-  java_home=$(find_java17_home) || { apt_install openjdk-17-jre-headless; java_home=$(find_java17_home) || die "es: no Java 17 found"; }
+  local home
   es_fetch
   home=$(es_home) || die "es: distribution missing"
-  exe="$home/bin/elasticsearch"
-  [ -x "$exe" ] || exe="$home/bin/opensearch"
-  mkdir -p "$ES_RUN/data" "$ES_RUN/logs" "$ES_RUN/tmp"
-  if is_root; then
-    user=$ES_USER
-    ensure_user "$user"
-    grant_traverse "$user" "$CACHE_DIR"
-    # The node writes its keystore into config/ and gc logs relative to home.
-    chown -R "$user:" "$home" "$ES_RUN"
-  else
-    user=$(id -un)
-  fi
-  rm -f "$ES_PID"
-  local -a settings=(
-    -Ediscovery.type=single-node
-    -Enetwork.host="$HOST"
-    -Ehttp.port="$ES_PORT"
-    -Etransport.port="$ES_TRANSPORT_PORT"
-    -Ecluster.name=mgvcore-test
-    -Enode.name=mgvcore-test
-    -Epath.data="$ES_RUN/data"
-    -Epath.logs="$ES_RUN/logs"
-    -Ecluster.routing.allocation.disk.threshold_enabled=false
-  )
-  case "$exe" in
-    */elasticsearch) settings+=(-Expack.security.enabled=false) ;;
-  esac
-  log "es: starting $(basename "$home") as $user on $HOST:$ES_PORT (java $java_home, logs $ES_RUN/logs)"
-  (
-    cd "$home"
-    run_as "$user" env ES_JAVA_HOME="$java_home" JAVA_HOME="$java_home" \
-      OPENSEARCH_JAVA_HOME="$java_home" \
-      ES_JAVA_OPTS="-Xms$ES_HEAP -Xmx$ES_HEAP" OPENSEARCH_JAVA_OPTS="-Xms$ES_HEAP -Xmx$ES_HEAP" \
-      ES_TMPDIR="$ES_RUN/tmp" OPENSEARCH_TMPDIR="$ES_RUN/tmp" \
-      setsid "$exe" -d -p "$ES_PID" "${settings[@]}" </dev/null >>"$ES_LOG" 2>&1 3>&- 8>&-
-  ) || { tail -n 40 "$ES_LOG" >&2 || true; die "es: failed to launch"; }
+  search_node_start es "$home" "$ES_RUN" "$ES_PID" "$ES_LOG" "$ES_PORT" "$ES_TRANSPORT_PORT" mgvcore-test
   ES_STARTED=1
 }
 
-es_health() {
-  curl -fsS --max-time 5 "http://$HOST:$ES_PORT/_cluster/health?wait_for_status=yellow&timeout=2s" 2>/dev/null |
-    grep -Eq '"status":"(yellow|green)"'
-}
+es_health() { search_health "$ES_PORT"; }
 
 es_wait() {
   if [ "${ES_STARTED:-0}" -eq 1 ]; then
@@ -492,12 +532,86 @@ es_wait() {
 
 es_stop() { stop_pidfile es "$ES_PID" java 90; }
 
-es_status() {
-  if tcp_open "$ES_PORT"; then
-    if pid_alive "$ES_PID" java; then echo "up (pid $(pid_of "$ES_PID"), http://$HOST:$ES_PORT)"
-    else echo "up (not started by testenv, http://$HOST:$ES_PORT)"; fi
-  else echo down; fi
+es_status() { search_status "$ES_PORT" "$ES_PID"; }
+
+# ---------------------------------------------------------------------------
+# OpenSearch with the production analyzer (analysis-common: CJK width and
+# bigrams, Porter stemming), beside the plain Elasticsearch above. The
+# integ-test-zip ships no modules but transport-netty4 and no security
+# plugin; analysis-common is published as a bare jar, so it is laid into
+# modules/ with its descriptor here. Its Painless extension (scripted token
+# filters) stays unused: lang-painless is not installed.
+
+ANALYZER_RUN="$RUN_DIR/analyzer"
+ANALYZER_PID="$ANALYZER_RUN/opensearch.pid"
+ANALYZER_LOG="$ANALYZER_RUN/stdout.log"
+
+analyzer_home() { echo "$CACHE_DIR/analyzer/opensearch-$ANALYZER_VERSION"; }
+
+analyzer_add_module() { # analyzer_add_module HOME : lay analysis-common into modules/
+  local mod="$1/modules/analysis-common" dl="$CACHE_DIR/analyzer/download"
+  mkdir -p "$mod"
+  cp "$dl/analysis-common-$ANALYZER_VERSION.jar" "$mod/"
+  cat >"$mod/plugin-descriptor.properties" <<PROPS
+description=Adds "built in" analyzers to OpenSearch.
+version=$ANALYZER_VERSION
+name=analysis-common
+classname=org.opensearch.analysis.common.CommonAnalysisPlugin
+java.version=11
+opensearch.version=$ANALYZER_VERSION
+custom.foldername=
+extended.plugins=
+has.native.controller=false
+PROPS
 }
+
+analyzer_fetch() {
+  local home dl="$CACHE_DIR/analyzer/download" v=$ANALYZER_VERSION
+  home=$(analyzer_home)
+  [ -x "$home/bin/opensearch" ] && [ -f "$home/modules/analysis-common/plugin-descriptor.properties" ] && return 0
+  log "analyzer: fetching opensearch integ-test-zip $v and analysis-common $v (maven)"
+  { [ -f "$dl/opensearch-$v.zip" ] ||
+    maven_copy "org.opensearch.distribution.integ-test-zip:opensearch:$v:zip" "$dl"; } &&
+    { [ -f "$dl/analysis-common-$v.jar" ] ||
+      maven_copy "org.opensearch.plugin:analysis-common:$v:jar" "$dl"; } ||
+    { tail -n 20 "$dl/mvn.log" >&2 || true; die "analyzer: OpenSearch $v or its analysis-common could not be fetched"; }
+  unpack_dist analyzer "$dl/opensearch-$v.zip" "opensearch-$v" "$CACHE_DIR/analyzer" analyzer_add_module
+}
+
+analyzer_start() {
+  if tcp_open "$ANALYZER_PORT"; then
+    log "analyzer: port $ANALYZER_PORT already answers, reusing"
+    return 0
+  fi
+  if pid_alive "$ANALYZER_PID" java; then
+    log "analyzer: pid $(pid_of "$ANALYZER_PID") is still starting, waiting for it"
+    ANALYZER_STARTED=1
+    return 0
+  fi
+  need_cmd curl curl
+  analyzer_fetch
+  search_node_start analyzer "$(analyzer_home)" "$ANALYZER_RUN" "$ANALYZER_PID" "$ANALYZER_LOG" \
+    "$ANALYZER_PORT" "$ANALYZER_TRANSPORT_PORT" mgvcore-analyzer
+  ANALYZER_STARTED=1
+}
+
+analyzer_ready() { # healthy, and the bigram filters answer
+  search_health "$ANALYZER_PORT" &&
+    curl -fsS --max-time 5 -H 'Content-Type: application/json' "http://$HOST:$ANALYZER_PORT/_analyze" \
+      -d '{"tokenizer":"standard","filter":["cjk_width","cjk_bigram","porter_stem"],"text":"x"}' >/dev/null 2>&1
+}
+
+analyzer_wait() {
+  if [ "${ANALYZER_STARTED:-0}" -eq 1 ]; then
+    wait_for analyzer "$WAIT_TIMEOUT" "$ANALYZER_RUN/logs/mgvcore-analyzer.log" "$ANALYZER_PID" "java" analyzer_ready
+  else
+    wait_for analyzer 60 /dev/null "" "" analyzer_ready
+  fi
+}
+
+analyzer_stop() { stop_pidfile analyzer "$ANALYZER_PID" java 90; }
+
+analyzer_status() { search_status "$ANALYZER_PORT" "$ANALYZER_PID"; }
 
 # ---------------------------------------------------------------------------
 # Go-built tools (Jaeger, Consul)
@@ -691,6 +805,7 @@ export MGV_TEST_MYSQL_DSN='$MYSQL_TEST_USER:$MYSQL_TEST_PASSWORD@tcp($HOST:$MYSQ
 export MGV_TEST_MYSQL_ADMIN_DSN='$MYSQL_TEST_USER:$MYSQL_TEST_PASSWORD@tcp($HOST:$MYSQL_PORT)/?charset=utf8mb4&parseTime=true&loc=UTC'
 export MGV_TEST_ES_URL='http://$HOST:$ES_PORT'
 export MGV_TEST_ES_PIDFILE='$ES_PID'
+export MGV_TEST_ANALYZER_URL='http://$HOST:$ANALYZER_PORT'
 export MGV_TEST_MYSQL_PIDFILE='$MYSQL_PID'
 export MGV_TEST_JAEGER_AGENT='$HOST:$JAEGER_AGENT_COMPACT_PORT'
 export MGV_TEST_JAEGER_COLLECTOR='http://$HOST:$JAEGER_COLLECTOR_HTTP_PORT/api/traces'
@@ -706,12 +821,13 @@ normalize_services() { # maps aliases, validates; prints one per line
   for s in "$@"; do
     case "$s" in
       mysql | mariadb) echo mysql ;;
-      es | elasticsearch | opensearch) echo es ;;
+      es | elasticsearch) echo es ;;
+      analyzer | opensearch) echo analyzer ;;
       jaeger) echo jaeger ;;
       consul) echo consul ;;
       python | venv | py) echo python ;;
       all) printf '%s\n' "${ALL_SERVICES[@]}" ;;
-      *) die "unknown service '$s' (mysql es jaeger consul python)" ;;
+      *) die "unknown service '$s' (mysql es analyzer jaeger consul python)" ;;
     esac
   done | awk '!seen[$0]++'
 }

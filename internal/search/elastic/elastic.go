@@ -1,6 +1,12 @@
 // Package elastic is the Elasticsearch 7 search engine (olivere/elastic v7).
 // The index is versioned behind an alias: writes and searches go to the
 // alias, `mgvcore reindex` builds "<alias>_v<N>_<time>" beside it and swaps.
+//
+// OpenSearch 2 answers the same requests: the client needs no option of
+// its own there (its health check and sniffing work, it checks no version
+// or product header). What OpenSearch 2 refuses are mapping types: the
+// client's GetMapping service always asks for /{index}/_mapping/{type}, and
+// include_type_name is gone, so this package sends only typeless requests.
 package elastic
 
 import (

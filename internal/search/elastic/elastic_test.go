@@ -14,47 +14,93 @@ import (
 	"github.com/megaview/mgvcore/internal/search/searchtest"
 )
 
-// testClient connects to MGV_TEST_ES_URL (scripts/testenv.sh) or skips.
-func testClient(t *testing.T) *olivere.Client {
-	t.Helper()
-	u := os.Getenv("MGV_TEST_ES_URL")
-	if u == "" {
-		t.Skip("MGV_TEST_ES_URL is not set (eval \"$(scripts/testenv.sh env)\")")
+// cluster is one engine the tests run on.
+type cluster struct {
+	name string
+	// env holds the engine's URL (scripts/testenv.sh).
+	env string
+	// production: the engine must have the production analysis (the
+	// bigram profile); otherwise it may have either.
+	production bool
+}
+
+// clusters are the engines of scripts/testenv.sh: the minimal
+// Elasticsearch 7.17, which lacks analysis-common and so gets the standard
+// profile, and OpenSearch 2 with analysis-common, which gets the mapping
+// production uses.
+var clusters = []cluster{
+	{name: "elasticsearch", env: "MGV_TEST_ES_URL"},
+	{name: "analyzer", env: "MGV_TEST_ANALYZER_URL", production: true},
+}
+
+// eachCluster runs f as a subtest per cluster; one whose URL is not set
+// is skipped.
+func eachCluster(t *testing.T, f func(t *testing.T, c *olivere.Client)) {
+	for _, cl := range clusters {
+		t.Run(cl.name, func(t *testing.T) {
+			f(t, testClient(t, cl))
+		})
 	}
-	c, err := olivere.NewClient(olivere.SetURL(u), olivere.SetSniff(false), olivere.SetHealthcheck(false))
+}
+
+// testClient connects to the cluster's URL or skips. Health checks stay on
+// and sniffing off, as in production.
+func testClient(t *testing.T, cl cluster) *olivere.Client {
+	t.Helper()
+	u := os.Getenv(cl.env)
+	if u == "" {
+		t.Skipf("%s is not set (eval \"$(scripts/testenv.sh env)\")", cl.env)
+	}
+	c, err := olivere.NewClient(olivere.SetURL(u), olivere.SetSniff(false))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if cl.production {
+		profile, err := detectProfile(t.Context(), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if profile != ProfileBigram {
+			t.Fatalf("%s (%s) has the %s analysis, not the production one: is analysis-common installed?", u, cl.env, profile)
+		}
 	}
 	return c
 }
 
 // testEngine is an engine on a fresh alias, deleted after the test.
-func testEngine(t *testing.T) *Engine {
-	c := testClient(t)
+func testEngine(t *testing.T, c *olivere.Client) *Engine {
 	alias := fmt.Sprintf("mgv_test_%08x", rand.Uint32())
 	t.Cleanup(func() { _, _ = c.DeleteIndex(alias + "_v*").Do(context.Background()) })
 	return New(c, Options{Alias: alias, Shards: 1, Replicas: 0, RefreshInterval: time.Second})
 }
 
 func TestBehaviour(t *testing.T) {
-	profile, err := detectProfile(t.Context(), testClient(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("analysis profile of this cluster: %s", profile)
-	searchtest.Run(t, searchtest.Options{
-		New: func(t *testing.T) search.Engine { return testEngine(t) },
-		Refresh: func(t *testing.T, e search.Engine) {
-			if err := e.(*Engine).Refresh(t.Context()); err != nil {
-				t.Fatal(err)
-			}
-		},
-		Stemming: profile == ProfileBigram,
+	eachCluster(t, func(t *testing.T, c *olivere.Client) {
+		profile, err := detectProfile(t.Context(), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("analysis profile of this cluster: %s", profile)
+		searchtest.Run(t, searchtest.Options{
+			New: func(t *testing.T) search.Engine { return testEngine(t, c) },
+			Refresh: func(t *testing.T, e search.Engine) {
+				if err := e.(*Engine).Refresh(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+			},
+			Stemming:     profile == ProfileBigram,
+			CJKBigrams:   profile == ProfileBigram,
+			WidthFolding: profile == ProfileBigram,
+		})
 	})
 }
 
 func TestGenerationSwap(t *testing.T) {
-	e := testEngine(t)
+	eachCluster(t, testGenerationSwap)
+}
+
+func testGenerationSwap(t *testing.T, c *olivere.Client) {
+	e := testEngine(t, c)
 	ctx := t.Context()
 	doc := func(id int64, text string) search.Op {
 		return search.Op{TenantID: 1, ConversationID: id, Doc: &search.Doc{TenantID: 1, ConversationID: id, OwnerUserID: 1, Version: 1,

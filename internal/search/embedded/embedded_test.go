@@ -19,7 +19,11 @@ func TestBehaviour(t *testing.T) {
 			t.Cleanup(func() { e.Close() })
 			return e
 		},
-		Stemming: true,
+		Stemming:   true,
+		CJKBigrams: true,
+		// bleve's tokenizer drops full-width digits (１２０万 is indexed as
+		// 万 alone), though cjk_width folds full-width letters.
+		WidthFolding: false,
 	})
 }
 

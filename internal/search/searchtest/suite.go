@@ -23,6 +23,14 @@ type Options struct {
 	Refresh func(t *testing.T, e search.Engine)
 	// Stemming: the engine's analysis stems English words.
 	Stemming bool
+	// CJKBigrams: the engine indexes Han text as overlapping bigrams, which
+	// form only between characters that stand together, never across
+	// punctuation. Indexed one character at a time, a phrase query still
+	// matches a word, but also two characters a comma separates.
+	CJKBigrams bool
+	// WidthFolding: the engine folds full-width Latin letters and digits (as
+	// Chinese input methods type them) to their ASCII forms.
+	WidthFolding bool
 }
 
 // Fixture ids.
@@ -101,6 +109,13 @@ func corpus() []*search.Doc {
 			"预算 is fixed"),
 		conv(9, repB, day0.Add(144*time.Hour), 450_000, "inbound",
 			"I:价格和预算都谈好了"),
+		conv(10, repB, day0.Add(168*time.Hour), 300_000, "outbound",
+			"I:这套系统非常好用",
+			"The price is final"),
+		// 好，用 meet only across a comma: no word 好用 here.
+		conv(11, repC, day0.Add(168*time.Hour), 300_000, "inbound",
+			"产品很好，用户都满意",
+			"I:报价是１２０万，含ＶＡＴ"),
 	}
 	docs[3].DealID = dealX
 	docs[4].DealID = dealX
@@ -168,6 +183,33 @@ func Run(t *testing.T, o Options) {
 		}
 		expect(t, q("budgets"), 3, 4, 7)
 		expect(t, q("approve"), 3, 4)
+		// "Let us talk about pricing" (3) and "The price is final" (10).
+		expect(t, q("pricing"), 3, 10)
+		expect(t, q("prices"), 3, 10)
+		expect(t, q("price"), 3, 10)
+	})
+	t.Run("ChineseWordWithinASentence", func(t *testing.T) {
+		// Every engine: a word found inside a longer sentence, and only
+		// there.
+		expect(t, q("系统"), 10)
+		expect(t, q("满意"), 11)
+		expect(t, q("非常好用"), 10)
+	})
+	t.Run("CJKBigrams", func(t *testing.T) {
+		if !o.CJKBigrams {
+			t.Skip("the engine's analysis indexes Han characters one at a time, so 好用 also matches 很好，用户 across the comma")
+		}
+		expect(t, q("好用"), 10)
+		expect(t, q(`"好用"`), 10)
+		expect(t, q("好用 系统"), 10)
+	})
+	t.Run("WidthFolding", func(t *testing.T) {
+		if !o.WidthFolding {
+			t.Skip("the engine's analysis does not make full-width digits and letters match their ASCII forms (120万 does not find １２０万)")
+		}
+		expect(t, q("120万"), 11)
+		expect(t, q("vat"), 11)
+		expect(t, q("１２０万"), 11)
 	})
 	t.Run("Phrases", func(t *testing.T) {
 		expect(t, q(`"budget is tight"`), 3)
