@@ -44,7 +44,7 @@ func (h Trackers) List(c echo.Context) error {
 
 // Create is POST /trackers (admins): {name, keywords, affiliation}.
 func (h Trackers) Create(c echo.Context) error {
-	var in tracker.TrackerInput
+	var in tracker.Input
 	if err := bind(c, &in); err != nil {
 		return err
 	}
@@ -62,7 +62,7 @@ func (h Trackers) Update(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var in tracker.TrackerInput
+	var in tracker.Input
 	if err := bind(c, &in); err != nil {
 		return err
 	}

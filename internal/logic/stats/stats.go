@@ -18,9 +18,9 @@ const (
 	GroupByDay   = "day"
 )
 
-// StatsRepo aggregates conversations; every query applies the caller's
+// Repo aggregates conversations; every query applies the caller's
 // data scope.
-type StatsRepo interface {
+type Repo interface {
 	// TenantTimezone is the IANA time zone of the tenant.
 	TenantTimezone(ctx context.Context, tenantID int64) (string, error)
 	// TrackerHitsByOwner counts a tracker's hits per owner of the
@@ -46,12 +46,12 @@ type TrackerLookup interface {
 
 // Stats are the statistics use cases.
 type Stats struct {
-	repo     StatsRepo
+	repo     Repo
 	trackers TrackerLookup
 }
 
 // NewStats aggregates through repo; trackers resolves tracker ids.
-func NewStats(repo StatsRepo, trackers TrackerLookup) *Stats {
+func NewStats(repo Repo, trackers TrackerLookup) *Stats {
 	return &Stats{repo: repo, trackers: trackers}
 }
 

@@ -131,7 +131,7 @@ func TestOwnerBucketsOrder(t *testing.T) {
 	}
 }
 
-// memStats is a StatsRepo answering from fixed rows.
+// memStats is a Repo answering from fixed rows.
 type memStats struct {
 	tz    string
 	paths map[int64]string

@@ -15,7 +15,7 @@ import (
 	"github.com/megaview/mgvcore/internal/model"
 )
 
-// memTrackers is an in-memory TrackerRepo; jobs maps tracker id to the
+// memTrackers is an in-memory Repo; jobs maps tracker id to the
 // version of its pending job.
 type memTrackers struct {
 	rows map[int64]*model.Tracker
@@ -95,7 +95,7 @@ func (m *memTrackers) ApplyingTrackers(_ context.Context, tenantID int64) (map[i
 	return out, nil
 }
 
-func TestTrackerInputValidation(t *testing.T) {
+func TestInputValidation(t *testing.T) {
 	long := strings.Repeat("字", 65)
 	many := make([]string, 101)
 	for i := range many {
@@ -103,21 +103,21 @@ func TestTrackerInputValidation(t *testing.T) {
 	}
 	tests := []struct {
 		name  string
-		in    TrackerInput
+		in    Input
 		field string // "" when valid
 		want  []string
 	}{
-		{"valid, defaults to anyone", TrackerInput{Name: " Pricing ", Keywords: []string{"price", " free   trial ", "预算"}}, "", []string{"price", "free trial", "预算"}},
-		{"duplicates dropped", TrackerInput{Name: "x", Keywords: []string{"Price", "price", "PRICE!"}}, "", []string{"Price"}},
-		{"exactly 64 characters", TrackerInput{Name: "x", Keywords: []string{strings.Repeat("字", 64)}}, "", []string{strings.Repeat("字", 64)}},
-		{"name required", TrackerInput{Name: "  ", Keywords: []string{"a"}}, "name", nil},
-		{"name too long", TrackerInput{Name: strings.Repeat("n", 256), Keywords: []string{"a"}}, "name", nil},
-		{"no keywords", TrackerInput{Name: "x"}, "keywords", nil},
-		{"too many keywords", TrackerInput{Name: "x", Keywords: many}, "keywords", nil},
-		{"empty keyword", TrackerInput{Name: "x", Keywords: []string{"a", " "}}, "keywords[1]", nil},
-		{"keyword too long", TrackerInput{Name: "x", Keywords: []string{long}}, "keywords[0]", nil},
-		{"keyword of punctuation only", TrackerInput{Name: "x", Keywords: []string{"?!"}}, "keywords[0]", nil},
-		{"bad affiliation", TrackerInput{Name: "x", Keywords: []string{"a"}, Affiliation: "customer"}, "affiliation", nil},
+		{"valid, defaults to anyone", Input{Name: " Pricing ", Keywords: []string{"price", " free   trial ", "预算"}}, "", []string{"price", "free trial", "预算"}},
+		{"duplicates dropped", Input{Name: "x", Keywords: []string{"Price", "price", "PRICE!"}}, "", []string{"Price"}},
+		{"exactly 64 characters", Input{Name: "x", Keywords: []string{strings.Repeat("字", 64)}}, "", []string{strings.Repeat("字", 64)}},
+		{"name required", Input{Name: "  ", Keywords: []string{"a"}}, "name", nil},
+		{"name too long", Input{Name: strings.Repeat("n", 256), Keywords: []string{"a"}}, "name", nil},
+		{"no keywords", Input{Name: "x"}, "keywords", nil},
+		{"too many keywords", Input{Name: "x", Keywords: many}, "keywords", nil},
+		{"empty keyword", Input{Name: "x", Keywords: []string{"a", " "}}, "keywords[1]", nil},
+		{"keyword too long", Input{Name: "x", Keywords: []string{long}}, "keywords[0]", nil},
+		{"keyword of punctuation only", Input{Name: "x", Keywords: []string{"?!"}}, "keywords[0]", nil},
+		{"bad affiliation", Input{Name: "x", Keywords: []string{"a"}, Affiliation: "customer"}, "affiliation", nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -147,7 +147,7 @@ func TestTrackerCRUD(t *testing.T) {
 	tr := NewTrackers(repo, func() { wakes++ })
 	admin := accesstest.User(model.RoleAdmin, 1, 10)
 
-	created, err := tr.Create(admin, TrackerInput{Name: "Pricing", Keywords: []string{"price"}, Affiliation: "external"})
+	created, err := tr.Create(admin, Input{Name: "Pricing", Keywords: []string{"price"}, Affiliation: "external"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,11 +156,11 @@ func TestTrackerCRUD(t *testing.T) {
 	}
 
 	// A rename does not re-apply; a keyword change does.
-	renamed, err := tr.Update(admin, created.ID, TrackerInput{Name: "Prices", Keywords: []string{"price"}, Affiliation: "external"})
+	renamed, err := tr.Update(admin, created.ID, Input{Name: "Prices", Keywords: []string{"price"}, Affiliation: "external"})
 	if err != nil || renamed.Name != "Prices" || wakes != 1 || repo.rows[created.ID].Version != 1 {
 		t.Fatalf("rename: %+v %v, wakes %d", renamed, err, wakes)
 	}
-	changed, err := tr.Update(admin, created.ID, TrackerInput{Name: "Prices", Keywords: []string{"price", "cost"}, Affiliation: "external"})
+	changed, err := tr.Update(admin, created.ID, Input{Name: "Prices", Keywords: []string{"price", "cost"}, Affiliation: "external"})
 	if err != nil || !changed.Applying || wakes != 2 || repo.rows[created.ID].Version != 2 {
 		t.Fatalf("change: %+v %v, wakes %d", changed, err, wakes)
 	}
@@ -173,7 +173,7 @@ func TestTrackerCRUD(t *testing.T) {
 		if err != nil || len(list) != 1 || !slices.Equal(list[0].Keywords, []string{"price", "cost"}) {
 			t.Errorf("%s list: %+v %v", role, list, err)
 		}
-		_, err = tr.Create(ctx, TrackerInput{Name: "x", Keywords: []string{"y"}})
+		_, err = tr.Create(ctx, Input{Name: "x", Keywords: []string{"y"}})
 		if errs.ReasonOf(err) != errs.ReasonPermissionDenied {
 			t.Errorf("%s create: %v", role, err)
 		}
@@ -184,7 +184,7 @@ func TestTrackerCRUD(t *testing.T) {
 	if list, _ := tr.List(accesstest.User(model.RoleAdmin, 2, 20)); len(list) != 0 {
 		t.Errorf("other tenant sees %+v", list)
 	}
-	if _, err := tr.Update(accesstest.User(model.RoleAdmin, 2, 20), created.ID, TrackerInput{Name: "x", Keywords: []string{"y"}}); errs.ReasonOf(err) != "TRACKER_NOT_FOUND" {
+	if _, err := tr.Update(accesstest.User(model.RoleAdmin, 2, 20), created.ID, Input{Name: "x", Keywords: []string{"y"}}); errs.ReasonOf(err) != "TRACKER_NOT_FOUND" {
 		t.Errorf("other tenant update: %v", err)
 	}
 	if _, err := tr.List(accesstest.App(1, "ingest")); errs.ReasonOf(err) != errs.ReasonPermissionDenied {
