@@ -64,18 +64,18 @@ type TrackerStatsRequest struct {
 
 // TrackerStatsBucket is the hits of one group.
 type TrackerStatsBucket struct {
-	Key           string `json:"key"`
-	Label         string `json:"label"`
-	Hits          int64  `json:"hits"`
-	Conversations int64  `json:"conversations"`
+	Key           string
+	Label         string
+	Hits          int64
+	Conversations int64
 }
 
 // TrackerStats is the answer: groups with at least one hit, by owner most
 // hits first (ties: key ascending), by day oldest first.
 type TrackerStats struct {
-	TrackerID int64                `json:"tracker_id"`
-	GroupBy   string               `json:"group_by"`
-	Buckets   []TrackerStatsBucket `json:"buckets"`
+	TrackerID int64
+	GroupBy   string
+	Buckets   []TrackerStatsBucket
 }
 
 // TrackerStats counts a tracker's hits in the caller's conversations.
@@ -172,15 +172,15 @@ type RepStatsRequest struct {
 // MetricsMean is the mean of each interaction metric over a set of
 // conversations, each weighing the same; all 0 for an empty set.
 type MetricsMean struct {
-	TalkRatio              float64 `json:"talk_ratio"`
-	LongestMonologueMS     float64 `json:"longest_monologue_ms"`
-	LongestCustomerStoryMS float64 `json:"longest_customer_story_ms"`
-	Interactivity          float64 `json:"interactivity"`
-	PatienceMS             float64 `json:"patience_ms"`
-	QuestionCountInternal  float64 `json:"question_count_internal"`
-	QuestionCountExternal  float64 `json:"question_count_external"`
-	QuestionRate           float64 `json:"question_rate"`
-	SilenceMS              float64 `json:"silence_ms"`
+	TalkRatio              float64
+	LongestMonologueMS     float64
+	LongestCustomerStoryMS float64
+	Interactivity          float64
+	PatienceMS             float64
+	QuestionCountInternal  float64
+	QuestionCountExternal  float64
+	QuestionRate           float64
+	SilenceMS              float64
 }
 
 // RepStats are one rep's numbers.

@@ -15,8 +15,8 @@ import (
 
 // Limits of a tracker.
 const (
-	maxName      = 255
-	maxKeywords  = 100
+	maxName         = 255
+	maxKeywords     = 100
 	maxKeywordChars = 64
 )
 
@@ -42,24 +42,24 @@ type Repo interface {
 	ApplyingTrackers(ctx context.Context, tenantID int64) (map[int64]bool, error)
 }
 
-// Tracker is a keyword tracker as the API shows it.
+// Tracker is a keyword tracker with the state of its application.
 type Tracker struct {
-	ID          int64    `json:"id"`
-	Name        string   `json:"name"`
-	Keywords    []string `json:"keywords"`
-	Affiliation string   `json:"affiliation"`
+	ID          int64
+	Name        string
+	Keywords    []string
+	Affiliation string
 	// Applying is true while the tracker is being (re-)applied to existing
 	// conversations in the background.
-	Applying  bool      `json:"applying"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	Applying  bool
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
-// Input is the body of a create or an update.
+// Input is what a create or an update sets.
 type Input struct {
-	Name        string   `json:"name"`
-	Keywords    []string `json:"keywords"`
-	Affiliation string   `json:"affiliation"`
+	Name        string
+	Keywords    []string
+	Affiliation string
 }
 
 // Trackers are the tracker use cases.
