@@ -19,12 +19,12 @@ func TestRepStatsMath(t *testing.T) {
 	//   5 s, patience 100 ms, 0 questions, question_rate 9/h, silence 0.
 	// r3: none. The row of user 9 (not a listed rep) is ignored.
 	aggs := []model.RepAggregate{
-		{OwnerUserID: 9, Conversations: 5, DurationMS: 1, Measured: 5, TalkRatio: 5},
-		{OwnerUserID: 2, Conversations: 1, DurationMS: 90_000, Measured: 1,
-			TalkRatio: 0.2, LongestMonologueMS: 5_000, PatienceMS: 100, QuestionRate: 9},
-		{OwnerUserID: 1, Conversations: 3, DurationMS: 210_000, Measured: 2,
+		{OwnerUserID: 9, Conversations: 5, DurationMS: 1, Measured: 5, MetricValues: model.MetricValues{TalkRatio: 5}},
+		{OwnerUserID: 2, Conversations: 1, DurationMS: 90_000, Measured: 1, MetricValues: model.MetricValues{
+			TalkRatio: 0.2, LongestMonologueMS: 5_000, PatienceMS: 100, QuestionRate: 9}},
+		{OwnerUserID: 1, Conversations: 3, DurationMS: 210_000, Measured: 2, MetricValues: model.MetricValues{
 			TalkRatio: 1.2, LongestMonologueMS: 30_000, PatienceMS: 1_000,
-			QuestionCountInternal: 4, QuestionRate: 6, SilenceMS: 4_000},
+			QuestionCountInternal: 4, QuestionRate: 6, SilenceMS: 4_000}},
 	}
 	got := repStats(reps, aggs)
 

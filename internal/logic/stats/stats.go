@@ -171,17 +171,7 @@ type RepStatsRequest struct {
 
 // MetricsMean is the mean of each interaction metric over a set of
 // conversations, each weighing the same; all 0 for an empty set.
-type MetricsMean struct {
-	TalkRatio              float64
-	LongestMonologueMS     float64
-	LongestCustomerStoryMS float64
-	Interactivity          float64
-	PatienceMS             float64
-	QuestionCountInternal  float64
-	QuestionCountExternal  float64
-	QuestionRate           float64
-	SilenceMS              float64
-}
+type MetricsMean model.MetricValues
 
 // RepStats are one rep's numbers.
 type RepStats struct {
