@@ -36,7 +36,7 @@ type domain struct {
 	trackers     *tracker.Trackers
 	stats        *stats.Stats
 	comments     *conversation.Comments
-	trackerApply *tracker.TrackerApplier
+	trackerApply *tracker.Applier
 	search       *searchDomain
 }
 
@@ -67,13 +67,13 @@ func newDomain(cfg *config.Config, log zerolog.Logger, d *deps, pol *policies) (
 	convs := dao.NewConversations(d.db)
 	dm.convs = conversation.NewConversations(convs)
 	trackers := dao.NewTrackers(d.db)
-	dm.trackerApply = tracker.NewTrackerApplier(dao.NewTrackerJobs(d.db), log, tracker.TrackerApplierOptions{
+	dm.trackerApply = tracker.NewApplier(dao.NewTrackerJobs(d.db), log, tracker.ApplierOptions{
 		Pacer: limit.NewPacer(trackerApplyBatchesPerSecond), Poll: time.Second,
 	})
 	dm.trackers = tracker.NewTrackers(trackers, dm.trackerApply.Notify)
 	dm.stats = stats.NewStats(dao.NewStats(d.db), trackers)
 	dm.comments = conversation.NewComments(dao.NewComments(d.db))
-	dm.ingest = conversation.NewIngest(convs, dao.NewDeals(d.db), dao.NewTransactor(d.db), tracker.NewTrackerHook(trackers))
+	dm.ingest = conversation.NewIngest(convs, dao.NewDeals(d.db), dao.NewTransactor(d.db), tracker.NewHook(trackers))
 	if err := dm.ingest.RegisterMetrics(pol.metrics.Registry); err != nil {
 		return nil, err
 	}
@@ -104,11 +104,11 @@ func (dm *domain) register(r controller.Router, g grpc.ServiceRegistrar) {
 	controller.Conversations{Read: dm.convs}.Routes(r)
 	openv1.RegisterConversationServiceServer(g, server.Conversation{Ingest: dm.ingest, Read: dm.convs})
 	openv1.RegisterDealServiceServer(g, server.Deal{Ingest: dm.ingest})
-	controller.Trackers{L: dm.trackers, Stats: dm.stats}.Routes(r)
-	controller.Stats{L: dm.stats}.Routes(r)
+	controller.Trackers{Trackers: dm.trackers, Stats: dm.stats}.Routes(r)
+	controller.Stats{Stats: dm.stats}.Routes(r)
 	controller.Comments{L: dm.comments}.Routes(r)
-	openv1.RegisterTrackerServiceServer(g, server.Trackers{L: dm.trackers, Stats: dm.stats})
-	openv1.RegisterStatsServiceServer(g, server.Stats{L: dm.stats})
+	openv1.RegisterTrackerServiceServer(g, server.Trackers{Trackers: dm.trackers, Stats: dm.stats})
+	openv1.RegisterStatsServiceServer(g, server.Stats{Stats: dm.stats})
 	dm.search.register(r, g)
 	// Background work starts with the routes; stop ends it.
 	dm.trackerApply.Start(context.Background())

@@ -104,7 +104,7 @@ func newDemoSeed(db *gorm.DB, password string, rotate bool) *demoSeed {
 		}),
 		provision: identity.NewProvision(identity.ProvisionDeps{Tenants: tenants, Apps: dao.NewApps(db), Users: users, Hasher: hasher}),
 		ingest: conversation.NewIngest(dao.NewConversations(db), dao.NewDeals(db), dao.NewTransactor(db),
-			tracker.NewTrackerHook(dao.NewTrackers(db))),
+			tracker.NewHook(dao.NewTrackers(db))),
 		password:    password,
 		rotate:      rotate,
 		departments: map[string]*model.Department{},

@@ -45,7 +45,7 @@ func TestStatsSQLite(t *testing.T) {
 	e.say(t, c3, "price", "price!", "price.", "什么价格")
 	e.say(t, c4, "our price")
 	e.say(t, c6, "price")
-	tr, err := e.trackers.Create(e.as(e.admin), tracker.TrackerInput{Name: "p", Keywords: []string{"price"}})
+	tr, err := e.trackers.Create(e.as(e.admin), tracker.Input{Name: "p", Keywords: []string{"price"}})
 	if err != nil {
 		t.Fatal(err)
 	}

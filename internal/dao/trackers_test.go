@@ -36,7 +36,7 @@ func newTrackerEnv(t *testing.T) *trackerEnv {
 		trackers: tracker.NewTrackers(repo, nil),
 		stats:    stats.NewStats(dao.NewStats(o.db), repo),
 		jobs:     dao.NewTrackerJobs(o.db),
-		ingest:   conversation.NewIngest(dao.NewConversations(o.db), dao.NewDeals(o.db), dao.NewTransactor(o.db), tracker.NewTrackerHook(repo)),
+		ingest:   conversation.NewIngest(dao.NewConversations(o.db), dao.NewDeals(o.db), dao.NewTransactor(o.db), tracker.NewHook(repo)),
 	}
 }
 
@@ -80,7 +80,7 @@ func (e *trackerEnv) pendingJobs(t *testing.T, trackerID int64) []model.OutboxJo
 }
 
 func matchOne(tr *model.Tracker, s []model.Sentence, p []model.Participant) []model.TrackerHit {
-	return tracker.MatchTrackers([]model.Tracker{*tr}, s, p)
+	return tracker.Match([]model.Tracker{*tr}, s, p)
 }
 
 // drain runs every due tracker job to its end, batch by batch.
@@ -134,7 +134,7 @@ func TestTrackerApplicationSQLite(t *testing.T) {
 	e.say(t, c2, "今年的预算有限", "预计下周签约")
 	e.say(t, c4, "nothing to see")
 
-	tr, err := e.trackers.Create(admin, tracker.TrackerInput{Name: "Pricing", Keywords: []string{"price", "预算"}})
+	tr, err := e.trackers.Create(admin, tracker.Input{Name: "Pricing", Keywords: []string{"price", "预算"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,14 +165,14 @@ func TestTrackerApplicationSQLite(t *testing.T) {
 	}
 
 	// An update supersedes the job of the older version, even a claimed one.
-	if _, err := e.trackers.Update(admin, tr.ID, tracker.TrackerInput{Name: "Pricing", Keywords: []string{"price", "cost"}}); err != nil {
+	if _, err := e.trackers.Update(admin, tr.ID, tracker.Input{Name: "Pricing", Keywords: []string{"price", "cost"}}); err != nil {
 		t.Fatal(err)
 	}
 	old, err := e.jobs.ClaimTrackerJob(context.Background(), time.Minute)
 	if err != nil || old == nil || old.Version != 2 {
 		t.Fatalf("claim v2: %+v %v", old, err)
 	}
-	if _, err := e.trackers.Update(admin, tr.ID, tracker.TrackerInput{Name: "Pricing", Keywords: []string{"discount"}, Affiliation: "internal"}); err != nil {
+	if _, err := e.trackers.Update(admin, tr.ID, tracker.Input{Name: "Pricing", Keywords: []string{"discount"}, Affiliation: "internal"}); err != nil {
 		t.Fatal(err)
 	}
 	res, err := e.jobs.ApplyTrackerBatch(context.Background(), old, 10, time.Minute, matchOne)
@@ -188,7 +188,7 @@ func TestTrackerApplicationSQLite(t *testing.T) {
 		t.Errorf("hits after update: %v", got)
 	}
 	// A rename queues nothing.
-	if _, err := e.trackers.Update(admin, tr.ID, tracker.TrackerInput{Name: "Discounts", Keywords: []string{"discount"}, Affiliation: "internal"}); err != nil {
+	if _, err := e.trackers.Update(admin, tr.ID, tracker.Input{Name: "Discounts", Keywords: []string{"discount"}, Affiliation: "internal"}); err != nil {
 		t.Fatal(err)
 	}
 	if jobs := e.pendingJobs(t, tr.ID); len(jobs) != 0 {
@@ -211,7 +211,7 @@ func TestTrackerApplicationSQLite(t *testing.T) {
 func TestTrackerJobClaimAndRetrySQLite(t *testing.T) {
 	e := newTrackerEnv(t)
 	ctx := context.Background()
-	tr, err := e.trackers.Create(e.as(e.admin), tracker.TrackerInput{Name: "p", Keywords: []string{"price"}})
+	tr, err := e.trackers.Create(e.as(e.admin), tracker.Input{Name: "p", Keywords: []string{"price"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,10 +244,10 @@ func TestTrackerApplierSQLite(t *testing.T) {
 	e := newTrackerEnv(t)
 	c := e.create(t, "c", e.reps[0], time.Now().UTC(), nil)
 	e.say(t, c, "what about the budget", "the budget is tight")
-	applier := tracker.NewTrackerApplier(e.jobs, zerolog.Nop(), tracker.TrackerApplierOptions{Poll: 20 * time.Millisecond})
+	applier := tracker.NewApplier(e.jobs, zerolog.Nop(), tracker.ApplierOptions{Poll: 20 * time.Millisecond})
 	applier.Start(t.Context())
 	defer applier.Stop()
-	tr, err := tracker.NewTrackers(dao.NewTrackers(e.db), applier.Notify).Create(e.as(e.admin), tracker.TrackerInput{Name: "b", Keywords: []string{"budget"}})
+	tr, err := tracker.NewTrackers(dao.NewTrackers(e.db), applier.Notify).Create(e.as(e.admin), tracker.Input{Name: "b", Keywords: []string{"budget"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +276,7 @@ func (c *countingTrackers) ListTrackers(ctx context.Context, tenantID int64) ([]
 func TestTranscriptHitsFollowTrackerChanges(t *testing.T) {
 	e := newTrackerEnv(t)
 	repo := &countingTrackers{Trackers: dao.NewTrackers(e.db)}
-	e.ingest = conversation.NewIngest(dao.NewConversations(e.db), dao.NewDeals(e.db), dao.NewTransactor(e.db), tracker.NewTrackerHook(repo))
+	e.ingest = conversation.NewIngest(dao.NewConversations(e.db), dao.NewDeals(e.db), dao.NewTransactor(e.db), tracker.NewHook(repo))
 	trackers := dao.NewTrackers(e.db)
 	tr := &model.Tracker{TenantID: e.tenant, Name: "price", Keywords: `["价格"]`, Affiliation: model.AffiliationAnyone}
 	if err := trackers.CreateTracker(t.Context(), tr); err != nil {

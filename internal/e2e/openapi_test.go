@@ -20,7 +20,6 @@ import (
 	"github.com/megaview/mgvcore/internal/http/controller"
 	"github.com/megaview/mgvcore/internal/logic/conversation"
 	"github.com/megaview/mgvcore/internal/logic/search"
-	"github.com/megaview/mgvcore/internal/logic/tracker"
 )
 
 // specClient calls the binary and checks every request and answer against
@@ -223,7 +222,7 @@ func TestOpenAPIOnMariaDB(t *testing.T) {
 	c.do(http.MethodGet, fmt.Sprintf("/api/v1/conversations/%d/transcript?q=%s", full, url.QueryEscape("预算")), rep, nil, http.StatusOK)
 
 	// Trackers and statistics.
-	var tracker tracker.Tracker
+	var tracker controller.TrackerJSON
 	c.do(http.MethodPost, "/api/v1/trackers", admin, map[string]any{"name": "Budget", "keywords": []string{"预算", "price"}}, http.StatusCreated).into(t, &tracker)
 	c.do(http.MethodPost, "/api/v1/trackers", rep, map[string]any{"name": "x", "keywords": []string{"x"}}, http.StatusForbidden)
 	c.invalid(http.MethodPost, "/api/v1/trackers", admin, map[string]any{"name": "x", "keywords": []string{}}, http.StatusBadRequest)

@@ -21,10 +21,9 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
+	"github.com/megaview/mgvcore/internal/http/controller"
 	"github.com/megaview/mgvcore/internal/logic/conversation"
 	"github.com/megaview/mgvcore/internal/logic/identity"
-	"github.com/megaview/mgvcore/internal/logic/stats"
-	"github.com/megaview/mgvcore/internal/logic/tracker"
 	"github.com/megaview/mgvcore/internal/model"
 )
 
@@ -625,7 +624,7 @@ func (w *scopeWorld) trackerStats(tracker int64) func(t *testing.T, c *scopeCall
 		q := url.Values{"group_by": {"owner"}, "from": {w.from.Format(time.RFC3339)}, "to": {w.to.Format(time.RFC3339)}}
 		return w.web(t, c, http.MethodGet, fmt.Sprintf("/api/v1/trackers/%d/stats?%s", tracker, q.Encode()), nil, func(r authResult) []string {
 			var out []string
-			for _, bk := range scopeDecode[stats.TrackerStats](t, r).Buckets {
+			for _, bk := range scopeDecode[controller.TrackerStatsJSON](t, r).Buckets {
 				var id int64
 				fmt.Sscan(bk.Key, &id)
 				out = append(out, scopeName(w.userNames, id))
@@ -849,7 +848,7 @@ func (w *scopeWorld) readEndpoints() []scopeEndpoint {
 			call: func(t *testing.T, c *scopeCaller, _ string) scopeAnswer {
 				return w.web(t, c, http.MethodGet, "/api/v1/trackers", nil, func(r authResult) []string {
 					var out []string
-					for _, tr := range scopeDecode[struct{ Trackers []tracker.Tracker }](t, r).Trackers {
+					for _, tr := range scopeDecode[struct{ Trackers []controller.TrackerJSON }](t, r).Trackers {
 						out = append(out, scopeName(w.trackNames, tr.ID))
 					}
 					return out
@@ -1117,7 +1116,7 @@ func (w *scopeWorld) checkIsolation(t *testing.T, callers []*scopeCaller) {
 		if err := c.tenant.DB.Model(&model.User{}).Where("tenant_id = ?", tenant).Order("id").Pluck("id", &wantUsers).Error; err != nil {
 			t.Fatal(err)
 		}
-		var trackers struct{ Trackers []tracker.Tracker }
+		var trackers struct{ Trackers []controller.TrackerJSON }
 		authCall(t, w.s, http.MethodGet, "/api/v1/trackers", c.token, nil).want(t, http.StatusOK, "").decode(t, &trackers)
 		var gotTrackers []int64
 		for _, tr := range trackers.Trackers {

@@ -17,27 +17,14 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
-	"github.com/megaview/mgvcore/internal/logic/stats"
-	"github.com/megaview/mgvcore/internal/logic/tracker"
+	"github.com/megaview/mgvcore/internal/http/controller"
 	"github.com/megaview/mgvcore/internal/model"
 )
 
 // repStatsJSON is GET /stats/reps as the apps read it.
 type repStatsJSON struct {
-	Reps []struct {
-		User              struct{ ID int64 }
-		ConversationCount int64             `json:"conversation_count"`
-		TotalDurationMS   int64             `json:"total_duration_ms"`
-		MeasuredCount     int64             `json:"measured_count"`
-		Mean              stats.MetricsMean `json:"mean"`
-	}
-	Team struct {
-		RepCount          int64             `json:"rep_count"`
-		ConversationCount int64             `json:"conversation_count"`
-		TotalDurationMS   int64             `json:"total_duration_ms"`
-		MeasuredCount     int64             `json:"measured_count"`
-		Mean              stats.MetricsMean `json:"mean"`
-	}
+	Reps []controller.RepStatsJSON
+	Team controller.TeamStatsJSON
 }
 
 func TestStatsOnMariaDB(t *testing.T) {
@@ -79,7 +66,7 @@ func TestStatsOnMariaDB(t *testing.T) {
 		}
 	}
 	admin, manager := f.Token(t, f.Admin), f.Token(t, f.Manager)
-	var tr tracker.Tracker
+	var tr controller.TrackerJSON
 	apiDo(t, s, http.MethodPost, "/api/v1/trackers", admin, map[string]any{"name": "Pricing", "keywords": []string{"price"}}).
 		expect(t, http.StatusCreated, "").into(t, &tr)
 	deadline := time.Now().Add(10 * time.Second)
@@ -94,7 +81,7 @@ func TestStatsOnMariaDB(t *testing.T) {
 	trackerStats := func(token, groupBy string) []string {
 		t.Helper()
 		q := url.Values{"group_by": {groupBy}, "from": {from}, "to": {to}}
-		var st stats.TrackerStats
+		var st controller.TrackerStatsJSON
 		apiGet(t, s, fmt.Sprintf("/api/v1/trackers/%d/stats?%s", tr.ID, q.Encode()), token).expect(t, http.StatusOK, "").into(t, &st)
 		out := []string{}
 		for _, b := range st.Buckets {

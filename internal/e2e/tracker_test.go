@@ -15,8 +15,8 @@ import (
 	"google.golang.org/grpc/codes"
 
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
+	"github.com/megaview/mgvcore/internal/http/controller"
 	"github.com/megaview/mgvcore/internal/logic/conversation"
-	"github.com/megaview/mgvcore/internal/logic/tracker"
 	"github.com/megaview/mgvcore/internal/model"
 )
 
@@ -101,9 +101,9 @@ func lastLines(s string, n int) string {
 	return string(bytes.Join(lines[max(0, len(lines)-n):], []byte("\n")))
 }
 
-func listTrackers(t *testing.T, s *Service, token string) []tracker.Tracker {
+func listTrackers(t *testing.T, s *Service, token string) []controller.TrackerJSON {
 	t.Helper()
-	var out struct{ Trackers []tracker.Tracker }
+	var out struct{ Trackers []controller.TrackerJSON }
 	apiDo(t, s, http.MethodGet, "/api/v1/trackers", token, nil).expect(t, http.StatusOK, "").into(t, &out)
 	return out.Trackers
 }
@@ -154,7 +154,7 @@ func TestTrackersOnMariaDB(t *testing.T) {
 	}
 	apiDo(t, s, http.MethodPost, "/api/v1/trackers", admin, map[string]any{"name": "x", "keywords": "price"}).expect(t, http.StatusBadRequest, "")
 
-	var tr tracker.Tracker
+	var tr controller.TrackerJSON
 	apiDo(t, s, http.MethodPost, "/api/v1/trackers", admin, body).expect(t, http.StatusCreated, "").into(t, &tr)
 	if tr.ID == 0 || tr.Affiliation != model.AffiliationAnyone || !slices.Equal(tr.Keywords, []string{"price", "预算"}) {
 		t.Fatalf("created %+v", tr)
@@ -184,7 +184,7 @@ func TestTrackersOnMariaDB(t *testing.T) {
 	}
 
 	// New keywords and affiliation replace the hits.
-	var updated tracker.Tracker
+	var updated controller.TrackerJSON
 	apiDo(t, s, http.MethodPut, fmt.Sprintf("/api/v1/trackers/%d", tr.ID), admin,
 		map[string]any{"name": "Seats", "keywords": []string{"per seat", "budget"}, "affiliation": "internal"}).
 		expect(t, http.StatusOK, "").into(t, &updated)

@@ -27,7 +27,11 @@ type RepAggregate struct {
 	Conversations int64
 	DurationMS    int64
 	Measured      int64
+	MetricValues
+}
 
+// MetricValues holds one number per interaction metric: sums, or means.
+type MetricValues struct {
 	TalkRatio              float64
 	LongestMonologueMS     float64
 	LongestCustomerStoryMS float64

@@ -13,7 +13,7 @@ import (
 // Stats serves StatsService.
 type Stats struct {
 	openv1.UnimplementedStatsServiceServer
-	L *stats.Stats
+	Stats *stats.Stats
 }
 
 // GetRepStats compares the reps in scope.
@@ -22,7 +22,7 @@ func (s Stats) GetRepStats(ctx context.Context, req *openv1.GetRepStatsRequest) 
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.L.RepStats(ctx, stats.RepStatsRequest{From: from, To: to, DepartmentID: req.GetDepartmentId()})
+	res, err := s.Stats.RepStats(ctx, stats.RepStatsRequest{From: from, To: to, DepartmentID: req.GetDepartmentId()})
 	if err != nil {
 		return nil, statsRangeFields.Word(err)
 	}

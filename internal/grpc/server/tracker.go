@@ -13,13 +13,13 @@ import (
 // Trackers serves TrackerService.
 type Trackers struct {
 	openv1.UnimplementedTrackerServiceServer
-	L     *tracker.Trackers
-	Stats *stats.Stats
+	Trackers *tracker.Trackers
+	Stats    *stats.Stats
 }
 
 // ListTrackers returns every tracker of the tenant.
 func (s Trackers) ListTrackers(ctx context.Context, _ *openv1.ListTrackersRequest) (*openv1.ListTrackersResponse, error) {
-	ts, err := s.L.List(ctx)
+	ts, err := s.Trackers.List(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -12,7 +12,7 @@ import (
 
 // Stats serves the rep statistics.
 type Stats struct {
-	L *stats.Stats
+	Stats *stats.Stats
 }
 
 // Routes adds the routes.
@@ -22,20 +22,33 @@ func (h Stats) Routes(r Router) {
 
 // RepStatsJSON is one rep's statistics.
 type RepStatsJSON struct {
-	User              UserJSON          `json:"user"`
-	ConversationCount int64             `json:"conversation_count"`
-	TotalDurationMS   int64             `json:"total_duration_ms"`
-	MeasuredCount     int64             `json:"measured_count"`
-	Mean              stats.MetricsMean `json:"mean"`
+	User              UserJSON        `json:"user"`
+	ConversationCount int64           `json:"conversation_count"`
+	TotalDurationMS   int64           `json:"total_duration_ms"`
+	MeasuredCount     int64           `json:"measured_count"`
+	Mean              MetricsMeanJSON `json:"mean"`
 }
 
 // TeamStatsJSON is the statistics of all listed reps together.
 type TeamStatsJSON struct {
-	RepCount          int64             `json:"rep_count"`
-	ConversationCount int64             `json:"conversation_count"`
-	TotalDurationMS   int64             `json:"total_duration_ms"`
-	MeasuredCount     int64             `json:"measured_count"`
-	Mean              stats.MetricsMean `json:"mean"`
+	RepCount          int64           `json:"rep_count"`
+	ConversationCount int64           `json:"conversation_count"`
+	TotalDurationMS   int64           `json:"total_duration_ms"`
+	MeasuredCount     int64           `json:"measured_count"`
+	Mean              MetricsMeanJSON `json:"mean"`
+}
+
+// MetricsMeanJSON is the mean of each interaction metric.
+type MetricsMeanJSON struct {
+	TalkRatio              float64 `json:"talk_ratio"`
+	LongestMonologueMS     float64 `json:"longest_monologue_ms"`
+	LongestCustomerStoryMS float64 `json:"longest_customer_story_ms"`
+	Interactivity          float64 `json:"interactivity"`
+	PatienceMS             float64 `json:"patience_ms"`
+	QuestionCountInternal  float64 `json:"question_count_internal"`
+	QuestionCountExternal  float64 `json:"question_count_external"`
+	QuestionRate           float64 `json:"question_rate"`
+	SilenceMS              float64 `json:"silence_ms"`
 }
 
 // Reps is GET /stats/reps?from=…&to=…&department_id=…: every rep in scope
@@ -56,7 +69,7 @@ func (h Stats) Reps(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	res, err := h.L.RepStats(c.Request().Context(), stats.RepStatsRequest{From: from, To: to, DepartmentID: dept})
+	res, err := h.Stats.RepStats(c.Request().Context(), stats.RepStatsRequest{From: from, To: to, DepartmentID: dept})
 	if err != nil {
 		return err
 	}
@@ -65,12 +78,12 @@ func (h Stats) Reps(c echo.Context) error {
 		r := &res.Reps[i]
 		reps = append(reps, RepStatsJSON{
 			User: userJSON(&r.User), ConversationCount: r.ConversationCount, TotalDurationMS: r.TotalDurationMS,
-			MeasuredCount: r.MeasuredCount, Mean: r.Mean,
+			MeasuredCount: r.MeasuredCount, Mean: MetricsMeanJSON(r.Mean),
 		})
 	}
 	t := res.Team
 	return render.OK(c, map[string]any{"reps": reps, "team": TeamStatsJSON{
 		RepCount: t.RepCount, ConversationCount: t.ConversationCount, TotalDurationMS: t.TotalDurationMS,
-		MeasuredCount: t.MeasuredCount, Mean: t.Mean,
+		MeasuredCount: t.MeasuredCount, Mean: MetricsMeanJSON(t.Mean),
 	}})
 }

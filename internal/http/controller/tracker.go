@@ -2,6 +2,7 @@ package controller
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -20,8 +21,41 @@ const (
 
 // Trackers serves keyword trackers and their statistics.
 type Trackers struct {
-	L     *tracker.Trackers
-	Stats *stats.Stats
+	Trackers *tracker.Trackers
+	Stats    *stats.Stats
+}
+
+// TrackerJSON is a tracker in the HTTP API.
+type TrackerJSON struct {
+	ID          int64     `json:"id"`
+	Name        string    `json:"name"`
+	Keywords    []string  `json:"keywords"`
+	Affiliation string    `json:"affiliation"`
+	Applying    bool      `json:"applying"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// TrackerInputJSON is the body of a tracker create or update.
+type TrackerInputJSON struct {
+	Name        string   `json:"name"`
+	Keywords    []string `json:"keywords"`
+	Affiliation string   `json:"affiliation"`
+}
+
+// TrackerStatsJSON is a tracker's hits grouped by owner or day.
+type TrackerStatsJSON struct {
+	TrackerID int64                    `json:"tracker_id"`
+	GroupBy   string                   `json:"group_by"`
+	Buckets   []TrackerStatsBucketJSON `json:"buckets"`
+}
+
+// TrackerStatsBucketJSON is the hits of one group.
+type TrackerStatsBucketJSON struct {
+	Key           string `json:"key"`
+	Label         string `json:"label"`
+	Hits          int64  `json:"hits"`
+	Conversations int64  `json:"conversations"`
 }
 
 // Routes adds the routes.
@@ -35,24 +69,28 @@ func (h Trackers) Routes(r Router) {
 
 // List is GET /trackers: every tracker of the tenant, by id.
 func (h Trackers) List(c echo.Context) error {
-	ts, err := h.L.List(c.Request().Context())
+	ts, err := h.Trackers.List(c.Request().Context())
 	if err != nil {
 		return err
 	}
-	return render.OK(c, map[string]any{"trackers": ts})
+	out := make([]TrackerJSON, 0, len(ts))
+	for _, t := range ts {
+		out = append(out, TrackerJSON(t))
+	}
+	return render.OK(c, map[string]any{"trackers": out})
 }
 
 // Create is POST /trackers (admins): {name, keywords, affiliation}.
 func (h Trackers) Create(c echo.Context) error {
-	var in tracker.TrackerInput
+	var in TrackerInputJSON
 	if err := bind(c, &in); err != nil {
 		return err
 	}
-	t, err := h.L.Create(c.Request().Context(), in)
+	t, err := h.Trackers.Create(c.Request().Context(), tracker.Input(in))
 	if err != nil {
 		return err
 	}
-	return render.JSON(c, http.StatusCreated, t)
+	return render.JSON(c, http.StatusCreated, TrackerJSON(t))
 }
 
 // Update is PUT /trackers/{id} (admins): replaces name, keywords and
@@ -62,15 +100,15 @@ func (h Trackers) Update(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var in tracker.TrackerInput
+	var in TrackerInputJSON
 	if err := bind(c, &in); err != nil {
 		return err
 	}
-	t, err := h.L.Update(c.Request().Context(), id, in)
+	t, err := h.Trackers.Update(c.Request().Context(), id, tracker.Input(in))
 	if err != nil {
 		return err
 	}
-	return render.OK(c, t)
+	return render.OK(c, TrackerJSON(t))
 }
 
 // Delete is DELETE /trackers/{id} (admins).
@@ -79,7 +117,7 @@ func (h Trackers) Delete(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := h.L.Delete(c.Request().Context(), id); err != nil {
+	if err := h.Trackers.Delete(c.Request().Context(), id); err != nil {
 		return err
 	}
 	return render.OK(c, map[string]any{"id": id})
@@ -106,5 +144,9 @@ func (h Trackers) TrackerStats(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return render.OK(c, st)
+	buckets := make([]TrackerStatsBucketJSON, 0, len(st.Buckets))
+	for _, b := range st.Buckets {
+		buckets = append(buckets, TrackerStatsBucketJSON(b))
+	}
+	return render.OK(c, TrackerStatsJSON{TrackerID: st.TrackerID, GroupBy: st.GroupBy, Buckets: buckets})
 }

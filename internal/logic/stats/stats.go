@@ -18,9 +18,9 @@ const (
 	GroupByDay   = "day"
 )
 
-// StatsRepo aggregates conversations; every query applies the caller's
+// Repo aggregates conversations; every query applies the caller's
 // data scope.
-type StatsRepo interface {
+type Repo interface {
 	// TenantTimezone is the IANA time zone of the tenant.
 	TenantTimezone(ctx context.Context, tenantID int64) (string, error)
 	// TrackerHitsByOwner counts a tracker's hits per owner of the
@@ -46,12 +46,12 @@ type TrackerLookup interface {
 
 // Stats are the statistics use cases.
 type Stats struct {
-	repo     StatsRepo
+	repo     Repo
 	trackers TrackerLookup
 }
 
 // NewStats aggregates through repo; trackers resolves tracker ids.
-func NewStats(repo StatsRepo, trackers TrackerLookup) *Stats {
+func NewStats(repo Repo, trackers TrackerLookup) *Stats {
 	return &Stats{repo: repo, trackers: trackers}
 }
 
@@ -64,18 +64,18 @@ type TrackerStatsRequest struct {
 
 // TrackerStatsBucket is the hits of one group.
 type TrackerStatsBucket struct {
-	Key           string `json:"key"`
-	Label         string `json:"label"`
-	Hits          int64  `json:"hits"`
-	Conversations int64  `json:"conversations"`
+	Key           string
+	Label         string
+	Hits          int64
+	Conversations int64
 }
 
 // TrackerStats is the answer: groups with at least one hit, by owner most
 // hits first (ties: key ascending), by day oldest first.
 type TrackerStats struct {
-	TrackerID int64                `json:"tracker_id"`
-	GroupBy   string               `json:"group_by"`
-	Buckets   []TrackerStatsBucket `json:"buckets"`
+	TrackerID int64
+	GroupBy   string
+	Buckets   []TrackerStatsBucket
 }
 
 // TrackerStats counts a tracker's hits in the caller's conversations.
@@ -171,17 +171,7 @@ type RepStatsRequest struct {
 
 // MetricsMean is the mean of each interaction metric over a set of
 // conversations, each weighing the same; all 0 for an empty set.
-type MetricsMean struct {
-	TalkRatio              float64 `json:"talk_ratio"`
-	LongestMonologueMS     float64 `json:"longest_monologue_ms"`
-	LongestCustomerStoryMS float64 `json:"longest_customer_story_ms"`
-	Interactivity          float64 `json:"interactivity"`
-	PatienceMS             float64 `json:"patience_ms"`
-	QuestionCountInternal  float64 `json:"question_count_internal"`
-	QuestionCountExternal  float64 `json:"question_count_external"`
-	QuestionRate           float64 `json:"question_rate"`
-	SilenceMS              float64 `json:"silence_ms"`
-}
+type MetricsMean model.MetricValues
 
 // RepStats are one rep's numbers.
 type RepStats struct {

@@ -1,217 +1,92 @@
-package stats
+package stats_test
 
 import (
 	"context"
-	"math"
-	"slices"
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/megaview/mgvcore/internal/dao"
+	"github.com/megaview/mgvcore/internal/dao/daotest"
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/logic/access/accesstest"
+	"github.com/megaview/mgvcore/internal/logic/stats"
 	"github.com/megaview/mgvcore/internal/model"
 )
 
-func TestRepStatsMath(t *testing.T) {
-	reps := []model.User{{ID: 1, Name: "r1"}, {ID: 2, Name: "r2"}, {ID: 3, Name: "r3"}}
-	// r1: three conversations of 60, 120 and 30 s; two have metrics:
-	//   talk_ratio 0.5 and 0.7, longest monologue 10 s and 20 s, patience
-	//   400 and 600 ms, 3 and 1 internal questions, question_rate 2 and 4/h,
-	//   silence 1 s and 3 s.
-	// r2: one conversation of 90 s with metrics: talk_ratio 0.2, monologue
-	//   5 s, patience 100 ms, 0 questions, question_rate 9/h, silence 0.
-	// r3: none. The row of user 9 (not a listed rep) is ignored.
-	aggs := []model.RepAggregate{
-		{OwnerUserID: 9, Conversations: 5, DurationMS: 1, Measured: 5, TalkRatio: 5},
-		{OwnerUserID: 2, Conversations: 1, DurationMS: 90_000, Measured: 1,
-			TalkRatio: 0.2, LongestMonologueMS: 5_000, PatienceMS: 100, QuestionRate: 9},
-		{OwnerUserID: 1, Conversations: 3, DurationMS: 210_000, Measured: 2,
-			TalkRatio: 1.2, LongestMonologueMS: 30_000, PatienceMS: 1_000,
-			QuestionCountInternal: 4, QuestionRate: 6, SilenceMS: 4_000},
-	}
-	got := repStats(reps, aggs)
-
-	near := func(name string, got, want float64) {
+// TestStatsUseCases runs the use cases on a real store, which holds the
+// tenant's time zone and resolves trackers and departments per tenant.
+func TestStatsUseCases(t *testing.T) {
+	db := daotest.Open(t)
+	must := func(err error) {
 		t.Helper()
-		if math.Abs(got-want) > 1e-9 {
-			t.Errorf("%s = %v, want %v", name, got, want)
-		}
-	}
-	if len(got.Reps) != 3 || got.Reps[0].User.ID != 1 || got.Reps[2].User.ID != 3 {
-		t.Fatalf("reps: %+v", got.Reps)
-	}
-	r1, r2, r3 := got.Reps[0], got.Reps[1], got.Reps[2]
-	if r1.ConversationCount != 3 || r1.TotalDurationMS != 210_000 || r1.MeasuredCount != 2 {
-		t.Errorf("r1 counts: %+v", r1)
-	}
-	near("r1 talk_ratio", r1.Mean.TalkRatio, 0.6)
-	near("r1 longest_monologue_ms", r1.Mean.LongestMonologueMS, 15_000)
-	near("r1 patience_ms", r1.Mean.PatienceMS, 500)
-	near("r1 question_count_internal", r1.Mean.QuestionCountInternal, 2)
-	near("r1 question_rate", r1.Mean.QuestionRate, 3)
-	near("r1 silence_ms", r1.Mean.SilenceMS, 2_000)
-	near("r2 talk_ratio", r2.Mean.TalkRatio, 0.2)
-	near("r2 question_rate", r2.Mean.QuestionRate, 9)
-	if r3.ConversationCount != 0 || r3.Mean != (MetricsMean{}) {
-		t.Errorf("r3 without conversations: %+v", r3)
-	}
-
-	team := got.Team
-	if team.RepCount != 3 || team.ConversationCount != 4 || team.TotalDurationMS != 300_000 || team.MeasuredCount != 3 {
-		t.Errorf("team counts: %+v", team)
-	}
-	// Each measured conversation weighs the same: (0.5+0.7+0.2)/3, not the
-	// mean of the rep means (0.6+0.2)/2 = 0.4.
-	near("team talk_ratio", team.Mean.TalkRatio, 1.4/3)
-	near("team longest_monologue_ms", team.Mean.LongestMonologueMS, 35_000.0/3)
-	near("team patience_ms", team.Mean.PatienceMS, 1_100.0/3)
-	near("team question_rate", team.Mean.QuestionRate, 5)
-	near("team silence_ms", team.Mean.SilenceMS, 4_000.0/3)
-
-	if empty := repStats(nil, nil); len(empty.Reps) != 0 || empty.Team != (TeamStats{}) {
-		t.Errorf("no reps: %+v", empty)
-	}
-}
-
-func TestDayBucketsInTenantZone(t *testing.T) {
-	shanghai, err := time.LoadLocation("Asia/Shanghai")
-	if err != nil {
-		t.Skip("no tz data:", err)
-	}
-	utc := func(s string) time.Time {
-		v, err := time.Parse(time.RFC3339, s)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return v
 	}
-	rows := []model.TrackerConversationHits{
-		{ConversationID: 1, BeginTime: utc("2026-03-01T15:59:59Z"), Hits: 2}, // 23:59:59 on 03-01 in Shanghai
-		{ConversationID: 2, BeginTime: utc("2026-03-01T16:00:00Z"), Hits: 3}, // 00:00 on 03-02
-		{ConversationID: 3, BeginTime: utc("2026-03-02T01:00:00Z"), Hits: 1}, // 09:00 on 03-02
-		{ConversationID: 4, BeginTime: utc("2026-02-28T20:00:00Z"), Hits: 4}, // 04:00 on 03-01
-		{ConversationID: 5, BeginTime: utc("2026-02-27T20:00:00Z"), Hits: 0},
+	tenant := model.Tenant{Name: "T", Timezone: "Asia/Shanghai", RateTier: "standard"}
+	must(db.Create(&tenant).Error)
+	department := func(name string) model.Department {
+		d := model.Department{TenantID: tenant.ID, Name: name}
+		must(db.Create(&d).Error)
+		must(db.Model(&d).Update("path", fmt.Sprintf("/%d/", d.ID)).Error)
+		return d
 	}
-	got := dayBuckets(rows, shanghai)
-	want := []TrackerStatsBucket{
-		{Key: "2026-03-01", Label: "2026-03-01", Hits: 6, Conversations: 2},
-		{Key: "2026-03-02", Label: "2026-03-02", Hits: 4, Conversations: 2},
-	}
-	if !slices.Equal(got, want) {
-		t.Errorf("Shanghai: got %+v\nwant %+v", got, want)
-	}
-	// The same rows by UTC days.
-	got = dayBuckets(rows, time.UTC)
-	want = []TrackerStatsBucket{
-		{Key: "2026-02-28", Label: "2026-02-28", Hits: 4, Conversations: 1},
-		{Key: "2026-03-01", Label: "2026-03-01", Hits: 5, Conversations: 2},
-		{Key: "2026-03-02", Label: "2026-03-02", Hits: 1, Conversations: 1},
-	}
-	if !slices.Equal(got, want) {
-		t.Errorf("UTC: got %+v\nwant %+v", got, want)
-	}
-	if loc := tenantLocation("Not/AZone"); loc != time.UTC {
-		t.Errorf("unknown zone: %v", loc)
-	}
-}
+	sales, support := department("sales"), department("support")
+	r1 := model.User{TenantID: tenant.ID, Name: "r1", Role: model.RoleRep, Status: model.UserActive, DepartmentID: &sales.ID}
+	must(db.Create(&r1).Error)
+	trackers := dao.NewTrackers(db)
+	tr := model.Tracker{TenantID: tenant.ID, Name: "p", Keywords: `["price"]`, Affiliation: model.AffiliationAnyone}
+	must(trackers.CreateTracker(context.Background(), &tr))
+	// 20:00 UTC on March 1 is March 2 in Shanghai.
+	conv := model.Conversation{TenantID: tenant.ID, OriginConversationID: "c1", OwnerUserID: r1.ID, BeginTime: time.Date(2026, 3, 1, 20, 0, 0, 0, time.UTC)}
+	must(db.Create(&conv).Error)
+	must(db.Create([]model.TrackerHit{
+		{TenantID: tenant.ID, TrackerID: tr.ID, ConversationID: conv.ID, Seq: 1, Phrase: "price"},
+		{TenantID: tenant.ID, TrackerID: tr.ID, ConversationID: conv.ID, Seq: 2, Phrase: "price"},
+	}).Error)
 
-func TestOwnerBucketsOrder(t *testing.T) {
-	got := ownerBuckets([]model.TrackerOwnerHits{
-		{OwnerUserID: 9, OwnerName: "nine", Hits: 5, Conversations: 2},
-		{OwnerUserID: 10, OwnerName: "ten", Hits: 5, Conversations: 1},
-		{OwnerUserID: 3, OwnerName: "three", Hits: 7, Conversations: 7},
-	})
-	var keys []string
-	for _, b := range got {
-		keys = append(keys, b.Key+":"+b.Label)
-	}
-	// Most hits first; ties by key ascending ("10" < "9" as strings).
-	if want := []string{"3:three", "10:ten", "9:nine"}; !slices.Equal(keys, want) {
-		t.Errorf("got %q, want %q", keys, want)
-	}
-}
-
-// memStats is a StatsRepo answering from fixed rows.
-type memStats struct {
-	tz    string
-	paths map[int64]string
-	reps  []model.User
-	aggs  []model.RepAggregate
-	owner []model.TrackerOwnerHits
-	convs []model.TrackerConversationHits
-	// seenPath records the department path of the last Reps call.
-	seenPath string
-}
-
-func (m *memStats) TenantTimezone(context.Context, int64) (string, error) { return m.tz, nil }
-func (m *memStats) DepartmentPath(_ context.Context, _, id int64) (string, error) {
-	if p, ok := m.paths[id]; ok {
-		return p, nil
-	}
-	return "", errs.NotFound("DEPARTMENT_NOT_FOUND", "no such department")
-}
-func (m *memStats) Reps(_ context.Context, _ model.Scope, path string) ([]model.User, error) {
-	m.seenPath = path
-	return m.reps, nil
-}
-func (m *memStats) RepAggregates(context.Context, model.Scope, string, time.Time, time.Time) ([]model.RepAggregate, error) {
-	return m.aggs, nil
-}
-func (m *memStats) TrackerHitsByOwner(context.Context, model.Scope, int64, time.Time, time.Time) ([]model.TrackerOwnerHits, error) {
-	return m.owner, nil
-}
-func (m *memStats) TrackerHitsByConversation(context.Context, model.Scope, int64, time.Time, time.Time) ([]model.TrackerConversationHits, error) {
-	return m.convs, nil
-}
-
-// oneTracker knows tracker 7 of tenant 1.
-type oneTracker struct{}
-
-func (oneTracker) GetTracker(_ context.Context, tenantID, id int64) (*model.Tracker, error) {
-	if tenantID != 1 || id != 7 {
-		return nil, errs.NotFound(errs.ReasonTrackerNotFound, "no such tracker")
-	}
-	return &model.Tracker{ID: id, TenantID: tenantID, Name: "p"}, nil
-}
-
-func TestStatsUseCases(t *testing.T) {
-	trackers, tr := oneTracker{}, model.Tracker{ID: 7}
-	repo := &memStats{tz: "Asia/Shanghai", paths: map[int64]string{5: "/5/"},
-		reps:  []model.User{{ID: 1}},
-		owner: []model.TrackerOwnerHits{{OwnerUserID: 1, OwnerName: "r1", Hits: 2, Conversations: 1}},
-		convs: []model.TrackerConversationHits{{ConversationID: 1, BeginTime: time.Date(2026, 3, 1, 20, 0, 0, 0, time.UTC), Hits: 2}},
-	}
-	st := NewStats(repo, trackers)
-	rep := accesstest.User(model.RoleRep, 1, 1)
+	st := stats.NewStats(dao.NewStats(db), trackers)
+	rep := accesstest.User(model.RoleRep, tenant.ID, r1.ID)
 	from, to := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
 
-	byDay, err := st.TrackerStats(rep, TrackerStatsRequest{TrackerID: tr.ID, GroupBy: GroupByDay, From: from, To: to})
-	if err != nil || len(byDay.Buckets) != 1 || byDay.Buckets[0].Key != "2026-03-02" {
+	byDay, err := st.TrackerStats(rep, stats.TrackerStatsRequest{TrackerID: tr.ID, GroupBy: stats.GroupByDay, From: from, To: to})
+	if err != nil || len(byDay.Buckets) != 1 || byDay.Buckets[0].Key != "2026-03-02" || byDay.Buckets[0].Hits != 2 {
 		t.Errorf("by day: %+v %v", byDay, err)
 	}
-	byOwner, err := st.TrackerStats(rep, TrackerStatsRequest{TrackerID: tr.ID, GroupBy: GroupByOwner, From: from, To: to})
+	byOwner, err := st.TrackerStats(rep, stats.TrackerStatsRequest{TrackerID: tr.ID, GroupBy: stats.GroupByOwner, From: from, To: to})
 	if err != nil || len(byOwner.Buckets) != 1 || byOwner.Buckets[0].Label != "r1" {
 		t.Errorf("by owner: %+v %v", byOwner, err)
 	}
-	for name, req := range map[string]TrackerStatsRequest{
+	for name, req := range map[string]stats.TrackerStatsRequest{
 		"group_by": {TrackerID: tr.ID, GroupBy: "week", From: from, To: to},
-		"to":       {TrackerID: tr.ID, GroupBy: GroupByDay, From: from, To: from.AddDate(2, 0, 0)},
+		"to":       {TrackerID: tr.ID, GroupBy: stats.GroupByDay, From: from, To: from.AddDate(2, 0, 0)},
 	} {
-		if e := errs.From(func() error { _, err := st.TrackerStats(rep, req); return err }()); e == nil || e.Metadata["field"] != name {
-			t.Errorf("want an error on %s, got %v", name, e)
+		if _, err := st.TrackerStats(rep, req); errs.ReasonOf(err) != errs.ReasonInvalidArgument || errs.From(err).Metadata["field"] != name {
+			t.Errorf("want an error on %s, got %v", name, err)
 		}
 	}
-	if _, err := st.TrackerStats(rep, TrackerStatsRequest{TrackerID: 99, GroupBy: GroupByDay, From: from, To: to}); errs.ReasonOf(err) != "TRACKER_NOT_FOUND" {
-		t.Errorf("unknown tracker: %v", err)
+	other := accesstest.User(model.RoleAdmin, tenant.ID+1, 1)
+	for _, c := range []struct {
+		ctx context.Context
+		id  int64
+	}{{rep, tr.ID + 1}, {other, tr.ID}} {
+		if _, err := st.TrackerStats(c.ctx, stats.TrackerStatsRequest{TrackerID: c.id, GroupBy: stats.GroupByDay, From: from, To: to}); errs.ReasonOf(err) != errs.ReasonTrackerNotFound {
+			t.Errorf("tracker %d: %v", c.id, err)
+		}
 	}
 
-	if _, err := st.RepStats(rep, RepStatsRequest{From: from, To: to, DepartmentID: 5}); err != nil || repo.seenPath != "/5/" {
-		t.Errorf("department filter: %v, path %q", err, repo.seenPath)
+	// The department filter narrows to the reps of its subtree.
+	admin := accesstest.User(model.RoleAdmin, tenant.ID, 1)
+	for d, want := range map[int64]int{sales.ID: 1, support.ID: 0} {
+		if res, err := st.RepStats(admin, stats.RepStatsRequest{From: from, To: to, DepartmentID: d}); err != nil || len(res.Reps) != want || res.Team.ConversationCount != int64(want) {
+			t.Errorf("department %d: %+v %v, want %d reps", d, res, err, want)
+		}
 	}
-	if _, err := st.RepStats(rep, RepStatsRequest{From: from, To: to, DepartmentID: 6}); errs.ReasonOf(err) != "DEPARTMENT_NOT_FOUND" {
+	if _, err := st.RepStats(rep, stats.RepStatsRequest{From: from, To: to, DepartmentID: support.ID + 1}); errs.ReasonOf(err) != errs.ReasonDepartmentNotFound {
 		t.Errorf("unknown department: %v", err)
 	}
-	if _, err := st.RepStats(rep, RepStatsRequest{To: to}); errs.From(err).Metadata["field"] != "from" {
+	if _, err := st.RepStats(rep, stats.RepStatsRequest{To: to}); errs.From(err).Metadata["field"] != "from" {
 		t.Errorf("missing from: %v", err)
 	}
 }

@@ -15,15 +15,15 @@ import (
 
 // Limits of a tracker.
 const (
-	maxTrackerName      = 255
-	maxTrackerKeywords  = 100
-	maxTrackerKeywordCh = 64
+	maxName         = 255
+	maxKeywords     = 100
+	maxKeywordChars = 64
 )
 
-// TrackerRepo stores trackers. Every change that alters what a tracker
+// Repo stores trackers. Every change that alters what a tracker
 // matches writes, in the same transaction, a tracker_apply job for the
 // tracker's new version and drops the jobs of older versions.
-type TrackerRepo interface {
+type Repo interface {
 	// ListTrackers returns the live trackers of a tenant, ordered by id.
 	ListTrackers(ctx context.Context, tenantID int64) ([]model.Tracker, error)
 	// GetTracker returns a live tracker; TRACKER_NOT_FOUND otherwise.
@@ -42,36 +42,36 @@ type TrackerRepo interface {
 	ApplyingTrackers(ctx context.Context, tenantID int64) (map[int64]bool, error)
 }
 
-// Tracker is a keyword tracker as the API shows it.
+// Tracker is a keyword tracker with the state of its application.
 type Tracker struct {
-	ID          int64    `json:"id"`
-	Name        string   `json:"name"`
-	Keywords    []string `json:"keywords"`
-	Affiliation string   `json:"affiliation"`
+	ID          int64
+	Name        string
+	Keywords    []string
+	Affiliation string
 	// Applying is true while the tracker is being (re-)applied to existing
 	// conversations in the background.
-	Applying  bool      `json:"applying"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	Applying  bool
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
-// TrackerInput is the body of a create or an update.
-type TrackerInput struct {
-	Name        string   `json:"name"`
-	Keywords    []string `json:"keywords"`
-	Affiliation string   `json:"affiliation"`
+// Input is what a create or an update sets.
+type Input struct {
+	Name        string
+	Keywords    []string
+	Affiliation string
 }
 
 // Trackers are the tracker use cases.
 type Trackers struct {
-	repo TrackerRepo
+	repo Repo
 	// applied wakes the background re-application after a change commits.
 	applied func()
 }
 
 // NewTrackers serves trackers from repo; applied (may be nil) is called
 // after every change that queued a re-application.
-func NewTrackers(repo TrackerRepo, applied func()) *Trackers {
+func NewTrackers(repo Repo, applied func()) *Trackers {
 	if applied == nil {
 		applied = func() {}
 	}
@@ -101,7 +101,7 @@ func (t *Trackers) List(ctx context.Context) ([]Tracker, error) {
 }
 
 // Create adds a tracker and queues its application to existing conversations.
-func (t *Trackers) Create(ctx context.Context, in TrackerInput) (Tracker, error) {
+func (t *Trackers) Create(ctx context.Context, in Input) (Tracker, error) {
 	s, err := access.Require(ctx, access.Admin)
 	if err != nil {
 		return Tracker{}, err
@@ -120,7 +120,7 @@ func (t *Trackers) Create(ctx context.Context, in TrackerInput) (Tracker, error)
 
 // Update replaces a tracker's name, keywords and affiliation. A change of
 // keywords or affiliation queues a re-application; a rename does not.
-func (t *Trackers) Update(ctx context.Context, id int64, in TrackerInput) (Tracker, error) {
+func (t *Trackers) Update(ctx context.Context, id int64, in Input) (Tracker, error) {
 	s, err := access.Require(ctx, access.Admin)
 	if err != nil {
 		return Tracker{}, err
@@ -172,13 +172,13 @@ func trackerView(t *model.Tracker, applying bool) Tracker {
 }
 
 // trackerRow validates in and makes the stored form.
-func trackerRow(in TrackerInput) (*model.Tracker, error) {
+func trackerRow(in Input) (*model.Tracker, error) {
 	name := strings.TrimSpace(in.Name)
 	switch n := utf8.RuneCountInString(name); {
 	case n == 0:
 		return nil, errs.InvalidArgument("name", "is required")
-	case n > maxTrackerName:
-		return nil, errs.InvalidArgument("name", "is longer than %d characters", maxTrackerName)
+	case n > maxName:
+		return nil, errs.InvalidArgument("name", "is longer than %d characters", maxName)
 	}
 	aff := in.Affiliation
 	switch aff {
@@ -205,8 +205,8 @@ func cleanKeywords(in []string) ([]string, error) {
 	switch {
 	case len(in) == 0:
 		return nil, errs.InvalidArgument("keywords", "at least one keyword is required")
-	case len(in) > maxTrackerKeywords:
-		return nil, errs.InvalidArgument("keywords", "at most %d keywords are allowed (got %d)", maxTrackerKeywords, len(in))
+	case len(in) > maxKeywords:
+		return nil, errs.InvalidArgument("keywords", "at most %d keywords are allowed (got %d)", maxKeywords, len(in))
 	}
 	out := make([]string, 0, len(in))
 	seen := map[string]bool{}
@@ -216,8 +216,8 @@ func cleanKeywords(in []string) ([]string, error) {
 		if k == "" {
 			return nil, errs.InvalidArgument(field, "is empty")
 		}
-		if utf8.RuneCountInString(k) > maxTrackerKeywordCh {
-			return nil, errs.InvalidArgument(field, "is longer than %d characters", maxTrackerKeywordCh)
+		if utf8.RuneCountInString(k) > maxKeywordChars {
+			return nil, errs.InvalidArgument(field, "is longer than %d characters", maxKeywordChars)
 		}
 		toks := matchTokens(k)
 		if len(toks) == 0 {

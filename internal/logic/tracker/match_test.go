@@ -23,7 +23,7 @@ func hitKeys(hits []model.TrackerHit) []string {
 	return out
 }
 
-func TestMatchTrackersKeywords(t *testing.T) {
+func TestMatchKeywords(t *testing.T) {
 	tests := []struct {
 		name     string
 		keywords []string
@@ -59,7 +59,7 @@ func TestMatchTrackersKeywords(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			hits := MatchTrackers([]model.Tracker{tracker(1, model.AffiliationAnyone, tc.keywords...)},
+			hits := Match([]model.Tracker{tracker(1, model.AffiliationAnyone, tc.keywords...)},
 				[]model.Sentence{{ConversationID: 9, Seq: 0, SpeakerKey: "A", StartMS: 10, Text: tc.text}}, nil)
 			var got []string
 			for _, h := range hits {
@@ -75,7 +75,7 @@ func TestMatchTrackersKeywords(t *testing.T) {
 	}
 }
 
-func TestMatchTrackersAffiliation(t *testing.T) {
+func TestMatchAffiliation(t *testing.T) {
 	participants := []model.Participant{
 		{SpeakerKey: "rep", Affiliation: model.AffiliationInternal},
 		{SpeakerKey: "cust", Affiliation: model.AffiliationExternal},
@@ -93,7 +93,7 @@ func TestMatchTrackersAffiliation(t *testing.T) {
 		tracker(2, model.AffiliationInternal, "price"),
 		tracker(3, model.AffiliationExternal, "price"),
 	}
-	got := hitKeys(MatchTrackers(trackers, sentences, participants))
+	got := hitKeys(Match(trackers, sentences, participants))
 	want := []string{
 		"1:0:price", "2:0:price",
 		"1:1:price", "3:1:price",
@@ -105,7 +105,7 @@ func TestMatchTrackersAffiliation(t *testing.T) {
 	}
 }
 
-func TestMatchTrackersOrderAndBadRows(t *testing.T) {
+func TestMatchOrderAndBadRows(t *testing.T) {
 	trackers := []model.Tracker{
 		tracker(5, model.AffiliationAnyone, "budget"),
 		{ID: 6, TenantID: 7, Keywords: "not json", Affiliation: model.AffiliationAnyone},
@@ -117,12 +117,12 @@ func TestMatchTrackersOrderAndBadRows(t *testing.T) {
 		{Seq: 2, SpeakerKey: "A", Text: "budget and price"},
 		{Seq: 1, SpeakerKey: "A", Text: "budget"},
 	}
-	got := hitKeys(MatchTrackers(trackers, sentences, nil))
+	got := hitKeys(Match(trackers, sentences, nil))
 	want := []string{"4:1:budget", "5:1:budget", "4:2:price", "4:2:budget", "5:2:budget"}
 	if !slices.Equal(got, want) {
 		t.Errorf("got %q\nwant %q", got, want)
 	}
-	if hits := MatchTrackers(nil, sentences, nil); len(hits) != 0 {
+	if hits := Match(nil, sentences, nil); len(hits) != 0 {
 		t.Errorf("no trackers: %v", hits)
 	}
 }
@@ -146,9 +146,9 @@ func TestMatchTokens(t *testing.T) {
 	}
 }
 
-// BenchmarkTrackerMatcher matches a 3-hour call (5,000 sentences) against
+// BenchmarkMatcher matches a 3-hour call (5,000 sentences) against
 // 50 trackers of 10 keywords each, about one hit in ten sentences.
-func BenchmarkTrackerMatcher(b *testing.B) {
+func BenchmarkMatcher(b *testing.B) {
 	var trackers []model.Tracker
 	for i := range 50 {
 		var kws []string
@@ -165,7 +165,7 @@ func BenchmarkTrackerMatcher(b *testing.B) {
 		}
 		sentences[i] = model.Sentence{Seq: i, SpeakerKey: "A", Text: text}
 	}
-	m := NewTrackerMatcher(trackers)
+	m := NewMatcher(trackers)
 	b.ReportAllocs()
 	for b.Loop() {
 		m.Match(sentences, nil)

@@ -14,7 +14,7 @@ import (
 	"github.com/megaview/mgvcore/internal/model"
 )
 
-// scriptedJobs is a TrackerJobRepo whose batches answer from a script per
+// scriptedJobs is a JobRepo whose batches answer from a script per
 // job id; it records what the applier did.
 type scriptedJobs struct {
 	mu       sync.Mutex
@@ -45,7 +45,7 @@ func (s *scriptedJobs) ClaimTrackerJob(context.Context, time.Duration) (*model.O
 }
 
 func (s *scriptedJobs) ApplyTrackerBatch(_ context.Context, job *model.OutboxJob, _ int, _ time.Duration,
-	match TrackerMatchFunc) (model.TrackerBatch, error) {
+	match MatchFunc) (model.TrackerBatch, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	steps := s.script[job.ID]
@@ -88,7 +88,7 @@ func (s *scriptedJobs) state() ([]int64, map[int64]error, int, int) {
 	return slices.Clone(s.finished), s.retried, s.hits, s.matched
 }
 
-func TestTrackerApplierRunsJobs(t *testing.T) {
+func TestApplierRunsJobs(t *testing.T) {
 	boom := errors.New("database went away")
 	jobs := &scriptedJobs{
 		due: []model.OutboxJob{{ID: 1}, {ID: 2}, {ID: 3}, {ID: 4}},
@@ -102,7 +102,7 @@ func TestTrackerApplierRunsJobs(t *testing.T) {
 		retried: map[int64]error{},
 		tracker: tracker(1, model.AffiliationAnyone, "price"),
 	}
-	a := NewTrackerApplier(jobs, zerolog.Nop(), TrackerApplierOptions{Workers: 1, PurgeSize: 1000, Poll: 10 * time.Millisecond})
+	a := NewApplier(jobs, zerolog.Nop(), ApplierOptions{Workers: 1, PurgeSize: 1000, Poll: 10 * time.Millisecond})
 	a.Start(t.Context())
 	defer a.Stop()
 	a.Notify()
@@ -135,10 +135,10 @@ func (p blockingPacer) Wait(ctx context.Context) error {
 	return ctx.Err()
 }
 
-func TestTrackerApplierStopHandsBack(t *testing.T) {
+func TestApplierStopHandsBack(t *testing.T) {
 	jobs := &scriptedJobs{due: []model.OutboxJob{{ID: 7}}, script: map[int64][]batchStep{}, retried: map[int64]error{}}
 	pacer := blockingPacer{waiting: make(chan struct{}, 1)}
-	a := NewTrackerApplier(jobs, zerolog.Nop(), TrackerApplierOptions{Workers: 2, Pacer: pacer, Poll: time.Hour})
+	a := NewApplier(jobs, zerolog.Nop(), ApplierOptions{Workers: 2, Pacer: pacer, Poll: time.Hour})
 	a.Start(context.Background())
 	a.Start(context.Background()) // no-op
 	select {
@@ -179,9 +179,9 @@ func (f *failingJobs) ClaimTrackerJob(context.Context, time.Duration) (*model.Ou
 	return nil, errors.New("connection refused")
 }
 
-func TestTrackerApplierBacksOffWhileClaimsFail(t *testing.T) {
+func TestApplierBacksOffWhileClaimsFail(t *testing.T) {
 	jobs := &failingJobs{}
-	a := NewTrackerApplier(jobs, zerolog.Nop(), TrackerApplierOptions{Workers: 1, Poll: 10 * time.Millisecond, MaxBackoff: time.Second})
+	a := NewApplier(jobs, zerolog.Nop(), ApplierOptions{Workers: 1, Poll: 10 * time.Millisecond, MaxBackoff: time.Second})
 	a.Start(t.Context())
 	time.Sleep(400 * time.Millisecond)
 	a.Stop()

@@ -8,14 +8,14 @@ import (
 	"github.com/megaview/mgvcore/internal/model"
 )
 
-// TrackerHitRepo is what the transcript hook needs; calls made with the
+// HitRepo is what the transcript hook needs; calls made with the
 // hook's ctx join the transcript write's transaction.
-type TrackerHitRepo interface {
+type HitRepo interface {
 	ListTrackers(ctx context.Context, tenantID int64) ([]model.Tracker, error)
 	InsertTrackerHits(ctx context.Context, hits []model.TrackerHit) error
 }
 
-// TrackerHook computes the tracker hits of every transcript write, in its
+// Hook computes the tracker hits of every transcript write, in its
 // transaction, with the tenant's live trackers as they are at that moment.
 // A tracker changing at the same time is covered by its re-application:
 // a batch waits for the transcript write to commit before matching its
@@ -25,8 +25,8 @@ type TrackerHitRepo interface {
 // they were read at; a write whose transaction sees the same stamp
 // (conversation.TranscriptWrite.Trackers) sees the same trackers, and matches with them
 // without reading them again.
-type TrackerHook struct {
-	repo TrackerHitRepo
+type Hook struct {
+	repo HitRepo
 
 	mu       sync.Mutex
 	matchers map[int64]stampedMatcher // by tenant
@@ -34,16 +34,16 @@ type TrackerHook struct {
 
 type stampedMatcher struct {
 	stamp   conversation.TrackersStamp
-	matcher *TrackerMatcher
+	matcher *Matcher
 }
 
-// NewTrackerHook matches through repo.
-func NewTrackerHook(repo TrackerHitRepo) *TrackerHook {
-	return &TrackerHook{repo: repo, matchers: map[int64]stampedMatcher{}}
+// NewHook matches through repo.
+func NewHook(repo HitRepo) *Hook {
+	return &Hook{repo: repo, matchers: map[int64]stampedMatcher{}}
 }
 
 // OnTranscript stores the hits of w; the old ones are already deleted.
-func (h *TrackerHook) OnTranscript(ctx context.Context, w conversation.TranscriptWrite) error {
+func (h *Hook) OnTranscript(ctx context.Context, w conversation.TranscriptWrite) error {
 	if len(w.Sentences) == 0 {
 		return nil
 	}
@@ -61,7 +61,7 @@ func (h *TrackerHook) OnTranscript(ctx context.Context, w conversation.Transcrip
 // matcher returns the tenant's trackers prepared, as of stamp: the kept
 // ones when they were read at that stamp, else read now in ctx's
 // transaction (which sees that stamp) and kept.
-func (h *TrackerHook) matcher(ctx context.Context, tenantID int64, stamp conversation.TrackersStamp) (*TrackerMatcher, error) {
+func (h *Hook) matcher(ctx context.Context, tenantID int64, stamp conversation.TrackersStamp) (*Matcher, error) {
 	h.mu.Lock()
 	kept, ok := h.matchers[tenantID]
 	h.mu.Unlock()
@@ -72,7 +72,7 @@ func (h *TrackerHook) matcher(ctx context.Context, tenantID int64, stamp convers
 	if err != nil {
 		return nil, err
 	}
-	m := NewTrackerMatcher(trackers)
+	m := NewMatcher(trackers)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	// A write that saw an older state may finish last; keep the newest.

@@ -32,13 +32,13 @@ import (
 //     speakers, or external ones, where a speaker of unknown affiliation or
 //     without a participant row counts as external (as in the metrics).
 
-// MatchTrackers finds the hits of trackers in one conversation's transcript.
-func MatchTrackers(trackers []model.Tracker, sentences []model.Sentence, participants []model.Participant) []model.TrackerHit {
-	return NewTrackerMatcher(trackers).Match(sentences, participants)
+// Match finds the hits of trackers in one conversation's transcript.
+func Match(trackers []model.Tracker, sentences []model.Sentence, participants []model.Participant) []model.TrackerHit {
+	return NewMatcher(trackers).Match(sentences, participants)
 }
 
-// TrackerMatcher holds trackers prepared for matching many transcripts.
-type TrackerMatcher struct {
+// Matcher holds trackers prepared for matching many transcripts.
+type Matcher struct {
 	trackers []compiledTracker
 	// keywords of all trackers, numbered in the order of tracker id and
 	// then of the tracker's list, which is the order of hits in a sentence.
@@ -64,12 +64,12 @@ type compiledKeyword struct {
 	phrase  string
 }
 
-// NewTrackerMatcher prepares trackers; a tracker whose keywords do not parse
+// NewMatcher prepares trackers; a tracker whose keywords do not parse
 // matches nothing.
-func NewTrackerMatcher(trackers []model.Tracker) *TrackerMatcher {
+func NewMatcher(trackers []model.Tracker) *Matcher {
 	trackers = slices.Clone(trackers)
 	slices.SortStableFunc(trackers, func(a, b model.Tracker) int { return cmp.Compare(a.ID, b.ID) })
-	m := &TrackerMatcher{root: &trieNode{}}
+	m := &Matcher{root: &trieNode{}}
 	for _, t := range trackers {
 		var keywords []string
 		if json.Unmarshal([]byte(t.Keywords), &keywords) != nil {
@@ -109,11 +109,11 @@ func NewTrackerMatcher(trackers []model.Tracker) *TrackerMatcher {
 }
 
 // Empty reports whether no tracker can hit anything.
-func (m *TrackerMatcher) Empty() bool { return len(m.keywords) == 0 }
+func (m *Matcher) Empty() bool { return len(m.keywords) == 0 }
 
 // Match finds the hits in the sentences of one conversation, ordered by
 // sentence (seq), tracker id and the tracker's keyword list.
-func (m *TrackerMatcher) Match(sentences []model.Sentence, participants []model.Participant) []model.TrackerHit {
+func (m *Matcher) Match(sentences []model.Sentence, participants []model.Participant) []model.TrackerHit {
 	if m.Empty() {
 		return nil
 	}

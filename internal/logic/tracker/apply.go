@@ -11,14 +11,14 @@ import (
 	"github.com/megaview/mgvcore/internal/model"
 )
 
-// TrackerMatchFunc matches one tracker, as stored at the job's version, in
+// MatchFunc matches one tracker, as stored at the job's version, in
 // one conversation. An alias, so the storage layer implements
-// TrackerJobRepo without importing logic.
-type TrackerMatchFunc = func(tracker *model.Tracker, sentences []model.Sentence, participants []model.Participant) []model.TrackerHit
+// JobRepo without importing logic.
+type MatchFunc = func(tracker *model.Tracker, sentences []model.Sentence, participants []model.Participant) []model.TrackerHit
 
-// TrackerJobRepo is the durable queue of tracker re-applications: outbox
+// JobRepo is the durable queue of tracker re-applications: outbox
 // rows of kind tracker_apply, written with the tracker change they follow.
-type TrackerJobRepo interface {
+type JobRepo interface {
 	// ClaimTrackerJob leases the oldest due job for lease, or returns nil
 	// when none is due. Two workers never hold the same job.
 	ClaimTrackerJob(ctx context.Context, lease time.Duration) (*model.OutboxJob, error)
@@ -26,7 +26,7 @@ type TrackerJobRepo interface {
 	// the job and its tracker version are current, matches the next batch of
 	// at most size conversations after the job's cursor, replaces the
 	// tracker's hits in them, and advances the cursor (job.ConversationID).
-	ApplyTrackerBatch(ctx context.Context, job *model.OutboxJob, size int, lease time.Duration, match TrackerMatchFunc) (model.TrackerBatch, error)
+	ApplyTrackerBatch(ctx context.Context, job *model.OutboxJob, size int, lease time.Duration, match MatchFunc) (model.TrackerBatch, error)
 	// PurgeTrackerHits deletes at most limit hits of a tracker and says how
 	// many it deleted.
 	PurgeTrackerHits(ctx context.Context, tenantID, trackerID int64, limit int) (int, error)
@@ -41,8 +41,8 @@ type Pacer interface {
 	Wait(ctx context.Context) error
 }
 
-// TrackerApplierOptions bound the background work.
-type TrackerApplierOptions struct {
+// ApplierOptions bound the background work.
+type ApplierOptions struct {
 	// Workers is how many jobs run at once (default 2).
 	Workers int
 	// BatchSize is the conversations per transaction (default 50).
@@ -61,13 +61,13 @@ type TrackerApplierOptions struct {
 	MaxBackoff time.Duration
 }
 
-// TrackerApplier re-applies new and changed trackers to existing
+// Applier re-applies new and changed trackers to existing
 // conversations in the background. Work is durable: jobs are outbox rows
 // and each batch moves a cursor stored on the job, so a restart resumes
 // where the last committed batch stopped.
-type TrackerApplier struct {
-	jobs TrackerJobRepo
-	opt  TrackerApplierOptions
+type Applier struct {
+	jobs JobRepo
+	opt  ApplierOptions
 	log  zerolog.Logger
 
 	wake chan struct{}
@@ -77,8 +77,8 @@ type TrackerApplier struct {
 	done   chan struct{}
 }
 
-// NewTrackerApplier works through jobs; call Start to begin.
-func NewTrackerApplier(jobs TrackerJobRepo, log zerolog.Logger, opt TrackerApplierOptions) *TrackerApplier {
+// NewApplier works through jobs; call Start to begin.
+func NewApplier(jobs JobRepo, log zerolog.Logger, opt ApplierOptions) *Applier {
 	if opt.Workers <= 0 {
 		opt.Workers = 2
 	}
@@ -97,11 +97,11 @@ func NewTrackerApplier(jobs TrackerJobRepo, log zerolog.Logger, opt TrackerAppli
 	if opt.MaxBackoff <= 0 {
 		opt.MaxBackoff = 5 * time.Minute
 	}
-	return &TrackerApplier{jobs: jobs, opt: opt, log: log.With().Str("worker", "tracker_apply").Logger(), wake: make(chan struct{}, 1)}
+	return &Applier{jobs: jobs, opt: opt, log: log.With().Str("worker", "tracker_apply").Logger(), wake: make(chan struct{}, 1)}
 }
 
 // Notify wakes an idle worker: a job was just committed.
-func (a *TrackerApplier) Notify() {
+func (a *Applier) Notify() {
 	select {
 	case a.wake <- struct{}{}:
 	default:
@@ -110,7 +110,7 @@ func (a *TrackerApplier) Notify() {
 
 // Start runs the workers until ctx ends or Stop is called. Starting twice
 // is a no-op.
-func (a *TrackerApplier) Start(ctx context.Context) {
+func (a *Applier) Start(ctx context.Context) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.cancel != nil {
@@ -130,7 +130,7 @@ func (a *TrackerApplier) Start(ctx context.Context) {
 
 // Stop ends the workers and waits for them. A job in progress keeps its
 // committed progress and is handed back, so another instance resumes it.
-func (a *TrackerApplier) Stop() {
+func (a *Applier) Stop() {
 	a.mu.Lock()
 	cancel, done := a.cancel, a.done
 	a.mu.Unlock()
@@ -141,7 +141,7 @@ func (a *TrackerApplier) Stop() {
 	<-done
 }
 
-func (a *TrackerApplier) run(ctx context.Context) {
+func (a *Applier) run(ctx context.Context) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	failures := 0
@@ -176,7 +176,7 @@ func (a *TrackerApplier) run(ctx context.Context) {
 }
 
 // process runs one claimed job to its end, or records why it stopped.
-func (a *TrackerApplier) process(ctx context.Context, job *model.OutboxJob) {
+func (a *Applier) process(ctx context.Context, job *model.OutboxJob) {
 	log := a.log.With().Int64("job", job.ID).Int64("tenant", job.TenantID).Int64("tracker", job.TrackerID).Int64("version", job.Version).Logger()
 	start, matched := time.Now(), 0
 	match := cachedMatch()
@@ -212,7 +212,7 @@ func (a *TrackerApplier) process(ctx context.Context, job *model.OutboxJob) {
 	}
 }
 
-func (a *TrackerApplier) purge(ctx context.Context, job *model.OutboxJob) error {
+func (a *Applier) purge(ctx context.Context, job *model.OutboxJob) error {
 	for {
 		if err := a.pace(ctx); err != nil {
 			return err
@@ -224,7 +224,7 @@ func (a *TrackerApplier) purge(ctx context.Context, job *model.OutboxJob) error 
 	}
 }
 
-func (a *TrackerApplier) pace(ctx context.Context) error {
+func (a *Applier) pace(ctx context.Context) error {
 	if a.opt.Pacer == nil {
 		return ctx.Err()
 	}
@@ -232,20 +232,20 @@ func (a *TrackerApplier) pace(ctx context.Context) error {
 }
 
 // cachedMatch compiles the job's tracker once, not once per conversation.
-func cachedMatch() TrackerMatchFunc {
+func cachedMatch() MatchFunc {
 	var (
 		version int64
-		m       *TrackerMatcher
+		m       *Matcher
 	)
 	return func(t *model.Tracker, sentences []model.Sentence, participants []model.Participant) []model.TrackerHit {
 		if m == nil || version != t.Version {
-			m, version = NewTrackerMatcher([]model.Tracker{*t}), t.Version
+			m, version = NewMatcher([]model.Tracker{*t}), t.Version
 		}
 		return m.Match(sentences, participants)
 	}
 }
 
-func (a *TrackerApplier) finish(ctx context.Context, job *model.OutboxJob, log zerolog.Logger) {
+func (a *Applier) finish(ctx context.Context, job *model.OutboxJob, log zerolog.Logger) {
 	if err := a.jobs.FinishTrackerJob(ctx, job.ID); err != nil && ctx.Err() == nil {
 		// The job runs again after its lease; re-applying is idempotent.
 		log.Warn().Err(err).Msg("deleting a finished tracker job failed")
@@ -253,7 +253,7 @@ func (a *TrackerApplier) finish(ctx context.Context, job *model.OutboxJob, log z
 }
 
 // fail schedules a retry with exponential backoff and jitter.
-func (a *TrackerApplier) fail(ctx context.Context, job *model.OutboxJob, cause error, log zerolog.Logger) {
+func (a *Applier) fail(ctx context.Context, job *model.OutboxJob, cause error, log zerolog.Logger) {
 	if ctx.Err() != nil {
 		a.handBack(job, log)
 		return
@@ -268,7 +268,7 @@ func (a *TrackerApplier) fail(ctx context.Context, job *model.OutboxJob, cause e
 
 // handBack makes a job interrupted by shutdown due at once, so another
 // instance need not wait for the lease to run out.
-func (a *TrackerApplier) handBack(job *model.OutboxJob, log zerolog.Logger) {
+func (a *Applier) handBack(job *model.OutboxJob, log zerolog.Logger) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if err := a.jobs.RetryTrackerJob(ctx, job.ID, time.Now(), nil); err != nil {
