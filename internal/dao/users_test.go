@@ -51,7 +51,7 @@ func (s *orgStore) tenant(t *testing.T, name string) (int64, context.Context) {
 
 func (s *orgStore) department(t *testing.T, ctx context.Context, origin, parent string) *model.Department {
 	t.Helper()
-	d, _, err := s.org.UpsertDepartment(ctx, identity.UpsertDepartmentReq{OriginDepartmentID: origin, Name: origin, OriginParentID: parent})
+	d, _, err := s.org.UpsertDepartment(ctx, identity.UpsertDepartmentRequest{OriginDepartmentID: origin, Name: origin, OriginParentID: parent})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func (s *orgStore) department(t *testing.T, ctx context.Context, origin, parent 
 
 func (s *orgStore) user(t *testing.T, ctx context.Context, origin, role, department string) *model.User {
 	t.Helper()
-	u, _, err := s.org.UpsertUser(ctx, identity.UpsertUserReq{OriginUserID: origin, Name: origin, Email: origin + "@org.test", Role: role, OriginDepartmentID: department})
+	u, _, err := s.org.UpsertUser(ctx, identity.UpsertUserRequest{OriginUserID: origin, Name: origin, Email: origin + "@org.test", Role: role, OriginDepartmentID: department})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +185,7 @@ func TestDepartmentMovesRewriteTheSubtreeOnSQLite(t *testing.T) {
 	}
 	// Under its own descendant: refused by logic, and by the store under
 	// the tree lock should logic have read a stale tree.
-	_, _, err = s.org.UpsertDepartment(admin, identity.UpsertDepartmentReq{OriginDepartmentID: "b", Name: "b", OriginParentID: "d"})
+	_, _, err = s.org.UpsertDepartment(admin, identity.UpsertDepartmentRequest{OriginDepartmentID: "b", Name: "b", OriginParentID: "d"})
 	if e := errs.From(err); e.Status != 400 || e.Metadata["field"] != "origin_parent_id" {
 		t.Fatalf("cycle: %v", err)
 	}

@@ -34,7 +34,7 @@ func TestLogin(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := w.hasher.compares.Load()
-			pair, err := w.auth.Login(ctx, LoginReq{Account: tt.account, Password: tt.password})
+			pair, err := w.auth.Login(ctx, LoginRequest{Account: tt.account, Password: tt.password})
 			if tt.want == nil {
 				wantOrgErr(t, err, tt.status, tt.reason, tt.field)
 				if tt.status == http.StatusUnauthorized && w.hasher.compares.Load() != before+1 {
@@ -63,7 +63,7 @@ func TestLogin(t *testing.T) {
 
 func TestLoginCarriesTheDepartmentPath(t *testing.T) {
 	w := newOrgWorld(t)
-	pair, err := w.auth.Login(context.Background(), LoginReq{Account: "rep2@acme.test", Password: w.password})
+	pair, err := w.auth.Login(context.Background(), LoginRequest{Account: "rep2@acme.test", Password: w.password})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,21 +77,21 @@ func TestLoginRefusesDisabledAndPasswordlessUsers(t *testing.T) {
 	w := newOrgWorld(t)
 	ctx := context.Background()
 	disabled := model.UserDisabled
-	if _, err := w.org.UpdateUser(w.user(w.admin), UpdateUserReq{ID: w.reps[2].ID, Status: &disabled}); err != nil {
+	if _, err := w.org.UpdateUser(w.user(w.admin), UpdateUserRequest{ID: w.reps[2].ID, Status: &disabled}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := w.auth.Login(ctx, LoginReq{Account: "rep3@acme.test", Password: w.password})
+	_, err := w.auth.Login(ctx, LoginRequest{Account: "rep3@acme.test", Password: w.password})
 	wantOrgErr(t, err, 401, "USER_DISABLED", "")
-	_, err = w.auth.Login(ctx, LoginReq{Account: "rep3@acme.test", Password: "wrong password"})
+	_, err = w.auth.Login(ctx, LoginRequest{Account: "rep3@acme.test", Password: "wrong password"})
 	wantOrgErr(t, err, 401, "UNAUTHENTICATED", "")
 
 	// A user mirrored by a partner has no password: no password opens it.
-	u, _, err := w.org.UpsertUser(w.appCtx(w.app), UpsertUserReq{OriginUserID: "crm-9", Name: "Mirrored", Email: "mirrored@acme.test"})
+	u, _, err := w.org.UpsertUser(w.appCtx(w.app), UpsertUserRequest{OriginUserID: "crm-9", Name: "Mirrored", Email: "mirrored@acme.test"})
 	if err != nil || u.PasswordHash != "" {
 		t.Fatalf("upsert: %v, hash %q", err, u.PasswordHash)
 	}
 	for _, pw := range []string{"", "x", w.password} {
-		_, err = w.auth.Login(ctx, LoginReq{Account: "mirrored@acme.test", Password: pw})
+		_, err = w.auth.Login(ctx, LoginRequest{Account: "mirrored@acme.test", Password: pw})
 		if err == nil {
 			t.Fatalf("password %q opened a passwordless account", pw)
 		}
@@ -101,15 +101,15 @@ func TestLoginRefusesDisabledAndPasswordlessUsers(t *testing.T) {
 func TestRefreshRotatesAndReuseRevokesTheFamily(t *testing.T) {
 	w := newOrgWorld(t)
 	ctx := context.Background()
-	first, err := w.auth.Login(ctx, LoginReq{Account: "rep1@acme.test", Password: w.password})
+	first, err := w.auth.Login(ctx, LoginRequest{Account: "rep1@acme.test", Password: w.password})
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := w.auth.Login(ctx, LoginReq{Account: "rep1@acme.test", Password: w.password})
+	other, err := w.auth.Login(ctx, LoginRequest{Account: "rep1@acme.test", Password: w.password})
 	if err != nil {
 		t.Fatal(err)
 	}
-	second, err := w.auth.Refresh(ctx, RefreshReq{RefreshToken: first.RefreshToken})
+	second, err := w.auth.Refresh(ctx, RefreshRequest{RefreshToken: first.RefreshToken})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,12 +120,12 @@ func TestRefreshRotatesAndReuseRevokesTheFamily(t *testing.T) {
 		t.Fatalf("new access token: %v", err)
 	}
 	// The spent token again: refused, and the family is revoked with it.
-	_, err = w.auth.Refresh(ctx, RefreshReq{RefreshToken: first.RefreshToken})
+	_, err = w.auth.Refresh(ctx, RefreshRequest{RefreshToken: first.RefreshToken})
 	wantOrgErr(t, err, 401, "UNAUTHENTICATED", "")
-	_, err = w.auth.Refresh(ctx, RefreshReq{RefreshToken: second.RefreshToken})
+	_, err = w.auth.Refresh(ctx, RefreshRequest{RefreshToken: second.RefreshToken})
 	wantOrgErr(t, err, 401, "UNAUTHENTICATED", "")
 	// Another login (another family) is untouched.
-	if _, err := w.auth.Refresh(ctx, RefreshReq{RefreshToken: other.RefreshToken}); err != nil {
+	if _, err := w.auth.Refresh(ctx, RefreshRequest{RefreshToken: other.RefreshToken}); err != nil {
 		t.Fatalf("other family: %v", err)
 	}
 }
@@ -135,38 +135,38 @@ func TestRefreshRefusals(t *testing.T) {
 	ctx := context.Background()
 	login := func(account string) string {
 		t.Helper()
-		p, err := w.auth.Login(ctx, LoginReq{Account: account, Password: w.password})
+		p, err := w.auth.Login(ctx, LoginRequest{Account: account, Password: w.password})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return p.RefreshToken
 	}
-	_, err := w.auth.Refresh(ctx, RefreshReq{})
+	_, err := w.auth.Refresh(ctx, RefreshRequest{})
 	wantOrgErr(t, err, 400, "INVALID_ARGUMENT", "refresh_token")
-	_, err = w.auth.Refresh(ctx, RefreshReq{RefreshToken: "not-a-token-we-issued"})
+	_, err = w.auth.Refresh(ctx, RefreshRequest{RefreshToken: "not-a-token-we-issued"})
 	wantOrgErr(t, err, 401, "UNAUTHENTICATED", "")
 
 	expiring := login("rep1@acme.test")
 	w.clock.Add(24*time.Hour + time.Millisecond)
-	_, err = w.auth.Refresh(ctx, RefreshReq{RefreshToken: expiring})
+	_, err = w.auth.Refresh(ctx, RefreshRequest{RefreshToken: expiring})
 	wantOrgErr(t, err, 401, "UNAUTHENTICATED", "")
 
 	// Disabling a user revokes their tokens; a password reset too.
 	rt := login("rep2@acme.test")
 	disabled := model.UserDisabled
-	if _, err := w.org.UpdateUser(w.user(w.admin), UpdateUserReq{ID: w.reps[1].ID, Status: &disabled}); err != nil {
+	if _, err := w.org.UpdateUser(w.user(w.admin), UpdateUserRequest{ID: w.reps[1].ID, Status: &disabled}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = w.auth.Refresh(ctx, RefreshReq{RefreshToken: rt})
+	_, err = w.auth.Refresh(ctx, RefreshRequest{RefreshToken: rt})
 	wantOrgErr(t, err, 401, "", "")
 	rt = login("manager@acme.test")
 	pw := "a brand new password"
-	if _, err := w.org.UpdateUser(w.user(w.admin), UpdateUserReq{ID: w.manager.ID, Password: &pw}); err != nil {
+	if _, err := w.org.UpdateUser(w.user(w.admin), UpdateUserRequest{ID: w.manager.ID, Password: &pw}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = w.auth.Refresh(ctx, RefreshReq{RefreshToken: rt})
+	_, err = w.auth.Refresh(ctx, RefreshRequest{RefreshToken: rt})
 	wantOrgErr(t, err, 401, "", "")
-	if _, err := w.auth.Login(ctx, LoginReq{Account: "manager@acme.test", Password: pw}); err != nil {
+	if _, err := w.auth.Login(ctx, LoginRequest{Account: "manager@acme.test", Password: pw}); err != nil {
 		t.Fatalf("login with the new password: %v", err)
 	}
 }
@@ -174,7 +174,7 @@ func TestRefreshRefusals(t *testing.T) {
 func TestConcurrentRefreshesHaveOneWinner(t *testing.T) {
 	w := newOrgWorld(t)
 	ctx := context.Background()
-	p, err := w.auth.Login(ctx, LoginReq{Account: "rep1@acme.test", Password: w.password})
+	p, err := w.auth.Login(ctx, LoginRequest{Account: "rep1@acme.test", Password: w.password})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +183,7 @@ func TestConcurrentRefreshesHaveOneWinner(t *testing.T) {
 	results := make(chan error, n)
 	for range n {
 		wg.Go(func() {
-			_, err := w.auth.Refresh(ctx, RefreshReq{RefreshToken: p.RefreshToken})
+			_, err := w.auth.Refresh(ctx, RefreshRequest{RefreshToken: p.RefreshToken})
 			results <- err
 		})
 	}
@@ -209,7 +209,7 @@ func TestConcurrentRefreshesHaveOneWinner(t *testing.T) {
 func TestCreateAppToken(t *testing.T) {
 	w := newOrgWorld(t)
 	ctx := context.Background()
-	tok, err := w.auth.CreateAppToken(ctx, AppTokenReq{AppKey: w.app.AppKey, AppSecret: w.appSecret})
+	tok, err := w.auth.CreateAppToken(ctx, AppTokenRequest{AppKey: w.app.AppKey, AppSecret: w.appSecret})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +235,7 @@ func TestCreateAppToken(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := w.hasher.compares.Load()
-			_, err := w.auth.CreateAppToken(ctx, AppTokenReq{AppKey: tt.key, AppSecret: tt.secret})
+			_, err := w.auth.CreateAppToken(ctx, AppTokenRequest{AppKey: tt.key, AppSecret: tt.secret})
 			wantOrgErr(t, err, tt.status, "", tt.field)
 			if tt.status == 401 && w.hasher.compares.Load() != before+1 {
 				t.Fatal("an unknown key must cost a comparison too")
@@ -255,10 +255,10 @@ func TestEnsureAppKeepsOrRotatesTheSecret(t *testing.T) {
 	if err != nil || rotated.Secret == "" || rotated.App.AppKey != w.app.AppKey {
 		t.Fatalf("rotation: %+v, %v", rotated, err)
 	}
-	if _, err := w.auth.CreateAppToken(ctx, AppTokenReq{AppKey: w.app.AppKey, AppSecret: w.appSecret}); err == nil {
+	if _, err := w.auth.CreateAppToken(ctx, AppTokenRequest{AppKey: w.app.AppKey, AppSecret: w.appSecret}); err == nil {
 		t.Fatal("the old secret still works")
 	}
-	if _, err := w.auth.CreateAppToken(ctx, AppTokenReq{AppKey: w.app.AppKey, AppSecret: rotated.Secret}); err != nil {
+	if _, err := w.auth.CreateAppToken(ctx, AppTokenRequest{AppKey: w.app.AppKey, AppSecret: rotated.Secret}); err != nil {
 		t.Fatalf("the new secret: %v", err)
 	}
 }

@@ -440,7 +440,7 @@ func newOrgWorld(t *testing.T) *orgWorld {
 	w.other = orgMust[*model.Tenant](t)(w.provision.CreateTenant(ctx, NewTenant{Name: "Other"}))
 	sys := w.as(model.Scope{TenantID: w.tenant.ID, Role: model.RoleAdmin})
 	dept := func(ctx context.Context, origin, parent string) *model.Department {
-		d, _, err := w.org.UpsertDepartment(ctx, UpsertDepartmentReq{OriginDepartmentID: origin, Name: origin, OriginParentID: parent})
+		d, _, err := w.org.UpsertDepartment(ctx, UpsertDepartmentRequest{OriginDepartmentID: origin, Name: origin, OriginParentID: parent})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -448,7 +448,7 @@ func newOrgWorld(t *testing.T) *orgWorld {
 	}
 	w.sales, w.east, w.support = dept(sys, "sales", ""), dept(sys, "east", "sales"), dept(sys, "support", "")
 	user := func(ctx context.Context, name, role string, d *model.Department, phone string) *model.User {
-		req := CreateUserReq{Name: name, Email: name + "@acme.test", Phone: phone, Password: w.password, Role: role}
+		req := CreateUserRequest{Name: name, Email: name + "@acme.test", Phone: phone, Password: w.password, Role: role}
 		if d != nil {
 			req.DepartmentID = d.ID
 		}

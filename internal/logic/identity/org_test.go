@@ -64,16 +64,16 @@ func TestListUsersFollowsTheDataScope(t *testing.T) {
 	tests := []struct {
 		name string
 		ctx  context.Context
-		req  ListUsersReq
+		req  ListUsersRequest
 		want []int64
 	}{
-		{"rep sees themselves", w.user(w.reps[0]), ListUsersReq{}, []int64{w.reps[0].ID}},
-		{"manager sees the department subtree", w.user(w.manager), ListUsersReq{}, []int64{w.manager.ID, w.reps[0].ID, w.reps[1].ID}},
-		{"admin sees the tenant", w.user(w.admin), ListUsersReq{}, all},
-		{"app sees the tenant", w.appCtx(w.app), ListUsersReq{}, all},
-		{"department filter is a subtree", w.user(w.admin), ListUsersReq{DepartmentID: w.sales.ID}, []int64{w.manager.ID, w.reps[0].ID, w.reps[1].ID}},
-		{"department filter within the scope", w.user(w.manager), ListUsersReq{DepartmentID: w.support.ID}, []int64{}},
-		{"rep filtering another department", w.user(w.reps[0]), ListUsersReq{DepartmentID: w.east.ID}, []int64{}},
+		{"rep sees themselves", w.user(w.reps[0]), ListUsersRequest{}, []int64{w.reps[0].ID}},
+		{"manager sees the department subtree", w.user(w.manager), ListUsersRequest{}, []int64{w.manager.ID, w.reps[0].ID, w.reps[1].ID}},
+		{"admin sees the tenant", w.user(w.admin), ListUsersRequest{}, all},
+		{"app sees the tenant", w.appCtx(w.app), ListUsersRequest{}, all},
+		{"department filter is a subtree", w.user(w.admin), ListUsersRequest{DepartmentID: w.sales.ID}, []int64{w.manager.ID, w.reps[0].ID, w.reps[1].ID}},
+		{"department filter within the scope", w.user(w.manager), ListUsersRequest{DepartmentID: w.support.ID}, []int64{}},
+		{"rep filtering another department", w.user(w.reps[0]), ListUsersRequest{DepartmentID: w.east.ID}, []int64{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -94,7 +94,7 @@ func TestListUsersPages(t *testing.T) {
 	var got []int64
 	token := ""
 	for range 10 {
-		page, err := w.org.ListUsers(ctx, ListUsersReq{PageSize: 2, PageToken: token})
+		page, err := w.org.ListUsers(ctx, ListUsersRequest{PageSize: 2, PageToken: token})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -110,24 +110,24 @@ func TestListUsersPages(t *testing.T) {
 		t.Fatalf("pages gave %v, want %v", got, want)
 	}
 
-	page, _ := w.org.ListUsers(ctx, ListUsersReq{PageSize: 1})
+	page, _ := w.org.ListUsers(ctx, ListUsersRequest{PageSize: 1})
 	tests := []struct {
 		name   string
 		ctx    context.Context
-		req    ListUsersReq
+		req    ListUsersRequest
 		status int
 		reason string
 		field  string
 	}{
-		{"page size above 100", ctx, ListUsersReq{PageSize: 101}, 400, "INVALID_ARGUMENT", "page_size"},
-		{"negative page size", ctx, ListUsersReq{PageSize: -1}, 400, "INVALID_ARGUMENT", "page_size"},
-		{"garbage token", ctx, ListUsersReq{PageToken: "%%%"}, 400, "INVALID_ARGUMENT", "page_token"},
-		{"token of another filter", ctx, ListUsersReq{PageToken: page.NextPageToken, DepartmentID: w.sales.ID}, 400, "INVALID_ARGUMENT", "page_token"},
-		{"negative department", ctx, ListUsersReq{DepartmentID: -3}, 400, "INVALID_ARGUMENT", "department_id"},
-		{"unknown department", ctx, ListUsersReq{DepartmentID: 99999}, 404, "DEPARTMENT_NOT_FOUND", ""},
-		{"another tenant's department", ctx, ListUsersReq{DepartmentID: w.otherDept.ID}, 404, "DEPARTMENT_NOT_FOUND", ""},
-		{"app without the read scope", w.appCtx(w.readOnlyApp), ListUsersReq{}, 403, "PERMISSION_DENIED", ""},
-		{"anonymous", context.Background(), ListUsersReq{}, 401, "UNAUTHENTICATED", ""},
+		{"page size above 100", ctx, ListUsersRequest{PageSize: 101}, 400, "INVALID_ARGUMENT", "page_size"},
+		{"negative page size", ctx, ListUsersRequest{PageSize: -1}, 400, "INVALID_ARGUMENT", "page_size"},
+		{"garbage token", ctx, ListUsersRequest{PageToken: "%%%"}, 400, "INVALID_ARGUMENT", "page_token"},
+		{"token of another filter", ctx, ListUsersRequest{PageToken: page.NextPageToken, DepartmentID: w.sales.ID}, 400, "INVALID_ARGUMENT", "page_token"},
+		{"negative department", ctx, ListUsersRequest{DepartmentID: -3}, 400, "INVALID_ARGUMENT", "department_id"},
+		{"unknown department", ctx, ListUsersRequest{DepartmentID: 99999}, 404, "DEPARTMENT_NOT_FOUND", ""},
+		{"another tenant's department", ctx, ListUsersRequest{DepartmentID: w.otherDept.ID}, 404, "DEPARTMENT_NOT_FOUND", ""},
+		{"app without the read scope", w.appCtx(w.readOnlyApp), ListUsersRequest{}, 403, "PERMISSION_DENIED", ""},
+		{"anonymous", context.Background(), ListUsersRequest{}, 401, "UNAUTHENTICATED", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -140,7 +140,7 @@ func TestListUsersPages(t *testing.T) {
 func TestCreateUser(t *testing.T) {
 	w := newOrgWorld(t)
 	admin := w.user(w.admin)
-	u, err := w.org.CreateUser(admin, CreateUserReq{
+	u, err := w.org.CreateUser(admin, CreateUserRequest{
 		Name: " New Rep ", Email: "New.Rep@Acme.Test", Phone: "+8613700000000", Password: "long enough", DepartmentID: w.east.ID,
 	})
 	if err != nil {
@@ -150,16 +150,16 @@ func TestCreateUser(t *testing.T) {
 		*u.DepartmentID != w.east.ID || u.PasswordHash == "" || u.PasswordHash == "long enough" {
 		t.Fatalf("created %+v", u)
 	}
-	if _, err := w.auth.Login(context.Background(), LoginReq{Account: "+8613700000000", Password: "long enough"}); err != nil {
+	if _, err := w.auth.Login(context.Background(), LoginRequest{Account: "+8613700000000", Password: "long enough"}); err != nil {
 		t.Fatalf("the new user cannot sign in: %v", err)
 	}
 
-	ok := CreateUserReq{Name: "X", Email: "x@acme.test", Password: "long enough"}
-	with := func(f func(r *CreateUserReq)) CreateUserReq { r := ok; f(&r); return r }
+	ok := CreateUserRequest{Name: "X", Email: "x@acme.test", Password: "long enough"}
+	with := func(f func(r *CreateUserRequest)) CreateUserRequest { r := ok; f(&r); return r }
 	tests := []struct {
 		name   string
 		ctx    context.Context
-		req    CreateUserReq
+		req    CreateUserRequest
 		status int
 		reason string
 		field  string
@@ -167,21 +167,21 @@ func TestCreateUser(t *testing.T) {
 		{"rep", w.user(w.reps[0]), ok, 403, "PERMISSION_DENIED", ""},
 		{"manager", w.user(w.manager), ok, 403, "PERMISSION_DENIED", ""},
 		{"app", w.appCtx(w.app), ok, 403, "PERMISSION_DENIED", ""},
-		{"no name", admin, with(func(r *CreateUserReq) { r.Name = "  " }), 400, "INVALID_ARGUMENT", "name"},
-		{"long name", admin, with(func(r *CreateUserReq) { r.Name = strings.Repeat("名", 256) }), 400, "INVALID_ARGUMENT", "name"},
-		{"bad email", admin, with(func(r *CreateUserReq) { r.Email = "x at acme" }), 400, "INVALID_ARGUMENT", "email"},
-		{"display-name email", admin, with(func(r *CreateUserReq) { r.Email = "X <x@acme.test>" }), 400, "INVALID_ARGUMENT", "email"},
-		{"bad phone", admin, with(func(r *CreateUserReq) { r.Phone = "139-0000" }), 400, "INVALID_ARGUMENT", "phone"},
-		{"no account", admin, with(func(r *CreateUserReq) { r.Email = "" }), 400, "INVALID_ARGUMENT", "email"},
-		{"bad role", admin, with(func(r *CreateUserReq) { r.Role = "owner" }), 400, "INVALID_ARGUMENT", "role"},
-		{"no password", admin, with(func(r *CreateUserReq) { r.Password = "" }), 400, "INVALID_ARGUMENT", "password"},
-		{"short password", admin, with(func(r *CreateUserReq) { r.Password = "1234567" }), 400, "INVALID_ARGUMENT", "password"},
-		{"password over 72 bytes", admin, with(func(r *CreateUserReq) { r.Password = strings.Repeat("p", 73) }), 400, "INVALID_ARGUMENT", "password"},
-		{"email taken", admin, with(func(r *CreateUserReq) { r.Email = "REP1@acme.test" }), 409, "ALREADY_EXISTS", "email"},
-		{"email taken in another tenant", admin, with(func(r *CreateUserReq) { r.Email = "other-admin@acme.test" }), 409, "ALREADY_EXISTS", "email"},
-		{"phone taken", admin, with(func(r *CreateUserReq) { r.Phone = "13900000002" }), 409, "ALREADY_EXISTS", "phone"},
-		{"unknown department", admin, with(func(r *CreateUserReq) { r.DepartmentID = 12345 }), 404, "DEPARTMENT_NOT_FOUND", ""},
-		{"another tenant's department", admin, with(func(r *CreateUserReq) { r.DepartmentID = w.otherDept.ID }), 404, "DEPARTMENT_NOT_FOUND", ""},
+		{"no name", admin, with(func(r *CreateUserRequest) { r.Name = "  " }), 400, "INVALID_ARGUMENT", "name"},
+		{"long name", admin, with(func(r *CreateUserRequest) { r.Name = strings.Repeat("名", 256) }), 400, "INVALID_ARGUMENT", "name"},
+		{"bad email", admin, with(func(r *CreateUserRequest) { r.Email = "x at acme" }), 400, "INVALID_ARGUMENT", "email"},
+		{"display-name email", admin, with(func(r *CreateUserRequest) { r.Email = "X <x@acme.test>" }), 400, "INVALID_ARGUMENT", "email"},
+		{"bad phone", admin, with(func(r *CreateUserRequest) { r.Phone = "139-0000" }), 400, "INVALID_ARGUMENT", "phone"},
+		{"no account", admin, with(func(r *CreateUserRequest) { r.Email = "" }), 400, "INVALID_ARGUMENT", "email"},
+		{"bad role", admin, with(func(r *CreateUserRequest) { r.Role = "owner" }), 400, "INVALID_ARGUMENT", "role"},
+		{"no password", admin, with(func(r *CreateUserRequest) { r.Password = "" }), 400, "INVALID_ARGUMENT", "password"},
+		{"short password", admin, with(func(r *CreateUserRequest) { r.Password = "1234567" }), 400, "INVALID_ARGUMENT", "password"},
+		{"password over 72 bytes", admin, with(func(r *CreateUserRequest) { r.Password = strings.Repeat("p", 73) }), 400, "INVALID_ARGUMENT", "password"},
+		{"email taken", admin, with(func(r *CreateUserRequest) { r.Email = "REP1@acme.test" }), 409, "ALREADY_EXISTS", "email"},
+		{"email taken in another tenant", admin, with(func(r *CreateUserRequest) { r.Email = "other-admin@acme.test" }), 409, "ALREADY_EXISTS", "email"},
+		{"phone taken", admin, with(func(r *CreateUserRequest) { r.Phone = "13900000002" }), 409, "ALREADY_EXISTS", "phone"},
+		{"unknown department", admin, with(func(r *CreateUserRequest) { r.DepartmentID = 12345 }), 404, "DEPARTMENT_NOT_FOUND", ""},
+		{"another tenant's department", admin, with(func(r *CreateUserRequest) { r.DepartmentID = w.otherDept.ID }), 404, "DEPARTMENT_NOT_FOUND", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -196,42 +196,42 @@ func TestUpdateUser(t *testing.T) {
 	admin := w.user(w.admin)
 	str := func(s string) *string { return &s }
 	id := func(n int64) *int64 { return &n }
-	u, err := w.org.UpdateUser(admin, UpdateUserReq{ID: w.reps[0].ID, Role: str("manager"), DepartmentID: id(w.east.ID), Phone: str("")})
+	u, err := w.org.UpdateUser(admin, UpdateUserRequest{ID: w.reps[0].ID, Role: str("manager"), DepartmentID: id(w.east.ID), Phone: str("")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if u.Role != model.RoleManager || *u.DepartmentID != w.east.ID || u.Phone != nil || u.Name != "rep1" || *u.Email != "rep1@acme.test" {
 		t.Fatalf("updated %+v", u)
 	}
-	u, err = w.org.UpdateUser(admin, UpdateUserReq{ID: w.reps[0].ID, DepartmentID: id(0)})
+	u, err = w.org.UpdateUser(admin, UpdateUserRequest{ID: w.reps[0].ID, DepartmentID: id(0)})
 	if err != nil || u.DepartmentID != nil {
 		t.Fatalf("department cleared: %+v, %v", u, err)
 	}
 	// Keeping one's own email is no conflict.
-	if _, err := w.org.UpdateUser(admin, UpdateUserReq{ID: w.reps[1].ID, Email: str("REP2@acme.test")}); err != nil {
+	if _, err := w.org.UpdateUser(admin, UpdateUserRequest{ID: w.reps[1].ID, Email: str("REP2@acme.test")}); err != nil {
 		t.Fatal(err)
 	}
 
 	tests := []struct {
 		name   string
 		ctx    context.Context
-		req    UpdateUserReq
+		req    UpdateUserRequest
 		status int
 		reason string
 		field  string
 	}{
-		{"rep", w.user(w.reps[1]), UpdateUserReq{ID: w.reps[1].ID, Name: str("me")}, 403, "PERMISSION_DENIED", ""},
-		{"manager", w.user(w.manager), UpdateUserReq{ID: w.reps[1].ID, Name: str("x")}, 403, "PERMISSION_DENIED", ""},
-		{"another tenant's user", admin, UpdateUserReq{ID: w.otherAdmin.ID, Name: str("x")}, 404, "USER_NOT_FOUND", ""},
-		{"unknown user", admin, UpdateUserReq{ID: 987654, Name: str("x")}, 404, "USER_NOT_FOUND", ""},
-		{"bad id", admin, UpdateUserReq{ID: 0}, 400, "INVALID_ARGUMENT", "id"},
-		{"bad status", admin, UpdateUserReq{ID: w.reps[1].ID, Status: str("gone")}, 400, "INVALID_ARGUMENT", "status"},
-		{"email of another user", admin, UpdateUserReq{ID: w.reps[1].ID, Email: str("rep3@acme.test")}, 409, "ALREADY_EXISTS", "email"},
-		{"last account removed", admin, UpdateUserReq{ID: w.reps[1].ID, Email: str("")}, 400, "INVALID_ARGUMENT", "email"},
-		{"own admin role", admin, UpdateUserReq{ID: w.admin.ID, Role: str("rep")}, 400, "INVALID_ARGUMENT", "role"},
-		{"disable oneself", admin, UpdateUserReq{ID: w.admin.ID, Status: str("disabled")}, 400, "INVALID_ARGUMENT", "status"},
-		{"short password", admin, UpdateUserReq{ID: w.reps[1].ID, Password: str("short")}, 400, "INVALID_ARGUMENT", "password"},
-		{"another tenant's department", admin, UpdateUserReq{ID: w.reps[1].ID, DepartmentID: id(w.otherDept.ID)}, 404, "DEPARTMENT_NOT_FOUND", ""},
+		{"rep", w.user(w.reps[1]), UpdateUserRequest{ID: w.reps[1].ID, Name: str("me")}, 403, "PERMISSION_DENIED", ""},
+		{"manager", w.user(w.manager), UpdateUserRequest{ID: w.reps[1].ID, Name: str("x")}, 403, "PERMISSION_DENIED", ""},
+		{"another tenant's user", admin, UpdateUserRequest{ID: w.otherAdmin.ID, Name: str("x")}, 404, "USER_NOT_FOUND", ""},
+		{"unknown user", admin, UpdateUserRequest{ID: 987654, Name: str("x")}, 404, "USER_NOT_FOUND", ""},
+		{"bad id", admin, UpdateUserRequest{ID: 0}, 400, "INVALID_ARGUMENT", "id"},
+		{"bad status", admin, UpdateUserRequest{ID: w.reps[1].ID, Status: str("gone")}, 400, "INVALID_ARGUMENT", "status"},
+		{"email of another user", admin, UpdateUserRequest{ID: w.reps[1].ID, Email: str("rep3@acme.test")}, 409, "ALREADY_EXISTS", "email"},
+		{"last account removed", admin, UpdateUserRequest{ID: w.reps[1].ID, Email: str("")}, 400, "INVALID_ARGUMENT", "email"},
+		{"own admin role", admin, UpdateUserRequest{ID: w.admin.ID, Role: str("rep")}, 400, "INVALID_ARGUMENT", "role"},
+		{"disable oneself", admin, UpdateUserRequest{ID: w.admin.ID, Status: str("disabled")}, 400, "INVALID_ARGUMENT", "status"},
+		{"short password", admin, UpdateUserRequest{ID: w.reps[1].ID, Password: str("short")}, 400, "INVALID_ARGUMENT", "password"},
+		{"another tenant's department", admin, UpdateUserRequest{ID: w.reps[1].ID, DepartmentID: id(w.otherDept.ID)}, 404, "DEPARTMENT_NOT_FOUND", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -246,7 +246,7 @@ func TestUpsertDepartment(t *testing.T) {
 	app := w.appCtx(w.app)
 	upsert := func(origin, name, parent string) (*model.Department, bool) {
 		t.Helper()
-		d, created, err := w.org.UpsertDepartment(app, UpsertDepartmentReq{OriginDepartmentID: origin, Name: name, OriginParentID: parent})
+		d, created, err := w.org.UpsertDepartment(app, UpsertDepartmentRequest{OriginDepartmentID: origin, Name: name, OriginParentID: parent})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -285,20 +285,20 @@ func TestUpsertDepartment(t *testing.T) {
 	tests := []struct {
 		name   string
 		ctx    context.Context
-		req    UpsertDepartmentReq
+		req    UpsertDepartmentRequest
 		status int
 		reason string
 		field  string
 	}{
-		{"its own parent", app, UpsertDepartmentReq{OriginDepartmentID: "hq", Name: "HQ", OriginParentID: "hq"}, 400, "INVALID_ARGUMENT", "origin_parent_id"},
-		{"below its own child", app, UpsertDepartmentReq{OriginDepartmentID: "hq-a", Name: "A", OriginParentID: "hq-a-1"}, 400, "INVALID_ARGUMENT", "origin_parent_id"},
-		{"unknown parent", app, UpsertDepartmentReq{OriginDepartmentID: "x", Name: "X", OriginParentID: "nope"}, 404, "DEPARTMENT_NOT_FOUND", "origin_parent_id"},
-		{"parent of another tenant", app, UpsertDepartmentReq{OriginDepartmentID: "x", Name: "X", OriginParentID: "other-only"}, 404, "DEPARTMENT_NOT_FOUND", "origin_parent_id"},
-		{"no origin id", app, UpsertDepartmentReq{Name: "X"}, 400, "INVALID_ARGUMENT", "origin_department_id"},
-		{"long origin id", app, UpsertDepartmentReq{OriginDepartmentID: strings.Repeat("x", 129), Name: "X"}, 400, "INVALID_ARGUMENT", "origin_department_id"},
-		{"no name", app, UpsertDepartmentReq{OriginDepartmentID: "x"}, 400, "INVALID_ARGUMENT", "name"},
-		{"app without ingest", w.appCtx(w.readOnlyApp), UpsertDepartmentReq{OriginDepartmentID: "x", Name: "X"}, 403, "PERMISSION_DENIED", ""},
-		{"manager", w.user(w.manager), UpsertDepartmentReq{OriginDepartmentID: "x", Name: "X"}, 403, "PERMISSION_DENIED", ""},
+		{"its own parent", app, UpsertDepartmentRequest{OriginDepartmentID: "hq", Name: "HQ", OriginParentID: "hq"}, 400, "INVALID_ARGUMENT", "origin_parent_id"},
+		{"below its own child", app, UpsertDepartmentRequest{OriginDepartmentID: "hq-a", Name: "A", OriginParentID: "hq-a-1"}, 400, "INVALID_ARGUMENT", "origin_parent_id"},
+		{"unknown parent", app, UpsertDepartmentRequest{OriginDepartmentID: "x", Name: "X", OriginParentID: "nope"}, 404, "DEPARTMENT_NOT_FOUND", "origin_parent_id"},
+		{"parent of another tenant", app, UpsertDepartmentRequest{OriginDepartmentID: "x", Name: "X", OriginParentID: "other-only"}, 404, "DEPARTMENT_NOT_FOUND", "origin_parent_id"},
+		{"no origin id", app, UpsertDepartmentRequest{Name: "X"}, 400, "INVALID_ARGUMENT", "origin_department_id"},
+		{"long origin id", app, UpsertDepartmentRequest{OriginDepartmentID: strings.Repeat("x", 129), Name: "X"}, 400, "INVALID_ARGUMENT", "origin_department_id"},
+		{"no name", app, UpsertDepartmentRequest{OriginDepartmentID: "x"}, 400, "INVALID_ARGUMENT", "name"},
+		{"app without ingest", w.appCtx(w.readOnlyApp), UpsertDepartmentRequest{OriginDepartmentID: "x", Name: "X"}, 403, "PERMISSION_DENIED", ""},
+		{"manager", w.user(w.manager), UpsertDepartmentRequest{OriginDepartmentID: "x", Name: "X"}, 403, "PERMISSION_DENIED", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -315,7 +315,7 @@ func TestUpsertDepartment(t *testing.T) {
 func TestUpsertUser(t *testing.T) {
 	w := newOrgWorld(t)
 	app := w.appCtx(w.app)
-	req := UpsertUserReq{OriginUserID: "crm-1", Name: "Partner Rep", Email: "Partner@Acme.test", Phone: "+15550001", OriginDepartmentID: "east"}
+	req := UpsertUserRequest{OriginUserID: "crm-1", Name: "Partner Rep", Email: "Partner@Acme.test", Phone: "+15550001", OriginDepartmentID: "east"}
 	u, created, err := w.org.UpsertUser(app, req)
 	if err != nil || !created {
 		t.Fatalf("create: %v, created %v", err, created)
@@ -328,7 +328,7 @@ func TestUpsertUser(t *testing.T) {
 		t.Fatalf("same request again: %+v, created %v, %v", again, created, err)
 	}
 	// Every attribute is written as given: omitted ones are cleared.
-	replaced, _, err := w.org.UpsertUser(app, UpsertUserReq{OriginUserID: "crm-1", Name: "Partner Rep", Role: "manager", Status: "disabled"})
+	replaced, _, err := w.org.UpsertUser(app, UpsertUserRequest{OriginUserID: "crm-1", Name: "Partner Rep", Role: "manager", Status: "disabled"})
 	if err != nil || replaced.ID != u.ID || replaced.Email != nil || replaced.Phone != nil || replaced.DepartmentID != nil ||
 		replaced.Role != model.RoleManager || replaced.Status != model.UserDisabled {
 		t.Fatalf("replaced %+v, %v", replaced, err)
@@ -337,19 +337,19 @@ func TestUpsertUser(t *testing.T) {
 	tests := []struct {
 		name   string
 		ctx    context.Context
-		req    UpsertUserReq
+		req    UpsertUserRequest
 		status int
 		reason string
 		field  string
 	}{
-		{"no origin id", app, UpsertUserReq{Name: "X"}, 400, "INVALID_ARGUMENT", "origin_user_id"},
-		{"no name", app, UpsertUserReq{OriginUserID: "crm-2"}, 400, "INVALID_ARGUMENT", "name"},
-		{"bad role", app, UpsertUserReq{OriginUserID: "crm-2", Name: "X", Role: "chief"}, 400, "INVALID_ARGUMENT", "role"},
-		{"bad email", app, UpsertUserReq{OriginUserID: "crm-2", Name: "X", Email: "@"}, 400, "INVALID_ARGUMENT", "email"},
-		{"email of another user", app, UpsertUserReq{OriginUserID: "crm-2", Name: "X", Email: "rep1@acme.test"}, 409, "ALREADY_EXISTS", "email"},
-		{"unknown department", app, UpsertUserReq{OriginUserID: "crm-2", Name: "X", OriginDepartmentID: "nope"}, 404, "DEPARTMENT_NOT_FOUND", "origin_department_id"},
-		{"app without ingest", w.appCtx(w.readOnlyApp), UpsertUserReq{OriginUserID: "crm-2", Name: "X"}, 403, "PERMISSION_DENIED", ""},
-		{"rep", w.user(w.reps[0]), UpsertUserReq{OriginUserID: "crm-2", Name: "X"}, 403, "PERMISSION_DENIED", ""},
+		{"no origin id", app, UpsertUserRequest{Name: "X"}, 400, "INVALID_ARGUMENT", "origin_user_id"},
+		{"no name", app, UpsertUserRequest{OriginUserID: "crm-2"}, 400, "INVALID_ARGUMENT", "name"},
+		{"bad role", app, UpsertUserRequest{OriginUserID: "crm-2", Name: "X", Role: "chief"}, 400, "INVALID_ARGUMENT", "role"},
+		{"bad email", app, UpsertUserRequest{OriginUserID: "crm-2", Name: "X", Email: "@"}, 400, "INVALID_ARGUMENT", "email"},
+		{"email of another user", app, UpsertUserRequest{OriginUserID: "crm-2", Name: "X", Email: "rep1@acme.test"}, 409, "ALREADY_EXISTS", "email"},
+		{"unknown department", app, UpsertUserRequest{OriginUserID: "crm-2", Name: "X", OriginDepartmentID: "nope"}, 404, "DEPARTMENT_NOT_FOUND", "origin_department_id"},
+		{"app without ingest", w.appCtx(w.readOnlyApp), UpsertUserRequest{OriginUserID: "crm-2", Name: "X"}, 403, "PERMISSION_DENIED", ""},
+		{"rep", w.user(w.reps[0]), UpsertUserRequest{OriginUserID: "crm-2", Name: "X"}, 403, "PERMISSION_DENIED", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -362,25 +362,25 @@ func TestUpsertUser(t *testing.T) {
 func TestUpsertUserDisablingSignsOut(t *testing.T) {
 	w := newOrgWorld(t)
 	app := w.appCtx(w.app)
-	u, _, err := w.org.UpsertUser(app, UpsertUserReq{OriginUserID: "crm-7", Name: "Seven", Email: "seven@acme.test"})
+	u, _, err := w.org.UpsertUser(app, UpsertUserRequest{OriginUserID: "crm-7", Name: "Seven", Email: "seven@acme.test"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	pw := "seven's password"
-	if _, err := w.org.UpdateUser(w.user(w.admin), UpdateUserReq{ID: u.ID, Password: &pw}); err != nil {
+	if _, err := w.org.UpdateUser(w.user(w.admin), UpdateUserRequest{ID: u.ID, Password: &pw}); err != nil {
 		t.Fatal(err)
 	}
-	pair, err := w.auth.Login(context.Background(), LoginReq{Account: "seven@acme.test", Password: pw})
+	pair, err := w.auth.Login(context.Background(), LoginRequest{Account: "seven@acme.test", Password: pw})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The partner's upsert never touches the password, but disabling signs out.
-	if _, _, err := w.org.UpsertUser(app, UpsertUserReq{OriginUserID: "crm-7", Name: "Seven", Email: "seven@acme.test", Status: "disabled"}); err != nil {
+	if _, _, err := w.org.UpsertUser(app, UpsertUserRequest{OriginUserID: "crm-7", Name: "Seven", Email: "seven@acme.test", Status: "disabled"}); err != nil {
 		t.Fatal(err)
 	}
 	if got := w.store.users[u.ID].PasswordHash; got == "" {
 		t.Fatal("the upsert cleared the password")
 	}
-	_, err = w.auth.Refresh(context.Background(), RefreshReq{RefreshToken: pair.RefreshToken})
+	_, err = w.auth.Refresh(context.Background(), RefreshRequest{RefreshToken: pair.RefreshToken})
 	wantOrgErr(t, err, 401, "", "")
 }
