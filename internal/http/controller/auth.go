@@ -48,7 +48,7 @@ func (a Auth) Login(c echo.Context) error {
 	if err := bind(c, &body); err != nil {
 		return err
 	}
-	pair, err := a.Auth.Login(c.Request().Context(), identity.LoginRequest{Account: body.Account, Password: body.Password})
+	pair, err := a.Auth.Login(c.Request().Context(), identity.LoginRequest(body))
 	if err != nil {
 		return err
 	}
@@ -63,7 +63,7 @@ func (a Auth) Refresh(c echo.Context) error {
 	if err := bind(c, &body); err != nil {
 		return err
 	}
-	pair, err := a.Auth.Refresh(c.Request().Context(), identity.RefreshRequest{RefreshToken: body.RefreshToken})
+	pair, err := a.Auth.Refresh(c.Request().Context(), identity.RefreshRequest(body))
 	if err != nil {
 		return err
 	}

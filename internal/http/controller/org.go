@@ -176,10 +176,7 @@ func (o Org) CreateUser(c echo.Context) error {
 	if err := bind(c, &body); err != nil {
 		return err
 	}
-	u, err := o.Org.CreateUser(c.Request().Context(), identity.CreateUserRequest{
-		Name: body.Name, Email: body.Email, Phone: body.Phone, Password: body.Password,
-		Role: body.Role, DepartmentID: body.DepartmentID,
-	})
+	u, err := o.Org.CreateUser(c.Request().Context(), identity.CreateUserRequest(body))
 	if err != nil {
 		return err
 	}
@@ -189,11 +186,8 @@ func (o Org) CreateUser(c echo.Context) error {
 // UpdateUser is PUT /api/v1/users/{id} (admins): the fields sent change,
 // the others stay; "" clears email or phone, department_id 0 the department.
 func (o Org) UpdateUser(c echo.Context) error {
-	var id int64
-	if err := echo.PathParamsBinder(c).MustInt64("id", &id).BindError(); err != nil {
-		return paramError(err, "must be a user id")
-	}
 	var body struct {
+		ID           int64   `json:"-"` // from the path
 		Name         *string `json:"name"`
 		Email        *string `json:"email"`
 		Phone        *string `json:"phone"`
@@ -202,13 +196,13 @@ func (o Org) UpdateUser(c echo.Context) error {
 		Status       *string `json:"status"`
 		Password     *string `json:"password"`
 	}
+	if err := echo.PathParamsBinder(c).MustInt64("id", &body.ID).BindError(); err != nil {
+		return paramError(err, "must be a user id")
+	}
 	if err := bind(c, &body); err != nil {
 		return err
 	}
-	u, err := o.Org.UpdateUser(c.Request().Context(), identity.UpdateUserRequest{
-		ID: id, Name: body.Name, Email: body.Email, Phone: body.Phone, Role: body.Role,
-		DepartmentID: body.DepartmentID, Status: body.Status, Password: body.Password,
-	})
+	u, err := o.Org.UpdateUser(c.Request().Context(), identity.UpdateUserRequest(body))
 	if err != nil {
 		return err
 	}
