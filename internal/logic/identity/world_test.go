@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
-	"gorm.io/gorm"
 
 	"github.com/megaview/mgvcore/internal/dao"
 	"github.com/megaview/mgvcore/internal/dao/daotest"
@@ -37,7 +36,6 @@ func (h *countingHasher) Matches(hash, secret string) bool {
 //	/support/     rep3 (disabled later by some tests)
 //	admin without a department; other: a second tenant with its admin
 type orgWorld struct {
-	db           *gorm.DB
 	users        *dao.Users
 	departments  *dao.Departments
 	clock        *testClock
@@ -77,7 +75,6 @@ func newOrgWorld(t *testing.T) *orgWorld {
 	t.Helper()
 	db := daotest.Open(t)
 	w := &orgWorld{
-		db:          db,
 		users:       dao.NewUsers(db),
 		departments: dao.NewDepartments(db),
 		clock:       &testClock{now: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)},
