@@ -90,17 +90,17 @@ func newDomain(cfg *config.Config, log zerolog.Logger, d *deps, pol *policies) (
 var publicOperations = map[string]bool{
 	openv1.SystemService_Ping_FullMethodName:         true,
 	openv1.AuthService_CreateAppToken_FullMethodName: true,
-	controller.OpLogin:                               true,
-	controller.OpRefresh:                             true,
+	controller.OperationLogin:                        true,
+	controller.OperationRefresh:                      true,
 }
 
 // register adds every route and gRPC service.
 func (dm *domain) register(r controller.Router, g grpc.ServiceRegistrar) {
 	openv1.RegisterSystemServiceServer(g, server.System{})
-	controller.Auth{L: dm.auth}.Routes(r)
-	controller.Org{L: dm.org}.Routes(r)
-	openv1.RegisterAuthServiceServer(g, server.Auth{L: dm.auth})
-	openv1.RegisterOrgServiceServer(g, server.Org{L: dm.org})
+	controller.Auth{Auth: dm.auth}.Routes(r)
+	controller.Org{Org: dm.org}.Routes(r)
+	openv1.RegisterAuthServiceServer(g, server.Auth{Auth: dm.auth})
+	openv1.RegisterOrgServiceServer(g, server.Org{Org: dm.org})
 	controller.Conversations{Read: dm.convs}.Routes(r)
 	openv1.RegisterConversationServiceServer(g, server.Conversation{Ingest: dm.ingest, Read: dm.convs})
 	openv1.RegisterDealServiceServer(g, server.Deal{Ingest: dm.ingest})

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 	"time"
 
@@ -42,8 +41,8 @@ func seedCommand(stdout io.Writer) *cli.Command {
 				if err := seedSchema(ctx, db, cfg.Database.AutoMigrate); err != nil {
 					return err
 				}
-				if err := identity.ValidatePassword("--password", c.String("password")); err != nil {
-					return err
+				if err := identity.ValidatePassword(c.String("password")); err != nil {
+					return errs.FieldNames{"password": "--password"}.Word(err)
 				}
 				s := newDemoSeed(db, c.String("password"), c.Bool("rotate-app-secret"))
 				if err := s.run(ctx); err != nil {
@@ -132,7 +131,7 @@ func (s *demoSeed) run(ctx context.Context) error {
 
 func (s *demoSeed) seedTenant(ctx context.Context) error {
 	t, err := s.provision.TenantOfAccount(ctx, demoAdminEmail)
-	if err != nil && errs.From(err).Status == http.StatusNotFound {
+	if errs.IsNotFound(err) {
 		t, err = s.provision.CreateTenant(ctx, identity.NewTenant{Name: "Megaview Demo", Timezone: "Asia/Shanghai"})
 	}
 	if err != nil {
@@ -153,7 +152,7 @@ var demoDepartments = []struct{ origin, name, parent string }{
 
 func (s *demoSeed) seedDepartments(context.Context) error {
 	for _, d := range demoDepartments {
-		dep, _, err := s.org.UpsertDepartment(s.admin, identity.UpsertDepartmentReq{OriginDepartmentID: d.origin, Name: d.name, OriginParentID: d.parent})
+		dep, _, err := s.org.UpsertDepartment(s.admin, identity.UpsertDepartmentRequest{OriginDepartmentID: d.origin, Name: d.name, OriginParentID: d.parent})
 		if err != nil {
 			return err
 		}
@@ -175,13 +174,13 @@ var demoUsers = []struct{ origin, name, email, phone, role, department string }{
 func (s *demoSeed) seedUsers(context.Context) error {
 	s.users = s.users[:0]
 	for _, d := range demoUsers {
-		u, _, err := s.org.UpsertUser(s.admin, identity.UpsertUserReq{
+		u, _, err := s.org.UpsertUser(s.admin, identity.UpsertUserRequest{
 			OriginUserID: d.origin, Name: d.name, Email: d.email, Phone: d.phone, Role: d.role, OriginDepartmentID: d.department,
 		})
 		if err != nil {
 			return fmt.Errorf("%s: %w", d.email, err)
 		}
-		if u, err = s.org.UpdateUser(s.admin, identity.UpdateUserReq{ID: u.ID, Password: &s.password}); err != nil {
+		if u, err = s.org.UpdateUser(s.admin, identity.UpdateUserRequest{ID: u.ID, Password: &s.password}); err != nil {
 			return fmt.Errorf("%s: %w", d.email, err)
 		}
 		s.users = append(s.users, u)

@@ -10,12 +10,12 @@ import (
 // Auth serves AuthService.
 type Auth struct {
 	openv1.UnimplementedAuthServiceServer
-	L *identity.Auth
+	Auth *identity.Auth
 }
 
 // CreateAppToken exchanges an app's key and secret for an app token.
 func (a Auth) CreateAppToken(ctx context.Context, req *openv1.CreateAppTokenRequest) (*openv1.CreateAppTokenResponse, error) {
-	tok, err := a.L.CreateAppToken(ctx, identity.AppTokenReq{AppKey: req.GetAppKey(), AppSecret: req.GetAppSecret()})
+	tok, err := a.Auth.CreateAppToken(ctx, identity.AppTokenRequest{AppKey: req.GetAppKey(), AppSecret: req.GetAppSecret()})
 	if err != nil {
 		return nil, err
 	}

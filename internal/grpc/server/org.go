@@ -12,12 +12,12 @@ import (
 // Org serves OrgService.
 type Org struct {
 	openv1.UnimplementedOrgServiceServer
-	L *identity.Org
+	Org *identity.Org
 }
 
 // UpsertDepartment creates or updates a department by origin id.
 func (o Org) UpsertDepartment(ctx context.Context, req *openv1.UpsertDepartmentRequest) (*openv1.UpsertDepartmentResponse, error) {
-	d, created, err := o.L.UpsertDepartment(ctx, identity.UpsertDepartmentReq{
+	d, created, err := o.Org.UpsertDepartment(ctx, identity.UpsertDepartmentRequest{
 		OriginDepartmentID: req.GetOriginDepartmentId(), Name: req.GetName(), OriginParentID: req.GetOriginParentId(),
 	})
 	if err != nil {
@@ -36,7 +36,7 @@ func (o Org) UpsertUser(ctx context.Context, req *openv1.UpsertUserRequest) (*op
 	if !ok {
 		return nil, errs.InvalidArgument("status", "unknown status %d", req.GetStatus())
 	}
-	u, created, err := o.L.UpsertUser(ctx, identity.UpsertUserReq{
+	u, created, err := o.Org.UpsertUser(ctx, identity.UpsertUserRequest{
 		OriginUserID: req.GetOriginUserId(), Name: req.GetName(), Email: req.GetEmail(), Phone: req.GetPhone(),
 		Role: role, OriginDepartmentID: req.GetOriginDepartmentId(), Status: status,
 	})
@@ -48,7 +48,7 @@ func (o Org) UpsertUser(ctx context.Context, req *openv1.UpsertUserRequest) (*op
 
 // ListUsers lists the tenant's users by id.
 func (o Org) ListUsers(ctx context.Context, req *openv1.ListUsersRequest) (*openv1.ListUsersResponse, error) {
-	page, err := o.L.ListUsers(ctx, identity.ListUsersReq{
+	page, err := o.Org.ListUsers(ctx, identity.ListUsersRequest{
 		PageSize: int(req.GetPageSize()), PageToken: req.GetPageToken(), DepartmentID: req.GetDepartmentId(),
 	})
 	if err != nil {

@@ -11,19 +11,19 @@ import (
 
 // Operations of the web sign-in, which have no gRPC twin.
 const (
-	OpLogin   = "/mgv.web.v1.AuthService/Login"
-	OpRefresh = "/mgv.web.v1.AuthService/Refresh"
+	OperationLogin   = "/mgv.web.v1.AuthService/Login"
+	OperationRefresh = "/mgv.web.v1.AuthService/Refresh"
 )
 
 // Auth serves sign-in and token refresh; both need no token.
 type Auth struct {
-	L *identity.Auth
+	Auth *identity.Auth
 }
 
 // Routes registers the handlers.
 func (a Auth) Routes(r Router) {
-	r.Handle(http.MethodPost, "/api/v1/auth/login", OpLogin, a.Login)
-	r.Handle(http.MethodPost, "/api/v1/auth/refresh", OpRefresh, a.Refresh)
+	r.Handle(http.MethodPost, "/api/v1/auth/login", OperationLogin, a.Login)
+	r.Handle(http.MethodPost, "/api/v1/auth/refresh", OperationRefresh, a.Refresh)
 }
 
 // TokenPairJSON is the body of a login or a refresh.
@@ -48,7 +48,7 @@ func (a Auth) Login(c echo.Context) error {
 	if err := bind(c, &body); err != nil {
 		return err
 	}
-	pair, err := a.L.Login(c.Request().Context(), identity.LoginReq{Account: body.Account, Password: body.Password})
+	pair, err := a.Auth.Login(c.Request().Context(), identity.LoginRequest(body))
 	if err != nil {
 		return err
 	}
@@ -63,7 +63,7 @@ func (a Auth) Refresh(c echo.Context) error {
 	if err := bind(c, &body); err != nil {
 		return err
 	}
-	pair, err := a.L.Refresh(c.Request().Context(), identity.RefreshReq{RefreshToken: body.RefreshToken})
+	pair, err := a.Auth.Refresh(c.Request().Context(), identity.RefreshRequest(body))
 	if err != nil {
 		return err
 	}

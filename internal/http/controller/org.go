@@ -16,24 +16,24 @@ import (
 
 // Operations of the org routes without a gRPC twin.
 const (
-	OpGetMe           = "/mgv.web.v1.OrgService/GetMe"
-	OpListDepartments = "/mgv.web.v1.OrgService/ListDepartments"
-	OpCreateUser      = "/mgv.web.v1.OrgService/CreateUser"
-	OpUpdateUser      = "/mgv.web.v1.OrgService/UpdateUser"
+	OperationGetMe           = "/mgv.web.v1.OrgService/GetMe"
+	OperationListDepartments = "/mgv.web.v1.OrgService/ListDepartments"
+	OperationCreateUser      = "/mgv.web.v1.OrgService/CreateUser"
+	OperationUpdateUser      = "/mgv.web.v1.OrgService/UpdateUser"
 )
 
 // Org serves the caller, the department tree and the users.
 type Org struct {
-	L *identity.Org
+	Org *identity.Org
 }
 
 // Routes registers the handlers.
 func (o Org) Routes(r Router) {
-	r.Handle(http.MethodGet, "/api/v1/me", OpGetMe, o.Me)
-	r.Handle(http.MethodGet, "/api/v1/departments", OpListDepartments, o.Departments)
+	r.Handle(http.MethodGet, "/api/v1/me", OperationGetMe, o.Me)
+	r.Handle(http.MethodGet, "/api/v1/departments", OperationListDepartments, o.Departments)
 	r.Handle(http.MethodGet, "/api/v1/users", openv1.OrgService_ListUsers_FullMethodName, o.ListUsers)
-	r.Handle(http.MethodPost, "/api/v1/users", OpCreateUser, o.CreateUser)
-	r.Handle(http.MethodPut, "/api/v1/users/:id", OpUpdateUser, o.UpdateUser)
+	r.Handle(http.MethodPost, "/api/v1/users", OperationCreateUser, o.CreateUser)
+	r.Handle(http.MethodPut, "/api/v1/users/:id", OperationUpdateUser, o.UpdateUser)
 }
 
 // UserJSON is a user as the web API shows it; the password never is.
@@ -116,7 +116,7 @@ type UserPageJSON struct {
 
 // Me is GET /api/v1/me.
 func (o Org) Me(c echo.Context) error {
-	me, err := o.L.Me(c.Request().Context())
+	me, err := o.Org.Me(c.Request().Context())
 	if err != nil {
 		return err
 	}
@@ -134,7 +134,7 @@ func (o Org) Me(c echo.Context) error {
 
 // Departments is GET /api/v1/departments: the tenant's tree.
 func (o Org) Departments(c echo.Context) error {
-	roots, err := o.L.Departments(c.Request().Context())
+	roots, err := o.Org.Departments(c.Request().Context())
 	if err != nil {
 		return err
 	}
@@ -143,7 +143,7 @@ func (o Org) Departments(c echo.Context) error {
 
 // ListUsers is GET /api/v1/users?page_size&page_token&department_id.
 func (o Org) ListUsers(c echo.Context) error {
-	var req identity.ListUsersReq
+	var req identity.ListUsersRequest
 	err := echo.QueryParamsBinder(c).FailFast(true).
 		Int("page_size", &req.PageSize).
 		String("page_token", &req.PageToken).
@@ -152,7 +152,7 @@ func (o Org) ListUsers(c echo.Context) error {
 	if err != nil {
 		return paramError(err, "must be an integer")
 	}
-	page, err := o.L.ListUsers(c.Request().Context(), req)
+	page, err := o.Org.ListUsers(c.Request().Context(), req)
 	if err != nil {
 		return err
 	}
@@ -176,10 +176,7 @@ func (o Org) CreateUser(c echo.Context) error {
 	if err := bind(c, &body); err != nil {
 		return err
 	}
-	u, err := o.L.CreateUser(c.Request().Context(), identity.CreateUserReq{
-		Name: body.Name, Email: body.Email, Phone: body.Phone, Password: body.Password,
-		Role: body.Role, DepartmentID: body.DepartmentID,
-	})
+	u, err := o.Org.CreateUser(c.Request().Context(), identity.CreateUserRequest(body))
 	if err != nil {
 		return err
 	}
@@ -189,11 +186,8 @@ func (o Org) CreateUser(c echo.Context) error {
 // UpdateUser is PUT /api/v1/users/{id} (admins): the fields sent change,
 // the others stay; "" clears email or phone, department_id 0 the department.
 func (o Org) UpdateUser(c echo.Context) error {
-	var id int64
-	if err := echo.PathParamsBinder(c).MustInt64("id", &id).BindError(); err != nil {
-		return paramError(err, "must be a user id")
-	}
 	var body struct {
+		ID           int64   `json:"-"` // from the path
 		Name         *string `json:"name"`
 		Email        *string `json:"email"`
 		Phone        *string `json:"phone"`
@@ -202,13 +196,13 @@ func (o Org) UpdateUser(c echo.Context) error {
 		Status       *string `json:"status"`
 		Password     *string `json:"password"`
 	}
+	if err := echo.PathParamsBinder(c).MustInt64("id", &body.ID).BindError(); err != nil {
+		return paramError(err, "must be a user id")
+	}
 	if err := bind(c, &body); err != nil {
 		return err
 	}
-	u, err := o.L.UpdateUser(c.Request().Context(), identity.UpdateUserReq{
-		ID: id, Name: body.Name, Email: body.Email, Phone: body.Phone, Role: body.Role,
-		DepartmentID: body.DepartmentID, Status: body.Status, Password: body.Password,
-	})
+	u, err := o.Org.UpdateUser(c.Request().Context(), identity.UpdateUserRequest(body))
 	if err != nil {
 		return err
 	}

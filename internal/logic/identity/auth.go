@@ -77,14 +77,14 @@ func NewAuth(d AuthDeps) (*Auth, error) {
 	}, nil
 }
 
-// LoginReq signs a user in with an email or a phone number.
-type LoginReq struct {
+// LoginRequest signs a user in with an email or a phone number.
+type LoginRequest struct {
 	Account  string
 	Password string
 }
 
-// RefreshReq exchanges a refresh token for a new pair.
-type RefreshReq struct {
+// RefreshRequest exchanges a refresh token for a new pair.
+type RefreshRequest struct {
 	RefreshToken string
 }
 
@@ -96,8 +96,8 @@ type TokenPair struct {
 	ExpiresIn int64
 }
 
-// AppTokenReq signs an app in.
-type AppTokenReq struct {
+// AppTokenRequest signs an app in.
+type AppTokenRequest struct {
 	AppKey    string
 	AppSecret string
 }
@@ -117,7 +117,7 @@ var (
 )
 
 // Login checks the password of the account and starts a new token family.
-func (a *Auth) Login(ctx context.Context, req LoginReq) (*TokenPair, error) {
+func (a *Auth) Login(ctx context.Context, req LoginRequest) (*TokenPair, error) {
 	account := strings.TrimSpace(req.Account)
 	switch {
 	case account == "":
@@ -166,7 +166,7 @@ func (a *Auth) findAccount(ctx context.Context, account string) (*model.User, er
 // Refresh spends a refresh token and returns a new pair of the same family.
 // A token presented a second time means it leaked (or a client replayed
 // it): the whole family is revoked.
-func (a *Auth) Refresh(ctx context.Context, req RefreshReq) (*TokenPair, error) {
+func (a *Auth) Refresh(ctx context.Context, req RefreshRequest) (*TokenPair, error) {
 	raw := strings.TrimSpace(req.RefreshToken)
 	switch {
 	case raw == "":
@@ -261,7 +261,7 @@ func (a *Auth) pairWith(ctx context.Context, u *model.User, refreshToken string)
 }
 
 // CreateAppToken checks an app's key and secret and signs an app token.
-func (a *Auth) CreateAppToken(ctx context.Context, req AppTokenReq) (*AppToken, error) {
+func (a *Auth) CreateAppToken(ctx context.Context, req AppTokenRequest) (*AppToken, error) {
 	switch {
 	case req.AppKey == "":
 		return nil, errs.InvalidArgument("app_key", "is required")

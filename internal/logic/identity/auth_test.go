@@ -1,13 +1,13 @@
-package identity
+package identity_test
 
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/megaview/mgvcore/internal/logic/identity"
 	"github.com/megaview/mgvcore/internal/model"
 )
 
@@ -17,27 +17,26 @@ func TestLogin(t *testing.T) {
 	tests := []struct {
 		name, account, password string
 		want                    *model.User // nil: refused
-		status                  int
 		reason, field           string
 	}{
 		{name: "email", account: "rep1@acme.test", password: w.password, want: w.reps[0]},
 		{name: "email in another case, with spaces", account: "  REP1@Acme.Test ", password: w.password, want: w.reps[0]},
 		{name: "phone", account: "13900000002", password: w.password, want: w.reps[0]},
 		{name: "phone with separators", account: "+86 139-0000-0001", password: w.password, want: w.manager},
-		{name: "wrong password", account: "rep1@acme.test", password: "wrong password", status: 401, reason: "UNAUTHENTICATED"},
-		{name: "unknown email", account: "nobody@acme.test", password: w.password, status: 401, reason: "UNAUTHENTICATED"},
-		{name: "unknown phone", account: "13999999999", password: w.password, status: 401, reason: "UNAUTHENTICATED"},
-		{name: "neither email nor phone", account: "rep1", password: w.password, status: 401, reason: "UNAUTHENTICATED"},
-		{name: "no account", account: " ", password: w.password, status: 400, field: "account"},
-		{name: "no password", account: "rep1@acme.test", password: "", status: 400, field: "password"},
+		{name: "wrong password", account: "rep1@acme.test", password: "wrong password", reason: "UNAUTHENTICATED"},
+		{name: "unknown email", account: "nobody@acme.test", password: w.password, reason: "UNAUTHENTICATED"},
+		{name: "unknown phone", account: "13999999999", password: w.password, reason: "UNAUTHENTICATED"},
+		{name: "neither email nor phone", account: "rep1", password: w.password, reason: "UNAUTHENTICATED"},
+		{name: "no account", account: " ", password: w.password, reason: "INVALID_ARGUMENT", field: "account"},
+		{name: "no password", account: "rep1@acme.test", password: "", reason: "INVALID_ARGUMENT", field: "password"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := w.hasher.compares.Load()
-			pair, err := w.auth.Login(ctx, LoginReq{Account: tt.account, Password: tt.password})
+			pair, err := w.auth.Login(ctx, identity.LoginRequest{Account: tt.account, Password: tt.password})
 			if tt.want == nil {
-				wantOrgErr(t, err, tt.status, tt.reason, tt.field)
-				if tt.status == http.StatusUnauthorized && w.hasher.compares.Load() != before+1 {
+				wantOrgErr(t, err, tt.reason, tt.field)
+				if tt.reason == "UNAUTHENTICATED" && w.hasher.compares.Load() != before+1 {
 					// Unknown accounts cost one bcrypt comparison too.
 					t.Fatalf("compared %d times, want once", w.hasher.compares.Load()-before)
 				}
@@ -63,7 +62,7 @@ func TestLogin(t *testing.T) {
 
 func TestLoginCarriesTheDepartmentPath(t *testing.T) {
 	w := newOrgWorld(t)
-	pair, err := w.auth.Login(context.Background(), LoginReq{Account: "rep2@acme.test", Password: w.password})
+	pair, err := w.auth.Login(context.Background(), identity.LoginRequest{Account: "rep2@acme.test", Password: w.password})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,21 +76,21 @@ func TestLoginRefusesDisabledAndPasswordlessUsers(t *testing.T) {
 	w := newOrgWorld(t)
 	ctx := context.Background()
 	disabled := model.UserDisabled
-	if _, err := w.org.UpdateUser(w.user(w.admin), UpdateUserReq{ID: w.reps[2].ID, Status: &disabled}); err != nil {
+	if _, err := w.org.UpdateUser(w.user(w.admin), identity.UpdateUserRequest{ID: w.reps[2].ID, Status: &disabled}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := w.auth.Login(ctx, LoginReq{Account: "rep3@acme.test", Password: w.password})
-	wantOrgErr(t, err, 401, "USER_DISABLED", "")
-	_, err = w.auth.Login(ctx, LoginReq{Account: "rep3@acme.test", Password: "wrong password"})
-	wantOrgErr(t, err, 401, "UNAUTHENTICATED", "")
+	_, err := w.auth.Login(ctx, identity.LoginRequest{Account: "rep3@acme.test", Password: w.password})
+	wantOrgErr(t, err, "USER_DISABLED", "")
+	_, err = w.auth.Login(ctx, identity.LoginRequest{Account: "rep3@acme.test", Password: "wrong password"})
+	wantOrgErr(t, err, "UNAUTHENTICATED", "")
 
 	// A user mirrored by a partner has no password: no password opens it.
-	u, _, err := w.org.UpsertUser(w.appCtx(w.app), UpsertUserReq{OriginUserID: "crm-9", Name: "Mirrored", Email: "mirrored@acme.test"})
+	u, _, err := w.org.UpsertUser(w.appCtx(w.app), identity.UpsertUserRequest{OriginUserID: "crm-9", Name: "Mirrored", Email: "mirrored@acme.test"})
 	if err != nil || u.PasswordHash != "" {
 		t.Fatalf("upsert: %v, hash %q", err, u.PasswordHash)
 	}
 	for _, pw := range []string{"", "x", w.password} {
-		_, err = w.auth.Login(ctx, LoginReq{Account: "mirrored@acme.test", Password: pw})
+		_, err = w.auth.Login(ctx, identity.LoginRequest{Account: "mirrored@acme.test", Password: pw})
 		if err == nil {
 			t.Fatalf("password %q opened a passwordless account", pw)
 		}
@@ -101,15 +100,15 @@ func TestLoginRefusesDisabledAndPasswordlessUsers(t *testing.T) {
 func TestRefreshRotatesAndReuseRevokesTheFamily(t *testing.T) {
 	w := newOrgWorld(t)
 	ctx := context.Background()
-	first, err := w.auth.Login(ctx, LoginReq{Account: "rep1@acme.test", Password: w.password})
+	first, err := w.auth.Login(ctx, identity.LoginRequest{Account: "rep1@acme.test", Password: w.password})
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := w.auth.Login(ctx, LoginReq{Account: "rep1@acme.test", Password: w.password})
+	other, err := w.auth.Login(ctx, identity.LoginRequest{Account: "rep1@acme.test", Password: w.password})
 	if err != nil {
 		t.Fatal(err)
 	}
-	second, err := w.auth.Refresh(ctx, RefreshReq{RefreshToken: first.RefreshToken})
+	second, err := w.auth.Refresh(ctx, identity.RefreshRequest{RefreshToken: first.RefreshToken})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,12 +119,12 @@ func TestRefreshRotatesAndReuseRevokesTheFamily(t *testing.T) {
 		t.Fatalf("new access token: %v", err)
 	}
 	// The spent token again: refused, and the family is revoked with it.
-	_, err = w.auth.Refresh(ctx, RefreshReq{RefreshToken: first.RefreshToken})
-	wantOrgErr(t, err, 401, "UNAUTHENTICATED", "")
-	_, err = w.auth.Refresh(ctx, RefreshReq{RefreshToken: second.RefreshToken})
-	wantOrgErr(t, err, 401, "UNAUTHENTICATED", "")
+	_, err = w.auth.Refresh(ctx, identity.RefreshRequest{RefreshToken: first.RefreshToken})
+	wantOrgErr(t, err, "UNAUTHENTICATED", "")
+	_, err = w.auth.Refresh(ctx, identity.RefreshRequest{RefreshToken: second.RefreshToken})
+	wantOrgErr(t, err, "UNAUTHENTICATED", "")
 	// Another login (another family) is untouched.
-	if _, err := w.auth.Refresh(ctx, RefreshReq{RefreshToken: other.RefreshToken}); err != nil {
+	if _, err := w.auth.Refresh(ctx, identity.RefreshRequest{RefreshToken: other.RefreshToken}); err != nil {
 		t.Fatalf("other family: %v", err)
 	}
 }
@@ -135,38 +134,38 @@ func TestRefreshRefusals(t *testing.T) {
 	ctx := context.Background()
 	login := func(account string) string {
 		t.Helper()
-		p, err := w.auth.Login(ctx, LoginReq{Account: account, Password: w.password})
+		p, err := w.auth.Login(ctx, identity.LoginRequest{Account: account, Password: w.password})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return p.RefreshToken
 	}
-	_, err := w.auth.Refresh(ctx, RefreshReq{})
-	wantOrgErr(t, err, 400, "INVALID_ARGUMENT", "refresh_token")
-	_, err = w.auth.Refresh(ctx, RefreshReq{RefreshToken: "not-a-token-we-issued"})
-	wantOrgErr(t, err, 401, "UNAUTHENTICATED", "")
+	_, err := w.auth.Refresh(ctx, identity.RefreshRequest{})
+	wantOrgErr(t, err, "INVALID_ARGUMENT", "refresh_token")
+	_, err = w.auth.Refresh(ctx, identity.RefreshRequest{RefreshToken: "not-a-token-we-issued"})
+	wantOrgErr(t, err, "UNAUTHENTICATED", "")
 
 	expiring := login("rep1@acme.test")
 	w.clock.Add(24*time.Hour + time.Millisecond)
-	_, err = w.auth.Refresh(ctx, RefreshReq{RefreshToken: expiring})
-	wantOrgErr(t, err, 401, "UNAUTHENTICATED", "")
+	_, err = w.auth.Refresh(ctx, identity.RefreshRequest{RefreshToken: expiring})
+	wantOrgErr(t, err, "UNAUTHENTICATED", "")
 
 	// Disabling a user revokes their tokens; a password reset too.
 	rt := login("rep2@acme.test")
 	disabled := model.UserDisabled
-	if _, err := w.org.UpdateUser(w.user(w.admin), UpdateUserReq{ID: w.reps[1].ID, Status: &disabled}); err != nil {
+	if _, err := w.org.UpdateUser(w.user(w.admin), identity.UpdateUserRequest{ID: w.reps[1].ID, Status: &disabled}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = w.auth.Refresh(ctx, RefreshReq{RefreshToken: rt})
-	wantOrgErr(t, err, 401, "", "")
+	_, err = w.auth.Refresh(ctx, identity.RefreshRequest{RefreshToken: rt})
+	wantOrgErr(t, err, "UNAUTHENTICATED", "")
 	rt = login("manager@acme.test")
 	pw := "a brand new password"
-	if _, err := w.org.UpdateUser(w.user(w.admin), UpdateUserReq{ID: w.manager.ID, Password: &pw}); err != nil {
+	if _, err := w.org.UpdateUser(w.user(w.admin), identity.UpdateUserRequest{ID: w.manager.ID, Password: &pw}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = w.auth.Refresh(ctx, RefreshReq{RefreshToken: rt})
-	wantOrgErr(t, err, 401, "", "")
-	if _, err := w.auth.Login(ctx, LoginReq{Account: "manager@acme.test", Password: pw}); err != nil {
+	_, err = w.auth.Refresh(ctx, identity.RefreshRequest{RefreshToken: rt})
+	wantOrgErr(t, err, "UNAUTHENTICATED", "")
+	if _, err := w.auth.Login(ctx, identity.LoginRequest{Account: "manager@acme.test", Password: pw}); err != nil {
 		t.Fatalf("login with the new password: %v", err)
 	}
 }
@@ -174,42 +173,43 @@ func TestRefreshRefusals(t *testing.T) {
 func TestConcurrentRefreshesHaveOneWinner(t *testing.T) {
 	w := newOrgWorld(t)
 	ctx := context.Background()
-	p, err := w.auth.Login(ctx, LoginReq{Account: "rep1@acme.test", Password: w.password})
+	p, err := w.auth.Login(ctx, identity.LoginRequest{Account: "rep1@acme.test", Password: w.password})
 	if err != nil {
 		t.Fatal(err)
 	}
 	const n = 8
 	var wg sync.WaitGroup
-	results := make(chan error, n)
+	refused := make(chan error, n)
+	won := make(chan *identity.TokenPair, n)
 	for range n {
 		wg.Go(func() {
-			_, err := w.auth.Refresh(ctx, RefreshReq{RefreshToken: p.RefreshToken})
-			results <- err
+			pair, err := w.auth.Refresh(ctx, identity.RefreshRequest{RefreshToken: p.RefreshToken})
+			if err != nil {
+				refused <- err
+				return
+			}
+			won <- pair
 		})
 	}
 	wg.Wait()
-	close(results)
-	wins := 0
-	for err := range results {
-		if err == nil {
-			wins++
-		} else {
-			wantOrgErr(t, err, 401, "", "")
-		}
+	close(refused)
+	close(won)
+	for err := range refused {
+		wantOrgErr(t, err, "UNAUTHENTICATED", "")
 	}
-	if wins != 1 {
-		t.Fatalf("%d refreshes won, want exactly 1", wins)
+	if len(won) != 1 {
+		t.Fatalf("%d refreshes won, want exactly 1", len(won))
 	}
-	// The losers presented a spent token: the family is revoked.
-	if n := (memRefresh{w.store}).live(w.reps[0].ID); n != 0 {
-		t.Fatalf("%d live refresh tokens after a reuse, want 0", n)
-	}
+	// The losers presented a spent token: the family is revoked, the
+	// winner's new token with it.
+	_, err = w.auth.Refresh(ctx, identity.RefreshRequest{RefreshToken: (<-won).RefreshToken})
+	wantOrgErr(t, err, "UNAUTHENTICATED", "")
 }
 
 func TestCreateAppToken(t *testing.T) {
 	w := newOrgWorld(t)
 	ctx := context.Background()
-	tok, err := w.auth.CreateAppToken(ctx, AppTokenReq{AppKey: w.app.AppKey, AppSecret: w.appSecret})
+	tok, err := w.auth.CreateAppToken(ctx, identity.AppTokenRequest{AppKey: w.app.AppKey, AppSecret: w.appSecret})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,20 +224,19 @@ func TestCreateAppToken(t *testing.T) {
 	}
 	tests := []struct {
 		name, key, secret string
-		status            int
-		field             string
+		reason, field     string
 	}{
-		{"wrong secret", w.app.AppKey, w.readOnlyPass, 401, ""},
-		{"unknown key", "ak_unknown", w.appSecret, 401, ""},
-		{"no key", "", w.appSecret, 400, "app_key"},
-		{"no secret", w.app.AppKey, "", 400, "app_secret"},
+		{"wrong secret", w.app.AppKey, w.readOnlyPass, "UNAUTHENTICATED", ""},
+		{"unknown key", "ak_unknown", w.appSecret, "UNAUTHENTICATED", ""},
+		{"no key", "", w.appSecret, "INVALID_ARGUMENT", "app_key"},
+		{"no secret", w.app.AppKey, "", "INVALID_ARGUMENT", "app_secret"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := w.hasher.compares.Load()
-			_, err := w.auth.CreateAppToken(ctx, AppTokenReq{AppKey: tt.key, AppSecret: tt.secret})
-			wantOrgErr(t, err, tt.status, "", tt.field)
-			if tt.status == 401 && w.hasher.compares.Load() != before+1 {
+			_, err := w.auth.CreateAppToken(ctx, identity.AppTokenRequest{AppKey: tt.key, AppSecret: tt.secret})
+			wantOrgErr(t, err, tt.reason, tt.field)
+			if tt.reason == "UNAUTHENTICATED" && w.hasher.compares.Load() != before+1 {
 				t.Fatal("an unknown key must cost a comparison too")
 			}
 		})
@@ -247,18 +246,18 @@ func TestCreateAppToken(t *testing.T) {
 func TestEnsureAppKeepsOrRotatesTheSecret(t *testing.T) {
 	w := newOrgWorld(t)
 	ctx := context.Background()
-	again, err := w.provision.EnsureApp(ctx, NewApp{TenantID: w.tenant.ID, Name: "CRM", Scopes: []string{"ingest"}})
+	again, err := w.provision.EnsureApp(ctx, identity.NewApp{TenantID: w.tenant.ID, Name: "CRM", Scopes: []string{"ingest"}})
 	if err != nil || again.Created || again.Secret != "" || again.App.ID != w.app.ID {
 		t.Fatalf("second EnsureApp: %+v, %v", again, err)
 	}
-	rotated, err := w.provision.EnsureApp(ctx, NewApp{TenantID: w.tenant.ID, Name: "CRM", RotateSecret: true})
+	rotated, err := w.provision.EnsureApp(ctx, identity.NewApp{TenantID: w.tenant.ID, Name: "CRM", RotateSecret: true})
 	if err != nil || rotated.Secret == "" || rotated.App.AppKey != w.app.AppKey {
 		t.Fatalf("rotation: %+v, %v", rotated, err)
 	}
-	if _, err := w.auth.CreateAppToken(ctx, AppTokenReq{AppKey: w.app.AppKey, AppSecret: w.appSecret}); err == nil {
+	if _, err := w.auth.CreateAppToken(ctx, identity.AppTokenRequest{AppKey: w.app.AppKey, AppSecret: w.appSecret}); err == nil {
 		t.Fatal("the old secret still works")
 	}
-	if _, err := w.auth.CreateAppToken(ctx, AppTokenReq{AppKey: w.app.AppKey, AppSecret: rotated.Secret}); err != nil {
+	if _, err := w.auth.CreateAppToken(ctx, identity.AppTokenRequest{AppKey: w.app.AppKey, AppSecret: rotated.Secret}); err != nil {
 		t.Fatalf("the new secret: %v", err)
 	}
 }

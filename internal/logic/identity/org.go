@@ -165,8 +165,8 @@ func departmentTree(all []model.Department) []*DepartmentNode {
 	return roots
 }
 
-// ListUsersReq pages through users.
-type ListUsersReq struct {
+// ListUsersRequest pages through users.
+type ListUsersRequest struct {
 	PageSize  int
 	PageToken string
 	// DepartmentID keeps users of that department and those below it.
@@ -188,7 +188,7 @@ type userCursor struct {
 }
 
 // ListUsers lists the users the caller may see (see Org), by id.
-func (o *Org) ListUsers(ctx context.Context, req ListUsersReq) (*UserPage, error) {
+func (o *Org) ListUsers(ctx context.Context, req ListUsersRequest) (*UserPage, error) {
 	s, err := access.Require(ctx, access.Read)
 	if err != nil {
 		return nil, err
@@ -227,8 +227,8 @@ func (o *Org) ListUsers(ctx context.Context, req ListUsersReq) (*UserPage, error
 	return page, nil
 }
 
-// CreateUserReq is an admin adding a user in the web app.
-type CreateUserReq struct {
+// CreateUserRequest is an admin adding a user in the web app.
+type CreateUserRequest struct {
 	Name         string
 	Email        string
 	Phone        string
@@ -238,12 +238,12 @@ type CreateUserReq struct {
 }
 
 // CreateUser adds a user who can sign in with the email or phone given.
-func (o *Org) CreateUser(ctx context.Context, req CreateUserReq) (*model.User, error) {
+func (o *Org) CreateUser(ctx context.Context, req CreateUserRequest) (*model.User, error) {
 	s, err := access.Require(ctx, access.Admin)
 	if err != nil {
 		return nil, err
 	}
-	a, err := o.userAttrs(ctx, s.TenantID, 0, userAttrsReq{
+	a, err := o.userAttrs(ctx, s.TenantID, 0, userAttrsRequest{
 		name: req.Name, email: req.Email, phone: req.Phone, role: req.Role, status: model.UserActive,
 		departmentID: req.DepartmentID, departmentField: "department_id",
 	})
@@ -253,7 +253,7 @@ func (o *Org) CreateUser(ctx context.Context, req CreateUserReq) (*model.User, e
 	if a.email == nil && a.phone == nil {
 		return nil, errs.InvalidArgument("email", "an email or a phone is required to sign in")
 	}
-	if err := ValidatePassword("password", req.Password); err != nil {
+	if err := ValidatePassword(req.Password); err != nil {
 		return nil, err
 	}
 	hash, err := o.hasher.Hash(req.Password)
@@ -269,8 +269,8 @@ func (o *Org) CreateUser(ctx context.Context, req CreateUserReq) (*model.User, e
 	return u, nil
 }
 
-// UpdateUserReq is an admin changing a user; nil fields stay as they are.
-type UpdateUserReq struct {
+// UpdateUserRequest is an admin changing a user; nil fields stay as they are.
+type UpdateUserRequest struct {
 	ID    int64
 	Name  *string
 	Email *string // "" clears
@@ -286,7 +286,7 @@ type UpdateUserReq struct {
 // UpdateUser changes a user of the admin's tenant. Disabling a user or
 // setting their password signs them out everywhere (their refresh tokens
 // are revoked; access tokens run out within their short lifetime).
-func (o *Org) UpdateUser(ctx context.Context, req UpdateUserReq) (*model.User, error) {
+func (o *Org) UpdateUser(ctx context.Context, req UpdateUserRequest) (*model.User, error) {
 	s, err := access.Require(ctx, access.Admin)
 	if err != nil {
 		return nil, err
@@ -298,7 +298,7 @@ func (o *Org) UpdateUser(ctx context.Context, req UpdateUserReq) (*model.User, e
 	if err != nil {
 		return nil, err
 	}
-	ar := userAttrsReq{
+	ar := userAttrsRequest{
 		name: u.Name, email: orgStr(u.Email), phone: orgStr(u.Phone), role: u.Role, status: u.Status,
 		departmentID: orgID(u.DepartmentID), departmentField: "department_id",
 	}
@@ -326,7 +326,7 @@ func (o *Org) UpdateUser(ctx context.Context, req UpdateUserReq) (*model.User, e
 	}
 	signOut := a.status != model.UserActive && u.Status == model.UserActive
 	if req.Password != nil {
-		if err := ValidatePassword("password", *req.Password); err != nil {
+		if err := ValidatePassword(*req.Password); err != nil {
 			return nil, err
 		}
 		hash, err := o.hasher.Hash(*req.Password)
@@ -349,8 +349,8 @@ func (o *Org) UpdateUser(ctx context.Context, req UpdateUserReq) (*model.User, e
 	return u, nil
 }
 
-// UpsertDepartmentReq mirrors a partner's department by its origin id.
-type UpsertDepartmentReq struct {
+// UpsertDepartmentRequest mirrors a partner's department by its origin id.
+type UpsertDepartmentRequest struct {
 	OriginDepartmentID string
 	Name               string
 	// OriginParentID must have been upserted before; "" is top level.
@@ -362,7 +362,7 @@ const maxPathLen = 512
 
 // UpsertDepartment creates the department with this origin id, or renames
 // and moves it. It reports whether it created it.
-func (o *Org) UpsertDepartment(ctx context.Context, req UpsertDepartmentReq) (*model.Department, bool, error) {
+func (o *Org) UpsertDepartment(ctx context.Context, req UpsertDepartmentRequest) (*model.Department, bool, error) {
 	s, err := access.Require(ctx, access.Ingest)
 	if err != nil {
 		return nil, false, err
@@ -434,14 +434,14 @@ func (o *Org) upsertDepartment(ctx context.Context, tenantID int64, origin, name
 func (o *Org) departmentByOrigin(ctx context.Context, tenantID int64, field, origin string) (*model.Department, error) {
 	d, err := o.departments.ByOrigin(ctx, tenantID, origin)
 	if errs.IsNotFound(err) {
-		return nil, errs.NotFound("DEPARTMENT_NOT_FOUND", "%s: no department with origin id %q (upsert it first)", field, origin).With("field", field)
+		return nil, errs.NotFound(errs.ReasonDepartmentNotFound, "%s: no department with origin id %q (upsert it first)", field, origin).With("field", field)
 	}
 	return d, err
 }
 
-// UpsertUserReq mirrors a partner's user by origin id; every attribute is
+// UpsertUserRequest mirrors a partner's user by origin id; every attribute is
 // written as given, so an empty one clears it or takes its default.
-type UpsertUserReq struct {
+type UpsertUserRequest struct {
 	OriginUserID       string
 	Name               string
 	Email              string
@@ -454,7 +454,7 @@ type UpsertUserReq struct {
 // UpsertUser creates or replaces the user with this origin id. The password
 // is never touched: partners do not manage it. It reports whether it
 // created the user.
-func (o *Org) UpsertUser(ctx context.Context, req UpsertUserReq) (*model.User, bool, error) {
+func (o *Org) UpsertUser(ctx context.Context, req UpsertUserRequest) (*model.User, bool, error) {
 	s, err := access.Require(ctx, access.Ingest)
 	if err != nil {
 		return nil, false, err
@@ -465,7 +465,7 @@ func (o *Org) UpsertUser(ctx context.Context, req UpsertUserReq) (*model.User, b
 	if err := orgOriginID("origin_department_id", req.OriginDepartmentID, false); err != nil {
 		return nil, false, err
 	}
-	ar := userAttrsReq{name: req.Name, email: req.Email, phone: req.Phone, role: req.Role, status: req.Status}
+	ar := userAttrsRequest{name: req.Name, email: req.Email, phone: req.Phone, role: req.Role, status: req.Status}
 	if ar.status == "" {
 		ar.status = model.UserActive
 	}
@@ -485,7 +485,7 @@ func (o *Org) UpsertUser(ctx context.Context, req UpsertUserReq) (*model.User, b
 	}
 }
 
-func (o *Org) upsertUser(ctx context.Context, tenantID int64, origin string, ar userAttrsReq) (*model.User, bool, error) {
+func (o *Org) upsertUser(ctx context.Context, tenantID int64, origin string, ar userAttrsRequest) (*model.User, bool, error) {
 	now := o.now()
 	u, err := o.users.ByOrigin(ctx, tenantID, origin)
 	switch {
@@ -526,8 +526,8 @@ func (o *Org) upsertUser(ctx context.Context, tenantID int64, origin string, ar 
 	return u, false, nil
 }
 
-// userAttrsReq are user attributes as requested, before validation.
-type userAttrsReq struct {
+// userAttrsRequest are user attributes as requested, before validation.
+type userAttrsRequest struct {
 	name, email, phone, role, status string
 	departmentID                     int64
 	departmentField                  string // "" when departmentID is already checked
@@ -543,7 +543,7 @@ type userAttrs struct {
 
 // userAttrs validates attributes for user id (0: a new user): formats,
 // uniqueness of email and phone, and the department's tenant.
-func (o *Org) userAttrs(ctx context.Context, tenantID, id int64, r userAttrsReq) (*userAttrs, error) {
+func (o *Org) userAttrs(ctx context.Context, tenantID, id int64, r userAttrsRequest) (*userAttrs, error) {
 	var a userAttrs
 	var err error
 	if a.name, err = orgName("name", r.name); err != nil {

@@ -52,8 +52,9 @@ const (
 	maxPasswordBytes = 72
 )
 
-// ValidatePassword checks a new password; field names it in the error.
-func ValidatePassword(field, pw string) error {
+// ValidatePassword checks a new password, named "password" in the error.
+func ValidatePassword(pw string) error {
+	const field = "password"
 	switch {
 	case pw == "":
 		return errs.InvalidArgument(field, "is required")
