@@ -15,7 +15,7 @@ type Apps struct{ db *gorm.DB }
 // NewApps works on db.
 func NewApps(db *gorm.DB) *Apps { return &Apps{db: db} }
 
-var errAppNotFound = errs.NotFound("APP_NOT_FOUND", "no such app")
+var errAppNotFound = errs.NotFound(errs.ReasonAppNotFound, "no such app")
 
 // ByKey finds an app by its public key, in any tenant.
 func (r *Apps) ByKey(ctx context.Context, appKey string) (*model.App, error) {

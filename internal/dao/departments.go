@@ -60,7 +60,7 @@ func (r *Departments) Create(ctx context.Context, d *model.Department, parent *m
 			return dbError(err, nil)
 		}
 		d.Path = fmt.Sprintf("%s%d/", prefix, d.ID)
-		return dbError(tx.Model(&model.Department{}).Where("id = ?", d.ID).Update("path", d.Path).Error, nil)
+		return dbError(tx.Model(&model.Department{}).Where("id = ?", d.ID).UpdateColumn("path", d.Path).Error, nil)
 	})
 }
 

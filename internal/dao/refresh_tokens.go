@@ -16,7 +16,7 @@ type RefreshTokens struct{ db *gorm.DB }
 // NewRefreshTokens works on db.
 func NewRefreshTokens(db *gorm.DB) *RefreshTokens { return &RefreshTokens{db: db} }
 
-var errRefreshTokenNotFound = errs.NotFound("REFRESH_TOKEN_NOT_FOUND", "no such refresh token")
+var errRefreshTokenNotFound = errs.NotFound(errs.ReasonRefreshTokenNotFound, "no such refresh token")
 
 // Create inserts t.
 func (r *RefreshTokens) Create(ctx context.Context, t *model.RefreshToken) error {

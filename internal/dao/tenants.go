@@ -15,7 +15,7 @@ type Tenants struct{ db *gorm.DB }
 // NewTenants works on db.
 func NewTenants(db *gorm.DB) *Tenants { return &Tenants{db: db} }
 
-var errTenantNotFound = errs.NotFound("TENANT_NOT_FOUND", "no such tenant")
+var errTenantNotFound = errs.NotFound(errs.ReasonTenantNotFound, "no such tenant")
 
 // ByID finds a tenant.
 func (r *Tenants) ByID(ctx context.Context, id int64) (*model.Tenant, error) {
