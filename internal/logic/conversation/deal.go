@@ -40,14 +40,14 @@ type UpsertDealRequest struct {
 
 // DealView is a deal as stored.
 type DealView struct {
-	ID           int64     `json:"id"`
-	OriginDealID string    `json:"origin_deal_id"`
-	Name         string    `json:"name"`
-	AccountName  string    `json:"account_name"`
-	Stage        string    `json:"stage"`
-	AmountCents  int64     `json:"amount_cents"`
-	OwnerUserID  *int64    `json:"owner_user_id"`
-	UpdatedAt    time.Time `json:"updated_at"`
+	ID           int64
+	OriginDealID string
+	Name         string
+	AccountName  string
+	Stage        string
+	AmountCents  int64
+	OwnerUserID  *int64
+	UpdatedAt    time.Time
 }
 
 // UpsertDeal creates the deal with this origin id or replaces its

@@ -26,8 +26,8 @@ func TestNormalizeConversationFilter(t *testing.T) {
 			Direction: model.DirectionInbound, MinDurationMS: n(0), MaxDurationMS: n(0), TrackerID: 4}, ""},
 		{"to equals from", model.ConversationFilter{From: t0, To: t0}, "to"},
 		{"to before from", model.ConversationFilter{From: t0, To: t0.Add(-time.Millisecond)}, "to"},
-		{"owner 0", model.ConversationFilter{OwnerIDs: []int64{0}}, "owner_id"},
-		{"101 owners", model.ConversationFilter{OwnerIDs: many}, "owner_id"},
+		{"owner 0", model.ConversationFilter{OwnerIDs: []int64{0}}, "owner_ids"},
+		{"101 owners", model.ConversationFilter{OwnerIDs: many}, "owner_ids"},
 		{"negative department", model.ConversationFilter{DepartmentID: -1}, "department_id"},
 		{"negative deal", model.ConversationFilter{DealID: -2}, "deal_id"},
 		{"negative tracker", model.ConversationFilter{TrackerID: -3}, "tracker_id"},
@@ -41,8 +41,8 @@ func TestNormalizeConversationFilter(t *testing.T) {
 			if tc.field == "" && err != nil {
 				t.Fatal(err)
 			}
-			if tc.field != "" && (err == nil || errs.From(err).Metadata["field"] != tc.field || errs.From(err).Status != 400) {
-				t.Fatalf("got %v, want 400 naming %s", err, tc.field)
+			if tc.field != "" && (err == nil || errs.From(err).Metadata["field"] != tc.field || errs.ReasonOf(err) != errs.ReasonInvalidArgument) {
+				t.Fatalf("got %v, want INVALID_ARGUMENT naming %s", err, tc.field)
 			}
 		})
 	}
