@@ -81,7 +81,7 @@ func (s Conversation) PutTranscript(stream openv1.ConversationService_PutTranscr
 	}
 	up, err := s.Ingest.BeginTranscript(ctx, h.GetConversationId(), expected)
 	if err != nil {
-		return err
+		return transcriptFields.Word(err)
 	}
 	var chunk []conversation.SentenceInput
 	for {
@@ -106,12 +106,12 @@ func (s Conversation) PutTranscript(stream openv1.ConversationService_PutTranscr
 			})
 		}
 		if err := up.Add(ctx, chunk); err != nil {
-			return err
+			return transcriptFields.Word(err)
 		}
 	}
 	res, err := s.Ingest.CommitTranscript(ctx, up)
 	if err != nil {
-		return err
+		return transcriptFields.Word(err)
 	}
 	return stream.SendAndClose(&openv1.PutTranscriptResponse{
 		ConversationId: res.ConversationID,
@@ -228,6 +228,14 @@ var filterFields = errs.FieldNames{
 
 // idField names the conversation id of a request.
 var idField = errs.FieldNames{"id": "conversation_id"}
+
+// transcriptFields names the fields of a transcript upload as the messages
+// of the PutTranscript stream carry them.
+var transcriptFields = errs.FieldNames{
+	"conversation_id":         "header.conversation_id",
+	"expected_sentence_count": "header.expected_sentence_count",
+	"chunk":                   "chunk.sentences",
+}
 
 // protoTime converts an optional timestamp; unset is the zero time.
 func protoTime(field string, ts *timestamppb.Timestamp) (time.Time, error) {

@@ -3,7 +3,6 @@ package conversation
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -74,7 +73,7 @@ func (f *fakeRepo) Create(_ context.Context, c *model.Conversation, ps []model.P
 		f.beforeCreate()
 	}
 	if _, err := f.ByOrigin(context.Background(), c.TenantID, c.OriginConversationID); err == nil {
-		return errs.New(http.StatusConflict, errs.ReasonAlreadyExists, "duplicate")
+		return errs.Of(errs.ReasonAlreadyExists, "duplicate")
 	}
 	c.ID = f.addConversation(*c)
 	f.participants[c.ID] = ps
@@ -211,7 +210,7 @@ func TestCreateConversationIdempotent(t *testing.T) {
 		req := validCreate()
 		mut(&req)
 		_, err := in.CreateConversation(ctx, req)
-		if e := errs.From(err); e == nil || e.Reason != errs.ReasonConversationConflict || e.Status != http.StatusConflict {
+		if e := errs.From(err); e == nil || e.Reason != errs.ReasonConversationConflict {
 			t.Errorf("%s differs: %v, want CONVERSATION_CONFLICT", name, err)
 		}
 	}
@@ -308,11 +307,11 @@ func TestIngestNeedsTheIngestScope(t *testing.T) {
 		"rep":                model.WithScope(context.Background(), model.Scope{TenantID: 1, UserID: 7, Role: model.RoleRep}),
 		"manager":            model.WithScope(context.Background(), model.Scope{TenantID: 1, UserID: 7, Role: model.RoleManager, DepartmentPath: "/1/"}),
 	} {
-		if _, err := in.CreateConversation(ctx, validCreate()); errs.From(err).Status != http.StatusForbidden {
+		if _, err := in.CreateConversation(ctx, validCreate()); errs.ReasonOf(err) != errs.ReasonPermissionDenied {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	if _, err := in.CreateConversation(context.Background(), validCreate()); errs.From(err).Status != http.StatusUnauthorized {
+	if _, err := in.CreateConversation(context.Background(), validCreate()); errs.ReasonOf(err) != errs.ReasonUnauthenticated {
 		t.Errorf("anonymous: %v", err)
 	}
 	admin := model.WithScope(context.Background(), model.Scope{TenantID: 1, UserID: 7, Role: model.RoleAdmin})
