@@ -9,6 +9,7 @@ import (
 	"github.com/megaview/mgvcore/internal/http/render"
 	"github.com/megaview/mgvcore/internal/logic/search"
 	"github.com/megaview/mgvcore/internal/model"
+	engine "github.com/megaview/mgvcore/internal/search"
 )
 
 // Search serves transcript search under the operation of
@@ -87,13 +88,13 @@ func (h Search) Post(c echo.Context) error {
 		Results: convertAll(page.Results, func(r search.Result) SearchResultJSON {
 			return SearchResultJSON{
 				Conversation: ConversationJSON(r.Conversation),
-				Snippets:     convertAll(r.Snippets, func(s search.Snippet) SnippetJSON { return SnippetJSON(s) }),
+				Snippets:     convertAll(r.Snippets, func(s engine.Snippet) SnippetJSON { return SnippetJSON(s) }),
 				Score:        r.Score,
 			}
 		}),
 		Total:         page.Total,
 		OwnerFacets:   convertAll(page.OwnerFacets, func(o search.OwnerFacet) OwnerFacetJSON { return OwnerFacetJSON(o) }),
-		DayFacets:     convertAll(page.DayFacets, func(d search.DayFacet) DayFacetJSON { return DayFacetJSON(d) }),
+		DayFacets:     convertAll(page.DayFacets, func(d engine.DayCount) DayFacetJSON { return DayFacetJSON(d) }),
 		NextPageToken: page.NextPageToken,
 	})
 }

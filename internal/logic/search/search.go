@@ -72,7 +72,7 @@ type Page struct {
 	// Total counts matching conversations across all pages.
 	Total       int64
 	OwnerFacets []OwnerFacet
-	DayFacets   []DayFacet
+	DayFacets   []search.DayCount
 	// NextPageToken is empty on the last page.
 	NextPageToken string
 }
@@ -80,30 +80,14 @@ type Page struct {
 // Result is one matching conversation with its best sentences.
 type Result struct {
 	Conversation conversation.View
-	Snippets     []Snippet
+	Snippets     []search.Snippet
 	Score        float64
-}
-
-// Snippet is a matching sentence; Text has every match wrapped in
-// <em>…</em> and &, < and > escaped.
-type Snippet struct {
-	Seq        int
-	StartMS    int64
-	SpeakerKey string
-	Text       string
 }
 
 // OwnerFacet counts matching conversations of one owner.
 type OwnerFacet struct {
 	OwnerUserID   int64
 	OwnerName     string
-	Conversations int64
-}
-
-// DayFacet counts matching conversations that began on one day of the
-// tenant's time zone.
-type DayFacet struct {
-	Day           string
 	Conversations int64
 }
 
@@ -119,7 +103,7 @@ type searchCursor struct {
 // afterwards, except that conversations gone from the database since they
 // were indexed are left out of the page.
 func (s *Service) Search(ctx context.Context, req Request) (Page, error) {
-	empty := Page{Results: []Result{}, OwnerFacets: []OwnerFacet{}, DayFacets: []DayFacet{}}
+	empty := Page{Results: []Result{}, OwnerFacets: []OwnerFacet{}, DayFacets: []search.DayCount{}}
 	scope, err := access.Require(ctx, access.Search)
 	if err != nil {
 		return empty, err
@@ -197,7 +181,7 @@ func (s *Service) Search(ctx context.Context, req Request) (Page, error) {
 func (s *Service) page(ctx context.Context, scope model.Scope, res search.Result, fp string) (Page, error) {
 	out := Page{
 		Results: make([]Result, 0, len(res.Hits)), Total: res.Total,
-		OwnerFacets: make([]OwnerFacet, 0, len(res.Owners)), DayFacets: make([]DayFacet, 0, len(res.Days)),
+		OwnerFacets: make([]OwnerFacet, 0, len(res.Owners)), DayFacets: append(make([]search.DayCount, 0, len(res.Days)), res.Days...),
 	}
 	ids := make([]int64, len(res.Hits))
 	for i, h := range res.Hits {
@@ -216,17 +200,11 @@ func (s *Service) page(ctx context.Context, scope model.Scope, res search.Result
 		if !ok {
 			continue
 		}
-		r := Result{Conversation: conversation.NewView(c), Score: h.Score, Snippets: make([]Snippet, len(h.Snippets))}
-		for i, sn := range h.Snippets {
-			r.Snippets[i] = Snippet{Seq: sn.Seq, StartMS: sn.StartMS, SpeakerKey: sn.SpeakerKey, Text: sn.Text}
-		}
-		out.Results = append(out.Results, r)
+		out.Results = append(out.Results, Result{Conversation: conversation.NewView(c), Score: h.Score,
+			Snippets: append(make([]search.Snippet, 0, len(h.Snippets)), h.Snippets...)})
 	}
 	for _, o := range res.Owners {
 		out.OwnerFacets = append(out.OwnerFacets, OwnerFacet{OwnerUserID: o.OwnerUserID, OwnerName: names[o.OwnerUserID], Conversations: o.Conversations})
-	}
-	for _, d := range res.Days {
-		out.DayFacets = append(out.DayFacets, DayFacet{Day: d.Day, Conversations: d.Conversations})
 	}
 	if res.Next != nil {
 		out.NextPageToken = access.EncodePageToken(searchCursor{After: *res.Next, Search: fp})
