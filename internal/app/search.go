@@ -28,7 +28,7 @@ import (
 type searchDomain struct {
 	cfg     config.Search
 	engine  search.Engine
-	search  *logicsearch.Search
+	search  *logicsearch.Service
 	indexer *logicsearch.Indexer
 }
 
@@ -48,7 +48,7 @@ func newSearchDomain(cfg *config.Config, log zerolog.Logger, d *deps, reg promet
 	if err != nil {
 		return nil, err
 	}
-	sd := &searchDomain{cfg: cfg.Search, engine: engine, search: logicsearch.NewSearch(engine, dao.NewSearchLookups(d.db))}
+	sd := &searchDomain{cfg: cfg.Search, engine: engine, search: logicsearch.NewService(engine, dao.NewSearchLookups(d.db))}
 	sd.indexer, err = logicsearch.NewIndexer(engine, dao.NewSearchOutbox(d.db), dao.NewSearchDocs(d.db), logicsearch.IndexerOptions{
 		BatchSize: cfg.Search.BatchSize, Workers: cfg.Search.IndexerWorkers, PollInterval: cfg.Search.PollInterval.Duration, Lease: cfg.Search.Lease.Duration,
 		MaxBackoff: cfg.Search.MaxBackoff.Duration, MaxLag: cfg.Search.MaxLag.Duration, Pacer: limit.NewPacer(cfg.Search.BulkRPS),

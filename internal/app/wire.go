@@ -30,7 +30,7 @@ type domain struct {
 	tokens *identity.Tokens
 	auth   *identity.Auth
 	org    *identity.Org
-	convs  *conversation.Conversations
+	convs  *conversation.Reader
 	ingest *conversation.Ingest
 
 	trackers     *tracker.Trackers
@@ -65,7 +65,7 @@ func newDomain(cfg *config.Config, log zerolog.Logger, d *deps, pol *policies) (
 	dm.auth = auth
 	dm.org = identity.NewOrg(identity.OrgDeps{Users: users, Departments: departments, Tenants: tenants, Refresh: refresh, Hasher: hasher})
 	convs := dao.NewConversations(d.db)
-	dm.convs = conversation.NewConversations(convs)
+	dm.convs = conversation.NewReader(convs)
 	trackers := dao.NewTrackers(d.db)
 	dm.trackerApply = tracker.NewApplier(dao.NewTrackerJobs(d.db), log, tracker.ApplierOptions{
 		Pacer: limit.NewPacer(trackerApplyBatchesPerSecond), Poll: time.Second,
@@ -101,12 +101,12 @@ func (dm *domain) register(r controller.Router, g grpc.ServiceRegistrar) {
 	controller.Org{Org: dm.org}.Routes(r)
 	openv1.RegisterAuthServiceServer(g, server.Auth{Auth: dm.auth})
 	openv1.RegisterOrgServiceServer(g, server.Org{Org: dm.org})
-	controller.Conversations{Read: dm.convs}.Routes(r)
-	openv1.RegisterConversationServiceServer(g, server.Conversation{Ingest: dm.ingest, Read: dm.convs})
+	controller.Conversations{Reader: dm.convs}.Routes(r)
+	openv1.RegisterConversationServiceServer(g, server.Conversation{Ingest: dm.ingest, Reader: dm.convs})
 	openv1.RegisterDealServiceServer(g, server.Deal{Ingest: dm.ingest})
 	controller.Trackers{Trackers: dm.trackers, Stats: dm.stats}.Routes(r)
 	controller.Stats{Stats: dm.stats}.Routes(r)
-	controller.Comments{L: dm.comments}.Routes(r)
+	controller.Comments{Comments: dm.comments}.Routes(r)
 	openv1.RegisterTrackerServiceServer(g, server.Trackers{Trackers: dm.trackers, Stats: dm.stats})
 	openv1.RegisterStatsServiceServer(g, server.Stats{Stats: dm.stats})
 	dm.search.register(r, g)

@@ -71,7 +71,7 @@ func seedConversations(ctx context.Context, in *conversation.Ingest, today time.
 
 // demoConversation makes the i-th demo conversation and its transcript.
 // deals[k] is the deal of demoAccounts[k].
-func demoConversation(rng *rand.Rand, i int, today time.Time, rep model.User, deals []int64) (conversation.CreateConversationRequest, []conversation.SentenceInput) {
+func demoConversation(rng *rand.Rand, i int, today time.Time, rep model.User, deals []int64) (conversation.CreateRequest, []conversation.SentenceInput) {
 	zh := rng.IntN(10) < 6
 	lang, lines := "en-US", &demoEnglish
 	k := rng.IntN(len(demoAccounts))
@@ -96,7 +96,7 @@ func demoConversation(rng *rand.Rand, i int, today time.Time, rep model.User, de
 	g := demoTranscript{rng: rng, lines: lines, zh: zh}
 	g.generate(20+rng.IntN(181), rep.Name, customer, accName, channel == model.ChannelMeeting)
 
-	req := conversation.CreateConversationRequest{
+	req := conversation.CreateRequest{
 		OriginConversationID: fmt.Sprintf("demo-conv-%04d", i+1),
 		Owner:                conversation.Ref{ID: rep.ID},
 		Title:                fmt.Sprintf(lines.titles[rng.IntN(len(lines.titles))], accName),

@@ -32,7 +32,7 @@ type org struct {
 	reps                 []model.User // sales, sales, east, support
 	stranger             model.User   // a rep of the other tenant
 	ingest               *conversation.Ingest
-	read                 *conversation.Conversations
+	read                 *conversation.Reader
 }
 
 func newOrg(t *testing.T) *org {
@@ -85,7 +85,7 @@ func newOrg(t *testing.T) *org {
 	o.stranger = user(o.other, "stranger", model.RoleRep, nil)
 	convs := dao.NewConversations(db)
 	o.ingest = conversation.NewIngest(convs, dao.NewDeals(db), dao.NewTransactor(db))
-	o.read = conversation.NewConversations(convs)
+	o.read = conversation.NewReader(convs)
 	return o
 }
 
@@ -101,9 +101,9 @@ func (o *org) as(u model.User) context.Context {
 	return model.WithScope(context.Background(), s)
 }
 
-func (o *org) create(t *testing.T, origin string, owner model.User, begin time.Time, mut func(*conversation.CreateConversationRequest)) int64 {
+func (o *org) create(t *testing.T, origin string, owner model.User, begin time.Time, mut func(*conversation.CreateRequest)) int64 {
 	t.Helper()
-	req := conversation.CreateConversationRequest{
+	req := conversation.CreateRequest{
 		OriginConversationID: origin, Owner: conversation.Ref{ID: owner.ID}, Channel: model.ChannelCall,
 		Direction: model.DirectionOutbound, BeginTime: begin, DurationMS: 60_000,
 		Participants: []conversation.ParticipantInput{{SpeakerKey: "rep", User: conversation.Ref{ID: owner.ID}}, {SpeakerKey: "cust", Name: "王总", Affiliation: model.AffiliationExternal}},
@@ -129,7 +129,7 @@ func TestIngestAndRead(t *testing.T) {
 	o := newOrg(t)
 	ctx := o.app()
 	begin := time.Date(2026, 3, 1, 8, 30, 0, 123_000_000, time.UTC)
-	req := conversation.CreateConversationRequest{
+	req := conversation.CreateRequest{
 		OriginConversationID: "call-1", Owner: conversation.Ref{OriginID: "crm-rep1"}, Title: "预算沟通", Channel: model.ChannelCall,
 		BeginTime: begin, DurationMS: 20_000, Language: "zh-CN", CustomData: map[string]any{"b": 1, "a": []any{"x"}},
 		Participants: []conversation.ParticipantInput{
@@ -259,7 +259,7 @@ func TestListScopeFiltersAndPages(t *testing.T) {
 	for i := range 24 {
 		owner := o.reps[i%4]
 		// Pairs of conversations share a begin_time, so ties need the id.
-		id := o.create(t, fmt.Sprintf("c-%02d", i), owner, base.Add(time.Duration(i/2)*time.Hour), func(r *conversation.CreateConversationRequest) {
+		id := o.create(t, fmt.Sprintf("c-%02d", i), owner, base.Add(time.Duration(i/2)*time.Hour), func(r *conversation.CreateRequest) {
 			r.Direction = dirs[i%3]
 			r.DurationMS = int64(1000 * (i + 1))
 		})
@@ -271,7 +271,7 @@ func TestListScopeFiltersAndPages(t *testing.T) {
 		var ids []int64
 		token := ""
 		for {
-			page, err := o.read.List(ctx, conversation.ListConversationsRequest{Filter: f, PageSize: 5, PageToken: token})
+			page, err := o.read.List(ctx, conversation.ListRequest{Filter: f, PageSize: 5, PageToken: token})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -331,7 +331,7 @@ func TestListScopeFiltersAndPages(t *testing.T) {
 	// Pages stay stable while conversations arrive: every conversation that
 	// existed at the start is listed exactly once.
 	ctx := o.as(o.admin)
-	page, err := o.read.List(ctx, conversation.ListConversationsRequest{PageSize: 7})
+	page, err := o.read.List(ctx, conversation.ListRequest{PageSize: 7})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -341,7 +341,7 @@ func TestListScopeFiltersAndPages(t *testing.T) {
 	}
 	for i := 0; page.NextPageToken != ""; i++ {
 		o.create(t, fmt.Sprintf("new-%d", i), o.reps[0], base.Add(time.Duration(i%30)*time.Hour), nil)
-		if page, err = o.read.List(ctx, conversation.ListConversationsRequest{PageSize: 7, PageToken: page.NextPageToken}); err != nil {
+		if page, err = o.read.List(ctx, conversation.ListRequest{PageSize: 7, PageToken: page.NextPageToken}); err != nil {
 			t.Fatal(err)
 		}
 		for _, c := range page.Conversations {
@@ -360,8 +360,8 @@ func TestListScopeFiltersAndPages(t *testing.T) {
 	}
 
 	// A token belongs to its filter.
-	first, _ := o.read.List(ctx, conversation.ListConversationsRequest{PageSize: 1})
-	_, err = o.read.List(ctx, conversation.ListConversationsRequest{PageSize: 1, PageToken: first.NextPageToken, Filter: model.ConversationFilter{DealID: 1}})
+	first, _ := o.read.List(ctx, conversation.ListRequest{PageSize: 1})
+	_, err = o.read.List(ctx, conversation.ListRequest{PageSize: 1, PageToken: first.NextPageToken, Filter: model.ConversationFilter{DealID: 1}})
 	if errs.From(err).Metadata["field"] != "page_token" {
 		t.Fatalf("token of another filter: %v", err)
 	}
@@ -371,11 +371,11 @@ func TestConcurrentCreateMakesOneConversation(t *testing.T) {
 	o := newOrg(t)
 	begin := time.Now().UTC()
 	var wg sync.WaitGroup
-	results := make([]conversation.CreateConversationResult, 8)
+	results := make([]conversation.CreateResult, 8)
 	errList := make([]error, 8)
 	for i := range results {
 		wg.Go(func() {
-			results[i], errList[i] = o.ingest.CreateConversation(o.app(), conversation.CreateConversationRequest{
+			results[i], errList[i] = o.ingest.CreateConversation(o.app(), conversation.CreateRequest{
 				OriginConversationID: "same", Owner: conversation.Ref{ID: o.reps[0].ID}, Channel: model.ChannelMeeting,
 				BeginTime: begin, DurationMS: 1000,
 			})
@@ -403,7 +403,7 @@ func TestConcurrentCreateMakesOneConversation(t *testing.T) {
 
 func TestConcurrentTranscriptsSerialize(t *testing.T) {
 	o := newOrg(t)
-	id := o.create(t, "busy", o.reps[0], time.Now().UTC(), func(r *conversation.CreateConversationRequest) { r.DurationMS = 3_600_000 })
+	id := o.create(t, "busy", o.reps[0], time.Now().UTC(), func(r *conversation.CreateRequest) { r.DurationMS = 3_600_000 })
 	transcript := func(writer, n int) []conversation.SentenceInput {
 		out := make([]conversation.SentenceInput, n)
 		for i := range out {
@@ -482,12 +482,12 @@ func TestDealUpsert(t *testing.T) {
 		t.Fatalf("owner of another tenant: %v", err)
 	}
 	// A conversation names its deal by either id.
-	id := o.create(t, "with-deal", o.reps[0], time.Now(), func(r *conversation.CreateConversationRequest) { r.Deal = conversation.Ref{OriginID: "d-1"} })
+	id := o.create(t, "with-deal", o.reps[0], time.Now(), func(r *conversation.CreateRequest) { r.Deal = conversation.Ref{OriginID: "d-1"} })
 	c, err := o.read.Get(ctx, id)
 	if err != nil || c.Conversation.DealID == nil || *c.Conversation.DealID != d.ID {
 		t.Fatalf("deal of conversation: %+v %v", c.Conversation, err)
 	}
-	_, err = o.ingest.CreateConversation(ctx, conversation.CreateConversationRequest{OriginConversationID: "x", Owner: conversation.Ref{ID: o.reps[0].ID},
+	_, err = o.ingest.CreateConversation(ctx, conversation.CreateRequest{OriginConversationID: "x", Owner: conversation.Ref{ID: o.reps[0].ID},
 		Deal: conversation.Ref{ID: 424242}, Channel: model.ChannelCall, BeginTime: time.Now(), DurationMS: 1})
 	if reason(err) != errs.ReasonDealNotFound || errs.From(err).Metadata["field"] != "deal_id" {
 		t.Fatalf("unknown deal: %v", err)
@@ -551,7 +551,7 @@ func TestSearchDocsFromCommittedTranscripts(t *testing.T) {
 func TestLockForTranscriptReturnsTheRowAndItsSpeakers(t *testing.T) {
 	o := newOrg(t)
 	id := o.create(t, "lock", o.reps[0], time.Now().UTC(), nil)
-	bare := o.create(t, "bare", o.reps[0], time.Now().UTC(), func(r *conversation.CreateConversationRequest) { r.Participants = nil })
+	bare := o.create(t, "bare", o.reps[0], time.Now().UTC(), func(r *conversation.CreateRequest) { r.Participants = nil })
 	lock := func(tenant, id int64, n int) (model.Conversation, []model.Participant, error) {
 		l, err := lockFor(t, o, tenant, id, n)
 		return l.Conversation, l.Speakers, err
@@ -636,7 +636,7 @@ func TestPutTranscriptJoinsTheCallersTransaction(t *testing.T) {
 func TestLockForTranscriptsLocksEachTarget(t *testing.T) {
 	o := newOrg(t)
 	a := o.create(t, "lock-a", o.reps[0], time.Now().UTC(), nil)
-	b := o.create(t, "lock-b", o.reps[0], time.Now().UTC(), func(r *conversation.CreateConversationRequest) { r.Participants = nil })
+	b := o.create(t, "lock-b", o.reps[0], time.Now().UTC(), func(r *conversation.CreateRequest) { r.Participants = nil })
 	if _, err := lockFor(t, o, o.tenant, b, 1); err != nil {
 		t.Fatal(err)
 	}

@@ -30,8 +30,8 @@ func TestStatsSQLite(t *testing.T) {
 		}
 		return v
 	}
-	withDuration := func(ms int64) func(*conversation.CreateConversationRequest) {
-		return func(r *conversation.CreateConversationRequest) { r.DurationMS = ms }
+	withDuration := func(ms int64) func(*conversation.CreateRequest) {
+		return func(r *conversation.CreateRequest) { r.DurationMS = ms }
 	}
 	rep1, rep2, rep3, rep4 := e.reps[0], e.reps[1], e.reps[2], e.reps[3]
 	c1 := e.create(t, "c1", rep1, at("2026-03-01T15:30:00Z"), withDuration(60_000)) // Shanghai: 03-01 23:30

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/megaview/mgvcore/internal/logic/conversation"
+	"github.com/megaview/mgvcore/internal/http/controller"
 )
 
 func TestCommentsOnMariaDB(t *testing.T) {
@@ -24,7 +24,7 @@ func TestCommentsOnMariaDB(t *testing.T) {
 	rep1, rep4, manager, admin := f.Token(t, f.Reps[0]), f.Token(t, f.Reps[3]), f.Token(t, f.Manager), f.Token(t, f.Admin)
 	path := func(id int64) string { return fmt.Sprintf("/api/v1/conversations/%d/comments", id) }
 
-	var first, reply, late conversation.Comment
+	var first, reply, late controller.CommentJSON
 	apiDo(t, s, http.MethodPost, path(c1), rep1, map[string]any{"start_ms": 90_000, "text": "good discovery question"}).
 		expect(t, http.StatusCreated, "").into(t, &first)
 	apiDo(t, s, http.MethodPost, path(c1), manager, map[string]any{"start_ms": 90_000, "text": "agreed", "reply_to": first.ID, "extra": true}).
@@ -36,7 +36,7 @@ func TestCommentsOnMariaDB(t *testing.T) {
 	}
 
 	// Listed in the order of the call, page by page.
-	var page conversation.CommentPage
+	var page controller.CommentPageJSON
 	apiGet(t, s, path(c1)+"?page_size=2", rep1).expect(t, http.StatusOK, "").into(t, &page)
 	if page.Total != 3 || len(page.Comments) != 2 || page.Comments[0].ID != late.ID || page.Comments[1].ID != first.ID || page.NextPageToken == "" {
 		t.Fatalf("page 1: %+v", page)
@@ -57,7 +57,7 @@ func TestCommentsOnMariaDB(t *testing.T) {
 			t.Errorf("bad %s: field %q", field, a.Metadata["field"])
 		}
 	}
-	var onC4 conversation.Comment
+	var onC4 controller.CommentJSON
 	apiDo(t, s, http.MethodPost, path(c4), admin, map[string]any{"text": "support call"}).expect(t, http.StatusCreated, "").into(t, &onC4)
 	if a := apiDo(t, s, http.MethodPost, path(c1), admin, map[string]any{"text": "x", "reply_to": onC4.ID}).
 		expect(t, http.StatusBadRequest, "INVALID_ARGUMENT"); a.Metadata["field"] != "reply_to" {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/megaview/mgvcore/internal/dao"
 	"github.com/megaview/mgvcore/internal/dao/daotest"
+	"github.com/megaview/mgvcore/internal/http/controller"
 	"github.com/megaview/mgvcore/internal/logic/conversation"
 	"github.com/megaview/mgvcore/internal/model"
 )
@@ -41,7 +42,7 @@ type capturedQuery struct {
 	Vars []any
 }
 
-// captureGetSQL runs conversation.Conversations.Get (what GET
+// captureGetSQL runs conversation.Reader.Get (what GET
 // /conversations/{id} calls) for scope s and conversation id on its gorm
 // dao, and returns the statements gorm sent, in order.
 func captureGetSQL(t *testing.T, dsn string, s model.Scope, id int64) []capturedQuery {
@@ -65,7 +66,7 @@ func captureGetSQL(t *testing.T, dsn string, s model.Scope, id int64) []captured
 	}
 	// The use case the route calls, on the dao the service wires to it.
 	ctx := model.WithScope(t.Context(), s)
-	if _, err := conversation.NewConversations(dao.NewConversations(db)).Get(ctx, id); err != nil {
+	if _, err := conversation.NewReader(dao.NewConversations(db)).Get(ctx, id); err != nil {
 		t.Fatal(err)
 	}
 	return out
@@ -193,23 +194,23 @@ func (b *bareGet) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if len(custom) == 0 {
 		custom = json.RawMessage("{}")
 	}
-	d := conversation.ConversationDetail{
-		Conversation: conversation.View{ID: c.ID, OriginConversationID: c.OriginConversationID, OwnerUserID: c.OwnerUserID,
+	d := controller.ConversationDetailJSON{
+		Conversation: controller.ConversationJSON{ID: c.ID, OriginConversationID: c.OriginConversationID, OwnerUserID: c.OwnerUserID,
 			DealID: c.DealID, Title: c.Title, Channel: c.Channel, Direction: c.Direction, BeginTime: c.BeginTime.UTC(),
 			DurationMS: c.DurationMS, Language: c.Language, Status: c.Status, CustomData: custom, SentenceCount: c.SentenceCount,
 			CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC()},
-		Participants: make([]conversation.ParticipantView, len(parts)),
+		Participants: make([]controller.ParticipantJSON, len(parts)),
 		TrackerHits:  hits,
 	}
 	if d.TrackerHits == nil {
 		d.TrackerHits = []model.TrackerHitCount{}
 	}
 	for i, p := range parts {
-		d.Participants[i] = conversation.ParticipantView{SpeakerKey: p.SpeakerKey, UserID: p.UserID, Name: p.Name, Affiliation: p.Affiliation}
+		d.Participants[i] = controller.ParticipantJSON{SpeakerKey: p.SpeakerKey, UserID: p.UserID, Name: p.Name, Affiliation: p.Affiliation}
 	}
 	if len(metrics) > 0 {
 		m := metrics[0]
-		d.Metrics = &conversation.MetricsView{AlgoVersion: m.AlgoVersion, TalkRatio: m.TalkRatio, LongestMonologueMS: m.LongestMonologueMS,
+		d.Metrics = &controller.MetricsJSON{AlgoVersion: m.AlgoVersion, TalkRatio: m.TalkRatio, LongestMonologueMS: m.LongestMonologueMS,
 			LongestCustomerStoryMS: m.LongestCustomerStoryMS, Interactivity: m.Interactivity, PatienceMS: m.PatienceMS,
 			QuestionCountInternal: m.QuestionCountInternal, QuestionCountExternal: m.QuestionCountExternal,
 			QuestionRate: m.QuestionRate, SilenceMS: m.SilenceMS, ComputedAt: m.ComputedAt.UTC()}
@@ -345,7 +346,7 @@ func TestBenchP3ConversationGet(t *testing.T) {
 	mgvURL := s.URL(fmt.Sprintf("/api/v1/conversations/%d", target))
 	bareURL := fmt.Sprintf("http://%s/api/v1/conversations/%d", bareAddr, target)
 	// Equivalent answers: the same data, field for field.
-	var fromMgv, fromBare conversation.ConversationDetail
+	var fromMgv, fromBare controller.ConversationDetailJSON
 	if err := errors.Join(json.Unmarshal(getData(t, mgvURL, token), &fromMgv), json.Unmarshal(getData(t, bareURL, token), &fromBare)); err != nil {
 		t.Fatal(err)
 	}
@@ -385,7 +386,7 @@ func TestBenchP3ConversationGet(t *testing.T) {
 	slices.Sort(perRound)
 	record(t, Row{
 		ID: "P3", What: fmt.Sprintf("GET /api/v1/conversations/{id} as a manager (JWT, department-subtree data scope, 4 queries on MariaDB) "+
-			"vs a net/http handler running the same 4 statements (captured from conversation.Conversations.Get on the gorm dao) through database/sql, same pool, same JSON "+
+			"vs a net/http handler running the same 4 statements (captured from conversation.Reader.Get on the gorm dao) through database/sql, same pool, same JSON "+
 			"(wrk -t2 -c32, %d×%s each, interleaved)", rounds, round),
 		Target: "≥ 0.60", Measured: fmt.Sprintf("%.0f req/s", mgv/rounds), Baseline: fmt.Sprintf("%.0f req/s", base/rounds),
 		Result: fmt.Sprintf("%.2f (rounds %.2f–%.2f)", ratio, perRound[0], perRound[rounds-1]), Pass: ratio >= 0.60, Command: "make bench (TestBenchP3ConversationGet)",

@@ -17,7 +17,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
-	"github.com/megaview/mgvcore/internal/logic/conversation"
+	"github.com/megaview/mgvcore/internal/http/controller"
 	"github.com/megaview/mgvcore/internal/model"
 )
 
@@ -76,7 +76,7 @@ func listAll(t *testing.T, s *Service, token string, query url.Values) []int64 {
 	}
 	q.Set("page_size", "4")
 	for {
-		var page conversation.ConversationPage
+		var page controller.ConversationPageJSON
 		apiGet(t, s, "/api/v1/conversations?"+q.Encode(), token).expect(t, http.StatusOK, "").into(t, &page)
 		for _, c := range page.Conversations {
 			ids = append(ids, c.ID)
@@ -164,7 +164,7 @@ func TestConversationReadsOnMariaDB(t *testing.T) {
 	}
 
 	// Get and transcript: in scope 200, out of scope and other tenants 404.
-	var d conversation.ConversationDetail
+	var d controller.ConversationDetailJSON
 	apiGet(t, s, fmt.Sprintf("/api/v1/conversations/%d", target), rep1).expect(t, http.StatusOK, "").into(t, &d)
 	if d.Conversation.ID != target || d.Conversation.OwnerUserID != f.Reps[0].ID || d.Conversation.Status != model.StatusReady ||
 		d.Metrics == nil || len(d.Participants) != 2 || d.Participants[1].Name != f.Reps[0].Name {
@@ -173,7 +173,7 @@ func TestConversationReadsOnMariaDB(t *testing.T) {
 	if len(d.TrackerHits) != 1 || d.TrackerHits[0].TrackerID != tracker.ID || d.TrackerHits[0].Hits != 3 || d.TrackerHits[0].TrackerName != "预算" {
 		t.Fatalf("tracker hits %+v", d.TrackerHits)
 	}
-	var tr conversation.TranscriptView
+	var tr controller.TranscriptJSON
 	apiGet(t, s, fmt.Sprintf("/api/v1/conversations/%d/transcript?q=%s", target, url.QueryEscape(`"BUT it" 预算`)), manager).
 		expect(t, http.StatusOK, "").into(t, &tr)
 	if len(tr.Sentences) != 12 || tr.MatchCount != 2 || !tr.Sentences[2].Matches || tr.Sentences[0].Matches {
@@ -341,10 +341,10 @@ func TestConversationPagesStableUnderInsertsOnMariaDB(t *testing.T) {
 	q := url.Values{"page_size": {"3"}}
 	pages := 0
 	for {
-		var page conversation.ConversationPage
+		var page controller.ConversationPageJSON
 		apiGet(t, s, "/api/v1/conversations?"+q.Encode(), admin).expect(t, http.StatusOK, "").into(t, &page)
 		pages++
-		var last conversation.View
+		var last controller.ConversationJSON
 		for i, c := range page.Conversations {
 			seen[c.ID]++
 			if i > 0 && (c.BeginTime.After(last.BeginTime) || (c.BeginTime.Equal(last.BeginTime) && c.ID > last.ID)) {

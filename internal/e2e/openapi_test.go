@@ -18,8 +18,6 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/megaview/mgvcore/internal/http/controller"
-	"github.com/megaview/mgvcore/internal/logic/conversation"
-	"github.com/megaview/mgvcore/internal/logic/search"
 )
 
 // specClient calls the binary and checks every request and answer against
@@ -197,7 +195,7 @@ func TestOpenAPIOnMariaDB(t *testing.T) {
 	// Conversations.
 	q := url.Values{"owner_id": {itoa(f.Reps[0].ID)}, "from": {begin.Add(-time.Hour).Format(time.RFC3339)},
 		"to": {itoa(time.Now().Add(time.Hour).UnixMilli())}, "direction": {"outbound"}, "page_size": {"1"}}
-	var page conversation.ConversationPage
+	var page controller.ConversationPageJSON
 	c.do(http.MethodGet, "/api/v1/conversations?"+q.Encode(), admin, nil, http.StatusOK).into(t, &page)
 	if page.Total != 2 || len(page.Conversations) != 1 || page.NextPageToken == "" {
 		t.Errorf("conversations: %+v", page)
@@ -206,7 +204,7 @@ func TestOpenAPIOnMariaDB(t *testing.T) {
 	c.do(http.MethodGet, "/api/v1/conversations?"+q.Encode(), admin, nil, http.StatusOK)
 	c.invalid(http.MethodGet, "/api/v1/conversations?page_size=101", admin, nil, http.StatusBadRequest)
 	c.invalid(http.MethodGet, "/api/v1/conversations?from=yesterday", admin, nil, http.StatusBadRequest)
-	var detail conversation.ConversationDetail
+	var detail controller.ConversationDetailJSON
 	c.do(http.MethodGet, fmt.Sprintf("/api/v1/conversations/%d", full), rep, nil, http.StatusOK).into(t, &detail)
 	if detail.Metrics == nil || len(detail.Participants) == 0 {
 		t.Errorf("conversation with a transcript: %+v", detail)
@@ -241,7 +239,7 @@ func TestOpenAPIOnMariaDB(t *testing.T) {
 	c.do(http.MethodGet, "/api/v1/stats/reps?"+rng.Encode(), admin, nil, http.StatusOK)
 
 	// Comments.
-	var comment conversation.Comment
+	var comment controller.CommentJSON
 	c.do(http.MethodPost, fmt.Sprintf("/api/v1/conversations/%d/comments", full), rep, map[string]any{"start_ms": 1_000, "text": "好问题"}, http.StatusCreated).into(t, &comment)
 	c.do(http.MethodPost, fmt.Sprintf("/api/v1/conversations/%d/comments", full), admin,
 		map[string]any{"start_ms": 2_000, "text": "agreed", "reply_to": comment.ID}, http.StatusCreated)
@@ -251,7 +249,7 @@ func TestOpenAPIOnMariaDB(t *testing.T) {
 	c.do(http.MethodDelete, fmt.Sprintf("/api/v1/comments/%d", comment.ID), rep, nil, http.StatusNotFound)
 
 	// Search, once the indexer has caught up (results, snippets, facets).
-	var found search.SearchPage
+	var found controller.SearchPageJSON
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		c.do(http.MethodPost, "/api/v1/search", admin, map[string]any{"query": "预算", "owner_ids": []int64{f.Reps[0].ID}, "page_size": 5}, http.StatusOK).into(t, &found)
 		if len(found.Results) > 0 || time.Now().After(deadline) {

@@ -22,7 +22,6 @@ import (
 
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
 	"github.com/megaview/mgvcore/internal/http/controller"
-	"github.com/megaview/mgvcore/internal/logic/conversation"
 	"github.com/megaview/mgvcore/internal/logic/identity"
 	"github.com/megaview/mgvcore/internal/model"
 )
@@ -572,7 +571,7 @@ func (w *scopeWorld) convPath(target, suffix string) string {
 
 func (w *scopeWorld) pageConvNames(r authResult, t *testing.T) []string {
 	var out []string
-	for _, c := range scopeDecode[conversation.ConversationPage](t, r).Conversations {
+	for _, c := range scopeDecode[controller.ConversationPageJSON](t, r).Conversations {
 		out = append(out, scopeName(w.convNames, c.ID))
 	}
 	return out
@@ -581,7 +580,7 @@ func (w *scopeWorld) pageConvNames(r authResult, t *testing.T) []string {
 func (w *scopeWorld) listConvs(query url.Values) func(t *testing.T, c *scopeCaller, _ string) scopeAnswer {
 	return func(t *testing.T, c *scopeCaller, _ string) scopeAnswer {
 		return w.web(t, c, http.MethodGet, "/api/v1/conversations?"+query.Encode(), nil, func(r authResult) []string {
-			p := scopeDecode[conversation.ConversationPage](t, r)
+			p := scopeDecode[controller.ConversationPageJSON](t, r)
 			if int(p.Total) != len(p.Conversations) || p.NextPageToken != "" {
 				t.Errorf("%s: total %d for %d listed", c.name, p.Total, len(p.Conversations))
 			}
@@ -765,7 +764,7 @@ func (w *scopeWorld) readEndpoints() []scopeEndpoint {
 			reason: "CONVERSATION_NOT_FOUND",
 			call: func(t *testing.T, c *scopeCaller, target string) scopeAnswer {
 				return w.web(t, c, http.MethodGet, w.convPath(target, ""), nil, func(r authResult) []string {
-					d := scopeDecode[conversation.ConversationDetail](t, r)
+					d := scopeDecode[controller.ConversationDetailJSON](t, r)
 					if len(d.Participants) != 2 || d.Metrics == nil || len(d.TrackerHits) != 1 || d.TrackerHits[0].Hits != 2 {
 						t.Errorf("%s on %s: detail %+v", c.name, target, d)
 					}
@@ -776,7 +775,7 @@ func (w *scopeWorld) readEndpoints() []scopeEndpoint {
 			reason: "CONVERSATION_NOT_FOUND",
 			call: func(t *testing.T, c *scopeCaller, target string) scopeAnswer {
 				return w.web(t, c, http.MethodGet, w.convPath(target, "/transcript?q="+url.QueryEscape("预算")), nil, func(r authResult) []string {
-					tr := scopeDecode[conversation.TranscriptView](t, r)
+					tr := scopeDecode[controller.TranscriptJSON](t, r)
 					if len(tr.Sentences) != 3 || tr.MatchCount != 2 {
 						t.Errorf("%s on %s: transcript %+v", c.name, target, tr)
 					}
@@ -808,7 +807,7 @@ func (w *scopeWorld) readEndpoints() []scopeEndpoint {
 			reason: "CONVERSATION_NOT_FOUND",
 			call: func(t *testing.T, c *scopeCaller, target string) scopeAnswer {
 				return w.web(t, c, http.MethodGet, w.convPath(target, "/comments"), nil, func(r authResult) []string {
-					p := scopeDecode[conversation.CommentPage](t, r)
+					p := scopeDecode[controller.CommentPageJSON](t, r)
 					var out []string
 					for _, cm := range p.Comments {
 						if n := scopeName(w.convNames, cm.ConversationID); !slices.Contains(out, n) {
@@ -1052,7 +1051,7 @@ func (w *scopeWorld) writeEndpoints() []scopeEndpoint {
 			call: func(t *testing.T, c *scopeCaller, target string) scopeAnswer {
 				return w.web(t, c, http.MethodPost, w.convPath(target, "/comments"), map[string]any{"start_ms": 1000, "text": "scope " + c.name},
 					func(r authResult) []string {
-						cm := scopeDecode[conversation.Comment](t, r)
+						cm := scopeDecode[controller.CommentJSON](t, r)
 						if cm.AuthorUserID != c.user.ID {
 							t.Errorf("%s: comment by %d", c.name, cm.AuthorUserID)
 						}

@@ -29,6 +29,7 @@ import (
 	"github.com/megaview/mgvcore/internal/dao/daotest"
 	"github.com/megaview/mgvcore/internal/e2e/corpus"
 	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/http/controller"
 	"github.com/megaview/mgvcore/internal/logic/identity"
 	logicsearch "github.com/megaview/mgvcore/internal/logic/search"
 	"github.com/megaview/mgvcore/internal/model"
@@ -369,12 +370,12 @@ func directBody(t *testing.T, f *Fixture, scope model.Scope, req map[string]any)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var sr logicsearch.SearchRequest
+	var sr controller.SearchRequestJSON
 	if err := json.Unmarshal(data, &sr); err != nil {
 		t.Fatal(err)
 	}
 	ce := &captureEngine{}
-	if _, err := logicsearch.NewSearch(ce, dao.NewSearchLookups(f.DB)).Search(model.WithScope(t.Context(), scope), sr); err != nil {
+	if _, err := logicsearch.NewService(ce, dao.NewSearchLookups(f.DB)).Search(model.WithScope(t.Context(), scope), logicsearch.Request(sr)); err != nil {
 		t.Fatalf("building the query of %s: %v", data, err)
 	}
 	body, err := json.Marshal(elastic.Body(ce.q))
@@ -501,7 +502,7 @@ func TestBenchP4SearchLatency(t *testing.T) {
 			t.Fatal(err)
 		}
 		var page struct {
-			Data logicsearch.SearchPage `json:"data"`
+			Data controller.SearchPageJSON `json:"data"`
 		}
 		var raw struct {
 			Hits struct {

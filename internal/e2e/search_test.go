@@ -15,7 +15,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
-	"github.com/megaview/mgvcore/internal/logic/search"
+	"github.com/megaview/mgvcore/internal/http/controller"
 )
 
 // esEnv points a service at the test Elasticsearch under an alias of its
@@ -37,7 +37,7 @@ func esEnv(t *testing.T, env map[string]string) map[string]string {
 }
 
 // searchPage is the data of a POST /api/v1/search answer.
-type searchPage = search.SearchPage
+type searchPage = controller.SearchPageJSON
 
 // searchAs posts a search; it returns the HTTP answer.
 func searchAs(t *testing.T, s *Service, token string, body map[string]any) authResult {

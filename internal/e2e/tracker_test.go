@@ -16,7 +16,6 @@ import (
 
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
 	"github.com/megaview/mgvcore/internal/http/controller"
-	"github.com/megaview/mgvcore/internal/logic/conversation"
 	"github.com/megaview/mgvcore/internal/model"
 )
 
@@ -110,7 +109,7 @@ func listTrackers(t *testing.T, s *Service, token string) []controller.TrackerJS
 
 func hitCounts(t *testing.T, s *Service, token string, conversationID int64) map[int64]int64 {
 	t.Helper()
-	var d conversation.ConversationDetail
+	var d controller.ConversationDetailJSON
 	apiGet(t, s, fmt.Sprintf("/api/v1/conversations/%d", conversationID), token).expect(t, http.StatusOK, "").into(t, &d)
 	out := map[int64]int64{}
 	for _, h := range d.TrackerHits {

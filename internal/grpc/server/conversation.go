@@ -22,12 +22,12 @@ import (
 type Conversation struct {
 	openv1.UnimplementedConversationServiceServer
 	Ingest *conversation.Ingest
-	Read   *conversation.Conversations
+	Reader *conversation.Reader
 }
 
 // CreateConversation creates a conversation idempotently on its origin id.
 func (s Conversation) CreateConversation(ctx context.Context, req *openv1.CreateConversationRequest) (*openv1.CreateConversationResponse, error) {
-	in := conversation.CreateConversationRequest{
+	in := conversation.CreateRequest{
 		OriginConversationID: req.GetOriginConversationId(),
 		Owner:                conversation.Ref{ID: req.GetOwnerUserId(), OriginID: req.GetOriginOwnerUserId()},
 		Deal:                 conversation.Ref{ID: req.GetDealId(), OriginID: req.GetOriginDealId()},
@@ -81,7 +81,7 @@ func (s Conversation) PutTranscript(stream openv1.ConversationService_PutTranscr
 	}
 	up, err := s.Ingest.BeginTranscript(ctx, h.GetConversationId(), expected)
 	if err != nil {
-		return err
+		return transcriptFields.Word(err)
 	}
 	var chunk []conversation.SentenceInput
 	for {
@@ -106,12 +106,12 @@ func (s Conversation) PutTranscript(stream openv1.ConversationService_PutTranscr
 			})
 		}
 		if err := up.Add(ctx, chunk); err != nil {
-			return err
+			return transcriptFields.Word(err)
 		}
 	}
 	res, err := s.Ingest.CommitTranscript(ctx, up)
 	if err != nil {
-		return err
+		return transcriptFields.Word(err)
 	}
 	return stream.SendAndClose(&openv1.PutTranscriptResponse{
 		ConversationId: res.ConversationID,
@@ -123,7 +123,7 @@ func (s Conversation) PutTranscript(stream openv1.ConversationService_PutTranscr
 // GetConversation returns a conversation with participants, metrics and
 // tracker hit counts.
 func (s Conversation) GetConversation(ctx context.Context, req *openv1.GetConversationRequest) (*openv1.GetConversationResponse, error) {
-	d, err := s.Read.Get(ctx, req.GetConversationId())
+	d, err := s.Reader.Get(ctx, req.GetConversationId())
 	if err != nil {
 		return nil, idField.Word(err)
 	}
@@ -155,7 +155,7 @@ func (s Conversation) ListConversations(ctx context.Context, req *openv1.ListCon
 	if err != nil {
 		return nil, err
 	}
-	page, err := s.Read.List(ctx, conversation.ListConversationsRequest{Filter: f, PageSize: int(req.GetPageSize()), PageToken: req.GetPageToken()})
+	page, err := s.Reader.List(ctx, conversation.ListRequest{Filter: f, PageSize: int(req.GetPageSize()), PageToken: req.GetPageToken()})
 	if err != nil {
 		return nil, filterFields.Word(err)
 	}
@@ -168,7 +168,7 @@ func (s Conversation) ListConversations(ctx context.Context, req *openv1.ListCon
 
 // GetTranscript returns the sentences in seq order, marking matches of q.
 func (s Conversation) GetTranscript(ctx context.Context, req *openv1.GetTranscriptRequest) (*openv1.GetTranscriptResponse, error) {
-	t, err := s.Read.Transcript(ctx, req.GetConversationId(), req.GetQ())
+	t, err := s.Reader.Transcript(ctx, req.GetConversationId(), req.GetQ())
 	if err != nil {
 		return nil, idField.Word(err)
 	}
@@ -228,6 +228,14 @@ var filterFields = errs.FieldNames{
 
 // idField names the conversation id of a request.
 var idField = errs.FieldNames{"id": "conversation_id"}
+
+// transcriptFields names the fields of a transcript upload as the messages
+// of the PutTranscript stream carry them.
+var transcriptFields = errs.FieldNames{
+	"conversation_id":         "header.conversation_id",
+	"expected_sentence_count": "header.expected_sentence_count",
+	"chunk":                   "chunk.sentences",
+}
 
 // protoTime converts an optional timestamp; unset is the zero time.
 func protoTime(field string, ts *timestamppb.Timestamp) (time.Time, error) {

@@ -7,6 +7,7 @@ import (
 
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
 	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/logic/access/accesstest"
 	"github.com/megaview/mgvcore/internal/logic/conversation"
 	"github.com/megaview/mgvcore/internal/model"
 )
@@ -54,5 +55,22 @@ func TestEnumNames(t *testing.T) {
 	}
 	if channelName(openv1.Channel(7)) != "7" || channelName(openv1.Channel_CHANNEL_UNSPECIFIED) != "" {
 		t.Error("channel names")
+	}
+}
+
+func TestTranscriptErrorsNameStreamFields(t *testing.T) {
+	ctx, in := accesstest.App(1, "ingest"), conversation.NewIngest(nil, nil, nil)
+	_, err := in.BeginTranscript(ctx, 0, nil)
+	if f := errs.From(transcriptFields.Word(err)).Metadata["field"]; f != "header.conversation_id" {
+		t.Errorf("conversation id: %q", f)
+	}
+	minus := int64(-1)
+	_, err = in.BeginTranscript(ctx, 1, &minus)
+	if f := errs.From(transcriptFields.Word(err)).Metadata["field"]; f != "header.expected_sentence_count" {
+		t.Errorf("expected count: %q", f)
+	}
+	up, _ := in.BeginTranscript(ctx, 1, nil)
+	if f := errs.From(transcriptFields.Word(up.Add(ctx, nil))).Metadata["field"]; f != "chunk.sentences" {
+		t.Errorf("empty chunk: %q", f)
 	}
 }

@@ -11,7 +11,7 @@ import (
 // Search serves SearchService.
 type Search struct {
 	openv1.UnimplementedSearchServiceServer
-	Search *search.Search
+	Search *search.Service
 }
 
 // SearchTranscripts finds conversations by what was said in them.
@@ -20,7 +20,7 @@ func (s Search) SearchTranscripts(ctx context.Context, req *openv1.SearchTranscr
 	if err != nil {
 		return nil, err
 	}
-	page, err := s.Search.Search(ctx, search.SearchRequest{
+	page, err := s.Search.Search(ctx, search.Request{
 		Query: req.GetQuery(), ConversationFilter: f, SpeakerAffiliation: affiliationName(req.GetSpeakerAffiliation()),
 		PageSize: int(req.GetPageSize()), PageToken: req.GetPageToken(),
 	})

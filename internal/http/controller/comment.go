@@ -2,6 +2,7 @@ package controller
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -18,7 +19,26 @@ const (
 
 // Comments serves the timestamped comments of conversations.
 type Comments struct {
-	L *conversation.Comments
+	Comments *conversation.Comments
+}
+
+// CommentJSON is a remark at a moment of a call.
+type CommentJSON struct {
+	ID             int64     `json:"id"`
+	ConversationID int64     `json:"conversation_id"`
+	AuthorUserID   int64     `json:"author_user_id"`
+	AuthorName     string    `json:"author_name"`
+	StartMS        int64     `json:"start_ms"`
+	Text           string    `json:"text"`
+	ReplyTo        *int64    `json:"reply_to"`
+	CreatedAt      time.Time `json:"created_at"`
+}
+
+// CommentPageJSON is the body of GET /conversations/{id}/comments.
+type CommentPageJSON struct {
+	Comments      []CommentJSON `json:"comments"`
+	NextPageToken string        `json:"next_page_token"`
+	Total         int64         `json:"total"`
 }
 
 // Routes adds the routes.
@@ -40,13 +60,16 @@ func (h Comments) List(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	page, err := h.L.List(c.Request().Context(), conversation.ListCommentsRequest{
+	page, err := h.Comments.List(c.Request().Context(), conversation.ListCommentsRequest{
 		ConversationID: id, PageSize: int(size), PageToken: q.Get("page_token"),
 	})
 	if err != nil {
 		return err
 	}
-	return render.OK(c, page)
+	return render.OK(c, CommentPageJSON{
+		Comments:      convertAll(page.Comments, func(cm conversation.Comment) CommentJSON { return CommentJSON(cm) }),
+		NextPageToken: page.NextPageToken, Total: page.Total,
+	})
 }
 
 // Create is POST /conversations/{id}/comments: {start_ms, text, reply_to}.
@@ -63,13 +86,13 @@ func (h Comments) Create(c echo.Context) error {
 	if err := bind(c, &body); err != nil {
 		return err
 	}
-	cm, err := h.L.Create(c.Request().Context(), conversation.CreateCommentRequest{
+	cm, err := h.Comments.Create(c.Request().Context(), conversation.CreateCommentRequest{
 		ConversationID: id, StartMS: body.StartMS, Text: body.Text, ReplyTo: body.ReplyTo,
 	})
 	if err != nil {
 		return err
 	}
-	return render.JSON(c, http.StatusCreated, cm)
+	return render.JSON(c, http.StatusCreated, CommentJSON(cm))
 }
 
 // Delete is DELETE /comments/{id}: by its author or an admin.
@@ -78,7 +101,7 @@ func (h Comments) Delete(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := h.L.Delete(c.Request().Context(), id); err != nil {
+	if err := h.Comments.Delete(c.Request().Context(), id); err != nil {
 		return err
 	}
 	return render.OK(c, map[string]any{"id": id})

@@ -20,7 +20,7 @@ import (
 // Conversations serves the conversation reads of the apps; each route
 // shares its operation with the gRPC method of the same use case.
 type Conversations struct {
-	Read *conversation.Conversations
+	Reader *conversation.Reader
 }
 
 // Routes adds the routes.
@@ -43,13 +43,15 @@ func (h Conversations) List(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	page, err := h.Read.List(c.Request().Context(), conversation.ListConversationsRequest{
+	page, err := h.Reader.List(c.Request().Context(), conversation.ListRequest{
 		Filter: f, PageSize: int(size), PageToken: q.Get("page_token"),
 	})
 	if err != nil {
 		return queryFilterFields.Word(err)
 	}
-	return render.OK(c, page)
+	return render.OK(c, ConversationPageJSON{
+		Conversations: convertAll(page.Conversations, conversationJSON), NextPageToken: page.NextPageToken, Total: page.Total,
+	})
 }
 
 // Get is GET /conversations/{id}.
@@ -58,11 +60,16 @@ func (h Conversations) Get(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	d, err := h.Read.Get(c.Request().Context(), id)
+	d, err := h.Reader.Get(c.Request().Context(), id)
 	if err != nil {
 		return err
 	}
-	return render.OK(c, d)
+	return render.OK(c, ConversationDetailJSON{
+		Conversation: ConversationJSON(d.Conversation),
+		Participants: convertAll(d.Participants, func(p conversation.ParticipantView) ParticipantJSON { return ParticipantJSON(p) }),
+		Metrics:      (*MetricsJSON)(d.Metrics),
+		TrackerHits:  d.TrackerHits,
+	})
 }
 
 // Transcript is GET /conversations/{id}/transcript?q=….
@@ -71,11 +78,17 @@ func (h Conversations) Transcript(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	t, err := h.Read.Transcript(c.Request().Context(), id, c.QueryParam("q"))
+	t, err := h.Reader.Transcript(c.Request().Context(), id, c.QueryParam("q"))
 	if err != nil {
 		return err
 	}
-	return render.OK(c, t)
+	return render.OK(c, TranscriptJSON{
+		ConversationID: t.ConversationID,
+		Sentences: convertAll(t.Sentences, func(s conversation.TranscriptSentence) TranscriptSentenceJSON {
+			return TranscriptSentenceJSON(s)
+		}),
+		MatchCount: t.MatchCount,
+	})
 }
 
 // ConversationJSON is a conversation in the HTTP API.
@@ -96,6 +109,82 @@ type ConversationJSON struct {
 	SentenceCount int             `json:"sentence_count"`
 	CreatedAt     time.Time       `json:"created_at"`
 	UpdatedAt     time.Time       `json:"updated_at"`
+}
+
+func conversationJSON(v conversation.View) ConversationJSON { return ConversationJSON(v) }
+
+// ConversationPageJSON is the body of GET /conversations.
+type ConversationPageJSON struct {
+	Conversations []ConversationJSON `json:"conversations"`
+	// NextPageToken is empty on the last page.
+	NextPageToken string `json:"next_page_token"`
+	// Total counts the matches over all pages.
+	Total int64 `json:"total"`
+}
+
+// ConversationDetailJSON is the body of GET /conversations/{id}.
+type ConversationDetailJSON struct {
+	Conversation ConversationJSON  `json:"conversation"`
+	Participants []ParticipantJSON `json:"participants"`
+	// Metrics is null until a transcript is stored.
+	Metrics     *MetricsJSON            `json:"metrics"`
+	TrackerHits []model.TrackerHitCount `json:"tracker_hits"`
+}
+
+// ParticipantJSON is a speaker of a conversation.
+type ParticipantJSON struct {
+	SpeakerKey string `json:"speaker_key"`
+	// UserID is set when the speaker is a user of the tenant.
+	UserID      *int64 `json:"user_id"`
+	Name        string `json:"name"`
+	Affiliation string `json:"affiliation"`
+}
+
+// MetricsJSON are the stored interaction metrics of a conversation.
+type MetricsJSON struct {
+	AlgoVersion            int       `json:"algo_version"`
+	TalkRatio              float64   `json:"talk_ratio"`
+	LongestMonologueMS     int64     `json:"longest_monologue_ms"`
+	LongestCustomerStoryMS int64     `json:"longest_customer_story_ms"`
+	Interactivity          float64   `json:"interactivity"`
+	PatienceMS             int64     `json:"patience_ms"`
+	QuestionCountInternal  int       `json:"question_count_internal"`
+	QuestionCountExternal  int       `json:"question_count_external"`
+	QuestionRate           float64   `json:"question_rate"`
+	SilenceMS              int64     `json:"silence_ms"`
+	ComputedAt             time.Time `json:"computed_at"`
+}
+
+// TranscriptJSON is the body of GET /conversations/{id}/transcript.
+type TranscriptJSON struct {
+	ConversationID int64                    `json:"conversation_id"`
+	Sentences      []TranscriptSentenceJSON `json:"sentences"`
+	// MatchCount counts the sentences that match q.
+	MatchCount int `json:"match_count"`
+}
+
+// TranscriptSentenceJSON is one stored sentence.
+type TranscriptSentenceJSON struct {
+	Seq        int64  `json:"seq"`
+	SpeakerKey string `json:"speaker_key"`
+	StartMS    int64  `json:"start_ms"`
+	EndMS      int64  `json:"end_ms"`
+	Text       string `json:"text"`
+	// Matches is true when q is set and the sentence contains all of it.
+	Matches bool `json:"matches"`
+}
+
+// convertAll converts every element of in, keeping a nil slice nil: the
+// JSON shapes render null exactly where the use case gave nil.
+func convertAll[T, U any](in []T, convert func(T) U) []U {
+	if in == nil {
+		return nil
+	}
+	out := make([]U, len(in))
+	for i, v := range in {
+		out[i] = convert(v)
+	}
+	return out
 }
 
 // queryFilterFields names the filter's fields as query parameters.

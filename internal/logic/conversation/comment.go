@@ -33,21 +33,21 @@ type CommentRepo interface {
 
 // Comment is a remark at a moment of a call, as the API shows it.
 type Comment struct {
-	ID             int64     `json:"id"`
-	ConversationID int64     `json:"conversation_id"`
-	AuthorUserID   int64     `json:"author_user_id"`
-	AuthorName     string    `json:"author_name"`
-	StartMS        int64     `json:"start_ms"`
-	Text           string    `json:"text"`
-	ReplyTo        *int64    `json:"reply_to"`
-	CreatedAt      time.Time `json:"created_at"`
+	ID             int64
+	ConversationID int64
+	AuthorUserID   int64
+	AuthorName     string
+	StartMS        int64
+	Text           string
+	ReplyTo        *int64
+	CreatedAt      time.Time
 }
 
 // CommentPage is one page of a conversation's comments.
 type CommentPage struct {
-	Comments      []Comment `json:"comments"`
-	NextPageToken string    `json:"next_page_token"`
-	Total         int64     `json:"total"`
+	Comments      []Comment
+	NextPageToken string
+	Total         int64
 }
 
 // ListCommentsRequest pages through a conversation's comments.

@@ -2,7 +2,6 @@ package conversation
 
 import (
 	"context"
-	"time"
 
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/logic/access"
@@ -38,24 +37,13 @@ type UpsertDealRequest struct {
 	Owner Ref
 }
 
-// DealView is a deal as stored.
-type DealView struct {
-	ID           int64     `json:"id"`
-	OriginDealID string    `json:"origin_deal_id"`
-	Name         string    `json:"name"`
-	AccountName  string    `json:"account_name"`
-	Stage        string    `json:"stage"`
-	AmountCents  int64     `json:"amount_cents"`
-	OwnerUserID  *int64    `json:"owner_user_id"`
-	UpdatedAt    time.Time `json:"updated_at"`
-}
-
 // UpsertDeal creates the deal with this origin id or replaces its
-// attributes; the same request again changes nothing.
-func (in *Ingest) UpsertDeal(ctx context.Context, req UpsertDealRequest) (DealView, bool, error) {
+// attributes, and returns it as stored; the same request again changes
+// nothing.
+func (in *Ingest) UpsertDeal(ctx context.Context, req UpsertDealRequest) (model.Deal, bool, error) {
 	s, err := access.Require(ctx, access.Ingest)
 	if err != nil {
-		return DealView{}, false, err
+		return model.Deal{}, false, err
 	}
 	for _, c := range []struct {
 		field, v string
@@ -67,14 +55,14 @@ func (in *Ingest) UpsertDeal(ctx context.Context, req UpsertDealRequest) (DealVi
 		{"stage", req.Stage, 0, maxDealStageChars},
 	} {
 		if err := checkText(c.field, c.v, c.min, c.max); err != nil {
-			return DealView{}, false, err
+			return model.Deal{}, false, err
 		}
 	}
 	if req.AmountCents < 0 {
-		return DealView{}, false, errs.InvalidArgument("amount_cents", "must be >= 0 (got %d)", req.AmountCents)
+		return model.Deal{}, false, errs.InvalidArgument("amount_cents", "must be >= 0 (got %d)", req.AmountCents)
 	}
 	if err := checkRef(req.Owner, "owner_user_id", "origin_owner_user_id", false); err != nil {
-		return DealView{}, false, err
+		return model.Deal{}, false, err
 	}
 	d := model.Deal{TenantID: s.TenantID, OriginDealID: req.OriginDealID, Name: req.Name, AccountName: req.AccountName,
 		Stage: req.Stage, AmountCents: req.AmountCents}
@@ -85,16 +73,10 @@ func (in *Ingest) UpsertDeal(ctx context.Context, req UpsertDealRequest) (DealVi
 		}
 		u, err := in.convs.User(ctx, s.TenantID, req.Owner.ID, req.Owner.OriginID, field)
 		if err != nil {
-			return DealView{}, false, err
+			return model.Deal{}, false, err
 		}
 		d.OwnerUserID = &u.ID
 	}
 	created, err := in.deals.Upsert(ctx, &d)
-	if err != nil {
-		return DealView{}, false, err
-	}
-	return DealView{
-		ID: d.ID, OriginDealID: d.OriginDealID, Name: d.Name, AccountName: d.AccountName, Stage: d.Stage,
-		AmountCents: d.AmountCents, OwnerUserID: d.OwnerUserID, UpdatedAt: d.UpdatedAt.UTC(),
-	}, created, nil
+	return d, created, err
 }

@@ -133,9 +133,9 @@ type ParticipantInput struct {
 	Affiliation string
 }
 
-// CreateConversationRequest creates a conversation. Field names in errors
+// CreateRequest creates a conversation. Field names in errors
 // are those of mgv.open.v1.CreateConversationRequest.
-type CreateConversationRequest struct {
+type CreateRequest struct {
 	OriginConversationID string
 	Owner                Ref
 	Deal                 Ref
@@ -152,8 +152,8 @@ type CreateConversationRequest struct {
 	Participants []ParticipantInput
 }
 
-// CreateConversationResult says which conversation the request names.
-type CreateConversationResult struct {
+// CreateResult says which conversation the request names.
+type CreateResult struct {
 	ConversationID int64
 	// Created is false when the conversation existed already.
 	Created bool
@@ -164,17 +164,17 @@ type CreateConversationResult struct {
 // the timing (the unique key on the origin id decides between concurrent
 // requests), while a different request with that origin id is
 // ALREADY_EXISTS (CONVERSATION_CONFLICT).
-func (in *Ingest) CreateConversation(ctx context.Context, req CreateConversationRequest) (CreateConversationResult, error) {
+func (in *Ingest) CreateConversation(ctx context.Context, req CreateRequest) (CreateResult, error) {
 	s, err := access.Require(ctx, access.Ingest)
 	if err != nil {
-		return CreateConversationResult{}, err
+		return CreateResult{}, err
 	}
 	if err := validateCreate(&req); err != nil {
-		return CreateConversationResult{}, err
+		return CreateResult{}, err
 	}
 	conv, parts, err := in.resolve(ctx, s.TenantID, req)
 	if err != nil {
-		return CreateConversationResult{}, err
+		return CreateResult{}, err
 	}
 	if existing, found, err := in.existing(ctx, conv); found || err != nil {
 		return existing, err
@@ -189,31 +189,31 @@ func (in *Ingest) CreateConversation(ctx context.Context, req CreateConversation
 		return existing, err
 	}
 	if err != nil {
-		return CreateConversationResult{}, err
+		return CreateResult{}, err
 	}
 	in.committed(nil)
-	return CreateConversationResult{ConversationID: conv.ID, Created: true}, nil
+	return CreateResult{ConversationID: conv.ID, Created: true}, nil
 }
 
 // existing looks for a stored conversation with conv's origin id: found with
 // the same request hash, it is the answer; with another, a conflict.
-func (in *Ingest) existing(ctx context.Context, conv model.Conversation) (CreateConversationResult, bool, error) {
+func (in *Ingest) existing(ctx context.Context, conv model.Conversation) (CreateResult, bool, error) {
 	old, err := in.convs.ByOrigin(ctx, conv.TenantID, conv.OriginConversationID)
 	switch {
 	case err != nil && errs.IsNotFound(err):
-		return CreateConversationResult{}, false, nil
+		return CreateResult{}, false, nil
 	case err != nil:
-		return CreateConversationResult{}, false, err
+		return CreateResult{}, false, err
 	case old.RequestHash != conv.RequestHash:
-		return CreateConversationResult{}, true, errs.Of(errs.ReasonConversationConflict,
+		return CreateResult{}, true, errs.Of(errs.ReasonConversationConflict,
 			"origin_conversation_id: conversation %d has this origin id and was created from a different request", old.ID).
 			With("field", "origin_conversation_id").With("conversation_id", fmt.Sprint(old.ID))
 	}
-	return CreateConversationResult{ConversationID: old.ID}, true, nil
+	return CreateResult{ConversationID: old.ID}, true, nil
 }
 
 // validateCreate checks every field that needs no lookup and fills defaults.
-func validateCreate(req *CreateConversationRequest) error {
+func validateCreate(req *CreateRequest) error {
 	if err := checkText("origin_conversation_id", req.OriginConversationID, 1, maxOriginIDChars); err != nil {
 		return err
 	}
@@ -293,7 +293,7 @@ func validateCreate(req *CreateConversationRequest) error {
 
 // resolve looks up the owner, deal and participant users, and builds the
 // rows to insert with the request's fingerprint.
-func (in *Ingest) resolve(ctx context.Context, tenantID int64, req CreateConversationRequest) (model.Conversation, []model.Participant, error) {
+func (in *Ingest) resolve(ctx context.Context, tenantID int64, req CreateRequest) (model.Conversation, []model.Participant, error) {
 	users := map[Ref]int64{}
 	user := func(r Ref, idField, originField string) (int64, error) {
 		if id, ok := users[r]; ok {

@@ -3,7 +3,6 @@ package conversation
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -74,7 +73,7 @@ func (f *fakeRepo) Create(_ context.Context, c *model.Conversation, ps []model.P
 		f.beforeCreate()
 	}
 	if _, err := f.ByOrigin(context.Background(), c.TenantID, c.OriginConversationID); err == nil {
-		return errs.New(http.StatusConflict, errs.ReasonAlreadyExists, "duplicate")
+		return errs.Of(errs.ReasonAlreadyExists, "duplicate")
 	}
 	c.ID = f.addConversation(*c)
 	f.participants[c.ID] = ps
@@ -166,8 +165,8 @@ func (d fakeDeals) Get(_ context.Context, _, id int64, origin, field string) (mo
 	return model.Deal{}, errs.NotFound("DEAL_NOT_FOUND", "%s: no such deal", field).With("field", field)
 }
 
-func validCreate() CreateConversationRequest {
-	return CreateConversationRequest{
+func validCreate() CreateRequest {
+	return CreateRequest{
 		OriginConversationID: "crm-call-1", Owner: Ref{OriginID: "crm-7"}, Channel: model.ChannelCall,
 		BeginTime: time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC), DurationMS: 60_000,
 		Participants: []ParticipantInput{{SpeakerKey: "0", User: Ref{ID: 7}}, {SpeakerKey: "1", Name: "王总"}},
@@ -201,17 +200,17 @@ func TestCreateConversationIdempotent(t *testing.T) {
 		t.Fatalf("retry: %+v %v (creates %d)", again, err, repo.creates)
 	}
 
-	for name, mut := range map[string]func(*CreateConversationRequest){
-		"title":       func(r *CreateConversationRequest) { r.Title = "other" },
-		"begin time":  func(r *CreateConversationRequest) { r.BeginTime = r.BeginTime.Add(time.Second) },
-		"custom data": func(r *CreateConversationRequest) { r.CustomData = map[string]any{"a": 1} },
-		"participant": func(r *CreateConversationRequest) { r.Participants[1].Affiliation = model.AffiliationExternal },
-		"deal":        func(r *CreateConversationRequest) { r.Deal = Ref{ID: 5} },
+	for name, mut := range map[string]func(*CreateRequest){
+		"title":       func(r *CreateRequest) { r.Title = "other" },
+		"begin time":  func(r *CreateRequest) { r.BeginTime = r.BeginTime.Add(time.Second) },
+		"custom data": func(r *CreateRequest) { r.CustomData = map[string]any{"a": 1} },
+		"participant": func(r *CreateRequest) { r.Participants[1].Affiliation = model.AffiliationExternal },
+		"deal":        func(r *CreateRequest) { r.Deal = Ref{ID: 5} },
 	} {
 		req := validCreate()
 		mut(&req)
 		_, err := in.CreateConversation(ctx, req)
-		if e := errs.From(err); e == nil || e.Reason != errs.ReasonConversationConflict || e.Status != http.StatusConflict {
+		if e := errs.From(err); e == nil || e.Reason != errs.ReasonConversationConflict {
 			t.Errorf("%s differs: %v, want CONVERSATION_CONFLICT", name, err)
 		}
 	}
@@ -257,32 +256,32 @@ func TestCreateConversationLosesTheRace(t *testing.T) {
 func TestCreateConversationValidation(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
-		mut   func(*CreateConversationRequest)
+		mut   func(*CreateRequest)
 		field string
 	}{
-		{"no origin id", func(r *CreateConversationRequest) { r.OriginConversationID = "" }, "origin_conversation_id"},
-		{"origin id too long", func(r *CreateConversationRequest) { r.OriginConversationID = strings.Repeat("x", 129) }, "origin_conversation_id"},
-		{"no owner", func(r *CreateConversationRequest) { r.Owner = Ref{} }, "owner_user_id"},
-		{"negative owner", func(r *CreateConversationRequest) { r.Owner = Ref{ID: -1} }, "owner_user_id"},
-		{"owner origin too long", func(r *CreateConversationRequest) { r.Owner = Ref{OriginID: strings.Repeat("u", 129)} }, "origin_owner_user_id"},
-		{"title too long", func(r *CreateConversationRequest) { r.Title = strings.Repeat("标", 256) }, "title"},
-		{"no channel", func(r *CreateConversationRequest) { r.Channel = "" }, "channel"},
-		{"bad channel", func(r *CreateConversationRequest) { r.Channel = "7" }, "channel"},
-		{"bad direction", func(r *CreateConversationRequest) { r.Direction = "sideways" }, "direction"},
-		{"no begin time", func(r *CreateConversationRequest) { r.BeginTime = time.Time{} }, "begin_time"},
-		{"begin time in 1900", func(r *CreateConversationRequest) { r.BeginTime = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC) }, "begin_time"},
-		{"no duration", func(r *CreateConversationRequest) { r.DurationMS = 0 }, "duration_ms"},
-		{"duration over 24 hours", func(r *CreateConversationRequest) { r.DurationMS = 86_400_001 }, "duration_ms"},
-		{"language too long", func(r *CreateConversationRequest) { r.Language = strings.Repeat("z", 17) }, "language"},
-		{"custom data too big", func(r *CreateConversationRequest) { r.CustomData = map[string]any{"x": strings.Repeat("d", 16<<10)} }, "custom_data"},
-		{"too many participants", func(r *CreateConversationRequest) { r.Participants = make([]ParticipantInput, 101) }, "participants"},
-		{"participant without speaker", func(r *CreateConversationRequest) { r.Participants[1].SpeakerKey = "" }, "participants[1].speaker_key"},
-		{"duplicate speaker", func(r *CreateConversationRequest) { r.Participants[1].SpeakerKey = "0" }, "participants[1].speaker_key"},
-		{"bad affiliation", func(r *CreateConversationRequest) { r.Participants[1].Affiliation = "enemy" }, "participants[1].affiliation"},
-		{"participant name too long", func(r *CreateConversationRequest) { r.Participants[1].Name = strings.Repeat("n", 256) }, "participants[1].name"},
-		{"unknown owner", func(r *CreateConversationRequest) { r.Owner = Ref{OriginID: "nobody"} }, "origin_owner_user_id"},
-		{"unknown participant user", func(r *CreateConversationRequest) { r.Participants[1].User = Ref{ID: 8} }, "participants[1].user_id"},
-		{"unknown deal", func(r *CreateConversationRequest) { r.Deal = Ref{OriginID: "deal-6"} }, "origin_deal_id"},
+		{"no origin id", func(r *CreateRequest) { r.OriginConversationID = "" }, "origin_conversation_id"},
+		{"origin id too long", func(r *CreateRequest) { r.OriginConversationID = strings.Repeat("x", 129) }, "origin_conversation_id"},
+		{"no owner", func(r *CreateRequest) { r.Owner = Ref{} }, "owner_user_id"},
+		{"negative owner", func(r *CreateRequest) { r.Owner = Ref{ID: -1} }, "owner_user_id"},
+		{"owner origin too long", func(r *CreateRequest) { r.Owner = Ref{OriginID: strings.Repeat("u", 129)} }, "origin_owner_user_id"},
+		{"title too long", func(r *CreateRequest) { r.Title = strings.Repeat("标", 256) }, "title"},
+		{"no channel", func(r *CreateRequest) { r.Channel = "" }, "channel"},
+		{"bad channel", func(r *CreateRequest) { r.Channel = "7" }, "channel"},
+		{"bad direction", func(r *CreateRequest) { r.Direction = "sideways" }, "direction"},
+		{"no begin time", func(r *CreateRequest) { r.BeginTime = time.Time{} }, "begin_time"},
+		{"begin time in 1900", func(r *CreateRequest) { r.BeginTime = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC) }, "begin_time"},
+		{"no duration", func(r *CreateRequest) { r.DurationMS = 0 }, "duration_ms"},
+		{"duration over 24 hours", func(r *CreateRequest) { r.DurationMS = 86_400_001 }, "duration_ms"},
+		{"language too long", func(r *CreateRequest) { r.Language = strings.Repeat("z", 17) }, "language"},
+		{"custom data too big", func(r *CreateRequest) { r.CustomData = map[string]any{"x": strings.Repeat("d", 16<<10)} }, "custom_data"},
+		{"too many participants", func(r *CreateRequest) { r.Participants = make([]ParticipantInput, 101) }, "participants"},
+		{"participant without speaker", func(r *CreateRequest) { r.Participants[1].SpeakerKey = "" }, "participants[1].speaker_key"},
+		{"duplicate speaker", func(r *CreateRequest) { r.Participants[1].SpeakerKey = "0" }, "participants[1].speaker_key"},
+		{"bad affiliation", func(r *CreateRequest) { r.Participants[1].Affiliation = "enemy" }, "participants[1].affiliation"},
+		{"participant name too long", func(r *CreateRequest) { r.Participants[1].Name = strings.Repeat("n", 256) }, "participants[1].name"},
+		{"unknown owner", func(r *CreateRequest) { r.Owner = Ref{OriginID: "nobody"} }, "origin_owner_user_id"},
+		{"unknown participant user", func(r *CreateRequest) { r.Participants[1].User = Ref{ID: 8} }, "participants[1].user_id"},
+		{"unknown deal", func(r *CreateRequest) { r.Deal = Ref{OriginID: "deal-6"} }, "origin_deal_id"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			repo := newFakeRepo()
@@ -308,11 +307,11 @@ func TestIngestNeedsTheIngestScope(t *testing.T) {
 		"rep":                model.WithScope(context.Background(), model.Scope{TenantID: 1, UserID: 7, Role: model.RoleRep}),
 		"manager":            model.WithScope(context.Background(), model.Scope{TenantID: 1, UserID: 7, Role: model.RoleManager, DepartmentPath: "/1/"}),
 	} {
-		if _, err := in.CreateConversation(ctx, validCreate()); errs.From(err).Status != http.StatusForbidden {
+		if _, err := in.CreateConversation(ctx, validCreate()); errs.ReasonOf(err) != errs.ReasonPermissionDenied {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	if _, err := in.CreateConversation(context.Background(), validCreate()); errs.From(err).Status != http.StatusUnauthorized {
+	if _, err := in.CreateConversation(context.Background(), validCreate()); errs.ReasonOf(err) != errs.ReasonUnauthenticated {
 		t.Errorf("anonymous: %v", err)
 	}
 	admin := model.WithScope(context.Background(), model.Scope{TenantID: 1, UserID: 7, Role: model.RoleAdmin})

@@ -53,19 +53,21 @@ type TranscriptUpload struct {
 }
 
 // BeginTranscript starts replacing a conversation's transcript; expected,
-// when set, is the number of sentences the client announces.
+// when set, is the number of sentences the client announces. Errors of the
+// upload name conversation_id, expected_sentence_count, chunk (one Add's
+// sentences) and sentence.<field> of SentenceInput.
 func (in *Ingest) BeginTranscript(ctx context.Context, conversationID int64, expected *int64) (*TranscriptUpload, error) {
 	s, err := access.Require(ctx, access.Ingest)
 	if err != nil {
 		return nil, err
 	}
-	if err := access.CheckID("header.conversation_id", conversationID); err != nil {
+	if err := access.CheckID("conversation_id", conversationID); err != nil {
 		return nil, err
 	}
 	u := &TranscriptUpload{in: in, scope: s, conversationID: conversationID, expected: -1, lastSeq: -1}
 	if expected != nil {
 		if *expected < 0 || *expected > MaxTranscriptSentences {
-			return nil, errs.InvalidArgument("header.expected_sentence_count", "must be 0..%d (got %d)", MaxTranscriptSentences, *expected)
+			return nil, errs.InvalidArgument("expected_sentence_count", "must be 0..%d (got %d)", MaxTranscriptSentences, *expected)
 		}
 		u.expected = *expected
 		u.sentences = make([]model.Sentence, 0, *expected)
@@ -85,10 +87,10 @@ func (u *TranscriptUpload) Add(ctx context.Context, chunk []SentenceInput) error
 		}
 	}
 	if len(chunk) == 0 || len(chunk) > MaxChunkSentences {
-		return errs.InvalidArgument("chunk.sentences", "a chunk holds 1..%d sentences (got %d)", MaxChunkSentences, len(chunk))
+		return errs.InvalidArgument("chunk", "a chunk holds 1..%d sentences (got %d)", MaxChunkSentences, len(chunk))
 	}
 	if n := len(u.sentences) + len(chunk); n > MaxTranscriptSentences {
-		return errs.InvalidArgument("chunk.sentences", "a transcript holds at most %d sentences (got %d so far)", MaxTranscriptSentences, n)
+		return errs.InvalidArgument("chunk", "a transcript holds at most %d sentences (got %d so far)", MaxTranscriptSentences, n)
 	}
 	for _, s := range chunk {
 		if err := ValidateSentence(u.lastSeq, s); err != nil {
@@ -146,7 +148,7 @@ func ValidateSentence(prevSeq int64, s SentenceInput) error {
 // committed.
 func (in *Ingest) CommitTranscript(ctx context.Context, u *TranscriptUpload) (TranscriptResult, error) {
 	if u.expected >= 0 && int64(len(u.sentences)) != u.expected {
-		return TranscriptResult{}, errs.InvalidArgument("header.expected_sentence_count",
+		return TranscriptResult{}, errs.InvalidArgument("expected_sentence_count",
 			"the header announced %d sentences, the stream carried %d", u.expected, len(u.sentences))
 	}
 	return in.commit(ctx, u)

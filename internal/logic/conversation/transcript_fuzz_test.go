@@ -26,7 +26,7 @@ func FuzzValidateSentence(f *testing.F) {
 			return
 		}
 		var e *errs.Error
-		if !errors.As(err, &e) || e.Status != 400 || !strings.HasPrefix(e.Metadata["field"], "sentence.") {
+		if !errors.As(err, &e) || e.Reason != errs.ReasonInvalidArgument || !strings.HasPrefix(e.Metadata["field"], "sentence.") {
 			t.Fatalf("refusal %v is not a 400 naming a sentence field", err)
 		}
 	})

@@ -14,27 +14,27 @@ const maxTranscriptQueryChars = 256
 
 // TranscriptView is a stored transcript.
 type TranscriptView struct {
-	ConversationID int64                `json:"conversation_id"`
-	Sentences      []TranscriptSentence `json:"sentences"`
+	ConversationID int64
+	Sentences      []TranscriptSentence
 	// MatchCount counts the sentences that match q.
-	MatchCount int `json:"match_count"`
+	MatchCount int
 }
 
 // TranscriptSentence is one stored sentence.
 type TranscriptSentence struct {
-	Seq        int64  `json:"seq"`
-	SpeakerKey string `json:"speaker_key"`
-	StartMS    int64  `json:"start_ms"`
-	EndMS      int64  `json:"end_ms"`
-	Text       string `json:"text"`
+	Seq        int64
+	SpeakerKey string
+	StartMS    int64
+	EndMS      int64
+	Text       string
 	// Matches is true when q is set and the sentence contains all of it.
-	Matches bool `json:"matches"`
+	Matches bool
 }
 
 // Transcript returns the sentences of a conversation in the caller's scope
 // in seq order. When q is set, sentences containing every word and
 // "quoted phrase" of it, ignoring case, are marked.
-func (c *Conversations) Transcript(ctx context.Context, id int64, q string) (TranscriptView, error) {
+func (c *Reader) Transcript(ctx context.Context, id int64, q string) (TranscriptView, error) {
 	s, err := access.Require(ctx, access.Read)
 	if err != nil {
 		return TranscriptView{}, err

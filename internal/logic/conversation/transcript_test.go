@@ -73,7 +73,7 @@ func TestTranscriptUploadLimits(t *testing.T) {
 		return u
 	}
 	u := begin()
-	if err := u.Add(ctx, nil); errs.From(err).Metadata["field"] != "chunk.sentences" {
+	if err := u.Add(ctx, nil); errs.From(err).Metadata["field"] != "chunk" {
 		t.Fatalf("empty chunk: %v", err)
 	}
 	chunk := func(from, n int) []SentenceInput {
@@ -83,7 +83,7 @@ func TestTranscriptUploadLimits(t *testing.T) {
 		}
 		return out
 	}
-	if err := u.Add(ctx, chunk(0, MaxChunkSentences+1)); errs.From(err).Metadata["field"] != "chunk.sentences" {
+	if err := u.Add(ctx, chunk(0, MaxChunkSentences+1)); errs.From(err).Metadata["field"] != "chunk" {
 		t.Fatalf("oversized chunk: %v", err)
 	}
 	for i := 0; i < MaxTranscriptSentences; i += MaxChunkSentences {
@@ -91,7 +91,7 @@ func TestTranscriptUploadLimits(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := u.Add(ctx, chunk(MaxTranscriptSentences, 1)); errs.From(err).Metadata["field"] != "chunk.sentences" {
+	if err := u.Add(ctx, chunk(MaxTranscriptSentences, 1)); errs.From(err).Metadata["field"] != "chunk" {
 		t.Fatalf("sentence 20 001: %v", err)
 	}
 	// Seq order holds across chunks.
@@ -118,7 +118,7 @@ func TestCommitChecksAnnouncedCount(t *testing.T) {
 	if err := u.Add(ctx, hi); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := in.CommitTranscript(ctx, u); errs.From(err).Metadata["field"] != "header.expected_sentence_count" {
+	if _, err := in.CommitTranscript(ctx, u); errs.From(err).Metadata["field"] != "expected_sentence_count" {
 		t.Fatalf("truncated upload: %v", err)
 	}
 	if repo.replaced != 0 {
@@ -133,7 +133,7 @@ func TestCommitChecksAnnouncedCount(t *testing.T) {
 	if err := single.Add(ctx, hi); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := in.CommitTranscript(ctx, single); errs.From(err).Status != 404 {
+	if _, err := in.CommitTranscript(ctx, single); errs.ReasonOf(err) != errs.ReasonConversationNotFound {
 		t.Fatalf("unknown conversation, one chunk: %v", err)
 	}
 	long, err := in.BeginTranscript(ctx, 999, nil)
@@ -143,11 +143,11 @@ func TestCommitChecksAnnouncedCount(t *testing.T) {
 	if err := long.Add(ctx, hi); err != nil {
 		t.Fatal(err)
 	}
-	if err := long.Add(ctx, []SentenceInput{{Seq: 1, SpeakerKey: "a", EndMS: 10, Text: "again"}}); errs.From(err).Status != 404 {
+	if err := long.Add(ctx, []SentenceInput{{Seq: 1, SpeakerKey: "a", EndMS: 10, Text: "again"}}); errs.ReasonOf(err) != errs.ReasonConversationNotFound {
 		t.Fatalf("unknown conversation, second chunk: %v", err)
 	}
 	minus := int64(-1)
-	if _, err := in.BeginTranscript(ctx, id, &minus); errs.From(err).Metadata["field"] != "header.expected_sentence_count" {
+	if _, err := in.BeginTranscript(ctx, id, &minus); errs.From(err).Metadata["field"] != "expected_sentence_count" {
 		t.Fatalf("negative count: %v", err)
 	}
 }

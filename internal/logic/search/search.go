@@ -23,8 +23,8 @@ import (
 // index.max_terms_count).
 const maxTrackerConversations = 65_536
 
-// SearchLookups are the database reads around a search (dao.SearchLookups).
-type SearchLookups interface {
+// Lookups are the database reads around a search (dao.SearchLookups).
+type Lookups interface {
 	ScopeOwners(ctx context.Context, s model.Scope) ([]int64, error)
 	DepartmentOwners(ctx context.Context, tenantID, departmentID int64) ([]int64, bool, error)
 	TrackerConversations(ctx context.Context, s model.Scope, trackerID int64, limit int) ([]int64, error)
@@ -33,11 +33,10 @@ type SearchLookups interface {
 	Conversations(ctx context.Context, s model.Scope, ids []int64) (map[int64]model.Conversation, error)
 }
 
-// Search is transcript search, the same for the apps (HTTP POST
-// /api/v1/search) and partners (gRPC SearchService.SearchTranscripts).
-type Search struct {
+// Service is transcript search, the same for the apps and for partners.
+type Service struct {
 	engine search.Engine
-	db     SearchLookups
+	db     Lookups
 
 	// locations caches tenant time zones, which change rarely; a stale
 	// one only shifts the per-day facet for a minute.
@@ -50,62 +49,46 @@ type cachedLocation struct {
 	expires time.Time
 }
 
-// NewSearch searches engine; db answers the scope and filter lookups.
-func NewSearch(engine search.Engine, db SearchLookups) *Search {
-	return &Search{engine: engine, db: db, locations: map[int64]cachedLocation{}}
+// NewService searches engine; db answers the scope and filter lookups.
+func NewService(engine search.Engine, db Lookups) *Service {
+	return &Service{engine: engine, db: db, locations: map[int64]cachedLocation{}}
 }
 
-// SearchRequest is a search. The filter's fields sit at the top level of
-// the HTTP body.
-type SearchRequest struct {
-	Query string `json:"query"`
+// Request is a search. Errors name the filter's fields by NormalizeFilter's
+// ids, the others query, speaker_affiliation, page_size and page_token.
+type Request struct {
+	Query string
 	model.ConversationFilter
 	// SpeakerAffiliation: only sentences of this side match (internal,
 	// external, unknown); empty: any side.
-	SpeakerAffiliation string `json:"speaker_affiliation"`
-	PageSize           int    `json:"page_size"`
-	PageToken          string `json:"page_token"`
+	SpeakerAffiliation string
+	PageSize           int
+	PageToken          string
 }
 
-// SearchPage is one page of results and the facets over all of them.
-type SearchPage struct {
-	Results []SearchResult `json:"results"`
+// Page is one page of results and the facets over all of them.
+type Page struct {
+	Results []Result
 	// Total counts matching conversations across all pages.
-	Total       int64        `json:"total"`
-	OwnerFacets []OwnerFacet `json:"owner_facets"`
-	DayFacets   []DayFacet   `json:"day_facets"`
+	Total       int64
+	OwnerFacets []OwnerFacet
+	DayFacets   []search.DayCount
 	// NextPageToken is empty on the last page.
-	NextPageToken string `json:"next_page_token"`
+	NextPageToken string
 }
 
-// SearchResult is one matching conversation with its best sentences.
-type SearchResult struct {
-	Conversation conversation.View `json:"conversation"`
-	Snippets     []SnippetView     `json:"snippets"`
-	Score        float64           `json:"score"`
-}
-
-// SnippetView is a matching sentence; Text has every match wrapped in
-// <em>…</em> and &, < and > escaped.
-type SnippetView struct {
-	Seq        int    `json:"seq"`
-	StartMS    int64  `json:"start_ms"`
-	SpeakerKey string `json:"speaker_key"`
-	Text       string `json:"text"`
+// Result is one matching conversation with its best sentences.
+type Result struct {
+	Conversation conversation.View
+	Snippets     []search.Snippet
+	Score        float64
 }
 
 // OwnerFacet counts matching conversations of one owner.
 type OwnerFacet struct {
-	OwnerUserID   int64  `json:"owner_user_id"`
-	OwnerName     string `json:"owner_name"`
-	Conversations int64  `json:"conversations"`
-}
-
-// DayFacet counts matching conversations that began on one day of the
-// tenant's time zone.
-type DayFacet struct {
-	Day           string `json:"day"`
-	Conversations int64  `json:"conversations"`
+	OwnerUserID   int64
+	OwnerName     string
+	Conversations int64
 }
 
 // searchCursor is the page token: the engine position after the last
@@ -119,8 +102,8 @@ type searchCursor struct {
 // and the query all go into one engine query; nothing is filtered
 // afterwards, except that conversations gone from the database since they
 // were indexed are left out of the page.
-func (s *Search) Search(ctx context.Context, req SearchRequest) (SearchPage, error) {
-	empty := SearchPage{Results: []SearchResult{}, OwnerFacets: []OwnerFacet{}, DayFacets: []DayFacet{}}
+func (s *Service) Search(ctx context.Context, req Request) (Page, error) {
+	empty := Page{Results: []Result{}, OwnerFacets: []OwnerFacet{}, DayFacets: []search.DayCount{}}
 	scope, err := access.Require(ctx, access.Search)
 	if err != nil {
 		return empty, err
@@ -195,10 +178,10 @@ func (s *Search) Search(ctx context.Context, req SearchRequest) (SearchPage, err
 }
 
 // page joins the engine's result with the database rows.
-func (s *Search) page(ctx context.Context, scope model.Scope, res search.Result, fp string) (SearchPage, error) {
-	out := SearchPage{
-		Results: make([]SearchResult, 0, len(res.Hits)), Total: res.Total,
-		OwnerFacets: make([]OwnerFacet, 0, len(res.Owners)), DayFacets: make([]DayFacet, 0, len(res.Days)),
+func (s *Service) page(ctx context.Context, scope model.Scope, res search.Result, fp string) (Page, error) {
+	out := Page{
+		Results: make([]Result, 0, len(res.Hits)), Total: res.Total,
+		OwnerFacets: make([]OwnerFacet, 0, len(res.Owners)), DayFacets: append(make([]search.DayCount, 0, len(res.Days)), res.Days...),
 	}
 	ids := make([]int64, len(res.Hits))
 	for i, h := range res.Hits {
@@ -217,17 +200,11 @@ func (s *Search) page(ctx context.Context, scope model.Scope, res search.Result,
 		if !ok {
 			continue
 		}
-		r := SearchResult{Conversation: conversation.NewView(c), Score: h.Score, Snippets: make([]SnippetView, len(h.Snippets))}
-		for i, sn := range h.Snippets {
-			r.Snippets[i] = SnippetView{Seq: sn.Seq, StartMS: sn.StartMS, SpeakerKey: sn.SpeakerKey, Text: sn.Text}
-		}
-		out.Results = append(out.Results, r)
+		out.Results = append(out.Results, Result{Conversation: conversation.NewView(c), Score: h.Score,
+			Snippets: append(make([]search.Snippet, 0, len(h.Snippets)), h.Snippets...)})
 	}
 	for _, o := range res.Owners {
 		out.OwnerFacets = append(out.OwnerFacets, OwnerFacet{OwnerUserID: o.OwnerUserID, OwnerName: names[o.OwnerUserID], Conversations: o.Conversations})
-	}
-	for _, d := range res.Days {
-		out.DayFacets = append(out.DayFacets, DayFacet{Day: d.Day, Conversations: d.Conversations})
 	}
 	if res.Next != nil {
 		out.NextPageToken = access.EncodePageToken(searchCursor{After: *res.Next, Search: fp})
@@ -237,7 +214,7 @@ func (s *Search) page(ctx context.Context, scope model.Scope, res search.Result,
 
 // lookups reads the conversations of a page and the names of its facet
 // owners at the same time. The first error wins and cancels the other read.
-func (s *Search) lookups(ctx context.Context, scope model.Scope, ids, owners []int64) (map[int64]model.Conversation, map[int64]string, error) {
+func (s *Service) lookups(ctx context.Context, scope model.Scope, ids, owners []int64) (map[int64]model.Conversation, map[int64]string, error) {
 	g, ctx := errgroup.WithContext(ctx)
 	var (
 		convs map[int64]model.Conversation
@@ -257,7 +234,7 @@ func (s *Search) lookups(ctx context.Context, scope model.Scope, ids, owners []i
 	return convs, names, nil
 }
 
-func (s *Search) location(ctx context.Context, tenantID int64) (*time.Location, error) {
+func (s *Service) location(ctx context.Context, tenantID int64) (*time.Location, error) {
 	now := time.Now()
 	s.mu.Lock()
 	c, ok := s.locations[tenantID]

@@ -8,14 +8,14 @@ import (
 	"github.com/megaview/mgvcore/internal/search"
 )
 
-// SearchRebuildSource lists and reads every conversation (dao.SearchDocs).
-type SearchRebuildSource interface {
-	SearchDocLoader
+// RebuildSource lists and reads every conversation (dao.SearchDocs).
+type RebuildSource interface {
+	DocLoader
 	ConversationIDs(ctx context.Context, tenantID, after int64, limit int) ([]int64, error)
 }
 
-// SearchEnqueuer queues re-index jobs (dao.SearchOutbox).
-type SearchEnqueuer interface {
+// Enqueuer queues re-index jobs (dao.SearchOutbox).
+type Enqueuer interface {
 	EnqueueTenant(ctx context.Context, tenantID int64) (int64, error)
 	EnqueueUpdatedSince(ctx context.Context, t time.Time) (int64, error)
 }
@@ -23,15 +23,15 @@ type SearchEnqueuer interface {
 // Reindex rebuilds the search index from the database (`mgvcore reindex`).
 type Reindex struct {
 	engine search.Engine
-	src    SearchRebuildSource
-	queue  SearchEnqueuer
+	src    RebuildSource
+	queue  Enqueuer
 	pacer  Pacer
 	batch  int
 }
 
 // NewReindex rebuilds engine's index from src in batches of batch
 // conversations, one bulk request each, paced by pacer (nil: unpaced).
-func NewReindex(engine search.Engine, src SearchRebuildSource, queue SearchEnqueuer, pacer Pacer, batch int) *Reindex {
+func NewReindex(engine search.Engine, src RebuildSource, queue Enqueuer, pacer Pacer, batch int) *Reindex {
 	return &Reindex{engine: engine, src: src, queue: queue, pacer: pacer, batch: max(batch, 1)}
 }
 

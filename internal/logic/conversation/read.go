@@ -14,10 +14,10 @@ import (
 // the caller's data scope: the three look the same from outside.
 var ErrNotFound = errs.NotFound(errs.ReasonConversationNotFound, "no such conversation")
 
-// ConversationReader reads conversations within a data scope. An id that is
+// ReadRepo reads conversations within a data scope. An id that is
 // unknown, of another tenant or outside the scope is NOT_FOUND
 // (CONVERSATION_NOT_FOUND), never PERMISSION_DENIED.
-type ConversationReader interface {
+type ReadRepo interface {
 	Get(ctx context.Context, s model.Scope, id int64) (model.Conversation, error)
 	List(ctx context.Context, s model.Scope, f model.ConversationFilter, after *model.ConversationCursor, limit int) ([]model.Conversation, error)
 	Count(ctx context.Context, s model.Scope, f model.ConversationFilter) (int64, error)
@@ -27,15 +27,15 @@ type ConversationReader interface {
 	Sentences(ctx context.Context, tenantID, conversationID int64) ([]model.Sentence, error)
 }
 
-// Conversations are the read use cases of conversations: list, get and
-// transcript, the same for the apps (HTTP) and partners (gRPC).
-type Conversations struct {
-	repo ConversationReader
+// Reader holds the read use cases of conversations: list, get and
+// transcript, the same for the apps and for partners.
+type Reader struct {
+	repo ReadRepo
 }
 
-// NewConversations reads through repo.
-func NewConversations(repo ConversationReader) *Conversations {
-	return &Conversations{repo: repo}
+// NewReader reads through repo.
+func NewReader(repo ReadRepo) *Reader {
+	return &Reader{repo: repo}
 }
 
 // View is a conversation as clients see it.
@@ -60,64 +60,64 @@ type View struct {
 
 // ParticipantView is a speaker of a conversation.
 type ParticipantView struct {
-	SpeakerKey string `json:"speaker_key"`
+	SpeakerKey string
 	// UserID is set when the speaker is a user of the tenant.
-	UserID      *int64 `json:"user_id"`
-	Name        string `json:"name"`
-	Affiliation string `json:"affiliation"`
+	UserID      *int64
+	Name        string
+	Affiliation string
 }
 
 // MetricsView are the stored interaction metrics of a conversation.
 type MetricsView struct {
-	AlgoVersion            int       `json:"algo_version"`
-	TalkRatio              float64   `json:"talk_ratio"`
-	LongestMonologueMS     int64     `json:"longest_monologue_ms"`
-	LongestCustomerStoryMS int64     `json:"longest_customer_story_ms"`
-	Interactivity          float64   `json:"interactivity"`
-	PatienceMS             int64     `json:"patience_ms"`
-	QuestionCountInternal  int       `json:"question_count_internal"`
-	QuestionCountExternal  int       `json:"question_count_external"`
-	QuestionRate           float64   `json:"question_rate"`
-	SilenceMS              int64     `json:"silence_ms"`
-	ComputedAt             time.Time `json:"computed_at"`
+	AlgoVersion            int
+	TalkRatio              float64
+	LongestMonologueMS     int64
+	LongestCustomerStoryMS int64
+	Interactivity          float64
+	PatienceMS             int64
+	QuestionCountInternal  int
+	QuestionCountExternal  int
+	QuestionRate           float64
+	SilenceMS              int64
+	ComputedAt             time.Time
 }
 
-// ConversationDetail is one conversation with what belongs to it.
-type ConversationDetail struct {
-	Conversation View              `json:"conversation"`
-	Participants []ParticipantView `json:"participants"`
+// Detail is one conversation with what belongs to it.
+type Detail struct {
+	Conversation View
+	Participants []ParticipantView
 	// Metrics is nil until a transcript is stored.
-	Metrics     *MetricsView            `json:"metrics"`
-	TrackerHits []model.TrackerHitCount `json:"tracker_hits"`
+	Metrics     *MetricsView
+	TrackerHits []model.TrackerHitCount
 }
 
 // Get returns a conversation in the caller's scope with its participants,
 // metrics and per-tracker hit counts.
-func (c *Conversations) Get(ctx context.Context, id int64) (ConversationDetail, error) {
+func (c *Reader) Get(ctx context.Context, id int64) (Detail, error) {
 	s, err := access.Require(ctx, access.Read)
 	if err != nil {
-		return ConversationDetail{}, err
+		return Detail{}, err
 	}
 	if err := access.CheckID("id", id); err != nil {
-		return ConversationDetail{}, err
+		return Detail{}, err
 	}
 	conv, err := c.repo.Get(ctx, s, id)
 	if err != nil {
-		return ConversationDetail{}, err
+		return Detail{}, err
 	}
 	parts, err := c.repo.Participants(ctx, s.TenantID, id)
 	if err != nil {
-		return ConversationDetail{}, err
+		return Detail{}, err
 	}
 	m, err := c.repo.Metrics(ctx, s.TenantID, id)
 	if err != nil {
-		return ConversationDetail{}, err
+		return Detail{}, err
 	}
 	hits, err := c.repo.TrackerHitCounts(ctx, s.TenantID, id)
 	if err != nil {
-		return ConversationDetail{}, err
+		return Detail{}, err
 	}
-	out := ConversationDetail{
+	out := Detail{
 		Conversation: NewView(conv),
 		Participants: make([]ParticipantView, len(parts)),
 		TrackerHits:  hits,

@@ -41,8 +41,8 @@ func TestNormalizeConversationFilter(t *testing.T) {
 			if tc.field == "" && err != nil {
 				t.Fatal(err)
 			}
-			if tc.field != "" && (err == nil || errs.From(err).Metadata["field"] != tc.field || errs.From(err).Status != 400) {
-				t.Fatalf("got %v, want 400 naming %s", err, tc.field)
+			if tc.field != "" && (err == nil || errs.From(err).Metadata["field"] != tc.field || errs.ReasonOf(err) != errs.ReasonInvalidArgument) {
+				t.Fatalf("got %v, want INVALID_ARGUMENT naming %s", err, tc.field)
 			}
 		})
 	}

@@ -17,8 +17,8 @@ import (
 	"github.com/megaview/mgvcore/internal/search"
 )
 
-// SearchJobs is the outbox as the indexer uses it (dao.SearchOutbox).
-type SearchJobs interface {
+// Jobs is the outbox as the indexer uses it (dao.SearchOutbox).
+type Jobs interface {
 	Claim(ctx context.Context, limit int, lease time.Duration) ([]model.OutboxJob, error)
 	Done(ctx context.Context, ids []int64) error
 	Retry(ctx context.Context, id int64, at time.Time, lastError string) error
@@ -26,9 +26,9 @@ type SearchJobs interface {
 	Backlog(ctx context.Context) (int64, time.Time, error)
 }
 
-// SearchDocLoader builds index documents from the database (dao.SearchDocs);
+// DocLoader builds index documents from the database (dao.SearchDocs);
 // the transcripts known gives (may be nil) are not read again.
-type SearchDocLoader interface {
+type DocLoader interface {
 	Load(ctx context.Context, ids []int64, known KnownTranscripts) (map[int64]*search.Doc, map[int64]Stamp, error)
 	Stamps(ctx context.Context, ids []int64) (map[int64]Stamp, error)
 }
@@ -65,8 +65,8 @@ type IndexerOptions struct {
 // the database whatever the interleaving of instances.
 type Indexer struct {
 	engine search.Engine
-	jobs   SearchJobs
-	docs   SearchDocLoader
+	jobs   Jobs
+	docs   DocLoader
 	o      IndexerOptions
 	log    zerolog.Logger
 
@@ -98,7 +98,7 @@ type Indexer struct {
 }
 
 // NewIndexer registers the indexer's metrics on reg (nil: none).
-func NewIndexer(engine search.Engine, jobs SearchJobs, docs SearchDocLoader, o IndexerOptions, log zerolog.Logger, reg prometheus.Registerer) (*Indexer, error) {
+func NewIndexer(engine search.Engine, jobs Jobs, docs DocLoader, o IndexerOptions, log zerolog.Logger, reg prometheus.Registerer) (*Indexer, error) {
 	ix := &Indexer{
 		engine: engine, jobs: jobs, docs: docs, o: o, log: log.With().Str("component", "search_indexer").Logger(),
 		lag: prometheus.NewGauge(prometheus.GaugeOpts{

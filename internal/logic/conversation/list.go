@@ -16,22 +16,22 @@ import (
 // maxFilterOwners bounds ConversationFilter.OwnerIDs.
 const maxFilterOwners = 100
 
-// ListConversationsRequest asks for one page of conversations. Errors name
+// ListRequest asks for one page of conversations. Errors name
 // the filter's fields by NormalizeFilter's ids, the others page_size and
 // page_token.
-type ListConversationsRequest struct {
+type ListRequest struct {
 	Filter    model.ConversationFilter
 	PageSize  int
 	PageToken string
 }
 
-// ConversationPage is one page of a conversation list.
-type ConversationPage struct {
-	Conversations []View `json:"conversations"`
+// Page is one page of a conversation list.
+type Page struct {
+	Conversations []View
 	// NextPageToken is empty on the last page.
-	NextPageToken string `json:"next_page_token"`
+	NextPageToken string
 	// Total counts the matches over all pages.
-	Total int64 `json:"total"`
+	Total int64
 }
 
 // listCursor is the page token's content: the keyset position of the last
@@ -46,40 +46,40 @@ type listCursor struct {
 // the filter, newest begin_time first (ties: higher id first). Pages are a
 // keyset walk, so conversations inserted meanwhile never shift a page: each
 // conversation that existed when the walk began is served exactly once.
-func (c *Conversations) List(ctx context.Context, req ListConversationsRequest) (ConversationPage, error) {
+func (c *Reader) List(ctx context.Context, req ListRequest) (Page, error) {
 	s, err := access.Require(ctx, access.Read)
 	if err != nil {
-		return ConversationPage{}, err
+		return Page{}, err
 	}
 	f, err := NormalizeFilter(req.Filter)
 	if err != nil {
-		return ConversationPage{}, err
+		return Page{}, err
 	}
 	size, err := access.PageSize(req.PageSize)
 	if err != nil {
-		return ConversationPage{}, err
+		return Page{}, err
 	}
 	fp := filterFingerprint(f)
 	var cur listCursor
 	if err := access.DecodePageToken(req.PageToken, &cur); err != nil {
-		return ConversationPage{}, err
+		return Page{}, err
 	}
 	var after *model.ConversationCursor
 	if req.PageToken != "" {
 		if cur.Filter != fp || cur.ID <= 0 {
-			return ConversationPage{}, errs.InvalidArgument("page_token", "belongs to a different filter; start again without a page_token")
+			return Page{}, errs.InvalidArgument("page_token", "belongs to a different filter; start again without a page_token")
 		}
 		after = &model.ConversationCursor{BeginTime: time.UnixMilli(cur.BeginMS).UTC(), ID: cur.ID}
 	}
 	rows, err := c.repo.List(ctx, s, f, after, size+1)
 	if err != nil {
-		return ConversationPage{}, err
+		return Page{}, err
 	}
 	total, err := c.repo.Count(ctx, s, f)
 	if err != nil {
-		return ConversationPage{}, err
+		return Page{}, err
 	}
-	page := ConversationPage{Conversations: make([]View, 0, min(len(rows), size)), Total: total}
+	page := Page{Conversations: make([]View, 0, min(len(rows), size)), Total: total}
 	if len(rows) > size {
 		rows = rows[:size]
 		last := rows[size-1]
