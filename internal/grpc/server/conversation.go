@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"strconv"
 	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
@@ -32,8 +31,8 @@ func (s Conversation) CreateConversation(ctx context.Context, req *openv1.Create
 		Owner:                conversation.Ref{ID: req.GetOwnerUserId(), OriginID: req.GetOriginOwnerUserId()},
 		Deal:                 conversation.Ref{ID: req.GetDealId(), OriginID: req.GetOriginDealId()},
 		Title:                req.GetTitle(),
-		Channel:              channelName(req.GetChannel()),
-		Direction:            directionName(req.GetDirection()),
+		Channel:              channels.name(req.GetChannel()),
+		Direction:            directions.name(req.GetDirection()),
 		DurationMS:           req.GetDurationMs(),
 		Language:             req.GetLanguage(),
 	}
@@ -49,7 +48,7 @@ func (s Conversation) CreateConversation(ctx context.Context, req *openv1.Create
 			SpeakerKey:  p.GetSpeakerKey(),
 			User:        conversation.Ref{ID: p.GetUserId(), OriginID: p.GetOriginUserId()},
 			Name:        p.GetName(),
-			Affiliation: affiliationName(p.GetAffiliation()),
+			Affiliation: affiliations.name(p.GetAffiliation()),
 		})
 	}
 	res, err := s.Ingest.CreateConversation(ctx, in)
@@ -129,7 +128,7 @@ func (s Conversation) GetConversation(ctx context.Context, req *openv1.GetConver
 	}
 	out := &openv1.GetConversationResponse{Conversation: conversationProto(d.Conversation)}
 	for _, p := range d.Participants {
-		pp := &openv1.Participant{SpeakerKey: p.SpeakerKey, Name: p.Name, Affiliation: affiliationProto(p.Affiliation)}
+		pp := &openv1.Participant{SpeakerKey: p.SpeakerKey, Name: p.Name, Affiliation: affiliations.value(p.Affiliation)}
 		if p.UserID != nil {
 			pp.UserId = *p.UserID
 		}
@@ -199,7 +198,7 @@ func ConversationFilterFromProto(f *openv1.ConversationFilter) (model.Conversati
 	out.OwnerIDs = f.GetOwnerIds()
 	out.DepartmentID = f.GetDepartmentId()
 	out.DealID = f.GetDealId()
-	out.Direction = directionName(f.GetDirection())
+	out.Direction = directions.name(f.GetDirection())
 	if f.MinDurationMs != nil {
 		v := f.GetMinDurationMs()
 		out.MinDurationMS = &v
@@ -251,8 +250,8 @@ func protoTime(field string, ts *timestamppb.Timestamp) (time.Time, error) {
 func conversationProto(c conversation.View) *openv1.Conversation {
 	out := &openv1.Conversation{
 		Id: c.ID, OriginConversationId: c.OriginConversationID, OwnerUserId: c.OwnerUserID, Title: c.Title,
-		Channel: channelProto(c.Channel), Direction: directionProto(c.Direction), BeginTime: timestamppb.New(c.BeginTime),
-		DurationMs: c.DurationMS, Language: c.Language, Status: statusProto(c.Status),
+		Channel: channels.value(c.Channel), Direction: directions.value(c.Direction), BeginTime: timestamppb.New(c.BeginTime),
+		DurationMs: c.DurationMS, Language: c.Language, Status: statuses.value(c.Status),
 	}
 	if c.DealID != nil {
 		out.DealId = *c.DealID
@@ -273,89 +272,4 @@ func computedMetricsProto(m interaction.Metrics) *openv1.Metrics {
 		QuestionCountInternal: int64(m.QuestionCountInternal), QuestionCountExternal: int64(m.QuestionCountExternal),
 		QuestionRate: m.QuestionRate, SilenceMs: m.SilenceMS, AlgoVersion: int32(m.AlgoVersion),
 	}
-}
-
-// Enum names: unset is "", an unknown number its decimal form, which the
-// logic layer refuses naming the field.
-
-func channelName(c openv1.Channel) string {
-	switch c {
-	case openv1.Channel_CHANNEL_UNSPECIFIED:
-		return ""
-	case openv1.Channel_CHANNEL_CALL:
-		return model.ChannelCall
-	case openv1.Channel_CHANNEL_MEETING:
-		return model.ChannelMeeting
-	}
-	return strconv.Itoa(int(c))
-}
-
-func directionName(d openv1.Direction) string {
-	switch d {
-	case openv1.Direction_DIRECTION_UNSPECIFIED:
-		return ""
-	case openv1.Direction_DIRECTION_INBOUND:
-		return model.DirectionInbound
-	case openv1.Direction_DIRECTION_OUTBOUND:
-		return model.DirectionOutbound
-	case openv1.Direction_DIRECTION_UNKNOWN:
-		return model.DirectionUnknown
-	}
-	return strconv.Itoa(int(d))
-}
-
-func affiliationName(a openv1.Affiliation) string {
-	switch a {
-	case openv1.Affiliation_AFFILIATION_UNSPECIFIED:
-		return ""
-	case openv1.Affiliation_AFFILIATION_INTERNAL:
-		return model.AffiliationInternal
-	case openv1.Affiliation_AFFILIATION_EXTERNAL:
-		return model.AffiliationExternal
-	case openv1.Affiliation_AFFILIATION_UNKNOWN:
-		return model.AffiliationUnknown
-	}
-	return strconv.Itoa(int(a))
-}
-
-func channelProto(c string) openv1.Channel {
-	switch c {
-	case model.ChannelCall:
-		return openv1.Channel_CHANNEL_CALL
-	case model.ChannelMeeting:
-		return openv1.Channel_CHANNEL_MEETING
-	}
-	return openv1.Channel_CHANNEL_UNSPECIFIED
-}
-
-func directionProto(d string) openv1.Direction {
-	switch d {
-	case model.DirectionInbound:
-		return openv1.Direction_DIRECTION_INBOUND
-	case model.DirectionOutbound:
-		return openv1.Direction_DIRECTION_OUTBOUND
-	}
-	return openv1.Direction_DIRECTION_UNKNOWN
-}
-
-func affiliationProto(a string) openv1.Affiliation {
-	switch a {
-	case model.AffiliationInternal:
-		return openv1.Affiliation_AFFILIATION_INTERNAL
-	case model.AffiliationExternal:
-		return openv1.Affiliation_AFFILIATION_EXTERNAL
-	}
-	return openv1.Affiliation_AFFILIATION_UNKNOWN
-}
-
-func statusProto(s string) openv1.ConversationStatus {
-	switch s {
-	case model.StatusPending:
-		return openv1.ConversationStatus_CONVERSATION_STATUS_PENDING
-	case model.StatusReady:
-		return openv1.ConversationStatus_CONVERSATION_STATUS_READY
-	case model.StatusFailed:
-		return openv1.ConversationStatus_CONVERSATION_STATUS_FAILED
-	}
-	return openv1.ConversationStatus_CONVERSATION_STATUS_UNSPECIFIED
 }

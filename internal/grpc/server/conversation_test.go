@@ -7,7 +7,6 @@ import (
 
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
 	"github.com/megaview/mgvcore/internal/errs"
-	"github.com/megaview/mgvcore/internal/logic/access/accesstest"
 	"github.com/megaview/mgvcore/internal/logic/conversation"
 	"github.com/megaview/mgvcore/internal/model"
 )
@@ -43,34 +42,30 @@ func TestFilterErrorsNameProtoFields(t *testing.T) {
 }
 
 func TestEnumNames(t *testing.T) {
-	for _, d := range []string{model.DirectionInbound, model.DirectionOutbound, model.DirectionUnknown} {
-		if directionName(directionProto(d)) != d {
-			t.Errorf("direction %s does not round-trip", d)
-		}
-	}
-	for _, a := range []string{model.AffiliationInternal, model.AffiliationExternal, model.AffiliationUnknown} {
-		if affiliationName(affiliationProto(a)) != a {
-			t.Errorf("affiliation %s does not round-trip", a)
-		}
-	}
-	if channelName(openv1.Channel(7)) != "7" || channelName(openv1.Channel_CHANNEL_UNSPECIFIED) != "" {
+	roundTrip(t, "channel", channels)
+	roundTrip(t, "direction", directions)
+	roundTrip(t, "affiliation", affiliations)
+	roundTrip(t, "status", statuses)
+	roundTrip(t, "tracker affiliation", trackerAffiliations)
+	roundTrip(t, "role", roles)
+	roundTrip(t, "user status", userStatuses)
+	if channels.name(openv1.Channel(7)) != "7" || channels.name(openv1.Channel_CHANNEL_UNSPECIFIED) != "" {
 		t.Error("channel names")
+	}
+	if directions.value("sideways") != openv1.Direction_DIRECTION_UNKNOWN || trackerAffiliations.value("") != openv1.TrackerAffiliation_TRACKER_AFFILIATION_ANYONE {
+		t.Error("names the proto does not know")
+	}
+	if _, ok := roles.known(openv1.Role(9)); ok {
+		t.Error("role 9 is known")
 	}
 }
 
-func TestTranscriptErrorsNameStreamFields(t *testing.T) {
-	ctx, in := accesstest.App(1, "ingest"), conversation.NewIngest(nil, nil, nil)
-	_, err := in.BeginTranscript(ctx, 0, nil)
-	if f := errs.From(transcriptFields.Word(err)).Metadata["field"]; f != "header.conversation_id" {
-		t.Errorf("conversation id: %q", f)
-	}
-	minus := int64(-1)
-	_, err = in.BeginTranscript(ctx, 1, &minus)
-	if f := errs.From(transcriptFields.Word(err)).Metadata["field"]; f != "header.expected_sentence_count" {
-		t.Errorf("expected count: %q", f)
-	}
-	up, _ := in.BeginTranscript(ctx, 1, nil)
-	if f := errs.From(transcriptFields.Word(up.Add(ctx, nil))).Metadata["field"]; f != "chunk.sentences" {
-		t.Errorf("empty chunk: %q", f)
+// roundTrip checks that every named value of an enum comes back from its name.
+func roundTrip[E ~int32](t *testing.T, what string, m enum[E]) {
+	t.Helper()
+	for e, n := range m.names {
+		if n != "" && m.value(m.name(e)) != e {
+			t.Errorf("%s %s does not round-trip", what, n)
+		}
 	}
 }

@@ -28,11 +28,11 @@ func (o Org) UpsertDepartment(ctx context.Context, req *openv1.UpsertDepartmentR
 
 // UpsertUser creates or replaces a user by origin id.
 func (o Org) UpsertUser(ctx context.Context, req *openv1.UpsertUserRequest) (*openv1.UpsertUserResponse, error) {
-	role, ok := roleNames[req.GetRole()]
+	role, ok := roles.known(req.GetRole())
 	if !ok {
 		return nil, errs.InvalidArgument("role", "unknown role %d", req.GetRole())
 	}
-	status, ok := userStatusNames[req.GetStatus()]
+	status, ok := userStatuses.known(req.GetStatus())
 	if !ok {
 		return nil, errs.InvalidArgument("status", "unknown status %d", req.GetStatus())
 	}
@@ -61,32 +61,8 @@ func (o Org) ListUsers(ctx context.Context, req *openv1.ListUsersRequest) (*open
 	return res, nil
 }
 
-// Unspecified maps to "": logic applies the default.
-var roleNames = map[openv1.Role]string{
-	openv1.Role_ROLE_UNSPECIFIED: "",
-	openv1.Role_ROLE_REP:         model.RoleRep,
-	openv1.Role_ROLE_MANAGER:     model.RoleManager,
-	openv1.Role_ROLE_ADMIN:       model.RoleAdmin,
-}
-
-var userStatusNames = map[openv1.UserStatus]string{
-	openv1.UserStatus_USER_STATUS_UNSPECIFIED: "",
-	openv1.UserStatus_USER_STATUS_ACTIVE:      model.UserActive,
-	openv1.UserStatus_USER_STATUS_DISABLED:    model.UserDisabled,
-}
-
 func userProto(u *model.User) *openv1.User {
-	p := &openv1.User{Id: u.ID, Name: u.Name, Role: openv1.Role_ROLE_UNSPECIFIED, Status: openv1.UserStatus_USER_STATUS_UNSPECIFIED}
-	for k, v := range roleNames {
-		if v == u.Role && v != "" {
-			p.Role = k
-		}
-	}
-	for k, v := range userStatusNames {
-		if v == u.Status && v != "" {
-			p.Status = k
-		}
-	}
+	p := &openv1.User{Id: u.ID, Name: u.Name, Role: roles.value(u.Role), Status: userStatuses.value(u.Status)}
 	if u.OriginUserID != nil {
 		p.OriginUserId = *u.OriginUserID
 	}

@@ -21,7 +21,7 @@ func (s Search) SearchTranscripts(ctx context.Context, req *openv1.SearchTranscr
 		return nil, err
 	}
 	page, err := s.Search.Search(ctx, search.Request{
-		Query: req.GetQuery(), ConversationFilter: f, SpeakerAffiliation: affiliationName(req.GetSpeakerAffiliation()),
+		Query: req.GetQuery(), ConversationFilter: f, SpeakerAffiliation: affiliations.name(req.GetSpeakerAffiliation()),
 		PageSize: int(req.GetPageSize()), PageToken: req.GetPageToken(),
 	})
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/logic/stats"
 	"github.com/megaview/mgvcore/internal/logic/tracker"
-	"github.com/megaview/mgvcore/internal/model"
 )
 
 // Trackers serves TrackerService.
@@ -26,7 +25,7 @@ func (s Trackers) ListTrackers(ctx context.Context, _ *openv1.ListTrackersReques
 	out := &openv1.ListTrackersResponse{Trackers: make([]*openv1.Tracker, 0, len(ts))}
 	for _, t := range ts {
 		out.Trackers = append(out.Trackers, &openv1.Tracker{
-			Id: t.ID, Name: t.Name, Keywords: t.Keywords, Affiliation: trackerAffiliationProto(t.Affiliation),
+			Id: t.ID, Name: t.Name, Keywords: t.Keywords, Affiliation: trackerAffiliations.value(t.Affiliation),
 		})
 	}
 	return out, nil
@@ -62,14 +61,4 @@ func (s Trackers) GetTrackerStats(ctx context.Context, req *openv1.GetTrackerSta
 		out.Buckets = append(out.Buckets, &openv1.TrackerStatsBucket{Key: b.Key, Label: b.Label, Hits: b.Hits, Conversations: b.Conversations})
 	}
 	return out, nil
-}
-
-func trackerAffiliationProto(a string) openv1.TrackerAffiliation {
-	switch a {
-	case model.AffiliationInternal:
-		return openv1.TrackerAffiliation_TRACKER_AFFILIATION_INTERNAL
-	case model.AffiliationExternal:
-		return openv1.TrackerAffiliation_TRACKER_AFFILIATION_EXTERNAL
-	}
-	return openv1.TrackerAffiliation_TRACKER_AFFILIATION_ANYONE
 }
