@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A real open-platform partner client of mgvcore, over TLS with the stubs in gen/.
+"""A real open-platform partner client of mgvcore, over TLS with the installed stubs.
 
 It signs in with an app key and secret, writes a deal, creates a conversation
 (twice: the second call must return the same id), streams a transcript in
@@ -10,7 +10,11 @@ are refused, that the conversation is listed, and that SearchTranscripts
 finds it by a word only its transcript holds once the index has caught up.
 It exits 1 on any mismatch, 2 on a usage error.
 
-    gen/test.py --addr localhost:2022 --ca ssl/ca.crt \\
+It imports mgv.open.v1 from the installed package (`pip install ./gen`) and
+prints where it found it and the grpcio and protobuf it runs on.
+
+    pip install ./gen
+    python gen/test.py --addr localhost:2022 --ca ssl/ca.crt \\
         --app-key ak_… --app-secret … [--owner-user-id 42]
 
 Every option also reads an environment variable: MGV_GRPC_ADDR, MGV_CA_FILE,
@@ -23,19 +27,19 @@ import os
 import sys
 import time
 import uuid
+from importlib import metadata
+
+import grpc
+import mgv.open.v1
+from google.protobuf import timestamp_pb2
+from mgv.open.v1 import auth_pb2, auth_pb2_grpc, common_pb2
+from mgv.open.v1 import conversation_pb2 as conv
+from mgv.open.v1 import conversation_pb2_grpc as conv_grpc
+from mgv.open.v1 import deal_pb2, deal_pb2_grpc, org_pb2, org_pb2_grpc
+from mgv.open.v1 import search_pb2, search_pb2_grpc
+from mgv.open.v1 import system_pb2, system_pb2_grpc
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-
-import grpc  # noqa: E402
-from google.protobuf import timestamp_pb2  # noqa: E402
-
-from mgv.open.v1 import auth_pb2, auth_pb2_grpc, common_pb2  # noqa: E402
-from mgv.open.v1 import conversation_pb2 as conv  # noqa: E402
-from mgv.open.v1 import conversation_pb2_grpc as conv_grpc  # noqa: E402
-from mgv.open.v1 import deal_pb2, deal_pb2_grpc, org_pb2, org_pb2_grpc  # noqa: E402
-from mgv.open.v1 import search_pb2, search_pb2_grpc  # noqa: E402
-from mgv.open.v1 import system_pb2, system_pb2_grpc  # noqa: E402
 
 CHUNK = 400
 
@@ -153,8 +157,17 @@ def search_transcripts(ch, md, word, cid, owner, wait):
           "SearchTranscripts returns the owner facet")
 
 
+def installed(dist):
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
 def main():
     args = parse_args()
+    print(f"stubs mgv-open-client {installed('mgv-open-client')} at {os.path.dirname(mgv.open.v1.__file__)}"
+          f" on grpcio {installed('grpcio')}, protobuf {installed('protobuf')}")
     ch = channel(args)
     grpc.channel_ready_future(ch).result(timeout=10)
     pong = system_pb2_grpc.SystemServiceStub(ch).Ping(system_pb2.PingRequest(), timeout=5)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Integration-test environment for mgvcore: MariaDB, Elasticsearch 7, an
 # OpenSearch 2 with the production analyzer, Jaeger all-in-one, Consul (dev
-# agent) and a Python venv with grpcio/grpcio-tools, all on 127.0.0.1, without
+# agent) and Python venvs with the partner client, all on 127.0.0.1, without
 # Docker or systemd.
 #
 # Usage:
@@ -30,8 +30,8 @@
 #
 # Everything downloaded or built is cached in ${MGV_CACHE_DIR:-$HOME/.cache/mgvcore}
 # (binaries in bin/, Elasticsearch in es/, OpenSearch with analysis-common in
-# analyzer/, Python venv in venv/); data and logs of running services are in
-# ${MGV_CACHE_DIR}/run/<service>/.
+# analyzer/, Python venvs in venv-client*/); data and logs of running services
+# are in ${MGV_CACHE_DIR}/run/<service>/.
 #
 # Environment knobs (all optional):
 #   MGV_CACHE_DIR          cache/run root (default $HOME/.cache/mgvcore)
@@ -51,7 +51,6 @@ ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE_DIR="${MGV_CACHE_DIR:-$HOME/.cache/mgvcore}"
 RUN_DIR="$CACHE_DIR/run"
 BIN_DIR="$CACHE_DIR/bin"
-VENV_DIR="$CACHE_DIR/venv"
 WAIT_TIMEOUT="${MGV_WAIT_TIMEOUT:-300}"
 
 HOST=127.0.0.1
@@ -752,48 +751,86 @@ consul_status() {
 }
 
 # ---------------------------------------------------------------------------
-# Python venv
+# Python venvs: the partner client (gen/, installed as the mgv-open-client
+# package, not editable) with only its runtime dependencies, twice: at the
+# versions gen/requirements.txt pins (venv-client) and at exactly the floors
+# gen/pyproject.toml declares (venv-client-floor). The e2e tests run
+# gen/test.py with both. The generator (grpcio-tools) is in neither: it lives
+# in scripts/proto.sh's venv-proto.
 
 PY_REQS="$ROOT_DIR/gen/requirements.txt"
-PY_STAMP="$VENV_DIR/.mgv-ready"
+PY_PROJECT="$ROOT_DIR/gen/pyproject.toml"
+PY_VENV="$CACHE_DIR/venv-client"
+PY_FLOOR_VENV="$CACHE_DIR/venv-client-floor"
 
-python_want() { # content that identifies what the venv must contain
-  echo "grpcio grpcio-tools"
-  if [ -f "$PY_REQS" ]; then cat "$PY_REQS"; fi
+python_floors() { # "grpcio==X" and "protobuf==Y": the >= floors of gen/pyproject.toml
+  local dep v
+  for dep in grpcio protobuf; do
+    v=$(sed -n "s/^ *\"$dep>=\([0-9][0-9.]*\)[,\"].*/\1/p" "$PY_PROJECT")
+    [ -n "$v" ] || die "python: no $dep>= floor in $PY_PROJECT"
+    echo "$dep==$v"
+  done
+}
+
+python_want() { # python_want CONSTRAINTS: content that identifies what a venv must contain
+  echo "$1"
+  # The package's content: a regenerated stub or an edited pyproject reinstalls it.
+  (cd "$ROOT_DIR/gen" && LC_ALL=C find pyproject.toml README.md mgv -type f ! -name '*.pyc' | LC_ALL=C sort |
+    xargs sha256sum)
+}
+
+python_venv() { # python_venv DIR CONSTRAINTS PIP_ARGS...: DIR with ./gen installed under CONSTRAINTS
+  local dir=$1 constraints=$2 want src
+  shift 2
+  want=$(python_want "$constraints")
+  if [ -x "$dir/bin/python" ] && [ -f "$dir/.mgv-ready" ] && [ "$(cat "$dir/.mgv-ready")" = "$want" ]; then
+    return 0
+  fi
+  if ! "$dir/bin/python" -c 'import sys' >/dev/null 2>&1; then
+    if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then apt_install python3-venv; fi
+    log "python: creating venv $dir"
+    rm -rf "$dir"
+    python3 -m venv "$dir"
+  fi
+  rm -f "$dir/.mgv-ready"
+  # Built from a copy, so no build/ or *.egg-info is left in gen/ and no
+  # stale module of an earlier build gets into the wheel.
+  src=$(mktemp -d)
+  cp -R "$ROOT_DIR/gen/pyproject.toml" "$ROOT_DIR/gen/README.md" "$ROOT_DIR/gen/mgv" "$src/"
+  find "$src" -name __pycache__ -prune -exec rm -rf {} +
+  echo "$constraints" >"$src/constraints.txt"
+  log "python: installing gen/ (mgv-open-client) into $dir with $(echo "$constraints" | grep -E '^(grpcio|protobuf)==' | tr '\n' ' ')"
+  "$dir/bin/python" -m pip uninstall -q -y --disable-pip-version-check mgv-open-client >&2 2>/dev/null || true
+  if ! "$dir/bin/python" -m pip install -q --disable-pip-version-check -c "$src/constraints.txt" "$@" "$src" >&2; then
+    rm -rf "$src"
+    die "python: pip install of gen/ into $dir failed"
+  fi
+  rm -rf "$src"
+  # The installed package, not a checkout, from a directory without gen/.
+  (cd / && "$dir/bin/python" -I -c '
+import importlib, pkgutil, mgv.open.v1 as p
+for m in pkgutil.iter_modules(p.__path__):
+    importlib.import_module("mgv.open.v1." + m.name)
+') || die "python: the installed mgv.open.v1 does not import in $dir"
+  echo "$want" >"$dir/.mgv-ready"
+  log "python: $dir ready ($("$dir/bin/python" -c 'import grpc, google.protobuf as p; print("grpcio", grpc.__version__, "protobuf", p.__version__)'))"
 }
 
 python_start() {
-  # The stamp holds python_want's output verbatim (scripts/proto.sh shares
-  # this venv and stamp format, so neither reinstalls what the other did).
-  local want
-  want=$(python_want)
-  if [ -x "$VENV_DIR/bin/python" ] && [ -f "$PY_STAMP" ] && [ "$(cat "$PY_STAMP")" = "$want" ]; then
-    return 0
-  fi
   command -v python3 >/dev/null 2>&1 || apt_install python3 python3-venv
-  if ! "$VENV_DIR/bin/python" -c 'import sys' >/dev/null 2>&1; then
-    if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then apt_install python3-venv; fi
-    log "python: creating venv $VENV_DIR"
-    rm -rf "$VENV_DIR"
-    python3 -m venv "$VENV_DIR"
-  fi
-  if [ -f "$PY_REQS" ]; then
-    log "python: installing gen/requirements.txt + grpcio grpcio-tools (constrained by it)"
-    "$VENV_DIR/bin/python" -m pip install -q --disable-pip-version-check -r "$PY_REQS" >&2
-    "$VENV_DIR/bin/python" -m pip install -q --disable-pip-version-check -c "$PY_REQS" grpcio grpcio-tools >&2
-  else
-    log "python: installing grpcio grpcio-tools"
-    "$VENV_DIR/bin/python" -m pip install -q --disable-pip-version-check grpcio grpcio-tools >&2
-  fi
-  "$VENV_DIR/bin/python" -c 'import grpc, grpc_tools.protoc' || die "python: grpc import failed"
-  echo "$want" >"$PY_STAMP"
-  log "python: venv ready ($("$VENV_DIR/bin/python" -c 'import grpc; print("grpcio", grpc.__version__)'))"
+  [ -f "$PY_REQS" ] || die "python: missing $PY_REQS"
+  python_venv "$PY_VENV" "$(grep -Ev '^[[:space:]]*(#|$)' "$PY_REQS")"
+  # Exactly the floors, from wheels: if this Python has none for them, the
+  # floors are wrong for it and gen/pyproject.toml must say more.
+  python_venv "$PY_FLOOR_VENV" "$(python_floors)" --only-binary grpcio --only-binary protobuf
 }
 
 python_wait() { :; }
 python_stop() { :; } # the venv is a cache, not a process
 python_status() {
-  if [ -x "$VENV_DIR/bin/python" ] && [ -f "$PY_STAMP" ]; then echo "up ($VENV_DIR/bin/python)"; else echo down; fi
+  if [ -f "$PY_VENV/.mgv-ready" ] && [ -f "$PY_FLOOR_VENV/.mgv-ready" ]; then
+    echo "up ($PY_VENV/bin/python, $PY_FLOOR_VENV/bin/python)"
+  else echo down; fi
 }
 
 # ---------------------------------------------------------------------------
@@ -811,7 +848,8 @@ export MGV_TEST_JAEGER_AGENT='$HOST:$JAEGER_AGENT_COMPACT_PORT'
 export MGV_TEST_JAEGER_COLLECTOR='http://$HOST:$JAEGER_COLLECTOR_HTTP_PORT/api/traces'
 export MGV_TEST_JAEGER_QUERY='http://$HOST:$JAEGER_QUERY_HTTP_PORT'
 export MGV_TEST_CONSUL_ADDR='$HOST:$CONSUL_HTTP_PORT'
-export MGV_TEST_PYTHON='$VENV_DIR/bin/python'
+export MGV_TEST_PYTHON='$PY_VENV/bin/python'
+export MGV_TEST_PYTHON_FLOOR='$PY_FLOOR_VENV/bin/python'
 EOF
 }
 

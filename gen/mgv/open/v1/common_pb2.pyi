@@ -1,13 +1,10 @@
-import datetime
-
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Iterable as _Iterable, Mapping as _Mapping
-from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Mapping, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -119,7 +116,7 @@ class Conversation(_message.Message):
     language: str
     status: ConversationStatus
     custom_data: _struct_pb2.Struct
-    def __init__(self, id: _Optional[int] = ..., origin_conversation_id: _Optional[str] = ..., owner_user_id: _Optional[int] = ..., deal_id: _Optional[int] = ..., title: _Optional[str] = ..., channel: _Optional[_Union[Channel, str]] = ..., direction: _Optional[_Union[Direction, str]] = ..., begin_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., duration_ms: _Optional[int] = ..., language: _Optional[str] = ..., status: _Optional[_Union[ConversationStatus, str]] = ..., custom_data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    def __init__(self, id: _Optional[int] = ..., origin_conversation_id: _Optional[str] = ..., owner_user_id: _Optional[int] = ..., deal_id: _Optional[int] = ..., title: _Optional[str] = ..., channel: _Optional[_Union[Channel, str]] = ..., direction: _Optional[_Union[Direction, str]] = ..., begin_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., duration_ms: _Optional[int] = ..., language: _Optional[str] = ..., status: _Optional[_Union[ConversationStatus, str]] = ..., custom_data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class Participant(_message.Message):
     __slots__ = ("speaker_key", "user_id", "name", "affiliation")
@@ -199,4 +196,4 @@ class ConversationFilter(_message.Message):
     min_duration_ms: int
     max_duration_ms: int
     tracker_id: int
-    def __init__(self, start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., owner_ids: _Optional[_Iterable[int]] = ..., department_id: _Optional[int] = ..., deal_id: _Optional[int] = ..., direction: _Optional[_Union[Direction, str]] = ..., min_duration_ms: _Optional[int] = ..., max_duration_ms: _Optional[int] = ..., tracker_id: _Optional[int] = ...) -> None: ...
+    def __init__(self, start_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., owner_ids: _Optional[_Iterable[int]] = ..., department_id: _Optional[int] = ..., deal_id: _Optional[int] = ..., direction: _Optional[_Union[Direction, str]] = ..., min_duration_ms: _Optional[int] = ..., max_duration_ms: _Optional[int] = ..., tracker_id: _Optional[int] = ...) -> None: ...

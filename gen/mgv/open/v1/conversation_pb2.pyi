@@ -1,13 +1,10 @@
-import datetime
-
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from mgv.open.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Iterable as _Iterable, Mapping as _Mapping
-from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Mapping, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -53,7 +50,7 @@ class CreateConversationRequest(_message.Message):
     language: str
     custom_data: _struct_pb2.Struct
     participants: _containers.RepeatedCompositeFieldContainer[ParticipantInput]
-    def __init__(self, origin_conversation_id: _Optional[str] = ..., origin_owner_user_id: _Optional[str] = ..., owner_user_id: _Optional[int] = ..., origin_deal_id: _Optional[str] = ..., deal_id: _Optional[int] = ..., title: _Optional[str] = ..., channel: _Optional[_Union[_common_pb2.Channel, str]] = ..., direction: _Optional[_Union[_common_pb2.Direction, str]] = ..., begin_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., duration_ms: _Optional[int] = ..., language: _Optional[str] = ..., custom_data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., participants: _Optional[_Iterable[_Union[ParticipantInput, _Mapping]]] = ...) -> None: ...
+    def __init__(self, origin_conversation_id: _Optional[str] = ..., origin_owner_user_id: _Optional[str] = ..., owner_user_id: _Optional[int] = ..., origin_deal_id: _Optional[str] = ..., deal_id: _Optional[int] = ..., title: _Optional[str] = ..., channel: _Optional[_Union[_common_pb2.Channel, str]] = ..., direction: _Optional[_Union[_common_pb2.Direction, str]] = ..., begin_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., duration_ms: _Optional[int] = ..., language: _Optional[str] = ..., custom_data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., participants: _Optional[_Iterable[_Union[ParticipantInput, _Mapping]]] = ...) -> None: ...
 
 class CreateConversationResponse(_message.Message):
     __slots__ = ("conversation_id", "created")
@@ -61,7 +58,7 @@ class CreateConversationResponse(_message.Message):
     CREATED_FIELD_NUMBER: _ClassVar[int]
     conversation_id: int
     created: bool
-    def __init__(self, conversation_id: _Optional[int] = ..., created: _Optional[bool] = ...) -> None: ...
+    def __init__(self, conversation_id: _Optional[int] = ..., created: bool = ...) -> None: ...
 
 class Sentence(_message.Message):
     __slots__ = ("seq", "speaker_key", "start_ms", "end_ms", "text")
@@ -179,7 +176,7 @@ class TranscriptSentence(_message.Message):
     end_ms: int
     text: str
     matches: bool
-    def __init__(self, seq: _Optional[int] = ..., speaker_key: _Optional[str] = ..., start_ms: _Optional[int] = ..., end_ms: _Optional[int] = ..., text: _Optional[str] = ..., matches: _Optional[bool] = ...) -> None: ...
+    def __init__(self, seq: _Optional[int] = ..., speaker_key: _Optional[str] = ..., start_ms: _Optional[int] = ..., end_ms: _Optional[int] = ..., text: _Optional[str] = ..., matches: bool = ...) -> None: ...
 
 class GetTranscriptResponse(_message.Message):
     __slots__ = ("conversation_id", "sentences")

@@ -1,7 +1,6 @@
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
-from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+from typing import ClassVar as _ClassVar, Mapping as _Mapping, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -47,4 +46,4 @@ class UpsertDealResponse(_message.Message):
     CREATED_FIELD_NUMBER: _ClassVar[int]
     deal: Deal
     created: bool
-    def __init__(self, deal: _Optional[_Union[Deal, _Mapping]] = ..., created: _Optional[bool] = ...) -> None: ...
+    def __init__(self, deal: _Optional[_Union[Deal, _Mapping]] = ..., created: bool = ...) -> None: ...

@@ -2,8 +2,7 @@ from mgv.open.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Iterable as _Iterable, Mapping as _Mapping
-from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Mapping, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -35,7 +34,7 @@ class UpsertDepartmentResponse(_message.Message):
     CREATED_FIELD_NUMBER: _ClassVar[int]
     department: Department
     created: bool
-    def __init__(self, department: _Optional[_Union[Department, _Mapping]] = ..., created: _Optional[bool] = ...) -> None: ...
+    def __init__(self, department: _Optional[_Union[Department, _Mapping]] = ..., created: bool = ...) -> None: ...
 
 class UpsertUserRequest(_message.Message):
     __slots__ = ("origin_user_id", "name", "email", "phone", "role", "origin_department_id", "status")
@@ -61,7 +60,7 @@ class UpsertUserResponse(_message.Message):
     CREATED_FIELD_NUMBER: _ClassVar[int]
     user: _common_pb2.User
     created: bool
-    def __init__(self, user: _Optional[_Union[_common_pb2.User, _Mapping]] = ..., created: _Optional[bool] = ...) -> None: ...
+    def __init__(self, user: _Optional[_Union[_common_pb2.User, _Mapping]] = ..., created: bool = ...) -> None: ...
 
 class ListUsersRequest(_message.Message):
     __slots__ = ("page_size", "page_token", "department_id")
