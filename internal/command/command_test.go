@@ -74,9 +74,14 @@ func TestConfigBeforeOrAfterTheCommand(t *testing.T) {
 func TestPrintMySQLWithoutADatabase(t *testing.T) {
 	t.Setenv("MGV_CONFIG", filepath.Join(t.TempDir(), "missing.toml"))
 	code, out := run(t, "migrate", "print", "--dialect", "mysql")
-	if code != 0 || !strings.Contains(out, "CREATE TABLE conversations") || !strings.Contains(out, "uniq_conversations_origin") ||
-		strings.Contains(out, "INSERT") || strings.Contains(out, "DROP TABLE") {
+	if code != 0 || !strings.Contains(out, "CREATE TABLE conversations") || !strings.Contains(out, "uniq_conversations_origin") {
 		t.Errorf("exit %d\n%s", code, out)
+	}
+	// Only DDL is to be reviewed; the bookkeeping rows are comments.
+	for _, line := range strings.Split(out, "\n") {
+		if !strings.HasPrefix(line, "--") && (strings.Contains(line, "INSERT") || strings.Contains(line, "DROP TABLE")) {
+			t.Errorf("printed: %s", line)
+		}
 	}
 	if code, out := run(t, "migrate", "print", "--dialect", "oracle"); code == 0 {
 		t.Errorf("--dialect oracle: exit 0\n%s", out)

@@ -278,8 +278,8 @@ func PrintSchema(w io.Writer, dialect string) (int, error) {
 }
 
 // writePlan prints the statements of p, each ending with a semicolon, and
-// returns how many migrations they apply. The rows of the migrations table
-// are not printed: `migrate up` writes them after the reviewed DDL.
+// returns how many migrations they apply. The rows `migrate up` then writes
+// into the migrations table are printed as comments only.
 func writePlan(w io.Writer, dialect string, p plan) int {
 	migs := p.migrations()
 	if len(migs) == 0 {
@@ -294,11 +294,12 @@ func writePlan(w io.Writer, dialect string, p plan) int {
 			fmt.Fprintf(w, "%s;\n\n", stmt)
 		}
 	}
-	fmt.Fprintf(w, "-- `mgvcore migrate up` runs the statements above and records in %s:", migrationsTable)
+	fmt.Fprintf(w, "-- `mgvcore migrate up` runs the statements above, then records them as below. These rows\n"+
+		"-- are left out of the review (goInception takes no DDL and DML of one table in one work order):\n")
 	for _, mig := range migs {
-		fmt.Fprintf(w, " %s", mig.Name)
+		fmt.Fprintf(w, "-- INSERT INTO %s (version, name, applied_at) VALUES (%d, '%s', CURRENT_TIMESTAMP(3));\n",
+			migrationsTable, mig.Version, mig.Name)
 	}
-	fmt.Fprintln(w)
 	return len(migs)
 }
 
