@@ -32,23 +32,18 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // New builds the CLI application.
 func New(stdout, stderr io.Writer) *cli.App {
-	configFlag := &cli.StringFlag{
-		Name:    "config",
-		Aliases: []string{"c"},
-		Usage:   "config file (default: $MGV_CONFIG, else config/config.toml, else config/config_dev.toml)",
-	}
 	serve := &cli.Command{
 		Name:   "serve",
 		Usage:  "run the HTTP and gRPC servers (the default command)",
 		Action: func(c *cli.Context) error { return serveAction(c, stdout, stderr) },
 	}
-	return &cli.App{
+	app := &cli.App{
 		Name:            global.Name,
 		Usage:           "Megaview conversation-intelligence core: HTTP JSON API and gRPC open platform",
 		Version:         global.Version(),
 		Writer:          stdout,
 		ErrWriter:       stderr,
-		Flags:           []cli.Flag{configFlag},
+		Flags:           []cli.Flag{configFlag()},
 		HideHelpCommand: true,
 		Action:          serve.Action,
 		// Errors are printed once by Main.
@@ -104,10 +99,45 @@ func New(stdout, stderr io.Writer) *cli.App {
 			},
 		},
 	}
+	addConfigFlag(app.Commands)
+	return app
+}
+
+// configFlag names the config file. Every command takes it, before or
+// after its name: `mgvcore --config X migrate up` and `mgvcore migrate up
+// --config X` are the same.
+func configFlag() cli.Flag {
+	return &cli.StringFlag{
+		Name:    "config",
+		Aliases: []string{"c"},
+		Usage:   "config file (default: $MGV_CONFIG, else config/config.toml, else config/config_dev.toml)",
+	}
+}
+
+func addConfigFlag(cmds []*cli.Command) {
+	for _, cmd := range cmds {
+		cmd.Flags = append(cmd.Flags, configFlag())
+		addConfigFlag(cmd.Subcommands)
+	}
+}
+
+// configFile is the --config given nearest to the command that runs.
+func configFile(c *cli.Context) string {
+	for _, ctx := range c.Lineage() {
+		if ctx.App == nil {
+			continue
+		}
+		for _, name := range ctx.LocalFlagNames() {
+			if name == "config" || name == "c" {
+				return ctx.String("config")
+			}
+		}
+	}
+	return ""
 }
 
 func loadConfig(c *cli.Context) (*config.Config, error) {
-	return config.Load(config.Locate(c.String("config")))
+	return config.Load(config.Locate(configFile(c)))
 }
 
 // withDB runs fn with the configuration and its database, closed afterwards:

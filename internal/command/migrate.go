@@ -60,15 +60,27 @@ func migrateCommand(stdout io.Writer) *cli.Command {
 				}),
 			},
 			{
-				Name:  "print",
-				Usage: "print the pending DDL for review (SQL review platform)",
-				Action: with(func(ctx context.Context, m *dao.Migrator) error {
-					n, err := m.Print(ctx, stdout)
-					if err == nil && n == 0 {
-						fmt.Fprintln(stdout, "-- schema is up to date: nothing to apply")
+				Name: "print",
+				Usage: "print for review (Archery) the DDL that `up` would run on the configured database, reading it only; " +
+					"with --dialect, the DDL of a new install, without a config or a database",
+				Flags: []cli.Flag{&cli.StringFlag{Name: "dialect", Usage: "mysql or sqlite: print the schema of an empty database of that dialect"}},
+				Action: func(c *cli.Context) error {
+					printed := func(n int, err error) error {
+						if err == nil && n == 0 {
+							fmt.Fprintln(stdout, "-- schema is up to date: nothing to apply")
+						}
+						return err
 					}
-					return err
-				}),
+					if d := c.String("dialect"); d != "" {
+						if d != "mysql" && d != "sqlite" {
+							return fmt.Errorf("--dialect: %q is neither mysql nor sqlite", d)
+						}
+						return printed(dao.PrintSchema(stdout, d))
+					}
+					return with(func(ctx context.Context, m *dao.Migrator) error {
+						return printed(m.Print(ctx, stdout))
+					})(c)
+				},
 			},
 		},
 	}

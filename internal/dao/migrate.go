@@ -82,80 +82,230 @@ func NewMigrator(db *gorm.DB) *Migrator {
 	return &Migrator{db: db, dialect: db.Dialector.Name()}
 }
 
-func (m *Migrator) bookkeepingDDL() string {
-	if m.dialect == "mysql" {
+func (m *Migrator) bookkeepingDDL() string { return bookkeepingDDL(m.dialect) }
+
+func bookkeepingDDL(dialect string) string {
+	if dialect == "mysql" {
 		return "CREATE TABLE IF NOT EXISTS " + migrationsTable + " (\n" +
-			"  version    INT          NOT NULL,\n" +
-			"  name       VARCHAR(255) NOT NULL,\n" +
-			"  applied_at DATETIME(3)  NOT NULL,\n" +
+			"  version    INT UNSIGNED NOT NULL DEFAULT 0 COMMENT 'migration number',\n" +
+			"  name       VARCHAR(255) NOT NULL DEFAULT '' COMMENT 'migration name',\n" +
+			"  applied_at DATETIME(3)  NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'when it was applied (UTC)',\n" +
 			"  PRIMARY KEY (version)\n" +
-			") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
+			") ENGINE=InnoDB COMMENT='applied schema migrations (mgvcore migrate)'"
 	}
 	return "CREATE TABLE IF NOT EXISTS " + migrationsTable + " (version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at DATETIME NOT NULL)"
 }
 
-// Status lists every migration with the time it was applied.
-func (m *Migrator) Status(ctx context.Context) ([]MigrationState, error) {
-	all, err := Migrations(m.dialect)
+// Baseline is the schema of a dialect at one version in a single piece
+// (migrations/<dialect>/baseline), if the dialect has one: an empty
+// database gets it instead of every migration up to that version, so that
+// a new install is reviewed as the schema it ends with.
+func Baseline(dialect string) (*Migration, error) {
+	dir := path.Join("migrations", dialect, "baseline")
+	entries, err := fs.ReadDir(migrationFiles, dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, err
 	}
-	if err := m.db.WithContext(ctx).Exec(m.bookkeepingDDL()).Error; err != nil {
-		return nil, fmt.Errorf("migrations table: %w", err)
+	var out *Migration
+	for _, e := range entries {
+		name := e.Name()
+		if !strings.HasSuffix(name, ".sql") {
+			continue
+		}
+		num, _, _ := strings.Cut(name, "_")
+		v, err := strconv.Atoi(num)
+		if err != nil || out != nil {
+			return nil, fmt.Errorf("baseline %s: one file whose name starts with its version and an underscore", name)
+		}
+		data, err := fs.ReadFile(migrationFiles, path.Join(dir, name))
+		if err != nil {
+			return nil, err
+		}
+		out = &Migration{Version: v, Name: "baseline_" + strings.TrimSuffix(name, ".sql"), SQL: string(data)}
+	}
+	return out, nil
+}
+
+// step is what one run of a migration executes: its SQL, then the
+// versions it records as applied (a baseline records every migration it
+// stands for).
+type step struct {
+	Migration
+	records  []Migration
+	baseline bool
+}
+
+// plan is what `migrate up` does to a database.
+type plan struct {
+	bookkeeping bool // the migrations table is still to be created
+	steps       []step
+}
+
+func (p plan) migrations() []Migration {
+	var out []Migration
+	for _, s := range p.steps {
+		out = append(out, s.records...)
+	}
+	return out
+}
+
+// makePlan lays out pending: on an empty database (nothing applied) the
+// baseline, if any, stands for the migrations up to its version.
+func makePlan(dialect string, pending []Migration, fresh, bookkeeping bool) (plan, error) {
+	p := plan{bookkeeping: bookkeeping}
+	if fresh {
+		base, err := Baseline(dialect)
+		if err != nil {
+			return p, err
+		}
+		if base != nil {
+			var covered []Migration
+			for len(pending) > 0 && pending[0].Version <= base.Version {
+				covered = append(covered, pending[0])
+				pending = pending[1:]
+			}
+			if len(covered) == 0 || covered[len(covered)-1].Version != base.Version {
+				return p, fmt.Errorf("baseline %s: no migration of version %d", base.Name, base.Version)
+			}
+			p.steps = append(p.steps, step{Migration: *base, records: covered, baseline: true})
+		}
+	}
+	for _, mig := range pending {
+		p.steps = append(p.steps, step{Migration: mig, records: []Migration{mig}})
+	}
+	return p, nil
+}
+
+// hasBookkeeping tells whether the migrations table exists, without
+// creating it.
+func (m *Migrator) hasBookkeeping(ctx context.Context) (bool, error) {
+	var n int64
+	var err error
+	if m.dialect == "mysql" {
+		err = m.db.WithContext(ctx).Raw("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?", migrationsTable).Scan(&n).Error
+	} else {
+		err = m.db.WithContext(ctx).Raw("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?", migrationsTable).Scan(&n).Error
+	}
+	if err != nil {
+		return false, fmt.Errorf("migrations table: %w", err)
+	}
+	return n > 0, nil
+}
+
+// Status lists every migration with the time it was applied. It only reads.
+func (m *Migrator) Status(ctx context.Context) ([]MigrationState, error) {
+	states, _, err := m.status(ctx)
+	return states, err
+}
+
+func (m *Migrator) status(ctx context.Context) (states []MigrationState, bookkeeping bool, err error) {
+	all, err := Migrations(m.dialect)
+	if err != nil {
+		return nil, false, err
+	}
+	bookkeeping, err = m.hasBookkeeping(ctx)
+	if err != nil {
+		return nil, false, err
 	}
 	var rows []struct {
 		Version   int
 		AppliedAt time.Time
 	}
-	if err := m.db.WithContext(ctx).Table(migrationsTable).Select("version, applied_at").Find(&rows).Error; err != nil {
-		return nil, fmt.Errorf("reading %s: %w", migrationsTable, err)
+	if bookkeeping {
+		if err := m.db.WithContext(ctx).Table(migrationsTable).Select("version, applied_at").Find(&rows).Error; err != nil {
+			return nil, false, fmt.Errorf("reading %s: %w", migrationsTable, err)
+		}
 	}
 	applied := make(map[int]time.Time, len(rows))
 	for _, r := range rows {
 		applied[r.Version] = r.AppliedAt
 	}
-	out := make([]MigrationState, len(all))
+	states = make([]MigrationState, len(all))
 	for i, mig := range all {
-		out[i] = MigrationState{Migration: mig, AppliedAt: applied[mig.Version]}
+		states[i] = MigrationState{Migration: mig, AppliedAt: applied[mig.Version]}
 	}
-	return out, nil
+	return states, bookkeeping, nil
 }
 
-// Pending lists the migrations not applied yet.
+// Pending lists the migrations not applied yet. It only reads.
 func (m *Migrator) Pending(ctx context.Context) ([]Migration, error) {
-	states, err := m.Status(ctx)
+	p, err := m.plan(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var out []Migration
-	for _, s := range states {
-		if s.AppliedAt.IsZero() {
-			out = append(out, s.Migration)
-		}
-	}
-	return out, nil
+	return p.migrations(), nil
 }
 
-// Print writes the pending DDL, with its bookkeeping, for review.
+func (m *Migrator) plan(ctx context.Context) (plan, error) {
+	states, bookkeeping, err := m.status(ctx)
+	if err != nil {
+		return plan{}, err
+	}
+	var pending []Migration
+	for _, s := range states {
+		if s.AppliedAt.IsZero() {
+			pending = append(pending, s.Migration)
+		}
+	}
+	return makePlan(m.dialect, pending, len(pending) == len(states), !bookkeeping)
+}
+
+// Print writes, for review, the DDL that `migrate up` would run on this
+// database. It only reads.
 func (m *Migrator) Print(ctx context.Context, w io.Writer) (int, error) {
-	pending, err := m.Pending(ctx)
+	p, err := m.plan(ctx)
 	if err != nil {
 		return 0, err
 	}
-	if len(pending) == 0 {
-		return 0, nil
+	return writePlan(w, m.dialect, p), nil
+}
+
+// PrintSchema writes, for review, the DDL that `migrate up` runs on an
+// empty database of the dialect; it needs no database.
+func PrintSchema(w io.Writer, dialect string) (int, error) {
+	all, err := Migrations(dialect)
+	if err != nil {
+		return 0, err
 	}
-	fmt.Fprintf(w, "%s;\n\n", m.bookkeepingDDL())
-	for _, mig := range pending {
-		fmt.Fprintf(w, "-- migration %s\n%s\n", mig.Name, strings.TrimSpace(mig.SQL))
-		fmt.Fprintf(w, "INSERT INTO %s (version, name, applied_at) VALUES (%d, '%s', CURRENT_TIMESTAMP(3));\n\n",
+	p, err := makePlan(dialect, all, true, true)
+	if err != nil {
+		return 0, err
+	}
+	return writePlan(w, dialect, p), nil
+}
+
+// writePlan prints the statements of p, each ending with a semicolon, and
+// returns how many migrations they apply. The rows `migrate up` then writes
+// into the migrations table are printed as comments only.
+func writePlan(w io.Writer, dialect string, p plan) int {
+	migs := p.migrations()
+	if len(migs) == 0 {
+		return 0
+	}
+	if p.bookkeeping {
+		fmt.Fprintf(w, "-- bookkeeping of `mgvcore migrate`\n%s;\n\n", bookkeepingDDL(dialect))
+	}
+	for _, s := range p.steps {
+		fmt.Fprintf(w, "-- migration %s\n", s.Name)
+		for _, stmt := range Statements(s.SQL) {
+			fmt.Fprintf(w, "%s;\n\n", stmt)
+		}
+	}
+	fmt.Fprintf(w, "-- `mgvcore migrate up` runs the statements above, then records them as below. These rows\n"+
+		"-- are left out of the review (goInception takes no DDL and DML of one table in one work order):\n")
+	for _, mig := range migs {
+		fmt.Fprintf(w, "-- INSERT INTO %s (version, name, applied_at) VALUES (%d, '%s', CURRENT_TIMESTAMP(3));\n",
 			migrationsTable, mig.Version, mig.Name)
 	}
-	return len(pending), nil
+	return len(migs)
 }
 
 // Up applies every pending migration in order. On MySQL a named lock keeps
 // two instances from migrating at once; SQLite runs each in a transaction.
+// It returns the migrations applied, those a baseline stood for included.
 func (m *Migrator) Up(ctx context.Context) ([]Migration, error) {
 	db := m.db.WithContext(ctx)
 	if m.dialect == "mysql" {
@@ -174,25 +324,48 @@ func (m *Migrator) Up(ctx context.Context) ([]Migration, error) {
 		}
 		defer c.ExecContext(context.Background(), "SELECT RELEASE_LOCK('mgvcore_migrate')") //nolint:errcheck
 	}
-	pending, err := m.Pending(ctx)
+	p, err := m.plan(ctx)
 	if err != nil {
 		return nil, err
 	}
-	for i, mig := range pending {
+	if len(p.steps) == 0 {
+		return nil, nil
+	}
+	if m.dialect == "mysql" && p.steps[0].baseline {
+		// The baseline's tables take the database's character set.
+		var charset string
+		if err := db.Raw("SELECT @@character_set_database").Scan(&charset).Error; err != nil {
+			return nil, fmt.Errorf("migrate: %w", err)
+		}
+		if charset != "utf8mb4" {
+			return nil, fmt.Errorf("migrate: the database's character set is %s: create it with CHARACTER SET utf8mb4 (or ALTER DATABASE ... CHARACTER SET utf8mb4)", charset)
+		}
+	}
+	if err := db.Exec(m.bookkeepingDDL()).Error; err != nil {
+		return nil, fmt.Errorf("migrations table: %w", err)
+	}
+	var done []Migration
+	for _, s := range p.steps {
 		err := db.Transaction(func(tx *gorm.DB) error {
-			for _, stmt := range Statements(mig.SQL) {
+			for _, stmt := range Statements(s.SQL) {
 				if err := tx.Exec(stmt).Error; err != nil {
 					return fmt.Errorf("%w\nstatement: %s", err, firstLine(stmt))
 				}
 			}
-			return tx.Exec("INSERT INTO "+migrationsTable+" (version, name, applied_at) VALUES (?, ?, ?)",
-				mig.Version, mig.Name, time.Now().UTC()).Error
+			for _, mig := range s.records {
+				if err := tx.Exec("INSERT INTO "+migrationsTable+" (version, name, applied_at) VALUES (?, ?, ?)",
+					mig.Version, mig.Name, time.Now().UTC()).Error; err != nil {
+					return err
+				}
+			}
+			return nil
 		})
 		if err != nil {
-			return pending[:i], fmt.Errorf("migration %s: %w", mig.Name, err)
+			return done, fmt.Errorf("migration %s: %w", s.Name, err)
 		}
+		done = append(done, s.records...)
 	}
-	return pending, nil
+	return done, nil
 }
 
 // Statements splits a migration into statements: they end with a semicolon

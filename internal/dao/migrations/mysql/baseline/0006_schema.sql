@@ -1,0 +1,220 @@
+-- The MySQL schema at migration 0006, in one piece: what `mgvcore migrate up`
+-- creates on an empty database instead of replaying 0001 to 0006, so that a
+-- new install is reviewed (Archery, goInception rules) as the clean schema.
+-- A test keeps it equal to what 0001..0006 build on an existing database.
+-- Tables take the database's character set: create the database with
+-- CHARACTER SET utf8mb4 (`migrate up` refuses any other).
+
+CREATE TABLE tenants (
+  id         BIGINT UNSIGNED NOT NULL AUTO_INCREMENT COMMENT 'tenant id',
+  name       VARCHAR(255)    NOT NULL DEFAULT '' COMMENT 'display name',
+  timezone   VARCHAR(64)     NOT NULL DEFAULT 'Asia/Shanghai' COMMENT 'IANA time zone of the tenant''s reports',
+  rate_tier  VARCHAR(32)     NOT NULL DEFAULT 'standard' COMMENT 'rate-limit tier',
+  created_at DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'created (UTC)',
+  updated_at DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'last changed (UTC)',
+  PRIMARY KEY (id)
+) ENGINE=InnoDB COMMENT='customer organisations; every other table carries tenant_id';
+
+CREATE TABLE departments (
+  id                   BIGINT UNSIGNED NOT NULL AUTO_INCREMENT COMMENT 'department id',
+  tenant_id            BIGINT          NOT NULL DEFAULT 0 COMMENT 'tenants.id',
+  parent_id            BIGINT          NULL DEFAULT NULL COMMENT 'departments.id of the parent; NULL at the top',
+  origin_department_id VARCHAR(128)    NULL DEFAULT NULL COMMENT 'id in the partner''s system',
+  name                 VARCHAR(255)    NOT NULL DEFAULT '' COMMENT 'display name',
+  path                 VARCHAR(512)    NOT NULL DEFAULT '' COMMENT 'ids from the root down, e.g. /1/5/9/: a subtree is a prefix',
+  created_at           DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'created (UTC)',
+  updated_at           DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'last changed (UTC)',
+  PRIMARY KEY (id),
+  UNIQUE KEY uniq_departments_origin (tenant_id, origin_department_id),
+  KEY idx_departments_path (tenant_id, path(191))
+) ENGINE=InnoDB COMMENT='the org tree of a tenant';
+
+CREATE TABLE users (
+  id             BIGINT UNSIGNED NOT NULL AUTO_INCREMENT COMMENT 'user id',
+  tenant_id      BIGINT          NOT NULL DEFAULT 0 COMMENT 'tenants.id',
+  department_id  BIGINT          NULL DEFAULT NULL COMMENT 'departments.id',
+  name           VARCHAR(255)    NOT NULL DEFAULT '' COMMENT 'display name',
+  email          VARCHAR(255)    NULL DEFAULT NULL COMMENT 'login email, unique',
+  phone          VARCHAR(32)     NULL DEFAULT NULL COMMENT 'login phone, unique',
+  role           VARCHAR(16)     NOT NULL DEFAULT 'rep' COMMENT 'rep, manager or admin',
+  status         VARCHAR(16)     NOT NULL DEFAULT 'active' COMMENT 'active or disabled',
+  origin_user_id VARCHAR(128)    NULL DEFAULT NULL COMMENT 'id in the partner''s system',
+  password_hash  VARCHAR(255)    NOT NULL DEFAULT '' COMMENT 'password hash; empty: no password login',
+  created_at     DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'created (UTC)',
+  updated_at     DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'last changed (UTC)',
+  PRIMARY KEY (id),
+  UNIQUE KEY uniq_users_email (email),
+  UNIQUE KEY uniq_users_phone (phone),
+  UNIQUE KEY uniq_users_origin (tenant_id, origin_user_id),
+  KEY idx_users_department (tenant_id, department_id),
+  KEY idx_users_tenant (tenant_id, id)
+) ENGINE=InnoDB COMMENT='people who sign in or own conversations';
+
+CREATE TABLE apps (
+  id          BIGINT UNSIGNED NOT NULL AUTO_INCREMENT COMMENT 'app id',
+  tenant_id   BIGINT          NOT NULL DEFAULT 0 COMMENT 'tenants.id',
+  name        VARCHAR(255)    NOT NULL DEFAULT '' COMMENT 'display name',
+  app_key     VARCHAR(64)     NOT NULL DEFAULT '' COMMENT 'public key of the open-platform client',
+  secret_hash VARCHAR(255)    NOT NULL DEFAULT '' COMMENT 'hash of the app secret',
+  scopes      VARCHAR(255)    NOT NULL DEFAULT '' COMMENT 'space-separated scopes granted',
+  rate_tier   VARCHAR(32)     NOT NULL DEFAULT 'standard' COMMENT 'rate-limit tier',
+  created_at  DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'created (UTC)',
+  PRIMARY KEY (id),
+  UNIQUE KEY uniq_apps_key (app_key),
+  KEY idx_apps_tenant (tenant_id)
+) ENGINE=InnoDB COMMENT='open-platform (gRPC) client applications';
+
+CREATE TABLE refresh_tokens (
+  id         BIGINT UNSIGNED NOT NULL AUTO_INCREMENT COMMENT 'token id',
+  tenant_id  BIGINT          NOT NULL DEFAULT 0 COMMENT 'tenants.id',
+  user_id    BIGINT          NOT NULL DEFAULT 0 COMMENT 'users.id',
+  family_id  CHAR(32)        NOT NULL DEFAULT '' COMMENT 'rotation family; reuse revokes the family',
+  token_hash CHAR(64)        NOT NULL DEFAULT '' COMMENT 'SHA-256 of the token',
+  expires_at DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'expiry (UTC)',
+  used_at    DATETIME(3)     NULL DEFAULT NULL COMMENT 'when it was exchanged',
+  revoked_at DATETIME(3)     NULL DEFAULT NULL COMMENT 'when it was revoked',
+  created_at DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'created (UTC)',
+  PRIMARY KEY (id),
+  UNIQUE KEY uniq_refresh_tokens_hash (token_hash),
+  KEY idx_refresh_tokens_family (family_id),
+  KEY idx_refresh_tokens_user (user_id)
+) ENGINE=InnoDB COMMENT='refresh tokens of user sessions, stored hashed';
+
+CREATE TABLE deals (
+  id             BIGINT UNSIGNED NOT NULL AUTO_INCREMENT COMMENT 'deal id',
+  tenant_id      BIGINT          NOT NULL DEFAULT 0 COMMENT 'tenants.id',
+  origin_deal_id VARCHAR(128)    NOT NULL DEFAULT '' COMMENT 'id in the partner''s CRM',
+  name           VARCHAR(255)    NOT NULL DEFAULT '' COMMENT 'deal name',
+  account_name   VARCHAR(255)    NOT NULL DEFAULT '' COMMENT 'customer account',
+  stage          VARCHAR(64)     NOT NULL DEFAULT '' COMMENT 'CRM stage',
+  amount_cents   BIGINT          NOT NULL DEFAULT 0 COMMENT 'amount in cents',
+  owner_user_id  BIGINT          NULL DEFAULT NULL COMMENT 'users.id of the owner',
+  created_at     DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'created (UTC)',
+  updated_at     DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'last changed (UTC)',
+  PRIMARY KEY (id),
+  UNIQUE KEY uniq_deals_origin (tenant_id, origin_deal_id)
+) ENGINE=InnoDB COMMENT='CRM deals that conversations belong to';
+
+CREATE TABLE conversations (
+  id                     BIGINT UNSIGNED NOT NULL AUTO_INCREMENT COMMENT 'conversation id',
+  tenant_id              BIGINT          NOT NULL DEFAULT 0 COMMENT 'tenants.id',
+  origin_conversation_id VARCHAR(128)    NOT NULL DEFAULT '' COMMENT 'id in the partner''s system',
+  owner_user_id          BIGINT          NOT NULL DEFAULT 0 COMMENT 'users.id of the owner',
+  deal_id                BIGINT          NULL DEFAULT NULL COMMENT 'deals.id',
+  title                  VARCHAR(255)    NOT NULL DEFAULT '' COMMENT 'title',
+  channel                VARCHAR(16)     NOT NULL DEFAULT 'call' COMMENT 'call or meeting',
+  direction              VARCHAR(16)     NOT NULL DEFAULT 'unknown' COMMENT 'inbound, outbound or unknown',
+  begin_time             DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'when it began (UTC)',
+  duration_ms            BIGINT          NOT NULL DEFAULT 0 COMMENT 'length in milliseconds',
+  language               VARCHAR(16)     NOT NULL DEFAULT '' COMMENT 'BCP 47 language tag',
+  status                 VARCHAR(16)     NOT NULL DEFAULT 'pending' COMMENT 'pending, ready or failed',
+  custom_data            TEXT            NULL COMMENT 'the partner''s JSON object (at most 16 KiB)',
+  request_hash           CHAR(64)        NOT NULL DEFAULT '' COMMENT 'hash of the creating request, for idempotent retries',
+  transcript_version     BIGINT          NOT NULL DEFAULT 0 COMMENT 'bumped on every transcript write',
+  sentence_count         INT             NOT NULL DEFAULT 0 COMMENT 'sentences in the transcript',
+  created_at             DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'created (UTC)',
+  updated_at             DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'last changed (UTC)',
+  PRIMARY KEY (id),
+  UNIQUE KEY uniq_conversations_origin (tenant_id, origin_conversation_id),
+  KEY idx_conversations_time (tenant_id, begin_time, id),
+  KEY idx_conversations_owner (tenant_id, owner_user_id, begin_time),
+  KEY idx_conversations_deal (tenant_id, deal_id, begin_time),
+  KEY idx_conversations_direction (tenant_id, direction, begin_time),
+  KEY idx_conversations_duration (tenant_id, duration_ms),
+  KEY idx_conversations_tenant_id (tenant_id, id)
+) ENGINE=InnoDB COMMENT='calls and meetings';
+
+CREATE TABLE participants (
+  id              BIGINT UNSIGNED NOT NULL AUTO_INCREMENT COMMENT 'participant id',
+  tenant_id       BIGINT          NOT NULL DEFAULT 0 COMMENT 'tenants.id',
+  conversation_id BIGINT          NOT NULL DEFAULT 0 COMMENT 'conversations.id',
+  speaker_key     VARCHAR(64)     NOT NULL DEFAULT '' COMMENT 'speaker label used by the transcript',
+  user_id         BIGINT          NULL DEFAULT NULL COMMENT 'users.id when the speaker is a user',
+  name            VARCHAR(255)    NOT NULL DEFAULT '' COMMENT 'display name',
+  affiliation     VARCHAR(16)     NOT NULL DEFAULT 'unknown' COMMENT 'internal, external or unknown',
+  PRIMARY KEY (id),
+  UNIQUE KEY uniq_participants_speaker (conversation_id, speaker_key)
+) ENGINE=InnoDB COMMENT='speakers of a conversation';
+
+CREATE TABLE conversation_metrics (
+  conversation_id           BIGINT      NOT NULL DEFAULT 0 COMMENT 'conversations.id',
+  tenant_id                 BIGINT      NOT NULL DEFAULT 0 COMMENT 'tenants.id',
+  algo_version              INT         NOT NULL DEFAULT 0 COMMENT 'version of the algorithm that computed the row',
+  talk_ratio                DOUBLE      NOT NULL DEFAULT 0 COMMENT 'talk ratio of the internal speakers',
+  longest_monologue_ms      BIGINT      NOT NULL DEFAULT 0 COMMENT 'longest monologue, ms',
+  longest_customer_story_ms BIGINT      NOT NULL DEFAULT 0 COMMENT 'longest customer story, ms',
+  interactivity             DOUBLE      NOT NULL DEFAULT 0 COMMENT 'interactivity score',
+  patience_ms               BIGINT      NOT NULL DEFAULT 0 COMMENT 'patience, ms',
+  question_count_internal   INT         NOT NULL DEFAULT 0 COMMENT 'questions asked by internal speakers',
+  question_count_external   INT         NOT NULL DEFAULT 0 COMMENT 'questions asked by external speakers',
+  question_rate             DOUBLE      NOT NULL DEFAULT 0 COMMENT 'question rate',
+  silence_ms                BIGINT      NOT NULL DEFAULT 0 COMMENT 'total silence, ms',
+  computed_at               DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'when computed (UTC)',
+  PRIMARY KEY (conversation_id)
+) ENGINE=InnoDB COMMENT='interaction metrics of a conversation';
+
+CREATE TABLE trackers (
+  id          BIGINT UNSIGNED NOT NULL AUTO_INCREMENT COMMENT 'tracker id',
+  tenant_id   BIGINT          NOT NULL DEFAULT 0 COMMENT 'tenants.id',
+  name        VARCHAR(255)    NOT NULL DEFAULT '' COMMENT 'display name',
+  keywords    TEXT            NULL COMMENT 'JSON array of words and phrases (at most 100 of 64 characters)',
+  affiliation VARCHAR(16)     NOT NULL DEFAULT 'anyone' COMMENT 'whose words match: internal, external or anyone',
+  version     BIGINT          NOT NULL DEFAULT 1 COMMENT 'bumped when what it matches changes',
+  created_at  DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'created (UTC)',
+  updated_at  DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'last changed (UTC)',
+  deleted_at  DATETIME(3)     NULL DEFAULT NULL COMMENT 'soft deletion (UTC)',
+  PRIMARY KEY (id),
+  KEY idx_trackers_tenant (tenant_id, deleted_at)
+) ENGINE=InnoDB COMMENT='keyword trackers';
+
+CREATE TABLE tracker_hits (
+  id              BIGINT UNSIGNED NOT NULL AUTO_INCREMENT COMMENT 'hit id',
+  tenant_id       BIGINT          NOT NULL DEFAULT 0 COMMENT 'tenants.id',
+  tracker_id      BIGINT          NOT NULL DEFAULT 0 COMMENT 'trackers.id',
+  conversation_id BIGINT          NOT NULL DEFAULT 0 COMMENT 'conversations.id',
+  seq             INT             NOT NULL DEFAULT 0 COMMENT 'sentence number in the transcript',
+  start_ms        BIGINT          NOT NULL DEFAULT 0 COMMENT 'sentence start, ms from the beginning',
+  speaker_key     VARCHAR(64)     NOT NULL DEFAULT '' COMMENT 'speaker of the sentence',
+  phrase          VARCHAR(255)    NOT NULL DEFAULT '' COMMENT 'the keyword that matched',
+  PRIMARY KEY (id),
+  KEY idx_tracker_hits_tracker (tenant_id, tracker_id, conversation_id),
+  KEY idx_tracker_hits_conversation (conversation_id, tracker_id)
+) ENGINE=InnoDB COMMENT='where trackers matched in transcripts';
+
+CREATE TABLE comments (
+  id              BIGINT UNSIGNED NOT NULL AUTO_INCREMENT COMMENT 'comment id',
+  tenant_id       BIGINT          NOT NULL DEFAULT 0 COMMENT 'tenants.id',
+  conversation_id BIGINT          NOT NULL DEFAULT 0 COMMENT 'conversations.id',
+  author_user_id  BIGINT          NOT NULL DEFAULT 0 COMMENT 'users.id of the author',
+  start_ms        BIGINT          NOT NULL DEFAULT 0 COMMENT 'moment of the conversation it is about, ms',
+  text            VARCHAR(2000)   NOT NULL DEFAULT '' COMMENT 'the comment (at most 2000 characters)',
+  reply_to        BIGINT          NULL DEFAULT NULL COMMENT 'comments.id it answers',
+  created_at      DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'created (UTC)',
+  deleted_at      DATETIME(3)     NULL DEFAULT NULL COMMENT 'soft deletion (UTC)',
+  PRIMARY KEY (id),
+  KEY idx_comments_conversation (tenant_id, conversation_id, start_ms)
+) ENGINE=InnoDB COMMENT='comments on conversations';
+
+CREATE TABLE outbox (
+  id              BIGINT UNSIGNED NOT NULL AUTO_INCREMENT COMMENT 'job id',
+  tenant_id       BIGINT          NOT NULL DEFAULT 0 COMMENT 'tenants.id',
+  kind            VARCHAR(32)     NOT NULL DEFAULT '' COMMENT 'job kind',
+  conversation_id BIGINT          NOT NULL DEFAULT 0 COMMENT 'conversations.id; 0: none',
+  tracker_id      BIGINT          NOT NULL DEFAULT 0 COMMENT 'trackers.id; 0: none',
+  version         BIGINT          NOT NULL DEFAULT 0 COMMENT 'version of the subject the job is for',
+  attempts        INT             NOT NULL DEFAULT 0 COMMENT 'failed attempts so far',
+  next_attempt_at DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'when it is due (UTC)',
+  last_error      VARCHAR(1024)   NOT NULL DEFAULT '' COMMENT 'error of the last attempt',
+  created_at      DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'created (UTC)',
+  PRIMARY KEY (id),
+  KEY idx_outbox_due (kind, next_attempt_at, id),
+  KEY idx_outbox_tracker (kind, tracker_id, version)
+) ENGINE=InnoDB COMMENT='background jobs written in the transaction of the change they follow';
+
+CREATE TABLE transcript_parts (
+  conversation_id BIGINT   NOT NULL DEFAULT 0 COMMENT 'conversations.id',
+  part            INT      NOT NULL DEFAULT 0 COMMENT 'part number, from 0',
+  tenant_id       BIGINT   NOT NULL DEFAULT 0 COMMENT 'tenants.id',
+  sentences       LONGTEXT NULL COMMENT 'JSON array of up to 1000 sentences {seq, speaker_key, start_ms, end_ms, text}',
+  PRIMARY KEY (conversation_id, part)
+) ENGINE=InnoDB COMMENT='transcripts, a few JSON rows per conversation';
