@@ -1,6 +1,8 @@
 # mgvcore — build, test and measure.
 #
 #   make build   binary with build info in bin/mgvcore
+#   make release static CGO_ENABLED=0 linux binary in bin/release/mgvcore
+#                (needs no particular glibc; checked with ldd)
 #   make test    start the real test dependencies, vet, unit tests with -race,
 #                end-to-end tests against the real binary, a bounded
 #                schemathesis run against its /openapi.json
@@ -26,12 +28,23 @@ STATICCHECK  := honnef.co/go/tools/cmd/staticcheck@v0.6.1
 # Test dependencies' addresses, written by scripts/testenv.sh.
 TESTENV      := $(TMP)/testenv.env
 
-.PHONY: all build run test testenv testenv-down vet unit e2e schemathesis bench fuzz lint fmt cert clean
+.PHONY: all build release run test testenv testenv-down vet unit e2e schemathesis bench fuzz lint fmt cert clean
 
 all: build
 
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/mgvcore
+
+# The release binary links nothing dynamically (the SQLite driver is pure
+# Go), so it runs on any Linux kernel Go supports, whatever the glibc.
+RELEASE_BIN := bin/release/mgvcore
+release:
+	CGO_ENABLED=0 GOOS=linux $(GO) build -trimpath -tags osusergo,netgo -ldflags "$(LDFLAGS)" -o $(RELEASE_BIN) ./cmd/mgvcore
+	@out=$$(LC_ALL=C ldd $(RELEASE_BIN) 2>&1 || true); \
+	case "$$out" in \
+	*"not a dynamic executable"*|*"statically linked"*) echo "$(RELEASE_BIN): static ($$out)";; \
+	*) echo "$(RELEASE_BIN) is dynamically linked:"; echo "$$out"; exit 1;; \
+	esac
 
 run: build
 	./$(BIN) serve

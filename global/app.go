@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/debug"
+	"strings"
 
 	"google.golang.org/grpc"
 )
@@ -35,6 +37,39 @@ func Version() string {
 		return GitRelease
 	}
 	return GitCommit
+}
+
+// CommitHash is the commit's hash alone: the first word of GitCommit (which
+// the Makefile stamps as "<hash> <subject>"), else the VCS revision Go
+// recorded in the binary, else "unknown".
+func CommitHash() string {
+	if f := strings.Fields(GitCommit); len(f) > 0 && GitCommit != "unknown" {
+		return f[0]
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 7 {
+				return s.Value[:7]
+			}
+		}
+	}
+	return "unknown"
+}
+
+// GoVersion is the Go release the binary was built with.
+func GoVersion() string { return runtime.Version() }
+
+// BuildInfo is the build information as ordered key/value pairs, for a
+// structured log line.
+func BuildInfo(env string) [][2]string {
+	return [][2]string{
+		{"git_commit", GitCommit},
+		{"git_release", GitRelease},
+		{"build_time", BuildTime},
+		{"go_version", runtime.Version()},
+		{"grpc_version", grpc.Version},
+		{"env", env},
+	}
 }
 
 // PrintBuildInfo writes the Build Info block of the design notes.

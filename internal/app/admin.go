@@ -9,17 +9,23 @@ import (
 	"time"
 )
 
-// adminServer serves pprof on a loopback listener that, like the public
-// ones, survives upgrades.
+// adminServer serves pprof (admin.pprof, loopback only) and /metrics
+// (admin.metrics, and always in pro) on the admin listener, which, like the
+// public ones, survives upgrades.
 type adminServer struct{ srv *http.Server }
 
-func newAdminServer() *adminServer {
+func newAdminServer(pprofOn, metricsOn bool, metrics http.Handler) *adminServer {
 	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	if pprofOn {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+	if metricsOn {
+		mux.Handle("/metrics", metrics)
+	}
 	return &adminServer{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}}
 }
 

@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	nethttp "net/http"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"github.com/olivere/elastic/v7"
 	"github.com/rs/zerolog"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/reflection"
 	"gorm.io/gorm"
 
 	"github.com/megaview/mgvcore/global"
@@ -37,14 +40,26 @@ import (
 const readyCheckTimeout = 2 * time.Second
 
 // Serve runs the service until it is stopped or upgraded. Startup output
-// (build info and banners) goes to out; logs go to log.
+// (build info and banners) goes to out; logs go to log. With JSON logs the
+// build info is one log line and nothing is written to out, so the output
+// stays one JSON object per line.
 func Serve(ctx context.Context, cfg *config.Config, out io.Writer, log zerolog.Logger) error {
-	global.PrintBuildInfo(out, cfg.App.Env)
-	printBanner(out, cfg.App.Banner, log)
+	if cfg.Log.Format == "json" {
+		ev := log.Info().Int("pid", os.Getpid())
+		for _, kv := range global.BuildInfo(cfg.App.Env) {
+			ev = ev.Str(kv[0], kv[1])
+		}
+		ev.Msg("build info")
+		out = io.Discard
+	} else {
+		global.PrintBuildInfo(out, cfg.App.Env)
+		printBanner(out, cfg.App.Banner, log)
+	}
 	if _, set := os.LookupEnv("GOGC"); !set && cfg.Process.GCPercent != 0 {
 		debug.SetGCPercent(cfg.Process.GCPercent)
 	}
 
+	m := metrics.New()
 	proc, err := lifecycle.New(lifecycle.Options{
 		PIDFile:        cfg.Process.PIDFile,
 		UpgradeTimeout: cfg.Process.UpgradeTimeout.Duration,
@@ -59,10 +74,15 @@ func Serve(ctx context.Context, cfg *config.Config, out io.Writer, log zerolog.L
 		log.Info().Msg("upgrade: taking over the listeners of the running process")
 	}
 
+	if err := m.Registry.Register(proc.Collector()); err != nil {
+		return err
+	}
+
 	tlsCfg, err := serverTLS(cfg, log)
 	if err != nil {
 		return err
 	}
+	watchCertificates(m, cfg.SSL.Dir, tlsCfg, log)
 
 	tracer, log, err := startTracing(cfg, log)
 	if err != nil {
@@ -70,7 +90,6 @@ func Serve(ctx context.Context, cfg *config.Config, out io.Writer, log zerolog.L
 	}
 	defer stopTracing(tracer, cfg, log)
 
-	m := metrics.New()
 	brk, err := breaker.NewRegistry(cfg.Breaker, log, m.Registry)
 	if err != nil {
 		return err
@@ -109,15 +128,20 @@ func Serve(ctx context.Context, cfg *config.Config, out io.Writer, log zerolog.L
 		grpc.ForceServerCodecV2(decode.Codec()),
 		// Decode runs outermost, so every recorded failure is collected even
 		// when a policy refuses the call.
-		grpc.ChainUnaryInterceptor(decode.Unary(), interceptor.Unary(grpcChain)),
-		grpc.ChainStreamInterceptor(decode.Stream(), interceptor.Stream(grpcChain)),
+		// The standard gRPC metrics run outermost of all, so they count
+		// every call with the gRPC code the client receives.
+		grpc.ChainUnaryInterceptor(m.GRPC.UnaryServerInterceptor(), decode.Unary(), interceptor.Unary(grpcChain)),
+		grpc.ChainStreamInterceptor(m.GRPC.StreamServerInterceptor(), decode.Stream(), interceptor.Stream(grpcChain)),
 	}})
 	httpSrv := httpx.New(httpx.Options{
 		Config: cfg.HTTP, Log: log, Banner: out, Health: hl,
 		Chain:   pol.chain(cfg.HTTP.RequestTimeout.Duration, cfg.HTTP.MaxBodyBytes),
-		Metrics: m.Handler(),
+		Metrics: publicMetrics(cfg, m),
 	})
 	dom.register(httpSrv, grpcSrv.Registrar())
+	if sip, ok := grpcSrv.Registrar().(reflection.ServiceInfoProvider); ok {
+		m.InitGRPC(sip)
+	}
 
 	grpcLn, err := proc.Listen(cfg.GRPC.Addr)
 	if err != nil {
@@ -130,12 +154,12 @@ func Serve(ctx context.Context, cfg *config.Config, out io.Writer, log zerolog.L
 
 	shutdowns := []namedShutdown{{"http", httpSrv.Shutdown}, {"grpc", grpcSrv.Shutdown}}
 	serveErr := make(chan error, 3)
-	if cfg.Admin.Pprof {
+	if cfg.Admin.Pprof || cfg.MetricsOnAdmin() {
 		adminLn, err := proc.Listen(cfg.Admin.Addr)
 		if err != nil {
 			return fmt.Errorf("admin.addr: %w", err)
 		}
-		admin := newAdminServer()
+		admin := newAdminServer(cfg.Admin.Pprof, cfg.MetricsOnAdmin(), m.Handler())
 		go func() { serveErr <- wrap("admin server", admin.Serve(adminLn)) }()
 		shutdowns = append(shutdowns, namedShutdown{"admin", admin.Shutdown})
 	}
@@ -152,8 +176,12 @@ func Serve(ctx context.Context, cfg *config.Config, out io.Writer, log zerolog.L
 	if err := proc.Ready(); err != nil {
 		return err
 	}
-	log.Info().Int("pid", os.Getpid()).Str("pid_file", proc.PIDFile()).Str("env", cfg.App.Env).
-		Str("grpc", cfg.GRPC.Addr).Str("http", cfg.HTTP.Addr).Msg("ready")
+	ready := log.Info().Int("pid", os.Getpid()).Str("pid_file", proc.PIDFile()).Str("env", cfg.App.Env).
+		Str("grpc", cfg.GRPC.Addr).Str("http", cfg.HTTP.Addr)
+	if cfg.Admin.Pprof || cfg.MetricsOnAdmin() {
+		ready = ready.Str("admin", cfg.Admin.Addr)
+	}
+	ready.Msg("ready")
 	// Start-up leaves garbage (the OpenAPI document parsed and rendered,
 	// configuration, migrations, TLS set-up) that the runtime would hand
 	// back to the OS only minutes later; an idle service should not hold it.
@@ -192,7 +220,7 @@ type namedShutdown struct {
 func drain(timeout time.Duration, hl *health.Health, log zerolog.Logger, reason lifecycle.Reason, servers ...namedShutdown) {
 	start := time.Now()
 	hl.Drain()
-	log.Info().Stringer("reason", reason).Dur("deadline", timeout).Msg("draining")
+	log.Info().Stringer("reason", reason).Dur("deadline_ms", timeout).Msg("draining")
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -206,7 +234,7 @@ func drain(timeout time.Duration, hl *health.Health, log zerolog.Logger, reason 
 		}()
 	}
 	wg.Wait()
-	log.Info().Dur("took", time.Since(start)).Msg("drained")
+	log.Info().Dur("took_ms", time.Since(start)).Msg("drained")
 }
 
 // migrateAtStart applies pending migrations where the config allows it (the
@@ -253,6 +281,32 @@ func printBanner(out io.Writer, path string, log zerolog.Logger) {
 		return
 	}
 	_, _ = out.Write(data)
+}
+
+// publicMetrics is the /metrics handler of the public HTTP port: none when
+// the admin listener serves it (always in pro).
+func publicMetrics(cfg *config.Config, m *metrics.Metrics) nethttp.Handler {
+	if cfg.MetricsOnAdmin() {
+		return nil
+	}
+	return m.Handler()
+}
+
+// watchCertificates exports when the gRPC server certificate and the CA
+// expire; the values are read again by every upgrade, which is also how new
+// certificates are taken into use.
+func watchCertificates(m *metrics.Metrics, dir string, tlsCfg *tls.Config, log zerolog.Logger) {
+	if len(tlsCfg.Certificates) > 0 {
+		if leaf := tlsCfg.Certificates[0].Leaf; leaf != nil {
+			m.CertificateExpiry("server", float64(leaf.NotAfter.Unix()))
+		}
+	}
+	ca, err := cert.ReadCertificate(filepath.Join(dir, cert.CACert))
+	if err != nil {
+		log.Warn().Err(err).Msg("cannot read the CA certificate's expiry")
+		return
+	}
+	m.CertificateExpiry("ca", float64(ca.NotAfter.Unix()))
 }
 
 // serverTLS loads the gRPC certificates, generating development ones first

@@ -225,3 +225,21 @@ func LoadPool(path string) (*x509.CertPool, error) {
 	}
 	return pool, nil
 }
+
+// ReadCertificate parses the first PEM certificate of the file at path.
+func ReadCertificate(path string) (*x509.Certificate, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		var block *pem.Block
+		block, data = pem.Decode(data)
+		if block == nil {
+			return nil, errors.New(path + ": no PEM certificate found")
+		}
+		if block.Type == "CERTIFICATE" {
+			return x509.ParseCertificate(block.Bytes)
+		}
+	}
+}

@@ -99,10 +99,13 @@ type Process struct {
 	GCPercent int `toml:"gc_percent"`
 }
 
-// Admin is the loopback listener for pprof.
+// Admin is the operations listener: pprof (loopback only) and, when
+// Metrics is on, /metrics, which then leaves the public HTTP port. In pro
+// /metrics is always served here (see MetricsOnAdmin).
 type Admin struct {
-	Addr  string `toml:"addr"`
-	Pprof bool   `toml:"pprof"`
+	Addr    string `toml:"addr"`
+	Pprof   bool   `toml:"pprof"`
+	Metrics bool   `toml:"metrics"`
 }
 
 // Database configures the SQL store.
@@ -223,6 +226,12 @@ type Auth struct {
 	AccessTokenTTL  Duration `toml:"access_token_ttl"`
 	RefreshTokenTTL Duration `toml:"refresh_token_ttl"`
 	AppTokenTTL     Duration `toml:"app_token_ttl"`
+}
+
+// MetricsOnAdmin reports whether /metrics is served on admin.addr instead of
+// the public HTTP port: when admin.metrics is set, and always in pro.
+func (c *Config) MetricsOnAdmin() bool {
+	return c.Admin.Metrics || c.App.Env == global.EnvPro
 }
 
 // Duration is a time.Duration written as "3s" in TOML and environment values.
@@ -426,7 +435,7 @@ func (c *Config) Validate() error {
 	if g := c.Process.GCPercent; g != 0 && (g < 25 || g > 1000) {
 		bad("process.gc_percent", "must be 25..1000, or 0 for the runtime's default (got %d)", g)
 	}
-	addr("admin.addr", c.Admin.Addr, c.Admin.Pprof)
+	addr("admin.addr", c.Admin.Addr, c.Admin.Pprof || c.MetricsOnAdmin())
 	if c.Admin.Pprof && c.Admin.Addr != "" {
 		if host, _, err := net.SplitHostPort(c.Admin.Addr); err == nil {
 			if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {

@@ -161,3 +161,18 @@ func TestLocateOrder(t *testing.T) {
 		t.Errorf("with flag: %q", got)
 	}
 }
+
+func TestMetricsOnAdminInPro(t *testing.T) {
+	c := Default()
+	if c.MetricsOnAdmin() {
+		t.Error("dev serves /metrics on the admin listener by default; want the public port")
+	}
+	c.App.Env = "pro"
+	if !c.MetricsOnAdmin() {
+		t.Error("pro must serve /metrics on the admin listener")
+	}
+	c.Admin.Addr = ""
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "admin.addr: is required") {
+		t.Errorf("pro without admin.addr: got %v", err)
+	}
+}

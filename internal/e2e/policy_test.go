@@ -129,7 +129,9 @@ func TestPolicyChainEdges(t *testing.T) {
 		data, _ := io.ReadAll(resp.Body)
 		wants := []string{
 			`mgv_requests_total{code="404",operation="http.unmatched",transport="http"}`,
-			`mgv_requests_total{code="200",operation="/grpc.health.v1.Health/Check",transport="grpc"}`,
+			`grpc_server_handled_total{grpc_code="OK",grpc_method="Check",grpc_service="grpc.health.v1.Health",grpc_type="unary"}`,
+			`grpc_server_handling_seconds_bucket{grpc_method="Check",grpc_service="grpc.health.v1.Health",grpc_type="unary"`,
+			`mgv_build_info{`,
 			`mgv_request_duration_seconds_bucket{operation="/mgv.open.v1.SystemService/Ping",transport="http"`,
 			"go_goroutines", "go_sql_open_connections", "process_resident_memory_bytes",
 		}
@@ -140,6 +142,9 @@ func TestPolicyChainEdges(t *testing.T) {
 			if !strings.Contains(string(data), want) {
 				t.Errorf("/metrics lacks %s", want)
 			}
+		}
+		if strings.Contains(string(data), `transport="grpc"`) {
+			t.Error("gRPC calls are counted in the HTTP request metrics, with HTTP codes")
 		}
 	})
 	t.Run("pprof on the loopback admin listener", func(t *testing.T) {

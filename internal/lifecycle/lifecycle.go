@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/cloudflare/tableflip"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 )
 
@@ -49,6 +50,7 @@ type Process struct {
 	pidFile  string
 	stopping atomic.Bool
 	signals  chan os.Signal
+	upgrades *prometheus.CounterVec
 }
 
 // Options configure a Process.
@@ -71,7 +73,15 @@ func New(opts Options, log zerolog.Logger) (*Process, error) {
 	if err != nil {
 		return nil, fmt.Errorf("upgrader: %w", err)
 	}
-	p := &Process{upg: upg, log: log, pidFile: pidFile, signals: make(chan os.Signal, 4)}
+	p := &Process{upg: upg, log: log, pidFile: pidFile, signals: make(chan os.Signal, 4),
+		upgrades: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mgv_upgrades_total",
+			Help: "Upgrades this process started, by result: ok (the new process took over) or failed (it did not; this one keeps serving).",
+		}, []string{"result"}),
+	}
+	for _, r := range []string{"ok", "failed"} {
+		p.upgrades.WithLabelValues(r)
+	}
 	if !upg.HasParent() {
 		p.checkPIDFile()
 	}
@@ -100,6 +110,10 @@ func alive(pid int) bool {
 	proc, err := os.FindProcess(pid)
 	return err == nil && proc.Signal(syscall.Signal(0)) == nil
 }
+
+// Collector exports mgv_upgrades_total. A failed upgrade is counted by the
+// process that keeps serving, so it stays visible to scrapes.
+func (p *Process) Collector() prometheus.Collector { return p.upgrades }
 
 // HasParent reports whether this process is an upgrade of a running one.
 func (p *Process) HasParent() bool { return p.upg.HasParent() }
@@ -166,10 +180,12 @@ func (p *Process) upgrade(sig os.Signal) {
 	p.log.Info().Str("signal", sig.String()).Msg("upgrade requested: starting a new process")
 	start := time.Now()
 	if err := p.upg.Upgrade(); err != nil {
+		p.upgrades.WithLabelValues("failed").Inc()
 		p.log.Error().Err(err).Msg("upgrade failed; this process keeps serving")
 		return
 	}
-	p.log.Info().Dur("took", time.Since(start)).Msg("new process is ready; draining this one")
+	p.upgrades.WithLabelValues("ok").Inc()
+	p.log.Info().Dur("took_ms", time.Since(start)).Msg("new process is ready; draining this one")
 }
 
 // Close releases the upgrader and, on a real stop, removes the pid file if

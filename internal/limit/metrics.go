@@ -21,6 +21,11 @@ func (l *Limiter) register(reg prometheus.Registerer) error {
 		Name: "mgv_ratelimit_keys",
 		Help: "Rate-limit keys (tenants, apps, client IPs) held now; idle ones are evicted.",
 	}, func() float64 { return float64(l.keys.Load()) })
+	// Every scope starts at zero, so rates and alerts work before the first
+	// rejection.
+	for _, s := range []Scope{ScopeIP, ScopeTenant, ScopeApp} {
+		l.rejections.WithLabelValues(string(s))
+	}
 	if reg == nil {
 		return nil
 	}

@@ -1,6 +1,8 @@
-// Package metrics is the Prometheus registry of the service: request counts
-// and latencies of both transports, Go runtime and process figures, and the
-// database pool. Other packages register their own collectors on Registry.
+// Package metrics is the Prometheus registry of the service: HTTP request
+// counts and latencies labelled with HTTP status codes, the standard gRPC
+// server metrics (grpc_server_*) labelled with gRPC codes, the build info,
+// Go runtime and process figures, and the database pool. Other packages
+// register their own collectors on Registry.
 package metrics
 
 import (
@@ -8,44 +10,87 @@ import (
 	"net/http"
 	"strconv"
 
+	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc/reflection"
 
+	"github.com/megaview/mgvcore/global"
 	"github.com/megaview/mgvcore/internal/policy"
 )
+
+// latencyBuckets are the request latency buckets of both transports, in
+// seconds.
+var latencyBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
 
 // Metrics owns one registry per process (no global state, so tests can
 // build many).
 type Metrics struct {
 	Registry *prometheus.Registry
+	// GRPC are the standard gRPC server metrics; its interceptors go
+	// outermost on the gRPC server so they see the final status code.
+	GRPC     *grpcprom.ServerMetrics
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	certs    *prometheus.GaugeVec
 }
 
-// New registers the request metrics and the runtime collectors.
+// New registers the request metrics, the build info and the runtime
+// collectors.
 func New() *Metrics {
 	reg := prometheus.NewRegistry()
 	m := &Metrics{
 		Registry: reg,
+		GRPC: grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram(
+			grpcprom.WithHistogramBuckets(latencyBuckets))),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mgv_requests_total",
-			Help: "Requests by transport, operation and status code.",
+			Help: "HTTP requests by operation and HTTP status code (gRPC calls are counted in grpc_server_handled_total).",
 		}, []string{"transport", "operation", "code"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "mgv_request_duration_seconds",
-			Help:    "Request latency by transport and operation.",
-			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+			Help:    "HTTP request latency by operation (gRPC calls are timed in grpc_server_handling_seconds).",
+			Buckets: latencyBuckets,
 		}, []string{"transport", "operation"}),
+		certs: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "mgv_tls_certificate_expiry_timestamp_seconds",
+			Help: "When a certificate the service presents or trusts expires, as a Unix time; read at start and at every upgrade.",
+		}, []string{"cert"}),
 	}
-	reg.MustRegister(m.requests, m.latency,
+	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "mgv_build_info",
+		Help: "Always 1; the labels say which build runs.",
+		ConstLabels: prometheus.Labels{
+			"version":    global.Version(),
+			"commit":     global.CommitHash(),
+			"build_time": global.BuildTime,
+			"goversion":  global.GoVersion(),
+		},
+	})
+	buildInfo.Set(1)
+	reg.MustRegister(m.requests, m.latency, m.certs, m.GRPC, buildInfo,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
-// Observe implements policy.Observer.
+// InitGRPC starts every method's grpc_server_* series at zero, so rates and
+// alerts work before the first call; call it once the services are
+// registered.
+func (m *Metrics) InitGRPC(srv reflection.ServiceInfoProvider) { m.GRPC.InitializeMetrics(srv) }
+
+// CertificateExpiry records when the named certificate expires.
+func (m *Metrics) CertificateExpiry(name string, unixSeconds float64) {
+	m.certs.WithLabelValues(name).Set(unixSeconds)
+}
+
+// Observe implements policy.Observer for HTTP calls; gRPC calls are counted
+// by the GRPC server metrics with their gRPC codes.
 func (m *Metrics) Observe(info *policy.Info, out policy.Outcome) {
+	if info.Transport != policy.HTTP {
+		return
+	}
 	m.requests.WithLabelValues(info.Transport, info.Operation, statusLabel(out.Status)).Inc()
 	m.latency.WithLabelValues(info.Transport, info.Operation).Observe(out.Latency.Seconds())
 }

@@ -121,7 +121,7 @@ func AccessLog(log zerolog.Logger, observers ...Observer) Middleware {
 				Str("operation", info.Operation).
 				Str("transport", info.Transport).
 				Int("status", out.Status).
-				Dur("latency", out.Latency).
+				Dur("latency_ms", out.Latency).
 				Str("request_id", info.RequestID()).
 				Str("client_ip", info.ClientIP)
 			if id := info.TraceID(); id != "" {

@@ -110,7 +110,7 @@ func TestAccessLogOneLinePerCall(t *testing.T) {
 			if strings.Count(line, "\n") != 1 {
 				t.Fatalf("want one line, got %q", line)
 			}
-			for _, want := range []string{`"operation":"/mgv.open.v1.Test/Do"`, `"request_id":"r1"`, `"trace_id":"t1"`, `"tenant":"42"`, `"level":"` + tc.level + `"`, `"latency":`} {
+			for _, want := range []string{`"operation":"/mgv.open.v1.Test/Do"`, `"request_id":"r1"`, `"trace_id":"t1"`, `"tenant":"42"`, `"level":"` + tc.level + `"`, `"latency_ms":`} {
 				if !strings.Contains(line, want) {
 					t.Errorf("log line lacks %s: %s", want, line)
 				}

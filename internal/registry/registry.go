@@ -86,7 +86,7 @@ func (r *Registrar) run(ctx context.Context) {
 		if err != nil {
 			failures++
 			wait, retry = retry, min(retry*2, r.t.maxRetry)
-			r.log.Warn().Err(err).Int("attempt", failures).Dur("retry_in", wait).
+			r.log.Warn().Err(err).Int("attempt", failures).Dur("retry_in_ms", wait).
 				Msg("consul: registration failed; serving goes on, retrying in the background")
 		} else {
 			registered, retry, failures = true, r.t.firstRetry, 0

@@ -242,7 +242,7 @@ func (ix *Indexer) work(ctx context.Context, gauges bool) {
 		case err != nil && ctx.Err() == nil:
 			failures++
 			wait = backoff(failures, ix.o.PollInterval, ix.o.MaxBackoff)
-			ix.log.Warn().Err(err).Dur("retry_in", wait).Msg("search indexing failed; jobs are kept and retried")
+			ix.log.Warn().Err(err).Dur("retry_in_ms", wait).Msg("search indexing failed; jobs are kept and retried")
 		case n == 0:
 			// Caught up: nothing is due.
 			failures = 0

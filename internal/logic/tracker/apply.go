@@ -161,7 +161,7 @@ func (a *Applier) run(ctx context.Context) {
 				if ctx.Err() == nil {
 					failures++
 					idle = min(a.opt.Poll<<min(failures, 16), a.opt.MaxBackoff)
-					a.log.Warn().Err(err).Dur("retry_in", idle).Msg("claiming a tracker job failed")
+					a.log.Warn().Err(err).Dur("retry_in_ms", idle).Msg("claiming a tracker job failed")
 				}
 				break
 			}
@@ -201,11 +201,11 @@ func (a *Applier) process(ctx context.Context, job *model.OutboxJob) {
 				a.fail(ctx, job, err, log)
 				return
 			}
-			log.Info().Dur("took", time.Since(start)).Msg("purged the hits of a deleted tracker")
+			log.Info().Dur("took_ms", time.Since(start)).Msg("purged the hits of a deleted tracker")
 			a.finish(ctx, job, log)
 			return
 		case res.Done:
-			log.Info().Int("conversations", matched).Dur("took", time.Since(start)).Msg("applied tracker to existing conversations")
+			log.Info().Int("conversations", matched).Dur("took_ms", time.Since(start)).Msg("applied tracker to existing conversations")
 			a.finish(ctx, job, log)
 			return
 		}
@@ -260,7 +260,7 @@ func (a *Applier) fail(ctx context.Context, job *model.OutboxJob, cause error, l
 	}
 	delay := min(time.Second<<min(max(job.Attempts-1, 0), 20), a.opt.MaxBackoff)
 	delay = delay/2 + rand.N(delay/2+1)
-	log.Warn().Err(cause).Int("attempts", job.Attempts).Dur("retry_in", delay).Msg("tracker job failed")
+	log.Warn().Err(cause).Int("attempts", job.Attempts).Dur("retry_in_ms", delay).Msg("tracker job failed")
 	if err := a.jobs.RetryTrackerJob(ctx, job.ID, time.Now().Add(delay), cause); err != nil && ctx.Err() == nil {
 		log.Warn().Err(err).Msg("recording a tracker job failure failed; it runs again after its lease")
 	}
