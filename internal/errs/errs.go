@@ -85,31 +85,35 @@ func (e *Error) GRPCStatus() *status.Status {
 	return st
 }
 
+// statusCodes pairs HTTP statuses with gRPC codes. A status maps to the
+// code of its first pair, a code to the status of its first pair.
+var statusCodes = []struct {
+	http int
+	grpc codes.Code
+}{
+	{http.StatusBadRequest, codes.InvalidArgument},
+	{http.StatusUnprocessableEntity, codes.InvalidArgument},
+	{http.StatusBadRequest, codes.OutOfRange},
+	{http.StatusUnauthorized, codes.Unauthenticated},
+	{http.StatusForbidden, codes.PermissionDenied},
+	{http.StatusNotFound, codes.NotFound},
+	{http.StatusConflict, codes.AlreadyExists},
+	{http.StatusConflict, codes.Aborted},
+	{http.StatusTooManyRequests, codes.ResourceExhausted},
+	{http.StatusRequestEntityTooLarge, codes.ResourceExhausted},
+	{http.StatusPreconditionFailed, codes.FailedPrecondition},
+	{http.StatusServiceUnavailable, codes.Unavailable},
+	{http.StatusGatewayTimeout, codes.DeadlineExceeded},
+	{499, codes.Canceled},
+	{http.StatusNotImplemented, codes.Unimplemented},
+}
+
 // GRPCCode maps an HTTP status to the matching gRPC code.
 func GRPCCode(httpStatus int) codes.Code {
-	switch httpStatus {
-	case http.StatusBadRequest, http.StatusUnprocessableEntity:
-		return codes.InvalidArgument
-	case http.StatusUnauthorized:
-		return codes.Unauthenticated
-	case http.StatusForbidden:
-		return codes.PermissionDenied
-	case http.StatusNotFound:
-		return codes.NotFound
-	case http.StatusConflict:
-		return codes.AlreadyExists
-	case http.StatusRequestEntityTooLarge, http.StatusTooManyRequests:
-		return codes.ResourceExhausted
-	case http.StatusServiceUnavailable:
-		return codes.Unavailable
-	case http.StatusGatewayTimeout:
-		return codes.DeadlineExceeded
-	case 499:
-		return codes.Canceled
-	case http.StatusNotImplemented:
-		return codes.Unimplemented
-	case http.StatusPreconditionFailed:
-		return codes.FailedPrecondition
+	for _, p := range statusCodes {
+		if p.http == httpStatus {
+			return p.grpc
+		}
 	}
 	if httpStatus >= 500 {
 		return codes.Internal
@@ -119,31 +123,13 @@ func GRPCCode(httpStatus int) codes.Code {
 
 // HTTPStatus maps a gRPC code to an HTTP status.
 func HTTPStatus(c codes.Code) int {
-	switch c {
-	case codes.OK:
+	if c == codes.OK {
 		return http.StatusOK
-	case codes.InvalidArgument, codes.OutOfRange:
-		return http.StatusBadRequest
-	case codes.Unauthenticated:
-		return http.StatusUnauthorized
-	case codes.PermissionDenied:
-		return http.StatusForbidden
-	case codes.NotFound:
-		return http.StatusNotFound
-	case codes.AlreadyExists, codes.Aborted:
-		return http.StatusConflict
-	case codes.ResourceExhausted:
-		return http.StatusTooManyRequests
-	case codes.FailedPrecondition:
-		return http.StatusPreconditionFailed
-	case codes.Unavailable:
-		return http.StatusServiceUnavailable
-	case codes.DeadlineExceeded:
-		return http.StatusGatewayTimeout
-	case codes.Canceled:
-		return 499
-	case codes.Unimplemented:
-		return http.StatusNotImplemented
+	}
+	for _, p := range statusCodes {
+		if p.grpc == c {
+			return p.http
+		}
 	}
 	return http.StatusInternalServerError
 }

@@ -286,3 +286,26 @@ func TestFieldNamesWord(t *testing.T) {
 		t.Error("Named changed an error about no field")
 	}
 }
+
+func TestStatusCodeMapping(t *testing.T) {
+	for status, code := range map[int]codes.Code{
+		400: codes.InvalidArgument, 422: codes.InvalidArgument, 401: codes.Unauthenticated, 403: codes.PermissionDenied,
+		404: codes.NotFound, 409: codes.AlreadyExists, 413: codes.ResourceExhausted, 429: codes.ResourceExhausted,
+		412: codes.FailedPrecondition, 499: codes.Canceled, 501: codes.Unimplemented, 503: codes.Unavailable,
+		504: codes.DeadlineExceeded, 500: codes.Internal, 502: codes.Internal, 418: codes.Unknown,
+	} {
+		if got := GRPCCode(status); got != code {
+			t.Errorf("GRPCCode(%d) = %v, want %v", status, got, code)
+		}
+	}
+	for code, status := range map[codes.Code]int{
+		codes.OK: 200, codes.InvalidArgument: 400, codes.OutOfRange: 400, codes.Unauthenticated: 401,
+		codes.PermissionDenied: 403, codes.NotFound: 404, codes.AlreadyExists: 409, codes.Aborted: 409,
+		codes.ResourceExhausted: 429, codes.FailedPrecondition: 412, codes.Unavailable: 503,
+		codes.DeadlineExceeded: 504, codes.Canceled: 499, codes.Unimplemented: 501, codes.Internal: 500, codes.DataLoss: 500,
+	} {
+		if got := HTTPStatus(code); got != status {
+			t.Errorf("HTTPStatus(%v) = %d, want %d", code, got, status)
+		}
+	}
+}
