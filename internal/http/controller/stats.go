@@ -2,6 +2,8 @@ package controller
 
 import (
 	"net/http"
+	"net/url"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -57,11 +59,7 @@ type MetricsMeanJSON struct {
 // is how many conversations have a transcript; the means are over those.
 func (h Stats) Reps(c echo.Context) error {
 	q := c.QueryParams()
-	from, err := optTime(q, "from")
-	if err != nil {
-		return err
-	}
-	to, err := optTime(q, "to")
+	from, to, err := queryRange(q)
 	if err != nil {
 		return err
 	}
@@ -86,4 +84,12 @@ func (h Stats) Reps(c echo.Context) error {
 		RepCount: t.RepCount, ConversationCount: t.ConversationCount, TotalDurationMS: t.TotalDurationMS,
 		MeasuredCount: t.MeasuredCount, Mean: MetricsMeanJSON(t.Mean),
 	}})
+}
+
+// queryRange reads the from and to of a statistic; the logic checks them.
+func queryRange(q url.Values) (from, to time.Time, err error) {
+	if from, err = optTime(q, "from"); err == nil {
+		to, err = optTime(q, "to")
+	}
+	return from, to, err
 }

@@ -130,11 +130,7 @@ func (h Trackers) TrackerStats(c echo.Context) error {
 		return err
 	}
 	q := c.QueryParams()
-	from, err := optTime(q, "from")
-	if err != nil {
-		return err
-	}
-	to, err := optTime(q, "to")
+	from, to, err := queryRange(q)
 	if err != nil {
 		return err
 	}
