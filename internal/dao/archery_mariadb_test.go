@@ -26,17 +26,27 @@ const oldBookkeeping = "CREATE TABLE IF NOT EXISTS " + dao.MigrationsTable + " (
 
 // migrateAsReleased builds the schema a release before 0006 left: the old
 // migrations table and every migration up to version 5, one by one.
-func migrateAsReleased(t *testing.T, db *gorm.DB) {
+func migrateAsReleased(t *testing.T, db *gorm.DB) { migrateTo(t, db, 5) }
+
+// migrateTo builds the schema of a release at migration version: every
+// migration up to it, one by one, as `migrate up` of that release ran them
+// (on MySQL with the migrations table of releases before 0006).
+func migrateTo(t *testing.T, db *gorm.DB, version int) {
 	t.Helper()
-	all, err := dao.Migrations("mysql")
+	dialect := db.Dialector.Name()
+	all, err := dao.Migrations(dialect)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := db.Exec(oldBookkeeping).Error; err != nil {
+	bookkeeping := dao.NewMigrator(db).BookkeepingDDL()
+	if dialect == "mysql" {
+		bookkeeping = oldBookkeeping
+	}
+	if err := db.Exec(bookkeeping).Error; err != nil {
 		t.Fatal(err)
 	}
 	for _, mig := range all {
-		if mig.Version > 5 {
+		if mig.Version > version {
 			break
 		}
 		for _, stmt := range dao.Statements(mig.SQL) {
@@ -91,45 +101,79 @@ func schemaOf(t *testing.T, db *gorm.DB) map[string]string {
 	return out
 }
 
-// A new install (the baseline) and a database of a release before 0006
-// upgraded by 0006 end with the same schema. `migrate print` writes
-// nothing on the empty database, and has nothing to print afterwards.
+// versions lists the versions of migrations.
+func versions(migs []dao.Migration) []int {
+	var out []int
+	for _, m := range migs {
+		out = append(out, m.Version)
+	}
+	return out
+}
+
+// A new install (the baseline) and databases of the releases at 0005 and
+// at 0006, upgraded by the migrations they lack, end with the same schema.
+// `migrate print` writes nothing on the empty database, and has nothing to
+// print afterwards.
 func TestBaselineEqualsUpgradedSchemaOnMariaDB(t *testing.T) {
 	ctx := t.Context()
+	all, err := dao.Migrations("mysql")
+	if err != nil {
+		t.Fatal(err)
+	}
 	fresh := daotest.OpenMariaDB(t, daotest.Unmigrated)
 	var out bytes.Buffer
-	if n, err := dao.NewMigrator(fresh).Print(ctx, &out); err != nil || n != 5 || !strings.Contains(out.String(), "CREATE TABLE conversations") {
+	if n, err := dao.NewMigrator(fresh).Print(ctx, &out); err != nil || n != len(all) || !strings.Contains(out.String(), "CREATE TABLE conversations") ||
+		strings.Contains(out.String(), "ALTER TABLE") {
 		t.Fatalf("print on an empty database: %d migrations, %v\n%s", n, err, out.String())
 	}
 	if fresh.Migrator().HasTable(dao.MigrationsTable) {
 		t.Fatal("print created the migrations table")
 	}
 	applied, err := dao.NewMigrator(fresh).Up(ctx)
-	if err != nil || len(applied) != 5 {
+	if err != nil || !slices.Equal(versions(applied), versions(all)) {
 		t.Fatalf("up on an empty database: %v %v", applied, err)
 	}
 
-	old := daotest.OpenMariaDB(t, daotest.Unmigrated)
-	migrateAsReleased(t, old)
-	out.Reset()
-	if n, err := dao.NewMigrator(old).Print(ctx, &out); err != nil || n != 1 || !strings.Contains(out.String(), "-- migration 0006_archery") || strings.Contains(out.String(), "CREATE TABLE") {
-		t.Fatalf("print on a database at 0005: %d migrations, %v\n%s", n, err, out.String())
+	upgrades := []struct {
+		at      int
+		names   []string
+		applied []int
+	}{
+		{5, []string{"0006_archery", "0007_patience_fraction"}, []int{6, 7}},
+		{6, []string{"0007_patience_fraction"}, []int{7}},
 	}
-	applied, err = dao.NewMigrator(old).Up(ctx)
-	if err != nil || len(applied) != 1 || applied[0].Version != 6 {
-		t.Fatalf("up on a database at 0005: %v %v", applied, err)
-	}
-
-	want, got := schemaOf(t, fresh), schemaOf(t, old)
-	if len(want) != len(got) {
-		t.Errorf("tables: new install %d, upgraded %d", len(want), len(got))
-	}
-	for name, w := range want {
-		if got[name] != w {
-			t.Errorf("table %s\nnew install:\n%s\nupgraded:\n%s", name, w, got[name])
+	dbs := []*gorm.DB{fresh}
+	want := schemaOf(t, fresh)
+	for _, up := range upgrades {
+		old := daotest.OpenMariaDB(t, daotest.Unmigrated)
+		migrateTo(t, old, up.at)
+		out.Reset()
+		n, err := dao.NewMigrator(old).Print(ctx, &out)
+		if err != nil || n != len(up.names) || strings.Contains(out.String(), "CREATE TABLE") {
+			t.Fatalf("print on a database at %04d: %d migrations, %v\n%s", up.at, n, err, out.String())
 		}
+		for _, name := range up.names {
+			if !strings.Contains(out.String(), "-- migration "+name+"\n") {
+				t.Errorf("print on a database at %04d does not show %s", up.at, name)
+			}
+		}
+		applied, err = dao.NewMigrator(old).Up(ctx)
+		if err != nil || !slices.Equal(versions(applied), up.applied) {
+			t.Fatalf("up on a database at %04d: %v %v", up.at, applied, err)
+		}
+
+		got := schemaOf(t, old)
+		if len(want) != len(got) {
+			t.Errorf("tables: new install %d, upgraded from %04d %d", len(want), up.at, len(got))
+		}
+		for name, w := range want {
+			if got[name] != w {
+				t.Errorf("table %s\nnew install:\n%s\nupgraded from %04d:\n%s", name, w, up.at, got[name])
+			}
+		}
+		dbs = append(dbs, old)
 	}
-	for _, db := range []*gorm.DB{fresh, old} {
+	for _, db := range dbs {
 		states, err := dao.NewMigrator(db).Status(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -172,8 +216,8 @@ func snapshot(t *testing.T, db *gorm.DB, tables []string) map[string][][]sql.Nul
 }
 
 // A database of a release before 0006, with rows in every table, is
-// upgraded by 0006: every row is still there as it was, and the dao reads
-// and writes it.
+// upgraded by 0006 and 0007: every row is still there as it was, and the
+// dao reads and writes it.
 func TestUpgradeKeepsEveryRowOnMariaDB(t *testing.T) {
 	ctx := t.Context()
 	db := daotest.OpenMariaDB(t, daotest.Unmigrated)
@@ -219,14 +263,14 @@ func TestUpgradeKeepsEveryRowOnMariaDB(t *testing.T) {
 		"conversation_metrics", "trackers", "tracker_hits", "comments", "outbox", "transcript_parts", dao.MigrationsTable}
 	before := snapshot(t, db, tables)
 	applied, err := dao.NewMigrator(db).Up(ctx)
-	if err != nil || len(applied) != 1 || applied[0].Version != 6 {
+	if err != nil || !slices.Equal(versions(applied), []int{6, 7}) {
 		t.Fatalf("up: %v %v", applied, err)
 	}
 	after := snapshot(t, db, tables)
 	for _, table := range tables {
 		b, a := before[table], after[table]
 		if table == dao.MigrationsTable {
-			a = a[:len(a)-1] // and 0006 itself
+			a = a[:len(a)-2] // and 0006 and 0007 themselves
 		}
 		if !slices.EqualFunc(b, a, slices.Equal) {
 			t.Errorf("%s changed:\nbefore %v\nafter  %v", table, b, a)

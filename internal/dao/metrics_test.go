@@ -2,6 +2,8 @@ package dao_test
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"slices"
 	"sync"
 	"testing"
@@ -55,4 +57,93 @@ func testSaveMetrics(t *testing.T, db *gorm.DB) {
 			t.Errorf("stored %+v\nwant   %+v", *got, want)
 		}
 	}
+}
+
+// patience_ms is a mean with a fraction: it is stored as it was computed,
+// bit for bit, and the rep statistics sum it without rounding.
+func TestPatienceKeepsItsFraction(t *testing.T) { daotest.Each(t, testPatienceFraction) }
+
+func testPatienceFraction(t *testing.T, db *gorm.DB) {
+	ctx := t.Context()
+	at := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	tenant := model.Tenant{Name: "t", Timezone: "UTC", RateTier: "standard"}
+	if err := db.Create(&tenant).Error; err != nil {
+		t.Fatal(err)
+	}
+	rep := model.User{TenantID: tenant.ID, Name: "rep", Role: model.RoleRep, Status: "active"}
+	if err := db.Create(&rep).Error; err != nil {
+		t.Fatal(err)
+	}
+	// Gaps of 1 ms and 0 ms, a mean over three gaps, and a large value.
+	patience := []float64{0.5, 1.0 / 3, 1 << 40 / 3.0}
+	convs := dao.NewConversations(db)
+	var sum float64
+	for i, p := range patience {
+		c := model.Conversation{TenantID: tenant.ID, OriginConversationID: fmt.Sprint("c", i), OwnerUserID: rep.ID,
+			Channel: model.ChannelCall, Direction: model.DirectionInbound, Status: model.StatusPending, BeginTime: at}
+		if err := convs.Create(ctx, &c, nil); err != nil {
+			t.Fatal(err)
+		}
+		m := model.ConversationMetrics{ConversationID: c.ID, TenantID: tenant.ID, AlgoVersion: 2, PatienceMS: p, ComputedAt: at}
+		if err := convs.SaveMetrics(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		got, err := convs.Metrics(ctx, tenant.ID, c.ID)
+		if err != nil || got == nil || got.PatienceMS != p {
+			t.Errorf("patience %v stored, %+v read back (%v)", p, got, err)
+		}
+		sum += p
+	}
+	scope := model.Scope{TenantID: tenant.ID, UserID: rep.ID, Role: model.RoleAdmin}
+	aggs, err := dao.NewStats(db).RepAggregates(ctx, scope, "", at.Add(-time.Hour), at.Add(time.Hour))
+	if err != nil || len(aggs) != 1 || aggs[0].Measured != 3 {
+		t.Fatalf("aggregates: %+v %v", aggs, err)
+	}
+	if got := aggs[0].PatienceMS; math.Abs(got-sum) > 1e-9*sum {
+		t.Errorf("sum of patience %v, want %v", got, sum)
+	}
+}
+
+// A database of the release at 0006 (0005 on SQLite, which has no 0006)
+// with metrics rows is upgraded by 0007: patience_ms keeps the integral
+// values stored before, and takes fractions afterwards.
+func TestPatienceUpgradeKeepsValues(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := t.Context()
+		migrateTo(t, db, 6)
+		at := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+		const large = int64(1) << 40
+		if err := db.Exec("INSERT INTO conversation_metrics VALUES (?, 7, 1, 0.5, 1000, 2000, 0.75, 1501, 2, 1, 1.5, 400, ?), (?, 7, 1, 0, 0, 0, 0, ?, 0, 0, 0, 0, ?)",
+			41, at, 42, large, at).Error; err != nil {
+			t.Fatal(err)
+		}
+		applied, err := dao.NewMigrator(db).Up(ctx)
+		if err != nil || len(applied) != 1 || applied[0].Version != 7 {
+			t.Fatalf("up: %v %v", applied, err)
+		}
+		if db.Dialector.Name() == "sqlite" {
+			var types []string
+			if err := db.Raw("SELECT DISTINCT typeof(patience_ms) FROM conversation_metrics").Scan(&types).Error; err != nil || !slices.Equal(types, []string{"real"}) {
+				t.Errorf("patience_ms is stored as %v (%v), want real", types, err)
+			}
+		}
+		convs := dao.NewConversations(db)
+		for id, want := range map[int64]float64{41: 1501, 42: float64(large)} {
+			m, err := convs.Metrics(ctx, 7, id)
+			if err != nil || m == nil || m.PatienceMS != want || m.AlgoVersion != 1 {
+				t.Errorf("metrics of %d after the upgrade: %+v %v, want patience %v", id, m, err, want)
+			}
+		}
+		if m, err := convs.Metrics(ctx, 7, 41); err != nil || m.TalkRatio != 0.5 || m.LongestCustomerStoryMS != 2000 ||
+			m.Interactivity != 0.75 || m.QuestionCountInternal != 2 || m.QuestionRate != 1.5 || m.SilenceMS != 400 || !m.ComputedAt.Equal(at) {
+			t.Errorf("metrics of 41 after the upgrade: %+v %v", m, err)
+		}
+		m := model.ConversationMetrics{ConversationID: 41, TenantID: 7, AlgoVersion: 2, PatienceMS: 0.5, ComputedAt: at}
+		if err := convs.SaveMetrics(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := convs.Metrics(ctx, 7, 41); err != nil || got.PatienceMS != 0.5 {
+			t.Errorf("patience 0.5 saved after the upgrade, read %+v %v", got, err)
+		}
+	}, daotest.Unmigrated)
 }

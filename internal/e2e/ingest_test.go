@@ -417,7 +417,7 @@ func assertStoredMetrics(t *testing.T, p *partner, id int64) {
 	m := c.Metrics
 	if m == nil || m.TalkRatio != want.TalkRatio || m.LongestMonologueMs != want.LongestMonologueMS ||
 		m.LongestCustomerStoryMs != want.LongestCustomerStoryMS || m.Interactivity != want.Interactivity ||
-		m.PatienceMs != float64(want.PatienceMS) || m.QuestionCountInternal != int64(want.QuestionCountInternal) ||
+		m.PatienceMs != want.PatienceMS || m.QuestionCountInternal != int64(want.QuestionCountInternal) ||
 		m.QuestionCountExternal != int64(want.QuestionCountExternal) || m.SilenceMs != want.SilenceMS {
 		t.Fatalf("conversation %d: stored metrics %v, the stored transcript of %d sentences gives %+v", id, m, len(tr.Sentences), want)
 	}

@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
@@ -178,7 +179,7 @@ func TestStatsOnMariaDB(t *testing.T) {
 		}
 		for _, id := range convs {
 			talk += metrics[id].TalkRatio
-			patience += float64(metrics[id].PatienceMS)
+			patience += metrics[id].PatienceMS
 			questions += float64(metrics[id].QuestionCountInternal)
 		}
 		n := float64(len(convs))
@@ -247,5 +248,82 @@ func TestStatsOnMariaDB(t *testing.T) {
 		StartTime: timestamppb.New(at(from)), EndTime: timestamppb.New(at(from).AddDate(1, 1, 0))})
 	if code, _, md := rpcReason(err); code != codes.InvalidArgument || md["field"] != "end_time" {
 		t.Errorf("gRPC range over 366 days: %v", err)
+	}
+
+	// patience_ms keeps its fraction end to end, in the other tenant: gaps of
+	// 1 ms and 0 ms give 0.5 (not 1), a single gap of 1 ms gives 1, and the
+	// rep's mean of the two is 0.75 (not 1), over HTTP and gRPC alike.
+	op := newPartner(t, s.GRPC(), other.AppToken(t))
+	fracRep := other.Reps[0]
+	line := func(seq, start, end int64, speaker, text string) *openv1.Sentence {
+		return &openv1.Sentence{Seq: seq, SpeakerKey: speaker, StartMs: start, EndMs: end, Text: text}
+	}
+	fractional := []struct {
+		duration  int64
+		sentences []*openv1.Sentence
+		patience  float64
+	}{
+		{10_000, []*openv1.Sentence{
+			line(0, 0, 2000, "cust", "the price is too high for us"),
+			line(1, 2001, 4000, "rep", "let me check with my manager"),
+			line(2, 5000, 7000, "cust", "we need to think about it"),
+			line(3, 7000, 9000, "rep", "我们可以给您一些折扣"),
+		}, 0.5},
+		{5000, []*openv1.Sentence{
+			line(0, 0, 2000, "cust", "what is the price per seat"),
+			line(1, 2001, 4000, "rep", "it depends on the team size"),
+		}, 1},
+	}
+	otherAdmin := other.Token(t, other.Admin)
+	for i, c := range fractional {
+		id := op.create(fmt.Sprintf("patience-%d", i), fracRep.ID, at("2026-03-10T03:00:00Z"), c.duration, nil)
+		put, err := op.put(id, c.sentences, 10)
+		if err != nil || put.Metrics == nil || put.Metrics.PatienceMs != c.patience {
+			t.Fatalf("put transcript %d: %v %v, want patience_ms %v", i, put, err, c.patience)
+		}
+		g, err := op.conv.GetConversation(op.ctx, &openv1.GetConversationRequest{ConversationId: id})
+		if err != nil || g.Metrics.GetPatienceMs() != c.patience || g.Metrics.GetAlgoVersion() != 2 {
+			t.Errorf("gRPC get %d: %v %v, want patience_ms %v", i, g.GetMetrics(), err, c.patience)
+		}
+		var raw struct {
+			Metrics map[string]json.RawMessage `json:"metrics"`
+		}
+		apiGet(t, s, fmt.Sprintf("/api/v1/conversations/%d", id), otherAdmin).expect(t, http.StatusOK, "").into(t, &raw)
+		if got, want := string(raw.Metrics["patience_ms"]), strconv.FormatFloat(c.patience, 'f', -1, 64); got != want {
+			t.Errorf("HTTP get %d: patience_ms %s, want %s", i, got, want)
+		}
+	}
+	var fracStats repStatsJSON
+	apiGet(t, s, "/api/v1/stats/reps?from="+from+"&to="+to, otherAdmin).expect(t, http.StatusOK, "").into(t, &fracStats)
+	seen := 0
+	for _, r := range fracStats.Reps {
+		if r.User.ID == fracRep.ID {
+			seen++
+			if r.MeasuredCount != 2 || r.Mean.PatienceMS != 0.75 {
+				t.Errorf("HTTP rep stats: %+v, want patience_ms 0.75 over 2", r)
+			}
+		}
+	}
+	if fracStats.Team.MeasuredCount != 2 || fracStats.Team.Mean.PatienceMS != 0.75 {
+		t.Errorf("HTTP team stats: %+v, want patience_ms 0.75 over 2", fracStats.Team)
+	}
+	fracRPC, err := openv1.NewStatsServiceClient(s.GRPC()).GetRepStats(op.ctx, &openv1.GetRepStatsRequest{
+		StartTime: timestamppb.New(at(from)), EndTime: timestamppb.New(at(to))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range fracRPC.Reps {
+		if r.User.Id == fracRep.ID {
+			seen++
+			if r.ConversationCount != 2 || r.Mean.GetPatienceMs() != 0.75 {
+				t.Errorf("gRPC rep stats: %v, want patience_ms 0.75 over 2", r)
+			}
+		}
+	}
+	if seen != 2 {
+		t.Errorf("the rep with the fractional patience is in %d of the 2 rep statistics", seen)
+	}
+	if fracRPC.Team.Mean.GetPatienceMs() != 0.75 {
+		t.Errorf("gRPC team stats: %v, want patience_ms 0.75", fracRPC.Team)
 	}
 }

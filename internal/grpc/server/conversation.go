@@ -137,7 +137,7 @@ func (s Conversation) GetConversation(ctx context.Context, req *openv1.GetConver
 	if m := d.Metrics; m != nil {
 		out.Metrics = &openv1.Metrics{
 			TalkRatio: m.TalkRatio, LongestMonologueMs: m.LongestMonologueMS, LongestCustomerStoryMs: m.LongestCustomerStoryMS,
-			Interactivity: m.Interactivity, PatienceMs: float64(m.PatienceMS),
+			Interactivity: m.Interactivity, PatienceMs: m.PatienceMS,
 			QuestionCountInternal: int64(m.QuestionCountInternal), QuestionCountExternal: int64(m.QuestionCountExternal),
 			QuestionRate: m.QuestionRate, SilenceMs: m.SilenceMS, AlgoVersion: int32(m.AlgoVersion),
 		}
@@ -268,7 +268,7 @@ func conversationProto(c conversation.View) *openv1.Conversation {
 func computedMetricsProto(m interaction.Metrics) *openv1.Metrics {
 	return &openv1.Metrics{
 		TalkRatio: m.TalkRatio, LongestMonologueMs: m.LongestMonologueMS, LongestCustomerStoryMs: m.LongestCustomerStoryMS,
-		Interactivity: m.Interactivity, PatienceMs: float64(m.PatienceMS),
+		Interactivity: m.Interactivity, PatienceMs: m.PatienceMS,
 		QuestionCountInternal: int64(m.QuestionCountInternal), QuestionCountExternal: int64(m.QuestionCountExternal),
 		QuestionRate: m.QuestionRate, SilenceMs: m.SilenceMS, AlgoVersion: int32(m.AlgoVersion),
 	}

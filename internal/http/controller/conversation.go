@@ -147,7 +147,7 @@ type MetricsJSON struct {
 	LongestMonologueMS     int64     `json:"longest_monologue_ms"`
 	LongestCustomerStoryMS int64     `json:"longest_customer_story_ms"`
 	Interactivity          float64   `json:"interactivity"`
-	PatienceMS             int64     `json:"patience_ms"`
+	PatienceMS             float64   `json:"patience_ms"`
 	QuestionCountInternal  int       `json:"question_count_internal"`
 	QuestionCountExternal  int       `json:"question_count_external"`
 	QuestionRate           float64   `json:"question_rate"`

@@ -74,7 +74,7 @@ type MetricsView struct {
 	LongestMonologueMS     int64
 	LongestCustomerStoryMS int64
 	Interactivity          float64
-	PatienceMS             int64
+	PatienceMS             float64
 	QuestionCountInternal  int
 	QuestionCountExternal  int
 	QuestionRate           float64

@@ -10,7 +10,10 @@ import (
 // AlgoVersion is stored with every metrics row; bump it whenever a change
 // here would give a different result for the same transcript, so stale rows can
 // be found and recomputed.
-const AlgoVersion = 1
+//
+// Version 2: patience_ms is the exact mean of the gaps; version 1 rounded it
+// to the nearest millisecond.
+const AlgoVersion = 2
 
 const (
 	// turnGapMS is the silence inside one side's speech that ends its turn.
@@ -57,7 +60,7 @@ type Metrics struct {
 	LongestMonologueMS     int64   `json:"longest_monologue_ms"`
 	LongestCustomerStoryMS int64   `json:"longest_customer_story_ms"`
 	Interactivity          float64 `json:"interactivity"` // side switches per minute of speech
-	PatienceMS             int64   `json:"patience_ms"`
+	PatienceMS             float64 `json:"patience_ms"`   // mean gap, ms, with its fraction
 	QuestionCountInternal  int     `json:"question_count_internal"`
 	QuestionCountExternal  int     `json:"question_count_external"`
 	QuestionRate           float64 `json:"question_rate"` // internal questions per hour of call
@@ -108,8 +111,9 @@ type Metrics struct {
 //     back-channel starts a turn even when it overlaps the open turn.
 //
 // Patience: one gap per external turn directly followed by an internal turn,
-// max(0, internal start - external end); the mean is rounded to the nearest
-// millisecond, halves up.
+// max(0, internal start - external end); the mean keeps its fraction (gaps of
+// 1 ms and 0 ms give 0.5). The sum of the gaps is at most the span of the
+// call, so it and the quotient are exact or correctly rounded in a float64.
 //
 // Questions: every sentence is counted, back-channels ("好吗？") and
 // zero-length sentences included. question_rate is 0 when durationMS ≤ 0.
@@ -156,7 +160,7 @@ func Compute(durationMS int64, sentences []Sentence) Metrics {
 	m.LongestMonologueMS = turns.longestInternal
 	m.LongestCustomerStoryMS = turns.longestExternal
 	if turns.patiencePairs > 0 {
-		m.PatienceMS = (turns.patienceSum + turns.patiencePairs/2) / turns.patiencePairs
+		m.PatienceMS = float64(turns.patienceSum) / float64(turns.patiencePairs)
 	}
 	if durationMS > 0 {
 		m.QuestionRate = float64(m.QuestionCountInternal) * msPerHour / float64(durationMS)

@@ -47,13 +47,13 @@ func TestComputeMetrics(t *testing.T) {
 	}{
 		{
 			name: "empty",
-			want: Metrics{AlgoVersion: 1},
+			want: Metrics{AlgoVersion: AlgoVersion},
 		},
 		{
 			// Nobody speaks: every ratio is 0 and the whole call is silence.
 			name:       "empty call with a duration",
 			durationMS: 60_000,
-			want:       Metrics{AlgoVersion: 1, SilenceMS: 60_000},
+			want:       Metrics{AlgoVersion: AlgoVersion, SilenceMS: 60_000},
 		},
 		{
 			// internal = 10000 + 8000 = 18000, external 0, talk ratio 18000/18000 = 1.
@@ -67,7 +67,7 @@ func TestComputeMetrics(t *testing.T) {
 				in(12_000, 20_000, zhPlan),
 			),
 			want: Metrics{
-				AlgoVersion: 1, TalkRatio: 1, LongestMonologueMS: 10_000,
+				AlgoVersion: AlgoVersion, TalkRatio: 1, LongestMonologueMS: 10_000,
 				SilenceMS: 12_000, InternalSpeechMS: 18_000, SpeechMS: 18_000,
 			},
 		},
@@ -86,7 +86,7 @@ func TestComputeMetrics(t *testing.T) {
 				ex(30_000, 40_000, enThink),
 			),
 			want: Metrics{
-				AlgoVersion: 1, TalkRatio: 3.0 / 7, LongestMonologueMS: 10_000,
+				AlgoVersion: AlgoVersion, TalkRatio: 3.0 / 7, LongestMonologueMS: 10_000,
 				LongestCustomerStoryMS: 10_000, Interactivity: 36.0 / 7, PatienceMS: 1000,
 				SilenceMS: 25_000, InternalSpeechMS: 15_000, ExternalSpeechMS: 20_000,
 				SpeechMS: 35_000,
@@ -104,7 +104,7 @@ func TestComputeMetrics(t *testing.T) {
 				{Seq: 4, StartMS: 0, EndMS: 10_000, Side: SideInternal, Text: zhPlan},
 			},
 			want: Metrics{
-				AlgoVersion: 1, TalkRatio: 3.0 / 7, LongestMonologueMS: 10_000,
+				AlgoVersion: AlgoVersion, TalkRatio: 3.0 / 7, LongestMonologueMS: 10_000,
 				LongestCustomerStoryMS: 10_000, Interactivity: 36.0 / 7, PatienceMS: 1000,
 				SilenceMS: 25_000, InternalSpeechMS: 15_000, ExternalSpeechMS: 20_000,
 				SpeechMS: 35_000,
@@ -126,7 +126,7 @@ func TestComputeMetrics(t *testing.T) {
 				ex(9000, 12_000, enPrice),
 			),
 			want: Metrics{
-				AlgoVersion: 1, TalkRatio: 8.0 / 11, LongestMonologueMS: 8000,
+				AlgoVersion: AlgoVersion, TalkRatio: 8.0 / 11, LongestMonologueMS: 8000,
 				LongestCustomerStoryMS: 3000, Interactivity: 60.0 / 11, SilenceMS: 1000,
 				InternalSpeechMS: 8000, ExternalSpeechMS: 3000, SpeechMS: 11_000,
 			},
@@ -149,7 +149,7 @@ func TestComputeMetrics(t *testing.T) {
 				in(21_000, 25_000, zhPlan),
 			),
 			want: Metrics{
-				AlgoVersion: 1, TalkRatio: 5.0 / 12, LongestMonologueMS: 6000,
+				AlgoVersion: AlgoVersion, TalkRatio: 5.0 / 12, LongestMonologueMS: 6000,
 				LongestCustomerStoryMS: 10_000, Interactivity: 180.0 / 23, PatienceMS: 500,
 				SilenceMS: 2000, InternalSpeechMS: 10_000, ExternalSpeechMS: 14_000,
 				SpeechMS: 23_000,
@@ -168,7 +168,7 @@ func TestComputeMetrics(t *testing.T) {
 				ex(9500, 12_000, enPrice),
 			),
 			want: Metrics{
-				AlgoVersion: 1, TalkRatio: 76.0 / 101, LongestMonologueMS: 9000,
+				AlgoVersion: AlgoVersion, TalkRatio: 76.0 / 101, LongestMonologueMS: 9000,
 				LongestCustomerStoryMS: 2500, Interactivity: 600.0 / 101, SilenceMS: 1900,
 				InternalSpeechMS: 7600, ExternalSpeechMS: 2500, SpeechMS: 10_100,
 			},
@@ -186,7 +186,7 @@ func TestComputeMetrics(t *testing.T) {
 				ex(9500, 12_000, enPrice),
 			),
 			want: Metrics{
-				AlgoVersion: 1, TalkRatio: 0.75, LongestMonologueMS: 4000,
+				AlgoVersion: AlgoVersion, TalkRatio: 0.75, LongestMonologueMS: 4000,
 				LongestCustomerStoryMS: 2500, Interactivity: 6, SilenceMS: 2000,
 				InternalSpeechMS: 7500, ExternalSpeechMS: 2500, SpeechMS: 10_000,
 			},
@@ -217,7 +217,7 @@ func TestComputeMetrics(t *testing.T) {
 				ex(25_200, 25_800, "嗯嗯"),
 			),
 			want: Metrics{
-				AlgoVersion: 1, TalkRatio: 210.0 / 257, LongestMonologueMS: 20_000,
+				AlgoVersion: AlgoVersion, TalkRatio: 210.0 / 257, LongestMonologueMS: 20_000,
 				LongestCustomerStoryMS: 1500, Interactivity: 600.0 / 119, PatienceMS: 500,
 				SilenceMS: 6200, InternalSpeechMS: 21_000, ExternalSpeechMS: 4700,
 				SpeechMS: 23_800,
@@ -241,7 +241,7 @@ func TestComputeMetrics(t *testing.T) {
 				in(13_000, 18_000, "our reports load in under a second"),
 			),
 			want: Metrics{
-				AlgoVersion: 1, TalkRatio: 13.0 / 35, LongestMonologueMS: 5000,
+				AlgoVersion: AlgoVersion, TalkRatio: 13.0 / 35, LongestMonologueMS: 5000,
 				LongestCustomerStoryMS: 12_000, Interactivity: 25.0 / 7, PatienceMS: 1000,
 				SilenceMS: 3200, InternalSpeechMS: 6500, ExternalSpeechMS: 11_000,
 				SpeechMS: 16_800,
@@ -263,7 +263,7 @@ func TestComputeMetrics(t *testing.T) {
 				ex(10_500, 15_000, "我想了解一下价格"),
 			),
 			want: Metrics{
-				AlgoVersion: 1, TalkRatio: 92.0 / 143, LongestMonologueMS: 9200,
+				AlgoVersion: AlgoVersion, TalkRatio: 92.0 / 143, LongestMonologueMS: 9200,
 				LongestCustomerStoryMS: 4500, Interactivity: 600.0 / 143, SilenceMS: 700,
 				InternalSpeechMS: 9200, ExternalSpeechMS: 5100, SpeechMS: 14_300,
 			},
@@ -283,7 +283,7 @@ func TestComputeMetrics(t *testing.T) {
 				in(7000, 10_000, zhDiscount),
 			),
 			want: Metrics{
-				AlgoVersion: 1, TalkRatio: 0.4, LongestMonologueMS: 3000,
+				AlgoVersion: AlgoVersion, TalkRatio: 0.4, LongestMonologueMS: 3000,
 				LongestCustomerStoryMS: 4000, Interactivity: 8, PatienceMS: 3000,
 				SilenceMS: 2500, InternalSpeechMS: 3000, ExternalSpeechMS: 4500,
 				SpeechMS: 7500,
@@ -300,7 +300,7 @@ func TestComputeMetrics(t *testing.T) {
 				ex(4800, 5600, "嗯"),
 			),
 			want: Metrics{
-				AlgoVersion: 1, TalkRatio: 25.0 / 29, LongestMonologueMS: 5000,
+				AlgoVersion: AlgoVersion, TalkRatio: 25.0 / 29, LongestMonologueMS: 5000,
 				SilenceMS: 400, InternalSpeechMS: 5000, ExternalSpeechMS: 800, SpeechMS: 5600,
 			},
 		},
@@ -318,7 +318,7 @@ func TestComputeMetrics(t *testing.T) {
 				ex(6000, 9000, enThink),
 			),
 			want: Metrics{
-				AlgoVersion: 1, TalkRatio: 1.0 / 15, LongestCustomerStoryMS: 4000,
+				AlgoVersion: AlgoVersion, TalkRatio: 1.0 / 15, LongestCustomerStoryMS: 4000,
 				SilenceMS: 1500, InternalSpeechMS: 500, ExternalSpeechMS: 7000, SpeechMS: 7500,
 			},
 		},
@@ -337,7 +337,7 @@ func TestComputeMetrics(t *testing.T) {
 				in(10_500, 15_000, zhDiscount),
 			),
 			want: Metrics{
-				AlgoVersion: 1, TalkRatio: 29.0 / 33, LongestMonologueMS: 10_000,
+				AlgoVersion: AlgoVersion, TalkRatio: 29.0 / 33, LongestMonologueMS: 10_000,
 				LongestCustomerStoryMS: 2000, Interactivity: 240.0 / 29, PatienceMS: 3500,
 				SilenceMS: 500, InternalSpeechMS: 14_500, ExternalSpeechMS: 2000,
 				SpeechMS: 14_500,
@@ -345,11 +345,11 @@ func TestComputeMetrics(t *testing.T) {
 		},
 		{
 			// Patience gaps 3000 - 2000 = 1000 and 10001 - 8000 = 2001 (the I→E gap
-			// of 1000 is not patience); mean 3001/2 = 1500.5 → 1501.
+			// of 1000 is not patience); mean 3001/2 = 1500.5, not rounded.
 			// internal = 2000 + 1999 = 3999; external = 2000 + 2000 = 4000;
 			// speech 7999; talk ratio 3999/7999; 3 switches → 180000/7999 per minute.
 			// silence = 12000 - 7999 = 4001.
-			name:       "patience is a rounded mean",
+			name:       "patience is a fractional mean",
 			durationMS: 12_000,
 			sentences: numbered(
 				ex(0, 2000, enPrice),
@@ -358,9 +358,28 @@ func TestComputeMetrics(t *testing.T) {
 				in(10_001, 12_000, zhDiscount),
 			),
 			want: Metrics{
-				AlgoVersion: 1, TalkRatio: 3999.0 / 7999, LongestMonologueMS: 2000,
-				LongestCustomerStoryMS: 2000, Interactivity: 180_000.0 / 7999, PatienceMS: 1501,
+				AlgoVersion: AlgoVersion, TalkRatio: 3999.0 / 7999, LongestMonologueMS: 2000,
+				LongestCustomerStoryMS: 2000, Interactivity: 180_000.0 / 7999, PatienceMS: 1500.5,
 				SilenceMS: 4001, InternalSpeechMS: 3999, ExternalSpeechMS: 4000, SpeechMS: 7999,
+			},
+		},
+		{
+			// Patience gaps of 1 ms (2001 - 2000) and 0 ms (7000 - 7000, touching):
+			// mean 0.5, not 1. internal = 1999 + 2000 = 3999; external = 4000;
+			// speech 7999 (the touching turns merge in the union); talk ratio
+			// 3999/7999; 3 switches → 180000/7999 per minute; silence 2001.
+			name:       "patience of 1 ms and 0 ms gaps is 0.5",
+			durationMS: 10_000,
+			sentences: numbered(
+				ex(0, 2000, enPrice),
+				in(2001, 4000, zhPlan),
+				ex(5000, 7000, enThink),
+				in(7000, 9000, zhDiscount),
+			),
+			want: Metrics{
+				AlgoVersion: AlgoVersion, TalkRatio: 3999.0 / 7999, LongestMonologueMS: 2000,
+				LongestCustomerStoryMS: 2000, Interactivity: 180_000.0 / 7999, PatienceMS: 0.5,
+				SilenceMS: 2001, InternalSpeechMS: 3999, ExternalSpeechMS: 4000, SpeechMS: 7999,
 			},
 		},
 		{
@@ -383,7 +402,7 @@ func TestComputeMetrics(t *testing.T) {
 				in(13_000, 13_000, "对吗"),
 			),
 			want: Metrics{
-				AlgoVersion: 1, TalkRatio: 59.0 / 109, LongestMonologueMS: 3000,
+				AlgoVersion: AlgoVersion, TalkRatio: 59.0 / 109, LongestMonologueMS: 3000,
 				LongestCustomerStoryMS: 2500, Interactivity: 1800.0 / 109, PatienceMS: 500,
 				QuestionCountInternal: 4, QuestionCountExternal: 1, QuestionRate: 8,
 				SilenceMS: 1_789_100, InternalSpeechMS: 5900, ExternalSpeechMS: 5000,
@@ -397,7 +416,7 @@ func TestComputeMetrics(t *testing.T) {
 			durationMS: 10_000,
 			sentences:  numbered(in(5000, 5000, "什么时候签约")),
 			want: Metrics{
-				AlgoVersion: 1, QuestionCountInternal: 1, QuestionRate: 360, SilenceMS: 10_000,
+				AlgoVersion: AlgoVersion, QuestionCountInternal: 1, QuestionRate: 360, SilenceMS: 10_000,
 			},
 		},
 		{
@@ -411,7 +430,7 @@ func TestComputeMetrics(t *testing.T) {
 				in(5000, 5000, "对吗"),
 			),
 			want: Metrics{
-				AlgoVersion: 1, TalkRatio: 1, LongestMonologueMS: 4000,
+				AlgoVersion: AlgoVersion, TalkRatio: 1, LongestMonologueMS: 4000,
 				QuestionCountInternal: 1, QuestionRate: 600, SilenceMS: 2000,
 				InternalSpeechMS: 4000, SpeechMS: 4000,
 			},
@@ -422,7 +441,7 @@ func TestComputeMetrics(t *testing.T) {
 			durationMS: 5000,
 			sentences:  numbered(in(0, 8000, zhPlan)),
 			want: Metrics{
-				AlgoVersion: 1, TalkRatio: 1, LongestMonologueMS: 8000,
+				AlgoVersion: AlgoVersion, TalkRatio: 1, LongestMonologueMS: 8000,
 				InternalSpeechMS: 8000, SpeechMS: 8000,
 			},
 		},
@@ -431,7 +450,7 @@ func TestComputeMetrics(t *testing.T) {
 			name:      "unknown duration",
 			sentences: numbered(in(0, 2000, "什么时候开始")),
 			want: Metrics{
-				AlgoVersion: 1, TalkRatio: 1, LongestMonologueMS: 2000,
+				AlgoVersion: AlgoVersion, TalkRatio: 1, LongestMonologueMS: 2000,
 				QuestionCountInternal: 1, InternalSpeechMS: 2000, SpeechMS: 2000,
 			},
 		},
@@ -445,7 +464,7 @@ func TestComputeMetrics(t *testing.T) {
 				{Seq: 1, StartMS: 0, EndMS: 3000, Side: Side(42), Text: enPrice},
 			},
 			want: Metrics{
-				AlgoVersion: 1, LongestCustomerStoryMS: 3000, SilenceMS: 1000,
+				AlgoVersion: AlgoVersion, LongestCustomerStoryMS: 3000, SilenceMS: 1000,
 				ExternalSpeechMS: 3000, SpeechMS: 3000,
 			},
 		},
@@ -459,7 +478,7 @@ func TestComputeMetrics(t *testing.T) {
 				ex(2500, 1000, enPrice),
 			),
 			want: Metrics{
-				AlgoVersion: 1, TalkRatio: 1, LongestMonologueMS: 2000, SilenceMS: 1000,
+				AlgoVersion: AlgoVersion, TalkRatio: 1, LongestMonologueMS: 2000, SilenceMS: 1000,
 				InternalSpeechMS: 2000, SpeechMS: 2000,
 			},
 		},
@@ -502,7 +521,7 @@ func TestComputeMetricsExtremeTimes(t *testing.T) {
 		ex(math.MaxInt64-1, math.MaxInt64, enPrice),
 	})
 	want := Metrics{
-		AlgoVersion: 1, TalkRatio: 1, LongestMonologueMS: maxTimestampMS,
+		AlgoVersion: AlgoVersion, TalkRatio: 1, LongestMonologueMS: maxTimestampMS,
 		QuestionRate: 0, SilenceMS: math.MaxInt64 - maxTimestampMS,
 		InternalSpeechMS: maxTimestampMS, SpeechMS: maxTimestampMS,
 	}
@@ -707,8 +726,8 @@ func FuzzComputeMetrics(f *testing.F) {
 			t.Errorf("turns %d/%d outside the span %d",
 				m.LongestMonologueMS, m.LongestCustomerStoryMS, span)
 		}
-		if m.PatienceMS < 0 || m.PatienceMS > span {
-			t.Errorf("patience %d outside [0, %d]", m.PatienceMS, span)
+		if !(m.PatienceMS >= 0 && m.PatienceMS <= float64(span)) {
+			t.Errorf("patience %v outside [0, %d]", m.PatienceMS, span)
 		}
 		if !(m.Interactivity >= 0) || math.IsInf(m.Interactivity, 0) ||
 			!(m.QuestionRate >= 0) || math.IsInf(m.QuestionRate, 0) {

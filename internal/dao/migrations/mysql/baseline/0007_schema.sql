@@ -1,7 +1,7 @@
--- The MySQL schema at migration 0006, in one piece: what `mgvcore migrate up`
--- creates on an empty database instead of replaying 0001 to 0006, so that a
+-- The MySQL schema at migration 0007, in one piece: what `mgvcore migrate up`
+-- creates on an empty database instead of replaying 0001 to 0007, so that a
 -- new install is reviewed (Archery, goInception rules) as the clean schema.
--- A test keeps it equal to what 0001..0006 build on an existing database.
+-- A test keeps it equal to what 0001..0007 build on an existing database.
 -- Tables take the database's character set: create the database with
 -- CHARACTER SET utf8mb4 (`migrate up` refuses any other).
 
@@ -144,7 +144,7 @@ CREATE TABLE conversation_metrics (
   longest_monologue_ms      BIGINT      NOT NULL DEFAULT 0 COMMENT 'longest monologue, ms',
   longest_customer_story_ms BIGINT      NOT NULL DEFAULT 0 COMMENT 'longest customer story, ms',
   interactivity             DOUBLE      NOT NULL DEFAULT 0 COMMENT 'interactivity score',
-  patience_ms               BIGINT      NOT NULL DEFAULT 0 COMMENT 'patience, ms',
+  patience_ms               DOUBLE      NOT NULL DEFAULT 0 COMMENT 'patience: mean gap from the end of a customer turn to the next rep turn, ms, with its fraction',
   question_count_internal   INT         NOT NULL DEFAULT 0 COMMENT 'questions asked by internal speakers',
   question_count_external   INT         NOT NULL DEFAULT 0 COMMENT 'questions asked by external speakers',
   question_rate             DOUBLE      NOT NULL DEFAULT 0 COMMENT 'question rate',
