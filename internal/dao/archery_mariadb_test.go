@@ -92,31 +92,31 @@ func schemaOf(t *testing.T, db *gorm.DB) map[string]string {
 }
 
 // A new install (the baseline) and a database of a release before 0006
-// upgraded by 0006 end with the same schema. `migrate print` writes
+// upgraded by 0006 and 0007 end with the same schema. `migrate print` writes
 // nothing on the empty database, and has nothing to print afterwards.
 func TestBaselineEqualsUpgradedSchemaOnMariaDB(t *testing.T) {
 	ctx := t.Context()
 	fresh := daotest.OpenMariaDB(t, daotest.Unmigrated)
 	var out bytes.Buffer
-	if n, err := dao.NewMigrator(fresh).Print(ctx, &out); err != nil || n != 5 || !strings.Contains(out.String(), "CREATE TABLE conversations") {
+	if n, err := dao.NewMigrator(fresh).Print(ctx, &out); err != nil || n != 6 || !strings.Contains(out.String(), "CREATE TABLE conversations") {
 		t.Fatalf("print on an empty database: %d migrations, %v\n%s", n, err, out.String())
 	}
 	if fresh.Migrator().HasTable(dao.MigrationsTable) {
 		t.Fatal("print created the migrations table")
 	}
 	applied, err := dao.NewMigrator(fresh).Up(ctx)
-	if err != nil || len(applied) != 5 {
+	if err != nil || len(applied) != 6 {
 		t.Fatalf("up on an empty database: %v %v", applied, err)
 	}
 
 	old := daotest.OpenMariaDB(t, daotest.Unmigrated)
 	migrateAsReleased(t, old)
 	out.Reset()
-	if n, err := dao.NewMigrator(old).Print(ctx, &out); err != nil || n != 1 || !strings.Contains(out.String(), "-- migration 0006_archery") || strings.Contains(out.String(), "CREATE TABLE") {
+	if n, err := dao.NewMigrator(old).Print(ctx, &out); err != nil || n != 2 || !strings.Contains(out.String(), "-- migration 0006_archery") || strings.Contains(out.String(), "CREATE TABLE conversations") {
 		t.Fatalf("print on a database at 0005: %d migrations, %v\n%s", n, err, out.String())
 	}
 	applied, err = dao.NewMigrator(old).Up(ctx)
-	if err != nil || len(applied) != 1 || applied[0].Version != 6 {
+	if err != nil || len(applied) != 2 || applied[0].Version != 6 || applied[1].Version != 7 {
 		t.Fatalf("up on a database at 0005: %v %v", applied, err)
 	}
 
@@ -219,14 +219,14 @@ func TestUpgradeKeepsEveryRowOnMariaDB(t *testing.T) {
 		"conversation_metrics", "trackers", "tracker_hits", "comments", "outbox", "transcript_parts", dao.MigrationsTable}
 	before := snapshot(t, db, tables)
 	applied, err := dao.NewMigrator(db).Up(ctx)
-	if err != nil || len(applied) != 1 || applied[0].Version != 6 {
+	if err != nil || len(applied) != 2 || applied[0].Version != 6 {
 		t.Fatalf("up: %v %v", applied, err)
 	}
 	after := snapshot(t, db, tables)
 	for _, table := range tables {
 		b, a := before[table], after[table]
 		if table == dao.MigrationsTable {
-			a = a[:len(a)-1] // and 0006 itself
+			a = a[:len(a)-2] // and 0006 and 0007 themselves
 		}
 		if !slices.EqualFunc(b, a, slices.Equal) {
 			t.Errorf("%s changed:\nbefore %v\nafter  %v", table, b, a)
