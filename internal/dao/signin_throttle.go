@@ -17,31 +17,34 @@ func NewSigninThrottle(db *gorm.DB) *SigninThrottle { return &SigninThrottle{db:
 
 // Hit counts one attempt in bucket's window, starting a new window at now
 // when the current one began at or before expired, and returns the
-// attempts of the window and when it began. Concurrent hits are counted
-// atomically; the count read back may include hits that came after.
+// attempts of the window, this one included, and when it began. The count
+// and its read are one transaction holding the row's lock, so concurrent
+// hits (from any instance) each see their own number.
 func (r *SigninThrottle) Hit(ctx context.Context, bucket, kind string, now, expired time.Time) (int, time.Time, error) {
 	now, expired = now.UTC(), expired.UTC()
-	db := conn(ctx, r.db)
 	conflict := "ON CONFLICT (bucket) DO UPDATE SET"
-	if db.Dialector.Name() == "mysql" {
+	if r.db.Dialector.Name() == "mysql" {
 		conflict = "ON DUPLICATE KEY UPDATE"
-	}
-	// MySQL assigns left to right, each seeing the values assigned before
-	// it: attempts is decided on the old window_start, then window_start
-	// (still the old value in its own condition) moves.
-	err := db.Exec("INSERT INTO signin_throttle (bucket, kind, attempts, window_start, updated_at) VALUES (?, ?, 1, ?, ?) "+conflict+
-		" attempts = CASE WHEN window_start <= ? THEN 1 ELSE attempts + 1 END,"+
-		" window_start = CASE WHEN window_start <= ? THEN ? ELSE window_start END,"+
-		" updated_at = ?",
-		bucket, kind, now, now, expired, expired, now, now).Error
-	if err != nil {
-		return 0, time.Time{}, dbError(err, nil)
 	}
 	var row struct {
 		Attempts    int
 		WindowStart time.Time
 	}
-	if err := db.Raw("SELECT attempts, window_start FROM signin_throttle WHERE bucket = ?", bucket).Scan(&row).Error; err != nil {
+	err := r.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		// MySQL assigns left to right, each seeing the values assigned
+		// before it: attempts is decided on the old window_start, then
+		// window_start (still the old value in its own condition) moves.
+		err := tx.Exec("INSERT INTO signin_throttle (bucket, kind, attempts, window_start, updated_at) VALUES (?, ?, 1, ?, ?) "+conflict+
+			" attempts = CASE WHEN window_start <= ? THEN 1 ELSE attempts + 1 END,"+
+			" window_start = CASE WHEN window_start <= ? THEN ? ELSE window_start END,"+
+			" updated_at = ?",
+			bucket, kind, now, now, expired, expired, now, now).Error
+		if err != nil {
+			return err
+		}
+		return tx.Raw("SELECT attempts, window_start FROM signin_throttle WHERE bucket = ?", bucket).Scan(&row).Error
+	})
+	if err != nil {
 		return 0, time.Time{}, dbError(err, nil)
 	}
 	return row.Attempts, row.WindowStart.UTC(), nil

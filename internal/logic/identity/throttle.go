@@ -129,7 +129,9 @@ func (t *throttle) admit(ctx context.Context, kind, key, address string) (*admis
 
 // refusal is the answer over a budget, with the seconds until its window ends.
 func (t *throttle) refusal(since, now time.Time) error {
-	wait := since.Add(t.policy.Window).Sub(now)
+	// The store keeps milliseconds and instances' clocks differ a little:
+	// the wait is at most the window.
+	wait := min(since.Add(t.policy.Window).Sub(now), t.policy.Window)
 	secs := strconv.Itoa(max(1, int(math.Ceil(wait.Seconds()))))
 	return errs.Of(errs.ReasonRateLimited, "too many sign-in attempts; retry after %s s", secs).
 		With("retry_after_seconds", secs)
