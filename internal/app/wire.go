@@ -58,6 +58,14 @@ func newDomain(cfg *config.Config, log zerolog.Logger, d *deps, pol *policies) (
 	auth, err := identity.NewAuth(identity.AuthDeps{
 		Users: users, Tenants: tenants, Departments: departments, Refresh: refresh, Apps: dao.NewApps(d.db),
 		Tokens: dm.tokens, Hasher: hasher, RefreshTTL: cfg.Auth.RefreshTokenTTL.Duration,
+		Throttle: dao.NewSigninThrottle(d.db),
+		ThrottlePolicy: identity.ThrottlePolicy{
+			Window:     cfg.Auth.SigninWindow.Duration,
+			PerAccount: cfg.Auth.SigninAccountAttempts, PerAddress: cfg.Auth.SigninAddressAttempts,
+			SlowBase: identity.DefaultThrottle.SlowBase, SlowMax: identity.DefaultThrottle.SlowMax,
+		},
+		// The client address the policy chain established for the call.
+		ClientAddr: func(ctx context.Context) string { return policy.InfoFrom(ctx).ClientIP },
 	})
 	if err != nil {
 		return nil, err

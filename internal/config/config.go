@@ -226,6 +226,11 @@ type Auth struct {
 	AccessTokenTTL  Duration `toml:"access_token_ttl"`
 	RefreshTokenTTL Duration `toml:"refresh_token_ttl"`
 	AppTokenTTL     Duration `toml:"app_token_ttl"`
+	// Sign-in throttling, counted in the database for the whole fleet:
+	// attempts per account (or app key) and per client address in a window.
+	SigninWindow          Duration `toml:"signin_window"`
+	SigninAccountAttempts int      `toml:"signin_account_attempts"`
+	SigninAddressAttempts int      `toml:"signin_address_attempts"`
 }
 
 // MetricsOnAdmin reports whether /metrics is served on admin.addr instead of
@@ -369,6 +374,10 @@ func Default() *Config {
 			AccessTokenTTL:  Duration{15 * time.Minute},
 			RefreshTokenTTL: Duration{30 * 24 * time.Hour},
 			AppTokenTTL:     Duration{2 * time.Hour},
+
+			SigninWindow:          Duration{15 * time.Minute},
+			SigninAccountAttempts: 5,
+			SigninAddressAttempts: 100,
 		},
 	}
 }
@@ -568,6 +577,13 @@ func (c *Config) Validate() error {
 	positiveDur("auth.access_token_ttl", c.Auth.AccessTokenTTL)
 	positiveDur("auth.refresh_token_ttl", c.Auth.RefreshTokenTTL)
 	positiveDur("auth.app_token_ttl", c.Auth.AppTokenTTL)
+	positiveDur("auth.signin_window", c.Auth.SigninWindow)
+	if c.Auth.SigninAccountAttempts < 1 {
+		bad("auth.signin_account_attempts", "must be at least 1")
+	}
+	if c.Auth.SigninAddressAttempts < c.Auth.SigninAccountAttempts {
+		bad("auth.signin_address_attempts", "must be at least auth.signin_account_attempts")
+	}
 	for op, d := range c.Timeouts {
 		positiveDur("timeouts."+op, d)
 	}

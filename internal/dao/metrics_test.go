@@ -118,7 +118,7 @@ func TestPatienceUpgradeKeepsValues(t *testing.T) {
 			t.Fatal(err)
 		}
 		applied, err := dao.NewMigrator(db).Up(ctx)
-		if err != nil || len(applied) != 1 || applied[0].Version != 7 {
+		if err != nil || len(applied) == 0 || applied[0].Version != 7 {
 			t.Fatalf("up: %v %v", applied, err)
 		}
 		if db.Dialector.Name() == "sqlite" {

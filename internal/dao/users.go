@@ -33,6 +33,19 @@ func (r *Users) ByPhone(ctx context.Context, phone string) (*model.User, error) 
 	return r.first(ctx, "phone = ?", phone)
 }
 
+// ByPhones lists the users whose phone is one of phones (a number in the
+// forms it may be stored in), in any tenant.
+func (r *Users) ByPhones(ctx context.Context, phones []string) ([]model.User, error) {
+	if len(phones) == 0 {
+		return nil, nil
+	}
+	var out []model.User
+	if err := conn(ctx, r.db).Where("phone IN ?", phones).Order("id").Limit(len(phones)).Find(&out).Error; err != nil {
+		return nil, dbError(err, nil)
+	}
+	return out, nil
+}
+
 // ByOrigin finds a user by the partner's id.
 func (r *Users) ByOrigin(ctx context.Context, tenantID int64, originUserID string) (*model.User, error) {
 	return r.first(ctx, "tenant_id = ? AND origin_user_id = ?", tenantID, originUserID)

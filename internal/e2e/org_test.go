@@ -274,7 +274,7 @@ func TestOrgUpsertsOverGRPCOnMariaDB(t *testing.T) {
 	}
 
 	userReq := &openv1.UpsertUserRequest{
-		OriginUserId: "crm-u1", Name: "Partner Rep", Email: "partner." + f.App.AppKey + "@test.mgv", Phone: fmt.Sprintf("+1555%07d", f.Tenant.ID),
+		OriginUserId: "crm-u1", Name: "Partner Rep", Email: "partner." + f.App.AppKey + "@test.mgv", Phone: fmt.Sprintf("+86137%08d", f.Tenant.ID),
 		Role: openv1.Role_ROLE_MANAGER, OriginDepartmentId: "crm-team",
 	}
 	u1, err := org.UpsertUser(ctx, userReq)

@@ -8,10 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/protoadapt"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/megaview/mgvcore/global"
 )
@@ -79,7 +83,12 @@ func (e *Error) GRPCStatus() *status.Status {
 	for k, v := range e.Metadata {
 		md[k] = v
 	}
-	if withInfo, err := st.WithDetails(&errdetails.ErrorInfo{Reason: e.Reason, Domain: global.Name, Metadata: md}); err == nil {
+	details := []protoadapt.MessageV1{&errdetails.ErrorInfo{Reason: e.Reason, Domain: global.Name, Metadata: md}}
+	if secs, err := strconv.Atoi(e.Metadata["retry_after_seconds"]); err == nil && secs > 0 {
+		// The retry hint gRPC clients understand.
+		details = append(details, &errdetails.RetryInfo{RetryDelay: durationpb.New(time.Duration(secs) * time.Second)})
+	}
+	if withInfo, err := st.WithDetails(details...); err == nil {
 		return withInfo
 	}
 	return st

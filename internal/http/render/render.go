@@ -43,6 +43,11 @@ func JSON(c echo.Context, status int, data any) error {
 // Error writes err as the error envelope with its real HTTP status.
 func Error(c echo.Context, err error) error {
 	e := FromEcho(err)
+	if secs := e.Metadata["retry_after_seconds"]; secs != "" && e.Status == http.StatusTooManyRequests && c.Response().Header().Get("Retry-After") == "" {
+		// A refusal that names its wait (the rate limit, sign-in
+		// throttling) says it the HTTP way too.
+		c.Response().Header().Set("Retry-After", secs)
+	}
 	return c.JSON(e.Status, Envelope{
 		Code:      e.Code(),
 		Msg:       e.Message,

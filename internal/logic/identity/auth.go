@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -48,6 +49,9 @@ type Auth struct {
 	// dummyHash is compared against when the account is unknown, so a
 	// wrong account takes as long as a wrong password.
 	dummyHash string
+	// throttle is nil when sign-ins are not throttled.
+	throttle   *throttle
+	clientAddr func(ctx context.Context) string
 }
 
 // AuthDeps are what Auth needs.
@@ -62,6 +66,15 @@ type AuthDeps struct {
 	RefreshTTL  time.Duration
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Throttle stores sign-in attempts; nil turns throttling off.
+	Throttle ThrottleRepo
+	// ThrottlePolicy is the sign-in budget; DefaultThrottle when zero.
+	ThrottlePolicy ThrottlePolicy
+	// ClientAddr is the client address of a call, as the transports put it
+	// in the context; "" when unknown (only the account is counted).
+	ClientAddr func(ctx context.Context) string
+	// Sleep delays failed sign-ins; a context-aware time.Sleep when nil.
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // NewAuth builds the use cases.
@@ -71,10 +84,29 @@ func NewAuth(d AuthDeps) (*Auth, error) {
 		return nil, err
 	}
 	now := storeClock(d.Now)
-	return &Auth{
+	a := &Auth{
 		users: d.Users, tenants: d.Tenants, departments: d.Departments, refresh: d.Refresh, apps: d.Apps,
 		tokens: d.Tokens, hasher: d.Hasher, refreshTTL: d.RefreshTTL, now: now, dummyHash: dummy,
-	}, nil
+		clientAddr: d.ClientAddr,
+	}
+	if a.clientAddr == nil {
+		a.clientAddr = func(context.Context) string { return "" }
+	}
+	if d.Throttle != nil {
+		p := d.ThrottlePolicy
+		if p == (ThrottlePolicy{}) {
+			p = DefaultThrottle
+		}
+		if p.Window <= 0 || p.PerAccount <= 0 || p.PerAddress <= 0 {
+			return nil, fmt.Errorf("sign-in throttle: window, per-account and per-address budgets must be positive")
+		}
+		sleep := d.Sleep
+		if sleep == nil {
+			sleep = sleepCtx
+		}
+		a.throttle = &throttle{repo: d.Throttle, policy: p, now: now, sleep: sleep}
+	}
+	return a, nil
 }
 
 // LoginRequest signs a user in with an email or a phone number.
@@ -129,13 +161,19 @@ func (a *Auth) Login(ctx context.Context, req LoginRequest) (*TokenPair, error) 
 	case len(req.Password) > 1024:
 		return nil, errs.InvalidArgument("password", "must be at most 1024 bytes")
 	}
+	ad, err := a.admit(ctx, kindAccount, accountKey(account))
+	if err != nil {
+		return nil, err
+	}
 	u, err := a.findAccount(ctx, account)
 	if err != nil && !errs.IsNotFound(err) {
 		return nil, err
 	}
 	if u == nil {
+		// An unknown account costs a comparison too, and is counted and
+		// delayed as a known one: no answer tells them apart.
 		a.hasher.Matches(a.dummyHash, req.Password)
-		return nil, errBadLogin
+		return nil, ad.failed(ctx, errBadLogin)
 	}
 	hash := u.PasswordHash
 	if hash == "" {
@@ -143,24 +181,63 @@ func (a *Auth) Login(ctx context.Context, req LoginRequest) (*TokenPair, error) 
 		hash = a.dummyHash
 	}
 	if !a.hasher.Matches(hash, req.Password) || u.PasswordHash == "" {
-		return nil, errBadLogin
+		return nil, ad.failed(ctx, errBadLogin)
 	}
 	if u.Status != model.UserActive {
-		return nil, errUserDisabled
+		return nil, ad.failed(ctx, errUserDisabled)
+	}
+	if err := ad.succeeded(ctx); err != nil {
+		return nil, err
 	}
 	return a.issuePair(ctx, u, randomHex(16))
 }
 
-// findAccount looks an account up by email when it has an @, else by phone.
+// admit counts a sign-in attempt against the caller's address and the
+// account; without a throttle every attempt is admitted.
+func (a *Auth) admit(ctx context.Context, kind, key string) (*admission, error) {
+	if a.throttle == nil {
+		return nil, nil
+	}
+	return a.throttle.admit(ctx, kind, key, a.clientAddr(ctx))
+}
+
+// accountKey is the one form of an account the throttle counts: the
+// normalised email or phone, so every spelling of one account shares its
+// budget, known or not.
+func accountKey(account string) string {
+	if strings.Contains(account, "@") {
+		return normalizeEmail(account)
+	}
+	if e164, ok := normalizePhone(account); ok {
+		return e164
+	}
+	return strings.ToLower(typedPhone(account))
+}
+
+// findAccount looks an account up by email when it has an @, else by phone:
+// its E.164 form, or a form a user created before E.164 normalisation
+// has stored.
 func (a *Auth) findAccount(ctx context.Context, account string) (*model.User, error) {
 	if strings.Contains(account, "@") {
 		return a.users.ByEmail(ctx, normalizeEmail(account))
 	}
-	phone := loginPhone(account)
-	if !validPhone(phone) {
+	forms, ok := phoneLookup(account)
+	if !ok {
 		return nil, nil
 	}
-	return a.users.ByPhone(ctx, phone)
+	users, err := a.users.ByPhones(ctx, forms)
+	if err != nil {
+		return nil, err
+	}
+	// The E.164 form wins over a stored older form of the same number.
+	for _, form := range forms {
+		for i := range users {
+			if users[i].Phone != nil && *users[i].Phone == form {
+				return &users[i], nil
+			}
+		}
+	}
+	return nil, nil
 }
 
 // Refresh spends a refresh token and returns a new pair of the same family.
@@ -272,16 +349,23 @@ func (a *Auth) CreateAppToken(ctx context.Context, req AppTokenRequest) (*AppTok
 	case utf8.RuneCountInString(req.AppSecret) > 256:
 		return nil, errs.InvalidArgument("app_secret", "must be at most 256 characters")
 	}
+	ad, err := a.admit(ctx, kindApp, req.AppKey)
+	if err != nil {
+		return nil, err
+	}
 	app, err := a.apps.ByKey(ctx, req.AppKey)
 	switch {
 	case errs.IsNotFound(err):
 		a.hasher.Matches(a.dummyHash, req.AppSecret)
-		return nil, errBadAppSecret
+		return nil, ad.failed(ctx, errBadAppSecret)
 	case err != nil:
 		return nil, err
 	}
 	if !a.hasher.Matches(app.SecretHash, req.AppSecret) {
-		return nil, errBadAppSecret
+		return nil, ad.failed(ctx, errBadAppSecret)
+	}
+	if err := ad.succeeded(ctx); err != nil {
+		return nil, err
 	}
 	tok, err := a.tokens.IssueApp(app)
 	if err != nil {

@@ -2,7 +2,6 @@ package identity
 
 import (
 	"context"
-	"net/mail"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -17,7 +16,8 @@ import (
 type UserRepo interface {
 	ByID(ctx context.Context, tenantID, id int64) (*model.User, error)
 	ByEmail(ctx context.Context, email string) (*model.User, error)
-	ByPhone(ctx context.Context, phone string) (*model.User, error)
+	// ByPhones lists the users whose phone is one of phones.
+	ByPhones(ctx context.Context, phones []string) ([]model.User, error)
 	ByOrigin(ctx context.Context, tenantID int64, originUserID string) (*model.User, error)
 	Create(ctx context.Context, u *model.User) error
 	// Update writes every attribute of u (password hash included).
@@ -299,7 +299,7 @@ func (o *Org) UpdateUser(ctx context.Context, req UpdateUserRequest) (*model.Use
 		return nil, err
 	}
 	ar := userAttrsRequest{
-		name: u.Name, email: orgStr(u.Email), phone: orgStr(u.Phone), role: u.Role, status: u.Status,
+		name: u.Name, email: orgStr(u.Email), phone: orgStr(u.Phone), storedPhone: orgStr(u.Phone), role: u.Role, status: u.Status,
 		departmentID: orgID(u.DepartmentID), departmentField: "department_id",
 	}
 	orgAssign(&ar.name, req.Name)
@@ -529,8 +529,11 @@ func (o *Org) upsertUser(ctx context.Context, tenantID int64, origin string, ar 
 // userAttrsRequest are user attributes as requested, before validation.
 type userAttrsRequest struct {
 	name, email, phone, role, status string
-	departmentID                     int64
-	departmentField                  string // "" when departmentID is already checked
+	// storedPhone is the user's phone as stored, kept as it is when
+	// unchanged even if it predates E.164 normalisation.
+	storedPhone     string
+	departmentID    int64
+	departmentField string // "" when departmentID is already checked
 }
 
 // userAttrs are validated user attributes.
@@ -557,10 +560,17 @@ func (o *Org) userAttrs(ctx context.Context, tenantID, id int64, r userAttrsRequ
 		a.email = &email
 	}
 	if phone := strings.TrimSpace(r.phone); phone != "" {
-		if !validPhone(phone) {
-			return nil, errs.InvalidArgument("phone", "must be digits with an optional leading \"+\", at most 32 characters")
+		e164, ok := normalizePhone(phone)
+		switch {
+		case ok:
+			a.phone = &e164
+		case r.storedPhone != "" && phone == r.storedPhone:
+			// A number stored before E.164 normalisation that the library
+			// does not take: an update of other attributes keeps it.
+			a.phone = &phone
+		default:
+			return nil, errs.InvalidArgument("phone", "%q is not a valid phone number (a number without a country code is taken as %s)", phone, DefaultPhoneRegion)
 		}
-		a.phone = &phone
 	}
 	switch a.role = r.role; a.role {
 	case "":
@@ -592,7 +602,7 @@ func (o *Org) userAttrs(ctx context.Context, tenantID, id int64, r userAttrsRequ
 		}
 	}
 	if a.phone != nil {
-		if err := o.accountFree(ctx, id, "phone", *a.phone, o.users.ByPhone); err != nil {
+		if err := o.phoneFree(ctx, id, *a.phone); err != nil {
 			return nil, err
 		}
 	}
@@ -610,6 +620,25 @@ func (o *Org) accountFree(ctx context.Context, id int64, field, value string, fi
 		return err
 	case other.ID != id:
 		return errs.AlreadyExists(field, "%s is already the account of another user", value)
+	}
+	return nil
+}
+
+// phoneFree checks that no other user signs in with this phone number, in
+// its E.164 form or a form stored before E.164 normalisation.
+func (o *Org) phoneFree(ctx context.Context, id int64, phone string) error {
+	forms, ok := phoneLookup(phone)
+	if !ok {
+		forms = []string{phone}
+	}
+	others, err := o.users.ByPhones(ctx, forms)
+	if err != nil {
+		return err
+	}
+	for _, other := range others {
+		if other.ID != id {
+			return errs.AlreadyExists("phone", "%s is already the account of another user", phone)
+		}
 	}
 	return nil
 }
@@ -647,42 +676,6 @@ func orgOriginID(field, v string, required bool) error {
 		return errs.InvalidArgument(field, "must not start or end with spaces")
 	}
 	return nil
-}
-
-func validEmail(v string) bool {
-	if len(v) > 255 {
-		return false
-	}
-	addr, err := mail.ParseAddress(v)
-	return err == nil && addr.Address == v && addr.Name == ""
-}
-
-// normalizeEmail lowercases an address: MySQL compares emails without case
-// and the embedded store with it, so storing one form keeps both alike.
-func normalizeEmail(v string) string { return strings.ToLower(strings.TrimSpace(v)) }
-
-func validPhone(v string) bool {
-	digits := strings.TrimPrefix(v, "+")
-	if len(v) > 32 || len(digits) < 3 {
-		return false
-	}
-	for _, r := range digits {
-		if r < '0' || r > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-// loginPhone forgives the separators people type in a phone number.
-func loginPhone(v string) string {
-	return strings.Map(func(r rune) rune {
-		switch r {
-		case ' ', '-', '(', ')', '.':
-			return -1
-		}
-		return r
-	}, v)
 }
 
 func orgAssign[T any](dst *T, v *T) {

@@ -326,12 +326,12 @@ func TestUpsertDepartment(t *testing.T) {
 func TestUpsertUser(t *testing.T) {
 	w := newOrgWorld(t)
 	app := w.appCtx(w.app)
-	req := identity.UpsertUserRequest{OriginUserID: "crm-1", Name: "Partner Rep", Email: "Partner@Acme.test", Phone: "+15550001", OriginDepartmentID: "east"}
+	req := identity.UpsertUserRequest{OriginUserID: "crm-1", Name: "Partner Rep", Email: "Partner@Acme.test", Phone: "+1 (650) 253-0000", OriginDepartmentID: "east"}
 	u, created, err := w.org.UpsertUser(app, req)
 	if err != nil || !created {
 		t.Fatalf("create: %v, created %v", err, created)
 	}
-	if *u.Email != "partner@acme.test" || u.Role != model.RoleRep || u.Status != model.UserActive || *u.DepartmentID != w.east.ID || *u.OriginUserID != "crm-1" {
+	if *u.Email != "partner@acme.test" || *u.Phone != "+16502530000" || u.Role != model.RoleRep || u.Status != model.UserActive || *u.DepartmentID != w.east.ID || *u.OriginUserID != "crm-1" {
 		t.Fatalf("created %+v", u)
 	}
 	again, created, err := w.org.UpsertUser(app, req)

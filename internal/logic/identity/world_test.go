@@ -58,6 +58,43 @@ type orgWorld struct {
 	appSecret    string
 	readOnlyApp  *model.App
 	readOnlyPass string
+	throttle     *dao.SigninThrottle
+	// sleeps records the delays of failed sign-ins, which do not wait.
+	sleeps *sleepLog
+}
+
+// sleepLog records delays instead of sleeping.
+type sleepLog struct {
+	mu sync.Mutex
+	ds []time.Duration
+}
+
+func (l *sleepLog) Sleep(_ context.Context, d time.Duration) error {
+	l.mu.Lock()
+	l.ds = append(l.ds, d)
+	l.mu.Unlock()
+	return nil
+}
+
+// Take returns the delays recorded since the last Take.
+func (l *sleepLog) Take() []time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := l.ds
+	l.ds = nil
+	return out
+}
+
+type addrKey struct{}
+
+// fromAddr is a context whose call comes from the client address addr.
+func fromAddr(ctx context.Context, addr string) context.Context {
+	return context.WithValue(ctx, addrKey{}, addr)
+}
+
+func clientAddr(ctx context.Context) string {
+	addr, _ := ctx.Value(addrKey{}).(string)
+	return addr
 }
 
 // testClock is the clock of the use cases, so a test can let refresh
@@ -80,6 +117,8 @@ func newOrgWorld(t *testing.T) *orgWorld {
 		clock:       &testClock{now: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)},
 		hasher:      &countingHasher{Bcrypt: identity.NewBcrypt(bcrypt.MinCost)},
 		password:    "correct horse battery",
+		throttle:    dao.NewSigninThrottle(db),
+		sleeps:      &sleepLog{},
 	}
 	w.tokens = identity.NewTokens("unit-test-secret-0123456789abcdef", 15*time.Minute, 2*time.Hour)
 	tenants, refresh, apps := dao.NewTenants(db), dao.NewRefreshTokens(db), dao.NewApps(db)
@@ -87,6 +126,7 @@ func newOrgWorld(t *testing.T) *orgWorld {
 	w.auth, err = identity.NewAuth(identity.AuthDeps{
 		Users: w.users, Tenants: tenants, Departments: w.departments, Refresh: refresh, Apps: apps,
 		Tokens: w.tokens, Hasher: w.hasher, RefreshTTL: 24 * time.Hour, Now: w.clock.Now,
+		Throttle: w.throttle, ClientAddr: clientAddr, Sleep: w.sleeps.Sleep,
 	})
 	if err != nil {
 		t.Fatal(err)

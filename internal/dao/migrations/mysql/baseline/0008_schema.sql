@@ -1,7 +1,7 @@
--- The MySQL schema at migration 0007, in one piece: what `mgvcore migrate up`
--- creates on an empty database instead of replaying 0001 to 0007, so that a
+-- The MySQL schema at migration 0008, in one piece: what `mgvcore migrate up`
+-- creates on an empty database instead of replaying 0001 to 0008, so that a
 -- new install is reviewed (Archery, goInception rules) as the clean schema.
--- A test keeps it equal to what 0001..0007 build on an existing database.
+-- A test keeps it equal to what 0001..0008 build on an existing database.
 -- Tables take the database's character set: create the database with
 -- CHARACTER SET utf8mb4 (`migrate up` refuses any other).
 
@@ -218,3 +218,13 @@ CREATE TABLE transcript_parts (
   sentences       LONGTEXT NULL COMMENT 'JSON array of up to 1000 sentences {seq, speaker_key, start_ms, end_ms, text}',
   PRIMARY KEY (conversation_id, part)
 ) ENGINE=InnoDB COMMENT='transcripts, a few JSON rows per conversation';
+
+CREATE TABLE signin_throttle (
+  bucket       CHAR(64)     NOT NULL DEFAULT '' COMMENT 'SHA-256 (hex) of the kind and the key: an account, an app key or a client address',
+  kind         VARCHAR(16)  NOT NULL DEFAULT '' COMMENT 'account, app or address',
+  attempts     INT UNSIGNED NOT NULL DEFAULT 0 COMMENT 'sign-in attempts counted in the window; a success takes its own back',
+  window_start DATETIME(3)  NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'when the counting window began (UTC)',
+  updated_at   DATETIME(3)  NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'last attempt counted (UTC)',
+  PRIMARY KEY (bucket),
+  KEY idx_signin_throttle_window (window_start)
+) ENGINE=InnoDB COMMENT='sign-in throttling: attempts per account, app key and client address in the current window; past windows are trimmed';

@@ -1,0 +1,212 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
+)
+
+// signinAnswer is one answer to POST /api/v1/auth/login as a client sees it.
+type signinAnswer struct {
+	status     int
+	retryAfter string
+	code       int
+	reason     string
+	msg        string
+	took       time.Duration
+}
+
+// signin posts one login without failing the test (it runs in goroutines).
+func signin(s *Service, account, password string) (signinAnswer, error) {
+	body, _ := json.Marshal(map[string]string{"account": account, "password": password})
+	start := time.Now()
+	resp, err := http.Post(s.URL("/api/v1/auth/login"), "application/json", strings.NewReader(string(body)))
+	if err != nil {
+		return signinAnswer{}, err
+	}
+	defer resp.Body.Close()
+	var env struct {
+		Code   int    `json:"code"`
+		Reason string `json:"reason"`
+		Msg    string `json:"msg"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&env); err != nil {
+		return signinAnswer{}, err
+	}
+	return signinAnswer{status: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After"), code: env.Code,
+		reason: env.Reason, msg: env.Msg, took: time.Since(start)}, nil
+}
+
+// hammer sends n wrong passwords for account, concurrent at a time,
+// alternating between the instances, and returns the answers.
+func hammer(t *testing.T, instances []*Service, account string, n, concurrent int) []signinAnswer {
+	t.Helper()
+	answers := make([]signinAnswer, n)
+	sem := make(chan struct{}, concurrent)
+	var wg sync.WaitGroup
+	for i := range n {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			a, err := signin(instances[i%len(instances)], account, "wrong password")
+			if err != nil {
+				t.Error(err)
+			}
+			answers[i] = a
+		})
+	}
+	wg.Wait()
+	return answers
+}
+
+// tally checks that answers are the budget's 401s and then 429s with
+// Retry-After, and returns the 401s and one 429 (its hint zeroed).
+func tally(t *testing.T, label string, answers []signinAnswer) (int, signinAnswer) {
+	t.Helper()
+	unauth, limited := 0, 0
+	var refusal signinAnswer
+	for _, a := range answers {
+		switch a.status {
+		case http.StatusUnauthorized:
+			unauth++
+			if a.reason != "UNAUTHENTICATED" || a.msg != "the account or the password is wrong" {
+				t.Errorf("%s: 401 %+v", label, a)
+			}
+		case http.StatusTooManyRequests:
+			limited++
+			secs, err := strconv.Atoi(a.retryAfter)
+			if err != nil || secs < 1 || secs > 900 || a.reason != "RATE_LIMITED" || a.code != 42901 ||
+				a.msg != "too many sign-in attempts; retry after "+a.retryAfter+" s" {
+				t.Errorf("%s: 429 %+v", label, a)
+			}
+			refusal = a
+			refusal.retryAfter, refusal.msg, refusal.took = "", "", 0
+		default:
+			t.Errorf("%s: %+v", label, a)
+		}
+	}
+	t.Logf("%s: %d answered 401, %d answered 429", label, unauth, limited)
+	if unauth != 5 || unauth+limited != len(answers) {
+		t.Errorf("%s: %d answered 401 and %d 429; want the budget of 5 401s, then 429", label, unauth, limited)
+	}
+	return unauth, refusal
+}
+
+// Sign-in throttling on two instances of one MariaDB database: a burst of
+// wrong passwords is refused after the account's budget, whichever
+// instance answers; an unknown account is answered as a known one; a
+// success resets the account.
+func TestSigninThrottleAcrossInstancesOnMariaDB(t *testing.T) {
+	env := mysqlEnv(t)
+	// The per-address request rate is not what is tested here.
+	env["MGV_RATE_LIMIT_ANON_RPS"] = "10000"
+	env["MGV_RATE_LIMIT_ANON_BURST"] = "10000"
+	a := NewService(t, env)
+	f := NewFixture(t, a)
+	b := NewService(t, env)
+	a.Start()
+	b.Start()
+	both := []*Service{a, b}
+
+	// 200 wrong passwords for one account, 20 at a time, on both instances.
+	known, knownRefusal := tally(t, "known account", hammer(t, both, *f.Reps[0].Email, 200, 20))
+	unknownAccount := "nobody." + strings.Split(*f.Reps[0].Email, ".")[1] // same domain and tag
+	unknown, unknownRefusal := tally(t, "unknown account", hammer(t, both, unknownAccount, 200, 20))
+	if knownRefusal != unknownRefusal {
+		t.Errorf("refusals differ: known %+v, unknown %+v", knownRefusal, unknownRefusal)
+	}
+	t.Logf("401s before the refusals: known %d, unknown %d", known, unknown)
+	// Even the right password waits for the window now.
+	if r, err := signin(b, *f.Reps[0].Email, f.Password); err != nil || r.status != http.StatusTooManyRequests {
+		t.Fatalf("right password after the burst: %+v %v", r, err)
+	}
+
+	// The count is the fleet's: five failures on A, the sixth attempt on B
+	// is refused.
+	for i := range 5 {
+		if r, _ := signin(a, *f.Reps[1].Email, "wrong password"); r.status != http.StatusUnauthorized {
+			t.Fatalf("failure %d on A: %+v", i+1, r)
+		}
+	}
+	if r, _ := signin(b, *f.Reps[1].Email, f.Password); r.status != http.StatusTooManyRequests || r.retryAfter == "" {
+		t.Fatalf("sixth attempt on B: %+v", r)
+	}
+
+	// A known account of a user made by the service (its password hashed
+	// at the service's cost) and an unknown one take alike, attempt by
+	// attempt, failures slowing down.
+	admin := f.Token(t, f.Admin)
+	email := "timed." + strings.Split(*f.Reps[0].Email, ".")[1]
+	authCall(t, a, http.MethodPost, "/api/v1/users", admin, map[string]any{"name": "Timed", "email": email, "password": "timed user password"}).
+		want(t, http.StatusCreated, "")
+	for i := range 3 {
+		k, err1 := signin(a, email, "wrong password")
+		u, err2 := signin(b, "nobody-"+email, "wrong password")
+		if err1 != nil || err2 != nil || k.status != u.status || k.msg != u.msg || k.code != u.code {
+			t.Fatalf("attempt %d: known %+v %v, unknown %+v %v", i+1, k, err1, u, err2)
+		}
+		ratio := float64(k.took) / float64(u.took)
+		t.Logf("attempt %d: known %v, unknown %v", i+1, k.took.Round(time.Millisecond), u.took.Round(time.Millisecond))
+		if ratio < 0.33 || ratio > 3 {
+			t.Errorf("attempt %d: known took %v, unknown %v", i+1, k.took, u.took)
+		}
+		if i == 2 && k.took < 400*time.Millisecond {
+			t.Errorf("the third failure in a row took %v: failures do not slow down", k.took)
+		}
+	}
+
+	// A success resets the account: four failures, a success, five more
+	// failures are all 401, the next is 429.
+	rep := *f.Reps[2].Email
+	for i := range 4 {
+		if r, _ := signin(both[i%2], rep, "wrong password"); r.status != http.StatusUnauthorized {
+			t.Fatalf("failure %d: %+v", i+1, r)
+		}
+	}
+	authLogin(t, b, rep, f.Password)
+	for i := range 5 {
+		if r, _ := signin(both[i%2], rep, "wrong password"); r.status != http.StatusUnauthorized {
+			t.Fatalf("failure %d after the success: %+v", i+1, r)
+		}
+	}
+	if r, _ := signin(a, rep, "wrong password"); r.status != http.StatusTooManyRequests {
+		t.Fatalf("sixth failure after the success: %+v", r)
+	}
+
+	// gRPC CreateAppToken: an app key's budget, with a retry hint.
+	var last error
+	for i := range 6 {
+		conn := both[i%2].GRPC()
+		_, last = openv1.NewAuthServiceClient(conn).CreateAppToken(t.Context(), &openv1.CreateAppTokenRequest{AppKey: f.App.AppKey, AppSecret: "wrong secret"})
+		if code := status.Code(last); i < 5 && code != codes.Unauthenticated {
+			t.Fatalf("app attempt %d: %v", i+1, last)
+		}
+	}
+	st := status.Convert(last)
+	var hint *errdetails.RetryInfo
+	for _, d := range st.Details() {
+		if ri, ok := d.(*errdetails.RetryInfo); ok {
+			hint = ri
+		}
+	}
+	if st.Code() != codes.ResourceExhausted || hint == nil || hint.GetRetryDelay().AsDuration() <= 0 {
+		t.Fatalf("sixth app attempt: %v (retry hint %v)", last, hint)
+	}
+	// The rows are few: one per account, app key and address.
+	var rows int64
+	if err := f.DB.Raw("SELECT COUNT(*) FROM signin_throttle").Scan(&rows).Error; err != nil || rows > 8 {
+		t.Fatalf("signin_throttle rows: %d %v", rows, err)
+	}
+}

@@ -1,0 +1,226 @@
+package identity_test
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/logic/identity"
+	"github.com/megaview/mgvcore/internal/model"
+)
+
+// loginAnswer is what a client learns from one sign-in: the reason and the
+// message (the same for a known and an unknown account), or "OK".
+func loginAnswer(t *testing.T, w *orgWorld, ctx context.Context, account, password string) string {
+	t.Helper()
+	_, err := w.auth.Login(ctx, identity.LoginRequest{Account: account, Password: password})
+	if err == nil {
+		return "OK"
+	}
+	e := errs.From(err)
+	return e.Reason + ": " + e.Message
+}
+
+func TestSigninThrottlePerAccount(t *testing.T) {
+	w := newOrgWorld(t)
+	ctx := fromAddr(context.Background(), "192.0.2.1")
+	// A known and an unknown account get the same answers and the same
+	// delays, attempt by attempt.
+	var answers [2][]string
+	var delays [2][]time.Duration
+	for i, account := range []string{"rep1@acme.test", "nobody@acme.test"} {
+		for range 8 {
+			answers[i] = append(answers[i], loginAnswer(t, w, ctx, account, "wrong password"))
+		}
+		delays[i] = w.sleeps.Take()
+	}
+	if !slices.Equal(answers[0], answers[1]) || !slices.Equal(delays[0], delays[1]) {
+		t.Fatalf("known and unknown accounts are told apart:\n%q %v\n%q %v", answers[0], delays[0], answers[1], delays[1])
+	}
+	for i, a := range answers[0] {
+		want := "UNAUTHENTICATED: the account or the password is wrong"
+		if i >= 5 {
+			want = "RATE_LIMITED: too many sign-in attempts; retry after 900 s"
+		}
+		if a != want {
+			t.Fatalf("attempt %d: %s, want %s", i+1, a, want)
+		}
+	}
+	// Failures slow down: none for the first, then doubling.
+	if want := []time.Duration{250 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second}; !slices.Equal(delays[0], want) {
+		t.Fatalf("delays %v, want %v", delays[0], want)
+	}
+	// Over the budget even the right password is refused, with a retry hint
+	// and without a password check.
+	before := w.hasher.compares.Load()
+	_, err := w.auth.Login(ctx, identity.LoginRequest{Account: "REP1@acme.test ", Password: w.password})
+	e := errs.From(err)
+	if e.Reason != errs.ReasonRateLimited || e.Status != 429 || e.Metadata["retry_after_seconds"] != "900" || w.hasher.compares.Load() != before {
+		t.Fatalf("right password over the budget: %v %v, %d comparisons", err, e.Metadata, w.hasher.compares.Load()-before)
+	}
+	// Another account from the same address is not refused.
+	if a := loginAnswer(t, w, ctx, "rep2@acme.test", w.password); a != "OK" {
+		t.Fatalf("another account: %s", a)
+	}
+	// The retry hint counts down; the window's end lets the account in.
+	w.clock.Add(10 * time.Minute)
+	if _, err := w.auth.Login(ctx, identity.LoginRequest{Account: "rep1@acme.test", Password: w.password}); errs.From(err).Metadata["retry_after_seconds"] != "300" {
+		t.Fatalf("after 10 min: %v", err)
+	}
+	w.clock.Add(5 * time.Minute)
+	if a := loginAnswer(t, w, ctx, "rep1@acme.test", w.password); a != "OK" {
+		t.Fatalf("after the window: %s", a)
+	}
+}
+
+func TestSigninSuccessResetsTheAccount(t *testing.T) {
+	w := newOrgWorld(t)
+	ctx := fromAddr(context.Background(), "192.0.2.2")
+	for round := range 3 {
+		for i := range 4 {
+			if a := loginAnswer(t, w, ctx, "13900000002", "wrong password"); a != "UNAUTHENTICATED: the account or the password is wrong" {
+				t.Fatalf("round %d, failure %d: %s", round, i+1, a)
+			}
+		}
+		// Any spelling of the number is the same account.
+		if a := loginAnswer(t, w, ctx, "+86 139 0000 0002", w.password); a != "OK" {
+			t.Fatalf("round %d: the right password: %s", round, a)
+		}
+	}
+	// The phone's spellings share one budget.
+	for _, account := range []string{"13900000002", "+8613900000002", "139-0000-0002", "+86 (139) 0000 0002", "8613900000002"} {
+		loginAnswer(t, w, ctx, account, "wrong password")
+	}
+	if a := loginAnswer(t, w, ctx, "13900000002", w.password); a[:12] != "RATE_LIMITED" {
+		t.Fatalf("after five failures in five spellings: %s", a)
+	}
+}
+
+func TestSigninThrottlePerAddress(t *testing.T) {
+	w := newOrgWorld(t)
+	policy := identity.ThrottlePolicy{Window: time.Minute, PerAccount: 3, PerAddress: 6, SlowBase: time.Millisecond, SlowMax: time.Millisecond}
+	auth, err := identity.NewAuth(identity.AuthDeps{
+		Users: w.users, Tenants: nil, Departments: w.departments, Tokens: w.tokens, Hasher: w.hasher, Now: w.clock.Now,
+		Throttle: w.throttle, ThrottlePolicy: policy, ClientAddr: clientAddr, Sleep: w.sleeps.Sleep,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	try := func(addr, account string) string {
+		_, err := auth.Login(fromAddr(context.Background(), addr), identity.LoginRequest{Account: account, Password: "wrong password"})
+		return errs.ReasonOf(err)
+	}
+	// An account's refusals do not spend the address's budget.
+	for range 10 {
+		try("198.51.100.1", "a@acme.test")
+	}
+	// Six failures from one address, each account under its own budget.
+	var got []string
+	for i := range 7 {
+		got = append(got, try("198.51.100.1", "user"+strconv.Itoa(i)+"@acme.test"))
+	}
+	want := []string{"UNAUTHENTICATED", "UNAUTHENTICATED", "UNAUTHENTICATED", "RATE_LIMITED", "RATE_LIMITED", "RATE_LIMITED", "RATE_LIMITED"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("one address, new accounts: %v, want %v", got, want)
+	}
+	// Another address is not refused; the first is after its window.
+	if r := try("198.51.100.2", "user9@acme.test"); r != "UNAUTHENTICATED" {
+		t.Fatalf("another address: %s", r)
+	}
+	w.clock.Add(time.Minute)
+	if r := try("198.51.100.1", "user9@acme.test"); r != "UNAUTHENTICATED" {
+		t.Fatalf("after the window: %s", r)
+	}
+}
+
+func TestAppTokenThrottle(t *testing.T) {
+	w := newOrgWorld(t)
+	ctx := fromAddr(context.Background(), "203.0.113.7")
+	try := func(key, secret string) string {
+		_, err := w.auth.CreateAppToken(ctx, identity.AppTokenRequest{AppKey: key, AppSecret: secret})
+		if err == nil {
+			return "OK"
+		}
+		return errs.From(err).Reason + ": " + errs.From(err).Message
+	}
+	var known, unknown []string
+	for range 7 {
+		known = append(known, try(w.app.AppKey, "wrong secret"))
+		unknown = append(unknown, try("ak_nobody", "wrong secret"))
+	}
+	if !slices.Equal(known, unknown) || known[4] != "UNAUTHENTICATED: the app key or the app secret is wrong" || known[5][:12] != "RATE_LIMITED" {
+		t.Fatalf("known app %q\nunknown app %q", known, unknown)
+	}
+	w.clock.Add(15 * time.Minute)
+	if a := try(w.app.AppKey, w.appSecret); a != "OK" {
+		t.Fatalf("after the window: %s", a)
+	}
+}
+
+func TestPhonesAreE164(t *testing.T) {
+	w := newOrgWorld(t)
+	admin := w.user(w.admin)
+	if *w.manager.Phone != "+8613900000001" || *w.reps[0].Phone != "+8613900000002" {
+		t.Fatalf("stored phones %s %s", *w.manager.Phone, *w.reps[0].Phone)
+	}
+	u, err := w.org.CreateUser(admin, identity.CreateUserRequest{Name: "Landline", Email: " Land.Line@ACME.test ", Phone: "(010) 6552-9988", Password: "long enough"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *u.Phone != "+861065529988" || *u.Email != "land.line@acme.test" {
+		t.Fatalf("stored %s %s", *u.Phone, *u.Email)
+	}
+	for _, account := range []string{"+86 10 6552 9988", "010-65529988", "LAND.LINE@acme.test"} {
+		if a := loginAnswer(t, w, context.Background(), account, "long enough"); a != "OK" {
+			t.Fatalf("%s: %s", account, a)
+		}
+	}
+	for _, phone := range []string{"+86 139 0000 0002", "8613900000002"} {
+		if _, err := w.org.CreateUser(admin, identity.CreateUserRequest{Name: "Dup", Email: "dup@acme.test", Phone: phone, Password: "long enough"}); !errs.IsAlreadyExists(err) {
+			t.Fatalf("%s: %v, want ALREADY_EXISTS", phone, err)
+		}
+	}
+	for _, phone := range []string{"139-0000", "12345", "+999 1234567", "电话"} {
+		if _, err := w.org.CreateUser(admin, identity.CreateUserRequest{Name: "Bad", Email: "bad@acme.test", Phone: phone, Password: "long enough"}); errs.ReasonOf(err) != errs.ReasonInvalidArgument {
+			t.Fatalf("%s: %v, want INVALID_ARGUMENT", phone, err)
+		}
+	}
+}
+
+// Users stored before E.164 normalisation still sign in, still hold their
+// number, and get the E.164 form at their next change.
+func TestPhonesStoredBeforeE164(t *testing.T) {
+	w := newOrgWorld(t)
+	ctx := context.Background()
+	legacy := func(u *model.User, phone string) {
+		t.Helper()
+		u.Phone = &phone
+		if err := w.users.Update(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	legacy(w.reps[1], "13812345678")
+	legacy(w.reps[2], "12345") // not a number the library takes
+	for _, account := range []string{"+86 138 1234 5678", "13812345678"} {
+		if a := loginAnswer(t, w, ctx, account, w.password); a != "OK" {
+			t.Fatalf("%s: %s", account, a)
+		}
+	}
+	admin := w.user(w.admin)
+	if _, err := w.org.CreateUser(admin, identity.CreateUserRequest{Name: "Dup", Email: "dup@acme.test", Phone: "+8613812345678", Password: "long enough"}); !errs.IsAlreadyExists(err) {
+		t.Fatalf("a number stored in its old form: %v, want ALREADY_EXISTS", err)
+	}
+	u, err := w.org.UpdateUser(admin, identity.UpdateUserRequest{ID: w.reps[1].ID, Role: ptr("manager")})
+	if err != nil || *u.Phone != "+8613812345678" {
+		t.Fatalf("update: %v %v", u, err)
+	}
+	u, err = w.org.UpdateUser(admin, identity.UpdateUserRequest{ID: w.reps[2].ID, Role: ptr("manager")})
+	if err != nil || *u.Phone != "12345" {
+		t.Fatalf("update of a user with an old unparseable number: %v %v", u, err)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
