@@ -34,8 +34,11 @@ func requireEnv(t *testing.T, name string) string {
 	return v
 }
 
+// With console logs (the development default) the start prints the build
+// information and the banners of the design notes; with JSON logs stdout
+// stays empty and the build information is one log line.
 func TestStartupOutput(t *testing.T) {
-	s := NewService(t, nil)
+	s := NewService(t, map[string]string{"MGV_LOG_FORMAT": "console"})
 	s.Start()
 	out := s.Stdout.String()
 	order := []string{
@@ -54,9 +57,18 @@ func TestStartupOutput(t *testing.T) {
 		}
 		pos += i + len(want)
 	}
+
+	s = NewService(t, nil)
+	s.Start()
 	// Logs are JSON lines in the test environment; they are written in
 	// batches, so wait for the last expected one.
 	waitLog(t, s, `"message":"ready"`, 5*time.Second)
+	if out := s.Stdout.String(); out != "" {
+		t.Errorf("stdout with JSON logs: %q", out)
+	}
+	if n := strings.Count(s.Stderr.String(), `"message":"build info"`); n != 1 {
+		t.Errorf("%d build info lines, want 1:\n%s", n, s.Stderr)
+	}
 	for _, line := range strings.Split(strings.TrimSpace(s.Stderr.String()), "\n") {
 		var m map[string]any
 		if err := json.Unmarshal([]byte(line), &m); err != nil {
@@ -173,7 +185,8 @@ func TestStalePIDFileIsOverwritten(t *testing.T) {
 }
 
 func TestFailedUpgradeKeepsServing(t *testing.T) {
-	s := NewService(t, map[string]string{"MGV_PROCESS_UPGRADE_TIMEOUT": "2s"})
+	// Console logs, so that a new process reads the banner (see below).
+	s := NewService(t, map[string]string{"MGV_PROCESS_UPGRADE_TIMEOUT": "2s", "MGV_LOG_FORMAT": "console"})
 	copyFile(t, filepath.Join(root, "config", "banner.txt"), filepath.Join(s.Dir, "banner.txt"))
 	s.Env["MGV_APP_BANNER"] = filepath.Join(s.Dir, "banner.txt")
 	s.Start()
