@@ -79,7 +79,7 @@ type Migrator struct {
 
 // NewMigrator works on db, whose dialect is the gorm dialector name.
 func NewMigrator(db *gorm.DB) *Migrator {
-	return &Migrator{db: db, dialect: db.Dialector.Name()}
+	return &Migrator{db: db, dialect: db.Name()}
 }
 
 func (m *Migrator) bookkeepingDDL() string {
@@ -145,18 +145,22 @@ func (m *Migrator) Print(ctx context.Context, w io.Writer) (int, error) {
 	if len(pending) == 0 {
 		return 0, nil
 	}
-	fmt.Fprintf(w, "%s;\n\n", m.bookkeepingDDL())
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s;\n\n", m.bookkeepingDDL())
 	for _, mig := range pending {
-		fmt.Fprintf(w, "-- migration %s\n%s\n", mig.Name, strings.TrimSpace(mig.SQL))
-		fmt.Fprintf(w, "INSERT INTO %s (version, name, applied_at) VALUES (%d, '%s', CURRENT_TIMESTAMP(3));\n\n",
+		fmt.Fprintf(&b, "-- migration %s\n%s\n", mig.Name, strings.TrimSpace(mig.SQL))
+		fmt.Fprintf(&b, "INSERT INTO %s (version, name, applied_at) VALUES (%d, '%s', CURRENT_TIMESTAMP(3));\n\n",
 			migrationsTable, mig.Version, mig.Name)
+	}
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return 0, err
 	}
 	return len(pending), nil
 }
 
 // Up applies every pending migration in order. On MySQL a named lock keeps
 // two instances from migrating at once; SQLite runs each in a transaction.
-func (m *Migrator) Up(ctx context.Context) ([]Migration, error) {
+func (m *Migrator) Up(ctx context.Context) (_ []Migration, upErr error) {
 	db := m.db.WithContext(ctx)
 	if m.dialect == "mysql" {
 		conn, err := db.DB()
@@ -167,7 +171,7 @@ func (m *Migrator) Up(ctx context.Context) ([]Migration, error) {
 		if err != nil {
 			return nil, fmt.Errorf("migrate: %w", err)
 		}
-		defer c.Close()
+		defer func() { upErr = errors.Join(upErr, c.Close()) }()
 		var got int
 		if err := c.QueryRowContext(ctx, "SELECT GET_LOCK('mgvcore_migrate', 60)").Scan(&got); err != nil || got != 1 {
 			return nil, fmt.Errorf("migrate: another instance holds the migration lock (%v)", err)
