@@ -8,12 +8,17 @@
 #                schemathesis run against its /openapi.json
 #   make bench   benchmarks of ../shared QUALITY bars into docs/BENCHMARKS.md
 #   make fuzz    every fuzz target for FUZZTIME (default 60s)
-#   make lint    gofmt, go vet, staticcheck
+#   make lint    gofmt, go vet, golangci-lint, staticcheck, govulncheck against
+#                a local copy of the Go vulnerability database
 #   make proto   Go and Python stubs from api/proto (scripts/proto.sh)
 
 SHELL        := bash
 .SHELLFLAGS  := -eu -o pipefail -c
 GO           ?= go
+# Build with the toolchain go.mod names (its `toolchain` line), downloaded
+# through the module proxy when the local go is older, even where the
+# environment says GOTOOLCHAIN=local.
+export GOTOOLCHAIN := auto
 PKG          := github.com/megaview/mgvcore
 BIN          := bin/mgvcore
 TMP          := tmp
@@ -24,7 +29,13 @@ LDFLAGS      := -s -w \
 	-X '$(PKG)/global.GitCommit=$(GIT_COMMIT)' \
 	-X '$(PKG)/global.GitRelease=$(GIT_RELEASE)' \
 	-X '$(PKG)/global.BuildTime=$(BUILD_TIME)'
-STATICCHECK  := honnef.co/go/tools/cmd/staticcheck@v0.6.1
+# Pinned linters, each built once into $MGV_CACHE_DIR/tools (scripts/gotool.sh),
+# and the golang.org/x/vulndb version the local vulnerability database is
+# built from (scripts/vulndb.sh, into $MGV_CACHE_DIR/vulndb).
+STATICCHECK    := honnef.co/go/tools/cmd/staticcheck@v0.6.1
+GOLANGCI_LINT  := github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
+GOVULNCHECK    := golang.org/x/vuln/cmd/govulncheck@v1.9.0
+VULNDB_VERSION := v0.0.0-20261105234957-e22db6528018
 # Test dependencies' addresses, written by scripts/testenv.sh.
 TESTENV      := $(TMP)/testenv.env
 
@@ -102,11 +113,20 @@ fuzz:
 		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 200x $$pkg; \
 	done
 
+# Every step runs, so one run lists all findings; lint fails if any step did.
+# The e2e tag only adds the end-to-end test files (no file excludes it), so
+# one run of a linter with it covers the default build too.
 lint: vet
-	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); \
-	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	$(GO) run $(STATICCHECK) ./...
-	$(GO) run $(STATICCHECK) -tags e2e ./internal/e2e/...
+	@status=0; \
+	out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; status=1; fi; \
+	gcl=$$(scripts/gotool.sh $(GOLANGCI_LINT)); \
+	sc=$$(scripts/gotool.sh $(STATICCHECK)); \
+	run() { echo "+ $$*"; "$$@" || status=1; }; \
+	run $$gcl run --max-issues-per-linter=0 --max-same-issues=0 --build-tags e2e ./...; \
+	run $$sc -tags e2e ./...; \
+	run env GOVULNCHECK=$(GOVULNCHECK) VULNDB_VERSION=$(VULNDB_VERSION) scripts/govulncheck.sh ./...; \
+	exit $$status
 
 fmt:
 	gofmt -w $$(git ls-files '*.go' | grep -v '\.pb\.go$$')

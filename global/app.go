@@ -73,8 +73,10 @@ func BuildInfo(env string) [][2]string {
 }
 
 // PrintBuildInfo writes the Build Info block of the design notes.
+// The block is informational: a console that cannot take it is no reason to
+// stop, so a failed write is not reported.
 func PrintBuildInfo(w io.Writer, env string) {
-	fmt.Fprintf(w, "Build Info:\n"+
+	_, _ = fmt.Fprintf(w, "Build Info:\n"+
 		"\tGit Commit Log: %s\n"+
 		"\tGit Release Info: %s\n"+
 		"\tBuild Time: %s\n"+

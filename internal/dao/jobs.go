@@ -36,7 +36,7 @@ func (r *TrackerJobs) ClaimTrackerJob(ctx context.Context, lease time.Duration) 
 		now := dbNow()
 		q := db.Where("kind = ? AND next_attempt_at <= ?", model.OutboxTrackerApply, now).
 			Order("next_attempt_at").Order("id").Limit(1)
-		if db.Dialector.Name() == "mysql" {
+		if db.Name() == "mysql" {
 			q = q.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate, Options: clause.LockingOptionsSkipLocked})
 		}
 		var jobs []model.OutboxJob
@@ -56,7 +56,7 @@ func (r *TrackerJobs) ClaimTrackerJob(ctx context.Context, lease time.Duration) 
 	}
 	db := r.db.WithContext(ctx)
 	var err error
-	if db.Dialector.Name() == "mysql" {
+	if db.Name() == "mysql" {
 		err = db.Transaction(claim)
 	} else {
 		err = claim(db)
@@ -140,7 +140,7 @@ func (r *TrackerJobs) ApplyTrackerBatch(ctx context.Context, job *model.OutboxJo
 // nextConversations picks and locks the ids of the next batch after cursor.
 func nextConversations(db *gorm.DB, tenantID, cursor int64, size int) ([]int64, error) {
 	lock := ""
-	if db.Dialector.Name() == "mysql" {
+	if db.Name() == "mysql" {
 		lock = " LOCK IN SHARE MODE"
 	}
 	var rows []struct {

@@ -79,7 +79,7 @@ type Migrator struct {
 
 // NewMigrator works on db, whose dialect is the gorm dialector name.
 func NewMigrator(db *gorm.DB) *Migrator {
-	return &Migrator{db: db, dialect: db.Dialector.Name()}
+	return &Migrator{db: db, dialect: db.Name()}
 }
 
 func (m *Migrator) bookkeepingDDL() string { return bookkeepingDDL(m.dialect) }
@@ -260,7 +260,7 @@ func (m *Migrator) Print(ctx context.Context, w io.Writer) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return writePlan(w, m.dialect, p), nil
+	return writePlan(w, m.dialect, p)
 }
 
 // PrintSchema writes, for review, the DDL that `migrate up` runs on an
@@ -274,39 +274,43 @@ func PrintSchema(w io.Writer, dialect string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return writePlan(w, dialect, p), nil
+	return writePlan(w, dialect, p)
 }
 
 // writePlan prints the statements of p, each ending with a semicolon, and
 // returns how many migrations they apply. The rows `migrate up` then writes
 // into the migrations table are printed as comments only.
-func writePlan(w io.Writer, dialect string, p plan) int {
+func writePlan(w io.Writer, dialect string, p plan) (int, error) {
 	migs := p.migrations()
 	if len(migs) == 0 {
-		return 0
+		return 0, nil
 	}
+	var b strings.Builder
 	if p.bookkeeping {
-		fmt.Fprintf(w, "-- bookkeeping of `mgvcore migrate`\n%s;\n\n", bookkeepingDDL(dialect))
+		fmt.Fprintf(&b, "-- bookkeeping of `mgvcore migrate`\n%s;\n\n", bookkeepingDDL(dialect))
 	}
 	for _, s := range p.steps {
-		fmt.Fprintf(w, "-- migration %s\n", s.Name)
+		fmt.Fprintf(&b, "-- migration %s\n", s.Name)
 		for _, stmt := range Statements(s.SQL) {
-			fmt.Fprintf(w, "%s;\n\n", stmt)
+			fmt.Fprintf(&b, "%s;\n\n", stmt)
 		}
 	}
-	fmt.Fprintf(w, "-- `mgvcore migrate up` runs the statements above, then records them as below. These rows\n"+
+	fmt.Fprintf(&b, "-- `mgvcore migrate up` runs the statements above, then records them as below. These rows\n"+
 		"-- are left out of the review (goInception takes no DDL and DML of one table in one work order):\n")
 	for _, mig := range migs {
-		fmt.Fprintf(w, "-- INSERT INTO %s (version, name, applied_at) VALUES (%d, '%s', CURRENT_TIMESTAMP(3));\n",
+		fmt.Fprintf(&b, "-- INSERT INTO %s (version, name, applied_at) VALUES (%d, '%s', CURRENT_TIMESTAMP(3));\n",
 			migrationsTable, mig.Version, mig.Name)
 	}
-	return len(migs)
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return 0, err
+	}
+	return len(migs), nil
 }
 
 // Up applies every pending migration in order. On MySQL a named lock keeps
 // two instances from migrating at once; SQLite runs each in a transaction.
 // It returns the migrations applied, those a baseline stood for included.
-func (m *Migrator) Up(ctx context.Context) ([]Migration, error) {
+func (m *Migrator) Up(ctx context.Context) (_ []Migration, upErr error) {
 	db := m.db.WithContext(ctx)
 	if m.dialect == "mysql" {
 		conn, err := db.DB()
@@ -317,7 +321,7 @@ func (m *Migrator) Up(ctx context.Context) ([]Migration, error) {
 		if err != nil {
 			return nil, fmt.Errorf("migrate: %w", err)
 		}
-		defer c.Close()
+		defer func() { upErr = errors.Join(upErr, c.Close()) }()
 		var got int
 		if err := c.QueryRowContext(ctx, "SELECT GET_LOCK('mgvcore_migrate', 60)").Scan(&got); err != nil || got != 1 {
 			return nil, fmt.Errorf("migrate: another instance holds the migration lock (%v)", err)

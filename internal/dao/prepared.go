@@ -33,7 +33,7 @@ func newPreparedStatement(db *gorm.DB, query string) *preparedStatement {
 // connection. Other statements, other dialects, or a statement that cannot
 // be prepared run as usual.
 func (p *preparedStatement) on(ctx context.Context, db *gorm.DB) *gorm.DB {
-	if db.Dialector.Name() != "mysql" {
+	if db.Name() != "mysql" {
 		return db
 	}
 	stmt := p.prepared(ctx)

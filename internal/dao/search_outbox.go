@@ -39,7 +39,7 @@ func (o *SearchOutbox) Claim(ctx context.Context, limit int, lease time.Duration
 	until := now.Add(lease)
 	var jobs []model.OutboxJob
 	var err error
-	if db.Dialector.Name() == "mysql" {
+	if db.Name() == "mysql" {
 		err = db.Transaction(func(tx *gorm.DB) error {
 			for _, kind := range searchKinds {
 				// One kind at a time keeps each scan on idx_outbox_due.

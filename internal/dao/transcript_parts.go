@@ -2,6 +2,7 @@ package dao
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -98,7 +99,7 @@ type partRow struct {
 // readParts calls fn with the sentences of each part of the conversations
 // ids, in conversation id, part order. tenantID 0 reads any tenant's (the
 // indexer, which works across tenants).
-func readParts(db *gorm.DB, tenantID int64, ids []int64, fn func(conversationID, tenantID int64, run []storedSentence) error) error {
+func readParts(db *gorm.DB, tenantID int64, ids []int64, fn func(conversationID, tenantID int64, run []storedSentence) error) (err error) {
 	q := db.Model(&model.TranscriptPart{}).Select("conversation_id, tenant_id, sentences").Where("conversation_id IN ?", ids)
 	if tenantID != 0 {
 		q = q.Where("tenant_id = ?", tenantID)
@@ -107,7 +108,7 @@ func readParts(db *gorm.DB, tenantID int64, ids []int64, fn func(conversationID,
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
+	defer func() { err = errors.Join(err, rows.Close()) }()
 	for rows.Next() {
 		var r partRow
 		if err := rows.Scan(&r.ConversationID, &r.TenantID, &r.Sentences); err != nil {

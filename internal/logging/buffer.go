@@ -33,7 +33,9 @@ func (b *BufferedWriter) loop(interval time.Duration) {
 		case <-b.stop:
 			return
 		case <-t.C:
-			b.Flush()
+			// A bufio.Writer keeps its first write error and returns it
+			// from every later Flush, so Close reports it.
+			_ = b.Flush()
 		}
 	}
 }

@@ -135,7 +135,11 @@ func TestRegistersAgainWhenTheAgentForgets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Stop(context.Background(), true)
+	defer func() {
+		if err := r.Stop(context.Background(), true); err != nil {
+			t.Error(err)
+		}
+	}()
 	eventually(t, "registered", func() bool { return f.has(o.ID) })
 	f.forget(o.ID) // an agent restart in dev mode, or a reap
 	eventually(t, "registered again", func() bool { return f.has(o.ID) })
@@ -171,7 +175,9 @@ func TestUnreachableAgentAtStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
-	ln.Close() // nothing listens here now
+	if err := ln.Close(); err != nil { // nothing listens here now
+		t.Fatal(err)
+	}
 
 	// A real HTTP listener for the agent's check to reach.
 	health := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
@@ -235,22 +241,27 @@ func forward(t *testing.T, addr, target string) (stop func()) {
 			}
 			out, err := net.Dial("tcp", target)
 			if err != nil {
-				in.Close()
+				_ = in.Close()
 				continue
 			}
 			mu.Lock()
 			conns = append(conns, in, out)
 			mu.Unlock()
-			go func() { _, _ = io.Copy(out, in); out.Close() }()
-			go func() { _, _ = io.Copy(in, out); in.Close() }()
+			// Each copy ends when either side closes; closing a side that
+			// stop (or the other copy) already closed fails harmlessly, so
+			// the proxy's close errors are not errors of the test.
+			go func() { _, _ = io.Copy(out, in); _ = out.Close() }()
+			go func() { _, _ = io.Copy(in, out); _ = in.Close() }()
 		}
 	}()
 	return func() {
-		ln.Close()
+		if err := ln.Close(); err != nil {
+			t.Error(err)
+		}
 		mu.Lock()
 		defer mu.Unlock()
 		for _, c := range conns {
-			c.Close()
+			_ = c.Close()
 		}
 	}
 }

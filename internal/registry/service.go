@@ -63,7 +63,7 @@ func registration(o Options) *api.AgentServiceRegistration {
 	}
 	interval := o.Consul.CheckInterval.Duration
 	timeout := min(interval, maxCheckTimeout)
-	deregister := o.Consul.DeregisterCriticalServiceAfter.Duration.String()
+	deregister := o.Consul.DeregisterCriticalServiceAfter.String()
 
 	grpcCheck := &api.AgentServiceCheck{
 		CheckID:                        id + ":grpc",

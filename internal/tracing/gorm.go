@@ -58,7 +58,7 @@ func (p gormPlugin) before(operation string) func(*gorm.DB) {
 		if _, off := span.(noopSpan); off {
 			return
 		}
-		span.SetTag("db.system", db.Dialector.Name())
+		span.SetTag("db.system", db.Name())
 		span.SetTag("db.operation", operation)
 		db.InstanceSet(gormSpanKey, span)
 	}

@@ -3,6 +3,7 @@ package tracing
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -77,8 +78,7 @@ func waitTrace(t *testing.T, query, traceID string, n int) map[string]jaegerSpan
 		}
 		resp, err := http.Get(query + "/api/traces/" + traceID)
 		if err == nil {
-			err = json.NewDecoder(resp.Body).Decode(&body)
-			resp.Body.Close()
+			err = errors.Join(json.NewDecoder(resp.Body).Decode(&body), resp.Body.Close())
 		}
 		if err == nil && len(body.Data) == 1 && len(body.Data[0].Spans) >= n {
 			out := map[string]jaegerSpanRef{}

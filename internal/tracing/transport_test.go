@@ -28,7 +28,9 @@ func TestRoundTripperMakesClientSpansAndPropagates(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
+		if err := resp.Body.Close(); err != nil {
+			t.Fatal(err)
+		}
 		if req.Header.Get("uber-trace-id") != "" {
 			t.Error("the caller's request was modified")
 		}
@@ -83,7 +85,9 @@ func TestRoundTripperOutsideATracedCall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
+	if err := resp.Body.Close(); err != nil {
+		t.Fatal(err)
+	}
 	if headerSeen || len(rec.Spans()) != 0 {
 		t.Errorf("traced a call outside any trace: header %v spans %v", headerSeen, rec.Spans())
 	}

@@ -6,6 +6,7 @@ package daotest
 
 import (
 	"database/sql"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -61,7 +62,9 @@ func Connect(t testing.TB, driver, dsn string, opts ...Option) *gorm.DB {
 	}
 	t.Cleanup(func() {
 		if sqlDB, err := db.DB(); err == nil {
-			sqlDB.Close()
+			if err := sqlDB.Close(); err != nil {
+				t.Errorf("close the test database: %v", err)
+			}
 		}
 	})
 	for _, o := range opts {
@@ -89,9 +92,8 @@ func ScratchMariaDB(t testing.TB, admin string) string {
 		if err != nil {
 			return err
 		}
-		defer db.Close()
 		_, err = db.Exec(query)
-		return err
+		return errors.Join(err, db.Close())
 	}
 	if err := exec("CREATE DATABASE " + name + " CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"); err != nil {
 		t.Fatalf("create database: %v", err)

@@ -26,7 +26,7 @@ import (
 	"github.com/blevesearch/bleve/v2/analysis/tokenizer/unicode"
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/search/query"
-	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/search"
@@ -78,7 +78,7 @@ func Open(dir string) (*Engine, error) {
 }
 
 func isLockTimeout(err error) bool {
-	return errors.Is(err, bolt.ErrTimeout) || strings.Contains(err.Error(), "timeout")
+	return errors.Is(err, bolterrors.ErrTimeout) || strings.Contains(err.Error(), "timeout")
 }
 
 func (e *Engine) open() error {

@@ -16,7 +16,11 @@ func TestBehaviour(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { e.Close() })
+			t.Cleanup(func() {
+				if err := e.Close(); err != nil {
+					t.Error(err)
+				}
+			})
 			return e
 		},
 		Stemming:   true,
@@ -44,7 +48,7 @@ func TestReopen(t *testing.T) {
 	if e, err = Open(dir); err != nil {
 		t.Fatal(err)
 	}
-	defer e.Close()
+	defer closeEngine(t, e)
 	terms, _ := search.Parse("预算")
 	res, err := e.Search(t.Context(), search.Query{TenantID: 1, Terms: terms, Size: 10})
 	if err != nil || res.Total != 1 {
@@ -62,7 +66,7 @@ func TestSecondOpenerWaitsForTheLock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer second.Close()
+	defer closeEngine(t, second)
 	if err := second.Ping(t.Context()); !searchtest.IsUnavailable(err) {
 		t.Fatalf("ping while the first holds the index: %v", err)
 	}
@@ -75,5 +79,12 @@ func TestSecondOpenerWaitsForTheLock(t *testing.T) {
 			t.Fatal("the second engine never opened the index")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func closeEngine(t *testing.T, e *Engine) {
+	t.Helper()
+	if err := e.Close(); err != nil {
+		t.Error(err)
 	}
 }
