@@ -25,6 +25,7 @@ import (
 	"github.com/megaview/mgvcore/global"
 	"github.com/megaview/mgvcore/internal/breaker"
 	"github.com/megaview/mgvcore/internal/cert"
+	"github.com/megaview/mgvcore/internal/clientip"
 	"github.com/megaview/mgvcore/internal/config"
 	"github.com/megaview/mgvcore/internal/dao"
 	grpcx "github.com/megaview/mgvcore/internal/grpc"
@@ -122,6 +123,10 @@ func Serve(ctx context.Context, cfg *config.Config, out io.Writer, log zerolog.L
 	defer dom.stop()
 	dom.search.health(hl)
 
+	ips, err := clientip.New(cfg.HTTP.TrustedProxies)
+	if err != nil {
+		return fmt.Errorf("http.trusted_proxies: %w", err)
+	}
 	grpcChain := pol.chain(cfg.GRPC.RequestTimeout.Duration, int64(cfg.GRPC.MaxRecvMsgBytes))
 	decode := &interceptor.Decode{}
 	grpcSrv := grpcx.New(grpcx.Options{Config: cfg.GRPC, TLS: tlsCfg, Health: hl, ServerOptions: []grpc.ServerOption{
@@ -130,13 +135,13 @@ func Serve(ctx context.Context, cfg *config.Config, out io.Writer, log zerolog.L
 		// when a policy refuses the call.
 		// The standard gRPC metrics run outermost of all, so they count
 		// every call with the gRPC code the client receives.
-		grpc.ChainUnaryInterceptor(m.GRPC.UnaryServerInterceptor(), decode.Unary(), interceptor.Unary(grpcChain)),
-		grpc.ChainStreamInterceptor(m.GRPC.StreamServerInterceptor(), decode.Stream(), interceptor.Stream(grpcChain)),
+		grpc.ChainUnaryInterceptor(m.GRPC.UnaryServerInterceptor(), decode.Unary(), interceptor.Unary(grpcChain, ips)),
+		grpc.ChainStreamInterceptor(m.GRPC.StreamServerInterceptor(), decode.Stream(), interceptor.Stream(grpcChain, ips)),
 	}})
 	httpSrv := httpx.New(httpx.Options{
 		Config: cfg.HTTP, Log: log, Banner: out, Health: hl,
 		Chain:   pol.chain(cfg.HTTP.RequestTimeout.Duration, cfg.HTTP.MaxBodyBytes),
-		Metrics: publicMetrics(cfg, m),
+		Metrics: publicMetrics(cfg, m), ClientIP: ips,
 	})
 	dom.register(httpSrv, grpcSrv.Registrar())
 	if sip, ok := grpcSrv.Registrar().(reflection.ServiceInfoProvider); ok {
