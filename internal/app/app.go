@@ -326,6 +326,13 @@ func serverTLS(cfg *config.Config, log zerolog.Logger) (*tls.Config, error) {
 		}
 		log.Info().Str("dir", cfg.SSL.Dir).Msg("generated development CA, server and client certificates")
 	}
+	tightened, err := cert.PrivateKeys(cfg.SSL.Dir)
+	for _, k := range tightened {
+		log.Warn().Str("key", k).Msg("private key was readable by other users; made it 0600")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ssl: %w", err)
+	}
 	return cert.ServerTLS(cfg.SSL.Dir, cfg.GRPC.ClientAuth)
 }
 
