@@ -101,7 +101,7 @@ func TestForgedForwardedForIsNotBelieved(t *testing.T) {
 	if keys := metric(t, s, "mgv_ratelimit_keys"); keys != 1 {
 		t.Errorf("%g rate-limit keys, want 1 (the peer)", keys)
 	}
-	logs := s.Stderr.String()
+	logs := s.Stdout.String() + s.Stderr.String()
 	if strings.Contains(logs, "198.51.") {
 		t.Error("a forged address reached the log")
 	}
@@ -129,7 +129,12 @@ func TestTrustedProxyForwardedForIsBelieved(t *testing.T) {
 	if keys := metric(t, s, "mgv_ratelimit_keys"); keys != 60 {
 		t.Errorf("%g rate-limit keys, want one per forwarded client (60)", keys)
 	}
-	logs := s.Stderr.String()
+	// The access log is written after the answer: wait for the last line.
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline) &&
+		!strings.Contains(s.Stdout.String()+s.Stderr.String(), `"client_ip":"198.51.100.60"`); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	logs := s.Stdout.String() + s.Stderr.String()
 	for _, want := range []string{`"client_ip":"198.51.100.1"`, `"client_ip":"198.51.100.2"`, `"client_ip":"198.51.100.60"`} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("the log lacks %s", want)
@@ -138,15 +143,20 @@ func TestTrustedProxyForwardedForIsBelieved(t *testing.T) {
 	if strings.Contains(logs, "6.6.6.6") || strings.Contains(logs, `"client_ip":"10.1.2.3"`) {
 		t.Error("an address left of the client, or the trusted hop, was taken as the client")
 	}
-	// One client through the proxy is still limited as one.
-	limited := 0
+	// One client through the proxy is still limited as one: of 100 calls
+	// at once, at most the 20 allowed to wait and a few paced go through.
+	var limited atomic.Int64
+	var wg sync.WaitGroup
 	for range 100 {
-		if anonPing(t, s, c, map[string]string{"X-Forwarded-For": "198.51.100.200"}) == http.StatusTooManyRequests {
-			limited++
-		}
+		wg.Go(func() {
+			if anonPing(t, s, c, map[string]string{"X-Forwarded-For": "198.51.100.200"}) == http.StatusTooManyRequests {
+				limited.Add(1)
+			}
+		})
 	}
-	if limited == 0 {
-		t.Error("100 calls of one forwarded client were never limited")
+	wg.Wait()
+	if limited.Load() < 50 {
+		t.Errorf("only %d of 100 calls at once of one forwarded client were limited", limited.Load())
 	}
 }
 
@@ -164,9 +174,38 @@ func TestHugeForwardedHeaderIsNotKept(t *testing.T) {
 	c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
 	before := heapInUse(t, s)
 	junk := strings.Repeat("x", 1<<20-8192)
+	var peak atomic.Int64
+	var afterFirst float64
+	for round := range 2 {
+		hugeRound(t, s, c, junk, &peak)
+		if round == 0 {
+			afterFirst = heapInUse(t, s)
+		}
+	}
+	after := heapInUse(t, s)
+	keys := metric(t, s, "mgv_ratelimit_keys")
+	t.Logf("heap in use %.1f MB before, %.1f MB after 300 headers of 1 MB, %.1f MB after 300 more; peak RSS %d MB; %g keys",
+		before/1e6, afterFirst/1e6, after/1e6, peak.Load()>>10, keys)
+	// Kept, the headers would hold 600 MB after both rounds (235 MB were
+	// held after 300 before); what stays is garbage not yet collected
+	// (gc_percent 200).
+	if after-before > 96e6 {
+		t.Errorf("heap grew by %.1f MB, then %.1f MB more", (afterFirst-before)/1e6, (after-afterFirst)/1e6)
+	}
+	if peak.Load() > 300<<10 {
+		t.Errorf("RSS peaked at %d MB", peak.Load()>>10)
+	}
+	if keys > 201 {
+		t.Errorf("%g keys, want at most the 200 forwarded addresses and the proxy", keys)
+	}
+	if strings.Contains(s.Stdout.String()+s.Stderr.String(), "xxxxxxxx") {
+		t.Error("the header reached the log")
+	}
+}
+
+func hugeRound(t *testing.T, s *Service, c *http.Client, junk string, peak *atomic.Int64) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	var peak atomic.Int64
 	for range 8 {
 		wg.Go(func() {
 			for {
@@ -189,26 +228,9 @@ func TestHugeForwardedHeaderIsNotKept(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	time.Sleep(2 * time.Second)
-	// Some ordinary traffic lets the collector run.
-	for range 20 {
+	time.Sleep(time.Second)
+	for range 20 { // ordinary traffic lets the collector run
 		anonPing(t, s, c, nil)
-	}
-	after := heapInUse(t, s)
-	keys := metric(t, s, "mgv_ratelimit_keys")
-	t.Logf("heap in use %.1f MB before, %.1f MB after 300 headers of 1 MB; peak RSS %d MB; %g keys",
-		before/1e6, after/1e6, peak.Load()>>10, keys)
-	if after-before > 32e6 {
-		t.Errorf("heap grew by %.1f MB and stayed", (after-before)/1e6)
-	}
-	if peak.Load() > 300<<10 {
-		t.Errorf("RSS peaked at %d MB", peak.Load()>>10)
-	}
-	if keys > 201 {
-		t.Errorf("%g keys, want at most the 200 forwarded addresses and the proxy", keys)
-	}
-	if strings.Contains(s.Stderr.String(), "xxxxxxxx") {
-		t.Error("the header reached the log")
 	}
 }
 
@@ -346,7 +368,7 @@ func TestFreshStartCreatesPrivateFiles(t *testing.T) {
 	}
 	s.Start()
 	check()
-	if !strings.Contains(s.Stderr.String(), "private key was readable by other users; made it 0600") {
+	if !strings.Contains(s.Stdout.String()+s.Stderr.String(), "private key was readable by other users; made it 0600") {
 		t.Error("tightening a key was not logged")
 	}
 }
