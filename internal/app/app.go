@@ -25,6 +25,7 @@ import (
 	"github.com/megaview/mgvcore/global"
 	"github.com/megaview/mgvcore/internal/breaker"
 	"github.com/megaview/mgvcore/internal/cert"
+	"github.com/megaview/mgvcore/internal/clientip"
 	"github.com/megaview/mgvcore/internal/config"
 	"github.com/megaview/mgvcore/internal/dao"
 	grpcx "github.com/megaview/mgvcore/internal/grpc"
@@ -122,6 +123,10 @@ func Serve(ctx context.Context, cfg *config.Config, out io.Writer, log zerolog.L
 	defer dom.stop()
 	dom.search.health(hl)
 
+	ips, err := clientip.New(cfg.HTTP.TrustedProxies)
+	if err != nil {
+		return fmt.Errorf("http.trusted_proxies: %w", err)
+	}
 	grpcChain := pol.chain(cfg.GRPC.RequestTimeout.Duration, int64(cfg.GRPC.MaxRecvMsgBytes))
 	decode := &interceptor.Decode{}
 	grpcSrv := grpcx.New(grpcx.Options{Config: cfg.GRPC, TLS: tlsCfg, Health: hl, ServerOptions: []grpc.ServerOption{
@@ -130,13 +135,13 @@ func Serve(ctx context.Context, cfg *config.Config, out io.Writer, log zerolog.L
 		// when a policy refuses the call.
 		// The standard gRPC metrics run outermost of all, so they count
 		// every call with the gRPC code the client receives.
-		grpc.ChainUnaryInterceptor(m.GRPC.UnaryServerInterceptor(), decode.Unary(), interceptor.Unary(grpcChain)),
-		grpc.ChainStreamInterceptor(m.GRPC.StreamServerInterceptor(), decode.Stream(), interceptor.Stream(grpcChain)),
+		grpc.ChainUnaryInterceptor(m.GRPC.UnaryServerInterceptor(), decode.Unary(), interceptor.Unary(grpcChain, ips)),
+		grpc.ChainStreamInterceptor(m.GRPC.StreamServerInterceptor(), decode.Stream(), interceptor.Stream(grpcChain, ips)),
 	}})
 	httpSrv := httpx.New(httpx.Options{
 		Config: cfg.HTTP, Log: log, Banner: out, Health: hl,
 		Chain:   pol.chain(cfg.HTTP.RequestTimeout.Duration, cfg.HTTP.MaxBodyBytes),
-		Metrics: publicMetrics(cfg, m),
+		Metrics: publicMetrics(cfg, m), ClientIP: ips,
 	})
 	dom.register(httpSrv, grpcSrv.Registrar())
 	if sip, ok := grpcSrv.Registrar().(reflection.ServiceInfoProvider); ok {
@@ -320,6 +325,13 @@ func serverTLS(cfg *config.Config, log zerolog.Logger) (*tls.Config, error) {
 			return nil, fmt.Errorf("ssl: generating development certificates: %w", err)
 		}
 		log.Info().Str("dir", cfg.SSL.Dir).Msg("generated development CA, server and client certificates")
+	}
+	tightened, err := cert.PrivateKeys(cfg.SSL.Dir)
+	for _, k := range tightened {
+		log.Warn().Str("key", k).Msg("private key was readable by other users; made it 0600")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ssl: %w", err)
 	}
 	return cert.ServerTLS(cfg.SSL.Dir, cfg.GRPC.ClientAuth)
 }

@@ -18,6 +18,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/megaview/mgvcore/internal/fsmode"
 )
 
 // File names inside the ssl directory.
@@ -46,7 +48,7 @@ func Missing(dir string) []string {
 // Generate writes a new CA, a server certificate valid for hosts (DNS names
 // or IPs) and a client certificate into dir, replacing what is there.
 func Generate(dir string, hosts []string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := fsmode.MkdirAll(dir); err != nil {
 		return fmt.Errorf("ssl dir %s: %w", dir, err)
 	}
 	now := time.Now().Add(-time.Hour)
@@ -129,10 +131,10 @@ func writePair(dir, certName, keyName string, der []byte, key *ecdsa.PrivateKey)
 	if err != nil {
 		return err
 	}
-	if err := writePEM(filepath.Join(dir, certName), "CERTIFICATE", der, 0o644); err != nil {
+	if err := writePEM(filepath.Join(dir, certName), "CERTIFICATE", der, fsmode.File); err != nil {
 		return err
 	}
-	return writePEM(filepath.Join(dir, keyName), "EC PRIVATE KEY", keyDER, 0o600)
+	return writePEM(filepath.Join(dir, keyName), "EC PRIVATE KEY", keyDER, fsmode.File)
 }
 
 // writePEM writes through a temporary file so a concurrent reader never
@@ -170,6 +172,25 @@ func ClientAuth(mode string) (tls.ClientAuthType, error) {
 		return tls.RequireAndVerifyClientCert, nil
 	}
 	return 0, fmt.Errorf("unknown client auth mode %q", mode)
+}
+
+// PrivateKeys takes group and other permissions off the private keys in
+// dir (server, CA and client keys, where present) and returns each one it
+// had to tighten with the mode it had. A key readable by others that
+// cannot be tightened (owned by another user) is an error naming it.
+func PrivateKeys(dir string) ([]string, error) {
+	var tightened []string
+	for _, name := range []string{ServerKey, CAKey, ClientKey} {
+		path := filepath.Join(dir, name)
+		old, changed, err := fsmode.Tighten(path)
+		if err != nil {
+			return tightened, fmt.Errorf("%s has mode %04o, so other users can read the private key, and it cannot be made 0600 (%w); chmod 600 it", path, old, err)
+		}
+		if changed {
+			tightened = append(tightened, fmt.Sprintf("%s (was %04o)", path, old))
+		}
+	}
+	return tightened, nil
 }
 
 // ServerTLS loads the server certificate and CA from dir into a TLS ≥ 1.2 config.

@@ -19,10 +19,14 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/megaview/mgvcore/global"
+	"github.com/megaview/mgvcore/internal/clientip"
 )
 
 // EnvPrefix starts every environment override.
 const EnvPrefix = "MGV"
+
+// DefaultMaxKeys is ratelimit.max_keys when the file leaves it out.
+const DefaultMaxKeys = 100_000
 
 // Config is the whole service configuration.
 type Config struct {
@@ -46,6 +50,9 @@ type Config struct {
 
 	// File is the path the configuration was read from.
 	File string `toml:"-"`
+	// secretInFile records that auth.jwt_secret was written in File, which
+	// pro refuses.
+	secretInFile bool
 }
 
 // App names the environment and the banner.
@@ -68,6 +75,11 @@ type HTTP struct {
 	ReadHeaderTimeout Duration `toml:"read_header_timeout"`
 	IdleTimeout       Duration `toml:"idle_timeout"`
 	RequestTimeout    Duration `toml:"request_timeout"`
+	// TrustedProxies are the CIDRs (or single addresses) of the proxies
+	// whose X-Forwarded-For / X-Real-IP are believed, over HTTP and as
+	// gRPC metadata; from anyone else the TCP peer is the client. None by
+	// default.
+	TrustedProxies []string `toml:"trusted_proxies"`
 }
 
 // GRPC configures the partner-facing gRPC server.
@@ -191,12 +203,16 @@ type Consul struct {
 
 // RateLimit configures per-key pacing of inbound requests.
 type RateLimit struct {
-	Enabled     bool            `toml:"enabled"`
-	DefaultTier string          `toml:"default_tier"`
-	AnonRPS     int             `toml:"anon_rps"`
-	AnonBurst   int             `toml:"anon_burst"`
-	IdleEvict   Duration        `toml:"idle_evict"`
-	Tiers       map[string]Tier `toml:"tiers"`
+	Enabled     bool     `toml:"enabled"`
+	DefaultTier string   `toml:"default_tier"`
+	AnonRPS     int      `toml:"anon_rps"`
+	AnonBurst   int      `toml:"anon_burst"`
+	IdleEvict   Duration `toml:"idle_evict"`
+	// MaxKeys caps the keys held at once. A new key past the cap takes
+	// the place of the least recently used of a few idle keys sampled; when
+	// none of them is idle the new key's call is refused with 429.
+	MaxKeys int             `toml:"max_keys"`
+	Tiers   map[string]Tier `toml:"tiers"`
 }
 
 // Tier is a named rate: requests per second and how many may wait.
@@ -294,6 +310,7 @@ func Parse(path string, data []byte, lookup func(string) (string, bool)) (*Confi
 	if undecoded := md.Undecoded(); len(undecoded) > 0 {
 		return nil, fmt.Errorf("config file %s: unknown key %q", path, undecoded[0].String())
 	}
+	cfg.secretInFile = md.IsDefined("auth", "jwt_secret")
 	if err := applyEnv(cfg, lookup); err != nil {
 		return nil, err
 	}
@@ -367,6 +384,7 @@ func Default() *Config {
 			AnonRPS:     20,
 			AnonBurst:   20,
 			IdleEvict:   Duration{5 * time.Minute},
+			MaxKeys:     DefaultMaxKeys,
 			Tiers:       map[string]Tier{"standard": {RPS: 200, Burst: 100}},
 		},
 		Breaker: Breaker{FailureRate: 0.5, MinSamples: 20, ConsecutiveFail: 10, Window: Duration{10 * time.Second}, Cooldown: Duration{5 * time.Second}},
@@ -426,6 +444,11 @@ func (c *Config) Validate() error {
 	positiveDur("http.read_header_timeout", c.HTTP.ReadHeaderTimeout)
 	positiveDur("http.idle_timeout", c.HTTP.IdleTimeout)
 	positiveDur("http.request_timeout", c.HTTP.RequestTimeout)
+	for _, p := range c.HTTP.TrustedProxies {
+		if _, err := clientip.ParsePrefix(p); err != nil {
+			bad("http.trusted_proxies", "%s", err)
+		}
+	}
 	addr("grpc.addr", c.GRPC.Addr, true)
 	oneOf("grpc.client_auth", c.GRPC.ClientAuth, "none", "request", "require")
 	positive("grpc.max_recv_msg_bytes", int64(c.GRPC.MaxRecvMsgBytes))
@@ -555,6 +578,9 @@ func (c *Config) Validate() error {
 		positive("ratelimit.anon_rps", int64(c.RateLimit.AnonRPS))
 		positive("ratelimit.anon_burst", int64(c.RateLimit.AnonBurst))
 		positiveDur("ratelimit.idle_evict", c.RateLimit.IdleEvict)
+		if c.RateLimit.MaxKeys < 1000 || c.RateLimit.MaxKeys > 10_000_000 {
+			bad("ratelimit.max_keys", "must be 1000..10000000 (got %d)", c.RateLimit.MaxKeys)
+		}
 		for name, t := range c.RateLimit.Tiers {
 			positive("ratelimit.tiers."+name+".rps", int64(t.RPS))
 			positive("ratelimit.tiers."+name+".burst", int64(t.Burst))
@@ -570,9 +596,6 @@ func (c *Config) Validate() error {
 		}
 		positiveDur("breaker.window", c.Breaker.Window)
 		positiveDur("breaker.cooldown", c.Breaker.Cooldown)
-	}
-	if c.App.Env == global.EnvPro && len(c.Auth.JWTSecret) < 32 {
-		bad("auth.jwt_secret", "must be at least 32 characters in pro (set MGV_AUTH_JWT_SECRET)")
 	}
 	positiveDur("auth.access_token_ttl", c.Auth.AccessTokenTTL)
 	positiveDur("auth.refresh_token_ttl", c.Auth.RefreshTokenTTL)
@@ -590,8 +613,65 @@ func (c *Config) Validate() error {
 	if len(errs) > 0 {
 		return errs[0]
 	}
+	if c.App.Env == global.EnvPro {
+		if unsafe := c.unsafeInPro(); len(unsafe) > 0 {
+			return fmt.Errorf("pro refuses unsafe settings: %s", strings.Join(unsafe, "; "))
+		}
+	}
 	return nil
 }
+
+// DevJWTSecrets are the secrets of config_dev.toml and config_test.toml:
+// anyone who read the repository can sign tokens with them.
+var DevJWTSecrets = []string{"dev-only-secret-change-me-0123456789abcdef"}
+
+// MinSecretBytes is the shortest auth.jwt_secret pro accepts (HS256 wants
+// a key of at least its 256-bit output).
+const MinSecretBytes = 32
+
+// unsafeInPro names each setting production must not run with, one entry
+// (key: reason) each.
+func (c *Config) unsafeInPro() []string {
+	var out []string
+	if c.secretInFile {
+		out = append(out, "auth.jwt_secret: is written in the config file; pro takes it only from "+EnvPrefix+"_AUTH_JWT_SECRET")
+	}
+	if reason := weakSecret(c.Auth.JWTSecret); reason != "" {
+		out = append(out, "auth.jwt_secret: "+reason+" (set "+EnvPrefix+"_AUTH_JWT_SECRET to a random value, e.g. `openssl rand -base64 48`)")
+	}
+	if c.GRPC.Reflection {
+		out = append(out, "grpc.reflection: must be false in pro (it lists every service and message to anyone who connects)")
+	}
+	if c.Admin.Pprof {
+		out = append(out, "admin.pprof: must be false in pro (profiles expose memory contents and cost CPU)")
+	}
+	return out
+}
+
+// weakSecret says why secret must not sign production tokens, or "".
+func weakSecret(secret string) string {
+	for _, dev := range DevJWTSecrets {
+		if secret == dev {
+			return "is the development secret of config_dev.toml / config_test.toml"
+		}
+	}
+	if len(secret) < MinSecretBytes {
+		return fmt.Sprintf("must be at least %d bytes in pro (got %d)", MinSecretBytes, len(secret))
+	}
+	distinct := map[rune]bool{}
+	for _, r := range secret {
+		distinct[r] = true
+	}
+	if len(distinct) < minDistinct {
+		return fmt.Sprintf("has only %d distinct characters; a random secret has many more", len(distinct))
+	}
+	return ""
+}
+
+// minDistinct is the fewest distinct characters a production secret may
+// have: 32 × "a" or "abab…" are refused, while a random 32-character hex
+// string has fewer than 6 distinct digits with a probability below 10⁻¹².
+const minDistinct = 6
 
 // validIndexName accepts the names Elasticsearch allows for an index or
 // alias, restricted to a safe alphabet.

@@ -24,7 +24,7 @@ func TestShippedConfigsAreValid(t *testing.T) {
 			}
 			lookup := noEnv
 			if env == "pro" {
-				lookup = envOf(map[string]string{"MGV_AUTH_JWT_SECRET": strings.Repeat("s", 32)})
+				lookup = envOf(map[string]string{"MGV_AUTH_JWT_SECRET": strongSecret})
 			}
 			cfg, err := Parse(path, data, lookup)
 			if err != nil {
@@ -56,7 +56,10 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 		{"env bad bool", "", map[string]string{"MGV_GRPC_REFLECTION": "yes please"}, "MGV_GRPC_REFLECTION"},
 		{"env bad value", "", map[string]string{"MGV_DATABASE_DRIVER": "oracle"}, "database.driver: must be one of sqlite, mysql"},
 		{"pro generates certs", "[app]\nenv = \"pro\"\n[ssl]\ngenerate = true\n[auth]\njwt_secret = \"" + strings.Repeat("x", 32) + "\"\n", nil, "ssl.generate: must be false in pro"},
-		{"pro short secret", "[app]\nenv = \"pro\"\n", nil, "auth.jwt_secret: must be at least 32 characters"},
+		{"pro short secret", "[app]\nenv = \"pro\"\n", nil, "auth.jwt_secret: must be at least 32 bytes in pro (got 0)"},
+		{"trusted proxy not a cidr", "[http]\ntrusted_proxies = [\"nginx\"]\n", nil, `http.trusted_proxies: "nginx" is not a CIDR`},
+		{"trusted proxy everyone", "", map[string]string{"MGV_HTTP_TRUSTED_PROXIES": "10.0.0.0/8, 0.0.0.0/0"}, `http.trusted_proxies: "0.0.0.0/0" trusts every address`},
+		{"max keys", "[ratelimit]\nenabled = true\nmax_keys = 10\n", nil, "ratelimit.max_keys: must be 1000..10000000 (got 10)"},
 		{"pprof not loopback", "[admin]\naddr = \"0.0.0.0:2024\"\npprof = true\n", nil, "admin.addr: must be a loopback address"},
 		{"tier missing", "[ratelimit]\nenabled = true\ndefault_tier = \"gold\"\n", nil, `ratelimit.default_tier: names no tier under [ratelimit.tiers] (got "gold")`},
 		{"tier nobody may wait", "[ratelimit]\nenabled = true\n[ratelimit.tiers.standard]\nrps = 10\nburst = 0\n", nil, "ratelimit.tiers.standard.burst: must be greater than 0 (got 0)"},
@@ -174,5 +177,98 @@ func TestMetricsOnAdminInPro(t *testing.T) {
 	c.Admin.Addr = ""
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "admin.addr: is required") {
 		t.Errorf("pro without admin.addr: got %v", err)
+	}
+}
+
+// strongSecret passes every check pro makes.
+const strongSecret = "q3T9vXk2LmP8wZr4YbN6cH1sJd7Fg0Ue5Ai"
+
+func TestTrustedProxiesFromFileAndEnv(t *testing.T) {
+	cfg, err := Parse("x.toml", []byte("[http]\ntrusted_proxies = [\"10.0.0.0/8\", \"::1\"]\n"), noEnv)
+	if err != nil || len(cfg.HTTP.TrustedProxies) != 2 {
+		t.Fatalf("file: %v %v", cfg, err)
+	}
+	cfg, err = Parse("x.toml", nil, envOf(map[string]string{"MGV_HTTP_TRUSTED_PROXIES": "192.0.2.0/24, 127.0.0.1"}))
+	if err != nil || strings.Join(cfg.HTTP.TrustedProxies, " ") != "192.0.2.0/24 127.0.0.1" {
+		t.Fatalf("env: %v %v", cfg.HTTP.TrustedProxies, err)
+	}
+	if len(Default().HTTP.TrustedProxies) != 0 {
+		t.Fatal("a proxy is trusted by default")
+	}
+}
+
+// Each unsafe production setting is refused with its key named, all of
+// them on one line when there are several.
+func TestProRefusesUnsafeSettings(t *testing.T) {
+	pro := "[app]\nenv = \"pro\"\n[admin]\naddr = \"127.0.0.1:2024\"\n"
+	secret := map[string]string{"MGV_AUTH_JWT_SECRET": strongSecret}
+	with := func(m map[string]string) map[string]string {
+		out := map[string]string{"MGV_AUTH_JWT_SECRET": strongSecret}
+		for k, v := range m {
+			out[k] = v
+		}
+		return out
+	}
+	if _, err := Parse("p.toml", []byte(pro), envOf(secret)); err != nil {
+		t.Fatalf("a safe pro config is refused: %v", err)
+	}
+	cases := []struct {
+		name, toml string
+		env        map[string]string
+		want       string
+	}{
+		{"dev secret", pro, map[string]string{"MGV_AUTH_JWT_SECRET": DevJWTSecrets[0]}, "auth.jwt_secret: is the development secret"},
+		{"short secret", pro, map[string]string{"MGV_AUTH_JWT_SECRET": strongSecret[:31]}, "auth.jwt_secret: must be at least 32 bytes in pro (got 31)"},
+		{"no secret", pro, nil, "auth.jwt_secret: must be at least 32 bytes in pro (got 0)"},
+		{"repeated character", pro, map[string]string{"MGV_AUTH_JWT_SECRET": strings.Repeat("a", 32)}, "auth.jwt_secret: has only 1 distinct characters"},
+		{"repeated pattern", pro, map[string]string{"MGV_AUTH_JWT_SECRET": strings.Repeat("ab", 24)}, "auth.jwt_secret: has only 2 distinct characters"},
+		{"secret in the file", pro + "[auth]\njwt_secret = \"" + strongSecret + "\"\n", nil, "auth.jwt_secret: is written in the config file; pro takes it only from MGV_AUTH_JWT_SECRET"},
+		{"secret in the file, env too", pro + "[auth]\njwt_secret = \"" + strongSecret + "\"\n", secret, "auth.jwt_secret: is written in the config file"},
+		{"reflection", pro + "[grpc]\nreflection = true\n", secret, "grpc.reflection: must be false in pro"},
+		{"reflection from env", pro, with(map[string]string{"MGV_GRPC_REFLECTION": "true"}), "grpc.reflection: must be false in pro"},
+		{"pprof", strings.Replace(pro, "[admin]\n", "[admin]\npprof = true\n", 1), secret, "admin.pprof: must be false in pro"},
+		{"pprof from env", pro, with(map[string]string{"MGV_ADMIN_PPROF": "true"}), "admin.pprof: must be false in pro"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("p.toml", []byte(tc.toml), envOf(tc.env))
+			if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("got %v, want one line with %q", err, tc.want)
+			}
+			if !strings.Contains(err.Error(), "pro refuses unsafe settings") {
+				t.Errorf("%v", err)
+			}
+		})
+	}
+	all := strings.Replace(pro, "[admin]\n", "[admin]\npprof = true\n", 1) + "[auth]\njwt_secret = \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"\n[grpc]\nreflection = true\n"
+	_, err := Parse("p.toml", []byte(all), noEnv)
+	for _, key := range []string{"auth.jwt_secret: is written", "auth.jwt_secret: has only 1", "grpc.reflection", "admin.pprof"} {
+		if err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("all unsafe at once: %v lacks %q", err, key)
+		}
+	}
+	// dev and test keep their conveniences.
+	for _, env := range []string{"dev", "test"} {
+		if _, err := Parse("d.toml", []byte("[app]\nenv = \""+env+"\"\n[grpc]\nreflection = true\n[admin]\npprof = true\n[auth]\njwt_secret = \"x\"\n"), noEnv); err != nil {
+			t.Errorf("%s: %v", env, err)
+		}
+	}
+}
+
+// The secrets the repository ships are the ones pro refuses by name.
+func TestShippedSecretsAreKnown(t *testing.T) {
+	for _, env := range []string{"dev", "test"} {
+		path := filepath.Join("..", "..", "config", "config_"+env+".toml")
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := Parse(path, data, noEnv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(weakSecret(cfg.Auth.JWTSecret), "development secret") {
+			t.Errorf("%s's jwt_secret is not in DevJWTSecrets", path)
+		}
 	}
 }

@@ -6,7 +6,6 @@ package dao
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -17,6 +16,7 @@ import (
 	"gorm.io/gorm/logger"
 
 	"github.com/megaview/mgvcore/internal/config"
+	"github.com/megaview/mgvcore/internal/fsmode"
 )
 
 // OpenDB opens the configured SQL store without waiting for it to answer:
@@ -74,16 +74,29 @@ func mysqlDSN(dsn string) string {
 	return out
 }
 
-// sqliteDSN creates the data directory and turns on WAL and a busy timeout,
-// so an upgraded child and its draining parent can share the file.
+// sqliteDSN creates the data directory (0700) and the database file (0600;
+// SQLite gives its -wal and -shm files the database file's mode), tightens
+// an existing database found readable by others, and turns on WAL and a
+// busy timeout, so an upgraded child and its draining parent can share the
+// file.
 func sqliteDSN(path string) (string, error) {
 	file := strings.TrimPrefix(path, "file:")
 	if i := strings.IndexByte(file, '?'); i >= 0 {
 		file = file[:i]
 	}
 	if dir := filepath.Dir(file); dir != "." {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		if err := fsmode.MkdirAll(dir); err != nil {
 			return "", fmt.Errorf("database.dsn: cannot create directory %s: %w", dir, err)
+		}
+	}
+	if file != "" && !strings.Contains(path, ":memory:") && !strings.Contains(path, "mode=memory") {
+		if err := fsmode.CreateFile(file); err != nil {
+			return "", fmt.Errorf("database.dsn: cannot create %s: %w", file, err)
+		}
+		for _, f := range []string{file, file + "-wal", file + "-shm"} {
+			if old, _, err := fsmode.Tighten(f); err != nil {
+				return "", fmt.Errorf("database.dsn: %s has mode %04o, readable by other users, and cannot be made 0600: %w", f, old, err)
+			}
 		}
 	}
 	sep := "?"

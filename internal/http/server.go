@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/megaview/mgvcore/api"
+	"github.com/megaview/mgvcore/internal/clientip"
 	"github.com/megaview/mgvcore/internal/config"
 	"github.com/megaview/mgvcore/internal/health"
 	"github.com/megaview/mgvcore/internal/http/controller"
@@ -39,6 +40,9 @@ type Options struct {
 	Chain policy.Middleware
 	// Metrics serves /metrics.
 	Metrics nethttp.Handler
+	// ClientIP decides each request's client address (Echo's RealIP); nil
+	// trusts no proxy, so the address is the TCP peer's.
+	ClientIP *clientip.Resolver
 }
 
 // New builds the Echo instance with the policy chain and the operational
@@ -50,6 +54,9 @@ func New(o Options) *Server {
 	e.JSONSerializer = render.Serializer{}
 	e.Server.ReadHeaderTimeout = o.Config.ReadHeaderTimeout.Duration
 	e.Server.IdleTimeout = o.Config.IdleTimeout.Duration
+	// Every use of c.RealIP() (the policy chain, controllers) gets the one
+	// address: forwarded headers only from http.trusted_proxies.
+	e.IPExtractor = o.ClientIP.FromRequest
 
 	s := &Server{echo: e, ops: middleware.Operations{}, started: make(chan struct{})}
 	e.Use(middleware.Policy(o.Chain, s.ops, o.Config.MaxBodyBytes))

@@ -24,6 +24,8 @@ import (
 	"github.com/cloudflare/tableflip"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+
+	"github.com/megaview/mgvcore/internal/fsmode"
 )
 
 // Reason tells why the process is leaving.
@@ -66,7 +68,7 @@ func New(opts Options, log zerolog.Logger) (*Process, error) {
 	if err != nil {
 		return nil, fmt.Errorf("process.pid_file %s: %w", opts.PIDFile, err)
 	}
-	if err := os.MkdirAll(filepath.Dir(pidFile), 0o755); err != nil {
+	if err := fsmode.MkdirAll(filepath.Dir(pidFile)); err != nil {
 		return nil, fmt.Errorf("process.pid_file: cannot create directory %s: %w", filepath.Dir(pidFile), err)
 	}
 	upg, err := tableflip.New(tableflip.Options{PIDFile: pidFile, UpgradeTimeout: opts.UpgradeTimeout})

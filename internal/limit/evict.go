@@ -48,3 +48,37 @@ func (l *Limiter) sweep(now time.Duration) {
 		l.keys.Add(int64(-evicted))
 	}
 }
+
+// capSample is how many keys of a full shard are looked at to find one to
+// evict for a newcomer.
+const capSample = 8
+
+// evictOne makes room in a shard that holds its share of
+// ratelimit.max_keys: of a few keys sampled (Go's map iteration starts at a
+// random place), the least recently used one that nobody waits on is
+// dropped; that key starts afresh if it comes back. It reports false when
+// every key sampled has callers waiting, and the newcomer is refused then.
+// Called with s.mu held.
+func (l *Limiter) evictOne(s *shard) bool {
+	var victim queueKey
+	var oldest time.Duration
+	found, seen := false, 0
+	for k, q := range s.queues {
+		q.mu.Lock()
+		busy, used := q.waiters.Len() > 0 || q.pacing, q.lastUsed
+		q.mu.Unlock()
+		if !busy && (!found || used < oldest) {
+			victim, oldest, found = k, used, true
+		}
+		if seen++; seen == capSample {
+			break
+		}
+	}
+	if !found {
+		return false
+	}
+	delete(s.queues, victim)
+	l.keys.Add(-1)
+	l.evictions.Inc()
+	return true
+}

@@ -19,6 +19,7 @@ func heapInUse() uint64 {
 func TestIdleKeysAreEvicted(t *testing.T) {
 	cfg := testConfig()
 	cfg.IdleEvict.Duration = time.Hour // sweeps below are explicit
+	cfg.MaxKeys = 1 << 20
 	l, reg := newTestLimiter(t, cfg)
 	ctx := context.Background()
 

@@ -5,9 +5,13 @@ package limit
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"hash/maphash"
 	"math"
+	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -76,6 +80,8 @@ type Limiter struct {
 	defaultTier rate
 	anon        rate
 	idleEvict   time.Duration
+	// perShard caps each shard's keys, so ratelimit.max_keys caps them all.
+	perShard int
 
 	start     time.Time
 	seed      maphash.Seed
@@ -86,6 +92,7 @@ type Limiter struct {
 
 	rejections *prometheus.CounterVec
 	waiting    prometheus.Gauge
+	evictions  prometheus.Counter
 }
 
 type shard struct {
@@ -129,6 +136,11 @@ func New(cfg config.RateLimit, reg prometheus.Registerer) (*Limiter, error) {
 	if l.idleEvict <= 0 {
 		return nil, fmt.Errorf("ratelimit.idle_evict must be a positive duration")
 	}
+	maxKeys := cfg.MaxKeys
+	if maxKeys <= 0 {
+		maxKeys = config.DefaultMaxKeys
+	}
+	l.perShard = max(1, (maxKeys+shards-1)/shards)
 	for i := range l.shards {
 		l.shards[i].queues = make(map[queueKey]*queue)
 	}
@@ -154,7 +166,15 @@ func (l *Limiter) Wait(ctx context.Context, k Key) error {
 	s.mu.Lock()
 	q := s.queues[qk]
 	if q == nil {
+		if len(s.queues) >= l.perShard && !l.evictOne(s) {
+			s.mu.Unlock()
+			l.rejections.WithLabelValues(string(k.Scope)).Inc()
+			return &Rejected{Scope: k.Scope, RetryAfter: time.Second}
+		}
 		q = newQueue(r.rps, r.burst, slack(r.rps), l.waiting)
+		// The key's strings are copied, so a key never holds on to the
+		// memory of a larger string (a header, a token) it was cut from.
+		qk.id, qk.tier = strings.Clone(qk.id), strings.Clone(qk.tier)
 		s.queues[qk] = q
 		l.keys.Add(1)
 	}
@@ -173,12 +193,51 @@ func (l *Limiter) Wait(ctx context.Context, k Key) error {
 
 func (l *Limiter) resolve(k Key) (queueKey, rate) {
 	if k.Scope == ScopeIP {
-		return queueKey{scope: k.Scope, id: k.ID}, l.anon
+		return queueKey{scope: k.Scope, id: ipID(k.ID)}, l.anon
 	}
+	id := boundedID(k.ID)
 	if r, ok := l.tiers[k.Tier]; ok {
-		return queueKey{scope: k.Scope, id: k.ID, tier: k.Tier}, r
+		return queueKey{scope: k.Scope, id: id, tier: k.Tier}, r
 	}
-	return queueKey{scope: k.Scope, id: k.ID}, l.defaultTier
+	return queueKey{scope: k.Scope, id: id}, l.defaultTier
+}
+
+// MaxIDBytes bounds a tenant or app key's ID; a longer one is replaced by
+// its digest (see boundedID).
+const MaxIDBytes = 64
+
+// NoIP is the one key shared by every anonymous caller whose address is no
+// IP (a unix socket peer, or a caller that passed something else).
+const NoIP = "no-ip"
+
+// ipID is the canonical form of an anonymous caller's address (at most 39
+// bytes), or NoIP. Whatever the caller passes, it never becomes a key
+// longer than an address. An ID already canonical costs no allocation.
+func ipID(id string) string {
+	if len(id) > 64 {
+		return NoIP
+	}
+	a, err := netip.ParseAddr(id)
+	if err != nil {
+		return NoIP
+	}
+	a = a.Unmap().WithZone("")
+	var buf [64]byte
+	if string(a.AppendTo(buf[:0])) == id {
+		return id
+	}
+	return a.String()
+}
+
+// boundedID keeps tenant and app IDs (ULIDs, UUIDs) as they are; an ID
+// longer than MaxIDBytes, which no issued token carries, is keyed by its
+// SHA-256 instead, so distinct IDs stay distinct and no key exceeds 71 bytes.
+func boundedID(id string) string {
+	if len(id) <= MaxIDBytes {
+		return id
+	}
+	sum := sha256.Sum256([]byte(id))
+	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
 // slack lets a key that paused send a tenth of a second's worth of calls

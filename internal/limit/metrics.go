@@ -17,6 +17,10 @@ func (l *Limiter) register(reg prometheus.Registerer) error {
 		Name: "mgv_ratelimit_waiting",
 		Help: "Calls waiting in a rate-limit queue now.",
 	})
+	l.evictions = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "mgv_ratelimit_cap_evictions_total",
+		Help: "Rate-limit keys dropped before they were idle long enough, to keep the keys held within ratelimit.max_keys.",
+	})
 	keys := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "mgv_ratelimit_keys",
 		Help: "Rate-limit keys (tenants, apps, client IPs) held now; idle ones are evicted.",
@@ -29,7 +33,7 @@ func (l *Limiter) register(reg prometheus.Registerer) error {
 	if reg == nil {
 		return nil
 	}
-	for _, c := range []prometheus.Collector{l.rejections, l.waiting, keys} {
+	for _, c := range []prometheus.Collector{l.rejections, l.waiting, l.evictions, keys} {
 		if err := reg.Register(c); err != nil {
 			return fmt.Errorf("rate limit metrics: %w", err)
 		}

@@ -6,26 +6,30 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 
+	"github.com/megaview/mgvcore/internal/clientip"
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/policy"
 )
 
 // Unary runs the policy chain around unary calls; the operation is the full
-// method name.
+// method name. ips decides the client address: the TCP peer, or the
+// x-forwarded-for / x-real-ip metadata when the peer is a trusted proxy
+// (nil trusts none).
 // The chain is built once; the call's handler travels with the request.
-func Unary(chain policy.Middleware) grpc.UnaryServerInterceptor {
+func Unary(chain policy.Middleware, ips *clientip.Resolver) grpc.UnaryServerInterceptor {
 	h := chain(func(ctx context.Context, req any) (any, error) {
 		c := req.(unaryCall)
 		return c.handler(ctx, c.req)
 	})
 	return func(ctx context.Context, req any, si *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		info := newInfo(ctx, si.FullMethod, nil)
+		info := newInfo(ctx, si.FullMethod, nil, ips)
 		resp, err := h(policy.WithInfo(ctx, info), unaryCall{req: req, handler: handler})
 		return resp, toStatus(err)
 	}
@@ -36,14 +40,14 @@ type unaryCall struct {
 	handler grpc.UnaryHandler
 }
 
-// Stream runs the policy chain around streaming calls.
-func Stream(chain policy.Middleware) grpc.StreamServerInterceptor {
+// Stream runs the policy chain around streaming calls; ips as for Unary.
+func Stream(chain policy.Middleware, ips *clientip.Resolver) grpc.StreamServerInterceptor {
 	h := chain(func(ctx context.Context, req any) (any, error) {
 		c := req.(streamCall)
 		return nil, c.handler(c.srv, &stream{ServerStream: c.ss, ctx: ctx})
 	})
 	return func(srv any, ss grpc.ServerStream, si *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		info := newInfo(ss.Context(), si.FullMethod, ss)
+		info := newInfo(ss.Context(), si.FullMethod, ss, ips)
 		_, err := h(policy.WithInfo(ss.Context(), info), streamCall{srv: srv, ss: ss, handler: handler})
 		return toStatus(err)
 	}
@@ -88,7 +92,7 @@ func (g *grpcCall) SetHeader(key, value string) {
 
 func (g *grpcCall) SuccessStatus() int { return http.StatusOK }
 
-func newInfo(ctx context.Context, method string, ss grpc.ServerStream) *policy.Info {
+func newInfo(ctx context.Context, method string, ss grpc.ServerStream, ips *clientip.Resolver) *policy.Info {
 	call := &grpcCall{ctx: ctx, ss: ss}
 	call.info = policy.Info{
 		Operation:     method,
@@ -99,12 +103,30 @@ func newInfo(ctx context.Context, method string, ss grpc.ServerStream) *policy.I
 		Carrier:       call,
 	}
 	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
-		call.info.ClientIP = p.Addr.String()
-		if host, _, err := net.SplitHostPort(call.info.ClientIP); err == nil {
-			call.info.ClientIP = host
-		}
+		call.info.ClientIP = clientIP(ctx, p.Addr, ips)
 	}
 	return &call.info
+}
+
+// clientIP is the peer's address, unless the peer is a trusted proxy that
+// forwarded the client's in x-forwarded-for (or x-real-ip) metadata, read
+// as the HTTP headers are. Metadata is only looked at for a trusted peer.
+func clientIP(ctx context.Context, addr net.Addr, ips *clientip.Resolver) string {
+	var ap netip.AddrPort
+	if tcp, ok := addr.(*net.TCPAddr); ok {
+		ap = tcp.AddrPort()
+	} else {
+		return ips.Resolve(addr.String(), nil, "")
+	}
+	if !ips.Trusted(ap.Addr()) {
+		return ap.Addr().Unmap().WithZone("").String()
+	}
+	md, _ := metadata.FromIncomingContext(ctx)
+	var realIP string
+	if v := md.Get("x-real-ip"); len(v) > 0 {
+		realIP = v[0]
+	}
+	return ips.Resolve(ap.String(), md.Get("x-forwarded-for"), realIP)
 }
 
 // toStatus makes every error a gRPC status with ErrorInfo; unknown errors

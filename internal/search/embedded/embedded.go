@@ -29,6 +29,7 @@ import (
 	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/fsmode"
 	"github.com/megaview/mgvcore/internal/search"
 )
 
@@ -84,7 +85,7 @@ func isLockTimeout(err error) bool {
 func (e *Engine) open() error {
 	idx, err := bleve.OpenUsing(e.dir, map[string]any{"bolt_timeout": lockWait.String()})
 	if errors.Is(err, bleve.ErrorIndexPathDoesNotExist) {
-		if err := os.MkdirAll(e.dir, 0o755); err != nil {
+		if err := fsmode.MkdirAll(e.dir); err != nil {
 			return err
 		}
 		_ = os.Remove(e.dir) // bleve wants to create the directory itself
@@ -95,6 +96,12 @@ func (e *Engine) open() error {
 	}
 	if err != nil {
 		return err
+	}
+	// bleve writes index_meta.json 0666 (less the umask); everything else
+	// it creates is 0600 / 0700 already.
+	if _, err := fsmode.TightenTree(e.dir); err != nil {
+		_ = idx.Close()
+		return fmt.Errorf("cannot make the index private to this user: %w", err)
 	}
 	e.idxMu.Lock()
 	e.idx = idx

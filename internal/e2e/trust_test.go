@@ -1,0 +1,374 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"fmt"
+	"io/fs"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// strongSecret passes every check pro makes of auth.jwt_secret.
+const strongSecret = "q3T9vXk2LmP8wZr4YbN6cH1sJd7Fg0Ue5Ai"
+
+// proEnv is a pro start that is safe but for what extra changes; the
+// file's jwt_secret must be removed as well (removeSecretFromFile).
+func proEnv(extra map[string]string) map[string]string {
+	env := map[string]string{
+		"MGV_APP_ENV": "pro", "MGV_SSL_GENERATE": "false", "MGV_DATABASE_AUTO_MIGRATE": "false",
+		"MGV_AUTH_JWT_SECRET": strongSecret, "MGV_GRPC_REFLECTION": "false", "MGV_ADMIN_PPROF": "false",
+	}
+	for k, v := range extra {
+		env[k] = v
+	}
+	return env
+}
+
+func removeSecretFromFile(t *testing.T, s *Service) {
+	t.Helper()
+	editFile(t, s.ConfigPath, `jwt_secret = "`+testJWTSecret+`"`, "")
+}
+
+// anonPing sends one anonymous API call with the headers given and
+// returns its status.
+func anonPing(t *testing.T, s *Service, c *http.Client, headers map[string]string) int {
+	req, _ := http.NewRequest(http.MethodGet, s.URL("/api/v1/ping"), nil)
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Error(err)
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func anonEnv(extra map[string]string) map[string]string {
+	env := map[string]string{"MGV_RATELIMIT_ENABLED": "true", "MGV_RATELIMIT_ANON_RPS": "20", "MGV_RATELIMIT_ANON_BURST": "20"}
+	for k, v := range extra {
+		env[k] = v
+	}
+	return env
+}
+
+// R8: 500 anonymous calls, each with its own forged X-Forwarded-For, from
+// one untrusted peer are limited as one client, and the log records the
+// peer, never a forged address.
+func TestForgedForwardedForIsNotBelieved(t *testing.T) {
+	s := NewService(t, anonEnv(nil))
+	s.Start()
+	c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 50}}
+	var limited, ok atomic.Int64
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() {
+			for {
+				i := next.Add(1)
+				if i > 500 {
+					return
+				}
+				forged := fmt.Sprintf("198.51.%d.%d", i/250, i%250+1)
+				h := map[string]string{"X-Forwarded-For": forged}
+				if i%2 == 0 {
+					h = map[string]string{"X-Real-IP": forged}
+				}
+				switch anonPing(t, s, c, h) {
+				case http.StatusTooManyRequests:
+					limited.Add(1)
+				case http.StatusOK:
+					ok.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	t.Logf("500 calls with 500 forged addresses: %d admitted, %d limited", ok.Load(), limited.Load())
+	if limited.Load() < 400 {
+		t.Errorf("only %d of 500 limited: the forged addresses escaped the limit", limited.Load())
+	}
+	if keys := metric(t, s, "mgv_ratelimit_keys"); keys != 1 {
+		t.Errorf("%g rate-limit keys, want 1 (the peer)", keys)
+	}
+	logs := s.Stdout.String() + s.Stderr.String()
+	if strings.Contains(logs, "198.51.") {
+		t.Error("a forged address reached the log")
+	}
+	if !strings.Contains(logs, `"client_ip":"127.0.0.1"`) {
+		t.Error("the access log does not record the peer 127.0.0.1")
+	}
+}
+
+// Behind a trusted proxy, its X-Forwarded-For (right-most address not
+// itself trusted) and X-Real-IP are the client address, for the limit and
+// the log.
+func TestTrustedProxyForwardedForIsBelieved(t *testing.T) {
+	s := NewService(t, anonEnv(map[string]string{"MGV_HTTP_TRUSTED_PROXIES": "127.0.0.1/32, 10.0.0.0/8"}))
+	s.Start()
+	c := &http.Client{}
+	for i := range 60 {
+		h := map[string]string{"X-Forwarded-For": fmt.Sprintf("6.6.6.6, 198.51.100.%d, 10.1.2.3", i+1)}
+		if i%3 == 0 {
+			h = map[string]string{"X-Real-IP": fmt.Sprintf("198.51.100.%d", i+1)}
+		}
+		if code := anonPing(t, s, c, h); code != http.StatusOK {
+			t.Fatalf("call %d from its own client: %d", i, code)
+		}
+	}
+	if keys := metric(t, s, "mgv_ratelimit_keys"); keys != 60 {
+		t.Errorf("%g rate-limit keys, want one per forwarded client (60)", keys)
+	}
+	// The access log is written after the answer: wait for the last line.
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline) &&
+		!strings.Contains(s.Stdout.String()+s.Stderr.String(), `"client_ip":"198.51.100.60"`); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	logs := s.Stdout.String() + s.Stderr.String()
+	for _, want := range []string{`"client_ip":"198.51.100.1"`, `"client_ip":"198.51.100.2"`, `"client_ip":"198.51.100.60"`} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("the log lacks %s", want)
+		}
+	}
+	if strings.Contains(logs, "6.6.6.6") || strings.Contains(logs, `"client_ip":"10.1.2.3"`) {
+		t.Error("an address left of the client, or the trusted hop, was taken as the client")
+	}
+	// One client through the proxy is still limited as one: of 100 calls
+	// at once, at most the 20 allowed to wait and a few paced go through.
+	var limited atomic.Int64
+	var wg sync.WaitGroup
+	for range 100 {
+		wg.Go(func() {
+			if anonPing(t, s, c, map[string]string{"X-Forwarded-For": "198.51.100.200"}) == http.StatusTooManyRequests {
+				limited.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if limited.Load() < 50 {
+		t.Errorf("only %d of 100 calls at once of one forwarded client were limited", limited.Load())
+	}
+}
+
+func heapInUse(t *testing.T, s *Service) float64 {
+	return metric(t, s, "go_memstats_heap_inuse_bytes")
+}
+
+// 300 calls with a distinct header of almost 1 MB each, through a trusted
+// proxy (the hardest case: the header is read), keep no memory: the heap
+// comes back down, the keys are the forwarded addresses, the log holds
+// none of the header.
+func TestHugeForwardedHeaderIsNotKept(t *testing.T) {
+	s := NewService(t, anonEnv(map[string]string{"MGV_HTTP_TRUSTED_PROXIES": "127.0.0.1"}))
+	s.Start()
+	c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
+	before := heapInUse(t, s)
+	junk := strings.Repeat("x", 1<<20-8192)
+	var peak atomic.Int64
+	var afterFirst float64
+	for round := range 2 {
+		hugeRound(t, s, c, junk, &peak)
+		if round == 0 {
+			afterFirst = heapInUse(t, s)
+		}
+	}
+	after := heapInUse(t, s)
+	keys := metric(t, s, "mgv_ratelimit_keys")
+	t.Logf("heap in use %.1f MB before, %.1f MB after 300 headers of 1 MB, %.1f MB after 300 more; peak RSS %d MB; %g keys",
+		before/1e6, afterFirst/1e6, after/1e6, peak.Load()>>10, keys)
+	// Kept, the headers would hold 600 MB after both rounds (235 MB were
+	// held after 300 before); what stays is garbage not yet collected
+	// (gc_percent 200).
+	if after-before > 96e6 {
+		t.Errorf("heap grew by %.1f MB, then %.1f MB more", (afterFirst-before)/1e6, (after-afterFirst)/1e6)
+	}
+	if peak.Load() > 300<<10 {
+		t.Errorf("RSS peaked at %d MB", peak.Load()>>10)
+	}
+	if keys > 201 {
+		t.Errorf("%g keys, want at most the 200 forwarded addresses and the proxy", keys)
+	}
+	if strings.Contains(s.Stdout.String()+s.Stderr.String(), "xxxxxxxx") {
+		t.Error("the header reached the log")
+	}
+}
+
+func hugeRound(t *testing.T, s *Service, c *http.Client, junk string, peak *atomic.Int64) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for {
+				i := next.Add(1)
+				if i > 300 {
+					return
+				}
+				// Junk left of the client: the proxy appended the real one.
+				h := map[string]string{"X-Forwarded-For": junk + strconv.Itoa(int(i)) + ", 203.0.113." + strconv.Itoa(int(i%200)+1)}
+				if i%3 == 0 {
+					h = map[string]string{"X-Real-IP": junk + strconv.Itoa(int(i))}
+				}
+				anonPing(t, s, c, h)
+				if i%50 == 0 {
+					if rss := rssKiB(s.PID()); rss > peak.Load() {
+						peak.Store(rss)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	time.Sleep(time.Second)
+	for range 20 { // ordinary traffic lets the collector run
+		anonPing(t, s, c, nil)
+	}
+}
+
+func rssKiB(pid int) int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+// pro refuses to start, and `config check` refuses the config, with each
+// unsafe setting named on the one line it prints.
+func TestProRefusesUnsafeSettings(t *testing.T) {
+	cases := []struct {
+		name       string
+		env        map[string]string
+		keepInFile bool
+		want       []string
+	}{
+		{"development secret", map[string]string{"MGV_AUTH_JWT_SECRET": testJWTSecret}, false, []string{"auth.jwt_secret: is the development secret"}},
+		{"short secret", map[string]string{"MGV_AUTH_JWT_SECRET": "s3cr3t-but-short"}, false, []string{"auth.jwt_secret: must be at least 32 bytes"}},
+		{"32 times a", map[string]string{"MGV_AUTH_JWT_SECRET": strings.Repeat("a", 32)}, false, []string{"auth.jwt_secret: has only 1 distinct characters"}},
+		{"secret in the file", nil, true, []string{"auth.jwt_secret: is written in the config file"}},
+		{"reflection", map[string]string{"MGV_GRPC_REFLECTION": "true"}, false, []string{"grpc.reflection: must be false in pro"}},
+		{"pprof", map[string]string{"MGV_ADMIN_PPROF": "true", "MGV_ADMIN_ADDR": "127.0.0.1:0"}, false, []string{"admin.pprof: must be false in pro"}},
+		{"all at once", map[string]string{"MGV_AUTH_JWT_SECRET": strings.Repeat("a", 32), "MGV_GRPC_REFLECTION": "true", "MGV_ADMIN_PPROF": "true", "MGV_ADMIN_ADDR": "127.0.0.1:0"}, true,
+			[]string{"auth.jwt_secret: is written", "auth.jwt_secret: has only 1", "grpc.reflection", "admin.pprof"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := NewService(t, proEnv(tc.env))
+			if !tc.keepInFile {
+				removeSecretFromFile(t, s)
+			}
+			for _, args := range [][]string{{"config", "check"}, {"serve"}} {
+				cmd := s.Command(args...)
+				var stderr syncBuffer
+				cmd.Stdout, cmd.Stderr = &stderr, &stderr
+				err := runWithTimeout(cmd, 20*time.Second)
+				var exit *exec.ExitError
+				if !asExit(err, &exit) || exit.ExitCode() == 0 {
+					t.Fatalf("%v: want a non-zero exit, got %v\n%s", args, err, stderr.String())
+				}
+				out := strings.TrimSpace(stderr.String())
+				if strings.Count(out, "\n") != 0 {
+					t.Errorf("%v: more than one line:\n%s", args, out)
+				}
+				for _, w := range append([]string{"pro refuses unsafe settings"}, tc.want...) {
+					if !strings.Contains(out, w) {
+						t.Errorf("%v: %q lacks %q", args, out, w)
+					}
+				}
+				if strings.Contains(out, strongSecret) || strings.Contains(out, testJWTSecret) || strings.Contains(out, strings.Repeat("a", 32)) {
+					t.Errorf("%v: the secret itself was printed", args)
+				}
+			}
+		})
+	}
+	// The same pro settings, made safe, pass the check.
+	s := NewService(t, proEnv(nil))
+	removeSecretFromFile(t, s)
+	if out, err := s.Command("config", "check").CombinedOutput(); err != nil {
+		t.Fatalf("a safe pro config: %v\n%s", err, out)
+	}
+}
+
+func asExit(err error, target **exec.ExitError) bool {
+	e, ok := err.(*exec.ExitError)
+	if ok {
+		*target = e
+	}
+	return ok
+}
+
+// A fresh embedded start creates its database, index, pid directory and
+// development certificates private to the user (0600 files, 0700
+// directories); a restart tightens files made readable since, and says so
+// for a key.
+func TestFreshStartCreatesPrivateFiles(t *testing.T) {
+	s := NewService(t, nil)
+	s.Start()
+	// The first write creates the WAL files too.
+	if code := anonPing(t, s, &http.Client{}, nil); code != http.StatusOK {
+		t.Fatalf("ping: %d", code)
+	}
+	check := func() {
+		t.Helper()
+		for _, top := range []string{"data", "run", "ssl"} {
+			n := 0
+			err := filepath.WalkDir(filepath.Join(s.Dir, top), func(path string, d fs.DirEntry, err error) error {
+				if err != nil {
+					return err
+				}
+				fi, err := d.Info()
+				if err != nil {
+					return nil // a file removed while walking (WAL checkpoint)
+				}
+				want := fs.FileMode(0o600)
+				if d.IsDir() {
+					want = 0o700
+				}
+				if fi.Mode().Perm() != want {
+					t.Errorf("%s: mode %04o, want %04o", path, fi.Mode().Perm(), want)
+				}
+				n++
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n < 2 {
+				t.Errorf("%s: only %d entries", top, n)
+			}
+		}
+		for _, f := range []string{"data/mgvcore.db", "data/search/index_meta.json", "ssl/server.key", "ssl/ca.key", "run/mgvcore.pid"} {
+			if _, err := os.Stat(filepath.Join(s.Dir, f)); err != nil {
+				t.Errorf("%s: %v", f, err)
+			}
+		}
+	}
+	check()
+
+	s.Kill()
+	for _, f := range []string{"data/mgvcore.db", "data/search/index_meta.json", "ssl/server.key", "ssl/client.key"} {
+		if err := os.Chmod(filepath.Join(s.Dir, f), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Start()
+	check()
+	if !strings.Contains(s.Stdout.String()+s.Stderr.String(), "private key was readable by other users; made it 0600") {
+		t.Error("tightening a key was not logged")
+	}
+}
