@@ -17,6 +17,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/policy"
 )
 
 // DecodeJSON decodes the JSON body of the request into v. No body leaves v
@@ -38,6 +39,14 @@ func DecodeJSON(c echo.Context, v any) error {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
 			return err
+		}
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			// The connection ended before the declared length: the
+			// client went away in the middle of the request.
+			return errs.New(policy.StatusClientClosed, errs.ReasonCanceled, "the client closed the connection before the whole body arrived").WithCause(err)
+		}
+		if gone := policy.ClientGone(req.Context(), err); gone != err {
+			return gone
 		}
 		return errs.New(http.StatusBadRequest, errs.ReasonInvalidArgument, "the body could not be read").WithCause(err)
 	}
