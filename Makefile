@@ -9,7 +9,7 @@
 #   make bench   benchmarks of ../shared QUALITY bars into docs/BENCHMARKS.md
 #   make fuzz    every fuzz target for FUZZTIME (default 60s)
 #   make lint    gofmt, go vet, golangci-lint, staticcheck, govulncheck against
-#                a local copy of the Go vulnerability database
+#                a local copy of the Go vulnerability database, the OpenAPI linters
 #   make proto   Go and Python stubs from api/proto (scripts/proto.sh)
 
 SHELL        := bash
@@ -127,6 +127,13 @@ lint: vet
 	run $$sc -tags e2e ./...; \
 	run env GOVULNCHECK=$(GOVULNCHECK) VULNDB_VERSION=$(VULNDB_VERSION) scripts/govulncheck.sh ./...; \
 	exit $$status
+
+# api/openapi.yaml through Redocly and Spectral (spectral:oas), both pinned
+# in the script and installed with npm under $MGV_CACHE_DIR; 0 errors.
+.PHONY: lint-openapi
+lint: lint-openapi
+lint-openapi:
+	scripts/openapi-lint.sh
 
 fmt:
 	gofmt -w $$(git ls-files '*.go' | grep -v '\.pb\.go$$')

@@ -77,8 +77,9 @@ func TestPolicyChainEdges(t *testing.T) {
 	})
 	t.Run("malformed JSON is a 400 saying where", func(t *testing.T) {
 		for body, want := range map[string]string{
-			`{"account" "x"}`: "offset=",
+			`{"account" "x"}`: "at byte 12",
 			`{"account":`:     "ends early",
+			`{"account":7}`:   `"field":"account"`,
 		} {
 			resp, err := http.Post(s.URL("/api/v1/auth/login"), "application/json", strings.NewReader(body))
 			if err != nil {

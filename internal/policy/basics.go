@@ -99,12 +99,14 @@ type Observer interface {
 }
 
 // AccessLog writes one line per call: operation, status, latency, tenant,
-// request id and trace id; and reports the outcome to observers.
+// request id and trace id; and reports the outcome to observers. A call
+// whose client went away is 499 CANCELED (ClientGone), logged at info.
 func AccessLog(log zerolog.Logger, observers ...Observer) Middleware {
 	return func(next Handler) Handler {
 		return func(ctx context.Context, req any) (any, error) {
 			start := time.Now()
 			resp, err := next(ctx, req)
+			err = ClientGone(ctx, err)
 			info := InfoFrom(ctx)
 			out := OutcomeOf(info, err, time.Since(start))
 			for _, o := range observers {
@@ -112,6 +114,8 @@ func AccessLog(log zerolog.Logger, observers ...Observer) Middleware {
 			}
 			level := zerolog.InfoLevel
 			switch {
+			case out.Status == StatusClientClosed:
+				// The client left; nothing went wrong here.
 			case out.Status >= 500:
 				level = zerolog.ErrorLevel
 			case out.Status >= 400:

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -88,14 +91,18 @@ func (r *recordObserver) Observe(_ *Info, o Outcome) { r.outs = append(r.outs, o
 
 func TestAccessLogOneLinePerCall(t *testing.T) {
 	cases := []struct {
-		name   string
-		err    error
-		status int
-		level  string
+		name     string
+		err      error
+		status   int
+		level    string
+		canceled bool // the client's context is canceled
 	}{
-		{"ok", nil, 200, "info"},
-		{"not found", errs.NotFound("CONVERSATION_NOT_FOUND", "no conversation 7"), 404, "warn"},
-		{"internal", errors.New("db exploded"), 500, "error"},
+		{"ok", nil, 200, "info", false},
+		{"not found", errs.NotFound("CONVERSATION_NOT_FOUND", "no conversation 7"), 404, "warn", false},
+		{"internal", errors.New("db exploded"), 500, "error", false},
+		{"answer to a closed connection", fmt.Errorf("write tcp: %w", syscall.EPIPE), 499, "info", false},
+		{"reset while answering", &net.OpError{Op: "write", Err: syscall.ECONNRESET}, 499, "info", false},
+		{"client left during the query", errs.Unavailable("search"), 499, "info", true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -105,7 +112,15 @@ func TestAccessLogOneLinePerCall(t *testing.T) {
 			info.SetRequestID("r1")
 			info.SetTraceID("t1")
 			info.SetCaller(Caller{TenantID: "42"})
-			_, _ = AccessLog(zerolog.New(&logs), obs)(func(context.Context, any) (any, error) { return nil, tc.err })(WithInfo(context.Background(), info), nil)
+			ctx, cancel := context.WithCancel(context.Background())
+			if tc.canceled {
+				cancel()
+			}
+			defer cancel()
+			_, err := AccessLog(zerolog.New(&logs), obs)(func(context.Context, any) (any, error) { return nil, tc.err })(WithInfo(ctx, info), nil)
+			if tc.status == 499 && errs.From(err).Reason != errs.ReasonCanceled {
+				t.Errorf("the call ends with %v, want CANCELED", err)
+			}
 			line := logs.String()
 			if strings.Count(line, "\n") != 1 {
 				t.Fatalf("want one line, got %q", line)

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/encoding/proto"
 	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/megaview/mgvcore/internal/errs"
 )
@@ -48,9 +49,18 @@ func (d *Decode) check(msg any) error {
 	}
 	if err, ok := d.failed.LoadAndDelete(msg); ok {
 		d.pending.Add(-1)
-		return errs.InvalidArgument("request", "is not a valid %T message: %v", msg, err)
+		return errs.InvalidArgument("request", "is not a valid %s message: %v", messageName(msg), err)
 	}
 	return nil
+}
+
+// messageName is the protobuf name of msg (mgv.open.v1.ListUsersRequest),
+// the name partners know from the .proto files, never the Go type's.
+func messageName(msg any) string {
+	if m, ok := msg.(protoreflect.ProtoMessage); ok {
+		return string(m.ProtoReflect().Descriptor().FullName())
+	}
+	return "protobuf"
 }
 
 // Unary answers InvalidArgument for a request that did not decode.

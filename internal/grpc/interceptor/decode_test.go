@@ -2,6 +2,7 @@ package interceptor
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -36,6 +37,10 @@ func TestMalformedRequestIsInvalidArgument(t *testing.T) {
 			})
 			if got := status.Code(err); got != tc.want {
 				t.Fatalf("code %v, want %v (err %v)", got, tc.want, err)
+			}
+			if msg := status.Convert(err).Message(); tc.want != codes.OK &&
+				(!strings.Contains(msg, "mgv.open.v1.ListUsersRequest") || strings.Contains(msg, "openv1") || strings.Contains(msg, "*")) {
+				t.Errorf("the message names the Go type, not the protobuf message: %q", msg)
 			}
 			if handled != (tc.want == codes.OK) {
 				t.Fatalf("handler ran: %v", handled)

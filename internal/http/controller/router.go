@@ -1,6 +1,10 @@
 package controller
 
-import "github.com/labstack/echo/v4"
+import (
+	"github.com/labstack/echo/v4"
+
+	"github.com/megaview/mgvcore/internal/http/render"
+)
 
 // Router registers a route under its operation name; the operation is shared
 // with the gRPC method of the same use case, so both transports share
@@ -9,8 +13,8 @@ type Router interface {
 	Handle(method, path, operation string, h echo.HandlerFunc)
 }
 
-// bind decodes the request (path, query and JSON body) into v; Echo's binder
-// ignores unknown JSON fields and reports where malformed JSON breaks.
+// bind decodes the JSON body into v (render.DecodeJSON): unknown fields are
+// ignored, other media types refused, and a bad value named by its JSON path.
 func bind(c echo.Context, v any) error {
-	return c.Bind(v)
+	return render.DecodeJSON(c, v)
 }

@@ -57,7 +57,9 @@ func Policy(chain policy.Middleware, ops Operations, maxBody int64) echo.Middlew
 			c := req.(echo.Context)
 			c.SetRequest(c.Request().WithContext(ctx))
 			if err := next(c); err != nil {
-				return nil, render.FromEcho(err)
+				// Inside the breaker: a client that left while the
+				// answer was written is no failure of the operation.
+				return nil, render.FromEcho(policy.ClientGone(ctx, err))
 			}
 			return nil, nil
 		})

@@ -114,6 +114,9 @@ func ErrorHandler(log zerolog.Logger) echo.HTTPErrorHandler {
 			return
 		}
 		e := FromEcho(err)
+		if e.Reason == errs.ReasonCanceled {
+			return // the client has gone; there is nobody to answer
+		}
 		if e.Status >= 500 {
 			log.Error().Err(err).Str("request_id", RequestID(c)).Str("path", c.Path()).Msg("request failed")
 		}

@@ -1,0 +1,96 @@
+package render
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+// decodeBody is a body shaped like the API's: nested objects, arrays,
+// pointers, times and an embedded struct.
+type decodeBody struct {
+	Query    string   `json:"query"`
+	OwnerIDs []int64  `json:"owner_ids"`
+	PageSize int      `json:"page_size"`
+	StartMS  *int64   `json:"start_ms"`
+	Keywords []string `json:"keywords"`
+	decodeFilter
+	Nested struct {
+		Flags []struct {
+			On bool `json:"on"`
+		} `json:"flags"`
+	} `json:"nested"`
+}
+
+type decodeFilter struct {
+	From time.Time `json:"from"`
+}
+
+func TestDecodeJSON(t *testing.T) {
+	for _, tc := range []struct {
+		name, ctype, body string
+		status            int
+		field, msg        string // msg: a part of the message
+	}{
+		{"ok", "application/json", `{"query":"预算","owner_ids":[1,2],"from":"2026-03-01T00:00:00Z"}`, 200, "", ""},
+		{"charset", "application/json; charset=utf-8", `{"query":"x"}`, 200, "", ""},
+		{"no body", "", ``, 200, "", ""},
+		{"string as number", "application/json", `{"query":5}`, 400, "query", "query: must be a string (got a number)"},
+		{"array element", "application/json", `{"owner_ids":[1,"2"]}`, 400, "owner_ids[1]", "owner_ids[1]: must be an integer (got a string)"},
+		{"fraction", "application/json", `{"page_size":1.5}`, 400, "page_size", "must be an integer (got the number 1.5)"},
+		{"pointer", "application/json", `{"start_ms":"x"}`, 400, "start_ms", "must be an integer"},
+		{"object for string", "application/json", `{"query":{"a":1}}`, 400, "query", "must be a string (got an object)"},
+		{"array for string", "application/json", `{"query":[1]}`, 400, "query", "must be a string (got an array)"},
+		{"object for array", "application/json", `{"keywords":{}}`, 400, "keywords", "must be an array (got an object)"},
+		{"deep", "application/json", `{"nested":{"flags":[{"on":true},{"on":"yes"}]}}`, 400, "nested.flags[1].on", "must be a boolean (got a string)"},
+		{"after other fields", "application/json", `{"keywords":["a","b"],"owner_ids":[3],"page_size":"20"}`, 400, "page_size", "must be an integer"},
+		{"top level", "application/json", `[1]`, 400, "", "the body: must be an object (got an array)"},
+		{"bad time", "application/json", `{"from":"yesterday"}`, 400, "from", `from: must be an RFC 3339 date-time string such as 2026-03-01T08:00:00+08:00 (got "yesterday")`},
+		{"time as number", "application/json", `{"from":17}`, 400, "from", "(got a number)"},
+		{"syntax", "application/json", `{"query" "x"}`, 400, "", "not valid JSON at byte"},
+		{"truncated", "application/json", `{"query":`, 400, "", "ends early"},
+		{"xml", "application/xml", `<query>x</query>`, 415, "", "the body must be application/json"},
+		{"form", "application/x-www-form-urlencoded", `query=x`, 415, "", "application/json"},
+		{"no type", "", `{"query":"x"}`, 415, "", "application/json"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(tc.body))
+			if tc.ctype != "" {
+				req.Header.Set("Content-Type", tc.ctype)
+			}
+			rec := httptest.NewRecorder()
+			c := echo.New().NewContext(req, rec)
+			var b decodeBody
+			err := DecodeJSON(c, &b)
+			if tc.status == 200 {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("decoded %+v", b)
+			}
+			if err := Error(c, err); err != nil {
+				t.Fatal(err)
+			}
+			var env Envelope
+			if err := json.Unmarshal(rec.Body.Bytes(), &env); err != nil {
+				t.Fatal(err)
+			}
+			if rec.Code != tc.status || env.Metadata["field"] != tc.field || !strings.Contains(env.Msg, tc.msg) {
+				t.Errorf("%d field %q %q, want %d field %q with %q", rec.Code, env.Metadata["field"], env.Msg, tc.status, tc.field, tc.msg)
+			}
+			for _, goWord := range []string{"Go ", "struct", "int64", "decodeBody", "time.Time", "Unmarshal", "json:"} {
+				if strings.Contains(env.Msg, goWord) {
+					t.Errorf("the message names Go: %q", env.Msg)
+				}
+			}
+		})
+	}
+}
