@@ -229,3 +229,31 @@ func TestRotatingAnAppSecretRevokesItsTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// BenchmarkRevocationCheck is the cost the check adds to every
+// authenticated request: a read-locked map lookup.
+func BenchmarkRevocationCheck(b *testing.B) {
+	w := newOrgWorld(b)
+	for i := range 1000 {
+		if err := w.revocations.Revoke(context.Background(), model.TokenVersionUser, w.tenant.ID, int64(100000+i), identity.RevokedLogout); err != nil {
+			b.Fatal(err)
+		}
+	}
+	pair, err := w.auth.Login(context.Background(), identity.LoginRequest{Account: *w.reps[0].Email, Password: w.password})
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := w.tokens.Verify(pair.AccessToken)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := w.revocations.Check(c); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -112,7 +112,7 @@ func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c
 
 func (c *testClock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
 
-func newOrgWorld(t *testing.T) *orgWorld {
+func newOrgWorld(t testing.TB) *orgWorld {
 	t.Helper()
 	db := daotest.Open(t)
 	w := &orgWorld{
@@ -183,7 +183,7 @@ func newOrgWorld(t *testing.T) *orgWorld {
 	return w
 }
 
-func orgMust[T any](t *testing.T) func(v T, err error) T {
+func orgMust[T any](t testing.TB) func(v T, err error) T {
 	return func(v T, err error) T {
 		t.Helper()
 		if err != nil {
