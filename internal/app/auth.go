@@ -14,12 +14,16 @@ import (
 // logs and rate limits.
 type authenticator struct {
 	tokens      *identity.Tokens
+	revocations *identity.Revocations
 	defaultTier string
 }
 
 func (a authenticator) Authenticate(ctx context.Context, token string) (context.Context, policy.Caller, error) {
 	claims, err := a.tokens.Verify(token)
 	if err != nil {
+		return ctx, policy.Caller{}, err
+	}
+	if err := a.revocations.Check(claims); err != nil {
 		return ctx, policy.Caller{}, err
 	}
 	scope := claims.Scope()

@@ -28,10 +28,13 @@ type domain struct {
 	log    zerolog.Logger
 	d      *deps
 	tokens *identity.Tokens
-	auth   *identity.Auth
-	org    *identity.Org
-	convs  *conversation.Reader
-	ingest *conversation.Ingest
+	// revocations refuses tokens whose user or app was revoked, on every
+	// instance within a poll interval.
+	revocations *identity.Revocations
+	auth        *identity.Auth
+	org         *identity.Org
+	convs       *conversation.Reader
+	ingest      *conversation.Ingest
 
 	trackers     *tracker.Trackers
 	stats        *stats.Stats
@@ -51,7 +54,10 @@ func newDomain(cfg *config.Config, log zerolog.Logger, d *deps, pol *policies) (
 		d:      d,
 		tokens: identity.NewTokens(cfg.Auth.JWTSecret, cfg.Auth.AccessTokenTTL.Duration, cfg.Auth.AppTokenTTL.Duration),
 	}
-	pol.auth = policy.Auth(authenticator{tokens: dm.tokens, defaultTier: cfg.RateLimit.DefaultTier}, publicOperations)
+	dm.revocations = identity.NewRevocations(dao.NewTokenVersions(d.db), identity.RevocationOptions{
+		Keep: max(cfg.Auth.AccessTokenTTL.Duration, cfg.Auth.AppTokenTTL.Duration), Log: log,
+	})
+	pol.auth = policy.Auth(authenticator{tokens: dm.tokens, revocations: dm.revocations, defaultTier: cfg.RateLimit.DefaultTier}, publicOperations)
 
 	users, departments, tenants, refresh := dao.NewUsers(d.db), dao.NewDepartments(d.db), dao.NewTenants(d.db), dao.NewRefreshTokens(d.db)
 	hasher := identity.NewBcrypt(0)
@@ -65,13 +71,14 @@ func newDomain(cfg *config.Config, log zerolog.Logger, d *deps, pol *policies) (
 			SlowBase: identity.DefaultThrottle.SlowBase, SlowMax: identity.DefaultThrottle.SlowMax,
 		},
 		// The client address the policy chain established for the call.
-		ClientAddr: func(ctx context.Context) string { return policy.InfoFrom(ctx).ClientIP },
+		ClientAddr:  func(ctx context.Context) string { return policy.InfoFrom(ctx).ClientIP },
+		Revocations: dm.revocations,
 	})
 	if err != nil {
 		return nil, err
 	}
 	dm.auth = auth
-	dm.org = identity.NewOrg(identity.OrgDeps{Users: users, Departments: departments, Tenants: tenants, Refresh: refresh, Hasher: hasher})
+	dm.org = identity.NewOrg(identity.OrgDeps{Users: users, Departments: departments, Tenants: tenants, Refresh: refresh, Hasher: hasher, Revocations: dm.revocations})
 	convs := dao.NewConversations(d.db)
 	dm.convs = conversation.NewReader(convs)
 	trackers := dao.NewTrackers(d.db)
@@ -119,6 +126,7 @@ func (dm *domain) register(r controller.Router, g grpc.ServiceRegistrar) {
 	openv1.RegisterStatsServiceServer(g, server.Stats{Stats: dm.stats})
 	dm.search.register(r, g)
 	// Background work starts with the routes; stop ends it.
+	dm.revocations.Start(context.Background())
 	dm.trackerApply.Start(context.Background())
 }
 
@@ -126,6 +134,7 @@ func (dm *domain) register(r controller.Router, g grpc.ServiceRegistrar) {
 // commit its batch and handing it back for the next process; call it once
 // the servers have drained.
 func (dm *domain) stop() {
+	dm.revocations.Stop()
 	dm.trackerApply.Stop()
 	dm.search.stop(dm.log)
 }

@@ -101,7 +101,10 @@ func newDemoSeed(db *gorm.DB, password string, rotate bool) *demoSeed {
 		org: identity.NewOrg(identity.OrgDeps{
 			Users: users, Departments: departments, Tenants: tenants, Refresh: dao.NewRefreshTokens(db), Hasher: hasher,
 		}),
-		provision: identity.NewProvision(identity.ProvisionDeps{Tenants: tenants, Apps: dao.NewApps(db), Users: users, Hasher: hasher}),
+		provision: identity.NewProvision(identity.ProvisionDeps{
+			Tenants: tenants, Apps: dao.NewApps(db), Users: users, Hasher: hasher,
+			Revocations: identity.NewRevocations(dao.NewTokenVersions(db), identity.RevocationOptions{}),
+		}),
 		ingest: conversation.NewIngest(dao.NewConversations(db), dao.NewDeals(db), dao.NewTransactor(db),
 			tracker.NewHook(dao.NewTrackers(db))),
 		password:    password,

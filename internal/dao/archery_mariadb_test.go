@@ -139,8 +139,8 @@ func TestBaselineEqualsUpgradedSchemaOnMariaDB(t *testing.T) {
 		names   []string
 		applied []int
 	}{
-		{5, []string{"0006_archery", "0007_patience_fraction", "0008_signin_throttle"}, []int{6, 7, 8}},
-		{6, []string{"0007_patience_fraction", "0008_signin_throttle"}, []int{7, 8}},
+		{5, []string{"0006_archery", "0007_patience_fraction", "0008_signin_throttle", "0009_token_versions"}, []int{6, 7, 8, 9}},
+		{6, []string{"0007_patience_fraction", "0008_signin_throttle", "0009_token_versions"}, []int{7, 8, 9}},
 	}
 	dbs := []*gorm.DB{fresh}
 	want := schemaOf(t, fresh)
@@ -216,7 +216,7 @@ func snapshot(t *testing.T, db *gorm.DB, tables []string) map[string][][]sql.Nul
 }
 
 // A database of a release before 0006, with rows in every table, is
-// upgraded by 0006 to 0008: every row is still there as it was, and the
+// upgraded by 0006 to 0009: every row is still there as it was, and the
 // dao reads and writes it.
 func TestUpgradeKeepsEveryRowOnMariaDB(t *testing.T) {
 	ctx := t.Context()
@@ -263,7 +263,7 @@ func TestUpgradeKeepsEveryRowOnMariaDB(t *testing.T) {
 		"conversation_metrics", "trackers", "tracker_hits", "comments", "outbox", "transcript_parts", dao.MigrationsTable}
 	before := snapshot(t, db, tables)
 	applied, err := dao.NewMigrator(db).Up(ctx)
-	if err != nil || !slices.Equal(versions(applied), []int{6, 7, 8}) {
+	if err != nil || !slices.Equal(versions(applied), []int{6, 7, 8, 9}) {
 		t.Fatalf("up: %v %v", applied, err)
 	}
 	after := snapshot(t, db, tables)

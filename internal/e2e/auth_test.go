@@ -234,11 +234,11 @@ func TestAuthRefusesBadTokens(t *testing.T) {
 	good := f.Token(t, f.Reps[0])
 	parts := strings.Split(good, ".")
 
-	expired, err := identity.NewTokens(testJWTSecret, -time.Minute, time.Hour).IssueAccess(&f.Reps[0], "", "standard")
+	expired, err := identity.NewTokens(testJWTSecret, -time.Minute, time.Hour).IssueAccess(&f.Reps[0], "", "standard", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	forged, err := identity.NewTokens("not-the-secret-of-the-service-0123456789", time.Hour, time.Hour).IssueAccess(&f.Admin, "", "standard")
+	forged, err := identity.NewTokens("not-the-secret-of-the-service-0123456789", time.Hour, time.Hour).IssueAccess(&f.Admin, "", "standard", 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 	"gorm.io/gorm"
 
+	"github.com/megaview/mgvcore/internal/dao"
 	"github.com/megaview/mgvcore/internal/dao/daotest"
 	"github.com/megaview/mgvcore/internal/logic/identity"
 	"github.com/megaview/mgvcore/internal/model"
@@ -116,7 +118,11 @@ func (f *Fixture) Token(t *testing.T, u model.User) string {
 		}
 		path = d.Path
 	}
-	tok, err := f.tokens.IssueAccess(&u, path, f.Tenant.RateTier)
+	v, err := dao.NewTokenVersions(f.DB).Current(context.Background(), model.TokenVersionUser, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := f.tokens.IssueAccess(&u, path, f.Tenant.RateTier, v.Version)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +132,11 @@ func (f *Fixture) Token(t *testing.T, u model.User) string {
 // AppToken mints an app token for the fixture's app.
 func (f *Fixture) AppToken(t *testing.T) string {
 	t.Helper()
-	tok, err := f.tokens.IssueApp(&f.App)
+	v, err := dao.NewTokenVersions(f.DB).Current(context.Background(), model.TokenVersionApp, f.App.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := f.tokens.IssueApp(&f.App, v.Version)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -301,7 +301,7 @@ func TestIngestOnMariaDB(t *testing.T) {
 	// does not find the conversation.
 	readOnly := f.App
 	readOnly.Scopes = "read"
-	ro, err := f.tokens.IssueApp(&readOnly)
+	ro, err := f.tokens.IssueApp(&readOnly, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

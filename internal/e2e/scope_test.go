@@ -238,8 +238,8 @@ func testScope(t *testing.T, env map[string]string, engine string) {
 		{col: colManager, name: "manager", token: a.Token(t, a.Manager), tenant: a, user: &a.Manager},
 		{col: colAdmin, name: "admin", token: a.Token(t, a.Admin), tenant: a, user: &a.Admin},
 		{col: colApp, name: "app", token: a.AppToken(t), tenant: a},
-		{col: colAppRead, name: "app:read", token: mustToken(a.tokens.IssueApp(&appRead)), tenant: a},
-		{col: colAppIngest, name: "app:ingest", token: mustToken(a.tokens.IssueApp(&appIngest)), tenant: a},
+		{col: colAppRead, name: "app:read", token: mustToken(a.tokens.IssueApp(&appRead, 0)), tenant: a},
+		{col: colAppIngest, name: "app:ingest", token: mustToken(a.tokens.IssueApp(&appIngest, 0)), tenant: a},
 		{col: colBAdmin, name: "B.admin", token: b.Token(t, b.Admin), tenant: b, user: &b.Admin},
 		{col: colBApp, name: "B.app", token: b.AppToken(t), tenant: b},
 	}
@@ -254,8 +254,8 @@ func testScope(t *testing.T, env map[string]string, engine string) {
 	promoted := strings.Replace(string(repPayload), `"role":"rep"`, `"role":"admin"`, 1)
 	badCallers := []*scopeCaller{
 		{col: -1, name: "no token"},
-		{col: -1, name: "expired", token: mustToken(identity.NewTokens(testJWTSecret, -time.Minute, time.Hour).IssueAccess(&a.Admin, "", "standard"))},
-		{col: -1, name: "bad signature", token: mustToken(identity.NewTokens("not-the-secret-of-the-service-0123456789", time.Hour, time.Hour).IssueAccess(&a.Admin, "", "standard"))},
+		{col: -1, name: "expired", token: mustToken(identity.NewTokens(testJWTSecret, -time.Minute, time.Hour).IssueAccess(&a.Admin, "", "standard", 0))},
+		{col: -1, name: "bad signature", token: mustToken(identity.NewTokens("not-the-secret-of-the-service-0123456789", time.Hour, time.Hour).IssueAccess(&a.Admin, "", "standard", 0))},
 		{col: -1, name: "alg none", token: b64([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + adminParts[1] + "."},
 		{col: -1, name: "rep1 promoted to admin after signing", token: repParts[0] + "." + b64([]byte(promoted)) + "." + repParts[2]},
 	}

@@ -256,7 +256,7 @@ func TestTrackerGRPCErrors(t *testing.T) {
 	_, err = client.ListTrackers(t.Context(), &openv1.ListTrackersRequest{})
 	wantRPC(t, "no token", err, codes.Unauthenticated, "")
 	ingestOnly, _ := orgExtraApp(t, f, "ingest")
-	noRead, err := f.tokens.IssueApp(&ingestOnly)
+	noRead, err := f.tokens.IssueApp(&ingestOnly, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,6 +29,7 @@ const (
 	ReasonAppNotFound          = "APP_NOT_FOUND"
 	ReasonRefreshTokenNotFound = "REFRESH_TOKEN_NOT_FOUND"
 	ReasonUserDisabled         = "USER_DISABLED"
+	ReasonTokenRevoked         = "TOKEN_REVOKED"
 	ReasonConversationConflict = "CONVERSATION_CONFLICT"
 	ReasonMethodNotAllowed     = "METHOD_NOT_ALLOWED"
 	ReasonUnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE"
@@ -46,6 +47,7 @@ var reasons = []struct {
 	{ReasonInvalidArgument, http.StatusBadRequest, 40001},
 	{ReasonUnauthenticated, http.StatusUnauthorized, 40101},
 	{ReasonUserDisabled, http.StatusUnauthorized, 40102},
+	{ReasonTokenRevoked, http.StatusUnauthorized, 40103},
 	{ReasonPermissionDenied, http.StatusForbidden, 40301},
 	{ReasonNotFound, http.StatusNotFound, 40401},
 	{ReasonConversationNotFound, http.StatusNotFound, 40402},

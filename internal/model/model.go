@@ -105,6 +105,24 @@ type RefreshToken struct {
 	CreatedAt time.Time
 }
 
+// Token version kinds.
+const (
+	TokenVersionUser = "user"
+	TokenVersionApp  = "app"
+)
+
+// TokenVersion is the version a user's or an app's tokens must carry at
+// least; raising it revokes every token signed before.
+type TokenVersion struct {
+	ID        int64 `gorm:"primaryKey"`
+	Kind      string
+	SubjectID int64
+	TenantID  int64
+	Version   int64
+	Reason    string
+	ChangedAt time.Time
+}
+
 // Deal is a sales opportunity.
 type Deal struct {
 	ID           int64 `gorm:"primaryKey"`

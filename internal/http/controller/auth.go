@@ -13,9 +13,13 @@ import (
 const (
 	OperationLogin   = "/mgv.web.v1.AuthService/Login"
 	OperationRefresh = "/mgv.web.v1.AuthService/Refresh"
+	// OperationLogout and OperationChangePassword need a user's token.
+	OperationLogout         = "/mgv.web.v1.AuthService/Logout"
+	OperationChangePassword = "/mgv.web.v1.AuthService/ChangePassword"
 )
 
-// Auth serves sign-in and token refresh; both need no token.
+// Auth serves sign-in and token refresh (which need no token), sign-out
+// and password changes.
 type Auth struct {
 	Auth *identity.Auth
 }
@@ -24,6 +28,8 @@ type Auth struct {
 func (a Auth) Routes(r Router) {
 	r.Handle(http.MethodPost, "/api/v1/auth/login", OperationLogin, a.Login)
 	r.Handle(http.MethodPost, "/api/v1/auth/refresh", OperationRefresh, a.Refresh)
+	r.Handle(http.MethodPost, "/api/v1/auth/logout", OperationLogout, a.Logout)
+	r.Handle(http.MethodPut, "/api/v1/me/password", OperationChangePassword, a.ChangePassword)
 }
 
 // TokenPairJSON is the body of a login or a refresh.
@@ -64,6 +70,33 @@ func (a Auth) Refresh(c echo.Context) error {
 		return err
 	}
 	pair, err := a.Auth.Refresh(c.Request().Context(), identity.RefreshRequest(body))
+	if err != nil {
+		return err
+	}
+	return render.OK(c, pairJSON(pair))
+}
+
+// Logout is POST /api/v1/auth/logout: every session of the caller ends.
+func (a Auth) Logout(c echo.Context) error {
+	if err := a.Auth.Logout(c.Request().Context()); err != nil {
+		return err
+	}
+	return render.OK(c, struct {
+		SignedOut bool `json:"signed_out"`
+	}{true})
+}
+
+// ChangePassword is PUT /api/v1/me/password {current_password,
+// new_password}; it answers a new token pair for this session.
+func (a Auth) ChangePassword(c echo.Context) error {
+	var body struct {
+		CurrentPassword string `json:"current_password"`
+		NewPassword     string `json:"new_password"`
+	}
+	if err := bind(c, &body); err != nil {
+		return err
+	}
+	pair, err := a.Auth.ChangePassword(c.Request().Context(), identity.ChangePasswordRequest(body))
 	if err != nil {
 		return err
 	}

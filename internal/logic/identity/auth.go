@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/logic/access"
 	"github.com/megaview/mgvcore/internal/model"
 )
 
@@ -50,8 +51,9 @@ type Auth struct {
 	// wrong account takes as long as a wrong password.
 	dummyHash string
 	// throttle is nil when sign-ins are not throttled.
-	throttle   *throttle
-	clientAddr func(ctx context.Context) string
+	throttle    *throttle
+	clientAddr  func(ctx context.Context) string
+	revocations *Revocations
 }
 
 // AuthDeps are what Auth needs.
@@ -75,6 +77,9 @@ type AuthDeps struct {
 	ClientAddr func(ctx context.Context) string
 	// Sleep delays failed sign-ins; a context-aware time.Sleep when nil.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Revocations keeps token versions; nil signs every token at version 0
+	// and revokes refresh tokens only.
+	Revocations *Revocations
 }
 
 // NewAuth builds the use cases.
@@ -87,7 +92,7 @@ func NewAuth(d AuthDeps) (*Auth, error) {
 	a := &Auth{
 		users: d.Users, tenants: d.Tenants, departments: d.Departments, refresh: d.Refresh, apps: d.Apps,
 		tokens: d.Tokens, hasher: d.Hasher, refreshTTL: d.RefreshTTL, now: now, dummyHash: dummy,
-		clientAddr: d.ClientAddr,
+		clientAddr: d.ClientAddr, revocations: d.Revocations,
 	}
 	if a.clientAddr == nil {
 		a.clientAddr = func(context.Context) string { return "" }
@@ -330,7 +335,11 @@ func (a *Auth) pairWith(ctx context.Context, u *model.User, refreshToken string)
 			return nil, err
 		}
 	}
-	access, err := a.tokens.IssueAccess(u, path, tenant.RateTier)
+	version, err := a.revocations.Current(ctx, model.TokenVersionUser, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	access, err := a.tokens.IssueAccess(u, path, tenant.RateTier, version)
 	if err != nil {
 		return nil, err
 	}
@@ -367,9 +376,93 @@ func (a *Auth) CreateAppToken(ctx context.Context, req AppTokenRequest) (*AppTok
 	if err := ad.succeeded(ctx); err != nil {
 		return nil, err
 	}
-	tok, err := a.tokens.IssueApp(app)
+	version, err := a.revocations.Current(ctx, model.TokenVersionApp, app.ID)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := a.tokens.IssueApp(app, version)
 	if err != nil {
 		return nil, err
 	}
 	return &AppToken{AccessToken: tok, ExpiresIn: int64(a.tokens.AppTTL() / time.Second)}, nil
+}
+
+// Logout signs the caller out of every session: all their refresh tokens
+// are revoked and their access tokens are refused on every instance.
+func (a *Auth) Logout(ctx context.Context) error {
+	s, err := access.Require(ctx, access.User)
+	if err != nil {
+		return err
+	}
+	return a.signOut(ctx, s.TenantID, s.UserID, RevokedLogout)
+}
+
+// signOut revokes every token of a user.
+func (a *Auth) signOut(ctx context.Context, tenantID, userID int64, reason string) error {
+	if err := a.refresh.RevokeUser(ctx, tenantID, userID, a.now()); err != nil {
+		return err
+	}
+	return a.revocations.Revoke(ctx, model.TokenVersionUser, tenantID, userID, reason)
+}
+
+// ChangePasswordRequest is the caller's current password and the new one.
+type ChangePasswordRequest struct {
+	CurrentPassword string
+	NewPassword     string
+}
+
+// ChangePassword sets the caller's password once the current one is
+// given. Every session is signed out, this one included, and this one
+// gets a new token pair: the other sessions must sign in again.
+func (a *Auth) ChangePassword(ctx context.Context, req ChangePasswordRequest) (*TokenPair, error) {
+	s, err := access.Require(ctx, access.User)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case req.CurrentPassword == "":
+		return nil, errs.InvalidArgument("current_password", "is required")
+	case len(req.CurrentPassword) > 1024:
+		return nil, errs.InvalidArgument("current_password", "must be at most 1024 bytes")
+	}
+	if err := validatePassword("new_password", req.NewPassword); err != nil {
+		return nil, err
+	}
+	u, err := a.users.ByID(ctx, s.TenantID, s.UserID)
+	if err != nil {
+		return nil, err
+	}
+	// Guessing the current password here counts as guessing it at sign-in.
+	key := ""
+	switch {
+	case u.Email != nil:
+		key = accountKey(*u.Email)
+	case u.Phone != nil:
+		key = accountKey(*u.Phone)
+	}
+	var ad *admission
+	if key != "" {
+		if ad, err = a.admit(ctx, kindAccount, key); err != nil {
+			return nil, err
+		}
+	}
+	if u.PasswordHash == "" || !a.hasher.Matches(u.PasswordHash, req.CurrentPassword) {
+		return nil, ad.failed(ctx, errs.InvalidArgument("current_password", "is not the account's password"))
+	}
+	if err := ad.succeeded(ctx); err != nil {
+		return nil, err
+	}
+	hash, err := a.hasher.Hash(req.NewPassword)
+	if err != nil {
+		return nil, err
+	}
+	u.PasswordHash = hash
+	u.UpdatedAt = a.now()
+	if err := a.users.Update(ctx, u); err != nil {
+		return nil, err
+	}
+	if err := a.signOut(ctx, u.TenantID, u.ID, RevokedPassword); err != nil {
+		return nil, err
+	}
+	return a.issuePair(ctx, u, randomHex(16))
 }

@@ -63,6 +63,7 @@ type Org struct {
 	refresh     RefreshTokenRepo
 	hasher      Hasher
 	now         func() time.Time
+	revocations *Revocations
 }
 
 // OrgDeps are what Org needs.
@@ -74,12 +75,15 @@ type OrgDeps struct {
 	Hasher      Hasher
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Revocations refuses the tokens of a user disabled, given another
+	// role, department or password; nil leaves access tokens to expire.
+	Revocations *Revocations
 }
 
 // NewOrg builds the use cases.
 func NewOrg(d OrgDeps) *Org {
 	now := storeClock(d.Now)
-	return &Org{users: d.Users, departments: d.Departments, tenants: d.Tenants, refresh: d.Refresh, hasher: d.Hasher, now: now}
+	return &Org{users: d.Users, departments: d.Departments, tenants: d.Tenants, refresh: d.Refresh, hasher: d.Hasher, now: now, revocations: d.Revocations}
 }
 
 // storeClock reads clock (time.Now when nil) in UTC at the millisecond
@@ -284,8 +288,9 @@ type UpdateUserRequest struct {
 }
 
 // UpdateUser changes a user of the admin's tenant. Disabling a user or
-// setting their password signs them out everywhere (their refresh tokens
-// are revoked; access tokens run out within their short lifetime).
+// setting their password signs them out everywhere (refresh and access
+// tokens); a new role or department revokes their access tokens, so they
+// refresh them and get the new one.
 func (o *Org) UpdateUser(ctx context.Context, req UpdateUserRequest) (*model.User, error) {
 	s, err := access.Require(ctx, access.Admin)
 	if err != nil {
@@ -325,6 +330,7 @@ func (o *Org) UpdateUser(ctx context.Context, req UpdateUserRequest) (*model.Use
 		return nil, errs.InvalidArgument("email", "an email or a phone is required to sign in")
 	}
 	signOut := a.status != model.UserActive && u.Status == model.UserActive
+	reason := revocationReason(u, a)
 	if req.Password != nil {
 		if err := ValidatePassword(*req.Password); err != nil {
 			return nil, err
@@ -335,16 +341,17 @@ func (o *Org) UpdateUser(ctx context.Context, req UpdateUserRequest) (*model.Use
 		}
 		u.PasswordHash = hash
 		signOut = true
+		if reason == "" || reason == RevokedRole || reason == RevokedDepartment {
+			reason = RevokedPassword
+		}
 	}
 	now := o.now()
 	a.applyTo(u, now)
 	if err := o.users.Update(ctx, u); err != nil {
 		return nil, err
 	}
-	if signOut {
-		if err := o.refresh.RevokeUser(ctx, u.TenantID, u.ID, now); err != nil {
-			return nil, err
-		}
+	if err := o.revoke(ctx, u, signOut, reason, now); err != nil {
+		return nil, err
 	}
 	return u, nil
 }
@@ -514,16 +521,43 @@ func (o *Org) upsertUser(ctx context.Context, tenantID int64, origin string, ar 
 		return u, false, nil
 	}
 	signOut := a.status != model.UserActive && u.Status == model.UserActive
+	reason := revocationReason(u, a)
 	a.applyTo(u, now)
 	if err := o.users.Update(ctx, u); err != nil {
 		return nil, false, err
 	}
-	if signOut {
-		if err := o.refresh.RevokeUser(ctx, tenantID, u.ID, now); err != nil {
-			return nil, false, err
-		}
+	if err := o.revoke(ctx, u, signOut, reason, now); err != nil {
+		return nil, false, err
 	}
 	return u, false, nil
+}
+
+// revocationReason tells why u's tokens end once a is applied: disabled,
+// a new role or a new department; "" when they stay valid.
+func revocationReason(u *model.User, a *userAttrs) string {
+	switch {
+	case a.status != model.UserActive && u.Status == model.UserActive:
+		return RevokedDisabled
+	case a.role != u.Role:
+		return RevokedRole
+	case !orgSameID(u.DepartmentID, a.departmentID):
+		return RevokedDepartment
+	}
+	return ""
+}
+
+// revoke ends u's tokens after a change: with signOut their refresh tokens
+// too, with a reason their access tokens on every instance.
+func (o *Org) revoke(ctx context.Context, u *model.User, signOut bool, reason string, now time.Time) error {
+	if signOut {
+		if err := o.refresh.RevokeUser(ctx, u.TenantID, u.ID, now); err != nil {
+			return err
+		}
+	}
+	if reason == "" {
+		return nil
+	}
+	return o.revocations.Revoke(ctx, model.TokenVersionUser, u.TenantID, u.ID, reason)
 }
 
 // userAttrsRequest are user attributes as requested, before validation.

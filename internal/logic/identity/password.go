@@ -53,8 +53,9 @@ const (
 )
 
 // ValidatePassword checks a new password, named "password" in the error.
-func ValidatePassword(pw string) error {
-	const field = "password"
+func ValidatePassword(pw string) error { return validatePassword("password", pw) }
+
+func validatePassword(field, pw string) error {
 	switch {
 	case pw == "":
 		return errs.InvalidArgument(field, "is required")

@@ -18,6 +18,7 @@ type Provision struct {
 	users   UserRepo
 	hasher  Hasher
 	now     func() time.Time
+	revoke  *Revocations
 }
 
 // ProvisionDeps are what Provision needs.
@@ -28,12 +29,15 @@ type ProvisionDeps struct {
 	Hasher  Hasher
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Revocations raises an app's token version when its secret is
+	// rotated, so its tokens end with the old secret; nil leaves them.
+	Revocations *Revocations
 }
 
 // NewProvision builds the use cases.
 func NewProvision(d ProvisionDeps) *Provision {
 	now := storeClock(d.Now)
-	return &Provision{tenants: d.Tenants, apps: d.Apps, users: d.Users, hasher: d.Hasher, now: now}
+	return &Provision{tenants: d.Tenants, apps: d.Apps, users: d.Users, hasher: d.Hasher, now: now, revoke: d.Revocations}
 }
 
 // NewTenant describes a tenant to create.
@@ -118,6 +122,9 @@ func (p *Provision) EnsureApp(ctx context.Context, req NewApp) (*AppCredentials,
 			return nil, err
 		}
 		if err := p.apps.UpdateSecret(ctx, app.TenantID, app.ID, hash); err != nil {
+			return nil, err
+		}
+		if err := p.revoke.Revoke(ctx, model.TokenVersionApp, app.TenantID, app.ID, RevokedAppSecret); err != nil {
 			return nil, err
 		}
 		app.SecretHash = hash

@@ -30,6 +30,9 @@ type Claims struct {
 	AppID          int64    `json:"app,omitempty"`
 	AppScopes      []string `json:"scp,omitempty"`
 	Tier           string   `json:"tier,omitempty"`
+	// Version is the user's or the app's token version when it was
+	// signed; a token below the current version is refused.
+	Version int64 `json:"ver,omitempty"`
 	jwt.RegisteredClaims
 }
 
@@ -71,18 +74,18 @@ func (t *Tokens) AccessTTL() time.Duration { return t.accessTTL }
 // AppTTL is the lifetime of app tokens.
 func (t *Tokens) AppTTL() time.Duration { return t.appTTL }
 
-// IssueAccess signs a user access token.
-func (t *Tokens) IssueAccess(u *model.User, departmentPath, tier string) (string, error) {
+// IssueAccess signs a user access token at the user's token version.
+func (t *Tokens) IssueAccess(u *model.User, departmentPath, tier string, version int64) (string, error) {
 	return t.sign(Claims{
-		Kind: TokenAccess, TenantID: u.TenantID, Role: u.Role, DepartmentPath: departmentPath, Tier: tier,
+		Kind: TokenAccess, TenantID: u.TenantID, Role: u.Role, DepartmentPath: departmentPath, Tier: tier, Version: version,
 		RegisteredClaims: t.registered(strconv.FormatInt(u.ID, 10), t.accessTTL),
 	})
 }
 
-// IssueApp signs an app token.
-func (t *Tokens) IssueApp(a *model.App) (string, error) {
+// IssueApp signs an app token at the app's token version.
+func (t *Tokens) IssueApp(a *model.App, version int64) (string, error) {
 	return t.sign(Claims{
-		Kind: TokenApp, TenantID: a.TenantID, Role: model.RoleApp, AppID: a.ID, AppScopes: strings.Fields(a.Scopes), Tier: a.RateTier,
+		Kind: TokenApp, TenantID: a.TenantID, Role: model.RoleApp, AppID: a.ID, AppScopes: strings.Fields(a.Scopes), Tier: a.RateTier, Version: version,
 		RegisteredClaims: t.registered("app:"+strconv.FormatInt(a.ID, 10), t.appTTL),
 	})
 }

@@ -13,7 +13,7 @@ func TestVerifyKeepsVerifiedTokensUntilTheyExpire(t *testing.T) {
 	now := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
 	tokens := NewTokens(strings.Repeat("s", 32), 15*time.Minute, time.Hour)
 	tokens.now = func() time.Time { return now }
-	tok, err := tokens.IssueApp(&model.App{ID: 5, TenantID: 2, Scopes: "ingest read", RateTier: "standard"})
+	tok, err := tokens.IssueApp(&model.App{ID: 5, TenantID: 2, Scopes: "ingest read", RateTier: "standard"}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +30,7 @@ func TestVerifyKeepsVerifiedTokensUntilTheyExpire(t *testing.T) {
 		t.Fatalf("tampered signature: %v", err)
 	}
 	other := NewTokens(strings.Repeat("o", 32), 15*time.Minute, time.Hour)
-	forged, _ := other.IssueApp(&model.App{ID: 5, TenantID: 2, Scopes: "ingest"})
+	forged, _ := other.IssueApp(&model.App{ID: 5, TenantID: 2, Scopes: "ingest"}, 0)
 	if _, err := tokens.Verify(forged); !errs.Is(err, errs.ReasonUnauthenticated) {
 		t.Fatalf("another secret: %v", err)
 	}
@@ -44,7 +44,7 @@ func TestVerifyKeepsVerifiedTokensUntilTheyExpire(t *testing.T) {
 	}
 	// Bounded.
 	for i := range maxVerified + 10 {
-		tok, err := tokens.IssueApp(&model.App{ID: int64(i + 1), TenantID: 2, Scopes: "read"})
+		tok, err := tokens.IssueApp(&model.App{ID: int64(i + 1), TenantID: 2, Scopes: "read"}, 0)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -59,6 +59,10 @@ type orgWorld struct {
 	readOnlyApp  *model.App
 	readOnlyPass string
 	throttle     *dao.SigninThrottle
+	// revocations are this instance's token versions; versions is their
+	// store, which another instance would read too.
+	revocations *identity.Revocations
+	versions    *dao.TokenVersions
 	// sleeps records the delays of failed sign-ins, which do not wait.
 	sleeps *sleepLog
 }
@@ -108,7 +112,7 @@ func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c
 
 func (c *testClock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
 
-func newOrgWorld(t *testing.T) *orgWorld {
+func newOrgWorld(t testing.TB) *orgWorld {
 	t.Helper()
 	db := daotest.Open(t)
 	w := &orgWorld{
@@ -122,17 +126,19 @@ func newOrgWorld(t *testing.T) *orgWorld {
 	}
 	w.tokens = identity.NewTokens("unit-test-secret-0123456789abcdef", 15*time.Minute, 2*time.Hour)
 	tenants, refresh, apps := dao.NewTenants(db), dao.NewRefreshTokens(db), dao.NewApps(db)
+	w.versions = dao.NewTokenVersions(db)
+	w.revocations = identity.NewRevocations(w.versions, identity.RevocationOptions{Keep: 2 * time.Hour, Now: w.clock.Now})
 	var err error
 	w.auth, err = identity.NewAuth(identity.AuthDeps{
 		Users: w.users, Tenants: tenants, Departments: w.departments, Refresh: refresh, Apps: apps,
 		Tokens: w.tokens, Hasher: w.hasher, RefreshTTL: 24 * time.Hour, Now: w.clock.Now,
-		Throttle: w.throttle, ClientAddr: clientAddr, Sleep: w.sleeps.Sleep,
+		Throttle: w.throttle, ClientAddr: clientAddr, Sleep: w.sleeps.Sleep, Revocations: w.revocations,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.org = identity.NewOrg(identity.OrgDeps{Users: w.users, Departments: w.departments, Tenants: tenants, Refresh: refresh, Hasher: w.hasher, Now: w.clock.Now})
-	w.provision = identity.NewProvision(identity.ProvisionDeps{Tenants: tenants, Apps: apps, Users: w.users, Hasher: w.hasher, Now: w.clock.Now})
+	w.org = identity.NewOrg(identity.OrgDeps{Users: w.users, Departments: w.departments, Tenants: tenants, Refresh: refresh, Hasher: w.hasher, Now: w.clock.Now, Revocations: w.revocations})
+	w.provision = identity.NewProvision(identity.ProvisionDeps{Tenants: tenants, Apps: apps, Users: w.users, Hasher: w.hasher, Now: w.clock.Now, Revocations: w.revocations})
 
 	ctx := context.Background()
 	w.tenant = orgMust[*model.Tenant](t)(w.provision.CreateTenant(ctx, identity.NewTenant{Name: "Acme", RateTier: "premium"}))
@@ -177,7 +183,7 @@ func newOrgWorld(t *testing.T) *orgWorld {
 	return w
 }
 
-func orgMust[T any](t *testing.T) func(v T, err error) T {
+func orgMust[T any](t testing.TB) func(v T, err error) T {
 	return func(v T, err error) T {
 		t.Helper()
 		if err != nil {

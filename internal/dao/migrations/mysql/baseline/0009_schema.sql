@@ -1,7 +1,7 @@
--- The MySQL schema at migration 0008, in one piece: what `mgvcore migrate up`
--- creates on an empty database instead of replaying 0001 to 0008, so that a
+-- The MySQL schema at migration 0009, in one piece: what `mgvcore migrate up`
+-- creates on an empty database instead of replaying 0001 to 0009, so that a
 -- new install is reviewed (Archery, goInception rules) as the clean schema.
--- A test keeps it equal to what 0001..0008 build on an existing database.
+-- A test keeps it equal to what 0001..0009 build on an existing database.
 -- Tables take the database's character set: create the database with
 -- CHARACTER SET utf8mb4 (`migrate up` refuses any other).
 
@@ -228,3 +228,16 @@ CREATE TABLE signin_throttle (
   PRIMARY KEY (bucket),
   KEY idx_signin_throttle_window (window_start)
 ) ENGINE=InnoDB COMMENT='sign-in throttling: attempts per account, app key and client address in the current window; past windows are trimmed';
+
+CREATE TABLE token_versions (
+  id         BIGINT UNSIGNED NOT NULL AUTO_INCREMENT COMMENT 'row id',
+  kind       VARCHAR(8)      NOT NULL DEFAULT '' COMMENT 'user or app',
+  subject_id BIGINT          NOT NULL DEFAULT 0 COMMENT 'users.id or apps.id',
+  tenant_id  BIGINT          NOT NULL DEFAULT 0 COMMENT 'tenants.id',
+  version    BIGINT          NOT NULL DEFAULT 0 COMMENT 'tokens signed at a lower version are refused',
+  reason     VARCHAR(32)     NOT NULL DEFAULT '' COMMENT 'why it was last raised: disabled, role, department, password, logout, secret',
+  changed_at DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'when it was last raised (UTC); instances poll by it',
+  PRIMARY KEY (id),
+  UNIQUE KEY uniq_token_versions_subject (kind, subject_id),
+  KEY idx_token_versions_changed (changed_at)
+) ENGINE=InnoDB COMMENT='token version per user and app: raising it revokes every token signed before, on every instance';

@@ -1,0 +1,140 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// revocationDeadline is how soon every instance must refuse a revoked token.
+const revocationDeadline = 5 * time.Second
+
+// waitRefused sends the request with token to s until it is refused with
+// TOKEN_REVOKED, and returns how long after since that took; it fails the
+// test past the deadline.
+func waitRefused(t *testing.T, s *Service, since time.Time, what, method, path, token string, body any) time.Duration {
+	t.Helper()
+	for {
+		r := authCall(t, s, method, path, token, body)
+		if r.Status == http.StatusUnauthorized {
+			if r.Reason != "TOKEN_REVOKED" {
+				t.Fatalf("%s: refused with %s (%s), want TOKEN_REVOKED", what, r.Reason, r.Msg)
+			}
+			took := time.Since(since)
+			t.Logf("%s: refused on the other instance %v after the revocation (%s)", what, took.Round(time.Millisecond), r.Msg)
+			return took
+		}
+		if time.Since(since) > revocationDeadline {
+			t.Fatalf("%s: still answered %d after %v", what, r.Status, revocationDeadline)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Revocation on two instances of one MariaDB database: what an admin
+// changes on one instance ends the tokens it concerns on the other within
+// seconds.
+func TestRevocationAcrossInstancesOnMariaDB(t *testing.T) {
+	env := mysqlEnv(t)
+	one := NewService(t, env)
+	f := NewFixture(t, one)
+	two := NewService(t, env)
+	one.Start()
+	two.Start()
+	adminA := authLogin(t, one, *f.Admin.Email, f.Password)
+	var times []time.Duration
+
+	// A second admin, B, signed in on instance 1 and working on instance 2.
+	var b struct {
+		ID int64 `json:"id"`
+	}
+	emailB := strings.Replace(*f.Admin.Email, "admin.", "admin-b.", 1)
+	authCall(t, one, http.MethodPost, "/api/v1/users", adminA.AccessToken,
+		map[string]any{"name": "admin B", "email": emailB, "password": f.Password, "role": "admin"}).
+		want(t, http.StatusCreated, "").decode(t, &b)
+	sessionB := authLogin(t, one, emailB, f.Password)
+	userB := fmt.Sprintf("/api/v1/users/%d", b.ID)
+	authCall(t, two, http.MethodGet, "/api/v1/users", sessionB.AccessToken, nil).want(t, http.StatusOK, "")
+
+	// A demotes B on instance 1: B's admin token stops on instance 2.
+	at := time.Now()
+	authCall(t, one, http.MethodPut, userB, adminA.AccessToken, map[string]any{"role": "rep"}).want(t, http.StatusOK, "")
+	times = append(times, waitRefused(t, two, at, "demoted admin", http.MethodGet, "/api/v1/users", sessionB.AccessToken, nil))
+	// The old token cannot make B admin again or lock A out, on either instance.
+	for _, s := range []*Service{one, two} {
+		authCall(t, s, http.MethodPut, userB, sessionB.AccessToken, map[string]any{"role": "admin"}).
+			want(t, http.StatusUnauthorized, "TOKEN_REVOKED")
+		authCall(t, s, http.MethodPut, fmt.Sprintf("/api/v1/users/%d", f.Admin.ID), sessionB.AccessToken, map[string]any{"status": "disabled"}).
+			want(t, http.StatusUnauthorized, "TOKEN_REVOKED")
+	}
+	// A refresh gives B a rep's token, which changes no user.
+	var repB authPair
+	authRefresh(t, two, sessionB.RefreshToken).want(t, http.StatusOK, "").decode(t, &repB)
+	authCall(t, two, http.MethodPut, userB, repB.AccessToken, map[string]any{"role": "admin"}).want(t, http.StatusForbidden, "")
+
+	// A disables B on instance 1: B's token stops on instance 2, and B
+	// cannot re-enable themselves, refresh or sign in.
+	at = time.Now()
+	authCall(t, one, http.MethodPut, userB, adminA.AccessToken, map[string]any{"status": "disabled"}).want(t, http.StatusOK, "")
+	times = append(times, waitRefused(t, two, at, "disabled admin", http.MethodGet, "/api/v1/me", repB.AccessToken, nil))
+	authCall(t, two, http.MethodPut, userB, repB.AccessToken, map[string]any{"status": "active", "role": "admin"}).
+		want(t, http.StatusUnauthorized, "TOKEN_REVOKED")
+	authRefresh(t, two, repB.RefreshToken).want(t, http.StatusUnauthorized, "")
+	authCall(t, two, http.MethodPost, "/api/v1/auth/login", "", map[string]string{"account": emailB, "password": f.Password}).
+		want(t, http.StatusUnauthorized, "USER_DISABLED")
+	// A is still admin.
+	authCall(t, two, http.MethodGet, "/api/v1/users", adminA.AccessToken, nil).want(t, http.StatusOK, "")
+
+	// A disabled rep can neither read nor comment.
+	p := newPartner(t, one.GRPC(), f.AppToken(t))
+	conv := p.create("revoke-1", f.Reps[0].ID, time.Now().UTC().Add(-time.Hour).Truncate(time.Second), 60_000, nil)
+	rep := authLogin(t, one, *f.Reps[0].Email, f.Password)
+	convPath := fmt.Sprintf("/api/v1/conversations/%d", conv)
+	comment := map[string]any{"start_ms": 1_000, "text": "still here"}
+	authCall(t, two, http.MethodGet, convPath, rep.AccessToken, nil).want(t, http.StatusOK, "")
+	at = time.Now()
+	authCall(t, one, http.MethodPut, fmt.Sprintf("/api/v1/users/%d", f.Reps[0].ID), adminA.AccessToken, map[string]any{"status": "disabled"}).
+		want(t, http.StatusOK, "")
+	times = append(times, waitRefused(t, two, at, "disabled rep reading", http.MethodGet, convPath, rep.AccessToken, nil))
+	authCall(t, two, http.MethodPost, convPath+"/comments", rep.AccessToken, comment).want(t, http.StatusUnauthorized, "TOKEN_REVOKED")
+	authCall(t, one, http.MethodPost, convPath+"/comments", rep.AccessToken, comment).want(t, http.StatusUnauthorized, "TOKEN_REVOKED")
+
+	// Logout on instance 2 ends every session of the user, refresh tokens
+	// included, on instance 1.
+	first, second := authLogin(t, one, *f.Reps[1].Email, f.Password), authLogin(t, two, *f.Reps[1].Email, f.Password)
+	authCall(t, one, http.MethodGet, "/api/v1/me", first.AccessToken, nil).want(t, http.StatusOK, "")
+	at = time.Now()
+	authCall(t, two, http.MethodPost, "/api/v1/auth/logout", second.AccessToken, nil).want(t, http.StatusOK, "")
+	times = append(times, waitRefused(t, one, at, "signed out", http.MethodGet, "/api/v1/me", first.AccessToken, nil))
+	authCall(t, two, http.MethodGet, "/api/v1/me", second.AccessToken, nil).want(t, http.StatusUnauthorized, "TOKEN_REVOKED")
+	authRefresh(t, one, first.RefreshToken).want(t, http.StatusUnauthorized, "")
+	authRefresh(t, two, second.RefreshToken).want(t, http.StatusUnauthorized, "")
+	authLogin(t, one, *f.Reps[1].Email, f.Password) // signing in again works
+
+	// A password change on instance 2 ends the other sessions on instance 1.
+	other, this := authLogin(t, one, *f.Reps[2].Email, f.Password), authLogin(t, two, *f.Reps[2].Email, f.Password)
+	authCall(t, two, http.MethodPut, "/api/v1/me/password", this.AccessToken,
+		map[string]string{"current_password": "wrong password", "new_password": "a new password 1"}).want(t, http.StatusBadRequest, "INVALID_ARGUMENT")
+	authCall(t, one, http.MethodGet, "/api/v1/me", other.AccessToken, nil).want(t, http.StatusOK, "")
+	var renewed authPair
+	at = time.Now()
+	authCall(t, two, http.MethodPut, "/api/v1/me/password", this.AccessToken,
+		map[string]string{"current_password": f.Password, "new_password": "a new password 1"}).want(t, http.StatusOK, "").decode(t, &renewed)
+	times = append(times, waitRefused(t, one, at, "password changed", http.MethodGet, "/api/v1/me", other.AccessToken, nil))
+	authRefresh(t, one, other.RefreshToken).want(t, http.StatusUnauthorized, "")
+	if authMeID(t, one, renewed.AccessToken) != f.Reps[2].ID {
+		t.Fatal("the new pair is another user's")
+	}
+	authRefresh(t, one, renewed.RefreshToken).want(t, http.StatusOK, "")
+	authLogin(t, one, *f.Reps[2].Email, "a new password 1")
+
+	worst := time.Duration(0)
+	for _, d := range times {
+		worst = max(worst, d)
+	}
+	t.Logf("time to refusal on the other instance: %v (worst %v, deadline %v)", times, worst.Round(time.Millisecond), revocationDeadline)
+}

@@ -1,0 +1,254 @@
+package identity
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/model"
+)
+
+// Reasons a token version is raised.
+const (
+	RevokedDisabled   = "disabled"
+	RevokedRole       = "role"
+	RevokedDepartment = "department"
+	RevokedPassword   = "password"
+	RevokedLogout     = "logout"
+	RevokedAppSecret  = "secret"
+)
+
+// TokenVersionRepo stores the token version of each user and app.
+type TokenVersionRepo interface {
+	// Bump raises the version by one and returns the new row.
+	Bump(ctx context.Context, kind string, tenantID, subjectID int64, reason string, at time.Time) (*model.TokenVersion, error)
+	// Current is the version (zero when never raised).
+	Current(ctx context.Context, kind string, subjectID int64) (*model.TokenVersion, error)
+	// ChangedSince lists the versions raised at or after since.
+	ChangedSince(ctx context.Context, since time.Time) ([]model.TokenVersion, error)
+}
+
+// Revocations refuses tokens signed before their user's or app's token
+// version was raised. Every instance keeps the versions raised within the
+// longest token lifetime in memory and reads the ones changed since its last
+// read once per poll interval, so a check costs a map lookup and a change
+// made on any instance is refused everywhere within about one interval.
+type Revocations struct {
+	repo     TokenVersionRepo
+	now      func() time.Time
+	keep     time.Duration // the longest token lifetime: older raises matter to no token
+	interval time.Duration
+	log      zerolog.Logger
+
+	mu        sync.RWMutex
+	versions  map[versionKey]versionEntry
+	watermark time.Time // when the last successful poll began; zero before the first
+	pruned    time.Time
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+type versionKey struct {
+	kind string
+	id   int64
+}
+
+type versionEntry struct {
+	version   int64
+	reason    string
+	changedAt time.Time
+}
+
+// pollOverlap is read again at each poll, before the previous poll began:
+// a raise committed late, or stamped by an instance whose clock is up to
+// this much behind, is still read.
+const pollOverlap = 10 * time.Second
+
+// RevocationOptions tune Revocations.
+type RevocationOptions struct {
+	// Keep is the longest token lifetime (access, app or refresh).
+	Keep time.Duration
+	// Interval between polls; 1 s when zero.
+	Interval time.Duration
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	Log zerolog.Logger
+}
+
+// NewRevocations reads versions from repo.
+func NewRevocations(repo TokenVersionRepo, o RevocationOptions) *Revocations {
+	if o.Interval <= 0 {
+		o.Interval = time.Second
+	}
+	return &Revocations{
+		repo: repo, now: storeClock(o.Now), keep: o.Keep, interval: o.Interval, log: o.Log,
+		versions: map[versionKey]versionEntry{},
+	}
+}
+
+// Check refuses claims signed at a version lower than the one known for
+// their user or app.
+func (r *Revocations) Check(c *Claims) error {
+	if r == nil {
+		return nil
+	}
+	k := claimsKey(c)
+	r.mu.RLock()
+	e, ok := r.versions[k]
+	r.mu.RUnlock()
+	if !ok || c.Version >= e.version {
+		return nil
+	}
+	return revokedError(e.reason)
+}
+
+func claimsKey(c *Claims) versionKey {
+	if c.Kind == TokenApp {
+		return versionKey{model.TokenVersionApp, c.AppID}
+	}
+	return versionKey{model.TokenVersionUser, c.Scope().UserID}
+}
+
+func revokedError(reason string) error {
+	msg := "this token was revoked; sign in again"
+	switch reason {
+	case RevokedDisabled:
+		msg = "this token was revoked: the account was disabled"
+	case RevokedRole:
+		msg = "this token was revoked: the account's role changed; refresh the token or sign in again"
+	case RevokedDepartment:
+		msg = "this token was revoked: the account's department changed; refresh the token or sign in again"
+	case RevokedPassword:
+		msg = "this token was revoked: the password was changed; sign in again"
+	case RevokedLogout:
+		msg = "this token was revoked: the account signed out; sign in again"
+	case RevokedAppSecret:
+		msg = "this app token was revoked: the app's secret changed; get a new app token"
+	}
+	return errs.Of(errs.ReasonTokenRevoked, "%s", msg)
+}
+
+// Current is the token version new tokens of a user or an app carry, read
+// from the store.
+func (r *Revocations) Current(ctx context.Context, kind string, id int64) (int64, error) {
+	if r == nil {
+		return 0, nil
+	}
+	v, err := r.repo.Current(ctx, kind, id)
+	if err != nil {
+		return 0, err
+	}
+	r.apply([]model.TokenVersion{*v})
+	return v.Version, nil
+}
+
+// Revoke raises the token version of a user or an app: every token they
+// hold stops working here at once and on the other instances at their next
+// poll.
+func (r *Revocations) Revoke(ctx context.Context, kind string, tenantID, id int64, reason string) error {
+	if r == nil {
+		return nil
+	}
+	v, err := r.repo.Bump(ctx, kind, tenantID, id, reason, r.now())
+	if err != nil {
+		return err
+	}
+	r.apply([]model.TokenVersion{*v})
+	return nil
+}
+
+func (r *Revocations) apply(rows []model.TokenVersion) {
+	if len(rows) == 0 {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, row := range rows {
+		if row.Version == 0 {
+			continue
+		}
+		k := versionKey{row.Kind, row.SubjectID}
+		if e, ok := r.versions[k]; !ok || row.Version > e.version {
+			r.versions[k] = versionEntry{version: row.Version, reason: row.Reason, changedAt: row.ChangedAt}
+		}
+	}
+}
+
+// Poll reads the versions raised since the last poll (on the first, those
+// raised within the longest token lifetime).
+func (r *Revocations) Poll(ctx context.Context) error {
+	now := r.now()
+	r.mu.RLock()
+	since := r.watermark
+	r.mu.RUnlock()
+	if since.IsZero() {
+		since = now.Add(-r.keep - pollOverlap)
+	} else {
+		since = since.Add(-pollOverlap)
+	}
+	rows, err := r.repo.ChangedSince(ctx, since)
+	if err != nil {
+		return err
+	}
+	r.apply(rows)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.watermark = now
+	// Raises older than every token's lifetime concern no token any more.
+	if now.Sub(r.pruned) >= time.Minute {
+		r.pruned = now
+		for k, e := range r.versions {
+			if now.Sub(e.changedAt) > r.keep+pollOverlap {
+				delete(r.versions, k)
+			}
+		}
+	}
+	return nil
+}
+
+// Start reads the recent versions, then polls every interval until Stop.
+func (r *Revocations) Start(ctx context.Context) {
+	first, cancel := context.WithTimeout(ctx, 5*time.Second)
+	if err := r.Poll(first); err != nil {
+		r.log.Warn().Err(err).Msg("reading token versions; retrying every poll")
+	}
+	cancel()
+	r.stop, r.done = make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(r.done)
+		t := time.NewTicker(r.interval)
+		defer t.Stop()
+		failing := false
+		for {
+			select {
+			case <-r.stop:
+				return
+			case <-t.C:
+			}
+			pctx, cancel := context.WithTimeout(ctx, r.interval*4)
+			err := r.Poll(pctx)
+			cancel()
+			switch {
+			case err != nil && !failing:
+				failing = true
+				r.log.Warn().Err(err).Msg("polling token versions; revocations made on other instances are not seen until it answers")
+			case err == nil && failing:
+				failing = false
+				r.log.Info().Msg("polling token versions again")
+			}
+		}
+	}()
+}
+
+// Stop ends the polling.
+func (r *Revocations) Stop() {
+	if r == nil || r.stop == nil {
+		return
+	}
+	close(r.stop)
+	<-r.done
+}

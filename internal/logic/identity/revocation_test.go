@@ -1,0 +1,259 @@
+package identity_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/logic/identity"
+	"github.com/megaview/mgvcore/internal/model"
+)
+
+// session signs u in and returns the pair.
+func (w *orgWorld) session(t *testing.T, u *model.User) *identity.TokenPair {
+	t.Helper()
+	pair, err := w.auth.Login(context.Background(), identity.LoginRequest{Account: *u.Email, Password: w.password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pair
+}
+
+// check verifies token and asks r whether it is still valid.
+func (w *orgWorld) check(t *testing.T, r *identity.Revocations, token string) error {
+	t.Helper()
+	c, err := w.tokens.Verify(token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.Check(c)
+}
+
+func wantRevoked(t *testing.T, err error, words string) {
+	t.Helper()
+	if !errs.Is(err, errs.ReasonTokenRevoked) || errs.From(err).Status != 401 || !strings.Contains(err.Error(), words) {
+		t.Fatalf("got %v, want TOKEN_REVOKED (401) saying %q", err, words)
+	}
+}
+
+// otherInstance is a second instance's view of the same token versions,
+// read from the store only by polling.
+func (w *orgWorld) otherInstance(t *testing.T) *identity.Revocations {
+	t.Helper()
+	r := identity.NewRevocations(w.versions, identity.RevocationOptions{Keep: 2 * time.Hour, Now: w.clock.Now})
+	if err := r.Poll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestRoleAndDepartmentChangesRevokeAccessTokens(t *testing.T) {
+	w := newOrgWorld(t)
+	ctx := context.Background()
+	other := w.otherInstance(t)
+	pair := w.session(t, w.manager)
+	if err := w.check(t, w.revocations, pair.AccessToken); err != nil {
+		t.Fatal(err)
+	}
+
+	rep := model.RoleRep
+	if _, err := w.org.UpdateUser(w.user(w.admin), identity.UpdateUserRequest{ID: w.manager.ID, Role: &rep}); err != nil {
+		t.Fatal(err)
+	}
+	// This instance refuses the old token at once, the other after a poll.
+	wantRevoked(t, w.check(t, w.revocations, pair.AccessToken), "role changed")
+	if err := w.check(t, other, pair.AccessToken); err != nil {
+		t.Fatalf("before its poll the other instance knew: %v", err)
+	}
+	w.clock.Add(time.Second)
+	if err := other.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wantRevoked(t, w.check(t, other, pair.AccessToken), "role changed")
+
+	// A role change leaves the refresh token: it gets a token of the new role.
+	next, err := w.auth.Refresh(ctx, identity.RefreshRequest{RefreshToken: pair.RefreshToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := w.tokens.Verify(next.AccessToken)
+	if c.Role != model.RoleRep || c.Version != 1 || w.revocations.Check(c) != nil || other.Check(c) != nil {
+		t.Fatalf("refreshed: role %s version %d", c.Role, c.Version)
+	}
+
+	dep := w.east.ID
+	if _, err := w.org.UpdateUser(w.user(w.admin), identity.UpdateUserRequest{ID: w.manager.ID, DepartmentID: &dep}); err != nil {
+		t.Fatal(err)
+	}
+	wantRevoked(t, w.check(t, w.revocations, next.AccessToken), "department changed")
+
+	// A change of name revokes nothing.
+	name := "Renamed"
+	fresh := w.session(t, w.manager)
+	if _, err := w.org.UpdateUser(w.user(w.admin), identity.UpdateUserRequest{ID: w.manager.ID, Name: &name}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.check(t, w.revocations, fresh.AccessToken); err != nil {
+		t.Fatalf("a new name revoked the token: %v", err)
+	}
+}
+
+func TestDisablingRevokesEverything(t *testing.T) {
+	w := newOrgWorld(t)
+	ctx := context.Background()
+	pair := w.session(t, w.reps[0])
+	disabled := model.UserDisabled
+	if _, err := w.org.UpdateUser(w.user(w.admin), identity.UpdateUserRequest{ID: w.reps[0].ID, Status: &disabled}); err != nil {
+		t.Fatal(err)
+	}
+	wantRevoked(t, w.check(t, w.revocations, pair.AccessToken), "disabled")
+	if _, err := w.auth.Refresh(ctx, identity.RefreshRequest{RefreshToken: pair.RefreshToken}); !errs.Is(err, errs.ReasonUnauthenticated) {
+		t.Fatalf("refresh after disabling: %v", err)
+	}
+
+	// A partner disabling a mirrored user revokes too.
+	origin := "crm-7"
+	app := w.appCtx(w.app)
+	u, _, err := w.org.UpsertUser(app, identity.UpsertUserRequest{OriginUserID: origin, Name: "Mirrored", Email: "mirrored@acme.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := w.versions.Current(ctx, model.TokenVersionUser, u.ID)
+	if _, _, err := w.org.UpsertUser(app, identity.UpsertUserRequest{OriginUserID: origin, Name: "Mirrored", Email: "mirrored@acme.test", Status: model.UserDisabled}); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := w.versions.Current(ctx, model.TokenVersionUser, u.ID)
+	if after.Version != before.Version+1 || after.Reason != identity.RevokedDisabled {
+		t.Fatalf("version %d → %d (%s)", before.Version, after.Version, after.Reason)
+	}
+}
+
+func TestAdminSetsPasswordRevokes(t *testing.T) {
+	w := newOrgWorld(t)
+	pair := w.session(t, w.reps[1])
+	pw := "a brand new password"
+	if _, err := w.org.UpdateUser(w.user(w.admin), identity.UpdateUserRequest{ID: w.reps[1].ID, Password: &pw}); err != nil {
+		t.Fatal(err)
+	}
+	wantRevoked(t, w.check(t, w.revocations, pair.AccessToken), "password")
+}
+
+func TestLogout(t *testing.T) {
+	w := newOrgWorld(t)
+	ctx := context.Background()
+	first, second := w.session(t, w.reps[0]), w.session(t, w.reps[0])
+	if err := w.auth.Logout(w.user(w.reps[0])); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []*identity.TokenPair{first, second} {
+		wantRevoked(t, w.check(t, w.revocations, p.AccessToken), "signed out")
+		if _, err := w.auth.Refresh(ctx, identity.RefreshRequest{RefreshToken: p.RefreshToken}); !errs.Is(err, errs.ReasonUnauthenticated) {
+			t.Fatalf("refresh after logout: %v", err)
+		}
+	}
+	// Signing in again works.
+	if err := w.check(t, w.revocations, w.session(t, w.reps[0]).AccessToken); err != nil {
+		t.Fatal(err)
+	}
+	// An app has no session to end.
+	if err := w.auth.Logout(w.appCtx(w.app)); err == nil {
+		t.Fatal("an app signed out")
+	}
+}
+
+func TestChangePassword(t *testing.T) {
+	w := newOrgWorld(t)
+	ctx := context.Background()
+	other, this := w.session(t, w.reps[0]), w.session(t, w.reps[0])
+	me := w.user(w.reps[0])
+
+	_, err := w.auth.ChangePassword(me, identity.ChangePasswordRequest{CurrentPassword: "not it", NewPassword: "another password"})
+	wantOrgErr(t, err, "INVALID_ARGUMENT", "current_password")
+	_, err = w.auth.ChangePassword(me, identity.ChangePasswordRequest{CurrentPassword: w.password, NewPassword: "short"})
+	wantOrgErr(t, err, "INVALID_ARGUMENT", "new_password")
+	if err := w.check(t, w.revocations, other.AccessToken); err != nil {
+		t.Fatalf("a refused change revoked: %v", err)
+	}
+
+	pair, err := w.auth.ChangePassword(me, identity.ChangePasswordRequest{CurrentPassword: w.password, NewPassword: "another password"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []*identity.TokenPair{other, this} {
+		wantRevoked(t, w.check(t, w.revocations, p.AccessToken), "password")
+		if _, err := w.auth.Refresh(ctx, identity.RefreshRequest{RefreshToken: p.RefreshToken}); !errs.Is(err, errs.ReasonUnauthenticated) {
+			t.Fatalf("refresh of an old session: %v", err)
+		}
+	}
+	if err := w.check(t, w.revocations, pair.AccessToken); err != nil {
+		t.Fatalf("the new pair: %v", err)
+	}
+	if _, err := w.auth.Refresh(ctx, identity.RefreshRequest{RefreshToken: pair.RefreshToken}); err != nil {
+		t.Fatalf("the new refresh token: %v", err)
+	}
+	if _, err := w.auth.Login(ctx, identity.LoginRequest{Account: *w.reps[0].Email, Password: "another password"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.auth.Login(ctx, identity.LoginRequest{Account: *w.reps[0].Email, Password: w.password}); err == nil {
+		t.Fatal("the old password still signs in")
+	}
+}
+
+func TestRotatingAnAppSecretRevokesItsTokens(t *testing.T) {
+	w := newOrgWorld(t)
+	ctx := context.Background()
+	tok, err := w.auth.CreateAppToken(ctx, identity.AppTokenRequest{AppKey: w.app.AppKey, AppSecret: w.appSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds, err := w.provision.EnsureApp(ctx, identity.NewApp{TenantID: w.tenant.ID, Name: "CRM", RotateSecret: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRevoked(t, w.check(t, w.revocations, tok.AccessToken), "secret")
+	fresh, err := w.auth.CreateAppToken(ctx, identity.AppTokenRequest{AppKey: w.app.AppKey, AppSecret: creds.Secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.check(t, w.revocations, fresh.AccessToken); err != nil {
+		t.Fatal(err)
+	}
+	// Another app's tokens are untouched.
+	ro, err := w.auth.CreateAppToken(ctx, identity.AppTokenRequest{AppKey: w.readOnlyApp.AppKey, AppSecret: w.readOnlyPass})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.check(t, w.revocations, ro.AccessToken); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// BenchmarkRevocationCheck is the cost the check adds to every
+// authenticated request: a read-locked map lookup.
+func BenchmarkRevocationCheck(b *testing.B) {
+	w := newOrgWorld(b)
+	for i := range 1000 {
+		if err := w.revocations.Revoke(context.Background(), model.TokenVersionUser, w.tenant.ID, int64(100000+i), identity.RevokedLogout); err != nil {
+			b.Fatal(err)
+		}
+	}
+	pair, err := w.auth.Login(context.Background(), identity.LoginRequest{Account: *w.reps[0].Email, Password: w.password})
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := w.tokens.Verify(pair.AccessToken)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := w.revocations.Check(c); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
