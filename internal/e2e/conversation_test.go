@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -21,49 +20,10 @@ import (
 	"github.com/megaview/mgvcore/internal/model"
 )
 
-// apiAnswer is one /api/v1 answer: the status and the decoded envelope.
-type apiAnswer struct {
-	Status   int
-	Code     int               `json:"code"`
-	Msg      string            `json:"msg"`
-	Reason   string            `json:"reason"`
-	Metadata map[string]string `json:"metadata"`
-	Data     json.RawMessage   `json:"data"`
-}
-
-func apiGet(t *testing.T, s *Service, path, token string) apiAnswer {
+// apiGet is GET path as token.
+func apiGet(t *testing.T, s *Service, path, token string) authResult {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, s.URL(path), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	a := apiAnswer{Status: resp.StatusCode}
-	if err := json.NewDecoder(resp.Body).Decode(&a); err != nil {
-		t.Fatalf("GET %s: %d, undecodable body: %v", path, resp.StatusCode, err)
-	}
-	return a
-}
-
-// expect checks the status and, when given, the reason.
-func (a apiAnswer) expect(t *testing.T, status int, reason string) apiAnswer {
-	t.Helper()
-	if a.Status != status || (reason != "" && a.Reason != reason) {
-		t.Fatalf("got %d %s (%s), want %d %s", a.Status, a.Reason, a.Msg, status, reason)
-	}
-	return a
-}
-
-func (a apiAnswer) into(t *testing.T, v any) {
-	t.Helper()
-	if err := json.Unmarshal(a.Data, v); err != nil {
-		t.Fatalf("data %s: %v", a.Data, err)
-	}
+	return authCall(t, s, http.MethodGet, path, token, nil)
 }
 
 // listAll walks every page of GET /conversations?query as token.
@@ -77,7 +37,7 @@ func listAll(t *testing.T, s *Service, token string, query url.Values) []int64 {
 	q.Set("page_size", "4")
 	for {
 		var page controller.ConversationPageJSON
-		apiGet(t, s, "/api/v1/conversations?"+q.Encode(), token).expect(t, http.StatusOK, "").into(t, &page)
+		apiGet(t, s, "/api/v1/conversations?"+q.Encode(), token).want(t, http.StatusOK, "").decode(t, &page)
 		for _, c := range page.Conversations {
 			ids = append(ids, c.ID)
 		}
@@ -165,7 +125,7 @@ func TestConversationReadsOnMariaDB(t *testing.T) {
 
 	// Get and transcript: in scope 200, out of scope and other tenants 404.
 	var d controller.ConversationDetailJSON
-	apiGet(t, s, fmt.Sprintf("/api/v1/conversations/%d", target), rep1).expect(t, http.StatusOK, "").into(t, &d)
+	apiGet(t, s, fmt.Sprintf("/api/v1/conversations/%d", target), rep1).want(t, http.StatusOK, "").decode(t, &d)
 	if d.Conversation.ID != target || d.Conversation.OwnerUserID != f.Reps[0].ID || d.Conversation.Status != model.StatusReady ||
 		d.Metrics == nil || len(d.Participants) != 2 || d.Participants[1].Name != f.Reps[0].Name {
 		t.Fatalf("detail %+v", d)
@@ -175,16 +135,16 @@ func TestConversationReadsOnMariaDB(t *testing.T) {
 	}
 	var tr controller.TranscriptJSON
 	apiGet(t, s, fmt.Sprintf("/api/v1/conversations/%d/transcript?q=%s", target, url.QueryEscape(`"BUT it" 预算`)), manager).
-		expect(t, http.StatusOK, "").into(t, &tr)
+		want(t, http.StatusOK, "").decode(t, &tr)
 	if len(tr.Sentences) != 12 || tr.MatchCount != 2 || !tr.Sentences[2].Matches || tr.Sentences[0].Matches {
 		t.Fatalf("transcript %+v", tr)
 	}
 	for _, token := range []string{rep4, stranger} { // out of scope; another tenant
-		apiGet(t, s, fmt.Sprintf("/api/v1/conversations/%d", target), token).expect(t, http.StatusNotFound, "CONVERSATION_NOT_FOUND")
-		apiGet(t, s, fmt.Sprintf("/api/v1/conversations/%d/transcript", target), token).expect(t, http.StatusNotFound, "CONVERSATION_NOT_FOUND")
+		apiGet(t, s, fmt.Sprintf("/api/v1/conversations/%d", target), token).want(t, http.StatusNotFound, "CONVERSATION_NOT_FOUND")
+		apiGet(t, s, fmt.Sprintf("/api/v1/conversations/%d/transcript", target), token).want(t, http.StatusNotFound, "CONVERSATION_NOT_FOUND")
 	}
-	apiGet(t, s, "/api/v1/conversations/999999999", admin).expect(t, http.StatusNotFound, "CONVERSATION_NOT_FOUND")
-	apiGet(t, s, "/api/v1/conversations/abc", admin).expect(t, http.StatusBadRequest, "INVALID_ARGUMENT")
+	apiGet(t, s, "/api/v1/conversations/999999999", admin).want(t, http.StatusNotFound, "CONVERSATION_NOT_FOUND")
+	apiGet(t, s, "/api/v1/conversations/abc", admin).want(t, http.StatusBadRequest, "INVALID_ARGUMENT")
 
 	// The same over gRPC as the app, under the same data scope.
 	gd, err := p.conv.GetConversation(p.ctx, &openv1.GetConversationRequest{ConversationId: target})
@@ -288,7 +248,7 @@ func TestConversationReadsOnMariaDB(t *testing.T) {
 		"page_size=-1":                         "page_size",
 		"page_token=not-a-token":               "page_token",
 	} {
-		a := apiGet(t, s, "/api/v1/conversations?"+q, admin).expect(t, http.StatusBadRequest, "INVALID_ARGUMENT")
+		a := apiGet(t, s, "/api/v1/conversations?"+q, admin).want(t, http.StatusBadRequest, "INVALID_ARGUMENT")
 		if a.Metadata["field"] != field {
 			t.Errorf("%s names %q, want %q", q, a.Metadata["field"], field)
 		}
@@ -300,7 +260,7 @@ func TestConversationReadsOnMariaDB(t *testing.T) {
 	}
 	_, err = p.conv.ListConversations(p.ctx, &openv1.ListConversationsRequest{PageSize: 101})
 	wantRPC(t, "gRPC page size 101", err, codes.InvalidArgument, "INVALID_ARGUMENT")
-	apiGet(t, s, "/api/v1/conversations", "").expect(t, http.StatusUnauthorized, "UNAUTHENTICATED")
+	apiGet(t, s, "/api/v1/conversations", "").want(t, http.StatusUnauthorized, "UNAUTHENTICATED")
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -342,7 +302,7 @@ func TestConversationPagesStableUnderInsertsOnMariaDB(t *testing.T) {
 	pages := 0
 	for {
 		var page controller.ConversationPageJSON
-		apiGet(t, s, "/api/v1/conversations?"+q.Encode(), admin).expect(t, http.StatusOK, "").into(t, &page)
+		apiGet(t, s, "/api/v1/conversations?"+q.Encode(), admin).want(t, http.StatusOK, "").decode(t, &page)
 		pages++
 		var last controller.ConversationJSON
 		for i, c := range page.Conversations {

@@ -68,8 +68,8 @@ func TestStatsOnMariaDB(t *testing.T) {
 	}
 	admin, manager := f.Token(t, f.Admin), f.Token(t, f.Manager)
 	var tr controller.TrackerJSON
-	apiDo(t, s, http.MethodPost, "/api/v1/trackers", admin, map[string]any{"name": "Pricing", "keywords": []string{"price"}}).
-		expect(t, http.StatusCreated, "").into(t, &tr)
+	authCall(t, s, http.MethodPost, "/api/v1/trackers", admin, map[string]any{"name": "Pricing", "keywords": []string{"price"}}).
+		want(t, http.StatusCreated, "").decode(t, &tr)
 	deadline := time.Now().Add(10 * time.Second)
 	for listTrackers(t, s, admin)[0].Applying {
 		if time.Now().After(deadline) {
@@ -83,7 +83,7 @@ func TestStatsOnMariaDB(t *testing.T) {
 		t.Helper()
 		q := url.Values{"group_by": {groupBy}, "from": {from}, "to": {to}}
 		var st controller.TrackerStatsJSON
-		apiGet(t, s, fmt.Sprintf("/api/v1/trackers/%d/stats?%s", tr.ID, q.Encode()), token).expect(t, http.StatusOK, "").into(t, &st)
+		apiGet(t, s, fmt.Sprintf("/api/v1/trackers/%d/stats?%s", tr.ID, q.Encode()), token).want(t, http.StatusOK, "").decode(t, &st)
 		out := []string{}
 		for _, b := range st.Buckets {
 			out = append(out, fmt.Sprintf("%s %s %d/%d", b.Key, b.Label, b.Hits, b.Conversations))
@@ -144,12 +144,12 @@ func TestStatsOnMariaDB(t *testing.T) {
 		"group_by=day&from=" + from + "&to=" + from:              "to",
 		"group_by=day&from=yesterday&to=" + to:                   "from",
 	} {
-		if a := apiGet(t, s, statsPath(q), admin).expect(t, http.StatusBadRequest, "INVALID_ARGUMENT"); a.Metadata["field"] != field {
+		if a := apiGet(t, s, statsPath(q), admin).want(t, http.StatusBadRequest, "INVALID_ARGUMENT"); a.Metadata["field"] != field {
 			t.Errorf("%s: field %q, want %q", q, a.Metadata["field"], field)
 		}
 	}
-	apiGet(t, s, statsPath("group_by=day&from="+from+"&to="+to), other.Token(t, other.Admin)).expect(t, http.StatusNotFound, "TRACKER_NOT_FOUND")
-	apiGet(t, s, "/api/v1/trackers/999999/stats?group_by=day&from="+from+"&to="+to, admin).expect(t, http.StatusNotFound, "TRACKER_NOT_FOUND")
+	apiGet(t, s, statsPath("group_by=day&from="+from+"&to="+to), other.Token(t, other.Admin)).want(t, http.StatusNotFound, "TRACKER_NOT_FOUND")
+	apiGet(t, s, "/api/v1/trackers/999999/stats?group_by=day&from="+from+"&to="+to, admin).want(t, http.StatusNotFound, "TRACKER_NOT_FOUND")
 	_, err = trackers.GetTrackerStats(appCtx, &openv1.GetTrackerStatsRequest{TrackerId: tr.ID,
 		GroupBy: openv1.TrackerStatsGroupBy_TRACKER_STATS_GROUP_BY_DAY, StartTime: timestamppb.New(at(from))})
 	if code, reason, md := rpcReason(err); code != codes.InvalidArgument || reason != "INVALID_ARGUMENT" || md["field"] != "end_time" {
@@ -193,7 +193,7 @@ func TestStatsOnMariaDB(t *testing.T) {
 	checkReps := func(who, token, query string, reps []want) {
 		t.Helper()
 		var st repStatsJSON
-		apiGet(t, s, "/api/v1/stats/reps?from="+from+"&to="+to+query, token).expect(t, http.StatusOK, "").into(t, &st)
+		apiGet(t, s, "/api/v1/stats/reps?from="+from+"&to="+to+query, token).want(t, http.StatusOK, "").decode(t, &st)
 		if len(st.Reps) != len(reps) {
 			t.Fatalf("%s: %d reps, want %d: %+v", who, len(st.Reps), len(reps), st.Reps)
 		}
@@ -224,17 +224,17 @@ func TestStatsOnMariaDB(t *testing.T) {
 	checkReps("manager, support", manager, fmt.Sprintf("&department_id=%d", f.Support.ID), nil)
 	checkReps("rep2", f.Token(t, rep2), "", []want{r2})
 	apiGet(t, s, "/api/v1/stats/reps?from="+from+"&to="+to+fmt.Sprintf("&department_id=%d", other.Sales.ID), admin).
-		expect(t, http.StatusNotFound, "DEPARTMENT_NOT_FOUND")
-	apiGet(t, s, "/api/v1/stats/reps?from="+from, admin).expect(t, http.StatusBadRequest, "INVALID_ARGUMENT")
+		want(t, http.StatusNotFound, "DEPARTMENT_NOT_FOUND")
+	apiGet(t, s, "/api/v1/stats/reps?from="+from, admin).want(t, http.StatusBadRequest, "INVALID_ARGUMENT")
 	var otherStats repStatsJSON
-	apiGet(t, s, "/api/v1/stats/reps?from="+from+"&to="+to, other.Token(t, other.Admin)).expect(t, http.StatusOK, "").into(t, &otherStats)
+	apiGet(t, s, "/api/v1/stats/reps?from="+from+"&to="+to, other.Token(t, other.Admin)).want(t, http.StatusOK, "").decode(t, &otherStats)
 	if len(otherStats.Reps) != 4 || otherStats.Team.ConversationCount != 0 {
 		t.Errorf("other tenant: %+v", otherStats)
 	}
 
 	// gRPC GetRepStats gives the admin's numbers to the app.
 	var httpStats repStatsJSON
-	apiGet(t, s, "/api/v1/stats/reps?from="+from+"&to="+to, admin).expect(t, http.StatusOK, "").into(t, &httpStats)
+	apiGet(t, s, "/api/v1/stats/reps?from="+from+"&to="+to, admin).want(t, http.StatusOK, "").decode(t, &httpStats)
 	rpc, err := openv1.NewStatsServiceClient(s.GRPC()).GetRepStats(appCtx, &openv1.GetRepStatsRequest{
 		StartTime: timestamppb.New(at(from)), EndTime: timestamppb.New(at(to))})
 	if err != nil {
@@ -288,13 +288,13 @@ func TestStatsOnMariaDB(t *testing.T) {
 		var raw struct {
 			Metrics map[string]json.RawMessage `json:"metrics"`
 		}
-		apiGet(t, s, fmt.Sprintf("/api/v1/conversations/%d", id), otherAdmin).expect(t, http.StatusOK, "").into(t, &raw)
+		apiGet(t, s, fmt.Sprintf("/api/v1/conversations/%d", id), otherAdmin).want(t, http.StatusOK, "").decode(t, &raw)
 		if got, want := string(raw.Metrics["patience_ms"]), strconv.FormatFloat(c.patience, 'f', -1, 64); got != want {
 			t.Errorf("HTTP get %d: patience_ms %s, want %s", i, got, want)
 		}
 	}
 	var fracStats repStatsJSON
-	apiGet(t, s, "/api/v1/stats/reps?from="+from+"&to="+to, otherAdmin).expect(t, http.StatusOK, "").into(t, &fracStats)
+	apiGet(t, s, "/api/v1/stats/reps?from="+from+"&to="+to, otherAdmin).want(t, http.StatusOK, "").decode(t, &fracStats)
 	seen := 0
 	for _, r := range fracStats.Reps {
 		if r.User.ID == fracRep.ID {

@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -18,35 +17,6 @@ import (
 	"github.com/megaview/mgvcore/internal/http/controller"
 	"github.com/megaview/mgvcore/internal/model"
 )
-
-// apiDo sends a JSON request (body may be nil) with a bearer token.
-func apiDo(t *testing.T, s *Service, method, path, token string, body any) apiAnswer {
-	t.Helper()
-	var rd bytes.Reader
-	if body != nil {
-		data, err := json.Marshal(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd.Reset(data)
-	}
-	req, err := http.NewRequest(method, s.URL(path), &rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	a := apiAnswer{Status: resp.StatusCode}
-	if err := json.NewDecoder(resp.Body).Decode(&a); err != nil {
-		t.Fatalf("%s %s: %d, undecodable body: %v", method, path, resp.StatusCode, err)
-	}
-	return a
-}
 
 // said makes a transcript of (speaker, text) pairs, 3 s per line.
 func said(lines ...string) []*openv1.Sentence {
@@ -103,14 +73,14 @@ func lastLines(s string, n int) string {
 func listTrackers(t *testing.T, s *Service, token string) []controller.TrackerJSON {
 	t.Helper()
 	var out struct{ Trackers []controller.TrackerJSON }
-	apiDo(t, s, http.MethodGet, "/api/v1/trackers", token, nil).expect(t, http.StatusOK, "").into(t, &out)
+	authCall(t, s, http.MethodGet, "/api/v1/trackers", token, nil).want(t, http.StatusOK, "").decode(t, &out)
 	return out.Trackers
 }
 
 func hitCounts(t *testing.T, s *Service, token string, conversationID int64) map[int64]int64 {
 	t.Helper()
 	var d controller.ConversationDetailJSON
-	apiGet(t, s, fmt.Sprintf("/api/v1/conversations/%d", conversationID), token).expect(t, http.StatusOK, "").into(t, &d)
+	apiGet(t, s, fmt.Sprintf("/api/v1/conversations/%d", conversationID), token).want(t, http.StatusOK, "").decode(t, &d)
 	out := map[int64]int64{}
 	for _, h := range d.TrackerHits {
 		out[h.TrackerID] = h.Hits
@@ -144,17 +114,17 @@ func TestTrackersOnMariaDB(t *testing.T) {
 
 	// Writes are for admins; reads for everyone in the tenant.
 	body := map[string]any{"name": "Pricing", "keywords": []string{"price", "预算"}}
-	apiDo(t, s, http.MethodPost, "/api/v1/trackers", rep1, body).expect(t, http.StatusForbidden, "PERMISSION_DENIED")
-	apiDo(t, s, http.MethodPost, "/api/v1/trackers", f.Token(t, f.Manager), body).expect(t, http.StatusForbidden, "PERMISSION_DENIED")
-	bad := apiDo(t, s, http.MethodPost, "/api/v1/trackers", admin, map[string]any{"name": "x", "keywords": []string{"ok", "  "}}).
-		expect(t, http.StatusBadRequest, "INVALID_ARGUMENT")
+	authCall(t, s, http.MethodPost, "/api/v1/trackers", rep1, body).want(t, http.StatusForbidden, "PERMISSION_DENIED")
+	authCall(t, s, http.MethodPost, "/api/v1/trackers", f.Token(t, f.Manager), body).want(t, http.StatusForbidden, "PERMISSION_DENIED")
+	bad := authCall(t, s, http.MethodPost, "/api/v1/trackers", admin, map[string]any{"name": "x", "keywords": []string{"ok", "  "}}).
+		want(t, http.StatusBadRequest, "INVALID_ARGUMENT")
 	if bad.Metadata["field"] != "keywords[1]" {
 		t.Errorf("bad keyword names %q", bad.Metadata["field"])
 	}
-	apiDo(t, s, http.MethodPost, "/api/v1/trackers", admin, map[string]any{"name": "x", "keywords": "price"}).expect(t, http.StatusBadRequest, "")
+	authCall(t, s, http.MethodPost, "/api/v1/trackers", admin, map[string]any{"name": "x", "keywords": "price"}).want(t, http.StatusBadRequest, "")
 
 	var tr controller.TrackerJSON
-	apiDo(t, s, http.MethodPost, "/api/v1/trackers", admin, body).expect(t, http.StatusCreated, "").into(t, &tr)
+	authCall(t, s, http.MethodPost, "/api/v1/trackers", admin, body).want(t, http.StatusCreated, "").decode(t, &tr)
 	if tr.ID == 0 || tr.Affiliation != model.AffiliationAnyone || !slices.Equal(tr.Keywords, []string{"price", "预算"}) {
 		t.Fatalf("created %+v", tr)
 	}
@@ -184,16 +154,16 @@ func TestTrackersOnMariaDB(t *testing.T) {
 
 	// New keywords and affiliation replace the hits.
 	var updated controller.TrackerJSON
-	apiDo(t, s, http.MethodPut, fmt.Sprintf("/api/v1/trackers/%d", tr.ID), admin,
+	authCall(t, s, http.MethodPut, fmt.Sprintf("/api/v1/trackers/%d", tr.ID), admin,
 		map[string]any{"name": "Seats", "keywords": []string{"per seat", "budget"}, "affiliation": "internal"}).
-		expect(t, http.StatusOK, "").into(t, &updated)
+		want(t, http.StatusOK, "").decode(t, &updated)
 	if updated.Name != "Seats" || updated.Affiliation != "internal" || !updated.Applying {
 		t.Errorf("updated %+v", updated)
 	}
 	waitHits(t, s, f, tr.ID, []string{fmt.Sprintf("%d:0:budget", c1), fmt.Sprintf("%d:2:per seat", c1)})
-	apiDo(t, s, http.MethodPut, fmt.Sprintf("/api/v1/trackers/%d", tr.ID), admin,
+	authCall(t, s, http.MethodPut, fmt.Sprintf("/api/v1/trackers/%d", tr.ID), admin,
 		map[string]any{"name": "Seats", "keywords": []string{"per seat"}, "affiliation": "everyone"}).
-		expect(t, http.StatusBadRequest, "INVALID_ARGUMENT")
+		want(t, http.StatusBadRequest, "INVALID_ARGUMENT")
 
 	// The open platform lists trackers; another tenant sees none of them.
 	res, err := openv1.NewTrackerServiceClient(s.GRPC()).ListTrackers(authBearer(t.Context(), f.AppToken(t)), &openv1.ListTrackersRequest{})
@@ -209,20 +179,20 @@ func TestTrackersOnMariaDB(t *testing.T) {
 	if list := listTrackers(t, s, otherAdmin); len(list) != 0 {
 		t.Errorf("other tenant's list: %+v", list)
 	}
-	apiDo(t, s, http.MethodPut, fmt.Sprintf("/api/v1/trackers/%d", tr.ID), otherAdmin, body).expect(t, http.StatusNotFound, "TRACKER_NOT_FOUND")
-	apiDo(t, s, http.MethodDelete, fmt.Sprintf("/api/v1/trackers/%d", tr.ID), otherAdmin, nil).expect(t, http.StatusNotFound, "TRACKER_NOT_FOUND")
-	apiDo(t, s, http.MethodDelete, fmt.Sprintf("/api/v1/trackers/%d", tr.ID), rep1, nil).expect(t, http.StatusForbidden, "PERMISSION_DENIED")
-	apiDo(t, s, http.MethodDelete, "/api/v1/trackers/abc", admin, nil).expect(t, http.StatusBadRequest, "INVALID_ARGUMENT")
+	authCall(t, s, http.MethodPut, fmt.Sprintf("/api/v1/trackers/%d", tr.ID), otherAdmin, body).want(t, http.StatusNotFound, "TRACKER_NOT_FOUND")
+	authCall(t, s, http.MethodDelete, fmt.Sprintf("/api/v1/trackers/%d", tr.ID), otherAdmin, nil).want(t, http.StatusNotFound, "TRACKER_NOT_FOUND")
+	authCall(t, s, http.MethodDelete, fmt.Sprintf("/api/v1/trackers/%d", tr.ID), rep1, nil).want(t, http.StatusForbidden, "PERMISSION_DENIED")
+	authCall(t, s, http.MethodDelete, "/api/v1/trackers/abc", admin, nil).want(t, http.StatusBadRequest, "INVALID_ARGUMENT")
 
 	// Delete: the hits stop counting at once and are purged in the background.
-	apiDo(t, s, http.MethodDelete, fmt.Sprintf("/api/v1/trackers/%d", tr.ID), admin, nil).expect(t, http.StatusOK, "")
+	authCall(t, s, http.MethodDelete, fmt.Sprintf("/api/v1/trackers/%d", tr.ID), admin, nil).want(t, http.StatusOK, "")
 	if got := hitCounts(t, s, rep1, c1); got[tr.ID] != 0 {
 		t.Errorf("hit counts right after delete: %v", got)
 	}
 	if list := listTrackers(t, s, admin); len(list) != 0 {
 		t.Errorf("list after delete: %+v", list)
 	}
-	apiDo(t, s, http.MethodDelete, fmt.Sprintf("/api/v1/trackers/%d", tr.ID), admin, nil).expect(t, http.StatusNotFound, "TRACKER_NOT_FOUND")
+	authCall(t, s, http.MethodDelete, fmt.Sprintf("/api/v1/trackers/%d", tr.ID), admin, nil).want(t, http.StatusNotFound, "TRACKER_NOT_FOUND")
 	waitHits(t, s, f, tr.ID, nil)
 
 	// Durable across restarts: a job committed while no worker runs (as if
