@@ -42,7 +42,7 @@ func apiGet(t *testing.T, s *Service, path, token string) apiAnswer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer closeBody(t, resp)
 	a := apiAnswer{Status: resp.StatusCode}
 	if err := json.NewDecoder(resp.Body).Decode(&a); err != nil {
 		t.Fatalf("GET %s: %d, undecodable body: %v", path, resp.StatusCode, err)

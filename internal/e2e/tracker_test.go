@@ -40,7 +40,7 @@ func apiDo(t *testing.T, s *Service, method, path, token string, body any) apiAn
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer closeBody(t, resp)
 	a := apiAnswer{Status: resp.StatusCode}
 	if err := json.NewDecoder(resp.Body).Decode(&a); err != nil {
 		t.Fatalf("%s %s: %d, undecodable body: %v", method, path, resp.StatusCode, err)
