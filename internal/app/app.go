@@ -169,7 +169,8 @@ func Serve(ctx context.Context, cfg *config.Config, out io.Writer, log zerolog.L
 		shutdowns = append(shutdowns, namedShutdown{"admin", admin.Shutdown})
 	}
 	go func() { serveErr <- wrap("grpc server", grpcSrv.Serve(grpcLn)) }()
-	fmt.Fprintf(out, "=> grpc server started on: %s\n", cfg.GRPC.Addr)
+	// A banner, like Echo's: the servers run on without a terminal to read it.
+	_, _ = fmt.Fprintf(out, "=> grpc server started on: %s\n", cfg.GRPC.Addr)
 	go func() { serveErr <- wrap("http server", httpSrv.Serve(httpLn)) }()
 	select {
 	case <-httpSrv.Started():

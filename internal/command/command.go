@@ -24,7 +24,8 @@ import (
 // Main runs the command line with args (os.Args) and returns the exit code.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := New(stdout, stderr).RunContext(ctx, args); err != nil {
-		fmt.Fprintf(stderr, "%s: %s\n", global.Name, strings.ReplaceAll(err.Error(), "\n", "; "))
+		// The exit code reports the failure even if stderr cannot.
+		_, _ = fmt.Fprintf(stderr, "%s: %s\n", global.Name, strings.ReplaceAll(err.Error(), "\n", "; "))
 		return 1
 	}
 	return 0
@@ -87,13 +88,14 @@ func New(stdout, stderr io.Writer) *cli.App {
 						if err != nil {
 							return err
 						}
-						fmt.Fprintf(stdout, "config %s is valid (env %s)\n", cfg.File, cfg.App.Env)
+						out := &output{w: stdout}
+						out.printf("config %s is valid (env %s)\n", cfg.File, cfg.App.Env)
 						if c.Bool("env-keys") {
 							for _, k := range config.EnvKeys(cfg) {
-								fmt.Fprintln(stdout, k)
+								out.println(k)
 							}
 						}
-						return nil
+						return out.err
 					},
 				}},
 			},
@@ -152,7 +154,9 @@ func withDB(c *cli.Context, fn func(cfg *config.Config, db *gorm.DB) error) erro
 		return err
 	}
 	if sqlDB, err := db.DB(); err == nil {
-		defer sqlDB.Close()
+		// Only idle connections are left to close once fn is done; an
+		// error closing them changes nothing of what the command did.
+		defer func() { _ = sqlDB.Close() }()
 	}
 	return fn(cfg, db)
 }
@@ -166,7 +170,9 @@ func serveAction(c *cli.Context, stdout, stderr io.Writer) error {
 		return err
 	}
 	logOut := logging.NewBufferedWriter(stderr, 64<<10, 100*time.Millisecond)
-	defer logOut.Close()
+	// Close flushes the last log lines to stderr once the servers have
+	// stopped; if stderr fails there, there is nowhere left to say so.
+	defer func() { _ = logOut.Close() }()
 	log, err := logging.New(logOut, cfg.Log.Level, cfg.Log.Format)
 	if err != nil {
 		return err
@@ -194,7 +200,27 @@ func certAction(c *cli.Context, stdout io.Writer) error {
 	if err := cert.Generate(dir, hosts); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "wrote %s, %s, %s, %s, %s and %s into %s (hosts: %s)\n",
+	_, err := fmt.Fprintf(stdout, "wrote %s, %s, %s, %s, %s and %s into %s (hosts: %s)\n",
 		cert.CACert, cert.CAKey, cert.ServerCert, cert.ServerKey, cert.ClientCert, cert.ClientKey, dir, strings.Join(hosts, ", "))
-	return nil
+	return err
+}
+
+// output is a command's writer to the user's terminal that keeps the first
+// write error and skips the writes after it, so the command can return
+// that error once, when it is done, instead of checking every line.
+type output struct {
+	w   io.Writer
+	err error
+}
+
+func (o *output) printf(format string, a ...any) {
+	if o.err == nil {
+		_, o.err = fmt.Fprintf(o.w, format, a...)
+	}
+}
+
+func (o *output) println(a ...any) {
+	if o.err == nil {
+		_, o.err = fmt.Fprintln(o.w, a...)
+	}
 }

@@ -2,6 +2,7 @@ package command
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -32,13 +33,14 @@ func migrateCommand(stdout io.Writer) *cli.Command {
 				Usage: "apply every pending migration",
 				Action: with(func(ctx context.Context, m *dao.Migrator) error {
 					applied, err := m.Up(ctx)
+					out := &output{w: stdout}
 					for _, mig := range applied {
-						fmt.Fprintf(stdout, "applied %s\n", mig.Name)
+						out.printf("applied %s\n", mig.Name)
 					}
 					if err == nil && len(applied) == 0 {
-						fmt.Fprintln(stdout, "schema is up to date")
+						out.println("schema is up to date")
 					}
-					return err
+					return errors.Join(err, out.err)
 				}),
 			},
 			{
@@ -49,14 +51,15 @@ func migrateCommand(stdout io.Writer) *cli.Command {
 					if err != nil {
 						return err
 					}
+					out := &output{w: stdout}
 					for _, s := range states {
 						when := "pending"
 						if !s.AppliedAt.IsZero() {
 							when = "applied " + s.AppliedAt.UTC().Format(time.RFC3339)
 						}
-						fmt.Fprintf(stdout, "%-40s %s\n", s.Name, when)
+						out.printf("%-40s %s\n", s.Name, when)
 					}
-					return nil
+					return out.err
 				}),
 			},
 			{
@@ -67,7 +70,7 @@ func migrateCommand(stdout io.Writer) *cli.Command {
 				Action: func(c *cli.Context) error {
 					printed := func(n int, err error) error {
 						if err == nil && n == 0 {
-							fmt.Fprintln(stdout, "-- schema is up to date: nothing to apply")
+							_, err = fmt.Fprintln(stdout, "-- schema is up to date: nothing to apply")
 						}
 						return err
 					}

@@ -43,21 +43,22 @@ func reindexCommand(stdout io.Writer) *cli.Command {
 				r := logicsearch.NewReindex(engine, dao.NewSearchDocs(db), dao.NewSearchOutbox(db), limit.NewPacer(cfg.Search.BulkRPS), cfg.Search.BatchSize)
 				start := time.Now()
 				last := start
+				out := &output{w: stdout}
 				res, err := r.Run(c.Context, c.Int64("tenant"), func(n int) {
 					if time.Since(last) > 5*time.Second {
 						last = time.Now()
-						fmt.Fprintf(stdout, "%d conversations indexed…\n", n)
+						out.printf("%d conversations indexed…\n", n)
 					}
 				})
 				if err != nil {
 					return fmt.Errorf("reindex: %w", err)
 				}
 				if res.Index != "" {
-					fmt.Fprintf(stdout, "built %s with %d conversations in %s; alias %s moved from %v\n",
+					out.printf("built %s with %d conversations in %s; alias %s moved from %v\n",
 						res.Index, res.Conversations, time.Since(start).Round(time.Millisecond), cfg.Search.Index, res.Previous)
 				}
-				fmt.Fprintf(stdout, "queued %d conversations for the running indexer\n", res.Queued)
-				return nil
+				out.printf("queued %d conversations for the running indexer\n", res.Queued)
+				return out.err
 			})
 		},
 	}

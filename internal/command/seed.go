@@ -48,8 +48,7 @@ func seedCommand(stdout io.Writer) *cli.Command {
 				if err := s.run(ctx); err != nil {
 					return err
 				}
-				s.print(stdout)
-				return nil
+				return s.print(stdout)
 			})
 		},
 	}
@@ -217,28 +216,31 @@ func (s *demoSeed) seedConversations(ctx context.Context) error {
 	return err
 }
 
-func (s *demoSeed) print(w io.Writer) {
-	fmt.Fprintf(w, "demo tenant %q (id %d)\n", s.tenant.Name, s.tenant.ID)
-	fmt.Fprintln(w, "departments:")
+// print writes what the seed made and returns the first write error.
+func (s *demoSeed) print(w io.Writer) error {
+	out := &output{w: w}
+	out.printf("demo tenant %q (id %d)\n", s.tenant.Name, s.tenant.ID)
+	out.println("departments:")
 	for _, d := range demoDepartments {
 		dep := s.departments[d.origin]
-		fmt.Fprintf(w, "  %-4d %s%s\n", dep.ID, strings.Repeat("  ", strings.Count(dep.Path, "/")-2), dep.Name)
+		out.printf("  %-4d %s%s\n", dep.ID, strings.Repeat("  ", strings.Count(dep.Path, "/")-2), dep.Name)
 	}
-	fmt.Fprintln(w, "users (sign in with the email or the phone and the password given):")
+	out.println("users (sign in with the email or the phone and the password given):")
 	for _, u := range s.users {
 		phone := ""
 		if u.Phone != nil {
 			phone = *u.Phone
 		}
-		fmt.Fprintf(w, "  %-4d %-8s %-24s %-15s %s\n", u.ID, u.Role, *u.Email, phone, u.Name)
+		out.printf("  %-4d %-8s %-24s %-15s %s\n", u.ID, u.Role, *u.Email, phone, u.Name)
 	}
-	fmt.Fprintf(w, "open-platform app %q (scopes: %s)\n", s.app.App.Name, s.app.App.Scopes)
-	fmt.Fprintf(w, "  app_key:    %s\n", s.app.App.AppKey)
+	out.printf("open-platform app %q (scopes: %s)\n", s.app.App.Name, s.app.App.Scopes)
+	out.printf("  app_key:    %s\n", s.app.App.AppKey)
 	if s.app.Secret != "" {
-		fmt.Fprintf(w, "  app_secret: %s\n", s.app.Secret)
-		fmt.Fprintln(w, "  (the secret is shown only now: only its hash is stored)")
+		out.printf("  app_secret: %s\n", s.app.Secret)
+		out.println("  (the secret is shown only now: only its hash is stored)")
 	} else {
-		fmt.Fprintln(w, "  app_secret: unchanged, shown when the app was created (--rotate-app-secret prints a new one)")
+		out.println("  app_secret: unchanged, shown when the app was created (--rotate-app-secret prints a new one)")
 	}
-	fmt.Fprintf(w, "conversations: %d new (the demo holds %d calls and meetings in Chinese and English)\n", s.conversations, demoConversations)
+	out.printf("conversations: %d new (the demo holds %d calls and meetings in Chinese and English)\n", s.conversations, demoConversations)
+	return out.err
 }

@@ -3,6 +3,7 @@ package dao_test
 import (
 	"bytes"
 	"database/sql"
+	"errors"
 	"regexp"
 	"slices"
 	"strings"
@@ -33,7 +34,7 @@ func migrateAsReleased(t *testing.T, db *gorm.DB) { migrateTo(t, db, 5) }
 // (on MySQL with the migrations table of releases before 0006).
 func migrateTo(t *testing.T, db *gorm.DB, version int) {
 	t.Helper()
-	dialect := db.Dialector.Name()
+	dialect := db.Name()
 	all, err := dao.Migrations(dialect)
 	if err != nil {
 		t.Fatal(err)
@@ -207,7 +208,9 @@ func snapshot(t *testing.T, db *gorm.DB, tables []string) map[string][][]sql.Nul
 			}
 			out[table] = append(out[table], vals)
 		}
-		rows.Close()
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			t.Fatal(err)
+		}
 		if len(out[table]) == 0 {
 			t.Fatalf("table %s has no rows", table)
 		}

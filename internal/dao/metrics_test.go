@@ -121,7 +121,7 @@ func TestPatienceUpgradeKeepsValues(t *testing.T) {
 		if err != nil || len(applied) == 0 || applied[0].Version != 7 {
 			t.Fatalf("up: %v %v", applied, err)
 		}
-		if db.Dialector.Name() == "sqlite" {
+		if db.Name() == "sqlite" {
 			var types []string
 			if err := db.Raw("SELECT DISTINCT typeof(patience_ms) FROM conversation_metrics").Scan(&types).Error; err != nil || !slices.Equal(types, []string{"real"}) {
 				t.Errorf("patience_ms is stored as %v (%v), want real", types, err)

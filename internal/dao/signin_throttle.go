@@ -23,7 +23,7 @@ func NewSigninThrottle(db *gorm.DB) *SigninThrottle { return &SigninThrottle{db:
 func (r *SigninThrottle) Hit(ctx context.Context, bucket, kind string, now, expired time.Time) (int, time.Time, error) {
 	now, expired = now.UTC(), expired.UTC()
 	conflict := "ON CONFLICT (bucket) DO UPDATE SET"
-	if r.db.Dialector.Name() == "mysql" {
+	if r.db.Name() == "mysql" {
 		conflict = "ON DUPLICATE KEY UPDATE"
 	}
 	var row struct {
@@ -66,7 +66,7 @@ func (r *SigninThrottle) Reset(ctx context.Context, bucket string) error {
 func (r *SigninThrottle) Trim(ctx context.Context, before time.Time, limit int) (int64, error) {
 	db := conn(ctx, r.db)
 	var res *gorm.DB
-	if db.Dialector.Name() == "mysql" {
+	if db.Name() == "mysql" {
 		res = db.Exec("DELETE FROM signin_throttle WHERE window_start < ? LIMIT ?", before.UTC(), limit)
 	} else {
 		res = db.Exec("DELETE FROM signin_throttle WHERE bucket IN (SELECT bucket FROM signin_throttle WHERE window_start < ? LIMIT ?)", before.UTC(), limit)

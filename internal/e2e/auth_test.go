@@ -61,7 +61,7 @@ func authCall(t *testing.T, s *Service, method, path, token string, body any) au
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer closeBody(t, resp)
 	r := authResult{Status: resp.StatusCode}
 	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
 		t.Fatalf("%s %s: %d, undecodable body: %v", method, path, resp.StatusCode, err)
@@ -198,7 +198,7 @@ func TestAuthLoginRefreshAndReuseOnMariaDB(t *testing.T) {
 				t.Error(err)
 				return
 			}
-			resp.Body.Close()
+			closeBody(t, resp)
 			statuses <- resp.StatusCode
 		})
 	}

@@ -46,22 +46,26 @@ func TestClientGoneIsNotAServerError(t *testing.T) {
 		// connection closed.
 		conn := dialSmall(t, s.HTTPAddr)
 		body := `{"query":"预算"}`
-		fmt.Fprintf(conn, "POST /api/v1/search HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
-			token, len(body)+100, body)
+		if _, err := fmt.Fprintf(conn, "POST /api/v1/search HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+			token, len(body)+100, body); err != nil {
+			t.Fatal(err)
+		}
 		time.Sleep(100 * time.Millisecond)
-		conn.Close()
+		closeOrFail(t, conn)
 
 		// Mid-response: read the status line, then reset the
 		// connection while the server is still writing.
 		conn = dialSmall(t, s.HTTPAddr)
-		fmt.Fprintf(conn, "GET /api/v1/conversations/%d/transcript HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n", id, token)
+		if _, err := fmt.Fprintf(conn, "GET /api/v1/conversations/%d/transcript HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n", id, token); err != nil {
+			t.Fatal(err)
+		}
 		line, err := bufio.NewReader(conn).ReadString('\n')
 		if err != nil || !strings.Contains(line, " 200 ") {
 			t.Fatalf("status line %q: %v", line, err)
 		}
 		time.Sleep(300 * time.Millisecond) // the server fills the buffers and blocks
 		_ = conn.(*net.TCPConn).SetLinger(0)
-		conn.Close()
+		closeOrFail(t, conn)
 	}
 
 	search := openv1.SearchService_SearchTranscripts_FullMethodName
@@ -112,8 +116,10 @@ func TestClientGoneIsNotAServerError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		t.Error(err)
+	}
+	closeBody(t, resp)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("after the clients left: %d", resp.StatusCode)
 	}
@@ -150,7 +156,7 @@ func metricsText(t *testing.T, s *Service) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer closeBody(t, resp)
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatal(err)

@@ -134,7 +134,7 @@ func TestConsulUnreachableDoesNotDelayServing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
+	closeBody(t, resp)
 	waitLog(t, s, "consul: registration failed", 5*time.Second)
 
 	pid := s.Signal(syscall.SIGTERM)

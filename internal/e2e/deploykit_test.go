@@ -189,7 +189,7 @@ func getStatus(t *testing.T, url string) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
+	closeBody(t, resp)
 	return resp.StatusCode
 }
 
@@ -199,7 +199,7 @@ func metricText(t *testing.T, s *Service) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer closeBody(t, resp)
 	data, _ := io.ReadAll(resp.Body)
 	return string(data)
 }
@@ -213,7 +213,7 @@ func scrape(t *testing.T, url string) map[string]bool {
 		t.Fatal(err)
 	}
 	data, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	closeBody(t, resp)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("%s: %d", url, resp.StatusCode)
 	}

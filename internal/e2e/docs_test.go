@@ -54,7 +54,7 @@ func TestDocsSwaggerUIOnMariaDB(t *testing.T) {
 		Paths map[string]map[string]json.RawMessage `json:"paths"`
 	}
 	err = json.NewDecoder(res.Body).Decode(&spec)
-	res.Body.Close()
+	closeBody(t, res)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -50,7 +51,11 @@ func run(m *testing.M) int {
 	if err != nil {
 		panic(err)
 	}
-	defer os.RemoveAll(dir)
+	defer func() {
+		if err := os.RemoveAll(dir); err != nil {
+			fmt.Fprintf(os.Stderr, "removing %s: %v\n", dir, err)
+		}
+	}()
 	binary = filepath.Join(dir, "mgvcore")
 	build := exec.Command("go", "build", "-o", binary, "./cmd/mgvcore")
 	build.Dir = root
@@ -164,7 +169,7 @@ func freeAddrs(t *testing.T, n int) []string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer ln.Close()
+		defer closeOrFail(t, ln)
 		addrs[i] = ln.Addr().String()
 	}
 	return addrs
@@ -191,7 +196,8 @@ func (s *Service) Start() {
 		if err != nil {
 			s.t.Fatal(err)
 		}
-		defer f.Close()
+		// The child has its own descriptor of the log from Start on.
+		defer closeOrFail(s.t, f)
 		s.cmd.Stderr = f
 	}
 	if err := s.cmd.Start(); err != nil {
@@ -218,7 +224,7 @@ func (s *Service) WaitReady(timeout time.Duration) {
 		default:
 		}
 		if resp, err := http.Get(s.URL("/readyz")); err == nil {
-			resp.Body.Close()
+			closeBody(s.t, resp)
 			if resp.StatusCode == http.StatusOK {
 				return
 			}
@@ -326,8 +332,22 @@ func (s *Service) GRPC() *grpc.ClientConn {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	s.t.Cleanup(func() { conn.Close() })
+	s.t.Cleanup(func() { closeOrFail(s.t, conn) })
 	return conn
+}
+
+// closeBody closes a response body; an error closing it fails the test.
+func closeBody(t testing.TB, resp *http.Response) {
+	t.Helper()
+	closeOrFail(t, resp.Body)
+}
+
+// closeOrFail closes c; an error closing it fails the test.
+func closeOrFail(t testing.TB, c io.Closer) {
+	t.Helper()
+	if err := c.Close(); err != nil {
+		t.Errorf("close: %v", err)
+	}
 }
 
 // GRPCHealth asks grpc.health.v1 for the overall status.

@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -85,7 +86,7 @@ func TestBadStartsRefuseWithOneLine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer busy.Close()
+	defer closeOrFail(t, busy)
 
 	cases := []struct {
 		name  string
@@ -286,7 +287,7 @@ func TestReadinessNamesTheFailingDependency(t *testing.T) {
 		if err == nil {
 			var b map[string]any
 			_ = json.NewDecoder(resp.Body).Decode(&b)
-			resp.Body.Close()
+			closeBody(t, resp)
 			if resp.StatusCode == http.StatusServiceUnavailable && b["reason"] == "DEPENDENCY_UNAVAILABLE" &&
 				b["metadata"].(map[string]any)["dependency"] == "elasticsearch" {
 				break
@@ -309,7 +310,7 @@ func TestGRPCTransportSecurity(t *testing.T) {
 		cfg.MinVersion, cfg.MaxVersion = tls.VersionTLS10, tls.VersionTLS11
 		conn, err := tls.Dial("tcp", s.GRPCAddr, cfg)
 		if err == nil {
-			conn.Close()
+			closeOrFail(t, conn)
 			t.Fatal("a TLS 1.1 handshake succeeded")
 		}
 	})
@@ -356,7 +357,7 @@ func dialGRPC(t *testing.T, addr string, cfg *tls.Config) *grpc.ClientConn {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { conn.Close() })
+	t.Cleanup(func() { closeOrFail(t, conn) })
 	return conn
 }
 
@@ -382,7 +383,7 @@ func getJSON(t *testing.T, url string, want int) map[string]any {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer closeBody(t, resp)
 	var body map[string]any
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
 		t.Fatalf("GET %s: body is not JSON: %v", url, err)
@@ -438,7 +439,7 @@ func runWithTimeout(cmd *exec.Cmd, timeout time.Duration) error {
 		return err
 	case <-time.After(timeout):
 		_ = cmd.Process.Kill()
-		<-done
-		return errors.New("timed out: the process did not refuse to start")
+		// %v, not %w: the killed process's exit is not the refusal awaited.
+		return fmt.Errorf("timed out: the process did not refuse to start (%v)", <-done)
 	}
 }

@@ -34,7 +34,7 @@ func TestR3MySQLStoppedThenStarted(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
+		closeBody(t, resp)
 		return resp.StatusCode, time.Since(start)
 	}
 	for i := 0; i < 20; i++ {

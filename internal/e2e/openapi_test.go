@@ -94,7 +94,7 @@ func (c *specClient) send(method, path, token, ctype string, data []byte, status
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer closeBody(c.t, resp)
 	respBody, err := io.ReadAll(resp.Body)
 	if err != nil {
 		c.t.Fatal(err)
@@ -148,7 +148,7 @@ func TestOpenAPIOnMariaDB(t *testing.T) {
 		t.Fatal(err)
 	}
 	raw, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	closeBody(t, resp)
 	if err != nil || resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/json" {
 		t.Fatalf("GET /openapi.json: %d %s %v", resp.StatusCode, resp.Header.Get("Content-Type"), err)
 	}

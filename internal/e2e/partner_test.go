@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -123,8 +124,7 @@ func runWithOutput(cmd *exec.Cmd, timeout time.Duration) (string, error) {
 		return out.String(), err
 	case <-time.After(timeout):
 		_ = cmd.Process.Kill()
-		<-done
-		return out.String(), exec.ErrWaitDelay
+		return out.String(), fmt.Errorf("%w: killed after %s: %v", exec.ErrWaitDelay, timeout, <-done)
 	}
 }
 

@@ -57,7 +57,7 @@ func TestPolicyChainEdges(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer resp.Body.Close()
+		defer closeBody(t, resp)
 		var body map[string]any
 		_ = json.NewDecoder(resp.Body).Decode(&body)
 		if resp.Header.Get("X-Request-Id") != "from-the-client-1" || body["request_id"] != "from-the-client-1" {
@@ -69,7 +69,7 @@ func TestPolicyChainEdges(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer resp.Body.Close()
+		defer closeBody(t, resp)
 		data, _ := io.ReadAll(resp.Body)
 		if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(string(data), "PAYLOAD_TOO_LARGE") {
 			t.Fatalf("%d %s", resp.StatusCode, data)
@@ -86,7 +86,7 @@ func TestPolicyChainEdges(t *testing.T) {
 				t.Fatal(err)
 			}
 			data, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
+			closeBody(t, resp)
 			if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(data), "INVALID_ARGUMENT") || !strings.Contains(string(data), want) {
 				t.Errorf("%s → %d %s, want 400 INVALID_ARGUMENT mentioning %q", body, resp.StatusCode, data, want)
 			}
@@ -126,7 +126,7 @@ func TestPolicyChainEdges(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer resp.Body.Close()
+		defer closeBody(t, resp)
 		data, _ := io.ReadAll(resp.Body)
 		wants := []string{
 			`mgv_requests_total{code="404",operation="http.unmatched",transport="http"}`,
@@ -153,7 +153,7 @@ func TestPolicyChainEdges(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
+		closeBody(t, resp)
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("pprof answered %d", resp.StatusCode)
 		}

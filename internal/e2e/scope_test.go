@@ -625,7 +625,9 @@ func (w *scopeWorld) trackerStats(tracker int64) func(t *testing.T, c *scopeCall
 			var out []string
 			for _, bk := range scopeDecode[controller.TrackerStatsJSON](t, r).Buckets {
 				var id int64
-				fmt.Sscan(bk.Key, &id)
+				if _, err := fmt.Sscan(bk.Key, &id); err != nil {
+					t.Errorf("owner bucket %q: %v", bk.Key, err)
+				}
 				out = append(out, scopeName(w.userNames, id))
 			}
 			return out
@@ -880,7 +882,9 @@ func (w *scopeWorld) readEndpoints() []scopeEndpoint {
 				var out []string
 				for _, bk := range res.Buckets {
 					var id int64
-					fmt.Sscan(bk.Key, &id)
+					if _, err := fmt.Sscan(bk.Key, &id); err != nil {
+						t.Errorf("owner bucket %q: %v", bk.Key, err)
+					}
 					out = append(out, scopeName(w.userNames, id))
 				}
 				return scopeRPCOK(out...)

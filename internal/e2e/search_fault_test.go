@@ -37,7 +37,8 @@ func esUp() bool {
 	if err != nil {
 		return false
 	}
-	resp.Body.Close()
+	// A probe: only the status matters.
+	_ = resp.Body.Close()
 	return resp.StatusCode == http.StatusOK
 }
 
@@ -69,7 +70,7 @@ func metric(t *testing.T, s *Service, name string) float64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer closeBody(t, resp)
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
 		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {

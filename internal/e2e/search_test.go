@@ -27,7 +27,7 @@ func esEnv(t *testing.T, env map[string]string) map[string]string {
 	t.Cleanup(func() {
 		req, _ := http.NewRequest(http.MethodDelete, u+"/"+alias+"_v*", nil)
 		if resp, err := http.DefaultClient.Do(req); err == nil {
-			resp.Body.Close()
+			closeBody(t, resp)
 		}
 	})
 	env["MGV_SEARCH_ENGINE"] = "elasticsearch"

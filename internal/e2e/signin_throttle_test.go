@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -29,14 +30,14 @@ type signinAnswer struct {
 }
 
 // signin posts one login without failing the test (it runs in goroutines).
-func signin(s *Service, account, password string) (signinAnswer, error) {
+func signin(s *Service, account, password string) (_ signinAnswer, err error) {
 	body, _ := json.Marshal(map[string]string{"account": account, "password": password})
 	start := time.Now()
 	resp, err := http.Post(s.URL("/api/v1/auth/login"), "application/json", strings.NewReader(string(body)))
 	if err != nil {
 		return signinAnswer{}, err
 	}
-	defer resp.Body.Close()
+	defer func() { err = errors.Join(err, resp.Body.Close()) }()
 	var env struct {
 		Code   int    `json:"code"`
 		Reason string `json:"reason"`

@@ -58,7 +58,7 @@ func TestTracesContinueAcrossBothTransports(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
+	closeBody(t, resp)
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Trace-Id") != httpTrace {
 		t.Fatalf("GET /api/v1/conversations = %d, X-Trace-Id %q; want 200 and %s", resp.StatusCode, resp.Header.Get("X-Trace-Id"), httpTrace)
 	}
@@ -110,7 +110,7 @@ func TestUnparsableTraceHeaderStartsANewTrace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
+	closeBody(t, resp)
 	id := resp.Header.Get("X-Trace-Id")
 	if resp.StatusCode != http.StatusOK || len(id) != 32 {
 		t.Fatalf("GET /api/v1/ping = %d, X-Trace-Id %q; want 200 and a new trace id", resp.StatusCode, id)
@@ -142,7 +142,7 @@ func TestSpansAreFlushedOnUpgradeAndStop(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
+		closeBody(t, resp)
 		return id
 	}
 	hasDBSpan := func(tr jaegerTrace) bool { return len(tr.Spans) >= 2 }
@@ -247,11 +247,11 @@ func waitTrace(t *testing.T, query, traceID string, ok func(jaegerTrace) bool) j
 			if resp.StatusCode == http.StatusOK && json.NewDecoder(resp.Body).Decode(&body) == nil && len(body.Data) == 1 {
 				last = body.Data[0]
 				if ok(last) {
-					resp.Body.Close()
+					closeBody(t, resp)
 					return last
 				}
 			}
-			resp.Body.Close()
+			closeBody(t, resp)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

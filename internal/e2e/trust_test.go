@@ -50,7 +50,7 @@ func anonPing(t *testing.T, s *Service, c *http.Client, headers map[string]strin
 		t.Error(err)
 		return 0
 	}
-	resp.Body.Close()
+	closeBody(t, resp)
 	return resp.StatusCode
 }
 

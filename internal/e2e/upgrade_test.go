@@ -37,7 +37,7 @@ func TestUpgradeUnderLoad(t *testing.T) {
 	}
 	for _, addr := range []string{s.HTTPAddr, s.GRPCAddr} {
 		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-			c.Close()
+			closeOrFail(t, c)
 			t.Errorf("%s still accepts connections after SIGTERM", addr)
 		}
 	}

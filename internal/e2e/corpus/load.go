@@ -230,7 +230,7 @@ func postBulk(ctx context.Context, hc *http.Client, esURL, index string, body []
 	if err != nil {
 		return false, err
 	}
-	defer resp.Body.Close()
+	defer func() { err = errors.Join(err, resp.Body.Close()) }()
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return false, err

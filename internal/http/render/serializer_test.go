@@ -32,7 +32,7 @@ func TestSerializerWritesWhatEncodingJSONWrites(t *testing.T) {
 		Envelope{Code: 40001, Msg: "bad <input> & \"quotes\" \u2028", Reason: errs.ReasonInvalidArgument,
 			Metadata: map[string]string{"field": "query", "b": "2", "a": "1"}, RequestID: "x"},
 		Envelope{Data: []row{
-			{ID: 9007199254740993, Name: "王总 说：预算\t\n\x01", Ratio: 0.1 + 0.2, At: at, Tags: nil, Raw: json.RawMessage(`{"k": [1, 2]}`)},
+			{ID: 9007199254740993, Name: "王总 说：预算\t\n\x01", Ratio: 0.1 + 0.2, At: at, Tags: nil, Raw: json.RawMessage(`{"k": [1, 2]}`), internal: 7},
 			{ID: -1, Name: "ünïcödé 🎉", Ratio: 1e21, At: at.UTC(), Maybe: &at, Tags: []string{}, Empty: []int{1}, Raw: json.RawMessage(`null`)},
 			{Ratio: 1e-7, Raw: json.RawMessage(`"s"`)},
 			{Ratio: math.MaxFloat64, Raw: json.RawMessage(`0`)},

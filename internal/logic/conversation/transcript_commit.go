@@ -186,7 +186,7 @@ func (in *Ingest) writeGroup(group []*pendingCommit) {
 	}
 	ctx, cancel := groupContext(live)
 	defer cancel()
-	if in.writeTranscripts(ctx, live) == nil || len(live) == 1 {
+	if in.writeTranscripts(ctx, live) || len(live) == 1 {
 		return
 	}
 	for _, p := range live {
@@ -219,10 +219,12 @@ func groupContext(group []*pendingCommit) (context.Context, context.CancelFunc) 
 // metrics recomputed from exactly these sentences, each conversation
 // marked ready, its indexing queued, and the hooks run. A commit whose
 // conversation is not there gets CONVERSATION_NOT_FOUND and the others are
-// written. On success each commit has its result and its write, and the
-// transcripts written are observed as one group; on error each commit has
-// the error, which is also returned.
-func (in *Ingest) writeTranscripts(ctx context.Context, group []*pendingCommit) error {
+// written. It reports whether the transaction committed: if so, each
+// commit has its result and its write, and the transcripts written are
+// observed as one group; if not, each commit has the transaction's error.
+// Every outcome is on its commit, so callers read them there; the report
+// only tells writeGroup whether to write the commits one by one.
+func (in *Ingest) writeTranscripts(ctx context.Context, group []*pendingCommit) bool {
 	type outcome struct {
 		res   TranscriptResult
 		write TranscriptWrite
@@ -291,7 +293,7 @@ func (in *Ingest) writeTranscripts(ctx context.Context, group []*pendingCommit) 
 		for _, p := range group {
 			p.err = err
 		}
-		return err
+		return false
 	}
 	written := 0
 	for i, p := range group {
@@ -303,7 +305,7 @@ func (in *Ingest) writeTranscripts(ctx context.Context, group []*pendingCommit) 
 	if written > 0 {
 		in.groupSize.Observe(float64(written))
 	}
-	return nil
+	return true
 }
 
 // stageTranscript is what u writes to its locked conversation: the write
