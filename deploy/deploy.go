@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"sort"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/rulefmt"
 	"github.com/prometheus/prometheus/promql/parser"
 )
@@ -30,13 +31,16 @@ var files embed.FS
 // ScrapeSeries are series Prometheus makes itself rather than scrapes.
 var ScrapeSeries = map[string]bool{"up": true}
 
+// promql is Prometheus' own expression parser, with its default options.
+var promql = parser.NewParser(parser.Options{})
+
 // Rules parses the alert rules with Prometheus' own rule parser.
 func Rules() (*rulefmt.RuleGroups, error) {
 	data, err := files.ReadFile(RulesFile)
 	if err != nil {
 		return nil, err
 	}
-	groups, errs := rulefmt.Parse(data, false)
+	groups, errs := rulefmt.Parse(data, false, model.UTF8Validation, promql)
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("%s: %v", RulesFile, errs)
 	}
@@ -115,7 +119,7 @@ func MetricNames() ([]string, error) {
 		}
 	}
 	for _, e := range exprs {
-		ast, err := parser.ParseExpr(e)
+		ast, err := promql.ParseExpr(e)
 		if err != nil {
 			return nil, fmt.Errorf("%q: %w", e, err)
 		}
