@@ -5,8 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/tap"
 
 	"github.com/megaview/mgvcore/internal/errs"
@@ -37,7 +35,7 @@ func (t Tap) Handle(ctx context.Context, info *tap.Info) (context.Context, error
 		}
 		token, ok := policy.Bearer(header)
 		if !ok {
-			return nil, status.Error(codes.Unauthenticated, "missing bearer token (Authorization: Bearer <token>)")
+			return nil, errs.Unauthenticated("missing bearer token (Authorization: Bearer <token>)").GRPCStatus().Err()
 		}
 		if err := t.Verify(token); err != nil {
 			return nil, errs.From(err).GRPCStatus().Err()
