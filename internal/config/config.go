@@ -361,8 +361,8 @@ func Default() *Config {
 			RequestTimeout:  Duration{30 * time.Second},
 
 			StreamTimeout:         Duration{5 * time.Minute},
-			MaxStreamsPerApp:      4,
-			MaxStreams:            32,
+			MaxStreamsPerApp:      8,
+			MaxStreams:            64,
 			TranscriptBufferBytes: 128 << 20,
 			HandshakeTimeout:      Duration{10 * time.Second},
 			MaxConnectionIdle:     Duration{time.Minute},
