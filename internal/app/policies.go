@@ -5,6 +5,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
 	"github.com/megaview/mgvcore/internal/breaker"
 	"github.com/megaview/mgvcore/internal/config"
 	"github.com/megaview/mgvcore/internal/limit"
@@ -30,6 +31,11 @@ func newPolicies(cfg *config.Config, log zerolog.Logger, m *metrics.Metrics, brk
 	timeouts := make(map[string]time.Duration, len(cfg.Timeouts))
 	for op, d := range cfg.Timeouts {
 		timeouts[op] = d.Duration
+	}
+	// A PutTranscript stream is bounded as a whole by grpc.stream_timeout,
+	// not by the request timeout of unary calls.
+	if put := openv1.ConversationService_PutTranscript_FullMethodName; timeouts[put] == 0 {
+		timeouts[put] = cfg.GRPC.StreamTimeout.Duration
 	}
 	lim, err := limit.New(cfg.RateLimit, m.Registry)
 	if err != nil {

@@ -8,8 +8,10 @@ import (
 	"google.golang.org/grpc"
 
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
+	"github.com/megaview/mgvcore/internal/bound"
 	"github.com/megaview/mgvcore/internal/config"
 	"github.com/megaview/mgvcore/internal/dao"
+	"github.com/megaview/mgvcore/internal/grpc/interceptor"
 	"github.com/megaview/mgvcore/internal/grpc/server"
 	"github.com/megaview/mgvcore/internal/http/controller"
 	"github.com/megaview/mgvcore/internal/limit"
@@ -89,6 +91,7 @@ func newDomain(cfg *config.Config, log zerolog.Logger, d *deps, pol *policies) (
 	dm.stats = stats.NewStats(dao.NewStats(d.db), trackers)
 	dm.comments = conversation.NewComments(dao.NewComments(d.db))
 	dm.ingest = conversation.NewIngest(convs, dao.NewDeals(d.db), dao.NewTransactor(d.db), tracker.NewHook(trackers))
+	dm.ingest.SetTranscriptBudget(bound.NewBudget(cfg.GRPC.TranscriptBufferBytes))
 	if err := dm.ingest.RegisterMetrics(pol.metrics.Registry); err != nil {
 		return nil, err
 	}
@@ -109,6 +112,25 @@ var publicOperations = map[string]bool{
 	controller.OperationRefresh:                      true,
 }
 
+// tap decides a gRPC call from its headers before its messages are read:
+// API methods need a valid bearer token, and PutTranscript streams end at
+// grpc.stream_timeout (or the operation's timeouts entry).
+func (dm *domain) tap() interceptor.Tap {
+	put := openv1.ConversationService_PutTranscript_FullMethodName
+	d := dm.cfg.GRPC.StreamTimeout.Duration
+	if v, ok := dm.cfg.Timeouts[put]; ok {
+		d = v.Duration
+	}
+	return interceptor.Tap{
+		Verify: func(token string) error {
+			_, err := dm.tokens.Verify(token)
+			return err
+		},
+		Public:         publicOperations,
+		StreamTimeouts: map[string]time.Duration{put: d},
+	}
+}
+
 // register adds every route and gRPC service.
 func (dm *domain) register(r controller.Router, g grpc.ServiceRegistrar) {
 	openv1.RegisterSystemServiceServer(g, server.System{})
@@ -117,7 +139,8 @@ func (dm *domain) register(r controller.Router, g grpc.ServiceRegistrar) {
 	openv1.RegisterAuthServiceServer(g, server.Auth{Auth: dm.auth})
 	openv1.RegisterOrgServiceServer(g, server.Org{Org: dm.org})
 	controller.Conversations{Reader: dm.convs}.Routes(r)
-	openv1.RegisterConversationServiceServer(g, server.Conversation{Ingest: dm.ingest, Reader: dm.convs})
+	openv1.RegisterConversationServiceServer(g, server.Conversation{Ingest: dm.ingest, Reader: dm.convs,
+		Streams: bound.NewSlots(dm.cfg.GRPC.MaxStreamsPerApp, dm.cfg.GRPC.MaxStreams)})
 	openv1.RegisterDealServiceServer(g, server.Deal{Ingest: dm.ingest})
 	controller.Trackers{Trackers: dm.trackers, Stats: dm.stats}.Routes(r)
 	controller.Stats{Stats: dm.stats}.Routes(r)

@@ -80,6 +80,12 @@ type HTTP struct {
 	// gRPC metadata; from anyone else the TCP peer is the client. None by
 	// default.
 	TrustedProxies []string `toml:"trusted_proxies"`
+	// ReadTimeout bounds reading one request's body; WriteTimeout writing
+	// its response, except downloads (a transcript), which have
+	// DownloadWriteTimeout. Set per request, so routes differ.
+	ReadTimeout          Duration `toml:"read_timeout"`
+	WriteTimeout         Duration `toml:"write_timeout"`
+	DownloadWriteTimeout Duration `toml:"download_write_timeout"`
 }
 
 // GRPC configures the partner-facing gRPC server.
@@ -89,6 +95,26 @@ type GRPC struct {
 	ClientAuth      string   `toml:"client_auth"` // none | request | require
 	MaxRecvMsgBytes int      `toml:"max_recv_msg_bytes"`
 	RequestTimeout  Duration `toml:"request_timeout"`
+	// StreamTimeout bounds a whole PutTranscript stream (timeouts.<op>
+	// overrides it).
+	StreamTimeout Duration `toml:"stream_timeout"`
+	// MaxStreamsPerApp and MaxStreams cap concurrent PutTranscript streams
+	// per app and in total.
+	MaxStreamsPerApp int `toml:"max_streams_per_app"`
+	MaxStreams       int `toml:"max_streams"`
+	// TranscriptBufferBytes bounds the transcript bytes all streams buffer
+	// before their commit.
+	TranscriptBufferBytes int64 `toml:"transcript_buffer_bytes"`
+	// HandshakeTimeout bounds TLS and the HTTP/2 preface of a new
+	// connection; MaxConnectionIdle closes a connection without calls.
+	HandshakeTimeout  Duration `toml:"handshake_timeout"`
+	MaxConnectionIdle Duration `toml:"max_connection_idle"`
+	// KeepaliveMinTime is the shortest ping interval a client may use;
+	// KeepaliveTime and KeepaliveTimeout are the server's pings to find
+	// dead peers.
+	KeepaliveMinTime Duration `toml:"keepalive_min_time"`
+	KeepaliveTime    Duration `toml:"keepalive_time"`
+	KeepaliveTimeout Duration `toml:"keepalive_timeout"`
 }
 
 // SSL locates the certificates of the gRPC server.
@@ -340,12 +366,26 @@ func Default() *Config {
 			ReadHeaderTimeout: Duration{5 * time.Second},
 			IdleTimeout:       Duration{90 * time.Second},
 			RequestTimeout:    Duration{10 * time.Second},
+
+			ReadTimeout:          Duration{30 * time.Second},
+			WriteTimeout:         Duration{30 * time.Second},
+			DownloadWriteTimeout: Duration{5 * time.Minute},
 		},
 		GRPC: GRPC{
 			Addr:            ":2022",
 			ClientAuth:      "none",
 			MaxRecvMsgBytes: 16 << 20,
 			RequestTimeout:  Duration{30 * time.Second},
+
+			StreamTimeout:         Duration{5 * time.Minute},
+			MaxStreamsPerApp:      8,
+			MaxStreams:            64,
+			TranscriptBufferBytes: 128 << 20,
+			HandshakeTimeout:      Duration{10 * time.Second},
+			MaxConnectionIdle:     Duration{time.Minute},
+			KeepaliveMinTime:      Duration{10 * time.Second},
+			KeepaliveTime:         Duration{2 * time.Minute},
+			KeepaliveTimeout:      Duration{20 * time.Second},
 		},
 		SSL:     SSL{Dir: "ssl", Hosts: []string{"localhost", "127.0.0.1", "::1"}},
 		Process: Process{PIDFile: "run/mgvcore.pid", DrainTimeout: Duration{15 * time.Second}, UpgradeTimeout: Duration{30 * time.Second}, GCPercent: 200},
@@ -449,10 +489,30 @@ func (c *Config) Validate() error {
 			bad("http.trusted_proxies", "%s", err)
 		}
 	}
+	positiveDur("http.read_timeout", c.HTTP.ReadTimeout)
+	positiveDur("http.write_timeout", c.HTTP.WriteTimeout)
+	positiveDur("http.download_write_timeout", c.HTTP.DownloadWriteTimeout)
+	if d, w := c.HTTP.DownloadWriteTimeout.Duration, c.HTTP.WriteTimeout.Duration; d > 0 && d < w {
+		bad("http.download_write_timeout", "must be at least http.write_timeout (%s; got %s)", w, d)
+	}
 	addr("grpc.addr", c.GRPC.Addr, true)
 	oneOf("grpc.client_auth", c.GRPC.ClientAuth, "none", "request", "require")
 	positive("grpc.max_recv_msg_bytes", int64(c.GRPC.MaxRecvMsgBytes))
 	positiveDur("grpc.request_timeout", c.GRPC.RequestTimeout)
+	positiveDur("grpc.stream_timeout", c.GRPC.StreamTimeout)
+	positive("grpc.max_streams_per_app", int64(c.GRPC.MaxStreamsPerApp))
+	positive("grpc.max_streams", int64(c.GRPC.MaxStreams))
+	if c.GRPC.MaxStreamsPerApp > c.GRPC.MaxStreams && c.GRPC.MaxStreams > 0 {
+		bad("grpc.max_streams_per_app", "must be at most grpc.max_streams (%d; got %d)", c.GRPC.MaxStreams, c.GRPC.MaxStreamsPerApp)
+	}
+	if b := c.GRPC.TranscriptBufferBytes; b < 1<<20 {
+		bad("grpc.transcript_buffer_bytes", "must be at least 1048576 (got %d)", b)
+	}
+	positiveDur("grpc.handshake_timeout", c.GRPC.HandshakeTimeout)
+	positiveDur("grpc.max_connection_idle", c.GRPC.MaxConnectionIdle)
+	positiveDur("grpc.keepalive_min_time", c.GRPC.KeepaliveMinTime)
+	positiveDur("grpc.keepalive_time", c.GRPC.KeepaliveTime)
+	positiveDur("grpc.keepalive_timeout", c.GRPC.KeepaliveTimeout)
 	if c.SSL.Dir == "" {
 		bad("ssl.dir", "is required")
 	}

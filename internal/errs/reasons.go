@@ -13,6 +13,7 @@ const (
 	ReasonPayloadTooLarge       = "PAYLOAD_TOO_LARGE"
 	ReasonUnprocessable         = "UNPROCESSABLE_ENTITY"
 	ReasonRateLimited           = "RATE_LIMITED"
+	ReasonOverCapacity          = "OVER_CAPACITY"
 	ReasonDependencyUnavailable = "DEPENDENCY_UNAVAILABLE"
 	ReasonTimeout               = "DEADLINE_EXCEEDED"
 	ReasonCanceled              = "CANCELED"
@@ -67,6 +68,7 @@ var reasons = []struct {
 	{ReasonUnsupportedMediaType, http.StatusUnsupportedMediaType, 41501},
 	{ReasonUnprocessable, http.StatusUnprocessableEntity, 42201},
 	{ReasonRateLimited, http.StatusTooManyRequests, 42901},
+	{ReasonOverCapacity, http.StatusTooManyRequests, 42902},
 	{ReasonCanceled, 499, 49901},
 	{ReasonInternal, http.StatusInternalServerError, 50001},
 	{ReasonDependencyUnavailable, http.StatusServiceUnavailable, 50301},

@@ -36,7 +36,19 @@ func New(o Options) *Server {
 	opts := append([]grpc.ServerOption{
 		grpc.Creds(credentials.NewTLS(o.TLS)),
 		grpc.MaxRecvMsgSize(o.Config.MaxRecvMsgBytes),
-		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{PermitWithoutStream: true}),
+		// A client may ping at most every keepalive_min_time, also without
+		// calls; faster pings close its connection.
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
+			MinTime:             o.Config.KeepaliveMinTime.Duration,
+			PermitWithoutStream: true,
+		}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{
+			MaxConnectionIdle: o.Config.MaxConnectionIdle.Duration,
+			Time:              o.Config.KeepaliveTime.Duration,
+			Timeout:           o.Config.KeepaliveTimeout.Duration,
+		}),
+		// TLS and the HTTP/2 preface must finish within it.
+		grpc.ConnectionTimeout(o.Config.HandshakeTimeout.Duration),
 	}, o.ServerOptions...)
 	srv := grpc.NewServer(opts...)
 	healthpb.RegisterHealthServer(srv, o.Health.GRPC())

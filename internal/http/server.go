@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/megaview/mgvcore/api"
+	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
 	"github.com/megaview/mgvcore/internal/clientip"
 	"github.com/megaview/mgvcore/internal/config"
 	"github.com/megaview/mgvcore/internal/health"
@@ -59,7 +60,13 @@ func New(o Options) *Server {
 	e.IPExtractor = o.ClientIP.FromRequest
 
 	s := &Server{echo: e, ops: middleware.Operations{}, started: make(chan struct{})}
-	e.Use(middleware.Policy(o.Chain, s.ops, o.Config.MaxBodyBytes))
+	e.Use(middleware.Policy(o.Chain, s.ops, middleware.Bounds{
+		MaxBody:      o.Config.MaxBodyBytes,
+		Read:         o.Config.ReadTimeout.Duration,
+		Write:        o.Config.WriteTimeout.Duration,
+		LongWrite:    o.Config.DownloadWriteTimeout.Duration,
+		LongWriteOps: downloads,
+	}))
 
 	hc := controller.Health{H: o.Health}
 	e.GET("/healthz", hc.Alive)
@@ -75,6 +82,12 @@ func New(o Options) *Server {
 	registerDocs(e, api.Docs())
 	s.Handle(nethttp.MethodGet, "/api/v1/ping", OperationPing, controller.Ping)
 	return s
+}
+
+// downloads are the operations whose responses may be large enough to need
+// http.download_write_timeout.
+var downloads = map[string]bool{
+	openv1.ConversationService_GetTranscript_FullMethodName: true,
 }
 
 // OpenAPIPath serves the OpenAPI 3 document of the HTTP API (api/openapi.yaml)

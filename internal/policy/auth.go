@@ -20,7 +20,7 @@ func Auth(a Authenticator, public map[string]bool) Middleware {
 	return func(next Handler) Handler {
 		return func(ctx context.Context, req any) (any, error) {
 			info := InfoFrom(ctx)
-			token, hasToken := bearer(info.Header("Authorization"))
+			token, hasToken := Bearer(info.Header("Authorization"))
 			if !hasToken {
 				if public[info.Operation] || !isAPI(info) {
 					return next(ctx, req)
@@ -47,7 +47,8 @@ func isAPI(info *Info) bool {
 	return strings.HasPrefix(info.Operation, "/mgv.")
 }
 
-func bearer(h string) (string, bool) {
+// Bearer takes the token of an "Authorization: Bearer <token>" value.
+func Bearer(h string) (string, bool) {
 	scheme, token, ok := strings.Cut(strings.TrimSpace(h), " ")
 	if !ok || !strings.EqualFold(scheme, "bearer") {
 		return "", false

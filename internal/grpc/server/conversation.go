@@ -11,10 +11,12 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
+	"github.com/megaview/mgvcore/internal/bound"
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/logic/conversation"
 	"github.com/megaview/mgvcore/internal/logic/interaction"
 	"github.com/megaview/mgvcore/internal/model"
+	"github.com/megaview/mgvcore/internal/policy"
 )
 
 // Conversation serves ConversationService.
@@ -22,6 +24,9 @@ type Conversation struct {
 	openv1.UnimplementedConversationServiceServer
 	Ingest *conversation.Ingest
 	Reader *conversation.Reader
+	// Streams caps concurrent PutTranscript streams per caller and in
+	// total; nil leaves them uncapped.
+	Streams *bound.Slots
 }
 
 // CreateConversation creates a conversation idempotently on its origin id.
@@ -62,6 +67,14 @@ func (s Conversation) CreateConversation(ctx context.Context, req *openv1.Create
 // in one transaction once the client has closed its side.
 func (s Conversation) PutTranscript(stream openv1.ConversationService_PutTranscriptServer) error {
 	ctx := stream.Context()
+	if s.Streams != nil {
+		release, ok := s.Streams.Acquire(streamKey(ctx))
+		if !ok {
+			return errs.Of(errs.ReasonOverCapacity, "too many transcript streams at once for this app or this server; retry shortly").
+				With("retry_after_seconds", "2")
+		}
+		defer release()
+	}
 	first, err := stream.Recv()
 	if errors.Is(err, io.EOF) {
 		return errs.InvalidArgument("header", "the stream carried no header")
@@ -82,6 +95,7 @@ func (s Conversation) PutTranscript(stream openv1.ConversationService_PutTranscr
 	if err != nil {
 		return transcriptFields.Word(err)
 	}
+	defer up.Release()
 	var chunk []conversation.SentenceInput
 	for {
 		msg, err := stream.Recv()
@@ -117,6 +131,19 @@ func (s Conversation) PutTranscript(stream openv1.ConversationService_PutTranscr
 		SentenceCount:  int64(res.SentenceCount),
 		Metrics:        computedMetricsProto(res.Metrics),
 	})
+}
+
+// streamKey is whose streams a PutTranscript counts against: the app's, or
+// the user's or tenant's for other callers.
+func streamKey(ctx context.Context) string {
+	c := policy.InfoFrom(ctx).Caller()
+	switch {
+	case c.AppID != "":
+		return "app:" + c.AppID
+	case c.UserID != "":
+		return "user:" + c.UserID
+	}
+	return "tenant:" + c.TenantID
 }
 
 // GetConversation returns a conversation with participants, metrics and

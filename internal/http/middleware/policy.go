@@ -5,6 +5,7 @@ package middleware
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -48,10 +49,24 @@ func (o Operations) Lookup(method, path string) string {
 	return method + " " + path
 }
 
+// Bounds are what one request may hold of the server.
+type Bounds struct {
+	// MaxBody bounds request bodies of unknown length.
+	MaxBody int64
+	// Read is the deadline for reading the request body; Write for writing
+	// the response, or LongWrite for the operations in LongWriteOps
+	// (downloads). Zero leaves a deadline unset.
+	Read, Write, LongWrite time.Duration
+	LongWriteOps           map[string]bool
+}
+
 // Policy runs the policy chain around every Echo handler, unknown routes
-// included, and bounds request bodies of unknown length by maxBody. The
-// chain is built once; the Echo context travels as the request value.
-func Policy(chain policy.Middleware, ops Operations, maxBody int64) echo.MiddlewareFunc {
+// included, bounds request bodies of unknown length and sets the request's
+// read and write deadlines on its connection, which net/http's whole-server
+// timeouts cannot do per route. The chain is built once; the Echo context
+// travels as the request value.
+func Policy(chain policy.Middleware, ops Operations, b Bounds) echo.MiddlewareFunc {
+	maxBody := b.MaxBody
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		h := chain(func(ctx context.Context, req any) (any, error) {
 			c := req.(echo.Context)
@@ -68,9 +83,11 @@ func Policy(chain policy.Middleware, ops Operations, maxBody int64) echo.Middlew
 			if maxBody > 0 && req.Body != nil {
 				req.Body = http.MaxBytesReader(c.Response(), req.Body, maxBody)
 			}
+			op := ops.Lookup(req.Method, c.Path())
+			b.setDeadlines(c.Response(), op)
 			call := &echoCall{c: c}
 			call.info = policy.Info{
-				Operation:     ops.Lookup(req.Method, c.Path()),
+				Operation:     op,
 				Transport:     policy.HTTP,
 				Method:        req.Method,
 				Route:         c.Path(),
@@ -81,5 +98,22 @@ func Policy(chain policy.Middleware, ops Operations, maxBody int64) echo.Middlew
 			_, err := h(policy.WithInfo(req.Context(), &call.info), c)
 			return err
 		}
+	}
+}
+
+// setDeadlines bounds the connection's reads and writes for this request;
+// net/http clears them before the next request on the connection.
+func (b Bounds) setDeadlines(w http.ResponseWriter, op string) {
+	rc := http.NewResponseController(w)
+	now := time.Now()
+	if b.Read > 0 {
+		_ = rc.SetReadDeadline(now.Add(b.Read))
+	}
+	write := b.Write
+	if b.LongWriteOps[op] {
+		write = b.LongWrite
+	}
+	if write > 0 {
+		_ = rc.SetWriteDeadline(now.Add(write))
 	}
 }

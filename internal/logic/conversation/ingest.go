@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/megaview/mgvcore/internal/bound"
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/logic/access"
 	"github.com/megaview/mgvcore/internal/model"
@@ -84,6 +85,8 @@ type Ingest struct {
 	commits commitQueue
 	// groupSize observes the transcripts each committed transaction wrote.
 	groupSize prometheus.Histogram
+	// budget bounds the transcript bytes all uploads buffer at once.
+	budget *bound.Budget
 }
 
 // NewIngest writes through convs and deals; hooks run inside every

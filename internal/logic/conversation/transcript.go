@@ -7,7 +7,9 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
+	"github.com/megaview/mgvcore/internal/bound"
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/logic/access"
 	"github.com/megaview/mgvcore/internal/logic/interaction"
@@ -50,6 +52,33 @@ type TranscriptUpload struct {
 	expected       int64 // -1: not announced
 	sentences      []model.Sentence
 	lastSeq        int64
+	// reserved is what the upload holds of the ingest's transcript budget;
+	// prepaid is the number of sentences whose fixed size it covers.
+	reserved int64
+	prepaid  int
+}
+
+// sentenceSize is the fixed memory of one buffered sentence, its strings
+// aside.
+const sentenceSize = int64(unsafe.Sizeof(model.Sentence{}))
+
+// reserve takes n bytes of the transcript budget for the upload; over the
+// budget the upload is refused at once with a retry hint, so buffered
+// transcripts never grow past it.
+func (u *TranscriptUpload) reserve(n int64) error {
+	if !u.in.budget.Reserve(n) {
+		return errs.Of(errs.ReasonOverCapacity, "the server is buffering as many transcripts as it can (%d bytes); retry shortly", u.in.budget.Max()).
+			With("retry_after_seconds", "5")
+	}
+	u.reserved += n
+	return nil
+}
+
+// Release gives back what the upload holds of the transcript budget. Call
+// it once the upload is committed or abandoned; it may be called again.
+func (u *TranscriptUpload) Release() {
+	u.in.budget.Release(u.reserved)
+	u.reserved = 0
 }
 
 // BeginTranscript starts replacing a conversation's transcript; expected,
@@ -70,6 +99,10 @@ func (in *Ingest) BeginTranscript(ctx context.Context, conversationID int64, exp
 			return nil, errs.InvalidArgument("expected_sentence_count", "must be 0..%d (got %d)", MaxTranscriptSentences, *expected)
 		}
 		u.expected = *expected
+		if err := u.reserve(*expected * sentenceSize); err != nil {
+			return nil, err
+		}
+		u.prepaid = int(*expected)
 		u.sentences = make([]model.Sentence, 0, *expected)
 	}
 	return u, nil
@@ -92,6 +125,16 @@ func (u *TranscriptUpload) Add(ctx context.Context, chunk []SentenceInput) error
 	if n := len(u.sentences) + len(chunk); n > MaxTranscriptSentences {
 		return errs.InvalidArgument("chunk", "a transcript holds at most %d sentences (got %d so far)", MaxTranscriptSentences, n)
 	}
+	var size int64
+	for _, s := range chunk {
+		size += int64(len(s.SpeakerKey) + len(s.Text))
+	}
+	if unpaid := len(u.sentences) + len(chunk) - max(u.prepaid, len(u.sentences)); unpaid > 0 {
+		size += int64(unpaid) * sentenceSize
+	}
+	if err := u.reserve(size); err != nil {
+		return err
+	}
 	for _, s := range chunk {
 		if err := ValidateSentence(u.lastSeq, s); err != nil {
 			return err
@@ -104,6 +147,10 @@ func (u *TranscriptUpload) Add(ctx context.Context, chunk []SentenceInput) error
 	}
 	return nil
 }
+
+// SetTranscriptBudget bounds the bytes of transcripts buffered at once by
+// all uploads; nil (the default) leaves them unbounded.
+func (in *Ingest) SetTranscriptBudget(b *bound.Budget) { in.budget = b }
 
 // Len is the number of sentences collected.
 func (u *TranscriptUpload) Len() int { return len(u.sentences) }
@@ -147,6 +194,7 @@ func ValidateSentence(prevSeq int64, s SentenceInput) error {
 // (transcript_commit.go), and runs the OnCommitted function once it is
 // committed.
 func (in *Ingest) CommitTranscript(ctx context.Context, u *TranscriptUpload) (TranscriptResult, error) {
+	defer u.Release()
 	if u.expected >= 0 && int64(len(u.sentences)) != u.expected {
 		return TranscriptResult{}, errs.InvalidArgument("expected_sentence_count",
 			"the header announced %d sentences, the stream carried %d", u.expected, len(u.sentences))
@@ -162,6 +210,7 @@ func (in *Ingest) PutTranscript(ctx context.Context, conversationID int64, sente
 	if err != nil {
 		return TranscriptResult{}, err
 	}
+	defer u.Release()
 	for i := 0; i < len(sentences); i += MaxChunkSentences {
 		if err := u.Add(ctx, sentences[i:min(i+MaxChunkSentences, len(sentences))]); err != nil {
 			return TranscriptResult{}, err

@@ -5,6 +5,9 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/grpc/codes"
+
+	"github.com/megaview/mgvcore/internal/bound"
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/logic/access/accesstest"
 	"github.com/megaview/mgvcore/internal/model"
@@ -181,5 +184,64 @@ func TestCommitRunsHooksAndAddsUnknownSpeakers(t *testing.T) {
 	}
 	if repo.stored[id] != 2 {
 		t.Fatalf("stored %d", repo.stored[id])
+	}
+}
+
+func TestTranscriptBudget(t *testing.T) {
+	repo := newFakeRepo()
+	in := NewIngest(repo, fakeDeals{repo}, repo)
+	budget := bound.NewBudget(64 << 10)
+	in.SetTranscriptBudget(budget)
+	ctx := accesstest.App(1, "ingest")
+	id := repo.addConversation(model.Conversation{TenantID: 1, DurationMS: 10_000_000})
+	chunk := func(from, n int) []SentenceInput {
+		out := make([]SentenceInput, n)
+		for i := range out {
+			out[i] = SentenceInput{Seq: int64(from + i), SpeakerKey: "s", StartMS: int64(from + i), EndMS: int64(from + i), Text: strings.Repeat("x", 1000)}
+		}
+		return out
+	}
+	u, err := in.BeginTranscript(ctx, id, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := u.Add(ctx, chunk(0, 40)); err != nil {
+		t.Fatalf("a chunk within the budget: %v", err)
+	}
+	held := budget.Used()
+	if held < 40*1000 {
+		t.Fatalf("reserved %d bytes for 40 kB of text", held)
+	}
+	err = u.Add(ctx, chunk(40, 40))
+	if e := errs.From(err); e.Reason != errs.ReasonOverCapacity || e.Metadata["retry_after_seconds"] == "" || e.GRPCStatus().Code() != codes.ResourceExhausted {
+		t.Fatalf("over the budget: %v (%+v)", err, e)
+	}
+	if budget.Used() != held {
+		t.Fatalf("a refused chunk kept %d bytes", budget.Used()-held)
+	}
+	// A second upload is refused while the first holds the budget ...
+	u2, err := in.BeginTranscript(ctx, id, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := u2.Add(ctx, chunk(0, 40)); errs.ReasonOf(err) != errs.ReasonOverCapacity {
+		t.Fatalf("a second upload over the budget: %v", err)
+	}
+	u2.Release()
+	many := int64(MaxTranscriptSentences)
+	if _, err := in.BeginTranscript(ctx, id, &many); errs.ReasonOf(err) != errs.ReasonOverCapacity {
+		t.Fatalf("announcing %d sentences over the budget: %v", many, err)
+	}
+	// ... and the budget comes back when the first is abandoned or committed.
+	u.Release()
+	u.Release()
+	if budget.Used() != 0 {
+		t.Fatalf("%d bytes held after release", budget.Used())
+	}
+	if _, err := in.PutTranscript(ctx, id, chunk(0, 40)); err != nil {
+		t.Fatalf("after release: %v", err)
+	}
+	if budget.Used() != 0 {
+		t.Fatalf("%d bytes held after a commit", budget.Used())
 	}
 }

@@ -1,0 +1,130 @@
+package bound
+
+import (
+	"sync"
+	"testing"
+)
+
+func TestSlotsCapPerKeyAndTotal(t *testing.T) {
+	s := NewSlots(2, 3)
+	a1, ok1 := s.Acquire("a")
+	_, ok2 := s.Acquire("a")
+	if !ok1 || !ok2 {
+		t.Fatal("two slots for one key under a per-key cap of 2 were refused")
+	}
+	if _, ok := s.Acquire("a"); ok {
+		t.Fatal("a third slot for one key was granted over the per-key cap")
+	}
+	b1, ok := s.Acquire("b")
+	if !ok {
+		t.Fatal("another key was refused below the total cap")
+	}
+	if _, ok := s.Acquire("c"); ok {
+		t.Fatal("a fourth slot was granted over the total cap of 3")
+	}
+	a1()
+	a1() // a second release must not free another slot
+	if got := s.InUse(); got != 2 {
+		t.Fatalf("in use after one release = %d, want 2", got)
+	}
+	if _, ok := s.Acquire("a"); !ok {
+		t.Fatal("a released slot was not given again")
+	}
+	if _, ok := s.Acquire("c"); ok {
+		t.Fatal("a slot was granted over the total cap after the double release")
+	}
+	b1()
+	if _, ok := s.Acquire("c"); !ok {
+		t.Fatal("a freed total slot was not given to a new key")
+	}
+}
+
+func TestSlotsForgetIdleKeys(t *testing.T) {
+	s := NewSlots(1, 0)
+	for i := 0; i < 100; i++ {
+		rel, ok := s.Acquire(string(rune('a' + i%26)))
+		if !ok {
+			t.Fatal("refused with no total cap")
+		}
+		rel()
+	}
+	if len(s.byKey) != 0 || s.InUse() != 0 {
+		t.Fatalf("released keys kept: %d keys, %d in use", len(s.byKey), s.InUse())
+	}
+}
+
+func TestSlotsConcurrent(t *testing.T) {
+	s := NewSlots(5, 8)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	peak, held := 0, 0
+	for i := 0; i < 64; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			for j := 0; j < 200; j++ {
+				rel, ok := s.Acquire(string(rune('a' + i%3)))
+				if !ok {
+					continue
+				}
+				mu.Lock()
+				if held++; held > peak {
+					peak = held
+				}
+				mu.Unlock()
+				mu.Lock()
+				held--
+				mu.Unlock()
+				rel()
+			}
+		}(i)
+	}
+	wg.Wait()
+	if peak > 8 || s.InUse() != 0 {
+		t.Fatalf("peak %d over the total cap of 8, or %d slots leaked", peak, s.InUse())
+	}
+}
+
+func TestBudget(t *testing.T) {
+	b := NewBudget(100)
+	if !b.Reserve(60) || !b.Reserve(40) {
+		t.Fatal("reservations within the budget were refused")
+	}
+	if b.Reserve(1) {
+		t.Fatal("a reservation over the budget was granted")
+	}
+	b.Release(40)
+	if b.Reserve(41) {
+		t.Fatal("41 bytes granted with 40 free")
+	}
+	if !b.Reserve(40) || b.Used() != 100 {
+		t.Fatalf("used = %d after refilling, want 100", b.Used())
+	}
+	var nb *Budget
+	if !nb.Reserve(1 << 40) {
+		t.Fatal("a nil budget refused")
+	}
+}
+
+func TestBudgetConcurrentNeverOver(t *testing.T) {
+	b := NewBudget(1000)
+	var wg sync.WaitGroup
+	for i := 0; i < 32; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < 1000; j++ {
+				if b.Reserve(7) {
+					if u := b.Used(); u > 1000 {
+						t.Errorf("used %d over the budget", u)
+					}
+					b.Release(7)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if b.Used() != 0 {
+		t.Fatalf("used = %d after all releases", b.Used())
+	}
+}

@@ -1,0 +1,415 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
+)
+
+// Deadlines and caps of the test service, short so the test is quick.
+const (
+	boundsReadTimeout   = 2 * time.Second
+	boundsStreamTimeout = 3 * time.Second
+	boundsBufferBytes   = 8 << 20
+)
+
+func boundsService(t *testing.T) (*Service, *Fixture, *Fixture) {
+	s := NewService(t, map[string]string{
+		"MGV_HTTP_READ_TIMEOUT":            boundsReadTimeout.String(),
+		"MGV_GRPC_STREAM_TIMEOUT":          boundsStreamTimeout.String(),
+		"MGV_GRPC_MAX_STREAMS_PER_APP":     "2",
+		"MGV_GRPC_MAX_STREAMS":             "3",
+		"MGV_GRPC_TRANSCRIPT_BUFFER_BYTES": fmt.Sprint(boundsBufferBytes),
+		"MGV_GRPC_MAX_RECV_MSG_BYTES":      fmt.Sprint(16 << 20),
+		"MGV_RATELIMIT_ENABLED":            "false",
+		"MGV_LOG_LEVEL":                    "warn",
+	})
+	a, b := NewFixture(t, s), NewFixture(t, s)
+	s.Start()
+	return s, a, b
+}
+
+// ordinaryClient calls ListConversations every 50 ms until stop; the
+// result is the number of calls, of failures, and the 99th percentile.
+func ordinaryClient(t *testing.T, p *partner, stop <-chan struct{}) func() (calls, failures int, p99 time.Duration) {
+	var took []time.Duration
+	var bad int
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
+			start := time.Now()
+			_, err := p.conv.ListConversations(ctx, &openv1.ListConversationsRequest{PageSize: 10})
+			cancel()
+			took = append(took, time.Since(start))
+			if err != nil {
+				bad++
+				t.Logf("ordinary client: %v", err)
+			}
+		}
+	}()
+	return func() (int, int, time.Duration) {
+		<-done
+		if len(took) == 0 {
+			return 0, bad, 0
+		}
+		slices.Sort(took)
+		return len(took), bad, took[(len(took)*99)/100]
+	}
+}
+
+// unloadedP99 is the ordinary client's p99 over d without other load.
+func unloadedP99(t *testing.T, p *partner, d time.Duration) time.Duration {
+	stop := make(chan struct{})
+	result := ordinaryClient(t, p, stop)
+	time.Sleep(d)
+	close(stop)
+	_, _, p99 := result()
+	return p99
+}
+
+func TestBoundsHTTPSlowBodyIsCutAtTheReadDeadline(t *testing.T) {
+	s, _, _ := boundsService(t)
+	conn, err := net.Dial("tcp", s.HTTPAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	start := time.Now()
+	fmt.Fprintf(conn, "POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
+	// One byte every 200 ms: the whole body would take 200 s.
+	go func() {
+		for range 1000 {
+			time.Sleep(200 * time.Millisecond)
+			if _, err := conn.Write([]byte(" ")); err != nil {
+				return
+			}
+		}
+	}()
+	_ = conn.SetReadDeadline(time.Now().Add(40 * time.Second))
+	resp, _ := io.ReadAll(conn)
+	cut := time.Since(start)
+	t.Logf("a slow body was cut after %s (read deadline %s); answer: %q", cut.Round(time.Millisecond), boundsReadTimeout, firstLine(string(resp)))
+	if cut < boundsReadTimeout-200*time.Millisecond || cut > boundsReadTimeout+2*time.Second {
+		t.Fatalf("cut after %s, want near the read deadline %s", cut, boundsReadTimeout)
+	}
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\r\n")
+	return line
+}
+
+func TestBoundsTranscriptStreams(t *testing.T) {
+	s, fa, fb := boundsService(t)
+	conn := s.GRPC()
+	pa := newPartner(t, conn, fa.AppToken(t))
+	pb := newPartner(t, conn, fb.AppToken(t))
+	convA := pa.create("bounds-a", fa.Reps[0].ID, time.Now().Add(-time.Hour), 3_600_000, nil)
+	convB := pb.create("bounds-b", fb.Reps[0].ID, time.Now().Add(-time.Hour), 3_600_000, nil)
+
+	// open starts a stream with its header and one small chunk, and leaves
+	// it open.
+	open := func(p *partner, id int64) (openv1.ConversationService_PutTranscriptClient, error) {
+		st, err := p.conv.PutTranscript(p.ctx)
+		if err != nil {
+			return nil, err
+		}
+		if err := st.Send(&openv1.PutTranscriptRequest{Payload: &openv1.PutTranscriptRequest_Header{
+			Header: &openv1.TranscriptHeader{ConversationId: id}}}); err != nil {
+			return st, err
+		}
+		return st, st.Send(&openv1.PutTranscriptRequest{Payload: &openv1.PutTranscriptRequest_Chunk{
+			Chunk: &openv1.SentenceChunk{Sentences: transcript(2, "open")}}})
+	}
+	// outcome waits for the server to end a stream the client never closes.
+	outcome := func(st openv1.ConversationService_PutTranscriptClient) error {
+		var res openv1.PutTranscriptResponse
+		return st.RecvMsg(&res)
+	}
+
+	t.Run("a stream that never finishes is cut at the stream deadline", func(t *testing.T) {
+		start := time.Now()
+		st, err := open(pa, convA)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = outcome(st)
+		cut := time.Since(start)
+		t.Logf("stream cut after %s (stream deadline %s): %v", cut.Round(time.Millisecond), boundsStreamTimeout, err)
+		if status.Code(err) != codes.DeadlineExceeded {
+			t.Fatalf("a stream past its deadline ended with %v, want DeadlineExceeded", err)
+		}
+		if cut < boundsStreamTimeout-100*time.Millisecond || cut > boundsStreamTimeout+time.Second {
+			t.Fatalf("cut after %s, want at the stream deadline %s", cut, boundsStreamTimeout)
+		}
+	})
+
+	t.Run("streams over the caps are refused at once", func(t *testing.T) {
+		var held []openv1.ConversationService_PutTranscriptClient
+		for _, p := range []*partner{pa, pa, pb} {
+			st, err := open(p, map[*partner]int64{pa: convA, pb: convB}[p])
+			if err != nil {
+				t.Fatal(err)
+			}
+			held = append(held, st)
+		}
+		time.Sleep(300 * time.Millisecond) // the server has taken their slots
+		for _, c := range []struct {
+			what string
+			p    *partner
+			id   int64
+		}{{"a third stream of one app (per-app cap 2)", pa, convA}, {"a fourth stream in all (total cap 3)", pb, convB}} {
+			start := time.Now()
+			st, err := open(c.p, c.id)
+			if err == nil || err == io.EOF {
+				err = outcome(st)
+			}
+			took := time.Since(start)
+			code, reason, md := rpcReason(err)
+			t.Logf("%s: %v %s after %s", c.what, code, reason, took.Round(time.Millisecond))
+			if code != codes.ResourceExhausted || reason != "OVER_CAPACITY" || md["retry_after_seconds"] == "" || !hasRetryInfo(err) {
+				t.Fatalf("%s: %v, want RESOURCE_EXHAUSTED OVER_CAPACITY with a retry hint", c.what, err)
+			}
+			if took > time.Second {
+				t.Fatalf("%s: refused after %s, want at once", c.what, took)
+			}
+		}
+		for _, st := range held {
+			if err := outcome(st); status.Code(err) != codes.DeadlineExceeded {
+				t.Fatalf("a held stream ended with %v, want DeadlineExceeded", err)
+			}
+		}
+		// The slots are free again.
+		if _, err := pa.put(convA, transcript(10, "after"), 5); err != nil {
+			t.Fatalf("a stream after the held ones ended: %v", err)
+		}
+	})
+
+	t.Run("the transcript budget refuses instead of growing memory", func(t *testing.T) {
+		base := unloadedP99(t, pa, time.Second)
+		stop := make(chan struct{})
+		result := ordinaryClient(t, pa, stop)
+		idle := rss(s.PID())
+		peak := peakRSS(s.PID(), stop)
+		// Three streams (two apps) push 4 MB chunks; together they may
+		// buffer 8 MiB.
+		big := func(from int) []*openv1.Sentence {
+			out := make([]*openv1.Sentence, 1000)
+			text := strings.Repeat("长", 1300) // 3,900 bytes
+			for i := range out {
+				seq := int64(from + i)
+				out[i] = &openv1.Sentence{Seq: seq, SpeakerKey: "rep", StartMs: seq, EndMs: seq, Text: text}
+			}
+			return out
+		}
+		var refused, sent atomic.Int64
+		var wg sync.WaitGroup
+		for i, c := range []struct {
+			p  *partner
+			id int64
+		}{{pa, convA}, {pa, convA}, {pb, convB}} {
+			wg.Go(func() {
+				st, err := c.p.conv.PutTranscript(c.p.ctx)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				_ = st.Send(&openv1.PutTranscriptRequest{Payload: &openv1.PutTranscriptRequest_Header{Header: &openv1.TranscriptHeader{ConversationId: c.id}}})
+				for n := 0; n < 5; n++ {
+					if err := st.Send(&openv1.PutTranscriptRequest{Payload: &openv1.PutTranscriptRequest_Chunk{Chunk: &openv1.SentenceChunk{Sentences: big(n * 1000)}}}); err != nil {
+						break
+					}
+					sent.Add(1)
+				}
+				err = outcome(st)
+				code, reason, _ := rpcReason(err)
+				t.Logf("stream %d: %v %s", i, code, reason)
+				if code == codes.ResourceExhausted && reason == "OVER_CAPACITY" {
+					refused.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		close(stop)
+		calls, failures, p99 := result()
+		p := <-peak
+		t.Logf("RSS idle %d MiB, peak %d MiB while 3 streams sent %d chunks of 4 MB against an %d MiB budget; ordinary client: %d calls, %d failed, p99 %s (unloaded %s)",
+			idle/mib, p/mib, sent.Load(), boundsBufferBytes/mib, calls, failures, p99.Round(time.Millisecond), base.Round(time.Millisecond))
+		if refused.Load() != 3 {
+			t.Fatalf("%d of 3 streams over the budget were refused with OVER_CAPACITY", refused.Load())
+		}
+		if p-idle > 150*mib {
+			t.Fatalf("RSS grew %d MiB over a %d MiB budget", (p-idle)/mib, boundsBufferBytes/mib)
+		}
+		if failures > 0 {
+			t.Fatalf("the ordinary client failed %d of %d calls", failures, calls)
+		}
+		// The budget is whole again.
+		if _, err := pb.put(convB, transcript(10, "after"), 5); err != nil {
+			t.Fatalf("a stream after the refused ones: %v", err)
+		}
+	})
+}
+
+func hasRetryInfo(err error) bool {
+	for _, d := range status.Convert(err).Details() {
+		if _, ok := d.(*errdetails.RetryInfo); ok {
+			return true
+		}
+	}
+	return false
+}
+
+func TestBoundsAnonymousLargeCallsAreRefusedUnread(t *testing.T) {
+	s, fa, _ := boundsService(t)
+	p := newPartner(t, s.GRPC(), fa.AppToken(t))
+	base := unloadedP99(t, p, time.Second)
+	stop := make(chan struct{})
+	result := ordinaryClient(t, p, stop)
+	idle := rss(s.PID())
+	peak := peakRSS(s.PID(), stop)
+
+	huge := strings.Repeat("x", 15<<20)
+	// The hostile calls come over their own connection, as an attacker's
+	// would.
+	anon := openv1.NewConversationServiceClient(s.GRPC())
+	var wg sync.WaitGroup
+	var slowest atomic.Int64
+	for i := range 40 {
+		wg.Go(func() {
+			ctx := context.Background()
+			if i%2 == 1 {
+				ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer forged.token.value")
+			}
+			ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+			defer cancel()
+			start := time.Now()
+			_, err := anon.CreateConversation(ctx, &openv1.CreateConversationRequest{OriginConversationId: huge})
+			if d := time.Since(start); int64(d) > slowest.Load() {
+				slowest.Store(int64(d))
+			}
+			if status.Code(err) != codes.Unauthenticated {
+				t.Errorf("an anonymous 15 MiB call: %v, want Unauthenticated", err)
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	calls, failures, p99 := result()
+	pk := <-peak
+	t.Logf("40 unauthenticated 15 MiB calls (20 without a token, 20 forged): RSS idle %d MiB, peak %d MiB; slowest refusal %s; ordinary client: %d calls, %d failed, p99 %s (unloaded %s)",
+		idle/mib, pk/mib, time.Duration(slowest.Load()).Round(time.Millisecond), calls, failures, p99.Round(time.Millisecond), base.Round(time.Millisecond))
+	if pk-idle > 60*mib {
+		t.Fatalf("RSS grew %d MiB: the refused messages were read", (pk-idle)/mib)
+	}
+	if failures > 0 {
+		t.Fatalf("the ordinary client failed %d of %d calls", failures, calls)
+	}
+}
+
+func TestBoundsHTTPWriteDeadlinePerRoute(t *testing.T) {
+	const write, download = time.Second, 4 * time.Second
+	s := NewService(t, map[string]string{
+		"MGV_HTTP_WRITE_TIMEOUT":          write.String(),
+		"MGV_HTTP_DOWNLOAD_WRITE_TIMEOUT": download.String(),
+		"MGV_RATELIMIT_ENABLED":           "false",
+		"MGV_LOG_LEVEL":                   "warn",
+	})
+	f := NewFixture(t, s)
+	s.Start()
+	p := newPartner(t, s.GRPC(), f.AppToken(t))
+	id := p.create("bounds-download", f.Reps[0].ID, time.Now().Add(-time.Hour), 3_600_000, nil)
+	// 10,000 sentences of 3,900 bytes: a download of about 40 MB.
+	sentences := make([]*openv1.Sentence, 10_000)
+	text := strings.Repeat("长", 1300)
+	for i := range sentences {
+		sentences[i] = &openv1.Sentence{Seq: int64(i), SpeakerKey: "rep", StartMs: int64(i) * 100, EndMs: int64(i)*100 + 50, Text: text}
+	}
+	if _, err := p.put(id, sentences, 1000); err != nil {
+		t.Fatal(err)
+	}
+	token := f.Token(t, f.Admin)
+
+	// A client reading about 3 MB a second would need 13 s; the download's
+	// write deadline, not the 1 s of other routes, ends it. What the server
+	// had written into the socket before the cut still arrives, so the end
+	// comes a little after the deadline.
+	conn, err := net.Dial("tcp", s.HTTPAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.(*net.TCPConn).SetReadBuffer(64 << 10)
+	start := time.Now()
+	fmt.Fprintf(conn, "GET /api/v1/conversations/%d/transcript HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n", id, token)
+	var got int
+	buf := make([]byte, 64<<10)
+	for {
+		_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+		n, err := conn.Read(buf)
+		got += n
+		if err != nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cut := time.Since(start)
+	t.Logf("a slow reader of a ~40 MB transcript got %d MB before the connection ended after %s (download write deadline %s, other routes %s)",
+		got/mib, cut.Round(time.Millisecond), download, write)
+	if got >= 36*mib {
+		t.Fatalf("the slow reader got the whole transcript (%d bytes); no write deadline", got)
+	}
+	if cut < download-500*time.Millisecond || cut > download+10*time.Second {
+		t.Fatalf("the connection ended after %s, want after the download deadline %s", cut, download)
+	}
+
+	// A client that reads at once gets the whole transcript.
+	resp, err := getWithToken(s.URL(fmt.Sprintf("/api/v1/conversations/%d/transcript", id)), token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp < 36*mib {
+		t.Fatalf("a fast reader got %d bytes", resp)
+	}
+}
+
+func getWithToken(url, token string) (int64, error) {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("status %d", resp.StatusCode)
+	}
+	return io.Copy(io.Discard, resp.Body)
+}

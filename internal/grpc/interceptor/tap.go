@@ -1,0 +1,52 @@
+package interceptor
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc/tap"
+
+	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/policy"
+)
+
+// Tap decides from a call's headers, before any of its messages is read,
+// whether the call may start, and bounds how long a stream may last. It runs
+// on the connection's reader, so it does no I/O.
+type Tap struct {
+	// Verify checks a bearer token's signature and expiry, without I/O.
+	Verify func(token string) error
+	// Public operations need no token (the auth policy's list); methods
+	// outside the API (health, reflection) need none either.
+	Public map[string]bool
+	// StreamTimeouts are whole-call deadlines per method: the stream's
+	// context ends at it, which ends a Recv that waits for the client.
+	StreamTimeouts map[string]time.Duration
+}
+
+// Handle is a grpc.InTapHandle.
+func (t Tap) Handle(ctx context.Context, info *tap.Info) (context.Context, error) {
+	method := info.FullMethodName
+	if strings.HasPrefix(method, "/mgv.") && !t.Public[method] {
+		var header string
+		if v := info.Header.Get("authorization"); len(v) > 0 {
+			header = v[0]
+		}
+		token, ok := policy.Bearer(header)
+		if !ok {
+			return nil, errs.Unauthenticated("missing bearer token (Authorization: Bearer <token>)").GRPCStatus().Err()
+		}
+		if err := t.Verify(token); err != nil {
+			return nil, errs.From(err).GRPCStatus().Err()
+		}
+	}
+	if d := t.StreamTimeouts[method]; d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		// The stream's own context is cancelled when the call ends, which
+		// ends this one too; cancel then only releases the timer.
+		context.AfterFunc(ctx, cancel)
+	}
+	return ctx, nil
+}

@@ -1,0 +1,57 @@
+package interceptor
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/tap"
+)
+
+func TestTapRefusesWithoutAValidToken(t *testing.T) {
+	tp := Tap{
+		Verify: func(token string) error {
+			if token != "good" {
+				return errors.New("bad token")
+			}
+			return nil
+		},
+		Public:         map[string]bool{"/mgv.open.v1.SystemService/Ping": true},
+		StreamTimeouts: map[string]time.Duration{"/mgv.open.v1.ConversationService/PutTranscript": time.Minute},
+	}
+	call := func(method string, md metadata.MD) (context.Context, error) {
+		return tp.Handle(context.Background(), &tap.Info{FullMethodName: method, Header: md})
+	}
+	for _, c := range []struct {
+		method string
+		md     metadata.MD
+		code   codes.Code
+	}{
+		{"/mgv.open.v1.ConversationService/PutTranscript", nil, codes.Unauthenticated},
+		{"/mgv.open.v1.ConversationService/PutTranscript", metadata.Pairs("authorization", "Basic good"), codes.Unauthenticated},
+		{"/mgv.open.v1.ConversationService/PutTranscript", metadata.Pairs("authorization", "Bearer forged"), codes.Unknown},
+		{"/mgv.open.v1.ConversationService/PutTranscript", metadata.Pairs("authorization", "Bearer good"), codes.OK},
+		{"/mgv.open.v1.SystemService/Ping", nil, codes.OK},
+		{"/grpc.health.v1.Health/Check", nil, codes.OK},
+	} {
+		_, err := call(c.method, c.md)
+		if got := status.Code(err); got != c.code && !(c.code == codes.Unknown && got != codes.OK) {
+			t.Errorf("%s %v: %v, want %v", c.method, c.md, err, c.code)
+		}
+	}
+	ctx, err := call("/mgv.open.v1.ConversationService/PutTranscript", metadata.Pairs("authorization", "Bearer good"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, ok := ctx.Deadline(); !ok || time.Until(d) > time.Minute {
+		t.Fatalf("stream deadline %v %v, want within a minute", d, ok)
+	}
+	ctx, _ = call("/mgv.open.v1.SystemService/Ping", nil)
+	if _, ok := ctx.Deadline(); ok {
+		t.Fatal("a method without a stream timeout got a deadline")
+	}
+}
