@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"google.golang.org/grpc/codes"
-
 	"github.com/megaview/mgvcore/internal/bound"
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/logic/access/accesstest"
@@ -213,7 +211,7 @@ func TestTranscriptBudget(t *testing.T) {
 		t.Fatalf("reserved %d bytes for 40 kB of text", held)
 	}
 	err = u.Add(ctx, chunk(40, 40))
-	if e := errs.From(err); e.Reason != errs.ReasonOverCapacity || e.Metadata["retry_after_seconds"] == "" || e.GRPCStatus().Code() != codes.ResourceExhausted {
+	if e := errs.From(err); e.Reason != errs.ReasonOverCapacity || e.Metadata["retry_after_seconds"] == "" || e.Status != 429 {
 		t.Fatalf("over the budget: %v (%+v)", err, e)
 	}
 	if budget.Used() != held {
