@@ -31,36 +31,21 @@ type specClient struct {
 	seen map[string]*[2]bool
 }
 
-// specAnswer is a checked answer.
-type specAnswer struct {
-	Status   int
-	Reason   string            `json:"reason"`
-	Metadata map[string]string `json:"metadata"`
-	Data     json.RawMessage   `json:"data"`
-}
-
-func (a specAnswer) into(t *testing.T, v any) {
-	t.Helper()
-	if err := json.Unmarshal(a.Data, v); err != nil {
-		t.Fatalf("data %s: %v", a.Data, err)
-	}
-}
-
 // do sends method path with token (none when empty) and body (JSON, none
 // when nil), expects status, and validates both sides against the document.
-func (c *specClient) do(method, path, token string, body any, status int) specAnswer {
+func (c *specClient) do(method, path, token string, body any, status int) authResult {
 	c.t.Helper()
 	return c.call(method, path, token, body, status, true)
 }
 
 // invalid is do for a request the document itself rules out: the server
 // and the document must agree that it is bad.
-func (c *specClient) invalid(method, path, token string, body any, status int) specAnswer {
+func (c *specClient) invalid(method, path, token string, body any, status int) authResult {
 	c.t.Helper()
 	return c.call(method, path, token, body, status, false)
 }
 
-func (c *specClient) call(method, path, token string, body any, status int, validRequest bool) specAnswer {
+func (c *specClient) call(method, path, token string, body any, status int, validRequest bool) authResult {
 	c.t.Helper()
 	var data []byte
 	ctype := ""
@@ -75,7 +60,7 @@ func (c *specClient) call(method, path, token string, body any, status int, vali
 }
 
 // send is call with a body as it is, of media type ctype (none when "").
-func (c *specClient) send(method, path, token, ctype string, data []byte, status int, validRequest bool) specAnswer {
+func (c *specClient) send(method, path, token, ctype string, data []byte, status int, validRequest bool) authResult {
 	c.t.Helper()
 	newReq := func() *http.Request {
 		req, err := http.NewRequestWithContext(c.t.Context(), method, c.s.URL(path), bytes.NewReader(data))
@@ -126,7 +111,7 @@ func (c *specClient) send(method, path, token, ctype string, data []byte, status
 		}
 		c.seen[key][min(resp.StatusCode/100-2, 1)] = true
 	}
-	a := specAnswer{Status: resp.StatusCode}
+	a := authResult{Status: resp.StatusCode}
 	if resp.Header.Get("Content-Type") == "application/json" {
 		if err := json.Unmarshal(respBody, &a); err != nil {
 			c.t.Fatalf("%s %s: %v", method, path, err)
@@ -179,21 +164,21 @@ func TestOpenAPIOnMariaDB(t *testing.T) {
 
 	// Auth.
 	var pair controller.TokenPairJSON
-	c.do(http.MethodPost, "/api/v1/auth/login", "", map[string]string{"account": *f.Admin.Email, "password": f.Password}, http.StatusOK).into(t, &pair)
+	c.do(http.MethodPost, "/api/v1/auth/login", "", map[string]string{"account": *f.Admin.Email, "password": f.Password}, http.StatusOK).decode(t, &pair)
 	c.do(http.MethodPost, "/api/v1/auth/login", "", map[string]string{"account": *f.Admin.Email, "password": "wrong"}, http.StatusUnauthorized)
 	c.invalid(http.MethodPost, "/api/v1/auth/login", "", map[string]string{"account": ""}, http.StatusBadRequest)
 	var next controller.TokenPairJSON
-	c.do(http.MethodPost, "/api/v1/auth/refresh", "", map[string]string{"refresh_token": pair.RefreshToken}, http.StatusOK).into(t, &next)
+	c.do(http.MethodPost, "/api/v1/auth/refresh", "", map[string]string{"refresh_token": pair.RefreshToken}, http.StatusOK).decode(t, &next)
 	c.do(http.MethodPost, "/api/v1/auth/refresh", "", map[string]string{"refresh_token": pair.RefreshToken}, http.StatusUnauthorized)
 	admin := next.AccessToken
 
 	// Org: the admin has no department (null), the rep has one.
 	var me controller.MeJSON
-	c.do(http.MethodGet, "/api/v1/me", admin, nil, http.StatusOK).into(t, &me)
+	c.do(http.MethodGet, "/api/v1/me", admin, nil, http.StatusOK).decode(t, &me)
 	if me.Department != nil {
 		t.Errorf("the admin's department: %+v", me.Department)
 	}
-	c.do(http.MethodGet, "/api/v1/me", rep, nil, http.StatusOK).into(t, &me)
+	c.do(http.MethodGet, "/api/v1/me", rep, nil, http.StatusOK).decode(t, &me)
 	if me.Department == nil {
 		t.Error("the rep has no department")
 	}
@@ -205,7 +190,7 @@ func TestOpenAPIOnMariaDB(t *testing.T) {
 	var user controller.UserJSON
 	c.do(http.MethodPost, "/api/v1/users", admin, map[string]any{
 		"name": "New Rep", "email": fmt.Sprintf("new.rep.%d@test.mgv", f.Tenant.ID), "password": "a good password", "department_id": f.East.ID,
-	}, http.StatusCreated).into(t, &user)
+	}, http.StatusCreated).decode(t, &user)
 	c.do(http.MethodPost, "/api/v1/users", admin, map[string]any{"name": "Again", "email": *user.Email, "password": "a good password"}, http.StatusConflict)
 	c.do(http.MethodPost, "/api/v1/users", rep, map[string]any{"name": "x", "password": "a good password"}, http.StatusForbidden)
 	c.do(http.MethodPut, fmt.Sprintf("/api/v1/users/%d", user.ID), admin, map[string]any{"name": "Renamed", "department_id": 0, "status": nil}, http.StatusOK)
@@ -214,7 +199,7 @@ func TestOpenAPIOnMariaDB(t *testing.T) {
 	q := url.Values{"owner_id": {itoa(f.Reps[0].ID)}, "from": {begin.Add(-time.Hour).Format(time.RFC3339)},
 		"to": {itoa(time.Now().Add(time.Hour).UnixMilli())}, "direction": {"outbound"}, "page_size": {"1"}}
 	var page controller.ConversationPageJSON
-	c.do(http.MethodGet, "/api/v1/conversations?"+q.Encode(), admin, nil, http.StatusOK).into(t, &page)
+	c.do(http.MethodGet, "/api/v1/conversations?"+q.Encode(), admin, nil, http.StatusOK).decode(t, &page)
 	if page.Total != 2 || len(page.Conversations) != 1 || page.NextPageToken == "" {
 		t.Errorf("conversations: %+v", page)
 	}
@@ -223,11 +208,11 @@ func TestOpenAPIOnMariaDB(t *testing.T) {
 	c.invalid(http.MethodGet, "/api/v1/conversations?page_size=101", admin, nil, http.StatusBadRequest)
 	c.invalid(http.MethodGet, "/api/v1/conversations?from=yesterday", admin, nil, http.StatusBadRequest)
 	var detail controller.ConversationDetailJSON
-	c.do(http.MethodGet, fmt.Sprintf("/api/v1/conversations/%d", full), rep, nil, http.StatusOK).into(t, &detail)
+	c.do(http.MethodGet, fmt.Sprintf("/api/v1/conversations/%d", full), rep, nil, http.StatusOK).decode(t, &detail)
 	if detail.Metrics == nil || len(detail.Participants) == 0 {
 		t.Errorf("conversation with a transcript: %+v", detail)
 	}
-	c.do(http.MethodGet, fmt.Sprintf("/api/v1/conversations/%d", bare), rep, nil, http.StatusOK).into(t, &detail)
+	c.do(http.MethodGet, fmt.Sprintf("/api/v1/conversations/%d", bare), rep, nil, http.StatusOK).decode(t, &detail)
 	if detail.Metrics != nil {
 		t.Errorf("conversation without a transcript has metrics: %+v", detail.Metrics)
 	}
@@ -239,7 +224,7 @@ func TestOpenAPIOnMariaDB(t *testing.T) {
 
 	// Trackers and statistics.
 	var tracker controller.TrackerJSON
-	c.do(http.MethodPost, "/api/v1/trackers", admin, map[string]any{"name": "Budget", "keywords": []string{"预算", "price"}}, http.StatusCreated).into(t, &tracker)
+	c.do(http.MethodPost, "/api/v1/trackers", admin, map[string]any{"name": "Budget", "keywords": []string{"预算", "price"}}, http.StatusCreated).decode(t, &tracker)
 	c.do(http.MethodPost, "/api/v1/trackers", rep, map[string]any{"name": "x", "keywords": []string{"x"}}, http.StatusForbidden)
 	c.invalid(http.MethodPost, "/api/v1/trackers", admin, map[string]any{"name": "x", "keywords": []string{}}, http.StatusBadRequest)
 	c.do(http.MethodPut, fmt.Sprintf("/api/v1/trackers/%d", tracker.ID), admin,
@@ -258,7 +243,7 @@ func TestOpenAPIOnMariaDB(t *testing.T) {
 
 	// Comments.
 	var comment controller.CommentJSON
-	c.do(http.MethodPost, fmt.Sprintf("/api/v1/conversations/%d/comments", full), rep, map[string]any{"start_ms": 1_000, "text": "好问题"}, http.StatusCreated).into(t, &comment)
+	c.do(http.MethodPost, fmt.Sprintf("/api/v1/conversations/%d/comments", full), rep, map[string]any{"start_ms": 1_000, "text": "好问题"}, http.StatusCreated).decode(t, &comment)
 	c.do(http.MethodPost, fmt.Sprintf("/api/v1/conversations/%d/comments", full), admin,
 		map[string]any{"start_ms": 2_000, "text": "agreed", "reply_to": comment.ID}, http.StatusCreated)
 	c.do(http.MethodPost, fmt.Sprintf("/api/v1/conversations/%d/comments", full), app, map[string]any{"text": "x"}, http.StatusForbidden)
@@ -269,7 +254,7 @@ func TestOpenAPIOnMariaDB(t *testing.T) {
 	// Search, once the indexer has caught up (results, snippets, facets).
 	var found controller.SearchPageJSON
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		c.do(http.MethodPost, "/api/v1/search", admin, map[string]any{"query": "预算", "owner_ids": []int64{f.Reps[0].ID}, "page_size": 5}, http.StatusOK).into(t, &found)
+		c.do(http.MethodPost, "/api/v1/search", admin, map[string]any{"query": "预算", "owner_ids": []int64{f.Reps[0].ID}, "page_size": 5}, http.StatusOK).decode(t, &found)
 		if len(found.Results) > 0 || time.Now().After(deadline) {
 			break
 		}
@@ -294,6 +279,15 @@ func TestOpenAPIOnMariaDB(t *testing.T) {
 	}
 	c.invalid(http.MethodPost, "/api/v1/search", admin, map[string]any{"query": 5}, http.StatusBadRequest)
 	c.send(http.MethodPost, "/api/v1/search", admin, "application/xml", []byte("<query>预算</query>"), http.StatusUnsupportedMediaType, false)
+
+	// Sessions, last: a password change and a sign-out revoke the new
+	// rep's tokens.
+	var repPair controller.TokenPairJSON
+	c.do(http.MethodPost, "/api/v1/auth/login", "", map[string]string{"account": *user.Email, "password": "a good password"}, http.StatusOK).decode(t, &repPair)
+	c.do(http.MethodPut, "/api/v1/me/password", repPair.AccessToken, map[string]string{"current_password": "not the password", "new_password": "another good password"}, http.StatusBadRequest)
+	c.do(http.MethodPut, "/api/v1/me/password", repPair.AccessToken, map[string]string{"current_password": "a good password", "new_password": "another good password"}, http.StatusOK).decode(t, &repPair)
+	c.do(http.MethodPost, "/api/v1/auth/logout", "", nil, http.StatusUnauthorized)
+	c.do(http.MethodPost, "/api/v1/auth/logout", repPair.AccessToken, nil, http.StatusOK)
 
 	// Operations.
 	c.do(http.MethodGet, "/api/v1/ping", "", nil, http.StatusOK)
