@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -97,9 +98,11 @@ func TestBoundsHTTPSlowBodyIsCutAtTheReadDeadline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	defer closeOrFail(t, conn)
 	start := time.Now()
-	fmt.Fprintf(conn, "POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
+	if _, err := fmt.Fprintf(conn, "POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"); err != nil {
+		t.Fatal(err)
+	}
 	// One byte every 200 ms: the whole body would take 200 s.
 	go func() {
 		for range 1000 {
@@ -362,10 +365,12 @@ func TestBoundsHTTPWriteDeadlinePerRoute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	defer closeOrFail(t, conn)
 	_ = conn.(*net.TCPConn).SetReadBuffer(64 << 10)
 	start := time.Now()
-	fmt.Fprintf(conn, "GET /api/v1/conversations/%d/transcript HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n", id, token)
+	if _, err := fmt.Fprintf(conn, "GET /api/v1/conversations/%d/transcript HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n", id, token); err != nil {
+		t.Fatal(err)
+	}
 	var got int
 	buf := make([]byte, 64<<10)
 	for {
@@ -397,7 +402,7 @@ func TestBoundsHTTPWriteDeadlinePerRoute(t *testing.T) {
 	}
 }
 
-func getWithToken(url, token string) (int64, error) {
+func getWithToken(url, token string) (_ int64, err error) {
 	req, err := http.NewRequest(http.MethodGet, url, nil)
 	if err != nil {
 		return 0, err
@@ -407,7 +412,7 @@ func getWithToken(url, token string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer resp.Body.Close()
+	defer func() { err = errors.Join(err, resp.Body.Close()) }()
 	if resp.StatusCode != http.StatusOK {
 		return 0, fmt.Errorf("status %d", resp.StatusCode)
 	}
