@@ -5,7 +5,8 @@
 #                (needs no particular glibc; checked with ldd)
 #   make test    start the real test dependencies, vet, unit tests with -race,
 #                end-to-end tests against the real binary, a bounded
-#                schemathesis run against its /openapi.json
+#                schemathesis run against its /openapi.json, the static
+#                release build
 #   make bench   benchmarks of ../shared QUALITY bars into docs/BENCHMARKS.md
 #   make fuzz    every fuzz target for FUZZTIME (default 60s)
 #   make lint    gofmt, go vet, golangci-lint, staticcheck, govulncheck against
@@ -63,7 +64,7 @@ run: build
 cert: build
 	./$(BIN) cert --force
 
-test: testenv vet unit e2e schemathesis
+test: testenv vet unit e2e schemathesis release
 
 testenv:
 	@mkdir -p $(TMP)
