@@ -281,6 +281,28 @@ func (s *Service) Kill() {
 		_ = s.cmd.Process.Kill()
 		<-s.exited
 	}
+	// An upgrade that a test left half done (a deploy script's rollback,
+	// say) may have a process the pid file no longer names: every process
+	// running from this service's directory goes too.
+	for _, pid := range processesUnder(s.Dir) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+}
+
+// processesUnder lists the processes whose command line names dir.
+func processesUnder(dir string) []int {
+	entries, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		if cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline")); err == nil && bytes.Contains(cmdline, []byte(dir+"/")) {
+			out = append(out, pid)
+		}
+	}
+	return out
 }
 
 // Alive reports whether pid runs (a zombie counts as gone).
