@@ -192,7 +192,7 @@ func (s *demoSeed) seedUsers(context.Context) error {
 
 func (s *demoSeed) seedApp(ctx context.Context) error {
 	app, err := s.provision.EnsureApp(ctx, identity.NewApp{
-		TenantID: s.tenant.ID, Name: "Demo CRM", Scopes: []string{"ingest", "read", "search"}, RotateSecret: s.rotate,
+		TenantID: s.tenant.ID, Name: "Demo CRM", Scopes: []string{"ingest", "read", "search", "org"}, RotateSecret: s.rotate,
 	})
 	s.app = app
 	return err

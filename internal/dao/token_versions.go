@@ -17,16 +17,34 @@ type TokenVersions struct{ db *gorm.DB }
 func NewTokenVersions(db *gorm.DB) *TokenVersions { return &TokenVersions{db: db} }
 
 // Bump raises the token version of a user or an app by one (from 0 when it
-// has none yet) and returns the new row.
+// has none yet) and returns the new row. Any grace of an earlier raise ends.
 func (r *TokenVersions) Bump(ctx context.Context, kind string, tenantID, subjectID int64, reason string, at time.Time) (*model.TokenVersion, error) {
-	row := model.TokenVersion{Kind: kind, SubjectID: subjectID, TenantID: tenantID, Version: 1, Reason: reason, ChangedAt: at}
+	return r.bump(ctx, kind, tenantID, subjectID, reason, at, nil)
+}
+
+// BumpWithGrace raises the version by one like Bump, but the tokens of
+// the version it had stay valid until until (those of older versions do
+// not).
+func (r *TokenVersions) BumpWithGrace(ctx context.Context, kind string, tenantID, subjectID int64, reason string, at, until time.Time) (*model.TokenVersion, error) {
+	return r.bump(ctx, kind, tenantID, subjectID, reason, at, &until)
+}
+
+func (r *TokenVersions) bump(ctx context.Context, kind string, tenantID, subjectID int64, reason string, at time.Time, until *time.Time) (*model.TokenVersion, error) {
+	row := model.TokenVersion{Kind: kind, SubjectID: subjectID, TenantID: tenantID, Version: 1, Reason: reason, ChangedAt: at, GraceUntil: until}
+	grace := any(0)
+	if until != nil {
+		grace = gorm.Expr("version")
+	}
+	// grace_version is assigned before version, so it reads the old one.
 	err := conn(ctx, r.db).Clauses(clause.OnConflict{
 		Columns: []clause.Column{{Name: "kind"}, {Name: "subject_id"}},
-		DoUpdates: clause.Assignments(map[string]any{
-			"version":    gorm.Expr("version + 1"),
-			"reason":     reason,
-			"changed_at": at,
-		}),
+		DoUpdates: clause.Set{
+			{Column: clause.Column{Name: "grace_version"}, Value: grace},
+			{Column: clause.Column{Name: "version"}, Value: gorm.Expr("version + 1")},
+			{Column: clause.Column{Name: "grace_until"}, Value: until},
+			{Column: clause.Column{Name: "reason"}, Value: reason},
+			{Column: clause.Column{Name: "changed_at"}, Value: at},
+		},
 	}).Create(&row).Error
 	if err != nil {
 		return nil, dbError(err, nil)
@@ -47,11 +65,16 @@ func (r *TokenVersions) Current(ctx context.Context, kind string, subjectID int6
 	return &rows[0], nil
 }
 
-// ChangedSince lists the versions raised at or after since.
+// ChangedSince lists the versions raised at or after since, and those whose
+// grace ends at or after since (an instance that starts during a long grace
+// must learn when it ends). Each condition reads its own index.
 func (r *TokenVersions) ChangedSince(ctx context.Context, since time.Time) ([]model.TokenVersion, error) {
-	var rows []model.TokenVersion
+	var rows, graced []model.TokenVersion
 	if err := conn(ctx, r.db).Where("changed_at >= ?", since).Find(&rows).Error; err != nil {
 		return nil, dbError(err, nil)
 	}
-	return rows, nil
+	if err := conn(ctx, r.db).Where("grace_until >= ? AND changed_at < ?", since, since).Find(&graced).Error; err != nil {
+		return nil, dbError(err, nil)
+	}
+	return append(rows, graced...), nil
 }

@@ -99,3 +99,11 @@ func (r *Users) List(ctx context.Context, s model.Scope, departmentPath string, 
 	}
 	return users, total, nil
 }
+
+// ActiveAdmins counts the active admins of a tenant.
+func (r *Users) ActiveAdmins(ctx context.Context, tenantID int64) (int64, error) {
+	var n int64
+	err := conn(ctx, r.db).Model(&model.User{}).
+		Where("tenant_id = ? AND role = ? AND status = ?", tenantID, model.RoleAdmin, model.UserActive).Count(&n).Error
+	return n, dbError(err, nil)
+}

@@ -102,7 +102,7 @@ func NewFixture(t *testing.T, s *Service) *Fixture {
 	secretHash, err := bcrypt.GenerateFromPassword([]byte(f.AppSecret), bcrypt.MinCost)
 	must(err)
 	f.App = model.App{TenantID: f.Tenant.ID, Name: "CRM " + tag, AppKey: "ak_" + tag, SecretHash: string(secretHash),
-		Scopes: "ingest read search", RateTier: "standard", CreatedAt: now}
+		Scopes: "ingest read search org", RateTier: "standard", CreatedAt: now}
 	must(db.Create(&f.App).Error)
 	return f
 }

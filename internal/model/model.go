@@ -86,10 +86,23 @@ type App struct {
 	AppKey     string
 	SecretHash string `json:"-"`
 	// Scopes is a space-separated list, e.g. "ingest read search".
-	Scopes    string
-	RateTier  string
-	CreatedAt time.Time
+	Scopes   string
+	RateTier string
+	// Status is AppActive or AppDisabled; a disabled app gets no token.
+	Status string
+	// OldSecretHash is the previous secret's hash while OldSecretUntil
+	// (the end of its grace after a rotation) is ahead; "" when none.
+	OldSecretHash  string `json:"-"`
+	OldSecretUntil *time.Time
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }
+
+// App statuses.
+const (
+	AppActive   = "active"
+	AppDisabled = "disabled"
+)
 
 // RefreshToken is one single-use refresh token; tokens of one login form a
 // family, all revoked when a spent one is presented again.
@@ -121,6 +134,10 @@ type TokenVersion struct {
 	Version   int64
 	Reason    string
 	ChangedAt time.Time
+	// GraceVersion and above stay valid until GraceUntil (nil: no grace):
+	// the tokens of an app's previous secret during its grace.
+	GraceVersion int64
+	GraceUntil   *time.Time
 }
 
 // Deal is a sales opportunity.

@@ -16,7 +16,13 @@ const (
 	ScopeIngest = "ingest"
 	ScopeRead   = "read"
 	ScopeSearch = "search"
+	// ScopeOrg writes and lists the departments and users mirrored from a
+	// partner; it is kept apart from ingest because users hold roles.
+	ScopeOrg = "org"
 )
+
+// AppScopes are every scope an app may be granted.
+var AppScopes = []string{ScopeIngest, ScopeRead, ScopeSearch, ScopeOrg}
 
 // Need is what a use case asks of its caller.
 type Need struct {
@@ -33,6 +39,11 @@ var (
 	Read   = Need{app: ScopeRead}
 	Search = Need{app: ScopeSearch}
 	Ingest = Need{app: ScopeIngest, admins: true}
+	// OrgWrite mirrors departments and users: admins and apps holding "org".
+	OrgWrite = Need{app: ScopeOrg, admins: true}
+	// OrgRead lists users: every user (their data scope decides whom) and
+	// apps holding "org".
+	OrgRead = Need{app: ScopeOrg}
 	User   = Need{}
 	Admin  = Need{admins: true}
 )

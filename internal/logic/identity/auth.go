@@ -32,7 +32,15 @@ type AppRepo interface {
 	ByKey(ctx context.Context, appKey string) (*model.App, error)
 	ByName(ctx context.Context, tenantID int64, name string) (*model.App, error)
 	Create(ctx context.Context, a *model.App) error
+	// UpdateSecret replaces an app's secret hash; an old secret's grace ends.
 	UpdateSecret(ctx context.Context, tenantID, id int64, secretHash string) error
+	// ByID finds an app of a tenant.
+	ByID(ctx context.Context, tenantID, id int64) (*model.App, error)
+	// List returns a tenant's apps by id.
+	List(ctx context.Context, tenantID int64) ([]model.App, error)
+	// Update writes an app's name, scopes, status and secrets.
+	Update(ctx context.Context, a *model.App) error
+	Delete(ctx context.Context, tenantID, id int64) error
 }
 
 // Auth signs users and apps in: passwords and app secrets become short-lived
@@ -149,6 +157,7 @@ var (
 	errBadLogin     = errs.Unauthenticated("the account or the password is wrong")
 	errBadAppSecret = errs.Unauthenticated("the app key or the app secret is wrong")
 	errUserDisabled = errs.Of(errs.ReasonUserDisabled, "this account is disabled; ask your administrator")
+	errAppDisabled  = errs.Of(errs.ReasonAppDisabled, "this app is disabled; an admin of the tenant can enable it")
 	errRefreshSpent = errs.Unauthenticated("the refresh token was already used; every session of this login is now signed out, sign in again")
 	errRefreshBad   = errs.Unauthenticated("the refresh token is not valid; sign in again")
 )
@@ -370,15 +379,27 @@ func (a *Auth) CreateAppToken(ctx context.Context, req AppTokenRequest) (*AppTok
 	case err != nil:
 		return nil, err
 	}
-	if !a.hasher.Matches(app.SecretHash, req.AppSecret) {
+	current := a.hasher.Matches(app.SecretHash, req.AppSecret)
+	old := !current && app.OldSecretHash != "" && app.OldSecretUntil != nil && a.now().Before(*app.OldSecretUntil) &&
+		a.hasher.Matches(app.OldSecretHash, req.AppSecret)
+	if !current && !old {
 		return nil, ad.failed(ctx, errBadAppSecret)
 	}
 	if err := ad.succeeded(ctx); err != nil {
 		return nil, err
 	}
+	// Only who holds a secret learns that the app is disabled.
+	if app.Status == model.AppDisabled {
+		return nil, errAppDisabled
+	}
 	version, err := a.revocations.Current(ctx, model.TokenVersionApp, app.ID)
 	if err != nil {
 		return nil, err
+	}
+	if old {
+		// The old secret's tokens are of the version the rotation left in
+		// its grace, and end with it.
+		version = max(version-1, 0)
 	}
 	tok, err := a.tokens.IssueApp(app, version)
 	if err != nil {

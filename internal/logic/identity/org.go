@@ -26,6 +26,8 @@ type UserRepo interface {
 	// afterID, keeping those of the department subtree at departmentPath
 	// unless it is empty; total counts all users matching.
 	List(ctx context.Context, s model.Scope, departmentPath string, afterID int64, limit int) (users []model.User, total int64, err error)
+	// ActiveAdmins counts the tenant's active admins.
+	ActiveAdmins(ctx context.Context, tenantID int64) (int64, error)
 }
 
 // DepartmentRepo stores the department tree and keeps paths consistent.
@@ -193,7 +195,7 @@ type userCursor struct {
 
 // ListUsers lists the users the caller may see (see Org), by id.
 func (o *Org) ListUsers(ctx context.Context, req ListUsersRequest) (*UserPage, error) {
-	s, err := access.Require(ctx, access.Read)
+	s, err := access.Require(ctx, access.OrgRead)
 	if err != nil {
 		return nil, err
 	}
@@ -329,6 +331,9 @@ func (o *Org) UpdateUser(ctx context.Context, req UpdateUserRequest) (*model.Use
 	if a.email == nil && a.phone == nil && (u.PasswordHash != "" || req.Password != nil) {
 		return nil, errs.InvalidArgument("email", "an email or a phone is required to sign in")
 	}
+	if err := o.keepAnAdmin(ctx, u, a); err != nil {
+		return nil, err
+	}
 	signOut := a.status != model.UserActive && u.Status == model.UserActive
 	reason := revocationReason(u, a)
 	if req.Password != nil {
@@ -370,7 +375,7 @@ const maxPathLen = 512
 // UpsertDepartment creates the department with this origin id, or renames
 // and moves it. It reports whether it created it.
 func (o *Org) UpsertDepartment(ctx context.Context, req UpsertDepartmentRequest) (*model.Department, bool, error) {
-	s, err := access.Require(ctx, access.Ingest)
+	s, err := access.Require(ctx, access.OrgWrite)
 	if err != nil {
 		return nil, false, err
 	}
@@ -462,7 +467,7 @@ type UpsertUserRequest struct {
 // is never touched: partners do not manage it. It reports whether it
 // created the user.
 func (o *Org) UpsertUser(ctx context.Context, req UpsertUserRequest) (*model.User, bool, error) {
-	s, err := access.Require(ctx, access.Ingest)
+	s, err := access.Require(ctx, access.OrgWrite)
 	if err != nil {
 		return nil, false, err
 	}
@@ -484,7 +489,7 @@ func (o *Org) UpsertUser(ctx context.Context, req UpsertUserRequest) (*model.Use
 		ar.departmentID = d.ID
 	}
 	for attempt := 0; ; attempt++ {
-		u, created, err := o.upsertUser(ctx, s.TenantID, req.OriginUserID, ar)
+		u, created, err := o.upsertUser(ctx, s, req.OriginUserID, ar)
 		if err != nil && attempt == 0 && errs.IsConflict(err) {
 			continue
 		}
@@ -492,7 +497,8 @@ func (o *Org) UpsertUser(ctx context.Context, req UpsertUserRequest) (*model.Use
 	}
 }
 
-func (o *Org) upsertUser(ctx context.Context, tenantID int64, origin string, ar userAttrsRequest) (*model.User, bool, error) {
+func (o *Org) upsertUser(ctx context.Context, s model.Scope, origin string, ar userAttrsRequest) (*model.User, bool, error) {
+	tenantID := s.TenantID
 	now := o.now()
 	u, err := o.users.ByOrigin(ctx, tenantID, origin)
 	switch {
@@ -509,6 +515,11 @@ func (o *Org) upsertUser(ctx context.Context, tenantID int64, origin string, ar 
 	if err != nil {
 		return nil, false, err
 	}
+	if s.Role == model.RoleApp {
+		if err := appMayWrite(u, a); err != nil {
+			return nil, false, err
+		}
+	}
 	if u == nil {
 		u = &model.User{TenantID: tenantID, OriginUserID: &origin, CreatedAt: now}
 		a.applyTo(u, now)
@@ -519,6 +530,9 @@ func (o *Org) upsertUser(ctx context.Context, tenantID int64, origin string, ar 
 	}
 	if a.same(u) {
 		return u, false, nil
+	}
+	if err := o.keepAnAdmin(ctx, u, a); err != nil {
+		return nil, false, err
 	}
 	signOut := a.status != model.UserActive && u.Status == model.UserActive
 	reason := revocationReason(u, a)

@@ -2,9 +2,7 @@ package identity
 
 import (
 	"context"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/model"
@@ -84,7 +82,7 @@ func (p *Provision) TenantOfAccount(ctx context.Context, email string) (*model.T
 type NewApp struct {
 	TenantID int64
 	Name     string
-	// Scopes the app may use, e.g. ingest, read, search.
+	// Scopes the app may use: ingest, read, search, org.
 	Scopes []string
 	// RotateSecret gives an existing app of this name a new secret.
 	RotateSecret bool
@@ -106,12 +104,22 @@ func (p *Provision) EnsureApp(ctx context.Context, req NewApp) (*AppCredentials,
 	if err != nil {
 		return nil, err
 	}
-	for _, s := range req.Scopes {
-		if s == "" || strings.ContainsAny(s, " \t") || utf8.RuneCountInString(s) > 32 {
-			return nil, errs.InvalidArgument("scopes", "%q is not a scope name", s)
-		}
+	scopes, err := appScopes(req.Scopes)
+	if err != nil {
+		return nil, err
 	}
 	app, err := p.apps.ByName(ctx, req.TenantID, name)
+	if err == nil && app.Scopes != scopes {
+		// The scopes are the ones asked for now (a release may split one,
+		// as org was from ingest); the tokens of the old ones end.
+		app.Scopes, app.OldSecretHash, app.OldSecretUntil, app.UpdatedAt = scopes, "", nil, p.now()
+		if err := p.apps.Update(ctx, app); err != nil {
+			return nil, err
+		}
+		if err := p.revoke.Revoke(ctx, model.TokenVersionApp, app.TenantID, app.ID, RevokedAppScopes); err != nil {
+			return nil, err
+		}
+	}
 	switch {
 	case err == nil && !req.RotateSecret:
 		return &AppCredentials{App: app}, nil
@@ -139,8 +147,9 @@ func (p *Provision) EnsureApp(ctx context.Context, req NewApp) (*AppCredentials,
 	}
 	app = &model.App{
 		TenantID: req.TenantID, Name: name, AppKey: "ak_" + randomHex(12), SecretHash: hash,
-		Scopes: strings.Join(req.Scopes, " "), RateTier: "standard", CreatedAt: p.now(),
+		Scopes: scopes, RateTier: "standard", Status: model.AppActive, CreatedAt: p.now(),
 	}
+	app.UpdatedAt = app.CreatedAt
 	if err := p.apps.Create(ctx, app); err != nil {
 		return nil, err
 	}

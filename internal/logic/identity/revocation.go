@@ -19,15 +19,22 @@ const (
 	RevokedPassword   = "password"
 	RevokedLogout     = "logout"
 	RevokedAppSecret  = "secret"
+	RevokedAppDisable = "app_disabled"
+	RevokedAppScopes  = "scopes"
+	RevokedAppDelete  = "app_deleted"
 )
 
 // TokenVersionRepo stores the token version of each user and app.
 type TokenVersionRepo interface {
 	// Bump raises the version by one and returns the new row.
 	Bump(ctx context.Context, kind string, tenantID, subjectID int64, reason string, at time.Time) (*model.TokenVersion, error)
+	// BumpWithGrace raises the version by one, keeping the tokens of the
+	// version it had valid until until.
+	BumpWithGrace(ctx context.Context, kind string, tenantID, subjectID int64, reason string, at, until time.Time) (*model.TokenVersion, error)
 	// Current is the version (zero when never raised).
 	Current(ctx context.Context, kind string, subjectID int64) (*model.TokenVersion, error)
-	// ChangedSince lists the versions raised at or after since.
+	// ChangedSince lists the versions raised at or after since, and those
+	// whose grace ends at or after since.
 	ChangedSince(ctx context.Context, since time.Time) ([]model.TokenVersion, error)
 }
 
@@ -61,6 +68,10 @@ type versionEntry struct {
 	version   int64
 	reason    string
 	changedAt time.Time
+	// Tokens at graceVersion or above stay valid until graceUntil (zero:
+	// no grace).
+	graceVersion int64
+	graceUntil   time.Time
 }
 
 // pollOverlap is read again at each poll, before the previous poll began:
@@ -103,6 +114,9 @@ func (r *Revocations) Check(c *Claims) error {
 	if !ok || c.Version >= e.version {
 		return nil
 	}
+	if c.Version >= e.graceVersion && r.now().Before(e.graceUntil) {
+		return nil
+	}
 	return revokedError(e.reason)
 }
 
@@ -128,6 +142,12 @@ func revokedError(reason string) error {
 		msg = "this token was revoked: the account signed out; sign in again"
 	case RevokedAppSecret:
 		msg = "this app token was revoked: the app's secret changed; get a new app token"
+	case RevokedAppDisable:
+		msg = "this app token was revoked: the app was disabled"
+	case RevokedAppScopes:
+		msg = "this app token was revoked: the app's scopes changed; get a new app token"
+	case RevokedAppDelete:
+		msg = "this app token was revoked: the app was deleted"
 	}
 	return errs.Of(errs.ReasonTokenRevoked, "%s", msg)
 }
@@ -161,6 +181,21 @@ func (r *Revocations) Revoke(ctx context.Context, kind string, tenantID, id int6
 	return nil
 }
 
+// RevokeAfter raises the token version of an app like Revoke, but the
+// tokens of the version it had stay valid until until, everywhere: a
+// rotated secret's grace. Tokens of older versions end at once.
+func (r *Revocations) RevokeAfter(ctx context.Context, kind string, tenantID, id int64, reason string, until time.Time) error {
+	if r == nil {
+		return nil
+	}
+	v, err := r.repo.BumpWithGrace(ctx, kind, tenantID, id, reason, r.now(), until)
+	if err != nil {
+		return err
+	}
+	r.apply([]model.TokenVersion{*v})
+	return nil
+}
+
 func (r *Revocations) apply(rows []model.TokenVersion) {
 	if len(rows) == 0 {
 		return
@@ -173,7 +208,11 @@ func (r *Revocations) apply(rows []model.TokenVersion) {
 		}
 		k := versionKey{row.Kind, row.SubjectID}
 		if e, ok := r.versions[k]; !ok || row.Version > e.version {
-			r.versions[k] = versionEntry{version: row.Version, reason: row.Reason, changedAt: row.ChangedAt}
+			e := versionEntry{version: row.Version, reason: row.Reason, changedAt: row.ChangedAt}
+			if row.GraceUntil != nil {
+				e.graceVersion, e.graceUntil = row.GraceVersion, *row.GraceUntil
+			}
+			r.versions[k] = e
 		}
 	}
 }
@@ -202,7 +241,7 @@ func (r *Revocations) Poll(ctx context.Context) error {
 	if now.Sub(r.pruned) >= time.Minute {
 		r.pruned = now
 		for k, e := range r.versions {
-			if now.Sub(e.changedAt) > r.keep+pollOverlap {
+			if now.Sub(e.changedAt) > r.keep+pollOverlap && now.Sub(e.graceUntil) > r.keep+pollOverlap {
 				delete(r.versions, k)
 			}
 		}

@@ -1,7 +1,7 @@
--- The MySQL schema at migration 0009, in one piece: what `mgvcore migrate up`
--- creates on an empty database instead of replaying 0001 to 0009, so that a
+-- The MySQL schema at migration 0010, in one piece: what `mgvcore migrate up`
+-- creates on an empty database instead of replaying 0001 to 0010, so that a
 -- new install is reviewed (Archery, goInception rules) as the clean schema.
--- A test keeps it equal to what 0001..0009 build on an existing database.
+-- A test keeps it equal to what 0001..0010 build on an existing database.
 -- Tables take the database's character set: create the database with
 -- CHARACTER SET utf8mb4 (`migrate up` refuses any other).
 
@@ -59,8 +59,13 @@ CREATE TABLE apps (
   scopes      VARCHAR(255)    NOT NULL DEFAULT '' COMMENT 'space-separated scopes granted',
   rate_tier   VARCHAR(32)     NOT NULL DEFAULT 'standard' COMMENT 'rate-limit tier',
   created_at  DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'created (UTC)',
+  status           VARCHAR(16)  NOT NULL DEFAULT 'active' COMMENT 'active or disabled; a disabled app gets no token',
+  old_secret_hash  VARCHAR(255) NOT NULL DEFAULT '' COMMENT 'hash of the previous secret while its grace lasts; empty when none',
+  old_secret_until DATETIME(3)  NULL DEFAULT NULL COMMENT 'end of the previous secret''s grace (UTC); NULL when none',
+  updated_at       DATETIME(3)  NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'last changed (UTC)',
   PRIMARY KEY (id),
   UNIQUE KEY uniq_apps_key (app_key),
+  UNIQUE KEY uniq_apps_tenant_name (tenant_id, name),
   KEY idx_apps_tenant (tenant_id)
 ) ENGINE=InnoDB COMMENT='open-platform (gRPC) client applications';
 
@@ -237,7 +242,10 @@ CREATE TABLE token_versions (
   version    BIGINT          NOT NULL DEFAULT 0 COMMENT 'tokens signed at a lower version are refused',
   reason     VARCHAR(32)     NOT NULL DEFAULT '' COMMENT 'why it was last raised: disabled, role, department, password, logout, secret',
   changed_at DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'when it was last raised (UTC); instances poll by it',
+  grace_version BIGINT      NOT NULL DEFAULT 0 COMMENT 'tokens at this version or above stay valid until grace_until',
+  grace_until   DATETIME(3) NULL DEFAULT NULL COMMENT 'end of the grace of grace_version (UTC); NULL when none',
   PRIMARY KEY (id),
   UNIQUE KEY uniq_token_versions_subject (kind, subject_id),
-  KEY idx_token_versions_changed (changed_at)
+  KEY idx_token_versions_changed (changed_at),
+  KEY idx_token_versions_grace (grace_until)
 ) ENGINE=InnoDB COMMENT='token version per user and app: raising it revokes every token signed before, on every instance';

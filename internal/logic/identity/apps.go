@@ -1,0 +1,295 @@
+package identity
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/logic/access"
+	"github.com/megaview/mgvcore/internal/model"
+)
+
+// MaxSecretGrace bounds how long a rotated app secret keeps working.
+const MaxSecretGrace = 7 * 24 * time.Hour
+
+// Apps are a tenant's open-platform apps as its admins manage them. Every
+// change that takes power from an app (disable, delete, new scopes, new
+// secret) raises the app's token version, so its tokens are refused on
+// every instance within a poll; a rotation with a grace period raises it
+// for the tokens of the old secret only when the grace ends.
+type Apps struct {
+	apps        AppRepo
+	hasher      Hasher
+	revocations *Revocations
+	now         func() time.Time
+}
+
+// AppsDeps are what Apps needs.
+type AppsDeps struct {
+	Apps   AppRepo
+	Hasher Hasher
+	// Revocations ends the tokens of apps that lose power; nil leaves
+	// them to expire.
+	Revocations *Revocations
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// NewApps builds the use cases.
+func NewApps(d AppsDeps) *Apps {
+	return &Apps{apps: d.Apps, hasher: d.Hasher, revocations: d.Revocations, now: storeClock(d.Now)}
+}
+
+// CreateAppRequest names a new app and its scopes.
+type CreateAppRequest struct {
+	Name   string
+	Scopes []string
+}
+
+// UpdateAppRequest changes an app; nil fields stay as they are.
+type UpdateAppRequest struct {
+	ID     int64
+	Name   *string
+	Scopes *[]string
+}
+
+// RotateSecretRequest gives an app a new secret; the old one keeps working
+// for Grace (zero: it stops at once, with every token it got).
+type RotateSecretRequest struct {
+	ID    int64
+	Grace time.Duration
+}
+
+// AppSecret is an app with its secret, which exists only in this answer.
+type AppSecret struct {
+	App    *model.App
+	Secret string
+}
+
+// Create adds an app with a new key and secret.
+func (m *Apps) Create(ctx context.Context, req CreateAppRequest) (*AppSecret, error) {
+	s, err := access.Require(ctx, access.Admin)
+	if err != nil {
+		return nil, err
+	}
+	name, err := orgName("name", req.Name)
+	if err != nil {
+		return nil, err
+	}
+	scopes, err := appScopes(req.Scopes)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.nameFree(ctx, s.TenantID, 0, name); err != nil {
+		return nil, err
+	}
+	secret := randomToken(32)
+	hash, err := m.hasher.Hash(secret)
+	if err != nil {
+		return nil, err
+	}
+	now := m.now()
+	app := &model.App{
+		TenantID: s.TenantID, Name: name, AppKey: "ak_" + randomHex(12), SecretHash: hash, Scopes: scopes,
+		RateTier: "standard", Status: model.AppActive, CreatedAt: now, UpdatedAt: now,
+	}
+	if err := m.apps.Create(ctx, app); err != nil {
+		return nil, nameTaken(err, name)
+	}
+	return &AppSecret{App: app, Secret: secret}, nil
+}
+
+// List returns the tenant's apps by id.
+func (m *Apps) List(ctx context.Context) ([]model.App, error) {
+	s, err := access.Require(ctx, access.Admin)
+	if err != nil {
+		return nil, err
+	}
+	return m.apps.List(ctx, s.TenantID)
+}
+
+// Get finds an app of the tenant.
+func (m *Apps) Get(ctx context.Context, id int64) (*model.App, error) {
+	_, app, err := m.find(ctx, id)
+	return app, err
+}
+
+// Update renames an app or gives it new scopes. New scopes end its tokens
+// (and a running grace of its old secret): they carry the old scopes.
+func (m *Apps) Update(ctx context.Context, req UpdateAppRequest) (*model.App, error) {
+	s, app, err := m.find(ctx, req.ID)
+	if err != nil {
+		return nil, err
+	}
+	name, scopes := app.Name, app.Scopes
+	if req.Name != nil {
+		if name, err = orgName("name", *req.Name); err != nil {
+			return nil, err
+		}
+	}
+	if req.Scopes != nil {
+		if scopes, err = appScopes(*req.Scopes); err != nil {
+			return nil, err
+		}
+	}
+	if name != app.Name {
+		if err := m.nameFree(ctx, s.TenantID, app.ID, name); err != nil {
+			return nil, err
+		}
+	}
+	rescoped := scopes != app.Scopes
+	app.Name, app.Scopes = name, scopes
+	if rescoped {
+		app.OldSecretHash, app.OldSecretUntil = "", nil
+	}
+	return app, m.write(ctx, app, rescoped, RevokedAppScopes)
+}
+
+// RotateSecret gives an app a new secret. Without a grace the old secret
+// and every token stop at once; with one, the old secret keeps signing in
+// and its tokens keep working until the grace ends, everywhere, while the
+// new secret's tokens are unaffected. A rotation during a grace ends the
+// earlier one: only the latest old secret is kept.
+func (m *Apps) RotateSecret(ctx context.Context, req RotateSecretRequest) (*AppSecret, error) {
+	if req.Grace < 0 || req.Grace > MaxSecretGrace {
+		return nil, errs.InvalidArgument("grace_seconds", "must be from 0 to %d seconds (7 days)", int64(MaxSecretGrace/time.Second))
+	}
+	_, app, err := m.find(ctx, req.ID)
+	if err != nil {
+		return nil, err
+	}
+	secret := randomToken(32)
+	hash, err := m.hasher.Hash(secret)
+	if err != nil {
+		return nil, err
+	}
+	now := m.now()
+	app.OldSecretHash, app.OldSecretUntil = "", nil
+	if req.Grace > 0 {
+		until := now.Add(req.Grace)
+		app.OldSecretHash, app.OldSecretUntil = app.SecretHash, &until
+	}
+	app.SecretHash, app.UpdatedAt = hash, now
+	if err := m.apps.Update(ctx, app); err != nil {
+		return nil, err
+	}
+	if req.Grace > 0 {
+		err = m.revocations.RevokeAfter(ctx, model.TokenVersionApp, app.TenantID, app.ID, RevokedAppSecret, *app.OldSecretUntil)
+	} else {
+		err = m.revocations.Revoke(ctx, model.TokenVersionApp, app.TenantID, app.ID, RevokedAppSecret)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &AppSecret{App: app, Secret: secret}, nil
+}
+
+// Disable stops an app: its tokens are refused and it gets no new one
+// until enabled. A running grace of its old secret ends. Disabling a
+// disabled app revokes its tokens again, so a retry after a failure
+// completes the revocation.
+func (m *Apps) Disable(ctx context.Context, id int64) (*model.App, error) {
+	_, app, err := m.find(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	app.Status, app.OldSecretHash, app.OldSecretUntil = model.AppDisabled, "", nil
+	return app, m.write(ctx, app, true, RevokedAppDisable)
+}
+
+// Enable lets a disabled app get tokens again; the tokens it held stay
+// revoked.
+func (m *Apps) Enable(ctx context.Context, id int64) (*model.App, error) {
+	_, app, err := m.find(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	app.Status = model.AppActive
+	return app, m.write(ctx, app, false, "")
+}
+
+// Delete removes an app and ends its tokens.
+func (m *Apps) Delete(ctx context.Context, id int64) error {
+	_, app, err := m.find(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := m.apps.Delete(ctx, app.TenantID, app.ID); err != nil {
+		return err
+	}
+	return m.revocations.Revoke(ctx, model.TokenVersionApp, app.TenantID, app.ID, RevokedAppDelete)
+}
+
+// find checks the caller is an admin and finds the app in their tenant:
+// another tenant's is not found.
+func (m *Apps) find(ctx context.Context, id int64) (model.Scope, *model.App, error) {
+	s, err := access.Require(ctx, access.Admin)
+	if err != nil {
+		return s, nil, err
+	}
+	if err := access.CheckID("id", id); err != nil {
+		return s, nil, err
+	}
+	app, err := m.apps.ByID(ctx, s.TenantID, id)
+	return s, app, err
+}
+
+// write stores app and, with revoke, ends its tokens for reason.
+func (m *Apps) write(ctx context.Context, app *model.App, revoke bool, reason string) error {
+	app.UpdatedAt = m.now()
+	if err := m.apps.Update(ctx, app); err != nil {
+		return nameTaken(err, app.Name)
+	}
+	if !revoke {
+		return nil
+	}
+	return m.revocations.Revoke(ctx, model.TokenVersionApp, app.TenantID, app.ID, reason)
+}
+
+// nameFree refuses a name another app of the tenant has.
+func (m *Apps) nameFree(ctx context.Context, tenantID, id int64, name string) error {
+	other, err := m.apps.ByName(ctx, tenantID, name)
+	switch {
+	case errs.IsNotFound(err):
+		return nil
+	case err != nil:
+		return err
+	case other.ID != id:
+		return errAppName(name)
+	}
+	return nil
+}
+
+// nameTaken words the unique key's refusal of a concurrent same name.
+func nameTaken(err error, name string) error {
+	if errs.IsAlreadyExists(err) {
+		return errAppName(name)
+	}
+	return err
+}
+
+func errAppName(name string) error {
+	return errs.AlreadyExists("name", "the tenant has an app named %q already", name)
+}
+
+// appScopes validates requested scopes and returns them as stored: each
+// once, in the order of access.AppScopes, space-separated.
+func appScopes(requested []string) (string, error) {
+	if len(requested) == 0 {
+		return "", errs.InvalidArgument("scopes", "at least one scope is required (%s)", strings.Join(access.AppScopes, ", "))
+	}
+	for _, sc := range requested {
+		if !slices.Contains(access.AppScopes, sc) {
+			return "", errs.InvalidArgument("scopes", "%.64q is not a scope: use %s", sc, strings.Join(access.AppScopes, ", "))
+		}
+	}
+	var out []string
+	for _, sc := range access.AppScopes {
+		if slices.Contains(requested, sc) {
+			out = append(out, sc)
+		}
+	}
+	return strings.Join(out, " "), nil
+}
