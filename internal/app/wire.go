@@ -35,6 +35,7 @@ type domain struct {
 	revocations *identity.Revocations
 	auth        *identity.Auth
 	org         *identity.Org
+	apps        *identity.Apps
 	convs       *conversation.Reader
 	ingest      *conversation.Ingest
 
@@ -80,6 +81,7 @@ func newDomain(cfg *config.Config, log zerolog.Logger, d *deps, pol *policies) (
 		return nil, err
 	}
 	dm.auth = auth
+	dm.apps = identity.NewApps(identity.AppsDeps{Apps: dao.NewApps(d.db), Hasher: hasher, Revocations: dm.revocations})
 	dm.org = identity.NewOrg(identity.OrgDeps{Users: users, Departments: departments, Tenants: tenants, Refresh: refresh, Hasher: hasher, Revocations: dm.revocations})
 	convs := dao.NewConversations(d.db)
 	dm.convs = conversation.NewReader(convs)
@@ -136,6 +138,7 @@ func (dm *domain) register(r controller.Router, g grpc.ServiceRegistrar) {
 	openv1.RegisterSystemServiceServer(g, server.System{})
 	controller.Auth{Auth: dm.auth}.Routes(r)
 	controller.Org{Org: dm.org}.Routes(r)
+	controller.Apps{Apps: dm.apps}.Routes(r)
 	openv1.RegisterAuthServiceServer(g, server.Auth{Auth: dm.auth})
 	openv1.RegisterOrgServiceServer(g, server.Org{Org: dm.org})
 	controller.Conversations{Reader: dm.convs}.Routes(r)

@@ -44,8 +44,8 @@ var (
 	// OrgRead lists users: every user (their data scope decides whom) and
 	// apps holding "org".
 	OrgRead = Need{app: ScopeOrg}
-	User   = Need{}
-	Admin  = Need{admins: true}
+	User    = Need{}
+	Admin   = Need{admins: true}
 )
 
 // Require returns the caller's scope when it meets need: UNAUTHENTICATED

@@ -104,12 +104,13 @@ func (p *Provision) EnsureApp(ctx context.Context, req NewApp) (*AppCredentials,
 	if err != nil {
 		return nil, err
 	}
+	// No scopes keep an existing app's; a new app needs some.
 	scopes, err := appScopes(req.Scopes)
-	if err != nil {
+	if err != nil && len(req.Scopes) > 0 {
 		return nil, err
 	}
 	app, err := p.apps.ByName(ctx, req.TenantID, name)
-	if err == nil && app.Scopes != scopes {
+	if err == nil && scopes != "" && app.Scopes != scopes {
 		// The scopes are the ones asked for now (a release may split one,
 		// as org was from ingest); the tokens of the old ones end.
 		app.Scopes, app.OldSecretHash, app.OldSecretUntil, app.UpdatedAt = scopes, "", nil, p.now()
@@ -138,6 +139,10 @@ func (p *Provision) EnsureApp(ctx context.Context, req NewApp) (*AppCredentials,
 		app.SecretHash = hash
 		return &AppCredentials{App: app, Secret: secret}, nil
 	case !errs.IsNotFound(err):
+		return nil, err
+	}
+	if scopes == "" {
+		_, err := appScopes(nil)
 		return nil, err
 	}
 	secret := randomToken(32)

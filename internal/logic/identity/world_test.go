@@ -59,6 +59,7 @@ type orgWorld struct {
 	readOnlyApp  *model.App
 	readOnlyPass string
 	throttle     *dao.SigninThrottle
+	appRepo      *dao.Apps
 	// revocations are this instance's token versions; versions is their
 	// store, which another instance would read too.
 	revocations *identity.Revocations
@@ -127,6 +128,7 @@ func newOrgWorld(t testing.TB) *orgWorld {
 	w.tokens = identity.NewTokens("unit-test-secret-0123456789abcdef", 15*time.Minute, 2*time.Hour)
 	tenants, refresh, apps := dao.NewTenants(db), dao.NewRefreshTokens(db), dao.NewApps(db)
 	w.versions = dao.NewTokenVersions(db)
+	w.appRepo = apps
 	w.revocations = identity.NewRevocations(w.versions, identity.RevocationOptions{Keep: 2 * time.Hour, Now: w.clock.Now})
 	var err error
 	w.auth, err = identity.NewAuth(identity.AuthDeps{
@@ -175,7 +177,7 @@ func newOrgWorld(t testing.TB) *orgWorld {
 	dept(otherSys, "other-only", "")
 	w.otherAdmin = user(otherSys, "other-admin", model.RoleAdmin, w.otherDept, "")
 
-	creds := orgMust[*identity.AppCredentials](t)(w.provision.EnsureApp(ctx, identity.NewApp{TenantID: w.tenant.ID, Name: "CRM", Scopes: []string{"ingest", "read"}}))
+	creds := orgMust[*identity.AppCredentials](t)(w.provision.EnsureApp(ctx, identity.NewApp{TenantID: w.tenant.ID, Name: "CRM", Scopes: []string{"ingest", "read", "org"}}))
 	w.app, w.appSecret = creds.App, creds.Secret
 	ro := orgMust[*identity.AppCredentials](t)(w.provision.EnsureApp(ctx, identity.NewApp{TenantID: w.tenant.ID, Name: "BI", Scopes: []string{"search"}}))
 	w.readOnlyApp, w.readOnlyPass = ro.App, ro.Secret

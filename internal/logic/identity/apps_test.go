@@ -1,0 +1,298 @@
+package identity_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/logic/identity"
+	"github.com/megaview/mgvcore/internal/model"
+)
+
+// appToken signs in as an app and fails the test when it cannot.
+func (w *orgWorld) appToken(t *testing.T, key, secret string) string {
+	t.Helper()
+	tok, err := w.auth.CreateAppToken(context.Background(), identity.AppTokenRequest{AppKey: key, AppSecret: secret})
+	if err != nil {
+		t.Fatalf("app token: %v", err)
+	}
+	return tok.AccessToken
+}
+
+func (w *orgWorld) apps() *identity.Apps {
+	return identity.NewApps(identity.AppsDeps{Apps: w.appRepo, Hasher: w.hasher, Revocations: w.revocations, Now: w.clock.Now})
+}
+
+func TestAppsAreForTheTenantsAdmins(t *testing.T) {
+	w := newOrgWorld(t)
+	apps := w.apps()
+	admin := w.user(w.admin)
+	req := identity.CreateAppRequest{Name: "Dialer", Scopes: []string{"ingest"}}
+	for name, ctx := range map[string]context.Context{
+		"manager": w.user(w.manager), "rep": w.user(w.reps[0]), "app": w.appCtx(w.app), "anonymous": context.Background(),
+	} {
+		if _, err := apps.Create(ctx, req); err == nil || errs.From(err).Status/100 != 4 {
+			t.Fatalf("%s created an app: %v", name, err)
+		}
+		if _, err := apps.List(ctx); err == nil {
+			t.Fatalf("%s listed the apps", name)
+		}
+	}
+
+	for _, c := range []struct {
+		req          identity.CreateAppRequest
+		reason, fiel string
+	}{
+		{identity.CreateAppRequest{Name: " ", Scopes: []string{"read"}}, "INVALID_ARGUMENT", "name"},
+		{identity.CreateAppRequest{Name: "X", Scopes: nil}, "INVALID_ARGUMENT", "scopes"},
+		{identity.CreateAppRequest{Name: "X", Scopes: []string{"read", "admin"}}, "INVALID_ARGUMENT", "scopes"},
+		{identity.CreateAppRequest{Name: "X", Scopes: []string{"read search"}}, "INVALID_ARGUMENT", "scopes"},
+		{identity.CreateAppRequest{Name: "CRM", Scopes: []string{"read"}}, "ALREADY_EXISTS", "name"},
+	} {
+		_, err := apps.Create(admin, c.req)
+		wantOrgErr(t, err, c.reason, c.fiel)
+	}
+
+	created, err := apps.Create(admin, identity.CreateAppRequest{Name: "Dialer", Scopes: []string{"org", "ingest", "org"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if created.App.Scopes != "ingest org" || created.Secret == "" || created.App.SecretHash == created.Secret || created.App.Status != model.AppActive {
+		t.Fatalf("created %+v", created.App)
+	}
+	w.appToken(t, created.App.AppKey, created.Secret)
+	list, err := apps.List(admin)
+	if err != nil || len(list) != 3 {
+		t.Fatalf("list: %d apps, %v", len(list), err)
+	}
+	// Another tenant's admin finds nothing, and cannot change it.
+	other := w.user(w.otherAdmin)
+	_, err = apps.Get(other, created.App.ID)
+	wantOrgErr(t, err, "APP_NOT_FOUND", "")
+	_, err = apps.Disable(other, created.App.ID)
+	wantOrgErr(t, err, "APP_NOT_FOUND", "")
+	wantOrgErr(t, apps.Delete(other, created.App.ID), "APP_NOT_FOUND", "")
+	if list, err := apps.List(other); err != nil || len(list) != 0 {
+		t.Fatalf("the other tenant lists %d apps: %v", len(list), err)
+	}
+	// Renaming onto another app's name is a conflict; onto its own is not.
+	taken := "CRM"
+	_, err = apps.Update(admin, identity.UpdateAppRequest{ID: created.App.ID, Name: &taken})
+	wantOrgErr(t, err, "ALREADY_EXISTS", "name")
+	same := "Dialer"
+	if _, err := apps.Update(admin, identity.UpdateAppRequest{ID: created.App.ID, Name: &same}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDisablingDeletingAndRescopingEndAnAppsTokens(t *testing.T) {
+	w := newOrgWorld(t)
+	apps, admin, ctx := w.apps(), w.user(w.admin), context.Background()
+	tok := w.appToken(t, w.app.AppKey, w.appSecret)
+	fleet := w.otherInstance(t)
+
+	// New scopes end the tokens of the old ones, here and on the other instance.
+	scopes := []string{"read"}
+	app, err := apps.Update(admin, identity.UpdateAppRequest{ID: w.app.ID, Scopes: &scopes})
+	if err != nil || app.Scopes != "read" {
+		t.Fatalf("re-scope: %+v %v", app, err)
+	}
+	wantRevoked(t, w.check(t, w.revocations, tok), "scopes")
+	if err := fleet.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wantRevoked(t, w.check(t, fleet, tok), "scopes")
+	tok = w.appToken(t, w.app.AppKey, w.appSecret)
+	if c, _ := w.tokens.Verify(tok); len(c.AppScopes) != 1 || c.AppScopes[0] != "read" {
+		t.Fatalf("new token scopes %v", c.AppScopes)
+	}
+	// Renaming alone leaves the tokens.
+	name := "CRM 2"
+	if _, err := apps.Update(admin, identity.UpdateAppRequest{ID: w.app.ID, Name: &name}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.check(t, w.revocations, tok); err != nil {
+		t.Fatal(err)
+	}
+
+	// Disabled: tokens end and no new one is given, but only to the secret's holder.
+	if _, err := apps.Disable(admin, w.app.ID); err != nil {
+		t.Fatal(err)
+	}
+	wantRevoked(t, w.check(t, w.revocations, tok), "disabled")
+	_, err = w.auth.CreateAppToken(ctx, identity.AppTokenRequest{AppKey: w.app.AppKey, AppSecret: w.appSecret})
+	wantOrgErr(t, err, "APP_DISABLED", "")
+	_, err = w.auth.CreateAppToken(ctx, identity.AppTokenRequest{AppKey: w.app.AppKey, AppSecret: "a guess"})
+	wantOrgErr(t, err, "UNAUTHENTICATED", "")
+	// Enabled again: new tokens work, the old stay revoked.
+	if _, err := apps.Enable(admin, w.app.ID); err != nil {
+		t.Fatal(err)
+	}
+	wantRevoked(t, w.check(t, w.revocations, tok), "disabled")
+	tok = w.appToken(t, w.app.AppKey, w.appSecret)
+	if err := w.check(t, w.revocations, tok); err != nil {
+		t.Fatal(err)
+	}
+
+	// Deleted: the tokens end and the secret opens nothing.
+	if err := apps.Delete(admin, w.app.ID); err != nil {
+		t.Fatal(err)
+	}
+	wantRevoked(t, w.check(t, w.revocations, tok), "deleted")
+	_, err = w.auth.CreateAppToken(ctx, identity.AppTokenRequest{AppKey: w.app.AppKey, AppSecret: w.appSecret})
+	wantOrgErr(t, err, "UNAUTHENTICATED", "")
+	_, err = apps.Get(admin, w.app.ID)
+	wantOrgErr(t, err, "APP_NOT_FOUND", "")
+	// The other app was never touched.
+	if err := w.check(t, w.revocations, w.appToken(t, w.readOnlyApp.AppKey, w.readOnlyPass)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRotatingWithAGraceEndsTheOldSecretsTokensWithIt(t *testing.T) {
+	w := newOrgWorld(t)
+	apps, admin, ctx := w.apps(), w.user(w.admin), context.Background()
+	for _, g := range []time.Duration{-time.Second, identity.MaxSecretGrace + time.Second} {
+		_, err := apps.RotateSecret(admin, identity.RotateSecretRequest{ID: w.app.ID, Grace: g})
+		wantOrgErr(t, err, "INVALID_ARGUMENT", "grace_seconds")
+	}
+	before := w.appToken(t, w.app.AppKey, w.appSecret)
+	rotated, err := apps.RotateSecret(admin, identity.RotateSecretRequest{ID: w.app.ID, Grace: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An instance that starts during the grace learns of it too.
+	w.clock.Add(30 * time.Minute)
+	fleet := w.otherInstance(t)
+	during := w.appToken(t, w.app.AppKey, w.appSecret) // the old secret, in its grace
+	fresh := w.appToken(t, w.app.AppKey, rotated.Secret)
+	for _, r := range []*identity.Revocations{w.revocations, fleet} {
+		for _, tok := range []string{before, during, fresh} {
+			if err := w.check(t, r, tok); err != nil {
+				t.Fatalf("during the grace: %v", err)
+			}
+		}
+	}
+
+	w.clock.Add(30*time.Minute + time.Millisecond)
+	if err := fleet.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []*identity.Revocations{w.revocations, fleet} {
+		wantRevoked(t, w.check(t, r, before), "secret")
+		wantRevoked(t, w.check(t, r, during), "secret")
+		if err := w.check(t, r, fresh); err != nil {
+			t.Fatalf("the new secret's token after the grace: %v", err)
+		}
+	}
+	_, err = w.auth.CreateAppToken(ctx, identity.AppTokenRequest{AppKey: w.app.AppKey, AppSecret: w.appSecret})
+	wantOrgErr(t, err, "UNAUTHENTICATED", "")
+
+	// Without a grace, the old secret and its tokens end at once.
+	again, err := apps.RotateSecret(admin, identity.RotateSecretRequest{ID: w.app.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRevoked(t, w.check(t, w.revocations, fresh), "secret")
+	_, err = w.auth.CreateAppToken(ctx, identity.AppTokenRequest{AppKey: w.app.AppKey, AppSecret: rotated.Secret})
+	wantOrgErr(t, err, "UNAUTHENTICATED", "")
+	w.appToken(t, w.app.AppKey, again.Secret)
+
+	// Disabling during a grace ends it: the old secret opens nothing after.
+	third, err := apps.RotateSecret(admin, identity.RotateSecretRequest{ID: w.app.ID, Grace: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.appToken(t, w.app.AppKey, again.Secret)
+	if _, err := apps.Disable(admin, w.app.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := apps.Enable(admin, w.app.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, err = w.auth.CreateAppToken(ctx, identity.AppTokenRequest{AppKey: w.app.AppKey, AppSecret: again.Secret})
+	wantOrgErr(t, err, "UNAUTHENTICATED", "")
+	w.appToken(t, w.app.AppKey, third.Secret)
+}
+
+func TestOrgScopeAndTheAdminsAppsCannotTouch(t *testing.T) {
+	w := newOrgWorld(t)
+	sys := w.user(w.admin)
+	crm := w.appCtx(w.app)
+	// Apps without org mirror no one: ingest no longer suffices.
+	ingestOnly := w.appCtx(&model.App{TenantID: w.tenant.ID, ID: 999, Scopes: "ingest read search"})
+	_, _, err := w.org.UpsertUser(ingestOnly, identity.UpsertUserRequest{OriginUserID: "u-1", Name: "U"})
+	wantOrgErr(t, err, "PERMISSION_DENIED", "")
+	_, _, err = w.org.UpsertDepartment(ingestOnly, identity.UpsertDepartmentRequest{OriginDepartmentID: "d-1", Name: "D"})
+	wantOrgErr(t, err, "PERMISSION_DENIED", "")
+	_, err = w.org.ListUsers(ingestOnly, identity.ListUsersRequest{})
+	wantOrgErr(t, err, "PERMISSION_DENIED", "")
+	if _, err := w.org.ListUsers(crm, identity.ListUsersRequest{}); err != nil {
+		t.Fatal(err)
+	}
+
+	// No app makes an admin, new or existing.
+	_, _, err = w.org.UpsertUser(crm, identity.UpsertUserRequest{OriginUserID: "u-1", Name: "U", Role: "admin"})
+	wantOrgErr(t, err, "PERMISSION_DENIED", "role")
+	if _, _, err := w.org.UpsertUser(crm, identity.UpsertUserRequest{OriginUserID: "u-1", Name: "U", Email: "u1@acme.test"}); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = w.org.UpsertUser(crm, identity.UpsertUserRequest{OriginUserID: "u-1", Name: "U", Email: "u1@acme.test", Role: "admin"})
+	wantOrgErr(t, err, "PERMISSION_DENIED", "role")
+
+	// An admin the partner mirrors (made admin by a real admin).
+	boss := identity.UpsertUserRequest{OriginUserID: "boss", Name: "Boss", Email: "boss@acme.test", Phone: "13900000009", Role: "admin"}
+	b, _, err := w.org.UpsertUser(sys, boss)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The app cannot take the account by its email or phone.
+	steal := boss
+	steal.Email = "attacker@evil.test"
+	_, _, err = w.org.UpsertUser(crm, steal)
+	wantOrgErr(t, err, "PERMISSION_DENIED", "email")
+	steal = boss
+	steal.Phone = "13900000666"
+	_, _, err = w.org.UpsertUser(crm, steal)
+	wantOrgErr(t, err, "PERMISSION_DENIED", "phone")
+	// It may rename, move and (with another active admin) disable an admin,
+	// but not bring a disabled admin back.
+	renamed := boss
+	renamed.Name, renamed.OriginDepartmentID = "Boss 2", "sales"
+	if _, _, err := w.org.UpsertUser(crm, renamed); err != nil {
+		t.Fatal(err)
+	}
+	off := renamed
+	off.Status = model.UserDisabled
+	if _, _, err := w.org.UpsertUser(crm, off); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = w.org.UpsertUser(crm, renamed)
+	wantOrgErr(t, err, "PERMISSION_DENIED", "status")
+	if _, _, err := w.org.UpsertUser(sys, renamed); err != nil {
+		t.Fatal(err)
+	}
+
+	// Boss disables the first admin; Boss is now the last active admin,
+	// whom no app and no admin disables or demotes.
+	disabled, rep := model.UserDisabled, model.RoleRep
+	if _, err := w.org.UpdateUser(w.user(b), identity.UpdateUserRequest{ID: w.admin.ID, Status: &disabled}); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = w.org.UpsertUser(crm, off)
+	wantOrgErr(t, err, "LAST_ADMIN", "status")
+	demoted := renamed
+	demoted.Role = model.RoleRep
+	_, _, err = w.org.UpsertUser(crm, demoted)
+	wantOrgErr(t, err, "LAST_ADMIN", "role")
+	if e := errs.From(err); e.Status != 409 {
+		t.Fatalf("last admin answered %d", e.Status)
+	}
+	// An admin's token still working for a moment (not yet refused) meets
+	// the same rule over the web API.
+	_, err = w.org.UpdateUser(sys, identity.UpdateUserRequest{ID: b.ID, Role: &rep})
+	wantOrgErr(t, err, "LAST_ADMIN", "role")
+	_, err = w.org.UpdateUser(sys, identity.UpdateUserRequest{ID: b.ID, Status: &disabled})
+	wantOrgErr(t, err, "LAST_ADMIN", "status")
+}
