@@ -195,6 +195,35 @@ func TestOpenAPIOnMariaDB(t *testing.T) {
 	c.do(http.MethodPost, "/api/v1/users", rep, map[string]any{"name": "x", "password": "a good password"}, http.StatusForbidden)
 	c.do(http.MethodPut, fmt.Sprintf("/api/v1/users/%d", user.ID), admin, map[string]any{"name": "Renamed", "department_id": 0, "status": nil}, http.StatusOK)
 
+	// Apps, managed by the admin; the secret is shown when made.
+	var made controller.AppSecretJSON
+	newApp := map[string]any{"name": "OpenAPI app", "scopes": []string{"ingest", "org"}}
+	c.do(http.MethodPost, "/api/v1/apps", admin, newApp, http.StatusCreated).decode(t, &made)
+	if made.AppSecret == "" || made.AppKey == "" || made.Status != "active" {
+		t.Errorf("the new app: %+v", made.AppJSON)
+	}
+	c.do(http.MethodPost, "/api/v1/apps", admin, newApp, http.StatusConflict)
+	c.invalid(http.MethodPost, "/api/v1/apps", admin, map[string]any{"name": "x", "scopes": []string{"admin"}}, http.StatusBadRequest)
+	c.do(http.MethodGet, "/api/v1/apps", admin, nil, http.StatusOK)
+	c.do(http.MethodGet, "/api/v1/apps", rep, nil, http.StatusForbidden)
+	appPath := fmt.Sprintf("/api/v1/apps/%d", made.ID)
+	c.do(http.MethodGet, appPath, admin, nil, http.StatusOK)
+	c.do(http.MethodGet, "/api/v1/apps/999999999", admin, nil, http.StatusNotFound)
+	c.do(http.MethodPut, appPath, admin, map[string]any{"scopes": []string{"read"}}, http.StatusOK)
+	c.invalid(http.MethodPut, appPath, admin, map[string]any{"scopes": []string{}}, http.StatusBadRequest)
+	var rotated controller.AppSecretJSON
+	c.do(http.MethodPost, appPath+"/rotate-secret", admin, map[string]any{"grace_seconds": 3600}, http.StatusOK).decode(t, &rotated)
+	if rotated.AppSecret == "" || rotated.AppSecret == made.AppSecret || rotated.OldSecretUntil == nil {
+		t.Errorf("the rotated app: %+v", rotated.AppJSON)
+	}
+	c.invalid(http.MethodPost, appPath+"/rotate-secret", admin, map[string]any{"grace_seconds": 604801}, http.StatusBadRequest)
+	c.do(http.MethodPost, appPath+"/disable", admin, nil, http.StatusOK)
+	c.do(http.MethodPost, appPath+"/disable", app, nil, http.StatusForbidden)
+	c.do(http.MethodPost, appPath+"/enable", admin, nil, http.StatusOK)
+	c.do(http.MethodPost, "/api/v1/apps/999999999/enable", admin, nil, http.StatusNotFound)
+	c.do(http.MethodDelete, appPath, admin, nil, http.StatusOK)
+	c.do(http.MethodDelete, appPath, admin, nil, http.StatusNotFound)
+
 	// Conversations.
 	q := url.Values{"owner_id": {itoa(f.Reps[0].ID)}, "from": {begin.Add(-time.Hour).Format(time.RFC3339)},
 		"to": {itoa(time.Now().Add(time.Hour).UnixMilli())}, "direction": {"outbound"}, "page_size": {"1"}}
