@@ -30,10 +30,19 @@ class AuthServiceServicer(object):
 
     def CreateAppToken(self, request, context):
         """CreateAppToken checks the app's key and secret and issues an access
-        token valid for 2 hours. It needs no authorization. A wrong key or
-        secret, or a disabled app, answers UNAUTHENTICATED without saying which.
-        Request a new token before the current one expires; several valid tokens
-        may coexist.
+        token valid for 2 hours, carrying the app's scopes. It needs no
+        authorization. A wrong key or secret answers UNAUTHENTICATED without
+        saying which; a disabled app, to a caller with its secret, answers
+        UNAUTHENTICATED with reason APP_DISABLED. After a rotation with a grace
+        period the previous secret works until the grace ends, and its tokens
+        end with it. Tokens of an app disabled, deleted, given new scopes or a
+        new secret are refused (UNAUTHENTICATED, reason TOKEN_REVOKED) on every
+        instance within 5 s. Apps are managed by the tenant's admins over HTTP
+        (/api/v1/apps). Request a new token before the current one expires;
+        several valid tokens may coexist.
+
+        Scopes an app may hold: ingest (conversations, transcripts, deals), read,
+        search, org (departments and users); each RPC names the one it needs.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -56,6 +56,8 @@ class ConversationServiceServicer(object):
         request that differs from the stored conversation is ALREADY_EXISTS
         (reason CONVERSATION_CONFLICT). An owner, deal or participant user that
         does not exist is NOT_FOUND.
+
+        Scope: ingest.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -73,6 +75,8 @@ class ConversationServiceServicer(object):
         searchable within seconds (SearchService). Errors: a missing, late or
         second header, or any invalid sentence, is INVALID_ARGUMENT naming the
         sentence's seq; an unknown conversation is NOT_FOUND.
+
+        Scope: ingest.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -81,6 +85,8 @@ class ConversationServiceServicer(object):
     def GetConversation(self, request, context):
         """GetConversation returns one conversation with its participants, metrics
         and tracker hit counts.
+
+        Scope: read.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -89,6 +95,8 @@ class ConversationServiceServicer(object):
     def ListConversations(self, request, context):
         """ListConversations lists conversations matching a filter, newest
         begin_time first (ties: higher id first).
+
+        Scope: read.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -97,6 +105,8 @@ class ConversationServiceServicer(object):
     def GetTranscript(self, request, context):
         """GetTranscript returns the sentences of a conversation in seq order,
         optionally marking those that match a query.
+
+        Scope: read.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

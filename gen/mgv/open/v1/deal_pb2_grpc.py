@@ -32,6 +32,8 @@ class DealServiceServicer(object):
         """UpsertDeal creates the deal with this origin id, or replaces every
         attribute below when it exists. Sending the same request again changes
         nothing. An owner that does not exist is NOT_FOUND.
+
+        Scope: ingest.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

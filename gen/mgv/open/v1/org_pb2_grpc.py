@@ -43,6 +43,8 @@ class OrgServiceServicer(object):
         its name and parent when it exists. Sending the same request again
         changes nothing. A parent must be upserted before its children; making a
         department its own ancestor is INVALID_ARGUMENT.
+
+        Scope: org.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -53,6 +55,12 @@ class OrgServiceServicer(object):
         attribute below when it exists. Sending the same request again changes
         nothing. An email or phone already used by another user of the tenant is
         ALREADY_EXISTS.
+
+        Scope: org (not ingest: users hold roles). No app may make a user an
+        admin (ROLE_ADMIN on a user who is not one), enable a disabled admin, or
+        change the email or phone an admin signs in with: PERMISSION_DENIED.
+        Disabling or demoting the tenant's last active admin is ALREADY_EXISTS
+        with reason LAST_ADMIN (HTTP 409), for apps and admins alike.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -60,6 +68,8 @@ class OrgServiceServicer(object):
 
     def ListUsers(self, request, context):
         """ListUsers lists the tenant's users, ordered by id ascending.
+
+        Scope: org.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -32,6 +32,8 @@ class SearchServiceServicer(object):
         facets over all matches. When the search engine is unavailable it
         answers UNAVAILABLE at once; ingest keeps working meanwhile and the index
         catches up later.
+
+        Scope: search.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -35,6 +35,8 @@ class StatsServiceServicer(object):
         those conversations, and the same for the whole team. Conversations
         without a transcript yet count in conversation_count and
         total_duration_ms but not in the means.
+
+        Scope: read.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

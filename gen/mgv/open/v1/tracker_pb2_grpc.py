@@ -35,6 +35,8 @@ class TrackerServiceServicer(object):
 
     def ListTrackers(self, request, context):
         """ListTrackers returns every tracker of the tenant, ordered by id.
+
+        Scope: read.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -44,6 +46,8 @@ class TrackerServiceServicer(object):
         """GetTrackerStats counts a tracker's hits in the conversations in scope
         whose begin_time is in [start_time, end_time), grouped by owner or by
         day. An unknown tracker is NOT_FOUND.
+
+        Scope: read.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -42,6 +42,8 @@ type ConversationServiceClient interface {
 	// request that differs from the stored conversation is ALREADY_EXISTS
 	// (reason CONVERSATION_CONFLICT). An owner, deal or participant user that
 	// does not exist is NOT_FOUND.
+	//
+	// Scope: ingest.
 	CreateConversation(ctx context.Context, in *CreateConversationRequest, opts ...grpc.CallOption) (*CreateConversationResponse, error)
 	// PutTranscript replaces the whole transcript of a conversation. The client
 	// streams one header, then any number of sentence chunks, then closes its
@@ -54,15 +56,23 @@ type ConversationServiceClient interface {
 	// searchable within seconds (SearchService). Errors: a missing, late or
 	// second header, or any invalid sentence, is INVALID_ARGUMENT naming the
 	// sentence's seq; an unknown conversation is NOT_FOUND.
+	//
+	// Scope: ingest.
 	PutTranscript(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[PutTranscriptRequest, PutTranscriptResponse], error)
 	// GetConversation returns one conversation with its participants, metrics
 	// and tracker hit counts.
+	//
+	// Scope: read.
 	GetConversation(ctx context.Context, in *GetConversationRequest, opts ...grpc.CallOption) (*GetConversationResponse, error)
 	// ListConversations lists conversations matching a filter, newest
 	// begin_time first (ties: higher id first).
+	//
+	// Scope: read.
 	ListConversations(ctx context.Context, in *ListConversationsRequest, opts ...grpc.CallOption) (*ListConversationsResponse, error)
 	// GetTranscript returns the sentences of a conversation in seq order,
 	// optionally marking those that match a query.
+	//
+	// Scope: read.
 	GetTranscript(ctx context.Context, in *GetTranscriptRequest, opts ...grpc.CallOption) (*GetTranscriptResponse, error)
 }
 
@@ -141,6 +151,8 @@ type ConversationServiceServer interface {
 	// request that differs from the stored conversation is ALREADY_EXISTS
 	// (reason CONVERSATION_CONFLICT). An owner, deal or participant user that
 	// does not exist is NOT_FOUND.
+	//
+	// Scope: ingest.
 	CreateConversation(context.Context, *CreateConversationRequest) (*CreateConversationResponse, error)
 	// PutTranscript replaces the whole transcript of a conversation. The client
 	// streams one header, then any number of sentence chunks, then closes its
@@ -153,15 +165,23 @@ type ConversationServiceServer interface {
 	// searchable within seconds (SearchService). Errors: a missing, late or
 	// second header, or any invalid sentence, is INVALID_ARGUMENT naming the
 	// sentence's seq; an unknown conversation is NOT_FOUND.
+	//
+	// Scope: ingest.
 	PutTranscript(grpc.ClientStreamingServer[PutTranscriptRequest, PutTranscriptResponse]) error
 	// GetConversation returns one conversation with its participants, metrics
 	// and tracker hit counts.
+	//
+	// Scope: read.
 	GetConversation(context.Context, *GetConversationRequest) (*GetConversationResponse, error)
 	// ListConversations lists conversations matching a filter, newest
 	// begin_time first (ties: higher id first).
+	//
+	// Scope: read.
 	ListConversations(context.Context, *ListConversationsRequest) (*ListConversationsResponse, error)
 	// GetTranscript returns the sentences of a conversation in seq order,
 	// optionally marking those that match a query.
+	//
+	// Scope: read.
 	GetTranscript(context.Context, *GetTranscriptRequest) (*GetTranscriptResponse, error)
 	mustEmbedUnimplementedConversationServiceServer()
 }

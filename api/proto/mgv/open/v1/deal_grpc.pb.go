@@ -35,6 +35,8 @@ type DealServiceClient interface {
 	// UpsertDeal creates the deal with this origin id, or replaces every
 	// attribute below when it exists. Sending the same request again changes
 	// nothing. An owner that does not exist is NOT_FOUND.
+	//
+	// Scope: ingest.
 	UpsertDeal(ctx context.Context, in *UpsertDealRequest, opts ...grpc.CallOption) (*UpsertDealResponse, error)
 }
 
@@ -66,6 +68,8 @@ type DealServiceServer interface {
 	// UpsertDeal creates the deal with this origin id, or replaces every
 	// attribute below when it exists. Sending the same request again changes
 	// nothing. An owner that does not exist is NOT_FOUND.
+	//
+	// Scope: ingest.
 	UpsertDeal(context.Context, *UpsertDealRequest) (*UpsertDealResponse, error)
 	mustEmbedUnimplementedDealServiceServer()
 }

@@ -38,13 +38,23 @@ type OrgServiceClient interface {
 	// its name and parent when it exists. Sending the same request again
 	// changes nothing. A parent must be upserted before its children; making a
 	// department its own ancestor is INVALID_ARGUMENT.
+	//
+	// Scope: org.
 	UpsertDepartment(ctx context.Context, in *UpsertDepartmentRequest, opts ...grpc.CallOption) (*UpsertDepartmentResponse, error)
 	// UpsertUser creates the user with this origin id, or replaces every
 	// attribute below when it exists. Sending the same request again changes
 	// nothing. An email or phone already used by another user of the tenant is
 	// ALREADY_EXISTS.
+	//
+	// Scope: org (not ingest: users hold roles). No app may make a user an
+	// admin (ROLE_ADMIN on a user who is not one), enable a disabled admin, or
+	// change the email or phone an admin signs in with: PERMISSION_DENIED.
+	// Disabling or demoting the tenant's last active admin is ALREADY_EXISTS
+	// with reason LAST_ADMIN (HTTP 409), for apps and admins alike.
 	UpsertUser(ctx context.Context, in *UpsertUserRequest, opts ...grpc.CallOption) (*UpsertUserResponse, error)
 	// ListUsers lists the tenant's users, ordered by id ascending.
+	//
+	// Scope: org.
 	ListUsers(ctx context.Context, in *ListUsersRequest, opts ...grpc.CallOption) (*ListUsersResponse, error)
 }
 
@@ -97,13 +107,23 @@ type OrgServiceServer interface {
 	// its name and parent when it exists. Sending the same request again
 	// changes nothing. A parent must be upserted before its children; making a
 	// department its own ancestor is INVALID_ARGUMENT.
+	//
+	// Scope: org.
 	UpsertDepartment(context.Context, *UpsertDepartmentRequest) (*UpsertDepartmentResponse, error)
 	// UpsertUser creates the user with this origin id, or replaces every
 	// attribute below when it exists. Sending the same request again changes
 	// nothing. An email or phone already used by another user of the tenant is
 	// ALREADY_EXISTS.
+	//
+	// Scope: org (not ingest: users hold roles). No app may make a user an
+	// admin (ROLE_ADMIN on a user who is not one), enable a disabled admin, or
+	// change the email or phone an admin signs in with: PERMISSION_DENIED.
+	// Disabling or demoting the tenant's last active admin is ALREADY_EXISTS
+	// with reason LAST_ADMIN (HTTP 409), for apps and admins alike.
 	UpsertUser(context.Context, *UpsertUserRequest) (*UpsertUserResponse, error)
 	// ListUsers lists the tenant's users, ordered by id ascending.
+	//
+	// Scope: org.
 	ListUsers(context.Context, *ListUsersRequest) (*ListUsersResponse, error)
 	mustEmbedUnimplementedOrgServiceServer()
 }

@@ -35,6 +35,8 @@ type SearchServiceClient interface {
 	// facets over all matches. When the search engine is unavailable it
 	// answers UNAVAILABLE at once; ingest keeps working meanwhile and the index
 	// catches up later.
+	//
+	// Scope: search.
 	SearchTranscripts(ctx context.Context, in *SearchTranscriptsRequest, opts ...grpc.CallOption) (*SearchTranscriptsResponse, error)
 }
 
@@ -67,6 +69,8 @@ type SearchServiceServer interface {
 	// facets over all matches. When the search engine is unavailable it
 	// answers UNAVAILABLE at once; ingest keeps working meanwhile and the index
 	// catches up later.
+	//
+	// Scope: search.
 	SearchTranscripts(context.Context, *SearchTranscriptsRequest) (*SearchTranscriptsResponse, error)
 	mustEmbedUnimplementedSearchServiceServer()
 }

@@ -37,6 +37,8 @@ type StatsServiceClient interface {
 	// those conversations, and the same for the whole team. Conversations
 	// without a transcript yet count in conversation_count and
 	// total_duration_ms but not in the means.
+	//
+	// Scope: read.
 	GetRepStats(ctx context.Context, in *GetRepStatsRequest, opts ...grpc.CallOption) (*GetRepStatsResponse, error)
 }
 
@@ -71,6 +73,8 @@ type StatsServiceServer interface {
 	// those conversations, and the same for the whole team. Conversations
 	// without a transcript yet count in conversation_count and
 	// total_duration_ms but not in the means.
+	//
+	// Scope: read.
 	GetRepStats(context.Context, *GetRepStatsRequest) (*GetRepStatsResponse, error)
 	mustEmbedUnimplementedStatsServiceServer()
 }

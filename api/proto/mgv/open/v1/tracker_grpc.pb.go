@@ -33,10 +33,14 @@ const (
 // Trackers are managed in the Megaview apps.
 type TrackerServiceClient interface {
 	// ListTrackers returns every tracker of the tenant, ordered by id.
+	//
+	// Scope: read.
 	ListTrackers(ctx context.Context, in *ListTrackersRequest, opts ...grpc.CallOption) (*ListTrackersResponse, error)
 	// GetTrackerStats counts a tracker's hits in the conversations in scope
 	// whose begin_time is in [start_time, end_time), grouped by owner or by
 	// day. An unknown tracker is NOT_FOUND.
+	//
+	// Scope: read.
 	GetTrackerStats(ctx context.Context, in *GetTrackerStatsRequest, opts ...grpc.CallOption) (*GetTrackerStatsResponse, error)
 }
 
@@ -76,10 +80,14 @@ func (c *trackerServiceClient) GetTrackerStats(ctx context.Context, in *GetTrack
 // Trackers are managed in the Megaview apps.
 type TrackerServiceServer interface {
 	// ListTrackers returns every tracker of the tenant, ordered by id.
+	//
+	// Scope: read.
 	ListTrackers(context.Context, *ListTrackersRequest) (*ListTrackersResponse, error)
 	// GetTrackerStats counts a tracker's hits in the conversations in scope
 	// whose begin_time is in [start_time, end_time), grouped by owner or by
 	// day. An unknown tracker is NOT_FOUND.
+	//
+	// Scope: read.
 	GetTrackerStats(context.Context, *GetTrackerStatsRequest) (*GetTrackerStatsResponse, error)
 	mustEmbedUnimplementedTrackerServiceServer()
 }
