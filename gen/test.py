@@ -19,7 +19,8 @@ prints where it found it and the grpcio and protobuf it runs on.
 
 Every option also reads an environment variable: MGV_GRPC_ADDR, MGV_CA_FILE,
 MGV_APP_KEY, MGV_APP_SECRET, MGV_OWNER_USER_ID, MGV_SENTENCES, MGV_SEARCH_WAIT.
-Without an owner id, the owner is upserted with OrgService.UpsertUser.
+Without an owner id, the owner is upserted with OrgService.UpsertUser (the app
+needs the org scope as well as ingest).
 """
 
 import argparse

@@ -328,18 +328,21 @@ func TestOrgUpsertsOverGRPCOnMariaDB(t *testing.T) {
 		t.Fatalf("users below HQ: %v, %v", inHQ, err)
 	}
 
-	// Scopes: read may list but not write; ingest may write but not list.
-	readCtx := authBearer(t.Context(), token(readOnly.AppKey, readOnlySecret))
-	if _, err := org.ListUsers(readCtx, &openv1.ListUsersRequest{}); err != nil {
-		t.Fatalf("read scope cannot list: %v", err)
-	}
-	_, err = org.UpsertDepartment(readCtx, &openv1.UpsertDepartmentRequest{OriginDepartmentId: "crm-y", Name: "Y"})
-	if code, reason := authGRPCReason(err); code != codes.PermissionDenied || reason != "PERMISSION_DENIED" {
-		t.Fatalf("read scope upserting: %v", err)
-	}
-	ingestCtx := authBearer(t.Context(), token(ingestOnly.AppKey, ingestOnlySecret))
-	if _, err := org.ListUsers(ingestCtx, &openv1.ListUsersRequest{}); orgCode(err) != codes.PermissionDenied {
-		t.Fatalf("ingest scope listing: %v", err)
+	// Scopes: only org lists or writes the org; read and ingest do neither.
+	for scope, app := range map[string]string{"read": token(readOnly.AppKey, readOnlySecret), "ingest": token(ingestOnly.AppKey, ingestOnlySecret)} {
+		actx := authBearer(t.Context(), app)
+		_, err := org.ListUsers(actx, &openv1.ListUsersRequest{})
+		if code, reason := authGRPCReason(err); code != codes.PermissionDenied || reason != "PERMISSION_DENIED" {
+			t.Fatalf("%s scope listing users: %v", scope, err)
+		}
+		_, err = org.UpsertDepartment(actx, &openv1.UpsertDepartmentRequest{OriginDepartmentId: "crm-y", Name: "Y"})
+		if orgCode(err) != codes.PermissionDenied {
+			t.Fatalf("%s scope upserting a department: %v", scope, err)
+		}
+		_, err = org.UpsertUser(actx, &openv1.UpsertUserRequest{OriginUserId: "crm-y", Name: "Y"})
+		if orgCode(err) != codes.PermissionDenied {
+			t.Fatalf("%s scope upserting a user: %v", scope, err)
+		}
 	}
 	// A user's token is no partner's: a rep cannot upsert over gRPC.
 	_, err = org.UpsertUser(authBearer(t.Context(), f.Token(t, f.Reps[0])), &openv1.UpsertUserRequest{OriginUserId: "crm-u3", Name: "X"})

@@ -729,9 +729,9 @@ func (w *scopeWorld) readEndpoints() []scopeEndpoint {
 			call: func(t *testing.T, c *scopeCaller, _ string) scopeAnswer {
 				return w.web(t, c, http.MethodGet, "/api/v1/users?department_id="+salesID, nil, userNames(t))
 			}},
-		{name: "gRPC OrgService.ListUsers", cells: cells(allow, allow, allow, allow, allow, allow, denied, allow, allow), sees: users,
+		{name: "gRPC OrgService.ListUsers", cells: cells(allow, allow, allow, allow, allow, denied, denied, allow, allow), sees: users,
 			call: listUsers(0)},
-		{name: "gRPC OrgService.ListUsers(department <A sales>)", cells: cells(allow, allow, allow, allow, allow, allow, denied, hidden, hidden),
+		{name: "gRPC OrgService.ListUsers(department <A sales>)", cells: cells(allow, allow, allow, allow, allow, denied, denied, hidden, hidden),
 			reason: "DEPARTMENT_NOT_FOUND", sees: inSales(scopeUsers), call: listUsers(w.a.Sales.ID)},
 
 		// Conversations: lists.
@@ -1067,9 +1067,10 @@ func (w *scopeWorld) writeEndpoints() []scopeEndpoint {
 		{name: "DELETE /comments/{rep3's, on rep3's call}", cells: cells(hidden, allow, denied, allow, denied, denied, denied, hidden, denied),
 			reason: "COMMENT_NOT_FOUND", call: deleteComment("rep3", w.a.Reps[2])},
 
-		// Partner writes over gRPC: apps with "ingest" and admins; the other
-		// tenant cannot reach A's ids or origin ids.
-		{name: "gRPC OrgService.UpsertDepartment (parent: A's scope-hq)", cells: cells(denied, denied, denied, allow, allow, denied, allow, hidden, hidden),
+		// Partner writes over gRPC: apps with "org" (the org) or "ingest"
+		// (the rest) and admins; the other tenant cannot reach A's ids or
+		// origin ids.
+		{name: "gRPC OrgService.UpsertDepartment (parent: A's scope-hq)", cells: cells(denied, denied, denied, allow, allow, denied, denied, hidden, hidden),
 			reason: "DEPARTMENT_NOT_FOUND",
 			call: func(t *testing.T, c *scopeCaller, _ string) scopeAnswer {
 				_, err := orgClient.UpsertDepartment(c.ctx(t), &openv1.UpsertDepartmentRequest{OriginDepartmentId: "scope-team", Name: "Team", OriginParentId: "scope-hq"})
@@ -1078,7 +1079,7 @@ func (w *scopeWorld) writeEndpoints() []scopeEndpoint {
 				}
 				return scopeRPCOK()
 			}},
-		{name: "gRPC OrgService.UpsertUser (department: A's scope-hq)", cells: cells(denied, denied, denied, allow, allow, denied, allow, hidden, hidden),
+		{name: "gRPC OrgService.UpsertUser (department: A's scope-hq)", cells: cells(denied, denied, denied, allow, allow, denied, denied, hidden, hidden),
 			reason: "DEPARTMENT_NOT_FOUND",
 			call: func(t *testing.T, c *scopeCaller, _ string) scopeAnswer {
 				_, err := orgClient.UpsertUser(c.ctx(t), &openv1.UpsertUserRequest{OriginUserId: "scope-user", Name: "Partner Rep",
