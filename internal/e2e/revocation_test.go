@@ -25,7 +25,7 @@ func waitRefused(t *testing.T, s *Service, since time.Time, what, method, path, 
 				t.Fatalf("%s: refused with %s (%s), want TOKEN_REVOKED", what, r.Reason, r.Msg)
 			}
 			took := time.Since(since)
-			t.Logf("%s: refused on the other instance %v after the revocation (%s)", what, took.Round(time.Millisecond), r.Msg)
+			t.Logf("%s: refused on %s %v after the revocation (%s)", what, s.HTTPAddr, took.Round(time.Millisecond), r.Msg)
 			return took
 		}
 		if time.Since(since) > revocationDeadline {
