@@ -720,11 +720,11 @@ func (w *scopeWorld) readEndpoints() []scopeEndpoint {
 					return out
 				})
 			}},
-		{name: "GET /users", cells: cells(allow, allow, allow, allow, allow, allow, denied, allow, allow), sees: users,
+		{name: "GET /users", cells: cells(allow, allow, allow, allow, allow, denied, denied, allow, allow), sees: users,
 			call: func(t *testing.T, c *scopeCaller, _ string) scopeAnswer {
 				return w.web(t, c, http.MethodGet, "/api/v1/users", nil, userNames(t))
 			}},
-		{name: "GET /users?department_id=<A sales>", cells: cells(allow, allow, allow, allow, allow, allow, denied, hidden, hidden),
+		{name: "GET /users?department_id=<A sales>", cells: cells(allow, allow, allow, allow, allow, denied, denied, hidden, hidden),
 			reason: "DEPARTMENT_NOT_FOUND", sees: inSales(scopeUsers),
 			call: func(t *testing.T, c *scopeCaller, _ string) scopeAnswer {
 				return w.web(t, c, http.MethodGet, "/api/v1/users?department_id="+salesID, nil, userNames(t))
