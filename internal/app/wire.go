@@ -82,7 +82,8 @@ func newDomain(cfg *config.Config, log zerolog.Logger, d *deps, pol *policies) (
 	}
 	dm.auth = auth
 	dm.apps = identity.NewApps(identity.AppsDeps{Apps: dao.NewApps(d.db), Hasher: hasher, Revocations: dm.revocations})
-	dm.org = identity.NewOrg(identity.OrgDeps{Users: users, Departments: departments, Tenants: tenants, Refresh: refresh, Hasher: hasher, Revocations: dm.revocations})
+	dm.org = identity.NewOrg(identity.OrgDeps{Users: users, Departments: departments, Tenants: tenants, Refresh: refresh, Hasher: hasher, Revocations: dm.revocations,
+		Tx: dao.NewTransactor(d.db)})
 	convs := dao.NewConversations(d.db)
 	dm.convs = conversation.NewReader(convs)
 	trackers := dao.NewTrackers(d.db)

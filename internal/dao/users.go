@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/model"
@@ -100,10 +101,20 @@ func (r *Users) List(ctx context.Context, s model.Scope, departmentPath string, 
 	return users, total, nil
 }
 
-// ActiveAdmins counts the active admins of a tenant.
+// ActiveAdmins counts the active admins of a tenant. On MySQL their rows
+// stay locked until the transaction of ctx ends (FOR UPDATE), and the count
+// reads the latest committed rows: a concurrent change of an admin waits.
+// SQLite serializes writers and needs no lock.
 func (r *Users) ActiveAdmins(ctx context.Context, tenantID int64) (int64, error) {
-	var n int64
-	err := conn(ctx, r.db).Model(&model.User{}).
-		Where("tenant_id = ? AND role = ? AND status = ?", tenantID, model.RoleAdmin, model.UserActive).Count(&n).Error
-	return n, dbError(err, nil)
+	db := conn(ctx, r.db)
+	q := db.Model(&model.User{}).Select("id").
+		Where("tenant_id = ? AND role = ? AND status = ?", tenantID, model.RoleAdmin, model.UserActive)
+	if db.Name() == "mysql" {
+		q = q.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate})
+	}
+	var ids []int64
+	if err := q.Find(&ids).Error; err != nil {
+		return 0, dbError(err, nil)
+	}
+	return int64(len(ids)), nil
 }

@@ -276,3 +276,78 @@ func TestAppsManagedByAdminsOnMariaDB(t *testing.T) {
 		t.Fatalf("the other app: %s", read)
 	}
 }
+
+// Two admins, the tenant's only active ones, demote each other at the same
+// moment, round after round: the last-admin check and the change are one
+// transaction that locks the admins' rows, so one of them always stays
+// admin (the other answer is LAST_ADMIN, or TOKEN_REVOKED when the
+// winner's change came first).
+func TestAdminsDemotingEachOtherKeepOneOnMariaDB(t *testing.T) {
+	s := NewService(t, mysqlEnv(t))
+	f := NewFixture(t, s)
+	s.Start()
+	first := authLogin(t, s, *f.Admin.Email, f.Password).AccessToken
+	type admin struct {
+		id    int64
+		email string
+	}
+	mk := func(name string) admin {
+		email := strings.Replace(*f.Admin.Email, "admin.", name+".", 1)
+		var u struct {
+			ID int64 `json:"id"`
+		}
+		authCall(t, s, http.MethodPost, "/api/v1/users", first, map[string]any{"name": name, "email": email, "password": f.Password, "role": "admin"}).
+			want(t, http.StatusCreated, "").decode(t, &u)
+		return admin{u.ID, email}
+	}
+	x, y := mk("admin-x"), mk("admin-y")
+	tokX := authLogin(t, s, x.email, f.Password).AccessToken
+	authCall(t, s, http.MethodPut, fmt.Sprintf("/api/v1/users/%d", f.Admin.ID), tokX, map[string]any{"status": "disabled"}).want(t, http.StatusOK, "")
+	tokY := authLogin(t, s, y.email, f.Password).AccessToken
+
+	outcomes := map[string]int{}
+	for round := range 10 {
+		answers := make([]authResult, 2)
+		start := make(chan struct{})
+		done := make(chan struct{})
+		for i, call := range []struct {
+			token  string
+			target int64
+		}{{tokX, y.id}, {tokY, x.id}} {
+			go func() {
+				defer func() { done <- struct{}{} }()
+				<-start
+				answers[i] = authCall(t, s, http.MethodPut, fmt.Sprintf("/api/v1/users/%d", call.target), call.token, map[string]any{"role": "rep"})
+			}()
+		}
+		close(start)
+		<-done
+		<-done
+		var active int64
+		if err := f.DB.Model(&model.User{}).Where("tenant_id = ? AND role = ? AND status = ?", f.Tenant.ID, model.RoleAdmin, model.UserActive).
+			Count(&active).Error; err != nil {
+			t.Fatal(err)
+		}
+		ok := 0
+		for _, a := range answers {
+			outcomes[fmt.Sprintf("%d %s", a.Status, a.Reason)]++
+			if a.Status == http.StatusOK {
+				ok++
+			} else if a.Status != http.StatusConflict && a.Status != http.StatusUnauthorized {
+				t.Fatalf("round %d: %d %s %s", round, a.Status, a.Reason, a.Msg)
+			}
+		}
+		if active != 1 || ok != 1 {
+			t.Fatalf("round %d: %d active admins after the answers %d %s and %d %s", round, active,
+				answers[0].Status, answers[0].Reason, answers[1].Status, answers[1].Reason)
+		}
+		// The one still admin makes the other admin again.
+		loser, winnerTok := y, tokX
+		if answers[1].Status == http.StatusOK {
+			loser, winnerTok = x, tokY
+		}
+		authCall(t, s, http.MethodPut, fmt.Sprintf("/api/v1/users/%d", loser.id), winnerTok, map[string]any{"role": "admin"}).want(t, http.StatusOK, "")
+		tokX, tokY = authLogin(t, s, x.email, f.Password).AccessToken, authLogin(t, s, y.email, f.Password).AccessToken
+	}
+	t.Logf("answers over 10 rounds: %v", outcomes)
+}

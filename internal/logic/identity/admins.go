@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"time"
 
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/model"
@@ -27,6 +28,25 @@ func appMayWrite(u *model.User, a *userAttrs) error {
 		return errs.Forbidden("an app cannot change the phone an admin signs in with").With("field", "phone")
 	}
 	return nil
+}
+
+// writeUser applies a to u and stores it, unless that disables or demotes
+// the tenant's last active admin. With a transactor the count of active
+// admins locks their rows (on MySQL) until the change commits, so of two
+// admins demoting each other at once the second sees the first's change.
+func (o *Org) writeUser(ctx context.Context, u *model.User, a *userAttrs, now time.Time) error {
+	before := *u
+	write := func(ctx context.Context) error {
+		if err := o.keepAnAdmin(ctx, &before, a); err != nil {
+			return err
+		}
+		a.applyTo(u, now)
+		return o.users.Update(ctx, u)
+	}
+	if o.tx == nil {
+		return write(ctx)
+	}
+	return o.tx.InTx(ctx, write)
 }
 
 // keepAnAdmin refuses to disable or demote the tenant's last active admin,

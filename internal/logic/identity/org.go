@@ -66,6 +66,13 @@ type Org struct {
 	hasher      Hasher
 	now         func() time.Time
 	revocations *Revocations
+	tx          Transactor
+}
+
+// Transactor runs fn in one transaction: every repository call made with
+// the context fn receives joins it.
+type Transactor interface {
+	InTx(ctx context.Context, fn func(ctx context.Context) error) error
 }
 
 // OrgDeps are what Org needs.
@@ -80,12 +87,16 @@ type OrgDeps struct {
 	// Revocations refuses the tokens of a user disabled, given another
 	// role, department or password; nil leaves access tokens to expire.
 	Revocations *Revocations
+	// Tx makes the last-admin check and the change one transaction, so
+	// two admins demoting each other at once leave one; nil runs them
+	// one after the other.
+	Tx Transactor
 }
 
 // NewOrg builds the use cases.
 func NewOrg(d OrgDeps) *Org {
 	now := storeClock(d.Now)
-	return &Org{users: d.Users, departments: d.Departments, tenants: d.Tenants, refresh: d.Refresh, hasher: d.Hasher, now: now, revocations: d.Revocations}
+	return &Org{users: d.Users, departments: d.Departments, tenants: d.Tenants, refresh: d.Refresh, hasher: d.Hasher, now: now, revocations: d.Revocations, tx: d.Tx}
 }
 
 // storeClock reads clock (time.Now when nil) in UTC at the millisecond
@@ -331,9 +342,6 @@ func (o *Org) UpdateUser(ctx context.Context, req UpdateUserRequest) (*model.Use
 	if a.email == nil && a.phone == nil && (u.PasswordHash != "" || req.Password != nil) {
 		return nil, errs.InvalidArgument("email", "an email or a phone is required to sign in")
 	}
-	if err := o.keepAnAdmin(ctx, u, a); err != nil {
-		return nil, err
-	}
 	signOut := a.status != model.UserActive && u.Status == model.UserActive
 	reason := revocationReason(u, a)
 	if req.Password != nil {
@@ -351,8 +359,7 @@ func (o *Org) UpdateUser(ctx context.Context, req UpdateUserRequest) (*model.Use
 		}
 	}
 	now := o.now()
-	a.applyTo(u, now)
-	if err := o.users.Update(ctx, u); err != nil {
+	if err := o.writeUser(ctx, u, a, now); err != nil {
 		return nil, err
 	}
 	if err := o.revoke(ctx, u, signOut, reason, now); err != nil {
@@ -531,13 +538,9 @@ func (o *Org) upsertUser(ctx context.Context, s model.Scope, origin string, ar u
 	if a.same(u) {
 		return u, false, nil
 	}
-	if err := o.keepAnAdmin(ctx, u, a); err != nil {
-		return nil, false, err
-	}
 	signOut := a.status != model.UserActive && u.Status == model.UserActive
 	reason := revocationReason(u, a)
-	a.applyTo(u, now)
-	if err := o.users.Update(ctx, u); err != nil {
+	if err := o.writeUser(ctx, u, a, now); err != nil {
 		return nil, false, err
 	}
 	if err := o.revoke(ctx, u, signOut, reason, now); err != nil {

@@ -139,7 +139,8 @@ func newOrgWorld(t testing.TB) *orgWorld {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.org = identity.NewOrg(identity.OrgDeps{Users: w.users, Departments: w.departments, Tenants: tenants, Refresh: refresh, Hasher: w.hasher, Now: w.clock.Now, Revocations: w.revocations})
+	w.org = identity.NewOrg(identity.OrgDeps{Users: w.users, Departments: w.departments, Tenants: tenants, Refresh: refresh, Hasher: w.hasher, Now: w.clock.Now, Revocations: w.revocations,
+		Tx: dao.NewTransactor(db)})
 	w.provision = identity.NewProvision(identity.ProvisionDeps{Tenants: tenants, Apps: apps, Users: w.users, Hasher: w.hasher, Now: w.clock.Now, Revocations: w.revocations})
 
 	ctx := context.Background()
