@@ -296,3 +296,56 @@ func TestOrgScopeAndTheAdminsAppsCannotTouch(t *testing.T) {
 	_, err = w.org.UpdateUser(sys, identity.UpdateUserRequest{ID: b.ID, Status: &disabled})
 	wantOrgErr(t, err, "LAST_ADMIN", "status")
 }
+
+// A grace longer than every token's lifetime: an instance that starts
+// after the rotation has left its poll window still learns of the grace,
+// and no instance forgets it before it ends.
+func TestALongGraceIsKnownToInstancesStartedDuringIt(t *testing.T) {
+	w := newOrgWorld(t)
+	apps, admin, ctx := w.apps(), w.user(w.admin), context.Background()
+	rotated, err := apps.RotateSecret(admin, identity.RotateSecretRequest{ID: w.app.ID, Grace: 6 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.clock.Add(3 * time.Hour) // past the 2 h the instances keep raises for
+	if err := w.revocations.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	w.clock.Add(time.Minute) // a second poll a minute later prunes
+	if err := w.revocations.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	late := w.otherInstance(t)
+	old := w.appToken(t, w.app.AppKey, w.appSecret)
+	fresh := w.appToken(t, w.app.AppKey, rotated.Secret)
+	for _, r := range []*identity.Revocations{w.revocations, late} {
+		if err := w.check(t, r, old); err != nil {
+			t.Fatalf("the old secret's token in its grace: %v", err)
+		}
+	}
+	w.clock.Add(3 * time.Hour)
+	for _, r := range []*identity.Revocations{w.revocations, late} {
+		if err := r.Poll(ctx); err != nil {
+			t.Fatal(err)
+		}
+		wantRevoked(t, w.check(t, r, old), "secret")
+		if err := w.check(t, r, fresh); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestSeedingGivesAnExistingAppTheScopesAskedFor(t *testing.T) {
+	w := newOrgWorld(t)
+	ctx := context.Background()
+	tok := w.appToken(t, w.app.AppKey, w.appSecret)
+	creds, err := w.provision.EnsureApp(ctx, identity.NewApp{TenantID: w.tenant.ID, Name: "CRM", Scopes: []string{"ingest", "read", "search", "org"}})
+	if err != nil || creds.Secret != "" || creds.App.Scopes != "ingest read search org" {
+		t.Fatalf("ensure: %+v %v", creds, err)
+	}
+	wantRevoked(t, w.check(t, w.revocations, tok), "scopes")
+	_, err = w.provision.EnsureApp(ctx, identity.NewApp{TenantID: w.tenant.ID, Name: "CRM", Scopes: []string{"everything"}})
+	wantOrgErr(t, err, "INVALID_ARGUMENT", "scopes")
+	_, err = w.provision.EnsureApp(ctx, identity.NewApp{TenantID: w.tenant.ID, Name: "New"})
+	wantOrgErr(t, err, "INVALID_ARGUMENT", "scopes")
+}
