@@ -117,8 +117,9 @@ var publicOperations = map[string]bool{
 
 // tap decides a gRPC call from its headers before its messages are read:
 // API methods need a valid bearer token, and PutTranscript streams end at
-// grpc.stream_timeout (or the operation's timeouts entry).
-func (dm *domain) tap() interceptor.Tap {
+// grpc.stream_timeout (or the operation's timeouts entry). Each refusal is
+// told to refused, since such calls never reach the interceptors.
+func (dm *domain) tap(refused func(reason string)) interceptor.Tap {
 	put := openv1.ConversationService_PutTranscript_FullMethodName
 	d := dm.cfg.GRPC.StreamTimeout.Duration
 	if v, ok := dm.cfg.Timeouts[put]; ok {
@@ -131,6 +132,7 @@ func (dm *domain) tap() interceptor.Tap {
 		},
 		Public:         publicOperations,
 		StreamTimeouts: map[string]time.Duration{put: d},
+		Refused:        refused,
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -331,6 +332,21 @@ func TestBoundsAnonymousLargeCallsAreRefusedUnread(t *testing.T) {
 	}
 	if failures > 0 {
 		t.Fatalf("the ordinary client failed %d of %d calls", failures, calls)
+	}
+	// Refused before the interceptors, they are still counted.
+	refused := grepLines(metricsText(t, s), "mgv_grpc_refused_before_read_total{")
+	var n float64
+	for _, l := range strings.Split(refused, "\n") {
+		if f := strings.Fields(l); len(f) == 2 {
+			v, err := strconv.ParseFloat(f[1], 64)
+			if err != nil {
+				t.Fatalf("metric line %q: %v", l, err)
+			}
+			n += v
+		}
+	}
+	if n < 40 || !strings.Contains(refused, `reason="UNAUTHENTICATED"`) {
+		t.Fatalf("refusals counted %v, want at least 40 with UNAUTHENTICATED among them:\n%s", n, refused)
 	}
 }
 

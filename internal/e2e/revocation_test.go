@@ -71,9 +71,10 @@ func TestRevocationAcrossInstancesOnMariaDB(t *testing.T) {
 		authCall(t, s, http.MethodPut, fmt.Sprintf("/api/v1/users/%d", f.Admin.ID), sessionB.AccessToken, map[string]any{"status": "disabled"}).
 			want(t, http.StatusUnauthorized, "TOKEN_REVOKED")
 	}
-	// A refresh gives B a rep's token, which changes no user.
-	var repB authPair
-	authRefresh(t, two, sessionB.RefreshToken).want(t, http.StatusOK, "").decode(t, &repB)
+	// The demotion ended B's refresh token too; signed in again, B holds a
+	// rep's token, which changes no user.
+	authRefresh(t, two, sessionB.RefreshToken).want(t, http.StatusUnauthorized, "")
+	repB := authLogin(t, two, emailB, f.Password)
 	authCall(t, two, http.MethodPut, userB, repB.AccessToken, map[string]any{"role": "admin"}).want(t, http.StatusForbidden, "")
 
 	// A disables B on instance 1: B's token stops on instance 2, and B

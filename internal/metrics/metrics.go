@@ -34,6 +34,7 @@ type Metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	certs    *prometheus.GaugeVec
+	refused  *prometheus.CounterVec
 }
 
 // New registers the request metrics, the build info and the runtime
@@ -58,6 +59,10 @@ func New() *Metrics {
 			Help: "When a certificate the service presents or trusts expires, as a Unix time; read at start and at every upgrade.",
 		}, []string{"cert"}),
 	}
+	m.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "mgv_grpc_refused_before_read_total",
+		Help: "gRPC calls refused from their headers before any message was read (no or bad token); they are not in grpc_server_*.",
+	}, []string{"reason"})
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "mgv_build_info",
 		Help: "Always 1; the labels say which build runs.",
@@ -69,7 +74,7 @@ func New() *Metrics {
 		},
 	})
 	buildInfo.Set(1)
-	reg.MustRegister(m.requests, m.latency, m.certs, m.GRPC, buildInfo,
+	reg.MustRegister(m.requests, m.latency, m.certs, m.refused, m.GRPC, buildInfo,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -84,6 +89,10 @@ func (m *Metrics) InitGRPC(srv reflection.ServiceInfoProvider) { m.GRPC.Initiali
 func (m *Metrics) CertificateExpiry(name string, unixSeconds float64) {
 	m.certs.WithLabelValues(name).Set(unixSeconds)
 }
+
+// RefusedGRPC counts a gRPC call refused from its headers; reason is one of
+// the errs reasons, a bounded set.
+func (m *Metrics) RefusedGRPC(reason string) { m.refused.WithLabelValues(reason).Inc() }
 
 // Observe implements policy.Observer for HTTP calls; gRPC calls are counted
 // by the GRPC server metrics with their gRPC codes.

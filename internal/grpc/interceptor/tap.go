@@ -23,6 +23,10 @@ type Tap struct {
 	// StreamTimeouts are whole-call deadlines per method: the stream's
 	// context ends at it, which ends a Recv that waits for the client.
 	StreamTimeouts map[string]time.Duration
+	// Refused, if set, is told of each call refused here, with the
+	// refusal's reason (UNAUTHENTICATED, TOKEN_EXPIRED …). Such calls never
+	// reach the interceptors, so this is how they are counted.
+	Refused func(reason string)
 }
 
 // Handle is a grpc.InTapHandle.
@@ -35,10 +39,10 @@ func (t Tap) Handle(ctx context.Context, info *tap.Info) (context.Context, error
 		}
 		token, ok := policy.Bearer(header)
 		if !ok {
-			return nil, errs.Unauthenticated("missing bearer token (Authorization: Bearer <token>)").GRPCStatus().Err()
+			return nil, t.refuse(errs.Unauthenticated("missing bearer token (Authorization: Bearer <token>)"))
 		}
 		if err := t.Verify(token); err != nil {
-			return nil, errs.From(err).GRPCStatus().Err()
+			return nil, t.refuse(errs.From(err))
 		}
 	}
 	if d := t.StreamTimeouts[method]; d > 0 {
@@ -49,4 +53,12 @@ func (t Tap) Handle(ctx context.Context, info *tap.Info) (context.Context, error
 		context.AfterFunc(ctx, cancel)
 	}
 	return ctx, nil
+}
+
+// refuse reports a refusal and returns it as a gRPC status error.
+func (t Tap) refuse(e *errs.Error) error {
+	if t.Refused != nil {
+		t.Refused(e.Reason)
+	}
+	return e.GRPCStatus().Err()
 }

@@ -23,6 +23,8 @@ func TestTapRefusesWithoutAValidToken(t *testing.T) {
 		Public:         map[string]bool{"/mgv.open.v1.SystemService/Ping": true},
 		StreamTimeouts: map[string]time.Duration{"/mgv.open.v1.ConversationService/PutTranscript": time.Minute},
 	}
+	refused := map[string]int{}
+	tp.Refused = func(reason string) { refused[reason]++ }
 	call := func(method string, md metadata.MD) (context.Context, error) {
 		return tp.Handle(context.Background(), &tap.Info{FullMethodName: method, Header: md})
 	}
@@ -42,6 +44,9 @@ func TestTapRefusesWithoutAValidToken(t *testing.T) {
 		if got := status.Code(err); got != c.code && (c.code != codes.Unknown || got == codes.OK) {
 			t.Errorf("%s %v: %v, want %v", c.method, c.md, err, c.code)
 		}
+	}
+	if refused["UNAUTHENTICATED"] != 2 || len(refused) != 2 {
+		t.Errorf("refusals reported %v, want 2 UNAUTHENTICATED and 1 for the forged token", refused)
 	}
 	ctx, err := call("/mgv.open.v1.ConversationService/PutTranscript", metadata.Pairs("authorization", "Bearer good"))
 	if err != nil {

@@ -440,14 +440,43 @@ func (o *Org) upsertDepartment(ctx context.Context, tenantID int64, origin, name
 		}
 		parentID = &parent.ID
 	}
-	if d.Name == name && orgSameID(d.ParentID, parentID) {
+	moved := !orgSameID(d.ParentID, parentID)
+	if d.Name == name && !moved {
 		return d, false, nil
 	}
 	d.Name, d.UpdatedAt = name, now
 	if err := o.departments.Update(ctx, d, parent); err != nil {
 		return nil, false, err
 	}
+	if moved {
+		// The members' tokens carry the old department path, which decides
+		// what a manager sees: they end, as for a change of department.
+		if err := o.revokeMembers(ctx, tenantID, d.Path, now); err != nil {
+			return nil, false, err
+		}
+	}
 	return d, false, nil
+}
+
+// revokeMembers ends the tokens of every user in the department subtree at
+// path, as a change of their department does.
+func (o *Org) revokeMembers(ctx context.Context, tenantID int64, path string, now time.Time) error {
+	all := model.Scope{TenantID: tenantID, Role: model.RoleAdmin}
+	for after := int64(0); ; {
+		users, _, err := o.users.List(ctx, all, path, after, 500)
+		if err != nil {
+			return err
+		}
+		for i := range users {
+			if err := o.revoke(ctx, &users[i], false, RevokedDepartment, now); err != nil {
+				return err
+			}
+		}
+		if len(users) < 500 {
+			return nil
+		}
+		after = users[len(users)-1].ID
+	}
 }
 
 func (o *Org) departmentByOrigin(ctx context.Context, tenantID int64, field, origin string) (*model.Department, error) {
@@ -563,10 +592,11 @@ func revocationReason(u *model.User, a *userAttrs) string {
 	return ""
 }
 
-// revoke ends u's tokens after a change: with signOut their refresh tokens
-// too, with a reason their access tokens on every instance.
+// revoke ends u's tokens after a change: with a reason their access tokens
+// on every instance, and with signOut or a reason their refresh tokens, so
+// that a role or department change is taken up only by signing in again.
 func (o *Org) revoke(ctx context.Context, u *model.User, signOut bool, reason string, now time.Time) error {
-	if signOut {
+	if signOut || reason != "" {
 		if err := o.refresh.RevokeUser(ctx, u.TenantID, u.ID, now); err != nil {
 			return err
 		}

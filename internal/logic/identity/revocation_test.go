@@ -73,14 +73,15 @@ func TestRoleAndDepartmentChangesRevokeAccessTokens(t *testing.T) {
 	}
 	wantRevoked(t, w.check(t, other, pair.AccessToken), "role changed")
 
-	// A role change leaves the refresh token: it gets a token of the new role.
-	next, err := w.auth.Refresh(ctx, identity.RefreshRequest{RefreshToken: pair.RefreshToken})
-	if err != nil {
-		t.Fatal(err)
+	// A role change ends the refresh token too: the user signs in again and
+	// gets a token of the new role.
+	if _, err := w.auth.Refresh(ctx, identity.RefreshRequest{RefreshToken: pair.RefreshToken}); !errs.Is(err, errs.ReasonUnauthenticated) {
+		t.Fatalf("refresh after a role change: %v", err)
 	}
+	next := w.session(t, w.manager)
 	c, _ := w.tokens.Verify(next.AccessToken)
 	if c.Role != model.RoleRep || c.Version != 1 || w.revocations.Check(c) != nil || other.Check(c) != nil {
-		t.Fatalf("refreshed: role %s version %d", c.Role, c.Version)
+		t.Fatalf("signed in again: role %s version %d", c.Role, c.Version)
 	}
 
 	dep := w.east.ID
@@ -88,6 +89,9 @@ func TestRoleAndDepartmentChangesRevokeAccessTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantRevoked(t, w.check(t, w.revocations, next.AccessToken), "department changed")
+	if _, err := w.auth.Refresh(ctx, identity.RefreshRequest{RefreshToken: next.RefreshToken}); !errs.Is(err, errs.ReasonUnauthenticated) {
+		t.Fatalf("refresh after a department change: %v", err)
+	}
 
 	// A change of name revokes nothing.
 	name := "Renamed"
@@ -256,4 +260,35 @@ func BenchmarkRevocationCheck(b *testing.B) {
 			}
 		}
 	})
+}
+
+func TestMovingADepartmentRevokesItsMembers(t *testing.T) {
+	w := newOrgWorld(t)
+	ctx := context.Background()
+	moved, stays := w.session(t, w.reps[1]), w.session(t, w.manager)
+	sys := w.as(model.Scope{TenantID: w.tenant.ID, Role: model.RoleAdmin})
+
+	// A new name keeps the path: nobody's token ends.
+	if _, _, err := w.org.UpsertDepartment(sys, identity.UpsertDepartmentRequest{OriginDepartmentID: "east", Name: "East", OriginParentID: "sales"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.check(t, w.revocations, moved.AccessToken); err != nil {
+		t.Fatalf("a rename revoked the member's token: %v", err)
+	}
+	// Moved under support, east's members carry a path that no longer is.
+	if _, _, err := w.org.UpsertDepartment(sys, identity.UpsertDepartmentRequest{OriginDepartmentID: "east", Name: "East", OriginParentID: "support"}); err != nil {
+		t.Fatal(err)
+	}
+	wantRevoked(t, w.check(t, w.revocations, moved.AccessToken), "department changed")
+	if _, err := w.auth.Refresh(ctx, identity.RefreshRequest{RefreshToken: moved.RefreshToken}); !errs.Is(err, errs.ReasonUnauthenticated) {
+		t.Fatalf("refresh after the move: %v", err)
+	}
+	if err := w.check(t, w.revocations, stays.AccessToken); err != nil {
+		t.Fatalf("the move revoked a member of the old parent: %v", err)
+	}
+	// Signed in again, the member's token carries the new path.
+	c, _ := w.tokens.Verify(w.session(t, w.reps[1]).AccessToken)
+	if d, err := w.departments.ByID(ctx, w.tenant.ID, w.east.ID); err != nil || c.DepartmentPath != d.Path || !strings.HasPrefix(d.Path, w.support.Path) {
+		t.Fatalf("new token path %q, department %+v %v", c.DepartmentPath, d, err)
+	}
 }
