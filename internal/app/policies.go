@@ -20,6 +20,8 @@ type policies struct {
 	metrics *metrics.Metrics
 	// perOperation timeouts override the transport default.
 	timeouts map[string]time.Duration
+	// limiter is divided among the fleet's instances (see watchFleet).
+	limiter *limit.Limiter
 	// Slots filled as the pieces are configured; nil ones are skipped.
 	tracing   policy.Middleware
 	auth      policy.Middleware
@@ -45,6 +47,7 @@ func newPolicies(cfg *config.Config, log zerolog.Logger, m *metrics.Metrics, brk
 		log:       log,
 		metrics:   m,
 		timeouts:  timeouts,
+		limiter:   lim,
 		rateLimit: policy.RateLimit(lim),
 		breaker:   policy.Breaker(brk),
 	}, nil
