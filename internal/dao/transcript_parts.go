@@ -73,6 +73,11 @@ func stored(s model.Sentence) storedSentence {
 	return storedSentence{Seq: s.Seq, SpeakerKey: s.SpeakerKey, StartMS: s.StartMS, EndMS: s.EndMS, Text: s.Text}
 }
 
+// sentence is s as a sentence of conversation cid of tenant tid.
+func (s storedSentence) sentence(cid, tid int64) model.Sentence {
+	return model.Sentence{ConversationID: cid, Seq: s.Seq, TenantID: tid, SpeakerKey: s.SpeakerKey, StartMS: s.StartMS, EndMS: s.EndMS, Text: s.Text}
+}
+
 // decodePart reads the sentences of one part, in seq order.
 func decodePart(data string) ([]storedSentence, error) {
 	var run []storedSentence
@@ -131,7 +136,7 @@ func readSentences(db *gorm.DB, tenantID int64, ids []int64) ([]model.Sentence, 
 	var out []model.Sentence
 	err := readParts(db, tenantID, ids, func(cid, tid int64, run []storedSentence) error {
 		for _, s := range run {
-			out = append(out, model.Sentence{ConversationID: cid, Seq: s.Seq, TenantID: tid, SpeakerKey: s.SpeakerKey, StartMS: s.StartMS, EndMS: s.EndMS, Text: s.Text})
+			out = append(out, s.sentence(cid, tid))
 		}
 		return nil
 	})

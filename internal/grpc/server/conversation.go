@@ -192,13 +192,16 @@ func (s Conversation) ListConversations(ctx context.Context, req *openv1.ListCon
 	return out, nil
 }
 
-// GetTranscript returns the sentences in seq order, marking matches of q.
+// GetTranscript returns a page of the sentences in seq order, marking
+// matches of q.
 func (s Conversation) GetTranscript(ctx context.Context, req *openv1.GetTranscriptRequest) (*openv1.GetTranscriptResponse, error) {
-	t, err := s.Reader.Transcript(ctx, req.GetConversationId(), req.GetQ())
+	t, err := s.Reader.TranscriptPage(ctx, conversation.TranscriptPageRequest{
+		ID: req.GetConversationId(), Q: req.GetQ(), PageSize: int(req.GetPageSize()), PageToken: req.GetPageToken(),
+	})
 	if err != nil {
 		return nil, idField.Word(err)
 	}
-	out := &openv1.GetTranscriptResponse{ConversationId: t.ConversationID, Sentences: make([]*openv1.TranscriptSentence, len(t.Sentences))}
+	out := &openv1.GetTranscriptResponse{ConversationId: t.ConversationID, Sentences: make([]*openv1.TranscriptSentence, len(t.Sentences)), NextPageToken: t.NextPageToken}
 	for i, st := range t.Sentences {
 		out.Sentences[i] = &openv1.TranscriptSentence{
 			Seq: st.Seq, SpeakerKey: st.SpeakerKey, StartMs: st.StartMS, EndMs: st.EndMS, Text: st.Text, Matches: st.Matches,
