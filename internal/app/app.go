@@ -141,7 +141,7 @@ func Serve(ctx context.Context, cfg *config.Config, out io.Writer, log zerolog.L
 	}})
 	httpSrv := httpx.New(httpx.Options{
 		Config: cfg.HTTP, Log: log, Banner: out, Health: hl,
-		Chain:   pol.chain(cfg.HTTP.RequestTimeout.Duration, cfg.HTTP.MaxBodyBytes),
+		Chain:   pol.httpChain(cfg),
 		Metrics: publicMetrics(cfg, m), ClientIP: ips,
 	})
 	dom.register(httpSrv, grpcSrv.Registrar())

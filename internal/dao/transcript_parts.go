@@ -78,10 +78,11 @@ func (s storedSentence) sentence(cid, tid int64) model.Sentence {
 	return model.Sentence{ConversationID: cid, Seq: s.Seq, TenantID: tid, SpeakerKey: s.SpeakerKey, StartMS: s.StartMS, EndMS: s.EndMS, Text: s.Text}
 }
 
-// decodePart reads the sentences of one part, in seq order.
-func decodePart(data string) ([]storedSentence, error) {
+// decodePart reads the sentences of one part, in seq order. The decoder
+// copies every string, so data may be the driver's own buffer.
+func decodePart(data []byte) ([]storedSentence, error) {
 	var run []storedSentence
-	if err := json.Unmarshal([]byte(data), &run); err != nil {
+	if err := json.Unmarshal(data, &run); err != nil {
 		return nil, fmt.Errorf("decoding transcript part: %w", err)
 	}
 	// Parts the migration built from rows are ordered by the database;
@@ -98,7 +99,7 @@ func bySeq(a, b storedSentence) int { return cmp.Compare(a.Seq, b.Seq) }
 type partRow struct {
 	ConversationID int64
 	TenantID       int64
-	Sentences      string
+	Sentences      []byte
 }
 
 // readParts calls fn with the sentences of each part of the conversations

@@ -255,18 +255,29 @@ const transcriptPartSQL = "SELECT c.transcript_version, p.sentences FROM convers
 	"WHERE c.id = ? AND c.tenant_id = ?"
 
 // TranscriptPart returns part part of a conversation's transcript in seq
-// order (nil past the last part) and the transcript's version.
-func (r *Conversations) TranscriptPart(ctx context.Context, tenantID, conversationID int64, part int) (int64, []model.Sentence, error) {
-	var version int64
-	var data sql.NullString
-	err := conn(ctx, r.db).Raw(transcriptPartSQL, part, conversationID, tenantID).Row().Scan(&version, &data)
-	if errors.Is(err, sql.ErrNoRows) {
+// order (nil past the last part) and the transcript's version. The part is
+// decoded from the driver's buffer, so a read copies its text only once.
+func (r *Conversations) TranscriptPart(ctx context.Context, tenantID, conversationID int64, part int) (_ int64, _ []model.Sentence, err error) {
+	rows, err := conn(ctx, r.db).Raw(transcriptPartSQL, part, conversationID, tenantID).Rows()
+	if err != nil {
+		return 0, nil, dbError(err, nil)
+	}
+	defer func() { err = errors.Join(err, dbError(rows.Close(), nil)) }()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return 0, nil, dbError(err, nil)
+		}
 		return 0, nil, conversation.ErrNotFound
 	}
-	if err != nil || !data.Valid {
-		return version, nil, dbError(err, nil)
+	var version int64
+	var data sql.RawBytes
+	if err := rows.Scan(&version, &data); err != nil {
+		return 0, nil, dbError(err, nil)
 	}
-	run, err := decodePart(data.String)
+	if data == nil {
+		return version, nil, nil
+	}
+	run, err := decodePart(data)
 	if err != nil {
 		return 0, nil, dbError(fmt.Errorf("conversation %d part %d: %w", conversationID, part, err), nil)
 	}

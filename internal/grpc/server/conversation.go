@@ -80,7 +80,7 @@ func (s Conversation) PutTranscript(stream openv1.ConversationService_PutTranscr
 		return errs.InvalidArgument("header", "the stream carried no header")
 	}
 	if err != nil {
-		return err
+		return clientLate(ctx, err)
 	}
 	h := first.GetHeader()
 	if h == nil {
@@ -103,7 +103,7 @@ func (s Conversation) PutTranscript(stream openv1.ConversationService_PutTranscr
 			break
 		}
 		if err != nil {
-			return err
+			return clientLate(ctx, err)
 		}
 		if msg.GetHeader() != nil {
 			return errs.InvalidArgument("header", "only the first message of the stream may be a header")
@@ -131,6 +131,17 @@ func (s Conversation) PutTranscript(stream openv1.ConversationService_PutTranscr
 		SentenceCount:  int64(res.SentenceCount),
 		Metrics:        computedMetricsProto(res.Metrics),
 	})
+}
+
+// clientLate words a Recv that failed because the stream's deadline passed
+// while the server waited for the client: the client was too slow, which
+// says nothing of the server's health, so one app's unfinished streams
+// cannot open the operation's circuit breaker for everyone.
+func clientLate(ctx context.Context, err error) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return errs.Of(errs.ReasonStreamTimeout, "the stream was not finished within its deadline").WithCause(err)
+	}
+	return err
 }
 
 // streamKey is whose streams a PutTranscript counts against: the app's, or
