@@ -158,10 +158,10 @@ func (r *r8) round(t *testing.T, round int) (base, loaded time.Duration) {
 	began := time.Now()
 	var wg sync.WaitGroup
 
-	slowCuts := make([]time.Duration, 200)
+	slowCuts, slowAnswers := make([]time.Duration, 200), make([]string, 200)
 	for i := range slowCuts {
 		wg.Go(func() {
-			slowCuts[i], _ = slowBody(t, s.HTTPAddr, "POST /api/v1/search HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "+r.token+"\r\n")
+			slowCuts[i], slowAnswers[i] = slowBody(t, s.HTTPAddr, "POST /api/v1/search HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "+r.token+"\r\n")
 		})
 	}
 	streamCuts := make([]time.Duration, 50)
@@ -216,7 +216,8 @@ func (r *r8) round(t *testing.T, round int) (base, loaded time.Duration) {
 	ms := func(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
 	t.Logf("R8 round %d: hostile load for %v", round, ms(loadTook))
 	t.Logf("  RSS: idle %d MiB, peak sampled %d MiB, VmHWM %d MiB (bar 400 MB)", idle/mib, peakSampled/mib, hwm/mib)
-	t.Logf("  200 slow bodies cut after %v min, %v median, %v max (read deadline %v)", ms(sc[0]), ms(sc[len(sc)/2]), ms(sc[len(sc)-1]), r8ReadTimeout)
+	t.Logf("  200 slow bodies cut after %v min, %v median, %v max (read deadline %v), answered %q",
+		ms(sc[0]), ms(sc[len(sc)/2]), ms(sc[len(sc)-1]), r8ReadTimeout, firstLine(slowAnswers[0]))
 	t.Logf("  50 never-finishing streams cut after %v min, %v median, %v max (stream deadline %v); each: %v",
 		ms(st[0]), ms(st[len(st)/2]), ms(st[len(st)-1]), r8StreamTimeout, roundAll(streamCuts))
 	t.Logf("  300 forged X-Forwarded-For in %v: %d admitted, %d limited, %d other (anonymous limit %d/s, burst %d)",
@@ -229,8 +230,9 @@ func (r *r8) round(t *testing.T, round int) (base, loaded time.Duration) {
 		t.Errorf("RSS peak %d MiB (VmHWM %d MiB), over 400 MB", peakSampled/mib, hwm/mib)
 	}
 	for i, d := range slowCuts {
-		if d < r8ReadTimeout-200*time.Millisecond || d > r8ReadTimeout+5*time.Second {
-			t.Errorf("slow body %d ended after %v, want at the read deadline %v", i, d, r8ReadTimeout)
+		if d < r8ReadTimeout-200*time.Millisecond || d > r8ReadTimeout+5*time.Second || !strings.Contains(slowAnswers[i], "CLIENT_TIMEOUT") ||
+			firstLine(slowAnswers[i]) != "HTTP/1.1 408 Request Timeout" {
+			t.Errorf("slow body %d ended after %v with %q, want 408 CLIENT_TIMEOUT at the read deadline %v", i, d, firstLine(slowAnswers[i]), r8ReadTimeout)
 			break
 		}
 	}

@@ -34,10 +34,11 @@ const (
 	ReasonConversationConflict = "CONVERSATION_CONFLICT"
 	ReasonMethodNotAllowed     = "METHOD_NOT_ALLOWED"
 	ReasonUnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE"
-	// ReasonStreamTimeout ends a client stream the client did not finish
-	// within its deadline: the client's slowness, not the server's (gRPC
-	// DeadlineExceeded, and no failure to a circuit breaker).
-	ReasonStreamTimeout = "STREAM_TIMEOUT"
+	// ReasonClientTimeout ends a request body or a client stream the
+	// client did not finish sending within its deadline: the client's
+	// slowness, not the server's (HTTP 408, gRPC DeadlineExceeded, and no
+	// failure to a circuit breaker).
+	ReasonClientTimeout = "CLIENT_TIMEOUT"
 )
 
 // reasons gives every reason its HTTP status and its envelope code, the
@@ -78,7 +79,7 @@ var reasons = []struct {
 	{ReasonDependencyUnavailable, http.StatusServiceUnavailable, 50301},
 	{ReasonUnavailable, http.StatusServiceUnavailable, 50302},
 	{ReasonTimeout, http.StatusGatewayTimeout, 50401},
-	{ReasonStreamTimeout, http.StatusRequestTimeout, 40801},
+	{ReasonClientTimeout, http.StatusRequestTimeout, 40801},
 }
 
 // listed finds reason in reasons.

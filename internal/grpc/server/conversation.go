@@ -139,7 +139,7 @@ func (s Conversation) PutTranscript(stream openv1.ConversationService_PutTranscr
 // cannot open the operation's circuit breaker for everyone.
 func clientLate(ctx context.Context, err error) error {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return errs.Of(errs.ReasonStreamTimeout, "the stream was not finished within its deadline").WithCause(err)
+		return errs.Of(errs.ReasonClientTimeout, "the stream was not finished within its deadline").WithCause(err)
 	}
 	return err
 }

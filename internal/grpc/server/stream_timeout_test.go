@@ -25,8 +25,8 @@ func TestClientLateIsNoFailureOfTheServer(t *testing.T) {
 	if got := status.Code(err); got != codes.DeadlineExceeded {
 		t.Errorf("client sees %v, want DeadlineExceeded", got)
 	}
-	if e := errs.From(err); e.Reason != errs.ReasonStreamTimeout || e.Code() != 40801 {
-		t.Errorf("reason %s code %d, want STREAM_TIMEOUT 40801", e.Reason, e.Code())
+	if e := errs.From(err); e.Reason != errs.ReasonClientTimeout || e.Code() != 40801 {
+		t.Errorf("reason %s code %d, want CLIENT_TIMEOUT 40801", e.Reason, e.Code())
 	}
 	if o := breaker.Classify(expired, err); o == breaker.Failure {
 		t.Errorf("the breaker counts a late client as %v", o)
