@@ -52,6 +52,11 @@ func boundsService(t *testing.T) (*Service, *Fixture, *Fixture) {
 // ordinaryClient calls ListConversations every 50 ms until stop; the
 // result is the number of calls, of failures, and the 99th percentile.
 func ordinaryClient(t *testing.T, p *partner, stop <-chan struct{}) func() (calls, failures int, p99 time.Duration) {
+	return ordinaryClientEvery(t, p, 50*time.Millisecond, stop)
+}
+
+// ordinaryClientEvery is ordinaryClient calling every pause.
+func ordinaryClientEvery(t *testing.T, p *partner, pause time.Duration, stop <-chan struct{}) func() (calls, failures int, p99 time.Duration) {
 	var took []time.Duration
 	var bad int
 	done := make(chan struct{})
@@ -61,7 +66,7 @@ func ordinaryClient(t *testing.T, p *partner, stop <-chan struct{}) func() (call
 			select {
 			case <-stop:
 				return
-			case <-time.After(50 * time.Millisecond):
+			case <-time.After(pause):
 			}
 			ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
 			start := time.Now()
@@ -86,8 +91,13 @@ func ordinaryClient(t *testing.T, p *partner, stop <-chan struct{}) func() (call
 
 // unloadedP99 is the ordinary client's p99 over d without other load.
 func unloadedP99(t *testing.T, p *partner, d time.Duration) time.Duration {
+	return unloadedP99Every(t, p, 50*time.Millisecond, d)
+}
+
+// unloadedP99Every is unloadedP99 with a call every pause.
+func unloadedP99Every(t *testing.T, p *partner, pause, d time.Duration) time.Duration {
 	stop := make(chan struct{})
-	result := ordinaryClient(t, p, stop)
+	result := ordinaryClientEvery(t, p, pause, stop)
 	time.Sleep(d)
 	close(stop)
 	_, _, p99 := result()
