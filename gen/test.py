@@ -248,6 +248,17 @@ def main():
                 break
         print(f"      sent {len(sent)}, got {len(back)}")
 
+    check(got.next_page_token == "", "GetTranscript returns an ordinary call whole, in one page")
+    paged, page, pages = [], conv.GetTranscriptRequest(conversation_id=cid, page_size=max(1, len(sentences) // 3)), 0
+    while True:
+        res = stub.GetTranscript(page, metadata=md, timeout=30)
+        paged += [(s.seq, s.speaker_key, s.start_ms, s.end_ms, s.text) for s in res.sentences]
+        pages += 1
+        if not res.next_page_token or pages > 10:
+            break
+        page.page_token = res.next_page_token
+    check(paged == sent and pages >= 3, f"GetTranscript pages of page_size {page.page_size} give the same sentences ({pages} pages)")
+
     q = "预算"
     marked = stub.GetTranscript(conv.GetTranscriptRequest(conversation_id=cid, q=q), metadata=md, timeout=30)
     want = [q in s.text for s in sentences]

@@ -141,7 +141,7 @@ func Serve(ctx context.Context, cfg *config.Config, out io.Writer, log zerolog.L
 	}})
 	httpSrv := httpx.New(httpx.Options{
 		Config: cfg.HTTP, Log: log, Banner: out, Health: hl,
-		Chain:   pol.chain(cfg.HTTP.RequestTimeout.Duration, cfg.HTTP.MaxBodyBytes),
+		Chain:   pol.httpChain(cfg),
 		Metrics: publicMetrics(cfg, m), ClientIP: ips,
 	})
 	dom.register(httpSrv, grpcSrv.Registrar())
@@ -194,6 +194,7 @@ func Serve(ctx context.Context, cfg *config.Config, out io.Writer, log zerolog.L
 	// back to the OS only minutes later; an idle service should not hold it.
 	go debug.FreeOSMemory()
 	reg := startRegistry(cfg, httpLn.Addr(), grpcLn.Addr(), log)
+	fleet := watchFleet(cfg, pol.limiter, log)
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -207,6 +208,9 @@ func Serve(ctx context.Context, cfg *config.Config, out io.Writer, log zerolog.L
 	}()
 	reason = proc.Run(runCtx)
 	stopRegistry(reg, reason, log)
+	if fleet != nil {
+		fleet.Stop()
+	}
 
 	drain(cfg.Process.DrainTimeout.Duration, hl, log, reason, shutdowns...)
 	select {

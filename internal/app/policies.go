@@ -1,6 +1,7 @@
 package app
 
 import (
+	"maps"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -20,6 +21,8 @@ type policies struct {
 	metrics *metrics.Metrics
 	// perOperation timeouts override the transport default.
 	timeouts map[string]time.Duration
+	// limiter is divided among the fleet's instances (see watchFleet).
+	limiter *limit.Limiter
 	// Slots filled as the pieces are configured; nil ones are skipped.
 	tracing   policy.Middleware
 	auth      policy.Middleware
@@ -45,6 +48,7 @@ func newPolicies(cfg *config.Config, log zerolog.Logger, m *metrics.Metrics, brk
 		log:       log,
 		metrics:   m,
 		timeouts:  timeouts,
+		limiter:   lim,
 		rateLimit: policy.RateLimit(lim),
 		breaker:   policy.Breaker(brk),
 	}, nil
@@ -53,12 +57,29 @@ func newPolicies(cfg *config.Config, log zerolog.Logger, m *metrics.Metrics, brk
 // chain is the documented order of internal/policy, with the transport's
 // default timeout and body limit.
 func (p *policies) chain(timeout time.Duration, maxBody int64) policy.Middleware {
+	return p.chainWith(timeout, maxBody, p.timeouts)
+}
+
+// httpChain is the HTTP transport's chain. A transcript download reads the
+// transcript while it writes it, so it has the time its write has
+// (http.download_write_timeout) unless [timeouts] names it; its gRPC
+// counterpart answers a bounded page and keeps the request timeout.
+func (p *policies) httpChain(cfg *config.Config) policy.Middleware {
+	timeouts := p.timeouts
+	if get := openv1.ConversationService_GetTranscript_FullMethodName; timeouts[get] == 0 && cfg.HTTP.DownloadWriteTimeout.Duration > 0 {
+		timeouts = maps.Clone(p.timeouts)
+		timeouts[get] = cfg.HTTP.DownloadWriteTimeout.Duration
+	}
+	return p.chainWith(cfg.HTTP.RequestTimeout.Duration, cfg.HTTP.MaxBodyBytes, timeouts)
+}
+
+func (p *policies) chainWith(timeout time.Duration, maxBody int64, timeouts map[string]time.Duration) policy.Middleware {
 	return policy.Chain(
 		policy.RequestID(),
 		policy.Recover(p.log),
 		policy.AccessLog(p.log, p.metrics),
 		p.tracing,
-		policy.Timeout(timeout, p.timeouts),
+		policy.Timeout(timeout, timeouts),
 		policy.SizeLimit(maxBody),
 		p.auth,
 		p.rateLimit,

@@ -10,6 +10,7 @@ import (
 	"github.com/megaview/mgvcore/global"
 	"github.com/megaview/mgvcore/internal/config"
 	"github.com/megaview/mgvcore/internal/lifecycle"
+	"github.com/megaview/mgvcore/internal/limit"
 	"github.com/megaview/mgvcore/internal/registry"
 )
 
@@ -50,4 +51,20 @@ func stopRegistry(r *registry.Registrar, reason lifecycle.Reason, log zerolog.Lo
 	if err := r.Stop(ctx, reason == lifecycle.Stopped); err != nil {
 		log.Warn().Err(err).Msg("consul: the service stays registered until its checks fail")
 	}
+}
+
+// watchFleet divides the tenant and app rates among the healthy instances
+// Consul lists, so a tenant's tier holds across the fleet; nil when consul
+// is off, and then each instance admits every tier whole.
+func watchFleet(cfg *config.Config, lim *limit.Limiter, log zerolog.Logger) *registry.FleetWatch {
+	if !cfg.Consul.Enabled {
+		log.Info().Msg("consul off: rate limits are per instance, each admits every tenant's whole rate")
+		return nil
+	}
+	l, err := registry.NewConsulLister(cfg.Consul)
+	if err != nil {
+		log.Error().Err(err).Msg("consul: cannot list the instances; rate limits are per instance")
+		return nil
+	}
+	return registry.WatchFleet(l, lim, log)
 }

@@ -194,7 +194,7 @@ func TestIngestAndRead(t *testing.T) {
 		d.Metrics.TalkRatio != res.Metrics.TalkRatio || d.Metrics.AlgoVersion != interaction.AlgoVersion {
 		t.Fatalf("metrics: %+v, computed %+v", d.Metrics, res.Metrics)
 	}
-	tr, err := o.read.Transcript(o.as(o.manager), id, `"budget IS" tight`)
+	tr, err := o.read.TranscriptPage(o.as(o.manager), conversation.TranscriptPageRequest{ID: id, Q: `"budget IS" tight`})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +205,7 @@ func TestIngestAndRead(t *testing.T) {
 	if _, err := o.ingest.PutTranscript(ctx, id, sentences[:1]); err != nil {
 		t.Fatal(err)
 	}
-	if tr, _ := o.read.Transcript(ctx, id, ""); len(tr.Sentences) != 1 {
+	if tr, _ := o.read.TranscriptPage(ctx, conversation.TranscriptPageRequest{ID: id}); len(tr.Sentences) != 1 {
 		t.Fatalf("after replace: %+v", tr)
 	}
 	var jobs []model.OutboxJob
@@ -222,7 +222,7 @@ func TestIngestAndRead(t *testing.T) {
 		if _, err := o.read.Get(ctx, id); reason(err) != errs.ReasonConversationNotFound {
 			t.Errorf("%s get: %v", name, err)
 		}
-		if _, err := o.read.Transcript(ctx, id, ""); reason(err) != errs.ReasonConversationNotFound {
+		if _, err := o.read.TranscriptPage(ctx, conversation.TranscriptPageRequest{ID: id}); reason(err) != errs.ReasonConversationNotFound {
 			t.Errorf("%s transcript: %v", name, err)
 		}
 	}
@@ -435,7 +435,7 @@ func assertMetricsMatchTranscript(t *testing.T, o *org, id int64) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := o.read.Transcript(ctx, id, "")
+	tr, err := o.read.TranscriptPage(ctx, conversation.TranscriptPageRequest{ID: id})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -73,10 +73,16 @@ func stored(s model.Sentence) storedSentence {
 	return storedSentence{Seq: s.Seq, SpeakerKey: s.SpeakerKey, StartMS: s.StartMS, EndMS: s.EndMS, Text: s.Text}
 }
 
-// decodePart reads the sentences of one part, in seq order.
-func decodePart(data string) ([]storedSentence, error) {
+// sentence is s as a sentence of conversation cid of tenant tid.
+func (s storedSentence) sentence(cid, tid int64) model.Sentence {
+	return model.Sentence{ConversationID: cid, Seq: s.Seq, TenantID: tid, SpeakerKey: s.SpeakerKey, StartMS: s.StartMS, EndMS: s.EndMS, Text: s.Text}
+}
+
+// decodePart reads the sentences of one part, in seq order. The decoder
+// copies every string, so data may be the driver's own buffer.
+func decodePart(data []byte) ([]storedSentence, error) {
 	var run []storedSentence
-	if err := json.Unmarshal([]byte(data), &run); err != nil {
+	if err := json.Unmarshal(data, &run); err != nil {
 		return nil, fmt.Errorf("decoding transcript part: %w", err)
 	}
 	// Parts the migration built from rows are ordered by the database;
@@ -93,7 +99,7 @@ func bySeq(a, b storedSentence) int { return cmp.Compare(a.Seq, b.Seq) }
 type partRow struct {
 	ConversationID int64
 	TenantID       int64
-	Sentences      string
+	Sentences      []byte
 }
 
 // readParts calls fn with the sentences of each part of the conversations
@@ -131,7 +137,7 @@ func readSentences(db *gorm.DB, tenantID int64, ids []int64) ([]model.Sentence, 
 	var out []model.Sentence
 	err := readParts(db, tenantID, ids, func(cid, tid int64, run []storedSentence) error {
 		for _, s := range run {
-			out = append(out, model.Sentence{ConversationID: cid, Seq: s.Seq, TenantID: tid, SpeakerKey: s.SpeakerKey, StartMS: s.StartMS, EndMS: s.EndMS, Text: s.Text})
+			out = append(out, s.sentence(cid, tid))
 		}
 		return nil
 	})

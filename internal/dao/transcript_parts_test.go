@@ -35,7 +35,7 @@ func decodeAll(t *testing.T, parts []model.TranscriptPart) []model.Sentence {
 		if p.Part != i {
 			t.Fatalf("part %d numbered %d", i, p.Part)
 		}
-		run, err := dao.DecodePart(p.Sentences)
+		run, err := dao.DecodePart([]byte(p.Sentences))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -83,11 +83,11 @@ func TestTranscriptPartsRoundTripAndBounds(t *testing.T) {
 }
 
 func TestDecodePartSortsAndRejects(t *testing.T) {
-	run, err := dao.DecodePart(`[{"seq": 2, "text": "b"}, {"seq": 0, "text": "a"}, {"seq": 1, "text": "c"}]`)
+	run, err := dao.DecodePart([]byte(`[{"seq": 2, "text": "b"}, {"seq": 0, "text": "a"}, {"seq": 1, "text": "c"}]`))
 	if err != nil || len(run) != 3 || run[0].Seq != 0 || run[1].Seq != 1 || run[2].Seq != 2 || run[0].Text != "a" {
 		t.Fatalf("%+v %v", run, err)
 	}
-	if _, err := dao.DecodePart(`[{"seq": 0, "text": "a"`); err == nil {
+	if _, err := dao.DecodePart([]byte(`[{"seq": 0, "text": "a"`)); err == nil {
 		t.Fatal("a truncated part decoded")
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -243,4 +245,45 @@ func (r *Conversations) QueueTranscriptIndexing(ctx context.Context, cs ...model
 func (r *Conversations) Sentences(ctx context.Context, tenantID, conversationID int64) ([]model.Sentence, error) {
 	out, err := readSentences(conn(ctx, r.db), tenantID, []int64{conversationID})
 	return out, dbError(err, nil)
+}
+
+// transcriptPartSQL reads one part with the version of the transcript it
+// belongs to in one statement, so the two agree: a replacement bumps the
+// version and swaps the parts in one transaction.
+const transcriptPartSQL = "SELECT c.transcript_version, p.sentences FROM conversations c " +
+	"LEFT JOIN transcript_parts p ON p.conversation_id = c.id AND p.tenant_id = c.tenant_id AND p.part = ? " +
+	"WHERE c.id = ? AND c.tenant_id = ?"
+
+// TranscriptPart returns part part of a conversation's transcript in seq
+// order (nil past the last part) and the transcript's version. The part is
+// decoded from the driver's buffer, so a read copies its text only once.
+func (r *Conversations) TranscriptPart(ctx context.Context, tenantID, conversationID int64, part int) (_ int64, _ []model.Sentence, err error) {
+	rows, err := conn(ctx, r.db).Raw(transcriptPartSQL, part, conversationID, tenantID).Rows()
+	if err != nil {
+		return 0, nil, dbError(err, nil)
+	}
+	defer func() { err = errors.Join(err, dbError(rows.Close(), nil)) }()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return 0, nil, dbError(err, nil)
+		}
+		return 0, nil, conversation.ErrNotFound
+	}
+	var version int64
+	var data sql.RawBytes
+	if err := rows.Scan(&version, &data); err != nil {
+		return 0, nil, dbError(err, nil)
+	}
+	if data == nil {
+		return version, nil, nil
+	}
+	run, err := decodePart(data)
+	if err != nil {
+		return 0, nil, dbError(fmt.Errorf("conversation %d part %d: %w", conversationID, part, err), nil)
+	}
+	out := make([]model.Sentence, len(run))
+	for i, s := range run {
+		out[i] = s.sentence(conversationID, tenantID)
+	}
+	return version, out, nil
 }

@@ -18,9 +18,11 @@ import (
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
 )
@@ -51,6 +53,11 @@ func boundsService(t *testing.T) (*Service, *Fixture, *Fixture) {
 // ordinaryClient calls ListConversations every 50 ms until stop; the
 // result is the number of calls, of failures, and the 99th percentile.
 func ordinaryClient(t *testing.T, p *partner, stop <-chan struct{}) func() (calls, failures int, p99 time.Duration) {
+	return ordinaryClientEvery(t, p, 50*time.Millisecond, stop)
+}
+
+// ordinaryClientEvery is ordinaryClient calling every pause.
+func ordinaryClientEvery(t *testing.T, p *partner, pause time.Duration, stop <-chan struct{}) func() (calls, failures int, p99 time.Duration) {
 	var took []time.Duration
 	var bad int
 	done := make(chan struct{})
@@ -60,7 +67,7 @@ func ordinaryClient(t *testing.T, p *partner, stop <-chan struct{}) func() (call
 			select {
 			case <-stop:
 				return
-			case <-time.After(50 * time.Millisecond):
+			case <-time.After(pause):
 			}
 			ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
 			start := time.Now()
@@ -85,8 +92,13 @@ func ordinaryClient(t *testing.T, p *partner, stop <-chan struct{}) func() (call
 
 // unloadedP99 is the ordinary client's p99 over d without other load.
 func unloadedP99(t *testing.T, p *partner, d time.Duration) time.Duration {
+	return unloadedP99Every(t, p, 50*time.Millisecond, d)
+}
+
+// unloadedP99Every is unloadedP99 with a call every pause.
+func unloadedP99Every(t *testing.T, p *partner, pause, d time.Duration) time.Duration {
 	stop := make(chan struct{})
-	result := ordinaryClient(t, p, stop)
+	result := ordinaryClientEvery(t, p, pause, stop)
 	time.Sleep(d)
 	close(stop)
 	_, _, p99 := result()
@@ -95,16 +107,28 @@ func unloadedP99(t *testing.T, p *partner, d time.Duration) time.Duration {
 
 func TestBoundsHTTPSlowBodyIsCutAtTheReadDeadline(t *testing.T) {
 	s, _, _ := boundsService(t)
-	conn, err := net.Dial("tcp", s.HTTPAddr)
+	cut, resp := slowBody(t, s.HTTPAddr, "POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\n")
+	t.Logf("a slow body was cut after %s (read deadline %s); answer: %q", cut.Round(time.Millisecond), boundsReadTimeout, firstLine(resp))
+	if cut < boundsReadTimeout-200*time.Millisecond || cut > boundsReadTimeout+2*time.Second {
+		t.Fatalf("cut after %s, want near the read deadline %s", cut, boundsReadTimeout)
+	}
+}
+
+// slowBody sends head (a request line and headers) with a 1,000-byte JSON
+// body at one byte every 200 ms, which would take 200 s, and returns when
+// the server ended the connection, and what it answered.
+func slowBody(t *testing.T, addr, head string) (time.Duration, string) {
+	conn, err := net.Dial("tcp", addr)
 	if err != nil {
-		t.Fatal(err)
+		t.Error(err)
+		return 0, ""
 	}
 	defer closeOrFail(t, conn)
 	start := time.Now()
-	if _, err := fmt.Fprintf(conn, "POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"); err != nil {
-		t.Fatal(err)
+	if _, err := fmt.Fprintf(conn, "%sContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{", head); err != nil {
+		t.Error(err)
+		return 0, ""
 	}
-	// One byte every 200 ms: the whole body would take 200 s.
 	go func() {
 		for range 1000 {
 			time.Sleep(200 * time.Millisecond)
@@ -115,11 +139,7 @@ func TestBoundsHTTPSlowBodyIsCutAtTheReadDeadline(t *testing.T) {
 	}()
 	_ = conn.SetReadDeadline(time.Now().Add(40 * time.Second))
 	resp, _ := io.ReadAll(conn)
-	cut := time.Since(start)
-	t.Logf("a slow body was cut after %s (read deadline %s); answer: %q", cut.Round(time.Millisecond), boundsReadTimeout, firstLine(string(resp)))
-	if cut < boundsReadTimeout-200*time.Millisecond || cut > boundsReadTimeout+2*time.Second {
-		t.Fatalf("cut after %s, want near the read deadline %s", cut, boundsReadTimeout)
-	}
+	return time.Since(start), string(resp)
 }
 
 func firstLine(s string) string {
@@ -135,33 +155,13 @@ func TestBoundsTranscriptStreams(t *testing.T) {
 	convA := pa.create("bounds-a", fa.Reps[0].ID, time.Now().Add(-time.Hour), 3_600_000, nil)
 	convB := pb.create("bounds-b", fb.Reps[0].ID, time.Now().Add(-time.Hour), 3_600_000, nil)
 
-	// open starts a stream with its header and one small chunk, and leaves
-	// it open.
-	open := func(p *partner, id int64) (openv1.ConversationService_PutTranscriptClient, error) {
-		st, err := p.conv.PutTranscript(p.ctx)
-		if err != nil {
-			return nil, err
-		}
-		if err := st.Send(&openv1.PutTranscriptRequest{Payload: &openv1.PutTranscriptRequest_Header{
-			Header: &openv1.TranscriptHeader{ConversationId: id}}}); err != nil {
-			return st, err
-		}
-		return st, st.Send(&openv1.PutTranscriptRequest{Payload: &openv1.PutTranscriptRequest_Chunk{
-			Chunk: &openv1.SentenceChunk{Sentences: transcript(2, "open")}}})
-	}
-	// outcome waits for the server to end a stream the client never closes.
-	outcome := func(st openv1.ConversationService_PutTranscriptClient) error {
-		var res openv1.PutTranscriptResponse
-		return st.RecvMsg(&res)
-	}
-
 	t.Run("a stream that never finishes is cut at the stream deadline", func(t *testing.T) {
 		start := time.Now()
-		st, err := open(pa, convA)
+		st, err := openStream(pa, convA)
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = outcome(st)
+		err = streamOutcome(st)
 		cut := time.Since(start)
 		t.Logf("stream cut after %s (stream deadline %s): %v", cut.Round(time.Millisecond), boundsStreamTimeout, err)
 		if status.Code(err) != codes.DeadlineExceeded {
@@ -175,7 +175,7 @@ func TestBoundsTranscriptStreams(t *testing.T) {
 	t.Run("streams over the caps are refused at once", func(t *testing.T) {
 		var held []openv1.ConversationService_PutTranscriptClient
 		for _, p := range []*partner{pa, pa, pb} {
-			st, err := open(p, map[*partner]int64{pa: convA, pb: convB}[p])
+			st, err := openStream(p, map[*partner]int64{pa: convA, pb: convB}[p])
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -188,9 +188,9 @@ func TestBoundsTranscriptStreams(t *testing.T) {
 			id   int64
 		}{{"a third stream of one app (per-app cap 2)", pa, convA}, {"a fourth stream in all (total cap 3)", pb, convB}} {
 			start := time.Now()
-			st, err := open(c.p, c.id)
+			st, err := openStream(c.p, c.id)
 			if err == nil || err == io.EOF {
-				err = outcome(st)
+				err = streamOutcome(st)
 			}
 			took := time.Since(start)
 			code, reason, md := rpcReason(err)
@@ -203,7 +203,7 @@ func TestBoundsTranscriptStreams(t *testing.T) {
 			}
 		}
 		for _, st := range held {
-			if err := outcome(st); status.Code(err) != codes.DeadlineExceeded {
+			if err := streamOutcome(st); status.Code(err) != codes.DeadlineExceeded {
 				t.Fatalf("a held stream ended with %v, want DeadlineExceeded", err)
 			}
 		}
@@ -249,7 +249,7 @@ func TestBoundsTranscriptStreams(t *testing.T) {
 					}
 					sent.Add(1)
 				}
-				err = outcome(st)
+				err = streamOutcome(st)
 				code, reason, _ := rpcReason(err)
 				t.Logf("stream %d: %v %s", i, code, reason)
 				if code == codes.ResourceExhausted && reason == "OVER_CAPACITY" {
@@ -279,6 +279,28 @@ func TestBoundsTranscriptStreams(t *testing.T) {
 	})
 }
 
+// openStream starts a PutTranscript stream with its header and one small
+// chunk, and leaves it open.
+func openStream(p *partner, id int64) (openv1.ConversationService_PutTranscriptClient, error) {
+	st, err := p.conv.PutTranscript(p.ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.Send(&openv1.PutTranscriptRequest{Payload: &openv1.PutTranscriptRequest_Header{
+		Header: &openv1.TranscriptHeader{ConversationId: id}}}); err != nil {
+		return st, err
+	}
+	return st, st.Send(&openv1.PutTranscriptRequest{Payload: &openv1.PutTranscriptRequest_Chunk{
+		Chunk: &openv1.SentenceChunk{Sentences: transcript(2, "open")}}})
+}
+
+// streamOutcome waits for the server to end a stream the client never
+// closes.
+func streamOutcome(st openv1.ConversationService_PutTranscriptClient) error {
+	var res openv1.PutTranscriptResponse
+	return st.RecvMsg(&res)
+}
+
 func hasRetryInfo(err error) bool {
 	for _, d := range status.Convert(err).Details() {
 		if _, ok := d.(*errdetails.RetryInfo); ok {
@@ -297,36 +319,12 @@ func TestBoundsAnonymousLargeCallsAreRefusedUnread(t *testing.T) {
 	idle := rss(s.PID())
 	peak := peakRSS(s.PID(), stop)
 
-	huge := strings.Repeat("x", 15<<20)
-	// The hostile calls come over their own connection, as an attacker's
-	// would.
-	anon := openv1.NewConversationServiceClient(s.GRPC())
-	var wg sync.WaitGroup
-	var slowest atomic.Int64
-	for i := range 40 {
-		wg.Go(func() {
-			ctx := context.Background()
-			if i%2 == 1 {
-				ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer forged.token.value")
-			}
-			ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-			defer cancel()
-			start := time.Now()
-			_, err := anon.CreateConversation(ctx, &openv1.CreateConversationRequest{OriginConversationId: huge})
-			if d := time.Since(start); int64(d) > slowest.Load() {
-				slowest.Store(int64(d))
-			}
-			if status.Code(err) != codes.Unauthenticated {
-				t.Errorf("an anonymous 15 MiB call: %v, want Unauthenticated", err)
-			}
-		})
-	}
-	wg.Wait()
+	slowest := anonymousLargeCalls(t, s, 40)
 	close(stop)
 	calls, failures, p99 := result()
 	pk := <-peak
 	t.Logf("40 unauthenticated 15 MiB calls (20 without a token, 20 forged): RSS idle %d MiB, peak %d MiB; slowest refusal %s; ordinary client: %d calls, %d failed, p99 %s (unloaded %s)",
-		idle/mib, pk/mib, time.Duration(slowest.Load()).Round(time.Millisecond), calls, failures, p99.Round(time.Millisecond), base.Round(time.Millisecond))
+		idle/mib, pk/mib, slowest.Round(time.Millisecond), calls, failures, p99.Round(time.Millisecond), base.Round(time.Millisecond))
 	if pk-idle > 60*mib {
 		t.Fatalf("RSS grew %d MiB: the refused messages were read", (pk-idle)/mib)
 	}
@@ -348,6 +346,43 @@ func TestBoundsAnonymousLargeCallsAreRefusedUnread(t *testing.T) {
 	if n < 40 || !strings.Contains(refused, `reason="UNAUTHENTICATED"`) {
 		t.Fatalf("refusals counted %v, want at least 40 with UNAUTHENTICATED among them:\n%s", n, refused)
 	}
+}
+
+// anonymousLargeCalls makes n gRPC calls of 15 MiB at once, half without
+// a token and half with a forged one, each over the hostile clients' own
+// connection as an attacker's would be; every one must be refused
+// Unauthenticated. It returns the slowest refusal.
+func anonymousLargeCalls(t *testing.T, s *Service, n int) time.Duration {
+	// Encoded once and sent as it is, so the test's own marshalling of
+	// n × 15 MiB does not load the machine the server is measured on.
+	huge, err := proto.Marshal(&openv1.CreateConversationRequest{OriginConversationId: strings.Repeat("x", 15<<20)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := s.GRPC()
+	var wg sync.WaitGroup
+	var slowest atomic.Int64
+	for i := range n {
+		wg.Go(func() {
+			ctx := context.Background()
+			if i%2 == 1 {
+				ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer forged.token.value")
+			}
+			ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+			defer cancel()
+			start := time.Now()
+			var out []byte
+			err := conn.Invoke(ctx, openv1.ConversationService_CreateConversation_FullMethodName, huge, &out, grpc.ForceCodecV2(rawCodec{}))
+			if d := time.Since(start); int64(d) > slowest.Load() {
+				slowest.Store(int64(d))
+			}
+			if status.Code(err) != codes.Unauthenticated {
+				t.Errorf("an anonymous 15 MiB call: %v, want Unauthenticated", err)
+			}
+		})
+	}
+	wg.Wait()
+	return time.Duration(slowest.Load())
 }
 
 func TestBoundsHTTPWriteDeadlinePerRoute(t *testing.T) {

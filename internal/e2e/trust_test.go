@@ -234,19 +234,7 @@ func hugeRound(t *testing.T, s *Service, c *http.Client, junk string, peak *atom
 	}
 }
 
-func rssKiB(pid int) int64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return n
-		}
-	}
-	return 0
-}
+func rssKiB(pid int) int64 { return rss(pid) / 1024 }
 
 // pro refuses to start, and `config check` refuses the config, with each
 // unsafe setting named on the one line it prints.

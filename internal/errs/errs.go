@@ -113,6 +113,7 @@ var statusCodes = []struct {
 	{http.StatusPreconditionFailed, codes.FailedPrecondition},
 	{http.StatusServiceUnavailable, codes.Unavailable},
 	{http.StatusGatewayTimeout, codes.DeadlineExceeded},
+	{http.StatusRequestTimeout, codes.DeadlineExceeded},
 	{499, codes.Canceled},
 	{http.StatusNotImplemented, codes.Unimplemented},
 }

@@ -37,6 +37,11 @@ const (
 
 	ReasonAppDisabled = "APP_DISABLED"
 	ReasonLastAdmin   = "LAST_ADMIN"
+	// ReasonClientTimeout ends a request body or a client stream the
+	// client did not finish sending within its deadline: the client's
+	// slowness, not the server's (HTTP 408, gRPC DeadlineExceeded, and no
+	// failure to a circuit breaker).
+	ReasonClientTimeout = "CLIENT_TIMEOUT"
 )
 
 // reasons gives every reason its HTTP status and its envelope code, the
@@ -79,6 +84,7 @@ var reasons = []struct {
 	{ReasonTimeout, http.StatusGatewayTimeout, 50401},
 	{ReasonAppDisabled, http.StatusUnauthorized, 40104},
 	{ReasonLastAdmin, http.StatusConflict, 40904},
+	{ReasonClientTimeout, http.StatusRequestTimeout, 40801},
 }
 
 // listed finds reason in reasons.

@@ -66,6 +66,9 @@ func (r *Rejected) RetryAfterSeconds() int {
 // rate is one tier: the pace and how many calls may wait for it.
 type rate struct {
 	rps, burst int
+	// share is how many instances the tier is divided among (see
+	// SetFleet); 0 or 1 is the whole tier.
+	share int
 }
 
 // shards spread the key map over several locks so keys do not contend.
@@ -87,6 +90,7 @@ type Limiter struct {
 	seed      maphash.Seed
 	shards    [shards]shard
 	keys      atomic.Int64
+	fleet     fleet
 	nextSweep atomic.Int64 // limiter clock, nanoseconds
 	sweeping  atomic.Bool
 
@@ -100,17 +104,20 @@ type shard struct {
 	queues map[queueKey]*queue
 }
 
-// queueKey includes the resolved tier, so a tenant that changes tier gets
-// a fresh queue at the new rate; the old one is evicted when idle.
+// queueKey includes the resolved tier and fleet share, so a tenant that
+// changes tier, or whose share changes with the fleet, gets a fresh queue
+// at the new rate; the old one is evicted when idle.
 type queueKey struct {
 	scope    Scope
 	id, tier string
+	share    int
 }
 
 // New builds the limiter of cfg and registers its metrics on reg (nil: no
 // metrics). With cfg.Enabled false it admits everything.
 func New(cfg config.RateLimit, reg prometheus.Registerer) (*Limiter, error) {
 	l := &Limiter{off: !cfg.Enabled, start: time.Now(), seed: maphash.MakeSeed(), idleEvict: cfg.IdleEvict.Duration}
+	l.PerInstance()
 	if err := l.register(reg); err != nil {
 		return nil, err
 	}
@@ -171,7 +178,7 @@ func (l *Limiter) Wait(ctx context.Context, k Key) error {
 			l.rejections.WithLabelValues(string(k.Scope)).Inc()
 			return &Rejected{Scope: k.Scope, RetryAfter: time.Second}
 		}
-		q = newQueue(r.rps, r.burst, slack(r.rps), l.waiting)
+		q = r.queue(l.waiting)
 		// The key's strings are copied, so a key never holds on to the
 		// memory of a larger string (a header, a token) it was cut from.
 		qk.id, qk.tier = strings.Clone(qk.id), strings.Clone(qk.tier)
@@ -195,11 +202,12 @@ func (l *Limiter) resolve(k Key) (queueKey, rate) {
 	if k.Scope == ScopeIP {
 		return queueKey{scope: k.Scope, id: ipID(k.ID)}, l.anon
 	}
-	id := boundedID(k.ID)
-	if r, ok := l.tiers[k.Tier]; ok {
-		return queueKey{scope: k.Scope, id: id, tier: k.Tier}, r
+	qk, r := queueKey{scope: k.Scope, id: boundedID(k.ID)}, l.defaultTier
+	if t, ok := l.tiers[k.Tier]; ok {
+		qk.tier, r = k.Tier, t
 	}
-	return queueKey{scope: k.Scope, id: id}, l.defaultTier
+	qk.share = l.fleet.share()
+	return qk, r.shared(qk.share)
 }
 
 // MaxIDBytes bounds a tenant or app key's ID; a longer one is replaced by
@@ -240,10 +248,14 @@ func boundedID(id string) string {
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
-// slack lets a key that paused send a tenth of a second's worth of calls
-// at once instead of strictly one per interval; under sustained load no
-// slack builds up, so the admitted rate stays the configured one.
-func slack(rps int) int { return rps / 10 }
+// queue paces r: rps calls per second, or per share seconds for a share of
+// a fleet. Slack lets a key that paused send a tenth of a second's worth of
+// calls at once instead of strictly one per interval; under sustained load
+// no slack builds up, so the admitted rate stays the configured one.
+func (r rate) queue(waiting gauge) *queue {
+	n := max(1, r.share)
+	return newQueue(r.rps, time.Duration(n)*time.Second, r.burst, r.rps/10/n, waiting)
+}
 
 // Keys is the number of keys held now.
 func (l *Limiter) Keys() int { return int(l.keys.Load()) }

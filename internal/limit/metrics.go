@@ -7,7 +7,8 @@ import (
 )
 
 // register creates the limiter's collectors and, when reg is not nil,
-// registers them: rejections by scope, calls waiting now, keys held now.
+// registers them: rejections by scope, calls waiting now, keys held now,
+// the fleet share.
 func (l *Limiter) register(reg prometheus.Registerer) error {
 	l.rejections = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "mgv_ratelimit_rejections_total",
@@ -25,6 +26,23 @@ func (l *Limiter) register(reg prometheus.Registerer) error {
 		Name: "mgv_ratelimit_keys",
 		Help: "Rate-limit keys (tenants, apps, client IPs) held now; idle ones are evicted.",
 	}, func() float64 { return float64(l.keys.Load()) })
+	instances := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "mgv_ratelimit_fleet_instances",
+		Help: "Instances each tenant and app tier is divided among now: each admits 1/N of the tier (1 when the fleet is unknown).",
+	}, func() float64 { return float64(l.fleet.share()) })
+	share := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "mgv_ratelimit_fleet_share",
+		Help: "Fraction of each tenant and app tier this instance admits (1/N).",
+	}, func() float64 { return 1 / float64(l.fleet.share()) })
+	unknown := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "mgv_ratelimit_fleet_unknown",
+		Help: "1 while the fleet is unknown (Consul off or not answering) and this instance admits each tier whole, 0 while it takes its share.",
+	}, func() float64 {
+		if l.fleet.unknown.Load() {
+			return 1
+		}
+		return 0
+	})
 	// Every scope starts at zero, so rates and alerts work before the first
 	// rejection.
 	for _, s := range []Scope{ScopeIP, ScopeTenant, ScopeApp} {
@@ -33,7 +51,7 @@ func (l *Limiter) register(reg prometheus.Registerer) error {
 	if reg == nil {
 		return nil
 	}
-	for _, c := range []prometheus.Collector{l.rejections, l.waiting, l.evictions, keys} {
+	for _, c := range []prometheus.Collector{l.rejections, l.waiting, l.evictions, keys, instances, share, unknown} {
 		if err := reg.Register(c); err != nil {
 			return fmt.Errorf("rate limit metrics: %w", err)
 		}

@@ -1,6 +1,9 @@
 package limit
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Pacer spaces outbound bulk work (search indexing, reindex) to a rate.
 // Unlike the Limiter it never refuses: every caller waits its turn, in
@@ -15,7 +18,7 @@ func NewPacer(rps int) *Pacer {
 	if rps <= 0 {
 		return &Pacer{}
 	}
-	return &Pacer{q: newQueue(rps, 0, 0, nil)}
+	return &Pacer{q: newQueue(rps, time.Second, 0, 0, nil)}
 }
 
 // Wait returns when the caller may do one unit of work, or with ctx's error

@@ -56,8 +56,10 @@ type noGauge struct{}
 func (noGauge) Inc() {}
 func (noGauge) Dec() {}
 
-// newQueue paces to rps with up to slack slots accumulated while idle.
-func newQueue(rps, capacity, slack int, waiting gauge) *queue {
+// newQueue paces to rps calls per per (a second, or a fleet's share of
+// one: 200 per 2 s is 100 a second) with up to slack slots accumulated
+// while idle.
+func newQueue(rps int, per time.Duration, capacity, slack int, waiting gauge) *queue {
 	opt := ratelimit.WithoutSlack
 	if slack > 0 {
 		opt = ratelimit.WithSlack(slack)
@@ -66,8 +68,8 @@ func newQueue(rps, capacity, slack int, waiting gauge) *queue {
 		waiting = noGauge{}
 	}
 	return &queue{
-		rl:       ratelimit.New(rps, opt),
-		interval: time.Second / time.Duration(rps),
+		rl:       ratelimit.New(rps, opt, ratelimit.Per(per)),
+		interval: per / time.Duration(rps),
 		capacity: capacity,
 		waiting:  waiting,
 	}

@@ -23,7 +23,8 @@ func ClientGone(ctx context.Context, err error) error {
 		return nil
 	}
 	var e *errs.Error
-	if errors.As(err, &e) && e.Status == StatusClientClosed {
+	if errors.As(err, &e) && (e.Status == StatusClientClosed || e.Reason == errs.ReasonClientTimeout) {
+		// Already said, or the client was too slow, which it hears.
 		return err
 	}
 	if errors.Is(ctx.Err(), context.Canceled) || errors.Is(err, context.Canceled) || peerClosed(err) {

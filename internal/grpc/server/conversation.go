@@ -80,7 +80,7 @@ func (s Conversation) PutTranscript(stream openv1.ConversationService_PutTranscr
 		return errs.InvalidArgument("header", "the stream carried no header")
 	}
 	if err != nil {
-		return err
+		return clientLate(ctx, err)
 	}
 	h := first.GetHeader()
 	if h == nil {
@@ -103,7 +103,7 @@ func (s Conversation) PutTranscript(stream openv1.ConversationService_PutTranscr
 			break
 		}
 		if err != nil {
-			return err
+			return clientLate(ctx, err)
 		}
 		if msg.GetHeader() != nil {
 			return errs.InvalidArgument("header", "only the first message of the stream may be a header")
@@ -131,6 +131,17 @@ func (s Conversation) PutTranscript(stream openv1.ConversationService_PutTranscr
 		SentenceCount:  int64(res.SentenceCount),
 		Metrics:        computedMetricsProto(res.Metrics),
 	})
+}
+
+// clientLate words a Recv that failed because the stream's deadline passed
+// while the server waited for the client: the client was too slow, which
+// says nothing of the server's health, so one app's unfinished streams
+// cannot open the operation's circuit breaker for everyone.
+func clientLate(ctx context.Context, err error) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return errs.Of(errs.ReasonClientTimeout, "the stream was not finished within its deadline").WithCause(err)
+	}
+	return err
 }
 
 // streamKey is whose streams a PutTranscript counts against: the app's, or
@@ -192,13 +203,16 @@ func (s Conversation) ListConversations(ctx context.Context, req *openv1.ListCon
 	return out, nil
 }
 
-// GetTranscript returns the sentences in seq order, marking matches of q.
+// GetTranscript returns a page of the sentences in seq order, marking
+// matches of q.
 func (s Conversation) GetTranscript(ctx context.Context, req *openv1.GetTranscriptRequest) (*openv1.GetTranscriptResponse, error) {
-	t, err := s.Reader.Transcript(ctx, req.GetConversationId(), req.GetQ())
+	t, err := s.Reader.TranscriptPage(ctx, conversation.TranscriptPageRequest{
+		ID: req.GetConversationId(), Q: req.GetQ(), PageSize: int(req.GetPageSize()), PageToken: req.GetPageToken(),
+	})
 	if err != nil {
 		return nil, idField.Word(err)
 	}
-	out := &openv1.GetTranscriptResponse{ConversationId: t.ConversationID, Sentences: make([]*openv1.TranscriptSentence, len(t.Sentences))}
+	out := &openv1.GetTranscriptResponse{ConversationId: t.ConversationID, Sentences: make([]*openv1.TranscriptSentence, len(t.Sentences)), NextPageToken: t.NextPageToken}
 	for i, st := range t.Sentences {
 		out.Sentences[i] = &openv1.TranscriptSentence{
 			Seq: st.Seq, SpeakerKey: st.SpeakerKey, StartMs: st.StartMS, EndMs: st.EndMS, Text: st.Text, Matches: st.Matches,

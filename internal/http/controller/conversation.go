@@ -72,23 +72,17 @@ func (h Conversations) Get(c echo.Context) error {
 	})
 }
 
-// Transcript is GET /conversations/{id}/transcript?q=….
+// Transcript is GET /conversations/{id}/transcript?q=…: the whole
+// transcript in one TranscriptJSON answer, encoded as the sentences are
+// read, a stored part at a time (see transcriptWriter).
 func (h Conversations) Transcript(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
 	}
-	t, err := h.Reader.Transcript(c.Request().Context(), id, c.QueryParam("q"))
-	if err != nil {
-		return err
-	}
-	return render.OK(c, TranscriptJSON{
-		ConversationID: t.ConversationID,
-		Sentences: convertAll(t.Sentences, func(s conversation.TranscriptSentence) TranscriptSentenceJSON {
-			return TranscriptSentenceJSON(s)
-		}),
-		MatchCount: t.MatchCount,
-	})
+	w := &transcriptWriter{c: c, id: id}
+	matches, err := h.Reader.StreamTranscript(c.Request().Context(), id, c.QueryParam("q"), w.sentence)
+	return w.finish(matches, err)
 }
 
 // ConversationJSON is a conversation in the HTTP API.

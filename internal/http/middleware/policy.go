@@ -106,12 +106,19 @@ func Policy(chain policy.Middleware, ops Operations, b Bounds) echo.MiddlewareFu
 func (b Bounds) setDeadlines(w http.ResponseWriter, op string) {
 	rc := http.NewResponseController(w)
 	now := time.Now()
-	if b.Read > 0 {
-		_ = rc.SetReadDeadline(now.Add(b.Read))
-	}
-	write := b.Write
+	read, write := b.Read, b.Write
 	if b.LongWriteOps[op] {
 		write = b.LongWrite
+		// A download reads what it sends as it writes, under the request's
+		// context, and net/http cancels that context when the connection's
+		// read deadline passes: the read deadline of a download (which
+		// reads no body) is its write deadline.
+		if read > 0 && (write == 0 || write > read) {
+			read = write
+		}
+	}
+	if read > 0 {
+		_ = rc.SetReadDeadline(now.Add(read))
 	}
 	if write > 0 {
 		_ = rc.SetWriteDeadline(now.Add(write))

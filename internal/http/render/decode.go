@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"reflect"
 	"strconv"
@@ -44,6 +45,13 @@ func DecodeJSON(c echo.Context, v any) error {
 			// The connection ended before the declared length: the
 			// client went away in the middle of the request.
 			return errs.New(policy.StatusClientClosed, errs.ReasonCanceled, "the client closed the connection before the whole body arrived").WithCause(err)
+		}
+		if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
+			// The read deadline passed: the client is there but too slow.
+			// net/http has canceled the request's context by now, so this
+			// comes before ClientGone, which would take it for a client
+			// that left and answer nothing.
+			return errs.Of(errs.ReasonClientTimeout, "the body did not arrive within the read deadline").WithCause(err)
 		}
 		if gone := policy.ClientGone(req.Context(), err); gone != err {
 			return gone

@@ -24,7 +24,10 @@ type ReadRepo interface {
 	Participants(ctx context.Context, tenantID, conversationID int64) ([]model.Participant, error)
 	Metrics(ctx context.Context, tenantID, conversationID int64) (*model.ConversationMetrics, error)
 	TrackerHitCounts(ctx context.Context, tenantID, conversationID int64) ([]model.TrackerHitCount, error)
-	Sentences(ctx context.Context, tenantID, conversationID int64) ([]model.Sentence, error)
+	// TranscriptPart returns part part (from 0) of the conversation's
+	// stored transcript in seq order, nil past the last part, and the
+	// transcript_version it belongs to, both from one consistent read.
+	TranscriptPart(ctx context.Context, tenantID, conversationID int64, part int) (version int64, sentences []model.Sentence, err error)
 }
 
 // Reader holds the read use cases of conversations: list, get and

@@ -12,14 +12,6 @@ import (
 // maxTranscriptQueryChars bounds GetTranscript's q.
 const maxTranscriptQueryChars = 256
 
-// TranscriptView is a stored transcript.
-type TranscriptView struct {
-	ConversationID int64
-	Sentences      []TranscriptSentence
-	// MatchCount counts the sentences that match q.
-	MatchCount int
-}
-
 // TranscriptSentence is one stored sentence.
 type TranscriptSentence struct {
 	Seq        int64
@@ -31,42 +23,187 @@ type TranscriptSentence struct {
 	Matches bool
 }
 
-// Transcript returns the sentences of a conversation in the caller's scope
-// in seq order. When q is set, sentences containing every word and
-// "quoted phrase" of it, ignoring case, are marked.
-func (c *Reader) Transcript(ctx context.Context, id int64, q string) (TranscriptView, error) {
+// A transcript is read a stored part (up to 1,000 sentences) at a time, one
+// query each, so one read holds one part however long the call, and no
+// database connection waits on a slow client between parts. Every part read
+// checks that the transcript is still the version the read began with: a
+// transcript replaced meanwhile is never served half old, half new.
+
+// StreamTranscript calls emit with every sentence of a conversation in the
+// caller's scope, in seq order, marking those that contain every word and
+// "quoted phrase" of q, ignoring case; it returns how many matched. Errors
+// before the first emit are the read's own (the caller can still answer
+// them); a later one means the sentences emitted are not the whole
+// transcript.
+func (c *Reader) StreamTranscript(ctx context.Context, id int64, q string, emit func(TranscriptSentence) error) (matchCount int, err error) {
+	r, err := c.beginTranscript(ctx, id, q)
+	if err != nil {
+		return 0, err
+	}
+	err = r.walk(ctx, func(s TranscriptSentence) (bool, error) {
+		if s.Matches {
+			matchCount++
+		}
+		return true, emit(s)
+	})
+	return matchCount, err
+}
+
+// Paging bounds of TranscriptPage: by default a page is the whole
+// transcript up to MaxTranscriptSentences, but never more than
+// MaxTranscriptPageBytes of sentence data, so that a page fits the 4 MiB a
+// gRPC client receives by default and costs the server a bounded amount.
+const (
+	MaxTranscriptPageBytes = 3 << 20
+	// sentenceOverhead approximates a sentence's encoding beyond its text
+	// and speaker key.
+	sentenceOverhead = 32
+)
+
+// TranscriptPageRequest asks for one page of a transcript.
+type TranscriptPageRequest struct {
+	ID int64
+	Q  string
+	// PageSize is the most sentences to return: 0 means
+	// MaxTranscriptSentences; the page also ends before
+	// MaxTranscriptPageBytes.
+	PageSize  int
+	PageToken string
+}
+
+// TranscriptPage is a run of a transcript's sentences.
+type TranscriptPage struct {
+	ConversationID int64
+	Sentences      []TranscriptSentence
+	// MatchCount counts the sentences of this page that match q.
+	MatchCount int
+	// NextPageToken is empty on the last page.
+	NextPageToken string
+}
+
+// transcriptCursor is a page token's content: the conversation, the
+// transcript version the read began with, the part to read on from, and
+// the last seq served.
+type transcriptCursor struct {
+	ID      int64 `json:"c"`
+	Version int64 `json:"v"`
+	Part    int   `json:"p"`
+	After   int64 `json:"s"`
+}
+
+// TranscriptPage returns the sentences of a conversation in the caller's
+// scope in seq order, a page at a time, marked as StreamTranscript marks
+// them. A token of a transcript replaced since is CONFLICT: the read starts
+// again without one.
+func (c *Reader) TranscriptPage(ctx context.Context, req TranscriptPageRequest) (TranscriptPage, error) {
+	switch {
+	case req.PageSize < 0 || req.PageSize > MaxTranscriptSentences:
+		return TranscriptPage{}, errs.InvalidArgument("page_size", "must be 0..%d (got %d)", MaxTranscriptSentences, req.PageSize)
+	case req.PageSize == 0:
+		req.PageSize = MaxTranscriptSentences
+	}
+	var at transcriptCursor
+	if err := access.DecodePageToken(req.PageToken, &at); err != nil {
+		return TranscriptPage{}, err
+	}
+	if req.PageToken != "" && (at.ID != req.ID || at.Part < 0 || at.Version <= 0) {
+		return TranscriptPage{}, errs.InvalidArgument("page_token", "is not a token of this conversation's transcript")
+	}
+	r, err := c.beginTranscript(ctx, req.ID, req.Q)
+	if err != nil {
+		return TranscriptPage{}, err
+	}
+	if req.PageToken != "" {
+		r.at = at
+	}
+	page := TranscriptPage{ConversationID: req.ID, Sentences: []TranscriptSentence{}}
+	size := 0
+	err = r.walk(ctx, func(s TranscriptSentence) (bool, error) {
+		n := len(s.Text) + len(s.SpeakerKey) + sentenceOverhead
+		if len(page.Sentences) == req.PageSize || (len(page.Sentences) > 0 && size+n > MaxTranscriptPageBytes) {
+			// There is more: the next page starts here.
+			page.NextPageToken = access.EncodePageToken(r.at)
+			return false, nil
+		}
+		size += n
+		if s.Matches {
+			page.MatchCount++
+		}
+		page.Sentences = append(page.Sentences, s)
+		return true, nil
+	})
+	if err != nil {
+		return TranscriptPage{}, err
+	}
+	return page, nil
+}
+
+// transcriptRead is one read of a transcript, from a position on.
+type transcriptRead struct {
+	repo     ReadRepo
+	tenantID int64
+	terms    []string
+	at       transcriptCursor
+}
+
+// beginTranscript checks the caller, the id and q, and that the
+// conversation is in the caller's scope.
+func (c *Reader) beginTranscript(ctx context.Context, id int64, q string) (*transcriptRead, error) {
 	s, err := access.Require(ctx, access.Read)
 	if err != nil {
-		return TranscriptView{}, err
+		return nil, err
 	}
 	if err := access.CheckID("id", id); err != nil {
-		return TranscriptView{}, err
+		return nil, err
 	}
 	if n := utf8.RuneCountInString(q); n > maxTranscriptQueryChars {
-		return TranscriptView{}, errs.InvalidArgument("q", "at most %d characters (got %d)", maxTranscriptQueryChars, n)
+		return nil, errs.InvalidArgument("q", "at most %d characters (got %d)", maxTranscriptQueryChars, n)
 	}
 	if !utf8.ValidString(q) {
-		return TranscriptView{}, errs.InvalidArgument("q", "must be UTF-8")
+		return nil, errs.InvalidArgument("q", "must be UTF-8")
 	}
 	if _, err := c.repo.Get(ctx, s, id); err != nil {
-		return TranscriptView{}, err
+		return nil, err
 	}
-	rows, err := c.repo.Sentences(ctx, s.TenantID, id)
-	if err != nil {
-		return TranscriptView{}, err
-	}
-	terms := QueryTerms(q)
-	out := TranscriptView{ConversationID: id, Sentences: make([]TranscriptSentence, len(rows))}
-	for i, r := range rows {
-		match := len(terms) > 0 && containsAll(r.Text, terms)
-		if match {
-			out.MatchCount++
+	return &transcriptRead{repo: c.repo, tenantID: s.TenantID, terms: QueryTerms(q), at: transcriptCursor{ID: id, After: -1}}, nil
+}
+
+// errTranscriptReplaced answers a read whose transcript was replaced since
+// it began.
+var errTranscriptReplaced = errs.Conflict("the transcript was replaced while it was read; read it again from the start")
+
+// walk calls fn with each sentence after r.at, in seq order, until fn says
+// stop or the transcript ends; r.at is then the position of the last
+// sentence fn took.
+func (r *transcriptRead) walk(ctx context.Context, fn func(TranscriptSentence) (bool, error)) error {
+	for ; ; r.at.Part++ {
+		version, run, err := r.repo.TranscriptPart(ctx, r.tenantID, r.at.ID, r.at.Part)
+		if err != nil {
+			return err
 		}
-		out.Sentences[i] = TranscriptSentence{
-			Seq: int64(r.Seq), SpeakerKey: r.SpeakerKey, StartMS: r.StartMS, EndMS: r.EndMS, Text: r.Text, Matches: match,
+		if r.at.Version == 0 {
+			r.at.Version = version
+		} else if version != r.at.Version {
+			return errTranscriptReplaced
+		}
+		if run == nil {
+			return nil
+		}
+		for _, st := range run {
+			if int64(st.Seq) <= r.at.After {
+				continue
+			}
+			s := TranscriptSentence{
+				Seq: int64(st.Seq), SpeakerKey: st.SpeakerKey, StartMS: st.StartMS, EndMS: st.EndMS, Text: st.Text,
+				Matches: len(r.terms) > 0 && containsAll(st.Text, r.terms),
+			}
+			more, err := fn(s)
+			if err != nil || !more {
+				return err
+			}
+			r.at.After = s.Seq
 		}
 	}
-	return out, nil
 }
 
 // QueryTerms splits a query into lower-cased words and "quoted phrases"

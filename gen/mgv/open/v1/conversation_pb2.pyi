@@ -155,12 +155,16 @@ class ListConversationsResponse(_message.Message):
     def __init__(self, conversations: _Optional[_Iterable[_Union[_common_pb2.Conversation, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., total: _Optional[int] = ...) -> None: ...
 
 class GetTranscriptRequest(_message.Message):
-    __slots__ = ("conversation_id", "q")
+    __slots__ = ("conversation_id", "q", "page_size", "page_token")
     CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
     Q_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     conversation_id: int
     q: str
-    def __init__(self, conversation_id: _Optional[int] = ..., q: _Optional[str] = ...) -> None: ...
+    page_size: int
+    page_token: str
+    def __init__(self, conversation_id: _Optional[int] = ..., q: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class TranscriptSentence(_message.Message):
     __slots__ = ("seq", "speaker_key", "start_ms", "end_ms", "text", "matches")
@@ -179,9 +183,11 @@ class TranscriptSentence(_message.Message):
     def __init__(self, seq: _Optional[int] = ..., speaker_key: _Optional[str] = ..., start_ms: _Optional[int] = ..., end_ms: _Optional[int] = ..., text: _Optional[str] = ..., matches: bool = ...) -> None: ...
 
 class GetTranscriptResponse(_message.Message):
-    __slots__ = ("conversation_id", "sentences")
+    __slots__ = ("conversation_id", "sentences", "next_page_token")
     CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
     SENTENCES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     conversation_id: int
     sentences: _containers.RepeatedCompositeFieldContainer[TranscriptSentence]
-    def __init__(self, conversation_id: _Optional[int] = ..., sentences: _Optional[_Iterable[_Union[TranscriptSentence, _Mapping]]] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, conversation_id: _Optional[int] = ..., sentences: _Optional[_Iterable[_Union[TranscriptSentence, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...

@@ -104,7 +104,12 @@ class ConversationServiceServicer(object):
 
     def GetTranscript(self, request, context):
         """GetTranscript returns the sentences of a conversation in seq order,
-        optionally marking those that match a query.
+        optionally marking those that match a query, a page at a time: a page
+        holds at most page_size sentences (default and maximum 20 000, the
+        most a transcript holds) and at most 3 MiB of sentence text, so every
+        transcript of an ordinary call comes whole in one page, and a page
+        always fits a client's default 4 MiB receive limit. Follow
+        next_page_token until it is empty for the rest.
 
         Scope: read.
         """

@@ -1089,7 +1089,16 @@ type GetTranscriptRequest struct {
 	// Optional query in the syntax of SearchTranscriptsRequest.query; when
 	// set, sentences containing every word and phrase of it get
 	// matches = true. At most 256 characters.
-	Q             string `protobuf:"bytes,2,opt,name=q,proto3" json:"q,omitempty"`
+	Q string `protobuf:"bytes,2,opt,name=q,proto3" json:"q,omitempty"`
+	// Most sentences to return, 0..20000; 0 means 20 000. A page also ends
+	// before 3 MiB of sentence text (speaker keys and texts), so it may hold
+	// fewer; only an empty next_page_token means the transcript is done.
+	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of the previous page, with the same conversation_id
+	// (q may differ); empty for the first page. A token of a transcript
+	// replaced since is refused with ABORTED (reason CONFLICT): read again
+	// from the first page.
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1134,6 +1143,20 @@ func (x *GetTranscriptRequest) GetConversationId() int64 {
 func (x *GetTranscriptRequest) GetQ() string {
 	if x != nil {
 		return x.Q
+	}
+	return ""
+}
+
+func (x *GetTranscriptRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *GetTranscriptRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
 	}
 	return ""
 }
@@ -1229,16 +1252,18 @@ func (x *TranscriptSentence) GetMatches() bool {
 	return false
 }
 
-// Response of ConversationService.GetTranscript. A 3-hour call of 5 000
-// sentences is well under 1 MiB; clients that fetch very long transcripts
-// may need to raise their receive size limit (4 MiB by default in most
-// gRPC clients).
+// Response of ConversationService.GetTranscript: one page of the
+// transcript. A 3-hour call of 5 000 sentences is well under 1 MiB, one
+// page; only transcripts near the maximum size take several.
 type GetTranscriptResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Megaview id of the conversation.
 	ConversationId int64 `protobuf:"varint,1,opt,name=conversation_id,json=conversationId,proto3" json:"conversation_id,omitempty"`
-	// All sentences in seq order; empty while no transcript has been stored.
-	Sentences     []*TranscriptSentence `protobuf:"bytes,2,rep,name=sentences,proto3" json:"sentences,omitempty"`
+	// The page's sentences in seq order; empty while no transcript has been
+	// stored.
+	Sentences []*TranscriptSentence `protobuf:"bytes,2,rep,name=sentences,proto3" json:"sentences,omitempty"`
+	// Token of the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,3,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1285,6 +1310,13 @@ func (x *GetTranscriptResponse) GetSentences() []*TranscriptSentence {
 		return x.Sentences
 	}
 	return nil
+}
+
+func (x *GetTranscriptResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 var File_mgv_open_v1_conversation_proto protoreflect.FileDescriptor
@@ -1364,10 +1396,13 @@ const file_mgv_open_v1_conversation_proto_rawDesc = "" +
 	"\x19ListConversationsResponse\x12?\n" +
 	"\rconversations\x18\x01 \x03(\v2\x19.mgv.open.v1.ConversationR\rconversations\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x14\n" +
-	"\x05total\x18\x03 \x01(\x03R\x05total\"M\n" +
+	"\x05total\x18\x03 \x01(\x03R\x05total\"\x89\x01\n" +
 	"\x14GetTranscriptRequest\x12'\n" +
 	"\x0fconversation_id\x18\x01 \x01(\x03R\x0econversationId\x12\f\n" +
-	"\x01q\x18\x02 \x01(\tR\x01q\"\xa7\x01\n" +
+	"\x01q\x18\x02 \x01(\tR\x01q\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"\xa7\x01\n" +
 	"\x12TranscriptSentence\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x03R\x03seq\x12\x1f\n" +
 	"\vspeaker_key\x18\x02 \x01(\tR\n" +
@@ -1375,10 +1410,11 @@ const file_mgv_open_v1_conversation_proto_rawDesc = "" +
 	"\bstart_ms\x18\x03 \x01(\x03R\astartMs\x12\x15\n" +
 	"\x06end_ms\x18\x04 \x01(\x03R\x05endMs\x12\x12\n" +
 	"\x04text\x18\x05 \x01(\tR\x04text\x12\x18\n" +
-	"\amatches\x18\x06 \x01(\bR\amatches\"\x7f\n" +
+	"\amatches\x18\x06 \x01(\bR\amatches\"\xa7\x01\n" +
 	"\x15GetTranscriptResponse\x12'\n" +
 	"\x0fconversation_id\x18\x01 \x01(\x03R\x0econversationId\x12=\n" +
-	"\tsentences\x18\x02 \x03(\v2\x1f.mgv.open.v1.TranscriptSentenceR\tsentences2\xf0\x03\n" +
+	"\tsentences\x18\x02 \x03(\v2\x1f.mgv.open.v1.TranscriptSentenceR\tsentences\x12&\n" +
+	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken2\xf0\x03\n" +
 	"\x13ConversationService\x12e\n" +
 	"\x12CreateConversation\x12&.mgv.open.v1.CreateConversationRequest\x1a'.mgv.open.v1.CreateConversationResponse\x12X\n" +
 	"\rPutTranscript\x12!.mgv.open.v1.PutTranscriptRequest\x1a\".mgv.open.v1.PutTranscriptResponse(\x01\x12\\\n" +

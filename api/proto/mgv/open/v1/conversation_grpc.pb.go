@@ -70,7 +70,12 @@ type ConversationServiceClient interface {
 	// Scope: read.
 	ListConversations(ctx context.Context, in *ListConversationsRequest, opts ...grpc.CallOption) (*ListConversationsResponse, error)
 	// GetTranscript returns the sentences of a conversation in seq order,
-	// optionally marking those that match a query.
+	// optionally marking those that match a query, a page at a time: a page
+	// holds at most page_size sentences (default and maximum 20 000, the
+	// most a transcript holds) and at most 3 MiB of sentence text, so every
+	// transcript of an ordinary call comes whole in one page, and a page
+	// always fits a client's default 4 MiB receive limit. Follow
+	// next_page_token until it is empty for the rest.
 	//
 	// Scope: read.
 	GetTranscript(ctx context.Context, in *GetTranscriptRequest, opts ...grpc.CallOption) (*GetTranscriptResponse, error)
@@ -179,7 +184,12 @@ type ConversationServiceServer interface {
 	// Scope: read.
 	ListConversations(context.Context, *ListConversationsRequest) (*ListConversationsResponse, error)
 	// GetTranscript returns the sentences of a conversation in seq order,
-	// optionally marking those that match a query.
+	// optionally marking those that match a query, a page at a time: a page
+	// holds at most page_size sentences (default and maximum 20 000, the
+	// most a transcript holds) and at most 3 MiB of sentence text, so every
+	// transcript of an ordinary call comes whole in one page, and a page
+	// always fits a client's default 4 MiB receive limit. Follow
+	// next_page_token until it is empty for the rest.
 	//
 	// Scope: read.
 	GetTranscript(context.Context, *GetTranscriptRequest) (*GetTranscriptResponse, error)

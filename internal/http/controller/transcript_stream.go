@@ -1,0 +1,91 @@
+package controller
+
+import (
+	"bufio"
+	"net/http"
+	"strconv"
+
+	gojson "github.com/goccy/go-json"
+	"github.com/labstack/echo/v4"
+
+	"github.com/megaview/mgvcore/internal/http/render"
+	"github.com/megaview/mgvcore/internal/logic/conversation"
+)
+
+// transcriptBuffer is how much of the answer is gathered before a write.
+const transcriptBuffer = 32 << 10
+
+// transcriptWriter writes the success envelope of a TranscriptJSON a
+// sentence at a time: the same bytes render.OK would write for the whole
+// value, without ever holding the transcript or its encoding. match_count
+// follows the sentences, so it is known by the time it is written.
+//
+// The status and the first bytes go out with the first sentence; an error
+// before then is answered as any other. An error after (the database, or a
+// transcript replaced while it was read) cannot change the status, so the
+// connection is closed before the answer is complete: the client sees a
+// broken response, never a short transcript that looks whole.
+type transcriptWriter struct {
+	c       echo.Context
+	id      int64
+	out     *bufio.Writer
+	line    []byte
+	started bool
+}
+
+func (w *transcriptWriter) begin() error {
+	res := w.c.Response()
+	res.Header().Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
+	res.WriteHeader(http.StatusOK)
+	w.out = bufio.NewWriterSize(res, transcriptBuffer)
+	w.started = true
+	_, err := w.out.WriteString(`{"code":0,"msg":"ok","data":{"conversation_id":` + strconv.FormatInt(w.id, 10) + `,"sentences":[`)
+	return err
+}
+
+func (w *transcriptWriter) sentence(s conversation.TranscriptSentence) error {
+	if !w.started {
+		if err := w.begin(); err != nil {
+			return err
+		}
+	} else if err := w.out.WriteByte(','); err != nil {
+		return err
+	}
+	var err error
+	// goccy/go-json escapes as render's serializer does (HTML-safe).
+	if w.line, err = gojson.Marshal(TranscriptSentenceJSON(s)); err != nil {
+		return err
+	}
+	_, err = w.out.Write(w.line)
+	return err
+}
+
+// finish ends the answer after the last sentence, or answers err.
+func (w *transcriptWriter) finish(matches int, err error) error {
+	if err != nil {
+		if w.started {
+			w.abort()
+		}
+		return err
+	}
+	if !w.started {
+		if err := w.begin(); err != nil {
+			return err
+		}
+	}
+	requestID, err := gojson.Marshal(render.RequestID(w.c))
+	if err != nil {
+		return err
+	}
+	if _, err := w.out.WriteString(`],"match_count":` + strconv.Itoa(matches) + `},"request_id":` + string(requestID) + "}\n"); err != nil {
+		return err
+	}
+	return w.out.Flush()
+}
+
+// abort closes the connection under a partly written answer.
+func (w *transcriptWriter) abort() {
+	if conn, _, err := http.NewResponseController(w.c.Response()).Hijack(); err == nil {
+		_ = conn.Close()
+	}
+}
