@@ -52,7 +52,7 @@ type AppJSON struct {
 	Status   string   `json:"status"`
 	RateTier string   `json:"rate_tier"`
 	// OldSecretUntil is when the previous secret stops working; null when
-	// no previous secret works.
+	// no previous secret works (the use cases drop an ended grace).
 	OldSecretUntil *time.Time `json:"old_secret_until"`
 	CreatedAt      time.Time  `json:"created_at"`
 	UpdatedAt      time.Time  `json:"updated_at"`
@@ -80,7 +80,7 @@ func appJSON(a *model.App) AppJSON {
 	if out.Status == "" {
 		out.Status = model.AppActive
 	}
-	if a.OldSecretUntil != nil && a.OldSecretHash != "" && time.Now().Before(*a.OldSecretUntil) {
+	if a.OldSecretUntil != nil {
 		until := a.OldSecretUntil.UTC()
 		out.OldSecretUntil = &until
 	}

@@ -107,7 +107,11 @@ func (m *Apps) List(ctx context.Context) ([]model.App, error) {
 	if err != nil {
 		return nil, err
 	}
-	return m.apps.List(ctx, s.TenantID)
+	apps, err := m.apps.List(ctx, s.TenantID)
+	for i := range apps {
+		m.graceEnded(&apps[i])
+	}
+	return apps, err
 }
 
 // Get finds an app of the tenant.
@@ -233,7 +237,19 @@ func (m *Apps) find(ctx context.Context, id int64) (model.Scope, *model.App, err
 		return s, nil, err
 	}
 	app, err := m.apps.ByID(ctx, s.TenantID, id)
-	return s, app, err
+	if err != nil {
+		return s, nil, err
+	}
+	m.graceEnded(app)
+	return s, app, nil
+}
+
+// graceEnded forgets an old secret whose grace is over: it opens nothing
+// (CreateAppToken checks the time) and is not shown as working.
+func (m *Apps) graceEnded(app *model.App) {
+	if app.OldSecretUntil != nil && !m.now().Before(*app.OldSecretUntil) {
+		app.OldSecretHash, app.OldSecretUntil = "", nil
+	}
 }
 
 // write stores app and, with revoke, ends its tokens for reason.

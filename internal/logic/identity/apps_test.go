@@ -162,6 +162,9 @@ func TestRotatingWithAGraceEndsTheOldSecretsTokensWithIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if app, err := apps.Get(admin, w.app.ID); err != nil || app.OldSecretUntil == nil || !app.OldSecretUntil.Equal(w.clock.Now().Add(time.Hour)) {
+		t.Fatalf("the grace: %+v %v", app, err)
+	}
 	// An instance that starts during the grace learns of it too.
 	w.clock.Add(30 * time.Minute)
 	fleet := w.otherInstance(t)
@@ -188,6 +191,9 @@ func TestRotatingWithAGraceEndsTheOldSecretsTokensWithIt(t *testing.T) {
 	}
 	_, err = w.auth.CreateAppToken(ctx, identity.AppTokenRequest{AppKey: w.app.AppKey, AppSecret: w.appSecret})
 	wantOrgErr(t, err, "UNAUTHENTICATED", "")
+	if app, err := apps.Get(admin, w.app.ID); err != nil || app.OldSecretUntil != nil || app.OldSecretHash != "" {
+		t.Fatalf("an ended grace is still shown: %+v %v", app, err)
+	}
 
 	// Without a grace, the old secret and its tokens end at once.
 	again, err := apps.RotateSecret(admin, identity.RotateSecretRequest{ID: w.app.ID})
