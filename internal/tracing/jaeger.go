@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 
 	"github.com/opentracing/opentracing-go"
 	"github.com/opentracing/opentracing-go/ext"
@@ -22,6 +23,16 @@ import (
 // maxTagValueLength keeps whole SQL statements readable in db.statement;
 // Jaeger's default of 256 cuts most of them.
 const maxTagValueLength = 2048
+
+// With every call sampled, spans arrive far faster than one flush per
+// second: the reporter queue holds a few seconds of them (Jaeger's default
+// of 100 drops spans as soon as one flush is slow), and the collector gets
+// them in batches of up to 1000 rather than 100, so a POST carries ten
+// times the spans for about the same cost.
+const (
+	reporterQueueSize   = 20000
+	collectorBatchSpans = 1000
+)
 
 // New returns the tracer cfg describes, or Noop when tracing is off. env
 // tags every span's process, beside the service name and version.
@@ -42,12 +53,17 @@ func New(cfg config.Tracing, env string, log zerolog.Logger) (Tracer, error) {
 	jlog := newJaegerLog(log)
 	reporter := jaeger.NewRemoteReporter(sender,
 		jaeger.ReporterOptions.BufferFlushInterval(cfg.FlushInterval.Duration),
+		jaeger.ReporterOptions.QueueSize(reporterQueueSize),
 		jaeger.ReporterOptions.Logger(jlog))
 	ot, closer := jaeger.NewTracer(cfg.ServiceName, sampler, reporter,
 		// 128-bit ids match W3C trace context, so they survive a later move
 		// to OpenTelemetry.
 		jaeger.TracerOptions.Gen128Bit(true),
 		jaeger.TracerOptions.MaxTagValueLength(maxTagValueLength),
+		// Finished spans go back to a pool once reported, with their tag
+		// slices: a sampled call then allocates neither. jaegerSpan never
+		// touches a span after Finish.
+		jaeger.TracerOptions.PoolSpans(true),
 		jaeger.TracerOptions.Logger(jlog),
 		jaeger.TracerOptions.Tag("env", env),
 		jaeger.TracerOptions.Tag("version", global.Version()))
@@ -75,7 +91,8 @@ func newSampler(cfg config.Tracing) (jaeger.Sampler, error) {
 func newSender(cfg config.Tracing, log zerolog.Logger) (jaeger.Transport, error) {
 	if cfg.CollectorURL != "" {
 		log.Info().Str("collector_url", cfg.CollectorURL).Str("sampler", cfg.Sampler).Float64("param", cfg.SamplerParam).Msg("tracing to the Jaeger collector")
-		return transport.NewHTTPTransport(cfg.CollectorURL, transport.HTTPTimeout(cfg.FlushTimeout.Duration)), nil
+		return transport.NewHTTPTransport(cfg.CollectorURL,
+			transport.HTTPTimeout(cfg.FlushTimeout.Duration), transport.HTTPBatchSize(collectorBatchSpans)), nil
 	}
 	sender, err := jaeger.NewUDPTransportWithParams(jaeger.UDPTransportParams{
 		AgentClientUDPParams: utils.AgentClientUDPParams{HostPort: cfg.AgentAddr, Logger: newJaegerLog(log)},
@@ -195,17 +212,37 @@ func traceIDString(id jaeger.TraceID) string {
 
 type jaegerSpan struct {
 	ot opentracing.Span
-	// sc is the span's context, kept for children and Inject.
+	// sc is the span's context, kept for children and Inject, which may
+	// outlive the span itself.
 	sc        jaeger.SpanContext
 	id        string
 	recording bool
+	// finished guards the pooled span: once finished it may already
+	// belong to another call, so later SetTag, SetError and Finish calls
+	// are dropped.
+	finished atomic.Bool
 }
 
-func (s *jaegerSpan) Recording() bool          { return s.recording }
-func (s *jaegerSpan) traceID() string          { return s.id }
-func (s *jaegerSpan) SetTag(key string, v any) { s.ot.SetTag(key, v) }
-func (s *jaegerSpan) SetError(err error)       { ext.LogError(s.ot, err) }
-func (s *jaegerSpan) Finish()                  { s.ot.Finish() }
+func (s *jaegerSpan) Recording() bool { return s.recording }
+func (s *jaegerSpan) traceID() string { return s.id }
+
+func (s *jaegerSpan) SetTag(key string, v any) {
+	if !s.finished.Load() {
+		s.ot.SetTag(key, v)
+	}
+}
+
+func (s *jaegerSpan) SetError(err error) {
+	if !s.finished.Load() {
+		ext.LogError(s.ot, err)
+	}
+}
+
+func (s *jaegerSpan) Finish() {
+	if !s.finished.Swap(true) {
+		s.ot.Finish()
+	}
+}
 
 // headerReader offers Jaeger only the uber-trace-id value: baggage and
 // jaeger-debug-id are not accepted from callers, so a client cannot force
