@@ -1,30 +1,19 @@
 package middleware_test
 
 import (
-	"context"
-	"io"
 	"net/http"
 	"net/http/httptest"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
-	"github.com/megaview/mgvcore/internal/breaker"
-	"github.com/megaview/mgvcore/internal/config"
 	"github.com/megaview/mgvcore/internal/http/controller"
 	"github.com/megaview/mgvcore/internal/http/middleware"
 	"github.com/megaview/mgvcore/internal/http/render"
-	"github.com/megaview/mgvcore/internal/limit"
-	"github.com/megaview/mgvcore/internal/metrics"
 	"github.com/megaview/mgvcore/internal/policy"
-	"github.com/megaview/mgvcore/internal/tracing"
+	"github.com/megaview/mgvcore/internal/policy/policytest"
 )
-
-const pingOp = "/mgv.open.v1.SystemService/Ping"
 
 // BenchmarkHTTPChain serves GET /api/v1/ping through Echo as production
 // does: bare (no policy at all), the chain with tracing off, with the pro
@@ -34,70 +23,9 @@ const pingOp = "/mgv.open.v1.SystemService/Ping"
 // this benchmark stay meaningful on a loaded machine, unlike req/s.
 func BenchmarkHTTPChain(b *testing.B) {
 	b.Run("bare", func(b *testing.B) { benchEcho(b, nil) })
-	b.Run("untraced", func(b *testing.B) { benchEcho(b, benchChain(b, tracing.Noop())) })
-	b.Run("pro-1pct", func(b *testing.B) { benchEcho(b, benchChain(b, benchTracer(b, "probabilistic", 0.01))) })
-	b.Run("sampled", func(b *testing.B) { benchEcho(b, benchChain(b, benchTracer(b, "const", 1))) })
-}
-
-// benchTracer is the real tracer sending to a collector that discards.
-func benchTracer(b *testing.B, sampler string, param float64) tracing.Tracer {
-	b.Helper()
-	var posts atomic.Int64
-	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		posts.Add(1)
-		w.WriteHeader(http.StatusAccepted)
-	}))
-	b.Cleanup(collector.Close)
-	t, err := tracing.New(config.Tracing{
-		Enabled: true, ServiceName: "bench", Sampler: sampler, SamplerParam: param,
-		CollectorURL:  collector.URL,
-		FlushInterval: config.Duration{Duration: 100 * time.Millisecond},
-		FlushTimeout:  config.Duration{Duration: 2 * time.Second},
-	}, "bench", zerolog.Nop())
-	if err != nil {
-		b.Fatal(err)
+	for _, name := range []string{"untraced", "pro-1pct", "sampled"} {
+		b.Run(name, func(b *testing.B) { benchEcho(b, policytest.Chain(b, policytest.Tracers(b)[name]())) })
 	}
-	b.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := t.Close(ctx); err != nil {
-			b.Error(err)
-		}
-		if sampler == "const" && posts.Load() == 0 {
-			b.Error("no span batch reached the collector")
-		}
-	})
-	return t
-}
-
-// benchChain is internal/app's chain for an anonymous public call: auth
-// finds no token and passes, rate limit and breaker run as configured.
-func benchChain(b *testing.B, t tracing.Tracer) policy.Middleware {
-	b.Helper()
-	reg := prometheus.NewRegistry()
-	cfg := config.Default()
-	cfg.RateLimit.AnonRPS, cfg.RateLimit.AnonBurst = 1e9, 1e6
-	lim, err := limit.New(cfg.RateLimit, reg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	brk, err := breaker.NewRegistry(cfg.Breaker, zerolog.Nop(), reg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	log := zerolog.New(io.Discard).Hook(tracing.LogHook{})
-	return policy.Chain(
-		policy.RequestID(),
-		policy.Recover(log),
-		policy.AccessLog(log, metrics.New()),
-		policy.Tracing(t),
-		policy.Timeout(10*time.Second, nil),
-		policy.SizeLimit(1<<20),
-		policy.Auth(nil, map[string]bool{pingOp: true}),
-		policy.RateLimit(lim),
-		policy.Breaker(brk),
-	)
 }
 
 func benchEcho(b *testing.B, chain policy.Middleware) {
@@ -106,7 +34,7 @@ func benchEcho(b *testing.B, chain policy.Middleware) {
 	e.JSONSerializer = render.Serializer{}
 	if chain != nil {
 		ops := middleware.Operations{}
-		ops.Add(http.MethodGet, "/api/v1/ping", pingOp)
+		ops.Add(http.MethodGet, "/api/v1/ping", policytest.PingOperation)
 		e.Use(middleware.Policy(chain, ops, middleware.Bounds{MaxBody: 1 << 20}))
 	}
 	e.GET("/api/v1/ping", controller.Ping)
