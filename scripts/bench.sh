@@ -40,10 +40,16 @@ for line in open(rows_file):
     rows[r["id"]] = r
 # Keep rows of earlier runs that this run did not measure.
 old = {}
+# The closing notes (from the first "## " heading on) are kept as written.
+notes = ""
 if os.path.exists(out):
-    for line in open(out):
+    text = open(out).read()
+    for line in text.splitlines():
         if line.startswith("| P") or line.startswith("| R"):
-            old[line.split("|")[1].strip()] = line.rstrip("\n")
+            old[line.split("|")[1].strip()] = line
+    at = text.find("\n## ")
+    if at >= 0:
+        notes = text[at:]
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
 mem = next((l.split(":", 1)[1].strip() for l in open("/proc/meminfo") if l.startswith("MemTotal")), "?")
 gov = subprocess.run(["go", "version"], capture_output=True, text=True).stdout.strip()
@@ -68,5 +74,6 @@ with open(out, "w") as f:
             f.write(f"| {i} | {r['what']} | {r['target']} | {r['measured']} | {r['baseline']} | {r['result']} | {'yes' if r['pass'] else 'NO'} | `{r['command']}` |\n")
         else:
             f.write(old[i] + "\n")
+    f.write(notes)
 print(f"wrote {out}: {', '.join(sorted(rows))}")
 PY
