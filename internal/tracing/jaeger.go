@@ -20,6 +20,10 @@ import (
 	"github.com/megaview/mgvcore/internal/config"
 )
 
+// HeaderTraceContext is the incoming header (gRPC metadata key) that
+// carries a caller's trace context, which StartServer reads.
+const HeaderTraceContext = jaeger.TraceContextHeaderName
+
 // maxTagValueLength keeps whole SQL statements readable in db.statement;
 // Jaeger's default of 256 cuts most of them.
 const maxTagValueLength = 2048
@@ -115,7 +119,7 @@ func (t *jaegerTracer) StartServer(ctx context.Context, operation string, h Head
 	var parent opentracing.SpanContext
 	var parentInvalid bool
 	if h != nil {
-		if v := h.Header(jaeger.TraceContextHeaderName); v != "" {
+		if v := h.Header(HeaderTraceContext); v != "" {
 			var err error
 			parent, err = t.ot.Extract(opentracing.HTTPHeaders, headerReader(v))
 			parentInvalid = err != nil && !errors.Is(err, opentracing.ErrSpanContextNotFound)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/megaview/mgvcore/internal/http/render"
 	"github.com/megaview/mgvcore/internal/policy"
+	"github.com/megaview/mgvcore/internal/tracing"
 )
 
 // echoCall holds a call's Info and carries its headers and the route's
@@ -21,7 +22,27 @@ type echoCall struct {
 	next echo.HandlerFunc
 }
 
-func (e *echoCall) Header(key string) string    { return e.c.Request().Header.Get(key) }
+func (e *echoCall) Header(key string) string {
+	h := e.c.Request().Header
+	if k, ok := headerKeys[key]; ok {
+		if v := h[k]; len(v) > 0 {
+			return v[0]
+		}
+		return ""
+	}
+	return h.Get(key)
+}
+
+// headerKeys spells the headers the policies read in net/http's canonical
+// form, so reading one canonicalises (and allocates) nothing.
+var headerKeys = func() map[string]string {
+	m := map[string]string{}
+	for _, k := range []string{policy.HeaderRequestID, "Authorization", tracing.HeaderTraceContext} {
+		m[k] = http.CanonicalHeaderKey(k)
+	}
+	return m
+}()
+
 func (e *echoCall) SetHeader(key, value string) { e.c.Response().Header().Set(key, value) }
 func (e *echoCall) SuccessStatus() int          { return e.c.Response().Status }
 
