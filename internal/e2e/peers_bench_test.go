@@ -98,7 +98,7 @@ func waitPeer(t *testing.T, p peer, dial func() *grpc.DialOption) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	defer closeOrFail(t, conn)
 	client := openv1.NewSystemServiceClient(conn)
 	deadline := time.Now().Add(30 * time.Second)
 	for {

@@ -51,7 +51,7 @@ func record(t *testing.T, r Row) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer closeOrFail(t, f)
 	if err := json.NewEncoder(f).Encode(r); err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +253,7 @@ func grpcLoad(t *testing.T, addr string, tlsCfg func() *grpc.DialOption, d time.
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer c.Close()
+		defer closeOrFail(t, c)
 		conns[i] = c
 	}
 	var n, nFailed atomic.Int64
