@@ -21,7 +21,7 @@ func Tracing(t tracing.Tracer) Middleware {
 	return func(next Handler) Handler {
 		return func(ctx context.Context, req any) (resp any, err error) {
 			info := InfoFrom(ctx)
-			ctx, span := t.StartServer(ctx, info.Operation, info.Header)
+			ctx, span := t.StartServer(ctx, info.Operation, info)
 			if id := tracing.TraceID(ctx); id != "" {
 				info.SetTraceID(id)
 				info.SetHeader(tracing.HeaderTraceID, id)

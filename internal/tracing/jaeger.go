@@ -2,9 +2,12 @@ package tracing
 
 import (
 	"context"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 
 	"github.com/opentracing/opentracing-go"
 	"github.com/opentracing/opentracing-go/ext"
@@ -17,9 +20,23 @@ import (
 	"github.com/megaview/mgvcore/internal/config"
 )
 
+// HeaderTraceContext is the incoming header (gRPC metadata key) that
+// carries a caller's trace context, which StartServer reads.
+const HeaderTraceContext = jaeger.TraceContextHeaderName
+
 // maxTagValueLength keeps whole SQL statements readable in db.statement;
 // Jaeger's default of 256 cuts most of them.
 const maxTagValueLength = 2048
+
+// With every call sampled, spans arrive far faster than one flush per
+// second: the reporter queue holds a few seconds of them (Jaeger's default
+// of 100 drops spans as soon as one flush is slow), and the collector gets
+// them in batches of up to 1000 rather than 100, so a POST carries ten
+// times the spans for about the same cost.
+const (
+	reporterQueueSize   = 20000
+	collectorBatchSpans = 1000
+)
 
 // New returns the tracer cfg describes, or Noop when tracing is off. env
 // tags every span's process, beside the service name and version.
@@ -40,12 +57,17 @@ func New(cfg config.Tracing, env string, log zerolog.Logger) (Tracer, error) {
 	jlog := newJaegerLog(log)
 	reporter := jaeger.NewRemoteReporter(sender,
 		jaeger.ReporterOptions.BufferFlushInterval(cfg.FlushInterval.Duration),
+		jaeger.ReporterOptions.QueueSize(reporterQueueSize),
 		jaeger.ReporterOptions.Logger(jlog))
 	ot, closer := jaeger.NewTracer(cfg.ServiceName, sampler, reporter,
 		// 128-bit ids match W3C trace context, so they survive a later move
 		// to OpenTelemetry.
 		jaeger.TracerOptions.Gen128Bit(true),
 		jaeger.TracerOptions.MaxTagValueLength(maxTagValueLength),
+		// Finished spans go back to a pool once reported, with their tag
+		// slices: a sampled call then allocates neither. jaegerSpan never
+		// touches a span after Finish.
+		jaeger.TracerOptions.PoolSpans(true),
 		jaeger.TracerOptions.Logger(jlog),
 		jaeger.TracerOptions.Tag("env", env),
 		jaeger.TracerOptions.Tag("version", global.Version()))
@@ -73,7 +95,8 @@ func newSampler(cfg config.Tracing) (jaeger.Sampler, error) {
 func newSender(cfg config.Tracing, log zerolog.Logger) (jaeger.Transport, error) {
 	if cfg.CollectorURL != "" {
 		log.Info().Str("collector_url", cfg.CollectorURL).Str("sampler", cfg.Sampler).Float64("param", cfg.SamplerParam).Msg("tracing to the Jaeger collector")
-		return transport.NewHTTPTransport(cfg.CollectorURL, transport.HTTPTimeout(cfg.FlushTimeout.Duration)), nil
+		return transport.NewHTTPTransport(cfg.CollectorURL,
+			transport.HTTPTimeout(cfg.FlushTimeout.Duration), transport.HTTPBatchSize(collectorBatchSpans)), nil
 	}
 	sender, err := jaeger.NewUDPTransportWithParams(jaeger.UDPTransportParams{
 		AgentClientUDPParams: utils.AgentClientUDPParams{HostPort: cfg.AgentAddr, Logger: newJaegerLog(log)},
@@ -90,44 +113,63 @@ type jaegerTracer struct {
 	closer io.Closer
 }
 
-func (t *jaegerTracer) StartServer(ctx context.Context, operation string, header func(string) string) (context.Context, Span) {
-	opts := []opentracing.StartSpanOption{ext.SpanKindRPCServer}
-	var extractErr error
-	if header != nil {
-		var parent opentracing.SpanContext
-		parent, extractErr = t.ot.Extract(opentracing.HTTPHeaders, headerReader(header))
-		if extractErr == nil {
-			opts = append(opts, opentracing.ChildOf(parent))
+func (t *jaegerTracer) StartServer(ctx context.Context, operation string, h Headers) (context.Context, Span) {
+	// Most calls carry no trace context: they skip the propagator, whose
+	// Extract allocates even to say there is none.
+	var parent opentracing.SpanContext
+	var parentInvalid bool
+	if h != nil {
+		if v := h.Header(HeaderTraceContext); v != "" {
+			var err error
+			parent, err = t.ot.Extract(opentracing.HTTPHeaders, headerReader(v))
+			parentInvalid = err != nil && !errors.Is(err, opentracing.ErrSpanContextNotFound)
 		}
 	}
-	sp := t.ot.StartSpan(operation, opts...)
-	if extractErr != nil && !errors.Is(extractErr, opentracing.ErrSpanContextNotFound) {
-		// The call is served in a new trace; the tag lets Jaeger find
-		// callers whose propagation is broken.
-		sp.SetTag("trace.parent_invalid", true)
+	var sp opentracing.Span
+	if parent != nil {
+		sp = t.ot.StartSpan(operation, opentracing.ChildOf(parent))
+	} else {
+		sp = t.ot.StartSpan(operation)
 	}
-	return with(ctx, sp)
+	s := newSpan(sp)
+	if s.recording {
+		// span.kind is set on the started span rather than passed as a
+		// start option, which would build a tag map for every call,
+		// sampled or not.
+		ext.SpanKindRPCServer.Set(sp)
+		if parentInvalid {
+			// The call is served in a new trace; the tag lets Jaeger find
+			// callers whose propagation is broken.
+			sp.SetTag("trace.parent_invalid", true)
+		}
+	}
+	return context.WithValue(ctx, spanKey{}, s), s
 }
 
 func (t *jaegerTracer) StartChild(ctx context.Context, operation string) (context.Context, Span) {
-	return t.startUnder(ctx, operation)
+	return t.startUnder(ctx, operation, false)
 }
 
 func (t *jaegerTracer) StartClient(ctx context.Context, operation string) (context.Context, Span) {
-	return t.startUnder(ctx, operation, ext.SpanKindRPCClient)
+	return t.startUnder(ctx, operation, true)
 }
 
-func (t *jaegerTracer) startUnder(ctx context.Context, operation string, opts ...opentracing.StartSpanOption) (context.Context, Span) {
+func (t *jaegerTracer) startUnder(ctx context.Context, operation string, client bool) (context.Context, Span) {
 	parent, ok := ctx.Value(spanKey{}).(*jaegerSpan)
 	if !ok {
 		return ctx, noopSpan{}
 	}
-	return with(ctx, t.ot.StartSpan(operation, append(opts, opentracing.ChildOf(parent.ot.Context()))...))
+	sp := t.ot.StartSpan(operation, opentracing.ChildOf(parent.sc))
+	if client {
+		ext.SpanKindRPCClient.Set(sp)
+	}
+	s := newSpan(sp)
+	return context.WithValue(ctx, spanKey{}, s), s
 }
 
 func (t *jaegerTracer) Inject(ctx context.Context, set func(key, value string)) {
 	if sp, ok := ctx.Value(spanKey{}).(*jaegerSpan); ok {
-		_ = t.ot.Inject(sp.ot.Context(), opentracing.HTTPHeaders, headerWriter(set))
+		_ = t.ot.Inject(sp.sc, opentracing.HTTPHeaders, headerWriter(set))
 	}
 }
 
@@ -145,37 +187,74 @@ func (t *jaegerTracer) Close(ctx context.Context) error {
 	}
 }
 
-func with(ctx context.Context, sp opentracing.Span) (context.Context, Span) {
-	s := &jaegerSpan{ot: sp, recording: true}
-	if sc, ok := sp.Context().(jaeger.SpanContext); ok {
-		s.id = sc.TraceID().String()
-		s.recording = sc.IsSampled()
+func newSpan(sp opentracing.Span) *jaegerSpan {
+	s := &jaegerSpan{ot: sp}
+	// The concrete span hands out its context without boxing it; the
+	// tracer is Jaeger's, so every span is one.
+	if js, ok := sp.(*jaeger.Span); ok {
+		s.sc = js.SpanContext()
+	} else if sc, ok := sp.Context().(jaeger.SpanContext); ok {
+		s.sc = sc
 	}
-	return context.WithValue(ctx, spanKey{}, s), s
+	s.id = traceIDString(s.sc.TraceID())
+	s.recording = s.sc.IsSampled()
+	return s
+}
+
+// traceIDString spells a trace id as jaeger.TraceID.String does (32 hex
+// digits for 128-bit ids, 16 for 64-bit ones) in one allocation instead of
+// fmt's two.
+func traceIDString(id jaeger.TraceID) string {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], id.High)
+	binary.BigEndian.PutUint64(b[8:], id.Low)
+	if id.High == 0 {
+		return hex.EncodeToString(b[8:])
+	}
+	return hex.EncodeToString(b[:])
 }
 
 type jaegerSpan struct {
-	ot        opentracing.Span
+	ot opentracing.Span
+	// sc is the span's context, kept for children and Inject, which may
+	// outlive the span itself.
+	sc        jaeger.SpanContext
 	id        string
 	recording bool
+	// finished guards the pooled span: once finished it may already
+	// belong to another call, so later SetTag, SetError and Finish calls
+	// are dropped.
+	finished atomic.Bool
 }
 
-func (s *jaegerSpan) Recording() bool          { return s.recording }
-func (s *jaegerSpan) traceID() string          { return s.id }
-func (s *jaegerSpan) SetTag(key string, v any) { s.ot.SetTag(key, v) }
-func (s *jaegerSpan) SetError(err error)       { ext.LogError(s.ot, err) }
-func (s *jaegerSpan) Finish()                  { s.ot.Finish() }
+func (s *jaegerSpan) Recording() bool { return s.recording }
+func (s *jaegerSpan) traceID() string { return s.id }
 
-// headerReader offers Jaeger only the uber-trace-id: baggage and
+func (s *jaegerSpan) SetTag(key string, v any) {
+	if !s.finished.Load() {
+		s.ot.SetTag(key, v)
+	}
+}
+
+func (s *jaegerSpan) SetError(err error) {
+	if !s.finished.Load() {
+		ext.LogError(s.ot, err)
+	}
+}
+
+func (s *jaegerSpan) Finish() {
+	if !s.finished.Swap(true) {
+		s.ot.Finish()
+	}
+}
+
+// headerReader offers Jaeger only the uber-trace-id value: baggage and
 // jaeger-debug-id are not accepted from callers, so a client cannot force
 // debug sampling or smuggle baggage into our spans.
-type headerReader func(string) string
+type headerReader string
 
 func (h headerReader) ForeachKey(fn func(key, value string) error) error {
-	if v := h(jaeger.TraceContextHeaderName); v != "" {
-		return fn(jaeger.TraceContextHeaderName, v)
-	}
-	return nil
+	return fn(jaeger.TraceContextHeaderName, string(h))
 }
 
 type headerWriter func(key, value string)

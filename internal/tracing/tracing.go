@@ -13,9 +13,10 @@ import "context"
 // Tracer starts spans and flushes them.
 type Tracer interface {
 	// StartServer starts the span of one served call, continuing the trace
-	// named by the incoming uber-trace-id that header (an HTTP header or gRPC
-	// metadata reader) returns. A missing or unparsable one starts a new trace.
-	StartServer(ctx context.Context, operation string, header func(key string) string) (context.Context, Span)
+	// named by the incoming uber-trace-id that h (HTTP headers or gRPC
+	// metadata; nil for none) holds. A missing or unparsable one starts a
+	// new trace.
+	StartServer(ctx context.Context, operation string, h Headers) (context.Context, Span)
 	// StartChild starts a span for local work under the context's span.
 	StartChild(ctx context.Context, operation string) (context.Context, Span)
 	// StartClient starts a span for an outgoing call under the context's
@@ -27,6 +28,17 @@ type Tracer interface {
 	// ctx ends. Spans started afterwards are dropped.
 	Close(ctx context.Context) error
 }
+
+// Headers reads a call's incoming headers or metadata.
+type Headers interface {
+	Header(key string) string
+}
+
+// HeaderFunc adapts a function to Headers.
+type HeaderFunc func(key string) string
+
+// Header returns f(key).
+func (f HeaderFunc) Header(key string) string { return f(key) }
 
 // Span is one timed operation.
 type Span interface {
@@ -61,7 +73,7 @@ func Noop() Tracer { return noop{} }
 
 type noop struct{}
 
-func (noop) StartServer(ctx context.Context, _ string, _ func(string) string) (context.Context, Span) {
+func (noop) StartServer(ctx context.Context, _ string, _ Headers) (context.Context, Span) {
 	return ctx, noopSpan{}
 }
 func (noop) StartChild(ctx context.Context, _ string) (context.Context, Span) {

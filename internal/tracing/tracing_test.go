@@ -15,7 +15,7 @@ const (
 	parentSpan  = "00f067aa0ba902b7"
 )
 
-func headers(m map[string]string) func(string) string {
+func headers(m map[string]string) HeaderFunc {
 	return func(k string) string { return m[strings.ToLower(k)] }
 }
 

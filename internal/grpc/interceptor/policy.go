@@ -16,47 +16,46 @@ import (
 	"github.com/megaview/mgvcore/internal/clientip"
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/policy"
+	"github.com/megaview/mgvcore/internal/tracing"
 )
 
 // Unary runs the policy chain around unary calls; the operation is the full
 // method name. ips decides the client address: the TCP peer, or the
 // x-forwarded-for / x-real-ip metadata when the peer is a trusted proxy
 // (nil trusts none).
-// The chain is built once; the call's handler travels with the request.
+// The chain is built once; the call (handler, request and Info, in one
+// allocation) travels as the request value.
 func Unary(chain policy.Middleware, ips *clientip.Resolver) grpc.UnaryServerInterceptor {
 	h := chain(func(ctx context.Context, req any) (any, error) {
-		c := req.(unaryCall)
+		c := req.(*grpcCall)
+		c.flushHeader()
 		return c.handler(ctx, c.req)
 	})
 	return func(ctx context.Context, req any, si *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		info := newInfo(ctx, si.FullMethod, nil, ips)
-		resp, err := h(policy.WithInfo(ctx, info), unaryCall{req: req, handler: handler})
+		call := newCall(ctx, si.FullMethod, nil, ips)
+		call.req, call.handler = req, handler
+		resp, err := h(policy.WithInfo(ctx, &call.info), call)
+		// Headers set after the handler (a refusal's Retry-After); a
+		// unary call's header goes out with its answer, after this.
+		call.flushHeader()
 		return resp, toStatus(err)
 	}
-}
-
-type unaryCall struct {
-	req     any
-	handler grpc.UnaryHandler
 }
 
 // Stream runs the policy chain around streaming calls; ips as for Unary.
 func Stream(chain policy.Middleware, ips *clientip.Resolver) grpc.StreamServerInterceptor {
 	h := chain(func(ctx context.Context, req any) (any, error) {
-		c := req.(streamCall)
-		return nil, c.handler(c.srv, &stream{ServerStream: c.ss, ctx: ctx})
+		c := req.(*grpcCall)
+		c.flushHeader()
+		return nil, c.streamHandler(c.srv, &stream{ServerStream: c.ss, ctx: ctx})
 	})
 	return func(srv any, ss grpc.ServerStream, si *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		info := newInfo(ss.Context(), si.FullMethod, ss, ips)
-		_, err := h(policy.WithInfo(ss.Context(), info), streamCall{srv: srv, ss: ss, handler: handler})
+		call := newCall(ss.Context(), si.FullMethod, ss, ips)
+		call.srv, call.streamHandler = srv, handler
+		_, err := h(policy.WithInfo(ss.Context(), &call.info), call)
+		call.flushHeader()
 		return toStatus(err)
 	}
-}
-
-type streamCall struct {
-	srv     any
-	ss      grpc.ServerStream
-	handler grpc.StreamHandler
 }
 
 // stream carries the context the policies made (deadline, span, caller).
@@ -67,22 +66,45 @@ type stream struct {
 
 func (s *stream) Context() context.Context { return s.ctx }
 
-// grpcCall holds a call's Info and carries its metadata, in one allocation.
+// grpcCall holds a call's Info, carries its metadata, and holds what the
+// chain's last step needs to run the handler, in one allocation.
 type grpcCall struct {
 	info policy.Info
 	ctx  context.Context
 	ss   grpc.ServerStream // nil for unary calls
+
+	// header collects what the policies set, sent to grpc-go in one piece
+	// (before the handler, and after the chain for what came later)
+	// rather than one metadata map and merge per header.
+	header metadata.MD
+
+	req           any
+	handler       grpc.UnaryHandler
+	srv           any
+	streamHandler grpc.StreamHandler
 }
 
 func (g *grpcCall) Header(key string) string {
-	if v := metadata.ValueFromIncomingContext(g.ctx, strings.ToLower(key)); len(v) > 0 {
+	if v := metadata.ValueFromIncomingContext(g.ctx, metadataKey(key)); len(v) > 0 {
 		return v[0]
 	}
 	return ""
 }
 
 func (g *grpcCall) SetHeader(key, value string) {
-	md := metadata.Pairs(strings.ToLower(key), value)
+	if g.header == nil {
+		g.header = make(metadata.MD, 2)
+	}
+	g.header[metadataKey(key)] = []string{value}
+}
+
+// flushHeader hands the headers set so far to grpc-go.
+func (g *grpcCall) flushHeader() {
+	if len(g.header) == 0 {
+		return
+	}
+	md := g.header
+	g.header = nil
 	if g.ss != nil {
 		_ = g.ss.SetHeader(md)
 		return
@@ -92,7 +114,24 @@ func (g *grpcCall) SetHeader(key, value string) {
 
 func (g *grpcCall) SuccessStatus() int { return http.StatusOK }
 
-func newInfo(ctx context.Context, method string, ss grpc.ServerStream, ips *clientip.Resolver) *policy.Info {
+// metadataKeys spells the headers the policies use in metadata's lower
+// case, so reading or setting one converts nothing.
+var metadataKeys = func() map[string]string {
+	m := map[string]string{}
+	for _, k := range []string{policy.HeaderRequestID, policy.HeaderRetryAfter, tracing.HeaderTraceID, "Authorization"} {
+		m[k] = strings.ToLower(k)
+	}
+	return m
+}()
+
+func metadataKey(key string) string {
+	if k, ok := metadataKeys[key]; ok {
+		return k
+	}
+	return strings.ToLower(key)
+}
+
+func newCall(ctx context.Context, method string, ss grpc.ServerStream, ips *clientip.Resolver) *grpcCall {
 	call := &grpcCall{ctx: ctx, ss: ss}
 	call.info = policy.Info{
 		Operation:     method,
@@ -105,7 +144,7 @@ func newInfo(ctx context.Context, method string, ss grpc.ServerStream, ips *clie
 	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
 		call.info.ClientIP = clientIP(ctx, p.Addr, ips)
 	}
-	return &call.info
+	return call
 }
 
 // clientIP is the peer's address, unless the peer is a trusted proxy that

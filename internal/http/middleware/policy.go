@@ -11,15 +11,38 @@ import (
 
 	"github.com/megaview/mgvcore/internal/http/render"
 	"github.com/megaview/mgvcore/internal/policy"
+	"github.com/megaview/mgvcore/internal/tracing"
 )
 
-// echoCall holds a call's Info and carries its headers, in one allocation.
+// echoCall holds a call's Info and carries its headers and the route's
+// handler, in one allocation.
 type echoCall struct {
 	info policy.Info
 	c    echo.Context
+	next echo.HandlerFunc
 }
 
-func (e *echoCall) Header(key string) string    { return e.c.Request().Header.Get(key) }
+func (e *echoCall) Header(key string) string {
+	h := e.c.Request().Header
+	if k, ok := headerKeys[key]; ok {
+		if v := h[k]; len(v) > 0 {
+			return v[0]
+		}
+		return ""
+	}
+	return h.Get(key)
+}
+
+// headerKeys spells the headers the policies read in net/http's canonical
+// form, so reading one canonicalises (and allocates) nothing.
+var headerKeys = func() map[string]string {
+	m := map[string]string{}
+	for _, k := range []string{policy.HeaderRequestID, "Authorization", tracing.HeaderTraceContext} {
+		m[k] = http.CanonicalHeaderKey(k)
+	}
+	return m
+}()
+
 func (e *echoCall) SetHeader(key, value string) { e.c.Response().Header().Set(key, value) }
 func (e *echoCall) SuccessStatus() int          { return e.c.Response().Status }
 
@@ -63,29 +86,35 @@ type Bounds struct {
 // Policy runs the policy chain around every Echo handler, unknown routes
 // included, bounds request bodies of unknown length and sets the request's
 // read and write deadlines on its connection, which net/http's whole-server
-// timeouts cannot do per route. The chain is built once; the Echo context
-// travels as the request value.
+// timeouts cannot do per route.
+//
+// Echo applies Use middleware on every request, so the chain is built once
+// here, outside the per-request closure: the route's handler travels in the
+// call, and the Echo context as the request value. Rebuilding it per request
+// cost one allocation per policy.
 func Policy(chain policy.Middleware, ops Operations, b Bounds) echo.MiddlewareFunc {
 	maxBody := b.MaxBody
+	h := chain(func(ctx context.Context, req any) (any, error) {
+		call := req.(*echoCall)
+		c := call.c
+		c.SetRequest(c.Request().WithContext(ctx))
+		if err := call.next(c); err != nil {
+			// Inside the breaker: a client that left while the
+			// answer was written is no failure of the operation.
+			return nil, render.FromEcho(policy.ClientGone(ctx, err))
+		}
+		return nil, nil
+	})
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		h := chain(func(ctx context.Context, req any) (any, error) {
-			c := req.(echo.Context)
-			c.SetRequest(c.Request().WithContext(ctx))
-			if err := next(c); err != nil {
-				// Inside the breaker: a client that left while the
-				// answer was written is no failure of the operation.
-				return nil, render.FromEcho(policy.ClientGone(ctx, err))
-			}
-			return nil, nil
-		})
 		return func(c echo.Context) error {
 			req := c.Request()
-			if maxBody > 0 && req.Body != nil {
+			// A request without a body (http.NoBody) has nothing to bound.
+			if maxBody > 0 && req.Body != nil && req.Body != http.NoBody {
 				req.Body = http.MaxBytesReader(c.Response(), req.Body, maxBody)
 			}
 			op := ops.Lookup(req.Method, c.Path())
 			b.setDeadlines(c.Response(), op)
-			call := &echoCall{c: c}
+			call := &echoCall{c: c, next: next}
 			call.info = policy.Info{
 				Operation:     op,
 				Transport:     policy.HTTP,
@@ -95,7 +124,7 @@ func Policy(chain policy.Middleware, ops Operations, b Bounds) echo.MiddlewareFu
 				ContentLength: req.ContentLength,
 				Carrier:       call,
 			}
-			_, err := h(policy.WithInfo(req.Context(), &call.info), c)
+			_, err := h(policy.WithInfo(req.Context(), &call.info), call)
 			return err
 		}
 	}
