@@ -34,6 +34,10 @@ const (
 	ReasonConversationConflict = "CONVERSATION_CONFLICT"
 	ReasonMethodNotAllowed     = "METHOD_NOT_ALLOWED"
 	ReasonUnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE"
+
+	// ReasonEventCursorExpired: events after the cursor were trimmed by
+	// retention; the reader missed them and must resynchronise.
+	ReasonEventCursorExpired = "EVENT_CURSOR_EXPIRED"
 )
 
 // reasons gives every reason its HTTP status and its envelope code, the
@@ -74,6 +78,7 @@ var reasons = []struct {
 	{ReasonDependencyUnavailable, http.StatusServiceUnavailable, 50301},
 	{ReasonUnavailable, http.StatusServiceUnavailable, 50302},
 	{ReasonTimeout, http.StatusGatewayTimeout, 50401},
+	{ReasonEventCursorExpired, http.StatusGone, 41001},
 }
 
 // listed finds reason in reasons.
