@@ -263,3 +263,85 @@ func TestEventIdsFollowCommitOrderOnMariaDB(t *testing.T) {
 		t.Fatalf("the reader saw %d events, %d committed (want %d)", seen, want, writers*perWriter*4/5)
 	}
 }
+
+// A stream sends the backlog, then events appended by this instance (woken
+// at once) and by another one (found by the poll), and ends with
+// UNAVAILABLE when the server stops.
+func TestEventStreamTailsAndStops(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		var streams *events.Streams
+		local := events.NewLog(dao.NewEvents(db), dao.NewTransactor(db), func(ts []int64) { streams.Appended(ts) })
+		remote, _ := newEventLog(db) // another instance: nobody hears of its appends
+		streams = events.NewStreams(local, zerolog.Nop(), events.StreamOptions{Poll: 300 * time.Millisecond, Batch: 2})
+		sctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		streams.Start(sctx)
+		for i := range 5 {
+			if err := local.Append(ctx, created(3, int64(i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got := make(chan events.Event, 100)
+		ended := make(chan error, 1)
+		go func() {
+			ended <- streams.Stream(accesstest.App(3, access.ScopeRead), events.StreamRequest{Cursor: 1}, func(e events.Event) error {
+				got <- e
+				return nil
+			})
+		}()
+		next := func(want int64, within time.Duration) time.Duration {
+			t.Helper()
+			start := time.Now()
+			select {
+			case e := <-got:
+				if e.ID != want {
+					t.Fatalf("got event %d, want %d", e.ID, want)
+				}
+			case err := <-ended:
+				t.Fatalf("the stream ended: %v", err)
+			case <-time.After(within):
+				t.Fatalf("no event %d within %s", want, within)
+			}
+			return time.Since(start)
+		}
+		for id := int64(2); id <= 5; id++ {
+			next(id, 5*time.Second)
+		}
+		if err := local.Append(ctx, created(3, 6)); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("a local append reached the stream in %s", next(6, 5*time.Second))
+		if err := remote.Append(ctx, created(3, 7)); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("another instance's append reached the stream in %s (poll 300ms)", next(7, 5*time.Second))
+		if err := local.Append(ctx, created(4, 1)); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case e := <-got:
+			t.Fatalf("another tenant's event reached the stream: %+v", e)
+		case <-time.After(500 * time.Millisecond):
+		}
+		if n := streams.Open(); n != 1 {
+			t.Fatalf("%d streams open", n)
+		}
+		streams.Stop()
+		select {
+		case err := <-ended:
+			if !errs.Is(err, errs.ReasonUnavailable) {
+				t.Fatalf("stopped stream ended with %v", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("the stream did not end on Stop")
+		}
+		if n := streams.Open(); n != 0 {
+			t.Fatalf("%d streams open after Stop", n)
+		}
+		err := streams.Stream(accesstest.App(3, access.ScopeSearch), events.StreamRequest{}, func(events.Event) error { return nil })
+		if !errs.Is(err, errs.ReasonPermissionDenied) {
+			t.Fatalf("an app without read: %v", err)
+		}
+	})
+}

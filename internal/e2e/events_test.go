@@ -273,10 +273,15 @@ func TestEventsOnMariaDB(t *testing.T) {
 		st := streamEvents(t, conn, c.token, c.req.Cursor, c.req.Types...)
 		wantRPC(t, c.name, st.end(t, 10*time.Second), c.code, "")
 	}
-	// An app with read only, and the admin, stream too.
-	if e := streamEvents(t, conn, appWithScopes(t, f, "read"), 5).next(t, 10*time.Second); e.Id != 6 {
-		t.Fatalf("read-only app from 5: %d", e.Id)
+	// An app with read only streams too, up to events.max_streams_per_app
+	// streams at once; and the admin.
+	readOnly := appWithScopes(t, f, "read")
+	for i := range 4 {
+		if e := streamEvents(t, conn, readOnly, int64(i+2)).next(t, 10*time.Second); e.Id != int64(i+3) {
+			t.Fatalf("read-only app from %d: %d", i+2, e.Id)
+		}
 	}
+	wantRPC(t, "a fifth stream of one app", streamEvents(t, conn, readOnly, 0).end(t, 10*time.Second), codes.ResourceExhausted, "OVER_CAPACITY")
 	if e := streamEvents(t, conn, admin, 0).next(t, 10*time.Second); e.Id != 1 {
 		t.Fatalf("admin from 0: %d", e.Id)
 	}
