@@ -77,6 +77,8 @@ func (s *eventStream) quiet(t *testing.T, d time.Duration) {
 	select {
 	case e := <-s.events:
 		t.Fatalf("unexpected event %d %s %v", e.Id, e.Type, e.Data.AsMap())
+	case err := <-s.done:
+		t.Fatalf("the event stream ended: %v", err)
 	case <-time.After(d):
 	}
 }
@@ -146,13 +148,15 @@ func num(e *openv1.Event, key string) int64 {
 func TestEventsOnMariaDB(t *testing.T) {
 	s := NewService(t, mysqlEnv(t))
 	s.Env["MGV_EVENTS_TRIM_INTERVAL"] = "300ms"
+	// Streams outlive the deadline of unary calls.
+	s.Env["MGV_GRPC_REQUEST_TIMEOUT"] = "3s"
 	f := NewFixture(t, s)
 	other := NewFixture(t, s)
 	s.Start()
 	conn := s.GRPC()
 	appTok, admin := f.AppToken(t), f.Token(t, f.Admin)
 	p := newPartner(t, conn, appTok)
-	all := streamEvents(t, conn, appTok, 0)
+	all, opened := streamEvents(t, conn, appTok, 0), time.Now()
 	ready := streamEvents(t, conn, appTok, 0, "transcript.ready")
 	otherStream := streamEvents(t, conn, other.AppToken(t), 0)
 
@@ -294,6 +298,9 @@ func TestEventsOnMariaDB(t *testing.T) {
 		t.Fatalf("other tenant's event %d %d %v", e.Id, e.TenantId, e.Data.AsMap())
 	}
 	all.quiet(t, 500*time.Millisecond)
+	if open := time.Since(opened); open < 6*time.Second {
+		all.quiet(t, 6*time.Second-open)
+	}
 	if r := listEvents(t, s, other.Token(t, other.Admin), 0, ""); len(r) != 1 {
 		t.Fatalf("other tenant's admin lists %d events", len(r))
 	}
