@@ -43,11 +43,7 @@ func TestBenchP10EventStream(t *testing.T) {
 	// PutTranscript streams of one app are capped at 8 by default; the
 	// workers need more at this rate.
 	env["MGV_GRPC_MAX_STREAMS_PER_APP"] = strconv.Itoa(workers)
-	one := benchService(t, env)
-	f := NewFixture(t, one)
-	two := benchService(t, env)
-	one.Start()
-	two.Start()
+	one, two, f := twoInstances(t, env, benchService)
 	tok := f.AppToken(t)
 	p := newPartner(t, one.GRPC(), tok)
 

@@ -337,12 +337,7 @@ func TestEventsOnMariaDB(t *testing.T) {
 // every event exactly once, in order. Events written by the other
 // instance arrive by the poll.
 func TestEventStreamResumesOnMariaDB(t *testing.T) {
-	env := mysqlEnv(t)
-	one := NewService(t, env)
-	f := NewFixture(t, one)
-	two := NewService(t, env)
-	one.Start()
-	two.Start()
+	one, two, f := twoInstances(t, mysqlEnv(t), NewService)
 	tok := f.AppToken(t)
 	writers := []*partner{newPartner(t, one.GRPC(), tok), newPartner(t, two.GRPC(), tok)}
 
@@ -461,4 +456,16 @@ func TestEventStreamResumesOnMariaDB(t *testing.T) {
 	if !slices.IsSorted(got) || int64(len(got)) != want {
 		t.Fatalf("got %d events, %d created", len(got), want)
 	}
+}
+
+// twoInstances starts two services made by newService on one database
+// (env), with a fixture tenant in it.
+func twoInstances(t *testing.T, env map[string]string, newService func(*testing.T, map[string]string) *Service) (one, two *Service, f *Fixture) {
+	t.Helper()
+	one = newService(t, env)
+	f = NewFixture(t, one)
+	two = newService(t, env)
+	one.Start()
+	two.Start()
+	return one, two, f
 }
