@@ -171,6 +171,13 @@ func TestEventLogTrimsByRetention(t *testing.T) {
 		if got := listAll(t, l, 7, 7); !equalIDs(ids(got), 8, 9, 10) {
 			t.Fatalf("from the edge: %v", ids(got))
 		}
+		// The service's own workers read without a caller, by the same rules.
+		if got, err := l.Read(ctx, 7, 0, nil, 2); err != nil || !equalIDs(ids(got), 8, 9) {
+			t.Fatalf("Read from 0: %v %v", ids(got), err)
+		}
+		if _, err := l.Read(ctx, 7, 3, nil, 2); !errs.Is(err, errs.ReasonEventCursorExpired) {
+			t.Fatalf("Read from a trimmed cursor: %v", err)
+		}
 		if err := l.Append(ctx, created(7, 11)); err != nil {
 			t.Fatal(err)
 		}
@@ -274,6 +281,8 @@ func TestEventStreamTailsAndStops(t *testing.T) {
 		local := events.NewLog(dao.NewEvents(db), dao.NewTransactor(db), func(ts []int64) { streams.Appended(ts) })
 		remote, _ := newEventLog(db) // another instance: nobody hears of its appends
 		streams = events.NewStreams(local, zerolog.Nop(), events.StreamOptions{Poll: 300 * time.Millisecond, Batch: 2})
+		var heard atomic.Int64 // a second listener, as a delivery worker would add
+		local.OnAppended(func(ts []int64) { heard.Add(int64(len(ts))) })
 		sctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		streams.Start(sctx)
@@ -326,6 +335,9 @@ func TestEventStreamTailsAndStops(t *testing.T) {
 		}
 		if n := streams.Open(); n != 1 {
 			t.Fatalf("%d streams open", n)
+		}
+		if n := heard.Load(); n != 7 {
+			t.Fatalf("the second listener heard of %d appends, want the 7 local ones", n)
 		}
 		streams.Stop()
 		select {
