@@ -195,12 +195,7 @@ var errRolledBack = errors.New("the change failed; roll back")
 // every id exactly once, each one more than the last, so no event that
 // commits late with a smaller id is ever skipped.
 func TestEventIdsFollowCommitOrderOnMariaDB(t *testing.T) {
-	admin := os.Getenv("MGV_TEST_MYSQL_ADMIN_DSN")
-	if admin == "" {
-		t.Skip("MGV_TEST_MYSQL_ADMIN_DSN not set")
-	}
-	dsn := daotest.ScratchMariaDB(t, admin)
-	dbs := []*gorm.DB{daotest.Connect(t, "mysql", dsn), daotest.Connect(t, "mysql", dsn)}
+	dbs := twoPools(t)
 	const writers, perWriter = 8, 25
 	var (
 		wg        sync.WaitGroup
@@ -362,12 +357,7 @@ func TestEventStreamTailsAndStops(t *testing.T) {
 // a writer appends: between them they delete exactly the old events, none
 // of them fails, and the new ones stay readable after the edge.
 func TestEventTrimmersRaceOnMariaDB(t *testing.T) {
-	admin := os.Getenv("MGV_TEST_MYSQL_ADMIN_DSN")
-	if admin == "" {
-		t.Skip("MGV_TEST_MYSQL_ADMIN_DSN not set")
-	}
-	dsn := daotest.ScratchMariaDB(t, admin)
-	dbs := []*gorm.DB{daotest.Connect(t, "mysql", dsn), daotest.Connect(t, "mysql", dsn)}
+	dbs := twoPools(t)
 	ctx := context.Background()
 	l, _ := newEventLog(dbs[0])
 	for i := range 300 {
@@ -412,4 +402,15 @@ func TestEventTrimmersRaceOnMariaDB(t *testing.T) {
 			t.Fatalf("tenant %d, cursor 50: %v", tenant, err)
 		}
 	}
+}
+
+// twoPools opens one scratch MariaDB database twice, as two instances do.
+func twoPools(t *testing.T) []*gorm.DB {
+	t.Helper()
+	admin := os.Getenv("MGV_TEST_MYSQL_ADMIN_DSN")
+	if admin == "" {
+		t.Skip("MGV_TEST_MYSQL_ADMIN_DSN not set")
+	}
+	dsn := daotest.ScratchMariaDB(t, admin)
+	return []*gorm.DB{daotest.Connect(t, "mysql", dsn), daotest.Connect(t, "mysql", dsn)}
 }
