@@ -42,6 +42,9 @@ const (
 	// slowness, not the server's (HTTP 408, gRPC DeadlineExceeded, and no
 	// failure to a circuit breaker).
 	ReasonClientTimeout = "CLIENT_TIMEOUT"
+	// ReasonEventCursorExpired: events after the cursor were trimmed by
+	// retention; the reader missed them and must resynchronise.
+	ReasonEventCursorExpired = "EVENT_CURSOR_EXPIRED"
 )
 
 // reasons gives every reason its HTTP status and its envelope code, the
@@ -85,6 +88,7 @@ var reasons = []struct {
 	{ReasonAppDisabled, http.StatusUnauthorized, 40104},
 	{ReasonLastAdmin, http.StatusConflict, 40904},
 	{ReasonClientTimeout, http.StatusRequestTimeout, 40801},
+	{ReasonEventCursorExpired, http.StatusGone, 41001},
 }
 
 // listed finds reason in reasons.

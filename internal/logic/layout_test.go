@@ -19,9 +19,10 @@ var areas = map[string][]string{
 	"access":            nil,
 	"access/accesstest": nil,
 	"interaction":       nil,
+	"events":            {"access"},
 	"identity":          {"access"},
-	"conversation":      {"access", "interaction"},
-	"tracker":           {"access", "conversation", "interaction"},
+	"conversation":      {"access", "interaction", "events"},
+	"tracker":           {"access", "conversation", "interaction", "events"},
 	"search":            {"access", "conversation"},
 	"stats":             {"access"},
 }

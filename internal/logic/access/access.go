@@ -46,6 +46,9 @@ var (
 	OrgRead = Need{app: ScopeOrg}
 	User    = Need{}
 	Admin   = Need{admins: true}
+	// TenantRead reads tenant-wide data that no user's data scope can
+	// narrow (the event log): admins, and apps holding "read".
+	TenantRead = Need{app: ScopeRead, admins: true}
 )
 
 // Require returns the caller's scope when it meets need: UNAUTHENTICATED
