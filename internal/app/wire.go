@@ -43,6 +43,7 @@ type domain struct {
 	comments     *conversation.Comments
 	trackerApply *tracker.Applier
 	search       *searchDomain
+	audit        *auditDomain
 }
 
 // trackerApplyBatchesPerSecond paces the background re-application of
@@ -80,6 +81,9 @@ func newDomain(cfg *config.Config, log zerolog.Logger, d *deps, pol *policies) (
 		return nil, err
 	}
 	dm.auth = auth
+	if dm.audit, err = newAuditDomain(cfg.Audit, d, pol); err != nil {
+		return nil, err
+	}
 	dm.org = identity.NewOrg(identity.OrgDeps{Users: users, Departments: departments, Tenants: tenants, Refresh: refresh, Hasher: hasher, Revocations: dm.revocations})
 	convs := dao.NewConversations(d.db)
 	dm.convs = conversation.NewReader(convs)
@@ -148,7 +152,9 @@ func (dm *domain) register(r controller.Router, g grpc.ServiceRegistrar) {
 	openv1.RegisterTrackerServiceServer(g, server.Trackers{Trackers: dm.trackers, Stats: dm.stats})
 	openv1.RegisterStatsServiceServer(g, server.Stats{Stats: dm.stats})
 	dm.search.register(r, g)
+	controller.AuditLogs{Log: dm.audit.log}.Routes(r)
 	// Background work starts with the routes; stop ends it.
+	dm.audit.start()
 	dm.revocations.Start(context.Background())
 	dm.trackerApply.Start(context.Background())
 }
@@ -160,4 +166,7 @@ func (dm *domain) stop() {
 	dm.revocations.Stop()
 	dm.trackerApply.Stop()
 	dm.search.stop(dm.log)
+	ctx, cancel := context.WithTimeout(context.Background(), dm.cfg.Process.DrainTimeout.Duration)
+	defer cancel()
+	dm.audit.stop(ctx)
 }

@@ -44,6 +44,7 @@ type Config struct {
 	RateLimit RateLimit `toml:"ratelimit"`
 	Breaker   Breaker   `toml:"breaker"`
 	Auth      Auth      `toml:"auth"`
+	Audit     Audit     `toml:"audit"`
 	// Timeouts override the transport's request_timeout per operation,
 	// e.g. "/mgv.open.v1.ConversationService/PutTranscript" = "2m".
 	Timeouts map[string]Duration `toml:"timeouts"`
@@ -437,6 +438,7 @@ func Default() *Config {
 			SigninAccountAttempts: 5,
 			SigninAddressAttempts: 100,
 		},
+		Audit: defaultAudit(),
 	}
 }
 
@@ -670,6 +672,7 @@ func (c *Config) Validate() error {
 	for op, d := range c.Timeouts {
 		positiveDur("timeouts."+op, d)
 	}
+	c.Audit.validate(bad)
 	if len(errs) > 0 {
 		return errs[0]
 	}
@@ -704,6 +707,9 @@ func (c *Config) unsafeInPro() []string {
 	}
 	if c.Admin.Pprof {
 		out = append(out, "admin.pprof: must be false in pro (profiles expose memory contents and cost CPU)")
+	}
+	if reason := c.Audit.unsafeInPro(); reason != "" {
+		out = append(out, reason)
 	}
 	return out
 }

@@ -19,12 +19,12 @@ var areas = map[string][]string{
 	"access":            nil,
 	"access/accesstest": nil,
 	"interaction":       nil,
-	"identity":          {"access"},
+	"audit":             {"access"},
+	"identity":          {"access", "audit"},
 	"conversation":      {"access", "interaction"},
 	"tracker":           {"access", "conversation", "interaction"},
 	"search":            {"access", "conversation"},
 	"stats":             {"access"},
-	"audit":             {"access"},
 }
 
 // forbidden are imports no logic package or its own tests may have; only

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Genesis is the previous hash of the first record of every chain.
@@ -40,7 +41,29 @@ func Normalize(r Record, now time.Time) Record {
 	if r.Result == "" {
 		r.Result = ResultOK
 	}
+	// Values a client can choose (a path parameter, a request id) are cut
+	// to their columns, so no record is ever refused for its length.
+	r.ActorKind = clip(r.ActorKind, 16)
+	r.ClientAddr = clip(r.ClientAddr, 64)
+	r.Operation = clip(r.Operation, 64)
+	r.TargetType = clip(r.TargetType, 32)
+	r.TargetID = clip(r.TargetID, 64)
+	r.Result = clip(r.Result, 64)
+	r.RequestID = clip(r.RequestID, 64)
 	return r
+}
+
+// clip cuts s to at most n bytes without splitting a UTF-8 character, and
+// replaces invalid UTF-8, which a column of text would refuse.
+func clip(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // Canonical is the byte form a record is hashed in: a version tag, then
