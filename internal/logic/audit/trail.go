@@ -162,13 +162,19 @@ func Verify(ctx context.Context, trail Trail, tenant *int64, each func(VerifyRes
 		v := NewVerifier(t, anchor)
 		// Records at or below the anchor should have been trimmed; one
 		// that is left (or put back) is reported by Next as out of order.
+		// Records appended after the head was read (the service runs on)
+		// are left for the next run.
 		var after int64
+	read:
 		for {
 			page, err := trail.Entries(ctx, t, after, verifyPage)
 			if err != nil {
 				return err
 			}
 			for _, e := range page {
+				if e.Seq > head.Seq {
+					break read
+				}
 				if err := v.Next(e); err != nil {
 					return err
 				}
