@@ -61,8 +61,15 @@ type auditHeadRow struct {
 
 func (auditHeadRow) TableName() string { return "audit_heads" }
 
-// insertBatch bounds the rows of one INSERT.
-const auditInsertBatch = 500
+// auditInsertRows bounds the rows of one INSERT: the SQLite driver binds
+// arguments at a cost that grows with their number per statement, so it
+// takes short statements.
+func auditInsertRows(dialect string) int {
+	if dialect == "mysql" {
+		return 500
+	}
+	return 20
+}
 
 // Append adds records to their tenants' chains in one transaction. Each
 // tenant's head row is created if missing and locked, in tenant order (so
@@ -104,13 +111,14 @@ func (a *AuditLogs) Append(ctx context.Context, recs []audit.Record) error {
 const auditColumns = "tenant_id, seq, occurred_at, actor_kind, actor_id, client_addr, operation, target_type, target_id, result, request_id, prev_hash, hash"
 
 // insertAuditEntries writes entries in multi-row INSERTs of up to
-// auditInsertBatch rows. It builds the statement itself: gorm's per-row
+// auditInsertRows rows. It builds the statement itself: gorm's per-row
 // reflection cost more CPU than the database did, on the request path's
 // cores.
 func insertAuditEntries(db *gorm.DB, entries []audit.Entry) error {
 	const row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	rows := auditInsertRows(db.Name())
 	for len(entries) > 0 {
-		n := min(len(entries), auditInsertBatch)
+		n := min(len(entries), rows)
 		var sql strings.Builder
 		sql.Grow(len(auditColumns) + 40 + n*(len(row)+2))
 		sql.WriteString("INSERT INTO audit_logs (" + auditColumns + ") VALUES ")

@@ -38,10 +38,17 @@ func TestBenchP11AuditOn(t *testing.T) {
 	ping := openv1.SystemService_Ping_FullMethodName
 	get := openv1.ConversationService_GetConversation_FullMethodName
 
-	p1 := measureP1(t, map[string]string{"MGV_AUDIT_EXTRA_OPERATIONS": ping})
-	p1Requests := (p1.mgv) * p1.round.Seconds()
-	db := daotest.Connect(t, "sqlite", p1.s.Env["MGV_DATABASE_DSN"])
-	p1Records := stopAndCount(t, p1.s, db, ping)
+	// The records go to MariaDB, the production database; the embedded
+	// SQLite of the development default is measured beside it for context.
+	env := mysqlEnv(t)
+	env["MGV_AUDIT_EXTRA_OPERATIONS"] = ping
+	p1 := measureP1(t, env)
+	p1Requests := p1.mgv * p1.round.Seconds()
+	p1Records := stopAndCount(t, p1.s, daotest.Connect(t, "mysql", env["MGV_DATABASE_DSN"]), ping)
+	emb := measureP1(t, map[string]string{"MGV_AUDIT_EXTRA_OPERATIONS": ping})
+	embRecords := stopAndCount(t, emb.s, daotest.Connect(t, "sqlite", emb.s.Env["MGV_DATABASE_DSN"]), ping)
+	t.Logf("P1 with audit to embedded SQLite: %.0f req/s vs bare %.0f (%.2f), %d records for about %.0f requests",
+		emb.mgv/2, emb.base/2, emb.mgv/emb.base, embRecords, emb.mgv*emb.round.Seconds())
 	r1 := p1.mgv / p1.base
 
 	p3 := measureP3(t, map[string]string{"MGV_AUDIT_EXTRA_OPERATIONS": get})
@@ -58,8 +65,9 @@ func TestBenchP11AuditOn(t *testing.T) {
 	}
 	record(t, Row{
 		ID: "P11", What: fmt.Sprintf("P1 and P3 with the governance checks on: the revocation check and an audit record per request "+
-			"(audit.extra_operations = ping, GetConversation; records written in batches from the in-process queue; "+
-			"%d and %d records written for the measured requests)", p1Records, p3Records),
+			"(audit.extra_operations = ping, GetConversation; records written to MariaDB in batches from the in-process queue; "+
+			"%d and %d records written for the measured requests; P1 with the records in the embedded SQLite instead: %.2f)",
+			p1Records, p3Records, emb.mgv/emb.base),
 		Target: "P1 ≥ 0.80, P3 ≥ 0.60", Measured: fmt.Sprintf("P1 %.0f req/s, P3 %.0f req/s", p1.mgv/2, p3.mgv/float64(p3.rounds)),
 		Baseline: fmt.Sprintf("bare Echo %.0f req/s, database/sql %.0f req/s", p1.base/2, p3.base/float64(p3.rounds)),
 		Result:   fmt.Sprintf("P1 %.2f, P3 %.2f", r1, r3), Pass: r1 >= 0.80 && r3 >= 0.60,
