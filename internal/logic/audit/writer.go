@@ -49,7 +49,7 @@ var DefaultWriterOptions = WriterOptions{
 //
 // When the queue is full (the database is down or slower than the
 // traffic), Record waits FullWait for room; a record that still finds
-// none is given up, counted in mgvcore_audit_dropped_total and logged
+// none is given up, counted in mgv_audit_dropped_total and logged
 // with everything it holds at error level, never silently.
 type Writer struct {
 	store Store
@@ -100,17 +100,17 @@ func NewWriter(store Store, log zerolog.Logger, o WriterOptions) *Writer {
 		store: store, o: o, log: log, now: time.Now,
 		queue: make(chan Record, o.Queue),
 		done:  make(chan struct{}), stopping: make(chan struct{}),
-		queued: prometheus.NewGauge(prometheus.GaugeOpts{Name: "mgvcore_audit_queued",
+		queued: prometheus.NewGauge(prometheus.GaugeOpts{Name: "mgv_audit_queued",
 			Help: "Audit records waiting in this process for their batch."}),
-		written: prometheus.NewCounter(prometheus.CounterOpts{Name: "mgvcore_audit_written_total",
+		written: prometheus.NewCounter(prometheus.CounterOpts{Name: "mgv_audit_written_total",
 			Help: "Audit records appended to the trail by this process."}),
-		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "mgvcore_audit_dropped_total",
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "mgv_audit_dropped_total",
 			Help: "Audit records given up because the queue stayed full (each one is logged at error level)."}),
-		waited: prometheus.NewCounter(prometheus.CounterOpts{Name: "mgvcore_audit_queue_full_total",
+		waited: prometheus.NewCounter(prometheus.CounterOpts{Name: "mgv_audit_queue_full_total",
 			Help: "Audit records that found the queue full and waited for room."}),
-		failures: prometheus.NewCounter(prometheus.CounterOpts{Name: "mgvcore_audit_append_failures_total",
+		failures: prometheus.NewCounter(prometheus.CounterOpts{Name: "mgv_audit_append_failures_total",
 			Help: "Failed attempts to append a batch of audit records (the batch is retried)."}),
-		flushDur: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "mgvcore_audit_append_seconds",
+		flushDur: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "mgv_audit_append_seconds",
 			Help: "Time to append one batch of audit records.", Buckets: prometheus.DefBuckets}),
 	}
 }
