@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/rs/zerolog"
+
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/logic/audit"
 )
@@ -87,4 +89,30 @@ func TestAuditRecordsByTheTable(t *testing.T) {
 	if got := call("/mgv.web.v1.T/Create", user, nil, http.StatusConflict, ok); len(got) != 1 || got[0].Result != "409" {
 		t.Fatalf("a written error status: %+v", got)
 	}
+}
+
+// discard is a store that keeps nothing.
+type discard struct{}
+
+func (discard) Append(context.Context, []audit.Record) error { return nil }
+
+// BenchmarkAuditRequestPath is what an audited call pays on its own path:
+// the policy, the record and its queueing (the batches are written by the
+// writer's goroutine, to a store that keeps nothing here).
+func BenchmarkAuditRequestPath(b *testing.B) {
+	w := audit.NewWriter(discard{}, zerolog.Nop(), audit.WriterOptions{})
+	w.Start()
+	defer w.Stop(context.Background())
+	h := Audit(w, map[string]AuditRule{"/mgv.open.v1.Test/Do": {Name: "test.do", Anonymous: true}})(ok)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		info, _ := testInfo(map[string]string{})
+		info.ClientIP = "203.0.113.9"
+		info.SetRequestID("req-1234567890")
+		info.SetCaller(Caller{TenantID: "4", UserID: "9"})
+		ctx := WithInfo(context.Background(), info)
+		for pb.Next() {
+			_, _ = h(ctx, nil)
+		}
+	})
 }
