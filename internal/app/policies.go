@@ -25,6 +25,7 @@ type policies struct {
 	limiter *limit.Limiter
 	// Slots filled as the pieces are configured; nil ones are skipped.
 	tracing   policy.Middleware
+	audit     policy.Middleware
 	auth      policy.Middleware
 	rateLimit policy.Middleware
 	breaker   policy.Middleware
@@ -87,6 +88,7 @@ func (p *policies) chainWith(timeout time.Duration, maxBody int64, timeouts map[
 		p.tracing,
 		policy.Timeout(timeout, timeouts),
 		policy.SizeLimit(maxBody),
+		p.audit,
 		p.auth,
 		p.rateLimit,
 		p.breaker,

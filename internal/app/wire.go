@@ -45,6 +45,7 @@ type domain struct {
 	trackerApply *tracker.Applier
 	search       *searchDomain
 	events       *eventsDomain
+	audit        *auditDomain
 }
 
 // trackerApplyBatchesPerSecond paces the background re-application of
@@ -82,6 +83,9 @@ func newDomain(cfg *config.Config, log zerolog.Logger, d *deps, pol *policies) (
 		return nil, err
 	}
 	dm.auth = auth
+	if dm.audit, err = newAuditDomain(cfg.Audit, d, pol); err != nil {
+		return nil, err
+	}
 	dm.apps = identity.NewApps(identity.AppsDeps{Apps: dao.NewApps(d.db), Hasher: hasher, Revocations: dm.revocations})
 	dm.org = identity.NewOrg(identity.OrgDeps{Users: users, Departments: departments, Tenants: tenants, Refresh: refresh, Hasher: hasher, Revocations: dm.revocations,
 		Tx: dao.NewTransactor(d.db)})
@@ -162,7 +166,9 @@ func (dm *domain) register(r controller.Router, g grpc.ServiceRegistrar) {
 	openv1.RegisterStatsServiceServer(g, server.Stats{Stats: dm.stats})
 	dm.search.register(r, g)
 	dm.events.register(r, g)
+	controller.AuditLogs{Log: dm.audit.log}.Routes(r)
 	// Background work starts with the routes; stop ends it.
+	dm.audit.start()
 	dm.revocations.Start(context.Background())
 	dm.trackerApply.Start(context.Background())
 	dm.events.start()
@@ -176,4 +182,7 @@ func (dm *domain) stop() {
 	dm.trackerApply.Stop()
 	dm.events.stop()
 	dm.search.stop(dm.log)
+	ctx, cancel := context.WithTimeout(context.Background(), dm.cfg.Process.DrainTimeout.Duration)
+	defer cancel()
+	dm.audit.stop(ctx)
 }

@@ -45,6 +45,7 @@ type Config struct {
 	Breaker   Breaker   `toml:"breaker"`
 	Auth      Auth      `toml:"auth"`
 	Events    Events    `toml:"events"`
+	Audit     Audit     `toml:"audit"`
 	// Timeouts override the transport's request_timeout per operation,
 	// e.g. "/mgv.open.v1.ConversationService/PutTranscript" = "2m".
 	Timeouts map[string]Duration `toml:"timeouts"`
@@ -439,6 +440,7 @@ func Default() *Config {
 			SigninAddressAttempts: 100,
 		},
 		Events: defaultEvents(),
+		Audit: defaultAudit(),
 	}
 }
 
@@ -673,6 +675,7 @@ func (c *Config) Validate() error {
 	for op, d := range c.Timeouts {
 		positiveDur("timeouts."+op, d)
 	}
+	c.Audit.validate(bad)
 	if len(errs) > 0 {
 		return errs[0]
 	}
@@ -707,6 +710,9 @@ func (c *Config) unsafeInPro() []string {
 	}
 	if c.Admin.Pprof {
 		out = append(out, "admin.pprof: must be false in pro (profiles expose memory contents and cost CPU)")
+	}
+	if reason := c.Audit.unsafeInPro(); reason != "" {
+		out = append(out, reason)
 	}
 	return out
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -197,8 +198,21 @@ func runWrk(t *testing.T, url string, d time.Duration) string {
 	return string(out)
 }
 
-func TestBenchP1HTTPChainAndP7Memory(t *testing.T) {
-	s := benchService(t, proTracing(t))
+// p1Run is what measureP1 found: mgvcore's and bare Echo's summed rates
+// over two rounds, and mgvcore's resident memory idle and at its peak.
+type p1Run struct {
+	s          *Service
+	mgv, base  float64
+	idle, peak int64
+	round      time.Duration
+}
+
+// measureP1 runs the trivial route of mgvcore (tracing as in pro, with
+// env) and of bare Echo by turns under wrk.
+func measureP1(t *testing.T, env map[string]string) p1Run {
+	all := proTracing(t)
+	maps.Copy(all, env)
+	s := benchService(t, all)
 	s.Start()
 	time.Sleep(2 * time.Second)
 	idle := rss(s.PID())
@@ -217,6 +231,12 @@ func TestBenchP1HTTPChainAndP7Memory(t *testing.T) {
 			peak = v
 		}
 	}
+	return p1Run{s: s, mgv: mgv, base: base, idle: idle, peak: peak, round: round}
+}
+
+func TestBenchP1HTTPChainAndP7Memory(t *testing.T) {
+	m := measureP1(t, nil)
+	mgv, base, idle, peak, round := m.mgv, m.base, m.idle, m.peak, m.round
 	ratio := mgv / base
 	record(t, Row{
 		ID: "P1", What: fmt.Sprintf("HTTP trivial route through the full chain, tracing on as in pro (probabilistic 1 %%, Jaeger collector over HTTP) vs bare Echo (wrk -t2 -c64, 2×%s each, interleaved)", round),

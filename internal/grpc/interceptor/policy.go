@@ -4,6 +4,7 @@ package interceptor
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
@@ -12,6 +13,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/megaview/mgvcore/internal/clientip"
 	"github.com/megaview/mgvcore/internal/errs"
@@ -129,6 +132,21 @@ func metadataKey(key string) string {
 		return k
 	}
 	return strings.ToLower(key)
+}
+
+// Param is a field of the request message, as text; empty when the call
+// is a stream or the message has no such field.
+func (g *grpcCall) Param(name string) string {
+	m, ok := g.req.(proto.Message)
+	if !ok {
+		return ""
+	}
+	r := m.ProtoReflect()
+	f := r.Descriptor().Fields().ByName(protoreflect.Name(name))
+	if f == nil || f.IsList() || f.IsMap() || f.Message() != nil || !r.Has(f) {
+		return ""
+	}
+	return fmt.Sprint(r.Get(f).Interface())
 }
 
 func newCall(ctx context.Context, method string, ss grpc.ServerStream, ips *clientip.Resolver) *grpcCall {
