@@ -148,6 +148,7 @@ func (dm *domain) register(r controller.Router, g grpc.ServiceRegistrar) {
 	openv1.RegisterTrackerServiceServer(g, server.Trackers{Trackers: dm.trackers, Stats: dm.stats})
 	openv1.RegisterStatsServiceServer(g, server.Stats{Stats: dm.stats})
 	dm.search.register(r, g)
+	openv1.RegisterEventServiceServer(g, server.Events{})
 	// Background work starts with the routes; stop ends it.
 	dm.revocations.Start(context.Background())
 	dm.trackerApply.Start(context.Background())
