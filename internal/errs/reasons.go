@@ -34,6 +34,9 @@ const (
 	ReasonConversationConflict = "CONVERSATION_CONFLICT"
 	ReasonMethodNotAllowed     = "METHOD_NOT_ALLOWED"
 	ReasonUnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE"
+
+	ReasonSubscriptionNotFound = "SUBSCRIPTION_NOT_FOUND"
+	ReasonDeliveryNotFound     = "DELIVERY_NOT_FOUND"
 )
 
 // reasons gives every reason its HTTP status and its envelope code, the
@@ -74,6 +77,8 @@ var reasons = []struct {
 	{ReasonDependencyUnavailable, http.StatusServiceUnavailable, 50301},
 	{ReasonUnavailable, http.StatusServiceUnavailable, 50302},
 	{ReasonTimeout, http.StatusGatewayTimeout, 50401},
+	{ReasonSubscriptionNotFound, http.StatusNotFound, 40431},
+	{ReasonDeliveryNotFound, http.StatusNotFound, 40432},
 }
 
 // listed finds reason in reasons.
