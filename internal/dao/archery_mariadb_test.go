@@ -140,8 +140,8 @@ func TestBaselineEqualsUpgradedSchemaOnMariaDB(t *testing.T) {
 		names   []string
 		applied []int
 	}{
-		{5, []string{"0006_archery", "0007_patience_fraction", "0008_signin_throttle", "0009_token_versions", "0012_webhooks"}, []int{6, 7, 8, 9, 12}},
-		{6, []string{"0007_patience_fraction", "0008_signin_throttle", "0009_token_versions", "0012_webhooks"}, []int{7, 8, 9, 12}},
+		{5, []string{"0006_archery", "0007_patience_fraction", "0008_signin_throttle", "0009_token_versions", "0011_events", "0012_webhooks"}, []int{6, 7, 8, 9, 11, 12}},
+		{6, []string{"0007_patience_fraction", "0008_signin_throttle", "0009_token_versions", "0011_events", "0012_webhooks"}, []int{7, 8, 9, 11, 12}},
 	}
 	dbs := []*gorm.DB{fresh}
 	want := schemaOf(t, fresh)

@@ -35,6 +35,10 @@ const (
 	ReasonMethodNotAllowed     = "METHOD_NOT_ALLOWED"
 	ReasonUnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE"
 
+	// ReasonEventCursorExpired: events after the cursor were trimmed by
+	// retention; the reader missed them and must resynchronise.
+	ReasonEventCursorExpired = "EVENT_CURSOR_EXPIRED"
+
 	ReasonSubscriptionNotFound = "SUBSCRIPTION_NOT_FOUND"
 	ReasonDeliveryNotFound     = "DELIVERY_NOT_FOUND"
 )
@@ -77,6 +81,7 @@ var reasons = []struct {
 	{ReasonDependencyUnavailable, http.StatusServiceUnavailable, 50301},
 	{ReasonUnavailable, http.StatusServiceUnavailable, 50302},
 	{ReasonTimeout, http.StatusGatewayTimeout, 50401},
+	{ReasonEventCursorExpired, http.StatusGone, 41001},
 	{ReasonSubscriptionNotFound, http.StatusNotFound, 40431},
 	{ReasonDeliveryNotFound, http.StatusNotFound, 40432},
 }
