@@ -43,6 +43,7 @@ type domain struct {
 	comments     *conversation.Comments
 	trackerApply *tracker.Applier
 	search       *searchDomain
+	webhooks     *webhookDomain
 }
 
 // trackerApplyBatchesPerSecond paces the background re-application of
@@ -101,6 +102,9 @@ func newDomain(cfg *config.Config, log zerolog.Logger, d *deps, pol *policies) (
 	if cfg.Search.Indexer {
 		dm.ingest.OnCommitted(dm.search.indexer.Committed)
 	}
+	if dm.webhooks, err = newWebhookDomain(cfg, log, dao.NewEvents(d.db), dao.NewWebhooks(d.db)); err != nil {
+		return nil, err
+	}
 	return dm, nil
 }
 
@@ -148,10 +152,11 @@ func (dm *domain) register(r controller.Router, g grpc.ServiceRegistrar) {
 	openv1.RegisterTrackerServiceServer(g, server.Trackers{Trackers: dm.trackers, Stats: dm.stats})
 	openv1.RegisterStatsServiceServer(g, server.Stats{Stats: dm.stats})
 	dm.search.register(r, g)
-	openv1.RegisterEventServiceServer(g, server.Events{})
+	openv1.RegisterEventServiceServer(g, server.Events{Webhooks: dm.webhooks.subs})
 	// Background work starts with the routes; stop ends it.
 	dm.revocations.Start(context.Background())
 	dm.trackerApply.Start(context.Background())
+	dm.webhooks.start()
 }
 
 // stop ends the background work of the domain, letting a job in progress
@@ -160,5 +165,6 @@ func (dm *domain) register(r controller.Router, g grpc.ServiceRegistrar) {
 func (dm *domain) stop() {
 	dm.revocations.Stop()
 	dm.trackerApply.Stop()
+	dm.webhooks.stop()
 	dm.search.stop(dm.log)
 }

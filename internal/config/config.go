@@ -44,6 +44,7 @@ type Config struct {
 	RateLimit RateLimit `toml:"ratelimit"`
 	Breaker   Breaker   `toml:"breaker"`
 	Auth      Auth      `toml:"auth"`
+	Webhooks  Webhooks  `toml:"webhooks"`
 	// Timeouts override the transport's request_timeout per operation,
 	// e.g. "/mgv.open.v1.ConversationService/PutTranscript" = "2m".
 	Timeouts map[string]Duration `toml:"timeouts"`
@@ -53,6 +54,9 @@ type Config struct {
 	// secretInFile records that auth.jwt_secret was written in File, which
 	// pro refuses.
 	secretInFile bool
+	// webhookKeyInFile records that webhooks.secret_key was written in
+	// File, which pro refuses.
+	webhookKeyInFile bool
 }
 
 // App names the environment and the banner.
@@ -337,6 +341,7 @@ func Parse(path string, data []byte, lookup func(string) (string, bool)) (*Confi
 		return nil, fmt.Errorf("config file %s: unknown key %q", path, undecoded[0].String())
 	}
 	cfg.secretInFile = md.IsDefined("auth", "jwt_secret")
+	cfg.webhookKeyInFile = md.IsDefined("webhooks", "secret_key")
 	if err := applyEnv(cfg, lookup); err != nil {
 		return nil, err
 	}
@@ -437,6 +442,7 @@ func Default() *Config {
 			SigninAccountAttempts: 5,
 			SigninAddressAttempts: 100,
 		},
+		Webhooks: defaultWebhooks(),
 	}
 }
 
@@ -670,6 +676,7 @@ func (c *Config) Validate() error {
 	for op, d := range c.Timeouts {
 		positiveDur("timeouts."+op, d)
 	}
+	c.validateWebhooks(bad)
 	if len(errs) > 0 {
 		return errs[0]
 	}
@@ -705,7 +712,7 @@ func (c *Config) unsafeInPro() []string {
 	if c.Admin.Pprof {
 		out = append(out, "admin.pprof: must be false in pro (profiles expose memory contents and cost CPU)")
 	}
-	return out
+	return append(out, c.webhooksUnsafeInPro()...)
 }
 
 // weakSecret says why secret must not sign production tokens, or "".
