@@ -43,6 +43,7 @@ type domain struct {
 	comments     *conversation.Comments
 	trackerApply *tracker.Applier
 	search       *searchDomain
+	events       *eventsDomain
 	webhooks     *webhookDomain
 }
 
@@ -85,13 +86,19 @@ func newDomain(cfg *config.Config, log zerolog.Logger, d *deps, pol *policies) (
 	convs := dao.NewConversations(d.db)
 	dm.convs = conversation.NewReader(convs)
 	trackers := dao.NewTrackers(d.db)
-	dm.trackerApply = tracker.NewApplier(dao.NewTrackerJobs(d.db), log, tracker.ApplierOptions{
+	dm.events = newEventsDomain(cfg, log, d)
+	trackerJobs := dao.NewTrackerJobs(d.db)
+	trackerJobs.OnHitsChanged(tracker.AppendMatched(dm.events.log))
+	dm.trackerApply = tracker.NewApplier(trackerJobs, log, tracker.ApplierOptions{
 		Pacer: limit.NewPacer(trackerApplyBatchesPerSecond), Poll: time.Second,
 	})
 	dm.trackers = tracker.NewTrackers(trackers, dm.trackerApply.Notify)
 	dm.stats = stats.NewStats(dao.NewStats(d.db), trackers)
 	dm.comments = conversation.NewComments(dao.NewComments(d.db))
-	dm.ingest = conversation.NewIngest(convs, dao.NewDeals(d.db), dao.NewTransactor(d.db), tracker.NewHook(trackers))
+	hook := tracker.NewHook(trackers)
+	hook.SetEventLog(dm.events.log)
+	dm.ingest = conversation.NewIngest(convs, dao.NewDeals(d.db), dao.NewTransactor(d.db), hook)
+	dm.ingest.SetEventLog(dm.events.log)
 	dm.ingest.SetTranscriptBudget(bound.NewBudget(cfg.GRPC.TranscriptBufferBytes))
 	if err := dm.ingest.RegisterMetrics(pol.metrics.Registry); err != nil {
 		return nil, err
@@ -152,10 +159,12 @@ func (dm *domain) register(r controller.Router, g grpc.ServiceRegistrar) {
 	openv1.RegisterTrackerServiceServer(g, server.Trackers{Trackers: dm.trackers, Stats: dm.stats})
 	openv1.RegisterStatsServiceServer(g, server.Stats{Stats: dm.stats})
 	dm.search.register(r, g)
-	openv1.RegisterEventServiceServer(g, server.Events{Webhooks: dm.webhooks.subs})
+	dm.events.webhooks, dm.events.onAppend = dm.webhooks.subs, dm.webhooks.wake
+	dm.events.register(r, g)
 	// Background work starts with the routes; stop ends it.
 	dm.revocations.Start(context.Background())
 	dm.trackerApply.Start(context.Background())
+	dm.events.start()
 	dm.webhooks.start()
 }
 
@@ -165,6 +174,7 @@ func (dm *domain) register(r controller.Router, g grpc.ServiceRegistrar) {
 func (dm *domain) stop() {
 	dm.revocations.Stop()
 	dm.trackerApply.Stop()
+	dm.events.stop()
 	dm.webhooks.stop()
 	dm.search.stop(dm.log)
 }

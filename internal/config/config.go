@@ -44,6 +44,7 @@ type Config struct {
 	RateLimit RateLimit `toml:"ratelimit"`
 	Breaker   Breaker   `toml:"breaker"`
 	Auth      Auth      `toml:"auth"`
+	Events    Events    `toml:"events"`
 	Webhooks  Webhooks  `toml:"webhooks"`
 	// Timeouts override the transport's request_timeout per operation,
 	// e.g. "/mgv.open.v1.ConversationService/PutTranscript" = "2m".
@@ -442,6 +443,7 @@ func Default() *Config {
 			SigninAccountAttempts: 5,
 			SigninAddressAttempts: 100,
 		},
+		Events:   defaultEvents(),
 		Webhooks: defaultWebhooks(),
 	}
 }
@@ -673,6 +675,7 @@ func (c *Config) Validate() error {
 	if c.Auth.SigninAddressAttempts < c.Auth.SigninAccountAttempts {
 		bad("auth.signin_address_attempts", "must be at least auth.signin_account_attempts")
 	}
+	errs = append(errs, c.Events.validate()...)
 	for op, d := range c.Timeouts {
 		positiveDur("timeouts."+op, d)
 	}

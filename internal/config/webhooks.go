@@ -49,7 +49,7 @@ type Webhooks struct {
 
 func defaultWebhooks() Webhooks {
 	return Webhooks{
-		Enabled: true,
+		Enabled:        true,
 		ConnectTimeout: Duration{5 * time.Second}, HeaderTimeout: Duration{10 * time.Second}, RequestTimeout: Duration{15 * time.Second},
 		Workers: 32, InFlight: 8, Batch: 100,
 		PollInterval: Duration{250 * time.Millisecond}, Lease: Duration{time.Minute}, Slice: Duration{10 * time.Second},

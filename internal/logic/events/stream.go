@@ -2,7 +2,6 @@ package events
 
 import (
 	"context"
-	"net/http"
 	"sync"
 	"time"
 
@@ -113,7 +112,7 @@ func (s *Streams) Stream(ctx context.Context, req StreamRequest, send func(Event
 }
 
 // errStopping ends the streams of a server that is shutting down.
-var errStopping = errs.New(http.StatusServiceUnavailable, errs.ReasonUnavailable,
+var errStopping = errs.Of(errs.ReasonUnavailable,
 	"the server is shutting down; reconnect with the id of the last event received as the cursor")
 
 // Appended wakes the streams of the tenants, which have new committed

@@ -21,10 +21,11 @@ class EventServiceStub(object):
     - "transcript.ready": {"conversation_id", "transcript_version",
     "sentence_count", "metrics": {the Metrics fields of common.proto, in
     their JSON names}}
-    - "tracker.matched": {"conversation_id", "tracker_id", "tracker_name",
-    "hit_count"}; written when a conversation's hits of a tracker change
-    (by a new transcript or by applying a new or changed tracker), once
-    per tracker whose count changed; hit_count 0 means the hits are gone.
+    - "tracker.matched": {"conversation_id", "tracker_id", "hit_count"}:
+    with a new transcript, one per tracker that hits it (a newer
+    transcript.ready replaces every earlier hit); when a new or changed
+    tracker is applied to existing conversations, one per conversation
+    whose hit count of it changed (0: its hits are gone).
     - "conversation.deleted": {"conversation_id", "origin_conversation_id"}
     - "person.erased": {"erasure_id"}; the person's identifiers are never
     part of an event.
@@ -89,10 +90,11 @@ class EventServiceServicer(object):
     - "transcript.ready": {"conversation_id", "transcript_version",
     "sentence_count", "metrics": {the Metrics fields of common.proto, in
     their JSON names}}
-    - "tracker.matched": {"conversation_id", "tracker_id", "tracker_name",
-    "hit_count"}; written when a conversation's hits of a tracker change
-    (by a new transcript or by applying a new or changed tracker), once
-    per tracker whose count changed; hit_count 0 means the hits are gone.
+    - "tracker.matched": {"conversation_id", "tracker_id", "hit_count"}:
+    with a new transcript, one per tracker that hits it (a newer
+    transcript.ready replaces every earlier hit); when a new or changed
+    tracker is applied to existing conversations, one per conversation
+    whose hit count of it changed (0: its hits are gone).
     - "conversation.deleted": {"conversation_id", "origin_conversation_id"}
     - "person.erased": {"erasure_id"}; the person's identifiers are never
     part of an event.
@@ -121,7 +123,8 @@ class EventServiceServicer(object):
     def CreateSubscription(self, request, context):
         """CreateSubscription registers a webhook: the events of the given types
         are POSTed to `url` as the JSON body {"id", "type", "tenant_id",
-        "occurred_at", "data"} (the JSON mapping of Event), with the headers
+        "occurred_at", "data"}, each event as GET /api/v1/events lists it (ids
+        as JSON numbers, occurred_at in RFC 3339), with the headers
         X-Mgv-Event-Id, X-Mgv-Timestamp and
         X-Mgv-Signature: v1=<hex HMAC-SHA256(secret, timestamp + "." + body)>.
         Any 2xx answer is a delivery; otherwise the same event (same id) is
@@ -219,10 +222,11 @@ class EventService(object):
     - "transcript.ready": {"conversation_id", "transcript_version",
     "sentence_count", "metrics": {the Metrics fields of common.proto, in
     their JSON names}}
-    - "tracker.matched": {"conversation_id", "tracker_id", "tracker_name",
-    "hit_count"}; written when a conversation's hits of a tracker change
-    (by a new transcript or by applying a new or changed tracker), once
-    per tracker whose count changed; hit_count 0 means the hits are gone.
+    - "tracker.matched": {"conversation_id", "tracker_id", "hit_count"}:
+    with a new transcript, one per tracker that hits it (a newer
+    transcript.ready replaces every earlier hit); when a new or changed
+    tracker is applied to existing conversations, one per conversation
+    whose hit count of it changed (0: its hits are gone).
     - "conversation.deleted": {"conversation_id", "origin_conversation_id"}
     - "person.erased": {"erasure_id"}; the person's identifiers are never
     part of an event.

@@ -136,7 +136,8 @@ func (DeliveryStatus) EnumDescriptor() ([]byte, []int) {
 	return file_mgv_open_v1_events_proto_rawDescGZIP(), []int{1}
 }
 
-// One entry of a tenant's event log. Its JSON mapping is the webhook body.
+// One entry of a tenant's event log (the webhook body carries the same
+// fields, see CreateSubscription).
 type Event struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Id of the event, > 0, increasing by one per tenant in commit order;
