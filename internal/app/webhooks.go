@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"strconv"
@@ -24,8 +25,8 @@ type webhookDomain struct {
 	deliverer *webhook.Deliverer
 }
 
-// webhookLookup, when set (tests only), resolves receiver names instead of
-// the system resolver: "name=addr,name=addr".
+// webhookLookupEnv, when set (tests only, never in pro), maps receiver
+// names to addresses ahead of the system resolver: "name=addr,name=addr".
 const webhookLookupEnv = "MGV_TEST_WEBHOOK_HOSTS"
 
 func newWebhookDomain(cfg *config.Config, log zerolog.Logger, events *dao.Events, store *dao.Webhooks) (*webhookDomain, error) {
@@ -95,10 +96,11 @@ func staticLookup(spec string) (func(context.Context, string) ([]netip.Addr, err
 		if a, ok := zone[host]; ok {
 			return a, nil
 		}
-		if a, err := netip.ParseAddr(host); err == nil {
-			return []netip.Addr{a}, nil
+		addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+		for i := range addrs {
+			addrs[i] = addrs[i].Unmap()
 		}
-		return nil, fmt.Errorf("%s: not in %s", host, webhookLookupEnv)
+		return addrs, err
 	}, nil
 }
 
