@@ -161,6 +161,7 @@ func (dm *domain) register(r controller.Router, g grpc.ServiceRegistrar) {
 	dm.search.register(r, g)
 	dm.events.webhooks, dm.events.onAppend = dm.webhooks.subs, dm.webhooks.wake
 	dm.events.register(r, g)
+	controller.Webhooks{Subs: dm.webhooks.subs}.Routes(r)
 	// Background work starts with the routes; stop ends it.
 	dm.revocations.Start(context.Background())
 	dm.trackerApply.Start(context.Background())

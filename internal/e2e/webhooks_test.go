@@ -34,8 +34,8 @@ type receiver struct {
 
 type received struct {
 	eventID, timestamp, signature string
-	body                           []byte
-	at                             time.Time
+	body                          []byte
+	at                            time.Time
 }
 
 func newReceiver(t *testing.T) *receiver {
