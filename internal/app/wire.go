@@ -112,6 +112,11 @@ func newDomain(cfg *config.Config, log zerolog.Logger, d *deps, pol *policies) (
 	if dm.webhooks, err = newWebhookDomain(cfg, log, dao.NewEvents(d.db), dao.NewWebhooks(d.db)); err != nil {
 		return nil, err
 	}
+	if dm.webhooks.deliverer != nil {
+		if err := dm.webhooks.deliverer.RegisterMetrics(pol.metrics.Registry); err != nil {
+			return nil, err
+		}
+	}
 	return dm, nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/megaview/mgvcore/internal/errs"
@@ -99,6 +100,10 @@ type Deliverer struct {
 	mu      sync.Mutex
 	running map[int64]bool
 	rnd     *rand.Rand
+
+	attempts *prometheus.CounterVec
+	latency  prometheus.Histogram
+	disabled prometheus.Counter
 }
 
 // NewDeliverer builds a deliverer; Start runs it.
@@ -119,7 +124,27 @@ func NewDeliverer(store DeliveryStore, events EventLog, send Sender, sealer *Sea
 		store: store, events: events, send: send, sealer: sealer, o: o,
 		wake: make(chan struct{}, 1), running: map[int64]bool{},
 		rnd: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x9e3779b97f4a7c15)),
+		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mgv_webhook_attempts_total", Help: "Webhook delivery attempts by this instance, by result (delivered, failed).",
+		}, []string{"result"}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "mgv_webhook_attempt_duration_seconds", Help: "Duration of webhook delivery attempts.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}),
+		disabled: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "mgv_webhook_subscriptions_disabled_total", Help: "Subscriptions disabled after failing for the whole retry window.",
+		}),
 	}
+}
+
+// RegisterMetrics registers the delivery metrics on reg.
+func (d *Deliverer) RegisterMetrics(reg prometheus.Registerer) error {
+	for _, c := range []prometheus.Collector{d.attempts, d.latency, d.disabled} {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("webhook metrics: %w", err)
+		}
+	}
+	return nil
 }
 
 // Wake makes the deliverer look for work now (an event committed, a
@@ -293,6 +318,12 @@ func (d *Deliverer) attempt(ctx context.Context, url string, secret []byte, ev E
 			o.errMsg += ": " + clip(s, 200)
 		}
 	}
+	result := "failed"
+	if o.ok {
+		result = "delivered"
+	}
+	d.attempts.WithLabelValues(result).Inc()
+	d.latency.Observe(res.Latency.Seconds())
 	return o
 }
 
@@ -429,6 +460,7 @@ func (d *Deliverer) settle(ctx context.Context, sub *model.WebhookSubscription, 
 				write[i].Status = model.DeliveryFailed
 			}
 		}
+		d.disabled.Inc()
 		d.o.Log.Warn().Int64("subscription_id", sub.ID).Str("reason", sub.DisabledReason).Msg("webhooks: subscription disabled")
 	} else {
 		d.mu.Lock()
