@@ -18,7 +18,7 @@ MGV_BENCH_OUT="$rows" go test -tags e2e,bench -run "$pattern" -count=1 -timeout 
   grep -E '^(=== RUN|--- |\s+[a-z0-9_]+_test.go|ok|FAIL|PASS)' || true
 
 python3 - "$rows" docs/BENCHMARKS.md <<'PY'
-import json, os, platform, subprocess, sys, datetime
+import json, os, platform, re, subprocess, sys, datetime
 rows_file, out = sys.argv[1], sys.argv[2]
 rows = {}
 for line in open(rows_file):
@@ -43,7 +43,8 @@ with open(out, "w") as f:
     f.write(f"Machine: {os.cpu_count()} cores ({cpu}), {mem} memory; {gov}. Last run: {now}.\n\n")
     f.write("| id | what | target | measured | bare baseline | result | pass | command |\n")
     f.write("|---|---|---|---|---|---|---|---|\n")
-    ids = sorted(set(rows) | set(old), key=lambda i: (i[0], int(i[1:])))
+    # Ids are a letter, a number and an optional part letter (P10d).
+    ids = sorted(set(rows) | set(old), key=lambda i: (i[0], int(re.match(r"\d+", i[1:]).group()), i))
     for i in ids:
         if i in rows:
             r = rows[i]
