@@ -24,21 +24,14 @@ type eventsDomain struct {
 	log     *events.Log
 	streams *events.Streams
 	trimmer *events.Trimmer
-	// webhooks serves the subscription RPCs of EventService; onAppend
-	// wakes the local webhook deliverer after a commit with events.
+	// webhooks serves the subscription RPCs of EventService.
 	webhooks *webhook.Subscriptions
-	onAppend func()
 }
 
 func newEventsDomain(cfg *config.Config, log zerolog.Logger, d *deps) *eventsDomain {
 	ed := &eventsDomain{cfg: cfg.Events}
 	// The streams hear of this instance's appends once they commit.
-	ed.log = events.NewLog(dao.NewEvents(d.db), dao.NewTransactor(d.db), func(tenants []int64) {
-		ed.streams.Appended(tenants)
-		if ed.onAppend != nil {
-			ed.onAppend()
-		}
-	})
+	ed.log = events.NewLog(dao.NewEvents(d.db), dao.NewTransactor(d.db), func(tenants []int64) { ed.streams.Appended(tenants) })
 	ed.streams = events.NewStreams(ed.log, log, events.StreamOptions{Poll: cfg.Events.Poll.Duration})
 	ed.trimmer = events.NewTrimmer(ed.log, log, events.TrimOptions{Retention: cfg.Events.Retention.Duration, Every: cfg.Events.TrimInterval.Duration})
 	return ed

@@ -164,7 +164,8 @@ func (dm *domain) register(r controller.Router, g grpc.ServiceRegistrar) {
 	openv1.RegisterTrackerServiceServer(g, server.Trackers{Trackers: dm.trackers, Stats: dm.stats})
 	openv1.RegisterStatsServiceServer(g, server.Stats{Stats: dm.stats})
 	dm.search.register(r, g)
-	dm.events.webhooks, dm.events.onAppend = dm.webhooks.subs, dm.webhooks.wake
+	dm.events.webhooks = dm.webhooks.subs
+	dm.events.log.OnAppended(func([]int64) { dm.webhooks.wake() })
 	dm.events.register(r, g)
 	controller.Webhooks{Subs: dm.webhooks.subs}.Routes(r)
 	// Background work starts with the routes; stop ends it.

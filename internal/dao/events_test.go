@@ -171,6 +171,13 @@ func TestEventLogTrimsByRetention(t *testing.T) {
 		if got := listAll(t, l, 7, 7); !equalIDs(ids(got), 8, 9, 10) {
 			t.Fatalf("from the edge: %v", ids(got))
 		}
+		// The service's own workers read without a caller, by the same rules.
+		if got, err := l.Read(ctx, 7, 0, nil, 2); err != nil || !equalIDs(ids(got), 8, 9) {
+			t.Fatalf("Read from 0: %v %v", ids(got), err)
+		}
+		if _, err := l.Read(ctx, 7, 3, nil, 2); !errs.Is(err, errs.ReasonEventCursorExpired) {
+			t.Fatalf("Read from a trimmed cursor: %v", err)
+		}
 		if err := l.Append(ctx, created(7, 11)); err != nil {
 			t.Fatal(err)
 		}
@@ -188,12 +195,7 @@ var errRolledBack = errors.New("the change failed; roll back")
 // every id exactly once, each one more than the last, so no event that
 // commits late with a smaller id is ever skipped.
 func TestEventIdsFollowCommitOrderOnMariaDB(t *testing.T) {
-	admin := os.Getenv("MGV_TEST_MYSQL_ADMIN_DSN")
-	if admin == "" {
-		t.Skip("MGV_TEST_MYSQL_ADMIN_DSN not set")
-	}
-	dsn := daotest.ScratchMariaDB(t, admin)
-	dbs := []*gorm.DB{daotest.Connect(t, "mysql", dsn), daotest.Connect(t, "mysql", dsn)}
+	dbs := twoPools(t)
 	const writers, perWriter = 8, 25
 	var (
 		wg        sync.WaitGroup
@@ -274,6 +276,8 @@ func TestEventStreamTailsAndStops(t *testing.T) {
 		local := events.NewLog(dao.NewEvents(db), dao.NewTransactor(db), func(ts []int64) { streams.Appended(ts) })
 		remote, _ := newEventLog(db) // another instance: nobody hears of its appends
 		streams = events.NewStreams(local, zerolog.Nop(), events.StreamOptions{Poll: 300 * time.Millisecond, Batch: 2})
+		var heard atomic.Int64 // a second listener, as a delivery worker would add
+		local.OnAppended(func(ts []int64) { heard.Add(int64(len(ts))) })
 		sctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		streams.Start(sctx)
@@ -327,6 +331,9 @@ func TestEventStreamTailsAndStops(t *testing.T) {
 		if n := streams.Open(); n != 1 {
 			t.Fatalf("%d streams open", n)
 		}
+		if n := heard.Load(); n != 7 {
+			t.Fatalf("the second listener heard of %d appends, want the 7 local ones", n)
+		}
 		streams.Stop()
 		select {
 		case err := <-ended:
@@ -344,4 +351,66 @@ func TestEventStreamTailsAndStops(t *testing.T) {
 			t.Fatalf("an app without read: %v", err)
 		}
 	})
+}
+
+// Two instances trim one MariaDB database at once, in small batches, while
+// a writer appends: between them they delete exactly the old events, none
+// of them fails, and the new ones stay readable after the edge.
+func TestEventTrimmersRaceOnMariaDB(t *testing.T) {
+	dbs := twoPools(t)
+	ctx := context.Background()
+	l, _ := newEventLog(dbs[0])
+	for i := range 300 {
+		if err := l.Append(ctx, created(int64(1+i%3), int64(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := dbs[0].Exec("UPDATE events SET occurred_at = ?", time.Now().UTC().Add(-8*24*time.Hour)).Error; err != nil {
+		t.Fatal(err)
+	}
+	var (
+		wg      sync.WaitGroup
+		deleted atomic.Int64
+	)
+	for _, db := range dbs {
+		tr := events.NewTrimmer(events.NewLog(dao.NewEvents(db), dao.NewTransactor(db), nil), zerolog.Nop(),
+			events.TrimOptions{Retention: 7 * 24 * time.Hour, Batch: 7, Pause: time.Millisecond})
+		wg.Go(func() {
+			n, err := tr.TrimOnce(ctx)
+			if err != nil {
+				t.Errorf("trim: %v", err)
+			}
+			deleted.Add(int64(n))
+		})
+	}
+	wg.Go(func() {
+		for i := range 30 {
+			if err := l.Append(ctx, created(int64(1+i%3), int64(1000+i))); err != nil {
+				t.Errorf("append while trimming: %v", err)
+			}
+		}
+	})
+	wg.Wait()
+	if n := deleted.Load(); n != 300 {
+		t.Fatalf("the trimmers deleted %d events, want the 300 old ones", n)
+	}
+	for tenant := int64(1); tenant <= 3; tenant++ {
+		if got := listAll(t, l, tenant, 100); len(got) != 10 || got[0].ID != 101 {
+			t.Fatalf("tenant %d after the trim: %v", tenant, ids(got))
+		}
+		if _, err := l.List(accesstest.User(model.RoleAdmin, tenant, 1), events.ListRequest{Cursor: 50}); !errs.Is(err, errs.ReasonEventCursorExpired) {
+			t.Fatalf("tenant %d, cursor 50: %v", tenant, err)
+		}
+	}
+}
+
+// twoPools opens one scratch MariaDB database twice, as two instances do.
+func twoPools(t *testing.T) []*gorm.DB {
+	t.Helper()
+	admin := os.Getenv("MGV_TEST_MYSQL_ADMIN_DSN")
+	if admin == "" {
+		t.Skip("MGV_TEST_MYSQL_ADMIN_DSN not set")
+	}
+	dsn := daotest.ScratchMariaDB(t, admin)
+	return []*gorm.DB{daotest.Connect(t, "mysql", dsn), daotest.Connect(t, "mysql", dsn)}
 }
