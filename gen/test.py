@@ -11,7 +11,10 @@ finds it by a word only its transcript holds once the index has caught up.
 Meanwhile it streams the tenant's events (EventService.StreamEvents) and
 checks that the conversation's creation and its transcript arrive exactly
 once each, with consecutive ids, and that a stream resumed from a cursor
-starts right after it. It exits 1 on any mismatch, 2 on a usage error.
+starts right after it; and it subscribes a webhook receiver on a loopback
+port, whose delivery of the transcript must verify with
+mgv_webhook.verify_signature and show in ListDeliveries. It exits 1 on any
+mismatch, 2 on a usage error.
 
 It imports mgv.open.v1 from the installed package (`pip install ./gen`) and
 prints where it found it and the grpcio and protobuf it runs on.
@@ -28,12 +31,15 @@ needs the org scope as well as ingest).
 """
 
 import argparse
+import importlib.util
+import json
 import os
 import queue
 import sys
 import threading
 import time
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import metadata
 
 import grpc
@@ -47,6 +53,20 @@ from mgv.open.v1 import search_pb2, search_pb2_grpc
 from mgv.open.v1 import system_pb2, system_pb2_grpc
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def load_webhook_helper():
+    """mgv_webhook from the installed package, else the file beside this script
+    (it is plain Python, not generated, so an older install may lack it)."""
+    spec = importlib.util.find_spec("mgv_webhook")
+    if spec is None:
+        spec = importlib.util.spec_from_file_location("mgv_webhook", os.path.join(HERE, "mgv_webhook.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+mgv_webhook = load_webhook_helper()
 
 CHUNK = 400
 
@@ -233,6 +253,73 @@ def check_events(reader, ch, md, cid, origin, sentences, put):
           f"a stream resumed after {r.id - 1} starts with event {r.id}")
 
 
+class HookReceiver:
+    """A webhook receiver on a loopback port (the test configuration allows
+    loopback receivers); it keeps every request and answers 204."""
+
+    def __init__(self):
+        got = self.got = queue.Queue()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                got.put((dict(self.headers), body))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def close(self):
+        self.server.shutdown()
+
+
+def check_webhook(events, md, created, receiver, cid):
+    """The subscription created before the transcript: its delivery is signed and names the conversation."""
+    secret, dedup = created.secret, mgv_webhook.Deduplicator()
+    deadline, hit = time.monotonic() + 30, None
+    while hit is None and time.monotonic() < deadline:
+        try:
+            headers, body = receiver.got.get(timeout=1)
+        except queue.Empty:
+            continue
+        h = {k.lower(): v for k, v in headers.items()}
+        ok = mgv_webhook.verify_signature(secret, h.get("x-mgv-timestamp"), h.get("x-mgv-signature"), body)
+        check(ok, f"webhook delivery of event {h.get('x-mgv-event-id')} verifies (verify_signature)")
+        data = json.loads(body)
+        check(str(data["id"]) == h.get("x-mgv-event-id"), "the event id header names the body's event")
+        dedup.seen(h.get("x-mgv-event-id"))
+        if data["type"] == "transcript.ready" and int(data["data"]["conversation_id"]) == cid:
+            hit = (h, body, data)
+    receiver.close()
+    if not check(hit is not None, f"the webhook receives transcript.ready of conversation {cid}"):
+        return
+    h, body, data = hit
+    check(not mgv_webhook.verify_signature(secret, h["x-mgv-timestamp"], h["x-mgv-signature"], body + b" "),
+          "a changed body does not verify")
+    check(not mgv_webhook.verify_signature(secret, str(int(h["x-mgv-timestamp"]) - 3600), h["x-mgv-signature"], body),
+          "an hour-old timestamp does not verify")
+    fresh = mgv_webhook.Deduplicator()
+    check(dedup.seen(h["x-mgv-event-id"]) and not fresh.seen(h["x-mgv-event-id"]) and fresh.seen(h["x-mgv-event-id"]),
+          "a redelivered event id is recognised as a duplicate")
+    sub = created.subscription.id
+    deadline, log = time.monotonic() + 10, []
+    while time.monotonic() < deadline:
+        log = events.ListDeliveries(events_pb2.ListDeliveriesRequest(subscription_id=sub), metadata=md, timeout=10).deliveries
+        if any(d.event_id == data["id"] and d.status == events_pb2.DELIVERY_STATUS_DELIVERED for d in log):
+            break
+        time.sleep(0.2)
+    check(any(d.event_id == data["id"] and d.status == events_pb2.DELIVERY_STATUS_DELIVERED and d.response_code == 204
+              for d in log), "ListDeliveries shows the delivery with its 204")
+    events.DeleteSubscription(events_pb2.DeleteSubscriptionRequest(id=sub), metadata=md, timeout=10)
+    left = events.ListSubscriptions(events_pb2.ListSubscriptionsRequest(), metadata=md, timeout=10).subscriptions
+    check(all(x.id != sub for x in left), "DeleteSubscription removes it")
+
+
 def installed(dist):
     try:
         return metadata.version(dist)
@@ -268,6 +355,13 @@ def main():
     check(deal.created and deal.deal.id > 0 and deal.deal.owner_user_id == owner, "DealService.UpsertDeal")
 
     reader = EventReader(ch, md, args.events_cursor)
+    receiver = HookReceiver()
+    events = events_pb2_grpc.EventServiceStub(ch)
+    hook = events.CreateSubscription(events_pb2.CreateSubscriptionRequest(
+        url=receiver.url, event_types=["transcript.ready"]), metadata=md, timeout=10)
+    check(hook.secret.startswith("whsec_") and hook.subscription.id > 0 and
+          hook.subscription.status == events_pb2.SUBSCRIPTION_STATUS_ACTIVE,
+          "EventService.CreateSubscription returns the subscription and its secret")
 
     # A word no other transcript holds: search must find this conversation.
     word = f"mgvword{run}"
@@ -372,6 +466,7 @@ def main():
     check([x.id for x in listed.conversations] == [cid] and listed.total == 1, "ListConversations finds it by owner and deal")
 
     check_events(reader, ch, md, cid, create.origin_conversation_id, sentences, put)
+    check_webhook(events, md, hook, receiver, cid)
     search_transcripts(ch, md, word, cid, owner, args.search_wait)
 
     try:

@@ -775,7 +775,7 @@ python_floors() { # "grpcio==X" and "protobuf==Y": the >= floors of gen/pyprojec
 python_want() { # python_want CONSTRAINTS: content that identifies what a venv must contain
   echo "$1"
   # The package's content: a regenerated stub or an edited pyproject reinstalls it.
-  (cd "$ROOT_DIR/gen" && LC_ALL=C find pyproject.toml README.md mgv -type f ! -name '*.pyc' | LC_ALL=C sort |
+  (cd "$ROOT_DIR/gen" && LC_ALL=C find pyproject.toml README.md mgv_webhook.py mgv -type f ! -name '*.pyc' | LC_ALL=C sort |
     xargs sha256sum)
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/megaview/mgvcore/internal/grpc/server"
 	"github.com/megaview/mgvcore/internal/http/controller"
 	"github.com/megaview/mgvcore/internal/logic/events"
+	"github.com/megaview/mgvcore/internal/logic/webhook"
 )
 
 // eventsDomain wires the partner event log: writers append to log (ingest,
@@ -23,6 +24,8 @@ type eventsDomain struct {
 	log     *events.Log
 	streams *events.Streams
 	trimmer *events.Trimmer
+	// webhooks serves the subscription RPCs of EventService.
+	webhooks *webhook.Subscriptions
 }
 
 func newEventsDomain(cfg *config.Config, log zerolog.Logger, d *deps) *eventsDomain {
@@ -36,7 +39,7 @@ func newEventsDomain(cfg *config.Config, log zerolog.Logger, d *deps) *eventsDom
 
 func (ed *eventsDomain) register(r controller.Router, g grpc.ServiceRegistrar) {
 	controller.Events{Log: ed.log}.Routes(r)
-	openv1.RegisterEventServiceServer(g, server.Events{Streams: ed.streams,
+	openv1.RegisterEventServiceServer(g, server.Events{Streams: ed.streams, Webhooks: ed.webhooks,
 		Slots: bound.NewSlots(ed.cfg.MaxStreamsPerApp, ed.cfg.MaxStreams)})
 }
 

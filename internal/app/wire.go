@@ -46,6 +46,7 @@ type domain struct {
 	search       *searchDomain
 	events       *eventsDomain
 	audit        *auditDomain
+	webhooks     *webhookDomain
 }
 
 // trackerApplyBatchesPerSecond paces the background re-application of
@@ -115,6 +116,14 @@ func newDomain(cfg *config.Config, log zerolog.Logger, d *deps, pol *policies) (
 	if cfg.Search.Indexer {
 		dm.ingest.OnCommitted(dm.search.indexer.Committed)
 	}
+	if dm.webhooks, err = newWebhookDomain(cfg, log, dao.NewEvents(d.db), dao.NewWebhooks(d.db)); err != nil {
+		return nil, err
+	}
+	if dm.webhooks.deliverer != nil {
+		if err := dm.webhooks.deliverer.RegisterMetrics(pol.metrics.Registry); err != nil {
+			return nil, err
+		}
+	}
 	return dm, nil
 }
 
@@ -165,13 +174,17 @@ func (dm *domain) register(r controller.Router, g grpc.ServiceRegistrar) {
 	openv1.RegisterTrackerServiceServer(g, server.Trackers{Trackers: dm.trackers, Stats: dm.stats})
 	openv1.RegisterStatsServiceServer(g, server.Stats{Stats: dm.stats})
 	dm.search.register(r, g)
+	dm.events.webhooks = dm.webhooks.subs
+	dm.events.log.OnAppended(func([]int64) { dm.webhooks.wake() })
 	dm.events.register(r, g)
 	controller.AuditLogs{Log: dm.audit.log}.Routes(r)
+	controller.Webhooks{Subs: dm.webhooks.subs}.Routes(r)
 	// Background work starts with the routes; stop ends it.
 	dm.audit.start()
 	dm.revocations.Start(context.Background())
 	dm.trackerApply.Start(context.Background())
 	dm.events.start()
+	dm.webhooks.start()
 }
 
 // stop ends the background work of the domain, letting a job in progress
@@ -181,6 +194,7 @@ func (dm *domain) stop() {
 	dm.revocations.Stop()
 	dm.trackerApply.Stop()
 	dm.events.stop()
+	dm.webhooks.stop()
 	dm.search.stop(dm.log)
 	ctx, cancel := context.WithTimeout(context.Background(), dm.cfg.Process.DrainTimeout.Duration)
 	defer cancel()

@@ -46,6 +46,7 @@ type Config struct {
 	Auth      Auth      `toml:"auth"`
 	Events    Events    `toml:"events"`
 	Audit     Audit     `toml:"audit"`
+	Webhooks  Webhooks  `toml:"webhooks"`
 	// Timeouts override the transport's request_timeout per operation,
 	// e.g. "/mgv.open.v1.ConversationService/PutTranscript" = "2m".
 	Timeouts map[string]Duration `toml:"timeouts"`
@@ -55,6 +56,9 @@ type Config struct {
 	// secretInFile records that auth.jwt_secret was written in File, which
 	// pro refuses.
 	secretInFile bool
+	// webhookKeyInFile records that webhooks.secret_key was written in
+	// File, which pro refuses.
+	webhookKeyInFile bool
 }
 
 // App names the environment and the banner.
@@ -339,6 +343,7 @@ func Parse(path string, data []byte, lookup func(string) (string, bool)) (*Confi
 		return nil, fmt.Errorf("config file %s: unknown key %q", path, undecoded[0].String())
 	}
 	cfg.secretInFile = md.IsDefined("auth", "jwt_secret")
+	cfg.webhookKeyInFile = md.IsDefined("webhooks", "secret_key")
 	if err := applyEnv(cfg, lookup); err != nil {
 		return nil, err
 	}
@@ -439,8 +444,9 @@ func Default() *Config {
 			SigninAccountAttempts: 5,
 			SigninAddressAttempts: 100,
 		},
-		Events: defaultEvents(),
-		Audit: defaultAudit(),
+		Events:   defaultEvents(),
+		Audit:    defaultAudit(),
+		Webhooks: defaultWebhooks(),
 	}
 }
 
@@ -676,6 +682,7 @@ func (c *Config) Validate() error {
 		positiveDur("timeouts."+op, d)
 	}
 	c.Audit.validate(bad)
+	c.validateWebhooks(bad)
 	if len(errs) > 0 {
 		return errs[0]
 	}
@@ -714,7 +721,7 @@ func (c *Config) unsafeInPro() []string {
 	if reason := c.Audit.unsafeInPro(); reason != "" {
 		out = append(out, reason)
 	}
-	return out
+	return append(out, c.webhooksUnsafeInPro()...)
 }
 
 // weakSecret says why secret must not sign production tokens, or "".

@@ -17,6 +17,7 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
+	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
 	"github.com/megaview/mgvcore/internal/http/controller"
 )
 
@@ -304,6 +305,29 @@ func TestOpenAPIOnMariaDB(t *testing.T) {
 	c.do(http.MethodGet, fmt.Sprintf("/api/v1/events?cursor=%d&types=transcript.ready,tracker.matched&types=conversation.created", events.NextCursor), app, nil, http.StatusOK)
 	c.invalid(http.MethodGet, "/api/v1/events?types=conversation.updated", admin, nil, http.StatusBadRequest)
 	c.do(http.MethodGet, "/api/v1/events", rep, nil, http.StatusForbidden)
+
+	// Webhooks: the app subscribes over gRPC; admins see and manage every
+	// app's subscriptions over HTTP.
+	rcv := newReceiver(t)
+	ev, evctx := eventsClient(t, s, app)
+	sub, err := ev.CreateSubscription(evctx, &openv1.CreateSubscriptionRequest{Url: rcv.srv.URL + "/hook", EventTypes: []string{"conversation.created"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hook := fmt.Sprintf("/api/v1/webhooks/%d", sub.Subscription.Id)
+	c.do(http.MethodGet, "/api/v1/webhooks?page_size=1", admin, nil, http.StatusOK)
+	c.do(http.MethodGet, "/api/v1/webhooks", rep, nil, http.StatusForbidden)
+	c.do(http.MethodGet, hook, admin, nil, http.StatusOK)
+	c.do(http.MethodGet, "/api/v1/webhooks/999999999", admin, nil, http.StatusNotFound)
+	c.do(http.MethodPatch, hook, admin, map[string]any{"enabled": false}, http.StatusOK)
+	c.do(http.MethodPatch, hook, admin, map[string]any{"enabled": true}, http.StatusOK)
+	c.invalid(http.MethodPatch, hook, admin, map[string]any{}, http.StatusBadRequest)
+	c.do(http.MethodPost, hook+"/redeliveries", admin, map[string]any{"event_id": 1}, http.StatusCreated)
+	c.do(http.MethodPost, hook+"/redeliveries", admin, map[string]any{"event_id": 999999999}, http.StatusNotFound)
+	c.do(http.MethodGet, hook+"/deliveries?page_size=5", admin, nil, http.StatusOK)
+	c.invalid(http.MethodGet, hook+"/deliveries?status=lost", admin, nil, http.StatusBadRequest)
+	c.do(http.MethodDelete, hook, admin, nil, http.StatusOK)
+	c.do(http.MethodDelete, hook, admin, nil, http.StatusNotFound)
 
 	// Errors of the operations not refused above, and of decoding.
 	c.do(http.MethodGet, "/api/v1/departments", "", nil, http.StatusUnauthorized)

@@ -45,6 +45,9 @@ const (
 	// ReasonEventCursorExpired: events after the cursor were trimmed by
 	// retention; the reader missed them and must resynchronise.
 	ReasonEventCursorExpired = "EVENT_CURSOR_EXPIRED"
+
+	ReasonSubscriptionNotFound = "SUBSCRIPTION_NOT_FOUND"
+	ReasonDeliveryNotFound     = "DELIVERY_NOT_FOUND"
 )
 
 // reasons gives every reason its HTTP status and its envelope code, the
@@ -89,6 +92,8 @@ var reasons = []struct {
 	{ReasonLastAdmin, http.StatusConflict, 40904},
 	{ReasonClientTimeout, http.StatusRequestTimeout, 40801},
 	{ReasonEventCursorExpired, http.StatusGone, 41001},
+	{ReasonSubscriptionNotFound, http.StatusNotFound, 40431},
+	{ReasonDeliveryNotFound, http.StatusNotFound, 40432},
 }
 
 // listed finds reason in reasons.

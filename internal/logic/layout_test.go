@@ -26,6 +26,7 @@ var areas = map[string][]string{
 	"tracker":           {"access", "conversation", "interaction", "events"},
 	"search":            {"access", "conversation"},
 	"stats":             {"access"},
+	"webhook":           {"access"},
 }
 
 // forbidden are imports no logic package or its own tests may have; only

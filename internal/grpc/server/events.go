@@ -11,13 +11,16 @@ import (
 	"github.com/megaview/mgvcore/internal/bound"
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/logic/events"
+	"github.com/megaview/mgvcore/internal/logic/webhook"
 )
 
 // Events serves EventService: StreamEvents here; the subscription RPCs
 // belong to the webhook deliveries.
 type Events struct {
 	openv1.UnimplementedEventServiceServer
-	Streams *events.Streams
+	// Webhooks serves the subscription RPCs (webhooks.go).
+	Webhooks *webhook.Subscriptions
+	Streams  *events.Streams
 	// Slots caps concurrent streams per app (or user) and in all.
 	Slots *bound.Slots
 }

@@ -1,0 +1,264 @@
+package dao
+
+import (
+	"context"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/model"
+)
+
+// Webhooks stores subscriptions and their delivery log (webhook.Store).
+// Leases are taken by an update guarded on the lease's expiry, so of two
+// instances claiming a subscription at once exactly one gets it; progress
+// is written only while the writer still holds the lease.
+type Webhooks struct{ db *gorm.DB }
+
+// NewWebhooks works on db.
+func NewWebhooks(db *gorm.DB) *Webhooks { return &Webhooks{db: db} }
+
+var (
+	errSubscriptionNotFound = errs.NotFound(errs.ReasonSubscriptionNotFound, "subscription not found")
+	errDeliveryNotFound     = errs.NotFound(errs.ReasonDeliveryNotFound, "delivery not found")
+)
+
+// Create inserts s, due now.
+func (w *Webhooks) Create(ctx context.Context, s *model.WebhookSubscription) error {
+	now := dbNow()
+	s.CreatedAt, s.UpdatedAt, s.NextAttemptAt, s.LeaseUntil, s.FailingSince = now, now, now, now, now
+	return dbError(w.db.WithContext(ctx).Create(s).Error, nil)
+}
+
+func (w *Webhooks) scoped(ctx context.Context, tenantID, appID int64) *gorm.DB {
+	q := w.db.WithContext(ctx).Where("tenant_id = ?", tenantID)
+	if appID != 0 {
+		q = q.Where("app_id = ?", appID)
+	}
+	return q
+}
+
+// Get reads a subscription of the tenant (of the app unless appID is 0).
+func (w *Webhooks) Get(ctx context.Context, tenantID, appID, id int64) (*model.WebhookSubscription, error) {
+	var s model.WebhookSubscription
+	err := w.scoped(ctx, tenantID, appID).Where("id = ?", id).Take(&s).Error
+	return &s, dbError(err, errSubscriptionNotFound)
+}
+
+// List pages subscriptions by id.
+func (w *Webhooks) List(ctx context.Context, tenantID, appID, afterID int64, limit int) ([]model.WebhookSubscription, error) {
+	var out []model.WebhookSubscription
+	err := w.scoped(ctx, tenantID, appID).Where("id > ?", afterID).Order("id").Limit(limit).Find(&out).Error
+	return out, dbError(err, nil)
+}
+
+// Delete removes a subscription, then its delivery log in bounded batches.
+func (w *Webhooks) Delete(ctx context.Context, tenantID, appID, id int64) error {
+	res := w.scoped(ctx, tenantID, appID).Where("id = ?", id).Delete(&model.WebhookSubscription{})
+	if res.Error != nil {
+		return dbError(res.Error, nil)
+	}
+	if res.RowsAffected == 0 {
+		return errSubscriptionNotFound
+	}
+	for {
+		var ids []int64
+		if err := w.db.WithContext(ctx).Model(&model.WebhookDelivery{}).Where("subscription_id = ?", id).Limit(1000).Pluck("id", &ids).Error; err != nil {
+			return dbError(err, nil)
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		if err := w.db.WithContext(ctx).Exec("DELETE FROM webhook_deliveries WHERE id IN ?", ids).Error; err != nil {
+			return dbError(err, nil)
+		}
+	}
+}
+
+// SetStatus enables (clearing the failure state, due now) or disables a
+// subscription.
+func (w *Webhooks) SetStatus(ctx context.Context, tenantID, id int64, status, reason string) error {
+	now := dbNow()
+	set := map[string]any{"status": status, "disabled_reason": reason, "updated_at": now}
+	if status == model.WebhookActive {
+		set["attempts"], set["next_attempt_at"] = 0, now
+	}
+	res := w.db.WithContext(ctx).Model(&model.WebhookSubscription{}).Where("tenant_id = ? AND id = ?", tenantID, id).Updates(set)
+	if res.Error == nil && res.RowsAffected == 0 {
+		return errSubscriptionNotFound
+	}
+	return dbError(res.Error, nil)
+}
+
+// Deliveries pages a subscription's deliveries newest first.
+func (w *Webhooks) Deliveries(ctx context.Context, subscriptionID int64, status string, beforeID int64, limit int) ([]model.WebhookDelivery, error) {
+	q := w.db.WithContext(ctx).Where("subscription_id = ?", subscriptionID)
+	if status != "" {
+		q = q.Where("status = ?", status)
+	}
+	if beforeID > 0 {
+		q = q.Where("id < ?", beforeID)
+	}
+	var out []model.WebhookDelivery
+	err := q.Order("id DESC").Limit(limit).Find(&out).Error
+	return out, dbError(err, nil)
+}
+
+// Delivery reads one delivery of a subscription.
+func (w *Webhooks) Delivery(ctx context.Context, subscriptionID, id int64) (*model.WebhookDelivery, error) {
+	var d model.WebhookDelivery
+	err := w.db.WithContext(ctx).Where("subscription_id = ? AND id = ?", subscriptionID, id).Take(&d).Error
+	return &d, dbError(err, errDeliveryNotFound)
+}
+
+// AddRedelivery inserts a pending redelivery, due now.
+func (w *Webhooks) AddRedelivery(ctx context.Context, d *model.WebhookDelivery) error {
+	now := dbNow()
+	d.CreatedAt, d.LastAttemptAt, d.NextAttemptAt = now, now, now
+	d.Redelivery, d.Status = true, model.DeliveryPending
+	return dbError(w.db.WithContext(ctx).Create(d).Error, nil)
+}
+
+// Candidates lists subscriptions not leased now that are active and due,
+// or that have a redelivery due.
+func (w *Webhooks) Candidates(ctx context.Context, limit int) ([]model.WebhookSubscription, map[int64]bool, error) {
+	now := dbNow()
+	db := w.db.WithContext(ctx)
+	var redo []int64
+	err := db.Model(&model.WebhookDelivery{}).Distinct("subscription_id").
+		Where("status = ? AND redelivery = ? AND next_attempt_at <= ?", model.DeliveryPending, true, now).
+		Limit(limit).Pluck("subscription_id", &redo).Error
+	if err != nil {
+		return nil, nil, dbError(err, nil)
+	}
+	q := db.Where("lease_until <= ?", now)
+	if len(redo) > 0 {
+		q = q.Where(db.Where("status = ? AND next_attempt_at <= ?", model.WebhookActive, now).Or("id IN ?", redo))
+	} else {
+		q = q.Where("status = ? AND next_attempt_at <= ?", model.WebhookActive, now)
+	}
+	var subs []model.WebhookSubscription
+	if err := q.Order("next_attempt_at").Limit(limit).Find(&subs).Error; err != nil {
+		return nil, nil, dbError(err, nil)
+	}
+	set := make(map[int64]bool, len(redo))
+	for _, id := range redo {
+		set[id] = true
+	}
+	return subs, set, nil
+}
+
+// Claim leases a subscription whose lease has run out.
+func (w *Webhooks) Claim(ctx context.Context, id int64, owner string, lease time.Duration) (*model.WebhookSubscription, error) {
+	now := dbNow()
+	res := w.db.WithContext(ctx).Exec("UPDATE webhook_subscriptions SET lease_until = ?, lease_owner = ? WHERE id = ? AND lease_until <= ?",
+		now.Add(lease), owner, id, now)
+	if res.Error != nil || res.RowsAffected == 0 {
+		return nil, dbError(res.Error, nil)
+	}
+	var s model.WebhookSubscription
+	if err := w.db.WithContext(ctx).Where("id = ? AND lease_owner = ?", id, owner).Take(&s).Error; err != nil {
+		return nil, dbError(err, errSubscriptionNotFound)
+	}
+	return &s, nil
+}
+
+var errLeaseLost = errs.Conflict("the subscription's lease passed to another instance")
+
+// Renew extends owner's lease.
+func (w *Webhooks) Renew(ctx context.Context, id int64, owner string, lease time.Duration) error {
+	now := dbNow()
+	res := w.db.WithContext(ctx).Exec("UPDATE webhook_subscriptions SET lease_until = ? WHERE id = ? AND lease_owner = ? AND lease_until > ?",
+		now.Add(lease), id, owner, now)
+	if res.Error == nil && res.RowsAffected == 0 {
+		return errLeaseLost
+	}
+	return dbError(res.Error, nil)
+}
+
+// Release ends owner's lease.
+func (w *Webhooks) Release(ctx context.Context, id int64, owner string) error {
+	now := dbNow()
+	err := w.db.WithContext(ctx).Exec("UPDATE webhook_subscriptions SET lease_until = ?, lease_owner = '' WHERE id = ? AND lease_owner = ? AND lease_until > ?",
+		now, id, owner, now).Error
+	return dbError(err, nil)
+}
+
+// DueRedeliveries lists a subscription's pending redeliveries due now.
+func (w *Webhooks) DueRedeliveries(ctx context.Context, subscriptionID int64, limit int) ([]model.WebhookDelivery, error) {
+	var out []model.WebhookDelivery
+	err := w.db.WithContext(ctx).Where("subscription_id = ? AND status = ? AND redelivery = ? AND next_attempt_at <= ?",
+		subscriptionID, model.DeliveryPending, true, dbNow()).Order("id").Limit(limit).Find(&out).Error
+	return out, dbError(err, nil)
+}
+
+// Attempted lists the in-order deliveries of these events.
+func (w *Webhooks) Attempted(ctx context.Context, subscriptionID int64, eventIDs []int64) ([]model.WebhookDelivery, error) {
+	if len(eventIDs) == 0 {
+		return nil, nil
+	}
+	var out []model.WebhookDelivery
+	err := w.db.WithContext(ctx).Where("subscription_id = ? AND event_id IN ? AND redelivery = ?", subscriptionID, eventIDs, false).
+		Find(&out).Error
+	return out, dbError(err, nil)
+}
+
+// Record writes a round's progress and deliveries while owner holds the
+// lease.
+func (w *Webhooks) Record(ctx context.Context, owner string, s *model.WebhookSubscription, rows []model.WebhookDelivery) error {
+	now := dbNow()
+	err := w.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Exec(`UPDATE webhook_subscriptions SET event_cursor = ?, attempts = ?, failing_since = ?, next_attempt_at = ?,
+status = ?, disabled_reason = ?, updated_at = ? WHERE id = ? AND lease_owner = ? AND lease_until > ?`,
+			s.EventCursor, s.Attempts, s.FailingSince.UTC(), s.NextAttemptAt.UTC(), s.Status, s.DisabledReason, now, s.ID, owner, now)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return errLeaseLost
+		}
+		var fresh []model.WebhookDelivery
+		for i := range rows {
+			r := &rows[i]
+			r.LastAttemptAt = r.LastAttemptAt.UTC().Truncate(time.Millisecond)
+			if r.NextAttemptAt.IsZero() {
+				r.NextAttemptAt = now
+			}
+			r.NextAttemptAt = r.NextAttemptAt.UTC().Truncate(time.Millisecond)
+			if r.ID == 0 {
+				r.CreatedAt = now
+				fresh = append(fresh, *r)
+				continue
+			}
+			err := tx.Exec(`UPDATE webhook_deliveries SET status = ?, attempts = ?, response_code = ?, latency_ms = ?, last_error = ?,
+last_attempt_at = ?, next_attempt_at = ? WHERE id = ?`, r.Status, r.Attempts, r.ResponseCode, r.LatencyMS, r.LastError,
+				r.LastAttemptAt, r.NextAttemptAt, r.ID).Error
+			if err != nil {
+				return err
+			}
+		}
+		if len(fresh) > 0 {
+			if err := tx.Create(&fresh).Error; err != nil {
+				return err
+			}
+		}
+		if s.Status == model.WebhookDisabled {
+			return tx.Exec("UPDATE webhook_deliveries SET status = ? WHERE subscription_id = ? AND status = ?",
+				model.DeliveryFailed, s.ID, model.DeliveryPending).Error
+		}
+		return nil
+	})
+	return dbError(err, nil)
+}
+
+// Trim deletes up to limit deliveries created before before.
+func (w *Webhooks) Trim(ctx context.Context, before time.Time, limit int) (int64, error) {
+	var ids []int64
+	err := w.db.WithContext(ctx).Model(&model.WebhookDelivery{}).Where("created_at < ?", before.UTC()).Order("created_at").Limit(limit).Pluck("id", &ids).Error
+	if err != nil || len(ids) == 0 {
+		return 0, dbError(err, nil)
+	}
+	res := w.db.WithContext(ctx).Exec("DELETE FROM webhook_deliveries WHERE id IN ?", ids)
+	return res.RowsAffected, dbError(res.Error, nil)
+}

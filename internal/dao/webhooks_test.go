@@ -1,0 +1,122 @@
+package dao_test
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/megaview/mgvcore/internal/dao"
+	"github.com/megaview/mgvcore/internal/dao/daotest"
+	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/model"
+)
+
+// Subscriptions and their delivery log on both dialects: one claimer of
+// many racing wins the lease, progress is written only under the lease,
+// disabling fails the pending deliveries, and the tenant and app bound
+// every read.
+func TestWebhooksStore(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		w := dao.NewWebhooks(db)
+		sub := model.WebhookSubscription{TenantID: 1, AppID: 2, URL: "https://r.example/h", EventTypes: "transcript.ready",
+			SecretSealed: "v1:x", Status: model.WebhookActive}
+		if err := w.Create(ctx, &sub); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Get(ctx, 1, 3, sub.ID); !errs.Is(err, errs.ReasonSubscriptionNotFound) {
+			t.Fatalf("another app's subscription: %v", err)
+		}
+		if _, err := w.Get(ctx, 9, 0, sub.ID); !errs.Is(err, errs.ReasonSubscriptionNotFound) {
+			t.Fatalf("another tenant's subscription: %v", err)
+		}
+		cands, _, err := w.Candidates(ctx, 10)
+		if err != nil || len(cands) != 1 {
+			t.Fatalf("candidates: %v %v", cands, err)
+		}
+
+		var wins atomic.Int64
+		var wg sync.WaitGroup
+		for i := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				got, err := w.Claim(ctx, sub.ID, "owner-"+string(rune('a'+i)), time.Minute)
+				if err != nil {
+					t.Error(err)
+				}
+				if got != nil {
+					wins.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		if wins.Load() != 1 {
+			t.Fatalf("%d of 8 racing claims won the lease", wins.Load())
+		}
+		var owner string
+		db.Model(&model.WebhookSubscription{}).Where("id = ?", sub.ID).Pluck("lease_owner", &owner)
+		if cands, _, _ := w.Candidates(ctx, 10); len(cands) != 0 {
+			t.Fatalf("a leased subscription is a candidate: %v", cands)
+		}
+
+		held, err := w.Get(ctx, 1, 2, sub.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held.EventCursor = 5
+		rows := []model.WebhookDelivery{{TenantID: 1, SubscriptionID: sub.ID, EventID: 6, EventType: "transcript.ready",
+			Status: model.DeliveryPending, Attempts: 1, LastError: "HTTP 503", LastAttemptAt: time.Now(), NextAttemptAt: time.Now().Add(time.Hour)}}
+		if err := w.Record(ctx, "somebody else", held, rows); !errs.IsConflict(err) {
+			t.Fatalf("a record without the lease: %v", err)
+		}
+		if err := w.Record(ctx, owner, held, rows); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := w.Attempted(ctx, sub.ID, []int64{5, 6, 7})
+		if len(got) != 1 || got[0].EventID != 6 || got[0].Status != model.DeliveryPending {
+			t.Fatalf("attempted: %+v", got)
+		}
+		held.Status, held.DisabledReason = model.WebhookDisabled, "failed for 24h"
+		if err := w.Record(ctx, owner, held, nil); err != nil {
+			t.Fatal(err)
+		}
+		ds, _ := w.Deliveries(ctx, sub.ID, "", 0, 10)
+		if len(ds) != 1 || ds[0].Status != model.DeliveryFailed {
+			t.Fatalf("deliveries of a disabled subscription: %+v", ds)
+		}
+		if err := w.Release(ctx, sub.ID, owner); err != nil {
+			t.Fatal(err)
+		}
+		if cands, _, _ := w.Candidates(ctx, 10); len(cands) != 0 {
+			t.Fatal("a disabled subscription is a candidate")
+		}
+		// A redelivery makes even a disabled subscription a candidate.
+		red := model.WebhookDelivery{TenantID: 1, SubscriptionID: sub.ID, EventID: 6, EventType: "transcript.ready"}
+		if err := w.AddRedelivery(ctx, &red); err != nil {
+			t.Fatal(err)
+		}
+		if cands, redo, _ := w.Candidates(ctx, 10); len(cands) != 1 || !redo[sub.ID] {
+			t.Fatalf("with a redelivery: %v %v", cands, redo)
+		}
+		if err := w.SetStatus(ctx, 1, sub.ID, model.WebhookActive, ""); err != nil {
+			t.Fatal(err)
+		}
+		if s, _ := w.Get(ctx, 1, 0, sub.ID); s.Status != model.WebhookActive || s.Attempts != 0 || s.DisabledReason != "" || s.EventCursor != 5 {
+			t.Fatalf("enabled again: %+v", s)
+		}
+		if err := w.Delete(ctx, 1, 3, sub.ID); !errs.Is(err, errs.ReasonSubscriptionNotFound) {
+			t.Fatalf("another app's delete: %v", err)
+		}
+		if err := w.Delete(ctx, 1, 2, sub.ID); err != nil {
+			t.Fatal(err)
+		}
+		if ds, _ := w.Deliveries(ctx, sub.ID, "", 0, 10); len(ds) != 0 {
+			t.Fatalf("deliveries left after delete: %d", len(ds))
+		}
+	})
+}

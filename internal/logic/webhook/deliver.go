@@ -1,0 +1,534 @@
+package webhook
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/model"
+)
+
+// DeliveryStore is the deliverer's side of the store. A subscription is
+// delivered by one instance at a time: the one holding its lease, taken by
+// a guarded update, so instances share the subscriptions without sending
+// twice in the normal case; a lease left by a killed process expires and
+// another instance (or the restarted one) resumes from the cursor, sending
+// again at most what was in flight (at least once).
+type DeliveryStore interface {
+	// Candidates lists subscriptions not leased that may have work: active
+	// and due, or with a redelivery due (those ids are in redeliveries).
+	Candidates(ctx context.Context, limit int) (subs []model.WebhookSubscription, redeliveries map[int64]bool, err error)
+	// Claim leases a subscription to owner; nil when another holds it or
+	// it is not due.
+	Claim(ctx context.Context, id int64, owner string, lease time.Duration) (*model.WebhookSubscription, error)
+	// Renew extends owner's lease; Conflict when it was lost.
+	Renew(ctx context.Context, id int64, owner string, lease time.Duration) error
+	// Release ends owner's lease.
+	Release(ctx context.Context, id int64, owner string) error
+	// DueRedeliveries lists a subscription's pending redeliveries due now.
+	DueRedeliveries(ctx context.Context, subscriptionID int64, limit int) ([]model.WebhookDelivery, error)
+	// Attempted lists the in-order deliveries (not redeliveries) of these
+	// events to the subscription.
+	Attempted(ctx context.Context, subscriptionID int64, eventIDs []int64) ([]model.WebhookDelivery, error)
+	// Record writes the subscription's progress (cursor, failure state,
+	// status) and the deliveries of a round (ID 0: new) in one
+	// transaction, if owner still holds the lease (Conflict otherwise). A
+	// subscription recorded disabled has its pending deliveries failed.
+	Record(ctx context.Context, owner string, sub *model.WebhookSubscription, rows []model.WebhookDelivery) error
+	// Trim deletes up to limit deliveries created before before.
+	Trim(ctx context.Context, before time.Time, limit int) (int64, error)
+}
+
+// Result is a receiver's answer; Status 0 when none came.
+type Result struct {
+	Status  int
+	Latency time.Duration
+	Snippet string
+}
+
+// Sender posts a delivery to a receiver: an error is no answer (refused
+// address, connect failure, timeout).
+type Sender interface {
+	Post(ctx context.Context, url string, headers map[string]string, body []byte) (Result, error)
+}
+
+// DeliverOptions tune the deliverer.
+type DeliverOptions struct {
+	// Owner names this instance in leases.
+	Owner string
+	// Workers is how many subscriptions this instance delivers to at
+	// once; InFlight how many requests one subscription has open at once
+	// (the pace a receiver sees from one instance); Batch how many events
+	// a round reads.
+	Workers  int
+	InFlight int
+	Batch    int
+	// Poll is the wait between looks for work; Lease how long a claimed
+	// subscription stays with this instance without renewal (more than
+	// two request timeouts); Slice how long one subscription is served
+	// before its lease is handed back for others to take.
+	Poll  time.Duration
+	Lease time.Duration
+	Slice time.Duration
+	Retry Retry
+	// Keep is how long the delivery log is kept.
+	Keep time.Duration
+	Log  zerolog.Logger
+}
+
+// Deliverer pushes events to subscriptions in the background.
+type Deliverer struct {
+	store  DeliveryStore
+	events EventLog
+	send   Sender
+	sealer *Sealer
+	o      DeliverOptions
+
+	wake   chan struct{}
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	running map[int64]bool
+	rnd     *rand.Rand
+
+	attempts *prometheus.CounterVec
+	latency  prometheus.Histogram
+	disabled prometheus.Counter
+}
+
+// NewDeliverer builds a deliverer; Start runs it.
+func NewDeliverer(store DeliveryStore, events EventLog, send Sender, sealer *Sealer, o DeliverOptions) *Deliverer {
+	if o.Workers < 1 {
+		o.Workers = 1
+	}
+	if o.InFlight < 1 {
+		o.InFlight = 1
+	}
+	if o.Batch < o.InFlight {
+		o.Batch = o.InFlight
+	}
+	if o.Retry == (Retry{}) {
+		o.Retry = DefaultRetry
+	}
+	return &Deliverer{
+		store: store, events: events, send: send, sealer: sealer, o: o,
+		wake: make(chan struct{}, 1), running: map[int64]bool{},
+		rnd: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x9e3779b97f4a7c15)),
+		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mgv_webhook_attempts_total", Help: "Webhook delivery attempts by this instance, by result (delivered, failed).",
+		}, []string{"result"}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "mgv_webhook_attempt_duration_seconds", Help: "Duration of webhook delivery attempts.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}),
+		disabled: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "mgv_webhook_subscriptions_disabled_total", Help: "Subscriptions disabled after failing for the whole retry window.",
+		}),
+	}
+}
+
+// RegisterMetrics registers the delivery metrics on reg.
+func (d *Deliverer) RegisterMetrics(reg prometheus.Registerer) error {
+	for _, c := range []prometheus.Collector{d.attempts, d.latency, d.disabled} {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("webhook metrics: %w", err)
+		}
+	}
+	return nil
+}
+
+// Wake makes the deliverer look for work now (an event committed, a
+// redelivery asked for).
+func (d *Deliverer) Wake() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Start runs the deliverer until Stop.
+func (d *Deliverer) Start(ctx context.Context) {
+	ctx, d.cancel = context.WithCancel(ctx)
+	d.wg.Add(1)
+	go d.loop(ctx)
+}
+
+// Stop ends the deliveries: each subscription finishes the requests in
+// flight (bounded by the request timeout), records them and hands its lease
+// back.
+func (d *Deliverer) Stop() {
+	if d.cancel == nil {
+		return
+	}
+	d.cancel()
+	d.wg.Wait()
+}
+
+func (d *Deliverer) loop(ctx context.Context) {
+	defer d.wg.Done()
+	t := time.NewTicker(d.o.Poll)
+	defer t.Stop()
+	nextTrim := time.Now()
+	for {
+		if err := d.dispatch(ctx); err != nil && ctx.Err() == nil {
+			d.o.Log.Warn().Err(err).Msg("webhooks: looking for work failed")
+		}
+		if now := time.Now(); d.o.Keep > 0 && now.After(nextTrim) {
+			nextTrim = now.Add(time.Minute)
+			if n, err := d.store.Trim(ctx, now.Add(-d.o.Keep), 1000); err != nil && ctx.Err() == nil {
+				d.o.Log.Warn().Err(err).Msg("webhooks: trimming the delivery log failed")
+			} else if n > 0 {
+				d.o.Log.Info().Int64("deleted", n).Msg("webhooks: delivery log trimmed")
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-d.wake:
+		}
+	}
+}
+
+// dispatch claims the subscriptions with work, up to the free workers,
+// and serves each in its own goroutine, so a slow receiver holds back only
+// its own subscription.
+func (d *Deliverer) dispatch(ctx context.Context) error {
+	d.mu.Lock()
+	free := d.o.Workers - len(d.running)
+	d.mu.Unlock()
+	if free <= 0 {
+		return nil
+	}
+	subs, redo, err := d.store.Candidates(ctx, 500)
+	if err != nil || len(subs) == 0 {
+		return err
+	}
+	var tenants []int64
+	for _, s := range subs {
+		if !slices.Contains(tenants, s.TenantID) {
+			tenants = append(tenants, s.TenantID)
+		}
+	}
+	last, err := d.events.LastOf(ctx, tenants)
+	if err != nil {
+		return err
+	}
+	for _, s := range subs {
+		work := redo[s.ID] || (s.Status == model.WebhookActive && s.EventCursor < last[s.TenantID])
+		d.mu.Lock()
+		busy := d.running[s.ID]
+		d.mu.Unlock()
+		if !work || busy {
+			continue
+		}
+		claimed, err := d.store.Claim(ctx, s.ID, d.o.Owner, d.o.Lease)
+		if err != nil {
+			return err
+		}
+		if claimed == nil {
+			continue
+		}
+		d.mu.Lock()
+		d.running[s.ID] = true
+		d.mu.Unlock()
+		d.wg.Add(1)
+		go d.serve(ctx, claimed)
+		if free--; free == 0 {
+			return nil
+		}
+	}
+	return nil
+}
+
+// serve delivers to one subscription for up to a slice, round after round,
+// then hands the lease back.
+func (d *Deliverer) serve(ctx context.Context, sub *model.WebhookSubscription) {
+	defer d.wg.Done()
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := d.store.Release(rctx, sub.ID, d.o.Owner); err != nil {
+			d.o.Log.Warn().Err(err).Int64("subscription_id", sub.ID).Msg("webhooks: releasing the lease failed; it expires")
+		}
+		d.mu.Lock()
+		delete(d.running, sub.ID)
+		d.mu.Unlock()
+	}()
+	log := d.o.Log.With().Int64("subscription_id", sub.ID).Int64("tenant_id", sub.TenantID).Logger()
+	secret, err := d.sealer.Open(sub.SecretSealed, secretAAD(sub.TenantID, sub.AppID))
+	if err != nil {
+		log.Error().Err(err).Msg("webhooks: the signing secret does not open; the subscription waits")
+		return
+	}
+	end := time.Now().Add(d.o.Slice)
+	for ctx.Err() == nil && time.Now().Before(end) {
+		more, err := d.round(ctx, sub, []byte(secret))
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Warn().Err(err).Msg("webhooks: delivery round failed")
+			}
+			return
+		}
+		if !more {
+			return
+		}
+		if err := d.store.Renew(ctx, sub.ID, d.o.Owner, d.o.Lease); err != nil {
+			return
+		}
+	}
+}
+
+// outcome of one attempt.
+type outcome struct {
+	ok     bool
+	res    Result
+	errMsg string
+	at     time.Time
+}
+
+// attempt signs and posts one event. The request is not cut by ctx's
+// cancellation (a draining process lets it finish), only by the sender's
+// timeouts.
+func (d *Deliverer) attempt(ctx context.Context, url string, secret []byte, ev Event) outcome {
+	body, err := Body(ev)
+	if err != nil {
+		return outcome{errMsg: "encoding: " + err.Error(), at: time.Now()}
+	}
+	res, err := d.send.Post(context.WithoutCancel(ctx), url, Headers(secret, ev.ID, body, time.Now()), body)
+	o := outcome{res: res, at: time.Now()}
+	switch {
+	case err != nil:
+		o.errMsg = err.Error()
+	case res.Status >= 200 && res.Status < 300:
+		o.ok = true
+	default:
+		o.errMsg = "HTTP " + strconv.Itoa(res.Status)
+		if s := strings.TrimSpace(res.Snippet); s != "" {
+			o.errMsg += ": " + clip(s, 200)
+		}
+	}
+	result := "failed"
+	if o.ok {
+		result = "delivered"
+	}
+	d.attempts.WithLabelValues(result).Inc()
+	d.latency.Observe(res.Latency.Seconds())
+	return o
+}
+
+// round sends due redeliveries, then the next events after the cursor;
+// more reports that the subscription may have more right away.
+func (d *Deliverer) round(ctx context.Context, sub *model.WebhookSubscription, secret []byte) (more bool, err error) {
+	redone, err := d.redeliver(ctx, sub, secret)
+	if err != nil {
+		return false, err
+	}
+	now := time.Now()
+	if sub.Status != model.WebhookActive || sub.NextAttemptAt.After(now) {
+		return false, nil
+	}
+	types := strings.Split(sub.EventTypes, ",")
+	evs, scanned, err := d.events.After(ctx, sub.TenantID, sub.EventCursor, types, d.o.Batch)
+	if err != nil {
+		return false, err
+	}
+	if len(evs) == 0 {
+		if scanned > sub.EventCursor {
+			sub.EventCursor = scanned
+			return false, d.store.Record(ctx, d.o.Owner, sub, nil)
+		}
+		return redone, nil
+	}
+	ids := make([]int64, len(evs))
+	for i, e := range evs {
+		ids[i] = e.ID
+	}
+	prior, err := d.store.Attempted(ctx, sub.ID, ids)
+	if err != nil {
+		return false, err
+	}
+	rows := map[int64]model.WebhookDelivery{}
+	for _, r := range prior {
+		if old, ok := rows[r.EventID]; !ok || r.ID > old.ID {
+			rows[r.EventID] = r
+		}
+	}
+
+	// Send in order, at most InFlight at once; after a failure nothing new
+	// starts (the receiver is likely down; the rest waits for the retry).
+	outs := make([]*outcome, len(evs))
+	sem := make(chan struct{}, d.o.InFlight)
+	var wg sync.WaitGroup
+	var failed sync.Once
+	stop := make(chan struct{})
+	for i, ev := range evs {
+		if r, ok := rows[ev.ID]; ok && r.Status == model.DeliveryDelivered {
+			continue
+		}
+		select {
+		case <-stop:
+		case sem <- struct{}{}:
+		}
+		select {
+		case <-stop:
+		default:
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				o := d.attempt(ctx, sub.URL, secret, ev)
+				outs[i] = &o
+				if !o.ok {
+					failed.Do(func() { close(stop) })
+				}
+			}()
+			continue
+		}
+		break
+	}
+	wg.Wait()
+	return d.settle(ctx, sub, evs, scanned, rows, outs)
+}
+
+// settle moves the cursor over the delivered prefix and records the
+// attempts; a failure schedules the retry or, after the retry window,
+// disables the subscription.
+func (d *Deliverer) settle(ctx context.Context, sub *model.WebhookSubscription, evs []Event, scanned int64,
+	rows map[int64]model.WebhookDelivery, outs []*outcome,
+) (bool, error) {
+	now := time.Now()
+	cursor, blocked := sub.EventCursor, false
+	var firstErr string
+	var write []model.WebhookDelivery
+	for i, ev := range evs {
+		r, had := rows[ev.ID]
+		o := outs[i]
+		delivered := (had && r.Status == model.DeliveryDelivered) || (o != nil && o.ok)
+		if !blocked && delivered {
+			cursor = ev.ID
+		} else if !delivered {
+			blocked = true
+			if o != nil && firstErr == "" {
+				firstErr = o.errMsg
+			}
+		}
+		if o == nil {
+			continue
+		}
+		if !had {
+			r = model.WebhookDelivery{TenantID: sub.TenantID, SubscriptionID: sub.ID, EventID: ev.ID, EventType: ev.Type}
+		}
+		r.Attempts++
+		r.ResponseCode, r.LatencyMS, r.LastAttemptAt = o.res.Status, o.res.Latency.Milliseconds(), o.at
+		if o.ok {
+			r.Status, r.LastError = model.DeliveryDelivered, ""
+		} else {
+			r.Status, r.LastError = model.DeliveryPending, clip(o.errMsg, 1000)
+		}
+		write = append(write, r)
+	}
+	if !blocked && len(evs) < d.o.Batch && scanned > cursor {
+		cursor = scanned
+	}
+	progressed := cursor > sub.EventCursor
+	sub.EventCursor = cursor
+	if !blocked {
+		sub.Attempts = 0
+		return true, d.store.Record(ctx, d.o.Owner, sub, write)
+	}
+	if progressed || sub.Attempts == 0 {
+		sub.Attempts, sub.FailingSince = 0, now
+	}
+	sub.Attempts++
+	if d.o.Retry.GiveUp(sub.FailingSince, now) {
+		sub.Status = model.WebhookDisabled
+		sub.DisabledReason = clip(fmt.Sprintf("deliveries failed for %s (%d attempts) since %s; last error: %s",
+			d.o.Retry.Window, sub.Attempts, sub.FailingSince.UTC().Format(time.RFC3339), firstErr), 1000)
+		for i := range write {
+			if write[i].Status == model.DeliveryPending {
+				write[i].Status = model.DeliveryFailed
+			}
+		}
+		d.disabled.Inc()
+		d.o.Log.Warn().Int64("subscription_id", sub.ID).Str("reason", sub.DisabledReason).Msg("webhooks: subscription disabled")
+	} else {
+		d.mu.Lock()
+		delay := d.o.Retry.Delay(sub.Attempts, d.rnd)
+		d.mu.Unlock()
+		sub.NextAttemptAt = now.Add(delay)
+		for i := range write {
+			if write[i].Status == model.DeliveryPending {
+				write[i].NextAttemptAt = sub.NextAttemptAt
+			}
+		}
+	}
+	return false, d.store.Record(ctx, d.o.Owner, sub, write)
+}
+
+// redeliver sends the subscription's due redeliveries; each is retried on
+// its own schedule for the retry window, then failed.
+func (d *Deliverer) redeliver(ctx context.Context, sub *model.WebhookSubscription, secret []byte) (bool, error) {
+	due, err := d.store.DueRedeliveries(ctx, sub.ID, d.o.InFlight)
+	if err != nil || len(due) == 0 {
+		return false, err
+	}
+	var wg sync.WaitGroup
+	for i := range due {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := &due[i]
+			ev, err := d.events.Get(ctx, sub.TenantID, r.EventID)
+			var o outcome
+			switch {
+			case errs.IsNotFound(err):
+				r.Status, r.LastError, r.LastAttemptAt = model.DeliveryFailed, "the event is no longer kept", time.Now()
+				return
+			case err != nil:
+				o = outcome{errMsg: err.Error(), at: time.Now()}
+			default:
+				o = d.attempt(ctx, sub.URL, secret, ev)
+			}
+			r.Attempts++
+			r.ResponseCode, r.LatencyMS, r.LastAttemptAt = o.res.Status, o.res.Latency.Milliseconds(), o.at
+			switch {
+			case o.ok:
+				r.Status, r.LastError = model.DeliveryDelivered, ""
+			case d.o.Retry.GiveUp(r.CreatedAt, o.at):
+				r.Status, r.LastError = model.DeliveryFailed, clip(o.errMsg, 1000)
+			default:
+				d.mu.Lock()
+				r.NextAttemptAt = o.at.Add(d.o.Retry.Delay(r.Attempts, d.rnd))
+				d.mu.Unlock()
+				r.LastError = clip(o.errMsg, 1000)
+			}
+		}()
+	}
+	wg.Wait()
+	return true, d.store.Record(ctx, d.o.Owner, sub, due)
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -1,0 +1,342 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/model"
+)
+
+// memStore is an in-memory DeliveryStore with the dao's lease rules.
+type memStore struct {
+	mu   sync.Mutex
+	subs map[int64]*model.WebhookSubscription
+	rows []model.WebhookDelivery
+}
+
+func (m *memStore) Candidates(_ context.Context, _ int) ([]model.WebhookSubscription, map[int64]bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := time.Now()
+	redo := map[int64]bool{}
+	for _, r := range m.rows {
+		if r.Redelivery && r.Status == model.DeliveryPending && !r.NextAttemptAt.After(now) {
+			redo[r.SubscriptionID] = true
+		}
+	}
+	var out []model.WebhookSubscription
+	for _, s := range m.subs {
+		if !s.LeaseUntil.After(now) && ((s.Status == model.WebhookActive && !s.NextAttemptAt.After(now)) || redo[s.ID]) {
+			out = append(out, *s)
+		}
+	}
+	return out, redo, nil
+}
+
+func (m *memStore) Claim(_ context.Context, id int64, owner string, lease time.Duration) (*model.WebhookSubscription, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := m.subs[id]
+	if s.LeaseUntil.After(time.Now()) {
+		return nil, nil
+	}
+	s.LeaseUntil, s.LeaseOwner = time.Now().Add(lease), owner
+	c := *s
+	return &c, nil
+}
+
+func (m *memStore) Renew(_ context.Context, id int64, owner string, lease time.Duration) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if s := m.subs[id]; s.LeaseOwner == owner {
+		s.LeaseUntil = time.Now().Add(lease)
+		return nil
+	}
+	return errs.Conflict("lost")
+}
+
+func (m *memStore) Release(_ context.Context, id int64, owner string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if s := m.subs[id]; s.LeaseOwner == owner {
+		s.LeaseUntil, s.LeaseOwner = time.Now(), ""
+	}
+	return nil
+}
+
+func (m *memStore) DueRedeliveries(_ context.Context, id int64, limit int) ([]model.WebhookDelivery, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []model.WebhookDelivery
+	for _, r := range m.rows {
+		if r.SubscriptionID == id && r.Redelivery && r.Status == model.DeliveryPending && !r.NextAttemptAt.After(time.Now()) && len(out) < limit {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+func (m *memStore) Attempted(_ context.Context, id int64, events []int64) ([]model.WebhookDelivery, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []model.WebhookDelivery
+	for _, r := range m.rows {
+		if r.SubscriptionID == id && !r.Redelivery && slices.Contains(events, r.EventID) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+func (m *memStore) Record(_ context.Context, owner string, s *model.WebhookSubscription, rows []model.WebhookDelivery) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cur := m.subs[s.ID]
+	if cur.LeaseOwner != owner {
+		return errs.Conflict("lost")
+	}
+	lease, lo := cur.LeaseUntil, cur.LeaseOwner
+	*cur = *s
+	cur.LeaseUntil, cur.LeaseOwner = lease, lo
+	for _, r := range rows {
+		if r.ID == 0 {
+			r.ID = int64(len(m.rows) + 1)
+			r.CreatedAt = time.Now()
+			m.rows = append(m.rows, r)
+			continue
+		}
+		m.rows[r.ID-1] = r
+	}
+	if s.Status == model.WebhookDisabled {
+		for i := range m.rows {
+			if m.rows[i].SubscriptionID == s.ID && m.rows[i].Status == model.DeliveryPending {
+				m.rows[i].Status = model.DeliveryFailed
+			}
+		}
+	}
+	return nil
+}
+
+func (m *memStore) Trim(context.Context, time.Time, int) (int64, error) { return 0, nil }
+
+func (m *memStore) sub(id int64) model.WebhookSubscription {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return *m.subs[id]
+}
+
+// memLog is a tenant's event log.
+type memLog struct {
+	mu  sync.Mutex
+	evs []Event
+}
+
+func (l *memLog) add(typ string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.evs = append(l.evs, Event{ID: int64(len(l.evs) + 1), Type: typ, TenantID: 1, OccurredAt: time.Now(), Data: []byte(`{}`)})
+}
+
+func (l *memLog) After(_ context.Context, _, cursor int64, types []string, limit int) ([]Event, int64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []Event
+	head := int64(len(l.evs))
+	for _, e := range l.evs {
+		if e.ID > cursor && (len(types) == 0 || slices.Contains(types, e.Type)) && len(out) < limit {
+			out = append(out, e)
+		}
+	}
+	if len(out) == limit {
+		return out, out[len(out)-1].ID, nil
+	}
+	return out, max(head, cursor), nil
+}
+
+func (l *memLog) Get(_ context.Context, _, id int64) (Event, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if id < 1 || id > int64(len(l.evs)) {
+		return Event{}, errs.NotFound(errs.ReasonNotFound, "no event")
+	}
+	return l.evs[id-1], nil
+}
+
+func (l *memLog) Last(context.Context, int64) (int64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return int64(len(l.evs)), nil
+}
+
+func (l *memLog) LastOf(ctx context.Context, _ []int64) (map[int64]int64, error) {
+	n, _ := l.Last(ctx, 1)
+	return map[int64]int64{1: n}, nil
+}
+
+// memReceiver records deliveries and answers as told.
+type memReceiver struct {
+	mu     sync.Mutex
+	got    []string // event ids, in arrival order
+	down   bool
+	sec    []byte
+	badSig int
+}
+
+func (r *memReceiver) Post(_ context.Context, _ string, h map[string]string, body []byte) (Result, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !Verify(r.sec, h[HeaderTimestamp], h[HeaderSignature], body, time.Now(), time.Minute) {
+		r.badSig++
+	}
+	r.got = append(r.got, h[HeaderEventID])
+	if r.down {
+		return Result{}, errors.New("connection refused")
+	}
+	return Result{Status: 200}, nil
+}
+
+func (r *memReceiver) ids() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.got)
+}
+
+func newTestDeliverer(t *testing.T, retry Retry, workers int) (*memStore, *memLog, *memReceiver, *Deliverer, *Sealer) {
+	t.Helper()
+	sealer, _ := NewSealer("test key")
+	sealed, _ := sealer.Seal("whsec_x", secretAAD(1, 2))
+	st := &memStore{subs: map[int64]*model.WebhookSubscription{1: {
+		ID: 1, TenantID: 1, AppID: 2, URL: "https://r.example/", EventTypes: "a,b", SecretSealed: sealed, Status: model.WebhookActive,
+	}}}
+	log, rcv := &memLog{}, &memReceiver{sec: []byte("whsec_x")}
+	d := NewDeliverer(st, log, rcv, sealer, DeliverOptions{
+		Owner: "t", Workers: workers, InFlight: 4, Batch: 8, Poll: 10 * time.Millisecond, Lease: time.Minute, Slice: time.Second,
+		Retry: retry, Log: zerolog.Nop(),
+	})
+	return st, log, rcv, d, sealer
+}
+
+func waitUntil(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !ok(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// Every event of the subscribed types arrives signed, other types move the
+// cursor without a request, and a receiver that is down gets the same ids
+// again until it is back; nothing is lost.
+func TestDelivererRetriesWithTheSameIDsUntilDelivered(t *testing.T) {
+	st, log, rcv, d, _ := newTestDeliverer(t, Retry{Base: 5 * time.Millisecond, Max: 20 * time.Millisecond, Window: time.Hour}, 2)
+	d.Start(t.Context())
+	defer d.Stop()
+	for i := range 30 {
+		log.add([]string{"a", "b", "c"}[i%3])
+	}
+	want := []string{}
+	for i := 1; i <= 30; i++ {
+		if i%3 != 0 {
+			want = append(want, strconv.Itoa(i))
+		}
+	}
+	waitUntil(t, "the first 20 deliveries", func() bool { return st.sub(1).EventCursor == 30 })
+	if got := rcv.ids(); !slices.Equal(sortedUnique(got), sortedNumeric(want)) {
+		t.Fatalf("delivered %v, want %v", got, want)
+	}
+	rcv.mu.Lock()
+	rcv.down, rcv.got = true, nil
+	rcv.mu.Unlock()
+	log.add("a")
+	waitUntil(t, "three attempts at event 31", func() bool { return len(rcv.ids()) >= 3 })
+	for _, id := range rcv.ids() {
+		if id != "31" {
+			t.Fatalf("attempts while down: %v, want only 31", rcv.ids())
+		}
+	}
+	if s := st.sub(1); s.Attempts < 3 || s.EventCursor != 30 || s.Status != model.WebhookActive {
+		t.Fatalf("while down: %+v", s)
+	}
+	rcv.mu.Lock()
+	rcv.down = false
+	rcv.mu.Unlock()
+	log.add("b")
+	waitUntil(t, "the backlog after recovery", func() bool { return st.sub(1).EventCursor == 32 })
+	if s := st.sub(1); s.Attempts != 0 {
+		t.Fatalf("after recovery: %+v", s)
+	}
+	if rcv.badSig != 0 {
+		t.Fatalf("%d requests with a bad signature", rcv.badSig)
+	}
+}
+
+// After the retry window the subscription is disabled with its reason and
+// its pending delivery failed; nothing more is sent to it.
+func TestDelivererDisablesAfterTheWindow(t *testing.T) {
+	st, log, rcv, d, _ := newTestDeliverer(t, Retry{Base: 5 * time.Millisecond, Max: 10 * time.Millisecond, Window: 100 * time.Millisecond}, 1)
+	rcv.down = true
+	d.Start(t.Context())
+	defer d.Stop()
+	log.add("a")
+	waitUntil(t, "the subscription disabled", func() bool { return st.sub(1).Status == model.WebhookDisabled })
+	s := st.sub(1)
+	if s.DisabledReason == "" || s.EventCursor != 0 {
+		t.Fatalf("disabled: %+v", s)
+	}
+	st.mu.Lock()
+	rows := slices.Clone(st.rows)
+	st.mu.Unlock()
+	if len(rows) != 1 || rows[0].Status != model.DeliveryFailed || rows[0].Attempts < 2 || rows[0].LastError == "" {
+		t.Fatalf("delivery log %+v", rows)
+	}
+	n := len(rcv.ids())
+	time.Sleep(100 * time.Millisecond)
+	if len(rcv.ids()) != n {
+		t.Fatal("a disabled subscription is still delivered to")
+	}
+}
+
+// Two deliverers (two instances) share one subscription: every event is
+// delivered, and the lease keeps both from sending the same event.
+func TestTwoDeliverersShareWithoutDoubleSending(t *testing.T) {
+	st, log, rcv, d1, sealer := newTestDeliverer(t, DefaultRetry, 4)
+	d2 := NewDeliverer(st, log, rcv, sealer, DeliverOptions{Owner: "other", Workers: 4, InFlight: 4, Batch: 8,
+		Poll: 10 * time.Millisecond, Lease: time.Minute, Slice: 20 * time.Millisecond, Log: zerolog.Nop()})
+	d1.Start(t.Context())
+	d2.Start(t.Context())
+	for range 200 {
+		log.add("a")
+		time.Sleep(100 * time.Microsecond)
+	}
+	waitUntil(t, "every event", func() bool { return st.sub(1).EventCursor == 200 })
+	d1.Stop()
+	d2.Stop()
+	got := rcv.ids()
+	if len(got) != 200 || len(sortedUnique(got)) != 200 {
+		t.Fatalf("%d requests for %d distinct events, want 200 each", len(got), len(sortedUnique(got)))
+	}
+}
+
+func sortedUnique(ids []string) []string {
+	out := sortedNumeric(ids)
+	return slices.Compact(out)
+}
+
+func sortedNumeric(ids []string) []string {
+	out := slices.Clone(ids)
+	slices.SortFunc(out, func(a, b string) int {
+		x, _ := strconv.Atoi(a)
+		y, _ := strconv.Atoi(b)
+		return x - y
+	})
+	return out
+}

@@ -1,0 +1,405 @@
+// Package webhook pushes the tenant's events to partners' receivers:
+// subscriptions per app, signed deliveries retried with backoff, a delivery
+// log and redelivery (PRODUCT §7).
+package webhook
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/logic/access"
+	"github.com/megaview/mgvcore/internal/model"
+)
+
+// Event is one entry of a tenant's event log, as delivered.
+type Event struct {
+	ID         int64
+	Type       string
+	TenantID   int64
+	OccurredAt time.Time
+	// Data is the event's JSON object.
+	Data []byte
+}
+
+// EventLog reads the tenant's event log (ids increase by one per tenant,
+// in commit order).
+type EventLog interface {
+	// After lists up to limit events of the given types (all when empty)
+	// after id cursor, oldest first; scanned is the id up to which the log
+	// was read, at least the last event returned, so a cursor can move
+	// past events of other types.
+	After(ctx context.Context, tenantID, cursor int64, types []string, limit int) (events []Event, scanned int64, err error)
+	// Get reads one event still kept; NotFound when unknown or trimmed.
+	Get(ctx context.Context, tenantID, id int64) (Event, error)
+	// Last is the id of the tenant's newest event (0 when none).
+	Last(ctx context.Context, tenantID int64) (int64, error)
+	// LastOf is Last for several tenants at once.
+	LastOf(ctx context.Context, tenantIDs []int64) (map[int64]int64, error)
+}
+
+// Store keeps subscriptions and their delivery log.
+type Store interface {
+	Create(ctx context.Context, s *model.WebhookSubscription) error
+	// Get reads a subscription of the tenant; appID 0 means any app's.
+	Get(ctx context.Context, tenantID, appID, id int64) (*model.WebhookSubscription, error)
+	// List pages by id after afterID; appID 0 means every app's.
+	List(ctx context.Context, tenantID, appID, afterID int64, limit int) ([]model.WebhookSubscription, error)
+	// Delete removes a subscription and its delivery log.
+	Delete(ctx context.Context, tenantID, appID, id int64) error
+	// SetStatus enables or disables a subscription; enabling clears its
+	// failure state and makes it due now.
+	SetStatus(ctx context.Context, tenantID, id int64, status, reason string) error
+	// Deliveries pages a subscription's deliveries newest first, before
+	// id beforeID (0: from the newest); status "" means any.
+	Deliveries(ctx context.Context, subscriptionID int64, status string, beforeID int64, limit int) ([]model.WebhookDelivery, error)
+	Delivery(ctx context.Context, subscriptionID, id int64) (*model.WebhookDelivery, error)
+	// AddRedelivery inserts a pending redelivery, due now.
+	AddRedelivery(ctx context.Context, d *model.WebhookDelivery) error
+
+	DeliveryStore
+}
+
+// URLChecker says why a URL cannot be a receiver's, as far as can be told
+// before connecting (the address is checked again when connecting).
+type URLChecker interface {
+	CheckURL(url string) error
+}
+
+// The event types partners may subscribe to (PRODUCT §7).
+var EventTypes = []string{
+	"conversation.created", "transcript.ready", "tracker.matched", "conversation.deleted", "person.erased",
+}
+
+// Limits of a subscription.
+const (
+	maxURLLength = 2048
+	maxTypes     = 16
+)
+
+// Subscriptions manages the subscriptions: apps their own over gRPC,
+// admins the whole tenant's over HTTP.
+type Subscriptions struct {
+	store  Store
+	events EventLog
+	urls   URLChecker
+	sealer *Sealer
+	// wake tells the local deliverer a redelivery is due (may be nil).
+	wake func()
+}
+
+// NewSubscriptions builds the use cases.
+func NewSubscriptions(store Store, events EventLog, urls URLChecker, sealer *Sealer, wake func()) *Subscriptions {
+	return &Subscriptions{store: store, events: events, urls: urls, sealer: sealer, wake: wake}
+}
+
+// CreateReq is a new subscription.
+type CreateReq struct {
+	URL   string
+	Types []string
+}
+
+// Created is the new subscription with its secret, shown only now.
+type Created struct {
+	Subscription model.WebhookSubscription
+	Secret       string
+}
+
+// Create registers a subscription of the calling app. Deliveries start
+// with the events after the newest one now.
+func (s *Subscriptions) Create(ctx context.Context, req CreateReq) (Created, error) {
+	sc, err := access.Require(ctx, access.Read)
+	if err != nil {
+		return Created{}, err
+	}
+	if sc.Role != model.RoleApp {
+		return Created{}, errs.Forbidden("subscriptions belong to apps; sign in as an app")
+	}
+	if err := s.checkURL(req.URL); err != nil {
+		return Created{}, err
+	}
+	types, err := checkTypes(req.Types)
+	if err != nil {
+		return Created{}, err
+	}
+	last, err := s.events.Last(ctx, sc.TenantID)
+	if err != nil {
+		return Created{}, err
+	}
+	secret, err := newSecret()
+	if err != nil {
+		return Created{}, errs.Internal(err)
+	}
+	sub := model.WebhookSubscription{
+		TenantID: sc.TenantID, AppID: sc.AppID, URL: req.URL, EventTypes: strings.Join(types, ","),
+		Status: model.WebhookActive, EventCursor: last,
+	}
+	if sub.SecretSealed, err = s.sealer.Seal(secret, secretAAD(sub.TenantID, sub.AppID)); err != nil {
+		return Created{}, errs.Internal(err)
+	}
+	if err := s.store.Create(ctx, &sub); err != nil {
+		return Created{}, err
+	}
+	sub.SecretSealed = ""
+	return Created{Subscription: sub, Secret: secret}, nil
+}
+
+func (s *Subscriptions) checkURL(u string) error {
+	switch {
+	case u == "":
+		return errs.InvalidArgument("url", "is required")
+	case len(u) > maxURLLength || !utf8.ValidString(u):
+		return errs.InvalidArgument("url", "must be at most %d characters of UTF-8", maxURLLength)
+	}
+	if err := s.urls.CheckURL(u); err != nil {
+		return errs.InvalidArgument("url", "%s", err.Error())
+	}
+	return nil
+}
+
+func checkTypes(types []string) ([]string, error) {
+	if len(types) == 0 {
+		return nil, errs.InvalidArgument("event_types", "needs at least one of %s", strings.Join(EventTypes, ", "))
+	}
+	if len(types) > maxTypes {
+		return nil, errs.InvalidArgument("event_types", "must have at most %d entries (got %d)", maxTypes, len(types))
+	}
+	out := make([]string, 0, len(types))
+	for _, t := range types {
+		if !slices.Contains(EventTypes, t) {
+			return nil, errs.InvalidArgument("event_types", "has an unknown type %.64q (known: %s)", t, strings.Join(EventTypes, ", "))
+		}
+		if !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+// secretAAD binds a sealed secret to its tenant and app.
+func secretAAD(tenantID, appID int64) string {
+	return "webhook:" + itoa(tenantID) + ":" + itoa(appID)
+}
+
+// owner is the app whose subscriptions the caller manages: the app itself,
+// or 0 (every app) for a tenant admin.
+func owner(ctx context.Context, admin bool) (model.Scope, int64, error) {
+	need := access.Read
+	if admin {
+		need = access.Admin
+	}
+	sc, err := access.Require(ctx, need)
+	if err != nil {
+		return sc, 0, err
+	}
+	if sc.Role == model.RoleApp {
+		return sc, sc.AppID, nil
+	}
+	if !sc.IsAdmin() {
+		return sc, 0, errs.Forbidden("only an admin of the tenant may do this")
+	}
+	return sc, 0, nil
+}
+
+// ListReq pages subscriptions.
+type ListReq struct {
+	PageSize  int
+	PageToken string
+	// Admin lists the whole tenant's (HTTP, admins); otherwise the calling
+	// app's.
+	Admin bool
+}
+
+// ListResp is a page of subscriptions, without secrets.
+type ListResp struct {
+	Subscriptions []model.WebhookSubscription
+	NextPageToken string
+}
+
+type idCursor struct {
+	ID int64 `json:"i"`
+}
+
+// List pages subscriptions by id.
+func (s *Subscriptions) List(ctx context.Context, req ListReq) (ListResp, error) {
+	sc, app, err := owner(ctx, req.Admin)
+	if err != nil {
+		return ListResp{}, err
+	}
+	size, err := access.PageSize(req.PageSize)
+	if err != nil {
+		return ListResp{}, err
+	}
+	var cur idCursor
+	if err := access.DecodePageToken(req.PageToken, &cur); err != nil {
+		return ListResp{}, err
+	}
+	subs, err := s.store.List(ctx, sc.TenantID, app, cur.ID, size+1)
+	if err != nil {
+		return ListResp{}, err
+	}
+	var out ListResp
+	if len(subs) > size {
+		subs = subs[:size]
+		out.NextPageToken = access.EncodePageToken(idCursor{ID: subs[size-1].ID})
+	}
+	for i := range subs {
+		subs[i].SecretSealed = ""
+	}
+	out.Subscriptions = subs
+	return out, nil
+}
+
+// Get reads one subscription (the app's own, or any of the tenant's for an
+// admin).
+func (s *Subscriptions) Get(ctx context.Context, id int64, admin bool) (model.WebhookSubscription, error) {
+	sc, app, err := owner(ctx, admin)
+	if err != nil {
+		return model.WebhookSubscription{}, err
+	}
+	if err := access.CheckID("id", id); err != nil {
+		return model.WebhookSubscription{}, err
+	}
+	sub, err := s.store.Get(ctx, sc.TenantID, app, id)
+	if err != nil {
+		return model.WebhookSubscription{}, err
+	}
+	sub.SecretSealed = ""
+	return *sub, nil
+}
+
+// Delete removes a subscription and stops its deliveries.
+func (s *Subscriptions) Delete(ctx context.Context, id int64, admin bool) error {
+	sc, app, err := owner(ctx, admin)
+	if err != nil {
+		return err
+	}
+	if err := access.CheckID("id", id); err != nil {
+		return err
+	}
+	return s.store.Delete(ctx, sc.TenantID, app, id)
+}
+
+// SetEnabled disables a subscription (reason recorded) or enables it again
+// (admins, HTTP); an enabled subscription resumes from where it stopped.
+func (s *Subscriptions) SetEnabled(ctx context.Context, id int64, enabled bool) (model.WebhookSubscription, error) {
+	sc, _, err := owner(ctx, true)
+	if err != nil {
+		return model.WebhookSubscription{}, err
+	}
+	if _, err := s.Get(ctx, id, true); err != nil {
+		return model.WebhookSubscription{}, err
+	}
+	status, reason := model.WebhookActive, ""
+	if !enabled {
+		status, reason = model.WebhookDisabled, "disabled by an admin"
+	}
+	if err := s.store.SetStatus(ctx, sc.TenantID, id, status, reason); err != nil {
+		return model.WebhookSubscription{}, err
+	}
+	if enabled && s.wake != nil {
+		s.wake()
+	}
+	return s.Get(ctx, id, true)
+}
+
+// DeliveriesReq pages a subscription's delivery log.
+type DeliveriesReq struct {
+	SubscriptionID int64
+	// Status filters: "" any, or a model.Delivery* status.
+	Status    string
+	PageSize  int
+	PageToken string
+	Admin     bool
+}
+
+// DeliveriesResp is a page of the delivery log, newest first.
+type DeliveriesResp struct {
+	Deliveries    []model.WebhookDelivery
+	NextPageToken string
+}
+
+// Deliveries pages the delivery log of one subscription.
+func (s *Subscriptions) Deliveries(ctx context.Context, req DeliveriesReq) (DeliveriesResp, error) {
+	if _, err := s.Get(ctx, req.SubscriptionID, req.Admin); err != nil {
+		return DeliveriesResp{}, errs.From(err).Named("subscription_id")
+	}
+	switch req.Status {
+	case "", model.DeliveryPending, model.DeliveryDelivered, model.DeliveryFailed:
+	default:
+		return DeliveriesResp{}, errs.InvalidArgument("status", "must be pending, delivered or failed (got %.32q)", req.Status)
+	}
+	size, err := access.PageSize(req.PageSize)
+	if err != nil {
+		return DeliveriesResp{}, err
+	}
+	var cur idCursor
+	if err := access.DecodePageToken(req.PageToken, &cur); err != nil {
+		return DeliveriesResp{}, err
+	}
+	ds, err := s.store.Deliveries(ctx, req.SubscriptionID, req.Status, cur.ID, size+1)
+	if err != nil {
+		return DeliveriesResp{}, err
+	}
+	var out DeliveriesResp
+	if len(ds) > size {
+		ds = ds[:size]
+		out.NextPageToken = access.EncodePageToken(idCursor{ID: ds[size-1].ID})
+	}
+	out.Deliveries = ds
+	return out, nil
+}
+
+// RedeliverReq names what to send again: an event by id, or an earlier
+// delivery's event.
+type RedeliverReq struct {
+	SubscriptionID int64
+	EventID        int64
+	DeliveryID     int64
+	Admin          bool
+}
+
+// Redeliver queues the event again for the subscription, as a new pending
+// delivery with the same event id.
+func (s *Subscriptions) Redeliver(ctx context.Context, req RedeliverReq) (model.WebhookDelivery, error) {
+	sub, err := s.Get(ctx, req.SubscriptionID, req.Admin)
+	if err != nil {
+		return model.WebhookDelivery{}, errs.From(err).Named("subscription_id")
+	}
+	eventID := req.EventID
+	switch {
+	case req.EventID != 0 && req.DeliveryID != 0:
+		return model.WebhookDelivery{}, errs.InvalidArgument("event_id", "give either event_id or delivery_id, not both")
+	case req.DeliveryID != 0:
+		if err := access.CheckID("delivery_id", req.DeliveryID); err != nil {
+			return model.WebhookDelivery{}, err
+		}
+		d, err := s.store.Delivery(ctx, sub.ID, req.DeliveryID)
+		if err != nil {
+			return model.WebhookDelivery{}, err
+		}
+		eventID = d.EventID
+	default:
+		if err := access.CheckID("event_id", req.EventID); err != nil {
+			return model.WebhookDelivery{}, err
+		}
+	}
+	ev, err := s.events.Get(ctx, sub.TenantID, eventID)
+	if err != nil {
+		return model.WebhookDelivery{}, err
+	}
+	d := model.WebhookDelivery{
+		TenantID: sub.TenantID, SubscriptionID: sub.ID, EventID: ev.ID, EventType: ev.Type,
+		Redelivery: true, Status: model.DeliveryPending,
+	}
+	if err := s.store.AddRedelivery(ctx, &d); err != nil {
+		return model.WebhookDelivery{}, err
+	}
+	if s.wake != nil {
+		s.wake()
+	}
+	return d, nil
+}

@@ -1,0 +1,204 @@
+package outbound
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/megaview/mgvcore/global"
+)
+
+// Options configure a Client.
+type Options struct {
+	// ConnectTimeout bounds the TCP connect (and the TLS handshake);
+	// HeaderTimeout the wait for the response headers once the request is
+	// written; TotalTimeout the whole call, reading the body included.
+	ConnectTimeout time.Duration
+	HeaderTimeout  time.Duration
+	TotalTimeout   time.Duration
+	Policy         Policy
+	// RequireHTTPS refuses plain http receivers; without it plain http is
+	// still only allowed to loopback receivers.
+	RequireHTTPS bool
+	// Lookup resolves host names (tests map names to chosen addresses);
+	// nil uses the system resolver.
+	Lookup func(ctx context.Context, host string) ([]netip.Addr, error)
+	// RootCAs, when set, are the only CAs trusted for https receivers
+	// (tests); nil uses the system's.
+	RootCAs *x509.CertPool
+	// MaxIdlePerHost keeps this many idle connections per receiver.
+	MaxIdlePerHost int
+}
+
+// Client posts to receivers.
+type Client struct {
+	opts   Options
+	http   *http.Client
+	dialer *net.Dialer
+}
+
+// maxResponseBytes of a receiver's answer are read (for the delivery log);
+// the rest is discarded unread with the connection.
+const maxResponseBytes = 4 << 10
+
+// New builds a Client.
+func New(opts Options) *Client {
+	c := &Client{opts: opts}
+	c.dialer = &net.Dialer{Timeout: opts.ConnectTimeout, Control: opts.Policy.control}
+	tr := &http.Transport{
+		Proxy:           nil, // a proxy would connect for us, past the guard
+		DialContext:     c.dial,
+		TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: opts.RootCAs},
+	}
+	tr.TLSHandshakeTimeout = opts.ConnectTimeout
+	tr.ResponseHeaderTimeout = opts.HeaderTimeout
+	tr.MaxIdleConnsPerHost = max(opts.MaxIdlePerHost, 2)
+	tr.IdleConnTimeout = 90 * time.Second
+	tr.ForceAttemptHTTP2 = true
+	c.http = &http.Client{
+		Transport: tr,
+		Timeout:   opts.TotalTimeout,
+		// A redirect is the receiver's answer, not an instruction: it is
+		// a failed attempt, and its target is never contacted.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	return c
+}
+
+// dial resolves the host itself when a Lookup is set; either way every
+// address is dialled through the guarded dialer.
+func (c *Client) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	if c.opts.Lookup == nil {
+		return c.dialer.DialContext(ctx, network, addr)
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	ips, err := c.opts.Lookup(ctx, host)
+	if err != nil {
+		return nil, err
+	}
+	var first error
+	for _, ip := range ips {
+		conn, err := c.dialer.DialContext(ctx, network, net.JoinHostPort(ip.String(), port))
+		if err == nil {
+			return conn, nil
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	if first == nil {
+		first = fmt.Errorf("%s: no address", host)
+	}
+	return nil, first
+}
+
+// CheckURL says why raw cannot be a receiver's URL, as far as can be told
+// before connecting: the scheme, credentials, and a literal address.
+func (c *Client) CheckURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.Hostname() == "" {
+		return errors.New("must be an absolute https URL")
+	}
+	if u.User != nil {
+		return errors.New("must not carry credentials")
+	}
+	if u.Fragment != "" {
+		return errors.New("must not have a fragment")
+	}
+	ip, literal := literalAddr(u.Hostname())
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if c.opts.RequireHTTPS || !c.opts.Policy.AllowLoopback || !isLoopbackHost(u.Hostname()) {
+			return errors.New("must be https (plain http only to a loopback receiver in development)")
+		}
+	default:
+		return errors.New("must be an https URL")
+	}
+	if literal {
+		if err := c.opts.Policy.Check(ip); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func literalAddr(host string) (netip.Addr, bool) {
+	ip, err := netip.ParseAddr(strings.Trim(host, "[]"))
+	return ip, err == nil
+}
+
+func isLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip, ok := literalAddr(host)
+	return ok && ip.Unmap().IsLoopback()
+}
+
+// Request is one delivery.
+type Request struct {
+	URL     string
+	Headers map[string]string
+	Body    []byte
+}
+
+// Response is what came back: Status is 0 when no answer arrived.
+type Response struct {
+	Status  int
+	Latency time.Duration
+	// Snippet is the start of the answer's body, for the delivery log.
+	Snippet string
+}
+
+// Post delivers one request. An error means no HTTP answer (refused
+// address, connect or timeout); a non-2xx answer is a Response with its
+// status, for the caller to judge.
+func (c *Client) Post(ctx context.Context, r Request) (Response, error) {
+	start := time.Now()
+	if err := c.CheckURL(r.URL); err != nil {
+		return Response{}, fmt.Errorf("url: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.URL, bytes.NewReader(r.Body))
+	if err != nil {
+		return Response{}, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", global.Name+"-webhooks/"+global.Version())
+	for k, v := range r.Headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return Response{Latency: time.Since(start)}, unwrapURLError(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	return Response{Status: resp.StatusCode, Latency: time.Since(start), Snippet: string(body)}, nil
+}
+
+// unwrapURLError drops the *url.Error wrapper, whose text repeats the URL
+// (which may carry a token in its query) in every log line.
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if ue.Timeout() {
+			return fmt.Errorf("timeout: %w", ue.Err)
+		}
+		return ue.Err
+	}
+	return err
+}

@@ -1,0 +1,201 @@
+package outbound
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestPolicyCheck(t *testing.T) {
+	strict, loop := Policy{}, Policy{AllowLoopback: true}
+	for _, tc := range []struct {
+		addr          string
+		strict, loopb bool // allowed?
+	}{
+		{"93.184.216.34", true, true},
+		{"2606:2800:220:1:248:1893:25c8:1946", true, true},
+		{"127.0.0.1", false, true},
+		{"127.9.9.9", false, true},
+		{"::1", false, true},
+		{"::ffff:127.0.0.1", false, true},
+		{"10.1.2.3", false, false},
+		{"172.16.0.1", false, false},
+		{"192.168.1.1", false, false},
+		{"::ffff:192.168.1.1", false, false},
+		{"169.254.169.254", false, false},
+		{"fe80::1", false, false},
+		{"fd00::1", false, false},
+		{"0.0.0.0", false, false},
+		{"::", false, false},
+		{"224.0.0.1", false, false},
+		{"ff02::1", false, false},
+		{"100.64.0.1", false, false},
+		{"198.18.0.1", false, false},
+		{"255.255.255.255", false, false},
+		{"64:ff9b::7f00:1", false, false},
+		{"2002:7f00:1::", false, false},
+	} {
+		a := netip.MustParseAddr(tc.addr)
+		if got := strict.Check(a) == nil; got != tc.strict {
+			t.Errorf("strict %s: allowed=%v, want %v", tc.addr, got, tc.strict)
+		}
+		if got := loop.Check(a) == nil; got != tc.loopb {
+			t.Errorf("loopback allowed %s: allowed=%v, want %v", tc.addr, got, tc.loopb)
+		}
+	}
+}
+
+func TestCheckURL(t *testing.T) {
+	pro := New(Options{RequireHTTPS: true, ConnectTimeout: time.Second})
+	dev := New(Options{Policy: Policy{AllowLoopback: true}, ConnectTimeout: time.Second})
+	for _, tc := range []struct {
+		url      string
+		pro, dev bool
+	}{
+		{"https://hooks.example.com/mgv", true, true},
+		{"http://hooks.example.com/mgv", false, false},
+		{"http://127.0.0.1:9000/hook", false, true},
+		{"http://localhost:9000/hook", false, true},
+		{"http://[::1]:9000/hook", false, true},
+		{"https://127.0.0.1/hook", false, true},
+		{"https://10.0.0.1/hook", false, false},
+		{"https://169.254.169.254/latest/meta-data", false, false},
+		{"https://[fd00::1]/", false, false},
+		{"https://user:pw@hooks.example.com/", false, false},
+		{"ftp://hooks.example.com/", false, false},
+		{"/relative", false, false},
+		{"https://", false, false},
+		{"https://hooks.example.com/#frag", false, false},
+	} {
+		if got := pro.CheckURL(tc.url) == nil; got != tc.pro {
+			t.Errorf("pro %s: ok=%v, want %v (%v)", tc.url, got, tc.pro, pro.CheckURL(tc.url))
+		}
+		if got := dev.CheckURL(tc.url) == nil; got != tc.dev {
+			t.Errorf("dev %s: ok=%v, want %v (%v)", tc.url, got, tc.dev, dev.CheckURL(tc.url))
+		}
+	}
+}
+
+// fakeLookup maps names to addresses as a hostile DNS zone would.
+func fakeLookup(zone map[string]string) func(context.Context, string) ([]netip.Addr, error) {
+	return func(_ context.Context, host string) ([]netip.Addr, error) {
+		if a, ok := zone[host]; ok {
+			return []netip.Addr{netip.MustParseAddr(a)}, nil
+		}
+		return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+	}
+}
+
+// A name is checked on the address it resolves to, when connecting: a
+// public-looking name that resolves to loopback, private or link-local is
+// refused without any connection reaching the listener.
+func TestDialerRefusesNamesResolvingInside(t *testing.T) {
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { hits.Add(1) }))
+	defer srv.Close()
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
+	zone := map[string]string{
+		"loop.hooks.test":   "127.0.0.1",
+		"mapped.hooks.test": "::ffff:127.0.0.1",
+		"meta.hooks.test":   "169.254.169.254",
+		"lan.hooks.test":    "10.0.0.7",
+		"ula.hooks.test":    "fd12::1",
+	}
+	c := New(Options{ConnectTimeout: time.Second, HeaderTimeout: time.Second, TotalTimeout: 2 * time.Second, Lookup: fakeLookup(zone)})
+	for name := range zone {
+		// The client itself would refuse plain http; dial directly to
+		// show the connect-time check alone refuses it.
+		_, err := c.dial(context.Background(), "tcp", net.JoinHostPort(name, port))
+		if !errors.Is(err, ErrForbiddenAddress) {
+			t.Errorf("%s: err = %v, want ErrForbiddenAddress", name, err)
+		}
+		_, err = c.Post(context.Background(), Request{URL: "https://" + net.JoinHostPort(name, port) + "/"})
+		if !errors.Is(err, ErrForbiddenAddress) {
+			t.Errorf("post %s: err = %v, want ErrForbiddenAddress", name, err)
+		}
+	}
+	if n := hits.Load(); n != 0 {
+		t.Fatalf("the listener was reached %d times", n)
+	}
+	// With loopback allowed, the same name is dialled.
+	c = New(Options{ConnectTimeout: time.Second, HeaderTimeout: time.Second, TotalTimeout: 2 * time.Second,
+		Policy: Policy{AllowLoopback: true}, Lookup: fakeLookup(zone)})
+	conn, err := c.dial(context.Background(), "tcp", net.JoinHostPort("loop.hooks.test", port))
+	if err != nil {
+		t.Fatalf("loopback allowed: %v", err)
+	}
+	_ = conn.Close()
+	if _, err := c.dial(context.Background(), "tcp", net.JoinHostPort("lan.hooks.test", port)); !errors.Is(err, ErrForbiddenAddress) {
+		t.Fatalf("private with loopback allowed: err = %v", err)
+	}
+}
+
+func TestPostRedirectIsNotFollowed(t *testing.T) {
+	var target atomic.Int64
+	dst := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { target.Add(1) }))
+	defer dst.Close()
+	src := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, dst.URL+"/stolen", http.StatusTemporaryRedirect)
+	}))
+	defer src.Close()
+	c := New(Options{Policy: Policy{AllowLoopback: true}, ConnectTimeout: time.Second, HeaderTimeout: time.Second, TotalTimeout: 2 * time.Second})
+	resp, err := c.Post(context.Background(), Request{URL: src.URL, Body: []byte(`{}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Status != http.StatusTemporaryRedirect {
+		t.Fatalf("status %d, want 307 returned as is", resp.Status)
+	}
+	if target.Load() != 0 {
+		t.Fatal("the redirect's target was contacted")
+	}
+}
+
+func TestPostTimeouts(t *testing.T) {
+	release := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		<-release
+	}))
+	defer slow.Close()
+	defer close(release)
+	c := New(Options{Policy: Policy{AllowLoopback: true}, ConnectTimeout: time.Second, HeaderTimeout: 200 * time.Millisecond, TotalTimeout: 5 * time.Second})
+	start := time.Now()
+	_, err := c.Post(context.Background(), Request{URL: slow.URL, Body: []byte(`{}`)})
+	if err == nil {
+		t.Fatal("a receiver that never answers was accepted")
+	}
+	if took := time.Since(start); took > 4*time.Second {
+		t.Fatalf("header timeout of 200ms took %s", took)
+	}
+	if strings.Contains(err.Error(), slow.URL) {
+		t.Fatalf("error repeats the URL: %v", err)
+	}
+}
+
+func TestPostHeaders(t *testing.T) {
+	var got http.Header
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.Header.Clone()
+		w.WriteHeader(http.StatusAccepted)
+		_, _ = w.Write([]byte(strings.Repeat("x", 10_000)))
+	}))
+	defer srv.Close()
+	c := New(Options{Policy: Policy{AllowLoopback: true}, ConnectTimeout: time.Second, HeaderTimeout: time.Second, TotalTimeout: 2 * time.Second})
+	resp, err := c.Post(context.Background(), Request{URL: srv.URL, Body: []byte(`{}`), Headers: map[string]string{"X-Mgv-Event-Id": "7"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Status != http.StatusAccepted || len(resp.Snippet) != maxResponseBytes {
+		t.Fatalf("status %d snippet %d bytes", resp.Status, len(resp.Snippet))
+	}
+	if got.Get("X-Mgv-Event-Id") != "7" || got.Get("Content-Type") != "application/json" {
+		t.Fatalf("headers %v", got)
+	}
+}
