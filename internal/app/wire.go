@@ -43,6 +43,7 @@ type domain struct {
 	comments     *conversation.Comments
 	trackerApply *tracker.Applier
 	search       *searchDomain
+	privacy      *privacyDomain
 }
 
 // trackerApplyBatchesPerSecond paces the background re-application of
@@ -101,6 +102,7 @@ func newDomain(cfg *config.Config, log zerolog.Logger, d *deps, pol *policies) (
 	if cfg.Search.Indexer {
 		dm.ingest.OnCommitted(dm.search.indexer.Committed)
 	}
+	dm.privacy = newPrivacyDomain(dm, convs)
 	return dm, nil
 }
 
@@ -139,8 +141,8 @@ func (dm *domain) register(r controller.Router, g grpc.ServiceRegistrar) {
 	openv1.RegisterAuthServiceServer(g, server.Auth{Auth: dm.auth})
 	openv1.RegisterOrgServiceServer(g, server.Org{Org: dm.org})
 	controller.Conversations{Reader: dm.convs}.Routes(r)
-	openv1.RegisterConversationServiceServer(g, server.Conversation{Ingest: dm.ingest, Reader: dm.convs,
-		Streams: bound.NewSlots(dm.cfg.GRPC.MaxStreamsPerApp, dm.cfg.GRPC.MaxStreams)})
+	openv1.RegisterConversationServiceServer(g, server.ConversationWithDelete{Conversation: server.Conversation{Ingest: dm.ingest, Reader: dm.convs,
+		Streams: bound.NewSlots(dm.cfg.GRPC.MaxStreamsPerApp, dm.cfg.GRPC.MaxStreams)}, Deleter: dm.privacy.deleter})
 	openv1.RegisterDealServiceServer(g, server.Deal{Ingest: dm.ingest})
 	controller.Trackers{Trackers: dm.trackers, Stats: dm.stats}.Routes(r)
 	controller.Stats{Stats: dm.stats}.Routes(r)
@@ -148,6 +150,7 @@ func (dm *domain) register(r controller.Router, g grpc.ServiceRegistrar) {
 	openv1.RegisterTrackerServiceServer(g, server.Trackers{Trackers: dm.trackers, Stats: dm.stats})
 	openv1.RegisterStatsServiceServer(g, server.Stats{Stats: dm.stats})
 	dm.search.register(r, g)
+	dm.privacy.register(r)
 	// Background work starts with the routes; stop ends it.
 	dm.revocations.Start(context.Background())
 	dm.trackerApply.Start(context.Background())
@@ -159,5 +162,6 @@ func (dm *domain) register(r controller.Router, g grpc.ServiceRegistrar) {
 func (dm *domain) stop() {
 	dm.revocations.Stop()
 	dm.trackerApply.Stop()
+	dm.privacy.stop()
 	dm.search.stop(dm.log)
 }

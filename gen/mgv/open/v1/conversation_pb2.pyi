@@ -185,3 +185,15 @@ class GetTranscriptResponse(_message.Message):
     conversation_id: int
     sentences: _containers.RepeatedCompositeFieldContainer[TranscriptSentence]
     def __init__(self, conversation_id: _Optional[int] = ..., sentences: _Optional[_Iterable[_Union[TranscriptSentence, _Mapping]]] = ...) -> None: ...
+
+class DeleteConversationRequest(_message.Message):
+    __slots__ = ("conversation_id",)
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    conversation_id: int
+    def __init__(self, conversation_id: _Optional[int] = ...) -> None: ...
+
+class DeleteConversationResponse(_message.Message):
+    __slots__ = ("conversation_id",)
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    conversation_id: int
+    def __init__(self, conversation_id: _Optional[int] = ...) -> None: ...
