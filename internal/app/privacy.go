@@ -4,24 +4,38 @@ import (
 	"github.com/megaview/mgvcore/internal/dao"
 	"github.com/megaview/mgvcore/internal/http/controller"
 	"github.com/megaview/mgvcore/internal/logic/conversation"
+	"github.com/megaview/mgvcore/internal/logic/privacy"
 )
 
 // privacyDomain is governance over personal data: conversation delete,
-// personal-data lookup and erasure, retention.
+// personal-data lookup and erasure.
 type privacyDomain struct {
 	deleter *conversation.Deleter
+	service *privacy.Service
+	runner  *privacy.Runner
 }
 
 func newPrivacyDomain(dm *domain, convs *dao.Conversations) *privacyDomain {
-	pd := &privacyDomain{deleter: conversation.NewDeleter(convs, dao.NewTransactor(dm.d.db))}
+	tx := dao.NewTransactor(dm.d.db)
+	pd := &privacyDomain{deleter: conversation.NewDeleter(convs, tx)}
 	pd.deleter.OnDeleted(dm.search.indexer.Deleted)
+	repo := dao.NewPrivacy(dm.d.db)
+	cfg := dm.cfg.Privacy
+	pd.runner = privacy.NewRunner(repo, pd.deleter, dm.revocations, tx, privacy.RunnerOptions{
+		Batch: cfg.ErasureBatch, Lease: cfg.ErasureLease.Duration,
+	}, dm.log)
+	pd.service = privacy.NewService(repo, cfg.ConfirmOver, pd.runner.Notify)
 	return pd
 }
 
-// register adds the HTTP routes (the gRPC method is on ConversationService).
+// register adds the HTTP routes (the gRPC method is on
+// ConversationService) and starts the erasure runner.
 func (pd *privacyDomain) register(r controller.Router) {
 	controller.ConversationDelete{Deleter: pd.deleter}.Routes(r)
+	controller.Privacy{Privacy: pd.service}.Routes(r)
+	pd.runner.Start()
 }
 
-// stop ends the background jobs.
-func (pd *privacyDomain) stop() {}
+// stop ends the erasure runner; a job in progress resumes in the next
+// process once its lease runs out.
+func (pd *privacyDomain) stop() { pd.runner.Stop() }

@@ -44,6 +44,7 @@ type Config struct {
 	RateLimit RateLimit `toml:"ratelimit"`
 	Breaker   Breaker   `toml:"breaker"`
 	Auth      Auth      `toml:"auth"`
+	Privacy   Privacy   `toml:"privacy"`
 	// Timeouts override the transport's request_timeout per operation,
 	// e.g. "/mgv.open.v1.ConversationService/PutTranscript" = "2m".
 	Timeouts map[string]Duration `toml:"timeouts"`
@@ -437,6 +438,7 @@ func Default() *Config {
 			SigninAccountAttempts: 5,
 			SigninAddressAttempts: 100,
 		},
+		Privacy: Privacy{ConfirmOver: 100, ErasureBatch: 50, ErasureLease: Duration{30 * time.Second}},
 	}
 }
 
@@ -669,6 +671,9 @@ func (c *Config) Validate() error {
 	}
 	for op, d := range c.Timeouts {
 		positiveDur("timeouts."+op, d)
+	}
+	if err := c.Privacy.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
 		return errs[0]

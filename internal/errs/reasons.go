@@ -34,6 +34,8 @@ const (
 	ReasonConversationConflict = "CONVERSATION_CONFLICT"
 	ReasonMethodNotAllowed     = "METHOD_NOT_ALLOWED"
 	ReasonUnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE"
+
+	ReasonErasureNotFound = "ERASURE_NOT_FOUND"
 )
 
 // reasons gives every reason its HTTP status and its envelope code, the
@@ -74,6 +76,7 @@ var reasons = []struct {
 	{ReasonDependencyUnavailable, http.StatusServiceUnavailable, 50301},
 	{ReasonUnavailable, http.StatusServiceUnavailable, 50302},
 	{ReasonTimeout, http.StatusGatewayTimeout, 50401},
+	{ReasonErasureNotFound, http.StatusNotFound, 40411},
 }
 
 // listed finds reason in reasons.

@@ -24,6 +24,7 @@ var areas = map[string][]string{
 	"tracker":           {"access", "conversation", "interaction"},
 	"search":            {"access", "conversation"},
 	"stats":             {"access"},
+	"privacy":           {"access", "identity"},
 }
 
 // forbidden are imports no logic package or its own tests may have; only
