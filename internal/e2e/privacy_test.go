@@ -233,3 +233,76 @@ func TestPrivacyLookupAndErasureOnMariaDBAndElasticsearch(t *testing.T) {
 	}
 	authCall(t, s, http.MethodGet, "/api/v1/privacy/erasures/999999999", admin, nil).want(t, http.StatusNotFound, "ERASURE_NOT_FOUND")
 }
+
+// TestR12ErasureLeavesNoTrace erases an outside speaker from 80
+// conversations, kills the service with SIGKILL in the middle, restarts
+// it, and then looks for the person's name, phone and words in every text
+// column of every table and in every index document.
+func TestR12ErasureLeavesNoTrace(t *testing.T) {
+	env := esEnv(t, mysqlEnv(t))
+	env["MGV_PRIVACY_ERASURE_BATCH"] = "1"
+	env["MGV_PRIVACY_ERASURE_LEASE"] = "2s"
+	env["MGV_PRIVACY_CONFIRM_OVER"] = "10"
+	s := NewService(t, env)
+	f := NewFixture(t, s)
+	s.Start()
+	admin := f.Token(t, f.Admin)
+	p := newPartner(t, s.GRPC(), f.AppToken(t))
+	tag := fmt.Sprintf("%06d", rand.N(1_000_000))
+	name, words := "客户Zhao"+tag, "secretproject"+tag
+	const n = 80
+	customerCalls(t, p, f, name, "we plan "+words+" next year", tag, n)
+	waitSearch(t, s, admin, words, n, 60*time.Second)
+	if found := indexHolding(t, s, name, words); len(found) == 0 {
+		t.Fatal("the index holds nothing of the person before the erasure: the check below would prove nothing")
+	}
+	if h := lookup(t, s, admin, map[string]any{"name": name}); h.ExternalConversations != n {
+		t.Fatalf("lookup by name: %+v", h)
+	}
+	var e controller.ErasureJSON
+	authCall(t, s, http.MethodPost, "/api/v1/privacy/erasures", admin, map[string]any{"name": name}).want(t, http.StatusAccepted, "").decode(t, &e)
+	if e.Status != model.ErasureAwaitingConfirmation {
+		t.Fatalf("erasure of %d conversations over confirm_over: %+v", n, e)
+	}
+	authCall(t, s, http.MethodPost, fmt.Sprintf("/api/v1/privacy/erasures/%d/confirm", e.ID), admin, map[string]any{"count": n}).want(t, http.StatusOK, "")
+	deadline := time.Now().Add(30 * time.Second)
+	for erasureOf(t, s, admin, e.ID).ConversationsDeleted < 3 {
+		if time.Now().After(deadline) {
+			t.Fatal("the erasure made no progress")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.Kill()
+	var cut model.Erasure
+	if err := f.DB.First(&cut, e.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+	if cut.Status != model.ErasurePending || cut.ConversationsDeleted >= n {
+		t.Fatalf("the kill did not interrupt the erasure: %+v", cut)
+	}
+	t.Logf("killed after %d of %d conversations", cut.ConversationsDeleted, n)
+	restarted := time.Now()
+	s.Start()
+	done := waitErasure(t, s, admin, e.ID, 60*time.Second)
+	t.Logf("the restarted service finished the erasure %s after it started", time.Since(restarted).Round(time.Millisecond))
+	if done.ConversationsDeleted != n {
+		t.Errorf("deleted %d of %d conversations", done.ConversationsDeleted, n)
+	}
+	if found := tablesHolding(t, f, name, words, "Zhao"+tag); len(found) > 0 {
+		t.Errorf("after erasure: %s", strings.Join(found, "; "))
+	}
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		found := indexHolding(t, s, name, words)
+		if len(found) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the index still holds the person: %d places, e.g. %s", len(found), found[0])
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if h := lookup(t, s, admin, map[string]any{"name": name}); h.Conversations != 0 {
+		t.Errorf("a lookup still finds the person: %+v", h)
+	}
+}
