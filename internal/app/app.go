@@ -159,6 +159,7 @@ func Serve(ctx context.Context, cfg *config.Config, out io.Writer, log zerolog.L
 	}
 
 	shutdowns := []namedShutdown{{"http", httpSrv.Shutdown}, {"grpc", grpcSrv.Shutdown}}
+	shutdowns = append(shutdowns, namedShutdown{"event streams", dom.events.endStreams})
 	serveErr := make(chan error, 3)
 	if cfg.Admin.Pprof || cfg.MetricsOnAdmin() {
 		adminLn, err := proc.Listen(cfg.Admin.Addr)

@@ -44,6 +44,7 @@ type domain struct {
 	trackerApply *tracker.Applier
 	search       *searchDomain
 	privacy      *privacyDomain
+	events       *eventsDomain
 }
 
 // trackerApplyBatchesPerSecond paces the background re-application of
@@ -85,13 +86,19 @@ func newDomain(cfg *config.Config, log zerolog.Logger, d *deps, pol *policies) (
 	convs := dao.NewConversations(d.db)
 	dm.convs = conversation.NewReader(convs)
 	trackers := dao.NewTrackers(d.db)
-	dm.trackerApply = tracker.NewApplier(dao.NewTrackerJobs(d.db), log, tracker.ApplierOptions{
+	dm.events = newEventsDomain(cfg, log, d)
+	trackerJobs := dao.NewTrackerJobs(d.db)
+	trackerJobs.OnHitsChanged(tracker.AppendMatched(dm.events.log))
+	dm.trackerApply = tracker.NewApplier(trackerJobs, log, tracker.ApplierOptions{
 		Pacer: limit.NewPacer(trackerApplyBatchesPerSecond), Poll: time.Second,
 	})
 	dm.trackers = tracker.NewTrackers(trackers, dm.trackerApply.Notify)
 	dm.stats = stats.NewStats(dao.NewStats(d.db), trackers)
 	dm.comments = conversation.NewComments(dao.NewComments(d.db))
-	dm.ingest = conversation.NewIngest(convs, dao.NewDeals(d.db), dao.NewTransactor(d.db), tracker.NewHook(trackers))
+	hook := tracker.NewHook(trackers)
+	hook.SetEventLog(dm.events.log)
+	dm.ingest = conversation.NewIngest(convs, dao.NewDeals(d.db), dao.NewTransactor(d.db), hook)
+	dm.ingest.SetEventLog(dm.events.log)
 	dm.ingest.SetTranscriptBudget(bound.NewBudget(cfg.GRPC.TranscriptBufferBytes))
 	if err := dm.ingest.RegisterMetrics(pol.metrics.Registry); err != nil {
 		return nil, err
@@ -151,9 +158,11 @@ func (dm *domain) register(r controller.Router, g grpc.ServiceRegistrar) {
 	openv1.RegisterStatsServiceServer(g, server.Stats{Stats: dm.stats})
 	dm.search.register(r, g)
 	dm.privacy.register(r)
+	dm.events.register(r, g)
 	// Background work starts with the routes; stop ends it.
 	dm.revocations.Start(context.Background())
 	dm.trackerApply.Start(context.Background())
+	dm.events.start()
 }
 
 // stop ends the background work of the domain, letting a job in progress
@@ -163,5 +172,6 @@ func (dm *domain) stop() {
 	dm.revocations.Stop()
 	dm.trackerApply.Stop()
 	dm.privacy.stop()
+	dm.events.stop()
 	dm.search.stop(dm.log)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/megaview/mgvcore/internal/dao"
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/logic/conversation"
+	"github.com/megaview/mgvcore/internal/logic/events"
 	"github.com/megaview/mgvcore/internal/logic/identity"
 	"github.com/megaview/mgvcore/internal/logic/tracker"
 	"github.com/megaview/mgvcore/internal/model"
@@ -96,6 +97,12 @@ type demoSeed struct {
 func newDemoSeed(db *gorm.DB, password string, rotate bool) *demoSeed {
 	users, departments, tenants := dao.NewUsers(db), dao.NewDepartments(db), dao.NewTenants(db)
 	hasher := identity.NewBcrypt(0)
+	// The seeded changes write their partner events, as the service's do.
+	eventLog := events.NewLog(dao.NewEvents(db), dao.NewTransactor(db), nil)
+	hook := tracker.NewHook(dao.NewTrackers(db))
+	hook.SetEventLog(eventLog)
+	ingest := conversation.NewIngest(dao.NewConversations(db), dao.NewDeals(db), dao.NewTransactor(db), hook)
+	ingest.SetEventLog(eventLog)
 	return &demoSeed{
 		org: identity.NewOrg(identity.OrgDeps{
 			Users: users, Departments: departments, Tenants: tenants, Refresh: dao.NewRefreshTokens(db), Hasher: hasher,
@@ -104,8 +111,7 @@ func newDemoSeed(db *gorm.DB, password string, rotate bool) *demoSeed {
 			Tenants: tenants, Apps: dao.NewApps(db), Users: users, Hasher: hasher,
 			Revocations: identity.NewRevocations(dao.NewTokenVersions(db), identity.RevocationOptions{}),
 		}),
-		ingest: conversation.NewIngest(dao.NewConversations(db), dao.NewDeals(db), dao.NewTransactor(db),
-			tracker.NewHook(dao.NewTrackers(db))),
+		ingest:      ingest,
 		password:    password,
 		rotate:      rotate,
 		departments: map[string]*model.Department{},

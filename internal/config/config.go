@@ -45,6 +45,7 @@ type Config struct {
 	Breaker   Breaker   `toml:"breaker"`
 	Auth      Auth      `toml:"auth"`
 	Privacy   Privacy   `toml:"privacy"`
+	Events    Events    `toml:"events"`
 	// Timeouts override the transport's request_timeout per operation,
 	// e.g. "/mgv.open.v1.ConversationService/PutTranscript" = "2m".
 	Timeouts map[string]Duration `toml:"timeouts"`
@@ -439,6 +440,7 @@ func Default() *Config {
 			SigninAddressAttempts: 100,
 		},
 		Privacy: Privacy{ConfirmOver: 100, ErasureBatch: 50, ErasureLease: Duration{30 * time.Second}},
+		Events: defaultEvents(),
 	}
 }
 
@@ -669,6 +671,7 @@ func (c *Config) Validate() error {
 	if c.Auth.SigninAddressAttempts < c.Auth.SigninAccountAttempts {
 		bad("auth.signin_address_attempts", "must be at least auth.signin_account_attempts")
 	}
+	errs = append(errs, c.Events.validate()...)
 	for op, d := range c.Timeouts {
 		positiveDur("timeouts."+op, d)
 	}

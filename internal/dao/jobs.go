@@ -16,10 +16,24 @@ import (
 // tracker_apply. On such a row, version is the tracker version to apply and
 // conversation_id is the progress cursor: every conversation of the tenant
 // up to that id has been matched already.
-type TrackerJobs struct{ db *gorm.DB }
+type TrackerJobs struct {
+	db *gorm.DB
+	// changed, when set, hears of each batch's hit counts in its
+	// transaction.
+	changed HitsChangedFunc
+}
 
 // NewTrackerJobs works on db.
 func NewTrackerJobs(db *gorm.DB) *TrackerJobs { return &TrackerJobs{db: db} }
+
+// HitsChangedFunc is told, in the transaction of a batch (ctx carries it),
+// the tracker's hit counts in the batch's conversations before and after
+// the batch, by conversation id (absent: none).
+type HitsChangedFunc = func(ctx context.Context, tenantID, trackerID int64, before, after map[int64]int) error
+
+// OnHitsChanged makes every batch call fn last in its transaction; an
+// error of fn rolls the batch back.
+func (r *TrackerJobs) OnHitsChanged(fn HitsChangedFunc) { r.changed = fn }
 
 // sentenceBudget bounds the sentences one batch loads: a batch stops
 // adding conversations once it holds this many (but always takes one).
@@ -84,8 +98,12 @@ func (r *TrackerJobs) ClaimTrackerJob(ctx context.Context, lease time.Duration) 
 func (r *TrackerJobs) ApplyTrackerBatch(ctx context.Context, job *model.OutboxJob, size int, lease time.Duration,
 	match func(*model.Tracker, []model.Sentence, []model.Participant) []model.TrackerHit,
 ) (model.TrackerBatch, error) {
-	var out model.TrackerBatch
+	var (
+		out   model.TrackerBatch
+		after *afterCommit
+	)
 	err := r.db.WithContext(ctx).Transaction(func(db *gorm.DB) error {
+		after = nil
 		renew := db.Exec("UPDATE outbox SET next_attempt_at = ? WHERE id = ?", dbNow().Add(lease), job.ID)
 		if renew.Error != nil {
 			return renew.Error
@@ -123,6 +141,12 @@ func (r *TrackerJobs) ApplyTrackerBatch(ctx context.Context, job *model.OutboxJo
 		if err != nil {
 			return err
 		}
+		var before map[int64]int
+		if r.changed != nil {
+			if before, err = hitCounts(db, job.TenantID, job.TrackerID, convs); err != nil {
+				return err
+			}
+		}
 		if err := replaceTrackerHits(db, job.TenantID, job.TrackerID, convs, hits); err != nil {
 			return err
 		}
@@ -132,9 +156,37 @@ func (r *TrackerJobs) ApplyTrackerBatch(ctx context.Context, job *model.OutboxJo
 		}
 		job.ConversationID = last
 		out.Conversations = len(convs)
-		return nil
+		if r.changed == nil {
+			return nil
+		}
+		now := map[int64]int{}
+		for _, h := range hits {
+			now[h.ConversationID]++
+		}
+		var txCtx context.Context
+		txCtx, after = withTx(ctx, db)
+		return r.changed(txCtx, job.TenantID, job.TrackerID, before, now)
 	}, &sql.TxOptions{Isolation: sql.LevelReadCommitted}) // SQLite ignores the level: it is serializable
+	if err == nil && after != nil {
+		after.run()
+	}
 	return out, dbError(err, nil)
+}
+
+// hitCounts counts a tracker's hits in each of the conversations that
+// has some.
+func hitCounts(db *gorm.DB, tenantID, trackerID int64, conversationIDs []int64) (map[int64]int, error) {
+	var rows []struct {
+		ConversationID int64
+		N              int
+	}
+	err := db.Raw("SELECT conversation_id, COUNT(*) AS n FROM tracker_hits WHERE tenant_id = ? AND tracker_id = ? AND conversation_id IN ? GROUP BY conversation_id",
+		tenantID, trackerID, conversationIDs).Scan(&rows).Error
+	out := make(map[int64]int, len(rows))
+	for _, r := range rows {
+		out[r.ConversationID] = r.N
+	}
+	return out, err
 }
 
 // nextConversations picks and locks the ids of the next batch after cursor.

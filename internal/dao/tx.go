@@ -36,14 +36,49 @@ func (t *Transactor) InTx(ctx context.Context, fn func(ctx context.Context) erro
 		return fn(ctx)
 	}
 	for attempt := 1; ; attempt++ {
+		var after *afterCommit
 		err := t.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-			return fn(context.WithValue(ctx, txKey{}, tx))
+			var txCtx context.Context
+			txCtx, after = withTx(ctx, tx)
+			return fn(txCtx)
 		})
 		if attempt < txAttempts && isDeadlock(err) && ctx.Err() == nil {
 			continue
 		}
+		if err == nil {
+			after.run()
+		}
 		return dbError(err, nil)
 	}
+}
+
+// AfterCommit runs fn once the transaction ctx carries has committed (not
+// at all if it rolls back or is run again); outside a transaction, at once.
+// fn must not block.
+func (*Transactor) AfterCommit(ctx context.Context, fn func()) {
+	if a, ok := ctx.Value(afterKey{}).(*afterCommit); ok {
+		a.fns = append(a.fns, fn)
+		return
+	}
+	fn()
+}
+
+// afterKey carries the functions to run after the transaction commits.
+type afterKey struct{}
+
+type afterCommit struct{ fns []func() }
+
+func (a *afterCommit) run() {
+	for _, fn := range a.fns {
+		fn()
+	}
+}
+
+// withTx is ctx carrying tx, with a fresh list of functions to run once tx
+// commits; the caller runs them.
+func withTx(ctx context.Context, tx *gorm.DB) (context.Context, *afterCommit) {
+	a := &afterCommit{}
+	return context.WithValue(context.WithValue(ctx, txKey{}, tx), afterKey{}, a), a
 }
 
 // InTransaction reports whether ctx carries an open transaction (InTx).

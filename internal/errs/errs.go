@@ -115,6 +115,7 @@ var statusCodes = []struct {
 	{http.StatusGatewayTimeout, codes.DeadlineExceeded},
 	{499, codes.Canceled},
 	{http.StatusNotImplemented, codes.Unimplemented},
+	{http.StatusGone, codes.FailedPrecondition},
 }
 
 // GRPCCode maps an HTTP status to the matching gRPC code.

@@ -36,6 +36,9 @@ const (
 	ReasonUnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE"
 
 	ReasonErasureNotFound = "ERASURE_NOT_FOUND"
+	// ReasonEventCursorExpired: events after the cursor were trimmed by
+	// retention; the reader missed them and must resynchronise.
+	ReasonEventCursorExpired = "EVENT_CURSOR_EXPIRED"
 )
 
 // reasons gives every reason its HTTP status and its envelope code, the
@@ -77,6 +80,7 @@ var reasons = []struct {
 	{ReasonUnavailable, http.StatusServiceUnavailable, 50302},
 	{ReasonTimeout, http.StatusGatewayTimeout, 50401},
 	{ReasonErasureNotFound, http.StatusNotFound, 40411},
+	{ReasonEventCursorExpired, http.StatusGone, 41001},
 }
 
 // listed finds reason in reasons.

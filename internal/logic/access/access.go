@@ -35,6 +35,9 @@ var (
 	Ingest = Need{app: ScopeIngest, admins: true}
 	User   = Need{}
 	Admin  = Need{admins: true}
+	// TenantRead reads tenant-wide data that no user's data scope can
+	// narrow (the event log): admins, and apps holding "read".
+	TenantRead = Need{app: ScopeRead, admins: true}
 )
 
 // Require returns the caller's scope when it meets need: UNAUTHENTICATED

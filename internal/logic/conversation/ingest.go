@@ -87,6 +87,8 @@ type Ingest struct {
 	groupSize prometheus.Histogram
 	// budget bounds the transcript bytes all uploads buffer at once.
 	budget *bound.Budget
+	// events receives the partner events of every write; nil writes none.
+	events EventLog
 }
 
 // NewIngest writes through convs and deals; hooks run inside every
@@ -182,7 +184,7 @@ func (in *Ingest) CreateConversation(ctx context.Context, req CreateRequest) (Cr
 	if existing, found, err := in.existing(ctx, conv); found || err != nil {
 		return existing, err
 	}
-	err = in.convs.Create(ctx, &conv, parts)
+	err = in.createConversation(ctx, &conv, parts)
 	if errs.IsAlreadyExists(err) {
 		// A concurrent request with this origin id won the unique key.
 		existing, found, err := in.existing(ctx, conv)

@@ -217,7 +217,8 @@ func groupContext(group []*pendingCommit) (context.Context, context.CancelFunc) 
 // conversation apply one after the other and the last wins; then new
 // speakers become unknown participants, the transcripts are replaced, the
 // metrics recomputed from exactly these sentences, each conversation
-// marked ready, its indexing queued, and the hooks run. A commit whose
+// marked ready, its indexing queued, and the hooks run; the partner
+// events of the group are appended last, with one statement. A commit whose
 // conversation is not there gets CONVERSATION_NOT_FOUND and the others are
 // written. It reports whether the transaction committed: if so, each
 // commit has its result and its write, and the transcripts written are
@@ -233,6 +234,7 @@ func (in *Ingest) writeTranscripts(ctx context.Context, group []*pendingCommit) 
 	var out []outcome
 	err := in.tx.InTx(ctx, func(ctx context.Context) error {
 		out = make([]outcome, len(group)) // afresh on every attempt
+		ctx, flushEvents := in.stageEvents(ctx)
 		targets := make([]TranscriptTarget, len(group))
 		for i, p := range group {
 			targets[i] = TranscriptTarget{TenantID: p.u.scope.TenantID, ID: p.u.conversationID, N: len(p.u.sentences)}
@@ -281,13 +283,17 @@ func (in *Ingest) writeTranscripts(ctx context.Context, group []*pendingCommit) 
 			if out[i].err != nil {
 				continue
 			}
+			if err := in.appendTranscriptReady(ctx, out[i].write, out[i].res.Metrics); err != nil {
+				return err
+			}
 			for _, h := range in.hooks {
 				if err := h.OnTranscript(ctx, out[i].write); err != nil {
 					return err
 				}
 			}
 		}
-		return nil
+		// Last: it locks the tenants' event sequences until the commit.
+		return flushEvents()
 	})
 	if err != nil {
 		for _, p := range group {

@@ -26,7 +26,8 @@ type HitRepo interface {
 // (conversation.TranscriptWrite.Trackers) sees the same trackers, and matches with them
 // without reading them again.
 type Hook struct {
-	repo HitRepo
+	repo   HitRepo
+	events Appender
 
 	mu       sync.Mutex
 	matchers map[int64]stampedMatcher // by tenant
@@ -55,7 +56,13 @@ func (h *Hook) OnTranscript(ctx context.Context, w conversation.TranscriptWrite)
 	for i := range hits {
 		hits[i].ConversationID = w.Conversation.ID
 	}
-	return h.repo.InsertTrackerHits(ctx, hits)
+	if err := h.repo.InsertTrackerHits(ctx, hits); err != nil {
+		return err
+	}
+	if h.events == nil {
+		return nil
+	}
+	return h.events.Append(ctx, transcriptMatched(w.Conversation.TenantID, w.Conversation.ID, hits)...)
 }
 
 // matcher returns the tenant's trackers prepared, as of stamp: the kept

@@ -242,6 +242,24 @@ CREATE TABLE token_versions (
   KEY idx_token_versions_changed (changed_at)
 ) ENGINE=InnoDB COMMENT='token version per user and app: raising it revokes every token signed before, on every instance';
 
+CREATE TABLE event_seqs (
+  tenant_id       BIGINT      NOT NULL DEFAULT 0 COMMENT 'tenants.id',
+  last_id         BIGINT      NOT NULL DEFAULT 0 COMMENT 'id of the newest event of the tenant',
+  trimmed_through BIGINT      NOT NULL DEFAULT 0 COMMENT 'every event up to this id was trimmed by retention',
+  updated_at      DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'last event appended (UTC); readers poll by it',
+  PRIMARY KEY (tenant_id)
+) ENGINE=InnoDB COMMENT='event id sequence per tenant: appending transactions lock and raise it last, so ids follow commit order';
+
+CREATE TABLE events (
+  tenant_id   BIGINT        NOT NULL DEFAULT 0 COMMENT 'tenants.id',
+  id          BIGINT        NOT NULL DEFAULT 0 COMMENT 'event id, increasing by one per tenant in commit order',
+  type        VARCHAR(32)   NOT NULL DEFAULT '' COMMENT 'conversation.created, transcript.ready, tracker.matched, conversation.deleted or person.erased',
+  occurred_at DATETIME(3)   NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'when the change was written (UTC)',
+  data        VARCHAR(2048) NOT NULL DEFAULT '{}' COMMENT 'JSON object describing the change; ids only, no personal data',
+  PRIMARY KEY (tenant_id, id),
+  KEY idx_events_occurred (occurred_at)
+) ENGINE=InnoDB COMMENT='partner event log per tenant, kept events.retention';
+
 CREATE TABLE privacy_erasures (
   id                    BIGINT UNSIGNED NOT NULL AUTO_INCREMENT COMMENT 'job id',
   tenant_id             BIGINT          NOT NULL DEFAULT 0 COMMENT 'tenants.id',

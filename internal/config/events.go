@@ -1,0 +1,54 @@
+package config
+
+import (
+	"fmt"
+	"time"
+)
+
+// Events configures the partner event log (PRODUCT §7).
+type Events struct {
+	// Retention is how long events are kept; a stream or page cursor
+	// older than that is refused (EVENT_CURSOR_EXPIRED).
+	Retention Duration `toml:"retention"`
+	// TrimInterval is how often each instance deletes expired events.
+	TrimInterval Duration `toml:"trim_interval"`
+	// Poll is how often open streams look for events written by other
+	// instances; this instance's own wake them at once.
+	Poll Duration `toml:"poll"`
+	// MaxStreamsPerApp and MaxStreams cap concurrent StreamEvents calls
+	// per app (or user) and in all.
+	MaxStreamsPerApp int `toml:"max_streams_per_app"`
+	MaxStreams       int `toml:"max_streams"`
+}
+
+func defaultEvents() Events {
+	return Events{
+		Retention:        Duration{7 * 24 * time.Hour},
+		TrimInterval:     Duration{time.Minute},
+		Poll:             Duration{500 * time.Millisecond},
+		MaxStreamsPerApp: 4,
+		MaxStreams:       256,
+	}
+}
+
+func (e Events) validate() []error {
+	var out []error
+	bad := func(key, format string, args ...any) {
+		out = append(out, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	if e.Retention.Duration < time.Minute {
+		bad("events.retention", "must be at least 1m (got %s)", e.Retention.Duration)
+	}
+	if e.TrimInterval.Duration <= 0 {
+		bad("events.trim_interval", "must be a positive duration (got %s)", e.TrimInterval.Duration)
+	}
+	if p := e.Poll.Duration; p < 10*time.Millisecond || p > time.Minute {
+		bad("events.poll", "must be between 10ms and 1m (got %s)", p)
+	}
+	if e.MaxStreamsPerApp <= 0 || e.MaxStreams <= 0 {
+		bad("events.max_streams", "events.max_streams and events.max_streams_per_app must be greater than 0 (got %d and %d)", e.MaxStreams, e.MaxStreamsPerApp)
+	} else if e.MaxStreamsPerApp > e.MaxStreams {
+		bad("events.max_streams_per_app", "must be at most events.max_streams (%d; got %d)", e.MaxStreams, e.MaxStreamsPerApp)
+	}
+	return out
+}

@@ -1,0 +1,95 @@
+package events
+
+import (
+	"context"
+
+	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/logic/access"
+)
+
+// ListRequest asks for a page of the caller's tenant's log. Field names in
+// errors are those of the HTTP query.
+type ListRequest struct {
+	// Cursor is the id of the last event received; 0 starts at the oldest
+	// event kept.
+	Cursor int64
+	// Types filters by type; none means all.
+	Types []string
+	// PageSize is 1..100; 0 means 20.
+	PageSize int
+}
+
+// Page is a page of the log.
+type Page struct {
+	// Events are by id.
+	Events []Event
+	// NextCursor is the cursor of the next page: the id of the last event
+	// of this one, or the request's cursor when it is empty.
+	NextCursor int64
+}
+
+// List returns the events after the cursor, oldest first. Admins and apps
+// with "read" may page the log; a cursor whose following events were
+// trimmed is EVENT_CURSOR_EXPIRED.
+func (l *Log) List(ctx context.Context, req ListRequest) (Page, error) {
+	s, err := access.Require(ctx, access.TenantRead)
+	if err != nil {
+		return Page{}, err
+	}
+	if req.Cursor < 0 {
+		return Page{}, errs.InvalidArgument("cursor", "must be 0 or the id of an event (got %d)", req.Cursor)
+	}
+	types, err := CheckTypes("types", req.Types)
+	if err != nil {
+		return Page{}, err
+	}
+	size, err := access.PageSize(req.PageSize)
+	if err != nil {
+		return Page{}, err
+	}
+	evs, err := l.read(ctx, s.TenantID, req.Cursor, types, size)
+	if err != nil {
+		return Page{}, err
+	}
+	next := req.Cursor
+	if len(evs) > 0 {
+		next = evs[len(evs)-1].ID
+	}
+	return Page{Events: evs, NextCursor: next}, nil
+}
+
+// read returns at most limit events of the tenant after cursor (0: from
+// the oldest kept), or EVENT_CURSOR_EXPIRED when some of the events after
+// cursor were trimmed.
+func (l *Log) read(ctx context.Context, tenantID, cursor int64, types []string, limit int) ([]Event, error) {
+	const attempts = 3 // a trim between the two reads of cursor 0 moves the start
+	for attempt := 1; ; attempt++ {
+		from := cursor
+		if cursor == 0 {
+			_, trimmed, err := l.repo.Head(ctx, tenantID)
+			if err != nil {
+				return nil, err
+			}
+			from = trimmed
+		}
+		rows, trimmed, err := l.repo.After(ctx, tenantID, from, types, limit)
+		if err != nil {
+			return nil, err
+		}
+		if trimmed > from {
+			if cursor == 0 && attempt < attempts {
+				continue
+			}
+			return nil, errs.Of(errs.ReasonEventCursorExpired,
+				"cursor: the events after %d were deleted by retention (the oldest kept is %d); read what changed since, then resume from a newer cursor",
+				cursor, trimmed+1).With("field", "cursor")
+		}
+		out := make([]Event, len(rows))
+		for i, r := range rows {
+			if out[i], err = fromRow(r); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	}
+}
