@@ -17,13 +17,13 @@ type privacyDomain struct {
 
 func newPrivacyDomain(dm *domain, convs *dao.Conversations) *privacyDomain {
 	tx := dao.NewTransactor(dm.d.db)
-	pd := &privacyDomain{deleter: conversation.NewDeleter(convs, tx)}
+	pd := &privacyDomain{deleter: conversation.NewDeleter(convs, tx, conversation.AppendDeleted(dm.events.log))}
 	pd.deleter.OnDeleted(dm.search.indexer.Deleted)
 	repo := dao.NewPrivacy(dm.d.db)
 	cfg := dm.cfg.Privacy
 	pd.runner = privacy.NewRunner(repo, pd.deleter, dm.revocations, tx, privacy.RunnerOptions{
 		Batch: cfg.ErasureBatch, Lease: cfg.ErasureLease.Duration,
-	}, dm.log)
+	}, dm.log, privacy.AppendErased(dm.events.log))
 	pd.service = privacy.NewService(repo, cfg.ConfirmOver, pd.runner.Notify)
 	return pd
 }

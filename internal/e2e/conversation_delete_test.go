@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
+	"github.com/megaview/mgvcore/internal/http/controller"
 )
 
 // conversationRows counts the rows a conversation holds in each table
@@ -110,6 +111,7 @@ func TestConversationDeleteOnMariaDBAndElasticsearch(t *testing.T) {
 
 	// Deletes racing transcript writes leave no orphans: either the write
 	// is first and goes with the conversation, or it finds none.
+	deleted := []int64{ids["a"], ids["b"]}
 	for i := range 8 {
 		id := p.create(fmt.Sprintf("race-%d-%s", i, word), f.Reps[1].ID, begin, 60_000, nil)
 		var wg sync.WaitGroup
@@ -129,6 +131,45 @@ func TestConversationDeleteOnMariaDBAndElasticsearch(t *testing.T) {
 			wantRPC(t, "a transcript written after the delete", putErr, codes.NotFound, "CONVERSATION_NOT_FOUND")
 		}
 		wantNoRows(t, f, id)
+		deleted = append(deleted, id)
 	}
 	waitSearch(t, s, admin, word, 1, 20*time.Second)
+
+	// One conversation.deleted event per deletion, none for the others.
+	events := deletedEvents(t, s, admin)
+	for _, id := range deleted {
+		if events[id] != 1 {
+			t.Errorf("conversation %d: %d conversation.deleted events", id, events[id])
+		}
+	}
+	if len(events) != len(deleted) {
+		t.Errorf("conversation.deleted events for %v, deleted %v", events, deleted)
+	}
+}
+
+// eventsOf lists the tenant's events of one type, as its admin reads them.
+func eventsOf(t *testing.T, s *Service, admin, typ string) []controller.EventJSON {
+	t.Helper()
+	var out []controller.EventJSON
+	for cursor := int64(0); ; {
+		var page controller.EventPageJSON
+		authCall(t, s, http.MethodGet, fmt.Sprintf("/api/v1/events?types=%s&cursor=%d", typ, cursor), admin, nil).
+			want(t, http.StatusOK, "").decode(t, &page)
+		out = append(out, page.Events...)
+		if len(page.Events) == 0 || page.NextCursor == cursor {
+			return out
+		}
+		cursor = page.NextCursor
+	}
+}
+
+// deletedEvents are the conversation ids of conversation.deleted events.
+func deletedEvents(t *testing.T, s *Service, admin string) map[int64]int {
+	t.Helper()
+	out := map[int64]int{}
+	for _, e := range eventsOf(t, s, admin, "conversation.deleted") {
+		id, _ := e.Data["conversation_id"].(float64)
+		out[int64(id)]++
+	}
+	return out
 }

@@ -232,6 +232,16 @@ func TestPrivacyLookupAndErasureOnMariaDBAndElasticsearch(t *testing.T) {
 		t.Errorf("a lookup still finds the erased user: %+v", h)
 	}
 	authCall(t, s, http.MethodGet, "/api/v1/privacy/erasures/999999999", admin, nil).want(t, http.StatusNotFound, "ERASURE_NOT_FOUND")
+
+	// person.erased for each job, and conversation.deleted for each
+	// conversation the first one deleted.
+	erased := eventsOf(t, s, admin, "person.erased")
+	if len(erased) != 2 || erased[1].Data["user_id"] != float64(u.ID) || erased[0].Data["conversations_deleted"] != float64(3) {
+		t.Errorf("person.erased events: %+v", erased)
+	}
+	if events := deletedEvents(t, s, admin); len(events) != 3 {
+		t.Errorf("conversation.deleted events: %v", events)
+	}
 }
 
 // TestR12ErasureLeavesNoTrace erases an outside speaker from 80

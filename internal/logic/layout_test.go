@@ -25,7 +25,7 @@ var areas = map[string][]string{
 	"tracker":           {"access", "conversation", "interaction", "events"},
 	"search":            {"access", "conversation"},
 	"stats":             {"access"},
-	"privacy":           {"access", "identity"},
+	"privacy":           {"access", "identity", "events"},
 }
 
 // forbidden are imports no logic package or its own tests may have; only
