@@ -440,7 +440,7 @@ func Default() *Config {
 			SigninAddressAttempts: 100,
 		},
 		Privacy: Privacy{ConfirmOver: 100, ErasureBatch: 50, ErasureLease: Duration{30 * time.Second}},
-		Events: defaultEvents(),
+		Events:  defaultEvents(),
 	}
 }
 
