@@ -22,6 +22,7 @@ type policies struct {
 	timeouts map[string]time.Duration
 	// Slots filled as the pieces are configured; nil ones are skipped.
 	tracing   policy.Middleware
+	audit     policy.Middleware
 	auth      policy.Middleware
 	rateLimit policy.Middleware
 	breaker   policy.Middleware
@@ -60,6 +61,7 @@ func (p *policies) chain(timeout time.Duration, maxBody int64) policy.Middleware
 		p.tracing,
 		policy.Timeout(timeout, p.timeouts),
 		policy.SizeLimit(maxBody),
+		p.audit,
 		p.auth,
 		p.rateLimit,
 		p.breaker,

@@ -45,6 +45,7 @@ type domain struct {
 	search       *searchDomain
 	privacy      *privacyDomain
 	events       *eventsDomain
+	audit        *auditDomain
 }
 
 // trackerApplyBatchesPerSecond paces the background re-application of
@@ -82,6 +83,9 @@ func newDomain(cfg *config.Config, log zerolog.Logger, d *deps, pol *policies) (
 		return nil, err
 	}
 	dm.auth = auth
+	if dm.audit, err = newAuditDomain(cfg.Audit, d, pol); err != nil {
+		return nil, err
+	}
 	dm.org = identity.NewOrg(identity.OrgDeps{Users: users, Departments: departments, Tenants: tenants, Refresh: refresh, Hasher: hasher, Revocations: dm.revocations})
 	convs := dao.NewConversations(d.db)
 	dm.convs = conversation.NewReader(convs)
@@ -159,7 +163,9 @@ func (dm *domain) register(r controller.Router, g grpc.ServiceRegistrar) {
 	dm.search.register(r, g)
 	dm.privacy.register(r)
 	dm.events.register(r, g)
+	controller.AuditLogs{Log: dm.audit.log}.Routes(r)
 	// Background work starts with the routes; stop ends it.
+	dm.audit.start()
 	dm.revocations.Start(context.Background())
 	dm.trackerApply.Start(context.Background())
 	dm.events.start()
@@ -174,4 +180,7 @@ func (dm *domain) stop() {
 	dm.privacy.stop()
 	dm.events.stop()
 	dm.search.stop(dm.log)
+	ctx, cancel := context.WithTimeout(context.Background(), dm.cfg.Process.DrainTimeout.Duration)
+	defer cancel()
+	dm.audit.stop(ctx)
 }

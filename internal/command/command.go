@@ -76,6 +76,7 @@ func New(stdout, stderr io.Writer) *cli.App {
 			migrateCommand(stdout),
 			seedCommand(stdout),
 			reindexCommand(stdout),
+			auditCommand(stdout),
 			{
 				Name:  "config",
 				Usage: "configuration tools",

@@ -46,6 +46,7 @@ type Config struct {
 	Auth      Auth      `toml:"auth"`
 	Privacy   Privacy   `toml:"privacy"`
 	Events    Events    `toml:"events"`
+	Audit     Audit     `toml:"audit"`
 	// Timeouts override the transport's request_timeout per operation,
 	// e.g. "/mgv.open.v1.ConversationService/PutTranscript" = "2m".
 	Timeouts map[string]Duration `toml:"timeouts"`
@@ -441,6 +442,7 @@ func Default() *Config {
 		},
 		Privacy: Privacy{ConfirmOver: 100, ErasureBatch: 50, ErasureLease: Duration{30 * time.Second}},
 		Events:  defaultEvents(),
+		Audit: defaultAudit(),
 	}
 }
 
@@ -678,6 +680,7 @@ func (c *Config) Validate() error {
 	if err := c.Privacy.validate(); err != nil {
 		errs = append(errs, err)
 	}
+	c.Audit.validate(bad)
 	if len(errs) > 0 {
 		return errs[0]
 	}
@@ -712,6 +715,9 @@ func (c *Config) unsafeInPro() []string {
 	}
 	if c.Admin.Pprof {
 		out = append(out, "admin.pprof: must be false in pro (profiles expose memory contents and cost CPU)")
+	}
+	if reason := c.Audit.unsafeInPro(); reason != "" {
+		out = append(out, reason)
 	}
 	return out
 }

@@ -228,6 +228,8 @@ func TestProRefusesUnsafeSettings(t *testing.T) {
 		{"reflection from env", pro, with(map[string]string{"MGV_GRPC_REFLECTION": "true"}), "grpc.reflection: must be false in pro"},
 		{"pprof", strings.Replace(pro, "[admin]\n", "[admin]\npprof = true\n", 1), secret, "admin.pprof: must be false in pro"},
 		{"pprof from env", pro, with(map[string]string{"MGV_ADMIN_PPROF": "true"}), "admin.pprof: must be false in pro"},
+		{"short audit retention", pro + "[audit]\nretention = \"4319h\"\n", secret, "audit.retention: must be at least 4320h0m0s (180 days) in pro (got 4319h0m0s)"},
+		{"short audit retention from env", pro, with(map[string]string{"MGV_AUDIT_RETENTION": "720h"}), "audit.retention: must be at least"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

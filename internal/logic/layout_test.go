@@ -20,12 +20,13 @@ var areas = map[string][]string{
 	"access/accesstest": nil,
 	"interaction":       nil,
 	"events":            {"access"},
-	"identity":          {"access"},
+	"audit":             {"access"},
+	"identity":          {"access", "audit"},
 	"conversation":      {"access", "interaction", "events"},
 	"tracker":           {"access", "conversation", "interaction", "events"},
 	"search":            {"access", "conversation"},
 	"stats":             {"access"},
-	"privacy":           {"access", "identity", "events"},
+	"privacy":           {"access", "identity", "events", "audit"},
 }
 
 // forbidden are imports no logic package or its own tests may have; only

@@ -4,6 +4,7 @@ package interceptor
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
@@ -12,6 +13,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/megaview/mgvcore/internal/clientip"
 	"github.com/megaview/mgvcore/internal/errs"
@@ -30,6 +33,7 @@ func Unary(chain policy.Middleware, ips *clientip.Resolver) grpc.UnaryServerInte
 	})
 	return func(ctx context.Context, req any, si *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		info := newInfo(ctx, si.FullMethod, nil, ips)
+		info.Carrier.(*grpcCall).msg = req
 		resp, err := h(policy.WithInfo(ctx, info), unaryCall{req: req, handler: handler})
 		return resp, toStatus(err)
 	}
@@ -72,6 +76,7 @@ type grpcCall struct {
 	info policy.Info
 	ctx  context.Context
 	ss   grpc.ServerStream // nil for unary calls
+	msg  any               // the request message of a unary call
 }
 
 func (g *grpcCall) Header(key string) string {
@@ -91,6 +96,21 @@ func (g *grpcCall) SetHeader(key, value string) {
 }
 
 func (g *grpcCall) SuccessStatus() int { return http.StatusOK }
+
+// Param is a field of the request message, as text; empty when the call
+// is a stream or the message has no such field.
+func (g *grpcCall) Param(name string) string {
+	m, ok := g.msg.(proto.Message)
+	if !ok {
+		return ""
+	}
+	r := m.ProtoReflect()
+	f := r.Descriptor().Fields().ByName(protoreflect.Name(name))
+	if f == nil || f.IsList() || f.IsMap() || f.Message() != nil || !r.Has(f) {
+		return ""
+	}
+	return fmt.Sprint(r.Get(f).Interface())
+}
 
 func newInfo(ctx context.Context, method string, ss grpc.ServerStream, ips *clientip.Resolver) *policy.Info {
 	call := &grpcCall{ctx: ctx, ss: ss}

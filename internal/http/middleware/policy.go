@@ -22,6 +22,7 @@ type echoCall struct {
 func (e *echoCall) Header(key string) string    { return e.c.Request().Header.Get(key) }
 func (e *echoCall) SetHeader(key, value string) { e.c.Response().Header().Set(key, value) }
 func (e *echoCall) SuccessStatus() int          { return e.c.Response().Status }
+func (e *echoCall) Param(name string) string    { return e.c.Param(name) }
 
 // Operations names the operation of each route, so an HTTP route and its
 // gRPC method share limits, breakers, spans and metrics.

@@ -3,12 +3,14 @@ package identity
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/logic/access"
+	"github.com/megaview/mgvcore/internal/logic/audit"
 	"github.com/megaview/mgvcore/internal/model"
 )
 
@@ -180,6 +182,10 @@ func (a *Auth) Login(ctx context.Context, req LoginRequest) (*TokenPair, error) 
 		a.hasher.Matches(a.dummyHash, req.Password)
 		return nil, ad.failed(ctx, errBadLogin)
 	}
+	// The trail names the account's user, success or not; never what was
+	// typed.
+	audit.Actor(ctx, u.TenantID, audit.ActorUser, u.ID)
+	audit.Target(ctx, "user", strconv.FormatInt(u.ID, 10))
 	hash := u.PasswordHash
 	if hash == "" {
 		// Users mirrored from a partner have no password until one is set.
@@ -273,6 +279,8 @@ func (a *Auth) Refresh(ctx context.Context, req RefreshRequest) (*TokenPair, err
 	case !now.Before(rt.ExpiresAt):
 		return nil, errs.Unauthenticated("the refresh token has expired; sign in again")
 	}
+	audit.Actor(ctx, rt.TenantID, audit.ActorUser, rt.UserID)
+	audit.Target(ctx, "user", strconv.FormatInt(rt.UserID, 10))
 	u, err := a.users.ByID(ctx, rt.TenantID, rt.UserID)
 	switch {
 	case errs.IsNotFound(err):
@@ -370,6 +378,8 @@ func (a *Auth) CreateAppToken(ctx context.Context, req AppTokenRequest) (*AppTok
 	case err != nil:
 		return nil, err
 	}
+	audit.Actor(ctx, app.TenantID, audit.ActorApp, app.ID)
+	audit.Target(ctx, "app", strconv.FormatInt(app.ID, 10))
 	if !a.hasher.Matches(app.SecretHash, req.AppSecret) {
 		return nil, ad.failed(ctx, errBadAppSecret)
 	}

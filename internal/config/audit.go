@@ -1,0 +1,63 @@
+package config
+
+import (
+	"fmt"
+	"time"
+)
+
+// Audit configures the audit trail ([audit]).
+type Audit struct {
+	// Retention is how long records are kept; pro refuses less than
+	// MinAuditRetention.
+	Retention Duration `toml:"retention"`
+	// TrimEvery paces the trim of records past the retention, in every
+	// instance.
+	TrimEvery Duration `toml:"trim_every"`
+	// Queue bounds the records waiting in the process for their batch;
+	// Batch bounds one append.
+	Queue int `toml:"queue"`
+	Batch int `toml:"batch"`
+	// FlushInterval is the longest a record waits for its batch: what a
+	// `kill -9` can lose.
+	FlushInterval Duration `toml:"flush_interval"`
+	// FullWait is how long a request waits for room in a full queue before
+	// its record is given up (counted and logged).
+	FullWait Duration `toml:"full_wait"`
+}
+
+// MinAuditRetention is the shortest audit.retention pro accepts: the
+// Cybersecurity Law keeps network logs at least six months.
+const MinAuditRetention = 180 * 24 * time.Hour
+
+func defaultAudit() Audit {
+	return Audit{
+		Retention: Duration{365 * 24 * time.Hour}, TrimEvery: Duration{time.Hour},
+		Queue: 20000, Batch: 500, FlushInterval: Duration{100 * time.Millisecond}, FullWait: Duration{200 * time.Millisecond},
+	}
+}
+
+// validate names the first bad [audit] key.
+func (a Audit) validate(bad func(key, format string, args ...any)) {
+	for _, d := range []struct {
+		key string
+		v   Duration
+	}{{"audit.retention", a.Retention}, {"audit.trim_every", a.TrimEvery}, {"audit.flush_interval", a.FlushInterval}, {"audit.full_wait", a.FullWait}} {
+		if d.v.Duration <= 0 {
+			bad(d.key, "must be greater than 0 (got %s)", d.v)
+		}
+	}
+	if a.Queue < 1 {
+		bad("audit.queue", "must be at least 1 (got %d)", a.Queue)
+	}
+	if a.Batch < 1 || a.Batch > a.Queue {
+		bad("audit.batch", "must be between 1 and audit.queue (got %d)", a.Batch)
+	}
+}
+
+// unsafeInPro says why the audit settings are refused in pro, or "".
+func (a Audit) unsafeInPro() string {
+	if a.Retention.Duration < MinAuditRetention {
+		return fmt.Sprintf("audit.retention: must be at least %s (180 days) in pro (got %s)", MinAuditRetention, a.Retention)
+	}
+	return ""
+}

@@ -1,0 +1,248 @@
+package dao
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/megaview/mgvcore/internal/logic/audit"
+)
+
+// AuditLogs stores the audit trail: records hash-chained per tenant, and
+// each chain's head and trim anchor.
+type AuditLogs struct {
+	db *gorm.DB
+	tx *Transactor
+}
+
+// NewAuditLogs works on db.
+func NewAuditLogs(db *gorm.DB) *AuditLogs { return &AuditLogs{db: db, tx: NewTransactor(db)} }
+
+type auditLogRow struct {
+	ID         int64 `gorm:"primaryKey"`
+	TenantID   int64
+	Seq        int64
+	OccurredAt time.Time
+	ActorKind  string
+	ActorID    int64
+	ClientAddr string
+	Operation  string
+	TargetType string
+	TargetID   string
+	Result     string
+	RequestID  string
+	PrevHash   string
+	Hash       string
+}
+
+func (auditLogRow) TableName() string { return "audit_logs" }
+
+func (r auditLogRow) entry() audit.Entry {
+	return audit.Entry{ID: r.ID, Seq: r.Seq, PrevHash: r.PrevHash, Hash: r.Hash, Record: audit.Record{
+		Time: r.OccurredAt.UTC(), TenantID: r.TenantID, ActorKind: r.ActorKind, ActorID: r.ActorID,
+		ClientAddr: r.ClientAddr, Operation: r.Operation, TargetType: r.TargetType, TargetID: r.TargetID,
+		Result: r.Result, RequestID: r.RequestID,
+	}}
+}
+
+type auditHeadRow struct {
+	TenantID   int64 `gorm:"primaryKey;autoIncrement:false"`
+	Seq        int64
+	Hash       string
+	AnchorSeq  int64
+	AnchorHash string
+	TrimmedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+func (auditHeadRow) TableName() string { return "audit_heads" }
+
+// insertBatch bounds the rows of one INSERT.
+const auditInsertBatch = 500
+
+// Append adds records to their tenants' chains in one transaction. Each
+// tenant's head row is created if missing and locked, in tenant order (so
+// two instances never deadlock), before its records are placed after it;
+// the lock holds until commit, so appends from every instance follow one
+// another per tenant.
+func (a *AuditLogs) Append(ctx context.Context, recs []audit.Record) error {
+	byTenant := map[int64][]audit.Record{}
+	for _, r := range recs {
+		byTenant[r.TenantID] = append(byTenant[r.TenantID], r)
+	}
+	tenants := make([]int64, 0, len(byTenant))
+	for t := range byTenant {
+		tenants = append(tenants, t)
+	}
+	slices.Sort(tenants)
+	now := time.Now().UTC()
+	return a.tx.InTx(ctx, func(ctx context.Context) error {
+		db := conn(ctx, a.db)
+		for _, t := range tenants {
+			head, err := lockHead(db, t, now)
+			if err != nil {
+				return err
+			}
+			entries, next := audit.Chain(t, audit.Link{Seq: head.Seq, Hash: head.Hash}, byTenant[t])
+			rows := make([]auditLogRow, len(entries))
+			for i, e := range entries {
+				rows[i] = auditLogRow{
+					TenantID: t, Seq: e.Seq, OccurredAt: e.Time, ActorKind: e.ActorKind, ActorID: e.ActorID,
+					ClientAddr: e.ClientAddr, Operation: e.Operation, TargetType: e.TargetType, TargetID: e.TargetID,
+					Result: e.Result, RequestID: e.RequestID, PrevHash: e.PrevHash, Hash: e.Hash,
+				}
+			}
+			if err := db.CreateInBatches(rows, auditInsertBatch).Error; err != nil {
+				return err
+			}
+			if err := db.Model(&auditHeadRow{}).Where("tenant_id = ?", t).
+				Updates(map[string]any{"seq": next.Seq, "hash": next.Hash, "updated_at": now}).Error; err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// lockHead creates the tenant's head when it has none and locks it.
+func lockHead(db *gorm.DB, tenantID int64, now time.Time) (*auditHeadRow, error) {
+	fresh := auditHeadRow{TenantID: tenantID, Hash: audit.Genesis, AnchorHash: audit.Genesis, TrimmedAt: now, UpdatedAt: now}
+	if err := db.Clauses(clause.OnConflict{DoNothing: true}).Create(&fresh).Error; err != nil {
+		return nil, err
+	}
+	var head auditHeadRow
+	err := db.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).Where("tenant_id = ?", tenantID).Take(&head).Error
+	return &head, err
+}
+
+// List returns a tenant's records matching q, newest first, and the number
+// that match in all.
+func (a *AuditLogs) List(ctx context.Context, q audit.Query) ([]audit.Entry, int64, error) {
+	db := conn(ctx, a.db).Model(&auditLogRow{}).Where("tenant_id = ?", q.TenantID)
+	for col, v := range map[string]string{
+		"actor_kind": q.ActorKind, "operation": q.Operation, "target_type": q.TargetType,
+		"target_id": q.TargetID, "result": q.Result,
+	} {
+		if v != "" {
+			db = db.Where(col+" = ?", v)
+		}
+	}
+	if q.ActorID != 0 {
+		db = db.Where("actor_id = ?", q.ActorID)
+	}
+	if !q.From.IsZero() {
+		db = db.Where("occurred_at >= ?", q.From.UTC())
+	}
+	if !q.To.IsZero() {
+		db = db.Where("occurred_at < ?", q.To.UTC())
+	}
+	var total int64
+	if err := db.Session(&gorm.Session{}).Count(&total).Error; err != nil {
+		return nil, 0, dbError(err, nil)
+	}
+	page := db
+	if q.BeforeSeq > 0 {
+		page = page.Where("seq < ?", q.BeforeSeq)
+	}
+	var rows []auditLogRow
+	if err := page.Order("seq DESC").Limit(q.Limit).Find(&rows).Error; err != nil {
+		return nil, 0, dbError(err, nil)
+	}
+	out := make([]audit.Entry, len(rows))
+	for i, r := range rows {
+		out[i] = r.entry()
+	}
+	return out, total, nil
+}
+
+// Tenants lists every tenant with a chain head or a record.
+func (a *AuditLogs) Tenants(ctx context.Context) ([]int64, error) {
+	var heads, logged []int64
+	db := conn(ctx, a.db)
+	if err := db.Model(&auditHeadRow{}).Pluck("tenant_id", &heads).Error; err != nil {
+		return nil, dbError(err, nil)
+	}
+	if err := db.Model(&auditLogRow{}).Distinct("tenant_id").Pluck("tenant_id", &logged).Error; err != nil {
+		return nil, dbError(err, nil)
+	}
+	all := append(heads, logged...)
+	slices.Sort(all)
+	return slices.Compact(all), nil
+}
+
+// Ends returns a tenant's anchor and head.
+func (a *AuditLogs) Ends(ctx context.Context, tenantID int64) (anchor, head audit.Link, err error) {
+	var rows []auditHeadRow
+	if err := conn(ctx, a.db).Where("tenant_id = ?", tenantID).Limit(1).Find(&rows).Error; err != nil {
+		return anchor, head, dbError(err, nil)
+	}
+	if len(rows) == 0 {
+		genesis := audit.Link{Hash: audit.Genesis}
+		return genesis, genesis, nil
+	}
+	h := rows[0]
+	return audit.Link{Seq: h.AnchorSeq, Hash: h.AnchorHash}, audit.Link{Seq: h.Seq, Hash: h.Hash}, nil
+}
+
+// Entries returns up to limit of a tenant's records after seq, in order.
+func (a *AuditLogs) Entries(ctx context.Context, tenantID, afterSeq int64, limit int) ([]audit.Entry, error) {
+	var rows []auditLogRow
+	if err := conn(ctx, a.db).Where("tenant_id = ? AND seq > ?", tenantID, afterSeq).
+		Order("seq").Limit(limit).Find(&rows).Error; err != nil {
+		return nil, dbError(err, nil)
+	}
+	out := make([]audit.Entry, len(rows))
+	for i, r := range rows {
+		out[i] = r.entry()
+	}
+	return out, nil
+}
+
+// Trim deletes up to limit of the tenant's oldest records written before
+// before: the longest such prefix of its chain, so the chain stays whole,
+// with the anchor moved to the last record deleted. It runs in one
+// transaction holding the head, as appends do.
+func (a *AuditLogs) Trim(ctx context.Context, tenantID int64, before time.Time, limit int) (int64, error) {
+	var n int64
+	err := a.tx.InTx(ctx, func(ctx context.Context) error {
+		db := conn(ctx, a.db)
+		var heads []auditHeadRow
+		if err := db.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).
+			Where("tenant_id = ?", tenantID).Limit(1).Find(&heads).Error; err != nil {
+			return err
+		}
+		if len(heads) == 0 {
+			return nil
+		}
+		head := heads[0]
+		var rows []auditLogRow
+		if err := db.Select("id", "seq", "occurred_at", "hash").Where("tenant_id = ? AND seq > ?", tenantID, head.AnchorSeq).
+			Order("seq").Limit(limit).Find(&rows).Error; err != nil {
+			return err
+		}
+		cut := 0
+		for cut < len(rows) && rows[cut].OccurredAt.Before(before) && rows[cut].Seq == head.AnchorSeq+int64(cut)+1 {
+			cut++
+		}
+		if cut == 0 {
+			return nil
+		}
+		ids := make([]int64, cut)
+		for i := range cut {
+			ids[i] = rows[i].ID
+		}
+		res := db.Where("id IN ?", ids).Delete(&auditLogRow{})
+		if res.Error != nil {
+			return res.Error
+		}
+		last := rows[cut-1]
+		n = res.RowsAffected
+		return db.Model(&auditHeadRow{}).Where("tenant_id = ?", tenantID).Updates(map[string]any{
+			"anchor_seq": last.Seq, "anchor_hash": last.Hash, "trimmed_at": time.Now().UTC(),
+		}).Error
+	})
+	return n, err
+}

@@ -1,0 +1,143 @@
+package audit
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func sample(n int) []Record {
+	t0 := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	out := make([]Record, n)
+	for i := range out {
+		out[i] = Normalize(Record{
+			Time: t0.Add(time.Duration(i) * time.Second), ActorKind: ActorUser, ActorID: int64(i + 1),
+			ClientAddr: "203.0.113.7", Operation: "conversation.create", TargetType: "conversation",
+			TargetID: "7", RequestID: "req-" + string(rune('a'+i)),
+		}, time.Time{})
+	}
+	return out
+}
+
+func TestCanonicalSeparatesFields(t *testing.T) {
+	a := Record{Operation: "ab", TargetType: "c"}
+	b := Record{Operation: "a", TargetType: "bc"}
+	if string(Canonical(1, 1, a)) == string(Canonical(1, 1, b)) {
+		t.Fatal("moving a character between fields kept the canonical form")
+	}
+	if string(Canonical(1, 1, a)) == string(Canonical(1, 2, a)) || string(Canonical(1, 1, a)) == string(Canonical(2, 1, a)) {
+		t.Fatal("the place in the chain is not part of the canonical form")
+	}
+	r := sample(1)[0]
+	if Hash(Genesis, 1, 1, r) != Hash(Genesis, 1, 1, r) {
+		t.Fatal("hash is not deterministic")
+	}
+	local := r
+	local.Time = r.Time.In(time.FixedZone("CST", 8*3600))
+	if Hash(Genesis, 1, 1, r) != Hash(Genesis, 1, 1, local) {
+		t.Fatal("the time zone of a record changes its hash")
+	}
+}
+
+func TestNormalize(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 678901234, time.FixedZone("CST", 8*3600))
+	r := Normalize(Record{}, now)
+	if r.Result != ResultOK || r.Time.Location() != time.UTC || r.Time.Nanosecond() != 678000000 {
+		t.Fatalf("normalised %+v", r)
+	}
+}
+
+func verify(tenant int64, anchor, head Link, es []Entry) error {
+	v := NewVerifier(tenant, anchor)
+	for _, e := range es {
+		if err := v.Next(e); err != nil {
+			return err
+		}
+	}
+	return v.End(head)
+}
+
+func TestChainVerify(t *testing.T) {
+	genesis := Link{Hash: Genesis}
+	entries, head := Chain(5, genesis, sample(6))
+	for i := range entries {
+		entries[i].ID = int64(100 + i)
+	}
+	if err := verify(5, genesis, head, entries); err != nil {
+		t.Fatalf("intact chain: %v", err)
+	}
+	// A second batch continues the first.
+	more, head2 := Chain(5, head, sample(2))
+	if more[0].Seq != 7 || more[0].PrevHash != head.Hash {
+		t.Fatalf("second batch starts at %d after %s", more[0].Seq, more[0].PrevHash)
+	}
+	if err := verify(5, genesis, head2, append(append([]Entry{}, entries...), more...)); err != nil {
+		t.Fatalf("two batches: %v", err)
+	}
+
+	cases := []struct {
+		name   string
+		tamper func([]Entry) []Entry
+		wantID int64
+	}{
+		{"edited", func(es []Entry) []Entry { es[2].Result = "PERMISSION_DENIED"; return es }, 102},
+		{"edited time", func(es []Entry) []Entry { es[3].Time = es[3].Time.Add(time.Hour); return es }, 103},
+		{"edited and rehashed", func(es []Entry) []Entry {
+			es[2].ActorID = 99
+			es[2].Hash = Hash(es[2].PrevHash, 5, es[2].Seq, es[2].Record)
+			return es
+		}, 103},
+		{"deleted", func(es []Entry) []Entry { return append(es[:2], es[3:]...) }, 103},
+		{"deleted and renumbered", func(es []Entry) []Entry {
+			es = append(es[:2], es[3:]...)
+			for i := 2; i < len(es); i++ {
+				es[i].Seq--
+			}
+			return es
+		}, 103},
+		{"reordered", func(es []Entry) []Entry { es[1], es[2] = es[2], es[1]; return es }, 102},
+		{"reordered with seqs swapped", func(es []Entry) []Entry {
+			es[1], es[2] = es[2], es[1]
+			es[1].Seq, es[2].Seq = es[2].Seq, es[1].Seq
+			return es
+		}, 102},
+		{"last deleted", func(es []Entry) []Entry { return es[:len(es)-1] }, 0},
+		{"other tenant", func(es []Entry) []Entry { es[4].TenantID = 6; return es }, 104},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			es := tc.tamper(append([]Entry{}, entries...))
+			err := verify(5, genesis, head, es)
+			var b *Broken
+			if !errors.As(err, &b) {
+				t.Fatalf("tampering not found: %v", err)
+			}
+			if b.ID != tc.wantID {
+				t.Fatalf("first bad record %d, want %d (%v)", b.ID, tc.wantID, err)
+			}
+			if !strings.Contains(err.Error(), "tenant 5") {
+				t.Fatalf("error does not name the tenant: %v", err)
+			}
+		})
+	}
+}
+
+func TestChainVerifyFromAnchor(t *testing.T) {
+	genesis := Link{Hash: Genesis}
+	entries, head := Chain(5, genesis, sample(6))
+	// Trimmed up to seq 3: the anchor is the third record's link.
+	anchor := Link{Seq: entries[2].Seq, Hash: entries[2].Hash}
+	rest := entries[3:]
+	if err := verify(5, anchor, head, rest); err != nil {
+		t.Fatalf("after a trim: %v", err)
+	}
+	if err := verify(5, genesis, head, rest); err == nil {
+		t.Fatal("a trimmed chain verified from genesis")
+	}
+	edited := append([]Entry{}, rest...)
+	edited[1].TargetID = "8"
+	if err := verify(5, anchor, head, edited); err == nil {
+		t.Fatal("an edit after a trim was not found")
+	}
+}

@@ -1,0 +1,200 @@
+package audit
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/logic/access"
+)
+
+// Trail is the stored audit trail as reading, verifying and trimming use it
+// (dao.AuditLogs).
+type Trail interface {
+	Store
+	// List returns a tenant's records matching q, newest first, and how
+	// many match in all.
+	List(ctx context.Context, q Query) ([]Entry, int64, error)
+	// Tenants lists every tenant with a chain (a head or any record).
+	Tenants(ctx context.Context) ([]int64, error)
+	// Ends returns a tenant's anchor and head (both Link{0, Genesis} for
+	// a tenant without a chain).
+	Ends(ctx context.Context, tenantID int64) (anchor, head Link, err error)
+	// Entries returns up to limit of a tenant's records after seq, in
+	// sequence order.
+	Entries(ctx context.Context, tenantID, afterSeq int64, limit int) ([]Entry, error)
+	// Trim deletes, in one transaction holding the tenant's head, up to
+	// limit of its oldest records written before before (only a prefix of
+	// the chain) and moves the anchor to the last one deleted.
+	Trim(ctx context.Context, tenantID int64, before time.Time, limit int) (int64, error)
+}
+
+// Query filters a tenant's records; zero fields match all.
+type Query struct {
+	TenantID   int64
+	ActorKind  string
+	ActorID    int64
+	Operation  string
+	TargetType string
+	TargetID   string
+	Result     string
+	// From is inclusive, To exclusive.
+	From, To time.Time
+	// BeforeSeq continues a listing below that sequence number.
+	BeforeSeq int64
+	Limit     int
+}
+
+// ListReq is a listing of the caller's tenant's trail.
+type ListReq struct {
+	ActorKind, Operation, TargetType, TargetID, Result string
+	ActorID                                            int64
+	From, To                                           time.Time
+	PageSize                                           int
+	PageToken                                          string
+}
+
+// ListResp is a page of records, newest first.
+type ListResp struct {
+	Records       []Entry
+	Total         int64
+	NextPageToken string
+}
+
+// Log reads the trail for tenant admins.
+type Log struct{ trail Trail }
+
+// NewLog reads trail.
+func NewLog(trail Trail) *Log { return &Log{trail: trail} }
+
+type listCursor struct {
+	Seq int64 `json:"s"`
+}
+
+// maxFilterLen bounds a text filter to the column it is compared with.
+const maxFilterLen = 64
+
+// List pages through the caller's tenant's records, newest first.
+func (l *Log) List(ctx context.Context, req ListReq) (ListResp, error) {
+	s, err := access.Require(ctx, access.Admin)
+	if err != nil {
+		return ListResp{}, err
+	}
+	size, err := access.PageSize(req.PageSize)
+	if err != nil {
+		return ListResp{}, err
+	}
+	var cur listCursor
+	if err := access.DecodePageToken(req.PageToken, &cur); err != nil {
+		return ListResp{}, err
+	}
+	switch req.ActorKind {
+	case "", ActorUser, ActorApp, ActorAnonymous, ActorSystem:
+	default:
+		return ListResp{}, errs.InvalidArgument("actor_kind", "must be one of user, app, anonymous, system")
+	}
+	if req.ActorID < 0 {
+		return ListResp{}, errs.InvalidArgument("actor_id", "must be a positive id (got %d)", req.ActorID)
+	}
+	for _, f := range []struct{ field, v string }{
+		{"operation", req.Operation}, {"target_type", req.TargetType}, {"target_id", req.TargetID}, {"result", req.Result},
+	} {
+		if len(f.v) > maxFilterLen {
+			return ListResp{}, errs.InvalidArgument(f.field, "must be at most %d bytes", maxFilterLen)
+		}
+	}
+	if err := access.CheckQueryTime("from", req.From); err != nil {
+		return ListResp{}, err
+	}
+	if err := access.CheckQueryTime("to", req.To); err != nil {
+		return ListResp{}, err
+	}
+	if !req.From.IsZero() && !req.To.IsZero() && !req.To.After(req.From) {
+		return ListResp{}, errs.InvalidArgument("to", "must be later than from")
+	}
+	rows, total, err := l.trail.List(ctx, Query{
+		TenantID: s.TenantID, ActorKind: req.ActorKind, ActorID: req.ActorID, Operation: req.Operation,
+		TargetType: req.TargetType, TargetID: req.TargetID, Result: req.Result,
+		From: req.From, To: req.To, BeforeSeq: cur.Seq, Limit: size + 1,
+	})
+	if err != nil {
+		return ListResp{}, err
+	}
+	resp := ListResp{Records: rows, Total: total}
+	if len(rows) > size {
+		resp.Records = rows[:size]
+		resp.NextPageToken = access.EncodePageToken(listCursor{Seq: rows[size-1].Seq})
+	}
+	return resp, nil
+}
+
+// verifyPage is how many records Verify reads at a time.
+const verifyPage = 1000
+
+// VerifyResult is what Verify checked of one tenant's chain.
+type VerifyResult struct {
+	TenantID int64
+	Anchor   Link
+	Head     Link
+	Checked  int64
+}
+
+// Verify checks the chain of tenant, or of every tenant when tenant is nil,
+// and reports each chain checked to each; it stops at the first broken
+// chain with a *Broken error naming the first bad record.
+func Verify(ctx context.Context, trail Trail, tenant *int64, each func(VerifyResult)) error {
+	tenants := []int64{}
+	if tenant != nil {
+		tenants = append(tenants, *tenant)
+	} else {
+		all, err := trail.Tenants(ctx)
+		if err != nil {
+			return err
+		}
+		tenants = all
+	}
+	for _, t := range tenants {
+		anchor, head, err := trail.Ends(ctx, t)
+		if err != nil {
+			return err
+		}
+		v := NewVerifier(t, anchor)
+		// Records at or below the anchor should have been trimmed; one
+		// that is left (or put back) is reported by Next as out of order.
+		// Records appended after the head was read (the service runs on)
+		// are left for the next run.
+		var after int64
+	read:
+		for {
+			page, err := trail.Entries(ctx, t, after, verifyPage)
+			if err != nil {
+				return err
+			}
+			for _, e := range page {
+				if e.Seq > head.Seq {
+					break read
+				}
+				if err := v.Next(e); err != nil {
+					return err
+				}
+			}
+			if len(page) < verifyPage {
+				break
+			}
+			after = page[len(page)-1].Seq
+		}
+		if err := v.End(head); err != nil {
+			return err
+		}
+		if each != nil {
+			each(VerifyResult{TenantID: t, Anchor: anchor, Head: head, Checked: v.Checked()})
+		}
+	}
+	return nil
+}
+
+// String describes a verified chain in one line.
+func (r VerifyResult) String() string {
+	return fmt.Sprintf("tenant %d: %d records verified (seq %d to %d)", r.TenantID, r.Checked, r.Anchor.Seq+1, r.Head.Seq)
+}

@@ -1,0 +1,123 @@
+package audit
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+)
+
+// TrimOptions tune the Trimmer (config [audit]).
+type TrimOptions struct {
+	// Retention is how long a record is kept.
+	Retention time.Duration
+	// Every is the pause between rounds.
+	Every time.Duration
+	// Batch is how many records one transaction deletes at most, and
+	// Batches how many batches a round deletes per tenant at most.
+	Batch, Batches int
+}
+
+// Trimmer deletes records older than the retention, in every instance:
+// each batch is one transaction holding the tenant's chain head, so
+// instances trim one after the other and a trim never interleaves with an
+// append. The anchor moves with each batch, so what remains verifies.
+type Trimmer struct {
+	trail Trail
+	o     TrimOptions
+	log   zerolog.Logger
+	now   func() time.Time
+
+	trimmed prometheus.Counter
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+	once sync.Once
+}
+
+// NewTrimmer trims trail.
+func NewTrimmer(trail Trail, log zerolog.Logger, o TrimOptions) *Trimmer {
+	if o.Every <= 0 {
+		o.Every = time.Hour
+	}
+	if o.Batch <= 0 {
+		o.Batch = 1000
+	}
+	if o.Batches <= 0 {
+		o.Batches = 100
+	}
+	return &Trimmer{
+		trail: trail, o: o, log: log, now: time.Now, stop: make(chan struct{}),
+		trimmed: prometheus.NewCounter(prometheus.CounterOpts{Name: "mgvcore_audit_trimmed_total",
+			Help: "Audit records deleted by this process after audit.retention."}),
+	}
+}
+
+// RegisterMetrics adds the trimmer's metrics to reg.
+func (t *Trimmer) RegisterMetrics(reg prometheus.Registerer) error { return reg.Register(t.trimmed) }
+
+// Round trims every tenant once and returns how many records it deleted.
+func (t *Trimmer) Round(ctx context.Context) (int64, error) {
+	before := t.now().Add(-t.o.Retention)
+	tenants, err := t.trail.Tenants(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var total int64
+	for _, tenant := range tenants {
+		for range t.o.Batches {
+			n, err := t.trail.Trim(ctx, tenant, before, t.o.Batch)
+			total += n
+			t.trimmed.Add(float64(n))
+			if err != nil {
+				return total, err
+			}
+			if n < int64(t.o.Batch) {
+				break
+			}
+		}
+	}
+	return total, nil
+}
+
+// Start runs a round at once and then every Every until Stop.
+func (t *Trimmer) Start() {
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		tick := time.NewTicker(t.o.Every)
+		defer tick.Stop()
+		for {
+			ctx, cancel := context.WithCancel(context.Background())
+			go func() {
+				select {
+				case <-t.stop:
+					cancel()
+				case <-ctx.Done():
+				}
+			}()
+			n, err := t.Round(ctx)
+			stopped := ctx.Err() != nil
+			cancel()
+			if err != nil && !stopped {
+				t.log.Warn().Err(err).Msg("audit: trimming past the retention failed; trying again next round")
+			} else if n > 0 {
+				t.log.Info().Int64("records", n).Dur("retention", t.o.Retention).Msg("audit: trimmed records past the retention")
+			}
+			select {
+			case <-t.stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+}
+
+// Stop ends the trimming, cancelling a batch in progress (its transaction
+// rolls back).
+func (t *Trimmer) Stop() {
+	t.once.Do(func() { close(t.stop) })
+	t.wg.Wait()
+}

@@ -1,0 +1,201 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/rs/zerolog"
+)
+
+// memStore chains appended records per tenant in memory; fail makes the
+// next appends fail, gate blocks them.
+type memStore struct {
+	mu      sync.Mutex
+	heads   map[int64]Link
+	entries []Entry
+	batches []int
+	fail    int
+	gate    chan struct{}
+}
+
+func newMemStore() *memStore { return &memStore{heads: map[int64]Link{}} }
+
+func (m *memStore) Append(ctx context.Context, recs []Record) error {
+	if m.gate != nil {
+		select {
+		case <-m.gate:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fail > 0 {
+		m.fail--
+		return errors.New("database unavailable")
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.batches = append(m.batches, len(recs))
+	for _, r := range recs {
+		head, ok := m.heads[r.TenantID]
+		if !ok {
+			head = Link{Hash: Genesis}
+		}
+		es, h := Chain(r.TenantID, head, []Record{r})
+		m.heads[r.TenantID] = h
+		m.entries = append(m.entries, es...)
+	}
+	return nil
+}
+
+func (m *memStore) count() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.entries)
+}
+
+func TestWriterBatchesAndDrainsOnStop(t *testing.T) {
+	store := newMemStore()
+	w := NewWriter(store, zerolog.Nop(), WriterOptions{Queue: 1000, Batch: 50, Interval: time.Hour})
+	w.Start()
+	call := &Call{RequestID: "req-1", ClientAddr: "198.51.100.4"}
+	ctx := WithCall(context.Background(), call)
+	for i := range 120 {
+		w.Record(ctx, Record{TenantID: int64(1 + i%2), ActorKind: ActorUser, ActorID: 3, Operation: "search"})
+	}
+	// Two full batches go at once; the remaining 20 wait for the interval,
+	// which is an hour: only Stop writes them.
+	deadline := time.Now().Add(10 * time.Second)
+	for store.count() < 100 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := store.count(); n != 100 {
+		t.Fatalf("%d records written before the interval, want the 100 of two full batches", n)
+	}
+	ctxStop, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	w.Stop(ctxStop)
+	if n := store.count(); n != 120 {
+		t.Fatalf("%d records written after Stop, want 120", n)
+	}
+	for _, e := range store.entries {
+		if e.RequestID != "req-1" || e.ClientAddr != "198.51.100.4" || e.Result != ResultOK || e.Time.IsZero() {
+			t.Fatalf("record not filled from its call: %+v", e)
+		}
+	}
+	// Each tenant's chain verifies.
+	for tenant, head := range store.heads {
+		v := NewVerifier(tenant, Link{Hash: Genesis})
+		for _, e := range store.entries {
+			if e.TenantID == tenant {
+				if err := v.Next(e); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if err := v.End(head); err != nil || v.Checked() != 60 {
+			t.Fatalf("tenant %d: %d checked, %v", tenant, v.Checked(), err)
+		}
+	}
+	// After Stop a record is refused, counted, and Stop again is harmless.
+	w.Record(context.Background(), Record{TenantID: 1, Operation: "late"})
+	if got := testutil.ToFloat64(w.dropped); got != 1 {
+		t.Fatalf("dropped %v after stop, want 1", got)
+	}
+	w.Stop(ctxStop)
+}
+
+func TestWriterFlushesOnInterval(t *testing.T) {
+	store := newMemStore()
+	w := NewWriter(store, zerolog.Nop(), WriterOptions{Batch: 500, Interval: 20 * time.Millisecond})
+	w.Start()
+	defer w.Stop(context.Background())
+	w.Record(context.Background(), Record{TenantID: 1, Operation: "auth.login"})
+	deadline := time.Now().Add(10 * time.Second)
+	for store.count() == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if store.count() != 1 {
+		t.Fatal("a lone record was not written at the interval")
+	}
+}
+
+func TestWriterRetriesAFailingStore(t *testing.T) {
+	store := newMemStore()
+	store.fail = 3
+	w := NewWriter(store, zerolog.Nop(), WriterOptions{Interval: 5 * time.Millisecond, RetryMax: 20 * time.Millisecond})
+	w.Start()
+	for range 10 {
+		w.Record(context.Background(), Record{TenantID: 1, Operation: "tracker.create"})
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for store.count() < 10 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	w.Stop(context.Background())
+	if store.count() != 10 || testutil.ToFloat64(w.failures) != 3 || testutil.ToFloat64(w.dropped) != 0 {
+		t.Fatalf("written %d, failures %v, dropped %v", store.count(), testutil.ToFloat64(w.failures), testutil.ToFloat64(w.dropped))
+	}
+}
+
+func TestWriterFullQueueWaitsThenCounts(t *testing.T) {
+	store := newMemStore()
+	store.gate = make(chan struct{})
+	w := NewWriter(store, zerolog.Nop(), WriterOptions{Queue: 4, Batch: 1, Interval: time.Millisecond, FullWait: 30 * time.Millisecond})
+	w.Start()
+	// The writer holds one record in its blocked append; four more fill
+	// the queue; the next waits FullWait and is given up, counted.
+	calls := 0
+	record := func() {
+		calls++
+		w.Record(context.Background(), Record{TenantID: 1, Operation: "search"})
+	}
+	record()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(w.queue) > 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	for range 4 {
+		record()
+	}
+	start := time.Now()
+	record()
+	if waited := time.Since(start); waited < 30*time.Millisecond {
+		t.Fatalf("a record on a full queue returned after %v, before FullWait", waited)
+	}
+	dropped := testutil.ToFloat64(w.dropped)
+	if dropped < 1 || testutil.ToFloat64(w.waited) < 1 {
+		t.Fatalf("dropped %v, waited %v", dropped, testutil.ToFloat64(w.waited))
+	}
+	close(store.gate)
+	w.Stop(context.Background())
+	if got := store.count() + int(dropped); got != calls {
+		t.Fatalf("written %d + dropped %v of %d records", store.count(), dropped, calls)
+	}
+}
+
+func TestWriterStopGivesUpAtTheDeadline(t *testing.T) {
+	store := newMemStore()
+	store.fail = 1 << 30
+	w := NewWriter(store, zerolog.Nop(), WriterOptions{Interval: time.Hour, RetryMax: 10 * time.Millisecond})
+	w.Start()
+	for range 3 {
+		w.Record(context.Background(), Record{TenantID: 1, Operation: "search"})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	w.Stop(ctx)
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("Stop took %v past its deadline", took)
+	}
+	if got := testutil.ToFloat64(w.dropped); got != 3 {
+		t.Fatalf("dropped %v, want the 3 unwritten records counted", got)
+	}
+}
