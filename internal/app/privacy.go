@@ -22,7 +22,7 @@ func newPrivacyDomain(dm *domain, convs *dao.Conversations) *privacyDomain {
 	repo := dao.NewPrivacy(dm.d.db)
 	cfg := dm.cfg.Privacy
 	pd.runner = privacy.NewRunner(repo, pd.deleter, dm.revocations, tx, privacy.RunnerOptions{
-		Batch: cfg.ErasureBatch, Lease: cfg.ErasureLease.Duration,
+		Batch: cfg.ErasureBatch, Lease: cfg.ErasureLease.Duration, Audit: dm.audit.writer,
 	}, dm.log, privacy.AppendErased(dm.events.log))
 	pd.service = privacy.NewService(repo, cfg.ConfirmOver, pd.runner.Notify)
 	return pd

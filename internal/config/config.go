@@ -442,7 +442,7 @@ func Default() *Config {
 		},
 		Privacy: Privacy{ConfirmOver: 100, ErasureBatch: 50, ErasureLease: Duration{30 * time.Second}},
 		Events:  defaultEvents(),
-		Audit: defaultAudit(),
+		Audit:   defaultAudit(),
 	}
 }
 

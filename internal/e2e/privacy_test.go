@@ -242,6 +242,35 @@ func TestPrivacyLookupAndErasureOnMariaDBAndElasticsearch(t *testing.T) {
 	if events := deletedEvents(t, s, admin); len(events) != 3 {
 		t.Errorf("conversation.deleted events: %v", events)
 	}
+
+	// The trail names the jobs, never the person.
+	want := map[string]string{"privacy.erasure.start": "erasure", "privacy.erasure.confirm": "erasure",
+		"privacy.erasure.run": "erasure", "privacy.lookup": "", "conversation.delete": ""}
+	deadline := time.Now().Add(20 * time.Second)
+	for op, target := range want {
+		for {
+			var page controller.AuditLogPageJSON
+			authCall(t, s, http.MethodGet, "/api/v1/audit-logs?operation="+op, admin, nil).want(t, http.StatusOK, "").decode(t, &page)
+			if len(page.Records) > 0 || op == "conversation.delete" {
+				for _, r := range page.Records {
+					if r.TargetType != target || (target == "erasure" && r.TargetID == "") {
+						t.Errorf("%s: target %s %q", op, r.TargetType, r.TargetID)
+					}
+				}
+				if op == "conversation.delete" && len(page.Records) > 0 {
+					t.Errorf("an erasure's deletions are not requests: %+v", page.Records)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no audit record of %s", op)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	if found := tablesHolding(t, f, name, userPhone, *u.Email, "hr-"+tag, phone, "acct"+tag); len(found) > 0 {
+		t.Errorf("after erasure, with the trail written: %s", strings.Join(found, "; "))
+	}
 }
 
 // TestR12ErasureLeavesNoTrace erases an outside speaker from 80

@@ -2,10 +2,12 @@ package privacy
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/logic/access"
+	"github.com/megaview/mgvcore/internal/logic/audit"
 	"github.com/megaview/mgvcore/internal/model"
 )
 
@@ -66,6 +68,7 @@ func (s *Service) StartErasure(ctx context.Context, subject Subject) (ErasureVie
 	if err := s.repo.CreateErasure(ctx, &e); err != nil {
 		return ErasureView{}, err
 	}
+	audit.Target(ctx, "erasure", strconv.FormatInt(e.ID, 10))
 	if e.Status == model.ErasurePending {
 		s.notify()
 	}

@@ -6,11 +6,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/logic/audit"
 	"github.com/megaview/mgvcore/internal/model"
 )
 
@@ -28,6 +31,9 @@ type RunnerOptions struct {
 	Lease time.Duration
 	// Poll is how often an idle runner looks for jobs.
 	Poll time.Duration
+	// Audit takes a record of each job's end (nil: none), naming the job,
+	// never the person.
+	Audit audit.Recorder
 }
 
 // Runner works on erasure jobs in the background, in every instance: it
@@ -132,7 +138,16 @@ func (r *Runner) RunOnce(ctx context.Context) (bool, error) {
 	if err != nil || e == nil {
 		return false, err
 	}
-	return true, r.work(ctx, e)
+	err = r.work(ctx, e)
+	if r.o.Audit != nil && (err == nil || ctx.Err() == nil) {
+		result := audit.ResultOK
+		if err != nil {
+			result = errs.ReasonOf(err)
+		}
+		r.o.Audit.Record(ctx, audit.Record{TenantID: e.TenantID, ActorKind: audit.ActorSystem, Operation: "privacy.erasure.run",
+			TargetType: "erasure", TargetID: strconv.FormatInt(e.ID, 10), Result: result})
+	}
+	return true, err
 }
 
 var errLeaseLost = errors.New("the lease of the job passed to another instance")
