@@ -63,6 +63,8 @@ var auditRules = map[string]policy.AuditRule{
 	controller.OperationStartErasure:                             {Name: "privacy.erasure.start", TargetType: "erasure"},
 	controller.OperationConfirmErasure:                           {Name: "privacy.erasure.confirm", TargetType: "erasure", TargetParams: []string{"id"}},
 	controller.OperationGetErasure:                               {},
+	controller.OperationPutTenantSettings:                        {Name: "tenant.settings.update", TargetType: "tenant"},
+	controller.OperationGetTenantSettings:                        {},
 
 	// Partner events: reading the log is a plain read; subscriptions are
 	// writes.

@@ -8,11 +8,13 @@ import (
 )
 
 // privacyDomain is governance over personal data: conversation delete,
-// personal-data lookup and erasure.
+// personal-data lookup and erasure, retention.
 type privacyDomain struct {
 	deleter *conversation.Deleter
-	service *privacy.Service
-	runner  *privacy.Runner
+	service  *privacy.Service
+	runner   *privacy.Runner
+	settings *privacy.TenantSettings
+	retainer *privacy.Retainer
 }
 
 func newPrivacyDomain(dm *domain, convs *dao.Conversations) *privacyDomain {
@@ -25,6 +27,12 @@ func newPrivacyDomain(dm *domain, convs *dao.Conversations) *privacyDomain {
 		Batch: cfg.ErasureBatch, Lease: cfg.ErasureLease.Duration, Audit: dm.audit.writer,
 	}, dm.log, privacy.AppendErased(dm.events.log))
 	pd.service = privacy.NewService(repo, cfg.ConfirmOver, pd.runner.Notify)
+	retention := dao.NewRetention(dm.d.db)
+	pd.settings = privacy.NewTenantSettings(retention)
+	pd.retainer = privacy.NewRetainer(retention, pd.deleter, privacy.RetainerOptions{
+		Every: cfg.RetentionEvery.Duration, Poll: cfg.RetentionPoll.Duration, Batch: cfg.ErasureBatch,
+		Lease: cfg.ErasureLease.Duration, Audit: dm.audit.writer,
+	}, dm.log)
 	return pd
 }
 
@@ -33,9 +41,14 @@ func newPrivacyDomain(dm *domain, convs *dao.Conversations) *privacyDomain {
 func (pd *privacyDomain) register(r controller.Router) {
 	controller.ConversationDelete{Deleter: pd.deleter}.Routes(r)
 	controller.Privacy{Privacy: pd.service}.Routes(r)
+	controller.TenantSettings{Settings: pd.settings}.Routes(r)
 	pd.runner.Start()
+	pd.retainer.Start()
 }
 
 // stop ends the erasure runner; a job in progress resumes in the next
 // process once its lease runs out.
-func (pd *privacyDomain) stop() { pd.runner.Stop() }
+func (pd *privacyDomain) stop() {
+	pd.runner.Stop()
+	pd.retainer.Stop()
+}

@@ -440,9 +440,10 @@ func Default() *Config {
 			SigninAccountAttempts: 5,
 			SigninAddressAttempts: 100,
 		},
-		Privacy: Privacy{ConfirmOver: 100, ErasureBatch: 50, ErasureLease: Duration{30 * time.Second}},
-		Events:  defaultEvents(),
-		Audit:   defaultAudit(),
+		Privacy: Privacy{ConfirmOver: 100, ErasureBatch: 50, ErasureLease: Duration{30 * time.Second},
+			RetentionEvery: Duration{24 * time.Hour}, RetentionPoll: Duration{time.Minute}},
+		Events: defaultEvents(),
+		Audit:  defaultAudit(),
 	}
 }
 

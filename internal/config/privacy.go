@@ -12,6 +12,10 @@ type Privacy struct {
 	// ErasureLease is how long an instance holds an erasure job without
 	// progress before another takes it over.
 	ErasureLease Duration `toml:"erasure_lease"`
+	// RetentionEvery is the time between two retention runs of a tenant
+	// (a day); every instance looks for a tenant due every RetentionPoll.
+	RetentionEvery Duration `toml:"retention_every"`
+	RetentionPoll  Duration `toml:"retention_poll"`
 }
 
 // validate names the first bad key.
@@ -23,6 +27,8 @@ func (p Privacy) validate() error {
 		return fmt.Errorf("privacy.erasure_batch: must be 1..1000 (got %d)", p.ErasureBatch)
 	case p.ErasureLease.Duration < 1e9:
 		return fmt.Errorf("privacy.erasure_lease: must be at least 1s (got %s)", p.ErasureLease.Duration)
+	case p.RetentionEvery.Duration < 1e9 || p.RetentionPoll.Duration < 1e8:
+		return fmt.Errorf("privacy.retention_every and retention_poll: at least 1s and 100ms (got %s, %s)", p.RetentionEvery.Duration, p.RetentionPoll.Duration)
 	}
 	return nil
 }

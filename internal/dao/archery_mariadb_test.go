@@ -275,7 +275,10 @@ func TestUpgradeKeepsEveryRowOnMariaDB(t *testing.T) {
 		if table == dao.MigrationsTable {
 			a = a[:len(a)-len(applied)] // and the rows of the migrations applied
 		}
-		if !slices.EqualFunc(b, a, slices.Equal) {
+		// A column a migration adds comes last (tenants.retention_days):
+		// the columns there before keep their values.
+		kept := func(x, y []sql.NullString) bool { return len(y) >= len(x) && slices.Equal(x, y[:len(x)]) }
+		if !slices.EqualFunc(b, a, kept) {
 			t.Errorf("%s changed:\nbefore %v\nafter  %v", table, b, a)
 		}
 	}

@@ -25,3 +25,19 @@ CREATE TABLE privacy_erasures (
   KEY idx_privacy_erasures_due (status, lease_until),
   KEY idx_privacy_erasures_tenant (tenant_id, id)
 ) ENGINE=InnoDB COMMENT='personal-data erasure jobs, claimed with a lease and resumed after a restart';
+
+-- Retention: how many days a tenant keeps its conversations (0: for ever),
+-- and the daily run of each tenant's retention, claimed by one instance at
+-- a time with a lease.
+
+ALTER TABLE tenants
+  ADD COLUMN retention_days INT NOT NULL DEFAULT 0 COMMENT 'conversations that began more days ago are deleted daily; 0: kept for ever';
+
+CREATE TABLE retention_runs (
+  tenant_id   BIGINT      NOT NULL DEFAULT 0 COMMENT 'tenants.id',
+  last_run_at DATETIME(3) NOT NULL DEFAULT '1970-01-01 00:00:00.000' COMMENT 'when its last run finished (UTC)',
+  lease_owner VARCHAR(64) NOT NULL DEFAULT '' COMMENT 'instance running it',
+  lease_until DATETIME(3) NOT NULL DEFAULT '1970-01-01 00:00:00.000' COMMENT 'until when that instance holds it (UTC)',
+  deleted     BIGINT      NOT NULL DEFAULT 0 COMMENT 'conversations its last run deleted',
+  PRIMARY KEY (tenant_id)
+) ENGINE=InnoDB COMMENT='daily retention run per tenant, claimed with a lease so instances do not collide';

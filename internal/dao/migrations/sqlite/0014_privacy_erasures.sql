@@ -22,3 +22,13 @@ CREATE TABLE IF NOT EXISTS privacy_erasures (
 
 CREATE INDEX IF NOT EXISTS idx_privacy_erasures_due ON privacy_erasures (status, lease_until);
 CREATE INDEX IF NOT EXISTS idx_privacy_erasures_tenant ON privacy_erasures (tenant_id, id);
+
+ALTER TABLE tenants ADD COLUMN retention_days INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE IF NOT EXISTS retention_runs (
+  tenant_id   INTEGER  PRIMARY KEY,
+  last_run_at DATETIME NOT NULL DEFAULT '1970-01-01 00:00:00',
+  lease_owner TEXT     NOT NULL DEFAULT '',
+  lease_until DATETIME NOT NULL DEFAULT '1970-01-01 00:00:00',
+  deleted     INTEGER  NOT NULL DEFAULT 0
+);
