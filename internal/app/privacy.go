@@ -10,7 +10,7 @@ import (
 // privacyDomain is governance over personal data: conversation delete,
 // personal-data lookup and erasure, retention.
 type privacyDomain struct {
-	deleter *conversation.Deleter
+	deleter  *conversation.Deleter
 	service  *privacy.Service
 	runner   *privacy.Runner
 	settings *privacy.TenantSettings
