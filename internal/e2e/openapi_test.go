@@ -304,6 +304,10 @@ func TestOpenAPIOnMariaDB(t *testing.T) {
 	c.do(http.MethodPost, confirm, admin, map[string]any{"count": erasure.ConversationsTotal}, http.StatusConflict)
 	c.do(http.MethodGet, "/api/v1/audit-logs?operation=privacy.erasure.start", admin, nil, http.StatusOK)
 	c.do(http.MethodGet, "/api/v1/audit-logs", rep, nil, http.StatusForbidden)
+	c.do(http.MethodPut, "/api/v1/tenant/settings", admin, map[string]any{"retention_days": 3650}, http.StatusOK)
+	c.invalid(http.MethodPut, "/api/v1/tenant/settings", admin, map[string]any{"retention_days": -1}, http.StatusBadRequest)
+	c.do(http.MethodGet, "/api/v1/tenant/settings", admin, nil, http.StatusOK)
+	c.do(http.MethodGet, "/api/v1/tenant/settings", rep, nil, http.StatusForbidden)
 
 	// Sessions, last: a password change and a sign-out revoke the new
 	// rep's tokens.
