@@ -2,11 +2,8 @@ package privacy
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -104,12 +101,7 @@ type Retainer struct {
 	o      RetainerOptions
 	log    zerolog.Logger
 	owner  string
-
-	stop    chan struct{}
-	done    chan struct{}
-	cancel  context.CancelFunc
-	started sync.Once
-	stopped sync.Once
+	bg     *background
 }
 
 // NewRetainer makes a retainer.
@@ -129,36 +121,16 @@ func NewRetainer(repo RetentionRepo, purger Purger, o RetainerOptions, log zerol
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return &Retainer{repo: repo, purger: purger, o: o, log: log, owner: hex.EncodeToString(b[:]),
-		stop: make(chan struct{}), done: make(chan struct{})}
+	return &Retainer{repo: repo, purger: purger, o: o, log: log, owner: newOwner(), bg: newBackground()}
 }
 
 // Start runs the retainer in the background until Stop.
-func (r *Retainer) Start() {
-	r.started.Do(func() {
-		ctx, cancel := context.WithCancel(context.Background())
-		r.cancel = cancel
-		go r.run(ctx)
-	})
-}
+func (r *Retainer) Start() { r.bg.start(r.run) }
 
 // Stop ends the retainer; a run cut short is taken over after its lease.
-func (r *Retainer) Stop() {
-	r.stopped.Do(func() {
-		close(r.stop)
-		if r.cancel == nil {
-			close(r.done)
-			return
-		}
-		r.cancel()
-	})
-	<-r.done
-}
+func (r *Retainer) Stop() { r.bg.halt() }
 
-func (r *Retainer) run(ctx context.Context) {
-	defer close(r.done)
+func (r *Retainer) run(ctx context.Context, stop <-chan struct{}) {
 	t := time.NewTicker(r.o.Poll)
 	defer t.Stop()
 	for {
@@ -166,7 +138,7 @@ func (r *Retainer) run(ctx context.Context) {
 			r.log.Warn().Err(err).Msg("retention: a run failed; it is retried after its lease")
 		}
 		select {
-		case <-r.stop:
+		case <-stop:
 			return
 		case <-t.C:
 		}

@@ -2,12 +2,9 @@ package privacy
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -52,12 +49,8 @@ type Runner struct {
 	log    zerolog.Logger
 	owner  string
 
-	wake    chan struct{}
-	stop    chan struct{}
-	done    chan struct{}
-	cancel  context.CancelFunc
-	started sync.Once
-	stopped sync.Once
+	wake chan struct{}
+	bg   *background
 }
 
 // NewRunner makes a runner; hooks run in the transaction ending each job.
@@ -71,10 +64,8 @@ func NewRunner(repo Repo, purger Purger, revoke Revoker, tx Transactor, o Runner
 	if o.Poll <= 0 {
 		o.Poll = time.Second
 	}
-	var b [8]byte
-	_, _ = rand.Read(b[:])
 	return &Runner{repo: repo, purger: purger, revoke: revoke, tx: tx, hooks: hooks, o: o, log: log,
-		owner: hex.EncodeToString(b[:]), wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+		owner: newOwner(), wake: make(chan struct{}, 1), bg: newBackground()}
 }
 
 // Notify wakes an idle runner; it never blocks.
@@ -86,30 +77,13 @@ func (r *Runner) Notify() {
 }
 
 // Start runs the runner in the background until Stop.
-func (r *Runner) Start() {
-	r.started.Do(func() {
-		ctx, cancel := context.WithCancel(context.Background())
-		r.cancel = cancel
-		go r.run(ctx)
-	})
-}
+func (r *Runner) Start() { r.bg.start(r.run) }
 
 // Stop ends the runner. A batch in progress commits or rolls back; the
 // job's lease runs out and the next process resumes it.
-func (r *Runner) Stop() {
-	r.stopped.Do(func() {
-		close(r.stop)
-		if r.cancel == nil {
-			close(r.done)
-			return
-		}
-		r.cancel()
-	})
-	<-r.done
-}
+func (r *Runner) Stop() { r.bg.halt() }
 
-func (r *Runner) run(ctx context.Context) {
-	defer close(r.done)
+func (r *Runner) run(ctx context.Context, stop <-chan struct{}) {
 	t := time.NewTicker(r.o.Poll)
 	defer t.Stop()
 	for {
@@ -123,7 +97,7 @@ func (r *Runner) run(ctx context.Context) {
 			}
 		}
 		select {
-		case <-r.stop:
+		case <-stop:
 			return
 		case <-t.C:
 		case <-r.wake:
