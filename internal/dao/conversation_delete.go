@@ -4,8 +4,6 @@ import (
 	"context"
 	"slices"
 
-	"gorm.io/gorm/clause"
-
 	"github.com/megaview/mgvcore/internal/model"
 )
 
@@ -19,9 +17,9 @@ var derivedTables = []string{"participants", "transcript_parts", "conversation_m
 // outbox, so the index catches up when the engine is back). It runs in the
 // transaction ctx carries, or in its own.
 //
-// The conversation rows are locked first, in id order, as transcript
-// writers lock them (LockForTranscripts) before touching the rows derived
-// from them: a transcript write that started first commits before the
+// The conversation rows are locked first, by an UPDATE as transcript
+// writers lock them (LockForTranscripts), before the rows derived from
+// them are touched: a transcript write that started first commits before the
 // deletion reads on, and one that starts later finds no conversation.
 func (r *Conversations) DeleteConversations(ctx context.Context, tenantID int64, ids []int64) ([]model.Conversation, error) {
 	var gone []model.Conversation
@@ -29,12 +27,14 @@ func (r *Conversations) DeleteConversations(ctx context.Context, tenantID int64,
 		db := conn(ctx, r.db)
 		ids = slices.Clone(ids)
 		slices.Sort(ids)
-		q := db.Where("tenant_id = ? AND id IN ?", tenantID, slices.Compact(ids)).Order("id")
-		if db.Name() == "mysql" {
-			q = q.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate})
+		ids = slices.Compact(ids)
+		// Writing the rows first takes their locks on MySQL and the write
+		// lock on SQLite, which refuses a reader that later tries to write.
+		if err := db.Exec("UPDATE conversations SET updated_at = updated_at WHERE tenant_id = ? AND id IN ?", tenantID, ids).Error; err != nil {
+			return err
 		}
 		gone = nil
-		if err := q.Find(&gone).Error; err != nil || len(gone) == 0 {
+		if err := db.Where("tenant_id = ? AND id IN ?", tenantID, ids).Order("id").Find(&gone).Error; err != nil || len(gone) == 0 {
 			return err
 		}
 		present := make([]int64, len(gone))

@@ -46,7 +46,16 @@ func wantNoRows(t *testing.T, f *Fixture, id int64) {
 }
 
 func TestConversationDeleteOnMariaDBAndElasticsearch(t *testing.T) {
-	s := NewService(t, esEnv(t, mysqlEnv(t)))
+	testConversationDelete(t, NewService(t, esEnv(t, mysqlEnv(t))))
+}
+
+func TestConversationDeleteEmbedded(t *testing.T) {
+	testConversationDelete(t, NewService(t, nil))
+}
+
+// testConversationDelete deletes over both transports, as the wrong
+// callers, twice, and racing transcript writes.
+func testConversationDelete(t *testing.T, s *Service) {
 	f := NewFixture(t, s)
 	other := NewFixture(t, s)
 	s.Start()
@@ -91,7 +100,7 @@ func TestConversationDeleteOnMariaDBAndElasticsearch(t *testing.T) {
 	wantRPC(t, "no id", err, codes.InvalidArgument, "INVALID_ARGUMENT")
 	res, err := p.conv.DeleteConversation(p.ctx, &openv1.DeleteConversationRequest{ConversationId: ids["b"]})
 	if err != nil || res.ConversationId != ids["b"] {
-		t.Fatalf("gRPC delete: %v %v", res, err)
+		t.Fatalf("gRPC delete: %v %v\n%s", res, err, s.Stderr)
 	}
 	wantNoRows(t, f, ids["b"])
 	_, err = p.conv.DeleteConversation(p.ctx, &openv1.DeleteConversationRequest{ConversationId: ids["b"]})
