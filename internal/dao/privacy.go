@@ -182,6 +182,13 @@ func (p *Privacy) AnonymiseUser(ctx context.Context, tenantID, userID int64) err
 	})
 }
 
+// ReleaseErasures makes owner's pending jobs due now.
+func (p *Privacy) ReleaseErasures(ctx context.Context, owner string) error {
+	now := dbNow()
+	return dbError(conn(ctx, p.db).Exec("UPDATE privacy_erasures SET lease_until = ?, lease_owner = '', updated_at = ? WHERE lease_owner = ? AND status = ?",
+		now, now, owner, model.ErasurePending).Error, nil)
+}
+
 // FinishErasure ends owner's job with status and clears its subject.
 func (p *Privacy) FinishErasure(ctx context.Context, id int64, owner, status, lastError string) error {
 	now := dbNow()

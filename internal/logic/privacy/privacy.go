@@ -46,6 +46,9 @@ type Repo interface {
 	// name on the participants they are, and queues the re-indexing of the
 	// conversations they speak in. In the transaction ctx carries.
 	AnonymiseUser(ctx context.Context, tenantID, userID int64) error
+	// ReleaseErasures hands owner's jobs back, due at once (a clean stop
+	// or an upgrade: the next process need not wait out the lease).
+	ReleaseErasures(ctx context.Context, owner string) error
 	// FinishErasure ends owner's job with status and forgets its subject.
 	FinishErasure(ctx context.Context, id int64, owner, status, lastError string) error
 }

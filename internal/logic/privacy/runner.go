@@ -79,9 +79,17 @@ func (r *Runner) Notify() {
 // Start runs the runner in the background until Stop.
 func (r *Runner) Start() { r.bg.start(r.run) }
 
-// Stop ends the runner. A batch in progress commits or rolls back; the
-// job's lease runs out and the next process resumes it.
-func (r *Runner) Stop() { r.bg.halt() }
+// Stop ends the runner. A batch in progress commits or rolls back, and
+// the job is handed back, so the next process (the new one of an upgrade)
+// resumes it at once; after a kill it resumes when the lease runs out.
+func (r *Runner) Stop() {
+	r.bg.halt()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := r.repo.ReleaseErasures(ctx, r.owner); err != nil {
+		r.log.Warn().Err(err).Msg("erasure: cannot hand the job back; it resumes after its lease")
+	}
+}
 
 func (r *Runner) run(ctx context.Context, stop <-chan struct{}) {
 	t := time.NewTicker(r.o.Poll)
