@@ -8,7 +8,10 @@ a query marks exactly the sentences containing it, that the conversation is
 ready with its metrics, that a conflicting create and an invalid transcript
 are refused, that the conversation is listed, and that SearchTranscripts
 finds it by a word only its transcript holds once the index has caught up.
-It exits 1 on any mismatch, 2 on a usage error.
+Meanwhile it streams the tenant's events (EventService.StreamEvents) and
+checks that the conversation's creation and its transcript arrive exactly
+once each, with consecutive ids, and that a stream resumed from a cursor
+starts right after it. It exits 1 on any mismatch, 2 on a usage error.
 
 It imports mgv.open.v1 from the installed package (`pip install ./gen`) and
 prints where it found it and the grpcio and protobuf it runs on.
@@ -18,13 +21,16 @@ prints where it found it and the grpcio and protobuf it runs on.
         --app-key ak_… --app-secret … [--owner-user-id 42]
 
 Every option also reads an environment variable: MGV_GRPC_ADDR, MGV_CA_FILE,
-MGV_APP_KEY, MGV_APP_SECRET, MGV_OWNER_USER_ID, MGV_SENTENCES, MGV_SEARCH_WAIT.
+MGV_APP_KEY, MGV_APP_SECRET, MGV_OWNER_USER_ID, MGV_SENTENCES, MGV_SEARCH_WAIT,
+MGV_EVENTS_CURSOR.
 Without an owner id, the owner is upserted with OrgService.UpsertUser.
 """
 
 import argparse
 import os
+import queue
 import sys
+import threading
 import time
 import uuid
 from importlib import metadata
@@ -35,7 +41,7 @@ from google.protobuf import timestamp_pb2
 from mgv.open.v1 import auth_pb2, auth_pb2_grpc, common_pb2
 from mgv.open.v1 import conversation_pb2 as conv
 from mgv.open.v1 import conversation_pb2_grpc as conv_grpc
-from mgv.open.v1 import deal_pb2, deal_pb2_grpc, org_pb2, org_pb2_grpc
+from mgv.open.v1 import deal_pb2, deal_pb2_grpc, events_pb2, events_pb2_grpc, org_pb2, org_pb2_grpc
 from mgv.open.v1 import search_pb2, search_pb2_grpc
 from mgv.open.v1 import system_pb2, system_pb2_grpc
 
@@ -71,6 +77,8 @@ def parse_args():
                    help="sentences in the transcript (a 3-hour call has about 5000)")
     p.add_argument("--search-wait", type=float, default=float(env("MGV_SEARCH_WAIT", "5")),
                    help="seconds to wait for the transcript to become searchable")
+    p.add_argument("--events-cursor", type=int, default=int(env("MGV_EVENTS_CURSOR", "0")),
+                   help="stream the tenant's events after this id (0: from the oldest kept)")
     a = p.parse_args()
     if not a.app_key or not a.app_secret:
         p.error("--app-key and --app-secret (or MGV_APP_KEY, MGV_APP_SECRET) are required")
@@ -157,6 +165,73 @@ def search_transcripts(ch, md, word, cid, owner, wait):
           "SearchTranscripts returns the owner facet")
 
 
+class EventReader:
+    """One EventService.StreamEvents call, read by a thread into a queue."""
+
+    def __init__(self, ch, md, cursor, types=()):
+        req = events_pb2.StreamEventsRequest(cursor=cursor, types=list(types))
+        self.call = events_pb2_grpc.EventServiceStub(ch).StreamEvents(req, metadata=md)
+        self.queue = queue.Queue()
+        self.error = None
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        try:
+            for e in self.call:
+                self.queue.put(e)
+        except grpc.RpcError as e:
+            self.error = e
+        self.queue.put(None)
+
+    def until(self, pred, timeout):
+        """The events received until one satisfies pred (included), or None on timeout or end."""
+        got, deadline = [], time.monotonic() + timeout
+        while True:
+            try:
+                e = self.queue.get(timeout=max(deadline - time.monotonic(), 0.001))
+            except queue.Empty:
+                return None
+            if e is None:
+                return None
+            got.append(e)
+            if pred(e):
+                return got
+
+    def close(self):
+        self.call.cancel()
+
+
+def is_event(e, kind, cid):
+    return e.type == kind and int(e.data["conversation_id"]) == cid
+
+
+def check_events(reader, ch, md, cid, origin, sentences, put):
+    """The events of this run's conversation, from the stream opened before it was created."""
+    seen = reader.until(lambda e: is_event(e, "transcript.ready", cid), 30)
+    if not check(seen is not None, f"StreamEvents delivers transcript.ready of conversation {cid}"):
+        print(f"      stream error: {reader.error}")
+        return
+    # Whatever else the stream carries until then: the refused transcript
+    # and the repeated create must have written nothing.
+    later = reader.until(lambda e: False, 1.5) or []
+    reader.close()
+    ids = [e.id for e in seen]
+    check(all(b == a + 1 for a, b in zip(ids, ids[1:])), f"event ids are consecutive ({ids[0]}..{ids[-1]})")
+    created = [e for e in seen + later if is_event(e, "conversation.created", cid)]
+    check(len(created) == 1 and created[0].data["origin_conversation_id"] == origin and created[0].id < seen[-1].id,
+          "one conversation.created for the conversation, before its transcript")
+    ready = [e for e in seen + later if is_event(e, "transcript.ready", cid)]
+    r = ready[0]
+    check(len(ready) == 1 and int(r.data["sentence_count"]) == len(sentences) and int(r.data["transcript_version"]) == 1
+          and r.data["metrics"]["talk_ratio"] == put.metrics.talk_ratio and r.tenant_id > 0,
+          "one transcript.ready with the sentence count, version 1 and the stored metrics")
+    resumed = EventReader(ch, md, r.id - 1, ["transcript.ready"])
+    first = resumed.until(lambda e: True, 10)
+    resumed.close()
+    check(first is not None and first[0].id == r.id and first[0].data == r.data,
+          f"a stream resumed after {r.id - 1} starts with event {r.id}")
+
+
 def installed(dist):
     try:
         return metadata.version(dist)
@@ -190,6 +265,8 @@ def main():
         origin_deal_id=f"gen-test-deal-{run}", name="华信科技 200 席", account_name="华信科技",
         stage="proposal", amount_cents=12_345_67, owner_user_id=owner), metadata=md, timeout=10)
     check(deal.created and deal.deal.id > 0 and deal.deal.owner_user_id == owner, "DealService.UpsertDeal")
+
+    reader = EventReader(ch, md, args.events_cursor)
 
     # A word no other transcript holds: search must find this conversation.
     word = f"mgvword{run}"
@@ -282,6 +359,7 @@ def main():
         filter=common_pb2.ConversationFilter(owner_ids=[owner], deal_id=deal.deal.id), page_size=10), metadata=md, timeout=10)
     check([x.id for x in listed.conversations] == [cid] and listed.total == 1, "ListConversations finds it by owner and deal")
 
+    check_events(reader, ch, md, cid, create.origin_conversation_id, sentences, put)
     search_transcripts(ch, md, word, cid, owner, args.search_wait)
 
     try:

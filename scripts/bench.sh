@@ -4,6 +4,9 @@
 # starts the test dependencies first.
 #
 #   scripts/bench.sh [REGEXP]   only the benchmark tests matching REGEXP
+#
+# P10's streaming half (TestBenchP10EventStream) runs 30 s of transcripts at
+# 200/s; MGV_BENCH_P10_SECONDS=3 scripts/bench.sh P10 is a quick check.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -38,6 +38,12 @@ func newPolicies(cfg *config.Config, log zerolog.Logger, m *metrics.Metrics, brk
 	if put := openv1.ConversationService_PutTranscript_FullMethodName; timeouts[put] == 0 {
 		timeouts[put] = cfg.GRPC.StreamTimeout.Duration
 	}
+	// An event stream is a live tail with no deadline of its own (a
+	// timeouts entry may give it one): the stream caps bound it, and the
+	// drain ends it.
+	if tail := openv1.EventService_StreamEvents_FullMethodName; !hasKey(timeouts, tail) {
+		timeouts[tail] = 0
+	}
 	lim, err := limit.New(cfg.RateLimit, m.Registry)
 	if err != nil {
 		return nil, err
@@ -66,4 +72,9 @@ func (p *policies) chain(timeout time.Duration, maxBody int64) policy.Middleware
 		p.rateLimit,
 		p.breaker,
 	)
+}
+
+func hasKey(m map[string]time.Duration, k string) bool {
+	_, ok := m[k]
+	return ok
 }

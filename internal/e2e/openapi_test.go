@@ -269,6 +269,16 @@ func TestOpenAPIOnMariaDB(t *testing.T) {
 	c.do(http.MethodDelete, fmt.Sprintf("/api/v1/trackers/%d", tracker.ID), admin, nil, http.StatusOK)
 	c.do(http.MethodDelete, fmt.Sprintf("/api/v1/trackers/%d", tracker.ID), admin, nil, http.StatusNotFound)
 
+	// Partner events: the log of the changes above, by cursor pages.
+	var events controller.EventPageJSON
+	c.do(http.MethodGet, "/api/v1/events?page_size=2", admin, nil, http.StatusOK).decode(t, &events)
+	if len(events.Events) != 2 || events.Events[0].Type != "conversation.created" || events.NextCursor != events.Events[1].ID {
+		t.Errorf("events: %+v", events)
+	}
+	c.do(http.MethodGet, fmt.Sprintf("/api/v1/events?cursor=%d&types=transcript.ready,tracker.matched&types=conversation.created", events.NextCursor), app, nil, http.StatusOK)
+	c.invalid(http.MethodGet, "/api/v1/events?types=conversation.updated", admin, nil, http.StatusBadRequest)
+	c.do(http.MethodGet, "/api/v1/events", rep, nil, http.StatusForbidden)
+
 	// Errors of the operations not refused above, and of decoding.
 	c.do(http.MethodGet, "/api/v1/departments", "", nil, http.StatusUnauthorized)
 	c.do(http.MethodPut, "/api/v1/users/999999999", admin, map[string]any{"name": "Nobody"}, http.StatusNotFound)

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/megaview/mgvcore/internal/errs"
@@ -81,18 +82,38 @@ type Transactor interface {
 type Log struct {
 	repo Repo
 	tx   Transactor
-	// appended is told, after the commit, of the tenants that have new
+	// appended are told, after the commit, of the tenants that have new
 	// events (Streams wakes their readers).
-	appended func(tenantIDs []int64)
+	mu       sync.Mutex
+	appended []func(tenantIDs []int64)
 }
 
 // NewLog works through repo; appended (may be nil) hears of committed
 // appends, by tenant.
 func NewLog(repo Repo, tx Transactor, appended func(tenantIDs []int64)) *Log {
-	if appended == nil {
-		appended = func([]int64) {}
+	l := &Log{repo: repo, tx: tx}
+	if appended != nil {
+		l.OnAppended(appended)
 	}
-	return &Log{repo: repo, tx: tx, appended: appended}
+	return l
+}
+
+// OnAppended adds fn to the functions told, after each commit that
+// appended events, of the tenants that have new ones (e.g. to wake a
+// delivery worker). fn must not block.
+func (l *Log) OnAppended(fn func(tenantIDs []int64)) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.appended = append(l.appended, fn)
+}
+
+func (l *Log) notify(tenantIDs []int64) {
+	l.mu.Lock()
+	fns := slices.Clone(l.appended)
+	l.mu.Unlock()
+	for _, fn := range fns {
+		fn(tenantIDs)
+	}
 }
 
 // stageKey carries a Stage's events in a context.
@@ -130,7 +151,7 @@ func (l *Log) Append(ctx context.Context, evs ...Event) error {
 			return err
 		}
 		tenants := tenantsOf(rows)
-		l.tx.AfterCommit(ctx, func() { l.appended(tenants) })
+		l.tx.AfterCommit(ctx, func() { l.notify(tenants) })
 		return nil
 	})
 }

@@ -58,6 +58,14 @@ func (l *Log) List(ctx context.Context, req ListRequest) (Page, error) {
 	return Page{Events: evs, NextCursor: next}, nil
 }
 
+// Read returns at most limit events of the tenant after cursor (0: from
+// the oldest kept), of the types (none: all), by id; EVENT_CURSOR_EXPIRED
+// when some after cursor were trimmed. It checks no caller: it is for the
+// service's own workers (webhook deliveries), which read for every tenant.
+func (l *Log) Read(ctx context.Context, tenantID, cursor int64, types []string, limit int) ([]Event, error) {
+	return l.read(ctx, tenantID, cursor, types, limit)
+}
+
 // read returns at most limit events of the tenant after cursor (0: from
 // the oldest kept), or EVENT_CURSOR_EXPIRED when some of the events after
 // cursor were trimmed.

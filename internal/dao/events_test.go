@@ -1,0 +1,359 @@
+package dao_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"gorm.io/gorm"
+
+	"github.com/megaview/mgvcore/internal/dao"
+	"github.com/megaview/mgvcore/internal/dao/daotest"
+	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/logic/access"
+	"github.com/megaview/mgvcore/internal/logic/access/accesstest"
+	"github.com/megaview/mgvcore/internal/logic/events"
+	"github.com/megaview/mgvcore/internal/model"
+)
+
+func newEventLog(db *gorm.DB) (*events.Log, *dao.Transactor) {
+	tx := dao.NewTransactor(db)
+	return events.NewLog(dao.NewEvents(db), tx, nil), tx
+}
+
+func created(tenantID, conversationID int64) events.Event {
+	return events.Event{TenantID: tenantID, Type: events.ConversationCreated, Data: map[string]any{"conversation_id": conversationID}}
+}
+
+// listAll pages through the tenant's log as its admin from cursor.
+func listAll(t *testing.T, l *events.Log, tenantID, cursor int64, types ...string) []events.Event {
+	t.Helper()
+	ctx := accesstest.User(model.RoleAdmin, tenantID, 1)
+	var out []events.Event
+	for {
+		p, err := l.List(ctx, events.ListRequest{Cursor: cursor, Types: types, PageSize: 3})
+		if err != nil {
+			t.Fatalf("list after %d: %v", cursor, err)
+		}
+		out = append(out, p.Events...)
+		if len(p.Events) == 0 {
+			return out
+		}
+		cursor = p.NextCursor
+	}
+}
+
+func ids(evs []events.Event) []int64 {
+	out := make([]int64, len(evs))
+	for i, e := range evs {
+		out[i] = e.ID
+	}
+	return out
+}
+
+func equalIDs(a []int64, b ...int64) bool {
+	return fmt.Sprint(a) == fmt.Sprint(b)
+}
+
+// Ids count from 1 per tenant, with no hole where a transaction rolled
+// back; staged events are written at the flush, in order; what a page
+// returns decodes to what was appended.
+func TestEventLogAppendsInTheTransaction(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		l, tx := newEventLog(db)
+		for i := range 3 {
+			if err := l.Append(ctx, created(7, int64(100+i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := l.Append(ctx, created(8, 1)); err != nil {
+			t.Fatal(err)
+		}
+		boom := errors.New("the change failed")
+		err := tx.InTx(ctx, func(ctx context.Context) error {
+			if err := l.Append(ctx, created(7, 999)); err != nil {
+				return err
+			}
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatalf("rolled-back append: %v", err)
+		}
+		err = tx.InTx(ctx, func(ctx context.Context) error {
+			sctx, flush := l.Stage(ctx)
+			if err := l.Append(sctx, created(7, 200)); err != nil {
+				return err
+			}
+			if err := l.Append(sctx, events.Event{TenantID: 7, Type: events.TranscriptReady, Data: map[string]any{"conversation_id": 200, "sentence_count": 12}}); err != nil {
+				return err
+			}
+			return flush()
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := listAll(t, l, 7, 0)
+		if !equalIDs(ids(got), 1, 2, 3, 4, 5) {
+			t.Fatalf("tenant 7 ids %v, want 1..5 (the rolled-back event takes no id)", ids(got))
+		}
+		for _, e := range got {
+			if fmt.Sprint(e.Data["conversation_id"]) == "999" {
+				t.Fatalf("the rolled-back event is in the log: %+v", e)
+			}
+		}
+		if last := got[4]; last.Type != events.TranscriptReady || fmt.Sprint(last.Data["sentence_count"]) != "12" || last.TenantID != 7 ||
+			time.Since(last.OccurredAt) > time.Minute {
+			t.Fatalf("staged event read back as %+v", last)
+		}
+		if b := listAll(t, l, 8, 0); !equalIDs(ids(b), 1) {
+			t.Fatalf("tenant 8 ids %v, want [1]", ids(b))
+		}
+		if r := listAll(t, l, 7, 2, events.TranscriptReady); !equalIDs(ids(r), 5) {
+			t.Fatalf("transcript.ready after 2: %v, want [5]", ids(r))
+		}
+		if _, err := l.List(accesstest.User(model.RoleAdmin, 7, 1), events.ListRequest{Types: []string{"conversation.updated"}}); !errs.Is(err, errs.ReasonInvalidArgument) {
+			t.Fatalf("unknown type: %v", err)
+		}
+		if _, err := l.List(accesstest.User(model.RoleManager, 7, 2), events.ListRequest{}); !errs.Is(err, errs.ReasonPermissionDenied) {
+			t.Fatalf("a manager pages the tenant's log: %v", err)
+		}
+		if _, err := l.List(accesstest.App(7, access.ScopeIngest), events.ListRequest{}); !errs.Is(err, errs.ReasonPermissionDenied) {
+			t.Fatalf("an app without read pages the log: %v", err)
+		}
+		if p, err := l.List(accesstest.App(7, access.ScopeRead), events.ListRequest{Cursor: 4}); err != nil || !equalIDs(ids(p.Events), 5) {
+			t.Fatalf("an app with read after 4: %v %v", ids(p.Events), err)
+		}
+	})
+}
+
+// Retention deletes in bounded batches; a cursor in the trimmed stretch is
+// EVENT_CURSOR_EXPIRED, cursor 0 starts at the oldest event kept, and a
+// cursor at the edge goes on without a gap.
+func TestEventLogTrimsByRetention(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		l, _ := newEventLog(db)
+		for i := range 10 {
+			if err := l.Append(ctx, created(7, int64(i)), created(9, int64(i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		old := time.Now().UTC().Add(-8 * 24 * time.Hour)
+		if err := db.Exec("UPDATE events SET occurred_at = ? WHERE id <= 7", old).Error; err != nil {
+			t.Fatal(err)
+		}
+		tr := events.NewTrimmer(l, zerolog.Nop(), events.TrimOptions{Retention: 7 * 24 * time.Hour, Batch: 4, Pause: time.Millisecond})
+		n, err := tr.TrimOnce(ctx)
+		if err != nil || n != 14 {
+			t.Fatalf("trimmed %d (%v), want 14", n, err)
+		}
+		if n, err := tr.TrimOnce(ctx); err != nil || n != 0 {
+			t.Fatalf("second trim: %d %v", n, err)
+		}
+		admin := accesstest.User(model.RoleAdmin, 7, 1)
+		for _, cursor := range []int64{1, 6} {
+			_, err := l.List(admin, events.ListRequest{Cursor: cursor})
+			if !errs.Is(err, errs.ReasonEventCursorExpired) || errs.From(err).Status != 410 {
+				t.Fatalf("cursor %d after trimming 1..7: %v", cursor, err)
+			}
+		}
+		if got := listAll(t, l, 7, 0); !equalIDs(ids(got), 8, 9, 10) {
+			t.Fatalf("from the oldest kept: %v", ids(got))
+		}
+		if got := listAll(t, l, 7, 7); !equalIDs(ids(got), 8, 9, 10) {
+			t.Fatalf("from the edge: %v", ids(got))
+		}
+		// The service's own workers read without a caller, by the same rules.
+		if got, err := l.Read(ctx, 7, 0, nil, 2); err != nil || !equalIDs(ids(got), 8, 9) {
+			t.Fatalf("Read from 0: %v %v", ids(got), err)
+		}
+		if _, err := l.Read(ctx, 7, 3, nil, 2); !errs.Is(err, errs.ReasonEventCursorExpired) {
+			t.Fatalf("Read from a trimmed cursor: %v", err)
+		}
+		if err := l.Append(ctx, created(7, 11)); err != nil {
+			t.Fatal(err)
+		}
+		if got := listAll(t, l, 7, 10); !equalIDs(ids(got), 11) {
+			t.Fatalf("after trimming, ids go on: %v", ids(got))
+		}
+	})
+}
+
+var errRolledBack = errors.New("the change failed; roll back")
+
+// Writers in two connection pools (two instances) append to one tenant
+// concurrently, each holding its transaction open a while after the
+// append, while a reader pages the log as fast as it can: the reader sees
+// every id exactly once, each one more than the last, so no event that
+// commits late with a smaller id is ever skipped.
+func TestEventIdsFollowCommitOrderOnMariaDB(t *testing.T) {
+	admin := os.Getenv("MGV_TEST_MYSQL_ADMIN_DSN")
+	if admin == "" {
+		t.Skip("MGV_TEST_MYSQL_ADMIN_DSN not set")
+	}
+	dsn := daotest.ScratchMariaDB(t, admin)
+	dbs := []*gorm.DB{daotest.Connect(t, "mysql", dsn), daotest.Connect(t, "mysql", dsn)}
+	const writers, perWriter = 8, 25
+	var (
+		wg        sync.WaitGroup
+		committed atomic.Int64
+		failed    atomic.Int64
+	)
+	start := time.Now()
+	for w := range writers {
+		l, tx := newEventLog(dbs[w%2])
+		wg.Go(func() {
+			for i := range perWriter {
+				err := tx.InTx(context.Background(), func(ctx context.Context) error {
+					if err := l.Append(ctx, created(5, int64(w*1000+i))); err != nil {
+						return err
+					}
+					time.Sleep(time.Duration(rand.N(3)) * time.Millisecond)
+					if i%5 == 4 {
+						return errRolledBack
+					}
+					return nil
+				})
+				switch {
+				case err == nil:
+					committed.Add(1)
+				case !errors.Is(err, errRolledBack):
+					failed.Add(1)
+					t.Errorf("writer %d: %v", w, err)
+				}
+			}
+		})
+	}
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	reader, _ := newEventLog(dbs[1])
+	ctx := accesstest.User(model.RoleAdmin, 5, 1)
+	var cursor int64
+	seen, reads := 0, 0
+	for finished := false; ; {
+		select {
+		case <-done:
+			finished = true
+		default:
+		}
+		p, err := reader.List(ctx, events.ListRequest{Cursor: cursor, PageSize: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		reads++
+		for _, e := range p.Events {
+			if e.ID != cursor+1 {
+				t.Fatalf("after %d the reader got %d: an event was skipped or repeated", cursor, e.ID)
+			}
+			cursor = e.ID
+			seen++
+		}
+		if finished && len(p.Events) == 0 {
+			break
+		}
+	}
+	want := int(committed.Load())
+	t.Logf("%d writers on 2 pools: %d events committed, %d rolled back, read in %d pages in %s",
+		writers, want, writers*perWriter-want-int(failed.Load()), reads, time.Since(start).Round(time.Millisecond))
+	if seen != want || want != writers*perWriter*4/5 {
+		t.Fatalf("the reader saw %d events, %d committed (want %d)", seen, want, writers*perWriter*4/5)
+	}
+}
+
+// A stream sends the backlog, then events appended by this instance (woken
+// at once) and by another one (found by the poll), and ends with
+// UNAVAILABLE when the server stops.
+func TestEventStreamTailsAndStops(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		var streams *events.Streams
+		local := events.NewLog(dao.NewEvents(db), dao.NewTransactor(db), func(ts []int64) { streams.Appended(ts) })
+		remote, _ := newEventLog(db) // another instance: nobody hears of its appends
+		streams = events.NewStreams(local, zerolog.Nop(), events.StreamOptions{Poll: 300 * time.Millisecond, Batch: 2})
+		var heard atomic.Int64 // a second listener, as a delivery worker would add
+		local.OnAppended(func(ts []int64) { heard.Add(int64(len(ts))) })
+		sctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		streams.Start(sctx)
+		for i := range 5 {
+			if err := local.Append(ctx, created(3, int64(i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got := make(chan events.Event, 100)
+		ended := make(chan error, 1)
+		go func() {
+			ended <- streams.Stream(accesstest.App(3, access.ScopeRead), events.StreamRequest{Cursor: 1}, func(e events.Event) error {
+				got <- e
+				return nil
+			})
+		}()
+		next := func(want int64, within time.Duration) time.Duration {
+			t.Helper()
+			start := time.Now()
+			select {
+			case e := <-got:
+				if e.ID != want {
+					t.Fatalf("got event %d, want %d", e.ID, want)
+				}
+			case err := <-ended:
+				t.Fatalf("the stream ended: %v", err)
+			case <-time.After(within):
+				t.Fatalf("no event %d within %s", want, within)
+			}
+			return time.Since(start)
+		}
+		for id := int64(2); id <= 5; id++ {
+			next(id, 5*time.Second)
+		}
+		if err := local.Append(ctx, created(3, 6)); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("a local append reached the stream in %s", next(6, 5*time.Second))
+		if err := remote.Append(ctx, created(3, 7)); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("another instance's append reached the stream in %s (poll 300ms)", next(7, 5*time.Second))
+		if err := local.Append(ctx, created(4, 1)); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case e := <-got:
+			t.Fatalf("another tenant's event reached the stream: %+v", e)
+		case <-time.After(500 * time.Millisecond):
+		}
+		if n := streams.Open(); n != 1 {
+			t.Fatalf("%d streams open", n)
+		}
+		if n := heard.Load(); n != 7 {
+			t.Fatalf("the second listener heard of %d appends, want the 7 local ones", n)
+		}
+		streams.Stop()
+		select {
+		case err := <-ended:
+			if !errs.Is(err, errs.ReasonUnavailable) {
+				t.Fatalf("stopped stream ended with %v", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("the stream did not end on Stop")
+		}
+		if n := streams.Open(); n != 0 {
+			t.Fatalf("%d streams open after Stop", n)
+		}
+		err := streams.Stream(accesstest.App(3, access.ScopeSearch), events.StreamRequest{}, func(events.Event) error { return nil })
+		if !errs.Is(err, errs.ReasonPermissionDenied) {
+			t.Fatalf("an app without read: %v", err)
+		}
+	})
+}
