@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
 	"github.com/megaview/mgvcore/internal/config"
@@ -101,8 +102,37 @@ func newAuditDomain(cfg config.Audit, d *deps, pol *policies) (*auditDomain, err
 	if err := ad.trimmer.RegisterMetrics(pol.metrics.Registry); err != nil {
 		return nil, err
 	}
-	pol.audit = policy.Audit(ad.writer, auditRules)
+	rules, err := withExtraAudits(auditRules, cfg.ExtraOperations)
+	if err != nil {
+		return nil, err
+	}
+	pol.audit = policy.Audit(ad.writer, rules)
 	return ad, nil
+}
+
+// withExtraAudits returns rules with the operations of
+// audit.extra_operations audited too, under their own names and
+// anonymous calls included; an operation of no route or method is refused.
+func withExtraAudits(rules map[string]policy.AuditRule, extra []string) (map[string]policy.AuditRule, error) {
+	if len(extra) == 0 {
+		return rules, nil
+	}
+	out := make(map[string]policy.AuditRule, len(rules))
+	for op, r := range rules {
+		out[op] = r
+	}
+	for _, op := range extra {
+		r, ok := out[op]
+		if !ok {
+			return nil, fmt.Errorf("audit.extra_operations: %q is no operation of this service", op)
+		}
+		if r.Name == "" {
+			r.Name = op
+		}
+		r.Anonymous = true
+		out[op] = r
+	}
+	return out, nil
 }
 
 func (ad *auditDomain) start() {

@@ -78,3 +78,23 @@ func TestEveryOperationIsInTheAuditTable(t *testing.T) {
 		}
 	}
 }
+
+func TestExtraAuditedOperations(t *testing.T) {
+	get := openv1.ConversationService_GetConversation_FullMethodName
+	rules, err := withExtraAudits(auditRules, []string{get, openv1.SearchService_SearchTranscripts_FullMethodName})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := rules[get]; r.Name != get || !r.Anonymous {
+		t.Fatalf("extra read: %+v", r)
+	}
+	if r := rules[openv1.SearchService_SearchTranscripts_FullMethodName]; r.Name != "search" {
+		t.Fatalf("an operation audited already keeps its name: %+v", r)
+	}
+	if auditRules[get].Name != "" {
+		t.Fatal("the built-in table was changed")
+	}
+	if _, err := withExtraAudits(auditRules, []string{"/mgv.open.v1.Nothing/Here"}); err == nil {
+		t.Fatal("an unknown operation was taken")
+	}
+}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -23,6 +24,10 @@ type Audit struct {
 	// FullWait is how long a request waits for room in a full queue before
 	// its record is given up (counted and logged).
 	FullWait Duration `toml:"full_wait"`
+	// ExtraOperations are operations audited beyond the built-in table
+	// (reads a deployment wants on record), named as in [timeouts]; their
+	// calls are recorded under the operation's name, anonymous ones too.
+	ExtraOperations []string `toml:"extra_operations"`
 }
 
 // MinAuditRetention is the shortest audit.retention pro accepts: the
@@ -51,6 +56,11 @@ func (a Audit) validate(bad func(key, format string, args ...any)) {
 	}
 	if a.Batch < 1 || a.Batch > a.Queue {
 		bad("audit.batch", "must be between 1 and audit.queue (got %d)", a.Batch)
+	}
+	for _, op := range a.ExtraOperations {
+		if !strings.HasPrefix(op, "/mgv.") || len(op) > 64 {
+			bad("audit.extra_operations", "must name operations such as /mgv.open.v1.ConversationService/GetConversation (got %q)", op)
+		}
 	}
 }
 

@@ -328,6 +328,27 @@ func TestOpenAPIOnMariaDB(t *testing.T) {
 	c.do(http.MethodPost, "/api/v1/auth/logout", "", nil, http.StatusUnauthorized)
 	c.do(http.MethodPost, "/api/v1/auth/logout", repPair.AccessToken, nil, http.StatusOK)
 
+	// The audit trail: the sign-ins above, once their batch is written.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var trail controller.AuditLogPageJSON
+		if err := json.Unmarshal(apiGet(t, s, "/api/v1/audit-logs?operation=auth.login", admin).want(t, http.StatusOK, "").Data, &trail); err != nil {
+			t.Fatal(err)
+		}
+		if len(trail.Records) > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var trail controller.AuditLogPageJSON
+	c.do(http.MethodGet, "/api/v1/audit-logs?operation=auth.login&result=ok&actor_kind=user&page_size=1", admin, nil, http.StatusOK).decode(t, &trail)
+	if len(trail.Records) != 1 || trail.NextPageToken == "" {
+		t.Errorf("audit-logs: %+v", trail)
+	}
+	c.do(http.MethodGet, "/api/v1/audit-logs?page_token="+url.QueryEscape(trail.NextPageToken), admin, nil, http.StatusOK)
+	c.do(http.MethodGet, "/api/v1/audit-logs", rep, nil, http.StatusForbidden)
+	c.invalid(http.MethodGet, "/api/v1/audit-logs?actor_kind=robot", admin, nil, http.StatusBadRequest)
+
 	// Operations.
 	c.do(http.MethodGet, "/api/v1/ping", "", nil, http.StatusOK)
 	c.do(http.MethodGet, "/healthz", "", nil, http.StatusOK)

@@ -48,7 +48,8 @@ func Audit(rec audit.Recorder, rules map[string]AuditRule) Middleware {
 			call := &audit.Call{RequestID: info.RequestID(), ClientAddr: info.ClientIP}
 			resp, err := next(audit.WithCall(ctx, call), req)
 
-			r := audit.Record{Operation: rule.Name, TargetType: rule.TargetType, Result: audit.ResultOK}
+			r := audit.Record{Operation: rule.Name, TargetType: rule.TargetType, Result: audit.ResultOK,
+				RequestID: call.RequestID, ClientAddr: call.ClientAddr}
 			if err != nil {
 				r.Result = errs.ReasonOf(err)
 			} else if st := info.SuccessStatus(); st >= 400 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strconv"
 	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
@@ -13,6 +14,7 @@ import (
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
 	"github.com/megaview/mgvcore/internal/bound"
 	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/logic/audit"
 	"github.com/megaview/mgvcore/internal/logic/conversation"
 	"github.com/megaview/mgvcore/internal/logic/interaction"
 	"github.com/megaview/mgvcore/internal/model"
@@ -60,6 +62,7 @@ func (s Conversation) CreateConversation(ctx context.Context, req *openv1.Create
 	if err != nil {
 		return nil, err
 	}
+	audit.Target(ctx, "conversation", strconv.FormatInt(res.ConversationID, 10))
 	return &openv1.CreateConversationResponse{ConversationId: res.ConversationID, Created: res.Created}, nil
 }
 
@@ -91,6 +94,7 @@ func (s Conversation) PutTranscript(stream openv1.ConversationService_PutTranscr
 		n := h.GetExpectedSentenceCount()
 		expected = &n
 	}
+	audit.Target(ctx, "conversation", strconv.FormatInt(h.GetConversationId(), 10))
 	up, err := s.Ingest.BeginTranscript(ctx, h.GetConversationId(), expected)
 	if err != nil {
 		return transcriptFields.Word(err)

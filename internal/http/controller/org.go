@@ -3,6 +3,7 @@ package controller
 import (
 	"errors"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -10,6 +11,7 @@ import (
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/http/render"
+	"github.com/megaview/mgvcore/internal/logic/audit"
 	"github.com/megaview/mgvcore/internal/logic/identity"
 	"github.com/megaview/mgvcore/internal/model"
 )
@@ -180,6 +182,7 @@ func (o Org) CreateUser(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	audit.Target(c.Request().Context(), "user", strconv.FormatInt(u.ID, 10))
 	return render.JSON(c, http.StatusCreated, userJSON(u))
 }
 

@@ -2,12 +2,14 @@ package controller
 
 import (
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
 	"github.com/megaview/mgvcore/internal/http/render"
+	"github.com/megaview/mgvcore/internal/logic/audit"
 	"github.com/megaview/mgvcore/internal/logic/stats"
 	"github.com/megaview/mgvcore/internal/logic/tracker"
 )
@@ -90,6 +92,7 @@ func (h Trackers) Create(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	audit.Target(c.Request().Context(), "tracker", strconv.FormatInt(t.ID, 10))
 	return render.JSON(c, http.StatusCreated, TrackerJSON(t))
 }
 

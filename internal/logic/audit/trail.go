@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/logic/access"
@@ -100,8 +101,8 @@ func (l *Log) List(ctx context.Context, req ListReq) (ListResp, error) {
 	for _, f := range []struct{ field, v string }{
 		{"operation", req.Operation}, {"target_type", req.TargetType}, {"target_id", req.TargetID}, {"result", req.Result},
 	} {
-		if len(f.v) > maxFilterLen {
-			return ListResp{}, errs.InvalidArgument(f.field, "must be at most %d bytes", maxFilterLen)
+		if len(f.v) > maxFilterLen || !utf8.ValidString(f.v) {
+			return ListResp{}, errs.InvalidArgument(f.field, "must be UTF-8 text of at most %d bytes", maxFilterLen)
 		}
 	}
 	if err := access.CheckQueryTime("from", req.From); err != nil {

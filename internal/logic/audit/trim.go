@@ -50,7 +50,7 @@ func NewTrimmer(trail Trail, log zerolog.Logger, o TrimOptions) *Trimmer {
 	}
 	return &Trimmer{
 		trail: trail, o: o, log: log, now: time.Now, stop: make(chan struct{}),
-		trimmed: prometheus.NewCounter(prometheus.CounterOpts{Name: "mgvcore_audit_trimmed_total",
+		trimmed: prometheus.NewCounter(prometheus.CounterOpts{Name: "mgv_audit_trimmed_total",
 			Help: "Audit records deleted by this process after audit.retention."}),
 	}
 }

@@ -49,7 +49,7 @@ var DefaultWriterOptions = WriterOptions{
 //
 // When the queue is full (the database is down or slower than the
 // traffic), Record waits FullWait for room; a record that still finds
-// none is given up, counted in mgvcore_audit_dropped_total and logged
+// none is given up, counted in mgv_audit_dropped_total and logged
 // with everything it holds at error level, never silently.
 type Writer struct {
 	store Store
@@ -58,6 +58,9 @@ type Writer struct {
 	now   func() time.Time
 
 	queue chan Record
+	// full tells the writer a batch is waiting, so it need not wait for
+	// the interval; otherwise it sleeps, and a request's send wakes no one.
+	full chan struct{}
 	// mu guards closed against Record racing Stop: Record holds it shared
 	// while it sends, Stop exclusively while it closes the queue.
 	mu     sync.RWMutex
@@ -99,18 +102,19 @@ func NewWriter(store Store, log zerolog.Logger, o WriterOptions) *Writer {
 	return &Writer{
 		store: store, o: o, log: log, now: time.Now,
 		queue: make(chan Record, o.Queue),
+		full:  make(chan struct{}, 1),
 		done:  make(chan struct{}), stopping: make(chan struct{}),
-		queued: prometheus.NewGauge(prometheus.GaugeOpts{Name: "mgvcore_audit_queued",
+		queued: prometheus.NewGauge(prometheus.GaugeOpts{Name: "mgv_audit_queued",
 			Help: "Audit records waiting in this process for their batch."}),
-		written: prometheus.NewCounter(prometheus.CounterOpts{Name: "mgvcore_audit_written_total",
+		written: prometheus.NewCounter(prometheus.CounterOpts{Name: "mgv_audit_written_total",
 			Help: "Audit records appended to the trail by this process."}),
-		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "mgvcore_audit_dropped_total",
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "mgv_audit_dropped_total",
 			Help: "Audit records given up because the queue stayed full (each one is logged at error level)."}),
-		waited: prometheus.NewCounter(prometheus.CounterOpts{Name: "mgvcore_audit_queue_full_total",
+		waited: prometheus.NewCounter(prometheus.CounterOpts{Name: "mgv_audit_queue_full_total",
 			Help: "Audit records that found the queue full and waited for room."}),
-		failures: prometheus.NewCounter(prometheus.CounterOpts{Name: "mgvcore_audit_append_failures_total",
+		failures: prometheus.NewCounter(prometheus.CounterOpts{Name: "mgv_audit_append_failures_total",
 			Help: "Failed attempts to append a batch of audit records (the batch is retried)."}),
-		flushDur: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "mgvcore_audit_append_seconds",
+		flushDur: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "mgv_audit_append_seconds",
 			Help: "Time to append one batch of audit records.", Buckets: prometheus.DefBuckets}),
 	}
 }
@@ -145,10 +149,20 @@ func (w *Writer) Record(ctx context.Context, r Record) {
 	select {
 	case w.queue <- r:
 		w.queued.Inc()
+		if len(w.queue) >= w.o.Batch {
+			select {
+			case w.full <- struct{}{}:
+			default:
+			}
+		}
 		return
 	default:
 	}
 	w.waited.Inc()
+	select {
+	case w.full <- struct{}{}:
+	default:
+	}
 	t := time.NewTimer(w.o.FullWait)
 	defer t.Stop()
 	select {
@@ -176,40 +190,44 @@ func (w *Writer) Start() { w.startOnce.Do(func() { go w.run() }) }
 func (w *Writer) Stop(ctx context.Context) {
 	w.stopOnce.Do(func() {
 		w.stopCtx = ctx
-		close(w.stopping)
 		w.mu.Lock()
 		w.closed = true
-		close(w.queue)
 		w.mu.Unlock()
+		// No record is sent from here on: the writer drains the queue
+		// and ends.
+		close(w.stopping)
 		// A writer never started still writes what it was given.
 		w.Start()
 	})
 	<-w.done
 }
 
+// run appends the queued records every interval, or as soon as a batch is
+// waiting, and everything left once Stop has begun.
 func (w *Writer) run() {
 	defer close(w.done)
 	tick := time.NewTicker(w.o.Interval)
 	defer tick.Stop()
 	batch := make([]Record, 0, w.o.Batch)
 	for {
+		final := false
 		select {
-		case r, ok := <-w.queue:
-			if !ok {
-				w.flush(batch, true)
-				return
-			}
-			batch = append(batch, r)
-			if len(batch) < w.o.Batch {
-				continue
-			}
 		case <-tick.C:
-			if len(batch) == 0 {
-				continue
-			}
+		case <-w.full:
+		case <-w.stopping:
+			final = true
 		}
-		w.flush(batch, false)
-		batch = batch[:0]
+		// Take what is queued now, a batch at a time.
+		for n := len(w.queue); n > 0; n = len(w.queue) {
+			batch = batch[:0]
+			for range min(n, w.o.Batch) {
+				batch = append(batch, <-w.queue)
+			}
+			w.flush(batch, final)
+		}
+		if final {
+			return
+		}
 	}
 }
 

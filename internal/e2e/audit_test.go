@@ -1,0 +1,266 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os/exec"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
+	"github.com/megaview/mgvcore/internal/dao"
+	"github.com/megaview/mgvcore/internal/http/controller"
+	"github.com/megaview/mgvcore/internal/logic/audit"
+)
+
+// auditRows reads the stored records of the tenants, in chain order.
+func auditRows(t *testing.T, db *gorm.DB, tenants ...int64) []audit.Entry {
+	t.Helper()
+	var out []audit.Entry
+	for _, tenant := range tenants {
+		rows, err := dao.NewAuditLogs(db).Entries(t.Context(), tenant, 0, 100000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, rows...)
+	}
+	return out
+}
+
+// findAudit returns the records of one operation (and result, when set).
+func findAudit(rows []audit.Entry, op, result string) []audit.Entry {
+	var out []audit.Entry
+	for _, r := range rows {
+		if r.Operation == op && (result == "" || r.Result == result) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// auditVerify runs `mgvcore audit verify` and returns its output and
+// whether it passed.
+func auditVerify(t *testing.T, s *Service, args ...string) (string, bool) {
+	t.Helper()
+	out, err := s.Command(append([]string{"audit", "verify"}, args...)...).CombinedOutput()
+	if _, exit := err.(*exec.ExitError); err != nil && !exit {
+		t.Fatal(err)
+	}
+	return string(out), err == nil
+}
+
+// TestR11Audit (QUALITY R11): every operation class leaves its record, on
+// both transports, on MariaDB; records are queued and written by a clean
+// stop and by the old process of a USR2 upgrade (the flush interval is an
+// hour here, so nothing else writes them); `audit verify` passes, then
+// finds an edited, a deleted and a reordered record, each named.
+func TestR11Audit(t *testing.T) {
+	env := mysqlEnv(t)
+	env["MGV_AUDIT_FLUSH_INTERVAL"] = "1h"
+	s := NewService(t, env)
+	f := NewFixture(t, s)
+	s.Start()
+	admin := f.Token(t, f.Admin)
+
+	// Sign-ins: one that works, one with a wrong password, one with an
+	// unknown account.
+	login := authCall(t, s, "POST", "/api/v1/auth/login", "", map[string]string{"account": *f.Admin.Email, "password": f.Password}).want(t, 200, "")
+	var pair struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.Unmarshal(login.Data, &pair); err != nil || pair.AccessToken == "" {
+		t.Fatalf("login: %s %v", login.Data, err)
+	}
+	authCall(t, s, "POST", "/api/v1/auth/login", "", map[string]string{"account": *f.Reps[0].Email, "password": "wrong " + f.Password})
+	authCall(t, s, "POST", "/api/v1/auth/login", "", map[string]string{"account": "nobody-" + *f.Reps[0].Email, "password": "wrong"})
+	// Throttled: wrong passwords for one account until the answer is 429.
+	throttled := false
+	for range 8 {
+		r := authCall(t, s, "POST", "/api/v1/auth/login", "", map[string]string{"account": *f.Reps[1].Email, "password": "wrong"})
+		if throttled = r.Status == 429; throttled {
+			break
+		}
+	}
+	if !throttled {
+		t.Fatal("sign-ins were not throttled")
+	}
+	// An HTTP write, refused writes, a gRPC write, a transcript read, a
+	// search.
+	created := authCall(t, s, "POST", "/api/v1/trackers", admin, map[string]any{"name": "Budget", "keywords": []string{"预算"}, "affiliation": "anyone"}).want(t, 201, "")
+	var tr struct {
+		ID int64 `json:"id"`
+	}
+	if err := json.Unmarshal(created.Data, &tr); err != nil || tr.ID == 0 {
+		t.Fatalf("tracker: %s", created.Data)
+	}
+	authCall(t, s, "POST", "/api/v1/trackers", f.Token(t, f.Reps[0]), map[string]any{"name": "x", "keywords": []string{"x"}}).want(t, 403, "PERMISSION_DENIED")
+	p := newPartner(t, s.GRPC(), f.AppToken(t))
+	conv := p.create("audit-1", f.Reps[0].ID, time.Now().Add(-time.Hour), 60000, nil)
+	if _, err := p.put(conv, []*openv1.Sentence{{Seq: 0, SpeakerKey: "rep", StartMs: 0, EndMs: 1000, Text: "我们今年的预算有限"}}, 10); err != nil {
+		t.Fatal(err)
+	}
+	apiGet(t, s, fmt.Sprintf("/api/v1/conversations/%d/transcript", conv), admin).want(t, 200, "")
+	authCall(t, s, "POST", "/api/v1/search", admin, map[string]any{"query": "预算"})
+
+	// Nothing is written yet: the records wait for their batch.
+	if n := len(auditRows(t, f.DB, f.Tenant.ID)); n != 0 {
+		t.Fatalf("%d records written before any flush; the flush interval is an hour", n)
+	}
+
+	// USR2: the old process writes what it took before it exits.
+	old := s.Signal(syscall.SIGUSR2)
+	waitNewPID(t, s, old, 15*time.Second)
+	if !WaitGone(old, 30*time.Second) {
+		t.Fatal("the old process did not exit")
+	}
+	rows := auditRows(t, f.DB, 0, f.Tenant.ID)
+	for _, r := range rows {
+		t.Logf("audit %d/%d %s %s:%d %s %s:%s %s req=%s", r.TenantID, r.Seq, r.Time.Format(time.RFC3339Nano), r.ActorKind, r.ActorID, r.Operation, r.TargetType, r.TargetID, r.Result, r.RequestID)
+	}
+	id := func(v int64) string { return fmt.Sprint(v) }
+	checks := []struct {
+		what, op, result     string
+		tenant               int64
+		actorKind            string
+		actorID              int64
+		targetType, targetID string
+	}{
+		{"sign-in", "auth.login", "ok", f.Tenant.ID, "user", f.Admin.ID, "user", id(f.Admin.ID)},
+		{"failed sign-in", "auth.login", "UNAUTHENTICATED", f.Tenant.ID, "user", f.Reps[0].ID, "user", id(f.Reps[0].ID)},
+		{"sign-in with an unknown account", "auth.login", "UNAUTHENTICATED", 0, "anonymous", 0, "user", ""},
+		{"throttled sign-in", "auth.login", "RATE_LIMITED", 0, "anonymous", 0, "user", ""},
+		{"HTTP write", "tracker.create", "ok", f.Tenant.ID, "user", f.Admin.ID, "tracker", id(tr.ID)},
+		{"refused HTTP write", "tracker.create", "PERMISSION_DENIED", f.Tenant.ID, "user", f.Reps[0].ID, "tracker", ""},
+		{"gRPC write", "conversation.create", "ok", f.Tenant.ID, "app", f.App.ID, "conversation", id(conv)},
+		{"gRPC stream write", "transcript.put", "ok", f.Tenant.ID, "app", f.App.ID, "conversation", id(conv)},
+		{"transcript read", "transcript.read", "ok", f.Tenant.ID, "user", f.Admin.ID, "conversation", id(conv)},
+		{"search", "search", "ok", f.Tenant.ID, "user", f.Admin.ID, "", ""},
+	}
+	reqID := regexp.MustCompile(`^[A-Za-z0-9._-]{8,64}$`)
+	for _, c := range checks {
+		var match *audit.Entry
+		for _, r := range findAudit(rows, c.op, c.result) {
+			if r.TenantID == c.tenant && r.ActorKind == c.actorKind && r.ActorID == c.actorID && r.TargetType == c.targetType && r.TargetID == c.targetID {
+				match = &r
+				break
+			}
+		}
+		switch {
+		case match == nil:
+			t.Errorf("%s: no record %s %s by %s %d on %s %q in tenant %d", c.what, c.op, c.result, c.actorKind, c.actorID, c.targetType, c.targetID, c.tenant)
+		case match.ClientAddr != "127.0.0.1":
+			t.Errorf("%s: client address %q", c.what, match.ClientAddr)
+		case !reqID.MatchString(match.RequestID):
+			t.Errorf("%s: request id %q", c.what, match.RequestID)
+		case time.Since(match.Time) > 10*time.Minute || time.Until(match.Time) > time.Minute:
+			t.Errorf("%s: time %v", c.what, match.Time)
+		}
+	}
+	// No secret, token or typed account reaches the trail.
+	for _, r := range rows {
+		line := fmt.Sprintf("%+v", r)
+		for _, secret := range []string{f.Password, f.AppSecret, pair.AccessToken[:20], "eyJ", "nobody-", *f.Admin.Email} {
+			if strings.Contains(line, secret) {
+				t.Fatalf("an audit record holds %.8q…: %s", secret, line)
+			}
+		}
+	}
+
+	// The new process serves the trail to admins: filtered, newest first.
+	list := apiGet(t, s, "/api/v1/audit-logs?"+url.Values{"operation": {"auth.login"}, "page_size": {"1"}}.Encode(), admin).want(t, 200, "")
+	var page controller.AuditLogPageJSON
+	if err := json.Unmarshal(list.Data, &page); err != nil {
+		t.Fatal(err)
+	}
+	if page.Total < 3 || len(page.Records) != 1 || page.NextPageToken == "" || page.Records[0].Operation != "auth.login" {
+		t.Fatalf("audit-logs: %+v", page)
+	}
+	apiGet(t, s, "/api/v1/audit-logs", f.Token(t, f.Manager)).want(t, 403, "PERMISSION_DENIED")
+
+	// A clean stop writes the records still queued.
+	authCall(t, s, "PUT", fmt.Sprintf("/api/v1/trackers/%d", tr.ID), admin, map[string]any{"name": "Budget 2", "keywords": []string{"预算"}, "affiliation": "anyone"}).want(t, 200, "")
+	pid := s.Signal(syscall.SIGTERM)
+	if !WaitGone(pid, 30*time.Second) {
+		t.Fatal("the service did not stop")
+	}
+	rows = auditRows(t, f.DB, f.Tenant.ID)
+	if len(findAudit(rows, "tracker.update", "ok")) != 1 || len(findAudit(rows, "audit.read", "")) != 2 {
+		t.Fatalf("records of the last process lost at a clean stop: %d records", len(rows))
+	}
+
+	tenant := id(f.Tenant.ID)
+	if out, ok := auditVerify(t, s, "--tenant", tenant); !ok || !strings.Contains(out, "ok: 1 chains") {
+		t.Fatalf("verify of an intact chain:\n%s", out)
+	}
+	if out, ok := auditVerify(t, s); !ok {
+		t.Fatalf("verify of every chain:\n%s", out)
+	}
+
+	// Each tampering is found and names the first bad record; the row is
+	// put back after each, and the chain verifies again.
+	target := rows[3]
+	exec := func(sql string, args ...any) {
+		t.Helper()
+		if err := f.DB.Exec(sql, args...).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	tampers := []struct {
+		name       string
+		tamper     func()
+		restore    func()
+		wantRecord int64
+	}{
+		{"edited", func() {
+			exec("UPDATE audit_logs SET result = CASE WHEN result = 'ok' THEN 'PERMISSION_DENIED' ELSE 'ok' END WHERE id = ?", rows[4].ID)
+		},
+			func() { exec("UPDATE audit_logs SET result = ? WHERE id = ?", rows[4].Result, rows[4].ID) }, rows[4].ID},
+		{"edited actor", func() { exec("UPDATE audit_logs SET actor_id = actor_id + 1 WHERE id = ?", target.ID) },
+			func() { exec("UPDATE audit_logs SET actor_id = ? WHERE id = ?", target.ActorID, target.ID) }, target.ID},
+		{"deleted", func() { exec("DELETE FROM audit_logs WHERE id = ?", target.ID) },
+			func() { exec("INSERT INTO audit_logs SELECT * FROM audit_logs_saved") }, rows[4].ID},
+		{"reordered", func() {
+			exec("UPDATE audit_logs SET seq = -seq WHERE id IN (?, ?)", rows[2].ID, rows[3].ID)
+			exec("UPDATE audit_logs SET seq = ? WHERE id = ?", rows[3].Seq, rows[2].ID)
+			exec("UPDATE audit_logs SET seq = ? WHERE id = ?", rows[2].Seq, rows[3].ID)
+		}, func() {
+			exec("UPDATE audit_logs SET seq = -seq WHERE id IN (?, ?)", rows[2].ID, rows[3].ID)
+			exec("UPDATE audit_logs SET seq = ? WHERE id = ?", rows[2].Seq, rows[2].ID)
+			exec("UPDATE audit_logs SET seq = ? WHERE id = ?", rows[3].Seq, rows[3].ID)
+		}, rows[3].ID},
+		{"last deleted", func() { exec("DELETE FROM audit_logs WHERE id = ?", rows[len(rows)-1].ID) },
+			func() { exec("INSERT INTO audit_logs SELECT * FROM audit_logs_saved") }, 0},
+	}
+	exec("CREATE TABLE audit_logs_saved AS SELECT * FROM audit_logs WHERE 1 = 0")
+	for _, tc := range tampers {
+		exec("DELETE FROM audit_logs_saved")
+		exec("INSERT INTO audit_logs_saved SELECT * FROM audit_logs WHERE id IN (?, ?)", target.ID, rows[len(rows)-1].ID)
+		if tc.name == "last deleted" {
+			exec("DELETE FROM audit_logs_saved WHERE id <> ?", rows[len(rows)-1].ID)
+		} else {
+			exec("DELETE FROM audit_logs_saved WHERE id <> ?", target.ID)
+		}
+		tc.tamper()
+		out, ok := auditVerify(t, s, "--tenant", tenant)
+		want := fmt.Sprintf("audit record id %d ", tc.wantRecord)
+		if tc.wantRecord == 0 {
+			want = "records at the end were removed"
+		}
+		if ok || !strings.Contains(out, want) {
+			t.Errorf("%s: verify passed=%v, want it to name %q:\n%s", tc.name, ok, want, out)
+		}
+		t.Logf("%s: %s", tc.name, strings.TrimSpace(out))
+		tc.restore()
+		if out, ok := auditVerify(t, s, "--tenant", tenant); !ok {
+			t.Fatalf("after restoring from %s:\n%s", tc.name, out)
+		}
+	}
+}
