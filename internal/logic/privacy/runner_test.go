@@ -109,3 +109,34 @@ func TestErasureResumesAfterItsHolderDies(t *testing.T) {
 		}
 	})
 }
+
+// TestReleasedJobIsTakenAtOnce: the claim a stopping runner releases (a
+// clean stop, the old process of an upgrade: Runner.Stop) lets another
+// take the job at once rather than after the lease.
+func TestReleasedJobIsTakenAtOnce(t *testing.T) {
+	db := daotest.Open(t)
+	ctx := context.Background()
+	tenant, _ := guestCalls(t, db, "Guest Wu", 3)
+	repo, tx := dao.NewPrivacy(db), dao.NewTransactor(db)
+	deleter := conversation.NewDeleter(dao.NewConversations(db), tx)
+	job := model.Erasure{TenantID: tenant, SubjectKind: model.SubjectName, Subject: "Guest Wu", Status: model.ErasurePending, ConversationsTotal: 3}
+	if err := repo.CreateErasure(ctx, &job); err != nil {
+		t.Fatal(err)
+	}
+	if e, err := repo.ClaimErasure(ctx, "old", time.Hour); err != nil || e == nil {
+		t.Fatalf("claim: %v %v", e, err)
+	}
+	next := privacy.NewRunner(repo, deleter, noRevoker{}, tx, privacy.RunnerOptions{Lease: time.Hour}, zerolog.Nop())
+	if worked, err := next.RunOnce(ctx); worked || err != nil {
+		t.Fatalf("took a claimed job: %v %v", worked, err)
+	}
+	if err := repo.ReleaseErasures(ctx, "old"); err != nil {
+		t.Fatal(err)
+	}
+	if worked, err := next.RunOnce(ctx); !worked || err != nil {
+		t.Fatalf("did not take the released job: %v %v", worked, err)
+	}
+	if e, err := repo.GetErasure(ctx, tenant, job.ID); err != nil || e.Status != model.ErasureDone || e.ConversationsDeleted != 3 {
+		t.Fatalf("job: %+v %v", e, err)
+	}
+}
