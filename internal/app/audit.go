@@ -56,6 +56,26 @@ var auditRules = map[string]policy.AuditRule{
 	openv1.TrackerService_GetTrackerStats_FullMethodName:        {},
 	openv1.StatsService_GetRepStats_FullMethodName:              {},
 	openv1.SystemService_Ping_FullMethodName:                    {},
+
+	// Governance of personal data: deletes, lookups and erasures; the
+	// target of an erasure is its job, never the person's identifiers.
+	openv1.ConversationService_DeleteConversation_FullMethodName: {Name: "conversation.delete", TargetType: "conversation", TargetParams: []string{"id", "conversation_id"}},
+	controller.OperationPrivacyLookup:                            {Name: "privacy.lookup"},
+	controller.OperationStartErasure:                             {Name: "privacy.erasure.start", TargetType: "erasure"},
+	controller.OperationConfirmErasure:                           {Name: "privacy.erasure.confirm", TargetType: "erasure", TargetParams: []string{"id"}},
+	controller.OperationGetErasure:                               {},
+	controller.OperationPutTenantSettings:                        {Name: "tenant.settings.update", TargetType: "tenant"},
+	controller.OperationGetTenantSettings:                        {},
+
+	// Partner events: reading the log is a plain read; subscriptions are
+	// writes.
+	controller.OperationListEvents:                        {},
+	openv1.EventService_StreamEvents_FullMethodName:       {},
+	openv1.EventService_ListSubscriptions_FullMethodName:  {},
+	openv1.EventService_ListDeliveries_FullMethodName:     {},
+	openv1.EventService_CreateSubscription_FullMethodName: {Name: "webhook.create", TargetType: "webhook"},
+	openv1.EventService_DeleteSubscription_FullMethodName: {Name: "webhook.delete", TargetType: "webhook", TargetParams: []string{"id"}},
+	openv1.EventService_Redeliver_FullMethodName:          {Name: "webhook.redeliver", TargetType: "webhook"},
 }
 
 // auditDomain writes the trail and trims it after audit.retention.

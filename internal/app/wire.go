@@ -47,6 +47,7 @@ type domain struct {
 	events       *eventsDomain
 	audit        *auditDomain
 	webhooks     *webhookDomain
+	privacy      *privacyDomain
 }
 
 // trackerApplyBatchesPerSecond paces the background re-application of
@@ -124,6 +125,7 @@ func newDomain(cfg *config.Config, log zerolog.Logger, d *deps, pol *policies) (
 			return nil, err
 		}
 	}
+	dm.privacy = newPrivacyDomain(dm, convs)
 	return dm, nil
 }
 
@@ -165,8 +167,8 @@ func (dm *domain) register(r controller.Router, g grpc.ServiceRegistrar) {
 	openv1.RegisterAuthServiceServer(g, server.Auth{Auth: dm.auth})
 	openv1.RegisterOrgServiceServer(g, server.Org{Org: dm.org})
 	controller.Conversations{Reader: dm.convs}.Routes(r)
-	openv1.RegisterConversationServiceServer(g, server.Conversation{Ingest: dm.ingest, Reader: dm.convs,
-		Streams: bound.NewSlots(dm.cfg.GRPC.MaxStreamsPerApp, dm.cfg.GRPC.MaxStreams)})
+	openv1.RegisterConversationServiceServer(g, server.ConversationWithDelete{Conversation: server.Conversation{Ingest: dm.ingest, Reader: dm.convs,
+		Streams: bound.NewSlots(dm.cfg.GRPC.MaxStreamsPerApp, dm.cfg.GRPC.MaxStreams)}, Deleter: dm.privacy.deleter})
 	openv1.RegisterDealServiceServer(g, server.Deal{Ingest: dm.ingest})
 	controller.Trackers{Trackers: dm.trackers, Stats: dm.stats}.Routes(r)
 	controller.Stats{Stats: dm.stats}.Routes(r)
@@ -174,6 +176,7 @@ func (dm *domain) register(r controller.Router, g grpc.ServiceRegistrar) {
 	openv1.RegisterTrackerServiceServer(g, server.Trackers{Trackers: dm.trackers, Stats: dm.stats})
 	openv1.RegisterStatsServiceServer(g, server.Stats{Stats: dm.stats})
 	dm.search.register(r, g)
+	dm.privacy.register(r)
 	dm.events.webhooks = dm.webhooks.subs
 	dm.events.log.OnAppended(func([]int64) { dm.webhooks.wake() })
 	dm.events.register(r, g)
@@ -193,6 +196,7 @@ func (dm *domain) register(r controller.Router, g grpc.ServiceRegistrar) {
 func (dm *domain) stop() {
 	dm.revocations.Stop()
 	dm.trackerApply.Stop()
+	dm.privacy.stop()
 	dm.events.stop()
 	dm.webhooks.stop()
 	dm.search.stop(dm.log)

@@ -47,6 +47,7 @@ type Config struct {
 	Events    Events    `toml:"events"`
 	Audit     Audit     `toml:"audit"`
 	Webhooks  Webhooks  `toml:"webhooks"`
+	Privacy   Privacy   `toml:"privacy"`
 	// Timeouts override the transport's request_timeout per operation,
 	// e.g. "/mgv.open.v1.ConversationService/PutTranscript" = "2m".
 	Timeouts map[string]Duration `toml:"timeouts"`
@@ -447,6 +448,8 @@ func Default() *Config {
 		Events:   defaultEvents(),
 		Audit:    defaultAudit(),
 		Webhooks: defaultWebhooks(),
+		Privacy: Privacy{ConfirmOver: 100, ErasureBatch: 50, ErasureLease: Duration{30 * time.Second},
+			RetentionEvery: Duration{24 * time.Hour}, RetentionPoll: Duration{time.Minute}},
 	}
 }
 
@@ -680,6 +683,9 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.Events.validate()...)
 	for op, d := range c.Timeouts {
 		positiveDur("timeouts."+op, d)
+	}
+	if err := c.Privacy.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	c.Audit.validate(bad)
 	c.validateWebhooks(bad)

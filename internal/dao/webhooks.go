@@ -164,7 +164,7 @@ func (w *Webhooks) Claim(ctx context.Context, id int64, owner string, lease time
 	return &s, nil
 }
 
-var errLeaseLost = errs.Conflict("the subscription's lease passed to another instance")
+var errSubscriptionLeaseLost = errs.Conflict("the subscription's lease passed to another instance")
 
 // Renew extends owner's lease.
 func (w *Webhooks) Renew(ctx context.Context, id int64, owner string, lease time.Duration) error {
@@ -172,7 +172,7 @@ func (w *Webhooks) Renew(ctx context.Context, id int64, owner string, lease time
 	res := w.db.WithContext(ctx).Exec("UPDATE webhook_subscriptions SET lease_until = ? WHERE id = ? AND lease_owner = ? AND lease_until > ?",
 		now.Add(lease), id, owner, now)
 	if res.Error == nil && res.RowsAffected == 0 {
-		return errLeaseLost
+		return errSubscriptionLeaseLost
 	}
 	return dbError(res.Error, nil)
 }
@@ -216,7 +216,7 @@ status = ?, disabled_reason = ?, updated_at = ? WHERE id = ? AND lease_owner = ?
 			return res.Error
 		}
 		if res.RowsAffected == 0 {
-			return errLeaseLost
+			return errSubscriptionLeaseLost
 		}
 		var fresh []model.WebhookDelivery
 		for i := range rows {

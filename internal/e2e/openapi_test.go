@@ -125,7 +125,9 @@ func (c *specClient) send(method, path, token, ctype string, data []byte, status
 // API with it: answers of every operation, errors included, must match the
 // document.
 func TestOpenAPIOnMariaDB(t *testing.T) {
-	s := NewService(t, mysqlEnv(t))
+	env := mysqlEnv(t)
+	env["MGV_PRIVACY_CONFIRM_OVER"] = "0" // every erasure that deletes waits for its confirmation
+	s := NewService(t, env)
 	f := NewFixture(t, s)
 	s.Start()
 
@@ -342,6 +344,32 @@ func TestOpenAPIOnMariaDB(t *testing.T) {
 	}
 	c.invalid(http.MethodPost, "/api/v1/search", admin, map[string]any{"query": 5}, http.StatusBadRequest)
 	c.send(http.MethodPost, "/api/v1/search", admin, "application/xml", []byte("<query>预算</query>"), http.StatusUnsupportedMediaType, false)
+
+	// Personal data: a conversation deleted, a person looked up and
+	// erased after the confirmation of the count.
+	gone := p.create("openapi-gone", f.Reps[1].ID, begin, 60_000, func(r *openv1.CreateConversationRequest) { r.Participants[1].Name = "Openapi Guest" })
+	c.do(http.MethodDelete, fmt.Sprintf("/api/v1/conversations/%d", gone), rep, nil, http.StatusForbidden)
+	c.do(http.MethodDelete, fmt.Sprintf("/api/v1/conversations/%d", gone), admin, nil, http.StatusOK)
+	c.do(http.MethodDelete, fmt.Sprintf("/api/v1/conversations/%d", gone), admin, nil, http.StatusNotFound)
+	p.create("openapi-guest", f.Reps[1].ID, begin, 60_000, func(r *openv1.CreateConversationRequest) { r.Participants[1].Name = "Openapi Guest" })
+	c.do(http.MethodPost, "/api/v1/privacy/lookups", admin, map[string]any{"name": "Openapi Guest"}, http.StatusOK)
+	c.do(http.MethodPost, "/api/v1/privacy/lookups", admin, map[string]any{"email": *f.Reps[0].Email}, http.StatusOK)
+	c.invalid(http.MethodPost, "/api/v1/privacy/lookups", admin, map[string]any{}, http.StatusBadRequest)
+	var erasure controller.ErasureJSON
+	c.do(http.MethodPost, "/api/v1/privacy/erasures", admin, map[string]any{"name": "Openapi Guest"}, http.StatusAccepted).decode(t, &erasure)
+	c.do(http.MethodPost, "/api/v1/privacy/erasures", rep, map[string]any{"name": "Openapi Guest"}, http.StatusForbidden)
+	c.do(http.MethodGet, fmt.Sprintf("/api/v1/privacy/erasures/%d", erasure.ID), admin, nil, http.StatusOK)
+	c.do(http.MethodGet, "/api/v1/privacy/erasures/999999999", admin, nil, http.StatusNotFound)
+	confirm := fmt.Sprintf("/api/v1/privacy/erasures/%d/confirm", erasure.ID)
+	c.do(http.MethodPost, confirm, admin, map[string]any{"count": erasure.ConversationsTotal + 1}, http.StatusBadRequest)
+	c.do(http.MethodPost, confirm, admin, map[string]any{"count": erasure.ConversationsTotal}, http.StatusOK)
+	c.do(http.MethodPost, confirm, admin, map[string]any{"count": erasure.ConversationsTotal}, http.StatusConflict)
+	c.do(http.MethodGet, "/api/v1/audit-logs?operation=privacy.erasure.start", admin, nil, http.StatusOK)
+	c.do(http.MethodGet, "/api/v1/audit-logs", rep, nil, http.StatusForbidden)
+	c.do(http.MethodPut, "/api/v1/tenant/settings", admin, map[string]any{"retention_days": 3650}, http.StatusOK)
+	c.invalid(http.MethodPut, "/api/v1/tenant/settings", admin, map[string]any{"retention_days": -1}, http.StatusBadRequest)
+	c.do(http.MethodGet, "/api/v1/tenant/settings", admin, nil, http.StatusOK)
+	c.do(http.MethodGet, "/api/v1/tenant/settings", rep, nil, http.StatusForbidden)
 
 	// Sessions, last: a password change and a sign-out revoke the new
 	// rep's tokens.

@@ -41,7 +41,8 @@ const (
 	// client did not finish sending within its deadline: the client's
 	// slowness, not the server's (HTTP 408, gRPC DeadlineExceeded, and no
 	// failure to a circuit breaker).
-	ReasonClientTimeout = "CLIENT_TIMEOUT"
+	ReasonClientTimeout   = "CLIENT_TIMEOUT"
+	ReasonErasureNotFound = "ERASURE_NOT_FOUND"
 	// ReasonEventCursorExpired: events after the cursor were trimmed by
 	// retention; the reader missed them and must resynchronise.
 	ReasonEventCursorExpired = "EVENT_CURSOR_EXPIRED"
@@ -91,6 +92,7 @@ var reasons = []struct {
 	{ReasonAppDisabled, http.StatusUnauthorized, 40104},
 	{ReasonLastAdmin, http.StatusConflict, 40904},
 	{ReasonClientTimeout, http.StatusRequestTimeout, 40801},
+	{ReasonErasureNotFound, http.StatusNotFound, 40411},
 	{ReasonEventCursorExpired, http.StatusGone, 41001},
 	{ReasonSubscriptionNotFound, http.StatusNotFound, 40431},
 	{ReasonDeliveryNotFound, http.StatusNotFound, 40432},

@@ -27,6 +27,7 @@ var areas = map[string][]string{
 	"search":            {"access", "conversation"},
 	"stats":             {"access"},
 	"webhook":           {"access"},
+	"privacy":           {"access", "identity", "events", "audit"},
 }
 
 // forbidden are imports no logic package or its own tests may have; only

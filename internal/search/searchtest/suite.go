@@ -413,6 +413,47 @@ func Run(t *testing.T, o Options) {
 			t.Errorf("delete of a missing conversation: %v %v", res, err)
 		}
 	})
+	t.Run("ErasureInBatches", func(t *testing.T) {
+		// A person in five calls, erased two bulk writes at a time while
+		// ingest writes beside it; the same words in another tenant and
+		// in a call written during the erasure stay.
+		var docs []*search.Doc
+		for id := int64(201); id <= 205; id++ {
+			docs = append(docs, conv(id, repA, day0, 60_000, "inbound", "I:您好", "保密项目的预算 erasablepersonword"))
+		}
+		kept := conv(206, repA, day0, 60_000, "inbound", "保密项目 erasablepersonword")
+		kept.TenantID = otherTenant
+		write(t, e, append(docs, kept)...)
+		if o.Refresh != nil {
+			o.Refresh(t, e)
+		}
+		expect(t, q("erasablepersonword"), 201, 202, 203, 204, 205)
+		ingested := conv(207, repA, day0, 60_000, "outbound", "新的电话")
+		batches := [][]search.Op{
+			{{TenantID: tenant, ConversationID: 201}, {TenantID: tenant, ConversationID: 202}, {TenantID: tenant, ConversationID: ingested.ConversationID, Doc: ingested}, {TenantID: tenant, ConversationID: 203}},
+			{{TenantID: tenant, ConversationID: 204}, {TenantID: tenant, ConversationID: 205}, {TenantID: tenant, ConversationID: 203}},
+		}
+		for _, ops := range batches {
+			res, err := e.Write(ctx, ops)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, r := range res {
+				if r != nil {
+					t.Errorf("op %d: %v", i, r)
+				}
+			}
+		}
+		if o.Refresh != nil {
+			o.Refresh(t, e)
+		}
+		expect(t, q("erasablepersonword"))
+		expect(t, q("保密项目"))
+		expect(t, q("新的电话"), 207)
+		other := q("erasablepersonword")
+		other.TenantID = otherTenant
+		expect(t, other, 206)
+	})
 	t.Run("Ping", func(t *testing.T) {
 		if err := e.Ping(ctx); err != nil {
 			t.Error(err)

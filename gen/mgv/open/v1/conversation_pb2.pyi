@@ -191,3 +191,15 @@ class GetTranscriptResponse(_message.Message):
     sentences: _containers.RepeatedCompositeFieldContainer[TranscriptSentence]
     next_page_token: str
     def __init__(self, conversation_id: _Optional[int] = ..., sentences: _Optional[_Iterable[_Union[TranscriptSentence, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class DeleteConversationRequest(_message.Message):
+    __slots__ = ("conversation_id",)
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    conversation_id: int
+    def __init__(self, conversation_id: _Optional[int] = ...) -> None: ...
+
+class DeleteConversationResponse(_message.Message):
+    __slots__ = ("conversation_id",)
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    conversation_id: int
+    def __init__(self, conversation_id: _Optional[int] = ...) -> None: ...

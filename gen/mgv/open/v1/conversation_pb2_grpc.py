@@ -41,6 +41,11 @@ class ConversationServiceStub(object):
                 request_serializer=mgv_dot_open_dot_v1_dot_conversation__pb2.GetTranscriptRequest.SerializeToString,
                 response_deserializer=mgv_dot_open_dot_v1_dot_conversation__pb2.GetTranscriptResponse.FromString,
                 )
+        self.DeleteConversation = channel.unary_unary(
+                '/mgv.open.v1.ConversationService/DeleteConversation',
+                request_serializer=mgv_dot_open_dot_v1_dot_conversation__pb2.DeleteConversationRequest.SerializeToString,
+                response_deserializer=mgv_dot_open_dot_v1_dot_conversation__pb2.DeleteConversationResponse.FromString,
+                )
 
 
 class ConversationServiceServicer(object):
@@ -117,6 +122,20 @@ class ConversationServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DeleteConversation(self, request, context):
+        """DeleteConversation deletes a conversation for good: its participants,
+        transcript, metrics, tracker hits and comments in one transaction, and
+        its search documents soon after (they follow through the indexing
+        queue, so a search engine that is down catches up). Needs the ingest
+        scope. An unknown conversation, one of another tenant, or one deleted
+        already is NOT_FOUND (CONVERSATION_NOT_FOUND): a retried delete changes
+        nothing. Its origin_conversation_id is free again afterwards, so a
+        later CreateConversation with it creates a new conversation.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ConversationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -144,6 +163,11 @@ def add_ConversationServiceServicer_to_server(servicer, server):
                     servicer.GetTranscript,
                     request_deserializer=mgv_dot_open_dot_v1_dot_conversation__pb2.GetTranscriptRequest.FromString,
                     response_serializer=mgv_dot_open_dot_v1_dot_conversation__pb2.GetTranscriptResponse.SerializeToString,
+            ),
+            'DeleteConversation': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteConversation,
+                    request_deserializer=mgv_dot_open_dot_v1_dot_conversation__pb2.DeleteConversationRequest.FromString,
+                    response_serializer=mgv_dot_open_dot_v1_dot_conversation__pb2.DeleteConversationResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -239,5 +263,22 @@ class ConversationService(object):
         return grpc.experimental.unary_unary(request, target, '/mgv.open.v1.ConversationService/GetTranscript',
             mgv_dot_open_dot_v1_dot_conversation__pb2.GetTranscriptRequest.SerializeToString,
             mgv_dot_open_dot_v1_dot_conversation__pb2.GetTranscriptResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def DeleteConversation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/mgv.open.v1.ConversationService/DeleteConversation',
+            mgv_dot_open_dot_v1_dot_conversation__pb2.DeleteConversationRequest.SerializeToString,
+            mgv_dot_open_dot_v1_dot_conversation__pb2.DeleteConversationResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

@@ -1319,6 +1319,98 @@ func (x *GetTranscriptResponse) GetNextPageToken() string {
 	return ""
 }
 
+// Request of ConversationService.DeleteConversation.
+type DeleteConversationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Megaview id of the conversation; required.
+	ConversationId int64 `protobuf:"varint,1,opt,name=conversation_id,json=conversationId,proto3" json:"conversation_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *DeleteConversationRequest) Reset() {
+	*x = DeleteConversationRequest{}
+	mi := &file_mgv_open_v1_conversation_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteConversationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteConversationRequest) ProtoMessage() {}
+
+func (x *DeleteConversationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mgv_open_v1_conversation_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteConversationRequest.ProtoReflect.Descriptor instead.
+func (*DeleteConversationRequest) Descriptor() ([]byte, []int) {
+	return file_mgv_open_v1_conversation_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *DeleteConversationRequest) GetConversationId() int64 {
+	if x != nil {
+		return x.ConversationId
+	}
+	return 0
+}
+
+// Response of ConversationService.DeleteConversation.
+type DeleteConversationResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Megaview id of the conversation deleted.
+	ConversationId int64 `protobuf:"varint,1,opt,name=conversation_id,json=conversationId,proto3" json:"conversation_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *DeleteConversationResponse) Reset() {
+	*x = DeleteConversationResponse{}
+	mi := &file_mgv_open_v1_conversation_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteConversationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteConversationResponse) ProtoMessage() {}
+
+func (x *DeleteConversationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mgv_open_v1_conversation_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteConversationResponse.ProtoReflect.Descriptor instead.
+func (*DeleteConversationResponse) Descriptor() ([]byte, []int) {
+	return file_mgv_open_v1_conversation_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *DeleteConversationResponse) GetConversationId() int64 {
+	if x != nil {
+		return x.ConversationId
+	}
+	return 0
+}
+
 var File_mgv_open_v1_conversation_proto protoreflect.FileDescriptor
 
 const file_mgv_open_v1_conversation_proto_rawDesc = "" +
@@ -1414,13 +1506,18 @@ const file_mgv_open_v1_conversation_proto_rawDesc = "" +
 	"\x15GetTranscriptResponse\x12'\n" +
 	"\x0fconversation_id\x18\x01 \x01(\x03R\x0econversationId\x12=\n" +
 	"\tsentences\x18\x02 \x03(\v2\x1f.mgv.open.v1.TranscriptSentenceR\tsentences\x12&\n" +
-	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken2\xf0\x03\n" +
+	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken\"D\n" +
+	"\x19DeleteConversationRequest\x12'\n" +
+	"\x0fconversation_id\x18\x01 \x01(\x03R\x0econversationId\"E\n" +
+	"\x1aDeleteConversationResponse\x12'\n" +
+	"\x0fconversation_id\x18\x01 \x01(\x03R\x0econversationId2\xd7\x04\n" +
 	"\x13ConversationService\x12e\n" +
 	"\x12CreateConversation\x12&.mgv.open.v1.CreateConversationRequest\x1a'.mgv.open.v1.CreateConversationResponse\x12X\n" +
 	"\rPutTranscript\x12!.mgv.open.v1.PutTranscriptRequest\x1a\".mgv.open.v1.PutTranscriptResponse(\x01\x12\\\n" +
 	"\x0fGetConversation\x12#.mgv.open.v1.GetConversationRequest\x1a$.mgv.open.v1.GetConversationResponse\x12b\n" +
 	"\x11ListConversations\x12%.mgv.open.v1.ListConversationsRequest\x1a&.mgv.open.v1.ListConversationsResponse\x12V\n" +
-	"\rGetTranscript\x12!.mgv.open.v1.GetTranscriptRequest\x1a\".mgv.open.v1.GetTranscriptResponseB:Z8github.com/megaview/mgvcore/api/proto/mgv/open/v1;openv1b\x06proto3"
+	"\rGetTranscript\x12!.mgv.open.v1.GetTranscriptRequest\x1a\".mgv.open.v1.GetTranscriptResponse\x12e\n" +
+	"\x12DeleteConversation\x12&.mgv.open.v1.DeleteConversationRequest\x1a'.mgv.open.v1.DeleteConversationResponseB:Z8github.com/megaview/mgvcore/api/proto/mgv/open/v1;openv1b\x06proto3"
 
 var (
 	file_mgv_open_v1_conversation_proto_rawDescOnce sync.Once
@@ -1434,7 +1531,7 @@ func file_mgv_open_v1_conversation_proto_rawDescGZIP() []byte {
 	return file_mgv_open_v1_conversation_proto_rawDescData
 }
 
-var file_mgv_open_v1_conversation_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_mgv_open_v1_conversation_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_mgv_open_v1_conversation_proto_goTypes = []any{
 	(*ParticipantInput)(nil),           // 0: mgv.open.v1.ParticipantInput
 	(*CreateConversationRequest)(nil),  // 1: mgv.open.v1.CreateConversationRequest
@@ -1452,46 +1549,50 @@ var file_mgv_open_v1_conversation_proto_goTypes = []any{
 	(*GetTranscriptRequest)(nil),       // 13: mgv.open.v1.GetTranscriptRequest
 	(*TranscriptSentence)(nil),         // 14: mgv.open.v1.TranscriptSentence
 	(*GetTranscriptResponse)(nil),      // 15: mgv.open.v1.GetTranscriptResponse
-	(Affiliation)(0),                   // 16: mgv.open.v1.Affiliation
-	(Channel)(0),                       // 17: mgv.open.v1.Channel
-	(Direction)(0),                     // 18: mgv.open.v1.Direction
-	(*timestamppb.Timestamp)(nil),      // 19: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),            // 20: google.protobuf.Struct
-	(*Metrics)(nil),                    // 21: mgv.open.v1.Metrics
-	(*Conversation)(nil),               // 22: mgv.open.v1.Conversation
-	(*Participant)(nil),                // 23: mgv.open.v1.Participant
-	(*ConversationFilter)(nil),         // 24: mgv.open.v1.ConversationFilter
+	(*DeleteConversationRequest)(nil),  // 16: mgv.open.v1.DeleteConversationRequest
+	(*DeleteConversationResponse)(nil), // 17: mgv.open.v1.DeleteConversationResponse
+	(Affiliation)(0),                   // 18: mgv.open.v1.Affiliation
+	(Channel)(0),                       // 19: mgv.open.v1.Channel
+	(Direction)(0),                     // 20: mgv.open.v1.Direction
+	(*timestamppb.Timestamp)(nil),      // 21: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),            // 22: google.protobuf.Struct
+	(*Metrics)(nil),                    // 23: mgv.open.v1.Metrics
+	(*Conversation)(nil),               // 24: mgv.open.v1.Conversation
+	(*Participant)(nil),                // 25: mgv.open.v1.Participant
+	(*ConversationFilter)(nil),         // 26: mgv.open.v1.ConversationFilter
 }
 var file_mgv_open_v1_conversation_proto_depIdxs = []int32{
-	16, // 0: mgv.open.v1.ParticipantInput.affiliation:type_name -> mgv.open.v1.Affiliation
-	17, // 1: mgv.open.v1.CreateConversationRequest.channel:type_name -> mgv.open.v1.Channel
-	18, // 2: mgv.open.v1.CreateConversationRequest.direction:type_name -> mgv.open.v1.Direction
-	19, // 3: mgv.open.v1.CreateConversationRequest.begin_time:type_name -> google.protobuf.Timestamp
-	20, // 4: mgv.open.v1.CreateConversationRequest.custom_data:type_name -> google.protobuf.Struct
+	18, // 0: mgv.open.v1.ParticipantInput.affiliation:type_name -> mgv.open.v1.Affiliation
+	19, // 1: mgv.open.v1.CreateConversationRequest.channel:type_name -> mgv.open.v1.Channel
+	20, // 2: mgv.open.v1.CreateConversationRequest.direction:type_name -> mgv.open.v1.Direction
+	21, // 3: mgv.open.v1.CreateConversationRequest.begin_time:type_name -> google.protobuf.Timestamp
+	22, // 4: mgv.open.v1.CreateConversationRequest.custom_data:type_name -> google.protobuf.Struct
 	0,  // 5: mgv.open.v1.CreateConversationRequest.participants:type_name -> mgv.open.v1.ParticipantInput
 	3,  // 6: mgv.open.v1.SentenceChunk.sentences:type_name -> mgv.open.v1.Sentence
 	4,  // 7: mgv.open.v1.PutTranscriptRequest.header:type_name -> mgv.open.v1.TranscriptHeader
 	5,  // 8: mgv.open.v1.PutTranscriptRequest.chunk:type_name -> mgv.open.v1.SentenceChunk
-	21, // 9: mgv.open.v1.PutTranscriptResponse.metrics:type_name -> mgv.open.v1.Metrics
-	22, // 10: mgv.open.v1.GetConversationResponse.conversation:type_name -> mgv.open.v1.Conversation
-	23, // 11: mgv.open.v1.GetConversationResponse.participants:type_name -> mgv.open.v1.Participant
-	21, // 12: mgv.open.v1.GetConversationResponse.metrics:type_name -> mgv.open.v1.Metrics
+	23, // 9: mgv.open.v1.PutTranscriptResponse.metrics:type_name -> mgv.open.v1.Metrics
+	24, // 10: mgv.open.v1.GetConversationResponse.conversation:type_name -> mgv.open.v1.Conversation
+	25, // 11: mgv.open.v1.GetConversationResponse.participants:type_name -> mgv.open.v1.Participant
+	23, // 12: mgv.open.v1.GetConversationResponse.metrics:type_name -> mgv.open.v1.Metrics
 	9,  // 13: mgv.open.v1.GetConversationResponse.tracker_hits:type_name -> mgv.open.v1.TrackerHitCount
-	24, // 14: mgv.open.v1.ListConversationsRequest.filter:type_name -> mgv.open.v1.ConversationFilter
-	22, // 15: mgv.open.v1.ListConversationsResponse.conversations:type_name -> mgv.open.v1.Conversation
+	26, // 14: mgv.open.v1.ListConversationsRequest.filter:type_name -> mgv.open.v1.ConversationFilter
+	24, // 15: mgv.open.v1.ListConversationsResponse.conversations:type_name -> mgv.open.v1.Conversation
 	14, // 16: mgv.open.v1.GetTranscriptResponse.sentences:type_name -> mgv.open.v1.TranscriptSentence
 	1,  // 17: mgv.open.v1.ConversationService.CreateConversation:input_type -> mgv.open.v1.CreateConversationRequest
 	6,  // 18: mgv.open.v1.ConversationService.PutTranscript:input_type -> mgv.open.v1.PutTranscriptRequest
 	8,  // 19: mgv.open.v1.ConversationService.GetConversation:input_type -> mgv.open.v1.GetConversationRequest
 	11, // 20: mgv.open.v1.ConversationService.ListConversations:input_type -> mgv.open.v1.ListConversationsRequest
 	13, // 21: mgv.open.v1.ConversationService.GetTranscript:input_type -> mgv.open.v1.GetTranscriptRequest
-	2,  // 22: mgv.open.v1.ConversationService.CreateConversation:output_type -> mgv.open.v1.CreateConversationResponse
-	7,  // 23: mgv.open.v1.ConversationService.PutTranscript:output_type -> mgv.open.v1.PutTranscriptResponse
-	10, // 24: mgv.open.v1.ConversationService.GetConversation:output_type -> mgv.open.v1.GetConversationResponse
-	12, // 25: mgv.open.v1.ConversationService.ListConversations:output_type -> mgv.open.v1.ListConversationsResponse
-	15, // 26: mgv.open.v1.ConversationService.GetTranscript:output_type -> mgv.open.v1.GetTranscriptResponse
-	22, // [22:27] is the sub-list for method output_type
-	17, // [17:22] is the sub-list for method input_type
+	16, // 22: mgv.open.v1.ConversationService.DeleteConversation:input_type -> mgv.open.v1.DeleteConversationRequest
+	2,  // 23: mgv.open.v1.ConversationService.CreateConversation:output_type -> mgv.open.v1.CreateConversationResponse
+	7,  // 24: mgv.open.v1.ConversationService.PutTranscript:output_type -> mgv.open.v1.PutTranscriptResponse
+	10, // 25: mgv.open.v1.ConversationService.GetConversation:output_type -> mgv.open.v1.GetConversationResponse
+	12, // 26: mgv.open.v1.ConversationService.ListConversations:output_type -> mgv.open.v1.ListConversationsResponse
+	15, // 27: mgv.open.v1.ConversationService.GetTranscript:output_type -> mgv.open.v1.GetTranscriptResponse
+	17, // 28: mgv.open.v1.ConversationService.DeleteConversation:output_type -> mgv.open.v1.DeleteConversationResponse
+	23, // [23:29] is the sub-list for method output_type
+	17, // [17:23] is the sub-list for method input_type
 	17, // [17:17] is the sub-list for extension type_name
 	17, // [17:17] is the sub-list for extension extendee
 	0,  // [0:17] is the sub-list for field type_name
@@ -1524,7 +1625,7 @@ func file_mgv_open_v1_conversation_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mgv_open_v1_conversation_proto_rawDesc), len(file_mgv_open_v1_conversation_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   16,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

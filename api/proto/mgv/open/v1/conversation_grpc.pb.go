@@ -26,6 +26,7 @@ const (
 	ConversationService_GetConversation_FullMethodName    = "/mgv.open.v1.ConversationService/GetConversation"
 	ConversationService_ListConversations_FullMethodName  = "/mgv.open.v1.ConversationService/ListConversations"
 	ConversationService_GetTranscript_FullMethodName      = "/mgv.open.v1.ConversationService/GetTranscript"
+	ConversationService_DeleteConversation_FullMethodName = "/mgv.open.v1.ConversationService/DeleteConversation"
 )
 
 // ConversationServiceClient is the client API for ConversationService service.
@@ -79,6 +80,15 @@ type ConversationServiceClient interface {
 	//
 	// Scope: read.
 	GetTranscript(ctx context.Context, in *GetTranscriptRequest, opts ...grpc.CallOption) (*GetTranscriptResponse, error)
+	// DeleteConversation deletes a conversation for good: its participants,
+	// transcript, metrics, tracker hits and comments in one transaction, and
+	// its search documents soon after (they follow through the indexing
+	// queue, so a search engine that is down catches up). Needs the ingest
+	// scope. An unknown conversation, one of another tenant, or one deleted
+	// already is NOT_FOUND (CONVERSATION_NOT_FOUND): a retried delete changes
+	// nothing. Its origin_conversation_id is free again afterwards, so a
+	// later CreateConversation with it creates a new conversation.
+	DeleteConversation(ctx context.Context, in *DeleteConversationRequest, opts ...grpc.CallOption) (*DeleteConversationResponse, error)
 }
 
 type conversationServiceClient struct {
@@ -142,6 +152,16 @@ func (c *conversationServiceClient) GetTranscript(ctx context.Context, in *GetTr
 	return out, nil
 }
 
+func (c *conversationServiceClient) DeleteConversation(ctx context.Context, in *DeleteConversationRequest, opts ...grpc.CallOption) (*DeleteConversationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteConversationResponse)
+	err := c.cc.Invoke(ctx, ConversationService_DeleteConversation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ConversationServiceServer is the server API for ConversationService service.
 // All implementations must embed UnimplementedConversationServiceServer
 // for forward compatibility.
@@ -193,6 +213,15 @@ type ConversationServiceServer interface {
 	//
 	// Scope: read.
 	GetTranscript(context.Context, *GetTranscriptRequest) (*GetTranscriptResponse, error)
+	// DeleteConversation deletes a conversation for good: its participants,
+	// transcript, metrics, tracker hits and comments in one transaction, and
+	// its search documents soon after (they follow through the indexing
+	// queue, so a search engine that is down catches up). Needs the ingest
+	// scope. An unknown conversation, one of another tenant, or one deleted
+	// already is NOT_FOUND (CONVERSATION_NOT_FOUND): a retried delete changes
+	// nothing. Its origin_conversation_id is free again afterwards, so a
+	// later CreateConversation with it creates a new conversation.
+	DeleteConversation(context.Context, *DeleteConversationRequest) (*DeleteConversationResponse, error)
 	mustEmbedUnimplementedConversationServiceServer()
 }
 
@@ -217,6 +246,9 @@ func (UnimplementedConversationServiceServer) ListConversations(context.Context,
 }
 func (UnimplementedConversationServiceServer) GetTranscript(context.Context, *GetTranscriptRequest) (*GetTranscriptResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetTranscript not implemented")
+}
+func (UnimplementedConversationServiceServer) DeleteConversation(context.Context, *DeleteConversationRequest) (*DeleteConversationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteConversation not implemented")
 }
 func (UnimplementedConversationServiceServer) mustEmbedUnimplementedConversationServiceServer() {}
 func (UnimplementedConversationServiceServer) testEmbeddedByValue()                             {}
@@ -318,6 +350,24 @@ func _ConversationService_GetTranscript_Handler(srv interface{}, ctx context.Con
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ConversationService_DeleteConversation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteConversationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConversationServiceServer).DeleteConversation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConversationService_DeleteConversation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConversationServiceServer).DeleteConversation(ctx, req.(*DeleteConversationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ConversationService_ServiceDesc is the grpc.ServiceDesc for ConversationService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -340,6 +390,10 @@ var ConversationService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetTranscript",
 			Handler:    _ConversationService_GetTranscript_Handler,
+		},
+		{
+			MethodName: "DeleteConversation",
+			Handler:    _ConversationService_DeleteConversation_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -1,7 +1,7 @@
--- The MySQL schema at migration 0013, in one piece: what `mgvcore migrate up`
--- creates on an empty database instead of replaying 0001 to 0013, so that a
+-- The MySQL schema at migration 0014, in one piece: what `mgvcore migrate up`
+-- creates on an empty database instead of replaying 0001 to 0014, so that a
 -- new install is reviewed (Archery, goInception rules) as the clean schema.
--- A test keeps it equal to what 0001..0013 build on an existing database.
+-- A test keeps it equal to what 0001..0014 build on an existing database.
 -- Tables take the database's character set: create the database with
 -- CHARACTER SET utf8mb4 (`migrate up` refuses any other).
 
@@ -12,6 +12,7 @@ CREATE TABLE tenants (
   rate_tier  VARCHAR(32)     NOT NULL DEFAULT 'standard' COMMENT 'rate-limit tier',
   created_at DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'created (UTC)',
   updated_at DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'last changed (UTC)',
+  retention_days INT         NOT NULL DEFAULT 0 COMMENT 'conversations that began more days ago are deleted daily; 0: kept for ever',
   PRIMARY KEY (id)
 ) ENGINE=InnoDB COMMENT='customer organisations; every other table carries tenant_id';
 
@@ -341,3 +342,34 @@ CREATE TABLE webhook_deliveries (
   KEY idx_webhook_deliveries_due (status, redelivery, next_attempt_at),
   KEY idx_webhook_deliveries_created (created_at)
 ) ENGINE=InnoDB COMMENT='delivery log of webhook subscriptions: one row per event delivered, with its attempts';
+
+CREATE TABLE privacy_erasures (
+  id                    BIGINT UNSIGNED NOT NULL AUTO_INCREMENT COMMENT 'job id',
+  tenant_id             BIGINT          NOT NULL DEFAULT 0 COMMENT 'tenants.id',
+  requested_by          BIGINT          NOT NULL DEFAULT 0 COMMENT 'users.id of the admin who started it',
+  subject_kind          VARCHAR(16)     NOT NULL DEFAULT '' COMMENT 'email, phone, origin_user_id or name',
+  subject               VARCHAR(255)    NOT NULL DEFAULT '' COMMENT 'the identifier being erased, normalised; cleared when the job ends',
+  user_id               BIGINT          NOT NULL DEFAULT 0 COMMENT 'users.id of the internal user to anonymise; 0: none',
+  status                VARCHAR(24)     NOT NULL DEFAULT 'pending' COMMENT 'awaiting_confirmation, pending, done or failed',
+  conversations_total   INT             NOT NULL DEFAULT 0 COMMENT 'conversations to delete, counted when the job was started',
+  conversations_deleted INT             NOT NULL DEFAULT 0 COMMENT 'conversations deleted so far',
+  users_anonymised      INT             NOT NULL DEFAULT 0 COMMENT 'internal users anonymised (0 or 1)',
+  lease_owner           VARCHAR(64)     NOT NULL DEFAULT '' COMMENT 'instance working on it',
+  lease_until           DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'until when that instance holds it (UTC)',
+  last_error            VARCHAR(1024)   NOT NULL DEFAULT '' COMMENT 'error of the last attempt',
+  created_at            DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'created (UTC)',
+  updated_at            DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'last changed (UTC)',
+  finished_at           DATETIME(3)     NULL DEFAULT NULL COMMENT 'when it ended (UTC)',
+  PRIMARY KEY (id),
+  KEY idx_privacy_erasures_due (status, lease_until),
+  KEY idx_privacy_erasures_tenant (tenant_id, id)
+) ENGINE=InnoDB COMMENT='personal-data erasure jobs, claimed with a lease and resumed after a restart';
+
+CREATE TABLE retention_runs (
+  tenant_id   BIGINT      NOT NULL DEFAULT 0 COMMENT 'tenants.id',
+  last_run_at DATETIME(3) NOT NULL DEFAULT '1970-01-01 00:00:00.000' COMMENT 'when its last run finished (UTC)',
+  lease_owner VARCHAR(64) NOT NULL DEFAULT '' COMMENT 'instance running it',
+  lease_until DATETIME(3) NOT NULL DEFAULT '1970-01-01 00:00:00.000' COMMENT 'until when that instance holds it (UTC)',
+  deleted     BIGINT      NOT NULL DEFAULT 0 COMMENT 'conversations its last run deleted',
+  PRIMARY KEY (tenant_id)
+) ENGINE=InnoDB COMMENT='daily retention run per tenant, claimed with a lease so instances do not collide';

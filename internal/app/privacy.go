@@ -1,0 +1,54 @@
+package app
+
+import (
+	"github.com/megaview/mgvcore/internal/dao"
+	"github.com/megaview/mgvcore/internal/http/controller"
+	"github.com/megaview/mgvcore/internal/logic/conversation"
+	"github.com/megaview/mgvcore/internal/logic/privacy"
+)
+
+// privacyDomain is governance over personal data: conversation delete,
+// personal-data lookup and erasure, retention.
+type privacyDomain struct {
+	deleter  *conversation.Deleter
+	service  *privacy.Service
+	runner   *privacy.Runner
+	settings *privacy.TenantSettings
+	retainer *privacy.Retainer
+}
+
+func newPrivacyDomain(dm *domain, convs *dao.Conversations) *privacyDomain {
+	tx := dao.NewTransactor(dm.d.db)
+	pd := &privacyDomain{deleter: conversation.NewDeleter(convs, tx, conversation.AppendDeleted(dm.events.log))}
+	pd.deleter.OnDeleted(dm.search.indexer.Deleted)
+	repo := dao.NewPrivacy(dm.d.db)
+	cfg := dm.cfg.Privacy
+	pd.runner = privacy.NewRunner(repo, pd.deleter, dm.revocations, tx, privacy.RunnerOptions{
+		Batch: cfg.ErasureBatch, Lease: cfg.ErasureLease.Duration, Audit: dm.audit.writer,
+	}, dm.log, privacy.AppendErased(dm.events.log))
+	pd.service = privacy.NewService(repo, cfg.ConfirmOver, pd.runner.Notify)
+	retention := dao.NewRetention(dm.d.db)
+	pd.settings = privacy.NewTenantSettings(retention)
+	pd.retainer = privacy.NewRetainer(retention, pd.deleter, privacy.RetainerOptions{
+		Every: cfg.RetentionEvery.Duration, Poll: cfg.RetentionPoll.Duration, Batch: cfg.ErasureBatch,
+		Lease: cfg.ErasureLease.Duration, Audit: dm.audit.writer,
+	}, dm.log)
+	return pd
+}
+
+// register adds the HTTP routes (the gRPC method is on
+// ConversationService) and starts the erasure runner.
+func (pd *privacyDomain) register(r controller.Router) {
+	controller.ConversationDelete{Deleter: pd.deleter}.Routes(r)
+	controller.Privacy{Privacy: pd.service}.Routes(r)
+	controller.TenantSettings{Settings: pd.settings}.Routes(r)
+	pd.runner.Start()
+	pd.retainer.Start()
+}
+
+// stop ends the erasure runner; a job in progress resumes in the next
+// process once its lease runs out.
+func (pd *privacyDomain) stop() {
+	pd.runner.Stop()
+	pd.retainer.Stop()
+}

@@ -1,0 +1,205 @@
+package dao
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/model"
+)
+
+// Privacy stores personal-data lookups and erasure jobs.
+type Privacy struct{ db *gorm.DB }
+
+// NewPrivacy works on db.
+func NewPrivacy(db *gorm.DB) *Privacy { return &Privacy{db: db} }
+
+var errErasureNotFound = errs.NotFound(errs.ReasonErasureNotFound, "no such erasure")
+
+// errLeaseLost ends a job's transaction when its lease passed on.
+var errLeaseLost = errors.New("erasure: the lease passed to another instance")
+
+// FindPerson finds the user with the identifier (by email, phone or origin
+// user id; a name finds no user), the conversations where that user
+// speaks, and those where a speaker who is not a user is named value.
+func (p *Privacy) FindPerson(ctx context.Context, tenantID int64, kind, value string) (model.PersonMatch, error) {
+	db := conn(ctx, p.db)
+	m := model.PersonMatch{Conversations: map[int64][]string{}}
+	column := map[string]string{model.SubjectEmail: "email", model.SubjectPhone: "phone", model.SubjectOriginUserID: "origin_user_id"}[kind]
+	if column != "" {
+		var users []model.User
+		if err := db.Where("tenant_id = ? AND "+column+" = ?", tenantID, value).Limit(1).Find(&users).Error; err != nil {
+			return m, dbError(err, nil)
+		}
+		if len(users) == 1 {
+			m.User = &users[0]
+		}
+	}
+	var parts []model.Participant
+	q := db.Select("conversation_id, speaker_key, user_id").Where("tenant_id = ?", tenantID)
+	if m.User != nil {
+		q = q.Where("(user_id = ? OR (user_id IS NULL AND name = ?))", m.User.ID, value)
+	} else {
+		q = q.Where("user_id IS NULL AND name = ?", value)
+	}
+	if err := q.Order("conversation_id").Find(&parts).Error; err != nil {
+		return m, dbError(err, nil)
+	}
+	for _, pt := range parts {
+		m.Conversations[pt.ConversationID] = append(m.Conversations[pt.ConversationID], pt.SpeakerKey)
+		if pt.UserID == nil && !slices.Contains(m.External, pt.ConversationID) {
+			m.External = append(m.External, pt.ConversationID)
+		}
+	}
+	return m, nil
+}
+
+// CountComments counts the live comments a user wrote.
+func (p *Privacy) CountComments(ctx context.Context, tenantID, userID int64) (int64, error) {
+	var n int64
+	err := conn(ctx, p.db).Model(&model.Comment{}).Where("tenant_id = ? AND author_user_id = ? AND deleted_at IS NULL", tenantID, userID).Count(&n).Error
+	return n, dbError(err, nil)
+}
+
+// countBatch is the conversations whose transcripts CountSentences reads
+// at a time.
+const countBatch = 100
+
+// CountSentences counts the sentences spoken under the speaker keys of
+// each conversation, reading the transcripts a batch at a time.
+func (p *Privacy) CountSentences(ctx context.Context, tenantID int64, speakers map[int64][]string) (int64, error) {
+	ids := make([]int64, 0, len(speakers))
+	for id := range speakers {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	var n int64
+	for start := 0; start < len(ids); start += countBatch {
+		err := readParts(conn(ctx, p.db), tenantID, ids[start:min(start+countBatch, len(ids))], func(cid, _ int64, run []storedSentence) error {
+			for _, s := range run {
+				if slices.Contains(speakers[cid], s.SpeakerKey) {
+					n++
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return 0, dbError(err, nil)
+		}
+	}
+	return n, nil
+}
+
+// CreateErasure inserts a job, due at once.
+func (p *Privacy) CreateErasure(ctx context.Context, e *model.Erasure) error {
+	e.ID, e.CreatedAt = 0, dbNow()
+	e.UpdatedAt, e.LeaseUntil = e.CreatedAt, e.CreatedAt
+	return dbError(conn(ctx, p.db).Create(e).Error, nil)
+}
+
+// GetErasure returns a job of the tenant.
+func (p *Privacy) GetErasure(ctx context.Context, tenantID, id int64) (model.Erasure, error) {
+	var e model.Erasure
+	err := conn(ctx, p.db).Where("tenant_id = ? AND id = ?", tenantID, id).Take(&e).Error
+	return e, dbError(err, errErasureNotFound)
+}
+
+// ConfirmErasure moves a job awaiting confirmation to pending.
+func (p *Privacy) ConfirmErasure(ctx context.Context, tenantID, id int64) (bool, error) {
+	now := dbNow()
+	res := conn(ctx, p.db).Exec("UPDATE privacy_erasures SET status = ?, lease_until = ?, updated_at = ? WHERE tenant_id = ? AND id = ? AND status = ?",
+		model.ErasurePending, now, now, tenantID, id, model.ErasureAwaitingConfirmation)
+	return res.RowsAffected == 1, dbError(res.Error, nil)
+}
+
+// ClaimErasure leases the oldest pending job whose lease ran out: a
+// compare-and-set on lease_until, so of two instances only one gets it.
+func (p *Privacy) ClaimErasure(ctx context.Context, owner string, lease time.Duration) (*model.Erasure, error) {
+	db := conn(ctx, p.db)
+	now := dbNow()
+	var due []model.Erasure
+	err := db.Where("status = ? AND lease_until <= ?", model.ErasurePending, now).Order("id").Limit(4).Find(&due).Error
+	if err != nil {
+		return nil, dbError(err, nil)
+	}
+	for _, e := range due {
+		res := db.Exec("UPDATE privacy_erasures SET lease_owner = ?, lease_until = ?, updated_at = ? WHERE id = ? AND status = ? AND lease_until = ?",
+			owner, now.Add(lease), now, e.ID, model.ErasurePending, e.LeaseUntil)
+		if res.Error != nil {
+			return nil, dbError(res.Error, nil)
+		}
+		if res.RowsAffected == 1 {
+			e.LeaseOwner, e.LeaseUntil = owner, now.Add(lease)
+			return &e, nil
+		}
+	}
+	return nil, nil
+}
+
+// ErasureProgress adds deleted to the job's count and renews the lease.
+func (p *Privacy) ErasureProgress(ctx context.Context, id int64, owner string, deleted int, lease time.Duration) (bool, error) {
+	now := dbNow()
+	res := conn(ctx, p.db).Exec("UPDATE privacy_erasures SET conversations_deleted = conversations_deleted + ?, lease_until = ?, updated_at = ? "+
+		"WHERE id = ? AND lease_owner = ? AND status = ?", deleted, now.Add(lease), now, id, owner, model.ErasurePending)
+	return res.RowsAffected == 1, dbError(res.Error, nil)
+}
+
+// ExternalConversations lists conversations where a speaker who is not a
+// user is named value.
+func (p *Privacy) ExternalConversations(ctx context.Context, tenantID int64, value string, limit int) ([]int64, error) {
+	var ids []int64
+	err := conn(ctx, p.db).Model(&model.Participant{}).Distinct("conversation_id").
+		Where("tenant_id = ? AND user_id IS NULL AND name = ?", tenantID, value).
+		Order("conversation_id").Limit(limit).Pluck("conversation_id", &ids).Error
+	return ids, dbError(err, nil)
+}
+
+// AnonymiseUser clears what identifies a user and queues the re-indexing
+// of the conversations they speak in or own.
+func (p *Privacy) AnonymiseUser(ctx context.Context, tenantID, userID int64) error {
+	return NewTransactor(p.db).InTx(ctx, func(ctx context.Context) error {
+		db := conn(ctx, p.db)
+		now := dbNow()
+		err := db.Exec("UPDATE users SET name = '', email = NULL, phone = NULL, origin_user_id = NULL, password_hash = '', status = ?, updated_at = ? "+
+			"WHERE tenant_id = ? AND id = ?", model.UserDisabled, now, tenantID, userID).Error
+		if err != nil {
+			return err
+		}
+		if err := db.Exec("UPDATE participants SET name = '' WHERE tenant_id = ? AND user_id = ?", tenantID, userID).Error; err != nil {
+			return err
+		}
+		if err := db.Exec("UPDATE refresh_tokens SET revoked_at = ? WHERE tenant_id = ? AND user_id = ? AND revoked_at IS NULL", now, tenantID, userID).Error; err != nil {
+			return err
+		}
+		q := "INSERT INTO outbox (tenant_id, kind, conversation_id, tracker_id, version, attempts, next_attempt_at, last_error, created_at) " +
+			"SELECT c.tenant_id, ?, c.id, 0, c.transcript_version, 0, ?, '', ? FROM conversations AS c WHERE c.tenant_id = ? AND " +
+			"(c.owner_user_id = ? OR c.id IN (SELECT conversation_id FROM participants WHERE tenant_id = ? AND user_id = ?))"
+		return db.Exec(q, model.OutboxConversation, now, now, tenantID, userID, tenantID, userID).Error
+	})
+}
+
+// ReleaseErasures makes owner's pending jobs due now.
+func (p *Privacy) ReleaseErasures(ctx context.Context, owner string) error {
+	now := dbNow()
+	return dbError(conn(ctx, p.db).Exec("UPDATE privacy_erasures SET lease_until = ?, lease_owner = '', updated_at = ? WHERE lease_owner = ? AND status = ?",
+		now, now, owner, model.ErasurePending).Error, nil)
+}
+
+// FinishErasure ends owner's job with status and clears its subject.
+func (p *Privacy) FinishErasure(ctx context.Context, id int64, owner, status, lastError string) error {
+	now := dbNow()
+	res := conn(ctx, p.db).Exec("UPDATE privacy_erasures SET status = ?, subject = '', last_error = ?, finished_at = ?, updated_at = ?, "+
+		"users_anonymised = CASE WHEN user_id <> 0 THEN 1 ELSE 0 END WHERE id = ? AND lease_owner = ? AND status = ?",
+		status, truncateUTF8(lastError, 1024), now, now, id, owner, model.ErasurePending)
+	if res.Error != nil {
+		return dbError(res.Error, nil)
+	}
+	if res.RowsAffected != 1 {
+		return errLeaseLost
+	}
+	return nil
+}

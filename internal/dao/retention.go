@@ -1,0 +1,100 @@
+package dao
+
+import (
+	"context"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/megaview/mgvcore/internal/errs"
+)
+
+// Retention stores each tenant's retention setting and its daily runs.
+type Retention struct{ db *gorm.DB }
+
+// NewRetention works on db.
+func NewRetention(db *gorm.DB) *Retention { return &Retention{db: db} }
+
+// RetentionDays reads a tenant's setting.
+func (r *Retention) RetentionDays(ctx context.Context, tenantID int64) (int, error) {
+	var days []int
+	err := conn(ctx, r.db).Table("tenants").Where("id = ?", tenantID).Limit(1).Pluck("retention_days", &days).Error
+	if err != nil {
+		return 0, dbError(err, nil)
+	}
+	if len(days) == 0 {
+		return 0, errs.NotFound(errs.ReasonTenantNotFound, "no such tenant")
+	}
+	return days[0], nil
+}
+
+// SetRetentionDays writes a tenant's setting.
+func (r *Retention) SetRetentionDays(ctx context.Context, tenantID int64, days int) error {
+	return dbError(conn(ctx, r.db).Exec("UPDATE tenants SET retention_days = ?, updated_at = ? WHERE id = ?", days, dbNow(), tenantID).Error, nil)
+}
+
+// DueRetention lists tenants with a retention whose last run finished
+// before before and whose lease ran out (a tenant never run has no row).
+func (r *Retention) DueRetention(ctx context.Context, before time.Time, limit int) (map[int64]int, error) {
+	var rows []struct {
+		ID            int64
+		RetentionDays int
+	}
+	err := conn(ctx, r.db).Raw("SELECT t.id, t.retention_days FROM tenants AS t LEFT JOIN retention_runs AS r ON r.tenant_id = t.id "+
+		"WHERE t.retention_days > 0 AND (r.tenant_id IS NULL OR (r.last_run_at <= ? AND r.lease_until <= ?)) ORDER BY t.id LIMIT ?",
+		before.UTC(), dbNow(), limit).Scan(&rows).Error
+	out := make(map[int64]int, len(rows))
+	for _, row := range rows {
+		out[row.ID] = row.RetentionDays
+	}
+	return out, dbError(err, nil)
+}
+
+// ClaimRetention is a compare-and-set on the tenant's run row: only the
+// instance whose UPDATE finds the run due and free gets it.
+func (r *Retention) ClaimRetention(ctx context.Context, tenantID int64, owner string, before time.Time, lease time.Duration) (bool, error) {
+	db := conn(ctx, r.db)
+	epoch := time.Unix(0, 0).UTC()
+	err := db.Exec("INSERT INTO retention_runs (tenant_id, last_run_at, lease_owner, lease_until, deleted) VALUES (?, ?, '', ?, 0)"+onConflictNothing(db),
+		tenantID, epoch, epoch).Error
+	if err != nil {
+		return false, dbError(err, nil)
+	}
+	now := dbNow()
+	res := db.Exec("UPDATE retention_runs SET lease_owner = ?, lease_until = ?, deleted = 0 WHERE tenant_id = ? AND last_run_at <= ? AND lease_until <= ?",
+		owner, now.Add(lease), tenantID, before.UTC(), now)
+	return res.RowsAffected == 1, dbError(res.Error, nil)
+}
+
+// onConflictNothing ends an INSERT that leaves an existing row alone.
+func onConflictNothing(db *gorm.DB) string {
+	if db.Name() == "mysql" {
+		return " ON DUPLICATE KEY UPDATE tenant_id = tenant_id"
+	}
+	return " ON CONFLICT DO NOTHING"
+}
+
+// ExpiredConversations lists conversations that began before cutoff.
+func (r *Retention) ExpiredConversations(ctx context.Context, tenantID int64, cutoff time.Time, limit int) ([]int64, error) {
+	var ids []int64
+	err := conn(ctx, r.db).Table("conversations").Where("tenant_id = ? AND begin_time < ?", tenantID, cutoff.UTC()).
+		Order("begin_time").Order("id").Limit(limit).Pluck("id", &ids).Error
+	return ids, dbError(err, nil)
+}
+
+// RenewRetention counts a batch and renews owner's lease.
+func (r *Retention) RenewRetention(ctx context.Context, tenantID int64, owner string, deleted int, lease time.Duration) (bool, error) {
+	res := conn(ctx, r.db).Exec("UPDATE retention_runs SET deleted = deleted + ?, lease_until = ? WHERE tenant_id = ? AND lease_owner = ?",
+		deleted, dbNow().Add(lease), tenantID, owner)
+	return res.RowsAffected == 1, dbError(res.Error, nil)
+}
+
+// FinishRetention marks owner's run done now and frees the lease.
+func (r *Retention) FinishRetention(ctx context.Context, tenantID int64, owner string) error {
+	now := dbNow()
+	res := conn(ctx, r.db).Exec("UPDATE retention_runs SET last_run_at = ?, lease_until = ? WHERE tenant_id = ? AND lease_owner = ?", now, now, tenantID, owner)
+	if res.Error == nil && res.RowsAffected != 1 {
+		return errLeaseLost
+	}
+	return dbError(res.Error, nil)
+}

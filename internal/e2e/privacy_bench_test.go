@@ -1,0 +1,127 @@
+//go:build e2e && bench
+
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
+	"github.com/megaview/mgvcore/internal/http/controller"
+	"github.com/megaview/mgvcore/internal/model"
+)
+
+// TestBenchP13ErasureWithIngest: one outside speaker takes part in 2,000
+// conversations (MGV_BENCH_P13_CONVERSATIONS to try fewer); an erasure
+// deletes them from MariaDB and Elasticsearch while a partner keeps
+// ingesting other calls. Measured from the erasure's start until the job
+// is done and no index document holds the person (target 60 s).
+func TestBenchP13ErasureWithIngest(t *testing.T) {
+	n := 2000
+	if v, err := strconv.Atoi(os.Getenv("MGV_BENCH_P13_CONVERSATIONS")); err == nil && v > 0 {
+		n = v
+	}
+	env := benchLimits(esEnv(t, mysqlEnv(t)))
+	env["MGV_PRIVACY_CONFIRM_OVER"] = strconv.Itoa(n)
+	s := benchService(t, env)
+	f := NewFixture(t, s)
+	s.Start()
+	admin := f.Token(t, f.Admin)
+	p := newPartner(t, s.GRPC(), f.AppToken(t))
+	tag := newTag()
+	name, words := "客户Qian"+tag, "erasebench"+tag
+	begin := time.Now().UTC().Add(-time.Hour)
+	setup := time.Now()
+	err := inParallel(8, n, func(k int) error {
+		req := &openv1.CreateConversationRequest{
+			OriginConversationId: fmt.Sprintf("p13-%s-%d", tag, k),
+			Owner:                &openv1.CreateConversationRequest_OwnerUserId{OwnerUserId: f.Reps[k%4].ID},
+			Channel:              openv1.Channel_CHANNEL_CALL, Direction: openv1.Direction_DIRECTION_OUTBOUND,
+			BeginTime: timestamppb.New(begin.Add(time.Duration(k) * time.Second)), DurationMs: 600_000,
+			Participants: []*openv1.ParticipantInput{
+				{SpeakerKey: "rep", User: &openv1.ParticipantInput_UserId{UserId: f.Reps[k%4].ID}},
+				{SpeakerKey: "cust", Name: name, Affiliation: openv1.Affiliation_AFFILIATION_EXTERNAL},
+			},
+		}
+		res, err := p.conv.CreateConversation(p.ctx, req)
+		if err != nil {
+			return err
+		}
+		lines := transcript(30, tag)
+		lines[1].Text = "we need " + words + " soon"
+		_, err = p.put(res.ConversationId, lines, 30)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Minute); pendingSearchJobs(t, f) > 0; time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the index did not catch up with the setup")
+		}
+	}
+	waitSearch(t, s, admin, words, int64(n), time.Minute)
+	t.Logf("setup: %d conversations in %s", n, time.Since(setup).Round(time.Second))
+
+	// Ingest beside the erasure: another partner call per iteration.
+	stop := make(chan struct{})
+	var ingested atomic.Int64
+	var wg sync.WaitGroup
+	for w := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				id := p.create(fmt.Sprintf("p13-load-%s-%d-%d", tag, w, i), f.Reps[i%4].ID, begin, 60_000, nil)
+				if _, err := p.put(id, transcript(30, "load"), 30); err != nil {
+					t.Errorf("ingest beside the erasure: %v", err)
+					return
+				}
+				ingested.Add(1)
+			}
+		}()
+	}
+
+	start := time.Now()
+	var e controller.ErasureJSON
+	authCall(t, s, http.MethodPost, "/api/v1/privacy/erasures", admin, map[string]any{"name": name}).want(t, http.StatusAccepted, "").decode(t, &e)
+	if e.ConversationsTotal != int64(n) || e.Status != model.ErasurePending {
+		t.Fatalf("erasure: %+v", e)
+	}
+	done := waitErasure(t, s, admin, e.ID, 10*time.Minute)
+	dbTime := time.Since(start)
+	for deadline := time.Now().Add(10 * time.Minute); ; time.Sleep(200 * time.Millisecond) {
+		if len(indexHolding(t, s, name, words)) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the index still holds the person")
+		}
+	}
+	took := time.Since(start)
+	close(stop)
+	wg.Wait()
+	if done.ConversationsDeleted != int64(n) {
+		t.Errorf("deleted %d of %d", done.ConversationsDeleted, n)
+	}
+	record(t, Row{
+		ID: "P13", What: fmt.Sprintf("erasure of one person in %d conversations, MySQL and the index, with ingest running", n),
+		Target:   "≤ 60 s",
+		Measured: fmt.Sprintf("%.1f s (MySQL done at %.1f s; %d calls ingested meanwhile)", took.Seconds(), dbTime.Seconds(), ingested.Load()),
+		Baseline: "none (an absolute bound)", Result: fmt.Sprintf("%.1f s", took.Seconds()),
+		Pass: n == 2000 && took <= time.Minute, Command: "scripts/bench.sh TestBenchP13",
+	})
+}

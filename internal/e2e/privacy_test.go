@@ -1,0 +1,347 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
+	"github.com/megaview/mgvcore/internal/http/controller"
+	"github.com/megaview/mgvcore/internal/model"
+)
+
+// erasureOf reads an erasure job.
+func erasureOf(t *testing.T, s *Service, token string, id int64) controller.ErasureJSON {
+	t.Helper()
+	var e controller.ErasureJSON
+	authCall(t, s, http.MethodGet, fmt.Sprintf("/api/v1/privacy/erasures/%d", id), token, nil).want(t, http.StatusOK, "").decode(t, &e)
+	return e
+}
+
+// waitErasure polls a job until it is done.
+func waitErasure(t *testing.T, s *Service, token string, id int64, timeout time.Duration) controller.ErasureJSON {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		e := erasureOf(t, s, token, id)
+		if e.Status == model.ErasureDone {
+			return e
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("erasure %d not done within %s: %+v\n%s", id, timeout, e, s.Stderr)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// lookup posts a privacy lookup.
+func lookup(t *testing.T, s *Service, token string, body map[string]any) controller.HoldingsJSON {
+	t.Helper()
+	var h controller.HoldingsJSON
+	authCall(t, s, http.MethodPost, "/api/v1/privacy/lookups", token, body).want(t, http.StatusOK, "").decode(t, &h)
+	return h
+}
+
+// customerCalls ingests n calls of the fixture's reps with an outside
+// speaker named name, who says words; it returns their ids.
+func customerCalls(t *testing.T, p *partner, f *Fixture, name, words, tag string, n int) []int64 {
+	t.Helper()
+	begin := time.Date(2025, 5, 1, 2, 0, 0, 0, time.UTC)
+	ids := make([]int64, n)
+	for i := range ids {
+		ids[i] = p.create(fmt.Sprintf("pii-%s-%d", tag, i), f.Reps[i%3].ID, begin.Add(time.Duration(i)*time.Hour), 60_000,
+			func(r *openv1.CreateConversationRequest) {
+				r.Title = "call with " + name
+				r.Participants[1].Name = name
+			})
+		if _, err := p.put(ids[i], []*openv1.Sentence{sentence(0, "rep", "good morning"), sentence(1, "cust", words),
+			sentence(2, "cust", "again "+words)}, 10); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ids
+}
+
+// tablesHolding lists table.column places of the service's database
+// whose text holds any of needles: every text column of every table.
+func tablesHolding(t *testing.T, f *Fixture, needles ...string) []string {
+	t.Helper()
+	var cols []struct{ TableName, ColumnName string }
+	err := f.DB.Raw("SELECT table_name AS table_name, column_name AS column_name FROM information_schema.columns " +
+		"WHERE table_schema = DATABASE() AND data_type IN ('char', 'varchar', 'tinytext', 'text', 'mediumtext', 'longtext', 'json')").
+		Scan(&cols).Error
+	if err != nil || len(cols) < 20 {
+		t.Fatalf("text columns: %d, %v", len(cols), err)
+	}
+	var out []string
+	for _, c := range cols {
+		for _, n := range needles {
+			var hits int64
+			q := fmt.Sprintf("SELECT COUNT(*) FROM `%s` WHERE `%s` LIKE ?", c.TableName, c.ColumnName)
+			if err := f.DB.Raw(q, "%"+n+"%").Scan(&hits).Error; err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+			if hits > 0 {
+				out = append(out, fmt.Sprintf("%s.%s has %q %d times", c.TableName, c.ColumnName, n, hits))
+			}
+		}
+	}
+	return out
+}
+
+// indexHolding lists the documents of the service's Elasticsearch alias
+// whose source holds any of needles (the whole index is read: a test's
+// alias is its own).
+func indexHolding(t *testing.T, s *Service, needles ...string) []string {
+	t.Helper()
+	url := s.Env["MGV_SEARCH_URLS"] + "/" + s.Env["MGV_SEARCH_INDEX"] + "/_search?size=10000"
+	resp, err := http.Post(url, "application/json", strings.NewReader(`{"query":{"match_all":{}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeBody(t, resp)
+	data, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("%s: %d %v %.300s", url, resp.StatusCode, err, data)
+	}
+	var res struct {
+		Hits struct {
+			Hits []struct {
+				ID     string          `json:"_id"`
+				Source json.RawMessage `json:"_source"`
+			} `json:"hits"`
+		} `json:"hits"`
+	}
+	if err := json.Unmarshal(data, &res); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, h := range res.Hits.Hits {
+		for _, n := range needles {
+			if strings.Contains(string(h.Source), n) {
+				out = append(out, fmt.Sprintf("document %s has %q", h.ID, n))
+			}
+		}
+	}
+	return out
+}
+
+func TestPrivacyLookupAndErasureOnMariaDBAndElasticsearch(t *testing.T) {
+	env := esEnv(t, mysqlEnv(t))
+	env["MGV_PRIVACY_CONFIRM_OVER"] = "2"
+	s := NewService(t, env)
+	f := NewFixture(t, s)
+	other := NewFixture(t, s)
+	s.Start()
+	admin, rep := f.Token(t, f.Admin), f.Token(t, f.Reps[0])
+	p := newPartner(t, s.GRPC(), f.AppToken(t))
+	tag := fmt.Sprintf("%06d", rand.N(1_000_000))
+
+	// An outside speaker, named by phone number as a call centre does.
+	phone := "+861380013" + tag[:4]
+	calls := customerCalls(t, p, f, phone, "my account number is acct"+tag, tag, 3)
+	h := lookup(t, s, admin, map[string]any{"phone": "138 0013 " + tag[:4]})
+	if h.User != nil || h.Conversations != 3 || h.ExternalConversations != 3 || h.SentencesSpoken != 6 || len(h.ConversationIDs) != 3 {
+		t.Fatalf("lookup by phone: %+v", h)
+	}
+	// Admins only; exactly one identifier; another tenant sees nothing.
+	authCall(t, s, http.MethodPost, "/api/v1/privacy/lookups", rep, map[string]any{"phone": phone}).want(t, http.StatusForbidden, "PERMISSION_DENIED")
+	authCall(t, s, http.MethodPost, "/api/v1/privacy/lookups", admin, map[string]any{"phone": phone, "email": "a@b.c"}).want(t, http.StatusBadRequest, "INVALID_ARGUMENT")
+	authCall(t, s, http.MethodPost, "/api/v1/privacy/lookups", admin, map[string]any{"phone": "not a phone"}).want(t, http.StatusBadRequest, "INVALID_ARGUMENT")
+	if h := lookup(t, s, other.Token(t, other.Admin), map[string]any{"phone": phone}); h.Conversations != 0 || h.User != nil {
+		t.Fatalf("another tenant's lookup: %+v", h)
+	}
+
+	// Three conversations is over confirm_over (2): the job waits for
+	// the count.
+	var e controller.ErasureJSON
+	authCall(t, s, http.MethodPost, "/api/v1/privacy/erasures", admin, map[string]any{"phone": phone}).want(t, http.StatusAccepted, "").decode(t, &e)
+	if e.Status != model.ErasureAwaitingConfirmation || e.ConversationsTotal != 3 || e.InternalUser {
+		t.Fatalf("erasure: %+v", e)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if got := erasureOf(t, s, admin, e.ID); got.Status != model.ErasureAwaitingConfirmation || got.ConversationsDeleted != 0 {
+		t.Fatalf("an unconfirmed erasure ran: %+v", got)
+	}
+	confirm := fmt.Sprintf("/api/v1/privacy/erasures/%d/confirm", e.ID)
+	authCall(t, s, http.MethodPost, confirm, admin, map[string]any{"count": 2}).want(t, http.StatusBadRequest, "INVALID_ARGUMENT")
+	authCall(t, s, http.MethodPost, confirm, other.Token(t, other.Admin), map[string]any{"count": 3}).want(t, http.StatusNotFound, "ERASURE_NOT_FOUND")
+	authCall(t, s, http.MethodPost, confirm, admin, map[string]any{"count": 3}).want(t, http.StatusOK, "")
+	done := waitErasure(t, s, admin, e.ID, 30*time.Second)
+	if done.ConversationsDeleted != 3 || done.FinishedAt == nil {
+		t.Fatalf("erasure done: %+v", done)
+	}
+	authCall(t, s, http.MethodPost, confirm, admin, map[string]any{"count": 3}).want(t, http.StatusConflict, "CONFLICT")
+	for _, id := range calls {
+		wantNoRows(t, f, id)
+	}
+
+	// An internal user: anonymised, their conversations stay.
+	u := f.Reps[3]
+	name, userPhone := "Erasable"+tag, "+861390013"+tag[:4]
+	if err := f.DB.Model(&model.User{}).Where("id = ?", u.ID).Updates(map[string]any{"name": name, "phone": userPhone, "origin_user_id": "hr-" + tag}).Error; err != nil {
+		t.Fatal(err)
+	}
+	userToken := f.Token(t, u)
+	kept := p.create("pii-internal-"+tag, u.ID, time.Date(2025, 5, 2, 2, 0, 0, 0, time.UTC), 60_000, nil)
+	if _, err := p.put(kept, []*openv1.Sentence{sentence(0, "rep", "our offer stands"), sentence(1, "cust", "thanks")}, 10); err != nil {
+		t.Fatal(err)
+	}
+	authCall(t, s, http.MethodPost, fmt.Sprintf("/api/v1/conversations/%d/comments", kept), userToken,
+		map[string]any{"start_ms": 0, "text": "follow up"}).want(t, http.StatusCreated, "")
+	h = lookup(t, s, admin, map[string]any{"origin_user_id": "hr-" + tag})
+	if h.User == nil || h.User.ID != u.ID || h.User.Name != name || h.Conversations != 1 || h.ExternalConversations != 0 ||
+		h.CommentsAuthored != 1 || h.SentencesSpoken != 1 {
+		t.Fatalf("lookup of a user: %+v %+v", h, h.User)
+	}
+	authCall(t, s, http.MethodPost, "/api/v1/privacy/erasures", admin, map[string]any{"email": strings.ToUpper(*u.Email)}).
+		want(t, http.StatusAccepted, "").decode(t, &e)
+	if !e.InternalUser || e.ConversationsTotal != 0 || e.Status != model.ErasurePending {
+		t.Fatalf("erasure of a user: %+v", e)
+	}
+	if done := waitErasure(t, s, admin, e.ID, 30*time.Second); done.UsersAnonymised != 1 {
+		t.Fatalf("erasure of a user done: %+v", done)
+	}
+	if rows := conversationRows(t, f, kept); rows["conversations"] != 1 || rows["transcript_parts"] == 0 || rows["comments"] != 1 {
+		t.Fatalf("the user's conversation did not stay: %v", rows)
+	}
+	authCall(t, s, http.MethodGet, "/api/v1/me", userToken, nil).want(t, http.StatusUnauthorized, "")
+	var detail struct {
+		Participants []struct {
+			UserID *int64 `json:"user_id"`
+			Name   string `json:"name"`
+		} `json:"participants"`
+	}
+	authCall(t, s, http.MethodGet, fmt.Sprintf("/api/v1/conversations/%d", kept), admin, nil).want(t, http.StatusOK, "").decode(t, &detail)
+	for _, pt := range detail.Participants {
+		if pt.UserID != nil && *pt.UserID == u.ID && pt.Name != "" {
+			t.Errorf("the erased user is still named %q", pt.Name)
+		}
+	}
+	if found := tablesHolding(t, f, name, userPhone, *u.Email, "hr-"+tag, phone, "acct"+tag); len(found) > 0 {
+		t.Errorf("after erasure: %s", strings.Join(found, "; "))
+	}
+	if h := lookup(t, s, admin, map[string]any{"email": *u.Email}); h.User != nil || h.Conversations != 0 {
+		t.Errorf("a lookup still finds the erased user: %+v", h)
+	}
+	authCall(t, s, http.MethodGet, "/api/v1/privacy/erasures/999999999", admin, nil).want(t, http.StatusNotFound, "ERASURE_NOT_FOUND")
+
+	// person.erased for each job, and conversation.deleted for each
+	// conversation the first one deleted.
+	erased := eventsOf(t, s, admin, "person.erased")
+	if len(erased) != 2 || erased[1].Data["user_id"] != float64(u.ID) || erased[0].Data["conversations_deleted"] != float64(3) {
+		t.Errorf("person.erased events: %+v", erased)
+	}
+	if events := deletedEvents(t, s, admin); len(events) != 3 {
+		t.Errorf("conversation.deleted events: %v", events)
+	}
+
+	// The trail names the jobs, never the person.
+	want := map[string]string{"privacy.erasure.start": "erasure", "privacy.erasure.confirm": "erasure",
+		"privacy.erasure.run": "erasure", "privacy.lookup": "", "conversation.delete": ""}
+	deadline := time.Now().Add(20 * time.Second)
+	for op, target := range want {
+		for {
+			var page controller.AuditLogPageJSON
+			authCall(t, s, http.MethodGet, "/api/v1/audit-logs?operation="+op, admin, nil).want(t, http.StatusOK, "").decode(t, &page)
+			if len(page.Records) > 0 || op == "conversation.delete" {
+				for _, r := range page.Records {
+					if r.TargetType != target || (target == "erasure" && r.TargetID == "") {
+						t.Errorf("%s: target %s %q", op, r.TargetType, r.TargetID)
+					}
+				}
+				if op == "conversation.delete" && len(page.Records) > 0 {
+					t.Errorf("an erasure's deletions are not requests: %+v", page.Records)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no audit record of %s", op)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	if found := tablesHolding(t, f, name, userPhone, *u.Email, "hr-"+tag, phone, "acct"+tag); len(found) > 0 {
+		t.Errorf("after erasure, with the trail written: %s", strings.Join(found, "; "))
+	}
+}
+
+// TestR12ErasureLeavesNoTrace erases an outside speaker from 80
+// conversations, kills the service with SIGKILL in the middle, restarts
+// it, and then looks for the person's name, phone and words in every text
+// column of every table and in every index document.
+func TestR12ErasureLeavesNoTrace(t *testing.T) {
+	env := esEnv(t, mysqlEnv(t))
+	env["MGV_PRIVACY_ERASURE_BATCH"] = "1"
+	env["MGV_PRIVACY_ERASURE_LEASE"] = "2s"
+	env["MGV_PRIVACY_CONFIRM_OVER"] = "10"
+	s := NewService(t, env)
+	f := NewFixture(t, s)
+	s.Start()
+	admin := f.Token(t, f.Admin)
+	p := newPartner(t, s.GRPC(), f.AppToken(t))
+	tag := fmt.Sprintf("%06d", rand.N(1_000_000))
+	name, words := "客户Zhao"+tag, "secretproject"+tag
+	const n = 80
+	customerCalls(t, p, f, name, "we plan "+words+" next year", tag, n)
+	waitSearch(t, s, admin, words, n, 60*time.Second)
+	if found := indexHolding(t, s, name, words); len(found) == 0 {
+		t.Fatal("the index holds nothing of the person before the erasure: the check below would prove nothing")
+	}
+	if h := lookup(t, s, admin, map[string]any{"name": name}); h.ExternalConversations != n {
+		t.Fatalf("lookup by name: %+v", h)
+	}
+	var e controller.ErasureJSON
+	authCall(t, s, http.MethodPost, "/api/v1/privacy/erasures", admin, map[string]any{"name": name}).want(t, http.StatusAccepted, "").decode(t, &e)
+	if e.Status != model.ErasureAwaitingConfirmation {
+		t.Fatalf("erasure of %d conversations over confirm_over: %+v", n, e)
+	}
+	authCall(t, s, http.MethodPost, fmt.Sprintf("/api/v1/privacy/erasures/%d/confirm", e.ID), admin, map[string]any{"count": n}).want(t, http.StatusOK, "")
+	deadline := time.Now().Add(30 * time.Second)
+	for erasureOf(t, s, admin, e.ID).ConversationsDeleted < 3 {
+		if time.Now().After(deadline) {
+			t.Fatal("the erasure made no progress")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.Kill()
+	var cut model.Erasure
+	if err := f.DB.First(&cut, e.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+	if cut.Status != model.ErasurePending || cut.ConversationsDeleted >= n {
+		t.Fatalf("the kill did not interrupt the erasure: %+v", cut)
+	}
+	t.Logf("killed after %d of %d conversations", cut.ConversationsDeleted, n)
+	restarted := time.Now()
+	s.Start()
+	done := waitErasure(t, s, admin, e.ID, 60*time.Second)
+	t.Logf("the restarted service finished the erasure %s after it started", time.Since(restarted).Round(time.Millisecond))
+	if done.ConversationsDeleted != n {
+		t.Errorf("deleted %d of %d conversations", done.ConversationsDeleted, n)
+	}
+	if found := tablesHolding(t, f, name, words, "Zhao"+tag); len(found) > 0 {
+		t.Errorf("after erasure: %s", strings.Join(found, "; "))
+	}
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		found := indexHolding(t, s, name, words)
+		if len(found) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the index still holds the person: %d places, e.g. %s", len(found), found[0])
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if h := lookup(t, s, admin, map[string]any{"name": name}); h.Conversations != 0 {
+		t.Errorf("a lookup still finds the person: %+v", h)
+	}
+}

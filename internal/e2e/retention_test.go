@@ -1,0 +1,91 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/megaview/mgvcore/internal/http/controller"
+)
+
+// TestRetentionOnMariaDB runs two instances on one database with a short
+// retention period: conversations older than the tenant's retention_days
+// go once each, newer ones and those of a tenant without retention stay,
+// and each run leaves an audit record.
+func TestRetentionOnMariaDB(t *testing.T) {
+	env := mysqlEnv(t)
+	env["MGV_PRIVACY_RETENTION_EVERY"] = "2s"
+	env["MGV_PRIVACY_RETENTION_POLL"] = "200ms"
+	env["MGV_PRIVACY_ERASURE_BATCH"] = "2"
+	a := NewService(t, env)
+	b := NewService(t, env)
+	f := NewFixture(t, a)
+	other := NewFixture(t, a)
+	a.Start()
+	b.Start()
+	admin, rep := f.Token(t, f.Admin), f.Token(t, f.Reps[0])
+	settings := "/api/v1/tenant/settings"
+	var got controller.TenantSettingsJSON
+	authCall(t, a, http.MethodGet, settings, admin, nil).want(t, http.StatusOK, "").decode(t, &got)
+	if got.RetentionDays != 0 {
+		t.Fatalf("a new tenant keeps conversations for ever: %+v", got)
+	}
+	authCall(t, a, http.MethodPut, settings, rep, map[string]any{"retention_days": 30}).want(t, http.StatusForbidden, "PERMISSION_DENIED")
+	authCall(t, a, http.MethodPut, settings, admin, map[string]any{"retention_days": -1}).want(t, http.StatusBadRequest, "INVALID_ARGUMENT")
+
+	p, o := newPartner(t, a.GRPC(), f.AppToken(t)), newPartner(t, b.GRPC(), other.AppToken(t))
+	now := time.Now().UTC()
+	var old, fresh, kept []int64
+	for i := range 5 {
+		old = append(old, p.create(fmt.Sprintf("ret-old-%d", i), f.Reps[0].ID, now.AddDate(0, 0, -40-i), 60_000, nil))
+		kept = append(kept, o.create(fmt.Sprintf("ret-other-%d", i), other.Reps[0].ID, now.AddDate(0, 0, -40-i), 60_000, nil))
+	}
+	fresh = append(fresh, p.create("ret-new", f.Reps[0].ID, now.AddDate(0, 0, -29), 60_000, nil))
+	if _, err := p.put(old[0], transcript(10, "ret"), 10); err != nil {
+		t.Fatal(err)
+	}
+	authCall(t, a, http.MethodPut, settings, admin, map[string]any{"retention_days": 30}).want(t, http.StatusOK, "")
+	authCall(t, b, http.MethodGet, settings, admin, nil).want(t, http.StatusOK, "").decode(t, &got)
+	if got.RetentionDays != 30 {
+		t.Fatalf("settings read back: %+v", got)
+	}
+
+	deadline := time.Now().Add(30 * time.Second)
+	for _, id := range old {
+		for conversationRows(t, f, id)["conversations"] != 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("conversation %d is older than the retention and still there", id)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		wantNoRows(t, f, id)
+	}
+	for _, id := range append(fresh, kept...) {
+		if conversationRows(t, f, id)["conversations"] != 1 {
+			t.Errorf("conversation %d went, though within the retention or of a tenant without one", id)
+		}
+	}
+	events := deletedEvents(t, a, admin)
+	for _, id := range old {
+		if events[id] != 1 {
+			t.Errorf("conversation %d: %d conversation.deleted events", id, events[id])
+		}
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		var page controller.AuditLogPageJSON
+		authCall(t, a, http.MethodGet, "/api/v1/audit-logs?operation=retention.run", admin, nil).want(t, http.StatusOK, "").decode(t, &page)
+		if len(page.Records) > 0 {
+			r := page.Records[0]
+			if r.ActorKind != "system" || r.TargetType != "tenant" || r.TargetID != fmt.Sprint(f.Tenant.ID) || r.Result != "ok" {
+				t.Errorf("retention record: %+v", r)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no audit record of a retention run")
+		}
+	}
+}

@@ -1,0 +1,54 @@
+package controller
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/megaview/mgvcore/internal/http/render"
+	"github.com/megaview/mgvcore/internal/logic/privacy"
+)
+
+// Operations of the tenant's settings, which only the apps offer.
+const (
+	OperationGetTenantSettings = "/mgv.web.v1.TenantService/GetSettings"
+	OperationPutTenantSettings = "/mgv.web.v1.TenantService/PutSettings"
+)
+
+// TenantSettings serves /api/v1/tenant/settings (admins).
+type TenantSettings struct {
+	Settings *privacy.TenantSettings
+}
+
+// TenantSettingsJSON are a tenant's settings.
+type TenantSettingsJSON struct {
+	RetentionDays int `json:"retention_days"`
+}
+
+// Routes adds the routes.
+func (h TenantSettings) Routes(r Router) {
+	r.Handle(http.MethodGet, "/api/v1/tenant/settings", OperationGetTenantSettings, h.Get)
+	r.Handle(http.MethodPut, "/api/v1/tenant/settings", OperationPutTenantSettings, h.Put)
+}
+
+// Get is GET /tenant/settings.
+func (h TenantSettings) Get(c echo.Context) error {
+	s, err := h.Settings.Get(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	return render.OK(c, TenantSettingsJSON(s))
+}
+
+// Put is PUT /tenant/settings: {retention_days}.
+func (h TenantSettings) Put(c echo.Context) error {
+	var body TenantSettingsJSON
+	if err := bind(c, &body); err != nil {
+		return err
+	}
+	s, err := h.Settings.Put(c.Request().Context(), privacy.Settings(body))
+	if err != nil {
+		return err
+	}
+	return render.OK(c, TenantSettingsJSON(s))
+}

@@ -1,0 +1,8 @@
+package identity
+
+// NormalizeEmail is an email as sign-in looks it up: trimmed, lower case.
+func NormalizeEmail(v string) string { return normalizeEmail(v) }
+
+// NormalizePhone is a phone number in E.164 as sign-in looks it up; ok is
+// false for what is not a valid number.
+func NormalizePhone(v string) (string, bool) { return normalizePhone(v) }

@@ -1,0 +1,123 @@
+package privacy
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/logic/access"
+	"github.com/megaview/mgvcore/internal/logic/audit"
+	"github.com/megaview/mgvcore/internal/model"
+)
+
+// ErasureView is an erasure job as the API shows it: never the identifier
+// it erases.
+type ErasureView struct {
+	ID                   int64
+	Status               string
+	SubjectKind          string
+	InternalUser         bool
+	ConversationsTotal   int64
+	ConversationsDeleted int64
+	UsersAnonymised      int64
+	LastError            string
+	CreatedAt            time.Time
+	UpdatedAt            time.Time
+	FinishedAt           *time.Time
+}
+
+func erasureView(e model.Erasure) ErasureView {
+	v := ErasureView{ID: e.ID, Status: e.Status, SubjectKind: e.SubjectKind, InternalUser: e.UserID != 0,
+		ConversationsTotal: e.ConversationsTotal, ConversationsDeleted: e.ConversationsDeleted,
+		UsersAnonymised: e.UsersAnonymised, LastError: e.LastError,
+		CreatedAt: e.CreatedAt.UTC(), UpdatedAt: e.UpdatedAt.UTC()}
+	if e.FinishedAt != nil {
+		t := e.FinishedAt.UTC()
+		v.FinishedAt = &t
+	}
+	return v
+}
+
+// StartErasure starts erasing a person: the conversations where they are a
+// speaker who is not a user are deleted, and if they are a user of the
+// tenant, that user is anonymised (their conversations stay). The job runs
+// in the background; one deleting more than the confirmation threshold
+// waits for ConfirmErasure with its count. Admins only.
+func (s *Service) StartErasure(ctx context.Context, subject Subject) (ErasureView, error) {
+	sc, err := access.Require(ctx, access.Admin)
+	if err != nil {
+		return ErasureView{}, err
+	}
+	kind, value, err := subject.normalize()
+	if err != nil {
+		return ErasureView{}, err
+	}
+	m, err := s.repo.FindPerson(ctx, sc.TenantID, kind, value)
+	if err != nil {
+		return ErasureView{}, err
+	}
+	e := model.Erasure{TenantID: sc.TenantID, RequestedBy: sc.UserID, SubjectKind: kind, Subject: value,
+		Status: model.ErasurePending, ConversationsTotal: int64(len(m.External))}
+	if m.User != nil {
+		e.UserID = m.User.ID
+	}
+	if e.ConversationsTotal > s.confirmOver {
+		e.Status = model.ErasureAwaitingConfirmation
+	}
+	if err := s.repo.CreateErasure(ctx, &e); err != nil {
+		return ErasureView{}, err
+	}
+	audit.Target(ctx, "erasure", strconv.FormatInt(e.ID, 10))
+	if e.Status == model.ErasurePending {
+		s.notify()
+	}
+	return erasureView(e), nil
+}
+
+// GetErasure returns a job of the caller's tenant. Admins only.
+func (s *Service) GetErasure(ctx context.Context, id int64) (ErasureView, error) {
+	_, e, err := s.erasure(ctx, id)
+	if err != nil {
+		return ErasureView{}, err
+	}
+	return erasureView(e), nil
+}
+
+// erasure is the admin's tenant and its job id.
+func (s *Service) erasure(ctx context.Context, id int64) (model.Scope, model.Erasure, error) {
+	sc, err := access.Require(ctx, access.Admin)
+	if err != nil {
+		return model.Scope{}, model.Erasure{}, err
+	}
+	if err := access.CheckID("id", id); err != nil {
+		return model.Scope{}, model.Erasure{}, err
+	}
+	e, err := s.repo.GetErasure(ctx, sc.TenantID, id)
+	return sc, e, err
+}
+
+// ConfirmErasure lets a job that waits for confirmation run; count must be
+// the number of conversations it deletes, as the job states it. A job that
+// waits for nothing is a CONFLICT. Admins only.
+func (s *Service) ConfirmErasure(ctx context.Context, id, count int64) (ErasureView, error) {
+	sc, e, err := s.erasure(ctx, id)
+	if err != nil {
+		return ErasureView{}, err
+	}
+	if e.Status != model.ErasureAwaitingConfirmation {
+		return ErasureView{}, errs.Conflict("erasure %d is %s and waits for no confirmation", id, e.Status)
+	}
+	if count != e.ConversationsTotal {
+		return ErasureView{}, errs.InvalidArgument("count", "must be the number of conversations the erasure deletes, %d (got %d)", e.ConversationsTotal, count)
+	}
+	ok, err := s.repo.ConfirmErasure(ctx, sc.TenantID, id)
+	if err != nil {
+		return ErasureView{}, err
+	}
+	if !ok {
+		return ErasureView{}, errs.Conflict("erasure %d was confirmed already", id)
+	}
+	s.notify()
+	return s.GetErasure(ctx, id)
+}

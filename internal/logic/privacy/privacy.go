@@ -1,0 +1,120 @@
+// Package privacy is governance over personal data: what holds a person
+// (lookup) and erasing them (an asynchronous job that deletes the
+// conversations an external person took part in and anonymises an
+// internal user).
+package privacy
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/logic/identity"
+	"github.com/megaview/mgvcore/internal/model"
+)
+
+// Repo is the storage of lookups and erasures (dao.Privacy).
+type Repo interface {
+	// FindPerson finds what holds a person in a tenant: the user with this
+	// identifier, the conversations where that user speaks, and those
+	// where a speaker who is not a user carries it as their name.
+	FindPerson(ctx context.Context, tenantID int64, kind, value string) (model.PersonMatch, error)
+	// CountComments counts the live comments a user wrote.
+	CountComments(ctx context.Context, tenantID, userID int64) (int64, error)
+	// CountSentences counts the sentences spoken under the given speaker
+	// keys of each conversation.
+	CountSentences(ctx context.Context, tenantID int64, speakers map[int64][]string) (int64, error)
+
+	CreateErasure(ctx context.Context, e *model.Erasure) error
+	// GetErasure returns a job of the tenant; ERASURE_NOT_FOUND otherwise.
+	GetErasure(ctx context.Context, tenantID, id int64) (model.Erasure, error)
+	// ConfirmErasure moves a job awaiting confirmation to pending and
+	// reports whether it did.
+	ConfirmErasure(ctx context.Context, tenantID, id int64) (bool, error)
+	// ClaimErasure leases one pending job whose lease has run out to owner
+	// until lease from now; nil when there is none.
+	ClaimErasure(ctx context.Context, owner string, lease time.Duration) (*model.Erasure, error)
+	// ErasureProgress adds deleted to the job's count and renews owner's
+	// lease; false when owner no longer holds it.
+	ErasureProgress(ctx context.Context, id int64, owner string, deleted int, lease time.Duration) (bool, error)
+	// ExternalConversations lists up to limit conversations of the tenant,
+	// in id order, where a speaker who is not a user is named value.
+	ExternalConversations(ctx context.Context, tenantID int64, value string, limit int) ([]int64, error)
+	// AnonymiseUser clears a user's name, email, phone, origin id and
+	// password, disables them, revokes their refresh tokens, clears their
+	// name on the participants they are, and queues the re-indexing of the
+	// conversations they speak in. In the transaction ctx carries.
+	AnonymiseUser(ctx context.Context, tenantID, userID int64) error
+	// ReleaseErasures hands owner's jobs back, due at once (a clean stop
+	// or an upgrade: the next process need not wait out the lease).
+	ReleaseErasures(ctx context.Context, owner string) error
+	// FinishErasure ends owner's job with status and forgets its subject.
+	FinishErasure(ctx context.Context, id int64, owner, status, lastError string) error
+}
+
+// Revoker ends every token of a user (identity.Revocations).
+type Revoker interface {
+	Revoke(ctx context.Context, kind string, tenantID, id int64, reason string) error
+}
+
+// Transactor runs functions in one transaction.
+type Transactor interface {
+	InTx(ctx context.Context, fn func(ctx context.Context) error) error
+}
+
+// ErasedHook runs in the transaction that ends an erasure (the
+// person.erased event is written there). It gets the job with its subject
+// already cleared.
+type ErasedHook interface {
+	OnPersonErased(ctx context.Context, e model.Erasure) error
+}
+
+// Subject is whom a lookup or an erasure is about: exactly one of its
+// fields.
+type Subject struct {
+	Email        string
+	Phone        string
+	OriginUserID string
+	Name         string
+}
+
+// normalize returns the kind and the normalised value of s, as sign-in
+// normalises them (emails lower case, phones E.164), or the error naming
+// the field at fault.
+func (s Subject) normalize() (kind, value string, err error) {
+	given := 0
+	for _, v := range []string{s.Email, s.Phone, s.OriginUserID, s.Name} {
+		if strings.TrimSpace(v) != "" {
+			given++
+		}
+	}
+	if given != 1 {
+		return "", "", errs.InvalidArgument("email", "give exactly one of email, phone, origin_user_id and name (got %d)", given)
+	}
+	switch {
+	case s.Email != "":
+		v := identity.NormalizeEmail(s.Email)
+		if !strings.Contains(v, "@") || len(v) > 255 {
+			return "", "", errs.InvalidArgument("email", "not an email address")
+		}
+		return model.SubjectEmail, v, nil
+	case s.Phone != "":
+		v, ok := identity.NormalizePhone(s.Phone)
+		if !ok {
+			return "", "", errs.InvalidArgument("phone", "not a valid phone number")
+		}
+		return model.SubjectPhone, v, nil
+	case s.OriginUserID != "":
+		v := strings.TrimSpace(s.OriginUserID)
+		if len(v) > 128 {
+			return "", "", errs.InvalidArgument("origin_user_id", "at most 128 characters")
+		}
+		return model.SubjectOriginUserID, v, nil
+	}
+	v := strings.TrimSpace(s.Name)
+	if len([]rune(v)) > 255 {
+		return "", "", errs.InvalidArgument("name", "at most 255 characters")
+	}
+	return model.SubjectName, v, nil
+}

@@ -1,0 +1,182 @@
+package privacy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/logic/audit"
+	"github.com/megaview/mgvcore/internal/model"
+)
+
+// Purger deletes conversations of a tenant (conversation.Deleter).
+type Purger interface {
+	Purge(ctx context.Context, tenantID int64, ids []int64) (int, error)
+}
+
+// RunnerOptions tune the erasure runner.
+type RunnerOptions struct {
+	// Batch is the conversations deleted per transaction.
+	Batch int
+	// Lease is how long a claim lasts without progress; another instance
+	// takes the job over after it (a killed process).
+	Lease time.Duration
+	// Poll is how often an idle runner looks for jobs.
+	Poll time.Duration
+	// Audit takes a record of each job's end (nil: none), naming the job,
+	// never the person.
+	Audit audit.Recorder
+}
+
+// Runner works on erasure jobs in the background, in every instance: it
+// claims a due job with a lease, deletes its conversations in bounded
+// batches (recording the progress and renewing the lease after each),
+// anonymises the internal user, and ends the job. A job whose holder dies
+// is taken over when the lease runs out and resumes: what was deleted is
+// gone, so the next batch is what is left.
+type Runner struct {
+	repo   Repo
+	purger Purger
+	revoke Revoker
+	tx     Transactor
+	hooks  []ErasedHook
+	o      RunnerOptions
+	log    zerolog.Logger
+	owner  string
+
+	wake chan struct{}
+	bg   *background
+}
+
+// NewRunner makes a runner; hooks run in the transaction ending each job.
+func NewRunner(repo Repo, purger Purger, revoke Revoker, tx Transactor, o RunnerOptions, log zerolog.Logger, hooks ...ErasedHook) *Runner {
+	if o.Batch <= 0 {
+		o.Batch = 50
+	}
+	if o.Lease <= 0 {
+		o.Lease = 30 * time.Second
+	}
+	if o.Poll <= 0 {
+		o.Poll = time.Second
+	}
+	return &Runner{repo: repo, purger: purger, revoke: revoke, tx: tx, hooks: hooks, o: o, log: log,
+		owner: newOwner(), wake: make(chan struct{}, 1), bg: newBackground()}
+}
+
+// Notify wakes an idle runner; it never blocks.
+func (r *Runner) Notify() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Start runs the runner in the background until Stop.
+func (r *Runner) Start() { r.bg.start(r.run) }
+
+// Stop ends the runner. A batch in progress commits or rolls back, and
+// the job is handed back, so the next process (the new one of an upgrade)
+// resumes it at once; after a kill it resumes when the lease runs out.
+func (r *Runner) Stop() {
+	r.bg.halt()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := r.repo.ReleaseErasures(ctx, r.owner); err != nil {
+		r.log.Warn().Err(err).Msg("erasure: cannot hand the job back; it resumes after its lease")
+	}
+}
+
+func (r *Runner) run(ctx context.Context, stop <-chan struct{}) {
+	t := time.NewTicker(r.o.Poll)
+	defer t.Stop()
+	for {
+		for {
+			worked, err := r.RunOnce(ctx)
+			if err != nil && ctx.Err() == nil {
+				r.log.Warn().Err(err).Msg("erasure: a job failed for now; it is retried after its lease")
+			}
+			if !worked || err != nil {
+				break
+			}
+		}
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		case <-r.wake:
+		}
+	}
+}
+
+// RunOnce claims one due job and works it to its end; it reports whether
+// there was one.
+func (r *Runner) RunOnce(ctx context.Context) (bool, error) {
+	e, err := r.repo.ClaimErasure(ctx, r.owner, r.o.Lease)
+	if err != nil || e == nil {
+		return false, err
+	}
+	err = r.work(ctx, e)
+	if r.o.Audit != nil && (err == nil || ctx.Err() == nil) {
+		result := audit.ResultOK
+		if err != nil {
+			result = errs.ReasonOf(err)
+		}
+		r.o.Audit.Record(ctx, audit.Record{TenantID: e.TenantID, ActorKind: audit.ActorSystem, Operation: "privacy.erasure.run",
+			TargetType: "erasure", TargetID: strconv.FormatInt(e.ID, 10), Result: result})
+	}
+	return true, err
+}
+
+var errLeaseLost = errors.New("the lease of the job passed to another instance")
+
+func (r *Runner) work(ctx context.Context, e *model.Erasure) error {
+	for {
+		ids, err := r.repo.ExternalConversations(ctx, e.TenantID, e.Subject, r.o.Batch)
+		if err != nil {
+			return err
+		}
+		if len(ids) == 0 {
+			break
+		}
+		n, err := r.purger.Purge(ctx, e.TenantID, ids)
+		if err != nil {
+			return fmt.Errorf("deleting conversations: %w", err)
+		}
+		ok, err := r.repo.ErasureProgress(ctx, e.ID, r.owner, n, r.o.Lease)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errLeaseLost
+		}
+		e.ConversationsDeleted += int64(n)
+	}
+	if e.UserID != 0 {
+		if err := r.revoke.Revoke(ctx, model.TokenVersionUser, e.TenantID, e.UserID, "erased"); err != nil {
+			return err
+		}
+	}
+	return r.tx.InTx(ctx, func(ctx context.Context) error {
+		if e.UserID != 0 {
+			if err := r.repo.AnonymiseUser(ctx, e.TenantID, e.UserID); err != nil {
+				return err
+			}
+			e.UsersAnonymised = 1
+		}
+		if err := r.repo.FinishErasure(ctx, e.ID, r.owner, model.ErasureDone, ""); err != nil {
+			return err
+		}
+		e.Status, e.Subject = model.ErasureDone, ""
+		for _, h := range r.hooks {
+			if err := h.OnPersonErased(ctx, *e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

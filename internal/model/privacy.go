@@ -1,0 +1,55 @@
+package model
+
+import "time"
+
+// Statuses of an erasure job.
+const (
+	ErasureAwaitingConfirmation = "awaiting_confirmation"
+	ErasurePending              = "pending"
+	ErasureDone                 = "done"
+	ErasureFailed               = "failed"
+)
+
+// Kinds of identifier an erasure or a lookup is by.
+const (
+	SubjectEmail        = "email"
+	SubjectPhone        = "phone"
+	SubjectOriginUserID = "origin_user_id"
+	SubjectName         = "name"
+)
+
+// Erasure is a personal-data erasure job (table privacy_erasures).
+type Erasure struct {
+	ID                   int64 `gorm:"primaryKey"`
+	TenantID             int64
+	RequestedBy          int64
+	SubjectKind          string
+	Subject              string
+	UserID               int64
+	Status               string
+	ConversationsTotal   int64
+	ConversationsDeleted int64
+	UsersAnonymised      int64
+	LeaseOwner           string
+	LeaseUntil           time.Time
+	LastError            string
+	CreatedAt            time.Time
+	UpdatedAt            time.Time
+	FinishedAt           *time.Time
+}
+
+// TableName is privacy_erasures.
+func (Erasure) TableName() string { return "privacy_erasures" }
+
+// PersonMatch is what holds a person's data: their user record if they are
+// a user of the tenant, and the conversations they take part in.
+type PersonMatch struct {
+	// User is the internal user, nil for an external person.
+	User *User
+	// Conversations are the conversations the person took part in, by id,
+	// with the speaker keys they spoke under.
+	Conversations map[int64][]string
+	// External are the conversations among them where the person took
+	// part as a speaker who is not a user.
+	External []int64
+}
