@@ -76,6 +76,22 @@ var auditRules = map[string]policy.AuditRule{
 	openv1.EventService_CreateSubscription_FullMethodName: {Name: "webhook.create", TargetType: "webhook"},
 	openv1.EventService_DeleteSubscription_FullMethodName: {Name: "webhook.delete", TargetType: "webhook", TargetParams: []string{"id"}},
 	openv1.EventService_Redeliver_FullMethodName:          {Name: "webhook.redeliver", TargetType: "webhook"},
+	controller.OperationListWebhooks:                      {},
+	controller.OperationGetWebhook:                        {},
+	controller.OperationListDeliveries:                    {},
+	controller.OperationUpdateWebhook:                     {Name: "webhook.update", TargetType: "webhook", TargetParams: []string{"id"}},
+	controller.OperationDeleteWebhook:                     {Name: "webhook.delete", TargetType: "webhook", TargetParams: []string{"id"}},
+	controller.OperationCreateRedelivery:                  {Name: "webhook.redeliver", TargetType: "webhook", TargetParams: []string{"id"}},
+
+	// Open-platform apps: every change of who may call is a write.
+	controller.OperationListApps:        {},
+	controller.OperationGetApp:          {},
+	controller.OperationCreateApp:       {Name: "app.create", TargetType: "app"},
+	controller.OperationUpdateApp:       {Name: "app.update", TargetType: "app", TargetParams: []string{"id"}},
+	controller.OperationRotateAppSecret: {Name: "app.rotate_secret", TargetType: "app", TargetParams: []string{"id"}},
+	controller.OperationDisableApp:      {Name: "app.disable", TargetType: "app", TargetParams: []string{"id"}},
+	controller.OperationEnableApp:       {Name: "app.enable", TargetType: "app", TargetParams: []string{"id"}},
+	controller.OperationDeleteApp:       {Name: "app.delete", TargetType: "app", TargetParams: []string{"id"}},
 }
 
 // auditDomain writes the trail and trims it after audit.retention.
