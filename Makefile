@@ -85,7 +85,7 @@ unit:
 e2e:
 	scripts/chromium.sh
 	set -a; [ -f $(TESTENV) ] && . ./$(TESTENV); set +a; \
-	$(GO) test -tags e2e -count=1 -timeout 20m ./internal/e2e/...
+	$(GO) test -tags e2e -count=1 -timeout 45m ./internal/e2e/...
 
 # Bounded schemathesis run (ST_MAX_EXAMPLES per operation) against a seeded
 # binary on a fresh MariaDB database; the pinned schemathesis lives in its
