@@ -7,6 +7,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/logic/access"
 	"github.com/megaview/mgvcore/internal/model"
 )
 
@@ -121,7 +122,8 @@ func (w *Webhooks) AddRedelivery(ctx context.Context, d *model.WebhookDelivery) 
 }
 
 // Candidates lists subscriptions not leased now that are active and due,
-// or that have a redelivery due.
+// or that have a redelivery due, of apps that are active and hold the
+// read scope.
 func (w *Webhooks) Candidates(ctx context.Context, limit int) ([]model.WebhookSubscription, map[int64]bool, error) {
 	now := dbNow()
 	db := w.db.WithContext(ctx)
@@ -138,6 +140,11 @@ func (w *Webhooks) Candidates(ctx context.Context, limit int) ([]model.WebhookSu
 	} else {
 		q = q.Where("status = ? AND next_attempt_at <= ?", model.WebhookActive, now)
 	}
+	// Only an app that may still read events is delivered to: a disabled,
+	// deleted or re-scoped app's subscriptions wait, keeping their place.
+	q = q.Where("app_id IN (?)", db.Model(&model.App{}).Select("id").
+		Where("status = ? AND (scopes = ? OR scopes LIKE ? OR scopes LIKE ? OR scopes LIKE ?)",
+			model.AppActive, access.ScopeRead, access.ScopeRead+" %", "% "+access.ScopeRead, "% "+access.ScopeRead+" %"))
 	var subs []model.WebhookSubscription
 	if err := q.Order("next_attempt_at").Limit(limit).Find(&subs).Error; err != nil {
 		return nil, nil, dbError(err, nil)

@@ -2,6 +2,7 @@ package dao_test
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -23,12 +24,17 @@ func TestWebhooksStore(t *testing.T) {
 	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := context.Background()
 		w := dao.NewWebhooks(db)
-		sub := model.WebhookSubscription{TenantID: 1, AppID: 2, URL: "https://r.example/h", EventTypes: "transcript.ready",
+		apps := dao.NewApps(db)
+		app := model.App{TenantID: 1, Name: "crm", AppKey: "ak_crm", SecretHash: "x", Scopes: "ingest read", Status: model.AppActive}
+		if err := apps.Create(ctx, &app); err != nil {
+			t.Fatal(err)
+		}
+		sub := model.WebhookSubscription{TenantID: 1, AppID: app.ID, URL: "https://r.example/h", EventTypes: "transcript.ready",
 			SecretSealed: "v1:x", Status: model.WebhookActive}
 		if err := w.Create(ctx, &sub); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := w.Get(ctx, 1, 3, sub.ID); !errs.Is(err, errs.ReasonSubscriptionNotFound) {
+		if _, err := w.Get(ctx, 1, app.ID+1, sub.ID); !errs.Is(err, errs.ReasonSubscriptionNotFound) {
 			t.Fatalf("another app's subscription: %v", err)
 		}
 		if _, err := w.Get(ctx, 9, 0, sub.ID); !errs.Is(err, errs.ReasonSubscriptionNotFound) {
@@ -64,7 +70,7 @@ func TestWebhooksStore(t *testing.T) {
 			t.Fatalf("a leased subscription is a candidate: %v", cands)
 		}
 
-		held, err := w.Get(ctx, 1, 2, sub.ID)
+		held, err := w.Get(ctx, 1, app.ID, sub.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -112,11 +118,74 @@ func TestWebhooksStore(t *testing.T) {
 		if err := w.Delete(ctx, 1, 3, sub.ID); !errs.Is(err, errs.ReasonSubscriptionNotFound) {
 			t.Fatalf("another app's delete: %v", err)
 		}
-		if err := w.Delete(ctx, 1, 2, sub.ID); err != nil {
+		if err := w.Delete(ctx, 1, app.ID, sub.ID); err != nil {
 			t.Fatal(err)
 		}
 		if ds, _ := w.Deliveries(ctx, sub.ID, "", 0, 10); len(ds) != 0 {
 			t.Fatalf("deliveries left after delete: %d", len(ds))
 		}
+	})
+}
+
+// A subscription is delivered to only while its app may read events:
+// disabling the app, taking away its read scope or deleting it stops its
+// deliveries (on every instance, since each asks the database), and
+// enabling it again resumes them where they were.
+func TestWebhookCandidatesFollowTheirApp(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		w, apps := dao.NewWebhooks(db), dao.NewApps(db)
+		app := model.App{TenantID: 1, Name: "crm", AppKey: "ak_crm", SecretHash: "x", Scopes: "read", Status: model.AppActive}
+		other := model.App{TenantID: 1, Name: "pbx", AppKey: "ak_pbx", SecretHash: "x", Scopes: "search read ingest", Status: model.AppActive}
+		for _, a := range []*model.App{&app, &other} {
+			if err := apps.Create(ctx, a); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, id := range []int64{app.ID, other.ID} {
+			s := model.WebhookSubscription{TenantID: 1, AppID: id, URL: "https://r.example/h", EventTypes: "transcript.ready",
+				SecretSealed: "v1:x", Status: model.WebhookActive}
+			if err := w.Create(ctx, &s); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want := func(what string, ids ...int64) {
+			t.Helper()
+			cands, _, err := w.Candidates(ctx, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []int64
+			for _, c := range cands {
+				got = append(got, c.AppID)
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, ids) {
+				t.Fatalf("%s: candidates of apps %v, want %v", what, got, ids)
+			}
+		}
+		want("both active", app.ID, other.ID)
+		for _, c := range []struct {
+			what   string
+			change func(a *model.App)
+		}{
+			{"disabled", func(a *model.App) { a.Status = model.AppDisabled }},
+			{"without read", func(a *model.App) { a.Scopes = "ingest readonly search" }},
+		} {
+			a := app
+			c.change(&a)
+			if err := apps.Update(ctx, &a); err != nil {
+				t.Fatal(err)
+			}
+			want(c.what, other.ID)
+			if err := apps.Update(ctx, &app); err != nil {
+				t.Fatal(err)
+			}
+			want(c.what+", then restored", app.ID, other.ID)
+		}
+		if err := apps.Delete(ctx, 1, app.ID); err != nil {
+			t.Fatal(err)
+		}
+		want("deleted", other.ID)
 	})
 }
