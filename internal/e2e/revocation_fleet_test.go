@@ -42,7 +42,7 @@ func TestR9RevocationAcrossTwoInstances(t *testing.T) {
 		"MGV_CONSUL_ENABLED": "true", "MGV_CONSUL_ADDR": consulAddr, "MGV_CONSUL_SERVICE_NAME": name,
 		"MGV_CONSUL_CHECK_INTERVAL": "1s",
 		// The per-address request rate is not what is tested here.
-		"MGV_RATE_LIMIT_ANON_RPS": "10000", "MGV_RATE_LIMIT_ANON_BURST": "10000",
+		"MGV_RATELIMIT_ANON_RPS": "10000", "MGV_RATELIMIT_ANON_BURST": "10000",
 	} {
 		env[k] = v
 	}

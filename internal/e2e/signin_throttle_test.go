@@ -112,8 +112,8 @@ func tally(t *testing.T, label string, answers []signinAnswer) (int, signinAnswe
 func TestSigninThrottleAcrossInstancesOnMariaDB(t *testing.T) {
 	env := mysqlEnv(t)
 	// The per-address request rate is not what is tested here.
-	env["MGV_RATE_LIMIT_ANON_RPS"] = "10000"
-	env["MGV_RATE_LIMIT_ANON_BURST"] = "10000"
+	env["MGV_RATELIMIT_ANON_RPS"] = "10000"
+	env["MGV_RATELIMIT_ANON_BURST"] = "10000"
 	a := NewService(t, env)
 	f := NewFixture(t, a)
 	b := NewService(t, env)
