@@ -143,8 +143,8 @@ func (w *Webhooks) Candidates(ctx context.Context, limit int) ([]model.WebhookSu
 	// Only an app that may still read events is delivered to: a disabled,
 	// deleted or re-scoped app's subscriptions wait, keeping their place.
 	q = q.Where("app_id IN (?)", db.Model(&model.App{}).Select("id").
-		Where("status = ? AND (scopes = ? OR scopes LIKE ? OR scopes LIKE ? OR scopes LIKE ?)",
-			model.AppActive, access.ScopeRead, access.ScopeRead+" %", "% "+access.ScopeRead, "% "+access.ScopeRead+" %"))
+		Where("status <> ? AND (scopes = ? OR scopes LIKE ? OR scopes LIKE ? OR scopes LIKE ?)",
+			model.AppDisabled, access.ScopeRead, access.ScopeRead+" %", "% "+access.ScopeRead, "% "+access.ScopeRead+" %"))
 	var subs []model.WebhookSubscription
 	if err := q.Order("next_attempt_at").Limit(limit).Find(&subs).Error; err != nil {
 		return nil, nil, dbError(err, nil)
