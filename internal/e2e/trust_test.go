@@ -26,6 +26,7 @@ func proEnv(extra map[string]string) map[string]string {
 	env := map[string]string{
 		"MGV_APP_ENV": "pro", "MGV_SSL_GENERATE": "false", "MGV_DATABASE_AUTO_MIGRATE": "false",
 		"MGV_AUTH_JWT_SECRET": strongSecret, "MGV_GRPC_REFLECTION": "false", "MGV_ADMIN_PPROF": "false",
+		"MGV_WEBHOOKS_ALLOW_LOOPBACK": "false",
 	}
 	for k, v := range extra {
 		env[k] = v
