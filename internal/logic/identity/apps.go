@@ -85,8 +85,7 @@ func (m *Apps) Create(ctx context.Context, req CreateAppRequest) (*AppSecret, er
 	if err := m.nameFree(ctx, s.TenantID, 0, name); err != nil {
 		return nil, err
 	}
-	secret := randomToken(32)
-	hash, err := m.hasher.Hash(secret)
+	secret, hash, err := newAppSecret(m.hasher)
 	if err != nil {
 		return nil, err
 	}
@@ -164,8 +163,7 @@ func (m *Apps) RotateSecret(ctx context.Context, req RotateSecretRequest) (*AppS
 	if err != nil {
 		return nil, err
 	}
-	secret := randomToken(32)
-	hash, err := m.hasher.Hash(secret)
+	secret, hash, err := newAppSecret(m.hasher)
 	if err != nil {
 		return nil, err
 	}

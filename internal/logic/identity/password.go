@@ -67,6 +67,13 @@ func validatePassword(field, pw string) error {
 	return nil
 }
 
+// newAppSecret makes an app secret, shown once, and the hash kept of it.
+func newAppSecret(h Hasher) (secret, hash string, err error) {
+	secret = randomToken(32)
+	hash, err = h.Hash(secret)
+	return secret, hash, err
+}
+
 // randomToken is n random bytes, base64url without padding.
 func randomToken(n int) string {
 	b := make([]byte, n)

@@ -125,8 +125,7 @@ func (p *Provision) EnsureApp(ctx context.Context, req NewApp) (*AppCredentials,
 	case err == nil && !req.RotateSecret:
 		return &AppCredentials{App: app}, nil
 	case err == nil:
-		secret := randomToken(32)
-		hash, err := p.hasher.Hash(secret)
+		secret, hash, err := newAppSecret(p.hasher)
 		if err != nil {
 			return nil, err
 		}
@@ -145,8 +144,7 @@ func (p *Provision) EnsureApp(ctx context.Context, req NewApp) (*AppCredentials,
 		_, err := appScopes(nil)
 		return nil, err
 	}
-	secret := randomToken(32)
-	hash, err := p.hasher.Hash(secret)
+	secret, hash, err := newAppSecret(p.hasher)
 	if err != nil {
 		return nil, err
 	}
