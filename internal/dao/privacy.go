@@ -162,6 +162,9 @@ func (p *Privacy) ExternalConversations(ctx context.Context, tenantID int64, val
 // of the conversations they speak in or own.
 func (p *Privacy) AnonymiseUser(ctx context.Context, tenantID, userID int64) error {
 	return NewTransactor(p.db).InTx(ctx, func(ctx context.Context) error {
+		if err := p.KeepAnAdmin(ctx, tenantID, userID); err != nil {
+			return err
+		}
 		db := conn(ctx, p.db)
 		now := dbNow()
 		err := db.Exec("UPDATE users SET name = '', email = NULL, phone = NULL, origin_user_id = NULL, password_hash = '', status = ?, updated_at = ? "+
@@ -200,6 +203,26 @@ func (p *Privacy) FinishErasure(ctx context.Context, id int64, owner, status, la
 	}
 	if res.RowsAffected != 1 {
 		return errLeaseLost
+	}
+	return nil
+}
+
+// KeepAnAdmin refuses to erase the tenant's last active admin: anonymising
+// disables the user, and nobody could manage the tenant afterwards. In a
+// transaction the admins' rows stay locked (on MySQL) until it ends, as
+// for a change of role or status.
+func (p *Privacy) KeepAnAdmin(ctx context.Context, tenantID, userID int64) error {
+	users := NewUsers(p.db)
+	u, err := users.ByID(ctx, tenantID, userID)
+	if err != nil || u.Role != model.RoleAdmin || u.Status != model.UserActive {
+		return nil // a user already gone or disabled leaves the admins as they are
+	}
+	n, err := users.ActiveAdmins(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	if n <= 1 {
+		return errs.Of(errs.ReasonLastAdmin, "user %d is the tenant's last active admin and cannot be erased; make another user admin first", userID)
 	}
 	return nil
 }

@@ -60,6 +60,9 @@ func (s *Service) StartErasure(ctx context.Context, subject Subject) (ErasureVie
 	e := model.Erasure{TenantID: sc.TenantID, RequestedBy: sc.UserID, SubjectKind: kind, Subject: value,
 		Status: model.ErasurePending, ConversationsTotal: int64(len(m.External))}
 	if m.User != nil {
+		if err := s.repo.KeepAnAdmin(ctx, sc.TenantID, m.User.ID); err != nil {
+			return ErasureView{}, err
+		}
 		e.UserID = m.User.ID
 	}
 	if e.ConversationsTotal > s.confirmOver {

@@ -45,7 +45,11 @@ type Repo interface {
 	// password, disables them, revokes their refresh tokens, clears their
 	// name on the participants they are, and queues the re-indexing of the
 	// conversations they speak in. In the transaction ctx carries.
+	// It refuses the tenant's last active admin (LAST_ADMIN).
 	AnonymiseUser(ctx context.Context, tenantID, userID int64) error
+	// KeepAnAdmin answers LAST_ADMIN when userID is the tenant's last
+	// active admin, whom an erasure would disable.
+	KeepAnAdmin(ctx context.Context, tenantID, userID int64) error
 	// ReleaseErasures hands owner's jobs back, due at once (a clean stop
 	// or an upgrade: the next process need not wait out the lease).
 	ReleaseErasures(ctx context.Context, owner string) error
