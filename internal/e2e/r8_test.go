@@ -4,16 +4,12 @@ package e2e
 
 import (
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
@@ -98,7 +94,8 @@ func TestR8HostileLoad(t *testing.T) {
 	s := NewService(t, env)
 	r := &r8{s: s, hostile: NewFixture(t, s), ordinary: NewFixture(t, s)}
 	s.Start()
-	r.hp = newPartner(t, s.GRPC(), r.hostile.AppToken(t))
+	r.appToken = r.hostile.AppToken(t)
+	r.hp = newPartner(t, s.GRPC(), r.appToken)
 	r.op = newPartner(t, s.GRPC(), r.ordinary.AppToken(t))
 	r.target = r.hp.create("r8-streams", r.hostile.Reps[0].ID, time.Now().Add(-time.Hour), 3_600_000, nil)
 	r.token = r.hostile.Token(t, r.hostile.Admin)
@@ -141,13 +138,13 @@ type r8 struct {
 	hostile, ordinary *Fixture
 	hp, op            *partner
 	target            int64
-	token             string
+	token, appToken   string
 }
 
 // round measures the ordinary partner alone, then under the hostile load,
 // checks every bar but the p99's, and returns both p99s.
 func (r *r8) round(t *testing.T, round int) (base, loaded time.Duration) {
-	s, pid := r.s, r.s.PID()
+	pid := r.s.PID()
 	stopBase := make(chan struct{})
 	baseIngest := steadyIngest(t, r.op, r.ordinary.Reps[0].ID, fmt.Sprintf("r8-base-%d", round), stopBase)
 	base = unloadedP99Every(t, r.op, r8ListPause, 6*time.Second)
@@ -160,73 +157,28 @@ func (r *r8) round(t *testing.T, round int) (base, loaded time.Duration) {
 	list := ordinaryClientEvery(t, r.op, r8ListPause, stop)
 	ingest := steadyIngest(t, r.op, r.ordinary.Reps[0].ID, fmt.Sprintf("r8-load-%d", round), stop)
 	began := time.Now()
-	var wg sync.WaitGroup
-
-	slowCuts, slowAnswers := make([]time.Duration, 200), make([]string, 200)
-	for i := range slowCuts {
-		wg.Go(func() {
-			slowCuts[i], slowAnswers[i] = slowBody(t, s.HTTPAddr, "POST /api/v1/search HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "+r.token+"\r\n")
-		})
-	}
-	streamCuts := make([]time.Duration, 50)
-	streamErrs := make([]error, 50)
-	for i := range streamCuts {
-		wg.Go(func() {
-			start := time.Now()
-			st, err := openStream(r.hp, r.target)
-			if err == nil {
-				err = streamOutcome(st)
-			}
-			streamCuts[i], streamErrs[i] = time.Since(start), err
-		})
-	}
-	var admitted, limited, otherStatus atomic.Int64
-	var forgedTook time.Duration
-	wg.Go(func() {
-		c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 30}}
-		var next atomic.Int64
-		var inner sync.WaitGroup
-		start := time.Now()
-		for range 30 {
-			inner.Go(func() {
-				for i := next.Add(1); i <= 300; i = next.Add(1) {
-					forged := fmt.Sprintf("198.51.%d.%d", i/250, i%250+1)
-					switch anonPing(t, s, c, map[string]string{"X-Forwarded-For": forged}) {
-					case http.StatusOK:
-						admitted.Add(1)
-					case http.StatusTooManyRequests:
-						limited.Add(1)
-					default:
-						otherStatus.Add(1)
-					}
-				}
-			})
-		}
-		inner.Wait()
-		forgedTook = time.Since(start)
-	})
-	var slowestRefusal time.Duration
-	wg.Go(func() { slowestRefusal = anonymousLargeCalls(t, s, 40) })
-	wg.Wait()
+	h := r.attack(t)
 	close(stop)
 	loadTook := time.Since(began)
 	calls, failures, loaded := list()
 	acked, ingestFailed := ingest()
 	peakSampled, hwm := <-peak, vmHWM(pid)
+	slowCuts, slowAnswers, streamCuts := h.SlowCuts, h.SlowAnswers, h.StreamCuts
+	admitted, limited, otherStatus, forgedTook := h.Admitted, h.Limited, h.Other, h.ForgedTook
 
 	sc, st := slices.Clone(slowCuts), slices.Clone(streamCuts)
 	slices.Sort(sc)
 	slices.Sort(st)
 	ms := func(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
-	t.Logf("R8 round %d: hostile load for %v", round, ms(loadTook))
+	t.Logf("R8 round %d: hostile load for %v (the hostile clients' process used %v of CPU)", round, ms(loadTook), ms(h.CPU))
 	t.Logf("  RSS: idle %d MiB, peak sampled %d MiB, VmHWM %d MiB (bar 400 MB)", idle/mib, peakSampled/mib, hwm/mib)
 	t.Logf("  200 slow bodies cut after %v min, %v median, %v max (read deadline %v), answered %q",
 		ms(sc[0]), ms(sc[len(sc)/2]), ms(sc[len(sc)-1]), r8ReadTimeout, firstLine(slowAnswers[0]))
 	t.Logf("  50 never-finishing streams cut after %v min, %v median, %v max (stream deadline %v); each: %v",
 		ms(st[0]), ms(st[len(st)/2]), ms(st[len(st)-1]), r8StreamTimeout, roundAll(streamCuts))
 	t.Logf("  300 forged X-Forwarded-For in %v: %d admitted, %d limited, %d other (anonymous limit %d/s, burst %d)",
-		ms(forgedTook), admitted.Load(), limited.Load(), otherStatus.Load(), r8AnonRPS, r8AnonBurst)
-	t.Logf("  40 unauthenticated 15 MiB calls: slowest refusal %v", ms(slowestRefusal))
+		ms(forgedTook), admitted, limited, otherStatus, r8AnonRPS, r8AnonBurst)
+	t.Logf("  40 unauthenticated 15 MiB calls: slowest refusal %v", ms(h.SlowestRefusal))
 	t.Logf("  ordinary partner: p99 %v alone (%d transcripts stored, %d failed), %v under the load (bar %v; %d list calls, %d failed; %d transcripts stored, %d failed)",
 		ms(base), len(baseAcked), baseFailed, ms(loaded), ms(2*base), calls, failures, len(acked), ingestFailed)
 
@@ -241,14 +193,14 @@ func (r *r8) round(t *testing.T, round int) (base, loaded time.Duration) {
 		}
 	}
 	for i, d := range streamCuts {
-		if status.Code(streamErrs[i]) != codes.DeadlineExceeded || d < r8StreamTimeout-100*time.Millisecond || d > r8StreamTimeout+3*time.Second {
-			t.Errorf("stream %d ended after %v with %v, want DeadlineExceeded at the stream deadline %v", i, d, streamErrs[i], r8StreamTimeout)
+		if codes.Code(h.StreamCodes[i]) != codes.DeadlineExceeded || d < r8StreamTimeout-100*time.Millisecond || d > r8StreamTimeout+3*time.Second {
+			t.Errorf("stream %d ended after %v with %s, want DeadlineExceeded at the stream deadline %v", i, d, h.StreamErrs[i], r8StreamTimeout)
 		}
 	}
 	// One client to the limit: the burst, the rate over the time taken,
 	// and the pacer's slack.
-	if most := int64(r8AnonBurst + float64(r8AnonRPS)*forgedTook.Seconds() + r8AnonRPS/10 + 2); admitted.Load() > most {
-		t.Errorf("%d forged requests admitted, want at most %d: the forged addresses escaped the limit", admitted.Load(), most)
+	if most := int64(r8AnonBurst + float64(r8AnonRPS)*forgedTook.Seconds() + r8AnonRPS/10 + 2); admitted > most {
+		t.Errorf("%d forged requests admitted, want at most %d: the forged addresses escaped the limit", admitted, most)
 	}
 	if failures > 0 || ingestFailed > 0 || baseFailed > 0 {
 		t.Errorf("the ordinary partner failed %d list calls and %d transcript writes", failures, ingestFailed+baseFailed)
