@@ -57,7 +57,10 @@ type Writer struct {
 	log   zerolog.Logger
 	now   func() time.Time
 
-	queue chan Record
+	// queue holds pointers: its buffer is allocated whole when the writer
+	// is made, and 20,000 records by value would hold megabytes of an idle
+	// process's memory for a backlog it rarely has.
+	queue chan *Record
 	// full tells the writer a batch is waiting, so it need not wait for
 	// the interval; otherwise it sleeps, and a request's send wakes no one.
 	full chan struct{}
@@ -101,7 +104,7 @@ func NewWriter(store Store, log zerolog.Logger, o WriterOptions) *Writer {
 	}
 	return &Writer{
 		store: store, o: o, log: log, now: time.Now,
-		queue: make(chan Record, o.Queue),
+		queue: make(chan *Record, o.Queue),
 		full:  make(chan struct{}, 1),
 		done:  make(chan struct{}), stopping: make(chan struct{}),
 		queued: prometheus.NewGauge(prometheus.GaugeOpts{Name: "mgv_audit_queued",
@@ -140,6 +143,7 @@ func (w *Writer) Record(ctx context.Context, r Record) {
 		}
 	}
 	r = Normalize(r, w.now())
+	rec := &r
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	if w.closed {
@@ -147,7 +151,7 @@ func (w *Writer) Record(ctx context.Context, r Record) {
 		return
 	}
 	select {
-	case w.queue <- r:
+	case w.queue <- rec:
 		w.queued.Inc()
 		if len(w.queue) >= w.o.Batch {
 			select {
@@ -166,7 +170,7 @@ func (w *Writer) Record(ctx context.Context, r Record) {
 	t := time.NewTimer(w.o.FullWait)
 	defer t.Stop()
 	select {
-	case w.queue <- r:
+	case w.queue <- rec:
 		w.queued.Inc()
 	case <-t.C:
 		w.drop(r, "the queue stayed full")
@@ -221,7 +225,7 @@ func (w *Writer) run() {
 		for n := len(w.queue); n > 0; n = len(w.queue) {
 			batch = batch[:0]
 			for range min(n, w.o.Batch) {
-				batch = append(batch, <-w.queue)
+				batch = append(batch, *<-w.queue)
 			}
 			w.flush(batch, final)
 		}
