@@ -386,7 +386,9 @@ func anonymousLargeCalls(t *testing.T, s *Service, n int) time.Duration {
 }
 
 func TestBoundsHTTPWriteDeadlinePerRoute(t *testing.T) {
-	const write, download = time.Second, 4 * time.Second
+	// The download's deadline leaves a fast reader time to fetch 40 MB on
+	// a loaded machine; the slow reader below would need three times it.
+	const write, download = time.Second, 8 * time.Second
 	s := NewService(t, map[string]string{
 		"MGV_HTTP_WRITE_TIMEOUT":          write.String(),
 		"MGV_HTTP_DOWNLOAD_WRITE_TIMEOUT": download.String(),
@@ -408,7 +410,7 @@ func TestBoundsHTTPWriteDeadlinePerRoute(t *testing.T) {
 	}
 	token := f.Token(t, f.Admin)
 
-	// A client reading about 3 MB a second would need 13 s; the download's
+	// A client reading about 1.6 MB a second would need 25 s; the download's
 	// write deadline, not the 1 s of other routes, ends it. What the server
 	// had written into the socket before the cut still arrives, so the end
 	// comes a little after the deadline.
@@ -431,7 +433,7 @@ func TestBoundsHTTPWriteDeadlinePerRoute(t *testing.T) {
 		if err != nil {
 			break
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(40 * time.Millisecond)
 	}
 	cut := time.Since(start)
 	t.Logf("a slow reader of a ~40 MB transcript got %d MB before the connection ended after %s (download write deadline %s, other routes %s)",
