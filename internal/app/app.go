@@ -145,6 +145,9 @@ func Serve(ctx context.Context, cfg *config.Config, out io.Writer, log zerolog.L
 		Metrics: publicMetrics(cfg, m), ClientIP: ips,
 	})
 	dom.register(httpSrv, grpcSrv.Registrar())
+	m.GaugeFunc("mgv_grpc_transcript_streams_open",
+		"PutTranscript streams holding a slot now (capped by grpc.max_streams in all and grpc.max_streams_per_app per app).",
+		func() float64 { return float64(dom.transcriptStreams.InUse()) })
 	if sip, ok := grpcSrv.Registrar().(reflection.ServiceInfoProvider); ok {
 		m.InitGRPC(sip)
 	}

@@ -26,10 +26,13 @@ import (
 // before the policy chains are built (auth is one of the policies);
 // register runs once both servers exist.
 type domain struct {
-	cfg    *config.Config
-	log    zerolog.Logger
-	d      *deps
-	tokens *identity.Tokens
+	cfg *config.Config
+	// transcriptStreams caps concurrent PutTranscript streams per app and
+	// in all (grpc.max_streams_per_app, grpc.max_streams).
+	transcriptStreams *bound.Slots
+	log               zerolog.Logger
+	d                 *deps
+	tokens            *identity.Tokens
 	// revocations refuses tokens whose user or app was revoked, on every
 	// instance within a poll interval.
 	revocations *identity.Revocations
@@ -167,8 +170,9 @@ func (dm *domain) register(r controller.Router, g grpc.ServiceRegistrar) {
 	openv1.RegisterAuthServiceServer(g, server.Auth{Auth: dm.auth})
 	openv1.RegisterOrgServiceServer(g, server.Org{Org: dm.org})
 	controller.Conversations{Reader: dm.convs}.Routes(r)
+	dm.transcriptStreams = bound.NewSlots(dm.cfg.GRPC.MaxStreamsPerApp, dm.cfg.GRPC.MaxStreams)
 	openv1.RegisterConversationServiceServer(g, server.ConversationWithDelete{Conversation: server.Conversation{Ingest: dm.ingest, Reader: dm.convs,
-		Streams: bound.NewSlots(dm.cfg.GRPC.MaxStreamsPerApp, dm.cfg.GRPC.MaxStreams)}, Deleter: dm.privacy.deleter})
+		Streams: dm.transcriptStreams}, Deleter: dm.privacy.deleter})
 	openv1.RegisterDealServiceServer(g, server.Deal{Ingest: dm.ingest})
 	controller.Trackers{Trackers: dm.trackers, Stats: dm.stats}.Routes(r)
 	controller.Stats{Stats: dm.stats}.Routes(r)

@@ -181,7 +181,9 @@ func TestBoundsTranscriptStreams(t *testing.T) {
 			}
 			held = append(held, st)
 		}
-		time.Sleep(300 * time.Millisecond) // the server has taken their slots
+		// The server has taken their slots (it may be slow to on a loaded
+		// machine, and a probe sent before would rightly get one).
+		waitMetric(t, s, "mgv_grpc_transcript_streams_open", 3, 10*time.Second)
 		for _, c := range []struct {
 			what string
 			p    *partner

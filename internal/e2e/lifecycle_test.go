@@ -184,7 +184,9 @@ func TestStalePIDFileIsOverwritten(t *testing.T) {
 
 func TestFailedUpgradeKeepsServing(t *testing.T) {
 	// Console logs, so that a new process reads the banner (see below).
-	s := NewService(t, map[string]string{"MGV_PROCESS_UPGRADE_TIMEOUT": "2s", "MGV_LOG_FORMAT": "console"})
+	// The upgrade timeout is short, so the held upgrade below times out
+	// soon, and long enough for a new process to start on a loaded machine.
+	s := NewService(t, map[string]string{"MGV_PROCESS_UPGRADE_TIMEOUT": "5s", "MGV_LOG_FORMAT": "console"})
 	copyFile(t, filepath.Join(root, "config", "banner.txt"), filepath.Join(s.Dir, "banner.txt"))
 	s.Env["MGV_APP_BANNER"] = filepath.Join(s.Dir, "banner.txt")
 	s.Start()
@@ -219,7 +221,7 @@ func TestFailedUpgradeKeepsServing(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	s.Signal(syscall.SIGUSR2)
 	waitLog(t, s, "upgrade in progress", 5*time.Second)
-	waitLog(t, s, "timed out", 10*time.Second)
+	waitLog(t, s, "timed out", 15*time.Second)
 	if s.PID() != pid || !Alive(pid) {
 		t.Fatalf("pid file changed or process died: %d → %d", pid, s.PID())
 	}

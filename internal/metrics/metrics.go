@@ -101,6 +101,12 @@ func New() *Metrics {
 // registered.
 func (m *Metrics) InitGRPC(srv reflection.ServiceInfoProvider) { m.GRPC.InitializeMetrics(srv) }
 
+// GaugeFunc exports value as a gauge of the given name, read at each
+// scrape.
+func (m *Metrics) GaugeFunc(name, help string, value func() float64) {
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, value))
+}
+
 // CertificateExpiry records when the named certificate expires.
 func (m *Metrics) CertificateExpiry(name string, unixSeconds float64) {
 	m.certs.WithLabelValues(name).Set(unixSeconds)
