@@ -6,6 +6,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/logic/conversation"
 	"github.com/megaview/mgvcore/internal/model"
 )
 
@@ -69,10 +70,23 @@ func (r *Comments) GetComment(ctx context.Context, s model.Scope, id int64) (*mo
 	return &out[0], nil
 }
 
-// CreateComment inserts c and sets its id.
+// CreateComment inserts c and sets its id, holding its conversation
+// against a concurrent deletion until the insert commits (shareConversation):
+// a conversation deleted first is CONVERSATION_NOT_FOUND, one deleted later
+// takes the comment with it.
 func (r *Comments) CreateComment(ctx context.Context, c *model.Comment) error {
 	c.CreatedAt = dbNow()
-	return dbError(conn(ctx, r.db).Create(c).Error, nil)
+	return NewTransactor(r.db).InTx(ctx, func(ctx context.Context) error {
+		db := conn(ctx, r.db)
+		exists, err := shareConversation(db, c.TenantID, c.ConversationID)
+		switch {
+		case err != nil:
+			return err
+		case !exists:
+			return conversation.ErrNotFound
+		}
+		return db.Create(c).Error
+	})
 }
 
 // DeleteComment soft-deletes a comment.

@@ -37,7 +37,12 @@ type org struct {
 
 func newOrg(t *testing.T) *org {
 	t.Helper()
-	db := daotest.Open(t)
+	return newOrgOn(t, daotest.Open(t))
+}
+
+// newOrgOn is newOrg on db, a fresh database of either dialect.
+func newOrgOn(t *testing.T, db *gorm.DB) *org {
+	t.Helper()
 	o := &org{db: db}
 	must := func(err error) {
 		t.Helper()

@@ -191,15 +191,11 @@ func hitCounts(db *gorm.DB, tenantID, trackerID int64, conversationIDs []int64) 
 
 // nextConversations picks and locks the ids of the next batch after cursor.
 func nextConversations(db *gorm.DB, tenantID, cursor int64, size int) ([]int64, error) {
-	lock := ""
-	if db.Name() == "mysql" {
-		lock = " LOCK IN SHARE MODE"
-	}
 	var rows []struct {
 		ID            int64
 		SentenceCount int
 	}
-	err := db.Raw("SELECT id, sentence_count FROM conversations WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?"+lock,
+	err := db.Raw("SELECT id, sentence_count FROM conversations WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?"+shareMode(db),
 		tenantID, cursor, size).Scan(&rows).Error
 	if err != nil {
 		return nil, err

@@ -202,9 +202,16 @@ func TestAppsManagedByAdminsOnMariaDB(t *testing.T) {
 	if err := f.DB.Model(&model.User{}).Where("id = ?", f.Admin.ID).Update("status", model.UserDisabled).Error; err != nil {
 		t.Fatal(err)
 	}
-	c.wantUpsert(tok, off, codes.AlreadyExists, "LAST_ADMIN", "last active admin")
+	c.wantUpsert(tok, off, codes.FailedPrecondition, "LAST_ADMIN", "last active admin")
 	demote := bossWith(func(r *openv1.UpsertUserRequest) { r.Role = openv1.Role_ROLE_REP })
-	c.wantUpsert(tok, demote, codes.AlreadyExists, "LAST_ADMIN", "last active admin")
+	c.wantUpsert(tok, demote, codes.FailedPrecondition, "LAST_ADMIN", "last active admin")
+	// The gRPC details name the field, as the HTTP envelope does below.
+	for field, req := range map[string]*openv1.UpsertUserRequest{"status": off, "role": demote} {
+		_, err := c.org.UpsertUser(authBearer(t.Context(), tok), req)
+		if code, reason, md := rpcReason(err); code != codes.FailedPrecondition || reason != "LAST_ADMIN" || md["field"] != field {
+			t.Fatalf("last admin by %s over gRPC: %v, details %s %v", field, err, reason, md)
+		}
+	}
 	for field, value := range map[string]string{"status": "disabled", "role": "manager"} {
 		r := authCall(t, s, http.MethodPut, bossPath, admin, map[string]any{field: value}).want(t, http.StatusConflict, "LAST_ADMIN")
 		if r.Metadata["field"] != field || !strings.Contains(r.Msg, "last active admin") {

@@ -37,11 +37,21 @@ type authResult struct {
 // token is empty.
 func authCall(t *testing.T, s *Service, method, path, token string, body any) authResult {
 	t.Helper()
+	r, err := tryCall(s, method, path, token, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// tryCall is authCall for any goroutine: it reports what went wrong
+// instead of ending the test.
+func tryCall(s *Service, method, path, token string, body any) (authResult, error) {
 	var rd *bytes.Reader
 	if body != nil {
 		data, err := json.Marshal(body)
 		if err != nil {
-			t.Fatal(err)
+			return authResult{}, err
 		}
 		rd = bytes.NewReader(data)
 	} else {
@@ -49,7 +59,7 @@ func authCall(t *testing.T, s *Service, method, path, token string, body any) au
 	}
 	req, err := http.NewRequest(method, s.URL(path), rd)
 	if err != nil {
-		t.Fatal(err)
+		return authResult{}, err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -59,14 +69,14 @@ func authCall(t *testing.T, s *Service, method, path, token string, body any) au
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		return authResult{}, err
 	}
-	defer closeBody(t, resp)
+	defer func() { _ = resp.Body.Close() }()
 	r := authResult{Status: resp.StatusCode}
 	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
-		t.Fatalf("%s %s: %d, undecodable body: %v", method, path, resp.StatusCode, err)
+		return authResult{}, fmt.Errorf("%s %s: %d, undecodable body: %w", method, path, resp.StatusCode, err)
 	}
-	return r
+	return r, nil
 }
 
 // want checks the status and, for errors, the reason; it returns r.

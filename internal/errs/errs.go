@@ -72,13 +72,7 @@ func (e *Error) With(key, value string) *Error {
 
 // GRPCStatus makes *Error usable with status.FromError.
 func (e *Error) GRPCStatus() *status.Status {
-	code := GRPCCode(e.Status)
-	if e.Reason == ReasonConflict {
-		// A concurrent change got in the way: Aborted tells gRPC clients to
-		// retry, where AlreadyExists would tell them not to.
-		code = codes.Aborted
-	}
-	st := status.New(code, e.Message)
+	st := status.New(e.GRPCCode(), e.Message)
 	md := map[string]string{}
 	for k, v := range e.Metadata {
 		md[k] = v
@@ -92,6 +86,17 @@ func (e *Error) GRPCStatus() *status.Status {
 		return withInfo
 	}
 	return st
+}
+
+// GRPCCode is the gRPC code of e: its reason's own (grpcCodes) when e has
+// the reason's listed status, else the code of its HTTP status.
+func (e *Error) GRPCCode() codes.Code {
+	if status, _, ok := listed(e.Reason); ok && status == e.Status {
+		if code, ok := grpcCodeOf(e.Reason); ok {
+			return code
+		}
+	}
+	return GRPCCode(e.Status)
 }
 
 // statusCodes pairs HTTP statuses with gRPC codes. A status maps to the

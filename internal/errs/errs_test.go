@@ -26,6 +26,8 @@ func TestGRPCStatusCarriesReason(t *testing.T) {
 		{New(http.StatusRequestEntityTooLarge, ReasonPayloadTooLarge, "too big"), codes.ResourceExhausted},
 		{New(http.StatusConflict, ReasonAlreadyExists, "exists"), codes.AlreadyExists},
 		{New(http.StatusConflict, ReasonConflict, "a concurrent change got in the way"), codes.Aborted},
+		{Of(ReasonConversationConflict, "another request's origin id"), codes.AlreadyExists},
+		{Of(ReasonLastAdmin, "user 7 is the last active admin").With("field", "role"), codes.FailedPrecondition},
 		{Internal(errors.New("boom")), codes.Internal},
 	}
 	for _, tc := range cases {
@@ -307,5 +309,44 @@ func TestStatusCodeMapping(t *testing.T) {
 		if got := HTTPStatus(code); got != status {
 			t.Errorf("HTTPStatus(%v) = %d, want %d", code, got, status)
 		}
+	}
+}
+
+// A 409 reason keeps its HTTP status and code and gets its own gRPC code,
+// which a gRPC client's error maps back to the same reason and status.
+func TestEveryConflictChoosesItsGRPCCode(t *testing.T) {
+	want := map[string]codes.Code{
+		ReasonConflict:             codes.Aborted,
+		ReasonAlreadyExists:        codes.AlreadyExists,
+		ReasonConversationConflict: codes.AlreadyExists,
+		ReasonLastAdmin:            codes.FailedPrecondition,
+	}
+	for _, r := range reasons {
+		_, chosen := grpcCodeOf(r.reason)
+		if r.status == http.StatusConflict && !chosen {
+			t.Errorf("%s is a 409 with no gRPC code of its own in grpcCodes", r.reason)
+		}
+		if !chosen {
+			continue
+		}
+		e := Of(r.reason, "x")
+		if got := status.Code(e); got != want[r.reason] {
+			t.Errorf("%s: gRPC %v, want %v", r.reason, got, want[r.reason])
+		}
+		if back := From(e.GRPCStatus().Err()); back.Reason != r.reason || back.Status != r.status || back.Code() != r.code {
+			t.Errorf("%s: round trip %s/%d/%d, want %d/%d", r.reason, back.Reason, back.Status, back.Code(), r.status, r.code)
+		}
+	}
+	for _, g := range grpcCodes {
+		if _, _, ok := listed(g.reason); !ok {
+			t.Errorf("%s has a gRPC code but is not in reasons", g.reason)
+		}
+	}
+	// Under another status than its listed one, a reason borrows nothing.
+	if got := New(http.StatusBadRequest, ReasonLastAdmin, "x").GRPCCode(); got != codes.InvalidArgument {
+		t.Errorf("LAST_ADMIN as a 400: %v, want InvalidArgument", got)
+	}
+	if e := Of(ReasonLastAdmin, "x"); e.Status != http.StatusConflict || e.Code() != 40904 {
+		t.Errorf("LAST_ADMIN over HTTP: %d/%d, want 409/40904", e.Status, e.Code())
 	}
 }

@@ -1,6 +1,10 @@
 package errs
 
-import "net/http"
+import (
+	"net/http"
+
+	"google.golang.org/grpc/codes"
+)
 
 // The reasons of the service; each one is listed in reasons below.
 const (
@@ -96,6 +100,35 @@ var reasons = []struct {
 	{ReasonEventCursorExpired, http.StatusGone, 41001},
 	{ReasonSubscriptionNotFound, http.StatusNotFound, 40431},
 	{ReasonDeliveryNotFound, http.StatusNotFound, 40432},
+}
+
+// grpcCodes gives the reasons whose HTTP status alone maps to a wrong gRPC
+// code their own. 409 alone is ALREADY_EXISTS, which tells a client that
+// what it creates is there already and not to retry; a concurrent change is
+// ABORTED (retry), and a state that forbids the call is FAILED_PRECONDITION
+// (change the state first, then call again). Every 409 reason is here, so
+// that a new one chooses (TestEveryConflictChoosesItsGRPCCode).
+var grpcCodes = []struct {
+	reason string
+	code   codes.Code
+}{
+	{ReasonConflict, codes.Aborted},
+	{ReasonAlreadyExists, codes.AlreadyExists},
+	// The origin id is another request's conversation: what the request
+	// would create exists, and sending it again gets the same answer.
+	{ReasonConversationConflict, codes.AlreadyExists},
+	// Nothing exists already: the call waits for another active admin.
+	{ReasonLastAdmin, codes.FailedPrecondition},
+}
+
+// grpcCodeOf is the code grpcCodes gives reason, if any.
+func grpcCodeOf(reason string) (codes.Code, bool) {
+	for _, g := range grpcCodes {
+		if g.reason == reason {
+			return g.code, true
+		}
+	}
+	return codes.Unknown, false
 }
 
 // listed finds reason in reasons.

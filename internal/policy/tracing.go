@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 
-	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/tracing"
 )
 
@@ -59,7 +58,7 @@ func tagOutcome(span tracing.Span, info *Info, err error) {
 	if info.Transport == GRPC {
 		code := "OK"
 		if err != nil {
-			code = errs.GRPCCode(out.Status).String()
+			code = out.Err.GRPCCode().String()
 		}
 		span.SetTag("grpc.code", code)
 	} else {

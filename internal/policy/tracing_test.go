@@ -70,6 +70,7 @@ func TestTracingTagsTheOutcome(t *testing.T) {
 	}{
 		{"grpc ok", GRPC, nil, "grpc.code", "OK", false},
 		{"grpc not found", GRPC, errs.New(http.StatusNotFound, errs.ReasonNotFound, "no"), "grpc.code", "NotFound", false},
+		{"grpc last admin", GRPC, errs.Of(errs.ReasonLastAdmin, "last"), "grpc.code", "FailedPrecondition", false},
 		{"grpc unavailable", GRPC, errs.New(http.StatusServiceUnavailable, errs.ReasonDependencyUnavailable, "db"), "grpc.code", "Unavailable", true},
 		{"http validation", HTTP, errs.New(http.StatusBadRequest, errs.ReasonInvalidArgument, "bad"), "http.status_code", 400, false},
 		{"http unknown error", HTTP, errors.New("boom"), "http.status_code", 500, true},

@@ -25,7 +25,10 @@ type CommentRepo interface {
 	// GetComment returns a live comment whose conversation the caller may
 	// see; COMMENT_NOT_FOUND otherwise.
 	GetComment(ctx context.Context, s model.Scope, id int64) (*model.CommentWithAuthor, error)
-	// CreateComment inserts c and sets its id.
+	// CreateComment inserts c and sets its id; CONVERSATION_NOT_FOUND
+	// when its conversation is gone. A deletion of the conversation that
+	// runs meanwhile either waits for the insert and removes the comment
+	// too, or commits first: no comment outlives its conversation.
 	CreateComment(ctx context.Context, c *model.Comment) error
 	// DeleteComment soft-deletes a comment.
 	DeleteComment(ctx context.Context, tenantID, id int64) error
@@ -153,6 +156,13 @@ func (c *Comments) Create(ctx context.Context, req CreateCommentRequest) (Commen
 		return Comment{}, err
 	}
 	created, err := c.repo.GetComment(ctx, s, row.ID)
+	if errs.Is(err, errs.ReasonCommentNotFound) {
+		// Gone already: most likely its conversation was deleted, and the
+		// comment with it.
+		if _, gone := c.repo.ScopedConversation(ctx, s, conv.ID); gone != nil {
+			return Comment{}, gone
+		}
+	}
 	if err != nil {
 		return Comment{}, err
 	}

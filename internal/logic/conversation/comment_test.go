@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"gorm.io/gorm"
+
 	"github.com/megaview/mgvcore/internal/dao"
 	"github.com/megaview/mgvcore/internal/dao/daotest"
 	"github.com/megaview/mgvcore/internal/errs"
@@ -17,6 +19,11 @@ import (
 // with reps 1 and 2 and admin 10, and conversations 1 (owner 1, 60 s) and
 // 2 (owner 2, duration unknown).
 func newComments(t *testing.T) *conversation.Comments {
+	return conversation.NewComments(dao.NewComments(commentsDB(t)))
+}
+
+// commentsDB is the database of newComments.
+func commentsDB(t *testing.T) *gorm.DB {
 	db := daotest.Open(t)
 	now := time.Now().UTC()
 	rows := []any{
@@ -32,7 +39,7 @@ func newComments(t *testing.T) *conversation.Comments {
 			t.Fatal(err)
 		}
 	}
-	return conversation.NewComments(dao.NewComments(db))
+	return db
 }
 
 func TestComments(t *testing.T) {

@@ -31,10 +31,12 @@ const (
 	TrackerMatched      = "tracker.matched"
 	ConversationDeleted = "conversation.deleted"
 	PersonErased        = "person.erased"
+	// TrackerDeleted: the tracker's hits are gone with it, everywhere.
+	TrackerDeleted = "tracker.deleted"
 )
 
 // Types are the event types, in the order they are documented.
-var Types = []string{ConversationCreated, TranscriptReady, TrackerMatched, ConversationDeleted, PersonErased}
+var Types = []string{ConversationCreated, TranscriptReady, TrackerMatched, ConversationDeleted, PersonErased, TrackerDeleted}
 
 // maxDataBytes bounds an event's data as JSON (the column's size).
 const maxDataBytes = 2048

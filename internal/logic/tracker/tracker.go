@@ -67,6 +67,9 @@ type Trackers struct {
 	repo Repo
 	// applied wakes the background re-application after a change commits.
 	applied func()
+	// events and tx, when set, write a deletion's tracker.deleted event.
+	events Appender
+	tx     Transactor
 }
 
 // NewTrackers serves trackers from repo; applied (may be nil) is called
@@ -146,13 +149,14 @@ func (t *Trackers) Update(ctx context.Context, id int64, in Input) (Tracker, err
 }
 
 // Delete removes a tracker; its hits are purged in the background and are
-// no longer counted from the moment of the delete.
+// no longer counted from the moment of the delete, which a tracker.deleted
+// event tells partners (SetEventLog).
 func (t *Trackers) Delete(ctx context.Context, id int64) error {
 	s, err := access.Require(ctx, access.Admin)
 	if err != nil {
 		return err
 	}
-	if err := t.repo.DeleteTracker(ctx, s.TenantID, id); err != nil {
+	if err := t.deleteWithEvent(ctx, s.TenantID, id); err != nil {
 		return err
 	}
 	t.applied()

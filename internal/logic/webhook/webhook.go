@@ -72,6 +72,7 @@ type URLChecker interface {
 // The event types partners may subscribe to (PRODUCT §7).
 var EventTypes = []string{
 	"conversation.created", "transcript.ready", "tracker.matched", "conversation.deleted", "person.erased",
+	"tracker.deleted",
 }
 
 // Limits of a subscription.

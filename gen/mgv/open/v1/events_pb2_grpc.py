@@ -29,6 +29,8 @@ class EventServiceStub(object):
     - "conversation.deleted": {"conversation_id", "origin_conversation_id"}
     - "person.erased": {"erasure_id"}; the person's identifiers are never
     part of an event.
+    - "tracker.deleted": {"tracker_id"}: the tracker is deleted and every
+    hit of it is gone (no tracker.matched follows for its conversations).
     Ids in data are JSON numbers; receivers must ignore fields they do not
     know.
 
@@ -98,6 +100,8 @@ class EventServiceServicer(object):
     - "conversation.deleted": {"conversation_id", "origin_conversation_id"}
     - "person.erased": {"erasure_id"}; the person's identifiers are never
     part of an event.
+    - "tracker.deleted": {"tracker_id"}: the tracker is deleted and every
+    hit of it is gone (no tracker.matched follows for its conversations).
     Ids in data are JSON numbers; receivers must ignore fields they do not
     know.
 
@@ -230,6 +234,8 @@ class EventService(object):
     - "conversation.deleted": {"conversation_id", "origin_conversation_id"}
     - "person.erased": {"erasure_id"}; the person's identifiers are never
     part of an event.
+    - "tracker.deleted": {"tracker_id"}: the tracker is deleted and every
+    hit of it is gone (no tracker.matched follows for its conversations).
     Ids in data are JSON numbers; receivers must ignore fields they do not
     know.
 

@@ -10,7 +10,9 @@
 //     exist, or belongs to another tenant, answers NOT_FOUND.
 //   - Errors: the gRPC status code is meaningful (INVALID_ARGUMENT names the
 //     bad field in the message, NOT_FOUND, ALREADY_EXISTS, UNAUTHENTICATED,
-//     PERMISSION_DENIED for a missing app scope, RESOURCE_EXHAUSTED when rate
+//     PERMISSION_DENIED for a missing app scope, ABORTED when a concurrent
+//     change got in the way (retry), FAILED_PRECONDITION when the state
+//     forbids the call (e.g. LAST_ADMIN), RESOURCE_EXHAUSTED when rate
 //     limited, UNAVAILABLE when a dependency is down) and carries a
 //     google.rpc.ErrorInfo detail whose `reason` is a stable machine code,
 //     e.g. CONVERSATION_NOT_FOUND.

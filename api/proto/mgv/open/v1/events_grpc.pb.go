@@ -56,6 +56,8 @@ const (
 //   - "conversation.deleted": {"conversation_id", "origin_conversation_id"}
 //   - "person.erased": {"erasure_id"}; the person's identifiers are never
 //     part of an event.
+//   - "tracker.deleted": {"tracker_id"}: the tracker is deleted and every
+//     hit of it is gone (no tracker.matched follows for its conversations).
 //
 // Ids in data are JSON numbers; receivers must ignore fields they do not
 // know.
@@ -200,6 +202,8 @@ func (c *eventServiceClient) Redeliver(ctx context.Context, in *RedeliverRequest
 //   - "conversation.deleted": {"conversation_id", "origin_conversation_id"}
 //   - "person.erased": {"erasure_id"}; the person's identifiers are never
 //     part of an event.
+//   - "tracker.deleted": {"tracker_id"}: the tracker is deleted and every
+//     hit of it is gone (no tracker.matched follows for its conversations).
 //
 // Ids in data are JSON numbers; receivers must ignore fields they do not
 // know.

@@ -49,8 +49,10 @@ type OrgServiceClient interface {
 	// Scope: org (not ingest: users hold roles). No app may make a user an
 	// admin (ROLE_ADMIN on a user who is not one), enable a disabled admin, or
 	// change the email or phone an admin signs in with: PERMISSION_DENIED.
-	// Disabling or demoting the tenant's last active admin is ALREADY_EXISTS
-	// with reason LAST_ADMIN (HTTP 409), for apps and admins alike.
+	// Disabling or demoting the tenant's last active admin is
+	// FAILED_PRECONDITION with reason LAST_ADMIN (HTTP 409) and the field
+	// (status or role) in the ErrorInfo metadata, for apps and admins alike:
+	// make another user an active admin first.
 	UpsertUser(ctx context.Context, in *UpsertUserRequest, opts ...grpc.CallOption) (*UpsertUserResponse, error)
 	// ListUsers lists the tenant's users, ordered by id ascending.
 	//
@@ -118,8 +120,10 @@ type OrgServiceServer interface {
 	// Scope: org (not ingest: users hold roles). No app may make a user an
 	// admin (ROLE_ADMIN on a user who is not one), enable a disabled admin, or
 	// change the email or phone an admin signs in with: PERMISSION_DENIED.
-	// Disabling or demoting the tenant's last active admin is ALREADY_EXISTS
-	// with reason LAST_ADMIN (HTTP 409), for apps and admins alike.
+	// Disabling or demoting the tenant's last active admin is
+	// FAILED_PRECONDITION with reason LAST_ADMIN (HTTP 409) and the field
+	// (status or role) in the ErrorInfo metadata, for apps and admins alike:
+	// make another user an active admin first.
 	UpsertUser(context.Context, *UpsertUserRequest) (*UpsertUserResponse, error)
 	// ListUsers lists the tenant's users, ordered by id ascending.
 	//

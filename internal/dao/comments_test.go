@@ -1,0 +1,75 @@
+package dao_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/megaview/mgvcore/internal/dao"
+	"github.com/megaview/mgvcore/internal/dao/daotest"
+	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/model"
+)
+
+// A comment inserted while a deletion of its conversation has locked the
+// conversation but not committed waits for the deletion and is refused:
+// no comment outlives its conversation. Without the wait, the insert
+// would land after the deletion emptied the comments, and stay.
+func TestCommentWaitsForTheDeletionOfItsConversation(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		o := newOrgOn(t, db)
+		id := o.create(t, "racing", o.reps[0], time.Now().UTC(), nil)
+		convs, comments := dao.NewConversations(db), dao.NewComments(db)
+		ctx := context.Background()
+
+		deleting, release := make(chan struct{}), make(chan struct{})
+		deleted := make(chan error, 1)
+		go func() {
+			deleted <- dao.NewTransactor(db).InTx(ctx, func(ctx context.Context) error {
+				gone, err := convs.DeleteConversations(ctx, o.tenant, []int64{id})
+				close(deleting)
+				<-release
+				if err == nil && len(gone) != 1 {
+					t.Errorf("deleted %d conversations, want 1", len(gone))
+				}
+				return err
+			})
+		}()
+		<-deleting
+		created := make(chan error, 1)
+		go func() {
+			created <- comments.CreateComment(ctx, &model.Comment{TenantID: o.tenant, ConversationID: id, AuthorUserID: o.admin.ID, Text: "late"})
+		}()
+		// Given time to run ahead, the insert must still be waiting: a
+		// slow machine can only hide a failure here, not make one.
+		select {
+		case err := <-created:
+			t.Fatalf("the comment did not wait for the deletion: %v", err)
+		case <-time.After(300 * time.Millisecond):
+		}
+		close(release)
+		if err := <-deleted; err != nil {
+			t.Fatalf("delete: %v", err)
+		}
+		if err := <-created; !errs.Is(err, errs.ReasonConversationNotFound) {
+			t.Fatalf("comment on a deleted conversation: %v, want CONVERSATION_NOT_FOUND", err)
+		}
+		var n int64
+		if err := db.Model(&model.Comment{}).Where("conversation_id = ?", id).Count(&n).Error; err != nil || n != 0 {
+			t.Fatalf("%d comments of the deleted conversation (%v)", n, err)
+		}
+		// A comment on a conversation that exists is stored.
+		other := o.create(t, "kept", o.reps[0], time.Now().UTC(), nil)
+		c := &model.Comment{TenantID: o.tenant, ConversationID: other, AuthorUserID: o.admin.ID, Text: "kept"}
+		if err := comments.CreateComment(ctx, c); err != nil || c.ID == 0 {
+			t.Fatalf("comment on a live conversation: %v (id %d)", err, c.ID)
+		}
+		// Another tenant's conversation is not found either.
+		err := comments.CreateComment(ctx, &model.Comment{TenantID: o.other, ConversationID: other, AuthorUserID: o.stranger.ID, Text: "x"})
+		if !errs.Is(err, errs.ReasonConversationNotFound) {
+			t.Fatalf("comment under another tenant's conversation: %v", err)
+		}
+	})
+}
