@@ -4,6 +4,7 @@ import (
 	"maps"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A misspelt override stops the load with the variable's name and the
@@ -104,7 +105,7 @@ func TestTierEnvFollowsTheFilesTiers(t *testing.T) {
 	if tiers["gold_plus"] != (Tier{RPS: 40, Burst: 20}) || tiers["Partner2"].RPS != 9 || tiers["standard"].Burst != 7 || cfg.RateLimit.DefaultTier != "gold_plus" {
 		t.Errorf("tier overrides not applied: %+v, default %q", tiers, cfg.RateLimit.DefaultTier)
 	}
-	if d := cfg.Timeouts["/mgv.open.v1.X/Y"].Duration.String(); d != "1s" {
+	if d := cfg.Timeouts["/mgv.open.v1.X/Y"].Duration; d != time.Second {
 		t.Errorf("timeouts entry = %s, want 1s", d)
 	}
 
