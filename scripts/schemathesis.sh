@@ -119,6 +119,9 @@ EOF
 read -r HTTP_PORT GRPC_PORT ADMIN_PORT <<<"$(free_ports 3)"
 BASE="http://127.0.0.1:$HTTP_PORT"
 
+# Only the settings below reach the binary, which refuses every MGV_
+# variable that is not a setting (MGV_TEST_*, MGV_CACHE_DIR, …).
+for v in $(compgen -e -X '!MGV_*'); do export -n "$v"; done
 export MGV_APP_BANNER="$ROOT_DIR/config/banner.txt"
 export MGV_HTTP_ADDR="127.0.0.1:$HTTP_PORT"
 export MGV_GRPC_ADDR="127.0.0.1:$GRPC_PORT"

@@ -24,7 +24,8 @@
 #   6. roll back when 4-5 fail: <bin>.prev is put back, and if a new process
 #              took over, it is upgraded again onto the previous binary.
 #
-# Settings (environment; MGV_* config overrides pass through to the binary):
+# Settings (environment; MGV_* config overrides pass through to the binary,
+# these do not):
 #   MGV_HOME            install directory             (/opt/mgvcore)
 #   MGV_BIN             the binary systemd starts     ($MGV_HOME/bin/mgvcore)
 #   MGV_CONFIG          config file                   ($MGV_HOME/config/config.toml)
@@ -48,6 +49,9 @@ MGV_PID_FILE=${MGV_PID_FILE:-/data/run/mgvcore.pid}
 MGV_READY_URL=${MGV_READY_URL:-http://127.0.0.1:2023/readyz}
 MGV_REVIEWED=${MGV_REVIEWED:-$MGV_HOME/reviewed-migrations.txt}
 MGV_DEPLOY_TIMEOUT=${MGV_DEPLOY_TIMEOUT:-90}
+# These are this script's own settings, not the binary's, which refuses
+# every MGV_ variable that is not one of its settings (MGV_CONFIG is).
+export -n MGV_HOME MGV_BIN MGV_PID_FILE MGV_READY_URL MGV_REVIEWED MGV_DEPLOY_TIMEOUT
 
 say() { printf '==> %s\n' "$*"; }
 fail() { printf 'deploy: %s\n' "$2" >&2; exit "$1"; }

@@ -27,7 +27,7 @@ type webhookDomain struct {
 
 // webhookLookupEnv, when set (tests only, never in pro), maps receiver
 // names to addresses ahead of the system resolver: "name=addr,name=addr".
-const webhookLookupEnv = "MGV_TEST_WEBHOOK_HOSTS"
+const webhookLookupEnv = config.EnvWebhookHosts
 
 func newWebhookDomain(cfg *config.Config, log zerolog.Logger, events *dao.Events, store *dao.Webhooks) (*webhookDomain, error) {
 	sealer, err := webhook.NewSealer(cfg.WebhookKey())

@@ -8,9 +8,20 @@ import (
 	"testing"
 )
 
-// run runs the command line and returns its exit code and output.
+// run runs the command line and returns its exit code and output, with
+// no MGV_ variable but MGV_CONFIG in its environment: the test
+// environment's own (MGV_TEST_*) are not settings, and the commands refuse
+// them as they would in an operator's shell.
 func run(t *testing.T, args ...string) (int, string) {
 	t.Helper()
+	for _, kv := range os.Environ() {
+		if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(strings.ToUpper(name), "MGV_") && name != "MGV_CONFIG" {
+			t.Setenv(name, "") // restores the value after the test
+			if err := os.Unsetenv(name); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	var out, errOut bytes.Buffer
 	code := Main(t.Context(), append([]string{"mgvcore"}, args...), &out, &errOut)
 	return code, out.String() + errOut.String()

@@ -310,7 +310,7 @@ func Locate(flag string) string {
 	if flag != "" {
 		return flag
 	}
-	if env := os.Getenv(EnvPrefix + "_CONFIG"); env != "" {
+	if env := os.Getenv(EnvConfig); env != "" {
 		return env
 	}
 	if _, err := os.Stat(filepath.Join("config", "config.toml")); err == nil {
@@ -328,13 +328,15 @@ func Load(path string) (*Config, error) {
 		}
 		return nil, fmt.Errorf("config file %s: %w", path, err)
 	}
-	return Parse(path, data, os.LookupEnv)
+	return Parse(path, data, Environ(os.Environ()))
 }
 
-// Parse decodes data (read from path), applies overrides from lookup and
-// validates the result. Relative paths inside the file stay relative to the
-// working directory, as the service is started from the project root.
-func Parse(path string, data []byte, lookup func(string) (string, bool)) (*Config, error) {
+// Parse decodes data (read from path), applies overrides from env and
+// validates the result. An MGV_ variable of env that is not a setting is
+// refused (see notSettings for the few others the binary reads). Relative
+// paths inside the file stay relative to the working directory, as the
+// service is started from the project root.
+func Parse(path string, data []byte, env Environment) (*Config, error) {
 	cfg := Default()
 	md, err := toml.Decode(string(data), cfg)
 	if err != nil {
@@ -345,7 +347,13 @@ func Parse(path string, data []byte, lookup func(string) (string, bool)) (*Confi
 	}
 	cfg.secretInFile = md.IsDefined("auth", "jwt_secret")
 	cfg.webhookKeyInFile = md.IsDefined("webhooks", "secret_key")
-	if err := applyEnv(cfg, lookup); err != nil {
+	if err := checkEnvNames(cfg, env); err != nil {
+		return nil, err
+	}
+	if err := applyEnv(cfg, env); err != nil {
+		return nil, err
+	}
+	if err := checkEnvInPro(cfg, env); err != nil {
 		return nil, err
 	}
 	if err := cfg.Validate(); err != nil {

@@ -8,11 +8,9 @@ import (
 	"time"
 )
 
-func noEnv(string) (string, bool) { return "", false }
+var noEnv Environment
 
-func envOf(m map[string]string) func(string) (string, bool) {
-	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
-}
+func envOf(m map[string]string) Environment { return m }
 
 func TestShippedConfigsAreValid(t *testing.T) {
 	for _, env := range []string{"dev", "test", "pro"} {

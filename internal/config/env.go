@@ -12,8 +12,8 @@ import (
 // applyEnv walks the configuration and replaces every leaf whose variable
 // (MGV_<PATH>) is set. Map entries (rate-limit tiers) are reachable by their
 // existing names: MGV_RATELIMIT_TIERS_STANDARD_RPS.
-func applyEnv(cfg *Config, lookup func(string) (string, bool)) error {
-	return walkEnv(reflect.ValueOf(cfg).Elem(), nil, lookup)
+func applyEnv(cfg *Config, env Environment) error {
+	return walkEnv(reflect.ValueOf(cfg).Elem(), nil, env.lookup)
 }
 
 // EnvKeys lists every variable name the override rule accepts, for docs and

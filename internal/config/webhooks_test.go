@@ -10,7 +10,7 @@ import (
 // than three request timeouts.
 func TestWebhookSettings(t *testing.T) {
 	pro := "[app]\nenv = \"pro\"\n[admin]\naddr = \"127.0.0.1:2024\"\n"
-	env := func(m map[string]string) func(string) (string, bool) {
+	env := func(m map[string]string) Environment {
 		all := map[string]string{"MGV_AUTH_JWT_SECRET": strongSecret}
 		for k, v := range m {
 			all[k] = v

@@ -179,11 +179,18 @@ func freeAddrs(t *testing.T, n int) []string {
 	return addrs
 }
 
-// Command runs the binary with args in the service's environment.
+// Command runs the binary with args in the service's environment: the
+// test's own environment without its MGV_ variables (MGV_TEST_*,
+// MGV_BENCH_*, MGV_CACHE_DIR are not settings, and the binary refuses
+// them), then s.Env.
 func (s *Service) Command(args ...string) *exec.Cmd {
 	cmd := exec.Command(binary, append([]string{"--config", s.ConfigPath}, args...)...)
 	cmd.Dir = s.Dir
-	cmd.Env = os.Environ()
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(strings.ToUpper(kv), "MGV_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
 	for k, v := range s.Env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
