@@ -118,3 +118,35 @@ func TestAppsAreCappedPerTenant(t *testing.T) {
 	}
 	wantOrgErr(t, create("Fourth"), "ALREADY_EXISTS", "name")
 }
+
+// Creates racing for the last places on the embedded database: the count
+// is read under the write lock, so the cap holds and the losers are told
+// why.
+func TestAppsCapHoldsUnderRacingCreates(t *testing.T) {
+	w := newOrgWorld(t)
+	apps, admin := w.appsCapped(7), w.user(w.admin)
+	const n = 20
+	errc := make(chan error, n)
+	start := make(chan struct{})
+	for i := range n {
+		go func() {
+			<-start
+			_, err := apps.Create(admin, identity.CreateAppRequest{Name: fmt.Sprintf("Racer %d", i), Scopes: []string{"read"}})
+			errc <- err
+		}()
+	}
+	close(start)
+	created := 0
+	for range n {
+		switch err := <-errc; {
+		case err == nil:
+			created++
+		case errs.ReasonOf(err) != errs.ReasonAppQuotaExceeded:
+			t.Fatalf("a racing create: %v", err)
+		}
+	}
+	page, err := apps.List(admin, identity.ListAppsRequest{PageSize: 100})
+	if err != nil || created != 5 || len(page.Apps) != 7 {
+		t.Fatalf("%d created, the tenant has %d apps (%v); want 5 and 7", created, len(page.Apps), err)
+	}
+}
