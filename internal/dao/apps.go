@@ -2,6 +2,7 @@ package dao
 
 import (
 	"context"
+	"errors"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -74,8 +75,12 @@ func (r *Apps) List(ctx context.Context, tenantID, afterID int64, limit int) ([]
 // SQLite a write to it, which takes the database's write lock before the
 // count is read (a read first could not be upgraded once another writer
 // committed). Creates of one tenant thus count and insert one after the
-// other; other tenants are not held up.
+// other. Outside a transaction the lock would end with the statement, so
+// that is refused.
 func (r *Apps) CountLocked(ctx context.Context, tenantID int64) (int64, error) {
+	if _, ok := ctx.Value(txKey{}).(*gorm.DB); !ok {
+		return 0, errs.Internal(errors.New("apps: CountLocked outside a transaction"))
+	}
 	db := conn(ctx, r.db)
 	var err error
 	var locked int64
@@ -95,7 +100,10 @@ func (r *Apps) CountLocked(ctx context.Context, tenantID int64) (int64, error) {
 		return 0, errs.NotFound(errs.ReasonTenantNotFound, "no such tenant")
 	}
 	// A locking read counts the latest committed rows, not the snapshot of
-	// a transaction begun before the lock was ours.
+	// a transaction that read before the lock was ours. Its gap lock past
+	// the tenant's last app may hold up an insert of the next tenant's for
+	// the length of this create; such waits only run up the index, so they
+	// form no cycle.
 	q := db.Model(&model.App{}).Where("tenant_id = ?", tenantID)
 	if db.Name() == "mysql" {
 		q = q.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate})
