@@ -48,6 +48,7 @@ type Config struct {
 	Audit     Audit     `toml:"audit"`
 	Webhooks  Webhooks  `toml:"webhooks"`
 	Privacy   Privacy   `toml:"privacy"`
+	Apps      Apps      `toml:"apps"`
 	// Timeouts override the transport's request_timeout per operation,
 	// e.g. "/mgv.open.v1.ConversationService/PutTranscript" = "2m".
 	Timeouts map[string]Duration `toml:"timeouts"`
@@ -456,6 +457,7 @@ func Default() *Config {
 		Events:   defaultEvents(),
 		Audit:    defaultAudit(),
 		Webhooks: defaultWebhooks(),
+		Apps:     defaultApps(),
 		Privacy: Privacy{ConfirmOver: 100, ErasureBatch: 50, ErasureLease: Duration{30 * time.Second},
 			RetentionEvery: Duration{24 * time.Hour}, RetentionPoll: Duration{time.Minute}},
 	}
@@ -697,6 +699,7 @@ func (c *Config) Validate() error {
 	}
 	c.Audit.validate(bad)
 	c.validateWebhooks(bad)
+	c.Apps.validate(bad)
 	if len(errs) > 0 {
 		return errs[0]
 	}

@@ -2,8 +2,10 @@ package dao
 
 import (
 	"context"
+	"errors"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/model"
@@ -58,13 +60,59 @@ func (r *Apps) ByID(ctx context.Context, tenantID, id int64) (*model.App, error)
 	return r.first(ctx, "tenant_id = ? AND id = ?", tenantID, id)
 }
 
-// List returns every app of a tenant by id.
-func (r *Apps) List(ctx context.Context, tenantID int64) ([]model.App, error) {
-	var apps []model.App
-	if err := conn(ctx, r.db).Where("tenant_id = ?", tenantID).Order("id").Find(&apps).Error; err != nil {
+// List returns up to limit of a tenant's apps with ids above afterID, by id.
+func (r *Apps) List(ctx context.Context, tenantID, afterID int64, limit int) ([]model.App, error) {
+	apps := []model.App{}
+	err := conn(ctx, r.db).Where("tenant_id = ? AND id > ?", tenantID, afterID).Order("id").Limit(limit).Find(&apps).Error
+	if err != nil {
 		return nil, dbError(err, nil)
 	}
 	return apps, nil
+}
+
+// CountLocked counts a tenant's apps under the tenant row's lock, held
+// until the transaction of ctx ends: on MySQL a FOR UPDATE of the row, on
+// SQLite a write to it, which takes the database's write lock before the
+// count is read (a read first could not be upgraded once another writer
+// committed). Creates of one tenant thus count and insert one after the
+// other. Outside a transaction the lock would end with the statement, so
+// that is refused.
+func (r *Apps) CountLocked(ctx context.Context, tenantID int64) (int64, error) {
+	if _, ok := ctx.Value(txKey{}).(*gorm.DB); !ok {
+		return 0, errs.Internal(errors.New("apps: CountLocked outside a transaction"))
+	}
+	db := conn(ctx, r.db)
+	var err error
+	var locked int64
+	if db.Name() == "mysql" {
+		var ids []int64
+		err = db.Model(&model.Tenant{}).Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).
+			Where("id = ?", tenantID).Pluck("id", &ids).Error
+		locked = int64(len(ids))
+	} else {
+		res := db.Exec("UPDATE tenants SET id = id WHERE id = ?", tenantID)
+		err, locked = res.Error, res.RowsAffected
+	}
+	if err != nil {
+		return 0, dbError(err, nil)
+	}
+	if locked == 0 {
+		return 0, errs.NotFound(errs.ReasonTenantNotFound, "no such tenant")
+	}
+	// A locking read counts the latest committed rows, not the snapshot of
+	// a transaction that read before the lock was ours. Its gap lock past
+	// the tenant's last app may hold up an insert of the next tenant's for
+	// the length of this create; such waits only run up the index, so they
+	// form no cycle.
+	q := db.Model(&model.App{}).Where("tenant_id = ?", tenantID)
+	if db.Name() == "mysql" {
+		q = q.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate})
+	}
+	var n int64
+	if err := q.Count(&n).Error; err != nil {
+		return 0, dbError(err, nil)
+	}
+	return n, nil
 }
 
 // Update writes a's name, scopes, status and secrets. MySQL counts only

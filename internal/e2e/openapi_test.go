@@ -127,6 +127,7 @@ func (c *specClient) send(method, path, token, ctype string, data []byte, status
 func TestOpenAPIOnMariaDB(t *testing.T) {
 	env := mysqlEnv(t)
 	env["MGV_PRIVACY_CONFIRM_OVER"] = "0" // every erasure that deletes waits for its confirmation
+	env["MGV_APPS_MAX_PER_TENANT"] = "3"  // the fixture's app and two more
 	s := NewService(t, env)
 	f := NewFixture(t, s)
 	s.Start()
@@ -209,6 +210,24 @@ func TestOpenAPIOnMariaDB(t *testing.T) {
 	c.invalid(http.MethodPost, "/api/v1/apps", admin, map[string]any{"name": "x", "scopes": []string{"admin"}}, http.StatusBadRequest)
 	c.do(http.MethodGet, "/api/v1/apps", admin, nil, http.StatusOK)
 	c.do(http.MethodGet, "/api/v1/apps", rep, nil, http.StatusForbidden)
+	// The third app fills the cap; a fourth is refused. The list is paged.
+	var third controller.AppSecretJSON
+	c.do(http.MethodPost, "/api/v1/apps", admin, map[string]any{"name": "OpenAPI third", "scopes": []string{"read"}}, http.StatusCreated).decode(t, &third)
+	if r := c.do(http.MethodPost, "/api/v1/apps", admin, map[string]any{"name": "OpenAPI fourth", "scopes": []string{"read"}}, http.StatusConflict); r.Reason != "APP_QUOTA_EXCEEDED" || r.Metadata["max_apps"] != "3" {
+		t.Errorf("a create over the cap: %+v", r)
+	}
+	var apps controller.AppListJSON
+	c.do(http.MethodGet, "/api/v1/apps?page_size=2", admin, nil, http.StatusOK).decode(t, &apps)
+	if len(apps.Apps) != 2 || apps.NextPageToken == "" {
+		t.Errorf("the first page of apps: %+v", apps)
+	}
+	c.do(http.MethodGet, "/api/v1/apps?page_size=2&page_token="+url.QueryEscape(apps.NextPageToken), admin, nil, http.StatusOK).decode(t, &apps)
+	if len(apps.Apps) != 1 || apps.NextPageToken != "" || apps.Apps[0].ID != third.ID {
+		t.Errorf("the last page of apps: %+v", apps)
+	}
+	c.invalid(http.MethodGet, "/api/v1/apps?page_size=101", admin, nil, http.StatusBadRequest)
+	c.do(http.MethodGet, "/api/v1/apps?page_token=not-a-token", admin, nil, http.StatusBadRequest)
+	c.do(http.MethodDelete, fmt.Sprintf("/api/v1/apps/%d", third.ID), admin, nil, http.StatusOK)
 	appPath := fmt.Sprintf("/api/v1/apps/%d", made.ID)
 	c.do(http.MethodGet, appPath, admin, nil, http.StatusOK)
 	c.do(http.MethodGet, "/api/v1/apps/999999999", admin, nil, http.StatusNotFound)

@@ -53,6 +53,10 @@ const (
 
 	ReasonSubscriptionNotFound = "SUBSCRIPTION_NOT_FOUND"
 	ReasonDeliveryNotFound     = "DELIVERY_NOT_FOUND"
+
+	// ReasonAppQuotaExceeded: the tenant has as many apps as it may; one
+	// must be deleted before another is created (not a retry-later 429).
+	ReasonAppQuotaExceeded = "APP_QUOTA_EXCEEDED"
 )
 
 // reasons gives every reason its HTTP status and its envelope code, the
@@ -100,6 +104,7 @@ var reasons = []struct {
 	{ReasonEventCursorExpired, http.StatusGone, 41001},
 	{ReasonSubscriptionNotFound, http.StatusNotFound, 40431},
 	{ReasonDeliveryNotFound, http.StatusNotFound, 40432},
+	{ReasonAppQuotaExceeded, http.StatusConflict, 40941},
 }
 
 // grpcCodes gives the reasons whose HTTP status alone maps to a wrong gRPC

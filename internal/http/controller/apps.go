@@ -64,9 +64,10 @@ type AppSecretJSON struct {
 	AppSecret string `json:"app_secret"`
 }
 
-// AppListJSON is the body of GET /apps.
+// AppListJSON is a page of GET /apps; next_page_token is empty on the last.
 type AppListJSON struct {
-	Apps []AppJSON `json:"apps"`
+	Apps          []AppJSON `json:"apps"`
+	NextPageToken string    `json:"next_page_token"`
 }
 
 func appJSON(a *model.App) AppJSON {
@@ -103,15 +104,20 @@ func (h Apps) Create(c echo.Context) error {
 	return render.JSON(c, http.StatusCreated, AppSecretJSON{AppJSON: appJSON(created.App), AppSecret: created.Secret})
 }
 
-// List is GET /api/v1/apps (admins).
+// List is GET /api/v1/apps?page_size=&page_token= (admins): by id.
 func (h Apps) List(c echo.Context) error {
-	apps, err := h.Apps.List(c.Request().Context())
+	q := c.QueryParams()
+	size, err := optInt(q, "page_size")
 	if err != nil {
 		return err
 	}
-	out := AppListJSON{Apps: make([]AppJSON, 0, len(apps))}
-	for i := range apps {
-		out.Apps = append(out.Apps, appJSON(&apps[i]))
+	page, err := h.Apps.List(c.Request().Context(), identity.ListAppsRequest{PageSize: int(size), PageToken: q.Get("page_token")})
+	if err != nil {
+		return err
+	}
+	out := AppListJSON{Apps: make([]AppJSON, 0, len(page.Apps)), NextPageToken: page.NextPageToken}
+	for i := range page.Apps {
+		out.Apps = append(out.Apps, appJSON(&page.Apps[i]))
 	}
 	return render.OK(c, out)
 }

@@ -3,6 +3,7 @@ package identity
 import (
 	"context"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,15 +22,26 @@ const MaxSecretGrace = 7 * 24 * time.Hour
 // for the tokens of the old secret only when the grace ends.
 type Apps struct {
 	apps        AppRepo
+	tx          Transactor
+	max         int
 	hasher      Hasher
 	revocations *Revocations
 	now         func() time.Time
 }
 
+// DefaultMaxAppsPerTenant is the cap on a tenant's apps when none is set.
+const DefaultMaxAppsPerTenant = 50
+
 // AppsDeps are what Apps needs.
 type AppsDeps struct {
-	Apps   AppRepo
+	Apps AppRepo
+	// Tx runs a create's count of the tenant's apps and its insert in one
+	// transaction, so that racing creates cannot pass the cap together.
+	Tx     Transactor
 	Hasher Hasher
+	// MaxPerTenant caps a tenant's apps, disabled ones included (deleted
+	// ones are gone); 0 is DefaultMaxAppsPerTenant.
+	MaxPerTenant int
 	// Revocations ends the tokens of apps that lose power; nil leaves
 	// them to expire.
 	Revocations *Revocations
@@ -39,7 +51,11 @@ type AppsDeps struct {
 
 // NewApps builds the use cases.
 func NewApps(d AppsDeps) *Apps {
-	return &Apps{apps: d.Apps, hasher: d.Hasher, revocations: d.Revocations, now: storeClock(d.Now)}
+	limit := d.MaxPerTenant
+	if limit <= 0 {
+		limit = DefaultMaxAppsPerTenant
+	}
+	return &Apps{apps: d.Apps, tx: d.Tx, max: limit, hasher: d.Hasher, revocations: d.Revocations, now: storeClock(d.Now)}
 }
 
 // CreateAppRequest names a new app and its scopes.
@@ -68,7 +84,8 @@ type AppSecret struct {
 	Secret string
 }
 
-// Create adds an app with a new key and secret.
+// Create adds an app with a new key and secret, unless the tenant has
+// MaxPerTenant apps already: 409 APP_QUOTA_EXCEEDED.
 func (m *Apps) Create(ctx context.Context, req CreateAppRequest) (*AppSecret, error) {
 	s, err := access.Require(ctx, access.Admin)
 	if err != nil {
@@ -94,23 +111,72 @@ func (m *Apps) Create(ctx context.Context, req CreateAppRequest) (*AppSecret, er
 		TenantID: s.TenantID, Name: name, AppKey: "ak_" + randomHex(12), SecretHash: hash, Scopes: scopes,
 		RateTier: "standard", Status: model.AppActive, CreatedAt: now, UpdatedAt: now,
 	}
-	if err := m.apps.Create(ctx, app); err != nil {
+	err = m.tx.InTx(ctx, func(ctx context.Context) error {
+		n, err := m.apps.CountLocked(ctx, s.TenantID)
+		if err != nil {
+			return err
+		}
+		if n >= int64(m.max) {
+			return errs.Of(errs.ReasonAppQuotaExceeded, "the tenant has %d apps, the most it may have; delete one before creating another", n).
+				With("max_apps", strconv.Itoa(m.max))
+		}
+		return m.apps.Create(ctx, app)
+	})
+	if err != nil {
 		return nil, nameTaken(err, name)
 	}
 	return &AppSecret{App: app, Secret: secret}, nil
 }
 
-// List returns the tenant's apps by id.
-func (m *Apps) List(ctx context.Context) ([]model.App, error) {
+// ListAppsRequest pages the tenant's apps: PageSize 1..100 (0 means 20),
+// PageToken from the previous page.
+type ListAppsRequest struct {
+	PageSize  int
+	PageToken string
+}
+
+// AppPage is a page of apps by id; NextPageToken is empty on the last.
+type AppPage struct {
+	Apps          []model.App
+	NextPageToken string
+}
+
+type appCursor struct {
+	AfterID int64 `json:"a"`
+}
+
+// List pages the tenant's apps by id. The cursor is the last id shown, so
+// apps created or deleted meanwhile neither repeat nor shift the others.
+func (m *Apps) List(ctx context.Context, req ListAppsRequest) (AppPage, error) {
 	s, err := access.Require(ctx, access.Admin)
 	if err != nil {
-		return nil, err
+		return AppPage{}, err
 	}
-	apps, err := m.apps.List(ctx, s.TenantID)
+	size, err := access.PageSize(req.PageSize)
+	if err != nil {
+		return AppPage{}, err
+	}
+	var cur appCursor
+	if err := access.DecodePageToken(req.PageToken, &cur); err != nil {
+		return AppPage{}, err
+	}
+	if cur.AfterID < 0 {
+		return AppPage{}, errs.InvalidArgument("page_token", "is not a token this service issued")
+	}
+	apps, err := m.apps.List(ctx, s.TenantID, cur.AfterID, size+1)
+	if err != nil {
+		return AppPage{}, err
+	}
+	var page AppPage
+	if len(apps) > size {
+		apps = apps[:size]
+		page.NextPageToken = access.EncodePageToken(appCursor{AfterID: apps[size-1].ID})
+	}
 	for i := range apps {
 		m.graceEnded(&apps[i])
 	}
-	return apps, err
+	page.Apps = apps
+	return page, nil
 }
 
 // Get finds an app of the tenant.

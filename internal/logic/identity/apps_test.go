@@ -21,7 +21,12 @@ func (w *orgWorld) appToken(t *testing.T, key, secret string) string {
 }
 
 func (w *orgWorld) apps() *identity.Apps {
-	return identity.NewApps(identity.AppsDeps{Apps: w.appRepo, Hasher: w.hasher, Revocations: w.revocations, Now: w.clock.Now})
+	return w.appsCapped(0)
+}
+
+// appsCapped lets a tenant have max apps (0: the default).
+func (w *orgWorld) appsCapped(max int) *identity.Apps {
+	return identity.NewApps(identity.AppsDeps{Apps: w.appRepo, Tx: w.tx, Hasher: w.hasher, Revocations: w.revocations, Now: w.clock.Now, MaxPerTenant: max})
 }
 
 func TestAppsAreForTheTenantsAdmins(t *testing.T) {
@@ -35,7 +40,7 @@ func TestAppsAreForTheTenantsAdmins(t *testing.T) {
 		if _, err := apps.Create(ctx, req); err == nil || errs.From(err).Status/100 != 4 {
 			t.Fatalf("%s created an app: %v", name, err)
 		}
-		if _, err := apps.List(ctx); err == nil {
+		if _, err := apps.List(ctx, identity.ListAppsRequest{}); err == nil {
 			t.Fatalf("%s listed the apps", name)
 		}
 	}
@@ -62,9 +67,9 @@ func TestAppsAreForTheTenantsAdmins(t *testing.T) {
 		t.Fatalf("created %+v", created.App)
 	}
 	w.appToken(t, created.App.AppKey, created.Secret)
-	list, err := apps.List(admin)
-	if err != nil || len(list) != 3 {
-		t.Fatalf("list: %d apps, %v", len(list), err)
+	list, err := apps.List(admin, identity.ListAppsRequest{})
+	if err != nil || len(list.Apps) != 3 || list.NextPageToken != "" {
+		t.Fatalf("list: %+v, %v", list, err)
 	}
 	// Another tenant's admin finds nothing, and cannot change it.
 	other := w.user(w.otherAdmin)
@@ -73,8 +78,8 @@ func TestAppsAreForTheTenantsAdmins(t *testing.T) {
 	_, err = apps.Disable(other, created.App.ID)
 	wantOrgErr(t, err, "APP_NOT_FOUND", "")
 	wantOrgErr(t, apps.Delete(other, created.App.ID), "APP_NOT_FOUND", "")
-	if list, err := apps.List(other); err != nil || len(list) != 0 {
-		t.Fatalf("the other tenant lists %d apps: %v", len(list), err)
+	if list, err := apps.List(other, identity.ListAppsRequest{}); err != nil || len(list.Apps) != 0 {
+		t.Fatalf("the other tenant lists %d apps: %v", len(list.Apps), err)
 	}
 	// Renaming onto another app's name is a conflict; onto its own is not.
 	taken := "CRM"

@@ -38,8 +38,12 @@ type AppRepo interface {
 	UpdateSecret(ctx context.Context, tenantID, id int64, secretHash string) error
 	// ByID finds an app of a tenant.
 	ByID(ctx context.Context, tenantID, id int64) (*model.App, error)
-	// List returns a tenant's apps by id.
-	List(ctx context.Context, tenantID int64) ([]model.App, error)
+	// List returns up to limit of a tenant's apps with ids above afterID,
+	// by id.
+	List(ctx context.Context, tenantID, afterID int64, limit int) ([]model.App, error)
+	// CountLocked counts a tenant's apps and, inside a transaction, keeps
+	// any other from adding or counting the tenant's apps until it ends.
+	CountLocked(ctx context.Context, tenantID int64) (int64, error)
 	// Update writes an app's name, scopes, status and secrets.
 	Update(ctx context.Context, a *model.App) error
 	Delete(ctx context.Context, tenantID, id int64) error

@@ -60,6 +60,7 @@ type orgWorld struct {
 	readOnlyPass string
 	throttle     *dao.SigninThrottle
 	appRepo      *dao.Apps
+	tx           *dao.Transactor
 	// revocations are this instance's token versions; versions is their
 	// store, which another instance would read too.
 	revocations *identity.Revocations
@@ -128,7 +129,7 @@ func newOrgWorld(t testing.TB) *orgWorld {
 	w.tokens = identity.NewTokens("unit-test-secret-0123456789abcdef", 15*time.Minute, 2*time.Hour)
 	tenants, refresh, apps := dao.NewTenants(db), dao.NewRefreshTokens(db), dao.NewApps(db)
 	w.versions = dao.NewTokenVersions(db)
-	w.appRepo = apps
+	w.appRepo, w.tx = apps, dao.NewTransactor(db)
 	w.revocations = identity.NewRevocations(w.versions, identity.RevocationOptions{Keep: 2 * time.Hour, Now: w.clock.Now})
 	var err error
 	w.auth, err = identity.NewAuth(identity.AuthDeps{

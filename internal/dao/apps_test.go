@@ -1,0 +1,115 @@
+package dao_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/megaview/mgvcore/internal/dao"
+	"github.com/megaview/mgvcore/internal/dao/daotest"
+	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/model"
+)
+
+// Apps page by id within their tenant, and CountLocked holds a second
+// counter of the same tenant until the first one's transaction ends, then
+// counts what it inserted.
+func TestAppsPageAndCountUnderTheTenantLock(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		apps, tx := dao.NewApps(db), dao.NewTransactor(db)
+		tenants := []model.Tenant{{Name: "A"}, {Name: "B"}}
+		if err := db.Create(&tenants).Error; err != nil {
+			t.Fatal(err)
+		}
+		a, b := tenants[0].ID, tenants[1].ID
+		add := func(tenant int64, name string) *model.App {
+			t.Helper()
+			app := &model.App{TenantID: tenant, Name: name, AppKey: "ak_" + name + fmt.Sprint(tenant), Status: model.AppActive}
+			if err := apps.Create(ctx, app); err != nil {
+				t.Fatal(err)
+			}
+			return app
+		}
+		var ids []int64
+		for i := range 3 {
+			ids = append(ids, add(a, fmt.Sprint("a", i)).ID)
+			add(b, fmt.Sprint("b", i))
+		}
+		page, err := apps.List(ctx, a, 0, 2)
+		if err != nil || len(page) != 2 || page[0].ID != ids[0] || page[1].ID != ids[1] {
+			t.Fatalf("first page: %+v %v", page, err)
+		}
+		if page, err = apps.List(ctx, a, ids[1], 2); err != nil || len(page) != 1 || page[0].ID != ids[2] {
+			t.Fatalf("last page: %+v %v", page, err)
+		}
+
+		if _, err := apps.CountLocked(ctx, a); errs.ReasonOf(err) != errs.ReasonInternal {
+			t.Fatalf("outside a transaction: %v", err)
+		}
+		err = tx.InTx(ctx, func(ctx context.Context) error {
+			_, err := apps.CountLocked(ctx, 999999)
+			return err
+		})
+		if !errs.Is(err, errs.ReasonTenantNotFound) {
+			t.Fatalf("an unknown tenant: %v", err)
+		}
+
+		// The first transaction counts 3 and inserts a fourth; the second
+		// waits for it and counts 4.
+		counted, release := make(chan int64, 1), make(chan struct{})
+		first, second := make(chan error, 1), make(chan error, 1)
+		ended := false
+		end := func() {
+			if !ended {
+				ended = true
+				close(release)
+			}
+		}
+		defer end() // a failure below must not leave the first transaction open
+		go func() {
+			first <- tx.InTx(ctx, func(ctx context.Context) error {
+				n, err := apps.CountLocked(ctx, a)
+				counted <- n
+				if err != nil {
+					return err
+				}
+				err = apps.Create(ctx, &model.App{TenantID: a, Name: "a3", AppKey: fmt.Sprint("ak_a3_", a), Status: model.AppActive})
+				<-release
+				return err
+			})
+		}()
+		if n := <-counted; n != 3 {
+			end()
+			t.Fatalf("the first count: %d (%v)", n, <-first)
+		}
+		var got int64
+		go func() {
+			second <- tx.InTx(ctx, func(ctx context.Context) error {
+				var err error
+				got, err = apps.CountLocked(ctx, a)
+				return err
+			})
+		}()
+		select {
+		case err := <-second:
+			t.Fatalf("the second count did not wait for the first transaction: %d %v", got, err)
+		case <-time.After(300 * time.Millisecond):
+		}
+		end()
+		if err := <-first; err != nil {
+			t.Fatalf("the first transaction: %v", err)
+		}
+		select {
+		case err := <-second:
+			if err != nil || got != 4 {
+				t.Fatalf("the second count: %d %v, want 4", got, err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("the second count still waits after the first transaction ended")
+		}
+	})
+}
