@@ -320,6 +320,7 @@ func TestEveryConflictChoosesItsGRPCCode(t *testing.T) {
 		ReasonAlreadyExists:        codes.AlreadyExists,
 		ReasonConversationConflict: codes.AlreadyExists,
 		ReasonLastAdmin:            codes.FailedPrecondition,
+		ReasonAppQuotaExceeded:     codes.ResourceExhausted,
 	}
 	for _, r := range reasons {
 		_, chosen := grpcCodeOf(r.reason)

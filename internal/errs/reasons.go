@@ -124,6 +124,9 @@ var grpcCodes = []struct {
 	{ReasonConversationConflict, codes.AlreadyExists},
 	// Nothing exists already: the call waits for another active admin.
 	{ReasonLastAdmin, codes.FailedPrecondition},
+	// The tenant has all the apps it may have: a quota, spent until an
+	// admin deletes one.
+	{ReasonAppQuotaExceeded, codes.ResourceExhausted},
 }
 
 // grpcCodeOf is the code grpcCodes gives reason, if any.
