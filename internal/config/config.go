@@ -418,7 +418,7 @@ func Default() *Config {
 			MaxRetries: 2, HealthcheckInterval: Duration{5 * time.Second},
 			Indexer: true, BatchSize: 200, BulkRPS: 20, PollInterval: Duration{200 * time.Millisecond}, IndexerWorkers: 2,
 			CatchUpRefresh: Duration{250 * time.Millisecond},
-			RecentTTL:      Duration{30 * time.Second}, RecentSweep: Duration{time.Second},
+			RecentTTL:      Duration{15 * time.Second}, RecentSweep: Duration{time.Second},
 			Lease: Duration{30 * time.Second}, MaxBackoff: Duration{10 * time.Second}, MaxLag: Duration{10 * time.Minute},
 		},
 		Tracing: Tracing{

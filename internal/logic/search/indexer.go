@@ -56,7 +56,7 @@ type IndexerOptions struct {
 	// periodic refresh; at most once per CatchUpRefresh (0: never).
 	CatchUpRefresh time.Duration
 	// RecentTTL is the longest a transcript committed in this process is
-	// kept for the indexer (default 30 s; see recentTranscripts).
+	// kept for the indexer (default 15 s; see recentTranscripts).
 	RecentTTL time.Duration
 	// RecentSweep is how often the kept transcripts are checked against the
 	// database, dropping those of conversations deleted (or written again)
@@ -66,7 +66,7 @@ type IndexerOptions struct {
 
 // Defaults of RecentTTL and RecentSweep.
 const (
-	DefaultRecentTTL   = 30 * time.Second
+	DefaultRecentTTL   = 15 * time.Second
 	DefaultRecentSweep = time.Second
 )
 

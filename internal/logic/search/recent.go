@@ -27,8 +27,8 @@ import (
 //     (forget): see Indexer.sweep.
 //
 // The indexer takes a committed transcript within its poll interval (at
-// once when it is idle), so a ttl of a few tens of seconds keeps the
-// entries it reuses; one past its ttl is read from the database.
+// once when it is idle), so a ttl of some seconds (15 s by default) keeps
+// the entries it reuses; one past its ttl is read from the database.
 type recentTranscripts struct {
 	mu      sync.Mutex
 	limit   int

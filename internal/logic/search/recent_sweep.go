@@ -22,6 +22,7 @@ func (ix *Indexer) RecentBound() time.Duration { return ix.o.RecentTTL + ix.o.Re
 func (ix *Indexer) sweeps(ctx context.Context) {
 	t := time.NewTicker(ix.o.RecentSweep)
 	defer t.Stop()
+	var warned time.Time
 	for {
 		select {
 		case <-ix.stop:
@@ -30,7 +31,8 @@ func (ix *Indexer) sweeps(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if err := ix.sweep(ctx); err != nil && ctx.Err() == nil {
+		if err := ix.sweep(ctx); err != nil && ctx.Err() == nil && time.Since(warned) > time.Minute {
+			warned = time.Now()
 			ix.log.Warn().Err(err).Msg("checking the kept transcripts against the database failed; they still expire")
 		}
 	}
@@ -40,8 +42,8 @@ func (ix *Indexer) sweeps(ctx context.Context) {
 // conversations that no longer exist or whose transcript was written again
 // since, wherever that happened: a deletion on another instance reaches
 // this one through the database, as token versions do, with no message
-// between instances. One primary-key read of the kept conversations, only
-// while something is kept.
+// between instances. Primary-key reads of the kept conversations (one per
+// sweepChunk), only while something is kept.
 func (ix *Indexer) sweep(ctx context.Context) error {
 	ix.recent.expire()
 	held := ix.recent.held()
@@ -52,6 +54,20 @@ func (ix *Indexer) sweep(ctx context.Context) error {
 	for id := range held {
 		ids = append(ids, id)
 	}
+	for len(ids) > 0 {
+		n := min(len(ids), sweepChunk)
+		if err := ix.sweepSome(ctx, ids[:n]); err != nil {
+			return err
+		}
+		ids = ids[n:]
+	}
+	return nil
+}
+
+// sweepChunk bounds the ids of one sweep query.
+const sweepChunk = 500
+
+func (ix *Indexer) sweepSome(ctx context.Context, ids []int64) error {
 	ctx, cancel := context.WithTimeout(ctx, max(ix.o.RecentSweep, time.Second))
 	defer cancel()
 	stamps, err := ix.docs.Stamps(ctx, ids)

@@ -208,3 +208,35 @@ func TestIndexerSweepReadsNothingWhenNothingIsKept(t *testing.T) {
 		t.Errorf("default sweep: bound %s", ix.RecentBound())
 	}
 }
+
+// TestIndexerSweepReadsInBoundedChunks: many kept transcripts are checked
+// sweepChunk at a time, and every deleted one goes.
+func TestIndexerSweepReadsInBoundedChunks(t *testing.T) {
+	docs := &stampDocs{versions: map[int64]int64{}}
+	ix, err := NewIndexer(&fakeEngine{}, nil, docs, IndexerOptions{RecentTTL: time.Hour}, zerolog.Nop(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 2*sweepChunk + 10
+	for id := int64(1); id <= n; id++ {
+		ix.recent.put(1, id, 1, recentSentences(1, 64))
+		if id%2 == 0 {
+			docs.set(id, 1) // the odd ones were deleted elsewhere
+		}
+	}
+	if err := ix.sweep(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if docs.reads != 3 {
+		t.Errorf("%d reads for %d kept, want 3", docs.reads, n)
+	}
+	held := ix.recent.held()
+	if len(held) != n/2 {
+		t.Errorf("%d kept after the sweep, want %d", len(held), n/2)
+	}
+	for id := range held {
+		if id%2 == 1 {
+			t.Fatalf("deleted %d still kept", id)
+		}
+	}
+}
