@@ -42,25 +42,33 @@ func waitRecentGone(t *testing.T, s *Service, tenant int64, since time.Time, tim
 // transcripts in memory; A is paced to one small batch a second, so
 // instance B indexes most of them and A's own indexer never lets those go.
 // Conversations deleted through B, and a person erased through B, leave
-// A's memory within a sweep (A's ttl is two minutes, so the ttl is not
-// what clears them), as A's per-tenant gauge shows; the erasure reports
-// done only after the fleet's bound (B's recent_ttl + recent_sweep).
+// A's memory within a sweep, as A's per-tenant gauge shows, and by the
+// sweep (its forgotten count), not the ttl; the erasure reports done only
+// after the fleet's bound (B's recent_ttl + recent_sweep). A third
+// tenant's transcripts, deleted nowhere, leave A's memory within A's
+// recent_ttl + recent_sweep of their commit.
 func TestR12DeletionClearsAnotherInstancesMemory(t *testing.T) {
 	env := esEnv(t, mysqlEnv(t))
 	env["MGV_PRIVACY_CONFIRM_OVER"] = "100"
+	const ttlA, sweepA = 30 * time.Second, 500 * time.Millisecond
 	envA := maps.Clone(env)
 	for k, v := range map[string]string{
 		"MGV_SEARCH_BATCH_SIZE": "1", "MGV_SEARCH_BULK_RPS": "1", "MGV_SEARCH_INDEXER_WORKERS": "1",
-		"MGV_SEARCH_RECENT_TTL": "120s", "MGV_SEARCH_RECENT_SWEEP": "500ms",
+		"MGV_SEARCH_RECENT_TTL": ttlA.String(), "MGV_SEARCH_RECENT_SWEEP": sweepA.String(),
 	} {
 		envA[k] = v
 	}
 	a, b := NewService(t, envA), NewService(t, env)
-	deleted, erased := NewFixture(t, a), NewFixture(t, a)
+	deleted, erased, kept := NewFixture(t, a), NewFixture(t, a), NewFixture(t, a)
 	a.Start()
 	b.Start()
 	const n = 10
 	tag := fmt.Sprintf("%06d", rand.N(1_000_000))
+
+	// Tenant three: calls nobody deletes.
+	wordsK := "keptproject" + tag
+	customerCalls(t, newPartner(t, a.GRPC(), kept.AppToken(t)), kept, "客户Li"+tag, "we plan "+wordsK, "k"+tag, n)
+	keptAt := time.Now()
 
 	// Tenant one: calls deleted one by one through B.
 	adminD := deleted.Token(t, deleted.Admin)
@@ -72,6 +80,10 @@ func TestR12DeletionClearsAnotherInstancesMemory(t *testing.T) {
 	customerCalls(t, newPartner(t, a.GRPC(), erased.AppToken(t)), erased, name, "we plan "+wordsE, "e"+tag, n)
 	waitSearch(t, b, adminD, wordsD, n, 60*time.Second)
 	waitSearch(t, b, adminE, wordsE, n, 60*time.Second)
+	waitSearch(t, b, kept.Token(t, kept.Admin), wordsK, n, 60*time.Second)
+	if held, _ := recentHeld(t, a, kept.Tenant.ID); held == 0 && time.Since(keptAt) < ttlA {
+		t.Fatal("A keeps nothing of tenant three once B indexed it: the ttl check below would prove nothing")
+	}
 	heldD, bytesD := recentHeld(t, a, deleted.Tenant.ID)
 	heldE, bytesE := recentHeld(t, a, erased.Tenant.ID)
 	t.Logf("searchable everywhere; A still keeps %v transcripts (%v bytes) of tenant one, %v (%v bytes) of tenant two", heldD, bytesD, heldE, bytesE)
@@ -112,4 +124,9 @@ func TestR12DeletionClearsAnotherInstancesMemory(t *testing.T) {
 		t.Errorf("the erasure was done %s after it started, before the fleet's bound %s", finished, bound)
 	}
 	t.Logf("erasure through B: A let the transcripts go %s after it started; the job was done after %s", gone.Round(time.Millisecond), finished.Round(time.Millisecond))
+
+	// Deleted nowhere, tenant three's transcripts expire. keptAt is after
+	// the last commit; 2 s of slack for a loaded machine's sweep.
+	expired := waitRecentGone(t, a, kept.Tenant.ID, keptAt, ttlA+sweepA+2*time.Second, "transcripts past A's recent_ttl")
+	t.Logf("tenant three's transcripts left A's memory %s after the last commit (recent_ttl %s)", expired.Round(time.Millisecond), ttlA)
 }
