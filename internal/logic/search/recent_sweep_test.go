@@ -153,6 +153,13 @@ mgv_search_recent_transcripts{tenant_id="6"} 1
 `), "mgv_search_recent_transcripts"); err != nil {
 		t.Fatal(err)
 	}
+	problems, err := testutil.GatherAndLint(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
+	}
 	ix.Start()
 	defer func() { _ = ix.Stop(context.Background()) }()
 	// Another instance deletes 1 and writes 3 again.
