@@ -25,6 +25,7 @@ func newPrivacyDomain(dm *domain, convs *dao.Conversations) *privacyDomain {
 	cfg := dm.cfg.Privacy
 	pd.runner = privacy.NewRunner(repo, pd.deleter, dm.revocations, tx, privacy.RunnerOptions{
 		Batch: cfg.ErasureBatch, Lease: cfg.ErasureLease.Duration, Audit: dm.audit.writer,
+		Settle: dm.search.indexer.RecentBound(),
 	}, dm.log, privacy.AppendErased(dm.events.log))
 	pd.service = privacy.NewService(repo, cfg.ConfirmOver, pd.runner.Notify)
 	retention := dao.NewRetention(dm.d.db)

@@ -53,6 +53,7 @@ func newSearchDomain(cfg *config.Config, log zerolog.Logger, d *deps, reg promet
 		BatchSize: cfg.Search.BatchSize, Workers: cfg.Search.IndexerWorkers, PollInterval: cfg.Search.PollInterval.Duration, Lease: cfg.Search.Lease.Duration,
 		MaxBackoff: cfg.Search.MaxBackoff.Duration, MaxLag: cfg.Search.MaxLag.Duration, Pacer: limit.NewPacer(cfg.Search.BulkRPS),
 		CatchUpRefresh: cfg.Search.CatchUpRefresh.Duration,
+		RecentTTL:      cfg.Search.RecentTTL.Duration, RecentSweep: cfg.Search.RecentSweep.Duration,
 	}, log, reg)
 	if err != nil {
 		_ = engine.Close()

@@ -205,6 +205,12 @@ type Search struct {
 	// once instead of at the next refresh_interval; at most once per this
 	// long ("0s": never).
 	CatchUpRefresh Duration `toml:"catchup_refresh"`
+	// RecentTTL is the longest the indexer keeps a transcript committed in
+	// this process in memory; RecentSweep how often it drops the expired
+	// ones and those whose conversation was deleted on any instance. An
+	// erasure reports done RecentTTL + RecentSweep after its last deletion.
+	RecentTTL   Duration `toml:"recent_ttl"`
+	RecentSweep Duration `toml:"recent_sweep"`
 }
 
 // Tracing configures Jaeger. Spans go to collector_url when it is set,
@@ -421,7 +427,8 @@ func Default() *Config {
 			MaxRetries: 2, HealthcheckInterval: Duration{5 * time.Second},
 			Indexer: true, BatchSize: 200, BulkRPS: 20, PollInterval: Duration{200 * time.Millisecond}, IndexerWorkers: 2,
 			CatchUpRefresh: Duration{250 * time.Millisecond},
-			Lease:          Duration{30 * time.Second}, MaxBackoff: Duration{10 * time.Second}, MaxLag: Duration{10 * time.Minute},
+			RecentTTL:      Duration{15 * time.Second}, RecentSweep: Duration{time.Second},
+			Lease: Duration{30 * time.Second}, MaxBackoff: Duration{10 * time.Second}, MaxLag: Duration{10 * time.Minute},
 		},
 		Tracing: Tracing{
 			ServiceName:   global.Name,
@@ -613,6 +620,12 @@ func (c *Config) Validate() error {
 		bad("search.lease", "must be at least twice search.timeout (%s), or jobs still being written would be claimed again (got %s)", c.Search.Timeout.Duration, c.Search.Lease.Duration)
 	}
 	positiveDur("search.max_lag", c.Search.MaxLag)
+	if d := c.Search.RecentTTL.Duration; d <= 0 || d > 10*time.Minute {
+		bad("search.recent_ttl", "must be above 0 and at most 10m (got %s)", d)
+	}
+	if d := c.Search.RecentSweep.Duration; d <= 0 || d > c.Search.RecentTTL.Duration {
+		bad("search.recent_sweep", "must be above 0 and at most search.recent_ttl (got %s)", d)
+	}
 	if c.Search.CatchUpRefresh.Duration < 0 {
 		bad("search.catchup_refresh", "must not be negative; \"0s\" turns it off (got %s)", c.Search.CatchUpRefresh.Duration)
 	}

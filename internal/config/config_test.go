@@ -70,6 +70,8 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 		{"tracing const param", "[tracing]\nenabled = true\nagent_addr = \":6831\"\nsampler_param = 0.5\n", nil, "tracing.sampler_param: must be 0 or 1 for the const sampler"},
 		{"consul advertise with port", "[consul]\nenabled = true\nadvertise_addr = \"10.0.0.5:2023\"\n", nil, "consul.advertise_addr: must be a host or IP without a port"},
 		{"indexer no workers", "[search]\nindexer_workers = 0\n", nil, "search.indexer_workers: must be 1..16 (got 0)"},
+		{"recent ttl zero", "[search]\nrecent_ttl = \"0s\"\n", nil, "search.recent_ttl: must be above 0 and at most 10m"},
+		{"recent sweep over ttl", "[search]\nrecent_ttl = \"5s\"\nrecent_sweep = \"6s\"\n", nil, "search.recent_sweep: must be above 0 and at most search.recent_ttl"},
 		{"catch-up refresh negative", "[search]\ncatchup_refresh = \"-1s\"\n", nil, "search.catchup_refresh: must not be negative"},
 		{"tracing no service", "[tracing]\nenabled = true\nagent_addr = \":6831\"\nservice_name = \"\"\n", nil, "tracing.service_name: is required"},
 	}

@@ -31,6 +31,9 @@ func TestBenchP13ErasureWithIngest(t *testing.T) {
 	}
 	env := benchLimits(esEnv(t, mysqlEnv(t)))
 	env["MGV_PRIVACY_CONFIRM_OVER"] = strconv.Itoa(n)
+	// The production bound on copies kept in other instances' memory, which
+	// the erasure waits out before it is done.
+	env["MGV_SEARCH_RECENT_TTL"], env["MGV_SEARCH_RECENT_SWEEP"] = "15s", "1s"
 	s := benchService(t, env)
 	f := NewFixture(t, s)
 	s.Start()
@@ -120,7 +123,7 @@ func TestBenchP13ErasureWithIngest(t *testing.T) {
 	record(t, Row{
 		ID: "P13", What: fmt.Sprintf("erasure of one person in %d conversations, MySQL and the index, with ingest running", n),
 		Target:   "≤ 60 s",
-		Measured: fmt.Sprintf("%.1f s (MySQL done at %.1f s; %d calls ingested meanwhile)", took.Seconds(), dbTime.Seconds(), ingested.Load()),
+		Measured: fmt.Sprintf("%.1f s (job done at %.1f s, after waiting out the 16 s memory bound; %d calls ingested meanwhile)", took.Seconds(), dbTime.Seconds(), ingested.Load()),
 		Baseline: "none (an absolute bound)", Result: fmt.Sprintf("%.1f s", took.Seconds()),
 		Pass: n == 2000 && took <= time.Minute, Command: "scripts/bench.sh TestBenchP13",
 	})

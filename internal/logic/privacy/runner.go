@@ -31,6 +31,12 @@ type RunnerOptions struct {
 	// Audit takes a record of each job's end (nil: none), naming the job,
 	// never the person.
 	Audit audit.Recorder
+	// Settle is how long after a deletion every instance may still hold a
+	// copy of the deleted words that this one cannot clear directly (the
+	// search indexer's kept transcripts, search.Indexer.RecentBound). A job
+	// that deleted conversations waits it out, holding its lease, before it
+	// reports done and appends person.erased: done means gone everywhere.
+	Settle time.Duration
 }
 
 // Runner works on erasure jobs in the background, in every instance: it
@@ -156,6 +162,11 @@ func (r *Runner) work(ctx context.Context, e *model.Erasure) error {
 		}
 		e.ConversationsDeleted += int64(n)
 	}
+	if e.ConversationsDeleted > 0 {
+		if err := r.settle(ctx, e); err != nil {
+			return err
+		}
+	}
 	if e.UserID != 0 {
 		if err := r.revoke.Revoke(ctx, model.TokenVersionUser, e.TenantID, e.UserID, "erased"); err != nil {
 			return err
@@ -179,4 +190,32 @@ func (r *Runner) work(ctx context.Context, e *model.Erasure) error {
 		}
 		return nil
 	})
+}
+
+// settle waits Settle after the job's last deletion, renewing the lease
+// on the way. A job resumed after its holder died waits the whole Settle
+// again: when the deletions ended is not recorded, and waiting longer is
+// safe.
+func (r *Runner) settle(ctx context.Context, e *model.Erasure) error {
+	end := time.Now().Add(r.o.Settle)
+	for {
+		left := time.Until(end)
+		if left <= 0 {
+			return nil
+		}
+		t := time.NewTimer(min(left, r.o.Lease/3))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		ok, err := r.repo.ErasureProgress(ctx, e.ID, r.owner, 0, r.o.Lease)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errLeaseLost
+		}
+	}
 }

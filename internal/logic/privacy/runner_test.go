@@ -114,15 +114,8 @@ func TestErasureResumesAfterItsHolderDies(t *testing.T) {
 // clean stop, the old process of an upgrade: Runner.Stop) lets another
 // take the job at once rather than after the lease.
 func TestReleasedJobIsTakenAtOnce(t *testing.T) {
-	db := daotest.Open(t)
 	ctx := context.Background()
-	tenant, _ := guestCalls(t, db, "Guest Wu", 3)
-	repo, tx := dao.NewPrivacy(db), dao.NewTransactor(db)
-	deleter := conversation.NewDeleter(dao.NewConversations(db), tx)
-	job := model.Erasure{TenantID: tenant, SubjectKind: model.SubjectName, Subject: "Guest Wu", Status: model.ErasurePending, ConversationsTotal: 3}
-	if err := repo.CreateErasure(ctx, &job); err != nil {
-		t.Fatal(err)
-	}
+	repo, tx, deleter, tenant, job := pendingErasure(t, "Guest Wu", 3)
 	if e, err := repo.ClaimErasure(ctx, "old", time.Hour); err != nil || e == nil {
 		t.Fatalf("claim: %v %v", e, err)
 	}
@@ -139,4 +132,72 @@ func TestReleasedJobIsTakenAtOnce(t *testing.T) {
 	if e, err := repo.GetErasure(ctx, tenant, job.ID); err != nil || e.Status != model.ErasureDone || e.ConversationsDeleted != 3 {
 		t.Fatalf("job: %+v %v", e, err)
 	}
+}
+
+// TestErasureReportsDoneOnlyAfterTheCopiesExpire: a job that deleted
+// conversations waits Settle (the longest another instance may keep the
+// words in memory) before it is done, and holds its lease meanwhile, even
+// when Settle is longer than the lease: no other instance takes it over.
+func TestErasureReportsDoneOnlyAfterTheCopiesExpire(t *testing.T) {
+	ctx := context.Background()
+	repo, tx, deleter, tenant, job := pendingErasure(t, "Guest Zhao", 2)
+	settle, lease := 1500*time.Millisecond, 600*time.Millisecond
+	r := privacy.NewRunner(repo, deleter, noRevoker{}, tx, privacy.RunnerOptions{Lease: lease, Settle: settle}, zerolog.Nop())
+	start := time.Now()
+	errc := make(chan error, 1)
+	go func() {
+		_, err := r.RunOnce(ctx)
+		errc <- err
+	}()
+	// Past the first lease, the job is pending, its conversations gone,
+	// and still held.
+	time.Sleep(lease + 300*time.Millisecond)
+	if e, err := repo.GetErasure(ctx, tenant, job.ID); err != nil || e.Status != model.ErasurePending || e.ConversationsDeleted != 2 {
+		t.Fatalf("while settling: %+v %v", e, err)
+	}
+	other := privacy.NewRunner(repo, deleter, noRevoker{}, tx, privacy.RunnerOptions{Lease: lease}, zerolog.Nop())
+	if worked, err := other.RunOnce(ctx); worked || err != nil {
+		t.Fatalf("another instance took the settling job: %v %v", worked, err)
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	e, err := repo.GetErasure(ctx, tenant, job.ID)
+	if err != nil || e.Status != model.ErasureDone || e.FinishedAt == nil {
+		t.Fatalf("job: %+v %v", e, err)
+	}
+	if took < settle {
+		t.Errorf("done %s after it started, before Settle %s had passed", took, settle)
+	}
+	t.Logf("erasure with Settle %s done in %s", settle, took)
+}
+
+// TestErasureWithNothingDeletedDoesNotWait: an internal user's erasure
+// deletes no conversation, so it has nothing to wait for.
+func TestErasureWithNothingDeletedDoesNotWait(t *testing.T) {
+	ctx := context.Background()
+	repo, tx, deleter, tenant, job := pendingErasure(t, "Guest Sun", 0)
+	r := privacy.NewRunner(repo, deleter, noRevoker{}, tx, privacy.RunnerOptions{Lease: time.Minute, Settle: time.Hour}, zerolog.Nop())
+	if worked, err := r.RunOnce(ctx); !worked || err != nil {
+		t.Fatalf("run: %v %v", worked, err)
+	}
+	if e, err := repo.GetErasure(ctx, tenant, job.ID); err != nil || e.Status != model.ErasureDone {
+		t.Fatalf("job: %+v %v", e, err)
+	}
+}
+
+// pendingErasure writes a tenant where an outside speaker named name takes
+// part in n calls, and a pending job erasing them.
+func pendingErasure(t *testing.T, name string, n int) (*dao.Privacy, *dao.Transactor, *conversation.Deleter, int64, model.Erasure) {
+	t.Helper()
+	db := daotest.Open(t)
+	tenant, _ := guestCalls(t, db, name, n)
+	repo, tx := dao.NewPrivacy(db), dao.NewTransactor(db)
+	deleter := conversation.NewDeleter(dao.NewConversations(db), tx)
+	job := model.Erasure{TenantID: tenant, SubjectKind: model.SubjectName, Subject: name, Status: model.ErasurePending, ConversationsTotal: int64(n)}
+	if err := repo.CreateErasure(context.Background(), &job); err != nil {
+		t.Fatal(err)
+	}
+	return repo, tx, deleter, tenant, job
 }

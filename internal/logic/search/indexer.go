@@ -55,7 +55,20 @@ type IndexerOptions struct {
 	// it wrote is searchable at once rather than at the index's next
 	// periodic refresh; at most once per CatchUpRefresh (0: never).
 	CatchUpRefresh time.Duration
+	// RecentTTL is the longest a transcript committed in this process is
+	// kept for the indexer (default 15 s; see recentTranscripts).
+	RecentTTL time.Duration
+	// RecentSweep is how often the kept transcripts are checked against the
+	// database, dropping those of conversations deleted (or written again)
+	// on any instance, and the expired ones dropped (default 1 s).
+	RecentSweep time.Duration
 }
+
+// Defaults of RecentTTL and RecentSweep.
+const (
+	DefaultRecentTTL   = 15 * time.Second
+	DefaultRecentSweep = time.Second
+)
 
 // Indexer keeps the search index in step with the database: it claims
 // outbox jobs, reads each conversation as it is now, writes the batch in
@@ -80,6 +93,7 @@ type Indexer struct {
 	failures  prometheus.Counter
 	bulkTime  prometheus.Histogram
 	refreshes prometheus.Counter
+	forgotten prometheus.Counter
 
 	// Catch-up refresh: batches between claim and done, whether anything
 	// was written since the last refresh, and when that was.
@@ -130,11 +144,21 @@ func NewIndexer(engine search.Engine, jobs Jobs, docs DocLoader, o IndexerOption
 			Name: "mgv_search_catchup_refreshes_total",
 			Help: "Index refreshes asked for because the indexer caught up after writing.",
 		}),
-		recent: newRecentTranscripts(recentBytes),
-		wake:   make(chan struct{}, 1),
-		stop:   make(chan struct{}),
-		done:   make(chan struct{}),
+		forgotten: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "mgv_search_recent_transcripts_forgotten_total",
+			Help: "Kept transcripts dropped because their conversation was deleted or written again, on this or another instance.",
+		}),
+		wake: make(chan struct{}, 1),
+		stop: make(chan struct{}),
+		done: make(chan struct{}),
 	}
+	if ix.o.RecentTTL <= 0 {
+		ix.o.RecentTTL = DefaultRecentTTL
+	}
+	if ix.o.RecentSweep <= 0 {
+		ix.o.RecentSweep = DefaultRecentSweep
+	}
+	ix.recent = newRecentTranscripts(recentBytes, ix.o.RecentTTL)
 	if ix.o.BatchSize <= 0 {
 		ix.o.BatchSize = 200
 	}
@@ -145,7 +169,8 @@ func NewIndexer(engine search.Engine, jobs Jobs, docs DocLoader, o IndexerOption
 		ix.refresher = r
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{ix.lag, ix.pending, ix.indexed, ix.reused, ix.failures, ix.bulkTime, ix.refreshes} {
+		for _, c := range []prometheus.Collector{ix.lag, ix.pending, ix.indexed, ix.reused, ix.failures, ix.bulkTime, ix.refreshes,
+			ix.forgotten, recentCollector{ix.recent}} {
 			if err := reg.Register(c); err != nil {
 				return nil, fmt.Errorf("search indexer metrics: %w", err)
 			}
@@ -163,7 +188,7 @@ const recentBytes = 16 << 20
 // (w nil: none) for the indexer, and wakes it.
 func (ix *Indexer) Committed(w *conversation.TranscriptWrite) {
 	if w != nil {
-		ix.recent.put(w.Conversation.ID, w.Conversation.TranscriptVersion, w.Sentences)
+		ix.recent.put(w.Conversation.TenantID, w.Conversation.ID, w.Conversation.TranscriptVersion, w.Sentences)
 	}
 	ix.Notify()
 }
@@ -184,6 +209,7 @@ func (ix *Indexer) Start() {
 		ctx, cancel := context.WithCancel(context.Background())
 		ix.cancel = cancel
 		go ix.run(ctx)
+		go ix.sweeps(ctx)
 	})
 }
 
@@ -205,6 +231,7 @@ func (ix *Indexer) Stop(ctx context.Context) error {
 		}
 		ix.cancel()
 	})
+	ix.recent.clear()
 	return err
 }
 

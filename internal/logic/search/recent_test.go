@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/megaview/mgvcore/internal/model"
 )
@@ -19,9 +20,9 @@ func recentSentences(n, size int) []model.Sentence {
 }
 
 func TestRecentTranscriptsAnswerOnlyTheVersionKept(t *testing.T) {
-	r := newRecentTranscripts(1 << 20)
+	r := newRecentTranscripts(1<<20, time.Hour)
 	v1, v2 := recentSentences(2, 100), recentSentences(3, 100)
-	r.put(7, 1, v1)
+	r.put(1, 7, 1, v1)
 	if got, ok := r.get(7, 1); !ok || len(got) != 2 {
 		t.Fatalf("get(7, 1) = %d sentences, %v", len(got), ok)
 	}
@@ -30,8 +31,8 @@ func TestRecentTranscriptsAnswerOnlyTheVersionKept(t *testing.T) {
 			t.Errorf("get%v answered", miss)
 		}
 	}
-	r.put(7, 2, v2)
-	r.put(7, 1, v1) // a slower writer's older version
+	r.put(1, 7, 2, v2)
+	r.put(1, 7, 1, v1) // a slower writer's older version
 	if _, ok := r.get(7, 1); ok {
 		t.Error("an older version replaced a newer one")
 	}
@@ -53,12 +54,12 @@ func TestRecentTranscriptsAnswerOnlyTheVersionKept(t *testing.T) {
 
 func TestRecentTranscriptsKeepTheNewestWithinTheBudget(t *testing.T) {
 	one := 10 * 200 // bytes of one transcript below
-	r := newRecentTranscripts(3 * one)
+	r := newRecentTranscripts(3*one, time.Hour)
 	for id := int64(1); id <= 3; id++ {
-		r.put(id, 1, recentSentences(10, 200))
+		r.put(1, id, 1, recentSentences(10, 200))
 	}
-	r.put(1, 2, recentSentences(10, 200)) // 1 is now the newest
-	r.put(4, 1, recentSentences(10, 200)) // over budget: 2 goes
+	r.put(1, 1, 2, recentSentences(10, 200)) // 1 is now the newest
+	r.put(1, 4, 1, recentSentences(10, 200)) // over budget: 2 goes
 	for id, want := range map[int64]bool{1: true, 2: false, 3: true, 4: true} {
 		version := int64(1)
 		if id == 1 {
@@ -70,7 +71,7 @@ func TestRecentTranscriptsKeepTheNewestWithinTheBudget(t *testing.T) {
 	}
 	// A transcript over the whole budget is not kept, and drops the older
 	// version it replaces.
-	r.put(3, 2, recentSentences(40, 200))
+	r.put(1, 3, 2, recentSentences(40, 200))
 	if _, ok := r.get(3, 1); ok {
 		t.Error("version 1 kept after version 2 was written")
 	}
@@ -84,7 +85,7 @@ func TestRecentTranscriptsKeepTheNewestWithinTheBudget(t *testing.T) {
 
 func TestRecentTranscriptsAccountingUnderChurn(t *testing.T) {
 	const limit = 50_000
-	r := newRecentTranscripts(limit)
+	r := newRecentTranscripts(limit, time.Hour)
 	rng := rand.New(rand.NewPCG(1, 2))
 	versions := map[int64]int64{}
 	for range 20_000 {
@@ -92,7 +93,7 @@ func TestRecentTranscriptsAccountingUnderChurn(t *testing.T) {
 		switch rng.IntN(3) {
 		case 0, 1:
 			versions[id]++
-			r.put(id, versions[id], recentSentences(1+rng.IntN(20), 60+rng.IntN(200)))
+			r.put(1, id, versions[id], recentSentences(1+rng.IntN(20), 60+rng.IntN(200)))
 		case 2:
 			r.indexed(id, versions[id])
 		}
