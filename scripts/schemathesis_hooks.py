@@ -6,10 +6,11 @@ One shared token does not survive a fuzz run: fuzzed calls sign its user out
 the documented example account throttles signing in again. So:
 
 * A minting account, an admin the fuzzer never addresses, is created at
-  start with the seeded admin's token (MGV_ST_SEED_TOKEN). Every call that
-  would address it (PUT /api/v1/users/{its id}) is pointed at the calling
-  operation's own user instead, which is the self-destructive call the run
-  must survive anyway.
+  start with the seeded admin's token (MGV_ST_SEED_TOKEN). The fuzzer reuses
+  what answers show (user ids, emails, names), so every call that would
+  address the minting account (PUT /api/v1/users/{its id}, its email or name
+  in a sign-in, lookup or erasure) is pointed at the calling operation's own
+  admin instead: the self-destructive call the run must survive anyway.
 * Each operation gets its own throwaway admin, made by the minting account,
   and that admin's token. After an answer of 401 or 403 the token is checked
   with GET /api/v1/me; when it no longer belongs to an active admin, the
@@ -79,16 +80,18 @@ def call_once(method: str, path: str, token: str | None, body: object) -> tuple[
         return e.code, payload
 
 
-def new_admin(token: str, label: str) -> tuple[int, str, str]:
-    """Create an active admin with a random account; answer id, account, password."""
-    account = f"st-{slug(label)}-{secrets.token_hex(6)}@fuzz.example"
-    password = secrets.token_urlsafe(18)
-    status, body = call("POST", "/api/v1/users", token,
-                        {"name": f"fuzz {label} {secrets.token_hex(3)}", "email": account,
-                         "password": password, "role": "admin"})
-    if status != 201:
-        raise MintError(f"creating admin {account}: {status} {body}")
-    return body["data"]["id"], account, password
+class Account:
+    """An active admin the hooks made: its id, sign-in and name."""
+
+    def __init__(self, token: str, label: str) -> None:
+        self.email = f"st-{slug(label)}-{secrets.token_hex(6)}@fuzz.example"
+        self.name = f"fuzz {label} {secrets.token_hex(3)}"
+        self.password = secrets.token_urlsafe(18)
+        status, body = call("POST", "/api/v1/users", token,
+                            {"name": self.name, "email": self.email, "password": self.password, "role": "admin"})
+        if status != 201:
+            raise MintError(f"creating admin {self.email}: {status} {body}")
+        self.id = body["data"]["id"]
 
 
 def login(account: str, password: str) -> str:
@@ -110,18 +113,18 @@ class Minter:
     """The account that makes the throwaway admins."""
 
     def __init__(self) -> None:
-        self.id, self.account, self.password = new_admin(os.environ["MGV_ST_SEED_TOKEN"], "minter")
-        self.token = login(self.account, self.password)
+        self.account = Account(os.environ["MGV_ST_SEED_TOKEN"], "minter")
+        self.token = login(self.account.email, self.account.password)
 
-    def admin(self, label: str) -> tuple[int, str]:
+    def admin(self, label: str) -> tuple[Account, str]:
         try:
-            uid, account, password = new_admin(self.token, label)
+            a = Account(self.token, label)
         except MintError:
             # The minting token may have expired; its account is never fuzzed.
-            self.token = login(self.account, self.password)
-            uid, account, password = new_admin(self.token, label)
+            self.token = login(self.account.email, self.account.password)
+            a = Account(self.token, label)
         minted[label] += 1
-        return uid, login(account, password)
+        return a, login(a.email, a.password)
 
 
 minter = Minter()
@@ -130,7 +133,7 @@ minter = Minter()
 class Admin:
     def __init__(self, label: str) -> None:
         self.label = label
-        self.user_id, self.token = minter.admin(label)
+        self.account, self.token = minter.admin(label)
         self.suspect = False
 
 
@@ -159,12 +162,46 @@ class PerOperationAdmin:
         case.headers["Authorization"] = f"Bearer {data}"
 
 
+class Nobody:
+    """Who a call without an admin of its own addresses instead: no one."""
+
+    id, email, name = 0, "nobody@fuzz.example", "nobody"
+
+
+NOBODY = Nobody()
+
+
+def aimed_away(value, own: Account | Nobody):
+    """value with every mention of the minting account (its id where a user id
+    goes, its email, its name) replaced by the same of own."""
+    m = minter.account
+    if isinstance(value, dict):
+        return {k: aimed_away(v, own) for k, v in value.items()}
+    if isinstance(value, list):
+        return [aimed_away(v, own) for v in value]
+    if isinstance(value, str):
+        folded = value.strip().lower()
+        if folded == m.email:
+            return own.email
+        if folded == m.name.lower():
+            return own.name
+    return value
+
+
 @schemathesis.hook
 def before_call(context, case, kwargs):
+    """Keep the minting account out of the fuzzer's reach: a call that would
+    change, erase or sign in as it addresses the operation's own admin instead
+    (the fuzzer learns users from the answers it gets)."""
     op = case.operation
-    if op.path.startswith("/api/v1/users/{") and str((case.path_parameters or {}).get("id")) == str(minter.id):
-        a = admins.get(op.label)
-        case.path_parameters["id"] = a.user_id if a else 0
+    a = admins.get(op.label)
+    own = a.account if a else NOBODY
+    if op.path.startswith("/api/v1/users/{") and str((case.path_parameters or {}).get("id")) == str(minter.account.id):
+        case.path_parameters["id"] = own.id
+    if case.query:
+        case.query = aimed_away(case.query, own)
+    if isinstance(case.body, (dict, list, str)):
+        case.body = aimed_away(case.body, own)
 
 
 @schemathesis.hook
