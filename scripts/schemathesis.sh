@@ -199,38 +199,6 @@ log "st run finished in $((SECONDS - start))s (exit $rc)"
 
 # --- coverage: every documented operation must have been really exercised ----
 curl -sS -o "$WORK/openapi.json" "$BASE/openapi.json"
-"$VENV_DIR/bin/python" - "$WORK/openapi.json" "$WORK/tally.json" <<'EOF' || rc=$((rc ? rc : 1))
-import json, sys
-spec = json.load(open(sys.argv[1]))
-try:
-    tally = json.load(open(sys.argv[2]))
-except (OSError, ValueError) as e:
-    sys.exit(f"[schemathesis] ERROR: no tally from the hooks: {e}")
-ops = [f"{m.upper()} {p}" for p, item in spec["paths"].items()
-       for m in item if m in ("get", "put", "post", "delete", "patch", "head", "options")]
-seen = tally["operations"]
-# schemathesis does not fuzz the document it runs from; fetching it is the
-# run's first request, and the load fails the run if it does not answer.
-doc = "GET /openapi.json"
-if doc in ops and doc not in seen:
-    ops.remove(doc)
-    print(f"{doc}: loaded as the run's document, not fuzzed")
-print(f"{'operation':<52} {'calls':>6} {'2xx':>5} {'4xx*':>5} {'401':>5} {'403':>5} {'5xx':>4} {'admins':>6}")
-bad = []
-for op in sorted(ops, key=lambda o: (o.split(" ", 1)[1], o)):
-    st = {int(k): v for k, v in seen.get(op, {}).items()}
-    n = sum(st.values())
-    ok2 = sum(v for k, v in st.items() if 200 <= k < 300)
-    ok4 = sum(v for k, v in st.items() if 400 <= k < 500 and k not in (401, 403))
-    e5 = sum(v for k, v in st.items() if k >= 500)
-    print(f"{op:<52} {n:>6} {ok2:>5} {ok4:>5} {st.get(401, 0):>5} {st.get(403, 0):>5} {e5:>4} {tally['admins_minted'].get(op, 0):>6}")
-    if ok2 + ok4 == 0:
-        bad.append(op)
-print("4xx*: client errors other than 401 and 403; admins: throwaway admins the operation used")
-for op in sorted(set(seen) - set(ops)):
-    print(f"[schemathesis] note: answers counted for {op}, which the document does not list")
-if bad:
-    sys.exit("[schemathesis] ERROR: operations answered only 401/403 (or never called): " + ", ".join(bad))
-EOF
+"$VENV_DIR/bin/python" "$ROOT_DIR/scripts/schemathesis_tally.py" "$WORK/openapi.json" "$WORK/tally.json" || rc=$((rc ? rc : 1))
 log "done in $((SECONDS - start))s"
 exit "$rc"
