@@ -17,7 +17,8 @@
 #                             drop databases (default: from scripts/testenv.sh env)
 #   MGV_CACHE_DIR             cache root (default $HOME/.cache/mgvcore); the venv
 #                             is venv-schemathesis/ under it
-#   ST_MAX_EXAMPLES           test cases per operation and phase (default 50; about 45 s on 2 cores)
+#   ST_MAX_EXAMPLES           test cases per operation and phase (default 50; the whole
+#                             run takes about 2.5 min on 2 cores)
 #   ST_SEED                   hypothesis seed (default: random, printed by schemathesis)
 #   ST_EXTRA_ARGS             more `st run` arguments, word-split
 #   ST_ARTIFACTS              a directory to keep the service log, the per-operation
