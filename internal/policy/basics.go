@@ -149,7 +149,8 @@ func AccessLog(log zerolog.Logger, observers ...Observer) Middleware {
 	}
 }
 
-// Timeout bounds each call by the operation's deadline, or def.
+// Timeout bounds each call by the operation's deadline, or def. The
+// deadline is armed only if the call waits on it (see withDeadline).
 func Timeout(def time.Duration, perOperation map[string]time.Duration) Middleware {
 	return func(next Handler) Handler {
 		return func(ctx context.Context, req any) (any, error) {
@@ -160,9 +161,9 @@ func Timeout(def time.Duration, perOperation map[string]time.Duration) Middlewar
 			if d <= 0 {
 				return next(ctx, req)
 			}
-			ctx, cancel := context.WithTimeout(ctx, d)
-			defer cancel()
-			return next(ctx, req)
+			dl := newDeadline(ctx, d)
+			defer dl.release()
+			return next(dl, req)
 		}
 	}
 }

@@ -110,11 +110,12 @@ func Policy(chain policy.Middleware, ops Operations, b Bounds) echo.MiddlewareFu
 		return func(c echo.Context) error {
 			req := c.Request()
 			// A request without a body (http.NoBody) has nothing to bound.
-			if maxBody > 0 && req.Body != nil && req.Body != http.NoBody {
+			hasBody := req.Body != nil && req.Body != http.NoBody
+			if maxBody > 0 && hasBody {
 				req.Body = http.MaxBytesReader(c.Response(), req.Body, maxBody)
 			}
 			op := ops.Lookup(req.Method, c.Path())
-			b.setDeadlines(c.Response(), op)
+			b.setDeadlines(c.Response(), op, hasBody)
 			call := &echoCall{c: c, next: next}
 			call.info = policy.Info{
 				Operation:     op,
@@ -132,17 +133,23 @@ func Policy(chain policy.Middleware, ops Operations, b Bounds) echo.MiddlewareFu
 }
 
 // setDeadlines bounds the connection's reads and writes for this request;
-// net/http clears them before the next request on the connection.
-func (b Bounds) setDeadlines(w http.ResponseWriter, op string) {
+// net/http clears them before the next request on the connection. A
+// request without a body has nothing left to read (its headers were
+// bounded by http.read_header_timeout), so it gets no read deadline: each
+// deadline set costs a timer update on the connection.
+func (b Bounds) setDeadlines(w http.ResponseWriter, op string, hasBody bool) {
 	rc := http.NewResponseController(w)
 	now := time.Now()
 	read, write := b.Read, b.Write
+	if !hasBody {
+		read = 0
+	}
 	if b.LongWriteOps[op] {
 		write = b.LongWrite
 		// A download reads what it sends as it writes, under the request's
 		// context, and net/http cancels that context when the connection's
-		// read deadline passes: the read deadline of a download (which
-		// reads no body) is its write deadline.
+		// read deadline passes: a download that came with a body gets its
+		// write deadline as its read deadline too.
 		if read > 0 && (write == 0 || write > read) {
 			read = write
 		}
