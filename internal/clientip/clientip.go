@@ -8,12 +8,14 @@
 // The forwarded header is only looked at when the peer is trusted, and it is
 // walked from the right without splitting it, so a forged header of any size
 // costs an untrusted caller nothing and a trusted one no allocation. The
-// result is always a freshly formatted, canonical IP (at most 45 bytes),
-// never a slice of the header.
+// result is always a canonical IP (at most 45 bytes), never a slice of a
+// header: freshly formatted, or the host part of the peer's own address
+// when that is already canonical.
 package clientip
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -106,7 +108,7 @@ func (r *Resolver) Resolve(peer string, xff []string, realIP string) string {
 		return ""
 	}
 	if !r.Trusted(direct) {
-		return direct.String()
+		return canonicalHost(peer, direct)
 	}
 	if len(xff) > 0 {
 		return r.fromXFF(direct, xff).String()
@@ -115,6 +117,21 @@ func (r *Resolver) Resolve(peer string, xff []string, realIP string) string {
 		if a, ok := parse(realIP); ok {
 			return a.String()
 		}
+	}
+	return direct.String()
+}
+
+// canonicalHost is direct as a string: the host part of peer when that is
+// already how direct prints (net/http's RemoteAddr of an IPv4 peer always
+// is), so the common answer allocates nothing.
+func canonicalHost(peer string, direct netip.Addr) string {
+	host := peer
+	if h, _, err := net.SplitHostPort(peer); err == nil {
+		host = h
+	}
+	var buf [64]byte
+	if string(direct.AppendTo(buf[:0])) == host {
+		return host
 	}
 	return direct.String()
 }

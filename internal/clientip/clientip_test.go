@@ -135,3 +135,27 @@ func TestCanonical(t *testing.T) {
 		}
 	}
 }
+
+func TestResolveUntrustedPeerPrintsCanonically(t *testing.T) {
+	r, err := New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for peer, want := range map[string]string{
+		"192.0.2.7:5678":            "192.0.2.7",
+		"[::1]:5678":                "::1",
+		"[2001:DB8::0001]:1":        "2001:db8::1",
+		"[fe80::1%eth0]:1":          "fe80::1",
+		"[::ffff:192.0.2.7]:1":      "192.0.2.7",
+		"192.0.2.7":                 "192.0.2.7",
+		"::1":                       "::1",
+		"[2001:db8:0:0:0:0:0:1]:80": "2001:db8::1",
+	} {
+		if got := r.Resolve(peer, nil, ""); got != want {
+			t.Errorf("Resolve(%q) = %q, want %q", peer, got, want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = r.Resolve("192.0.2.7:5678", nil, "") }); n != 0 {
+		t.Errorf("an IPv4 peer's address allocates %v times, want none", n)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"sync/atomic"
 
 	"github.com/opentracing/opentracing-go"
@@ -55,11 +56,14 @@ func New(cfg config.Tracing, env string, log zerolog.Logger) (Tracer, error) {
 		return nil, err
 	}
 	jlog := newJaegerLog(log)
+	// The sampler's tags (sampler.type, sampler.param) go on every sampled
+	// root, as Jaeger would put them.
+	_, samplerTags := sampler.IsSampled(jaeger.TraceID{}, "")
 	reporter := jaeger.NewRemoteReporter(sender,
 		jaeger.ReporterOptions.BufferFlushInterval(cfg.FlushInterval.Duration),
 		jaeger.ReporterOptions.QueueSize(reporterQueueSize),
 		jaeger.ReporterOptions.Logger(jlog))
-	ot, closer := jaeger.NewTracer(cfg.ServiceName, sampler, reporter,
+	ot, closer := jaeger.NewTracer(cfg.ServiceName, sampledRoot{tags: samplerTags}, reporter,
 		// 128-bit ids match W3C trace context, so they survive a later move
 		// to OpenTelemetry.
 		jaeger.TracerOptions.Gen128Bit(true),
@@ -71,7 +75,19 @@ func New(cfg config.Tracing, env string, log zerolog.Logger) (Tracer, error) {
 		jaeger.TracerOptions.Logger(jlog),
 		jaeger.TracerOptions.Tag("env", env),
 		jaeger.TracerOptions.Tag("version", global.Version()))
-	return &jaegerTracer{ot: ot, closer: closer}, nil
+	return &jaegerTracer{ot: ot, closer: closer, roots: sampler}, nil
+}
+
+// sampledRoot is the sampler Jaeger itself is given: the tracer asks it
+// for a new trace only once roots has sampled one, so it says yes, with
+// the real sampler's tags.
+type sampledRoot struct{ tags []jaeger.Tag }
+
+func (s sampledRoot) IsSampled(jaeger.TraceID, string) (bool, []jaeger.Tag) { return true, s.tags }
+func (sampledRoot) Close()                                                  {}
+func (sampledRoot) Equal(other jaeger.Sampler) bool {
+	_, ok := other.(sampledRoot)
+	return ok
 }
 
 func newSampler(cfg config.Tracing) (jaeger.Sampler, error) {
@@ -111,6 +127,14 @@ func newSender(cfg config.Tracing, log zerolog.Logger) (jaeger.Transport, error)
 type jaegerTracer struct {
 	ot     opentracing.Tracer
 	closer io.Closer
+	// roots decides whether a new trace is sampled before Jaeger is asked
+	// for a span. With pro's 1 % most calls are not, and for them Jaeger
+	// would still build a span, a context and its ids, lock its random
+	// source, and do the same again for every database query under it,
+	// all to report nothing. An unsampled new trace is an unsampledSpan
+	// instead: ids for the log, X-Trace-Id and outgoing calls, and no
+	// child spans. nil (the Recorder) leaves every decision to Jaeger.
+	roots jaeger.Sampler
 }
 
 func (t *jaegerTracer) StartServer(ctx context.Context, operation string, h Headers) (context.Context, Span) {
@@ -123,6 +147,16 @@ func (t *jaegerTracer) StartServer(ctx context.Context, operation string, h Head
 			var err error
 			parent, err = t.ot.Extract(opentracing.HTTPHeaders, headerReader(v))
 			parentInvalid = err != nil && !errors.Is(err, opentracing.ErrSpanContextNotFound)
+		}
+	}
+	if parent == nil && t.roots != nil {
+		id := jaeger.TraceID{High: rand.Uint64(), Low: rand.Uint64()}
+		for id.Low == 0 {
+			id.Low = rand.Uint64()
+		}
+		if sampled, _ := t.roots.IsSampled(id, operation); !sampled {
+			s := &unsampledSpan{trace: id, span: jaeger.SpanID(id.Low), id: traceIDString(id)}
+			return context.WithValue(ctx, spanKey{}, s), s
 		}
 	}
 	var sp opentracing.Span
@@ -168,12 +202,21 @@ func (t *jaegerTracer) startUnder(ctx context.Context, operation string, client 
 }
 
 func (t *jaegerTracer) Inject(ctx context.Context, set func(key, value string)) {
-	if sp, ok := ctx.Value(spanKey{}).(*jaegerSpan); ok {
+	switch sp := ctx.Value(spanKey{}).(type) {
+	case *jaegerSpan:
 		_ = t.ot.Inject(sp.sc, opentracing.HTTPHeaders, headerWriter(set))
+	case *unsampledSpan:
+		// The callee continues the trace, unsampled, as Jaeger's own
+		// unsampled span would have told it.
+		sc := jaeger.NewSpanContext(sp.trace, sp.span, 0, false, nil)
+		_ = t.ot.Inject(sc, opentracing.HTTPHeaders, headerWriter(set))
 	}
 }
 
 func (t *jaegerTracer) Close(ctx context.Context) error {
+	if t.roots != nil {
+		t.roots.Close()
+	}
 	// The reporter's Close waits for the last flush without a deadline of
 	// its own; the HTTP sender's timeout bounds it, but a full queue could
 	// still hold it, so ctx decides how long this process waits.
@@ -260,3 +303,18 @@ func (h headerReader) ForeachKey(fn func(key, value string) error) error {
 type headerWriter func(key, value string)
 
 func (h headerWriter) Set(key, value string) { h(key, value) }
+
+// unsampledSpan is a new trace that was not sampled. It records nothing;
+// its ids reach the access log, X-Trace-Id and the calls it makes, so
+// their logs still correlate. Calls under it start no child spans.
+type unsampledSpan struct {
+	trace jaeger.TraceID
+	span  jaeger.SpanID
+	id    string
+}
+
+func (*unsampledSpan) Recording() bool    { return false }
+func (s *unsampledSpan) traceID() string  { return s.id }
+func (*unsampledSpan) SetTag(string, any) {}
+func (*unsampledSpan) SetError(error)     {}
+func (*unsampledSpan) Finish()            {}

@@ -1,0 +1,92 @@
+package tracing
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/opentracing/opentracing-go"
+	"github.com/uber/jaeger-client-go"
+)
+
+// decidingTracer is New's tracer with an in-memory reporter: roots decide,
+// Jaeger is told yes with their tags.
+func decidingTracer(t *testing.T, roots jaeger.Sampler) (*jaegerTracer, *jaeger.InMemoryReporter) {
+	t.Helper()
+	reporter := jaeger.NewInMemoryReporter()
+	_, tags := roots.IsSampled(jaeger.TraceID{}, "")
+	ot, closer := jaeger.NewTracer("test", sampledRoot{tags: tags}, reporter, jaeger.TracerOptions.Gen128Bit(true))
+	tr := &jaegerTracer{ot: ot, closer: closer, roots: roots}
+	t.Cleanup(func() { _ = tr.Close(context.Background()) })
+	return tr, reporter
+}
+
+func TestUnsampledTraceHasIdsAndNoSpans(t *testing.T) {
+	tr, reporter := decidingTracer(t, jaeger.NewConstSampler(false))
+	ctx, server := tr.StartServer(context.Background(), "/test/Op", nil)
+	id := TraceID(ctx)
+	if server.Recording() || len(id) != 32 {
+		t.Fatalf("recording %v, trace id %q: want an unsampled span with a 128-bit id", server.Recording(), id)
+	}
+	childCtx, child := tr.StartChild(ctx, "gorm.query")
+	if child.Recording() || TraceID(childCtx) != id {
+		t.Fatal("a child of an unsampled trace must record nothing and keep the trace id")
+	}
+	child.Finish()
+	server.SetTag("k", "v")
+	server.Finish()
+	if n := reporter.SpansSubmitted(); n != 0 {
+		t.Fatalf("%d spans reported for an unsampled trace", n)
+	}
+
+	// Outgoing calls carry the trace, unsampled, in Jaeger's own format.
+	h := http.Header{}
+	tr.Inject(ctx, h.Set)
+	v := h.Get(HeaderTraceContext)
+	if parts := strings.Split(v, ":"); len(parts) != 4 || parts[0] != id || parts[3] != "0" {
+		t.Fatalf("injected %q, want %s:<span>:<parent>:0 (flags 0: not sampled)", v, id)
+	}
+	sc, err := tr.ot.Extract(opentracing.HTTPHeaders, opentracing.HTTPHeadersCarrier(h))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if jsc := sc.(jaeger.SpanContext); jsc.IsSampled() || jsc.TraceID().String() != id {
+		t.Fatalf("extracted %v, want trace %s unsampled", jsc, id)
+	}
+
+	// A callee of ours continues it the same way.
+	ctx2, s2 := tr.StartServer(context.Background(), "/test/Op", HeaderFunc(h.Get))
+	if s2.Recording() || TraceID(ctx2) != id {
+		t.Fatalf("continued trace %q (recording %v), want %s unsampled", TraceID(ctx2), s2.Recording(), id)
+	}
+	s2.Finish()
+}
+
+func TestRootsDecideAtTheirRate(t *testing.T) {
+	sampler, err := jaeger.NewProbabilisticSampler(0.25)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, reporter := decidingTracer(t, sampler)
+	const calls = 4000
+	ids := map[string]bool{}
+	for range calls {
+		ctx, s := tr.StartServer(context.Background(), "/test/Op", nil)
+		ids[TraceID(ctx)] = true
+		s.Finish()
+	}
+	if len(ids) != calls {
+		t.Fatalf("%d distinct trace ids for %d calls", len(ids), calls)
+	}
+	// Binomial(4000, 0.25): mean 1000, sd 27; 800–1200 is 7 sd either side.
+	if n := reporter.SpansSubmitted(); n < 800 || n > 1200 {
+		t.Fatalf("%d of %d calls sampled, want about a quarter", n, calls)
+	}
+	for _, sp := range reporter.GetSpans()[:10] {
+		tags := sp.(*jaeger.Span).Tags()
+		if tags["sampler.type"] != "probabilistic" || tags["sampler.param"] != 0.25 {
+			t.Fatalf("sampled root tags %v, want the probabilistic sampler's", tags)
+		}
+	}
+}
