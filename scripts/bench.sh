@@ -31,7 +31,9 @@ export MGV_BENCH_PEERS="$peers_bin"
 
 rows=$(mktemp)
 trap 'rm -f "$rows"' EXIT
-MGV_BENCH_OUT="$rows" go test -tags e2e,bench -run "$pattern" -count=1 -timeout 60m -v ./internal/... 2>&1 |
+# -p 1: one program at a time. Otherwise go test links the other packages'
+# test binaries while the first ones measure, on the same two cores.
+MGV_BENCH_OUT="$rows" go test -p 1 -tags e2e,bench -run "$pattern" -count=1 -timeout 60m -v ./internal/... 2>&1 |
   grep -E '^(=== RUN|--- |\s+[a-z0-9_]+_test.go|ok|FAIL|PASS)' || true
 
 python3 - "$rows" docs/BENCHMARKS.md <<'PY'
