@@ -149,16 +149,26 @@ func (r *Runner) work(ctx context.Context, e *model.Erasure) error {
 		if len(ids) == 0 {
 			break
 		}
-		n, err := r.purger.Purge(ctx, e.TenantID, ids)
-		if err != nil {
-			return fmt.Errorf("deleting conversations: %w", err)
-		}
-		ok, err := r.repo.ErasureProgress(ctx, e.ID, r.owner, n, r.o.Lease)
+		// The batch and its count commit together: a kill between them
+		// would leave conversations deleted that the job never counted.
+		var n int
+		err = r.tx.InTx(ctx, func(ctx context.Context) error {
+			var err error
+			if n, err = r.purger.Purge(ctx, e.TenantID, ids); err != nil {
+				return fmt.Errorf("deleting conversations: %w", err)
+			}
+			ok, err := r.repo.ErasureProgress(ctx, e.ID, r.owner, n, r.o.Lease)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				// Another instance holds the job now; this batch is its.
+				return errLeaseLost
+			}
+			return nil
+		})
 		if err != nil {
 			return err
-		}
-		if !ok {
-			return errLeaseLost
 		}
 		e.ConversationsDeleted += int64(n)
 	}
