@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"sync"
 
-	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -31,7 +30,7 @@ type Metrics struct {
 	Registry *prometheus.Registry
 	// GRPC are the standard gRPC server metrics; its interceptors go
 	// outermost on the gRPC server so they see the final status code.
-	GRPC     *grpcprom.ServerMetrics
+	GRPC     *GRPCMetrics
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	certs    *prometheus.GaugeVec
@@ -59,8 +58,7 @@ func New() *Metrics {
 	reg := prometheus.NewRegistry()
 	m := &Metrics{
 		Registry: reg,
-		GRPC: grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram(
-			grpcprom.WithHistogramBuckets(latencyBuckets))),
+		GRPC: newGRPCMetrics(latencyBuckets),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mgv_requests_total",
 			Help: "HTTP requests by operation and HTTP status code (gRPC calls are counted in grpc_server_handled_total).",
