@@ -118,7 +118,8 @@ func mapOf(name string, maps map[string]string) string {
 
 // nearestName is the known name closest to name when it is close enough
 // to be a typo of it (letter case and underscores aside, or a few edits),
-// else "". known is sorted, so ties go to the first in order.
+// or else the only known name that ends with it (its section left out);
+// "" when there is none. known is sorted, so ties go to the first in order.
 func nearestName(name string, known []string) string {
 	upper := strings.ToUpper(name)
 	squash := func(s string) string { return strings.ReplaceAll(s, "_", "") }
@@ -130,6 +131,20 @@ func nearestName(name string, known []string) string {
 		}
 		if d < bestDist {
 			best, bestDist = k, d
+		}
+	}
+	if best != "" {
+		return best
+	}
+	// A name without its section (MGV_PID_FILE for MGV_PROCESS_PID_FILE):
+	// the one known name that ends with it, if only one does.
+	suffix := "_" + strings.TrimPrefix(upper, EnvPrefix+"_")
+	for _, k := range known {
+		if strings.HasSuffix(k, suffix) {
+			if best != "" {
+				return ""
+			}
+			best = k
 		}
 	}
 	return best

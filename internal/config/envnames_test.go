@@ -26,6 +26,10 @@ func TestUnknownEnvIsRefusedWithASuggestion(t *testing.T) {
 		"MGV_CONIFG":                          "MGV_CONFIG",
 		"MGV_AUTH_JWT_SECRETS":                "MGV_AUTH_JWT_SECRET",
 		"MGV_CONSUL_DEREGISTER_CRITICAL_AFTR": "",
+		// The section left out: the one setting that ends so, or none.
+		"MGV_PID_FILE":   "MGV_PROCESS_PID_FILE",
+		"MGV_JWT_SECRET": "MGV_AUTH_JWT_SECRET",
+		"MGV_ADDR":       "",
 	} {
 		_, err := Parse("x.toml", nil, envOf(map[string]string{typo: "1"}))
 		if err == nil || !strings.Contains(err.Error(), typo+" is not a setting") {
