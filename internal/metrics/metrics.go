@@ -58,7 +58,7 @@ func New() *Metrics {
 	reg := prometheus.NewRegistry()
 	m := &Metrics{
 		Registry: reg,
-		GRPC: newGRPCMetrics(latencyBuckets),
+		GRPC:     newGRPCMetrics(latencyBuckets),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mgv_requests_total",
 			Help: "HTTP requests by operation and HTTP status code (gRPC calls are counted in grpc_server_handled_total).",
