@@ -79,12 +79,6 @@ func (d *Deleter) Delete(ctx context.Context, id int64) error {
 	return err
 }
 
-// afterCommitter runs fn once the transaction ctx carries has committed
-// (dao.Transactor).
-type afterCommitter interface {
-	AfterCommit(ctx context.Context, fn func())
-}
-
 // Purge deletes the tenant's conversations among ids in one transaction
 // (no caller check: erasure and retention decide what goes) and returns
 // how many it deleted.
@@ -93,17 +87,6 @@ func (d *Deleter) Purge(ctx context.Context, tenantID int64, ids []int64) (int, 
 		return 0, nil
 	}
 	var gone []model.Conversation
-	notify := func() {
-		if len(gone) == 0 {
-			return
-		}
-		ids := make([]int64, len(gone))
-		for i, c := range gone {
-			ids[i] = c.ID
-		}
-		d.deleted(ids)
-	}
-	scheduled := false
 	err := d.tx.InTx(ctx, func(ctx context.Context) error {
 		var err error
 		if gone, err = d.repo.DeleteConversations(ctx, tenantID, ids); err != nil || len(gone) == 0 {
@@ -114,19 +97,17 @@ func (d *Deleter) Purge(ctx context.Context, tenantID int64, ids []int64) (int, 
 				return err
 			}
 		}
-		// Inside a caller's transaction (an erasure counts what it
-		// deleted in the same one), the deletion commits with it.
-		if ac, ok := d.tx.(afterCommitter); ok {
-			ac.AfterCommit(ctx, notify)
-			scheduled = true
+		// The notice waits for the commit, the caller's when Purge runs
+		// inside its transaction (an erasure counts each batch in it).
+		deleted := make([]int64, len(gone))
+		for i, c := range gone {
+			deleted[i] = c.ID
 		}
+		d.tx.AfterCommit(ctx, func() { d.deleted(deleted) })
 		return nil
 	})
 	if err != nil {
 		return 0, err
-	}
-	if !scheduled {
-		notify()
 	}
 	return len(gone), nil
 }

@@ -40,6 +40,9 @@ type Transactor interface {
 	InTx(ctx context.Context, fn func(ctx context.Context) error) error
 	// InTransaction reports whether ctx carries an open transaction.
 	InTransaction(ctx context.Context) bool
+	// AfterCommit runs fn once the transaction ctx carries commits (at
+	// once outside one).
+	AfterCommit(ctx context.Context, fn func())
 }
 
 // IngestRepo is the storage ingest writes through.

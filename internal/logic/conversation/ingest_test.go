@@ -153,6 +153,9 @@ func (f *fakeRepo) InTx(ctx context.Context, fn func(context.Context) error) err
 // InTransaction is false: the fake's transactions do not mark the context.
 func (f *fakeRepo) InTransaction(context.Context) bool { return false }
 
+// AfterCommit runs fn at once: the fake's transactions always commit.
+func (f *fakeRepo) AfterCommit(_ context.Context, fn func()) { fn() }
+
 // fakeDeals is a DealRepo knowing deal 5 ("deal-5").
 type fakeDeals struct{ *fakeRepo }
 
