@@ -308,13 +308,10 @@ func (h headerWriter) Set(key, value string) { h(key, value) }
 // its ids reach the access log, X-Trace-Id and the calls it makes, so
 // their logs still correlate. Calls under it start no child spans.
 type unsampledSpan struct {
-	trace jaeger.TraceID
-	span  jaeger.SpanID
-	id    string
+	noopSpan // records nothing
+	trace    jaeger.TraceID
+	span     jaeger.SpanID
+	id       string
 }
 
-func (*unsampledSpan) Recording() bool    { return false }
-func (s *unsampledSpan) traceID() string  { return s.id }
-func (*unsampledSpan) SetTag(string, any) {}
-func (*unsampledSpan) SetError(error)     {}
-func (*unsampledSpan) Finish()            {}
+func (s *unsampledSpan) traceID() string { return s.id }

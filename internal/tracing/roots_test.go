@@ -55,6 +55,26 @@ func TestUnsampledTraceHasIdsAndNoSpans(t *testing.T) {
 		t.Fatalf("extracted %v, want trace %s unsampled", jsc, id)
 	}
 
+	// So do outgoing HTTP requests, without a client span.
+	var sent string
+	base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		sent = r.Header.Get(HeaderTraceContext)
+		return &http.Response{StatusCode: 200, Body: http.NoBody, Request: r}, nil
+	})
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:1/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := RoundTripper(tr, base, "elasticsearch").RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if sent != v || req.Header.Get(HeaderTraceContext) != "" || reporter.SpansSubmitted() != 0 {
+		t.Fatalf("outgoing header %q (want %q), caller's request changed: %v, %d spans",
+			sent, v, req.Header.Get(HeaderTraceContext) != "", reporter.SpansSubmitted())
+	}
+
 	// A callee of ours continues it the same way.
 	ctx2, s2 := tr.StartServer(context.Background(), "/test/Op", HeaderFunc(h.Get))
 	if s2.Recording() || TraceID(ctx2) != id {

@@ -6,7 +6,8 @@ import (
 
 // RoundTripper traces outgoing HTTP calls (Elasticsearch) made inside a
 // traced call: one client span per request, named "<peer> <METHOD>", whose
-// context travels to the callee in the request headers. A nil base means
+// context travels to the callee in the request headers. Inside an
+// unsampled trace only the trace's context travels. A nil base means
 // http.DefaultTransport.
 func RoundTripper(t Tracer, base http.RoundTripper, peer string) http.RoundTripper {
 	if base == nil {
@@ -24,7 +25,14 @@ type roundTripper struct {
 func (rt *roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx, span := rt.t.StartClient(req.Context(), rt.peer+" "+req.Method)
 	if _, off := span.(noopSpan); off {
-		return rt.base.RoundTrip(req)
+		if TraceID(ctx) == "" {
+			return rt.base.RoundTrip(req)
+		}
+		// An unsampled trace: no span, but the callee still learns the
+		// trace and that it is not sampled.
+		out := req.Clone(ctx)
+		rt.t.Inject(ctx, out.Header.Set)
+		return rt.base.RoundTrip(out)
 	}
 	defer span.Finish()
 	span.SetTag("peer.service", rt.peer)
