@@ -156,6 +156,7 @@ func (g *GRPCMetrics) StreamServerInterceptor() grpc.StreamServerInterceptor {
 	}
 }
 
+// streamType is a method's grpc_type; unary when it streams neither way.
 func streamType(client, server bool) string {
 	switch {
 	case client && server:
@@ -195,11 +196,7 @@ func (c *countedStream) SendMsg(m any) error {
 func (g *GRPCMetrics) InitializeMetrics(srv reflection.ServiceInfoProvider) {
 	for service, info := range srv.GetServiceInfo() {
 		for _, m := range info.Methods {
-			typ := grpcUnary
-			if m.IsClientStream || m.IsServerStream {
-				typ = streamType(m.IsClientStream, m.IsServerStream)
-			}
-			g.series("/"+service+"/"+m.Name, typ)
+			g.series("/"+service+"/"+m.Name, streamType(m.IsClientStream, m.IsServerStream))
 		}
 	}
 }
