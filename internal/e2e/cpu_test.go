@@ -38,13 +38,102 @@ func newBenchProcs(t *testing.T, servicePID int) benchProcs {
 			return pid
 		}
 	}
-	return benchProcs{
+	p := benchProcs{
 		"elasticsearch":  fromFile("MGV_TEST_ES_PIDFILE"),
 		"mariadb":        fromFile("MGV_TEST_MYSQL_PIDFILE"),
 		"mgvcore":        func() int { return servicePID },
 		"load generator": os.Getpid,
 	}
+	// Jaeger is counted when the test environment started it (one it
+	// found already running has no pid file here).
+	if file := os.Getenv("MGV_TEST_JAEGER_PIDFILE"); file != "" {
+		if _, err := os.Stat(file); err == nil {
+			p["jaeger"] = fromFile("MGV_TEST_JAEGER_PIDFILE")
+		}
+	}
+	return p
 }
+
+// machineBusy is the CPU time every core together has spent working so
+// far: user, nice, system, irq and softirq of /proc/stat (idle, iowait and
+// time the hypervisor gave to others are no work done here).
+func machineBusy(t *testing.T) time.Duration {
+	t.Helper()
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	f := strings.Fields(line)
+	if len(f) < 8 || f[0] != "cpu" {
+		t.Fatalf("/proc/stat: %q", line)
+	}
+	var ticks int64
+	for _, i := range []int{1, 2, 3, 6, 7} { // user nice system irq softirq
+		v, err := strconv.ParseInt(f[i], 10, 64)
+		if err != nil {
+			t.Fatalf("/proc/stat: %q", line)
+		}
+		ticks += v
+	}
+	return time.Duration(ticks) * time.Second / userHZ
+}
+
+// armUse is what an arm's rounds cost: each process's CPU time, the
+// machine's busy time (key "machine"), and the requests it served.
+type armUse struct {
+	cpu      cpuUse
+	requests float64
+}
+
+// measured runs one round of an arm, f, which lasts d and returns its
+// rate, and adds what the round cost to u.
+func (p benchProcs) measured(t *testing.T, u *armUse, d time.Duration, f func() float64) float64 {
+	t.Helper()
+	before := p.cpu(t)
+	before["machine"] = machineBusy(t)
+	rate := f()
+	after := p.cpu(t)
+	after["machine"] = machineBusy(t)
+	u.cpu = after.since(before).add(u.cpu)
+	u.requests += rate * d.Seconds()
+	return rate
+}
+
+// perRequest is the CPU time name spent per request of the arm.
+func (u armUse) perRequest(name string) time.Duration {
+	if u.requests <= 0 {
+		return 0
+	}
+	return time.Duration(float64(u.cpu[name]) / u.requests)
+}
+
+// ceiling is the highest ratio to bare the service's arm could have
+// reached given what name (Jaeger's collector, MariaDB), running on the
+// same cores, spent per request of that arm: even if the service's own
+// work per request cost the machine no more than a bare request did,
+// each request would still cost that plus name's share. It also returns
+// that share.
+func ceiling(bare, svc armUse, name string) (float64, time.Duration) {
+	b, x := bare.perRequest("machine"), svc.perRequest(name)
+	if b <= 0 {
+		return 0, x
+	}
+	return float64(b) / float64(b+x), x
+}
+
+// ceilingNote says what ceiling found, for a row's description.
+func ceilingNote(bare, svc armUse, name, what string) string {
+	c, x := ceiling(bare, svc, name)
+	if _, ok := svc.cpu[name]; !ok {
+		return ""
+	}
+	return fmt.Sprintf("; %s used %.1f µs of CPU per request of the service's arm on the same cores, where a bare request cost the machine %.1f µs in all: "+
+		"even a chain costing nothing beyond bare could reach at most %.2f",
+		what, us(x), us(bare.perRequest("machine")), c)
+}
+
+func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 
 // cpu reads each process's CPU time so far.
 func (p benchProcs) cpu(t *testing.T) cpuUse {

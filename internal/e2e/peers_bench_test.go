@@ -142,6 +142,9 @@ type sampledRun struct {
 	id, what, unit, command string
 	bar                     float64
 	rounds                  int
+	// note, when set, adds to the service's row what the run found
+	// about its cost once every arm has run.
+	note func() string
 }
 
 // sampledRows measures bare, mgvcore and the peers interleaved, then
@@ -156,8 +159,12 @@ func sampledRows(t *testing.T, r sampledRun, base, mgv *arm, peerArms []*arm, pe
 	for _, p := range peerArms {
 		ahead = ahead && ratio > p.total/base.total
 	}
+	what := r.what
+	if r.note != nil {
+		what += r.note()
+	}
 	record(t, Row{
-		ID: r.id, What: r.what, Target: fmt.Sprintf("≥ %.2f, and ahead of both peers", r.bar),
+		ID: r.id, What: what, Target: fmt.Sprintf("≥ %.2f, and ahead of both peers", r.bar),
 		Measured: fmt.Sprintf("%.0f %s", per(mgv), r.unit), Baseline: fmt.Sprintf("%.0f %s", per(base), r.unit),
 		Result: fmt.Sprintf("%.2f", ratio), Pass: ratio >= r.bar && ahead, Command: r.command,
 	})
@@ -185,19 +192,31 @@ func TestBenchP1sHTTPSampledWithPeers(t *testing.T) {
 	peers := startPeers(t, s)
 
 	round, rounds := benchRound(8*time.Second), 2
+	procs := newBenchProcs(t, s.PID())
 	wrkArm := func(name, url string) *arm {
-		return &arm{name: name, measure: func() (float64, int64) { return wrkOK(t, url, round) }}
+		return &arm{name: name, measure: func() (float64, int64) {
+			procs.quiet(t, quietTimeout())
+			return wrkOK(t, url, round)
+		}}
 	}
-	base := &arm{name: "bare", measure: func() (float64, int64) { return wrk(t, "http://"+bareHTTP+"/api/v1/ping", round), 0 }}
-	mgv := &arm{name: "mgvcore", measure: func() (float64, int64) { return wrk(t, s.URL("/api/v1/ping"), round), 0 }}
+	var baseUse, mgvUse armUse
+	costed := func(u *armUse, url string) func() (float64, int64) {
+		return func() (float64, int64) {
+			procs.quiet(t, quietTimeout())
+			return procs.measured(t, u, round, func() float64 { return wrk(t, url, round) }), 0
+		}
+	}
+	base := &arm{name: "bare", measure: costed(&baseUse, "http://"+bareHTTP+"/api/v1/ping")}
+	mgv := &arm{name: "mgvcore", measure: costed(&mgvUse, s.URL("/api/v1/ping"))}
 	var peerArms []*arm
 	for _, p := range peers {
 		peerArms = append(peerArms, wrkArm(p.name, "http://"+p.httpAddr+"/api/v1/ping"))
 	}
 	sampledRows(t, sampledRun{
 		id: "P1s", bar: 0.65, unit: "req/s", rounds: rounds,
-		what:    fmt.Sprintf("P1 with every request sampled (const sampler) and reported to Jaeger's collector over HTTP; bare Echo, mgvcore, kratos and go-zero interleaved in one run (wrk -t2 -c64, %d×%s each, order rotated per round)", rounds, round),
+		what:    fmt.Sprintf("P1 with every request sampled (const sampler) and reported to Jaeger's collector over HTTP; bare Echo, mgvcore, kratos and go-zero interleaved in one run (wrk -t2 -c64, %d×%s each, order rotated per round, each arm starting with the other processes idle)", rounds, round),
 		command: "make bench (TestBenchP1sHTTPSampledWithPeers; peers from tools/peers)",
+		note:    func() string { return ceilingNote(baseUse, mgvUse, "jaeger", "Jaeger's collector") },
 	}, base, mgv, peerArms, peers)
 }
 
@@ -212,25 +231,27 @@ func TestBenchP2sGRPCSampledWithPeers(t *testing.T) {
 
 	round, rounds := benchRound(5*time.Second), 4
 	procs := newBenchProcs(t, s.PID())
-	grpcArm := func(name, addr string, strict bool) *arm {
+	grpcArm := func(name, addr string, use *armUse) *arm {
 		return &arm{name: name, measure: func() (float64, int64) {
 			procs.quiet(t, quietTimeout())
-			if strict {
-				return grpcRate(t, addr, dial, round), 0
+			if use != nil {
+				return procs.measured(t, use, round, func() float64 { return grpcRate(t, addr, dial, round) }), 0
 			}
 			rate, failed, _ := grpcLoad(t, addr, dial, round)
 			return rate, failed
 		}}
 	}
-	base := grpcArm("bare", bareGRPC, true)
-	mgv := grpcArm("mgvcore", s.GRPCAddr, true)
+	var baseUse, mgvUse armUse
+	base := grpcArm("bare", bareGRPC, &baseUse)
+	mgv := grpcArm("mgvcore", s.GRPCAddr, &mgvUse)
 	var peerArms []*arm
 	for _, p := range peers {
-		peerArms = append(peerArms, grpcArm(p.name, p.gRPCAd, false))
+		peerArms = append(peerArms, grpcArm(p.name, p.gRPCAd, nil))
 	}
 	sampledRows(t, sampledRun{
 		id: "P2s", bar: 0.75, unit: "calls/s", rounds: rounds,
 		what:    fmt.Sprintf("P2 with every call sampled (const sampler) and reported to Jaeger's collector over HTTP; bare grpc-go, mgvcore, kratos and go-zero (zrpc) interleaved in one run (Go load generator: 64 workers, 4 TLS connections, %d×%s each, order rotated per round, each arm starting with the other processes idle)", rounds, round),
 		command: "make bench (TestBenchP2sGRPCSampledWithPeers; peers from tools/peers)",
+		note:    func() string { return ceilingNote(baseUse, mgvUse, "jaeger", "Jaeger's collector") },
 	}, base, mgv, peerArms, peers)
 }

@@ -207,6 +207,8 @@ type p1Run struct {
 	round         time.Duration
 	rounds        int
 	mgvRequestsIn float64 // requests wrk sent mgvcore in all rounds
+	// What each arm's rounds cost the machine and the processes beside it.
+	baseUse, mgvUse armUse
 }
 
 // measureP1 runs the trivial route of mgvcore (tracing as in pro, with
@@ -226,14 +228,17 @@ func measureP1(t *testing.T, env map[string]string) p1Run {
 	round, rounds := benchRound(6*time.Second), 4
 	procs := newBenchProcs(t, s.PID())
 	var mgv, base float64
+	var baseUse, mgvUse armUse
 	var peak int64
 	for i := 0; i < rounds; i++ {
 		arms := []func(){
-			func() { base += wrk(t, "http://"+bareHTTP+"/api/v1/ping", round) },
+			func() {
+				base += procs.measured(t, &baseUse, round, func() float64 { return wrk(t, "http://"+bareHTTP+"/api/v1/ping", round) })
+			},
 			func() {
 				stop := make(chan struct{})
 				p := peakRSS(s.PID(), stop)
-				mgv += wrk(t, s.URL("/api/v1/ping"), round)
+				mgv += procs.measured(t, &mgvUse, round, func() float64 { return wrk(t, s.URL("/api/v1/ping"), round) })
 				close(stop)
 				if v := <-p; v > peak {
 					peak = v
@@ -250,7 +255,7 @@ func measureP1(t *testing.T, env map[string]string) p1Run {
 	}
 	n := float64(rounds)
 	return p1Run{s: s, mgv: mgv / n, base: base / n, idle: idle, peak: peak, round: round, rounds: rounds,
-		mgvRequestsIn: mgv * round.Seconds()}
+		mgvRequestsIn: mgv * round.Seconds(), baseUse: baseUse, mgvUse: mgvUse}
 }
 
 func TestBenchP1HTTPChainAndP7Memory(t *testing.T) {

@@ -14,7 +14,6 @@ import (
 	"github.com/opentracing/opentracing-go/ext"
 	"github.com/rs/zerolog"
 	"github.com/uber/jaeger-client-go"
-	"github.com/uber/jaeger-client-go/transport"
 	"github.com/uber/jaeger-client-go/utils"
 
 	"github.com/megaview/mgvcore/global"
@@ -59,10 +58,7 @@ func New(cfg config.Tracing, env string, log zerolog.Logger) (Tracer, error) {
 	// The sampler's tags (sampler.type, sampler.param) go on every sampled
 	// root, as Jaeger would put them.
 	_, samplerTags := sampler.IsSampled(jaeger.TraceID{}, "")
-	reporter := jaeger.NewRemoteReporter(sender,
-		jaeger.ReporterOptions.BufferFlushInterval(cfg.FlushInterval.Duration),
-		jaeger.ReporterOptions.QueueSize(reporterQueueSize),
-		jaeger.ReporterOptions.Logger(jlog))
+	reporter := newBatchReporter(sender, cfg.FlushInterval.Duration, reporterQueueSize, log)
 	ot, closer := jaeger.NewTracer(cfg.ServiceName, sampledRoot{tags: samplerTags}, reporter,
 		// 128-bit ids match W3C trace context, so they survive a later move
 		// to OpenTelemetry.
@@ -111,8 +107,8 @@ func newSampler(cfg config.Tracing) (jaeger.Sampler, error) {
 func newSender(cfg config.Tracing, log zerolog.Logger) (jaeger.Transport, error) {
 	if cfg.CollectorURL != "" {
 		log.Info().Str("collector_url", cfg.CollectorURL).Str("sampler", cfg.Sampler).Float64("param", cfg.SamplerParam).Msg("tracing to the Jaeger collector")
-		return transport.NewHTTPTransport(cfg.CollectorURL,
-			transport.HTTPTimeout(cfg.FlushTimeout.Duration), transport.HTTPBatchSize(collectorBatchSpans)), nil
+		// The configuration requires a positive flush_timeout.
+		return newCollectorSender(cfg.CollectorURL, cfg.FlushTimeout.Duration, collectorBatchSpans, maxTagValueLength), nil
 	}
 	sender, err := jaeger.NewUDPTransportWithParams(jaeger.UDPTransportParams{
 		AgentClientUDPParams: utils.AgentClientUDPParams{HostPort: cfg.AgentAddr, Logger: newJaegerLog(log)},
