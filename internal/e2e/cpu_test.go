@@ -124,10 +124,10 @@ func ceiling(bare, svc armUse, name string) (float64, time.Duration) {
 
 // ceilingNote says what ceiling found, for a row's description.
 func ceilingNote(bare, svc armUse, name, what string) string {
-	c, x := ceiling(bare, svc, name)
 	if _, ok := svc.cpu[name]; !ok {
 		return ""
 	}
+	c, x := ceiling(bare, svc, name)
 	return fmt.Sprintf("; %s used %.1f µs of CPU per request of the service's arm on the same cores, where a bare request cost the machine %.1f µs in all: "+
 		"even a chain costing nothing beyond bare could reach at most %.2f",
 		what, us(x), us(bare.perRequest("machine")), c)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
+	"github.com/megaview/mgvcore/internal/polltest"
 )
 
 // benchP10Sizes: seconds of paced ingest for the latency, and rounds of the
@@ -137,7 +138,7 @@ func TestBenchP10WebhookDelivery(t *testing.T) {
 		t.FailNow()
 	}
 	offered := float64(n) / time.Since(start).Seconds()
-	waitFor(t, 2*time.Minute, "every transcript.ready delivered", func() bool {
+	polltest.Until(t, 2*time.Minute, 50*time.Millisecond, "every transcript.ready delivered", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(lat) >= n

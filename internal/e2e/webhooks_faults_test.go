@@ -24,6 +24,7 @@ import (
 
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
 	"github.com/megaview/mgvcore/internal/logic/webhook"
+	"github.com/megaview/mgvcore/internal/polltest"
 )
 
 // verifyAny reports whether q is signed with secret (in Go; the Python
@@ -225,7 +226,7 @@ func TestR10EventsUnderFaults(t *testing.T) {
 	old := b.Signal(syscall.SIGUSR2)
 	// The parent exits once the upgrade is done, so readiness is polled
 	// here rather than by WaitReady, which watches the parent.
-	waitFor(t, 60*time.Second, "the upgraded process, ready", func() bool {
+	polltest.Until(t, 60*time.Second, 50*time.Millisecond, "the upgraded process, ready", func() bool {
 		if pid := b.PID(); pid == old || pid == 0 {
 			return false
 		}
@@ -249,7 +250,7 @@ func TestR10EventsUnderFaults(t *testing.T) {
 		t.Fatalf("%d conversations acknowledged, %d conversation.created events", created.Load(), len(ids))
 	}
 	start := time.Now()
-	waitFor(t, 120*time.Second, "every event delivered", func() bool {
+	polltest.Until(t, 120*time.Second, 50*time.Millisecond, "every event delivered", func() bool {
 		got := rcv.delivered()
 		for i := range secrets {
 			for _, id := range ids {

@@ -21,6 +21,7 @@ import (
 
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
 	"github.com/megaview/mgvcore/internal/logic/webhook"
+	"github.com/megaview/mgvcore/internal/polltest"
 )
 
 // receiver is a partner's webhook endpoint: it records every request and
@@ -73,17 +74,6 @@ func eventsClient(t *testing.T, s *Service, token string) (openv1.EventServiceCl
 	return openv1.NewEventServiceClient(s.GRPC()), metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+token)
 }
 
-func waitFor(t *testing.T, timeout time.Duration, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // With loopback receivers not allowed (as in pro), a subscription to a
 // literal loopback, private or link-local address is refused at creation
 // naming the field, and one to a name that resolves to such an address is
@@ -133,7 +123,7 @@ func TestWebhookSSRFRefusalsOnMariaDB(t *testing.T) {
 	p.create("ssrf-1", f.Reps[0].ID, time.Now().Add(-time.Hour), 60_000, nil)
 
 	for i, id := range subs {
-		waitFor(t, 30*time.Second, fmt.Sprintf("a failed attempt of subscription %d", id), func() bool {
+		polltest.Until(t, 30*time.Second, 50*time.Millisecond, fmt.Sprintf("a failed attempt of subscription %d", id), func() bool {
 			res, err := ev.ListDeliveries(ctx, &openv1.ListDeliveriesRequest{SubscriptionId: id})
 			if err != nil {
 				t.Fatal(err)
@@ -198,7 +188,7 @@ func TestWebhookDeliveryOnMariaDB(t *testing.T) {
 
 	p := newPartner(t, s.GRPC(), f.AppToken(t))
 	convID := p.create("hook-1", f.Reps[0].ID, time.Now().Add(-time.Hour), 60_000, nil)
-	waitFor(t, 30*time.Second, "the delivery after two failures", func() bool { return len(rcv.requests()) >= 3 })
+	polltest.Until(t, 30*time.Second, 50*time.Millisecond, "the delivery after two failures", func() bool { return len(rcv.requests()) >= 3 })
 	got := rcv.requests()
 	for i, r := range got {
 		if r.eventID != got[0].eventID || string(r.body) != string(got[0].body) {
@@ -221,7 +211,7 @@ func TestWebhookDeliveryOnMariaDB(t *testing.T) {
 		fmt.Sprint(body.Data["conversation_id"]) != fmt.Sprint(convID) {
 		t.Fatalf("body %s", got[0].body)
 	}
-	waitFor(t, 10*time.Second, "the delivery log", func() bool {
+	polltest.Until(t, 10*time.Second, 50*time.Millisecond, "the delivery log", func() bool {
 		res, err := ev.ListDeliveries(ctx, &openv1.ListDeliveriesRequest{SubscriptionId: created.Subscription.Id})
 		if err != nil {
 			t.Fatal(err)
@@ -231,7 +221,7 @@ func TestWebhookDeliveryOnMariaDB(t *testing.T) {
 	})
 
 	// Redirects: the attempt fails with the 302 and the target is never hit.
-	waitFor(t, 10*time.Second, "the redirected attempt", func() bool {
+	polltest.Until(t, 10*time.Second, 50*time.Millisecond, "the redirected attempt", func() bool {
 		res, err := ev.ListDeliveries(ctx, &openv1.ListDeliveriesRequest{SubscriptionId: redir.Subscription.Id})
 		if err != nil {
 			t.Fatal(err)
@@ -253,7 +243,7 @@ func TestWebhookDeliveryOnMariaDB(t *testing.T) {
 	if d.Delivery.EventId != body.ID || d.Delivery.Status != openv1.DeliveryStatus_DELIVERY_STATUS_PENDING {
 		t.Fatalf("redeliver: %+v", d.Delivery)
 	}
-	waitFor(t, 10*time.Second, "the redelivery", func() bool { return len(rcv.requests()) > before })
+	polltest.Until(t, 10*time.Second, 50*time.Millisecond, "the redelivery", func() bool { return len(rcv.requests()) > before })
 	if again := rcv.requests()[before]; again.eventID != got[0].eventID || string(again.body) != string(got[0].body) {
 		t.Fatalf("redelivered event %s body %s", again.eventID, again.body)
 	}

@@ -15,6 +15,8 @@ import (
 
 	"github.com/hashicorp/consul/api"
 	"github.com/rs/zerolog"
+
+	"github.com/megaview/mgvcore/internal/polltest"
 )
 
 var fast = timing{firstRetry: 20 * time.Millisecond, maxRetry: 100 * time.Millisecond, resync: 50 * time.Millisecond, call: time.Second}
@@ -81,24 +83,13 @@ func startFake(t *testing.T) (*fakeAgent, Options) {
 	return f, o
 }
 
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 10s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func TestUpgradeKeepsAndStopRemovesTheRegistration(t *testing.T) {
 	f, o := startFake(t)
 	parent, err := start(o, zerolog.Nop(), fast)
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "registered", func() bool { return f.has(o.ID) })
+	polltest.Until(t, 10*time.Second, 10*time.Millisecond, "registered", func() bool { return f.has(o.ID) })
 	if c := f.calls[0]; !strings.Contains(c, "replace-existing-checks=true") {
 		t.Errorf("first call %q, want a registration replacing existing checks", c)
 	}
@@ -108,7 +99,7 @@ func TestUpgradeKeepsAndStopRemovesTheRegistration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "child registered", func() bool { return f.count("PUT /v1/agent/service/register") == 2 })
+	polltest.Until(t, 10*time.Second, 10*time.Millisecond, "child registered", func() bool { return f.count("PUT /v1/agent/service/register") == 2 })
 	if err := parent.Stop(context.Background(), false); err != nil {
 		t.Fatal(err)
 	}
@@ -140,9 +131,9 @@ func TestRegistersAgainWhenTheAgentForgets(t *testing.T) {
 			t.Error(err)
 		}
 	}()
-	eventually(t, "registered", func() bool { return f.has(o.ID) })
+	polltest.Until(t, 10*time.Second, 10*time.Millisecond, "registered", func() bool { return f.has(o.ID) })
 	f.forget(o.ID) // an agent restart in dev mode, or a reap
-	eventually(t, "registered again", func() bool { return f.has(o.ID) })
+	polltest.Until(t, 10*time.Second, 10*time.Millisecond, "registered again", func() bool { return f.has(o.ID) })
 }
 
 func TestStopDeregistersWhatItNeverRegistered(t *testing.T) {
@@ -208,7 +199,7 @@ func TestUnreachableAgentAtStart(t *testing.T) {
 
 	stop := forward(t, addr, real)
 	defer stop()
-	eventually(t, "registered and passing once the agent appears", func() bool {
+	polltest.Until(t, 10*time.Second, 10*time.Millisecond, "registered and passing once the agent appears", func() bool {
 		status, _, err := client.Agent().AgentHealthServiceByID(r.ID())
 		return err == nil && status == api.HealthPassing
 	})

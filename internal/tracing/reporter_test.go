@@ -9,6 +9,8 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/uber/jaeger-client-go"
+
+	"github.com/megaview/mgvcore/internal/polltest"
 )
 
 // recordingSender keeps what the reporter hands it, copying each span's
@@ -57,17 +59,6 @@ func pooledTracer(t *testing.T, r jaeger.Reporter) *jaeger.Tracer {
 	return tr.(*jaeger.Tracer)
 }
 
-func waitFor(t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 // A batch of wakeAt spans is sent without waiting for the interval; fewer
 // go with the interval's flush; Close sends the rest, flushes and closes
 // the sender, and later spans are dropped.
@@ -78,7 +69,7 @@ func TestBatchReporterWakesFlushesAndCloses(t *testing.T) {
 	for range reporterWakeAt {
 		tr.StartSpan("a").Finish()
 	}
-	waitFor(t, "a full batch without the interval", func() bool { n, _, _ := s.state(); return n == reporterWakeAt })
+	polltest.Until(t, 5*time.Second, 2*time.Millisecond, "a full batch without the interval", func() bool { n, _, _ := s.state(); return n == reporterWakeAt })
 	tr.StartSpan("b").Finish()
 	r.Close()
 	n, flushes, closed := s.state()
@@ -95,7 +86,7 @@ func TestBatchReporterWakesFlushesAndCloses(t *testing.T) {
 	r2 := newBatchReporter(s2, 20*time.Millisecond, 10_000, zerolog.Nop())
 	defer r2.Close()
 	pooledTracer(t, r2).StartSpan("one").Finish()
-	waitFor(t, "the interval's flush", func() bool { n, f, _ := s2.state(); return n == 1 && f >= 1 })
+	polltest.Until(t, 5*time.Second, 2*time.Millisecond, "the interval's flush", func() bool { n, f, _ := s2.state(); return n == 1 && f >= 1 })
 }
 
 // Each span reaches the sender with its own data, although spans are

@@ -13,6 +13,7 @@ import (
 
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/model"
+	"github.com/megaview/mgvcore/internal/polltest"
 )
 
 // memStore is an in-memory DeliveryStore with the dao's lease rules.
@@ -224,15 +225,6 @@ func newTestDeliverer(t *testing.T, retry Retry, workers int) (*memStore, *memLo
 	return st, log, rcv, d, sealer
 }
 
-func waitUntil(t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !ok(); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
-}
-
 // Every event of the subscribed types arrives signed, other types move the
 // cursor without a request, and a receiver that is down gets the same ids
 // again until it is back; nothing is lost.
@@ -249,7 +241,7 @@ func TestDelivererRetriesWithTheSameIDsUntilDelivered(t *testing.T) {
 			want = append(want, strconv.Itoa(i))
 		}
 	}
-	waitUntil(t, "the first 20 deliveries", func() bool { return st.sub(1).EventCursor == 30 })
+	polltest.Until(t, 10*time.Second, 5*time.Millisecond, "the first 20 deliveries", func() bool { return st.sub(1).EventCursor == 30 })
 	if got := rcv.ids(); !slices.Equal(sortedUnique(got), sortedNumeric(want)) {
 		t.Fatalf("delivered %v, want %v", got, want)
 	}
@@ -257,7 +249,7 @@ func TestDelivererRetriesWithTheSameIDsUntilDelivered(t *testing.T) {
 	rcv.down, rcv.got = true, nil
 	rcv.mu.Unlock()
 	log.add("a")
-	waitUntil(t, "three attempts at event 31", func() bool { return len(rcv.ids()) >= 3 })
+	polltest.Until(t, 10*time.Second, 5*time.Millisecond, "three attempts at event 31", func() bool { return len(rcv.ids()) >= 3 })
 	for _, id := range rcv.ids() {
 		if id != "31" {
 			t.Fatalf("attempts while down: %v, want only 31", rcv.ids())
@@ -270,7 +262,7 @@ func TestDelivererRetriesWithTheSameIDsUntilDelivered(t *testing.T) {
 	rcv.down = false
 	rcv.mu.Unlock()
 	log.add("b")
-	waitUntil(t, "the backlog after recovery", func() bool { return st.sub(1).EventCursor == 32 })
+	polltest.Until(t, 10*time.Second, 5*time.Millisecond, "the backlog after recovery", func() bool { return st.sub(1).EventCursor == 32 })
 	if s := st.sub(1); s.Attempts != 0 {
 		t.Fatalf("after recovery: %+v", s)
 	}
@@ -287,7 +279,7 @@ func TestDelivererDisablesAfterTheWindow(t *testing.T) {
 	d.Start(t.Context())
 	defer d.Stop()
 	log.add("a")
-	waitUntil(t, "the subscription disabled", func() bool { return st.sub(1).Status == model.WebhookDisabled })
+	polltest.Until(t, 10*time.Second, 5*time.Millisecond, "the subscription disabled", func() bool { return st.sub(1).Status == model.WebhookDisabled })
 	s := st.sub(1)
 	if s.DisabledReason == "" || s.EventCursor != 0 {
 		t.Fatalf("disabled: %+v", s)
@@ -317,7 +309,7 @@ func TestTwoDeliverersShareWithoutDoubleSending(t *testing.T) {
 		log.add("a")
 		time.Sleep(100 * time.Microsecond)
 	}
-	waitUntil(t, "every event", func() bool { return st.sub(1).EventCursor == 200 })
+	polltest.Until(t, 10*time.Second, 5*time.Millisecond, "every event", func() bool { return st.sub(1).EventCursor == 200 })
 	d1.Stop()
 	d2.Stop()
 	got := rcv.ids()
