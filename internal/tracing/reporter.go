@@ -2,6 +2,7 @@ package tracing
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -16,8 +17,9 @@ import (
 // reporter wakes when wakeAt spans wait or the flush interval passes.
 //
 // What the remote reporter promises still holds: a span is retained until
-// the sender has it (spans are pooled), at most queueSize wait (beyond it
-// a span is dropped and counted, never blocking the call), every interval
+// the sender has it (spans are pooled), at most queueSize are held, those
+// waiting and those of the batch being handed over together (beyond that a
+// span is dropped and counted, never blocking the call), every interval
 // the sender flushes, and Close reports and flushes everything that
 // waits.
 type batchReporter struct {
@@ -30,6 +32,9 @@ type batchReporter struct {
 	waiting []*jaeger.Span
 	dropped int
 	closed  bool
+	// handing counts the spans taken from waiting that the sender does
+	// not have yet: with a slow collector they are held too.
+	handing atomic.Int64
 
 	wake chan struct{}
 	stop chan struct{}
@@ -59,7 +64,7 @@ func newBatchReporter(sender jaeger.Transport, interval time.Duration, queueSize
 // Report queues a finished, sampled span.
 func (r *batchReporter) Report(span *jaeger.Span) {
 	r.mu.Lock()
-	if r.closed || len(r.waiting) >= r.queueSize {
+	if r.closed || len(r.waiting)+int(r.handing.Load()) >= r.queueSize {
 		r.dropped++
 		r.mu.Unlock()
 		return
@@ -121,6 +126,7 @@ func (r *batchReporter) send(spare []*jaeger.Span) []*jaeger.Span {
 	r.mu.Lock()
 	batch := r.waiting
 	r.waiting = spare[:0]
+	r.handing.Store(int64(len(batch)))
 	dropped := r.dropped
 	r.dropped = 0
 	r.mu.Unlock()
@@ -133,6 +139,7 @@ func (r *batchReporter) send(spare []*jaeger.Span) []*jaeger.Span {
 		}
 		span.Release()
 		batch[i] = nil
+		r.handing.Add(-1)
 	}
 	return batch
 }
