@@ -226,6 +226,11 @@ type Tracing struct {
 	FlushInterval Duration `toml:"flush_interval"`
 	// FlushTimeout bounds the final flush on stop and upgrade.
 	FlushTimeout Duration `toml:"flush_timeout"`
+	// CallerSampledRPS is how many traces per second callers may have
+	// sampled through the sampled flag of their uber-trace-id; past it
+	// the sampler decides, as for a new trace. 0 leaves every decision to
+	// the sampler.
+	CallerSampledRPS float64 `toml:"caller_sampled_rps"`
 }
 
 // Consul configures service registration.
@@ -436,6 +441,9 @@ func Default() *Config {
 			SamplerParam:  1,
 			FlushInterval: Duration{time.Second},
 			FlushTimeout:  Duration{2 * time.Second},
+			// Enough for an upstream that samples 1 % of a few thousand
+			// calls per second.
+			CallerSampledRPS: 100,
 		},
 		Consul: Consul{
 			Addr:                           "127.0.0.1:8500",
@@ -653,6 +661,9 @@ func (c *Config) Validate() error {
 		}
 		positiveDur("tracing.flush_interval", c.Tracing.FlushInterval)
 		positiveDur("tracing.flush_timeout", c.Tracing.FlushTimeout)
+		if r := c.Tracing.CallerSampledRPS; r < 0 {
+			bad("tracing.caller_sampled_rps", "must be traces per second, 0 or more (got %g)", r)
+		}
 	}
 	if c.Consul.Enabled {
 		addr("consul.addr", c.Consul.Addr, true)

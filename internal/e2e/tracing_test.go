@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"syscall"
 	"testing"
@@ -120,6 +121,97 @@ func TestUnparsableTraceHeaderStartsANewTrace(t *testing.T) {
 	if len(root.References) != 0 || root.tag("trace.parent_invalid") != true {
 		t.Errorf("root span %s refs %v tags %v", root.OperationName, root.References, root.Tags)
 	}
+}
+
+// TestForgedSampledFlagsAreBudgeted: a client flags every call as sampled,
+// over HTTP and gRPC, with a sampler that samples nothing itself. Only the
+// budget's worth of those calls reach Jaeger, and every answer still
+// carries the caller's trace id.
+func TestForgedSampledFlagsAreBudgeted(t *testing.T) {
+	query := requireEnv(t, "MGV_TEST_JAEGER_QUERY")
+	const budget = 5
+	s, service := tracedService(t, map[string]string{
+		"MGV_TRACING_SAMPLER":            "probabilistic",
+		"MGV_TRACING_SAMPLER_PARAM":      "0",
+		"MGV_TRACING_CALLER_SAMPLED_RPS": fmt.Sprint(budget),
+		"MGV_RATELIMIT_ANON_RPS":         "100000",
+		"MGV_RATELIMIT_ANON_BURST":       "10000",
+	})
+	ping := openv1.NewSystemServiceClient(s.GRPC())
+	sent := map[string]bool{}
+	start := time.Now()
+	for i := range 400 {
+		trace := newTraceID()
+		sent[trace] = true
+		header := trace + ":" + newSpanID() + ":0:1"
+		if i%4 == 3 {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			var md metadata.MD
+			_, err := ping.Ping(metadata.AppendToOutgoingContext(ctx, "uber-trace-id", header), &openv1.PingRequest{}, grpc.Header(&md))
+			cancel()
+			if got := md.Get("x-trace-id"); err != nil || len(got) != 1 || got[0] != trace {
+				t.Fatalf("gRPC Ping: %v, x-trace-id %v; want the caller's %s", err, got, trace)
+			}
+			continue
+		}
+		req, _ := http.NewRequest(http.MethodGet, s.URL("/api/v1/ping"), nil)
+		req.Header.Set("uber-trace-id", header)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		closeBody(t, resp)
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Trace-Id") != trace {
+			t.Fatalf("GET /api/v1/ping = %d, X-Trace-Id %q; want 200 and the caller's %s", resp.StatusCode, resp.Header.Get("X-Trace-Id"), trace)
+		}
+	}
+	elapsed := time.Since(start)
+	// A full bucket of budget, and budget a second after it.
+	most := budget + int(math.Ceil(budget*elapsed.Seconds()))
+
+	// The spans are flushed every second: count until the number holds.
+	var n, held int
+	for deadline := time.Now().Add(20 * time.Second); held < 3 && time.Now().Before(deadline); time.Sleep(time.Second) {
+		m := len(jaegerTraceIDs(t, query, service, sent))
+		if m >= budget && m == n {
+			held++
+		} else {
+			held = 0
+		}
+		n = m
+	}
+	t.Logf("%d of %d caller-sampled calls in %s reached Jaeger (budget %d/s: at least %d, at most %d)", n, len(sent), elapsed.Round(time.Millisecond), budget, budget, most)
+	if n < budget || n > most {
+		t.Fatalf("%d of the %d caller-sampled traces reached Jaeger in %s, want %d to %d", n, len(sent), elapsed, budget, most)
+	}
+}
+
+// jaegerTraceIDs lists the traces of service in Jaeger that are among ids.
+func jaegerTraceIDs(t *testing.T, query, service string, ids map[string]bool) []string {
+	t.Helper()
+	resp, err := http.Get(query + "/api/traces?limit=5000&lookback=1h&service=" + service)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeBody(t, resp)
+	var body struct {
+		Data []struct {
+			TraceID string `json:"traceID"`
+		} `json:"data"`
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil // the service appears once its first span is stored
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, tr := range body.Data {
+		if ids[tr.TraceID] {
+			out = append(out, tr.TraceID)
+		}
+	}
+	return out
 }
 
 // TestSpansAreFlushedOnUpgradeAndStop: with a flush interval of an hour,

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"sync/atomic"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/uber/jaeger-client-go"
 	"github.com/uber/jaeger-client-go/utils"
+	"golang.org/x/time/rate"
 
 	"github.com/megaview/mgvcore/global"
 	"github.com/megaview/mgvcore/internal/config"
@@ -71,7 +73,16 @@ func New(cfg config.Tracing, env string, log zerolog.Logger) (Tracer, error) {
 		jaeger.TracerOptions.Logger(jlog),
 		jaeger.TracerOptions.Tag("env", env),
 		jaeger.TracerOptions.Tag("version", global.Version()))
-	return &jaegerTracer{ot: ot, closer: closer, roots: sampler}, nil
+	return &jaegerTracer{ot: ot, closer: closer, roots: sampler, callers: newCallerBudget(cfg.CallerSampledRPS)}, nil
+}
+
+// newCallerBudget allows rps caller-sampled traces per second, in bursts
+// of up to a second's worth (at least one); 0 allows none.
+func newCallerBudget(rps float64) *rate.Limiter {
+	if rps <= 0 {
+		return rate.NewLimiter(0, 0)
+	}
+	return rate.NewLimiter(rate.Limit(rps), max(int(math.Ceil(rps)), 1))
 }
 
 // sampledRoot is the sampler Jaeger itself is given: the tracer asks it
@@ -131,6 +142,13 @@ type jaegerTracer struct {
 	// instead: ids for the log, X-Trace-Id and outgoing calls, and no
 	// child spans. nil (the Recorder) leaves every decision to Jaeger.
 	roots jaeger.Sampler
+	// callers bounds the traces that callers have sampled here: a
+	// caller's sampled flag is honoured while callers has credit, and past
+	// it roots decides, as for a new trace. Without it, a client that sets
+	// the flag on every request would have every call traced and reported,
+	// and could flood the collector and push other spans out of the
+	// reporter's queue. nil honours every flag.
+	callers *rate.Limiter
 }
 
 func (t *jaegerTracer) StartServer(ctx context.Context, operation string, h Headers) (context.Context, Span) {
@@ -145,13 +163,8 @@ func (t *jaegerTracer) StartServer(ctx context.Context, operation string, h Head
 			parentInvalid = err != nil && !errors.Is(err, opentracing.ErrSpanContextNotFound)
 		}
 	}
-	if parent == nil && t.roots != nil {
-		id := jaeger.TraceID{High: rand.Uint64(), Low: rand.Uint64()}
-		for id.Low == 0 {
-			id.Low = rand.Uint64()
-		}
-		if sampled, _ := t.roots.IsSampled(id, operation); !sampled {
-			s := &unsampledSpan{trace: id, span: jaeger.SpanID(id.Low), id: traceIDString(id)}
+	if t.roots != nil {
+		if s := t.unsampled(parent, operation); s != nil {
 			return context.WithValue(ctx, spanKey{}, s), s
 		}
 	}
@@ -174,6 +187,40 @@ func (t *jaegerTracer) StartServer(ctx context.Context, operation string, h Head
 		}
 	}
 	return context.WithValue(ctx, spanKey{}, s), s
+}
+
+// unsampled tells whether a call under parent (nil: a new trace) goes
+// unsampled, and returns its span if so: a new trace that roots does not
+// sample, a caller's trace that the caller did not sample, or one the
+// caller sampled beyond the callers budget that roots does not sample
+// either. The caller's trace id is kept, so the logs of both sides still
+// correlate.
+func (t *jaegerTracer) unsampled(parent opentracing.SpanContext, operation string) *unsampledSpan {
+	p, ok := parent.(jaeger.SpanContext)
+	switch {
+	case parent == nil:
+		id := jaeger.TraceID{High: rand.Uint64(), Low: rand.Uint64()}
+		for id.Low == 0 {
+			id.Low = rand.Uint64()
+		}
+		if sampled, _ := t.roots.IsSampled(id, operation); sampled {
+			return nil
+		}
+		return &unsampledSpan{trace: id, span: jaeger.SpanID(id.Low), id: traceIDString(id)}
+	case !ok:
+		return nil
+	case !p.IsSampled():
+		return newUnsampledSpan(p.TraceID())
+	case t.callers == nil || t.callers.Allow():
+		return nil
+	}
+	// Past the budget. The caller chose the trace id, and the
+	// probabilistic sampler decides by the id's bits: it is asked about a
+	// random id instead.
+	if sampled, _ := t.roots.IsSampled(jaeger.TraceID{Low: rand.Uint64()}, operation); sampled {
+		return nil
+	}
+	return newUnsampledSpan(p.TraceID())
 }
 
 func (t *jaegerTracer) StartChild(ctx context.Context, operation string) (context.Context, Span) {
@@ -308,6 +355,15 @@ type unsampledSpan struct {
 	trace    jaeger.TraceID
 	span     jaeger.SpanID
 	id       string
+}
+
+// newUnsampledSpan is a span of its own in a caller's trace.
+func newUnsampledSpan(trace jaeger.TraceID) *unsampledSpan {
+	span := jaeger.SpanID(rand.Uint64())
+	for span == 0 {
+		span = jaeger.SpanID(rand.Uint64())
+	}
+	return &unsampledSpan{trace: trace, span: span, id: traceIDString(trace)}
 }
 
 func (s *unsampledSpan) traceID() string { return s.id }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/opentracing/opentracing-go"
 	"github.com/uber/jaeger-client-go"
+	"golang.org/x/time/rate"
 )
 
 // decidingTracer is New's tracer with an in-memory reporter: roots decide,
@@ -108,5 +109,90 @@ func TestRootsDecideAtTheirRate(t *testing.T) {
 		if tags["sampler.type"] != "probabilistic" || tags["sampler.param"] != 0.25 {
 			t.Fatalf("sampled root tags %v, want the probabilistic sampler's", tags)
 		}
+	}
+}
+
+// callerHeader is an uber-trace-id a caller sends for a new trace of its
+// own, sampled or not.
+func callerHeader(trace jaeger.TraceID, sampled bool) Headers {
+	flags := "0"
+	if sampled {
+		flags = "1"
+	}
+	v := trace.String() + ":" + jaeger.SpanID(trace.Low|1).String() + ":0:" + flags
+	return HeaderFunc(func(key string) string {
+		if key == HeaderTraceContext {
+			return v
+		}
+		return ""
+	})
+}
+
+func TestCallersSampleWithinTheirBudget(t *testing.T) {
+	tr, reporter := decidingTracer(t, jaeger.NewConstSampler(false))
+	tr.callers = rate.NewLimiter(0.001, 5)
+
+	// Unsampled callers' traces continue unsampled and take no budget.
+	for i := range 10 {
+		trace := jaeger.TraceID{High: 1, Low: uint64(i + 1)}
+		ctx, s := tr.StartServer(context.Background(), "/test/Op", callerHeader(trace, false))
+		if s.Recording() || TraceID(ctx) != trace.String() {
+			t.Fatalf("unsampled caller: recording %v, trace %s; want %s unsampled", s.Recording(), TraceID(ctx), trace)
+		}
+		s.Finish()
+	}
+	// Sampled ones are honoured while the budget lasts, then the sampler
+	// (never, here) decides; every call keeps its caller's trace id.
+	var recorded []string
+	for i := range 20 {
+		trace := jaeger.TraceID{High: 2, Low: uint64(i + 1)}
+		ctx, s := tr.StartServer(context.Background(), "/test/Op", callerHeader(trace, true))
+		if TraceID(ctx) != trace.String() {
+			t.Fatalf("call %d: trace %s, want the caller's %s", i, TraceID(ctx), trace)
+		}
+		if s.Recording() {
+			recorded = append(recorded, TraceID(ctx))
+		} else {
+			h := http.Header{}
+			tr.Inject(ctx, h.Set)
+			if parts := strings.Split(h.Get(HeaderTraceContext), ":"); len(parts) != 4 || parts[0] != trace.String() || parts[3] != "0" {
+				t.Fatalf("call %d past the budget injects %q, want the caller's trace unsampled", i, h.Get(HeaderTraceContext))
+			}
+		}
+		s.Finish()
+	}
+	if len(recorded) != 5 || reporter.SpansSubmitted() != 5 {
+		t.Fatalf("%d calls recorded (%v), %d spans reported; want the 5 of the budget", len(recorded), recorded, reporter.SpansSubmitted())
+	}
+	for i, id := range recorded {
+		if want := (jaeger.TraceID{High: 2, Low: uint64(i + 1)}).String(); id != want {
+			t.Fatalf("recorded %v, want the first five calls", recorded)
+		}
+	}
+}
+
+// TestPastTheBudgetTheSamplerDecidesNotTheCaller: the probabilistic
+// sampler samples a trace id whose low bits are small, so a caller could
+// pick ids it would always sample. Past the budget the caller's id is not
+// what the sampler sees.
+func TestPastTheBudgetTheSamplerDecidesNotTheCaller(t *testing.T) {
+	sampler, err := jaeger.NewProbabilisticSampler(0.25)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, reporter := decidingTracer(t, sampler)
+	tr.callers = newCallerBudget(0)
+	const calls = 4000
+	for i := range calls {
+		trace := jaeger.TraceID{High: 3, Low: uint64(i + 1)}
+		if sampled, _ := sampler.IsSampled(trace, "/test/Op"); !sampled {
+			t.Fatalf("trace %s: the test needs ids the sampler would sample", trace)
+		}
+		_, s := tr.StartServer(context.Background(), "/test/Op", callerHeader(trace, true))
+		s.Finish()
+	}
+	// Binomial(4000, 0.25): mean 1000, sd 27; 800–1200 is 7 sd either side.
+	if n := reporter.SpansSubmitted(); n < 800 || n > 1200 {
+		t.Fatalf("%d of %d caller-sampled calls sampled with no budget, want about a quarter", n, calls)
 	}
 }
