@@ -76,7 +76,7 @@ testenv-down:
 
 vet:
 	$(GO) vet ./...
-	$(GO) vet -tags e2e ./internal/e2e/...
+	$(GO) vet -tags e2e,bench ./internal/e2e/...
 
 unit:
 	set -a; [ -f $(TESTENV) ] && . ./$(TESTENV); set +a; \
@@ -115,8 +115,9 @@ fuzz:
 	done
 
 # Every step runs, so one run lists all findings; lint fails if any step did.
-# The e2e tag only adds the end-to-end test files (no file excludes it), so
-# one run of a linter with it covers the default build too.
+# The e2e tag only adds the end-to-end test files and bench only the
+# benchmarks among them (no file excludes either), so one run of a linter
+# with both covers every build.
 lint: vet
 	@status=0; \
 	out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); \
@@ -124,8 +125,8 @@ lint: vet
 	gcl=$$(scripts/gotool.sh $(GOLANGCI_LINT)); \
 	sc=$$(scripts/gotool.sh $(STATICCHECK)); \
 	run() { echo "+ $$*"; "$$@" || status=1; }; \
-	run $$gcl run --max-issues-per-linter=0 --max-same-issues=0 --build-tags e2e ./...; \
-	run $$sc -tags e2e ./...; \
+	run $$gcl run --max-issues-per-linter=0 --max-same-issues=0 --build-tags e2e,bench ./...; \
+	run $$sc -tags e2e,bench ./...; \
 	run env GOVULNCHECK=$(GOVULNCHECK) VULNDB_VERSION=$(VULNDB_VERSION) scripts/govulncheck.sh ./...; \
 	exit $$status
 

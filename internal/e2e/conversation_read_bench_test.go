@@ -92,8 +92,12 @@ func (b *bareGet) args(q int, id int64) []any {
 
 // scanRows reads every row of rows into a fresh value made by row, with
 // each column scanned into the field fields names (others are skipped).
-func scanRows[T any](rows *sql.Rows, fields func(*T) map[string]any) ([]T, error) {
-	defer rows.Close()
+func scanRows[T any](rows *sql.Rows, fields func(*T) map[string]any) (_ []T, err error) {
+	defer func() {
+		if cerr := rows.Close(); err == nil {
+			err = cerr
+		}
+	}()
 	cols, err := rows.Columns()
 	if err != nil {
 		return nil, err
@@ -263,7 +267,7 @@ func getData(t *testing.T, url, token string) json.RawMessage {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer closeBody(t, resp)
 	var env struct {
 		Code int             `json:"code"`
 		Data json.RawMessage `json:"data"`
@@ -350,7 +354,7 @@ func measureP3(t *testing.T, extra map[string]string) p3Run {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer closeOrFail(t, db)
 	// The service's pool (config_test.toml: database.max_open_conns 32,
 	// max_idle_conns 16, conn_max_lifetime 30m).
 	db.SetMaxOpenConns(32)
@@ -425,6 +429,5 @@ func httpGetAuth(url, token string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	resp.Body.Close()
-	return resp.StatusCode, nil
+	return resp.StatusCode, resp.Body.Close()
 }

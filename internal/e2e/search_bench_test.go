@@ -105,7 +105,7 @@ func esJSON(t *testing.T, method, url string, body any, out any) int {
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
 	}
-	defer resp.Body.Close()
+	defer closeBody(t, resp)
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatal(err)
@@ -160,7 +160,7 @@ func ensureCorpusDB(t *testing.T, spec corpus.Spec) *benchCorpus {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer server.Close()
+	defer closeOrFail(t, server)
 	var exists int
 	if err := server.QueryRow("SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = ?", corpusDatabase).Scan(&exists); err != nil {
 		t.Fatal(err)
@@ -198,7 +198,7 @@ func ensureCorpusDB(t *testing.T, spec corpus.Spec) *benchCorpus {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer closeOrFail(t, db)
 	start := time.Now()
 	last := time.Now()
 	err = corpus.LoadMySQL(t.Context(), db, gen, 3, func(n int) {
@@ -406,8 +406,10 @@ func post(client *http.Client, url, token string, body []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
+	if cerr := resp.Body.Close(); err == nil {
+		err = cerr
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -652,7 +654,7 @@ func TestBenchP5IngestThroughput(t *testing.T) {
 	t.Cleanup(func() {
 		req, _ := http.NewRequest(http.MethodDelete, esURL+"/"+rawAlias+"_v*", nil)
 		if resp, err := http.DefaultClient.Do(req); err == nil {
-			resp.Body.Close()
+			closeBody(t, resp)
 		}
 	})
 	client, err := olivere.NewClient(olivere.SetURL(esURL), olivere.SetSniff(false), olivere.SetHealthcheck(false))

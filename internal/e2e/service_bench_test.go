@@ -409,8 +409,7 @@ func httpGetQuick(url string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	resp.Body.Close()
-	return resp.StatusCode, nil
+	return resp.StatusCode, resp.Body.Close()
 }
 
 // TestBenchP6UpgradesUnderLoad: 20 consecutive USR2 upgrades under steady
