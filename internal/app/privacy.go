@@ -5,6 +5,7 @@ import (
 	"github.com/megaview/mgvcore/internal/http/controller"
 	"github.com/megaview/mgvcore/internal/logic/conversation"
 	"github.com/megaview/mgvcore/internal/logic/privacy"
+	"github.com/megaview/mgvcore/internal/search"
 )
 
 // privacyDomain is governance over personal data: conversation delete,
@@ -23,10 +24,14 @@ func newPrivacyDomain(dm *domain, convs *dao.Conversations) *privacyDomain {
 	pd.deleter.OnDeleted(dm.search.indexer.Deleted)
 	repo := dao.NewPrivacy(dm.d.db)
 	cfg := dm.cfg.Privacy
-	pd.runner = privacy.NewRunner(repo, pd.deleter, dm.revocations, tx, privacy.RunnerOptions{
+	o := privacy.RunnerOptions{
 		Batch: cfg.ErasureBatch, Lease: cfg.ErasureLease.Duration, Audit: dm.audit.writer,
 		Settle: dm.search.indexer.RecentBound(),
-	}, dm.log, privacy.AppendErased(dm.events.log))
+	}
+	if r, ok := dm.search.engine.(search.Refresher); ok {
+		o.Refresher = r
+	}
+	pd.runner = privacy.NewRunner(repo, pd.deleter, dm.revocations, tx, o, dm.log, privacy.AppendErased(dm.events.log))
 	pd.service = privacy.NewService(repo, cfg.ConfirmOver, pd.runner.Notify)
 	retention := dao.NewRetention(dm.d.db)
 	pd.settings = privacy.NewTenantSettings(retention)

@@ -148,6 +148,25 @@ func (p *Privacy) ErasureProgress(ctx context.Context, id int64, owner string, d
 	return res.RowsAffected == 1, dbError(res.Error, nil)
 }
 
+// OutboxMark is the highest outbox job id now; 0 when the outbox is empty.
+func (p *Privacy) OutboxMark(ctx context.Context) (int64, error) {
+	var mark int64
+	err := conn(ctx, p.db).Raw("SELECT COALESCE(MAX(id), 0) FROM outbox").Scan(&mark).Error
+	return mark, dbError(err, nil)
+}
+
+// IndexRemovalPending reports whether a search job of the tenant up to id
+// mark is for a conversation that no longer exists: one whose document the
+// indexer is still to remove. Conversations are deleted for good, so a
+// missing row is a deleted one. The look stays on idx_outbox_tenant and the
+// primary key of conversations, however long the outbox of other tenants.
+func (p *Privacy) IndexRemovalPending(ctx context.Context, tenantID, mark int64) (bool, error) {
+	var ids []int64
+	err := conn(ctx, p.db).Raw("SELECT o.id FROM outbox AS o WHERE o.tenant_id = ? AND o.kind IN ? AND o.id <= ? AND "+
+		"NOT EXISTS (SELECT 1 FROM conversations AS c WHERE c.id = o.conversation_id) LIMIT 1", tenantID, searchKinds, mark).Scan(&ids).Error
+	return len(ids) > 0, dbError(err, nil)
+}
+
 // ExternalConversations lists conversations where a speaker who is not a
 // user is named value.
 func (p *Privacy) ExternalConversations(ctx context.Context, tenantID int64, value string, limit int) ([]int64, error) {

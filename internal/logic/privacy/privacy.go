@@ -41,6 +41,12 @@ type Repo interface {
 	// ExternalConversations lists up to limit conversations of the tenant,
 	// in id order, where a speaker who is not a user is named value.
 	ExternalConversations(ctx context.Context, tenantID int64, value string, limit int) ([]int64, error)
+	// OutboxMark is the highest outbox job id now (0: none).
+	OutboxMark(ctx context.Context) (int64, error)
+	// IndexRemovalPending reports whether a search job of the tenant up
+	// to id mark is for a conversation that no longer exists: the search
+	// index still holds a deleted conversation's document.
+	IndexRemovalPending(ctx context.Context, tenantID, mark int64) (bool, error)
 	// AnonymiseUser clears a user's name, email, phone, origin id and
 	// password, disables them, revokes their refresh tokens, clears their
 	// name on the participants they are, and queues the re-indexing of the

@@ -37,7 +37,25 @@ type RunnerOptions struct {
 	// that deleted conversations waits it out, holding its lease, before it
 	// reports done and appends person.erased: done means gone everywhere.
 	Settle time.Duration
+	// Refresher, when the search engine shows its writes only at its
+	// next refresh (Elasticsearch), is refreshed once the index has
+	// removed the job's conversations, before the job is done; nil when
+	// writes are searchable as soon as they are made.
+	Refresher Refresher
+	// IndexPoll is how often a job waiting for the search index to remove
+	// its conversations looks at the outbox (default 250 ms).
+	IndexPoll time.Duration
 }
+
+// Refresher makes every write to the search engine so far searchable
+// (search.Refresher).
+type Refresher interface {
+	Refresh(ctx context.Context) error
+}
+
+// indexBehind is how long a job may wait for the search index before it
+// warns, once: the indexer is failing (the engine is down) or far behind.
+const indexBehind = time.Minute
 
 // Runner works on erasure jobs in the background, in every instance: it
 // claims a due job with a lease, deletes its conversations in bounded
@@ -69,6 +87,9 @@ func NewRunner(repo Repo, purger Purger, revoke Revoker, tx Transactor, o Runner
 	}
 	if o.Poll <= 0 {
 		o.Poll = time.Second
+	}
+	if o.IndexPoll <= 0 {
+		o.IndexPoll = 250 * time.Millisecond
 	}
 	return &Runner{repo: repo, purger: purger, revoke: revoke, tx: tx, hooks: hooks, o: o, log: log,
 		owner: newOwner(), wake: make(chan struct{}, 1), bg: newBackground()}
@@ -202,23 +223,55 @@ func (r *Runner) work(ctx context.Context, e *model.Erasure) error {
 	})
 }
 
-// settle waits Settle after the job's last deletion, renewing the lease
-// on the way. A job resumed after its holder died waits the whole Settle
-// again: when the deletions ended is not recorded, and waiting longer is
-// safe.
+// settle holds the job, renewing its lease, until the deleted words can
+// be found nowhere: Settle has passed since the job's last deletion (no
+// instance's indexer keeps them), and the search index has removed the
+// deleted conversations. Their removals are outbox jobs the indexer
+// deletes once done and keeps while the engine fails, so the job waits
+// until no search job of the tenant up to the outbox's highest id now is
+// for a conversation that no longer exists, then refreshes the engine so
+// that the removals are searchable. A job resumed after its holder died
+// waits the whole Settle again and marks the outbox when it resumes: when
+// the deletions ended and which jobs they wrote are not recorded, and
+// waiting longer is safe.
 func (r *Runner) settle(ctx context.Context, e *model.Erasure) error {
-	end := time.Now().Add(r.o.Settle)
+	start := time.Now()
+	end := start.Add(r.o.Settle)
+	mark, err := r.repo.OutboxMark(ctx)
+	if err != nil {
+		return err
+	}
+	renewed, indexed, warned := start, false, false
 	for {
-		left := time.Until(end)
-		if left <= 0 {
+		if !indexed {
+			if indexed, err = r.indexed(ctx, e.TenantID, mark); err != nil {
+				return err
+			}
+		}
+		now := time.Now()
+		if indexed && !now.Before(end) {
 			return nil
 		}
-		t := time.NewTimer(min(left, r.o.Lease/3))
+		if !indexed && !warned && now.Sub(start) > indexBehind {
+			warned = true
+			r.log.Warn().Int64("erasure", e.ID).Int64("tenant_id", e.TenantID).Dur("waited_ms", now.Sub(start)).
+				Msg("erasure: the search index has not removed the deleted conversations yet; the job stays pending until it has")
+		}
+		wait := r.o.Lease/3 - now.Sub(renewed)
+		if indexed {
+			wait = min(wait, end.Sub(now))
+		} else {
+			wait = min(wait, r.o.IndexPoll)
+		}
+		t := time.NewTimer(max(wait, 0))
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return ctx.Err()
 		case <-t.C:
+		}
+		if time.Since(renewed) < r.o.Lease/3 {
+			continue
 		}
 		ok, err := r.repo.ErasureProgress(ctx, e.ID, r.owner, 0, r.o.Lease)
 		if err != nil {
@@ -227,5 +280,28 @@ func (r *Runner) settle(ctx context.Context, e *model.Erasure) error {
 		if !ok {
 			return errLeaseLost
 		}
+		renewed = time.Now()
 	}
+}
+
+// indexed reports whether the search index has removed every conversation
+// of the tenant deleted up to outbox job mark, refreshed so that searches
+// see it. A refresh that fails (the engine is down again) is tried again
+// at the next look.
+func (r *Runner) indexed(ctx context.Context, tenantID, mark int64) (bool, error) {
+	pending, err := r.repo.IndexRemovalPending(ctx, tenantID, mark)
+	if err != nil || pending {
+		return false, err
+	}
+	if r.o.Refresher == nil {
+		return true, nil
+	}
+	if err := r.o.Refresher.Refresh(ctx); err != nil {
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		r.log.Debug().Err(err).Msg("erasure: cannot refresh the search index; trying again")
+		return false, nil
+	}
+	return true, nil
 }

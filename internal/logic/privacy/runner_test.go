@@ -2,7 +2,9 @@ package privacy_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -56,6 +58,7 @@ func TestErasureResumesAfterItsHolderDies(t *testing.T) {
 		tenant, other := guestCalls(t, db, "Guest Li", 5)
 		repo, tx := dao.NewPrivacy(db), dao.NewTransactor(db)
 		deleter := conversation.NewDeleter(dao.NewConversations(db), tx)
+		startIndexer(t, db, tenant)
 		job := model.Erasure{TenantID: tenant, SubjectKind: model.SubjectName, Subject: "Guest Li", Status: model.ErasurePending, ConversationsTotal: 5}
 		if err := repo.CreateErasure(ctx, &job); err != nil {
 			t.Fatal(err)
@@ -115,7 +118,8 @@ func TestErasureResumesAfterItsHolderDies(t *testing.T) {
 // take the job at once rather than after the lease.
 func TestReleasedJobIsTakenAtOnce(t *testing.T) {
 	ctx := context.Background()
-	repo, tx, deleter, tenant, job := pendingErasure(t, "Guest Wu", 3)
+	c := pendingErasure(t, "Guest Wu", 3)
+	repo, tx, deleter, tenant, job := c.repo, c.tx, c.deleter, c.tenant, c.job
 	if e, err := repo.ClaimErasure(ctx, "old", time.Hour); err != nil || e == nil {
 		t.Fatalf("claim: %v %v", e, err)
 	}
@@ -140,7 +144,8 @@ func TestReleasedJobIsTakenAtOnce(t *testing.T) {
 // when Settle is longer than the lease: no other instance takes it over.
 func TestErasureReportsDoneOnlyAfterTheCopiesExpire(t *testing.T) {
 	ctx := context.Background()
-	repo, tx, deleter, tenant, job := pendingErasure(t, "Guest Zhao", 2)
+	c := pendingErasure(t, "Guest Zhao", 2)
+	repo, tx, deleter, tenant, job := c.repo, c.tx, c.deleter, c.tenant, c.job
 	settle, lease := 1500*time.Millisecond, 600*time.Millisecond
 	r := privacy.NewRunner(repo, deleter, noRevoker{}, tx, privacy.RunnerOptions{Lease: lease, Settle: settle}, zerolog.Nop())
 	start := time.Now()
@@ -177,7 +182,8 @@ func TestErasureReportsDoneOnlyAfterTheCopiesExpire(t *testing.T) {
 // deletes no conversation, so it has nothing to wait for.
 func TestErasureWithNothingDeletedDoesNotWait(t *testing.T) {
 	ctx := context.Background()
-	repo, tx, deleter, tenant, job := pendingErasure(t, "Guest Sun", 0)
+	c := pendingErasure(t, "Guest Sun", 0)
+	repo, tx, deleter, tenant, job := c.repo, c.tx, c.deleter, c.tenant, c.job
 	r := privacy.NewRunner(repo, deleter, noRevoker{}, tx, privacy.RunnerOptions{Lease: time.Minute, Settle: time.Hour}, zerolog.Nop())
 	if worked, err := r.RunOnce(ctx); !worked || err != nil {
 		t.Fatalf("run: %v %v", worked, err)
@@ -187,17 +193,224 @@ func TestErasureWithNothingDeletedDoesNotWait(t *testing.T) {
 	}
 }
 
+// erasureCase is a tenant, its pending erasure job, and the search
+// indexer's stand-in, running.
+type erasureCase struct {
+	db      *gorm.DB
+	repo    *dao.Privacy
+	tx      *dao.Transactor
+	deleter *conversation.Deleter
+	tenant  int64
+	job     model.Erasure
+	index   *indexer
+}
+
 // pendingErasure writes a tenant where an outside speaker named name takes
 // part in n calls, and a pending job erasing them.
-func pendingErasure(t *testing.T, name string, n int) (*dao.Privacy, *dao.Transactor, *conversation.Deleter, int64, model.Erasure) {
+func pendingErasure(t *testing.T, name string, n int) erasureCase {
 	t.Helper()
 	db := daotest.Open(t)
 	tenant, _ := guestCalls(t, db, name, n)
-	repo, tx := dao.NewPrivacy(db), dao.NewTransactor(db)
-	deleter := conversation.NewDeleter(dao.NewConversations(db), tx)
-	job := model.Erasure{TenantID: tenant, SubjectKind: model.SubjectName, Subject: name, Status: model.ErasurePending, ConversationsTotal: int64(n)}
-	if err := repo.CreateErasure(context.Background(), &job); err != nil {
+	c := erasureCase{db: db, repo: dao.NewPrivacy(db), tx: dao.NewTransactor(db), tenant: tenant}
+	c.deleter = conversation.NewDeleter(dao.NewConversations(db), c.tx)
+	c.index = startIndexer(t, db, tenant)
+	c.job = model.Erasure{TenantID: tenant, SubjectKind: model.SubjectName, Subject: name, Status: model.ErasurePending, ConversationsTotal: int64(n)}
+	if err := c.repo.CreateErasure(context.Background(), &c.job); err != nil {
 		t.Fatal(err)
 	}
-	return repo, tx, deleter, tenant, job
+	return c
+}
+
+// indexer stands for the search indexer of a tenant: while up, it takes
+// the tenant's search jobs off the outbox, as one that wrote them to the
+// engine does; while down (the engine fails), it leaves them.
+type indexer struct{ down atomic.Bool }
+
+func startIndexer(t *testing.T, db *gorm.DB, tenant int64) *indexer {
+	t.Helper()
+	ix := &indexer{}
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			if !ix.down.Load() {
+				// A failed delete is tried again at the next tick, as
+				// the indexer retries.
+				_ = db.Exec("DELETE FROM outbox WHERE tenant_id = ? AND kind IN ?", tenant,
+					[]string{model.OutboxTranscript, model.OutboxConversation}).Error
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		close(stop)
+		<-stopped
+	})
+	return ix
+}
+
+// refresher stands for the search engine's refresh: it fails the first
+// fail calls, and notes a call made while a removal of the tenant was
+// still in the outbox (one the refresh could not have made searchable).
+type refresher struct {
+	db     *gorm.DB
+	tenant int64
+	fail   atomic.Int32
+	calls  atomic.Int32
+	early  atomic.Bool
+}
+
+func (r *refresher) Refresh(ctx context.Context) error {
+	r.calls.Add(1)
+	var n int64
+	if err := r.db.WithContext(ctx).Model(&model.OutboxJob{}).Where("tenant_id = ?", r.tenant).Count(&n).Error; err != nil || n > 0 {
+		r.early.Store(true)
+	}
+	if r.fail.Add(-1) >= 0 {
+		return errors.New("elasticsearch: no available connection")
+	}
+	return nil
+}
+
+// waitDeleted waits until the job counts deleted conversations: it waits
+// for the index from then on.
+func waitDeleted(t *testing.T, c erasureCase, deleted int64) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		e, err := c.repo.GetErasure(context.Background(), c.tenant, c.job.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.ConversationsDeleted == deleted {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the job deleted %d of %d conversations", e.ConversationsDeleted, deleted)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestErasureIsDoneOnlyOnceTheIndexRemovedItsConversations: while the
+// search engine fails, the removals of the deleted conversations stay in
+// the outbox, and the job stays pending, held, past Settle and past its
+// lease; a removal of another tenant does not hold it. Once the indexer
+// has removed them and a refresh succeeded after that, the job is done.
+func TestErasureIsDoneOnlyOnceTheIndexRemovedItsConversations(t *testing.T) {
+	ctx := context.Background()
+	c := pendingErasure(t, "Guest Qian", 3)
+	c.index.down.Store(true)
+	// Another tenant's conversation, deleted, whose removal never
+	// happens here.
+	if err := c.db.Create(&model.OutboxJob{TenantID: c.tenant + 1, Kind: model.OutboxConversation, ConversationID: 999999,
+		NextAttemptAt: time.Now(), CreatedAt: time.Now()}).Error; err != nil {
+		t.Fatal(err)
+	}
+	refresh := &refresher{db: c.db, tenant: c.tenant}
+	refresh.fail.Store(2)
+	lease := 600 * time.Millisecond
+	r := privacy.NewRunner(c.repo, c.deleter, noRevoker{}, c.tx, privacy.RunnerOptions{Lease: lease, Settle: 100 * time.Millisecond,
+		Refresher: refresh, IndexPoll: 20 * time.Millisecond}, zerolog.Nop())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := r.RunOnce(ctx)
+		errc <- err
+	}()
+	waitDeleted(t, c, 3)
+	time.Sleep(lease + 300*time.Millisecond)
+	if e, err := c.repo.GetErasure(ctx, c.tenant, c.job.ID); err != nil || e.Status != model.ErasurePending || e.FinishedAt != nil {
+		t.Fatalf("done while the index still holds the conversations: %+v %v", e, err)
+	}
+	other := privacy.NewRunner(c.repo, c.deleter, noRevoker{}, c.tx, privacy.RunnerOptions{Lease: lease}, zerolog.Nop())
+	if worked, err := other.RunOnce(ctx); worked || err != nil {
+		t.Fatalf("another instance took the waiting job: %v %v", worked, err)
+	}
+	if n := refresh.calls.Load(); n != 0 {
+		t.Fatalf("refreshed %d times before the removals were done", n)
+	}
+
+	c.index.down.Store(false)
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the job is not done 5 s after the index caught up")
+	}
+	e, err := c.repo.GetErasure(ctx, c.tenant, c.job.ID)
+	if err != nil || e.Status != model.ErasureDone || e.ConversationsDeleted != 3 || e.FinishedAt == nil {
+		t.Fatalf("job: %+v %v", e, err)
+	}
+	if n := refresh.calls.Load(); n != 3 || refresh.early.Load() {
+		t.Errorf("refreshed %d times (want 2 failures, then 1), early %v", n, refresh.early.Load())
+	}
+}
+
+// TestErasureWaitingForTheIndexStopsWhenItsLeaseIsLost: a job whose
+// lease passed to another instance while it waits for the index ends
+// there, without finishing the job.
+func TestErasureWaitingForTheIndexStopsWhenItsLeaseIsLost(t *testing.T) {
+	ctx := context.Background()
+	c := pendingErasure(t, "Guest Sun", 2)
+	c.index.down.Store(true)
+	r := privacy.NewRunner(c.repo, c.deleter, noRevoker{}, c.tx, privacy.RunnerOptions{Lease: 300 * time.Millisecond,
+		IndexPoll: 20 * time.Millisecond}, zerolog.Nop())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := r.RunOnce(ctx)
+		errc <- err
+	}()
+	waitDeleted(t, c, 2)
+	if err := c.db.Exec("UPDATE privacy_erasures SET lease_owner = 'another' WHERE id = ?", c.job.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-errc:
+		if err == nil {
+			t.Fatal("the job ended without error after its lease was lost")
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("still waiting for the index 3 s after the lease was lost")
+	}
+	if e, err := c.repo.GetErasure(ctx, c.tenant, c.job.ID); err != nil || e.Status != model.ErasurePending || e.LeaseOwner != "another" {
+		t.Fatalf("job: %+v %v", e, err)
+	}
+}
+
+// TestErasureWaitingForTheIndexStopsWithItsContext: a runner stopping
+// while its job waits for the index ends the wait at once; the job stays
+// pending, to be resumed.
+func TestErasureWaitingForTheIndexStopsWithItsContext(t *testing.T) {
+	c := pendingErasure(t, "Guest Zhou", 2)
+	c.index.down.Store(true)
+	r := privacy.NewRunner(c.repo, c.deleter, noRevoker{}, c.tx, privacy.RunnerOptions{Lease: time.Minute,
+		IndexPoll: 20 * time.Millisecond}, zerolog.Nop())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() {
+		_, err := r.RunOnce(ctx)
+		errc <- err
+	}()
+	waitDeleted(t, c, 2)
+	cancel()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("RunOnce: %v, want context.Canceled", err)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("still waiting for the index 1 s after the context ended")
+	}
+	if e, err := c.repo.GetErasure(context.Background(), c.tenant, c.job.ID); err != nil || e.Status != model.ErasurePending {
+		t.Fatalf("job: %+v %v", e, err)
+	}
 }

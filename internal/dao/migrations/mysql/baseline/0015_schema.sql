@@ -1,7 +1,7 @@
--- The MySQL schema at migration 0014, in one piece: what `mgvcore migrate up`
--- creates on an empty database instead of replaying 0001 to 0014, so that a
+-- The MySQL schema at migration 0015, in one piece: what `mgvcore migrate up`
+-- creates on an empty database instead of replaying 0001 to 0015, so that a
 -- new install is reviewed (Archery, goInception rules) as the clean schema.
--- A test keeps it equal to what 0001..0014 build on an existing database.
+-- A test keeps it equal to what 0001..0015 build on an existing database.
 -- Tables take the database's character set: create the database with
 -- CHARACTER SET utf8mb4 (`migrate up` refuses any other).
 
@@ -214,7 +214,8 @@ CREATE TABLE outbox (
   created_at      DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'created (UTC)',
   PRIMARY KEY (id),
   KEY idx_outbox_due (kind, next_attempt_at, id),
-  KEY idx_outbox_tracker (kind, tracker_id, version)
+  KEY idx_outbox_tracker (kind, tracker_id, version),
+  KEY idx_outbox_tenant (tenant_id, kind, conversation_id)
 ) ENGINE=InnoDB COMMENT='background jobs written in the transaction of the change they follow';
 
 CREATE TABLE transcript_parts (
