@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/logging"
 )
 
 // mapCarrier is a Carrier over plain maps.
@@ -178,5 +180,29 @@ func TestChainOrder(t *testing.T) {
 	_, _ = Chain(mark("a"), nil, mark("b"), mark("c"))(ok)(context.Background(), nil)
 	if strings.Join(order, "") != "abc" {
 		t.Fatalf("order %v, want a b c (nil skipped)", order)
+	}
+}
+
+// BenchmarkAccessLog is one call through AccessLog with the production
+// logger (JSON lines, timestamp, buffered writer) and no observer: the
+// access log's own cost per request.
+func BenchmarkAccessLog(b *testing.B) {
+	out := logging.NewBufferedWriter(io.Discard, 64<<10, time.Hour)
+	b.Cleanup(func() { _ = out.Close() })
+	log, err := logging.New(out, "info", "json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := AccessLog(log)(ok)
+	info, _ := testInfo(nil)
+	info.SetRequestID("5d97856f7820355211234e0ec78fe2cb")
+	info.SetTraceID("c909f96cc639d709c8c07cd5d28756c3")
+	info.ClientIP = "127.0.0.1"
+	ctx := WithInfo(context.Background(), info)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := h(ctx, nil); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
