@@ -182,7 +182,7 @@ func TestPrivacyLookupAndErasureOnMariaDBAndElasticsearch(t *testing.T) {
 	if done.ConversationsDeleted != 3 || done.FinishedAt == nil {
 		t.Fatalf("erasure done: %+v", done)
 	}
-	authCall(t, s, http.MethodPost, confirm, admin, map[string]any{"count": 3}).want(t, http.StatusConflict, "CONFLICT")
+	authCall(t, s, http.MethodPost, confirm, admin, map[string]any{"count": 3}).want(t, http.StatusConflict, "ERASURE_NOT_AWAITING_CONFIRMATION")
 	for _, id := range calls {
 		wantNoRows(t, f, id)
 	}

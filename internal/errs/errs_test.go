@@ -316,11 +316,12 @@ func TestStatusCodeMapping(t *testing.T) {
 // which a gRPC client's error maps back to the same reason and status.
 func TestEveryConflictChoosesItsGRPCCode(t *testing.T) {
 	want := map[string]codes.Code{
-		ReasonConflict:             codes.Aborted,
-		ReasonAlreadyExists:        codes.AlreadyExists,
-		ReasonConversationConflict: codes.AlreadyExists,
-		ReasonLastAdmin:            codes.FailedPrecondition,
-		ReasonAppQuotaExceeded:     codes.ResourceExhausted,
+		ReasonConflict:                       codes.Aborted,
+		ReasonAlreadyExists:                  codes.AlreadyExists,
+		ReasonConversationConflict:           codes.AlreadyExists,
+		ReasonLastAdmin:                      codes.FailedPrecondition,
+		ReasonAppQuotaExceeded:               codes.ResourceExhausted,
+		ReasonErasureNotAwaitingConfirmation: codes.FailedPrecondition,
 	}
 	for _, r := range reasons {
 		_, chosen := grpcCodeOf(r.reason)

@@ -57,6 +57,11 @@ const (
 	// ReasonAppQuotaExceeded: the tenant has as many apps as it may; one
 	// must be deleted before another is created (not a retry-later 429).
 	ReasonAppQuotaExceeded = "APP_QUOTA_EXCEEDED"
+
+	// ReasonErasureNotAwaitingConfirmation: the erasure is past its
+	// confirmation (confirmed, running or done); confirming it again
+	// changes nothing, and retrying will not either.
+	ReasonErasureNotAwaitingConfirmation = "ERASURE_NOT_AWAITING_CONFIRMATION"
 )
 
 // reasons gives every reason its HTTP status and its envelope code, the
@@ -105,6 +110,7 @@ var reasons = []struct {
 	{ReasonSubscriptionNotFound, http.StatusNotFound, 40431},
 	{ReasonDeliveryNotFound, http.StatusNotFound, 40432},
 	{ReasonAppQuotaExceeded, http.StatusConflict, 40941},
+	{ReasonErasureNotAwaitingConfirmation, http.StatusConflict, 40905},
 }
 
 // grpcCodes gives the reasons whose HTTP status alone maps to a wrong gRPC
@@ -127,6 +133,8 @@ var grpcCodes = []struct {
 	// The tenant has all the apps it may have: a quota, spent until an
 	// admin deletes one.
 	{ReasonAppQuotaExceeded, codes.ResourceExhausted},
+	// The job's state forbids the call, and will not change back.
+	{ReasonErasureNotAwaitingConfirmation, codes.FailedPrecondition},
 }
 
 // grpcCodeOf is the code grpcCodes gives reason, if any.

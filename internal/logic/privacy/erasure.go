@@ -102,14 +102,15 @@ func (s *Service) erasure(ctx context.Context, id int64) (model.Scope, model.Era
 
 // ConfirmErasure lets a job that waits for confirmation run; count must be
 // the number of conversations it deletes, as the job states it. A job that
-// waits for nothing is a CONFLICT. Admins only.
+// waits for no confirmation (any more) is ERASURE_NOT_AWAITING_CONFIRMATION.
+// Admins only.
 func (s *Service) ConfirmErasure(ctx context.Context, id, count int64) (ErasureView, error) {
 	sc, e, err := s.erasure(ctx, id)
 	if err != nil {
 		return ErasureView{}, err
 	}
 	if e.Status != model.ErasureAwaitingConfirmation {
-		return ErasureView{}, errs.Conflict("erasure %d is %s and waits for no confirmation", id, e.Status)
+		return ErasureView{}, errs.Of(errs.ReasonErasureNotAwaitingConfirmation, "erasure %d is %s and waits for no confirmation", id, e.Status)
 	}
 	if count != e.ConversationsTotal {
 		return ErasureView{}, errs.InvalidArgument("count", "must be the number of conversations the erasure deletes, %d (got %d)", e.ConversationsTotal, count)
@@ -119,7 +120,8 @@ func (s *Service) ConfirmErasure(ctx context.Context, id, count int64) (ErasureV
 		return ErasureView{}, err
 	}
 	if !ok {
-		return ErasureView{}, errs.Conflict("erasure %d was confirmed already", id)
+		// Another admin confirmed it in the meantime.
+		return ErasureView{}, errs.Of(errs.ReasonErasureNotAwaitingConfirmation, "erasure %d was confirmed already", id)
 	}
 	s.notify()
 	return s.GetErasure(ctx, id)
