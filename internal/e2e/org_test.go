@@ -162,6 +162,7 @@ func TestOrgAdminOnlyWritesOnMariaDB(t *testing.T) {
 		{map[string]any{"name": "X", "email": "not an email", "password": "a good password"}, "email"},
 		{map[string]any{"name": "X", "email": "y@test.mgv", "password": "short"}, "password"},
 		{map[string]any{"name": "X", "email": "y@test.mgv", "password": "a good password", "role": "owner"}, "role"},
+		{map[string]any{"name": "X\u0000Y", "email": "y@test.mgv", "password": "a good password"}, "name"},
 	}
 	for _, b := range bad {
 		r := authCall(t, s, http.MethodPost, "/api/v1/users", admin, b.body).want(t, http.StatusBadRequest, "INVALID_ARGUMENT")

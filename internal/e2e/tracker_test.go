@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -120,6 +121,11 @@ func TestTrackersOnMariaDB(t *testing.T) {
 		want(t, http.StatusBadRequest, "INVALID_ARGUMENT")
 	if bad.Metadata["field"] != "keywords[1]" {
 		t.Errorf("bad keyword names %q", bad.Metadata["field"])
+	}
+	nul := authCall(t, s, http.MethodPost, "/api/v1/trackers", admin, map[string]any{"name": "nul\u0000x", "keywords": []string{"ok"}}).
+		want(t, http.StatusBadRequest, "INVALID_ARGUMENT")
+	if nul.Metadata["field"] != "name" || !strings.Contains(nul.Msg, "control characters (U+0000") {
+		t.Errorf("a NUL in the name: field %q, message %q", nul.Metadata["field"], nul.Msg)
 	}
 	authCall(t, s, http.MethodPost, "/api/v1/trackers", admin, map[string]any{"name": "x", "keywords": "price"}).want(t, http.StatusBadRequest, "")
 

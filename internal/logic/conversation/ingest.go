@@ -398,7 +398,8 @@ func requestHash(c model.Conversation, parts []model.Participant) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// checkText validates a string field's length in characters.
+// checkText validates a one-line string field: its length in characters,
+// and no control characters.
 func checkText(field, v string, minChars, maxChars int) error {
 	if !utf8.ValidString(v) {
 		return errs.InvalidArgument(field, "must be UTF-8")
@@ -412,7 +413,7 @@ func checkText(field, v string, minChars, maxChars int) error {
 	case n > maxChars:
 		return errs.InvalidArgument(field, "at most %d characters (got %d)", maxChars, n)
 	}
-	return nil
+	return access.CheckLine(field, v)
 }
 
 // checkRef validates a reference by id or origin id.

@@ -268,6 +268,8 @@ func TestCreateConversationValidation(t *testing.T) {
 		{"negative owner", func(r *CreateRequest) { r.Owner = Ref{ID: -1} }, "owner_user_id"},
 		{"owner origin too long", func(r *CreateRequest) { r.Owner = Ref{OriginID: strings.Repeat("u", 129)} }, "origin_owner_user_id"},
 		{"title too long", func(r *CreateRequest) { r.Title = strings.Repeat("标", 256) }, "title"},
+		{"escape sequence in the title", func(r *CreateRequest) { r.Title = "call \x1b[2J" }, "title"},
+		{"NUL in a participant name", func(r *CreateRequest) { r.Participants[1].Name = "Erin\x00" }, "participants[1].name"},
 		{"no channel", func(r *CreateRequest) { r.Channel = "" }, "channel"},
 		{"bad channel", func(r *CreateRequest) { r.Channel = "7" }, "channel"},
 		{"bad direction", func(r *CreateRequest) { r.Direction = "sideways" }, "direction"},

@@ -744,7 +744,7 @@ func orgName(field, v string) (string, error) {
 	case utf8.RuneCountInString(v) > 255:
 		return "", errs.InvalidArgument(field, "must be at most 255 characters")
 	}
-	return v, nil
+	return v, access.CheckLine(field, v)
 }
 
 func orgOriginID(field, v string, required bool) error {
@@ -756,7 +756,7 @@ func orgOriginID(field, v string, required bool) error {
 	case strings.TrimSpace(v) != v:
 		return errs.InvalidArgument(field, "must not start or end with spaces")
 	}
-	return nil
+	return access.CheckLine(field, v)
 }
 
 func orgAssign[T any](dst *T, v *T) {

@@ -182,6 +182,8 @@ func TestCreateUser(t *testing.T) {
 		{"app", w.appCtx(w.app), ok, "PERMISSION_DENIED", ""},
 		{"no name", admin, with(func(r *identity.CreateUserRequest) { r.Name = "  " }), "INVALID_ARGUMENT", "name"},
 		{"long name", admin, with(func(r *identity.CreateUserRequest) { r.Name = strings.Repeat("名", 256) }), "INVALID_ARGUMENT", "name"},
+		{"NUL in the name", admin, with(func(r *identity.CreateUserRequest) { r.Name = "Li\x00Na" }), "INVALID_ARGUMENT", "name"},
+		{"line break in the name", admin, with(func(r *identity.CreateUserRequest) { r.Name = "Li\nNa" }), "INVALID_ARGUMENT", "name"},
 		{"bad email", admin, with(func(r *identity.CreateUserRequest) { r.Email = "x at acme" }), "INVALID_ARGUMENT", "email"},
 		{"display-name email", admin, with(func(r *identity.CreateUserRequest) { r.Email = "X <x@acme.test>" }), "INVALID_ARGUMENT", "email"},
 		{"bad phone", admin, with(func(r *identity.CreateUserRequest) { r.Phone = "139-0000" }), "INVALID_ARGUMENT", "phone"},

@@ -28,6 +28,8 @@ func TestInputValidation(t *testing.T) {
 		{"exactly 64 characters", Input{Name: "x", Keywords: []string{strings.Repeat("字", 64)}}, "", []string{strings.Repeat("字", 64)}},
 		{"name required", Input{Name: "  ", Keywords: []string{"a"}}, "name", nil},
 		{"name too long", Input{Name: strings.Repeat("n", 256), Keywords: []string{"a"}}, "name", nil},
+		{"NUL in the name", Input{Name: "nul\x00x", Keywords: []string{"a"}}, "name", nil},
+		{"NUL in a keyword", Input{Name: "x", Keywords: []string{"a", "nul\x00x"}}, "keywords[1]", nil},
 		{"no keywords", Input{Name: "x"}, "keywords", nil},
 		{"too many keywords", Input{Name: "x", Keywords: many}, "keywords", nil},
 		{"empty keyword", Input{Name: "x", Keywords: []string{"a", " "}}, "keywords[1]", nil},

@@ -184,6 +184,9 @@ func trackerRow(in Input) (*model.Tracker, error) {
 	case n > maxName:
 		return nil, errs.InvalidArgument("name", "is longer than %d characters", maxName)
 	}
+	if err := access.CheckLine("name", name); err != nil {
+		return nil, err
+	}
 	aff := in.Affiliation
 	switch aff {
 	case "":
@@ -222,6 +225,9 @@ func cleanKeywords(in []string) ([]string, error) {
 		}
 		if utf8.RuneCountInString(k) > maxKeywordChars {
 			return nil, errs.InvalidArgument(field, "is longer than %d characters", maxKeywordChars)
+		}
+		if err := access.CheckLine(field, k); err != nil {
+			return nil, err
 		}
 		toks := matchTokens(k)
 		if len(toks) == 0 {
