@@ -26,7 +26,7 @@ func newPrivacyDomain(dm *domain, convs *dao.Conversations) *privacyDomain {
 	cfg := dm.cfg.Privacy
 	o := privacy.RunnerOptions{
 		Batch: cfg.ErasureBatch, Lease: cfg.ErasureLease.Duration, Audit: dm.audit.writer,
-		Settle: dm.search.indexer.RecentBound(),
+		Settle: dm.search.indexer.RecentBound(), ConfirmOver: cfg.ConfirmOver,
 	}
 	if r, ok := dm.search.engine.(search.Refresher); ok {
 		o.Refresher = r

@@ -108,12 +108,56 @@ func (p *Privacy) GetErasure(ctx context.Context, tenantID, id int64) (model.Era
 	return e, dbError(err, errErasureNotFound)
 }
 
-// ConfirmErasure moves a job awaiting confirmation to pending.
-func (p *Privacy) ConfirmErasure(ctx context.Context, tenantID, id int64) (bool, error) {
+// ConfirmErasure moves a job awaiting confirmation for total
+// conversations to pending: not one whose total changed meanwhile.
+func (p *Privacy) ConfirmErasure(ctx context.Context, tenantID, id, total int64) (bool, error) {
 	now := dbNow()
-	res := conn(ctx, p.db).Exec("UPDATE privacy_erasures SET status = ?, lease_until = ?, updated_at = ? WHERE tenant_id = ? AND id = ? AND status = ?",
-		model.ErasurePending, now, now, tenantID, id, model.ErasureAwaitingConfirmation)
+	res := conn(ctx, p.db).Exec("UPDATE privacy_erasures SET status = ?, lease_until = ?, updated_at = ? "+
+		"WHERE tenant_id = ? AND id = ? AND status = ? AND conversations_total = ?",
+		model.ErasurePending, now, now, tenantID, id, model.ErasureAwaitingConfirmation, total)
 	return res.RowsAffected == 1, dbError(res.Error, nil)
+}
+
+// RecountErasure sets the total of a job awaiting confirmation.
+func (p *Privacy) RecountErasure(ctx context.Context, tenantID, id, total int64) (bool, error) {
+	res := conn(ctx, p.db).Exec("UPDATE privacy_erasures SET conversations_total = ?, updated_at = ? WHERE tenant_id = ? AND id = ? AND status = ?",
+		total, dbNow(), tenantID, id, model.ErasureAwaitingConfirmation)
+	return res.RowsAffected == 1, dbError(res.Error, nil)
+}
+
+// ErasureGrew sets the total of owner's job: with confirm, the job goes
+// back to awaiting confirmation and its claim is released; otherwise it
+// stays owner's and the lease is renewed.
+func (p *Privacy) ErasureGrew(ctx context.Context, id int64, owner string, total int64, confirm bool, lease time.Duration) (bool, error) {
+	now := dbNow()
+	status, leaseOwner, until := model.ErasurePending, owner, now.Add(lease)
+	if confirm {
+		status, leaseOwner, until = model.ErasureAwaitingConfirmation, "", now
+	}
+	res := conn(ctx, p.db).Exec("UPDATE privacy_erasures SET conversations_total = ?, status = ?, lease_owner = ?, lease_until = ?, updated_at = ? "+
+		"WHERE id = ? AND lease_owner = ? AND status = ?", total, status, leaseOwner, until, now, id, owner, model.ErasurePending)
+	return res.RowsAffected == 1, dbError(res.Error, nil)
+}
+
+// BoundErasure gives a job from before migration 0016, which has no
+// bound, the tenant's highest conversation id now, and returns the job's
+// bound. A job that has one keeps it, so callers racing agree.
+func (p *Privacy) BoundErasure(ctx context.Context, tenantID, id int64) (int64, error) {
+	db := conn(ctx, p.db)
+	err := db.Exec("UPDATE privacy_erasures SET conversations_up_to = "+
+		"(SELECT COALESCE(MAX(c.id), 0) FROM conversations AS c WHERE c.tenant_id = ?) "+
+		"WHERE tenant_id = ? AND id = ? AND conversations_up_to IS NULL", tenantID, tenantID, id).Error
+	if err != nil {
+		return 0, dbError(err, nil)
+	}
+	var upTo []int64
+	if err := db.Raw("SELECT conversations_up_to FROM privacy_erasures WHERE tenant_id = ? AND id = ?", tenantID, id).Scan(&upTo).Error; err != nil {
+		return 0, dbError(err, nil)
+	}
+	if len(upTo) != 1 {
+		return 0, errErasureNotFound
+	}
+	return upTo[0], nil
 }
 
 // ClaimErasure leases the oldest pending job whose lease ran out: a
@@ -167,14 +211,39 @@ func (p *Privacy) IndexRemovalPending(ctx context.Context, tenantID, mark int64)
 	return len(ids) > 0, dbError(err, nil)
 }
 
-// ExternalConversations lists conversations where a speaker who is not a
-// user is named value.
-func (p *Privacy) ExternalConversations(ctx context.Context, tenantID int64, value string, limit int) ([]int64, error) {
+// externalMatch is the participants who are not users, named value, in
+// the tenant's conversations up to id upTo.
+const externalMatch = "tenant_id = ? AND user_id IS NULL AND name = ? AND conversation_id <= ?"
+
+// ExternalConversations lists conversations up to id upTo where a speaker
+// who is not a user is named value.
+func (p *Privacy) ExternalConversations(ctx context.Context, tenantID int64, value string, upTo int64, limit int) ([]int64, error) {
 	var ids []int64
 	err := conn(ctx, p.db).Model(&model.Participant{}).Distinct("conversation_id").
-		Where("tenant_id = ? AND user_id IS NULL AND name = ?", tenantID, value).
+		Where(externalMatch, tenantID, value, upTo).
 		Order("conversation_id").Limit(limit).Pluck("conversation_id", &ids).Error
 	return ids, dbError(err, nil)
+}
+
+// CountExternalConversations counts the conversations up to id upTo where
+// a speaker who is not a user is named value.
+func (p *Privacy) CountExternalConversations(ctx context.Context, tenantID int64, value string, upTo int64) (int64, error) {
+	var n int64
+	err := conn(ctx, p.db).Raw("SELECT COUNT(DISTINCT conversation_id) FROM participants WHERE "+externalMatch, tenantID, value, upTo).Scan(&n).Error
+	return n, dbError(err, nil)
+}
+
+// ErasureScope is what an erasure requested now covers: the tenant's
+// highest conversation id, and the number of conversations up to it where
+// a speaker who is not a user is named value. One statement reads both,
+// so the count is of the conversations as they were at the bound's read,
+// whatever commits meanwhile and whatever the isolation level.
+func (p *Privacy) ErasureScope(ctx context.Context, tenantID int64, value string) (upTo, count int64, err error) {
+	var row struct{ UpTo, N int64 }
+	err = conn(ctx, p.db).Raw("SELECT m.up_to AS up_to, (SELECT COUNT(DISTINCT conversation_id) FROM participants WHERE "+externalMatch+") AS n "+
+		"FROM (SELECT COALESCE(MAX(id), 0) AS up_to FROM conversations WHERE tenant_id = ?) AS m",
+		tenantID, value, gorm.Expr("m.up_to"), tenantID).Scan(&row).Error
+	return row.UpTo, row.N, dbError(err, nil)
 }
 
 // AnonymiseUser clears what identifies a user and queues the re-indexing

@@ -36,6 +36,10 @@ type Erasure struct {
 	CreatedAt            time.Time
 	UpdatedAt            time.Time
 	FinishedAt           *time.Time
+	// ConversationsUpTo is the tenant's highest conversation id when the
+	// job was requested: it deletes no conversation above it. Nil for a
+	// job from before migration 0016 that has not been taken up since.
+	ConversationsUpTo *int64
 }
 
 // TableName is privacy_erasures.

@@ -65,6 +65,7 @@ type ErasureJSON struct {
 	CreatedAt            time.Time  `json:"created_at"`
 	UpdatedAt            time.Time  `json:"updated_at"`
 	FinishedAt           *time.Time `json:"finished_at"`
+	ConversationsUpTo    *int64     `json:"conversations_up_to"`
 }
 
 // Routes adds the routes.

@@ -25,13 +25,14 @@ type ErasureView struct {
 	CreatedAt            time.Time
 	UpdatedAt            time.Time
 	FinishedAt           *time.Time
+	ConversationsUpTo    *int64
 }
 
 func erasureView(e model.Erasure) ErasureView {
 	v := ErasureView{ID: e.ID, Status: e.Status, SubjectKind: e.SubjectKind, InternalUser: e.UserID != 0,
 		ConversationsTotal: e.ConversationsTotal, ConversationsDeleted: e.ConversationsDeleted,
 		UsersAnonymised: e.UsersAnonymised, LastError: e.LastError,
-		CreatedAt: e.CreatedAt.UTC(), UpdatedAt: e.UpdatedAt.UTC()}
+		CreatedAt: e.CreatedAt.UTC(), UpdatedAt: e.UpdatedAt.UTC(), ConversationsUpTo: e.ConversationsUpTo}
 	if e.FinishedAt != nil {
 		t := e.FinishedAt.UTC()
 		v.FinishedAt = &t
@@ -41,9 +42,12 @@ func erasureView(e model.Erasure) ErasureView {
 
 // StartErasure starts erasing a person: the conversations where they are a
 // speaker who is not a user are deleted, and if they are a user of the
-// tenant, that user is anonymised (their conversations stay). The job runs
-// in the background; one deleting more than the confirmation threshold
-// waits for ConfirmErasure with its count. Admins only.
+// tenant, that user is anonymised (their conversations stay). The job is
+// the conversations that exist now: it keeps the tenant's highest
+// conversation id, read with the count, and deletes none above it (a
+// conversation ingested later is for a later request). It runs in the
+// background; one deleting more than the confirmation threshold waits for
+// ConfirmErasure with its count. Admins only.
 func (s *Service) StartErasure(ctx context.Context, subject Subject) (ErasureView, error) {
 	sc, err := access.Require(ctx, access.Admin)
 	if err != nil {
@@ -57,8 +61,12 @@ func (s *Service) StartErasure(ctx context.Context, subject Subject) (ErasureVie
 	if err != nil {
 		return ErasureView{}, err
 	}
+	upTo, n, err := s.repo.ErasureScope(ctx, sc.TenantID, value)
+	if err != nil {
+		return ErasureView{}, err
+	}
 	e := model.Erasure{TenantID: sc.TenantID, RequestedBy: sc.UserID, SubjectKind: kind, Subject: value,
-		Status: model.ErasurePending, ConversationsTotal: int64(len(m.External))}
+		Status: model.ErasurePending, ConversationsTotal: n, ConversationsUpTo: &upTo}
 	if m.User != nil {
 		if err := s.repo.KeepAnAdmin(ctx, sc.TenantID, m.User.ID); err != nil {
 			return ErasureView{}, err
@@ -101,9 +109,14 @@ func (s *Service) erasure(ctx context.Context, id int64) (model.Scope, model.Era
 }
 
 // ConfirmErasure lets a job that waits for confirmation run; count must be
-// the number of conversations it deletes, as the job states it. A job that
-// waits for no confirmation (any more) is ERASURE_NOT_AWAITING_CONFIRMATION.
-// Admins only.
+// the number of conversations it deletes, as the job states it. The job is
+// counted again first (what it deleted, and what matches up to its bound
+// now): a transcript rewritten since may have added or removed the person
+// from conversations. When that number is not the job's total, the total
+// becomes it and the confirmation is refused, naming it, so that an admin
+// confirms what will really be deleted. A job that waits for no
+// confirmation (any more) is ERASURE_NOT_AWAITING_CONFIRMATION. Admins
+// only.
 func (s *Service) ConfirmErasure(ctx context.Context, id, count int64) (ErasureView, error) {
 	sc, e, err := s.erasure(ctx, id)
 	if err != nil {
@@ -112,17 +125,56 @@ func (s *Service) ConfirmErasure(ctx context.Context, id, count int64) (ErasureV
 	if e.Status != model.ErasureAwaitingConfirmation {
 		return ErasureView{}, errs.Of(errs.ReasonErasureNotAwaitingConfirmation, "erasure %d is %s and waits for no confirmation", id, e.Status)
 	}
+	upTo, err := s.repo.BoundErasure(ctx, sc.TenantID, id)
+	if err != nil {
+		return ErasureView{}, err
+	}
+	left, err := s.repo.CountExternalConversations(ctx, sc.TenantID, e.Subject, upTo)
+	if err != nil {
+		return ErasureView{}, err
+	}
+	if total := e.ConversationsDeleted + left; total != e.ConversationsTotal {
+		ok, err := s.repo.RecountErasure(ctx, sc.TenantID, id, total)
+		if err != nil {
+			return ErasureView{}, err
+		}
+		if !ok {
+			return ErasureView{}, confirmedAlready(id)
+		}
+		return ErasureView{}, countChanged(total)
+	}
 	if count != e.ConversationsTotal {
 		return ErasureView{}, errs.InvalidArgument("count", "must be the number of conversations the erasure deletes, %d (got %d)", e.ConversationsTotal, count)
 	}
-	ok, err := s.repo.ConfirmErasure(ctx, sc.TenantID, id)
+	ok, err := s.repo.ConfirmErasure(ctx, sc.TenantID, id, count)
 	if err != nil {
 		return ErasureView{}, err
 	}
 	if !ok {
-		// Another admin confirmed it in the meantime.
-		return ErasureView{}, errs.Of(errs.ReasonErasureNotAwaitingConfirmation, "erasure %d was confirmed already", id)
+		// Another admin confirmed it in the meantime, or counted it
+		// again to another total.
+		now, err := s.repo.GetErasure(ctx, sc.TenantID, id)
+		if err != nil {
+			return ErasureView{}, err
+		}
+		if now.Status == model.ErasureAwaitingConfirmation {
+			return ErasureView{}, countChanged(now.ConversationsTotal)
+		}
+		return ErasureView{}, confirmedAlready(id)
 	}
 	s.notify()
 	return s.GetErasure(ctx, id)
+}
+
+// countChanged refuses a confirmation of a job whose count is total now;
+// the metadata conversations_total carries the number to confirm.
+func countChanged(total int64) error {
+	n := strconv.FormatInt(total, 10)
+	return errs.InvalidArgument("count", "the conversations the erasure deletes changed since they were counted: it now deletes %s; confirm %s", n, n).
+		With("conversations_total", n)
+}
+
+// confirmedAlready refuses a confirmation that another got in before.
+func confirmedAlready(id int64) error {
+	return errs.Of(errs.ReasonErasureNotAwaitingConfirmation, "erasure %d was confirmed already", id)
 }

@@ -29,18 +29,37 @@ type Repo interface {
 	CreateErasure(ctx context.Context, e *model.Erasure) error
 	// GetErasure returns a job of the tenant; ERASURE_NOT_FOUND otherwise.
 	GetErasure(ctx context.Context, tenantID, id int64) (model.Erasure, error)
-	// ConfirmErasure moves a job awaiting confirmation to pending and
-	// reports whether it did.
-	ConfirmErasure(ctx context.Context, tenantID, id int64) (bool, error)
+	// ConfirmErasure moves a job awaiting confirmation whose total is
+	// total to pending and reports whether it did.
+	ConfirmErasure(ctx context.Context, tenantID, id, total int64) (bool, error)
+	// RecountErasure sets the total of a job awaiting confirmation and
+	// reports whether it did (false: it no longer awaits confirmation).
+	RecountErasure(ctx context.Context, tenantID, id, total int64) (bool, error)
+	// ErasureGrew sets the total of owner's pending job; with confirm the
+	// job goes back to awaiting confirmation and owner's claim ends,
+	// otherwise owner's lease is renewed. False when owner no longer
+	// holds it.
+	ErasureGrew(ctx context.Context, id int64, owner string, total int64, confirm bool, lease time.Duration) (bool, error)
+	// BoundErasure returns the job's bound (ConversationsUpTo), giving a
+	// job from before it had one the tenant's highest conversation id now.
+	BoundErasure(ctx context.Context, tenantID, id int64) (int64, error)
+	// ErasureScope returns the tenant's highest conversation id now and
+	// the number of conversations up to it where a speaker who is not a
+	// user is named value, read together.
+	ErasureScope(ctx context.Context, tenantID int64, value string) (upTo, count int64, err error)
 	// ClaimErasure leases one pending job whose lease has run out to owner
 	// until lease from now; nil when there is none.
 	ClaimErasure(ctx context.Context, owner string, lease time.Duration) (*model.Erasure, error)
 	// ErasureProgress adds deleted to the job's count and renews owner's
 	// lease; false when owner no longer holds it.
 	ErasureProgress(ctx context.Context, id int64, owner string, deleted int, lease time.Duration) (bool, error)
-	// ExternalConversations lists up to limit conversations of the tenant,
-	// in id order, where a speaker who is not a user is named value.
-	ExternalConversations(ctx context.Context, tenantID int64, value string, limit int) ([]int64, error)
+	// ExternalConversations lists up to limit conversations of the tenant
+	// with ids up to upTo, in id order, where a speaker who is not a user
+	// is named value.
+	ExternalConversations(ctx context.Context, tenantID int64, value string, upTo int64, limit int) ([]int64, error)
+	// CountExternalConversations counts the conversations of the tenant
+	// with ids up to upTo where a speaker who is not a user is named value.
+	CountExternalConversations(ctx context.Context, tenantID int64, value string, upTo int64) (int64, error)
 	// OutboxMark is the highest outbox job id now (0: none).
 	OutboxMark(ctx context.Context) (int64, error)
 	// IndexRemovalPending reports whether a search job of the tenant up

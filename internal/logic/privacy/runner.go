@@ -45,6 +45,10 @@ type RunnerOptions struct {
 	// IndexPoll is how often a job waiting for the search index to remove
 	// its conversations looks at the outbox (default 250 ms).
 	IndexPoll time.Duration
+	// ConfirmOver is privacy.confirm_over: a job that finds more
+	// conversations to delete than its total, and would then delete more
+	// than this, goes back to awaiting confirmation with the new total.
+	ConfirmOver int64
 }
 
 // Refresher makes every write to the search engine so far searchable
@@ -62,7 +66,9 @@ const indexBehind = time.Minute
 // batches (recording the progress and renewing the lease after each),
 // anonymises the internal user, and ends the job. A job whose holder dies
 // is taken over when the lease runs out and resumes: what was deleted is
-// gone, so the next batch is what is left.
+// gone, so the next batch is what is left. A job deletes only
+// conversations up to its bound, and never more than its total: the
+// number it was started, or confirmed, for.
 type Runner struct {
 	repo   Repo
 	purger Purger
@@ -162,12 +168,28 @@ func (r *Runner) RunOnce(ctx context.Context) (bool, error) {
 var errLeaseLost = errors.New("the lease of the job passed to another instance")
 
 func (r *Runner) work(ctx context.Context, e *model.Erasure) error {
+	upTo, err := r.bound(ctx, e)
+	if err != nil {
+		return err
+	}
 	for {
-		ids, err := r.repo.ExternalConversations(ctx, e.TenantID, e.Subject, r.o.Batch)
+		left := e.ConversationsTotal - e.ConversationsDeleted
+		if left <= 0 {
+			waits, err := r.recount(ctx, e, upTo)
+			if err != nil || waits {
+				return err
+			}
+			if e.ConversationsTotal <= e.ConversationsDeleted {
+				break
+			}
+			continue
+		}
+		ids, err := r.repo.ExternalConversations(ctx, e.TenantID, e.Subject, upTo, int(min(int64(r.o.Batch), left)))
 		if err != nil {
 			return err
 		}
 		if len(ids) == 0 {
+			// Fewer than counted are left: some were deleted otherwise.
 			break
 		}
 		// The batch and its count commit together: a kill between them
@@ -221,6 +243,52 @@ func (r *Runner) work(ctx context.Context, e *model.Erasure) error {
 		}
 		return nil
 	})
+}
+
+// bound is the job's bound, given now to a job from before bounds were
+// kept (migration 0016): it deletes what it would have, but nothing
+// ingested from now on.
+func (r *Runner) bound(ctx context.Context, e *model.Erasure) (int64, error) {
+	if e.ConversationsUpTo != nil {
+		return *e.ConversationsUpTo, nil
+	}
+	upTo, err := r.repo.BoundErasure(ctx, e.TenantID, e.ID)
+	if err != nil {
+		return 0, err
+	}
+	e.ConversationsUpTo = &upTo
+	return upTo, nil
+}
+
+// recount counts the job again once it has deleted its total: the
+// conversations up to its bound where the person speaks can grow (a
+// transcript replaced so that they now speak in an older conversation).
+// When none is left the total stays. Otherwise the new total is what was
+// deleted and what is left: over ConfirmOver, the job goes back to
+// awaiting confirmation with it, its claim released, and recount reports
+// that it waits; else the total is raised and the job goes on. Under the
+// job's lease; a kill after it resumes from the total written.
+func (r *Runner) recount(ctx context.Context, e *model.Erasure, upTo int64) (waits bool, err error) {
+	more, err := r.repo.CountExternalConversations(ctx, e.TenantID, e.Subject, upTo)
+	if err != nil || more == 0 {
+		return false, err
+	}
+	total := e.ConversationsDeleted + more
+	confirm := total > r.o.ConfirmOver
+	ok, err := r.repo.ErasureGrew(ctx, e.ID, r.owner, total, confirm, r.o.Lease)
+	if err != nil {
+		return false, err
+	}
+	if !ok {
+		return false, errLeaseLost
+	}
+	e.ConversationsTotal = total
+	if confirm {
+		e.Status = model.ErasureAwaitingConfirmation
+		r.log.Info().Int64("erasure", e.ID).Int64("tenant_id", e.TenantID).Int64("conversations_total", total).
+			Int64("conversations_deleted", e.ConversationsDeleted).Msg("erasure: more conversations match than the job's total; it waits for confirmation of the new total")
+	}
+	return confirm, nil
 }
 
 // settle holds the job, renewing its lease, until the deleted words can

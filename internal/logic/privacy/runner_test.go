@@ -31,22 +31,34 @@ func guestCalls(t *testing.T, db *gorm.DB, name string, n int) (tenant int64, ot
 	if err := db.Create(&ten).Error; err != nil {
 		t.Fatal(err)
 	}
-	for i := range n + 1 {
-		c := model.Conversation{TenantID: ten.ID, OriginConversationID: fmt.Sprint("c", i), OwnerUserID: 1, Channel: "call",
-			Direction: "unknown", Status: "pending", BeginTime: now, CreatedAt: now, UpdatedAt: now}
-		if err := db.Create(&c).Error; err != nil {
-			t.Fatal(err)
-		}
-		speaker := name
-		if i == n {
-			speaker, other = "Someone Else", c.ID
-		}
-		p := model.Participant{TenantID: ten.ID, ConversationID: c.ID, SpeakerKey: "cust", Name: speaker, Affiliation: model.AffiliationExternal}
-		if err := db.Create(&p).Error; err != nil {
-			t.Fatal(err)
-		}
+	for i := range n {
+		call(t, db, ten.ID, fmt.Sprint("c", i), name)
 	}
-	return ten.ID, other
+	return ten.ID, call(t, db, ten.ID, fmt.Sprint("c", n), "Someone Else")
+}
+
+// call writes a conversation of the tenant with the origin id in which an
+// outside speaker named name takes part, and returns its id.
+func call(t *testing.T, db *gorm.DB, tenant int64, origin, name string) int64 {
+	t.Helper()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	c := model.Conversation{TenantID: tenant, OriginConversationID: origin, OwnerUserID: 1, Channel: "call",
+		Direction: "unknown", Status: "pending", BeginTime: now, CreatedAt: now, UpdatedAt: now}
+	if err := db.Create(&c).Error; err != nil {
+		t.Fatal(err)
+	}
+	speaks(t, db, tenant, c.ID, "cust", name)
+	return c.ID
+}
+
+// speaks adds an outside speaker named name to a conversation, under the
+// speaker key.
+func speaks(t *testing.T, db *gorm.DB, tenant, conversation int64, key, name string) {
+	t.Helper()
+	p := model.Participant{TenantID: tenant, ConversationID: conversation, SpeakerKey: key, Name: name, Affiliation: model.AffiliationExternal}
+	if err := db.Create(&p).Error; err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestErasureResumesAfterItsHolderDies: an instance claims a job, deletes
@@ -59,7 +71,12 @@ func TestErasureResumesAfterItsHolderDies(t *testing.T) {
 		repo, tx := dao.NewPrivacy(db), dao.NewTransactor(db)
 		deleter := conversation.NewDeleter(dao.NewConversations(db), tx)
 		startIndexer(t, db, tenant)
-		job := model.Erasure{TenantID: tenant, SubjectKind: model.SubjectName, Subject: "Guest Li", Status: model.ErasurePending, ConversationsTotal: 5}
+		upTo, total, err := repo.ErasureScope(ctx, tenant, "Guest Li")
+		if err != nil || total != 5 {
+			t.Fatalf("scope: %d %v", total, err)
+		}
+		job := model.Erasure{TenantID: tenant, SubjectKind: model.SubjectName, Subject: "Guest Li", Status: model.ErasurePending,
+			ConversationsTotal: total, ConversationsUpTo: &upTo}
 		if err := repo.CreateErasure(ctx, &job); err != nil {
 			t.Fatal(err)
 		}
@@ -73,7 +90,7 @@ func TestErasureResumesAfterItsHolderDies(t *testing.T) {
 		if err != nil || claimed == nil || claimed.ID != job.ID {
 			t.Fatalf("claim: %+v %v", claimed, err)
 		}
-		ids, err := repo.ExternalConversations(ctx, tenant, "Guest Li", 2)
+		ids, err := repo.ExternalConversations(ctx, tenant, "Guest Li", upTo, 2)
 		if err != nil || len(ids) != 2 {
 			t.Fatalf("batch: %v %v", ids, err)
 		}
@@ -214,7 +231,12 @@ func pendingErasure(t *testing.T, name string, n int) erasureCase {
 	c := erasureCase{db: db, repo: dao.NewPrivacy(db), tx: dao.NewTransactor(db), tenant: tenant}
 	c.deleter = conversation.NewDeleter(dao.NewConversations(db), c.tx)
 	c.index = startIndexer(t, db, tenant)
-	c.job = model.Erasure{TenantID: tenant, SubjectKind: model.SubjectName, Subject: name, Status: model.ErasurePending, ConversationsTotal: int64(n)}
+	upTo, total, err := c.repo.ErasureScope(context.Background(), tenant, name)
+	if err != nil || total != int64(n) {
+		t.Fatalf("scope: %d %v", total, err)
+	}
+	c.job = model.Erasure{TenantID: tenant, SubjectKind: model.SubjectName, Subject: name, Status: model.ErasurePending,
+		ConversationsTotal: total, ConversationsUpTo: &upTo}
 	if err := c.repo.CreateErasure(context.Background(), &c.job); err != nil {
 		t.Fatal(err)
 	}

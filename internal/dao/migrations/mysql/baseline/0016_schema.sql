@@ -1,7 +1,7 @@
--- The MySQL schema at migration 0015, in one piece: what `mgvcore migrate up`
--- creates on an empty database instead of replaying 0001 to 0015, so that a
+-- The MySQL schema at migration 0016, in one piece: what `mgvcore migrate up`
+-- creates on an empty database instead of replaying 0001 to 0016, so that a
 -- new install is reviewed (Archery, goInception rules) as the clean schema.
--- A test keeps it equal to what 0001..0015 build on an existing database.
+-- A test keeps it equal to what 0001..0016 build on an existing database.
 -- Tables take the database's character set: create the database with
 -- CHARACTER SET utf8mb4 (`migrate up` refuses any other).
 
@@ -352,7 +352,7 @@ CREATE TABLE privacy_erasures (
   subject               VARCHAR(255)    NOT NULL DEFAULT '' COMMENT 'the identifier being erased, normalised; cleared when the job ends',
   user_id               BIGINT          NOT NULL DEFAULT 0 COMMENT 'users.id of the internal user to anonymise; 0: none',
   status                VARCHAR(24)     NOT NULL DEFAULT 'pending' COMMENT 'awaiting_confirmation, pending, done or failed',
-  conversations_total   INT             NOT NULL DEFAULT 0 COMMENT 'conversations to delete, counted when the job was started',
+  conversations_total   INT             NOT NULL DEFAULT 0 COMMENT 'conversations it may delete: counted up to conversations_up_to when requested, counted again when more match',
   conversations_deleted INT             NOT NULL DEFAULT 0 COMMENT 'conversations deleted so far',
   users_anonymised      INT             NOT NULL DEFAULT 0 COMMENT 'internal users anonymised (0 or 1)',
   lease_owner           VARCHAR(64)     NOT NULL DEFAULT '' COMMENT 'instance working on it',
@@ -361,6 +361,7 @@ CREATE TABLE privacy_erasures (
   created_at            DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'created (UTC)',
   updated_at            DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'last changed (UTC)',
   finished_at           DATETIME(3)     NULL DEFAULT NULL COMMENT 'when it ended (UTC)',
+  conversations_up_to   BIGINT          NULL DEFAULT NULL COMMENT 'the tenant''s highest conversations.id when the job was requested: it deletes none above; NULL: a job from before 0016 not taken up since',
   PRIMARY KEY (id),
   KEY idx_privacy_erasures_due (status, lease_until),
   KEY idx_privacy_erasures_tenant (tenant_id, id)

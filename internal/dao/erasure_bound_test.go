@@ -1,0 +1,129 @@
+package dao_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/megaview/mgvcore/internal/dao"
+	"github.com/megaview/mgvcore/internal/dao/daotest"
+	"github.com/megaview/mgvcore/internal/model"
+)
+
+// speakerCall writes a conversation of the tenant in which a speaker named
+// name takes part, as a user when userID is not 0, and returns its id.
+func speakerCall(t *testing.T, db *gorm.DB, tenant int64, name string, userID int64) int64 {
+	t.Helper()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	var n int64
+	if err := db.Model(&model.Conversation{}).Count(&n).Error; err != nil {
+		t.Fatal(err)
+	}
+	c := model.Conversation{TenantID: tenant, OriginConversationID: fmt.Sprint("call", n), OwnerUserID: 1, Channel: "call",
+		Direction: "unknown", Status: "pending", BeginTime: now, CreatedAt: now, UpdatedAt: now}
+	if err := db.Create(&c).Error; err != nil {
+		t.Fatal(err)
+	}
+	p := model.Participant{TenantID: tenant, ConversationID: c.ID, SpeakerKey: "cust", Name: name, Affiliation: model.AffiliationExternal}
+	if userID != 0 {
+		p.UserID = &userID
+	}
+	if err := db.Create(&p).Error; err != nil {
+		t.Fatal(err)
+	}
+	return c.ID
+}
+
+// An erasure's scope is the tenant's highest conversation id and the
+// conversations up to it where a speaker who is not a user carries the
+// name; listing and counting stop at the bound, so a conversation added
+// later is outside it. A user speaking under the name, another tenant's
+// conversations and a tenant without any count for nothing.
+func TestExternalConversationsStopAtTheBound(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		p := dao.NewPrivacy(db)
+		first := speakerCall(t, db, 7, "Guest Ma", 0)
+		speakerCall(t, db, 7, "Guest Ma", 42)
+		speakerCall(t, db, 8, "Guest Ma", 0)
+		third := speakerCall(t, db, 7, "Guest Ma", 0)
+		last := speakerCall(t, db, 7, "Someone Else", 0)
+
+		upTo, n, err := p.ErasureScope(ctx, 7, "Guest Ma")
+		if err != nil || upTo != last || n != 2 {
+			t.Fatalf("scope: up to %d, %d conversations, %v; want up to %d, 2", upTo, n, err, last)
+		}
+		if upTo, n, err := p.ErasureScope(ctx, 9, "Guest Ma"); err != nil || upTo != 0 || n != 0 {
+			t.Fatalf("scope of a tenant without conversations: %d %d %v", upTo, n, err)
+		}
+
+		later := speakerCall(t, db, 7, "Guest Ma", 0)
+		ids, err := p.ExternalConversations(ctx, 7, "Guest Ma", upTo, 10)
+		if err != nil || !slices.Equal(ids, []int64{first, third}) {
+			t.Fatalf("up to the bound: %v %v, want %d and %d", ids, err, first, third)
+		}
+		if ids, err := p.ExternalConversations(ctx, 7, "Guest Ma", upTo, 1); err != nil || !slices.Equal(ids, []int64{first}) {
+			t.Fatalf("one up to the bound: %v %v", ids, err)
+		}
+		if ids, err := p.ExternalConversations(ctx, 7, "Guest Ma", later, 10); err != nil || !slices.Equal(ids, []int64{first, third, later}) {
+			t.Fatalf("up to the later conversation: %v %v", ids, err)
+		}
+		for _, c := range []struct{ upTo, want int64 }{{upTo, 2}, {later, 3}, {first - 1, 0}} {
+			if n, err := p.CountExternalConversations(ctx, 7, "Guest Ma", c.upTo); err != nil || n != c.want {
+				t.Errorf("count up to %d: %d %v, want %d", c.upTo, n, err, c.want)
+			}
+		}
+		if upTo, n, err := p.ErasureScope(ctx, 7, "Guest Ma"); err != nil || upTo != later || n != 3 {
+			t.Fatalf("scope now: %d %d %v", upTo, n, err)
+		}
+	})
+}
+
+// Migration 0016 leaves the jobs of before it without a bound; the first
+// BoundErasure gives one the tenant's highest conversation id at that
+// moment and later calls keep it.
+func TestErasureFromBefore0016GetsItsBoundOnce(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		migrateTo(t, db, 15)
+		speakerCall(t, db, 7, "Guest Ma", 0)
+		at := speakerCall(t, db, 7, "Guest Ma", 0)
+		speakerCall(t, db, 8, "Guest Ma", 0)
+		now := time.Now().UTC()
+		for _, status := range []string{model.ErasurePending, model.ErasureDone} {
+			if err := db.Exec("INSERT INTO privacy_erasures (tenant_id, subject_kind, subject, status, conversations_total, lease_until, created_at, updated_at) "+
+				"VALUES (7, 'name', 'Guest Ma', ?, 2, ?, ?, ?)", status, now, now, now).Error; err != nil {
+				t.Fatal(err)
+			}
+		}
+		if applied, err := dao.NewMigrator(db).Up(ctx); err != nil || len(applied) != 1 || applied[0].Name != "0016_erasure_bound" {
+			t.Fatalf("up: %v %v", applied, err)
+		}
+		p := dao.NewPrivacy(db)
+		pending, err := p.GetErasure(ctx, 7, 1)
+		if err != nil || pending.Status != model.ErasurePending || pending.ConversationsUpTo != nil {
+			t.Fatalf("a pending job of before 0016: %+v %v", pending, err)
+		}
+		upTo, err := p.BoundErasure(ctx, 7, 1)
+		if err != nil || upTo != at {
+			t.Fatalf("bound: %d %v, want %d", upTo, err, at)
+		}
+		speakerCall(t, db, 7, "Guest Ma", 0)
+		if upTo, err := p.BoundErasure(ctx, 7, 1); err != nil || upTo != at {
+			t.Fatalf("bound again after an ingest: %d %v, want %d", upTo, err, at)
+		}
+		if e, err := p.GetErasure(ctx, 7, 1); err != nil || e.ConversationsUpTo == nil || *e.ConversationsUpTo != at {
+			t.Fatalf("job: %+v %v", e, err)
+		}
+		if e, err := p.GetErasure(ctx, 7, 2); err != nil || e.ConversationsUpTo != nil {
+			t.Fatalf("a done job of before 0016: %+v %v", e, err)
+		}
+		if _, err := p.BoundErasure(ctx, 8, 1); err == nil {
+			t.Fatal("bound of another tenant's job")
+		}
+	}, daotest.Unmigrated)
+}
