@@ -507,3 +507,54 @@ func TestErasureWaitsForAnUnreachableIndex(t *testing.T) {
 		t.Errorf("done, but a search finds the person's words in %d conversations", pg.Total)
 	}
 }
+
+// TestErasureDeletesWhatWasConfirmedOnMariaDBAndElasticsearch: an erasure
+// over confirm_over waits for confirmation while more conversations with
+// the person are ingested. Confirmed for the count it stated, it deletes
+// exactly those conversations and leaves the later ones, which are not
+// its own; a second request erases them.
+func TestErasureDeletesWhatWasConfirmedOnMariaDBAndElasticsearch(t *testing.T) {
+	env := esEnv(t, mysqlEnv(t))
+	env["MGV_PRIVACY_CONFIRM_OVER"] = "3"
+	env["MGV_PRIVACY_ERASURE_BATCH"] = "2"
+	s, f, admin, p, tag := startErasing(t, env)
+	name := "Guest" + tag
+	first := customerCalls(t, p, f, name, "order "+tag, tag, 5)
+	var e controller.ErasureJSON
+	authCall(t, s, http.MethodPost, "/api/v1/privacy/erasures", admin, map[string]any{"name": name}).want(t, http.StatusAccepted, "").decode(t, &e)
+	if e.Status != model.ErasureAwaitingConfirmation || e.ConversationsTotal != 5 || e.ConversationsUpTo == nil || *e.ConversationsUpTo != first[4] {
+		t.Fatalf("erasure: %+v (up to %v), want awaiting confirmation of 5 up to %d", e, e.ConversationsUpTo, first[4])
+	}
+
+	later := customerCalls(t, p, f, name, "order "+tag, tag+"-later", 3)
+	if h := lookup(t, s, admin, map[string]any{"name": name}); h.ExternalConversations != 8 {
+		t.Fatalf("lookup after the later calls: %+v", h)
+	}
+	authCall(t, s, http.MethodPost, fmt.Sprintf("/api/v1/privacy/erasures/%d/confirm", e.ID), admin, map[string]any{"count": 5}).want(t, http.StatusOK, "")
+	if done := waitErasure(t, s, admin, e.ID, 60*time.Second); done.ConversationsDeleted != 5 || done.ConversationsTotal != 5 {
+		t.Fatalf("erasure done: %+v, want 5 of 5 deleted", done)
+	}
+	for _, id := range first {
+		wantNoRows(t, f, id)
+	}
+	for _, id := range later {
+		if rows := conversationRows(t, f, id); rows["conversations"] != 1 || rows["participants"] == 0 || rows["transcript_parts"] == 0 {
+			t.Errorf("conversation %d, ingested after the request, was touched: %v", id, rows)
+		}
+	}
+
+	// A second request erases the later ones: 3, not over confirm_over.
+	authCall(t, s, http.MethodPost, "/api/v1/privacy/erasures", admin, map[string]any{"name": name}).want(t, http.StatusAccepted, "").decode(t, &e)
+	if e.Status != model.ErasurePending || e.ConversationsTotal != 3 || *e.ConversationsUpTo != later[2] {
+		t.Fatalf("second erasure: %+v (up to %d), want pending, 3 up to %d", e, *e.ConversationsUpTo, later[2])
+	}
+	if done := waitErasure(t, s, admin, e.ID, 60*time.Second); done.ConversationsDeleted != 3 {
+		t.Fatalf("second erasure done: %+v", done)
+	}
+	for _, id := range later {
+		wantNoRows(t, f, id)
+	}
+	if h := lookup(t, s, admin, map[string]any{"name": name}); h.Conversations != 0 {
+		t.Errorf("a lookup still finds the person: %+v", h)
+	}
+}
