@@ -105,16 +105,11 @@ func TestBenchP13ErasureWithIngest(t *testing.T) {
 		t.Fatalf("erasure: %+v", e)
 	}
 	done := waitErasure(t, s, admin, e.ID, 10*time.Minute)
-	dbTime := time.Since(start)
-	for deadline := time.Now().Add(10 * time.Minute); ; time.Sleep(200 * time.Millisecond) {
-		if len(indexHolding(t, s, name, words)) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the index still holds the person")
-		}
-	}
 	took := time.Since(start)
+	// Done means gone, from the index too.
+	if held := indexHolding(t, s, name, words); len(held) > 0 {
+		t.Errorf("the erasure is done and the index still holds the person: %d documents, first %s", len(held), held[0])
+	}
 	close(stop)
 	wg.Wait()
 	if done.ConversationsDeleted != int64(n) {
@@ -123,7 +118,7 @@ func TestBenchP13ErasureWithIngest(t *testing.T) {
 	record(t, Row{
 		ID: "P13", What: fmt.Sprintf("erasure of one person in %d conversations, MySQL and the index, with ingest running", n),
 		Target:   "≤ 60 s",
-		Measured: fmt.Sprintf("%.1f s (job done at %.1f s, after waiting out the 16 s memory bound; %d calls ingested meanwhile)", took.Seconds(), dbTime.Seconds(), ingested.Load()),
+		Measured: fmt.Sprintf("%.1f s until the job was done, the person gone from MySQL and the index (it waits out the 16 s memory bound; %d calls ingested meanwhile)", took.Seconds(), ingested.Load()),
 		Baseline: "none (an absolute bound)", Result: fmt.Sprintf("%.1f s", took.Seconds()),
 		Pass: n == 2000 && took <= time.Minute, Command: "scripts/bench.sh TestBenchP13",
 	})

@@ -106,7 +106,7 @@ func tablesHolding(t *testing.T, f *Fixture, needles ...string) []string {
 func indexHolding(t *testing.T, s *Service, needles ...string) []string {
 	t.Helper()
 	url := requireEnv(t, "MGV_TEST_ES_URL") + "/" + s.Env["MGV_SEARCH_INDEX"] + "/_search?size=10000"
-	resp, err := http.Post(url, "application/json", strings.NewReader(`{"query":{"match_all":{}}}`))
+	resp, err := http.Post(url, "application/json", strings.NewReader(`{"query":{"match_all":{}},"track_total_hits":true}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,6 +117,9 @@ func indexHolding(t *testing.T, s *Service, needles ...string) []string {
 	}
 	var res struct {
 		Hits struct {
+			Total struct {
+				Value int `json:"value"`
+			} `json:"total"`
 			Hits []struct {
 				ID     string          `json:"_id"`
 				Source json.RawMessage `json:"_source"`
@@ -125,6 +128,9 @@ func indexHolding(t *testing.T, s *Service, needles ...string) []string {
 	}
 	if err := json.Unmarshal(data, &res); err != nil {
 		t.Fatal(err)
+	}
+	if res.Hits.Total.Value > len(res.Hits.Hits) {
+		t.Fatalf("the index holds %d documents, more than the %d read: the look would miss some", res.Hits.Total.Value, len(res.Hits.Hits))
 	}
 	var out []string
 	for _, h := range res.Hits.Hits {
