@@ -100,7 +100,7 @@ func TestErasureFromBefore0016GetsItsBoundOnce(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if applied, err := dao.NewMigrator(db).Up(ctx); err != nil || len(applied) != 1 || applied[0].Name != "0016_erasure_bound" {
+		if applied, err := dao.NewMigrator(db).Up(ctx); err != nil || len(applied) == 0 || applied[0].Name != "0016_erasure_bound" {
 			t.Fatalf("up: %v %v", applied, err)
 		}
 		p := dao.NewPrivacy(db)

@@ -1,7 +1,7 @@
--- The MySQL schema at migration 0016, in one piece: what `mgvcore migrate up`
--- creates on an empty database instead of replaying 0001 to 0016, so that a
+-- The MySQL schema at migration 0017, in one piece: what `mgvcore migrate up`
+-- creates on an empty database instead of replaying 0001 to 0017, so that a
 -- new install is reviewed (Archery, goInception rules) as the clean schema.
--- A test keeps it equal to what 0001..0016 build on an existing database.
+-- A test keeps it equal to what 0001..0017 build on an existing database.
 -- Tables take the database's character set: create the database with
 -- CHARACTER SET utf8mb4 (`migrate up` refuses any other).
 
@@ -139,7 +139,9 @@ CREATE TABLE participants (
   name            VARCHAR(255)    NOT NULL DEFAULT '' COMMENT 'display name',
   affiliation     VARCHAR(16)     NOT NULL DEFAULT 'unknown' COMMENT 'internal, external or unknown',
   PRIMARY KEY (id),
-  UNIQUE KEY uniq_participants_speaker (conversation_id, speaker_key)
+  UNIQUE KEY uniq_participants_speaker (conversation_id, speaker_key),
+  KEY idx_participants_name (tenant_id, name, conversation_id),
+  KEY idx_participants_user (tenant_id, user_id)
 ) ENGINE=InnoDB COMMENT='speakers of a conversation';
 
 CREATE TABLE conversation_metrics (
