@@ -114,6 +114,41 @@ func TestBoundsHTTPSlowBodyIsCutAtTheReadDeadline(t *testing.T) {
 	}
 }
 
+// TestBoundsGetWithAnUnsentBodyIsAnsweredAtOnce: a GET that declares a
+// body and never sends it is answered at once, the conversation list read
+// from the database as for any other call, and its connection closed;
+// net/http alone would wait for the body until the read deadline and then
+// answer nothing.
+func TestBoundsGetWithAnUnsentBodyIsAnsweredAtOnce(t *testing.T) {
+	s, f, _ := boundsService(t)
+	for _, head := range []string{
+		"GET /api/v1/ping HTTP/1.1\r\nHost: x\r\n",
+		"GET /api/v1/conversations?page_size=5 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + f.Token(t, f.Admin) + "\r\n",
+		"DELETE /api/v1/trackers/999999 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + f.Token(t, f.Admin) + "\r\n",
+	} {
+		conn, err := net.Dial("tcp", s.HTTPAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		if _, err := fmt.Fprintf(conn, "%sContent-Length: 1000\r\n\r\n", head); err != nil {
+			t.Fatal(err)
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(boundsReadTimeout + 5*time.Second))
+		resp, err := io.ReadAll(conn)
+		took := time.Since(start)
+		closeOrFail(t, conn)
+		line := firstLine(string(resp))
+		t.Logf("%s: %q after %s", firstLine(head), line, took.Round(time.Millisecond))
+		if err != nil || took > boundsReadTimeout/2 || !strings.Contains(string(resp), "Connection: close") {
+			t.Errorf("%s with an unsent body: %q after %s (err %v), want an answer at once and the connection closed", firstLine(head), line, took, err)
+		}
+		if want := map[bool]string{true: "HTTP/1.1 404", false: "HTTP/1.1 200"}[strings.HasPrefix(head, "DELETE")]; !strings.HasPrefix(line, want) {
+			t.Errorf("%s: %q, want %s", firstLine(head), line, want)
+		}
+	}
+}
+
 // slowBody sends head (a request line and headers) with a 1,000-byte JSON
 // body at one byte every 200 ms, which would take 200 s, and returns when
 // the server ended the connection, and what it answered.

@@ -73,6 +73,9 @@ func (o Operations) Lookup(method, path string) string {
 	return method + " " + path
 }
 
+// takesBody are the methods whose routes read a request body.
+var takesBody = map[string]bool{http.MethodPost: true, http.MethodPut: true, http.MethodPatch: true}
+
 // Bounds are what one request may hold of the server.
 type Bounds struct {
 	// MaxBody bounds request bodies of unknown length.
@@ -111,6 +114,20 @@ func Policy(chain policy.Middleware, ops Operations, b Bounds) echo.MiddlewareFu
 			req := c.Request()
 			// A request without a body (http.NoBody) has nothing to bound.
 			hasBody := req.Body != nil && req.Body != http.NoBody
+			if hasBody && !takesBody[req.Method] {
+				// No handler reads the body of these methods, and
+				// net/http reads what was declared before it answers
+				// and again when the call ends, to keep the connection
+				// for the next request: a client that declares a body
+				// and never sends it would hold the call and get nothing
+				// until the read deadline. With Connection: close the
+				// answer goes out at once; the read deadline, already
+				// passed, ends the read at the call's end, and the
+				// connection closes.
+				c.Response().Header().Set(echo.HeaderConnection, "close")
+				_ = http.NewResponseController(c.Response()).SetReadDeadline(time.Now())
+				hasBody = false
+			}
 			if maxBody > 0 && hasBody {
 				req.Body = http.MaxBytesReader(c.Response(), req.Body, maxBody)
 			}

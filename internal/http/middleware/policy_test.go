@@ -1,10 +1,14 @@
 package middleware_test
 
 import (
+	"bufio"
 	"context"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -50,5 +54,62 @@ func TestPolicyReadsHeadersAndRunsEachRoute(t *testing.T) {
 				t.Errorf("%s: Header(%q) = %q, want %q", path, k, got[k], v)
 			}
 		}
+	}
+}
+
+// A GET that declares a body it never sends is answered at once, and its
+// connection closed: net/http would otherwise wait for the body before
+// answering, until the read deadline. A POST's body is still read, and
+// its connection kept.
+func TestBodyOfAMethodWithoutOneIsNeverWaitedFor(t *testing.T) {
+	e := echo.New()
+	e.Use(middleware.Policy(policy.Chain(), middleware.Operations{}, middleware.Bounds{MaxBody: 1 << 10}))
+	e.GET("/get", func(c echo.Context) error { return c.String(http.StatusOK, "got") })
+	e.POST("/post", func(c echo.Context) error {
+		b, err := io.ReadAll(c.Request().Body)
+		if err != nil {
+			return err
+		}
+		return c.String(http.StatusOK, string(b))
+	})
+	srv := httptest.NewServer(e)
+	defer srv.Close()
+
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = conn.Close() }()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	r := bufio.NewReader(conn)
+
+	// The POST first, on the same connection: its body is read and the
+	// connection stays open for the next request.
+	if _, err := io.WriteString(conn, "POST /post HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(r, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || string(body) != "hello" || resp.Close {
+		t.Fatalf("POST: %d %q, close %v; want 200 hello on a kept connection", resp.StatusCode, body, resp.Close)
+	}
+
+	start := time.Now()
+	if _, err := io.WriteString(conn, "GET /get HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err = http.ReadResponse(r, nil)
+	if err != nil {
+		t.Fatalf("no answer to a GET with a declared body after %s: %v", time.Since(start), err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || string(body) != "got" || !resp.Close {
+		t.Fatalf("GET: %d %q, close %v; want 200 got, and the connection closed", resp.StatusCode, body, resp.Close)
+	}
+	if _, err := r.ReadByte(); err != io.EOF {
+		t.Fatalf("the connection stayed open after the answer: %v", err)
 	}
 }
