@@ -16,6 +16,7 @@ import (
 	"github.com/megaview/mgvcore/internal/dao/daotest"
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/logic/access/accesstest"
+	"github.com/megaview/mgvcore/internal/logic/audit"
 	"github.com/megaview/mgvcore/internal/logic/conversation"
 	"github.com/megaview/mgvcore/internal/logic/privacy"
 	"github.com/megaview/mgvcore/internal/model"
@@ -34,6 +35,14 @@ type scoped struct {
 	service    *privacy.Service
 	runner     *privacy.Runner
 	ingested   int
+	audit      *auditLog
+}
+
+// auditLog keeps the operations the runner records.
+type auditLog struct{ ops []string }
+
+func (a *auditLog) Record(_ context.Context, r audit.Record) {
+	a.ops = append(a.ops, r.Operation+" "+r.TargetType+" "+r.TargetID+" "+r.Result)
 }
 
 // newScoped writes a tenant where name speaks in matches calls and not in
@@ -44,7 +53,7 @@ func newScoped(t *testing.T, name string, matches, bystanders int, confirmOver i
 	db := daotest.Open(t)
 	tenant, other := guestCalls(t, db, name, matches)
 	s := &scoped{db: db, repo: dao.NewPrivacy(db), tenant: tenant, name: name, bystanders: []int64{other},
-		admin: accesstest.User(model.RoleAdmin, tenant, 1)}
+		admin: accesstest.User(model.RoleAdmin, tenant, 1), audit: &auditLog{}}
 	for i := 1; i < bystanders; i++ {
 		s.bystanders = append(s.bystanders, call(t, db, tenant, fmt.Sprint("bystander", i), "Someone Else"))
 	}
@@ -53,7 +62,7 @@ func newScoped(t *testing.T, name string, matches, bystanders int, confirmOver i
 	startIndexer(t, db, tenant)
 	s.service = privacy.NewService(s.repo, confirmOver, nil)
 	s.runner = privacy.NewRunner(s.repo, deleter, noRevoker{}, tx,
-		privacy.RunnerOptions{Batch: batch, Lease: time.Minute, IndexPoll: 20 * time.Millisecond, ConfirmOver: confirmOver}, zerolog.Nop())
+		privacy.RunnerOptions{Batch: batch, Lease: time.Minute, IndexPoll: 20 * time.Millisecond, ConfirmOver: confirmOver, Audit: s.audit}, zerolog.Nop())
 	return s
 }
 
@@ -212,6 +221,10 @@ func TestErasureGrowingPastConfirmOverWaitsForConfirmation(t *testing.T) {
 	}
 	s.runToEnd(t, e.ID, 5)
 	s.wantLeft(t, append(slices.Clone(s.bystanders), later...), []int64{s.bystanders[2], later[0]})
+	id := fmt.Sprint(e.ID)
+	if want := []string{"privacy.erasure.await_confirmation erasure " + id + " ok", "privacy.erasure.run erasure " + id + " ok"}; !slices.Equal(s.audit.ops, want) {
+		t.Errorf("audited %q, want %q", s.audit.ops, want)
+	}
 }
 
 // Matches up to the bound that grow but stay within privacy.confirm_over

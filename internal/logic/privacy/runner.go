@@ -155,11 +155,16 @@ func (r *Runner) RunOnce(ctx context.Context) (bool, error) {
 	}
 	err = r.work(ctx, e)
 	if r.o.Audit != nil && (err == nil || ctx.Err() == nil) {
-		result := audit.ResultOK
-		if err != nil {
+		op, result := "privacy.erasure.run", audit.ResultOK
+		switch {
+		case err != nil:
 			result = errs.ReasonOf(err)
+		case e.Status == model.ErasureAwaitingConfirmation:
+			// The run found more to delete than the job's total and
+			// stopped for an admin to confirm the new one.
+			op = "privacy.erasure.await_confirmation"
 		}
-		r.o.Audit.Record(ctx, audit.Record{TenantID: e.TenantID, ActorKind: audit.ActorSystem, Operation: "privacy.erasure.run",
+		r.o.Audit.Record(ctx, audit.Record{TenantID: e.TenantID, ActorKind: audit.ActorSystem, Operation: op,
 			TargetType: "erasure", TargetID: strconv.FormatInt(e.ID, 10), Result: result})
 	}
 	return true, err
