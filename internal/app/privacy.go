@@ -29,7 +29,7 @@ func newPrivacyDomain(dm *domain, convs *dao.Conversations) *privacyDomain {
 		Settle: dm.search.indexer.RecentBound(), ConfirmOver: cfg.ConfirmOver,
 	}
 	if r, ok := dm.search.engine.(search.Refresher); ok {
-		o.Refresher = r
+		o.Refresher, o.RefreshEvery = r, dm.cfg.Search.RefreshInterval.Duration
 	}
 	pd.runner = privacy.NewRunner(repo, pd.deleter, dm.revocations, tx, o, dm.log, privacy.AppendErased(dm.events.log))
 	pd.service = privacy.NewService(repo, cfg.ConfirmOver, pd.runner.Notify)

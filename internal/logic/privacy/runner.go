@@ -42,9 +42,19 @@ type RunnerOptions struct {
 	// removed the job's conversations, before the job is done; nil when
 	// writes are searchable as soon as they are made.
 	Refresher Refresher
+	// RefreshEvery is the search engine's own refresh interval
+	// (search.refresh_interval). When Refresher keeps failing (an engine
+	// that refuses refreshes to this service's role), the removals are
+	// searchable anyway two intervals after they were made, and the job
+	// goes on then.
+	RefreshEvery time.Duration
 	// IndexPoll is how often a job waiting for the search index to remove
 	// its conversations looks at the outbox (default 250 ms).
 	IndexPoll time.Duration
+	// Workers is how many jobs the runner works at once (default 4). A
+	// job waiting for the search index waits as long as the engine is
+	// down, and holds only its own worker meanwhile.
+	Workers int
 	// ConfirmOver is privacy.confirm_over: a job that finds more
 	// conversations to delete than its total, and would then delete more
 	// than this, goes back to awaiting confirmation with the new total.
@@ -81,6 +91,10 @@ type Runner struct {
 
 	wake chan struct{}
 	bg   *background
+	// siblings are the other workers: runners over the same options,
+	// each claiming jobs under an owner of its own, so that no two of
+	// them ever hold one job.
+	siblings []*Runner
 }
 
 // NewRunner makes a runner; hooks run in the transaction ending each job.
@@ -97,30 +111,54 @@ func NewRunner(repo Repo, purger Purger, revoke Revoker, tx Transactor, o Runner
 	if o.IndexPoll <= 0 {
 		o.IndexPoll = 250 * time.Millisecond
 	}
-	return &Runner{repo: repo, purger: purger, revoke: revoke, tx: tx, hooks: hooks, o: o, log: log,
-		owner: newOwner(), wake: make(chan struct{}, 1), bg: newBackground()}
+	if o.Workers <= 0 {
+		o.Workers = 4
+	}
+	worker := func() *Runner {
+		return &Runner{repo: repo, purger: purger, revoke: revoke, tx: tx, hooks: hooks, o: o, log: log,
+			owner: newOwner(), wake: make(chan struct{}, 1), bg: newBackground()}
+	}
+	r := worker()
+	for range o.Workers - 1 {
+		r.siblings = append(r.siblings, worker())
+	}
+	return r
 }
 
-// Notify wakes an idle runner; it never blocks.
+// workers are the runner and its siblings.
+func (r *Runner) workers() []*Runner { return append([]*Runner{r}, r.siblings...) }
+
+// Notify wakes the idle workers; it never blocks.
 func (r *Runner) Notify() {
-	select {
-	case r.wake <- struct{}{}:
-	default:
+	for _, w := range r.workers() {
+		select {
+		case w.wake <- struct{}{}:
+		default:
+		}
 	}
 }
 
-// Start runs the runner in the background until Stop.
-func (r *Runner) Start() { r.bg.start(r.run) }
+// Start runs the workers in the background until Stop.
+func (r *Runner) Start() {
+	for _, w := range r.workers() {
+		w.bg.start(w.run)
+	}
+}
 
-// Stop ends the runner. A batch in progress commits or rolls back, and
-// the job is handed back, so the next process (the new one of an upgrade)
-// resumes it at once; after a kill it resumes when the lease runs out.
+// Stop ends the workers. A batch in progress commits or rolls back, and
+// each job is handed back, so the next process (the new one of an
+// upgrade) resumes it at once; after a kill it resumes when the lease runs
+// out.
 func (r *Runner) Stop() {
-	r.bg.halt()
+	for _, w := range r.workers() {
+		w.bg.halt()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	if err := r.repo.ReleaseErasures(ctx, r.owner); err != nil {
-		r.log.Warn().Err(err).Msg("erasure: cannot hand the job back; it resumes after its lease")
+	for _, w := range r.workers() {
+		if err := r.repo.ReleaseErasures(ctx, w.owner); err != nil {
+			r.log.Warn().Err(err).Msg("erasure: cannot hand the job back; it resumes after its lease")
+		}
 	}
 }
 
@@ -315,9 +353,10 @@ func (r *Runner) settle(ctx context.Context, e *model.Erasure) error {
 		return err
 	}
 	renewed, indexed, warned := start, false, false
+	var removed time.Time // when the index was first seen to have removed them
 	for {
 		if !indexed {
-			if indexed, err = r.indexed(ctx, e.TenantID, mark); err != nil {
+			if indexed, err = r.indexed(ctx, e.TenantID, mark, &removed); err != nil {
 				return err
 			}
 		}
@@ -359,9 +398,11 @@ func (r *Runner) settle(ctx context.Context, e *model.Erasure) error {
 
 // indexed reports whether the search index has removed every conversation
 // of the tenant deleted up to outbox job mark, refreshed so that searches
-// see it. A refresh that fails (the engine is down again) is tried again
-// at the next look.
-func (r *Runner) indexed(ctx context.Context, tenantID, mark int64) (bool, error) {
+// see it; removed keeps when the removals were first seen done. A refresh
+// that fails (the engine is down again) is tried again at the next look;
+// one that keeps failing is given up two of the engine's own refresh
+// intervals after the removals, which have become searchable by then.
+func (r *Runner) indexed(ctx context.Context, tenantID, mark int64, removed *time.Time) (bool, error) {
 	pending, err := r.repo.IndexRemovalPending(ctx, tenantID, mark)
 	if err != nil || pending {
 		return false, err
@@ -369,9 +410,17 @@ func (r *Runner) indexed(ctx context.Context, tenantID, mark int64) (bool, error
 	if r.o.Refresher == nil {
 		return true, nil
 	}
+	if removed.IsZero() {
+		*removed = time.Now()
+	}
 	if err := r.o.Refresher.Refresh(ctx); err != nil {
 		if ctx.Err() != nil {
 			return false, ctx.Err()
+		}
+		if r.o.RefreshEvery > 0 && time.Since(*removed) >= 2*r.o.RefreshEvery {
+			r.log.Warn().Err(err).Dur("refresh_interval_ms", r.o.RefreshEvery).
+				Msg("erasure: the search index refuses to refresh; its removals are searchable after its own refresh, which has passed")
+			return true, nil
 		}
 		r.log.Debug().Err(err).Msg("erasure: cannot refresh the search index; trying again")
 		return false, nil

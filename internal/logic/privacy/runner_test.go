@@ -16,6 +16,7 @@ import (
 	"github.com/megaview/mgvcore/internal/logic/conversation"
 	"github.com/megaview/mgvcore/internal/logic/privacy"
 	"github.com/megaview/mgvcore/internal/model"
+	"github.com/megaview/mgvcore/internal/polltest"
 )
 
 type noRevoker struct{}
@@ -434,5 +435,71 @@ func TestErasureWaitingForTheIndexStopsWithItsContext(t *testing.T) {
 	}
 	if e, err := c.repo.GetErasure(context.Background(), c.tenant, c.job.ID); err != nil || e.Status != model.ErasurePending {
 		t.Fatalf("job: %+v %v", e, err)
+	}
+}
+
+// TestAJobWaitingForTheIndexHoldsOnlyItsWorker: while one job waits for
+// the search engine, which takes as long as the engine is down, another
+// worker of the runner takes the next job to its end.
+func TestAJobWaitingForTheIndexHoldsOnlyItsWorker(t *testing.T) {
+	ctx := context.Background()
+	c := pendingErasure(t, "Guest Wu", 2)
+	c.index.down.Store(true)
+	r := privacy.NewRunner(c.repo, c.deleter, noRevoker{}, c.tx, privacy.RunnerOptions{
+		Workers: 2, Lease: time.Minute, Poll: 20 * time.Millisecond, IndexPoll: 20 * time.Millisecond,
+	}, zerolog.Nop())
+	r.Start()
+	t.Cleanup(r.Stop)
+	waitDeleted(t, c, 2)
+
+	upTo, total, err := c.repo.ErasureScope(ctx, c.tenant, "Nobody Here")
+	if err != nil || total != 0 {
+		t.Fatalf("scope: %d %v", total, err)
+	}
+	next := model.Erasure{TenantID: c.tenant, SubjectKind: model.SubjectName, Subject: "Nobody Here", Status: model.ErasurePending,
+		ConversationsUpTo: &upTo}
+	if err := c.repo.CreateErasure(ctx, &next); err != nil {
+		t.Fatal(err)
+	}
+	r.Notify()
+	polltest.Until(t, 5*time.Second, 10*time.Millisecond, "the next job done while the first waits for the index", func() bool {
+		e, err := c.repo.GetErasure(ctx, c.tenant, next.ID)
+		return err == nil && e.Status == model.ErasureDone
+	})
+	if e, err := c.repo.GetErasure(ctx, c.tenant, c.job.ID); err != nil || e.Status != model.ErasurePending {
+		t.Fatalf("the first job, its removals not indexed: %+v %v", e, err)
+	}
+	c.index.down.Store(false)
+	polltest.Until(t, 5*time.Second, 10*time.Millisecond, "the first job done once the index removed its conversations", func() bool {
+		e, err := c.repo.GetErasure(ctx, c.tenant, c.job.ID)
+		return err == nil && e.Status == model.ErasureDone
+	})
+}
+
+// TestErasureGoesOnWhenTheIndexRefusesToRefresh: an engine that refuses
+// every refresh (a role without the privilege) makes the removals
+// searchable on its own refresh; the job is done two such intervals
+// after the removals, not never.
+func TestErasureGoesOnWhenTheIndexRefusesToRefresh(t *testing.T) {
+	ctx := context.Background()
+	c := pendingErasure(t, "Guest Zhou", 2)
+	refresh := &refresher{db: c.db, tenant: c.tenant}
+	refresh.fail.Store(1 << 30)
+	every := 100 * time.Millisecond
+	r := privacy.NewRunner(c.repo, c.deleter, noRevoker{}, c.tx, privacy.RunnerOptions{Lease: time.Minute,
+		Refresher: refresh, RefreshEvery: every, IndexPoll: 20 * time.Millisecond}, zerolog.Nop())
+	start := time.Now()
+	runCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if worked, err := r.RunOnce(runCtx); !worked || err != nil {
+		t.Fatalf("run: %v %v (after %s)", worked, err, time.Since(start))
+	}
+	took := time.Since(start)
+	e, err := c.repo.GetErasure(ctx, c.tenant, c.job.ID)
+	if err != nil || e.Status != model.ErasureDone || e.ConversationsDeleted != 2 {
+		t.Fatalf("job: %+v %v", e, err)
+	}
+	if took < 2*every || refresh.calls.Load() < 2 || refresh.early.Load() {
+		t.Errorf("done after %s and %d refreshes (early %v), want at least two refresh intervals of trying", took, refresh.calls.Load(), refresh.early.Load())
 	}
 }
