@@ -124,7 +124,7 @@ func TestTrackersOnMariaDB(t *testing.T) {
 	}
 	nul := authCall(t, s, http.MethodPost, "/api/v1/trackers", admin, map[string]any{"name": "nul\u0000x", "keywords": []string{"ok"}}).
 		want(t, http.StatusBadRequest, "INVALID_ARGUMENT")
-	if nul.Metadata["field"] != "name" || !strings.Contains(nul.Msg, "control characters (U+0000") {
+	if nul.Metadata["field"] != "name" || !strings.Contains(nul.Msg, "control characters or line breaks (U+0000") {
 		t.Errorf("a NUL in the name: field %q, message %q", nul.Metadata["field"], nul.Msg)
 	}
 	authCall(t, s, http.MethodPost, "/api/v1/trackers", admin, map[string]any{"name": "x", "keywords": "price"}).want(t, http.StatusBadRequest, "")

@@ -7,15 +7,16 @@ import (
 )
 
 // CheckLine refuses a one-line text (a name, a title, an id, a keyword)
-// that holds a control character. NUL, line breaks, escapes and the like
-// are never part of a name, and stored as they are they would reach
-// logs, exports and the screens that show them.
+// that holds a control character or a line or paragraph separator. NUL,
+// line breaks, escapes and the like are never part of a name, and stored
+// as they are they would reach logs, exports and the screens that show
+// them.
 func CheckLine(field, v string) error {
 	n := 0
 	for _, r := range v {
 		n++
-		if unicode.IsControl(r) {
-			return errs.InvalidArgument(field, "must not contain control characters (U+%04X is character %d)", r, n)
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			return errs.InvalidArgument(field, "must not contain control characters or line breaks (U+%04X is character %d)", r, n)
 		}
 	}
 	return nil

@@ -36,6 +36,8 @@ func TestValidateSentence(t *testing.T) {
 		{"seq beyond int32", 2, with(func(s *SentenceInput) { s.Seq = 1 << 31 }), "sentence.seq"},
 		{"no speaker", 2, with(func(s *SentenceInput) { s.SpeakerKey = "" }), "sentence.speaker_key"},
 		{"speaker key too long", 2, with(func(s *SentenceInput) { s.SpeakerKey = strings.Repeat("k", 65) }), "sentence.speaker_key"},
+		{"escape in the speaker key", 2, with(func(s *SentenceInput) { s.SpeakerKey = "evil\x1b[2J" }), "sentence.speaker_key"},
+		{"line break in the speaker key", 2, with(func(s *SentenceInput) { s.SpeakerKey = "a\nb" }), "sentence.speaker_key"},
 		{"negative start", 2, with(func(s *SentenceInput) { s.StartMS = -1 }), "sentence.start_ms"},
 		{"end before start", 2, with(func(s *SentenceInput) { s.EndMS = 99 }), "sentence.end_ms"},
 		{"end past 24 hours", 2, with(func(s *SentenceInput) { s.EndMS = 86_400_001 }), "sentence.end_ms"},

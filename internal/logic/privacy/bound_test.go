@@ -238,6 +238,24 @@ func TestErasureGrowingUnderConfirmOverRaisesItsTotal(t *testing.T) {
 	s.wantLeft(t, append(slices.Clone(s.bystanders), later...), later)
 }
 
+// A confirmation of more conversations than are left to delete (some were
+// deleted otherwise since the count) stands for those left.
+func TestConfirmingMoreThanIsLeftConfirmsWhatIsLeft(t *testing.T) {
+	s := newScoped(t, "Guest Tang", 3, 1, 2, 2)
+	e := s.start(t, model.ErasureAwaitingConfirmation, 3)
+	var gone int64
+	if err := s.db.Raw("SELECT MIN(conversation_id) FROM participants WHERE tenant_id = ? AND name = ?", s.tenant, s.name).Scan(&gone).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := s.db.Exec("DELETE FROM participants WHERE conversation_id = ?", gone).Error; err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s.service.ConfirmErasure(s.admin, e.ID, 3); err != nil || v.Status != model.ErasurePending || v.ConversationsTotal != 2 {
+		t.Fatalf("confirm 3 with 2 left: %+v %v; want pending with 2", v, err)
+	}
+	s.runToEnd(t, e.ID, 2)
+}
+
 // A confirmation is counted again: with a count gone stale (the person now
 // speaks in one more conversation up to the bound) it is refused, naming
 // the new total, which the job now states; conversations ingested later

@@ -113,8 +113,9 @@ func (s *Service) erasure(ctx context.Context, id int64) (model.Scope, model.Era
 // counted again first (what it deleted, and what matches up to its bound
 // now): a transcript rewritten since may have added or removed the person
 // from conversations. When that number is not the job's total, the total
-// becomes it and the confirmation is refused, naming it, so that an admin
-// confirms what will really be deleted. A job that waits for no
+// becomes it; a larger one refuses the confirmation, naming it, so that an
+// admin confirms what will really be deleted, and a smaller one is
+// confirmed. A job that waits for no
 // confirmation (any more) is ERASURE_NOT_AWAITING_CONFIRMATION. Admins
 // only.
 func (s *Service) ConfirmErasure(ctx context.Context, id, count int64) (ErasureView, error) {
@@ -141,7 +142,12 @@ func (s *Service) ConfirmErasure(ctx context.Context, id, count int64) (ErasureV
 		if !ok {
 			return ErasureView{}, confirmedAlready(id)
 		}
-		return ErasureView{}, countChanged(total)
+		// Fewer than the admin confirms is no risk (retention or a
+		// delete got to some first): the confirmation stands for them.
+		if total > e.ConversationsTotal || count != e.ConversationsTotal {
+			return ErasureView{}, countChanged(total)
+		}
+		e.ConversationsTotal, count = total, total
 	}
 	if count != e.ConversationsTotal {
 		return ErasureView{}, errs.InvalidArgument("count", "must be the number of conversations the erasure deletes, %d (got %d)", e.ConversationsTotal, count)
