@@ -202,8 +202,9 @@ func (p *Privacy) OutboxMark(ctx context.Context) (int64, error) {
 // IndexRemovalPending reports whether a search job of the tenant up to id
 // mark is for a conversation that no longer exists: one whose document the
 // indexer is still to remove. Conversations are deleted for good, so a
-// missing row is a deleted one. The look stays on idx_outbox_tenant and the
-// primary key of conversations, however long the outbox of other tenants.
+// missing row is a deleted one. The look stays on idx_outbox_tenant, as a
+// range up to mark, and the primary key of conversations: however long
+// the outbox of other tenants, and however many jobs came after the mark.
 func (p *Privacy) IndexRemovalPending(ctx context.Context, tenantID, mark int64) (bool, error) {
 	var ids []int64
 	err := conn(ctx, p.db).Raw("SELECT o.id FROM outbox AS o WHERE o.tenant_id = ? AND o.kind IN ? AND o.id <= ? AND "+

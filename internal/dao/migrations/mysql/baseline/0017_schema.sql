@@ -217,7 +217,7 @@ CREATE TABLE outbox (
   PRIMARY KEY (id),
   KEY idx_outbox_due (kind, next_attempt_at, id),
   KEY idx_outbox_tracker (kind, tracker_id, version),
-  KEY idx_outbox_tenant (tenant_id, kind, conversation_id)
+  KEY idx_outbox_tenant (tenant_id, kind, id)
 ) ENGINE=InnoDB COMMENT='background jobs written in the transaction of the change they follow';
 
 CREATE TABLE transcript_parts (
