@@ -29,15 +29,9 @@ var errLeaseLost = errors.New("erasure: the lease passed to another instance")
 func (p *Privacy) FindPerson(ctx context.Context, tenantID int64, kind, value string) (model.PersonMatch, error) {
 	db := conn(ctx, p.db)
 	m := model.PersonMatch{Conversations: map[int64][]string{}}
-	column := map[string]string{model.SubjectEmail: "email", model.SubjectPhone: "phone", model.SubjectOriginUserID: "origin_user_id"}[kind]
-	if column != "" {
-		var users []model.User
-		if err := db.Where("tenant_id = ? AND "+column+" = ?", tenantID, value).Limit(1).Find(&users).Error; err != nil {
-			return m, dbError(err, nil)
-		}
-		if len(users) == 1 {
-			m.User = &users[0]
-		}
+	var err error
+	if m.User, err = p.FindUser(ctx, tenantID, kind, value); err != nil {
+		return m, err
 	}
 	var parts []model.Participant
 	q := db.Select("conversation_id, speaker_key, user_id").Where("tenant_id = ?", tenantID)
@@ -56,6 +50,24 @@ func (p *Privacy) FindPerson(ctx context.Context, tenantID int64, kind, value st
 		}
 	}
 	return m, nil
+}
+
+// FindUser finds the tenant's user with the identifier (by email, phone or
+// origin user id); nil when there is none, and for a name, which finds no
+// user.
+func (p *Privacy) FindUser(ctx context.Context, tenantID int64, kind, value string) (*model.User, error) {
+	column := map[string]string{model.SubjectEmail: "email", model.SubjectPhone: "phone", model.SubjectOriginUserID: "origin_user_id"}[kind]
+	if column == "" {
+		return nil, nil
+	}
+	var users []model.User
+	if err := conn(ctx, p.db).Where("tenant_id = ? AND "+column+" = ?", tenantID, value).Limit(1).Find(&users).Error; err != nil {
+		return nil, dbError(err, nil)
+	}
+	if len(users) == 0 {
+		return nil, nil
+	}
+	return &users[0], nil
 }
 
 // CountComments counts the live comments a user wrote.

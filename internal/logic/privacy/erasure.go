@@ -57,7 +57,7 @@ func (s *Service) StartErasure(ctx context.Context, subject Subject) (ErasureVie
 	if err != nil {
 		return ErasureView{}, err
 	}
-	m, err := s.repo.FindPerson(ctx, sc.TenantID, kind, value)
+	user, err := s.repo.FindUser(ctx, sc.TenantID, kind, value)
 	if err != nil {
 		return ErasureView{}, err
 	}
@@ -67,11 +67,11 @@ func (s *Service) StartErasure(ctx context.Context, subject Subject) (ErasureVie
 	}
 	e := model.Erasure{TenantID: sc.TenantID, RequestedBy: sc.UserID, SubjectKind: kind, Subject: value,
 		Status: model.ErasurePending, ConversationsTotal: n, ConversationsUpTo: &upTo}
-	if m.User != nil {
-		if err := s.repo.KeepAnAdmin(ctx, sc.TenantID, m.User.ID); err != nil {
+	if user != nil {
+		if err := s.repo.KeepAnAdmin(ctx, sc.TenantID, user.ID); err != nil {
 			return ErasureView{}, err
 		}
-		e.UserID = m.User.ID
+		e.UserID = user.ID
 	}
 	if e.ConversationsTotal > s.confirmOver {
 		e.Status = model.ErasureAwaitingConfirmation

@@ -20,6 +20,9 @@ type Repo interface {
 	// identifier, the conversations where that user speaks, and those
 	// where a speaker who is not a user carries it as their name.
 	FindPerson(ctx context.Context, tenantID int64, kind, value string) (model.PersonMatch, error)
+	// FindUser finds the tenant's user with the identifier; nil when
+	// there is none (and for a name).
+	FindUser(ctx context.Context, tenantID int64, kind, value string) (*model.User, error)
 	// CountComments counts the live comments a user wrote.
 	CountComments(ctx context.Context, tenantID, userID int64) (int64, error)
 	// CountSentences counts the sentences spoken under the given speaker
