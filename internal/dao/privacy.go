@@ -151,13 +151,16 @@ func (p *Privacy) ErasureGrew(ctx context.Context, id int64, owner string, total
 	return res.RowsAffected == 1, dbError(res.Error, nil)
 }
 
+// tenantTop is the tenant's highest conversation id (0 for none), the
+// bound of an erasure requested now: ids only grow.
+const tenantTop = "SELECT COALESCE(MAX(id), 0) AS up_to FROM conversations WHERE tenant_id = ?"
+
 // BoundErasure gives a job from before migration 0016, which has no
 // bound, the tenant's highest conversation id now, and returns the job's
 // bound. A job that has one keeps it, so callers racing agree.
 func (p *Privacy) BoundErasure(ctx context.Context, tenantID, id int64) (int64, error) {
 	db := conn(ctx, p.db)
-	err := db.Exec("UPDATE privacy_erasures SET conversations_up_to = "+
-		"(SELECT COALESCE(MAX(c.id), 0) FROM conversations AS c WHERE c.tenant_id = ?) "+
+	err := db.Exec("UPDATE privacy_erasures SET conversations_up_to = ("+tenantTop+") "+
 		"WHERE tenant_id = ? AND id = ? AND conversations_up_to IS NULL", tenantID, tenantID, id).Error
 	if err != nil {
 		return 0, dbError(err, nil)
@@ -254,7 +257,7 @@ func (p *Privacy) CountExternalConversations(ctx context.Context, tenantID int64
 func (p *Privacy) ErasureScope(ctx context.Context, tenantID int64, value string) (upTo, count int64, err error) {
 	var row struct{ UpTo, N int64 }
 	err = conn(ctx, p.db).Raw("SELECT m.up_to AS up_to, (SELECT COUNT(DISTINCT conversation_id) FROM participants WHERE "+externalMatch+") AS n "+
-		"FROM (SELECT COALESCE(MAX(id), 0) AS up_to FROM conversations WHERE tenant_id = ?) AS m",
+		"FROM ("+tenantTop+") AS m",
 		tenantID, value, gorm.Expr("m.up_to"), tenantID).Scan(&row).Error
 	return row.UpTo, row.N, dbError(err, nil)
 }
