@@ -231,6 +231,10 @@ type Tracing struct {
 	// the sampler decides, as for a new trace. 0 leaves every decision to
 	// the sampler.
 	CallerSampledRPS float64 `toml:"caller_sampled_rps"`
+	// CallerSampledPerClientRPS is any one client address's share of
+	// CallerSampledRPS (an IPv6 /64 is one client), so that one client
+	// flagging every request cannot use it all up. 0: no share per client.
+	CallerSampledPerClientRPS float64 `toml:"caller_sampled_per_client_rps"`
 }
 
 // Consul configures service registration.
@@ -443,7 +447,8 @@ func Default() *Config {
 			FlushTimeout:  Duration{2 * time.Second},
 			// Enough for an upstream that samples 1 % of a few thousand
 			// calls per second.
-			CallerSampledRPS: 100,
+			CallerSampledRPS:          100,
+			CallerSampledPerClientRPS: 10,
 		},
 		Consul: Consul{
 			Addr:                           "127.0.0.1:8500",
@@ -663,6 +668,9 @@ func (c *Config) Validate() error {
 		positiveDur("tracing.flush_timeout", c.Tracing.FlushTimeout)
 		if r := c.Tracing.CallerSampledRPS; r < 0 {
 			bad("tracing.caller_sampled_rps", "must be traces per second, 0 or more (got %g)", r)
+		}
+		if r := c.Tracing.CallerSampledPerClientRPS; r < 0 {
+			bad("tracing.caller_sampled_per_client_rps", "must be traces per second, 0 or more (got %g)", r)
 		}
 	}
 	if c.Consul.Enabled {

@@ -74,6 +74,7 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 		{"recent sweep over ttl", "[search]\nrecent_ttl = \"5s\"\nrecent_sweep = \"6s\"\n", nil, "search.recent_sweep: must be above 0 and at most search.recent_ttl"},
 		{"catch-up refresh negative", "[search]\ncatchup_refresh = \"-1s\"\n", nil, "search.catchup_refresh: must not be negative"},
 		{"tracing caller budget negative", "[tracing]\nenabled = true\nagent_addr = \":6831\"\ncaller_sampled_rps = -1\n", nil, "tracing.caller_sampled_rps: must be traces per second, 0 or more (got -1)"},
+		{"tracing per-client budget negative", "[tracing]\nenabled = true\nagent_addr = \":6831\"\ncaller_sampled_per_client_rps = -2\n", nil, "tracing.caller_sampled_per_client_rps: must be traces per second, 0 or more (got -2)"},
 		{"tracing no service", "[tracing]\nenabled = true\nagent_addr = \":6831\"\nservice_name = \"\"\n", nil, "tracing.service_name: is required"},
 	}
 	for _, tc := range cases {

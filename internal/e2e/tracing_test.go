@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net"
 	"net/http"
 	"syscall"
 	"testing"
@@ -183,6 +184,68 @@ func TestForgedSampledFlagsAreBudgeted(t *testing.T) {
 	t.Logf("%d of %d caller-sampled calls in %s reached Jaeger (budget %d/s: at least %d, at most %d)", n, len(sent), elapsed.Round(time.Millisecond), budget, budget, most)
 	if n < budget || n > most {
 		t.Fatalf("%d of the %d caller-sampled traces reached Jaeger in %s, want %d to %d", n, len(sent), elapsed, budget, most)
+	}
+}
+
+// TestOneClientCannotTakeTheTraceBudget: a client flagging every call as
+// sampled gets its share of the callers' budget, and a second client, from
+// another address, still has its calls traced. Without the share the first
+// would have taken the whole budget.
+func TestOneClientCannotTakeTheTraceBudget(t *testing.T) {
+	query := requireEnv(t, "MGV_TEST_JAEGER_QUERY")
+	const total, share = 40, 5
+	s, service := tracedService(t, map[string]string{
+		"MGV_TRACING_SAMPLER":                       "probabilistic",
+		"MGV_TRACING_SAMPLER_PARAM":                 "0",
+		"MGV_TRACING_CALLER_SAMPLED_RPS":            fmt.Sprint(total),
+		"MGV_TRACING_CALLER_SAMPLED_PER_CLIENT_RPS": fmt.Sprint(share),
+		"MGV_RATELIMIT_ANON_RPS":                    "100000",
+		"MGV_RATELIMIT_ANON_BURST":                  "10000",
+	})
+	flagged := func(from string, calls int) (map[string]bool, time.Duration) {
+		client := &http.Client{Transport: &http.Transport{DialContext: (&net.Dialer{
+			LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)},
+		}).DialContext}}
+		defer client.CloseIdleConnections()
+		sent := map[string]bool{}
+		start := time.Now()
+		for range calls {
+			trace := newTraceID()
+			sent[trace] = true
+			req, _ := http.NewRequest(http.MethodGet, s.URL("/api/v1/ping"), nil)
+			req.Header.Set("uber-trace-id", trace+":"+newSpanID()+":0:1")
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			closeBody(t, resp)
+			if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Trace-Id") != trace {
+				t.Fatalf("GET /api/v1/ping from %s = %d, X-Trace-Id %q; want 200 and %s", from, resp.StatusCode, resp.Header.Get("X-Trace-Id"), trace)
+			}
+		}
+		return sent, time.Since(start)
+	}
+	greedy, took := flagged("127.0.0.1", 300)
+	other, _ := flagged("127.0.0.2", share)
+
+	// The spans are flushed every second: count until both numbers hold.
+	var g, o, held int
+	for deadline := time.Now().Add(20 * time.Second); held < 3 && time.Now().Before(deadline); time.Sleep(time.Second) {
+		gn, on := len(jaegerTraceIDs(t, query, service, greedy)), len(jaegerTraceIDs(t, query, service, other))
+		if gn == g && on == o && on == share {
+			held++
+		} else {
+			held = 0
+		}
+		g, o = gn, on
+	}
+	most := share + int(math.Ceil(share*took.Seconds()))
+	t.Logf("127.0.0.1: %d of %d flagged calls in %s traced (share %d/s, at most %d); 127.0.0.2: %d of %d", g, len(greedy), took.Round(time.Millisecond), share, most, o, len(other))
+	if g < share || g > most {
+		t.Fatalf("the flagging client had %d traces, want its share: %d to %d", g, share, most)
+	}
+	if o != share {
+		t.Fatalf("the other client had %d of its %d flagged calls traced, want all", o, share)
 	}
 }
 

@@ -93,6 +93,9 @@ func (i *Info) Header(key string) string { return i.Carrier.Header(key) }
 // SetHeader sets an outgoing header or metadata value.
 func (i *Info) SetHeader(key, value string) { i.Carrier.SetHeader(key, value) }
 
+// ClientAddress is the caller's address, for tracing's budget per client.
+func (i *Info) ClientAddress() string { return i.ClientIP }
+
 // SuccessStatus is the status of a call that returned no error.
 func (i *Info) SuccessStatus() int { return i.Carrier.SuccessStatus() }
 

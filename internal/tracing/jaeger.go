@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"math/rand/v2"
 	"sync/atomic"
 
@@ -16,7 +15,6 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/uber/jaeger-client-go"
 	"github.com/uber/jaeger-client-go/utils"
-	"golang.org/x/time/rate"
 
 	"github.com/megaview/mgvcore/global"
 	"github.com/megaview/mgvcore/internal/config"
@@ -73,16 +71,7 @@ func New(cfg config.Tracing, env string, log zerolog.Logger) (Tracer, error) {
 		jaeger.TracerOptions.Logger(jlog),
 		jaeger.TracerOptions.Tag("env", env),
 		jaeger.TracerOptions.Tag("version", global.Version()))
-	return &jaegerTracer{ot: ot, closer: closer, roots: sampler, callers: newCallerBudget(cfg.CallerSampledRPS)}, nil
-}
-
-// newCallerBudget allows rps caller-sampled traces per second, in bursts
-// of up to a second's worth (at least one); 0 allows none.
-func newCallerBudget(rps float64) *rate.Limiter {
-	if rps <= 0 {
-		return rate.NewLimiter(0, 0)
-	}
-	return rate.NewLimiter(rate.Limit(rps), max(int(math.Ceil(rps)), 1))
+	return &jaegerTracer{ot: ot, closer: closer, roots: sampler, callers: newCallerBudget(cfg.CallerSampledRPS, cfg.CallerSampledPerClientRPS)}, nil
 }
 
 // sampledRoot is the sampler Jaeger itself is given: the tracer asks it
@@ -147,8 +136,9 @@ type jaegerTracer struct {
 	// it roots decides, as for a new trace. Without it, a client that sets
 	// the flag on every request would have every call traced and reported,
 	// and could flood the collector and push other spans out of the
-	// reporter's queue. nil honours every flag.
-	callers *rate.Limiter
+	// reporter's queue. Each client address has its share of it, so one
+	// client cannot use it all up. nil honours every flag.
+	callers *callerBudget
 }
 
 func (t *jaegerTracer) StartServer(ctx context.Context, operation string, h Headers) (context.Context, Span) {
@@ -164,7 +154,7 @@ func (t *jaegerTracer) StartServer(ctx context.Context, operation string, h Head
 		}
 	}
 	if t.roots != nil {
-		if s := t.unsampled(parent, operation); s != nil {
+		if s := t.unsampled(parent, operation, h); s != nil {
 			return context.WithValue(ctx, spanKey{}, s), s
 		}
 	}
@@ -195,7 +185,7 @@ func (t *jaegerTracer) StartServer(ctx context.Context, operation string, h Head
 // caller sampled beyond the callers budget that roots does not sample
 // either. The caller's trace id is kept, so the logs of both sides still
 // correlate.
-func (t *jaegerTracer) unsampled(parent opentracing.SpanContext, operation string) *unsampledSpan {
+func (t *jaegerTracer) unsampled(parent opentracing.SpanContext, operation string, h Headers) *unsampledSpan {
 	p, ok := parent.(jaeger.SpanContext)
 	switch {
 	case parent == nil:
@@ -211,7 +201,7 @@ func (t *jaegerTracer) unsampled(parent opentracing.SpanContext, operation strin
 		return nil
 	case !p.IsSampled():
 		return newUnsampledSpan(p.TraceID())
-	case t.callers == nil || t.callers.Allow():
+	case t.callers == nil || t.callers.Allow(clientOf(h)):
 		return nil
 	}
 	// Past the budget. The caller chose the trace id, and the
@@ -221,6 +211,14 @@ func (t *jaegerTracer) unsampled(parent opentracing.SpanContext, operation strin
 		return nil
 	}
 	return newUnsampledSpan(p.TraceID())
+}
+
+// clientOf is the caller's address, when the transport tells it.
+func clientOf(h Headers) string {
+	if c, ok := h.(ClientAddress); ok {
+		return c.ClientAddress()
+	}
+	return ""
 }
 
 func (t *jaegerTracer) StartChild(ctx context.Context, operation string) (context.Context, Span) {

@@ -2,9 +2,11 @@ package tracing
 
 import (
 	"context"
+	"hash/maphash"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/opentracing/opentracing-go"
 	"github.com/uber/jaeger-client-go"
@@ -115,22 +117,113 @@ func TestRootsDecideAtTheirRate(t *testing.T) {
 // callerHeader is an uber-trace-id a caller sends for a new trace of its
 // own, sampled or not.
 func callerHeader(trace jaeger.TraceID, sampled bool) Headers {
+	return callerAt(trace, sampled, "")
+}
+
+// callerAt is callerHeader from a client address.
+func callerAt(trace jaeger.TraceID, sampled bool, addr string) Headers {
 	flags := "0"
 	if sampled {
 		flags = "1"
 	}
-	v := trace.String() + ":" + jaeger.SpanID(trace.Low|1).String() + ":0:" + flags
-	return HeaderFunc(func(key string) string {
-		if key == HeaderTraceContext {
-			return v
+	return addressed{
+		HeaderFunc: func(key string) string {
+			if key == HeaderTraceContext {
+				return trace.String() + ":" + jaeger.SpanID(trace.Low|1).String() + ":0:" + flags
+			}
+			return ""
+		},
+		addr: addr,
+	}
+}
+
+type addressed struct {
+	HeaderFunc
+	addr string
+}
+
+func (a addressed) ClientAddress() string { return a.addr }
+
+// TestOneClientCannotTakeTheWholeBudget: a client flagging every request
+// gets its own share of the callers' budget; the others still have theirs.
+func TestOneClientCannotTakeTheWholeBudget(t *testing.T) {
+	tr, reporter := decidingTracer(t, jaeger.NewConstSampler(false))
+	tr.callers = newCallerBudget(0.001, 0.001) // bursts of one, refilled after 1000 s
+	tr.callers.total = rate.NewLimiter(0.001, 10)
+	clients := []string{"203.0.113.7", "2001:db8:1:2::1", "198.51.100.1", "198.51.100.2", "198.51.100.3", "2001:db8:9::1"}
+	// Two clients may share a bucket; the test wants each in its own.
+	for !distinctBuckets(tr.callers.perClient, clients) {
+		tr.callers.perClient.seed = maphash.MakeSeed()
+	}
+	sampled := func(addr string, i uint64) bool {
+		_, s := tr.StartServer(context.Background(), "/test/Op", callerAt(jaeger.TraceID{High: 4, Low: i}, true, addr))
+		defer s.Finish()
+		return s.Recording()
+	}
+	var n int
+	for i := range uint64(50) {
+		if sampled("203.0.113.7", i+1) {
+			n++
 		}
-		return ""
-	})
+	}
+	if n != 1 {
+		t.Fatalf("one client had %d of 50 flagged calls sampled, want its share of 1", n)
+	}
+	// A host's IPv6 addresses in one /64 are one client.
+	if !sampled("2001:db8:1:2::1", 100) || sampled("2001:db8:1:2::ffff", 101) {
+		t.Fatal("want one sampled call for the /64, then none")
+	}
+	others := 0
+	for i, addr := range clients[2:] {
+		if sampled(addr, uint64(200+i)) {
+			others++
+		}
+	}
+	if others != 4 || reporter.SpansSubmitted() != 6 {
+		t.Fatalf("%d of 4 other clients sampled, %d spans; want their own shares", others, reporter.SpansSubmitted())
+	}
+}
+
+func distinctBuckets(c *clientBuckets, addrs []string) bool {
+	seen := map[uint64]bool{}
+	for _, a := range addrs {
+		b := c.index(a)
+		if seen[b] {
+			return false
+		}
+		seen[b] = true
+	}
+	return true
+}
+
+func TestClientBucketsRefillAtTheirRate(t *testing.T) {
+	c := newClientBuckets(10, 16) // 10/s, bursts of 10
+	now := time.Now()
+	n := 0
+	for range 30 {
+		if c.allow("a", now) {
+			n++
+		}
+	}
+	if n != 10 {
+		t.Fatalf("%d allowed at once, want a burst of 10", n)
+	}
+	if c.allow("a", now.Add(50*time.Millisecond)) {
+		t.Fatal("allowed before an interval passed")
+	}
+	if !c.allow("a", now.Add(100*time.Millisecond)) || c.allow("a", now.Add(100*time.Millisecond)) {
+		t.Fatal("want exactly one more after one interval")
+	}
+	for i := 0; i < 10; i++ {
+		if !c.allow("a", now.Add(10*time.Second)) {
+			t.Fatalf("after a long pause, call %d refused: the burst should be whole again", i)
+		}
+	}
 }
 
 func TestCallersSampleWithinTheirBudget(t *testing.T) {
 	tr, reporter := decidingTracer(t, jaeger.NewConstSampler(false))
-	tr.callers = rate.NewLimiter(0.001, 5)
+	tr.callers = &callerBudget{total: rate.NewLimiter(0.001, 5)}
 
 	// Unsampled callers' traces continue unsampled and take no budget.
 	for i := range 10 {
@@ -181,7 +274,7 @@ func TestPastTheBudgetTheSamplerDecidesNotTheCaller(t *testing.T) {
 		t.Fatal(err)
 	}
 	tr, reporter := decidingTracer(t, sampler)
-	tr.callers = newCallerBudget(0)
+	tr.callers = newCallerBudget(0, 0)
 	const calls = 4000
 	for i := range calls {
 		trace := jaeger.TraceID{High: 3, Low: uint64(i + 1)}
