@@ -56,6 +56,7 @@ func reindexCommand(stdout io.Writer) *cli.Command {
 				if res.Index != "" {
 					out.printf("built %s with %d conversations in %s; alias %s moved from %v\n",
 						res.Index, res.Conversations, time.Since(start).Round(time.Millisecond), cfg.Search.Index, res.Previous)
+					out.printf("removed %d conversations deleted during the rebuild\n", res.Removed)
 				}
 				out.printf("queued %d conversations for the running indexer\n", res.Queued)
 				return out.err

@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -294,4 +295,116 @@ func TestReindexWhileServing(t *testing.T) {
 		t.Fatalf("reindex --tenant: %v\n%s", err, out)
 	}
 	waitSearch(t, s, admin, tag, 6, 10*time.Second)
+}
+
+// TestReindexDoesNotBringBackDeletedConversations: a conversation deleted
+// while `mgvcore reindex` builds the new index version had its search job
+// run on the old index, and leaves no row for the catch-up; the new index
+// had it already. The rebuild removes it before and after the swap, so an
+// erased or deleted conversation never comes back to search.
+func TestReindexDoesNotBringBackDeletedConversations(t *testing.T) {
+	s := NewService(t, esEnv(t, mysqlEnv(t)))
+	f := NewFixture(t, s)
+	s.Start()
+	p := newPartner(t, s.GRPC(), f.AppToken(t))
+	admin := f.Token(t, f.Admin)
+	tag := newTag()
+	var ids []int64
+	for i := range 6 {
+		id := p.create(fmt.Sprintf("%s-%d", tag, i), f.Reps[i%4].ID, time.Now().Add(-time.Hour), 120_000, nil)
+		if _, err := p.put(id, []*openv1.Sentence{sentence(0, "rep", fmt.Sprintf("hello %s number %d", tag, i))}, 10); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	waitSearch(t, s, admin, tag, 6, 10*time.Second)
+
+	// One conversation per bulk request, one request a second: the
+	// rebuild takes about five seconds.
+	cmd := s.Command("reindex")
+	cmd.Env = append(cmd.Env, "MGV_SEARCH_BATCH_SIZE=1", "MGV_SEARCH_BULK_RPS=1")
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+
+	// Once the first conversation is in the new index, it is deleted.
+	es, alias := s.Env["MGV_SEARCH_URLS"], s.Env["MGV_SEARCH_INDEX"]
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if gen := newGeneration(t, es, alias); gen != "" && esHasDoc(t, es, gen, ids[0]) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("conversation %d never reached the new index\n%s", ids[0], out.String())
+		}
+	}
+	authCall(t, s, http.MethodDelete, fmt.Sprintf("/api/v1/conversations/%d", ids[0]), admin, nil).want(t, http.StatusOK, "")
+	// Its job removes it from the index searched now, the old one.
+	waitSearch(t, s, admin, tag, 5, 10*time.Second)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("reindex: %v\n%s", err, out.String())
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("reindex did not finish\n%s", out.String())
+	}
+	t.Logf("%s", out.String())
+	if esHasDoc(t, es, alias, ids[0]) {
+		t.Fatalf("conversation %d, deleted, is back in the index", ids[0])
+	}
+	waitSearch(t, s, admin, tag, 5, 5*time.Second)
+	if !strings.Contains(out.String(), "removed 1 conversations deleted during the rebuild") {
+		t.Fatalf("reindex did not say it removed the deleted conversation:\n%s", out.String())
+	}
+}
+
+// newGeneration is the index of alias's versions that the alias does not
+// name yet: the one a rebuild is loading ("" when there is none).
+func newGeneration(t *testing.T, es, alias string) string {
+	t.Helper()
+	var indices []struct {
+		Index string `json:"index"`
+	}
+	esGet(t, es+"/_cat/indices/"+alias+"_v*?format=json&h=index", &indices)
+	var named map[string]any
+	esGet(t, es+"/_alias/"+alias, &named)
+	for _, ix := range indices {
+		if _, live := named[ix.Index]; !live {
+			return ix.Index
+		}
+	}
+	return ""
+}
+
+// esHasDoc tells whether index holds the conversation's document (a
+// realtime get: no refresh needed).
+func esHasDoc(t *testing.T, es, index string, id int64) bool {
+	t.Helper()
+	var doc struct {
+		Found bool `json:"found"`
+	}
+	esGet(t, fmt.Sprintf("%s/%s/_doc/%d", es, index, id), &doc)
+	return doc.Found
+}
+
+func esGet(t *testing.T, url string, into any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeBody(t, resp)
+	if resp.StatusCode == http.StatusNotFound {
+		return
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s", url, resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(into); err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
 }

@@ -44,6 +44,9 @@ type ReindexResult struct {
 	Conversations int
 	// Queued jobs were added to the outbox for the running indexers.
 	Queued int64
+	// Removed conversations were written to the new index and deleted from
+	// the database before it went live, and removed from it again.
+	Removed int
 }
 
 // catchUpMargin widens the catch-up window over clock differences between
@@ -56,6 +59,14 @@ const catchUpMargin = time.Minute
 // index version, swaps the alias and queues the conversations changed
 // meanwhile, which the live indexers wrote to the old index: searching and
 // indexing go on throughout.
+//
+// A conversation deleted meanwhile (deleted, erased, past retention) leaves
+// no row to queue: its search job removed it from the old index only. So
+// the conversations written to the new index that are gone from the
+// database are removed from it, before the swap and again after it (a
+// deletion between the two had its job run on the old index too). Without
+// that, a rebuild would bring an erased person's words back. The ids
+// written are kept for this, 8 bytes a conversation.
 func (r *Reindex) Run(ctx context.Context, tenantID int64, progress func(done int)) (ReindexResult, error) {
 	var res ReindexResult
 	rb, ok := r.engine.(search.Rebuilder)
@@ -77,6 +88,7 @@ func (r *Reindex) Run(ctx context.Context, tenantID int64, progress func(done in
 		return res, err
 	}
 	var after int64
+	var written []int64
 	for {
 		ids, err := r.src.ConversationIDs(ctx, 0, after, r.batch)
 		if err != nil {
@@ -110,14 +122,63 @@ func (r *Reindex) Run(ctx context.Context, tenantID int64, progress func(done in
 				return abort(fmt.Errorf("conversation %d: %w", ops[i].ConversationID, e))
 			}
 		}
+		for _, op := range ops {
+			written = append(written, op.ConversationID)
+		}
 		res.Conversations += len(ops)
 		if progress != nil {
 			progress(res.Conversations)
 		}
 	}
+	written, removed, err := r.removeGone(ctx, gen.Write, written)
+	if err != nil {
+		return abort(err)
+	}
 	if res.Previous, err = gen.Activate(ctx); err != nil {
+		return res, err
+	}
+	// What is gone now was deleted since the first look.
+	_, more, err := r.removeGone(ctx, r.engine.Write, written)
+	res.Removed = removed + more
+	if err != nil {
 		return res, err
 	}
 	res.Queued, err = r.queue.EnqueueUpdatedSince(ctx, start.Add(-catchUpMargin))
 	return res, err
+}
+
+// removeGone removes from an index, through write, the conversations among
+// ids that no longer exist, in batches. It returns the ids still present
+// (ids compacted in place) and how many it removed.
+func (r *Reindex) removeGone(ctx context.Context, write func(context.Context, []search.Op) ([]error, error), ids []int64) (kept []int64, removed int, err error) {
+	kept = ids[:0]
+	for start := 0; start < len(ids); start += r.batch {
+		batch := ids[start:min(start+r.batch, len(ids))]
+		present, err := r.src.Stamps(ctx, batch)
+		if err != nil {
+			return nil, removed, err
+		}
+		var ops []search.Op
+		for _, id := range batch {
+			if _, ok := present[id]; ok {
+				kept = append(kept, id)
+			} else {
+				ops = append(ops, search.Op{ConversationID: id})
+			}
+		}
+		if len(ops) == 0 {
+			continue
+		}
+		results, err := write(ctx, ops)
+		if err != nil {
+			return nil, removed, err
+		}
+		for i, e := range results {
+			if e != nil {
+				return nil, removed, fmt.Errorf("removing conversation %d, deleted during the rebuild: %w", ops[i].ConversationID, e)
+			}
+		}
+		removed += len(ops)
+	}
+	return kept, removed, nil
 }

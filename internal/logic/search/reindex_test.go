@@ -1,0 +1,147 @@
+package search
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/megaview/mgvcore/internal/search"
+)
+
+// rebuildDB is the database a rebuild reads: conversation ids, which the
+// test deletes from while the rebuild runs.
+type rebuildDB struct{ ids map[int64]bool }
+
+func (d *rebuildDB) ConversationIDs(_ context.Context, _ int64, after int64, limit int) ([]int64, error) {
+	var out []int64
+	for _, id := range slices.Sorted(maps.Keys(d.ids)) {
+		if id > after && len(out) < limit {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
+func (d *rebuildDB) Load(_ context.Context, ids []int64, _ KnownTranscripts) (map[int64]*search.Doc, map[int64]Stamp, error) {
+	docs := map[int64]*search.Doc{}
+	for _, id := range ids {
+		if d.ids[id] {
+			docs[id] = &search.Doc{ConversationID: id, Version: 1}
+		}
+	}
+	return docs, nil, nil
+}
+
+func (d *rebuildDB) Stamps(_ context.Context, ids []int64) (map[int64]Stamp, error) {
+	out := map[int64]Stamp{}
+	for _, id := range ids {
+		if d.ids[id] {
+			out[id] = Stamp{Version: 1}
+		}
+	}
+	return out, nil
+}
+
+// index is one index of the rebuilding engine: the documents it holds.
+type index map[int64]bool
+
+func (ix index) write(ops []search.Op) []error {
+	for _, op := range ops {
+		if op.Doc == nil {
+			delete(ix, op.ConversationID)
+		} else {
+			ix[op.ConversationID] = true
+		}
+	}
+	return make([]error, len(ops))
+}
+
+// rebuildEngine writes to live (the alias) and builds gen; hooks run
+// after each write to gen and right after the swap.
+type rebuildEngine struct {
+	search.Engine
+	live, gen  index
+	afterWrite func(written int)
+	afterSwap  func()
+	writes     int
+}
+
+func (e *rebuildEngine) Write(_ context.Context, ops []search.Op) ([]error, error) {
+	return e.live.write(ops), nil
+}
+
+func (e *rebuildEngine) NewGeneration(context.Context) (search.Generation, error) {
+	e.gen = index{}
+	return (*generation)(e), nil
+}
+
+type generation rebuildEngine
+
+func (g *generation) Name() string { return "gen" }
+
+func (g *generation) Write(_ context.Context, ops []search.Op) ([]error, error) {
+	out := g.gen.write(ops)
+	g.writes += len(ops)
+	if g.afterWrite != nil {
+		g.afterWrite(g.writes)
+	}
+	return out, nil
+}
+
+func (g *generation) Activate(context.Context) ([]string, error) {
+	g.live = g.gen
+	if g.afterSwap != nil {
+		g.afterSwap()
+	}
+	return []string{"old"}, nil
+}
+
+func (g *generation) Abort(context.Context) error { return nil }
+
+type noQueue struct{}
+
+func (noQueue) EnqueueTenant(context.Context, int64) (int64, error)           { return 0, nil }
+func (noQueue) EnqueueUpdatedSince(context.Context, time.Time) (int64, error) { return 0, nil }
+
+// TestReindexDropsWhatWasDeletedMeanwhile: conversations deleted while a
+// rebuild runs had their search jobs run on the old index, and leave no
+// row for the catch-up. The new index must not bring them back, whether
+// they went during the load or between the first look and the swap.
+func TestReindexDropsWhatWasDeletedMeanwhile(t *testing.T) {
+	db := &rebuildDB{ids: map[int64]bool{}}
+	for id := int64(1); id <= 10; id++ {
+		db.ids[id] = true
+	}
+	engine := &rebuildEngine{live: index{}}
+	// What the live indexers do for a deletion: remove it from the
+	// index the alias names at the time.
+	deleteNow := func(id int64) {
+		delete(db.ids, id)
+		_, _ = engine.Write(context.Background(), []search.Op{{ConversationID: id}})
+	}
+	engine.afterWrite = func(written int) {
+		if written == 4 { // conversations 1–4 are in the new index
+			deleteNow(2)
+			deleteNow(3)
+		}
+	}
+	engine.afterSwap = func() {
+		if db.ids[7] {
+			// Deleted after the first look, its job ran on the old
+			// index an instant before the swap.
+			delete(db.ids, 7)
+		}
+	}
+	res, err := NewReindex(engine, db, noQueue{}, nil, 2).Run(context.Background(), 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := slices.Sorted(maps.Keys(engine.live)), []int64{1, 4, 5, 6, 8, 9, 10}; !slices.Equal(got, want) {
+		t.Fatalf("the new index holds %v, want %v", got, want)
+	}
+	if res.Conversations != 10 || res.Removed != 3 {
+		t.Fatalf("wrote %d, removed %d; want 10 and 3", res.Conversations, res.Removed)
+	}
+}
