@@ -54,7 +54,7 @@ func reindexCommand(stdout io.Writer) *cli.Command {
 					return fmt.Errorf("reindex: %w", err)
 				}
 				if res.Index != "" {
-					out.printf("built %s with %d conversations in %s; alias %s moved from %v\n",
+					out.printf("built %s with %d conversations in %s; alias %s moved to it; deleted %v\n",
 						res.Index, res.Conversations, time.Since(start).Round(time.Millisecond), cfg.Search.Index, res.Previous)
 					out.printf("removed %d conversations deleted during the rebuild\n", res.Removed)
 				}

@@ -265,15 +265,24 @@ func TestSearchableOnceTheIndexerCatchesUp(t *testing.T) {
 	}
 }
 
-// mgvcore reindex while the service serves: a new index version behind the
-// alias, nothing lost, the catch-up queued; --tenant goes through the outbox.
-func TestReindexWhileServing(t *testing.T) {
+// onElasticsearch starts a service on MariaDB and the test
+// Elasticsearch with a fixture, and returns a partner, an admin token and
+// a tag of its own to ingest and search with.
+func onElasticsearch(t *testing.T) (*Service, *Fixture, *partner, string, string) {
+	t.Helper()
 	s := NewService(t, esEnv(t, mysqlEnv(t)))
 	f := NewFixture(t, s)
 	s.Start()
 	p := newPartner(t, s.GRPC(), f.AppToken(t))
 	admin := f.Token(t, f.Admin)
 	tag := newTag()
+	return s, f, p, admin, tag
+}
+
+// mgvcore reindex while the service serves: a new index version behind the
+// alias, nothing lost, the catch-up queued; --tenant goes through the outbox.
+func TestReindexWhileServing(t *testing.T) {
+	s, f, p, admin, tag := onElasticsearch(t)
 	for i := 0; i < 5; i++ {
 		if err := ingestTagged(p, f.Reps[i%4].ID, tag, i); err != nil {
 			t.Fatal(err)
@@ -303,12 +312,7 @@ func TestReindexWhileServing(t *testing.T) {
 // had it already. The rebuild removes it before and after the swap, so an
 // erased or deleted conversation never comes back to search.
 func TestReindexDoesNotBringBackDeletedConversations(t *testing.T) {
-	s := NewService(t, esEnv(t, mysqlEnv(t)))
-	f := NewFixture(t, s)
-	s.Start()
-	p := newPartner(t, s.GRPC(), f.AppToken(t))
-	admin := f.Token(t, f.Admin)
-	tag := newTag()
+	s, f, p, admin, tag := onElasticsearch(t)
 	var ids []int64
 	for i := range 6 {
 		id := p.create(fmt.Sprintf("%s-%d", tag, i), f.Reps[i%4].ID, time.Now().Add(-time.Hour), 120_000, nil)
@@ -360,6 +364,52 @@ func TestReindexDoesNotBringBackDeletedConversations(t *testing.T) {
 	if !strings.Contains(out.String(), "removed 1 conversations deleted during the rebuild") {
 		t.Fatalf("reindex did not say it removed the deleted conversation:\n%s", out.String())
 	}
+}
+
+// TestReindexCleansUpAfterAKilledRebuild: a rebuild killed with -9 leaves
+// its half-built version, a copy of the conversations that deletions and
+// erasures (through the alias) never reach. The next rebuild deletes it.
+func TestReindexCleansUpAfterAKilledRebuild(t *testing.T) {
+	s, f, p, admin, tag := onElasticsearch(t)
+	for i := range 4 {
+		if err := ingestTagged(p, f.Reps[i].ID, tag, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitSearch(t, s, admin, tag, 4, 10*time.Second)
+	es, alias := s.Env["MGV_SEARCH_URLS"], s.Env["MGV_SEARCH_INDEX"]
+
+	slow := s.Command("reindex")
+	slow.Env = append(slow.Env, "MGV_SEARCH_BATCH_SIZE=1", "MGV_SEARCH_BULK_RPS=1")
+	if err := slow.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var left string
+	for deadline := time.Now().Add(20 * time.Second); left == ""; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the rebuild created no index")
+		}
+		left = newGeneration(t, es, alias)
+	}
+	_ = slow.Process.Kill()
+	_ = slow.Wait()
+	// The killed rebuild's index has a later second in its name than the
+	// next one's needs: names are by the second.
+	time.Sleep(1100 * time.Millisecond)
+
+	out, err := s.Command("reindex").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), left) {
+		t.Fatalf("reindex: %v; want it to delete %s\n%s", err, left, out)
+	}
+	t.Logf("%s", out)
+	var indices []struct {
+		Index string `json:"index"`
+	}
+	esGet(t, es+"/_cat/indices/"+alias+"_v*?format=json&h=index", &indices)
+	if len(indices) != 1 || indices[0].Index == left {
+		t.Fatalf("versions of %s after the second rebuild: %v; want only the new one", alias, indices)
+	}
+	waitSearch(t, s, admin, tag, 4, 5*time.Second)
 }
 
 // newGeneration is the index of alias's versions that the alias does not

@@ -177,7 +177,8 @@ type Generation interface {
 	Name() string
 	Write(ctx context.Context, ops []Op) ([]error, error)
 	// Activate makes it the searched and written index, and drops the
-	// previous ones.
+	// previous ones and those that earlier rebuilds left unfinished; it
+	// returns the names it dropped.
 	Activate(ctx context.Context) (previous []string, err error)
 	// Abort deletes it.
 	Abort(ctx context.Context) error

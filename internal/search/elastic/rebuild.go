@@ -2,12 +2,18 @@ package elastic
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
 	"time"
 
 	olivere "github.com/olivere/elastic/v7"
 
+	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/search"
 )
 
@@ -42,7 +48,8 @@ func (g *Generation) Write(ctx context.Context, ops []search.Op) ([]error, error
 }
 
 // Activate restores refresh and replicas, refreshes, moves the alias in one
-// atomic action and deletes the indices it left.
+// atomic action and deletes the indices it left, and the versions that
+// rebuilds started before this one left behind (see dropAbandoned).
 func (g *Generation) Activate(ctx context.Context) ([]string, error) {
 	c := g.e.c
 	_, err := c.IndexPutSettings(g.name).BodyJson(map[string]any{"index": map[string]any{
@@ -77,7 +84,59 @@ func (g *Generation) Activate(ctx context.Context) ([]string, error) {
 			return previous, mapError(err)
 		}
 	}
-	return previous, nil
+	abandoned, err := g.dropAbandoned(ctx)
+	return append(previous, abandoned...), err
+}
+
+// dropAbandoned deletes the versions of the alias that it does not name
+// and that were created before this one: what a rebuild stopped by a kill
+// or a crash left behind. Such a copy holds every conversation as it was,
+// and deletions and erasures, which go through the alias, never reach it.
+// A rebuild started after this one is left to finish.
+func (g *Generation) dropAbandoned(ctx context.Context) ([]string, error) {
+	res, err := g.e.c.PerformRequest(ctx, olivere.PerformRequestOptions{
+		Method: http.MethodGet, Path: "/_cat/indices/" + url.PathEscape(g.e.o.Alias) + "_v*",
+		Params: url.Values{"format": {"json"}, "h": {"index,creation.date"}},
+	})
+	if err != nil {
+		return nil, mapError(err)
+	}
+	var rows []struct {
+		Index   string `json:"index"`
+		Created string `json:"creation.date"`
+	}
+	if err := json.Unmarshal(res.Body, &rows); err != nil {
+		return nil, errs.Internal(fmt.Errorf("decoding the index list: %w", err))
+	}
+	created := map[string]int64{}
+	for _, r := range rows {
+		created[r.Index], _ = strconv.ParseInt(r.Created, 10, 64)
+	}
+	mine, ok := created[g.name]
+	if !ok {
+		return nil, errs.Internal(fmt.Errorf("index %s is not among the versions of %s", g.name, g.e.o.Alias))
+	}
+	version := regexp.MustCompile(`^` + regexp.QuoteMeta(g.e.o.Alias) + `_v[0-9]+(_[0-9]{8}t[0-9]{6})?$`)
+	var dropped []string
+	for name, at := range created {
+		if name == g.name || at >= mine || !version.MatchString(name) {
+			continue
+		}
+		// Rebuilds are run one at a time; should two overlap, the index
+		// the alias names now is never the one deleted.
+		live, err := g.e.aliasIndices(ctx)
+		if err != nil {
+			return dropped, err
+		}
+		if slices.Contains(live, name) {
+			continue
+		}
+		if _, err := g.e.c.DeleteIndex(name).Do(ctx); err != nil && !olivere.IsStatusCode(err, http.StatusNotFound) {
+			return dropped, mapError(err)
+		}
+		dropped = append(dropped, name)
+	}
+	return dropped, nil
 }
 
 // Abort deletes the index.
