@@ -9,6 +9,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -78,8 +79,11 @@ type Log struct {
 
 // HTTP configures the Echo server for web and app clients.
 type HTTP struct {
-	Addr              string   `toml:"addr"`
-	MaxBodyBytes      int64    `toml:"max_body_bytes"`
+	Addr         string `toml:"addr"`
+	MaxBodyBytes int64  `toml:"max_body_bytes"`
+	// MaxHeaderBytes bounds a request's line and headers (431 over it):
+	// what a connection may make the server hold before any policy runs.
+	MaxHeaderBytes    int      `toml:"max_header_bytes"`
 	ReadHeaderTimeout Duration `toml:"read_header_timeout"`
 	IdleTimeout       Duration `toml:"idle_timeout"`
 	RequestTimeout    Duration `toml:"request_timeout"`
@@ -98,11 +102,14 @@ type HTTP struct {
 
 // GRPC configures the partner-facing gRPC server.
 type GRPC struct {
-	Addr            string   `toml:"addr"`
-	Reflection      bool     `toml:"reflection"`
-	ClientAuth      string   `toml:"client_auth"` // none | request | require
-	MaxRecvMsgBytes int      `toml:"max_recv_msg_bytes"`
-	RequestTimeout  Duration `toml:"request_timeout"`
+	Addr            string `toml:"addr"`
+	Reflection      bool   `toml:"reflection"`
+	ClientAuth      string `toml:"client_auth"` // none | request | require
+	MaxRecvMsgBytes int    `toml:"max_recv_msg_bytes"`
+	// MaxHeaderListBytes bounds a call's metadata, read before anything
+	// else about the call is known.
+	MaxHeaderListBytes int      `toml:"max_header_list_bytes"`
+	RequestTimeout     Duration `toml:"request_timeout"`
 	// StreamTimeout bounds a whole PutTranscript stream (timeouts.<op>
 	// overrides it).
 	StreamTimeout Duration `toml:"stream_timeout"`
@@ -395,6 +402,7 @@ func Default() *Config {
 		HTTP: HTTP{
 			Addr:              ":2023",
 			MaxBodyBytes:      1 << 20,
+			MaxHeaderBytes:    32 << 10,
 			ReadHeaderTimeout: Duration{5 * time.Second},
 			IdleTimeout:       Duration{90 * time.Second},
 			RequestTimeout:    Duration{10 * time.Second},
@@ -404,10 +412,11 @@ func Default() *Config {
 			DownloadWriteTimeout: Duration{5 * time.Minute},
 		},
 		GRPC: GRPC{
-			Addr:            ":2022",
-			ClientAuth:      "none",
-			MaxRecvMsgBytes: 16 << 20,
-			RequestTimeout:  Duration{30 * time.Second},
+			Addr:               ":2022",
+			ClientAuth:         "none",
+			MaxRecvMsgBytes:    16 << 20,
+			MaxHeaderListBytes: 32 << 10,
+			RequestTimeout:     Duration{30 * time.Second},
 
 			StreamTimeout:         Duration{5 * time.Minute},
 			MaxStreamsPerApp:      8,
@@ -483,6 +492,10 @@ func Default() *Config {
 	}
 }
 
+// minHeaderBytes is the least a request's headers may be bounded to: an
+// ordinary call's headers, a token among them, take about 1 KiB.
+const minHeaderBytes = 4 << 10
+
 // Validate checks every value and names the first bad key.
 func (c *Config) Validate() error {
 	var errs []error
@@ -518,12 +531,18 @@ func (c *Config) Validate() error {
 			bad(key, "must be a positive duration (got %s)", d.Duration)
 		}
 	}
+	atLeast := func(key string, v, least int) {
+		if v < least {
+			bad(key, "must be at least %d (got %d)", least, v)
+		}
+	}
 
 	oneOf("app.env", c.App.Env, global.EnvDev, global.EnvTest, global.EnvPro)
 	oneOf("log.level", c.Log.Level, "trace", "debug", "info", "warn", "error")
 	oneOf("log.format", c.Log.Format, "console", "json")
 	addr("http.addr", c.HTTP.Addr, true)
 	positive("http.max_body_bytes", c.HTTP.MaxBodyBytes)
+	atLeast("http.max_header_bytes", c.HTTP.MaxHeaderBytes, minHeaderBytes)
 	positiveDur("http.read_header_timeout", c.HTTP.ReadHeaderTimeout)
 	positiveDur("http.idle_timeout", c.HTTP.IdleTimeout)
 	positiveDur("http.request_timeout", c.HTTP.RequestTimeout)
@@ -541,6 +560,10 @@ func (c *Config) Validate() error {
 	addr("grpc.addr", c.GRPC.Addr, true)
 	oneOf("grpc.client_auth", c.GRPC.ClientAuth, "none", "request", "require")
 	positive("grpc.max_recv_msg_bytes", int64(c.GRPC.MaxRecvMsgBytes))
+	atLeast("grpc.max_header_list_bytes", c.GRPC.MaxHeaderListBytes, minHeaderBytes)
+	if n := c.GRPC.MaxHeaderListBytes; n > math.MaxUint32 {
+		bad("grpc.max_header_list_bytes", "must be at most %d (got %d)", uint32(math.MaxUint32), n)
+	}
 	positiveDur("grpc.request_timeout", c.GRPC.RequestTimeout)
 	positiveDur("grpc.stream_timeout", c.GRPC.StreamTimeout)
 	positive("grpc.max_streams_per_app", int64(c.GRPC.MaxStreamsPerApp))

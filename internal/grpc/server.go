@@ -39,6 +39,9 @@ func New(o Options) *Server {
 	opts := append([]grpc.ServerOption{
 		grpc.Creds(credentials.NewTLS(o.TLS)),
 		grpc.MaxRecvMsgSize(o.Config.MaxRecvMsgBytes),
+		// grpc-go's default, 16 MiB, is read and decoded before the tap
+		// handle or any interceptor sees the call.
+		grpc.MaxHeaderListSize(uint32(o.Config.MaxHeaderListBytes)),
 		// A client may ping at most every keepalive_min_time, also without
 		// calls; faster pings close its connection.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{

@@ -54,6 +54,9 @@ func New(o Options) *Server {
 	e.HTTPErrorHandler = render.ErrorHandler(o.Log)
 	e.JSONSerializer = render.Serializer{}
 	e.Server.ReadHeaderTimeout = o.Config.ReadHeaderTimeout.Duration
+	// net/http's default, 1 MiB, let 400 connections that each sent a
+	// large header block slowly hold 400 MiB.
+	e.Server.MaxHeaderBytes = o.Config.MaxHeaderBytes
 	e.Server.IdleTimeout = o.Config.IdleTimeout.Duration
 	// Every use of c.RealIP() (the policy chain, controllers) gets the one
 	// address: forwarded headers only from http.trusted_proxies.
