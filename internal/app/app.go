@@ -131,7 +131,7 @@ func Serve(ctx context.Context, cfg *config.Config, out io.Writer, log zerolog.L
 	decode := &interceptor.Decode{}
 	grpcSrv := grpcx.New(grpcx.Options{Config: cfg.GRPC, TLS: tlsCfg, Health: hl, ServerOptions: []grpc.ServerOption{
 		grpc.ForceServerCodecV2(decode.Codec()),
-		grpc.InTapHandle(dom.tap(m.RefusedGRPC).Handle),
+		grpc.InTapHandle(dom.tap(m.RefusedGRPC, pol.timeouts).Handle),
 		// Decode runs outermost, so every recorded failure is collected even
 		// when a policy refuses the call.
 		// The standard gRPC metrics run outermost of all, so they count

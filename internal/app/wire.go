@@ -2,10 +2,14 @@ package app
 
 import (
 	"context"
+	"maps"
 	"time"
 
 	"github.com/rs/zerolog"
 	"google.golang.org/grpc"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	reflectionv1 "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	reflectionv1alpha "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
 
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
 	"github.com/megaview/mgvcore/internal/bound"
@@ -143,23 +147,26 @@ var publicOperations = map[string]bool{
 }
 
 // tap decides a gRPC call from its headers before its messages are read:
-// API methods need a valid bearer token, and PutTranscript streams end at
-// grpc.stream_timeout (or the operation's timeouts entry). Each refusal is
-// told to refused, since such calls never reach the interceptors.
-func (dm *domain) tap(refused func(reason string)) interceptor.Tap {
-	put := openv1.ConversationService_PutTranscript_FullMethodName
-	d := dm.cfg.GRPC.StreamTimeout.Duration
-	if v, ok := dm.cfg.Timeouts[put]; ok {
-		d = v.Duration
-	}
+// API methods need a valid bearer token, and every call ends at its
+// operation's deadline, the one the timeout policy applies (PutTranscript:
+// grpc.stream_timeout; StreamEvents and health's Watch: none), counted from
+// its headers rather than from its request message. Each refusal is told to
+// refused, since such calls never reach the interceptors.
+func (dm *domain) tap(refused func(reason string), perOperation map[string]time.Duration) interceptor.Tap {
+	timeouts := maps.Clone(perOperation)
+	timeouts[healthpb.Health_Watch_FullMethodName] = 0
+	// Reflection (dev and test) streams for as long as the tool runs.
+	timeouts[reflectionv1.ServerReflection_ServerReflectionInfo_FullMethodName] = 0
+	timeouts[reflectionv1alpha.ServerReflection_ServerReflectionInfo_FullMethodName] = 0
 	return interceptor.Tap{
 		Verify: func(token string) error {
 			_, err := dm.tokens.Verify(token)
 			return err
 		},
-		Public:         publicOperations,
-		StreamTimeouts: map[string]time.Duration{put: d},
-		Refused:        refused,
+		Public:   publicOperations,
+		Timeouts: timeouts,
+		Timeout:  dm.cfg.GRPC.RequestTimeout.Duration,
+		Refused:  refused,
 	}
 }
 

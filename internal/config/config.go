@@ -108,8 +108,11 @@ type GRPC struct {
 	MaxRecvMsgBytes int    `toml:"max_recv_msg_bytes"`
 	// MaxHeaderListBytes bounds a call's metadata, read before anything
 	// else about the call is known.
-	MaxHeaderListBytes int      `toml:"max_header_list_bytes"`
-	RequestTimeout     Duration `toml:"request_timeout"`
+	MaxHeaderListBytes int `toml:"max_header_list_bytes"`
+	// MaxConcurrentStreams caps the calls open at once on one connection;
+	// grpc-go's default is no cap.
+	MaxConcurrentStreams int      `toml:"max_concurrent_streams"`
+	RequestTimeout       Duration `toml:"request_timeout"`
 	// StreamTimeout bounds a whole PutTranscript stream (timeouts.<op>
 	// overrides it).
 	StreamTimeout Duration `toml:"stream_timeout"`
@@ -412,11 +415,12 @@ func Default() *Config {
 			DownloadWriteTimeout: Duration{5 * time.Minute},
 		},
 		GRPC: GRPC{
-			Addr:               ":2022",
-			ClientAuth:         "none",
-			MaxRecvMsgBytes:    16 << 20,
-			MaxHeaderListBytes: 32 << 10,
-			RequestTimeout:     Duration{30 * time.Second},
+			Addr:                 ":2022",
+			ClientAuth:           "none",
+			MaxRecvMsgBytes:      16 << 20,
+			MaxHeaderListBytes:   32 << 10,
+			MaxConcurrentStreams: 100,
+			RequestTimeout:       Duration{30 * time.Second},
 
 			StreamTimeout:         Duration{5 * time.Minute},
 			MaxStreamsPerApp:      8,
@@ -563,6 +567,10 @@ func (c *Config) Validate() error {
 	atLeast("grpc.max_header_list_bytes", c.GRPC.MaxHeaderListBytes, minHeaderBytes)
 	if n := c.GRPC.MaxHeaderListBytes; n > math.MaxUint32 {
 		bad("grpc.max_header_list_bytes", "must be at most %d (got %d)", uint32(math.MaxUint32), n)
+	}
+	positive("grpc.max_concurrent_streams", int64(c.GRPC.MaxConcurrentStreams))
+	if n := c.GRPC.MaxConcurrentStreams; n > math.MaxUint32 {
+		bad("grpc.max_concurrent_streams", "must be at most %d (got %d)", uint32(math.MaxUint32), n)
 	}
 	positiveDur("grpc.request_timeout", c.GRPC.RequestTimeout)
 	positiveDur("grpc.stream_timeout", c.GRPC.StreamTimeout)

@@ -84,11 +84,15 @@ func TestBoundsGRPCMetadataIsBounded(t *testing.T) {
 	}
 }
 
-// rawGRPCPing calls SystemService.Ping over a TLS HTTP/2 connection of its
-// own with about pad bytes of metadata, and returns the grpc-status the
-// server answered, or the error (a reset stream, a GOAWAY, a closed
-// connection) it refused the call with.
-func rawGRPCPing(t *testing.T, s *Service, pad int) (string, error) {
+// h2 is a raw HTTP/2 client connection to the gRPC port, as an attacker
+// would open one: it sends what it likes, whatever the server announces.
+type h2 struct {
+	t  *testing.T
+	c  *tls.Conn
+	fr *http2.Framer
+}
+
+func dialH2(t *testing.T, s *Service) *h2 {
 	t.Helper()
 	cfg := s.TLSConfig(false)
 	cfg.NextProtos = []string{"h2"}
@@ -96,8 +100,8 @@ func rawGRPCPing(t *testing.T, s *Service, pad int) (string, error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = c.Close() }() // a refusing server may have reset it
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	t.Cleanup(func() { _ = c.Close() }) // a refusing server may have reset it
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
 	if _, err := io.WriteString(c, http2.ClientPreface); err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +110,13 @@ func rawGRPCPing(t *testing.T, s *Service, pad int) (string, error) {
 	if err := fr.WriteSettings(); err != nil {
 		t.Fatal(err)
 	}
+	return &h2{t: t, c: c, fr: fr}
+}
 
+// pingHeaders is the header block of a SystemService.Ping call with about
+// pad bytes of extra metadata.
+func pingHeaders(t *testing.T, pad int) []byte {
+	t.Helper()
 	var block bytes.Buffer
 	enc := hpack.NewEncoder(&block)
 	fields := [][2]string{{":method", "POST"}, {":scheme", "https"}, {":path", "/mgv.open.v1.SystemService/Ping"},
@@ -119,55 +129,137 @@ func rawGRPCPing(t *testing.T, s *Service, pad int) (string, error) {
 			t.Fatal(err)
 		}
 	}
+	return block.Bytes()
+}
+
+// open sends a call's header block on stream id, split into frames.
+func (h *h2) open(id uint32, hb []byte) error {
 	const frameSize = 16 << 10
-	hb := block.Bytes()
 	first := hb[:min(frameSize, len(hb))]
 	hb = hb[len(first):]
-	if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: first, EndHeaders: len(hb) == 0}); err != nil {
-		return "", err
+	if err := h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: first, EndHeaders: len(hb) == 0}); err != nil {
+		return err
 	}
 	for len(hb) > 0 {
 		n := min(frameSize, len(hb))
-		if err := fr.WriteContinuation(1, n == len(hb), hb[:n]); err != nil {
-			return "", err // the server may have closed the connection already
+		if err := h.fr.WriteContinuation(id, n == len(hb), hb[:n]); err != nil {
+			return err // the server may have closed the connection already
 		}
 		hb = hb[n:]
 	}
-	// An empty PingRequest: not compressed, 0 bytes.
-	if err := fr.WriteData(1, true, []byte{0, 0, 0, 0, 0}); err != nil {
-		return "", err
-	}
+	return nil
+}
+
+// next reads frames, answering the server's settings and pings, until one
+// that ends a stream: its grpc-status, or the reset. It returns the
+// server's MAX_CONCURRENT_STREAMS when it announces one, and an error when
+// the connection ends.
+func (h *h2) next(maxStreams *uint32) (id uint32, grpcStatus string, reset http2.ErrCode, err error) {
 	for {
-		f, err := fr.ReadFrame()
+		f, err := h.fr.ReadFrame()
 		if err != nil {
-			return "", err
+			return 0, "", 0, err
 		}
 		switch f := f.(type) {
 		case *http2.MetaHeadersFrame:
 			if v := f.PseudoValue("status"); v != "" && v != "200" {
-				return "", fmt.Errorf("HTTP status %s", v)
+				return f.StreamID, "", 0, fmt.Errorf("HTTP status %s", v)
 			}
 			for _, hf := range f.Fields {
 				if hf.Name == "grpc-status" {
-					return hf.Value, nil
+					return f.StreamID, hf.Value, 0, nil
 				}
 			}
 		case *http2.RSTStreamFrame:
-			return "", fmt.Errorf("stream reset: %v", f.ErrCode)
+			return f.StreamID, "", f.ErrCode, nil
 		case *http2.GoAwayFrame:
-			return "", fmt.Errorf("GOAWAY: %v", f.ErrCode)
+			return 0, "", 0, fmt.Errorf("GOAWAY: %v", f.ErrCode)
 		case *http2.SettingsFrame:
-			if !f.IsAck() {
-				if err := fr.WriteSettingsAck(); err != nil {
-					return "", err
-				}
+			if f.IsAck() {
+				continue
+			}
+			if v, ok := f.Value(http2.SettingMaxConcurrentStreams); ok && maxStreams != nil {
+				*maxStreams = v
+			}
+			if err := h.fr.WriteSettingsAck(); err != nil {
+				return 0, "", 0, err
 			}
 		case *http2.PingFrame:
 			if !f.IsAck() {
-				if err := fr.WritePing(true, f.Data); err != nil {
-					return "", err
+				if err := h.fr.WritePing(true, f.Data); err != nil {
+					return 0, "", 0, err
 				}
 			}
 		}
+	}
+}
+
+// rawGRPCPing calls SystemService.Ping over a raw HTTP/2 connection of its
+// own with about pad bytes of metadata, and returns the grpc-status the
+// server answered, or the error (a reset stream, a GOAWAY, a closed
+// connection) it refused the call with.
+func rawGRPCPing(t *testing.T, s *Service, pad int) (string, error) {
+	t.Helper()
+	h := dialH2(t, s)
+	if err := h.open(1, pingHeaders(t, pad)); err != nil {
+		return "", err
+	}
+	// An empty PingRequest: not compressed, 0 bytes.
+	if err := h.fr.WriteData(1, true, []byte{0, 0, 0, 0, 0}); err != nil {
+		return "", err
+	}
+	_, status, reset, err := h.next(nil)
+	if reset != 0 {
+		return "", fmt.Errorf("stream reset: %v", reset)
+	}
+	return status, err
+}
+
+// TestBoundsGRPCSilentCallsAreCapped: calls that send their headers and
+// never their request are capped per connection (grpc.max_concurrent_streams;
+// grpc-go sets none, and one connection held 50,000 such calls, 775 MB) and
+// end at their deadline, counted from the headers (they held their stream
+// for as long as the connection lived).
+func TestBoundsGRPCSilentCallsAreCapped(t *testing.T) {
+	const timeout, opened = 2 * time.Second, 300
+	s := NewService(t, map[string]string{"MGV_GRPC_REQUEST_TIMEOUT": timeout.String()})
+	s.Start()
+	h := dialH2(t, s)
+	hb := pingHeaders(t, 0)
+	start := time.Now()
+	for i := range opened {
+		if err := h.open(uint32(2*i+1), hb); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var announced uint32
+	var refused, expired int
+	var last time.Duration
+	ended := map[uint32]bool{}
+	for refused+expired < opened {
+		id, status, reset, err := h.next(&announced)
+		switch {
+		case err != nil:
+			t.Fatalf("after %d refused and %d ended at their deadline: %v", refused, expired, err)
+		case ended[id] && reset == http2.ErrCodeNo:
+			// The server ends its side of a call it answered.
+			continue
+		case reset == http2.ErrCodeRefusedStream:
+			refused++
+		case status == "4": // DEADLINE_EXCEEDED
+			expired++
+			last = time.Since(start)
+		default:
+			t.Fatalf("silent call %d ended with grpc-status %q, reset %v", id, status, reset)
+		}
+		ended[id] = true
+	}
+	t.Logf("announced %d streams; %d calls refused, %d ended at their deadline, the last %s after they opened",
+		announced, refused, expired, last.Round(time.Millisecond))
+	if announced != 100 || expired != 100 || refused != opened-100 {
+		t.Fatalf("announced %d, %d ended at their deadline, %d refused; want 100, 100 and %d", announced, expired, refused, opened-100)
+	}
+	if last > timeout+2*time.Second {
+		t.Fatalf("the last silent call ended %s after it opened, want about %s", last, timeout)
 	}
 }

@@ -20,9 +20,14 @@ type Tap struct {
 	// Public operations need no token (the auth policy's list); methods
 	// outside the API (health, reflection) need none either.
 	Public map[string]bool
-	// StreamTimeouts are whole-call deadlines per method: the stream's
-	// context ends at it, which ends a Recv that waits for the client.
-	StreamTimeouts map[string]time.Duration
+	// Timeouts are whole-call deadlines per method (0: none, for the
+	// long-lived streams), and Timeout that of every other method: the
+	// call's context ends at it, which also ends the wait for a request
+	// message that never comes. Without it, a call that sent its headers
+	// and nothing else held its stream, and its goroutine, for as long as
+	// the connection lived.
+	Timeouts map[string]time.Duration
+	Timeout  time.Duration
 	// Refused, if set, is told of each call refused here, with the
 	// refusal's reason (UNAUTHENTICATED, TOKEN_EXPIRED …). Such calls never
 	// reach the interceptors, so this is how they are counted.
@@ -45,7 +50,11 @@ func (t Tap) Handle(ctx context.Context, info *tap.Info) (context.Context, error
 			return nil, t.refuse(errs.From(err))
 		}
 	}
-	if d := t.StreamTimeouts[method]; d > 0 {
+	d, ok := t.Timeouts[method]
+	if !ok {
+		d = t.Timeout
+	}
+	if d > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, d)
 		// The stream's own context is cancelled when the call ends, which

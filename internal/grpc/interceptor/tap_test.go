@@ -20,8 +20,12 @@ func TestTapRefusesWithoutAValidToken(t *testing.T) {
 			}
 			return nil
 		},
-		Public:         map[string]bool{"/mgv.open.v1.SystemService/Ping": true},
-		StreamTimeouts: map[string]time.Duration{"/mgv.open.v1.ConversationService/PutTranscript": time.Minute},
+		Public: map[string]bool{"/mgv.open.v1.SystemService/Ping": true},
+		Timeouts: map[string]time.Duration{
+			"/mgv.open.v1.ConversationService/PutTranscript": time.Minute,
+			"/mgv.open.v1.EventService/StreamEvents":         0,
+		},
+		Timeout: time.Second,
 	}
 	refused := map[string]int{}
 	tp.Refused = func(reason string) { refused[reason]++ }
@@ -55,8 +59,14 @@ func TestTapRefusesWithoutAValidToken(t *testing.T) {
 	if d, ok := ctx.Deadline(); !ok || time.Until(d) > time.Minute {
 		t.Fatalf("stream deadline %v %v, want within a minute", d, ok)
 	}
-	ctx, _ = call("/mgv.open.v1.SystemService/Ping", nil)
+	for _, m := range []string{"/mgv.open.v1.SystemService/Ping", "/grpc.health.v1.Health/Check"} {
+		ctx, _ = call(m, nil)
+		if d, ok := ctx.Deadline(); !ok || time.Until(d) > time.Second {
+			t.Fatalf("%s: deadline %v %v, want the default, within a second", m, d, ok)
+		}
+	}
+	ctx, _ = call("/mgv.open.v1.EventService/StreamEvents", metadata.Pairs("authorization", "Bearer good"))
 	if _, ok := ctx.Deadline(); ok {
-		t.Fatal("a method without a stream timeout got a deadline")
+		t.Fatal("a stream without a deadline of its own got one")
 	}
 }
