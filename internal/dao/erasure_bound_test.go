@@ -3,6 +3,7 @@ package dao_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"testing"
 	"time"
@@ -53,31 +54,31 @@ func TestExternalConversationsStopAtTheBound(t *testing.T) {
 		third := speakerCall(t, db, 7, "Guest Ma", 0)
 		last := speakerCall(t, db, 7, "Someone Else", 0)
 
-		upTo, n, err := p.ErasureScope(ctx, 7, "Guest Ma")
+		upTo, n, err := p.ErasureScope(ctx, 7, []string{"Guest Ma"})
 		if err != nil || upTo != last || n != 2 {
 			t.Fatalf("scope: up to %d, %d conversations, %v; want up to %d, 2", upTo, n, err, last)
 		}
-		if upTo, n, err := p.ErasureScope(ctx, 9, "Guest Ma"); err != nil || upTo != 0 || n != 0 {
+		if upTo, n, err := p.ErasureScope(ctx, 9, []string{"Guest Ma"}); err != nil || upTo != 0 || n != 0 {
 			t.Fatalf("scope of a tenant without conversations: %d %d %v", upTo, n, err)
 		}
 
 		later := speakerCall(t, db, 7, "Guest Ma", 0)
-		ids, err := p.ExternalConversations(ctx, 7, "Guest Ma", upTo, 10)
+		ids, err := p.ExternalConversations(ctx, 7, []string{"Guest Ma"}, upTo, 10)
 		if err != nil || !slices.Equal(ids, []int64{first, third}) {
 			t.Fatalf("up to the bound: %v %v, want %d and %d", ids, err, first, third)
 		}
-		if ids, err := p.ExternalConversations(ctx, 7, "Guest Ma", upTo, 1); err != nil || !slices.Equal(ids, []int64{first}) {
+		if ids, err := p.ExternalConversations(ctx, 7, []string{"Guest Ma"}, upTo, 1); err != nil || !slices.Equal(ids, []int64{first}) {
 			t.Fatalf("one up to the bound: %v %v", ids, err)
 		}
-		if ids, err := p.ExternalConversations(ctx, 7, "Guest Ma", later, 10); err != nil || !slices.Equal(ids, []int64{first, third, later}) {
+		if ids, err := p.ExternalConversations(ctx, 7, []string{"Guest Ma"}, later, 10); err != nil || !slices.Equal(ids, []int64{first, third, later}) {
 			t.Fatalf("up to the later conversation: %v %v", ids, err)
 		}
 		for _, c := range []struct{ upTo, want int64 }{{upTo, 2}, {later, 3}, {first - 1, 0}} {
-			if n, err := p.CountExternalConversations(ctx, 7, "Guest Ma", c.upTo); err != nil || n != c.want {
+			if n, err := p.CountExternalConversations(ctx, 7, []string{"Guest Ma"}, c.upTo); err != nil || n != c.want {
 				t.Errorf("count up to %d: %d %v, want %d", c.upTo, n, err, c.want)
 			}
 		}
-		if upTo, n, err := p.ErasureScope(ctx, 7, "Guest Ma"); err != nil || upTo != later || n != 3 {
+		if upTo, n, err := p.ErasureScope(ctx, 7, []string{"Guest Ma"}); err != nil || upTo != later || n != 3 {
 			t.Fatalf("scope now: %d %d %v", upTo, n, err)
 		}
 	})
@@ -126,4 +127,51 @@ func TestErasureFromBefore0016GetsItsBoundOnce(t *testing.T) {
 			t.Fatal("bound of another tenant's job")
 		}
 	}, daotest.Unmigrated)
+}
+
+// Names are matched byte for byte: MariaDB's collation takes "jose nunez"
+// for José Núñez and ignores trailing spaces, and an erasure of one would
+// delete the other's conversations. ExternalNames lists every spelling
+// stored, also those the collation deems equal.
+func TestExternalNamesAreMatchedExactly(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		p := dao.NewPrivacy(db)
+		spellings := []string{"José Núñez", "jose nunez", "JOSE NUNEZ", "jose nunez ", "Alice@Example.COM", " alice@example.com "}
+		ids := map[string]int64{}
+		for _, name := range spellings {
+			ids[name] = speakerCall(t, db, 7, name, 0)
+		}
+		speakerCall(t, db, 7, "jose nunez", 42) // a user: not an outside speaker
+		speakerCall(t, db, 8, "jose nunez", 0)  // another tenant
+		all, err := p.ExternalNames(ctx, 7, func(string) bool { return true })
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(all)
+		want := slices.Clone(spellings)
+		slices.Sort(want)
+		if !slices.Equal(all, want) {
+			t.Fatalf("ExternalNames = %q, want every spelling %q", all, want)
+		}
+		for _, name := range spellings {
+			got, err := p.ExternalConversations(ctx, 7, []string{name}, math.MaxInt64, 10)
+			if err != nil || !slices.Equal(got, []int64{ids[name]}) {
+				t.Fatalf("conversations of %q: %v, %v; want only %d", name, got, err, ids[name])
+			}
+			if n, err := p.CountExternalConversations(ctx, 7, []string{name}, math.MaxInt64); err != nil || n != 1 {
+				t.Fatalf("count of %q: %d, %v; want 1", name, n, err)
+			}
+			m, err := p.FindPerson(ctx, 7, model.SubjectName, name, []string{name})
+			if err != nil || !slices.Equal(m.External, []int64{ids[name]}) {
+				t.Fatalf("FindPerson(%q): %v, %v; want only %d", name, m.External, err, ids[name])
+			}
+		}
+		if _, n, err := p.ErasureScope(ctx, 7, []string{"jose nunez", "JOSE NUNEZ"}); err != nil || n != 2 {
+			t.Fatalf("scope of two spellings: %d, %v; want 2", n, err)
+		}
+		if _, n, err := p.ErasureScope(ctx, 7, nil); err != nil || n != 0 {
+			t.Fatalf("scope of no name: %d, %v; want 0", n, err)
+		}
+	})
 }

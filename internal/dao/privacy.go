@@ -1,8 +1,10 @@
 package dao
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"math"
 	"slices"
 	"time"
 
@@ -25,8 +27,9 @@ var errLeaseLost = errors.New("erasure: the lease passed to another instance")
 
 // FindPerson finds the user with the identifier (by email, phone or origin
 // user id; a name finds no user), the conversations where that user
-// speaks, and those where a speaker who is not a user is named value.
-func (p *Privacy) FindPerson(ctx context.Context, tenantID int64, kind, value string) (model.PersonMatch, error) {
+// speaks, and those where a speaker who is not a user is named one of
+// names (ExternalNames).
+func (p *Privacy) FindPerson(ctx context.Context, tenantID int64, kind, value string, names []string) (model.PersonMatch, error) {
 	db := conn(ctx, p.db)
 	m := model.PersonMatch{Conversations: map[int64][]string{}}
 	var err error
@@ -34,15 +37,24 @@ func (p *Privacy) FindPerson(ctx context.Context, tenantID int64, kind, value st
 		return m, err
 	}
 	var parts []model.Participant
-	q := db.Select("conversation_id, speaker_key, user_id").Where("tenant_id = ?", tenantID)
+	find := func(where string, args ...any) error {
+		var found []model.Participant
+		err := db.Select("conversation_id, speaker_key, user_id").Where(where, args...).Find(&found).Error
+		parts = append(parts, found...)
+		return err
+	}
 	if m.User != nil {
-		q = q.Where("(user_id = ? OR (user_id IS NULL AND name = ?))", m.User.ID, value)
-	} else {
-		q = q.Where("user_id IS NULL AND name = ?", value)
+		if err := find("tenant_id = ? AND user_id = ?", tenantID, m.User.ID); err != nil {
+			return m, dbError(err, nil)
+		}
 	}
-	if err := q.Order("conversation_id").Find(&parts).Error; err != nil {
-		return m, dbError(err, nil)
+	if len(names) > 0 {
+		q, args := p.externalMatch(tenantID, names, int64(math.MaxInt64))
+		if err := find(q, args...); err != nil {
+			return m, dbError(err, nil)
+		}
 	}
+	slices.SortStableFunc(parts, func(a, b model.Participant) int { return cmp.Compare(a.ConversationID, b.ConversationID) })
 	for _, pt := range parts {
 		m.Conversations[pt.ConversationID] = append(m.Conversations[pt.ConversationID], pt.SpeakerKey)
 		if pt.UserID == nil && !slices.Contains(m.External, pt.ConversationID) {
@@ -227,38 +239,87 @@ func (p *Privacy) IndexRemovalPending(ctx context.Context, tenantID, mark int64)
 	return len(ids) > 0, dbError(err, nil)
 }
 
-// externalMatch is the participants who are not users, named value, in
-// the tenant's conversations up to id upTo.
-const externalMatch = "tenant_id = ? AND user_id IS NULL AND name = ? AND conversation_id <= ?"
+// externalMatch is the participants who are not users named one of names,
+// byte for byte, in the tenant's conversations up to id upTo (an id, or an
+// expression such as gorm.Expr). MySQL's collation would also match other
+// cases and accents, and ignore trailing spaces: an erasure of "jose nunez"
+// would delete José Núñez's conversations. The collated IN keeps the name
+// key in use; the binary one decides.
+func (p *Privacy) externalMatch(tenantID int64, names []string, upTo any) (string, []any) {
+	q := "tenant_id = ? AND user_id IS NULL AND name IN ? AND conversation_id <= ?"
+	args := []any{tenantID, names, upTo}
+	if p.db.Name() == "mysql" {
+		q += " AND CAST(name AS BINARY) IN ?"
+		args = append(args, names)
+	}
+	return q, args
+}
+
+// ExternalNames lists the distinct names, byte for byte, of the tenant's
+// speakers who are not users, for which keep holds: the names a person may
+// have been stored under (a phone written with spaces, an email in
+// capitals), which the erasure and lookup then match.
+func (p *Privacy) ExternalNames(ctx context.Context, tenantID int64, keep func(name string) bool) ([]string, error) {
+	col := "name"
+	if p.db.Name() == "mysql" {
+		// DISTINCT under the column's collation would keep one of the
+		// names that differ only in case or accents.
+		col = "CAST(name AS BINARY)"
+	}
+	rows, err := conn(ctx, p.db).Raw("SELECT DISTINCT "+col+" FROM participants WHERE tenant_id = ? AND user_id IS NULL", tenantID).Rows()
+	if err != nil {
+		return nil, dbError(err, nil)
+	}
+	defer func() { _ = rows.Close() }()
+	var out []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, dbError(err, nil)
+		}
+		if keep(name) {
+			out = append(out, name)
+		}
+	}
+	return out, dbError(rows.Err(), nil)
+}
 
 // ExternalConversations lists conversations up to id upTo where a speaker
-// who is not a user is named value.
-func (p *Privacy) ExternalConversations(ctx context.Context, tenantID int64, value string, upTo int64, limit int) ([]int64, error) {
+// who is not a user is named one of names.
+func (p *Privacy) ExternalConversations(ctx context.Context, tenantID int64, names []string, upTo int64, limit int) ([]int64, error) {
+	if len(names) == 0 {
+		return nil, nil
+	}
 	var ids []int64
+	q, args := p.externalMatch(tenantID, names, upTo)
 	err := conn(ctx, p.db).Model(&model.Participant{}).Distinct("conversation_id").
-		Where(externalMatch, tenantID, value, upTo).
+		Where(q, args...).
 		Order("conversation_id").Limit(limit).Pluck("conversation_id", &ids).Error
 	return ids, dbError(err, nil)
 }
 
 // CountExternalConversations counts the conversations up to id upTo where
-// a speaker who is not a user is named value.
-func (p *Privacy) CountExternalConversations(ctx context.Context, tenantID int64, value string, upTo int64) (int64, error) {
+// a speaker who is not a user is named one of names.
+func (p *Privacy) CountExternalConversations(ctx context.Context, tenantID int64, names []string, upTo int64) (int64, error) {
+	if len(names) == 0 {
+		return 0, nil
+	}
 	var n int64
-	err := conn(ctx, p.db).Raw("SELECT COUNT(DISTINCT conversation_id) FROM participants WHERE "+externalMatch, tenantID, value, upTo).Scan(&n).Error
+	q, args := p.externalMatch(tenantID, names, upTo)
+	err := conn(ctx, p.db).Raw("SELECT COUNT(DISTINCT conversation_id) FROM participants WHERE "+q, args...).Scan(&n).Error
 	return n, dbError(err, nil)
 }
 
 // ErasureScope is what an erasure requested now covers: the tenant's
 // highest conversation id, and the number of conversations up to it where
-// a speaker who is not a user is named value. One statement reads both,
-// so the count is of the conversations as they were at the bound's read,
-// whatever commits meanwhile and whatever the isolation level.
-func (p *Privacy) ErasureScope(ctx context.Context, tenantID int64, value string) (upTo, count int64, err error) {
+// a speaker who is not a user is named one of names. One statement reads
+// both, so the count is of the conversations as they were at the bound's
+// read, whatever commits meanwhile and whatever the isolation level.
+func (p *Privacy) ErasureScope(ctx context.Context, tenantID int64, names []string) (upTo, count int64, err error) {
 	var row struct{ UpTo, N int64 }
-	err = conn(ctx, p.db).Raw("SELECT m.up_to AS up_to, (SELECT COUNT(DISTINCT conversation_id) FROM participants WHERE "+externalMatch+") AS n "+
-		"FROM ("+tenantTop+") AS m",
-		tenantID, value, gorm.Expr("m.up_to"), tenantID).Scan(&row).Error
+	q, args := p.externalMatch(tenantID, names, gorm.Expr("m.up_to"))
+	err = conn(ctx, p.db).Raw("SELECT m.up_to AS up_to, (SELECT COUNT(DISTINCT conversation_id) FROM participants WHERE "+q+") AS n "+
+		"FROM ("+tenantTop+") AS m", append(args, tenantID)...).Scan(&row).Error
 	return row.UpTo, row.N, dbError(err, nil)
 }
 

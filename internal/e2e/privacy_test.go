@@ -564,3 +564,54 @@ func TestErasureDeletesWhatWasConfirmedOnMariaDBAndElasticsearch(t *testing.T) {
 		t.Errorf("a lookup still finds the person: %+v", h)
 	}
 }
+
+// TestErasureFindsEveryWayTheIdentifierWasWritten: partners name outside
+// speakers by phone or email as their systems write them. A lookup and an
+// erasure by phone find every spelling of the same number, by email every
+// case of the same address, and nothing else: not another number, and not
+// an address MariaDB's collation deems equal (accents).
+func TestErasureFindsEveryWayTheIdentifierWasWritten(t *testing.T) {
+	s := NewService(t, mysqlEnv(t))
+	f := NewFixture(t, s)
+	s.Start()
+	admin := f.Token(t, f.Admin)
+	p := newPartner(t, s.GRPC(), f.AppToken(t))
+	tag := fmt.Sprintf("%06d", rand.N(1_000_000))
+	d := tag[:4]
+	calls := func(names ...string) (ids []int64) {
+		for i, name := range names {
+			ids = append(ids, customerCalls(t, p, f, name, "hello", fmt.Sprintf("%s-%d-%d", tag, len(name), i), 1)...)
+		}
+		return ids
+	}
+	phoneCalls := calls("138 0013 "+d, "+86 138-0013-"+d, "1380013"+d, "+861380013"+d, "00861380013"+d)
+	address := "zhang.san." + tag + "@example.com"
+	emailCalls := calls(" Zhang.San."+tag+"@Example.COM ", address)
+	others := calls("+861380014"+d, "zhang.sän."+tag+"@example.com")
+
+	if h := lookup(t, s, admin, map[string]any{"phone": "+8613800 13" + d}); h.ExternalConversations != int64(len(phoneCalls)) {
+		t.Fatalf("lookup by phone found %d conversations, want the %d spellings'", h.ExternalConversations, len(phoneCalls))
+	}
+	if h := lookup(t, s, admin, map[string]any{"email": strings.ToUpper(address)}); h.ExternalConversations != int64(len(emailCalls)) {
+		t.Fatalf("lookup by email found %d conversations, want %d", h.ExternalConversations, len(emailCalls))
+	}
+	for _, c := range []struct {
+		subject map[string]any
+		calls   []int64
+	}{{map[string]any{"phone": "138-0013-" + d}, phoneCalls}, {map[string]any{"email": address}, emailCalls}} {
+		var e controller.ErasureJSON
+		authCall(t, s, http.MethodPost, "/api/v1/privacy/erasures", admin, c.subject).want(t, http.StatusAccepted, "").decode(t, &e)
+		if done := waitErasure(t, s, admin, e.ID, 30*time.Second); done.ConversationsDeleted != int64(len(c.calls)) {
+			t.Fatalf("erasure of %v: %+v, want %d conversations deleted", c.subject, done, len(c.calls))
+		}
+		for _, id := range c.calls {
+			wantNoRows(t, f, id)
+		}
+	}
+	for _, id := range others {
+		var n int64
+		if err := f.DB.Model(&model.Conversation{}).Where("id = ?", id).Count(&n).Error; err != nil || n != 1 {
+			t.Fatalf("conversation %d of someone else: %d rows, %v; want it kept", id, n, err)
+		}
+	}
+}

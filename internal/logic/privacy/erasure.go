@@ -61,7 +61,11 @@ func (s *Service) StartErasure(ctx context.Context, subject Subject) (ErasureVie
 	if err != nil {
 		return ErasureView{}, err
 	}
-	upTo, n, err := s.repo.ErasureScope(ctx, sc.TenantID, value)
+	names, err := externalNames(ctx, s.repo, sc.TenantID, kind, value)
+	if err != nil {
+		return ErasureView{}, err
+	}
+	upTo, n, err := s.repo.ErasureScope(ctx, sc.TenantID, names)
 	if err != nil {
 		return ErasureView{}, err
 	}
@@ -130,7 +134,11 @@ func (s *Service) ConfirmErasure(ctx context.Context, id, count int64) (ErasureV
 	if err != nil {
 		return ErasureView{}, err
 	}
-	left, err := s.repo.CountExternalConversations(ctx, sc.TenantID, e.Subject, upTo)
+	names, err := externalNames(ctx, s.repo, sc.TenantID, e.SubjectKind, e.Subject)
+	if err != nil {
+		return ErasureView{}, err
+	}
+	left, err := s.repo.CountExternalConversations(ctx, sc.TenantID, names, upTo)
 	if err != nil {
 		return ErasureView{}, err
 	}

@@ -65,7 +65,11 @@ func (s *Service) Lookup(ctx context.Context, subject Subject) (Holdings, error)
 	if err != nil {
 		return Holdings{}, err
 	}
-	m, err := s.repo.FindPerson(ctx, sc.TenantID, kind, value)
+	names, err := externalNames(ctx, s.repo, sc.TenantID, kind, value)
+	if err != nil {
+		return Holdings{}, err
+	}
+	m, err := s.repo.FindPerson(ctx, sc.TenantID, kind, value, names)
 	if err != nil {
 		return Holdings{}, err
 	}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/logic/identity"
@@ -18,8 +19,11 @@ import (
 type Repo interface {
 	// FindPerson finds what holds a person in a tenant: the user with this
 	// identifier, the conversations where that user speaks, and those
-	// where a speaker who is not a user carries it as their name.
-	FindPerson(ctx context.Context, tenantID int64, kind, value string) (model.PersonMatch, error)
+	// where a speaker who is not a user is named one of names.
+	FindPerson(ctx context.Context, tenantID int64, kind, value string, names []string) (model.PersonMatch, error)
+	// ExternalNames lists the distinct names of the tenant's speakers who
+	// are not users for which keep holds.
+	ExternalNames(ctx context.Context, tenantID int64, keep func(name string) bool) ([]string, error)
 	// FindUser finds the tenant's user with the identifier; nil when
 	// there is none (and for a name).
 	FindUser(ctx context.Context, tenantID int64, kind, value string) (*model.User, error)
@@ -48,8 +52,8 @@ type Repo interface {
 	BoundErasure(ctx context.Context, tenantID, id int64) (int64, error)
 	// ErasureScope returns the tenant's highest conversation id now and
 	// the number of conversations up to it where a speaker who is not a
-	// user is named value, read together.
-	ErasureScope(ctx context.Context, tenantID int64, value string) (upTo, count int64, err error)
+	// user is named one of names, read together.
+	ErasureScope(ctx context.Context, tenantID int64, names []string) (upTo, count int64, err error)
 	// ClaimErasure leases one pending job whose lease has run out to owner
 	// until lease from now; nil when there is none.
 	ClaimErasure(ctx context.Context, owner string, lease time.Duration) (*model.Erasure, error)
@@ -58,11 +62,11 @@ type Repo interface {
 	ErasureProgress(ctx context.Context, id int64, owner string, deleted int, lease time.Duration) (bool, error)
 	// ExternalConversations lists up to limit conversations of the tenant
 	// with ids up to upTo, in id order, where a speaker who is not a user
-	// is named value.
-	ExternalConversations(ctx context.Context, tenantID int64, value string, upTo int64, limit int) ([]int64, error)
+	// is named one of names.
+	ExternalConversations(ctx context.Context, tenantID int64, names []string, upTo int64, limit int) ([]int64, error)
 	// CountExternalConversations counts the conversations of the tenant
-	// with ids up to upTo where a speaker who is not a user is named value.
-	CountExternalConversations(ctx context.Context, tenantID int64, value string, upTo int64) (int64, error)
+	// with ids up to upTo where a speaker who is not a user is named one of names.
+	CountExternalConversations(ctx context.Context, tenantID int64, names []string, upTo int64) (int64, error)
 	// OutboxMark is the highest outbox job id now (0: none).
 	OutboxMark(ctx context.Context) (int64, error)
 	// IndexRemovalPending reports whether a search job of the tenant up
@@ -100,6 +104,35 @@ type Transactor interface {
 // already cleared.
 type ErasedHook interface {
 	OnPersonErased(ctx context.Context, e model.Erasure) error
+}
+
+// externalNames lists the names the tenant's speakers who are not users
+// carry that are the subject's identifier, in whatever form they were
+// written: an email in capitals, a phone number with spaces or a country
+// prefix. Lookups and erasures match those, not the normalised value alone.
+func externalNames(ctx context.Context, repo Repo, tenantID int64, kind, value string) ([]string, error) {
+	return repo.ExternalNames(ctx, tenantID, nameMatcher(kind, value))
+}
+
+// nameMatcher tells whether a speaker's name is the subject's identifier:
+// for an email, the same address whatever its case; for a phone, a number
+// that normalises to the same E.164 one; for an origin user id or a name,
+// the value itself. Spaces around a name never count.
+func nameMatcher(kind, value string) func(name string) bool {
+	switch kind {
+	case model.SubjectEmail:
+		return func(n string) bool { return strings.Contains(n, "@") && identity.NormalizeEmail(n) == value }
+	case model.SubjectPhone:
+		return func(n string) bool {
+			// Most names have no digits at all: they are not parsed.
+			if strings.IndexFunc(n, unicode.IsDigit) < 0 {
+				return false
+			}
+			v, ok := identity.NormalizePhone(n)
+			return ok && v == value
+		}
+	}
+	return func(n string) bool { return strings.TrimSpace(n) == value }
 }
 
 // Subject is whom a lookup or an erasure is about: exactly one of its

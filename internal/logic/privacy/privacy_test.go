@@ -39,3 +39,33 @@ func TestSubjectNormalize(t *testing.T) {
 		}
 	}
 }
+
+func TestNameMatcher(t *testing.T) {
+	for _, c := range []struct {
+		kind, value string
+		yes, no     []string
+	}{
+		{model.SubjectPhone, "+8613912345678",
+			[]string{"139 1234 5678", "+86 139-1234-5678", "13912345678", "+8613912345678", "008613912345678", " (139) 1234 5678 "},
+			[]string{"13912345679", "+8513912345678", "Bob", "", "1391234567"}},
+		{model.SubjectEmail, "alice@example.com",
+			[]string{"alice@example.com", " Alice@Example.COM ", "ALICE@EXAMPLE.COM"},
+			[]string{"alicé@example.com", "alice@example.co", "alice example.com", "bob@example.com"}},
+		{model.SubjectName, "José Núñez",
+			[]string{"José Núñez", " José Núñez "},
+			[]string{"jose nunez", "JOSÉ NÚÑEZ", "José  Núñez"}},
+		{model.SubjectOriginUserID, "hr-7", []string{"hr-7", " hr-7"}, []string{"HR-7", "hr-70"}},
+	} {
+		match := nameMatcher(c.kind, c.value)
+		for _, n := range c.yes {
+			if !match(n) {
+				t.Errorf("%s %q: %q should match", c.kind, c.value, n)
+			}
+		}
+		for _, n := range c.no {
+			if match(n) {
+				t.Errorf("%s %q: %q should not match", c.kind, c.value, n)
+			}
+		}
+	}
+}

@@ -215,10 +215,14 @@ func (r *Runner) work(ctx context.Context, e *model.Erasure) error {
 	if err != nil {
 		return err
 	}
+	names, err := externalNames(ctx, r.repo, e.TenantID, e.SubjectKind, e.Subject)
+	if err != nil {
+		return err
+	}
 	for {
 		left := e.ConversationsTotal - e.ConversationsDeleted
 		if left <= 0 {
-			waits, err := r.recount(ctx, e, upTo)
+			waits, err := r.recount(ctx, e, upTo, &names)
 			if err != nil || waits {
 				return err
 			}
@@ -227,7 +231,7 @@ func (r *Runner) work(ctx context.Context, e *model.Erasure) error {
 			}
 			continue
 		}
-		ids, err := r.repo.ExternalConversations(ctx, e.TenantID, e.Subject, upTo, int(min(int64(r.o.Batch), left)))
+		ids, err := r.repo.ExternalConversations(ctx, e.TenantID, names, upTo, int(min(int64(r.o.Batch), left)))
 		if err != nil {
 			return err
 		}
@@ -310,9 +314,13 @@ func (r *Runner) bound(ctx context.Context, e *model.Erasure) (int64, error) {
 // deleted and what is left: over ConfirmOver, the job goes back to
 // awaiting confirmation with it, its claim released, and recount reports
 // that it waits; else the total is raised and the job goes on. Under the
-// job's lease; a kill after it resumes from the total written.
-func (r *Runner) recount(ctx context.Context, e *model.Erasure, upTo int64) (waits bool, err error) {
-	more, err := r.repo.CountExternalConversations(ctx, e.TenantID, e.Subject, upTo)
+// job's lease; a kill after it resumes from the total written. The names
+// the person is written under are read again too, into names.
+func (r *Runner) recount(ctx context.Context, e *model.Erasure, upTo int64, names *[]string) (waits bool, err error) {
+	if *names, err = externalNames(ctx, r.repo, e.TenantID, e.SubjectKind, e.Subject); err != nil {
+		return false, err
+	}
+	more, err := r.repo.CountExternalConversations(ctx, e.TenantID, *names, upTo)
 	if err != nil || more == 0 {
 		return false, err
 	}

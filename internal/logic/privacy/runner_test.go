@@ -72,7 +72,7 @@ func TestErasureResumesAfterItsHolderDies(t *testing.T) {
 		repo, tx := dao.NewPrivacy(db), dao.NewTransactor(db)
 		deleter := conversation.NewDeleter(dao.NewConversations(db), tx)
 		startIndexer(t, db, tenant)
-		upTo, total, err := repo.ErasureScope(ctx, tenant, "Guest Li")
+		upTo, total, err := repo.ErasureScope(ctx, tenant, []string{"Guest Li"})
 		if err != nil || total != 5 {
 			t.Fatalf("scope: %d %v", total, err)
 		}
@@ -91,7 +91,7 @@ func TestErasureResumesAfterItsHolderDies(t *testing.T) {
 		if err != nil || claimed == nil || claimed.ID != job.ID {
 			t.Fatalf("claim: %+v %v", claimed, err)
 		}
-		ids, err := repo.ExternalConversations(ctx, tenant, "Guest Li", upTo, 2)
+		ids, err := repo.ExternalConversations(ctx, tenant, []string{"Guest Li"}, upTo, 2)
 		if err != nil || len(ids) != 2 {
 			t.Fatalf("batch: %v %v", ids, err)
 		}
@@ -232,7 +232,7 @@ func pendingErasure(t *testing.T, name string, n int) erasureCase {
 	c := erasureCase{db: db, repo: dao.NewPrivacy(db), tx: dao.NewTransactor(db), tenant: tenant}
 	c.deleter = conversation.NewDeleter(dao.NewConversations(db), c.tx)
 	c.index = startIndexer(t, db, tenant)
-	upTo, total, err := c.repo.ErasureScope(context.Background(), tenant, name)
+	upTo, total, err := c.repo.ErasureScope(context.Background(), tenant, []string{name})
 	if err != nil || total != int64(n) {
 		t.Fatalf("scope: %d %v", total, err)
 	}
@@ -452,7 +452,7 @@ func TestAJobWaitingForTheIndexHoldsOnlyItsWorker(t *testing.T) {
 	t.Cleanup(r.Stop)
 	waitDeleted(t, c, 2)
 
-	upTo, total, err := c.repo.ErasureScope(ctx, c.tenant, "Nobody Here")
+	upTo, total, err := c.repo.ErasureScope(ctx, c.tenant, []string{"Nobody Here"})
 	if err != nil || total != 0 {
 		t.Fatalf("scope: %d %v", total, err)
 	}
