@@ -21,7 +21,8 @@ var errAppNotFound = errs.NotFound(errs.ReasonAppNotFound, "no such app")
 
 // ByKey finds an app by its public key, in any tenant.
 func (r *Apps) ByKey(ctx context.Context, appKey string) (*model.App, error) {
-	return r.first(ctx, "app_key = ?", appKey)
+	q, args := exactly(r.db, "app_key", "=", appKey)
+	return r.first(ctx, q, args...)
 }
 
 // ByName finds a tenant's app by name.

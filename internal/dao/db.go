@@ -114,3 +114,16 @@ func PingDB(db *gorm.DB) func(ctx context.Context) error {
 		return db.WithContext(ctx).Exec("SELECT 1").Error
 	}
 }
+
+// exactly is the condition that column col compares with value, through op
+// ("=" or "IN"), byte for byte. MySQL's collations take other cases and
+// accents, and trailing spaces, for equal: a sign-in as "lí.na@démo.mgv"
+// found li.na@demo.mgv. The collated comparison keeps col's index in use;
+// on MySQL the binary one decides.
+func exactly(db *gorm.DB, col, op string, value any) (string, []any) {
+	cond := col + " " + op + " ?"
+	if db.Name() == "mysql" {
+		return cond + " AND CAST(" + col + " AS BINARY) " + op + " ?", []any{value, value}
+	}
+	return cond, []any{value}
+}

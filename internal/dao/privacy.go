@@ -243,16 +243,10 @@ func (p *Privacy) IndexRemovalPending(ctx context.Context, tenantID, mark int64)
 // byte for byte, in the tenant's conversations up to id upTo (an id, or an
 // expression such as gorm.Expr). MySQL's collation would also match other
 // cases and accents, and ignore trailing spaces: an erasure of "jose nunez"
-// would delete José Núñez's conversations. The collated IN keeps the name
-// key in use; the binary one decides.
+// would delete José Núñez's conversations (see exactly).
 func (p *Privacy) externalMatch(tenantID int64, names []string, upTo any) (string, []any) {
-	q := "tenant_id = ? AND user_id IS NULL AND name IN ? AND conversation_id <= ?"
-	args := []any{tenantID, names, upTo}
-	if p.db.Name() == "mysql" {
-		q += " AND CAST(name AS BINARY) IN ?"
-		args = append(args, names)
-	}
-	return q, args
+	match, args := exactly(p.db, "name", "IN", names)
+	return "tenant_id = ? AND user_id IS NULL AND conversation_id <= ? AND " + match, append([]any{tenantID, upTo}, args...)
 }
 
 // ExternalNames lists the distinct names, byte for byte, of the tenant's

@@ -26,12 +26,14 @@ func (r *Users) ByID(ctx context.Context, tenantID, id int64) (*model.User, erro
 
 // ByEmail finds the user who signs in with email, in any tenant.
 func (r *Users) ByEmail(ctx context.Context, email string) (*model.User, error) {
-	return r.first(ctx, "email = ?", email)
+	q, args := exactly(r.db, "email", "=", email)
+	return r.first(ctx, q, args...)
 }
 
 // ByPhone finds the user who signs in with phone, in any tenant.
 func (r *Users) ByPhone(ctx context.Context, phone string) (*model.User, error) {
-	return r.first(ctx, "phone = ?", phone)
+	q, args := exactly(r.db, "phone", "=", phone)
+	return r.first(ctx, q, args...)
 }
 
 // ByPhones lists the users whose phone is one of phones (a number in the
@@ -41,7 +43,8 @@ func (r *Users) ByPhones(ctx context.Context, phones []string) ([]model.User, er
 		return nil, nil
 	}
 	var out []model.User
-	if err := conn(ctx, r.db).Where("phone IN ?", phones).Order("id").Limit(len(phones)).Find(&out).Error; err != nil {
+	q, args := exactly(r.db, "phone", "IN", phones)
+	if err := conn(ctx, r.db).Where(q, args...).Order("id").Limit(len(phones)).Find(&out).Error; err != nil {
 		return nil, dbError(err, nil)
 	}
 	return out, nil

@@ -181,12 +181,12 @@ func (a *Auth) Login(ctx context.Context, req LoginRequest) (*TokenPair, error) 
 	case len(req.Password) > 1024:
 		return nil, errs.InvalidArgument("password", "must be at most 1024 bytes")
 	}
-	ad, err := a.admit(ctx, kindAccount, accountKey(account))
-	if err != nil {
-		return nil, err
-	}
 	u, err := a.findAccount(ctx, account)
 	if err != nil && !errs.IsNotFound(err) {
+		return nil, err
+	}
+	ad, err := a.admit(ctx, kindAccount, signInKey(account, u))
+	if err != nil {
 		return nil, err
 	}
 	if u == nil {
@@ -236,6 +236,22 @@ func accountKey(account string) string {
 		return e164
 	}
 	return strings.ToLower(typedPhone(account))
+}
+
+// signInKey is the throttle's key of a sign-in as account: the found
+// user's stored email or phone, whichever was typed, so that every
+// spelling that finds the account shares its budget (a phone stored
+// before E.164 normalisation is found by many spellings whose keys
+// differ); accountKey of what was typed when no user has it.
+func signInKey(account string, u *model.User) string {
+	switch {
+	case u == nil:
+	case strings.Contains(account, "@") && u.Email != nil:
+		return accountKey(*u.Email)
+	case !strings.Contains(account, "@") && u.Phone != nil:
+		return accountKey(*u.Phone)
+	}
+	return accountKey(account)
 }
 
 // findAccount looks an account up by email when it has an @, else by phone:
@@ -379,17 +395,23 @@ func (a *Auth) CreateAppToken(ctx context.Context, req AppTokenRequest) (*AppTok
 	case utf8.RuneCountInString(req.AppSecret) > 256:
 		return nil, errs.InvalidArgument("app_secret", "must be at most 256 characters")
 	}
-	ad, err := a.admit(ctx, kindApp, req.AppKey)
+	app, err := a.apps.ByKey(ctx, req.AppKey)
+	if err != nil && !errs.IsNotFound(err) {
+		return nil, err
+	}
+	// A found app's attempts count under its key as stored, whatever
+	// was typed.
+	key := req.AppKey
+	if app != nil {
+		key = app.AppKey
+	}
+	ad, err := a.admit(ctx, kindApp, key)
 	if err != nil {
 		return nil, err
 	}
-	app, err := a.apps.ByKey(ctx, req.AppKey)
-	switch {
-	case errs.IsNotFound(err):
+	if app == nil {
 		a.hasher.Matches(a.dummyHash, req.AppSecret)
 		return nil, ad.failed(ctx, errBadAppSecret)
-	case err != nil:
-		return nil, err
 	}
 	audit.Actor(ctx, app.TenantID, audit.ActorApp, app.ID)
 	audit.Target(ctx, "app", strconv.FormatInt(app.ID, 10))

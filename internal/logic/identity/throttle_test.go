@@ -224,3 +224,31 @@ func TestPhonesStoredBeforeE164(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestSpellingsOfAStoredPhoneShareItsBudget: a phone stored before E.164
+// normalisation, which the library does not take, is found by many
+// spellings, and each had a budget of its own: the right password got in
+// through a new spelling while the number itself was throttled.
+func TestSpellingsOfAStoredPhoneShareItsBudget(t *testing.T) {
+	w := newOrgWorld(t)
+	ctx := fromAddr(context.Background(), "192.0.2.7")
+	phone := "1234567890"
+	w.reps[2].Phone = &phone
+	if err := w.users.Update(ctx, w.reps[2]); err != nil {
+		t.Fatal(err)
+	}
+	spellings := []string{"1234567890", "+861234567890", "0086 1234567890", "01234567890", "+86(0)1234567890"}
+	for _, account := range spellings {
+		if a := loginAnswer(t, w, ctx, account, w.password); a != "OK" {
+			t.Fatalf("%q does not find the stored number: %s", account, a)
+		}
+	}
+	for i := range 5 {
+		loginAnswer(t, w, ctx, spellings[i%len(spellings)], "wrong password")
+	}
+	for _, account := range spellings {
+		if a := loginAnswer(t, w, ctx, account, w.password); a == "OK" {
+			t.Fatalf("the right password through %q while the number is throttled", account)
+		}
+	}
+}
