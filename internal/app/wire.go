@@ -70,6 +70,7 @@ func newDomain(cfg *config.Config, log zerolog.Logger, d *deps, pol *policies) (
 	}
 	dm.revocations = identity.NewRevocations(dao.NewTokenVersions(d.db), identity.RevocationOptions{
 		Keep: max(cfg.Auth.AccessTokenTTL.Duration, cfg.Auth.AppTokenTTL.Duration), Log: log,
+		AfterCommit: dao.NewTransactor(d.db).AfterCommit,
 	})
 	pol.auth = policy.Auth(authenticator{tokens: dm.tokens, revocations: dm.revocations, defaultTier: cfg.RateLimit.DefaultTier}, publicOperations)
 

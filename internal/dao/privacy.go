@@ -351,12 +351,13 @@ func (p *Privacy) ReleaseErasures(ctx context.Context, owner string) error {
 		now, now, owner, model.ErasurePending).Error, nil)
 }
 
-// FinishErasure ends owner's job with status and clears its subject.
+// FinishErasure ends owner's job with status and clears its subject. A
+// job done anonymised its user, if it has one; a failed one did not.
 func (p *Privacy) FinishErasure(ctx context.Context, id int64, owner, status, lastError string) error {
 	now := dbNow()
 	res := conn(ctx, p.db).Exec("UPDATE privacy_erasures SET status = ?, subject = '', last_error = ?, finished_at = ?, updated_at = ?, "+
-		"users_anonymised = CASE WHEN user_id <> 0 THEN 1 ELSE 0 END WHERE id = ? AND lease_owner = ? AND status = ?",
-		status, truncateUTF8(lastError, 1024), now, now, id, owner, model.ErasurePending)
+		"users_anonymised = CASE WHEN user_id <> 0 AND ? THEN 1 ELSE 0 END WHERE id = ? AND lease_owner = ? AND status = ?",
+		status, truncateUTF8(lastError, 1024), now, now, status == model.ErasureDone, id, owner, model.ErasurePending)
 	if res.Error != nil {
 		return dbError(res.Error, nil)
 	}
@@ -373,8 +374,14 @@ func (p *Privacy) FinishErasure(ctx context.Context, id int64, owner, status, la
 func (p *Privacy) KeepAnAdmin(ctx context.Context, tenantID, userID int64) error {
 	users := NewUsers(p.db)
 	u, err := users.ByID(ctx, tenantID, userID)
-	if err != nil || u.Role != model.RoleAdmin || u.Status != model.UserActive {
-		return nil // a user already gone or disabled leaves the admins as they are
+	if errs.IsNotFound(err) {
+		return nil // a user already gone leaves the admins as they are
+	}
+	if err != nil {
+		return err
+	}
+	if u.Role != model.RoleAdmin || u.Status != model.UserActive {
+		return nil // nor does one disabled, or not an admin
 	}
 	n, err := users.ActiveAdmins(ctx, tenantID)
 	if err != nil {

@@ -49,6 +49,9 @@ type Revocations struct {
 	keep     time.Duration // the longest token lifetime: older raises matter to no token
 	interval time.Duration
 	log      zerolog.Logger
+	// afterCommit defers the in-memory effect of a raise made in a
+	// transaction until it commits.
+	afterCommit func(ctx context.Context, fn func())
 
 	mu        sync.RWMutex
 	versions  map[versionKey]versionEntry
@@ -88,6 +91,11 @@ type RevocationOptions struct {
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	Log zerolog.Logger
+	// AfterCommit runs fn once the transaction ctx carries commits, at
+	// once outside one (dao.Transactor.AfterCommit). A raise made in a
+	// transaction then refuses tokens here only once it commits: one
+	// rolled back revokes nothing, here or elsewhere. Nil: at once.
+	AfterCommit func(ctx context.Context, fn func())
 }
 
 // NewRevocations reads versions from repo.
@@ -97,7 +105,7 @@ func NewRevocations(repo TokenVersionRepo, o RevocationOptions) *Revocations {
 	}
 	return &Revocations{
 		repo: repo, now: storeClock(o.Now), keep: o.Keep, interval: o.Interval, log: o.Log,
-		versions: map[versionKey]versionEntry{},
+		afterCommit: o.AfterCommit, versions: map[versionKey]versionEntry{},
 	}
 }
 
@@ -168,7 +176,8 @@ func (r *Revocations) Current(ctx context.Context, kind string, id int64) (int64
 
 // Revoke raises the token version of a user or an app: every token they
 // hold stops working here at once and on the other instances at their next
-// poll.
+// poll. In a transaction, the raise is part of it: it takes effect when
+// the transaction commits, and not at all when it rolls back.
 func (r *Revocations) Revoke(ctx context.Context, kind string, tenantID, id int64, reason string) error {
 	if r == nil {
 		return nil
@@ -177,7 +186,7 @@ func (r *Revocations) Revoke(ctx context.Context, kind string, tenantID, id int6
 	if err != nil {
 		return err
 	}
-	r.apply([]model.TokenVersion{*v})
+	r.applyCommitted(ctx, *v)
 	return nil
 }
 
@@ -192,8 +201,17 @@ func (r *Revocations) RevokeAfter(ctx context.Context, kind string, tenantID, id
 	if err != nil {
 		return err
 	}
-	r.apply([]model.TokenVersion{*v})
+	r.applyCommitted(ctx, *v)
 	return nil
+}
+
+// applyCommitted applies a raise written with ctx once it is committed.
+func (r *Revocations) applyCommitted(ctx context.Context, v model.TokenVersion) {
+	if r.afterCommit == nil {
+		r.apply([]model.TokenVersion{v})
+		return
+	}
+	r.afterCommit(ctx, func() { r.apply([]model.TokenVersion{v}) })
 }
 
 func (r *Revocations) apply(rows []model.TokenVersion) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
 	"time"
 
@@ -192,11 +193,21 @@ func (r *Runner) RunOnce(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	err = r.work(ctx, e)
+	var failed error // why the job ended failed
+	if err != nil && ctx.Err() == nil && final(err) {
+		if ferr := r.fail(ctx, e, err); ferr != nil {
+			err = ferr
+		} else {
+			failed, err = err, nil
+		}
+	}
 	if r.o.Audit != nil && (err == nil || ctx.Err() == nil) {
 		op, result := "privacy.erasure.run", audit.ResultOK
 		switch {
 		case err != nil:
 			result = errs.ReasonOf(err)
+		case failed != nil:
+			result = errs.ReasonOf(failed)
 		case e.Status == model.ErasureAwaitingConfirmation:
 			// The run found more to delete than the job's total and
 			// stopped for an admin to confirm the new one.
@@ -209,6 +220,52 @@ func (r *Runner) RunOnce(ctx context.Context) (bool, error) {
 }
 
 var errLeaseLost = errors.New("the lease of the job passed to another instance")
+
+// final reports whether err ends the job as failed rather than for now: a
+// refusal that the same job would meet again at every retry, such as
+// LAST_ADMIN (the user is the tenant's last active admin) or a row that is
+// gone. What can pass is retried after the lease: the database or a
+// dependency unavailable or timing out, a concurrent change (CONFLICT, a
+// deadlock), an internal error, the lease lost to another instance.
+func final(err error) bool {
+	if err == nil || errors.Is(err, errLeaseLost) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var e *errs.Error
+	if !errors.As(err, &e) || e.Status < 400 || e.Status >= 500 {
+		return false
+	}
+	switch e.Status {
+	case http.StatusRequestTimeout, http.StatusTooManyRequests, 499:
+		return false
+	}
+	return e.Reason != errs.ReasonConflict
+}
+
+// failure is the last_error of a job that failed for good: the reason,
+// and why in words that name no person.
+func failure(err error) string {
+	if errs.Is(err, errs.ReasonLastAdmin) {
+		return errs.ReasonLastAdmin + ": the tenant's last active admin cannot be erased; make another user admin and request the erasure again"
+	}
+	e := errs.From(err)
+	return e.Reason + ": " + e.Message
+}
+
+// fail ends owner's job as failed for cause, its subject cleared: it is
+// never retried. What it deleted stays deleted; its user is not
+// anonymised and keeps their tokens (their anonymisation and revocation
+// commit together, or neither does).
+func (r *Runner) fail(ctx context.Context, e *model.Erasure, cause error) error {
+	msg := failure(cause)
+	if err := r.repo.FinishErasure(ctx, e.ID, r.owner, model.ErasureFailed, msg); err != nil {
+		return err
+	}
+	e.Status, e.Subject, e.LastError, e.UsersAnonymised = model.ErasureFailed, "", msg, 0
+	r.log.Warn().Int64("erasure", e.ID).Int64("tenant_id", e.TenantID).Str("reason", errs.ReasonOf(cause)).
+		Msg("erasure: the job failed for good; it is not retried")
+	return nil
+}
 
 func (r *Runner) work(ctx context.Context, e *model.Erasure) error {
 	upTo, err := r.bound(ctx, e)
@@ -267,22 +324,26 @@ func (r *Runner) work(ctx context.Context, e *model.Erasure) error {
 			return err
 		}
 	}
-	if e.UserID != 0 {
-		if err := r.revoke.Revoke(ctx, model.TokenVersionUser, e.TenantID, e.UserID, "erased"); err != nil {
-			return err
-		}
-	}
 	return r.tx.InTx(ctx, func(ctx context.Context) error {
 		if e.UserID != 0 {
 			if err := r.repo.AnonymiseUser(ctx, e.TenantID, e.UserID); err != nil {
 				return err
 			}
-			e.UsersAnonymised = 1
+			// The user's tokens end in the transaction that anonymises
+			// them (their token version is a row): a refusal such as
+			// LAST_ADMIN, or a rollback, revokes nothing, and a kill
+			// cannot leave an anonymised user whose tokens still work.
+			if err := r.revoke.Revoke(ctx, model.TokenVersionUser, e.TenantID, e.UserID, "erased"); err != nil {
+				return err
+			}
 		}
 		if err := r.repo.FinishErasure(ctx, e.ID, r.owner, model.ErasureDone, ""); err != nil {
 			return err
 		}
 		e.Status, e.Subject = model.ErasureDone, ""
+		if e.UserID != 0 {
+			e.UsersAnonymised = 1
+		}
 		for _, h := range r.hooks {
 			if err := h.OnPersonErased(ctx, *e); err != nil {
 				return err
