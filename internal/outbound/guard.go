@@ -36,7 +36,7 @@ var nonPublic = []netip.Prefix{
 	netip.MustParsePrefix("2002::/16"),         // 6to4: embeds any IPv4 address
 	netip.MustParsePrefix("fc00::/7"),          // unique local
 	netip.MustParsePrefix("fec0::/10"),         // site-local (deprecated)
-	netip.MustParsePrefix("::/128"),            // unspecified
+	netip.MustParsePrefix("::/96"),             // IPv4-compatible (deprecated): ::127.0.0.1 and the like
 	netip.MustParsePrefix("::ffff:0:0:0/96"),   // SIIT-translated
 	netip.MustParsePrefix("ff00::/8"),          // multicast
 	netip.MustParsePrefix("3fff::/20"),         // documentation

@@ -41,6 +41,9 @@ func TestPolicyCheck(t *testing.T) {
 		{"255.255.255.255", false, false},
 		{"64:ff9b::7f00:1", false, false},
 		{"2002:7f00:1::", false, false},
+		{"::127.0.0.1", false, false}, // IPv4-compatible: never a receiver
+		{"::10.0.0.1", false, false},
+		{"::8.8.8.8", false, false},
 	} {
 		a := netip.MustParseAddr(tc.addr)
 		if got := strict.Check(a) == nil; got != tc.strict {
