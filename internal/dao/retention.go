@@ -28,9 +28,20 @@ func (r *Retention) RetentionDays(ctx context.Context, tenantID int64) (int, err
 	return days[0], nil
 }
 
-// SetRetentionDays writes a tenant's setting.
+// SetRetentionDays writes a tenant's setting. A retention that is on is
+// due at once: a shortened one takes effect at the next poll, not up to a
+// day after the last run (a run that finds nothing expired costs a query).
 func (r *Retention) SetRetentionDays(ctx context.Context, tenantID int64, days int) error {
-	return dbError(conn(ctx, r.db).Exec("UPDATE tenants SET retention_days = ?, updated_at = ? WHERE id = ?", days, dbNow(), tenantID).Error, nil)
+	return NewTransactor(r.db).InTx(ctx, func(ctx context.Context) error {
+		db := conn(ctx, r.db)
+		if err := db.Exec("UPDATE tenants SET retention_days = ?, updated_at = ? WHERE id = ?", days, dbNow(), tenantID).Error; err != nil {
+			return dbError(err, nil)
+		}
+		if days == 0 {
+			return nil
+		}
+		return dbError(db.Exec("UPDATE retention_runs SET last_run_at = ? WHERE tenant_id = ?", time.Unix(0, 0).UTC(), tenantID).Error, nil)
+	})
 }
 
 // DueRetention lists tenants with a retention whose last run finished

@@ -89,3 +89,45 @@ func TestRetentionOnMariaDB(t *testing.T) {
 		}
 	}
 }
+
+// TestShorterRetentionTakesEffectAtOnce: a tenant whose daily run has just
+// happened shortens its retention; the conversations now expired go at the
+// next poll, not a day later. A body without retention_days is refused:
+// it used to turn retention off.
+func TestShorterRetentionTakesEffectAtOnce(t *testing.T) {
+	env := mysqlEnv(t)
+	env["MGV_PRIVACY_RETENTION_EVERY"] = "1h"
+	env["MGV_PRIVACY_RETENTION_POLL"] = "200ms"
+	s := NewService(t, env)
+	f := NewFixture(t, s)
+	s.Start()
+	admin := f.Token(t, f.Admin)
+	settings := "/api/v1/tenant/settings"
+	p := newPartner(t, s.GRPC(), f.AppToken(t))
+	authCall(t, s, http.MethodPut, settings, admin, map[string]any{"retention_days": 60}).want(t, http.StatusOK, "")
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		var page controller.AuditLogPageJSON
+		authCall(t, s, http.MethodGet, "/api/v1/audit-logs?operation=retention.run", admin, nil).want(t, http.StatusOK, "").decode(t, &page)
+		if len(page.Records) > 0 {
+			break // the day's run is done
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no retention run")
+		}
+	}
+	id := p.create("ret-short", f.Reps[0].ID, time.Now().UTC().AddDate(0, 0, -40), 60_000, nil)
+	for _, body := range []map[string]any{{}, {"retention_days": nil}} {
+		authCall(t, s, http.MethodPut, settings, admin, body).want(t, http.StatusBadRequest, "INVALID_ARGUMENT")
+	}
+	var got controller.TenantSettingsJSON
+	authCall(t, s, http.MethodGet, settings, admin, nil).want(t, http.StatusOK, "").decode(t, &got)
+	if got.RetentionDays != 60 {
+		t.Fatalf("after refused bodies the retention is %d, want 60", got.RetentionDays)
+	}
+	authCall(t, s, http.MethodPut, settings, admin, map[string]any{"retention_days": 30}).want(t, http.StatusOK, "")
+	for deadline := time.Now().Add(10 * time.Second); conversationRows(t, f, id)["conversations"] != 0; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("conversation %d, 40 days old, still there 10 s after retention went to 30 days", id)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/http/render"
 	"github.com/megaview/mgvcore/internal/logic/privacy"
 )
@@ -40,13 +41,23 @@ func (h TenantSettings) Get(c echo.Context) error {
 	return render.OK(c, TenantSettingsJSON(s))
 }
 
+// putSettingsJSON is the body of PUT /tenant/settings. retention_days is
+// required: read as a plain int, a body without it ({}) set retention
+// off.
+type putSettingsJSON struct {
+	RetentionDays *int `json:"retention_days"`
+}
+
 // Put is PUT /tenant/settings: {retention_days}.
 func (h TenantSettings) Put(c echo.Context) error {
-	var body TenantSettingsJSON
+	var body putSettingsJSON
 	if err := bind(c, &body); err != nil {
 		return err
 	}
-	s, err := h.Settings.Put(c.Request().Context(), privacy.Settings(body))
+	if body.RetentionDays == nil {
+		return errs.InvalidArgument("retention_days", "is required: the days conversations are kept, 0 to keep them for ever")
+	}
+	s, err := h.Settings.Put(c.Request().Context(), privacy.Settings{RetentionDays: *body.RetentionDays})
 	if err != nil {
 		return err
 	}

@@ -256,6 +256,32 @@ func TestConfirmingMoreThanIsLeftConfirmsWhatIsLeft(t *testing.T) {
 	s.runToEnd(t, e.ID, 2)
 }
 
+// An admin who confirms the number there is now, rather than the job's
+// stale total, is not refused: the recount agrees with them.
+func TestConfirmingTheCurrentCountIsAccepted(t *testing.T) {
+	t.Run("fewer", func(t *testing.T) {
+		s := newScoped(t, "Guest Wei", 3, 1, 2, 2)
+		e := s.start(t, model.ErasureAwaitingConfirmation, 3)
+		if err := s.db.Exec("DELETE FROM participants WHERE conversation_id = (SELECT MIN(conversation_id) FROM participants WHERE tenant_id = ? AND name = ?)",
+			s.tenant, s.name).Error; err != nil {
+			t.Fatal(err)
+		}
+		if v, err := s.service.ConfirmErasure(s.admin, e.ID, 2); err != nil || v.Status != model.ErasurePending || v.ConversationsTotal != 2 {
+			t.Fatalf("confirm the 2 left of 3: %+v %v; want pending with 2", v, err)
+		}
+		s.runToEnd(t, e.ID, 2)
+	})
+	t.Run("more", func(t *testing.T) {
+		s := newScoped(t, "Guest Zhou", 3, 2, 2, 2)
+		e := s.start(t, model.ErasureAwaitingConfirmation, 3)
+		s.joins(t, s.bystanders[0])
+		if v, err := s.service.ConfirmErasure(s.admin, e.ID, 4); err != nil || v.Status != model.ErasurePending || v.ConversationsTotal != 4 {
+			t.Fatalf("confirm the 4 there are now: %+v %v; want pending with 4", v, err)
+		}
+		s.runToEnd(t, e.ID, 4)
+	})
+}
+
 // A confirmation is counted again: with a count gone stale (the person now
 // speaks in one more conversation up to the bound) it is refused, naming
 // the new total, which the job now states; conversations ingested later

@@ -119,7 +119,7 @@ func (s *Service) erasure(ctx context.Context, id int64) (model.Scope, model.Era
 // from conversations. When that number is not the job's total, the total
 // becomes it; a larger one refuses the confirmation, naming it, so that an
 // admin confirms what will really be deleted, and a smaller one is
-// confirmed. A job that waits for no
+// confirmed. A count that is the new total is confirmed at once. A job that waits for no
 // confirmation (any more) is ERASURE_NOT_AWAITING_CONFIRMATION. Admins
 // only.
 func (s *Service) ConfirmErasure(ctx context.Context, id, count int64) (ErasureView, error) {
@@ -150,9 +150,10 @@ func (s *Service) ConfirmErasure(ctx context.Context, id, count int64) (ErasureV
 		if !ok {
 			return ErasureView{}, confirmedAlready(id)
 		}
-		// Fewer than the admin confirms is no risk (retention or a
-		// delete got to some first): the confirmation stands for them.
-		if total > e.ConversationsTotal || count != e.ConversationsTotal {
+		// A count of what is there now is confirmed. Fewer than the
+		// admin confirms is no risk either (retention or a delete got to
+		// some first): the confirmation stands for them.
+		if count != total && (total > e.ConversationsTotal || count != e.ConversationsTotal) {
 			return ErasureView{}, countChanged(total)
 		}
 		e.ConversationsTotal, count = total, total
