@@ -45,6 +45,9 @@ type Webhooks struct {
 	RetryWindow Duration `toml:"retry_window"`
 	// Keep is how long the delivery log is kept.
 	Keep Duration `toml:"keep"`
+	// MaxSubscriptionsPerApp is how many subscriptions one app may have;
+	// creating one more is refused (SUBSCRIPTION_QUOTA_EXCEEDED).
+	MaxSubscriptionsPerApp int `toml:"max_subscriptions_per_app"`
 }
 
 func defaultWebhooks() Webhooks {
@@ -54,7 +57,7 @@ func defaultWebhooks() Webhooks {
 		Workers: 32, InFlight: 8, Batch: 100,
 		PollInterval: Duration{250 * time.Millisecond}, Lease: Duration{time.Minute}, Slice: Duration{10 * time.Second},
 		RetryBase: Duration{10 * time.Second}, RetryMax: Duration{time.Hour}, RetryWindow: Duration{24 * time.Hour},
-		Keep: Duration{7 * 24 * time.Hour},
+		Keep: Duration{7 * 24 * time.Hour}, MaxSubscriptionsPerApp: 20,
 	}
 }
 
@@ -82,6 +85,9 @@ func (c *Config) validateWebhooks(bad func(key, format string, args ...any)) {
 	if w.RequestTimeout.Duration > 0 && w.Lease.Duration < 3*w.RequestTimeout.Duration {
 		bad("webhooks.lease", "must be at least three times webhooks.request_timeout (%s), or a subscription still delivering would be claimed again (got %s)",
 			w.RequestTimeout.Duration, w.Lease.Duration)
+	}
+	if w.MaxSubscriptionsPerApp < 1 || w.MaxSubscriptionsPerApp > 10000 {
+		bad("webhooks.max_subscriptions_per_app", "must be 1..10000 (got %d)", w.MaxSubscriptionsPerApp)
 	}
 	if w.RetryMax.Duration < w.RetryBase.Duration {
 		bad("webhooks.retry_max", "must be at least webhooks.retry_base (got %s)", w.RetryMax.Duration)

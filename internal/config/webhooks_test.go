@@ -24,6 +24,9 @@ func TestWebhookSettings(t *testing.T) {
 	if !cfg.RequireHTTPS() || cfg.Webhooks.AllowLoopback || cfg.WebhookKey() != strings.ToUpper(strongSecret) {
 		t.Fatalf("pro: https %v, loopback %v", cfg.RequireHTTPS(), cfg.Webhooks.AllowLoopback)
 	}
+	if cfg.Webhooks.MaxSubscriptionsPerApp != 20 {
+		t.Fatalf("max_subscriptions_per_app defaults to %d, want 20", cfg.Webhooks.MaxSubscriptionsPerApp)
+	}
 	for _, tc := range []struct {
 		name, toml string
 		env        map[string]string
@@ -36,6 +39,7 @@ func TestWebhookSettings(t *testing.T) {
 		{"short lease", "[webhooks]\nrequest_timeout = \"10s\"\nlease = \"20s\"\n", nil, "webhooks.lease: must be at least three times"},
 		{"batch below in_flight", "[webhooks]\nin_flight = 16\nbatch = 8\n", nil, "webhooks.batch: must be"},
 		{"no retry window", "[webhooks]\nretry_window = \"0s\"\n", nil, "webhooks.retry_window: must be a positive duration"},
+		{"no subscriptions", "[webhooks]\nmax_subscriptions_per_app = 0\n", nil, "webhooks.max_subscriptions_per_app: must be 1..10000"},
 	} {
 		_, err := Parse("p.toml", []byte(tc.toml), env(tc.env))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -2,9 +2,12 @@ package dao
 
 import (
 	"context"
+	"slices"
+	"strconv"
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/logic/access"
@@ -25,11 +28,43 @@ var (
 	errDeliveryNotFound     = errs.NotFound(errs.ReasonDeliveryNotFound, "delivery not found")
 )
 
-// Create inserts s, due now.
-func (w *Webhooks) Create(ctx context.Context, s *model.WebhookSubscription) error {
+// Create inserts s, due now, unless its app already has maxPerApp
+// subscriptions (SUBSCRIPTION_QUOTA_EXCEEDED). The app's row is locked
+// while the app's subscriptions are counted and s inserted, so creates
+// racing each other never take the app past the cap.
+func (w *Webhooks) Create(ctx context.Context, s *model.WebhookSubscription, maxPerApp int) error {
 	now := dbNow()
 	s.CreatedAt, s.UpdatedAt, s.NextAttemptAt, s.LeaseUntil, s.FailingSince = now, now, now, now, now
-	return dbError(w.db.WithContext(ctx).Create(s).Error, nil)
+	err := w.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var err error
+		if tx.Name() == "mysql" {
+			var ids []int64
+			err = tx.Model(&model.App{}).Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).
+				Where("id = ?", s.AppID).Pluck("id", &ids).Error
+		} else {
+			err = tx.Exec("UPDATE apps SET id = id WHERE id = ?", s.AppID).Error
+		}
+		if err != nil {
+			return err
+		}
+		// A locking read counts the latest committed rows, not an older
+		// snapshot.
+		q := tx.Model(&model.WebhookSubscription{}).Where("tenant_id = ? AND app_id = ?", s.TenantID, s.AppID)
+		if tx.Name() == "mysql" {
+			q = q.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate})
+		}
+		var n int64
+		if err := q.Count(&n).Error; err != nil {
+			return err
+		}
+		if n >= int64(maxPerApp) {
+			return errs.Of(errs.ReasonSubscriptionQuotaExceeded,
+				"the app has %d webhook subscriptions, the most it may have (webhooks.max_subscriptions_per_app = %d); delete one before creating another",
+				n, maxPerApp).With("max_subscriptions_per_app", strconv.Itoa(maxPerApp))
+		}
+		return tx.Create(s).Error
+	})
+	return dbError(err, nil)
 }
 
 func (w *Webhooks) scoped(ctx context.Context, tenantID, appID int64) *gorm.DB {
@@ -121,9 +156,14 @@ func (w *Webhooks) AddRedelivery(ctx context.Context, d *model.WebhookDelivery) 
 	return dbError(w.db.WithContext(ctx).Create(d).Error, nil)
 }
 
-// Candidates lists subscriptions not leased now that are active and due,
-// or that have a redelivery due, of apps that are active and hold the
-// read scope.
+// Candidates lists subscriptions not leased now that have work: active,
+// due and behind their tenant's newest event (event_cursor < event_seqs.
+// last_id, by idx_webhook_subscriptions_work), or with a redelivery due;
+// of apps that are active and hold the read scope. Those with work come
+// longest-waiting first: a round that delivers moves next_attempt_at to
+// its end (Record), so the subscriptions just served go to the back and
+// no set of subscriptions, idle or busy, keeps the others out of the
+// list.
 func (w *Webhooks) Candidates(ctx context.Context, limit int) ([]model.WebhookSubscription, map[int64]bool, error) {
 	now := dbNow()
 	db := w.db.WithContext(ctx)
@@ -134,24 +174,36 @@ func (w *Webhooks) Candidates(ctx context.Context, limit int) ([]model.WebhookSu
 	if err != nil {
 		return nil, nil, dbError(err, nil)
 	}
-	q := db.Where("lease_until <= ?", now)
-	if len(redo) > 0 {
-		q = q.Where(db.Where("status = ? AND next_attempt_at <= ?", model.WebhookActive, now).Or("id IN ?", redo))
-	} else {
-		q = q.Where("status = ? AND next_attempt_at <= ?", model.WebhookActive, now)
-	}
 	// Only an app that may still read events is delivered to: a disabled,
 	// deleted or re-scoped app's subscriptions wait, keeping their place.
-	q = q.Where("app_id IN (?)", db.Model(&model.App{}).Select("id").
-		Where("status <> ? AND (scopes = ? OR scopes LIKE ? OR scopes LIKE ? OR scopes LIKE ?)",
-			model.AppDisabled, access.ScopeRead, access.ScopeRead+" %", "% "+access.ScopeRead, "% "+access.ScopeRead+" %"))
+	readers := func() *gorm.DB {
+		return db.Model(&model.App{}).Select("id").
+			Where("status <> ? AND (scopes = ? OR scopes LIKE ? OR scopes LIKE ? OR scopes LIKE ?)",
+				model.AppDisabled, access.ScopeRead, access.ScopeRead+" %", "% "+access.ScopeRead, "% "+access.ScopeRead+" %")
+	}
 	var subs []model.WebhookSubscription
-	if err := q.Order("next_attempt_at").Limit(limit).Find(&subs).Error; err != nil {
+	err = db.Table("webhook_subscriptions AS s").Select("s.*").
+		Joins("JOIN event_seqs AS e ON e.tenant_id = s.tenant_id AND e.last_id > s.event_cursor").
+		Where("s.status = ? AND s.next_attempt_at <= ? AND s.lease_until <= ?", model.WebhookActive, now, now).
+		Where("s.app_id IN (?)", readers()).
+		Order("s.next_attempt_at, s.id").Limit(limit).Find(&subs).Error
+	if err != nil {
 		return nil, nil, dbError(err, nil)
 	}
 	set := make(map[int64]bool, len(redo))
 	for _, id := range redo {
 		set[id] = true
+	}
+	if len(redo) > 0 {
+		var more []model.WebhookSubscription
+		if err := db.Where("id IN ? AND lease_until <= ? AND app_id IN (?)", redo, now, readers()).Order("id").Find(&more).Error; err != nil {
+			return nil, nil, dbError(err, nil)
+		}
+		for _, m := range more {
+			if !slices.ContainsFunc(subs, func(s model.WebhookSubscription) bool { return s.ID == m.ID }) {
+				subs = append(subs, m)
+			}
+		}
 	}
 	return subs, set, nil
 }

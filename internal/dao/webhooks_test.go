@@ -3,6 +3,7 @@ package dao_test
 import (
 	"context"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -31,9 +32,10 @@ func TestWebhooksStore(t *testing.T) {
 		}
 		sub := model.WebhookSubscription{TenantID: 1, AppID: app.ID, URL: "https://r.example/h", EventTypes: "transcript.ready",
 			SecretSealed: "v1:x", Status: model.WebhookActive}
-		if err := w.Create(ctx, &sub); err != nil {
+		if err := w.Create(ctx, &sub, 20); err != nil {
 			t.Fatal(err)
 		}
+		setHead(t, db, 1, 10)
 		if _, err := w.Get(ctx, 1, app.ID+1, sub.ID); !errs.Is(err, errs.ReasonSubscriptionNotFound) {
 			t.Fatalf("another app's subscription: %v", err)
 		}
@@ -145,10 +147,11 @@ func TestWebhookCandidatesFollowTheirApp(t *testing.T) {
 		for _, id := range []int64{app.ID, other.ID} {
 			s := model.WebhookSubscription{TenantID: 1, AppID: id, URL: "https://r.example/h", EventTypes: "transcript.ready",
 				SecretSealed: "v1:x", Status: model.WebhookActive}
-			if err := w.Create(ctx, &s); err != nil {
+			if err := w.Create(ctx, &s, 20); err != nil {
 				t.Fatal(err)
 			}
 		}
+		setHead(t, db, 1, 1)
 		want := func(what string, ids ...int64) {
 			t.Helper()
 			cands, _, err := w.Candidates(ctx, 10)
@@ -187,5 +190,149 @@ func TestWebhookCandidatesFollowTheirApp(t *testing.T) {
 			t.Fatal(err)
 		}
 		want("deleted", other.ID)
+	})
+}
+
+// setHead makes last the id of the tenant's newest event.
+func setHead(t *testing.T, db *gorm.DB, tenantID, last int64) {
+	t.Helper()
+	if err := db.Exec("DELETE FROM event_seqs WHERE tenant_id = ?", tenantID).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Exec("INSERT INTO event_seqs (tenant_id, last_id, trimmed_through, updated_at) VALUES (?, ?, 0, ?)",
+		tenantID, last, time.Now().UTC()).Error; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Candidates are the subscriptions with work, longest waiting first: any
+// number of idle subscriptions (one tenant's, older) leave another
+// tenant's subscription with work in the list, and subscriptions served
+// (recorded with next_attempt_at moved to the round's end, as the
+// deliverer does) go behind those still waiting, so more subscriptions
+// with work than the list holds all take turns.
+func TestWebhookCandidatesHaveWorkAndTakeTurns(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		w, apps := dao.NewWebhooks(db), dao.NewApps(db)
+		newApp := func(tenant int64, name string) int64 {
+			a := model.App{TenantID: tenant, Name: name, AppKey: "ak_" + name, SecretHash: "x", Scopes: "read", Status: model.AppActive}
+			if err := apps.Create(ctx, &a); err != nil {
+				t.Fatal(err)
+			}
+			return a.ID
+		}
+		sub := func(tenant, app, cursor int64) int64 {
+			s := model.WebhookSubscription{TenantID: tenant, AppID: app, URL: "https://r.example/h", EventTypes: "transcript.ready",
+				SecretSealed: "v1:x", Status: model.WebhookActive, EventCursor: cursor}
+			if err := w.Create(ctx, &s, 1000); err != nil {
+				t.Fatal(err)
+			}
+			return s.ID
+		}
+		idle, busy, late := newApp(1, "idle"), newApp(1, "busy"), newApp(2, "late")
+		setHead(t, db, 1, 7)
+		setHead(t, db, 2, 3)
+		for range 30 {
+			sub(1, idle, 7)
+		}
+		var waiting []int64
+		for range 15 {
+			waiting = append(waiting, sub(1, busy, 0))
+		}
+		time.Sleep(5 * time.Millisecond)
+		other := sub(2, late, 0)
+
+		ids := func() []int64 {
+			t.Helper()
+			cands, _, err := w.Candidates(ctx, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []int64
+			for _, c := range cands {
+				if c.AppID == idle {
+					t.Fatalf("an idle subscription is a candidate: %+v", c)
+				}
+				out = append(out, c.ID)
+			}
+			return out
+		}
+		served := map[int64]bool{}
+		for turn := 0; len(served) < len(waiting)+1; turn++ {
+			if turn == 3 {
+				t.Fatalf("after %d turns, served %d of %d subscriptions with work", turn, len(served), len(waiting)+1)
+			}
+			got := ids()
+			if len(got) != 10 {
+				t.Fatalf("turn %d: %d candidates, want 10", turn, len(got))
+			}
+			for _, id := range got {
+				owner := "me"
+				s, err := w.Claim(ctx, id, owner, time.Minute)
+				if err != nil || s == nil {
+					t.Fatalf("claim %d: %v %v", id, s, err)
+				}
+				time.Sleep(2 * time.Millisecond)
+				s.NextAttemptAt = time.Now()
+				if err := w.Record(ctx, owner, s, nil); err != nil {
+					t.Fatal(err)
+				}
+				if err := w.Release(ctx, id, owner); err != nil {
+					t.Fatal(err)
+				}
+				served[id] = true
+			}
+		}
+		if !served[other] {
+			t.Fatal("the other tenant's subscription was never a candidate")
+		}
+	})
+}
+
+// An app has at most maxPerApp subscriptions, racing creates included;
+// another app's subscriptions do not count.
+func TestWebhookSubscriptionsPerApp(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		w, apps := dao.NewWebhooks(db), dao.NewApps(db)
+		var ids []int64
+		for _, name := range []string{"crm", "pbx"} {
+			a := model.App{TenantID: 1, Name: name, AppKey: "ak_" + name, SecretHash: "x", Scopes: "read", Status: model.AppActive}
+			if err := apps.Create(ctx, &a); err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, a.ID)
+		}
+		var ok, over atomic.Int64
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s := model.WebhookSubscription{TenantID: 1, AppID: ids[0], URL: "https://r.example/h", EventTypes: "transcript.ready",
+					SecretSealed: "v1:x", Status: model.WebhookActive}
+				switch err := w.Create(ctx, &s, 3); {
+				case err == nil:
+					ok.Add(1)
+				case errs.Is(err, errs.ReasonSubscriptionQuotaExceeded):
+					if !strings.Contains(err.Error(), "max_subscriptions_per_app = 3") {
+						t.Errorf("the refusal does not name the cap: %v", err)
+					}
+					over.Add(1)
+				default:
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		if ok.Load() != 3 || over.Load() != 5 {
+			t.Fatalf("8 racing creates under a cap of 3: %d created, %d refused", ok.Load(), over.Load())
+		}
+		s := model.WebhookSubscription{TenantID: 1, AppID: ids[1], URL: "https://r.example/h", EventTypes: "transcript.ready",
+			SecretSealed: "v1:x", Status: model.WebhookActive}
+		if err := w.Create(ctx, &s, 3); err != nil {
+			t.Fatalf("another app's first subscription: %v", err)
+		}
 	})
 }

@@ -321,6 +321,7 @@ func TestEveryConflictChoosesItsGRPCCode(t *testing.T) {
 		ReasonConversationConflict:           codes.AlreadyExists,
 		ReasonLastAdmin:                      codes.FailedPrecondition,
 		ReasonAppQuotaExceeded:               codes.ResourceExhausted,
+		ReasonSubscriptionQuotaExceeded:      codes.ResourceExhausted,
 		ReasonErasureNotAwaitingConfirmation: codes.FailedPrecondition,
 	}
 	for _, r := range reasons {

@@ -57,6 +57,10 @@ const (
 	// ReasonAppQuotaExceeded: the tenant has as many apps as it may; one
 	// must be deleted before another is created (not a retry-later 429).
 	ReasonAppQuotaExceeded = "APP_QUOTA_EXCEEDED"
+	// ReasonSubscriptionQuotaExceeded: the app has as many webhook
+	// subscriptions as it may (webhooks.max_subscriptions_per_app); one
+	// must be deleted before another is created.
+	ReasonSubscriptionQuotaExceeded = "SUBSCRIPTION_QUOTA_EXCEEDED"
 
 	// ReasonErasureNotAwaitingConfirmation: the erasure is past its
 	// confirmation (confirmed, running or done); confirming it again
@@ -110,6 +114,7 @@ var reasons = []struct {
 	{ReasonSubscriptionNotFound, http.StatusNotFound, 40431},
 	{ReasonDeliveryNotFound, http.StatusNotFound, 40432},
 	{ReasonAppQuotaExceeded, http.StatusConflict, 40941},
+	{ReasonSubscriptionQuotaExceeded, http.StatusConflict, 40942},
 	{ReasonErasureNotAwaitingConfirmation, http.StatusConflict, 40905},
 }
 
@@ -133,6 +138,8 @@ var grpcCodes = []struct {
 	// The tenant has all the apps it may have: a quota, spent until an
 	// admin deletes one.
 	{ReasonAppQuotaExceeded, codes.ResourceExhausted},
+	// The app has all the subscriptions it may have: likewise a quota.
+	{ReasonSubscriptionQuotaExceeded, codes.ResourceExhausted},
 	// The job's state forbids the call, and will not change back.
 	{ReasonErasureNotAwaitingConfirmation, codes.FailedPrecondition},
 }

@@ -268,7 +268,13 @@ func (d *Deliverer) serve(ctx context.Context, sub *model.WebhookSubscription) {
 	log := d.o.Log.With().Int64("subscription_id", sub.ID).Int64("tenant_id", sub.TenantID).Logger()
 	secret, err := d.sealer.Open(sub.SecretSealed, secretAAD(sub.TenantID, sub.AppID))
 	if err != nil {
+		// It waits behind the others, so that it does not come first in
+		// every look for work.
 		log.Error().Err(err).Msg("webhooks: the signing secret does not open; the subscription waits")
+		sub.NextAttemptAt = time.Now().Add(d.o.Retry.Max)
+		if err := d.store.Record(ctx, d.o.Owner, sub, nil); err != nil && ctx.Err() == nil {
+			log.Warn().Err(err).Msg("webhooks: putting the subscription back failed")
+		}
 		return
 	}
 	end := time.Now().Add(d.o.Slice)
@@ -345,7 +351,7 @@ func (d *Deliverer) round(ctx context.Context, sub *model.WebhookSubscription, s
 	}
 	if len(evs) == 0 {
 		if scanned > sub.EventCursor {
-			sub.EventCursor = scanned
+			sub.EventCursor, sub.NextAttemptAt = scanned, now
 			return false, d.store.Record(ctx, d.o.Owner, sub, nil)
 		}
 		return redone, nil
@@ -444,7 +450,9 @@ func (d *Deliverer) settle(ctx context.Context, sub *model.WebhookSubscription, 
 	progressed := cursor > sub.EventCursor
 	sub.EventCursor = cursor
 	if !blocked {
-		sub.Attempts = 0
+		// Served now: the subscription goes behind those waiting longer
+		// (candidates come by next_attempt_at).
+		sub.Attempts, sub.NextAttemptAt = 0, now
 		return true, d.store.Record(ctx, d.o.Owner, sub, write)
 	}
 	if progressed || sub.Attempts == 0 {

@@ -332,3 +332,24 @@ func sortedNumeric(ids []string) []string {
 	})
 	return out
 }
+
+// A round that delivers moves the subscription's next_attempt_at to its
+// end, so the store's candidates (longest waiting first) put it behind the
+// subscriptions still waiting; a subscription whose secret does not open
+// is put back by retry_max instead of staying first in line.
+func TestDelivererPutsServedSubscriptionsBack(t *testing.T) {
+	st, log, _, d, _ := newTestDeliverer(t, Retry{Base: 5 * time.Millisecond, Max: time.Hour, Window: time.Hour}, 2)
+	st.subs[2] = &model.WebhookSubscription{ID: 2, TenantID: 1, AppID: 2, URL: "https://r.example/", EventTypes: "a",
+		SecretSealed: "v1:not sealed", Status: model.WebhookActive}
+	start := time.Now()
+	d.Start(t.Context())
+	defer d.Stop()
+	log.add("a")
+	polltest.Until(t, 10*time.Second, 5*time.Millisecond, "the delivery", func() bool { return st.sub(1).EventCursor == 1 })
+	if s := st.sub(1); s.NextAttemptAt.Before(start) {
+		t.Fatalf("served, next_attempt_at %s is still before the round (%s)", s.NextAttemptAt, start)
+	}
+	polltest.Until(t, 10*time.Second, 5*time.Millisecond, "the unopenable subscription put back", func() bool {
+		return st.sub(2).NextAttemptAt.After(start.Add(30 * time.Minute))
+	})
+}

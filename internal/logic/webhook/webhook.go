@@ -43,7 +43,9 @@ type EventLog interface {
 
 // Store keeps subscriptions and their delivery log.
 type Store interface {
-	Create(ctx context.Context, s *model.WebhookSubscription) error
+	// Create inserts s unless its app has maxPerApp subscriptions already
+	// (SUBSCRIPTION_QUOTA_EXCEEDED), racing creates included.
+	Create(ctx context.Context, s *model.WebhookSubscription, maxPerApp int) error
 	// Get reads a subscription of the tenant; appID 0 means any app's.
 	Get(ctx context.Context, tenantID, appID, id int64) (*model.WebhookSubscription, error)
 	// List pages by id after afterID; appID 0 means every app's.
@@ -90,11 +92,21 @@ type Subscriptions struct {
 	sealer *Sealer
 	// wake tells the local deliverer a redelivery is due (may be nil).
 	wake func()
+	// maxPerApp is how many subscriptions an app may have.
+	maxPerApp int
 }
 
-// NewSubscriptions builds the use cases.
-func NewSubscriptions(store Store, events EventLog, urls URLChecker, sealer *Sealer, wake func()) *Subscriptions {
-	return &Subscriptions{store: store, events: events, urls: urls, sealer: sealer, wake: wake}
+// DefaultMaxPerApp is the subscriptions an app may have when
+// NewSubscriptions is given no cap.
+const DefaultMaxPerApp = 20
+
+// NewSubscriptions builds the use cases; an app may have maxPerApp
+// subscriptions (DefaultMaxPerApp when not positive).
+func NewSubscriptions(store Store, events EventLog, urls URLChecker, sealer *Sealer, wake func(), maxPerApp int) *Subscriptions {
+	if maxPerApp < 1 {
+		maxPerApp = DefaultMaxPerApp
+	}
+	return &Subscriptions{store: store, events: events, urls: urls, sealer: sealer, wake: wake, maxPerApp: maxPerApp}
 }
 
 // CreateReq is a new subscription.
@@ -109,8 +121,9 @@ type Created struct {
 	Secret       string
 }
 
-// Create registers a subscription of the calling app. Deliveries start
-// with the events after the newest one now.
+// Create registers a subscription of the calling app, unless the app has
+// as many as it may (SUBSCRIPTION_QUOTA_EXCEEDED, naming the cap).
+// Deliveries start with the events after the newest one now.
 func (s *Subscriptions) Create(ctx context.Context, req CreateReq) (Created, error) {
 	sc, err := access.Require(ctx, access.Read)
 	if err != nil {
@@ -141,7 +154,7 @@ func (s *Subscriptions) Create(ctx context.Context, req CreateReq) (Created, err
 	if sub.SecretSealed, err = s.sealer.Seal(secret, secretAAD(sub.TenantID, sub.AppID)); err != nil {
 		return Created{}, errs.Internal(err)
 	}
-	if err := s.store.Create(ctx, &sub); err != nil {
+	if err := s.store.Create(ctx, &sub, s.maxPerApp); err != nil {
 		return Created{}, err
 	}
 	sub.SecretSealed = ""

@@ -1,7 +1,7 @@
--- The MySQL schema at migration 0017, in one piece: what `mgvcore migrate up`
--- creates on an empty database instead of replaying 0001 to 0017, so that a
+-- The MySQL schema at migration 0018, in one piece: what `mgvcore migrate up`
+-- creates on an empty database instead of replaying 0001 to 0018, so that a
 -- new install is reviewed (Archery, goInception rules) as the clean schema.
--- A test keeps it equal to what 0001..0017 build on an existing database.
+-- A test keeps it equal to what 0001..0018 build on an existing database.
 -- Tables take the database's character set: create the database with
 -- CHARACTER SET utf8mb4 (`migrate up` refuses any other).
 
@@ -322,7 +322,8 @@ CREATE TABLE webhook_subscriptions (
   updated_at      DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'last changed (UTC)',
   PRIMARY KEY (id),
   KEY idx_webhook_subscriptions_app (tenant_id, app_id),
-  KEY idx_webhook_subscriptions_due (status, next_attempt_at)
+  KEY idx_webhook_subscriptions_due (status, next_attempt_at),
+  KEY idx_webhook_subscriptions_work (tenant_id, status, event_cursor)
 ) ENGINE=InnoDB COMMENT='webhook subscriptions of apps, with their delivery progress';
 
 CREATE TABLE webhook_deliveries (

@@ -1,0 +1,71 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
+	"github.com/megaview/mgvcore/internal/polltest"
+)
+
+// An app may have webhooks.max_subscriptions_per_app subscriptions: one
+// more is refused (ResourceExhausted, SUBSCRIPTION_QUOTA_EXCEEDED) naming
+// the cap. And subscriptions without work never keep others waiting: with
+// 520 idle subscriptions of one tenant (more than the deliverer looks at
+// in one go, and all older), another tenant's new subscription gets its
+// event within seconds.
+func TestWebhookIdleSubscriptionsDoNotStarveOthersOnMariaDB(t *testing.T) {
+	const limit = 520
+	rcv := newReceiver(t)
+	s := NewService(t, mysqlEnv(t))
+	s.Env["MGV_WEBHOOKS_MAX_SUBSCRIPTIONS_PER_APP"] = fmt.Sprint(limit)
+	s.Start()
+	s.WaitReady(30 * time.Second)
+
+	crowd := NewFixture(t, s)
+	ev, ctx := eventsClient(t, s, crowd.AppToken(t))
+	for i := range limit {
+		_, err := ev.CreateSubscription(ctx, &openv1.CreateSubscriptionRequest{Url: fmt.Sprintf("%s/idle/%d", rcv.srv.URL, i),
+			EventTypes: []string{"conversation.created"}})
+		if err != nil {
+			t.Fatalf("subscription %d: %v", i+1, err)
+		}
+	}
+	_, err := ev.CreateSubscription(ctx, &openv1.CreateSubscriptionRequest{Url: rcv.srv.URL + "/over", EventTypes: []string{"conversation.created"}})
+	if status.Code(err) != codes.ResourceExhausted || !strings.Contains(err.Error(), fmt.Sprintf("max_subscriptions_per_app = %d", limit)) {
+		t.Fatalf("subscription %d: %v, want ResourceExhausted naming the cap", limit+1, err)
+	}
+
+	other := NewFixture(t, s)
+	oev, octx := eventsClient(t, s, other.AppToken(t))
+	if _, err := oev.CreateSubscription(octx, &openv1.CreateSubscriptionRequest{Url: rcv.srv.URL + "/other",
+		EventTypes: []string{"conversation.created"}}); err != nil {
+		t.Fatal(err)
+	}
+	// The idle subscriptions have been due for a while: give the deliverer
+	// a few looks at them before the event.
+	time.Sleep(time.Second)
+	p := newPartner(t, s.GRPC(), other.AppToken(t))
+	raised := time.Now()
+	p.create("fair-1", other.Reps[0].ID, time.Now().Add(-time.Hour), 60_000, nil)
+	polltest.Until(t, 10*time.Second, 50*time.Millisecond, "the other tenant's delivery", func() bool {
+		for _, r := range rcv.requests() {
+			if r.at.After(raised) {
+				return true
+			}
+		}
+		return false
+	})
+	for _, r := range rcv.requests() {
+		if !strings.Contains(string(r.body), fmt.Sprintf(`"tenant_id":%d`, other.Tenant.ID)) {
+			t.Fatalf("an idle subscription received %s", r.body)
+		}
+	}
+}
