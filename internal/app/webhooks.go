@@ -53,7 +53,7 @@ func newWebhookDomain(cfg *config.Config, log zerolog.Logger, events *dao.Events
 		dm.deliverer = webhook.NewDeliverer(store, evs, sender{client}, sealer, webhook.DeliverOptions{
 			Owner:   host + ":" + strconv.Itoa(os.Getpid()),
 			Workers: w.Workers, InFlight: w.InFlight, Batch: w.Batch,
-			Poll: w.PollInterval.Duration, Lease: w.Lease.Duration, Slice: w.Slice.Duration,
+			Poll: w.PollInterval.Duration, Lease: w.Lease.Duration, Slice: w.Slice.Duration, RequestTimeout: w.RequestTimeout.Duration,
 			Retry: webhook.Retry{Base: w.RetryBase.Duration, Max: w.RetryMax.Duration, Window: w.RetryWindow.Duration},
 			Keep:  w.Keep.Duration, Log: log,
 		})

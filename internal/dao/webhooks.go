@@ -225,11 +225,12 @@ func (w *Webhooks) Claim(ctx context.Context, id int64, owner string, lease time
 
 var errSubscriptionLeaseLost = errs.Conflict("the subscription's lease passed to another instance")
 
-// Renew extends owner's lease.
+// Renew extends owner's lease of an active subscription: a deleted or
+// disabled one is not renewed (Conflict), which stops its round.
 func (w *Webhooks) Renew(ctx context.Context, id int64, owner string, lease time.Duration) error {
 	now := dbNow()
-	res := w.db.WithContext(ctx).Exec("UPDATE webhook_subscriptions SET lease_until = ? WHERE id = ? AND lease_owner = ? AND lease_until > ?",
-		now.Add(lease), id, owner, now)
+	res := w.db.WithContext(ctx).Exec("UPDATE webhook_subscriptions SET lease_until = ? WHERE id = ? AND lease_owner = ? AND lease_until > ? AND status = ?",
+		now.Add(lease), id, owner, now, model.WebhookActive)
 	if res.Error == nil && res.RowsAffected == 0 {
 		return errSubscriptionLeaseLost
 	}
@@ -264,13 +265,17 @@ func (w *Webhooks) Attempted(ctx context.Context, subscriptionID int64, eventIDs
 }
 
 // Record writes a round's progress and deliveries while owner holds the
-// lease.
+// lease. A subscription disabled meanwhile (by an admin) stays disabled
+// with its reason: disabled_reason is set before status, as MySQL assigns
+// in order and later assignments see the earlier ones.
 func (w *Webhooks) Record(ctx context.Context, owner string, s *model.WebhookSubscription, rows []model.WebhookDelivery) error {
 	now := dbNow()
 	err := w.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		res := tx.Exec(`UPDATE webhook_subscriptions SET event_cursor = ?, attempts = ?, failing_since = ?, next_attempt_at = ?,
-status = ?, disabled_reason = ?, updated_at = ? WHERE id = ? AND lease_owner = ? AND lease_until > ?`,
-			s.EventCursor, s.Attempts, s.FailingSince.UTC(), s.NextAttemptAt.UTC(), s.Status, s.DisabledReason, now, s.ID, owner, now)
+disabled_reason = CASE WHEN status = ? THEN disabled_reason ELSE ? END, status = CASE WHEN status = ? THEN status ELSE ? END,
+updated_at = ? WHERE id = ? AND lease_owner = ? AND lease_until > ?`,
+			s.EventCursor, s.Attempts, s.FailingSince.UTC(), s.NextAttemptAt.UTC(), model.WebhookDisabled, s.DisabledReason,
+			model.WebhookDisabled, s.Status, now, s.ID, owner, now)
 		if res.Error != nil {
 			return res.Error
 		}

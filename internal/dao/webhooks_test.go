@@ -336,3 +336,51 @@ func TestWebhookSubscriptionsPerApp(t *testing.T) {
 		}
 	})
 }
+
+// A lease is not renewed once its subscription is disabled or deleted (the
+// round stops), and a round recorded after an admin disabled the
+// subscription leaves it disabled with the admin's reason.
+func TestWebhookRenewStopsAtDisableAndDelete(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		w, apps := dao.NewWebhooks(db), dao.NewApps(db)
+		a := model.App{TenantID: 1, Name: "crm", AppKey: "ak_crm", SecretHash: "x", Scopes: "read", Status: model.AppActive}
+		if err := apps.Create(ctx, &a); err != nil {
+			t.Fatal(err)
+		}
+		s := model.WebhookSubscription{TenantID: 1, AppID: a.ID, URL: "https://r.example/h", EventTypes: "transcript.ready",
+			SecretSealed: "v1:x", Status: model.WebhookActive}
+		if err := w.Create(ctx, &s, 20); err != nil {
+			t.Fatal(err)
+		}
+		held, err := w.Claim(ctx, s.ID, "me", time.Minute)
+		if err != nil || held == nil {
+			t.Fatalf("claim: %v %v", held, err)
+		}
+		if err := w.Renew(ctx, s.ID, "me", time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.SetStatus(ctx, 1, s.ID, model.WebhookDisabled, "disabled by an admin"); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Renew(ctx, s.ID, "me", time.Minute); !errs.IsConflict(err) {
+			t.Fatalf("renewing a disabled subscription's lease: %v", err)
+		}
+		held.EventCursor = 3
+		if err := w.Record(ctx, "me", held, nil); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := w.Get(ctx, 1, 0, s.ID); got.Status != model.WebhookDisabled || got.DisabledReason != "disabled by an admin" || got.EventCursor != 3 {
+			t.Fatalf("recorded after the admin disabled it: %+v", got)
+		}
+		if err := w.SetStatus(ctx, 1, s.ID, model.WebhookActive, ""); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Delete(ctx, 1, a.ID, s.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Renew(ctx, s.ID, "me", time.Minute); !errs.IsConflict(err) {
+			t.Fatalf("renewing a deleted subscription's lease: %v", err)
+		}
+	})
+}

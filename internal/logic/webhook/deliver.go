@@ -30,7 +30,8 @@ type DeliveryStore interface {
 	// Claim leases a subscription to owner; nil when another holds it or
 	// it is not due.
 	Claim(ctx context.Context, id int64, owner string, lease time.Duration) (*model.WebhookSubscription, error)
-	// Renew extends owner's lease; Conflict when it was lost.
+	// Renew extends owner's lease; Conflict when it was lost, or the
+	// subscription was deleted or disabled (a round then stops).
 	Renew(ctx context.Context, id int64, owner string, lease time.Duration) error
 	// Release ends owner's lease.
 	Release(ctx context.Context, id int64, owner string) error
@@ -79,7 +80,10 @@ type DeliverOptions struct {
 	Poll  time.Duration
 	Lease time.Duration
 	Slice time.Duration
-	Retry Retry
+	// RequestTimeout is the longest an attempt takes (the sender's total
+	// timeout): a round starts no attempt that could end after its lease.
+	RequestTimeout time.Duration
+	Retry          Retry
 	// Keep is how long the delivery log is kept.
 	Keep time.Duration
 	Log  zerolog.Logger
@@ -232,6 +236,7 @@ func (d *Deliverer) dispatch(ctx context.Context) error {
 		if !work || busy {
 			continue
 		}
+		leased := time.Now()
 		claimed, err := d.store.Claim(ctx, s.ID, d.o.Owner, d.o.Lease)
 		if err != nil {
 			return err
@@ -243,7 +248,7 @@ func (d *Deliverer) dispatch(ctx context.Context) error {
 		d.running[s.ID] = true
 		d.mu.Unlock()
 		d.wg.Add(1)
-		go d.serve(ctx, claimed)
+		go d.serve(ctx, claimed, leased)
 		if free--; free == 0 {
 			return nil
 		}
@@ -252,8 +257,8 @@ func (d *Deliverer) dispatch(ctx context.Context) error {
 }
 
 // serve delivers to one subscription for up to a slice, round after round,
-// then hands the lease back.
-func (d *Deliverer) serve(ctx context.Context, sub *model.WebhookSubscription) {
+// then hands the lease back. leased is when the lease was taken.
+func (d *Deliverer) serve(ctx context.Context, sub *model.WebhookSubscription, leased time.Time) {
 	defer d.wg.Done()
 	defer func() {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -278,21 +283,74 @@ func (d *Deliverer) serve(ctx context.Context, sub *model.WebhookSubscription) {
 		return
 	}
 	end := time.Now().Add(d.o.Slice)
+	l := &lease{d: d, id: sub.ID, at: leased}
 	for ctx.Err() == nil && time.Now().Before(end) {
-		more, err := d.round(ctx, sub, []byte(secret))
+		more, err := d.round(ctx, sub, []byte(secret), l)
 		if err != nil {
-			if ctx.Err() == nil {
+			if ctx.Err() == nil && !errs.IsConflict(err) {
 				log.Warn().Err(err).Msg("webhooks: delivery round failed")
 			}
 			return
 		}
-		if !more {
-			return
-		}
-		if err := d.store.Renew(ctx, sub.ID, d.o.Owner, d.o.Lease); err != nil {
+		if !more || !l.renew(ctx) {
 			return
 		}
 	}
+}
+
+// lease is a served subscription's lease: a round starts attempts only
+// while every one of them ends (within the request timeout) and is recorded
+// before the lease could pass to another instance, and it renews the lease
+// as it goes, which fails, stopping the round, once the subscription is
+// deleted or disabled.
+type lease struct {
+	d  *Deliverer
+	id int64
+	// at is when the lease was last taken or renewed.
+	at time.Time
+	// lost: a renewal failed.
+	lost bool
+}
+
+// renewEvery is how often a round renews its lease (and so notices a
+// deletion or a disabling).
+const renewEvery = time.Second
+
+// renew extends the lease; false once it is lost.
+func (l *lease) renew(ctx context.Context) bool {
+	if l.lost {
+		return false
+	}
+	at := time.Now()
+	if err := l.d.store.Renew(ctx, l.id, l.d.o.Owner, l.d.o.Lease); err != nil {
+		l.lost = true
+		return false
+	}
+	l.at = at
+	return true
+}
+
+// mayStart says whether an attempt may start now: the lease is kept (it is
+// renewed every renewEvery) and an attempt started now ends, and the round
+// is recorded, well before it runs out. The round's end is fixed when it
+// starts (end), so one round never holds a worker for longer than a lease.
+func (l *lease) mayStart(ctx context.Context, end time.Time) bool {
+	now := time.Now()
+	if now.After(end) {
+		return false
+	}
+	if now.Sub(l.at) >= renewEvery {
+		return l.renew(ctx)
+	}
+	return !l.lost
+}
+
+// roundEnd is the last moment a round that starts now may start an attempt:
+// a request timeout and a tenth of the lease (for recording) before the
+// lease runs out.
+func (l *lease) roundEnd() time.Time {
+	o := l.d.o
+	return l.at.Add(o.Lease - o.RequestTimeout - o.Lease/10)
 }
 
 // outcome of one attempt.
@@ -335,7 +393,8 @@ func (d *Deliverer) attempt(ctx context.Context, url string, secret []byte, ev E
 
 // round sends due redeliveries, then the next events after the cursor;
 // more reports that the subscription may have more right away.
-func (d *Deliverer) round(ctx context.Context, sub *model.WebhookSubscription, secret []byte) (more bool, err error) {
+func (d *Deliverer) round(ctx context.Context, sub *model.WebhookSubscription, secret []byte, l *lease) (more bool, err error) {
+	end := l.roundEnd()
 	redone, err := d.redeliver(ctx, sub, secret)
 	if err != nil {
 		return false, err
@@ -372,36 +431,44 @@ func (d *Deliverer) round(ctx context.Context, sub *model.WebhookSubscription, s
 	}
 
 	// Send in order, at most InFlight at once; after a failure nothing new
-	// starts (the receiver is likely down; the rest waits for the retry).
+	// starts (the receiver is likely down; the rest waits for the retry),
+	// nor once the round has run its time or the lease is lost (the rest
+	// waits for the next round, without counting as a failure).
 	outs := make([]*outcome, len(evs))
 	sem := make(chan struct{}, d.o.InFlight)
 	var wg sync.WaitGroup
 	var failed sync.Once
 	stop := make(chan struct{})
+send:
 	for i, ev := range evs {
 		if r, ok := rows[ev.ID]; ok && r.Status == model.DeliveryDelivered {
 			continue
 		}
 		select {
 		case <-stop:
+			break send
 		case sem <- struct{}{}:
 		}
 		select {
 		case <-stop:
+			<-sem
+			break send
 		default:
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer func() { <-sem }()
-				o := d.attempt(ctx, sub.URL, secret, ev)
-				outs[i] = &o
-				if !o.ok {
-					failed.Do(func() { close(stop) })
-				}
-			}()
-			continue
 		}
-		break
+		if !l.mayStart(ctx, end) {
+			<-sem
+			break send
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			o := d.attempt(ctx, sub.URL, secret, ev)
+			outs[i] = &o
+			if !o.ok {
+				failed.Do(func() { close(stop) })
+			}
+		}()
 	}
 	wg.Wait()
 	return d.settle(ctx, sub, evs, scanned, rows, outs)
@@ -414,7 +481,7 @@ func (d *Deliverer) settle(ctx context.Context, sub *model.WebhookSubscription, 
 	rows map[int64]model.WebhookDelivery, outs []*outcome,
 ) (bool, error) {
 	now := time.Now()
-	cursor, blocked := sub.EventCursor, false
+	cursor, blocked, failed := sub.EventCursor, false, false
 	var firstErr string
 	var write []model.WebhookDelivery
 	for i, ev := range evs {
@@ -432,6 +499,7 @@ func (d *Deliverer) settle(ctx context.Context, sub *model.WebhookSubscription, 
 		if o == nil {
 			continue
 		}
+		failed = failed || !o.ok
 		if !had {
 			r = model.WebhookDelivery{TenantID: sub.TenantID, SubscriptionID: sub.ID, EventID: ev.ID, EventType: ev.Type}
 		}
@@ -449,6 +517,16 @@ func (d *Deliverer) settle(ctx context.Context, sub *model.WebhookSubscription, 
 	}
 	progressed := cursor > sub.EventCursor
 	sub.EventCursor = cursor
+	if blocked && !failed {
+		// Cut short (its time ran out, or the lease was lost): no failure;
+		// what was delivered is recorded, and the rest waits for the next
+		// round.
+		if progressed {
+			sub.Attempts = 0
+		}
+		sub.NextAttemptAt = now
+		return progressed, d.store.Record(ctx, d.o.Owner, sub, write)
+	}
 	if !blocked {
 		// Served now: the subscription goes behind those waiting longer
 		// (candidates come by next_attempt_at).

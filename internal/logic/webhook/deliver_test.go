@@ -57,7 +57,7 @@ func (m *memStore) Claim(_ context.Context, id int64, owner string, lease time.D
 func (m *memStore) Renew(_ context.Context, id int64, owner string, lease time.Duration) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if s := m.subs[id]; s.LeaseOwner == owner {
+	if s := m.subs[id]; s.LeaseOwner == owner && s.Status == model.WebhookActive {
 		s.LeaseUntil = time.Now().Add(lease)
 		return nil
 	}
@@ -105,8 +105,12 @@ func (m *memStore) Record(_ context.Context, owner string, s *model.WebhookSubsc
 		return errs.Conflict("lost")
 	}
 	lease, lo := cur.LeaseUntil, cur.LeaseOwner
+	status, reason := cur.Status, cur.DisabledReason
 	*cur = *s
 	cur.LeaseUntil, cur.LeaseOwner = lease, lo
+	if status == model.WebhookDisabled { // disabled meanwhile: it stays so
+		cur.Status, cur.DisabledReason = status, reason
+	}
 	for _, r := range rows {
 		if r.ID == 0 {
 			r.ID = int64(len(m.rows) + 1)
@@ -187,11 +191,16 @@ type memReceiver struct {
 	mu     sync.Mutex
 	got    []string // event ids, in arrival order
 	down   bool
+	delay  time.Duration
 	sec    []byte
 	badSig int
 }
 
 func (r *memReceiver) Post(_ context.Context, _ string, h map[string]string, body []byte) (Result, error) {
+	r.mu.Lock()
+	delay := r.delay
+	r.mu.Unlock()
+	time.Sleep(delay)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !Verify(r.sec, h[HeaderTimestamp], h[HeaderSignature], body, time.Now(), time.Minute) {
@@ -352,4 +361,61 @@ func TestDelivererPutsServedSubscriptionsBack(t *testing.T) {
 	polltest.Until(t, 10*time.Second, 5*time.Millisecond, "the unopenable subscription put back", func() bool {
 		return st.sub(2).NextAttemptAt.After(start.Add(30 * time.Minute))
 	})
+}
+
+// A round never outlasts its lease: with a receiver so slow that a batch
+// takes three leases, the round stops starting attempts in time to record
+// them before its lease could pass, and goes on in the next round under a
+// renewed lease; so a second instance polling all along never takes the
+// subscription over mid-round and sends nothing twice, and stopping short
+// is no failure (no back-off).
+func TestDelivererRoundsEndWithinTheLease(t *testing.T) {
+	st, log, rcv, d1, sealer := newTestDeliverer(t, DefaultRetry, 2)
+	const lease, timeout = time.Second, 200 * time.Millisecond
+	d1.o.Lease, d1.o.RequestTimeout, d1.o.InFlight, d1.o.Batch, d1.o.Slice = lease, timeout, 1, 30, 10*time.Second
+	d2 := NewDeliverer(st, log, rcv, sealer, DeliverOptions{Owner: "other", Workers: 2, InFlight: 1, Batch: 30,
+		Poll: 10 * time.Millisecond, Lease: lease, Slice: 10 * time.Second, RequestTimeout: timeout, Log: zerolog.Nop()})
+	rcv.delay = 100 * time.Millisecond
+	for range 30 {
+		log.add("a")
+	}
+	d1.Start(t.Context())
+	time.Sleep(50 * time.Millisecond)
+	d2.Start(t.Context())
+	polltest.Until(t, 20*time.Second, 10*time.Millisecond, "every event", func() bool { return st.sub(1).EventCursor == 30 })
+	d1.Stop()
+	d2.Stop()
+	if got := rcv.ids(); len(got) != 30 || len(sortedUnique(got)) != 30 {
+		t.Fatalf("%d requests for %d distinct events, want 30 each: %v", len(got), len(sortedUnique(got)), got)
+	}
+	if s := st.sub(1); s.Attempts != 0 {
+		t.Fatalf("a round cut short counted as a failure: %+v", s)
+	}
+}
+
+// Deleting or disabling a subscription stops its round within a renewal:
+// no attempt starts after that.
+func TestDelivererStopsARoundOfADisabledSubscription(t *testing.T) {
+	st, log, rcv, d, _ := newTestDeliverer(t, DefaultRetry, 1)
+	d.o.InFlight, d.o.Batch, d.o.RequestTimeout = 1, 100, time.Second
+	rcv.delay = 50 * time.Millisecond
+	for range 100 {
+		log.add("a")
+	}
+	d.Start(t.Context())
+	defer d.Stop()
+	polltest.Until(t, 10*time.Second, 5*time.Millisecond, "the first request", func() bool { return len(rcv.ids()) > 0 })
+	st.mu.Lock()
+	st.subs[1].Status = model.WebhookDisabled
+	st.mu.Unlock()
+	off := len(rcv.ids())
+	time.Sleep(renewEvery + 500*time.Millisecond)
+	if n := len(rcv.ids()); n > off+int(renewEvery.Milliseconds()/50)+2 {
+		t.Fatalf("%d requests after disabling (from %d)", n-off, off)
+	}
+	n := len(rcv.ids())
+	time.Sleep(300 * time.Millisecond)
+	if len(rcv.ids()) != n {
+		t.Fatal("requests go on after a renewal found the subscription disabled")
+	}
 }
