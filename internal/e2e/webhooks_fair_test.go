@@ -69,3 +69,43 @@ func TestWebhookIdleSubscriptionsDoNotStarveOthersOnMariaDB(t *testing.T) {
 		}
 	}
 }
+
+// A deleted subscription's round stops at its next lease renewal: with a
+// slow receiver (a second an answer, one request at a time) and a backlog
+// of events, no request starts more than a renewal and a request after the
+// delete, where the round used to go on through its whole batch.
+func TestWebhookDeletedSubscriptionStopsItsRoundOnMariaDB(t *testing.T) {
+	rcv := newReceiver(t)
+	rcv.fail = func(int, string) int {
+		time.Sleep(time.Second)
+		return 200
+	}
+	s := NewService(t, mysqlEnv(t))
+	for k, v := range map[string]string{"MGV_WEBHOOKS_IN_FLIGHT": "1", "MGV_WEBHOOKS_BATCH": "50", "MGV_WEBHOOKS_REQUEST_TIMEOUT": "3s",
+		"MGV_WEBHOOKS_HEADER_TIMEOUT": "3s", "MGV_WEBHOOKS_LEASE": "30s", "MGV_WEBHOOKS_SLICE": "30s"} {
+		s.Env[k] = v
+	}
+	s.Start()
+	s.WaitReady(30 * time.Second)
+	f := NewFixture(t, s)
+	ev, ctx := eventsClient(t, s, f.AppToken(t))
+	created, err := ev.CreateSubscription(ctx, &openv1.CreateSubscriptionRequest{Url: rcv.srv.URL + "/slow", EventTypes: []string{"conversation.created"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newPartner(t, s.GRPC(), f.AppToken(t))
+	for i := range 15 {
+		p.create(fmt.Sprintf("slow-%d", i), f.Reps[0].ID, time.Now().Add(-time.Hour), 60_000, nil)
+	}
+	polltest.Until(t, 20*time.Second, 20*time.Millisecond, "two requests", func() bool { return len(rcv.requests()) >= 2 })
+	if _, err := ev.DeleteSubscription(ctx, &openv1.DeleteSubscriptionRequest{Id: created.Subscription.Id}); err != nil {
+		t.Fatal(err)
+	}
+	deleted := time.Now()
+	time.Sleep(6 * time.Second)
+	for _, r := range rcv.requests() {
+		if r.at.After(deleted.Add(3200 * time.Millisecond)) {
+			t.Fatalf("a request %s after the subscription was deleted (%d requests in all)", r.at.Sub(deleted), len(rcv.requests()))
+		}
+	}
+}
