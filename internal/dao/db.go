@@ -59,19 +59,34 @@ func OpenDB(cfg config.Database) (*gorm.DB, error) {
 // DSN says otherwise: without it every statement with arguments is a
 // server-side prepare, execute and close, three round trips where one does.
 // The driver refuses interpolation with the multi-byte collations whose
-// escaping it cannot do safely; such a DSN, or one that does not parse,
-// is left as it is (the driver then reports the latter on first use).
+// escaping it cannot do safely; such a DSN keeps it off.
+//
+// It also has UPDATEs report the rows they matched, as SQLite does, rather
+// than those they changed: a lease renewed within the millisecond it was
+// taken changes nothing, and was taken for a lease lost. A DSN that does
+// not parse is left as it is (the driver reports it on first use).
 func mysqlDSN(dsn string) string {
 	c, err := mysqldriver.ParseDSN(dsn)
-	if err != nil || c.InterpolateParams || strings.Contains(dsn, "interpolateParams=") {
+	if err != nil {
 		return dsn
 	}
-	c.InterpolateParams = true
-	out := c.FormatDSN()
-	if _, err := mysqldriver.ParseDSN(out); err != nil {
-		return dsn
+	c.ClientFoundRows = true
+	if !c.InterpolateParams && !strings.Contains(dsn, "interpolateParams=") {
+		c.InterpolateParams = true
+		if out := c.FormatDSN(); parses(out) {
+			return out
+		}
+		c.InterpolateParams = false
 	}
-	return out
+	if out := c.FormatDSN(); parses(out) {
+		return out
+	}
+	return dsn
+}
+
+func parses(dsn string) bool {
+	_, err := mysqldriver.ParseDSN(dsn)
+	return err == nil
 }
 
 // sqliteDSN creates the data directory (0700) and the database file (0600;

@@ -5,16 +5,16 @@ import (
 	"testing"
 )
 
-func TestMySQLDSNInterpolatesUnlessTold(t *testing.T) {
+func TestMySQLDSNInterpolatesUnlessToldAndCountsMatchedRows(t *testing.T) {
 	for _, tc := range []struct {
 		name, in string
 		want     bool // interpolateParams=true in the result
 		same     bool // returned unchanged
 	}{
 		{"plain", "mgv:mgv@tcp(127.0.0.1:3306)/mgv?charset=utf8mb4&parseTime=true&loc=UTC", true, false},
-		{"explicitly off", "mgv:mgv@tcp(127.0.0.1:3306)/mgv?interpolateParams=false", false, true},
-		{"explicitly on", "mgv:mgv@tcp(127.0.0.1:3306)/mgv?interpolateParams=true", true, true},
-		{"unsafe collation", "mgv:mgv@tcp(127.0.0.1:3306)/mgv?collation=gbk_chinese_ci", false, true},
+		{"explicitly off", "mgv:mgv@tcp(127.0.0.1:3306)/mgv?interpolateParams=false", false, false},
+		{"explicitly on", "mgv:mgv@tcp(127.0.0.1:3306)/mgv?interpolateParams=true", true, false},
+		{"unsafe collation", "mgv:mgv@tcp(127.0.0.1:3306)/mgv?collation=gbk_chinese_ci", false, false},
 		{"does not parse", "mgv:mgv@tcp(127.0.0.1:3306", false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -25,8 +25,8 @@ func TestMySQLDSNInterpolatesUnlessTold(t *testing.T) {
 			if (got == tc.in) != tc.same {
 				t.Errorf("mysqlDSN(%q) = %q: unchanged %v, want %v", tc.in, got, got == tc.in, tc.same)
 			}
-			if !tc.same && !strings.Contains(got, "parseTime=true") {
-				t.Errorf("mysqlDSN(%q) = %q lost a parameter", tc.in, got)
+			if !tc.same && (!strings.Contains(got, "clientFoundRows=true") || strings.Contains(tc.in, "parseTime") && !strings.Contains(got, "parseTime=true")) {
+				t.Errorf("mysqlDSN(%q) = %q: want clientFoundRows=true and every parameter kept", tc.in, got)
 			}
 		})
 	}

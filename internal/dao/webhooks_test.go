@@ -337,22 +337,30 @@ func TestWebhookSubscriptionsPerApp(t *testing.T) {
 	})
 }
 
+// oneSubscription is an app of tenant 1 with one active subscription.
+func oneSubscription(t *testing.T, db *gorm.DB) (*dao.Webhooks, model.WebhookSubscription, model.App) {
+	t.Helper()
+	ctx := context.Background()
+	w := dao.NewWebhooks(db)
+	a := model.App{TenantID: 1, Name: "crm", AppKey: "ak_crm", SecretHash: "x", Scopes: "read", Status: model.AppActive}
+	if err := dao.NewApps(db).Create(ctx, &a); err != nil {
+		t.Fatal(err)
+	}
+	s := model.WebhookSubscription{TenantID: 1, AppID: a.ID, URL: "https://r.example/h", EventTypes: "transcript.ready",
+		SecretSealed: "v1:x", Status: model.WebhookActive}
+	if err := w.Create(ctx, &s, 20); err != nil {
+		t.Fatal(err)
+	}
+	return w, s, a
+}
+
 // A lease is not renewed once its subscription is disabled or deleted (the
 // round stops), and a round recorded after an admin disabled the
 // subscription leaves it disabled with the admin's reason.
 func TestWebhookRenewStopsAtDisableAndDelete(t *testing.T) {
 	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := context.Background()
-		w, apps := dao.NewWebhooks(db), dao.NewApps(db)
-		a := model.App{TenantID: 1, Name: "crm", AppKey: "ak_crm", SecretHash: "x", Scopes: "read", Status: model.AppActive}
-		if err := apps.Create(ctx, &a); err != nil {
-			t.Fatal(err)
-		}
-		s := model.WebhookSubscription{TenantID: 1, AppID: a.ID, URL: "https://r.example/h", EventTypes: "transcript.ready",
-			SecretSealed: "v1:x", Status: model.WebhookActive}
-		if err := w.Create(ctx, &s, 20); err != nil {
-			t.Fatal(err)
-		}
+		w, s, a := oneSubscription(t, db)
 		held, err := w.Claim(ctx, s.ID, "me", time.Minute)
 		if err != nil || held == nil {
 			t.Fatalf("claim: %v %v", held, err)
@@ -381,6 +389,28 @@ func TestWebhookRenewStopsAtDisableAndDelete(t *testing.T) {
 		}
 		if err := w.Renew(ctx, s.ID, "me", time.Minute); !errs.IsConflict(err) {
 			t.Fatalf("renewing a deleted subscription's lease: %v", err)
+		}
+	})
+}
+
+// An UPDATE reports the rows it matched on both engines, also those it
+// left as they were: leases renewed within the millisecond they were
+// taken, which change nothing, were taken for lost on MariaDB.
+func TestUpdatesCountMatchedRows(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		w, s, a := oneSubscription(t, db)
+		res := db.Exec("UPDATE apps SET name = name WHERE id = ?", a.ID)
+		if res.Error != nil || res.RowsAffected != 1 {
+			t.Fatalf("an UPDATE that changes nothing: %d rows, %v; want 1", res.RowsAffected, res.Error)
+		}
+		if held, err := w.Claim(ctx, s.ID, "me", time.Hour); err != nil || held == nil {
+			t.Fatalf("claim: %v %v", held, err)
+		}
+		for range 20 { // some within one millisecond
+			if err := w.Renew(ctx, s.ID, "me", time.Hour); err != nil {
+				t.Fatalf("renewing a held lease: %v", err)
+			}
 		}
 	})
 }
