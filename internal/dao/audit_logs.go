@@ -96,7 +96,7 @@ func (a *AuditLogs) Append(ctx context.Context, recs []audit.Record) error {
 			}
 			entries, next := audit.Chain(t, audit.Link{Seq: head.Seq, Hash: head.Hash}, byTenant[t])
 			if err := insertAuditEntries(db, entries); err != nil {
-				return err
+				return chainTaken(db, t, head.Seq, next.Seq, err)
 			}
 			if err := db.Model(&auditHeadRow{}).Where("tenant_id = ?", t).
 				Updates(map[string]any{"seq": next.Seq, "hash": next.Hash, "updated_at": now}).Error; err != nil {
@@ -105,6 +105,20 @@ func (a *AuditLogs) Append(ctx context.Context, recs []audit.Record) error {
 		}
 		return nil
 	})
+}
+
+// chainTaken explains an insert that failed (err) while placing records
+// of tenant after seq head up to seq last: when a record already holds one
+// of those positions (no append wrote it: the head holds every append's
+// last seq), it is an *audit.ChainTaken naming that record, which retrying
+// cannot mend.
+func chainTaken(db *gorm.DB, tenantID, head, last int64, err error) error {
+	var rows []auditLogRow
+	if qerr := db.Select("id", "seq").Where("tenant_id = ? AND seq > ? AND seq <= ?", tenantID, head, last).
+		Order("seq").Limit(1).Find(&rows).Error; qerr != nil || len(rows) == 0 {
+		return err
+	}
+	return &audit.ChainTaken{TenantID: tenantID, Head: head, Seq: rows[0].Seq, ID: rows[0].ID}
 }
 
 // auditColumns are the columns insertAuditEntries writes, in order.
@@ -206,17 +220,21 @@ func (a *AuditLogs) Tenants(ctx context.Context) ([]int64, error) {
 }
 
 // Ends returns a tenant's anchor and head.
-func (a *AuditLogs) Ends(ctx context.Context, tenantID int64) (anchor, head audit.Link, err error) {
+func (a *AuditLogs) Ends(ctx context.Context, tenantID int64) (audit.ChainEnds, error) {
 	var rows []auditHeadRow
 	if err := conn(ctx, a.db).Where("tenant_id = ?", tenantID).Limit(1).Find(&rows).Error; err != nil {
-		return anchor, head, dbError(err, nil)
+		return audit.ChainEnds{}, dbError(err, nil)
 	}
 	if len(rows) == 0 {
 		genesis := audit.Link{Hash: audit.Genesis}
-		return genesis, genesis, nil
+		return audit.ChainEnds{Anchor: genesis, Head: genesis}, nil
 	}
 	h := rows[0]
-	return audit.Link{Seq: h.AnchorSeq, Hash: h.AnchorHash}, audit.Link{Seq: h.Seq, Hash: h.Hash}, nil
+	return audit.ChainEnds{
+		Found:  true,
+		Anchor: audit.Link{Seq: h.AnchorSeq, Hash: h.AnchorHash}, TrimmedAt: h.TrimmedAt.UTC(),
+		Head: audit.Link{Seq: h.Seq, Hash: h.Hash}, HeadAt: h.UpdatedAt.UTC(),
+	}, nil
 }
 
 // Entries returns up to limit of a tenant's records after seq, in order.

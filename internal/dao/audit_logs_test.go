@@ -90,7 +90,8 @@ func TestAuditChainAcrossWriters(t *testing.T) {
 		if err := auditlog.Verify(ctx, trail, &one, nil); err != nil {
 			t.Fatalf("after trimming 21: %v", err)
 		}
-		anchor, _, _ := trail.Ends(ctx, 1)
+		ends, _ := trail.Ends(ctx, 1)
+		anchor := ends.Anchor
 		rest, err := trail.Entries(ctx, 1, 0, 1)
 		if err != nil || len(rest) != 1 || anchor.Seq != 21 || rest[0].Seq != 22 {
 			t.Fatalf("first record after the trim: %+v (anchor %d) %v", rest, anchor.Seq, err)
@@ -101,6 +102,33 @@ func TestAuditChainAcrossWriters(t *testing.T) {
 		var b *auditlog.Broken
 		if err := auditlog.Verify(ctx, trail, &one, nil); !errors.As(err, &b) || b.Seq != anchor.Seq+3 {
 			t.Fatalf("an edit after a trim: %v", err)
+		}
+	})
+}
+
+// TestAuditAppendChainTaken: a row no append wrote, holding the next
+// position of a tenant's chain, makes that tenant's append fail with an
+// error naming it, and leaves other tenants' appends alone.
+func TestAuditAppendChainTaken(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		trail := dao.NewAuditLogs(db)
+		t0 := time.Now().UTC()
+		if err := trail.Append(ctx, []auditlog.Record{auditRecord(1, 1, t0), auditRecord(2, 1, t0)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Exec("INSERT INTO audit_logs (tenant_id, seq, occurred_at) VALUES (1, 2, ?)", t0).Error; err != nil {
+			t.Fatal(err)
+		}
+		var id int64
+		db.Raw("SELECT id FROM audit_logs WHERE tenant_id = 1 AND seq = 2").Scan(&id)
+		err := trail.Append(ctx, []auditlog.Record{auditRecord(2, 2, t0), auditRecord(1, 2, t0)})
+		var taken *auditlog.ChainTaken
+		if !errors.As(err, &taken) || *taken != (auditlog.ChainTaken{TenantID: 1, Head: 1, Seq: 2, ID: id}) {
+			t.Fatalf("append over a taken position: %v", err)
+		}
+		if err := trail.Append(ctx, []auditlog.Record{auditRecord(2, 2, t0)}); err != nil {
+			t.Fatalf("another tenant: %v", err)
 		}
 	})
 }

@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 	"unicode/utf8"
 
@@ -19,11 +20,11 @@ type Trail interface {
 	List(ctx context.Context, q Query) ([]Entry, int64, error)
 	// Tenants lists every tenant with a chain (a head or any record).
 	Tenants(ctx context.Context) ([]int64, error)
-	// Ends returns a tenant's anchor and head (both Link{0, Genesis} for
-	// a tenant without a chain).
-	Ends(ctx context.Context, tenantID int64) (anchor, head Link, err error)
+	// Ends returns a tenant's anchor and head as its audit_heads row
+	// holds them (Found false, both Link{0, Genesis}, without a row).
+	Ends(ctx context.Context, tenantID int64) (ChainEnds, error)
 	// Entries returns up to limit of a tenant's records after seq, in
-	// sequence order.
+	// sequence order (math.MinInt64 for all of them, whatever their seq).
 	Entries(ctx context.Context, tenantID, afterSeq int64, limit int) ([]Entry, error)
 	// Trim deletes, in one transaction holding the tenant's head, up to
 	// limit of its oldest records written before before (only a prefix of
@@ -130,20 +131,37 @@ func (l *Log) List(ctx context.Context, req ListReq) (ListResp, error) {
 	return resp, nil
 }
 
+// ChainEnds is a tenant's row in audit_heads: the anchor (the last record
+// trimmed) and the head (the newest record), with when each last moved.
+type ChainEnds struct {
+	Found     bool
+	Anchor    Link
+	TrimmedAt time.Time
+	Head      Link
+	HeadAt    time.Time
+}
+
 // verifyPage is how many records Verify reads at a time.
 const verifyPage = 1000
 
-// VerifyResult is what Verify checked of one tenant's chain.
+// VerifyResult is what Verify checked of one tenant's chain, and the ends
+// it trusted: the database holds them too, so an operator compares them
+// with a copy kept elsewhere (the writer logs the heads it moves).
 type VerifyResult struct {
 	TenantID int64
-	Anchor   Link
-	Head     Link
-	Checked  int64
+	ChainEnds
+	Checked int64
 }
 
 // Verify checks the chain of tenant, or of every tenant when tenant is nil,
 // and reports each chain checked to each; it stops at the first broken
 // chain with a *Broken error naming the first bad record.
+//
+// Every record of the tenant is read, whatever its seq: one at or below
+// the anchor (a trimmed record put back, a seq of 0 or less, or an anchor
+// moved forward over records that are still there), one beyond the head
+// (the head lowered or lost, or a record inserted ahead of the chain) and
+// records without a head row are all reported.
 func Verify(ctx context.Context, trail Trail, tenant *int64, each func(VerifyResult)) error {
 	tenants := []int64{}
 	if tenant != nil {
@@ -156,46 +174,76 @@ func Verify(ctx context.Context, trail Trail, tenant *int64, each func(VerifyRes
 		tenants = all
 	}
 	for _, t := range tenants {
-		anchor, head, err := trail.Ends(ctx, t)
+		r, err := verifyChain(ctx, trail, t)
 		if err != nil {
 			return err
 		}
-		v := NewVerifier(t, anchor)
-		// Records at or below the anchor should have been trimmed; one
-		// that is left (or put back) is reported by Next as out of order.
-		// Records appended after the head was read (the service runs on)
-		// are left for the next run.
-		var after int64
-	read:
-		for {
-			page, err := trail.Entries(ctx, t, after, verifyPage)
-			if err != nil {
-				return err
-			}
-			for _, e := range page {
-				if e.Seq > head.Seq {
-					break read
-				}
-				if err := v.Next(e); err != nil {
-					return err
-				}
-			}
-			if len(page) < verifyPage {
-				break
-			}
-			after = page[len(page)-1].Seq
-		}
-		if err := v.End(head); err != nil {
-			return err
-		}
 		if each != nil {
-			each(VerifyResult{TenantID: t, Anchor: anchor, Head: head, Checked: v.Checked()})
+			each(r)
 		}
 	}
 	return nil
 }
 
-// String describes a verified chain in one line.
+// verifyChain checks one tenant's chain (see Verify).
+func verifyChain(ctx context.Context, trail Trail, t int64) (VerifyResult, error) {
+	ends, err := trail.Ends(ctx, t)
+	if err != nil {
+		return VerifyResult{}, err
+	}
+	v := NewVerifier(t, ends.Anchor)
+	after := int64(math.MinInt64)
+	for {
+		page, err := trail.Entries(ctx, t, after, verifyPage)
+		if err != nil {
+			return VerifyResult{}, err
+		}
+		for _, e := range page {
+			bad := func(why string, args ...any) error {
+				return &Broken{TenantID: t, ID: e.ID, Seq: e.Seq, Why: fmt.Sprintf(why, args...)}
+			}
+			if !ends.Found {
+				return VerifyResult{}, bad("the tenant has records but no head in audit_heads: the head row was deleted")
+			}
+			if e.Seq <= ends.Anchor.Seq {
+				return VerifyResult{}, bad("is at or below the trim anchor (seq %d): a trimmed record was put back, the seq was rewritten, or the anchor was moved over records still present", ends.Anchor.Seq)
+			}
+			if e.Seq > ends.Head.Seq {
+				// Appended since the head was read (the service runs on):
+				// the append moved the head in the same transaction.
+				now, err := trail.Ends(ctx, t)
+				if err != nil {
+					return VerifyResult{}, err
+				}
+				if !now.Found || now.Head.Seq < e.Seq {
+					return VerifyResult{}, bad("is beyond the chain's head (seq %d): the head was lowered or lost, or the record was inserted", ends.Head.Seq)
+				}
+				ends.Head, ends.HeadAt = now.Head, now.HeadAt
+			}
+			if err := v.Next(e); err != nil {
+				return VerifyResult{}, err
+			}
+		}
+		if len(page) < verifyPage {
+			break
+		}
+		after = page[len(page)-1].Seq
+	}
+	if err := v.End(ends.Head); err != nil {
+		return VerifyResult{}, err
+	}
+	return VerifyResult{TenantID: t, ChainEnds: ends, Checked: v.Checked()}, nil
+}
+
+// String describes a verified chain in one line, with the ends trusted.
 func (r VerifyResult) String() string {
-	return fmt.Sprintf("tenant %d: %d records verified (seq %d to %d)", r.TenantID, r.Checked, r.Anchor.Seq+1, r.Head.Seq)
+	if !r.Found {
+		return fmt.Sprintf("tenant %d: no records, no head", r.TenantID)
+	}
+	anchor := "anchor seq 0 (never trimmed)"
+	if r.Anchor.Seq > 0 {
+		anchor = fmt.Sprintf("anchor seq %d hash %s trimmed at %s", r.Anchor.Seq, r.Anchor.Hash, r.TrimmedAt.UTC().Format(time.RFC3339))
+	}
+	return fmt.Sprintf("tenant %d: %d records verified (seq %d to %d); trusted head seq %d hash %s moved at %s; %s",
+		r.TenantID, r.Checked, r.Anchor.Seq+1, r.Head.Seq, r.Head.Seq, r.Head.Hash, r.HeadAt.UTC().Format(time.RFC3339Nano), anchor)
 }

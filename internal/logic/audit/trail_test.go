@@ -1,7 +1,11 @@
 package audit
 
 import (
+	"cmp"
 	"context"
+	"errors"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,5 +75,101 @@ func TestLogList(t *testing.T) {
 		if _, err := log.List(model.WithScope(context.Background(), s), ListReq{}); !errs.Is(err, errs.ReasonPermissionDenied) {
 			t.Errorf("%s reads the trail: %v", s.Role, err)
 		}
+	}
+}
+
+// verifyTrail is a Trail holding one tenant's rows and head row; moved,
+// when set, is the head Ends returns from its second call on (an append
+// that committed while Verify read).
+type verifyTrail struct {
+	Trail
+	ends  ChainEnds
+	moved *ChainEnds
+	calls int
+	rows  []Entry
+}
+
+func (v *verifyTrail) Ends(context.Context, int64) (ChainEnds, error) {
+	v.calls++
+	if v.moved != nil && v.calls > 1 {
+		return *v.moved, nil
+	}
+	return v.ends, nil
+}
+
+func (v *verifyTrail) Entries(_ context.Context, _, after int64, limit int) ([]Entry, error) {
+	var out []Entry
+	for _, e := range v.rows {
+		if e.Seq > after && len(out) < limit {
+			out = append(out, e)
+		}
+	}
+	slices.SortFunc(out, func(a, b Entry) int { return cmp.Compare(a.Seq, b.Seq) })
+	return out, nil
+}
+
+// Verify cannot be blinded by editing the head row or by rows outside the
+// range between the anchor and the head: each is reported, naming the
+// record, and the ends it trusted are in its report.
+func TestVerifyChecksEveryRow(t *testing.T) {
+	const tenant = 5
+	genesis := Link{Hash: Genesis}
+	entries, head := Chain(tenant, genesis, sample(8))
+	for i := range entries {
+		entries[i].ID = int64(100 + i)
+	}
+	headAt := time.Date(2026, 12, 3, 10, 0, 8, 0, time.UTC)
+	intact := ChainEnds{Found: true, Anchor: genesis, Head: head, HeadAt: headAt}
+	run := func(tr *verifyTrail) (VerifyResult, error) {
+		var got VerifyResult
+		one := int64(tenant)
+		err := Verify(context.Background(), tr, &one, func(r VerifyResult) { got = r })
+		return got, err
+	}
+	r, err := run(&verifyTrail{ends: intact, rows: entries})
+	if err != nil || r.Checked != 8 {
+		t.Fatalf("intact chain: %+v %v", r, err)
+	}
+	for _, want := range []string{"8 records verified", "trusted head seq 8 hash " + head.Hash, "moved at 2026-12-03T10:00:08Z"} {
+		if !strings.Contains(r.String(), want) {
+			t.Fatalf("report %q does not say %q", r, want)
+		}
+	}
+	// An append that commits while Verify reads moves the head with its
+	// records: the records beyond the head read first are checked against
+	// the head read again.
+	more, newHead := Chain(tenant, head, sample(2))
+	moved := intact
+	moved.Head = newHead
+	if r, err := run(&verifyTrail{ends: intact, moved: &moved, rows: append(slices.Clone(entries), more...)}); err != nil || r.Checked != 10 || r.Head != newHead {
+		t.Fatalf("records appended while verifying: %+v %v", r, err)
+	}
+
+	link := func(i int) Link { return Link{Seq: entries[i].Seq, Hash: entries[i].Hash} }
+	withRow := func(e Entry) []Entry { return append(slices.Clone(entries), e) }
+	stray := entries[7]
+	stray.ID = 999
+	cases := []struct {
+		name   string
+		ends   ChainEnds
+		rows   []Entry
+		wantID int64
+		want   string
+	}{
+		{"head row deleted", ChainEnds{Anchor: genesis, Head: genesis}, entries, 100, "no head"},
+		{"head lowered", ChainEnds{Found: true, Anchor: genesis, Head: link(4)}, entries, 105, "beyond the chain's head (seq 5)"},
+		{"row beyond the head", intact, withRow(Entry{ID: 999, Seq: 9, PrevHash: head.Hash, Record: Record{TenantID: tenant}}), 999, "beyond the chain's head"},
+		{"seq 0", intact, withRow(func() Entry { e := stray; e.Seq = 0; return e }()), 999, "at or below the trim anchor"},
+		{"negative seq", intact, withRow(func() Entry { e := stray; e.Seq = -3; return e }()), 999, "at or below the trim anchor"},
+		{"anchor moved over rows still there", ChainEnds{Found: true, Anchor: link(3), Head: head}, entries, 100, "at or below the trim anchor (seq 4)"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := run(&verifyTrail{ends: tc.ends, rows: tc.rows})
+			var b *Broken
+			if !errors.As(err, &b) || b.ID != tc.wantID || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "tenant 5") {
+				t.Fatalf("got %v, want record id %d reported: %q", err, tc.wantID, tc.want)
+			}
+		})
 	}
 }

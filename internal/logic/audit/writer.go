@@ -2,6 +2,8 @@ package audit
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -14,7 +16,23 @@ type Store interface {
 	// Append adds normalised records to their tenants' chains in one
 	// transaction, locking each tenant's head row (in tenant order) so
 	// that appends from every instance follow one another per tenant.
+	// A tenant whose next positions are held by a record no append wrote
+	// fails with a *ChainTaken.
 	Append(ctx context.Context, recs []Record) error
+}
+
+// ChainTaken is the error of an append that finds its tenant's next
+// position taken: record ID holds seq Seq beyond the head (seq Head). No
+// append wrote it (an append moves the head with its records), so it was
+// inserted, or the head lowered or deleted, behind the service's back;
+// appends to that tenant fail until an operator removes it (audit verify
+// names it too).
+type ChainTaken struct {
+	TenantID, Head, Seq, ID int64
+}
+
+func (c *ChainTaken) Error() string {
+	return fmt.Sprintf("tenant %d: audit chain position seq %d is taken by record id %d beyond the head (seq %d)", c.TenantID, c.Seq, c.ID, c.Head)
 }
 
 // WriterOptions tune the Writer (config [audit]).
@@ -32,20 +50,30 @@ type WriterOptions struct {
 	FullWait time.Duration
 	// RetryMax caps the pause between attempts to write a failed batch.
 	RetryMax time.Duration
+	// TenantTries is how many times the records of a tenant whose appends
+	// fail are tried while other tenants' appends succeed, before they
+	// are given up (logged and counted like dropped records).
+	TenantTries int
 }
 
 // DefaultWriterOptions: 20,000 records queued, batches of up to 500 every
 // 100 ms, 200 ms of waiting for room.
 var DefaultWriterOptions = WriterOptions{
 	Queue: 20000, Batch: 500, Interval: 100 * time.Millisecond,
-	FullWait: 200 * time.Millisecond, RetryMax: 5 * time.Second,
+	FullWait: 200 * time.Millisecond, RetryMax: 5 * time.Second, TenantTries: 5,
 }
 
 // Writer is the Recorder of the service: records go to a bounded in-process
 // queue, and one goroutine appends them in batches, so a request pays for
-// a channel send, not a transaction. A batch that fails is retried, with
-// backoff, until it is written or the writer is stopped and its drain
-// deadline has passed. Stop writes everything queued before it returns.
+// a channel send, not a transaction. A batch that fails is split by
+// tenant, each tenant's records appended alone, so that one tenant's
+// failure holds back no other's records. What still fails is retried,
+// with backoff, until it is written or the writer is stopped and its
+// drain deadline has passed; but while other tenants' appends succeed, a
+// failing tenant's records are tried TenantTries times only, and a tenant
+// whose chain position is taken (ChainTaken) is not retried: both are
+// logged at error level naming the tenant, each record logged and counted
+// as dropped. Stop writes everything queued before it returns.
 //
 // When the queue is full (the database is down or slower than the
 // traffic), Record waits FullWait for room; a record that still finds
@@ -101,6 +129,9 @@ func NewWriter(store Store, log zerolog.Logger, o WriterOptions) *Writer {
 	}
 	if o.RetryMax <= 0 {
 		o.RetryMax = d.RetryMax
+	}
+	if o.TenantTries <= 0 {
+		o.TenantTries = d.TenantTries
 	}
 	return &Writer{
 		store: store, o: o, log: log, now: time.Now,
@@ -235,35 +266,51 @@ func (w *Writer) run() {
 	}
 }
 
-// flush appends batch, retrying until it is written; once the writer is
-// stopping, retries end with the drain deadline.
+// flush appends batch, each tenant's records alone once it has failed,
+// retrying what fails (see Writer); once the writer is stopping, retries
+// end with the drain deadline.
 func (w *Writer) flush(batch []Record, final bool) {
 	if len(batch) == 0 {
 		return
 	}
-	pause := w.o.Interval
+	groups := [][]Record{batch}
+	pause := min(w.o.Interval, w.o.RetryMax)
+	tries := 0
+	others := false
 	for {
 		ctx := context.Background()
 		if final || w.isStopping() {
 			ctx = w.stopCtx
 		}
-		start := time.Now()
-		err := w.store.Append(ctx, batch)
-		if err == nil {
-			w.flushDur.Observe(time.Since(start).Seconds())
-			w.written.Add(float64(len(batch)))
-			w.queued.Sub(float64(len(batch)))
+		left, wrote, err := w.appendEach(ctx, groups)
+		if len(left) == 0 {
 			return
 		}
-		w.failures.Inc()
 		if ctx.Err() != nil {
-			for _, r := range batch {
-				w.drop(r, "the drain deadline passed before the store took it: "+err.Error())
-			}
-			w.queued.Sub(float64(len(batch)))
+			w.giveUp(left, "the drain deadline passed before the store took it: "+err.Error())
 			return
 		}
-		w.log.Warn().Err(err).Int("records", len(batch)).Dur("retry_in", pause).Msg("audit: appending a batch failed; retrying")
+		if len(groups) == 1 && len(left) == 1 {
+			if split := byTenant(left[0]); len(split) > 1 {
+				// Each tenant alone, at once.
+				groups = split
+				continue
+			}
+		}
+		groups = left
+		if others = others || wrote; others {
+			// The store works for other tenants: these tenants' records
+			// fail for a reason of their own, which waiting may not mend.
+			if tries++; tries >= w.o.TenantTries {
+				for _, g := range left {
+					w.log.Error().Err(err).Int64("tenant", g[0].TenantID).Int("records", len(g)).Int("tries", tries).
+						Msg("audit: appending a tenant's records keeps failing while other tenants' succeed; giving them up")
+				}
+				w.giveUp(left, "appending the tenant's records kept failing: "+err.Error())
+				return
+			}
+		}
+		w.log.Warn().Err(err).Int("tenants", len(left)).Dur("retry_in", pause).Msg("audit: appending a batch failed; retrying")
 		t := time.NewTimer(pause)
 		select {
 		case <-t.C:
@@ -274,6 +321,60 @@ func (w *Writer) flush(batch []Record, final bool) {
 		}
 		pause = min(pause*2, w.o.RetryMax)
 	}
+}
+
+// appendEach appends each group once and returns the groups that failed,
+// whether any was written, and the last error. A tenant's group whose
+// chain position is taken is given up at once, at error level.
+func (w *Writer) appendEach(ctx context.Context, groups [][]Record) (left [][]Record, wrote bool, last error) {
+	for _, g := range groups {
+		start := time.Now()
+		err := w.store.Append(ctx, g)
+		if err == nil {
+			w.flushDur.Observe(time.Since(start).Seconds())
+			w.written.Add(float64(len(g)))
+			w.queued.Sub(float64(len(g)))
+			wrote = true
+			continue
+		}
+		w.failures.Inc()
+		var taken *ChainTaken
+		if errors.As(err, &taken) && len(byTenant(g)) == 1 {
+			w.log.Error().Int64("tenant", taken.TenantID).Int64("seq", taken.Seq).Int64("id", taken.ID).Int64("head", taken.Head).
+				Int("records", len(g)).Msg("audit: a record no append wrote holds the tenant's next chain position; " +
+				"the tenant's records are not written until it is removed (audit verify names it)")
+			w.giveUp([][]Record{g}, err.Error())
+			continue
+		}
+		left, last = append(left, g), err
+	}
+	return left, wrote, last
+}
+
+// giveUp logs and counts every record of groups as dropped.
+func (w *Writer) giveUp(groups [][]Record, why string) {
+	for _, g := range groups {
+		for _, r := range g {
+			w.drop(r, why)
+		}
+		w.queued.Sub(float64(len(g)))
+	}
+}
+
+// byTenant splits recs by tenant, keeping their order within each.
+func byTenant(recs []Record) [][]Record {
+	var out [][]Record
+	at := map[int64]int{}
+	for _, r := range recs {
+		i, ok := at[r.TenantID]
+		if !ok {
+			i = len(out)
+			at[r.TenantID] = i
+			out = append(out, nil)
+		}
+		out[i] = append(out[i], r)
+	}
+	return out
 }
 
 func (w *Writer) isStopping() bool {

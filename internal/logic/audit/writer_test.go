@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -12,7 +13,8 @@ import (
 )
 
 // memStore chains appended records per tenant in memory; fail makes the
-// next appends fail, gate blocks them.
+// next appends fail, gate blocks them; an append with a record of a tenant
+// in broken fails whole (one transaction) with that tenant's error.
 type memStore struct {
 	mu      sync.Mutex
 	heads   map[int64]Link
@@ -20,6 +22,7 @@ type memStore struct {
 	batches []int
 	fail    int
 	gate    chan struct{}
+	broken  map[int64]error
 }
 
 func newMemStore() *memStore { return &memStore{heads: map[int64]Link{}} }
@@ -40,6 +43,11 @@ func (m *memStore) Append(ctx context.Context, recs []Record) error {
 	}
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	for _, r := range recs {
+		if err := m.broken[r.TenantID]; err != nil {
+			return err
+		}
 	}
 	m.batches = append(m.batches, len(recs))
 	for _, r := range recs {
@@ -208,5 +216,67 @@ func TestWriterStopGivesUpAtTheDeadline(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(w.dropped); got != 3 {
 		t.Fatalf("dropped %v, want the 3 unwritten records counted", got)
+	}
+}
+
+// written counts the stored records of each tenant.
+func (m *memStore) written() map[int64]int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := map[int64]int{}
+	for _, e := range m.entries {
+		out[e.TenantID]++
+	}
+	return out
+}
+
+// A tenant whose appends fail, for a taken chain position or a reason of
+// its own, does not hold back the other tenants' records: they are
+// written at once, and the failing tenant's records are given up in a
+// bounded number of tries, each counted, not retried for ever.
+func TestWriterIsolatesAFailingTenant(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		// tries is how many appends of the tenant's records fail.
+		tries float64
+	}{
+		{"chain position taken", &ChainTaken{TenantID: 1, Head: 32, Seq: 33, ID: 900}, 1},
+		{"other error", errors.New("tenant 1: something of its own"), 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			store := newMemStore()
+			store.broken = map[int64]error{1: fmt.Errorf("append: %w", tc.err)}
+			w := NewWriter(store, zerolog.Nop(), WriterOptions{Batch: 30, Interval: time.Hour, RetryMax: 10 * time.Millisecond, TenantTries: 3})
+			w.Start()
+			for round := range 3 {
+				for i := range 30 {
+					w.Record(context.Background(), Record{TenantID: int64(1 + i%3), Operation: "search"})
+				}
+				deadline := time.Now().Add(10 * time.Second)
+				for store.written()[2] < 10*(round+1) && time.Now().Before(deadline) {
+					time.Sleep(5 * time.Millisecond)
+				}
+			}
+			got := store.written()
+			stop, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			w.Stop(stop)
+			dropped := testutil.ToFloat64(w.dropped)
+			if got[2] != 30 || got[3] != 30 || got[1] != 0 {
+				t.Fatalf("written per tenant %v, want 30 of tenants 2 and 3 and none of tenant 1", got)
+			}
+			if dropped != 30 {
+				t.Fatalf("dropped %v, want tenant 1's 30 records given up and counted", dropped)
+			}
+			// Each batch: one failed append of all tenants, then tc.tries
+			// of tenant 1's records alone.
+			if f := testutil.ToFloat64(w.failures); f != 3*(1+tc.tries) {
+				t.Fatalf("failures %v, want %v", f, 3*(1+tc.tries))
+			}
+			if q := testutil.ToFloat64(w.queued); q != 0 {
+				t.Fatalf("queued gauge %v after everything was written or given up", q)
+			}
+		})
 	}
 }
