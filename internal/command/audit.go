@@ -21,8 +21,11 @@ func auditCommand(stdout io.Writer) *cli.Command {
 			Usage: "verify each tenant's hash chain; exits non-zero naming the first bad record",
 			Description: "Walks every tenant's audit records (or one tenant's with --tenant) in chain order from the\n" +
 				"trim anchor, recomputing each hash from the record before it: an edited, deleted, inserted or\n" +
-				"reordered record, or records removed from the end, break the chain. Read-only; safe while the\n" +
-				"service runs (records appended meanwhile are checked up to the head read first).",
+				"reordered record, records removed from the end, a record beyond the head, at or below the\n" +
+				"anchor, or without a head row break the chain. Each chain that passes is printed with the head\n" +
+				"and anchor it trusted: compare them with a copy kept elsewhere, as records deleted from the end\n" +
+				"with the head lowered to match cannot be seen in the database alone. Read-only; safe while the\n" +
+				"service runs (records appended meanwhile move the head, which is read again).",
 			Flags: []cli.Flag{
 				&cli.Int64Flag{Name: "tenant", Usage: "only this tenant's chain (0 is the chain of sign-ins with unknown accounts)"},
 			},

@@ -146,7 +146,7 @@ const verifyPage = 1000
 
 // VerifyResult is what Verify checked of one tenant's chain, and the ends
 // it trusted: the database holds them too, so an operator compares them
-// with a copy kept elsewhere (the writer logs the heads it moves).
+// with a copy kept elsewhere (an earlier run's output).
 type VerifyResult struct {
 	TenantID int64
 	ChainEnds

@@ -1,0 +1,170 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/megaview/mgvcore/internal/logic/audit"
+)
+
+// TestAuditVerifyCannotBeBlinded: on MariaDB, editing the head row or
+// adding rows outside the range between the anchor and the head no longer
+// hides tampering from `audit verify`: each case fails naming the record;
+// what the database alone cannot show (the newest records deleted and the
+// head lowered with them) passes, but states the head it trusted.
+func TestAuditVerifyCannotBeBlinded(t *testing.T) {
+	s := NewService(t, mysqlEnv(t))
+	f := NewFixture(t, s)
+	s.Start()
+	admin := f.Token(t, f.Admin)
+	for range 32 {
+		apiGet(t, s, "/api/v1/audit-logs?page_size=1", admin).want(t, 200, "")
+	}
+	if !WaitGone(s.Signal(syscall.SIGTERM), 30*time.Second) {
+		t.Fatal("the service did not stop")
+	}
+	rows := auditRows(t, f.DB, f.Tenant.ID)
+	if len(rows) < 32 {
+		t.Fatalf("%d records, want at least 32", len(rows))
+	}
+	tenant := fmt.Sprint(f.Tenant.ID)
+	exec := func(sql string, args ...any) {
+		t.Helper()
+		if err := f.DB.Exec(sql, args...).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	// inserted adds a row with no valid hash at seq and returns its id.
+	inserted := func(seq int64) int64 {
+		t.Helper()
+		exec("INSERT INTO audit_logs (tenant_id, seq, occurred_at, operation) VALUES (?, ?, ?, 'forged')", f.Tenant.ID, seq, time.Now().UTC())
+		var id int64
+		if err := f.DB.Raw("SELECT id FROM audit_logs WHERE tenant_id = ? AND seq = ?", f.Tenant.ID, seq).Scan(&id).Error; err != nil || id == 0 {
+			t.Fatalf("inserted row: %v", err)
+		}
+		return id
+	}
+	setHead := func(e audit.Entry) {
+		exec("UPDATE audit_heads SET seq = ?, hash = ? WHERE tenant_id = ?", e.Seq, e.Hash, f.Tenant.ID)
+	}
+	last := rows[len(rows)-1]
+	exec("CREATE TABLE audit_logs_saved AS SELECT * FROM audit_logs WHERE tenant_id = ?", f.Tenant.ID)
+	exec("CREATE TABLE audit_heads_saved AS SELECT * FROM audit_heads WHERE tenant_id = ?", f.Tenant.ID)
+	restore := func() {
+		exec("DELETE FROM audit_logs WHERE tenant_id = ?", f.Tenant.ID)
+		exec("INSERT INTO audit_logs SELECT * FROM audit_logs_saved")
+		exec("DELETE FROM audit_heads WHERE tenant_id = ?", f.Tenant.ID)
+		exec("INSERT INTO audit_heads SELECT * FROM audit_heads_saved")
+	}
+	cases := []struct {
+		name   string
+		tamper func() int64
+		want   string
+	}{
+		{"head row deleted and a record edited", func() int64 {
+			exec("DELETE FROM audit_heads WHERE tenant_id = ?", f.Tenant.ID)
+			exec("UPDATE audit_logs SET result = 'edited' WHERE id = ?", rows[9].ID)
+			return rows[0].ID
+		}, "no head in audit_heads"},
+		{"head lowered to seq 5 and seq 20 edited", func() int64 {
+			setHead(rows[4])
+			exec("UPDATE audit_logs SET result = 'edited' WHERE id = ?", rows[19].ID)
+			return rows[5].ID
+		}, "beyond the chain's head (seq 5)"},
+		{"row at seq 0", func() int64 { return inserted(0) }, "at or below the trim anchor (seq 0)"},
+		{"row at a negative seq", func() int64 { return inserted(-7) }, "at or below the trim anchor (seq 0)"},
+		{"row beyond the head", func() int64 { return inserted(last.Seq + 1) }, fmt.Sprintf("beyond the chain's head (seq %d)", last.Seq)},
+		{"anchor moved over records still present", func() int64 {
+			exec("UPDATE audit_heads SET anchor_seq = ?, anchor_hash = ? WHERE tenant_id = ?", rows[19].Seq, rows[19].Hash, f.Tenant.ID)
+			return rows[0].ID
+		}, fmt.Sprintf("at or below the trim anchor (seq %d)", rows[19].Seq)},
+	}
+	for _, tc := range cases {
+		id := tc.tamper()
+		out, ok := auditVerify(t, s, "--tenant", tenant)
+		want := fmt.Sprintf("tenant %s: audit record id %d ", tenant, id)
+		if ok || !strings.Contains(out, want) || !strings.Contains(out, tc.want) {
+			t.Errorf("%s: verify passed=%v, want it to fail naming %q and %q:\n%s", tc.name, ok, want, tc.want, out)
+		}
+		t.Logf("%s: %s", tc.name, strings.TrimSpace(out))
+		// Every chain, too.
+		if out, ok := auditVerify(t, s); ok {
+			t.Errorf("%s: verify of every chain passed:\n%s", tc.name, out)
+		}
+		restore()
+		if out, ok := auditVerify(t, s, "--tenant", tenant); !ok {
+			t.Fatalf("after restoring from %s:\n%s", tc.name, out)
+		}
+	}
+
+	// The newest three deleted and the head lowered to match: the chain
+	// that is left is whole, so verify passes, but it states the head it
+	// trusted, for comparison with a copy kept elsewhere.
+	exec("DELETE FROM audit_logs WHERE tenant_id = ? AND seq > ?", f.Tenant.ID, last.Seq-3)
+	setHead(rows[len(rows)-4])
+	out, ok := auditVerify(t, s, "--tenant", tenant)
+	if want := fmt.Sprintf("trusted head seq %d hash %s moved at ", last.Seq-3, rows[len(rows)-4].Hash); !ok || !strings.Contains(out, want) {
+		t.Errorf("tail cut with its head: verify passed=%v, want it to state %q:\n%s", ok, want, out)
+	}
+	t.Logf("tail cut with its head: %s", strings.TrimSpace(out))
+}
+
+// TestAuditTakenPositionHoldsBackNoTenant: a row inserted at the next seq
+// of one tenant's chain makes that tenant's appends fail; the other
+// tenants' records are still written, promptly, and the failure is logged
+// naming the tenant and the seq, and counted.
+func TestAuditTakenPositionHoldsBackNoTenant(t *testing.T) {
+	s := NewService(t, mysqlEnv(t))
+	f := NewFixture(t, s)
+	s.Start()
+	admin := f.Token(t, f.Admin)
+	apiGet(t, s, "/api/v1/audit-logs?page_size=1", admin).want(t, 200, "")
+	var head int64
+	deadline := time.Now().Add(10 * time.Second)
+	for head == 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+		if err := f.DB.Raw("SELECT COALESCE(MAX(seq), 0) FROM audit_heads WHERE tenant_id = ?", f.Tenant.ID).Scan(&head).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if head == 0 {
+		t.Fatal("no record of the tenant was written")
+	}
+	// Let the writer take every record queued so far first.
+	time.Sleep(500 * time.Millisecond)
+	if err := f.DB.Raw("SELECT seq FROM audit_heads WHERE tenant_id = ?", f.Tenant.ID).Scan(&head).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := f.DB.Exec("INSERT INTO audit_logs (tenant_id, seq, occurred_at, operation) VALUES (?, ?, ?, 'forged')", f.Tenant.ID, head+1, time.Now().UTC()).Error; err != nil {
+		t.Fatal(err)
+	}
+	// Records of the tenant and of tenant 0 (sign-ins with unknown
+	// accounts), in the same batches.
+	before := len(auditRows(t, f.DB, 0))
+	for i := range 3 {
+		apiGet(t, s, "/api/v1/audit-logs?page_size=1", admin).want(t, 200, "")
+		authCall(t, s, "POST", "/api/v1/auth/login", "", map[string]string{"account": fmt.Sprintf("nobody-%d@example.com", i), "password": "wrong"})
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for len(auditRows(t, f.DB, 0)) < before+3 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := len(auditRows(t, f.DB, 0)) - before; n < 3 {
+		t.Fatalf("%d of tenant 0's 3 records written while tenant %d's chain position is taken", n, f.Tenant.ID)
+	}
+	if got := metric(t, s, "mgv_audit_append_failures_total"); got < 1 {
+		t.Errorf("mgv_audit_append_failures_total %v", got)
+	}
+	logs := s.Stderr.String() + s.Stdout.String()
+	if !strings.Contains(logs, "holds the tenant's next chain position") || !strings.Contains(logs, fmt.Sprintf(`"seq":%d`, head+1)) {
+		t.Errorf("no error naming the tenant and seq %d in the log:\n%s", head+1, grepLines(logs, "{"))
+	}
+	if out, ok := auditVerify(t, s, "--tenant", fmt.Sprint(f.Tenant.ID)); ok || !strings.Contains(out, "beyond the chain's head") {
+		t.Errorf("verify with the forged row: passed=%v\n%s", ok, out)
+	}
+}
