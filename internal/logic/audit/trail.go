@@ -146,7 +146,8 @@ const verifyPage = 1000
 
 // VerifyResult is what Verify checked of one tenant's chain, and the ends
 // it trusted: the database holds them too, so an operator compares them
-// with a copy kept elsewhere (an earlier run's output).
+// with a copy kept elsewhere (an earlier run's output, or the chain ends
+// the Trimmer logs each round).
 type VerifyResult struct {
 	TenantID int64
 	ChainEnds

@@ -78,6 +78,14 @@ func (t *Trimmer) Round(ctx context.Context) (int64, error) {
 				break
 			}
 		}
+		// The chain's ends, logged each round, are a copy outside the
+		// database to compare audit verify's trusted ends with.
+		ends, err := t.trail.Ends(ctx, tenant)
+		if err != nil {
+			return total, err
+		}
+		t.log.Info().Int64("tenant", tenant).Int64("head_seq", ends.Head.Seq).Str("head_hash", ends.Head.Hash).
+			Int64("anchor_seq", ends.Anchor.Seq).Str("anchor_hash", ends.Anchor.Hash).Msg("audit: chain ends")
 	}
 	return total, nil
 }

@@ -1,8 +1,10 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,6 +23,10 @@ type trimTrail struct {
 
 func (tr *trimTrail) Tenants(context.Context) ([]int64, error) { return []int64{0, 3, 9}, nil }
 
+func (tr *trimTrail) Ends(_ context.Context, tenant int64) (ChainEnds, error) {
+	return ChainEnds{Found: true, Head: Link{Seq: tenant + 40, Hash: "h"}, Anchor: Link{Hash: Genesis}}, nil
+}
+
 func (tr *trimTrail) Trim(_ context.Context, tenant int64, before time.Time, limit int) (int64, error) {
 	if tr.fail != nil {
 		return 0, tr.fail
@@ -34,7 +40,8 @@ func (tr *trimTrail) Trim(_ context.Context, tenant int64, before time.Time, lim
 func TestTrimmerRoundIsBounded(t *testing.T) {
 	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
 	trail := &trimTrail{old: map[int64]int64{0: 5, 3: 2500, 9: 100000}}
-	tr := NewTrimmer(trail, zerolog.Nop(), TrimOptions{Retention: 180 * 24 * time.Hour, Batch: 1000, Batches: 10})
+	var logs bytes.Buffer
+	tr := NewTrimmer(trail, zerolog.New(&logs), TrimOptions{Retention: 180 * 24 * time.Hour, Batch: 1000, Batches: 10})
 	tr.now = func() time.Time { return now }
 	n, err := tr.Round(context.Background())
 	if err != nil {
@@ -52,6 +59,10 @@ func TestTrimmerRoundIsBounded(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(tr.trimmed); got != float64(n) {
 		t.Fatalf("metric %v, want %d", got, n)
+	}
+	// Each round logs every chain's ends, a copy outside the database.
+	if !strings.Contains(logs.String(), `"tenant":9,"head_seq":49,"head_hash":"h"`) {
+		t.Fatalf("chain ends not logged:\n%s", logs.String())
 	}
 	trail.fail = errors.New("database unavailable")
 	if _, err := tr.Round(context.Background()); err == nil {
