@@ -47,9 +47,15 @@ type Client struct {
 	dialer *net.Dialer
 }
 
-// maxResponseBytes of a receiver's answer are read (for the delivery log);
-// the rest is discarded unread with the connection.
-const maxResponseBytes = 4 << 10
+// maxResponseBytes of a receiver's answer are read (for the delivery log),
+// for at most maxResponseWait after its headers; the rest is discarded
+// unread with the connection. The status decides the delivery: a receiver
+// that answered 200 and then sent its body a byte a second held a shared
+// delivery worker for the whole request timeout.
+const (
+	maxResponseBytes = 4 << 10
+	maxResponseWait  = time.Second
+)
 
 // New builds a Client.
 func New(opts Options) *Client {
@@ -185,8 +191,11 @@ func (c *Client) Post(ctx context.Context, r Request) (Response, error) {
 	if err != nil {
 		return Response{Latency: time.Since(start)}, unwrapURLError(err)
 	}
-	defer func() { _ = resp.Body.Close() }()
+	// Closing the body ends a read that waits for more.
+	cut := time.AfterFunc(maxResponseWait, func() { _ = resp.Body.Close() })
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	cut.Stop()
+	_ = resp.Body.Close()
 	return Response{Status: resp.StatusCode, Latency: time.Since(start), Snippet: string(body)}, nil
 }
 

@@ -182,6 +182,38 @@ func TestPostTimeouts(t *testing.T) {
 	}
 }
 
+// A receiver that answers at once and then sends its body slowly holds a
+// delivery only for maxResponseWait: the status is what counts.
+func TestPostDoesNotWaitForASlowBody(t *testing.T) {
+	release := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		for range 30 {
+			if _, err := w.Write([]byte("x")); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+			select {
+			case <-release:
+				return
+			case <-time.After(time.Second):
+			}
+		}
+	}))
+	defer slow.Close()
+	defer close(release)
+	c := New(Options{Policy: Policy{AllowLoopback: true}, ConnectTimeout: time.Second, HeaderTimeout: time.Second, TotalTimeout: 30 * time.Second})
+	start := time.Now()
+	resp, err := c.Post(context.Background(), Request{URL: slow.URL, Body: []byte(`{}`)})
+	took := time.Since(start)
+	if err != nil || resp.Status != http.StatusOK || !strings.HasPrefix(resp.Snippet, "x") {
+		t.Fatalf("slow body: %+v %v; want 200 with what came", resp, err)
+	}
+	if took > maxResponseWait+2*time.Second {
+		t.Fatalf("a slow body held the delivery %s, want about %s", took, maxResponseWait)
+	}
+}
+
 func TestPostHeaders(t *testing.T) {
 	var got http.Header
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
