@@ -3,15 +3,17 @@ package app
 import (
 	"context"
 	"strconv"
+	"time"
 
+	"github.com/megaview/mgvcore/internal/logic/access"
 	"github.com/megaview/mgvcore/internal/logic/identity"
 	"github.com/megaview/mgvcore/internal/model"
 	"github.com/megaview/mgvcore/internal/policy"
 )
 
-// authenticator adapts token verification to the auth policy: the scope goes
-// into the context for logic and dao, the caller into the call's Info for
-// logs and rate limits.
+// authenticator adapts token verification to the auth policy: the scope and
+// the credential go into the context for logic and dao, the caller into the
+// call's Info for logs and rate limits.
 type authenticator struct {
 	tokens      *identity.Tokens
 	revocations *identity.Revocations
@@ -37,5 +39,25 @@ func (a authenticator) Authenticate(ctx context.Context, token string) (context.
 	if scope.AppID != 0 {
 		caller.AppID = strconv.FormatInt(scope.AppID, 10)
 	}
+	ctx = access.WithCredential(ctx, credential{claims: claims, tokens: a.tokens, revocations: a.revocations})
 	return model.WithScope(ctx, scope), caller, nil
 }
+
+// credential checks a verified token again, for calls that outlive their
+// start: its expiry and the in-memory token versions, no query.
+type credential struct {
+	claims      *identity.Claims
+	tokens      *identity.Tokens
+	revocations *identity.Revocations
+}
+
+func (c credential) Check() error {
+	if err := c.tokens.Unexpired(c.claims); err != nil {
+		return err
+	}
+	return c.revocations.Check(c.claims)
+}
+
+func (c credential) Revoked() error { return c.revocations.Check(c.claims) }
+
+func (c credential) Expires() time.Time { return c.claims.ExpiresAt.Time }

@@ -353,6 +353,102 @@ func TestEventStreamTailsAndStops(t *testing.T) {
 	})
 }
 
+// token is a caller's credential whose revocation and expiry a test sets.
+type token struct {
+	revoked atomic.Bool
+	expires time.Time
+}
+
+func (c *token) Revoked() error {
+	if c.revoked.Load() {
+		return errs.Of(errs.ReasonTokenRevoked, "this app token was revoked: the app was disabled")
+	}
+	return nil
+}
+
+func (c *token) Check() error {
+	if !time.Now().Before(c.expires) {
+		return errs.Unauthenticated("the token has expired")
+	}
+	return c.Revoked()
+}
+
+func (c *token) Expires() time.Time { return c.expires }
+
+// An open stream asks its caller's token again: revoked, the stream ends
+// with TOKEN_REVOKED within a recheck; expired, it ends at the expiry even
+// when the next recheck is far off; and a token no longer good refuses the
+// stream before anything is sent. A stream that ended no longer counts.
+func TestEventStreamEndsWithItsToken(t *testing.T) {
+	db := daotest.Open(t)
+	ctx := context.Background()
+	var streams *events.Streams
+	l, _ := newEventLog(db)
+	if err := l.Append(ctx, created(3, 1)); err != nil {
+		t.Fatal(err)
+	}
+	stream := func(recheck time.Duration, tok *token) (<-chan events.Event, <-chan error) {
+		streams = events.NewStreams(l, zerolog.Nop(), events.StreamOptions{Recheck: recheck})
+		got, ended := make(chan events.Event, 10), make(chan error, 1)
+		sctx := access.WithCredential(accesstest.App(3, access.ScopeRead), tok)
+		go func() {
+			ended <- streams.Stream(sctx, events.StreamRequest{}, func(e events.Event) error { got <- e; return nil })
+		}()
+		return got, ended
+	}
+	endsWith := func(ended <-chan error, reason string, within time.Duration) time.Duration {
+		t.Helper()
+		start := time.Now()
+		select {
+		case err := <-ended:
+			if !errs.Is(err, reason) {
+				t.Fatalf("the stream ended with %v, want %s", err, reason)
+			}
+		case <-time.After(within):
+			t.Fatalf("the stream did not end within %s", within)
+		}
+		if n := streams.Open(); n != 0 {
+			t.Fatalf("%d streams open after the stream ended", n)
+		}
+		return time.Since(start)
+	}
+
+	t.Run("revoked", func(t *testing.T) {
+		tok := &token{expires: time.Now().Add(time.Hour)}
+		got, ended := stream(100*time.Millisecond, tok)
+		if e := <-got; e.ID != 1 {
+			t.Fatalf("got event %d", e.ID)
+		}
+		time.Sleep(300 * time.Millisecond) // waiting, rechecked and still good
+		select {
+		case err := <-ended:
+			t.Fatalf("the stream ended before the revocation: %v", err)
+		default:
+		}
+		tok.revoked.Store(true)
+		t.Logf("ended %s after the revocation", endsWith(ended, errs.ReasonTokenRevoked, 2*time.Second))
+	})
+	t.Run("expired", func(t *testing.T) {
+		tok := &token{expires: time.Now().Add(400 * time.Millisecond)}
+		got, ended := stream(time.Hour, tok)
+		<-got
+		took := endsWith(ended, errs.ReasonUnauthenticated, 2*time.Second)
+		if left := time.Until(tok.expires); left > 0 {
+			t.Fatalf("the stream ended %s before its token expired", left)
+		}
+		t.Logf("ended %s after it began waiting, at the expiry", took)
+	})
+	t.Run("already revoked", func(t *testing.T) {
+		tok := &token{expires: time.Now().Add(time.Hour)}
+		tok.revoked.Store(true)
+		got, ended := stream(time.Hour, tok)
+		endsWith(ended, errs.ReasonTokenRevoked, 2*time.Second)
+		if len(got) != 0 {
+			t.Fatal("a revoked token was sent events")
+		}
+	})
+}
+
 // Two instances trim one MariaDB database at once, in small batches, while
 // a writer appends: between them they delete exactly the old events, none
 // of them fails, and the new ones stay readable after the edge.

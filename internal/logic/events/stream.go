@@ -19,6 +19,10 @@ type StreamOptions struct {
 	// Batch is the most events a stream reads, and so holds, at once
 	// (default 100).
 	Batch int
+	// Recheck is how often a stream asks its caller's token again
+	// (default 1 s): a token revoked since the stream began ends it.
+	// A stream also ends when its token expires.
+	Recheck time.Duration
 }
 
 // Streams sends the log to readers: the backlog after their cursor, then
@@ -49,6 +53,9 @@ func NewStreams(log *Log, lg zerolog.Logger, opt StreamOptions) *Streams {
 	if opt.Batch <= 0 {
 		opt.Batch = 100
 	}
+	if opt.Recheck <= 0 {
+		opt.Recheck = time.Second
+	}
 	return &Streams{log: log, opt: opt, lg: lg.With().Str("worker", "event_tails").Logger(),
 		tails: map[int64]map[*tail]struct{}{}, heads: map[int64]int64{},
 		stopping: make(chan struct{})}
@@ -66,10 +73,26 @@ type StreamRequest struct {
 // and then each new one, until ctx ends, send fails or Stop is called
 // (UNAVAILABLE: resume from the last id received). It holds at most
 // Batch events at a time. Admins and apps with "read" may stream.
+//
+// The caller's token is asked again before every read and every Recheck
+// while the stream waits, and at its expiry: once it has expired or was
+// revoked, the stream ends with the refusal a new call would get.
 func (s *Streams) Stream(ctx context.Context, req StreamRequest, send func(Event) error) error {
 	sc, err := access.Require(ctx, access.TenantRead)
 	if err != nil {
 		return err
+	}
+	cred := access.CredentialFrom(ctx)
+	var recheck, expiry <-chan time.Time
+	if cred != nil {
+		if err := cred.Check(); err != nil {
+			return err
+		}
+		tick := time.NewTicker(s.opt.Recheck)
+		defer tick.Stop()
+		end := time.NewTimer(time.Until(cred.Expires()))
+		defer end.Stop()
+		recheck, expiry = tick.C, end.C
 	}
 	if req.Cursor < 0 {
 		return errs.InvalidArgument("cursor", "must be 0 or the id of an event (got %d)", req.Cursor)
@@ -88,6 +111,11 @@ func (s *Streams) Stream(ctx context.Context, req StreamRequest, send func(Event
 			return errStopping
 		default:
 		}
+		if cred != nil {
+			if err := cred.Check(); err != nil {
+				return err
+			}
+		}
 		evs, err := s.log.read(ctx, sc.TenantID, cursor, types, s.opt.Batch)
 		if err != nil {
 			return err
@@ -101,12 +129,24 @@ func (s *Streams) Stream(ctx context.Context, req StreamRequest, send func(Event
 		if len(evs) == s.opt.Batch {
 			continue
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-s.stopping:
-			return errStopping
-		case <-t.wake:
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-s.stopping:
+				return errStopping
+			case <-t.wake:
+				break wait
+			case <-recheck: // recheck and expiry are nil, never ready, without a credential
+			case <-expiry:
+				// Should the token still pass (a clock stepped back), the
+				// recheck ends the stream later.
+				expiry = nil
+			}
+			if err := cred.Check(); err != nil {
+				return err
+			}
 		}
 	}
 }

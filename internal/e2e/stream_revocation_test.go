@@ -1,0 +1,162 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+
+	"github.com/megaview/mgvcore/internal/http/controller"
+)
+
+// endsRefused waits for an open stream to end with code and reason, and
+// returns how long after since it ended; past within it fails the test.
+func (s *eventStream) endsRefused(t *testing.T, since time.Time, within time.Duration, what string, code codes.Code, reason string) time.Duration {
+	t.Helper()
+	for {
+		select {
+		case <-s.events: // what the stream sent before it ended
+			continue
+		case err := <-s.done:
+			took := time.Since(since)
+			wantRPC(t, what, err, code, reason)
+			t.Logf("%s: the open stream ended %v after (%v)", what, took.Round(time.Millisecond), err)
+			return took
+		case <-time.After(time.Until(since.Add(within))):
+			t.Fatalf("%s: the open stream still runs %v after", what, within)
+		}
+		return 0
+	}
+}
+
+// An open event stream ends, with the refusal a new call would get, when
+// its app is disabled or deleted, within the revocation deadline; the
+// streams so ended give back their slots, per app and in all, so a deleted
+// app's streams cannot use up the server's cap.
+func TestEventStreamEndsWhenItsAppIsRevokedOnMariaDB(t *testing.T) {
+	s := NewService(t, mysqlEnv(t))
+	// The server's cap is one app's: every stream ended must give its
+	// slot back for the next app to stream at all.
+	s.Env["MGV_EVENTS_MAX_STREAMS_PER_APP"] = "2"
+	s.Env["MGV_EVENTS_MAX_STREAMS"] = "2"
+	f := NewFixture(t, s)
+	s.Start()
+	conn := s.GRPC()
+	admin := f.Token(t, f.Admin)
+	p := newPartner(t, conn, f.AppToken(t))
+	c := newAppClient(t, s)
+	newApp := func(name string) (controller.AppSecretJSON, string) {
+		var a controller.AppSecretJSON
+		authCall(t, s, http.MethodPost, "/api/v1/apps", admin, map[string]any{"name": name, "scopes": []string{"read"}}).
+			want(t, http.StatusCreated, "").decode(t, &a)
+		return a, c.mustToken(a.AppKey, a.AppSecret)
+	}
+	begin := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+	p.create("stream-revoked-0", f.Reps[0].ID, begin, 60_000, nil)
+	// open opens the cap's two streams with tok; each receives the log's
+	// newest event, and a third stream is refused.
+	open := func(tok string, cursor int64) []*eventStream {
+		t.Helper()
+		sts := []*eventStream{streamEvents(t, conn, tok, cursor), streamEvents(t, conn, tok, cursor)}
+		for _, st := range sts {
+			st.next(t, 5*time.Second)
+		}
+		third := streamEvents(t, conn, tok, cursor)
+		wantRPC(t, "a stream over the cap", third.end(t, 5*time.Second), codes.ResourceExhausted, "OVER_CAPACITY")
+		return sts
+	}
+	var cursor int64
+	for i, end := range []struct{ what, path string }{
+		{"disabled app", "/disable"},
+		{"deleted app", ""},
+	} {
+		app, tok := newApp(fmt.Sprintf("streamer %d", i))
+		sts := open(tok, cursor)
+		cursor++
+		// Live: a new event reaches both.
+		p.create(fmt.Sprintf("stream-revoked-%d", i+1), f.Reps[0].ID, begin, 60_000, nil)
+		for _, st := range sts {
+			st.next(t, 5*time.Second)
+		}
+		at := time.Now()
+		method := http.MethodPost
+		if end.path == "" {
+			method = http.MethodDelete
+		}
+		authCall(t, s, method, fmt.Sprintf("/api/v1/apps/%d%s", app.ID, end.path), admin, nil).want(t, http.StatusOK, "")
+		for _, st := range sts {
+			st.endsRefused(t, at, revocationDeadline, end.what, codes.Unauthenticated, "TOKEN_REVOKED")
+		}
+		// A new call with the token gets the same refusal.
+		wantRPC(t, end.what+", new call", streamEvents(t, conn, tok, 0).end(t, 5*time.Second), codes.Unauthenticated, "TOKEN_REVOKED")
+	}
+	// The four streams ended gave back their slots: a fresh app opens the
+	// whole cap again.
+	_, tok := newApp("streamer after")
+	open(tok, 0)
+}
+
+// tokenExpiry reads the exp claim of a JWT.
+func tokenExpiry(t *testing.T, token string) time.Time {
+	t.Helper()
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %q", token)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims struct {
+		Exp int64 `json:"exp"`
+	}
+	if err := json.Unmarshal(raw, &claims); err != nil || claims.Exp == 0 {
+		t.Fatalf("claims %s: %v", raw, err)
+	}
+	return time.Unix(claims.Exp, 0)
+}
+
+// A user's open event stream ends when the access token it was opened with
+// expires, with the refusal a new call with that token gets, and not
+// before.
+func TestEventStreamEndsAtTokenExpiryOnMariaDB(t *testing.T) {
+	s := NewService(t, mysqlEnv(t))
+	s.Env["MGV_AUTH_ACCESS_TOKEN_TTL"] = "4s"
+	f := NewFixture(t, s)
+	s.Start()
+	conn := s.GRPC()
+	p := newPartner(t, conn, f.AppToken(t))
+	p.create("stream-expiry-1", f.Reps[0].ID, time.Now().UTC().Add(-time.Hour).Truncate(time.Second), 60_000, nil)
+
+	login := func() authPair {
+		var p authPair
+		authCall(t, s, http.MethodPost, "/api/v1/auth/login", "", map[string]string{"account": *f.Admin.Email, "password": f.Password}).
+			want(t, http.StatusOK, "").decode(t, &p)
+		if p.ExpiresIn != 4 {
+			t.Fatalf("login answered expires_in %d, want the 4 s configured", p.ExpiresIn)
+		}
+		return p
+	}
+	session := login()
+	exp := tokenExpiry(t, session.AccessToken)
+	if left := time.Until(exp); left <= time.Second || left > 5*time.Second {
+		t.Fatalf("the access token expires in %v, want the 4s configured", left)
+	}
+	st := streamEvents(t, conn, session.AccessToken, 0)
+	st.next(t, 5*time.Second)
+	st.endsRefused(t, exp, time.Second+500*time.Millisecond, "expired token", codes.Unauthenticated, "UNAUTHENTICATED")
+	if early := time.Until(exp); early > 0 {
+		t.Fatalf("the stream ended %v before its token expired", early)
+	}
+	wantRPC(t, "expired token, new call", streamEvents(t, conn, session.AccessToken, 0).end(t, 5*time.Second), codes.Unauthenticated, "UNAUTHENTICATED")
+	// A fresh token streams again.
+	fresh := login()
+	streamEvents(t, conn, fresh.AccessToken, 0).next(t, 5*time.Second)
+}
