@@ -353,28 +353,6 @@ func TestEventStreamTailsAndStops(t *testing.T) {
 	})
 }
 
-// token is a caller's credential whose revocation and expiry a test sets.
-type token struct {
-	revoked atomic.Bool
-	expires time.Time
-}
-
-func (c *token) Revoked() error {
-	if c.revoked.Load() {
-		return errs.Of(errs.ReasonTokenRevoked, "this app token was revoked: the app was disabled")
-	}
-	return nil
-}
-
-func (c *token) Check() error {
-	if !time.Now().Before(c.expires) {
-		return errs.Unauthenticated("the token has expired")
-	}
-	return c.Revoked()
-}
-
-func (c *token) Expires() time.Time { return c.expires }
-
 // An open stream asks its caller's token again: revoked, the stream ends
 // with TOKEN_REVOKED within a recheck; expired, it ends at the expiry even
 // when the next recheck is far off; and a token no longer good refuses the
@@ -387,10 +365,10 @@ func TestEventStreamEndsWithItsToken(t *testing.T) {
 	if err := l.Append(ctx, created(3, 1)); err != nil {
 		t.Fatal(err)
 	}
-	stream := func(recheck time.Duration, tok *token) (<-chan events.Event, <-chan error) {
+	stream := func(recheck time.Duration, tok *accesstest.Token) (<-chan events.Event, <-chan error) {
 		streams = events.NewStreams(l, zerolog.Nop(), events.StreamOptions{Recheck: recheck})
 		got, ended := make(chan events.Event, 10), make(chan error, 1)
-		sctx := access.WithCredential(accesstest.App(3, access.ScopeRead), tok)
+		sctx := tok.With(accesstest.App(3, access.ScopeRead))
 		go func() {
 			ended <- streams.Stream(sctx, events.StreamRequest{}, func(e events.Event) error { got <- e; return nil })
 		}()
@@ -414,7 +392,7 @@ func TestEventStreamEndsWithItsToken(t *testing.T) {
 	}
 
 	t.Run("revoked", func(t *testing.T) {
-		tok := &token{expires: time.Now().Add(time.Hour)}
+		tok := accesstest.NewToken(time.Now().Add(time.Hour))
 		got, ended := stream(100*time.Millisecond, tok)
 		if e := <-got; e.ID != 1 {
 			t.Fatalf("got event %d", e.ID)
@@ -425,22 +403,22 @@ func TestEventStreamEndsWithItsToken(t *testing.T) {
 			t.Fatalf("the stream ended before the revocation: %v", err)
 		default:
 		}
-		tok.revoked.Store(true)
+		tok.Revoke()
 		t.Logf("ended %s after the revocation", endsWith(ended, errs.ReasonTokenRevoked, 2*time.Second))
 	})
 	t.Run("expired", func(t *testing.T) {
-		tok := &token{expires: time.Now().Add(400 * time.Millisecond)}
+		tok := accesstest.NewToken(time.Now().Add(400 * time.Millisecond))
 		got, ended := stream(time.Hour, tok)
 		<-got
 		took := endsWith(ended, errs.ReasonUnauthenticated, 2*time.Second)
-		if left := time.Until(tok.expires); left > 0 {
+		if left := time.Until(tok.Expires()); left > 0 {
 			t.Fatalf("the stream ended %s before its token expired", left)
 		}
 		t.Logf("ended %s after it began waiting, at the expiry", took)
 	})
 	t.Run("already revoked", func(t *testing.T) {
-		tok := &token{expires: time.Now().Add(time.Hour)}
-		tok.revoked.Store(true)
+		tok := accesstest.NewToken(time.Now().Add(time.Hour))
+		tok.Revoke()
 		got, ended := stream(time.Hour, tok)
 		endsWith(ended, errs.ReasonTokenRevoked, 2*time.Second)
 		if len(got) != 0 {

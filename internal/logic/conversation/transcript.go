@@ -112,8 +112,13 @@ func (in *Ingest) BeginTranscript(ctx context.Context, conversationID int64, exp
 // comes, more of the upload is on its way, and an unknown conversation is
 // refused before the rest is read; an upload of one chunk is all here
 // already, and CommitTranscript refuses it alike when it locks the
-// conversation, one query fewer.
+// conversation, one query fewer. A caller whose token was revoked since
+// the upload began is refused, as a new call would be (an upload is
+// bounded by its deadline, so a token expiring meanwhile does not end it).
 func (u *TranscriptUpload) Add(ctx context.Context, chunk []SentenceInput) error {
+	if err := access.Revoked(ctx); err != nil {
+		return err
+	}
 	if u.chunks++; u.chunks == 2 {
 		if _, err := u.in.convs.Get(ctx, u.scope, u.conversationID); err != nil {
 			return err
@@ -195,9 +200,13 @@ func ValidateSentence(prevSeq int64, s SentenceInput) error {
 // CommitTranscript stores a collected transcript (writeTranscripts), in
 // one transaction with the other transcripts committed at the same time
 // (transcript_commit.go), and runs the OnCommitted function once it is
-// committed.
+// committed. A caller whose token was revoked since the upload began is
+// refused, and nothing is stored.
 func (in *Ingest) CommitTranscript(ctx context.Context, u *TranscriptUpload) (TranscriptResult, error) {
 	defer u.Release()
+	if err := access.Revoked(ctx); err != nil {
+		return TranscriptResult{}, err
+	}
 	if u.expected >= 0 && int64(len(u.sentences)) != u.expected {
 		return TranscriptResult{}, errs.InvalidArgument("expected_sentence_count",
 			"the header announced %d sentences, the stream carried %d", u.expected, len(u.sentences))

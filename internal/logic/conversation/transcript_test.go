@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/megaview/mgvcore/internal/bound"
 	"github.com/megaview/mgvcore/internal/errs"
@@ -152,6 +153,58 @@ func TestCommitChecksAnnouncedCount(t *testing.T) {
 	minus := int64(-1)
 	if _, err := in.BeginTranscript(ctx, id, &minus); errs.From(err).Metadata["field"] != "expected_sentence_count" {
 		t.Fatalf("negative count: %v", err)
+	}
+}
+
+// An upload whose caller's token is revoked while it runs is refused at
+// its next chunk, or at the commit, and stores nothing; a token that merely
+// expires meanwhile does not end it.
+func TestUploadEndsWithItsRevokedToken(t *testing.T) {
+	repo := newFakeRepo()
+	in := NewIngest(repo, fakeDeals{repo}, repo)
+	id := repo.addConversation(model.Conversation{TenantID: 1, OriginConversationID: "c", DurationMS: 10_000})
+	sentence := func(seq int64) []SentenceInput {
+		return []SentenceInput{{Seq: seq, SpeakerKey: "a", StartMS: seq * 10, EndMS: seq*10 + 10, Text: "hi"}}
+	}
+	begin := func(tok *accesstest.Token) (context.Context, *TranscriptUpload) {
+		ctx := tok.With(accesstest.App(1, "ingest"))
+		u, err := in.BeginTranscript(ctx, id, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := u.Add(ctx, sentence(0)); err != nil {
+			t.Fatal(err)
+		}
+		return ctx, u
+	}
+
+	tok := accesstest.NewToken(time.Now().Add(time.Hour))
+	ctx, u := begin(tok)
+	tok.Revoke()
+	if err := u.Add(ctx, sentence(1)); errs.ReasonOf(err) != errs.ReasonTokenRevoked {
+		t.Fatalf("a chunk after the revocation: %v", err)
+	}
+	if _, err := in.CommitTranscript(ctx, u); errs.ReasonOf(err) != errs.ReasonTokenRevoked {
+		t.Fatalf("the commit after the revocation: %v", err)
+	}
+	if repo.replaced != 0 {
+		t.Fatal("a revoked caller's transcript was stored")
+	}
+
+	tok = accesstest.NewToken(time.Now().Add(50 * time.Millisecond))
+	ctx, u = begin(tok)
+	time.Sleep(100 * time.Millisecond)
+	if err := tok.Check(); errs.ReasonOf(err) != errs.ReasonUnauthenticated {
+		t.Fatalf("control: the token has not expired: %v", err)
+	}
+	if err := u.Add(ctx, sentence(1)); err != nil {
+		t.Fatalf("a chunk after the expiry: %v", err)
+	}
+	if _, err := in.CommitTranscript(ctx, u); err != nil {
+		t.Fatalf("the commit after the expiry: %v", err)
+	}
+	if repo.replaced != 1 {
+		t.Fatalf("stored %d transcripts, want the one whose token expired meanwhile", repo.replaced)
 	}
 }
 
