@@ -13,7 +13,9 @@ import (
 
 	"google.golang.org/grpc/codes"
 
+	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
 	"github.com/megaview/mgvcore/internal/http/controller"
+	"github.com/megaview/mgvcore/internal/model"
 )
 
 // endsRefused waits for an open stream to end with code and reason, and
@@ -159,4 +161,43 @@ func TestEventStreamEndsAtTokenExpiryOnMariaDB(t *testing.T) {
 	// A fresh token streams again.
 	fresh := login()
 	streamEvents(t, conn, fresh.AccessToken, 0).next(t, 5*time.Second)
+}
+
+// A transcript upload whose app is disabled while it streams is refused
+// with TOKEN_REVOKED at its next chunk, and stores nothing.
+func TestTranscriptUploadEndsWhenItsAppIsRevokedOnMariaDB(t *testing.T) {
+	s := NewService(t, mysqlEnv(t))
+	f := NewFixture(t, s)
+	s.Start()
+	conn := s.GRPC()
+	admin := f.Token(t, f.Admin)
+	var app controller.AppSecretJSON
+	authCall(t, s, http.MethodPost, "/api/v1/apps", admin, map[string]any{"name": "uploader", "scopes": []string{"ingest"}}).
+		want(t, http.StatusCreated, "").decode(t, &app)
+	p := newPartner(t, conn, newAppClient(t, s).mustToken(app.AppKey, app.AppSecret))
+	id := p.create("upload-revoked", f.Reps[0].ID, time.Now().UTC().Add(-time.Hour).Truncate(time.Second), 60_000, nil)
+	lines := transcript(4, "revoked")
+	st, err := p.conv.PutTranscript(p.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(m *openv1.PutTranscriptRequest) {
+		t.Helper()
+		if err := st.Send(m); err != nil {
+			t.Fatalf("send: %v", err)
+		}
+	}
+	send(&openv1.PutTranscriptRequest{Payload: &openv1.PutTranscriptRequest_Header{Header: &openv1.TranscriptHeader{ConversationId: id}}})
+	send(&openv1.PutTranscriptRequest{Payload: &openv1.PutTranscriptRequest_Chunk{Chunk: &openv1.SentenceChunk{Sentences: lines[:2]}}})
+	authCall(t, s, http.MethodPost, fmt.Sprintf("/api/v1/apps/%d/disable", app.ID), admin, nil).want(t, http.StatusOK, "")
+	_ = st.Send(&openv1.PutTranscriptRequest{Payload: &openv1.PutTranscriptRequest_Chunk{Chunk: &openv1.SentenceChunk{Sentences: lines[2:]}}})
+	_, err = st.CloseAndRecv()
+	wantRPC(t, "upload after the app was disabled", err, codes.Unauthenticated, "TOKEN_REVOKED")
+	var conv model.Conversation
+	if err := f.DB.First(&conv, id).Error; err != nil {
+		t.Fatal(err)
+	}
+	if conv.TranscriptVersion != 0 {
+		t.Fatalf("the revoked upload was stored (transcript version %d)", conv.TranscriptVersion)
+	}
 }
