@@ -70,6 +70,20 @@ func (e *Error) With(key, value string) *Error {
 	return &c
 }
 
+// Temporary reports whether the same call may succeed if made again
+// later: a server-side failure or unavailability (5xx), a timeout, a rate
+// limit, a client gone, a concurrent change (CONFLICT). A refusal of the
+// request itself (any other 4xx) is not.
+func (e *Error) Temporary() bool {
+	switch {
+	case e.Status >= 500, e.Status < 400:
+		return true
+	case e.Status == http.StatusRequestTimeout, e.Status == http.StatusTooManyRequests, e.Status == 499:
+		return true
+	}
+	return e.Reason == ReasonConflict
+}
+
 // GRPCStatus makes *Error usable with status.FromError.
 func (e *Error) GRPCStatus() *status.Status {
 	st := status.New(e.GRPCCode(), e.Message)

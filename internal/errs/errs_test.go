@@ -353,3 +353,23 @@ func TestEveryConflictChoosesItsGRPCCode(t *testing.T) {
 		t.Errorf("LAST_ADMIN over HTTP: %d/%d, want 409/40904", e.Status, e.Code())
 	}
 }
+
+func TestTemporary(t *testing.T) {
+	for _, c := range []struct {
+		e    *Error
+		want bool
+	}{
+		{Unavailable("db"), true},
+		{Internal(errors.New("x")), true},
+		{New(http.StatusTooManyRequests, ReasonRateLimited, "slow down"), true},
+		{New(http.StatusConflict, ReasonConflict, "changed meanwhile"), true},
+		{New(499, "CANCELED", "client gone"), true},
+		{InvalidArgument("name", "bad"), false},
+		{Of(ReasonLastAdmin, "last admin"), false},
+		{NotFound(ReasonTenantNotFound, "gone"), false},
+	} {
+		if got := c.e.Temporary(); got != c.want {
+			t.Errorf("%s (%d): Temporary() = %v, want %v", c.e.Reason, c.e.Status, got, c.want)
+		}
+	}
+}

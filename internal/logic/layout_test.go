@@ -17,7 +17,7 @@ const module = "github.com/megaview/mgvcore/"
 // order is the dependency order, from the bottom up.
 var areas = map[string][]string{
 	"access":            nil,
-	"access/accesstest": nil,
+	"access/accesstest": {"access"},
 	"interaction":       nil,
 	"audit":             {"access"},
 	"events":            {"access"},

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strconv"
 	"time"
 
@@ -232,14 +231,7 @@ func final(err error) bool {
 		return false
 	}
 	var e *errs.Error
-	if !errors.As(err, &e) || e.Status < 400 || e.Status >= 500 {
-		return false
-	}
-	switch e.Status {
-	case http.StatusRequestTimeout, http.StatusTooManyRequests, 499:
-		return false
-	}
-	return e.Reason != errs.ReasonConflict
+	return errors.As(err, &e) && !e.Temporary()
 }
 
 // failure is the last_error of a job that failed for good: the reason,
