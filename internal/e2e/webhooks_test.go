@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
+	"github.com/megaview/mgvcore/internal/http/controller"
 	"github.com/megaview/mgvcore/internal/logic/webhook"
 	"github.com/megaview/mgvcore/internal/polltest"
 )
@@ -246,6 +247,21 @@ func TestWebhookDeliveryOnMariaDB(t *testing.T) {
 	polltest.Until(t, 10*time.Second, 50*time.Millisecond, "the redelivery", func() bool { return len(rcv.requests()) > before })
 	if again := rcv.requests()[before]; again.eventID != got[0].eventID || string(again.body) != string(got[0].body) {
 		t.Fatalf("redelivered event %s body %s", again.eventID, again.body)
+	}
+
+	// Only an event of a type the subscription takes is redelivered.
+	if _, err := p.conv.DeleteConversation(p.ctx, &openv1.DeleteConversationRequest{ConversationId: convID}); err != nil {
+		t.Fatal(err)
+	}
+	var deleted controller.EventPageJSON
+	authCall(t, s, http.MethodGet, "/api/v1/events?types=conversation.deleted", f.Token(t, f.Admin), nil).want(t, http.StatusOK, "").decode(t, &deleted)
+	if len(deleted.Events) != 1 {
+		t.Fatalf("conversation.deleted events: %+v", deleted.Events)
+	}
+	_, err = ev.Redeliver(ctx, &openv1.RedeliverRequest{SubscriptionId: created.Subscription.Id,
+		Target: &openv1.RedeliverRequest_EventId{EventId: deleted.Events[0].ID}})
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "takes only conversation.created") {
+		t.Fatalf("redelivering a conversation.deleted to a conversation.created subscription: %v", err)
 	}
 
 	// Another tenant's app sees none of it.

@@ -377,7 +377,8 @@ type RedeliverReq struct {
 }
 
 // Redeliver queues the event again for the subscription, as a new pending
-// delivery with the same event id.
+// delivery with the same event id. The event must be of a type the
+// subscription takes.
 func (s *Subscriptions) Redeliver(ctx context.Context, req RedeliverReq) (model.WebhookDelivery, error) {
 	sub, err := s.Get(ctx, req.SubscriptionID, req.Admin)
 	if err != nil {
@@ -404,6 +405,14 @@ func (s *Subscriptions) Redeliver(ctx context.Context, req RedeliverReq) (model.
 	ev, err := s.events.Get(ctx, sub.TenantID, eventID)
 	if err != nil {
 		return model.WebhookDelivery{}, err
+	}
+	if takes := strings.Split(sub.EventTypes, ","); !slices.Contains(takes, ev.Type) {
+		field := "event_id"
+		if req.DeliveryID != 0 {
+			field = "delivery_id"
+		}
+		return model.WebhookDelivery{}, errs.InvalidArgument(field, "event %d is a %s event, and subscription %d takes only %s",
+			ev.ID, ev.Type, sub.ID, strings.Join(takes, ", "))
 	}
 	d := model.WebhookDelivery{
 		TenantID: sub.TenantID, SubscriptionID: sub.ID, EventID: ev.ID, EventType: ev.Type,
