@@ -24,7 +24,8 @@ type Webhooks struct {
 	ConnectTimeout Duration `toml:"connect_timeout"`
 	HeaderTimeout  Duration `toml:"header_timeout"`
 	RequestTimeout Duration `toml:"request_timeout"`
-	// Workers subscriptions are delivered to at once by this instance;
+	// Workers subscriptions are delivered to at once by this instance
+	// (one tenant's at most three quarters of them, at least one);
 	// InFlight requests are open at once per subscription; Batch events a
 	// delivery round reads.
 	Workers  int `toml:"workers"`

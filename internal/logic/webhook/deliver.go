@@ -67,7 +67,7 @@ type DeliverOptions struct {
 	// Owner names this instance in leases.
 	Owner string
 	// Workers is how many subscriptions this instance delivers to at
-	// once; InFlight how many requests one subscription has open at once
+	// once (one tenant's at most TenantWorkers of them); InFlight how many requests one subscription has open at once
 	// (the pace a receiver sees from one instance); Batch how many events
 	// a round reads.
 	Workers  int
@@ -101,8 +101,11 @@ type Deliverer struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu      sync.Mutex
+	mu sync.Mutex
+	// running: the subscriptions served, by id; busy: how many of them
+	// each tenant has.
 	running map[int64]bool
+	busy    map[int64]int
 	rnd     *rand.Rand
 
 	attempts *prometheus.CounterVec
@@ -126,7 +129,7 @@ func NewDeliverer(store DeliveryStore, events EventLog, send Sender, sealer *Sea
 	}
 	return &Deliverer{
 		store: store, events: events, send: send, sealer: sealer, o: o,
-		wake: make(chan struct{}, 1), running: map[int64]bool{},
+		wake: make(chan struct{}, 1), running: map[int64]bool{}, busy: map[int64]int{},
 		rnd: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x9e3779b97f4a7c15)),
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mgv_webhook_attempts_total", Help: "Webhook delivery attempts by this instance, by result (delivered, failed).",
@@ -158,6 +161,13 @@ func (d *Deliverer) Wake() {
 	case d.wake <- struct{}{}:
 	default:
 	}
+}
+
+// TenantWorkers is how many of workers one tenant's subscriptions may hold
+// at once: three quarters (at least one), so the rest stays free for the
+// other tenants however slow the first one's receivers are.
+func TenantWorkers(workers int) int {
+	return max(1, workers*3/4)
 }
 
 // Start runs the deliverer until Stop.
@@ -206,7 +216,10 @@ func (d *Deliverer) loop(ctx context.Context) {
 
 // dispatch claims the subscriptions with work, up to the free workers,
 // and serves each in its own goroutine, so a slow receiver holds back only
-// its own subscription.
+// its own subscription. The tenants take turns (each tenant's longest
+// waiting first) and none holds more than TenantWorkers, so one tenant's
+// slow receivers never keep another tenant's subscriptions waiting for a
+// worker.
 func (d *Deliverer) dispatch(ctx context.Context) error {
 	d.mu.Lock()
 	free := d.o.Workers - len(d.running)
@@ -228,10 +241,11 @@ func (d *Deliverer) dispatch(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, s := range subs {
+	perTenant := TenantWorkers(d.o.Workers)
+	for _, s := range byTenantInTurn(subs) {
 		work := redo[s.ID] || (s.Status == model.WebhookActive && s.EventCursor < last[s.TenantID])
 		d.mu.Lock()
-		busy := d.running[s.ID]
+		busy := d.running[s.ID] || d.busy[s.TenantID] >= perTenant
 		d.mu.Unlock()
 		if !work || busy {
 			continue
@@ -246,6 +260,7 @@ func (d *Deliverer) dispatch(ctx context.Context) error {
 		}
 		d.mu.Lock()
 		d.running[s.ID] = true
+		d.busy[s.TenantID]++
 		d.mu.Unlock()
 		d.wg.Add(1)
 		go d.serve(ctx, claimed, leased)
@@ -254,6 +269,30 @@ func (d *Deliverer) dispatch(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// byTenantInTurn orders the candidates (oldest first) so the tenants take
+// turns: each tenant's first, in the order the tenants first appear, then
+// each one's second, and so on.
+func byTenantInTurn(subs []model.WebhookSubscription) []model.WebhookSubscription {
+	var order []int64
+	queues := map[int64][]model.WebhookSubscription{}
+	for _, s := range subs {
+		if _, ok := queues[s.TenantID]; !ok {
+			order = append(order, s.TenantID)
+		}
+		queues[s.TenantID] = append(queues[s.TenantID], s)
+	}
+	out := make([]model.WebhookSubscription, 0, len(subs))
+	for len(out) < len(subs) {
+		for _, t := range order {
+			if q := queues[t]; len(q) > 0 {
+				out = append(out, q[0])
+				queues[t] = q[1:]
+			}
+		}
+	}
+	return out
 }
 
 // serve delivers to one subscription for up to a slice, round after round,
@@ -268,6 +307,9 @@ func (d *Deliverer) serve(ctx context.Context, sub *model.WebhookSubscription, l
 		}
 		d.mu.Lock()
 		delete(d.running, sub.ID)
+		if d.busy[sub.TenantID]--; d.busy[sub.TenantID] <= 0 {
+			delete(d.busy, sub.TenantID)
+		}
 		d.mu.Unlock()
 	}()
 	log := d.o.Log.With().Int64("subscription_id", sub.ID).Int64("tenant_id", sub.TenantID).Logger()

@@ -419,3 +419,113 @@ func TestDelivererStopsARoundOfADisabledSubscription(t *testing.T) {
 		t.Fatal("requests go on after a renewal found the subscription disabled")
 	}
 }
+
+// tenantLogs is an event log per tenant.
+type tenantLogs map[int64]*memLog
+
+func (l tenantLogs) After(ctx context.Context, tenant, cursor int64, types []string, limit int) ([]Event, int64, error) {
+	return l[tenant].After(ctx, tenant, cursor, types, limit)
+}
+
+func (l tenantLogs) Get(ctx context.Context, tenant, id int64) (Event, error) {
+	return l[tenant].Get(ctx, tenant, id)
+}
+
+func (l tenantLogs) Last(ctx context.Context, tenant int64) (int64, error) {
+	return l[tenant].Last(ctx, tenant)
+}
+
+func (l tenantLogs) LastOf(ctx context.Context, tenants []int64) (map[int64]int64, error) {
+	out := map[int64]int64{}
+	for _, t := range tenants {
+		out[t], _ = l.Last(ctx, t)
+	}
+	return out, nil
+}
+
+// stuckReceiver holds every request to slow until release is closed and
+// answers the others at once.
+type stuckReceiver struct {
+	slow    string
+	release chan struct{}
+	mu      sync.Mutex
+	held    int
+	fast    int
+}
+
+func (r *stuckReceiver) Post(_ context.Context, url string, _ map[string]string, _ []byte) (Result, error) {
+	r.mu.Lock()
+	if url != r.slow {
+		r.fast++
+		r.mu.Unlock()
+		return Result{Status: 200}, nil
+	}
+	r.held++
+	r.mu.Unlock()
+	<-r.release
+	return Result{Status: 200}, nil
+}
+
+func (r *stuckReceiver) counts() (held, fast int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.held, r.fast
+}
+
+// One tenant with more subscriptions than workers, all to a receiver that
+// does not answer, holds at most TenantWorkers of them: another tenant's
+// subscription gets a worker and is delivered to while the first tenant's
+// requests are all still open.
+func TestDelivererKeepsWorkersForOtherTenants(t *testing.T) {
+	const workers = 4
+	sealer, _ := NewSealer("test key")
+	st := &memStore{subs: map[int64]*model.WebhookSubscription{}}
+	for id := int64(1); id <= 7; id++ {
+		tenant, url := int64(1), "https://slow.example/"
+		if id == 7 {
+			tenant, url = 2, "https://fast.example/"
+		}
+		sealed, _ := sealer.Seal("whsec_x", secretAAD(tenant, 2))
+		st.subs[id] = &model.WebhookSubscription{ID: id, TenantID: tenant, AppID: 2, URL: url, EventTypes: "a",
+			SecretSealed: sealed, Status: model.WebhookActive}
+	}
+	logs := tenantLogs{1: &memLog{}, 2: &memLog{}}
+	rcv := &stuckReceiver{slow: "https://slow.example/", release: make(chan struct{})}
+	d := NewDeliverer(st, logs, rcv, sealer, DeliverOptions{
+		Owner: "t", Workers: workers, InFlight: 1, Batch: 8, Poll: 10 * time.Millisecond, Lease: time.Minute,
+		Slice: time.Minute, Log: zerolog.Nop(),
+	})
+	logs[1].add("a")
+	d.Start(t.Context())
+	defer d.Stop()
+	var once sync.Once
+	release := func() { once.Do(func() { close(rcv.release) }) }
+	defer release()
+
+	polltest.Until(t, 5*time.Second, 5*time.Millisecond, "the first tenant's requests held", func() bool {
+		held, _ := rcv.counts()
+		return held >= TenantWorkers(workers)
+	})
+	time.Sleep(50 * time.Millisecond) // a few more looks for work
+	if held, _ := rcv.counts(); held != TenantWorkers(workers) {
+		t.Fatalf("one tenant holds %d of %d workers, want %d", held, workers, TenantWorkers(workers))
+	}
+	logs[2].add("a")
+	d.Wake()
+	polltest.Until(t, 2*time.Second, 5*time.Millisecond, "the other tenant's delivery", func() bool {
+		_, fast := rcv.counts()
+		return fast == 1 && st.sub(7).EventCursor == 1
+	})
+	if held, _ := rcv.counts(); held != TenantWorkers(workers) {
+		t.Fatalf("the first tenant's requests: %d held, want %d", held, TenantWorkers(workers))
+	}
+	release()
+	polltest.Until(t, 5*time.Second, 5*time.Millisecond, "every subscription of the first tenant", func() bool {
+		for id := int64(1); id <= 6; id++ {
+			if st.sub(id).EventCursor != 1 {
+				return false
+			}
+		}
+		return true
+	})
+}
