@@ -192,6 +192,11 @@ func (r *Runner) RunOnce(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	err = r.work(ctx, e)
+	if err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+		// Stopped: the query under way says so in its own words (SQLite:
+		// "interrupted"), which would read as the database failing.
+		err = fmt.Errorf("%w: %w", ctx.Err(), err)
+	}
 	var failed error // why the job ended failed
 	if err != nil && ctx.Err() == nil && final(err) {
 		if ferr := r.fail(ctx, e, err); ferr != nil {
