@@ -55,7 +55,7 @@ func (c credential) Check() error {
 	if err := c.tokens.Unexpired(c.claims); err != nil {
 		return err
 	}
-	return c.revocations.Check(c.claims)
+	return c.Revoked()
 }
 
 func (c credential) Revoked() error { return c.revocations.Check(c.claims) }

@@ -38,7 +38,7 @@ func CredentialFrom(ctx context.Context) Credential {
 
 // Revoked is the refusal a new call would get now if the call's token was
 // revoked since it began; nil otherwise, and for calls without a token.
-// A bounded upload asks this rather than Recheck: a token that merely
+// A bounded upload asks this rather than Check: a token that merely
 // expired while it ran does not waste it.
 func Revoked(ctx context.Context) error {
 	if c := CredentialFrom(ctx); c != nil {

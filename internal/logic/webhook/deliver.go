@@ -67,9 +67,9 @@ type DeliverOptions struct {
 	// Owner names this instance in leases.
 	Owner string
 	// Workers is how many subscriptions this instance delivers to at
-	// once (one tenant's at most TenantWorkers of them); InFlight how many requests one subscription has open at once
-	// (the pace a receiver sees from one instance); Batch how many events
-	// a round reads.
+	// once (one tenant's at most TenantWorkers of them); InFlight how many
+	// requests one subscription has open at once (the pace a receiver
+	// sees from one instance); Batch how many events a round reads.
 	Workers  int
 	InFlight int
 	Batch    int
