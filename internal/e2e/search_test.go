@@ -338,7 +338,8 @@ func TestReindexDoesNotBringBackDeletedConversations(t *testing.T) {
 	// Once the first conversation is in the new index, it is deleted.
 	es, alias := s.Env["MGV_SEARCH_URLS"], s.Env["MGV_SEARCH_INDEX"]
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if gen := newGeneration(t, es, alias); gen != "" && esHasDoc(t, es, gen, ids[0]) {
+		// A new index answers 503 until its shards have started.
+		if gen := newGeneration(t, es, alias); gen != "" && esHasDoc(t, es, gen, ids[0], http.StatusServiceUnavailable) {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -431,24 +432,27 @@ func newGeneration(t *testing.T, es, alias string) string {
 }
 
 // esHasDoc tells whether index holds the conversation's document (a
-// realtime get: no refresh needed).
-func esHasDoc(t *testing.T, es, index string, id int64) bool {
+// realtime get: no refresh needed); an answer of a status in notYet means
+// it does not hold it yet.
+func esHasDoc(t *testing.T, es, index string, id int64, notYet ...int) bool {
 	t.Helper()
 	var doc struct {
 		Found bool `json:"found"`
 	}
-	esGet(t, fmt.Sprintf("%s/%s/_doc/%d", es, index, id), &doc)
+	esGet(t, fmt.Sprintf("%s/%s/_doc/%d", es, index, id), &doc, notYet...)
 	return doc.Found
 }
 
-func esGet(t *testing.T, url string, into any) {
+// esGet decodes the answer to GET url into into; a 404, or an answer of a
+// status in empty, leaves into as it is.
+func esGet(t *testing.T, url string, into any, empty ...int) {
 	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer closeBody(t, resp)
-	if resp.StatusCode == http.StatusNotFound {
+	if resp.StatusCode == http.StatusNotFound || slices.Contains(empty, resp.StatusCode) {
 		return
 	}
 	if resp.StatusCode != http.StatusOK {
