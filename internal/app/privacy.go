@@ -34,7 +34,7 @@ func newPrivacyDomain(dm *domain, convs *dao.Conversations) *privacyDomain {
 	pd.runner = privacy.NewRunner(repo, pd.deleter, dm.revocations, tx, o, dm.log, privacy.AppendErased(dm.events.log))
 	pd.service = privacy.NewService(repo, cfg.ConfirmOver, pd.runner.Notify)
 	retention := dao.NewRetention(dm.d.db)
-	pd.settings = privacy.NewTenantSettings(retention)
+	pd.settings = privacy.NewTenantSettings(retention, cfg.ConfirmOver)
 	pd.retainer = privacy.NewRetainer(retention, pd.deleter, privacy.RetainerOptions{
 		Every: cfg.RetentionEvery.Duration, Poll: cfg.RetentionPoll.Duration, Batch: cfg.ErasureBatch,
 		Lease: cfg.ErasureLease.Duration, Audit: dm.audit.writer,

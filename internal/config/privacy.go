@@ -7,7 +7,9 @@ type Privacy struct {
 	// ConfirmOver: an erasure that deletes more conversations than this
 	// waits until an admin confirms the count; one that finds more to
 	// delete than its count, once it has deleted that many, waits again
-	// when the new count is over it.
+	// when the new count is over it. A retention change that makes more
+	// conversations than this due is made only with their number
+	// confirmed.
 	ConfirmOver int64 `toml:"confirm_over"`
 	// ErasureBatch is the conversations an erasure deletes per transaction.
 	ErasureBatch int `toml:"erasure_batch"`

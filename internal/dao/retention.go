@@ -109,3 +109,10 @@ func (r *Retention) FinishRetention(ctx context.Context, tenantID int64, owner s
 	}
 	return dbError(res.Error, nil)
 }
+
+// CountExpired counts the tenant's conversations that began before cutoff.
+func (r *Retention) CountExpired(ctx context.Context, tenantID int64, cutoff time.Time) (int64, error) {
+	var n int64
+	err := conn(ctx, r.db).Table("conversations").Where("tenant_id = ? AND begin_time < ?", tenantID, cutoff.UTC()).Count(&n).Error
+	return n, dbError(err, nil)
+}

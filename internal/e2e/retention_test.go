@@ -5,6 +5,7 @@ package e2e
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,20 +91,30 @@ func TestRetentionOnMariaDB(t *testing.T) {
 	}
 }
 
+// hourlyRetention starts one instance on MariaDB that runs each tenant's
+// retention every hour and polls every 200 ms, with extra settings, and
+// returns it with a tenant, its partner app and an admin's token.
+func hourlyRetention(t *testing.T, extra map[string]string) (*Service, *Fixture, *partner, string) {
+	t.Helper()
+	env := mysqlEnv(t)
+	env["MGV_PRIVACY_RETENTION_EVERY"] = "1h"
+	env["MGV_PRIVACY_RETENTION_POLL"] = "200ms"
+	for k, v := range extra {
+		env[k] = v
+	}
+	s := NewService(t, env)
+	f := NewFixture(t, s)
+	s.Start()
+	return s, f, newPartner(t, s.GRPC(), f.AppToken(t)), f.Token(t, f.Admin)
+}
+
 // TestShorterRetentionTakesEffectAtOnce: a tenant whose daily run has just
 // happened shortens its retention; the conversations now expired go at the
 // next poll, not a day later. A body without retention_days is refused:
 // it used to turn retention off.
 func TestShorterRetentionTakesEffectAtOnce(t *testing.T) {
-	env := mysqlEnv(t)
-	env["MGV_PRIVACY_RETENTION_EVERY"] = "1h"
-	env["MGV_PRIVACY_RETENTION_POLL"] = "200ms"
-	s := NewService(t, env)
-	f := NewFixture(t, s)
-	s.Start()
-	admin := f.Token(t, f.Admin)
+	s, f, p, admin := hourlyRetention(t, nil)
 	settings := "/api/v1/tenant/settings"
-	p := newPartner(t, s.GRPC(), f.AppToken(t))
 	authCall(t, s, http.MethodPut, settings, admin, map[string]any{"retention_days": 60}).want(t, http.StatusOK, "")
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
 		var page controller.AuditLogPageJSON
@@ -129,5 +140,85 @@ func TestShorterRetentionTakesEffectAtOnce(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("conversation %d, 40 days old, still there 10 s after retention went to 30 days", id)
 		}
+	}
+}
+
+// TestRetentionDeletingManyWaitsForConfirmation: a retention turned on or
+// shortened so that more conversations than privacy.confirm_over are due
+// is refused, naming their number, and changes nothing (a slip of the
+// keyboard, 1 day for 100, would delete most of a tenant within a
+// minute). Sent again with that number confirmed, it is made; the run
+// leaves a record for each conversation it deletes. Lengthening the
+// retention, or turning it off, needs no confirmation.
+func TestRetentionDeletingManyWaitsForConfirmation(t *testing.T) {
+	s, f, p, admin := hourlyRetention(t, map[string]string{"MGV_PRIVACY_CONFIRM_OVER": "3"})
+	settings := "/api/v1/tenant/settings"
+	now := time.Now().UTC()
+	var old []int64
+	for i := range 5 {
+		old = append(old, p.create(fmt.Sprintf("ret-many-%d", i), f.Reps[0].ID, now.AddDate(0, 0, -40-i), 60_000, nil))
+	}
+	fresh := p.create("ret-many-new", f.Reps[0].ID, now.AddDate(0, 0, -20), 60_000, nil)
+
+	for _, body := range []map[string]any{
+		{"retention_days": 30},
+		{"retention_days": 30, "confirm_deletions": 4},
+	} {
+		r := authCall(t, s, http.MethodPut, settings, admin, body).want(t, http.StatusConflict, "RETENTION_CONFIRMATION_REQUIRED")
+		if r.Metadata["conversations_due"] != "5" || !strings.Contains(r.Msg, "confirm_deletions 5") {
+			t.Fatalf("%v: metadata %v, message %q; want 5 conversations due", body, r.Metadata, r.Msg)
+		}
+	}
+	authCall(t, s, http.MethodPut, settings, admin, map[string]any{"retention_days": 30, "confirm_deletions": -1}).
+		want(t, http.StatusBadRequest, "INVALID_ARGUMENT")
+	var got controller.TenantSettingsJSON
+	authCall(t, s, http.MethodGet, settings, admin, nil).want(t, http.StatusOK, "").decode(t, &got)
+	if got.RetentionDays != 0 {
+		t.Fatalf("a refused change was made: %+v", got)
+	}
+	time.Sleep(time.Second) // five polls
+	for _, id := range old {
+		if conversationRows(t, f, id)["conversations"] != 1 {
+			t.Fatalf("conversation %d deleted by a retention change that was refused", id)
+		}
+	}
+
+	authCall(t, s, http.MethodPut, settings, admin, map[string]any{"retention_days": 30, "confirm_deletions": 5}).want(t, http.StatusOK, "")
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		left := int64(0)
+		for _, id := range old {
+			left += conversationRows(t, f, id)["conversations"]
+		}
+		if left == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of the confirmed conversations still there", left)
+		}
+	}
+	if conversationRows(t, f, fresh)["conversations"] != 1 {
+		t.Fatal("a conversation within the retention went")
+	}
+	want := map[string]bool{}
+	for _, id := range old {
+		want[fmt.Sprint(id)] = true
+	}
+	for deadline := time.Now().Add(10 * time.Second); len(want) > 0; time.Sleep(200 * time.Millisecond) {
+		var page controller.AuditLogPageJSON
+		authCall(t, s, http.MethodGet, "/api/v1/audit-logs?operation=retention.delete", admin, nil).want(t, http.StatusOK, "").decode(t, &page)
+		for _, r := range page.Records {
+			if r.ActorKind != "system" || r.TargetType != "conversation" || r.Result != "ok" {
+				t.Fatalf("retention.delete record: %+v", r)
+			}
+			delete(want, r.TargetID)
+		}
+		if len(want) > 0 && time.Now().After(deadline) {
+			t.Fatalf("no retention.delete record of conversations %v", want)
+		}
+	}
+
+	// Longer, shorter with few due, and off: nothing to confirm.
+	for _, days := range []int{60, 25, 0} {
+		authCall(t, s, http.MethodPut, settings, admin, map[string]any{"retention_days": days}).want(t, http.StatusOK, "")
 	}
 }

@@ -323,6 +323,7 @@ func TestEveryConflictChoosesItsGRPCCode(t *testing.T) {
 		ReasonAppQuotaExceeded:               codes.ResourceExhausted,
 		ReasonSubscriptionQuotaExceeded:      codes.ResourceExhausted,
 		ReasonErasureNotAwaitingConfirmation: codes.FailedPrecondition,
+		ReasonRetentionConfirmationRequired:  codes.FailedPrecondition,
 	}
 	for _, r := range reasons {
 		_, chosen := grpcCodeOf(r.reason)

@@ -66,6 +66,10 @@ const (
 	// confirmation (confirmed, running or done); confirming it again
 	// changes nothing, and retrying will not either.
 	ReasonErasureNotAwaitingConfirmation = "ERASURE_NOT_AWAITING_CONFIRMATION"
+	// ReasonRetentionConfirmationRequired: a shortened retention would
+	// delete more conversations than privacy.confirm_over at its next
+	// run; the change is made when sent again with their number confirmed.
+	ReasonRetentionConfirmationRequired = "RETENTION_CONFIRMATION_REQUIRED"
 )
 
 // reasons gives every reason its HTTP status and its envelope code, the
@@ -116,6 +120,7 @@ var reasons = []struct {
 	{ReasonAppQuotaExceeded, http.StatusConflict, 40941},
 	{ReasonSubscriptionQuotaExceeded, http.StatusConflict, 40942},
 	{ReasonErasureNotAwaitingConfirmation, http.StatusConflict, 40905},
+	{ReasonRetentionConfirmationRequired, http.StatusConflict, 40906},
 }
 
 // grpcCodes gives the reasons whose HTTP status alone maps to a wrong gRPC
@@ -142,6 +147,8 @@ var grpcCodes = []struct {
 	{ReasonSubscriptionQuotaExceeded, codes.ResourceExhausted},
 	// The job's state forbids the call, and will not change back.
 	{ReasonErasureNotAwaitingConfirmation, codes.FailedPrecondition},
+	// The change waits for its deletions to be confirmed.
+	{ReasonRetentionConfirmationRequired, codes.FailedPrecondition},
 }
 
 // grpcCodeOf is the code grpcCodes gives reason, if any.

@@ -46,9 +46,12 @@ func (h TenantSettings) Get(c echo.Context) error {
 // off.
 type putSettingsJSON struct {
 	RetentionDays *int `json:"retention_days"`
+	// ConfirmDeletions confirms the number of conversations a shortened
+	// retention deletes, when over privacy.confirm_over.
+	ConfirmDeletions int64 `json:"confirm_deletions"`
 }
 
-// Put is PUT /tenant/settings: {retention_days}.
+// Put is PUT /tenant/settings: {retention_days, confirm_deletions}.
 func (h TenantSettings) Put(c echo.Context) error {
 	var body putSettingsJSON
 	if err := bind(c, &body); err != nil {
@@ -57,7 +60,9 @@ func (h TenantSettings) Put(c echo.Context) error {
 	if body.RetentionDays == nil {
 		return errs.InvalidArgument("retention_days", "is required: the days conversations are kept, 0 to keep them for ever")
 	}
-	s, err := h.Settings.Put(c.Request().Context(), privacy.Settings{RetentionDays: *body.RetentionDays})
+	s, err := h.Settings.Put(c.Request().Context(), privacy.SettingsChange{
+		Settings: privacy.Settings{RetentionDays: *body.RetentionDays}, ConfirmDeletions: body.ConfirmDeletions,
+	})
 	if err != nil {
 		return err
 	}

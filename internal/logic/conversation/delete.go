@@ -71,8 +71,8 @@ func (d *Deleter) Delete(ctx context.Context, id int64) error {
 	if _, err := d.repo.Get(ctx, s, id); err != nil {
 		return err
 	}
-	n, err := d.Purge(ctx, s.TenantID, []int64{id})
-	if err == nil && n == 0 {
+	gone, err := d.Purge(ctx, s.TenantID, []int64{id})
+	if err == nil && len(gone) == 0 {
 		// A concurrent delete won.
 		err = ErrNotFound
 	}
@@ -81,12 +81,13 @@ func (d *Deleter) Delete(ctx context.Context, id int64) error {
 
 // Purge deletes the tenant's conversations among ids in one transaction
 // (no caller check: erasure and retention decide what goes) and returns
-// how many it deleted.
-func (d *Deleter) Purge(ctx context.Context, tenantID int64, ids []int64) (int, error) {
+// the ids of those it deleted.
+func (d *Deleter) Purge(ctx context.Context, tenantID int64, ids []int64) ([]int64, error) {
 	if len(ids) == 0 {
-		return 0, nil
+		return nil, nil
 	}
 	var gone []model.Conversation
+	var deleted []int64
 	err := d.tx.InTx(ctx, func(ctx context.Context) error {
 		var err error
 		if gone, err = d.repo.DeleteConversations(ctx, tenantID, ids); err != nil || len(gone) == 0 {
@@ -99,7 +100,7 @@ func (d *Deleter) Purge(ctx context.Context, tenantID int64, ids []int64) (int, 
 		}
 		// The notice waits for the commit, the caller's when Purge runs
 		// inside its transaction (an erasure counts each batch in it).
-		deleted := make([]int64, len(gone))
+		deleted = make([]int64, len(gone))
 		for i, c := range gone {
 			deleted[i] = c.ID
 		}
@@ -107,7 +108,7 @@ func (d *Deleter) Purge(ctx context.Context, tenantID int64, ids []int64) (int, 
 		return nil
 	})
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	return len(gone), nil
+	return deleted, nil
 }

@@ -30,6 +30,9 @@ type RetentionRepo interface {
 	// ExpiredConversations lists up to limit of the tenant's
 	// conversations that began before cutoff, by id.
 	ExpiredConversations(ctx context.Context, tenantID int64, cutoff time.Time, limit int) ([]int64, error)
+	// CountExpired counts the tenant's conversations that began before
+	// cutoff.
+	CountExpired(ctx context.Context, tenantID int64, cutoff time.Time) (int64, error)
 	// RenewRetention adds deleted to the run's count and renews owner's
 	// lease; false when owner no longer holds it.
 	RenewRetention(ctx context.Context, tenantID int64, owner string, deleted int, lease time.Duration) (bool, error)
@@ -44,11 +47,27 @@ type Settings struct {
 	RetentionDays int
 }
 
-// TenantSettings reads and writes a tenant's settings (admins only).
-type TenantSettings struct{ repo RetentionRepo }
+// SettingsChange is a change of a tenant's settings.
+type SettingsChange struct {
+	Settings
+	// ConfirmDeletions confirms that a shortened retention deletes that
+	// many conversations (see TenantSettings.Put); 0 confirms none.
+	ConfirmDeletions int64
+}
 
-// NewTenantSettings works through repo.
-func NewTenantSettings(repo RetentionRepo) *TenantSettings { return &TenantSettings{repo: repo} }
+// TenantSettings reads and writes a tenant's settings (admins only).
+type TenantSettings struct {
+	repo        RetentionRepo
+	confirmOver int64
+	now         func() time.Time
+}
+
+// NewTenantSettings works through repo. A change of retention that makes
+// more than confirmOver conversations due must confirm their number, as
+// an erasure over privacy.confirm_over must.
+func NewTenantSettings(repo RetentionRepo, confirmOver int64) *TenantSettings {
+	return &TenantSettings{repo: repo, confirmOver: confirmOver, now: time.Now}
+}
 
 // Get returns the caller's tenant's settings.
 func (t *TenantSettings) Get(ctx context.Context) (Settings, error) {
@@ -61,18 +80,55 @@ func (t *TenantSettings) Get(ctx context.Context) (Settings, error) {
 }
 
 // Put writes the caller's tenant's settings.
-func (t *TenantSettings) Put(ctx context.Context, in Settings) (Settings, error) {
+//
+// A retention that is turned on or shortened takes effect at the next
+// poll, so a slip of the keyboard (1 for 100 days) would delete most of a
+// tenant's conversations within a minute. When the new retention makes
+// more than privacy.confirm_over conversations due, Put changes nothing
+// and answers RETENTION_CONFIRMATION_REQUIRED with their number
+// (metadata conversations_due); the admin confirms it by sending the
+// change again with ConfirmDeletions at least that number. Lengthening
+// the retention, or turning it off, deletes nothing and needs no
+// confirmation.
+func (t *TenantSettings) Put(ctx context.Context, in SettingsChange) (Settings, error) {
 	s, err := access.Require(ctx, access.Admin)
 	if err != nil {
 		return Settings{}, err
 	}
-	if in.RetentionDays < 0 || in.RetentionDays > maxRetentionDays {
-		return Settings{}, errs.InvalidArgument("retention_days", "must be 0 (keep for ever) to %d (got %d)", maxRetentionDays, in.RetentionDays)
+	days := in.RetentionDays
+	if days < 0 || days > maxRetentionDays {
+		return Settings{}, errs.InvalidArgument("retention_days", "must be 0 (keep for ever) to %d (got %d)", maxRetentionDays, days)
 	}
-	if err := t.repo.SetRetentionDays(ctx, s.TenantID, in.RetentionDays); err != nil {
+	if in.ConfirmDeletions < 0 {
+		return Settings{}, errs.InvalidArgument("confirm_deletions", "must be 0 or more (got %d)", in.ConfirmDeletions)
+	}
+	old, err := t.repo.RetentionDays(ctx, s.TenantID)
+	if err != nil {
 		return Settings{}, err
 	}
-	return in, nil
+	if days > 0 && (old == 0 || days < old) {
+		cutoff := RetentionCutoff(t.now(), days)
+		due, err := t.repo.CountExpired(ctx, s.TenantID, cutoff)
+		if err != nil {
+			return Settings{}, err
+		}
+		if due > t.confirmOver && in.ConfirmDeletions < due {
+			n := strconv.FormatInt(due, 10)
+			return Settings{}, errs.Of(errs.ReasonRetentionConfirmationRequired,
+				"retention_days %d deletes the %s conversations that began before %s at the next run, more than privacy.confirm_over (%d): send the change again with confirm_deletions %s",
+				days, n, cutoff.Format(time.RFC3339), t.confirmOver, n).With("conversations_due", n)
+		}
+	}
+	if err := t.repo.SetRetentionDays(ctx, s.TenantID, days); err != nil {
+		return Settings{}, err
+	}
+	return in.Settings, nil
+}
+
+// RetentionCutoff is the start time before which a conversation is past a
+// retention of days at now.
+func RetentionCutoff(now time.Time, days int) time.Time {
+	return now.UTC().AddDate(0, 0, -days)
 }
 
 // RetainerOptions tune the retention runs.
@@ -164,13 +220,12 @@ func (r *Retainer) RunOnce(ctx context.Context) (int, error) {
 		}
 		n, err := r.tenant(ctx, tenant, days)
 		total += n
-		if r.o.Audit != nil && (err == nil || ctx.Err() == nil) {
+		if err == nil || ctx.Err() == nil {
 			result := audit.ResultOK
 			if err != nil {
 				result = errs.ReasonOf(err)
 			}
-			r.o.Audit.Record(ctx, audit.Record{TenantID: tenant, ActorKind: audit.ActorSystem, Operation: "retention.run",
-				TargetType: "tenant", TargetID: strconv.FormatInt(tenant, 10), Result: result})
+			r.record(ctx, tenant, "retention.run", "tenant", strconv.FormatInt(tenant, 10), result)
 		}
 		if err != nil {
 			return total, err
@@ -179,9 +234,17 @@ func (r *Retainer) RunOnce(ctx context.Context) (int, error) {
 	return total, nil
 }
 
+// record takes an audit record of the system's retention, if audited.
+func (r *Retainer) record(ctx context.Context, tenant int64, op, targetType, targetID, result string) {
+	if r.o.Audit != nil {
+		r.o.Audit.Record(ctx, audit.Record{TenantID: tenant, ActorKind: audit.ActorSystem, Operation: op,
+			TargetType: targetType, TargetID: targetID, Result: result})
+	}
+}
+
 // tenant deletes one tenant's expired conversations in batches.
 func (r *Retainer) tenant(ctx context.Context, tenant int64, days int) (int, error) {
-	cutoff := r.o.Now().UTC().AddDate(0, 0, -days)
+	cutoff := RetentionCutoff(r.o.Now(), days)
 	total := 0
 	for {
 		ids, err := r.repo.ExpiredConversations(ctx, tenant, cutoff, r.o.Batch)
@@ -191,10 +254,17 @@ func (r *Retainer) tenant(ctx context.Context, tenant int64, days int) (int, err
 		if len(ids) == 0 {
 			return total, r.repo.FinishRetention(ctx, tenant, r.owner)
 		}
-		n, err := r.purger.Purge(ctx, tenant, ids)
+		gone, err := r.purger.Purge(ctx, tenant, ids)
 		if err != nil {
 			return total, fmt.Errorf("deleting conversations: %w", err)
 		}
+		// Each conversation retention deletes leaves its record, as a
+		// delete by an admin does: the run's record alone would not say
+		// which went.
+		for _, id := range gone {
+			r.record(ctx, tenant, "retention.delete", "conversation", strconv.FormatInt(id, 10), audit.ResultOK)
+		}
+		n := len(gone)
 		total += n
 		ok, err := r.repo.RenewRetention(ctx, tenant, r.owner, n, r.o.Lease)
 		if err != nil {

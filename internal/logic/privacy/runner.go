@@ -16,7 +16,8 @@ import (
 
 // Purger deletes conversations of a tenant (conversation.Deleter).
 type Purger interface {
-	Purge(ctx context.Context, tenantID int64, ids []int64) (int, error)
+	// Purge returns the ids of the conversations it deleted.
+	Purge(ctx context.Context, tenantID int64, ids []int64) ([]int64, error)
 }
 
 // RunnerOptions tune the erasure runner.
@@ -298,9 +299,11 @@ func (r *Runner) work(ctx context.Context, e *model.Erasure) error {
 		var n int
 		err = r.tx.InTx(ctx, func(ctx context.Context) error {
 			var err error
-			if n, err = r.purger.Purge(ctx, e.TenantID, ids); err != nil {
+			gone, err := r.purger.Purge(ctx, e.TenantID, ids)
+			if err != nil {
 				return fmt.Errorf("deleting conversations: %w", err)
 			}
+			n = len(gone)
 			ok, err := r.repo.ErasureProgress(ctx, e.ID, r.owner, n, r.o.Lease)
 			if err != nil {
 				return err

@@ -95,11 +95,11 @@ func TestErasureResumesAfterItsHolderDies(t *testing.T) {
 		if err != nil || len(ids) != 2 {
 			t.Fatalf("batch: %v %v", ids, err)
 		}
-		n, err := deleter.Purge(ctx, tenant, ids)
-		if err != nil || n != 2 {
-			t.Fatalf("purge: %d %v", n, err)
+		gone, err := deleter.Purge(ctx, tenant, ids)
+		if err != nil || len(gone) != 2 {
+			t.Fatalf("purge: %v %v", gone, err)
 		}
-		if ok, err := repo.ErasureProgress(ctx, job.ID, "dead", n, 500*time.Millisecond); !ok || err != nil {
+		if ok, err := repo.ErasureProgress(ctx, job.ID, "dead", len(gone), 500*time.Millisecond); !ok || err != nil {
 			t.Fatalf("progress: %v %v", ok, err)
 		}
 
