@@ -184,6 +184,7 @@ func TestAuthLoginRefreshAndReuseOnMariaDB(t *testing.T) {
 	}
 
 	// A refresh token works once; presenting it again revokes its family.
+	other := authLogin(t, s, *rep.Email, f.Password) // another login: another family
 	var second authPair
 	authRefresh(t, s, p.RefreshToken).want(t, http.StatusOK, "").decode(t, &second)
 	if second.RefreshToken == p.RefreshToken || authMeID(t, s, second.AccessToken) != rep.ID {
@@ -191,7 +192,24 @@ func TestAuthLoginRefreshAndReuseOnMariaDB(t *testing.T) {
 	}
 	authRefresh(t, s, p.RefreshToken).want(t, http.StatusUnauthorized, "UNAUTHENTICATED")
 	authRefresh(t, s, second.RefreshToken).want(t, http.StatusUnauthorized, "UNAUTHENTICATED")
-	// Another login of the same user is another family.
+	// The access token refreshed from the reused token, perhaps a thief's,
+	// is refused, as are the user's others.
+	for _, tok := range []string{second.AccessToken, other.AccessToken} {
+		r := authCall(t, s, http.MethodGet, "/api/v1/me", tok, nil).want(t, http.StatusUnauthorized, "TOKEN_REVOKED")
+		if !strings.Contains(r.Msg, "used twice") {
+			t.Fatalf("refusal after a refresh token's reuse says %q", r.Msg)
+		}
+	}
+	// The user's other login refreshes and goes on with its new access
+	// token; another user is untouched.
+	var again authPair
+	authRefresh(t, s, other.RefreshToken).want(t, http.StatusOK, "").decode(t, &again)
+	if authMeID(t, s, again.AccessToken) != rep.ID {
+		t.Fatal("the other login's refreshed token is not the user's")
+	}
+	if authMeID(t, s, byPhone.AccessToken) != created.ID {
+		t.Fatal("another user's token changed hands")
+	}
 	authRefresh(t, s, byPhone.RefreshToken).want(t, http.StatusOK, "")
 
 	// Concurrent refreshes of one token: exactly one wins.

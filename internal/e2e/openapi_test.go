@@ -174,6 +174,9 @@ func TestOpenAPIOnMariaDB(t *testing.T) {
 	var next controller.TokenPairJSON
 	c.do(http.MethodPost, "/api/v1/auth/refresh", "", map[string]string{"refresh_token": pair.RefreshToken}, http.StatusOK).decode(t, &next)
 	c.do(http.MethodPost, "/api/v1/auth/refresh", "", map[string]string{"refresh_token": pair.RefreshToken}, http.StatusUnauthorized)
+	// The reuse revoked the admin's access tokens: sign in again.
+	c.do(http.MethodGet, "/api/v1/me", next.AccessToken, nil, http.StatusUnauthorized)
+	c.do(http.MethodPost, "/api/v1/auth/login", "", map[string]string{"account": *f.Admin.Email, "password": f.Password}, http.StatusOK).decode(t, &next)
 	admin := next.AccessToken
 
 	// Org: the admin has no department (null), the rep has one.

@@ -304,7 +304,7 @@ func (a *Auth) Refresh(ctx context.Context, req RefreshRequest) (*TokenPair, err
 	case rt.RevokedAt != nil:
 		return nil, errRefreshBad
 	case rt.UsedAt != nil:
-		return nil, a.revokeFamily(ctx, rt.FamilyID, now, errRefreshSpent)
+		return nil, a.reused(ctx, rt, now)
 	case !now.Before(rt.ExpiresAt):
 		return nil, errs.Unauthenticated("the refresh token has expired; sign in again")
 	}
@@ -326,9 +326,26 @@ func (a *Auth) Refresh(ctx context.Context, req RefreshRequest) (*TokenPair, err
 	}
 	if !won {
 		// A concurrent refresh spent it first: to this caller it is a reuse.
-		return nil, a.revokeFamily(ctx, rt.FamilyID, now, errRefreshSpent)
+		return nil, a.reused(ctx, rt, now)
 	}
 	return a.pairWith(ctx, u, nextRaw)
+}
+
+// reused answers a refresh token presented after it was spent. Whoever
+// spent it first got a pair from it, perhaps a thief who copied the
+// token: revoking the family ends its refresh tokens, but not the access
+// token that pair holds, which would work for the rest of its life. So
+// every access token of the user is revoked too, on every instance. The
+// user's other sessions (other families) refresh and go on; this one
+// signs in again.
+func (a *Auth) reused(ctx context.Context, rt *model.RefreshToken, now time.Time) error {
+	if err := a.refresh.RevokeFamily(ctx, rt.FamilyID, now); err != nil {
+		return err
+	}
+	if err := a.revocations.Revoke(ctx, model.TokenVersionUser, rt.TenantID, rt.UserID, RevokedRefreshReuse); err != nil {
+		return err
+	}
+	return errRefreshSpent
 }
 
 func (a *Auth) revokeFamily(ctx context.Context, familyID string, now time.Time, answer error) error {

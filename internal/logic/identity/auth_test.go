@@ -3,10 +3,12 @@ package identity_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/logic/identity"
 	"github.com/megaview/mgvcore/internal/model"
 )
@@ -123,9 +125,25 @@ func TestRefreshRotatesAndReuseRevokesTheFamily(t *testing.T) {
 	wantOrgErr(t, err, "UNAUTHENTICATED", "")
 	_, err = w.auth.Refresh(ctx, identity.RefreshRequest{RefreshToken: second.RefreshToken})
 	wantOrgErr(t, err, "UNAUTHENTICATED", "")
-	// Another login (another family) is untouched.
-	if _, err := w.auth.Refresh(ctx, identity.RefreshRequest{RefreshToken: other.RefreshToken}); err != nil {
+	// The access token refreshed from it, perhaps a thief's, is refused,
+	// and so are the user's others, saying why.
+	for _, tok := range []string{second.AccessToken, other.AccessToken} {
+		c, err := w.tokens.Verify(tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.revocations.Check(c); errs.ReasonOf(err) != errs.ReasonTokenRevoked || !strings.Contains(err.Error(), "used twice") {
+			t.Fatalf("an access token of the user after a refresh token's reuse: %v", err)
+		}
+	}
+	// Another login (another family) refreshes, and its new access token
+	// is good.
+	again, err := w.auth.Refresh(ctx, identity.RefreshRequest{RefreshToken: other.RefreshToken})
+	if err != nil {
 		t.Fatalf("other family: %v", err)
+	}
+	if c, err := w.tokens.Verify(again.AccessToken); err != nil || w.revocations.Check(c) != nil {
+		t.Fatalf("other family's new access token: %v / %v", err, w.revocations.Check(c))
 	}
 }
 

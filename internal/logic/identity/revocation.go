@@ -18,10 +18,13 @@ const (
 	RevokedDepartment = "department"
 	RevokedPassword   = "password"
 	RevokedLogout     = "logout"
-	RevokedAppSecret  = "secret"
-	RevokedAppDisable = "app_disabled"
-	RevokedAppScopes  = "scopes"
-	RevokedAppDelete  = "app_deleted"
+	// RevokedRefreshReuse: a spent refresh token of the user was presented
+	// again, so a pair refreshed from it may be in other hands.
+	RevokedRefreshReuse = "refresh_reuse"
+	RevokedAppSecret    = "secret"
+	RevokedAppDisable   = "app_disabled"
+	RevokedAppScopes    = "scopes"
+	RevokedAppDelete    = "app_deleted"
 )
 
 // TokenVersionRepo stores the token version of each user and app.
@@ -148,6 +151,8 @@ func revokedError(reason string) error {
 		msg = "this token was revoked: the password was changed; sign in again"
 	case RevokedLogout:
 		msg = "this token was revoked: the account signed out; sign in again"
+	case RevokedRefreshReuse:
+		msg = "this token was revoked: a refresh token of the account was used twice, so it may have leaked; refresh the token or sign in again"
 	case RevokedAppSecret:
 		msg = "this app token was revoked: the app's secret changed; get a new app token"
 	case RevokedAppDisable:
