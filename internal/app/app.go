@@ -45,6 +45,10 @@ const readyCheckTimeout = 2 * time.Second
 // build info is one log line and nothing is written to out, so the output
 // stays one JSON object per line.
 func Serve(ctx context.Context, cfg *config.Config, out io.Writer, log zerolog.Logger) error {
+	if cfg.Auth.JWTSecret == "" {
+		// An empty HMAC key signs tokens that anyone can sign.
+		return errors.New("auth.jwt_secret: no secret to sign tokens with: set auth.jwt_secret_file (created with a random secret outside pro) or " + config.EnvPrefix + "_AUTH_JWT_SECRET")
+	}
 	if cfg.Log.Format == "json" {
 		ev := log.Info().Int("pid", os.Getpid())
 		for _, kv := range global.BuildInfo(cfg.App.Env) {

@@ -15,7 +15,7 @@ func TestAppsCap(t *testing.T) {
 		t.Fatalf("default cap %d, %v", dev.Apps.MaxPerTenant, err)
 	}
 	for _, name := range []string{"dev", "test", "pro"} {
-		path := filepath.Join("..", "..", "config", "config_"+name+".toml")
+		path := filepath.Join(shippedDir, "config_"+name+".toml")
 		data, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)

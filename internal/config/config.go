@@ -297,7 +297,11 @@ type Breaker struct {
 
 // Auth configures tokens.
 type Auth struct {
-	JWTSecret       string   `toml:"jwt_secret"`
+	JWTSecret string `toml:"jwt_secret"`
+	// JWTSecretFile holds the secret when JWTSecret is not set; outside
+	// pro it is created with a random secret when missing (see
+	// secretFromFile).
+	JWTSecretFile   string   `toml:"jwt_secret_file"`
 	AccessTokenTTL  Duration `toml:"access_token_ttl"`
 	RefreshTokenTTL Duration `toml:"refresh_token_ttl"`
 	AppTokenTTL     Duration `toml:"app_token_ttl"`
@@ -381,6 +385,9 @@ func Parse(path string, data []byte, env Environment) (*Config, error) {
 	}
 	if err := checkEnvInPro(cfg, env); err != nil {
 		return nil, err
+	}
+	if err := cfg.secretFromFile(); err != nil {
+		return nil, fmt.Errorf("config file %s: %w", path, err)
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("config file %s: %w", path, err)
@@ -774,8 +781,8 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// DevJWTSecrets are the secrets of config_dev.toml and config_test.toml:
-// anyone who read the repository can sign tokens with them.
+// DevJWTSecrets are the secrets the repository ships (config_test.toml's):
+// anyone who read it can sign tokens with them.
 var DevJWTSecrets = []string{"dev-only-secret-change-me-0123456789abcdef"}
 
 // MinSecretBytes is the shortest auth.jwt_secret pro accepts (HS256 wants
@@ -808,7 +815,7 @@ func (c *Config) unsafeInPro() []string {
 func weakSecret(secret string) string {
 	for _, dev := range DevJWTSecrets {
 		if secret == dev {
-			return "is the development secret of config_dev.toml / config_test.toml"
+			return "is the development secret of config_test.toml"
 		}
 	}
 	if len(secret) < MinSecretBytes {

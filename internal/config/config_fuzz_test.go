@@ -11,7 +11,7 @@ import (
 // it must either accept the file or refuse it with one line, never panic.
 func FuzzParse(f *testing.F) {
 	for _, env := range []string{"dev", "test", "pro"} {
-		if data, err := os.ReadFile(filepath.Join("..", "..", "config", "config_"+env+".toml")); err == nil {
+		if data, err := os.ReadFile(filepath.Join(shippedDir, "config_"+env+".toml")); err == nil {
 			f.Add(string(data), "MGV_HTTP_ADDR", ":1")
 		}
 	}

@@ -15,7 +15,7 @@ func envOf(m map[string]string) Environment { return m }
 func TestShippedConfigsAreValid(t *testing.T) {
 	for _, env := range []string{"dev", "test", "pro"} {
 		t.Run(env, func(t *testing.T) {
-			path := filepath.Join("..", "..", "config", "config_"+env+".toml")
+			path := filepath.Join(shippedDir, "config_"+env+".toml")
 			data, err := os.ReadFile(path)
 			if err != nil {
 				t.Fatal(err)
@@ -262,20 +262,102 @@ func TestProRefusesUnsafeSettings(t *testing.T) {
 	}
 }
 
-// The secrets the repository ships are the ones pro refuses by name.
+// The secret the repository ships (config_test.toml's) is one pro refuses
+// by name; config_dev.toml ships none: each development instance creates
+// its own.
 func TestShippedSecretsAreKnown(t *testing.T) {
-	for _, env := range []string{"dev", "test"} {
-		path := filepath.Join("..", "..", "config", "config_"+env+".toml")
-		data, err := os.ReadFile(path)
+	data, err := os.ReadFile(filepath.Join(shippedDir, "config_test.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Parse("config_test.toml", data, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(weakSecret(cfg.Auth.JWTSecret), "development secret") {
+		t.Error("config_test.toml's jwt_secret is not in DevJWTSecrets")
+	}
+	dev := func() string {
+		t.Helper()
+		data, err := os.ReadFile(filepath.Join(shippedDir, "config_dev.toml"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		cfg, err := Parse(path, data, noEnv)
+		if strings.Contains(string(data), "\njwt_secret =") {
+			t.Fatal("config_dev.toml ships a jwt_secret")
+		}
+		cfg, err := Parse("config_dev.toml", data, noEnv)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !strings.Contains(weakSecret(cfg.Auth.JWTSecret), "development secret") {
-			t.Errorf("%s's jwt_secret is not in DevJWTSecrets", path)
+		return cfg.Auth.JWTSecret
+	}
+	t.Chdir(t.TempDir())
+	first := dev()
+	if reason := weakSecret(first); reason != "" {
+		t.Fatalf("the created development secret %s", reason)
+	}
+	fi, err := os.Stat(filepath.Join("data", "jwt_secret"))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("data/jwt_secret: %v %v", fi, err)
+	}
+	if again := dev(); again != first {
+		t.Fatal("a second start signs with another secret")
+	}
+	t.Chdir(t.TempDir())
+	if other := dev(); other == first {
+		t.Fatal("two development installations share a secret")
+	}
+}
+
+// auth.jwt_secret_file: pro reads a private file that exists and checks
+// its secret like any other; outside pro a file others may read is made
+// 0600. An empty file is refused, and a set jwt_secret wins over the file.
+func TestJWTSecretFile(t *testing.T) {
+	t.Chdir(t.TempDir())
+	pro := "[app]\nenv = \"pro\"\n[admin]\naddr = \"127.0.0.1:2024\"\n[auth]\njwt_secret_file = \"s\"\n"
+	dev := "[auth]\njwt_secret_file = \"s\"\n"
+	write := func(content string, mode os.FileMode) {
+		t.Helper()
+		if err := os.WriteFile("s", []byte(content), mode); err != nil {
+			t.Fatal(err)
 		}
+		if err := os.Chmod("s", mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := Parse("p.toml", []byte(pro), noEnv); err == nil || !strings.Contains(err.Error(), "auth.jwt_secret_file: s does not exist; pro creates no secret") {
+		t.Fatalf("pro with no file: %v", err)
+	}
+	if _, err := os.Stat("s"); err == nil {
+		t.Fatal("pro created a secret file")
+	}
+	write(strongSecret+"\n", 0o644)
+	if _, err := Parse("p.toml", []byte(pro), noEnv); err == nil || !strings.Contains(err.Error(), "has mode 0644: others may read the secret") {
+		t.Fatalf("pro with a file others read: %v", err)
+	}
+	write(strongSecret+"\n", 0o400)
+	cfg, err := Parse("p.toml", []byte(pro), noEnv)
+	if err != nil || cfg.Auth.JWTSecret != strongSecret {
+		t.Fatalf("pro with a private file: %q %v", cfg.Auth.JWTSecret, err)
+	}
+	write(strings.Repeat("a", 40), 0o600)
+	if _, err := Parse("p.toml", []byte(pro), noEnv); err == nil || !strings.Contains(err.Error(), "auth.jwt_secret: has only 1 distinct characters") {
+		t.Fatalf("pro with a weak secret in its file: %v", err)
+	}
+	cfg, err = Parse("p.toml", []byte(pro), envOf(map[string]string{"MGV_AUTH_JWT_SECRET": strongSecret + "x"}))
+	if err != nil || cfg.Auth.JWTSecret != strongSecret+"x" {
+		t.Fatalf("the environment's secret over the file: %q %v", cfg.Auth.JWTSecret, err)
+	}
+	write(strongSecret, 0o640)
+	if cfg, err := Parse("d.toml", []byte(dev), noEnv); err != nil || cfg.Auth.JWTSecret != strongSecret {
+		t.Fatalf("dev with a file others read: %v", err)
+	}
+	if fi, err := os.Stat("s"); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("dev left the secret file readable by others: %v %v", fi, err)
+	}
+	write(" \n", 0o600)
+	if _, err := Parse("d.toml", []byte(dev), noEnv); err == nil || !strings.Contains(err.Error(), "auth.jwt_secret_file: s is empty") {
+		t.Fatalf("an empty file: %v", err)
 	}
 }

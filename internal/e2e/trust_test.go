@@ -360,3 +360,46 @@ func TestFreshStartCreatesPrivateFiles(t *testing.T) {
 	// Logs reach stderr in batches, within the flush interval.
 	waitLog(t, s, "private key was readable by other users; made it 0600", 5*time.Second)
 }
+
+// The development configuration listens on every interface, so it must not
+// sign tokens with a secret the repository publishes: on first start it
+// creates data/jwt_secret (0600) with a random secret, keeps it across
+// restarts, and refuses an admin token forged with the repository's
+// development secret.
+func TestDevStartSignsWithItsOwnSecret(t *testing.T) {
+	s := NewService(t, nil)
+	dev, err := os.ReadFile(filepath.Join(root, "config", "config_dev.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(s.ConfigPath, dev, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f := NewFixture(t, s)
+	s.Start()
+	secretFile := filepath.Join(s.Dir, "data", "jwt_secret")
+	fi, err := os.Stat(secretFile)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("data/jwt_secret after the first start: %v %v", fi, err)
+	}
+	secret, err := os.ReadFile(secretFile)
+	if err != nil || strings.Contains(string(secret), testJWTSecret) {
+		t.Fatalf("data/jwt_secret holds the repository's secret (%v)", err)
+	}
+
+	forged := f.Token(t, f.Admin) // signed with the repository's development secret
+	authCall(t, s, http.MethodGet, "/api/v1/me", forged, nil).want(t, http.StatusUnauthorized, "UNAUTHENTICATED")
+	pair := authLogin(t, s, *f.Admin.Email, f.Password)
+	if authMeID(t, s, pair.AccessToken) != f.Admin.ID {
+		t.Fatal("a signed-in admin's token is not theirs")
+	}
+
+	s.Kill()
+	s.Start()
+	if authMeID(t, s, pair.AccessToken) != f.Admin.ID {
+		t.Fatal("a token signed before a restart is refused after it")
+	}
+	if again, err := os.ReadFile(secretFile); err != nil || string(again) != string(secret) {
+		t.Fatalf("the restart changed the secret (%v)", err)
+	}
+}
