@@ -13,6 +13,7 @@ import (
 
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
 	"github.com/megaview/mgvcore/internal/bound"
+	"github.com/megaview/mgvcore/internal/clientip"
 	"github.com/megaview/mgvcore/internal/config"
 	"github.com/megaview/mgvcore/internal/dao"
 	"github.com/megaview/mgvcore/internal/grpc/interceptor"
@@ -85,8 +86,9 @@ func newDomain(cfg *config.Config, log zerolog.Logger, d *deps, pol *policies) (
 			PerAccount: cfg.Auth.SigninAccountAttempts, PerAddress: cfg.Auth.SigninAddressAttempts,
 			SlowBase: identity.DefaultThrottle.SlowBase, SlowMax: identity.DefaultThrottle.SlowMax,
 		},
-		// The client address the policy chain established for the call.
-		ClientAddr:  func(ctx context.Context) string { return policy.InfoFrom(ctx).ClientIP },
+		// The client the policy chain established for the call: one
+		// budget per IPv4 address or IPv6 /64.
+		ClientAddr:  func(ctx context.Context) string { return clientip.Key(policy.InfoFrom(ctx).ClientIP) },
 		Revocations: dm.revocations,
 	})
 	if err != nil {

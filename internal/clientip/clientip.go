@@ -197,3 +197,24 @@ func (r *Resolver) FromRequest(req *http.Request) string {
 	}
 	return r.Resolve(req.RemoteAddr, req.Header[HeaderXForwardedFor], realIP)
 }
+
+// Key is the part of a client address that names one client, for the
+// budgets kept per client (anonymous rate limits, sign-in throttling,
+// caller-sampled traces): an IPv4 address as it is, an IPv6 one as its /64
+// network. A single host is commonly given a whole /64 and may send from
+// any of its 2⁶⁴ addresses, so an IPv6 address alone would let one client
+// take a fresh budget with every call.
+func Key(addr string) string {
+	if strings.IndexByte(addr, ':') < 0 {
+		return addr // IPv4, or not an address: nothing to group
+	}
+	ip, err := netip.ParseAddr(addr)
+	if err != nil || ip.Is4In6() {
+		return addr
+	}
+	p, err := ip.Prefix(64)
+	if err != nil {
+		return addr
+	}
+	return p.String()
+}

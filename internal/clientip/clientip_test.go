@@ -159,3 +159,26 @@ func TestResolveUntrustedPeerPrintsCanonically(t *testing.T) {
 		t.Errorf("an IPv4 peer's address allocates %v times, want none", n)
 	}
 }
+
+// An IPv6 client is its /64 network; an IPv4 one, or an IPv4 address
+// written as IPv6, is itself; what is not an address is left as it is.
+func TestKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"192.0.2.10":                  "192.0.2.10",
+		"2001:db8:1:2::1":             "2001:db8:1:2::/64",
+		"2001:db8:1:2:ffff:ffff:ff:1": "2001:db8:1:2::/64",
+		"2001:db8:1:3::1":             "2001:db8:1:3::/64",
+		"::1":                         "::/64",
+		"::ffff:192.0.2.10":           "::ffff:192.0.2.10",
+		"fe80::1%eth0":                "fe80::/64",
+		"":                            "",
+		"not:an:address":              "not:an:address",
+	} {
+		if got := Key(in); got != want {
+			t.Errorf("Key(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = Key("192.0.2.10") }); n != 0 {
+		t.Errorf("an IPv4 key allocates %v times", n)
+	}
+}

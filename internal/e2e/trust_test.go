@@ -161,6 +161,39 @@ func TestTrustedProxyForwardedForIsBelieved(t *testing.T) {
 	}
 }
 
+// An IPv6 client is limited as its /64 network: a host given a whole /64,
+// as hosts commonly are, would otherwise take a fresh anonymous budget, and
+// a fresh sign-in address budget, with each of its 2⁶⁴ addresses. Here 100
+// calls at once, each from its own address of one /64, behind a trusted
+// proxy, are limited as one client; another /64 is another client.
+func TestIPv6ClientIsItsNetwork(t *testing.T) {
+	env := anonEnv(map[string]string{"MGV_HTTP_TRUSTED_PROXIES": "127.0.0.1/32"})
+	s := NewService(t, env)
+	s.Start()
+	c := &http.Client{}
+	var limited atomic.Int64
+	var wg sync.WaitGroup
+	for i := range 100 {
+		wg.Go(func() {
+			h := map[string]string{"X-Forwarded-For": fmt.Sprintf("2001:db8:1:2:%x::%x", i, i+1)}
+			if anonPing(t, s, c, h) == http.StatusTooManyRequests {
+				limited.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if limited.Load() < 50 {
+		t.Errorf("only %d of 100 calls at once from one /64 were limited", limited.Load())
+	}
+	if code := anonPing(t, s, c, map[string]string{"X-Forwarded-For": "2001:db8:1:3::1"}); code != http.StatusOK {
+		t.Errorf("a call from another /64: %d", code)
+	}
+	// One key per /64 (an idle key may have been evicted already).
+	if keys := metric(t, s, "mgv_ratelimit_keys"); keys > 2 {
+		t.Errorf("%g rate-limit keys, want one per /64 (at most 2)", keys)
+	}
+}
+
 func heapInUse(t *testing.T, s *Service) float64 {
 	return metric(t, s, "go_memstats_heap_inuse_bytes")
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/megaview/mgvcore/internal/clientip"
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/limit"
 )
@@ -57,5 +58,5 @@ func RateLimitKey(info *Info) limit.Key {
 	case c.TenantID != "":
 		return limit.Key{Scope: limit.ScopeTenant, ID: c.TenantID, Tier: c.Tier}
 	}
-	return limit.Key{Scope: limit.ScopeIP, ID: info.ClientIP}
+	return limit.Key{Scope: limit.ScopeIP, ID: clientip.Key(info.ClientIP)}
 }

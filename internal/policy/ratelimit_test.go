@@ -57,6 +57,15 @@ func TestRateLimitKey(t *testing.T) {
 			}
 		})
 	}
+	// An anonymous IPv6 client is limited as its /64: a host that holds
+	// the whole network would otherwise get a fresh budget per address.
+	for _, addr := range []string{"2001:db8:1:2::1", "2001:db8:1:2::ffff"} {
+		info, _ := callInfo(testOp, Caller{})
+		info.ClientIP = addr
+		if got, want := RateLimitKey(info), (limit.Key{Scope: limit.ScopeIP, ID: "2001:db8:1:2::/64"}); got != want {
+			t.Errorf("%s: key %+v, want %+v", addr, got, want)
+		}
+	}
 }
 
 func newLimiter(t *testing.T) *limit.Limiter {

@@ -3,11 +3,12 @@ package tracing
 import (
 	"hash/maphash"
 	"math"
-	"net/netip"
 	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/megaview/mgvcore/internal/clientip"
 )
 
 // ClientAddress is what StartServer's headers may also tell: the address
@@ -80,7 +81,7 @@ func newClientBuckets(rps float64, n int) *clientBuckets {
 
 // index is the bucket of a client address.
 func (c *clientBuckets) index(client string) uint64 {
-	return maphash.String(c.seed, clientKey(client)) % uint64(len(c.tat))
+	return maphash.String(c.seed, clientip.Key(client)) % uint64(len(c.tat))
 }
 
 func (c *clientBuckets) allow(client string, now time.Time) bool {
@@ -96,19 +97,4 @@ func (c *clientBuckets) allow(client string, now time.Time) bool {
 			return true
 		}
 	}
-}
-
-// clientKey is the part of an address that names one client: an IPv4
-// address, or the /64 network of an IPv6 one, which a single host often
-// holds whole.
-func clientKey(addr string) string {
-	ip, err := netip.ParseAddr(addr)
-	if err != nil || !ip.Is6() || ip.Is4In6() {
-		return addr
-	}
-	p, err := ip.Prefix(64)
-	if err != nil {
-		return addr
-	}
-	return p.String()
 }

@@ -86,8 +86,10 @@ type AuthDeps struct {
 	Throttle ThrottleRepo
 	// ThrottlePolicy is the sign-in budget; DefaultThrottle when zero.
 	ThrottlePolicy ThrottlePolicy
-	// ClientAddr is the client address of a call, as the transports put it
-	// in the context; "" when unknown (only the account is counted).
+	// ClientAddr names the client of a call for its sign-in budget: its
+	// address as the transports put it in the context, an IPv6 one as its
+	// /64 network (clientip.Key); "" when unknown (only the account is
+	// counted).
 	ClientAddr func(ctx context.Context) string
 	// Sleep delays failed sign-ins; a context-aware time.Sleep when nil.
 	Sleep func(ctx context.Context, d time.Duration) error
