@@ -83,7 +83,8 @@ func newDomain(cfg *config.Config, log zerolog.Logger, d *deps, pol *policies) (
 		Throttle: dao.NewSigninThrottle(d.db),
 		ThrottlePolicy: identity.ThrottlePolicy{
 			Window:     cfg.Auth.SigninWindow.Duration,
-			PerAccount: cfg.Auth.SigninAccountAttempts, PerAddress: cfg.Auth.SigninAddressAttempts,
+			PerAccount: cfg.Auth.SigninAccountAttempts, PerAccountTotal: cfg.Auth.SigninAccountTotalAttempts,
+			KnownFor: cfg.Auth.SigninKnownClientFor.Duration, PerAddress: cfg.Auth.SigninAddressAttempts,
 			SlowBase: identity.DefaultThrottle.SlowBase, SlowMax: identity.DefaultThrottle.SlowMax,
 		},
 		// The client the policy chain established for the call: one

@@ -306,10 +306,15 @@ type Auth struct {
 	RefreshTokenTTL Duration `toml:"refresh_token_ttl"`
 	AppTokenTTL     Duration `toml:"app_token_ttl"`
 	// Sign-in throttling, counted in the database for the whole fleet:
-	// attempts per account (or app key) and per client address in a window.
-	SigninWindow          Duration `toml:"signin_window"`
-	SigninAccountAttempts int      `toml:"signin_account_attempts"`
-	SigninAddressAttempts int      `toml:"signin_address_attempts"`
+	// attempts per account (or app key) from one client, per account from
+	// all clients it does not know, and per client address, in a window; a
+	// client that signed in to an account stays known to it for
+	// SigninKnownClientFor.
+	SigninWindow               Duration `toml:"signin_window"`
+	SigninAccountAttempts      int      `toml:"signin_account_attempts"`
+	SigninAccountTotalAttempts int      `toml:"signin_account_total_attempts"`
+	SigninKnownClientFor       Duration `toml:"signin_known_client_for"`
+	SigninAddressAttempts      int      `toml:"signin_address_attempts"`
 }
 
 // MetricsOnAdmin reports whether /metrics is served on admin.addr instead of
@@ -490,9 +495,11 @@ func Default() *Config {
 			RefreshTokenTTL: Duration{30 * 24 * time.Hour},
 			AppTokenTTL:     Duration{2 * time.Hour},
 
-			SigninWindow:          Duration{15 * time.Minute},
-			SigninAccountAttempts: 5,
-			SigninAddressAttempts: 100,
+			SigninWindow:               Duration{15 * time.Minute},
+			SigninAccountAttempts:      5,
+			SigninAccountTotalAttempts: 50,
+			SigninKnownClientFor:       Duration{30 * 24 * time.Hour},
+			SigninAddressAttempts:      100,
 		},
 		Events:   defaultEvents(),
 		Audit:    defaultAudit(),
@@ -759,6 +766,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Auth.SigninAddressAttempts < c.Auth.SigninAccountAttempts {
 		bad("auth.signin_address_attempts", "must be at least auth.signin_account_attempts")
+	}
+	if c.Auth.SigninAccountTotalAttempts < c.Auth.SigninAccountAttempts {
+		bad("auth.signin_account_total_attempts", "must be at least auth.signin_account_attempts")
+	}
+	if c.Auth.SigninKnownClientFor.Duration < 0 {
+		bad("auth.signin_known_client_for", "must not be negative (0: no client is known)")
 	}
 	errs = append(errs, c.Events.validate()...)
 	for op, d := range c.Timeouts {

@@ -61,15 +61,25 @@ func (r *SigninThrottle) Reset(ctx context.Context, bucket string) error {
 	return dbError(conn(ctx, r.db).Exec("DELETE FROM signin_throttle WHERE bucket = ?", bucket).Error, nil)
 }
 
-// Trim deletes up to limit buckets whose window began before before, and
-// returns how many it deleted.
-func (r *SigninThrottle) Trim(ctx context.Context, before time.Time, limit int) (int64, error) {
+// Seen reports whether bucket's window began at or after since.
+func (r *SigninThrottle) Seen(ctx context.Context, bucket string, since time.Time) (bool, error) {
+	var n int64
+	err := conn(ctx, r.db).Raw("SELECT COUNT(*) FROM signin_throttle WHERE bucket = ? AND window_start >= ?", bucket, since.UTC()).Scan(&n).Error
+	return n > 0, dbError(err, nil)
+}
+
+// Trim deletes up to limit buckets whose window began before before,
+// except those of kind keep, which go once theirs began before keepBefore,
+// and returns how many it deleted.
+func (r *SigninThrottle) Trim(ctx context.Context, before time.Time, keep string, keepBefore time.Time, limit int) (int64, error) {
 	db := conn(ctx, r.db)
+	cond := "(kind <> ? AND window_start < ?) OR (kind = ? AND window_start < ?)"
+	args := []any{keep, before.UTC(), keep, keepBefore.UTC()}
 	var res *gorm.DB
 	if db.Name() == "mysql" {
-		res = db.Exec("DELETE FROM signin_throttle WHERE window_start < ? LIMIT ?", before.UTC(), limit)
+		res = db.Exec("DELETE FROM signin_throttle WHERE "+cond+" LIMIT ?", append(args, limit)...)
 	} else {
-		res = db.Exec("DELETE FROM signin_throttle WHERE bucket IN (SELECT bucket FROM signin_throttle WHERE window_start < ? LIMIT ?)", before.UTC(), limit)
+		res = db.Exec("DELETE FROM signin_throttle WHERE bucket IN (SELECT bucket FROM signin_throttle WHERE "+cond+" LIMIT ?)", append(args, limit)...)
 	}
 	return res.RowsAffected, dbError(res.Error, nil)
 }

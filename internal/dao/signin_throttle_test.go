@@ -82,20 +82,37 @@ func TestSigninThrottle(t *testing.T) {
 			t.Fatalf("after 20 concurrent hits: %d (highest seen %d)", n, top)
 		}
 
-		// Trim deletes the buckets of past windows, in batches.
+		// Seen: a window that began at or after since.
+		for since, want := range map[time.Time]bool{t0: true, t0.Add(17 * time.Minute): true, t0.Add(18 * time.Minute): false} {
+			if seen, err := r.Seen(ctx, "a", since); err != nil || seen != want {
+				t.Fatalf("seen since %v: %v %v, want %v", since, seen, err, want)
+			}
+		}
+		if seen, err := r.Seen(ctx, "never", t0.Add(-time.Hour)); err != nil || seen {
+			t.Fatalf("a bucket never hit is seen: %v", err)
+		}
+
+		// Trim deletes the buckets of past windows, in batches; buckets of
+		// the kept kind only once their own horizon is past.
 		for i := range 5 {
 			hit(fmt.Sprintf("old%d", i), t0.Add(-time.Hour))
 		}
-		deleted, err := r.Trim(ctx, t0.Add(-window), 3)
+		for i, at := range []time.Time{t0.Add(-time.Hour), t0.Add(-40 * 24 * time.Hour)} {
+			if _, _, err := r.Hit(ctx, fmt.Sprint("known", i), "known", at, at); err != nil {
+				t.Fatal(err)
+			}
+		}
+		keepBefore := t0.Add(-30 * 24 * time.Hour)
+		deleted, err := r.Trim(ctx, t0.Add(-window), "known", keepBefore, 3)
 		if err != nil || deleted != 3 {
 			t.Fatalf("trim: %d, %v", deleted, err)
 		}
-		if deleted, err = r.Trim(ctx, t0.Add(-window), 3); err != nil || deleted != 2 {
+		if deleted, err = r.Trim(ctx, t0.Add(-window), "known", keepBefore, 3); err != nil || deleted != 3 {
 			t.Fatalf("second trim: %d, %v", deleted, err)
 		}
-		var left int64
-		if err := db.Raw("SELECT COUNT(*) FROM signin_throttle").Scan(&left).Error; err != nil || left != 2 {
-			t.Fatalf("rows left %d, %v", left, err)
+		var left []string
+		if err := db.Raw("SELECT bucket FROM signin_throttle ORDER BY bucket").Scan(&left).Error; err != nil || fmt.Sprint(left) != "[a b known0]" {
+			t.Fatalf("rows left %v, %v; want a, b and the client known an hour ago", left, err)
 		}
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -32,9 +33,23 @@ type signinAnswer struct {
 
 // signin posts one login without failing the test (it runs in goroutines).
 func signin(s *Service, account, password string) (_ signinAnswer, err error) {
+	return signinFrom(s, "", account, password)
+}
+
+// signinFrom is signin from client address from, forwarded by a trusted
+// proxy ("": the test's own address).
+func signinFrom(s *Service, from, account, password string) (_ signinAnswer, err error) {
 	body, _ := json.Marshal(map[string]string{"account": account, "password": password})
 	start := time.Now()
-	resp, err := http.Post(s.URL("/api/v1/auth/login"), "application/json", strings.NewReader(string(body)))
+	req, err := http.NewRequest(http.MethodPost, s.URL("/api/v1/auth/login"), strings.NewReader(string(body)))
+	if err != nil {
+		return signinAnswer{}, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if from != "" {
+		req.Header.Set("X-Forwarded-For", from)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return signinAnswer{}, err
 	}
@@ -212,9 +227,11 @@ func TestSigninThrottleAcrossInstancesOnMariaDB(t *testing.T) {
 	if st.Code() != codes.ResourceExhausted || hint == nil || hint.GetRetryDelay().AsDuration() <= 0 {
 		t.Fatalf("sixth app attempt: %v (retry hint %v)", last, hint)
 	}
-	// The rows are few: one per account, app key and address.
+	// The rows are few: for each account and app key one from this client
+	// and one in all, one per address, and one for each client an account
+	// signed in from.
 	var rows int64
-	if err := f.DB.Raw("SELECT COUNT(*) FROM signin_throttle").Scan(&rows).Error; err != nil || rows > 8 {
+	if err := f.DB.Raw("SELECT COUNT(*) FROM signin_throttle").Scan(&rows).Error; err != nil || rows > 16 {
 		t.Fatalf("signin_throttle rows: %d %v", rows, err)
 	}
 }
@@ -248,5 +265,63 @@ func TestSigninIsExactOnMariaDB(t *testing.T) {
 	}
 	if _, err := auth.CreateAppToken(ctx, &openv1.CreateAppTokenRequest{AppKey: f.App.AppKey, AppSecret: f.AppSecret}); err != nil {
 		t.Fatalf("the app's own key: %v", err)
+	}
+}
+
+// Nobody can lock an account out, on a fleet: wrong passwords spread over
+// 60 clients and two instances meet the account's total budget, so a
+// client the account does not know waits; but where the owner signed in
+// before, they still get in, on either instance.
+func TestSigninAttackDoesNotLockTheOwnerOutOnMariaDB(t *testing.T) {
+	env := signinEnv(t)
+	env["MGV_HTTP_TRUSTED_PROXIES"] = "127.0.0.1/32"
+	env["MGV_AUTH_SIGNIN_ACCOUNT_TOTAL_ATTEMPTS"] = "20"
+	a := NewService(t, env)
+	f := NewFixture(t, a)
+	b := NewService(t, env)
+	a.Start()
+	b.Start()
+	account, home := *f.Reps[0].Email, "203.0.113.7"
+	if r, err := signinFrom(a, home, account, f.Password); err != nil || r.status != http.StatusOK {
+		t.Fatalf("the owner signs in at home: %+v %v", r, err)
+	}
+
+	answers := make([]signinAnswer, 60)
+	sem := make(chan struct{}, 20)
+	var wg sync.WaitGroup
+	for i := range answers {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			s := []*Service{a, b}[i%2]
+			r, err := signinFrom(s, fmt.Sprintf("198.51.100.%d", i+1), account, "wrong password")
+			if err != nil {
+				t.Error(err)
+			}
+			answers[i] = r
+		})
+	}
+	wg.Wait()
+	failed, limited := 0, 0
+	for _, r := range answers {
+		switch r.status {
+		case http.StatusUnauthorized:
+			failed++
+		case http.StatusTooManyRequests:
+			limited++
+		default:
+			t.Errorf("a guess: %+v", r)
+		}
+	}
+	if failed != 20 || limited != 40 {
+		t.Fatalf("60 guesses from 60 clients: %d failed and %d refused; want the account's total of 20 and 40", failed, limited)
+	}
+	if r, _ := signinFrom(b, "192.0.2.99", account, f.Password); r.status != http.StatusTooManyRequests {
+		t.Fatalf("a client the account does not know, during the attack: %+v", r)
+	}
+	for _, s := range []*Service{a, b} {
+		if r, err := signinFrom(s, home, account, f.Password); err != nil || r.status != http.StatusOK {
+			t.Fatalf("the owner at home during the attack: %+v %v", r, err)
+		}
 	}
 }

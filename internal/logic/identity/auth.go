@@ -118,8 +118,11 @@ func NewAuth(d AuthDeps) (*Auth, error) {
 		if p == (ThrottlePolicy{}) {
 			p = DefaultThrottle
 		}
-		if p.Window <= 0 || p.PerAccount <= 0 || p.PerAddress <= 0 {
+		if p.Window <= 0 || p.PerAccount <= 0 || p.PerAddress <= 0 || p.KnownFor < 0 {
 			return nil, fmt.Errorf("sign-in throttle: window, per-account and per-address budgets must be positive")
+		}
+		if p.PerAccountTotal < p.PerAccount {
+			return nil, fmt.Errorf("sign-in throttle: an account's total budget (%d) is below its budget from one client (%d)", p.PerAccountTotal, p.PerAccount)
 		}
 		sleep := d.Sleep
 		if sleep == nil {

@@ -23,22 +23,40 @@ type ThrottleRepo interface {
 	Refund(ctx context.Context, bucket string) error
 	// Reset forgets the bucket.
 	Reset(ctx context.Context, bucket string) error
-	// Trim deletes up to limit buckets whose window began before before.
-	Trim(ctx context.Context, before time.Time, limit int) (int64, error)
+	// Seen reports whether bucket's window began at or after since.
+	Seen(ctx context.Context, bucket string, since time.Time) (bool, error)
+	// Trim deletes up to limit buckets whose window began before before,
+	// except those of kind keep, which go once theirs began before
+	// keepBefore.
+	Trim(ctx context.Context, before time.Time, keep string, keepBefore time.Time, limit int) (int64, error)
 }
 
 // ThrottlePolicy is the sign-in budget. Each attempt is counted, before
-// the password is checked, against the client address and then the
-// account (for an app: its app key); an attempt over either budget is
-// answered RATE_LIMITED without a password check. A success resets the
-// account and takes its attempt back from the address, so only failures
-// spend budgets; an attempt the account refuses does not spend the
-// address's either. Failed answers slow down as an account or address
-// nears its budget.
+// the password is checked, against the client address, the account (for
+// an app: its app key) from that client, and the account from every
+// client together; an attempt over any budget is answered RATE_LIMITED
+// without a password check. A success resets the account's budget from
+// its client and takes its attempt back from the others, so only failures
+// spend budgets; an attempt a budget refuses spends none of the others.
+// Failed answers slow down as an account or address nears its budget.
+//
+// The account's budget is per client so that nobody can lock an account
+// out: a few wrong passwords sent from anywhere once used to refuse its
+// owner too, for as long as someone kept sending them. Guesses spread
+// over many clients meet the account's total budget; and a client that
+// signed in to the account within KnownFor is exempt from that total, so
+// its owner, where they signed in before, still gets in.
 type ThrottlePolicy struct {
 	Window time.Duration
-	// PerAccount is the attempts of one account (or app key) per window.
+	// PerAccount is the attempts of one account (or app key) from one
+	// client per window.
 	PerAccount int
+	// PerAccountTotal is the attempts of one account from every client
+	// not known to it, together, per window.
+	PerAccountTotal int
+	// KnownFor is how long a client that signed in to an account stays
+	// exempt from the account's total budget.
+	KnownFor time.Duration
 	// PerAddress is the attempts from one client address per window,
 	// whatever the accounts.
 	PerAddress int
@@ -47,10 +65,12 @@ type ThrottlePolicy struct {
 	SlowBase, SlowMax time.Duration
 }
 
-// DefaultThrottle is 5 failures per account and 100 per client address in
-// 15 minutes, failed answers delayed from 250 ms to 2 s.
+// DefaultThrottle is, in 15 minutes, 5 failures per account from one
+// client, 50 per account from all clients it does not know, and 100 per
+// client address; a client stays known to an account for 30 days after
+// it signed in; failed answers are delayed from 250 ms to 2 s.
 var DefaultThrottle = ThrottlePolicy{
-	Window: 15 * time.Minute, PerAccount: 5, PerAddress: 100,
+	Window: 15 * time.Minute, PerAccount: 5, PerAccountTotal: 50, KnownFor: 30 * 24 * time.Hour, PerAddress: 100,
 	SlowBase: 250 * time.Millisecond, SlowMax: 2 * time.Second,
 }
 
@@ -59,6 +79,10 @@ const (
 	kindAccount = "account"
 	kindApp     = "app"
 	kindAddress = "address"
+	// kindKnown marks a client that signed in to an account.
+	kindKnown = "known"
+	// fromClient suffixes the kind of an account's budget from one client.
+	fromClient = "@client"
 )
 
 // trimEvery paces the deletion of past windows per instance; each trim
@@ -80,9 +104,13 @@ type throttle struct {
 
 // admission is one attempt let through, to be settled by its outcome.
 type admission struct {
-	t                *throttle
-	account, address string // buckets; address empty when unknown
-	level            int    // how close the attempt is to a budget, in account attempts
+	t *throttle
+	// Buckets: the account from this client, the account from every
+	// client (empty when this client is known to it), the client, and the
+	// client's mark as known to the account (both empty when the client
+	// is unknown).
+	pair, total, address, known string
+	level                       int // how close the attempt is to a budget, in account attempts
 }
 
 // bucket hashes a kind and a key: every key has one bounded size and no
@@ -92,15 +120,29 @@ func bucket(kind, key string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// admit counts the attempt against the address and the account, and
-// refuses it when either is over its budget.
+// admit counts the attempt against the address, the account from this
+// client and, unless the client is known to the account, the account from
+// every client, and refuses it when any is over its budget.
 func (t *throttle) admit(ctx context.Context, kind, key, address string) (*admission, error) {
 	now := t.now()
 	expired := now.Add(-t.policy.Window)
 	t.trim(ctx, now)
-	ad := &admission{t: t, account: bucket(kind, key)}
+	ad := &admission{t: t, pair: bucket(kind+fromClient, key+"\x00"+address)}
+	// refused takes the attempt back from the budgets that let it through.
+	refused := func(since time.Time, counted ...string) (*admission, error) {
+		for _, b := range counted {
+			if b == "" {
+				continue
+			}
+			if err := t.repo.Refund(ctx, b); err != nil {
+				return nil, err
+			}
+		}
+		return nil, t.refusal(since, now)
+	}
 	if address != "" {
 		ad.address = bucket(kindAddress, address)
+		ad.known = bucket(kindKnown, kind+"\x00"+key+"\x00"+address)
 		n, since, err := t.repo.Hit(ctx, ad.address, kindAddress, now, expired)
 		if err != nil {
 			return nil, err
@@ -110,20 +152,31 @@ func (t *throttle) admit(ctx context.Context, kind, key, address string) (*admis
 		}
 		ad.level = int(math.Ceil(float64(n) * float64(t.policy.PerAccount) / float64(t.policy.PerAddress)))
 	}
-	n, since, err := t.repo.Hit(ctx, ad.account, kind, now, expired)
+	n, since, err := t.repo.Hit(ctx, ad.pair, kind+fromClient, now, expired)
 	if err != nil {
 		return nil, err
 	}
 	if n > t.policy.PerAccount {
-		if ad.address != "" {
-			// The account refused it: the address spent nothing.
-			if err := t.repo.Refund(ctx, ad.address); err != nil {
-				return nil, err
-			}
-		}
-		return nil, t.refusal(since, now)
+		return refused(since, ad.address)
 	}
 	ad.level = max(ad.level, n)
+	known := false
+	if ad.known != "" && t.policy.KnownFor > 0 {
+		if known, err = t.repo.Seen(ctx, ad.known, now.Add(-t.policy.KnownFor)); err != nil {
+			return nil, err
+		}
+	}
+	if !known && t.policy.PerAccountTotal > 0 {
+		ad.total = bucket(kind, key)
+		m, since, err := t.repo.Hit(ctx, ad.total, kind, now, expired)
+		if err != nil {
+			return nil, err
+		}
+		if m > t.policy.PerAccountTotal {
+			return refused(since, ad.address, ad.pair)
+		}
+		ad.level = max(ad.level, int(math.Ceil(float64(m)*float64(t.policy.PerAccount)/float64(t.policy.PerAccountTotal))))
+	}
 	return ad, nil
 }
 
@@ -137,18 +190,33 @@ func (t *throttle) refusal(since, now time.Time) error {
 		With("retry_after_seconds", secs)
 }
 
-// succeeded resets the account and takes the attempt back from the address.
+// succeeded resets the account's budget from this client, takes the
+// attempt back from the others, and marks the client known to the
+// account. The account's total is not reset: guesses spread over other
+// clients stay counted.
 func (ad *admission) succeeded(ctx context.Context) error {
 	if ad == nil {
 		return nil
 	}
-	if err := ad.t.repo.Reset(ctx, ad.account); err != nil {
+	t := ad.t
+	if err := t.repo.Reset(ctx, ad.pair); err != nil {
 		return err
 	}
-	if ad.address != "" {
-		return ad.t.repo.Refund(ctx, ad.address)
+	for _, b := range []string{ad.total, ad.address} {
+		if b == "" {
+			continue
+		}
+		if err := t.repo.Refund(ctx, b); err != nil {
+			return err
+		}
 	}
-	return nil
+	if ad.known == "" {
+		return nil
+	}
+	// A window that begins now: the client is known from now on.
+	now := t.now()
+	_, _, err := t.repo.Hit(ctx, ad.known, kindKnown, now, now)
+	return err
 }
 
 // failed delays the failed answer answer as the attempts near a budget, and
@@ -180,7 +248,7 @@ func (t *throttle) trim(ctx context.Context, now time.Time) {
 	}
 	before := now.Add(-t.policy.Window)
 	for range trimBatches {
-		n, err := t.repo.Trim(ctx, before, trimBatch)
+		n, err := t.repo.Trim(ctx, before, kindKnown, now.Add(-t.policy.KnownFor), trimBatch)
 		if err != nil || n < trimBatch {
 			return
 		}

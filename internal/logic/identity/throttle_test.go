@@ -101,7 +101,7 @@ func TestSigninSuccessResetsTheAccount(t *testing.T) {
 
 func TestSigninThrottlePerAddress(t *testing.T) {
 	w := newOrgWorld(t)
-	policy := identity.ThrottlePolicy{Window: time.Minute, PerAccount: 3, PerAddress: 6, SlowBase: time.Millisecond, SlowMax: time.Millisecond}
+	policy := identity.ThrottlePolicy{Window: time.Minute, PerAccount: 3, PerAccountTotal: 3, PerAddress: 6, SlowBase: time.Millisecond, SlowMax: time.Millisecond}
 	auth, err := identity.NewAuth(identity.AuthDeps{
 		Users: w.users, Tenants: nil, Departments: w.departments, Tokens: w.tokens, Hasher: w.hasher, Now: w.clock.Now,
 		Throttle: w.throttle, ThrottlePolicy: policy, ClientAddr: clientAddr, Sleep: w.sleeps.Sleep,
@@ -133,6 +133,73 @@ func TestSigninThrottlePerAddress(t *testing.T) {
 	w.clock.Add(time.Minute)
 	if r := try("198.51.100.1", "user9@acme.test"); r != "UNAUTHENTICATED" {
 		t.Fatalf("after the window: %s", r)
+	}
+}
+
+// Nobody can lock an account out. Wrong passwords from one client meet the
+// account's budget from that client; spread over many clients they meet
+// the account's total budget, which a client the owner signed in from is
+// exempt from: the owner still gets in there, until the client is no
+// longer known.
+func TestSigninCannotLockTheOwnerOut(t *testing.T) {
+	w := newOrgWorld(t) // DefaultThrottle: 5 per client, 50 in all, known for 30 days
+	try := func(addr, password string) string {
+		_, err := w.auth.Login(fromAddr(context.Background(), addr), identity.LoginRequest{Account: "rep1@acme.test", Password: password})
+		if err == nil {
+			return "OK"
+		}
+		return errs.ReasonOf(err)
+	}
+	const home = "203.0.113.7"
+	if r := try(home, w.password); r != "OK" {
+		t.Fatalf("the owner signs in: %s", r)
+	}
+	// One attacking client: its budget of 5, then refused.
+	var got []string
+	for range 8 {
+		got = append(got, try("198.51.100.1", "wrong password"))
+	}
+	if want := []string{"UNAUTHENTICATED", "UNAUTHENTICATED", "UNAUTHENTICATED", "UNAUTHENTICATED", "UNAUTHENTICATED", "RATE_LIMITED", "RATE_LIMITED", "RATE_LIMITED"}; !slices.Equal(got, want) {
+		t.Fatalf("one client: %v, want %v", got, want)
+	}
+	// Many attacking clients: 45 more guesses fill the total of 50.
+	failed, limited := 0, 0
+	for i := range 60 {
+		switch r := try("198.51.100."+strconv.Itoa(10+i), "wrong password"); r {
+		case "UNAUTHENTICATED":
+			failed++
+		case "RATE_LIMITED":
+			limited++
+		default:
+			t.Fatalf("guess %d: %s", i, r)
+		}
+	}
+	if failed != 45 || limited != 15 {
+		t.Fatalf("spread guesses: %d failed and %d refused; want 45 and 15", failed, limited)
+	}
+	// The owner, where they signed in before, still gets in, and their
+	// own mistakes count only against that client.
+	if r := try(home, "wrong password"); r != "UNAUTHENTICATED" {
+		t.Fatalf("the owner's typo at home: %s", r)
+	}
+	if r := try(home, w.password); r != "OK" {
+		t.Fatalf("the owner at home while the account is attacked: %s", r)
+	}
+	// A client the account does not know waits for the window.
+	if r := try("192.0.2.99", w.password); r != "RATE_LIMITED" {
+		t.Fatalf("a new client during the attack: %s", r)
+	}
+	w.clock.Add(15 * time.Minute)
+	if r := try("192.0.2.99", w.password); r != "OK" {
+		t.Fatalf("a new client after the window: %s", r)
+	}
+	// A client is known for 30 days after its last sign-in.
+	w.clock.Add(31 * 24 * time.Hour)
+	for i := range 50 {
+		try("198.51.100."+strconv.Itoa(100+i), "wrong password")
+	}
+	if r := try(home, w.password); r != "RATE_LIMITED" {
+		t.Fatalf("a client last signed in from 31 days ago: %s", r)
 	}
 }
 
