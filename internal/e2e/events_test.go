@@ -331,6 +331,55 @@ func TestEventsOnMariaDB(t *testing.T) {
 	}
 }
 
+// A cursor names an event of the caller's tenant's log. One above its
+// newest event (another tenant's, whose log is longer, or a made-up one)
+// is refused on both transports, naming the field: read on, it would
+// silently skip every event of this tenant up to that id. The newest
+// event's id itself waits for the next one, as before.
+func TestEventCursorBeyondTheLogOnMariaDB(t *testing.T) {
+	s := NewService(t, mysqlEnv(t))
+	f := NewFixture(t, s)
+	other := NewFixture(t, s)
+	s.Start()
+	conn := s.GRPC()
+	begin := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+	op := newPartner(t, conn, other.AppToken(t))
+	for i := range 3 {
+		op.create(fmt.Sprintf("cursor-other-%d", i), other.Reps[0].ID, begin, 60_000, nil)
+	}
+	newPartner(t, conn, f.AppToken(t)).create("cursor-own", f.Reps[0].ID, begin, 60_000, nil)
+	otherHead := listEvents(t, s, other.Token(t, other.Admin), 0, "")
+	if len(otherHead) != 3 {
+		t.Fatalf("the other tenant has %d events, want 3", len(otherHead))
+	}
+	admin, appTok := f.Token(t, f.Admin), f.AppToken(t)
+
+	for _, cursor := range []int64{otherHead[2].ID, 1 << 62} {
+		r := authCall(t, s, http.MethodGet, fmt.Sprintf("/api/v1/events?cursor=%d", cursor), admin, nil).
+			want(t, http.StatusBadRequest, "INVALID_ARGUMENT")
+		if r.Metadata["field"] != "cursor" {
+			t.Fatalf("GET /events?cursor=%d: field %q (%s)", cursor, r.Metadata["field"], r.Msg)
+		}
+		err := streamEvents(t, conn, appTok, cursor).end(t, 10*time.Second)
+		wantRPC(t, fmt.Sprintf("StreamEvents from %d", cursor), err, codes.InvalidArgument, "INVALID_ARGUMENT")
+		if _, _, md := rpcReason(err); md["field"] != "cursor" {
+			t.Fatalf("StreamEvents from %d: metadata %v", cursor, md)
+		}
+	}
+	// The newest event's id is a cursor: nothing yet, then what follows.
+	var page controller.EventPageJSON
+	authCall(t, s, http.MethodGet, "/api/v1/events?cursor=1", admin, nil).want(t, http.StatusOK, "").decode(t, &page)
+	if len(page.Events) != 0 || page.NextCursor != 1 {
+		t.Fatalf("GET /events?cursor=1: %+v", page)
+	}
+	st := streamEvents(t, conn, appTok, 1)
+	st.quiet(t, 300*time.Millisecond)
+	newPartner(t, conn, appTok).create("cursor-own-2", f.Reps[0].ID, begin, 60_000, nil)
+	if e := st.next(t, 10*time.Second); e.Id != 2 || e.TenantId != f.Tenant.ID {
+		t.Fatalf("after the newest event: %d of tenant %d", e.Id, e.TenantId)
+	}
+}
+
 // A reader streams while conversations are created on two instances of one
 // MariaDB database; it disconnects and resumes, and its instance is
 // upgraded with USR2 under it. Resuming from the last id received, it gets

@@ -30,7 +30,8 @@ type Page struct {
 
 // List returns the events after the cursor, oldest first. Admins and apps
 // with "read" may page the log; a cursor whose following events were
-// trimmed is EVENT_CURSOR_EXPIRED.
+// trimmed is EVENT_CURSOR_EXPIRED, one above the newest event
+// INVALID_ARGUMENT (checkCursor).
 func (l *Log) List(ctx context.Context, req ListRequest) (Page, error) {
 	s, err := access.Require(ctx, access.TenantRead)
 	if err != nil {
@@ -51,11 +52,37 @@ func (l *Log) List(ctx context.Context, req ListRequest) (Page, error) {
 	if err != nil {
 		return Page{}, err
 	}
+	if len(evs) == 0 {
+		// Only an empty page can follow a cursor beyond the log: an event
+		// after the cursor shows the cursor is below the newest one.
+		if err := l.checkCursor(ctx, s.TenantID, req.Cursor); err != nil {
+			return Page{}, err
+		}
+	}
 	next := req.Cursor
 	if len(evs) > 0 {
 		next = evs[len(evs)-1].ID
 	}
 	return Page{Events: evs, NextCursor: next}, nil
+}
+
+// checkCursor refuses a cursor above the tenant's newest event: no event of
+// this log ever had that id (it is another tenant's, whose log is longer,
+// or made up), and a reader resuming there would skip, without a word,
+// every event of this tenant up to it. Ids only grow, so a cursor once
+// received is never refused.
+func (l *Log) checkCursor(ctx context.Context, tenantID, cursor int64) error {
+	if cursor == 0 {
+		return nil
+	}
+	last, _, err := l.repo.Head(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	if cursor > last {
+		return errs.InvalidArgument("cursor", "%d is beyond the newest event of this tenant's log (%d): resume from the id of the last event received, or 0", cursor, last)
+	}
+	return nil
 }
 
 // Read returns at most limit events of the tenant after cursor (0: from

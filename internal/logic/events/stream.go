@@ -72,7 +72,8 @@ type StreamRequest struct {
 // Stream sends the events after the cursor, oldest first, through send,
 // and then each new one, until ctx ends, send fails or Stop is called
 // (UNAVAILABLE: resume from the last id received). It holds at most
-// Batch events at a time. Admins and apps with "read" may stream.
+// Batch events at a time. Admins and apps with "read" may stream. A
+// cursor above the tenant's newest event is refused (checkCursor).
 //
 // The caller's token is asked again before every read and every Recheck
 // while the stream waits, and at its expiry: once it has expired or was
@@ -99,6 +100,9 @@ func (s *Streams) Stream(ctx context.Context, req StreamRequest, send func(Event
 	}
 	types, err := CheckTypes("types", req.Types)
 	if err != nil {
+		return err
+	}
+	if err := s.log.checkCursor(ctx, sc.TenantID, req.Cursor); err != nil {
 		return err
 	}
 	t := s.subscribe(sc.TenantID)

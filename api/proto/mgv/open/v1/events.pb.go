@@ -224,8 +224,8 @@ func (x *Event) GetData() *structpb.Struct {
 type StreamEventsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Id of the last event received: the stream starts after it. 0 starts at
-	// the oldest event kept. Negative is INVALID_ARGUMENT; an id beyond the
-	// newest event simply waits for it.
+	// the oldest event kept. Negative is INVALID_ARGUMENT, and so is an id
+	// beyond the tenant's newest event (the newest one's waits for the next).
 	Cursor int64 `protobuf:"varint,1,opt,name=cursor,proto3" json:"cursor,omitempty"`
 	// Event types to send; empty means all. An unknown type is
 	// INVALID_ARGUMENT. Events of other types are skipped (the cursor of a
