@@ -194,9 +194,21 @@ func TestOrgOtherTenantIsNotFoundOnMariaDB(t *testing.T) {
 		want(t, http.StatusNotFound, "USER_NOT_FOUND")
 	authCall(t, s, http.MethodGet, fmt.Sprintf("/api/v1/users?department_id=%d", g.Sales.ID), admin, nil).
 		want(t, http.StatusNotFound, "DEPARTMENT_NOT_FOUND")
-	authCall(t, s, http.MethodPost, "/api/v1/users", admin, map[string]any{
-		"name": "X", "email": "x." + f.App.AppKey + "@test.mgv", "password": "a good password", "department_id": g.Sales.ID,
-	}).want(t, http.StatusNotFound, "DEPARTMENT_NOT_FOUND")
+	// A department of another tenant, or none at all, in a user's body is
+	// unknown, and the answer names the field.
+	for _, dep := range []int64{g.Sales.ID, 1 << 62} {
+		for _, r := range []authResult{
+			authCall(t, s, http.MethodPost, "/api/v1/users", admin, map[string]any{
+				"name": "X", "email": "x." + f.App.AppKey + "@test.mgv", "password": "a good password", "department_id": dep,
+			}),
+			authCall(t, s, http.MethodPut, fmt.Sprintf("/api/v1/users/%d", f.Reps[0].ID), admin, map[string]any{"department_id": dep}),
+		} {
+			r.want(t, http.StatusNotFound, "DEPARTMENT_NOT_FOUND")
+			if r.Metadata["field"] != "department_id" || !strings.HasPrefix(r.Msg, "department_id") {
+				t.Fatalf("department %d: field %q, message %q", dep, r.Metadata["field"], r.Msg)
+			}
+		}
+	}
 	listed := orgListIDs(t, s, admin, "")
 	for _, u := range append(g.Reps, g.Admin, g.Manager) {
 		if slices.Contains(listed, u.ID) {

@@ -670,7 +670,14 @@ func (o *Org) userAttrs(ctx context.Context, tenantID, id int64, r userAttrsRequ
 		return nil, errs.InvalidArgument(r.departmentField, "must be a department id (> 0) or 0 for none")
 	case r.departmentID > 0:
 		if r.departmentField != "" {
-			if _, err := o.departments.ByID(ctx, tenantID, r.departmentID); err != nil {
+			_, err := o.departments.ByID(ctx, tenantID, r.departmentID)
+			if errs.IsNotFound(err) {
+				// Named like the partners' references (departmentByOrigin):
+				// another tenant's department is as unknown as none.
+				return nil, errs.NotFound(errs.ReasonDepartmentNotFound, "%s: no department %d in this tenant", r.departmentField, r.departmentID).
+					With("field", r.departmentField)
+			}
+			if err != nil {
 				return nil, err
 			}
 		}
