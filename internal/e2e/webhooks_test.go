@@ -263,6 +263,32 @@ func TestWebhookDeliveryOnMariaDB(t *testing.T) {
 	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "takes only conversation.created") {
 		t.Fatalf("redelivering a conversation.deleted to a conversation.created subscription: %v", err)
 	}
+	// An event or a delivery the subscription cannot have (another
+	// subscription's delivery, an id of no event or delivery) is unknown,
+	// and the answer names which of the ids.
+	redirLog, err := ev.ListDeliveries(ctx, &openv1.ListDeliveriesRequest{SubscriptionId: redir.Subscription.Id})
+	if err != nil || len(redirLog.Deliveries) == 0 {
+		t.Fatalf("the redirected subscription's log: %v %v", redirLog, err)
+	}
+	sub := created.Subscription.Id
+	for _, c := range []struct {
+		field string
+		req   *openv1.RedeliverRequest
+	}{
+		{"delivery_id", &openv1.RedeliverRequest{SubscriptionId: sub, Target: &openv1.RedeliverRequest_DeliveryId{DeliveryId: redirLog.Deliveries[0].Id}}},
+		{"delivery_id", &openv1.RedeliverRequest{SubscriptionId: sub, Target: &openv1.RedeliverRequest_DeliveryId{DeliveryId: 1 << 62}}},
+		{"event_id", &openv1.RedeliverRequest{SubscriptionId: sub, Target: &openv1.RedeliverRequest_EventId{EventId: 1 << 62}}},
+	} {
+		_, err := ev.Redeliver(ctx, c.req)
+		if code, _, md := rpcReason(err); code != codes.NotFound || md["field"] != c.field {
+			t.Fatalf("Redeliver %v: %v (metadata %v), want NOT_FOUND naming %s", c.req.Target, err, md, c.field)
+		}
+	}
+	r := authCall(t, s, http.MethodPost, fmt.Sprintf("/api/v1/webhooks/%d/redeliveries", sub), f.Token(t, f.Admin),
+		map[string]any{"event_id": int64(1) << 62}).want(t, http.StatusNotFound, "")
+	if r.Metadata["field"] != "event_id" || !strings.HasPrefix(r.Msg, "event_id") {
+		t.Fatalf("HTTP redelivery of no event: field %q, message %q", r.Metadata["field"], r.Msg)
+	}
 
 	// Another tenant's app sees none of it.
 	other := NewFixture(t, s)

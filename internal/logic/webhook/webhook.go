@@ -384,33 +384,30 @@ func (s *Subscriptions) Redeliver(ctx context.Context, req RedeliverReq) (model.
 	if err != nil {
 		return model.WebhookDelivery{}, errs.From(err).Named("subscription_id")
 	}
-	eventID := req.EventID
+	eventID, field := req.EventID, "event_id"
 	switch {
 	case req.EventID != 0 && req.DeliveryID != 0:
 		return model.WebhookDelivery{}, errs.InvalidArgument("event_id", "give either event_id or delivery_id, not both")
 	case req.DeliveryID != 0:
-		if err := access.CheckID("delivery_id", req.DeliveryID); err != nil {
+		field = "delivery_id"
+		if err := access.CheckID(field, req.DeliveryID); err != nil {
 			return model.WebhookDelivery{}, err
 		}
 		d, err := s.store.Delivery(ctx, sub.ID, req.DeliveryID)
 		if err != nil {
-			return model.WebhookDelivery{}, err
+			return model.WebhookDelivery{}, unknownRef(err, field)
 		}
 		eventID = d.EventID
 	default:
-		if err := access.CheckID("event_id", req.EventID); err != nil {
+		if err := access.CheckID(field, req.EventID); err != nil {
 			return model.WebhookDelivery{}, err
 		}
 	}
 	ev, err := s.events.Get(ctx, sub.TenantID, eventID)
 	if err != nil {
-		return model.WebhookDelivery{}, err
+		return model.WebhookDelivery{}, unknownRef(err, field)
 	}
 	if takes := strings.Split(sub.EventTypes, ","); !slices.Contains(takes, ev.Type) {
-		field := "event_id"
-		if req.DeliveryID != 0 {
-			field = "delivery_id"
-		}
 		return model.WebhookDelivery{}, errs.InvalidArgument(field, "event %d is a %s event, and subscription %d takes only %s",
 			ev.ID, ev.Type, sub.ID, strings.Join(takes, ", "))
 	}
@@ -425,4 +422,16 @@ func (s *Subscriptions) Redeliver(ctx context.Context, req RedeliverReq) (model.
 		s.wake()
 	}
 	return d, nil
+}
+
+// unknownRef names field in the NOT_FOUND answering what a request refers
+// to (an event of another tenant's log or none, a delivery of another
+// subscription), so the caller knows which of its ids is unknown.
+func unknownRef(err error, field string) error {
+	if !errs.IsNotFound(err) {
+		return err
+	}
+	e := errs.From(err).With("field", field)
+	e.Message = field + ": " + e.Message
+	return e
 }
