@@ -112,11 +112,17 @@ func FilterConversations(ctx context.Context, q, db *gorm.DB, tenantID int64, f 
 		q = q.Where("c.duration_ms <= ?", *f.MaxDurationMS)
 	}
 	if f.TrackerID != 0 {
-		q = q.Where("EXISTS (SELECT 1 FROM tracker_hits AS th WHERE th.conversation_id = c.id AND th.tenant_id = ? AND th.tracker_id = ?)",
-			tenantID, f.TrackerID)
+		q = q.Where(hitOfLiveTracker, tenantID, f.TrackerID)
 	}
 	return q, nil
 }
+
+// hitOfLiveTracker keeps the conversations (c) with hits of a tracker of
+// the tenant (args: tenant id, tracker id) that is not deleted. A deleted
+// tracker's hits stay until the background purge reaches them, but count
+// for nothing from the moment of the deletion, as in TrackerHitCounts.
+const hitOfLiveTracker = "EXISTS (SELECT 1 FROM tracker_hits AS th JOIN trackers AS t ON t.id = th.tracker_id AND t.tenant_id = th.tenant_id " +
+	"AND t.deleted_at IS NULL WHERE th.conversation_id = c.id AND th.tenant_id = ? AND th.tracker_id = ?)"
 
 // likePrefix matches every string that starts with prefix. Department
 // paths hold only digits and slashes; escaping keeps that an assumption

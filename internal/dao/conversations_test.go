@@ -325,12 +325,24 @@ func TestListScopeFiltersAndPages(t *testing.T) {
 	if got := list(o.as(o.admin), model.ConversationFilter{OwnerIDs: []int64{o.reps[3].ID, o.reps[3].ID}}); !slices.Equal(sorted(got), byOwner[o.reps[3].ID]) {
 		t.Fatalf("owner filter: %v", got)
 	}
-	// Tracker filter: EXISTS on tracker_hits.
-	if err := o.db.Create(&model.TrackerHit{TenantID: o.tenant, TrackerID: 77, ConversationID: all[3], Phrase: "预算", SpeakerKey: "x"}).Error; err != nil {
+	// Tracker filter: EXISTS on the hits of a live tracker; a deleted
+	// one's hits, which the purge has not reached yet, match nothing.
+	trackers := dao.NewTrackers(o.db)
+	tr := &model.Tracker{TenantID: o.tenant, Name: "budget", Keywords: `["预算"]`, Affiliation: model.AffiliationAnyone}
+	if err := trackers.CreateTracker(t.Context(), tr); err != nil {
 		t.Fatal(err)
 	}
-	if got := list(o.as(o.admin), model.ConversationFilter{TrackerID: 77}); !slices.Equal(got, []int64{all[3]}) {
+	if err := o.db.Create(&model.TrackerHit{TenantID: o.tenant, TrackerID: tr.ID, ConversationID: all[3], Phrase: "预算", SpeakerKey: "x"}).Error; err != nil {
+		t.Fatal(err)
+	}
+	if got := list(o.as(o.admin), model.ConversationFilter{TrackerID: tr.ID}); !slices.Equal(got, []int64{all[3]}) {
 		t.Fatalf("tracker filter: %v", got)
+	}
+	if err := trackers.DeleteTracker(t.Context(), o.tenant, tr.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := list(o.as(o.admin), model.ConversationFilter{TrackerID: tr.ID}); len(got) != 0 {
+		t.Fatalf("deleted tracker filter: %v", got)
 	}
 
 	// Pages stay stable while conversations arrive: every conversation that

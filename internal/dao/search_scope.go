@@ -50,11 +50,11 @@ func (r *SearchLookups) DepartmentOwners(ctx context.Context, tenantID, departme
 }
 
 // TrackerConversations lists up to limit conversations with hits of a
-// tracker that s may see.
+// live tracker that s may see.
 func (r *SearchLookups) TrackerConversations(ctx context.Context, s model.Scope, trackerID int64, limit int) ([]int64, error) {
 	ids := []int64{}
 	q := ScopeConversations(r.db.WithContext(ctx).Table("conversations AS c"), s).
-		Where("EXISTS (SELECT 1 FROM tracker_hits AS th WHERE th.conversation_id = c.id AND th.tenant_id = ? AND th.tracker_id = ?)", s.TenantID, trackerID)
+		Where(hitOfLiveTracker, s.TenantID, trackerID)
 	err := q.Order("c.id").Limit(limit).Pluck("c.id", &ids).Error
 	return ids, dbError(err, nil)
 }

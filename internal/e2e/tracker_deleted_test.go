@@ -5,6 +5,7 @@ package e2e
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"testing"
 	"time"
 
@@ -66,4 +67,49 @@ func TestTrackerDeletedEventOnMariaDB(t *testing.T) {
 	if got := eventsOf(t, s, other.Token(t, other.Admin), "tracker.deleted"); len(got) != 0 {
 		t.Fatalf("the other tenant's log: %+v", got)
 	}
+}
+
+// A deleted tracker filters nothing: between its deletion and the end of
+// the background purge its hits are still stored, and the conversation
+// list and the search must not find conversations by them, as the hit
+// counts and the tracker statistics do not (here the tracker is deleted
+// in the database, with no purge queued, so its hits stay).
+func TestDeletedTrackerFiltersNothingOnMariaDB(t *testing.T) {
+	s := NewService(t, mysqlEnv(t))
+	f := NewFixture(t, s)
+	s.Start()
+	admin := f.Token(t, f.Admin)
+	var tr controller.TrackerJSON
+	authCall(t, s, http.MethodPost, "/api/v1/trackers", admin, map[string]any{"name": "Budget", "keywords": []string{"budget"}}).
+		want(t, http.StatusCreated, "").decode(t, &tr)
+	p := newPartner(t, s.GRPC(), f.AppToken(t))
+	conv := p.create("trk-filter-1", f.Reps[0].ID, time.Now().UTC().Add(-time.Hour), 60_000, nil)
+	if _, err := p.put(conv, said("rep", "What is your budget?", "cust", "The budget is small."), 10); err != nil {
+		t.Fatal(err)
+	}
+	waitHits(t, s, f, tr.ID, []string{fmt.Sprintf("%d:0:budget", conv), fmt.Sprintf("%d:1:budget", conv)})
+	byTracker := url.Values{"tracker_id": {fmt.Sprint(tr.ID)}}
+	if got := listAll(t, s, admin, byTracker); len(got) != 1 || got[0] != conv {
+		t.Fatalf("by the live tracker: %v", got)
+	}
+	waitSearch(t, s, admin, "budget", 1, 10*time.Second)
+	search := map[string]any{"query": "budget", "tracker_id": tr.ID}
+	var page searchPage
+	searchAs(t, s, admin, search).want(t, http.StatusOK, "").decode(t, &page)
+	if page.Total != 1 {
+		t.Fatalf("search by the live tracker: %d", page.Total)
+	}
+
+	if err := f.DB.Exec("UPDATE trackers SET deleted_at = ?, version = version + 1 WHERE id = ?", time.Now().UTC(), tr.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+	if got := listAll(t, s, admin, byTracker); len(got) != 0 {
+		t.Fatalf("GET /conversations by a deleted tracker: %v", got)
+	}
+	searchAs(t, s, admin, search).want(t, http.StatusOK, "").decode(t, &page)
+	if page.Total != 0 {
+		t.Fatalf("search by a deleted tracker: %d", page.Total)
+	}
+	apiGet(t, s, fmt.Sprintf("/api/v1/trackers/%d/stats?group_by=owner&from=%d&to=%d", tr.ID, time.Now().Add(-2*time.Hour).UnixMilli(), time.Now().UnixMilli()), admin).
+		want(t, http.StatusNotFound, "TRACKER_NOT_FOUND")
 }
