@@ -3,10 +3,14 @@
 package e2e
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -334,4 +338,55 @@ func TestConversationPagesStableUnderInsertsOnMariaDB(t *testing.T) {
 		}
 	}
 	t.Logf("%d pages, %d conversations inserted during the walk", pages, inserted.Load())
+}
+
+// A page token is the client's to forge: one whose position lies outside
+// the times the database can compare is a 400 naming page_token. It used to
+// reach MariaDB, fail there as an outage (503), and count against the
+// database breaker of the operation, so that a rep sending a few of them
+// had every user's conversation list refused.
+func TestConversationPageTokenForgedTimeOnMariaDB(t *testing.T) {
+	s := NewService(t, mysqlEnv(t))
+	f := NewFixture(t, s)
+	s.Start()
+	p := newPartner(t, s.GRPC(), f.AppToken(t))
+	base := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+	for i := range 2 {
+		p.create(fmt.Sprintf("forged-page-%d", i), f.Reps[0].ID, base.Add(time.Duration(i)*time.Minute), 60_000, nil)
+	}
+	rep, admin := f.Token(t, f.Reps[0]), f.Token(t, f.Admin)
+	var page controller.ConversationPageJSON
+	apiGet(t, s, "/api/v1/conversations?page_size=1", rep).want(t, http.StatusOK, "").decode(t, &page)
+	raw, err := base64.RawURLEncoding.DecodeString(page.NextPageToken)
+	if err != nil || page.NextPageToken == "" {
+		t.Fatalf("page token %q: %v", page.NextPageToken, err)
+	}
+	var cursor map[string]any
+	if err := json.Unmarshal(raw, &cursor); err != nil {
+		t.Fatal(err)
+	}
+	forged := func(beginMS int64) string {
+		c := map[string]any{}
+		for k, v := range cursor {
+			c[k] = v
+		}
+		c["b"] = beginMS
+		data, _ := json.Marshal(c)
+		return base64.RawURLEncoding.EncodeToString(data)
+	}
+	year10000 := time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
+	year0 := time.Date(0, 12, 31, 0, 0, 0, 0, time.UTC).UnixMilli()
+	for round := range 4 {
+		for _, ms := range []int64{year10000, year0, math.MaxInt64, math.MinInt64} {
+			r := apiGet(t, s, "/api/v1/conversations?page_size=1&page_token="+forged(ms), rep)
+			if r.Status != http.StatusBadRequest || r.Reason != "INVALID_ARGUMENT" || !strings.Contains(r.Msg, "page_token") {
+				t.Errorf("round %d, begin %d ms: %d %s %q, want 400 INVALID_ARGUMENT naming page_token", round, ms, r.Status, r.Reason, r.Msg)
+			}
+		}
+	}
+	if r := apiGet(t, s, "/api/v1/conversations", admin); r.Status != http.StatusOK {
+		t.Fatalf("the admin's list after rep1's forged tokens: %d %s %q", r.Status, r.Reason, r.Msg)
+	}
+	// The token as issued still works.
+	apiGet(t, s, "/api/v1/conversations?page_size=1&page_token="+page.NextPageToken, rep).want(t, http.StatusOK, "")
 }

@@ -70,6 +70,12 @@ func (c *Reader) List(ctx context.Context, req ListRequest) (Page, error) {
 			return Page{}, errs.InvalidArgument("page_token", "belongs to a different filter; start again without a page_token")
 		}
 		after = &model.ConversationCursor{BeginTime: time.UnixMilli(cur.BeginMS).UTC(), ID: cur.ID}
+		// A token is the client's to forge: a time the database cannot
+		// compare would fail there as an outage, and count against the
+		// breaker that every caller of the list shares.
+		if after.BeginTime.IsZero() || access.CheckQueryTime("page_token", after.BeginTime) != nil {
+			return Page{}, errs.InvalidArgument("page_token", "is not a token this service issued")
+		}
 	}
 	rows, err := c.repo.List(ctx, s, f, after, size+1)
 	if err != nil {
