@@ -384,6 +384,8 @@ func TestConversationPageTokenForgedTimeOnMariaDB(t *testing.T) {
 			}
 		}
 	}
+	_, err = p.conv.ListConversations(p.ctx, &openv1.ListConversationsRequest{PageSize: 1, PageToken: forged(year10000)})
+	wantRPC(t, "gRPC ListConversations with a forged page token", err, codes.InvalidArgument, "INVALID_ARGUMENT")
 	if r := apiGet(t, s, "/api/v1/conversations", admin); r.Status != http.StatusOK {
 		t.Fatalf("the admin's list after rep1's forged tokens: %d %s %q", r.Status, r.Reason, r.Msg)
 	}
