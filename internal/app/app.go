@@ -60,6 +60,9 @@ func Serve(ctx context.Context, cfg *config.Config, out io.Writer, log zerolog.L
 		global.PrintBuildInfo(out, cfg.App.Env)
 		printBanner(out, cfg.App.Banner, log)
 	}
+	if f := cfg.CreatedSecretFile(); f != "" {
+		log.Info().Str("file", f).Msg("created a random secret to sign tokens with (auth.jwt_secret_file, 0600); it is kept across restarts")
+	}
 	if _, set := os.LookupEnv("GOGC"); !set && cfg.Process.GCPercent != 0 {
 		debug.SetGCPercent(cfg.Process.GCPercent)
 	}

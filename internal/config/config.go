@@ -62,6 +62,17 @@ type Config struct {
 	// webhookKeyInFile records that webhooks.secret_key was written in
 	// File, which pro refuses.
 	webhookKeyInFile bool
+	// secretCreated records that loading created auth.jwt_secret_file.
+	secretCreated bool
+}
+
+// CreatedSecretFile is auth.jwt_secret_file when loading this
+// configuration created it with a new random secret, else "".
+func (c *Config) CreatedSecretFile() string {
+	if c.secretCreated {
+		return c.Auth.JWTSecretFile
+	}
+	return ""
 }
 
 // App names the environment and the banner.

@@ -277,6 +277,7 @@ func TestShippedSecretsAreKnown(t *testing.T) {
 	if !strings.Contains(weakSecret(cfg.Auth.JWTSecret), "development secret") {
 		t.Error("config_test.toml's jwt_secret is not in DevJWTSecrets")
 	}
+	var created bool
 	dev := func() string {
 		t.Helper()
 		data, err := os.ReadFile(filepath.Join(shippedDir, "config_dev.toml"))
@@ -290,10 +291,14 @@ func TestShippedSecretsAreKnown(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		created = cfg.CreatedSecretFile() == filepath.Join("data", "jwt_secret")
 		return cfg.Auth.JWTSecret
 	}
 	t.Chdir(t.TempDir())
 	first := dev()
+	if !created {
+		t.Error("the first parse does not report the secret file it created")
+	}
 	if reason := weakSecret(first); reason != "" {
 		t.Fatalf("the created development secret %s", reason)
 	}
@@ -301,8 +306,8 @@ func TestShippedSecretsAreKnown(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("data/jwt_secret: %v %v", fi, err)
 	}
-	if again := dev(); again != first {
-		t.Fatal("a second start signs with another secret")
+	if again := dev(); again != first || created {
+		t.Fatalf("a second start signs with another secret, or reports creating one (%v)", created)
 	}
 	t.Chdir(t.TempDir())
 	if other := dev(); other == first {

@@ -34,7 +34,7 @@ func (c *Config) secretFromFile() error {
 	}
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) && c.App.Env != global.EnvPro {
-		data, err = createSecretFile(path)
+		data, c.secretCreated, err = createSecretFile(path)
 	}
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -59,30 +59,31 @@ func (c *Config) secretFromFile() error {
 }
 
 // createSecretFile writes a random secret to path, unless another process
-// created it first, and returns the file's contents. The secret is written
-// to a file of its own and linked into place, so no one reads it half
-// written.
-func createSecretFile(path string) ([]byte, error) {
+// created it first, and returns the file's contents and whether this call
+// created it. The secret is written to a file of its own and linked into
+// place, so no one reads it half written.
+func createSecretFile(path string) ([]byte, bool, error) {
 	if dir := filepath.Dir(path); dir != "." {
 		if err := fsmode.MkdirAll(dir); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
 	raw := make([]byte, secretFileBytes)
 	if _, err := rand.Read(raw); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	secret := []byte(base64.RawURLEncoding.EncodeToString(raw) + "\n")
 	tmp := fmt.Sprintf("%s.%d.tmp", path, os.Getpid())
 	if err := os.WriteFile(tmp, secret, fsmode.File); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	defer os.Remove(tmp) //nolint:errcheck // the link, if made, keeps the file
 	if err := os.Link(tmp, path); err != nil {
 		if errors.Is(err, fs.ErrExist) {
-			return os.ReadFile(path)
+			data, err := os.ReadFile(path)
+			return data, false, err
 		}
-		return nil, err
+		return nil, false, err
 	}
-	return secret, nil
+	return secret, true, nil
 }

@@ -419,6 +419,7 @@ func TestDevStartSignsWithItsOwnSecret(t *testing.T) {
 	if err != nil || strings.Contains(string(secret), testJWTSecret) {
 		t.Fatalf("data/jwt_secret holds the repository's secret (%v)", err)
 	}
+	waitLog(t, s, "created a random secret to sign tokens with", 5*time.Second)
 
 	forged := f.Token(t, f.Admin) // signed with the repository's development secret
 	authCall(t, s, http.MethodGet, "/api/v1/me", forged, nil).want(t, http.StatusUnauthorized, "UNAUTHENTICATED")
