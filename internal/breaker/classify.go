@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"google.golang.org/grpc/status"
 
@@ -43,6 +44,8 @@ func (o Outcome) String() string {
 //     conflict): Success.
 //   - context.Canceled, 499 / gRPC Canceled, or any error once ctx itself
 //     was canceled: Ignore — the caller left, the dependency said nothing.
+//     So is any error once the deadline the caller chose has passed (see
+//     WithCallerDeadline).
 //   - context.DeadlineExceeded, 5xx / gRPC Unavailable, DeadlineExceeded,
 //     Internal, Unknown, DataLoss: Failure. 501 Unimplemented is an answer.
 //   - anything else (connection refused, reset, EOF, a driver's error):
@@ -51,7 +54,7 @@ func Classify(ctx context.Context, err error) Outcome {
 	if err == nil {
 		return Success
 	}
-	if ctx != nil && errors.Is(ctx.Err(), context.Canceled) {
+	if ctx != nil && (errors.Is(ctx.Err(), context.Canceled) || callerTimedOut(ctx)) {
 		return Ignore
 	}
 	var e *errs.Error
@@ -68,6 +71,27 @@ func Classify(ctx context.Context, err error) Outcome {
 		return ByStatus(errs.HTTPStatus(st.Code()))
 	}
 	return Failure
+}
+
+type callerDeadlineKey struct{}
+
+// WithCallerDeadline marks ctx as bounded by d, a deadline its caller chose
+// (gRPC's grpc-timeout). A call that ends once d has passed is the
+// caller's doing, like a canceled one, and Classify ignores it: a client
+// choosing a deadline shorter than any call can take would otherwise fail
+// its calls in the middle of their database query, and open the breakers
+// (the operation's and the database's) for every caller on the instance.
+func WithCallerDeadline(ctx context.Context, d time.Time) context.Context {
+	return context.WithValue(ctx, callerDeadlineKey{}, d)
+}
+
+// callerTimedOut reports whether the deadline ctx's caller chose has
+// passed. The error need not be a context's: a connection dialed for the
+// call times out at that deadline, as an i/o timeout, before the context
+// reports it.
+func callerTimedOut(ctx context.Context) bool {
+	d, ok := ctx.Value(callerDeadlineKey{}).(time.Time)
+	return ok && !time.Now().Before(d)
 }
 
 // ByStatus sorts an HTTP status as Classify does.

@@ -11,6 +11,7 @@ import (
 	"os"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 	"google.golang.org/grpc/codes"
@@ -124,6 +125,35 @@ func TestByStatus(t *testing.T) {
 	} {
 		if got := ByStatus(code); got != want {
 			t.Errorf("ByStatus(%d) = %s, want %s", code, got, want)
+		}
+	}
+}
+
+// A call ending after the deadline its caller chose is the caller's doing,
+// whatever the error; before that deadline, or with none marked, a timeout
+// is the dependency's.
+func TestClassifyCallerDeadline(t *testing.T) {
+	dial := &net.OpError{Op: "dial", Net: "tcp", Err: os.ErrDeadlineExceeded}
+	passed := WithCallerDeadline(context.Background(), time.Now().Add(-time.Millisecond))
+	ahead := WithCallerDeadline(context.Background(), time.Now().Add(time.Hour))
+	for _, c := range []struct {
+		name string
+		ctx  context.Context
+		err  error
+		want Outcome
+	}{
+		{"caller's deadline passed, context error", passed, context.DeadlineExceeded, Ignore},
+		{"caller's deadline passed, dial timeout", passed, dial, Ignore},
+		{"caller's deadline passed, through ClassifyDB", passed, fmt.Errorf("query: %w", dial), Ignore},
+		{"caller's deadline ahead", ahead, context.DeadlineExceeded, Failure},
+		{"no caller deadline", context.Background(), dial, Failure},
+	} {
+		got := Classify(c.ctx, c.err)
+		if c.name == "caller's deadline passed, through ClassifyDB" {
+			got = ClassifyDB(c.ctx, c.err)
+		}
+		if got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
 		}
 	}
 }

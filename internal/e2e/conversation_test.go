@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -391,4 +392,28 @@ func TestConversationPageTokenForgedTimeOnMariaDB(t *testing.T) {
 	}
 	// The token as issued still works.
 	apiGet(t, s, "/api/v1/conversations?page_size=1&page_token="+page.NextPageToken, rep).want(t, http.StatusOK, "")
+}
+
+// A gRPC client chooses its call's deadline. Calls that run out of one
+// shorter than any call can take are the client's doing: they used to end
+// in the middle of their database query (504, or 503 from the connection
+// dial timing out), count against the breakers of the operation and of the
+// database, and open them, so that one app with a sub-millisecond deadline
+// had every user's conversation list refused.
+func TestGRPCCallerDeadlineDoesNotOpenTheBreakerOnMariaDB(t *testing.T) {
+	s := NewService(t, mysqlEnv(t))
+	f := NewFixture(t, s)
+	s.Start()
+	p := newPartner(t, s.GRPC(), f.AppToken(t))
+	for i := range 1500 {
+		ctx, cancel := context.WithTimeout(p.ctx, time.Duration(400+i%3*150)*time.Microsecond)
+		_, _ = p.conv.ListConversations(ctx, &openv1.ListConversationsRequest{PageSize: 1})
+		cancel()
+	}
+	if r := apiGet(t, s, "/api/v1/conversations", f.Token(t, f.Admin)); r.Status != http.StatusOK {
+		t.Fatalf("the admin's list after an app's calls with sub-millisecond deadlines: %d %s %q", r.Status, r.Reason, r.Msg)
+	}
+	if _, err := p.conv.ListConversations(p.ctx, &openv1.ListConversationsRequest{PageSize: 1}); err != nil {
+		t.Fatalf("the app's own call with no deadline: %v", err)
+	}
 }

@@ -50,6 +50,11 @@ func (t Tap) Handle(ctx context.Context, info *tap.Info) (context.Context, error
 			return nil, t.refuse(errs.From(err))
 		}
 	}
+	if cd, ok := ctx.Deadline(); ok {
+		// grpc-go has applied the client's grpc-timeout, and nothing else
+		// yet: keep it apart from the service's own timeout below.
+		ctx = context.WithValue(ctx, callerDeadlineKey{}, cd)
+	}
 	d, ok := t.Timeouts[method]
 	if !ok {
 		d = t.Timeout
@@ -71,3 +76,6 @@ func (t Tap) refuse(e *errs.Error) error {
 	}
 	return e.GRPCStatus().Err()
 }
+
+// callerDeadlineKey holds the deadline the client set, for newCall.
+type callerDeadlineKey struct{}

@@ -70,3 +70,28 @@ func TestTapRefusesWithoutAValidToken(t *testing.T) {
 		t.Fatal("a stream without a deadline of its own got one")
 	}
 }
+
+// A call's Info holds the deadline the client set, never the service's own
+// timeout that the tap adds: a call outliving that one is the service's
+// fault, and its breaker must count it.
+func TestCallerDeadlineIsTheClients(t *testing.T) {
+	tp := Tap{Verify: func(string) error { return nil }, Timeout: time.Second}
+	const method = "/mgv.open.v1.ConversationService/ListConversations"
+	md := metadata.Pairs("authorization", "Bearer good")
+	ctx, err := tp.Handle(context.Background(), &tap.Info{FullMethodName: method, Header: md})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := newCall(ctx, method, nil, nil).info.CallerDeadline; !d.IsZero() {
+		t.Errorf("no client deadline: CallerDeadline %v, want none", d)
+	}
+	client, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	want, _ := client.Deadline()
+	if ctx, err = tp.Handle(client, &tap.Info{FullMethodName: method, Header: md}); err != nil {
+		t.Fatal(err)
+	}
+	if d := newCall(ctx, method, nil, nil).info.CallerDeadline; !d.Equal(want) {
+		t.Errorf("client deadline %v: CallerDeadline %v", want, d)
+	}
+}
