@@ -462,3 +462,16 @@ func esGet(t *testing.T, url string, into any, empty ...int) {
 		t.Fatalf("GET %s: %v", url, err)
 	}
 }
+
+// A search whose gRPC client set a deadline shorter than any search takes
+// is the client's doing: on Elasticsearch too, such calls used to open the
+// breaker of SearchTranscripts for every user (see
+// TestGRPCCallerDeadlineDoesNotOpenTheBreakerOnMariaDB).
+func TestSearchCallerDeadlineDoesNotOpenTheBreaker(t *testing.T) {
+	s, _, p, admin, _ := onElasticsearch(t)
+	search := openv1.NewSearchServiceClient(s.GRPC())
+	withTightDeadlines(p.ctx, func(ctx context.Context) {
+		_, _ = search.SearchTranscripts(ctx, &openv1.SearchTranscriptsRequest{Query: "hello"})
+	})
+	searchAs(t, s, admin, map[string]any{"query": "hello"}).want(t, http.StatusOK, "")
+}
