@@ -23,11 +23,6 @@ func Breaker(reg *breaker.Registry) Middleware {
 				return next(ctx, req)
 			}
 			op := info.Operation
-			if !info.CallerDeadline.IsZero() {
-				// A call that runs out of the deadline its caller chose
-				// says nothing about the service or its database.
-				ctx = breaker.WithCallerDeadline(ctx, info.CallerDeadline)
-			}
 			var resp any
 			err := reg.Get(op).Do(ctx, func(ctx context.Context) error {
 				var err error

@@ -18,7 +18,6 @@ import (
 	"context"
 	"net/http"
 	"sync"
-	"time"
 )
 
 // Handler is one call of an operation. req and resp are transport values the
@@ -56,9 +55,6 @@ type Info struct {
 	ClientIP  string
 	// ContentLength is the declared body size, -1 when unknown.
 	ContentLength int64
-	// CallerDeadline is the deadline the caller set (gRPC's grpc-timeout);
-	// zero when it set none.
-	CallerDeadline time.Time
 
 	// Carrier reaches the transport's headers; the adapters implement it on
 	// the same allocation as the Info.

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
-	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
@@ -162,11 +161,6 @@ func newCall(ctx context.Context, method string, ss grpc.ServerStream, ips *clie
 	}
 	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
 		call.info.ClientIP = clientIP(ctx, p.Addr, ips)
-	}
-	if d, ok := ctx.Value(callerDeadlineKey{}).(time.Time); ok {
-		// Not ctx.Deadline(): the tap bounds every call by the service's
-		// own timeout, and a call outliving that is the service's fault.
-		call.info.CallerDeadline = d
 	}
 	return call
 }

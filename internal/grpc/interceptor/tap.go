@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/grpc/tap"
 
+	"github.com/megaview/mgvcore/internal/breaker"
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/policy"
 )
@@ -52,8 +53,10 @@ func (t Tap) Handle(ctx context.Context, info *tap.Info) (context.Context, error
 	}
 	if cd, ok := ctx.Deadline(); ok {
 		// grpc-go has applied the client's grpc-timeout, and nothing else
-		// yet: keep it apart from the service's own timeout below.
-		ctx = context.WithValue(ctx, callerDeadlineKey{}, cd)
+		// yet: the breakers tell a call that outlived it (the client's
+		// choice) from one that outlived the service's own timeout below
+		// (the service's fault).
+		ctx = breaker.WithCallerDeadline(ctx, cd)
 	}
 	d, ok := t.Timeouts[method]
 	if !ok {
@@ -76,6 +79,3 @@ func (t Tap) refuse(e *errs.Error) error {
 	}
 	return e.GRPCStatus().Err()
 }
-
-// callerDeadlineKey holds the deadline the client set, for newCall.
-type callerDeadlineKey struct{}

@@ -10,6 +10,8 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/tap"
+
+	"github.com/megaview/mgvcore/internal/breaker"
 )
 
 func TestTapRefusesWithoutAValidToken(t *testing.T) {
@@ -71,27 +73,29 @@ func TestTapRefusesWithoutAValidToken(t *testing.T) {
 	}
 }
 
-// A call's Info holds the deadline the client set, never the service's own
-// timeout that the tap adds: a call outliving that one is the service's
-// fault, and its breaker must count it.
+// The breakers ignore a call that outlived the deadline the client set,
+// never one that outlived the service's own timeout, which the tap adds: a
+// call outliving that one is the service's fault, and must count.
 func TestCallerDeadlineIsTheClients(t *testing.T) {
-	tp := Tap{Verify: func(string) error { return nil }, Timeout: time.Second}
+	tp := Tap{Verify: func(string) error { return nil }, Timeout: time.Millisecond}
 	const method = "/mgv.open.v1.ConversationService/ListConversations"
 	md := metadata.Pairs("authorization", "Bearer good")
 	ctx, err := tp.Handle(context.Background(), &tap.Info{FullMethodName: method, Header: md})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := newCall(ctx, method, nil, nil).info.CallerDeadline; !d.IsZero() {
-		t.Errorf("no client deadline: CallerDeadline %v, want none", d)
+	<-ctx.Done()
+	if got := breaker.Classify(ctx, context.DeadlineExceeded); got != breaker.Failure {
+		t.Errorf("past the service's own timeout: %v, want failure", got)
 	}
-	client, cancel := context.WithTimeout(context.Background(), time.Minute)
+	client, cancel := context.WithTimeout(context.Background(), 2*time.Millisecond)
 	defer cancel()
-	want, _ := client.Deadline()
+	tp.Timeout = time.Minute
 	if ctx, err = tp.Handle(client, &tap.Info{FullMethodName: method, Header: md}); err != nil {
 		t.Fatal(err)
 	}
-	if d := newCall(ctx, method, nil, nil).info.CallerDeadline; !d.Equal(want) {
-		t.Errorf("client deadline %v: CallerDeadline %v", want, d)
+	<-ctx.Done()
+	if got := breaker.Classify(ctx, errors.New("i/o timeout")); got != breaker.Ignore {
+		t.Errorf("past the client's deadline: %v, want ignore", got)
 	}
 }
