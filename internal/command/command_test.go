@@ -27,8 +27,8 @@ func run(t *testing.T, args ...string) (int, string) {
 	return code, out.String() + errOut.String()
 }
 
-// devConfig writes the development config with its database in a
-// temporary directory and returns its path.
+// devConfig writes the development config with its database and token
+// secret in a temporary directory and returns its path.
 func devConfig(t *testing.T) string {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("..", "..", "config", "config_dev.toml"))
@@ -40,6 +40,12 @@ func devConfig(t *testing.T) string {
 	if text == string(data) {
 		t.Fatal("the dev config has no sqlite dsn to replace")
 	}
+	// Its token secret too, which it creates on first use.
+	secret := strings.Replace(text, `jwt_secret_file = "data/jwt_secret"`, `jwt_secret_file = "`+filepath.Join(dir, "jwt_secret")+`"`, 1)
+	if secret == text {
+		t.Fatal("the dev config has no jwt_secret_file to replace")
+	}
+	text = secret
 	path := filepath.Join(dir, "config.toml")
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
