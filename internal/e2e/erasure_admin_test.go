@@ -17,8 +17,9 @@ import (
 
 // eraseBothAdmins has admin, in a tenant whose only other admin is other,
 // request at once the erasure of other and of themselves. It reports the
-// two jobs, or false when the service refused one at the start: the job
-// of the first request ran before the second was checked.
+// two jobs (other's, admin's), and false when the service refused one at
+// the start, its id then 0: the job of the first request ran before the
+// second was checked.
 func eraseBothAdmins(t *testing.T, s *Service, token string, admin, other model.User) ([2]int64, bool) {
 	t.Helper()
 	var (
@@ -38,12 +39,14 @@ func eraseBothAdmins(t *testing.T, s *Service, token string, admin, other model.
 	close(start)
 	wg.Wait()
 	var ids [2]int64
+	both := true
 	for i, r := range got {
 		if errs[i] != nil {
 			t.Fatal(errs[i])
 		}
 		if r.Status == http.StatusConflict && r.Reason == "LAST_ADMIN" {
-			return ids, false
+			both = false
+			continue
 		}
 		if r.Status != http.StatusAccepted {
 			t.Fatalf("erasure %d: %d %s %s", i, r.Status, r.Reason, r.Msg)
@@ -52,15 +55,25 @@ func eraseBothAdmins(t *testing.T, s *Service, token string, admin, other model.
 		r.decode(t, &e)
 		ids[i] = e.ID
 	}
-	return ids, true
+	if !both && ids[0] == 0 && ids[1] == 0 {
+		t.Fatal("both erasures were refused at the start")
+	}
+	return ids, both
 }
 
 // TestErasingBothAdminsAtOnceLeavesOneThatWorks: an admin requests, at
-// once, the erasure of the tenant's other admin and their own. Both are
-// accepted (two admins are active when each is checked); one anonymises
-// its admin and the other ends failed with LAST_ADMIN, its identifier
-// cleared, and is not retried. The admin left signs in and works with the
-// new token for more than two leases: no retry revokes it.
+// once, the erasure of the tenant's other admin and their own. When both
+// are accepted (two admins are active when each is checked), one
+// anonymises its admin and the other ends failed with LAST_ADMIN, its
+// identifier cleared, and is not retried. The admin left signs in and
+// works with the new token for more than two leases: no retry revokes it.
+//
+// Which way it goes is a race: the service may run the first job before it
+// checks the second request, which it then refuses at once. The test tries
+// a few tenants for both to be accepted; when the race never goes that
+// way, it checks the other outcome, one refused and one done, with the
+// same end (the run-time refusal also has a unit test,
+// TestErasingBothAdminsFailsTheSecondForGood).
 func TestErasingBothAdminsAtOnceLeavesOneThatWorks(t *testing.T) {
 	env := mysqlEnv(t)
 	const lease = time.Second
@@ -85,7 +98,9 @@ func TestErasingBothAdminsAtOnceLeavesOneThatWorks(t *testing.T) {
 		ids, ok = eraseBothAdmins(t, s, f.Token(t, f.Admin), f.Admin, *second)
 	}
 	if !ok {
-		t.Fatal("the service refused one of the two erasures at the start every time")
+		t.Log("one erasure was refused at the start in every attempt: checking that outcome")
+		refusedAtStart(t, s, f, ids, lease)
+		return
 	}
 
 	// Both jobs end: one done, one failed.
@@ -159,5 +174,36 @@ func TestErasingBothAdminsAtOnceLeavesOneThatWorks(t *testing.T) {
 			t.Fatalf("audit of the runs: %v", fmt.Sprint(results))
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// refusedAtStart checks the outcome where one of the two erasures of
+// eraseBothAdmins was refused at the start (its id 0): the other is done,
+// and the admin left signs in and works for more than two leases.
+func refusedAtStart(t *testing.T, s *Service, f *Fixture, ids [2]int64, lease time.Duration) {
+	t.Helper()
+	targets := [2]model.User{f.Reps[0], f.Admin}
+	accepted, left := 0, 1
+	if ids[0] == 0 {
+		accepted, left = 1, 0
+	}
+	var job model.Erasure
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if err := f.DB.First(&job, ids[accepted]).Error; err != nil {
+			t.Fatal(err)
+		}
+		if job.Status == model.ErasureDone {
+			break
+		}
+		if job.Status == model.ErasureFailed || time.Now().After(deadline) {
+			t.Fatalf("the accepted erasure: %+v\n%s", job, s.Stderr)
+		}
+	}
+	if job.UserID != targets[accepted].ID || job.UsersAnonymised != 1 {
+		t.Fatalf("the accepted erasure: %+v", job)
+	}
+	token := authLogin(t, s, *targets[left].Email, f.Password).AccessToken
+	for end := time.Now().Add(3 * lease); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
+		authCall(t, s, http.MethodGet, "/api/v1/users", token, nil).want(t, http.StatusOK, "")
 	}
 }
