@@ -84,6 +84,11 @@ func New(opts Options, log zerolog.Logger) (*Process, error) {
 	for _, r := range []string{"ok", "failed"} {
 		p.upgrades.WithLabelValues(r)
 	}
+	// Signals are caught from here on, and wait in the channel until Run
+	// reads them: a SIGTERM that came once the process reported ready but
+	// before Run began used to kill it with the default action, without a
+	// drain and leaving its pid file behind.
+	signal.Notify(p.signals, syscall.SIGUSR2, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
 	if !upg.HasParent() {
 		p.checkPIDFile()
 	}
@@ -149,8 +154,6 @@ func (p *Process) Ready() error { return p.upg.Ready() }
 // Run handles signals until the process must leave, and says why. ctx
 // cancellation counts as a stop.
 func (p *Process) Run(ctx context.Context) Reason {
-	signal.Notify(p.signals, syscall.SIGUSR2, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
-	defer signal.Stop(p.signals)
 	for {
 		select {
 		case <-ctx.Done():
@@ -193,6 +196,7 @@ func (p *Process) upgrade(sig os.Signal) {
 // Close releases the upgrader and, on a real stop, removes the pid file if
 // it still names this process.
 func (p *Process) Close(reason Reason) {
+	signal.Stop(p.signals)
 	p.upg.Stop()
 	if reason != Stopped {
 		return
