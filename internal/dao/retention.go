@@ -88,8 +88,7 @@ func onConflictNothing(db *gorm.DB) string {
 // ExpiredConversations lists conversations that began before cutoff.
 func (r *Retention) ExpiredConversations(ctx context.Context, tenantID int64, cutoff time.Time, limit int) ([]int64, error) {
 	var ids []int64
-	err := conn(ctx, r.db).Table("conversations").Where("tenant_id = ? AND begin_time < ?", tenantID, cutoff.UTC()).
-		Order("begin_time").Order("id").Limit(limit).Pluck("id", &ids).Error
+	err := r.expired(ctx, tenantID, cutoff).Order("begin_time").Order("id").Limit(limit).Pluck("id", &ids).Error
 	return ids, dbError(err, nil)
 }
 
@@ -113,6 +112,11 @@ func (r *Retention) FinishRetention(ctx context.Context, tenantID int64, owner s
 // CountExpired counts the tenant's conversations that began before cutoff.
 func (r *Retention) CountExpired(ctx context.Context, tenantID int64, cutoff time.Time) (int64, error) {
 	var n int64
-	err := conn(ctx, r.db).Table("conversations").Where("tenant_id = ? AND begin_time < ?", tenantID, cutoff.UTC()).Count(&n).Error
+	err := r.expired(ctx, tenantID, cutoff).Count(&n).Error
 	return n, dbError(err, nil)
+}
+
+// expired selects the tenant's conversations that began before cutoff.
+func (r *Retention) expired(ctx context.Context, tenantID int64, cutoff time.Time) *gorm.DB {
+	return conn(ctx, r.db).Table("conversations").Where("tenant_id = ? AND begin_time < ?", tenantID, cutoff.UTC())
 }

@@ -130,13 +130,8 @@ func (t *throttle) admit(ctx context.Context, kind, key, address string) (*admis
 	ad := &admission{t: t, pair: bucket(kind+fromClient, key+"\x00"+address)}
 	// refused takes the attempt back from the budgets that let it through.
 	refused := func(since time.Time, counted ...string) (*admission, error) {
-		for _, b := range counted {
-			if b == "" {
-				continue
-			}
-			if err := t.repo.Refund(ctx, b); err != nil {
-				return nil, err
-			}
+		if err := t.refund(ctx, counted...); err != nil {
+			return nil, err
 		}
 		return nil, t.refusal(since, now)
 	}
@@ -150,7 +145,7 @@ func (t *throttle) admit(ctx context.Context, kind, key, address string) (*admis
 		if n > t.policy.PerAddress {
 			return nil, t.refusal(since, now)
 		}
-		ad.level = int(math.Ceil(float64(n) * float64(t.policy.PerAccount) / float64(t.policy.PerAddress)))
+		ad.level = t.level(n, t.policy.PerAddress)
 	}
 	n, since, err := t.repo.Hit(ctx, ad.pair, kind+fromClient, now, expired)
 	if err != nil {
@@ -175,9 +170,29 @@ func (t *throttle) admit(ctx context.Context, kind, key, address string) (*admis
 		if m > t.policy.PerAccountTotal {
 			return refused(since, ad.address, ad.pair)
 		}
-		ad.level = max(ad.level, int(math.Ceil(float64(m)*float64(t.policy.PerAccount)/float64(t.policy.PerAccountTotal))))
+		ad.level = max(ad.level, t.level(m, t.policy.PerAccountTotal))
 	}
 	return ad, nil
+}
+
+// level is n attempts of a budget of size as many attempts of one
+// account's budget from one client, rounded up.
+func (t *throttle) level(n, size int) int {
+	return int(math.Ceil(float64(n) * float64(t.policy.PerAccount) / float64(size)))
+}
+
+// refund takes one attempt back from each of buckets; empty ones are
+// skipped.
+func (t *throttle) refund(ctx context.Context, buckets ...string) error {
+	for _, b := range buckets {
+		if b == "" {
+			continue
+		}
+		if err := t.repo.Refund(ctx, b); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // refusal is the answer over a budget, with the seconds until its window ends.
@@ -202,13 +217,8 @@ func (ad *admission) succeeded(ctx context.Context) error {
 	if err := t.repo.Reset(ctx, ad.pair); err != nil {
 		return err
 	}
-	for _, b := range []string{ad.total, ad.address} {
-		if b == "" {
-			continue
-		}
-		if err := t.repo.Refund(ctx, b); err != nil {
-			return err
-		}
+	if err := t.refund(ctx, ad.total, ad.address); err != nil {
+		return err
 	}
 	if ad.known == "" {
 		return nil
