@@ -17,10 +17,16 @@ import (
 type AuditLogs struct {
 	db *gorm.DB
 	tx *Transactor
+	// insertFull is the INSERT of a full chunk (auditInsertRows rows),
+	// prepared on MySQL.
+	insertFull *preparedStatement
 }
 
 // NewAuditLogs works on db.
-func NewAuditLogs(db *gorm.DB) *AuditLogs { return &AuditLogs{db: db, tx: NewTransactor(db)} }
+func NewAuditLogs(db *gorm.DB) *AuditLogs {
+	return &AuditLogs{db: db, tx: NewTransactor(db),
+		insertFull: newPreparedStatement(db, insertAuditSQL(auditInsertRows(db.Name())))}
+}
 
 type auditLogRow struct {
 	ID         int64 `gorm:"primaryKey"`
@@ -95,7 +101,7 @@ func (a *AuditLogs) Append(ctx context.Context, recs []audit.Record) error {
 				return err
 			}
 			entries, next := audit.Chain(t, audit.Link{Seq: head.Seq, Hash: head.Hash}, byTenant[t])
-			if err := insertAuditEntries(db, entries); err != nil {
+			if err := a.insertEntries(ctx, db, entries); err != nil {
 				return chainTaken(db, t, head.Seq, next.Seq, err)
 			}
 			if err := db.Model(&auditHeadRow{}).Where("tenant_id = ?", t).
@@ -124,28 +130,33 @@ func chainTaken(db *gorm.DB, tenantID, head, last int64, err error) error {
 // auditColumns are the columns insertAuditEntries writes, in order.
 const auditColumns = "tenant_id, seq, occurred_at, actor_kind, actor_id, client_addr, operation, target_type, target_id, result, request_id, prev_hash, hash"
 
-// insertAuditEntries writes entries in multi-row INSERTs of up to
+// insertAuditSQL is the INSERT of rows audit records.
+func insertAuditSQL(rows int) string {
+	const row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	return "INSERT INTO audit_logs (" + auditColumns + ") VALUES " + row + strings.Repeat(", "+row, rows-1)
+}
+
+// insertEntries writes entries in multi-row INSERTs of up to
 // auditInsertRows rows. It builds the statement itself: gorm's per-row
 // reflection cost more CPU than the database did, on the request path's
-// cores.
-func insertAuditEntries(db *gorm.DB, entries []audit.Entry) error {
-	const row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+// cores. A full chunk, what a busy service writes, runs prepared on
+// MySQL: its thousands of arguments then travel in the binary protocol,
+// not escaped into the text by the driver and parsed again by the server,
+// which took a third of the server's time per record.
+func (a *AuditLogs) insertEntries(ctx context.Context, db *gorm.DB, entries []audit.Entry) error {
 	rows := auditInsertRows(db.Name())
 	for len(entries) > 0 {
 		n := min(len(entries), rows)
-		var sql strings.Builder
-		sql.Grow(len(auditColumns) + 40 + n*(len(row)+2))
-		sql.WriteString("INSERT INTO audit_logs (" + auditColumns + ") VALUES ")
 		args := make([]any, 0, n*13)
-		for i, e := range entries[:n] {
-			if i > 0 {
-				sql.WriteString(", ")
-			}
-			sql.WriteString(row)
+		for _, e := range entries[:n] {
 			args = append(args, e.TenantID, e.Seq, e.Time, e.ActorKind, e.ActorID, e.ClientAddr, e.Operation,
 				e.TargetType, e.TargetID, e.Result, e.RequestID, e.PrevHash, e.Hash)
 		}
-		if err := db.Exec(sql.String(), args...).Error; err != nil {
+		query, exec := insertAuditSQL(n), db
+		if n == rows {
+			query, exec = a.insertFull.query, a.insertFull.on(ctx, db)
+		}
+		if err := exec.Exec(query, args...).Error; err != nil {
 			return err
 		}
 		entries = entries[n:]

@@ -132,3 +132,39 @@ func TestAuditAppendChainTaken(t *testing.T) {
 		}
 	})
 }
+
+// TestAuditAppendFullChunks appends more records than one INSERT carries,
+// so full chunks (prepared on MySQL) and a shorter rest are both written,
+// twice over one connection pool, with values a driver must not mangle:
+// the chain verifies only if every field reads back as it was hashed.
+func TestAuditAppendFullChunks(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		store := dao.NewAuditLogs(db)
+		t0 := time.Date(2026, 3, 1, 8, 0, 0, 123456789, time.UTC)
+		const per = 1234
+		for b := range 2 {
+			recs := make([]auditlog.Record, 0, per)
+			for i := range per {
+				r := auditRecord(int64(1+i%2), b*per+i, t0.Add(time.Duration(b*per+i)*time.Microsecond*1500))
+				r.TargetID = fmt.Sprintf(`it's \%d "销售"`+"\x00\n", i)
+				r.Result = "ok"
+				recs = append(recs, r)
+			}
+			if err := store.Append(ctx, recs); err != nil {
+				t.Fatalf("append %d: %v", b, err)
+			}
+		}
+		var checked int64
+		if err := auditlog.Verify(ctx, store, nil, func(r auditlog.VerifyResult) { checked += r.Checked }); err != nil {
+			t.Fatal(err)
+		}
+		if checked != 2*per {
+			t.Fatalf("verified %d records, want %d", checked, 2*per)
+		}
+		got, err := store.Entries(ctx, 2, 0, 1)
+		if err != nil || len(got) != 1 || got[0].TargetID != `it's \1 "销售"`+"\x00\n" || got[0].Time != t0.Add(1500*time.Microsecond).Truncate(time.Millisecond) {
+			t.Fatalf("first record of tenant 2: %+v %v", got, err)
+		}
+	})
+}
