@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -83,7 +84,16 @@ func isLockTimeout(err error) bool {
 }
 
 func (e *Engine) open() error {
-	idx, err := bleve.OpenUsing(e.dir, map[string]any{"bolt_timeout": lockWait.String()})
+	unmade, err := clearUnmade(e.dir)
+	if err != nil {
+		return err
+	}
+	var idx bleve.Index
+	if unmade {
+		err = bleve.ErrorIndexPathDoesNotExist
+	} else {
+		idx, err = bleve.OpenUsing(e.dir, map[string]any{"bolt_timeout": lockWait.String()})
+	}
 	if errors.Is(err, bleve.ErrorIndexPathDoesNotExist) {
 		if err := fsmode.MkdirAll(e.dir); err != nil {
 			return err
@@ -107,6 +117,32 @@ func (e *Engine) open() error {
 	e.idx = idx
 	e.idxMu.Unlock()
 	return nil
+}
+
+// clearUnmade reports whether dir holds an index that was never made: an
+// empty directory (created ahead of the first start), or one where bleve
+// stopped (a full disk, a kill) after writing the metadata
+// (index_meta.json, empty, partial or whole) and before creating the
+// store, where documents live. Every open of such a directory fails
+// ("metadata missing", "metadata corrupt"), and an open of whole metadata
+// would leave a store without a mapping, so its metadata is removed and
+// the index made anew. A directory holding anything else is left alone.
+func clearUnmade(dir string) (bool, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return false, nil // missing: open makes it; unreadable: open says why
+	}
+	for _, d := range entries {
+		if n := d.Name(); d.IsDir() || (n != "index_meta.json" && n != "index_meta.json_temp") {
+			return false, nil
+		}
+	}
+	for _, d := range entries {
+		if err := os.Remove(filepath.Join(dir, d.Name())); err != nil {
+			return false, fmt.Errorf("removing the metadata of an index that was never made: %w", err)
+		}
+	}
+	return true, nil
 }
 
 func (e *Engine) openLater() {

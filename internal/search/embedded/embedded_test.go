@@ -1,6 +1,7 @@
 package embedded
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -87,4 +88,55 @@ func closeEngine(t *testing.T, e *Engine) {
 	if err := e.Close(); err != nil {
 		t.Error(err)
 	}
+}
+
+// An index directory that holds no store, as one made ahead of the first
+// start or left by a full disk or a kill while bleve was creating the
+// index, is made anew; one that holds anything else is refused untouched.
+func TestOpenMakesAnUnmadeIndex(t *testing.T) {
+	for name, meta := range map[string]*string{
+		"empty directory":    nil,
+		"empty metadata":     new(""),
+		"truncated metadata": new(`{"storage":"scorch","index_`),
+		"metadata, no store": new(`{"storage":"scorch","index_type":"scorch"}`),
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "search")
+			if err := os.Mkdir(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if meta != nil {
+				if err := os.WriteFile(filepath.Join(dir, "index_meta.json"), []byte(*meta), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			e, err := Open(dir)
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			defer closeEngine(t, e)
+			doc := &search.Doc{TenantID: 1, ConversationID: 1, OwnerUserID: 2, Version: 1,
+				Sentences: []search.Sentence{{Seq: 0, Text: "预算有限"}}}
+			if _, err := e.Write(t.Context(), []search.Op{{TenantID: 1, ConversationID: 1, Doc: doc}}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	t.Run("something else in it", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "search")
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		other := filepath.Join(dir, "notes.txt")
+		if err := os.WriteFile(other, []byte("keep"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if e, err := Open(dir); err == nil {
+			closeEngine(t, e)
+			t.Fatal("Open made an index over a directory holding another file")
+		}
+		if b, err := os.ReadFile(other); err != nil || string(b) != "keep" {
+			t.Fatalf("the other file: %q %v", b, err)
+		}
+	})
 }
