@@ -90,13 +90,19 @@ func (t *Tokens) IssueApp(a *model.App, version int64) (string, error) {
 	})
 }
 
+// clockSkew is how far the clocks of a fleet's instances may stand apart:
+// a token is valid from that long before it was signed, so an instance
+// whose clock runs behind the signer's takes a token just issued instead
+// of refusing it as not valid yet. Expiry is not widened.
+const clockSkew = time.Minute
+
 func (t *Tokens) registered(subject string, ttl time.Duration) jwt.RegisteredClaims {
 	now := t.now()
 	return jwt.RegisteredClaims{
 		Issuer:    "mgvcore",
 		Subject:   subject,
 		IssuedAt:  jwt.NewNumericDate(now),
-		NotBefore: jwt.NewNumericDate(now.Add(-time.Second)),
+		NotBefore: jwt.NewNumericDate(now.Add(-clockSkew)),
 		ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
 	}
 }

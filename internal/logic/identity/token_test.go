@@ -56,3 +56,26 @@ func TestVerifyKeepsVerifiedTokensUntilTheyExpire(t *testing.T) {
 		}
 	}
 }
+
+// A token signed by an instance whose clock runs ahead is taken at once by
+// one whose clock runs behind (a fleet's clocks are never quite equal);
+// expiry is not widened by it.
+func TestTokensFromAnInstanceWhoseClockRunsAhead(t *testing.T) {
+	now := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	ahead := NewTokens(strings.Repeat("s", 32), 15*time.Minute, time.Hour)
+	ahead.now = func() time.Time { return now.Add(30 * time.Second) }
+	behind := NewTokens(strings.Repeat("s", 32), 15*time.Minute, time.Hour)
+	behind.now = func() time.Time { return now }
+	tok, err := ahead.IssueAccess(&model.User{ID: 7, TenantID: 2, Role: model.RoleRep}, "/1/", "standard", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := behind.Verify(tok); err != nil || c.Subject != "7" {
+		t.Fatalf("a token signed 30 s ahead of this clock: %+v %v", c, err)
+	}
+	late := NewTokens(strings.Repeat("s", 32), 15*time.Minute, time.Hour)
+	late.now = func() time.Time { return now.Add(30*time.Second + 15*time.Minute) }
+	if _, err := late.Verify(tok); !errs.Is(err, errs.ReasonUnauthenticated) || !strings.Contains(err.Error(), "expired") {
+		t.Fatalf("at its expiry: %v", err)
+	}
+}
