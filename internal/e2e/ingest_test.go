@@ -422,3 +422,58 @@ func assertStoredMetrics(t *testing.T, p *partner, id int64) {
 		t.Fatalf("conversation %d: stored metrics %v, the stored transcript of %d sentences gives %+v", id, m, len(tr.Sentences), want)
 	}
 }
+
+// A conversation holds at most 100 participants, and a transcript cannot
+// push it past them with speaker keys of its own: each new key would be
+// a participant, and thousands of them in one upload failed the insert
+// (too many SQL variables) and were answered UNAVAILABLE, counting
+// against the operation's breaker, however often the partner retried.
+// Both databases answer INVALID_ARGUMENT naming the field, and store
+// nothing.
+func TestTranscriptSpeakersAreBounded(t *testing.T) {
+	for _, db := range []string{"sqlite", "mysql"} {
+		t.Run(db, func(t *testing.T) {
+			var env map[string]string
+			if db == "mysql" {
+				env = mysqlEnv(t)
+			}
+			s := NewService(t, env)
+			f := NewFixture(t, s)
+			s.Start()
+			p := newPartner(t, s.GRPC(), f.AppToken(t))
+			id := p.create("speakers-"+db, f.Reps[0].ID, time.Now().Add(-time.Hour), 3_600_000, nil)
+			speakers := func(n, keys int) []*openv1.Sentence {
+				out := make([]*openv1.Sentence, n)
+				for i := range out {
+					out[i] = &openv1.Sentence{Seq: int64(i), SpeakerKey: fmt.Sprintf("spk-%d", i%keys), StartMs: int64(i) * 100, EndMs: int64(i)*100 + 50, Text: "嗯"}
+				}
+				return out
+			}
+			for _, keys := range []int{101, 12_000} {
+				_, err := p.put(id, speakers(12_000, keys), 1000)
+				wantRPC(t, fmt.Sprintf("%d speaker keys", keys), err, codes.InvalidArgument, errs.ReasonInvalidArgument)
+				if _, _, md := rpcReason(err); md["field"] != "sentence.speaker_key" {
+					t.Fatalf("%d speaker keys: field %q, want sentence.speaker_key (%v)", keys, md["field"], err)
+				}
+			}
+			// The two participants of the conversation and 98 new keys fit.
+			if res, err := p.put(id, speakers(500, 98), 100); err != nil || res.SentenceCount != 500 {
+				t.Fatalf("98 new speaker keys: %v %v", res, err)
+			}
+			got, err := p.conv.GetConversation(p.ctx, &openv1.GetConversationRequest{ConversationId: id})
+			if err != nil || len(got.Participants) != 100 {
+				t.Fatalf("participants: %d %v", len(got.GetParticipants()), err)
+			}
+			// A later transcript with other keys would make more than 100.
+			other := speakers(10, 10)
+			for _, s := range other {
+				s.SpeakerKey = "later-" + s.SpeakerKey
+			}
+			_, err = p.put(id, other, 10)
+			wantRPC(t, "keys beyond the conversation's 100 participants", err, codes.InvalidArgument, errs.ReasonInvalidArgument)
+			if res, err := p.put(id, transcript(6, "again"), 6); err != nil || res.SentenceCount != 6 {
+				t.Fatalf("known speakers again: %v %v", res, err)
+			}
+		})
+	}
+}

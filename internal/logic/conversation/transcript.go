@@ -52,6 +52,10 @@ type TranscriptUpload struct {
 	expected       int64 // -1: not announced
 	sentences      []model.Sentence
 	lastSeq        int64
+	// speakers are the distinct speaker keys so far: each one not among
+	// the conversation's participants becomes one, and a conversation
+	// holds at most maxParticipants.
+	speakers map[string]struct{}
 	// reserved is what the upload holds of the ingest's transcript budget;
 	// prepaid is the number of sentences whose fixed size it covers.
 	reserved int64
@@ -93,7 +97,7 @@ func (in *Ingest) BeginTranscript(ctx context.Context, conversationID int64, exp
 	if err := access.CheckID("conversation_id", conversationID); err != nil {
 		return nil, err
 	}
-	u := &TranscriptUpload{in: in, scope: s, conversationID: conversationID, expected: -1, lastSeq: -1}
+	u := &TranscriptUpload{in: in, scope: s, conversationID: conversationID, expected: -1, lastSeq: -1, speakers: map[string]struct{}{}}
 	if expected != nil {
 		if *expected < 0 || *expected > MaxTranscriptSentences {
 			return nil, errs.InvalidArgument("expected_sentence_count", "must be 0..%d (got %d)", MaxTranscriptSentences, *expected)
@@ -143,6 +147,13 @@ func (u *TranscriptUpload) Add(ctx context.Context, chunk []SentenceInput) error
 	for _, s := range chunk {
 		if err := ValidateSentence(u.lastSeq, s); err != nil {
 			return err
+		}
+		if _, ok := u.speakers[s.SpeakerKey]; !ok {
+			if len(u.speakers) == maxParticipants {
+				return errs.InvalidArgument("sentence.speaker_key", "seq %d: a transcript has at most %d distinct speaker keys, as a conversation has at most %d participants",
+					s.Seq, maxParticipants, maxParticipants).With("seq", strconv.FormatInt(s.Seq, 10))
+			}
+			u.speakers[s.SpeakerKey] = struct{}{}
 		}
 		u.lastSeq = s.Seq
 		u.sentences = append(u.sentences, model.Sentence{

@@ -219,12 +219,14 @@ func groupContext(group []*pendingCommit) (context.Context, context.CancelFunc) 
 // metrics recomputed from exactly these sentences, each conversation
 // marked ready, its indexing queued, and the hooks run; the partner
 // events of the group are appended last, with one statement. A commit whose
-// conversation is not there gets CONVERSATION_NOT_FOUND and the others are
-// written. It reports whether the transaction committed: if so, each
-// commit has its result and its write, and the transcripts written are
-// observed as one group; if not, each commit has the transaction's error.
-// Every outcome is on its commit, so callers read them there; the report
-// only tells writeGroup whether to write the commits one by one.
+// conversation is not there gets CONVERSATION_NOT_FOUND, one whose new
+// speakers would give its conversation more than maxParticipants gets
+// INVALID_ARGUMENT, and the others are written. It reports whether the
+// transaction committed: if so, each commit has its result and its write,
+// and the transcripts written are observed as one group; if not, each
+// commit has the transaction's error. Every outcome is on its commit, so
+// callers read them there; the report only tells writeGroup whether to
+// write the commits one by one.
 func (in *Ingest) writeTranscripts(ctx context.Context, group []*pendingCommit) bool {
 	type outcome struct {
 		res   TranscriptResult
@@ -257,6 +259,12 @@ func (in *Ingest) writeTranscripts(ctx context.Context, group []*pendingCommit) 
 				continue
 			}
 			w, newSpeakers, m := stageTranscript(p.u, lock)
+			if n := len(lock.Speakers) + len(newSpeakers); n > maxParticipants {
+				out[i].err = errs.InvalidArgument("sentence.speaker_key",
+					"a conversation has at most %d participants: its %d and the %d new speaker keys of this transcript make %d",
+					maxParticipants, len(lock.Speakers), len(newSpeakers), n)
+				continue
+			}
 			added = append(added, newSpeakers...)
 			rows = append(rows, TranscriptRows{Conversation: w.Conversation, Sentences: w.Sentences})
 			metrics = append(metrics, storedMetrics(w.Conversation, m, now))

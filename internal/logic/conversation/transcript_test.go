@@ -2,6 +2,8 @@ package conversation
 
 import (
 	"context"
+	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -296,5 +298,41 @@ func TestTranscriptBudget(t *testing.T) {
 	}
 	if budget.Used() != 0 {
 		t.Fatalf("%d bytes held after a commit", budget.Used())
+	}
+}
+
+// Each speaker key a transcript brings is a new participant, and a
+// conversation holds at most maxParticipants: an upload with more distinct
+// keys is refused at the first one too many, and one whose new keys would
+// take its conversation past the cap is refused at the commit, storing
+// nothing.
+func TestTranscriptSpeakersAreBounded(t *testing.T) {
+	repo := newFakeRepo()
+	in := NewIngest(repo, fakeDeals{repo}, repo)
+	ctx := accesstest.App(1, "ingest")
+	id := repo.addConversation(model.Conversation{TenantID: 1, DurationMS: 3_600_000})
+	repo.participants[id] = []model.Participant{
+		{SpeakerKey: "rep", Affiliation: model.AffiliationInternal}, {SpeakerKey: "cust", Affiliation: model.AffiliationExternal},
+	}
+	sentences := func(prefix string, keys int) []SentenceInput {
+		out := make([]SentenceInput, keys)
+		for i := range out {
+			out[i] = SentenceInput{Seq: int64(i), SpeakerKey: fmt.Sprintf("%s%d", prefix, i), StartMS: int64(i), EndMS: int64(i) + 1, Text: "嗯"}
+		}
+		return out
+	}
+	_, err := in.PutTranscript(ctx, id, sentences("s", maxParticipants+1))
+	if err == nil || errs.From(err).Metadata["field"] != "sentence.speaker_key" || errs.From(err).Metadata["seq"] != strconv.Itoa(maxParticipants) {
+		t.Fatalf("%d distinct keys: %v", maxParticipants+1, err)
+	}
+	_, err = in.PutTranscript(ctx, id, sentences("s", maxParticipants-1))
+	if err == nil || errs.From(err).Metadata["field"] != "sentence.speaker_key" || errs.From(err).Reason != errs.ReasonInvalidArgument {
+		t.Fatalf("2 participants and %d new keys: %v", maxParticipants-1, err)
+	}
+	if repo.replaced != 0 || len(repo.participants[id]) != 2 {
+		t.Fatalf("stored %d transcripts, %d participants; want none stored", repo.replaced, len(repo.participants[id]))
+	}
+	if _, err := in.PutTranscript(ctx, id, sentences("s", maxParticipants-2)); err != nil {
+		t.Fatalf("2 participants and %d new keys: %v", maxParticipants-2, err)
 	}
 }
