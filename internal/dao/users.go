@@ -2,6 +2,7 @@ package dao
 
 import (
 	"context"
+	"time"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -80,6 +81,19 @@ func (r *Users) Update(ctx context.Context, u *model.User) error {
 		return errUserNotFound
 	}
 	return nil
+}
+
+// SetPassword writes the password hash of an active user and nothing else,
+// so a change of their other columns made meanwhile (disabled, demoted,
+// anonymised) stays. It reports false when the user is not active any
+// more.
+func (r *Users) SetPassword(ctx context.Context, tenantID, id int64, hash string, at time.Time) (bool, error) {
+	res := conn(ctx, r.db).Model(&model.User{}).Where("tenant_id = ? AND id = ? AND status = ?", tenantID, id, model.UserActive).
+		Updates(map[string]any{"password_hash": hash, "updated_at": at})
+	if res.Error != nil {
+		return false, dbError(res.Error, nil)
+	}
+	return res.RowsAffected > 0, nil
 }
 
 // List pages through the users in the scope (ScopeUsers) by id, keeping

@@ -139,3 +139,56 @@ func TestRevocationAcrossInstancesOnMariaDB(t *testing.T) {
 	}
 	t.Logf("time to refusal on the other instance: %v (worst %v, deadline %v)", times, worst.Round(time.Millisecond), revocationDeadline)
 }
+
+// A user disabled while their own password change is under way (two
+// bcrypt rounds after reading them) stays disabled, on MariaDB: the
+// change writes the password of an active user only, never the row it
+// read before.
+func TestPasswordChangeKeepsAConcurrentDisableOnMariaDB(t *testing.T) {
+	s := NewService(t, mysqlEnv(t))
+	f := NewFixture(t, s)
+	s.Start()
+	admin := authLogin(t, s, *f.Admin.Email, f.Password)
+	const newPassword = "a new password 1"
+	for i, delay := range []time.Duration{0, 5, 10, 20, 30, 45, 60, 80, 100, 130} {
+		email := fmt.Sprintf("racer-%d@e2e.test", i)
+		var u struct {
+			ID int64 `json:"id"`
+		}
+		authCall(t, s, http.MethodPost, "/api/v1/users", admin.AccessToken,
+			map[string]any{"name": "racer", "email": email, "password": f.Password, "role": "rep"}).
+			want(t, http.StatusCreated, "").decode(t, &u)
+		session := authLogin(t, s, email, f.Password)
+		changed := make(chan authResult, 1)
+		go func() {
+			r, err := tryCall(s, http.MethodPut, "/api/v1/me/password", session.AccessToken,
+				map[string]string{"current_password": f.Password, "new_password": newPassword})
+			if err != nil {
+				t.Error(err)
+			}
+			changed <- r
+		}()
+		time.Sleep(delay * time.Millisecond)
+		authCall(t, s, http.MethodPut, fmt.Sprintf("/api/v1/users/%d", u.ID), admin.AccessToken, map[string]any{"status": "disabled"}).
+			want(t, http.StatusOK, "")
+		r := <-changed
+		t.Logf("disable %v after the change began: the change answered %d %s", delay*time.Millisecond, r.Status, r.Reason)
+		for _, pw := range []string{f.Password, newPassword} {
+			if got := authCall(t, s, http.MethodPost, "/api/v1/auth/login", "", map[string]string{"account": email, "password": pw}); got.Status == http.StatusOK {
+				t.Fatalf("round %d: the disabled user signs in again (the change answered %d %s)", i, r.Status, r.Reason)
+			}
+		}
+		var users struct {
+			Users []struct {
+				ID     int64  `json:"id"`
+				Status string `json:"status"`
+			} `json:"users"`
+		}
+		authCall(t, s, http.MethodGet, "/api/v1/users?page_size=100", admin.AccessToken, nil).want(t, http.StatusOK, "").decode(t, &users)
+		for _, got := range users.Users {
+			if got.ID == u.ID && got.Status != "disabled" {
+				t.Fatalf("round %d: the user is %s after being disabled", i, got.Status)
+			}
+		}
+	}
+}

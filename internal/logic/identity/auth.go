@@ -535,9 +535,20 @@ func (a *Auth) ChangePassword(ctx context.Context, req ChangePasswordRequest) (*
 	if err != nil {
 		return nil, err
 	}
+	// Only the password is written: the user was read before two bcrypt
+	// rounds, and an admin may have disabled, demoted or moved them, or an
+	// erasure anonymised them, meanwhile; writing the whole row back would
+	// undo that.
 	u.PasswordHash = hash
 	u.UpdatedAt = a.now()
-	if err := a.users.Update(ctx, u); err != nil {
+	active, err := a.users.SetPassword(ctx, u.TenantID, u.ID, hash, u.UpdatedAt)
+	if err != nil {
+		return nil, err
+	}
+	if !active {
+		return nil, errUserDisabled
+	}
+	if u, err = a.users.ByID(ctx, u.TenantID, u.ID); err != nil {
 		return nil, err
 	}
 	if err := a.signOut(ctx, u.TenantID, u.ID, RevokedPassword); err != nil {

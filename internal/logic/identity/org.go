@@ -22,6 +22,9 @@ type UserRepo interface {
 	Create(ctx context.Context, u *model.User) error
 	// Update writes every attribute of u (password hash included).
 	Update(ctx context.Context, u *model.User) error
+	// SetPassword writes only the password hash of an active user; false
+	// when the user is not active.
+	SetPassword(ctx context.Context, tenantID, id int64, hash string, at time.Time) (bool, error)
 	// List pages through the users the scope may see by id, from after
 	// afterID, keeping those of the department subtree at departmentPath
 	// unless it is empty; total counts all users matching.

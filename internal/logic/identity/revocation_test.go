@@ -205,6 +205,52 @@ func TestChangePassword(t *testing.T) {
 	}
 }
 
+// A password change reads the user, then spends two bcrypt rounds: what an
+// admin changed meanwhile stays changed, and the new pair carries it.
+func TestChangePasswordKeepsAConcurrentChange(t *testing.T) {
+	w := newOrgWorld(t)
+	ctx := context.Background()
+	admin := w.user(w.admin)
+	during := func(f func()) { w.hasher.beforeHash.Store(&f) }
+
+	rep := model.RoleRep
+	during(func() {
+		if _, err := w.org.UpdateUser(admin, identity.UpdateUserRequest{ID: w.manager.ID, Role: &rep}); err != nil {
+			t.Error(err)
+		}
+	})
+	pair, err := w.auth.ChangePassword(w.user(w.manager), identity.ChangePasswordRequest{CurrentPassword: w.password, NewPassword: "another password"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := orgMust[*model.User](t)(w.users.ByID(ctx, w.tenant.ID, w.manager.ID)); u.Role != model.RoleRep {
+		t.Fatalf("the demoted manager is a %s again", u.Role)
+	}
+	c, err := w.tokens.Verify(pair.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Scope().Role != model.RoleRep {
+		t.Fatalf("the new access token says %s, want rep", c.Scope().Role)
+	}
+
+	disabled := model.UserDisabled
+	during(func() {
+		if _, err := w.org.UpdateUser(admin, identity.UpdateUserRequest{ID: w.reps[0].ID, Status: &disabled}); err != nil {
+			t.Error(err)
+		}
+	})
+	_, err = w.auth.ChangePassword(w.user(w.reps[0]), identity.ChangePasswordRequest{CurrentPassword: w.password, NewPassword: "another password"})
+	wantOrgErr(t, err, "USER_DISABLED", "")
+	u := orgMust[*model.User](t)(w.users.ByID(ctx, w.tenant.ID, w.reps[0].ID))
+	if u.Status != model.UserDisabled {
+		t.Fatalf("the disabled rep is %s again", u.Status)
+	}
+	if _, err := w.auth.Login(ctx, identity.LoginRequest{Account: *w.reps[0].Email, Password: "another password"}); err == nil {
+		t.Fatal("the disabled rep signs in with the password set after they were disabled")
+	}
+}
+
 func TestRotatingAnAppSecretRevokesItsTokens(t *testing.T) {
 	w := newOrgWorld(t)
 	ctx := context.Background()
