@@ -192,3 +192,42 @@ func TestPasswordChangeKeepsAConcurrentDisableOnMariaDB(t *testing.T) {
 		}
 	}
 }
+
+// An admin demoted while signing in (the password compare takes a bcrypt
+// round) gets no admin token, on MariaDB: the token is signed from the
+// user as read after its version.
+func TestSignInDuringADemotionOnMariaDB(t *testing.T) {
+	s := NewService(t, mysqlEnv(t))
+	f := NewFixture(t, s)
+	s.Start()
+	admin := authLogin(t, s, *f.Admin.Email, f.Password)
+	for i, delay := range []time.Duration{0, 5, 10, 20, 30, 45, 60, 80} {
+		email := fmt.Sprintf("admin-racer-%d@e2e.test", i)
+		var u struct {
+			ID int64 `json:"id"`
+		}
+		authCall(t, s, http.MethodPost, "/api/v1/users", admin.AccessToken,
+			map[string]any{"name": "admin racer", "email": email, "password": f.Password, "role": "admin"}).
+			want(t, http.StatusCreated, "").decode(t, &u)
+		signedIn := make(chan authResult, 1)
+		go func() {
+			r, err := tryCall(s, http.MethodPost, "/api/v1/auth/login", "", map[string]string{"account": email, "password": f.Password})
+			if err != nil {
+				t.Error(err)
+			}
+			signedIn <- r
+		}()
+		time.Sleep(delay * time.Millisecond)
+		authCall(t, s, http.MethodPut, fmt.Sprintf("/api/v1/users/%d", u.ID), admin.AccessToken, map[string]any{"role": "rep"}).
+			want(t, http.StatusOK, "")
+		r := <-signedIn
+		if r.Status != http.StatusOK {
+			t.Fatalf("round %d: sign-in answered %d %s", i, r.Status, r.Reason)
+		}
+		var pair authPair
+		r.decode(t, &pair)
+		if got := authCall(t, s, http.MethodGet, "/api/v1/apps", pair.AccessToken, nil); got.Status == http.StatusOK {
+			t.Fatalf("round %d: demoted %v after signing in began, the user holds an admin token", i, delay*time.Millisecond)
+		}
+	}
+}

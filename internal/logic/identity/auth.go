@@ -379,7 +379,28 @@ func (a *Auth) issuePair(ctx context.Context, u *model.User, familyID string) (*
 
 // pairWith signs an access token carrying the user's current role and
 // department, so a refresh picks up changes an admin made.
+//
+// The token version is read before the user is read again: a change of
+// role, department or status raises the version only after it is
+// stored, so a change this read of the user misses raises it past the
+// version signed here and the token is refused. u was read before a
+// bcrypt round or a refresh; signed from it at the version read now, a
+// user demoted or disabled meanwhile kept their old powers for the
+// token's whole life.
 func (a *Auth) pairWith(ctx context.Context, u *model.User, refreshToken string) (*TokenPair, error) {
+	version, err := a.revocations.Current(ctx, model.TokenVersionUser, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	u, err = a.users.ByID(ctx, u.TenantID, u.ID)
+	switch {
+	case errs.IsNotFound(err):
+		return nil, errRefreshBad
+	case err != nil:
+		return nil, err
+	case u.Status != model.UserActive:
+		return nil, errUserDisabled
+	}
 	tenant, err := a.tenants.ByID(ctx, u.TenantID)
 	if err != nil {
 		return nil, err
@@ -393,10 +414,6 @@ func (a *Auth) pairWith(ctx context.Context, u *model.User, refreshToken string)
 		case !errs.IsNotFound(err):
 			return nil, err
 		}
-	}
-	version, err := a.revocations.Current(ctx, model.TokenVersionUser, u.ID)
-	if err != nil {
-		return nil, err
 	}
 	access, err := a.tokens.IssueAccess(u, path, tenant.RateTier, version)
 	if err != nil {
@@ -538,7 +555,7 @@ func (a *Auth) ChangePassword(ctx context.Context, req ChangePasswordRequest) (*
 	// Only the password is written: the user was read before two bcrypt
 	// rounds, and an admin may have disabled, demoted or moved them, or an
 	// erasure anonymised them, meanwhile; writing the whole row back would
-	// undo that.
+	// undo that. The new pair is signed from the user as read afterwards.
 	u.PasswordHash = hash
 	u.UpdatedAt = a.now()
 	active, err := a.users.SetPassword(ctx, u.TenantID, u.ID, hash, u.UpdatedAt)
@@ -547,9 +564,6 @@ func (a *Auth) ChangePassword(ctx context.Context, req ChangePasswordRequest) (*
 	}
 	if !active {
 		return nil, errUserDisabled
-	}
-	if u, err = a.users.ByID(ctx, u.TenantID, u.ID); err != nil {
-		return nil, err
 	}
 	if err := a.signOut(ctx, u.TenantID, u.ID, RevokedPassword); err != nil {
 		return nil, err

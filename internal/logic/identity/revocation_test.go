@@ -251,6 +251,44 @@ func TestChangePasswordKeepsAConcurrentChange(t *testing.T) {
 	}
 }
 
+// A user demoted or disabled while their sign-in compares the password
+// gets no token of what they were: the pair is signed from the user as
+// they are once the password matched.
+func TestSigningInDuringAChange(t *testing.T) {
+	w := newOrgWorld(t)
+	ctx := context.Background()
+	admin := w.user(w.admin)
+	during := func(f func()) { w.hasher.beforeMatch.Store(&f) }
+
+	rep := model.RoleRep
+	during(func() {
+		if _, err := w.org.UpdateUser(admin, identity.UpdateUserRequest{ID: w.manager.ID, Role: &rep}); err != nil {
+			t.Error(err)
+		}
+	})
+	pair := w.session(t, w.manager)
+	c, err := w.tokens.Verify(pair.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.revocations.Check(c); err == nil && c.Scope().Role != model.RoleRep {
+		t.Fatalf("the manager demoted while signing in holds a valid %s token", c.Scope().Role)
+	}
+
+	disabled := model.UserDisabled
+	during(func() {
+		if _, err := w.org.UpdateUser(admin, identity.UpdateUserRequest{ID: w.reps[0].ID, Status: &disabled}); err != nil {
+			t.Error(err)
+		}
+	})
+	pair, err = w.auth.Login(ctx, identity.LoginRequest{Account: *w.reps[0].Email, Password: w.password})
+	if err == nil {
+		if err := w.check(t, w.revocations, pair.AccessToken); err == nil {
+			t.Fatal("the rep disabled while signing in holds a valid token")
+		}
+	}
+}
+
 func TestRotatingAnAppSecretRevokesItsTokens(t *testing.T) {
 	w := newOrgWorld(t)
 	ctx := context.Background()

@@ -21,8 +21,9 @@ import (
 type countingHasher struct {
 	identity.Bcrypt
 	compares atomic.Int64
-	// beforeHash runs once, at the next Hash: what happens meanwhile.
-	beforeHash atomic.Pointer[func()]
+	// beforeHash and beforeMatch run once, at the next Hash or Matches:
+	// what happens meanwhile.
+	beforeHash, beforeMatch atomic.Pointer[func()]
 }
 
 func (h *countingHasher) Hash(secret string) (string, error) {
@@ -34,6 +35,9 @@ func (h *countingHasher) Hash(secret string) (string, error) {
 
 func (h *countingHasher) Matches(hash, secret string) bool {
 	h.compares.Add(1)
+	if f := h.beforeMatch.Swap(nil); f != nil {
+		(*f)()
+	}
 	return h.Bcrypt.Matches(hash, secret)
 }
 
