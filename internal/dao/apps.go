@@ -116,14 +116,32 @@ func (r *Apps) CountLocked(ctx context.Context, tenantID int64) (int64, error) {
 	return n, nil
 }
 
-// Update writes a's name, scopes, status and secrets. MySQL counts only
+// Update writes a's name, scopes and status and, when a has no old
+// secret, ends the grace of one. It never writes the secrets a was read
+// with: a rotation stored meanwhile stays (SetSecret). MySQL counts only
 // rows it changed, so an app found before is not looked for again.
 func (r *Apps) Update(ctx context.Context, a *model.App) error {
-	err := conn(ctx, r.db).Model(&model.App{}).Where("tenant_id = ? AND id = ?", a.TenantID, a.ID).Updates(map[string]any{
-		"name": a.Name, "scopes": a.Scopes, "status": a.Status, "secret_hash": a.SecretHash,
-		"old_secret_hash": a.OldSecretHash, "old_secret_until": a.OldSecretUntil, "updated_at": a.UpdatedAt,
-	}).Error
+	cols := map[string]any{"name": a.Name, "scopes": a.Scopes, "status": a.Status, "updated_at": a.UpdatedAt}
+	if a.OldSecretHash == "" {
+		cols["old_secret_hash"], cols["old_secret_until"] = "", nil
+	}
+	err := conn(ctx, r.db).Model(&model.App{}).Where("tenant_id = ? AND id = ?", a.TenantID, a.ID).Updates(cols).Error
 	return dbError(err, nil)
+}
+
+// SetSecret writes a's secret and old secret and nothing else, so a
+// change of its status or scopes stored meanwhile stays.
+func (r *Apps) SetSecret(ctx context.Context, a *model.App) error {
+	res := conn(ctx, r.db).Model(&model.App{}).Where("tenant_id = ? AND id = ?", a.TenantID, a.ID).Updates(map[string]any{
+		"secret_hash": a.SecretHash, "old_secret_hash": a.OldSecretHash, "old_secret_until": a.OldSecretUntil, "updated_at": a.UpdatedAt,
+	})
+	if res.Error != nil {
+		return dbError(res.Error, nil)
+	}
+	if res.RowsAffected == 0 {
+		return errAppNotFound
+	}
+	return nil
 }
 
 // Delete removes an app of a tenant.

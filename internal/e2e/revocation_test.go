@@ -231,3 +231,40 @@ func TestSignInDuringADemotionOnMariaDB(t *testing.T) {
 		}
 	}
 }
+
+// An app disabled while its secret is being rotated (a bcrypt round after
+// reading the app) stays disabled, on MariaDB: the rotation writes the
+// secrets only.
+func TestRotationKeepsAConcurrentDisableOnMariaDB(t *testing.T) {
+	s := NewService(t, mysqlEnv(t))
+	f := NewFixture(t, s)
+	s.Start()
+	admin := authLogin(t, s, *f.Admin.Email, f.Password)
+	var app struct {
+		ID int64 `json:"id"`
+	}
+	authCall(t, s, http.MethodPost, "/api/v1/apps", admin.AccessToken, map[string]any{"name": "racer", "scopes": []string{"read"}}).
+		want(t, http.StatusCreated, "").decode(t, &app)
+	path := fmt.Sprintf("/api/v1/apps/%d", app.ID)
+	for i, delay := range []time.Duration{0, 5, 10, 20, 30, 45, 60} {
+		authCall(t, s, http.MethodPost, path+"/enable", admin.AccessToken, nil).want(t, http.StatusOK, "")
+		rotated := make(chan authResult, 1)
+		go func() {
+			r, err := tryCall(s, http.MethodPost, path+"/rotate-secret", admin.AccessToken, map[string]any{})
+			if err != nil {
+				t.Error(err)
+			}
+			rotated <- r
+		}()
+		time.Sleep(delay * time.Millisecond)
+		authCall(t, s, http.MethodPost, path+"/disable", admin.AccessToken, nil).want(t, http.StatusOK, "")
+		r := <-rotated
+		var got struct {
+			Status string `json:"status"`
+		}
+		authCall(t, s, http.MethodGet, path, admin.AccessToken, nil).want(t, http.StatusOK, "").decode(t, &got)
+		if got.Status != "disabled" {
+			t.Fatalf("round %d: disabled %v after a rotation began (it answered %d), the app is %s", i, delay*time.Millisecond, r.Status, got.Status)
+		}
+	}
+}

@@ -239,8 +239,10 @@ func (m *Apps) RotateSecret(ctx context.Context, req RotateSecretRequest) (*AppS
 		until := now.Add(req.Grace)
 		app.OldSecretHash, app.OldSecretUntil = app.SecretHash, &until
 	}
+	// Only the secrets are written: app was read before a bcrypt round, and
+	// an admin may have disabled it or cut its scopes meanwhile.
 	app.SecretHash, app.UpdatedAt = hash, now
-	if err := m.apps.Update(ctx, app); err != nil {
+	if err := m.apps.SetSecret(ctx, app); err != nil {
 		return nil, err
 	}
 	if req.Grace > 0 {
@@ -251,6 +253,10 @@ func (m *Apps) RotateSecret(ctx context.Context, req RotateSecretRequest) (*AppS
 	if err != nil {
 		return nil, err
 	}
+	if app, err = m.apps.ByID(ctx, app.TenantID, app.ID); err != nil {
+		return nil, err
+	}
+	m.graceEnded(app)
 	return &AppSecret{App: app, Secret: secret}, nil
 }
 

@@ -360,3 +360,52 @@ func TestSeedingGivesAnExistingAppTheScopesAskedFor(t *testing.T) {
 	_, err = w.provision.EnsureApp(ctx, identity.NewApp{TenantID: w.tenant.ID, Name: "New"})
 	wantOrgErr(t, err, "INVALID_ARGUMENT", "scopes")
 }
+
+// A rotation hashes the new secret after reading the app: a disable or a
+// cut of its scopes stored meanwhile stays, and the new secret's tokens
+// carry the cut scopes.
+func TestRotationKeepsAConcurrentChange(t *testing.T) {
+	w := newOrgWorld(t)
+	ctx := context.Background()
+	apps := w.apps()
+	admin := w.user(w.admin)
+	during := func(f func()) { w.hasher.beforeHash.Store(&f) }
+
+	during(func() {
+		if _, err := apps.Update(admin, identity.UpdateAppRequest{ID: w.app.ID, Scopes: &[]string{"read"}}); err != nil {
+			t.Error(err)
+		}
+	})
+	rotated, err := apps.RotateSecret(admin, identity.RotateSecretRequest{ID: w.app.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := orgMust[*model.App](t)(w.appRepo.ByID(ctx, w.tenant.ID, w.app.ID)).Scopes; got != "read" {
+		t.Fatalf("scopes cut during a rotation are %q again", got)
+	}
+	if rotated.App.Scopes != "read" {
+		t.Fatalf("the rotation answered scopes %q", rotated.App.Scopes)
+	}
+	c, err := w.tokens.Verify(w.appToken(t, w.app.AppKey, rotated.Secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Scope().AppScopes; len(got) != 1 || got[0] != "read" {
+		t.Fatalf("the new secret's token has scopes %v", got)
+	}
+
+	during(func() {
+		if _, err := apps.Disable(admin, w.app.ID); err != nil {
+			t.Error(err)
+		}
+	})
+	rotated, err = apps.RotateSecret(admin, identity.RotateSecretRequest{ID: w.app.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := orgMust[*model.App](t)(w.appRepo.ByID(ctx, w.tenant.ID, w.app.ID)).Status; got != model.AppDisabled {
+		t.Fatalf("the app disabled during a rotation is %s", got)
+	}
+	_, err = w.auth.CreateAppToken(ctx, identity.AppTokenRequest{AppKey: w.app.AppKey, AppSecret: rotated.Secret})
+	wantOrgErr(t, err, "APP_DISABLED", "")
+}

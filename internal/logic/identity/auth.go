@@ -44,8 +44,11 @@ type AppRepo interface {
 	// CountLocked counts a tenant's apps and, inside a transaction, keeps
 	// any other from adding or counting the tenant's apps until it ends.
 	CountLocked(ctx context.Context, tenantID int64) (int64, error)
-	// Update writes an app's name, scopes, status and secrets.
+	// Update writes an app's name, scopes and status and, when it has no
+	// old secret, ends the grace of one; never its secret.
 	Update(ctx context.Context, a *model.App) error
+	// SetSecret writes an app's secret and old secret only.
+	SetSecret(ctx context.Context, a *model.App) error
 	Delete(ctx context.Context, tenantID, id int64) error
 }
 
