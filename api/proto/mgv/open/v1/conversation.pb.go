@@ -429,7 +429,10 @@ type Sentence struct {
 	// across the whole PutTranscript stream (gaps are allowed).
 	Seq int64 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
 	// ASR speaker label; required, at most 64 characters. Matches a
-	// participant's speaker_key or adds an AFFILIATION_UNKNOWN participant.
+	// participant's speaker_key or adds an AFFILIATION_UNKNOWN participant;
+	// a conversation holds at most 100 participants, so a transcript whose
+	// new speaker keys would take it past 100 is refused (INVALID_ARGUMENT
+	// naming sentence.speaker_key).
 	SpeakerKey string `protobuf:"bytes,2,opt,name=speaker_key,json=speakerKey,proto3" json:"speaker_key,omitempty"`
 	// Start of the sentence in ms from the beginning of the recording, >= 0.
 	StartMs int64 `protobuf:"varint,3,opt,name=start_ms,json=startMs,proto3" json:"start_ms,omitempty"`
