@@ -69,11 +69,27 @@ func (r *Users) Create(ctx context.Context, u *model.User) error {
 	return dbError(conn(ctx, r.db).Create(u).Error, nil)
 }
 
-// Update writes every column of u.
-func (r *Users) Update(ctx context.Context, u *model.User) error {
-	res := conn(ctx, r.db).Model(&model.User{}).Where("tenant_id = ? AND id = ?", u.TenantID, u.ID).
-		Select("department_id", "name", "email", "phone", "role", "status", "origin_user_id", "password_hash", "updated_at").
-		Updates(u)
+// Update writes the columns of u that differ from before, the row as the
+// caller read it, and updated_at. A change another request stored since
+// that read (a disable, a demotion, an erasure's anonymisation) stays
+// unless this one changes the same column: the caller may have spent a
+// bcrypt round between its read and this write.
+func (r *Users) Update(ctx context.Context, before, u *model.User) error {
+	cols := map[string]any{"updated_at": u.UpdatedAt}
+	changed := func(col string, differs bool, v any) {
+		if differs {
+			cols[col] = v
+		}
+	}
+	changed("department_id", !samePtr(before.DepartmentID, u.DepartmentID), u.DepartmentID)
+	changed("name", before.Name != u.Name, u.Name)
+	changed("email", !samePtr(before.Email, u.Email), u.Email)
+	changed("phone", !samePtr(before.Phone, u.Phone), u.Phone)
+	changed("role", before.Role != u.Role, u.Role)
+	changed("status", before.Status != u.Status, u.Status)
+	changed("origin_user_id", !samePtr(before.OriginUserID, u.OriginUserID), u.OriginUserID)
+	changed("password_hash", before.PasswordHash != u.PasswordHash, u.PasswordHash)
+	res := conn(ctx, r.db).Model(&model.User{}).Where("tenant_id = ? AND id = ?", u.TenantID, u.ID).Updates(cols)
 	if res.Error != nil {
 		return dbError(res.Error, nil)
 	}
@@ -81,6 +97,11 @@ func (r *Users) Update(ctx context.Context, u *model.User) error {
 		return errUserNotFound
 	}
 	return nil
+}
+
+// samePtr reports whether a and b are both nil or point to equal values.
+func samePtr[T comparable](a, b *T) bool {
+	return a == b || (a != nil && b != nil && *a == *b)
 }
 
 // SetPassword writes the password hash of an active user and nothing else,

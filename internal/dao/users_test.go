@@ -79,12 +79,23 @@ func TestUsersUniqueKeysOnSQLite(t *testing.T) {
 	if err != nil || got.ID != rep.ID {
 		t.Fatalf("by email: %+v, %v", got, err)
 	}
-	rep.Status = model.UserDisabled
-	if err := s.users.Update(t.Context(), rep); err != nil {
-		t.Fatal(err)
+	// Two changes from the same read: each writes only what it changed,
+	// so the second (a rename) keeps the first (a disable).
+	read := *rep
+	disabled, renamed := read, read
+	disabled.Status = model.UserDisabled
+	renamed.Name = "renamed"
+	for _, u := range []*model.User{&disabled, &renamed} {
+		if err := s.users.Update(t.Context(), &read, u); err != nil {
+			t.Fatal(err)
+		}
 	}
-	rep.TenantID++
-	if err := s.users.Update(t.Context(), rep); errs.From(err).Reason != "USER_NOT_FOUND" {
+	if got, err := s.users.ByID(t.Context(), tenant, rep.ID); err != nil || got.Status != model.UserDisabled || got.Name != "renamed" || got.Email == nil || *got.Email != email {
+		t.Fatalf("after a disable and a rename from one read: %+v, %v", got, err)
+	}
+	other := renamed
+	other.TenantID++
+	if err := s.users.Update(t.Context(), &renamed, &other); errs.From(err).Reason != "USER_NOT_FOUND" {
 		t.Fatalf("update across tenants: %v", err)
 	}
 }

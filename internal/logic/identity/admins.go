@@ -41,7 +41,7 @@ func (o *Org) writeUser(ctx context.Context, u *model.User, a *userAttrs, now ti
 			return err
 		}
 		a.applyTo(u, now)
-		return o.users.Update(ctx, u)
+		return o.users.Update(ctx, &before, u)
 	}
 	if o.tx == nil {
 		return write(ctx)

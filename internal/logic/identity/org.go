@@ -20,8 +20,10 @@ type UserRepo interface {
 	ByPhones(ctx context.Context, phones []string) ([]model.User, error)
 	ByOrigin(ctx context.Context, tenantID int64, originUserID string) (*model.User, error)
 	Create(ctx context.Context, u *model.User) error
-	// Update writes every attribute of u (password hash included).
-	Update(ctx context.Context, u *model.User) error
+	// Update writes the attributes of u (password hash included) that
+	// differ from before, the user as read, so a change stored meanwhile
+	// to another attribute stays.
+	Update(ctx context.Context, before, u *model.User) error
 	// SetPassword writes only the password hash of an active user; false
 	// when the user is not active.
 	SetPassword(ctx context.Context, tenantID, id int64, hash string, at time.Time) (bool, error)
@@ -351,11 +353,9 @@ func (o *Org) UpdateUser(ctx context.Context, req UpdateUserRequest) (*model.Use
 		if err := ValidatePassword(*req.Password); err != nil {
 			return nil, err
 		}
-		hash, err := o.hasher.Hash(*req.Password)
-		if err != nil {
+		if a.passwordHash, err = o.hasher.Hash(*req.Password); err != nil {
 			return nil, err
 		}
-		u.PasswordHash = hash
 		signOut = true
 		if reason == "" || reason == RevokedRole || reason == RevokedDepartment {
 			reason = RevokedPassword
@@ -626,6 +626,8 @@ type userAttrs struct {
 	email, phone *string
 	role, status string
 	departmentID *int64
+	// passwordHash replaces the user's password when set.
+	passwordHash string
 }
 
 // userAttrs validates attributes for user id (0: a new user): formats,
@@ -736,6 +738,9 @@ func (o *Org) phoneFree(ctx context.Context, id int64, phone string) error {
 
 func (a *userAttrs) applyTo(u *model.User, now time.Time) {
 	u.Name, u.Email, u.Phone, u.Role, u.Status, u.DepartmentID = a.name, a.email, a.phone, a.role, a.status, a.departmentID
+	if a.passwordHash != "" {
+		u.PasswordHash = a.passwordHash
+	}
 	u.UpdatedAt = now
 }
 

@@ -376,3 +376,30 @@ func TestMovingADepartmentRevokesItsMembers(t *testing.T) {
 		t.Fatalf("new token path %q, department %+v %v", c.DepartmentPath, d, err)
 	}
 }
+
+// An admin setting a user's password, while another admin disables the
+// user and changes their email during its bcrypt round, writes the
+// password and nothing it read before: the disable and the email stay.
+func TestSettingAPasswordKeepsAConcurrentChange(t *testing.T) {
+	w := newOrgWorld(t)
+	ctx := context.Background()
+	admin := w.user(w.admin)
+	target := w.reps[1]
+	disabled, email, password := model.UserDisabled, "moved@org.test", "a password set by the admin"
+	meanwhile := func() {
+		if _, err := w.org.UpdateUser(admin, identity.UpdateUserRequest{ID: target.ID, Status: &disabled, Email: &email}); err != nil {
+			t.Error(err)
+		}
+	}
+	w.hasher.beforeHash.Store(&meanwhile)
+	if _, err := w.org.UpdateUser(admin, identity.UpdateUserRequest{ID: target.ID, Password: &password}); err != nil {
+		t.Fatal(err)
+	}
+	u := orgMust[*model.User](t)(w.users.ByID(ctx, w.tenant.ID, target.ID))
+	if u.Status != model.UserDisabled || u.Email == nil || *u.Email != email {
+		t.Fatalf("after the password was set: %+v; want the disable and the new email kept", u)
+	}
+	if !w.hasher.Matches(u.PasswordHash, password) {
+		t.Fatal("the password the admin set was not written")
+	}
+}

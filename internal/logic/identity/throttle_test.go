@@ -264,8 +264,9 @@ func TestPhonesStoredBeforeE164(t *testing.T) {
 	ctx := context.Background()
 	legacy := func(u *model.User, phone string) {
 		t.Helper()
+		before := *u
 		u.Phone = &phone
-		if err := w.users.Update(ctx, u); err != nil {
+		if err := w.users.Update(ctx, &before, u); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -300,8 +301,9 @@ func TestSpellingsOfAStoredPhoneShareItsBudget(t *testing.T) {
 	w := newOrgWorld(t)
 	ctx := fromAddr(context.Background(), "192.0.2.7")
 	phone := "1234567890"
+	before := *w.reps[2]
 	w.reps[2].Phone = &phone
-	if err := w.users.Update(ctx, w.reps[2]); err != nil {
+	if err := w.users.Update(ctx, &before, w.reps[2]); err != nil {
 		t.Fatal(err)
 	}
 	spellings := []string{"1234567890", "+861234567890", "0086 1234567890", "01234567890", "+86(0)1234567890"}
