@@ -54,6 +54,9 @@ func migrateCommand(stdout io.Writer) *cli.Command {
 					out := &output{w: stdout}
 					for _, s := range states {
 						when := "pending"
+						if s.StatementsDone > 0 {
+							when = fmt.Sprintf("pending, partly applied (%d of %d statements)", s.StatementsDone, len(dao.Statements(s.SQL)))
+						}
 						if !s.AppliedAt.IsZero() {
 							when = "applied " + s.AppliedAt.UTC().Format(time.RFC3339)
 						}

@@ -11,6 +11,7 @@ var (
 const (
 	PartBytes       = partBytes
 	MigrationsTable = migrationsTable
+	StatementsTable = statementsTable
 )
 
 // BookkeepingDDL creates the migrations table, for a test that builds an

@@ -34,9 +34,18 @@ type Migration struct {
 type MigrationState struct {
 	Migration
 	AppliedAt time.Time
+	// StatementsDone is how many of the statements of a pending migration
+	// a MySQL `migrate up` that stopped part-way applied: the next one goes
+	// on after them.
+	StatementsDone int
 }
 
-const migrationsTable = "schema_migrations"
+const (
+	migrationsTable = "schema_migrations"
+	// statementsTable records, on MySQL, the statements of a migration
+	// applied so far; the rows go once the migration is recorded.
+	statementsTable = "schema_migration_statements"
+)
 
 // Migrations lists the migrations of a dialect (mysql or sqlite) in order.
 func Migrations(dialect string) ([]Migration, error) {
@@ -82,18 +91,36 @@ func NewMigrator(db *gorm.DB) *Migrator {
 	return &Migrator{db: db, dialect: db.Name()}
 }
 
-func (m *Migrator) bookkeepingDDL() string { return bookkeepingDDL(m.dialect) }
+func (m *Migrator) bookkeepingDDL() string { return bookkeepingDDL(m.dialect)[migrationsTable] }
 
-func bookkeepingDDL(dialect string) string {
+// bookkeepingDDL creates the tables of `migrate up`'s own records, by name.
+func bookkeepingDDL(dialect string) map[string]string {
 	if dialect == "mysql" {
-		return "CREATE TABLE IF NOT EXISTS " + migrationsTable + " (\n" +
-			"  version    INT UNSIGNED NOT NULL DEFAULT 0 COMMENT 'migration number',\n" +
-			"  name       VARCHAR(255) NOT NULL DEFAULT '' COMMENT 'migration name',\n" +
-			"  applied_at DATETIME(3)  NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'when it was applied (UTC)',\n" +
-			"  PRIMARY KEY (version)\n" +
-			") ENGINE=InnoDB COMMENT='applied schema migrations (mgvcore migrate)'"
+		return map[string]string{
+			migrationsTable: "CREATE TABLE IF NOT EXISTS " + migrationsTable + " (\n" +
+				"  version    INT UNSIGNED NOT NULL DEFAULT 0 COMMENT 'migration number',\n" +
+				"  name       VARCHAR(255) NOT NULL DEFAULT '' COMMENT 'migration name',\n" +
+				"  applied_at DATETIME(3)  NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'when it was applied (UTC)',\n" +
+				"  PRIMARY KEY (version)\n" +
+				") ENGINE=InnoDB COMMENT='applied schema migrations (mgvcore migrate)'",
+			statementsTable: "CREATE TABLE IF NOT EXISTS " + statementsTable + " (\n" +
+				"  version    INT UNSIGNED NOT NULL DEFAULT 0 COMMENT 'migration number',\n" +
+				"  name       VARCHAR(255) NOT NULL DEFAULT '' COMMENT 'migration name',\n" +
+				"  statement  INT UNSIGNED NOT NULL DEFAULT 0 COMMENT 'statement number in the migration, from 1',\n" +
+				"  applied_at DATETIME(3)  NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'when it was applied (UTC)',\n" +
+				"  PRIMARY KEY (version, statement)\n" +
+				") ENGINE=InnoDB COMMENT='statements applied of migrations not yet recorded in " + migrationsTable + " (mgvcore migrate)'",
+		}
 	}
-	return "CREATE TABLE IF NOT EXISTS " + migrationsTable + " (version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at DATETIME NOT NULL)"
+	return map[string]string{migrationsTable: "CREATE TABLE IF NOT EXISTS " + migrationsTable + " (version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at DATETIME NOT NULL)"}
+}
+
+// bookkeepingTables are the tables of bookkeepingDDL, in the order they are made.
+func bookkeepingTables(dialect string) []string {
+	if dialect == "mysql" {
+		return []string{migrationsTable, statementsTable}
+	}
+	return []string{migrationsTable}
 }
 
 // Baseline is the schema of a dialect at one version in a single piece
@@ -136,11 +163,12 @@ type step struct {
 	Migration
 	records  []Migration
 	baseline bool
+	done     int // statements applied by an earlier run that stopped (MySQL)
 }
 
 // plan is what `migrate up` does to a database.
 type plan struct {
-	bookkeeping bool // the migrations table is still to be created
+	bookkeeping []string // the bookkeeping tables still to be created
 	steps       []step
 }
 
@@ -154,7 +182,7 @@ func (p plan) migrations() []Migration {
 
 // makePlan lays out pending: on an empty database (nothing applied) the
 // baseline, if any, stands for the migrations up to its version.
-func makePlan(dialect string, pending []Migration, fresh, bookkeeping bool) (plan, error) {
+func makePlan(dialect string, pending []Migration, fresh bool, bookkeeping []string) (plan, error) {
 	p := plan{bookkeeping: bookkeeping}
 	if fresh {
 		base, err := Baseline(dialect)
@@ -179,55 +207,76 @@ func makePlan(dialect string, pending []Migration, fresh, bookkeeping bool) (pla
 	return p, nil
 }
 
-// hasBookkeeping tells whether the migrations table exists, without
-// creating it.
-func (m *Migrator) hasBookkeeping(ctx context.Context) (bool, error) {
+// hasTable tells whether a bookkeeping table exists, without creating it.
+func (m *Migrator) hasTable(ctx context.Context, table string) (bool, error) {
 	var n int64
 	var err error
 	if m.dialect == "mysql" {
-		err = m.db.WithContext(ctx).Raw("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?", migrationsTable).Scan(&n).Error
+		err = m.db.WithContext(ctx).Raw("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?", table).Scan(&n).Error
 	} else {
-		err = m.db.WithContext(ctx).Raw("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?", migrationsTable).Scan(&n).Error
+		err = m.db.WithContext(ctx).Raw("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?", table).Scan(&n).Error
 	}
 	if err != nil {
-		return false, fmt.Errorf("migrations table: %w", err)
+		return false, fmt.Errorf("table %s: %w", table, err)
 	}
 	return n > 0, nil
 }
 
 // Status lists every migration with the time it was applied. It only reads.
 func (m *Migrator) Status(ctx context.Context) ([]MigrationState, error) {
-	states, _, err := m.status(ctx)
+	states, _, _, err := m.status(ctx)
 	return states, err
 }
 
-func (m *Migrator) status(ctx context.Context) (states []MigrationState, bookkeeping bool, err error) {
+// status also returns the bookkeeping tables still to be created and, by
+// migration name (a baseline's included), the statements applied of those
+// not recorded yet.
+func (m *Migrator) status(ctx context.Context) (states []MigrationState, missing []string, done map[string]int, err error) {
 	all, err := Migrations(m.dialect)
 	if err != nil {
-		return nil, false, err
+		return nil, nil, nil, err
 	}
-	bookkeeping, err = m.hasBookkeeping(ctx)
-	if err != nil {
-		return nil, false, err
-	}
+	db := m.db.WithContext(ctx)
 	var rows []struct {
 		Version   int
 		AppliedAt time.Time
 	}
-	if bookkeeping {
-		if err := m.db.WithContext(ctx).Table(migrationsTable).Select("version, applied_at").Find(&rows).Error; err != nil {
-			return nil, false, fmt.Errorf("reading %s: %w", migrationsTable, err)
+	var stmts []struct {
+		Name string
+		Done int
+	}
+	for _, table := range bookkeepingTables(m.dialect) {
+		ok, err := m.hasTable(ctx, table)
+		switch {
+		case err != nil:
+			return nil, nil, nil, err
+		case !ok:
+			missing = append(missing, table)
+		case table == migrationsTable:
+			err = db.Table(migrationsTable).Select("version, applied_at").Find(&rows).Error
+		default:
+			err = db.Raw("SELECT name, MAX(statement) AS done FROM " + statementsTable + " GROUP BY version, name").Scan(&stmts).Error
+		}
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("reading %s: %w", table, err)
 		}
 	}
 	applied := make(map[int]time.Time, len(rows))
 	for _, r := range rows {
 		applied[r.Version] = r.AppliedAt
 	}
+	done = make(map[string]int, len(stmts))
+	for _, r := range stmts {
+		done[r.Name] = r.Done
+	}
 	states = make([]MigrationState, len(all))
 	for i, mig := range all {
 		states[i] = MigrationState{Migration: mig, AppliedAt: applied[mig.Version]}
+		if states[i].AppliedAt.IsZero() {
+			states[i].StatementsDone = done[mig.Name]
+		}
 	}
-	return states, bookkeeping, nil
+	return states, missing, done, nil
 }
 
 // Pending lists the migrations not applied yet. It only reads.
@@ -240,7 +289,7 @@ func (m *Migrator) Pending(ctx context.Context) ([]Migration, error) {
 }
 
 func (m *Migrator) plan(ctx context.Context) (plan, error) {
-	states, bookkeeping, err := m.status(ctx)
+	states, missing, done, err := m.status(ctx)
 	if err != nil {
 		return plan{}, err
 	}
@@ -250,7 +299,11 @@ func (m *Migrator) plan(ctx context.Context) (plan, error) {
 			pending = append(pending, s.Migration)
 		}
 	}
-	return makePlan(m.dialect, pending, len(pending) == len(states), !bookkeeping)
+	p, err := makePlan(m.dialect, pending, len(pending) == len(states), missing)
+	for i := range p.steps {
+		p.steps[i].done = done[p.steps[i].Name]
+	}
+	return p, err
 }
 
 // Print writes, for review, the DDL that `migrate up` would run on this
@@ -270,7 +323,7 @@ func PrintSchema(w io.Writer, dialect string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	p, err := makePlan(dialect, all, true, true)
+	p, err := makePlan(dialect, all, true, bookkeepingTables(dialect))
 	if err != nil {
 		return 0, err
 	}
@@ -286,17 +339,30 @@ func writePlan(w io.Writer, dialect string, p plan) (int, error) {
 		return 0, nil
 	}
 	var b strings.Builder
-	if p.bookkeeping {
-		fmt.Fprintf(&b, "-- bookkeeping of `mgvcore migrate`\n%s;\n\n", bookkeepingDDL(dialect))
+	if len(p.bookkeeping) > 0 {
+		fmt.Fprintf(&b, "-- bookkeeping of `mgvcore migrate`\n")
+		for _, table := range p.bookkeeping {
+			fmt.Fprintf(&b, "%s;\n\n", bookkeepingDDL(dialect)[table])
+		}
 	}
 	for _, s := range p.steps {
-		fmt.Fprintf(&b, "-- migration %s\n", s.Name)
-		for _, stmt := range Statements(s.SQL) {
+		stmts := Statements(s.SQL)
+		if s.done > 0 {
+			fmt.Fprintf(&b, "-- migration %s, from statement %d of %d (a `migrate up` that stopped applied those before)\n",
+				s.Name, s.done+1, len(stmts))
+		} else {
+			fmt.Fprintf(&b, "-- migration %s\n", s.Name)
+		}
+		for _, stmt := range stmts[min(s.done, len(stmts)):] {
 			fmt.Fprintf(&b, "%s;\n\n", stmt)
 		}
 	}
 	fmt.Fprintf(&b, "-- `mgvcore migrate up` runs the statements above, then records them as below. These rows\n"+
 		"-- are left out of the review (goInception takes no DDL and DML of one table in one work order):\n")
+	if dialect == "mysql" {
+		fmt.Fprintf(&b, "-- (and after each statement but the last of a migration, a row in %s, which the\n"+
+			"-- migration's own row below replaces: a `migrate up` that stops goes on after the statements recorded there)\n", statementsTable)
+	}
 	for _, mig := range migs {
 		fmt.Fprintf(&b, "-- INSERT INTO %s (version, name, applied_at) VALUES (%d, '%s', CURRENT_TIMESTAMP(3));\n",
 			migrationsTable, mig.Version, mig.Name)
@@ -308,8 +374,10 @@ func writePlan(w io.Writer, dialect string, p plan) (int, error) {
 }
 
 // Up applies every pending migration in order. On MySQL a named lock keeps
-// two instances from migrating at once; SQLite runs each in a transaction.
-// It returns the migrations applied, those a baseline stood for included.
+// two instances from migrating at once, and a migration is applied
+// statement by statement (applyByStatement); SQLite runs each in a
+// transaction. It returns the migrations applied, those a baseline stood
+// for included.
 func (m *Migrator) Up(ctx context.Context) (_ []Migration, upErr error) {
 	db := m.db.WithContext(ctx)
 	if m.dialect == "mysql" {
@@ -345,31 +413,105 @@ func (m *Migrator) Up(ctx context.Context) (_ []Migration, upErr error) {
 			return nil, fmt.Errorf("migrate: the database's character set is %s: create it with CHARACTER SET utf8mb4 (or ALTER DATABASE ... CHARACTER SET utf8mb4)", charset)
 		}
 	}
-	if err := db.Exec(m.bookkeepingDDL()).Error; err != nil {
-		return nil, fmt.Errorf("migrations table: %w", err)
+	for _, table := range bookkeepingTables(m.dialect) {
+		if err := db.Exec(bookkeepingDDL(m.dialect)[table]).Error; err != nil {
+			return nil, fmt.Errorf("table %s: %w", table, err)
+		}
 	}
 	var done []Migration
-	for _, s := range p.steps {
-		err := db.Transaction(func(tx *gorm.DB) error {
-			for _, stmt := range Statements(s.SQL) {
-				if err := tx.Exec(stmt).Error; err != nil {
-					return fmt.Errorf("%w\nstatement: %s", err, firstLine(stmt))
+	for i, s := range p.steps {
+		var err error
+		if m.dialect == "mysql" {
+			err = m.applyByStatement(db, s, i == 0)
+		} else {
+			err = db.Transaction(func(tx *gorm.DB) error {
+				for _, stmt := range Statements(s.SQL) {
+					if err := tx.Exec(stmt).Error; err != nil {
+						return fmt.Errorf("%w\nstatement: %s", err, firstLine(stmt))
+					}
 				}
-			}
-			for _, mig := range s.records {
-				if err := tx.Exec("INSERT INTO "+migrationsTable+" (version, name, applied_at) VALUES (?, ?, ?)",
-					mig.Version, mig.Name, time.Now().UTC()).Error; err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+				return m.record(tx, s)
+			})
+		}
 		if err != nil {
 			return done, fmt.Errorf("migration %s: %w", s.Name, err)
 		}
 		done = append(done, s.records...)
 	}
 	return done, nil
+}
+
+// applyByStatement applies s on MySQL, which commits each DDL statement by
+// itself: a transaction around a migration would not take back its first
+// statements when a later one fails or the process is killed. Each
+// statement but the last is recorded in schema_migration_statements once it
+// has run, and the next run starts after the recorded ones (s.done); the
+// last is recorded with the migration, in one transaction that also deletes
+// the migration's statement rows.
+//
+// What remains is a stop (a kill, a lost connection) between a statement
+// and its record: the statement is applied, its record is not, and the next
+// run executes it again, which then fails ("Duplicate column", "Table ...
+// already exists"). That can only be the first statement a run executes
+// (first: s is the first migration of the run), so its error says that the
+// statement may already be applied, what to check and how to record it.
+func (m *Migrator) applyByStatement(db *gorm.DB, s step, first bool) error {
+	stmts := Statements(s.SQL)
+	for i := s.done; i < len(stmts); i++ {
+		if err := db.Exec(stmts[i]).Error; err != nil {
+			err = fmt.Errorf("statement %d of %d: %w\nstatement: %s", i+1, len(stmts), err, firstLine(stmts[i]))
+			if first && i == s.done {
+				err = fmt.Errorf("%w\nThis statement may already be applied: a `migrate up` stopped right after running it leaves it applied but unrecorded.\n"+
+					"Check whether the database already has what it makes (SHOW CREATE TABLE); if it has, record it with\n%s\n"+
+					"and run `migrate up` again; if it has not, the statement fails by itself: see the error above", err, recordSQL(s, i, len(stmts)))
+			}
+			return err
+		}
+		if i == len(stmts)-1 {
+			break
+		}
+		if err := db.Exec("INSERT INTO "+statementsTable+" (version, name, statement, applied_at) VALUES (?, ?, ?, ?)",
+			s.Version, s.Name, i+1, time.Now().UTC()).Error; err != nil {
+			return fmt.Errorf("statement %d of %d is applied but could not be recorded: %w\nrecord it with\n%s",
+				i+1, len(stmts), err, recordSQL(s, i, len(stmts)))
+		}
+	}
+	if err := db.Transaction(func(tx *gorm.DB) error { return m.record(tx, s) }); err != nil {
+		return fmt.Errorf("its statements are applied but it could not be recorded: %w\nrecord it with\n%s",
+			err, recordSQL(s, len(stmts)-1, len(stmts)))
+	}
+	return nil
+}
+
+// record writes, in tx, the versions s applied and, on MySQL, deletes its
+// statement rows.
+func (m *Migrator) record(tx *gorm.DB, s step) error {
+	for _, mig := range s.records {
+		if err := tx.Exec("INSERT INTO "+migrationsTable+" (version, name, applied_at) VALUES (?, ?, ?)",
+			mig.Version, mig.Name, time.Now().UTC()).Error; err != nil {
+			return err
+		}
+	}
+	if m.dialect == "mysql" {
+		return tx.Exec("DELETE FROM "+statementsTable+" WHERE version = ?", s.Version).Error
+	}
+	return nil
+}
+
+// recordSQL is what records statement i (from 0) of the n of s by hand, as
+// `migrate up` would have after running it.
+func recordSQL(s step, i, n int) string {
+	if i < n-1 {
+		return fmt.Sprintf("  INSERT INTO %s (version, name, statement, applied_at) VALUES (%d, '%s', %d, CURRENT_TIMESTAMP(3));",
+			statementsTable, s.Version, s.Name, i+1)
+	}
+	var b strings.Builder
+	for _, mig := range s.records {
+		fmt.Fprintf(&b, "  INSERT INTO %s (version, name, applied_at) VALUES (%d, '%s', CURRENT_TIMESTAMP(3));\n",
+			migrationsTable, mig.Version, mig.Name)
+	}
+	fmt.Fprintf(&b, "  DELETE FROM %s WHERE version = %d;", statementsTable, s.Version)
+	return b.String()
 }
 
 // Statements splits a migration into statements: they end with a semicolon
