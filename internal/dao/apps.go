@@ -116,13 +116,24 @@ func (r *Apps) CountLocked(ctx context.Context, tenantID int64) (int64, error) {
 	return n, nil
 }
 
-// Update writes a's name, scopes and status and, when a has no old
-// secret, ends the grace of one. It never writes the secrets a was read
-// with: a rotation stored meanwhile stays (SetSecret). MySQL counts only
+// Update writes the name, scopes and status of a that differ from before,
+// the app as the caller read it, and updated_at; when a has no old secret
+// and before had one, it ends that grace. It never writes the secrets a
+// was read with: a rotation stored meanwhile stays (SetSecret), and so does
+// a disable, a cut of the scopes or a rename another request stored since
+// that read, unless this one changes the same column. MySQL counts only
 // rows it changed, so an app found before is not looked for again.
-func (r *Apps) Update(ctx context.Context, a *model.App) error {
-	cols := map[string]any{"name": a.Name, "scopes": a.Scopes, "status": a.Status, "updated_at": a.UpdatedAt}
-	if a.OldSecretHash == "" {
+func (r *Apps) Update(ctx context.Context, before, a *model.App) error {
+	cols := map[string]any{"updated_at": a.UpdatedAt}
+	changed := func(col string, differs bool, v any) {
+		if differs {
+			cols[col] = v
+		}
+	}
+	changed("name", before.Name != a.Name, a.Name)
+	changed("scopes", before.Scopes != a.Scopes, a.Scopes)
+	changed("status", before.Status != a.Status, a.Status)
+	if a.OldSecretHash == "" && before.OldSecretHash != "" {
 		cols["old_secret_hash"], cols["old_secret_until"] = "", nil
 	}
 	err := conn(ctx, r.db).Model(&model.App{}).Where("tenant_id = ? AND id = ?", a.TenantID, a.ID).Updates(cols).Error

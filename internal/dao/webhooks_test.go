@@ -177,11 +177,11 @@ func TestWebhookCandidatesFollowTheirApp(t *testing.T) {
 		} {
 			a := app
 			c.change(&a)
-			if err := apps.Update(ctx, &a); err != nil {
+			if err := apps.Update(ctx, &app, &a); err != nil {
 				t.Fatal(err)
 			}
 			want(c.what, other.ID)
-			if err := apps.Update(ctx, &app); err != nil {
+			if err := apps.Update(ctx, &a, &app); err != nil {
 				t.Fatal(err)
 			}
 			want(c.what+", then restored", app.ID, other.ID)

@@ -192,6 +192,7 @@ func (m *Apps) Update(ctx context.Context, req UpdateAppRequest) (*model.App, er
 	if err != nil {
 		return nil, err
 	}
+	before := *app
 	name, scopes := app.Name, app.Scopes
 	if req.Name != nil {
 		if name, err = orgName("name", *req.Name); err != nil {
@@ -213,7 +214,7 @@ func (m *Apps) Update(ctx context.Context, req UpdateAppRequest) (*model.App, er
 	if rescoped {
 		app.OldSecretHash, app.OldSecretUntil = "", nil
 	}
-	return app, m.write(ctx, app, rescoped, RevokedAppScopes)
+	return app, m.write(ctx, &before, app, rescoped, RevokedAppScopes)
 }
 
 // RotateSecret gives an app a new secret. Without a grace the old secret
@@ -269,8 +270,9 @@ func (m *Apps) Disable(ctx context.Context, id int64) (*model.App, error) {
 	if err != nil {
 		return nil, err
 	}
+	before := *app
 	app.Status, app.OldSecretHash, app.OldSecretUntil = model.AppDisabled, "", nil
-	return app, m.write(ctx, app, true, RevokedAppDisable)
+	return app, m.write(ctx, &before, app, true, RevokedAppDisable)
 }
 
 // Enable lets a disabled app get tokens again; the tokens it held stay
@@ -280,8 +282,9 @@ func (m *Apps) Enable(ctx context.Context, id int64) (*model.App, error) {
 	if err != nil {
 		return nil, err
 	}
+	before := *app
 	app.Status = model.AppActive
-	return app, m.write(ctx, app, false, "")
+	return app, m.write(ctx, &before, app, false, "")
 }
 
 // Delete removes an app and ends its tokens.
@@ -322,10 +325,11 @@ func (m *Apps) graceEnded(app *model.App) {
 	}
 }
 
-// write stores app and, with revoke, ends its tokens for reason.
-func (m *Apps) write(ctx context.Context, app *model.App, revoke bool, reason string) error {
+// write stores what changed in app since it was read as before and, with
+// revoke, ends its tokens for reason.
+func (m *Apps) write(ctx context.Context, before, app *model.App, revoke bool, reason string) error {
 	app.UpdatedAt = m.now()
-	if err := m.apps.Update(ctx, app); err != nil {
+	if err := m.apps.Update(ctx, before, app); err != nil {
 		return nameTaken(err, app.Name)
 	}
 	if !revoke {

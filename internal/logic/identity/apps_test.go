@@ -2,6 +2,7 @@ package identity_test
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -408,4 +409,83 @@ func TestRotationKeepsAConcurrentChange(t *testing.T) {
 	}
 	_, err = w.auth.CreateAppToken(ctx, identity.AppTokenRequest{AppKey: w.app.AppKey, AppSecret: rotated.Secret})
 	wantOrgErr(t, err, "APP_DISABLED", "")
+}
+
+// pausedApps is the apps table with a pause after the next read of an app
+// by id: what another admin stores between a change's read and its write.
+type pausedApps struct {
+	identity.AppRepo
+	afterRead atomic.Pointer[func()]
+}
+
+func (p *pausedApps) ByID(ctx context.Context, tenantID, id int64) (*model.App, error) {
+	a, err := p.AppRepo.ByID(ctx, tenantID, id)
+	if f := p.afterRead.Swap(nil); f != nil {
+		(*f)()
+	}
+	return a, err
+}
+
+// A rename, an enable or a disable writes what it changes: a disable, a cut
+// of the scopes or a rename another admin stored after its read stays.
+func TestAppChangesKeepAConcurrentChange(t *testing.T) {
+	w := newOrgWorld(t)
+	ctx := context.Background()
+	repo := &pausedApps{AppRepo: w.appRepo}
+	apps := identity.NewApps(identity.AppsDeps{Apps: repo, Tx: w.tx, Hasher: w.hasher, Revocations: w.revocations, Now: w.clock.Now})
+	other := w.apps()
+	admin := w.user(w.admin)
+	during := func(f func()) { repo.afterRead.Store(&f) }
+	stored := func() *model.App { return orgMust[*model.App](t)(w.appRepo.ByID(ctx, w.tenant.ID, w.app.ID)) }
+
+	// Renamed while another admin disables it: it stays disabled.
+	during(func() {
+		if _, err := other.Disable(admin, w.app.ID); err != nil {
+			t.Error(err)
+		}
+	})
+	name := "Renamed"
+	if _, err := apps.Update(admin, identity.UpdateAppRequest{ID: w.app.ID, Name: &name}); err != nil {
+		t.Fatal(err)
+	}
+	if a := stored(); a.Status != model.AppDisabled || a.Name != name {
+		t.Fatalf("renamed during a disable: status %s, name %q", a.Status, a.Name)
+	}
+	_, err := w.auth.CreateAppToken(ctx, identity.AppTokenRequest{AppKey: w.app.AppKey, AppSecret: w.appSecret})
+	wantOrgErr(t, err, "APP_DISABLED", "")
+
+	// Enabled while another admin cuts its scopes: the cut stays, and so
+	// do the new tokens' scopes.
+	during(func() {
+		if _, err := other.Update(admin, identity.UpdateAppRequest{ID: w.app.ID, Scopes: &[]string{"read"}}); err != nil {
+			t.Error(err)
+		}
+	})
+	if _, err := apps.Enable(admin, w.app.ID); err != nil {
+		t.Fatal(err)
+	}
+	if a := stored(); a.Scopes != "read" || a.Status != model.AppActive {
+		t.Fatalf("enabled during a cut of its scopes: scopes %q, status %s", a.Scopes, a.Status)
+	}
+	c, err := w.tokens.Verify(w.appToken(t, w.app.AppKey, w.appSecret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Scope().AppScopes; len(got) != 1 || got[0] != "read" {
+		t.Fatalf("a token after the cut has scopes %v", got)
+	}
+
+	// Disabled while another admin renames it: both stay.
+	during(func() {
+		n := "Renamed again"
+		if _, err := other.Update(admin, identity.UpdateAppRequest{ID: w.app.ID, Name: &n}); err != nil {
+			t.Error(err)
+		}
+	})
+	if _, err := apps.Disable(admin, w.app.ID); err != nil {
+		t.Fatal(err)
+	}
+	if a := stored(); a.Status != model.AppDisabled || a.Name != "Renamed again" {
+		t.Fatalf("disabled during a rename: status %s, name %q", a.Status, a.Name)
+	}
 }

@@ -44,9 +44,10 @@ type AppRepo interface {
 	// CountLocked counts a tenant's apps and, inside a transaction, keeps
 	// any other from adding or counting the tenant's apps until it ends.
 	CountLocked(ctx context.Context, tenantID int64) (int64, error)
-	// Update writes an app's name, scopes and status and, when it has no
-	// old secret, ends the grace of one; never its secret.
-	Update(ctx context.Context, a *model.App) error
+	// Update writes the name, scopes and status of a that differ from
+	// before, the app as read, and, when a has no old secret and before
+	// had one, ends that grace; never its secret.
+	Update(ctx context.Context, before, a *model.App) error
 	// SetSecret writes an app's secret and old secret only.
 	SetSecret(ctx context.Context, a *model.App) error
 	Delete(ctx context.Context, tenantID, id int64) error

@@ -111,10 +111,11 @@ func (p *Provision) EnsureApp(ctx context.Context, req NewApp) (*AppCredentials,
 	}
 	app, err := p.apps.ByName(ctx, req.TenantID, name)
 	if err == nil && scopes != "" && app.Scopes != scopes {
+		before := *app
 		// The scopes are the ones asked for now (a release may split one,
 		// as org was from ingest); the tokens of the old ones end.
 		app.Scopes, app.OldSecretHash, app.OldSecretUntil, app.UpdatedAt = scopes, "", nil, p.now()
-		if err := p.apps.Update(ctx, app); err != nil {
+		if err := p.apps.Update(ctx, &before, app); err != nil {
 			return nil, err
 		}
 		if err := p.revoke.Revoke(ctx, model.TokenVersionApp, app.TenantID, app.ID, RevokedAppScopes); err != nil {
