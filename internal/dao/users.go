@@ -73,28 +73,38 @@ func (r *Users) Create(ctx context.Context, u *model.User) error {
 // caller read it, and updated_at. A change another request stored since
 // that read (a disable, a demotion, an erasure's anonymisation) stays
 // unless this one changes the same column: the caller may have spent a
-// bcrypt round between its read and this write.
+// bcrypt round between its read and this write. A column this one changes
+// is written only where it still holds what was read: when another request
+// changed it meanwhile (an erasure clears the name, email, phone, origin id
+// and password), nothing is written and the answer is CONFLICT, so that
+// an erased person's identifiers never come back onto their row.
 func (r *Users) Update(ctx context.Context, before, u *model.User) error {
 	cols := map[string]any{"updated_at": u.UpdatedAt}
-	changed := func(col string, differs bool, v any) {
+	q := conn(ctx, r.db).Model(&model.User{}).Where("tenant_id = ? AND id = ?", u.TenantID, u.ID)
+	// clause.Eq of a nil pointer is IS NULL.
+	changed := func(col string, differs bool, v, was any) {
 		if differs {
 			cols[col] = v
+			q = q.Where(clause.Eq{Column: col, Value: was})
 		}
 	}
-	changed("department_id", !samePtr(before.DepartmentID, u.DepartmentID), u.DepartmentID)
-	changed("name", before.Name != u.Name, u.Name)
-	changed("email", !samePtr(before.Email, u.Email), u.Email)
-	changed("phone", !samePtr(before.Phone, u.Phone), u.Phone)
-	changed("role", before.Role != u.Role, u.Role)
-	changed("status", before.Status != u.Status, u.Status)
-	changed("origin_user_id", !samePtr(before.OriginUserID, u.OriginUserID), u.OriginUserID)
-	changed("password_hash", before.PasswordHash != u.PasswordHash, u.PasswordHash)
-	res := conn(ctx, r.db).Model(&model.User{}).Where("tenant_id = ? AND id = ?", u.TenantID, u.ID).Updates(cols)
+	changed("department_id", !samePtr(before.DepartmentID, u.DepartmentID), u.DepartmentID, before.DepartmentID)
+	changed("name", before.Name != u.Name, u.Name, before.Name)
+	changed("email", !samePtr(before.Email, u.Email), u.Email, before.Email)
+	changed("phone", !samePtr(before.Phone, u.Phone), u.Phone, before.Phone)
+	changed("role", before.Role != u.Role, u.Role, before.Role)
+	changed("status", before.Status != u.Status, u.Status, before.Status)
+	changed("origin_user_id", !samePtr(before.OriginUserID, u.OriginUserID), u.OriginUserID, before.OriginUserID)
+	changed("password_hash", before.PasswordHash != u.PasswordHash, u.PasswordHash, before.PasswordHash)
+	res := q.Updates(cols)
 	if res.Error != nil {
 		return dbError(res.Error, nil)
 	}
 	if res.RowsAffected == 0 {
-		return errUserNotFound
+		if _, err := r.ByID(ctx, u.TenantID, u.ID); err != nil {
+			return err
+		}
+		return errs.Conflict("user %d was changed by another request meanwhile; read it again and retry", u.ID)
 	}
 	return nil
 }

@@ -403,3 +403,27 @@ func TestSettingAPasswordKeepsAConcurrentChange(t *testing.T) {
 		t.Fatal("the password the admin set was not written")
 	}
 }
+
+// A user anonymised by an erasure while an admin changes their email and
+// sets their password (during its bcrypt round) stays anonymised: the
+// admin's change, made to the person as they were, writes nothing back,
+// and is answered CONFLICT.
+func TestAChangeDuringAnErasureBringsNothingBack(t *testing.T) {
+	w := newOrgWorld(t)
+	ctx := context.Background()
+	admin := w.user(w.admin)
+	target := w.reps[1]
+	email, phone, password := "new-address@org.test", "13800138000", "a password set by the admin"
+	meanwhile := func() {
+		if err := w.privacy.AnonymiseUser(ctx, w.tenant.ID, target.ID); err != nil {
+			t.Error(err)
+		}
+	}
+	w.hasher.beforeHash.Store(&meanwhile)
+	_, err := w.org.UpdateUser(admin, identity.UpdateUserRequest{ID: target.ID, Email: &email, Phone: &phone, Password: &password})
+	wantOrgErr(t, err, "CONFLICT", "")
+	u := orgMust[*model.User](t)(w.users.ByID(ctx, w.tenant.ID, target.ID))
+	if u.Name != "" || u.Email != nil || u.Phone != nil || u.OriginUserID != nil || u.PasswordHash != "" || u.Status != model.UserDisabled {
+		t.Fatalf("after an erasure during a change: %+v; want the user anonymised", u)
+	}
+}

@@ -74,6 +74,8 @@ type orgWorld struct {
 	throttle     *dao.SigninThrottle
 	appRepo      *dao.Apps
 	tx           *dao.Transactor
+	// privacy anonymises users, as an erasure does.
+	privacy *dao.Privacy
 	// revocations are this instance's token versions; versions is their
 	// store, which another instance would read too.
 	revocations *identity.Revocations
@@ -137,6 +139,7 @@ func newOrgWorld(t testing.TB) *orgWorld {
 		hasher:      &countingHasher{Bcrypt: identity.NewBcrypt(bcrypt.MinCost)},
 		password:    "correct horse battery",
 		throttle:    dao.NewSigninThrottle(db),
+		privacy:     dao.NewPrivacy(db),
 		sleeps:      &sleepLog{},
 	}
 	w.tokens = identity.NewTokens("unit-test-secret-0123456789abcdef", 15*time.Minute, 2*time.Hour)
