@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
+	"github.com/megaview/mgvcore/internal/http/controller"
 )
 
 // revocationDeadline is how soon every instance must refuse a revoked token.
@@ -295,4 +298,39 @@ func TestUserUpdatesWriteWhatTheyChangeOnMariaDB(t *testing.T) {
 		t.Fatalf("after three updates: %+v", got)
 	}
 	authLogin(t, s, "columns-2@e2e.test", "another good password")
+}
+
+// An app disabled while it signs in (the secret compare takes a bcrypt
+// round) gets no working token, on MariaDB: the token is signed from the
+// app as read after its version.
+func TestAppTokenDuringADisableOnMariaDB(t *testing.T) {
+	s := NewService(t, mysqlEnv(t))
+	f := NewFixture(t, s)
+	s.Start()
+	admin := authLogin(t, s, *f.Admin.Email, f.Password)
+	var app controller.AppSecretJSON
+	authCall(t, s, http.MethodPost, "/api/v1/apps", admin.AccessToken, map[string]any{"name": "racer", "scopes": []string{"read"}}).
+		want(t, http.StatusCreated, "").decode(t, &app)
+	path := fmt.Sprintf("/api/v1/apps/%d", app.ID)
+	auth := openv1.NewAuthServiceClient(s.GRPC())
+	minted := 0
+	for i, delay := range []time.Duration{0, 2, 5, 10, 20, 30, 45, 60} {
+		authCall(t, s, http.MethodPost, path+"/enable", admin.AccessToken, nil).want(t, http.StatusOK, "")
+		signedIn := make(chan *openv1.CreateAppTokenResponse, 1)
+		go func() {
+			res, _ := auth.CreateAppToken(t.Context(), &openv1.CreateAppTokenRequest{AppKey: app.AppKey, AppSecret: app.AppSecret})
+			signedIn <- res
+		}()
+		time.Sleep(delay * time.Millisecond)
+		authCall(t, s, http.MethodPost, path+"/disable", admin.AccessToken, nil).want(t, http.StatusOK, "")
+		res := <-signedIn
+		if res == nil {
+			continue
+		}
+		minted++
+		if got := authCall(t, s, http.MethodGet, "/api/v1/conversations", res.AccessToken, nil); got.Status == http.StatusOK {
+			t.Fatalf("round %d: disabled %v after signing in began, the app holds a working token", i, delay*time.Millisecond)
+		}
+	}
+	t.Logf("%d of the sign-ins got a token before the disable", minted)
 }

@@ -2,6 +2,7 @@ package identity_test
 
 import (
 	"context"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -487,5 +488,56 @@ func TestAppChangesKeepAConcurrentChange(t *testing.T) {
 	}
 	if a := stored(); a.Status != model.AppDisabled || a.Name != "Renamed again" {
 		t.Fatalf("disabled during a rename: status %s, name %q", a.Status, a.Name)
+	}
+}
+
+// An app token is signed from the app as it is once its secret matched:
+// a disable, a cut of its scopes, a rotation or a delete stored while the
+// secret was being compared leaves no valid token of what the app was.
+func TestAppTokenDuringAChange(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(t *testing.T, w *orgWorld, apps *identity.Apps, admin context.Context)
+	}{
+		{"disable", func(t *testing.T, w *orgWorld, apps *identity.Apps, admin context.Context) {
+			if _, err := apps.Disable(admin, w.app.ID); err != nil {
+				t.Error(err)
+			}
+		}},
+		{"rescope", func(t *testing.T, w *orgWorld, apps *identity.Apps, admin context.Context) {
+			if _, err := apps.Update(admin, identity.UpdateAppRequest{ID: w.app.ID, Scopes: &[]string{"read"}}); err != nil {
+				t.Error(err)
+			}
+		}},
+		{"rotate", func(t *testing.T, w *orgWorld, apps *identity.Apps, admin context.Context) {
+			if _, err := apps.RotateSecret(admin, identity.RotateSecretRequest{ID: w.app.ID}); err != nil {
+				t.Error(err)
+			}
+		}},
+		{"delete", func(t *testing.T, w *orgWorld, apps *identity.Apps, admin context.Context) {
+			if err := apps.Delete(admin, w.app.ID); err != nil {
+				t.Error(err)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newOrgWorld(t)
+			apps := w.apps()
+			admin := w.user(w.admin)
+			f := func() { tt.change(t, w, apps, admin) }
+			w.hasher.beforeMatch.Store(&f)
+			tok, err := w.auth.CreateAppToken(context.Background(), identity.AppTokenRequest{AppKey: w.app.AppKey, AppSecret: w.appSecret})
+			if err != nil {
+				return
+			}
+			c, err := w.tokens.Verify(tok.AccessToken)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := w.revocations.Check(c); err == nil && !(tt.name == "rescope" && strings.Join(c.Scope().AppScopes, " ") == "read") {
+				t.Fatalf("an app token signed during a %s is valid with scopes %v", tt.name, c.Scope().AppScopes)
+			}
+		})
 	}
 }

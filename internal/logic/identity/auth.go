@@ -467,13 +467,40 @@ func (a *Auth) CreateAppToken(ctx context.Context, req AppTokenRequest) (*AppTok
 	if err := ad.succeeded(ctx); err != nil {
 		return nil, err
 	}
-	// Only who holds a secret learns that the app is disabled.
-	if app.Status == model.AppDisabled {
-		return nil, errAppDisabled
+	matched := app.SecretHash
+	if old {
+		matched = app.OldSecretHash
 	}
+	// The token is signed from the app as read after its version, like a
+	// user's pair: a disable, a cut of its scopes, a rotation or a delete
+	// raises the version only once stored, so a change this read misses
+	// raises it past the version signed here. app was read before a
+	// bcrypt round; signed from it at the version read now, an app
+	// disabled, re-scoped, rotated or deleted meanwhile got a valid token
+	// of what it was.
 	version, err := a.revocations.Current(ctx, model.TokenVersionApp, app.ID)
 	if err != nil {
 		return nil, err
+	}
+	app, err = a.apps.ByID(ctx, app.TenantID, app.ID)
+	switch {
+	case errs.IsNotFound(err):
+		return nil, errBadAppSecret
+	case err != nil:
+		return nil, err
+	}
+	// The secret that matched must still open the app.
+	switch {
+	case app.SecretHash == matched:
+		old = false
+	case app.OldSecretHash == matched && app.OldSecretUntil != nil && a.now().Before(*app.OldSecretUntil):
+		old = true
+	default:
+		return nil, errBadAppSecret
+	}
+	// Only who holds a secret learns that the app is disabled.
+	if app.Status == model.AppDisabled {
+		return nil, errAppDisabled
 	}
 	if old {
 		// The old secret's tokens are of the version the rotation left in
