@@ -328,6 +328,15 @@ func (a *Auth) Refresh(ctx context.Context, req RefreshRequest) (*TokenPair, err
 	case u.Status != model.UserActive:
 		return nil, a.revokeFamily(ctx, rt.FamilyID, now, errUserDisabled)
 	}
+	// The version is read before the token is spent: a concurrent
+	// presentation of it finds it spent only afterwards, so the raise its
+	// reuse makes is past the version signed here, and the pair this
+	// refresh wins is revoked with the user's other access tokens. Read
+	// after the spend, it could already be the raised one.
+	version, err := a.revocations.Current(ctx, model.TokenVersionUser, u.ID)
+	if err != nil {
+		return nil, err
+	}
 	next, nextRaw := a.newRefreshToken(u, rt.FamilyID, now)
 	won, err := a.refresh.Rotate(ctx, hash, now, next)
 	if err != nil {
@@ -337,7 +346,7 @@ func (a *Auth) Refresh(ctx context.Context, req RefreshRequest) (*TokenPair, err
 		// A concurrent refresh spent it first: to this caller it is a reuse.
 		return nil, a.reused(ctx, rt, now)
 	}
-	return a.pairWith(ctx, u, nextRaw)
+	return a.pairAt(ctx, u, version, nextRaw)
 }
 
 // reused answers a refresh token presented after it was spent. Whoever
@@ -396,7 +405,12 @@ func (a *Auth) pairWith(ctx context.Context, u *model.User, refreshToken string)
 	if err != nil {
 		return nil, err
 	}
-	u, err = a.users.ByID(ctx, u.TenantID, u.ID)
+	return a.pairAt(ctx, u, version, refreshToken)
+}
+
+// pairAt signs the pair at version, read before u is read again here.
+func (a *Auth) pairAt(ctx context.Context, u *model.User, version int64, refreshToken string) (*TokenPair, error) {
+	u, err := a.users.ByID(ctx, u.TenantID, u.ID)
 	switch {
 	case errs.IsNotFound(err):
 		return nil, errRefreshBad

@@ -224,6 +224,31 @@ func TestConcurrentRefreshesHaveOneWinner(t *testing.T) {
 	wantOrgErr(t, err, "UNAUTHENTICATED", "")
 }
 
+// A refresh token presented again while the refresh that spent it has
+// not signed its pair yet: the reuse revokes the user's access tokens,
+// the pair being signed included, whoever holds it.
+func TestAReuseDuringTheWinningRefreshRevokesItsPair(t *testing.T) {
+	w := newOrgWorld(t)
+	ctx := context.Background()
+	p, err := w.auth.Login(ctx, identity.LoginRequest{Account: "rep1@acme.test", Password: w.password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := func() {
+		_, err := w.auth.Refresh(ctx, identity.RefreshRequest{RefreshToken: p.RefreshToken})
+		wantOrgErr(t, err, "UNAUTHENTICATED", "")
+	}
+	w.refresh.afterRotate.Store(&f)
+	won, err := w.auth.Refresh(ctx, identity.RefreshRequest{RefreshToken: p.RefreshToken})
+	if err != nil {
+		return
+	}
+	wantRevoked(t, w.check(t, w.revocations, won.AccessToken), "used twice")
+	wantRevoked(t, w.check(t, w.otherInstance(t), won.AccessToken), "used twice")
+	_, err = w.auth.Refresh(ctx, identity.RefreshRequest{RefreshToken: won.RefreshToken})
+	wantOrgErr(t, err, "UNAUTHENTICATED", "")
+}
+
 func TestCreateAppToken(t *testing.T) {
 	w := newOrgWorld(t)
 	ctx := context.Background()

@@ -41,6 +41,22 @@ func (h *countingHasher) Matches(hash, secret string) bool {
 	return h.Bcrypt.Matches(hash, secret)
 }
 
+// hookedRefresh is the refresh token store with a hook on a rotation.
+type hookedRefresh struct {
+	*dao.RefreshTokens
+	// afterRotate runs once, after the next rotation: what happens before
+	// the refresh that rotated signs its pair.
+	afterRotate atomic.Pointer[func()]
+}
+
+func (r *hookedRefresh) Rotate(ctx context.Context, oldHash string, usedAt time.Time, next *model.RefreshToken) (bool, error) {
+	won, err := r.RefreshTokens.Rotate(ctx, oldHash, usedAt, next)
+	if f := r.afterRotate.Swap(nil); f != nil {
+		(*f)()
+	}
+	return won, err
+}
+
 // orgWorld is a tenant with an org tree in an embedded database, a second
 // tenant, and the use cases over them.
 //
@@ -72,6 +88,7 @@ type orgWorld struct {
 	readOnlyApp  *model.App
 	readOnlyPass string
 	throttle     *dao.SigninThrottle
+	refresh      *hookedRefresh
 	appRepo      *dao.Apps
 	tx           *dao.Transactor
 	// privacy anonymises users, as an erasure does.
@@ -144,12 +161,13 @@ func newOrgWorld(t testing.TB) *orgWorld {
 	}
 	w.tokens = identity.NewTokens("unit-test-secret-0123456789abcdef", 15*time.Minute, 2*time.Hour)
 	tenants, refresh, apps := dao.NewTenants(db), dao.NewRefreshTokens(db), dao.NewApps(db)
+	w.refresh = &hookedRefresh{RefreshTokens: refresh}
 	w.versions = dao.NewTokenVersions(db)
 	w.appRepo, w.tx = apps, dao.NewTransactor(db)
 	w.revocations = identity.NewRevocations(w.versions, identity.RevocationOptions{Keep: 2 * time.Hour, Now: w.clock.Now})
 	var err error
 	w.auth, err = identity.NewAuth(identity.AuthDeps{
-		Users: w.users, Tenants: tenants, Departments: w.departments, Refresh: refresh, Apps: apps,
+		Users: w.users, Tenants: tenants, Departments: w.departments, Refresh: w.refresh, Apps: apps,
 		Tokens: w.tokens, Hasher: w.hasher, RefreshTTL: 24 * time.Hour, Now: w.clock.Now,
 		Throttle: w.throttle, ClientAddr: clientAddr, Sleep: w.sleeps.Sleep, Revocations: w.revocations,
 	})
