@@ -113,3 +113,43 @@ func TestAppsPageAndCountUnderTheTenantLock(t *testing.T) {
 		}
 	})
 }
+
+// Two admins change one app at once, each from its own read of it: a
+// disable and a cut of the scopes both stay, whichever is written last.
+func TestAppUpdateKeepsAConcurrentChange(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		apps := dao.NewApps(db)
+		tenant := model.Tenant{Name: "A"}
+		if err := db.Create(&tenant).Error; err != nil {
+			t.Fatal(err)
+		}
+		for i, disableFirst := range []bool{true, false} {
+			app := &model.App{TenantID: tenant.ID, Name: fmt.Sprint("app", i), AppKey: fmt.Sprint("ak_race", i), Scopes: "ingest read", Status: model.AppActive}
+			if err := apps.Create(ctx, app); err != nil {
+				t.Fatal(err)
+			}
+			disabled, rescoped := *app, *app
+			disabled.Status, rescoped.Scopes = model.AppDisabled, "read"
+			writes := []func() error{
+				func() error { return apps.Update(ctx, app, &disabled) },
+				func() error { return apps.Update(ctx, app, &rescoped) },
+			}
+			if !disableFirst {
+				writes[0], writes[1] = writes[1], writes[0]
+			}
+			for _, w := range writes {
+				if err := w(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := apps.ByID(ctx, tenant.ID, app.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Status != model.AppDisabled || got.Scopes != "read" {
+				t.Fatalf("disable first %v: the app is %s with scopes %q, want disabled with %q", disableFirst, got.Status, got.Scopes, "read")
+			}
+		}
+	})
+}
