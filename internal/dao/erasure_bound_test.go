@@ -162,7 +162,7 @@ func TestExternalNamesAreMatchedExactly(t *testing.T) {
 			if n, err := p.CountExternalConversations(ctx, 7, []string{name}, math.MaxInt64); err != nil || n != 1 {
 				t.Fatalf("count of %q: %d, %v; want 1", name, n, err)
 			}
-			m, err := p.FindPerson(ctx, 7, model.SubjectName, name, []string{name})
+			m, err := p.FindPerson(ctx, 7, model.SubjectName, []string{name}, []string{name})
 			if err != nil || !slices.Equal(m.External, []int64{ids[name]}) {
 				t.Fatalf("FindPerson(%q): %v, %v; want only %d", name, m.External, err, ids[name])
 			}
@@ -172,6 +172,71 @@ func TestExternalNamesAreMatchedExactly(t *testing.T) {
 		}
 		if _, n, err := p.ErasureScope(ctx, 7, nil); err != nil || n != 0 {
 			t.Fatalf("scope of no name: %d, %v; want 0", n, err)
+		}
+	})
+}
+
+// A person's user is found by their identifier byte for byte, and by a
+// phone in the forms stored before E.164 normalisation (as sign-in finds
+// it), the E.164 form first: MariaDB's collation takes jose@example.com
+// for josé@example.com and hr-7 for HR-7, and a lookup by E.164 alone
+// misses a user who still signs in with 13800138000. An erasure of one
+// person must never anonymise another, nor miss the one it is about.
+func TestFindUserMatchesEveryStoredFormAndNothingElse(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		p := dao.NewPrivacy(db)
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		user := func(tenant int64, name, email, phone, origin string) int64 {
+			u := model.User{TenantID: tenant, Name: name, Role: model.RoleRep, Status: model.UserActive, CreatedAt: now, UpdatedAt: now}
+			if email != "" {
+				u.Email = &email
+			}
+			if phone != "" {
+				u.Phone = &phone
+			}
+			if origin != "" {
+				u.OriginUserID = &origin
+			}
+			if err := db.Create(&u).Error; err != nil {
+				t.Fatal(err)
+			}
+			return u.ID
+		}
+		legacy := user(7, "legacy", "", "13800138000", "")
+		accented := user(7, "accented", "josé@example.com", "", "HR-7")
+		user(8, "other tenant", "", "13900139000", "")
+		e164 := user(7, "e164", "", "+8613700137000", "")
+		user(7, "old form of the same", "", "13700137000", "")
+
+		for _, c := range []struct {
+			kind   string
+			values []string
+			want   int64 // 0: none
+		}{
+			{model.SubjectPhone, []string{"+8613800138000", "13800138000", "8613800138000"}, legacy},
+			{model.SubjectPhone, []string{"+8613800138000"}, 0},
+			{model.SubjectPhone, []string{"+8613900139000", "13900139000"}, 0},
+			{model.SubjectPhone, []string{"+8613700137000", "13700137000"}, e164},
+			{model.SubjectEmail, []string{"josé@example.com"}, accented},
+			{model.SubjectEmail, []string{"jose@example.com"}, 0},
+			{model.SubjectEmail, []string{"josé@example.com "}, 0},
+			{model.SubjectOriginUserID, []string{"HR-7"}, accented},
+			{model.SubjectOriginUserID, []string{"hr-7"}, 0},
+			{model.SubjectName, []string{"legacy"}, 0},
+			{model.SubjectPhone, nil, 0},
+		} {
+			u, err := p.FindUser(ctx, 7, c.kind, c.values)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got int64
+			if u != nil {
+				got = u.ID
+			}
+			if got != c.want {
+				t.Errorf("FindUser(%s %q) = user %d, want %d", c.kind, c.values, got, c.want)
+			}
 		}
 	})
 }

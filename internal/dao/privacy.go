@@ -25,15 +25,14 @@ var errErasureNotFound = errs.NotFound(errs.ReasonErasureNotFound, "no such eras
 // errLeaseLost ends a job's transaction when its lease passed on.
 var errLeaseLost = errors.New("erasure: the lease passed to another instance")
 
-// FindPerson finds the user with the identifier (by email, phone or origin
-// user id; a name finds no user), the conversations where that user
-// speaks, and those where a speaker who is not a user is named one of
-// names (ExternalNames).
-func (p *Privacy) FindPerson(ctx context.Context, tenantID int64, kind, value string, names []string) (model.PersonMatch, error) {
+// FindPerson finds the user whose identifier is one of values (FindUser),
+// the conversations where that user speaks, and those where a speaker who
+// is not a user is named one of names (ExternalNames).
+func (p *Privacy) FindPerson(ctx context.Context, tenantID int64, kind string, values, names []string) (model.PersonMatch, error) {
 	db := conn(ctx, p.db)
 	m := model.PersonMatch{Conversations: map[int64][]string{}}
 	var err error
-	if m.User, err = p.FindUser(ctx, tenantID, kind, value); err != nil {
+	if m.User, err = p.FindUser(ctx, tenantID, kind, values); err != nil {
 		return m, err
 	}
 	var parts []model.Participant
@@ -64,22 +63,35 @@ func (p *Privacy) FindPerson(ctx context.Context, tenantID int64, kind, value st
 	return m, nil
 }
 
-// FindUser finds the tenant's user with the identifier (by email, phone or
-// origin user id); nil when there is none, and for a name, which finds no
-// user.
-func (p *Privacy) FindUser(ctx context.Context, tenantID int64, kind, value string) (*model.User, error) {
+// FindUser finds the tenant's user whose email, phone or origin user id
+// (by kind) is one of values, byte for byte, the user of the earliest
+// value winning (a phone's E.164 form before a form stored before E.164
+// normalisation); nil when there is none, and for a name, which finds no
+// user. MySQL's collation would take another case or accents for equal:
+// an erasure of jose@example.com would anonymise josé@example.com (see
+// exactly).
+func (p *Privacy) FindUser(ctx context.Context, tenantID int64, kind string, values []string) (*model.User, error) {
 	column := map[string]string{model.SubjectEmail: "email", model.SubjectPhone: "phone", model.SubjectOriginUserID: "origin_user_id"}[kind]
-	if column == "" {
+	if column == "" || len(values) == 0 {
 		return nil, nil
 	}
 	var users []model.User
-	if err := conn(ctx, p.db).Where("tenant_id = ? AND "+column+" = ?", tenantID, value).Limit(1).Find(&users).Error; err != nil {
+	match, args := exactly(p.db, column, "IN", values)
+	if err := conn(ctx, p.db).Where("tenant_id = ? AND "+match, append([]any{tenantID}, args...)...).
+		Order("id").Limit(len(values)).Find(&users).Error; err != nil {
 		return nil, dbError(err, nil)
 	}
-	if len(users) == 0 {
-		return nil, nil
+	key := func(u model.User) *string {
+		return map[string]*string{"email": u.Email, "phone": u.Phone, "origin_user_id": u.OriginUserID}[column]
 	}
-	return &users[0], nil
+	for _, v := range values {
+		for i := range users {
+			if k := key(users[i]); k != nil && *k == v {
+				return &users[i], nil
+			}
+		}
+	}
+	return nil, nil
 }
 
 // CountComments counts the live comments a user wrote.

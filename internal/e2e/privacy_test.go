@@ -615,3 +615,53 @@ func TestErasureFindsEveryWayTheIdentifierWasWritten(t *testing.T) {
 		}
 	}
 }
+
+// A user whose phone was stored before E.164 normalisation still signs in
+// with it, so a lookup and an erasure by that number, however written,
+// find them and the erasure clears it; and a user is found by their email
+// byte for byte: MariaDB's collation would take an erasure of
+// jose…@example.com for josé…@example.com and anonymise that other person.
+func TestErasureFindsAUserByAPhoneStoredBeforeE164(t *testing.T) {
+	s := NewService(t, mysqlEnv(t))
+	f := NewFixture(t, s)
+	s.Start()
+	admin := f.Token(t, f.Admin)
+	tag := fmt.Sprintf("%04d", rand.N(10_000))
+	legacy, other := f.Reps[3], f.Reps[2]
+	phone := "1380013" + tag
+	if err := f.DB.Model(&model.User{}).Where("id = ?", legacy.ID).Update("phone", phone).Error; err != nil {
+		t.Fatal(err)
+	}
+	accented := "josé." + tag + "@example.com"
+	if err := f.DB.Model(&model.User{}).Where("id = ?", other.ID).Update("email", accented).Error; err != nil {
+		t.Fatal(err)
+	}
+
+	if h := lookup(t, s, admin, map[string]any{"phone": "+86 138 0013 " + tag}); h.User == nil || h.User.ID != legacy.ID {
+		t.Fatalf("lookup by phone found user %+v, want user %d, whose phone is stored as %s", h.User, legacy.ID, phone)
+	}
+	if h := lookup(t, s, admin, map[string]any{"email": "jose." + tag + "@example.com"}); h.User != nil {
+		t.Fatalf("lookup of jose.%s@example.com found user %d (%v), someone else", tag, h.User.ID, h.User.Email)
+	}
+
+	var e controller.ErasureJSON
+	authCall(t, s, http.MethodPost, "/api/v1/privacy/erasures", admin, map[string]any{"email": "jose." + tag + "@example.com"}).
+		want(t, http.StatusAccepted, "").decode(t, &e)
+	if e.InternalUser {
+		t.Fatalf("erasure of jose.%s@example.com: %+v, would anonymise user %d", tag, e, other.ID)
+	}
+	waitErasure(t, s, admin, e.ID, 30*time.Second)
+	authCall(t, s, http.MethodPost, "/api/v1/privacy/erasures", admin, map[string]any{"phone": "138-0013-" + tag}).
+		want(t, http.StatusAccepted, "").decode(t, &e)
+	if !e.InternalUser {
+		t.Fatalf("erasure by phone: %+v, want it to anonymise user %d", e, legacy.ID)
+	}
+	waitErasure(t, s, admin, e.ID, 30*time.Second)
+	if left := tablesHolding(t, f, phone); len(left) > 0 {
+		t.Fatalf("after the erasure: %v", left)
+	}
+	var kept model.User
+	if err := f.DB.Where("id = ?", other.ID).Take(&kept).Error; err != nil || kept.Email == nil || *kept.Email != accented || kept.Status != model.UserActive {
+		t.Fatalf("user %d, someone else: %+v, %v; want them untouched", other.ID, kept, err)
+	}
+}

@@ -57,7 +57,7 @@ func (s *Service) StartErasure(ctx context.Context, subject Subject) (ErasureVie
 	if err != nil {
 		return ErasureView{}, err
 	}
-	user, err := s.repo.FindUser(ctx, sc.TenantID, kind, value)
+	user, err := s.repo.FindUser(ctx, sc.TenantID, kind, userKeys(subject, kind, value))
 	if err != nil {
 		return ErasureView{}, err
 	}

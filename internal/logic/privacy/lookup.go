@@ -69,7 +69,7 @@ func (s *Service) Lookup(ctx context.Context, subject Subject) (Holdings, error)
 	if err != nil {
 		return Holdings{}, err
 	}
-	m, err := s.repo.FindPerson(ctx, sc.TenantID, kind, value, names)
+	m, err := s.repo.FindPerson(ctx, sc.TenantID, kind, userKeys(subject, kind, value), names)
 	if err != nil {
 		return Holdings{}, err
 	}

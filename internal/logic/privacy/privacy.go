@@ -6,6 +6,7 @@ package privacy
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -17,16 +18,18 @@ import (
 
 // Repo is the storage of lookups and erasures (dao.Privacy).
 type Repo interface {
-	// FindPerson finds what holds a person in a tenant: the user with this
-	// identifier, the conversations where that user speaks, and those
-	// where a speaker who is not a user is named one of names.
-	FindPerson(ctx context.Context, tenantID int64, kind, value string, names []string) (model.PersonMatch, error)
+	// FindPerson finds what holds a person in a tenant: the user whose
+	// identifier is one of values (FindUser), the conversations where
+	// that user speaks, and those where a speaker who is not a user is
+	// named one of names.
+	FindPerson(ctx context.Context, tenantID int64, kind string, values, names []string) (model.PersonMatch, error)
 	// ExternalNames lists the distinct names of the tenant's speakers who
 	// are not users for which keep holds.
 	ExternalNames(ctx context.Context, tenantID int64, keep func(name string) bool) ([]string, error)
-	// FindUser finds the tenant's user with the identifier; nil when
+	// FindUser finds the tenant's user whose identifier is one of values,
+	// byte for byte, the user of the earliest value winning; nil when
 	// there is none (and for a name).
-	FindUser(ctx context.Context, tenantID int64, kind, value string) (*model.User, error)
+	FindUser(ctx context.Context, tenantID int64, kind string, values []string) (*model.User, error)
 	// CountComments counts the live comments a user wrote.
 	CountComments(ctx context.Context, tenantID, userID int64) (int64, error)
 	// CountSentences counts the sentences spoken under the given speaker
@@ -112,6 +115,27 @@ type ErasedHook interface {
 // prefix. Lookups and erasures match those, not the normalised value alone.
 func externalNames(ctx context.Context, repo Repo, tenantID int64, kind, value string) ([]string, error) {
 	return repo.ExternalNames(ctx, tenantID, nameMatcher(kind, value))
+}
+
+// userKeys are the values a user's identifier may be stored as: the
+// normalised value, and for a phone also the forms releases before E.164
+// normalisation stored (as sign-in finds them), from the number as given
+// and from its E.164 form, so that a user who still signs in with such a
+// number is found, and erased, too.
+func userKeys(given Subject, kind, value string) []string {
+	keys := []string{value}
+	if kind != model.SubjectPhone {
+		return keys
+	}
+	for _, v := range []string{value, given.Phone} {
+		forms, _ := identity.PhoneForms(v)
+		for _, f := range forms {
+			if !slices.Contains(keys, f) {
+				keys = append(keys, f)
+			}
+		}
+	}
+	return keys
 }
 
 // nameMatcher tells whether a speaker's name is the subject's identifier:

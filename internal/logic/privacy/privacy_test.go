@@ -2,6 +2,7 @@ package privacy
 
 import (
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/megaview/mgvcore/internal/errs"
@@ -66,6 +67,31 @@ func TestNameMatcher(t *testing.T) {
 			if match(n) {
 				t.Errorf("%s %q: %q should not match", c.kind, c.value, n)
 			}
+		}
+	}
+}
+
+// A phone's user is looked for in every form sign-in finds it by: the
+// E.164 form first, then the forms stored before E.164 normalisation.
+func TestUserKeys(t *testing.T) {
+	got := userKeys(Subject{Phone: "138 0013 8000"}, model.SubjectPhone, "+8613800138000")
+	if len(got) == 0 || got[0] != "+8613800138000" {
+		t.Fatalf("keys %q: want the E.164 form first", got)
+	}
+	for _, want := range []string{"13800138000", "8613800138000"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("keys %q: want %q too", got, want)
+		}
+	}
+	for _, s := range []struct {
+		subject     Subject
+		kind, value string
+	}{
+		{Subject{Email: "A@B.C"}, model.SubjectEmail, "a@b.c"},
+		{Subject{OriginUserID: "hr-7"}, model.SubjectOriginUserID, "hr-7"},
+	} {
+		if got := userKeys(s.subject, s.kind, s.value); !slices.Equal(got, []string{s.value}) {
+			t.Errorf("keys of %+v: %q, want only %q", s.subject, got, s.value)
 		}
 	}
 }
