@@ -75,7 +75,7 @@ var auditRules = map[string]policy.AuditRule{
 	openv1.EventService_ListDeliveries_FullMethodName:     {},
 	openv1.EventService_CreateSubscription_FullMethodName: {Name: "webhook.create", TargetType: "webhook"},
 	openv1.EventService_DeleteSubscription_FullMethodName: {Name: "webhook.delete", TargetType: "webhook", TargetParams: []string{"id"}},
-	openv1.EventService_Redeliver_FullMethodName:          {Name: "webhook.redeliver", TargetType: "webhook"},
+	openv1.EventService_Redeliver_FullMethodName:          {Name: "webhook.redeliver", TargetType: "webhook", TargetParams: []string{"subscription_id"}},
 	controller.OperationListWebhooks:                      {},
 	controller.OperationGetWebhook:                        {},
 	controller.OperationListDeliveries:                    {},

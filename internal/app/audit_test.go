@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoregistry"
 
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
+	"github.com/megaview/mgvcore/internal/http/controller"
 )
 
 // writeMethod tells a gRPC method that changes data by its verb.
@@ -96,5 +97,36 @@ func TestExtraAuditedOperations(t *testing.T) {
 	}
 	if _, err := withExtraAudits(auditRules, []string{"/mgv.open.v1.Nothing/Here"}); err == nil {
 		t.Fatal("an unknown operation was taken")
+	}
+}
+
+// notesItsTarget are the audited operations whose handler or use case
+// names the target itself (audit.Target): what a create made, the user a
+// sign-in found, an erasure's job.
+var notesItsTarget = map[string]bool{
+	controller.OperationLogin:                                    true,
+	controller.OperationRefresh:                                  true,
+	openv1.AuthService_CreateAppToken_FullMethodName:             true,
+	controller.OperationCreateUser:                               true,
+	openv1.OrgService_UpsertUser_FullMethodName:                  true,
+	openv1.ConversationService_CreateConversation_FullMethodName: true,
+	openv1.ConversationService_PutTranscript_FullMethodName:      true,
+	controller.OperationCreateTracker:                            true,
+	controller.OperationStartErasure:                             true,
+	openv1.EventService_CreateSubscription_FullMethodName:        true,
+	controller.OperationCreateApp:                                true,
+}
+
+// Every audited operation with a target type says where its record finds
+// the target's id: a parameter of the call, or the use case noting it. A
+// record of "user" with no id does not say whom a write changed.
+func TestEveryAuditedTargetHasAnID(t *testing.T) {
+	for op, rule := range auditRules {
+		if rule.TargetType == "" || rule.TargetType == "tenant" {
+			continue // no single target, or the record's own tenant
+		}
+		if len(rule.TargetParams) == 0 && !notesItsTarget[op] {
+			t.Errorf("%s (%s) has target type %q but nothing names its id", op, rule.Name, rule.TargetType)
+		}
 	}
 }

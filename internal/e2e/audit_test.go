@@ -264,3 +264,63 @@ func TestR11Audit(t *testing.T) {
 		}
 	}
 }
+
+// A write's record names what it was done to: the app an admin created,
+// the user a partner upserted (by id: a role given over gRPC is a change
+// of who may do what), the subscription an app created and the one it
+// asked to redeliver, also when the redelivery is refused.
+func TestAuditNamesWhatAWriteCreated(t *testing.T) {
+	s := NewService(t, mysqlEnv(t))
+	f := NewFixture(t, s)
+	s.Start()
+	admin := f.Token(t, f.Admin)
+	appTok := f.AppToken(t)
+
+	var app controller.AppSecretJSON
+	authCall(t, s, "POST", "/api/v1/apps", admin, map[string]any{"name": "crm sync", "scopes": []string{"ingest"}}).want(t, 201, "").decode(t, &app)
+	org := openv1.NewOrgServiceClient(s.GRPC())
+	u, err := org.UpsertUser(authBearer(t.Context(), appTok), &openv1.UpsertUserRequest{
+		OriginUserId: "crm-audit-1", Name: "Partner Manager", Role: openv1.Role_ROLE_MANAGER})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, ctx := eventsClient(t, s, appTok)
+	rcv := newReceiver(t)
+	sub, err := ev.CreateSubscription(ctx, &openv1.CreateSubscriptionRequest{Url: rcv.srv.URL + "/hook", EventTypes: []string{"conversation.created"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ev.Redeliver(ctx, &openv1.RedeliverRequest{SubscriptionId: sub.Subscription.Id,
+		Target: &openv1.RedeliverRequest_EventId{EventId: 999_999_999}}); err == nil {
+		t.Fatal("a redelivery of an event that does not exist was accepted")
+	}
+
+	id := func(v int64) string { return fmt.Sprint(v) }
+	want := []struct{ op, targetType, targetID string }{
+		{"app.create", "app", id(app.ID)},
+		{"user.upsert", "user", id(u.User.Id)},
+		{"webhook.create", "webhook", id(sub.Subscription.Id)},
+		{"webhook.redeliver", "webhook", id(sub.Subscription.Id)},
+	}
+	var rows []audit.Entry
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		rows = auditRows(t, f.DB, f.Tenant.ID)
+		missing := 0
+		for _, w := range want {
+			if len(findAudit(rows, w.op, "")) == 0 {
+				missing++
+			}
+		}
+		if missing == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, w := range want {
+		got := findAudit(rows, w.op, "")
+		if len(got) != 1 || got[0].TargetType != w.targetType || got[0].TargetID != w.targetID {
+			t.Errorf("%s: records %+v, want one on %s %s", w.op, got, w.targetType, w.targetID)
+		}
+	}
+}

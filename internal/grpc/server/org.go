@@ -2,9 +2,11 @@ package server
 
 import (
 	"context"
+	"strconv"
 
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
 	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/logic/audit"
 	"github.com/megaview/mgvcore/internal/logic/identity"
 	"github.com/megaview/mgvcore/internal/model"
 )
@@ -43,6 +45,7 @@ func (o Org) UpsertUser(ctx context.Context, req *openv1.UpsertUserRequest) (*op
 	if err != nil {
 		return nil, err
 	}
+	audit.Target(ctx, "user", strconv.FormatInt(u.ID, 10))
 	return &openv1.UpsertUserResponse{User: userProto(u), Created: created}, nil
 }
 

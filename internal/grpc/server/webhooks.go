@@ -2,11 +2,13 @@ package server
 
 import (
 	"context"
+	"strconv"
 	"strings"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
+	"github.com/megaview/mgvcore/internal/logic/audit"
 	"github.com/megaview/mgvcore/internal/logic/webhook"
 	"github.com/megaview/mgvcore/internal/model"
 )
@@ -31,6 +33,7 @@ func (s Events) CreateSubscription(ctx context.Context, req *openv1.CreateSubscr
 	if err != nil {
 		return nil, err
 	}
+	audit.Target(ctx, "webhook", strconv.FormatInt(c.Subscription.ID, 10))
 	return &openv1.CreateSubscriptionResponse{Subscription: subscriptionToProto(c.Subscription), Secret: c.Secret}, nil
 }
 

@@ -3,12 +3,14 @@ package controller
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/megaview/mgvcore/internal/http/render"
+	"github.com/megaview/mgvcore/internal/logic/audit"
 	"github.com/megaview/mgvcore/internal/logic/identity"
 	"github.com/megaview/mgvcore/internal/model"
 )
@@ -101,6 +103,7 @@ func (h Apps) Create(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	audit.Target(c.Request().Context(), "app", strconv.FormatInt(created.App.ID, 10))
 	return render.JSON(c, http.StatusCreated, AppSecretJSON{AppJSON: appJSON(created.App), AppSecret: created.Secret})
 }
 
