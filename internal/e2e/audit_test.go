@@ -324,3 +324,32 @@ func TestAuditNamesWhatAWriteCreated(t *testing.T) {
 		}
 	}
 }
+
+// A target id a caller writes into a path cannot garble the trail: its
+// line break, terminal escape and bidirectional override reach the record
+// as escapes, whatever reads it (the API, a database client, a log).
+func TestAuditEscapesHiddenCharactersOfATarget(t *testing.T) {
+	s := NewService(t, mysqlEnv(t))
+	f := NewFixture(t, s)
+	s.Start()
+	admin := f.Token(t, f.Admin)
+	authCall(t, s, "DELETE", "/api/v1/comments/1%0Aforged%1B%5B31m%E2%80%AE%00", admin, nil).want(t, 400, "INVALID_ARGUMENT")
+	want := `1\nforged\x1b[31m\u202e\x00`
+	var page controller.AuditLogPageJSON
+	deadline := time.Now().Add(10 * time.Second)
+	for len(page.Records) == 0 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+		res := apiGet(t, s, "/api/v1/audit-logs?operation=comment.delete", admin).want(t, 200, "")
+		if err := json.Unmarshal(res.Data, &page); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(page.Records) != 1 || page.Records[0].TargetID != want {
+		t.Fatalf("records %+v, want one on comment %q", page.Records, want)
+	}
+	for _, r := range auditRows(t, f.DB, f.Tenant.ID) {
+		if strings.ContainsFunc(r.TargetID, func(c rune) bool { return c < ' ' || c == 0x7f || c == '\u202e' }) {
+			t.Fatalf("stored record %d holds a hidden character: %q", r.ID, r.TargetID)
+		}
+	}
+}

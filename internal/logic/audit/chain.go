@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -42,15 +43,42 @@ func Normalize(r Record, now time.Time) Record {
 		r.Result = ResultOK
 	}
 	// Values a client can choose (a path parameter, a request id) are cut
-	// to their columns, so no record is ever refused for its length.
-	r.ActorKind = clip(r.ActorKind, 16)
-	r.ClientAddr = clip(r.ClientAddr, 64)
-	r.Operation = clip(r.Operation, 64)
-	r.TargetType = clip(r.TargetType, 32)
-	r.TargetID = clip(r.TargetID, 64)
-	r.Result = clip(r.Result, 64)
-	r.RequestID = clip(r.RequestID, 64)
+	// to their columns, so no record is ever refused for its length, and
+	// their control and formatting characters are written as escapes, so
+	// that no value breaks a line, moves a terminal's cursor or reverses
+	// the text of a record as a reader sees it.
+	r.ActorKind = clip(visible(r.ActorKind), 16)
+	r.ClientAddr = clip(visible(r.ClientAddr), 64)
+	r.Operation = clip(visible(r.Operation), 64)
+	r.TargetType = clip(visible(r.TargetType), 32)
+	r.TargetID = clip(visible(r.TargetID), 64)
+	r.Result = clip(visible(r.Result), 64)
+	r.RequestID = clip(visible(r.RequestID), 64)
 	return r
+}
+
+// hidden is a character that is not shown as itself: a control character
+// (a line break, an escape, NUL) or a formatting one (a bidirectional
+// override, a zero-width space).
+func hidden(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }
+
+// visible writes the hidden characters of s as Go escapes (\n, \x00,
+// \u202e); invalid UTF-8 becomes U+FFFD.
+func visible(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if strings.IndexFunc(s, hidden) < 0 {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if !hidden(r) {
+			b.WriteRune(r)
+			continue
+		}
+		q := strconv.QuoteRune(r)
+		b.WriteString(q[1 : len(q)-1])
+	}
+	return b.String()
 }
 
 // clip cuts s to at most n bytes without splitting a UTF-8 character, and

@@ -57,6 +57,35 @@ func TestNormalize(t *testing.T) {
 	}
 }
 
+// A value a client chose cannot break a record's line, move a terminal's
+// cursor or reverse its text: control and formatting characters are
+// written as escapes, invalid UTF-8 as U+FFFD, and what is left is cut to
+// the column; printable text, Chinese included, is kept as it is.
+func TestNormalizeEscapesHiddenCharacters(t *testing.T) {
+	now := time.Now()
+	for _, c := range []struct{ in, want string }{
+		{"42", "42"},
+		{"预算-7", "预算-7"},
+		{"1\nforged", "1\\nforged"},
+		{"1\n2026-01-01 admin deleted everything", "1\\n2026-01-01 admin deleted everything"},
+		{"a\r\x1b[31mred\x00", "a\\r\\x1b[31mred\\x00"},
+		{"\u202e7gpj.exe", "\\u202e7gpj.exe"},
+		{"zero\u200bwidth\ufeff", "zero\\u200bwidth\\ufeff"},
+		{"bad\xff", "bad\uFFFD"},
+		{strings.Repeat("\n", 40), strings.Repeat("\\n", 32)},
+	} {
+		r := Normalize(Record{TargetID: c.in, TargetType: c.in, RequestID: c.in, Operation: c.in, Result: c.in, ClientAddr: c.in}, now)
+		for field, got := range map[string]string{"target_id": r.TargetID, "request_id": r.RequestID, "operation": r.Operation, "result": r.Result, "client_addr": r.ClientAddr} {
+			if got != c.want {
+				t.Errorf("%s %q: normalised to %q, want %q", field, c.in, got, c.want)
+			}
+		}
+		if strings.IndexFunc(r.TargetType, hidden) >= 0 || len(r.TargetType) > 32 {
+			t.Errorf("target_type %q: normalised to %q", c.in, r.TargetType)
+		}
+	}
+}
+
 func verify(tenant int64, anchor, head Link, es []Entry) error {
 	v := NewVerifier(tenant, anchor)
 	for _, e := range es {
