@@ -4,7 +4,10 @@ package e2e
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -107,5 +110,57 @@ func TestWebhookDeletedSubscriptionStopsItsRoundOnMariaDB(t *testing.T) {
 		if r.at.After(deleted.Add(3200 * time.Millisecond)) {
 			t.Fatalf("a request %s after the subscription was deleted (%d requests in all)", r.at.Sub(deleted), len(rcv.requests()))
 		}
+	}
+}
+
+// A receiver that fails with an answer in bytes that are not UTF-8 (a
+// Latin-1 error page) is retried on the backoff schedule like any other
+// failing receiver, and its failure shows in the delivery log: the answer
+// is stored as UTF-8, which the utf8mb4 column takes.
+func TestWebhookAnswerNotInUTF8IsLoggedAndBackedOffOnMariaDB(t *testing.T) {
+	var mu sync.Mutex
+	hits := 0
+	latin1 := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		mu.Lock()
+		hits++
+		mu.Unlock()
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("service indisponible, r\xe9essayez plus tard \xff"))
+	}))
+	defer latin1.Close()
+	s := NewService(t, mysqlEnv(t))
+	s.Env["MGV_WEBHOOKS_RETRY_BASE"] = "1m"
+	s.Start()
+	s.WaitReady(30 * time.Second)
+	f := NewFixture(t, s)
+	ev, ctx := eventsClient(t, s, f.AppToken(t))
+	created, err := ev.CreateSubscription(ctx, &openv1.CreateSubscriptionRequest{Url: latin1.URL + "/hook", EventTypes: []string{"conversation.created"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newPartner(t, s.GRPC(), f.AppToken(t))
+	p.create("latin1-1", f.Reps[0].ID, time.Now().Add(-time.Hour), 60_000, nil)
+	var logged *openv1.Delivery
+	polltest.Until(t, 10*time.Second, 50*time.Millisecond, "the failed attempt in the delivery log", func() bool {
+		res, err := ev.ListDeliveries(ctx, &openv1.ListDeliveriesRequest{SubscriptionId: created.Subscription.Id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Deliveries) == 1 {
+			logged = res.Deliveries[0]
+		}
+		return logged != nil
+	})
+	if logged.Status != openv1.DeliveryStatus_DELIVERY_STATUS_PENDING || logged.ResponseCode != http.StatusServiceUnavailable ||
+		!strings.Contains(logged.Error, "service indisponible, r\uFFFDessayez") {
+		t.Fatalf("delivery %+v", logged)
+	}
+	// The next attempt waits for the backoff (half a minute at least).
+	time.Sleep(2 * time.Second)
+	mu.Lock()
+	n := hits
+	mu.Unlock()
+	if n != 1 {
+		t.Fatalf("the receiver was called %d times in two seconds, want once before the backoff", n)
 	}
 }

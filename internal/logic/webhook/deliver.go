@@ -424,6 +424,12 @@ func (d *Deliverer) attempt(ctx context.Context, url string, secret []byte, ev E
 			o.errMsg += ": " + clip(s, 200)
 		}
 	}
+	// The receiver's words go to the delivery log, a utf8mb4 column that
+	// refuses bytes that are not UTF-8 (and gRPC strings must be UTF-8):
+	// kept as they came, an answer in another encoding would fail the
+	// round's record, and the attempt be made again at every look for work,
+	// without backoff and never disabling the subscription.
+	o.errMsg = strings.ToValidUTF8(o.errMsg, "\uFFFD")
 	result := "failed"
 	if o.ok {
 		result = "delivered"

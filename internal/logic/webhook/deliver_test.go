@@ -3,11 +3,14 @@ package webhook
 import (
 	"context"
 	"errors"
+	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rs/zerolog"
 
@@ -528,4 +531,48 @@ func TestDelivererKeepsWorkersForOtherTenants(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// answerReceiver answers every delivery with status and body.
+type answerReceiver struct {
+	mu     sync.Mutex
+	n      int
+	status int
+	body   string
+}
+
+func (r *answerReceiver) Post(context.Context, string, map[string]string, []byte) (Result, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.n++
+	return Result{Status: r.status, Snippet: r.body}, nil
+}
+
+// A receiver answering in bytes that are not UTF-8 (a Latin-1 error page)
+// has its answer logged as UTF-8, which the delivery log's column and
+// gRPC take, and its retries back off as any other failure's.
+func TestDelivererLogsAnAnswerThatIsNotUTF8AsUTF8(t *testing.T) {
+	st, log, _, _, sealer := newTestDeliverer(t, Retry{Base: time.Hour, Max: time.Hour, Window: 24 * time.Hour}, 1)
+	rcv := &answerReceiver{status: http.StatusServiceUnavailable, body: "indisponible \xe9t\xe9 \xff\xfe"}
+	d := NewDeliverer(st, log, rcv, sealer, DeliverOptions{
+		Owner: "t", Workers: 1, InFlight: 1, Batch: 8, Poll: 10 * time.Millisecond, Lease: time.Minute, Slice: time.Second,
+		Retry: Retry{Base: time.Hour, Max: time.Hour, Window: 24 * time.Hour}, Log: zerolog.Nop(),
+	})
+	d.Start(t.Context())
+	defer d.Stop()
+	log.add("a")
+	polltest.Until(t, 10*time.Second, 5*time.Millisecond, "the failed attempt logged", func() bool {
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		return len(st.rows) == 1
+	})
+	st.mu.Lock()
+	row := st.rows[0]
+	st.mu.Unlock()
+	if !utf8.ValidString(row.LastError) || !strings.HasPrefix(row.LastError, "HTTP 503: indisponible \uFFFDt\uFFFD") {
+		t.Fatalf("last error %q, want valid UTF-8 keeping the answer", row.LastError)
+	}
+	if s := st.sub(1); s.Attempts != 1 || time.Until(s.NextAttemptAt) < 10*time.Minute {
+		t.Fatalf("after the failure: %+v, want the retry in about an hour", s)
+	}
 }
