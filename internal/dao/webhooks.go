@@ -176,11 +176,7 @@ func (w *Webhooks) Candidates(ctx context.Context, limit int) ([]model.WebhookSu
 	}
 	// Only an app that may still read events is delivered to: a disabled,
 	// deleted or re-scoped app's subscriptions wait, keeping their place.
-	readers := func() *gorm.DB {
-		return db.Model(&model.App{}).Select("id").
-			Where("status <> ? AND (scopes = ? OR scopes LIKE ? OR scopes LIKE ? OR scopes LIKE ?)",
-				model.AppDisabled, access.ScopeRead, access.ScopeRead+" %", "% "+access.ScopeRead, "% "+access.ScopeRead+" %")
-	}
+	readers := func() *gorm.DB { return readingApps(db) }
 	var subs []model.WebhookSubscription
 	err = db.Table("webhook_subscriptions AS s").Select("s.*").
 		Joins("JOIN event_seqs AS e ON e.tenant_id = s.tenant_id AND e.last_id > s.event_cursor").
@@ -208,6 +204,14 @@ func (w *Webhooks) Candidates(ctx context.Context, limit int) ([]model.WebhookSu
 	return subs, set, nil
 }
 
+// readingApps selects the ids of the apps that may read events: active,
+// with the read scope.
+func readingApps(db *gorm.DB) *gorm.DB {
+	return db.Model(&model.App{}).Select("id").
+		Where("status <> ? AND (scopes = ? OR scopes LIKE ? OR scopes LIKE ? OR scopes LIKE ?)",
+			model.AppDisabled, access.ScopeRead, access.ScopeRead+" %", "% "+access.ScopeRead, "% "+access.ScopeRead+" %")
+}
+
 // Claim leases a subscription whose lease has run out.
 func (w *Webhooks) Claim(ctx context.Context, id int64, owner string, lease time.Duration) (*model.WebhookSubscription, error) {
 	now := dbNow()
@@ -225,12 +229,16 @@ func (w *Webhooks) Claim(ctx context.Context, id int64, owner string, lease time
 
 var errSubscriptionLeaseLost = errs.Conflict("the subscription's lease passed to another instance")
 
-// Renew extends owner's lease of an active subscription: a deleted or
-// disabled one is not renewed (Conflict), which stops its round.
+// Renew extends owner's lease of an active subscription of an app that
+// may still read events: a deleted or disabled subscription, or one whose
+// app was disabled, deleted or lost the read scope, is not renewed
+// (Conflict), which stops its round within a second rather than after the
+// slice (a backlog of thousands of events at a fast receiver).
 func (w *Webhooks) Renew(ctx context.Context, id int64, owner string, lease time.Duration) error {
 	now := dbNow()
-	res := w.db.WithContext(ctx).Exec("UPDATE webhook_subscriptions SET lease_until = ? WHERE id = ? AND lease_owner = ? AND lease_until > ? AND status = ?",
-		now.Add(lease), id, owner, now, model.WebhookActive)
+	db := w.db.WithContext(ctx)
+	res := db.Exec("UPDATE webhook_subscriptions SET lease_until = ? WHERE id = ? AND lease_owner = ? AND lease_until > ? AND status = ? AND app_id IN (?)",
+		now.Add(lease), id, owner, now, model.WebhookActive, readingApps(db))
 	if res.Error == nil && res.RowsAffected == 0 {
 		return errSubscriptionLeaseLost
 	}

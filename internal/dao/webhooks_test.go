@@ -393,6 +393,49 @@ func TestWebhookRenewStopsAtDisableAndDelete(t *testing.T) {
 	})
 }
 
+// A lease is not renewed once the subscription's app is disabled, loses
+// the read scope or is deleted, so a round in progress stops as the
+// candidates stop listing the subscription; restored, the app's lease is
+// renewed again.
+func TestWebhookRenewStopsWhenTheAppMayNoLongerRead(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		w, s, app := oneSubscription(t, db)
+		apps := dao.NewApps(db)
+		if held, err := w.Claim(ctx, s.ID, "me", time.Minute); err != nil || held == nil {
+			t.Fatalf("claim: %v %v", held, err)
+		}
+		for _, c := range []struct {
+			what   string
+			change func(a *model.App)
+		}{
+			{"disabled", func(a *model.App) { a.Status = model.AppDisabled }},
+			{"without read", func(a *model.App) { a.Scopes = "ingest readonly search" }},
+		} {
+			a := app
+			c.change(&a)
+			if err := apps.Update(ctx, &app, &a); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Renew(ctx, s.ID, "me", time.Minute); !errs.IsConflict(err) {
+				t.Fatalf("renewing the lease of an app %s: %v", c.what, err)
+			}
+			if err := apps.Update(ctx, &a, &app); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Renew(ctx, s.ID, "me", time.Minute); err != nil {
+				t.Fatalf("renewing the lease of an app %s, then restored: %v", c.what, err)
+			}
+		}
+		if err := apps.Delete(ctx, 1, app.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Renew(ctx, s.ID, "me", time.Minute); !errs.IsConflict(err) {
+			t.Fatalf("renewing the lease of a deleted app: %v", err)
+		}
+	})
+}
+
 // An UPDATE reports the rows it matched on both engines, also those it
 // left as they were: leases renewed within the millisecond they were
 // taken, which change nothing, were taken for lost on MariaDB.

@@ -164,3 +164,43 @@ func TestWebhookAnswerNotInUTF8IsLoggedAndBackedOffOnMariaDB(t *testing.T) {
 		t.Fatalf("the receiver was called %d times in two seconds, want once before the backoff", n)
 	}
 }
+
+// Disabling the app stops its deliveries within seconds, also those of a
+// round already under way: a receiver taking its time over a backlog is
+// not served to the end of the backlog (or of the subscription's slice)
+// once the app may no longer read the events.
+func TestWebhookDisabledAppStopsItsRoundOnMariaDB(t *testing.T) {
+	rcv := newReceiver(t)
+	rcv.fail = func(int, string) int {
+		time.Sleep(300 * time.Millisecond)
+		return http.StatusNoContent
+	}
+	s := NewService(t, mysqlEnv(t))
+	s.Env["MGV_WEBHOOKS_IN_FLIGHT"] = "1"
+	s.Env["MGV_WEBHOOKS_SLICE"] = "1m"
+	s.Start()
+	s.WaitReady(30 * time.Second)
+	f := NewFixture(t, s)
+	ev, ctx := eventsClient(t, s, f.AppToken(t))
+	if _, err := ev.CreateSubscription(ctx, &openv1.CreateSubscriptionRequest{Url: rcv.srv.URL + "/hook", EventTypes: []string{"conversation.created"}}); err != nil {
+		t.Fatal(err)
+	}
+	p := newPartner(t, s.GRPC(), f.AppToken(t))
+	const backlog = 40
+	for i := range backlog {
+		p.create(fmt.Sprintf("backlog-%d", i), f.Reps[0].ID, time.Now().Add(-time.Hour), 60_000, nil)
+	}
+	polltest.Until(t, 10*time.Second, 20*time.Millisecond, "the first deliveries", func() bool { return len(rcv.requests()) >= 2 })
+	authCall(t, s, http.MethodPost, fmt.Sprintf("/api/v1/apps/%d/disable", f.App.ID), f.Token(t, f.Admin), nil).want(t, http.StatusOK, "")
+	disabled := time.Now()
+	time.Sleep(5 * time.Second)
+	late := 0
+	for _, r := range rcv.requests() {
+		if r.at.After(disabled.Add(2 * time.Second)) {
+			late++
+		}
+	}
+	if n := len(rcv.requests()); late > 0 || n >= backlog {
+		t.Fatalf("%d of %d requests more than 2s after the app was disabled", late, n)
+	}
+}

@@ -30,8 +30,9 @@ type DeliveryStore interface {
 	// Claim leases a subscription to owner; nil when another holds it or
 	// it is not due.
 	Claim(ctx context.Context, id int64, owner string, lease time.Duration) (*model.WebhookSubscription, error)
-	// Renew extends owner's lease; Conflict when it was lost, or the
-	// subscription was deleted or disabled (a round then stops).
+	// Renew extends owner's lease; Conflict when it was lost, the
+	// subscription was deleted or disabled, or its app was disabled,
+	// deleted or lost the read scope (a round then stops).
 	Renew(ctx context.Context, id int64, owner string, lease time.Duration) error
 	// Release ends owner's lease.
 	Release(ctx context.Context, id int64, owner string) error
