@@ -156,9 +156,10 @@ func (w *Webhooks) AddRedelivery(ctx context.Context, d *model.WebhookDelivery) 
 	return dbError(w.db.WithContext(ctx).Create(d).Error, nil)
 }
 
-// Candidates lists subscriptions not leased now that have work: active,
-// due and behind their tenant's newest event (event_cursor < event_seqs.
-// last_id, by idx_webhook_subscriptions_work), or with a redelivery due;
+// Candidates lists subscriptions not leased now that are active and have
+// work: due and behind their tenant's newest event (event_cursor <
+// event_seqs.last_id, by idx_webhook_subscriptions_work), or with a
+// redelivery due;
 // of apps that are active and hold the read scope. Those with work come
 // longest-waiting first: a round that delivers moves next_attempt_at to
 // its end (Record), so the subscriptions just served go to the back and
@@ -192,7 +193,8 @@ func (w *Webhooks) Candidates(ctx context.Context, limit int) ([]model.WebhookSu
 	}
 	if len(redo) > 0 {
 		var more []model.WebhookSubscription
-		if err := db.Where("id IN ? AND lease_until <= ? AND app_id IN (?)", redo, now, readers()).Order("id").Find(&more).Error; err != nil {
+		if err := db.Where("id IN ? AND status = ? AND lease_until <= ? AND app_id IN (?)", redo, model.WebhookActive, now, readers()).
+			Order("id").Find(&more).Error; err != nil {
 			return nil, nil, dbError(err, nil)
 		}
 		for _, m := range more {

@@ -103,16 +103,19 @@ func TestWebhooksStore(t *testing.T) {
 		if cands, _, _ := w.Candidates(ctx, 10); len(cands) != 0 {
 			t.Fatal("a disabled subscription is a candidate")
 		}
-		// A redelivery makes even a disabled subscription a candidate.
+		// A redelivery waits for a disabled subscription to be enabled.
 		red := model.WebhookDelivery{TenantID: 1, SubscriptionID: sub.ID, EventID: 6, EventType: "transcript.ready"}
 		if err := w.AddRedelivery(ctx, &red); err != nil {
 			t.Fatal(err)
 		}
-		if cands, redo, _ := w.Candidates(ctx, 10); len(cands) != 1 || !redo[sub.ID] {
-			t.Fatalf("with a redelivery: %v %v", cands, redo)
+		if cands, _, _ := w.Candidates(ctx, 10); len(cands) != 0 {
+			t.Fatalf("a disabled subscription with a redelivery is a candidate: %v", cands)
 		}
 		if err := w.SetStatus(ctx, 1, sub.ID, model.WebhookActive, ""); err != nil {
 			t.Fatal(err)
+		}
+		if cands, redo, _ := w.Candidates(ctx, 10); len(cands) != 1 || !redo[sub.ID] {
+			t.Fatalf("enabled with a redelivery: %v %v", cands, redo)
 		}
 		if s, _ := w.Get(ctx, 1, 0, sub.ID); s.Status != model.WebhookActive || s.Attempts != 0 || s.DisabledReason != "" || s.EventCursor != 5 {
 			t.Fatalf("enabled again: %+v", s)
@@ -190,6 +193,35 @@ func TestWebhookCandidatesFollowTheirApp(t *testing.T) {
 			t.Fatal(err)
 		}
 		want("deleted", other.ID)
+	})
+}
+
+// A disabled subscription is no candidate, not even with a redelivery due:
+// it receives nothing until it is enabled again.
+func TestWebhookCandidatesLeaveRedeliveriesOfADisabledSubscription(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		w, s, _ := oneSubscription(t, db)
+		if err := w.AddRedelivery(ctx, &model.WebhookDelivery{TenantID: 1, SubscriptionID: s.ID, EventID: 1, EventType: "transcript.ready"}); err != nil {
+			t.Fatal(err)
+		}
+		count := func() int {
+			t.Helper()
+			cands, _, err := w.Candidates(ctx, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(cands)
+		}
+		if n := count(); n != 1 {
+			t.Fatalf("active with a redelivery due: %d candidates, want 1", n)
+		}
+		if err := w.SetStatus(ctx, 1, s.ID, model.WebhookDisabled, "disabled by an admin"); err != nil {
+			t.Fatal(err)
+		}
+		if n := count(); n != 0 {
+			t.Fatalf("disabled with a redelivery due: %d candidates, want none", n)
+		}
 	})
 }
 

@@ -204,3 +204,43 @@ func TestWebhookDisabledAppStopsItsRoundOnMariaDB(t *testing.T) {
 		t.Fatalf("%d of %d requests more than 2s after the app was disabled", late, n)
 	}
 }
+
+// A subscription an admin disabled receives nothing, not even an event its
+// app asks to have redelivered: the redelivery waits, pending, and goes
+// once the admin enables the subscription again.
+func TestWebhookDisabledSubscriptionGetsNoRedeliveryOnMariaDB(t *testing.T) {
+	rcv := newReceiver(t)
+	s := NewService(t, mysqlEnv(t))
+	s.Start()
+	s.WaitReady(30 * time.Second)
+	f := NewFixture(t, s)
+	ev, ctx := eventsClient(t, s, f.AppToken(t))
+	created, err := ev.CreateSubscription(ctx, &openv1.CreateSubscriptionRequest{Url: rcv.srv.URL + "/hook", EventTypes: []string{"conversation.created"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := created.Subscription.Id
+	p := newPartner(t, s.GRPC(), f.AppToken(t))
+	p.create("disabled-1", f.Reps[0].ID, time.Now().Add(-time.Hour), 60_000, nil)
+	polltest.Until(t, 10*time.Second, 50*time.Millisecond, "the delivery", func() bool { return len(rcv.requests()) == 1 })
+	eventID := rcv.requests()[0].eventID
+	path := fmt.Sprintf("/api/v1/webhooks/%d", sub)
+	admin := f.Token(t, f.Admin)
+	authCall(t, s, http.MethodPatch, path, admin, map[string]any{"enabled": false}).want(t, http.StatusOK, "")
+	var id int64
+	if _, err := fmt.Sscan(eventID, &id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ev.Redeliver(ctx, &openv1.RedeliverRequest{SubscriptionId: sub, Target: &openv1.RedeliverRequest_EventId{EventId: id}}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+	if n := len(rcv.requests()); n != 1 {
+		t.Fatalf("the disabled subscription received %d requests, want only the delivery before it was disabled", n)
+	}
+	authCall(t, s, http.MethodPatch, path, admin, map[string]any{"enabled": true}).want(t, http.StatusOK, "")
+	polltest.Until(t, 10*time.Second, 50*time.Millisecond, "the redelivery once enabled", func() bool { return len(rcv.requests()) == 2 })
+	if again := rcv.requests()[1]; again.eventID != eventID {
+		t.Fatalf("redelivered event %s, want %s", again.eventID, eventID)
+	}
+}

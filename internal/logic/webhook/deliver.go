@@ -24,8 +24,8 @@ import (
 // another instance (or the restarted one) resumes from the cursor, sending
 // again at most what was in flight (at least once).
 type DeliveryStore interface {
-	// Candidates lists subscriptions not leased that may have work: active
-	// and due, or with a redelivery due (those ids are in redeliveries).
+	// Candidates lists active subscriptions not leased that may have
+	// work: due, or with a redelivery due (those ids are in redeliveries).
 	Candidates(ctx context.Context, limit int) (subs []model.WebhookSubscription, redeliveries map[int64]bool, err error)
 	// Claim leases a subscription to owner; nil when another holds it or
 	// it is not due.
@@ -443,13 +443,18 @@ func (d *Deliverer) attempt(ctx context.Context, url string, secret []byte, ev E
 // round sends due redeliveries, then the next events after the cursor;
 // more reports that the subscription may have more right away.
 func (d *Deliverer) round(ctx context.Context, sub *model.WebhookSubscription, secret []byte, l *lease) (more bool, err error) {
+	if sub.Status != model.WebhookActive {
+		// A disabled subscription receives nothing, redeliveries asked for
+		// by its app included: they wait for an admin to enable it.
+		return false, nil
+	}
 	end := l.roundEnd()
 	redone, err := d.redeliver(ctx, sub, secret)
 	if err != nil {
 		return false, err
 	}
 	now := time.Now()
-	if sub.Status != model.WebhookActive || sub.NextAttemptAt.After(now) {
+	if sub.NextAttemptAt.After(now) {
 		return false, nil
 	}
 	types := strings.Split(sub.EventTypes, ",")

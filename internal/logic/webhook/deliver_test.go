@@ -423,6 +423,28 @@ func TestDelivererStopsARoundOfADisabledSubscription(t *testing.T) {
 	}
 }
 
+// A disabled subscription receives no redelivery its app asks for: the
+// redelivery waits, pending, until the subscription is enabled again.
+func TestDelivererSendsNoRedeliveryToADisabledSubscription(t *testing.T) {
+	st, log, rcv, d, _ := newTestDeliverer(t, DefaultRetry, 1)
+	log.add("a")
+	st.mu.Lock()
+	st.subs[1].Status, st.subs[1].EventCursor = model.WebhookDisabled, 1
+	st.rows = append(st.rows, model.WebhookDelivery{ID: 1, TenantID: 1, SubscriptionID: 1, EventID: 1, EventType: "a",
+		Redelivery: true, Status: model.DeliveryPending, NextAttemptAt: time.Now()})
+	st.mu.Unlock()
+	d.Start(t.Context())
+	defer d.Stop()
+	time.Sleep(300 * time.Millisecond)
+	if got := rcv.ids(); len(got) != 0 {
+		t.Fatalf("a disabled subscription was sent %v", got)
+	}
+	st.mu.Lock()
+	st.subs[1].Status = model.WebhookActive
+	st.mu.Unlock()
+	polltest.Until(t, 10*time.Second, 5*time.Millisecond, "the redelivery once enabled", func() bool { return len(rcv.ids()) == 1 })
+}
+
 // tenantLogs is an event log per tenant.
 type tenantLogs map[int64]*memLog
 
