@@ -134,6 +134,13 @@ func TestWebhookSSRFRefusalsOnMariaDB(t *testing.T) {
 					if d.Status == openv1.DeliveryStatus_DELIVERY_STATUS_DELIVERED || !strings.Contains(d.Error, "not allowed") {
 						t.Fatalf("subscription %d: delivery %+v, want refused at connect", i, d)
 					}
+					// The app reads the log: the internal address its name
+					// resolved to is not in it.
+					for _, inner := range []string{"127.0.0.1", "10.1.2.3", "169.254.169.254", "::1"} {
+						if strings.Contains(d.Error, inner) {
+							t.Fatalf("subscription %d: error %q tells the internal address %s", i, d.Error, inner)
+						}
+					}
 					return true
 				}
 			}

@@ -189,7 +189,7 @@ func (c *Client) Post(ctx context.Context, r Request) (Response, error) {
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return Response{Latency: time.Since(start)}, unwrapURLError(err)
+		return Response{Latency: time.Since(start)}, unwrapURLError(err, req.URL.Hostname())
 	}
 	// Closing the body ends a read that waits for more.
 	cut := time.AfterFunc(maxResponseWait, func() { _ = resp.Body.Close() })
@@ -200,14 +200,32 @@ func (c *Client) Post(ctx context.Context, r Request) (Response, error) {
 }
 
 // unwrapURLError drops the *url.Error wrapper, whose text repeats the URL
-// (which may carry a token in its query) in every log line.
-func unwrapURLError(err error) error {
+// (which may carry a token in its query) in every log line, and tells of
+// host only what its partner may read in the delivery log.
+func unwrapURLError(err error, host string) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		if ue.Timeout() {
-			return fmt.Errorf("timeout: %w", ue.Err)
+			return fmt.Errorf("timeout: %w", forPartner(ue.Err, host))
 		}
-		return ue.Err
+		return forPartner(ue.Err, host)
+	}
+	return forPartner(err, host)
+}
+
+// forPartner is err as the partner reads it: the internal address a name
+// resolved to (in the refusal and in the dial error around it) and the
+// address of the resolver asked stay inside, or a partner could map the
+// internal network by subscribing names and reading the delivery log.
+func forPartner(err error, host string) error {
+	if errors.Is(err, ErrForbiddenAddress) {
+		return fmt.Errorf("%w: %s does not resolve to a public address", ErrForbiddenAddress, host)
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) && dnsErr.Server != "" {
+		d := *dnsErr
+		d.Server = ""
+		return fmt.Errorf("dial tcp: %w", &d)
 	}
 	return err
 }

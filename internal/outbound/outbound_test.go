@@ -123,6 +123,11 @@ func TestDialerRefusesNamesResolvingInside(t *testing.T) {
 		if !errors.Is(err, ErrForbiddenAddress) {
 			t.Errorf("post %s: err = %v, want ErrForbiddenAddress", name, err)
 		}
+		// The partner reads the error: it names the host, not the
+		// internal address the host resolved to.
+		if ip := netip.MustParseAddr(zone[name]).Unmap().String(); err != nil && (strings.Contains(err.Error(), ip) || !strings.Contains(err.Error(), name)) {
+			t.Errorf("post %s: err = %v, want the name and not the address %s", name, err, ip)
+		}
 	}
 	if n := hits.Load(); n != 0 {
 		t.Fatalf("the listener was reached %d times", n)
@@ -137,6 +142,20 @@ func TestDialerRefusesNamesResolvingInside(t *testing.T) {
 	_ = conn.Close()
 	if _, err := c.dial(context.Background(), "tcp", net.JoinHostPort("lan.hooks.test", port)); !errors.Is(err, ErrForbiddenAddress) {
 		t.Fatalf("private with loopback allowed: err = %v", err)
+	}
+}
+
+// A name that does not resolve fails without naming the resolver asked
+// (an internal address).
+func TestPostDNSErrorNamesNoResolver(t *testing.T) {
+	c := New(Options{ConnectTimeout: time.Second, HeaderTimeout: time.Second, TotalTimeout: 2 * time.Second,
+		Lookup: func(context.Context, string) ([]netip.Addr, error) {
+			return nil, &net.DNSError{Err: "no such host", Name: "gone.hooks.test", Server: "10.255.255.53:53", IsNotFound: true}
+		}})
+	_, err := c.Post(context.Background(), Request{URL: "https://gone.hooks.test/"})
+	var dnsErr *net.DNSError
+	if !errors.As(err, &dnsErr) || !dnsErr.IsNotFound || strings.Contains(err.Error(), "10.255.255.53") || !strings.Contains(err.Error(), "gone.hooks.test") {
+		t.Fatalf("err = %v, want a DNS error naming the host and not the resolver", err)
 	}
 }
 
