@@ -57,6 +57,12 @@ const (
 	maxResponseWait  = time.Second
 )
 
+// maxResponseHeaderBytes bounds a receiver's response headers. The
+// transport's default is 10 MiB (HTTP/1.1 and HTTP/2 alike), which every
+// attempt in flight at once (workers × in_flight of them) could be made to
+// hold by receivers answering with megabytes of headers.
+const maxResponseHeaderBytes = 64 << 10
+
 // New builds a Client.
 func New(opts Options) *Client {
 	c := &Client{opts: opts}
@@ -68,6 +74,7 @@ func New(opts Options) *Client {
 	}
 	tr.TLSHandshakeTimeout = opts.ConnectTimeout
 	tr.ResponseHeaderTimeout = opts.HeaderTimeout
+	tr.MaxResponseHeaderBytes = maxResponseHeaderBytes
 	tr.MaxIdleConnsPerHost = max(opts.MaxIdlePerHost, 2)
 	tr.IdleConnTimeout = 90 * time.Second
 	tr.ForceAttemptHTTP2 = true

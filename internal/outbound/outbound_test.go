@@ -2,11 +2,13 @@ package outbound
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -251,5 +253,30 @@ func TestPostHeaders(t *testing.T) {
 	}
 	if got.Get("X-Mgv-Event-Id") != "7" || got.Get("Content-Type") != "application/json" {
 		t.Fatalf("headers %v", got)
+	}
+}
+
+// A receiver answering with megabytes of headers is refused after
+// maxResponseHeaderBytes, over HTTP/2 (whose own default is 10 MiB) as over
+// HTTP/1.1, so attempts in flight at once never hold more than that each.
+func TestPostRefusesHugeResponseHeaders(t *testing.T) {
+	huge := strings.Repeat("h", 4096)
+	for _, h2 := range []bool{true, false} {
+		srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			for i := range 512 { // 2 MiB
+				w.Header().Set("X-Pad-"+strconv.Itoa(i), huge)
+			}
+			w.WriteHeader(http.StatusOK)
+		}))
+		srv.EnableHTTP2 = h2
+		srv.StartTLS()
+		pool := x509.NewCertPool()
+		pool.AddCert(srv.Certificate())
+		c := New(Options{Policy: Policy{AllowLoopback: true}, ConnectTimeout: time.Second, HeaderTimeout: 5 * time.Second, TotalTimeout: 10 * time.Second, RootCAs: pool})
+		resp, err := c.Post(context.Background(), Request{URL: srv.URL, Body: []byte(`{}`)})
+		srv.Close()
+		if err == nil {
+			t.Errorf("HTTP/2 %v: 2 MiB of headers answered %d, want an error", h2, resp.Status)
+		}
 	}
 }
