@@ -3,7 +3,6 @@ package webhook
 import (
 	"context"
 	"errors"
-	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -575,7 +574,7 @@ func (r *answerReceiver) Post(context.Context, string, map[string]string, []byte
 // gRPC take, and its retries back off as any other failure's.
 func TestDelivererLogsAnAnswerThatIsNotUTF8AsUTF8(t *testing.T) {
 	st, log, _, _, sealer := newTestDeliverer(t, Retry{Base: time.Hour, Max: time.Hour, Window: 24 * time.Hour}, 1)
-	rcv := &answerReceiver{status: http.StatusServiceUnavailable, body: "indisponible \xe9t\xe9 \xff\xfe"}
+	rcv := &answerReceiver{status: 503, body: "indisponible \xe9t\xe9 \xff\xfe"}
 	d := NewDeliverer(st, log, rcv, sealer, DeliverOptions{
 		Owner: "t", Workers: 1, InFlight: 1, Batch: 8, Poll: 10 * time.Millisecond, Lease: time.Minute, Slice: time.Second,
 		Retry: Retry{Base: time.Hour, Max: time.Hour, Window: 24 * time.Hour}, Log: zerolog.Nop(),
