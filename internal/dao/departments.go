@@ -65,9 +65,13 @@ func (r *Departments) Create(ctx context.Context, d *model.Department, parent *m
 }
 
 // Update writes d's name and moves d, with its subtree, under parent (nil:
-// top level), rewriting the paths below it.
-func (r *Departments) Update(ctx context.Context, d *model.Department, parent *model.Department) error {
-	return r.inTree(ctx, d.TenantID, func(tx *gorm.DB) error {
+// top level), rewriting the paths below it. It reports whether d's path
+// changed, compared under the tree lock with the path as stored then: a
+// move another request made since the caller read d counts, as does a
+// write that puts d back where the caller read it.
+func (r *Departments) Update(ctx context.Context, d *model.Department, parent *model.Department) (bool, error) {
+	moved := false
+	err := r.inTree(ctx, d.TenantID, func(tx *gorm.DB) error {
 		cur, err := r.first(tx, "tenant_id = ? AND id = ?", d.TenantID, d.ID)
 		if err != nil {
 			return err
@@ -90,9 +94,10 @@ func (r *Departments) Update(ctx context.Context, d *model.Department, parent *m
 				return err
 			}
 		}
-		d.ParentID, d.Path = parentID, path
+		d.ParentID, d.Path, moved = parentID, path, path != cur.Path
 		return nil
 	})
+	return moved, err
 }
 
 // movePaths rewrites the paths of the subtree below id from the old prefix

@@ -108,7 +108,7 @@ func TestDepartmentStoreRefusesACycleOnSQLite(t *testing.T) {
 	_, admin := s.tenant(t, "Acme")
 	b := s.department(t, admin, "b", "")
 	d := s.department(t, admin, "d", "b")
-	if err := s.deps.Update(t.Context(), b, d); !errs.IsConflict(err) {
+	if _, err := s.deps.Update(t.Context(), b, d); !errs.IsConflict(err) {
 		t.Fatalf("cycle in the store: %v", err)
 	}
 }

@@ -44,8 +44,10 @@ type DepartmentRepo interface {
 	// Create inserts d under parent (nil: top level) and sets d.Path.
 	Create(ctx context.Context, d *model.Department, parent *model.Department) error
 	// Update writes d's name and moves d with its subtree under parent
-	// (nil: top level), rewriting the paths.
-	Update(ctx context.Context, d *model.Department, parent *model.Department) error
+	// (nil: top level), rewriting the paths. It reports whether d's path
+	// changed from the one stored when it wrote, which may differ from
+	// the one in d as read.
+	Update(ctx context.Context, d *model.Department, parent *model.Department) (moved bool, err error)
 }
 
 // TenantRepo stores tenants.
@@ -443,12 +445,15 @@ func (o *Org) upsertDepartment(ctx context.Context, tenantID int64, origin, name
 		}
 		parentID = &parent.ID
 	}
-	moved := !orgSameID(d.ParentID, parentID)
-	if d.Name == name && !moved {
+	if d.Name == name && orgSameID(d.ParentID, parentID) {
 		return d, false, nil
 	}
 	d.Name, d.UpdatedAt = name, now
-	if err := o.departments.Update(ctx, d, parent); err != nil {
+	// Whether the members' path changed is decided by the write, not by
+	// d as read: another upsert may have moved it meanwhile, and this one
+	// then moves it back.
+	moved, err := o.departments.Update(ctx, d, parent)
+	if err != nil {
 		return nil, false, err
 	}
 	if moved {

@@ -377,6 +377,34 @@ func TestMovingADepartmentRevokesItsMembers(t *testing.T) {
 	}
 }
 
+// An upsert that read the department where it wants it, and renames it,
+// while another upsert moves it elsewhere, moves it back: the members'
+// tokens signed at the other place end, as at any move.
+func TestMovingADepartmentBackRevokesItsMembers(t *testing.T) {
+	w := newOrgWorld(t)
+	ctx := context.Background()
+	sys := w.as(model.Scope{TenantID: w.tenant.ID, Role: model.RoleAdmin})
+	var elsewhere *identity.TokenPair
+	meanwhile := func() {
+		if _, _, err := w.org.UpsertDepartment(sys, identity.UpsertDepartmentRequest{OriginDepartmentID: "east", Name: "east", OriginParentID: "support"}); err != nil {
+			t.Error(err)
+		}
+		elsewhere = w.session(t, w.reps[1])
+	}
+	w.deptWrites.beforeUpdate.Store(&meanwhile)
+	if _, _, err := w.org.UpsertDepartment(sys, identity.UpsertDepartmentRequest{OriginDepartmentID: "east", Name: "East", OriginParentID: "sales"}); err != nil {
+		t.Fatal(err)
+	}
+	if d := orgMust[*model.Department](t)(w.departments.ByID(ctx, w.tenant.ID, w.east.ID)); !strings.HasPrefix(d.Path, w.sales.Path) || d.Name != "East" {
+		t.Fatalf("after both upserts: %+v; want East under sales", d)
+	}
+	c, _ := w.tokens.Verify(elsewhere.AccessToken)
+	if !strings.HasPrefix(c.DepartmentPath, w.support.Path) {
+		t.Fatalf("the token signed meanwhile carries %q, want a path under support", c.DepartmentPath)
+	}
+	wantRevoked(t, w.check(t, w.revocations, elsewhere.AccessToken), "department changed")
+}
+
 // An admin setting a user's password, while another admin disables the
 // user and changes their email during its bcrypt round, writes the
 // password and nothing it read before: the disable and the email stay.

@@ -57,6 +57,21 @@ func (r *hookedRefresh) Rotate(ctx context.Context, oldHash string, usedAt time.
 	return won, err
 }
 
+// hookedDepartments is the department store with a hook on an update.
+type hookedDepartments struct {
+	*dao.Departments
+	// beforeUpdate runs once, at the next update: what happens between an
+	// upsert's read of the department and its write.
+	beforeUpdate atomic.Pointer[func()]
+}
+
+func (r *hookedDepartments) Update(ctx context.Context, d, parent *model.Department) (bool, error) {
+	if f := r.beforeUpdate.Swap(nil); f != nil {
+		(*f)()
+	}
+	return r.Departments.Update(ctx, d, parent)
+}
+
 // orgWorld is a tenant with an org tree in an embedded database, a second
 // tenant, and the use cases over them.
 //
@@ -67,6 +82,7 @@ func (r *hookedRefresh) Rotate(ctx context.Context, oldHash string, usedAt time.
 type orgWorld struct {
 	users        *dao.Users
 	departments  *dao.Departments
+	deptWrites   *hookedDepartments
 	clock        *testClock
 	hasher       *countingHasher
 	tokens       *identity.Tokens
@@ -159,6 +175,7 @@ func newOrgWorld(t testing.TB) *orgWorld {
 		privacy:     dao.NewPrivacy(db),
 		sleeps:      &sleepLog{},
 	}
+	w.deptWrites = &hookedDepartments{Departments: w.departments}
 	w.tokens = identity.NewTokens("unit-test-secret-0123456789abcdef", 15*time.Minute, 2*time.Hour)
 	tenants, refresh, apps := dao.NewTenants(db), dao.NewRefreshTokens(db), dao.NewApps(db)
 	w.refresh = &hookedRefresh{RefreshTokens: refresh}
@@ -174,7 +191,7 @@ func newOrgWorld(t testing.TB) *orgWorld {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.org = identity.NewOrg(identity.OrgDeps{Users: w.users, Departments: w.departments, Tenants: tenants, Refresh: refresh, Hasher: w.hasher, Now: w.clock.Now, Revocations: w.revocations,
+	w.org = identity.NewOrg(identity.OrgDeps{Users: w.users, Departments: w.deptWrites, Tenants: tenants, Refresh: refresh, Hasher: w.hasher, Now: w.clock.Now, Revocations: w.revocations,
 		Tx: dao.NewTransactor(db)})
 	w.provision = identity.NewProvision(identity.ProvisionDeps{Tenants: tenants, Apps: apps, Users: w.users, Hasher: w.hasher, Now: w.clock.Now, Revocations: w.revocations})
 
