@@ -275,22 +275,38 @@ func (w *Webhooks) Attempted(ctx context.Context, subscriptionID int64, eventIDs
 }
 
 // Record writes a round's progress and deliveries while owner holds the
-// lease. A subscription disabled meanwhile (by an admin) stays disabled
-// with its reason: disabled_reason is set before status, as MySQL assigns
-// in order and later assignments see the earlier ones.
-func (w *Webhooks) Record(ctx context.Context, owner string, s *model.WebhookSubscription, rows []model.WebhookDelivery) error {
+// lease. The cursor is always written; the failure state (attempts,
+// failing_since, next_attempt_at, status, disabled_reason) only where the
+// row still holds the state of read, the subscription as the round read
+// it. An admin's enable (which resets the attempts) or disable made
+// meanwhile thus stays, and s takes the state as stored. A subscription
+// this write disables has its pending deliveries failed.
+func (w *Webhooks) Record(ctx context.Context, owner string, read model.WebhookSubscription, s *model.WebhookSubscription, rows []model.WebhookDelivery) error {
 	now := dbNow()
 	err := w.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		res := tx.Exec(`UPDATE webhook_subscriptions SET event_cursor = ?, attempts = ?, failing_since = ?, next_attempt_at = ?,
-disabled_reason = CASE WHEN status = ? THEN disabled_reason ELSE ? END, status = CASE WHEN status = ? THEN status ELSE ? END,
-updated_at = ? WHERE id = ? AND lease_owner = ? AND lease_until > ?`,
-			s.EventCursor, s.Attempts, s.FailingSince.UTC(), s.NextAttemptAt.UTC(), model.WebhookDisabled, s.DisabledReason,
-			model.WebhookDisabled, s.Status, now, s.ID, owner, now)
+		res := tx.Exec("UPDATE webhook_subscriptions SET event_cursor = ?, updated_at = ? WHERE id = ? AND lease_owner = ? AND lease_until > ?",
+			s.EventCursor, now, s.ID, owner, now)
 		if res.Error != nil {
 			return res.Error
 		}
 		if res.RowsAffected == 0 {
 			return errSubscriptionLeaseLost
+		}
+		res = tx.Exec(`UPDATE webhook_subscriptions SET attempts = ?, failing_since = ?, next_attempt_at = ?, status = ?, disabled_reason = ?
+WHERE id = ? AND status = ? AND attempts = ? AND disabled_reason = ?`,
+			s.Attempts, s.FailingSince.UTC(), s.NextAttemptAt.UTC(), s.Status, s.DisabledReason,
+			s.ID, read.Status, read.Attempts, read.DisabledReason)
+		if res.Error != nil {
+			return res.Error
+		}
+		wrote := res.RowsAffected > 0
+		if !wrote {
+			var cur model.WebhookSubscription
+			if err := tx.Where("id = ?", s.ID).Take(&cur).Error; err != nil {
+				return err
+			}
+			s.Attempts, s.FailingSince, s.NextAttemptAt = cur.Attempts, cur.FailingSince, cur.NextAttemptAt
+			s.Status, s.DisabledReason = cur.Status, cur.DisabledReason
 		}
 		var fresh []model.WebhookDelivery
 		for i := range rows {
@@ -317,7 +333,7 @@ last_attempt_at = ?, next_attempt_at = ? WHERE id = ?`, r.Status, r.Attempts, r.
 				return err
 			}
 		}
-		if s.Status == model.WebhookDisabled {
+		if wrote && s.Status == model.WebhookDisabled {
 			return tx.Exec("UPDATE webhook_deliveries SET status = ? WHERE subscription_id = ? AND status = ?",
 				model.DeliveryFailed, s.ID, model.DeliveryPending).Error
 		}

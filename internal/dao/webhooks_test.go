@@ -79,18 +79,19 @@ func TestWebhooksStore(t *testing.T) {
 		held.EventCursor = 5
 		rows := []model.WebhookDelivery{{TenantID: 1, SubscriptionID: sub.ID, EventID: 6, EventType: "transcript.ready",
 			Status: model.DeliveryPending, Attempts: 1, LastError: "HTTP 503", LastAttemptAt: time.Now(), NextAttemptAt: time.Now().Add(time.Hour)}}
-		if err := w.Record(ctx, "somebody else", held, rows); !errs.IsConflict(err) {
+		if err := w.Record(ctx, "somebody else", *held, held, rows); !errs.IsConflict(err) {
 			t.Fatalf("a record without the lease: %v", err)
 		}
-		if err := w.Record(ctx, owner, held, rows); err != nil {
+		if err := w.Record(ctx, owner, *held, held, rows); err != nil {
 			t.Fatal(err)
 		}
 		got, _ := w.Attempted(ctx, sub.ID, []int64{5, 6, 7})
 		if len(got) != 1 || got[0].EventID != 6 || got[0].Status != model.DeliveryPending {
 			t.Fatalf("attempted: %+v", got)
 		}
+		read := *held
 		held.Status, held.DisabledReason = model.WebhookDisabled, "failed for 24h"
-		if err := w.Record(ctx, owner, held, nil); err != nil {
+		if err := w.Record(ctx, owner, read, held, nil); err != nil {
 			t.Fatal(err)
 		}
 		ds, _ := w.Deliveries(ctx, sub.ID, "", 0, 10)
@@ -307,7 +308,7 @@ func TestWebhookCandidatesHaveWorkAndTakeTurns(t *testing.T) {
 				}
 				time.Sleep(2 * time.Millisecond)
 				s.NextAttemptAt = time.Now()
-				if err := w.Record(ctx, owner, s, nil); err != nil {
+				if err := w.Record(ctx, owner, *s, s, nil); err != nil {
 					t.Fatal(err)
 				}
 				if err := w.Release(ctx, id, owner); err != nil {
@@ -407,7 +408,7 @@ func TestWebhookRenewStopsAtDisableAndDelete(t *testing.T) {
 			t.Fatalf("renewing a disabled subscription's lease: %v", err)
 		}
 		held.EventCursor = 3
-		if err := w.Record(ctx, "me", held, nil); err != nil {
+		if err := w.Record(ctx, "me", *held, held, nil); err != nil {
 			t.Fatal(err)
 		}
 		if got, _ := w.Get(ctx, 1, 0, s.ID); got.Status != model.WebhookDisabled || got.DisabledReason != "disabled by an admin" || got.EventCursor != 3 {
@@ -464,6 +465,65 @@ func TestWebhookRenewStopsWhenTheAppMayNoLongerRead(t *testing.T) {
 		}
 		if err := w.Renew(ctx, s.ID, "me", time.Minute); !errs.IsConflict(err) {
 			t.Fatalf("renewing the lease of a deleted app: %v", err)
+		}
+	})
+}
+
+// A round that fails while an admin enables the subscription (which
+// resets its failures) records its cursor and deliveries but not its
+// failure state: the subscription stays active with no failures, and the
+// round goes on from that. A round that succeeds while an admin disables
+// the subscription leaves it disabled.
+func TestWebhookRecordKeepsAnAdminChangeMadeDuringTheRound(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		w, s, _ := oneSubscription(t, db)
+		if err := db.Model(&model.WebhookSubscription{}).Where("id = ?", s.ID).Update("attempts", 3).Error; err != nil {
+			t.Fatal(err)
+		}
+		redo := model.WebhookDelivery{TenantID: 1, SubscriptionID: s.ID, EventID: 1, EventType: "transcript.ready"}
+		if err := w.AddRedelivery(ctx, &redo); err != nil {
+			t.Fatal(err)
+		}
+		held, err := w.Claim(ctx, s.ID, "me", time.Minute)
+		if err != nil || held == nil {
+			t.Fatalf("claim: %v %v", held, err)
+		}
+		read := *held
+		// Meanwhile the admin enables it again.
+		if err := w.SetStatus(ctx, 1, s.ID, model.WebhookActive, ""); err != nil {
+			t.Fatal(err)
+		}
+		held.EventCursor, held.Attempts = 2, 4
+		held.Status, held.DisabledReason = model.WebhookDisabled, "deliveries failed for 24h"
+		if err := w.Record(ctx, "me", read, held, nil); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := w.Get(ctx, 1, 0, s.ID)
+		if got.Status != model.WebhookActive || got.Attempts != 0 || got.DisabledReason != "" || got.EventCursor != 2 {
+			t.Fatalf("a failed round recorded after the admin enabled it: %+v; want active, no attempts, cursor 2", got)
+		}
+		if held.Status != model.WebhookActive || held.Attempts != 0 {
+			t.Fatalf("the round goes on from %s with %d attempts, want the enabled state", held.Status, held.Attempts)
+		}
+		if d, _ := w.Delivery(ctx, s.ID, redo.ID); d.Status != model.DeliveryPending {
+			t.Fatalf("a redelivery of the subscription enabled meanwhile is %s", d.Status)
+		}
+
+		read = *held
+		if err := w.SetStatus(ctx, 1, s.ID, model.WebhookDisabled, "disabled by an admin"); err != nil {
+			t.Fatal(err)
+		}
+		held.EventCursor, held.NextAttemptAt = 3, time.Now()
+		if err := w.Record(ctx, "me", read, held, nil); err != nil {
+			t.Fatal(err)
+		}
+		got, _ = w.Get(ctx, 1, 0, s.ID)
+		if got.Status != model.WebhookDisabled || got.DisabledReason != "disabled by an admin" || got.EventCursor != 3 {
+			t.Fatalf("a round recorded after the admin disabled it: %+v", got)
+		}
+		if held.Status != model.WebhookDisabled {
+			t.Fatalf("the round goes on from %s, want disabled", held.Status)
 		}
 	})
 }

@@ -43,9 +43,13 @@ type DeliveryStore interface {
 	Attempted(ctx context.Context, subscriptionID int64, eventIDs []int64) ([]model.WebhookDelivery, error)
 	// Record writes the subscription's progress (cursor, failure state,
 	// status) and the deliveries of a round (ID 0: new) in one
-	// transaction, if owner still holds the lease (Conflict otherwise). A
-	// subscription recorded disabled has its pending deliveries failed.
-	Record(ctx context.Context, owner string, sub *model.WebhookSubscription, rows []model.WebhookDelivery) error
+	// transaction, if owner still holds the lease (Conflict otherwise).
+	// The failure state and status are written only if they are still as
+	// in read, the subscription as the round read it: an admin's enable
+	// or disable made meanwhile stays, and sub takes the state as stored.
+	// A subscription this write disables has its pending deliveries
+	// failed.
+	Record(ctx context.Context, owner string, read model.WebhookSubscription, sub *model.WebhookSubscription, rows []model.WebhookDelivery) error
 	// Trim deletes up to limit deliveries created before before.
 	Trim(ctx context.Context, before time.Time, limit int) (int64, error)
 }
@@ -319,8 +323,9 @@ func (d *Deliverer) serve(ctx context.Context, sub *model.WebhookSubscription, l
 		// It waits behind the others, so that it does not come first in
 		// every look for work.
 		log.Error().Err(err).Msg("webhooks: the signing secret does not open; the subscription waits")
+		read := *sub
 		sub.NextAttemptAt = time.Now().Add(d.o.Retry.Max)
-		if err := d.store.Record(ctx, d.o.Owner, sub, nil); err != nil && ctx.Err() == nil {
+		if err := d.store.Record(ctx, d.o.Owner, read, sub, nil); err != nil && ctx.Err() == nil {
 			log.Warn().Err(err).Msg("webhooks: putting the subscription back failed")
 		}
 		return
@@ -464,8 +469,9 @@ func (d *Deliverer) round(ctx context.Context, sub *model.WebhookSubscription, s
 	}
 	if len(evs) == 0 {
 		if scanned > sub.EventCursor {
+			read := *sub
 			sub.EventCursor, sub.NextAttemptAt = scanned, now
-			return false, d.store.Record(ctx, d.o.Owner, sub, nil)
+			return false, d.store.Record(ctx, d.o.Owner, read, sub, nil)
 		}
 		return redone, nil
 	}
@@ -535,6 +541,7 @@ func (d *Deliverer) settle(ctx context.Context, sub *model.WebhookSubscription, 
 	rows map[int64]model.WebhookDelivery, outs []*outcome,
 ) (bool, error) {
 	now := time.Now()
+	read := *sub
 	cursor, blocked, failed := sub.EventCursor, false, false
 	var firstErr string
 	var write []model.WebhookDelivery
@@ -579,13 +586,13 @@ func (d *Deliverer) settle(ctx context.Context, sub *model.WebhookSubscription, 
 			sub.Attempts = 0
 		}
 		sub.NextAttemptAt = now
-		return progressed, d.store.Record(ctx, d.o.Owner, sub, write)
+		return progressed, d.store.Record(ctx, d.o.Owner, read, sub, write)
 	}
 	if !blocked {
 		// Served now: the subscription goes behind those waiting longer
 		// (candidates come by next_attempt_at).
 		sub.Attempts, sub.NextAttemptAt = 0, now
-		return true, d.store.Record(ctx, d.o.Owner, sub, write)
+		return true, d.store.Record(ctx, d.o.Owner, read, sub, write)
 	}
 	if progressed || sub.Attempts == 0 {
 		sub.Attempts, sub.FailingSince = 0, now
@@ -613,7 +620,7 @@ func (d *Deliverer) settle(ctx context.Context, sub *model.WebhookSubscription, 
 			}
 		}
 	}
-	return false, d.store.Record(ctx, d.o.Owner, sub, write)
+	return false, d.store.Record(ctx, d.o.Owner, read, sub, write)
 }
 
 // redeliver sends the subscription's due redeliveries; each is retried on
@@ -656,7 +663,7 @@ func (d *Deliverer) redeliver(ctx context.Context, sub *model.WebhookSubscriptio
 		}()
 	}
 	wg.Wait()
-	return true, d.store.Record(ctx, d.o.Owner, sub, due)
+	return true, d.store.Record(ctx, d.o.Owner, *sub, sub, due)
 }
 
 func clip(s string, n int) string {

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -99,19 +100,22 @@ func (m *memStore) Attempted(_ context.Context, id int64, events []int64) ([]mod
 	return out, nil
 }
 
-func (m *memStore) Record(_ context.Context, owner string, s *model.WebhookSubscription, rows []model.WebhookDelivery) error {
+func (m *memStore) Record(_ context.Context, owner string, read model.WebhookSubscription, s *model.WebhookSubscription, rows []model.WebhookDelivery) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	cur := m.subs[s.ID]
 	if cur.LeaseOwner != owner {
 		return errs.Conflict("lost")
 	}
-	lease, lo := cur.LeaseUntil, cur.LeaseOwner
-	status, reason := cur.Status, cur.DisabledReason
-	*cur = *s
-	cur.LeaseUntil, cur.LeaseOwner = lease, lo
-	if status == model.WebhookDisabled { // disabled meanwhile: it stays so
-		cur.Status, cur.DisabledReason = status, reason
+	cur.EventCursor = s.EventCursor
+	// The failure state only if it is still as the round read it.
+	wrote := cur.Status == read.Status && cur.Attempts == read.Attempts && cur.DisabledReason == read.DisabledReason
+	if wrote {
+		cur.Attempts, cur.FailingSince, cur.NextAttemptAt = s.Attempts, s.FailingSince, s.NextAttemptAt
+		cur.Status, cur.DisabledReason = s.Status, s.DisabledReason
+	} else {
+		s.Attempts, s.FailingSince, s.NextAttemptAt = cur.Attempts, cur.FailingSince, cur.NextAttemptAt
+		s.Status, s.DisabledReason = cur.Status, cur.DisabledReason
 	}
 	for _, r := range rows {
 		if r.ID == 0 {
@@ -122,7 +126,7 @@ func (m *memStore) Record(_ context.Context, owner string, s *model.WebhookSubsc
 		}
 		m.rows[r.ID-1] = r
 	}
-	if s.Status == model.WebhookDisabled {
+	if wrote && s.Status == model.WebhookDisabled {
 		for i := range m.rows {
 			if m.rows[i].SubscriptionID == s.ID && m.rows[i].Status == model.DeliveryPending {
 				m.rows[i].Status = model.DeliveryFailed
@@ -133,6 +137,14 @@ func (m *memStore) Record(_ context.Context, owner string, s *model.WebhookSubsc
 }
 
 func (m *memStore) Trim(context.Context, time.Time, int) (int64, error) { return 0, nil }
+
+// enable is an admin's enable: active, its failures cleared, due now.
+func (m *memStore) enable(id int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := m.subs[id]
+	s.Status, s.DisabledReason, s.Attempts, s.NextAttemptAt = model.WebhookActive, "", 0, time.Now()
+}
 
 func (m *memStore) sub(id int64) model.WebhookSubscription {
 	m.mu.Lock()
@@ -196,12 +208,18 @@ type memReceiver struct {
 	delay  time.Duration
 	sec    []byte
 	badSig int
+	// during runs once, in the next request, after it has seen whether
+	// the receiver is down: what happens while a round sends.
+	during atomic.Pointer[func()]
 }
 
 func (r *memReceiver) Post(_ context.Context, _ string, h map[string]string, body []byte) (Result, error) {
 	r.mu.Lock()
-	delay := r.delay
+	delay, down := r.delay, r.down
 	r.mu.Unlock()
+	if f := r.during.Swap(nil); f != nil {
+		(*f)()
+	}
 	time.Sleep(delay)
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -209,7 +227,7 @@ func (r *memReceiver) Post(_ context.Context, _ string, h map[string]string, bod
 		r.badSig++
 	}
 	r.got = append(r.got, h[HeaderEventID])
-	if r.down {
+	if down {
 		return Result{}, errors.New("connection refused")
 	}
 	return Result{Status: 200}, nil
@@ -305,6 +323,35 @@ func TestDelivererDisablesAfterTheWindow(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	if len(rcv.ids()) != n {
 		t.Fatal("a disabled subscription is still delivered to")
+	}
+}
+
+// An admin enables a failing subscription again (clearing its failures)
+// while a round sends to the receiver, which fails past the retry window:
+// the round does not disable it, and what it missed is delivered once the
+// receiver is back.
+func TestDelivererKeepsAnEnableMadeDuringARound(t *testing.T) {
+	window := 50 * time.Millisecond
+	st, log, rcv, d, _ := newTestDeliverer(t, Retry{Base: 5 * time.Millisecond, Max: 10 * time.Millisecond, Window: window}, 1)
+	rcv.down = true
+	d.Start(t.Context())
+	defer d.Stop()
+	log.add("a")
+	polltest.Until(t, 10*time.Second, 5*time.Millisecond, "a failed delivery", func() bool { return st.sub(1).Attempts > 0 })
+	meanwhile := func() {
+		st.enable(1)
+		time.Sleep(window + 10*time.Millisecond)
+		rcv.mu.Lock()
+		rcv.down = false
+		rcv.mu.Unlock()
+	}
+	rcv.during.Store(&meanwhile)
+	polltest.Until(t, 10*time.Second, 5*time.Millisecond, "the delivery, or the subscription disabled", func() bool {
+		s := st.sub(1)
+		return s.EventCursor == 1 || s.Status == model.WebhookDisabled
+	})
+	if s := st.sub(1); s.Status != model.WebhookActive || s.EventCursor != 1 {
+		t.Fatalf("after an enable during a failing round: %+v; want active and delivered", s)
 	}
 }
 
