@@ -99,14 +99,34 @@ func (r *Retention) RenewRetention(ctx context.Context, tenantID int64, owner st
 	return res.RowsAffected == 1, dbError(res.Error, nil)
 }
 
-// FinishRetention marks owner's run done now and frees the lease.
-func (r *Retention) FinishRetention(ctx context.Context, tenantID int64, owner string) error {
-	now := dbNow()
-	res := conn(ctx, r.db).Exec("UPDATE retention_runs SET last_run_at = ?, lease_until = ? WHERE tenant_id = ? AND lease_owner = ?", now, now, tenantID, owner)
-	if res.Error == nil && res.RowsAffected != 1 {
-		return errLeaseLost
-	}
-	return dbError(res.Error, nil)
+// FinishRetention ends owner's run, which deleted by a retention of days,
+// and frees the lease. The run counts as the tenant's run of the day only
+// while days is still the tenant's setting: an admin who changed it
+// meanwhile made the tenant due at once (SetRetentionDays), and the end of
+// a run by the old setting does not undo that. The tenant's row is
+// written first, as SetRetentionDays writes it, so the two take their
+// locks in one order.
+func (r *Retention) FinishRetention(ctx context.Context, tenantID int64, owner string, days int) error {
+	return NewTransactor(r.db).InTx(ctx, func(ctx context.Context) error {
+		db := conn(ctx, r.db)
+		if err := db.Exec("UPDATE tenants SET updated_at = updated_at WHERE id = ?", tenantID).Error; err != nil {
+			return dbError(err, nil)
+		}
+		cur, err := r.RetentionDays(ctx, tenantID)
+		if err != nil {
+			return err
+		}
+		now := dbNow()
+		set, args := "lease_until = ?", []any{now}
+		if cur == days {
+			set, args = "last_run_at = ?, lease_until = ?", []any{now, now}
+		}
+		res := db.Exec("UPDATE retention_runs SET "+set+" WHERE tenant_id = ? AND lease_owner = ?", append(args, tenantID, owner)...)
+		if res.Error == nil && res.RowsAffected != 1 {
+			return errLeaseLost
+		}
+		return dbError(res.Error, nil)
+	})
 }
 
 // CountExpired counts the tenant's conversations that began before cutoff.

@@ -36,8 +36,10 @@ type RetentionRepo interface {
 	// RenewRetention adds deleted to the run's count and renews owner's
 	// lease; false when owner no longer holds it.
 	RenewRetention(ctx context.Context, tenantID int64, owner string, deleted int, lease time.Duration) (bool, error)
-	// FinishRetention records the end of owner's run.
-	FinishRetention(ctx context.Context, tenantID int64, owner string) error
+	// FinishRetention records the end of owner's run by a retention of
+	// days; the run counts as the tenant's last only if days is still its
+	// setting.
+	FinishRetention(ctx context.Context, tenantID int64, owner string, days int) error
 }
 
 // Settings are a tenant's governance settings.
@@ -252,7 +254,7 @@ func (r *Retainer) tenant(ctx context.Context, tenant int64, days int) (int, err
 			return total, err
 		}
 		if len(ids) == 0 {
-			return total, r.repo.FinishRetention(ctx, tenant, r.owner)
+			return total, r.repo.FinishRetention(ctx, tenant, r.owner, days)
 		}
 		gone, err := r.purger.Purge(ctx, tenant, ids)
 		if err != nil {

@@ -1,15 +1,21 @@
 package privacy_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
+	"gorm.io/gorm"
 
 	"github.com/megaview/mgvcore/internal/dao"
 	"github.com/megaview/mgvcore/internal/dao/daotest"
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/logic/access/accesstest"
+	"github.com/megaview/mgvcore/internal/logic/conversation"
 	"github.com/megaview/mgvcore/internal/logic/privacy"
 	"github.com/megaview/mgvcore/internal/model"
 )
@@ -76,4 +82,62 @@ func TestRetentionChangeOverConfirmOverNeedsItsCount(t *testing.T) {
 	if _, err := put(41, 0); err != nil || current() != 41 {
 		t.Fatalf("three due: %v (retention %d)", err, current())
 	}
+}
+
+// hookedPurger is the conversation deleter with a hook on a purge.
+type hookedPurger struct {
+	privacy.Purger
+	// beforePurge runs once, at the next purge: what happens while a
+	// retention run deletes.
+	beforePurge atomic.Pointer[func()]
+}
+
+func (p *hookedPurger) Purge(ctx context.Context, tenantID int64, ids []int64) ([]int64, error) {
+	if f := p.beforePurge.Swap(nil); f != nil {
+		(*f)()
+	}
+	return p.Purger.Purge(ctx, tenantID, ids)
+}
+
+// aged writes a conversation of the tenant that began days ago.
+func aged(t *testing.T, db *gorm.DB, tenant int64, days int) {
+	t.Helper()
+	now := time.Now().UTC()
+	c := model.Conversation{TenantID: tenant, OriginConversationID: fmt.Sprint("aged", days), OwnerUserID: 1, Channel: "call",
+		Direction: "unknown", Status: "pending", BeginTime: now.AddDate(0, 0, -days), CreatedAt: now, UpdatedAt: now}
+	if err := db.Create(&c).Error; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// An admin who shortens the retention while a run deletes by the old one
+// makes the tenant due at once: the run's end does not count as the run of
+// the day, and the next poll deletes by the new retention.
+func TestRetentionShortenedDuringARunIsDueAtOnce(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		tenant, _ := guestCalls(t, db, "Guest", 0)
+		aged(t, db, tenant, 40)
+		aged(t, db, tenant, 20)
+		repo := dao.NewRetention(db)
+		if err := repo.SetRetentionDays(ctx, tenant, 30); err != nil {
+			t.Fatal(err)
+		}
+		settings := privacy.NewTenantSettings(repo, 1000)
+		purger := &hookedPurger{Purger: conversation.NewDeleter(dao.NewConversations(db), dao.NewTransactor(db))}
+		r := privacy.NewRetainer(repo, purger, privacy.RetainerOptions{Batch: 1, Lease: time.Minute}, zerolog.Nop())
+		meanwhile := func() {
+			admin := accesstest.User(model.RoleAdmin, tenant, 1)
+			if _, err := settings.Put(admin, privacy.SettingsChange{Settings: privacy.Settings{RetentionDays: 10}}); err != nil {
+				t.Error(err)
+			}
+		}
+		purger.beforePurge.Store(&meanwhile)
+		if n, err := r.RunOnce(ctx); n != 1 || err != nil {
+			t.Fatalf("the run during the change deleted %d: %v; want the one past 30 days", n, err)
+		}
+		if n, err := r.RunOnce(ctx); n != 1 || err != nil {
+			t.Fatalf("the next poll deleted %d: %v; want the one past the 10 days set meanwhile", n, err)
+		}
+	})
 }
