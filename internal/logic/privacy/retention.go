@@ -249,6 +249,17 @@ func (r *Retainer) tenant(ctx context.Context, tenant int64, days int) (int, err
 	cutoff := RetentionCutoff(r.o.Now(), days)
 	total := 0
 	for {
+		// An admin may lengthen the retention, or turn it off, while the
+		// run deletes: each batch is taken only while the setting is the
+		// one the run read. A run whose setting changed ends without
+		// counting as the tenant's run, which is then due by the new one.
+		cur, err := r.repo.RetentionDays(ctx, tenant)
+		if err != nil {
+			return total, err
+		}
+		if cur != days {
+			return total, r.repo.FinishRetention(ctx, tenant, r.owner, days)
+		}
 		ids, err := r.repo.ExpiredConversations(ctx, tenant, cutoff, r.o.Batch)
 		if err != nil {
 			return total, err

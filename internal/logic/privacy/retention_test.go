@@ -141,3 +141,38 @@ func TestRetentionShortenedDuringARunIsDueAtOnce(t *testing.T) {
 		}
 	})
 }
+
+// An admin who lengthens the retention, or turns it off, while a run
+// deletes by the old one stops the run at its next batch: what the old
+// retention would have deleted and the new one keeps stays.
+func TestRetentionLengthenedDuringARunStopsIt(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		for _, days := range []int{60, 0} {
+			ctx := context.Background()
+			tenant, _ := guestCalls(t, db, "Guest", 0)
+			for _, age := range []int{40, 41, 42} {
+				aged(t, db, tenant, age)
+			}
+			repo := dao.NewRetention(db)
+			if err := repo.SetRetentionDays(ctx, tenant, 30); err != nil {
+				t.Fatal(err)
+			}
+			settings := privacy.NewTenantSettings(repo, 1000)
+			purger := &hookedPurger{Purger: conversation.NewDeleter(dao.NewConversations(db), dao.NewTransactor(db))}
+			r := privacy.NewRetainer(repo, purger, privacy.RetainerOptions{Batch: 1, Lease: time.Minute}, zerolog.Nop())
+			meanwhile := func() {
+				admin := accesstest.User(model.RoleAdmin, tenant, 1)
+				if _, err := settings.Put(admin, privacy.SettingsChange{Settings: privacy.Settings{RetentionDays: days}}); err != nil {
+					t.Error(err)
+				}
+			}
+			purger.beforePurge.Store(&meanwhile)
+			if n, err := r.RunOnce(ctx); n != 1 || err != nil {
+				t.Fatalf("retention 30 → %d during the run: it deleted %d (%v); want only the batch under way", days, n, err)
+			}
+			if n, err := r.RunOnce(ctx); n != 0 || err != nil {
+				t.Fatalf("retention %d: the next poll deleted %d (%v); want none", days, n, err)
+			}
+		}
+	})
+}
