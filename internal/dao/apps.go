@@ -141,16 +141,24 @@ func (r *Apps) Update(ctx context.Context, before, a *model.App) error {
 }
 
 // SetSecret writes a's secret and old secret and nothing else, so a
-// change of its status or scopes stored meanwhile stays.
-func (r *Apps) SetSecret(ctx context.Context, a *model.App) error {
-	res := conn(ctx, r.db).Model(&model.App{}).Where("tenant_id = ? AND id = ?", a.TenantID, a.ID).Updates(map[string]any{
-		"secret_hash": a.SecretHash, "old_secret_hash": a.OldSecretHash, "old_secret_until": a.OldSecretUntil, "updated_at": a.UpdatedAt,
-	})
+// change of its status or scopes stored meanwhile stays. It writes only
+// while the app still has the secret before was read with: a rotation
+// stored meanwhile (which may have ended that secret at once) is not
+// undone by one that would keep it as the old secret, and the answer is
+// CONFLICT.
+func (r *Apps) SetSecret(ctx context.Context, before, a *model.App) error {
+	res := conn(ctx, r.db).Model(&model.App{}).Where("tenant_id = ? AND id = ? AND secret_hash = ?", a.TenantID, a.ID, before.SecretHash).
+		Updates(map[string]any{
+			"secret_hash": a.SecretHash, "old_secret_hash": a.OldSecretHash, "old_secret_until": a.OldSecretUntil, "updated_at": a.UpdatedAt,
+		})
 	if res.Error != nil {
 		return dbError(res.Error, nil)
 	}
 	if res.RowsAffected == 0 {
-		return errAppNotFound
+		if _, err := r.ByID(ctx, a.TenantID, a.ID); err != nil {
+			return err
+		}
+		return errs.Conflict("the secret of app %d was rotated by another request meanwhile; rotate it again if still needed", a.ID)
 	}
 	return nil
 }

@@ -153,3 +153,42 @@ func TestAppUpdateKeepsAConcurrentChange(t *testing.T) {
 		}
 	})
 }
+
+// Two rotations from one read of an app: the first writes its secrets,
+// the second finds the secret it read gone and writes nothing.
+func TestAppSetSecretRefusesARotationFromAnOlderSecret(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		apps := dao.NewApps(db)
+		tenant := model.Tenant{Name: "A"}
+		if err := db.Create(&tenant).Error; err != nil {
+			t.Fatal(err)
+		}
+		app := &model.App{TenantID: tenant.ID, Name: "app", AppKey: "ak_rotate", SecretHash: "s0", Scopes: "read", Status: model.AppActive}
+		if err := apps.Create(ctx, app); err != nil {
+			t.Fatal(err)
+		}
+		until := time.Now().Add(time.Hour)
+		first, second := *app, *app
+		first.SecretHash = "s1"
+		second.SecretHash, second.OldSecretHash, second.OldSecretUntil = "s2", "s0", &until
+		if err := apps.SetSecret(ctx, app, &first); err != nil {
+			t.Fatal(err)
+		}
+		if err := apps.SetSecret(ctx, app, &second); !errs.IsConflict(err) {
+			t.Fatalf("a rotation from the secret another one replaced: %v, want CONFLICT", err)
+		}
+		got, err := apps.ByID(ctx, tenant.ID, app.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.SecretHash != "s1" || got.OldSecretHash != "" {
+			t.Fatalf("secret %q, old secret %q; want s1 and none", got.SecretHash, got.OldSecretHash)
+		}
+		gone := first
+		gone.ID++
+		if err := apps.SetSecret(ctx, &gone, &gone); errs.ReasonOf(err) != errs.ReasonAppNotFound {
+			t.Fatalf("an unknown app: %v", err)
+		}
+	})
+}

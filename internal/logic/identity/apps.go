@@ -235,15 +235,18 @@ func (m *Apps) RotateSecret(ctx context.Context, req RotateSecretRequest) (*AppS
 		return nil, err
 	}
 	now := m.now()
+	before := *app
 	app.OldSecretHash, app.OldSecretUntil = "", nil
 	if req.Grace > 0 {
 		until := now.Add(req.Grace)
 		app.OldSecretHash, app.OldSecretUntil = app.SecretHash, &until
 	}
 	// Only the secrets are written: app was read before a bcrypt round, and
-	// an admin may have disabled it or cut its scopes meanwhile.
+	// an admin may have disabled it or cut its scopes meanwhile. Another
+	// rotation meanwhile makes this one CONFLICT: kept as the old secret,
+	// the secret read here would come back after that rotation ended it.
 	app.SecretHash, app.UpdatedAt = hash, now
-	if err := m.apps.SetSecret(ctx, app); err != nil {
+	if err := m.apps.SetSecret(ctx, &before, app); err != nil {
 		return nil, err
 	}
 	if req.Grace > 0 {

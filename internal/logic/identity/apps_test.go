@@ -412,6 +412,34 @@ func TestRotationKeepsAConcurrentChange(t *testing.T) {
 	wantOrgErr(t, err, "APP_DISABLED", "")
 }
 
+// A rotation with a grace reads the app, then hashes its new secret;
+// another rotation without a grace, made meanwhile, ended the secret read
+// at once. Kept as the old secret, it would sign in again for the grace:
+// the slower rotation writes nothing and is CONFLICT, and the other's
+// secret stays the app's.
+func TestRotationDuringARotationKeepsTheSecretItEnded(t *testing.T) {
+	w := newOrgWorld(t)
+	ctx := context.Background()
+	apps := w.apps()
+	admin := w.user(w.admin)
+	var first *identity.AppSecret
+	meanwhile := func() {
+		var err error
+		if first, err = apps.RotateSecret(admin, identity.RotateSecretRequest{ID: w.app.ID}); err != nil {
+			t.Error(err)
+		}
+	}
+	w.hasher.beforeHash.Store(&meanwhile)
+	_, err := apps.RotateSecret(admin, identity.RotateSecretRequest{ID: w.app.ID, Grace: time.Hour})
+	wantOrgErr(t, err, "CONFLICT", "")
+	if _, err := w.auth.CreateAppToken(ctx, identity.AppTokenRequest{AppKey: w.app.AppKey, AppSecret: w.appSecret}); err == nil {
+		t.Fatal("the secret a rotation without grace ended signs in again")
+	}
+	if _, err := w.auth.CreateAppToken(ctx, identity.AppTokenRequest{AppKey: w.app.AppKey, AppSecret: first.Secret}); err != nil {
+		t.Fatalf("the secret of the rotation made meanwhile: %v", err)
+	}
+}
+
 // pausedApps is the apps table with a pause after the next read of an app
 // by id: what another admin stores between a change's read and its write.
 type pausedApps struct {

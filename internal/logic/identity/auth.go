@@ -48,8 +48,10 @@ type AppRepo interface {
 	// before, the app as read, and, when a has no old secret and before
 	// had one, ends that grace; never its secret.
 	Update(ctx context.Context, before, a *model.App) error
-	// SetSecret writes an app's secret and old secret only.
-	SetSecret(ctx context.Context, a *model.App) error
+	// SetSecret writes an app's secret and old secret only, and only
+	// while its secret is still the one before was read with (CONFLICT
+	// otherwise).
+	SetSecret(ctx context.Context, before, a *model.App) error
 	Delete(ctx context.Context, tenantID, id int64) error
 }
 
