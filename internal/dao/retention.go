@@ -28,14 +28,25 @@ func (r *Retention) RetentionDays(ctx context.Context, tenantID int64) (int, err
 	return days[0], nil
 }
 
-// SetRetentionDays writes a tenant's setting. A retention that is on is
-// due at once: a shortened one takes effect at the next poll, not up to a
-// day after the last run (a run that finds nothing expired costs a query).
-func (r *Retention) SetRetentionDays(ctx context.Context, tenantID int64, days int) error {
+// SetRetentionDays writes a tenant's setting, from is the setting as the
+// caller read it (and judged the change by): when another request changed
+// it meanwhile nothing is written and the answer is CONFLICT, so a change
+// checked as a lengthening never shortens a retention set since. A
+// retention that is on is due at once: a shortened one takes effect at
+// the next poll, not up to a day after the last run (a run that finds
+// nothing expired costs a query).
+func (r *Retention) SetRetentionDays(ctx context.Context, tenantID int64, from, days int) error {
 	return NewTransactor(r.db).InTx(ctx, func(ctx context.Context) error {
 		db := conn(ctx, r.db)
-		if err := db.Exec("UPDATE tenants SET retention_days = ?, updated_at = ? WHERE id = ?", days, dbNow(), tenantID).Error; err != nil {
-			return dbError(err, nil)
+		res := db.Exec("UPDATE tenants SET retention_days = ?, updated_at = ? WHERE id = ? AND retention_days = ?", days, dbNow(), tenantID, from)
+		if res.Error != nil {
+			return dbError(res.Error, nil)
+		}
+		if res.RowsAffected == 0 {
+			if _, err := r.RetentionDays(ctx, tenantID); err != nil {
+				return err
+			}
+			return errs.Conflict("the retention was changed by another request meanwhile; read it again and retry")
 		}
 		if days == 0 {
 			return nil

@@ -20,7 +20,9 @@ const maxRetentionDays = 36500
 // runs (dao.Retention).
 type RetentionRepo interface {
 	RetentionDays(ctx context.Context, tenantID int64) (int, error)
-	SetRetentionDays(ctx context.Context, tenantID int64, days int) error
+	// SetRetentionDays writes the setting if it is still from (CONFLICT
+	// otherwise).
+	SetRetentionDays(ctx context.Context, tenantID int64, from, days int) error
 	// DueRetention lists up to limit tenants with a retention whose last
 	// run finished before before and whose lease ran out, with their days.
 	DueRetention(ctx context.Context, before time.Time, limit int) (map[int64]int, error)
@@ -121,7 +123,9 @@ func (t *TenantSettings) Put(ctx context.Context, in SettingsChange) (Settings, 
 				days, n, cutoff.Format(time.RFC3339), t.confirmOver, n).With("conversations_due", n)
 		}
 	}
-	if err := t.repo.SetRetentionDays(ctx, s.TenantID, days); err != nil {
+	// Written only over the setting read: the confirmation was judged
+	// against it.
+	if err := t.repo.SetRetentionDays(ctx, s.TenantID, old, days); err != nil {
 		return Settings{}, err
 	}
 	return in.Settings, nil

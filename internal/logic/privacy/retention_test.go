@@ -120,7 +120,7 @@ func TestRetentionShortenedDuringARunIsDueAtOnce(t *testing.T) {
 		aged(t, db, tenant, 40)
 		aged(t, db, tenant, 20)
 		repo := dao.NewRetention(db)
-		if err := repo.SetRetentionDays(ctx, tenant, 30); err != nil {
+		if err := repo.SetRetentionDays(ctx, tenant, 0, 30); err != nil {
 			t.Fatal(err)
 		}
 		settings := privacy.NewTenantSettings(repo, 1000)
@@ -154,7 +154,7 @@ func TestRetentionLengthenedDuringARunStopsIt(t *testing.T) {
 				aged(t, db, tenant, age)
 			}
 			repo := dao.NewRetention(db)
-			if err := repo.SetRetentionDays(ctx, tenant, 30); err != nil {
+			if err := repo.SetRetentionDays(ctx, tenant, 0, 30); err != nil {
 				t.Fatal(err)
 			}
 			settings := privacy.NewTenantSettings(repo, 1000)
@@ -173,6 +173,62 @@ func TestRetentionLengthenedDuringARunStopsIt(t *testing.T) {
 			if n, err := r.RunOnce(ctx); n != 0 || err != nil {
 				t.Fatalf("retention %d: the next poll deleted %d (%v); want none", days, n, err)
 			}
+		}
+	})
+}
+
+// hookedRetention is the retention store with a hook after a read of the
+// setting.
+type hookedRetention struct {
+	*dao.Retention
+	// afterRead runs once, after the next read of a tenant's retention:
+	// what another admin stores between a change's read and its write.
+	afterRead atomic.Pointer[func()]
+}
+
+func (r *hookedRetention) RetentionDays(ctx context.Context, tenantID int64) (int, error) {
+	days, err := r.Retention.RetentionDays(ctx, tenantID)
+	if f := r.afterRead.Swap(nil); f != nil {
+		(*f)()
+	}
+	return days, err
+}
+
+// A change judged a lengthening of the retention as read (no confirmation
+// needed) while another admin lengthens it further is CONFLICT: written,
+// it would shorten the retention set meanwhile, deleting conversations
+// nobody confirmed.
+func TestRetentionChangeJudgedOnAnOlderSettingIsAConflict(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		tenant, _ := guestCalls(t, db, "Guest", 0)
+		for _, age := range []int{40, 41, 42, 43} {
+			aged(t, db, tenant, age)
+		}
+		repo := &hookedRetention{Retention: dao.NewRetention(db)}
+		if err := repo.SetRetentionDays(ctx, tenant, 0, 20); err != nil {
+			t.Fatal(err)
+		}
+		settings := privacy.NewTenantSettings(repo, 3)
+		admin := accesstest.User(model.RoleAdmin, tenant, 1)
+		put := func(days int) error {
+			_, err := settings.Put(admin, privacy.SettingsChange{Settings: privacy.Settings{RetentionDays: days}})
+			return err
+		}
+		meanwhile := func() {
+			if err := put(365); err != nil {
+				t.Error(err)
+			}
+		}
+		repo.afterRead.Store(&meanwhile)
+		if err := put(30); errs.ReasonOf(err) != errs.ReasonConflict {
+			t.Fatalf("20 → 30 days while another admin set 365: %v; want CONFLICT", err)
+		}
+		if days, _ := repo.RetentionDays(ctx, tenant); days != 365 {
+			t.Fatalf("retention %d days, want the 365 set meanwhile", days)
+		}
+		if err := put(30); errs.ReasonOf(err) != errs.ReasonRetentionConfirmationRequired {
+			t.Fatalf("365 → 30 days with 4 due, sent again: %v; want a confirmation asked", err)
 		}
 	})
 }
