@@ -21,3 +21,17 @@ func CheckLine(field, v string) error {
 	}
 	return nil
 }
+
+// CheckText refuses a free text (a comment) that holds a control character
+// other than a line break or a tab: a text may run over several lines, but
+// NUL, escapes and the like are never part of what someone wrote.
+func CheckText(field, v string) error {
+	n := 0
+	for _, r := range v {
+		n++
+		if unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t' {
+			return errs.InvalidArgument(field, "must not contain control characters other than line breaks and tabs (U+%04X is character %d)", r, n)
+		}
+	}
+	return nil
+}

@@ -129,6 +129,9 @@ func (c *Comments) Create(ctx context.Context, req CreateCommentRequest) (Commen
 	case n > maxCommentText:
 		return Comment{}, errs.InvalidArgument("text", "is longer than %d characters (got %d)", maxCommentText, n)
 	}
+	if err := access.CheckText("text", text); err != nil {
+		return Comment{}, err
+	}
 	if req.StartMS < 0 {
 		return Comment{}, errs.InvalidArgument("start_ms", "must not be negative")
 	}

@@ -80,6 +80,8 @@ func TestComments(t *testing.T) {
 	}
 	bad["text "] = conversation.CreateCommentRequest{ConversationID: 1, Text: strings.Repeat("字", 2001)}
 	bad["start_ms "] = conversation.CreateCommentRequest{ConversationID: 1, Text: "x", StartMS: 60_001}
+	bad["text  "] = conversation.CreateCommentRequest{ConversationID: 1, Text: "nul\x00byte"}
+	bad["text   "] = conversation.CreateCommentRequest{ConversationID: 1, Text: "\x1b[2Jescape"}
 	for name, req := range bad {
 		_, err := cs.Create(admin, req)
 		if e := errs.From(err); e == nil || e.Metadata["field"] != strings.TrimSpace(name) {
@@ -88,6 +90,9 @@ func TestComments(t *testing.T) {
 	}
 	if _, err := cs.Create(admin, conversation.CreateCommentRequest{ConversationID: 1, Text: strings.Repeat("字", 2000)}); err != nil {
 		t.Errorf("2000 characters: %v", err)
+	}
+	if c, err := cs.Create(rep2, conversation.CreateCommentRequest{ConversationID: 2, Text: "第一行\n\tsecond line"}); err != nil || c.Text != "第一行\n\tsecond line" {
+		t.Errorf("multi-line comment: %+v %v", c, err)
 	}
 
 	// Scope: rep2 cannot see conversation 1, nor its comments.
