@@ -4,7 +4,9 @@
 //
 // SIGUSR2 or SIGHUP start an upgrade: the binary is executed again with the
 // same arguments, inherits the listeners, and once it reports ready the old
-// process drains and exits. SIGTERM or SIGINT stop the service.
+// process drains and exits. A signal during an upgrade starts no other; one
+// that comes while the parent of this process still drains starts the
+// upgrade once that parent has exited. SIGTERM or SIGINT stop the service.
 package lifecycle
 
 import (
@@ -51,8 +53,11 @@ type Process struct {
 	log      zerolog.Logger
 	pidFile  string
 	stopping atomic.Bool
-	signals  chan os.Signal
-	upgrades *prometheus.CounterVec
+	// upgrading is set from an upgrade request until it is settled: a
+	// signal that comes meanwhile is the same request, not a new one.
+	upgrading atomic.Bool
+	signals   chan os.Signal
+	upgrades  *prometheus.CounterVec
 }
 
 // Options configure a Process.
@@ -166,6 +171,10 @@ func (p *Process) Run(ctx context.Context) Reason {
 		case sig := <-p.signals:
 			switch sig {
 			case syscall.SIGUSR2, syscall.SIGHUP:
+				if !p.upgrading.CompareAndSwap(false, true) {
+					p.log.Warn().Str("signal", sig.String()).Msg("upgrade in progress: this signal starts no other")
+					continue
+				}
 				go p.upgrade(sig)
 			default:
 				return p.stop(sig.String())
@@ -182,15 +191,42 @@ func (p *Process) stop(why string) Reason {
 }
 
 func (p *Process) upgrade(sig os.Signal) {
-	p.log.Info().Str("signal", sig.String()).Msg("upgrade requested: starting a new process")
+	defer p.upgrading.Store(false)
 	start := time.Now()
-	if err := p.upg.Upgrade(); err != nil {
+	// A process can hand over only once its own parent has exited: an
+	// upgrade asked for while that one still drains (up to its drain
+	// deadline under long streams) used to fail with "parent hasn't
+	// exited", and the newer binary was never started.
+	if p.upg.HasParent() && !p.parentExited() {
+		p.log.Info().Str("signal", sig.String()).Msg("upgrade requested while the previous process drains; it starts once that one has exited")
+		_ = p.upg.WaitForParent(context.Background())
+		if p.stopping.Load() {
+			return
+		}
+	}
+	p.log.Info().Str("signal", sig.String()).Msg("upgrade requested: starting a new process")
+	err := p.upg.Upgrade()
+	// The upgrader may hear of the parent's exit just after WaitForParent.
+	for i := 0; err != nil && err.Error() == "parent hasn't exited" && i < 100; i++ {
+		time.Sleep(10 * time.Millisecond)
+		err = p.upg.Upgrade()
+	}
+	if err != nil {
 		p.upgrades.WithLabelValues("failed").Inc()
 		p.log.Error().Err(err).Msg("upgrade failed; this process keeps serving")
 		return
 	}
 	p.upgrades.WithLabelValues("ok").Inc()
 	p.log.Info().Dur("took_ms", time.Since(start)).Msg("new process is ready; draining this one")
+}
+
+// parentExited reports, without waiting, whether the parent has exited.
+func (p *Process) parentExited() bool {
+	// A short wait, not a cancelled context: WaitForParent would choose
+	// at random between the two when both are ready.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+	defer cancel()
+	return !errors.Is(p.upg.WaitForParent(ctx), context.DeadlineExceeded)
 }
 
 // Close releases the upgrader and, on a real stop, removes the pid file if
