@@ -62,15 +62,26 @@ func (o Operations) Add(method, path, operation string) {
 
 // Lookup returns the operation of a matched route; routes without a name
 // (health, metrics) are named by method and path, and unmatched requests
-// share one name so metrics keep a bounded set of labels.
+// share one name so metrics keep a bounded set of labels. A method net/http
+// does not define matches no route either: Echo answers it 405 on a known
+// path, and naming it by the client's method would make every method sent a
+// new series (and span name).
 func (o Operations) Lookup(method, path string) string {
 	if op, ok := o[method][path]; ok {
 		return op
 	}
-	if path == "" || path == "/*" {
+	if path == "" || path == "/*" || !knownMethods[method] {
 		return "http.unmatched"
 	}
 	return method + " " + path
+}
+
+// knownMethods are the methods net/http defines, the only ones an operation
+// name built from the request's method may hold.
+var knownMethods = map[string]bool{
+	http.MethodGet: true, http.MethodHead: true, http.MethodPost: true,
+	http.MethodPut: true, http.MethodPatch: true, http.MethodDelete: true,
+	http.MethodConnect: true, http.MethodOptions: true, http.MethodTrace: true,
 }
 
 // takesBody are the methods whose routes read a request body.

@@ -113,3 +113,24 @@ func TestBodyOfAMethodWithoutOneIsNeverWaitedFor(t *testing.T) {
 		t.Fatalf("the connection stayed open after the answer: %v", err)
 	}
 }
+
+// Routes without a name are named by method and path, but only for the
+// methods net/http defines: any other method a client sends is one name,
+// so that sending many cannot grow the metrics' labels.
+func TestOperationOfAnUnknownMethodIsBounded(t *testing.T) {
+	ops := middleware.Operations{}
+	ops.Add(http.MethodGet, "/api/x/:id", "/mgv.x.v1.X/Get")
+	for _, c := range []struct{ method, path, want string }{
+		{http.MethodGet, "/api/x/:id", "/mgv.x.v1.X/Get"},
+		{http.MethodGet, "/healthz", "GET /healthz"},
+		{http.MethodDelete, "/healthz", "DELETE /healthz"},
+		{"FOO1", "/healthz", "http.unmatched"},
+		{"PROPFIND", "/api/x/:id", "http.unmatched"},
+		{http.MethodGet, "/*", "http.unmatched"},
+		{http.MethodGet, "", "http.unmatched"},
+	} {
+		if got := ops.Lookup(c.method, c.path); got != c.want {
+			t.Errorf("Lookup(%q, %q) = %q, want %q", c.method, c.path, got, c.want)
+		}
+	}
+}
