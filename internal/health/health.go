@@ -24,6 +24,20 @@ type Health struct {
 	serving  atomic.Bool
 	draining atomic.Bool
 	grpc     *health.Server
+
+	// run is the checks' run in progress, nil when none is: calls
+	// meanwhile share its report instead of running the checks again.
+	// /readyz takes no credentials and is not rate limited, and each run
+	// is a query on the database and a request to Elasticsearch; a flood
+	// of calls holds one of each at a time, not the database's pool.
+	mu  sync.Mutex
+	run *readyRun
+}
+
+// readyRun is one run of the checks; st is set once done is closed.
+type readyRun struct {
+	done chan struct{}
+	st   Status
 }
 
 // New returns a Health whose checks each get timeout.
@@ -58,8 +72,9 @@ type Status struct {
 	Checks map[string]string `json:"checks"`
 }
 
-// Ready runs every check concurrently. The first failing dependency (in name
-// order) is named in Failed.
+// Ready runs every check concurrently, or shares the report of the run in
+// progress. The first failing dependency (in name order) is named in
+// Failed. The report may be shared: callers must not change it.
 func (h *Health) Ready(ctx context.Context) Status {
 	st := Status{Checks: map[string]string{}}
 	if h.draining.Load() {
@@ -72,6 +87,28 @@ func (h *Health) Ready(ctx context.Context) Status {
 		st.Checks["process"] = "starting"
 		return st
 	}
+	h.mu.Lock()
+	r := h.run
+	if r != nil {
+		h.mu.Unlock()
+		<-r.done // at most the checks' timeout
+		return r.st
+	}
+	r = &readyRun{done: make(chan struct{})}
+	h.run = r
+	h.mu.Unlock()
+	// The report is shared, so it does not end when this caller leaves.
+	r.st = h.check(context.WithoutCancel(ctx))
+	h.mu.Lock()
+	h.run = nil
+	h.mu.Unlock()
+	close(r.done)
+	return r.st
+}
+
+// check runs every check concurrently, each under the timeout.
+func (h *Health) check(ctx context.Context) Status {
+	st := Status{Checks: map[string]string{}}
 	ctx, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()
 	var mu sync.Mutex

@@ -1,0 +1,60 @@
+package health_test
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/megaview/mgvcore/internal/health"
+)
+
+// Calls while the checks run share their report: a flood of /readyz runs
+// the checks once at a time, and a caller that leaves fails no one's.
+func TestReadyCallsMeanwhileShareOneRun(t *testing.T) {
+	var runs atomic.Int32
+	release := make(chan struct{})
+	h := health.New(5 * time.Second)
+	h.Add("database", func(ctx context.Context) error {
+		runs.Add(1)
+		select {
+		case <-release:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
+	h.Serving()
+
+	first, leave := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	reports := make(chan health.Status, 50)
+	wg.Add(1)
+	go func() { defer wg.Done(); reports <- h.Ready(first) }()
+	for runs.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	for range 49 {
+		wg.Add(1)
+		go func() { defer wg.Done(); reports <- h.Ready(context.Background()) }()
+	}
+	time.Sleep(50 * time.Millisecond)
+	leave()
+	time.Sleep(10 * time.Millisecond)
+	close(release)
+	wg.Wait()
+	close(reports)
+	for st := range reports {
+		if !st.Ready {
+			t.Fatalf("report %+v, want ready", st)
+		}
+	}
+	if n := runs.Load(); n != 1 {
+		t.Fatalf("checks ran %d times for 50 calls, want 1", n)
+	}
+
+	if st := h.Ready(context.Background()); !st.Ready || runs.Load() != 2 {
+		t.Fatalf("a later call: %+v after %d runs, want a new run", st, runs.Load())
+	}
+}
