@@ -112,6 +112,9 @@ func Serve(ctx context.Context, cfg *config.Config, out io.Writer, log zerolog.L
 	}
 
 	hl := health.New(readyCheckTimeout)
+	hl.OnFailure(func(check string, err error) {
+		log.Warn().Err(err).Str("check", check).Msg("readiness check failed")
+	})
 	deps.register(hl)
 
 	deps.watch(m)

@@ -4,7 +4,6 @@ package health
 
 import (
 	"context"
-	"fmt"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -32,6 +31,12 @@ type Health struct {
 	// of calls holds one of each at a time, not the database's pool.
 	mu  sync.Mutex
 	run *readyRun
+
+	// failed is told why a check failed, once per change of its error
+	// (failing holds each check's last one, under mu): /readyz answers
+	// anonymous callers, so its report says only which dependency failed.
+	failed  func(check string, err error)
+	failing map[string]string
 }
 
 // readyRun is one run of the checks; st is set once done is closed.
@@ -49,6 +54,10 @@ func New(timeout time.Duration) *Health {
 
 // Add registers a dependency check under name (e.g. "mysql").
 func (h *Health) Add(name string, fn CheckFunc) { h.checks[name] = fn }
+
+// OnFailure has fn told why a check failed, the first time it fails so
+// after a success or with another error; call it before serving.
+func (h *Health) OnFailure(fn func(check string, err error)) { h.failed = fn }
 
 // GRPC is the grpc.health.v1 server to register.
 func (h *Health) GRPC() *health.Server { return h.grpc }
@@ -113,20 +122,24 @@ func (h *Health) check(ctx context.Context) Status {
 	defer cancel()
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	errs := make(map[string]error, len(h.checks))
 	for name, fn := range h.checks {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			err := fn(ctx)
 			res := "ok"
-			if err := fn(ctx); err != nil {
-				res = fmt.Sprintf("error: %v", err)
+			if err != nil {
+				res = "error"
 			}
 			mu.Lock()
 			st.Checks[name] = res
+			errs[name] = err
 			mu.Unlock()
 		}()
 	}
 	wg.Wait()
+	h.report(errs)
 	names := make([]string, 0, len(st.Checks))
 	for n := range st.Checks {
 		names = append(names, n)
@@ -140,4 +153,25 @@ func (h *Health) check(ctx context.Context) Status {
 	}
 	st.Ready = true
 	return st
+}
+
+// report tells failed of the checks whose error changed since the last run.
+func (h *Health) report(errs map[string]error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.failing == nil {
+		h.failing = map[string]string{}
+	}
+	for name, err := range errs {
+		if err == nil {
+			delete(h.failing, name)
+			continue
+		}
+		if msg := err.Error(); h.failing[name] != msg {
+			h.failing[name] = msg
+			if h.failed != nil {
+				h.failed(name, err)
+			}
+		}
+	}
 }

@@ -2,6 +2,7 @@ package health_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -56,5 +57,35 @@ func TestReadyCallsMeanwhileShareOneRun(t *testing.T) {
 
 	if st := h.Ready(context.Background()); !st.Ready || runs.Load() != 2 {
 		t.Fatalf("a later call: %+v after %d runs, want a new run", st, runs.Load())
+	}
+}
+
+// The report names a failing dependency but not its error, which can hold
+// addresses, user names and paths: /readyz answers anonymous callers. The
+// error is told to OnFailure, once until it changes.
+func TestReadyReportHoldsNoErrorText(t *testing.T) {
+	secret := errors.New("dial tcp 10.1.2.3:3306: Access denied for user 'mgv'")
+	fail := secret
+	h := health.New(time.Second)
+	h.Add("database", func(context.Context) error { return fail })
+	var told []string
+	h.OnFailure(func(check string, err error) { told = append(told, check+": "+err.Error()) })
+	h.Serving()
+
+	for range 3 {
+		st := h.Ready(context.Background())
+		if st.Ready || st.Failed != "database" || st.Checks["database"] != "error" {
+			t.Fatalf("report %+v, want database failed with no detail", st)
+		}
+	}
+	fail = nil
+	if st := h.Ready(context.Background()); !st.Ready {
+		t.Fatalf("report %+v, want ready", st)
+	}
+	fail = secret
+	h.Ready(context.Background())
+	want := "database: " + secret.Error()
+	if len(told) != 2 || told[0] != want || told[1] != want {
+		t.Fatalf("told %q, want the error once per failure", told)
 	}
 }
