@@ -60,6 +60,9 @@ func (r *Departments) Create(ctx context.Context, d *model.Department, parent *m
 			return dbError(err, nil)
 		}
 		d.Path = fmt.Sprintf("%s%d/", prefix, d.ID)
+		if len(d.Path) > model.MaxDepartmentPath {
+			return errTreeTooDeep
+		}
 		return dbError(tx.Model(&model.Department{}).Where("id = ?", d.ID).UpdateColumn("path", d.Path).Error, nil)
 	})
 }
@@ -84,6 +87,19 @@ func (r *Departments) Update(ctx context.Context, d *model.Department, parent *m
 			return errs.New(http.StatusConflict, errs.ReasonConflict, "the department tree changed meanwhile; retry")
 		}
 		path := fmt.Sprintf("%s%d/", prefix, cur.ID)
+		if path != cur.Path {
+			// The parent's path is read under the lock: it may have grown
+			// since the caller checked it, and the subtree moves along.
+			var deepest int
+			err := tx.Model(&model.Department{}).Select("COALESCE(MAX(LENGTH(path)), 0)").
+				Where("tenant_id = ? AND path LIKE ?", d.TenantID, cur.Path+"%").Scan(&deepest).Error
+			if err != nil {
+				return dbError(err, nil)
+			}
+			if len(path)+deepest-len(cur.Path) > model.MaxDepartmentPath {
+				return errTreeTooDeep
+			}
+		}
 		err = tx.Model(&model.Department{}).Where("tenant_id = ? AND id = ?", d.TenantID, d.ID).
 			Updates(map[string]any{"name": d.Name, "parent_id": parentID, "path": path, "updated_at": d.UpdatedAt}).Error
 		if err != nil {
@@ -117,6 +133,10 @@ func (r *Departments) movePaths(tx *gorm.DB, tenantID, id int64, oldPath, newPat
 	}
 	return nil
 }
+
+// errTreeTooDeep refuses a write that would make a path longer than its
+// column.
+var errTreeTooDeep = errs.InvalidArgument("origin_parent_id", "the department tree would be too deep")
 
 // parentPath re-reads the parent inside the tree lock.
 func (r *Departments) parentPath(tx *gorm.DB, tenantID int64, parent *model.Department) (string, *int64, error) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/megaview/mgvcore/internal/dao"
 	"github.com/megaview/mgvcore/internal/dao/daotest"
+	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/model"
 )
 
@@ -47,5 +48,79 @@ func TestDepartmentUpdateReportsAMoveFromTheStoredPath(t *testing.T) {
 		if moved, err := deps.Update(ctx, &read, a); err != nil || moved {
 			t.Fatalf("a rename in place: moved %v, %v; want not moved", moved, err)
 		}
+	})
+}
+
+// No path outgrows its column: a move is refused when a department below
+// the one moved would end up too deep, and a create when its parent was
+// moved deeper after the caller read it.
+func TestDepartmentPathsStayWithinTheColumn(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		deps := dao.NewDepartments(db)
+		tenant := model.Tenant{Name: "A"}
+		if err := db.Create(&tenant).Error; err != nil {
+			t.Fatal(err)
+		}
+		create := func(name string, parent *model.Department) *model.Department {
+			d := &model.Department{TenantID: tenant.ID, Name: name}
+			if err := deps.Create(ctx, d, parent); err != nil {
+				t.Fatalf("create %s: %v", name, err)
+			}
+			return d
+		}
+		chain := []*model.Department{create("c", nil)}
+		for len(chain[len(chain)-1].Path) < model.MaxDepartmentPath-10 {
+			chain = append(chain, create("c", chain[len(chain)-1]))
+		}
+		// under returns the deepest department of the chain under which
+		// a path of length n ends up at most max long.
+		under := func(n, max int) *model.Department {
+			for i := len(chain) - 1; i >= 0; i-- {
+				if len(chain[i].Path)+n <= max {
+					return chain[i]
+				}
+			}
+			t.Fatal("no department in the chain fits")
+			return nil
+		}
+		tooDeep := func(what string, err error) {
+			t.Helper()
+			if !errs.Is(err, errs.ReasonInvalidArgument) {
+				t.Fatalf("%s: %v, want INVALID_ARGUMENT", what, err)
+			}
+		}
+
+		top := create("top", nil)
+		leaf := create("leaf", create("mid", top))
+		// top itself fits under p; leaf, two levels below it, does not.
+		p := under(len(top.Path)-1, model.MaxDepartmentPath)
+		if len(p.Path)+len(leaf.Path)-1 <= model.MaxDepartmentPath {
+			t.Fatalf("the subtree of %q fits under %q", top.Path, p.Path)
+		}
+		moved := *top
+		_, err := deps.Update(ctx, &moved, p)
+		tooDeep("a move that takes the subtree too deep", err)
+		if got, err := deps.ByID(ctx, tenant.ID, leaf.ID); err != nil || got.Path != leaf.Path {
+			t.Fatalf("leaf after the refused move: %+v, %v; want it where it was", got, err)
+		}
+
+		read := *create("read", nil)
+		// read moves to where it fits, but a department below it does not.
+		var deeper *model.Department
+		for i := len(chain) - 1; i >= 0 && deeper == nil; i-- {
+			if n := len(chain[i].Path) + len(read.Path) - 1; n <= model.MaxDepartmentPath && n+21 > model.MaxDepartmentPath {
+				deeper = chain[i]
+			}
+		}
+		if deeper == nil {
+			t.Fatal("no department in the chain to move read under")
+		}
+		stored := read
+		if _, err := deps.Update(ctx, &stored, deeper); err != nil {
+			t.Fatal(err)
+		}
+		err = deps.Create(ctx, &model.Department{TenantID: tenant.ID, Name: "child"}, &read)
+		tooDeep("a create under a parent moved deeper since it was read", err)
 	})
 }

@@ -62,6 +62,10 @@ type Department struct {
 	UpdatedAt          time.Time
 }
 
+// MaxDepartmentPath is departments.path's column size: no department's path,
+// nor that of any department below it, may be longer.
+const MaxDepartmentPath = 512
+
 // User is a member of a tenant. PasswordHash is never returned.
 type User struct {
 	ID           int64 `gorm:"primaryKey"`

@@ -46,7 +46,9 @@ type DepartmentRepo interface {
 	// Update writes d's name and moves d with its subtree under parent
 	// (nil: top level), rewriting the paths. It reports whether d's path
 	// changed from the one stored when it wrote, which may differ from
-	// the one in d as read.
+	// the one in d as read. Create and Update refuse (INVALID_ARGUMENT)
+	// a write that would make a path, d's or one below it, longer than
+	// model.MaxDepartmentPath.
 	Update(ctx context.Context, d *model.Department, parent *model.Department) (moved bool, err error)
 }
 
@@ -381,9 +383,6 @@ type UpsertDepartmentRequest struct {
 	OriginParentID string
 }
 
-// maxPathLen is departments.path's column size.
-const maxPathLen = 512
-
 // UpsertDepartment creates the department with this origin id, or renames
 // and moves it. It reports whether it created it.
 func (o *Org) UpsertDepartment(ctx context.Context, req UpsertDepartmentRequest) (*model.Department, bool, error) {
@@ -410,7 +409,9 @@ func (o *Org) UpsertDepartment(ctx context.Context, req UpsertDepartmentRequest)
 		if err != nil {
 			return nil, false, err
 		}
-		if len(parent.Path)+21 > maxPathLen {
+		// The store checks again under its tree lock, with the paths of
+		// the department's subtree.
+		if len(parent.Path)+21 > model.MaxDepartmentPath {
 			return nil, false, errs.InvalidArgument("origin_parent_id", "the department tree would be too deep")
 		}
 	}
