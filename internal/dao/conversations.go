@@ -189,13 +189,25 @@ func (r *Conversations) Create(ctx context.Context, c *model.Conversation, parti
 			participants[i].ID, participants[i].TenantID, participants[i].ConversationID = 0, c.TenantID, c.ID
 		}
 		if len(participants) > 0 {
-			if err := db.Create(&participants).Error; err != nil {
-				return dbError(err, nil)
+			err := dbError(db.Create(&participants).Error, nil)
+			if isDuplicate(err) {
+				// Keys logic told apart that the column's collation does
+				// not: the origin id's key is not the one taken.
+				return errSameSpeakerKey
+			}
+			if err != nil {
+				return err
 			}
 		}
 		return enqueue(db, model.OutboxJob{TenantID: c.TenantID, Kind: model.OutboxConversation, ConversationID: c.ID})
 	})
 }
+
+// errSameSpeakerKey refuses participants whose speaker keys are one key to
+// the database: MySQL compares them without regard to case, accents or
+// trailing spaces.
+var errSameSpeakerKey = errs.InvalidArgument("participants",
+	"two speaker keys are the same key to the store (keys that differ only in case, accents or trailing spaces are one key)")
 
 // User returns the tenant's user with this id, or with this origin id when
 // id is 0. field names the request field for the not-found error.

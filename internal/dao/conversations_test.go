@@ -744,3 +744,25 @@ func TestTranscriptLockStampsTheTrackers(t *testing.T) {
 	}
 	changed("delete")
 }
+
+// Speaker keys that differ in Go but are one key to MySQL's collation are
+// refused as an invalid request, not taken for a conversation created
+// meanwhile (which, not found, was an internal error).
+func TestSpeakerKeysTheCollationFoldsAreInvalid(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		o := newOrgOn(t, db)
+		for _, keys := range [][2]string{{"rep", "REP"}, {"rep", "rep "}, {"ä", "a"}} {
+			_, err := o.ingest.CreateConversation(o.app(), conversation.CreateRequest{
+				OriginConversationID: "keys-" + keys[1], Owner: conversation.Ref{ID: o.reps[0].ID}, Channel: model.ChannelCall,
+				BeginTime: time.Now().UTC(), DurationMS: 1000,
+				Participants: []conversation.ParticipantInput{{SpeakerKey: keys[0], Name: "a"}, {SpeakerKey: keys[1], Name: "b"}},
+			})
+			switch {
+			case err == nil && db.Name() == "mysql":
+				t.Fatalf("%q: created", keys)
+			case err != nil && !errs.Is(err, errs.ReasonInvalidArgument):
+				t.Fatalf("%q: %v, want INVALID_ARGUMENT", keys, err)
+			}
+		}
+	})
+}

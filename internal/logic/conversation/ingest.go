@@ -50,7 +50,8 @@ type IngestRepo interface {
 	Get(ctx context.Context, s model.Scope, id int64) (model.Conversation, error)
 	ByOrigin(ctx context.Context, tenantID int64, originID string) (model.Conversation, error)
 	// Create inserts a conversation and its participants; a taken origin id
-	// is ALREADY_EXISTS.
+	// is ALREADY_EXISTS, speaker keys the store holds for one key (MySQL
+	// compares them without regard to case) INVALID_ARGUMENT.
 	Create(ctx context.Context, c *model.Conversation, participants []model.Participant) error
 	// User finds a user of the tenant by id, or by origin id when id is 0;
 	// NOT_FOUND names field.
