@@ -209,6 +209,11 @@ func (r *Conversations) Create(ctx context.Context, c *model.Conversation, parti
 var errSameSpeakerKey = errs.InvalidArgument("participants",
 	"two speaker keys are the same key to the store (keys that differ only in case, accents or trailing spaces are one key)")
 
+// errSameSentenceSpeaker refuses a transcript with a new speaker key that is
+// one key to the database with another (see errSameSpeakerKey).
+var errSameSentenceSpeaker = errs.InvalidArgument("sentence.speaker_key",
+	"a new speaker key is the same key to the store as another (keys that differ only in case, accents or trailing spaces are one key)")
+
 // User returns the tenant's user with this id, or with this origin id when
 // id is 0. field names the request field for the not-found error.
 func (r *Conversations) User(ctx context.Context, tenantID, id int64, originID, field string) (model.User, error) {

@@ -766,3 +766,31 @@ func TestSpeakerKeysTheCollationFoldsAreInvalid(t *testing.T) {
 		}
 	})
 }
+
+// So are a transcript's new speaker keys that are one key with a known
+// speaker's or with each other to the collation.
+func TestTranscriptSpeakerKeysTheCollationFoldsAreInvalid(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		o := newOrgOn(t, db)
+		for i, keys := range [][2]string{{"rep", "REP"}, {"new", "NEW"}} {
+			res, err := o.ingest.CreateConversation(o.app(), conversation.CreateRequest{
+				OriginConversationID: fmt.Sprint("transcript-keys-", i), Owner: conversation.Ref{ID: o.reps[0].ID}, Channel: model.ChannelCall,
+				BeginTime: time.Now().UTC(), DurationMS: 10_000,
+				Participants: []conversation.ParticipantInput{{SpeakerKey: "rep", User: conversation.Ref{ID: o.reps[0].ID}}},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = o.ingest.PutTranscript(o.app(), res.ConversationID, []conversation.SentenceInput{
+				{Seq: 0, SpeakerKey: keys[0], StartMS: 0, EndMS: 1000, Text: "hello"},
+				{Seq: 1, SpeakerKey: keys[1], StartMS: 1000, EndMS: 2000, Text: "hi"},
+			})
+			switch {
+			case err == nil && db.Name() == "mysql":
+				t.Fatalf("%q: written", keys)
+			case err != nil && !errs.Is(err, errs.ReasonInvalidArgument):
+				t.Fatalf("%q: %v, want INVALID_ARGUMENT", keys, err)
+			}
+		}
+	})
+}

@@ -110,7 +110,13 @@ func (r *Conversations) AddParticipants(ctx context.Context, ps []model.Particip
 	if len(ps) == 0 {
 		return nil
 	}
-	return dbError(conn(ctx, r.db).Create(&ps).Error, nil)
+	err := dbError(conn(ctx, r.db).Create(&ps).Error, nil)
+	if isDuplicate(err) {
+		// The conversation's rows are locked: no concurrent writer added
+		// it; logic told apart keys the column's collation does not.
+		return errSameSentenceSpeaker
+	}
+	return err
 }
 
 // ReplaceTranscripts replaces the transcripts of locked conversations: the

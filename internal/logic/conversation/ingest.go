@@ -64,6 +64,9 @@ type IngestRepo interface {
 	// and the stamp of its tenant's trackers, by id; a target not there is
 	// left out.
 	LockForTranscripts(ctx context.Context, targets []TranscriptTarget) (map[int64]TranscriptLock, error)
+	// AddParticipants inserts new speakers; one the store holds for the
+	// same key as another (MySQL compares them without regard to case) is
+	// INVALID_ARGUMENT.
 	AddParticipants(ctx context.Context, ps []model.Participant) error
 	// ReplaceTranscripts deletes the old transcripts of the locked
 	// conversations and their tracker hits, and inserts the new ones.
