@@ -31,17 +31,23 @@ func appMayWrite(u *model.User, a *userAttrs) error {
 }
 
 // writeUser applies a to u and stores it, unless that disables or demotes
-// the tenant's last active admin. With a transactor the count of active
-// admins locks their rows (on MySQL) until the change commits, so of two
-// admins demoting each other at once the second sees the first's change.
-func (o *Org) writeUser(ctx context.Context, u *model.User, a *userAttrs, now time.Time) error {
+// the tenant's last active admin, and ends u's tokens as signOut and reason
+// say (revoke). With a transactor the count of active admins locks their
+// rows (on MySQL) until the change commits, so of two admins demoting each
+// other at once the second sees the first's change; and the change commits
+// only with its revocation, so a failed revocation leaves nothing that a
+// retry would take for done.
+func (o *Org) writeUser(ctx context.Context, u *model.User, a *userAttrs, now time.Time, signOut bool, reason string) error {
 	before := *u
 	write := func(ctx context.Context) error {
 		if err := o.keepAnAdmin(ctx, &before, a); err != nil {
 			return err
 		}
 		a.applyTo(u, now)
-		return o.users.Update(ctx, &before, u)
+		if err := o.users.Update(ctx, &before, u); err != nil {
+			return err
+		}
+		return o.revoke(ctx, u, signOut, reason, now)
 	}
 	if o.tx == nil {
 		return write(ctx)

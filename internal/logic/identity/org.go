@@ -365,11 +365,7 @@ func (o *Org) UpdateUser(ctx context.Context, req UpdateUserRequest) (*model.Use
 			reason = RevokedPassword
 		}
 	}
-	now := o.now()
-	if err := o.writeUser(ctx, u, a, now); err != nil {
-		return nil, err
-	}
-	if err := o.revoke(ctx, u, signOut, reason, now); err != nil {
+	if err := o.writeUser(ctx, u, a, o.now(), signOut, reason); err != nil {
 		return nil, err
 	}
 	return u, nil
@@ -578,10 +574,7 @@ func (o *Org) upsertUser(ctx context.Context, s model.Scope, origin string, ar u
 	}
 	signOut := a.status != model.UserActive && u.Status == model.UserActive
 	reason := revocationReason(u, a)
-	if err := o.writeUser(ctx, u, a, now); err != nil {
-		return nil, false, err
-	}
-	if err := o.revoke(ctx, u, signOut, reason, now); err != nil {
+	if err := o.writeUser(ctx, u, a, now, signOut, reason); err != nil {
 		return nil, false, err
 	}
 	return u, false, nil

@@ -3,6 +3,7 @@ package identity_test
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -453,5 +454,50 @@ func TestAChangeDuringAnErasureBringsNothingBack(t *testing.T) {
 	u := orgMust[*model.User](t)(w.users.ByID(ctx, w.tenant.ID, target.ID))
 	if u.Name != "" || u.Email != nil || u.Phone != nil || u.OriginUserID != nil || u.PasswordHash != "" || u.Status != model.UserDisabled {
 		t.Fatalf("after an erasure during a change: %+v; want the user anonymised", u)
+	}
+}
+
+// failingRefresh fails the next revocation of refresh tokens as a
+// concurrent change in the way would.
+type failingRefresh struct {
+	identity.RefreshTokenRepo
+	fail atomic.Bool
+}
+
+func (r *failingRefresh) RevokeUser(ctx context.Context, tenantID, userID int64, at time.Time) error {
+	if r.fail.Swap(false) {
+		return errs.Conflict("a concurrent change got in the way; try again")
+	}
+	return r.RefreshTokenRepo.RevokeUser(ctx, tenantID, userID, at)
+}
+
+// A change whose revocation fails is not kept: the upsert retried after a
+// conflict (or the partner's retry) finds the change still to make and
+// ends the tokens, rather than finding it made and ending nothing.
+func TestUpsertRetriedAfterAFailedRevocationEndsTheTokens(t *testing.T) {
+	w := newOrgWorld(t)
+	ctx := w.appCtx(w.app)
+	u, _, err := w.org.UpsertUser(ctx, identity.UpsertUserRequest{OriginUserID: "mirror", Name: "Mirror", Email: "mirror@acme.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	refresh := &failingRefresh{RefreshTokenRepo: w.refresh.RefreshTokens}
+	org := identity.NewOrg(identity.OrgDeps{Users: w.users, Departments: w.deptWrites, Refresh: refresh, Hasher: w.hasher,
+		Now: w.clock.Now, Revocations: w.revocations, Tx: w.tx})
+	before, err := w.versions.Current(context.Background(), model.TokenVersionUser, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refresh.fail.Store(true)
+	got, _, err := org.UpsertUser(ctx, identity.UpsertUserRequest{OriginUserID: "mirror", Name: "Mirror", Email: "mirror@acme.test", Role: model.RoleManager})
+	if err != nil || got.Role != model.RoleManager {
+		t.Fatalf("upsert: %+v, %v", got, err)
+	}
+	after, err := w.versions.Current(context.Background(), model.TokenVersionUser, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Version <= before.Version {
+		t.Fatalf("token version %d after a new role, %d before: the tokens were not ended", after.Version, before.Version)
 	}
 }
