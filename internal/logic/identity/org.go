@@ -446,19 +446,27 @@ func (o *Org) upsertDepartment(ctx context.Context, tenantID int64, origin, name
 		return d, false, nil
 	}
 	d.Name, d.UpdatedAt = name, now
-	// Whether the members' path changed is decided by the write, not by
-	// d as read: another upsert may have moved it meanwhile, and this one
-	// then moves it back.
-	moved, err := o.departments.Update(ctx, d, parent)
+	write := func(ctx context.Context) error {
+		// Whether the members' path changed is decided by the write, not
+		// by d as read: another upsert may have moved it meanwhile, and
+		// this one then moves it back.
+		moved, err := o.departments.Update(ctx, d, parent)
+		if err != nil || !moved {
+			return err
+		}
+		// The members' tokens carry the old department path, which decides
+		// what a manager sees: they end, as for a change of department. In
+		// the move's transaction: a move kept without its revocation would
+		// look done to a retry, which would end nothing.
+		return o.revokeMembers(ctx, tenantID, d.Path, now)
+	}
+	if o.tx == nil {
+		err = write(ctx)
+	} else {
+		err = o.tx.InTx(ctx, write)
+	}
 	if err != nil {
 		return nil, false, err
-	}
-	if moved {
-		// The members' tokens carry the old department path, which decides
-		// what a manager sees: they end, as for a change of department.
-		if err := o.revokeMembers(ctx, tenantID, d.Path, now); err != nil {
-			return nil, false, err
-		}
 	}
 	return d, false, nil
 }

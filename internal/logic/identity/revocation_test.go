@@ -501,3 +501,30 @@ func TestUpsertRetriedAfterAFailedRevocationEndsTheTokens(t *testing.T) {
 		t.Fatalf("token version %d after a new role, %d before: the tokens were not ended", after.Version, before.Version)
 	}
 }
+
+// So is a department's move: retried after its members' revocation failed,
+// it ends their tokens.
+func TestMoveRetriedAfterAFailedRevocationEndsTheTokens(t *testing.T) {
+	w := newOrgWorld(t)
+	ctx := w.appCtx(w.app)
+	refresh := &failingRefresh{RefreshTokenRepo: w.refresh.RefreshTokens}
+	org := identity.NewOrg(identity.OrgDeps{Users: w.users, Departments: w.deptWrites, Refresh: refresh, Hasher: w.hasher,
+		Now: w.clock.Now, Revocations: w.revocations, Tx: w.tx})
+	member := w.reps[1] // in east
+	before, err := w.versions.Current(context.Background(), model.TokenVersionUser, member.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refresh.fail.Store(true)
+	d, _, err := org.UpsertDepartment(ctx, identity.UpsertDepartmentRequest{OriginDepartmentID: "east", Name: "east", OriginParentID: "support"})
+	if err != nil || d.ParentID == nil || *d.ParentID != w.support.ID {
+		t.Fatalf("move: %+v, %v", d, err)
+	}
+	after, err := w.versions.Current(context.Background(), model.TokenVersionUser, member.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Version <= before.Version {
+		t.Fatalf("token version %d after a move, %d before: the tokens were not ended", after.Version, before.Version)
+	}
+}
