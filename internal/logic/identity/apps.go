@@ -329,16 +329,20 @@ func (m *Apps) graceEnded(app *model.App) {
 }
 
 // write stores what changed in app since it was read as before and, with
-// revoke, ends its tokens for reason.
+// revoke, ends its tokens for reason, in one transaction: a change kept
+// without its revocation would look done to a retry, which would end
+// nothing.
 func (m *Apps) write(ctx context.Context, before, app *model.App, revoke bool, reason string) error {
 	app.UpdatedAt = m.now()
-	if err := m.apps.Update(ctx, before, app); err != nil {
-		return nameTaken(err, app.Name)
-	}
-	if !revoke {
-		return nil
-	}
-	return m.revocations.Revoke(ctx, model.TokenVersionApp, app.TenantID, app.ID, reason)
+	return m.tx.InTx(ctx, func(ctx context.Context) error {
+		if err := m.apps.Update(ctx, before, app); err != nil {
+			return nameTaken(err, app.Name)
+		}
+		if !revoke {
+			return nil
+		}
+		return m.revocations.Revoke(ctx, model.TokenVersionApp, app.TenantID, app.ID, reason)
+	})
 }
 
 // nameFree refuses a name another app of the tenant has.

@@ -569,3 +569,38 @@ func TestAppTokenDuringAChange(t *testing.T) {
 		})
 	}
 }
+
+// failingVersions fails the next raise of a token version.
+type failingVersions struct {
+	identity.TokenVersionRepo
+	fail atomic.Bool
+}
+
+func (r *failingVersions) Bump(ctx context.Context, kind string, tenantID, subjectID int64, reason string, at time.Time) (*model.TokenVersion, error) {
+	if r.fail.Swap(false) {
+		return nil, errs.Conflict("a concurrent change got in the way; try again")
+	}
+	return r.TokenVersionRepo.Bump(ctx, kind, tenantID, subjectID, reason, at)
+}
+
+// New scopes are not kept without the revocation of the app's tokens: the
+// retry after a failed one finds the change still to make.
+func TestNewScopesAreKeptOnlyWithTheirRevocation(t *testing.T) {
+	w := newOrgWorld(t)
+	versions := &failingVersions{TokenVersionRepo: w.versions}
+	revocations := identity.NewRevocations(versions, identity.RevocationOptions{Keep: 2 * time.Hour, Now: w.clock.Now})
+	apps := identity.NewApps(identity.AppsDeps{Apps: w.appRepo, Tx: w.tx, Hasher: w.hasher, Revocations: revocations, Now: w.clock.Now})
+	admin := w.as(model.Scope{TenantID: w.tenant.ID, UserID: w.admin.ID, Role: model.RoleAdmin})
+	scopes := []string{"read"}
+	versions.fail.Store(true)
+	if _, err := apps.Update(admin, identity.UpdateAppRequest{ID: w.app.ID, Scopes: &scopes}); !errs.IsConflict(err) {
+		t.Fatalf("update with a failing revocation: %v", err)
+	}
+	if _, err := apps.Update(admin, identity.UpdateAppRequest{ID: w.app.ID, Scopes: &scopes}); err != nil {
+		t.Fatal(err)
+	}
+	v, err := w.versions.Current(context.Background(), model.TokenVersionApp, w.app.ID)
+	if err != nil || v.Version == 0 {
+		t.Fatalf("app token version %+v, %v after new scopes: the tokens were not ended", v, err)
+	}
+}
