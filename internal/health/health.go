@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sync/singleflight"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
@@ -24,25 +25,19 @@ type Health struct {
 	draining atomic.Bool
 	grpc     *health.Server
 
-	// run is the checks' run in progress, nil when none is: calls
-	// meanwhile share its report instead of running the checks again.
-	// /readyz takes no credentials and is not rate limited, and each run
-	// is a query on the database and a request to Elasticsearch; a flood
-	// of calls holds one of each at a time, not the database's pool.
-	mu  sync.Mutex
-	run *readyRun
+	// runs shares the checks' run in progress: calls meanwhile take its
+	// report instead of running the checks again. /readyz takes no
+	// credentials and is not rate limited, and each run is a query on the
+	// database and a request to Elasticsearch; a flood of calls holds one
+	// of each at a time, not the database's pool.
+	runs singleflight.Group
 
 	// failed is told why a check failed, once per change of its error
 	// (failing holds each check's last one, under mu): /readyz answers
 	// anonymous callers, so its report says only which dependency failed.
+	mu      sync.Mutex
 	failed  func(check string, err error)
 	failing map[string]string
-}
-
-// readyRun is one run of the checks; st is set once done is closed.
-type readyRun struct {
-	done chan struct{}
-	st   Status
 }
 
 // New returns a Health whose checks each get timeout.
@@ -96,23 +91,9 @@ func (h *Health) Ready(ctx context.Context) Status {
 		st.Checks["process"] = "starting"
 		return st
 	}
-	h.mu.Lock()
-	r := h.run
-	if r != nil {
-		h.mu.Unlock()
-		<-r.done // at most the checks' timeout
-		return r.st
-	}
-	r = &readyRun{done: make(chan struct{})}
-	h.run = r
-	h.mu.Unlock()
 	// The report is shared, so it does not end when this caller leaves.
-	r.st = h.check(context.WithoutCancel(ctx))
-	h.mu.Lock()
-	h.run = nil
-	h.mu.Unlock()
-	close(r.done)
-	return r.st
+	v, _, _ := h.runs.Do("ready", func() (any, error) { return h.check(context.WithoutCancel(ctx)), nil })
+	return v.(Status)
 }
 
 // check runs every check concurrently, each under the timeout.
