@@ -61,7 +61,11 @@ func run(m *testing.M) int {
 		}
 	}()
 	binary = filepath.Join(dir, "mgvcore")
-	build := exec.Command("go", "build", "-o", binary, "./cmd/mgvcore")
+	// The binary under test is the one the deploy kit ships: built by
+	// `make release` (static, stripped, build info stamped in), so the
+	// tests and the benchmarks see its memory and its resolver, not a
+	// development build's.
+	build := exec.Command("make", "--no-print-directory", "release", "RELEASE_BIN="+binary)
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "building mgvcore: %v\n%s", err, out)
