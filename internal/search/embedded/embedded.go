@@ -25,6 +25,7 @@ import (
 	"github.com/blevesearch/bleve/v2/analysis/token/lowercase"
 	"github.com/blevesearch/bleve/v2/analysis/token/porter"
 	"github.com/blevesearch/bleve/v2/analysis/tokenizer/unicode"
+	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/search/query"
 	bolterrors "go.etcd.io/bbolt/errors"
@@ -56,6 +57,13 @@ type Engine struct {
 	idx    bleve.Index
 	closed chan struct{}
 	once   sync.Once
+
+	// purge asks purgeLoop to rewrite the index without deleted documents.
+	purge chan struct{}
+	// purgeDelay and purgeEvery: see purgeLoop.
+	purgeDelay, purgeEvery time.Duration
+	// purged is told of each purge, for tests.
+	purged func(error)
 }
 
 var _ search.Engine = (*Engine)(nil)
@@ -67,16 +75,22 @@ const lockWait = 100 * time.Millisecond
 // process holds it, as the draining parent of an upgrade does, Open returns
 // at once and the engine answers UNAVAILABLE until it gets the index.
 func Open(dir string) (*Engine, error) {
-	e := &Engine{dir: dir, closed: make(chan struct{})}
+	return open(dir, PurgeDelay, PurgeEvery, nil)
+}
+
+func open(dir string, purgeDelay, purgeEvery time.Duration, purged func(error)) (*Engine, error) {
+	e := &Engine{dir: dir, closed: make(chan struct{}), purge: make(chan struct{}, 1),
+		purgeDelay: purgeDelay, purgeEvery: purgeEvery, purged: purged}
 	err := e.open()
 	switch {
 	case err == nil:
-		return e, nil
 	case isLockTimeout(err):
 		go e.openLater()
-		return e, nil
+	default:
+		return nil, fmt.Errorf("search.path %s: %w", dir, err)
 	}
-	return nil, fmt.Errorf("search.path %s: %w", dir, err)
+	go e.purgeLoop()
+	return e, nil
 }
 
 func isLockTimeout(err error) bool {
@@ -116,6 +130,11 @@ func (e *Engine) open() error {
 	e.idxMu.Lock()
 	e.idx = idx
 	e.idxMu.Unlock()
+	if hasDeleted(idx) {
+		// Text deleted before a stop (or a kill) that came before its
+		// purge.
+		e.askPurge()
+	}
 	return nil
 }
 
@@ -269,6 +288,7 @@ func (e *Engine) Write(ctx context.Context, ops []search.Op) ([]error, error) {
 		indexed[h.ID] = meta{version: num(h.Fields["version"]), sentences: num(h.Fields["sentences"])}
 	}
 	b := idx.NewBatch()
+	deleted := false // text indexed before is replaced or removed
 	for _, op := range ops {
 		id := convID(op.ConversationID)
 		old, had := indexed[id]
@@ -278,6 +298,7 @@ func (e *Engine) Write(ctx context.Context, ops []search.Op) ([]error, error) {
 		for seq := 0; seq < int(old.sentences); seq++ {
 			b.Delete(sentenceID(op.ConversationID, seq))
 		}
+		deleted = deleted || old.sentences > 0
 		if op.Doc == nil {
 			b.Delete(id)
 			delete(indexed, id)
@@ -308,7 +329,135 @@ func (e *Engine) Write(ctx context.Context, ops []search.Op) ([]error, error) {
 	if err := idx.Batch(b); err != nil {
 		return nil, err
 	}
+	if deleted {
+		e.askPurge()
+	}
 	return make([]error, len(ops)), nil
+}
+
+// PurgeDelay is how long after a deletion the index is rewritten without
+// the deleted documents (more deletions within it share the rewrite), and
+// PurgeEvery the least time between two rewrites.
+const (
+	PurgeDelay = 5 * time.Second
+	PurgeEvery = time.Minute
+)
+
+// purgeID is the one document of kind "m": writing it gives the merger a
+// second segment, so that a rewrite happens even where the deletions are
+// all in one segment (bleve merges nothing out of a lone segment).
+const purgeID = "m/purge"
+
+// askPurge asks purgeLoop for a rewrite.
+func (e *Engine) askPurge() {
+	select {
+	case e.purge <- struct{}{}:
+	default:
+	}
+}
+
+// purgeLoop rewrites the index without its deleted documents PurgeDelay
+// after a deletion, at most once every PurgeEvery. bleve only marks a
+// replaced or deleted document as deleted in its segment, whose file
+// keeps the text (and the names, numbers and words in it) until that
+// segment is merged, which for the last segment of a quiet index is never:
+// a conversation deleted, erased or past its retention would stay on disk.
+func (e *Engine) purgeLoop() {
+	var last time.Time
+	for {
+		select {
+		case <-e.closed:
+			return
+		case <-e.purge:
+		}
+		wait := max(e.purgeDelay, e.purgeEvery-time.Since(last))
+		t := time.NewTimer(wait)
+		select {
+		case <-e.closed:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		select { // deletions while waiting are in this rewrite
+		case <-e.purge:
+		default:
+		}
+		err := e.purgeNow()
+		last = time.Now()
+		if err != nil && !errors.Is(err, errClosing) {
+			e.askPurge() // try again after PurgeEvery
+		}
+		if e.purged != nil {
+			e.purged(err)
+		}
+	}
+}
+
+var errClosing = errors.New("search index closing")
+
+// purgeNow merges every segment into one, which leaves the deleted
+// documents out, and waits for the merge.
+func (e *Engine) purgeNow() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-e.closed:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	e.idxMu.RLock()
+	defer e.idxMu.RUnlock()
+	if e.idx == nil {
+		select {
+		case <-e.closed:
+			return errClosing
+		default:
+			return errs.Unavailable("search index")
+		}
+	}
+	adv, err := e.idx.Advanced()
+	if err != nil {
+		return err
+	}
+	sc, ok := adv.(*scorch.Scorch)
+	if !ok {
+		return fmt.Errorf("search index: %T cannot be merged", adv)
+	}
+	if err := e.idx.Index(purgeID, map[string]any{"kind": "m", "at": time.Now().UnixNano()}); err != nil {
+		return err
+	}
+	if err := sc.ForceMerge(ctx, nil); err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		return errClosing
+	}
+	return nil
+}
+
+// hasDeleted reports whether a segment of idx holds deleted documents.
+func hasDeleted(idx bleve.Index) bool {
+	adv, err := idx.Advanced()
+	if err != nil {
+		return false
+	}
+	r, err := adv.Reader()
+	if err != nil {
+		return false
+	}
+	defer func() { _ = r.Close() }()
+	snap, ok := r.(*scorch.IndexSnapshot)
+	if !ok {
+		return false
+	}
+	for _, seg := range snap.Segments() {
+		if d := seg.Deleted(); d != nil && !d.IsEmpty() {
+			return true
+		}
+	}
+	return false
 }
 
 func num(v any) int64 {
