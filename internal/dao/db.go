@@ -93,7 +93,9 @@ func parses(dsn string) bool {
 // SQLite gives its -wal and -shm files the database file's mode), tightens
 // an existing database found readable by others, and turns on WAL and a
 // busy timeout, so an upgraded child and its draining parent can share the
-// file.
+// file. secure_delete has SQLite overwrite what a DELETE or UPDATE frees
+// with zeros, so a deleted conversation's words leave the file (once the
+// WAL is checkpointed) rather than wait for their page to be reused.
 func sqliteDSN(path string) (string, error) {
 	file := strings.TrimPrefix(path, "file:")
 	if i := strings.IndexByte(file, '?'); i >= 0 {
@@ -118,7 +120,7 @@ func sqliteDSN(path string) (string, error) {
 	if strings.Contains(path, "?") {
 		sep = "&"
 	}
-	return path + sep + "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)", nil
+	return path + sep + "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=secure_delete(1)", nil
 }
 
 // PingDB reports whether the database answers a query. It goes through gorm

@@ -1,8 +1,13 @@
 package dao
 
 import (
+	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/megaview/mgvcore/internal/config"
 )
 
 func TestMySQLDSNInterpolatesUnlessToldAndCountsMatchedRows(t *testing.T) {
@@ -29,5 +34,50 @@ func TestMySQLDSNInterpolatesUnlessToldAndCountsMatchedRows(t *testing.T) {
 				t.Errorf("mysqlDSN(%q) = %q: want clientFoundRows=true and every parameter kept", tc.in, got)
 			}
 		})
+	}
+}
+
+// On SQLite a deleted row's bytes leave the database file: without
+// secure_delete SQLite only unlinks the cell, and a deleted conversation's
+// words stay in the file until the page is reused.
+func TestSQLiteDeletesLeaveNoBytes(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "mgvcore.db")
+	db, err := OpenDB(config.Database{Driver: "sqlite", DSN: file, MaxOpenConns: 2, MaxIdleConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sqlDB.Close() }()
+	const word = "zebrafishquux 13912345678"
+	for _, q := range []string{
+		"CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)",
+		"INSERT INTO notes (body) VALUES ('before'), ('" + word + "'), ('after')",
+		"PRAGMA wal_checkpoint(TRUNCATE)",
+	} {
+		if err := db.Exec(q).Error; err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	holds := func() bool {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return bytes.Contains(b, []byte(word))
+	}
+	if !holds() {
+		t.Fatal("the file never held the row: this test proves nothing")
+	}
+	for _, q := range []string{"DELETE FROM notes WHERE body = '" + word + "'", "PRAGMA wal_checkpoint(TRUNCATE)"} {
+		if err := db.Exec(q).Error; err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if holds() {
+		t.Fatal("the deleted row's bytes are still in the database file")
 	}
 }
