@@ -176,7 +176,9 @@ func column(add adder, table string, c *ast.ColumnDef) {
 			add("enable_foreign_key", "%s", where)
 		}
 	}
-	if c.Tp.GetCharset() != "" || c.Tp.GetCollate() != "" {
+	// The parser gives binary types (VARBINARY, BLOB) the charset and
+	// collation "binary"; goInception names no character set for them.
+	if cs, co := c.Tp.GetCharset(), c.Tp.GetCollate(); cs != "" && cs != "binary" || cs == "" && co != "" && co != "binary" {
 		add("enable_column_charset", "%s: CHARACTER SET", where)
 	}
 	if !comment {
@@ -317,6 +319,9 @@ func TestAuditFindsBadDDL(t *testing.T) {
 		{strings.Replace(good, "ENGINE=InnoDB", "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4", 1), "enable_set_charset"},
 		{strings.Replace(good, "ENGINE=InnoDB", "ENGINE=InnoDB COLLATE=utf8mb4_bin", 1), "enable_set_collation"},
 		{strings.Replace(good, "ENGINE=InnoDB", "ENGINE=MyISAM", 1), "support_engine"},
+		{strings.Replace(good, "VARCHAR(8)", "VARBINARY(32)", 1), ""},
+		{strings.Replace(good, "VARCHAR(8)", "VARCHAR(8) CHARACTER SET latin1", 1), "enable_column_charset"},
+		{strings.Replace(good, "VARCHAR(8)", "VARCHAR(8) COLLATE utf8mb4_bin", 1), "enable_column_charset"},
 		{strings.Replace(good, "  PRIMARY KEY (id),\n", "", 1), "check_primary_key"},
 		{"SET SESSION group_concat_max_len = 1024", "set"},
 		{"DROP TABLE sentences", "enable_drop_table"},
