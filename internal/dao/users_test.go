@@ -29,7 +29,11 @@ type orgStore struct {
 
 func openOrgStore(t *testing.T) *orgStore {
 	t.Helper()
-	db := daotest.Open(t)
+	return openOrgStoreOn(t, daotest.Open(t))
+}
+
+func openOrgStoreOn(t *testing.T, db *gorm.DB) *orgStore {
+	t.Helper()
 	s := &orgStore{db: db, users: dao.NewUsers(db), deps: dao.NewDepartments(db), refresh: dao.NewRefreshTokens(db)}
 	hasher := identity.NewBcrypt(bcrypt.MinCost)
 	s.org = identity.NewOrg(identity.OrgDeps{Users: s.users, Departments: s.deps, Tenants: dao.NewTenants(db), Refresh: s.refresh, Hasher: hasher})

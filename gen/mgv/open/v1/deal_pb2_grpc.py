@@ -7,7 +7,7 @@ from mgv.open.v1 import deal_pb2 as mgv_dot_open_dot_v1_dot_deal__pb2
 
 class DealServiceStub(object):
     """DealService keeps Megaview's deals in step with the partner's CRM, keyed by
-    the partner's deal id.
+    the partner's deal id, compared byte for byte (see common.proto).
     """
 
     def __init__(self, channel):
@@ -25,7 +25,7 @@ class DealServiceStub(object):
 
 class DealServiceServicer(object):
     """DealService keeps Megaview's deals in step with the partner's CRM, keyed by
-    the partner's deal id.
+    the partner's deal id, compared byte for byte (see common.proto).
     """
 
     def UpsertDeal(self, request, context):
@@ -56,7 +56,7 @@ def add_DealServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class DealService(object):
     """DealService keeps Megaview's deals in step with the partner's CRM, keyed by
-    the partner's deal id.
+    the partner's deal id, compared byte for byte (see common.proto).
     """
 
     @staticmethod

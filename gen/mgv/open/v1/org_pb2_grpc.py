@@ -7,7 +7,8 @@ from mgv.open.v1 import org_pb2 as mgv_dot_open_dot_v1_dot_org__pb2
 
 class OrgServiceStub(object):
     """OrgService keeps Megaview's departments and users in step with the
-    partner's system, keyed by the partner's ("origin") ids.
+    partner's system, keyed by the partner's ("origin") ids, compared byte
+    for byte: upserting "u1" next to a user "U1" creates a second user.
     """
 
     def __init__(self, channel):
@@ -35,7 +36,8 @@ class OrgServiceStub(object):
 
 class OrgServiceServicer(object):
     """OrgService keeps Megaview's departments and users in step with the
-    partner's system, keyed by the partner's ("origin") ids.
+    partner's system, keyed by the partner's ("origin") ids, compared byte
+    for byte: upserting "u1" next to a user "U1" creates a second user.
     """
 
     def UpsertDepartment(self, request, context):
@@ -104,7 +106,8 @@ def add_OrgServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class OrgService(object):
     """OrgService keeps Megaview's departments and users in step with the
-    partner's system, keyed by the partner's ("origin") ids.
+    partner's system, keyed by the partner's ("origin") ids, compared byte
+    for byte: upserting "u1" next to a user "U1" creates a second user.
     """
 
     @staticmethod

@@ -20,7 +20,11 @@
 //     metadata.
 //   - Ids assigned by Megaview are int64 and always > 0; 0 means "none" or
 //     "no filter". Ids assigned by the partner ("origin" ids) are strings,
-//     unique per tenant and kind, at most 128 characters.
+//     unique per tenant and kind, at most 128 characters. They are opaque
+//     and compared byte for byte, whatever the database: "U1" and "u1",
+//     "Ä-2" and "A-2" are different ids, as are "x3" and "x3 " where spaces
+//     are allowed (not around a user's or department's id), and a reference
+//     by one never finds another.
 //   - Durations and offsets are int64 milliseconds (`_ms`). Points in time are
 //     google.protobuf.Timestamp (UTC; RFC 3339 in the JSON mapping).
 //   - Strings are UTF-8; length limits count Unicode characters unless they

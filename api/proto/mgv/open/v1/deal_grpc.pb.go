@@ -30,7 +30,7 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
 // DealService keeps Megaview's deals in step with the partner's CRM, keyed by
-// the partner's deal id.
+// the partner's deal id, compared byte for byte (see common.proto).
 type DealServiceClient interface {
 	// UpsertDeal creates the deal with this origin id, or replaces every
 	// attribute below when it exists. Sending the same request again changes
@@ -63,7 +63,7 @@ func (c *dealServiceClient) UpsertDeal(ctx context.Context, in *UpsertDealReques
 // for forward compatibility.
 //
 // DealService keeps Megaview's deals in step with the partner's CRM, keyed by
-// the partner's deal id.
+// the partner's deal id, compared byte for byte (see common.proto).
 type DealServiceServer interface {
 	// UpsertDeal creates the deal with this origin id, or replaces every
 	// attribute below when it exists. Sending the same request again changes

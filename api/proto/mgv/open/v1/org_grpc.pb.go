@@ -32,7 +32,8 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
 // OrgService keeps Megaview's departments and users in step with the
-// partner's system, keyed by the partner's ("origin") ids.
+// partner's system, keyed by the partner's ("origin") ids, compared byte
+// for byte: upserting "u1" next to a user "U1" creates a second user.
 type OrgServiceClient interface {
 	// UpsertDepartment creates the department with this origin id, or updates
 	// its name and parent when it exists. Sending the same request again
@@ -103,7 +104,8 @@ func (c *orgServiceClient) ListUsers(ctx context.Context, in *ListUsersRequest, 
 // for forward compatibility.
 //
 // OrgService keeps Megaview's departments and users in step with the
-// partner's system, keyed by the partner's ("origin") ids.
+// partner's system, keyed by the partner's ("origin") ids, compared byte
+// for byte: upserting "u1" next to a user "U1" creates a second user.
 type OrgServiceServer interface {
 	// UpsertDepartment creates the department with this origin id, or updates
 	// its name and parent when it exists. Sending the same request again

@@ -1,7 +1,7 @@
--- The MySQL schema at migration 0018, in one piece: what `mgvcore migrate up`
--- creates on an empty database instead of replaying 0001 to 0018, so that a
+-- The MySQL schema at migration 0019, in one piece: what `mgvcore migrate up`
+-- creates on an empty database instead of replaying 0001 to 0019, so that a
 -- new install is reviewed (Archery, goInception rules) as the clean schema.
--- A test keeps it equal to what 0001..0018 build on an existing database.
+-- A test keeps it equal to what 0001..0019 build on an existing database.
 -- Tables take the database's character set: create the database with
 -- CHARACTER SET utf8mb4 (`migrate up` refuses any other).
 
@@ -20,7 +20,7 @@ CREATE TABLE departments (
   id                   BIGINT UNSIGNED NOT NULL AUTO_INCREMENT COMMENT 'department id',
   tenant_id            BIGINT          NOT NULL DEFAULT 0 COMMENT 'tenants.id',
   parent_id            BIGINT          NULL DEFAULT NULL COMMENT 'departments.id of the parent; NULL at the top',
-  origin_department_id VARCHAR(128)    NULL DEFAULT NULL COMMENT 'id in the partner''s system',
+  origin_department_id VARBINARY(512)  NULL DEFAULT NULL COMMENT 'id in the partner''s system (UTF-8), compared byte for byte',
   name                 VARCHAR(255)    NOT NULL DEFAULT '' COMMENT 'display name',
   path                 VARCHAR(512)    NOT NULL DEFAULT '' COMMENT 'ids from the root down, e.g. /1/5/9/: a subtree is a prefix',
   created_at           DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'created (UTC)',
@@ -39,7 +39,7 @@ CREATE TABLE users (
   phone          VARCHAR(32)     NULL DEFAULT NULL COMMENT 'login phone, unique',
   role           VARCHAR(16)     NOT NULL DEFAULT 'rep' COMMENT 'rep, manager or admin',
   status         VARCHAR(16)     NOT NULL DEFAULT 'active' COMMENT 'active or disabled',
-  origin_user_id VARCHAR(128)    NULL DEFAULT NULL COMMENT 'id in the partner''s system',
+  origin_user_id VARBINARY(512)  NULL DEFAULT NULL COMMENT 'id in the partner''s system (UTF-8), compared byte for byte',
   password_hash  VARCHAR(255)    NOT NULL DEFAULT '' COMMENT 'password hash; empty: no password login',
   created_at     DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'created (UTC)',
   updated_at     DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'last changed (UTC)',
@@ -89,7 +89,7 @@ CREATE TABLE refresh_tokens (
 CREATE TABLE deals (
   id             BIGINT UNSIGNED NOT NULL AUTO_INCREMENT COMMENT 'deal id',
   tenant_id      BIGINT          NOT NULL DEFAULT 0 COMMENT 'tenants.id',
-  origin_deal_id VARCHAR(128)    NOT NULL DEFAULT '' COMMENT 'id in the partner''s CRM',
+  origin_deal_id VARBINARY(512)  NOT NULL DEFAULT '' COMMENT 'id in the partner''s CRM (UTF-8), compared byte for byte',
   name           VARCHAR(255)    NOT NULL DEFAULT '' COMMENT 'deal name',
   account_name   VARCHAR(255)    NOT NULL DEFAULT '' COMMENT 'customer account',
   stage          VARCHAR(64)     NOT NULL DEFAULT '' COMMENT 'CRM stage',
@@ -104,7 +104,7 @@ CREATE TABLE deals (
 CREATE TABLE conversations (
   id                     BIGINT UNSIGNED NOT NULL AUTO_INCREMENT COMMENT 'conversation id',
   tenant_id              BIGINT          NOT NULL DEFAULT 0 COMMENT 'tenants.id',
-  origin_conversation_id VARCHAR(128)    NOT NULL DEFAULT '' COMMENT 'id in the partner''s system',
+  origin_conversation_id VARBINARY(512)  NOT NULL DEFAULT '' COMMENT 'id in the partner''s system (UTF-8), compared byte for byte',
   owner_user_id          BIGINT          NOT NULL DEFAULT 0 COMMENT 'users.id of the owner',
   deal_id                BIGINT          NULL DEFAULT NULL COMMENT 'deals.id',
   title                  VARCHAR(255)    NOT NULL DEFAULT '' COMMENT 'title',
