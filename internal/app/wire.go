@@ -113,6 +113,7 @@ func newDomain(cfg *config.Config, log zerolog.Logger, d *deps, pol *policies) (
 		Pacer: limit.NewPacer(trackerApplyBatchesPerSecond), Poll: time.Second,
 	})
 	dm.trackers = tracker.NewTrackers(trackers, dm.trackerApply.Notify)
+	dm.trackers.SetMaxPerTenant(cfg.Trackers.MaxPerTenant)
 	dm.trackers.SetEventLog(dm.events.log, dao.NewTransactor(d.db))
 	dm.stats = stats.NewStats(dao.NewStats(d.db), trackers)
 	dm.comments = conversation.NewComments(dao.NewComments(d.db))

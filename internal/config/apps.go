@@ -7,14 +7,20 @@ type Apps struct {
 	MaxPerTenant int `toml:"max_per_tenant"`
 }
 
-// maxAppsPerTenant bounds the setting: each app is a credential to watch
-// and a rate-limit bucket, and the admins' list is paged.
-const maxAppsPerTenant = 10000
+// maxPerTenantCap bounds the caps on what one tenant may have: each app is
+// a credential to watch and a rate-limit bucket, each tracker is matched
+// against every transcript, and the admins' lists are paged.
+const maxPerTenantCap = 10000
 
 func defaultApps() Apps { return Apps{MaxPerTenant: 50} }
 
 func (a Apps) validate(bad func(key, format string, args ...any)) {
-	if a.MaxPerTenant < 1 || a.MaxPerTenant > maxAppsPerTenant {
-		bad("apps.max_per_tenant", "must be 1..%d (got %d)", maxAppsPerTenant, a.MaxPerTenant)
+	checkPerTenantCap(bad, "apps.max_per_tenant", a.MaxPerTenant)
+}
+
+// checkPerTenantCap refuses a cap outside 1..maxPerTenantCap.
+func checkPerTenantCap(bad func(key, format string, args ...any), key string, n int) {
+	if n < 1 || n > maxPerTenantCap {
+		bad(key, "must be 1..%d (got %d)", maxPerTenantCap, n)
 	}
 }

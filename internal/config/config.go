@@ -50,6 +50,7 @@ type Config struct {
 	Webhooks  Webhooks  `toml:"webhooks"`
 	Privacy   Privacy   `toml:"privacy"`
 	Apps      Apps      `toml:"apps"`
+	Trackers  Trackers  `toml:"trackers"`
 	// Timeouts override the transport's request_timeout per operation,
 	// e.g. "/mgv.open.v1.ConversationService/PutTranscript" = "2m".
 	Timeouts map[string]Duration `toml:"timeouts"`
@@ -516,6 +517,7 @@ func Default() *Config {
 		Audit:    defaultAudit(),
 		Webhooks: defaultWebhooks(),
 		Apps:     defaultApps(),
+		Trackers: defaultTrackers(),
 		Privacy: Privacy{ConfirmOver: 100, ErasureBatch: 50, ErasureLease: Duration{30 * time.Second},
 			RetentionEvery: Duration{24 * time.Hour}, RetentionPoll: Duration{time.Minute}},
 	}
@@ -794,6 +796,7 @@ func (c *Config) Validate() error {
 	c.Audit.validate(bad)
 	c.validateWebhooks(bad)
 	c.Apps.validate(bad)
+	c.Trackers.validate(bad)
 	if len(errs) > 0 {
 		return errs[0]
 	}

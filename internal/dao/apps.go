@@ -5,7 +5,6 @@ import (
 	"errors"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/model"
@@ -82,38 +81,7 @@ func (r *Apps) CountLocked(ctx context.Context, tenantID int64) (int64, error) {
 	if _, ok := ctx.Value(txKey{}).(*gorm.DB); !ok {
 		return 0, errs.Internal(errors.New("apps: CountLocked outside a transaction"))
 	}
-	db := conn(ctx, r.db)
-	var err error
-	var locked int64
-	if db.Name() == "mysql" {
-		var ids []int64
-		err = db.Model(&model.Tenant{}).Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).
-			Where("id = ?", tenantID).Pluck("id", &ids).Error
-		locked = int64(len(ids))
-	} else {
-		res := db.Exec("UPDATE tenants SET id = id WHERE id = ?", tenantID)
-		err, locked = res.Error, res.RowsAffected
-	}
-	if err != nil {
-		return 0, dbError(err, nil)
-	}
-	if locked == 0 {
-		return 0, errs.NotFound(errs.ReasonTenantNotFound, "no such tenant")
-	}
-	// A locking read counts the latest committed rows, not the snapshot of
-	// a transaction that read before the lock was ours. Its gap lock past
-	// the tenant's last app may hold up an insert of the next tenant's for
-	// the length of this create; such waits only run up the index, so they
-	// form no cycle.
-	q := db.Model(&model.App{}).Where("tenant_id = ?", tenantID)
-	if db.Name() == "mysql" {
-		q = q.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate})
-	}
-	var n int64
-	if err := q.Count(&n).Error; err != nil {
-		return 0, dbError(err, nil)
-	}
-	return n, nil
+	return countUnderTenantLock(conn(ctx, r.db), tenantID, &model.App{})
 }
 
 // Update writes the name, scopes and status of a that differ from before,

@@ -314,7 +314,7 @@ func TestUpgradeKeepsEveryRowOnMariaDB(t *testing.T) {
 		t.Error("a second conversation with origin id c-1 was created: the unique index is gone")
 	}
 	tr := model.Tracker{TenantID: 7, Name: "Budget", Keywords: `["budget"]`, Affiliation: model.AffiliationAnyone}
-	if err := dao.NewTrackers(db).CreateTracker(ctx, &tr); err != nil || tr.ID <= 41 {
+	if err := dao.NewTrackers(db).CreateTracker(ctx, &tr, 0); err != nil || tr.ID <= 41 {
 		t.Errorf("create tracker: id %d, %v", tr.ID, err)
 	}
 	cm := model.Comment{TenantID: 7, ConversationID: conv, AuthorUserID: 11, Text: "ok", CreatedAt: now}

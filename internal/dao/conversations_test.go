@@ -329,7 +329,7 @@ func TestListScopeFiltersAndPages(t *testing.T) {
 	// one's hits, which the purge has not reached yet, match nothing.
 	trackers := dao.NewTrackers(o.db)
 	tr := &model.Tracker{TenantID: o.tenant, Name: "budget", Keywords: `["预算"]`, Affiliation: model.AffiliationAnyone}
-	if err := trackers.CreateTracker(t.Context(), tr); err != nil {
+	if err := trackers.CreateTracker(t.Context(), tr, 0); err != nil {
 		t.Fatal(err)
 	}
 	if err := o.db.Create(&model.TrackerHit{TenantID: o.tenant, TrackerID: tr.ID, ConversationID: all[3], Phrase: "预算", SpeakerKey: "x"}).Error; err != nil {
@@ -658,7 +658,7 @@ func TestLockForTranscriptsLocksEachTarget(t *testing.T) {
 		t.Fatal(err)
 	}
 	tr := &model.Tracker{TenantID: o.tenant, Name: "price", Keywords: `["价格"]`, Affiliation: model.AffiliationAnyone}
-	if err := dao.NewTrackers(o.db).CreateTracker(t.Context(), tr); err != nil {
+	if err := dao.NewTrackers(o.db).CreateTracker(t.Context(), tr, 0); err != nil {
 		t.Fatal(err)
 	}
 	locks, err := lockAll(t, o,
@@ -710,7 +710,7 @@ func TestTranscriptLockStampsTheTrackers(t *testing.T) {
 		seen[s] = what
 	}
 	tr := &model.Tracker{TenantID: o.tenant, Name: "price", Keywords: `["价格"]`, Affiliation: model.AffiliationAnyone}
-	if err := trackers.CreateTracker(t.Context(), tr); err != nil {
+	if err := trackers.CreateTracker(t.Context(), tr, 0); err != nil {
 		t.Fatal(err)
 	}
 	changed("create")
@@ -733,7 +733,7 @@ func TestTranscriptLockStampsTheTrackers(t *testing.T) {
 		t.Errorf("a new name, which matching does not use, changed the stamp: %+v to %+v", before, s)
 	}
 	other := &model.Tracker{TenantID: o.other, Name: "x", Keywords: `["x"]`, Affiliation: model.AffiliationAnyone}
-	if err := trackers.CreateTracker(t.Context(), other); err != nil {
+	if err := trackers.CreateTracker(t.Context(), other, 0); err != nil {
 		t.Fatal(err)
 	}
 	if s := stamp(); s != before {

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/model"
@@ -29,4 +30,49 @@ func (r *Tenants) ByID(ctx context.Context, id int64) (*model.Tenant, error) {
 // Create inserts t and sets its id.
 func (r *Tenants) Create(ctx context.Context, t *model.Tenant) error {
 	return dbError(conn(ctx, r.db).Create(t).Error, nil)
+}
+
+// countUnderTenantLock takes the tenant's row lock, held until db's
+// transaction ends (on MySQL a FOR UPDATE of the row, on SQLite a write to
+// it, which takes the database's write lock before the count is read: a
+// read first could not be upgraded once another writer committed), then
+// counts the tenant's rows of table (a model, whose tenant_id is
+// compared) matching the optional where. Creates of one tenant that count
+// this way thus count and insert one after the other, on every instance.
+// A tenant with no row is TENANT_NOT_FOUND.
+func countUnderTenantLock(db *gorm.DB, tenantID int64, table any, where ...any) (int64, error) {
+	var err error
+	var locked int64
+	if db.Name() == "mysql" {
+		var ids []int64
+		err = db.Model(&model.Tenant{}).Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).
+			Where("id = ?", tenantID).Pluck("id", &ids).Error
+		locked = int64(len(ids))
+	} else {
+		res := db.Exec("UPDATE tenants SET id = id WHERE id = ?", tenantID)
+		err, locked = res.Error, res.RowsAffected
+	}
+	if err != nil {
+		return 0, dbError(err, nil)
+	}
+	if locked == 0 {
+		return 0, errTenantNotFound
+	}
+	// A locking read counts the latest committed rows, not the snapshot of
+	// a transaction that read before the lock was ours. Its gap lock past
+	// the tenant's last row may hold up an insert of the next tenant's for
+	// the length of this create; such waits only run up the index, so they
+	// form no cycle.
+	q := db.Model(table).Where("tenant_id = ?", tenantID)
+	if len(where) > 0 {
+		q = q.Where(where[0], where[1:]...)
+	}
+	if db.Name() == "mysql" {
+		q = q.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate})
+	}
+	var n int64
+	if err := q.Count(&n).Error; err != nil {
+		return 0, dbError(err, nil)
+	}
+	return n, nil
 }

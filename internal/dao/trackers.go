@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"strconv"
 
 	"gorm.io/gorm"
 
@@ -39,10 +40,25 @@ func (r *Trackers) GetTracker(ctx context.Context, tenantID, id int64) (*model.T
 	return &t, nil
 }
 
-// CreateTracker inserts t at version 1 with its application job.
-func (r *Trackers) CreateTracker(ctx context.Context, t *model.Tracker) error {
+// CreateTracker inserts t at version 1 with its application job. When
+// maxPerTenant > 0 and the tenant has that many live trackers already it
+// answers TRACKER_QUOTA_EXCEEDED instead: the count and the insert run
+// under the tenant row's lock, so creates racing for the last place, on
+// any instance, cannot both win.
+func (r *Trackers) CreateTracker(ctx context.Context, t *model.Tracker, maxPerTenant int) error {
 	return NewTransactor(r.db).InTx(ctx, func(ctx context.Context) error {
 		db := conn(ctx, r.db)
+		if maxPerTenant > 0 {
+			n, err := countUnderTenantLock(db, t.TenantID, &model.Tracker{}, "deleted_at IS NULL")
+			if err != nil {
+				return err
+			}
+			if n >= int64(maxPerTenant) {
+				return errs.Of(errs.ReasonTrackerQuotaExceeded,
+					"the tenant has %d trackers, the most it may have (trackers.max_per_tenant = %d); delete one before creating another",
+					n, maxPerTenant).With("max_trackers", strconv.Itoa(maxPerTenant))
+			}
+		}
 		t.Version, t.CreatedAt, t.UpdatedAt, t.DeletedAt = 1, dbNow(), dbNow(), nil
 		if err := db.Create(t).Error; err != nil {
 			return dbError(err, nil)

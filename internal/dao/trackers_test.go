@@ -279,7 +279,7 @@ func TestTranscriptHitsFollowTrackerChanges(t *testing.T) {
 	e.ingest = conversation.NewIngest(dao.NewConversations(e.db), dao.NewDeals(e.db), dao.NewTransactor(e.db), tracker.NewHook(repo))
 	trackers := dao.NewTrackers(e.db)
 	tr := &model.Tracker{TenantID: e.tenant, Name: "price", Keywords: `["价格"]`, Affiliation: model.AffiliationAnyone}
-	if err := trackers.CreateTracker(t.Context(), tr); err != nil {
+	if err := trackers.CreateTracker(t.Context(), tr, 0); err != nil {
 		t.Fatal(err)
 	}
 	say := func(origin string) int64 {

@@ -322,6 +322,7 @@ func TestEveryConflictChoosesItsGRPCCode(t *testing.T) {
 		ReasonLastAdmin:                      codes.FailedPrecondition,
 		ReasonAppQuotaExceeded:               codes.ResourceExhausted,
 		ReasonSubscriptionQuotaExceeded:      codes.ResourceExhausted,
+		ReasonTrackerQuotaExceeded:           codes.ResourceExhausted,
 		ReasonErasureNotAwaitingConfirmation: codes.FailedPrecondition,
 		ReasonRetentionConfirmationRequired:  codes.FailedPrecondition,
 	}

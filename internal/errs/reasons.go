@@ -61,6 +61,10 @@ const (
 	// subscriptions as it may (webhooks.max_subscriptions_per_app); one
 	// must be deleted before another is created.
 	ReasonSubscriptionQuotaExceeded = "SUBSCRIPTION_QUOTA_EXCEEDED"
+	// ReasonTrackerQuotaExceeded: the tenant has as many trackers as it
+	// may (trackers.max_per_tenant); one must be deleted before another is
+	// created.
+	ReasonTrackerQuotaExceeded = "TRACKER_QUOTA_EXCEEDED"
 
 	// ReasonErasureNotAwaitingConfirmation: the erasure is past its
 	// confirmation (confirmed, running or done); confirming it again
@@ -119,6 +123,7 @@ var reasons = []struct {
 	{ReasonDeliveryNotFound, http.StatusNotFound, 40432},
 	{ReasonAppQuotaExceeded, http.StatusConflict, 40941},
 	{ReasonSubscriptionQuotaExceeded, http.StatusConflict, 40942},
+	{ReasonTrackerQuotaExceeded, http.StatusConflict, 40943},
 	{ReasonErasureNotAwaitingConfirmation, http.StatusConflict, 40905},
 	{ReasonRetentionConfirmationRequired, http.StatusConflict, 40906},
 }
@@ -145,6 +150,8 @@ var grpcCodes = []struct {
 	{ReasonAppQuotaExceeded, codes.ResourceExhausted},
 	// The app has all the subscriptions it may have: likewise a quota.
 	{ReasonSubscriptionQuotaExceeded, codes.ResourceExhausted},
+	// The tenant has all the trackers it may have: likewise a quota.
+	{ReasonTrackerQuotaExceeded, codes.ResourceExhausted},
 	// The job's state forbids the call, and will not change back.
 	{ReasonErasureNotAwaitingConfirmation, codes.FailedPrecondition},
 	// The change waits for its deletions to be confirmed.

@@ -37,7 +37,7 @@ func TestStatsUseCases(t *testing.T) {
 	must(db.Create(&r1).Error)
 	trackers := dao.NewTrackers(db)
 	tr := model.Tracker{TenantID: tenant.ID, Name: "p", Keywords: `["price"]`, Affiliation: model.AffiliationAnyone}
-	must(trackers.CreateTracker(context.Background(), &tr))
+	must(trackers.CreateTracker(context.Background(), &tr, 0))
 	// 20:00 UTC on March 1 is March 2 in Shanghai.
 	conv := model.Conversation{TenantID: tenant.ID, OriginConversationID: "c1", OwnerUserID: r1.ID, BeginTime: time.Date(2026, 3, 1, 20, 0, 0, 0, time.UTC)}
 	must(db.Create(&conv).Error)

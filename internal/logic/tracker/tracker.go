@@ -28,8 +28,10 @@ type Repo interface {
 	ListTrackers(ctx context.Context, tenantID int64) ([]model.Tracker, error)
 	// GetTracker returns a live tracker; TRACKER_NOT_FOUND otherwise.
 	GetTracker(ctx context.Context, tenantID, id int64) (*model.Tracker, error)
-	// CreateTracker inserts t at version 1 and sets its id.
-	CreateTracker(ctx context.Context, t *model.Tracker) error
+	// CreateTracker inserts t at version 1 and sets its id. With
+	// maxPerTenant > 0, a tenant that has that many live trackers gets
+	// TRACKER_QUOTA_EXCEEDED instead, decided atomically with the insert.
+	CreateTracker(ctx context.Context, t *model.Tracker, maxPerTenant int) error
 	// UpdateTracker saves name, keywords and affiliation of a live tracker
 	// and fills t from the stored row. When keywords or affiliation change
 	// (rematch) it bumps the version and queues the job.
@@ -70,6 +72,8 @@ type Trackers struct {
 	// events and tx, when set, write a deletion's tracker.deleted event.
 	events Appender
 	tx     Transactor
+	// max caps a tenant's live trackers (SetMaxPerTenant); 0 is no cap.
+	max int
 }
 
 // NewTrackers serves trackers from repo; applied (may be nil) is called
@@ -80,6 +84,10 @@ func NewTrackers(repo Repo, applied func()) *Trackers {
 	}
 	return &Trackers{repo: repo, applied: applied}
 }
+
+// SetMaxPerTenant caps the live trackers of a tenant: a create past n
+// answers 409 TRACKER_QUOTA_EXCEEDED. Until it is called there is no cap.
+func (t *Trackers) SetMaxPerTenant(n int) { t.max = n }
 
 // List returns every tracker of the caller's tenant; trackers are tenant
 // configuration, visible to every member.
@@ -114,7 +122,7 @@ func (t *Trackers) Create(ctx context.Context, in Input) (Tracker, error) {
 		return Tracker{}, err
 	}
 	row.TenantID = s.TenantID
-	if err := t.repo.CreateTracker(ctx, row); err != nil {
+	if err := t.repo.CreateTracker(ctx, row, t.max); err != nil {
 		return Tracker{}, err
 	}
 	t.applied()

@@ -1,0 +1,80 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+
+	"github.com/megaview/mgvcore/internal/model"
+)
+
+// A tenant's trackers are capped by trackers.max_per_tenant on two
+// instances sharing MariaDB: creates racing on both for the last places
+// never pass the cap, the refusal is 409 TRACKER_QUOTA_EXCEEDED naming it,
+// a delete frees a place, and another tenant's cap is its own.
+func TestTrackerQuotaAcrossTwoInstancesOnMariaDB(t *testing.T) {
+	const limit = 6
+	env := mysqlEnv(t)
+	env["MGV_TRACKERS_MAX_PER_TENANT"] = fmt.Sprint(limit)
+	one, two := NewService(t, env), NewService(t, env)
+	f, other := NewFixture(t, one), NewFixture(t, one)
+	for _, s := range []*Service{one, two} {
+		s.Start()
+	}
+	admin := f.Token(t, f.Admin)
+	body := func(name string) map[string]any { return map[string]any{"name": name, "keywords": []string{"price"}} }
+	live := func() int64 {
+		t.Helper()
+		var n int64
+		if err := f.DB.Model(&model.Tracker{}).Where("tenant_id = ? AND deleted_at IS NULL", f.Tenant.ID).Count(&n).Error; err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	var first int64
+	for i := range limit - 3 {
+		var tr struct{ ID int64 }
+		authCall(t, one, http.MethodPost, "/api/v1/trackers", admin, body(fmt.Sprint("t", i))).want(t, http.StatusCreated, "").decode(t, &tr)
+		if i == 0 {
+			first = tr.ID
+		}
+	}
+
+	// 16 creates at once, half on each instance, for the last 3 places.
+	answers := make([]authResult, 16)
+	fails := make([]error, len(answers))
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range answers {
+		wg.Go(func() {
+			<-start
+			answers[i], fails[i] = tryCall([]*Service{one, two}[i%2], http.MethodPost, "/api/v1/trackers", admin, body(fmt.Sprint("race ", i)))
+		})
+	}
+	close(start)
+	wg.Wait()
+	created := 0
+	for i, a := range answers {
+		switch {
+		case fails[i] != nil:
+			t.Fatal(fails[i])
+		case a.Status == http.StatusCreated:
+			created++
+		case a.Status == http.StatusConflict && a.Reason == "TRACKER_QUOTA_EXCEEDED" && a.Code == 40943 && a.Metadata["max_trackers"] == fmt.Sprint(limit):
+		default:
+			t.Fatalf("a racing create answered %d %s (%s)", a.Status, a.Reason, a.Msg)
+		}
+	}
+	if n := live(); created != 3 || n != limit {
+		t.Fatalf("%d racing creates won, the tenant has %d trackers; want 3 and %d", created, n, limit)
+	}
+
+	// A delete frees a place; another tenant has places of its own.
+	authCall(t, two, http.MethodPost, "/api/v1/trackers", admin, body("over")).want(t, http.StatusConflict, "TRACKER_QUOTA_EXCEEDED")
+	authCall(t, two, http.MethodDelete, fmt.Sprintf("/api/v1/trackers/%d", first), admin, nil).want(t, http.StatusOK, "")
+	authCall(t, one, http.MethodPost, "/api/v1/trackers", admin, body("after delete")).want(t, http.StatusCreated, "")
+	authCall(t, one, http.MethodPost, "/api/v1/trackers", other.Token(t, other.Admin), body("mine")).want(t, http.StatusCreated, "")
+}
