@@ -39,8 +39,14 @@ func (r *TrackerJobs) OnHitsChanged(fn HitsChangedFunc) { r.changed = fn }
 // adding conversations once it holds this many (but always takes one).
 const sentenceBudget = 20_000
 
-// ClaimTrackerJob leases the oldest due job. On MySQL, FOR UPDATE SKIP
-// LOCKED lets concurrent workers pass each other's candidates; on SQLite
+// ClaimTrackerJob leases the oldest due job and takes its tenant's turn:
+// the tenant's other due jobs move to the back of the line (due now), so
+// the next claims, here or on another instance, serve the other tenants'
+// due jobs first. Tenants thus take turns a job at a time, and one that
+// queued hundreds of jobs delays another's by at most a job per worker.
+//
+// On MySQL, FOR UPDATE SKIP LOCKED lets concurrent workers pass each
+// other's candidates and never wait, so claims cannot deadlock; on SQLite
 // (one process) the candidate is read plainly. Either way the lease is
 // taken by an update guarded on the attempts counter, so only one of two
 // racing workers gets the job.
@@ -48,16 +54,32 @@ func (r *TrackerJobs) ClaimTrackerJob(ctx context.Context, lease time.Duration) 
 	var claimed *model.OutboxJob
 	claim := func(db *gorm.DB) error {
 		now := dbNow()
-		q := db.Where("kind = ? AND next_attempt_at <= ?", model.OutboxTrackerApply, now).
-			Order("next_attempt_at").Order("id").Limit(1)
-		if db.Name() == "mysql" {
-			q = q.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate, Options: clause.LockingOptionsSkipLocked})
+		due := func(q *gorm.DB) *gorm.DB {
+			q = q.Model(&model.OutboxJob{}).Where("kind = ? AND next_attempt_at <= ?", model.OutboxTrackerApply, now)
+			if db.Name() == "mysql" {
+				q = q.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate, Options: clause.LockingOptionsSkipLocked})
+			}
+			return q
 		}
 		var jobs []model.OutboxJob
-		if err := q.Find(&jobs).Error; err != nil || len(jobs) == 0 {
+		if err := due(db).Order("next_attempt_at").Order("id").Limit(1).Find(&jobs).Error; err != nil || len(jobs) == 0 {
 			return err
 		}
 		job := jobs[0]
+		// The turn goes first: on SQLite, outside a transaction, a failure
+		// here leaves the job unclaimed rather than leased and dropped. The
+		// update keeps to jobs still due: one another worker leased since
+		// the read keeps its lease.
+		var rest []int64
+		if err := due(db).Where("tenant_id = ? AND id <> ?", job.TenantID, job.ID).Pluck("id", &rest).Error; err != nil {
+			return err
+		}
+		if len(rest) > 0 {
+			err := db.Exec("UPDATE outbox SET next_attempt_at = ? WHERE id IN ? AND next_attempt_at <= ?", now, rest, now).Error
+			if err != nil {
+				return err
+			}
+		}
 		res := db.Exec("UPDATE outbox SET attempts = ?, next_attempt_at = ? WHERE id = ? AND attempts = ?",
 			job.Attempts+1, now.Add(lease), job.ID, job.Attempts)
 		if res.Error != nil || res.RowsAffected == 0 {
@@ -71,7 +93,9 @@ func (r *TrackerJobs) ClaimTrackerJob(ctx context.Context, lease time.Duration) 
 	db := r.db.WithContext(ctx)
 	var err error
 	if db.Name() == "mysql" {
-		err = db.Transaction(claim)
+		// READ COMMITTED: the locking reads keep no lock on the rows they
+		// pass over (other tenants' jobs, leased ones), nor on gaps.
+		err = db.Transaction(claim, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 	} else {
 		err = claim(db)
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/megaview/mgvcore/internal/model"
 )
@@ -77,4 +78,51 @@ func TestTrackerQuotaAcrossTwoInstancesOnMariaDB(t *testing.T) {
 	authCall(t, two, http.MethodDelete, fmt.Sprintf("/api/v1/trackers/%d", first), admin, nil).want(t, http.StatusOK, "")
 	authCall(t, one, http.MethodPost, "/api/v1/trackers", admin, body("after delete")).want(t, http.StatusCreated, "")
 	authCall(t, one, http.MethodPost, "/api/v1/trackers", other.Token(t, other.Admin), body("mine")).want(t, http.StatusCreated, "")
+}
+
+// One tenant's burst of tracker changes does not hold up another's: on
+// the real binary and MariaDB, a tracker the second tenant creates after
+// the first tenant queued 60 is applied while most of those still wait.
+func TestTrackerJobsFairAcrossTenantsOnMariaDB(t *testing.T) {
+	s := NewService(t, mysqlEnv(t))
+	busy, quiet := NewFixture(t, s), NewFixture(t, s)
+	s.Start()
+	busyAdmin, quietAdmin := busy.Token(t, busy.Admin), quiet.Token(t, quiet.Admin)
+	pending := func(tenant int64) int64 {
+		t.Helper()
+		var n int64
+		if err := busy.DB.Model(&model.OutboxJob{}).Where("kind = ? AND tenant_id = ?", model.OutboxTrackerApply, tenant).Count(&n).Error; err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	const burst = 60
+	for i := range burst {
+		authCall(t, s, http.MethodPost, "/api/v1/trackers", busyAdmin, map[string]any{"name": fmt.Sprint("burst ", i), "keywords": []string{"price"}}).
+			want(t, http.StatusCreated, "")
+	}
+	var tr struct{ ID int64 }
+	authCall(t, s, http.MethodPost, "/api/v1/trackers", quietAdmin, map[string]any{"name": "mine", "keywords": []string{"budget"}}).
+		want(t, http.StatusCreated, "").decode(t, &tr)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		list := listTrackers(t, s, quietAdmin)
+		if len(list) != 1 || list[0].ID != tr.ID {
+			t.Fatalf("the quiet tenant's trackers: %+v", list)
+		}
+		if !list[0].Applying {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the quiet tenant's tracker still applying; the busy tenant has %d jobs pending", pending(busy.Tenant.ID))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Jobs run one paced batch each (10 a second), so most of the burst
+	// still waits: the quiet tenant's job went ahead of them.
+	n := pending(busy.Tenant.ID)
+	t.Logf("the busy tenant had %d of %d jobs pending when the quiet one's was done", n, burst)
+	if n < burst/4 {
+		t.Fatalf("the quiet tenant's tracker was applied after all but %d of the busy tenant's %d jobs", n, burst)
+	}
 }

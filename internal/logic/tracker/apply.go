@@ -20,7 +20,9 @@ type MatchFunc = func(tracker *model.Tracker, sentences []model.Sentence, partic
 // rows of kind tracker_apply, written with the tracker change they follow.
 type JobRepo interface {
 	// ClaimTrackerJob leases the oldest due job for lease, or returns nil
-	// when none is due. Two workers never hold the same job.
+	// when none is due. Two workers never hold the same job. Tenants take
+	// turns: a claim puts its tenant's other due jobs behind every other
+	// tenant's, so one tenant's many jobs do not hold up another's.
 	ClaimTrackerJob(ctx context.Context, lease time.Duration) (*model.OutboxJob, error)
 	// ApplyTrackerBatch, in one transaction: renews the lease, checks that
 	// the job and its tracker version are current, matches the next batch of
