@@ -25,9 +25,19 @@ func NewTrackers(db *gorm.DB) *Trackers { return &Trackers{db: db} }
 // ListTrackers returns the live trackers of a tenant by id, in the
 // transaction ctx carries if any.
 func (r *Trackers) ListTrackers(ctx context.Context, tenantID int64) ([]model.Tracker, error) {
+	return r.PageTrackers(ctx, tenantID, 0, 0)
+}
+
+// PageTrackers returns the live trackers of a tenant with an id above
+// afterID by id, at most limit of them (all when limit is 0), in the
+// transaction ctx carries if any.
+func (r *Trackers) PageTrackers(ctx context.Context, tenantID, afterID int64, limit int) ([]model.Tracker, error) {
 	var out []model.Tracker
-	err := conn(ctx, r.db).Where("tenant_id = ? AND deleted_at IS NULL", tenantID).Order("id").Find(&out).Error
-	return out, dbError(err, nil)
+	q := conn(ctx, r.db).Where("tenant_id = ? AND deleted_at IS NULL AND id > ?", tenantID, afterID).Order("id")
+	if limit > 0 {
+		q = q.Limit(limit)
+	}
+	return out, dbError(q.Find(&out).Error, nil)
 }
 
 // GetTracker returns a live tracker of the tenant.

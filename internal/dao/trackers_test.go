@@ -141,8 +141,8 @@ func TestTrackerApplicationSQLite(t *testing.T) {
 	if jobs := e.pendingJobs(t, tr.ID); len(jobs) != 1 || jobs[0].Version != 1 {
 		t.Fatalf("jobs after create: %+v", jobs)
 	}
-	if list, _ := e.trackers.List(admin); len(list) != 1 || !list[0].Applying {
-		t.Fatalf("list while applying: %+v", list)
+	if page, _ := e.trackers.List(admin, tracker.ListRequest{}); len(page.Trackers) != 1 || !page.Trackers[0].Applying {
+		t.Fatalf("list while applying: %+v", page)
 	}
 	// Batches of two: (c1, c2), (c3, c4), then done.
 	if n := e.drain(t, 2); n != 3 {
@@ -154,8 +154,8 @@ func TestTrackerApplicationSQLite(t *testing.T) {
 	if jobs := e.pendingJobs(t, tr.ID); len(jobs) != 0 {
 		t.Errorf("jobs left: %+v", jobs)
 	}
-	if list, _ := e.trackers.List(admin); list[0].Applying {
-		t.Errorf("still applying: %+v", list)
+	if page, _ := e.trackers.List(admin, tracker.ListRequest{}); page.Trackers[0].Applying {
+		t.Errorf("still applying: %+v", page)
 	}
 
 	// A transcript written now is matched by the hook, in its transaction.

@@ -16,14 +16,15 @@ type Trackers struct {
 	Stats    *stats.Stats
 }
 
-// ListTrackers returns every tracker of the tenant.
-func (s Trackers) ListTrackers(ctx context.Context, _ *openv1.ListTrackersRequest) (*openv1.ListTrackersResponse, error) {
-	ts, err := s.Trackers.List(ctx)
+// ListTrackers returns the tenant's trackers by id, a page at a time when
+// asked to.
+func (s Trackers) ListTrackers(ctx context.Context, req *openv1.ListTrackersRequest) (*openv1.ListTrackersResponse, error) {
+	page, err := s.Trackers.List(ctx, tracker.ListRequest{PageSize: int(req.GetPageSize()), PageToken: req.GetPageToken()})
 	if err != nil {
 		return nil, err
 	}
-	out := &openv1.ListTrackersResponse{Trackers: make([]*openv1.Tracker, 0, len(ts))}
-	for _, t := range ts {
+	out := &openv1.ListTrackersResponse{Trackers: make([]*openv1.Tracker, 0, len(page.Trackers)), NextPageToken: page.NextPageToken}
+	for _, t := range page.Trackers {
 		out.Trackers = append(out.Trackers, &openv1.Tracker{
 			Id: t.ID, Name: t.Name, Keywords: t.Keywords, Affiliation: trackerAffiliations.value(t.Affiliation),
 		})

@@ -69,17 +69,29 @@ func (h Trackers) Routes(r Router) {
 	r.Handle(http.MethodGet, "/api/v1/trackers/:id/stats", openv1.TrackerService_GetTrackerStats_FullMethodName, h.TrackerStats)
 }
 
-// List is GET /trackers: every tracker of the tenant, by id.
+// TrackerListJSON is a page of trackers.
+type TrackerListJSON struct {
+	Trackers      []TrackerJSON `json:"trackers"`
+	NextPageToken string        `json:"next_page_token"`
+}
+
+// List is GET /trackers?page_size=&page_token=: the tenant's trackers by
+// id, a page at a time; with neither parameter every tracker at once.
 func (h Trackers) List(c echo.Context) error {
-	ts, err := h.Trackers.List(c.Request().Context())
+	q := c.QueryParams()
+	size, err := optInt(q, "page_size")
 	if err != nil {
 		return err
 	}
-	out := make([]TrackerJSON, 0, len(ts))
-	for _, t := range ts {
-		out = append(out, TrackerJSON(t))
+	page, err := h.Trackers.List(c.Request().Context(), tracker.ListRequest{PageSize: int(size), PageToken: q.Get("page_token")})
+	if err != nil {
+		return err
 	}
-	return render.OK(c, map[string]any{"trackers": out})
+	out := TrackerListJSON{Trackers: make([]TrackerJSON, 0, len(page.Trackers)), NextPageToken: page.NextPageToken}
+	for _, t := range page.Trackers {
+		out.Trackers = append(out.Trackers, TrackerJSON(t))
+	}
+	return render.OK(c, out)
 }
 
 // Create is POST /trackers (admins): {name, keywords, affiliation}.

@@ -42,3 +42,25 @@ func PageSize(n int) (int, error) {
 	}
 	return n, nil
 }
+
+// idCursor is the cursor of a list paged by id: the last id shown, so rows
+// created or deleted meanwhile neither repeat nor shift the others.
+type idCursor struct {
+	AfterID int64 `json:"a"`
+}
+
+// EncodeIDPageToken makes the token of the page after the row with id.
+func EncodeIDPageToken(id int64) string { return EncodePageToken(idCursor{AfterID: id}) }
+
+// DecodeIDPageToken reads a token of EncodeIDPageToken: the id the next
+// page starts after, 0 for an empty token.
+func DecodeIDPageToken(token string) (int64, error) {
+	var cur idCursor
+	if err := DecodePageToken(token, &cur); err != nil {
+		return 0, err
+	}
+	if cur.AfterID < 0 {
+		return 0, errs.InvalidArgument("page_token", "is not a token this service issued")
+	}
+	return cur.AfterID, nil
+}

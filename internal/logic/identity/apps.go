@@ -141,10 +141,6 @@ type AppPage struct {
 	NextPageToken string
 }
 
-type appCursor struct {
-	AfterID int64 `json:"a"`
-}
-
 // List pages the tenant's apps by id. The cursor is the last id shown, so
 // apps created or deleted meanwhile neither repeat nor shift the others.
 func (m *Apps) List(ctx context.Context, req ListAppsRequest) (AppPage, error) {
@@ -156,21 +152,18 @@ func (m *Apps) List(ctx context.Context, req ListAppsRequest) (AppPage, error) {
 	if err != nil {
 		return AppPage{}, err
 	}
-	var cur appCursor
-	if err := access.DecodePageToken(req.PageToken, &cur); err != nil {
+	after, err := access.DecodeIDPageToken(req.PageToken)
+	if err != nil {
 		return AppPage{}, err
 	}
-	if cur.AfterID < 0 {
-		return AppPage{}, errs.InvalidArgument("page_token", "is not a token this service issued")
-	}
-	apps, err := m.apps.List(ctx, s.TenantID, cur.AfterID, size+1)
+	apps, err := m.apps.List(ctx, s.TenantID, after, size+1)
 	if err != nil {
 		return AppPage{}, err
 	}
 	var page AppPage
 	if len(apps) > size {
 		apps = apps[:size]
-		page.NextPageToken = access.EncodePageToken(appCursor{AfterID: apps[size-1].ID})
+		page.NextPageToken = access.EncodeIDPageToken(apps[size-1].ID)
 	}
 	for i := range apps {
 		m.graceEnded(&apps[i])

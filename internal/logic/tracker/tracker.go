@@ -24,8 +24,10 @@ const (
 // matches writes, in the same transaction, a tracker_apply job for the
 // tracker's new version and drops the jobs of older versions.
 type Repo interface {
-	// ListTrackers returns the live trackers of a tenant, ordered by id.
-	ListTrackers(ctx context.Context, tenantID int64) ([]model.Tracker, error)
+	// PageTrackers returns the live trackers of a tenant with an id above
+	// afterID, ordered by id, at most limit of them (every one when limit
+	// is 0).
+	PageTrackers(ctx context.Context, tenantID, afterID int64, limit int) ([]model.Tracker, error)
 	// GetTracker returns a live tracker; TRACKER_NOT_FOUND otherwise.
 	GetTracker(ctx context.Context, tenantID, id int64) (*model.Tracker, error)
 	// CreateTracker inserts t at version 1 and sets its id. With
@@ -89,26 +91,62 @@ func NewTrackers(repo Repo, applied func()) *Trackers {
 // answers 409 TRACKER_QUOTA_EXCEEDED. Until it is called there is no cap.
 func (t *Trackers) SetMaxPerTenant(n int) { t.max = n }
 
-// List returns every tracker of the caller's tenant; trackers are tenant
-// configuration, visible to every member.
-func (t *Trackers) List(ctx context.Context) ([]Tracker, error) {
+// ListRequest pages a tenant's trackers by id: PageSize 1..100, PageToken
+// from the previous page. With neither, the list is whole, as it was before
+// it was paged (a tenant has at most trackers.max_per_tenant); with a
+// token alone a page holds 20.
+type ListRequest struct {
+	PageSize  int
+	PageToken string
+}
+
+// Page is a page of trackers by id; NextPageToken is empty on the last.
+type Page struct {
+	Trackers      []Tracker
+	NextPageToken string
+}
+
+// List pages the trackers of the caller's tenant by id; trackers are
+// tenant configuration, visible to every member. The cursor is the last id
+// shown, so trackers created or deleted meanwhile neither repeat nor shift
+// the others.
+func (t *Trackers) List(ctx context.Context, req ListRequest) (Page, error) {
 	s, err := access.Require(ctx, access.Read)
 	if err != nil {
-		return nil, err
+		return Page{}, err
 	}
-	rows, err := t.repo.ListTrackers(ctx, s.TenantID)
+	size := 0 // the whole list
+	if req.PageSize != 0 || req.PageToken != "" {
+		if size, err = access.PageSize(req.PageSize); err != nil {
+			return Page{}, err
+		}
+	}
+	after, err := access.DecodeIDPageToken(req.PageToken)
 	if err != nil {
-		return nil, err
+		return Page{}, err
+	}
+	limit := 0
+	if size > 0 {
+		limit = size + 1 // one more tells whether a next page exists
+	}
+	rows, err := t.repo.PageTrackers(ctx, s.TenantID, after, limit)
+	if err != nil {
+		return Page{}, err
+	}
+	var page Page
+	if size > 0 && len(rows) > size {
+		rows = rows[:size]
+		page.NextPageToken = access.EncodeIDPageToken(rows[size-1].ID)
 	}
 	applying, err := t.repo.ApplyingTrackers(ctx, s.TenantID)
 	if err != nil {
-		return nil, err
+		return Page{}, err
 	}
-	out := make([]Tracker, 0, len(rows))
+	page.Trackers = make([]Tracker, 0, len(rows))
 	for i := range rows {
-		out = append(out, trackerView(&rows[i], applying[rows[i].ID]))
+		page.Trackers = append(page.Trackers, trackerView(&rows[i], applying[rows[i].ID]))
 	}
-	return out, nil
+	return page, nil
 }
 
 // Create adds a tracker and queues its application to existing conversations.

@@ -2,6 +2,7 @@ package tracker_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -52,7 +53,8 @@ func TestTrackerCRUD(t *testing.T) {
 		model.RoleRep: accesstest.User(model.RoleRep, 1, 11), model.RoleManager: accesstest.User(model.RoleManager, 1, 11),
 		model.RoleApp: accesstest.App(1, "read"),
 	} {
-		list, err := tr.List(ctx)
+		page, err := tr.List(ctx, tracker.ListRequest{})
+		list := page.Trackers
 		if err != nil || len(list) != 1 || !slices.Equal(list[0].Keywords, []string{"price", "cost"}) {
 			t.Errorf("%s list: %+v %v", role, list, err)
 		}
@@ -64,26 +66,87 @@ func TestTrackerCRUD(t *testing.T) {
 			t.Errorf("%s delete: %v", role, err)
 		}
 	}
-	if list, _ := tr.List(accesstest.User(model.RoleAdmin, 2, 20)); len(list) != 0 {
-		t.Errorf("other tenant sees %+v", list)
+	if page, _ := tr.List(accesstest.User(model.RoleAdmin, 2, 20), tracker.ListRequest{}); len(page.Trackers) != 0 {
+		t.Errorf("other tenant sees %+v", page)
 	}
 	if _, err := tr.Update(accesstest.User(model.RoleAdmin, 2, 20), created.ID, tracker.Input{Name: "x", Keywords: []string{"y"}}); errs.ReasonOf(err) != errs.ReasonTrackerNotFound {
 		t.Errorf("other tenant update: %v", err)
 	}
-	if _, err := tr.List(accesstest.App(1, "ingest")); errs.ReasonOf(err) != errs.ReasonPermissionDenied {
+	if _, err := tr.List(accesstest.App(1, "ingest"), tracker.ListRequest{}); errs.ReasonOf(err) != errs.ReasonPermissionDenied {
 		t.Errorf("app without read: %v", err)
 	}
-	if _, err := tr.List(context.Background()); errs.ReasonOf(err) != errs.ReasonUnauthenticated {
+	if _, err := tr.List(context.Background(), tracker.ListRequest{}); errs.ReasonOf(err) != errs.ReasonUnauthenticated {
 		t.Errorf("anonymous: %v", err)
 	}
 
 	if err := tr.Delete(admin, created.ID); err != nil || wakes != 3 {
 		t.Fatalf("delete: %v, wakes %d", err, wakes)
 	}
-	if list, _ := tr.List(admin); len(list) != 0 {
-		t.Errorf("after delete: %+v", list)
+	if page, _ := tr.List(admin, tracker.ListRequest{}); len(page.Trackers) != 0 {
+		t.Errorf("after delete: %+v", page)
 	}
 	if err := tr.Delete(admin, created.ID); errs.ReasonOf(err) != errs.ReasonTrackerNotFound {
 		t.Errorf("second delete: %v", err)
+	}
+}
+
+// The list pages by id when asked to, and is whole when not: a client
+// that sends neither page_size nor page_token gets every tracker, as
+// before the list was paged.
+func TestTrackerListPages(t *testing.T) {
+	tr := tracker.NewTrackers(dao.NewTrackers(daotest.Open(t)), nil)
+	admin := accesstest.User(model.RoleAdmin, 1, 10)
+	var ids []int64
+	for i := range 5 {
+		c, err := tr.Create(admin, tracker.Input{Name: fmt.Sprint("t", i), Keywords: []string{"price"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, c.ID)
+	}
+	idsOf := func(p tracker.Page) []int64 {
+		out := []int64{}
+		for _, x := range p.Trackers {
+			out = append(out, x.ID)
+		}
+		return out
+	}
+	whole, err := tr.List(admin, tracker.ListRequest{})
+	if err != nil || !slices.Equal(idsOf(whole), ids) || whole.NextPageToken != "" {
+		t.Fatalf("whole list: %v %q %v", idsOf(whole), whole.NextPageToken, err)
+	}
+
+	// Pages of two; a tracker deleted between pages neither shifts nor
+	// repeats the others.
+	first, err := tr.List(admin, tracker.ListRequest{PageSize: 2})
+	if err != nil || !slices.Equal(idsOf(first), ids[:2]) || first.NextPageToken == "" || !first.Trackers[0].Applying {
+		t.Fatalf("first page: %+v %v", first, err)
+	}
+	if err := tr.Delete(admin, ids[2]); err != nil {
+		t.Fatal(err)
+	}
+	second, err := tr.List(admin, tracker.ListRequest{PageSize: 2, PageToken: first.NextPageToken})
+	if err != nil || !slices.Equal(idsOf(second), ids[3:5]) || second.NextPageToken != "" {
+		t.Fatalf("second and last page: %v %q %v", idsOf(second), second.NextPageToken, err)
+	}
+	// A token alone pages by 20.
+	rest, err := tr.List(admin, tracker.ListRequest{PageToken: first.NextPageToken})
+	if err != nil || !slices.Equal(idsOf(rest), ids[3:]) || rest.NextPageToken != "" {
+		t.Fatalf("token alone: %v %q %v", idsOf(rest), rest.NextPageToken, err)
+	}
+
+	for _, bad := range []struct {
+		req   tracker.ListRequest
+		field string
+	}{
+		{tracker.ListRequest{PageSize: 101}, "page_size"},
+		{tracker.ListRequest{PageSize: -1}, "page_size"},
+		{tracker.ListRequest{PageToken: "not a token"}, "page_token"},
+		{tracker.ListRequest{PageToken: "eyJhIjotMX0"}, "page_token"}, // {"a":-1}
+	} {
+		_, err := tr.List(admin, bad.req)
+		if e := errs.From(err); e.Reason != errs.ReasonInvalidArgument || e.Metadata["field"] != bad.field {
+			t.Errorf("%+v: %v", bad.req, err)
+		}
 	}
 }

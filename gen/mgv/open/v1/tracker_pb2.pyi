@@ -40,14 +40,20 @@ class Tracker(_message.Message):
     def __init__(self, id: _Optional[int] = ..., name: _Optional[str] = ..., keywords: _Optional[_Iterable[str]] = ..., affiliation: _Optional[_Union[TrackerAffiliation, str]] = ...) -> None: ...
 
 class ListTrackersRequest(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class ListTrackersResponse(_message.Message):
-    __slots__ = ("trackers",)
+    __slots__ = ("trackers", "next_page_token")
     TRACKERS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     trackers: _containers.RepeatedCompositeFieldContainer[Tracker]
-    def __init__(self, trackers: _Optional[_Iterable[_Union[Tracker, _Mapping]]] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, trackers: _Optional[_Iterable[_Union[Tracker, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class GetTrackerStatsRequest(_message.Message):
     __slots__ = ("tracker_id", "group_by", "start_time", "end_time")

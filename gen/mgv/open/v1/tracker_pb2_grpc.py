@@ -34,7 +34,11 @@ class TrackerServiceServicer(object):
     """
 
     def ListTrackers(self, request, context):
-        """ListTrackers returns every tracker of the tenant, ordered by id.
+        """ListTrackers returns the trackers of the tenant, ordered by id. With
+        page_size or page_token set it returns a page and a next_page_token to
+        follow until it is empty; with neither it returns every tracker at once
+        (at most trackers.max_per_tenant, 200 by default), as it did before
+        the list was paged.
 
         Scope: read.
         """

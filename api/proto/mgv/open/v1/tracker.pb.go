@@ -208,9 +208,14 @@ func (x *Tracker) GetAffiliation() TrackerAffiliation {
 	return TrackerAffiliation_TRACKER_AFFILIATION_UNSPECIFIED
 }
 
-// Request of TrackerService.ListTrackers; it has no fields.
+// Request of TrackerService.ListTrackers.
 type ListTrackersRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Trackers per page, 1..100; 0 means 20 when page_token is set, and the
+	// whole list when it is not.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of the previous page; empty for the first page.
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -245,11 +250,28 @@ func (*ListTrackersRequest) Descriptor() ([]byte, []int) {
 	return file_mgv_open_v1_tracker_proto_rawDescGZIP(), []int{1}
 }
 
+func (x *ListTrackersRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListTrackersRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 // Response of TrackerService.ListTrackers.
 type ListTrackersResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// All trackers of the tenant, ordered by id.
-	Trackers      []*Tracker `protobuf:"bytes,1,rep,name=trackers,proto3" json:"trackers,omitempty"`
+	// This page of the tenant's trackers (all of them when the request set
+	// neither page_size nor page_token), ordered by id.
+	Trackers []*Tracker `protobuf:"bytes,1,rep,name=trackers,proto3" json:"trackers,omitempty"`
+	// Token for the next page; empty when this is the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -289,6 +311,13 @@ func (x *ListTrackersResponse) GetTrackers() []*Tracker {
 		return x.Trackers
 	}
 	return nil
+}
+
+func (x *ListTrackersResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 // Request of TrackerService.GetTrackerStats.
@@ -504,10 +533,14 @@ const file_mgv_open_v1_tracker_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1a\n" +
 	"\bkeywords\x18\x03 \x03(\tR\bkeywords\x12A\n" +
-	"\vaffiliation\x18\x04 \x01(\x0e2\x1f.mgv.open.v1.TrackerAffiliationR\vaffiliation\"\x15\n" +
-	"\x13ListTrackersRequest\"H\n" +
+	"\vaffiliation\x18\x04 \x01(\x0e2\x1f.mgv.open.v1.TrackerAffiliationR\vaffiliation\"Q\n" +
+	"\x13ListTrackersRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"p\n" +
 	"\x14ListTrackersResponse\x120\n" +
-	"\btrackers\x18\x01 \x03(\v2\x14.mgv.open.v1.TrackerR\btrackers\"\xe6\x01\n" +
+	"\btrackers\x18\x01 \x03(\v2\x14.mgv.open.v1.TrackerR\btrackers\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xe6\x01\n" +
 	"\x16GetTrackerStatsRequest\x12\x1d\n" +
 	"\n" +
 	"tracker_id\x18\x01 \x01(\x03R\ttrackerId\x12;\n" +

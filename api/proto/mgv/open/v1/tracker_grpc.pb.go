@@ -32,7 +32,11 @@ const (
 // TrackerService reads the tenant's keyword trackers and how often they hit.
 // Trackers are managed in the Megaview apps.
 type TrackerServiceClient interface {
-	// ListTrackers returns every tracker of the tenant, ordered by id.
+	// ListTrackers returns the trackers of the tenant, ordered by id. With
+	// page_size or page_token set it returns a page and a next_page_token to
+	// follow until it is empty; with neither it returns every tracker at once
+	// (at most trackers.max_per_tenant, 200 by default), as it did before
+	// the list was paged.
 	//
 	// Scope: read.
 	ListTrackers(ctx context.Context, in *ListTrackersRequest, opts ...grpc.CallOption) (*ListTrackersResponse, error)
@@ -79,7 +83,11 @@ func (c *trackerServiceClient) GetTrackerStats(ctx context.Context, in *GetTrack
 // TrackerService reads the tenant's keyword trackers and how often they hit.
 // Trackers are managed in the Megaview apps.
 type TrackerServiceServer interface {
-	// ListTrackers returns every tracker of the tenant, ordered by id.
+	// ListTrackers returns the trackers of the tenant, ordered by id. With
+	// page_size or page_token set it returns a page and a next_page_token to
+	// follow until it is empty; with neither it returns every tracker at once
+	// (at most trackers.max_per_tenant, 200 by default), as it did before
+	// the list was paged.
 	//
 	// Scope: read.
 	ListTrackers(context.Context, *ListTrackersRequest) (*ListTrackersResponse, error)
