@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
 	"github.com/megaview/mgvcore/internal/http/controller"
@@ -238,4 +239,22 @@ func TestTrackerGRPCErrors(t *testing.T) {
 	}
 	_, err = client.ListTrackers(authBearer(t.Context(), noRead), &openv1.ListTrackersRequest{})
 	wantRPC(t, "app without read", err, codes.PermissionDenied, "PERMISSION_DENIED")
+
+	// The scope comes before the arguments: an app without read learns
+	// nothing about them, valid or not.
+	from, to := timestamppb.New(time.Now().Add(-time.Hour)), timestamppb.Now()
+	bad := map[string]*openv1.GetTrackerStatsRequest{
+		"tracker_id": {GroupBy: openv1.TrackerStatsGroupBy_TRACKER_STATS_GROUP_BY_DAY, StartTime: from, EndTime: to},
+		"group_by":   {TrackerId: 1, StartTime: from, EndTime: to},
+		"start_time": {TrackerId: 1, GroupBy: openv1.TrackerStatsGroupBy_TRACKER_STATS_GROUP_BY_DAY, StartTime: &timestamppb.Timestamp{Nanos: -1}, EndTime: to},
+		"end_time":   {TrackerId: 1, GroupBy: openv1.TrackerStatsGroupBy_TRACKER_STATS_GROUP_BY_DAY, StartTime: from},
+	}
+	for field, req := range bad {
+		_, err = client.GetTrackerStats(authBearer(t.Context(), noRead), req)
+		wantRPC(t, "app without read, bad "+field, err, codes.PermissionDenied, "PERMISSION_DENIED")
+		_, err = client.GetTrackerStats(ctx, req)
+		if code, reason, md := rpcReason(err); code != codes.InvalidArgument || reason != "INVALID_ARGUMENT" || md["field"] != field {
+			t.Errorf("bad %s: %v, want INVALID_ARGUMENT naming %s", field, err, field)
+		}
+	}
 }

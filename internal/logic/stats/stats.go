@@ -78,10 +78,15 @@ type TrackerStats struct {
 	Buckets   []TrackerStatsBucket
 }
 
-// TrackerStats counts a tracker's hits in the caller's conversations.
+// TrackerStats counts a tracker's hits in the caller's conversations. The
+// caller's scope is checked before any argument, so a caller without it
+// learns nothing about the request.
 func (st *Stats) TrackerStats(ctx context.Context, req TrackerStatsRequest) (TrackerStats, error) {
 	s, err := access.Require(ctx, access.Read)
 	if err != nil {
+		return TrackerStats{}, err
+	}
+	if err := access.CheckID("tracker_id", req.TrackerID); err != nil {
 		return TrackerStats{}, err
 	}
 	if req.GroupBy != GroupByOwner && req.GroupBy != GroupByDay {

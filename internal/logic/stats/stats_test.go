@@ -59,11 +59,20 @@ func TestStatsUseCases(t *testing.T) {
 		t.Errorf("by owner: %+v %v", byOwner, err)
 	}
 	for name, req := range map[string]stats.TrackerStatsRequest{
-		"group_by": {TrackerID: tr.ID, GroupBy: "week", From: from, To: to},
-		"to":       {TrackerID: tr.ID, GroupBy: stats.GroupByDay, From: from, To: from.AddDate(2, 0, 0)},
+		"tracker_id": {GroupBy: stats.GroupByDay, From: from, To: to},
+		"group_by":   {TrackerID: tr.ID, GroupBy: "week", From: from, To: to},
+		"to":         {TrackerID: tr.ID, GroupBy: stats.GroupByDay, From: from, To: from.AddDate(2, 0, 0)},
 	} {
 		if _, err := st.TrackerStats(rep, req); errs.ReasonOf(err) != errs.ReasonInvalidArgument || errs.From(err).Metadata["field"] != name {
 			t.Errorf("want an error on %s, got %v", name, err)
+		}
+	}
+	// The scope comes first: a caller without it learns nothing about the
+	// arguments.
+	ingest := accesstest.App(tenant.ID, "ingest")
+	for _, req := range []stats.TrackerStatsRequest{{}, {TrackerID: tr.ID, GroupBy: "week"}, {TrackerID: tr.ID + 1, GroupBy: stats.GroupByDay, From: from, To: to}} {
+		if _, err := st.TrackerStats(ingest, req); errs.ReasonOf(err) != errs.ReasonPermissionDenied {
+			t.Errorf("an app without read, %+v: %v", req, err)
 		}
 	}
 	other := accesstest.User(model.RoleAdmin, tenant.ID+1, 1)

@@ -49,7 +49,8 @@ class TrackerServiceServicer(object):
     def GetTrackerStats(self, request, context):
         """GetTrackerStats counts a tracker's hits in the conversations in scope
         whose begin_time is in [start_time, end_time), grouped by owner or by
-        day. An unknown tracker is NOT_FOUND.
+        day. An unknown tracker is NOT_FOUND. The scope is checked before the
+        arguments: a caller without it is PERMISSION_DENIED whatever it sent.
 
         Scope: read.
         """

@@ -42,7 +42,8 @@ type TrackerServiceClient interface {
 	ListTrackers(ctx context.Context, in *ListTrackersRequest, opts ...grpc.CallOption) (*ListTrackersResponse, error)
 	// GetTrackerStats counts a tracker's hits in the conversations in scope
 	// whose begin_time is in [start_time, end_time), grouped by owner or by
-	// day. An unknown tracker is NOT_FOUND.
+	// day. An unknown tracker is NOT_FOUND. The scope is checked before the
+	// arguments: a caller without it is PERMISSION_DENIED whatever it sent.
 	//
 	// Scope: read.
 	GetTrackerStats(ctx context.Context, in *GetTrackerStatsRequest, opts ...grpc.CallOption) (*GetTrackerStatsResponse, error)
@@ -93,7 +94,8 @@ type TrackerServiceServer interface {
 	ListTrackers(context.Context, *ListTrackersRequest) (*ListTrackersResponse, error)
 	// GetTrackerStats counts a tracker's hits in the conversations in scope
 	// whose begin_time is in [start_time, end_time), grouped by owner or by
-	// day. An unknown tracker is NOT_FOUND.
+	// day. An unknown tracker is NOT_FOUND. The scope is checked before the
+	// arguments: a caller without it is PERMISSION_DENIED whatever it sent.
 	//
 	// Scope: read.
 	GetTrackerStats(context.Context, *GetTrackerStatsRequest) (*GetTrackerStatsResponse, error)
