@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -476,4 +477,84 @@ func TestTranscriptSpeakersAreBounded(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A sentence's text may run over lines and hold tabs, but a control
+// character (NUL, a terminal escape, DEL, a C1 control) refuses the
+// transcript on the chunk that carries it, with INVALID_ARGUMENT naming the
+// sentence and the character, and the transcript stored before stays.
+func TestTranscriptTextRefusesControlCharacters(t *testing.T) {
+	s := NewService(t, nil)
+	f := NewFixture(t, s)
+	s.Start()
+	p := newPartner(t, s.GRPC(), f.AppToken(t))
+	id := p.create("control-chars", f.Reps[0].ID, time.Now().Add(-time.Hour), 3_600_000, nil)
+	good := transcript(30, "good")
+	good[4].Text = "第一句\r\n\tsecond line"
+	if res, err := p.put(id, good, 10); err != nil || res.SentenceCount != 30 {
+		t.Fatalf("a transcript with line breaks and tabs: %v %v", res, err)
+	}
+	stored := func(what string) {
+		t.Helper()
+		got, err := p.conv.GetTranscript(p.ctx, &openv1.GetTranscriptRequest{ConversationId: id})
+		if err != nil || len(got.Sentences) != 30 || got.Sentences[4].Text != good[4].Text || got.Sentences[29].Text != good[29].Text {
+			t.Fatalf("%s: the stored transcript is %d sentences (%v)", what, len(got.GetSentences()), err)
+		}
+	}
+	stored("the transcript with line breaks")
+	for _, tc := range []struct {
+		text, char string
+	}{
+		{"\x1b[2J\x1b[31mALERT", "U+001B"},
+		{"nul\x00byte", "U+0000"},
+		{"delete\x7f", "U+007F"},
+		{"next line\u0085", "U+0085"},
+		{"csi\u009b31m", "U+009B"},
+		{"bell\a", "U+0007"},
+	} {
+		bad := transcript(30, "bad")
+		bad[17].Text = tc.text
+		// The second chunk carries the control character: the server
+		// refuses it there, before the third is read.
+		_, err := p.put(id, bad, 10)
+		code, reason, md := rpcReason(err)
+		if code != codes.InvalidArgument || reason != errs.ReasonInvalidArgument || md["field"] != "sentence.text" || md["seq"] != "17" ||
+			!strings.Contains(status.Convert(err).Message(), tc.char) || !strings.Contains(status.Convert(err).Message(), "seq 17") {
+			t.Fatalf("%q: %v (%v), want INVALID_ARGUMENT naming sentence.text, seq 17 and %s", tc.text, err, md, tc.char)
+		}
+		stored(fmt.Sprintf("after the refused %q", tc.text))
+	}
+
+	// Text that is not UTF-8 cannot come from a conforming client: put
+	// on the wire by hand, it is refused as the chunk's malformed message,
+	// a 400 and not a failure of the server.
+	raw, err := s.GRPC().NewStream(p.ctx, &openv1.ConversationService_ServiceDesc.Streams[0],
+		openv1.ConversationService_PutTranscript_FullMethodName, grpc.ForceCodecV2(rawCodec{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame := func(m *openv1.PutTranscriptRequest) []byte {
+		b, err := proto.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	chunk := frame(&openv1.PutTranscriptRequest{Payload: &openv1.PutTranscriptRequest_Chunk{Chunk: &openv1.SentenceChunk{
+		Sentences: []*openv1.Sentence{{Seq: 0, SpeakerKey: "rep", EndMs: 10, Text: "ab<>cd"}}}}})
+	chunk = bytes.Replace(chunk, []byte("<>"), []byte{0xff, 0xfe}, 1)
+	for _, b := range [][]byte{frame(&openv1.PutTranscriptRequest{Payload: &openv1.PutTranscriptRequest_Header{
+		Header: &openv1.TranscriptHeader{ConversationId: id}}}), chunk} {
+		if err := raw.SendMsg(b); err != nil {
+			break // the server answered early; RecvMsg has its error
+		}
+	}
+	_ = raw.CloseSend()
+	var out []byte
+	err = raw.RecvMsg(&out)
+	wantRPC(t, "text that is not UTF-8", err, codes.InvalidArgument, errs.ReasonInvalidArgument)
+	if !strings.Contains(status.Convert(err).Message(), "invalid UTF-8") {
+		t.Fatalf("text that is not UTF-8: %v", err)
+	}
+	stored("after the refused text that is not UTF-8")
 }

@@ -1,6 +1,7 @@
 package access
 
 import (
+	"fmt"
 	"unicode"
 
 	"github.com/megaview/mgvcore/internal/errs"
@@ -26,12 +27,28 @@ func CheckLine(field, v string) error {
 // other than a line break or a tab: a text may run over several lines, but
 // NUL, escapes and the like are never part of what someone wrote.
 func CheckText(field, v string) error {
-	n := 0
+	if r, n, ok := TextControl(v); ok {
+		return errs.InvalidArgument(field, "%s", TextControlDetail(r, n))
+	}
+	return nil
+}
+
+// TextControl finds the first character that CheckText refuses: a control
+// character (C0, DEL or C1) other than a line feed, a carriage return or a
+// tab, and its position in v counted in characters from 1. ok is false
+// when v holds none.
+func TextControl(v string) (r rune, n int, ok bool) {
 	for _, r := range v {
 		n++
 		if unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t' {
-			return errs.InvalidArgument(field, "must not contain control characters other than line breaks and tabs (U+%04X is character %d)", r, n)
+			return r, n, true
 		}
 	}
-	return nil
+	return 0, 0, false
+}
+
+// TextControlDetail words what TextControl found, for an error about a
+// free text.
+func TextControlDetail(r rune, n int) string {
+	return fmt.Sprintf("must not contain control characters other than line breaks and tabs (U+%04X is character %d)", r, n)
 }

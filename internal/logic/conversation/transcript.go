@@ -205,6 +205,12 @@ func ValidateSentence(prevSeq int64, s SentenceInput) error {
 	case !utf8.ValidString(s.Text):
 		return bad("text", "must be UTF-8")
 	}
+	// A sentence is what someone said: it may run over lines and hold tabs,
+	// but NUL, terminal escapes and other controls would reach every screen,
+	// export and log that shows it.
+	if r, n, ok := access.TextControl(s.Text); ok {
+		return bad("text", "%s", access.TextControlDetail(r, n))
+	}
 	return nil
 }
 

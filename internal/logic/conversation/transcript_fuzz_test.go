@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/logic/access"
 )
 
 // FuzzValidateSentence: every sentence is either accepted with its
@@ -20,7 +21,8 @@ func FuzzValidateSentence(f *testing.F) {
 		s := SentenceInput{Seq: seq, SpeakerKey: speaker, StartMS: start, EndMS: end, Text: text}
 		err := ValidateSentence(prev, s)
 		if err == nil {
-			if seq <= prev || start < 0 || end < start || text == "" || len(text) > MaxSentenceTextBytes || speaker == "" {
+			_, _, control := access.TextControl(text)
+			if seq <= prev || start < 0 || end < start || text == "" || len(text) > MaxSentenceTextBytes || speaker == "" || control {
 				t.Fatalf("accepted an invalid sentence %+v after %d", s, prev)
 			}
 			return

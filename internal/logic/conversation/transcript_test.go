@@ -48,6 +48,12 @@ func TestValidateSentence(t *testing.T) {
 		{"text of 4097 bytes", 2, with(func(s *SentenceInput) { s.Text = strings.Repeat("a", 4097) }), "sentence.text"},
 		{"CJK text over 4 KiB", 2, with(func(s *SentenceInput) { s.Text = strings.Repeat("预", 1366) }), "sentence.text"},
 		{"invalid UTF-8", 2, with(func(s *SentenceInput) { s.Text = "\xff" }), "sentence.text"},
+		{"text over lines, with tabs", 2, with(func(s *SentenceInput) { s.Text = "第一句\r\n\tsecond\u2028third" }), ""},
+		{"NUL in the text", 2, with(func(s *SentenceInput) { s.Text = "nul\x00" }), "sentence.text"},
+		{"escape in the text", 2, with(func(s *SentenceInput) { s.Text = "\x1b[2Jwiped" }), "sentence.text"},
+		{"backspace in the text", 2, with(func(s *SentenceInput) { s.Text = "ab\bc" }), "sentence.text"},
+		{"DEL in the text", 2, with(func(s *SentenceInput) { s.Text = "del\x7f" }), "sentence.text"},
+		{"C1 control in the text", 2, with(func(s *SentenceInput) { s.Text = "csi\u009b31m" }), "sentence.text"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := ValidateSentence(tc.prev, tc.s)
@@ -63,6 +69,17 @@ func TestValidateSentence(t *testing.T) {
 				t.Fatalf("got %v, want INVALID_ARGUMENT naming %s and the seq", err, tc.field)
 			}
 		})
+	}
+}
+
+// A control character in a sentence's text is refused naming the
+// sentence and the character.
+func TestValidateSentenceNamesTheControlCharacter(t *testing.T) {
+	err := ValidateSentence(-1, SentenceInput{Seq: 7, SpeakerKey: "a", EndMS: 10, Text: "red \x1b[31malert"})
+	e := errs.From(err)
+	const want = "sentence.text: seq 7: must not contain control characters other than line breaks and tabs (U+001B is character 5)"
+	if e == nil || e.Reason != errs.ReasonInvalidArgument || e.Message != want || e.Metadata["seq"] != "7" {
+		t.Fatalf("got %v, want INVALID_ARGUMENT %q", err, want)
 	}
 }
 

@@ -439,7 +439,12 @@ type Sentence struct {
 	// End of the sentence in ms from the beginning of the recording;
 	// start_ms <= end_ms.
 	EndMs int64 `protobuf:"varint,4,opt,name=end_ms,json=endMs,proto3" json:"end_ms,omitempty"`
-	// What was said; required, 1..4096 bytes of UTF-8 (4 KiB).
+	// What was said; required, 1..4096 bytes of UTF-8 (4 KiB). It may run
+	// over lines and hold tabs (U+0009, U+000A, U+000D), but no other control
+	// character (U+0000-U+001F, U+007F-U+009F, e.g. NUL or the ESC of a
+	// terminal escape): such a sentence is refused with INVALID_ARGUMENT
+	// naming sentence.text, its seq and the character, and nothing of the
+	// transcript is stored.
 	Text          string `protobuf:"bytes,5,opt,name=text,proto3" json:"text,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
