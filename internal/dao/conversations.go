@@ -21,11 +21,12 @@ type Conversations struct {
 	// prepared on MySQL.
 	mu         sync.Mutex
 	insertPart map[int]*preparedStatement
+	filterRefs
 }
 
 // NewConversations works on db.
 func NewConversations(db *gorm.DB) *Conversations {
-	return &Conversations{db: db, insertPart: map[int]*preparedStatement{}}
+	return &Conversations{db: db, insertPart: map[int]*preparedStatement{}, filterRefs: filterRefs{db: db}}
 }
 
 // Get returns one conversation the scope may see.

@@ -308,8 +308,8 @@ func TestListScopeFiltersAndPages(t *testing.T) {
 	if got := list(o.as(o.admin), model.ConversationFilter{DepartmentID: o.east.ID}); !slices.Equal(sorted(got), byOwner[o.reps[2].ID]) {
 		t.Fatalf("department east: %v", got)
 	}
-	if got := list(o.as(o.admin), model.ConversationFilter{DepartmentID: 999_999}); len(got) != 0 {
-		t.Fatalf("unknown department: %v", got)
+	if _, err := o.read.List(o.as(o.admin), conversation.ListRequest{Filter: model.ConversationFilter{DepartmentID: 999_999}}); errs.ReasonOf(err) != errs.ReasonDepartmentNotFound {
+		t.Fatalf("unknown department: %v", err)
 	}
 	if got := list(o.as(o.reps[3]), model.ConversationFilter{DepartmentID: o.sales.ID}); len(got) != 0 {
 		t.Fatalf("a filter never widens the scope: %v", got)
@@ -341,8 +341,14 @@ func TestListScopeFiltersAndPages(t *testing.T) {
 	if err := trackers.DeleteTracker(t.Context(), o.tenant, tr.ID); err != nil {
 		t.Fatal(err)
 	}
-	if got := list(o.as(o.admin), model.ConversationFilter{TrackerID: tr.ID}); len(got) != 0 {
-		t.Fatalf("deleted tracker filter: %v", got)
+	if _, err := o.read.List(o.as(o.admin), conversation.ListRequest{Filter: model.ConversationFilter{TrackerID: tr.ID}}); errs.ReasonOf(err) != errs.ReasonTrackerNotFound {
+		t.Fatalf("deleted tracker filter: %v", err)
+	}
+	// The list refuses a deleted tracker before it queries; one deleted
+	// between that check and the query matches nothing either.
+	adminScope, _ := model.ScopeFrom(o.as(o.admin))
+	if got, err := dao.NewConversations(o.db).List(t.Context(), adminScope, model.ConversationFilter{TrackerID: tr.ID}, nil, 100); err != nil || len(got) != 0 {
+		t.Fatalf("deleted tracker filter in the query: %v %v", got, err)
 	}
 
 	// Pages stay stable while conversations arrive: every conversation that

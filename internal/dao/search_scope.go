@@ -13,10 +13,15 @@ import (
 // the data scope and department filter as owner ids (so that they follow
 // the org tree as it is now, exactly like ScopeConversations), the tracker
 // filter as conversation ids, and the rows shown in results.
-type SearchLookups struct{ db *gorm.DB }
+type SearchLookups struct {
+	db *gorm.DB
+	filterRefs
+}
 
 // NewSearchLookups works on db.
-func NewSearchLookups(db *gorm.DB) *SearchLookups { return &SearchLookups{db: db} }
+func NewSearchLookups(db *gorm.DB) *SearchLookups {
+	return &SearchLookups{db: db, filterRefs: filterRefs{db: db}}
+}
 
 // ScopeOwners lists the owners whose conversations s may see; nil means the
 // whole tenant. The rule is ScopeUsers'.

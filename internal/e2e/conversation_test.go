@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
@@ -199,8 +200,6 @@ func TestConversationReadsOnMariaDB(t *testing.T) {
 			&openv1.ConversationFilter{DepartmentId: f.Sales.ID}, sales},
 		{"department leaf", url.Values{"department_id": {fmt.Sprint(f.East.ID)}},
 			&openv1.ConversationFilter{DepartmentId: f.East.ID}, byOwner[f.Reps[2].ID]},
-		{"another tenant's department", url.Values{"department_id": {fmt.Sprint(other.Sales.ID)}},
-			&openv1.ConversationFilter{DepartmentId: other.Sales.ID}, nil},
 		{"deal", url.Values{"deal_id": {fmt.Sprint(deal.Deal.Id)}},
 			&openv1.ConversationFilter{DealId: deal.Deal.Id}, []int64{withDeal}},
 		{"direction", url.Values{"direction": {"inbound"}},
@@ -234,6 +233,20 @@ func TestConversationReadsOnMariaDB(t *testing.T) {
 	// A filter never widens the data scope.
 	if got := listAll(t, s, rep4, url.Values{"department_id": {fmt.Sprint(f.Sales.ID)}}); len(got) != 0 {
 		t.Fatalf("rep4 filtering on sales sees %v", got)
+	}
+
+	// Another tenant's department is as unknown as none: 404 naming it,
+	// as GET /users answers, not an empty page.
+	for _, d := range []int64{other.Sales.ID, 999_999_999} {
+		a := apiGet(t, s, fmt.Sprintf("/api/v1/conversations?department_id=%d", d), admin).want(t, http.StatusNotFound, "DEPARTMENT_NOT_FOUND")
+		if a.Metadata["field"] != "department_id" || !strings.Contains(a.Msg, fmt.Sprint(d)) {
+			t.Errorf("department %d: %+v", d, a)
+		}
+		_, err := p.conv.ListConversations(p.ctx, &openv1.ListConversationsRequest{Filter: &openv1.ConversationFilter{DepartmentId: d}})
+		if code, reason, md := rpcReason(err); code != codes.NotFound || reason != "DEPARTMENT_NOT_FOUND" || md["field"] != "filter.department_id" ||
+			!strings.Contains(status.Convert(err).Message(), fmt.Sprint(d)) {
+			t.Errorf("gRPC department %d: %v %v", d, err, md)
+		}
 	}
 
 	// Bad filters: 400 naming the field.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
 	"github.com/megaview/mgvcore/internal/http/controller"
@@ -474,4 +475,89 @@ func TestSearchCallerDeadlineDoesNotOpenTheBreaker(t *testing.T) {
 		_, _ = search.SearchTranscripts(ctx, &openv1.SearchTranscriptsRequest{Query: "hello"})
 	})
 	searchAs(t, s, admin, map[string]any{"query": "hello"}).want(t, http.StatusOK, "")
+}
+
+// A search or a conversation list by a tracker or a department the tenant
+// does not have answers 404 naming it, as the tracker statistics and the
+// user list do, on both transports: another tenant's tracker and a deleted
+// one answer exactly as one that never existed, but for the id.
+func TestSearchByUnknownTrackerOrDepartment(t *testing.T) {
+	s := NewService(t, nil)
+	f := NewFixture(t, s)
+	other := NewFixture(t, s)
+	s.Start()
+	admin := f.Token(t, f.Admin)
+	tracker := func(token string) int64 {
+		var tr controller.TrackerJSON
+		authCall(t, s, http.MethodPost, "/api/v1/trackers", token, map[string]any{"name": "Budget", "keywords": []string{"budget"}}).
+			want(t, http.StatusCreated, "").decode(t, &tr)
+		return tr.ID
+	}
+	ours, theirs, gone := tracker(admin), tracker(other.Token(t, other.Admin)), tracker(admin)
+	authCall(t, s, http.MethodDelete, fmt.Sprintf("/api/v1/trackers/%d", gone), admin, nil).want(t, http.StatusOK, "")
+	const never = 999_999_999
+	ctx := authBearer(t.Context(), f.AppToken(t))
+	searchRPC := openv1.NewSearchServiceClient(s.GRPC())
+	listRPC := openv1.NewConversationServiceClient(s.GRPC())
+
+	searchAs(t, s, admin, map[string]any{"query": "budget", "tracker_id": ours, "department_id": f.Sales.ID}).want(t, http.StatusOK, "")
+	apiGet(t, s, fmt.Sprintf("/api/v1/conversations?tracker_id=%d&department_id=%d", ours, f.Sales.ID), admin).want(t, http.StatusOK, "")
+	known := &openv1.ConversationFilter{TrackerId: ours, DepartmentId: f.Sales.ID}
+	if _, err := searchRPC.SearchTranscripts(ctx, &openv1.SearchTranscriptsRequest{Query: "budget", Filter: known}); err != nil {
+		t.Fatalf("gRPC search by a known tracker and department: %v", err)
+	}
+	if _, err := listRPC.ListConversations(ctx, &openv1.ListConversationsRequest{Filter: known}); err != nil {
+		t.Fatalf("gRPC list by a known tracker and department: %v", err)
+	}
+
+	type answer struct{ status, reason, field, msg string }
+	for _, tc := range []struct {
+		name, field, reason string
+		id                  int64
+	}{
+		{"another tenant's tracker", "tracker_id", "TRACKER_NOT_FOUND", theirs},
+		{"a deleted tracker", "tracker_id", "TRACKER_NOT_FOUND", gone},
+		{"a tracker that never existed", "tracker_id", "TRACKER_NOT_FOUND", never},
+		{"another tenant's department", "department_id", "DEPARTMENT_NOT_FOUND", other.Sales.ID},
+		{"a department that never existed", "department_id", "DEPARTMENT_NOT_FOUND", never},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// Every answer, with the id taken out, is the one a tracker or
+			// department that never existed gets.
+			id := fmt.Sprint(tc.id)
+			anon := func(a answer) answer {
+				a.msg = strings.ReplaceAll(a.msg, id, "<id>")
+				return a
+			}
+			want := func(what string, got, w answer) {
+				t.Helper()
+				if !strings.Contains(got.msg, id) {
+					t.Errorf("%s: %q does not name %s", what, got.msg, id)
+				}
+				if anon(got) != w {
+					t.Errorf("%s: %+v, want %+v", what, anon(got), w)
+				}
+			}
+			httpWant := answer{"404", tc.reason, tc.field, tc.field + ": no " + strings.TrimSuffix(tc.field, "_id") + " <id> in this tenant"}
+			rpcWant := answer{"NotFound", tc.reason, "filter." + tc.field, "filter." + httpWant.msg}
+
+			r := searchAs(t, s, admin, map[string]any{"query": "budget", tc.field: tc.id})
+			want("POST /search", answer{fmt.Sprint(r.Status), r.Reason, r.Metadata["field"], r.Msg}, httpWant)
+			r = apiGet(t, s, fmt.Sprintf("/api/v1/conversations?%s=%d", tc.field, tc.id), admin)
+			want("GET /conversations", answer{fmt.Sprint(r.Status), r.Reason, r.Metadata["field"], r.Msg}, httpWant)
+
+			filter := &openv1.ConversationFilter{TrackerId: tc.id}
+			if tc.field == "department_id" {
+				filter = &openv1.ConversationFilter{DepartmentId: tc.id}
+			}
+			rpc := func(err error) answer {
+				code, reason, md := rpcReason(err)
+				return answer{code.String(), reason, md["field"], status.Convert(err).Message()}
+			}
+			_, err := searchRPC.SearchTranscripts(ctx, &openv1.SearchTranscriptsRequest{Query: "budget", Filter: filter})
+			want("gRPC SearchTranscripts", rpc(err), rpcWant)
+			_, err = listRPC.ListConversations(ctx, &openv1.ListConversationsRequest{Filter: filter})
+			want("gRPC ListConversations", rpc(err), rpcWant)
+		})
+	}
 }

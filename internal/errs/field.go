@@ -1,11 +1,21 @@
 package errs
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+	"net/http"
+)
 
 // aboutField makes an error about the input with the neutral id field.
 func aboutField(status int, reason, field, detail string) *Error {
 	e := &Error{Status: status, Reason: reason, field: field, detail: detail}
 	return e.Named(field)
+}
+
+// NotFoundIn is a value of field that names nothing the caller may know
+// of, worded like InvalidArgument, with reason (a *_NOT_FOUND).
+func NotFoundIn(reason, field, format string, args ...any) *Error {
+	return aboutField(http.StatusNotFound, reason, field, fmt.Sprintf(format, args...))
 }
 
 // Field is the neutral id of the input an InvalidArgument or AlreadyExists

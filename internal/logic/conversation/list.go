@@ -59,6 +59,9 @@ func (c *Reader) List(ctx context.Context, req ListRequest) (Page, error) {
 	if err != nil {
 		return Page{}, err
 	}
+	if err := CheckFilterRefs(ctx, c.repo, s.TenantID, f); err != nil {
+		return Page{}, err
+	}
 	fp := filterFingerprint(f)
 	var cur listCursor
 	if err := access.DecodePageToken(req.PageToken, &cur); err != nil {
@@ -151,6 +154,47 @@ func NormalizeFilter(f model.ConversationFilter) (model.ConversationFilter, erro
 		return f, errs.InvalidArgument("max_duration_ms", "must be >= the minimum duration")
 	}
 	return f, nil
+}
+
+// FilterRefs tells whether the department and the tracker a filter names
+// are the tenant's.
+type FilterRefs interface {
+	// HasDepartment reports whether the tenant has the department.
+	HasDepartment(ctx context.Context, tenantID, id int64) (bool, error)
+	// HasLiveTracker reports whether the tenant has the tracker, not
+	// deleted.
+	HasLiveTracker(ctx context.Context, tenantID, id int64) (bool, error)
+}
+
+// CheckFilterRefs refuses a filter by a department or a tracker the
+// tenant does not have, as the operations on them do: DEPARTMENT_NOT_FOUND
+// or TRACKER_NOT_FOUND naming the field and the id. Another tenant's
+// department or tracker, and a deleted tracker, are as unknown as none, so
+// a filter tells nothing of other tenants. A department outside the
+// caller's scope but in the tenant is known (the department tree is the
+// tenant's to see); it only matches none of the caller's conversations.
+func CheckFilterRefs(ctx context.Context, refs FilterRefs, tenantID int64, f model.ConversationFilter) error {
+	for _, ref := range []struct {
+		id            int64
+		field, reason string
+		what          string
+		has           func(ctx context.Context, tenantID, id int64) (bool, error)
+	}{
+		{f.DepartmentID, "department_id", errs.ReasonDepartmentNotFound, "department", refs.HasDepartment},
+		{f.TrackerID, "tracker_id", errs.ReasonTrackerNotFound, "tracker", refs.HasLiveTracker},
+	} {
+		if ref.id == 0 {
+			continue
+		}
+		ok, err := ref.has(ctx, tenantID, ref.id)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errs.NotFoundIn(ref.reason, ref.field, "no %s %d in this tenant", ref.what, ref.id)
+		}
+	}
+	return nil
 }
 
 // filterFingerprint ties a page token to its (normalized) filter.

@@ -28,6 +28,7 @@ type ReadRepo interface {
 	// stored transcript in seq order, nil past the last part, and the
 	// transcript_version it belongs to, both from one consistent read.
 	TranscriptPart(ctx context.Context, tenantID, conversationID int64, part int) (version int64, sentences []model.Sentence, err error)
+	FilterRefs
 }
 
 // Reader holds the read use cases of conversations: list, get and

@@ -31,6 +31,7 @@ type Lookups interface {
 	Location(ctx context.Context, tenantID int64) (*time.Location, error)
 	UserNames(ctx context.Context, tenantID int64, ids []int64) (map[int64]string, error)
 	Conversations(ctx context.Context, s model.Scope, ids []int64) (map[int64]model.Conversation, error)
+	conversation.FilterRefs
 }
 
 // Service is transcript search, the same for the apps and for partners.
@@ -140,6 +141,9 @@ func (s *Service) Search(ctx context.Context, req Request) (Page, error) {
 			return empty, errs.InvalidArgument("page_token", "belongs to a different search; start again without a page_token")
 		}
 		q.After = &cur.After
+	}
+	if err := conversation.CheckFilterRefs(ctx, s.db, scope.TenantID, f); err != nil {
+		return empty, err
 	}
 	if q.Owners, err = s.db.ScopeOwners(ctx, scope); err != nil {
 		return empty, err

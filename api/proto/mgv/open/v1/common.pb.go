@@ -1004,7 +1004,9 @@ type ConversationFilter struct {
 	// most 100 ids. Empty: any owner.
 	OwnerIds []int64 `protobuf:"varint,3,rep,packed,name=owner_ids,json=ownerIds,proto3" json:"owner_ids,omitempty"`
 	// Conversations whose owner is in this department or any department below
-	// it; 0: any department.
+	// it; 0: any department. A department not of the tenant is NOT_FOUND
+	// (DEPARTMENT_NOT_FOUND naming filter.department_id and the id), as
+	// OrgService.ListUsers answers it.
 	DepartmentId int64 `protobuf:"varint,4,opt,name=department_id,json=departmentId,proto3" json:"department_id,omitempty"`
 	// Conversations of this deal; 0: any deal.
 	DealId int64 `protobuf:"varint,5,opt,name=deal_id,json=dealId,proto3" json:"deal_id,omitempty"`
@@ -1016,7 +1018,9 @@ type ConversationFilter struct {
 	// >= min_duration_ms when both are set.
 	MaxDurationMs *int64 `protobuf:"varint,8,opt,name=max_duration_ms,json=maxDurationMs,proto3,oneof" json:"max_duration_ms,omitempty"`
 	// Conversations with at least one hit of this tracker; 0: no tracker
-	// filter.
+	// filter. A tracker not of the tenant, or deleted, is NOT_FOUND
+	// (TRACKER_NOT_FOUND naming filter.tracker_id and the id), as
+	// TrackerService.GetTrackerStats answers it.
 	TrackerId     int64 `protobuf:"varint,9,opt,name=tracker_id,json=trackerId,proto3" json:"tracker_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
