@@ -257,4 +257,13 @@ func TestTrackerGRPCErrors(t *testing.T) {
 			t.Errorf("bad %s: %v, want INVALID_ARGUMENT naming %s", field, err, field)
 		}
 	}
+	// The other stats RPC alike.
+	repStats := openv1.NewStatsServiceClient(s.GRPC())
+	badRange := &openv1.GetRepStatsRequest{StartTime: from, EndTime: &timestamppb.Timestamp{Seconds: -1 << 62}}
+	_, err = repStats.GetRepStats(authBearer(t.Context(), noRead), badRange)
+	wantRPC(t, "GetRepStats by an app without read, bad end_time", err, codes.PermissionDenied, "PERMISSION_DENIED")
+	_, err = repStats.GetRepStats(ctx, badRange)
+	if code, _, md := rpcReason(err); code != codes.InvalidArgument || md["field"] != "end_time" {
+		t.Errorf("GetRepStats, bad end_time: %v, want INVALID_ARGUMENT naming end_time", err)
+	}
 }

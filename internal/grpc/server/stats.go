@@ -7,6 +7,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
+	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/logic/stats"
 )
 
@@ -16,15 +17,13 @@ type Stats struct {
 	Stats *stats.Stats
 }
 
-// GetRepStats compares the reps in scope.
+// GetRepStats compares the reps in scope. The logic checks the caller's
+// scope before the arguments (see statsError).
 func (s Stats) GetRepStats(ctx context.Context, req *openv1.GetRepStatsRequest) (*openv1.GetRepStatsResponse, error) {
-	from, to, err := statsRange(req.GetStartTime(), req.GetEndTime())
-	if err != nil {
-		return nil, err
-	}
+	from, to, rangeErr := statsRange(req.GetStartTime(), req.GetEndTime())
 	res, err := s.Stats.RepStats(ctx, stats.RepStatsRequest{From: from, To: to, DepartmentID: req.GetDepartmentId()})
 	if err != nil {
-		return nil, statsRangeFields.Word(err)
+		return nil, statsError(err, rangeErr)
 	}
 	out := &openv1.GetRepStatsResponse{Reps: make([]*openv1.RepStats, 0, len(res.Reps))}
 	for i := range res.Reps {
@@ -40,6 +39,18 @@ func (s Stats) GetRepStats(ctx context.Context, req *openv1.GetRepStatsRequest) 
 		Mean: metricsMeanProto(t.Mean),
 	}
 	return out, nil
+}
+
+// statsError words the logic's refusal of a stats request. A timestamp
+// statsRange could not read reaches the logic as no time, which it refuses
+// only once the caller's scope allows the call, so a caller without it
+// learns nothing of the arguments; the refusal then names the timestamp as
+// sent (rangeErr).
+func statsError(err, rangeErr error) error {
+	if f := errs.From(err).Field(); rangeErr != nil && (f == "from" || f == "to") {
+		return rangeErr
+	}
+	return statsRangeFields.Word(err)
 }
 
 // statsRange reads the [start_time, end_time) of a stats request; the

@@ -43,20 +43,16 @@ var statsRangeFields = errs.FieldNames{"from": "start_time", "to": "end_time"}
 // GetTrackerStats counts a tracker's hits in scope by owner or by day. The
 // logic checks the caller's scope before the arguments: a grouping this
 // server does not know reaches it as none, and a timestamp that cannot be
-// read as no time, both of which it refuses once the scope allows the call;
-// the error then names what was sent.
+// read as no time (statsError), both of which it refuses once the scope
+// allows the call; the error then names what was sent.
 func (s Trackers) GetTrackerStats(ctx context.Context, req *openv1.GetTrackerStatsRequest) (*openv1.GetTrackerStatsResponse, error) {
 	from, to, rangeErr := statsRange(req.GetStartTime(), req.GetEndTime())
 	st, err := s.Stats.TrackerStats(ctx, stats.TrackerStatsRequest{TrackerID: req.GetTrackerId(), GroupBy: trackerGroupBy[req.GetGroupBy()], From: from, To: to})
 	if err != nil {
-		switch field := errs.From(err).Metadata["field"]; {
-		case errs.ReasonOf(err) != errs.ReasonInvalidArgument:
-		case field == "group_by":
+		if errs.ReasonOf(err) == errs.ReasonInvalidArgument && errs.From(err).Field() == "group_by" {
 			return nil, errs.InvalidArgument("group_by", "must be TRACKER_STATS_GROUP_BY_OWNER or TRACKER_STATS_GROUP_BY_DAY (got %s)", req.GetGroupBy())
-		case (field == "from" || field == "to") && rangeErr != nil:
-			return nil, rangeErr
 		}
-		return nil, statsRangeFields.Word(err)
+		return nil, statsError(err, rangeErr)
 	}
 	out := &openv1.GetTrackerStatsResponse{TrackerId: st.TrackerID, Buckets: make([]*openv1.TrackerStatsBucket, 0, len(st.Buckets))}
 	for _, b := range st.Buckets {

@@ -36,7 +36,8 @@ type StatsServiceClient interface {
 	// begin_time is in [start_time, end_time), the mean of each metric over
 	// those conversations, and the same for the whole team. Conversations
 	// without a transcript yet count in conversation_count and
-	// total_duration_ms but not in the means.
+	// total_duration_ms but not in the means. The scope is checked before the
+	// arguments: a caller without it is PERMISSION_DENIED whatever it sent.
 	//
 	// Scope: read.
 	GetRepStats(ctx context.Context, in *GetRepStatsRequest, opts ...grpc.CallOption) (*GetRepStatsResponse, error)
@@ -72,7 +73,8 @@ type StatsServiceServer interface {
 	// begin_time is in [start_time, end_time), the mean of each metric over
 	// those conversations, and the same for the whole team. Conversations
 	// without a transcript yet count in conversation_count and
-	// total_duration_ms but not in the means.
+	// total_duration_ms but not in the means. The scope is checked before the
+	// arguments: a caller without it is PERMISSION_DENIED whatever it sent.
 	//
 	// Scope: read.
 	GetRepStats(context.Context, *GetRepStatsRequest) (*GetRepStatsResponse, error)
