@@ -229,6 +229,38 @@ func (r *Conversations) User(ctx context.Context, tenantID, id int64, originID, 
 	return u, dbError(err, errs.NotFound(errs.ReasonUserNotFound, "%s: no such user in this tenant", field).With("field", field))
 }
 
+// ErasedUsers holds the tenant's users ids until the transaction of ctx
+// ends, and returns those of them a privacy erasure anonymised
+// (model.User.Erased). An erasure anonymises a user by updating their row:
+// on MySQL the rows are read here with shared locks, so the anonymisation
+// waits for this transaction, or this read waits for it and sees the user
+// erased; SQLite serialises writers, and the no-op write takes its write
+// lock first (it refuses a reader that later tries to write). A user
+// attributed something in this transaction is thus either anonymised after
+// it commits, as with everything attributed to them before, or refused.
+func (r *Conversations) ErasedUsers(ctx context.Context, tenantID int64, ids []int64) ([]int64, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	db := conn(ctx, r.db)
+	if db.Name() != "mysql" {
+		if err := db.Exec("UPDATE users SET updated_at = updated_at WHERE tenant_id = ? AND id IN ?", tenantID, ids).Error; err != nil {
+			return nil, dbError(err, nil)
+		}
+	}
+	var users []model.User
+	if err := db.Raw("SELECT * FROM users WHERE tenant_id = ? AND id IN ?"+shareMode(db), tenantID, ids).Scan(&users).Error; err != nil {
+		return nil, dbError(err, nil)
+	}
+	var erased []int64
+	for _, u := range users {
+		if u.Erased() {
+			erased = append(erased, u.ID)
+		}
+	}
+	return erased, nil
+}
+
 // dbNow is the time stored in created_at and the like: UTC, in the millisecond
 // precision of DATETIME(3), so what is read back equals what was written.
 func dbNow() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }

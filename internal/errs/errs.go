@@ -226,6 +226,15 @@ func NotFound(reason, format string, args ...any) *Error {
 	return New(http.StatusNotFound, reason, format, args...)
 }
 
+// UserErased refuses to attribute anything to user id, or to write onto
+// them, named by field: a privacy erasure anonymised them, and what the
+// request would store would give the erased person's conversations or row
+// an identity again. Nothing undoes an erasure; a new user is the way on.
+func UserErased(field string, id int64) *Error {
+	return Of(ReasonUserErased, "%s: user %d was erased (anonymised by a privacy erasure); nothing may be attributed to them any more", field, id).
+		With("field", field).With("user_id", strconv.FormatInt(id, 10))
+}
+
 // Unauthenticated is a missing or bad credential.
 func Unauthenticated(format string, args ...any) *Error {
 	return New(http.StatusUnauthorized, ReasonUnauthenticated, format, args...)

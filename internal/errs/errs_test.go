@@ -325,6 +325,7 @@ func TestEveryConflictChoosesItsGRPCCode(t *testing.T) {
 		ReasonTrackerQuotaExceeded:           codes.ResourceExhausted,
 		ReasonErasureNotAwaitingConfirmation: codes.FailedPrecondition,
 		ReasonRetentionConfirmationRequired:  codes.FailedPrecondition,
+		ReasonUserErased:                     codes.FailedPrecondition,
 	}
 	for _, r := range reasons {
 		_, chosen := grpcCodeOf(r.reason)

@@ -74,6 +74,9 @@ const (
 	// delete more conversations than privacy.confirm_over at its next
 	// run; the change is made when sent again with their number confirmed.
 	ReasonRetentionConfirmationRequired = "RETENTION_CONFIRMATION_REQUIRED"
+	// ReasonUserErased: the user was anonymised by a privacy erasure;
+	// nothing may be attributed to them or written onto them any more.
+	ReasonUserErased = "USER_ERASED"
 )
 
 // reasons gives every reason its HTTP status and its envelope code, the
@@ -126,6 +129,7 @@ var reasons = []struct {
 	{ReasonTrackerQuotaExceeded, http.StatusConflict, 40943},
 	{ReasonErasureNotAwaitingConfirmation, http.StatusConflict, 40905},
 	{ReasonRetentionConfirmationRequired, http.StatusConflict, 40906},
+	{ReasonUserErased, http.StatusConflict, 40907},
 }
 
 // grpcCodes gives the reasons whose HTTP status alone maps to a wrong gRPC
@@ -156,6 +160,8 @@ var grpcCodes = []struct {
 	{ReasonErasureNotAwaitingConfirmation, codes.FailedPrecondition},
 	// The change waits for its deletions to be confirmed.
 	{ReasonRetentionConfirmationRequired, codes.FailedPrecondition},
+	// The user is anonymised for good: a new user is the way on.
+	{ReasonUserErased, codes.FailedPrecondition},
 }
 
 // grpcCodeOf is the code grpcCodes gives reason, if any.

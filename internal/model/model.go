@@ -82,6 +82,13 @@ type User struct {
 	UpdatedAt    time.Time
 }
 
+// Erased reports whether a privacy erasure anonymised u: no name (every
+// other user has one, 1..255 characters), no email, phone, origin id or
+// password, disabled. Nothing may be attributed to such a user any more.
+func (u User) Erased() bool {
+	return u.Name == "" && u.Email == nil && u.Phone == nil && u.OriginUserID == nil && u.PasswordHash == "" && u.Status == UserDisabled
+}
+
 // App is an open-platform client of a tenant.
 type App struct {
 	ID         int64 `gorm:"primaryKey"`

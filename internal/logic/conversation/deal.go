@@ -39,7 +39,8 @@ type UpsertDealRequest struct {
 
 // UpsertDeal creates the deal with this origin id or replaces its
 // attributes, and returns it as stored; the same request again changes
-// nothing.
+// nothing. An owner a privacy erasure anonymised is USER_ERASED, decided
+// in the write's transaction (refuseErased).
 func (in *Ingest) UpsertDeal(ctx context.Context, req UpsertDealRequest) (model.Deal, bool, error) {
 	s, err := access.Require(ctx, access.Ingest)
 	if err != nil {
@@ -66,6 +67,7 @@ func (in *Ingest) UpsertDeal(ctx context.Context, req UpsertDealRequest) (model.
 	}
 	d := model.Deal{TenantID: s.TenantID, OriginDealID: req.OriginDealID, Name: req.Name, AccountName: req.AccountName,
 		Stage: req.Stage, AmountCents: req.AmountCents}
+	var owner []attribution
 	if !req.Owner.IsZero() {
 		field := "owner_user_id"
 		if req.Owner.ID == 0 {
@@ -76,7 +78,16 @@ func (in *Ingest) UpsertDeal(ctx context.Context, req UpsertDealRequest) (model.
 			return model.Deal{}, false, err
 		}
 		d.OwnerUserID = &u.ID
+		owner = append(owner, attribution{userID: u.ID, field: field})
 	}
-	created, err := in.deals.Upsert(ctx, &d)
+	var created bool
+	err = in.tx.InTx(ctx, func(ctx context.Context) error {
+		if err := in.refuseErased(ctx, s.TenantID, owner); err != nil {
+			return err
+		}
+		var err error
+		created, err = in.deals.Upsert(ctx, &d)
+		return err
+	})
 	return d, created, err
 }

@@ -26,14 +26,17 @@ type EventLog interface {
 func (in *Ingest) SetEventLog(l EventLog) { in.events = l }
 
 // createConversation inserts conv and its participants with its
-// conversation.created event.
-func (in *Ingest) createConversation(ctx context.Context, conv *model.Conversation, parts []model.Participant) error {
-	if in.events == nil {
-		return in.convs.Create(ctx, conv, parts)
-	}
+// conversation.created event, unless one of users was erased.
+func (in *Ingest) createConversation(ctx context.Context, conv *model.Conversation, parts []model.Participant, users []attribution) error {
 	return in.tx.InTx(ctx, func(ctx context.Context) error {
+		if err := in.refuseErased(ctx, conv.TenantID, users); err != nil {
+			return err
+		}
 		if err := in.convs.Create(ctx, conv, parts); err != nil {
 			return err
+		}
+		if in.events == nil {
+			return nil
 		}
 		return in.events.Append(ctx, events.Event{TenantID: conv.TenantID, Type: events.ConversationCreated, Data: map[string]any{
 			"conversation_id":        conv.ID,

@@ -56,6 +56,11 @@ type IngestRepo interface {
 	// User finds a user of the tenant by id, or by origin id when id is 0;
 	// NOT_FOUND names field.
 	User(ctx context.Context, tenantID, id int64, originID, field string) (model.User, error)
+	// ErasedUsers holds the tenant's users ids until the transaction of
+	// ctx ends and returns those a privacy erasure anonymised: an erasure
+	// that anonymises one of them commits before the read, and is seen,
+	// or after the transaction.
+	ErasedUsers(ctx context.Context, tenantID int64, ids []int64) ([]int64, error)
 
 	// LockForTranscripts serializes the transcript writers of each target's
 	// conversation (inside a transaction) and records on its row the
@@ -184,14 +189,14 @@ func (in *Ingest) CreateConversation(ctx context.Context, req CreateRequest) (Cr
 	if err := validateCreate(&req); err != nil {
 		return CreateResult{}, err
 	}
-	conv, parts, err := in.resolve(ctx, s.TenantID, req)
+	conv, parts, users, err := in.resolve(ctx, s.TenantID, req)
 	if err != nil {
 		return CreateResult{}, err
 	}
 	if existing, found, err := in.existing(ctx, conv); found || err != nil {
 		return existing, err
 	}
-	err = in.createConversation(ctx, &conv, parts)
+	err = in.createConversation(ctx, &conv, parts, users)
 	if errs.IsAlreadyExists(err) {
 		// A concurrent request with this origin id won the unique key.
 		existing, found, err := in.existing(ctx, conv)
@@ -303,28 +308,62 @@ func validateCreate(req *CreateRequest) error {
 	return nil
 }
 
-// resolve looks up the owner, deal and participant users, and builds the
-// rows to insert with the request's fingerprint.
-func (in *Ingest) resolve(ctx context.Context, tenantID int64, req CreateRequest) (model.Conversation, []model.Participant, error) {
-	users := map[Ref]int64{}
-	user := func(r Ref, idField, originField string) (int64, error) {
-		if id, ok := users[r]; ok {
-			return id, nil
+// attribution is a user a write attributes something to, and the request
+// field that names them.
+type attribution struct {
+	userID int64
+	field  string
+}
+
+// refuseErased refuses, as USER_ERASED naming the first one's field, a
+// write that attributes something to a user a privacy erasure anonymised.
+// Inside the write's transaction it holds the users until it ends, so an
+// erasure that anonymises one of them meanwhile is seen, or comes after
+// the write and anonymises what it wrote.
+func (in *Ingest) refuseErased(ctx context.Context, tenantID int64, users []attribution) error {
+	ids := make([]int64, 0, len(users))
+	for _, a := range users {
+		if !slices.Contains(ids, a.userID) {
+			ids = append(ids, a.userID)
 		}
+	}
+	erased, err := in.convs.ErasedUsers(ctx, tenantID, ids)
+	if err != nil {
+		return err
+	}
+	for _, a := range users {
+		if slices.Contains(erased, a.userID) {
+			return errs.UserErased(a.field, a.userID)
+		}
+	}
+	return nil
+}
+
+// resolve looks up the owner, deal and participant users, and builds the
+// rows to insert with the request's fingerprint; users are the users the
+// conversation is attributed to, with the fields naming them.
+func (in *Ingest) resolve(ctx context.Context, tenantID int64, req CreateRequest) (model.Conversation, []model.Participant, []attribution, error) {
+	users := map[Ref]int64{}
+	var named []attribution
+	user := func(r Ref, idField, originField string) (int64, error) {
 		field := idField
 		if r.ID == 0 {
 			field = originField
 		}
-		u, err := in.convs.User(ctx, tenantID, r.ID, r.OriginID, field)
-		if err != nil {
-			return 0, err
+		id, ok := users[r]
+		if !ok {
+			u, err := in.convs.User(ctx, tenantID, r.ID, r.OriginID, field)
+			if err != nil {
+				return 0, err
+			}
+			id, users[r] = u.ID, u.ID
 		}
-		users[r] = u.ID
-		return u.ID, nil
+		named = append(named, attribution{userID: id, field: field})
+		return id, nil
 	}
 	owner, err := user(req.Owner, "owner_user_id", "origin_owner_user_id")
 	if err != nil {
-		return model.Conversation{}, nil, err
+		return model.Conversation{}, nil, nil, err
 	}
 	var dealID *int64
 	if !req.Deal.IsZero() {
@@ -334,7 +373,7 @@ func (in *Ingest) resolve(ctx context.Context, tenantID int64, req CreateRequest
 		}
 		d, err := in.deals.Get(ctx, tenantID, req.Deal.ID, req.Deal.OriginID, field)
 		if err != nil {
-			return model.Conversation{}, nil, err
+			return model.Conversation{}, nil, nil, err
 		}
 		dealID = &d.ID
 	}
@@ -342,10 +381,10 @@ func (in *Ingest) resolve(ctx context.Context, tenantID int64, req CreateRequest
 	if req.CustomData != nil {
 		data, err := json.Marshal(req.CustomData)
 		if err != nil {
-			return model.Conversation{}, nil, errs.InvalidArgument("custom_data", "is not a JSON object: %v", err)
+			return model.Conversation{}, nil, nil, errs.InvalidArgument("custom_data", "is not a JSON object: %v", err)
 		}
 		if len(data) > maxCustomDataBytes {
-			return model.Conversation{}, nil, errs.InvalidArgument("custom_data", "at most %d bytes as JSON (got %d)", maxCustomDataBytes, len(data))
+			return model.Conversation{}, nil, nil, errs.InvalidArgument("custom_data", "at most %d bytes as JSON (got %d)", maxCustomDataBytes, len(data))
 		}
 		custom = string(data)
 	}
@@ -355,7 +394,7 @@ func (in *Ingest) resolve(ctx context.Context, tenantID int64, req CreateRequest
 		if !p.User.IsZero() {
 			id, err := user(p.User, fmt.Sprintf("participants[%d].user_id", i), fmt.Sprintf("participants[%d].origin_user_id", i))
 			if err != nil {
-				return model.Conversation{}, nil, err
+				return model.Conversation{}, nil, nil, err
 			}
 			parts[i].UserID = &id
 		}
@@ -366,7 +405,7 @@ func (in *Ingest) resolve(ctx context.Context, tenantID int64, req CreateRequest
 		DurationMS: req.DurationMS, Language: req.Language, Status: model.StatusPending, CustomData: custom,
 	}
 	conv.RequestHash = requestHash(conv, parts)
-	return conv, parts, nil
+	return conv, parts, named, nil
 }
 
 // requestHash fingerprints what a create request says about a conversation,

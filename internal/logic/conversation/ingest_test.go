@@ -150,6 +150,24 @@ func (f *fakeRepo) InTx(ctx context.Context, fn func(context.Context) error) err
 	return fn(ctx)
 }
 
+// ErasedUsers returns the users of ids the fake holds erased.
+func (f *fakeRepo) ErasedUsers(_ context.Context, tenantID int64, ids []int64) ([]int64, error) {
+	var erased []int64
+	for _, id := range ids {
+		if u, ok := f.users[id]; ok && u.TenantID == tenantID && u.Erased() {
+			erased = append(erased, id)
+		}
+	}
+	return erased, nil
+}
+
+// plainTx runs each function as it comes, in no transaction.
+type plainTx struct{}
+
+func (plainTx) InTx(ctx context.Context, fn func(context.Context) error) error { return fn(ctx) }
+func (plainTx) InTransaction(context.Context) bool                             { return false }
+func (plainTx) AfterCommit(_ context.Context, fn func())                       { fn() }
+
 // InTransaction is false: the fake's transactions do not mark the context.
 func (f *fakeRepo) InTransaction(context.Context) bool { return false }
 
@@ -234,11 +252,14 @@ func TestCreateConversationLosesTheRace(t *testing.T) {
 			req := validCreate()
 			// Between our look-up and our insert, a concurrent request
 			// inserts the conversation: our insert hits the unique key.
+			// The winner's transaction is its own: the fake's are not
+			// reentrant.
+			other := NewIngest(repo, fakeDeals{repo}, plainTx{})
 			repo.beforeCreate = func() {
 				repo.beforeCreate = nil
 				winner := validCreate()
 				winner.Title = tc.winnerTitle
-				if _, err := in.CreateConversation(accesstest.App(1, "ingest"), winner); err != nil {
+				if _, err := other.CreateConversation(accesstest.App(1, "ingest"), winner); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -328,4 +349,38 @@ func TestIngestNeedsTheIngestScope(t *testing.T) {
 func ExampleQueryTerms() {
 	fmt.Printf("%q\n", QueryTerms(`Budget "next  Quarter" 预算 "unclosed phrase`))
 	// Output: ["budget" "next quarter" "预算" "unclosed phrase"]
+}
+
+// A conversation, participant or deal attributed to a user a privacy
+// erasure anonymised is USER_ERASED naming the request's field, and
+// nothing is stored.
+func TestIngestRefusesAnErasedUser(t *testing.T) {
+	repo := newFakeRepo()
+	repo.users[8] = model.User{ID: 8, TenantID: 1, Status: model.UserDisabled} // as AnonymiseUser leaves them
+	in := NewIngest(repo, fakeDeals{repo}, repo)
+	ctx := accesstest.App(1, "ingest")
+	for field, mut := range map[string]func(*CreateRequest){
+		"owner_user_id": func(r *CreateRequest) { r.Owner = Ref{ID: 8} },
+		"participants[1].user_id": func(r *CreateRequest) {
+			r.Participants[1] = ParticipantInput{SpeakerKey: "1", User: Ref{ID: 8}, Name: "王总"}
+		},
+	} {
+		req := validCreate()
+		mut(&req)
+		_, err := in.CreateConversation(ctx, req)
+		e := errs.From(err)
+		if e == nil || e.Reason != errs.ReasonUserErased || e.Metadata["field"] != field || e.Metadata["user_id"] != "8" || !strings.Contains(e.Message, "user 8") {
+			t.Errorf("%s erased: %v %+v, want USER_ERASED naming the field and user 8", field, err, e)
+		}
+	}
+	if repo.creates != 0 || len(repo.convs) != 0 {
+		t.Fatalf("%d creates, %d conversations after refusals", repo.creates, len(repo.convs))
+	}
+	_, _, err := in.UpsertDeal(ctx, UpsertDealRequest{OriginDealID: "d-1", Name: "deal", Owner: Ref{ID: 8}})
+	if e := errs.From(err); e == nil || e.Reason != errs.ReasonUserErased || e.Metadata["field"] != "owner_user_id" {
+		t.Errorf("deal owned by an erased user: %v, want USER_ERASED on owner_user_id", err)
+	}
+	if _, err := in.CreateConversation(ctx, validCreate()); err != nil {
+		t.Fatalf("a user who is not erased: %v", err)
+	}
 }

@@ -60,7 +60,16 @@ class ConversationServiceServicer(object):
         created = false, so a retry after a timeout never duplicates it. A
         request that differs from the stored conversation is ALREADY_EXISTS
         (reason CONVERSATION_CONFLICT). An owner, deal or participant user that
-        does not exist is NOT_FOUND.
+        does not exist is NOT_FOUND. An owner or participant user whom a
+        privacy erasure anonymised is FAILED_PRECONDITION with reason
+        USER_ERASED (HTTP 409), naming the field and the user_id in the
+        ErrorInfo metadata, and nothing is stored: nothing new may be
+        attributed to an erased person. It is decided in the transaction that
+        writes the conversation, so an erasure finishing at the same moment
+        either comes after the write (and anonymises it with the rest) or is
+        seen. A retry of a request that created the conversation before the
+        erasure still answers its id. Send such a speaker without a user (or
+        as another user) instead.
 
         Scope: ingest.
         """

@@ -31,7 +31,10 @@ class DealServiceServicer(object):
     def UpsertDeal(self, request, context):
         """UpsertDeal creates the deal with this origin id, or replaces every
         attribute below when it exists. Sending the same request again changes
-        nothing. An owner that does not exist is NOT_FOUND.
+        nothing. An owner that does not exist is NOT_FOUND; an owner whom a
+        privacy erasure anonymised is FAILED_PRECONDITION with reason
+        USER_ERASED (field and user_id in the ErrorInfo metadata), and nothing
+        is stored.
 
         Scope: ingest.
         """

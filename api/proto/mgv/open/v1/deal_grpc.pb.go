@@ -34,7 +34,10 @@ const (
 type DealServiceClient interface {
 	// UpsertDeal creates the deal with this origin id, or replaces every
 	// attribute below when it exists. Sending the same request again changes
-	// nothing. An owner that does not exist is NOT_FOUND.
+	// nothing. An owner that does not exist is NOT_FOUND; an owner whom a
+	// privacy erasure anonymised is FAILED_PRECONDITION with reason
+	// USER_ERASED (field and user_id in the ErrorInfo metadata), and nothing
+	// is stored.
 	//
 	// Scope: ingest.
 	UpsertDeal(ctx context.Context, in *UpsertDealRequest, opts ...grpc.CallOption) (*UpsertDealResponse, error)
@@ -67,7 +70,10 @@ func (c *dealServiceClient) UpsertDeal(ctx context.Context, in *UpsertDealReques
 type DealServiceServer interface {
 	// UpsertDeal creates the deal with this origin id, or replaces every
 	// attribute below when it exists. Sending the same request again changes
-	// nothing. An owner that does not exist is NOT_FOUND.
+	// nothing. An owner that does not exist is NOT_FOUND; an owner whom a
+	// privacy erasure anonymised is FAILED_PRECONDITION with reason
+	// USER_ERASED (field and user_id in the ErrorInfo metadata), and nothing
+	// is stored.
 	//
 	// Scope: ingest.
 	UpsertDeal(context.Context, *UpsertDealRequest) (*UpsertDealResponse, error)
