@@ -101,3 +101,36 @@ func TestErasedUsersHoldsTheUsersAgainstAnErasure(t *testing.T) {
 		}
 	})
 }
+
+// An update read before an erasure anonymised the user writes nothing
+// onto the anonymised row, whatever it changes, and says USER_ERASED.
+func TestUpdateWritesNothingOntoAnErasedUser(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		users, p := dao.NewUsers(db), dao.NewPrivacy(db)
+		email := "rep@example.com"
+		rep := model.User{TenantID: 3, Name: "Rep Named", Email: &email, Role: model.RoleRep, Status: model.UserActive}
+		if err := users.Create(ctx, &rep); err != nil {
+			t.Fatal(err)
+		}
+		before := rep
+		if err := p.AnonymiseUser(ctx, 3, rep.ID); err != nil {
+			t.Fatal(err)
+		}
+		for name, change := range map[string]func(u *model.User){
+			"role":  func(u *model.User) { u.Role = model.RoleManager },
+			"phone": func(u *model.User) { phone := "+8613912345678"; u.Phone = &phone },
+		} {
+			u := before
+			change(&u)
+			u.UpdatedAt = time.Now().UTC().Truncate(time.Millisecond)
+			if err := users.Update(ctx, &before, &u); !errs.Is(err, errs.ReasonUserErased) {
+				t.Errorf("%s written onto an erased user: %v, want USER_ERASED", name, err)
+			}
+		}
+		now, err := users.ByID(ctx, 3, rep.ID)
+		if err != nil || !now.Erased() || now.Role != model.RoleRep {
+			t.Fatalf("the erased user after the updates: %+v %v", now, err)
+		}
+	})
+}

@@ -77,10 +77,12 @@ func (r *Users) Create(ctx context.Context, u *model.User) error {
 // is written only where it still holds what was read: when another request
 // changed it meanwhile (an erasure clears the name, email, phone, origin id
 // and password), nothing is written and the answer is CONFLICT, so that
-// an erased person's identifiers never come back onto their row.
+// an erased person's identifiers never come back onto their row. Nor is
+// anything written onto a user an erasure anonymised (model.User.Erased;
+// every other user has a name), whatever it changes: USER_ERASED.
 func (r *Users) Update(ctx context.Context, before, u *model.User) error {
 	cols := map[string]any{"updated_at": u.UpdatedAt}
-	q := conn(ctx, r.db).Model(&model.User{}).Where("tenant_id = ? AND id = ?", u.TenantID, u.ID)
+	q := conn(ctx, r.db).Model(&model.User{}).Where("tenant_id = ? AND id = ? AND name <> ''", u.TenantID, u.ID)
 	// clause.Eq of a nil pointer is IS NULL.
 	changed := func(col string, differs bool, v, was any) {
 		if differs {
@@ -101,8 +103,12 @@ func (r *Users) Update(ctx context.Context, before, u *model.User) error {
 		return dbError(res.Error, nil)
 	}
 	if res.RowsAffected == 0 {
-		if _, err := r.ByID(ctx, u.TenantID, u.ID); err != nil {
+		now, err := r.ByID(ctx, u.TenantID, u.ID)
+		if err != nil {
 			return err
+		}
+		if now.Erased() {
+			return errs.UserErased("id", u.ID)
 		}
 		return errs.Conflict("user %d was changed by another request meanwhile; read it again and retry", u.ID)
 	}

@@ -312,7 +312,8 @@ type UpdateUserRequest struct {
 // UpdateUser changes a user of the admin's tenant. Disabling a user or
 // setting their password signs them out everywhere (refresh and access
 // tokens); a new role or department revokes their access tokens, so they
-// refresh them and get the new one.
+// refresh them and get the new one. A user a privacy erasure anonymised
+// is USER_ERASED, and stays anonymous: a new user is the way on.
 func (o *Org) UpdateUser(ctx context.Context, req UpdateUserRequest) (*model.User, error) {
 	s, err := access.Require(ctx, access.Admin)
 	if err != nil {
@@ -324,6 +325,11 @@ func (o *Org) UpdateUser(ctx context.Context, req UpdateUserRequest) (*model.Use
 	u, err := o.users.ByID(ctx, s.TenantID, req.ID)
 	if err != nil {
 		return nil, err
+	}
+	if u.Erased() {
+		// A name or an address given to the anonymised row would make
+		// the erased person's kept conversations theirs again.
+		return nil, errs.UserErased("id", u.ID)
 	}
 	ar := userAttrsRequest{
 		name: u.Name, email: orgStr(u.Email), phone: orgStr(u.Phone), storedPhone: orgStr(u.Phone), role: u.Role, status: u.Status,
@@ -539,7 +545,9 @@ func (o *Org) UpsertUser(ctx context.Context, req UpsertUserRequest) (*model.Use
 	}
 	for attempt := 0; ; attempt++ {
 		u, created, err := o.upsertUser(ctx, s, req.OriginUserID, ar)
-		if err != nil && attempt == 0 && errs.IsConflict(err) {
+		if err != nil && attempt == 0 && (errs.IsConflict(err) || errs.Is(err, errs.ReasonUserErased)) {
+			// Changed meanwhile; or erased, which cleared the origin id:
+			// it names no user now, and the request creates one.
 			continue
 		}
 		return u, created, err

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/logic/identity"
 	"github.com/megaview/mgvcore/internal/model"
 )
@@ -395,4 +396,32 @@ func TestUpsertUserDisablingSignsOut(t *testing.T) {
 	}
 	_, err = w.auth.Refresh(context.Background(), identity.RefreshRequest{RefreshToken: pair.RefreshToken})
 	wantOrgErr(t, err, "UNAUTHENTICATED", "")
+}
+
+// An admin cannot give a user an erasure anonymised a name, an address or
+// a working account again: USER_ERASED naming the id, and the user stays
+// anonymous.
+func TestUpdateUserLeavesAnErasedUserAnonymous(t *testing.T) {
+	w := newOrgWorld(t)
+	admin := w.user(w.admin)
+	str := func(s string) *string { return &s }
+	erased := w.reps[0].ID
+	if err := w.privacy.AnonymiseUser(context.Background(), w.tenant.ID, erased); err != nil {
+		t.Fatal(err)
+	}
+	for name, req := range map[string]identity.UpdateUserRequest{
+		"name":   {ID: erased, Name: str("rep1")},
+		"email":  {ID: erased, Email: str("rep1@acme.test")},
+		"status": {ID: erased, Status: str(model.UserActive)},
+		"role":   {ID: erased, Role: str(model.RoleManager)},
+	} {
+		_, err := w.org.UpdateUser(admin, req)
+		if e := errs.From(err); e == nil || e.Reason != errs.ReasonUserErased || e.Metadata["field"] != "id" {
+			t.Errorf("%s of an erased user: %v, want USER_ERASED on id", name, err)
+		}
+	}
+	u, err := w.users.ByID(context.Background(), w.tenant.ID, erased)
+	if err != nil || !u.Erased() || u.Role != model.RoleRep {
+		t.Fatalf("the erased user after the refusals: %+v %v", u, err)
+	}
 }

@@ -436,7 +436,7 @@ func TestSettingAPasswordKeepsAConcurrentChange(t *testing.T) {
 // A user anonymised by an erasure while an admin changes their email and
 // sets their password (during its bcrypt round) stays anonymised: the
 // admin's change, made to the person as they were, writes nothing back,
-// and is answered CONFLICT.
+// and is answered USER_ERASED.
 func TestAChangeDuringAnErasureBringsNothingBack(t *testing.T) {
 	w := newOrgWorld(t)
 	ctx := context.Background()
@@ -450,7 +450,7 @@ func TestAChangeDuringAnErasureBringsNothingBack(t *testing.T) {
 	}
 	w.hasher.beforeHash.Store(&meanwhile)
 	_, err := w.org.UpdateUser(admin, identity.UpdateUserRequest{ID: target.ID, Email: &email, Phone: &phone, Password: &password})
-	wantOrgErr(t, err, "CONFLICT", "")
+	wantOrgErr(t, err, "USER_ERASED", "id")
 	u := orgMust[*model.User](t)(w.users.ByID(ctx, w.tenant.ID, target.ID))
 	if u.Name != "" || u.Email != nil || u.Phone != nil || u.OriginUserID != nil || u.PasswordHash != "" || u.Status != model.UserDisabled {
 		t.Fatalf("after an erasure during a change: %+v; want the user anonymised", u)

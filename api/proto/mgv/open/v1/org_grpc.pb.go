@@ -54,6 +54,13 @@ type OrgServiceClient interface {
 	// FAILED_PRECONDITION with reason LAST_ADMIN (HTTP 409) and the field
 	// (status or role) in the ErrorInfo metadata, for apps and admins alike:
 	// make another user an active admin first.
+	//
+	// A privacy erasure clears the user's origin id with the rest of their
+	// identifiers: afterwards the origin id names no user, and an upsert with
+	// it creates a new one (the erased user stays anonymous, and their kept
+	// conversations stay with nobody named). An upsert that read the user
+	// just before the erasure anonymised them writes nothing onto the
+	// anonymised row.
 	UpsertUser(ctx context.Context, in *UpsertUserRequest, opts ...grpc.CallOption) (*UpsertUserResponse, error)
 	// ListUsers lists the tenant's users, ordered by id ascending.
 	//
@@ -126,6 +133,13 @@ type OrgServiceServer interface {
 	// FAILED_PRECONDITION with reason LAST_ADMIN (HTTP 409) and the field
 	// (status or role) in the ErrorInfo metadata, for apps and admins alike:
 	// make another user an active admin first.
+	//
+	// A privacy erasure clears the user's origin id with the rest of their
+	// identifiers: afterwards the origin id names no user, and an upsert with
+	// it creates a new one (the erased user stays anonymous, and their kept
+	// conversations stay with nobody named). An upsert that read the user
+	// just before the erasure anonymised them writes nothing onto the
+	// anonymised row.
 	UpsertUser(context.Context, *UpsertUserRequest) (*UpsertUserResponse, error)
 	// ListUsers lists the tenant's users, ordered by id ascending.
 	//
