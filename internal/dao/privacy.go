@@ -163,7 +163,8 @@ func (p *Privacy) RecountErasure(ctx context.Context, tenantID, id, total int64)
 
 // ErasureGrew sets the total of owner's job: with confirm, the job goes
 // back to awaiting confirmation and its claim is released; otherwise it
-// stays owner's and the lease is renewed.
+// stays owner's and the lease is renewed. False, and nothing written, when
+// owner's lease ran out: another instance may be claiming the job.
 func (p *Privacy) ErasureGrew(ctx context.Context, id int64, owner string, total int64, confirm bool, lease time.Duration) (bool, error) {
 	now := dbNow()
 	status, leaseOwner, until := model.ErasurePending, owner, now.Add(lease)
@@ -171,7 +172,7 @@ func (p *Privacy) ErasureGrew(ctx context.Context, id int64, owner string, total
 		status, leaseOwner, until = model.ErasureAwaitingConfirmation, "", now
 	}
 	res := conn(ctx, p.db).Exec("UPDATE privacy_erasures SET conversations_total = ?, status = ?, lease_owner = ?, lease_until = ?, updated_at = ? "+
-		"WHERE id = ? AND lease_owner = ? AND status = ?", total, status, leaseOwner, until, now, id, owner, model.ErasurePending)
+		"WHERE id = ? AND lease_owner = ? AND status = ? AND lease_until > ?", total, status, leaseOwner, until, now, id, owner, model.ErasurePending, now)
 	return res.RowsAffected == 1, dbError(res.Error, nil)
 }
 
@@ -223,11 +224,15 @@ func (p *Privacy) ClaimErasure(ctx context.Context, owner string, lease time.Dur
 	return nil, nil
 }
 
-// ErasureProgress adds deleted to the job's count and renews the lease.
+// ErasureProgress adds deleted to the job's count and renews owner's
+// lease. False, and nothing written, when owner no longer holds the job,
+// or its lease ran out: another instance may be claiming it (ClaimErasure
+// takes a job whose lease_until has passed), and the batch whose count
+// this is must roll back rather than count under a lease that is gone.
 func (p *Privacy) ErasureProgress(ctx context.Context, id int64, owner string, deleted int, lease time.Duration) (bool, error) {
 	now := dbNow()
 	res := conn(ctx, p.db).Exec("UPDATE privacy_erasures SET conversations_deleted = conversations_deleted + ?, lease_until = ?, updated_at = ? "+
-		"WHERE id = ? AND lease_owner = ? AND status = ?", deleted, now.Add(lease), now, id, owner, model.ErasurePending)
+		"WHERE id = ? AND lease_owner = ? AND status = ? AND lease_until > ?", deleted, now.Add(lease), now, id, owner, model.ErasurePending, now)
 	return res.RowsAffected == 1, dbError(res.Error, nil)
 }
 

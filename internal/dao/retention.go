@@ -103,10 +103,14 @@ func (r *Retention) ExpiredConversations(ctx context.Context, tenantID int64, cu
 	return ids, dbError(err, nil)
 }
 
-// RenewRetention counts a batch and renews owner's lease.
+// RenewRetention counts a batch and renews owner's lease. False, and
+// nothing written, when owner no longer holds the run or its lease ran
+// out: another instance may be claiming it (ClaimRetention takes a run
+// whose lease_until has passed).
 func (r *Retention) RenewRetention(ctx context.Context, tenantID int64, owner string, deleted int, lease time.Duration) (bool, error) {
-	res := conn(ctx, r.db).Exec("UPDATE retention_runs SET deleted = deleted + ?, lease_until = ? WHERE tenant_id = ? AND lease_owner = ?",
-		deleted, dbNow().Add(lease), tenantID, owner)
+	now := dbNow()
+	res := conn(ctx, r.db).Exec("UPDATE retention_runs SET deleted = deleted + ?, lease_until = ? WHERE tenant_id = ? AND lease_owner = ? AND lease_until > ?",
+		deleted, now.Add(lease), tenantID, owner, now)
 	return res.RowsAffected == 1, dbError(res.Error, nil)
 }
 
