@@ -28,7 +28,11 @@ class EventServiceStub(object):
     whose hit count of it changed (0: its hits are gone).
     - "conversation.deleted": {"conversation_id", "origin_conversation_id"}
     - "person.erased": {"erasure_id"}; the person's identifiers are never
-    part of an event.
+    part of an event. It vouches for the job's scope: the conversations
+    up to its conversations_up_to (the tenant's highest id when it was
+    requested) and its user. An outside person's conversation ingested
+    after the request is not the job's, and may outlive the event: a
+    privacy lookup finds it, and another erasure deletes it.
     - "tracker.deleted": {"tracker_id"}: the tracker is deleted and every
     hit of it is gone (no tracker.matched follows for its conversations).
     Ids in data are JSON numbers; receivers must ignore fields they do not
@@ -99,7 +103,11 @@ class EventServiceServicer(object):
     whose hit count of it changed (0: its hits are gone).
     - "conversation.deleted": {"conversation_id", "origin_conversation_id"}
     - "person.erased": {"erasure_id"}; the person's identifiers are never
-    part of an event.
+    part of an event. It vouches for the job's scope: the conversations
+    up to its conversations_up_to (the tenant's highest id when it was
+    requested) and its user. An outside person's conversation ingested
+    after the request is not the job's, and may outlive the event: a
+    privacy lookup finds it, and another erasure deletes it.
     - "tracker.deleted": {"tracker_id"}: the tracker is deleted and every
     hit of it is gone (no tracker.matched follows for its conversations).
     Ids in data are JSON numbers; receivers must ignore fields they do not
@@ -233,7 +241,11 @@ class EventService(object):
     whose hit count of it changed (0: its hits are gone).
     - "conversation.deleted": {"conversation_id", "origin_conversation_id"}
     - "person.erased": {"erasure_id"}; the person's identifiers are never
-    part of an event.
+    part of an event. It vouches for the job's scope: the conversations
+    up to its conversations_up_to (the tenant's highest id when it was
+    requested) and its user. An outside person's conversation ingested
+    after the request is not the job's, and may outlive the event: a
+    privacy lookup finds it, and another erasure deletes it.
     - "tracker.deleted": {"tracker_id"}: the tracker is deleted and every
     hit of it is gone (no tracker.matched follows for its conversations).
     Ids in data are JSON numbers; receivers must ignore fields they do not
