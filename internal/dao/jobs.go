@@ -105,7 +105,8 @@ func (r *TrackerJobs) ClaimTrackerJob(ctx context.Context, lease time.Duration) 
 // ApplyTrackerBatch re-applies the job's tracker to the next batch of the
 // tenant's conversations, in one transaction:
 //
-//  1. Renew the lease. This write comes first: on SQLite it takes the write
+//  1. Renew the lease, unless it ran out or another claim took the job
+//     (LeaseLost: nothing is written). This write comes first: on SQLite it takes the write
 //     lock before anything is read; on MySQL it locks the job row, so a
 //     tracker change (which deletes the older jobs) waits for the batch and
 //     then queues a job that redoes it.
@@ -128,7 +129,11 @@ func (r *TrackerJobs) ApplyTrackerBatch(ctx context.Context, job *model.OutboxJo
 	)
 	err := r.db.WithContext(ctx).Transaction(func(db *gorm.DB) error {
 		after = nil
-		renew := db.Exec("UPDATE outbox SET next_attempt_at = ? WHERE id = ?", dbNow().Add(lease), job.ID)
+		// The claim's attempt count is its token: a claim after the lease
+		// ran out counted another.
+		at := dbNow()
+		renew := db.Exec("UPDATE outbox SET next_attempt_at = ? WHERE id = ? AND attempts = ? AND next_attempt_at > ?",
+			at.Add(lease), job.ID, job.Attempts, at)
 		if renew.Error != nil {
 			return renew.Error
 		}
@@ -136,8 +141,12 @@ func (r *TrackerJobs) ApplyTrackerBatch(ctx context.Context, job *model.OutboxJo
 		if err := db.Model(&model.OutboxJob{}).Where("id = ?", job.ID).Pluck("conversation_id", &cursor).Error; err != nil {
 			return err
 		}
-		if len(cursor) == 0 {
+		switch {
+		case len(cursor) == 0:
 			out.Superseded = true // a tracker change replaced the job
+			return nil
+		case renew.RowsAffected == 0:
+			out.LeaseLost = true
 			return nil
 		}
 		convs, err := nextConversations(db, job.TenantID, cursor[0], size)

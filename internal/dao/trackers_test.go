@@ -313,3 +313,43 @@ func TestTranscriptHitsFollowTrackerChanges(t *testing.T) {
 		t.Errorf("%d reads of the trackers for four writes and two changes, want 3", repo.reads)
 	}
 }
+
+// A tracker batch under a lease that ran out, or under a claim another
+// claim replaced, writes nothing and says LeaseLost; the job is due for
+// the next claim, which applies it.
+func TestATrackerBatchNeedsItsLease(t *testing.T) {
+	e := newTrackerEnv(t)
+	ctx := context.Background()
+	c1 := e.create(t, "c1", e.reps[0], time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC), nil)
+	e.say(t, c1, "our price is fair")
+	tr, err := e.trackers.Create(e.as(e.admin), tracker.Input{Name: "Pricing", Keywords: []string{"price"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const lease = 50 * time.Millisecond
+	first, err := e.jobs.ClaimTrackerJob(ctx, lease)
+	if err != nil || first == nil {
+		t.Fatalf("claim: %+v %v", first, err)
+	}
+	time.Sleep(2 * lease)
+	res, err := e.jobs.ApplyTrackerBatch(ctx, first, 10, lease, matchOne)
+	if err != nil || !res.LeaseLost || res.Conversations != 0 {
+		t.Fatalf("a batch after the lease ran out: %+v %v, want LeaseLost", res, err)
+	}
+	if got := e.hits(t, tr.ID); len(got) != 0 {
+		t.Fatalf("hits written under a lease that ran out: %v", got)
+	}
+	second, err := e.jobs.ClaimTrackerJob(ctx, time.Minute)
+	if err != nil || second == nil || second.ID != first.ID {
+		t.Fatalf("the next claim: %+v %v, want job %d", second, err, first.ID)
+	}
+	if res, err := e.jobs.ApplyTrackerBatch(ctx, first, 10, time.Minute, matchOne); err != nil || !res.LeaseLost {
+		t.Fatalf("a batch of the replaced claim: %+v %v, want LeaseLost", res, err)
+	}
+	if res, err := e.jobs.ApplyTrackerBatch(ctx, second, 10, time.Minute, matchOne); err != nil || res.LeaseLost || res.Conversations != 1 {
+		t.Fatalf("a batch of the claim that holds the job: %+v %v", res, err)
+	}
+	if got := e.hits(t, tr.ID); got[c1] != 1 {
+		t.Fatalf("hits after the batch of the claim that holds the job: %v", got)
+	}
+}

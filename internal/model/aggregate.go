@@ -67,4 +67,8 @@ type TrackerBatch struct {
 	Superseded bool
 	// TrackerGone: the tracker is deleted; its hits are to be purged.
 	TrackerGone bool
+	// LeaseLost: the claim's lease ran out, and another instance may be
+	// claiming the job (or has): nothing was written, and the job is
+	// left to whoever holds it, or to the next claim.
+	LeaseLost bool
 }

@@ -194,6 +194,11 @@ func (a *Applier) process(ctx context.Context, job *model.OutboxJob) {
 		}
 		matched += res.Conversations
 		switch {
+		case res.LeaseLost:
+			// Neither finished nor failed here: the job is another
+			// claim's now, or the next one's.
+			log.Warn().Msg("tracker job's lease ran out; left to the next claim")
+			return
 		case res.Superseded:
 			log.Debug().Msg("tracker job superseded by a newer version")
 			a.finish(ctx, job, log)

@@ -88,6 +88,14 @@ func (s *scriptedJobs) state() ([]int64, map[int64]error, int, int) {
 	return slices.Clone(s.finished), s.retried, s.hits, s.matched
 }
 
+// runApplier runs one worker over jobs until the test ends, and wakes it.
+func runApplier(t *testing.T, jobs *scriptedJobs) {
+	a := NewApplier(jobs, zerolog.Nop(), ApplierOptions{Workers: 1, PurgeSize: 1000, Poll: 10 * time.Millisecond})
+	a.Start(t.Context())
+	t.Cleanup(a.Stop)
+	a.Notify()
+}
+
 func TestApplierRunsJobs(t *testing.T) {
 	boom := errors.New("database went away")
 	jobs := &scriptedJobs{
@@ -102,10 +110,7 @@ func TestApplierRunsJobs(t *testing.T) {
 		retried: map[int64]error{},
 		tracker: tracker(1, model.AffiliationAnyone, "price"),
 	}
-	a := NewApplier(jobs, zerolog.Nop(), ApplierOptions{Workers: 1, PurgeSize: 1000, Poll: 10 * time.Millisecond})
-	a.Start(t.Context())
-	defer a.Stop()
-	a.Notify()
+	runApplier(t, jobs)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		finished, retried, left, matched := jobs.state()
@@ -188,5 +193,39 @@ func TestApplierBacksOffWhileClaimsFail(t *testing.T) {
 	// Unpaced it would try 40 times; backing off (20, 40, 80, 160 ms …) about 5.
 	if n := jobs.claims.Load(); n < 2 || n > 8 {
 		t.Errorf("%d claims in 400 ms", n)
+	}
+}
+
+// A batch whose lease ran out ends the job's run here: no further batch,
+// neither finished nor retried (which would move another claim's lease);
+// the job is the next claim's.
+func TestApplierLeavesAJobWhoseLeaseRanOut(t *testing.T) {
+	jobs := &scriptedJobs{
+		due:     []model.OutboxJob{{ID: 5}},
+		script:  map[int64][]batchStep{5: {{res: model.TrackerBatch{LeaseLost: true}}, {res: model.TrackerBatch{Conversations: 50}}}},
+		retried: map[int64]error{},
+		tracker: tracker(1, model.AffiliationAnyone, "price"),
+	}
+	runApplier(t, jobs)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		jobs.mu.Lock()
+		left := len(jobs.script[5])
+		jobs.mu.Unlock()
+		if left < 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the job's first batch never ran")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	finished, retried, _, matched := jobs.state()
+	jobs.mu.Lock()
+	left := len(jobs.script[5])
+	jobs.mu.Unlock()
+	if len(finished) != 0 || len(retried) != 0 || matched != 0 || left != 1 {
+		t.Fatalf("after a lost lease: finished %v, retried %v, matched %d, batches left %d; want the job left alone", finished, retried, matched, left)
 	}
 }
