@@ -93,6 +93,11 @@ func (c *Config) validateWebhooks(bad func(key, format string, args ...any)) {
 	if w.RetryMax.Duration < w.RetryBase.Duration {
 		bad("webhooks.retry_max", "must be at least webhooks.retry_base (got %s)", w.RetryMax.Duration)
 	}
+	// A receiver's Retry-After is clamped to retry_max: below the events'
+	// retention, it never pushes a delivery past the event it sends.
+	if r := c.Events.Retention.Duration; r > 0 && w.RetryMax.Duration >= r {
+		bad("webhooks.retry_max", "must be less than events.retention (%s), or a retry could come after its event is trimmed (got %s)", r, w.RetryMax.Duration)
+	}
 }
 
 // webhooksUnsafeInPro lists the webhook settings production refuses.

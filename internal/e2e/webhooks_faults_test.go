@@ -123,6 +123,21 @@ print(len(reqs) - len(bad), len(bad), len(tampered))
 	return ok
 }
 
+// fastWebhooksEnv is a MariaDB service's environment with the webhook
+// schedule compressed to seconds: retries from 100ms doubling to retryMax
+// for a minute, short timeouts, leases and slices.
+func fastWebhooksEnv(t *testing.T, retryMax string) map[string]string {
+	env := mysqlEnv(t)
+	for k, v := range map[string]string{
+		"MGV_WEBHOOKS_RETRY_BASE": "100ms", "MGV_WEBHOOKS_RETRY_MAX": retryMax, "MGV_WEBHOOKS_RETRY_WINDOW": "60s",
+		"MGV_WEBHOOKS_REQUEST_TIMEOUT": "2s", "MGV_WEBHOOKS_HEADER_TIMEOUT": "2s", "MGV_WEBHOOKS_LEASE": "6s",
+		"MGV_WEBHOOKS_SLICE": "1s", "MGV_WEBHOOKS_POLL_INTERVAL": "100ms",
+	} {
+		env[k] = v
+	}
+	return env
+}
+
 func metricValue(t *testing.T, s *Service, name string) float64 {
 	t.Helper()
 	resp, err := http.Get(s.URL("/metrics"))
@@ -152,14 +167,7 @@ func metricValue(t *testing.T, s *Service, name string) float64 {
 // the Python verifier.
 func TestR10EventsUnderFaults(t *testing.T) {
 	rcv := newFaultReceiver(t)
-	env := mysqlEnv(t)
-	for k, v := range map[string]string{
-		"MGV_WEBHOOKS_RETRY_BASE": "100ms", "MGV_WEBHOOKS_RETRY_MAX": "1s", "MGV_WEBHOOKS_RETRY_WINDOW": "60s",
-		"MGV_WEBHOOKS_REQUEST_TIMEOUT": "2s", "MGV_WEBHOOKS_HEADER_TIMEOUT": "2s", "MGV_WEBHOOKS_LEASE": "6s",
-		"MGV_WEBHOOKS_SLICE": "1s", "MGV_WEBHOOKS_POLL_INTERVAL": "100ms",
-	} {
-		env[k] = v
-	}
+	env := fastWebhooksEnv(t, "1s")
 	a := NewService(t, env)
 	a.Start()
 	a.WaitReady(60 * time.Second)

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -175,6 +176,12 @@ type Response struct {
 	Latency time.Duration
 	// Snippet is the start of the answer's body, for the delivery log.
 	Snippet string
+	// RetryAfter is the wait the answer's Retry-After header asks for
+	// (delta-seconds, or an HTTP-date less the time of the answer), when
+	// HasRetryAfter: not when the header is absent, malformed or negative
+	// (a date already past).
+	RetryAfter    time.Duration
+	HasRetryAfter bool
 }
 
 // Post delivers one request. An error means no HTTP answer (refused
@@ -203,7 +210,40 @@ func (c *Client) Post(ctx context.Context, r Request) (Response, error) {
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
 	cut.Stop()
 	_ = resp.Body.Close()
-	return Response{Status: resp.StatusCode, Latency: time.Since(start), Snippet: string(body)}, nil
+	out := Response{Status: resp.StatusCode, Latency: time.Since(start), Snippet: string(body)}
+	out.RetryAfter, out.HasRetryAfter = ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	return out, nil
+}
+
+// maxRetryAfter bounds a delta-seconds Retry-After so that it fits a
+// Duration; the caller clamps it to its own schedule anyway.
+const maxRetryAfter = 100 * 365 * 24 * time.Hour
+
+// ParseRetryAfter reads a Retry-After value (RFC 9110 §10.2.3) received at
+// now: delta-seconds (digits only) or an HTTP-date. ok is false for an
+// empty, malformed or negative value (a sign, a fraction, a date in the
+// past).
+func ParseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if strings.Trim(v, "0123456789") == "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n > int64(maxRetryAfter/time.Second) {
+			return maxRetryAfter, true
+		}
+		return time.Duration(n) * time.Second, true
+	}
+	at, err := http.ParseTime(v)
+	if err != nil {
+		return 0, false
+	}
+	d := at.Sub(now)
+	if d < 0 {
+		return 0, false
+	}
+	return min(d, maxRetryAfter), true
 }
 
 // unwrapURLError drops the *url.Error wrapper, whose text repeats the URL

@@ -280,3 +280,47 @@ func TestPostRefusesHugeResponseHeaders(t *testing.T) {
 		}
 	}
 }
+
+// Retry-After comes as delta-seconds or an HTTP-date (in any of the three
+// forms HTTP allows); a sign, a fraction, garbage or a date already past is
+// not a wait.
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		v    string
+		want time.Duration
+		ok   bool
+	}{
+		{"120", 2 * time.Minute, true},
+		{" 0 ", 0, true},
+		{"99999999999999999999999", maxRetryAfter, true},
+		{"Fri, 04 Dec 2026 10:00:30 GMT", 30 * time.Second, true},
+		{"Friday, 04-Dec-26 10:01:00 GMT", time.Minute, true},
+		{"Fri Dec  4 10:00:05 2026", 5 * time.Second, true},
+		{"Fri, 04 Dec 2026 09:59:59 GMT", 0, false},
+		{"-5", 0, false},
+		{"+5", 0, false},
+		{"1.5", 0, false},
+		{"soon", 0, false},
+		{"", 0, false},
+	} {
+		got, ok := ParseRetryAfter(tc.v, now)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("ParseRetryAfter(%q) = %s, %v; want %s, %v", tc.v, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+// The answer's Retry-After reaches the caller with its status.
+func TestPostReadsRetryAfter(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Retry-After", "7")
+		w.WriteHeader(http.StatusTooManyRequests)
+	}))
+	defer srv.Close()
+	c := New(Options{ConnectTimeout: time.Second, HeaderTimeout: time.Second, TotalTimeout: 2 * time.Second, Policy: Policy{AllowLoopback: true}})
+	res, err := c.Post(context.Background(), Request{URL: srv.URL, Body: []byte(`{}`)})
+	if err != nil || res.Status != http.StatusTooManyRequests || !res.HasRetryAfter || res.RetryAfter != 7*time.Second {
+		t.Fatalf("Post = %+v, %v; want 429 asking for 7s", res, err)
+	}
+}

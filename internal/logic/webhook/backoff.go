@@ -32,6 +32,13 @@ func (r Retry) Delay(n int, rnd *rand.Rand) time.Duration {
 	return half + time.Duration(rnd.Int64N(int64(half)+1))
 }
 
+// Asked is the wait before the next attempt when the receiver asked for
+// wait (Retry-After on a 429 or 503): not less than Base, so a receiver
+// never makes us retry faster than our own schedule, nor more than Max
+// (below the events' retention), so it never pushes a delivery past the
+// events it would send.
+func (r Retry) Asked(wait time.Duration) time.Duration { return min(max(wait, r.Base), r.Max) }
+
 // GiveUp reports whether a subscription failing since since must be
 // disabled at now.
 func (r Retry) GiveUp(since, now time.Time) bool { return now.Sub(since) >= r.Window }

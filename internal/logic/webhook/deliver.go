@@ -54,11 +54,36 @@ type DeliveryStore interface {
 	Trim(ctx context.Context, before time.Time, limit int) (int64, error)
 }
 
-// Result is a receiver's answer; Status 0 when none came.
+// Result is a receiver's answer; Status 0 when none came. RetryAfter is
+// the wait its Retry-After header asked for, when HasRetryAfter (a valid,
+// non-negative value).
 type Result struct {
-	Status  int
-	Latency time.Duration
-	Snippet string
+	Status        int
+	Latency       time.Duration
+	Snippet       string
+	RetryAfter    time.Duration
+	HasRetryAfter bool
+}
+
+// asksToWait reports the wait a failed answer asks for: a 429 or 503 with
+// a valid Retry-After.
+func (r Result) asksToWait() (time.Duration, bool) {
+	if (r.Status == 429 || r.Status == 503) && r.HasRetryAfter {
+		return r.RetryAfter, true
+	}
+	return 0, false
+}
+
+// backoff is the wait before attempt n+1 after n consecutive failures, the
+// last answer being res: what the receiver asked for (Retry-After, within
+// the schedule's bounds), or else the exponential backoff.
+func (d *Deliverer) backoff(n int, res Result) time.Duration {
+	if wait, ok := res.asksToWait(); ok {
+		return d.o.Retry.Asked(wait)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.o.Retry.Delay(n, d.rnd)
 }
 
 // Sender posts a delivery to a receiver: an error is no answer (refused
@@ -610,10 +635,18 @@ func (d *Deliverer) settle(ctx context.Context, sub *model.WebhookSubscription, 
 		d.disabled.Inc()
 		d.o.Log.Warn().Int64("subscription_id", sub.ID).Str("reason", sub.DisabledReason).Msg("webhooks: subscription disabled")
 	} else {
-		d.mu.Lock()
-		delay := d.o.Retry.Delay(sub.Attempts, d.rnd)
-		d.mu.Unlock()
-		sub.NextAttemptAt = now.Add(delay)
+		// The receiver's longest asked wait (several attempts may have
+		// failed at once) holds for the subscription's next attempt.
+		var asked Result
+		for _, o := range outs {
+			if o == nil || o.ok {
+				continue
+			}
+			if w, ok := o.res.asksToWait(); ok && (!asked.HasRetryAfter || w > asked.RetryAfter) {
+				asked = o.res
+			}
+		}
+		sub.NextAttemptAt = now.Add(d.backoff(sub.Attempts, asked))
 		for i := range write {
 			if write[i].Status == model.DeliveryPending {
 				write[i].NextAttemptAt = sub.NextAttemptAt
@@ -655,9 +688,7 @@ func (d *Deliverer) redeliver(ctx context.Context, sub *model.WebhookSubscriptio
 			case d.o.Retry.GiveUp(r.CreatedAt, o.at):
 				r.Status, r.LastError = model.DeliveryFailed, clip(o.errMsg, 1000)
 			default:
-				d.mu.Lock()
-				r.NextAttemptAt = o.at.Add(d.o.Retry.Delay(r.Attempts, d.rnd))
-				d.mu.Unlock()
+				r.NextAttemptAt = o.at.Add(d.backoff(r.Attempts, o.res))
 				r.LastError = clip(o.errMsg, 1000)
 			}
 		}()

@@ -644,3 +644,72 @@ func TestDelivererLogsAnAnswerThatIsNotUTF8AsUTF8(t *testing.T) {
 		t.Fatalf("after the failure: %+v, want the retry in about an hour", s)
 	}
 }
+
+// waitReceiver answers every delivery with status and, when asked, a
+// Retry-After of wait.
+type waitReceiver struct {
+	status int
+	wait   time.Duration
+	asked  bool
+}
+
+func (r waitReceiver) Post(context.Context, string, map[string]string, []byte) (Result, error) {
+	return Result{Status: r.status, RetryAfter: r.wait, HasRetryAfter: r.asked}, nil
+}
+
+// A 429 or 503 with a Retry-After sets the next attempt, of the
+// subscription and of a redelivery alike: not before the asked wait, but
+// within the schedule's minimum and maximum; another status, or no valid
+// Retry-After, takes the exponential backoff.
+func TestDelivererWaitsAsTheReceiverAsks(t *testing.T) {
+	retry := Retry{Base: time.Minute, Max: time.Hour, Window: 24 * time.Hour}
+	for _, tc := range []struct {
+		name     string
+		rcv      waitReceiver
+		min, max time.Duration
+	}{
+		{"503 asking 10m", waitReceiver{503, 10 * time.Minute, true}, 10 * time.Minute, 10*time.Minute + 5*time.Second},
+		{"429 asking 20m", waitReceiver{429, 20 * time.Minute, true}, 20 * time.Minute, 20*time.Minute + 5*time.Second},
+		{"429 asking past the maximum", waitReceiver{429, 30 * time.Hour, true}, time.Hour - time.Second, time.Hour},
+		{"503 asking less than the minimum", waitReceiver{503, time.Second, true}, time.Minute - time.Second, time.Minute},
+		{"500 asking 10m", waitReceiver{500, 10 * time.Minute, true}, 29 * time.Second, time.Minute},
+		{"503 without a valid Retry-After", waitReceiver{503, 0, false}, 29 * time.Second, time.Minute},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, log, _, _, sealer := newTestDeliverer(t, retry, 1)
+			d := NewDeliverer(st, log, tc.rcv, sealer, DeliverOptions{
+				Owner: "t", Workers: 1, InFlight: 2, Batch: 8, Poll: 10 * time.Millisecond, Lease: time.Minute, Slice: time.Second,
+				Retry: retry, Log: zerolog.Nop(),
+			})
+			log.add("a")
+			log.add("b")
+			st.mu.Lock()
+			st.rows = append(st.rows, model.WebhookDelivery{ID: 1, TenantID: 1, SubscriptionID: 1, EventID: 1, EventType: "a",
+				Redelivery: true, Status: model.DeliveryPending, CreatedAt: time.Now(), NextAttemptAt: time.Now()})
+			st.mu.Unlock()
+			d.Start(t.Context())
+			defer d.Stop()
+			var rows []model.WebhookDelivery
+			polltest.Until(t, 10*time.Second, 5*time.Millisecond, "the redelivery and the event attempted", func() bool {
+				st.mu.Lock()
+				defer st.mu.Unlock()
+				rows = slices.Clone(st.rows)
+				return len(rows) >= 2 && rows[0].Attempts == 1
+			})
+			s := st.sub(1)
+			for name, at := range map[string]time.Time{
+				"subscription": s.NextAttemptAt, "redelivery": rows[0].NextAttemptAt, "in-order delivery": rows[1].NextAttemptAt,
+			} {
+				var from time.Time
+				if name == "redelivery" {
+					from = rows[0].LastAttemptAt
+				} else {
+					from = rows[1].LastAttemptAt
+				}
+				if wait := at.Sub(from); wait < tc.min || wait > tc.max+time.Second {
+					t.Errorf("%s: next attempt %s after the answer, want %s..%s", name, wait, tc.min, tc.max)
+				}
+			}
+		})
+	}
+}
