@@ -471,8 +471,8 @@ func TestWebhookRenewStopsWhenTheAppMayNoLongerRead(t *testing.T) {
 
 // A round that fails while an admin enables the subscription (which
 // resets its failures) records its cursor and deliveries but not its
-// failure state: the subscription stays active with no failures, and the
-// round goes on from that. A round that succeeds while an admin disables
+// failure state: the subscription stays active with no failures, its
+// deliveries stay pending, and the round goes on from that. A round that succeeds while an admin disables
 // the subscription leaves it disabled.
 func TestWebhookRecordKeepsAnAdminChangeMadeDuringTheRound(t *testing.T) {
 	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
@@ -496,8 +496,13 @@ func TestWebhookRecordKeepsAnAdminChangeMadeDuringTheRound(t *testing.T) {
 		}
 		held.EventCursor, held.Attempts = 2, 4
 		held.Status, held.DisabledReason = model.WebhookDisabled, "deliveries failed for 24h"
-		if err := w.Record(ctx, "me", read, held, nil); err != nil {
+		rows := []model.WebhookDelivery{{TenantID: 1, SubscriptionID: s.ID, EventID: 3, EventType: "transcript.ready",
+			Status: model.DeliveryPending, Attempts: 5, LastError: "HTTP 503", LastAttemptAt: time.Now()}}
+		if err := w.Record(ctx, "me", read, held, rows); err != nil {
 			t.Fatal(err)
+		}
+		if got, _ := w.Attempted(ctx, s.ID, []int64{3}); len(got) != 1 || got[0].Status != model.DeliveryPending {
+			t.Fatalf("the round's delivery, the admin's enable having won: %+v, want pending", got)
 		}
 		got, _ := w.Get(ctx, 1, 0, s.ID)
 		if got.Status != model.WebhookActive || got.Attempts != 0 || got.DisabledReason != "" || got.EventCursor != 2 {

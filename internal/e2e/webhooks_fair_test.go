@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -205,21 +206,28 @@ func TestWebhookDisabledAppStopsItsRoundOnMariaDB(t *testing.T) {
 	}
 }
 
+// subscribedService starts a service with env and a fixture whose app
+// subscribes url to conversation.created; it returns the app's event
+// client and the subscription's id.
+func subscribedService(t *testing.T, env map[string]string, url string) (*Service, *Fixture, openv1.EventServiceClient, context.Context, int64) {
+	t.Helper()
+	s := NewService(t, env)
+	s.Start()
+	f := NewFixture(t, s)
+	ev, ctx := eventsClient(t, s, f.AppToken(t))
+	created, err := ev.CreateSubscription(ctx, &openv1.CreateSubscriptionRequest{Url: url, EventTypes: []string{"conversation.created"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, f, ev, ctx, created.Subscription.Id
+}
+
 // A subscription an admin disabled receives nothing, not even an event its
 // app asks to have redelivered: the redelivery waits, pending, and goes
 // once the admin enables the subscription again.
 func TestWebhookDisabledSubscriptionGetsNoRedeliveryOnMariaDB(t *testing.T) {
 	rcv := newReceiver(t)
-	s := NewService(t, mysqlEnv(t))
-	s.Start()
-	s.WaitReady(30 * time.Second)
-	f := NewFixture(t, s)
-	ev, ctx := eventsClient(t, s, f.AppToken(t))
-	created, err := ev.CreateSubscription(ctx, &openv1.CreateSubscriptionRequest{Url: rcv.srv.URL + "/hook", EventTypes: []string{"conversation.created"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sub := created.Subscription.Id
+	s, f, ev, ctx, sub := subscribedService(t, mysqlEnv(t), rcv.srv.URL+"/hook")
 	p := newPartner(t, s.GRPC(), f.AppToken(t))
 	p.create("disabled-1", f.Reps[0].ID, time.Now().Add(-time.Hour), 60_000, nil)
 	polltest.Until(t, 10*time.Second, 50*time.Millisecond, "the delivery", func() bool { return len(rcv.requests()) == 1 })
@@ -242,5 +250,58 @@ func TestWebhookDisabledSubscriptionGetsNoRedeliveryOnMariaDB(t *testing.T) {
 	polltest.Until(t, 10*time.Second, 50*time.Millisecond, "the redelivery once enabled", func() bool { return len(rcv.requests()) == 2 })
 	if again := rcv.requests()[1]; again.eventID != eventID {
 		t.Fatalf("redelivered event %s, want %s", again.eventID, eventID)
+	}
+}
+
+// A round that fails past the retry window while an admin enables the
+// subscription again loses to the enable: the subscription stays active,
+// the event is retried, and the delivery log shows the delivery pending,
+// not failed.
+func TestWebhookRoundGivingUpAgainstAnEnableLogsPendingOnMariaDB(t *testing.T) {
+	second, third := make(chan struct{}), make(chan struct{})
+	rcv := newReceiver(t)
+	rcv.fail = func(n int, _ string) int {
+		switch n {
+		case 1:
+			return http.StatusServiceUnavailable
+		case 2:
+			close(second)
+		case 3:
+			close(third)
+		}
+		// Past the retry window (1s), within the request timeout (2s).
+		time.Sleep(1500 * time.Millisecond)
+		return http.StatusServiceUnavailable
+	}
+	env := fastWebhooksEnv(t, "1s")
+	env["MGV_WEBHOOKS_RETRY_WINDOW"] = "1s"
+	s, f, ev, ctx, sub := subscribedService(t, env, rcv.srv.URL+"/hook")
+	newPartner(t, s.GRPC(), f.AppToken(t)).create("enable-wins-1", f.Reps[0].ID, time.Now().Add(-time.Hour), 60_000, nil)
+	wait := func(c chan struct{}, what string) {
+		select {
+		case <-c:
+		case <-time.After(15 * time.Second):
+			t.Fatalf("no %s", what)
+		}
+	}
+	wait(second, "second attempt")
+	authCall(t, s, http.MethodPatch, fmt.Sprintf("/api/v1/webhooks/%d", sub), f.Token(t, f.Admin), map[string]any{"enabled": true}).
+		want(t, http.StatusOK, "")
+	// The third attempt is in flight: the log is as the second's round
+	// left it.
+	wait(third, "third attempt")
+	res, err := ev.ListDeliveries(ctx, &openv1.ListDeliveriesRequest{SubscriptionId: sub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Deliveries) != 1 || res.Deliveries[0].Status != openv1.DeliveryStatus_DELIVERY_STATUS_PENDING || res.Deliveries[0].Attempts != 2 {
+		t.Fatalf("delivery log %v, want the delivery pending after two attempts", res.Deliveries)
+	}
+	subs, err := ev.ListSubscriptions(ctx, &openv1.ListSubscriptionsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(subs.Subscriptions) != 1 || subs.Subscriptions[0].Status != openv1.SubscriptionStatus_SUBSCRIPTION_STATUS_ACTIVE {
+		t.Fatalf("subscriptions %v, want it active", subs.Subscriptions)
 	}
 }

@@ -624,33 +624,38 @@ func (d *Deliverer) settle(ctx context.Context, sub *model.WebhookSubscription, 
 	}
 	sub.Attempts++
 	if d.o.Retry.GiveUp(sub.FailingSince, now) {
+		// The deliveries stay pending here: the store fails them with the
+		// disabling, and only if the disabling is written. An admin's
+		// enable made meanwhile wins, the events are retried, and so the
+		// log keeps them pending.
 		sub.Status = model.WebhookDisabled
 		sub.DisabledReason = clip(fmt.Sprintf("deliveries failed for %s (%d attempts) since %s; last error: %s",
 			d.o.Retry.Window, sub.Attempts, sub.FailingSince.UTC().Format(time.RFC3339), firstErr), 1000)
-		for i := range write {
-			if write[i].Status == model.DeliveryPending {
-				write[i].Status = model.DeliveryFailed
-			}
+		reason := sub.DisabledReason
+		if err := d.store.Record(ctx, d.o.Owner, read, sub, write); err != nil {
+			return false, err
 		}
-		d.disabled.Inc()
-		d.o.Log.Warn().Int64("subscription_id", sub.ID).Str("reason", sub.DisabledReason).Msg("webhooks: subscription disabled")
-	} else {
-		// The receiver's longest asked wait (several attempts may have
-		// failed at once) holds for the subscription's next attempt.
-		var asked Result
-		for _, o := range outs {
-			if o == nil || o.ok {
-				continue
-			}
-			if w, ok := o.res.asksToWait(); ok && (!asked.HasRetryAfter || w > asked.RetryAfter) {
-				asked = o.res
-			}
+		if sub.Status == model.WebhookDisabled && sub.DisabledReason == reason {
+			d.disabled.Inc()
+			d.o.Log.Warn().Int64("subscription_id", sub.ID).Str("reason", reason).Msg("webhooks: subscription disabled")
 		}
-		sub.NextAttemptAt = now.Add(d.backoff(sub.Attempts, asked))
-		for i := range write {
-			if write[i].Status == model.DeliveryPending {
-				write[i].NextAttemptAt = sub.NextAttemptAt
-			}
+		return false, nil
+	}
+	// The receiver's longest asked wait (several attempts may have
+	// failed at once) holds for the subscription's next attempt.
+	var asked Result
+	for _, o := range outs {
+		if o == nil || o.ok {
+			continue
+		}
+		if w, ok := o.res.asksToWait(); ok && (!asked.HasRetryAfter || w > asked.RetryAfter) {
+			asked = o.res
+		}
+	}
+	sub.NextAttemptAt = now.Add(d.backoff(sub.Attempts, asked))
+	for i := range write {
+		if write[i].Status == model.DeliveryPending {
+			write[i].NextAttemptAt = sub.NextAttemptAt
 		}
 	}
 	return false, d.store.Record(ctx, d.o.Owner, read, sub, write)

@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/rs/zerolog"
 
 	"github.com/megaview/mgvcore/internal/errs"
@@ -326,18 +327,25 @@ func TestDelivererDisablesAfterTheWindow(t *testing.T) {
 	}
 }
 
+// failingSubscription runs a deliverer retrying every few milliseconds for
+// window, to a receiver that is down, until the first delivery has failed.
+func failingSubscription(t *testing.T, window time.Duration) (*memStore, *memReceiver, *Deliverer) {
+	st, log, rcv, d, _ := newTestDeliverer(t, Retry{Base: 5 * time.Millisecond, Max: 10 * time.Millisecond, Window: window}, 1)
+	rcv.down = true
+	d.Start(t.Context())
+	t.Cleanup(d.Stop)
+	log.add("a")
+	polltest.Until(t, 10*time.Second, 5*time.Millisecond, "a failed delivery", func() bool { return st.sub(1).Attempts > 0 })
+	return st, rcv, d
+}
+
 // An admin enables a failing subscription again (clearing its failures)
 // while a round sends to the receiver, which fails past the retry window:
 // the round does not disable it, and what it missed is delivered once the
 // receiver is back.
 func TestDelivererKeepsAnEnableMadeDuringARound(t *testing.T) {
 	window := 50 * time.Millisecond
-	st, log, rcv, d, _ := newTestDeliverer(t, Retry{Base: 5 * time.Millisecond, Max: 10 * time.Millisecond, Window: window}, 1)
-	rcv.down = true
-	d.Start(t.Context())
-	defer d.Stop()
-	log.add("a")
-	polltest.Until(t, 10*time.Second, 5*time.Millisecond, "a failed delivery", func() bool { return st.sub(1).Attempts > 0 })
+	st, rcv, _ := failingSubscription(t, window)
 	meanwhile := func() {
 		st.enable(1)
 		time.Sleep(window + 10*time.Millisecond)
@@ -352,6 +360,43 @@ func TestDelivererKeepsAnEnableMadeDuringARound(t *testing.T) {
 	})
 	if s := st.sub(1); s.Status != model.WebhookActive || s.EventCursor != 1 {
 		t.Fatalf("after an enable during a failing round: %+v; want active and delivered", s)
+	}
+}
+
+// A round that gives up on a failing subscription while an admin enables it
+// again loses to the enable: the events are retried, and so its deliveries
+// stay pending in the log (not failed), and no disabling is counted.
+func TestDelivererLogsARoundAnEnableWinsAsPending(t *testing.T) {
+	window := 200 * time.Millisecond
+	st, rcv, d := failingSubscription(t, window)
+	// The round after the enable's sees the log as the enable's round
+	// left it.
+	seen := make(chan model.WebhookDelivery, 1)
+	next := func() {
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		seen <- st.rows[0]
+	}
+	meanwhile := func() {
+		st.enable(1)
+		time.Sleep(window + 20*time.Millisecond)
+		rcv.during.Store(&next)
+	}
+	rcv.during.Store(&meanwhile)
+	var row model.WebhookDelivery
+	select {
+	case row = <-seen:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no round after the enable")
+	}
+	if row.Status != model.DeliveryPending {
+		t.Fatalf("after a round that gave up while an admin enabled the subscription, its delivery is %s, want pending", row.Status)
+	}
+	if s := st.sub(1); s.Status != model.WebhookActive {
+		t.Fatalf("subscription %+v, want active", s)
+	}
+	if n := testutil.ToFloat64(d.disabled); n != 0 {
+		t.Fatalf("%v disablings counted, want none", n)
 	}
 }
 
