@@ -58,7 +58,7 @@ func newWebhookDomain(cfg *config.Config, log zerolog.Logger, events *dao.Events
 			Keep:  w.Keep.Duration, Log: log,
 		})
 	}
-	dm.subs = webhook.NewSubscriptions(store, evs, client, sealer, dm.wake, w.MaxSubscriptionsPerApp)
+	dm.subs = webhook.NewSubscriptions(store, evs, client, sealer, dm.wake, w.MaxSubscriptionsPerApp, w.MaxPendingRedeliveries)
 	return dm, nil
 }
 

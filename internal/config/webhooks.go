@@ -49,6 +49,10 @@ type Webhooks struct {
 	// MaxSubscriptionsPerApp is how many subscriptions one app may have;
 	// creating one more is refused (SUBSCRIPTION_QUOTA_EXCEEDED).
 	MaxSubscriptionsPerApp int `toml:"max_subscriptions_per_app"`
+	// MaxPendingRedeliveries is how many redeliveries one subscription
+	// may have pending; asking for one more is refused
+	// (REDELIVERY_QUOTA_EXCEEDED).
+	MaxPendingRedeliveries int `toml:"max_pending_redeliveries"`
 }
 
 func defaultWebhooks() Webhooks {
@@ -58,7 +62,7 @@ func defaultWebhooks() Webhooks {
 		Workers: 32, InFlight: 8, Batch: 100,
 		PollInterval: Duration{250 * time.Millisecond}, Lease: Duration{time.Minute}, Slice: Duration{10 * time.Second},
 		RetryBase: Duration{10 * time.Second}, RetryMax: Duration{time.Hour}, RetryWindow: Duration{24 * time.Hour},
-		Keep: Duration{7 * 24 * time.Hour}, MaxSubscriptionsPerApp: 20,
+		Keep: Duration{7 * 24 * time.Hour}, MaxSubscriptionsPerApp: 20, MaxPendingRedeliveries: 1000,
 	}
 }
 
@@ -89,6 +93,9 @@ func (c *Config) validateWebhooks(bad func(key, format string, args ...any)) {
 	}
 	if w.MaxSubscriptionsPerApp < 1 || w.MaxSubscriptionsPerApp > 10000 {
 		bad("webhooks.max_subscriptions_per_app", "must be 1..10000 (got %d)", w.MaxSubscriptionsPerApp)
+	}
+	if w.MaxPendingRedeliveries < 1 || w.MaxPendingRedeliveries > 100000 {
+		bad("webhooks.max_pending_redeliveries", "must be 1..100000 (got %d)", w.MaxPendingRedeliveries)
 	}
 	if w.RetryMax.Duration < w.RetryBase.Duration {
 		bad("webhooks.retry_max", "must be at least webhooks.retry_base (got %s)", w.RetryMax.Duration)

@@ -40,6 +40,7 @@ func TestWebhookSettings(t *testing.T) {
 		{"batch below in_flight", "[webhooks]\nin_flight = 16\nbatch = 8\n", nil, "webhooks.batch: must be"},
 		{"no retry window", "[webhooks]\nretry_window = \"0s\"\n", nil, "webhooks.retry_window: must be a positive duration"},
 		{"no subscriptions", "[webhooks]\nmax_subscriptions_per_app = 0\n", nil, "webhooks.max_subscriptions_per_app: must be 1..10000"},
+		{"no pending redeliveries", "[webhooks]\nmax_pending_redeliveries = 0\n", nil, "webhooks.max_pending_redeliveries: must be 1..100000"},
 		{"retry_max past the retention", "[events]\nretention = \"2h\"\n[webhooks]\nretry_max = \"2h\"\n", nil,
 			"webhooks.retry_max: must be less than events.retention (2h0m0s)"},
 	} {

@@ -36,23 +36,10 @@ func (w *Webhooks) Create(ctx context.Context, s *model.WebhookSubscription, max
 	now := dbNow()
 	s.CreatedAt, s.UpdatedAt, s.NextAttemptAt, s.LeaseUntil, s.FailingSince = now, now, now, now, now
 	err := w.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var err error
-		if tx.Name() == "mysql" {
-			var ids []int64
-			err = tx.Model(&model.App{}).Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).
-				Where("id = ?", s.AppID).Pluck("id", &ids).Error
-		} else {
-			err = tx.Exec("UPDATE apps SET id = id WHERE id = ?", s.AppID).Error
-		}
-		if err != nil {
+		if err := lockRow(tx, &model.App{}, "apps", s.AppID); err != nil {
 			return err
 		}
-		// A locking read counts the latest committed rows, not an older
-		// snapshot.
-		q := tx.Model(&model.WebhookSubscription{}).Where("tenant_id = ? AND app_id = ?", s.TenantID, s.AppID)
-		if tx.Name() == "mysql" {
-			q = q.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate})
-		}
+		q := lockingRead(tx.Model(&model.WebhookSubscription{}).Where("tenant_id = ? AND app_id = ?", s.TenantID, s.AppID))
 		var n int64
 		if err := q.Count(&n).Error; err != nil {
 			return err
@@ -65,6 +52,27 @@ func (w *Webhooks) Create(ctx context.Context, s *model.WebhookSubscription, max
 		return tx.Create(s).Error
 	})
 	return dbError(err, nil)
+}
+
+// lockRow locks the row id of table (m's) until tx ends, so transactions
+// counting what hangs off it (an app's subscriptions, a subscription's
+// pending redeliveries) before adding one take turns.
+func lockRow(tx *gorm.DB, m any, table string, id int64) error {
+	if tx.Name() == "mysql" {
+		var ids []int64
+		return tx.Model(m).Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).Where("id = ?", id).Pluck("id", &ids).Error
+	}
+	return tx.Exec("UPDATE "+table+" SET id = id WHERE id = ?", id).Error
+}
+
+// lockingRead makes q a locking read on MySQL, which reads the latest
+// committed rows rather than the transaction's older snapshot (SQLite's
+// writer lock already serialises).
+func lockingRead(q *gorm.DB) *gorm.DB {
+	if q.Name() == "mysql" {
+		return q.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate})
+	}
+	return q
 }
 
 func (w *Webhooks) scoped(ctx context.Context, tenantID, appID int64) *gorm.DB {
@@ -148,12 +156,33 @@ func (w *Webhooks) Delivery(ctx context.Context, subscriptionID, id int64) (*mod
 	return &d, dbError(err, errDeliveryNotFound)
 }
 
-// AddRedelivery inserts a pending redelivery, due now.
-func (w *Webhooks) AddRedelivery(ctx context.Context, d *model.WebhookDelivery) error {
+// AddRedelivery inserts a pending redelivery, due now, unless the
+// subscription has maxPending redeliveries pending already
+// (REDELIVERY_QUOTA_EXCEEDED). The subscription's row is locked while they
+// are counted and d inserted, so redeliveries asked for at once never take
+// it past the cap.
+func (w *Webhooks) AddRedelivery(ctx context.Context, d *model.WebhookDelivery, maxPending int) error {
 	now := dbNow()
 	d.CreatedAt, d.LastAttemptAt, d.NextAttemptAt = now, now, now
 	d.Redelivery, d.Status = true, model.DeliveryPending
-	return dbError(w.db.WithContext(ctx).Create(d).Error, nil)
+	err := w.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := lockRow(tx, &model.WebhookSubscription{}, "webhook_subscriptions", d.SubscriptionID); err != nil {
+			return err
+		}
+		var pending []int64
+		q := lockingRead(tx.Model(&model.WebhookDelivery{}).Where("subscription_id = ? AND status = ? AND redelivery = ?",
+			d.SubscriptionID, model.DeliveryPending, true))
+		if err := q.Limit(maxPending).Pluck("id", &pending).Error; err != nil {
+			return err
+		}
+		if len(pending) >= maxPending {
+			return errs.Of(errs.ReasonRedeliveryQuotaExceeded,
+				"the subscription has %d redeliveries pending, the most it may have (webhooks.max_pending_redeliveries = %d); ask again once some are delivered or failed",
+				len(pending), maxPending).With("max_pending_redeliveries", strconv.Itoa(maxPending))
+		}
+		return tx.Create(d).Error
+	})
+	return dbError(err, nil)
 }
 
 // Candidates lists subscriptions not leased now that are active and have

@@ -106,7 +106,7 @@ func TestWebhooksStore(t *testing.T) {
 		}
 		// A redelivery waits for a disabled subscription to be enabled.
 		red := model.WebhookDelivery{TenantID: 1, SubscriptionID: sub.ID, EventID: 6, EventType: "transcript.ready"}
-		if err := w.AddRedelivery(ctx, &red); err != nil {
+		if err := w.AddRedelivery(ctx, &red, 10); err != nil {
 			t.Fatal(err)
 		}
 		if cands, _, _ := w.Candidates(ctx, 10); len(cands) != 0 {
@@ -203,7 +203,7 @@ func TestWebhookCandidatesLeaveRedeliveriesOfADisabledSubscription(t *testing.T)
 	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := context.Background()
 		w, s, _ := oneSubscription(t, db)
-		if err := w.AddRedelivery(ctx, &model.WebhookDelivery{TenantID: 1, SubscriptionID: s.ID, EventID: 1, EventType: "transcript.ready"}); err != nil {
+		if err := w.AddRedelivery(ctx, &model.WebhookDelivery{TenantID: 1, SubscriptionID: s.ID, EventID: 1, EventType: "transcript.ready"}, 10); err != nil {
 			t.Fatal(err)
 		}
 		count := func() int {
@@ -323,6 +323,33 @@ func TestWebhookCandidatesHaveWorkAndTakeTurns(t *testing.T) {
 	})
 }
 
+// raceUnderCap runs add 8 times at once and counts the adds that passed and
+// those refused with reason, each refusal naming the cap (names).
+func raceUnderCap(t *testing.T, reason, names string, add func() error) (ok, over int64) {
+	t.Helper()
+	var oks, overs atomic.Int64
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			switch err := add(); {
+			case err == nil:
+				oks.Add(1)
+			case errs.Is(err, reason):
+				if !strings.Contains(err.Error(), names) {
+					t.Errorf("the refusal does not name the cap: %v", err)
+				}
+				overs.Add(1)
+			default:
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	return oks.Load(), overs.Load()
+}
+
 // An app has at most maxPerApp subscriptions, racing creates included;
 // another app's subscriptions do not count.
 func TestWebhookSubscriptionsPerApp(t *testing.T) {
@@ -337,35 +364,52 @@ func TestWebhookSubscriptionsPerApp(t *testing.T) {
 			}
 			ids = append(ids, a.ID)
 		}
-		var ok, over atomic.Int64
-		var wg sync.WaitGroup
-		for range 8 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				s := model.WebhookSubscription{TenantID: 1, AppID: ids[0], URL: "https://r.example/h", EventTypes: "transcript.ready",
-					SecretSealed: "v1:x", Status: model.WebhookActive}
-				switch err := w.Create(ctx, &s, 3); {
-				case err == nil:
-					ok.Add(1)
-				case errs.Is(err, errs.ReasonSubscriptionQuotaExceeded):
-					if !strings.Contains(err.Error(), "max_subscriptions_per_app = 3") {
-						t.Errorf("the refusal does not name the cap: %v", err)
-					}
-					over.Add(1)
-				default:
-					t.Error(err)
-				}
-			}()
-		}
-		wg.Wait()
-		if ok.Load() != 3 || over.Load() != 5 {
-			t.Fatalf("8 racing creates under a cap of 3: %d created, %d refused", ok.Load(), over.Load())
+		ok, over := raceUnderCap(t, errs.ReasonSubscriptionQuotaExceeded, "max_subscriptions_per_app = 3", func() error {
+			s := model.WebhookSubscription{TenantID: 1, AppID: ids[0], URL: "https://r.example/h", EventTypes: "transcript.ready",
+				SecretSealed: "v1:x", Status: model.WebhookActive}
+			return w.Create(ctx, &s, 3)
+		})
+		if ok != 3 || over != 5 {
+			t.Fatalf("8 racing creates under a cap of 3: %d created, %d refused", ok, over)
 		}
 		s := model.WebhookSubscription{TenantID: 1, AppID: ids[1], URL: "https://r.example/h", EventTypes: "transcript.ready",
 			SecretSealed: "v1:x", Status: model.WebhookActive}
 		if err := w.Create(ctx, &s, 3); err != nil {
 			t.Fatalf("another app's first subscription: %v", err)
+		}
+	})
+}
+
+// A subscription has at most maxPending redeliveries pending, racing
+// requests included; the refusal names the cap. Deliveries in the
+// subscription's order, and redeliveries delivered or failed, do not
+// count: once one is delivered, another may be asked for.
+func TestWebhookPendingRedeliveriesPerSubscription(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		w, s, _ := oneSubscription(t, db)
+		if err := db.Create(&model.WebhookDelivery{TenantID: 1, SubscriptionID: s.ID, EventID: 9, EventType: "transcript.ready",
+			Status: model.DeliveryPending, CreatedAt: time.Now(), LastAttemptAt: time.Now(), NextAttemptAt: time.Now()}).Error; err != nil {
+			t.Fatal(err)
+		}
+		redeliver := func() error {
+			return w.AddRedelivery(ctx, &model.WebhookDelivery{TenantID: 1, SubscriptionID: s.ID, EventID: 1, EventType: "transcript.ready"}, 3)
+		}
+		if ok, over := raceUnderCap(t, errs.ReasonRedeliveryQuotaExceeded, "max_pending_redeliveries = 3", redeliver); ok != 3 || over != 5 {
+			t.Fatalf("8 racing redeliveries under a cap of 3: %d queued, %d refused", ok, over)
+		}
+		ds, _ := w.Deliveries(ctx, s.ID, model.DeliveryPending, 0, 10)
+		if len(ds) != 4 {
+			t.Fatalf("%d deliveries pending, want the 3 redeliveries and the one in order", len(ds))
+		}
+		if err := db.Model(&model.WebhookDelivery{}).Where("id = ?", ds[0].ID).Update("status", model.DeliveryDelivered).Error; err != nil {
+			t.Fatal(err)
+		}
+		if err := redeliver(); err != nil {
+			t.Fatalf("a redelivery once one of the 3 was delivered: %v", err)
+		}
+		if err := redeliver(); !errs.Is(err, errs.ReasonRedeliveryQuotaExceeded) {
+			t.Fatalf("a fourth pending redelivery: %v", err)
 		}
 	})
 }
@@ -482,7 +526,7 @@ func TestWebhookRecordKeepsAnAdminChangeMadeDuringTheRound(t *testing.T) {
 			t.Fatal(err)
 		}
 		redo := model.WebhookDelivery{TenantID: 1, SubscriptionID: s.ID, EventID: 1, EventType: "transcript.ready"}
-		if err := w.AddRedelivery(ctx, &redo); err != nil {
+		if err := w.AddRedelivery(ctx, &redo, 10); err != nil {
 			t.Fatal(err)
 		}
 		held, err := w.Claim(ctx, s.ID, "me", time.Minute)

@@ -305,3 +305,52 @@ func TestWebhookRoundGivingUpAgainstAnEnableLogsPendingOnMariaDB(t *testing.T) {
 		t.Fatalf("subscriptions %v, want it active", subs.Subscriptions)
 	}
 }
+
+// A subscription has at most webhooks.max_pending_redeliveries pending:
+// one more, asked for by its app (gRPC) or an admin (HTTP), is refused
+// naming the cap, and nothing is queued or dropped. The redeliveries
+// pending go once the subscription is enabled, and then another may be
+// asked for.
+func TestWebhookPendingRedeliveriesAreCappedOnMariaDB(t *testing.T) {
+	rcv := newReceiver(t)
+	env := mysqlEnv(t)
+	env["MGV_WEBHOOKS_MAX_PENDING_REDELIVERIES"] = "2"
+	s, f, ev, ctx, sub := subscribedService(t, env, rcv.srv.URL+"/hook")
+	newPartner(t, s.GRPC(), f.AppToken(t)).create("capped-1", f.Reps[0].ID, time.Now().Add(-time.Hour), 60_000, nil)
+	polltest.Until(t, 10*time.Second, 50*time.Millisecond, "the delivery", func() bool { return len(rcv.requests()) == 1 })
+	var eventID int64
+	if _, err := fmt.Sscan(rcv.requests()[0].eventID, &eventID); err != nil {
+		t.Fatal(err)
+	}
+	path := fmt.Sprintf("/api/v1/webhooks/%d", sub)
+	admin := f.Token(t, f.Admin)
+	// Disabled, the subscription keeps its redeliveries pending.
+	authCall(t, s, http.MethodPatch, path, admin, map[string]any{"enabled": false}).want(t, http.StatusOK, "")
+	redeliver := func() error {
+		_, err := ev.Redeliver(ctx, &openv1.RedeliverRequest{SubscriptionId: sub, Target: &openv1.RedeliverRequest_EventId{EventId: eventID}})
+		return err
+	}
+	for i := range 2 {
+		if err := redeliver(); err != nil {
+			t.Fatalf("redelivery %d: %v", i+1, err)
+		}
+	}
+	err := redeliver()
+	if status.Code(err) != codes.ResourceExhausted || !strings.Contains(err.Error(), "max_pending_redeliveries = 2") {
+		t.Fatalf("a third pending redelivery: %v, want ResourceExhausted naming the cap", err)
+	}
+	r := authCall(t, s, http.MethodPost, path+"/redeliveries", admin, map[string]any{"event_id": eventID}).
+		want(t, http.StatusConflict, "REDELIVERY_QUOTA_EXCEEDED")
+	if r.Code != 40944 || r.Metadata["max_pending_redeliveries"] != "2" {
+		t.Fatalf("an admin's third pending redelivery: code %d, metadata %v; want 40944 naming the cap", r.Code, r.Metadata)
+	}
+	authCall(t, s, http.MethodPatch, path, admin, map[string]any{"enabled": true}).want(t, http.StatusOK, "")
+	polltest.Until(t, 10*time.Second, 50*time.Millisecond, "the two redeliveries", func() bool { return len(rcv.requests()) == 3 })
+	polltest.Until(t, 10*time.Second, 50*time.Millisecond, "a redelivery accepted again", func() bool { return redeliver() == nil })
+	polltest.Until(t, 10*time.Second, 50*time.Millisecond, "the third redelivery", func() bool { return len(rcv.requests()) == 4 })
+	for _, q := range rcv.requests() {
+		if q.eventID != fmt.Sprint(eventID) {
+			t.Fatalf("the receiver got event %s, want only %d", q.eventID, eventID)
+		}
+	}
+}

@@ -323,6 +323,7 @@ func TestEveryConflictChoosesItsGRPCCode(t *testing.T) {
 		ReasonAppQuotaExceeded:               codes.ResourceExhausted,
 		ReasonSubscriptionQuotaExceeded:      codes.ResourceExhausted,
 		ReasonTrackerQuotaExceeded:           codes.ResourceExhausted,
+		ReasonRedeliveryQuotaExceeded:        codes.ResourceExhausted,
 		ReasonErasureNotAwaitingConfirmation: codes.FailedPrecondition,
 		ReasonRetentionConfirmationRequired:  codes.FailedPrecondition,
 		ReasonUserErased:                     codes.FailedPrecondition,

@@ -65,6 +65,10 @@ const (
 	// may (trackers.max_per_tenant); one must be deleted before another is
 	// created.
 	ReasonTrackerQuotaExceeded = "TRACKER_QUOTA_EXCEEDED"
+	// ReasonRedeliveryQuotaExceeded: the subscription has as many
+	// redeliveries pending as it may (webhooks.max_pending_redeliveries);
+	// another may be asked for once some are delivered or failed.
+	ReasonRedeliveryQuotaExceeded = "REDELIVERY_QUOTA_EXCEEDED"
 
 	// ReasonErasureNotAwaitingConfirmation: the erasure is past its
 	// confirmation (confirmed, running or done); confirming it again
@@ -130,6 +134,7 @@ var reasons = []struct {
 	{ReasonErasureNotAwaitingConfirmation, http.StatusConflict, 40905},
 	{ReasonRetentionConfirmationRequired, http.StatusConflict, 40906},
 	{ReasonUserErased, http.StatusConflict, 40907},
+	{ReasonRedeliveryQuotaExceeded, http.StatusConflict, 40944},
 }
 
 // grpcCodes gives the reasons whose HTTP status alone maps to a wrong gRPC
@@ -156,6 +161,9 @@ var grpcCodes = []struct {
 	{ReasonSubscriptionQuotaExceeded, codes.ResourceExhausted},
 	// The tenant has all the trackers it may have: likewise a quota.
 	{ReasonTrackerQuotaExceeded, codes.ResourceExhausted},
+	// The subscription has all the redeliveries pending it may have: a
+	// quota, given back as they are delivered or failed.
+	{ReasonRedeliveryQuotaExceeded, codes.ResourceExhausted},
 	// The job's state forbids the call, and will not change back.
 	{ReasonErasureNotAwaitingConfirmation, codes.FailedPrecondition},
 	// The change waits for its deletions to be confirmed.

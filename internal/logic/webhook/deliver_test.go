@@ -758,3 +758,29 @@ func TestDelivererWaitsAsTheReceiverAsks(t *testing.T) {
 		})
 	}
 }
+
+// In-order deliveries never queue up behind a receiver that is down: the
+// subscription's cursor stays at the first failing event, and only the
+// attempts a round made past it (at most a batch) are in the delivery log,
+// however many events wait in the log and however many rounds fail.
+func TestDelivererKeepsAtMostABatchPendingBehindADownReceiver(t *testing.T) {
+	st, log, rcv, d, _ := newTestDeliverer(t, Retry{Base: time.Millisecond, Max: time.Millisecond, Window: time.Hour}, 1)
+	rcv.down = true
+	for range 50 {
+		log.add("a")
+	}
+	d.Start(t.Context())
+	defer d.Stop()
+	polltest.Until(t, 10*time.Second, 5*time.Millisecond, "twenty failed rounds", func() bool { return st.sub(1).Attempts >= 20 })
+	st.mu.Lock()
+	rows := slices.Clone(st.rows)
+	st.mu.Unlock()
+	if len(rows) == 0 || len(rows) > d.o.Batch {
+		t.Fatalf("%d deliveries logged after twenty failed rounds, want 1..%d", len(rows), d.o.Batch)
+	}
+	for _, r := range rows {
+		if r.Status != model.DeliveryPending || r.EventID > int64(d.o.Batch) || r.Attempts < 1 {
+			t.Fatalf("delivery %+v, want pending, of the first batch's events", r)
+		}
+	}
+}

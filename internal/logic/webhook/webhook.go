@@ -59,8 +59,10 @@ type Store interface {
 	// id beforeID (0: from the newest); status "" means any.
 	Deliveries(ctx context.Context, subscriptionID int64, status string, beforeID int64, limit int) ([]model.WebhookDelivery, error)
 	Delivery(ctx context.Context, subscriptionID, id int64) (*model.WebhookDelivery, error)
-	// AddRedelivery inserts a pending redelivery, due now.
-	AddRedelivery(ctx context.Context, d *model.WebhookDelivery) error
+	// AddRedelivery inserts a pending redelivery, due now, unless the
+	// subscription has maxPending redeliveries pending already
+	// (REDELIVERY_QUOTA_EXCEEDED), racing requests included.
+	AddRedelivery(ctx context.Context, d *model.WebhookDelivery, maxPending int) error
 
 	DeliveryStore
 }
@@ -94,19 +96,30 @@ type Subscriptions struct {
 	wake func()
 	// maxPerApp is how many subscriptions an app may have.
 	maxPerApp int
+	// maxPending is how many redeliveries a subscription may have pending.
+	maxPending int
 }
 
 // DefaultMaxPerApp is the subscriptions an app may have when
 // NewSubscriptions is given no cap.
 const DefaultMaxPerApp = 20
 
+// DefaultMaxPendingRedeliveries is the redeliveries a subscription may
+// have pending when NewSubscriptions is given no cap.
+const DefaultMaxPendingRedeliveries = 1000
+
 // NewSubscriptions builds the use cases; an app may have maxPerApp
-// subscriptions (DefaultMaxPerApp when not positive).
-func NewSubscriptions(store Store, events EventLog, urls URLChecker, sealer *Sealer, wake func(), maxPerApp int) *Subscriptions {
+// subscriptions (DefaultMaxPerApp when not positive), a subscription
+// maxPending redeliveries pending (DefaultMaxPendingRedeliveries when not
+// positive).
+func NewSubscriptions(store Store, events EventLog, urls URLChecker, sealer *Sealer, wake func(), maxPerApp, maxPending int) *Subscriptions {
 	if maxPerApp < 1 {
 		maxPerApp = DefaultMaxPerApp
 	}
-	return &Subscriptions{store: store, events: events, urls: urls, sealer: sealer, wake: wake, maxPerApp: maxPerApp}
+	if maxPending < 1 {
+		maxPending = DefaultMaxPendingRedeliveries
+	}
+	return &Subscriptions{store: store, events: events, urls: urls, sealer: sealer, wake: wake, maxPerApp: maxPerApp, maxPending: maxPending}
 }
 
 // CreateReq is a new subscription.
@@ -378,7 +391,9 @@ type RedeliverReq struct {
 
 // Redeliver queues the event again for the subscription, as a new pending
 // delivery with the same event id. The event must be of a type the
-// subscription takes.
+// subscription takes, and the subscription have fewer than maxPending
+// redeliveries pending (REDELIVERY_QUOTA_EXCEEDED, naming the cap): the
+// request is refused, not queued, so nothing acknowledged is dropped.
 func (s *Subscriptions) Redeliver(ctx context.Context, req RedeliverReq) (model.WebhookDelivery, error) {
 	sub, err := s.Get(ctx, req.SubscriptionID, req.Admin)
 	if err != nil {
@@ -415,7 +430,7 @@ func (s *Subscriptions) Redeliver(ctx context.Context, req RedeliverReq) (model.
 		TenantID: sub.TenantID, SubscriptionID: sub.ID, EventID: ev.ID, EventType: ev.Type,
 		Redelivery: true, Status: model.DeliveryPending,
 	}
-	if err := s.store.AddRedelivery(ctx, &d); err != nil {
+	if err := s.store.AddRedelivery(ctx, &d, s.maxPending); err != nil {
 		return model.WebhookDelivery{}, err
 	}
 	if s.wake != nil {

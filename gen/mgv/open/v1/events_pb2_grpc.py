@@ -172,7 +172,11 @@ class EventServiceServicer(object):
 
     def Redeliver(self, request, context):
         """Redeliver sends an event to a subscription again, as a new delivery
-        with the same event id (a disabled subscription is not re-enabled).
+        with the same event id (a disabled subscription is not re-enabled). A
+        subscription has at most webhooks.max_pending_redeliveries (1000)
+        redeliveries pending: one more is RESOURCE_EXHAUSTED
+        (REDELIVERY_QUOTA_EXCEEDED), nothing queued, until some are delivered
+        or failed.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -98,7 +98,11 @@ type EventServiceClient interface {
 	// ListDeliveries lists the deliveries of one subscription, newest first.
 	ListDeliveries(ctx context.Context, in *ListDeliveriesRequest, opts ...grpc.CallOption) (*ListDeliveriesResponse, error)
 	// Redeliver sends an event to a subscription again, as a new delivery
-	// with the same event id (a disabled subscription is not re-enabled).
+	// with the same event id (a disabled subscription is not re-enabled). A
+	// subscription has at most webhooks.max_pending_redeliveries (1000)
+	// redeliveries pending: one more is RESOURCE_EXHAUSTED
+	// (REDELIVERY_QUOTA_EXCEEDED), nothing queued, until some are delivered
+	// or failed.
 	Redeliver(ctx context.Context, in *RedeliverRequest, opts ...grpc.CallOption) (*RedeliverResponse, error)
 }
 
@@ -248,7 +252,11 @@ type EventServiceServer interface {
 	// ListDeliveries lists the deliveries of one subscription, newest first.
 	ListDeliveries(context.Context, *ListDeliveriesRequest) (*ListDeliveriesResponse, error)
 	// Redeliver sends an event to a subscription again, as a new delivery
-	// with the same event id (a disabled subscription is not re-enabled).
+	// with the same event id (a disabled subscription is not re-enabled). A
+	// subscription has at most webhooks.max_pending_redeliveries (1000)
+	// redeliveries pending: one more is RESOURCE_EXHAUSTED
+	// (REDELIVERY_QUOTA_EXCEEDED), nothing queued, until some are delivered
+	// or failed.
 	Redeliver(context.Context, *RedeliverRequest) (*RedeliverResponse, error)
 	mustEmbedUnimplementedEventServiceServer()
 }
