@@ -6,7 +6,9 @@
                           headers["X-Mgv-Signature"], raw_body)
 
 The signature is v1=<hex HMAC-SHA256(secret, timestamp + "." + body)> over the
-raw body as received; it is compared in constant time, and a timestamp more
+raw body as received; during a rotation's grace the header carries one per
+secret, comma separated, and any of them may match. It is compared in
+constant time, and a timestamp more
 than `tolerance` seconds away from now is refused, so a captured delivery
 cannot be replayed later. Deliveries are at least once: deduplicate by the
 X-Mgv-Event-Id header.
@@ -29,14 +31,19 @@ def sign(secret, timestamp, body):
 
 
 def verify_signature(secret, timestamp, signature, body, tolerance=300, now=None):
-    """True when signature signs body at timestamp and timestamp is fresh."""
+    """True when one of the signatures (comma separated) signs body at
+    timestamp with secret and timestamp is fresh."""
     try:
         ts = int(timestamp)
     except (TypeError, ValueError):
         return False
     if abs((time.time() if now is None else now) - ts) > tolerance:
         return False
-    return hmac.compare_digest(sign(secret, ts, body), signature or "")
+    want = sign(secret, ts, body)
+    ok = False
+    for sig in (signature or "").split(","):
+        ok = hmac.compare_digest(want, sig.strip()) or ok
+    return ok
 
 
 class Deduplicator:

@@ -82,6 +82,7 @@ var auditRules = map[string]policy.AuditRule{
 	controller.OperationUpdateWebhook:                     {Name: "webhook.update", TargetType: "webhook", TargetParams: []string{"id"}},
 	controller.OperationDeleteWebhook:                     {Name: "webhook.delete", TargetType: "webhook", TargetParams: []string{"id"}},
 	controller.OperationCreateRedelivery:                  {Name: "webhook.redeliver", TargetType: "webhook", TargetParams: []string{"id"}},
+	controller.OperationRotateWebhookSecret:               {Name: "webhook.rotate_secret", TargetType: "webhook", TargetParams: []string{"id"}},
 
 	// Open-platform apps: every change of who may call is a write.
 	controller.OperationListApps:        {},

@@ -135,6 +135,31 @@ func (w *Webhooks) SetStatus(ctx context.Context, tenantID, id int64, status, re
 	return dbError(res.Error, nil)
 }
 
+// SetSecret writes s's signing secret and previous secret (with its
+// grace) and nothing else, only while the subscription still has the
+// secret it was read with (before): a rotation stored meanwhile is not
+// undone by one that would keep the secret it replaced, and the answer is
+// CONFLICT.
+func (w *Webhooks) SetSecret(ctx context.Context, before string, s *model.WebhookSubscription) error {
+	s.UpdatedAt = dbNow()
+	var until any
+	if s.OldSecretUntil != nil {
+		until = s.OldSecretUntil.UTC()
+	}
+	res := w.db.WithContext(ctx).Exec(`UPDATE webhook_subscriptions SET secret_sealed = ?, old_secret_sealed = ?, old_secret_until = ?, updated_at = ?
+WHERE tenant_id = ? AND id = ? AND secret_sealed = ?`, s.SecretSealed, s.OldSecretSealed, until, s.UpdatedAt, s.TenantID, s.ID, before)
+	if res.Error != nil {
+		return dbError(res.Error, nil)
+	}
+	if res.RowsAffected == 0 {
+		if _, err := w.Get(ctx, s.TenantID, 0, s.ID); err != nil {
+			return err
+		}
+		return errs.Conflict("the secret of subscription %d was rotated by another request meanwhile; rotate it again if still needed", s.ID)
+	}
+	return nil
+}
+
 // Deliveries pages a subscription's deliveries newest first.
 func (w *Webhooks) Deliveries(ctx context.Context, subscriptionID int64, status string, beforeID int64, limit int) ([]model.WebhookDelivery, error) {
 	q := w.db.WithContext(ctx).Where("subscription_id = ?", subscriptionID)

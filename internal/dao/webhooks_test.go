@@ -598,3 +598,43 @@ func TestUpdatesCountMatchedRows(t *testing.T) {
 		}
 	})
 }
+
+// A rotation writes the new secret and the previous one with its grace,
+// only while the subscription still has the secret it was read with: a
+// rotation stored meanwhile makes a racing one CONFLICT rather than have it
+// bring back the secret the other replaced. Another tenant's subscription
+// is not found.
+func TestWebhookSetSecretIsGuardedByTheSecretRead(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		w, s, _ := oneSubscription(t, db)
+		until := time.Now().Add(time.Hour).UTC().Truncate(time.Millisecond)
+		first := s
+		first.SecretSealed, first.OldSecretSealed, first.OldSecretUntil = "v1:first", s.SecretSealed, &until
+		if err := w.SetSecret(ctx, s.SecretSealed, &first); err != nil {
+			t.Fatal(err)
+		}
+		racing := s
+		racing.SecretSealed, racing.OldSecretSealed, racing.OldSecretUntil = "v1:racing", s.SecretSealed, &until
+		if err := w.SetSecret(ctx, s.SecretSealed, &racing); !errs.IsConflict(err) {
+			t.Fatalf("a rotation from a secret rotated meanwhile: %v, want CONFLICT", err)
+		}
+		got, _ := w.Get(ctx, 1, 0, s.ID)
+		if got.SecretSealed != "v1:first" || got.OldSecretSealed != s.SecretSealed || got.OldSecretUntil == nil || !got.OldSecretUntil.Equal(until) {
+			t.Fatalf("after the rotation: secret %q, old %q until %v", got.SecretSealed, got.OldSecretSealed, got.OldSecretUntil)
+		}
+		second := *got
+		second.SecretSealed, second.OldSecretSealed, second.OldSecretUntil = "v1:second", "", nil
+		if err := w.SetSecret(ctx, "v1:first", &second); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ = w.Get(ctx, 1, 0, s.ID); got.SecretSealed != "v1:second" || got.OldSecretSealed != "" || got.OldSecretUntil != nil {
+			t.Fatalf("after a rotation without a grace: secret %q, old %q until %v", got.SecretSealed, got.OldSecretSealed, got.OldSecretUntil)
+		}
+		other := second
+		other.TenantID = 9
+		if err := w.SetSecret(ctx, "v1:second", &other); !errs.Is(err, errs.ReasonSubscriptionNotFound) {
+			t.Fatalf("another tenant's subscription: %v", err)
+		}
+	})
+}

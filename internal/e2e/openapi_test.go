@@ -350,6 +350,9 @@ func TestOpenAPIOnMariaDB(t *testing.T) {
 	c.do(http.MethodPost, hook+"/redeliveries", admin, map[string]any{"event_id": 999999999}, http.StatusNotFound)
 	c.do(http.MethodGet, hook+"/deliveries?page_size=5", admin, nil, http.StatusOK)
 	c.invalid(http.MethodGet, hook+"/deliveries?status=lost", admin, nil, http.StatusBadRequest)
+	c.do(http.MethodPost, hook+"/rotate-secret", admin, map[string]any{"grace_seconds": 3600}, http.StatusOK)
+	c.do(http.MethodGet, hook, admin, nil, http.StatusOK)
+	c.invalid(http.MethodPost, hook+"/rotate-secret", admin, map[string]any{"grace_seconds": 604801}, http.StatusBadRequest)
 	c.do(http.MethodDelete, hook, admin, nil, http.StatusOK)
 	c.do(http.MethodDelete, hook, admin, nil, http.StatusNotFound)
 

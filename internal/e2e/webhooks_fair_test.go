@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
+	"github.com/megaview/mgvcore/internal/logic/webhook"
 	"github.com/megaview/mgvcore/internal/polltest"
 )
 
@@ -208,8 +209,8 @@ func TestWebhookDisabledAppStopsItsRoundOnMariaDB(t *testing.T) {
 
 // subscribedService starts a service with env and a fixture whose app
 // subscribes url to conversation.created; it returns the app's event
-// client and the subscription's id.
-func subscribedService(t *testing.T, env map[string]string, url string) (*Service, *Fixture, openv1.EventServiceClient, context.Context, int64) {
+// client and the new subscription with its secret.
+func subscribedService(t *testing.T, env map[string]string, url string) (*Service, *Fixture, openv1.EventServiceClient, context.Context, *openv1.CreateSubscriptionResponse) {
 	t.Helper()
 	s := NewService(t, env)
 	s.Start()
@@ -219,7 +220,7 @@ func subscribedService(t *testing.T, env map[string]string, url string) (*Servic
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s, f, ev, ctx, created.Subscription.Id
+	return s, f, ev, ctx, created
 }
 
 // A subscription an admin disabled receives nothing, not even an event its
@@ -227,7 +228,8 @@ func subscribedService(t *testing.T, env map[string]string, url string) (*Servic
 // once the admin enables the subscription again.
 func TestWebhookDisabledSubscriptionGetsNoRedeliveryOnMariaDB(t *testing.T) {
 	rcv := newReceiver(t)
-	s, f, ev, ctx, sub := subscribedService(t, mysqlEnv(t), rcv.srv.URL+"/hook")
+	s, f, ev, ctx, created := subscribedService(t, mysqlEnv(t), rcv.srv.URL+"/hook")
+	sub := created.Subscription.Id
 	p := newPartner(t, s.GRPC(), f.AppToken(t))
 	p.create("disabled-1", f.Reps[0].ID, time.Now().Add(-time.Hour), 60_000, nil)
 	polltest.Until(t, 10*time.Second, 50*time.Millisecond, "the delivery", func() bool { return len(rcv.requests()) == 1 })
@@ -275,7 +277,8 @@ func TestWebhookRoundGivingUpAgainstAnEnableLogsPendingOnMariaDB(t *testing.T) {
 	}
 	env := fastWebhooksEnv(t, "1s")
 	env["MGV_WEBHOOKS_RETRY_WINDOW"] = "1s"
-	s, f, ev, ctx, sub := subscribedService(t, env, rcv.srv.URL+"/hook")
+	s, f, ev, ctx, created := subscribedService(t, env, rcv.srv.URL+"/hook")
+	sub := created.Subscription.Id
 	newPartner(t, s.GRPC(), f.AppToken(t)).create("enable-wins-1", f.Reps[0].ID, time.Now().Add(-time.Hour), 60_000, nil)
 	wait := func(c chan struct{}, what string) {
 		select {
@@ -315,7 +318,8 @@ func TestWebhookPendingRedeliveriesAreCappedOnMariaDB(t *testing.T) {
 	rcv := newReceiver(t)
 	env := mysqlEnv(t)
 	env["MGV_WEBHOOKS_MAX_PENDING_REDELIVERIES"] = "2"
-	s, f, ev, ctx, sub := subscribedService(t, env, rcv.srv.URL+"/hook")
+	s, f, ev, ctx, created := subscribedService(t, env, rcv.srv.URL+"/hook")
+	sub := created.Subscription.Id
 	newPartner(t, s.GRPC(), f.AppToken(t)).create("capped-1", f.Reps[0].ID, time.Now().Add(-time.Hour), 60_000, nil)
 	polltest.Until(t, 10*time.Second, 50*time.Millisecond, "the delivery", func() bool { return len(rcv.requests()) == 1 })
 	var eventID int64
@@ -352,5 +356,62 @@ func TestWebhookPendingRedeliveriesAreCappedOnMariaDB(t *testing.T) {
 		if q.eventID != fmt.Sprint(eventID) {
 			t.Fatalf("the receiver got event %s, want only %d", q.eventID, eventID)
 		}
+	}
+}
+
+// An admin rotates a subscription's signing secret: with a grace, the
+// deliveries carry a signature by each secret, so the receiver verifies
+// them with the old secret (in Go and with the Python verifier) as with
+// the new one; without one, only the new secret signs. A grace past 7 days
+// is refused naming the field.
+func TestWebhookSecretRotationWithAGraceOnMariaDB(t *testing.T) {
+	rcv := newReceiver(t)
+	s, f, _, _, created := subscribedService(t, mysqlEnv(t), rcv.srv.URL+"/hook")
+	path := fmt.Sprintf("/api/v1/webhooks/%d/rotate-secret", created.Subscription.Id)
+	admin := f.Token(t, f.Admin)
+	p := newPartner(t, s.GRPC(), f.AppToken(t))
+	deliver := func(origin string) received {
+		t.Helper()
+		n := len(rcv.requests())
+		p.create(origin, f.Reps[0].ID, time.Now().Add(-time.Hour), 60_000, nil)
+		polltest.Until(t, 10*time.Second, 50*time.Millisecond, "the delivery of "+origin, func() bool { return len(rcv.requests()) > n })
+		return rcv.requests()[n]
+	}
+	verifies := func(q received, secret string) bool {
+		return webhook.Verify([]byte(secret), q.timestamp, q.signature, q.body, time.Now(), time.Hour)
+	}
+	first := created.Secret
+	if q := deliver("rotate-1"); !verifies(q, first) {
+		t.Fatalf("the first delivery %q does not verify with the subscription's secret", q.signature)
+	}
+
+	authCall(t, s, http.MethodPost, path, admin, map[string]any{"grace_seconds": 604801}).want(t, http.StatusBadRequest, "INVALID_ARGUMENT")
+	var graced struct {
+		Secret         string     `json:"secret"`
+		OldSecretUntil *time.Time `json:"old_secret_until"`
+	}
+	authCall(t, s, http.MethodPost, path, admin, map[string]any{"grace_seconds": 3600}).want(t, http.StatusOK, "").decode(t, &graced)
+	if graced.Secret == "" || graced.Secret == first || graced.OldSecretUntil == nil || time.Until(*graced.OldSecretUntil) < 59*time.Minute {
+		t.Fatalf("rotation with a grace: %+v", graced)
+	}
+	q := deliver("rotate-2")
+	if strings.Count(q.signature, "v1=") != 2 || !verifies(q, first) || !verifies(q, graced.Secret) {
+		t.Fatalf("a delivery during the grace, %q: want signatures by the old and the new secret", q.signature)
+	}
+	if n := pythonVerify(t, first, []faultRequest{{EventID: q.eventID, Timestamp: q.timestamp, Signature: q.signature, Body: string(q.body)}}); n != 1 {
+		t.Fatalf("the Python verifier verified %d deliveries with the old secret, want 1", n)
+	}
+
+	var ended struct {
+		Secret         string     `json:"secret"`
+		OldSecretUntil *time.Time `json:"old_secret_until"`
+	}
+	authCall(t, s, http.MethodPost, path, admin, nil).want(t, http.StatusOK, "").decode(t, &ended)
+	if ended.Secret == "" || ended.Secret == graced.Secret || ended.OldSecretUntil != nil {
+		t.Fatalf("rotation without a grace: %+v", ended)
+	}
+	q = deliver("rotate-3")
+	if !verifies(q, ended.Secret) || verifies(q, graced.Secret) || verifies(q, first) {
+		t.Fatalf("a delivery after a rotation without a grace, %q: want a signature by the newest secret only", q.signature)
 	}
 }

@@ -19,9 +19,14 @@ type WebhookSubscription struct {
 	EventTypes string
 	// SecretSealed is the signing secret encrypted with the configured
 	// key; never returned after creation.
-	SecretSealed   string
-	Status         string
-	DisabledReason string
+	SecretSealed string
+	// OldSecretSealed is the previous signing secret, sealed likewise,
+	// which signs deliveries too until OldSecretUntil (a rotation's
+	// grace); empty and nil when none.
+	OldSecretSealed string
+	OldSecretUntil  *time.Time
+	Status          string
+	DisabledReason  string
 	// EventCursor is the id of the last event delivered (or skipped as of
 	// another type): delivery continues after it.
 	EventCursor int64

@@ -154,23 +154,32 @@ func (h Apps) Update(c echo.Context) error {
 // RotateSecret is POST /api/v1/apps/{id}/rotate-secret (admins): a new
 // secret; the old one works grace_seconds longer (0, the default: not at all).
 func (h Apps) RotateSecret(c echo.Context) error {
-	id, err := pathID(c)
+	id, grace, err := rotation(c, identity.MaxSecretGrace)
 	if err != nil {
 		return err
 	}
-	var body struct {
-		GraceSeconds int64 `json:"grace_seconds"`
-	}
-	if err := bind(c, &body); err != nil {
-		return err
-	}
-	// Out of range is refused by the use case; clamped here so it cannot overflow.
-	grace := time.Duration(min(max(body.GraceSeconds, -1), int64(identity.MaxSecretGrace/time.Second)+1)) * time.Second
 	rotated, err := h.Apps.RotateSecret(c.Request().Context(), identity.RotateSecretRequest{ID: id, Grace: grace})
 	if err != nil {
 		return err
 	}
 	return render.OK(c, AppSecretJSON{AppJSON: appJSON(rotated.App), AppSecret: rotated.Secret})
+}
+
+// rotation reads a secret rotation's path id and its optional body
+// {"grace_seconds"}. A grace out of range is refused by the use case; it is
+// clamped to just past maxGrace here so it cannot overflow.
+func rotation(c echo.Context, maxGrace time.Duration) (int64, time.Duration, error) {
+	id, err := pathID(c)
+	if err != nil {
+		return 0, 0, err
+	}
+	var body struct {
+		GraceSeconds int64 `json:"grace_seconds"`
+	}
+	if err := bind(c, &body); err != nil {
+		return 0, 0, err
+	}
+	return id, time.Duration(min(max(body.GraceSeconds, -1), int64(maxGrace/time.Second)+1)) * time.Second, nil
 }
 
 // Disable is POST /api/v1/apps/{id}/disable (admins).

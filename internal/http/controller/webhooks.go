@@ -15,12 +15,13 @@ import (
 
 // Operations of the admins' view of webhook subscriptions.
 const (
-	OperationListWebhooks     = "/mgv.web.v1.WebhookService/ListWebhooks"
-	OperationGetWebhook       = "/mgv.web.v1.WebhookService/GetWebhook"
-	OperationUpdateWebhook    = "/mgv.web.v1.WebhookService/UpdateWebhook"
-	OperationDeleteWebhook    = "/mgv.web.v1.WebhookService/DeleteWebhook"
-	OperationListDeliveries   = "/mgv.web.v1.WebhookService/ListDeliveries"
-	OperationCreateRedelivery = "/mgv.web.v1.WebhookService/Redeliver"
+	OperationListWebhooks        = "/mgv.web.v1.WebhookService/ListWebhooks"
+	OperationGetWebhook          = "/mgv.web.v1.WebhookService/GetWebhook"
+	OperationUpdateWebhook       = "/mgv.web.v1.WebhookService/UpdateWebhook"
+	OperationDeleteWebhook       = "/mgv.web.v1.WebhookService/DeleteWebhook"
+	OperationListDeliveries      = "/mgv.web.v1.WebhookService/ListDeliveries"
+	OperationCreateRedelivery    = "/mgv.web.v1.WebhookService/Redeliver"
+	OperationRotateWebhookSecret = "/mgv.web.v1.WebhookService/RotateWebhookSecret"
 )
 
 // Webhooks lets the tenant's admins see and manage every app's webhook
@@ -42,6 +43,16 @@ type WebhookJSON struct {
 	NextAttemptAt  time.Time `json:"next_attempt_at"`
 	CreatedAt      time.Time `json:"created_at"`
 	UpdatedAt      time.Time `json:"updated_at"`
+	// OldSecretUntil is when the previous signing secret stops signing
+	// deliveries (a rotation's grace); null when none does.
+	OldSecretUntil *time.Time `json:"old_secret_until"`
+}
+
+// WebhookSecretJSON is a subscription with its new signing secret: the
+// only time it is shown.
+type WebhookSecretJSON struct {
+	WebhookJSON
+	Secret string `json:"secret"`
 }
 
 // WebhookPageJSON is a page of subscriptions.
@@ -94,6 +105,7 @@ func (h Webhooks) Routes(r Router) {
 	r.Handle(http.MethodDelete, p+"/:id", OperationDeleteWebhook, h.Delete)
 	r.Handle(http.MethodGet, p+"/:id/deliveries", OperationListDeliveries, h.Deliveries)
 	r.Handle(http.MethodPost, p+"/:id/redeliveries", OperationCreateRedelivery, h.Redeliver)
+	r.Handle(http.MethodPost, p+"/:id/rotate-secret", OperationRotateWebhookSecret, h.RotateSecret)
 }
 
 // List is GET /webhooks?page_size=&page_token= (admins): every app's
@@ -206,12 +218,32 @@ func (h Webhooks) Redeliver(c echo.Context) error {
 	return render.JSON(c, http.StatusCreated, deliveryJSON(d))
 }
 
+// RotateSecret is POST /webhooks/{id}/rotate-secret (admins): a new
+// signing secret; the previous one signs too for grace_seconds (0, the
+// default: not at all).
+func (h Webhooks) RotateSecret(c echo.Context) error {
+	id, grace, err := rotation(c, webhook.MaxSecretGrace)
+	if err != nil {
+		return err
+	}
+	rotated, err := h.Subs.RotateSecret(c.Request().Context(), id, grace)
+	if err != nil {
+		return err
+	}
+	return render.OK(c, WebhookSecretJSON{WebhookJSON: webhookJSON(rotated.Subscription), Secret: rotated.Secret})
+}
+
 func webhookJSON(s model.WebhookSubscription) WebhookJSON {
-	return WebhookJSON{
+	out := WebhookJSON{
 		ID: s.ID, AppID: s.AppID, URL: s.URL, EventTypes: strings.Split(s.EventTypes, ","), Status: s.Status,
 		DisabledReason: s.DisabledReason, Cursor: s.EventCursor, Attempts: s.Attempts,
 		NextAttemptAt: s.NextAttemptAt, CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt,
 	}
+	if s.OldSecretUntil != nil && s.OldSecretUntil.After(time.Now()) {
+		until := s.OldSecretUntil.UTC()
+		out.OldSecretUntil = &until
+	}
+	return out
 }
 
 func deliveryJSON(d model.WebhookDelivery) DeliveryJSON {

@@ -343,7 +343,7 @@ func (d *Deliverer) serve(ctx context.Context, sub *model.WebhookSubscription, l
 		d.mu.Unlock()
 	}()
 	log := d.o.Log.With().Int64("subscription_id", sub.ID).Int64("tenant_id", sub.TenantID).Logger()
-	secret, err := d.sealer.Open(sub.SecretSealed, secretAAD(sub.TenantID, sub.AppID))
+	secrets, err := d.secrets(sub, time.Now(), log)
 	if err != nil {
 		// It waits behind the others, so that it does not come first in
 		// every look for work.
@@ -358,7 +358,7 @@ func (d *Deliverer) serve(ctx context.Context, sub *model.WebhookSubscription, l
 	end := time.Now().Add(d.o.Slice)
 	l := &lease{d: d, id: sub.ID, at: leased}
 	for ctx.Err() == nil && time.Now().Before(end) {
-		more, err := d.round(ctx, sub, []byte(secret), l)
+		more, err := d.round(ctx, sub, secrets, l)
 		if err != nil {
 			if ctx.Err() == nil && !errs.IsConflict(err) {
 				log.Warn().Err(err).Msg("webhooks: delivery round failed")
@@ -369,6 +369,27 @@ func (d *Deliverer) serve(ctx context.Context, sub *model.WebhookSubscription, l
 			return
 		}
 	}
+}
+
+// secrets are the subscription's signing secrets at now: the current one,
+// then the previous one while its grace lasts (a previous one that does not
+// open is left out: the receiver has the current one).
+func (d *Deliverer) secrets(sub *model.WebhookSubscription, now time.Time, log zerolog.Logger) ([][]byte, error) {
+	aad := secretAAD(sub.TenantID, sub.AppID)
+	cur, err := d.sealer.Open(sub.SecretSealed, aad)
+	if err != nil {
+		return nil, err
+	}
+	out := [][]byte{[]byte(cur)}
+	if sub.OldSecretSealed != "" && sub.OldSecretUntil != nil && now.Before(*sub.OldSecretUntil) {
+		old, err := d.sealer.Open(sub.OldSecretSealed, aad)
+		if err != nil {
+			log.Error().Err(err).Msg("webhooks: the previous signing secret does not open; deliveries are signed with the current one only")
+			return out, nil
+		}
+		out = append(out, []byte(old))
+	}
+	return out, nil
 }
 
 // lease is a served subscription's lease: a round starts attempts only
@@ -437,12 +458,12 @@ type outcome struct {
 // attempt signs and posts one event. The request is not cut by ctx's
 // cancellation (a draining process lets it finish), only by the sender's
 // timeouts.
-func (d *Deliverer) attempt(ctx context.Context, url string, secret []byte, ev Event) outcome {
+func (d *Deliverer) attempt(ctx context.Context, url string, secrets [][]byte, ev Event) outcome {
 	body, err := Body(ev)
 	if err != nil {
 		return outcome{errMsg: "encoding: " + err.Error(), at: time.Now()}
 	}
-	res, err := d.send.Post(context.WithoutCancel(ctx), url, Headers(secret, ev.ID, body, time.Now()), body)
+	res, err := d.send.Post(context.WithoutCancel(ctx), url, Headers(secrets, ev.ID, body, time.Now()), body)
 	o := outcome{res: res, at: time.Now()}
 	switch {
 	case err != nil:
@@ -472,14 +493,14 @@ func (d *Deliverer) attempt(ctx context.Context, url string, secret []byte, ev E
 
 // round sends due redeliveries, then the next events after the cursor;
 // more reports that the subscription may have more right away.
-func (d *Deliverer) round(ctx context.Context, sub *model.WebhookSubscription, secret []byte, l *lease) (more bool, err error) {
+func (d *Deliverer) round(ctx context.Context, sub *model.WebhookSubscription, secrets [][]byte, l *lease) (more bool, err error) {
 	if sub.Status != model.WebhookActive {
 		// A disabled subscription receives nothing, redeliveries asked for
 		// by its app included: they wait for an admin to enable it.
 		return false, nil
 	}
 	end := l.roundEnd()
-	redone, err := d.redeliver(ctx, sub, secret)
+	redone, err := d.redeliver(ctx, sub, secrets)
 	if err != nil {
 		return false, err
 	}
@@ -548,7 +569,7 @@ send:
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			o := d.attempt(ctx, sub.URL, secret, ev)
+			o := d.attempt(ctx, sub.URL, secrets, ev)
 			outs[i] = &o
 			if !o.ok {
 				failed.Do(func() { close(stop) })
@@ -663,7 +684,7 @@ func (d *Deliverer) settle(ctx context.Context, sub *model.WebhookSubscription, 
 
 // redeliver sends the subscription's due redeliveries; each is retried on
 // its own schedule for the retry window, then failed.
-func (d *Deliverer) redeliver(ctx context.Context, sub *model.WebhookSubscription, secret []byte) (bool, error) {
+func (d *Deliverer) redeliver(ctx context.Context, sub *model.WebhookSubscription, secrets [][]byte) (bool, error) {
 	due, err := d.store.DueRedeliveries(ctx, sub.ID, d.o.InFlight)
 	if err != nil || len(due) == 0 {
 		return false, err
@@ -683,7 +704,7 @@ func (d *Deliverer) redeliver(ctx context.Context, sub *model.WebhookSubscriptio
 			case err != nil:
 				o = outcome{errMsg: err.Error(), at: time.Now()}
 			default:
-				o = d.attempt(ctx, sub.URL, secret, ev)
+				o = d.attempt(ctx, sub.URL, secrets, ev)
 			}
 			r.Attempts++
 			r.ResponseCode, r.LatencyMS, r.LastAttemptAt = o.res.Status, o.res.Latency.Milliseconds(), o.at

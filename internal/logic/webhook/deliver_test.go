@@ -784,3 +784,38 @@ func TestDelivererKeepsAtMostABatchPendingBehindADownReceiver(t *testing.T) {
 		}
 	}
 }
+
+// During a rotation's grace a delivery is signed with the new secret and
+// the old one, so a receiver still holding the old secret verifies it;
+// once the grace is over only the new secret signs.
+func TestDelivererSignsWithThePreviousSecretDuringItsGrace(t *testing.T) {
+	st, log, rcv, d, sealer := newTestDeliverer(t, Retry{Base: time.Millisecond, Max: time.Millisecond, Window: time.Hour}, 1)
+	oldSealed, _ := sealer.Seal("whsec_old", secretAAD(1, 2))
+	until := time.Now().Add(time.Hour)
+	st.mu.Lock()
+	st.subs[1].OldSecretSealed, st.subs[1].OldSecretUntil = oldSealed, &until
+	st.mu.Unlock()
+	rcv.sec = []byte("whsec_old")
+	d.Start(t.Context())
+	defer d.Stop()
+	log.add("a")
+	polltest.Until(t, 10*time.Second, 5*time.Millisecond, "the delivery", func() bool { return st.sub(1).EventCursor == 1 })
+	rcv.mu.Lock()
+	bad := rcv.badSig
+	rcv.mu.Unlock()
+	if bad != 0 {
+		t.Fatal("a delivery during the grace does not verify with the previous secret")
+	}
+	over := time.Now().Add(-time.Second)
+	st.mu.Lock()
+	st.subs[1].OldSecretUntil = &over
+	st.mu.Unlock()
+	log.add("a")
+	polltest.Until(t, 10*time.Second, 5*time.Millisecond, "the delivery after the grace", func() bool { return st.sub(1).EventCursor == 2 })
+	rcv.mu.Lock()
+	bad = rcv.badSig
+	rcv.mu.Unlock()
+	if bad != 1 {
+		t.Fatalf("%d deliveries after the grace verify with the previous secret, want none", 1-bad)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -26,8 +27,20 @@ func Sign(secret []byte, timestamp int64, body []byte) string {
 	return "v1=" + hex.EncodeToString(m.Sum(nil))
 }
 
-// Verify is what a receiver does: the signature must match in constant
-// time and the timestamp lie within tolerance of now.
+// Signatures is the signature header's value signing body at timestamp
+// with each secret, the current one first: during a rotation's grace the
+// header carries "v1=<by the new secret>,v1=<by the old one>".
+func Signatures(secrets [][]byte, timestamp int64, body []byte) string {
+	out := make([]string, len(secrets))
+	for i, s := range secrets {
+		out[i] = Sign(s, timestamp, body)
+	}
+	return strings.Join(out, ",")
+}
+
+// Verify is what a receiver does: one of the header's signatures (comma
+// separated) must match in constant time, and the timestamp lie within
+// tolerance of now.
 func Verify(secret []byte, timestamp, signature string, body []byte, now time.Time, tolerance time.Duration) bool {
 	ts, err := strconv.ParseInt(timestamp, 10, 64)
 	if err != nil {
@@ -36,7 +49,12 @@ func Verify(secret []byte, timestamp, signature string, body []byte, now time.Ti
 	if d := now.Sub(time.Unix(ts, 0)); d > tolerance || d < -tolerance {
 		return false
 	}
-	return hmac.Equal([]byte(Sign(secret, ts, body)), []byte(signature))
+	want := []byte(Sign(secret, ts, body))
+	ok := false
+	for _, sig := range strings.Split(signature, ",") {
+		ok = hmac.Equal(want, []byte(strings.TrimSpace(sig))) || ok
+	}
+	return ok
 }
 
 // payload is the body of a delivery, the JSON mapping of an event.
@@ -61,12 +79,13 @@ func Body(e Event) ([]byte, error) {
 	})
 }
 
-// Headers are the headers delivering body of event id, signed at now.
-func Headers(secret []byte, id int64, body []byte, now time.Time) map[string]string {
+// Headers are the headers delivering body of event id, signed at now with
+// each of secrets (the current one first).
+func Headers(secrets [][]byte, id int64, body []byte, now time.Time) map[string]string {
 	ts := now.Unix()
 	return map[string]string{
 		HeaderEventID:   strconv.FormatInt(id, 10),
 		HeaderTimestamp: strconv.FormatInt(ts, 10),
-		HeaderSignature: Sign(secret, ts, body),
+		HeaderSignature: Signatures(secrets, ts, body),
 	}
 }

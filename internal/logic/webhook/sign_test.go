@@ -56,9 +56,26 @@ func TestBodyAndHeaders(t *testing.T) {
 	if string(again) != string(body) {
 		t.Fatal("the body of a retry differs")
 	}
-	h := Headers([]byte("s"), 42, body, time.Unix(1700000000, 0))
+	h := Headers([][]byte{[]byte("s")}, 42, body, time.Unix(1700000000, 0))
 	if h[HeaderEventID] != "42" || h[HeaderTimestamp] != "1700000000" || h[HeaderSignature] != Sign([]byte("s"), 1700000000, body) {
 		t.Fatalf("headers %v", h)
+	}
+}
+
+// During a rotation's grace the header carries a signature by each secret,
+// the new one first, and a receiver holding either verifies it; one holding
+// neither does not.
+func TestHeadersSignWithEverySecretOfAGrace(t *testing.T) {
+	body, now := []byte(`{"id":7}`), time.Unix(1700000000, 0)
+	h := Headers([][]byte{[]byte("new"), []byte("old")}, 7, body, now)
+	sig := h[HeaderSignature]
+	if want := Sign([]byte("new"), now.Unix(), body) + "," + Sign([]byte("old"), now.Unix(), body); sig != want {
+		t.Fatalf("signature header %q, want %q", sig, want)
+	}
+	for secret, want := range map[string]bool{"new": true, "old": true, "other": false} {
+		if got := Verify([]byte(secret), h[HeaderTimestamp], sig, body, now, time.Minute); got != want {
+			t.Errorf("verified with %q: %v, want %v", secret, got, want)
+		}
 	}
 }
 

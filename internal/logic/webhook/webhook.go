@@ -59,6 +59,9 @@ type Store interface {
 	// id beforeID (0: from the newest); status "" means any.
 	Deliveries(ctx context.Context, subscriptionID int64, status string, beforeID int64, limit int) ([]model.WebhookDelivery, error)
 	Delivery(ctx context.Context, subscriptionID, id int64) (*model.WebhookDelivery, error)
+	// SetSecret writes s's secret and previous secret while the
+	// subscription still has the secret before (CONFLICT otherwise).
+	SetSecret(ctx context.Context, before string, s *model.WebhookSubscription) error
 	// AddRedelivery inserts a pending redelivery, due now, unless the
 	// subscription has maxPending redeliveries pending already
 	// (REDELIVERY_QUOTA_EXCEEDED), racing requests included.
@@ -170,7 +173,7 @@ func (s *Subscriptions) Create(ctx context.Context, req CreateReq) (Created, err
 	if err := s.store.Create(ctx, &sub, s.maxPerApp); err != nil {
 		return Created{}, err
 	}
-	sub.SecretSealed = ""
+	sub.SecretSealed, sub.OldSecretSealed = "", ""
 	return Created{Subscription: sub, Secret: secret}, nil
 }
 
@@ -294,7 +297,7 @@ func (s *Subscriptions) Get(ctx context.Context, id int64, admin bool) (model.We
 	if err != nil {
 		return model.WebhookSubscription{}, err
 	}
-	sub.SecretSealed = ""
+	sub.SecretSealed, sub.OldSecretSealed = "", ""
 	return *sub, nil
 }
 
@@ -331,6 +334,52 @@ func (s *Subscriptions) SetEnabled(ctx context.Context, id int64, enabled bool) 
 		s.wake()
 	}
 	return s.Get(ctx, id, true)
+}
+
+// MaxSecretGrace bounds how long a rotated signing secret keeps signing.
+const MaxSecretGrace = 7 * 24 * time.Hour
+
+// RotateSecret gives a subscription a new signing secret (admins, HTTP),
+// returned only now. With a grace the previous secret signs too until it
+// ends (the signature header then carries both signatures, the new one
+// first), so the receiver can switch at its own pace; without one it stops
+// at once. A rotation during a grace ends the earlier one, and one racing
+// another is CONFLICT (it would keep the secret the other replaced).
+func (s *Subscriptions) RotateSecret(ctx context.Context, id int64, grace time.Duration) (Created, error) {
+	if grace < 0 || grace > MaxSecretGrace {
+		return Created{}, errs.InvalidArgument("grace_seconds", "must be from 0 to %d seconds (7 days)", int64(MaxSecretGrace/time.Second))
+	}
+	sc, _, err := owner(ctx, true)
+	if err != nil {
+		return Created{}, err
+	}
+	if err := access.CheckID("id", id); err != nil {
+		return Created{}, err
+	}
+	sub, err := s.store.Get(ctx, sc.TenantID, 0, id)
+	if err != nil {
+		return Created{}, err
+	}
+	secret, err := newSecret()
+	if err != nil {
+		return Created{}, err
+	}
+	sealed, err := s.sealer.Seal(secret, secretAAD(sub.TenantID, sub.AppID))
+	if err != nil {
+		return Created{}, err
+	}
+	before := sub.SecretSealed
+	sub.OldSecretSealed, sub.OldSecretUntil = "", nil
+	if grace > 0 {
+		until := time.Now().Add(grace).UTC().Truncate(time.Millisecond)
+		sub.OldSecretSealed, sub.OldSecretUntil = before, &until
+	}
+	sub.SecretSealed = sealed
+	if err := s.store.SetSecret(ctx, before, sub); err != nil {
+		return Created{}, err
+	}
+	sub.SecretSealed, sub.OldSecretSealed = "", ""
+	return Created{Subscription: *sub, Secret: secret}, nil
 }
 
 // DeliveriesReq pages a subscription's delivery log.

@@ -1,7 +1,7 @@
--- The MySQL schema at migration 0019, in one piece: what `mgvcore migrate up`
--- creates on an empty database instead of replaying 0001 to 0019, so that a
+-- The MySQL schema at migration 0020, in one piece: what `mgvcore migrate up`
+-- creates on an empty database instead of replaying 0001 to 0020, so that a
 -- new install is reviewed (Archery, goInception rules) as the clean schema.
--- A test keeps it equal to what 0001..0019 build on an existing database.
+-- A test keeps it equal to what 0001..0020 build on an existing database.
 -- Tables take the database's character set: create the database with
 -- CHARACTER SET utf8mb4 (`migrate up` refuses any other).
 
@@ -320,6 +320,8 @@ CREATE TABLE webhook_subscriptions (
   lease_owner     VARCHAR(64)     NOT NULL DEFAULT '' COMMENT 'the delivering instance',
   created_at      DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'created (UTC)',
   updated_at      DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'last changed (UTC)',
+  old_secret_sealed VARCHAR(255)  NOT NULL DEFAULT '' COMMENT 'previous signing secret while its grace lasts, sealed as secret_sealed; empty when none',
+  old_secret_until  DATETIME(3)   NULL DEFAULT NULL COMMENT 'end of the previous secret''s grace (UTC); NULL when none',
   PRIMARY KEY (id),
   KEY idx_webhook_subscriptions_app (tenant_id, app_id),
   KEY idx_webhook_subscriptions_due (status, next_attempt_at),
