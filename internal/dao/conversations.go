@@ -192,8 +192,8 @@ func (r *Conversations) Create(ctx context.Context, c *model.Conversation, parti
 		if len(participants) > 0 {
 			err := dbError(db.Create(&participants).Error, nil)
 			if isDuplicate(err) {
-				// Keys logic told apart that the column's collation does
-				// not: the origin id's key is not the one taken.
+				// A speaker key given twice (logic refuses it first):
+				// not the origin id's key taken by a concurrent creator.
 				return errSameSpeakerKey
 			}
 			if err != nil {
@@ -204,16 +204,10 @@ func (r *Conversations) Create(ctx context.Context, c *model.Conversation, parti
 	})
 }
 
-// errSameSpeakerKey refuses participants whose speaker keys are one key to
-// the database: MySQL compares them without regard to case, accents or
-// trailing spaces.
-var errSameSpeakerKey = errs.InvalidArgument("participants",
-	"two speaker keys are the same key to the store (keys that differ only in case, accents or trailing spaces are one key)")
-
-// errSameSentenceSpeaker refuses a transcript with a new speaker key that is
-// one key to the database with another (see errSameSpeakerKey).
-var errSameSentenceSpeaker = errs.InvalidArgument("sentence.speaker_key",
-	"a new speaker key is the same key to the store as another (keys that differ only in case, accents or trailing spaces are one key)")
+// errSameSpeakerKey refuses participants with the same speaker key. Keys
+// are compared byte for byte on both engines (MySQL stores them as
+// VARBINARY): "rep" and "REP" are two keys.
+var errSameSpeakerKey = errs.InvalidArgument("participants", "two participants have the same speaker key")
 
 // User returns the tenant's user with this id, or with this origin id when
 // id is 0. field names the request field for the not-found error.

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"gorm.io/gorm"
 
@@ -751,52 +752,89 @@ func TestTranscriptLockStampsTheTrackers(t *testing.T) {
 	changed("delete")
 }
 
-// Speaker keys that differ in Go but are one key to MySQL's collation are
-// refused as an invalid request, not taken for a conversation created
-// meanwhile (which, not found, was an internal error).
-func TestSpeakerKeysTheCollationFoldsAreInvalid(t *testing.T) {
+// Speaker keys are the partner's labels, compared byte for byte on both
+// engines: "rep", "REP", "rep " and "ä" next to "a" are different speakers
+// of a conversation and of its transcript, stored and returned as given,
+// in byte order, and a privacy lookup of one speaker counts that speaker's
+// sentences only. MariaDB's collation took them for one key.
+func TestSpeakerKeysAreComparedByteForByte(t *testing.T) {
 	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
 		o := newOrgOn(t, db)
-		for _, keys := range [][2]string{{"rep", "REP"}, {"rep", "rep "}, {"ä", "a"}} {
-			_, err := o.ingest.CreateConversation(o.app(), conversation.CreateRequest{
-				OriginConversationID: "keys-" + keys[1], Owner: conversation.Ref{ID: o.reps[0].ID}, Channel: model.ChannelCall,
-				BeginTime: time.Now().UTC(), DurationMS: 1000,
-				Participants: []conversation.ParticipantInput{{SpeakerKey: keys[0], Name: "a"}, {SpeakerKey: keys[1], Name: "b"}},
-			})
-			switch {
-			case err == nil && db.Name() == "mysql":
-				t.Fatalf("%q: created", keys)
-			case err != nil && !errs.Is(err, errs.ReasonInvalidArgument):
-				t.Fatalf("%q: %v, want INVALID_ARGUMENT", keys, err)
+		res, err := o.ingest.CreateConversation(o.app(), conversation.CreateRequest{
+			OriginConversationID: "speaker-keys", Owner: conversation.Ref{ID: o.reps[0].ID}, Channel: model.ChannelCall,
+			BeginTime: time.Now().UTC(), DurationMS: 10_000,
+			Participants: []conversation.ParticipantInput{
+				{SpeakerKey: "rep", User: conversation.Ref{ID: o.reps[0].ID}},
+				{SpeakerKey: "REP", Name: "Rep Two", Affiliation: model.AffiliationExternal},
+				{SpeakerKey: "rep ", Name: "Rep Three", Affiliation: model.AffiliationExternal},
+				{SpeakerKey: "ä", Name: "Anna", Affiliation: model.AffiliationExternal},
+			},
+		})
+		if err != nil {
+			t.Fatalf("participants rep, REP, \"rep \", ä: %v", err)
+		}
+		said := []string{"rep", "REP", "rep ", "ä", "a", "new", "NEW", "REP"}
+		sentences := make([]conversation.SentenceInput, len(said))
+		for i, key := range said {
+			sentences[i] = conversation.SentenceInput{Seq: int64(i), SpeakerKey: key, StartMS: int64(i) * 1000, EndMS: int64(i)*1000 + 900, Text: "line of " + key}
+		}
+		if _, err := o.ingest.PutTranscript(o.app(), res.ConversationID, sentences); err != nil {
+			t.Fatalf("transcript with new keys a, new, NEW: %v", err)
+		}
+		d, err := o.read.Get(o.app(), res.ConversationID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var keys []string
+		for _, p := range d.Participants {
+			if !utf8.ValidString(p.SpeakerKey) {
+				t.Errorf("speaker key %q is not UTF-8", p.SpeakerKey)
 			}
+			keys = append(keys, p.SpeakerKey)
+		}
+		if want := []string{"NEW", "REP", "a", "new", "rep", "rep ", "ä"}; !slices.Equal(keys, want) {
+			t.Errorf("participants %q, want %q in byte order", keys, want)
+		}
+		var got []string
+		if _, err := o.read.StreamTranscript(o.app(), res.ConversationID, "", func(s conversation.TranscriptSentence) error {
+			if s.Text != "line of "+s.SpeakerKey {
+				t.Errorf("sentence %d: %q said %q", s.Seq, s.SpeakerKey, s.Text)
+			}
+			got = append(got, s.SpeakerKey)
+			return nil
+		}); err != nil || !slices.Equal(got, said) {
+			t.Errorf("transcript speakers %q, %v; want %q", got, err, said)
+		}
+		p := dao.NewPrivacy(db)
+		m, err := p.FindPerson(t.Context(), o.tenant, model.SubjectName, []string{"Rep Two"}, []string{"Rep Two"})
+		if err != nil || !slices.Equal(m.Conversations[res.ConversationID], []string{"REP"}) {
+			t.Fatalf("speakers named Rep Two: %v, %v; want REP", m.Conversations, err)
+		}
+		if n, err := p.CountSentences(t.Context(), o.tenant, m.Conversations); err != nil || n != 2 {
+			t.Errorf("sentences of REP: %d, %v; want 2", n, err)
 		}
 	})
 }
 
-// So are a transcript's new speaker keys that are one key with a known
-// speaker's or with each other to the collation.
-func TestTranscriptSpeakerKeysTheCollationFoldsAreInvalid(t *testing.T) {
+// A speaker key given twice is an invalid request, not a conversation
+// created meanwhile under the origin id (which, not found, was an internal
+// error), also from the store.
+func TestSameSpeakerKeyTwiceIsInvalid(t *testing.T) {
 	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
 		o := newOrgOn(t, db)
-		for i, keys := range [][2]string{{"rep", "REP"}, {"new", "NEW"}} {
-			res, err := o.ingest.CreateConversation(o.app(), conversation.CreateRequest{
-				OriginConversationID: fmt.Sprint("transcript-keys-", i), Owner: conversation.Ref{ID: o.reps[0].ID}, Channel: model.ChannelCall,
-				BeginTime: time.Now().UTC(), DurationMS: 10_000,
-				Participants: []conversation.ParticipantInput{{SpeakerKey: "rep", User: conversation.Ref{ID: o.reps[0].ID}}},
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = o.ingest.PutTranscript(o.app(), res.ConversationID, []conversation.SentenceInput{
-				{Seq: 0, SpeakerKey: keys[0], StartMS: 0, EndMS: 1000, Text: "hello"},
-				{Seq: 1, SpeakerKey: keys[1], StartMS: 1000, EndMS: 2000, Text: "hi"},
-			})
-			switch {
-			case err == nil && db.Name() == "mysql":
-				t.Fatalf("%q: written", keys)
-			case err != nil && !errs.Is(err, errs.ReasonInvalidArgument):
-				t.Fatalf("%q: %v, want INVALID_ARGUMENT", keys, err)
-			}
+		_, err := o.ingest.CreateConversation(o.app(), conversation.CreateRequest{
+			OriginConversationID: "keys-twice", Owner: conversation.Ref{ID: o.reps[0].ID}, Channel: model.ChannelCall,
+			BeginTime: time.Now().UTC(), DurationMS: 1000,
+			Participants: []conversation.ParticipantInput{{SpeakerKey: "rep", Name: "a"}, {SpeakerKey: "rep", Name: "b"}},
+		})
+		if !errs.Is(err, errs.ReasonInvalidArgument) {
+			t.Fatalf("logic: %v, want INVALID_ARGUMENT", err)
+		}
+		c := &model.Conversation{TenantID: o.tenant, OriginConversationID: "keys-twice", OwnerUserID: o.reps[0].ID,
+			Channel: model.ChannelCall, BeginTime: time.Now().UTC(), Status: model.StatusPending}
+		err = dao.NewConversations(db).Create(t.Context(), c, []model.Participant{{SpeakerKey: "rep", Name: "a"}, {SpeakerKey: "rep", Name: "b"}})
+		if !errs.Is(err, errs.ReasonInvalidArgument) {
+			t.Fatalf("store: %v, want INVALID_ARGUMENT", err)
 		}
 	})
 }

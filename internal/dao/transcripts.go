@@ -105,18 +105,13 @@ func lockTenantTranscripts(db *gorm.DB, tenantID int64, targets []conversation.T
 	return nil
 }
 
-// AddParticipants inserts speakers of conversations.
+// AddParticipants inserts speakers of conversations. Their keys are
+// compared byte for byte, as logic tells new keys from known ones.
 func (r *Conversations) AddParticipants(ctx context.Context, ps []model.Participant) error {
 	if len(ps) == 0 {
 		return nil
 	}
-	err := dbError(conn(ctx, r.db).Create(&ps).Error, nil)
-	if isDuplicate(err) {
-		// The conversation's rows are locked: no concurrent writer added
-		// it; logic told apart keys the column's collation does not.
-		return errSameSentenceSpeaker
-	}
-	return err
+	return dbError(conn(ctx, r.db).Create(&ps).Error, nil)
 }
 
 // ReplaceTranscripts replaces the transcripts of locked conversations: the

@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -81,5 +82,70 @@ func TestOriginIDsAreComparedByteForByteOnMariaDB(t *testing.T) {
 				t.Errorf("deal %q again: %v, %v; want %d", origin, d, err, dealIDs[j])
 			}
 		}
+	}
+}
+
+// Speaker keys are compared byte for byte on MySQL too: "rep", "REP",
+// "rep " and "ä" next to "a" are different speakers of a conversation and
+// of its transcript, and come back as given. MariaDB's collation took them
+// for one key and the service refused the pair.
+func TestSpeakerKeysAreComparedByteForByteOnMariaDB(t *testing.T) {
+	s := NewService(t, mysqlEnv(t))
+	f := NewFixture(t, s)
+	s.Start()
+	p := newPartner(t, s.GRPC(), f.AppToken(t))
+	participants := func(names ...string) func(*openv1.CreateConversationRequest) {
+		return func(r *openv1.CreateConversationRequest) {
+			r.Participants = []*openv1.ParticipantInput{{SpeakerKey: "rep", User: &openv1.ParticipantInput_UserId{UserId: f.Reps[0].ID}}}
+			for i := 0; i < len(names); i += 2 {
+				r.Participants = append(r.Participants, &openv1.ParticipantInput{SpeakerKey: names[i], Name: names[i+1], Affiliation: openv1.Affiliation_AFFILIATION_EXTERNAL})
+			}
+		}
+	}
+	// A transcript adds the keys the collation folds onto known ones.
+	id := p.create("speaker-keys-put", f.Reps[0].ID, time.Now().Add(-time.Hour), 60_000, participants("ä", "Anna"))
+	said := []string{"rep", "REP", "rep ", "ä", "a", "new", "NEW"}
+	sentences := make([]*openv1.Sentence, len(said))
+	for i, key := range said {
+		sentences[i] = &openv1.Sentence{Seq: int64(i), SpeakerKey: key, StartMs: int64(i) * 1000, EndMs: int64(i)*1000 + 900, Text: "line of " + key}
+	}
+	if put, err := p.put(id, sentences, 3); err != nil || put.SentenceCount != int64(len(said)) {
+		t.Fatalf("transcript with new keys a, new, NEW: %v, %v", put, err)
+	}
+	// speakers lists a conversation's participants as key=name.
+	speakers := func(id int64) []string {
+		got, err := p.conv.GetConversation(p.ctx, &openv1.GetConversationRequest{ConversationId: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, pt := range got.Participants {
+			out = append(out, pt.SpeakerKey+"="+pt.Name)
+		}
+		return out
+	}
+	rep := "rep=" + f.Reps[0].Name
+	if got, want := speakers(id), []string{"NEW=", "REP=", "a=", "new=", rep, "rep =", "ä=Anna"}; !slices.Equal(got, want) {
+		t.Errorf("participants %q, want %q in byte order", got, want)
+	}
+	tr, err := p.conv.GetTranscript(p.ctx, &openv1.GetTranscriptRequest{ConversationId: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spoken []string
+	for _, st := range tr.Sentences {
+		if st.Text != "line of "+st.SpeakerKey {
+			t.Errorf("sentence %d: %q said %q", st.Seq, st.SpeakerKey, st.Text)
+		}
+		spoken = append(spoken, st.SpeakerKey)
+	}
+	if !slices.Equal(spoken, said) {
+		t.Errorf("transcript speakers %q, want %q", spoken, said)
+	}
+
+	// So does a creation.
+	id = p.create("speaker-keys-create", f.Reps[0].ID, time.Now().Add(-time.Hour), 60_000, participants("REP", "Rep Two", "rep ", "Rep Three", "ä", "Anna", "a", "A."))
+	if got, want := speakers(id), []string{"REP=Rep Two", "a=A.", rep, "rep =Rep Three", "ä=Anna"}; !slices.Equal(got, want) {
+		t.Errorf("participants %q, want %q", got, want)
 	}
 }

@@ -50,8 +50,8 @@ type IngestRepo interface {
 	Get(ctx context.Context, s model.Scope, id int64) (model.Conversation, error)
 	ByOrigin(ctx context.Context, tenantID int64, originID string) (model.Conversation, error)
 	// Create inserts a conversation and its participants; a taken origin id
-	// is ALREADY_EXISTS, speaker keys the store holds for one key (MySQL
-	// compares them without regard to case) INVALID_ARGUMENT.
+	// is ALREADY_EXISTS, a speaker key given twice INVALID_ARGUMENT. Keys
+	// are compared byte for byte: "rep" and "REP" are two speakers.
 	Create(ctx context.Context, c *model.Conversation, participants []model.Participant) error
 	// User finds a user of the tenant by id, or by origin id when id is 0;
 	// NOT_FOUND names field.
@@ -69,9 +69,8 @@ type IngestRepo interface {
 	// and the stamp of its tenant's trackers, by id; a target not there is
 	// left out.
 	LockForTranscripts(ctx context.Context, targets []TranscriptTarget) (map[int64]TranscriptLock, error)
-	// AddParticipants inserts new speakers; one the store holds for the
-	// same key as another (MySQL compares them without regard to case) is
-	// INVALID_ARGUMENT.
+	// AddParticipants inserts new speakers, whose keys differ byte for
+	// byte from each other and from the conversation's speakers.
 	AddParticipants(ctx context.Context, ps []model.Participant) error
 	// ReplaceTranscripts deletes the old transcripts of the locked
 	// conversations and their tracker hits, and inserts the new ones.

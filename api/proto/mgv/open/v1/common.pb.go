@@ -661,7 +661,8 @@ func (x *Conversation) GetCustomData() *structpb.Struct {
 type Participant struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The ASR speaker label that sentences refer to (Sentence.speaker_key),
-	// unique within the conversation.
+	// unique within the conversation, compared byte for byte and returned as
+	// given: "rep" and "REP" are two speakers.
 	SpeakerKey string `protobuf:"bytes,1,opt,name=speaker_key,json=speakerKey,proto3" json:"speaker_key,omitempty"`
 	// Megaview id of the user speaking; 0 when the speaker is not a user.
 	UserId int64 `protobuf:"varint,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`

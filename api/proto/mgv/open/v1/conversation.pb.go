@@ -29,7 +29,8 @@ const (
 type ParticipantInput struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The ASR speaker label that the transcript's sentences use; required, at
-	// most 64 characters, unique within the request.
+	// most 64 characters, unique within the request. Compared byte for byte,
+	// whatever the database: "rep", "REP" and "rep " are different speakers.
 	SpeakerKey string `protobuf:"bytes,1,opt,name=speaker_key,json=speakerKey,proto3" json:"speaker_key,omitempty"`
 	// The user speaking, by either id; optional: leave both unset for
 	// speakers who are not users of the tenant (customers, guests).
@@ -429,10 +430,11 @@ type Sentence struct {
 	// across the whole PutTranscript stream (gaps are allowed).
 	Seq int64 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
 	// ASR speaker label; required, at most 64 characters. Matches a
-	// participant's speaker_key or adds an AFFILIATION_UNKNOWN participant;
-	// a conversation holds at most 100 participants, so a transcript whose
-	// new speaker keys would take it past 100 is refused (INVALID_ARGUMENT
-	// naming sentence.speaker_key).
+	// participant's speaker_key byte for byte ("REP" does not match "rep")
+	// or adds an AFFILIATION_UNKNOWN participant; a conversation holds at
+	// most 100 participants, so a transcript whose new speaker keys would
+	// take it past 100 is refused (INVALID_ARGUMENT naming
+	// sentence.speaker_key).
 	SpeakerKey string `protobuf:"bytes,2,opt,name=speaker_key,json=speakerKey,proto3" json:"speaker_key,omitempty"`
 	// Start of the sentence in ms from the beginning of the recording, >= 0.
 	StartMs int64 `protobuf:"varint,3,opt,name=start_ms,json=startMs,proto3" json:"start_ms,omitempty"`
@@ -891,7 +893,7 @@ type GetConversationResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The conversation.
 	Conversation *Conversation `protobuf:"bytes,1,opt,name=conversation,proto3" json:"conversation,omitempty"`
-	// Its speakers, ordered by speaker_key.
+	// Its speakers, ordered by the bytes of their speaker_key.
 	Participants []*Participant `protobuf:"bytes,2,rep,name=participants,proto3" json:"participants,omitempty"`
 	// Its metrics; unset while no transcript has been stored.
 	Metrics *Metrics `protobuf:"bytes,3,opt,name=metrics,proto3" json:"metrics,omitempty"`

@@ -1,7 +1,7 @@
--- The MySQL schema at migration 0020, in one piece: what `mgvcore migrate up`
--- creates on an empty database instead of replaying 0001 to 0020, so that a
+-- The MySQL schema at migration 0021, in one piece: what `mgvcore migrate up`
+-- creates on an empty database instead of replaying 0001 to 0021, so that a
 -- new install is reviewed (Archery, goInception rules) as the clean schema.
--- A test keeps it equal to what 0001..0020 build on an existing database.
+-- A test keeps it equal to what 0001..0021 build on an existing database.
 -- Tables take the database's character set: create the database with
 -- CHARACTER SET utf8mb4 (`migrate up` refuses any other).
 
@@ -134,7 +134,7 @@ CREATE TABLE participants (
   id              BIGINT UNSIGNED NOT NULL AUTO_INCREMENT COMMENT 'participant id',
   tenant_id       BIGINT          NOT NULL DEFAULT 0 COMMENT 'tenants.id',
   conversation_id BIGINT          NOT NULL DEFAULT 0 COMMENT 'conversations.id',
-  speaker_key     VARCHAR(64)     NOT NULL DEFAULT '' COMMENT 'speaker label used by the transcript',
+  speaker_key     VARBINARY(256)  NOT NULL DEFAULT '' COMMENT 'speaker label used by the transcript (UTF-8), compared byte for byte',
   user_id         BIGINT          NULL DEFAULT NULL COMMENT 'users.id when the speaker is a user',
   name            VARCHAR(255)    NOT NULL DEFAULT '' COMMENT 'display name',
   affiliation     VARCHAR(16)     NOT NULL DEFAULT 'unknown' COMMENT 'internal, external or unknown',
@@ -182,7 +182,7 @@ CREATE TABLE tracker_hits (
   conversation_id BIGINT          NOT NULL DEFAULT 0 COMMENT 'conversations.id',
   seq             INT             NOT NULL DEFAULT 0 COMMENT 'sentence number in the transcript',
   start_ms        BIGINT          NOT NULL DEFAULT 0 COMMENT 'sentence start, ms from the beginning',
-  speaker_key     VARCHAR(64)     NOT NULL DEFAULT '' COMMENT 'speaker of the sentence',
+  speaker_key     VARBINARY(256)  NOT NULL DEFAULT '' COMMENT 'speaker of the sentence (UTF-8), as in participants',
   phrase          VARCHAR(255)    NOT NULL DEFAULT '' COMMENT 'the keyword that matched',
   PRIMARY KEY (id),
   KEY idx_tracker_hits_tracker (tenant_id, tracker_id, conversation_id),
