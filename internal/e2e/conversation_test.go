@@ -439,3 +439,39 @@ func withTightDeadlines(parent context.Context, call func(ctx context.Context)) 
 		cancel()
 	}
 }
+
+// ListConversations and SearchTranscripts check the caller's scope before
+// their arguments: an app without read (search) gets PERMISSION_DENIED
+// whatever it sends, an unreadable filter timestamp included, and one with
+// the scope gets INVALID_ARGUMENT naming the field.
+func TestConversationFilterAfterScopeGRPC(t *testing.T) {
+	s := NewService(t, nil)
+	f := NewFixture(t, s)
+	s.Start()
+	ingestOnly, _ := orgExtraApp(t, f, "ingest")
+	token, err := f.tokens.IssueApp(&ingestOnly, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noScope, ctx := authBearer(t.Context(), token), authBearer(t.Context(), f.AppToken(t))
+	convs, search := openv1.NewConversationServiceClient(s.GRPC()), openv1.NewSearchServiceClient(s.GRPC())
+	bad := map[string]*openv1.ConversationFilter{
+		"filter.start_time": {StartTime: &timestamppb.Timestamp{Nanos: -1}},
+		"filter.end_time":   {EndTime: &timestamppb.Timestamp{Seconds: -1 << 62}},
+		"filter.direction":  {Direction: openv1.Direction(9)},
+	}
+	for field, filter := range bad {
+		_, err := convs.ListConversations(noScope, &openv1.ListConversationsRequest{Filter: filter})
+		wantRPC(t, "ListConversations without read, bad "+field, err, codes.PermissionDenied, "PERMISSION_DENIED")
+		_, err = convs.ListConversations(ctx, &openv1.ListConversationsRequest{Filter: filter})
+		if code, _, md := rpcReason(err); code != codes.InvalidArgument || md["field"] != field {
+			t.Errorf("ListConversations, bad %s: %v, want INVALID_ARGUMENT naming %s", field, err, field)
+		}
+		_, err = search.SearchTranscripts(noScope, &openv1.SearchTranscriptsRequest{Query: "price", Filter: filter})
+		wantRPC(t, "SearchTranscripts without search, bad "+field, err, codes.PermissionDenied, "PERMISSION_DENIED")
+		_, err = search.SearchTranscripts(ctx, &openv1.SearchTranscriptsRequest{Query: "price", Filter: filter})
+		if code, _, md := rpcReason(err); code != codes.InvalidArgument || md["field"] != field {
+			t.Errorf("SearchTranscripts, bad %s: %v, want INVALID_ARGUMENT naming %s", field, err, field)
+		}
+	}
+}

@@ -375,7 +375,7 @@ func directBody(t *testing.T, f *Fixture, scope model.Scope, req map[string]any)
 		t.Fatal(err)
 	}
 	ce := &captureEngine{}
-	if _, err := logicsearch.NewService(ce, dao.NewSearchLookups(f.DB)).Search(model.WithScope(t.Context(), scope), logicsearch.Request(sr)); err != nil {
+	if _, err := logicsearch.NewService(ce, dao.NewSearchLookups(f.DB)).Search(model.WithScope(t.Context(), scope), sr.Request()); err != nil {
 		t.Fatalf("building the query of %s: %v", data, err)
 	}
 	body, err := json.Marshal(elastic.Body(ce.q))

@@ -190,13 +190,12 @@ func (s Conversation) GetConversation(ctx context.Context, req *openv1.GetConver
 	return out, nil
 }
 
-// ListConversations lists conversations in scope matching a filter.
+// ListConversations lists conversations in scope matching a filter. A
+// filter it cannot read goes to the logic, which refuses it after the
+// caller's scope.
 func (s Conversation) ListConversations(ctx context.Context, req *openv1.ListConversationsRequest) (*openv1.ListConversationsResponse, error) {
-	f, err := ConversationFilterFromProto(req.GetFilter())
-	if err != nil {
-		return nil, err
-	}
-	page, err := s.Reader.List(ctx, conversation.ListRequest{Filter: f, PageSize: int(req.GetPageSize()), PageToken: req.GetPageToken()})
+	f, unread := ConversationFilterFromProto(req.GetFilter())
+	page, err := s.Reader.List(ctx, conversation.ListRequest{Filter: f, PageSize: int(req.GetPageSize()), PageToken: req.GetPageToken(), Unread: unread})
 	if err != nil {
 		return nil, filterFields.Word(err)
 	}
@@ -227,7 +226,9 @@ func (s Conversation) GetTranscript(ctx context.Context, req *openv1.GetTranscri
 
 // ConversationFilterFromProto converts a filter; nil filters nothing. The
 // logic layer validates the values; filterFields names its fields as the
-// requests that carry a ConversationFilter do.
+// requests that carry a ConversationFilter do. A timestamp it cannot read
+// is an error naming it, for the logic to return after the caller's scope
+// (the filter is then incomplete).
 func ConversationFilterFromProto(f *openv1.ConversationFilter) (model.ConversationFilter, error) {
 	var out model.ConversationFilter
 	if f == nil {

@@ -14,15 +14,14 @@ type Search struct {
 	Search *search.Service
 }
 
-// SearchTranscripts finds conversations by what was said in them.
+// SearchTranscripts finds conversations by what was said in them. A filter
+// it cannot read goes to the logic, which refuses it after the caller's
+// scope.
 func (s Search) SearchTranscripts(ctx context.Context, req *openv1.SearchTranscriptsRequest) (*openv1.SearchTranscriptsResponse, error) {
-	f, err := ConversationFilterFromProto(req.GetFilter())
-	if err != nil {
-		return nil, err
-	}
+	f, unread := ConversationFilterFromProto(req.GetFilter())
 	page, err := s.Search.Search(ctx, search.Request{
 		Query: req.GetQuery(), ConversationFilter: f, SpeakerAffiliation: affiliations.name(req.GetSpeakerAffiliation()),
-		PageSize: int(req.GetPageSize()), PageToken: req.GetPageToken(),
+		PageSize: int(req.GetPageSize()), PageToken: req.GetPageToken(), Unread: unread,
 	})
 	if err != nil {
 		return nil, filterFields.Word(err)

@@ -34,6 +34,14 @@ type SearchRequestJSON struct {
 	PageToken          string `json:"page_token"`
 }
 
+// Request is the search the body asks for.
+func (r SearchRequestJSON) Request() search.Request {
+	return search.Request{
+		Query: r.Query, ConversationFilter: r.ConversationFilter, SpeakerAffiliation: r.SpeakerAffiliation,
+		PageSize: r.PageSize, PageToken: r.PageToken,
+	}
+}
+
 // SearchPageJSON is the body of a search's answer.
 type SearchPageJSON struct {
 	Results []SearchResultJSON `json:"results"`
@@ -80,7 +88,7 @@ func (h Search) Post(c echo.Context) error {
 	if err := bind(c, &req); err != nil {
 		return err
 	}
-	page, err := h.Search.Search(c.Request().Context(), search.Request(req))
+	page, err := h.Search.Search(c.Request().Context(), req.Request())
 	if err != nil {
 		return err
 	}

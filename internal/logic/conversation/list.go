@@ -23,6 +23,11 @@ type ListRequest struct {
 	Filter    model.ConversationFilter
 	PageSize  int
 	PageToken string
+	// Unread is the transport's error for a part of the request it could
+	// not read (a filter timestamp out of range): List returns it once the
+	// caller's scope allows the call, so that a caller without the scope
+	// learns nothing of its arguments.
+	Unread error
 }
 
 // Page is one page of a conversation list.
@@ -50,6 +55,9 @@ func (c *Reader) List(ctx context.Context, req ListRequest) (Page, error) {
 	s, err := access.Require(ctx, access.Read)
 	if err != nil {
 		return Page{}, err
+	}
+	if req.Unread != nil {
+		return Page{}, req.Unread
 	}
 	f, err := NormalizeFilter(req.Filter)
 	if err != nil {

@@ -65,6 +65,10 @@ type Request struct {
 	SpeakerAffiliation string
 	PageSize           int
 	PageToken          string
+	// Unread is the transport's error for a part of the request it could
+	// not read (see conversation.ListRequest): Search returns it once the
+	// caller's scope allows the call.
+	Unread error
 }
 
 // Page is one page of results and the facets over all of them.
@@ -108,6 +112,9 @@ func (s *Service) Search(ctx context.Context, req Request) (Page, error) {
 	scope, err := access.Require(ctx, access.Search)
 	if err != nil {
 		return empty, err
+	}
+	if req.Unread != nil {
+		return empty, req.Unread
 	}
 	terms, err := search.Parse(req.Query)
 	if err != nil {

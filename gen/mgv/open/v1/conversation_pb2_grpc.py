@@ -108,7 +108,9 @@ class ConversationServiceServicer(object):
 
     def ListConversations(self, request, context):
         """ListConversations lists conversations matching a filter, newest
-        begin_time first (ties: higher id first).
+        begin_time first (ties: higher id first). The scope is checked before
+        the arguments: a caller without it is PERMISSION_DENIED whatever it
+        sent, an unreadable filter timestamp included.
 
         Scope: read.
         """

@@ -31,7 +31,9 @@ class SearchServiceServicer(object):
         query, best match first, each with its best highlighted snippets, plus
         facets over all matches. When the search engine is unavailable it
         answers UNAVAILABLE at once; ingest keeps working meanwhile and the index
-        catches up later.
+        catches up later. The scope is checked before the arguments: a caller
+        without it is PERMISSION_DENIED whatever it sent, an unreadable filter
+        timestamp included.
 
         Scope: search.
         """

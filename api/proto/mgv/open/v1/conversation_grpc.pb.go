@@ -75,7 +75,9 @@ type ConversationServiceClient interface {
 	// Scope: read.
 	GetConversation(ctx context.Context, in *GetConversationRequest, opts ...grpc.CallOption) (*GetConversationResponse, error)
 	// ListConversations lists conversations matching a filter, newest
-	// begin_time first (ties: higher id first).
+	// begin_time first (ties: higher id first). The scope is checked before
+	// the arguments: a caller without it is PERMISSION_DENIED whatever it
+	// sent, an unreadable filter timestamp included.
 	//
 	// Scope: read.
 	ListConversations(ctx context.Context, in *ListConversationsRequest, opts ...grpc.CallOption) (*ListConversationsResponse, error)
@@ -217,7 +219,9 @@ type ConversationServiceServer interface {
 	// Scope: read.
 	GetConversation(context.Context, *GetConversationRequest) (*GetConversationResponse, error)
 	// ListConversations lists conversations matching a filter, newest
-	// begin_time first (ties: higher id first).
+	// begin_time first (ties: higher id first). The scope is checked before
+	// the arguments: a caller without it is PERMISSION_DENIED whatever it
+	// sent, an unreadable filter timestamp included.
 	//
 	// Scope: read.
 	ListConversations(context.Context, *ListConversationsRequest) (*ListConversationsResponse, error)

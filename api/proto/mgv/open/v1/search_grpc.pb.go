@@ -34,7 +34,9 @@ type SearchServiceClient interface {
 	// query, best match first, each with its best highlighted snippets, plus
 	// facets over all matches. When the search engine is unavailable it
 	// answers UNAVAILABLE at once; ingest keeps working meanwhile and the index
-	// catches up later.
+	// catches up later. The scope is checked before the arguments: a caller
+	// without it is PERMISSION_DENIED whatever it sent, an unreadable filter
+	// timestamp included.
 	//
 	// Scope: search.
 	SearchTranscripts(ctx context.Context, in *SearchTranscriptsRequest, opts ...grpc.CallOption) (*SearchTranscriptsResponse, error)
@@ -68,7 +70,9 @@ type SearchServiceServer interface {
 	// query, best match first, each with its best highlighted snippets, plus
 	// facets over all matches. When the search engine is unavailable it
 	// answers UNAVAILABLE at once; ingest keeps working meanwhile and the index
-	// catches up later.
+	// catches up later. The scope is checked before the arguments: a caller
+	// without it is PERMISSION_DENIED whatever it sent, an unreadable filter
+	// timestamp included.
 	//
 	// Scope: search.
 	SearchTranscripts(context.Context, *SearchTranscriptsRequest) (*SearchTranscriptsResponse, error)
