@@ -61,6 +61,11 @@ type ApplierOptions struct {
 	Lease time.Duration
 	// MaxBackoff caps the delay between retries of a failing job (default 5 min).
 	MaxBackoff time.Duration
+	// Turn is how long a worker runs one job before it hands the job back
+	// and claims again (default 10 s), so that a tracker over a large
+	// tenant's conversations takes turns with other tenants' jobs rather
+	// than holding a worker for as long as it runs.
+	Turn time.Duration
 }
 
 // Applier re-applies new and changed trackers to existing
@@ -98,6 +103,9 @@ func NewApplier(jobs JobRepo, log zerolog.Logger, opt ApplierOptions) *Applier {
 	}
 	if opt.MaxBackoff <= 0 {
 		opt.MaxBackoff = 5 * time.Minute
+	}
+	if opt.Turn <= 0 {
+		opt.Turn = 10 * time.Second
 	}
 	return &Applier{jobs: jobs, opt: opt, log: log.With().Str("worker", "tracker_apply").Logger(), wake: make(chan struct{}, 1)}
 }
@@ -177,7 +185,8 @@ func (a *Applier) run(ctx context.Context) {
 	}
 }
 
-// process runs one claimed job to its end, or records why it stopped.
+// process runs one claimed job to its end or for its turn, or records
+// why it stopped.
 func (a *Applier) process(ctx context.Context, job *model.OutboxJob) {
 	log := a.log.With().Int64("job", job.ID).Int64("tenant", job.TenantID).Int64("tracker", job.TrackerID).Int64("version", job.Version).Logger()
 	start, matched := time.Now(), 0
@@ -214,6 +223,14 @@ func (a *Applier) process(ctx context.Context, job *model.OutboxJob) {
 		case res.Done:
 			log.Info().Int("conversations", matched).Dur("took_ms", time.Since(start)).Msg("applied tracker to existing conversations")
 			a.finish(ctx, job, log)
+			return
+		}
+		// Its turn over, the job goes back in line, due now, where its
+		// cursor keeps its progress: the next claim serves the jobs that
+		// were due before it (other tenants' first), then it again.
+		if time.Since(start) >= a.opt.Turn {
+			log.Debug().Int("conversations", matched).Msg("tracker job handed back at the end of its turn")
+			a.handBack(job, log)
 			return
 		}
 	}
@@ -273,8 +290,8 @@ func (a *Applier) fail(ctx context.Context, job *model.OutboxJob, cause error, l
 	}
 }
 
-// handBack makes a job interrupted by shutdown due at once, so another
-// instance need not wait for the lease to run out.
+// handBack makes a job interrupted by shutdown, or at the end of its turn,
+// due at once, so another worker need not wait for the lease to run out.
 func (a *Applier) handBack(job *model.OutboxJob, log zerolog.Logger) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()

@@ -229,3 +229,74 @@ func TestApplierLeavesAJobWhoseLeaseRanOut(t *testing.T) {
 		t.Fatalf("after a lost lease: finished %v, retried %v, matched %d, batches left %d; want the job left alone", finished, retried, matched, left)
 	}
 }
+
+// queuedJobs is a JobRepo with one line of due jobs: a claim takes the
+// first, a retry puts the job back at the end. Job 1 never runs out of
+// conversations; every other job is done at its first batch.
+type queuedJobs struct {
+	mu       sync.Mutex
+	line     []model.OutboxJob
+	claims   map[int64]int
+	finished []int64
+}
+
+func (q *queuedJobs) ClaimTrackerJob(context.Context, time.Duration) (*model.OutboxJob, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.line) == 0 {
+		return nil, nil
+	}
+	j := q.line[0]
+	q.line = q.line[1:]
+	j.Attempts++
+	q.claims[j.ID]++
+	return &j, nil
+}
+
+func (q *queuedJobs) ApplyTrackerBatch(_ context.Context, job *model.OutboxJob, _ int, _ time.Duration, _ MatchFunc) (model.TrackerBatch, error) {
+	time.Sleep(time.Millisecond)
+	if job.ID == 1 {
+		return model.TrackerBatch{Conversations: 50}, nil
+	}
+	return model.TrackerBatch{Done: true}, nil
+}
+
+func (q *queuedJobs) PurgeTrackerHits(context.Context, int64, int64, int) (int, error) { return 0, nil }
+
+func (q *queuedJobs) FinishTrackerJob(_ context.Context, id int64) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.finished = append(q.finished, id)
+	return nil
+}
+
+func (q *queuedJobs) RetryTrackerJob(_ context.Context, id int64, _ time.Time, _ error) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.line = append(q.line, model.OutboxJob{ID: id, TenantID: 1})
+	return nil
+}
+
+// A job over more conversations than a turn covers does not hold its
+// worker until it ends: at the end of its turn it goes back in line, the
+// job queued behind it (another tenant's) runs, and then it goes on.
+func TestApplierHandsBackALongJobAtTheEndOfItsTurn(t *testing.T) {
+	jobs := &queuedJobs{line: []model.OutboxJob{{ID: 1, TenantID: 1}, {ID: 2, TenantID: 2}}, claims: map[int64]int{}}
+	a := NewApplier(jobs, zerolog.Nop(), ApplierOptions{Workers: 1, Poll: 10 * time.Millisecond, Turn: 50 * time.Millisecond})
+	a.Start(t.Context())
+	defer a.Stop()
+	a.Notify()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		jobs.mu.Lock()
+		finished, again := slices.Clone(jobs.finished), jobs.claims[1]
+		jobs.mu.Unlock()
+		if slices.Equal(finished, []int64{2}) && again >= 2 {
+			return
+		}
+		if len(finished) > 1 || time.Now().After(deadline) {
+			t.Fatalf("finished %v, the long job claimed %d times; want job 2 done while the long one goes on", finished, again)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
