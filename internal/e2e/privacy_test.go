@@ -665,3 +665,46 @@ func TestErasureFindsAUserByAPhoneStoredBeforeE164(t *testing.T) {
 		t.Fatalf("user %d, someone else: %+v, %v; want them untouched", other.ID, kept, err)
 	}
 }
+
+// A lookup and an erasure take every origin id a user may have, 128
+// characters of up to four bytes each, and find that user byte for byte
+// on MariaDB; a subject holding a control character names no one and is
+// refused, naming its field, rather than kept in the erasure.
+func TestPrivacySubjectsAreOriginIDsInCharactersOnMariaDB(t *testing.T) {
+	s := NewService(t, mysqlEnv(t))
+	f := NewFixture(t, s)
+	s.Start()
+	admin := f.Token(t, f.Admin)
+	org := openv1.NewOrgServiceClient(s.GRPC())
+	ctx := authBearer(t.Context(), f.AppToken(t))
+	origin := strings.Repeat("😀", 127) + "u"
+	u, err := org.UpsertUser(ctx, &openv1.UpsertUserRequest{OriginUserId: origin, Name: "Wide Id", Email: "wide-id." + f.App.AppKey + "@test.mgv"})
+	if err != nil || u.User.OriginUserId != origin {
+		t.Fatalf("a user with a 128-character origin id: %v, %v", u, err)
+	}
+	if h := lookup(t, s, admin, map[string]any{"origin_user_id": origin}); h.User == nil || h.User.ID != u.User.Id {
+		t.Fatalf("a lookup by the user's origin id found %+v, want user %d", h.User, u.User.Id)
+	}
+	for _, c := range []struct {
+		field string
+		value string
+	}{
+		{"origin_user_id", origin + "😀"},
+		{"origin_user_id", "hr\x007"},
+		{"email", "a\x1b[2J@example.com"},
+		{"name", "Zhang\u009bSan"},
+	} {
+		for _, path := range []string{"/api/v1/privacy/lookups", "/api/v1/privacy/erasures"} {
+			r := authCall(t, s, http.MethodPost, path, admin, map[string]any{c.field: c.value}).want(t, http.StatusBadRequest, "INVALID_ARGUMENT")
+			if r.Metadata["field"] != c.field {
+				t.Errorf("%s %q: the error names %q, want %s", path, c.value, r.Metadata["field"], c.field)
+			}
+		}
+	}
+	var e controller.ErasureJSON
+	authCall(t, s, http.MethodPost, "/api/v1/privacy/erasures", admin, map[string]any{"origin_user_id": origin}).
+		want(t, http.StatusAccepted, "").decode(t, &e)
+	if done := waitErasure(t, s, admin, e.ID, 30*time.Second); done.UsersAnonymised != 1 {
+		t.Fatalf("the erasure by the origin id: %+v, want the user anonymised", done)
+	}
+}

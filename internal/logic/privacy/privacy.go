@@ -10,8 +10,10 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/logic/access"
 	"github.com/megaview/mgvcore/internal/logic/identity"
 	"github.com/megaview/mgvcore/internal/model"
 )
@@ -170,7 +172,9 @@ type Subject struct {
 
 // normalize returns the kind and the normalised value of s, as sign-in
 // normalises them (emails lower case, phones E.164), or the error naming
-// the field at fault.
+// the field at fault. A value holding a control character is refused, as
+// where users and participants are written: it names no one, and an
+// erasure keeps its subject to show.
 func (s Subject) normalize() (kind, value string, err error) {
 	given := 0
 	for _, v := range []string{s.Email, s.Phone, s.OriginUserID, s.Name} {
@@ -183,6 +187,9 @@ func (s Subject) normalize() (kind, value string, err error) {
 	}
 	switch {
 	case s.Email != "":
+		if err := access.CheckLine("email", s.Email); err != nil {
+			return "", "", err
+		}
 		v := identity.NormalizeEmail(s.Email)
 		if !strings.Contains(v, "@") || len(v) > 255 {
 			return "", "", errs.InvalidArgument("email", "not an email address")
@@ -195,15 +202,22 @@ func (s Subject) normalize() (kind, value string, err error) {
 		}
 		return model.SubjectPhone, v, nil
 	case s.OriginUserID != "":
+		// 128 characters, as a user's origin id may have: up to 512 bytes.
 		v := strings.TrimSpace(s.OriginUserID)
-		if len(v) > 128 {
-			return "", "", errs.InvalidArgument("origin_user_id", "at most 128 characters")
+		if n := utf8.RuneCountInString(v); n > 128 {
+			return "", "", errs.InvalidArgument("origin_user_id", "at most 128 characters (got %d)", n)
+		}
+		if err := access.CheckLine("origin_user_id", v); err != nil {
+			return "", "", err
 		}
 		return model.SubjectOriginUserID, v, nil
 	}
 	v := strings.TrimSpace(s.Name)
 	if len([]rune(v)) > 255 {
 		return "", "", errs.InvalidArgument("name", "at most 255 characters")
+	}
+	if err := access.CheckLine("name", v); err != nil {
+		return "", "", err
 	}
 	return model.SubjectName, v, nil
 }

@@ -3,6 +3,7 @@ package privacy
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/megaview/mgvcore/internal/errs"
@@ -26,6 +27,12 @@ func TestSubjectNormalize(t *testing.T) {
 		{Subject{Email: "no-at-sign"}, "", "", "email"},
 		{Subject{Phone: "12"}, "", "", "phone"},
 		{Subject{OriginUserID: string(make([]byte, 129))}, "", "", "origin_user_id"},
+		// A user's origin id is up to 128 characters, 512 bytes of UTF-8.
+		{Subject{OriginUserID: strings.Repeat("😀", 128)}, model.SubjectOriginUserID, strings.Repeat("😀", 128), ""},
+		{Subject{OriginUserID: strings.Repeat("😀", 129)}, "", "", "origin_user_id"},
+		{Subject{OriginUserID: "hr\x007"}, "", "", "origin_user_id"},
+		{Subject{Email: "a\x1b[2J@b.c"}, "", "", "email"},
+		{Subject{Name: "王\u009b总"}, "", "", "name"},
 	} {
 		kind, value, err := c.in.normalize()
 		if c.field != "" {
