@@ -63,8 +63,9 @@ type ApplierOptions struct {
 	MaxBackoff time.Duration
 	// Turn is how long a worker runs one job before it hands the job back
 	// and claims again (default 10 s), so that a tracker over a large
-	// tenant's conversations takes turns with other tenants' jobs rather
-	// than holding a worker for as long as it runs.
+	// tenant's conversations, or the purge of a deleted tracker's many
+	// hits, takes turns with other tenants' jobs rather than holding a
+	// worker for as long as it runs.
 	Turn time.Duration
 }
 
@@ -213,8 +214,14 @@ func (a *Applier) process(ctx context.Context, job *model.OutboxJob) {
 			a.finish(ctx, job, log)
 			return
 		case res.TrackerGone:
-			if err := a.purge(ctx, job); err != nil {
+			done, err := a.purge(ctx, job, start)
+			if err != nil {
 				a.fail(ctx, job, err, log)
+				return
+			}
+			if !done {
+				log.Debug().Msg("tracker purge handed back at the end of its turn")
+				a.handBack(job, log)
 				return
 			}
 			log.Info().Dur("took_ms", time.Since(start)).Msg("purged the hits of a deleted tracker")
@@ -236,14 +243,20 @@ func (a *Applier) process(ctx context.Context, job *model.OutboxJob) {
 	}
 }
 
-func (a *Applier) purge(ctx context.Context, job *model.OutboxJob) error {
+// purge deletes the hits of the job's deleted tracker, a paced step at a
+// time, until none is left (done) or the job's turn, begun at start, is
+// over: the job then goes back in line and the next claim purges on.
+func (a *Applier) purge(ctx context.Context, job *model.OutboxJob, start time.Time) (done bool, err error) {
 	for {
 		if err := a.pace(ctx); err != nil {
-			return err
+			return false, err
 		}
 		n, err := a.jobs.PurgeTrackerHits(ctx, job.TenantID, job.TrackerID, a.opt.PurgeSize)
 		if err != nil || n < a.opt.PurgeSize {
-			return err
+			return err == nil, err
+		}
+		if time.Since(start) >= a.opt.Turn {
+			return false, nil
 		}
 	}
 }

@@ -255,13 +255,21 @@ func (q *queuedJobs) ClaimTrackerJob(context.Context, time.Duration) (*model.Out
 
 func (q *queuedJobs) ApplyTrackerBatch(_ context.Context, job *model.OutboxJob, _ int, _ time.Duration, _ MatchFunc) (model.TrackerBatch, error) {
 	time.Sleep(time.Millisecond)
-	if job.ID == 1 {
+	switch job.ID {
+	case 1:
 		return model.TrackerBatch{Conversations: 50}, nil
+	case 3:
+		return model.TrackerBatch{TrackerGone: true}, nil
 	}
 	return model.TrackerBatch{Done: true}, nil
 }
 
-func (q *queuedJobs) PurgeTrackerHits(context.Context, int64, int64, int) (int, error) { return 0, nil }
+// PurgeTrackerHits always finds a full step to delete: job 3's tracker
+// has more hits than a turn purges.
+func (q *queuedJobs) PurgeTrackerHits(_ context.Context, _, _ int64, limit int) (int, error) {
+	time.Sleep(time.Millisecond)
+	return limit, nil
+}
 
 func (q *queuedJobs) FinishTrackerJob(_ context.Context, id int64) error {
 	q.mu.Lock()
@@ -277,26 +285,30 @@ func (q *queuedJobs) RetryTrackerJob(_ context.Context, id int64, _ time.Time, _
 	return nil
 }
 
-// A job over more conversations than a turn covers does not hold its
+// A job over more conversations than a turn covers, or the purge of a
+// deleted tracker with more hits than a turn deletes, does not hold its
 // worker until it ends: at the end of its turn it goes back in line, the
 // job queued behind it (another tenant's) runs, and then it goes on.
 func TestApplierHandsBackALongJobAtTheEndOfItsTurn(t *testing.T) {
-	jobs := &queuedJobs{line: []model.OutboxJob{{ID: 1, TenantID: 1}, {ID: 2, TenantID: 2}}, claims: map[int64]int{}}
-	a := NewApplier(jobs, zerolog.Nop(), ApplierOptions{Workers: 1, Poll: 10 * time.Millisecond, Turn: 50 * time.Millisecond})
-	a.Start(t.Context())
-	defer a.Stop()
-	a.Notify()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		jobs.mu.Lock()
-		finished, again := slices.Clone(jobs.finished), jobs.claims[1]
-		jobs.mu.Unlock()
-		if slices.Equal(finished, []int64{2}) && again >= 2 {
-			return
+	for _, long := range []int64{1, 3} {
+		jobs := &queuedJobs{line: []model.OutboxJob{{ID: long, TenantID: 1}, {ID: 2, TenantID: 2}}, claims: map[int64]int{}}
+		a := NewApplier(jobs, zerolog.Nop(), ApplierOptions{Workers: 1, Poll: 10 * time.Millisecond, Turn: 50 * time.Millisecond})
+		a.Start(t.Context())
+		a.Notify()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			jobs.mu.Lock()
+			finished, again := slices.Clone(jobs.finished), jobs.claims[long]
+			jobs.mu.Unlock()
+			if slices.Equal(finished, []int64{2}) && again >= 2 {
+				break
+			}
+			if len(finished) > 1 || time.Now().After(deadline) {
+				a.Stop()
+				t.Fatalf("job %d: finished %v, the long job claimed %d times; want job 2 done while the long one goes on", long, finished, again)
+			}
+			time.Sleep(5 * time.Millisecond)
 		}
-		if len(finished) > 1 || time.Now().After(deadline) {
-			t.Fatalf("finished %v, the long job claimed %d times; want job 2 done while the long one goes on", finished, again)
-		}
-		time.Sleep(5 * time.Millisecond)
+		a.Stop()
 	}
 }
