@@ -33,18 +33,19 @@ type searchDomain struct {
 }
 
 // OpenSearchEngine opens the configured engine; es is the client of the
-// elasticsearch engine (nil for embedded). The reindex command shares it.
-func OpenSearchEngine(cfg config.Search, es *olivere.Client) (search.Engine, error) {
+// elasticsearch engine (nil for embedded), log where it warns. The reindex
+// command shares it.
+func OpenSearchEngine(cfg config.Search, es *olivere.Client, log zerolog.Logger) (search.Engine, error) {
 	if cfg.Engine == "elasticsearch" {
 		return elastic.New(es, elastic.Options{
-			Alias: cfg.Index, Shards: cfg.Shards, Replicas: cfg.Replicas, RefreshInterval: cfg.RefreshInterval.Duration,
+			Alias: cfg.Index, Shards: cfg.Shards, Replicas: cfg.Replicas, RefreshInterval: cfg.RefreshInterval.Duration, Log: log,
 		}), nil
 	}
 	return embedded.Open(cfg.Path)
 }
 
 func newSearchDomain(cfg *config.Config, log zerolog.Logger, d *deps, reg prometheus.Registerer) (*searchDomain, error) {
-	engine, err := OpenSearchEngine(cfg.Search, d.es)
+	engine, err := OpenSearchEngine(cfg.Search, d.es, log)
 	if err != nil {
 		return nil, err
 	}

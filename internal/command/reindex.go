@@ -7,6 +7,7 @@ import (
 
 	logicsearch "github.com/megaview/mgvcore/internal/logic/search"
 
+	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
 	"gorm.io/gorm"
 
@@ -36,7 +37,7 @@ func reindexCommand(stdout io.Writer) *cli.Command {
 						return err
 					}
 					defer es.Stop()
-					if engine, err = app.OpenSearchEngine(cfg.Search, es); err != nil {
+					if engine, err = app.OpenSearchEngine(cfg.Search, es, zerolog.Nop()); err != nil {
 						return err
 					}
 				}

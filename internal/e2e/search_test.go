@@ -18,6 +18,7 @@ import (
 
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
 	"github.com/megaview/mgvcore/internal/http/controller"
+	"github.com/megaview/mgvcore/internal/search/elastic"
 )
 
 // esEnv points a service at the test Elasticsearch under an alias of its
@@ -291,7 +292,7 @@ func TestReindexWhileServing(t *testing.T) {
 	}
 	waitSearch(t, s, admin, tag, 5, 10*time.Second)
 	out, err := s.Command("reindex").CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "built "+s.Env["MGV_SEARCH_INDEX"]+"_v1_") {
+	if err != nil || !strings.Contains(string(out), fmt.Sprintf("built %s_v%d_", s.Env["MGV_SEARCH_INDEX"], elastic.MappingVersion)) {
 		t.Fatalf("reindex: %v\n%s", err, out)
 	}
 	t.Logf("%s", out)
@@ -559,5 +560,73 @@ func TestSearchByUnknownTrackerOrDepartment(t *testing.T) {
 			_, err = listRPC.ListConversations(ctx, &openv1.ListConversationsRequest{Filter: filter})
 			want("gRPC ListConversations", rpc(err), rpcWant)
 		})
+	}
+}
+
+// A tenant's scores, and so its order, depend only on its own transcripts:
+// another tenant ingesting many transcripts with and without the words
+// changes nothing in what the first one's searches answer. Scores from the
+// index's statistics over every tenant (BM25's IDF and average length)
+// would tell a tenant how often a word occurs in other tenants' calls.
+func TestSearchScoresIgnoreOtherTenants(t *testing.T) {
+	s := NewService(t, esEnv(t, mysqlEnv(t)))
+	mine, theirs := NewFixture(t, s), NewFixture(t, s)
+	s.Start()
+	pm, pt := newPartner(t, s.GRPC(), mine.AppToken(t)), newPartner(t, s.GRPC(), theirs.AppToken(t))
+	begin := time.Date(2025, 3, 10, 1, 0, 0, 0, time.UTC)
+	ingest := func(p *partner, owner int64, name string, lines ...string) {
+		t.Helper()
+		id := p.create(fmt.Sprintf("scores-%s-%d", name, rand.Uint32()), owner, begin, 60_000, nil)
+		var ss []*openv1.Sentence
+		for i, l := range lines {
+			ss = append(ss, sentence(int64(i), "rep", l))
+		}
+		if _, err := p.put(id, ss, 100); err != nil {
+			t.Fatalf("put %s: %v", name, err)
+		}
+	}
+	ingest(pm, mine.Reps[0].ID, "a1", "我们的预算有限", "预算预算，还是预算")
+	ingest(pm, mine.Reps[1].ID, "a2", "预算", "好的")
+	ingest(pm, mine.Reps[2].ID, "a3", "关于今年的预算我们还需要和财务部门以及老板再仔细地讨论一下 budget")
+	ingest(pm, mine.Reps[3].ID, "a4", "The budget is tight", "budget budget budget")
+	admin, their := mine.Token(t, mine.Admin), theirs.Token(t, theirs.Admin)
+	waitSearch(t, s, admin, "预算", 3, 10*time.Second)
+	waitSearch(t, s, admin, "budget", 2, 10*time.Second)
+
+	type scored struct {
+		ID    int64
+		Score float64
+	}
+	queries := []string{"预算", "budget", "预算 budget", `"budget is tight"`}
+	answer := func() map[string][]scored {
+		t.Helper()
+		out := map[string][]scored{}
+		for _, q := range queries {
+			var pg searchPage
+			searchAs(t, s, admin, map[string]any{"query": q}).want(t, http.StatusOK, "").decode(t, &pg)
+			for _, r := range pg.Results {
+				out[q] = append(out[q], scored{r.Conversation.ID, r.Score})
+			}
+		}
+		return out
+	}
+	before := answer()
+	for i := range 45 {
+		switch i % 3 {
+		case 0:
+			ingest(pt, theirs.Reps[i%4].ID, fmt.Sprint("b", i), "预算", "budget budget", "预算 budget")
+		case 1:
+			ingest(pt, theirs.Reps[i%4].ID, fmt.Sprint("b", i), strings.Repeat("这是一个很长的句子，没有那个词。", 8), strings.Repeat("nothing to see here at all ", 10))
+		default:
+			ingest(pt, theirs.Reps[i%4].ID, fmt.Sprint("b", i), "合同", "price")
+		}
+	}
+	waitSearch(t, s, their, "预算", 15, 20*time.Second)
+	waitSearch(t, s, their, "合同", 15, 20*time.Second)
+	after := answer()
+	for _, q := range queries {
+		if len(before[q]) == 0 || !slices.Equal(before[q], after[q]) {
+			t.Errorf("%s: the first tenant's results changed when the other ingested:\nbefore %+v\nafter  %+v", q, before[q], after[q])
+		}
 	}
 }

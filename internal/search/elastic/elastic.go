@@ -25,6 +25,7 @@ import (
 	// several times as long on them.
 	json "github.com/goccy/go-json"
 	olivere "github.com/olivere/elastic/v7"
+	"github.com/rs/zerolog"
 
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/search"
@@ -40,6 +41,9 @@ type Options struct {
 	Shards          int
 	Replicas        int
 	RefreshInterval time.Duration
+	// Log is told when the alias names an index of an older mapping
+	// version.
+	Log zerolog.Logger
 }
 
 // Engine searches and writes the alias.
@@ -103,7 +107,34 @@ func (e *Engine) ensure(ctx context.Context) error {
 			}
 		}
 	}
+	if err := e.upgradeOlder(ctx, indices); err != nil {
+		return err
+	}
 	e.ensured = true
+	return nil
+}
+
+// upgradeOlder lets this version write to indices of an older mapping
+// version behind the alias, until `mgvcore reindex` replaces them: their
+// mapping is strict, so it gets the fields added since (sentences.norm;
+// adding a field is allowed, changing a similarity is not). Their scores
+// still come from the shard's statistics, over every tenant, hence the
+// warning.
+func (e *Engine) upgradeOlder(ctx context.Context, indices []string) error {
+	for _, name := range indices {
+		v := versionOf(e.o.Alias, name)
+		if v >= MappingVersion {
+			continue
+		}
+		_, err := e.c.PutMapping().Index(name).BodyJson(map[string]any{"properties": map[string]any{
+			"sentences": map[string]any{"type": "nested", "properties": map[string]any{"norm": normField}},
+		}}).Do(ctx)
+		if err != nil {
+			return mapError(err)
+		}
+		e.o.Log.Warn().Str("index", name).Int("mapping_version", v).Int("current_version", MappingVersion).
+			Msg("the search index is of an older mapping version, whose scores depend on every tenant's transcripts: run `mgvcore reindex`")
+	}
 	return nil
 }
 
@@ -209,12 +240,13 @@ func BulkBody(ops []search.Op) (string, error) {
 }
 
 type sentenceSource struct {
-	Seq         int    `json:"seq"`
-	SpeakerKey  string `json:"speaker_key"`
-	Affiliation string `json:"affiliation"`
-	StartMS     int64  `json:"start_ms"`
-	EndMS       int64  `json:"end_ms"`
-	Text        string `json:"text"`
+	Seq         int     `json:"seq"`
+	SpeakerKey  string  `json:"speaker_key"`
+	Affiliation string  `json:"affiliation"`
+	StartMS     int64   `json:"start_ms"`
+	EndMS       int64   `json:"end_ms"`
+	Text        string  `json:"text"`
+	Norm        float64 `json:"norm"`
 }
 
 // docSource is the indexed JSON of a conversation (the mapping of
@@ -238,7 +270,7 @@ type docSource struct {
 func source(d *search.Doc) docSource {
 	sentences := make([]sentenceSource, len(d.Sentences))
 	for i, s := range d.Sentences {
-		sentences[i] = sentenceSource{Seq: s.Seq, SpeakerKey: s.SpeakerKey, Affiliation: s.Affiliation, StartMS: s.StartMS, EndMS: s.EndMS, Text: s.Text}
+		sentences[i] = sentenceSource{Seq: s.Seq, SpeakerKey: s.SpeakerKey, Affiliation: s.Affiliation, StartMS: s.StartMS, EndMS: s.EndMS, Text: s.Text, Norm: search.Norm(s.Text)}
 	}
 	return docSource{
 		TenantID: d.TenantID, ConversationID: d.ConversationID, OwnerUserID: d.OwnerUserID,

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
 	olivere "github.com/olivere/elastic/v7"
+	"github.com/rs/zerolog"
 
 	"github.com/megaview/mgvcore/internal/search"
 	"github.com/megaview/mgvcore/internal/search/searchtest"
@@ -149,6 +151,54 @@ func testGenerationSwap(t *testing.T, c *olivere.Client) {
 	}
 	if find("after") != 1 {
 		t.Fatal("writes do not reach the new generation")
+	}
+}
+
+// TestOlderIndexBehindTheAlias: after an upgrade the alias still names the
+// index of mapping version 1 until `mgvcore reindex` runs. Its mapping is
+// strict and has no sentences.norm: the engine adds the field, so writes
+// go on, searches answer, and a warning says to reindex.
+func TestOlderIndexBehindTheAlias(t *testing.T) {
+	eachCluster(t, testOlderIndexBehindTheAlias)
+}
+
+func testOlderIndexBehindTheAlias(t *testing.T, c *olivere.Client) {
+	e := testEngine(t, c)
+	var logged strings.Builder
+	e.o.Log = zerolog.New(&logged)
+	ctx := t.Context()
+	profile, err := detectProfile(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Version 1: BM25, no norm.
+	body := indexBody(e.o, profile, false)
+	delete(body["settings"].(map[string]any), "similarity")
+	props := body["mappings"].(map[string]any)["properties"].(map[string]any)
+	delete(props["title"].(map[string]any), "similarity")
+	sentences := props["sentences"].(map[string]any)["properties"].(map[string]any)
+	delete(sentences, "norm")
+	delete(sentences["text"].(map[string]any), "similarity")
+	body["mappings"].(map[string]any)["_meta"] = map[string]any{"mapping_version": 1, "analysis": profile}
+	body["aliases"] = map[string]any{e.o.Alias: map[string]any{}}
+	if _, err := c.CreateIndex(e.o.Alias + "_v1").BodyJson(body).Do(ctx); err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.Write(ctx, []search.Op{{TenantID: 1, ConversationID: 1, Doc: &search.Doc{TenantID: 1, ConversationID: 1, OwnerUserID: 1, Version: 1,
+		Sentences: []search.Sentence{{Seq: 0, Text: "budget budget is tight"}}}}})
+	if err != nil || res[0] != nil {
+		t.Fatalf("write to the version 1 index: %v %v", res, err)
+	}
+	if err := e.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	terms, _ := search.Parse("budget")
+	found, err := e.Search(ctx, search.Query{TenantID: 1, Terms: terms, Size: 10})
+	if err != nil || len(found.Hits) != 1 || found.Hits[0].Score <= 0 {
+		t.Fatalf("search of the version 1 index: %+v %v", found, err)
+	}
+	if !strings.Contains(logged.String(), e.o.Alias+"_v1") || !strings.Contains(logged.String(), "mgvcore reindex") {
+		t.Errorf("no warning to reindex: %q", logged.String())
 	}
 }
 

@@ -11,7 +11,19 @@ import (
 // MappingVersion is the version of the index layout below. A change to the
 // mapping or the analysis bumps it; `mgvcore reindex` then builds an index
 // of the new version and swaps the alias, with no downtime.
-const MappingVersion = 1
+//
+// Version 2 scores without index-wide statistics (see package search's
+// Norm): the text fields use the boolean similarity, and each sentence
+// carries its length factor, norm.
+const MappingVersion = 2
+
+// similarity is the similarity of the text fields: a matching clause
+// scores its boost, whatever the term's document frequency (IDF) and the
+// average field length over the shard, which every tenant's sentences
+// make. Term frequency and length come in through the query (Body).
+// (The scripted similarity would need a script language, and the
+// distributions here have no lang-painless.)
+const similarity = "mgv_tenant_local"
 
 // Analysis profiles. Both match a Chinese word only where its characters
 // stand together (match_phrase on the word's tokens): with bigrams 预算 is
@@ -73,6 +85,7 @@ func indexBody(o Options, profile string, bulkLoad bool) map[string]any {
 			"refresh_interval":                   refresh,
 			"index.mapping.nested_objects.limit": 200_000,
 			"analysis":                           analysis(profile),
+			"similarity":                         map[string]any{similarity: map[string]any{"type": "boolean"}},
 		},
 		"mappings": map[string]any{
 			"dynamic": "strict",
@@ -83,7 +96,7 @@ func indexBody(o Options, profile string, bulkLoad bool) map[string]any {
 				"owner_user_id":   long,
 				"department_path": kw,
 				"deal_id":         long,
-				"title":           map[string]any{"type": "text", "analyzer": "mgv_text"},
+				"title":           map[string]any{"type": "text", "analyzer": "mgv_text", "similarity": similarity},
 				"channel":         kw,
 				"direction":       kw,
 				"begin_time":      map[string]any{"type": "date", "format": "epoch_millis"},
@@ -98,13 +111,18 @@ func indexBody(o Options, profile string, bulkLoad bool) map[string]any {
 						"affiliation": kw,
 						"start_ms":    long,
 						"end_ms":      map[string]any{"type": "long", "index": false},
-						"text":        map[string]any{"type": "text", "analyzer": "mgv_text", "index_options": "offsets"},
+						"text":        map[string]any{"type": "text", "analyzer": "mgv_text", "index_options": "offsets", "similarity": similarity},
+						"norm":        normField,
 					},
 				},
 			},
 		},
 	}
 }
+
+// normField is the mapping of sentences.norm, search.Norm of the text: a
+// doc value only, read by the query's field_value_factor.
+var normField = map[string]any{"type": "float", "index": false}
 
 // refreshInterval is the refresh interval as Elasticsearch reads it: in
 // milliseconds, since it takes neither Go's "1m0s" nor fractions.

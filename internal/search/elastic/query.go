@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 
 	olivere "github.com/olivere/elastic/v7"
@@ -17,15 +18,31 @@ import (
 // Body is the search request of q, as sent to the alias.
 func Body(q search.Query) map[string]any {
 	terms := make([]any, len(q.Terms))
+	var repeats []any
 	for i, t := range q.Terms {
 		// Every term is a phrase of its own tokens: the user's text is
 		// analyzed, never parsed as query syntax.
 		terms[i] = map[string]any{"match_phrase": map[string]any{"sentences.text": map[string]any{"query": t.Text}}}
+		repeats = append(repeats, repeated(t.Text)...)
 	}
 	nestedBool := map[string]any{"must": terms}
+	if len(repeats) > 0 {
+		nestedBool["should"] = repeats
+	}
 	if q.Affiliation != "" {
 		nestedBool["filter"] = []any{term("sentences.affiliation", q.Affiliation)}
 	}
+	// A sentence scores search.Norm of its text times the sum of its
+	// terms' search.TermWeight: under the boolean similarity each matching
+	// phrase scores 1 and each repeated clause its increment. A sentence
+	// indexed without a norm (by an older version) counts as 10 words.
+	sentenceQuery := map[string]any{"function_score": map[string]any{
+		"query": map[string]any{"bool": nestedBool},
+		"functions": []any{map[string]any{"field_value_factor": map[string]any{
+			"field": "sentences.norm", "missing": 1,
+		}}},
+		"boost_mode": "multiply",
+	}}
 	filters := []any{term("tenant_id", q.TenantID)}
 	if q.Owners != nil {
 		filters = append(filters, termsQ("owner_user_id", q.Owners))
@@ -73,7 +90,7 @@ func Body(q search.Query) map[string]any {
 			"must": map[string]any{"nested": map[string]any{
 				"path":       "sentences",
 				"score_mode": "max",
-				"query":      map[string]any{"bool": nestedBool},
+				"query":      sentenceQuery,
 				"inner_hits": map[string]any{
 					"name":    "snippets",
 					"size":    search.MaxSnippets,
@@ -102,6 +119,26 @@ func Body(q search.Query) map[string]any {
 		body["search_after"] = []any{q.After.Score, q.After.ID}
 	}
 	return body
+}
+
+// repeated are the clauses that add the increments of search.TermWeight
+// for the second and third occurrences of a term in a sentence: an ordered
+// interval of n copies of the phrase, which needs n occurrences that do not
+// overlap, each scoring its increment and no more (constant_score).
+func repeated(text string) []any {
+	var out []any
+	phrase := map[string]any{"match": map[string]any{"query": text, "max_gaps": 0, "ordered": true}}
+	copies := []any{phrase}
+	for n := 2; n <= search.MaxCountedOccurrences; n++ {
+		copies = append(copies, phrase)
+		out = append(out, map[string]any{"constant_score": map[string]any{
+			"boost": search.TermWeight(n) - search.TermWeight(n-1),
+			"filter": map[string]any{"intervals": map[string]any{"sentences.text": map[string]any{
+				"all_of": map[string]any{"ordered": true, "max_gaps": -1, "intervals": slices.Clone(copies)},
+			}}},
+		}})
+	}
+	return out
 }
 
 func term(field string, v any) map[string]any {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/analysis"
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/custom"
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
 	"github.com/blevesearch/bleve/v2/analysis/lang/cjk"
@@ -35,8 +36,9 @@ import (
 	"github.com/megaview/mgvcore/internal/search"
 )
 
-// MaxScan is how many best-matching sentences one search groups into
-// conversations; matches beyond it are not counted in totals and facets.
+// MaxScan is how many matching sentences one search groups into
+// conversations, in the order of their ids; matches beyond it are not
+// counted in totals and facets.
 const MaxScan = 10_000
 
 const (
@@ -490,25 +492,33 @@ func (e *Engine) Search(ctx context.Context, q search.Query) (search.Result, err
 	if !ok {
 		return res, nil
 	}
+	// bleve's own scores are TF-IDF over the whole index, every tenant's
+	// sentences: they are not computed, and each sentence is scored here
+	// from its own text (see scorer).
 	req := bleve.NewSearchRequestOptions(bq, MaxScan, 0, false)
-	req.Fields = []string{"conversation_id", "owner_user_id", "begin_ms", "seq", "start_ms", "speaker_key"}
+	req.Score = bleve.ScoreNone
+	req.SortBy([]string{"_id"})
+	req.Fields = []string{"conversation_id", "owner_user_id", "begin_ms", "seq", "start_ms", "speaker_key", "text"}
 	sr, err := idx.SearchInContext(ctx, req)
 	if err != nil {
 		return res, errs.Internal(err)
 	}
+	sc := newScorer(idx.Mapping().AnalyzerNamed(textAnalyzer), q.Terms)
 	byID := map[int64]*group{}
 	var groups []*group
 	for _, h := range sr.Hits {
 		id := num(h.Fields["conversation_id"])
+		text, _ := h.Fields["text"].(string)
+		score := sc.score(text)
 		g := byID[id]
 		if g == nil {
-			g = &group{id: id, owner: num(h.Fields["owner_user_id"]), beginMS: num(h.Fields["begin_ms"]), score: h.Score}
+			g = &group{id: id, owner: num(h.Fields["owner_user_id"]), beginMS: num(h.Fields["begin_ms"]), score: score}
 			byID[id] = g
 			groups = append(groups, g)
 		}
-		g.score = max(g.score, h.Score)
+		g.score = max(g.score, score)
 		speaker, _ := h.Fields["speaker_key"].(string)
-		g.best = append(g.best, sentenceHit{docID: h.ID, score: h.Score, seq: int(num(h.Fields["seq"])), startMS: num(h.Fields["start_ms"]), speaker: speaker})
+		g.best = append(g.best, sentenceHit{docID: h.ID, score: score, seq: int(num(h.Fields["seq"])), startMS: num(h.Fields["start_ms"]), speaker: speaker})
 	}
 	sort.Slice(groups, func(i, j int) bool {
 		if groups[i].score != groups[j].score {
@@ -586,6 +596,68 @@ func (e *Engine) snippets(ctx context.Context, idx bleve.Index, q search.Query, 
 		out[h.ID] = search.Mark(text, ranges)
 	}
 	return out, nil
+}
+
+// scorer scores a matching sentence as the Elasticsearch engine does
+// (package search's Norm and TermWeight), from the sentence's text and the
+// query alone: each term's occurrences are counted on the sentence's
+// tokens, as the index analyzes them.
+type scorer struct {
+	a       analysis.Analyzer
+	phrases [][]string
+}
+
+func newScorer(a analysis.Analyzer, terms []search.Term) scorer {
+	sc := scorer{a: a}
+	for _, t := range terms {
+		sc.phrases = append(sc.phrases, sc.tokens(t.Text))
+	}
+	return sc
+}
+
+// tokens are the terms of text by position; a position without a token
+// is "".
+func (sc scorer) tokens(text string) []string {
+	var out []string
+	for _, tok := range sc.a.Analyze([]byte(text)) {
+		p := tok.Position - 1
+		if p < 0 {
+			continue
+		}
+		for len(out) <= p {
+			out = append(out, "")
+		}
+		out[p] = string(tok.Term)
+	}
+	return out
+}
+
+func (sc scorer) score(text string) float64 {
+	tokens := sc.tokens(text)
+	sum := 0.0
+	for _, p := range sc.phrases {
+		// The sentence matched every phrase: one occurrence at least,
+		// should the count here find none.
+		sum += search.TermWeight(max(1, occurrences(tokens, p)))
+	}
+	return search.Norm(text) * sum
+}
+
+// occurrences counts the places of phrase in tokens that do not overlap.
+func occurrences(tokens, phrase []string) int {
+	if len(phrase) == 0 {
+		return 0
+	}
+	n := 0
+	for i := 0; i+len(phrase) <= len(tokens); {
+		if slices.Equal(tokens[i:i+len(phrase)], phrase) {
+			n++
+			i += len(phrase)
+			continue
+		}
+		i++
+	}
+	return n
 }
 
 func facets(groups []*group, loc *time.Location) ([]search.OwnerCount, []search.DayCount) {

@@ -454,11 +454,108 @@ func Run(t *testing.T, o Options) {
 		other.TenantID = otherTenant
 		expect(t, other, 206)
 	})
+	t.Run("ScoresIgnoreOtherTenants", func(t *testing.T) {
+		scoresIgnoreOtherTenants(t, o)
+	})
 	t.Run("Ping", func(t *testing.T) {
 		if err := e.Ping(ctx); err != nil {
 			t.Error(err)
 		}
 	})
+}
+
+// scoresIgnoreOtherTenants checks that a tenant's scores, and so its
+// order, depend only on its own documents: another tenant writing many
+// documents with and without the searched words, and of other lengths,
+// changes nothing a search of the first tenant answers. Scores from
+// index-wide statistics (a term's document frequency, the average
+// sentence length) would tell a tenant how often a word occurs in other
+// tenants' transcripts.
+func scoresIgnoreOtherTenants(t *testing.T, o Options) {
+	e := o.New(t)
+	ctx := context.Background()
+	const mine, theirs = 7101, 7102
+	docs := []*search.Doc{
+		conv(1, repA, day0, 60_000, "outbound", "I:我们的预算有限", "预算预算，还是预算"),
+		conv(2, repA, day0, 60_000, "inbound", "预算", "I:好的"),
+		conv(3, repB, day0, 60_000, "outbound", "I:关于今年的预算我们还需要和财务部门以及老板再仔细地讨论一下"),
+		conv(4, repB, day0, 60_000, "inbound", "The budget is tight", "budget budget budget"),
+		conv(5, repC, day0, 60_000, "outbound", "I:We talked about the budget and the contract for a long time today"),
+		conv(6, repC, day0, 60_000, "inbound", "签约 预算 budget"),
+	}
+	for _, d := range docs {
+		d.TenantID = mine
+	}
+	refresh := func() {
+		if o.Refresh != nil {
+			o.Refresh(t, e)
+		}
+	}
+	write(t, e, docs...)
+	refresh()
+	queries := []string{"预算", "budget", "预算 budget", `"budget is tight"`, "签约"}
+	type scored struct {
+		id    int64
+		score float64
+	}
+	answer := func() map[string][]scored {
+		t.Helper()
+		out := map[string][]scored{}
+		for _, s := range queries {
+			terms, err := search.Parse(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := e.Search(ctx, search.Query{TenantID: mine, Terms: terms, Size: 20, Location: shanghai})
+			if err != nil {
+				t.Fatalf("%s: %v", s, err)
+			}
+			for _, h := range res.Hits {
+				out[s] = append(out[s], scored{h.ConversationID, h.Score})
+			}
+		}
+		return out
+	}
+	before := answer()
+	// More occurrences and shorter sentences rank higher: 预算 three times
+	// in a sentence of eight words beats it alone in one of two.
+	order := func(hits []scored) []int64 {
+		var ids []int64
+		for _, h := range hits {
+			ids = append(ids, h.id)
+		}
+		return ids
+	}
+	if got := order(before["预算"]); !slices.Equal(got, []int64{1, 2, 6, 3}) {
+		t.Errorf("预算 ranks %v, want [1 2 6 3]: %+v", got, before["预算"])
+	}
+	if got := order(before["budget"]); !slices.Equal(got, []int64{4, 6, 5}) {
+		t.Errorf("budget ranks %v, want [4 6 5]: %+v", got, before["budget"])
+	}
+	// The other tenant: many conversations with the words, often repeated
+	// and in short sentences, and many without them, with long sentences.
+	var others []*search.Doc
+	for i := range int64(300) {
+		var d *search.Doc
+		switch i % 3 {
+		case 0:
+			d = conv(10_000+i, repA, day0, 60_000, "outbound", "预算", "budget budget", "预算 budget 签约")
+		case 1:
+			d = conv(10_000+i, repA, day0, 60_000, "outbound", strings.Repeat("这是一个很长的句子，没有那个词。", 8), strings.Repeat("nothing to see here at all ", 10))
+		default:
+			d = conv(10_000+i, repA, day0, 60_000, "outbound", "合同", "price")
+		}
+		d.TenantID = theirs
+		others = append(others, d)
+	}
+	write(t, e, others...)
+	refresh()
+	after := answer()
+	for _, s := range queries {
+		if !slices.Equal(before[s], after[s]) {
+			t.Errorf("%s: tenant %d's hits changed when tenant %d wrote:\nbefore %+v\nafter  %+v", s, mine, theirs, before[s], after[s])
+		}
+	}
 }
 
 func write(t *testing.T, e search.Engine, docs ...*search.Doc) {
