@@ -193,7 +193,9 @@ type SearchResult struct {
 	// Its best matching sentences, 1..3, best first.
 	Snippets []*Snippet `protobuf:"bytes,2,rep,name=snippets,proto3" json:"snippets,omitempty"`
 	// Relevance score, > 0; higher is better. Comparable only within one
-	// response.
+	// response. It depends only on the best sentence and the query (the
+	// terms' occurrences in it and its length), never on other tenants'
+	// data.
 	Score         float64 `protobuf:"fixed64,3,opt,name=score,proto3" json:"score,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
