@@ -475,3 +475,43 @@ func TestConversationFilterAfterScopeGRPC(t *testing.T) {
 		}
 	}
 }
+
+// The HTTP routes of those reads check the caller's scope before their
+// arguments too: an app without read (search) gets 403 whatever it sends,
+// and one with the scope gets 400 naming what is wrong.
+func TestConversationFilterAfterScopeHTTP(t *testing.T) {
+	s := NewService(t, nil)
+	f := NewFixture(t, s)
+	s.Start()
+	ingestOnly, _ := orgExtraApp(t, f, "ingest")
+	noScope, err := f.tokens.IssueApp(&ingestOnly, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := f.AppToken(t)
+	for _, c := range []struct{ method, path, field string }{
+		{http.MethodGet, "/api/v1/conversations?from=yesterday", "from"},
+		{http.MethodGet, "/api/v1/conversations?page_size=many", "page_size"},
+		{http.MethodGet, "/api/v1/conversations?owner_id=x", "owner_id"},
+		{http.MethodGet, "/api/v1/stats/reps?from=yesterday&to=today", "from"},
+		{http.MethodGet, "/api/v1/stats/reps?department_id=x", "department_id"},
+		{http.MethodGet, "/api/v1/trackers/1/stats?group_by=day&from=yesterday", "from"},
+		{http.MethodGet, "/api/v1/trackers/x/stats?group_by=day", "id"},
+	} {
+		r := authCall(t, s, c.method, c.path, noScope, nil)
+		if r.Status != http.StatusForbidden || r.Reason != "PERMISSION_DENIED" {
+			t.Errorf("%s %s without read: %d %s (%s), want 403 PERMISSION_DENIED", c.method, c.path, r.Status, r.Reason, r.Msg)
+		}
+		r = authCall(t, s, c.method, c.path, app, nil)
+		if r.Status != http.StatusBadRequest || r.Metadata["field"] != c.field {
+			t.Errorf("%s %s: %d %s %v (%s), want 400 naming %s", c.method, c.path, r.Status, r.Reason, r.Metadata, r.Msg, c.field)
+		}
+	}
+	body := map[string]any{"query": "price", "from": "yesterday"}
+	if r := authCall(t, s, http.MethodPost, "/api/v1/search", noScope, body); r.Status != http.StatusForbidden {
+		t.Errorf("POST /api/v1/search without search, bad from: %d %s (%s), want 403", r.Status, r.Reason, r.Msg)
+	}
+	if r := authCall(t, s, http.MethodPost, "/api/v1/search", app, body); r.Status != http.StatusBadRequest {
+		t.Errorf("POST /api/v1/search, bad from: %d %s (%s), want 400", r.Status, r.Reason, r.Msg)
+	}
+}

@@ -33,18 +33,18 @@ func (h Conversations) Routes(r Router) {
 // List is GET /conversations: filters from (incl.), to (excl.), owner_id
 // (repeated or comma-separated), department_id, deal_id, direction,
 // min_duration_ms, max_duration_ms, tracker_id; page_size, page_token.
+//
+// The logic checks the caller's scope before the query: what cannot be
+// read goes to it as Unread, so an app without read learns nothing of it.
 func (h Conversations) List(c echo.Context) error {
 	q := c.QueryParams()
-	f, err := ConversationFilterFromQuery(q)
-	if err != nil {
-		return err
-	}
+	f, unread := ConversationFilterFromQuery(q)
 	size, err := optInt(q, "page_size")
-	if err != nil {
-		return err
+	if unread == nil {
+		unread = err
 	}
 	page, err := h.Reader.List(c.Request().Context(), conversation.ListRequest{
-		Filter: f, PageSize: int(size), PageToken: q.Get("page_token"),
+		Filter: f, PageSize: int(size), PageToken: q.Get("page_token"), Unread: unread,
 	})
 	if err != nil {
 		return queryFilterFields.Word(err)

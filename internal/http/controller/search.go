@@ -82,13 +82,15 @@ type DayFacetJSON struct {
 	Conversations int64  `json:"conversations"`
 }
 
-// Post is POST /search.
+// Post is POST /search. The logic checks the caller's scope before the
+// body: a body that cannot be read goes to it as Unread, so an app without
+// search learns nothing of it.
 func (h Search) Post(c echo.Context) error {
 	var req SearchRequestJSON
-	if err := bind(c, &req); err != nil {
-		return err
-	}
-	page, err := h.Search.Search(c.Request().Context(), req.Request())
+	unread := bind(c, &req)
+	sr := req.Request()
+	sr.Unread = unread
+	page, err := h.Search.Search(c.Request().Context(), sr)
 	if err != nil {
 		return err
 	}

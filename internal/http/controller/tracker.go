@@ -139,18 +139,17 @@ func (h Trackers) Delete(c echo.Context) error {
 }
 
 // TrackerStats is GET /trackers/{id}/stats?group_by=owner|day&from=…&to=….
+// The logic checks the caller's scope before the arguments: what cannot be
+// read goes to it as Unread.
 func (h Trackers) TrackerStats(c echo.Context) error {
-	id, err := pathID(c)
-	if err != nil {
-		return err
-	}
+	id, unread := pathID(c)
 	q := c.QueryParams()
 	from, to, err := queryRange(q)
-	if err != nil {
-		return err
+	if unread == nil {
+		unread = err
 	}
 	st, err := h.Stats.TrackerStats(c.Request().Context(), stats.TrackerStatsRequest{
-		TrackerID: id, GroupBy: q.Get("group_by"), From: from, To: to,
+		TrackerID: id, GroupBy: q.Get("group_by"), From: from, To: to, Unread: unread,
 	})
 	if err != nil {
 		return err

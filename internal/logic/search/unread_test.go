@@ -9,11 +9,13 @@ import (
 	"github.com/megaview/mgvcore/internal/logic/access/accesstest"
 	"github.com/megaview/mgvcore/internal/logic/conversation"
 	logicsearch "github.com/megaview/mgvcore/internal/logic/search"
+	"github.com/megaview/mgvcore/internal/logic/stats"
 )
 
-// What a transport could not read of a search or a conversation list is
-// refused after the caller's scope: an app without it learns nothing of
-// its arguments, one with it gets the transport's error as it is.
+// What a transport could not read of a search, a conversation list or a
+// stats request is refused after the caller's scope: an app without it
+// learns nothing of its arguments, one with it gets the transport's error
+// as it is.
 func TestUnreadArgumentsComeAfterTheScope(t *testing.T) {
 	unread := errs.InvalidArgument("filter.start_time", "not a valid timestamp")
 	calls := map[string]func(ctx context.Context) error{
@@ -23,6 +25,14 @@ func TestUnreadArgumentsComeAfterTheScope(t *testing.T) {
 		},
 		"list": func(ctx context.Context) error {
 			_, err := conversation.NewReader(nil).List(ctx, conversation.ListRequest{Unread: unread})
+			return err
+		},
+		"rep stats": func(ctx context.Context) error {
+			_, err := stats.NewStats(nil, nil).RepStats(ctx, stats.RepStatsRequest{Unread: unread})
+			return err
+		},
+		"tracker stats": func(ctx context.Context) error {
+			_, err := stats.NewStats(nil, nil).TrackerStats(ctx, stats.TrackerStatsRequest{Unread: unread})
 			return err
 		},
 	}

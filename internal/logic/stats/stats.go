@@ -60,6 +60,10 @@ type TrackerStatsRequest struct {
 	TrackerID int64
 	GroupBy   string
 	From, To  time.Time
+	// Unread is the transport's error for a part of the request it could
+	// not read (see conversation.ListRequest): TrackerStats returns it once
+	// the caller's scope allows the call.
+	Unread error
 }
 
 // TrackerStatsBucket is the hits of one group.
@@ -85,6 +89,9 @@ func (st *Stats) TrackerStats(ctx context.Context, req TrackerStatsRequest) (Tra
 	s, err := access.Require(ctx, access.Read)
 	if err != nil {
 		return TrackerStats{}, err
+	}
+	if req.Unread != nil {
+		return TrackerStats{}, req.Unread
 	}
 	if err := access.CheckID("tracker_id", req.TrackerID); err != nil {
 		return TrackerStats{}, err
@@ -172,6 +179,9 @@ type RepStatsRequest struct {
 	From, To time.Time
 	// DepartmentID narrows to reps in that department's subtree; 0: all.
 	DepartmentID int64
+	// Unread is the transport's error for a part of the request it could
+	// not read: RepStats returns it once the caller's scope allows the call.
+	Unread error
 }
 
 // MetricsMean is the mean of each interaction metric over a set of
@@ -209,6 +219,9 @@ func (st *Stats) RepStats(ctx context.Context, req RepStatsRequest) (RepStatsRes
 	s, err := access.Require(ctx, access.Read)
 	if err != nil {
 		return RepStatsResult{}, err
+	}
+	if req.Unread != nil {
+		return RepStatsResult{}, req.Unread
 	}
 	if err := access.CheckRange(req.From, req.To); err != nil {
 		return RepStatsResult{}, err
