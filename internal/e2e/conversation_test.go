@@ -497,6 +497,7 @@ func TestConversationFilterAfterScopeHTTP(t *testing.T) {
 		{http.MethodGet, "/api/v1/stats/reps?department_id=x", "department_id"},
 		{http.MethodGet, "/api/v1/trackers/1/stats?group_by=day&from=yesterday", "from"},
 		{http.MethodGet, "/api/v1/trackers/x/stats?group_by=day", "id"},
+		{http.MethodGet, "/api/v1/trackers?page_size=many", "page_size"},
 	} {
 		r := authCall(t, s, c.method, c.path, noScope, nil)
 		if r.Status != http.StatusForbidden || r.Reason != "PERMISSION_DENIED" {

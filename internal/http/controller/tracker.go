@@ -76,14 +76,12 @@ type TrackerListJSON struct {
 }
 
 // List is GET /trackers?page_size=&page_token=: the tenant's trackers by
-// id, a page at a time; with neither parameter every tracker at once.
+// id, a page at a time; with neither parameter every tracker at once. The
+// logic checks the caller's scope before the query (Unread).
 func (h Trackers) List(c echo.Context) error {
 	q := c.QueryParams()
-	size, err := optInt(q, "page_size")
-	if err != nil {
-		return err
-	}
-	page, err := h.Trackers.List(c.Request().Context(), tracker.ListRequest{PageSize: int(size), PageToken: q.Get("page_token")})
+	size, unread := optInt(q, "page_size")
+	page, err := h.Trackers.List(c.Request().Context(), tracker.ListRequest{PageSize: int(size), PageToken: q.Get("page_token"), Unread: unread})
 	if err != nil {
 		return err
 	}

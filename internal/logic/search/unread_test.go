@@ -10,6 +10,7 @@ import (
 	"github.com/megaview/mgvcore/internal/logic/conversation"
 	logicsearch "github.com/megaview/mgvcore/internal/logic/search"
 	"github.com/megaview/mgvcore/internal/logic/stats"
+	"github.com/megaview/mgvcore/internal/logic/tracker"
 )
 
 // What a transport could not read of a search, a conversation list or a
@@ -29,6 +30,10 @@ func TestUnreadArgumentsComeAfterTheScope(t *testing.T) {
 		},
 		"rep stats": func(ctx context.Context) error {
 			_, err := stats.NewStats(nil, nil).RepStats(ctx, stats.RepStatsRequest{Unread: unread})
+			return err
+		},
+		"trackers": func(ctx context.Context) error {
+			_, err := tracker.NewTrackers(nil, nil).List(ctx, tracker.ListRequest{Unread: unread})
 			return err
 		},
 		"tracker stats": func(ctx context.Context) error {

@@ -98,6 +98,9 @@ func (t *Trackers) SetMaxPerTenant(n int) { t.max = n }
 type ListRequest struct {
 	PageSize  int
 	PageToken string
+	// Unread is the transport's error for a part of the request it could
+	// not read: List returns it once the caller's scope allows the call.
+	Unread error
 }
 
 // Page is a page of trackers by id; NextPageToken is empty on the last.
@@ -114,6 +117,9 @@ func (t *Trackers) List(ctx context.Context, req ListRequest) (Page, error) {
 	s, err := access.Require(ctx, access.Read)
 	if err != nil {
 		return Page{}, err
+	}
+	if req.Unread != nil {
+		return Page{}, req.Unread
 	}
 	size := 0 // the whole list
 	if req.PageSize != 0 || req.PageToken != "" {
