@@ -339,10 +339,15 @@ func (e *Engine) Write(ctx context.Context, ops []search.Op) ([]error, error) {
 
 // PurgeDelay is how long after a deletion the index is rewritten without
 // the deleted documents (more deletions within it share the rewrite), and
-// PurgeEvery the least time between two rewrites.
+// PurgeEvery the least time between two rewrites. A rewrite costs in
+// proportion to the index, and any replaced transcript asks for one, so
+// the time between two rewrites is also at least purgeShare times what
+// the last one took: a steady trickle of updates to a large index keeps
+// the rewrites to a tenth of one core.
 const (
 	PurgeDelay = 5 * time.Second
 	PurgeEvery = time.Minute
+	purgeShare = 10
 )
 
 // purgeID is the one document of kind "m": writing it gives the merger a
@@ -366,13 +371,14 @@ func (e *Engine) askPurge() {
 // a conversation deleted, erased or past its retention would stay on disk.
 func (e *Engine) purgeLoop() {
 	var last time.Time
+	gap := e.purgeEvery
 	for {
 		select {
 		case <-e.closed:
 			return
 		case <-e.purge:
 		}
-		wait := max(e.purgeDelay, e.purgeEvery-time.Since(last))
+		wait := max(e.purgeDelay, gap-time.Since(last))
 		t := time.NewTimer(wait)
 		select {
 		case <-e.closed:
@@ -384,8 +390,10 @@ func (e *Engine) purgeLoop() {
 		case <-e.purge:
 		default:
 		}
+		began := time.Now()
 		err := e.purgeNow()
 		last = time.Now()
+		gap = max(e.purgeEvery, purgeShare*last.Sub(began))
 		if err != nil && !errors.Is(err, errClosing) {
 			e.askPurge() // try again after PurgeEvery
 		}
