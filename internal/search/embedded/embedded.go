@@ -29,6 +29,7 @@ import (
 	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/search/query"
+	index "github.com/blevesearch/bleve_index_api"
 	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/megaview/mgvcore/internal/errs"
@@ -438,14 +439,41 @@ func (e *Engine) purgeNow() error {
 	if err := e.idx.Index(purgeID, map[string]any{"kind": "m", "at": time.Now().UnixNano()}); err != nil {
 		return err
 	}
-	if err := sc.ForceMerge(ctx, nil); err != nil {
-		return err
+	// The merger merges only segments already on disk: until the
+	// persister has written the marker's, a merge may find one segment
+	// and do nothing. So merge until no segment holds a deleted document.
+	deadline := time.Now().Add(purgeSettle)
+	for {
+		if err := sc.ForceMerge(ctx, nil); err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			return errClosing
+		}
+		if !segmentsHoldDeleted(sc) {
+			// bleve removes the files of merged segments when its
+			// persister next waits for work, and leaves those still read
+			// then: a write of an internal value (no document) wakes it
+			// once more.
+			return e.idx.SetInternal([]byte(purgedKey), []byte(time.Now().UTC().Format(time.RFC3339Nano)))
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("search index: deleted documents remain %s after a rewrite began", purgeSettle)
+		}
+		select {
+		case <-ctx.Done():
+			return errClosing
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
-	if ctx.Err() != nil {
-		return errClosing
-	}
-	return nil
 }
+
+// purgedKey is the internal value that holds the time of the last rewrite.
+const purgedKey = "mgv_purged_at"
+
+// purgeSettle bounds one rewrite's wait for the merges to take every
+// deleted document (writes meanwhile may delete more).
+const purgeSettle = 10 * time.Second
 
 // hasDeleted reports whether a segment of idx holds deleted documents.
 func hasDeleted(idx bleve.Index) bool {
@@ -453,6 +481,12 @@ func hasDeleted(idx bleve.Index) bool {
 	if err != nil {
 		return false
 	}
+	return segmentsHoldDeleted(adv)
+}
+
+// segmentsHoldDeleted reports whether a segment of adv holds deleted
+// documents.
+func segmentsHoldDeleted(adv index.Index) bool {
 	r, err := adv.Reader()
 	if err != nil {
 		return false
