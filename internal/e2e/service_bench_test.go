@@ -269,7 +269,7 @@ func TestBenchP1HTTPChainAndP7Memory(t *testing.T) {
 		Command: "make bench (TestBenchP1HTTPChainAndP7Memory)",
 	})
 	record(t, Row{
-		ID: "P7", What: "resident memory, embedded default with pro tracing: idle 2 s after start / peak under P1 load",
+		ID: "P7", What: "resident memory of the release build (make release: static, stripped), embedded default with pro tracing: idle 2 s after start / peak under P1 load",
 		Target: "≤ 50 MB / ≤ 200 MB", Measured: fmt.Sprintf("%.1f MB / %.1f MB", float64(idle)/mib, float64(peak)/mib),
 		Baseline: "—", Result: fmt.Sprintf("%.1f / %.1f MB", float64(idle)/mib, float64(peak)/mib),
 		Pass: idle <= 50*mib && peak <= 200*mib, Command: "make bench (TestBenchP1HTTPChainAndP7Memory, VmRSS)",
