@@ -28,7 +28,10 @@ type policies struct {
 	audit     policy.Middleware
 	auth      policy.Middleware
 	rateLimit policy.Middleware
-	breaker   policy.Middleware
+	// need refuses a caller without the scope or role of the operation
+	// before its handler reads the request (operationNeeds).
+	need    policy.Middleware
+	breaker policy.Middleware
 }
 
 func newPolicies(cfg *config.Config, log zerolog.Logger, m *metrics.Metrics, brk *breaker.Registry) (*policies, error) {
@@ -57,6 +60,7 @@ func newPolicies(cfg *config.Config, log zerolog.Logger, m *metrics.Metrics, brk
 		timeouts:  timeouts,
 		limiter:   lim,
 		rateLimit: policy.RateLimit(lim),
+		need:      policy.Need(operationNeeds),
 		breaker:   policy.Breaker(brk),
 	}, nil
 }
@@ -91,6 +95,7 @@ func (p *policies) chainWith(timeout time.Duration, maxBody int64, timeouts map[
 		p.audit,
 		p.auth,
 		p.rateLimit,
+		p.need,
 		p.breaker,
 	)
 }

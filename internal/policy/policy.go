@@ -9,7 +9,7 @@
 // The chain order, outermost first:
 //
 //	request id → recover → access log → tracing → timeout → size limit →
-//	auth → rate limit → circuit breaker → handler
+//	auth → rate limit → need (scope/role) → circuit breaker → handler
 //
 // Metrics observe at the access-log position, so they see every outcome.
 package policy
