@@ -118,12 +118,8 @@ func TestIndexRemovalPending(t *testing.T) {
 		if !pending(7, mark+1) {
 			t.Fatal("a removal claimed but not done is not pending")
 		}
-		var done []int64
-		for _, j := range jobs {
-			done = append(done, j.ID)
-		}
-		if err := outbox.Done(ctx, done); err != nil {
-			t.Fatal(err)
+		if lost, err := outbox.Done(ctx, jobs); err != nil || lost != 0 {
+			t.Fatalf("done: %d lost, %v", lost, err)
 		}
 		if pending(7, mark+1) || pending(8, mark+1) {
 			t.Fatal("pending after the indexer removed the documents")

@@ -68,3 +68,142 @@ func TestALeaseThatRanOutIsNotRenewed(t *testing.T) {
 		}
 	})
 }
+
+// claimLease is the short lease a stalled claim holds in these tests.
+const claimLease = 50 * time.Millisecond
+
+// emptyOutbox drops what an earlier case left, so each case claims only
+// its own jobs.
+func emptyOutbox(t *testing.T, db *gorm.DB) {
+	t.Helper()
+	if err := db.Exec("DELETE FROM outbox").Error; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// outboxRow reads a job as stored (nil: gone).
+func outboxRow(t *testing.T, db *gorm.DB, id int64) *model.OutboxJob {
+	t.Helper()
+	var rows []model.OutboxJob
+	if err := db.Where("id = ?", id).Find(&rows).Error; err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	return &rows[0]
+}
+
+// heldBy fails unless job is stored as claim left it: the claim's attempts,
+// its lease still ahead by far, no error recorded.
+func heldBy(t *testing.T, db *gorm.DB, id int64, claim int) {
+	t.Helper()
+	j := outboxRow(t, db, id)
+	switch {
+	case j == nil:
+		t.Fatalf("job %d is gone: the stale claim deleted it under claim %d", id, claim)
+	case j.Attempts != claim || !j.NextAttemptAt.After(time.Now().Add(30*time.Second)) || j.LastError != "":
+		t.Fatalf("job %d: %d attempts, due %s, error %q; want claim %d's lease untouched",
+			id, j.Attempts, j.NextAttemptAt, j.LastError, claim)
+	}
+}
+
+// A search claim whose lease ran out while another claim took its jobs
+// deletes, reschedules and releases none of them: they are the other
+// claim's, which finishes them. A lease that ran out with no claim since
+// still finishes, and a job gone already is not lost.
+func TestAStaleSearchClaimLeavesTheJobsToTheClaimThatHoldsThem(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		outbox, search := dao.NewOutbox(db), dao.NewSearchOutbox(db)
+		conv := int64(10)
+		// claims queues two jobs, claims them under a lease that runs out,
+		// then again: the stale claim's jobs and the holder's.
+		claims := func(t *testing.T) (stale, holder []model.OutboxJob) {
+			t.Helper()
+			emptyOutbox(t, db)
+			conv += 2
+			if err := outbox.Enqueue(ctx,
+				model.OutboxJob{TenantID: 1, Kind: model.OutboxTranscript, ConversationID: conv},
+				model.OutboxJob{TenantID: 1, Kind: model.OutboxConversation, ConversationID: conv + 1}); err != nil {
+				t.Fatal(err)
+			}
+			stale, err := search.Claim(ctx, 10, claimLease)
+			if err != nil || len(stale) != 2 || stale[0].Attempts != 1 || stale[1].Attempts != 1 {
+				t.Fatalf("first claim: %+v %v", stale, err)
+			}
+			time.Sleep(2 * claimLease)
+			holder, err = search.Claim(ctx, 10, time.Minute)
+			if err != nil || len(holder) != 2 || holder[0].Attempts != 2 || holder[1].Attempts != 2 {
+				t.Fatalf("the claim after the lease ran out: %+v %v", holder, err)
+			}
+			return stale, holder
+		}
+		for _, tc := range []struct {
+			name string
+			want int // lost
+			op   func(stale []model.OutboxJob) (int, error)
+		}{
+			{"done", 2, func(stale []model.OutboxJob) (int, error) { return search.Done(ctx, stale) }},
+			{"retry", 1, func(stale []model.OutboxJob) (int, error) {
+				lost, err := search.Retry(ctx, stale[0], time.Now().Add(-time.Second), "stale failure")
+				return count(lost), err
+			}},
+			{"release", 2, func(stale []model.OutboxJob) (int, error) { return search.Release(ctx, stale) }},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				stale, holder := claims(t)
+				lost, err := tc.op(stale)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, j := range holder {
+					heldBy(t, db, j.ID, 2)
+				}
+				if lost != tc.want {
+					t.Errorf("%d lost, want %d", lost, tc.want)
+				}
+				if again, err := search.Claim(ctx, 10, time.Minute); err != nil || len(again) != 0 {
+					t.Errorf("a claim while the holder's lease runs: %+v %v", again, err)
+				}
+				// The holder finishes: retry, then done; done again of the
+				// jobs gone loses none.
+				if lost, err := search.Retry(ctx, holder[0], time.Now().Add(time.Hour), "engine down"); err != nil || lost {
+					t.Fatalf("retry by the holder: lost %v, %v", lost, err)
+				}
+				if j := outboxRow(t, db, holder[0].ID); j == nil || j.LastError != "engine down" {
+					t.Fatalf("the holder's retry: %+v", j)
+				}
+				for range 2 {
+					if lost, err := search.Done(ctx, holder); err != nil || lost != 0 {
+						t.Fatalf("done by the holder: %d lost, %v", lost, err)
+					}
+					if outboxRow(t, db, holder[0].ID) != nil || outboxRow(t, db, holder[1].ID) != nil {
+						t.Fatal("the holder's done left its jobs")
+					}
+				}
+			})
+		}
+
+		// Nobody claimed since the lease ran out: the claim finishes.
+		emptyOutbox(t, db)
+		if err := outbox.Enqueue(ctx, model.OutboxJob{TenantID: 1, Kind: model.OutboxTranscript, ConversationID: 1}); err != nil {
+			t.Fatal(err)
+		}
+		late, err := search.Claim(ctx, 10, claimLease)
+		if err != nil || len(late) != 1 {
+			t.Fatalf("claim: %+v %v", late, err)
+		}
+		time.Sleep(2 * claimLease)
+		if lost, err := search.Done(ctx, late); err != nil || lost != 0 || outboxRow(t, db, late[0].ID) != nil {
+			t.Fatalf("done after the lease ran out, nobody claiming: %d lost, %v", lost, err)
+		}
+	})
+}
+
+func count(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

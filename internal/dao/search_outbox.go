@@ -21,6 +21,14 @@ var searchKinds = []string{model.OutboxTranscript, model.OutboxConversation}
 // and rescheduled with backoff when indexing fails, so none is ever dropped.
 // A process that dies holding leases leaves them to expire: another
 // instance, or the restarted one, takes the jobs again.
+//
+// Each claim counts an attempt, and the count a claim took the job with is
+// its token: Done, Retry and Release act only on jobs still at that count.
+// A worker that stalled past its lease (a pause, a slow disk, a partition
+// from the database) while another claimed the job thus neither deletes it
+// under the other claim nor moves that claim's lease; it is told how many
+// it lost. A lease that ran out with nobody claiming since still finishes:
+// the job is then still this claim's.
 type SearchOutbox struct{ db *gorm.DB }
 
 // NewSearchOutbox works on db.
@@ -59,7 +67,15 @@ func (o *SearchOutbox) Claim(ctx context.Context, limit int, lease time.Duration
 			if len(jobs) == 0 {
 				return nil
 			}
-			return tx.Exec("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE id IN ?", until, jobIDs(jobs)).Error
+			if err := tx.Exec("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE id IN ?", until, jobIDs(jobs)).Error; err != nil {
+				return err
+			}
+			// The rows are locked: the claim's attempts count is the read's plus one.
+			for i := range jobs {
+				jobs[i].Attempts++
+				jobs[i].NextAttemptAt = until
+			}
+			return nil
 		}, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 	} else {
 		for _, kind := range searchKinds {
@@ -90,31 +106,63 @@ func jobIDs(jobs []model.OutboxJob) []int64 {
 	return ids
 }
 
-// Done deletes indexed jobs.
-func (o *SearchOutbox) Done(ctx context.Context, ids []int64) error {
-	if len(ids) == 0 {
-		return nil
+// claimsOf is the claims of jobs, (id, attempts) pairs, for a row-value
+// IN: each job as it was claimed.
+func claimsOf(jobs []model.OutboxJob) [][]any {
+	out := make([][]any, len(jobs))
+	for i, j := range jobs {
+		out[i] = []any{j.ID, j.Attempts}
 	}
-	return dbError(o.db.WithContext(ctx).Exec("DELETE FROM outbox WHERE id IN ?", ids).Error, nil)
+	return out
 }
 
-// Retry reschedules a failed job at a time of the caller's choosing.
-func (o *SearchOutbox) Retry(ctx context.Context, id int64, at time.Time, lastError string) error {
+// Done deletes indexed jobs held by the claims that took them; lost counts
+// those another claim took since (left to it: it indexes them again).
+func (o *SearchOutbox) Done(ctx context.Context, jobs []model.OutboxJob) (lost int, err error) {
+	if len(jobs) == 0 {
+		return 0, nil
+	}
+	db := o.db.WithContext(ctx)
+	res := db.Exec("DELETE FROM outbox WHERE id IN ? AND (id, attempts) IN ?", jobIDs(jobs), claimsOf(jobs))
+	return lostClaims(db, jobs, res)
+}
+
+// Retry reschedules a failed job at a time of the caller's choosing, if the
+// claim that took it holds it still (lost: another claim took it since,
+// and nothing changed).
+func (o *SearchOutbox) Retry(ctx context.Context, job model.OutboxJob, at time.Time, lastError string) (lost bool, err error) {
 	if len(lastError) > 1000 {
 		lastError = lastError[:1000]
 	}
-	err := o.db.WithContext(ctx).Exec("UPDATE outbox SET next_attempt_at = ?, last_error = ? WHERE id = ?",
-		at.UTC().Truncate(time.Millisecond), lastError, id).Error
-	return dbError(err, nil)
+	db := o.db.WithContext(ctx)
+	res := db.Exec("UPDATE outbox SET next_attempt_at = ?, last_error = ? WHERE id = ? AND attempts = ?",
+		at.UTC().Truncate(time.Millisecond), lastError, job.ID, job.Attempts)
+	n, err := lostClaims(db, []model.OutboxJob{job}, res)
+	return n > 0, err
 }
 
 // Release makes leased jobs due again now (a draining process hands them
-// over instead of letting the lease run out).
-func (o *SearchOutbox) Release(ctx context.Context, ids []int64) error {
-	if len(ids) == 0 {
-		return nil
+// over instead of letting the lease run out), those its claims hold; lost
+// counts those another claim took since.
+func (o *SearchOutbox) Release(ctx context.Context, jobs []model.OutboxJob) (lost int, err error) {
+	if len(jobs) == 0 {
+		return 0, nil
 	}
-	return dbError(o.db.WithContext(ctx).Exec("UPDATE outbox SET next_attempt_at = ? WHERE id IN ?", dbNow(), ids).Error, nil)
+	db := o.db.WithContext(ctx)
+	res := db.Exec("UPDATE outbox SET next_attempt_at = ? WHERE id IN ? AND (id, attempts) IN ?", dbNow(), jobIDs(jobs), claimsOf(jobs))
+	return lostClaims(db, jobs, res)
+}
+
+// lostClaims counts, after res acted on the jobs their claims hold, those
+// it passed over that are still queued: another claim holds them. Jobs
+// gone meanwhile (superseded, or finished by a later claim) are not lost.
+func lostClaims(db *gorm.DB, jobs []model.OutboxJob, res *gorm.DB) (int, error) {
+	if res.Error != nil || res.RowsAffected >= int64(len(jobs)) {
+		return 0, dbError(res.Error, nil)
+	}
+	var n int64
+	err := db.Model(&model.OutboxJob{}).Where("id IN ? AND (id, attempts) NOT IN ?", jobIDs(jobs), claimsOf(jobs)).Count(&n).Error
+	return int(n), dbError(err, nil)
 }
 
 // Backlog is the state of the search jobs: how many wait and since when the

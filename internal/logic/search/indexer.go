@@ -20,9 +20,13 @@ import (
 // Jobs is the outbox as the indexer uses it (dao.SearchOutbox).
 type Jobs interface {
 	Claim(ctx context.Context, limit int, lease time.Duration) ([]model.OutboxJob, error)
-	Done(ctx context.Context, ids []int64) error
-	Retry(ctx context.Context, id int64, at time.Time, lastError string) error
-	Release(ctx context.Context, ids []int64) error
+	// Done, Retry and Release act on a job only while the claim that took
+	// it holds it (its attempts count): a job claimed again since (this
+	// claim's lease ran out) is the other claim's. Each says how many it
+	// lost so.
+	Done(ctx context.Context, jobs []model.OutboxJob) (lost int, err error)
+	Retry(ctx context.Context, job model.OutboxJob, at time.Time, lastError string) (lost bool, err error)
+	Release(ctx context.Context, jobs []model.OutboxJob) (lost int, err error)
 	Backlog(ctx context.Context) (int64, time.Time, error)
 }
 
@@ -365,7 +369,7 @@ func (ix *Indexer) RunOnce(ctx context.Context) (int, error) {
 			// Stopping: hand the jobs back rather than wait out the lease.
 			rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer cancel()
-			_ = ix.jobs.Release(rctx, jobIDs(jobs))
+			_, _ = ix.jobs.Release(rctx, jobs)
 			return len(jobs), err
 		}
 		ix.retry(ctx, jobs, err)
@@ -410,18 +414,18 @@ func (ix *Indexer) RunOnce(ctx context.Context) (int, error) {
 	if err != nil {
 		return fail(fmt.Errorf("re-reading conversations: %w", err))
 	}
-	var done []int64
+	var done []model.OutboxJob
 	for i, id := range ids {
 		switch {
 		case results[i] != nil:
 			ix.retry(ctx, byConv[id], results[i])
 		case docs[id] != nil && now[id] != stamps[id]:
 			for _, j := range byConv[id] {
-				_ = ix.jobs.Retry(ctx, j.ID, time.Now(), "changed while being indexed")
+				ix.reschedule(ctx, j, time.Now(), "changed while being indexed")
 			}
 		default:
 			ix.indexed.Inc()
-			done = append(done, jobIDs(byConv[id])...)
+			done = append(done, byConv[id]...)
 			if docs[id] != nil {
 				ix.recent.indexed(id, docs[id].Version)
 			} else {
@@ -430,9 +434,15 @@ func (ix *Indexer) RunOnce(ctx context.Context) (int, error) {
 		}
 	}
 	ix.reused.Add(float64(reused))
-	if err := ix.jobs.Done(ctx, done); err != nil {
+	lost, err := ix.jobs.Done(ctx, done)
+	if err != nil {
 		// The jobs run again after their lease: harmless duplicates.
 		return len(jobs), fmt.Errorf("deleting indexed jobs: %w", err)
+	}
+	if lost > 0 {
+		// This batch outlasted its lease and another claim took them: they
+		// are that claim's, which indexes their conversations again.
+		ix.log.Warn().Int("jobs", lost).Msg("indexed search jobs were claimed again after their lease ran out; left to the claim that holds them")
 	}
 	return len(jobs), nil
 }
@@ -440,11 +450,20 @@ func (ix *Indexer) RunOnce(ctx context.Context) (int, error) {
 func (ix *Indexer) retry(ctx context.Context, jobs []model.OutboxJob, cause error) {
 	for _, j := range jobs {
 		ix.failures.Inc()
-		at := time.Now().Add(backoff(j.Attempts, ix.o.PollInterval, ix.o.MaxBackoff))
-		if err := ix.jobs.Retry(ctx, j.ID, at, cause.Error()); err != nil {
-			// Unrecorded, the job still comes back when its lease ends.
-			ix.log.Warn().Err(err).Int64("job", j.ID).Msg("cannot reschedule a search job; it returns after its lease")
-		}
+		ix.reschedule(ctx, j, time.Now().Add(backoff(j.Attempts, ix.o.PollInterval, ix.o.MaxBackoff)), cause.Error())
+	}
+}
+
+// reschedule makes a job due at at, unless another claim took it since
+// (this one's lease ran out): then the job is that claim's, left alone.
+func (ix *Indexer) reschedule(ctx context.Context, j model.OutboxJob, at time.Time, cause string) {
+	lost, err := ix.jobs.Retry(ctx, j, at, cause)
+	switch {
+	case err != nil:
+		// Unrecorded, the job still comes back when its lease ends.
+		ix.log.Warn().Err(err).Int64("job", j.ID).Msg("cannot reschedule a search job; it returns after its lease")
+	case lost:
+		ix.log.Warn().Int64("job", j.ID).Msg("search job claimed again after its lease ran out; not rescheduled, left to the claim that holds it")
 	}
 }
 
@@ -472,12 +491,4 @@ func backoff(attempt int, base, limit time.Duration) time.Duration {
 	}
 	d = min(d, limit)
 	return d/2 + rand.N(d/2+1)
-}
-
-func jobIDs(jobs []model.OutboxJob) []int64 {
-	ids := make([]int64, len(jobs))
-	for i, j := range jobs {
-		ids[i] = j.ID
-	}
-	return ids
 }

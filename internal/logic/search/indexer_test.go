@@ -36,24 +36,43 @@ func (f *fakeJobs) Claim(_ context.Context, limit int, lease time.Duration) ([]m
 	return out, nil
 }
 
-func (f *fakeJobs) Done(_ context.Context, ids []int64) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, id := range ids {
-		delete(f.jobs, id)
+// held is the job j's claim holds still (its attempts), nil when another
+// claim took it since or it is gone.
+func (f *fakeJobs) held(j model.OutboxJob) *model.OutboxJob {
+	if cur := f.jobs[j.ID]; cur != nil && cur.Attempts == j.Attempts {
+		return cur
 	}
 	return nil
 }
 
-func (f *fakeJobs) Retry(_ context.Context, id int64, at time.Time, cause string) error {
+func (f *fakeJobs) Done(_ context.Context, jobs []model.OutboxJob) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.jobs[id].NextAttemptAt = at
-	f.retried[id] = cause
-	return nil
+	lost := 0
+	for _, j := range jobs {
+		switch {
+		case f.held(j) != nil:
+			delete(f.jobs, j.ID)
+		case f.jobs[j.ID] != nil:
+			lost++
+		}
+	}
+	return lost, nil
 }
 
-func (f *fakeJobs) Release(_ context.Context, ids []int64) error { return nil }
+func (f *fakeJobs) Retry(_ context.Context, j model.OutboxJob, at time.Time, cause string) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	cur := f.held(j)
+	if cur == nil {
+		return f.jobs[j.ID] != nil, nil
+	}
+	cur.NextAttemptAt = at
+	f.retried[j.ID] = cause
+	return false, nil
+}
+
+func (f *fakeJobs) Release(context.Context, []model.OutboxJob) (int, error) { return 0, nil }
 
 func (f *fakeJobs) Backlog(context.Context) (int64, time.Time, error) {
 	f.mu.Lock()
@@ -171,6 +190,45 @@ func TestIndexerNeverDropsAJob(t *testing.T) {
 	time.Sleep(5 * time.Millisecond)
 	if _, err := ix.RunOnce(ctx); err != nil || len(jobs.jobs) != 0 {
 		t.Fatalf("jobs left %v, %v", jobs.jobs, err)
+	}
+}
+
+// A batch that outlasted its lease while another instance claimed its jobs
+// again neither deletes the one it indexed nor reschedules the one that
+// failed: both stay, under the other claim's lease, for that claim.
+func TestIndexerLeavesJobsClaimedAgainToTheirHolder(t *testing.T) {
+	const lease = 20 * time.Millisecond
+	jobs := &fakeJobs{retried: map[int64]string{}, jobs: map[int64]*model.OutboxJob{
+		1: {ID: 1, ConversationID: 10, Kind: model.OutboxTranscript},
+		2: {ID: 2, ConversationID: 20, Kind: model.OutboxTranscript},
+	}}
+	ctx := t.Context()
+	var holder []model.OutboxJob
+	engine := &fakeEngine{itemErr: map[int64]error{20: errors.New("mapping")}, onWrite: func() {
+		// The bulk write stalls past the lease; another instance claims.
+		time.Sleep(2 * lease)
+		holder, _ = jobs.Claim(ctx, 10, time.Minute)
+	}}
+	ix, err := NewIndexer(engine, jobs, &fakeDocs{}, IndexerOptions{BatchSize: 10, PollInterval: time.Millisecond, Lease: lease, MaxBackoff: time.Millisecond, MaxLag: time.Minute}, zerolog.Nop(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := ix.RunOnce(ctx); err != nil || n != 2 {
+		t.Fatalf("the stalled batch: n=%d err=%v", n, err)
+	}
+	if len(holder) != 2 {
+		t.Fatalf("the other claim took %+v", holder)
+	}
+	for id, j := range jobs.jobs {
+		if j.Attempts != 2 || time.Until(j.NextAttemptAt) < 30*time.Second {
+			t.Errorf("job %d: %+v; want the other claim's lease", id, j)
+		}
+	}
+	if len(jobs.jobs) != 2 || len(jobs.retried) != 0 {
+		t.Fatalf("after the stalled batch: jobs %v, retried %v; want both left to the other claim", jobs.jobs, jobs.retried)
+	}
+	if lost, err := jobs.Done(ctx, holder); err != nil || lost != 0 || len(jobs.jobs) != 0 {
+		t.Fatalf("the holder's done: %d lost, %v, jobs left %v", lost, err, jobs.jobs)
 	}
 }
 
