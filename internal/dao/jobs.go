@@ -49,7 +49,10 @@ const sentenceBudget = 20_000
 // other's candidates and never wait, so claims cannot deadlock; on SQLite
 // (one process) the candidate is read plainly. Either way the lease is
 // taken by an update guarded on the attempts counter, so only one of two
-// racing workers gets the job.
+// racing workers gets the job. The count the claim leaves on the job is
+// its token: its batches, FinishTrackerJob and RetryTrackerJob act only
+// while the job is still at that count, that is, while no later claim
+// took it.
 func (r *TrackerJobs) ClaimTrackerJob(ctx context.Context, lease time.Duration) (*model.OutboxJob, error) {
 	var claimed *model.OutboxJob
 	claim := func(db *gorm.DB) error {
@@ -278,20 +281,33 @@ func (r *TrackerJobs) PurgeTrackerHits(ctx context.Context, tenantID, trackerID 
 	return purgeTrackerHits(r.db.WithContext(ctx), tenantID, trackerID, limit)
 }
 
-// FinishTrackerJob deletes a job.
-func (r *TrackerJobs) FinishTrackerJob(ctx context.Context, jobID int64) error {
-	return dbError(r.db.WithContext(ctx).Exec("DELETE FROM outbox WHERE id = ?", jobID).Error, nil)
+// FinishTrackerJob deletes a job, if the claim that took it holds it
+// still: the job's attempts are the claim's. A lease that ran out with no
+// claim since still finishes. Lost: another claim took the job since and
+// may be mid-way (a tracker change's remaining conversations); it is left
+// to that claim. A job already gone (superseded) is not lost.
+func (r *TrackerJobs) FinishTrackerJob(ctx context.Context, job *model.OutboxJob) (lost bool, err error) {
+	db := r.db.WithContext(ctx)
+	n, err := lostClaims(db, []model.OutboxJob{*job},
+		db.Exec("DELETE FROM outbox WHERE id = ? AND attempts = ?", job.ID, job.Attempts))
+	return n > 0, err
 }
 
-// RetryTrackerJob makes a job due at at, recording cause when there is one.
-func (r *TrackerJobs) RetryTrackerJob(ctx context.Context, jobID int64, at time.Time, cause error) error {
+// RetryTrackerJob makes a job due at at, recording cause when there is one,
+// if the claim that took it holds it still (lost, as FinishTrackerJob's:
+// then nothing changes, and the other claim's lease stands).
+func (r *TrackerJobs) RetryTrackerJob(ctx context.Context, job *model.OutboxJob, at time.Time, cause error) (lost bool, err error) {
 	db := r.db.WithContext(ctx)
 	at = at.UTC().Truncate(time.Millisecond)
+	var res *gorm.DB
 	if cause == nil {
-		return dbError(db.Exec("UPDATE outbox SET next_attempt_at = ? WHERE id = ?", at, jobID).Error, nil)
+		res = db.Exec("UPDATE outbox SET next_attempt_at = ? WHERE id = ? AND attempts = ?", at, job.ID, job.Attempts)
+	} else {
+		res = db.Exec("UPDATE outbox SET next_attempt_at = ?, last_error = ? WHERE id = ? AND attempts = ?",
+			at, truncateUTF8(cause.Error(), 1024), job.ID, job.Attempts)
 	}
-	return dbError(db.Exec("UPDATE outbox SET next_attempt_at = ?, last_error = ? WHERE id = ?",
-		at, truncateUTF8(cause.Error(), 1024), jobID).Error, nil)
+	n, err := lostClaims(db, []model.OutboxJob{*job}, res)
+	return n > 0, err
 }
 
 // truncateUTF8 cuts s to at most n bytes on a character boundary.

@@ -2,6 +2,7 @@ package dao_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -206,4 +207,82 @@ func count(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// A tracker claim whose lease ran out while another claim took the job
+// neither finishes it (the other claim may be mid-way through the
+// tenant's conversations) nor reschedules or hands it back (which would
+// move the other claim's lease); the claim that holds it does.
+func TestAStaleTrackerClaimLeavesTheJobToTheClaimThatHoldsIt(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		outbox, jobs := dao.NewOutbox(db), dao.NewTrackerJobs(db)
+		enqueue := func(t *testing.T) {
+			t.Helper()
+			if err := outbox.Enqueue(ctx, model.OutboxJob{TenantID: 1, Kind: model.OutboxTrackerApply, TrackerID: 9, Version: 1}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, tc := range []struct {
+			name string
+			op   func(stale *model.OutboxJob) (bool, error)
+		}{
+			{"retry", func(stale *model.OutboxJob) (bool, error) {
+				return jobs.RetryTrackerJob(ctx, stale, time.Now().Add(time.Second), errors.New("stale failure"))
+			}},
+			{"hand-back", func(stale *model.OutboxJob) (bool, error) { return jobs.RetryTrackerJob(ctx, stale, time.Now(), nil) }},
+			{"finish", func(stale *model.OutboxJob) (bool, error) { return jobs.FinishTrackerJob(ctx, stale) }},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				emptyOutbox(t, db)
+				enqueue(t)
+				stale, err := jobs.ClaimTrackerJob(ctx, claimLease)
+				if err != nil || stale == nil || stale.Attempts != 1 {
+					t.Fatalf("first claim: %+v %v", stale, err)
+				}
+				time.Sleep(2 * claimLease)
+				holder, err := jobs.ClaimTrackerJob(ctx, time.Minute)
+				if err != nil || holder == nil || holder.ID != stale.ID || holder.Attempts != 2 {
+					t.Fatalf("the claim after the lease ran out: %+v %v", holder, err)
+				}
+				lost, err := tc.op(stale)
+				if err != nil {
+					t.Fatal(err)
+				}
+				heldBy(t, db, holder.ID, 2)
+				if !lost {
+					t.Error("not reported lost")
+				}
+				if again, err := jobs.ClaimTrackerJob(ctx, time.Minute); err != nil || again != nil {
+					t.Errorf("a claim while the holder's lease runs: %+v %v", again, err)
+				}
+				// The holder hands it back; the next claim finishes it, and
+				// finishing it again (a superseded job is gone) loses nothing.
+				if lost, err := jobs.RetryTrackerJob(ctx, holder, time.Now(), nil); err != nil || lost {
+					t.Fatalf("hand-back by the holder: lost %v, %v", lost, err)
+				}
+				next, err := jobs.ClaimTrackerJob(ctx, time.Minute)
+				if err != nil || next == nil || next.ID != holder.ID || next.Attempts != 3 {
+					t.Fatalf("the claim after the hand-back: %+v %v", next, err)
+				}
+				for range 2 {
+					if lost, err := jobs.FinishTrackerJob(ctx, next); err != nil || lost || outboxRow(t, db, next.ID) != nil {
+						t.Fatalf("finish by the holder: lost %v, %v", lost, err)
+					}
+				}
+			})
+		}
+
+		// Nobody claimed since the lease ran out: the claim finishes.
+		emptyOutbox(t, db)
+		enqueue(t)
+		late, err := jobs.ClaimTrackerJob(ctx, claimLease)
+		if err != nil || late == nil {
+			t.Fatalf("claim: %+v %v", late, err)
+		}
+		time.Sleep(2 * claimLease)
+		if lost, err := jobs.FinishTrackerJob(ctx, late); err != nil || lost || outboxRow(t, db, late.ID) != nil {
+			t.Fatalf("finish after the lease ran out, nobody claiming: lost %v, %v", lost, err)
+		}
+	})
 }

@@ -113,8 +113,8 @@ func (e *trackerEnv) drain(t *testing.T, size int) (batches int) {
 				}
 			}
 			if res.Done || res.Superseded || res.TrackerGone {
-				if err := e.jobs.FinishTrackerJob(ctx, job.ID); err != nil {
-					t.Fatal(err)
+				if lost, err := e.jobs.FinishTrackerJob(ctx, job); err != nil || lost {
+					t.Fatalf("finish: lost %v, %v", lost, err)
 				}
 				break
 			}
@@ -223,8 +223,8 @@ func TestTrackerJobClaimAndRetrySQLite(t *testing.T) {
 	if again, err := e.jobs.ClaimTrackerJob(ctx, time.Minute); err != nil || again != nil {
 		t.Fatalf("second claim: %+v %v", again, err)
 	}
-	if err := e.jobs.RetryTrackerJob(ctx, job.ID, time.Now().Add(time.Hour), context.DeadlineExceeded); err != nil {
-		t.Fatal(err)
+	if lost, err := e.jobs.RetryTrackerJob(ctx, job, time.Now().Add(time.Hour), context.DeadlineExceeded); err != nil || lost {
+		t.Fatalf("retry: lost %v, %v", lost, err)
 	}
 	if again, _ := e.jobs.ClaimTrackerJob(ctx, time.Minute); again != nil {
 		t.Fatalf("claimed before its retry time: %+v", again)
@@ -232,8 +232,8 @@ func TestTrackerJobClaimAndRetrySQLite(t *testing.T) {
 	if jobs := e.pendingJobs(t, tr.ID); len(jobs) != 1 || jobs[0].LastError == "" {
 		t.Fatalf("failure not recorded: %+v", jobs)
 	}
-	if err := e.jobs.RetryTrackerJob(ctx, job.ID, time.Now().Add(-time.Second), nil); err != nil {
-		t.Fatal(err)
+	if lost, err := e.jobs.RetryTrackerJob(ctx, job, time.Now().Add(-time.Second), nil); err != nil || lost {
+		t.Fatalf("hand back: lost %v, %v", lost, err)
 	}
 	if again, _ := e.jobs.ClaimTrackerJob(ctx, time.Minute); again == nil || again.Attempts != 2 {
 		t.Fatalf("claim after hand-back: %+v", again)

@@ -32,10 +32,13 @@ type JobRepo interface {
 	// PurgeTrackerHits deletes at most limit hits of a tracker and says how
 	// many it deleted.
 	PurgeTrackerHits(ctx context.Context, tenantID, trackerID int64, limit int) (int, error)
-	// FinishTrackerJob deletes the job.
-	FinishTrackerJob(ctx context.Context, jobID int64) error
-	// RetryTrackerJob records a failure and when to try again.
-	RetryTrackerJob(ctx context.Context, jobID int64, at time.Time, cause error) error
+	// FinishTrackerJob deletes the job, if job's claim holds it still (its
+	// attempts); lost: another claim took the job since (this one's lease
+	// ran out), and the job, left alone, is that claim's to finish.
+	FinishTrackerJob(ctx context.Context, job *model.OutboxJob) (lost bool, err error)
+	// RetryTrackerJob records a failure (cause nil: none) and when to try
+	// again, if job's claim holds it still; lost as FinishTrackerJob's.
+	RetryTrackerJob(ctx context.Context, job *model.OutboxJob, at time.Time, cause error) (lost bool, err error)
 }
 
 // Pacer spaces bulk work to a rate (limit.Pacer).
@@ -282,10 +285,20 @@ func cachedMatch() MatchFunc {
 	}
 }
 
+// claimedAgain logs that a job's lease ran out and another claim took it:
+// the job is that claim's now, and this one moves on.
+func claimedAgain(log zerolog.Logger, what string) {
+	log.Warn().Msg("tracker job claimed again after its lease ran out; not " + what + ", left to the claim that holds it")
+}
+
 func (a *Applier) finish(ctx context.Context, job *model.OutboxJob, log zerolog.Logger) {
-	if err := a.jobs.FinishTrackerJob(ctx, job.ID); err != nil && ctx.Err() == nil {
+	lost, err := a.jobs.FinishTrackerJob(ctx, job)
+	switch {
+	case err != nil && ctx.Err() == nil:
 		// The job runs again after its lease; re-applying is idempotent.
 		log.Warn().Err(err).Msg("deleting a finished tracker job failed")
+	case lost:
+		claimedAgain(log, "finished")
 	}
 }
 
@@ -298,17 +311,26 @@ func (a *Applier) fail(ctx context.Context, job *model.OutboxJob, cause error, l
 	delay := min(time.Second<<min(max(job.Attempts-1, 0), 20), a.opt.MaxBackoff)
 	delay = delay/2 + rand.N(delay/2+1)
 	log.Warn().Err(cause).Int("attempts", job.Attempts).Dur("retry_in_ms", delay).Msg("tracker job failed")
-	if err := a.jobs.RetryTrackerJob(ctx, job.ID, time.Now().Add(delay), cause); err != nil && ctx.Err() == nil {
+	lost, err := a.jobs.RetryTrackerJob(ctx, job, time.Now().Add(delay), cause)
+	switch {
+	case err != nil && ctx.Err() == nil:
 		log.Warn().Err(err).Msg("recording a tracker job failure failed; it runs again after its lease")
+	case lost:
+		claimedAgain(log, "rescheduled")
 	}
 }
 
 // handBack makes a job interrupted by shutdown, or at the end of its turn,
-// due at once, so another worker need not wait for the lease to run out.
+// due at once, so another worker need not wait for the lease to run out;
+// unless another claim took it meanwhile, whose lease it leaves alone.
 func (a *Applier) handBack(job *model.OutboxJob, log zerolog.Logger) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	if err := a.jobs.RetryTrackerJob(ctx, job.ID, time.Now(), nil); err != nil {
+	lost, err := a.jobs.RetryTrackerJob(ctx, job, time.Now(), nil)
+	switch {
+	case err != nil:
 		log.Debug().Err(err).Msg("handing back a tracker job failed; it runs again after its lease")
+	case lost:
+		claimedAgain(log, "handed back")
 	}
 }

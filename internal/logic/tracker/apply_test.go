@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -25,6 +26,9 @@ type scriptedJobs struct {
 	retried  map[int64]error
 	tracker  model.Tracker
 	matched  int
+	// lost are the jobs another claim took: finishing or retrying them
+	// changes nothing and says so.
+	lost map[int64]bool
 }
 
 type batchStep struct {
@@ -68,18 +72,24 @@ func (s *scriptedJobs) PurgeTrackerHits(_ context.Context, _, _ int64, limit int
 	return n, nil
 }
 
-func (s *scriptedJobs) FinishTrackerJob(_ context.Context, id int64) error {
+func (s *scriptedJobs) FinishTrackerJob(_ context.Context, job *model.OutboxJob) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.finished = append(s.finished, id)
-	return nil
+	if s.lost[job.ID] {
+		return true, nil
+	}
+	s.finished = append(s.finished, job.ID)
+	return false, nil
 }
 
-func (s *scriptedJobs) RetryTrackerJob(_ context.Context, id int64, _ time.Time, cause error) error {
+func (s *scriptedJobs) RetryTrackerJob(_ context.Context, job *model.OutboxJob, _ time.Time, cause error) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.retried[id] = cause
-	return nil
+	if s.lost[job.ID] {
+		return true, nil
+	}
+	s.retried[job.ID] = cause
+	return false, nil
 }
 
 func (s *scriptedJobs) state() ([]int64, map[int64]error, int, int) {
@@ -230,6 +240,57 @@ func TestApplierLeavesAJobWhoseLeaseRanOut(t *testing.T) {
 	}
 }
 
+// A job another claim took after this one's lease ran out is neither
+// finished nor retried here: the applier says so and goes on with the next
+// job.
+func TestApplierLeavesAJobClaimedAgainToItsHolder(t *testing.T) {
+	jobs := &scriptedJobs{
+		due: []model.OutboxJob{{ID: 1}, {ID: 2}, {ID: 3}},
+		script: map[int64][]batchStep{
+			1: {{res: model.TrackerBatch{Done: true}}},
+			2: {{err: errors.New("deadlock")}},
+			3: {{res: model.TrackerBatch{Done: true}}},
+		},
+		retried: map[int64]error{},
+		lost:    map[int64]bool{1: true, 2: true},
+		tracker: tracker(1, model.AffiliationAnyone, "price"),
+	}
+	var (
+		mu     sync.Mutex
+		warned []string
+	)
+	log := zerolog.Nop().Level(zerolog.WarnLevel).Hook(zerolog.HookFunc(func(_ *zerolog.Event, _ zerolog.Level, msg string) {
+		mu.Lock()
+		defer mu.Unlock()
+		warned = append(warned, msg)
+	}))
+	a := NewApplier(jobs, log, ApplierOptions{Workers: 1, Poll: 10 * time.Millisecond})
+	a.Start(t.Context())
+	t.Cleanup(a.Stop)
+	a.Notify()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		finished, retried, _, _ := jobs.state()
+		if len(finished) > 0 {
+			if !slices.Equal(finished, []int64{3}) || len(retried) != 0 {
+				t.Fatalf("finished %v, retried %v; want only job 3 finished", finished, retried)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the job after the lost ones never finished")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, want := range []string{"; not finished, left to the claim that holds it", "; not rescheduled, left to the claim that holds it"} {
+		if !slices.ContainsFunc(warned, func(m string) bool { return strings.HasSuffix(m, want) }) {
+			t.Errorf("warnings %q: none ends %q", warned, want)
+		}
+	}
+}
+
 // queuedJobs is a JobRepo with one line of due jobs: a claim takes the
 // first, a retry puts the job back at the end. Job 1 never runs out of
 // conversations; every other job is done at its first batch.
@@ -271,18 +332,18 @@ func (q *queuedJobs) PurgeTrackerHits(_ context.Context, _, _ int64, limit int) 
 	return limit, nil
 }
 
-func (q *queuedJobs) FinishTrackerJob(_ context.Context, id int64) error {
+func (q *queuedJobs) FinishTrackerJob(_ context.Context, job *model.OutboxJob) (bool, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.finished = append(q.finished, id)
-	return nil
+	q.finished = append(q.finished, job.ID)
+	return false, nil
 }
 
-func (q *queuedJobs) RetryTrackerJob(_ context.Context, id int64, _ time.Time, _ error) error {
+func (q *queuedJobs) RetryTrackerJob(_ context.Context, job *model.OutboxJob, _ time.Time, _ error) (bool, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.line = append(q.line, model.OutboxJob{ID: id, TenantID: 1})
-	return nil
+	q.line = append(q.line, model.OutboxJob{ID: job.ID, TenantID: 1})
+	return false, nil
 }
 
 // A job over more conversations than a turn covers, or the purge of a
