@@ -110,6 +110,7 @@ func newDemoSeed(db *gorm.DB, password string, rotate bool) *demoSeed {
 		provision: identity.NewProvision(identity.ProvisionDeps{
 			Tenants: tenants, Apps: dao.NewApps(db), Users: users, Hasher: hasher,
 			Revocations: identity.NewRevocations(dao.NewTokenVersions(db), identity.RevocationOptions{}),
+			Tx:          dao.NewTransactor(db),
 		}),
 		ingest:      ingest,
 		password:    password,

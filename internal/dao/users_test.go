@@ -37,7 +37,7 @@ func openOrgStoreOn(t *testing.T, db *gorm.DB) *orgStore {
 	s := &orgStore{db: db, users: dao.NewUsers(db), deps: dao.NewDepartments(db), refresh: dao.NewRefreshTokens(db)}
 	hasher := identity.NewBcrypt(bcrypt.MinCost)
 	s.org = identity.NewOrg(identity.OrgDeps{Users: s.users, Departments: s.deps, Tenants: dao.NewTenants(db), Refresh: s.refresh, Hasher: hasher})
-	s.provision = identity.NewProvision(identity.ProvisionDeps{Tenants: dao.NewTenants(db), Apps: dao.NewApps(db), Users: s.users, Hasher: hasher})
+	s.provision = identity.NewProvision(identity.ProvisionDeps{Tenants: dao.NewTenants(db), Apps: dao.NewApps(db), Users: s.users, Hasher: hasher, Tx: dao.NewTransactor(db)})
 	return s
 }
 

@@ -604,3 +604,50 @@ func TestNewScopesAreKeptOnlyWithTheirRevocation(t *testing.T) {
 		t.Fatalf("app token version %+v, %v after new scopes: the tokens were not ended", v, err)
 	}
 }
+
+// Seeding stores an app's new scopes, or its new secret, only together with
+// the end of its tokens: a rerun after a failed revocation finds the change
+// still to make, and makes it.
+func TestSeedingKeepsAnAppChangeOnlyWithItsRevocation(t *testing.T) {
+	w := newOrgWorld(t)
+	ctx := context.Background()
+	versions := &failingVersions{TokenVersionRepo: w.versions}
+	revocations := identity.NewRevocations(versions, identity.RevocationOptions{Keep: 2 * time.Hour, Now: w.clock.Now})
+	provision := identity.NewProvision(identity.ProvisionDeps{Apps: w.appRepo, Hasher: w.hasher, Now: w.clock.Now, Revocations: revocations, Tx: w.tx})
+	stored := func() *model.App { return orgMust[*model.App](t)(w.appRepo.ByID(ctx, w.tenant.ID, w.app.ID)) }
+	version := func() int64 {
+		v, err := w.versions.Current(ctx, model.TokenVersionApp, w.app.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.Version
+	}
+	oldScopes, oldHash, v0 := stored().Scopes, stored().SecretHash, version()
+
+	versions.fail.Store(true)
+	if _, err := provision.EnsureApp(ctx, identity.NewApp{TenantID: w.tenant.ID, Name: "CRM", Scopes: []string{"read"}}); !errs.IsConflict(err) {
+		t.Fatalf("new scopes with a failing revocation: %v", err)
+	}
+	if got := stored().Scopes; got != oldScopes {
+		t.Fatalf("scopes %q were stored without the revocation of the tokens of %q", got, oldScopes)
+	}
+	if _, err := provision.EnsureApp(ctx, identity.NewApp{TenantID: w.tenant.ID, Name: "CRM", Scopes: []string{"read"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, v := stored().Scopes, version(); got != "read" || v <= v0 {
+		t.Fatalf("after the rerun: scopes %q, token version %d (was %d)", got, v, v0)
+	}
+
+	v1 := version()
+	versions.fail.Store(true)
+	if _, err := provision.EnsureApp(ctx, identity.NewApp{TenantID: w.tenant.ID, Name: "CRM", RotateSecret: true}); !errs.IsConflict(err) {
+		t.Fatalf("a new secret with a failing revocation: %v", err)
+	}
+	if stored().SecretHash != oldHash {
+		t.Fatal("a new secret was stored without the revocation of the old one's tokens")
+	}
+	creds, err := provision.EnsureApp(ctx, identity.NewApp{TenantID: w.tenant.ID, Name: "CRM", RotateSecret: true})
+	if err != nil || creds.Secret == "" || stored().SecretHash == oldHash || version() <= v1 {
+		t.Fatalf("after the rerun: %+v, %v, token version %d (was %d)", creds, err, version(), v1)
+	}
+}

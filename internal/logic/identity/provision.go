@@ -17,6 +17,7 @@ type Provision struct {
 	hasher  Hasher
 	now     func() time.Time
 	revoke  *Revocations
+	tx      Transactor
 }
 
 // ProvisionDeps are what Provision needs.
@@ -30,12 +31,15 @@ type ProvisionDeps struct {
 	// Revocations raises an app's token version when its secret is
 	// rotated, so its tokens end with the old secret; nil leaves them.
 	Revocations *Revocations
+	// Tx stores an app's new scopes or secret in one transaction with the
+	// end of its tokens.
+	Tx Transactor
 }
 
 // NewProvision builds the use cases.
 func NewProvision(d ProvisionDeps) *Provision {
 	now := storeClock(d.Now)
-	return &Provision{tenants: d.Tenants, apps: d.Apps, users: d.Users, hasher: d.Hasher, now: now, revoke: d.Revocations}
+	return &Provision{tenants: d.Tenants, apps: d.Apps, users: d.Users, hasher: d.Hasher, now: now, revoke: d.Revocations, tx: d.Tx}
 }
 
 // NewTenant describes a tenant to create.
@@ -113,12 +117,16 @@ func (p *Provision) EnsureApp(ctx context.Context, req NewApp) (*AppCredentials,
 	if err == nil && scopes != "" && app.Scopes != scopes {
 		before := *app
 		// The scopes are the ones asked for now (a release may split one,
-		// as org was from ingest); the tokens of the old ones end.
+		// as org was from ingest); the tokens of the old ones end, in the
+		// same transaction: new scopes kept without it would look done to
+		// a rerun, which would end nothing.
 		app.Scopes, app.OldSecretHash, app.OldSecretUntil, app.UpdatedAt = scopes, "", nil, p.now()
-		if err := p.apps.Update(ctx, &before, app); err != nil {
-			return nil, err
-		}
-		if err := p.revoke.Revoke(ctx, model.TokenVersionApp, app.TenantID, app.ID, RevokedAppScopes); err != nil {
+		if err := p.tx.InTx(ctx, func(ctx context.Context) error {
+			if err := p.apps.Update(ctx, &before, app); err != nil {
+				return err
+			}
+			return p.revoke.Revoke(ctx, model.TokenVersionApp, app.TenantID, app.ID, RevokedAppScopes)
+		}); err != nil {
 			return nil, err
 		}
 	}
@@ -130,10 +138,12 @@ func (p *Provision) EnsureApp(ctx context.Context, req NewApp) (*AppCredentials,
 		if err != nil {
 			return nil, err
 		}
-		if err := p.apps.UpdateSecret(ctx, app.TenantID, app.ID, hash); err != nil {
-			return nil, err
-		}
-		if err := p.revoke.Revoke(ctx, model.TokenVersionApp, app.TenantID, app.ID, RevokedAppSecret); err != nil {
+		if err := p.tx.InTx(ctx, func(ctx context.Context) error {
+			if err := p.apps.UpdateSecret(ctx, app.TenantID, app.ID, hash); err != nil {
+				return err
+			}
+			return p.revoke.Revoke(ctx, model.TokenVersionApp, app.TenantID, app.ID, RevokedAppSecret)
+		}); err != nil {
 			return nil, err
 		}
 		app.SecretHash = hash

@@ -193,7 +193,7 @@ func newOrgWorld(t testing.TB) *orgWorld {
 	}
 	w.org = identity.NewOrg(identity.OrgDeps{Users: w.users, Departments: w.deptWrites, Tenants: tenants, Refresh: refresh, Hasher: w.hasher, Now: w.clock.Now, Revocations: w.revocations,
 		Tx: dao.NewTransactor(db)})
-	w.provision = identity.NewProvision(identity.ProvisionDeps{Tenants: tenants, Apps: apps, Users: w.users, Hasher: w.hasher, Now: w.clock.Now, Revocations: w.revocations})
+	w.provision = identity.NewProvision(identity.ProvisionDeps{Tenants: tenants, Apps: apps, Users: w.users, Hasher: w.hasher, Now: w.clock.Now, Revocations: w.revocations, Tx: w.tx})
 
 	ctx := context.Background()
 	w.tenant = orgMust[*model.Tenant](t)(w.provision.CreateTenant(ctx, identity.NewTenant{Name: "Acme", RateTier: "premium"}))
