@@ -27,13 +27,14 @@ func OpenDB(cfg config.Database) (*gorm.DB, error) {
 	case "mysql":
 		// Skipping the version query keeps Open from dialling, so a
 		// database that is down at start only makes the service not ready.
-		dialector = mysql.New(mysql.Config{DSN: mysqlDSN(cfg.DSN), SkipInitializeWithVersion: true})
+		d := mysql.New(mysql.Config{DSN: mysqlDSN(cfg.DSN), SkipInitializeWithVersion: true}).(*mysql.Dialector)
+		dialector = keptMySQLError{*d}
 	case "sqlite":
 		dsn, err := sqliteDSN(cfg.DSN)
 		if err != nil {
 			return nil, err
 		}
-		dialector = sqlite.Open(dsn)
+		dialector = keptSQLiteError{*sqlite.Open(dsn).(*sqlite.Dialector)}
 	default:
 		return nil, fmt.Errorf("database.driver: unknown driver %q", cfg.Driver)
 	}
@@ -53,6 +54,29 @@ func OpenDB(cfg config.Database) (*gorm.DB, error) {
 	sqlDB.SetMaxIdleConns(cfg.MaxIdleConns)
 	sqlDB.SetConnMaxLifetime(cfg.ConnMaxLifetime.Duration)
 	return db, nil
+}
+
+// keptMySQLError and keptSQLiteError translate driver errors as their
+// dialectors do (a duplicate key to gorm.ErrDuplicatedKey), keeping the
+// driver's error under the translation: it names the unique key that was
+// violated (duplicateKey).
+type keptMySQLError struct{ mysql.Dialector }
+
+func (d keptMySQLError) Translate(err error) error {
+	return keepCause(d.Dialector.Translate(err), err)
+}
+
+type keptSQLiteError struct{ sqlite.Dialector }
+
+func (d keptSQLiteError) Translate(err error) error {
+	return keepCause(d.Dialector.Translate(err), err)
+}
+
+func keepCause(translated, err error) error {
+	if translated == err {
+		return err
+	}
+	return fmt.Errorf("%w: %w", translated, err)
 }
 
 // mysqlDSN turns on client-side interpolation of query arguments unless the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/go-sql-driver/mysql"
 	"gorm.io/gorm"
@@ -133,6 +134,39 @@ func dbError(err error, notFound *errs.Error) error {
 		return errs.Unavailable("database").WithCause(err)
 	}
 	return errs.Internal(err)
+}
+
+// duplicateKey names the unique key err violated, as the database does: a
+// MariaDB key name ("Duplicate entry 'x' for key 'uniq_users_email'") or
+// SQLite's columns ("UNIQUE constraint failed: users.tenant_id,
+// users.origin_user_id"); "" when err is no duplicate or does not say.
+func duplicateKey(err error) string {
+	if !errors.Is(err, gorm.ErrDuplicatedKey) {
+		return ""
+	}
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		_, key, ok := strings.Cut(me.Message, " for key '")
+		if !ok {
+			return ""
+		}
+		key = strings.TrimSuffix(key, "'")
+		// MySQL 8 prefixes the table.
+		if _, k, ok := strings.Cut(key, "."); ok {
+			key = k
+		}
+		return key
+	}
+	msg := err.Error()
+	i := strings.Index(msg, "UNIQUE constraint failed: ")
+	if i < 0 {
+		return ""
+	}
+	cols := msg[i+len("UNIQUE constraint failed: "):]
+	if j := strings.Index(cols, " ("); j >= 0 {
+		cols = cols[:j]
+	}
+	return cols
 }
 
 // isDuplicate reports whether err is dbError's mapping of a duplicate key.

@@ -66,7 +66,30 @@ func (r *Users) first(ctx context.Context, where string, args ...any) (*model.Us
 
 // Create inserts u and sets its id.
 func (r *Users) Create(ctx context.Context, u *model.User) error {
-	return dbError(conn(ctx, r.db).Create(u).Error, nil)
+	return userError(conn(ctx, r.db).Create(u).Error, u)
+}
+
+// userError is dbError naming, for a unique key of users, the field whose
+// value another user has: the final word when two requests take the same
+// email, phone or origin id at once, after both found it free.
+func userError(err error, u *model.User) error {
+	switch duplicateKey(err) {
+	case "uniq_users_email", "users.email":
+		return errs.AlreadyExists("email", "%s is already the account of another user", strValue(u.Email)).WithCause(err)
+	case "uniq_users_phone", "users.phone":
+		return errs.AlreadyExists("phone", "%s is already the account of another user", strValue(u.Phone)).WithCause(err)
+	case "uniq_users_origin", "users.tenant_id, users.origin_user_id":
+		return errs.AlreadyExists("origin_user_id", "%q is already the origin id of another user of this tenant", strValue(u.OriginUserID)).WithCause(err)
+	}
+	return dbError(err, nil)
+}
+
+// strValue is *p, or "" for nil.
+func strValue(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
 }
 
 // Update writes the columns of u that differ from before, the row as the
@@ -100,7 +123,7 @@ func (r *Users) Update(ctx context.Context, before, u *model.User) error {
 	changed("password_hash", before.PasswordHash != u.PasswordHash, u.PasswordHash, before.PasswordHash)
 	res := q.Updates(cols)
 	if res.Error != nil {
-		return dbError(res.Error, nil)
+		return userError(res.Error, u)
 	}
 	if res.RowsAffected == 0 {
 		now, err := r.ByID(ctx, u.TenantID, u.ID)

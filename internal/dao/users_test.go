@@ -2,6 +2,9 @@ package dao_test
 
 import (
 	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -115,4 +118,93 @@ func TestDepartmentStoreRefusesACycleOnSQLite(t *testing.T) {
 	if _, err := s.deps.Update(t.Context(), b, d); !errs.IsConflict(err) {
 		t.Fatalf("cycle in the store: %v", err)
 	}
+}
+
+// lookupBarrier lets neither of the first two lookups of an email, phone or
+// origin id answer until both have been made: two requests both find the
+// value free, and the unique key decides between them.
+type lookupBarrier struct {
+	*dao.Users
+	calls   atomic.Int32
+	arrived sync.WaitGroup
+}
+
+func (b *lookupBarrier) wait() {
+	if b.calls.Add(1) > 2 {
+		return
+	}
+	b.arrived.Done()
+	done := make(chan struct{})
+	go func() { b.arrived.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+	}
+}
+
+func (b *lookupBarrier) ByEmail(ctx context.Context, email string) (*model.User, error) {
+	u, err := b.Users.ByEmail(ctx, email)
+	b.wait()
+	return u, err
+}
+
+func (b *lookupBarrier) ByPhones(ctx context.Context, phones []string) ([]model.User, error) {
+	u, err := b.Users.ByPhones(ctx, phones)
+	b.wait()
+	return u, err
+}
+
+func (b *lookupBarrier) ByOrigin(ctx context.Context, tenantID int64, origin string) (*model.User, error) {
+	u, err := b.Users.ByOrigin(ctx, tenantID, origin)
+	b.wait()
+	return u, err
+}
+
+// Two admins creating users of one email or phone at once both find it
+// free; the one the unique key refuses is told which field is taken, on
+// either database (whose keys are named differently).
+func TestConcurrentUsersOfOneValueNameTheField(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		s := openOrgStoreOn(t, db)
+		_, admin := s.tenant(t, "Acme")
+		race := func(t *testing.T, field string, create func(org *identity.Org, i int) error) {
+			t.Helper()
+			barrier := &lookupBarrier{Users: s.users}
+			barrier.arrived.Add(2)
+			org := identity.NewOrg(identity.OrgDeps{Users: barrier, Departments: s.deps, Tenants: dao.NewTenants(db), Refresh: s.refresh,
+				Hasher: identity.NewBcrypt(bcrypt.MinCost)})
+			errc := make(chan error, 2)
+			for i := range 2 {
+				go func() { errc <- create(org, i) }()
+			}
+			var refused []error
+			for range 2 {
+				if err := <-errc; err != nil {
+					refused = append(refused, err)
+				}
+			}
+			if len(refused) != 1 {
+				t.Fatalf("%s: %d of 2 refused: %v", field, len(refused), refused)
+			}
+			if e := errs.From(refused[0]); e.Reason != errs.ReasonAlreadyExists || e.Field() != field || e.Metadata["field"] != field {
+				t.Fatalf("%s: the loser got %v (field %q)", field, refused[0], e.Field())
+			}
+		}
+		race(t, "email", func(org *identity.Org, i int) error {
+			_, err := org.CreateUser(admin, identity.CreateUserRequest{Name: fmt.Sprint("e", i), Email: "same@org.test", Password: "correct horse battery"})
+			return err
+		})
+		race(t, "phone", func(org *identity.Org, i int) error {
+			_, err := org.CreateUser(admin, identity.CreateUserRequest{Name: fmt.Sprint("p", i), Phone: "+8613800138000", Password: "correct horse battery"})
+			return err
+		})
+		// A partner's two upserts of one origin id: the one refused
+		// updates the user the other created; the store names the field.
+		u := s.user(t, admin, "partner-1", model.RoleRep, "")
+		dup := *u
+		dup.ID, dup.Email = 0, nil
+		if err := s.users.Create(t.Context(), &dup); errs.From(err).Field() != "origin_user_id" {
+			t.Fatalf("a second user of one origin id: %v", err)
+		}
+	})
 }
