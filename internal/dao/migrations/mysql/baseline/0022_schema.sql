@@ -1,7 +1,7 @@
--- The MySQL schema at migration 0021, in one piece: what `mgvcore migrate up`
--- creates on an empty database instead of replaying 0001 to 0021, so that a
+-- The MySQL schema at migration 0022, in one piece: what `mgvcore migrate up`
+-- creates on an empty database instead of replaying 0001 to 0022, so that a
 -- new install is reviewed (Archery, goInception rules) as the clean schema.
--- A test keeps it equal to what 0001..0021 build on an existing database.
+-- A test keeps it equal to what 0001..0022 build on an existing database.
 -- Tables take the database's character set: create the database with
 -- CHARACTER SET utf8mb4 (`migrate up` refuses any other).
 
@@ -230,7 +230,7 @@ CREATE TABLE transcript_parts (
 
 CREATE TABLE signin_throttle (
   bucket       CHAR(64)     NOT NULL DEFAULT '' COMMENT 'SHA-256 (hex) of the kind and the key: an account, an app key or a client address',
-  kind         VARCHAR(16)  NOT NULL DEFAULT '' COMMENT 'account, app or address',
+  kind         VARCHAR(16)  NOT NULL DEFAULT '' COMMENT 'account, app or address (a budget per account, app key or client address), account@client or app@client (an account''s or app key''s budget from one client address), or known (a client address that signed in to the account)',
   attempts     INT UNSIGNED NOT NULL DEFAULT 0 COMMENT 'sign-in attempts counted in the window; a success takes its own back',
   window_start DATETIME(3)  NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'when the counting window began (UTC)',
   updated_at   DATETIME(3)  NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'last attempt counted (UTC)',
