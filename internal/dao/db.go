@@ -58,8 +58,8 @@ func OpenDB(cfg config.Database) (*gorm.DB, error) {
 
 // keptMySQLError and keptSQLiteError translate driver errors as their
 // dialectors do (a duplicate key to gorm.ErrDuplicatedKey), keeping the
-// driver's error under the translation: it names the unique key that was
-// violated (duplicateKey).
+// driver's error under the translation (keptCause): it names the unique
+// key that was violated (duplicateKey).
 type keptMySQLError struct{ mysql.Dialector }
 
 func (d keptMySQLError) Translate(err error) error {
@@ -76,8 +76,17 @@ func keepCause(translated, err error) error {
 	if translated == err {
 		return err
 	}
-	return fmt.Errorf("%w: %w", translated, err)
+	return keptCause{translated: translated, cause: err}
 }
+
+// keptCause is a translated driver error that reads as its translation:
+// the driver's message, kept for errors.As and duplicateKey, quotes the
+// row's values ("Duplicate entry 'a@b.test' for key …"), which must not
+// reach what prints errors (the statement's span, logs).
+type keptCause struct{ translated, cause error }
+
+func (e keptCause) Error() string   { return e.translated.Error() }
+func (e keptCause) Unwrap() []error { return []error{e.translated, e.cause} }
 
 // mysqlDSN turns on client-side interpolation of query arguments unless the
 // DSN says otherwise: without it every statement with arguments is a

@@ -158,6 +158,10 @@ func duplicateKey(err error) string {
 		return key
 	}
 	msg := err.Error()
+	var kept keptCause
+	if errors.As(err, &kept) {
+		msg = kept.cause.Error()
+	}
 	i := strings.Index(msg, "UNIQUE constraint failed: ")
 	if i < 0 {
 		return ""

@@ -3,6 +3,7 @@ package dao_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -205,6 +206,39 @@ func TestConcurrentUsersOfOneValueNameTheField(t *testing.T) {
 		dup.ID, dup.Email = 0, nil
 		if err := s.users.Create(t.Context(), &dup); errs.From(err).Field() != "origin_user_id" {
 			t.Fatalf("a second user of one origin id: %v", err)
+		}
+	})
+}
+
+// A duplicate key's driver message quotes the row's values ("Duplicate
+// entry 'x@org.test' for key …" on MariaDB). The database error gorm's
+// plugins see (the tracing plugin records it on the statement's span)
+// reads as the translation, without them, while the user store still
+// names the field from the key.
+func TestADuplicateKeyErrorQuotesNoValue(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		s := openOrgStoreOn(t, db)
+		_, admin := s.tenant(t, "Acme")
+		u := s.user(t, admin, "quoted", model.RoleRep, "")
+		var seen []string
+		err := db.Callback().Create().After("gorm:create").Register("test:seen", func(tx *gorm.DB) {
+			if tx.Error != nil {
+				seen = append(seen, tx.Error.Error())
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dup := *u
+		dup.ID, dup.OriginUserID = 0, nil
+		if err := s.users.Create(t.Context(), &dup); errs.From(err).Field() != "email" {
+			t.Fatalf("a second user of one email: %v", err)
+		}
+		if len(seen) != 1 {
+			t.Fatalf("database errors seen: %q", seen)
+		}
+		if strings.Contains(seen[0], *u.Email) {
+			t.Errorf("the database error quotes the email: %q", seen[0])
 		}
 	})
 }
