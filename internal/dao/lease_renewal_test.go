@@ -3,8 +3,10 @@ package dao_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"gorm.io/gorm"
 
@@ -283,6 +285,35 @@ func TestAStaleTrackerClaimLeavesTheJobToTheClaimThatHoldsIt(t *testing.T) {
 		time.Sleep(2 * claimLease)
 		if lost, err := jobs.FinishTrackerJob(ctx, late); err != nil || lost || outboxRow(t, db, late.ID) != nil {
 			t.Fatalf("finish after the lease ran out, nobody claiming: lost %v, %v", lost, err)
+		}
+	})
+}
+
+// A search job's error is kept cut to 1000 bytes on a character boundary:
+// cut inside a character, the bytes are no UTF-8, which MySQL refuses, and
+// the retry was lost with the job's error.
+func TestASearchJobsLongErrorIsCutOnACharacter(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		outbox, search := dao.NewOutbox(db), dao.NewSearchOutbox(db)
+		emptyOutbox(t, db)
+		if err := outbox.Enqueue(ctx, model.OutboxJob{TenantID: 1, Kind: model.OutboxTranscript, ConversationID: 77}); err != nil {
+			t.Fatal(err)
+		}
+		jobs, err := search.Claim(ctx, 10, time.Minute)
+		if err != nil || len(jobs) != 1 {
+			t.Fatalf("claim: %+v %v", jobs, err)
+		}
+		long := strings.Repeat("x", 999) + strings.Repeat("索引失败", 10) // byte 1000 is inside 索
+		if lost, err := search.Retry(ctx, jobs[0], time.Now().Add(time.Minute), long); err != nil || lost {
+			t.Fatalf("retry with a long error: lost %v, %v", lost, err)
+		}
+		var kept string
+		if err := db.Raw("SELECT last_error FROM outbox WHERE id = ?", jobs[0].ID).Scan(&kept).Error; err != nil {
+			t.Fatal(err)
+		}
+		if kept != strings.Repeat("x", 999) {
+			t.Fatalf("kept %d bytes (valid UTF-8: %v), want the 999 before the character", len(kept), utf8.ValidString(kept))
 		}
 	})
 }
