@@ -97,8 +97,18 @@ func (r *TrackerJobs) ClaimTrackerJob(ctx context.Context, lease time.Duration) 
 	var err error
 	if db.Name() == "mysql" {
 		// READ COMMITTED: the locking reads keep no lock on the rows they
-		// pass over (other tenants' jobs, leased ones), nor on gaps.
-		err = db.Transaction(claim, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+		// pass over (other tenants' jobs, leased ones), nor on gaps. Two
+		// claims moving a tenant's jobs at once can still meet in the
+		// index they both update; the victim of such a deadlock runs
+		// again, as InTx's do.
+		for attempt := 1; ; attempt++ {
+			claimed = nil
+			err = db.Transaction(claim, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+			if attempt < txAttempts && isDeadlock(err) && ctx.Err() == nil {
+				continue
+			}
+			break
+		}
 	} else {
 		err = claim(db)
 	}
