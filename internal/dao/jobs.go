@@ -4,11 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"time"
-	"unicode/utf8"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/megaview/mgvcore/internal/clip"
 	"github.com/megaview/mgvcore/internal/model"
 )
 
@@ -314,20 +314,8 @@ func (r *TrackerJobs) RetryTrackerJob(ctx context.Context, job *model.OutboxJob,
 		res = db.Exec("UPDATE outbox SET next_attempt_at = ? WHERE id = ? AND attempts = ?", at, job.ID, job.Attempts)
 	} else {
 		res = db.Exec("UPDATE outbox SET next_attempt_at = ?, last_error = ? WHERE id = ? AND attempts = ?",
-			at, truncateUTF8(cause.Error(), 1024), job.ID, job.Attempts)
+			at, clip.String(cause.Error(), 1024), job.ID, job.Attempts)
 	}
 	n, err := lostClaims(db, []model.OutboxJob{*job}, res)
 	return n > 0, err
-}
-
-// truncateUTF8 cuts s to at most n bytes on a character boundary.
-func truncateUTF8(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut]
 }

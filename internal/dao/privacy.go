@@ -10,6 +10,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/megaview/mgvcore/internal/clip"
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/model"
 )
@@ -374,7 +375,7 @@ func (p *Privacy) FinishErasure(ctx context.Context, id int64, owner, status, la
 	now := dbNow()
 	res := conn(ctx, p.db).Exec("UPDATE privacy_erasures SET status = ?, subject = '', last_error = ?, finished_at = ?, updated_at = ?, "+
 		"users_anonymised = CASE WHEN user_id <> 0 AND ? THEN 1 ELSE 0 END WHERE id = ? AND lease_owner = ? AND status = ?",
-		status, truncateUTF8(lastError, 1024), now, now, status == model.ErasureDone, id, owner, model.ErasurePending)
+		status, clip.String(lastError, 1024), now, now, status == model.ErasureDone, id, owner, model.ErasurePending)
 	if res.Error != nil {
 		return dbError(res.Error, nil)
 	}

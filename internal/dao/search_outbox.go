@@ -8,6 +8,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/megaview/mgvcore/internal/clip"
 	"github.com/megaview/mgvcore/internal/model"
 )
 
@@ -131,7 +132,7 @@ func (o *SearchOutbox) Done(ctx context.Context, jobs []model.OutboxJob) (lost i
 // claim that took it holds it still (lost: another claim took it since,
 // and nothing changed).
 func (o *SearchOutbox) Retry(ctx context.Context, job model.OutboxJob, at time.Time, lastError string) (lost bool, err error) {
-	lastError = truncateUTF8(lastError, 1000)
+	lastError = clip.String(lastError, 1000)
 	db := o.db.WithContext(ctx)
 	res := db.Exec("UPDATE outbox SET next_attempt_at = ?, last_error = ? WHERE id = ? AND attempts = ?",
 		at.UTC().Truncate(time.Millisecond), lastError, job.ID, job.Attempts)

@@ -8,7 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
-	"unicode/utf8"
+
+	"github.com/megaview/mgvcore/internal/clip"
 )
 
 // Genesis is the previous hash of the first record of every chain.
@@ -47,13 +48,13 @@ func Normalize(r Record, now time.Time) Record {
 	// their control and formatting characters are written as escapes, so
 	// that no value breaks a line, moves a terminal's cursor or reverses
 	// the text of a record as a reader sees it.
-	r.ActorKind = clip(visible(r.ActorKind), 16)
-	r.ClientAddr = clip(visible(r.ClientAddr), 64)
-	r.Operation = clip(visible(r.Operation), 64)
-	r.TargetType = clip(visible(r.TargetType), 32)
-	r.TargetID = clip(visible(r.TargetID), 64)
-	r.Result = clip(visible(r.Result), 64)
-	r.RequestID = clip(visible(r.RequestID), 64)
+	r.ActorKind = clipValid(visible(r.ActorKind), 16)
+	r.ClientAddr = clipValid(visible(r.ClientAddr), 64)
+	r.Operation = clipValid(visible(r.Operation), 64)
+	r.TargetType = clipValid(visible(r.TargetType), 32)
+	r.TargetID = clipValid(visible(r.TargetID), 64)
+	r.Result = clipValid(visible(r.Result), 64)
+	r.RequestID = clipValid(visible(r.RequestID), 64)
 	return r
 }
 
@@ -81,17 +82,10 @@ func visible(s string) string {
 	return b.String()
 }
 
-// clip cuts s to at most n bytes without splitting a UTF-8 character, and
+// clipValid cuts s to at most n bytes without splitting a UTF-8 character, and
 // replaces invalid UTF-8, which a column of text would refuse.
-func clip(s string, n int) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
+func clipValid(s string, n int) string {
+	return clip.String(strings.ToValidUTF8(s, "\uFFFD"), n)
 }
 
 // Canonical is the byte form a record is hashed in: a version tag, then

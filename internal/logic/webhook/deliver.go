@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/megaview/mgvcore/internal/clip"
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/model"
 )
@@ -473,7 +474,7 @@ func (d *Deliverer) attempt(ctx context.Context, url string, secrets [][]byte, e
 	default:
 		o.errMsg = "HTTP " + strconv.Itoa(res.Status)
 		if s := strings.TrimSpace(res.Snippet); s != "" {
-			o.errMsg += ": " + clip(s, 200)
+			o.errMsg += ": " + clip.String(s, 200)
 		}
 	}
 	// The receiver's words go to the delivery log, a utf8mb4 column that
@@ -615,7 +616,7 @@ func (d *Deliverer) settle(ctx context.Context, sub *model.WebhookSubscription, 
 		if o.ok {
 			r.Status, r.LastError = model.DeliveryDelivered, ""
 		} else {
-			r.Status, r.LastError = model.DeliveryPending, clip(o.errMsg, 1000)
+			r.Status, r.LastError = model.DeliveryPending, clip.String(o.errMsg, 1000)
 		}
 		write = append(write, r)
 	}
@@ -650,7 +651,7 @@ func (d *Deliverer) settle(ctx context.Context, sub *model.WebhookSubscription, 
 		// enable made meanwhile wins, the events are retried, and so the
 		// log keeps them pending.
 		sub.Status = model.WebhookDisabled
-		sub.DisabledReason = clip(fmt.Sprintf("deliveries failed for %s (%d attempts) since %s; last error: %s",
+		sub.DisabledReason = clip.String(fmt.Sprintf("deliveries failed for %s (%d attempts) since %s; last error: %s",
 			d.o.Retry.Window, sub.Attempts, sub.FailingSince.UTC().Format(time.RFC3339), firstErr), 1000)
 		reason := sub.DisabledReason
 		if err := d.store.Record(ctx, d.o.Owner, read, sub, write); err != nil {
@@ -712,27 +713,15 @@ func (d *Deliverer) redeliver(ctx context.Context, sub *model.WebhookSubscriptio
 			case o.ok:
 				r.Status, r.LastError = model.DeliveryDelivered, ""
 			case d.o.Retry.GiveUp(r.CreatedAt, o.at):
-				r.Status, r.LastError = model.DeliveryFailed, clip(o.errMsg, 1000)
+				r.Status, r.LastError = model.DeliveryFailed, clip.String(o.errMsg, 1000)
 			default:
 				r.NextAttemptAt = o.at.Add(d.backoff(r.Attempts, o.res))
-				r.LastError = clip(o.errMsg, 1000)
+				r.LastError = clip.String(o.errMsg, 1000)
 			}
 		}()
 	}
 	wg.Wait()
 	return true, d.store.Record(ctx, d.o.Owner, *sub, sub, due)
 }
-
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}
-
-func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
