@@ -303,19 +303,26 @@ func (r *TrackerJobs) FinishTrackerJob(ctx context.Context, job *model.OutboxJob
 	return n > 0, err
 }
 
-// RetryTrackerJob makes a job due at at, recording cause when there is one,
-// if the claim that took it holds it still (lost, as FinishTrackerJob's:
-// then nothing changes, and the other claim's lease stands).
+// RetryTrackerJob makes a job due at at, if the claim that took it holds it
+// still (lost, as FinishTrackerJob's: then nothing changes, and the other
+// claim's lease stands). With a cause the attempt failed: the cause is
+// recorded and the job's failures grow by one. Without one (a turn handed
+// back, a run interrupted) its failures go back to 0.
 func (r *TrackerJobs) RetryTrackerJob(ctx context.Context, job *model.OutboxJob, at time.Time, cause error) (lost bool, err error) {
-	db := r.db.WithContext(ctx)
+	n, err := retryJob(r.db.WithContext(ctx), *job, at, cause, 1024)
+	return n > 0, err
+}
+
+// retryJob reschedules a claimed job as RetryTrackerJob and
+// SearchOutbox.Retry say, keeping at most errorBytes of the cause.
+func retryJob(db *gorm.DB, job model.OutboxJob, at time.Time, cause error, errorBytes int) (lost int, err error) {
 	at = at.UTC().Truncate(time.Millisecond)
 	var res *gorm.DB
 	if cause == nil {
-		res = db.Exec("UPDATE outbox SET next_attempt_at = ? WHERE id = ? AND attempts = ?", at, job.ID, job.Attempts)
+		res = db.Exec("UPDATE outbox SET next_attempt_at = ?, failures = 0 WHERE id = ? AND attempts = ?", at, job.ID, job.Attempts)
 	} else {
-		res = db.Exec("UPDATE outbox SET next_attempt_at = ?, last_error = ? WHERE id = ? AND attempts = ?",
-			at, clip.String(cause.Error(), 1024), job.ID, job.Attempts)
+		res = db.Exec("UPDATE outbox SET next_attempt_at = ?, last_error = ?, failures = failures + 1 WHERE id = ? AND attempts = ?",
+			at, clip.String(cause.Error(), errorBytes), job.ID, job.Attempts)
 	}
-	n, err := lostClaims(db, []model.OutboxJob{*job}, res)
-	return n > 0, err
+	return lostClaims(db, []model.OutboxJob{job}, res)
 }

@@ -149,7 +149,7 @@ func TestAStaleSearchClaimLeavesTheJobsToTheClaimThatHoldsThem(t *testing.T) {
 		}{
 			{"done", 2, func(stale []model.OutboxJob) (int, error) { return search.Done(ctx, stale) }},
 			{"retry", 1, func(stale []model.OutboxJob) (int, error) {
-				lost, err := search.Retry(ctx, stale[0], time.Now().Add(-time.Second), "stale failure")
+				lost, err := search.Retry(ctx, stale[0], time.Now().Add(-time.Second), errors.New("stale failure"))
 				return count(lost), err
 			}},
 			{"release", 2, func(stale []model.OutboxJob) (int, error) { return search.Release(ctx, stale) }},
@@ -171,7 +171,7 @@ func TestAStaleSearchClaimLeavesTheJobsToTheClaimThatHoldsThem(t *testing.T) {
 				}
 				// The holder finishes: retry, then done; done again of the
 				// jobs gone loses none.
-				if lost, err := search.Retry(ctx, holder[0], time.Now().Add(time.Hour), "engine down"); err != nil || lost {
+				if lost, err := search.Retry(ctx, holder[0], time.Now().Add(time.Hour), errors.New("engine down")); err != nil || lost {
 					t.Fatalf("retry by the holder: lost %v, %v", lost, err)
 				}
 				if j := outboxRow(t, db, holder[0].ID); j == nil || j.LastError != "engine down" {
@@ -305,7 +305,7 @@ func TestASearchJobsLongErrorIsCutOnACharacter(t *testing.T) {
 			t.Fatalf("claim: %+v %v", jobs, err)
 		}
 		long := strings.Repeat("x", 999) + strings.Repeat("索引失败", 10) // byte 1000 is inside 索
-		if lost, err := search.Retry(ctx, jobs[0], time.Now().Add(time.Minute), long); err != nil || lost {
+		if lost, err := search.Retry(ctx, jobs[0], time.Now().Add(time.Minute), errors.New(long)); err != nil || lost {
 			t.Fatalf("retry with a long error: lost %v, %v", lost, err)
 		}
 		var kept string

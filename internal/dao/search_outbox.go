@@ -8,7 +8,6 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
-	"github.com/megaview/mgvcore/internal/clip"
 	"github.com/megaview/mgvcore/internal/model"
 )
 
@@ -128,15 +127,12 @@ func (o *SearchOutbox) Done(ctx context.Context, jobs []model.OutboxJob) (lost i
 	return lostClaims(db, jobs, res)
 }
 
-// Retry reschedules a failed job at a time of the caller's choosing, if the
-// claim that took it holds it still (lost: another claim took it since,
-// and nothing changed).
-func (o *SearchOutbox) Retry(ctx context.Context, job model.OutboxJob, at time.Time, lastError string) (lost bool, err error) {
-	lastError = clip.String(lastError, 1000)
-	db := o.db.WithContext(ctx)
-	res := db.Exec("UPDATE outbox SET next_attempt_at = ?, last_error = ? WHERE id = ? AND attempts = ?",
-		at.UTC().Truncate(time.Millisecond), lastError, job.ID, job.Attempts)
-	n, err := lostClaims(db, []model.OutboxJob{job}, res)
+// Retry reschedules a job at a time of the caller's choosing, if the claim
+// that took it holds it still (lost: another claim took it since, and
+// nothing changed). With a cause the attempt failed: the cause is recorded
+// and the job's failures grow by one; without one they go back to 0.
+func (o *SearchOutbox) Retry(ctx context.Context, job model.OutboxJob, at time.Time, cause error) (lost bool, err error) {
+	n, err := retryJob(o.db.WithContext(ctx), job, at, cause, 1000)
 	return n > 0, err
 }
 

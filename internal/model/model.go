@@ -298,10 +298,17 @@ type OutboxJob struct {
 	ConversationID int64
 	TrackerID      int64
 	Version        int64
-	Attempts       int
-	NextAttemptAt  time.Time
-	LastError      string
-	CreatedAt      time.Time
+	// Attempts counts the job's claims. A claim's count is its token:
+	// its renewals, finish and retry act only while the count is still
+	// the claim's, that is, while no later claim took the job.
+	Attempts int
+	// Failures counts the job's failed attempts in a row; its retry delay
+	// grows with them. A turn handed back, or a run interrupted, sets it
+	// to 0: claims alone never lengthen the delay.
+	Failures      int
+	NextAttemptAt time.Time
+	LastError     string
+	CreatedAt     time.Time
 }
 
 // TableName keeps the table name short and stable.

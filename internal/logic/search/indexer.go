@@ -25,7 +25,7 @@ type Jobs interface {
 	// claim's lease ran out) is the other claim's. Each says how many it
 	// lost so.
 	Done(ctx context.Context, jobs []model.OutboxJob) (lost int, err error)
-	Retry(ctx context.Context, job model.OutboxJob, at time.Time, lastError string) (lost bool, err error)
+	Retry(ctx context.Context, job model.OutboxJob, at time.Time, cause error) (lost bool, err error)
 	Release(ctx context.Context, jobs []model.OutboxJob) (lost int, err error)
 	Backlog(ctx context.Context) (int64, time.Time, error)
 }
@@ -421,7 +421,7 @@ func (ix *Indexer) RunOnce(ctx context.Context) (int, error) {
 			ix.retry(ctx, byConv[id], results[i])
 		case docs[id] != nil && now[id] != stamps[id]:
 			for _, j := range byConv[id] {
-				ix.reschedule(ctx, j, time.Now(), "changed while being indexed")
+				ix.reschedule(ctx, j, time.Now(), nil)
 			}
 		default:
 			ix.indexed.Inc()
@@ -450,13 +450,13 @@ func (ix *Indexer) RunOnce(ctx context.Context) (int, error) {
 func (ix *Indexer) retry(ctx context.Context, jobs []model.OutboxJob, cause error) {
 	for _, j := range jobs {
 		ix.failures.Inc()
-		ix.reschedule(ctx, j, time.Now().Add(backoff(j.Attempts, ix.o.PollInterval, ix.o.MaxBackoff)), cause.Error())
+		ix.reschedule(ctx, j, time.Now().Add(backoff(j.Failures+1, ix.o.PollInterval, ix.o.MaxBackoff)), cause)
 	}
 }
 
 // reschedule makes a job due at at, unless another claim took it since
 // (this one's lease ran out): then the job is that claim's, left alone.
-func (ix *Indexer) reschedule(ctx context.Context, j model.OutboxJob, at time.Time, cause string) {
+func (ix *Indexer) reschedule(ctx context.Context, j model.OutboxJob, at time.Time, cause error) {
 	lost, err := ix.jobs.Retry(ctx, j, at, cause)
 	switch {
 	case err != nil:

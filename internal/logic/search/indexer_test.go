@@ -19,7 +19,7 @@ import (
 type fakeJobs struct {
 	mu      sync.Mutex
 	jobs    map[int64]*model.OutboxJob
-	retried map[int64]string
+	retried map[int64]error // the cause of each job's last retry
 }
 
 func (f *fakeJobs) Claim(_ context.Context, limit int, lease time.Duration) ([]model.OutboxJob, error) {
@@ -60,7 +60,7 @@ func (f *fakeJobs) Done(_ context.Context, jobs []model.OutboxJob) (int, error) 
 	return lost, nil
 }
 
-func (f *fakeJobs) Retry(_ context.Context, j model.OutboxJob, at time.Time, cause string) (bool, error) {
+func (f *fakeJobs) Retry(_ context.Context, j model.OutboxJob, at time.Time, cause error) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	cur := f.held(j)
@@ -69,6 +69,11 @@ func (f *fakeJobs) Retry(_ context.Context, j model.OutboxJob, at time.Time, cau
 	}
 	cur.NextAttemptAt = at
 	f.retried[j.ID] = cause
+	if cause != nil {
+		cur.Failures++
+	} else {
+		cur.Failures = 0
+	}
 	return false, nil
 }
 
@@ -143,7 +148,7 @@ func (e *fakeEngine) Write(_ context.Context, ops []search.Op) ([]error, error) 
 }
 
 func TestIndexerNeverDropsAJob(t *testing.T) {
-	jobs := &fakeJobs{retried: map[int64]string{}, jobs: map[int64]*model.OutboxJob{
+	jobs := &fakeJobs{retried: map[int64]error{}, jobs: map[int64]*model.OutboxJob{
 		1: {ID: 1, ConversationID: 10, Kind: model.OutboxTranscript},
 		2: {ID: 2, ConversationID: 10, Kind: model.OutboxConversation},
 		3: {ID: 3, ConversationID: 11, Kind: model.OutboxTranscript},
@@ -183,7 +188,7 @@ func TestIndexerNeverDropsAJob(t *testing.T) {
 	if _, err := ix.RunOnce(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := jobs.jobs[3]; !ok || jobs.retried[3] != "changed while being indexed" {
+	if r, ok := jobs.retried[3]; jobs.jobs[3] == nil || !ok || r != nil {
 		t.Fatalf("changed conversation: jobs %v, retried %v", jobs.jobs, jobs.retried)
 	}
 	docs.after = docs.stamp
@@ -193,12 +198,40 @@ func TestIndexerNeverDropsAJob(t *testing.T) {
 	}
 }
 
+// The retry delay grows with a job's failures in a row, not its claims: a
+// job a draining process handed over many times retries its first failure
+// after about the poll interval, not the longest delay.
+func TestIndexerBacksOffByFailuresNotClaims(t *testing.T) {
+	jobs := &fakeJobs{retried: map[int64]error{}, jobs: map[int64]*model.OutboxJob{
+		1: {ID: 1, ConversationID: 10, Kind: model.OutboxTranscript, Attempts: 30},
+		2: {ID: 2, ConversationID: 20, Kind: model.OutboxTranscript, Attempts: 3, Failures: 4},
+	}}
+	engine := &fakeEngine{fail: errors.New("cluster down")}
+	ix, err := NewIndexer(engine, jobs, &fakeDocs{}, IndexerOptions{BatchSize: 10, PollInterval: 100 * time.Millisecond, Lease: time.Minute, MaxBackoff: time.Hour, MaxLag: time.Minute}, zerolog.Nop(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := ix.RunOnce(t.Context()); err == nil || len(jobs.retried) != 2 {
+		t.Fatalf("a failed bulk: err=%v retried=%v", err, jobs.retried)
+	}
+	if d := jobs.jobs[1].NextAttemptAt.Sub(start); d > 200*time.Millisecond {
+		t.Errorf("the first failure of a job claimed 30 times retries in %s; want at most the poll interval", d)
+	}
+	if d := jobs.jobs[2].NextAttemptAt.Sub(start); d < 800*time.Millisecond || d > 1700*time.Millisecond {
+		t.Errorf("the fifth failure in a row retries in %s; want 0.8-1.6 s", d)
+	}
+	if jobs.jobs[1].Failures != 1 || jobs.jobs[2].Failures != 5 {
+		t.Errorf("failures %d and %d; want 1 and 5", jobs.jobs[1].Failures, jobs.jobs[2].Failures)
+	}
+}
+
 // A batch that outlasted its lease while another instance claimed its jobs
 // again neither deletes the one it indexed nor reschedules the one that
 // failed: both stay, under the other claim's lease, for that claim.
 func TestIndexerLeavesJobsClaimedAgainToTheirHolder(t *testing.T) {
 	const lease = 20 * time.Millisecond
-	jobs := &fakeJobs{retried: map[int64]string{}, jobs: map[int64]*model.OutboxJob{
+	jobs := &fakeJobs{retried: map[int64]error{}, jobs: map[int64]*model.OutboxJob{
 		1: {ID: 1, ConversationID: 10, Kind: model.OutboxTranscript},
 		2: {ID: 2, ConversationID: 20, Kind: model.OutboxTranscript},
 	}}
@@ -233,7 +266,7 @@ func TestIndexerLeavesJobsClaimedAgainToTheirHolder(t *testing.T) {
 }
 
 func TestIndexerBuildsCommittedTranscriptsFromMemory(t *testing.T) {
-	jobs := &fakeJobs{retried: map[int64]string{}, jobs: map[int64]*model.OutboxJob{}}
+	jobs := &fakeJobs{retried: map[int64]error{}, jobs: map[int64]*model.OutboxJob{}}
 	docs := &fakeDocs{stamp: Stamp{Version: 3}, after: Stamp{Version: 3}}
 	engine := &fakeEngine{}
 	ix, err := NewIndexer(engine, jobs, docs, IndexerOptions{BatchSize: 10, PollInterval: time.Millisecond, Lease: time.Minute, MaxBackoff: time.Millisecond, MaxLag: time.Minute}, zerolog.Nop(), nil)
@@ -340,7 +373,7 @@ func waitFor(t *testing.T, c <-chan struct{}, what string) {
 func TestIndexerNotifyEndsTheIdleWait(t *testing.T) {
 	wrote := make(chan struct{}, 10)
 	engine := &fakeEngine{onWrite: func() { wrote <- struct{}{} }}
-	jobs := &fakeJobs{retried: map[int64]string{}, jobs: map[int64]*model.OutboxJob{}}
+	jobs := &fakeJobs{retried: map[int64]error{}, jobs: map[int64]*model.OutboxJob{}}
 	// Polled hourly, a job is only ever seen when Notify wakes a worker.
 	ix := indexerFor(t, engine, jobs, IndexerOptions{BatchSize: 10, Workers: 2, PollInterval: time.Hour})
 	ix.Start()
@@ -361,7 +394,7 @@ func TestIndexerWorkersWriteSideBySide(t *testing.T) {
 		inside <- struct{}{}
 		<-release
 	}}
-	jobs := &fakeJobs{retried: map[int64]string{}, jobs: map[int64]*model.OutboxJob{}}
+	jobs := &fakeJobs{retried: map[int64]error{}, jobs: map[int64]*model.OutboxJob{}}
 	for id := int64(1); id <= 2; id++ {
 		jobs.add(model.OutboxJob{ID: id, ConversationID: 10 + id, Kind: model.OutboxTranscript})
 	}
@@ -399,7 +432,7 @@ func (e *refreshingEngine) Refresh(context.Context) error {
 
 func TestIndexerRefreshesOnceCaughtUp(t *testing.T) {
 	engine := &refreshingEngine{fakeEngine: &fakeEngine{}, refreshes: make(chan int, 10)}
-	jobs := &fakeJobs{retried: map[int64]string{}, jobs: map[int64]*model.OutboxJob{}}
+	jobs := &fakeJobs{retried: map[int64]error{}, jobs: map[int64]*model.OutboxJob{}}
 	for id := int64(1); id <= 3; id++ {
 		jobs.add(model.OutboxJob{ID: id, ConversationID: 10 + id, Kind: model.OutboxTranscript})
 	}
@@ -427,7 +460,7 @@ func (e *refreshingEngine) waitRefresh(t *testing.T, written int) {
 // refresh; it does once a claim finds nothing.
 func TestIndexerRefreshesOnlyWhenNothingIsDue(t *testing.T) {
 	engine := &refreshingEngine{fakeEngine: &fakeEngine{}, refreshes: make(chan int, 10)}
-	jobs := &fakeJobs{retried: map[int64]string{}, jobs: map[int64]*model.OutboxJob{}}
+	jobs := &fakeJobs{retried: map[int64]error{}, jobs: map[int64]*model.OutboxJob{}}
 	jobs.add(model.OutboxJob{ID: 1, ConversationID: 11, Kind: model.OutboxTranscript})
 	// Each write brings the next job, until the fifth.
 	next := int64(1)
@@ -447,7 +480,7 @@ func TestIndexerRefreshesOnlyWhenNothingIsDue(t *testing.T) {
 
 func TestCatchUpRefreshRules(t *testing.T) {
 	engine := &refreshingEngine{fakeEngine: &fakeEngine{}, refreshes: make(chan int, 10)}
-	jobs := &fakeJobs{retried: map[int64]string{}, jobs: map[int64]*model.OutboxJob{}}
+	jobs := &fakeJobs{retried: map[int64]error{}, jobs: map[int64]*model.OutboxJob{}}
 	ix := indexerFor(t, engine, jobs, IndexerOptions{BatchSize: 10, PollInterval: time.Hour, CatchUpRefresh: time.Hour})
 	ctx := context.Background()
 	refreshed := func() int { return len(engine.refreshes) }

@@ -125,7 +125,7 @@ func (s *stampDocs) set(id, version int64) {
 func TestIndexerSweepDropsWhatAnotherInstanceDeleted(t *testing.T) {
 	docs := &stampDocs{versions: map[int64]int64{}}
 	reg := prometheus.NewRegistry()
-	ix, err := NewIndexer(&fakeEngine{}, &fakeJobs{retried: map[int64]string{}, jobs: map[int64]*model.OutboxJob{}}, docs,
+	ix, err := NewIndexer(&fakeEngine{}, &fakeJobs{retried: map[int64]error{}, jobs: map[int64]*model.OutboxJob{}}, docs,
 		IndexerOptions{PollInterval: time.Hour, Lease: time.Minute, MaxLag: time.Minute, RecentTTL: time.Hour, RecentSweep: 20 * time.Millisecond},
 		zerolog.Nop(), reg)
 	if err != nil {

@@ -308,9 +308,9 @@ func (a *Applier) fail(ctx context.Context, job *model.OutboxJob, cause error, l
 		a.handBack(job, log)
 		return
 	}
-	delay := min(time.Second<<min(max(job.Attempts-1, 0), 20), a.opt.MaxBackoff)
+	delay := min(time.Second<<min(job.Failures, 20), a.opt.MaxBackoff)
 	delay = delay/2 + rand.N(delay/2+1)
-	log.Warn().Err(cause).Int("attempts", job.Attempts).Dur("retry_in_ms", delay).Msg("tracker job failed")
+	log.Warn().Err(cause).Int("failures", job.Failures+1).Dur("retry_in_ms", delay).Msg("tracker job failed")
 	lost, err := a.jobs.RetryTrackerJob(ctx, job, time.Now().Add(delay), cause)
 	switch {
 	case err != nil && ctx.Err() == nil:

@@ -24,6 +24,7 @@ type scriptedJobs struct {
 	hits     int // hits of the deleted tracker left to purge
 	finished []int64
 	retried  map[int64]error
+	dueAt    map[int64]time.Time // when each retried job is due again
 	tracker  model.Tracker
 	matched  int
 	// lost are the jobs another claim took: finishing or retrying them
@@ -82,13 +83,16 @@ func (s *scriptedJobs) FinishTrackerJob(_ context.Context, job *model.OutboxJob)
 	return false, nil
 }
 
-func (s *scriptedJobs) RetryTrackerJob(_ context.Context, job *model.OutboxJob, _ time.Time, cause error) (bool, error) {
+func (s *scriptedJobs) RetryTrackerJob(_ context.Context, job *model.OutboxJob, at time.Time, cause error) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.lost[job.ID] {
 		return true, nil
 	}
 	s.retried[job.ID] = cause
+	if s.dueAt != nil {
+		s.dueAt[job.ID] = at
+	}
 	return false, nil
 }
 
@@ -166,6 +170,43 @@ func TestApplierStopHandsBack(t *testing.T) {
 	finished, retried, _, _ := jobs.state()
 	if cause, ok := retried[7]; len(finished) != 0 || !ok || cause != nil {
 		t.Errorf("finished %v, retried %v: want job 7 handed back without an error", finished, retried)
+	}
+}
+
+// The retry delay grows with a job's failures in a row, not its claims: a
+// long job claimed once per turn that fails for the first time retries
+// within a second, and one that failed five times in a row waits 16-32 s.
+func TestApplierBacksOffByFailuresNotClaims(t *testing.T) {
+	boom := errors.New("database went away")
+	jobs := &scriptedJobs{
+		due:     []model.OutboxJob{{ID: 1, Attempts: 40}, {ID: 2, Attempts: 2, Failures: 5}},
+		script:  map[int64][]batchStep{1: {{err: boom}}, 2: {{err: boom}}},
+		retried: map[int64]error{},
+		dueAt:   map[int64]time.Time{},
+	}
+	start := time.Now()
+	a := NewApplier(jobs, zerolog.Nop(), ApplierOptions{Workers: 1, PurgeSize: 1000, Poll: 10 * time.Millisecond})
+	a.Start(t.Context())
+	a.Notify()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		jobs.mu.Lock()
+		n := len(jobs.dueAt)
+		jobs.mu.Unlock()
+		if n == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("retried %v; want both jobs retried", jobs.retried)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	a.Stop()
+	if d := jobs.dueAt[1].Sub(start); d > time.Second+500*time.Millisecond {
+		t.Errorf("the first failure of a job claimed 40 times retries in %s; want at most 1 s", d)
+	}
+	if d := jobs.dueAt[2].Sub(start); d < 16*time.Second || d > 33*time.Second {
+		t.Errorf("the sixth failure in a row retries in %s; want 16-32 s", d)
 	}
 }
 

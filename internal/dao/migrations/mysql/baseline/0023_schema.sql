@@ -1,7 +1,7 @@
--- The MySQL schema at migration 0022, in one piece: what `mgvcore migrate up`
--- creates on an empty database instead of replaying 0001 to 0022, so that a
+-- The MySQL schema at migration 0023, in one piece: what `mgvcore migrate up`
+-- creates on an empty database instead of replaying 0001 to 0023, so that a
 -- new install is reviewed (Archery, goInception rules) as the clean schema.
--- A test keeps it equal to what 0001..0022 build on an existing database.
+-- A test keeps it equal to what 0001..0023 build on an existing database.
 -- Tables take the database's character set: create the database with
 -- CHARACTER SET utf8mb4 (`migrate up` refuses any other).
 
@@ -210,10 +210,11 @@ CREATE TABLE outbox (
   conversation_id BIGINT          NOT NULL DEFAULT 0 COMMENT 'conversations.id; 0: none',
   tracker_id      BIGINT          NOT NULL DEFAULT 0 COMMENT 'trackers.id; 0: none',
   version         BIGINT          NOT NULL DEFAULT 0 COMMENT 'version of the subject the job is for',
-  attempts        INT             NOT NULL DEFAULT 0 COMMENT 'failed attempts so far',
+  attempts        INT             NOT NULL DEFAULT 0 COMMENT 'claims so far; a claim acts on the job only while the count is still its own',
   next_attempt_at DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'when it is due (UTC)',
   last_error      VARCHAR(1024)   NOT NULL DEFAULT '' COMMENT 'error of the last attempt',
   created_at      DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'created (UTC)',
+  failures        INT             NOT NULL DEFAULT 0 COMMENT 'failed attempts in a row; the retry delay grows with them; 0 after a turn handed back',
   PRIMARY KEY (id),
   KEY idx_outbox_due (kind, next_attempt_at, id),
   KEY idx_outbox_tracker (kind, tracker_id, version),
