@@ -93,6 +93,37 @@ func (l *Log) Read(ctx context.Context, tenantID, cursor int64, types []string, 
 	return l.read(ctx, tenantID, cursor, types, limit)
 }
 
+// readThrough is read, and also the id through which the log was read:
+// the last event returned when limit of them came, else the tenant's
+// newest event as it was before the read (ids follow commit order, so
+// every event up to it was there to be read) or the last event returned,
+// whichever is higher. A reader of a few types resumes there rather than
+// after the last event it received, so it does not scan the events of the
+// other types again at every read: with types that seldom occur (say
+// person.erased), every event of the tenant woke each such stream into a
+// scan of the whole log kept after its cursor.
+func (l *Log) readThrough(ctx context.Context, tenantID, cursor int64, types []string, limit int) ([]Event, int64, error) {
+	var head int64
+	if len(types) > 0 {
+		var err error
+		if head, _, err = l.repo.Head(ctx, tenantID); err != nil {
+			return nil, 0, err
+		}
+	}
+	evs, err := l.read(ctx, tenantID, cursor, types, limit)
+	if err != nil {
+		return nil, 0, err
+	}
+	through := cursor
+	if len(evs) > 0 {
+		through = evs[len(evs)-1].ID
+	}
+	if len(evs) < limit {
+		through = max(through, head)
+	}
+	return evs, through, nil
+}
+
 // read returns at most limit events of the tenant after cursor (0: from
 // the oldest kept), or EVENT_CURSOR_EXPIRED when some of the events after
 // cursor were trimmed.

@@ -120,7 +120,7 @@ func (s *Streams) Stream(ctx context.Context, req StreamRequest, send func(Event
 				return err
 			}
 		}
-		evs, err := s.log.read(ctx, sc.TenantID, cursor, types, s.opt.Batch)
+		evs, through, err := s.log.readThrough(ctx, sc.TenantID, cursor, types, s.opt.Batch)
 		if err != nil {
 			return err
 		}
@@ -128,8 +128,10 @@ func (s *Streams) Stream(ctx context.Context, req StreamRequest, send func(Event
 			if err := send(e); err != nil {
 				return err
 			}
-			cursor = e.ID
 		}
+		// Past the events of other types too: the next read starts at
+		// the first event it has not seen.
+		cursor = through
 		if len(evs) == s.opt.Batch {
 			continue
 		}
