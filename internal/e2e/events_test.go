@@ -24,6 +24,7 @@ import (
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
 	"github.com/megaview/mgvcore/internal/http/controller"
 	"github.com/megaview/mgvcore/internal/model"
+	"github.com/megaview/mgvcore/internal/polltest"
 )
 
 // eventStream is one StreamEvents call whose events arrive on a channel.
@@ -517,4 +518,56 @@ func twoInstances(t *testing.T, env map[string]string, newService func(*testing.
 	one.Start()
 	two.Start()
 	return one, two, f
+}
+
+// A stream of some types reads on past the events of the other types, as
+// they commit: it does not read them again at every new event. So when
+// retention trims the events after the last one it sent, all of them of
+// other types and already read, the open stream goes on, and sends the
+// next event of its types; it does not end with EVENT_CURSOR_EXPIRED, which
+// would tell its client that it missed events when it missed none.
+func TestEventStreamOfSomeTypesOutlivesTheTrimOfOthersOnMariaDB(t *testing.T) {
+	begin := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+	s := NewService(t, mysqlEnv(t))
+	s.Env["MGV_EVENTS_TRIM_INTERVAL"] = "300ms"
+	f := NewFixture(t, s)
+	s.Start()
+	conn, appTok, admin := s.GRPC(), f.AppToken(t), f.Token(t, f.Admin)
+	p := newPartner(t, conn, appTok)
+
+	// Event 1, conversation.created, and event 2, transcript.ready.
+	conv := p.create("typed-0", f.Reps[0].ID, begin, 60_000, nil)
+	if _, err := p.put(conv, transcript(4, "first"), 10); err != nil {
+		t.Fatal(err)
+	}
+	ready := streamEvents(t, conn, appTok, 0, "transcript.ready")
+	if e := ready.next(t, 10*time.Second); e.Id != 2 || e.Type != "transcript.ready" {
+		t.Fatalf("first event %d %s", e.Id, e.Type)
+	}
+	all := streamEvents(t, conn, appTok, 2)
+	for i := 1; i <= 3; i++ { // events 3..5, which the typed stream reads past
+		p.create(fmt.Sprintf("typed-%d", i), f.Reps[0].ID, begin, 60_000, nil)
+		if e := all.next(t, 10*time.Second); e.Id != int64(i+2) {
+			t.Fatalf("event %d, want %d", e.Id, i+2)
+		}
+	}
+	ready.quiet(t, time.Second)
+
+	// Events 1..4 grow old and are trimmed: every one after event 2, the
+	// last the typed stream sent, is of another type.
+	if err := f.DB.Exec("UPDATE events SET occurred_at = ? WHERE tenant_id = ? AND id <= 4", time.Now().UTC().Add(-8*24*time.Hour), f.Tenant.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+	polltest.Until(t, 15*time.Second, 100*time.Millisecond, "events 1..4 trimmed", func() bool {
+		return authCall(t, s, http.MethodGet, "/api/v1/events?cursor=2", admin, nil).Status == http.StatusGone
+	})
+	p.create("typed-4", f.Reps[0].ID, begin, 60_000, nil) // event 6 wakes the stream
+	ready.quiet(t, time.Second)
+	if _, err := p.put(conv, transcript(5, "second"), 10); err != nil { // event 7
+		t.Fatal(err)
+	}
+	if e := ready.next(t, 10*time.Second); e.Id != 7 || e.Type != "transcript.ready" || num(e, "conversation_id") != conv {
+		t.Fatalf("next event %d %s %v, want 7 transcript.ready", e.Id, e.Type, e.Data.AsMap())
+	}
+	ready.quiet(t, 500*time.Millisecond)
 }
