@@ -24,7 +24,10 @@ type Page struct {
 	// Events are by id.
 	Events []Event
 	// NextCursor is the cursor of the next page: the id of the last event
-	// of this one, or the request's cursor when it is empty.
+	// of this one, or the request's cursor when it is empty; or, when the
+	// request named types and the page is not full, the id of the newest
+	// event read past (of another type), so that the next page does not
+	// read those events again.
 	NextCursor int64
 }
 
@@ -48,7 +51,7 @@ func (l *Log) List(ctx context.Context, req ListRequest) (Page, error) {
 	if err != nil {
 		return Page{}, err
 	}
-	evs, err := l.read(ctx, s.TenantID, req.Cursor, types, size)
+	evs, next, err := l.readThrough(ctx, s.TenantID, req.Cursor, types, size)
 	if err != nil {
 		return Page{}, err
 	}
@@ -58,10 +61,6 @@ func (l *Log) List(ctx context.Context, req ListRequest) (Page, error) {
 		if err := l.checkCursor(ctx, s.TenantID, req.Cursor); err != nil {
 			return Page{}, err
 		}
-	}
-	next := req.Cursor
-	if len(evs) > 0 {
-		next = evs[len(evs)-1].ID
 	}
 	return Page{Events: evs, NextCursor: next}, nil
 }
