@@ -292,7 +292,7 @@ def check_webhook(events, md, created, receiver, cid):
         check(ok, f"webhook delivery of event {h.get('x-mgv-event-id')} verifies (verify_signature)")
         data = json.loads(body)
         check(str(data["id"]) == h.get("x-mgv-event-id"), "the event id header names the body's event")
-        dedup.seen(h.get("x-mgv-event-id"))
+        dedup.seen(mgv_webhook.event_key(body))
         if data["type"] == "transcript.ready" and int(data["data"]["conversation_id"]) == cid:
             hit = (h, body, data)
     receiver.close()
@@ -304,8 +304,10 @@ def check_webhook(events, md, created, receiver, cid):
     check(not mgv_webhook.verify_signature(secret, str(int(h["x-mgv-timestamp"]) - 3600), h["x-mgv-signature"], body),
           "an hour-old timestamp does not verify")
     fresh = mgv_webhook.Deduplicator()
-    check(dedup.seen(h["x-mgv-event-id"]) and not fresh.seen(h["x-mgv-event-id"]) and fresh.seen(h["x-mgv-event-id"]),
-          "a redelivered event id is recognised as a duplicate")
+    key = mgv_webhook.event_key(body)
+    check(key == (data["tenant_id"], data["id"]), "the event key is the body's tenant and id")
+    check(dedup.seen(key) and not fresh.seen(key) and fresh.seen(key),
+          "a redelivered event is recognised as a duplicate")
     sub = created.subscription.id
     deadline, log = time.monotonic() + 10, []
     while time.monotonic() < deadline:
