@@ -796,7 +796,7 @@ python_venv() { # python_venv DIR CONSTRAINTS PIP_ARGS...: DIR with ./gen instal
   # Built from a copy, so no build/ or *.egg-info is left in gen/ and no
   # stale module of an earlier build gets into the wheel.
   src=$(mktemp -d)
-  cp -R "$ROOT_DIR/gen/pyproject.toml" "$ROOT_DIR/gen/README.md" "$ROOT_DIR/gen/mgv" "$src/"
+  cp -R "$ROOT_DIR/gen/pyproject.toml" "$ROOT_DIR/gen/README.md" "$ROOT_DIR/gen/mgv_webhook.py" "$ROOT_DIR/gen/mgv" "$src/"
   find "$src" -name __pycache__ -prune -exec rm -rf {} +
   echo "$constraints" >"$src/constraints.txt"
   log "python: installing gen/ (mgv-open-client) into $dir with $(echo "$constraints" | grep -E '^(grpcio|protobuf)==' | tr '\n' ' ')"
@@ -808,10 +808,10 @@ python_venv() { # python_venv DIR CONSTRAINTS PIP_ARGS...: DIR with ./gen instal
   rm -rf "$src"
   # The installed package, not a checkout, from a directory without gen/.
   (cd / && "$dir/bin/python" -I -c '
-import importlib, pkgutil, mgv.open.v1 as p
+import importlib, pkgutil, mgv.open.v1 as p, mgv_webhook
 for m in pkgutil.iter_modules(p.__path__):
     importlib.import_module("mgv.open.v1." + m.name)
-') || die "python: the installed mgv.open.v1 does not import in $dir"
+') || die "python: the installed mgv.open.v1 or mgv_webhook does not import in $dir"
   echo "$want" >"$dir/.mgv-ready"
   log "python: $dir ready ($("$dir/bin/python" -c 'import grpc, google.protobuf as p; print("grpcio", grpc.__version__, "protobuf", p.__version__)'))"
 }
