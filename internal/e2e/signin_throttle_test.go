@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
@@ -324,4 +325,56 @@ func TestSigninAttackDoesNotLockTheOwnerOutOnMariaDB(t *testing.T) {
 			t.Fatalf("the owner at home during the attack: %+v %v", r, err)
 		}
 	}
+}
+
+// An account with an email and a phone has one budget, on the real binary:
+// wrong passwords through either, and guesses of the current password in
+// a password change, are counted together, so the right password through
+// the other way in is refused once the budget is spent.
+func TestSigninEmailAndPhoneShareOneBudgetOnMariaDB(t *testing.T) {
+	s := NewService(t, signinEnv(t))
+	f := NewFixture(t, s)
+	s.Start()
+	phones := map[int64]string{}
+	for _, u := range f.Reps[:2] {
+		phone := fmt.Sprintf("+86139%08d", rand.IntN(100_000_000))
+		if err := f.DB.Model(&u).Update("phone", phone).Error; err != nil {
+			t.Fatal(err)
+		}
+		phones[u.ID] = phone
+	}
+	email, phone := *f.Reps[0].Email, phones[f.Reps[0].ID]
+	national := strings.TrimPrefix(phone, "+86")
+	if r, err := signin(s, national, f.Password); err != nil || r.status != http.StatusOK {
+		t.Fatalf("the right password through the phone %q: %+v %v", national, r, err)
+	}
+	for i := range 5 {
+		account := email
+		if i%2 == 1 {
+			account = phone
+		}
+		if r, err := signin(s, account, "wrong password"); err != nil || r.status != http.StatusUnauthorized {
+			t.Fatalf("wrong password %d through %q: %+v %v; want 401", i+1, account, r, err)
+		}
+	}
+	for _, account := range []string{phone, national, strings.ToUpper(email)} {
+		r, err := signin(s, account, f.Password)
+		if err != nil || r.status != http.StatusTooManyRequests || r.reason != "RATE_LIMITED" {
+			t.Fatalf("the right password through %q while the account is throttled: %+v %v; want 429", account, r, err)
+		}
+	}
+
+	// Guessing the current password in a password change spends the budget
+	// of sign-ins through the phone.
+	rep := f.Reps[1]
+	token := f.Token(t, rep)
+	for range 4 {
+		if r, err := signin(s, phones[rep.ID], "wrong password"); err != nil || r.status != http.StatusUnauthorized {
+			t.Fatalf("wrong password through the phone: %+v %v; want 401", r, err)
+		}
+	}
+	authCall(t, s, http.MethodPut, "/api/v1/me/password", token,
+		map[string]string{"current_password": "wrong password", "new_password": "a new password 1"}).want(t, http.StatusBadRequest, "INVALID_ARGUMENT")
+	authCall(t, s, http.MethodPut, "/api/v1/me/password", token,
+		map[string]string{"current_password": f.Password, "new_password": "a new password 1"}).want(t, http.StatusTooManyRequests, "RATE_LIMITED")
 }

@@ -236,9 +236,9 @@ func (a *Auth) admit(ctx context.Context, kind, key string) (*admission, error) 
 	return a.throttle.admit(ctx, kind, key, a.clientAddr(ctx))
 }
 
-// accountKey is the one form of an account the throttle counts: the
-// normalised email or phone, so every spelling of one account shares its
-// budget, known or not.
+// accountKey is the one form of a typed account that no user has, as the
+// throttle counts it: the normalised email or phone, so every spelling of
+// it shares one budget.
 func accountKey(account string) string {
 	if strings.Contains(account, "@") {
 		return normalizeEmail(account)
@@ -250,19 +250,23 @@ func accountKey(account string) string {
 }
 
 // signInKey is the throttle's key of a sign-in as account: the found
-// user's stored email or phone, whichever was typed, so that every
-// spelling that finds the account shares its budget (a phone stored
-// before E.164 normalisation is found by many spellings whose keys
-// differ); accountKey of what was typed when no user has it.
+// user, whichever of their email and phone was typed and however it was
+// spelled, so that every way into one account shares its budget (a phone
+// stored before E.164 normalisation is found by many spellings, and a user
+// with both an email and a phone is found by either); accountKey of what
+// was typed when no user has it. The two kinds of key start apart, so no
+// typed account can spend a user's budget but through the user's own
+// email or phone.
 func signInKey(account string, u *model.User) string {
-	switch {
-	case u == nil:
-	case strings.Contains(account, "@") && u.Email != nil:
-		return accountKey(*u.Email)
-	case !strings.Contains(account, "@") && u.Phone != nil:
-		return accountKey(*u.Phone)
+	if u != nil {
+		return userKey(u)
 	}
-	return accountKey(account)
+	return "typed\x00" + accountKey(account)
+}
+
+// userKey is the throttle's key of a user's account.
+func userKey(u *model.User) string {
+	return "user\x00" + strconv.FormatInt(u.TenantID, 10) + "\x00" + strconv.FormatInt(u.ID, 10)
 }
 
 // findAccount looks an account up by email when it has an @, else by phone:
@@ -576,18 +580,9 @@ func (a *Auth) ChangePassword(ctx context.Context, req ChangePasswordRequest) (*
 		return nil, err
 	}
 	// Guessing the current password here counts as guessing it at sign-in.
-	key := ""
-	switch {
-	case u.Email != nil:
-		key = accountKey(*u.Email)
-	case u.Phone != nil:
-		key = accountKey(*u.Phone)
-	}
-	var ad *admission
-	if key != "" {
-		if ad, err = a.admit(ctx, kindAccount, key); err != nil {
-			return nil, err
-		}
+	ad, err := a.admit(ctx, kindAccount, userKey(u))
+	if err != nil {
+		return nil, err
 	}
 	if u.PasswordHash == "" || !a.hasher.Matches(u.PasswordHash, req.CurrentPassword) {
 		return nil, ad.failed(ctx, errs.InvalidArgument("current_password", "is not the account's password"))

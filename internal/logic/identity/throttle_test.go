@@ -321,3 +321,48 @@ func TestSpellingsOfAStoredPhoneShareItsBudget(t *testing.T) {
 		}
 	}
 }
+
+// TestEmailAndPhoneOfOneAccountShareItsBudget: an account that signs in by
+// email and by phone had a budget per way in, so guesses through its phone
+// went on after its email was throttled, and the right password got in by
+// phone while the account was over its budget.
+func TestEmailAndPhoneOfOneAccountShareItsBudget(t *testing.T) {
+	w := newOrgWorld(t)
+	ctx := fromAddr(context.Background(), "192.0.2.8")
+	rep := w.reps[0]
+	if rep.Email == nil || rep.Phone == nil {
+		t.Fatal("the fixture's rep1 needs an email and a phone")
+	}
+	for i := range 5 {
+		account := *rep.Email
+		if i%2 == 1 {
+			account = *rep.Phone
+		}
+		if a := loginAnswer(t, w, ctx, account, "wrong password"); a != "UNAUTHENTICATED: the account or the password is wrong" {
+			t.Fatalf("attempt %d through %q: %s", i+1, account, a)
+		}
+	}
+	for _, account := range []string{*rep.Email, *rep.Phone, "0086 139-0000-0002"} {
+		if a := loginAnswer(t, w, ctx, account, w.password); a == "OK" {
+			t.Fatalf("the right password through %q while the account is throttled", account)
+		}
+	}
+	// Guessing the current password when changing it spends the same
+	// budget: the sixth guess is refused without a password check.
+	w2 := newOrgWorld(t)
+	rep = w2.reps[0]
+	ctx = fromAddr(context.Background(), "192.0.2.9")
+	for range 4 {
+		loginAnswer(t, w2, ctx, *rep.Phone, "wrong password")
+	}
+	as := fromAddr(w2.user(rep), "192.0.2.9")
+	_, err := w2.auth.ChangePassword(as, identity.ChangePasswordRequest{CurrentPassword: "wrong password", NewPassword: "a new password"})
+	if errs.From(err).Reason != errs.ReasonInvalidArgument {
+		t.Fatalf("fifth guess, through a password change: %v", err)
+	}
+	before := w2.hasher.compares.Load()
+	_, err = w2.auth.ChangePassword(as, identity.ChangePasswordRequest{CurrentPassword: w2.password, NewPassword: "a new password"})
+	if errs.From(err).Reason != errs.ReasonRateLimited || w2.hasher.compares.Load() != before {
+		t.Fatalf("sixth guess, through a password change: %v, %d comparisons", err, w2.hasher.compares.Load()-before)
+	}
+}
