@@ -378,3 +378,41 @@ func TestSigninEmailAndPhoneShareOneBudgetOnMariaDB(t *testing.T) {
 	authCall(t, s, http.MethodPut, "/api/v1/me/password", token,
 		map[string]string{"current_password": f.Password, "new_password": "a new password 1"}).want(t, http.StatusTooManyRequests, "RATE_LIMITED")
 }
+
+// A number libphonenumber does not take as valid, stored before E.164
+// normalisation, is answered through its spellings exactly as an unknown
+// number of the same shape: no sixth guess tells whether it is an account.
+func TestSigninStoredAndUnknownNumbersAnswerAlikeOnMariaDB(t *testing.T) {
+	s := NewService(t, signinEnv(t))
+	f := NewFixture(t, s)
+	s.Start()
+	known := fmt.Sprintf("12%08d", rand.IntN(100_000_000)) // no Chinese area code starts 12
+	unknown := fmt.Sprintf("12%08d", (rand.IntN(100_000_000)+1)%100_000_000)
+	if unknown == known {
+		unknown = "1200000000"
+	}
+	if err := f.DB.Model(&f.Reps[0]).Update("phone", known).Error; err != nil {
+		t.Fatal(err)
+	}
+	if r, err := signin(s, "+86"+known, f.Password); err != nil || r.status != http.StatusOK {
+		t.Fatalf("the stored number through another spelling: %+v %v", r, err)
+	}
+	var answers [2][]string
+	for i, number := range []string{known, unknown} {
+		spellings := []string{number, number, number, number, number, "+86" + number, "0086 " + number, "0" + number}
+		for _, account := range spellings {
+			r, err := signin(s, account, "wrong password")
+			if err != nil {
+				t.Fatal(err)
+			}
+			answers[i] = append(answers[i], fmt.Sprintf("%d %s", r.status, r.reason))
+		}
+	}
+	t.Logf("stored: %q", answers[0])
+	if fmt.Sprint(answers[0]) != fmt.Sprint(answers[1]) {
+		t.Fatalf("a stored and an unknown number are told apart:\n%q\n%q", answers[0], answers[1])
+	}
+	if last := answers[1][len(answers[1])-1]; last != "429 RATE_LIMITED" {
+		t.Fatalf("the sixth guess through another spelling: %s; want 429", last)
+	}
+}

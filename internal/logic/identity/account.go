@@ -39,6 +39,16 @@ func parsePhone(v string) (*phonenumbers.PhoneNumber, bool) {
 	return n, true
 }
 
+// anyE164 is v in E.164 form, whether or not libphonenumber takes the
+// number as valid; ok is false when v is not a phone number.
+func anyE164(v string) (string, bool) {
+	n, ok := parsePhone(v)
+	if !ok {
+		return "", false
+	}
+	return phonenumbers.Format(n, phonenumbers.E164), true
+}
+
 // phoneLookup is what a phone number may be stored as: its E.164 form
 // first, then the forms releases before E.164 normalisation stored (the
 // digits as typed, the national number with and without its trunk prefix,

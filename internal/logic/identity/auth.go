@@ -237,13 +237,16 @@ func (a *Auth) admit(ctx context.Context, kind, key string) (*admission, error) 
 }
 
 // accountKey is the one form of a typed account that no user has, as the
-// throttle counts it: the normalised email or phone, so every spelling of
-// it shares one budget.
+// throttle counts it: the normalised email, or the number in E.164 form,
+// so every spelling of it shares one budget. A number libphonenumber does
+// not take as valid is counted that way too: a user who has it (stored
+// before E.164 normalisation) is found by all its spellings, which share
+// the user's budget, and an unknown one must not answer otherwise.
 func accountKey(account string) string {
 	if strings.Contains(account, "@") {
 		return normalizeEmail(account)
 	}
-	if e164, ok := normalizePhone(account); ok {
+	if e164, ok := anyE164(account); ok {
 		return e164
 	}
 	return strings.ToLower(typedPhone(account))

@@ -366,3 +366,33 @@ func TestEmailAndPhoneOfOneAccountShareItsBudget(t *testing.T) {
 		t.Fatalf("sixth guess, through a password change: %v, %d comparisons", err, w2.hasher.compares.Load()-before)
 	}
 }
+
+// TestUnknownSpellingsOfANumberShareOneBudget: a number libphonenumber
+// does not take as valid shared one budget across its spellings when a
+// user had it (from before E.164 normalisation), but not when nobody had
+// it, so the answer to a sixth guess told whether the account existed.
+func TestUnknownSpellingsOfANumberShareOneBudget(t *testing.T) {
+	w := newOrgWorld(t)
+	stored := "1234567890"
+	before := *w.reps[2]
+	w.reps[2].Phone = &stored
+	if err := w.users.Update(context.Background(), &before, w.reps[2]); err != nil {
+		t.Fatal(err)
+	}
+	var answers [2][]string
+	for i, number := range []string{"1234567890", "1234567891"} {
+		ctx := fromAddr(context.Background(), "192.0.2."+strconv.Itoa(20+i))
+		for range 5 {
+			answers[i] = append(answers[i], loginAnswer(t, w, ctx, number, "wrong password"))
+		}
+		for _, spelling := range []string{"+86" + number, "0086 " + number, "0" + number} {
+			answers[i] = append(answers[i], loginAnswer(t, w, ctx, spelling, "wrong password"))
+		}
+	}
+	if !slices.Equal(answers[0], answers[1]) {
+		t.Fatalf("a stored and an unknown number are told apart:\n%q\n%q", answers[0], answers[1])
+	}
+	if last := answers[1][len(answers[1])-1]; last != "RATE_LIMITED: too many sign-in attempts; retry after 900 s" {
+		t.Fatalf("the sixth guess at an unknown number through another spelling: %s", last)
+	}
+}
