@@ -309,10 +309,10 @@ type UpdateUserRequest struct {
 	Password *string
 }
 
-// UpdateUser changes a user of the admin's tenant. Disabling a user or
-// setting their password signs them out everywhere (refresh and access
-// tokens); a new role or department revokes their access tokens, so they
-// refresh them and get the new one. A user a privacy erasure anonymised
+// UpdateUser changes a user of the admin's tenant. Disabling a user,
+// setting their password, or giving them a new role or department signs
+// them out everywhere (refresh and access tokens): they sign in again and
+// get tokens of what they are now. A user a privacy erasure anonymised
 // is USER_ERASED, and stays anonymous: a new user is the way on.
 func (o *Org) UpdateUser(ctx context.Context, req UpdateUserRequest) (*model.User, error) {
 	s, err := access.Require(ctx, access.Admin)

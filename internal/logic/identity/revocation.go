@@ -144,9 +144,9 @@ func revokedError(reason string) error {
 	case RevokedDisabled:
 		msg = "this token was revoked: the account was disabled"
 	case RevokedRole:
-		msg = "this token was revoked: the account's role changed; refresh the token or sign in again"
+		msg = "this token was revoked: the account's role changed; sign in again"
 	case RevokedDepartment:
-		msg = "this token was revoked: the account's department changed; refresh the token or sign in again"
+		msg = "this token was revoked: the account's department changed; sign in again"
 	case RevokedPassword:
 		msg = "this token was revoked: the password was changed; sign in again"
 	case RevokedLogout:

@@ -64,7 +64,7 @@ func TestRoleAndDepartmentChangesRevokeAccessTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	// This instance refuses the old token at once, the other after a poll.
-	wantRevoked(t, w.check(t, w.revocations, pair.AccessToken), "role changed")
+	wantRevoked(t, w.check(t, w.revocations, pair.AccessToken), "role changed; sign in again")
 	if err := w.check(t, other, pair.AccessToken); err != nil {
 		t.Fatalf("before its poll the other instance knew: %v", err)
 	}
@@ -72,7 +72,7 @@ func TestRoleAndDepartmentChangesRevokeAccessTokens(t *testing.T) {
 	if err := other.Poll(ctx); err != nil {
 		t.Fatal(err)
 	}
-	wantRevoked(t, w.check(t, other, pair.AccessToken), "role changed")
+	wantRevoked(t, w.check(t, other, pair.AccessToken), "role changed; sign in again")
 
 	// A role change ends the refresh token too: the user signs in again and
 	// gets a token of the new role.
@@ -89,7 +89,7 @@ func TestRoleAndDepartmentChangesRevokeAccessTokens(t *testing.T) {
 	if _, err := w.org.UpdateUser(w.user(w.admin), identity.UpdateUserRequest{ID: w.manager.ID, DepartmentID: &dep}); err != nil {
 		t.Fatal(err)
 	}
-	wantRevoked(t, w.check(t, w.revocations, next.AccessToken), "department changed")
+	wantRevoked(t, w.check(t, w.revocations, next.AccessToken), "department changed; sign in again")
 	if _, err := w.auth.Refresh(ctx, identity.RefreshRequest{RefreshToken: next.RefreshToken}); !errs.Is(err, errs.ReasonUnauthenticated) {
 		t.Fatalf("refresh after a department change: %v", err)
 	}
@@ -364,7 +364,7 @@ func TestMovingADepartmentRevokesItsMembers(t *testing.T) {
 	if _, _, err := w.org.UpsertDepartment(sys, identity.UpsertDepartmentRequest{OriginDepartmentID: "east", Name: "East", OriginParentID: "support"}); err != nil {
 		t.Fatal(err)
 	}
-	wantRevoked(t, w.check(t, w.revocations, moved.AccessToken), "department changed")
+	wantRevoked(t, w.check(t, w.revocations, moved.AccessToken), "department changed; sign in again")
 	if _, err := w.auth.Refresh(ctx, identity.RefreshRequest{RefreshToken: moved.RefreshToken}); !errs.Is(err, errs.ReasonUnauthenticated) {
 		t.Fatalf("refresh after the move: %v", err)
 	}
@@ -403,7 +403,7 @@ func TestMovingADepartmentBackRevokesItsMembers(t *testing.T) {
 	if !strings.HasPrefix(c.DepartmentPath, w.support.Path) {
 		t.Fatalf("the token signed meanwhile carries %q, want a path under support", c.DepartmentPath)
 	}
-	wantRevoked(t, w.check(t, w.revocations, elsewhere.AccessToken), "department changed")
+	wantRevoked(t, w.check(t, w.revocations, elsewhere.AccessToken), "department changed; sign in again")
 }
 
 // An admin setting a user's password, while another admin disables the
