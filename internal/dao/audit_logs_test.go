@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -165,6 +166,63 @@ func TestAuditAppendFullChunks(t *testing.T) {
 		got, err := store.Entries(ctx, 2, 0, 1)
 		if err != nil || len(got) != 1 || got[0].TargetID != `it's \1 "销售"`+"\x00\n" || got[0].Time != t0.Add(1500*time.Microsecond).Truncate(time.Millisecond) {
 			t.Fatalf("first record of tenant 2: %+v %v", got, err)
+		}
+	})
+}
+
+// TestAuditVerifyReadsARowSharingASeq: with the unique key on (tenant_id,
+// seq) dropped, a row written at the seq of the last record of one page
+// of Verify's reading, hashed onto the record before that seq, is still
+// read and reported: a forged record the listing shows must not pass
+// because it shares its seq with a genuine one.
+func TestAuditVerifyReadsARowSharingASeq(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		trail := dao.NewAuditLogs(db)
+		t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		const n = 1001 // one page of Verify's reading and one more
+		for b := 0; b < n; b += 200 {
+			var recs []auditlog.Record
+			for i := b; i < min(b+200, n); i++ {
+				recs = append(recs, auditRecord(1, i, t0.Add(time.Duration(i)*time.Second)))
+			}
+			if err := trail.Append(ctx, recs); err != nil {
+				t.Fatal(err)
+			}
+		}
+		one := int64(1)
+		if err := auditlog.Verify(ctx, trail, &one, nil); err != nil {
+			t.Fatalf("intact chain: %v", err)
+		}
+		drop := "DROP INDEX uniq_audit_logs_seq"
+		if db.Name() == "mysql" {
+			drop = "ALTER TABLE audit_logs DROP INDEX uniq_audit_logs_seq"
+		}
+		if err := db.Exec(drop).Error; err != nil {
+			t.Fatal(err)
+		}
+		const seq = 1000
+		prev, err := trail.Entries(ctx, 1, seq-2, 1)
+		if err != nil || len(prev) != 1 || prev[0].Seq != seq-1 {
+			t.Fatalf("record %d: %+v %v", seq-1, prev, err)
+		}
+		forged := auditRecord(1, 7, t0.Add(seq*time.Second))
+		forged.Operation, forged.TargetType, forged.TargetID = "conversation.delete", "conversation", "42"
+		hash := auditlog.Hash(prev[0].Hash, 1, seq, forged)
+		if err := db.Exec("INSERT INTO audit_logs (tenant_id, seq, occurred_at, actor_kind, actor_id, client_addr, operation, target_type, target_id, result, request_id, prev_hash, hash) "+
+			"VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", seq, forged.Time, forged.ActorKind, forged.ActorID, forged.ClientAddr,
+			forged.Operation, forged.TargetType, forged.TargetID, forged.Result, forged.RequestID, prev[0].Hash, hash).Error; err != nil {
+			t.Fatal(err)
+		}
+		// Without the key, the two rows at seq come in any order: the one
+		// read second is reported, the forged one or the genuine one.
+		var ids []int64
+		if err := db.Raw("SELECT id FROM audit_logs WHERE tenant_id = 1 AND seq = ?", seq).Scan(&ids).Error; err != nil || len(ids) != 2 {
+			t.Fatalf("rows at seq %d: %v %v", seq, ids, err)
+		}
+		var b *auditlog.Broken
+		if err := auditlog.Verify(ctx, trail, &one, nil); !errors.As(err, &b) || !slices.Contains(ids, b.ID) || b.Seq != seq {
+			t.Fatalf("a forged record sharing seq %d (ids %v): verify says %v", seq, ids, err)
 		}
 	})
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/megaview/mgvcore/internal/dao"
 	"github.com/megaview/mgvcore/internal/logic/audit"
 )
 
@@ -166,5 +167,62 @@ func TestAuditTakenPositionHoldsBackNoTenant(t *testing.T) {
 	}
 	if out, ok := auditVerify(t, s, "--tenant", fmt.Sprint(f.Tenant.ID)); ok || !strings.Contains(out, "beyond the chain's head") {
 		t.Errorf("verify with the forged row: passed=%v\n%s", ok, out)
+	}
+}
+
+// TestAuditVerifyFindsARowSharingASeq: on MariaDB, with the unique key on
+// (tenant_id, seq) dropped, a forged record written at the seq of the last
+// row of `audit verify`'s first page, hashed onto the record before it,
+// is read and named: sharing its seq with a genuine record does not hide it.
+func TestAuditVerifyFindsARowSharingASeq(t *testing.T) {
+	s := NewService(t, mysqlEnv(t))
+	f := NewFixture(t, s)
+	// More records than one page of verify's reading, written by the
+	// service's own store.
+	store := dao.NewAuditLogs(f.DB)
+	t0 := time.Now().UTC()
+	for b := range 6 {
+		recs := make([]audit.Record, 200)
+		for i := range recs {
+			recs[i] = audit.Normalize(audit.Record{TenantID: f.Tenant.ID, ActorKind: audit.ActorUser, ActorID: f.Admin.ID,
+				Operation: "search", RequestID: fmt.Sprintf("r-%d-%d", b, i)}, t0)
+		}
+		if err := store.Append(t.Context(), recs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tenant := fmt.Sprint(f.Tenant.ID)
+	if out, ok := auditVerify(t, s, "--tenant", tenant); !ok {
+		t.Fatalf("intact chain:\n%s", out)
+	}
+	rows := auditRows(t, f.DB, f.Tenant.ID)
+	at := rows[999] // the last row of verify's first page
+	if err := f.DB.Exec("ALTER TABLE audit_logs DROP INDEX uniq_audit_logs_seq").Error; err != nil {
+		t.Fatal(err)
+	}
+	forged := at.Record
+	forged.Operation, forged.TargetType, forged.TargetID = "conversation.delete", "conversation", "42"
+	if err := f.DB.Exec("INSERT INTO audit_logs (tenant_id, seq, occurred_at, actor_kind, actor_id, client_addr, operation, target_type, target_id, result, request_id, prev_hash, hash) "+
+		"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", f.Tenant.ID, at.Seq, forged.Time, forged.ActorKind, forged.ActorID, forged.ClientAddr,
+		forged.Operation, forged.TargetType, forged.TargetID, forged.Result, forged.RequestID, at.PrevHash,
+		audit.Hash(at.PrevHash, f.Tenant.ID, at.Seq, forged)).Error; err != nil {
+		t.Fatal(err)
+	}
+	var id int64
+	if err := f.DB.Raw("SELECT MAX(id) FROM audit_logs WHERE tenant_id = ? AND seq = ?", f.Tenant.ID, at.Seq).Scan(&id).Error; err != nil || id == at.ID {
+		t.Fatalf("forged row: id %d, %v", id, err)
+	}
+	// Without the key, the two rows at the seq come in any order: the one
+	// read second is named, the forged one or the genuine one.
+	for _, args := range [][]string{{"--tenant", tenant}, nil} {
+		out, ok := auditVerify(t, s, args...)
+		named := false
+		for _, row := range []int64{id, at.ID} {
+			named = named || strings.Contains(out, fmt.Sprintf("tenant %s: audit record id %d (seq %d): ", tenant, row, at.Seq))
+		}
+		if ok || !named {
+			t.Errorf("verify %v passed=%v, want it to fail naming record id %d or %d at seq %d:\n%s", args, ok, id, at.ID, at.Seq, out)
+		}
+		t.Log(strings.TrimSpace(out))
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -98,13 +99,16 @@ func (v *verifyTrail) Ends(context.Context, int64) (ChainEnds, error) {
 }
 
 func (v *verifyTrail) Entries(_ context.Context, _, after int64, limit int) ([]Entry, error) {
+	rows := slices.Clone(v.rows)
+	// Rows that share a seq come in id order here; a database without
+	// the unique key gives them in any order.
+	slices.SortFunc(rows, func(a, b Entry) int { return cmp.Or(cmp.Compare(a.Seq, b.Seq), cmp.Compare(a.ID, b.ID)) })
 	var out []Entry
-	for _, e := range v.rows {
+	for _, e := range rows {
 		if e.Seq > after && len(out) < limit {
 			out = append(out, e)
 		}
 	}
-	slices.SortFunc(out, func(a, b Entry) int { return cmp.Compare(a.Seq, b.Seq) })
 	return out, nil
 }
 
@@ -169,6 +173,35 @@ func TestVerifyChecksEveryRow(t *testing.T) {
 			var b *Broken
 			if !errors.As(err, &b) || b.ID != tc.wantID || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "tenant 5") {
 				t.Fatalf("got %v, want record id %d reported: %q", err, tc.wantID, tc.want)
+			}
+		})
+	}
+}
+
+// TestVerifyReadsRowsSharingASeqAcrossPages: a row sharing the seq of the
+// last row of a page (the unique key on the seq dropped), hashed onto the
+// record before it, is read on the next page and reported, whichever of
+// the two has the lower id.
+func TestVerifyReadsRowsSharingASeqAcrossPages(t *testing.T) {
+	const tenant = 5
+	entries, head := Chain(tenant, Link{Hash: Genesis}, sample(verifyPage+1))
+	for i := range entries {
+		entries[i].ID = int64(100 + i)
+	}
+	ends := ChainEnds{Found: true, Anchor: Link{Hash: Genesis}, Head: head}
+	at := entries[verifyPage-1]
+	forged := at.Record
+	forged.Operation = "conversation.delete"
+	for _, id := range []int64{at.ID + 10000, 1} {
+		t.Run(strconv.FormatInt(id, 10), func(t *testing.T) {
+			row := Entry{ID: id, Record: forged, Seq: at.Seq, PrevHash: at.PrevHash, Hash: Hash(at.PrevHash, tenant, at.Seq, forged)}
+			one := int64(tenant)
+			err := Verify(context.Background(), &verifyTrail{ends: ends, rows: append(slices.Clone(entries), row)}, &one, nil)
+			// The second of the two in id order is the one out of place.
+			want := max(id, at.ID)
+			var b *Broken
+			if !errors.As(err, &b) || b.ID != want || b.Seq != at.Seq {
+				t.Fatalf("got %v, want record id %d at seq %d reported", err, want, at.Seq)
 			}
 		})
 	}
