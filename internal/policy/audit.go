@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 
 	"github.com/megaview/mgvcore/internal/errs"
@@ -46,48 +47,61 @@ func Audit(rec audit.Recorder, rules map[string]AuditRule) Middleware {
 				return next(ctx, req)
 			}
 			call := &audit.Call{RequestID: info.RequestID(), ClientAddr: info.ClientIP}
-			resp, err := next(audit.WithCall(ctx, call), req)
-
-			r := audit.Record{Operation: rule.Name, TargetType: rule.TargetType, Result: audit.ResultOK,
-				RequestID: call.RequestID, ClientAddr: call.ClientAddr}
-			if err != nil {
-				r.Result = errs.ReasonOf(err)
-			} else if st := info.SuccessStatus(); st >= 400 {
-				r.Result = strconv.Itoa(st)
-			}
-			tenant, kind, id, noted, targetType, targetID := call.Noted()
-			switch c := info.Caller(); {
-			case noted:
-				r.TenantID, r.ActorKind, r.ActorID = tenant, kind, id
-			case c.AppID != "":
-				r.TenantID, _ = strconv.ParseInt(c.TenantID, 10, 64)
-				r.ActorKind = audit.ActorApp
-				r.ActorID, _ = strconv.ParseInt(c.AppID, 10, 64)
-			case c.UserID != "":
-				r.TenantID, _ = strconv.ParseInt(c.TenantID, 10, 64)
-				r.ActorKind = audit.ActorUser
-				r.ActorID, _ = strconv.ParseInt(c.UserID, 10, 64)
-			case rule.Anonymous:
-				r.ActorKind = audit.ActorAnonymous
-			default:
-				// Refused before anyone was known: there is no tenant to
-				// charge it to, and the access log has it.
-				return resp, err
-			}
-			switch {
-			case targetType != "":
-				r.TargetType, r.TargetID = targetType, targetID
-			default:
-				if p, ok := info.Carrier.(Params); ok {
-					for _, name := range rule.TargetParams {
-						if r.TargetID = p.Param(name); r.TargetID != "" {
-							break
-						}
-					}
+			// A handler that panics failed too: its record says INTERNAL
+			// (a write may have committed before the panic), and the
+			// panic goes on to Recover, which logs it and answers.
+			defer func() {
+				if p := recover(); p != nil {
+					record(ctx, rec, rule, info, call, errs.Internal(fmt.Errorf("panic: %v", p)))
+					panic(p)
 				}
-			}
-			rec.Record(ctx, r)
+			}()
+			resp, err := next(audit.WithCall(ctx, call), req)
+			record(ctx, rec, rule, info, call, err)
 			return resp, err
 		}
 	}
+}
+
+// record takes the audit record of a call that ended with err.
+func record(ctx context.Context, rec audit.Recorder, rule AuditRule, info *Info, call *audit.Call, err error) {
+	r := audit.Record{Operation: rule.Name, TargetType: rule.TargetType, Result: audit.ResultOK,
+		RequestID: call.RequestID, ClientAddr: call.ClientAddr}
+	if err != nil {
+		r.Result = errs.ReasonOf(err)
+	} else if st := info.SuccessStatus(); st >= 400 {
+		r.Result = strconv.Itoa(st)
+	}
+	tenant, kind, id, noted, targetType, targetID := call.Noted()
+	switch c := info.Caller(); {
+	case noted:
+		r.TenantID, r.ActorKind, r.ActorID = tenant, kind, id
+	case c.AppID != "":
+		r.TenantID, _ = strconv.ParseInt(c.TenantID, 10, 64)
+		r.ActorKind = audit.ActorApp
+		r.ActorID, _ = strconv.ParseInt(c.AppID, 10, 64)
+	case c.UserID != "":
+		r.TenantID, _ = strconv.ParseInt(c.TenantID, 10, 64)
+		r.ActorKind = audit.ActorUser
+		r.ActorID, _ = strconv.ParseInt(c.UserID, 10, 64)
+	case rule.Anonymous:
+		r.ActorKind = audit.ActorAnonymous
+	default:
+		// Refused before anyone was known: there is no tenant to
+		// charge it to, and the access log has it.
+		return
+	}
+	switch {
+	case targetType != "":
+		r.TargetType, r.TargetID = targetType, targetID
+	default:
+		if p, ok := info.Carrier.(Params); ok {
+			for _, name := range rule.TargetParams {
+				if r.TargetID = p.Param(name); r.TargetID != "" {
+					break
+				}
+			}
+		}
+	}
+	rec.Record(ctx, r)
 }

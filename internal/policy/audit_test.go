@@ -116,3 +116,25 @@ func BenchmarkAuditRequestPath(b *testing.B) {
 		}
 	})
 }
+
+// TestAuditRecordsAPanickingCall: a handler that panics (after writing,
+// perhaps) leaves its record, INTERNAL, with the target it noted; the
+// panic goes on to Recover, which answers INTERNAL.
+func TestAuditRecordsAPanickingCall(t *testing.T) {
+	var rec recorded
+	rules := map[string]AuditRule{"/mgv.web.v1.T/Delete": {Name: "thing.delete", TargetType: "thing", TargetParams: []string{"id"}}}
+	info := &Info{Operation: "/mgv.web.v1.T/Delete", ClientIP: "203.0.113.9", Carrier: paramCarrier{
+		mapCarrier: mapCarrier{in: map[string]string{}, out: map[string]string{}}, params: map[string]string{"id": "31"}, status: http.StatusNoContent}}
+	info.SetRequestID("req-8")
+	info.SetCaller(Caller{TenantID: "4", UserID: "9"})
+	panics := func(context.Context, any) (any, error) { panic("index out of range") }
+	_, err := Chain(Recover(zerolog.Nop()), Audit(&rec, rules))(panics)(WithInfo(context.Background(), info), nil)
+	if !errs.Is(err, errs.ReasonInternal) {
+		t.Fatalf("the call answered %v, want INTERNAL", err)
+	}
+	want := audit.Record{TenantID: 4, ActorKind: "user", ActorID: 9, ClientAddr: "203.0.113.9", Operation: "thing.delete",
+		TargetType: "thing", TargetID: "31", Result: errs.ReasonInternal, RequestID: "req-8"}
+	if len(rec) != 1 || rec[0] != want {
+		t.Fatalf("records of a panicking call: %+v, want %+v", rec, want)
+	}
+}
