@@ -25,9 +25,6 @@ func (a authenticator) Authenticate(ctx context.Context, token string) (context.
 	if err != nil {
 		return ctx, policy.Caller{}, err
 	}
-	if err := a.revocations.Check(claims); err != nil {
-		return ctx, policy.Caller{}, err
-	}
 	scope := claims.Scope()
 	caller := policy.Caller{TenantID: strconv.FormatInt(scope.TenantID, 10), Role: scope.Role, Tier: claims.Tier}
 	if caller.Tier == "" {
@@ -38,6 +35,11 @@ func (a authenticator) Authenticate(ctx context.Context, token string) (context.
 	}
 	if scope.AppID != 0 {
 		caller.AppID = strconv.FormatInt(scope.AppID, 10)
+	}
+	if err := a.revocations.Check(claims); err != nil {
+		// The token is genuine and unexpired: who sent it is known, and
+		// the audit trail charges the refused call to them.
+		return ctx, caller, err
 	}
 	ctx = access.WithCredential(ctx, credential{claims: claims, tokens: a.tokens, revocations: a.revocations})
 	return model.WithScope(ctx, scope), caller, nil

@@ -353,3 +353,49 @@ func TestAuditEscapesHiddenCharactersOfATarget(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditRecordsCallsWithARevokedToken: on MariaDB, a delete sent with
+// a genuine token that was revoked, an app's after the app was disabled
+// (gRPC) and a user's after they signed out (HTTP), is refused and leaves
+// its record, charged to the token's app or user, with TOKEN_REVOKED; the
+// conversation stays.
+func TestAuditRecordsCallsWithARevokedToken(t *testing.T) {
+	s := NewService(t, mysqlEnv(t))
+	f := NewFixture(t, s)
+	s.Start()
+	admin := f.Token(t, f.Admin)
+	p := newPartner(t, s.GRPC(), f.AppToken(t))
+	conv := p.create("revoked-token-1", f.Reps[0].ID, time.Now().Add(-time.Hour), 60000, nil)
+
+	authCall(t, s, "POST", fmt.Sprintf("/api/v1/apps/%d/disable", f.App.ID), admin, nil).want(t, 200, "")
+	_, err := p.conv.DeleteConversation(p.ctx, &openv1.DeleteConversationRequest{ConversationId: conv})
+	if _, reason := authGRPCReason(err); reason != "TOKEN_REVOKED" {
+		t.Fatalf("delete with the disabled app's token: %v (%s), want TOKEN_REVOKED", err, reason)
+	}
+	authCall(t, s, "POST", "/api/v1/auth/logout", admin, nil).want(t, 200, "")
+	authCall(t, s, "DELETE", fmt.Sprintf("/api/v1/conversations/%d", conv), admin, nil).want(t, 401, "TOKEN_REVOKED")
+	if !WaitGone(s.Signal(syscall.SIGTERM), 30*time.Second) {
+		t.Fatal("the service did not stop")
+	}
+
+	refused := findAudit(auditRows(t, f.DB, f.Tenant.ID), "conversation.delete", "TOKEN_REVOKED")
+	target := fmt.Sprint(conv)
+	for _, want := range []struct {
+		kind string
+		id   int64
+	}{{audit.ActorApp, f.App.ID}, {audit.ActorUser, f.Admin.ID}} {
+		n := 0
+		for _, r := range refused {
+			if r.ActorKind == want.kind && r.ActorID == want.id && r.TargetType == "conversation" && r.TargetID == target {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("refused deletes by %s %d: %d records, want 1 (all refused: %+v)", want.kind, want.id, n, refused)
+		}
+	}
+	var left int64
+	if err := f.DB.Raw("SELECT COUNT(*) FROM conversations WHERE id = ?", conv).Scan(&left).Error; err != nil || left != 1 {
+		t.Fatalf("the conversation: %d rows, %v", left, err)
+	}
+}

@@ -36,7 +36,9 @@ type Params interface {
 // Audit records one audit entry per call of each operation that rules
 // audit, after the call, with its result (ok or the error's reason). It
 // runs before auth, so it sees refused calls too; the caller is the one
-// auth established, or the one a sign-in noted. It writes through rec,
+// auth established, the one a sign-in noted, or the one whose genuine but
+// revoked token auth refused (a disabled user, a deleted app: their
+// attempts are charged to them). It writes through rec,
 // which queues the record: the call does not wait for the database.
 func Audit(rec audit.Recorder, rules map[string]AuditRule) Middleware {
 	return func(next Handler) Handler {
@@ -73,7 +75,11 @@ func record(ctx context.Context, rec audit.Recorder, rule AuditRule, info *Info,
 		r.Result = strconv.Itoa(st)
 	}
 	tenant, kind, id, noted, targetType, targetID := call.Noted()
-	switch c := info.Caller(); {
+	c := info.Caller()
+	if c.TenantID == "" {
+		c = info.Refused()
+	}
+	switch {
 	case noted:
 		r.TenantID, r.ActorKind, r.ActorID = tenant, kind, id
 	case c.AppID != "":

@@ -138,3 +138,58 @@ func TestAuditRecordsAPanickingCall(t *testing.T) {
 		t.Fatalf("records of a panicking call: %+v, want %+v", rec, want)
 	}
 }
+
+// tokenAuth authenticates "good", and refuses "revoked" naming its caller
+// (a genuine token whose account was disabled) and anything else naming
+// none (a forged or expired token).
+type tokenAuth struct{ caller Caller }
+
+func (a tokenAuth) Authenticate(ctx context.Context, token string) (context.Context, Caller, error) {
+	switch token {
+	case "good":
+		return ctx, a.caller, nil
+	case "revoked":
+		return ctx, a.caller, errs.Of(errs.ReasonTokenRevoked, "this token was revoked: the account was disabled")
+	}
+	return ctx, Caller{}, errs.Unauthenticated("invalid token")
+}
+
+// TestAuditChargesARevokedTokensCallToItsCaller: a write sent with a
+// genuine token that was revoked (a disabled user, a deleted app) is
+// refused and recorded, charged to the token's caller with the reason; a
+// token that names no one (forged, expired) leaves no record.
+func TestAuditChargesARevokedTokensCallToItsCaller(t *testing.T) {
+	rules := map[string]AuditRule{"/mgv.open.v1.Test/Do": {Name: "thing.delete", TargetType: "thing", TargetParams: []string{"id"}}}
+	for _, c := range []Caller{{TenantID: "4", UserID: "9", Role: "admin"}, {TenantID: "4", AppID: "2", Role: "app"}} {
+		call := func(token string) (recorded, error) {
+			var rec recorded
+			info := &Info{Operation: "/mgv.open.v1.Test/Do", ClientIP: "203.0.113.9", Carrier: paramCarrier{
+				mapCarrier: mapCarrier{in: map[string]string{"Authorization": "Bearer " + token}, out: map[string]string{}},
+				params:     map[string]string{"id": "31"}, status: http.StatusNoContent}}
+			info.SetRequestID("req-9")
+			ran := false
+			h := Chain(Audit(&rec, rules), Auth(tokenAuth{caller: c}, nil))(func(context.Context, any) (any, error) { ran = true; return nil, nil })
+			_, err := h(WithInfo(context.Background(), info), nil)
+			if ran != (token == "good") {
+				t.Fatalf("token %q: handler ran %v", token, ran)
+			}
+			return rec, err
+		}
+		kind, id := "user", int64(9)
+		if c.AppID != "" {
+			kind, id = "app", 2
+		}
+		got, err := call("revoked")
+		want := audit.Record{TenantID: 4, ActorKind: kind, ActorID: id, ClientAddr: "203.0.113.9", Operation: "thing.delete",
+			TargetType: "thing", TargetID: "31", Result: errs.ReasonTokenRevoked, RequestID: "req-9"}
+		if !errs.Is(err, errs.ReasonTokenRevoked) || len(got) != 1 || got[0] != want {
+			t.Fatalf("a revoked token of a %s: %v %+v, want %+v", kind, err, got, want)
+		}
+		if got, err := call("forged"); !errs.Is(err, errs.ReasonUnauthenticated) || len(got) != 0 {
+			t.Fatalf("a token naming no one: %v %+v", err, got)
+		}
+		if got, _ := call("good"); len(got) != 1 || got[0].Result != audit.ResultOK || got[0].ActorID != id {
+			t.Fatalf("a good token of a %s: %+v", kind, got)
+		}
+	}
+}

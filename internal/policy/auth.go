@@ -8,7 +8,9 @@ import (
 )
 
 // Authenticator turns a bearer token into the caller and a context carrying
-// the caller's data scope.
+// the caller's data scope. A genuine token it refuses for a reason other
+// than its signature or expiry (a revoked one) still names its caller
+// alongside the error; any other refusal names none.
 type Authenticator interface {
 	Authenticate(ctx context.Context, token string) (context.Context, Caller, error)
 }
@@ -31,6 +33,9 @@ func Auth(a Authenticator, public map[string]bool) Middleware {
 			if err != nil {
 				if public[info.Operation] || !isAPI(info) {
 					return next(ctx, req)
+				}
+				if caller.TenantID != "" {
+					info.SetRefused(caller)
 				}
 				return nil, err
 			}

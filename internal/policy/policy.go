@@ -64,6 +64,7 @@ type Info struct {
 	requestID string
 	traceID   string
 	caller    Caller
+	refused   Caller
 }
 
 // Caller is who is calling, as established by auth.
@@ -128,6 +129,14 @@ func (i *Info) SetCaller(c Caller) { i.mu.Lock(); i.caller = c; i.mu.Unlock() }
 
 // Caller is the authenticated caller; zero when anonymous.
 func (i *Info) Caller() Caller { i.mu.Lock(); defer i.mu.Unlock(); return i.caller }
+
+// SetRefused records the caller a genuine token named when auth refused
+// that token (revoked): not authenticated, but known, so that the audit
+// trail charges the refused call to it.
+func (i *Info) SetRefused(c Caller) { i.mu.Lock(); i.refused = c; i.mu.Unlock() }
+
+// Refused is the caller whose genuine token auth refused; zero when none.
+func (i *Info) Refused() Caller { i.mu.Lock(); defer i.mu.Unlock(); return i.refused }
 
 type infoKey struct{}
 
