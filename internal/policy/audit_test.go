@@ -1,8 +1,10 @@
 package policy
 
 import (
+	"bytes"
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -127,10 +129,15 @@ func TestAuditRecordsAPanickingCall(t *testing.T) {
 		mapCarrier: mapCarrier{in: map[string]string{}, out: map[string]string{}}, params: map[string]string{"id": "31"}, status: http.StatusNoContent}}
 	info.SetRequestID("req-8")
 	info.SetCaller(Caller{TenantID: "4", UserID: "9"})
-	panics := func(context.Context, any) (any, error) { panic("index out of range") }
-	_, err := Chain(Recover(zerolog.Nop()), Audit(&rec, rules))(panics)(WithInfo(context.Background(), info), nil)
+	var logged bytes.Buffer
+	_, err := Chain(Recover(zerolog.New(&logged)), Audit(&rec, rules))(panickingHandler)(WithInfo(context.Background(), info), nil)
 	if !errs.Is(err, errs.ReasonInternal) {
 		t.Fatalf("the call answered %v, want INTERNAL", err)
+	}
+	// The audit policy does not recover the panic: Recover logs the
+	// stack of where it happened.
+	if !strings.Contains(logged.String(), "panickingHandler") {
+		t.Errorf("Recover's log does not show where the handler panicked:\n%s", logged.String())
 	}
 	want := audit.Record{TenantID: 4, ActorKind: "user", ActorID: 9, ClientAddr: "203.0.113.9", Operation: "thing.delete",
 		TargetType: "thing", TargetID: "31", Result: errs.ReasonInternal, RequestID: "req-8"}
@@ -193,3 +200,5 @@ func TestAuditChargesARevokedTokensCallToItsCaller(t *testing.T) {
 		}
 	}
 }
+
+func panickingHandler(context.Context, any) (any, error) { panic("index out of range") }
