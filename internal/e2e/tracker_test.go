@@ -5,6 +5,7 @@ package e2e
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -17,6 +18,7 @@ import (
 
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
 	"github.com/megaview/mgvcore/internal/http/controller"
+	"github.com/megaview/mgvcore/internal/logic/tracker"
 	"github.com/megaview/mgvcore/internal/model"
 )
 
@@ -265,5 +267,54 @@ func TestTrackerGRPCErrors(t *testing.T) {
 	_, err = repStats.GetRepStats(ctx, badRange)
 	if code, _, md := rpcReason(err); code != codes.InvalidArgument || md["field"] != "end_time" {
 		t.Errorf("GetRepStats, bad end_time: %v, want INVALID_ARGUMENT naming end_time", err)
+	}
+}
+
+// Overlapping keywords ("啊", "啊啊", …) make every sentence of a transcript
+// hit every keyword. On the real binary and MariaDB, a conversation keeps
+// at most tracker.MaxHitsPerConversation hits of a tracker, both when its
+// transcript is written and when a new tracker is applied to it, and its
+// detail counts those.
+func TestTrackerHitsPerConversationBoundedOnMariaDB(t *testing.T) {
+	var kws []string
+	for i := 1; i <= 50; i++ {
+		kws = append(kws, strings.Repeat("啊", i))
+	}
+	s := NewService(t, mysqlEnv(t))
+	f := NewFixture(t, s)
+	s.Start()
+	admin := f.Token(t, f.Admin)
+	var before controller.TrackerJSON
+	authCall(t, s, http.MethodPost, "/api/v1/trackers", admin, map[string]any{"name": "filler", "keywords": kws}).
+		want(t, http.StatusCreated, "").decode(t, &before)
+	waitHits(t, s, f, before.ID, []string{})
+
+	// 60 sentences of 50 hits each: 3,000 hits unbounded.
+	lines := make([]string, 0, 120)
+	for range 60 {
+		lines = append(lines, "cust", strings.Repeat("啊", 60))
+	}
+	p := newPartner(t, s.GRPC(), f.AppToken(t))
+	c := p.create("trk-bounded", f.Reps[0].ID, time.Now().UTC().Add(-time.Hour).Truncate(time.Second), 200_000, nil)
+	if _, err := p.put(c, said(lines...), 20); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(storedHits(t, f, before.ID)); got != tracker.MaxHitsPerConversation {
+		t.Errorf("hits written with the transcript: %d, want %d", got, tracker.MaxHitsPerConversation)
+	}
+
+	var after controller.TrackerJSON
+	authCall(t, s, http.MethodPost, "/api/v1/trackers", admin, map[string]any{"name": "filler again", "keywords": kws[:40]}).
+		want(t, http.StatusCreated, "").decode(t, &after)
+	deadline := time.Now().Add(10 * time.Second)
+	for len(storedHits(t, f, after.ID)) != tracker.MaxHitsPerConversation || listTrackers(t, s, admin)[1].Applying {
+		if time.Now().After(deadline) {
+			t.Fatalf("hits of the re-applied tracker: %d, want %d", len(storedHits(t, f, after.ID)), tracker.MaxHitsPerConversation)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	want := map[int64]int64{before.ID: tracker.MaxHitsPerConversation, after.ID: tracker.MaxHitsPerConversation}
+	if got := hitCounts(t, s, admin, c); !maps.Equal(got, want) {
+		t.Errorf("hit counts of the conversation: %v, want %v", got, want)
 	}
 }

@@ -28,9 +28,21 @@ import (
 //     预计下周签约).
 //   - One sentence gives at most one hit per keyword, however often it
 //     repeats there.
+//   - One conversation keeps at most MaxHitsPerConversation hits of a
+//     tracker: the first ones, in the order of Match. Without the bound, a
+//     transcript gives up to a hit per sentence per keyword of the tenant:
+//     with overlapping keywords ("啊", "啊啊", … "啊"×64) every sentence can
+//     hit them all, and one transcript of 20,000 sentences against 200
+//     trackers of 100 keywords would be 400 million hits, held in memory
+//     and written in one transaction. A tracker that hits more often than
+//     that in one call says nothing more by its count.
 //   - The tracker's affiliation picks whose sentences count: internal
 //     speakers, or external ones, where a speaker of unknown affiliation or
 //     without a participant row counts as external (as in the metrics).
+
+// MaxHitsPerConversation is the most hits of one tracker that one
+// conversation keeps.
+const MaxHitsPerConversation = 2000
 
 // Match finds the hits of trackers in one conversation's transcript.
 func Match(trackers []model.Tracker, sentences []model.Sentence, participants []model.Participant) []model.TrackerHit {
@@ -112,7 +124,9 @@ func NewMatcher(trackers []model.Tracker) *Matcher {
 func (m *Matcher) Empty() bool { return len(m.keywords) == 0 }
 
 // Match finds the hits in the sentences of one conversation, ordered by
-// sentence (seq), tracker id and the tracker's keyword list.
+// sentence (seq), tracker id and the tracker's keyword list; a tracker's
+// hits end at its MaxHitsPerConversation-th, and the matching once every
+// tracker has that many.
 func (m *Matcher) Match(sentences []model.Sentence, participants []model.Participant) []model.TrackerHit {
 	if m.Empty() {
 		return nil
@@ -128,8 +142,13 @@ func (m *Matcher) Match(sentences []model.Sentence, participants []model.Partici
 	}
 	var hits []model.TrackerHit
 	seen := make([]bool, len(m.keywords))
-	var found []int // keyword numbers hit by the current sentence
+	var found []int                      // keyword numbers hit by the current sentence
+	kept := make([]int, len(m.trackers)) // hits of each tracker so far
+	full := 0                            // trackers that have all the hits they keep
 	for _, s := range order {
+		if full == len(m.trackers) {
+			break
+		}
 		toks := matchTokens(s.Text)
 		side := model.AffiliationExternal
 		if internal[s.SpeakerKey] {
@@ -139,8 +158,9 @@ func (m *Matcher) Match(sentences []model.Sentence, participants []model.Partici
 		for i := range toks {
 			for n, j := m.root.next[toks[i]], i+1; n != nil; j++ {
 				for _, k := range n.ends {
-					aff := m.trackers[m.keywords[k].tracker].affiliation
-					if !seen[k] && (aff == model.AffiliationAnyone || aff == side) {
+					tr := m.keywords[k].tracker
+					aff := m.trackers[tr].affiliation
+					if !seen[k] && kept[tr] < MaxHitsPerConversation && (aff == model.AffiliationAnyone || aff == side) {
 						seen[k] = true
 						found = append(found, k)
 					}
@@ -155,6 +175,12 @@ func (m *Matcher) Match(sentences []model.Sentence, participants []model.Partici
 		for _, k := range found {
 			seen[k] = false
 			kw := &m.keywords[k]
+			if kept[kw.tracker] == MaxHitsPerConversation {
+				continue
+			}
+			if kept[kw.tracker]++; kept[kw.tracker] == MaxHitsPerConversation {
+				full++
+			}
 			t := &m.trackers[kw.tracker]
 			hits = append(hits, model.TrackerHit{
 				TenantID: t.tenantID, TrackerID: t.id, ConversationID: s.ConversationID,

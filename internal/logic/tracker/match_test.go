@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/megaview/mgvcore/internal/model"
@@ -124,6 +125,58 @@ func TestMatchOrderAndBadRows(t *testing.T) {
 	}
 	if hits := Match(nil, sentences, nil); len(hits) != 0 {
 		t.Errorf("no trackers: %v", hits)
+	}
+}
+
+// Overlapping keywords make every sentence hit every keyword; a tracker
+// keeps its first MaxHitsPerConversation hits of a conversation, in the
+// order of Match, whatever the other trackers matched alongside, and a
+// tracker with few hits keeps them all.
+func TestMatchHitsPerConversationBounded(t *testing.T) {
+	var kws []string
+	for i := 1; i <= 50; i++ {
+		kws = append(kws, strings.Repeat("啊", i))
+	}
+	greedy := tracker(1, model.AffiliationAnyone, kws...)
+	also := tracker(2, model.AffiliationAnyone, kws[:40]...)
+	rare := tracker(3, model.AffiliationAnyone, "预算")
+	sentences := make([]model.Sentence, 200)
+	for i := range sentences {
+		sentences[i] = model.Sentence{Seq: i, SpeakerKey: "A", Text: strings.Repeat("啊", 60)}
+	}
+	sentences[150].Text += "预算"
+	sentences[199].Text += "预算"
+
+	hits := Match([]model.Tracker{greedy, also, rare}, sentences, nil)
+	per := map[int64][]string{}
+	for _, h := range hits {
+		per[h.TrackerID] = append(per[h.TrackerID], fmt.Sprintf("%d:%s", h.Seq, h.Phrase))
+	}
+	if n := len(per[1]); n != MaxHitsPerConversation {
+		t.Errorf("tracker 1 kept %d hits, want %d", n, MaxHitsPerConversation)
+	}
+	if n := len(per[2]); n != MaxHitsPerConversation {
+		t.Errorf("tracker 2 kept %d hits, want %d", n, MaxHitsPerConversation)
+	}
+	if want := []string{"150:预算", "199:预算"}; !slices.Equal(per[3], want) {
+		t.Errorf("tracker 3: %q, want %q", per[3], want)
+	}
+	// The first ones: 40 whole sentences of 50 hits for tracker 1.
+	if first, last := per[1][0], per[1][len(per[1])-1]; first != "0:啊" || last != "39:"+strings.Repeat("啊", 50) {
+		t.Errorf("tracker 1 kept %s .. %s", first, last)
+	}
+	// Alone, as its re-application matches it, a tracker keeps the same.
+	for _, tr := range []model.Tracker{greedy, also, rare} {
+		alone := hitKeys(Match([]model.Tracker{tr}, sentences, nil))
+		var together []string
+		for _, h := range hitKeys(hits) {
+			if strings.HasPrefix(h, fmt.Sprint(tr.ID, ":")) {
+				together = append(together, h)
+			}
+		}
+		if !slices.Equal(alone, together) {
+			t.Errorf("tracker %d: %d hits alone, %d with the others", tr.ID, len(alone), len(together))
+		}
 	}
 }
 
