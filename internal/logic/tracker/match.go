@@ -55,15 +55,25 @@ type Matcher struct {
 	// keywords of all trackers, numbered in the order of tracker id and
 	// then of the tracker's list, which is the order of hits in a sentence.
 	keywords []compiledKeyword
-	// root of a trie of the keywords' tokens: from each position of a
-	// sentence the walk goes only as far as some keyword still matches,
-	// whatever the number of keywords.
+	// root of a trie of the keywords' tokens, with the links of an
+	// Aho-Corasick automaton: a sentence is read once, token by token,
+	// whatever the number and the length of the keywords. Walking the trie
+	// again from each position instead cost up to a keyword's length (64
+	// tokens) per token, in the write's transaction: "啊"×63+"吧" read
+	// every one of a transcript's 27 million "啊" 63 times.
 	root *trieNode
+	// outputs is the number of nodes where keywords end.
+	outputs int
 }
 
 type trieNode struct {
 	next map[string]*trieNode
 	ends []int // keywords whose last token this is
+	// fail is the node of the longest proper suffix of this node's
+	// tokens that is in the trie (the root for none); out is the nearest
+	// node on the fail chain where keywords end.
+	fail, out *trieNode
+	output    int // this node's number among those with ends; -1 if none
 }
 
 type compiledTracker struct {
@@ -81,7 +91,7 @@ type compiledKeyword struct {
 func NewMatcher(trackers []model.Tracker) *Matcher {
 	trackers = slices.Clone(trackers)
 	slices.SortStableFunc(trackers, func(a, b model.Tracker) int { return cmp.Compare(a.ID, b.ID) })
-	m := &Matcher{root: &trieNode{}}
+	m := &Matcher{root: &trieNode{output: -1}}
 	for _, t := range trackers {
 		var keywords []string
 		if json.Unmarshal([]byte(t.Keywords), &keywords) != nil {
@@ -102,9 +112,12 @@ func NewMatcher(trackers []model.Tracker) *Matcher {
 					n.next = map[string]*trieNode{}
 				}
 				if n.next[tok] == nil {
-					n.next[tok] = &trieNode{}
+					n.next[tok] = &trieNode{output: -1}
 				}
 				n = n.next[tok]
+			}
+			if n.output < 0 {
+				n.output, m.outputs = m.outputs, m.outputs+1
 			}
 			n.ends = append(n.ends, len(m.keywords))
 			m.keywords = append(m.keywords, compiledKeyword{tracker: ti, phrase: strings.TrimSpace(k)})
@@ -117,7 +130,33 @@ func NewMatcher(trackers []model.Tracker) *Matcher {
 			m.trackers = append(m.trackers, compiledTracker{id: t.ID, tenantID: t.TenantID, affiliation: aff})
 		}
 	}
+	m.link()
 	return m
+}
+
+// link sets the fail and out links of the trie, breadth first, so that a
+// node's fail link is set before its children's.
+func (m *Matcher) link() {
+	queue := []*trieNode{m.root}
+	for len(queue) > 0 {
+		n := queue[0]
+		queue = queue[1:]
+		for tok, child := range n.next {
+			f := n.fail
+			for f != nil && f.next[tok] == nil {
+				f = f.fail
+			}
+			child.fail = m.root
+			if f != nil {
+				child.fail = f.next[tok]
+			}
+			child.out = child.fail.out
+			if child.fail.output >= 0 {
+				child.out = child.fail
+			}
+			queue = append(queue, child)
+		}
+	}
 }
 
 // Empty reports whether no tracker can hit anything.
@@ -141,39 +180,48 @@ func (m *Matcher) Match(sentences []model.Sentence, participants []model.Partici
 		slices.SortStableFunc(order, bySeq)
 	}
 	var hits []model.TrackerHit
-	seen := make([]bool, len(m.keywords))
+	// taken[o] is 1 + the index of the sentence whose hits took the
+	// keywords ending at output node o: its out chain was taken with it,
+	// so the chain is read at most once per sentence, and each keyword is
+	// found at most once.
+	taken := make([]int, m.outputs)
 	var found []int                      // keyword numbers hit by the current sentence
 	kept := make([]int, len(m.trackers)) // hits of each tracker so far
 	full := 0                            // trackers that have all the hits they keep
-	for _, s := range order {
+	for si, s := range order {
 		if full == len(m.trackers) {
 			break
 		}
-		toks := matchTokens(s.Text)
 		side := model.AffiliationExternal
 		if internal[s.SpeakerKey] {
 			side = model.AffiliationInternal
 		}
 		found = found[:0]
-		for i := range toks {
-			for n, j := m.root.next[toks[i]], i+1; n != nil; j++ {
-				for _, k := range n.ends {
+		n := m.root
+		for _, tok := range matchTokens(s.Text) {
+			for n != m.root && n.next[tok] == nil {
+				n = n.fail
+			}
+			if next := n.next[tok]; next != nil {
+				n = next
+			}
+			o := n
+			if o.output < 0 {
+				o = o.out
+			}
+			for ; o != nil && taken[o.output] != si+1; o = o.out {
+				taken[o.output] = si + 1
+				for _, k := range o.ends {
 					tr := m.keywords[k].tracker
 					aff := m.trackers[tr].affiliation
-					if !seen[k] && kept[tr] < MaxHitsPerConversation && (aff == model.AffiliationAnyone || aff == side) {
-						seen[k] = true
+					if kept[tr] < MaxHitsPerConversation && (aff == model.AffiliationAnyone || aff == side) {
 						found = append(found, k)
 					}
 				}
-				if j == len(toks) {
-					break
-				}
-				n = n.next[toks[j]]
 			}
 		}
 		slices.Sort(found)
 		for _, k := range found {
-			seen[k] = false
 			kw := &m.keywords[k]
 			if kept[kw.tracker] == MaxHitsPerConversation {
 				continue
