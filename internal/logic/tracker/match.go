@@ -55,25 +55,38 @@ type Matcher struct {
 	// keywords of all trackers, numbered in the order of tracker id and
 	// then of the tracker's list, which is the order of hits in a sentence.
 	keywords []compiledKeyword
-	// root of a trie of the keywords' tokens, with the links of an
-	// Aho-Corasick automaton: a sentence is read once, token by token,
-	// whatever the number and the length of the keywords. Walking the trie
-	// again from each position instead cost up to a keyword's length (64
-	// tokens) per token, in the write's transaction: "啊"×63+"吧" read
-	// every one of a transcript's 27 million "啊" 63 times.
-	root *trieNode
+	// A trie of the keywords' tokens with the links of an Aho-Corasick
+	// automaton: a sentence is read once, token by token, whatever the
+	// number and the length of the keywords. Walking the trie again from
+	// each position instead cost up to a keyword's length (64 tokens) per
+	// token, in the write's transaction: "啊"×63+"吧" read every one of a
+	// transcript's 27 million "啊" 63 times.
+	//
+	// The trie is flat: nodes numbered from the root (0), tokens numbered
+	// by tokens, and one map of edges. A tenant may have 200 trackers of
+	// 100 keywords of 64 characters, 1.28 million nodes; as nodes each with
+	// a map of children they took 384 MB, kept per tenant by the Hook.
+	tokens map[string]int32
+	edges  map[edge]int32
+	nodes  []trieNode
+	// ends holds, node after node, the keywords whose last token each is.
+	ends []int32
 	// outputs is the number of nodes where keywords end.
-	outputs int
+	outputs int32
 }
 
+type edge struct{ node, token int32 }
+
 type trieNode struct {
-	next map[string]*trieNode
-	ends []int // keywords whose last token this is
 	// fail is the node of the longest proper suffix of this node's
 	// tokens that is in the trie (the root for none); out is the nearest
-	// node on the fail chain where keywords end.
-	fail, out *trieNode
-	output    int // this node's number among those with ends; -1 if none
+	// node on the fail chain where keywords end (-1: none).
+	fail, out int32
+	// output is this node's number among those where keywords end; -1 if
+	// none.
+	output int32
+	// ends[endsFrom:endsTo] are the keywords whose last token this is.
+	endsFrom, endsTo int32
 }
 
 type compiledTracker struct {
@@ -91,7 +104,10 @@ type compiledKeyword struct {
 func NewMatcher(trackers []model.Tracker) *Matcher {
 	trackers = slices.Clone(trackers)
 	slices.SortStableFunc(trackers, func(a, b model.Tracker) int { return cmp.Compare(a.ID, b.ID) })
-	m := &Matcher{root: &trieNode{output: -1}}
+	m := &Matcher{tokens: map[string]int32{}, edges: map[edge]int32{}}
+	// While building: each node's parent, the token that leads to it and
+	// its depth, for link; and the keywords ending at each node.
+	b := trieBuild{parent: []int32{-1}, token: []int32{-1}, depth: []uint8{0}, ends: map[int32][]int32{}}
 	for _, t := range trackers {
 		var keywords []string
 		if json.Unmarshal([]byte(t.Keywords), &keywords) != nil {
@@ -106,20 +122,11 @@ func NewMatcher(trackers []model.Tracker) *Matcher {
 				continue
 			}
 			seen[key] = true
-			n := m.root
+			n := int32(0)
 			for _, tok := range toks {
-				if n.next == nil {
-					n.next = map[string]*trieNode{}
-				}
-				if n.next[tok] == nil {
-					n.next[tok] = &trieNode{output: -1}
-				}
-				n = n.next[tok]
+				n = m.child(&b, n, tok)
 			}
-			if n.output < 0 {
-				n.output, m.outputs = m.outputs, m.outputs+1
-			}
-			n.ends = append(n.ends, len(m.keywords))
+			b.ends[n] = append(b.ends[n], int32(len(m.keywords)))
 			m.keywords = append(m.keywords, compiledKeyword{tracker: ti, phrase: strings.TrimSpace(k)})
 		}
 		if len(seen) > 0 {
@@ -130,37 +137,88 @@ func NewMatcher(trackers []model.Tracker) *Matcher {
 			m.trackers = append(m.trackers, compiledTracker{id: t.ID, tenantID: t.TenantID, affiliation: aff})
 		}
 	}
-	m.link()
+	m.link(&b)
 	return m
 }
 
-// link sets the fail and out links of the trie, breadth first, so that a
-// node's fail link is set before its children's.
-func (m *Matcher) link() {
-	queue := []*trieNode{m.root}
-	for len(queue) > 0 {
-		n := queue[0]
-		queue = queue[1:]
-		for tok, child := range n.next {
-			f := n.fail
-			for f != nil && f.next[tok] == nil {
-				f = f.fail
+// trieBuild is what building the trie needs and matching does not.
+type trieBuild struct {
+	parent, token []int32
+	depth         []uint8
+	ends          map[int32][]int32
+}
+
+// child returns the child of node n by tok, added if need be.
+func (m *Matcher) child(b *trieBuild, n int32, tok string) int32 {
+	id, ok := m.tokens[tok]
+	if !ok {
+		id = int32(len(m.tokens))
+		m.tokens[tok] = id
+	}
+	if c, ok := m.edges[edge{n, id}]; ok {
+		return c
+	}
+	c := int32(len(b.parent))
+	m.edges[edge{n, id}] = c
+	b.parent, b.token, b.depth = append(b.parent, n), append(b.token, id), append(b.depth, b.depth[n]+1)
+	return c
+}
+
+// link lays out the nodes with their keywords and sets their fail and out
+// links, shallower nodes first, so that a node's fail link and the out
+// links along it are set before its own.
+func (m *Matcher) link(b *trieBuild) {
+	m.nodes = make([]trieNode, len(b.parent))
+	byDepth := make([][]int32, slices.Max(b.depth)+1)
+	for n, d := range b.depth {
+		byDepth[d] = append(byDepth[d], int32(n))
+		ends := b.ends[int32(n)]
+		m.nodes[n] = trieNode{out: -1, output: -1, endsFrom: int32(len(m.ends))}
+		if len(ends) > 0 {
+			m.nodes[n].output, m.outputs = m.outputs, m.outputs+1
+			m.ends = append(m.ends, ends...)
+		}
+		m.nodes[n].endsTo = int32(len(m.ends))
+	}
+	for _, level := range byDepth[1:] {
+		for _, n := range level {
+			node := &m.nodes[n]
+			node.fail = 0
+			for f, tok := b.parent[n], b.token[n]; f != 0; {
+				f = m.nodes[f].fail
+				if c, ok := m.edges[edge{f, tok}]; ok {
+					node.fail = c
+					break
+				}
 			}
-			child.fail = m.root
-			if f != nil {
-				child.fail = f.next[tok]
+			fail := &m.nodes[node.fail]
+			node.out = fail.out
+			if fail.output >= 0 {
+				node.out = node.fail
 			}
-			child.out = child.fail.out
-			if child.fail.output >= 0 {
-				child.out = child.fail
-			}
-			queue = append(queue, child)
 		}
 	}
 }
 
 // Empty reports whether no tracker can hit anything.
 func (m *Matcher) Empty() bool { return len(m.keywords) == 0 }
+
+// next is the node the automaton moves to from n on tok.
+func (m *Matcher) next(n int32, tok string) int32 {
+	id, ok := m.tokens[tok]
+	if !ok {
+		return 0 // no keyword has the token: none goes on past it
+	}
+	for {
+		if c, ok := m.edges[edge{n, id}]; ok {
+			return c
+		}
+		if n == 0 {
+			return 0
+		}
+		n = m.nodes[n].fail
+	}
+}
 
 // Match finds the hits in the sentences of one conversation, ordered by
 // sentence (seq), tracker id and the tracker's keyword list; a tracker's
@@ -185,7 +243,7 @@ func (m *Matcher) Match(sentences []model.Sentence, participants []model.Partici
 	// so the chain is read at most once per sentence, and each keyword is
 	// found at most once.
 	taken := make([]int, m.outputs)
-	var found []int                      // keyword numbers hit by the current sentence
+	var found []int32                    // keyword numbers hit by the current sentence
 	kept := make([]int, len(m.trackers)) // hits of each tracker so far
 	full := 0                            // trackers that have all the hits they keep
 	for si, s := range order {
@@ -197,21 +255,17 @@ func (m *Matcher) Match(sentences []model.Sentence, participants []model.Partici
 			side = model.AffiliationInternal
 		}
 		found = found[:0]
-		n := m.root
+		n := int32(0)
 		for _, tok := range matchTokens(s.Text) {
-			for n != m.root && n.next[tok] == nil {
-				n = n.fail
-			}
-			if next := n.next[tok]; next != nil {
-				n = next
-			}
+			n = m.next(n, tok)
 			o := n
-			if o.output < 0 {
-				o = o.out
+			if m.nodes[o].output < 0 {
+				o = m.nodes[o].out
 			}
-			for ; o != nil && taken[o.output] != si+1; o = o.out {
-				taken[o.output] = si + 1
-				for _, k := range o.ends {
+			for ; o >= 0 && taken[m.nodes[o].output] != si+1; o = m.nodes[o].out {
+				node := &m.nodes[o]
+				taken[node.output] = si + 1
+				for _, k := range m.ends[node.endsFrom:node.endsTo] {
 					tr := m.keywords[k].tracker
 					aff := m.trackers[tr].affiliation
 					if kept[tr] < MaxHitsPerConversation && (aff == model.AffiliationAnyone || aff == side) {
