@@ -831,7 +831,8 @@ type TrackerHitCount struct {
 	TrackerId int64 `protobuf:"varint,1,opt,name=tracker_id,json=trackerId,proto3" json:"tracker_id,omitempty"`
 	// Name of the tracker.
 	TrackerName string `protobuf:"bytes,2,opt,name=tracker_name,json=trackerName,proto3" json:"tracker_name,omitempty"`
-	// Number of hits (matched keyword occurrences) in the conversation, >= 1.
+	// Number of hits (matched keyword occurrences) in the conversation, >= 1;
+	// at most 2000, as a conversation keeps a tracker's first 2000 hits.
 	Hits          int64 `protobuf:"varint,3,opt,name=hits,proto3" json:"hits,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
