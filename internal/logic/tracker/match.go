@@ -107,7 +107,7 @@ func NewMatcher(trackers []model.Tracker) *Matcher {
 	m := &Matcher{tokens: map[string]int32{}, edges: map[edge]int32{}}
 	// While building: each node's parent, the token that leads to it and
 	// its depth, for link; and the keywords ending at each node.
-	b := trieBuild{parent: []int32{-1}, token: []int32{-1}, depth: []uint8{0}, ends: map[int32][]int32{}}
+	b := trieBuild{parent: []int32{-1}, token: []int32{-1}, depth: []int32{0}, ends: map[int32][]int32{}}
 	for _, t := range trackers {
 		var keywords []string
 		if json.Unmarshal([]byte(t.Keywords), &keywords) != nil {
@@ -143,9 +143,8 @@ func NewMatcher(trackers []model.Tracker) *Matcher {
 
 // trieBuild is what building the trie needs and matching does not.
 type trieBuild struct {
-	parent, token []int32
-	depth         []uint8
-	ends          map[int32][]int32
+	parent, token, depth []int32
+	ends                 map[int32][]int32
 }
 
 // child returns the child of node n by tok, added if need be.

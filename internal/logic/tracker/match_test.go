@@ -310,6 +310,17 @@ func TestMatcherMemory(t *testing.T) {
 	runtime.KeepAlive(m)
 }
 
+// A stored keyword longer than the API allows (64 characters) still
+// matches: the matcher does not rely on the limit.
+func TestMatchKeywordPastTheLimit(t *testing.T) {
+	long := strings.Repeat("啊", 300)
+	hits := Match([]model.Tracker{tracker(1, model.AffiliationAnyone, long)},
+		[]model.Sentence{{Seq: 0, SpeakerKey: "A", Text: "嗯" + long}, {Seq: 1, SpeakerKey: "A", Text: long[3:]}}, nil)
+	if got := hitKeys(hits); !slices.Equal(got, []string{"1:0:" + long}) {
+		t.Errorf("hits %d: %.20q", len(got), got)
+	}
+}
+
 func TestMatchTokens(t *testing.T) {
 	tests := []struct {
 		in   string
