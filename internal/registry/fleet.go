@@ -67,9 +67,19 @@ type fleetTiming struct {
 	// gap is the least time between two queries, should the index run
 	// backwards or answers come back at once.
 	gap time.Duration
+	// hold is how long the last number Consul gave is kept while it does
+	// not answer, before each instance takes every tier whole.
+	hold time.Duration
 }
 
-var defaultFleetTiming = fleetTiming{wait: time.Minute, call: 5 * time.Second, firstRetry: 500 * time.Millisecond, maxRetry: 30 * time.Second, gap: 50 * time.Millisecond}
+// fleetHold keeps the fleet's last known size through a short failure of
+// Consul: a leader election or an agent restart fails every instance's
+// query at the same moment, and taking every tier whole then would have
+// the fleet admit N times each tenant's rate at once. A fleet changes
+// little in a minute; past it, the number is too old to divide by.
+const fleetHold = time.Minute
+
+var defaultFleetTiming = fleetTiming{wait: time.Minute, call: 5 * time.Second, firstRetry: 500 * time.Millisecond, maxRetry: 30 * time.Second, gap: 50 * time.Millisecond, hold: fleetHold}
 
 // FleetWatch keeps a Sharer told how many healthy instances there are.
 type FleetWatch struct {
@@ -82,9 +92,10 @@ type FleetWatch struct {
 }
 
 // WatchFleet starts telling s the number of healthy instances l lists, in
-// the background, as it changes; never fewer than 1. While l fails, s is
-// told the fleet is unknown; the failure and the recovery are logged once
-// each, not every retry.
+// the background, as it changes; never fewer than 1. While l fails, s
+// keeps the last number for up to a minute (fleetHold), then is told the
+// fleet is unknown; without a number yet, at once. The failure, the
+// fallback and the recovery are logged once each, not every retry.
 func WatchFleet(l Lister, s Sharer, log zerolog.Logger) *FleetWatch {
 	return watchFleet(l, s, log, defaultFleetTiming)
 }
@@ -105,7 +116,8 @@ func (w *FleetWatch) Stop() {
 func (w *FleetWatch) run(ctx context.Context) {
 	defer close(w.done)
 	var index uint64
-	last, failing, retry := 0, false, w.t.firstRetry
+	var failedAt time.Time // when the queries began to fail; zero while they answer
+	last, unknown, retry := 0, false, w.t.firstRetry
 	for {
 		began := time.Now()
 		n, next, err := w.ask(ctx, index)
@@ -115,12 +127,27 @@ func (w *FleetWatch) run(ctx context.Context) {
 		pause := w.t.gap - time.Since(began)
 		switch {
 		case err != nil:
-			if !failing {
+			if failedAt.IsZero() {
+				// The number held is as old as this query: one that hung
+				// until its bound does not add a hold of its own.
+				failedAt = began
+				if last > 0 {
+					w.log.Warn().Err(err).Int("instances", last).Dur("hold_ms", w.t.hold).
+						Msg("consul: cannot list the healthy instances; tenant rates stay divided by the last number it gave for now")
+				}
+			}
+			held := time.Until(failedAt.Add(w.t.hold))
+			if !unknown && (last == 0 || held <= 0) {
 				w.sharer.PerInstance()
 				w.log.Warn().Err(err).Msg("consul: cannot list the healthy instances; each instance admits every tenant's whole rate until it answers")
+				unknown = true
 			}
-			failing, last, index = true, 0, 0
+			index = 0
 			pause, retry = jitter(retry), min(2*retry, w.t.maxRetry)
+			if !unknown {
+				// Fall back when the hold ends, not at the next retry.
+				pause = min(pause, held)
+			}
 		default:
 			retry = w.t.firstRetry
 			if next < index {
@@ -130,11 +157,13 @@ func (w *FleetWatch) run(ctx context.Context) {
 			}
 			index = next
 			n = max(1, n)
-			if n != last || failing {
+			if n != last || unknown {
 				w.sharer.SetFleet(n)
 				w.log.Info().Int("instances", n).Msg("consul: tenant rates are divided among the healthy instances")
+			} else if !failedAt.IsZero() {
+				w.log.Info().Int("instances", n).Msg("consul: listing the healthy instances again")
 			}
-			last, failing = n, false
+			last, unknown, failedAt = n, false, time.Time{}
 		}
 		select {
 		case <-ctx.Done():

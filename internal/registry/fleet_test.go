@@ -84,7 +84,7 @@ func (r *recordingSharer) waitFor(t *testing.T, want []int) {
 	}
 }
 
-var fastFleet = fleetTiming{wait: time.Second, call: time.Second, firstRetry: time.Millisecond, maxRetry: 4 * time.Millisecond, gap: 0}
+var fastFleet = fleetTiming{wait: time.Second, call: time.Second, firstRetry: time.Millisecond, maxRetry: 4 * time.Millisecond, gap: 0, hold: time.Minute}
 
 func TestFleetWatchFollowsTheHealthyInstances(t *testing.T) {
 	l, s := &fakeLister{answers: make(chan answer, 16)}, &recordingSharer{}
@@ -103,21 +103,71 @@ func TestFleetWatchFollowsTheHealthyInstances(t *testing.T) {
 	}
 }
 
-func TestFleetWatchFallsBackToPerInstanceOnceWhileConsulFails(t *testing.T) {
+// A short failure of Consul (a leader election, an agent restart) fails
+// every instance's query at once: each keeps dividing by the last number
+// rather than admitting every tier whole, which across the fleet would
+// admit N times each tenant's rate.
+func TestFleetWatchKeepsTheLastNumberThroughAShortFailure(t *testing.T) {
+	l, s := &fakeLister{answers: make(chan answer, 16)}, &recordingSharer{}
+	defer watchFleet(l, s, zerolog.Nop(), fastFleet).Stop()
+
+	down := errors.New("Unexpected response code: 500 (No cluster leader)")
+	for _, a := range []answer{{2, 10, nil}, {0, 0, down}, {0, 0, down}, {0, 0, down}, {2, 11, nil}, {3, 12, nil}} {
+		l.answers <- a
+	}
+	// Never unknown: 2 throughout, then the 3 of the next answer.
+	s.waitFor(t, []int{2, 3})
+	// After a failure the query starts over at index 0.
+	if got, want := l.queries(t, 7), []uint64{0, 10, 0, 0, 0, 11, 12}; !slices.Equal(got, want) {
+		t.Errorf("queries waited on %v, want %v", got, want)
+	}
+}
+
+func TestFleetWatchFallsBackToPerInstanceOnceTheHoldEnds(t *testing.T) {
+	l, s := &fakeLister{answers: make(chan answer, 64)}, &recordingSharer{}
+	timing := fastFleet
+	timing.hold = 20 * time.Millisecond
+	defer watchFleet(l, s, zerolog.Nop(), timing).Stop()
+
+	down := errors.New("connection refused")
+	l.answers <- answer{2, 10, nil}
+	// Failures for longer than the hold: at least 30 retries of 1 ms or more.
+	for range 30 {
+		l.answers <- answer{0, 0, down}
+	}
+	l.answers <- answer{2, 11, nil}
+	// Unknown once, however many failures; the same 2 again after, since
+	// the fleet was unknown in between.
+	s.waitFor(t, []int{2, -1, 2})
+	want := append([]uint64{0, 10}, make([]uint64, 30)...)
+	if got := l.queries(t, 32); !slices.Equal(got, want) {
+		t.Errorf("queries waited on %v, want %v", got, want)
+	}
+}
+
+// The fallback comes when the hold ends, not at the next retry, which may
+// be far later.
+func TestFleetWatchFallsBackWhenTheHoldEndsBetweenRetries(t *testing.T) {
+	l, s := &fakeLister{answers: make(chan answer, 16)}, &recordingSharer{}
+	timing := fastFleet
+	timing.firstRetry, timing.maxRetry, timing.hold = time.Minute, time.Minute, 30*time.Millisecond
+	defer watchFleet(l, s, zerolog.Nop(), timing).Stop()
+
+	l.answers <- answer{2, 10, nil}
+	l.answers <- answer{0, 0, errors.New("connection refused")}
+	s.waitFor(t, []int{2, -1})
+}
+
+// With no number yet there is nothing to keep: every tier whole at once.
+func TestFleetWatchWithoutANumberYetIsUnknownAtOnce(t *testing.T) {
 	l, s := &fakeLister{answers: make(chan answer, 16)}, &recordingSharer{}
 	defer watchFleet(l, s, zerolog.Nop(), fastFleet).Stop()
 
 	down := errors.New("connection refused")
-	for _, a := range []answer{{2, 10, nil}, {0, 0, down}, {0, 0, down}, {0, 0, down}, {2, 11, nil}} {
+	for _, a := range []answer{{0, 0, down}, {0, 0, down}, {2, 5, nil}} {
 		l.answers <- a
 	}
-	// Unknown once, however many failures; the same 2 again after, since
-	// the fleet was unknown in between.
-	s.waitFor(t, []int{2, -1, 2})
-	// After a failure the query starts over at index 0.
-	if got, want := l.queries(t, 6), []uint64{0, 10, 0, 0, 0, 11}; !slices.Equal(got, want) {
-		t.Errorf("queries waited on %v, want %v", got, want)
-	}
+	s.waitFor(t, []int{-1, 2})
 }
 
 func TestFleetWatchStopEndsAWaitingQuery(t *testing.T) {
