@@ -107,6 +107,7 @@ func Serve(ctx context.Context, cfg *config.Config, out io.Writer, log zerolog.L
 		return err
 	}
 	defer deps.close(log)
+	dao.LogSlowQueries(deps.db, cfg.Database.SlowQuery.Duration, log)
 	if err := migrateAtStart(ctx, cfg, deps.db, log); err != nil {
 		return err
 	}

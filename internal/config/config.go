@@ -644,6 +644,9 @@ func (c *Config) Validate() error {
 	if c.Database.MaxIdleConns < 0 {
 		bad("database.max_idle_conns", "must not be negative (got %d)", c.Database.MaxIdleConns)
 	}
+	if c.Database.SlowQuery.Duration < 0 {
+		bad("database.slow_query", "must not be negative; \"0s\" turns the slow query log off (got %s)", c.Database.SlowQuery.Duration)
+	}
 	if c.Database.AutoMigrate && c.App.Env == global.EnvPro {
 		bad("database.auto_migrate", "must be false in pro: schema changes go through `mgvcore migrate` after review")
 	}

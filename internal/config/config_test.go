@@ -73,6 +73,7 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 		{"recent ttl zero", "[search]\nrecent_ttl = \"0s\"\n", nil, "search.recent_ttl: must be above 0 and at most 10m"},
 		{"recent sweep over ttl", "[search]\nrecent_ttl = \"5s\"\nrecent_sweep = \"6s\"\n", nil, "search.recent_sweep: must be above 0 and at most search.recent_ttl"},
 		{"catch-up refresh negative", "[search]\ncatchup_refresh = \"-1s\"\n", nil, "search.catchup_refresh: must not be negative"},
+		{"slow query negative", "[database]\nslow_query = \"-1ms\"\n", nil, "database.slow_query: must not be negative"},
 		{"tracing caller budget negative", "[tracing]\nenabled = true\nagent_addr = \":6831\"\ncaller_sampled_rps = -1\n", nil, "tracing.caller_sampled_rps: must be traces per second, 0 or more (got -1)"},
 		{"header bound too small", "[http]\nmax_header_bytes = 1024\n", nil, "http.max_header_bytes: must be at least 4096 (got 1024)"},
 		{"metadata bound too small", "[grpc]\nmax_header_list_bytes = 0\n", nil, "grpc.max_header_list_bytes: must be at least 4096 (got 0)"},
