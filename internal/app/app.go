@@ -117,6 +117,13 @@ func Serve(ctx context.Context, cfg *config.Config, out io.Writer, log zerolog.L
 		log.Warn().Err(err).Str("check", check).Msg("readiness check failed")
 	})
 	deps.register(hl)
+	if proc.HasParent() {
+		// Before any background work starts or a request is accepted: a
+		// process that is refused leaves nothing half done.
+		if err := awaitDependencies(ctx, hl, cfg.Process.UpgradeTimeout.Duration/2, log); err != nil {
+			return err
+		}
+	}
 
 	deps.watch(m)
 	pol, err := newPolicies(cfg, log, m, brk)
@@ -233,6 +240,42 @@ func Serve(ctx context.Context, cfg *config.Config, out io.Writer, log zerolog.L
 		return err
 	default:
 		return nil
+	}
+}
+
+// dependencyRetry paces the checks of an upgraded process waiting for its
+// dependencies.
+const dependencyRetry = 250 * time.Millisecond
+
+// awaitDependencies holds an upgraded process until the dependencies its
+// readiness checks (the database, Elasticsearch) answer it, for at most
+// within: the running process exits once this one reports ready, and a
+// process that cannot reach them (a wrong DSN or password in the new
+// config, a database out of connections for a second pool) would take over
+// only to answer 503 to everything. Past within the upgrade is refused, in
+// time for this process to exit before the running one's upgrade_timeout,
+// and the running process keeps serving. A first start does not wait: it
+// serves, not ready, until they answer.
+func awaitDependencies(ctx context.Context, hl *health.Health, within time.Duration, log zerolog.Logger) error {
+	ctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	for waited := false; ; waited = true {
+		st := hl.Check(ctx)
+		if st.Ready {
+			if waited {
+				log.Info().Msg("upgrade: the dependencies answer; taking over")
+			}
+			return nil
+		}
+		if !waited {
+			log.Warn().Str("dependency", st.Failed).Dur("within_ms", within).
+				Msg("upgrade: waiting for the dependencies to answer this process before taking over")
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("upgrade: %s does not answer this process within %s (half of process.upgrade_timeout); the running process keeps serving", st.Failed, within)
+		case <-time.After(dependencyRetry):
+		}
 	}
 }
 

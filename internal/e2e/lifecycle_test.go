@@ -232,14 +232,23 @@ func TestFailedUpgradeKeepsServing(t *testing.T) {
 		t.Fatal(err)
 	}
 	copyFile(t, filepath.Join(root, "config", "banner.txt"), banner)
+	upgradeTakesOver(t, s, pid, 10*time.Second)
+}
+
+// upgradeTakesOver signals an upgrade of s, running as pid, and checks that
+// a new process takes over within timeout: the pid file names it, the old
+// one exits, and /healthz answers from the new one, which it returns.
+func upgradeTakesOver(t *testing.T, s *Service, pid int, timeout time.Duration) int {
+	t.Helper()
 	s.Signal(syscall.SIGUSR2)
-	next := waitNewPID(t, s, pid, 10*time.Second)
+	next := waitNewPID(t, s, pid, timeout)
 	if !WaitGone(pid, 15*time.Second) {
 		t.Fatalf("old process %d did not exit", pid)
 	}
 	if got := healthzPID(t, s); got != next {
 		t.Errorf("/healthz answered from pid %d, want the new %d", got, next)
 	}
+	return next
 }
 
 func copyFile(t *testing.T, from, to string) {

@@ -96,6 +96,10 @@ func (h *Health) Ready(ctx context.Context) Status {
 	return v.(Status)
 }
 
+// Check runs every check now, whether or not the process serves yet: the
+// dependencies of a process that is still starting.
+func (h *Health) Check(ctx context.Context) Status { return h.check(ctx) }
+
 // check runs every check concurrently, each under the timeout.
 func (h *Health) check(ctx context.Context) Status {
 	st := Status{Checks: map[string]string{}}
