@@ -744,8 +744,15 @@ func (c *Config) Validate() error {
 				bad("consul.advertise_addr", "must be a host or IP without a port (got %q); the ports come from http.addr and grpc.addr", a)
 			}
 		}
-		positiveDur("consul.check_interval", c.Consul.CheckInterval)
-		positiveDur("consul.deregister_critical_service_after", c.Consul.DeregisterCriticalServiceAfter)
+		// The agent raises a shorter value to its minimum with a warning in
+		// its own log only: the service would be checked, or reaped, other
+		// than its config says.
+		if d := c.Consul.CheckInterval.Duration; d < consulMinCheckInterval {
+			bad("consul.check_interval", "must be at least %s, the shortest interval Consul runs a check at (got %s)", consulMinCheckInterval, d)
+		}
+		if d := c.Consul.DeregisterCriticalServiceAfter.Duration; d < consulMinDeregisterAfter {
+			bad("consul.deregister_critical_service_after", "must be at least %s, the shortest Consul reaps a critical service after (got %s)", consulMinDeregisterAfter, d)
+		}
 	}
 	if c.RateLimit.Enabled {
 		if _, ok := c.RateLimit.Tiers[c.RateLimit.DefaultTier]; !ok {
@@ -810,6 +817,13 @@ func (c *Config) Validate() error {
 	}
 	return nil
 }
+
+// The least check interval and deregistration delay a Consul agent keeps
+// (checks.MinInterval and the default check_deregister_interval_min).
+const (
+	consulMinCheckInterval   = time.Second
+	consulMinDeregisterAfter = time.Minute
+)
 
 // DevJWTSecrets are the secrets the repository ships (config_test.toml's):
 // anyone who read it can sign tokens with them.
