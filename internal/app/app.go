@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/olivere/elastic/v7"
@@ -147,6 +148,7 @@ func Serve(ctx context.Context, cfg *config.Config, out io.Writer, log zerolog.L
 	}
 	grpcChain := pol.chain(cfg.GRPC.RequestTimeout.Duration, int64(cfg.GRPC.MaxRecvMsgBytes))
 	decode := &interceptor.Decode{}
+	unary := &unaryCalls{}
 	grpcSrv := grpcx.New(grpcx.Options{Config: cfg.GRPC, TLS: tlsCfg, Health: hl, ServerOptions: []grpc.ServerOption{
 		grpc.ForceServerCodecV2(decode.Codec()),
 		grpc.InTapHandle(dom.tap(m.RefusedGRPC, pol.timeouts).Handle),
@@ -154,7 +156,7 @@ func Serve(ctx context.Context, cfg *config.Config, out io.Writer, log zerolog.L
 		// when a policy refuses the call.
 		// The standard gRPC metrics run outermost of all, so they count
 		// every call with the gRPC code the client receives.
-		grpc.ChainUnaryInterceptor(m.GRPC.UnaryServerInterceptor(), decode.Unary(), interceptor.Unary(grpcChain, ips)),
+		grpc.ChainUnaryInterceptor(m.GRPC.UnaryServerInterceptor(), unary.intercept, decode.Unary(), interceptor.Unary(grpcChain, ips)),
 		grpc.ChainStreamInterceptor(m.GRPC.StreamServerInterceptor(), decode.Stream(), interceptor.Stream(grpcChain, ips)),
 	}})
 	httpSrv := httpx.New(httpx.Options{
@@ -179,7 +181,11 @@ func Serve(ctx context.Context, cfg *config.Config, out io.Writer, log zerolog.L
 		return fmt.Errorf("http.addr: %w", err)
 	}
 
-	shutdowns := []namedShutdown{{"http", httpSrv.Shutdown}, {"grpc", grpcSrv.Shutdown}}
+	httpDrained := make(chan struct{})
+	shutdowns := []namedShutdown{{"http", func(ctx context.Context) error {
+		defer close(httpDrained)
+		return httpSrv.Shutdown(ctx)
+	}}, {"grpc", grpcSrv.Shutdown}}
 	shutdowns = append(shutdowns, namedShutdown{"event streams", dom.events.endStreams})
 	serveErr := make(chan error, 3)
 	if cfg.Admin.Pprof || cfg.MetricsOnAdmin() {
@@ -229,6 +235,20 @@ func Serve(ctx context.Context, cfg *config.Config, out io.Writer, log zerolog.L
 		}
 	}()
 	reason = proc.Run(runCtx)
+	if reason == lifecycle.Upgraded {
+		shutdowns = append(shutdowns, namedShutdown{"search index", func(ctx context.Context) error {
+			// The new process waits for the embedded index from the moment
+			// it is ready; this one needs it only for the requests it
+			// still serves, not for the streams its drain may wait on.
+			select {
+			case <-httpDrained:
+			case <-ctx.Done():
+			}
+			unary.wait(ctx)
+			dom.search.handOver(log)
+			return nil
+		}})
+	}
 	stopRegistry(reg, reason, log)
 	if fleet != nil {
 		fleet.Stop()
@@ -275,6 +295,29 @@ func awaitDependencies(ctx context.Context, hl *health.Health, within time.Durat
 		case <-ctx.Done():
 			return fmt.Errorf("upgrade: %s does not answer this process within %s (half of process.upgrade_timeout); the running process keeps serving", st.Failed, within)
 		case <-time.After(dependencyRetry):
+		}
+	}
+}
+
+// unaryCalls counts the unary gRPC calls in progress: an upgrade's drain
+// waits for them, not for the streams, before the old process lets the new
+// one have the embedded index.
+type unaryCalls struct{ n atomic.Int64 }
+
+func (u *unaryCalls) intercept(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	u.n.Add(1)
+	defer u.n.Add(-1)
+	return handler(ctx, req)
+}
+
+// wait returns once no unary call is in progress, or when ctx ends. The
+// server has stopped taking calls by then, so none starts after.
+func (u *unaryCalls) wait(ctx context.Context) {
+	for u.n.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(5 * time.Millisecond):
 		}
 	}
 }

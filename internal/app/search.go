@@ -79,7 +79,20 @@ func (sd *searchDomain) health(hl *health.Health) { hl.Add("search_index", sd.in
 // are handed back when it is cut short.
 const indexerDrain = 5 * time.Second
 
-// stop drains the indexer and closes the engine.
+// handOver lets the new process of an upgrade have the embedded index,
+// which one process at a time can hold: the new one waits for it
+// (embedded.HandoverWait) from the moment it is ready, and this one would
+// otherwise keep it through its whole drain. The searches and writes in
+// progress here finish first; any later here answer UNAVAILABLE. An
+// Elasticsearch cluster is shared: nothing changes hands.
+func (sd *searchDomain) handOver(log zerolog.Logger) {
+	if sd.cfg.Engine != "elasticsearch" {
+		sd.stop(log)
+	}
+}
+
+// stop drains the indexer and closes the engine; a second stop does
+// nothing more.
 func (sd *searchDomain) stop(log zerolog.Logger) {
 	ctx, cancel := context.WithTimeout(context.Background(), indexerDrain)
 	defer cancel()

@@ -55,11 +55,16 @@ type Engine struct {
 	mu sync.Mutex
 
 	// idx is nil while another process (the parent of an upgrade) holds
-	// the index; it is opened as soon as that one lets go.
+	// the index; it is opened as soon as that one lets go, and opened is
+	// closed then. Every use of idx holds idxMu's read lock throughout, so
+	// that Close waits for the searches and writes in progress.
 	idxMu  sync.RWMutex
 	idx    bleve.Index
+	opened chan struct{}
 	closed chan struct{}
 	once   sync.Once
+	// handoverWait is HandoverWait but in tests.
+	handoverWait time.Duration
 
 	// purge asks purgeLoop to rewrite the index without deleted documents.
 	purge chan struct{}
@@ -82,7 +87,7 @@ func Open(dir string) (*Engine, error) {
 }
 
 func open(dir string, purgeDelay, purgeEvery time.Duration, purged func(error)) (*Engine, error) {
-	e := &Engine{dir: dir, closed: make(chan struct{}), purge: make(chan struct{}, 1),
+	e := &Engine{dir: dir, opened: make(chan struct{}), closed: make(chan struct{}), handoverWait: HandoverWait, purge: make(chan struct{}, 1),
 		purgeDelay: purgeDelay, purgeEvery: purgeEvery, purged: purged}
 	err := e.open()
 	switch {
@@ -131,7 +136,17 @@ func (e *Engine) open() error {
 		return fmt.Errorf("cannot make the index private to this user: %w", err)
 	}
 	e.idxMu.Lock()
+	select {
+	case <-e.closed:
+		// Closed while the lock was awaited: let the index go at once,
+		// for the process that will use it.
+		e.idxMu.Unlock()
+		_ = idx.Close()
+		return errClosing
+	default:
+	}
 	e.idx = idx
+	close(e.opened)
 	e.idxMu.Unlock()
 	if hasDeleted(idx) {
 		// Text deleted before a stop (or a kill) that came before its
@@ -180,14 +195,41 @@ func (e *Engine) openLater() {
 	}
 }
 
-// index is the open index, or UNAVAILABLE while it is not.
-func (e *Engine) index() (bleve.Index, error) {
+// HandoverWait bounds how long a search or a write waits for the index
+// that the parent of an upgrade still holds. The parent lets it go as soon
+// as this process is ready (see app's searchDomain.stop), so the wait is
+// about lockWait; past it the engine answers UNAVAILABLE.
+const HandoverWait = 5 * time.Second
+
+// use runs fn on the open index, holding it open meanwhile. While another
+// process holds the index it waits for it, up to HandoverWait and ctx, and
+// then answers UNAVAILABLE; a closed engine answers UNAVAILABLE at once.
+func (e *Engine) use(ctx context.Context, fn func(bleve.Index) error) error {
+	select {
+	case <-e.opened:
+	case <-e.closed:
+	default:
+		t := time.NewTimer(e.handoverWait)
+		select {
+		case <-e.opened:
+		case <-e.closed:
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	return e.held(fn)
+}
+
+// held runs fn on the index if it is open, holding it open meanwhile, and
+// answers UNAVAILABLE if it is not.
+func (e *Engine) held(fn func(bleve.Index) error) error {
 	e.idxMu.RLock()
 	defer e.idxMu.RUnlock()
 	if e.idx == nil {
-		return nil, errs.Unavailable("search index")
+		return errs.Unavailable("search index")
 	}
-	return e.idx, nil
+	return fn(e.idx)
 }
 
 // indexMapping is version 1 of the embedded mapping: CJK bigrams (预算 is a
@@ -243,7 +285,8 @@ func indexMapping() (*mapping.IndexMappingImpl, error) {
 func convID(id int64) string              { return "c/" + strconv.FormatInt(id, 10) }
 func sentenceID(id int64, seq int) string { return fmt.Sprintf("s/%d/%d", id, seq) }
 
-// Close closes the index.
+// Close closes the index once the searches and writes in progress are
+// done; those that come later answer UNAVAILABLE.
 func (e *Engine) Close() error {
 	e.once.Do(func() { close(e.closed) })
 	e.idxMu.Lock()
@@ -256,14 +299,13 @@ func (e *Engine) Close() error {
 	return err
 }
 
-// Ping reads the document count.
+// Ping reads the document count; it answers UNAVAILABLE at once while
+// another process holds the index.
 func (e *Engine) Ping(context.Context) error {
-	idx, err := e.index()
-	if err != nil {
+	return e.held(func(idx bleve.Index) error {
+		_, err := idx.DocCount()
 		return err
-	}
-	_, err = idx.DocCount()
-	return err
+	})
 }
 
 // Write replaces or removes conversations. A Doc older than the indexed
@@ -271,10 +313,13 @@ func (e *Engine) Ping(context.Context) error {
 func (e *Engine) Write(ctx context.Context, ops []search.Op) ([]error, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	idx, err := e.index()
-	if err != nil {
+	if err := e.use(ctx, func(idx bleve.Index) error { return e.write(ctx, idx, ops) }); err != nil {
 		return nil, err
 	}
+	return make([]error, len(ops)), nil
+}
+
+func (e *Engine) write(ctx context.Context, idx bleve.Index, ops []search.Op) error {
 	ids := make([]string, len(ops))
 	for i, op := range ops {
 		ids[i] = convID(op.ConversationID)
@@ -283,7 +328,7 @@ func (e *Engine) Write(ctx context.Context, ops []search.Op) ([]error, error) {
 	req.Fields = []string{"version", "sentences"}
 	res, err := idx.SearchInContext(ctx, req)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	type meta struct{ version, sentences int64 }
 	indexed := map[string]meta{}
@@ -316,7 +361,7 @@ func (e *Engine) Write(ctx context.Context, ops []search.Op) ([]error, error) {
 				"seq": s.Seq, "start_ms": s.StartMS, "speaker_key": s.SpeakerKey, "text": s.Text,
 			})
 			if err != nil {
-				return nil, err
+				return err
 			}
 		}
 		// Sentence ids are by seq, so the count covers every id written.
@@ -325,17 +370,17 @@ func (e *Engine) Write(ctx context.Context, ops []search.Op) ([]error, error) {
 			n = max(n, s.Seq+1)
 		}
 		if err := b.Index(id, map[string]any{"kind": kindConv, "version": d.Version, "sentences": n}); err != nil {
-			return nil, err
+			return err
 		}
 		indexed[id] = meta{version: d.Version, sentences: int64(n)}
 	}
 	if err := idx.Batch(b); err != nil {
-		return nil, err
+		return err
 	}
 	if deleted {
 		e.askPurge()
 	}
-	return make([]error, len(ops)), nil
+	return nil
 }
 
 // PurgeDelay is how long after a deletion the index is rewritten without
@@ -526,10 +571,16 @@ type sentenceHit struct {
 // Search groups the best MaxScan matching sentences by conversation.
 func (e *Engine) Search(ctx context.Context, q search.Query) (search.Result, error) {
 	var res search.Result
-	idx, err := e.index()
-	if err != nil {
-		return res, err
-	}
+	err := e.use(ctx, func(idx bleve.Index) error {
+		var err error
+		res, err = e.search(ctx, idx, q)
+		return err
+	})
+	return res, err
+}
+
+func (e *Engine) search(ctx context.Context, idx bleve.Index, q search.Query) (search.Result, error) {
+	var res search.Result
 	bq, ok := e.query(q)
 	if !ok {
 		return res, nil

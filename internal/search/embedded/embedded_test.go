@@ -83,6 +83,83 @@ func TestSecondOpenerWaitsForTheLock(t *testing.T) {
 	}
 }
 
+// A search or a write on the new process of an upgrade waits for the
+// index its parent holds, rather than answering UNAVAILABLE until the
+// parent has let go; past HandoverWait it answers UNAVAILABLE.
+func TestSearchAndWriteWaitForTheIndexHandedOver(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "search")
+	parent, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := func(id int64) *search.Doc {
+		return &search.Doc{TenantID: 1, ConversationID: id, OwnerUserID: 2, Version: 1,
+			Sentences: []search.Sentence{{Seq: 0, Text: "预算有限"}}}
+	}
+	if _, err := parent.Write(t.Context(), []search.Op{{TenantID: 1, ConversationID: 1, Doc: doc(1)}}); err != nil {
+		t.Fatal(err)
+	}
+	child, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeEngine(t, child)
+
+	const held = 300 * time.Millisecond
+	terms, _ := search.Parse("预算")
+	type answer struct {
+		total int64
+		err   error
+		took  time.Duration
+	}
+	searched, wrote := make(chan answer, 1), make(chan answer, 1)
+	began := time.Now()
+	go func() {
+		res, err := child.Search(t.Context(), search.Query{TenantID: 1, Terms: terms, Size: 10})
+		searched <- answer{res.Total, err, time.Since(began)}
+	}()
+	go func() {
+		_, err := child.Write(t.Context(), []search.Op{{TenantID: 1, ConversationID: 2, Doc: doc(2)}})
+		wrote <- answer{0, err, time.Since(began)}
+	}()
+	time.Sleep(held)
+	if err := parent.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, w := <-searched, <-wrote
+	if s.err != nil || s.total < 1 {
+		t.Fatalf("search while the parent held the index: total %d, %v after %s", s.total, s.err, s.took)
+	}
+	if w.err != nil {
+		t.Fatalf("write while the parent held the index: %v after %s", w.err, w.took)
+	}
+	if s.took < held || w.took < held {
+		t.Fatalf("answered in %s and %s, before the parent let go", s.took, w.took)
+	}
+	res, err := child.Search(t.Context(), search.Query{TenantID: 1, Terms: terms, Size: 10})
+	if err != nil || res.Total != 2 {
+		t.Fatalf("after the handover: %+v %v", res, err)
+	}
+
+	// A parent that never lets go: UNAVAILABLE after the bound.
+	other, err := Open(filepath.Join(t.TempDir(), "search"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeEngine(t, other)
+	stuck, err := Open(other.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeEngine(t, stuck)
+	stuck.handoverWait = held
+	began = time.Now()
+	_, err = stuck.Search(t.Context(), search.Query{TenantID: 1, Terms: terms, Size: 10})
+	if took := time.Since(began); !searchtest.IsUnavailable(err) || took < held || took > held+2*time.Second {
+		t.Fatalf("search on an index never handed over: %v after %s, want UNAVAILABLE after %s", err, took, held)
+	}
+}
+
 func closeEngine(t *testing.T, e *Engine) {
 	t.Helper()
 	if err := e.Close(); err != nil {
