@@ -138,6 +138,14 @@ func testSearch(t *testing.T, s *Service) {
 			t.Errorf("%s searching %q: got %v, want %v (%v)", who, query, got, ids, want)
 		}
 	}
+
+	// Only what matched is marked: not a word of the phrase standing alone.
+	add("c5", r4.ID, 2, sentence(0, "cust", "dog days, then the lazy dog slept"))
+	waitSearch(t, s, admin, "slept", 1, 10*time.Second)
+	if pg := find(admin, map[string]any{"query": `"lazy dog"`}); len(pg.Results) != 1 || len(pg.Results[0].Snippets) != 1 ||
+		!strings.HasPrefix(pg.Results[0].Snippets[0].Text, "dog days, then the <em>lazy") {
+		t.Errorf(`"lazy dog": %+v`, pg.Results)
+	}
 	expect("admin", admin, "预算", "c1", "c3")
 	expect("admin", admin, "预计", "c2")
 	expect("admin", admin, "BUDGET tight", "c4")

@@ -100,6 +100,10 @@ func Body(q search.Query) map[string]any {
 						"fields": map[string]any{"sentences.text": map[string]any{
 							"type": "unified", "fragment_size": 200, "number_of_fragments": 1, "no_match_size": 200,
 						}},
+						// Only the phrases: the interval clauses that count
+						// repeats would have every word of a phrase marked
+						// wherever it stands, alone too.
+						"highlight_query": map[string]any{"bool": map[string]any{"must": terms}},
 					},
 				},
 			}},

@@ -320,6 +320,44 @@ func Run(t *testing.T, o Options) {
 			t.Errorf("phrase snippet %q", got)
 		}
 	})
+	t.Run("SnippetsMarkOnlyWhatMatched", func(t *testing.T) {
+		// A word of a phrase standing alone elsewhere in the sentence did
+		// not match and is not marked (the scoring clauses that count
+		// repeats must not lend their terms to the highlighter).
+		const own = tenant + 7
+		a := conv(9101, repA, day0, 60_000, "inbound", "dog days, then the lazy dog slept")
+		b := conv(9102, repA, day0, 60_000, "inbound", "数据 数据库 数据中心")
+		for _, d := range []*search.Doc{a, b} {
+			d.TenantID = own
+		}
+		write(t, e, a, b)
+		if o.Refresh != nil {
+			o.Refresh(t, e)
+		}
+		cases := map[string]string{`"lazy dog"`: "dog days, then the lazy dog slept"}
+		if o.CJKBigrams {
+			cases["数据库"] = "数据 <em>数据库</em> 数据中心"
+		}
+		for query, want := range cases {
+			qq := q(query)
+			qq.TenantID = own
+			res, err := e.Search(ctx, qq)
+			if err != nil || len(res.Hits) != 1 || len(res.Hits[0].Snippets) != 1 {
+				t.Fatalf("%s: %+v %v", query, res, err)
+			}
+			got := res.Hits[0].Snippets[0].Text
+			if query == `"lazy dog"` {
+				// Engines may mark a phrase as one span or word by word.
+				if stripTags(got) != want || !strings.HasPrefix(got, "dog days") || !strings.Contains(marked(got), "lazy") {
+					t.Errorf("%s: snippet %q", query, got)
+				}
+				continue
+			}
+			if got != want {
+				t.Errorf("%s: snippet %q, want %q", query, got, want)
+			}
+		}
+	})
 	t.Run("RankingAndFacets", func(t *testing.T) {
 		res, err := e.Search(ctx, q("预算"))
 		if err != nil {
