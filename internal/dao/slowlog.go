@@ -2,7 +2,11 @@ package dao
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
 
 	"github.com/rs/zerolog"
 	"gorm.io/gorm"
@@ -57,6 +61,17 @@ func (l slowLog) Trace(_ context.Context, begin time.Time, fc func() (string, in
 		return
 	}
 	sql, rows := fc()
-	l.log.Warn().Err(err).Dur("took_ms", took).Dur("slow_query_ms", l.threshold).Int64("rows", rows).
+	l.log.Warn().Err(withoutValues(err)).Dur("took_ms", took).Dur("slow_query_ms", l.threshold).Int64("rows", rows).
 		Str("sql", clip.String(sql, slowSQLBytes)).Msg("slow query")
+}
+
+// withoutValues is err as a slow query line may quote it: a MySQL error as
+// its number and state only, since its message quotes the value it refused
+// ("Incorrect datetime value: 'li.lei@example.test' for column ...").
+func withoutValues(err error) error {
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		return fmt.Errorf("mysql error %d (%s)", me.Number, me.SQLState[:])
+	}
+	return err
 }
