@@ -241,6 +241,77 @@ func TestMatchAgreesWithTheRule(t *testing.T) {
 	}
 }
 
+// The rule with speakers and the bound: trackers given in any order, of
+// every affiliation, against the sentences of an internal speaker, an
+// external one and one without a participant row, in any order of seq and
+// long enough to reach MaxHitsPerConversation, hit as naiveHits says for
+// the sentences their affiliation counts, each tracker's first
+// MaxHitsPerConversation kept; and one Matcher shared by concurrent
+// matches (as the Hook shares a tenant's) gives each the same.
+func TestMatchAgreesWithTheRuleBySpeakerAndBound(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	words := []string{"a", "b", "啊", "吧"}
+	phrase := func(maxLen int) string {
+		parts := make([]string, 1+rng.IntN(maxLen))
+		for i := range parts {
+			parts[i] = words[rng.IntN(len(words))]
+		}
+		return strings.Join(parts, " ")
+	}
+	affiliations := []string{model.AffiliationAnyone, model.AffiliationInternal, model.AffiliationExternal}
+	participants := []model.Participant{{SpeakerKey: "in", Affiliation: model.AffiliationInternal}, {SpeakerKey: "out", Affiliation: model.AffiliationExternal}}
+	side := map[string]string{"in": model.AffiliationInternal, "out": model.AffiliationExternal, "nobody": model.AffiliationExternal}
+	for round := range 40 {
+		var trackers []model.Tracker
+		for _, id := range rng.Perm(1 + rng.IntN(4)) {
+			var kws []string
+			for range 1 + rng.IntN(12) {
+				kws = append(kws, phrase(3))
+			}
+			trackers = append(trackers, tracker(int64(id+1), affiliations[rng.IntN(len(affiliations))], kws...))
+		}
+		sentences := make([]model.Sentence, 200+rng.IntN(800))
+		for i, seq := range rng.Perm(len(sentences)) {
+			speaker := []string{"in", "out", "nobody"}[rng.IntN(3)]
+			sentences[i] = model.Sentence{Seq: seq, SpeakerKey: speaker, Text: phrase(30)}
+		}
+		byID := slices.SortedFunc(slices.Values(trackers), func(a, b model.Tracker) int { return int(a.ID - b.ID) })
+		bySeq := slices.SortedFunc(slices.Values(sentences), bySeq)
+		var want []string
+		kept := map[int64]int{}
+		for _, s := range bySeq {
+			for _, tr := range byID {
+				if tr.Affiliation != model.AffiliationAnyone && tr.Affiliation != side[s.SpeakerKey] {
+					continue
+				}
+				for _, h := range naiveHits([]model.Tracker{tr}, []model.Sentence{s}) {
+					if kept[tr.ID] < MaxHitsPerConversation {
+						kept[tr.ID]++
+						want = append(want, h)
+					}
+				}
+			}
+		}
+		m := NewMatcher(trackers)
+		got := make([][]string, 4)
+		done := make(chan struct{})
+		for i := range got {
+			go func() {
+				defer func() { done <- struct{}{} }()
+				got[i] = hitKeys(m.Match(sentences, participants))
+			}()
+		}
+		for range got {
+			<-done
+		}
+		for i := range got {
+			if !slices.Equal(got[i], want) {
+				t.Fatalf("round %d, match %d: %d hits, want %d; trackers %v", round, i, len(got[i]), len(want), trackers)
+			}
+		}
+	}
+}
+
 // A transcript is read once, token by token, whatever the keywords: 100
 // keywords of 63 "啊" and one other character, which never complete,
 // against sentences of "啊" only, cost about what one absent keyword
