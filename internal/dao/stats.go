@@ -11,7 +11,8 @@ import (
 
 // Stats aggregates conversations for statistics. Every query goes through
 // ScopeConversations (and ScopeUsers for the list of reps), and sums in SQL
-// with functions both dialects share (COUNT, SUM, COALESCE).
+// with functions both dialects share (COUNT, SUM, COALESCE); only the period
+// of TrackerHitsByPeriod is worked out per dialect.
 type Stats struct{ db *gorm.DB }
 
 // NewStats works on db.
@@ -55,15 +56,36 @@ func (r *Stats) TrackerHitsByOwner(ctx context.Context, s model.Scope, trackerID
 	return out, dbError(err, nil)
 }
 
-// TrackerHitsByConversation counts a tracker's hits per conversation; the
-// caller buckets them by day in the tenant's time zone, which neither
-// dialect can do portably.
-func (r *Stats) TrackerHitsByConversation(ctx context.Context, s model.Scope, trackerID int64, from, to time.Time) ([]model.TrackerConversationHits, error) {
-	var out []model.TrackerConversationHits
+// TrackerHitsByPeriod counts a tracker's hits, and the conversations with
+// one, per period of length period (whole seconds dividing a day) in which
+// the conversations began, periods aligned on the Unix epoch: one row per
+// period with a hit, however many conversations it holds. A conversation
+// lies in one period, so the conversations of periods add up.
+//
+// Both dialects count the whole seconds from the start of the period that
+// holds from, which no conversation in range precedes (so the integer
+// division is a floor): DATETIME arithmetic on MySQL, which the session
+// time zone does not enter, and on SQLite strftime, which reads the UTC
+// offset begin_time is stored with.
+func (r *Stats) TrackerHitsByPeriod(ctx context.Context, s model.Scope, trackerID int64, from, to time.Time, period time.Duration) ([]model.TrackerPeriodHits, error) {
+	origin := from.UTC().Truncate(period)
+	seconds := int64(period / time.Second)
+	slot, originArg := "(CAST(strftime('%s', c.begin_time) AS INTEGER) - ?) / ?", any(origin.Unix())
+	if r.db.Name() == "mysql" {
+		slot, originArg = "TIMESTAMPDIFF(SECOND, ?, c.begin_time) DIV ?", origin
+	}
+	var rows []struct{ Slot, Hits, Conversations int64 }
 	err := r.trackerHits(ctx, s, trackerID, from, to).
-		Select("h.conversation_id AS conversation_id, c.begin_time AS begin_time, COUNT(*) AS hits").
-		Group("h.conversation_id, c.begin_time").Scan(&out).Error
-	return out, dbError(err, nil)
+		Select(slot+" AS slot, COUNT(*) AS hits, COUNT(DISTINCT h.conversation_id) AS conversations", originArg, seconds).
+		Group("slot").Scan(&rows).Error
+	if err != nil {
+		return nil, dbError(err, nil)
+	}
+	out := make([]model.TrackerPeriodHits, 0, len(rows))
+	for _, p := range rows {
+		out = append(out, model.TrackerPeriodHits{Start: origin.Add(time.Duration(p.Slot) * period), Hits: p.Hits, Conversations: p.Conversations})
+	}
+	return out, nil
 }
 
 // reps is the users of role rep in scope (u), within the department subtree

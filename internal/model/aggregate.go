@@ -13,11 +13,13 @@ type TrackerOwnerHits struct {
 	Conversations int64
 }
 
-// TrackerConversationHits counts one tracker's hits in one conversation.
-type TrackerConversationHits struct {
-	ConversationID int64
-	BeginTime      time.Time
-	Hits           int64
+// TrackerPeriodHits counts one tracker's hits, and the conversations with
+// one, among the conversations that began in one period of time starting at
+// Start.
+type TrackerPeriodHits struct {
+	Start         time.Time
+	Hits          int64
+	Conversations int64
 }
 
 // RepAggregate sums the conversations of one owner in a time range. The

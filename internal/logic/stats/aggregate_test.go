@@ -82,14 +82,15 @@ func TestDayBucketsInTenantZone(t *testing.T) {
 		}
 		return v
 	}
-	rows := []model.TrackerConversationHits{
-		{ConversationID: 1, BeginTime: utc("2026-03-01T15:59:59Z"), Hits: 2}, // 23:59:59 on 03-01 in Shanghai
-		{ConversationID: 2, BeginTime: utc("2026-03-01T16:00:00Z"), Hits: 3}, // 00:00 on 03-02
-		{ConversationID: 3, BeginTime: utc("2026-03-02T01:00:00Z"), Hits: 1}, // 09:00 on 03-02
-		{ConversationID: 4, BeginTime: utc("2026-02-28T20:00:00Z"), Hits: 4}, // 04:00 on 03-01
-		{ConversationID: 5, BeginTime: utc("2026-02-27T20:00:00Z"), Hits: 0},
+	from := utc("2026-02-27T00:00:00Z")
+	rows := []model.TrackerPeriodHits{
+		{Start: utc("2026-03-01T15:45:00Z"), Hits: 2, Conversations: 1}, // 23:45 on 03-01 in Shanghai
+		{Start: utc("2026-03-01T16:00:00Z"), Hits: 3, Conversations: 1}, // 00:00 on 03-02
+		{Start: utc("2026-03-02T01:00:00Z"), Hits: 1, Conversations: 1}, // 09:00 on 03-02
+		{Start: utc("2026-02-28T20:00:00Z"), Hits: 4, Conversations: 1}, // 04:00 on 03-01
+		{Start: utc("2026-02-27T20:00:00Z"), Hits: 0},
 	}
-	got := dayBuckets(rows, shanghai)
+	got := dayBuckets(rows, from, shanghai)
 	want := []TrackerStatsBucket{
 		{Key: "2026-03-01", Label: "2026-03-01", Hits: 6, Conversations: 2},
 		{Key: "2026-03-02", Label: "2026-03-02", Hits: 4, Conversations: 2},
@@ -98,7 +99,7 @@ func TestDayBucketsInTenantZone(t *testing.T) {
 		t.Errorf("Shanghai: got %+v\nwant %+v", got, want)
 	}
 	// The same rows by UTC days.
-	got = dayBuckets(rows, time.UTC)
+	got = dayBuckets(rows, from, time.UTC)
 	want = []TrackerStatsBucket{
 		{Key: "2026-02-28", Label: "2026-02-28", Hits: 4, Conversations: 1},
 		{Key: "2026-03-01", Label: "2026-03-01", Hits: 5, Conversations: 2},
@@ -107,8 +108,81 @@ func TestDayBucketsInTenantZone(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("UTC: got %+v\nwant %+v", got, want)
 	}
+	// A period that starts before the range counts on the day of the
+	// range's start, where its conversations are.
+	got = dayBuckets([]model.TrackerPeriodHits{{Start: utc("2026-02-28T15:45:00Z"), Hits: 1, Conversations: 1}}, utc("2026-02-28T16:00:00Z"), shanghai)
+	if want := []TrackerStatsBucket{{Key: "2026-03-01", Label: "2026-03-01", Hits: 1, Conversations: 1}}; !slices.Equal(got, want) {
+		t.Errorf("period before the range: got %+v, want %+v", got, want)
+	}
 	if loc := tenantLocation("Not/AZone"); loc != time.UTC {
 		t.Errorf("unknown zone: %v", loc)
+	}
+}
+
+// Every instant of a range lies on the local day of the period of
+// dayPeriod that holds it (from the range's start on), around every local
+// midnight and change of offset: a quarter hour in the zones of today,
+// shorter for offsets that were not whole quarter hours.
+func TestDayPeriod(t *testing.T) {
+	at := func(s string) time.Time {
+		v, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	for _, c := range []struct {
+		zone     string
+		from, to string
+		want     time.Duration
+	}{
+		{"UTC", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", 15 * time.Minute},
+		{"America/New_York", "2026-01-01T00:07:30Z", "2027-01-01T00:00:00Z", 15 * time.Minute},
+		{"Asia/Kathmandu", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", 15 * time.Minute},
+		{"Pacific/Chatham", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", 15 * time.Minute},
+		{"Australia/Lord_Howe", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", 15 * time.Minute},
+		{"Pacific/Kiritimati", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", 15 * time.Minute},
+		{"Pacific/Kiritimati", "1994-06-01T00:00:00Z", "1995-06-01T00:00:00Z", 15 * time.Minute}, // skips 1994-12-31
+		{"Pacific/Kiritimati", "1979-01-01T00:00:00Z", "1980-01-01T00:00:00Z", 5 * time.Minute},  // -10:40 until October
+		{"Africa/Monrovia", "1971-06-01T00:00:00Z", "1972-06-01T00:00:00Z", 30 * time.Second},    // -00:44:30
+		{"America/New_York", "1883-06-01T00:00:00Z", "1884-06-01T00:00:00Z", 2 * time.Second},    // -04:56:02
+	} {
+		loc, err := time.LoadLocation(c.zone)
+		if err != nil {
+			t.Skip("no tz data:", err)
+		}
+		from, to := at(c.from), at(c.to)
+		p := dayPeriod(loc, from, to)
+		if p != c.want {
+			t.Errorf("%s from %s: period %v, want %v", c.zone, c.from, p, c.want)
+		}
+		var instants []time.Time
+		for d := from.In(loc); d.Before(to); d = d.AddDate(0, 0, 1) {
+			y, m, day := d.Date()
+			midnight := time.Date(y, m, day, 0, 0, 0, 0, loc)
+			instants = append(instants, midnight.Add(-time.Nanosecond), midnight, midnight.Add(time.Millisecond))
+		}
+		for x := from.In(loc); ; {
+			_, end := x.ZoneBounds()
+			if end.IsZero() || !end.Before(to) {
+				break
+			}
+			instants = append(instants, end.Add(-time.Nanosecond), end)
+			x = end
+		}
+		for x := from; x.Before(to); x = x.Add(7*time.Minute + 13*time.Second + 1) {
+			instants = append(instants, x)
+		}
+		for _, x := range instants {
+			if x.Before(from) || !x.Before(to) {
+				continue
+			}
+			start := x.UTC().Truncate(p)
+			rows := []model.TrackerPeriodHits{{Start: start, Hits: 1, Conversations: 1}}
+			if got, want := dayBuckets(rows, from, loc)[0].Key, x.In(loc).Format(time.DateOnly); got != want {
+				t.Errorf("%s: %s in the period from %s counts on %s, want %s", c.zone, x.UTC().Format(time.RFC3339Nano), start.Format(time.RFC3339), got, want)
+			}
+		}
 	}
 }
 

@@ -26,8 +26,10 @@ type Repo interface {
 	// TrackerHitsByOwner counts a tracker's hits per owner of the
 	// conversations in scope that began in [from, to).
 	TrackerHitsByOwner(ctx context.Context, s model.Scope, trackerID int64, from, to time.Time) ([]model.TrackerOwnerHits, error)
-	// TrackerHitsByConversation counts them per conversation.
-	TrackerHitsByConversation(ctx context.Context, s model.Scope, trackerID int64, from, to time.Time) ([]model.TrackerConversationHits, error)
+	// TrackerHitsByPeriod counts them, and the conversations with one,
+	// per period of length period (whole seconds dividing a day, periods
+	// aligned on the Unix epoch) in which the conversations began.
+	TrackerHitsByPeriod(ctx context.Context, s model.Scope, trackerID int64, from, to time.Time, period time.Duration) ([]model.TrackerPeriodHits, error)
 	// DepartmentPath is the path of a department of the tenant;
 	// DEPARTMENT_NOT_FOUND otherwise.
 	DepartmentPath(ctx context.Context, tenantID, departmentID int64) (string, error)
@@ -119,11 +121,12 @@ func (st *Stats) TrackerStats(ctx context.Context, req TrackerStatsRequest) (Tra
 	if err != nil {
 		return TrackerStats{}, err
 	}
-	rows, err := st.repo.TrackerHitsByConversation(ctx, s, req.TrackerID, from, to)
+	loc := tenantLocation(tz)
+	rows, err := st.repo.TrackerHitsByPeriod(ctx, s, req.TrackerID, from, to, dayPeriod(loc, from, to))
 	if err != nil {
 		return TrackerStats{}, err
 	}
-	out.Buckets = dayBuckets(rows, tenantLocation(tz))
+	out.Buckets = dayBuckets(rows, from, loc)
 	return out, nil
 }
 
@@ -140,22 +143,65 @@ func ownerBuckets(rows []model.TrackerOwnerHits) []TrackerStatsBucket {
 	return out
 }
 
-// dayBuckets groups per-conversation counts by the calendar day of the
-// conversation's begin_time in loc.
-func dayBuckets(rows []model.TrackerConversationHits, loc *time.Location) []TrackerStatsBucket {
+// maxDayPeriod is the length of the periods hits are counted in for day
+// buckets: every UTC offset in use is a whole number of quarter hours, and
+// zones change offset on quarter hours, so each quarter hour lies in one
+// local day; a year is at most 35,136 of them.
+const maxDayPeriod = 15 * time.Minute
+
+// dayPeriod is the longest period that divides maxDayPeriod (in whole
+// seconds) such that, in loc between from and to, every offset from UTC and
+// every instant the offset changes is a multiple of it. Every local
+// midnight is then one too, so the instants of each period (aligned on the
+// Unix epoch) from from onwards share one local day. That is a quarter hour
+// except for offsets of the past (local mean time, Liberia's -00:44:30 up
+// to 1972, Kiritimati's -10:40 up to 1979).
+func dayPeriod(loc *time.Location, from, to time.Time) time.Duration {
+	g := int64(maxDayPeriod / time.Second)
+	for at := from.In(loc); ; {
+		_, offset := at.Zone()
+		g = gcd(g, int64(offset))
+		_, end := at.ZoneBounds()
+		if end.IsZero() || !end.Before(to) {
+			break
+		}
+		g = gcd(g, end.Unix())
+		at = end
+	}
+	return time.Duration(g) * time.Second
+}
+
+// gcd is the greatest common divisor of a > 0 and b.
+func gcd(a, b int64) int64 {
+	if b < 0 {
+		b = -b
+	}
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
+
+// dayBuckets adds up the counts of periods (of dayPeriod(loc, from, …)) by
+// the calendar day in loc of their instants from from onwards.
+func dayBuckets(rows []model.TrackerPeriodHits, from time.Time, loc *time.Location) []TrackerStatsBucket {
 	byDay := map[string]*TrackerStatsBucket{}
 	for _, r := range rows {
 		if r.Hits == 0 {
 			continue
 		}
-		day := r.BeginTime.In(loc).Format(time.DateOnly)
+		at := r.Start
+		if at.Before(from) {
+			at = from
+		}
+		day := at.In(loc).Format(time.DateOnly)
 		b := byDay[day]
 		if b == nil {
 			b = &TrackerStatsBucket{Key: day, Label: day}
 			byDay[day] = b
 		}
 		b.Hits += r.Hits
-		b.Conversations++
+		b.Conversations += r.Conversations
 	}
 	out := make([]TrackerStatsBucket, 0, len(byDay))
 	for _, b := range byDay {
