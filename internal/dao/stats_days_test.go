@@ -3,11 +3,13 @@ package dao_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
 
@@ -107,71 +109,91 @@ func (e *dayStatsEnv) bruteDays(t *testing.T, loc *time.Location, from, to time.
 // conversations on either side of local midnights and of DST transitions,
 // in zones a whole, a 45-minute and a 14-hour offset from UTC, and for a
 // tenant whose zone name is unknown (UTC days). A manager sees the days of
-// their department's conversations only.
+// their department's conversations only. On MariaDB the session's time zone
+// plays no part.
 func TestTrackerStatsDaysMatchPerConversation(t *testing.T) {
-	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
-		e := newDayStatsEnv(t, db)
-		zones := []string{"UTC", "America/New_York", "Pacific/Kiritimati", "Asia/Kathmandu", "Pacific/Chatham", "Australia/Lord_Howe"}
-		from := time.Date(2026, 2, 20, 0, 7, 30, 0, time.UTC) // not on a 15-minute boundary
-		to := time.Date(2026, 11, 20, 3, 0, 0, 0, time.UTC)
-		var begins []time.Time
-		for _, name := range zones {
-			loc, err := time.LoadLocation(name)
-			if err != nil {
-				t.Skip("no tz data:", err)
-			}
-			for _, d := range []time.Time{
-				time.Date(2026, 3, 1, 0, 0, 0, 0, loc), time.Date(2026, 3, 8, 0, 0, 0, 0, loc),
-				time.Date(2026, 3, 9, 0, 0, 0, 0, loc), time.Date(2026, 4, 5, 0, 0, 0, 0, loc),
-				time.Date(2026, 10, 4, 0, 0, 0, 0, loc), time.Date(2026, 11, 1, 0, 0, 0, 0, loc),
-				time.Date(2026, 11, 2, 0, 0, 0, 0, loc),
-			} {
-				begins = append(begins, d.Add(-time.Millisecond), d, d.Add(time.Millisecond), d.Add(15*time.Minute-time.Millisecond))
-			}
+	daotest.Each(t, checkDaysMatchPerConversation)
+	t.Run("mariadb session zone +05:45", func(t *testing.T) {
+		admin := os.Getenv("MGV_TEST_MYSQL_ADMIN_DSN")
+		if admin == "" {
+			t.Skip("MGV_TEST_MYSQL_ADMIN_DSN not set")
 		}
-		// New York's DST transitions, and the ends of the range.
-		for _, d := range []time.Time{
-			time.Date(2026, 3, 8, 7, 0, 0, 0, time.UTC), time.Date(2026, 11, 1, 6, 0, 0, 0, time.UTC), from, to,
-		} {
-			begins = append(begins, d.Add(-time.Millisecond), d, d.Add(time.Millisecond))
+		cfg, err := mysql.ParseDSN(daotest.ScratchMariaDB(t, admin))
+		if err != nil {
+			t.Fatal(err)
 		}
-		rep1, rep3, rep4 := e.reps[0], e.reps[2], e.reps[3]
-		e.place(t, rep1, 1, begins...)
-		var every3rd, odd []time.Time
-		for i, b := range begins {
-			if i%3 == 0 {
-				every3rd = append(every3rd, b)
-			}
-			if i%2 == 1 {
-				odd = append(odd, b)
-			}
+		cfg.Params = map[string]string{"time_zone": "'+05:45'"}
+		db := daotest.Connect(t, "mysql", cfg.FormatDSN())
+		var zone string
+		if err := db.Raw("SELECT @@session.time_zone").Scan(&zone).Error; err != nil || zone != "+05:45" {
+			t.Fatalf("session time zone %q: %v", zone, err)
 		}
-		e.place(t, rep3, 2, every3rd...)
-		e.place(t, rep4, 3, odd...)
+		checkDaysMatchPerConversation(t, db)
+	})
+}
 
-		st := stats.NewStats(dao.NewStats(db), dao.NewTrackers(db))
-		for _, name := range append(zones, "Not/AZone") {
-			if err := db.Model(&model.Tenant{}).Where("id = ?", e.tenant).Update("timezone", name).Error; err != nil {
+func checkDaysMatchPerConversation(t *testing.T, db *gorm.DB) {
+	e := newDayStatsEnv(t, db)
+	zones := []string{"UTC", "America/New_York", "Pacific/Kiritimati", "Asia/Kathmandu", "Pacific/Chatham", "Australia/Lord_Howe"}
+	from := time.Date(2026, 2, 20, 0, 7, 30, 0, time.UTC) // not on a 15-minute boundary
+	to := time.Date(2026, 11, 20, 3, 0, 0, 0, time.UTC)
+	var begins []time.Time
+	for _, name := range zones {
+		loc, err := time.LoadLocation(name)
+		if err != nil {
+			t.Skip("no tz data:", err)
+		}
+		for _, d := range []time.Time{
+			time.Date(2026, 3, 1, 0, 0, 0, 0, loc), time.Date(2026, 3, 8, 0, 0, 0, 0, loc),
+			time.Date(2026, 3, 9, 0, 0, 0, 0, loc), time.Date(2026, 4, 5, 0, 0, 0, 0, loc),
+			time.Date(2026, 10, 4, 0, 0, 0, 0, loc), time.Date(2026, 11, 1, 0, 0, 0, 0, loc),
+			time.Date(2026, 11, 2, 0, 0, 0, 0, loc),
+		} {
+			begins = append(begins, d.Add(-time.Millisecond), d, d.Add(time.Millisecond), d.Add(15*time.Minute-time.Millisecond))
+		}
+	}
+	// New York's DST transitions, and the ends of the range.
+	for _, d := range []time.Time{
+		time.Date(2026, 3, 8, 7, 0, 0, 0, time.UTC), time.Date(2026, 11, 1, 6, 0, 0, 0, time.UTC), from, to,
+	} {
+		begins = append(begins, d.Add(-time.Millisecond), d, d.Add(time.Millisecond))
+	}
+	rep1, rep3, rep4 := e.reps[0], e.reps[2], e.reps[3]
+	e.place(t, rep1, 1, begins...)
+	var every3rd, odd []time.Time
+	for i, b := range begins {
+		if i%3 == 0 {
+			every3rd = append(every3rd, b)
+		}
+		if i%2 == 1 {
+			odd = append(odd, b)
+		}
+	}
+	e.place(t, rep3, 2, every3rd...)
+	e.place(t, rep4, 3, odd...)
+
+	st := stats.NewStats(dao.NewStats(db), dao.NewTrackers(db))
+	for _, name := range append(zones, "Not/AZone") {
+		if err := db.Model(&model.Tenant{}).Where("id = ?", e.tenant).Update("timezone", name).Error; err != nil {
+			t.Fatal(err)
+		}
+		loc, err := time.LoadLocation(name)
+		if err != nil {
+			loc = time.UTC
+		}
+		for _, as := range []struct {
+			who    model.User
+			owners []model.User
+		}{{e.admin, e.reps}, {e.manager, e.reps[:3]}} {
+			got, err := st.TrackerStats(e.as(as.who), stats.TrackerStatsRequest{TrackerID: e.tracker, GroupBy: stats.GroupByDay, From: from, To: to})
+			if err != nil {
 				t.Fatal(err)
 			}
-			loc, err := time.LoadLocation(name)
-			if err != nil {
-				loc = time.UTC
-			}
-			for _, as := range []struct {
-				who    model.User
-				owners []model.User
-			}{{e.admin, e.reps}, {e.manager, e.reps[:3]}} {
-				got, err := st.TrackerStats(e.as(as.who), stats.TrackerStatsRequest{TrackerID: e.tracker, GroupBy: stats.GroupByDay, From: from, To: to})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if want := e.bruteDays(t, loc, from, to, as.owners...); !slices.Equal(got.Buckets, want) {
-					t.Errorf("%s as %s:\n got %+v\nwant %+v", name, as.who.Name, got.Buckets, want)
-				}
+			if want := e.bruteDays(t, loc, from, to, as.owners...); !slices.Equal(got.Buckets, want) {
+				t.Errorf("%s as %s:\n got %+v\nwant %+v", name, as.who.Name, got.Buckets, want)
 			}
 		}
-	})
+	}
 }
 
 // rowCounter records how many rows each statement returned.

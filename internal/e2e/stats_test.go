@@ -28,6 +28,24 @@ type repStatsJSON struct {
 	Team controller.TeamStatsJSON
 }
 
+// pricingTracker creates the tenant's first tracker, of the keyword
+// "price", as admin, and waits until it has been applied to the stored
+// conversations.
+func pricingTracker(t *testing.T, s *Service, admin string) controller.TrackerJSON {
+	t.Helper()
+	var tr controller.TrackerJSON
+	authCall(t, s, http.MethodPost, "/api/v1/trackers", admin, map[string]any{"name": "Pricing", "keywords": []string{"price"}}).
+		want(t, http.StatusCreated, "").decode(t, &tr)
+	deadline := time.Now().Add(10 * time.Second)
+	for listTrackers(t, s, admin)[0].Applying {
+		if time.Now().After(deadline) {
+			t.Fatal("the tracker is still being applied")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return tr
+}
+
 func TestStatsOnMariaDB(t *testing.T) {
 	s := NewService(t, mysqlEnv(t))
 	f := NewFixture(t, s) // time zone Asia/Shanghai
@@ -67,16 +85,7 @@ func TestStatsOnMariaDB(t *testing.T) {
 		}
 	}
 	admin, manager := f.Token(t, f.Admin), f.Token(t, f.Manager)
-	var tr controller.TrackerJSON
-	authCall(t, s, http.MethodPost, "/api/v1/trackers", admin, map[string]any{"name": "Pricing", "keywords": []string{"price"}}).
-		want(t, http.StatusCreated, "").decode(t, &tr)
-	deadline := time.Now().Add(10 * time.Second)
-	for listTrackers(t, s, admin)[0].Applying {
-		if time.Now().After(deadline) {
-			t.Fatal("the tracker is still being applied")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	tr := pricingTracker(t, s, admin)
 
 	from, to := "2026-03-01T00:00:00Z", "2026-04-01T00:00:00Z"
 	trackerStats := func(token, groupBy string) []string {
