@@ -1,5 +1,12 @@
 package dao
 
+import (
+	"time"
+
+	"github.com/rs/zerolog"
+	"gorm.io/gorm"
+)
+
 // What the external tests check of the package's insides. They are external
 // (package dao_test) so that they can open their databases with daotest,
 // which imports dao.
@@ -17,3 +24,11 @@ const (
 // BookkeepingDDL creates the migrations table, for a test that builds an
 // old schema by hand.
 func (m *Migrator) BookkeepingDDL() string { return m.bookkeepingDDL() }
+
+// NewTestWAL is a WAL with its delays and its bounds given, telling
+// truncated of each background truncation.
+func NewTestWAL(db *gorm.DB, delay, every time.Duration, tries int, busy, pause time.Duration, truncated func(error)) *WAL {
+	w := newWAL(db, zerolog.Nop(), delay, every, truncated)
+	w.tries, w.busy, w.pause = tries, busy, pause
+	return w
+}

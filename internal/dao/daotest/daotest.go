@@ -5,6 +5,7 @@
 package daotest
 
 import (
+	"bytes"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -101,4 +102,21 @@ func ScratchMariaDB(t testing.TB, admin string) string {
 	t.Cleanup(func() { _ = exec("DROP DATABASE IF EXISTS " + name) })
 	cfg.DBName = name
 	return cfg.FormatDSN()
+}
+
+// SQLiteHolding names the files of the SQLite store at file (the database,
+// its -wal and -shm) that hold word as bytes.
+func SQLiteHolding(t testing.TB, file, word string) []string {
+	t.Helper()
+	var found []string
+	for _, f := range []string{file, file + "-wal", file + "-shm"} {
+		b, err := os.ReadFile(f)
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		if bytes.Contains(b, []byte(word)) {
+			found = append(found, filepath.Base(f))
+		}
+	}
+	return found
 }

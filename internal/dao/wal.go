@@ -1,0 +1,200 @@
+package dao
+
+import (
+	"context"
+	"database/sql/driver"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"gorm.io/gorm"
+)
+
+// WAL empties the embedded SQLite store's write-ahead log after personal
+// data is deleted. secure_delete zeroes what a DELETE or UPDATE frees in
+// the database file, but the WAL keeps every page as it was written, the
+// deleted rows in it, until later writes overwrite its frames or a clean
+// stop removes it: a checkpoint copies the frames into the database file
+// and leaves them where they are, and a kill -9 keeps the file. A
+// truncating checkpoint (PRAGMA wal_checkpoint(TRUNCATE)) copies every
+// frame and then truncates the WAL to zero bytes. It completes only when
+// no reader holds a snapshot older than the last frame (a read in this
+// process, or in the other one of an upgrade, which shares the file): it
+// waits for them a while and is tried again. On MySQL it does
+// nothing (InnoDB's redo log is its own, see the README).
+type WAL struct {
+	db     *gorm.DB
+	sqlite bool
+	log    zerolog.Logger
+
+	// delay and every: see loop. tries, busy and pause bound Truncate.
+	delay, every time.Duration
+	tries        int
+	busy, pause  time.Duration
+
+	ask    chan struct{}
+	closed chan struct{}
+	once   sync.Once
+	wg     sync.WaitGroup
+	// truncated is told of each background truncation, for tests.
+	truncated func(error)
+}
+
+// WALDelay is how long after a deletion the background truncation runs
+// (deletions within it share one), and WALEvery the least time between two.
+const (
+	WALDelay = 2 * time.Second
+	WALEvery = 10 * time.Second
+	walTries = 10
+	walBusy  = time.Second
+	walPause = 200 * time.Millisecond
+)
+
+// NewWAL truncates db's WAL when db is SQLite, and does nothing otherwise.
+func NewWAL(db *gorm.DB, log zerolog.Logger) *WAL {
+	return newWAL(db, log, WALDelay, WALEvery, nil)
+}
+
+func newWAL(db *gorm.DB, log zerolog.Logger, delay, every time.Duration, truncated func(error)) *WAL {
+	return &WAL{db: db, sqlite: db.Name() == "sqlite", log: log, delay: delay, every: every, tries: walTries,
+		busy: walBusy, pause: walPause, ask: make(chan struct{}, 1), closed: make(chan struct{}), truncated: truncated}
+}
+
+// Truncate checkpoints the whole WAL into the database file and truncates
+// it to zero bytes, so that no deleted row's old page is left in it. It
+// must not run inside a transaction. A checkpoint that readers keep from
+// completing is tried again, walTries times in all, each waiting up to
+// walBusy for them (about 12 s in all); then it fails, and the caller
+// tries again later.
+func (w *WAL) Truncate(ctx context.Context) error {
+	if w == nil || !w.sqlite {
+		return nil
+	}
+	var busy, frames, done int
+	for i := range w.tries {
+		if i > 0 {
+			t := time.NewTimer(w.pause)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			case <-t.C:
+			}
+		}
+		var err error
+		if busy, frames, done, err = w.checkpoint(ctx); err != nil {
+			return err
+		}
+		if busy == 0 {
+			return nil
+		}
+	}
+	return fmt.Errorf("the SQLite WAL could not be truncated: readers kept %d of its %d frames (%d tries)", frames-done, frames, w.tries)
+}
+
+// checkpoint runs one truncating checkpoint on a connection of its own
+// (never conn(ctx): a checkpoint inside a transaction could not copy that
+// transaction's frames). While it waits for readers it holds the write
+// lock, so it waits walBusy rather than busy_timeout: a writer queued
+// behind it waits at most that much longer, far from its own 5 s.
+func (w *WAL) checkpoint(ctx context.Context) (busy, frames, done int, err error) {
+	sqlDB, err := w.db.DB()
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	c, err := sqlDB.Conn(ctx)
+	if err != nil {
+		return 0, 0, 0, dbError(err, nil)
+	}
+	defer func() { _ = c.Close() }()
+	if _, err := c.ExecContext(ctx, fmt.Sprintf("PRAGMA busy_timeout = %d", w.busy.Milliseconds())); err != nil {
+		return 0, 0, 0, dbError(err, nil)
+	}
+	err = c.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &frames, &done)
+	// The connection goes back to the pool as the DSN set it up.
+	if _, rerr := c.ExecContext(context.WithoutCancel(ctx), "PRAGMA busy_timeout = 5000"); rerr != nil {
+		_ = c.Raw(func(any) error { return driver.ErrBadConn })
+	}
+	if err != nil {
+		return 0, 0, 0, dbError(err, nil)
+	}
+	return busy, frames, done, nil
+}
+
+// Ask has the background loop truncate the WAL soon (Start); it never
+// blocks, so that a deletion a caller waits for does not wait for it.
+func (w *WAL) Ask() {
+	if w == nil || !w.sqlite {
+		return
+	}
+	select {
+	case w.ask <- struct{}{}:
+	default:
+	}
+}
+
+// Start runs the background truncation: delay after the first deletion it
+// is asked for, and at least every apart, so that a stream of deletions
+// truncates the WAL every few seconds rather than after each. A truncation
+// that fails is tried again after every.
+func (w *WAL) Start() {
+	if w == nil || !w.sqlite {
+		return
+	}
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		w.loop()
+	}()
+}
+
+// Close stops the background truncation (a truncation under way ends).
+func (w *WAL) Close() {
+	if w == nil {
+		return
+	}
+	w.once.Do(func() { close(w.closed) })
+	w.wg.Wait()
+}
+
+func (w *WAL) loop() {
+	var last time.Time
+	for {
+		select {
+		case <-w.closed:
+			return
+		case <-w.ask:
+		}
+		t := time.NewTimer(max(w.delay, w.every-time.Since(last)))
+		select {
+		case <-w.closed:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		select { // deletions while waiting are in this truncation
+		case <-w.ask:
+		default:
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() {
+			select {
+			case <-w.closed:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		err := w.Truncate(ctx)
+		closing := ctx.Err() != nil
+		cancel()
+		last = time.Now()
+		if err != nil && !closing {
+			w.log.Warn().Err(err).Msg("database: deleted rows stay in the SQLite WAL until the next try")
+			w.Ask()
+		}
+		if w.truncated != nil {
+			w.truncated(err)
+		}
+	}
+}
