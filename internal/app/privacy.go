@@ -16,17 +16,26 @@ type privacyDomain struct {
 	runner   *privacy.Runner
 	settings *privacy.TenantSettings
 	retainer *privacy.Retainer
+	// wal truncates the embedded SQLite store's WAL after deletions.
+	wal *dao.WAL
 }
 
 func newPrivacyDomain(dm *domain, convs *dao.Conversations) *privacyDomain {
 	tx := dao.NewTransactor(dm.d.db)
 	pd := &privacyDomain{deleter: conversation.NewDeleter(convs, tx, conversation.AppendDeleted(dm.events.log))}
-	pd.deleter.OnDeleted(dm.search.indexer.Deleted)
+	// A deletion's rows leave the SQLite WAL in the background (a
+	// caller's delete does not wait for readers to let go of them); an
+	// erasure truncates it itself before it is done.
+	pd.wal = dao.NewWAL(dm.d.db, dm.log)
+	pd.deleter.OnDeleted(func(ids []int64) {
+		dm.search.indexer.Deleted(ids)
+		pd.wal.Ask()
+	})
 	repo := dao.NewPrivacy(dm.d.db)
 	cfg := dm.cfg.Privacy
 	o := privacy.RunnerOptions{
 		Batch: cfg.ErasureBatch, Lease: cfg.ErasureLease.Duration, Audit: dm.audit.writer,
-		Settle: dm.search.indexer.RecentBound(), ConfirmOver: cfg.ConfirmOver,
+		Settle: dm.search.indexer.RecentBound(), ConfirmOver: cfg.ConfirmOver, Store: pd.wal,
 	}
 	if r, ok := dm.search.engine.(search.Refresher); ok {
 		o.Refresher, o.RefreshEvery = r, dm.cfg.Search.RefreshInterval.Duration
@@ -48,6 +57,7 @@ func (pd *privacyDomain) register(r controller.Router) {
 	controller.ConversationDelete{Deleter: pd.deleter}.Routes(r)
 	controller.Privacy{Privacy: pd.service}.Routes(r)
 	controller.TenantSettings{Settings: pd.settings}.Routes(r)
+	pd.wal.Start()
 	pd.runner.Start()
 	pd.retainer.Start()
 }
@@ -57,4 +67,5 @@ func (pd *privacyDomain) register(r controller.Router) {
 func (pd *privacyDomain) stop() {
 	pd.runner.Stop()
 	pd.retainer.Stop()
+	pd.wal.Close()
 }

@@ -369,6 +369,22 @@ func (p *Privacy) ReleaseErasures(ctx context.Context, owner string) error {
 		now, now, owner, model.ErasurePending).Error, nil)
 }
 
+// ForgetErasure clears the subject of owner's pending job once its
+// conversations are deleted and its user anonymised: what is left is to
+// clear the store's own copies of the deleted rows (dao.WAL) and end the
+// job, and a job resumed without a subject does only that.
+func (p *Privacy) ForgetErasure(ctx context.Context, id int64, owner string) error {
+	res := conn(ctx, p.db).Exec("UPDATE privacy_erasures SET subject = '', updated_at = ? WHERE id = ? AND lease_owner = ? AND status = ?",
+		dbNow(), id, owner, model.ErasurePending)
+	if res.Error != nil {
+		return dbError(res.Error, nil)
+	}
+	if res.RowsAffected != 1 {
+		return errLeaseLost
+	}
+	return nil
+}
+
 // FinishErasure ends owner's job with status and clears its subject. A
 // job done anonymised its user, if it has one; a failed one did not.
 func (p *Privacy) FinishErasure(ctx context.Context, id int64, owner, status, lastError string) error {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/megaview/mgvcore/internal/dao/daotest"
 	"github.com/megaview/mgvcore/internal/http/controller"
 )
 
@@ -55,11 +56,8 @@ func segments(t *testing.T, dir string) int {
 // its segment file until a merge, so the engine rewrites the index a few
 // seconds after a deletion.
 func TestErasureLeavesNothingInTheEmbeddedIndexFiles(t *testing.T) {
-	s, f, admin, p, tag := startErasing(t, nil)
-	name, words := "客户Qian"+tag, "hushproject"+tag
 	const n = 3
-	customerCalls(t, p, f, name, "we plan "+words+" next year", tag, n)
-	waitSearch(t, s, admin, words, n, 30*time.Second)
+	s, admin, name, words := searchablePerson(t, "客户Qian", "hushproject", n)
 	dir := s.Env["MGV_SEARCH_PATH"]
 	// bleve's merger drops deleted documents from the segments it merges;
 	// the case to test is the one it leaves alone: everything in one
@@ -81,16 +79,81 @@ func TestErasureLeavesNothingInTheEmbeddedIndexFiles(t *testing.T) {
 	}
 	// The rewrite follows the deletion by embedded.PurgeDelay (5 s).
 	erased := time.Now()
-	deadline = erased.Add(30 * time.Second)
+	waitFilesLose(t, dir, 30*time.Second, name, words)
+	t.Logf("the index files lost the person %s after the erasure was done", time.Since(erased).Round(100*time.Millisecond))
+}
+
+// searchablePerson starts the embedded default with n calls of an outside
+// speaker named name who says words (each made distinctive), searchable,
+// and returns them with an admin's token.
+func searchablePerson(t *testing.T, name, words string, n int) (s *Service, admin, person, said string) {
+	t.Helper()
+	s, f, admin, p, tag := startErasing(t, nil)
+	person, said = name+tag, words+tag
+	customerCalls(t, p, f, person, "we plan "+said+" next year", tag, n)
+	waitSearch(t, s, admin, said, int64(n), 30*time.Second)
+	return s, admin, person, said
+}
+
+// waitFilesLose waits until no file under dir holds any of words, at
+// most timeout.
+func waitFilesLose(t *testing.T, dir string, timeout time.Duration, words ...string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
 	for {
-		found := filesHolding(t, dir, name, words)
+		found := filesHolding(t, dir, words...)
 		if len(found) == 0 {
-			break
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("30 s after the erasure the index files still hold %v", found)
+			t.Fatalf("%s after the deletion the files under %s still hold %v", timeout, dir, found)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	t.Logf("the index files lost the person %s after the erasure was done", time.Since(erased).Round(100*time.Millisecond))
+}
+
+// On the embedded default an erasure is done only once the person's name
+// and words have left the SQLite store's files, its WAL included: a
+// checkpoint copies the WAL into the database file but leaves its bytes,
+// so the store truncates it. The index's files lose them a few seconds
+// later (TestErasureLeavesNothingInTheEmbeddedIndexFiles): after that no
+// file of the data directory holds them.
+func TestErasureLeavesNothingInTheSQLiteWAL(t *testing.T) {
+	const n = 3
+	s, admin, name, words := searchablePerson(t, "客户Wal", "walproject", n)
+	data := filepath.Dir(s.Env["MGV_DATABASE_DSN"])
+	if found := filesHolding(t, data, name, words); len(found) == 0 {
+		t.Fatal("no file of the data directory holds the person before the erasure: the check below would prove nothing")
+	}
+
+	var e controller.ErasureJSON
+	authCall(t, s, http.MethodPost, "/api/v1/privacy/erasures", admin, map[string]any{"name": name}).want(t, http.StatusAccepted, "").decode(t, &e)
+	done := waitErasure(t, s, admin, e.ID, 60*time.Second)
+	if done.ConversationsDeleted != n {
+		t.Fatalf("deleted %d of %d conversations: %+v", done.ConversationsDeleted, n, done)
+	}
+	db := s.Env["MGV_DATABASE_DSN"]
+	if left := append(daotest.SQLiteHolding(t, db, name), daotest.SQLiteHolding(t, db, words)...); len(left) != 0 {
+		t.Fatalf("the erasure is done and the database's files still hold %v", left)
+	}
+	// The index is rewritten embedded.PurgeDelay (5 s) after the deletion.
+	waitFilesLose(t, data, 30*time.Second, name, words)
+}
+
+// A conversation deleted by an admin leaves the SQLite WAL in the
+// background, within dao.WALEvery (10 s) and a truncation (the delete does
+// not wait for it), and the index's files with its rewrite.
+func TestDeletedConversationLeavesTheSQLiteWAL(t *testing.T) {
+	s, f, admin, p, tag := startErasing(t, nil)
+	name, words := "客户Del"+tag, "delproject"+tag
+	ids := customerCalls(t, p, f, name, "we plan "+words+" next year", tag, 1)
+	db := s.Env["MGV_DATABASE_DSN"]
+	if len(daotest.SQLiteHolding(t, db, words)) == 0 {
+		t.Fatal("the database's files hold nothing of the conversation: the check below would prove nothing")
+	}
+	authCall(t, s, http.MethodDelete, fmt.Sprintf("/api/v1/conversations/%d", ids[0]), admin, nil).want(t, http.StatusOK, "")
+	deleted := time.Now()
+	// The index is rewritten embedded.PurgeDelay (5 s) after the deletion.
+	waitFilesLose(t, filepath.Dir(db), 30*time.Second, name, words)
+	t.Logf("the data directory lost the conversation %s after the delete", time.Since(deleted).Round(100*time.Millisecond))
 }

@@ -56,10 +56,31 @@ func newAdmins(t *testing.T) *admins {
 	return a
 }
 
-func (a *admins) runner(hooks ...privacy.ErasedHook) *privacy.Runner {
+func (a *admins) runner() *privacy.Runner { return a.runnerFailing(nil) }
+
+// runnerFailing is a runner whose revocation, the last step of the
+// transaction that anonymises a user, revokes and then returns what fail
+// returns (nil: nothing).
+func (a *admins) runnerFailing(fail func() error) *privacy.Runner {
 	tx := dao.NewTransactor(a.db)
-	return privacy.NewRunner(a.repo, conversation.NewDeleter(dao.NewConversations(a.db), tx), a.revocations, tx,
-		privacy.RunnerOptions{Lease: a.lease, Audit: a.audit}, zerolog.Nop(), hooks...)
+	var revoke privacy.Revoker = a.revocations
+	if fail != nil {
+		revoke = failingRevoker{a.revocations, fail}
+	}
+	return privacy.NewRunner(a.repo, conversation.NewDeleter(dao.NewConversations(a.db), tx), revoke, tx,
+		privacy.RunnerOptions{Lease: a.lease, Audit: a.audit}, zerolog.Nop())
+}
+
+type failingRevoker struct {
+	privacy.Revoker
+	fail func() error
+}
+
+func (f failingRevoker) Revoke(ctx context.Context, kind string, tenantID, id int64, reason string) error {
+	if err := f.Revoker.Revoke(ctx, kind, tenantID, id, reason); err != nil {
+		return err
+	}
+	return f.fail()
 }
 
 // erase starts, as the first admin, the erasure of u.
@@ -156,12 +177,12 @@ func TestErasureRevokesTokensOnlyWithTheAnonymisation(t *testing.T) {
 	ctx := context.Background()
 	id := a.erase(t, a.second)
 	fails := true
-	r := a.runner(privacy.ErasedHookFunc(func(context.Context, model.Erasure) error {
+	r := a.runnerFailing(func() error {
 		if fails {
-			return errs.Unavailable("event log")
+			return errs.Unavailable("token versions")
 		}
 		return nil
-	}))
+	})
 	if worked, err := r.RunOnce(ctx); !worked || !errs.Is(err, errs.ReasonDependencyUnavailable) {
 		t.Fatalf("run: %v %v", worked, err)
 	}
@@ -205,7 +226,7 @@ func TestErasureFailsForGoodOnADomainError(t *testing.T) {
 		t.Run(errs.ReasonOf(c.err), func(t *testing.T) {
 			a := newAdmins(t)
 			id := a.erase(t, a.second)
-			r := a.runner(privacy.ErasedHookFunc(func(context.Context, model.Erasure) error { return c.err }))
+			r := a.runnerFailing(func() error { return c.err })
 			worked, err := r.RunOnce(context.Background())
 			e := a.job(t, id)
 			if c.final {

@@ -90,6 +90,9 @@ type Repo interface {
 	// ReleaseErasures hands owner's jobs back, due at once (a clean stop
 	// or an upgrade: the next process need not wait out the lease).
 	ReleaseErasures(ctx context.Context, owner string) error
+	// ForgetErasure clears the subject of owner's pending job whose
+	// deletions and anonymisation are done; it then only ends.
+	ForgetErasure(ctx context.Context, id int64, owner string) error
 	// FinishErasure ends owner's job with status and forgets its subject.
 	FinishErasure(ctx context.Context, id int64, owner, status, lastError string) error
 }

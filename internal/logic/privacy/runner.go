@@ -60,6 +60,16 @@ type RunnerOptions struct {
 	// conversations to delete than its total, and would then delete more
 	// than this, goes back to awaiting confirmation with the new total.
 	ConfirmOver int64
+	// Store clears the database's own copies of deleted rows (dao.WAL:
+	// the embedded SQLite store's WAL) before a job is done; nil when it
+	// keeps none that need clearing.
+	Store Scrubber
+}
+
+// Scrubber clears what a database keeps of deleted rows beside its tables
+// (dao.WAL); it runs outside any transaction.
+type Scrubber interface {
+	Truncate(ctx context.Context) error
 }
 
 // Refresher makes every write to the search engine so far searchable
@@ -233,7 +243,7 @@ var errLeaseLost = errors.New("the lease of the job passed to another instance")
 // dependency unavailable or timing out, a concurrent change (CONFLICT, a
 // deadlock), an internal error, the lease lost to another instance.
 func final(err error) bool {
-	if err == nil || errors.Is(err, errLeaseLost) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if err == nil || errors.Is(err, errLeaseLost) || errors.Is(err, errEnding) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
 	var e *errs.Error
@@ -266,6 +276,54 @@ func (r *Runner) fail(ctx context.Context, e *model.Erasure, cause error) error 
 }
 
 func (r *Runner) work(ctx context.Context, e *model.Erasure) error {
+	if e.Subject != "" {
+		if err := r.erase(ctx, e); err != nil || e.Status != model.ErasurePending {
+			return err
+		}
+	}
+	// The store's own copies of the deleted rows (the embedded SQLite
+	// store's WAL) go before the job is done; one that cannot go yet
+	// (readers hold them) leaves the job pending, without a subject, to
+	// be tried again after its lease.
+	if r.o.Store != nil {
+		if err := r.o.Store.Truncate(ctx); err != nil {
+			r.log.Warn().Err(err).Int64("erasure", e.ID).Int64("tenant_id", e.TenantID).
+				Msg("erasure: the erased rows are still in the database's WAL; the job stays pending and is tried again after its lease")
+			return err
+		}
+	}
+	// The person is gone: an error now is retried, never the job's
+	// failure (its user is anonymised already).
+	err := r.tx.InTx(ctx, func(ctx context.Context) error {
+		if err := r.repo.FinishErasure(ctx, e.ID, r.owner, model.ErasureDone, ""); err != nil {
+			return err
+		}
+		e.Status, e.Subject = model.ErasureDone, ""
+		if e.UserID != 0 {
+			e.UsersAnonymised = 1
+		}
+		for _, h := range r.hooks {
+			if err := h.OnPersonErased(ctx, *e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		e.Status = model.ErasurePending
+		return fmt.Errorf("%w: %w", errEnding, err)
+	}
+	return nil
+}
+
+// errEnding marks an error ending a job whose person is erased: the job
+// is retried, never failed.
+var errEnding = errors.New("ending the erasure")
+
+// erase deletes the job's conversations, waits for the search index to
+// drop them, anonymises its user and clears its subject; a job that waits
+// for confirmation of a new total returns with that status.
+func (r *Runner) erase(ctx context.Context, e *model.Erasure) error {
 	upTo, err := r.bound(ctx, e)
 	if err != nil {
 		return err
@@ -337,18 +395,10 @@ func (r *Runner) work(ctx context.Context, e *model.Erasure) error {
 				return err
 			}
 		}
-		if err := r.repo.FinishErasure(ctx, e.ID, r.owner, model.ErasureDone, ""); err != nil {
+		if err := r.repo.ForgetErasure(ctx, e.ID, r.owner); err != nil {
 			return err
 		}
-		e.Status, e.Subject = model.ErasureDone, ""
-		if e.UserID != 0 {
-			e.UsersAnonymised = 1
-		}
-		for _, h := range r.hooks {
-			if err := h.OnPersonErased(ctx, *e); err != nil {
-				return err
-			}
-		}
+		e.Subject = ""
 		return nil
 	})
 }
