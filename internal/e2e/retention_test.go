@@ -5,10 +5,12 @@ package e2e
 import (
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
 	"github.com/megaview/mgvcore/internal/http/controller"
 )
 
@@ -97,11 +99,18 @@ func TestRetentionOnMariaDB(t *testing.T) {
 func hourlyRetention(t *testing.T, extra map[string]string) (*Service, *Fixture, *partner, string) {
 	t.Helper()
 	env := mysqlEnv(t)
-	env["MGV_PRIVACY_RETENTION_EVERY"] = "1h"
-	env["MGV_PRIVACY_RETENTION_POLL"] = "200ms"
 	for k, v := range extra {
 		env[k] = v
 	}
+	return retentionService(t, env)
+}
+
+// retentionService starts the service on env with retention run hourly
+// and polled every 200 ms.
+func retentionService(t *testing.T, env map[string]string) (*Service, *Fixture, *partner, string) {
+	t.Helper()
+	env["MGV_PRIVACY_RETENTION_EVERY"] = "1h"
+	env["MGV_PRIVACY_RETENTION_POLL"] = "200ms"
 	s := NewService(t, env)
 	f := NewFixture(t, s)
 	s.Start()
@@ -221,4 +230,25 @@ func TestRetentionDeletingManyWaitsForConfirmation(t *testing.T) {
 	for _, days := range []int{60, 25, 0} {
 		authCall(t, s, http.MethodPut, settings, admin, map[string]any{"retention_days": days}).want(t, http.StatusOK, "")
 	}
+}
+
+// On the embedded default a retention batch has the SQLite WAL truncated
+// in the background, and the index rewritten: soon after an expired
+// conversation is deleted no file of the data directory holds its title.
+func TestExpiredConversationLeavesTheEmbeddedFiles(t *testing.T) {
+	s, f, p, admin := retentionService(t, map[string]string{})
+	title := fmt.Sprintf("expiringcall%d", time.Now().UnixNano())
+	id := p.create("ret-wal", f.Reps[0].ID, time.Now().UTC().AddDate(0, 0, -40), 60_000,
+		func(r *openv1.CreateConversationRequest) { r.Title = title })
+	data := filepath.Dir(s.Env["MGV_DATABASE_DSN"])
+	if len(filesHolding(t, data, title)) == 0 {
+		t.Fatal("no file of the data directory holds the conversation's title: the check below would prove nothing")
+	}
+	authCall(t, s, http.MethodPut, "/api/v1/tenant/settings", admin, map[string]any{"retention_days": 30}).want(t, http.StatusOK, "")
+	for deadline := time.Now().Add(20 * time.Second); conversationRows(t, f, id)["conversations"] != 0; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("conversation %d, 40 days old, still there 20 s after retention went to 30 days", id)
+		}
+	}
+	waitFilesLose(t, data, 30*time.Second, title)
 }
