@@ -72,6 +72,7 @@ func (w *WAL) Truncate(ctx context.Context) error {
 		return nil
 	}
 	var busy, frames, done int
+	var err error
 	for i := range w.tries {
 		if i > 0 {
 			t := time.NewTimer(w.pause)
@@ -82,13 +83,17 @@ func (w *WAL) Truncate(ctx context.Context) error {
 			case <-t.C:
 			}
 		}
-		var err error
-		if busy, frames, done, err = w.checkpoint(ctx); err != nil {
-			return err
-		}
-		if busy == 0 {
+		// An error (the store locked by the other process of an
+		// upgrade) is tried again as a busy checkpoint is.
+		if busy, frames, done, err = w.checkpoint(ctx); err == nil && busy == 0 {
 			return nil
 		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	if err != nil {
+		return err
 	}
 	return fmt.Errorf("the SQLite WAL could not be truncated: readers kept %d of its %d frames (%d tries)", frames-done, frames, w.tries)
 }
