@@ -46,8 +46,8 @@ type WAL struct {
 const (
 	WALDelay = 2 * time.Second
 	WALEvery = 10 * time.Second
-	walTries = 10
-	walBusy  = time.Second
+	walTries = 48
+	walBusy  = 50 * time.Millisecond
 	walPause = 200 * time.Millisecond
 )
 
@@ -65,8 +65,8 @@ func newWAL(db *gorm.DB, log zerolog.Logger, delay, every time.Duration, truncat
 // it to zero bytes, so that no deleted row's old page is left in it. It
 // must not run inside a transaction. A checkpoint that readers keep from
 // completing is tried again, walTries times in all, each waiting up to
-// walBusy for them (about 12 s in all); then it fails, and the caller
-// tries again later.
+// walBusy for them and walPause apart (about 12 s in all); then it fails,
+// and the caller tries again later.
 func (w *WAL) Truncate(ctx context.Context) error {
 	if w == nil || !w.sqlite {
 		return nil
@@ -101,8 +101,12 @@ func (w *WAL) Truncate(ctx context.Context) error {
 // checkpoint runs one truncating checkpoint on a connection of its own
 // (never conn(ctx): a checkpoint inside a transaction could not copy that
 // transaction's frames). While it waits for readers it holds the write
-// lock, so it waits walBusy rather than busy_timeout: a writer queued
-// behind it waits at most that much longer, far from its own 5 s.
+// lock, so it waits walBusy rather than busy_timeout, and briefly: a
+// writer queued behind it waits at most that much longer, and a
+// transaction that read before it writes is refused BUSY at once, without
+// waiting, while the lock is held. Many short tries rather than a few long
+// ones leave writers the store most of the time a reader keeps it from
+// completing.
 func (w *WAL) checkpoint(ctx context.Context) (busy, frames, done int, err error) {
 	sqlDB, err := w.db.DB()
 	if err != nil {

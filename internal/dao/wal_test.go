@@ -1,6 +1,7 @@
 package dao_test
 
 import (
+	"context"
 	"path/filepath"
 	"testing"
 	"time"
@@ -123,5 +124,65 @@ func TestWALAskTruncatesInTheBackground(t *testing.T) {
 	case err := <-done:
 		t.Fatalf("five asks made more than one truncation (%v)", err)
 	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+// While a reader keeps a truncation from completing, the truncation holds
+// the write lock only briefly at each try: a write made meanwhile waits
+// far less than a second, and a transaction that reads and then writes
+// (SQLite answers it BUSY at once, without waiting, while the lock is
+// held) mostly goes through.
+func TestWALTruncateBlockedByAReaderHoldsWritersBriefly(t *testing.T) {
+	db, _ := openWALTest(t, "before")
+	reader := db.Begin()
+	defer reader.Rollback()
+	var n int64
+	if err := reader.Raw("SELECT count(*) FROM said").Scan(&n).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Exec("INSERT INTO said (name, words) VALUES ('kept', 'kept')").Error; err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- dao.NewWAL(db, zerolog.Nop()).Truncate(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err == nil {
+			t.Error("the truncation completed while the reader held its snapshot")
+		}
+	}()
+	time.Sleep(100 * time.Millisecond)
+	var slowest time.Duration
+	var txs, busy int
+	for until := time.Now().Add(2 * time.Second); time.Now().Before(until); {
+		start := time.Now()
+		if err := db.Exec("INSERT INTO said (name, words) VALUES ('w', 'w')").Error; err != nil {
+			t.Fatalf("a write during the truncation: %v", err)
+		}
+		slowest = max(slowest, time.Since(start))
+		err := db.Transaction(func(tx *gorm.DB) error {
+			var m int64
+			if err := tx.Raw("SELECT count(*) FROM said").Scan(&m).Error; err != nil {
+				return err
+			}
+			return tx.Exec("INSERT INTO said (name, words) VALUES ('t', 't')").Error
+		})
+		txs++
+		if err != nil {
+			busy++
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("the truncation ended while the reader held its snapshot: %v", err)
+	default:
+	}
+	if slowest > 400*time.Millisecond {
+		t.Errorf("a write waited %v for the truncation", slowest)
+	}
+	if busy*2 > txs {
+		t.Errorf("%d of %d transactions that read and then write were refused during the truncation", busy, txs)
 	}
 }
