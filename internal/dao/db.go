@@ -129,6 +129,11 @@ func parses(dsn string) bool {
 // file. secure_delete has SQLite overwrite what a DELETE or UPDATE frees
 // with zeros, so a deleted conversation's words leave the file (once the
 // WAL is checkpointed) rather than wait for their page to be reused.
+// Transactions begin IMMEDIATE, taking the write lock (waiting up to the
+// busy timeout for it) before their first read: a deferred one that read
+// and then wrote failed with SQLITE_BUSY at once whenever another writer
+// had committed since its read, which the busy timeout does not wait out.
+// Read-only transactions (sql.TxOptions.ReadOnly) still begin deferred.
 func sqliteDSN(path string) (string, error) {
 	file := strings.TrimPrefix(path, "file:")
 	if i := strings.IndexByte(file, '?'); i >= 0 {
@@ -153,7 +158,7 @@ func sqliteDSN(path string) (string, error) {
 	if strings.Contains(path, "?") {
 		sep = "&"
 	}
-	return path + sep + "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=secure_delete(1)", nil
+	return path + sep + "_txlock=immediate&_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=secure_delete(1)", nil
 }
 
 // PingDB reports whether the database answers a query. It goes through gorm

@@ -2,6 +2,7 @@ package dao_test
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
 	"testing"
 	"time"
@@ -72,7 +73,7 @@ func TestWALTruncateLeavesNoDeletedWordsInTheFiles(t *testing.T) {
 func TestWALTruncateWaitsForReadersWithABound(t *testing.T) {
 	const words = "readerheldsecret"
 	db, file := openWALTest(t, "before")
-	reader := db.Begin()
+	reader := db.Begin(&sql.TxOptions{ReadOnly: true})
 	var n int64
 	if err := reader.Raw("SELECT count(*) FROM said").Scan(&n).Error; err != nil {
 		t.Fatal(err)
@@ -151,7 +152,7 @@ func TestWALTruncateBlockedByAReaderLetsWritesThrough(t *testing.T) {
 // it returned.
 func blockedTruncation(tb testing.TB, db *gorm.DB) (reader *gorm.DB, stop func() error) {
 	tb.Helper()
-	reader = db.Begin()
+	reader = db.Begin(&sql.TxOptions{ReadOnly: true})
 	var n int64
 	if err := reader.Raw("SELECT count(*) FROM said").Scan(&n).Error; err != nil {
 		tb.Fatal(err)

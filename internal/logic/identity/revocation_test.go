@@ -392,7 +392,7 @@ func TestMovingADepartmentBackRevokesItsMembers(t *testing.T) {
 		}
 		elsewhere = w.session(t, w.reps[1])
 	}
-	w.deptWrites.beforeUpdate.Store(&meanwhile)
+	w.deptWrites.afterRead.Store(&readHook{origin: "east", fn: meanwhile})
 	if _, _, err := w.org.UpsertDepartment(sys, identity.UpsertDepartmentRequest{OriginDepartmentID: "east", Name: "East", OriginParentID: "sales"}); err != nil {
 		t.Fatal(err)
 	}

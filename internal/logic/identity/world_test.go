@@ -57,19 +57,28 @@ func (r *hookedRefresh) Rotate(ctx context.Context, oldHash string, usedAt time.
 	return won, err
 }
 
-// hookedDepartments is the department store with a hook on an update.
+// hookedDepartments is the department store with a hook after a read.
 type hookedDepartments struct {
 	*dao.Departments
-	// beforeUpdate runs once, at the next update: what happens between an
-	// upsert's read of the department and its write.
-	beforeUpdate atomic.Pointer[func()]
+	// afterRead runs once, after the next read of the department with its
+	// origin id: what happens between an upsert's read of the department
+	// and its write. (Not inside the write's transaction: the embedded
+	// store lets no other writer in there, as MariaDB's row locks would
+	// keep the same writer waiting.)
+	afterRead atomic.Pointer[readHook]
 }
 
-func (r *hookedDepartments) Update(ctx context.Context, d, parent *model.Department) (bool, error) {
-	if f := r.beforeUpdate.Swap(nil); f != nil {
-		(*f)()
+type readHook struct {
+	origin string
+	fn     func()
+}
+
+func (r *hookedDepartments) ByOrigin(ctx context.Context, tenantID int64, origin string) (*model.Department, error) {
+	d, err := r.Departments.ByOrigin(ctx, tenantID, origin)
+	if h := r.afterRead.Load(); h != nil && h.origin == origin && r.afterRead.CompareAndSwap(h, nil) {
+		h.fn()
 	}
-	return r.Departments.Update(ctx, d, parent)
+	return d, err
 }
 
 // orgWorld is a tenant with an org tree in an embedded database, a second
