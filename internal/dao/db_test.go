@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"gorm.io/gorm"
+
 	"github.com/megaview/mgvcore/internal/config"
 )
 
@@ -41,27 +43,12 @@ func TestMySQLDSNInterpolatesUnlessToldAndCountsMatchedRows(t *testing.T) {
 // secure_delete SQLite only unlinks the cell, and a deleted conversation's
 // words stay in the file until the page is reused.
 func TestSQLiteDeletesLeaveNoBytes(t *testing.T) {
-	dir := t.TempDir()
-	file := filepath.Join(dir, "mgvcore.db")
-	db, err := OpenDB(config.Database{Driver: "sqlite", DSN: file, MaxOpenConns: 2, MaxIdleConns: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sqlDB, err := db.DB()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = sqlDB.Close() }()
 	const word = "zebrafishquux 13912345678"
-	for _, q := range []string{
+	file := filepath.Join(t.TempDir(), "mgvcore.db")
+	db := openSQLite(t, file, 2,
 		"CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)",
-		"INSERT INTO notes (body) VALUES ('before'), ('" + word + "'), ('after')",
-		"PRAGMA wal_checkpoint(TRUNCATE)",
-	} {
-		if err := db.Exec(q).Error; err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+		"INSERT INTO notes (body) VALUES ('before'), ('"+word+"'), ('after')",
+		"PRAGMA wal_checkpoint(TRUNCATE)")
 	holds := func() bool {
 		b, err := os.ReadFile(file)
 		if err != nil {
@@ -80,4 +67,25 @@ func TestSQLiteDeletesLeaveNoBytes(t *testing.T) {
 	if holds() {
 		t.Fatal("the deleted row's bytes are still in the database file")
 	}
+}
+
+// openSQLite opens file as the embedded store is opened, with conns
+// connections, closes it after the test, and runs setup on it.
+func openSQLite(t *testing.T, file string, conns int, setup ...string) *gorm.DB {
+	t.Helper()
+	db, err := OpenDB(config.Database{Driver: "sqlite", DSN: file, MaxOpenConns: conns, MaxIdleConns: conns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sqlDB.Close() })
+	for _, q := range setup {
+		if err := db.Exec(q).Error; err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	return db
 }

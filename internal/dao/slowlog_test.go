@@ -9,25 +9,11 @@ import (
 
 	"github.com/rs/zerolog"
 	"gorm.io/gorm"
-
-	"github.com/megaview/mgvcore/internal/config"
 )
 
 func slowLogDB(t *testing.T) *gorm.DB {
 	t.Helper()
-	db, err := OpenDB(config.Database{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "mgvcore.db"), MaxOpenConns: 2, MaxIdleConns: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sqlDB, err := db.DB()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sqlDB.Close() })
-	if err := db.Exec("CREATE TABLE people (id INTEGER PRIMARY KEY, email TEXT)").Error; err != nil {
-		t.Fatal(err)
-	}
-	return db
+	return openSQLite(t, filepath.Join(t.TempDir(), "mgvcore.db"), 2, "CREATE TABLE people (id INTEGER PRIMARY KEY, email TEXT)")
 }
 
 // database.slow_query logs the statements that take at least its value,

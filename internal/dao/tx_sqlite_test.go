@@ -5,8 +5,6 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
-
-	"github.com/megaview/mgvcore/internal/config"
 )
 
 // A transaction that reads and then writes, as most of logic's do, must
@@ -16,20 +14,8 @@ import (
 // which busy_timeout does not wait out. The increments also show that no
 // transaction wrote over another's.
 func TestSQLiteReadThenWriteTransactionsWaitForConcurrentWriters(t *testing.T) {
-	db, err := OpenDB(config.Database{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "mgvcore.db"), MaxOpenConns: 8, MaxIdleConns: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sqlDB, err := db.DB()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = sqlDB.Close() }()
-	for _, q := range []string{"CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)", "INSERT INTO counter (id, n) VALUES (1, 0)"} {
-		if err := db.Exec(q).Error; err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+	db := openSQLite(t, filepath.Join(t.TempDir(), "mgvcore.db"), 8,
+		"CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)", "INSERT INTO counter (id, n) VALUES (1, 0)")
 	tr := NewTransactor(db)
 	const workers, each = 8, 40
 	var wg sync.WaitGroup
