@@ -102,11 +102,10 @@ func (w *WAL) Truncate(ctx context.Context) error {
 // (never conn(ctx): a checkpoint inside a transaction could not copy that
 // transaction's frames). While it waits for readers it holds the write
 // lock, so it waits walBusy rather than busy_timeout, and briefly: a
-// writer queued behind it waits at most that much longer, and a
-// transaction that read before it writes is refused BUSY at once, without
-// waiting, while the lock is held. Many short tries rather than a few long
-// ones leave writers the store most of the time a reader keeps it from
-// completing.
+// writer queued behind it, or a transaction beginning (IMMEDIATE, see
+// sqliteDSN), waits at most that much longer. Many short tries rather
+// than a few long ones leave writers the store most of the time a reader
+// keeps it from completing.
 func (w *WAL) checkpoint(ctx context.Context) (busy, frames, done int, err error) {
 	sqlDB, err := w.db.DB()
 	if err != nil {
