@@ -34,12 +34,14 @@ import (
 // the operation it was registered under.
 type routeRecorder struct {
 	controller.Router
-	ops map[string]string // "GET /api/v1/conversations/:id" → operation
+	ops   map[string]string   // "GET /api/v1/conversations/:id" → operation
+	query map[string][]string // "GET /api/v1/conversations/:id" → its query parameters
 }
 
-func (r *routeRecorder) Handle(method, path, operation string, h echo.HandlerFunc) {
+func (r *routeRecorder) Handle(method, path, operation string, h echo.HandlerFunc, query ...string) {
 	r.ops[method+" "+path] = operation
-	r.Router.Handle(method, path, operation, h)
+	r.query[method+" "+path] = query
+	r.Router.Handle(method, path, operation, h, query...)
 }
 
 // testServer is the HTTP server as Serve builds it, on the embedded stores
@@ -47,8 +49,10 @@ func (r *routeRecorder) Handle(method, path, operation string, h echo.HandlerFun
 type testServer struct {
 	http   *httpx.Server
 	health *health.Health
-	// ops are the operations of the routes added by register.
-	ops map[string]string
+	// ops are the operations of the routes added by register, query
+	// their query parameters.
+	ops   map[string]string
+	query map[string][]string
 }
 
 func newTestServer(t *testing.T) *testServer {
@@ -98,10 +102,10 @@ func newTestServer(t *testing.T) *testServer {
 		Chain:   pol.chain(cfg.HTTP.RequestTimeout.Duration, cfg.HTTP.MaxBodyBytes),
 		Metrics: m.Handler(),
 	})
-	rec := &routeRecorder{Router: srv, ops: map[string]string{}}
+	rec := &routeRecorder{Router: srv, ops: map[string]string{}, query: map[string][]string{}}
 	dom.register(rec, grpc.NewServer())
 	t.Cleanup(dom.stop)
-	return &testServer{http: srv, health: hl, ops: rec.ops}
+	return &testServer{http: srv, health: hl, ops: rec.ops, query: rec.query}
 }
 
 // echoParam is a path parameter in Echo's syntax.
@@ -175,6 +179,9 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 		if gotOp != wantOp {
 			t.Errorf("%s: x-mgv-operation is %q, the route is registered as %q", key, gotOp, wantOp)
 		}
+		if echoPath, ok := registered[key]; ok {
+			checkQueryParams(t, key, op, ts.query[method+" "+echoPath])
+		}
 		api := strings.HasPrefix(path, "/api/")
 		public := !api || publicOperations[wantOp]
 		security := doc.Security
@@ -192,6 +199,37 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 		}
 		if api && op.Responses.Status(http.StatusTooManyRequests) == nil {
 			t.Errorf("%s is rate limited but documents no 429", key)
+		}
+	}
+}
+
+// checkQueryParams compares the query parameters an operation documents
+// with those its route takes (Router.Handle), which refuses any other: the
+// same names, and an array schema exactly where one may repeat.
+func checkQueryParams(t *testing.T, key string, op *openapi3.Operation, registered []string) {
+	t.Helper()
+	documented := map[string]bool{} // name → may repeat
+	for _, p := range op.Parameters {
+		if p.Value == nil || p.Value.In != openapi3.ParameterInQuery {
+			continue
+		}
+		s := p.Value.Schema
+		documented[p.Value.Name] = s != nil && s.Value != nil && s.Value.Type.Is(openapi3.TypeArray)
+	}
+	taken := map[string]bool{}
+	for _, q := range registered {
+		name, many := controller.QueryParam(q)
+		taken[name] = many
+		switch many2, ok := documented[name]; {
+		case !ok:
+			t.Errorf("%s: the route takes query parameter %s, api/openapi.yaml does not document it", key, name)
+		case many != many2:
+			t.Errorf("%s: query parameter %s may repeat: route %v, document (array schema) %v", key, name, many, many2)
+		}
+	}
+	for name := range documented {
+		if _, ok := taken[name]; !ok {
+			t.Errorf("%s: api/openapi.yaml documents query parameter %s, which the route refuses", key, name)
 		}
 	}
 }
@@ -342,6 +380,20 @@ func TestOpenAPIServedAndTrue(t *testing.T) {
 	check(http.MethodGet, "/api/v1/conversations?page_size=5", "bad-token", "", http.StatusUnauthorized)
 	check(http.MethodGet, "/api/v1/conversations/12", "", "", http.StatusUnauthorized)
 	check(http.MethodPost, "/api/v1/search", "", `{"query":"预算"}`, http.StatusUnauthorized)
+
+	// A query parameter the operation does not document is refused, named,
+	// after the token is checked; so is a malformed query string.
+	check(http.MethodGet, "/api/v1/ping?limit=5", "", "", http.StatusBadRequest)
+	check(http.MethodPost, "/api/v1/auth/login?debug=1", "", `{"account":"nobody@example.com","password":"wrong password"}`, http.StatusBadRequest)
+	check(http.MethodGet, "/api/v1/conversations?limit=5", "bad-token", "", http.StatusUnauthorized)
+	res = serve(http.MethodGet, "/api/v1/ping?page_size=1&limit=5&offset=2", "", "")
+	if !strings.Contains(res.Body.String(), `"msg":"limit: not a query parameter of this operation, which takes none (also unknown: offset, page_size)"`) {
+		t.Errorf("GET /api/v1/ping with unknown parameters: %d %s", res.Code, res.Body)
+	}
+	res = serve(http.MethodGet, "/api/v1/ping?a=%zz", "", "")
+	if res.Code != http.StatusBadRequest || !strings.Contains(res.Body.String(), `query: the query string is malformed: invalid URL escape \"%zz\"`) {
+		t.Errorf("GET /api/v1/ping?a=%%zz: %d %s", res.Code, res.Body)
+	}
 }
 
 // testRouter finds the operation of a request to base.

@@ -115,9 +115,10 @@ func registerDocs(e *echo.Echo, files fs.FS) {
 // OperationPing is the trivial operation shared with the gRPC SystemService.
 const OperationPing = "/mgv.open.v1.SystemService/Ping"
 
-// Handle registers a route under its operation name.
-func (s *Server) Handle(method, path, operation string, h echo.HandlerFunc) {
-	s.echo.Add(method, path, h)
+// Handle registers a route under its operation name, taking the query
+// parameters named by query and no other (controller.OnlyQuery).
+func (s *Server) Handle(method, path, operation string, h echo.HandlerFunc, query ...string) {
+	s.echo.Add(method, path, controller.OnlyQuery(h, query))
 	s.ops.Add(method, path, operation)
 }
 

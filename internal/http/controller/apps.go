@@ -35,7 +35,7 @@ type Apps struct {
 // Routes registers the handlers.
 func (h Apps) Routes(r Router) {
 	r.Handle(http.MethodPost, "/api/v1/apps", OperationCreateApp, h.Create)
-	r.Handle(http.MethodGet, "/api/v1/apps", OperationListApps, h.List)
+	r.Handle(http.MethodGet, "/api/v1/apps", OperationListApps, h.List, pageParams...)
 	r.Handle(http.MethodGet, "/api/v1/apps/:id", OperationGetApp, h.Get)
 	r.Handle(http.MethodPut, "/api/v1/apps/:id", OperationUpdateApp, h.Update)
 	r.Handle(http.MethodPost, "/api/v1/apps/:id/rotate-secret", OperationRotateAppSecret, h.RotateSecret)

@@ -20,7 +20,8 @@ type AuditLogs struct {
 
 // Routes adds the routes.
 func (h AuditLogs) Routes(r Router) {
-	r.Handle(http.MethodGet, "/api/v1/audit-logs", OperationListAuditLogs, h.List)
+	r.Handle(http.MethodGet, "/api/v1/audit-logs", OperationListAuditLogs, h.List,
+		"actor_kind", "actor_id", "operation", "target_type", "target_id", "result", "from", "to", "page_size", "page_token")
 }
 
 // List is GET /audit-logs: filters actor_kind, actor_id, operation,

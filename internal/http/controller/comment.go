@@ -43,7 +43,7 @@ type CommentPageJSON struct {
 
 // Routes adds the routes.
 func (h Comments) Routes(r Router) {
-	r.Handle(http.MethodGet, "/api/v1/conversations/:id/comments", OperationListComments, h.List)
+	r.Handle(http.MethodGet, "/api/v1/conversations/:id/comments", OperationListComments, h.List, pageParams...)
 	r.Handle(http.MethodPost, "/api/v1/conversations/:id/comments", OperationCreateComment, h.Create)
 	r.Handle(http.MethodDelete, "/api/v1/comments/:id", OperationDeleteComment, h.Delete)
 }

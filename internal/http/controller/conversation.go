@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -25,9 +26,10 @@ type Conversations struct {
 
 // Routes adds the routes.
 func (h Conversations) Routes(r Router) {
-	r.Handle(http.MethodGet, "/api/v1/conversations", openv1.ConversationService_ListConversations_FullMethodName, h.List)
+	r.Handle(http.MethodGet, "/api/v1/conversations", openv1.ConversationService_ListConversations_FullMethodName, h.List,
+		slices.Concat(conversationFilterParams, pageParams)...)
 	r.Handle(http.MethodGet, "/api/v1/conversations/:id", openv1.ConversationService_GetConversation_FullMethodName, h.Get)
-	r.Handle(http.MethodGet, "/api/v1/conversations/:id/transcript", openv1.ConversationService_GetTranscript_FullMethodName, h.Transcript)
+	r.Handle(http.MethodGet, "/api/v1/conversations/:id/transcript", openv1.ConversationService_GetTranscript_FullMethodName, h.Transcript, "q")
 }
 
 // List is GET /conversations: filters from (incl.), to (excl.), owner_id
@@ -183,6 +185,15 @@ func convertAll[T, U any](in []T, convert func(T) U) []U {
 
 // queryFilterFields names the filter's fields as query parameters.
 var queryFilterFields = errs.FieldNames{"owner_ids": "owner_id"}
+
+// conversationFilterParams are the query parameters
+// ConversationFilterFromQuery reads.
+var conversationFilterParams = []string{
+	"from", "to", Many("owner_id"), "department_id", "deal_id", "tracker_id", "direction", "min_duration_ms", "max_duration_ms",
+}
+
+// pageParams are the query parameters of a page of a list.
+var pageParams = []string{"page_size", "page_token"}
 
 // ConversationFilterFromQuery reads the conversation filter of PRODUCT §3
 // from query parameters; the logic layer validates the values.

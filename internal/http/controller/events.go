@@ -36,7 +36,7 @@ type EventPageJSON struct {
 
 // Routes adds the routes.
 func (h Events) Routes(r Router) {
-	r.Handle(http.MethodGet, "/api/v1/events", OperationListEvents, h.List)
+	r.Handle(http.MethodGet, "/api/v1/events", OperationListEvents, h.List, "cursor", Many("types"), "page_size")
 }
 
 // List is GET /events?cursor=…&types=…&page_size=…: the events after the

@@ -33,7 +33,7 @@ type Org struct {
 func (o Org) Routes(r Router) {
 	r.Handle(http.MethodGet, "/api/v1/me", OperationGetMe, o.Me)
 	r.Handle(http.MethodGet, "/api/v1/departments", OperationListDepartments, o.Departments)
-	r.Handle(http.MethodGet, "/api/v1/users", openv1.OrgService_ListUsers_FullMethodName, o.ListUsers)
+	r.Handle(http.MethodGet, "/api/v1/users", openv1.OrgService_ListUsers_FullMethodName, o.ListUsers, "page_size", "page_token", "department_id")
 	r.Handle(http.MethodPost, "/api/v1/users", OperationCreateUser, o.CreateUser)
 	r.Handle(http.MethodPut, "/api/v1/users/:id", OperationUpdateUser, o.UpdateUser)
 }

@@ -10,7 +10,11 @@ import (
 // with the gRPC method of the same use case, so both transports share
 // limits, breakers, spans and metrics.
 type Router interface {
-	Handle(method, path, operation string, h echo.HandlerFunc)
+	// Handle registers h for method and path. query names the query
+	// parameters h reads (Many for one that may repeat); a request with
+	// any other, or with a malformed query string, is refused before h
+	// runs (OnlyQuery). api/openapi.yaml documents the same parameters.
+	Handle(method, path, operation string, h echo.HandlerFunc, query ...string)
 }
 
 // bind decodes the JSON body into v (render.DecodeJSON): unknown fields are

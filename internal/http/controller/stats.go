@@ -19,7 +19,7 @@ type Stats struct {
 
 // Routes adds the routes.
 func (h Stats) Routes(r Router) {
-	r.Handle(http.MethodGet, "/api/v1/stats/reps", openv1.StatsService_GetRepStats_FullMethodName, h.Reps)
+	r.Handle(http.MethodGet, "/api/v1/stats/reps", openv1.StatsService_GetRepStats_FullMethodName, h.Reps, "from", "to", "department_id")
 }
 
 // RepStatsJSON is one rep's statistics.

@@ -62,11 +62,11 @@ type TrackerStatsBucketJSON struct {
 
 // Routes adds the routes.
 func (h Trackers) Routes(r Router) {
-	r.Handle(http.MethodGet, "/api/v1/trackers", openv1.TrackerService_ListTrackers_FullMethodName, h.List)
+	r.Handle(http.MethodGet, "/api/v1/trackers", openv1.TrackerService_ListTrackers_FullMethodName, h.List, pageParams...)
 	r.Handle(http.MethodPost, "/api/v1/trackers", OperationCreateTracker, h.Create)
 	r.Handle(http.MethodPut, "/api/v1/trackers/:id", OperationUpdateTracker, h.Update)
 	r.Handle(http.MethodDelete, "/api/v1/trackers/:id", OperationDeleteTracker, h.Delete)
-	r.Handle(http.MethodGet, "/api/v1/trackers/:id/stats", openv1.TrackerService_GetTrackerStats_FullMethodName, h.TrackerStats)
+	r.Handle(http.MethodGet, "/api/v1/trackers/:id/stats", openv1.TrackerService_GetTrackerStats_FullMethodName, h.TrackerStats, "group_by", "from", "to")
 }
 
 // TrackerListJSON is a page of trackers.

@@ -99,11 +99,11 @@ type RedeliveryJSON struct {
 // Routes adds the routes.
 func (h Webhooks) Routes(r Router) {
 	const p = "/api/v1/webhooks"
-	r.Handle(http.MethodGet, p, OperationListWebhooks, h.List)
+	r.Handle(http.MethodGet, p, OperationListWebhooks, h.List, pageParams...)
 	r.Handle(http.MethodGet, p+"/:id", OperationGetWebhook, h.Get)
 	r.Handle(http.MethodPatch, p+"/:id", OperationUpdateWebhook, h.Update)
 	r.Handle(http.MethodDelete, p+"/:id", OperationDeleteWebhook, h.Delete)
-	r.Handle(http.MethodGet, p+"/:id/deliveries", OperationListDeliveries, h.Deliveries)
+	r.Handle(http.MethodGet, p+"/:id/deliveries", OperationListDeliveries, h.Deliveries, "status", "page_size", "page_token")
 	r.Handle(http.MethodPost, p+"/:id/redeliveries", OperationCreateRedelivery, h.Redeliver)
 	r.Handle(http.MethodPost, p+"/:id/rotate-secret", OperationRotateWebhookSecret, h.RotateSecret)
 }
