@@ -4,11 +4,12 @@ import (
 	"context"
 	"database/sql/driver"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
 	"gorm.io/gorm"
+
+	"github.com/megaview/mgvcore/internal/coalesce"
 )
 
 // WAL empties the embedded SQLite store's write-ahead log after personal
@@ -28,17 +29,12 @@ type WAL struct {
 	sqlite bool
 	log    zerolog.Logger
 
-	// delay and every: see loop. tries, busy and pause bound Truncate.
-	delay, every time.Duration
-	tries        int
-	busy, pause  time.Duration
+	// tries, busy and pause bound Truncate.
+	tries       int
+	busy, pause time.Duration
 
-	ask    chan struct{}
-	closed chan struct{}
-	once   sync.Once
-	wg     sync.WaitGroup
-	// truncated is told of each background truncation, for tests.
-	truncated func(error)
+	// job is the background truncation (Start).
+	job *coalesce.Job
 }
 
 // WALDelay is how long after a deletion the background truncation runs
@@ -56,9 +52,23 @@ func NewWAL(db *gorm.DB, log zerolog.Logger) *WAL {
 	return newWAL(db, log, WALDelay, WALEvery, nil)
 }
 
+// newWAL is NewWAL with the background truncation's delay and every, and
+// truncated told of each background truncation (for tests).
 func newWAL(db *gorm.DB, log zerolog.Logger, delay, every time.Duration, truncated func(error)) *WAL {
-	return &WAL{db: db, sqlite: db.Name() == "sqlite", log: log, delay: delay, every: every, tries: walTries,
-		busy: walBusy, pause: walPause, ask: make(chan struct{}, 1), closed: make(chan struct{}), truncated: truncated}
+	w := &WAL{db: db, sqlite: db.Name() == "sqlite", log: log, tries: walTries, busy: walBusy, pause: walPause}
+	w.job = coalesce.New(coalesce.Options{
+		Delay: delay,
+		Gap:   func(time.Duration) time.Duration { return every },
+		Run: func(ctx context.Context) error {
+			err := w.Truncate(ctx)
+			if err != nil && ctx.Err() == nil {
+				w.log.Warn().Err(err).Msg("database: deleted rows stay in the SQLite WAL until the next try")
+			}
+			return err
+		},
+		Ran: truncated,
+	})
+	return w
 }
 
 // Truncate checkpoints the whole WAL into the database file and truncates
@@ -130,16 +140,13 @@ func (w *WAL) checkpoint(ctx context.Context) (busy, frames, done int, err error
 	return busy, frames, done, nil
 }
 
-// Ask has the background loop truncate the WAL soon (Start); it never
-// blocks, so that a deletion a caller waits for does not wait for it.
+// Ask has the background truncation run soon (Start); it never blocks, so
+// that a deletion a caller waits for does not wait for it.
 func (w *WAL) Ask() {
 	if w == nil || !w.sqlite {
 		return
 	}
-	select {
-	case w.ask <- struct{}{}:
-	default:
-	}
+	w.job.Ask()
 }
 
 // Start runs the background truncation: delay after the first deletion it
@@ -150,11 +157,7 @@ func (w *WAL) Start() {
 	if w == nil || !w.sqlite {
 		return
 	}
-	w.wg.Add(1)
-	go func() {
-		defer w.wg.Done()
-		w.loop()
-	}()
+	w.job.Start()
 }
 
 // Close stops the background truncation (a truncation under way ends).
@@ -162,47 +165,5 @@ func (w *WAL) Close() {
 	if w == nil {
 		return
 	}
-	w.once.Do(func() { close(w.closed) })
-	w.wg.Wait()
-}
-
-func (w *WAL) loop() {
-	var last time.Time
-	for {
-		select {
-		case <-w.closed:
-			return
-		case <-w.ask:
-		}
-		t := time.NewTimer(max(w.delay, w.every-time.Since(last)))
-		select {
-		case <-w.closed:
-			t.Stop()
-			return
-		case <-t.C:
-		}
-		select { // deletions while waiting are in this truncation
-		case <-w.ask:
-		default:
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		go func() {
-			select {
-			case <-w.closed:
-				cancel()
-			case <-ctx.Done():
-			}
-		}()
-		err := w.Truncate(ctx)
-		closing := ctx.Err() != nil
-		cancel()
-		last = time.Now()
-		if err != nil && !closing {
-			w.log.Warn().Err(err).Msg("database: deleted rows stay in the SQLite WAL until the next try")
-			w.Ask()
-		}
-		if w.truncated != nil {
-			w.truncated(err)
-		}
-	}
+	w.job.Stop()
 }

@@ -32,9 +32,10 @@ type Trimmer struct {
 
 	trimmed prometheus.Counter
 
-	stop chan struct{}
-	wg   sync.WaitGroup
-	once sync.Once
+	// ctx ends at Stop, and with it a round in progress.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 }
 
 // NewTrimmer trims trail.
@@ -48,8 +49,9 @@ func NewTrimmer(trail Trail, log zerolog.Logger, o TrimOptions) *Trimmer {
 	if o.Batches <= 0 {
 		o.Batches = 100
 	}
+	ctx, cancel := context.WithCancel(context.Background())
 	return &Trimmer{
-		trail: trail, o: o, log: log, now: time.Now, stop: make(chan struct{}),
+		trail: trail, o: o, log: log, now: time.Now, ctx: ctx, cancel: cancel,
 		trimmed: prometheus.NewCounter(prometheus.CounterOpts{Name: "mgv_audit_trimmed_total",
 			Help: "Audit records deleted by this process after audit.retention."}),
 	}
@@ -98,24 +100,14 @@ func (t *Trimmer) Start() {
 		tick := time.NewTicker(t.o.Every)
 		defer tick.Stop()
 		for {
-			ctx, cancel := context.WithCancel(context.Background())
-			go func() {
-				select {
-				case <-t.stop:
-					cancel()
-				case <-ctx.Done():
-				}
-			}()
-			n, err := t.Round(ctx)
-			stopped := ctx.Err() != nil
-			cancel()
-			if err != nil && !stopped {
+			n, err := t.Round(t.ctx)
+			if err != nil && t.ctx.Err() == nil {
 				t.log.Warn().Err(err).Msg("audit: trimming past the retention failed; trying again next round")
 			} else if n > 0 {
 				t.log.Info().Int64("records", n).Dur("retention", t.o.Retention).Msg("audit: trimmed records past the retention")
 			}
 			select {
-			case <-t.stop:
+			case <-t.ctx.Done():
 				return
 			case <-tick.C:
 			}
@@ -126,6 +118,6 @@ func (t *Trimmer) Start() {
 // Stop ends the trimming, cancelling a batch in progress (its transaction
 // rolls back).
 func (t *Trimmer) Stop() {
-	t.once.Do(func() { close(t.stop) })
+	t.cancel()
 	t.wg.Wait()
 }

@@ -32,6 +32,7 @@ import (
 	index "github.com/blevesearch/bleve_index_api"
 	bolterrors "go.etcd.io/bbolt/errors"
 
+	"github.com/megaview/mgvcore/internal/coalesce"
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/fsmode"
 	"github.com/megaview/mgvcore/internal/search"
@@ -66,12 +67,8 @@ type Engine struct {
 	// handoverWait is HandoverWait but in tests.
 	handoverWait time.Duration
 
-	// purge asks purgeLoop to rewrite the index without deleted documents.
-	purge chan struct{}
-	// purgeDelay and purgeEvery: see purgeLoop.
-	purgeDelay, purgeEvery time.Duration
-	// purged is told of each purge, for tests.
-	purged func(error)
+	// purger rewrites the index without its deleted documents (purge).
+	purger *coalesce.Job
 }
 
 var _ search.Engine = (*Engine)(nil)
@@ -87,8 +84,13 @@ func Open(dir string) (*Engine, error) {
 }
 
 func open(dir string, purgeDelay, purgeEvery time.Duration, purged func(error)) (*Engine, error) {
-	e := &Engine{dir: dir, opened: make(chan struct{}), closed: make(chan struct{}), handoverWait: HandoverWait, purge: make(chan struct{}, 1),
-		purgeDelay: purgeDelay, purgeEvery: purgeEvery, purged: purged}
+	e := &Engine{dir: dir, opened: make(chan struct{}), closed: make(chan struct{}), handoverWait: HandoverWait}
+	e.purger = coalesce.New(coalesce.Options{
+		Delay: purgeDelay,
+		Gap:   func(took time.Duration) time.Duration { return max(purgeEvery, purgeShare*took) },
+		Run:   e.purge,
+		Ran:   purged,
+	})
 	err := e.open()
 	switch {
 	case err == nil:
@@ -97,7 +99,7 @@ func open(dir string, purgeDelay, purgeEvery time.Duration, purged func(error)) 
 	default:
 		return nil, fmt.Errorf("search.path %s: %w", dir, err)
 	}
-	go e.purgeLoop()
+	e.purger.Start()
 	return e, nil
 }
 
@@ -151,7 +153,7 @@ func (e *Engine) open() error {
 	if hasDeleted(idx) {
 		// Text deleted before a stop (or a kill) that came before its
 		// purge.
-		e.askPurge()
+		e.purger.Ask()
 	}
 	return nil
 }
@@ -288,7 +290,10 @@ func sentenceID(id int64, seq int) string { return fmt.Sprintf("s/%d/%d", id, se
 // Close closes the index once the searches and writes in progress are
 // done; those that come later answer UNAVAILABLE.
 func (e *Engine) Close() error {
-	e.once.Do(func() { close(e.closed) })
+	e.once.Do(func() {
+		e.purger.Stop() // a rewrite under way ends
+		close(e.closed)
+	})
 	e.idxMu.Lock()
 	defer e.idxMu.Unlock()
 	if e.idx == nil {
@@ -378,7 +383,7 @@ func (e *Engine) write(ctx context.Context, idx bleve.Index, ops []search.Op) er
 		return err
 	}
 	if deleted {
-		e.askPurge()
+		e.purger.Ask()
 	}
 	return nil
 }
@@ -401,77 +406,23 @@ const (
 // all in one segment (bleve merges nothing out of a lone segment).
 const purgeID = "m/purge"
 
-// askPurge asks purgeLoop for a rewrite.
-func (e *Engine) askPurge() {
-	select {
-	case e.purge <- struct{}{}:
-	default:
-	}
-}
-
-// purgeLoop rewrites the index without its deleted documents PurgeDelay
-// after a deletion, at most once every PurgeEvery. bleve only marks a
-// replaced or deleted document as deleted in its segment, whose file
-// keeps the text (and the names, numbers and words in it) until that
-// segment is merged, which for the last segment of a quiet index is never:
-// a conversation deleted, erased or past its retention would stay on disk.
-func (e *Engine) purgeLoop() {
-	var last time.Time
-	gap := e.purgeEvery
-	for {
-		select {
-		case <-e.closed:
-			return
-		case <-e.purge:
-		}
-		wait := max(e.purgeDelay, gap-time.Since(last))
-		t := time.NewTimer(wait)
-		select {
-		case <-e.closed:
-			t.Stop()
-			return
-		case <-t.C:
-		}
-		select { // deletions while waiting are in this rewrite
-		case <-e.purge:
-		default:
-		}
-		began := time.Now()
-		err := e.purgeNow()
-		last = time.Now()
-		gap = max(e.purgeEvery, purgeShare*last.Sub(began))
-		if err != nil && !errors.Is(err, errClosing) {
-			e.askPurge() // try again after PurgeEvery
-		}
-		if e.purged != nil {
-			e.purged(err)
-		}
-	}
-}
-
+// errClosing is what an open or a rewrite that the engine's Close cut
+// short returns.
 var errClosing = errors.New("search index closing")
 
-// purgeNow merges every segment into one, which leaves the deleted
-// documents out, and waits for the merge.
-func (e *Engine) purgeNow() error {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		select {
-		case <-e.closed:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
+// purge rewrites the index without its deleted documents (purger):
+// PurgeDelay after a deletion, at most once every PurgeEvery. bleve only
+// marks a replaced or deleted document as deleted in its segment, whose
+// file keeps the text (and the names, numbers and words in it) until that
+// segment is merged, which for the last segment of a quiet index is never:
+// a conversation deleted, erased or past its retention would stay on disk.
+// It merges every segment into one, which leaves the deleted documents
+// out, and waits for the merge; ctx ends when the engine closes.
+func (e *Engine) purge(ctx context.Context) error {
 	e.idxMu.RLock()
 	defer e.idxMu.RUnlock()
-	if e.idx == nil {
-		select {
-		case <-e.closed:
-			return errClosing
-		default:
-			return errs.Unavailable("search index")
-		}
+	if e.idx == nil { // another process holds it still: tried again
+		return errs.Unavailable("search index")
 	}
 	adv, err := e.idx.Advanced()
 	if err != nil {
