@@ -55,7 +55,9 @@ func TestRequestsWhileWaitingShareOneRun(t *testing.T) {
 	}
 	// A request after the run is a new run.
 	j.Ask()
-	recv(t, ran, "run for a later request")
+	if err := recv(t, ran, "run for a later request"); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // A request made during a run is served by another run, which begins no
@@ -82,8 +84,8 @@ func TestGapBetweenRuns(t *testing.T) {
 	defer j.Stop()
 	j.Ask()
 	end := recv(t, ends, "first run")
-	second := recv(t, begins, "first run's start")
-	second = recv(t, begins, "second run")
+	recv(t, begins, "first run's start")
+	second := recv(t, begins, "second run")
 	if d := second.Sub(end); d < gap {
 		t.Fatalf("the second run began %s after the first ended, want at least %s", d, gap)
 	}
@@ -150,7 +152,9 @@ func TestStartAndStopOrder(t *testing.T) {
 	none(t, ran, 50*time.Millisecond, "run before Start")
 	j.Start()
 	j.Start()
-	recv(t, ran, "run of the request made before Start")
+	if err := recv(t, ran, "run of the request made before Start"); err != nil {
+		t.Fatal(err)
+	}
 	j.Stop()
 
 	stopped := New(Options{Run: func(context.Context) error { t.Error("a stopped job ran"); return nil }})
