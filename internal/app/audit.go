@@ -103,8 +103,8 @@ type auditDomain struct {
 	log     *audit.Log
 }
 
-func newAuditDomain(cfg config.Audit, d *deps, pol *policies) (*auditDomain, error) {
-	trail := dao.NewAuditLogs(d.db)
+func newAuditDomain(cfg config.Audit, chainKey string, d *deps, pol *policies) (*auditDomain, error) {
+	trail := dao.NewAuditLogs(d.db, audit.NewSealer(chainKey), pol.log)
 	ad := &auditDomain{
 		trail: trail,
 		writer: audit.NewWriter(trail, pol.log, audit.WriterOptions{

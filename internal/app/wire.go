@@ -96,7 +96,7 @@ func newDomain(cfg *config.Config, log zerolog.Logger, d *deps, pol *policies) (
 		return nil, err
 	}
 	dm.auth = auth
-	if dm.audit, err = newAuditDomain(cfg.Audit, d, pol); err != nil {
+	if dm.audit, err = newAuditDomain(cfg.Audit, cfg.AuditChainKey(), d, pol); err != nil {
 		return nil, err
 	}
 	dm.apps = identity.NewApps(identity.AppsDeps{Apps: dao.NewApps(d.db), Hasher: hasher, Revocations: dm.revocations,

@@ -1,9 +1,11 @@
 package command
 
 import (
+	"errors"
 	"fmt"
 	"io"
 
+	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
 	"gorm.io/gorm"
 
@@ -13,32 +15,27 @@ import (
 )
 
 func auditCommand(stdout io.Writer) *cli.Command {
+	tenantFlag := &cli.Int64Flag{Name: "tenant", Usage: "only this tenant's chain (0 is the chain of sign-ins with unknown accounts)"}
 	return &cli.Command{
 		Name:  "audit",
 		Usage: "check the audit trail",
 		Subcommands: []*cli.Command{{
 			Name:  "verify",
-			Usage: "verify each tenant's hash chain; exits non-zero naming the first bad record",
+			Usage: "verify each tenant's hash chain and its seal; exits non-zero naming the first bad record",
 			Description: "Walks every tenant's audit records (or one tenant's with --tenant) in chain order from the\n" +
 				"trim anchor, recomputing each hash from the record before it: an edited, deleted, inserted or\n" +
 				"reordered record, records removed from the end, a record beyond the head, at or below the\n" +
-				"anchor, or without a head row break the chain. Each chain that passes is printed with the head\n" +
-				"and anchor it trusted: compare them with a copy kept elsewhere, as records deleted from the end\n" +
-				"with the head lowered to match cannot be seen in the database alone. Read-only; safe while the\n" +
-				"service runs (records appended meanwhile move the head, which is read again).",
-			Flags: []cli.Flag{
-				&cli.Int64Flag{Name: "tenant", Usage: "only this tenant's chain (0 is the chain of sign-ins with unknown accounts)"},
-			},
+				"anchor, or without a head row break the chain. Then the chain's head and anchor must carry\n" +
+				"their seal under audit.chain_key: records rewritten with the head, or a head or an anchor moved\n" +
+				"over deleted records, by someone without the key do not. Each chain that passes is printed with\n" +
+				"the head and anchor it trusted: compare them with a copy kept elsewhere, as ends put back as they\n" +
+				"were earlier, with the seal they had then, cannot be seen in the database alone. Read-only; safe\n" +
+				"while the service runs (records appended meanwhile move the head, which is read again).",
+			Flags: []cli.Flag{tenantFlag},
 			Action: func(c *cli.Context) error {
-				return withDB(c, func(_ *config.Config, db *gorm.DB) error {
-					var tenant *int64
-					if c.IsSet("tenant") {
-						t := c.Int64("tenant")
-						tenant = &t
-					}
-					out := &output{w: stdout}
+				return withTrail(c, stdout, func(trail *dao.AuditLogs, sealer audit.Sealer, tenant *int64, out *output) error {
 					chains, records := 0, int64(0)
-					err := audit.Verify(c.Context, dao.NewAuditLogs(db), tenant, func(r audit.VerifyResult) {
+					err := audit.Verify(c.Context, trail, sealer, tenant, func(r audit.VerifyResult) {
 						chains++
 						records += r.Checked
 						out.printf("%s\n", r)
@@ -50,6 +47,50 @@ func auditCommand(stdout io.Writer) *cli.Command {
 					return out.err
 				})
 			},
+		}, {
+			Name:  "seal",
+			Usage: "verify each tenant's hash chain, its seal aside, and seal its ends anew under audit.chain_key",
+			Description: "For after audit.chain_key (or auth.jwt_secret, when the chain key is derived from it) changed:\n" +
+				"run `audit verify` with the old key first. Also for a chain whose ends did not match their seal,\n" +
+				"once that is explained. Each chain (or one tenant's with --tenant) is walked as `audit verify`\n" +
+				"walks it, and only a chain that verifies is sealed; the first broken one stops the command, naming\n" +
+				"the record, as verify does. Safe while the service runs: records appended meanwhile are checked\n" +
+				"while the head is held for the seal.",
+			Flags: []cli.Flag{tenantFlag},
+			Action: func(c *cli.Context) error {
+				return withTrail(c, stdout, func(trail *dao.AuditLogs, _ audit.Sealer, tenant *int64, out *output) error {
+					chains := 0
+					err := audit.Seal(c.Context, trail, tenant, func(r audit.VerifyResult) {
+						if r.Found {
+							chains++
+							out.printf("%s\n", r)
+						}
+					})
+					if err != nil {
+						return cli.Exit(fmt.Sprintf("audit seal: %v", err), 1)
+					}
+					out.printf("ok: %d chains sealed\n", chains)
+					return out.err
+				})
+			},
 		}},
 	}
+}
+
+// withTrail runs fn on the audit trail of the configured database, sealed
+// with the configured key, and the --tenant flag (nil when not set).
+func withTrail(c *cli.Context, stdout io.Writer, fn func(trail *dao.AuditLogs, sealer audit.Sealer, tenant *int64, out *output) error) error {
+	return withDB(c, func(cfg *config.Config, db *gorm.DB) error {
+		if cfg.Audit.ChainKey == "" && cfg.Auth.JWTSecret == "" {
+			return errors.New("audit.chain_key: no key to check the seals with: set " + config.EnvPrefix + "_AUDIT_CHAIN_KEY, or the auth.jwt_secret it is derived from when empty, as the service has them")
+		}
+		sealer := audit.NewSealer(cfg.AuditChainKey())
+		var tenant *int64
+		if c.IsSet("tenant") {
+			t := c.Int64("tenant")
+			tenant = &t
+		}
+		// The commands append nothing, so the trail logs nothing.
+		return fn(dao.NewAuditLogs(db, sealer, zerolog.Nop()), sealer, tenant, &output{w: stdout})
+	})
 }

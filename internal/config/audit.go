@@ -28,6 +28,11 @@ type Audit struct {
 	// (reads a deployment wants on record), named as in [timeouts]; their
 	// calls are recorded under the operation's name, anonymous ones too.
 	ExtraOperations []string `toml:"extra_operations"`
+	// ChainKey seals each chain's head and anchor (audit_heads.seal), so
+	// that a chain rewritten in the database without it no longer
+	// verifies; empty derives a key from auth.jwt_secret under its own
+	// label (AuditChainKey). Pro takes it only from the environment.
+	ChainKey string `toml:"chain_key"`
 }
 
 // MinAuditRetention is the shortest audit.retention pro accepts: the
@@ -68,6 +73,28 @@ func (a Audit) validate(bad func(key, format string, args ...any)) {
 func (a Audit) unsafeInPro() string {
 	if a.Retention.Duration < MinAuditRetention {
 		return fmt.Sprintf("audit.retention: must be at least %s (180 days) in pro (got %s)", MinAuditRetention, a.Retention)
+	}
+	return ""
+}
+
+// AuditChainKey is the key sealing the audit chains' ends: audit.chain_key,
+// or one derived from auth.jwt_secret under its own label.
+func (c *Config) AuditChainKey() string {
+	if c.Audit.ChainKey != "" {
+		return c.Audit.ChainKey
+	}
+	return "audit-chain:" + c.Auth.JWTSecret
+}
+
+// auditKeyUnsafeInPro says why audit.chain_key is refused in pro, or "".
+func (c *Config) auditKeyUnsafeInPro() string {
+	if c.auditKeyInFile {
+		return "audit.chain_key: is written in the config file; pro takes it only from " + EnvPrefix + "_AUDIT_CHAIN_KEY"
+	}
+	if k := c.Audit.ChainKey; k != "" {
+		if reason := weakSecret(k); reason != "" {
+			return "audit.chain_key: " + reason
+		}
 	}
 	return ""
 }

@@ -63,6 +63,9 @@ type Config struct {
 	// webhookKeyInFile records that webhooks.secret_key was written in
 	// File, which pro refuses.
 	webhookKeyInFile bool
+	// auditKeyInFile records that audit.chain_key was written in File,
+	// which pro refuses.
+	auditKeyInFile bool
 	// secretCreated records that loading created auth.jwt_secret_file.
 	secretCreated bool
 }
@@ -394,6 +397,7 @@ func Parse(path string, data []byte, env Environment) (*Config, error) {
 	}
 	cfg.secretInFile = md.IsDefined("auth", "jwt_secret")
 	cfg.webhookKeyInFile = md.IsDefined("webhooks", "secret_key")
+	cfg.auditKeyInFile = md.IsDefined("audit", "chain_key")
 	if err := checkEnvNames(cfg, env); err != nil {
 		return nil, err
 	}
@@ -850,6 +854,9 @@ func (c *Config) unsafeInPro() []string {
 		out = append(out, "admin.pprof: must be false in pro (profiles expose memory contents and cost CPU)")
 	}
 	if reason := c.Audit.unsafeInPro(); reason != "" {
+		out = append(out, reason)
+	}
+	if reason := c.auditKeyUnsafeInPro(); reason != "" {
 		out = append(out, reason)
 	}
 	return append(out, c.webhooksUnsafeInPro()...)

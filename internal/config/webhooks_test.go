@@ -5,18 +5,23 @@ import (
 	"testing"
 )
 
+// proConfig is a minimal pro configuration file; proEnv its environment,
+// the JWT secret and m.
+const proConfig = "[app]\nenv = \"pro\"\n[admin]\naddr = \"127.0.0.1:2024\"\n"
+
+func proEnv(m map[string]string) Environment {
+	all := map[string]string{"MGV_AUTH_JWT_SECRET": strongSecret}
+	for k, v := range m {
+		all[k] = v
+	}
+	return envOf(all)
+}
+
 // Production refuses loopback receivers and a signing-secret key that is
 // weak or written in the file; every environment refuses a lease shorter
 // than three request timeouts.
 func TestWebhookSettings(t *testing.T) {
-	pro := "[app]\nenv = \"pro\"\n[admin]\naddr = \"127.0.0.1:2024\"\n"
-	env := func(m map[string]string) Environment {
-		all := map[string]string{"MGV_AUTH_JWT_SECRET": strongSecret}
-		for k, v := range m {
-			all[k] = v
-		}
-		return envOf(all)
-	}
+	pro, env := proConfig, proEnv
 	cfg, err := Parse("p.toml", []byte(pro), env(map[string]string{"MGV_WEBHOOKS_SECRET_KEY": strings.ToUpper(strongSecret)}))
 	if err != nil {
 		t.Fatalf("a safe pro config is refused: %v", err)

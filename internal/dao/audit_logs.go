@@ -2,10 +2,14 @@ package dao
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/rs/zerolog"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
@@ -20,11 +24,17 @@ type AuditLogs struct {
 	// insertFull is the INSERT of a full chunk (auditInsertRows rows),
 	// prepared on MySQL.
 	insertFull *preparedStatement
+	// sealer seals each chain's ends as appends and trims move them.
+	sealer audit.Sealer
+	log    zerolog.Logger
+	// mismatched holds the tenants whose ends were found not to match
+	// their seal, logged once each.
+	mismatched sync.Map
 }
 
-// NewAuditLogs works on db.
-func NewAuditLogs(db *gorm.DB) *AuditLogs {
-	return &AuditLogs{db: db, tx: NewTransactor(db),
+// NewAuditLogs works on db, sealing the chains' ends with sealer.
+func NewAuditLogs(db *gorm.DB, sealer audit.Sealer, log zerolog.Logger) *AuditLogs {
+	return &AuditLogs{db: db, tx: NewTransactor(db), sealer: sealer, log: log,
 		insertFull: newPreparedStatement(db, insertAuditSQL(auditInsertRows(db.Name())))}
 }
 
@@ -63,9 +73,54 @@ type auditHeadRow struct {
 	AnchorHash string
 	TrimmedAt  time.Time
 	UpdatedAt  time.Time
+	Seal       string
+	SealedAt   *time.Time
 }
 
 func (auditHeadRow) TableName() string { return "audit_heads" }
+
+func (h *auditHeadRow) ends() audit.ChainEnds {
+	e := audit.ChainEnds{
+		Found:  true,
+		Anchor: audit.Link{Seq: h.AnchorSeq, Hash: h.AnchorHash}, TrimmedAt: h.TrimmedAt.UTC(),
+		Head: audit.Link{Seq: h.Seq, Hash: h.Hash}, HeadAt: h.UpdatedAt.UTC(),
+		Seal: h.Seal,
+	}
+	if h.SealedAt != nil {
+		e.SealedAt = h.SealedAt.UTC()
+	}
+	return e
+}
+
+// sealNow is the time a seal begins: to the millisecond, as sealed_at
+// keeps it.
+func sealNow() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
+
+// reseal adds to upd, the update of a locked head row was that moves its
+// ends to head and anchor, the seal of the new ends when the old ones carry
+// theirs (since: when that seal began), or when they carry none (begun
+// now, logged: a chain written before seals were kept, or its seal
+// removed). Ends that do not match their seal keep it, so that `audit
+// verify` still finds them; this is logged once per tenant.
+func (a *AuditLogs) reseal(was *auditHeadRow, head, anchor audit.Link, upd map[string]any) {
+	ends := was.ends()
+	since := ends.SealedAt
+	switch err := a.sealer.Check(was.TenantID, ends); {
+	case err == nil:
+	case errors.Is(err, audit.ErrUnsealed):
+		since = sealNow()
+		upd["sealed_at"] = since
+		a.log.Warn().Int64("tenant", was.TenantID).Int64("head_seq", ends.Head.Seq).Str("head_hash", ends.Head.Hash).
+			Int64("anchor_seq", ends.Anchor.Seq).Msg("audit: a chain's ends had no seal; sealed them as they stood (written before seals were kept, or the seal was removed)")
+	default:
+		if _, logged := a.mismatched.LoadOrStore(was.TenantID, true); !logged {
+			a.log.Error().Int64("tenant", was.TenantID).Int64("head_seq", ends.Head.Seq).
+				Msg("audit: a chain's ends do not match their seal; records are appended but its seal is kept as found: run `mgvcore audit verify`, then `mgvcore audit seal` once the chain is explained")
+		}
+		return
+	}
+	upd["seal"] = a.sealer.Seal(was.TenantID, head, anchor, since)
+}
 
 // auditInsertRows bounds the rows of one INSERT: the SQLite driver binds
 // arguments at a cost that grows with their number per statement, so it
@@ -92,11 +147,11 @@ func (a *AuditLogs) Append(ctx context.Context, recs []audit.Record) error {
 		tenants = append(tenants, t)
 	}
 	slices.Sort(tenants)
-	now := time.Now().UTC()
+	now := sealNow()
 	return a.tx.InTx(ctx, func(ctx context.Context) error {
 		db := conn(ctx, a.db)
 		for _, t := range tenants {
-			head, err := lockHead(db, t, now)
+			head, err := a.lockHead(db, t, now)
 			if err != nil {
 				return err
 			}
@@ -104,8 +159,9 @@ func (a *AuditLogs) Append(ctx context.Context, recs []audit.Record) error {
 			if err := a.insertEntries(ctx, db, entries); err != nil {
 				return chainTaken(db, t, head.Seq, next.Seq, err)
 			}
-			if err := db.Model(&auditHeadRow{}).Where("tenant_id = ?", t).
-				Updates(map[string]any{"seq": next.Seq, "hash": next.Hash, "updated_at": now}).Error; err != nil {
+			upd := map[string]any{"seq": next.Seq, "hash": next.Hash, "updated_at": now}
+			a.reseal(head, next, audit.Link{Seq: head.AnchorSeq, Hash: head.AnchorHash}, upd)
+			if err := db.Model(&auditHeadRow{}).Where("tenant_id = ?", t).Updates(upd).Error; err != nil {
 				return err
 			}
 		}
@@ -164,15 +220,31 @@ func (a *AuditLogs) insertEntries(ctx context.Context, db *gorm.DB, entries []au
 	return nil
 }
 
-// lockHead creates the tenant's head when it has none and locks it.
-func lockHead(db *gorm.DB, tenantID int64, now time.Time) (*auditHeadRow, error) {
-	fresh := auditHeadRow{TenantID: tenantID, Hash: audit.Genesis, AnchorHash: audit.Genesis, TrimmedAt: now, UpdatedAt: now}
+// lockHead creates the tenant's head when it has none, sealed, and locks
+// it.
+func (a *AuditLogs) lockHead(db *gorm.DB, tenantID int64, now time.Time) (*auditHeadRow, error) {
+	genesis := audit.Link{Hash: audit.Genesis}
+	fresh := auditHeadRow{TenantID: tenantID, Hash: audit.Genesis, AnchorHash: audit.Genesis, TrimmedAt: now, UpdatedAt: now,
+		Seal: a.sealer.Seal(tenantID, genesis, genesis, now), SealedAt: &now}
 	if err := db.Clauses(clause.OnConflict{DoNothing: true}).Create(&fresh).Error; err != nil {
 		return nil, err
 	}
 	var head auditHeadRow
 	err := db.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).Where("tenant_id = ?", tenantID).Take(&head).Error
 	return &head, err
+}
+
+// lockExistingHead locks the tenant's head row, nil when it has none.
+func lockExistingHead(db *gorm.DB, tenantID int64) (*auditHeadRow, error) {
+	var heads []auditHeadRow
+	if err := db.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).
+		Where("tenant_id = ?", tenantID).Limit(1).Find(&heads).Error; err != nil {
+		return nil, err
+	}
+	if len(heads) == 0 {
+		return nil, nil
+	}
+	return &heads[0], nil
 }
 
 // List returns a tenant's records matching q, newest first, and the number
@@ -240,12 +312,7 @@ func (a *AuditLogs) Ends(ctx context.Context, tenantID int64) (audit.ChainEnds, 
 		genesis := audit.Link{Hash: audit.Genesis}
 		return audit.ChainEnds{Anchor: genesis, Head: genesis}, nil
 	}
-	h := rows[0]
-	return audit.ChainEnds{
-		Found:  true,
-		Anchor: audit.Link{Seq: h.AnchorSeq, Hash: h.AnchorHash}, TrimmedAt: h.TrimmedAt.UTC(),
-		Head: audit.Link{Seq: h.Seq, Hash: h.Hash}, HeadAt: h.UpdatedAt.UTC(),
-	}, nil
+	return rows[0].ends(), nil
 }
 
 // Entries returns up to limit of a tenant's records after seq, in order.
@@ -270,15 +337,10 @@ func (a *AuditLogs) Trim(ctx context.Context, tenantID int64, before time.Time, 
 	var n int64
 	err := a.tx.InTx(ctx, func(ctx context.Context) error {
 		db := conn(ctx, a.db)
-		var heads []auditHeadRow
-		if err := db.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).
-			Where("tenant_id = ?", tenantID).Limit(1).Find(&heads).Error; err != nil {
+		head, err := lockExistingHead(db, tenantID)
+		if err != nil || head == nil {
 			return err
 		}
-		if len(heads) == 0 {
-			return nil
-		}
-		head := heads[0]
 		var rows []auditLogRow
 		if err := db.Select("id", "seq", "occurred_at", "hash").Where("tenant_id = ? AND seq > ?", tenantID, head.AnchorSeq).
 			Order("seq").Limit(limit).Find(&rows).Error; err != nil {
@@ -301,9 +363,75 @@ func (a *AuditLogs) Trim(ctx context.Context, tenantID int64, before time.Time, 
 		}
 		last := rows[cut-1]
 		n = res.RowsAffected
-		return db.Model(&auditHeadRow{}).Where("tenant_id = ?", tenantID).Updates(map[string]any{
-			"anchor_seq": last.Seq, "anchor_hash": last.Hash, "trimmed_at": time.Now().UTC(),
-		}).Error
+		upd := map[string]any{"anchor_seq": last.Seq, "anchor_hash": last.Hash, "trimmed_at": time.Now().UTC()}
+		a.reseal(head, audit.Link{Seq: head.Seq, Hash: head.Hash}, audit.Link{Seq: last.Seq, Hash: last.Hash}, upd)
+		return db.Model(&auditHeadRow{}).Where("tenant_id = ?", tenantID).Updates(upd).Error
 	})
 	return n, err
+}
+
+// SealUnsealed seals, as they stand, the ends of every chain that has no
+// seal (written before seals were kept, or its seal removed) and returns
+// those chains' ends as sealed.
+func (a *AuditLogs) SealUnsealed(ctx context.Context) ([]audit.TenantEnds, error) {
+	var tenants []int64
+	if err := conn(ctx, a.db).Model(&auditHeadRow{}).Where("seal = ''").Order("tenant_id").Pluck("tenant_id", &tenants).Error; err != nil {
+		return nil, dbError(err, nil)
+	}
+	var out []audit.TenantEnds
+	for _, t := range tenants {
+		ends, err := a.Reseal(ctx, t, func(_ context.Context, cur audit.ChainEnds) error {
+			if cur.Seal != "" {
+				return errSealedMeanwhile
+			}
+			return nil
+		})
+		switch {
+		case errors.Is(err, errSealedMeanwhile):
+		case err != nil:
+			return out, err
+		default:
+			out = append(out, audit.TenantEnds{TenantID: t, ChainEnds: ends})
+		}
+	}
+	return out, nil
+}
+
+// errSealedMeanwhile is a chain another process sealed first.
+var errSealedMeanwhile = errors.New("sealed meanwhile")
+
+// Reseal seals a tenant's chain's ends as they stand, beginning a new seal,
+// once check accepts them, and returns them sealed. check runs in the
+// transaction that holds the head (ctx carries it, for reading records)
+// and is given the ends as locked.
+func (a *AuditLogs) Reseal(ctx context.Context, tenantID int64, check func(ctx context.Context, cur audit.ChainEnds) error) (audit.ChainEnds, error) {
+	var sealed audit.ChainEnds
+	err := a.tx.InTx(ctx, func(ctx context.Context) error {
+		db := conn(ctx, a.db)
+		head, err := lockExistingHead(db, tenantID)
+		if err != nil {
+			return err
+		}
+		if head == nil {
+			return fmt.Errorf("tenant %d has no chain head to seal", tenantID)
+		}
+		cur := head.ends()
+		if err := check(ctx, cur); err != nil {
+			return err
+		}
+		since := sealNow()
+		cur.SealedAt = since
+		cur.Seal = a.sealer.Seal(tenantID, cur.Head, cur.Anchor, since)
+		if err := db.Model(&auditHeadRow{}).Where("tenant_id = ?", tenantID).
+			Updates(map[string]any{"seal": cur.Seal, "sealed_at": since}).Error; err != nil {
+			return err
+		}
+		sealed = cur
+		return nil
+	})
+	if err != nil {
+		return audit.ChainEnds{}, err
+	}
+	a.mismatched.Delete(tenantID)
+	return sealed, nil
 }

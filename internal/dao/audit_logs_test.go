@@ -1,20 +1,26 @@
 package dao_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"gorm.io/gorm"
 
 	"github.com/megaview/mgvcore/internal/dao"
 	"github.com/megaview/mgvcore/internal/dao/daotest"
 	auditlog "github.com/megaview/mgvcore/internal/logic/audit"
 )
+
+// chainSealer seals the chains the tests write.
+var chainSealer = auditlog.NewSealer("dao-test-chain-key")
 
 func auditRecord(tenant int64, i int, at time.Time) auditlog.Record {
 	return auditlog.Normalize(auditlog.Record{
@@ -37,7 +43,7 @@ func TestAuditChainAcrossWriters(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				store := dao.NewAuditLogs(db)
+				store := dao.NewAuditLogs(db, chainSealer, zerolog.Nop())
 				for b := range batches {
 					recs := make([]auditlog.Record, 0, per)
 					for i := range per {
@@ -56,9 +62,9 @@ func TestAuditChainAcrossWriters(t *testing.T) {
 		for err := range errc {
 			t.Fatal(err)
 		}
-		trail := dao.NewAuditLogs(db)
+		trail := dao.NewAuditLogs(db, chainSealer, zerolog.Nop())
 		var checked int64
-		if err := auditlog.Verify(ctx, trail, nil, func(r auditlog.VerifyResult) { checked += r.Checked }); err != nil {
+		if err := auditlog.Verify(ctx, trail, chainSealer, nil, func(r auditlog.VerifyResult) { checked += r.Checked }); err != nil {
 			t.Fatal(err)
 		}
 		if checked != writers*batches*per {
@@ -88,7 +94,7 @@ func TestAuditChainAcrossWriters(t *testing.T) {
 			}
 		}
 		one := int64(1)
-		if err := auditlog.Verify(ctx, trail, &one, nil); err != nil {
+		if err := auditlog.Verify(ctx, trail, chainSealer, &one, nil); err != nil {
 			t.Fatalf("after trimming 21: %v", err)
 		}
 		ends, _ := trail.Ends(ctx, 1)
@@ -101,7 +107,7 @@ func TestAuditChainAcrossWriters(t *testing.T) {
 			t.Fatal(err)
 		}
 		var b *auditlog.Broken
-		if err := auditlog.Verify(ctx, trail, &one, nil); !errors.As(err, &b) || b.Seq != anchor.Seq+3 {
+		if err := auditlog.Verify(ctx, trail, chainSealer, &one, nil); !errors.As(err, &b) || b.Seq != anchor.Seq+3 {
 			t.Fatalf("an edit after a trim: %v", err)
 		}
 	})
@@ -113,7 +119,7 @@ func TestAuditChainAcrossWriters(t *testing.T) {
 func TestAuditAppendChainTaken(t *testing.T) {
 	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := context.Background()
-		trail := dao.NewAuditLogs(db)
+		trail := dao.NewAuditLogs(db, chainSealer, zerolog.Nop())
 		t0 := time.Now().UTC()
 		if err := trail.Append(ctx, []auditlog.Record{auditRecord(1, 1, t0), auditRecord(2, 1, t0)}); err != nil {
 			t.Fatal(err)
@@ -141,7 +147,7 @@ func TestAuditAppendChainTaken(t *testing.T) {
 func TestAuditAppendFullChunks(t *testing.T) {
 	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := context.Background()
-		store := dao.NewAuditLogs(db)
+		store := dao.NewAuditLogs(db, chainSealer, zerolog.Nop())
 		t0 := time.Date(2026, 3, 1, 8, 0, 0, 123456789, time.UTC)
 		const per = 1234
 		for b := range 2 {
@@ -157,7 +163,7 @@ func TestAuditAppendFullChunks(t *testing.T) {
 			}
 		}
 		var checked int64
-		if err := auditlog.Verify(ctx, store, nil, func(r auditlog.VerifyResult) { checked += r.Checked }); err != nil {
+		if err := auditlog.Verify(ctx, store, chainSealer, nil, func(r auditlog.VerifyResult) { checked += r.Checked }); err != nil {
 			t.Fatal(err)
 		}
 		if checked != 2*per {
@@ -178,7 +184,7 @@ func TestAuditAppendFullChunks(t *testing.T) {
 func TestAuditVerifyReadsARowSharingASeq(t *testing.T) {
 	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := context.Background()
-		trail := dao.NewAuditLogs(db)
+		trail := dao.NewAuditLogs(db, chainSealer, zerolog.Nop())
 		t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 		const n = 1001 // one page of Verify's reading and one more
 		for b := 0; b < n; b += 200 {
@@ -191,7 +197,7 @@ func TestAuditVerifyReadsARowSharingASeq(t *testing.T) {
 			}
 		}
 		one := int64(1)
-		if err := auditlog.Verify(ctx, trail, &one, nil); err != nil {
+		if err := auditlog.Verify(ctx, trail, chainSealer, &one, nil); err != nil {
 			t.Fatalf("intact chain: %v", err)
 		}
 		drop := "DROP INDEX uniq_audit_logs_seq"
@@ -221,8 +227,122 @@ func TestAuditVerifyReadsARowSharingASeq(t *testing.T) {
 			t.Fatalf("rows at seq %d: %v %v", seq, ids, err)
 		}
 		var b *auditlog.Broken
-		if err := auditlog.Verify(ctx, trail, &one, nil); !errors.As(err, &b) || !slices.Contains(ids, b.ID) || b.Seq != seq {
+		if err := auditlog.Verify(ctx, trail, chainSealer, &one, nil); !errors.As(err, &b) || !slices.Contains(ids, b.ID) || b.Seq != seq {
 			t.Fatalf("a forged record sharing seq %d (ids %v): verify says %v", seq, ids, err)
+		}
+	})
+}
+
+// TestAuditEndsSealed: appends and trims keep each chain's ends sealed on
+// both stores; records rewritten with their head in SQL fail verify, and
+// appends after that keep the seal as found, until `audit seal` verifies
+// and seals the chain anew; a seal removed is put back, as the ends stand,
+// by the next append or SealUnsealed, logged.
+func TestAuditEndsSealed(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		var logs bytes.Buffer
+		trail := dao.NewAuditLogs(db, chainSealer, zerolog.New(&logs))
+		t0 := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+		appendN := func(from, n int) {
+			t.Helper()
+			recs := make([]auditlog.Record, n)
+			for i := range recs {
+				recs[i] = auditRecord(1, from+i, t0.Add(time.Duration(from+i)*time.Second))
+			}
+			if err := trail.Append(ctx, recs); err != nil {
+				t.Fatal(err)
+			}
+		}
+		one := int64(1)
+		verify := func() error { return auditlog.Verify(ctx, trail, chainSealer, &one, nil) }
+		appendN(0, 10)
+		ends, err := trail.Ends(ctx, 1)
+		if err != nil || chainSealer.Check(1, ends) != nil || ends.SealedAt.IsZero() || verify() != nil {
+			t.Fatalf("a fresh chain's ends: %+v %v %v", ends, err, verify())
+		}
+		firstSeal := ends.SealedAt
+		if n, err := trail.Trim(ctx, 1, t0.Add(3*time.Second), 100); err != nil || n != 3 || verify() != nil {
+			t.Fatalf("trim: %d %v %v", n, err, verify())
+		}
+
+		// Record 6 edited, the hashes from it computed again and the head
+		// moved to match: every hash links, but the seal does not.
+		rows, err := trail.Entries(ctx, 1, 0, 100)
+		if err != nil || len(rows) != 7 {
+			t.Fatalf("rows: %d %v", len(rows), err)
+		}
+		prev := auditlog.Link{Seq: rows[1].Seq, Hash: rows[1].Hash}
+		for _, e := range rows[2:] {
+			r := e.Record
+			if e.Seq == 6 {
+				r.Result = "PERMISSION_DENIED"
+			}
+			hash := auditlog.Hash(prev.Hash, 1, e.Seq, r)
+			if err := db.Exec("UPDATE audit_logs SET result = ?, prev_hash = ?, hash = ? WHERE id = ?", r.Result, prev.Hash, hash, e.ID).Error; err != nil {
+				t.Fatal(err)
+			}
+			prev = auditlog.Link{Seq: e.Seq, Hash: hash}
+		}
+		if err := db.Exec("UPDATE audit_heads SET hash = ? WHERE tenant_id = 1", prev.Hash).Error; err != nil {
+			t.Fatal(err)
+		}
+		if err := verify(); err == nil || !strings.Contains(err.Error(), auditlog.ErrSealMismatch.Error()) {
+			t.Fatalf("records rewritten with their head: %v", err)
+		}
+		// Appends go on, and leave the seal as they found it (logged once).
+		appendN(10, 2)
+		appendN(12, 2)
+		if err := verify(); err == nil || !strings.Contains(err.Error(), auditlog.ErrSealMismatch.Error()) {
+			t.Fatalf("appended after the rewrite: %v", err)
+		}
+		if n := strings.Count(logs.String(), "do not match their seal"); n != 1 {
+			t.Fatalf("the mismatch logged %d times, want once:\n%s", n, logs.String())
+		}
+		// audit seal walks the chain and seals it as it stands.
+		var sealed auditlog.VerifyResult
+		if err := auditlog.Seal(ctx, trail, &one, func(r auditlog.VerifyResult) { sealed = r }); err != nil || sealed.Checked != 11 {
+			t.Fatalf("seal: %+v %v", sealed, err)
+		}
+		if err := verify(); err != nil {
+			t.Fatalf("after audit seal: %v", err)
+		}
+		if ends, _ := trail.Ends(ctx, 1); !ends.SealedAt.After(firstSeal) {
+			t.Fatalf("the new seal began at %s, the first at %s", ends.SealedAt, firstSeal)
+		}
+		// A chain that does not verify is not sealed.
+		if err := db.Exec("UPDATE audit_logs SET actor_id = actor_id + 1 WHERE tenant_id = 1 AND seq = 8").Error; err != nil {
+			t.Fatal(err)
+		}
+		var b *auditlog.Broken
+		if err := auditlog.Seal(ctx, trail, &one, nil); !errors.As(err, &b) || b.Seq != 8 {
+			t.Fatalf("seal of a broken chain: %v", err)
+		}
+		if err := db.Exec("UPDATE audit_logs SET actor_id = actor_id - 1 WHERE tenant_id = 1 AND seq = 8").Error; err != nil {
+			t.Fatal(err)
+		}
+
+		// A seal removed fails verify; the next append seals the ends as
+		// they stand, and so does SealUnsealed, each logged.
+		if err := db.Exec("UPDATE audit_heads SET seal = '' WHERE tenant_id = 1").Error; err != nil {
+			t.Fatal(err)
+		}
+		if err := verify(); err == nil || !strings.Contains(err.Error(), auditlog.ErrUnsealed.Error()) {
+			t.Fatalf("seal removed: %v", err)
+		}
+		appendN(14, 1)
+		if err := verify(); err != nil || !strings.Contains(logs.String(), "had no seal") {
+			t.Fatalf("after an append to an unsealed chain: %v\n%s", err, logs.String())
+		}
+		if err := db.Exec("UPDATE audit_heads SET seal = '' WHERE tenant_id = 1").Error; err != nil {
+			t.Fatal(err)
+		}
+		got, err := trail.SealUnsealed(ctx)
+		if err != nil || len(got) != 1 || got[0].TenantID != 1 || got[0].Head.Seq != 15 || verify() != nil {
+			t.Fatalf("SealUnsealed: %+v %v %v", got, err, verify())
+		}
+		if got, err := trail.SealUnsealed(ctx); err != nil || len(got) != 0 {
+			t.Fatalf("SealUnsealed again: %+v %v", got, err)
 		}
 	})
 }

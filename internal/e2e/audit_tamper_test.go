@@ -9,21 +9,43 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/megaview/mgvcore/internal/dao"
 	"github.com/megaview/mgvcore/internal/logic/audit"
+	"github.com/megaview/mgvcore/internal/polltest"
 )
 
 // TestAuditVerifyCannotBeBlinded: on MariaDB, editing the head row or
 // adding rows outside the range between the anchor and the head no longer
-// hides tampering from `audit verify`: each case fails naming the record;
-// what the database alone cannot show (the newest records deleted and the
-// head lowered with them) passes, but states the head it trusted.
+// hides tampering from `audit verify`: each case fails naming the record.
+// Neither do records rewritten with their head, nor the newest records
+// deleted with the head lowered to match, nor the seal removed: the ends
+// do not carry the seal that only a holder of audit.chain_key can make.
+// What the database alone cannot show (the ends put back as they were
+// earlier, with the seal they had then) passes, but states the head it
+// trusted.
 func TestAuditVerifyCannotBeBlinded(t *testing.T) {
 	s := NewService(t, mysqlEnv(t))
 	f := NewFixture(t, s)
 	s.Start()
 	admin := f.Token(t, f.Admin)
-	for range 32 {
+	for range 16 {
+		apiGet(t, s, "/api/v1/audit-logs?page_size=1", admin).want(t, 200, "")
+	}
+	// The head as it stands now, with its seal, as someone who can read
+	// the database could keep it.
+	type headRow struct {
+		Seq      int64
+		Hash     string
+		Seal     string
+		SealedAt time.Time
+	}
+	var earlier headRow
+	polltest.Until(t, 10*time.Second, 20*time.Millisecond, "the first 16 records written", func() bool {
+		return f.DB.Raw("SELECT seq, hash, seal, sealed_at FROM audit_heads WHERE tenant_id = ?", f.Tenant.ID).Scan(&earlier).Error == nil && earlier.Seq >= 16
+	})
+	for range 16 {
 		apiGet(t, s, "/api/v1/audit-logs?page_size=1", admin).want(t, 200, "")
 	}
 	if !WaitGone(s.Signal(syscall.SIGTERM), 30*time.Second) {
@@ -103,16 +125,56 @@ func TestAuditVerifyCannotBeBlinded(t *testing.T) {
 		}
 	}
 
-	// The newest three deleted and the head lowered to match: the chain
-	// that is left is whole, so verify passes, but it states the head it
-	// trusted, for comparison with a copy kept elsewhere.
-	exec("DELETE FROM audit_logs WHERE tenant_id = ? AND seq > ?", f.Tenant.ID, last.Seq-3)
-	setHead(rows[len(rows)-4])
-	out, ok := auditVerify(t, s, "--tenant", tenant)
-	if want := fmt.Sprintf("trusted head seq %d hash %s moved at ", last.Seq-3, rows[len(rows)-4].Hash); !ok || !strings.Contains(out, want) {
-		t.Errorf("tail cut with its head: verify passed=%v, want it to state %q:\n%s", ok, want, out)
+	// What every hash links through: the chain's ends no longer carry
+	// their seal.
+	sealCases := []struct {
+		name   string
+		tamper func()
+		want   string
+	}{
+		{"newest three deleted, head lowered to match", func() {
+			exec("DELETE FROM audit_logs WHERE tenant_id = ? AND seq > ?", f.Tenant.ID, last.Seq-3)
+			setHead(rows[len(rows)-4])
+		}, audit.ErrSealMismatch.Error()},
+		{"record 10 edited, the hashes from it computed again, the head moved to match", func() {
+			prev := rows[8].Hash
+			for _, e := range rows[9:] {
+				r := e.Record
+				if e.Seq == rows[9].Seq {
+					r.Result = "PERMISSION_DENIED"
+				}
+				hash := audit.Hash(prev, f.Tenant.ID, e.Seq, r)
+				exec("UPDATE audit_logs SET result = ?, prev_hash = ?, hash = ? WHERE id = ?", r.Result, prev, hash, e.ID)
+				prev = hash
+			}
+			exec("UPDATE audit_heads SET hash = ? WHERE tenant_id = ?", prev, f.Tenant.ID)
+		}, audit.ErrSealMismatch.Error()},
+		{"seal removed", func() { exec("UPDATE audit_heads SET seal = '' WHERE tenant_id = ?", f.Tenant.ID) }, audit.ErrUnsealed.Error()},
 	}
-	t.Logf("tail cut with its head: %s", strings.TrimSpace(out))
+	for _, tc := range sealCases {
+		tc.tamper()
+		out, ok := auditVerify(t, s, "--tenant", tenant)
+		if ok || !strings.Contains(out, fmt.Sprintf("tenant %s: audit chain broken after seq ", tenant)) || !strings.Contains(out, tc.want) {
+			t.Errorf("%s: verify passed=%v, want it to fail: %q:\n%s", tc.name, ok, tc.want, out)
+		}
+		t.Logf("%s: %s", tc.name, strings.TrimSpace(out))
+		restore()
+		if out, ok := auditVerify(t, s, "--tenant", tenant); !ok {
+			t.Fatalf("after restoring from %s:\n%s", tc.name, out)
+		}
+	}
+
+	// The records after the earlier head deleted and the head put back as
+	// it was, with its seal: the chain that is left is whole and sealed,
+	// so verify passes, but it states the head it trusted, for comparison
+	// with a copy kept elsewhere.
+	exec("DELETE FROM audit_logs WHERE tenant_id = ? AND seq > ?", f.Tenant.ID, earlier.Seq)
+	exec("UPDATE audit_heads SET seq = ?, hash = ?, seal = ?, sealed_at = ? WHERE tenant_id = ?", earlier.Seq, earlier.Hash, earlier.Seal, earlier.SealedAt, f.Tenant.ID)
+	out, ok := auditVerify(t, s, "--tenant", tenant)
+	if want := fmt.Sprintf("trusted head seq %d hash %s moved at ", earlier.Seq, earlier.Hash); !ok || !strings.Contains(out, want) {
+		t.Errorf("tail cut with its earlier head and seal: verify passed=%v, want it to state %q:\n%s", ok, want, out)
+	}
+	t.Logf("tail cut with its earlier head and seal: %s", strings.TrimSpace(out))
 }
 
 // TestAuditTakenPositionHoldsBackNoTenant: a row inserted at the next seq
@@ -179,7 +241,7 @@ func TestAuditVerifyFindsARowSharingASeq(t *testing.T) {
 	f := NewFixture(t, s)
 	// More records than one page of verify's reading, written by the
 	// service's own store.
-	store := dao.NewAuditLogs(f.DB)
+	store := dao.NewAuditLogs(f.DB, testChainSealer, zerolog.Nop())
 	t0 := time.Now().UTC()
 	for b := range 6 {
 		recs := make([]audit.Record, 200)
@@ -225,4 +287,96 @@ func TestAuditVerifyFindsARowSharingASeq(t *testing.T) {
 		}
 		t.Log(strings.TrimSpace(out))
 	}
+}
+
+// TestAuditSealAfterAKeyChange: on MariaDB, a service restarted with
+// another audit.chain_key keeps writing records and logs once that the
+// chain's ends do not match their seal; `audit verify` fails saying so
+// until `audit seal`, run while the service writes, verifies the chain and
+// seals it under the new key, which the old key then does not verify. A
+// seal removed is put back at the next start, as the ends stand, and
+// logged.
+func TestAuditSealAfterAKeyChange(t *testing.T) {
+	s := NewService(t, mysqlEnv(t))
+	f := NewFixture(t, s)
+	admin := f.Token(t, f.Admin)
+	tenant := fmt.Sprint(f.Tenant.ID)
+	calls := func(n int) {
+		t.Helper()
+		for range n {
+			apiGet(t, s, "/api/v1/audit-logs?page_size=1", admin).want(t, 200, "")
+		}
+	}
+	stop := func() {
+		t.Helper()
+		if !WaitGone(s.Signal(syscall.SIGTERM), 30*time.Second) {
+			t.Fatal("the service did not stop")
+		}
+	}
+	verify := func(want string) {
+		t.Helper()
+		out, ok := auditVerify(t, s, "--tenant", tenant)
+		if pass := strings.HasPrefix(want, "ok: "); pass != ok || !strings.Contains(out, want) {
+			t.Fatalf("verify passed=%v, want it to say %q:\n%s", ok, want, out)
+		}
+	}
+	s.Start()
+	calls(5)
+	stop()
+	verify("ok: 1 chains")
+
+	newKey := "e2e-new-chain-key-" + strings.Repeat("k7Q-", 8)
+	s.Env["MGV_AUDIT_CHAIN_KEY"] = newKey
+	s.Start()
+	calls(5)
+	polltest.Until(t, 10*time.Second, 20*time.Millisecond, "the mismatch logged", func() bool {
+		return strings.Contains(s.Stderr.String(), "do not match their seal")
+	})
+	verify(audit.ErrSealMismatch.Error())
+
+	// audit seal while the service writes records.
+	done, writing := make(chan struct{}), make(chan error, 1)
+	go func() {
+		for {
+			select {
+			case <-done:
+				writing <- nil
+				return
+			default:
+			}
+			if r, err := tryCall(s, "GET", "/api/v1/audit-logs?page_size=1", admin, nil); err != nil || r.Status != 200 {
+				writing <- fmt.Errorf("a call while sealing: %+v %v", r, err)
+				return
+			}
+		}
+	}()
+	time.Sleep(300 * time.Millisecond)
+	out, err := s.Command("audit", "seal", "--tenant", tenant).CombinedOutput()
+	time.Sleep(300 * time.Millisecond)
+	close(done)
+	if err := <-writing; err != nil {
+		t.Fatal(err)
+	}
+	if err != nil || !strings.Contains(string(out), "ok: 1 chains sealed") || !strings.Contains(string(out), "ends sealed since") {
+		t.Fatalf("audit seal: %v\n%s", err, out)
+	}
+	calls(3)
+	stop()
+	verify("ok: 1 chains")
+	delete(s.Env, "MGV_AUDIT_CHAIN_KEY")
+	verify(audit.ErrSealMismatch.Error())
+	s.Env["MGV_AUDIT_CHAIN_KEY"] = newKey
+
+	// A seal removed fails verify, until a start seals the ends as they
+	// stand and logs it.
+	if err := f.DB.Exec("UPDATE audit_heads SET seal = '' WHERE tenant_id = ?", f.Tenant.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+	verify(audit.ErrUnsealed.Error())
+	s.Start()
+	polltest.Until(t, 10*time.Second, 20*time.Millisecond, "the seal put back", func() bool {
+		return strings.Contains(s.Stderr.String(), "sealed the ends of a chain that had none")
+	})
+	stop()
+	verify("ok: 1 chains")
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"gorm.io/gorm"
 
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
@@ -26,7 +27,7 @@ func auditRows(t *testing.T, db *gorm.DB, tenants ...int64) []audit.Entry {
 	t.Helper()
 	var out []audit.Entry
 	for _, tenant := range tenants {
-		rows, err := dao.NewAuditLogs(db).Entries(t.Context(), tenant, 0, 100000)
+		rows, err := dao.NewAuditLogs(db, testChainSealer, zerolog.Nop()).Entries(t.Context(), tenant, 0, 100000)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -12,8 +12,10 @@ import (
 	"golang.org/x/crypto/bcrypt"
 	"gorm.io/gorm"
 
+	"github.com/megaview/mgvcore/internal/config"
 	"github.com/megaview/mgvcore/internal/dao"
 	"github.com/megaview/mgvcore/internal/dao/daotest"
+	"github.com/megaview/mgvcore/internal/logic/audit"
 	"github.com/megaview/mgvcore/internal/logic/identity"
 	"github.com/megaview/mgvcore/internal/model"
 )
@@ -45,6 +47,11 @@ const fixturePassword = "correct horse battery staple"
 
 // testJWTSecret is auth.jwt_secret of config/config_test.toml.
 const testJWTSecret = "dev-only-secret-change-me-0123456789abcdef"
+
+// testChainSealer seals audit chains as the service does with
+// config/config_test.toml: audit.chain_key empty, derived from the JWT
+// secret.
+var testChainSealer = audit.NewSealer((&config.Config{Auth: config.Auth{JWTSecret: testJWTSecret}}).AuditChainKey())
 
 // NewFixture migrates the database of s (sqlite or mysql per its env) and
 // writes a tenant into it. Call before s.Start or after: both work.

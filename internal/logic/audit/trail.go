@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -30,6 +31,13 @@ type Trail interface {
 	// limit of its oldest records written before before (only a prefix of
 	// the chain) and moves the anchor to the last one deleted.
 	Trim(ctx context.Context, tenantID int64, before time.Time, limit int) (int64, error)
+	// SealUnsealed seals, as they stand, the ends of every chain that has
+	// none, and returns them sealed.
+	SealUnsealed(ctx context.Context) ([]TenantEnds, error)
+	// Reseal seals a tenant's chain's ends as they stand, beginning a new
+	// seal, once check accepts them; check runs in the transaction that
+	// holds the head (ctx carries it) and is given the ends as locked.
+	Reseal(ctx context.Context, tenantID int64, check func(ctx context.Context, cur ChainEnds) error) (ChainEnds, error)
 }
 
 // Query filters a tenant's records; zero fields match all.
@@ -139,6 +147,10 @@ type ChainEnds struct {
 	TrimmedAt time.Time
 	Head      Link
 	HeadAt    time.Time
+	// Seal is the Sealer's seal of the head and the anchor, begun at
+	// SealedAt ("" when the ends were never sealed).
+	Seal     string
+	SealedAt time.Time
 }
 
 // verifyPage is how many records Verify reads at a time.
@@ -163,28 +175,36 @@ type VerifyResult struct {
 // moved forward over records that are still there), one beyond the head
 // (the head lowered or lost, or a record inserted ahead of the chain),
 // records without a head row, and a row that shares its seq with another
-// (once the unique key on the seq is dropped) are all reported.
-func Verify(ctx context.Context, trail Trail, tenant *int64, each func(VerifyResult)) error {
-	tenants := []int64{}
-	if tenant != nil {
-		tenants = append(tenants, *tenant)
-	} else {
-		all, err := trail.Tenants(ctx)
-		if err != nil {
-			return err
-		}
-		tenants = all
+// (once the unique key on the seq is dropped) are all reported. Then the
+// ends it read must carry sealer's seal (see Sealer).
+func Verify(ctx context.Context, trail Trail, sealer Sealer, tenant *int64, each func(VerifyResult)) error {
+	tenants, err := tenantsOf(ctx, trail, tenant)
+	if err != nil {
+		return err
 	}
 	for _, t := range tenants {
 		r, err := verifyChain(ctx, trail, t)
 		if err != nil {
 			return err
 		}
+		if r.Found {
+			if err := sealer.Check(t, r.ChainEnds); err != nil {
+				return &Broken{TenantID: t, Seq: r.Head.Seq, Why: sealWhy(err)}
+			}
+		}
 		if each != nil {
 			each(r)
 		}
 	}
 	return nil
+}
+
+// tenantsOf is tenant alone, or every tenant of trail when tenant is nil.
+func tenantsOf(ctx context.Context, trail Trail, tenant *int64) ([]int64, error) {
+	if tenant != nil {
+		return []int64{*tenant}, nil
+	}
+	return trail.Tenants(ctx)
 }
 
 // verifyChain checks one tenant's chain (see Verify).
@@ -226,7 +246,9 @@ func verifyChain(ctx context.Context, trail Trail, t int64) (VerifyResult, error
 				if !now.Found || now.Head.Seq < e.Seq {
 					return VerifyResult{}, bad("is beyond the chain's head (seq %d): the head was lowered or lost, or the record was inserted", ends.Head.Seq)
 				}
-				ends.Head, ends.HeadAt = now.Head, now.HeadAt
+				// The row as read now, its seal with it (a trim meanwhile
+				// moved the anchor over records already checked).
+				ends = now
 			}
 			if err := v.Next(e); err != nil {
 				return VerifyResult{}, err
@@ -246,6 +268,88 @@ func verifyChain(ctx context.Context, trail Trail, t int64) (VerifyResult, error
 	return VerifyResult{TenantID: t, ChainEnds: ends, Checked: v.Checked()}, nil
 }
 
+// errEndsMoved is a chain trimmed between Seal's walk and its seal.
+var errEndsMoved = errors.New("the chain was trimmed while it was read")
+
+// Seal verifies the chain of tenant, or of every tenant when tenant is
+// nil, as Verify does but for the seal, and seals each one's ends as they
+// stand, beginning a new seal: for when audit.chain_key changed (verify with
+// the old key first), or once a chain whose ends did not match their seal
+// is explained. A broken chain is not sealed: Seal stops at it with the
+// *Broken error Verify gives. Records appended after the walk are checked
+// in the transaction that seals, which holds the head.
+func Seal(ctx context.Context, trail Trail, tenant *int64, each func(VerifyResult)) error {
+	tenants, err := tenantsOf(ctx, trail, tenant)
+	if err != nil {
+		return err
+	}
+	for _, t := range tenants {
+		r, err := sealChain(ctx, trail, t)
+		if err != nil {
+			return err
+		}
+		if each != nil {
+			each(r)
+		}
+	}
+	return nil
+}
+
+// sealChain is Seal of one tenant's chain: walked again when a trim moved
+// its anchor meanwhile.
+func sealChain(ctx context.Context, trail Trail, t int64) (VerifyResult, error) {
+	for try := 0; ; try++ {
+		r, err := verifyChain(ctx, trail, t)
+		if err != nil || !r.Found {
+			return r, err
+		}
+		var appended int64
+		ends, err := trail.Reseal(ctx, t, func(ctx context.Context, cur ChainEnds) error {
+			if cur.Anchor != r.Anchor {
+				return errEndsMoved
+			}
+			n, err := verifyAppended(ctx, trail, t, r.Head, cur.Head)
+			appended = n
+			return err
+		})
+		if errors.Is(err, errEndsMoved) && try < 3 {
+			continue
+		}
+		if err != nil {
+			return VerifyResult{}, err
+		}
+		r.ChainEnds = ends
+		r.Checked += appended
+		return r, nil
+	}
+}
+
+// verifyAppended checks the records of tenant t from the link after walked
+// to head, and returns how many it checked.
+func verifyAppended(ctx context.Context, trail Trail, t int64, walked, head Link) (int64, error) {
+	v := NewVerifier(t, walked)
+	after := walked.Seq
+	for after < head.Seq {
+		page, err := trail.Entries(ctx, t, after, verifyPage)
+		if err != nil {
+			return 0, err
+		}
+		for _, e := range page {
+			if e.Seq > head.Seq {
+				return 0, &Broken{TenantID: t, ID: e.ID, Seq: e.Seq, Why: fmt.Sprintf("is beyond the chain's head (seq %d): the head was lowered or lost, or the record was inserted", head.Seq)}
+			}
+			if err := v.Next(e); err != nil {
+				return 0, err
+			}
+		}
+		if len(page) < verifyPage {
+			break
+		}
+		after = page[len(page)-1].Seq
+	}
+	return v.Checked(), v.End(head)
+}
+
 // String describes a verified chain in one line, with the ends trusted.
 func (r VerifyResult) String() string {
 	if !r.Found {
@@ -255,6 +359,7 @@ func (r VerifyResult) String() string {
 	if r.Anchor.Seq > 0 {
 		anchor = fmt.Sprintf("anchor seq %d hash %s trimmed at %s", r.Anchor.Seq, r.Anchor.Hash, r.TrimmedAt.UTC().Format(time.RFC3339))
 	}
-	return fmt.Sprintf("tenant %d: %d records verified (seq %d to %d); trusted head seq %d hash %s moved at %s; %s",
-		r.TenantID, r.Checked, r.Anchor.Seq+1, r.Head.Seq, r.Head.Seq, r.Head.Hash, r.HeadAt.UTC().Format(time.RFC3339Nano), anchor)
+	return fmt.Sprintf("tenant %d: %d records verified (seq %d to %d); trusted head seq %d hash %s moved at %s; %s; ends sealed since %s",
+		r.TenantID, r.Checked, r.Anchor.Seq+1, r.Head.Seq, r.Head.Seq, r.Head.Hash, r.HeadAt.UTC().Format(time.RFC3339Nano), anchor,
+		r.SealedAt.UTC().Format(time.RFC3339Nano))
 }

@@ -123,11 +123,11 @@ func TestVerifyChecksEveryRow(t *testing.T) {
 		entries[i].ID = int64(100 + i)
 	}
 	headAt := time.Date(2026, 12, 3, 10, 0, 8, 0, time.UTC)
-	intact := ChainEnds{Found: true, Anchor: genesis, Head: head, HeadAt: headAt}
+	intact := sealEnds(tenant, ChainEnds{Found: true, Anchor: genesis, Head: head, HeadAt: headAt})
 	run := func(tr *verifyTrail) (VerifyResult, error) {
 		var got VerifyResult
 		one := int64(tenant)
-		err := Verify(context.Background(), tr, &one, func(r VerifyResult) { got = r })
+		err := Verify(context.Background(), tr, testSealer, &one, func(r VerifyResult) { got = r })
 		return got, err
 	}
 	r, err := run(&verifyTrail{ends: intact, rows: entries})
@@ -145,6 +145,7 @@ func TestVerifyChecksEveryRow(t *testing.T) {
 	more, newHead := Chain(tenant, head, sample(2))
 	moved := intact
 	moved.Head = newHead
+	moved = sealEnds(tenant, moved)
 	if r, err := run(&verifyTrail{ends: intact, moved: &moved, rows: append(slices.Clone(entries), more...)}); err != nil || r.Checked != 10 || r.Head != newHead {
 		t.Fatalf("records appended while verifying: %+v %v", r, err)
 	}
@@ -196,7 +197,7 @@ func TestVerifyReadsRowsSharingASeqAcrossPages(t *testing.T) {
 		t.Run(strconv.FormatInt(id, 10), func(t *testing.T) {
 			row := Entry{ID: id, Record: forged, Seq: at.Seq, PrevHash: at.PrevHash, Hash: Hash(at.PrevHash, tenant, at.Seq, forged)}
 			one := int64(tenant)
-			err := Verify(context.Background(), &verifyTrail{ends: ends, rows: append(slices.Clone(entries), row)}, &one, nil)
+			err := Verify(context.Background(), &verifyTrail{ends: ends, rows: append(slices.Clone(entries), row)}, testSealer, &one, nil)
 			// The second of the two in id order is the one out of place.
 			want := max(id, at.ID)
 			var b *Broken

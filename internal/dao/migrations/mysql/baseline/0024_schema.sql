@@ -1,7 +1,7 @@
--- The MySQL schema at migration 0023, in one piece: what `mgvcore migrate up`
--- creates on an empty database instead of replaying 0001 to 0023, so that a
+-- The MySQL schema at migration 0024, in one piece: what `mgvcore migrate up`
+-- creates on an empty database instead of replaying 0001 to 0024, so that a
 -- new install is reviewed (Archery, goInception rules) as the clean schema.
--- A test keeps it equal to what 0001..0023 build on an existing database.
+-- A test keeps it equal to what 0001..0024 build on an existing database.
 -- Tables take the database's character set: create the database with
 -- CHARACTER SET utf8mb4 (`migrate up` refuses any other).
 
@@ -301,6 +301,8 @@ CREATE TABLE audit_heads (
   anchor_hash CHAR(64)    NOT NULL DEFAULT '' COMMENT 'hash of the last record trimmed; verification starts from it',
   trimmed_at  DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'when the chain was last trimmed (UTC)',
   updated_at  DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'when the head last moved (UTC)',
+  seal        CHAR(64)    NOT NULL DEFAULT '' COMMENT 'HMAC-SHA256 of the tenant, head, anchor and sealed_at under audit.chain_key; empty: never sealed',
+  sealed_at   DATETIME(3) NULL DEFAULT NULL COMMENT 'when the seal began (UTC): the first seal, or the last audit seal',
   PRIMARY KEY (tenant_id)
 ) ENGINE=InnoDB COMMENT='head and trim anchor of each tenant''s audit chain; locked by every append and trim';
 

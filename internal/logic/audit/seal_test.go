@@ -1,0 +1,216 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// testSealer seals the chains of the tests.
+var testSealer = NewSealer("test-chain-key")
+
+// numbered chains recs of tenant from the genesis, the records with ids
+// from 100, and returns them, the head and the link of the i-th.
+func numbered(tenant int64, recs []Record) ([]Entry, Link, func(i int) Link) {
+	entries, head := Chain(tenant, Link{Hash: Genesis}, recs)
+	for i := range entries {
+		entries[i].ID = int64(100 + i)
+	}
+	return entries, head, func(i int) Link { return Link{Seq: entries[i].Seq, Hash: entries[i].Hash} }
+}
+
+// sealEnds gives ends testSealer's seal, begun at a fixed time.
+func sealEnds(tenant int64, ends ChainEnds) ChainEnds {
+	ends.SealedAt = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	ends.Seal = testSealer.Seal(tenant, ends.Head, ends.Anchor, ends.SealedAt)
+	return ends
+}
+
+func TestSealCoversEveryEnd(t *testing.T) {
+	head, anchor := Link{Seq: 9, Hash: "h9"}, Link{Seq: 2, Hash: "h2"}
+	at := time.Date(2026, 12, 1, 9, 0, 0, 123_000_000, time.UTC)
+	seal := testSealer.Seal(5, head, anchor, at)
+	if len(seal) != 64 || seal != testSealer.Seal(5, head, anchor, at.In(time.FixedZone("CST", 8*3600))) {
+		t.Fatalf("seal %q is not a stable hex MAC", seal)
+	}
+	for name, other := range map[string]string{
+		"tenant":      testSealer.Seal(6, head, anchor, at),
+		"head seq":    testSealer.Seal(5, Link{Seq: 8, Hash: "h9"}, anchor, at),
+		"head hash":   testSealer.Seal(5, Link{Seq: 9, Hash: "h8"}, anchor, at),
+		"anchor seq":  testSealer.Seal(5, head, Link{Seq: 3, Hash: "h2"}, at),
+		"anchor hash": testSealer.Seal(5, head, Link{Seq: 2, Hash: "h3"}, at),
+		"sealed at":   testSealer.Seal(5, head, anchor, at.Add(time.Millisecond)),
+		"key":         NewSealer("another key").Seal(5, head, anchor, at),
+		// The fields are length-prefixed: moving a character from one to
+		// the next is another seal.
+		"boundary": testSealer.Seal(5, Link{Seq: 9, Hash: "h9h"}, Link{Seq: 2, Hash: "2"}, at),
+	} {
+		if other == seal {
+			t.Errorf("a different %s gives the same seal", name)
+		}
+	}
+	ends := ChainEnds{Found: true, Head: head, Anchor: anchor, SealedAt: at, Seal: seal}
+	if err := testSealer.Check(5, ends); err != nil {
+		t.Fatalf("the ends' own seal: %v", err)
+	}
+	if err := NewSealer("another key").Check(5, ends); !errors.Is(err, ErrSealMismatch) {
+		t.Fatalf("another key: %v", err)
+	}
+	ends.Seal = ""
+	if err := testSealer.Check(5, ends); !errors.Is(err, ErrUnsealed) {
+		t.Fatalf("no seal: %v", err)
+	}
+}
+
+// What the records' hashes alone cannot show, the seal does: records
+// rewritten with their head, the newest records deleted with the head
+// lowered to match, the oldest deleted with the anchor moved to match, and
+// a seal removed; ends put back with their earlier seal still pass.
+func TestVerifyChecksTheSeal(t *testing.T) {
+	const tenant = 5
+	genesis := Link{Hash: Genesis}
+	recs := sample(10)
+	entries, head, link := numbered(tenant, recs)
+	intact := sealEnds(tenant, ChainEnds{Found: true, Anchor: genesis, Head: head})
+	verify := func(ends ChainEnds, rows []Entry, sealer Sealer) (VerifyResult, error) {
+		one := int64(tenant)
+		var got VerifyResult
+		err := Verify(context.Background(), &verifyTrail{ends: ends, rows: rows}, sealer, &one, func(r VerifyResult) { got = r })
+		return got, err
+	}
+	if r, err := verify(intact, entries, testSealer); err != nil || r.Checked != 10 || !strings.Contains(r.String(), "ends sealed since 2026-12-01T09:00:00Z") {
+		t.Fatalf("intact chain: %v %v", r, err)
+	}
+
+	// Record 4 edited, and the hashes from it on computed again.
+	edited := slices.Clone(recs[3:])
+	edited[0].Result = "PERMISSION_DENIED"
+	rewritten, newHead := Chain(tenant, link(2), edited)
+	rewrittenRows := append(slices.Clone(entries[:3]), rewritten...)
+	for i := range rewrittenRows {
+		rewrittenRows[i].ID = int64(100 + i)
+	}
+	withHead := func(e ChainEnds, h Link) ChainEnds { e.Head = h; return e }
+	withAnchor := func(e ChainEnds, a Link) ChainEnds { e.Anchor = a; return e }
+	unsealed := intact
+	unsealed.Seal = ""
+	for _, tc := range []struct {
+		name   string
+		ends   ChainEnds
+		rows   []Entry
+		sealer Sealer
+		want   error
+	}{
+		{"records rewritten with their head", withHead(intact, newHead), rewrittenRows, testSealer, ErrSealMismatch},
+		{"newest deleted, head lowered", withHead(intact, link(6)), entries[:7], testSealer, ErrSealMismatch},
+		{"oldest deleted, anchor moved", withAnchor(intact, link(2)), entries[3:], testSealer, ErrSealMismatch},
+		{"seal removed", unsealed, entries, testSealer, ErrUnsealed},
+		{"another key", intact, entries, NewSealer("another key"), ErrSealMismatch},
+	} {
+		_, err := verify(tc.ends, tc.rows, tc.sealer)
+		var b *Broken
+		if !errors.As(err, &b) || b.ID != 0 || b.Seq != tc.ends.Head.Seq || !strings.Contains(err.Error(), tc.want.Error()) {
+			t.Errorf("%s: %v, want the chain of tenant 5 reported: %v", tc.name, err, tc.want)
+		}
+	}
+	// Ends put back as they were, with the seal they had then: the seal
+	// cannot tell; verify states the head it trusted.
+	earlier := sealEnds(tenant, ChainEnds{Found: true, Anchor: genesis, Head: link(6)})
+	if r, err := verify(earlier, entries[:7], testSealer); err != nil || !strings.Contains(r.String(), "trusted head seq 7") {
+		t.Fatalf("earlier ends with their seal: %v %v", r, err)
+	}
+}
+
+// sealTrail is a verifyTrail whose Reseal seals as the dao does: locked
+// are the ends as the transaction finds them (nil: ends), once per call
+// in turn.
+type sealTrail struct {
+	verifyTrail
+	locked []ChainEnds
+	// more are rows appended between the walk and the first Reseal.
+	more   []Entry
+	sealed int
+}
+
+func (s *sealTrail) Reseal(ctx context.Context, tenant int64, check func(context.Context, ChainEnds) error) (ChainEnds, error) {
+	cur := s.ends
+	if len(s.locked) > 0 {
+		cur, s.locked = s.locked[0], s.locked[1:]
+		s.ends = cur
+		// A trim meanwhile deleted what is at or below its anchor.
+		s.rows = slices.DeleteFunc(slices.Clone(s.rows), func(e Entry) bool { return e.Seq <= cur.Anchor.Seq })
+	}
+	s.rows, s.more = append(s.rows, s.more...), nil
+	if err := check(ctx, cur); err != nil {
+		return ChainEnds{}, err
+	}
+	cur = sealEnds(tenant, cur)
+	s.ends = cur
+	s.sealed++
+	return cur, nil
+}
+
+// Seal seals a chain that verifies, after a key change or an unexplained
+// seal, checking the records appended after its walk; it seals no broken
+// chain, and walks again when a trim moved the anchor.
+func TestSealVerifiesBeforeSealing(t *testing.T) {
+	const tenant = 5
+	genesis := Link{Hash: Genesis}
+	entries, _, link := numbered(tenant, sample(12))
+	oldKey := ChainEnds{Found: true, Anchor: genesis, Head: link(9), Seal: "00", SealedAt: time.Unix(0, 0)}
+	seal := func(tr *sealTrail) (VerifyResult, error) {
+		one := int64(tenant)
+		var got VerifyResult
+		err := Seal(context.Background(), tr, &one, func(r VerifyResult) { got = r })
+		return got, err
+	}
+
+	// A key change: the chain verifies, and is sealed as it stands.
+	tr := &sealTrail{verifyTrail: verifyTrail{ends: oldKey, rows: entries[:10]}}
+	if r, err := seal(tr); err != nil || tr.sealed != 1 || r.Checked != 10 || r.Head != link(9) {
+		t.Fatalf("seal after a key change: %+v %v", r, err)
+	}
+	one := int64(tenant)
+	if err := Verify(context.Background(), &tr.verifyTrail, testSealer, &one, nil); err != nil {
+		t.Fatalf("verify after sealing: %v", err)
+	}
+
+	// Two records appended between the walk and the lock are checked and
+	// sealed with the rest.
+	appended := oldKey
+	appended.Head = link(11)
+	tr = &sealTrail{verifyTrail: verifyTrail{ends: oldKey, rows: entries[:10]}, locked: []ChainEnds{appended}, more: entries[10:]}
+	if r, err := seal(tr); err != nil || r.Checked != 12 || r.Head != link(11) {
+		t.Fatalf("seal with records appended meanwhile: %+v %v", r, err)
+	}
+
+	// Records appended meanwhile that do not follow the chain are not
+	// sealed over.
+	forged := slices.Clone(entries)
+	forged[11].Result = "forged"
+	tr = &sealTrail{verifyTrail: verifyTrail{ends: oldKey, rows: forged[:10]}, locked: []ChainEnds{appended}, more: forged[10:]}
+	var b *Broken
+	if _, err := seal(tr); !errors.As(err, &b) || b.ID != 111 || tr.sealed != 0 {
+		t.Fatalf("forged record appended meanwhile: %v (sealed %d)", err, tr.sealed)
+	}
+
+	// A broken chain is reported, not sealed.
+	broken := slices.Clone(entries[:10])
+	broken[4].ActorID++
+	tr = &sealTrail{verifyTrail: verifyTrail{ends: oldKey, rows: broken}}
+	if _, err := seal(tr); !errors.As(err, &b) || b.ID != 104 || tr.sealed != 0 {
+		t.Fatalf("broken chain: %v (sealed %d)", err, tr.sealed)
+	}
+
+	// A trim between the walk and the lock: walked again from the new
+	// anchor, then sealed.
+	trimmed := oldKey
+	trimmed.Anchor = link(2)
+	tr = &sealTrail{verifyTrail: verifyTrail{ends: oldKey, rows: entries[:10]}, locked: []ChainEnds{trimmed}}
+	if r, err := seal(tr); err != nil || tr.sealed != 1 || r.Anchor != link(2) || r.Checked != 7 {
+		t.Fatalf("seal across a trim: %+v %v", r, err)
+	}
+}
