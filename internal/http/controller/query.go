@@ -1,12 +1,15 @@
 package controller
 
 import (
+	"fmt"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/megaview/mgvcore/internal/clip"
 	"github.com/megaview/mgvcore/internal/errs"
 )
 
@@ -81,10 +84,18 @@ func checkQuery(raw string, takes map[string]bool, accepted string) error {
 	if len(unknown) > 0 {
 		slices.Sort(unknown)
 		detail := "not a query parameter of this operation, which takes " + accepted
-		if len(unknown) > 1 {
-			detail += " (also unknown: " + strings.Join(quoteAll(unknown[1:]), ", ") + ")"
+		if more := unknown[1:]; len(more) > 0 {
+			shown := make([]string, 0, maxNamed)
+			for _, n := range more[:min(len(more), maxNamed)] {
+				shown = append(shown, paramName(n))
+			}
+			detail += " (also unknown: " + strings.Join(shown, ", ")
+			if len(more) > maxNamed {
+				detail += fmt.Sprintf(" and %d more", len(more)-maxNamed)
+			}
+			detail += ")"
 		}
-		return errs.InvalidArgument(quoteName(unknown[0]), "%s", detail)
+		return errs.InvalidArgument(paramName(unknown[0]), "%s", detail)
 	}
 	if len(repeated) > 0 {
 		slices.Sort(repeated)
@@ -93,19 +104,27 @@ func checkQuery(raw string, takes map[string]bool, accepted string) error {
 	return nil
 }
 
-// quoteName is a parameter name as the error names it: as sent, or "" when
-// the query has a value with no name (?=1).
-func quoteName(name string) string {
-	if name == "" {
-		return `""`
-	}
-	return name
-}
+// maxNamed bounds the other unknown parameters an error names, and
+// maxNameBytes the bytes of a name it repeats: a query string may be as
+// long as the request line allows.
+const (
+	maxNamed     = 5
+	maxNameBytes = 64
+)
 
-func quoteAll(names []string) []string {
-	out := make([]string, len(names))
-	for i, n := range names {
-		out[i] = quoteName(n)
+// paramName is a parameter name as an error names it: as sent when it is
+// a plain name (letters, digits, _ . - [ ]), else quoted with its hidden
+// characters escaped (`""` for a value without a name, ?=1), cut to
+// maxNameBytes.
+func paramName(name string) string {
+	plain := name != "" && len(name) <= maxNameBytes && strings.IndexFunc(name, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_.-[]", r))
+	}) < 0
+	if plain {
+		return name
 	}
-	return out
+	if len(name) > maxNameBytes {
+		return strconv.QuoteToGraphic(clip.String(strings.ToValidUTF8(name, "\uFFFD"), maxNameBytes)) + "…"
+	}
+	return strconv.QuoteToGraphic(name)
 }

@@ -3,6 +3,7 @@ package controller
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/labstack/echo/v4"
@@ -35,9 +36,14 @@ func TestOnlyQuery(t *testing.T) {
 		{h: list, query: "page_size=5&offset=10&limit=5&cursor=x", field: "cursor",
 			message: "cursor: not a query parameter of this operation, which takes owner_id, page_size, page_token (also unknown: limit, offset)"},
 		{h: list, query: "Page_Size=5", field: "Page_Size"},
-		{h: list, query: "page%5Fsize=5&x%20y=1", field: "x y"},
+		{h: list, query: "page%5Fsize=5&x%20y=1", field: `"x y"`},
 		{h: list, query: "=5", field: `""`,
 			message: `"": not a query parameter of this operation, which takes owner_id, page_size, page_token`},
+		{h: list, query: "%00=1&%E2%80%AEevil=2", field: `"\x00"`,
+			message: `"\x00": not a query parameter of this operation, which takes owner_id, page_size, page_token (also unknown: "\u202eevil")`},
+		{h: list, query: strings.Repeat("n", 300) + "=1", field: `"` + strings.Repeat("n", 64) + `"…`},
+		{h: list, query: "a=1&b=1&c=1&d=1&e=1&f=1&g=1&h=1", field: "a",
+			message: "a: not a query parameter of this operation, which takes owner_id, page_size, page_token (also unknown: b, c, d, e, f and 2 more)"},
 		{h: none, query: "page_size=5", field: "page_size",
 			message: "page_size: not a query parameter of this operation, which takes none"},
 		{h: list, query: "page_size=5&page_size=500", field: "page_size",
