@@ -104,6 +104,12 @@ func checkQuery(raw string, takes map[string]bool, accepted string) error {
 	return nil
 }
 
+// notPlain reports whether r is not a character of a plain parameter name.
+func notPlain(r rune) bool {
+	plain := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_.-[]", r)
+	return !plain
+}
+
 // maxNamed bounds the other unknown parameters an error names, and
 // maxNameBytes the bytes of a name it repeats: a query string may be as
 // long as the request line allows.
@@ -117,9 +123,7 @@ const (
 // characters escaped (`""` for a value without a name, ?=1), cut to
 // maxNameBytes.
 func paramName(name string) string {
-	plain := name != "" && len(name) <= maxNameBytes && strings.IndexFunc(name, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_.-[]", r))
-	}) < 0
+	plain := name != "" && len(name) <= maxNameBytes && strings.IndexFunc(name, notPlain) < 0
 	if plain {
 		return name
 	}
