@@ -49,27 +49,34 @@ func auditCommand(stdout io.Writer) *cli.Command {
 			},
 		}, {
 			Name:  "seal",
-			Usage: "verify each tenant's hash chain, its seal aside, and seal its ends anew under audit.chain_key",
-			Description: "For after audit.chain_key (or auth.jwt_secret, when the chain key is derived from it) changed:\n" +
-				"run `audit verify` with the old key first. Also for a chain whose ends did not match their seal,\n" +
-				"once that is explained. Each chain (or one tenant's with --tenant) is walked as `audit verify`\n" +
-				"walks it, and only a chain that verifies is sealed; the first broken one stops the command, naming\n" +
-				"the record, as verify does. Safe while the service runs: records appended meanwhile are checked\n" +
-				"while the head is held for the seal.",
-			Flags: []cli.Flag{tenantFlag},
+			Usage: "verify each tenant's hash chain, its seal aside, and seal the ends of each chain that has none",
+			Description: "Each chain (or one tenant's with --tenant) is walked as `audit verify` walks it, and only a chain\n" +
+				"that verifies is sealed under audit.chain_key; the first broken one stops the command, naming the\n" +
+				"record, as verify does. Ends that carry their seal are left as they are; ends without one (written\n" +
+				"before seals were kept, or the seal removed) are sealed as they stand; ends whose seal does not\n" +
+				"match them are sealed anew only with --force, once that is explained: after audit.chain_key (or\n" +
+				"auth.jwt_secret, when the chain key is derived from it) changed, run `audit verify` with the old key\n" +
+				"first. Safe while the service runs: records appended meanwhile are checked while the head is held\n" +
+				"for the seal.",
+			Flags: []cli.Flag{tenantFlag, &cli.BoolFlag{Name: "force", Usage: "also seal anew chains whose ends do not match their seal"}},
 			Action: func(c *cli.Context) error {
-				return withTrail(c, stdout, func(trail *dao.AuditLogs, _ audit.Sealer, tenant *int64, out *output) error {
-					chains := 0
-					err := audit.Seal(c.Context, trail, tenant, func(r audit.VerifyResult) {
-						if r.Found {
-							chains++
-							out.printf("%s\n", r)
+				return withTrail(c, stdout, func(trail *dao.AuditLogs, sealer audit.Sealer, tenant *int64, out *output) error {
+					sealed, kept := 0, 0
+					err := audit.Seal(c.Context, trail, sealer, tenant, c.Bool("force"), func(r audit.SealResult) {
+						switch {
+						case !r.Found:
+						case r.Was == nil:
+							kept++
+							out.printf("%s (its seal, kept)\n", r.VerifyResult)
+						default:
+							sealed++
+							out.printf("%s (was: %v)\n", r.VerifyResult, r.Was)
 						}
 					})
 					if err != nil {
 						return cli.Exit(fmt.Sprintf("audit seal: %v", err), 1)
 					}
-					out.printf("ok: %d chains sealed\n", chains)
+					out.printf("ok: %d chains sealed, %d kept their seal\n", sealed, kept)
 					return out.err
 				})
 			},
@@ -81,6 +88,9 @@ func auditCommand(stdout io.Writer) *cli.Command {
 // with the configured key, and the --tenant flag (nil when not set).
 func withTrail(c *cli.Context, stdout io.Writer, fn func(trail *dao.AuditLogs, sealer audit.Sealer, tenant *int64, out *output) error) error {
 	return withDB(c, func(cfg *config.Config, db *gorm.DB) error {
+		if f := cfg.CreatedSecretFile(); f != "" && cfg.Audit.ChainKey == "" {
+			return fmt.Errorf("audit.chain_key: the key is derived from auth.jwt_secret, whose file %s did not exist and was made just now: run the command where the service's secret is, or set %s_AUDIT_CHAIN_KEY", f, config.EnvPrefix)
+		}
 		if cfg.Audit.ChainKey == "" && cfg.Auth.JWTSecret == "" {
 			return errors.New("audit.chain_key: no key to check the seals with: set " + config.EnvPrefix + "_AUDIT_CHAIN_KEY, or the auth.jwt_secret it is derived from when empty, as the service has them")
 		}

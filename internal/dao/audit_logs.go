@@ -2,7 +2,6 @@ package dao
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -27,9 +26,9 @@ type AuditLogs struct {
 	// sealer seals each chain's ends as appends and trims move them.
 	sealer audit.Sealer
 	log    zerolog.Logger
-	// mismatched holds the tenants whose ends were found not to match
-	// their seal, logged once each.
-	mismatched sync.Map
+	// unsealed holds the tenants whose ends were found without their seal,
+	// logged once each until they carry it again.
+	unsealed sync.Map
 }
 
 // NewAuditLogs works on db, sealing the chains' ends with sealer.
@@ -97,29 +96,27 @@ func (h *auditHeadRow) ends() audit.ChainEnds {
 func sealNow() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
 
 // reseal adds to upd, the update of a locked head row was that moves its
-// ends to head and anchor, the seal of the new ends when the old ones carry
-// theirs (since: when that seal began), or when they carry none (begun
-// now, logged: a chain written before seals were kept, or its seal
-// removed). Ends that do not match their seal keep it, so that `audit
-// verify` still finds them; this is logged once per tenant.
+// ends to head and anchor, the seal of the new ends (since: when the old
+// seal began) when the old ends carry theirs. Ends without a seal (a chain
+// written before seals were kept, or its seal removed) or with one that
+// does not match them keep what they have, so that `audit verify` still
+// finds them: only `mgvcore audit seal`, which walks the chain first, seals
+// them. Either is logged once per tenant and process.
 func (a *AuditLogs) reseal(was *auditHeadRow, head, anchor audit.Link, upd map[string]any) {
 	ends := was.ends()
-	since := ends.SealedAt
-	switch err := a.sealer.Check(was.TenantID, ends); {
-	case err == nil:
-	case errors.Is(err, audit.ErrUnsealed):
-		since = sealNow()
-		upd["sealed_at"] = since
-		a.log.Warn().Int64("tenant", was.TenantID).Int64("head_seq", ends.Head.Seq).Str("head_hash", ends.Head.Hash).
-			Int64("anchor_seq", ends.Anchor.Seq).Msg("audit: a chain's ends had no seal; sealed them as they stood (written before seals were kept, or the seal was removed)")
-	default:
-		if _, logged := a.mismatched.LoadOrStore(was.TenantID, true); !logged {
-			a.log.Error().Int64("tenant", was.TenantID).Int64("head_seq", ends.Head.Seq).
-				Msg("audit: a chain's ends do not match their seal; records are appended but its seal is kept as found: run `mgvcore audit verify`, then `mgvcore audit seal` once the chain is explained")
+	err := a.sealer.Check(was.TenantID, ends)
+	if err == nil {
+		if _, ok := a.unsealed.Load(was.TenantID); ok {
+			a.unsealed.Delete(was.TenantID) // sealed since: log the next break again
 		}
+		upd["seal"] = a.sealer.Seal(was.TenantID, head, anchor, ends.SealedAt)
 		return
 	}
-	upd["seal"] = a.sealer.Seal(was.TenantID, head, anchor, since)
+	if _, logged := a.unsealed.LoadOrStore(was.TenantID, true); !logged {
+		a.log.Error().Err(err).Int64("tenant", was.TenantID).Int64("head_seq", ends.Head.Seq).Str("head_hash", ends.Head.Hash).
+			Int64("anchor_seq", ends.Anchor.Seq).Msg("audit: a chain's ends do not carry their seal; records are appended and the seal is left as found " +
+			"(written before seals were kept, audit.chain_key changed, or the ends were moved without it): run `mgvcore audit verify`, then `mgvcore audit seal`")
+	}
 }
 
 // auditInsertRows bounds the rows of one INSERT: the SQLite driver binds
@@ -226,8 +223,14 @@ func (a *AuditLogs) lockHead(db *gorm.DB, tenantID int64, now time.Time) (*audit
 	genesis := audit.Link{Hash: audit.Genesis}
 	fresh := auditHeadRow{TenantID: tenantID, Hash: audit.Genesis, AnchorHash: audit.Genesis, TrimmedAt: now, UpdatedAt: now,
 		Seal: a.sealer.Seal(tenantID, genesis, genesis, now), SealedAt: &now}
-	if err := db.Clauses(clause.OnConflict{DoNothing: true}).Create(&fresh).Error; err != nil {
-		return nil, err
+	res := db.Clauses(clause.OnConflict{DoNothing: true}).Create(&fresh)
+	if res.Error != nil {
+		return nil, res.Error
+	}
+	if res.RowsAffected == 1 {
+		// A tenant's first record; for a tenant that had records, the
+		// sign of its chain deleted whole (verify sees a whole chain).
+		a.log.Info().Int64("tenant", tenantID).Msg("audit: a chain begins")
 	}
 	var head auditHeadRow
 	err := db.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).Where("tenant_id = ?", tenantID).Take(&head).Error
@@ -370,36 +373,6 @@ func (a *AuditLogs) Trim(ctx context.Context, tenantID int64, before time.Time, 
 	return n, err
 }
 
-// SealUnsealed seals, as they stand, the ends of every chain that has no
-// seal (written before seals were kept, or its seal removed) and returns
-// those chains' ends as sealed.
-func (a *AuditLogs) SealUnsealed(ctx context.Context) ([]audit.TenantEnds, error) {
-	var tenants []int64
-	if err := conn(ctx, a.db).Model(&auditHeadRow{}).Where("seal = ''").Order("tenant_id").Pluck("tenant_id", &tenants).Error; err != nil {
-		return nil, dbError(err, nil)
-	}
-	var out []audit.TenantEnds
-	for _, t := range tenants {
-		ends, err := a.Reseal(ctx, t, func(_ context.Context, cur audit.ChainEnds) error {
-			if cur.Seal != "" {
-				return errSealedMeanwhile
-			}
-			return nil
-		})
-		switch {
-		case errors.Is(err, errSealedMeanwhile):
-		case err != nil:
-			return out, err
-		default:
-			out = append(out, audit.TenantEnds{TenantID: t, ChainEnds: ends})
-		}
-	}
-	return out, nil
-}
-
-// errSealedMeanwhile is a chain another process sealed first.
-var errSealedMeanwhile = errors.New("sealed meanwhile")
-
 // Reseal seals a tenant's chain's ends as they stand, beginning a new seal,
 // once check accepts them, and returns them sealed. check runs in the
 // transaction that holds the head (ctx carries it, for reading records)
@@ -432,6 +405,6 @@ func (a *AuditLogs) Reseal(ctx context.Context, tenantID int64, check func(ctx c
 	if err != nil {
 		return audit.ChainEnds{}, err
 	}
-	a.mismatched.Delete(tenantID)
+	a.unsealed.Delete(tenantID)
 	return sealed, nil
 }

@@ -235,9 +235,9 @@ func TestAuditVerifyReadsARowSharingASeq(t *testing.T) {
 
 // TestAuditEndsSealed: appends and trims keep each chain's ends sealed on
 // both stores; records rewritten with their head in SQL fail verify, and
-// appends after that keep the seal as found, until `audit seal` verifies
-// and seals the chain anew; a seal removed is put back, as the ends stand,
-// by the next append or SealUnsealed, logged.
+// appends after that keep the seal as found, until `audit seal --force`
+// verifies and seals the chain anew; a seal removed stays removed through
+// appends until `audit seal` verifies the chain and seals it.
 func TestAuditEndsSealed(t *testing.T) {
 	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := context.Background()
@@ -296,13 +296,21 @@ func TestAuditEndsSealed(t *testing.T) {
 		if err := verify(); err == nil || !strings.Contains(err.Error(), auditlog.ErrSealMismatch.Error()) {
 			t.Fatalf("appended after the rewrite: %v", err)
 		}
-		if n := strings.Count(logs.String(), "do not match their seal"); n != 1 {
+		if n := strings.Count(logs.String(), "do not carry their seal"); n != 1 {
 			t.Fatalf("the mismatch logged %d times, want once:\n%s", n, logs.String())
 		}
-		// audit seal walks the chain and seals it as it stands.
-		var sealed auditlog.VerifyResult
-		if err := auditlog.Seal(ctx, trail, &one, func(r auditlog.VerifyResult) { sealed = r }); err != nil || sealed.Checked != 11 {
-			t.Fatalf("seal: %+v %v", sealed, err)
+		// audit seal walks the chain; a seal that does not match is sealed
+		// anew only with force.
+		seal := func(force bool) (auditlog.SealResult, error) {
+			var got auditlog.SealResult
+			err := auditlog.Seal(ctx, trail, chainSealer, &one, force, func(r auditlog.SealResult) { got = r })
+			return got, err
+		}
+		if _, err := seal(false); !errors.Is(err, auditlog.ErrSealMismatch) {
+			t.Fatalf("seal without force: %v", err)
+		}
+		if r, err := seal(true); err != nil || r.Checked != 11 || !errors.Is(r.Was, auditlog.ErrSealMismatch) {
+			t.Fatalf("seal with force: %+v %v", r, err)
 		}
 		if err := verify(); err != nil {
 			t.Fatalf("after audit seal: %v", err)
@@ -315,15 +323,16 @@ func TestAuditEndsSealed(t *testing.T) {
 			t.Fatal(err)
 		}
 		var b *auditlog.Broken
-		if err := auditlog.Seal(ctx, trail, &one, nil); !errors.As(err, &b) || b.Seq != 8 {
+		if _, err := seal(true); !errors.As(err, &b) || b.Seq != 8 {
 			t.Fatalf("seal of a broken chain: %v", err)
 		}
 		if err := db.Exec("UPDATE audit_logs SET actor_id = actor_id - 1 WHERE tenant_id = 1 AND seq = 8").Error; err != nil {
 			t.Fatal(err)
 		}
 
-		// A seal removed fails verify; the next append seals the ends as
-		// they stand, and so does SealUnsealed, each logged.
+		// A seal removed fails verify, and appends leave it removed (the
+		// break logged again, the chain having carried its seal since);
+		// audit seal puts it back once the records verify.
 		if err := db.Exec("UPDATE audit_heads SET seal = '' WHERE tenant_id = 1").Error; err != nil {
 			t.Fatal(err)
 		}
@@ -331,18 +340,17 @@ func TestAuditEndsSealed(t *testing.T) {
 			t.Fatalf("seal removed: %v", err)
 		}
 		appendN(14, 1)
-		if err := verify(); err != nil || !strings.Contains(logs.String(), "had no seal") {
-			t.Fatalf("after an append to an unsealed chain: %v\n%s", err, logs.String())
+		if err := verify(); err == nil || !strings.Contains(err.Error(), auditlog.ErrUnsealed.Error()) {
+			t.Fatalf("appended to an unsealed chain: %v", err)
 		}
-		if err := db.Exec("UPDATE audit_heads SET seal = '' WHERE tenant_id = 1").Error; err != nil {
-			t.Fatal(err)
+		if n := strings.Count(logs.String(), "do not carry their seal"); n != 2 {
+			t.Fatalf("the removed seal logged %d breaks in all, want 2:\n%s", n, logs.String())
 		}
-		got, err := trail.SealUnsealed(ctx)
-		if err != nil || len(got) != 1 || got[0].TenantID != 1 || got[0].Head.Seq != 15 || verify() != nil {
-			t.Fatalf("SealUnsealed: %+v %v %v", got, err, verify())
+		if r, err := seal(false); err != nil || !errors.Is(r.Was, auditlog.ErrUnsealed) || r.Head.Seq != 15 || verify() != nil {
+			t.Fatalf("seal of an unsealed chain: %+v %v %v", r, err, verify())
 		}
-		if got, err := trail.SealUnsealed(ctx); err != nil || len(got) != 0 {
-			t.Fatalf("SealUnsealed again: %+v %v", got, err)
+		if r, err := seal(false); err != nil || r.Was != nil {
+			t.Fatalf("seal of a sealed chain: %+v %v", r, err)
 		}
 	})
 }

@@ -291,11 +291,11 @@ func TestAuditVerifyFindsARowSharingASeq(t *testing.T) {
 
 // TestAuditSealAfterAKeyChange: on MariaDB, a service restarted with
 // another audit.chain_key keeps writing records and logs once that the
-// chain's ends do not match their seal; `audit verify` fails saying so
-// until `audit seal`, run while the service writes, verifies the chain and
-// seals it under the new key, which the old key then does not verify. A
-// seal removed is put back at the next start, as the ends stand, and
-// logged.
+// chain's ends do not carry their seal; `audit verify` fails saying so.
+// `audit seal` refuses to seal such a chain anew without --force, and with
+// it, run while the service writes, verifies the chain and seals it under
+// the new key, which the old key then does not verify. A seal removed stays
+// removed through a restart and appends, until `audit seal` puts it back.
 func TestAuditSealAfterAKeyChange(t *testing.T) {
 	s := NewService(t, mysqlEnv(t))
 	f := NewFixture(t, s)
@@ -330,9 +330,12 @@ func TestAuditSealAfterAKeyChange(t *testing.T) {
 	s.Start()
 	calls(5)
 	polltest.Until(t, 10*time.Second, 20*time.Millisecond, "the mismatch logged", func() bool {
-		return strings.Contains(s.Stderr.String(), "do not match their seal")
+		return strings.Contains(s.Stderr.String(), "do not carry their seal")
 	})
 	verify(audit.ErrSealMismatch.Error())
+	if out, err := s.Command("audit", "seal", "--tenant", tenant).CombinedOutput(); err == nil || !strings.Contains(string(out), "--force") {
+		t.Fatalf("audit seal of a mismatched chain without --force: %v\n%s", err, out)
+	}
 
 	// audit seal while the service writes records.
 	done, writing := make(chan struct{}), make(chan error, 1)
@@ -351,13 +354,13 @@ func TestAuditSealAfterAKeyChange(t *testing.T) {
 		}
 	}()
 	time.Sleep(300 * time.Millisecond)
-	out, err := s.Command("audit", "seal", "--tenant", tenant).CombinedOutput()
+	out, err := s.Command("audit", "seal", "--tenant", tenant, "--force").CombinedOutput()
 	time.Sleep(300 * time.Millisecond)
 	close(done)
 	if err := <-writing; err != nil {
 		t.Fatal(err)
 	}
-	if err != nil || !strings.Contains(string(out), "ok: 1 chains sealed") || !strings.Contains(string(out), "ends sealed since") {
+	if err != nil || !strings.Contains(string(out), "ok: 1 chains sealed") || !strings.Contains(string(out), "(was: the chain's ends do not match their seal)") {
 		t.Fatalf("audit seal: %v\n%s", err, out)
 	}
 	calls(3)
@@ -367,16 +370,18 @@ func TestAuditSealAfterAKeyChange(t *testing.T) {
 	verify(audit.ErrSealMismatch.Error())
 	s.Env["MGV_AUDIT_CHAIN_KEY"] = newKey
 
-	// A seal removed fails verify, until a start seals the ends as they
-	// stand and logs it.
+	// A seal removed fails verify, through a restart and appends, until
+	// audit seal verifies the chain and puts it back.
 	if err := f.DB.Exec("UPDATE audit_heads SET seal = '' WHERE tenant_id = ?", f.Tenant.ID).Error; err != nil {
 		t.Fatal(err)
 	}
 	verify(audit.ErrUnsealed.Error())
 	s.Start()
-	polltest.Until(t, 10*time.Second, 20*time.Millisecond, "the seal put back", func() bool {
-		return strings.Contains(s.Stderr.String(), "sealed the ends of a chain that had none")
-	})
+	calls(3)
 	stop()
+	verify(audit.ErrUnsealed.Error())
+	if out, err := s.Command("audit", "seal", "--tenant", tenant).CombinedOutput(); err != nil || !strings.Contains(string(out), "(was: the chain's ends are not sealed)") {
+		t.Fatalf("audit seal of an unsealed chain: %v\n%s", err, out)
+	}
 	verify("ok: 1 chains")
 }

@@ -66,12 +66,6 @@ func (s Sealer) Check(tenantID int64, ends ChainEnds) error {
 	return nil
 }
 
-// TenantEnds is a tenant's chain's ends.
-type TenantEnds struct {
-	TenantID int64
-	ChainEnds
-}
-
 var (
 	// ErrUnsealed is a chain's ends without a seal: written before seals
 	// were kept, or the seal removed.
@@ -84,7 +78,9 @@ var (
 // sealWhy explains a failed Check for audit verify.
 func sealWhy(err error) string {
 	if errors.Is(err, ErrUnsealed) {
-		return fmt.Sprintf("%v: the seal was removed (a start seals the ends of a chain that has none, as they stand, and logs it)", err)
+		return fmt.Sprintf("%v: written before seals were kept, or the seal was removed; `mgvcore audit seal` seals a chain without one once its records verify", err)
 	}
-	return fmt.Sprintf("%v: the head or the anchor was moved, or records rewritten with the head, by someone without audit.chain_key; or audit.chain_key (or auth.jwt_secret, which it is derived from when empty) is not the key that sealed them", err)
+	return fmt.Sprintf("%v: the head or the anchor was moved, or records rewritten with the head, by someone without audit.chain_key; "+
+		"or audit.chain_key (or auth.jwt_secret, which it is derived from when empty) is not the key that sealed them, "+
+		"or a process of an earlier version appended to the chain", err)
 }

@@ -153,37 +153,53 @@ func (s *sealTrail) Reseal(ctx context.Context, tenant int64, check func(context
 	return cur, nil
 }
 
-// Seal seals a chain that verifies, after a key change or an unexplained
-// seal, checking the records appended after its walk; it seals no broken
-// chain, and walks again when a trim moved the anchor.
+// Seal seals a chain that verifies and has no seal, keeps a seal that
+// matches, seals anew one that does not only with force, checks the
+// records appended after its walk, seals no broken chain, and walks again
+// when a trim moved the anchor.
 func TestSealVerifiesBeforeSealing(t *testing.T) {
 	const tenant = 5
 	genesis := Link{Hash: Genesis}
 	entries, _, link := numbered(tenant, sample(12))
 	oldKey := ChainEnds{Found: true, Anchor: genesis, Head: link(9), Seal: "00", SealedAt: time.Unix(0, 0)}
-	seal := func(tr *sealTrail) (VerifyResult, error) {
+	unsealed := ChainEnds{Found: true, Anchor: genesis, Head: link(9)}
+	seal := func(tr *sealTrail, force bool) (SealResult, error) {
 		one := int64(tenant)
-		var got VerifyResult
-		err := Seal(context.Background(), tr, &one, func(r VerifyResult) { got = r })
+		var got SealResult
+		err := Seal(context.Background(), tr, testSealer, &one, force, func(r SealResult) { got = r })
 		return got, err
 	}
-
-	// A key change: the chain verifies, and is sealed as it stands.
-	tr := &sealTrail{verifyTrail: verifyTrail{ends: oldKey, rows: entries[:10]}}
-	if r, err := seal(tr); err != nil || tr.sealed != 1 || r.Checked != 10 || r.Head != link(9) {
-		t.Fatalf("seal after a key change: %+v %v", r, err)
-	}
 	one := int64(tenant)
+
+	// Without a seal: sealed as it stands once the records verify.
+	tr := &sealTrail{verifyTrail: verifyTrail{ends: unsealed, rows: entries[:10]}}
+	if r, err := seal(tr, false); err != nil || tr.sealed != 1 || r.Checked != 10 || r.Head != link(9) || !errors.Is(r.Was, ErrUnsealed) {
+		t.Fatalf("seal of an unsealed chain: %+v %v", r, err)
+	}
 	if err := Verify(context.Background(), &tr.verifyTrail, testSealer, &one, nil); err != nil {
 		t.Fatalf("verify after sealing: %v", err)
+	}
+	// Sealed: kept as it is.
+	if r, err := seal(tr, false); err != nil || tr.sealed != 1 || r.Was != nil || r.Seal != tr.ends.Seal {
+		t.Fatalf("seal of a sealed chain: %+v %v (sealed %d)", r, err, tr.sealed)
+	}
+
+	// A seal that does not match (another key): refused without force,
+	// sealed anew with it.
+	tr = &sealTrail{verifyTrail: verifyTrail{ends: oldKey, rows: entries[:10]}}
+	if _, err := seal(tr, false); !errors.Is(err, ErrSealMismatch) || !strings.Contains(err.Error(), "--force") || tr.sealed != 0 {
+		t.Fatalf("seal of a mismatched chain without force: %v (sealed %d)", err, tr.sealed)
+	}
+	if r, err := seal(tr, true); err != nil || tr.sealed != 1 || !errors.Is(r.Was, ErrSealMismatch) {
+		t.Fatalf("seal of a mismatched chain with force: %+v %v", r, err)
 	}
 
 	// Two records appended between the walk and the lock are checked and
 	// sealed with the rest.
-	appended := oldKey
+	appended := unsealed
 	appended.Head = link(11)
-	tr = &sealTrail{verifyTrail: verifyTrail{ends: oldKey, rows: entries[:10]}, locked: []ChainEnds{appended}, more: entries[10:]}
-	if r, err := seal(tr); err != nil || r.Checked != 12 || r.Head != link(11) {
+	tr = &sealTrail{verifyTrail: verifyTrail{ends: unsealed, rows: entries[:10]}, locked: []ChainEnds{appended}, more: entries[10:]}
+	if r, err := seal(tr, false); err != nil || r.Checked != 12 || r.Head != link(11) {
 		t.Fatalf("seal with records appended meanwhile: %+v %v", r, err)
 	}
 
@@ -191,26 +207,58 @@ func TestSealVerifiesBeforeSealing(t *testing.T) {
 	// sealed over.
 	forged := slices.Clone(entries)
 	forged[11].Result = "forged"
-	tr = &sealTrail{verifyTrail: verifyTrail{ends: oldKey, rows: forged[:10]}, locked: []ChainEnds{appended}, more: forged[10:]}
+	tr = &sealTrail{verifyTrail: verifyTrail{ends: unsealed, rows: forged[:10]}, locked: []ChainEnds{appended}, more: forged[10:]}
 	var b *Broken
-	if _, err := seal(tr); !errors.As(err, &b) || b.ID != 111 || tr.sealed != 0 {
+	if _, err := seal(tr, true); !errors.As(err, &b) || b.ID != 111 || tr.sealed != 0 {
 		t.Fatalf("forged record appended meanwhile: %v (sealed %d)", err, tr.sealed)
 	}
 
-	// A broken chain is reported, not sealed.
+	// A broken chain is reported, not sealed, whatever force says.
 	broken := slices.Clone(entries[:10])
 	broken[4].ActorID++
-	tr = &sealTrail{verifyTrail: verifyTrail{ends: oldKey, rows: broken}}
-	if _, err := seal(tr); !errors.As(err, &b) || b.ID != 104 || tr.sealed != 0 {
+	tr = &sealTrail{verifyTrail: verifyTrail{ends: unsealed, rows: broken}}
+	if _, err := seal(tr, true); !errors.As(err, &b) || b.ID != 104 || tr.sealed != 0 {
 		t.Fatalf("broken chain: %v (sealed %d)", err, tr.sealed)
 	}
 
 	// A trim between the walk and the lock: walked again from the new
 	// anchor, then sealed.
-	trimmed := oldKey
+	trimmed := unsealed
 	trimmed.Anchor = link(2)
-	tr = &sealTrail{verifyTrail: verifyTrail{ends: oldKey, rows: entries[:10]}, locked: []ChainEnds{trimmed}}
-	if r, err := seal(tr); err != nil || tr.sealed != 1 || r.Anchor != link(2) || r.Checked != 7 {
+	tr = &sealTrail{verifyTrail: verifyTrail{ends: unsealed, rows: entries[:10]}, locked: []ChainEnds{trimmed}}
+	if r, err := seal(tr, false); err != nil || tr.sealed != 1 || r.Anchor != link(2) || r.Checked != 7 {
 		t.Fatalf("seal across a trim: %+v %v", r, err)
+	}
+}
+
+// A trim that commits while Verify reads deletes records before the one it
+// reads next and moves the anchor: Verify goes on from the new anchor and
+// passes. Records missing where the anchor did not move are reported.
+func TestVerifyAcrossATrim(t *testing.T) {
+	const tenant = 5
+	genesis := Link{Hash: Genesis}
+	entries, head, link := numbered(tenant, sample(8))
+	before := sealEnds(tenant, ChainEnds{Found: true, Anchor: genesis, Head: head})
+	after := sealEnds(tenant, ChainEnds{Found: true, Anchor: link(2), Head: head})
+	one := int64(tenant)
+	var got VerifyResult
+	err := Verify(context.Background(), &verifyTrail{ends: before, moved: &after, rows: entries[3:]}, testSealer, &one, func(r VerifyResult) { got = r })
+	if err != nil || got.Checked != 5 || got.Anchor != link(2) {
+		t.Fatalf("verify across a trim: %+v %v", got, err)
+	}
+	// The same records missing, the anchor where it was: reported.
+	var b *Broken
+	err = Verify(context.Background(), &verifyTrail{ends: before, rows: entries[3:]}, testSealer, &one, nil)
+	if !errors.As(err, &b) || b.ID != 103 || !strings.Contains(err.Error(), "a record is missing") {
+		t.Fatalf("records missing at the start: %v", err)
+	}
+	// Records missing in the middle with the anchor moved over them
+	// without the key: the walk goes on, the seal does not match.
+	moved := before
+	moved.Anchor = link(4)
+	rows := append(slices.Clone(entries[:2]), entries[5:]...)
+	err = Verify(context.Background(), &verifyTrail{ends: before, moved: &moved, rows: rows}, testSealer, &one, nil)
+	if err == nil || !strings.Contains(err.Error(), ErrSealMismatch.Error()) {
+		t.Fatalf("records deleted in the middle, the anchor moved without the key: %v", err)
 	}
 }

@@ -31,9 +31,6 @@ type Trail interface {
 	// limit of its oldest records written before before (only a prefix of
 	// the chain) and moves the anchor to the last one deleted.
 	Trim(ctx context.Context, tenantID int64, before time.Time, limit int) (int64, error)
-	// SealUnsealed seals, as they stand, the ends of every chain that has
-	// none, and returns them sealed.
-	SealUnsealed(ctx context.Context) ([]TenantEnds, error)
 	// Reseal seals a tenant's chain's ends as they stand, beginning a new
 	// seal, once check accepts them; check runs in the transaction that
 	// holds the head (ctx carries it) and is given the ends as locked.
@@ -214,6 +211,7 @@ func verifyChain(ctx context.Context, trail Trail, t int64) (VerifyResult, error
 		return VerifyResult{}, err
 	}
 	v := NewVerifier(t, ends.Anchor)
+	var checked int64 // by verifiers before v
 	// Each page after the first starts again at the seq of the last row
 	// read, and passes over that row alone: starting after it would skip
 	// a row that shares its seq, which then no check would see.
@@ -250,6 +248,23 @@ func verifyChain(ctx context.Context, trail Trail, t int64) (VerifyResult, error
 				// moved the anchor over records already checked).
 				ends = now
 			}
+			if e.Seq > v.last.Seq+1 {
+				// Records missing before e: a trim since the ends were
+				// read deleted a prefix of the chain, past the records
+				// checked, and moved the anchor to the last it deleted.
+				// When the anchor is now e's predecessor the walk goes on
+				// from it, as sealed with the ends checked at the end;
+				// otherwise Next reports e.
+				now, err := trail.Ends(ctx, t)
+				if err != nil {
+					return VerifyResult{}, err
+				}
+				if now.Found && now.Anchor.Seq == e.Seq-1 && now.Anchor.Hash == e.PrevHash && now.Anchor.Seq > v.last.Seq {
+					checked += v.Checked()
+					v = NewVerifier(t, now.Anchor)
+					ends = now
+				}
+			}
 			if err := v.Next(e); err != nil {
 				return VerifyResult{}, err
 			}
@@ -265,26 +280,39 @@ func verifyChain(ctx context.Context, trail Trail, t int64) (VerifyResult, error
 	if err := v.End(ends.Head); err != nil {
 		return VerifyResult{}, err
 	}
-	return VerifyResult{TenantID: t, ChainEnds: ends, Checked: v.Checked()}, nil
+	return VerifyResult{TenantID: t, ChainEnds: ends, Checked: checked + v.Checked()}, nil
 }
 
 // errEndsMoved is a chain trimmed between Seal's walk and its seal.
 var errEndsMoved = errors.New("the chain was trimmed while it was read")
 
+// errSealed is a chain Seal found sealed already: nothing to write.
+var errSealed = errors.New("sealed already")
+
+// SealResult is what Seal did with one chain: Was is the seal its ends
+// carried before (nil: theirs, left as it was; ErrUnsealed; or
+// ErrSealMismatch, sealed anew only with force).
+type SealResult struct {
+	VerifyResult
+	Was error
+}
+
 // Seal verifies the chain of tenant, or of every tenant when tenant is
-// nil, as Verify does but for the seal, and seals each one's ends as they
-// stand, beginning a new seal: for when audit.chain_key changed (verify with
-// the old key first), or once a chain whose ends did not match their seal
-// is explained. A broken chain is not sealed: Seal stops at it with the
-// *Broken error Verify gives. Records appended after the walk are checked
-// in the transaction that seals, which holds the head.
-func Seal(ctx context.Context, trail Trail, tenant *int64, each func(VerifyResult)) error {
+// nil, as Verify does but for the seal, and seals with sealer the ends of
+// each chain that has none (written before seals were kept, or the seal
+// removed) as they stand. Ends whose seal does not match them are sealed
+// anew only with force: for after audit.chain_key changed (verify with the
+// old key first) or once the mismatch is explained. A broken chain is not
+// sealed: Seal stops at it with the *Broken error Verify gives. Records
+// appended after the walk are checked in the transaction that seals, which
+// holds the head.
+func Seal(ctx context.Context, trail Trail, sealer Sealer, tenant *int64, force bool, each func(SealResult)) error {
 	tenants, err := tenantsOf(ctx, trail, tenant)
 	if err != nil {
 		return err
 	}
 	for _, t := range tenants {
-		r, err := sealChain(ctx, trail, t)
+		r, err := sealChain(ctx, trail, sealer, t, force)
 		if err != nil {
 			return err
 		}
@@ -297,30 +325,44 @@ func Seal(ctx context.Context, trail Trail, tenant *int64, each func(VerifyResul
 
 // sealChain is Seal of one tenant's chain: walked again when a trim moved
 // its anchor meanwhile.
-func sealChain(ctx context.Context, trail Trail, t int64) (VerifyResult, error) {
+func sealChain(ctx context.Context, trail Trail, sealer Sealer, t int64, force bool) (SealResult, error) {
 	for try := 0; ; try++ {
 		r, err := verifyChain(ctx, trail, t)
 		if err != nil || !r.Found {
-			return r, err
+			return SealResult{VerifyResult: r}, err
 		}
 		var appended int64
+		var locked ChainEnds
+		var was error
 		ends, err := trail.Reseal(ctx, t, func(ctx context.Context, cur ChainEnds) error {
 			if cur.Anchor != r.Anchor {
 				return errEndsMoved
 			}
 			n, err := verifyAppended(ctx, trail, t, r.Head, cur.Head)
-			appended = n
-			return err
+			if err != nil {
+				return err
+			}
+			appended, locked, was = n, cur, sealer.Check(t, cur)
+			switch {
+			case was == nil:
+				return errSealed
+			case errors.Is(was, ErrSealMismatch) && !force:
+				return fmt.Errorf("tenant %d: its records verify, but %w: find out why (audit.chain_key changed, a process of an earlier "+
+					"version appended to it, or its ends were moved without the key), then seal it with --force", t, ErrSealMismatch)
+			}
+			return nil
 		})
-		if errors.Is(err, errEndsMoved) && try < 3 {
+		switch {
+		case errors.Is(err, errEndsMoved) && try < 3:
 			continue
-		}
-		if err != nil {
-			return VerifyResult{}, err
+		case errors.Is(err, errSealed):
+			ends = locked
+		case err != nil:
+			return SealResult{}, err
 		}
 		r.ChainEnds = ends
 		r.Checked += appended
-		return r, nil
+		return SealResult{VerifyResult: r, Was: was}, nil
 	}
 }
 

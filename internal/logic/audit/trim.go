@@ -60,19 +60,8 @@ func NewTrimmer(trail Trail, log zerolog.Logger, o TrimOptions) *Trimmer {
 // RegisterMetrics adds the trimmer's metrics to reg.
 func (t *Trimmer) RegisterMetrics(reg prometheus.Registerer) error { return reg.Register(t.trimmed) }
 
-// Round seals the ends of the chains that have no seal (written before
-// seals were kept, or their seal removed), as they stand, logging each,
-// then trims every tenant once and returns how many records it deleted.
+// Round trims every tenant once and returns how many records it deleted.
 func (t *Trimmer) Round(ctx context.Context) (int64, error) {
-	sealed, err := t.trail.SealUnsealed(ctx)
-	for _, e := range sealed {
-		t.log.Warn().Int64("tenant", e.TenantID).Int64("head_seq", e.Head.Seq).Str("head_hash", e.Head.Hash).
-			Int64("anchor_seq", e.Anchor.Seq).Str("anchor_hash", e.Anchor.Hash).
-			Msg("audit: sealed the ends of a chain that had none, as they stood (written before seals were kept, or the seal was removed)")
-	}
-	if err != nil {
-		return 0, err
-	}
 	before := t.now().Add(-t.o.Retention)
 	tenants, err := t.trail.Tenants(ctx)
 	if err != nil {

@@ -19,14 +19,6 @@ type trimTrail struct {
 	old    map[int64]int64
 	before []time.Time
 	fail   error
-	// unsealed are the chains SealUnsealed seals, once.
-	unsealed []TenantEnds
-}
-
-func (tr *trimTrail) SealUnsealed(context.Context) ([]TenantEnds, error) {
-	out := tr.unsealed
-	tr.unsealed = nil
-	return out, nil
 }
 
 func (tr *trimTrail) Tenants(context.Context) ([]int64, error) { return []int64{0, 3, 9}, nil }
@@ -47,8 +39,7 @@ func (tr *trimTrail) Trim(_ context.Context, tenant int64, before time.Time, lim
 
 func TestTrimmerRoundIsBounded(t *testing.T) {
 	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
-	trail := &trimTrail{old: map[int64]int64{0: 5, 3: 2500, 9: 100000},
-		unsealed: []TenantEnds{{TenantID: 3, ChainEnds: ChainEnds{Found: true, Head: Link{Seq: 43, Hash: "h"}, Anchor: Link{Hash: Genesis}}}}}
+	trail := &trimTrail{old: map[int64]int64{0: 5, 3: 2500, 9: 100000}}
 	var logs bytes.Buffer
 	tr := NewTrimmer(trail, zerolog.New(&logs), TrimOptions{Retention: 180 * 24 * time.Hour, Batch: 1000, Batches: 10})
 	tr.now = func() time.Time { return now }
@@ -72,11 +63,6 @@ func TestTrimmerRoundIsBounded(t *testing.T) {
 	// Each round logs every chain's ends, a copy outside the database.
 	if !strings.Contains(logs.String(), `"tenant":9,"head_seq":49,"head_hash":"h"`) {
 		t.Fatalf("chain ends not logged:\n%s", logs.String())
-	}
-	// A chain that had no seal is sealed first, and that is a warning.
-	if !strings.Contains(logs.String(), `{"level":"warn","tenant":3,"head_seq":43,"head_hash":"h"`) ||
-		!strings.Contains(logs.String(), "sealed the ends of a chain that had none") {
-		t.Fatalf("sealing an unsealed chain not logged:\n%s", logs.String())
 	}
 	trail.fail = errors.New("database unavailable")
 	if _, err := tr.Round(context.Background()); err == nil {
