@@ -49,34 +49,40 @@ func auditCommand(stdout io.Writer) *cli.Command {
 			},
 		}, {
 			Name:  "seal",
-			Usage: "verify each tenant's hash chain, its seal aside, and seal the ends of each chain that has none",
-			Description: "Each chain (or one tenant's with --tenant) is walked as `audit verify` walks it, and only a chain\n" +
-				"that verifies is sealed under audit.chain_key; the first broken one stops the command, naming the\n" +
-				"record, as verify does. Ends that carry their seal are left as they are; ends without one (written\n" +
-				"before seals were kept, or the seal removed) are sealed as they stand; ends whose seal does not\n" +
-				"match them are sealed anew only with --force, once that is explained: after audit.chain_key (or\n" +
-				"auth.jwt_secret, when the chain key is derived from it) changed, run `audit verify` with the old key\n" +
-				"first. Safe while the service runs: records appended meanwhile are checked while the head is held\n" +
-				"for the seal.",
-			Flags: []cli.Flag{tenantFlag, &cli.BoolFlag{Name: "force", Usage: "also seal anew chains whose ends do not match their seal"}},
+			Usage: "verify each tenant's hash chain, its seal aside; with --force, seal the ends of those that do not carry their seal",
+			Description: "Each chain (or one tenant's with --tenant) is walked as `audit verify` walks it; the first broken\n" +
+				"one stops the command, naming the record, as verify does, and is never sealed. Ends that carry their\n" +
+				"seal are left as they are. Ends without one (written before seals were kept, or the seal removed) or\n" +
+				"with one that does not match them (audit.chain_key changed, a process of an earlier version appended,\n" +
+				"or the ends were moved without the key) are listed, and the command exits 1; with --force, once you\n" +
+				"know why, they are sealed under audit.chain_key as they stand. After upgrading to sealed chains, run it\n" +
+				"once every instance runs the new version; after changing the key, run `audit verify` with the old key\n" +
+				"first. Safe while the service runs: records appended meanwhile are checked while the head is held.",
+			Flags: []cli.Flag{tenantFlag, &cli.BoolFlag{Name: "force", Usage: "seal the ends of the chains that verify but do not carry their seal"}},
 			Action: func(c *cli.Context) error {
 				return withTrail(c, stdout, func(trail *dao.AuditLogs, sealer audit.Sealer, tenant *int64, out *output) error {
-					sealed, kept := 0, 0
+					sealed, kept, left := 0, 0, 0
 					err := audit.Seal(c.Context, trail, sealer, tenant, c.Bool("force"), func(r audit.SealResult) {
 						switch {
 						case !r.Found:
 						case r.Was == nil:
 							kept++
-							out.printf("%s (its seal, kept)\n", r.VerifyResult)
-						default:
+							out.printf("%s: its seal, kept\n", r.VerifyResult)
+						case r.Sealed:
 							sealed++
-							out.printf("%s (was: %v)\n", r.VerifyResult, r.Was)
+							out.printf("%s: sealed (was: %v)\n", r.VerifyResult, r.Was)
+						default:
+							left++
+							out.printf("%s: NOT sealed (%v; --force seals it)\n", r.VerifyResult, r.Was)
 						}
 					})
 					if err != nil {
 						return cli.Exit(fmt.Sprintf("audit seal: %v", err), 1)
 					}
-					out.printf("ok: %d chains sealed, %d kept their seal\n", sealed, kept)
+					out.printf("%d chains sealed, %d kept their seal, %d left without it\n", sealed, kept, left)
+					if out.err == nil && left > 0 {
+						return cli.Exit(fmt.Sprintf("audit seal: %d chains verify but do not carry their seal: find out why, then run with --force", left), 1)
+					}
 					return out.err
 				})
 			},

@@ -345,7 +345,7 @@ func (a *AuditLogs) Trim(ctx context.Context, tenantID int64, before time.Time, 
 			return err
 		}
 		var rows []auditLogRow
-		if err := db.Select("id", "seq", "occurred_at", "hash").Where("tenant_id = ? AND seq > ?", tenantID, head.AnchorSeq).
+		if err := db.Where("tenant_id = ? AND seq > ?", tenantID, head.AnchorSeq).
 			Order("seq").Limit(limit).Find(&rows).Error; err != nil {
 			return err
 		}
@@ -356,8 +356,15 @@ func (a *AuditLogs) Trim(ctx context.Context, tenantID int64, before time.Time, 
 		if cut == 0 {
 			return nil
 		}
+		// The records go only as the chain from the anchor: a record
+		// whose time was moved back (to have it trimmed) no longer hashes
+		// to what it says, and the seal is never moved over it.
+		v := audit.NewVerifier(tenantID, audit.Link{Seq: head.AnchorSeq, Hash: head.AnchorHash})
 		ids := make([]int64, cut)
 		for i := range cut {
+			if err := v.Next(rows[i].entry()); err != nil {
+				return fmt.Errorf("audit: not trimmed: %w", err)
+			}
 			ids[i] = rows[i].ID
 		}
 		res := db.Where("id IN ?", ids).Delete(&auditLogRow{})

@@ -306,10 +306,10 @@ func TestAuditEndsSealed(t *testing.T) {
 			err := auditlog.Seal(ctx, trail, chainSealer, &one, force, func(r auditlog.SealResult) { got = r })
 			return got, err
 		}
-		if _, err := seal(false); !errors.Is(err, auditlog.ErrSealMismatch) {
-			t.Fatalf("seal without force: %v", err)
+		if r, err := seal(false); err != nil || r.Sealed || !errors.Is(r.Was, auditlog.ErrSealMismatch) {
+			t.Fatalf("seal without force: %+v %v", r, err)
 		}
-		if r, err := seal(true); err != nil || r.Checked != 11 || !errors.Is(r.Was, auditlog.ErrSealMismatch) {
+		if r, err := seal(true); err != nil || !r.Sealed || r.Checked != 11 || !errors.Is(r.Was, auditlog.ErrSealMismatch) {
 			t.Fatalf("seal with force: %+v %v", r, err)
 		}
 		if err := verify(); err != nil {
@@ -346,11 +346,27 @@ func TestAuditEndsSealed(t *testing.T) {
 		if n := strings.Count(logs.String(), "do not carry their seal"); n != 2 {
 			t.Fatalf("the removed seal logged %d breaks in all, want 2:\n%s", n, logs.String())
 		}
-		if r, err := seal(false); err != nil || !errors.Is(r.Was, auditlog.ErrUnsealed) || r.Head.Seq != 15 || verify() != nil {
+		if r, err := seal(false); err != nil || r.Sealed || !errors.Is(r.Was, auditlog.ErrUnsealed) || verify() == nil {
+			t.Fatalf("seal of an unsealed chain without force: %+v %v", r, err)
+		}
+		if r, err := seal(true); err != nil || !r.Sealed || !errors.Is(r.Was, auditlog.ErrUnsealed) || r.Head.Seq != 15 || verify() != nil {
 			t.Fatalf("seal of an unsealed chain: %+v %v %v", r, err, verify())
 		}
-		if r, err := seal(false); err != nil || r.Was != nil {
+		if r, err := seal(true); err != nil || r.Sealed || r.Was != nil {
 			t.Fatalf("seal of a sealed chain: %+v %v", r, err)
+		}
+
+		// A recent record whose time is moved back past the retention is
+		// not trimmed: it no longer hashes to what it says.
+		if err := db.Exec("UPDATE audit_logs SET occurred_at = ? WHERE tenant_id = 1 AND seq <= 6", t0.Add(-24*time.Hour)).Error; err != nil {
+			t.Fatal(err)
+		}
+		var broken *auditlog.Broken
+		if n, err := trail.Trim(ctx, 1, t0, 100); !errors.As(err, &broken) || broken.Seq != 4 || n != 0 {
+			t.Fatalf("trim of backdated records: %d %v", n, err)
+		}
+		if ends, _ := trail.Ends(ctx, 1); ends.Anchor.Seq != 3 || chainSealer.Check(1, ends) != nil {
+			t.Fatalf("the anchor moved over backdated records: %+v", ends)
 		}
 	})
 }

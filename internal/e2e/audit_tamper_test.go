@@ -292,10 +292,11 @@ func TestAuditVerifyFindsARowSharingASeq(t *testing.T) {
 // TestAuditSealAfterAKeyChange: on MariaDB, a service restarted with
 // another audit.chain_key keeps writing records and logs once that the
 // chain's ends do not carry their seal; `audit verify` fails saying so.
-// `audit seal` refuses to seal such a chain anew without --force, and with
+// `audit seal` lists such a chain and exits 1 without --force, and with
 // it, run while the service writes, verifies the chain and seals it under
 // the new key, which the old key then does not verify. A seal removed stays
-// removed through a restart and appends, until `audit seal` puts it back.
+// removed through a restart and appends, until `audit seal --force` puts
+// it back.
 func TestAuditSealAfterAKeyChange(t *testing.T) {
 	s := NewService(t, mysqlEnv(t))
 	f := NewFixture(t, s)
@@ -333,7 +334,7 @@ func TestAuditSealAfterAKeyChange(t *testing.T) {
 		return strings.Contains(s.Stderr.String(), "do not carry their seal")
 	})
 	verify(audit.ErrSealMismatch.Error())
-	if out, err := s.Command("audit", "seal", "--tenant", tenant).CombinedOutput(); err == nil || !strings.Contains(string(out), "--force") {
+	if out, err := s.Command("audit", "seal", "--tenant", tenant).CombinedOutput(); err == nil || !strings.Contains(string(out), "NOT sealed") {
 		t.Fatalf("audit seal of a mismatched chain without --force: %v\n%s", err, out)
 	}
 
@@ -360,7 +361,7 @@ func TestAuditSealAfterAKeyChange(t *testing.T) {
 	if err := <-writing; err != nil {
 		t.Fatal(err)
 	}
-	if err != nil || !strings.Contains(string(out), "ok: 1 chains sealed") || !strings.Contains(string(out), "(was: the chain's ends do not match their seal)") {
+	if err != nil || !strings.Contains(string(out), "1 chains sealed") || !strings.Contains(string(out), "sealed (was: the chain's ends do not match their seal)") {
 		t.Fatalf("audit seal: %v\n%s", err, out)
 	}
 	calls(3)
@@ -380,8 +381,12 @@ func TestAuditSealAfterAKeyChange(t *testing.T) {
 	calls(3)
 	stop()
 	verify(audit.ErrUnsealed.Error())
-	if out, err := s.Command("audit", "seal", "--tenant", tenant).CombinedOutput(); err != nil || !strings.Contains(string(out), "(was: the chain's ends are not sealed)") {
-		t.Fatalf("audit seal of an unsealed chain: %v\n%s", err, out)
+	if out, err := s.Command("audit", "seal", "--tenant", tenant).CombinedOutput(); err == nil || !strings.Contains(string(out), "NOT sealed (the chain's ends are not sealed") {
+		t.Fatalf("audit seal of an unsealed chain without --force: %v\n%s", err, out)
+	}
+	verify(audit.ErrUnsealed.Error())
+	if out, err := s.Command("audit", "seal", "--tenant", tenant, "--force").CombinedOutput(); err != nil || !strings.Contains(string(out), "sealed (was: the chain's ends are not sealed)") {
+		t.Fatalf("audit seal --force of an unsealed chain: %v\n%s", err, out)
 	}
 	verify("ok: 1 chains")
 }

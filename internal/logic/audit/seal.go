@@ -78,9 +78,11 @@ var (
 // sealWhy explains a failed Check for audit verify.
 func sealWhy(err error) string {
 	if errors.Is(err, ErrUnsealed) {
-		return fmt.Sprintf("%v: written before seals were kept, or the seal was removed; `mgvcore audit seal` seals a chain without one once its records verify", err)
+		return fmt.Sprintf("%v: written before seals were kept, or the seal was removed; once you know which, "+
+			"`mgvcore audit seal --force` seals the ends as they stand if the records verify", err)
 	}
 	return fmt.Sprintf("%v: the head or the anchor was moved, or records rewritten with the head, by someone without audit.chain_key; "+
-		"or audit.chain_key (or auth.jwt_secret, which it is derived from when empty) is not the key that sealed them, "+
-		"or a process of an earlier version appended to the chain", err)
+		"or audit.chain_key (or auth.jwt_secret, which it is derived from when empty) is not the key that sealed them; "+
+		"or a process of an earlier version appended to the chain. Once you know which, `mgvcore audit seal --force` seals "+
+		"the ends as they stand if the records verify", err)
 }

@@ -153,10 +153,9 @@ func (s *sealTrail) Reseal(ctx context.Context, tenant int64, check func(context
 	return cur, nil
 }
 
-// Seal seals a chain that verifies and has no seal, keeps a seal that
-// matches, seals anew one that does not only with force, checks the
-// records appended after its walk, seals no broken chain, and walks again
-// when a trim moved the anchor.
+// Seal keeps a seal that matches, reports ends without their seal and
+// seals them only with force, checks the records appended after its walk,
+// seals no broken chain, and walks again when a trim moved the anchor.
 func TestSealVerifiesBeforeSealing(t *testing.T) {
 	const tenant = 5
 	genesis := Link{Hash: Genesis}
@@ -171,26 +170,30 @@ func TestSealVerifiesBeforeSealing(t *testing.T) {
 	}
 	one := int64(tenant)
 
-	// Without a seal: sealed as it stands once the records verify.
+	// Without a seal: reported, and sealed as it stands with force once
+	// the records verify.
 	tr := &sealTrail{verifyTrail: verifyTrail{ends: unsealed, rows: entries[:10]}}
-	if r, err := seal(tr, false); err != nil || tr.sealed != 1 || r.Checked != 10 || r.Head != link(9) || !errors.Is(r.Was, ErrUnsealed) {
+	if r, err := seal(tr, false); err != nil || tr.sealed != 0 || r.Sealed || !errors.Is(r.Was, ErrUnsealed) || r.Checked != 10 {
+		t.Fatalf("seal of an unsealed chain without force: %+v %v", r, err)
+	}
+	if r, err := seal(tr, true); err != nil || tr.sealed != 1 || !r.Sealed || r.Checked != 10 || r.Head != link(9) || !errors.Is(r.Was, ErrUnsealed) {
 		t.Fatalf("seal of an unsealed chain: %+v %v", r, err)
 	}
 	if err := Verify(context.Background(), &tr.verifyTrail, testSealer, &one, nil); err != nil {
 		t.Fatalf("verify after sealing: %v", err)
 	}
-	// Sealed: kept as it is.
-	if r, err := seal(tr, false); err != nil || tr.sealed != 1 || r.Was != nil || r.Seal != tr.ends.Seal {
+	// Sealed: kept as it is, force or not.
+	if r, err := seal(tr, true); err != nil || tr.sealed != 1 || r.Sealed || r.Was != nil || r.Seal != tr.ends.Seal {
 		t.Fatalf("seal of a sealed chain: %+v %v (sealed %d)", r, err, tr.sealed)
 	}
 
-	// A seal that does not match (another key): refused without force,
+	// A seal that does not match (another key): reported without force,
 	// sealed anew with it.
 	tr = &sealTrail{verifyTrail: verifyTrail{ends: oldKey, rows: entries[:10]}}
-	if _, err := seal(tr, false); !errors.Is(err, ErrSealMismatch) || !strings.Contains(err.Error(), "--force") || tr.sealed != 0 {
-		t.Fatalf("seal of a mismatched chain without force: %v (sealed %d)", err, tr.sealed)
+	if r, err := seal(tr, false); err != nil || r.Sealed || !errors.Is(r.Was, ErrSealMismatch) || tr.sealed != 0 {
+		t.Fatalf("seal of a mismatched chain without force: %+v %v (sealed %d)", r, err, tr.sealed)
 	}
-	if r, err := seal(tr, true); err != nil || tr.sealed != 1 || !errors.Is(r.Was, ErrSealMismatch) {
+	if r, err := seal(tr, true); err != nil || tr.sealed != 1 || !r.Sealed || !errors.Is(r.Was, ErrSealMismatch) {
 		t.Fatalf("seal of a mismatched chain with force: %+v %v", r, err)
 	}
 
@@ -199,7 +202,7 @@ func TestSealVerifiesBeforeSealing(t *testing.T) {
 	appended := unsealed
 	appended.Head = link(11)
 	tr = &sealTrail{verifyTrail: verifyTrail{ends: unsealed, rows: entries[:10]}, locked: []ChainEnds{appended}, more: entries[10:]}
-	if r, err := seal(tr, false); err != nil || r.Checked != 12 || r.Head != link(11) {
+	if r, err := seal(tr, true); err != nil || !r.Sealed || r.Checked != 12 || r.Head != link(11) {
 		t.Fatalf("seal with records appended meanwhile: %+v %v", r, err)
 	}
 
@@ -226,7 +229,7 @@ func TestSealVerifiesBeforeSealing(t *testing.T) {
 	trimmed := unsealed
 	trimmed.Anchor = link(2)
 	tr = &sealTrail{verifyTrail: verifyTrail{ends: unsealed, rows: entries[:10]}, locked: []ChainEnds{trimmed}}
-	if r, err := seal(tr, false); err != nil || tr.sealed != 1 || r.Anchor != link(2) || r.Checked != 7 {
+	if r, err := seal(tr, true); err != nil || tr.sealed != 1 || r.Anchor != link(2) || r.Checked != 7 {
 		t.Fatalf("seal across a trim: %+v %v", r, err)
 	}
 }
@@ -260,5 +263,44 @@ func TestVerifyAcrossATrim(t *testing.T) {
 	err = Verify(context.Background(), &verifyTrail{ends: before, moved: &moved, rows: rows}, testSealer, &one, nil)
 	if err == nil || !strings.Contains(err.Error(), ErrSealMismatch.Error()) {
 		t.Fatalf("records deleted in the middle, the anchor moved without the key: %v", err)
+	}
+}
+
+// endsTrail is a verifyTrail whose Ends gives each of ends in turn, the
+// last one from then on: a head row changed between reads.
+type endsTrail struct {
+	verifyTrail
+	seq []ChainEnds
+}
+
+func (e *endsTrail) Ends(context.Context, int64) (ChainEnds, error) {
+	out := e.seq[0]
+	if len(e.seq) > 1 {
+		e.seq = e.seq[1:]
+	}
+	return out, nil
+}
+
+// Records deleted from the middle are not hidden by a head row that shows
+// an anchor just before them while verify reads on, and the genuine sealed
+// row again by the time it checks the seal: the walk went on from an
+// anchor the ends it checks do not have, so it walks again, and finds the
+// records missing.
+func TestVerifyNotFooledByAnAnchorShownForAMoment(t *testing.T) {
+	const tenant = 5
+	genesis := Link{Hash: Genesis}
+	entries, head, link := numbered(tenant, sample(10))
+	genuine := sealEnds(tenant, ChainEnds{Found: true, Anchor: genesis, Head: link(8)})
+	fake := ChainEnds{Found: true, Anchor: link(3), Head: link(8)}
+	withLast := genuine
+	withLast.Head = head
+	withLast = sealEnds(tenant, withLast)
+	rows := append(slices.Clone(entries[:2]), entries[4:]...) // seq 3 and 4 deleted
+	tr := &endsTrail{verifyTrail: verifyTrail{rows: rows}, seq: []ChainEnds{genuine, fake, withLast}}
+	one := int64(tenant)
+	err := Verify(context.Background(), tr, testSealer, &one, nil)
+	var b *Broken
+	if !errors.As(err, &b) || b.Seq != 5 || !strings.Contains(err.Error(), "a record is missing") {
+		t.Fatalf("records deleted from the middle behind an anchor shown for a moment: %v", err)
 	}
 }

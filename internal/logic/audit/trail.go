@@ -204,13 +204,34 @@ func tenantsOf(ctx context.Context, trail Trail, tenant *int64) ([]int64, error)
 	return trail.Tenants(ctx)
 }
 
-// verifyChain checks one tenant's chain (see Verify).
+// walkTries bounds the walks of a chain that a trim shortens each time.
+const walkTries = 3
+
+// verifyChain checks one tenant's chain (see Verify), walking it again
+// when the anchor of the ends it ends with is not the one its walk went on
+// from (a trim committed meanwhile): the seal checked on those ends then
+// covers the anchor the walk started from.
 func verifyChain(ctx context.Context, trail Trail, t int64) (VerifyResult, error) {
+	for try := 1; ; try++ {
+		r, from, err := walkChain(ctx, trail, t)
+		if err != nil || r.Anchor == from {
+			return r, err
+		}
+		if try == walkTries {
+			return VerifyResult{}, fmt.Errorf("tenant %d: the chain was trimmed while each of %d walks read it; run again", t, walkTries)
+		}
+	}
+}
+
+// walkChain is one walk of verifyChain: the ends it read last, and the
+// anchor the walk went on from.
+func walkChain(ctx context.Context, trail Trail, t int64) (VerifyResult, Link, error) {
 	ends, err := trail.Ends(ctx, t)
 	if err != nil {
-		return VerifyResult{}, err
+		return VerifyResult{}, Link{}, err
 	}
-	v := NewVerifier(t, ends.Anchor)
+	from := ends.Anchor
+	v := NewVerifier(t, from)
 	var checked int64 // by verifiers before v
 	// Each page after the first starts again at the seq of the last row
 	// read, and passes over that row alone: starting after it would skip
@@ -219,7 +240,7 @@ func verifyChain(ctx context.Context, trail Trail, t int64) (VerifyResult, error
 	for {
 		page, err := trail.Entries(ctx, t, after, verifyPage)
 		if err != nil {
-			return VerifyResult{}, err
+			return VerifyResult{}, Link{}, err
 		}
 		for _, e := range page {
 			if lastID != 0 && e.ID == lastID && e.Seq == after+1 {
@@ -229,20 +250,20 @@ func verifyChain(ctx context.Context, trail Trail, t int64) (VerifyResult, error
 				return &Broken{TenantID: t, ID: e.ID, Seq: e.Seq, Why: fmt.Sprintf(why, args...)}
 			}
 			if !ends.Found {
-				return VerifyResult{}, bad("the tenant has records but no head in audit_heads: the head row was deleted")
+				return VerifyResult{}, Link{}, bad("the tenant has records but no head in audit_heads: the head row was deleted")
 			}
 			if e.Seq <= ends.Anchor.Seq {
-				return VerifyResult{}, bad("is at or below the trim anchor (seq %d): a trimmed record was put back, the seq was rewritten, or the anchor was moved over records still present", ends.Anchor.Seq)
+				return VerifyResult{}, Link{}, bad("is at or below the trim anchor (seq %d): a trimmed record was put back, the seq was rewritten, or the anchor was moved over records still present", ends.Anchor.Seq)
 			}
 			if e.Seq > ends.Head.Seq {
 				// Appended since the head was read (the service runs on):
 				// the append moved the head in the same transaction.
 				now, err := trail.Ends(ctx, t)
 				if err != nil {
-					return VerifyResult{}, err
+					return VerifyResult{}, Link{}, err
 				}
 				if !now.Found || now.Head.Seq < e.Seq {
-					return VerifyResult{}, bad("is beyond the chain's head (seq %d): the head was lowered or lost, or the record was inserted", ends.Head.Seq)
+					return VerifyResult{}, Link{}, bad("is beyond the chain's head (seq %d): the head was lowered or lost, or the record was inserted", ends.Head.Seq)
 				}
 				// The row as read now, its seal with it (a trim meanwhile
 				// moved the anchor over records already checked).
@@ -257,16 +278,17 @@ func verifyChain(ctx context.Context, trail Trail, t int64) (VerifyResult, error
 				// otherwise Next reports e.
 				now, err := trail.Ends(ctx, t)
 				if err != nil {
-					return VerifyResult{}, err
+					return VerifyResult{}, Link{}, err
 				}
 				if now.Found && now.Anchor.Seq == e.Seq-1 && now.Anchor.Hash == e.PrevHash && now.Anchor.Seq > v.last.Seq {
 					checked += v.Checked()
-					v = NewVerifier(t, now.Anchor)
+					from = now.Anchor
+					v = NewVerifier(t, from)
 					ends = now
 				}
 			}
 			if err := v.Next(e); err != nil {
-				return VerifyResult{}, err
+				return VerifyResult{}, Link{}, err
 			}
 		}
 		if len(page) < verifyPage {
@@ -278,34 +300,39 @@ func verifyChain(ctx context.Context, trail Trail, t int64) (VerifyResult, error
 		after, lastID = last.Seq-1, last.ID
 	}
 	if err := v.End(ends.Head); err != nil {
-		return VerifyResult{}, err
+		return VerifyResult{}, Link{}, err
 	}
-	return VerifyResult{TenantID: t, ChainEnds: ends, Checked: checked + v.Checked()}, nil
+	return VerifyResult{TenantID: t, ChainEnds: ends, Checked: checked + v.Checked()}, from, nil
 }
 
 // errEndsMoved is a chain trimmed between Seal's walk and its seal.
 var errEndsMoved = errors.New("the chain was trimmed while it was read")
 
-// errSealed is a chain Seal found sealed already: nothing to write.
-var errSealed = errors.New("sealed already")
+// errSealed is a chain Seal found sealed already, and errUnforced one it
+// leaves unsealed without force: nothing to write.
+var (
+	errSealed   = errors.New("sealed already")
+	errUnforced = errors.New("not sealed without force")
+)
 
 // SealResult is what Seal did with one chain: Was is the seal its ends
-// carried before (nil: theirs, left as it was; ErrUnsealed; or
-// ErrSealMismatch, sealed anew only with force).
+// carried (nil: theirs, left as it was; ErrUnsealed; ErrSealMismatch), and
+// Sealed whether Seal sealed them anew.
 type SealResult struct {
 	VerifyResult
-	Was error
+	Was    error
+	Sealed bool
 }
 
 // Seal verifies the chain of tenant, or of every tenant when tenant is
-// nil, as Verify does but for the seal, and seals with sealer the ends of
-// each chain that has none (written before seals were kept, or the seal
-// removed) as they stand. Ends whose seal does not match them are sealed
-// anew only with force: for after audit.chain_key changed (verify with the
-// old key first) or once the mismatch is explained. A broken chain is not
-// sealed: Seal stops at it with the *Broken error Verify gives. Records
-// appended after the walk are checked in the transaction that seals, which
-// holds the head.
+// nil, as Verify does but for the seal. With force it seals with sealer,
+// as they stand, the ends of each chain that verifies and does not carry
+// its seal (written before seals were kept, the seal removed, or sealed
+// under another key); without it, it only reports them. Ends that carry
+// their seal are left as they are. A broken chain is never sealed: Seal
+// stops at it with the *Broken error Verify gives. Records appended after
+// the walk are checked in the transaction that seals, which holds the
+// head.
 func Seal(ctx context.Context, trail Trail, sealer Sealer, tenant *int64, force bool, each func(SealResult)) error {
 	tenants, err := tenantsOf(ctx, trail, tenant)
 	if err != nil {
@@ -326,7 +353,7 @@ func Seal(ctx context.Context, trail Trail, sealer Sealer, tenant *int64, force 
 // sealChain is Seal of one tenant's chain: walked again when a trim moved
 // its anchor meanwhile.
 func sealChain(ctx context.Context, trail Trail, sealer Sealer, t int64, force bool) (SealResult, error) {
-	for try := 0; ; try++ {
+	for try := 1; ; try++ {
 		r, err := verifyChain(ctx, trail, t)
 		if err != nil || !r.Found {
 			return SealResult{VerifyResult: r}, err
@@ -346,23 +373,24 @@ func sealChain(ctx context.Context, trail Trail, sealer Sealer, t int64, force b
 			switch {
 			case was == nil:
 				return errSealed
-			case errors.Is(was, ErrSealMismatch) && !force:
-				return fmt.Errorf("tenant %d: its records verify, but %w: find out why (audit.chain_key changed, a process of an earlier "+
-					"version appended to it, or its ends were moved without the key), then seal it with --force", t, ErrSealMismatch)
+			case !force:
+				return errUnforced
 			}
 			return nil
 		})
 		switch {
-		case errors.Is(err, errEndsMoved) && try < 3:
+		case errors.Is(err, errEndsMoved) && try < walkTries:
 			continue
-		case errors.Is(err, errSealed):
+		case errors.Is(err, errEndsMoved):
+			return SealResult{}, fmt.Errorf("tenant %d: %w each of %d times", t, errEndsMoved, walkTries)
+		case errors.Is(err, errSealed), errors.Is(err, errUnforced):
 			ends = locked
 		case err != nil:
 			return SealResult{}, err
 		}
 		r.ChainEnds = ends
 		r.Checked += appended
-		return SealResult{VerifyResult: r, Was: was}, nil
+		return SealResult{VerifyResult: r, Was: was, Sealed: err == nil}, nil
 	}
 }
 

@@ -1,7 +1,9 @@
 package audit
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -61,6 +63,8 @@ func NewTrimmer(trail Trail, log zerolog.Logger, o TrimOptions) *Trimmer {
 func (t *Trimmer) RegisterMetrics(reg prometheus.Registerer) error { return reg.Register(t.trimmed) }
 
 // Round trims every tenant once and returns how many records it deleted.
+// A chain whose oldest records do not verify is not trimmed (a *Broken
+// error, the first one returned once the other tenants are trimmed).
 func (t *Trimmer) Round(ctx context.Context) (int64, error) {
 	before := t.now().Add(-t.o.Retention)
 	tenants, err := t.trail.Tenants(ctx)
@@ -68,11 +72,17 @@ func (t *Trimmer) Round(ctx context.Context) (int64, error) {
 		return 0, err
 	}
 	var total int64
+	var broken error
 	for _, tenant := range tenants {
 		for range t.o.Batches {
 			n, err := t.trail.Trim(ctx, tenant, before, t.o.Batch)
 			total += n
 			t.trimmed.Add(float64(n))
+			var b *Broken
+			if errors.As(err, &b) {
+				broken = cmp.Or(broken, err)
+				break
+			}
 			if err != nil {
 				return total, err
 			}
@@ -89,7 +99,7 @@ func (t *Trimmer) Round(ctx context.Context) (int64, error) {
 		t.log.Info().Int64("tenant", tenant).Int64("head_seq", ends.Head.Seq).Str("head_hash", ends.Head.Hash).
 			Int64("anchor_seq", ends.Anchor.Seq).Str("anchor_hash", ends.Anchor.Hash).Msg("audit: chain ends")
 	}
-	return total, nil
+	return total, broken
 }
 
 // Start runs a round at once and then every Every until Stop.
@@ -101,9 +111,13 @@ func (t *Trimmer) Start() {
 		defer tick.Stop()
 		for {
 			n, err := t.Round(t.ctx)
-			if err != nil && t.ctx.Err() == nil {
+			var broken *Broken
+			if errors.As(err, &broken) {
+				t.log.Error().Err(err).Msg("audit: a chain's oldest records do not verify, so they are not trimmed: run `mgvcore audit verify`")
+			} else if err != nil && t.ctx.Err() == nil {
 				t.log.Warn().Err(err).Msg("audit: trimming past the retention failed; trying again next round")
-			} else if n > 0 {
+			}
+			if n > 0 {
 				t.log.Info().Int64("records", n).Dur("retention", t.o.Retention).Msg("audit: trimmed records past the retention")
 			}
 			select {

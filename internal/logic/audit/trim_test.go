@@ -19,6 +19,8 @@ type trimTrail struct {
 	old    map[int64]int64
 	before []time.Time
 	fail   error
+	// broken are the tenants whose oldest records do not verify.
+	broken map[int64]bool
 }
 
 func (tr *trimTrail) Tenants(context.Context) ([]int64, error) { return []int64{0, 3, 9}, nil }
@@ -30,6 +32,9 @@ func (tr *trimTrail) Ends(_ context.Context, tenant int64) (ChainEnds, error) {
 func (tr *trimTrail) Trim(_ context.Context, tenant int64, before time.Time, limit int) (int64, error) {
 	if tr.fail != nil {
 		return 0, tr.fail
+	}
+	if tr.broken[tenant] {
+		return 0, &Broken{TenantID: tenant, ID: 7, Seq: 1, Why: "its contents do not match its hash"}
 	}
 	tr.before = append(tr.before, before)
 	n := min(tr.old[tenant], int64(limit))
@@ -63,6 +68,14 @@ func TestTrimmerRoundIsBounded(t *testing.T) {
 	// Each round logs every chain's ends, a copy outside the database.
 	if !strings.Contains(logs.String(), `"tenant":9,"head_seq":49,"head_hash":"h"`) {
 		t.Fatalf("chain ends not logged:\n%s", logs.String())
+	}
+	// A chain whose oldest records do not verify is not trimmed, and the
+	// others are.
+	trail.old = map[int64]int64{0: 5, 3: 5, 9: 5}
+	trail.broken = map[int64]bool{3: true}
+	var b *Broken
+	if n, err := tr.Round(context.Background()); !errors.As(err, &b) || b.TenantID != 3 || n != 10 || trail.old[3] != 5 {
+		t.Fatalf("a broken chain: trimmed %d, left %v, %v", n, trail.old, err)
 	}
 	trail.fail = errors.New("database unavailable")
 	if _, err := tr.Round(context.Background()); err == nil {
