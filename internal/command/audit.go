@@ -21,7 +21,7 @@ func auditCommand(stdout io.Writer) *cli.Command {
 		Usage: "check the audit trail",
 		Subcommands: []*cli.Command{{
 			Name:  "verify",
-			Usage: "verify each tenant's hash chain and its seal; exits non-zero naming the first bad record",
+			Usage: "verify each tenant's hash chain and its seal; exits non-zero naming the first bad record of each broken chain",
 			Description: "Walks every tenant's audit records (or one tenant's with --tenant) in chain order from the\n" +
 				"trim anchor, recomputing each hash from the record before it: an edited, deleted, inserted or\n" +
 				"reordered record, records removed from the end, a record beyond the head, at or below the\n" +
@@ -29,8 +29,9 @@ func auditCommand(stdout io.Writer) *cli.Command {
 				"their seal under audit.chain_key: records rewritten with the head, or a head or an anchor moved\n" +
 				"over deleted records, by someone without the key do not. Each chain that passes is printed with\n" +
 				"the head and anchor it trusted: compare them with a copy kept elsewhere, as ends put back as they\n" +
-				"were earlier, with the seal they had then, cannot be seen in the database alone. Read-only; safe\n" +
-				"while the service runs (records appended meanwhile move the head, which is read again).",
+				"were earlier, with the seal they had then, cannot be seen in the database alone. Each chain is read\n" +
+				"in one consistent snapshot, so it is safe while the service runs; every chain is checked, and each\n" +
+				"broken one named.",
 			Flags: []cli.Flag{tenantFlag},
 			Action: func(c *cli.Context) error {
 				return withTrail(c, stdout, func(trail *dao.AuditLogs, sealer audit.Sealer, tenant *int64, out *output) error {
@@ -50,8 +51,8 @@ func auditCommand(stdout io.Writer) *cli.Command {
 		}, {
 			Name:  "seal",
 			Usage: "verify each tenant's hash chain, its seal aside; with --force, seal the ends of those that do not carry their seal",
-			Description: "Each chain (or one tenant's with --tenant) is walked as `audit verify` walks it; the first broken\n" +
-				"one stops the command, naming the record, as verify does, and is never sealed. Ends that carry their\n" +
+			Description: "Each chain (or one tenant's with --tenant) is walked as `audit verify` walks it; a broken one is\n" +
+				"named, as verify names it, and never sealed, and the command exits 1. Ends that carry their\n" +
 				"seal are left as they are. Ends without one (written before seals were kept, or the seal removed) or\n" +
 				"with one that does not match them (audit.chain_key changed, a process of an earlier version appended,\n" +
 				"or the ends were moved without the key) are listed, and the command exits 1; with --force, once you\n" +

@@ -2,6 +2,7 @@ package dao
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
@@ -346,8 +347,14 @@ func (a *AuditLogs) Trim(ctx context.Context, tenantID int64, before time.Time, 
 		}
 		var rows []auditLogRow
 		if err := db.Where("tenant_id = ? AND seq > ?", tenantID, head.AnchorSeq).
-			Order("seq").Limit(limit).Find(&rows).Error; err != nil {
+			Order("seq, id").Limit(limit).Find(&rows).Error; err != nil {
 			return err
+		}
+		for i := 1; i < len(rows); i++ {
+			if rows[i].Seq == rows[i-1].Seq {
+				return fmt.Errorf("audit: not trimmed: %w", &audit.Broken{TenantID: tenantID, ID: rows[i].ID, Seq: rows[i].Seq,
+					Why: fmt.Sprintf("shares its seq with record id %d", rows[i-1].ID)})
+			}
 		}
 		cut := 0
 		for cut < len(rows) && rows[cut].OccurredAt.Before(before) && rows[cut].Seq == head.AnchorSeq+int64(cut)+1 {
@@ -378,6 +385,23 @@ func (a *AuditLogs) Trim(ctx context.Context, tenantID int64, before time.Time, 
 		return db.Model(&auditHeadRow{}).Where("tenant_id = ?", tenantID).Updates(upd).Error
 	})
 	return n, err
+}
+
+// Snapshot runs fn in a read-only transaction whose reads see one
+// consistent snapshot: REPEATABLE READ on MySQL (InnoDB's consistent read,
+// taken at the first read), and on SQLite a read transaction, which keeps
+// its snapshot of the WAL until it ends (it begins deferred, holding no
+// lock that writers wait for).
+func (a *AuditLogs) Snapshot(ctx context.Context, fn func(ctx context.Context) error) error {
+	opts := &sql.TxOptions{ReadOnly: true}
+	if a.db.Name() == "mysql" {
+		opts.Isolation = sql.LevelRepeatableRead
+	}
+	err := a.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		txCtx, _ := withTx(ctx, tx)
+		return fn(txCtx)
+	}, opts)
+	return dbError(err, nil)
 }
 
 // Reseal seals a tenant's chain's ends as they stand, beginning a new seal,

@@ -370,3 +370,92 @@ func TestAuditEndsSealed(t *testing.T) {
 		}
 	})
 }
+
+// TestAuditSnapshot: what Snapshot reads is one snapshot, on both stores:
+// records appended and a head moved by another connection after its first
+// read are not seen, so verify checks the records of the ends it checks.
+func TestAuditSnapshot(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		trail := dao.NewAuditLogs(db, chainSealer, zerolog.Nop())
+		t0 := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+		batch := func(from int) []auditlog.Record {
+			recs := make([]auditlog.Record, 5)
+			for i := range recs {
+				recs[i] = auditRecord(1, from+i, t0.Add(time.Duration(from+i)*time.Second))
+			}
+			return recs
+		}
+		if err := trail.Append(ctx, batch(0)); err != nil {
+			t.Fatal(err)
+		}
+		err := trail.Snapshot(ctx, func(ctx context.Context) error {
+			ends, err := trail.Ends(ctx, 1)
+			if err != nil || ends.Head.Seq != 5 {
+				t.Fatalf("ends in the snapshot: %+v %v", ends, err)
+			}
+			// Another connection (ctx without the snapshot's transaction).
+			if err := trail.Append(context.Background(), batch(5)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := trail.Trim(context.Background(), 1, t0.Add(2*time.Second), 100); err != nil {
+				t.Fatal(err)
+			}
+			rows, err := trail.Entries(ctx, 1, 0, 100)
+			if err != nil || len(rows) != 5 || rows[0].Seq != 1 || rows[4].Seq != 5 {
+				t.Fatalf("records in the snapshot: %d %v", len(rows), err)
+			}
+			if again, err := trail.Ends(ctx, 1); err != nil || again != ends {
+				t.Fatalf("ends read again in the snapshot: %+v %v", again, err)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ends, _ := trail.Ends(ctx, 1); ends.Head.Seq != 10 || ends.Anchor.Seq != 2 {
+			t.Fatalf("after the snapshot: %+v", ends)
+		}
+		one := int64(1)
+		if err := auditlog.Verify(ctx, trail, chainSealer, &one, nil); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// TestAuditTrimRefusesRowsSharingASeq: with the unique key on the seq
+// dropped, a forged record hashed onto the anchor at the seq of the oldest
+// record, and dated to be trimmed, is not trimmed (the anchor would move
+// onto its hash): the trim refuses the chain, naming the row.
+func TestAuditTrimRefusesRowsSharingASeq(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		trail := dao.NewAuditLogs(db, chainSealer, zerolog.Nop())
+		t0 := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+		recs := []auditlog.Record{auditRecord(1, 0, t0), auditRecord(1, 1, t0.Add(time.Second))}
+		if err := trail.Append(ctx, recs); err != nil {
+			t.Fatal(err)
+		}
+		drop := "DROP INDEX uniq_audit_logs_seq"
+		if db.Name() == "mysql" {
+			drop = "ALTER TABLE audit_logs DROP INDEX uniq_audit_logs_seq"
+		}
+		if err := db.Exec(drop).Error; err != nil {
+			t.Fatal(err)
+		}
+		forged := auditRecord(1, 9, t0.Add(-48*time.Hour))
+		hash := auditlog.Hash(auditlog.Genesis, 1, 1, forged)
+		if err := db.Exec("INSERT INTO audit_logs (tenant_id, seq, occurred_at, actor_kind, actor_id, client_addr, operation, target_type, target_id, result, request_id, prev_hash, hash) "+
+			"VALUES (1, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", forged.Time, forged.ActorKind, forged.ActorID, forged.ClientAddr,
+			forged.Operation, forged.TargetType, forged.TargetID, forged.Result, forged.RequestID, auditlog.Genesis, hash).Error; err != nil {
+			t.Fatal(err)
+		}
+		var b *auditlog.Broken
+		if n, err := trail.Trim(ctx, 1, t0.Add(-time.Hour), 100); !errors.As(err, &b) || b.Seq != 1 || !strings.Contains(err.Error(), "shares its seq") || n != 0 {
+			t.Fatalf("trim of a chain with a row sharing seq 1: %d %v", n, err)
+		}
+		if ends, _ := trail.Ends(ctx, 1); ends.Anchor.Seq != 0 {
+			t.Fatalf("the anchor moved: %+v", ends)
+		}
+	})
+}

@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -234,35 +235,25 @@ func TestSealVerifiesBeforeSealing(t *testing.T) {
 	}
 }
 
-// A trim that commits while Verify reads deletes records before the one it
-// reads next and moves the anchor: Verify goes on from the new anchor and
-// passes. Records missing where the anchor did not move are reported.
-func TestVerifyAcrossATrim(t *testing.T) {
+// Records missing at the start of a chain whose anchor did not move are
+// reported, as are records deleted from the middle with the anchor moved
+// over them without the key.
+func TestVerifyFindsRecordsMissingAtTheStart(t *testing.T) {
 	const tenant = 5
 	genesis := Link{Hash: Genesis}
 	entries, head, link := numbered(tenant, sample(8))
 	before := sealEnds(tenant, ChainEnds{Found: true, Anchor: genesis, Head: head})
-	after := sealEnds(tenant, ChainEnds{Found: true, Anchor: link(2), Head: head})
 	one := int64(tenant)
-	var got VerifyResult
-	err := Verify(context.Background(), &verifyTrail{ends: before, moved: &after, rows: entries[3:]}, testSealer, &one, func(r VerifyResult) { got = r })
-	if err != nil || got.Checked != 5 || got.Anchor != link(2) {
-		t.Fatalf("verify across a trim: %+v %v", got, err)
-	}
-	// The same records missing, the anchor where it was: reported.
 	var b *Broken
-	err = Verify(context.Background(), &verifyTrail{ends: before, rows: entries[3:]}, testSealer, &one, nil)
+	err := Verify(context.Background(), &verifyTrail{ends: before, rows: entries[3:]}, testSealer, &one, nil)
 	if !errors.As(err, &b) || b.ID != 103 || !strings.Contains(err.Error(), "a record is missing") {
 		t.Fatalf("records missing at the start: %v", err)
 	}
-	// Records missing in the middle with the anchor moved over them
-	// without the key: the walk goes on, the seal does not match.
 	moved := before
 	moved.Anchor = link(4)
-	rows := append(slices.Clone(entries[:2]), entries[5:]...)
-	err = Verify(context.Background(), &verifyTrail{ends: before, moved: &moved, rows: rows}, testSealer, &one, nil)
+	err = Verify(context.Background(), &verifyTrail{ends: moved, rows: entries[5:]}, testSealer, &one, nil)
 	if err == nil || !strings.Contains(err.Error(), ErrSealMismatch.Error()) {
-		t.Fatalf("records deleted in the middle, the anchor moved without the key: %v", err)
+		t.Fatalf("records deleted, the anchor moved without the key: %v", err)
 	}
 }
 
@@ -282,10 +273,9 @@ func (e *endsTrail) Ends(context.Context, int64) (ChainEnds, error) {
 }
 
 // Records deleted from the middle are not hidden by a head row that shows
-// an anchor just before them while verify reads on, and the genuine sealed
-// row again by the time it checks the seal: the walk went on from an
-// anchor the ends it checks do not have, so it walks again, and finds the
-// records missing.
+// an anchor just before them for a moment and the genuine sealed row
+// again: verify reads the ends once, in the snapshot of its walk, and
+// finds the records missing.
 func TestVerifyNotFooledByAnAnchorShownForAMoment(t *testing.T) {
 	const tenant = 5
 	genesis := Link{Hash: Genesis}
@@ -302,5 +292,46 @@ func TestVerifyNotFooledByAnAnchorShownForAMoment(t *testing.T) {
 	var b *Broken
 	if !errors.As(err, &b) || b.Seq != 5 || !strings.Contains(err.Error(), "a record is missing") {
 		t.Fatalf("records deleted from the middle behind an anchor shown for a moment: %v", err)
+	}
+}
+
+// multiTrail holds the chains of several tenants, one verifyTrail each.
+type multiTrail struct {
+	Trail
+	chains map[int64]*verifyTrail
+}
+
+func (m *multiTrail) Tenants(context.Context) ([]int64, error) {
+	return slices.Sorted(maps.Keys(m.chains)), nil
+}
+
+func (m *multiTrail) Snapshot(ctx context.Context, fn func(context.Context) error) error {
+	return fn(ctx)
+}
+
+func (m *multiTrail) Ends(ctx context.Context, t int64) (ChainEnds, error) {
+	return m.chains[t].Ends(ctx, t)
+}
+
+func (m *multiTrail) Entries(ctx context.Context, t, after int64, limit int) ([]Entry, error) {
+	return m.chains[t].Entries(ctx, t, after, limit)
+}
+
+// A broken chain does not keep the others from being verified: each
+// broken one is reported, together, at the end.
+func TestVerifyReportsEveryBrokenChain(t *testing.T) {
+	chains := map[int64]*verifyTrail{}
+	for _, tenant := range []int64{4, 5, 6} {
+		entries, head, _ := numbered(tenant, sample(3))
+		if tenant != 5 {
+			entries[1].Result = "edited"
+		}
+		chains[tenant] = &verifyTrail{ends: sealEnds(tenant, ChainEnds{Found: true, Anchor: Link{Hash: Genesis}, Head: head}), rows: entries}
+	}
+	var ok []int64
+	err := Verify(context.Background(), &multiTrail{chains: chains}, testSealer, nil, func(r VerifyResult) { ok = append(ok, r.TenantID) })
+	if !slices.Equal(ok, []int64{5}) || err == nil || !strings.Contains(err.Error(), "tenant 4: audit record id 101") ||
+		!strings.Contains(err.Error(), "tenant 6: audit record id 101") {
+		t.Fatalf("verified %v; %v", ok, err)
 	}
 }

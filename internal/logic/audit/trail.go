@@ -31,6 +31,10 @@ type Trail interface {
 	// limit of its oldest records written before before (only a prefix of
 	// the chain) and moves the anchor to the last one deleted.
 	Trim(ctx context.Context, tenantID int64, before time.Time, limit int) (int64, error)
+	// Snapshot runs fn with a context whose reads see one consistent
+	// snapshot of the database, taken at its first read, and write
+	// nothing.
+	Snapshot(ctx context.Context, fn func(ctx context.Context) error) error
 	// Reseal seals a tenant's chain's ends as they stand, beginning a new
 	// seal, once check accepts them; check runs in the transaction that
 	// holds the head (ctx carries it) and is given the ends as locked.
@@ -164,8 +168,10 @@ type VerifyResult struct {
 }
 
 // Verify checks the chain of tenant, or of every tenant when tenant is nil,
-// and reports each chain checked to each; it stops at the first broken
-// chain with a *Broken error naming the first bad record.
+// and reports each chain that verifies to each. Each broken chain gives a
+// *Broken error naming its first bad record; they are returned together
+// (errors.Join) once every chain is checked. Another error (the database)
+// stops it at once.
 //
 // Every record of the tenant is read, whatever its seq: one at or below
 // the anchor (a trimmed record put back, a seq of 0 or less, or an anchor
@@ -173,27 +179,44 @@ type VerifyResult struct {
 // (the head lowered or lost, or a record inserted ahead of the chain),
 // records without a head row, and a row that shares its seq with another
 // (once the unique key on the seq is dropped) are all reported. Then the
-// ends it read must carry sealer's seal (see Sealer).
+// ends it read must carry sealer's seal (see Sealer). The ends and the
+// records are read in one snapshot (Trail.Snapshot), so appends, trims
+// and changes of the head row meanwhile are not seen.
 func Verify(ctx context.Context, trail Trail, sealer Sealer, tenant *int64, each func(VerifyResult)) error {
+	return eachChain(ctx, trail, tenant, func(t int64) (VerifyResult, error) {
+		r, err := verifyChain(ctx, trail, t)
+		if err == nil && r.Found {
+			if serr := sealer.Check(t, r.ChainEnds); serr != nil {
+				err = &Broken{TenantID: t, Seq: r.Head.Seq, Why: sealWhy(serr)}
+			}
+		}
+		return r, err
+	}, each)
+}
+
+// eachChain runs check on the chain of tenant, or of every tenant when
+// tenant is nil, and gives each result to each (when set). A broken chain
+// (*Broken) does not stop it: the broken ones are returned together once
+// every chain is done. Another error stops it at once.
+func eachChain[R any](ctx context.Context, trail Trail, tenant *int64, check func(t int64) (R, error), each func(R)) error {
 	tenants, err := tenantsOf(ctx, trail, tenant)
 	if err != nil {
 		return err
 	}
+	var broken []error
 	for _, t := range tenants {
-		r, err := verifyChain(ctx, trail, t)
-		if err != nil {
+		r, err := check(t)
+		var b *Broken
+		switch {
+		case errors.As(err, &b):
+			broken = append(broken, err)
+		case err != nil:
 			return err
-		}
-		if r.Found {
-			if err := sealer.Check(t, r.ChainEnds); err != nil {
-				return &Broken{TenantID: t, Seq: r.Head.Seq, Why: sealWhy(err)}
-			}
-		}
-		if each != nil {
+		case each != nil:
 			each(r)
 		}
 	}
-	return nil
+	return errors.Join(broken...)
 }
 
 // tenantsOf is tenant alone, or every tenant of trail when tenant is nil.
@@ -204,35 +227,31 @@ func tenantsOf(ctx context.Context, trail Trail, tenant *int64) ([]int64, error)
 	return trail.Tenants(ctx)
 }
 
-// walkTries bounds the walks of a chain that a trim shortens each time.
+// walkTries bounds Seal's walks of a chain that a trim shortens each time
+// before the seal.
 const walkTries = 3
 
-// verifyChain checks one tenant's chain (see Verify), walking it again
-// when the anchor of the ends it ends with is not the one its walk went on
-// from (a trim committed meanwhile): the seal checked on those ends then
-// covers the anchor the walk started from.
+// verifyChain checks one tenant's chain (see Verify), reading its ends and
+// its records in one consistent snapshot of the database: a trim, an
+// append or a change of the head row made meanwhile is not seen at all,
+// so the records checked are those of the ends checked.
 func verifyChain(ctx context.Context, trail Trail, t int64) (VerifyResult, error) {
-	for try := 1; ; try++ {
-		r, from, err := walkChain(ctx, trail, t)
-		if err != nil || r.Anchor == from {
-			return r, err
-		}
-		if try == walkTries {
-			return VerifyResult{}, fmt.Errorf("tenant %d: the chain was trimmed while each of %d walks read it; run again", t, walkTries)
-		}
-	}
+	var r VerifyResult
+	err := trail.Snapshot(ctx, func(ctx context.Context) error {
+		var err error
+		r, err = walkChain(ctx, trail, t)
+		return err
+	})
+	return r, err
 }
 
-// walkChain is one walk of verifyChain: the ends it read last, and the
-// anchor the walk went on from.
-func walkChain(ctx context.Context, trail Trail, t int64) (VerifyResult, Link, error) {
+// walkChain is verifyChain inside its snapshot.
+func walkChain(ctx context.Context, trail Trail, t int64) (VerifyResult, error) {
 	ends, err := trail.Ends(ctx, t)
 	if err != nil {
-		return VerifyResult{}, Link{}, err
+		return VerifyResult{}, err
 	}
-	from := ends.Anchor
-	v := NewVerifier(t, from)
-	var checked int64 // by verifiers before v
+	v := NewVerifier(t, ends.Anchor)
 	// Each page after the first starts again at the seq of the last row
 	// read, and passes over that row alone: starting after it would skip
 	// a row that shares its seq, which then no check would see.
@@ -240,7 +259,7 @@ func walkChain(ctx context.Context, trail Trail, t int64) (VerifyResult, Link, e
 	for {
 		page, err := trail.Entries(ctx, t, after, verifyPage)
 		if err != nil {
-			return VerifyResult{}, Link{}, err
+			return VerifyResult{}, err
 		}
 		for _, e := range page {
 			if lastID != 0 && e.ID == lastID && e.Seq == after+1 {
@@ -249,46 +268,16 @@ func walkChain(ctx context.Context, trail Trail, t int64) (VerifyResult, Link, e
 			bad := func(why string, args ...any) error {
 				return &Broken{TenantID: t, ID: e.ID, Seq: e.Seq, Why: fmt.Sprintf(why, args...)}
 			}
-			if !ends.Found {
-				return VerifyResult{}, Link{}, bad("the tenant has records but no head in audit_heads: the head row was deleted")
-			}
-			if e.Seq <= ends.Anchor.Seq {
-				return VerifyResult{}, Link{}, bad("is at or below the trim anchor (seq %d): a trimmed record was put back, the seq was rewritten, or the anchor was moved over records still present", ends.Anchor.Seq)
-			}
-			if e.Seq > ends.Head.Seq {
-				// Appended since the head was read (the service runs on):
-				// the append moved the head in the same transaction.
-				now, err := trail.Ends(ctx, t)
-				if err != nil {
-					return VerifyResult{}, Link{}, err
-				}
-				if !now.Found || now.Head.Seq < e.Seq {
-					return VerifyResult{}, Link{}, bad("is beyond the chain's head (seq %d): the head was lowered or lost, or the record was inserted", ends.Head.Seq)
-				}
-				// The row as read now, its seal with it (a trim meanwhile
-				// moved the anchor over records already checked).
-				ends = now
-			}
-			if e.Seq > v.last.Seq+1 {
-				// Records missing before e: a trim since the ends were
-				// read deleted a prefix of the chain, past the records
-				// checked, and moved the anchor to the last it deleted.
-				// When the anchor is now e's predecessor the walk goes on
-				// from it, as sealed with the ends checked at the end;
-				// otherwise Next reports e.
-				now, err := trail.Ends(ctx, t)
-				if err != nil {
-					return VerifyResult{}, Link{}, err
-				}
-				if now.Found && now.Anchor.Seq == e.Seq-1 && now.Anchor.Hash == e.PrevHash && now.Anchor.Seq > v.last.Seq {
-					checked += v.Checked()
-					from = now.Anchor
-					v = NewVerifier(t, from)
-					ends = now
-				}
+			switch {
+			case !ends.Found:
+				return VerifyResult{}, bad("the tenant has records but no head in audit_heads: the head row was deleted")
+			case e.Seq <= ends.Anchor.Seq:
+				return VerifyResult{}, bad("is at or below the trim anchor (seq %d): a trimmed record was put back, the seq was rewritten, or the anchor was moved over records still present", ends.Anchor.Seq)
+			case e.Seq > ends.Head.Seq:
+				return VerifyResult{}, bad("is beyond the chain's head (seq %d): the head was lowered or lost, or the record was inserted", ends.Head.Seq)
 			}
 			if err := v.Next(e); err != nil {
-				return VerifyResult{}, Link{}, err
+				return VerifyResult{}, err
 			}
 		}
 		if len(page) < verifyPage {
@@ -300,9 +289,9 @@ func walkChain(ctx context.Context, trail Trail, t int64) (VerifyResult, Link, e
 		after, lastID = last.Seq-1, last.ID
 	}
 	if err := v.End(ends.Head); err != nil {
-		return VerifyResult{}, Link{}, err
+		return VerifyResult{}, err
 	}
-	return VerifyResult{TenantID: t, ChainEnds: ends, Checked: checked + v.Checked()}, from, nil
+	return VerifyResult{TenantID: t, ChainEnds: ends, Checked: v.Checked()}, nil
 }
 
 // errEndsMoved is a chain trimmed between Seal's walk and its seal.
@@ -329,25 +318,14 @@ type SealResult struct {
 // as they stand, the ends of each chain that verifies and does not carry
 // its seal (written before seals were kept, the seal removed, or sealed
 // under another key); without it, it only reports them. Ends that carry
-// their seal are left as they are. A broken chain is never sealed: Seal
-// stops at it with the *Broken error Verify gives. Records appended after
-// the walk are checked in the transaction that seals, which holds the
-// head.
+// their seal are left as they are. A broken chain is never sealed: it
+// gives the *Broken error Verify gives, all of them returned together once
+// every other chain is done. Records appended after the walk are checked
+// in the transaction that seals, which holds the head.
 func Seal(ctx context.Context, trail Trail, sealer Sealer, tenant *int64, force bool, each func(SealResult)) error {
-	tenants, err := tenantsOf(ctx, trail, tenant)
-	if err != nil {
-		return err
-	}
-	for _, t := range tenants {
-		r, err := sealChain(ctx, trail, sealer, t, force)
-		if err != nil {
-			return err
-		}
-		if each != nil {
-			each(r)
-		}
-	}
-	return nil
+	return eachChain(ctx, trail, tenant, func(t int64) (SealResult, error) {
+		return sealChain(ctx, trail, sealer, t, force)
+	}, each)
 }
 
 // sealChain is Seal of one tenant's chain: walked again when a trim moved

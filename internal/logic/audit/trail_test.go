@@ -98,6 +98,11 @@ func (v *verifyTrail) Ends(context.Context, int64) (ChainEnds, error) {
 	return v.ends, nil
 }
 
+// Snapshot runs fn: the rows and ends of the fake are one snapshot.
+func (v *verifyTrail) Snapshot(ctx context.Context, fn func(context.Context) error) error {
+	return fn(ctx)
+}
+
 func (v *verifyTrail) Entries(_ context.Context, _, after int64, limit int) ([]Entry, error) {
 	rows := slices.Clone(v.rows)
 	// Rows that share a seq come in id order here; a database without
@@ -139,17 +144,6 @@ func TestVerifyChecksEveryRow(t *testing.T) {
 			t.Fatalf("report %q does not say %q", r, want)
 		}
 	}
-	// An append that commits while Verify reads moves the head with its
-	// records: the records beyond the head read first are checked against
-	// the head read again.
-	more, newHead := Chain(tenant, head, sample(2))
-	moved := intact
-	moved.Head = newHead
-	moved = sealEnds(tenant, moved)
-	if r, err := run(&verifyTrail{ends: intact, moved: &moved, rows: append(slices.Clone(entries), more...)}); err != nil || r.Checked != 10 || r.Head != newHead {
-		t.Fatalf("records appended while verifying: %+v %v", r, err)
-	}
-
 	link := func(i int) Link { return Link{Seq: entries[i].Seq, Hash: entries[i].Hash} }
 	withRow := func(e Entry) []Entry { return append(slices.Clone(entries), e) }
 	stray := entries[7]

@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"sync"
@@ -63,8 +62,9 @@ func NewTrimmer(trail Trail, log zerolog.Logger, o TrimOptions) *Trimmer {
 func (t *Trimmer) RegisterMetrics(reg prometheus.Registerer) error { return reg.Register(t.trimmed) }
 
 // Round trims every tenant once and returns how many records it deleted.
-// A chain whose oldest records do not verify is not trimmed (a *Broken
-// error, the first one returned once the other tenants are trimmed).
+// A chain whose oldest records do not verify is not trimmed: its *Broken
+// error is returned, with those of the other such chains (errors.Join),
+// once every other tenant is trimmed.
 func (t *Trimmer) Round(ctx context.Context) (int64, error) {
 	before := t.now().Add(-t.o.Retention)
 	tenants, err := t.trail.Tenants(ctx)
@@ -72,7 +72,7 @@ func (t *Trimmer) Round(ctx context.Context) (int64, error) {
 		return 0, err
 	}
 	var total int64
-	var broken error
+	var broken []error
 	for _, tenant := range tenants {
 		for range t.o.Batches {
 			n, err := t.trail.Trim(ctx, tenant, before, t.o.Batch)
@@ -80,7 +80,7 @@ func (t *Trimmer) Round(ctx context.Context) (int64, error) {
 			t.trimmed.Add(float64(n))
 			var b *Broken
 			if errors.As(err, &b) {
-				broken = cmp.Or(broken, err)
+				broken = append(broken, err)
 				break
 			}
 			if err != nil {
@@ -99,7 +99,7 @@ func (t *Trimmer) Round(ctx context.Context) (int64, error) {
 		t.log.Info().Int64("tenant", tenant).Int64("head_seq", ends.Head.Seq).Str("head_hash", ends.Head.Hash).
 			Int64("anchor_seq", ends.Anchor.Seq).Str("anchor_hash", ends.Anchor.Hash).Msg("audit: chain ends")
 	}
-	return total, broken
+	return total, errors.Join(broken...)
 }
 
 // Start runs a round at once and then every Every until Stop.
