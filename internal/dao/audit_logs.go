@@ -339,23 +339,28 @@ func (a *AuditLogs) Entries(ctx context.Context, tenantID, afterSeq int64, limit
 // transaction holding the head, as appends do.
 func (a *AuditLogs) Trim(ctx context.Context, tenantID int64, before time.Time, limit int) (int64, error) {
 	var n int64
+	var broken error // returned as it is, not as the database's
 	err := a.tx.InTx(ctx, func(ctx context.Context) error {
 		db := conn(ctx, a.db)
 		head, err := lockExistingHead(db, tenantID)
 		if err != nil || head == nil {
 			return err
 		}
+		// One row past the window, so that a row sharing the seq of the
+		// window's last one is seen too.
 		var rows []auditLogRow
 		if err := db.Where("tenant_id = ? AND seq > ?", tenantID, head.AnchorSeq).
-			Order("seq, id").Limit(limit).Find(&rows).Error; err != nil {
+			Order("seq, id").Limit(limit + 1).Find(&rows).Error; err != nil {
 			return err
 		}
 		for i := 1; i < len(rows); i++ {
 			if rows[i].Seq == rows[i-1].Seq {
-				return fmt.Errorf("audit: not trimmed: %w", &audit.Broken{TenantID: tenantID, ID: rows[i].ID, Seq: rows[i].Seq,
+				broken = fmt.Errorf("audit: not trimmed: %w", &audit.Broken{TenantID: tenantID, ID: rows[i].ID, Seq: rows[i].Seq,
 					Why: fmt.Sprintf("shares its seq with record id %d", rows[i-1].ID)})
+				return broken
 			}
 		}
+		rows = rows[:min(len(rows), limit)]
 		cut := 0
 		for cut < len(rows) && rows[cut].OccurredAt.Before(before) && rows[cut].Seq == head.AnchorSeq+int64(cut)+1 {
 			cut++
@@ -370,7 +375,8 @@ func (a *AuditLogs) Trim(ctx context.Context, tenantID int64, before time.Time, 
 		ids := make([]int64, cut)
 		for i := range cut {
 			if err := v.Next(rows[i].entry()); err != nil {
-				return fmt.Errorf("audit: not trimmed: %w", err)
+				broken = fmt.Errorf("audit: not trimmed: %w", err)
+				return broken
 			}
 			ids[i] = rows[i].ID
 		}
@@ -384,6 +390,9 @@ func (a *AuditLogs) Trim(ctx context.Context, tenantID int64, before time.Time, 
 		a.reseal(head, audit.Link{Seq: head.Seq, Hash: head.Hash}, audit.Link{Seq: last.Seq, Hash: last.Hash}, upd)
 		return db.Model(&auditHeadRow{}).Where("tenant_id = ?", tenantID).Updates(upd).Error
 	})
+	if broken != nil {
+		return 0, broken
+	}
 	return n, err
 }
 
@@ -397,10 +406,15 @@ func (a *AuditLogs) Snapshot(ctx context.Context, fn func(ctx context.Context) e
 	if a.db.Name() == "mysql" {
 		opts.Isolation = sql.LevelRepeatableRead
 	}
+	var fnErr error
 	err := a.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		txCtx, _ := withTx(ctx, tx)
-		return fn(txCtx)
+		fnErr = fn(txCtx)
+		return fnErr
 	}, opts)
+	if fnErr != nil {
+		return fnErr // fn's own (a broken chain), not the database's
+	}
 	return dbError(err, nil)
 }
 
@@ -410,6 +424,7 @@ func (a *AuditLogs) Snapshot(ctx context.Context, fn func(ctx context.Context) e
 // and is given the ends as locked.
 func (a *AuditLogs) Reseal(ctx context.Context, tenantID int64, check func(ctx context.Context, cur audit.ChainEnds) error) (audit.ChainEnds, error) {
 	var sealed audit.ChainEnds
+	var checkErr error // returned as it is, not as the database's
 	err := a.tx.InTx(ctx, func(ctx context.Context) error {
 		db := conn(ctx, a.db)
 		head, err := lockExistingHead(db, tenantID)
@@ -420,8 +435,8 @@ func (a *AuditLogs) Reseal(ctx context.Context, tenantID int64, check func(ctx c
 			return fmt.Errorf("tenant %d has no chain head to seal", tenantID)
 		}
 		cur := head.ends()
-		if err := check(ctx, cur); err != nil {
-			return err
+		if checkErr = check(ctx, cur); checkErr != nil {
+			return checkErr
 		}
 		since := sealNow()
 		cur.SealedAt = since
@@ -433,6 +448,9 @@ func (a *AuditLogs) Reseal(ctx context.Context, tenantID int64, check func(ctx c
 		sealed = cur
 		return nil
 	})
+	if checkErr != nil {
+		return audit.ChainEnds{}, checkErr
+	}
 	if err != nil {
 		return audit.ChainEnds{}, err
 	}

@@ -323,8 +323,11 @@ func TestAuditEndsSealed(t *testing.T) {
 			t.Fatal(err)
 		}
 		var b *auditlog.Broken
-		if _, err := seal(true); !errors.As(err, &b) || b.Seq != 8 {
+		if _, err := seal(true); !errors.As(err, &b) || b.Seq != 8 || strings.Contains(err.Error(), "DEPENDENCY_UNAVAILABLE") {
 			t.Fatalf("seal of a broken chain: %v", err)
+		}
+		if err := verify(); !errors.As(err, &b) || b.Seq != 8 || strings.HasPrefix(err.Error(), "DEPENDENCY_UNAVAILABLE") {
+			t.Fatalf("verify of a broken chain: %v", err)
 		}
 		if err := db.Exec("UPDATE audit_logs SET actor_id = actor_id - 1 WHERE tenant_id = 1 AND seq = 8").Error; err != nil {
 			t.Fatal(err)
@@ -362,7 +365,7 @@ func TestAuditEndsSealed(t *testing.T) {
 			t.Fatal(err)
 		}
 		var broken *auditlog.Broken
-		if n, err := trail.Trim(ctx, 1, t0, 100); !errors.As(err, &broken) || broken.Seq != 4 || n != 0 {
+		if n, err := trail.Trim(ctx, 1, t0, 100); !errors.As(err, &broken) || broken.Seq != 4 || n != 0 || strings.Contains(err.Error(), "DEPENDENCY_UNAVAILABLE") {
 			t.Fatalf("trim of backdated records: %d %v", n, err)
 		}
 		if ends, _ := trail.Ends(ctx, 1); ends.Anchor.Seq != 3 || chainSealer.Check(1, ends) != nil {
@@ -424,15 +427,18 @@ func TestAuditSnapshot(t *testing.T) {
 }
 
 // TestAuditTrimRefusesRowsSharingASeq: with the unique key on the seq
-// dropped, a forged record hashed onto the anchor at the seq of the oldest
-// record, and dated to be trimmed, is not trimmed (the anchor would move
-// onto its hash): the trim refuses the chain, naming the row.
+// dropped, a forged record hashed onto the record before it, at the seq
+// of the last record of a trim's window, with a lower id than the genuine
+// one (so that the genuine one falls just outside the window), and dated
+// to be trimmed, is not trimmed (the anchor would move onto its hash): the
+// trim refuses the chain, naming the row, as a broken chain, not as the
+// database's failure.
 func TestAuditTrimRefusesRowsSharingASeq(t *testing.T) {
 	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := context.Background()
 		trail := dao.NewAuditLogs(db, chainSealer, zerolog.Nop())
 		t0 := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
-		recs := []auditlog.Record{auditRecord(1, 0, t0), auditRecord(1, 1, t0.Add(time.Second))}
+		recs := []auditlog.Record{auditRecord(1, 0, t0.Add(-48*time.Hour)), auditRecord(1, 1, t0)}
 		if err := trail.Append(ctx, recs); err != nil {
 			t.Fatal(err)
 		}
@@ -443,16 +449,26 @@ func TestAuditTrimRefusesRowsSharingASeq(t *testing.T) {
 		if err := db.Exec(drop).Error; err != nil {
 			t.Fatal(err)
 		}
-		forged := auditRecord(1, 9, t0.Add(-48*time.Hour))
-		hash := auditlog.Hash(auditlog.Genesis, 1, 1, forged)
+		rows, err := trail.Entries(ctx, 1, 0, 10)
+		if err != nil || len(rows) != 2 {
+			t.Fatalf("rows: %+v %v", rows, err)
+		}
+		forged := auditRecord(1, 9, t0.Add(-47*time.Hour))
+		hash := auditlog.Hash(rows[0].Hash, 1, 2, forged)
 		if err := db.Exec("INSERT INTO audit_logs (tenant_id, seq, occurred_at, actor_kind, actor_id, client_addr, operation, target_type, target_id, result, request_id, prev_hash, hash) "+
-			"VALUES (1, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", forged.Time, forged.ActorKind, forged.ActorID, forged.ClientAddr,
-			forged.Operation, forged.TargetType, forged.TargetID, forged.Result, forged.RequestID, auditlog.Genesis, hash).Error; err != nil {
+			"VALUES (1, 2, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", forged.Time, forged.ActorKind, forged.ActorID, forged.ClientAddr,
+			forged.Operation, forged.TargetType, forged.TargetID, forged.Result, forged.RequestID, rows[0].Hash, hash).Error; err != nil {
+			t.Fatal(err)
+		}
+		// The genuine record at seq 2 gets an id above the forged one's.
+		if err := db.Exec("UPDATE audit_logs SET id = 999999 WHERE id = ?", rows[1].ID).Error; err != nil {
 			t.Fatal(err)
 		}
 		var b *auditlog.Broken
-		if n, err := trail.Trim(ctx, 1, t0.Add(-time.Hour), 100); !errors.As(err, &b) || b.Seq != 1 || !strings.Contains(err.Error(), "shares its seq") || n != 0 {
-			t.Fatalf("trim of a chain with a row sharing seq 1: %d %v", n, err)
+		n, err := trail.Trim(ctx, 1, t0.Add(-time.Hour), 2)
+		if !errors.As(err, &b) || b.Seq != 2 || b.ID != 999999 || !strings.Contains(err.Error(), "shares its seq") || n != 0 ||
+			strings.Contains(err.Error(), "DEPENDENCY_UNAVAILABLE") {
+			t.Fatalf("trim of a window whose last seq two rows share: %d %v", n, err)
 		}
 		if ends, _ := trail.Ends(ctx, 1); ends.Anchor.Seq != 0 {
 			t.Fatalf("the anchor moved: %+v", ends)
