@@ -335,3 +335,26 @@ func TestVerifyReportsEveryBrokenChain(t *testing.T) {
 		t.Fatalf("verified %v; %v", ok, err)
 	}
 }
+
+// A forged row sharing the seq of the last row of a page of the records
+// appended after Seal's walk, hashed onto the record before it, is read
+// and reported: the chain is not sealed over it.
+func TestSealReadsARowSharingASeqAtAPageEdge(t *testing.T) {
+	const tenant = 5
+	entries, _, link := numbered(tenant, sample(verifyPage+5))
+	walked := ChainEnds{Found: true, Anchor: Link{Hash: Genesis}, Head: link(1)}
+	appended := walked
+	appended.Head = link(verifyPage + 4)
+	at := entries[verifyPage+1] // the last row of the first page after the walk
+	forged := at.Record
+	forged.Operation = "conversation.delete"
+	row := Entry{ID: at.ID + 10000, Record: forged, Seq: at.Seq, PrevHash: at.PrevHash, Hash: Hash(at.PrevHash, tenant, at.Seq, forged)}
+	tr := &sealTrail{verifyTrail: verifyTrail{ends: walked, rows: entries[:2]}, locked: []ChainEnds{appended},
+		more: append(slices.Clone(entries[2:]), row)}
+	one := int64(tenant)
+	var b *Broken
+	err := Seal(context.Background(), tr, testSealer, &one, true, nil)
+	if !errors.As(err, &b) || b.ID != row.ID || b.Seq != at.Seq || tr.sealed != 0 {
+		t.Fatalf("a forged row at a page edge of the appended records: %v (sealed %d)", err, tr.sealed)
+	}
+}
