@@ -364,6 +364,9 @@ func migrateAtStart(ctx context.Context, cfg *config.Config, db *gorm.DB, log ze
 		for _, mig := range applied {
 			log.Info().Str("migration", mig.Name).Msg("applied migration")
 		}
+		if len(applied) > 0 {
+			return dao.ReleaseIdleConns(db, cfg.Database)
+		}
 		return nil
 	}
 	pending, err := m.Pending(ctx)

@@ -2,6 +2,7 @@ package dao
 
 import (
 	"bytes"
+	"database/sql"
 	"os"
 	"path/filepath"
 	"strings"
@@ -88,4 +89,72 @@ func openSQLite(t *testing.T, file string, conns int, setup ...string) *gorm.DB 
 		}
 	}
 	return db
+}
+
+// ReleaseIdleConns closes an SQLite file's idle connections, and the pool
+// still serves and keeps idle connections afterwards; a database only in
+// memory keeps its connections, since closing the last one would drop it.
+func TestReleaseIdleConns(t *testing.T) {
+	idle := func(t *testing.T, db *gorm.DB) (idle int, closed int64) {
+		t.Helper()
+		sqlDB, err := db.DB()
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := sqlDB.Stats()
+		return s.Idle, s.MaxIdleClosed
+	}
+	// busy takes n connections at once and gives them back idle.
+	busy := func(t *testing.T, db *gorm.DB, n int) {
+		t.Helper()
+		sqlDB, err := db.DB()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var conns []*sql.Conn
+		for range n {
+			c, err := sqlDB.Conn(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			conns = append(conns, c)
+		}
+		for _, c := range conns {
+			if err := c.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	t.Run("file", func(t *testing.T) {
+		cfg := config.Database{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "mgvcore.db"), MaxOpenConns: 4, MaxIdleConns: 4}
+		db := openSQLite(t, cfg.DSN, 4, "CREATE TABLE notes (id INTEGER PRIMARY KEY)")
+		busy(t, db, 3)
+		if n, _ := idle(t, db); n != 3 {
+			t.Fatalf("%d idle connections before, want 3", n)
+		}
+		if err := ReleaseIdleConns(db, cfg); err != nil {
+			t.Fatal(err)
+		}
+		if n, closed := idle(t, db); n != 0 || closed != 3 {
+			t.Fatalf("after: %d idle, %d closed; want 0 and 3", n, closed)
+		}
+		if err := db.Exec("INSERT INTO notes (id) VALUES (1)").Error; err != nil {
+			t.Fatal(err)
+		}
+		busy(t, db, 3)
+		if n, _ := idle(t, db); n != 3 {
+			t.Fatalf("the pool keeps %d idle connections afterwards, want 3", n)
+		}
+	})
+	t.Run("memory", func(t *testing.T) {
+		cfg := config.Database{Driver: "sqlite", DSN: "file:release?mode=memory&cache=shared", MaxOpenConns: 2, MaxIdleConns: 2}
+		db := openSQLite(t, cfg.DSN, 2, "CREATE TABLE notes (id INTEGER PRIMARY KEY)")
+		if err := ReleaseIdleConns(db, cfg); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Exec("INSERT INTO notes (id) VALUES (1)").Error; err != nil {
+			t.Fatalf("the database in memory was dropped: %v", err)
+		}
+	})
 }
