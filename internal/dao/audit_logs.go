@@ -233,9 +233,12 @@ func (a *AuditLogs) lockHead(db *gorm.DB, tenantID int64, now time.Time) (*audit
 		// sign of its chain deleted whole (verify sees a whole chain).
 		a.log.Info().Int64("tenant", tenantID).Msg("audit: a chain begins")
 	}
-	var head auditHeadRow
-	err := db.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).Where("tenant_id = ?", tenantID).Take(&head).Error
-	return &head, err
+	head, err := lockExistingHead(db, tenantID)
+	if err == nil && head == nil {
+		// Deleted by hand between the insert and the lock.
+		err = gorm.ErrRecordNotFound
+	}
+	return head, err
 }
 
 // lockExistingHead locks the tenant's head row, nil when it has none.

@@ -252,41 +252,22 @@ func walkChain(ctx context.Context, trail Trail, t int64) (VerifyResult, error) 
 		return VerifyResult{}, err
 	}
 	v := NewVerifier(t, ends.Anchor)
-	// Each page after the first starts again at the seq of the last row
-	// read, and passes over that row alone: starting after it would skip
-	// a row that shares its seq, which then no check would see.
-	after, lastID := int64(math.MinInt64), int64(0)
-	for {
-		page, err := trail.Entries(ctx, t, after, verifyPage)
-		if err != nil {
-			return VerifyResult{}, err
+	err = eachEntry(ctx, trail, t, math.MinInt64, func(e Entry) error {
+		bad := func(why string, args ...any) error {
+			return &Broken{TenantID: t, ID: e.ID, Seq: e.Seq, Why: fmt.Sprintf(why, args...)}
 		}
-		for _, e := range page {
-			if lastID != 0 && e.ID == lastID && e.Seq == after+1 {
-				continue
-			}
-			bad := func(why string, args ...any) error {
-				return &Broken{TenantID: t, ID: e.ID, Seq: e.Seq, Why: fmt.Sprintf(why, args...)}
-			}
-			switch {
-			case !ends.Found:
-				return VerifyResult{}, bad("the tenant has records but no head in audit_heads: the head row was deleted")
-			case e.Seq <= ends.Anchor.Seq:
-				return VerifyResult{}, bad("is at or below the trim anchor (seq %d): a trimmed record was put back, the seq was rewritten, or the anchor was moved over records still present", ends.Anchor.Seq)
-			case e.Seq > ends.Head.Seq:
-				return VerifyResult{}, bad("is beyond the chain's head (seq %d): the head was lowered or lost, or the record was inserted", ends.Head.Seq)
-			}
-			if err := v.Next(e); err != nil {
-				return VerifyResult{}, err
-			}
+		switch {
+		case !ends.Found:
+			return bad("the tenant has records but no head in audit_heads: the head row was deleted")
+		case e.Seq <= ends.Anchor.Seq:
+			return bad("is at or below the trim anchor (seq %d): a trimmed record was put back, the seq was rewritten, or the anchor was moved over records still present", ends.Anchor.Seq)
+		case e.Seq > ends.Head.Seq:
+			return bad("is beyond the chain's head (seq %d): %s", ends.Head.Seq, beyondHead)
 		}
-		if len(page) < verifyPage {
-			break
-		}
-		// The last row is above the anchor, so its seq is above
-		// math.MinInt64: a row at or below the anchor was reported.
-		last := page[len(page)-1]
-		after, lastID = last.Seq-1, last.ID
+		return v.Next(e)
+	})
+	if err != nil {
+		return VerifyResult{}, err
 	}
 	if err := v.End(ends.Head); err != nil {
 		return VerifyResult{}, err
@@ -376,32 +357,48 @@ func sealChain(ctx context.Context, trail Trail, sealer Sealer, t int64, force b
 // to head, and returns how many it checked.
 func verifyAppended(ctx context.Context, trail Trail, t int64, walked, head Link) (int64, error) {
 	v := NewVerifier(t, walked)
-	// Pages overlap by one row, as walkChain's do, so that a row sharing
-	// the seq of a page's last row is read.
-	after, lastID := walked.Seq, int64(0)
+	err := eachEntry(ctx, trail, t, walked.Seq, func(e Entry) error {
+		if e.Seq > head.Seq {
+			return &Broken{TenantID: t, ID: e.ID, Seq: e.Seq, Why: fmt.Sprintf("is beyond the chain's head (seq %d): %s", head.Seq, beyondHead)}
+		}
+		return v.Next(e)
+	})
+	if err != nil {
+		return 0, err
+	}
+	return v.Checked(), v.End(head)
+}
+
+// beyondHead is why a record above its chain's head is there.
+const beyondHead = "the head was lowered or lost, or the record was inserted"
+
+// eachEntry calls each for the records of tenant t above seq after, in seq
+// order, a page of verifyPage at a time, and stops at each's first error.
+// Each page after the first starts again at the seq of the last row read
+// and passes over that row alone: starting after it would skip a row that
+// shares its seq, which then no check would see. (Entries gives only rows
+// above after, so the last row's seq is above math.MinInt64.)
+func eachEntry(ctx context.Context, trail Trail, t, after int64, each func(Entry) error) error {
+	lastID := int64(0)
 	for {
 		page, err := trail.Entries(ctx, t, after, verifyPage)
 		if err != nil {
-			return 0, err
+			return err
 		}
 		for _, e := range page {
 			if lastID != 0 && e.ID == lastID && e.Seq == after+1 {
 				continue
 			}
-			if e.Seq > head.Seq {
-				return 0, &Broken{TenantID: t, ID: e.ID, Seq: e.Seq, Why: fmt.Sprintf("is beyond the chain's head (seq %d): the head was lowered or lost, or the record was inserted", head.Seq)}
-			}
-			if err := v.Next(e); err != nil {
-				return 0, err
+			if err := each(e); err != nil {
+				return err
 			}
 		}
 		if len(page) < verifyPage {
-			break
+			return nil
 		}
 		last := page[len(page)-1]
 		after, lastID = last.Seq-1, last.ID
 	}
-	return v.Checked(), v.End(head)
 }
 
 // String describes a verified chain in one line, with the ends trusted.
