@@ -434,44 +434,15 @@ func TestBoundsHTTPWriteDeadlinePerRoute(t *testing.T) {
 	})
 	f := NewFixture(t, s)
 	s.Start()
-	p := newPartner(t, s.GRPC(), f.AppToken(t))
-	id := p.create("bounds-download", f.Reps[0].ID, time.Now().Add(-time.Hour), 3_600_000, nil)
-	// 10,000 sentences of 3,900 bytes: a download of about 40 MB.
-	sentences := make([]*openv1.Sentence, 10_000)
-	text := strings.Repeat("长", 1300)
-	for i := range sentences {
-		sentences[i] = &openv1.Sentence{Seq: int64(i), SpeakerKey: "rep", StartMs: int64(i) * 100, EndMs: int64(i)*100 + 50, Text: text}
-	}
-	if _, err := p.put(id, sentences, 1000); err != nil {
-		t.Fatal(err)
-	}
+	id := longTranscript(t, newPartner(t, s.GRPC(), f.AppToken(t)), "bounds-download", f.Reps[0].ID)
 	token := f.Token(t, f.Admin)
 
 	// A client reading about 1.6 MB a second would need 25 s; the download's
 	// write deadline, not the 1 s of other routes, ends it. What the server
 	// had written into the socket before the cut still arrives, so the end
 	// comes a little after the deadline.
-	conn, err := net.Dial("tcp", s.HTTPAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closeOrFail(t, conn)
-	_ = conn.(*net.TCPConn).SetReadBuffer(64 << 10)
 	start := time.Now()
-	if _, err := fmt.Fprintf(conn, "GET /api/v1/conversations/%d/transcript HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n", id, token); err != nil {
-		t.Fatal(err)
-	}
-	var got int
-	buf := make([]byte, 64<<10)
-	for {
-		_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
-		n, err := conn.Read(buf)
-		got += n
-		if err != nil {
-			break
-		}
-		time.Sleep(40 * time.Millisecond)
-	}
+	got := <-slowDownload(t, s, id, token)
 	cut := time.Since(start)
 	t.Logf("a slow reader of a ~40 MB transcript got %d MB before the connection ended after %s (download write deadline %s, other routes %s)",
 		got/mib, cut.Round(time.Millisecond), download, write)
@@ -507,4 +478,53 @@ func getWithToken(url, token string) (_ int64, err error) {
 		return 0, fmt.Errorf("status %d", resp.StatusCode)
 	}
 	return io.Copy(io.Discard, resp.Body)
+}
+
+// longTranscript creates a conversation of owner through p with 10,000
+// sentences of 3,900 bytes: a download of about 40 MB.
+func longTranscript(t *testing.T, p *partner, origin string, owner int64) int64 {
+	t.Helper()
+	id := p.create(origin, owner, time.Now().Add(-time.Hour), 3_600_000, nil)
+	sentences := make([]*openv1.Sentence, 10_000)
+	text := strings.Repeat("长", 1300)
+	for i := range sentences {
+		sentences[i] = &openv1.Sentence{Seq: int64(i), SpeakerKey: "rep", StartMs: int64(i) * 100, EndMs: int64(i)*100 + 50, Text: text}
+	}
+	if _, err := p.put(id, sentences, 1000); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// slowDownload starts downloading conversation id's transcript from s with
+// token, reading 64 KB every 40 ms (about 1.6 MB a second, 25 s for
+// longTranscript's), and sends how many bytes arrived once the connection
+// ends.
+func slowDownload(t *testing.T, s *Service, id int64, token string) <-chan int {
+	t.Helper()
+	conn, err := net.Dial("tcp", s.HTTPAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	_ = conn.(*net.TCPConn).SetReadBuffer(64 << 10)
+	if _, err := fmt.Fprintf(conn, "GET /api/v1/conversations/%d/transcript HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n", id, token); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan int, 1)
+	go func() {
+		var got int
+		buf := make([]byte, 64<<10)
+		for {
+			_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+			n, err := conn.Read(buf)
+			got += n
+			if err != nil {
+				break
+			}
+			time.Sleep(40 * time.Millisecond)
+		}
+		done <- got
+	}()
+	return done
 }

@@ -201,3 +201,43 @@ func TestTranscriptUploadEndsWhenItsAppIsRevokedOnMariaDB(t *testing.T) {
 		t.Fatalf("the revoked upload was stored (transcript version %d)", conv.TranscriptVersion)
 	}
 }
+
+// A transcript download whose user signs out on another instance ends
+// within the revocation deadline, with the connection closed under a
+// partial answer: the server neither reads nor sends the rest. The client
+// reads slowly, so the server spends most of the download blocked in a
+// write, where only the download's write deadline would end it otherwise.
+func TestTranscriptDownloadEndsWhenItsTokenIsRevokedOnMariaDB(t *testing.T) {
+	env := mysqlEnv(t)
+	env["MGV_RATELIMIT_ENABLED"] = "false"
+	one := NewService(t, env)
+	f := NewFixture(t, one)
+	two := NewService(t, env)
+	one.Start()
+	two.Start()
+	id := longTranscript(t, newPartner(t, two.GRPC(), f.AppToken(t)), "download-revoked", f.Reps[0].ID)
+	session := authLogin(t, one, *f.Admin.Email, f.Password)
+
+	download := slowDownload(t, two, id, session.AccessToken)
+	time.Sleep(2 * time.Second)
+	at := time.Now()
+	authCall(t, one, http.MethodPost, "/api/v1/auth/logout", session.AccessToken, nil).want(t, http.StatusOK, "")
+	// What the server had written into the sockets before the cut still
+	// arrives, at the client's pace: a few seconds more.
+	const drain = 5 * time.Second
+	select {
+	case got := <-download:
+		took := time.Since(at)
+		t.Logf("the download ended %v after the sign-out on the other instance, with %d MB of about 40", took.Round(time.Millisecond), got/mib)
+		if got >= 36*mib {
+			t.Fatalf("the download got the whole transcript (%d bytes) after its token was revoked", got)
+		}
+	case <-time.After(revocationDeadline + drain):
+		t.Fatalf("the download still runs %v after its token was revoked on the other instance", revocationDeadline+drain)
+	}
+	// The same token reads nothing more on either instance.
+	for _, s := range []*Service{one, two} {
+		authCall(t, s, http.MethodGet, fmt.Sprintf("/api/v1/conversations/%d/transcript", id), session.AccessToken, nil).
+			want(t, http.StatusUnauthorized, "TOKEN_REVOKED")
+	}
+}

@@ -83,7 +83,17 @@ func (h Conversations) Transcript(c echo.Context) error {
 		return err
 	}
 	w := &transcriptWriter{c: c, id: id}
-	matches, err := h.Reader.StreamTranscript(c.Request().Context(), id, c.QueryParam("q"), w.sentence)
+	ctx := c.Request().Context()
+	watch := watchRevocation(ctx, c.Response(), revocationRecheck)
+	matches, err := h.Reader.StreamTranscript(ctx, id, c.QueryParam("q"), w.sentence)
+	if revoked := watch.stop(); revoked != nil {
+		err = revoked
+		if !w.started {
+			// The refusal is answered in full; the cut was for a
+			// write the answer had not begun.
+			_ = http.NewResponseController(c.Response()).SetWriteDeadline(time.Now().Add(revocationRecheck))
+		}
+	}
 	return w.finish(matches, err)
 }
 

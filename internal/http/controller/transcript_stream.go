@@ -2,13 +2,16 @@ package controller
 
 import (
 	"bufio"
+	"context"
 	"net/http"
 	"strconv"
+	"time"
 
 	gojson "github.com/goccy/go-json"
 	"github.com/labstack/echo/v4"
 
 	"github.com/megaview/mgvcore/internal/http/render"
+	"github.com/megaview/mgvcore/internal/logic/access"
 	"github.com/megaview/mgvcore/internal/logic/conversation"
 )
 
@@ -88,4 +91,57 @@ func (w *transcriptWriter) abort() {
 	if conn, _, err := http.NewResponseController(w.c.Response()).Hijack(); err == nil {
 		_ = conn.Close()
 	}
+}
+
+// revocationRecheck is how often a download asks its token again while it
+// writes: with the revocations' own poll, a token revoked on any instance
+// stops a download within a few seconds, as it refuses a new call.
+const revocationRecheck = time.Second
+
+// revocationWatch cuts a download whose token is revoked while it runs.
+// The transcript's reader asks the token before each part it reads, but a
+// client that stops reading leaves the handler blocked in a write, where
+// nothing is asked until the write deadline: the watch then moves that
+// deadline to now, so the blocked write fails at once.
+type revocationWatch struct {
+	done, exited chan struct{}
+	revoked      error // set by the watch before exited closes
+}
+
+// watchRevocation asks the token of the call ctx carries every interval
+// until stop; a call without a token is not watched.
+func watchRevocation(ctx context.Context, w http.ResponseWriter, interval time.Duration) *revocationWatch {
+	r := &revocationWatch{done: make(chan struct{}), exited: make(chan struct{})}
+	if access.CredentialFrom(ctx) == nil {
+		close(r.exited)
+		return r
+	}
+	go func() {
+		defer close(r.exited)
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-r.done:
+				return
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			if err := access.Revoked(ctx); err != nil {
+				r.revoked = err
+				_ = http.NewResponseController(w).SetWriteDeadline(time.Now())
+				return
+			}
+		}
+	}()
+	return r
+}
+
+// stop ends the watch, and returns the refusal when it cut the call. Once
+// it returns, the watch touches the connection no more.
+func (r *revocationWatch) stop() error {
+	close(r.done)
+	<-r.exited
+	return r.revoked
 }

@@ -174,9 +174,15 @@ var errTranscriptReplaced = errs.Conflict("the transcript was replaced while it 
 
 // walk calls fn with each sentence after r.at, in seq order, until fn says
 // stop or the transcript ends; r.at is then the position of the last
-// sentence fn took.
+// sentence fn took. Before each part it asks the caller's token again: a
+// read that outlives a revocation (a long download) reads nothing more
+// once the token is revoked, and ends with the refusal a new call would
+// get. A token that merely expires does not cut a read it began.
 func (r *transcriptRead) walk(ctx context.Context, fn func(TranscriptSentence) (bool, error)) error {
 	for ; ; r.at.Part++ {
+		if err := access.Revoked(ctx); err != nil {
+			return err
+		}
 		version, run, err := r.repo.TranscriptPart(ctx, r.tenantID, r.at.ID, r.at.Part)
 		if err != nil {
 			return err
