@@ -32,7 +32,7 @@ func newEventsDomain(cfg *config.Config, log zerolog.Logger, d *deps) *eventsDom
 	ed := &eventsDomain{cfg: cfg.Events}
 	// The streams hear of this instance's appends once they commit.
 	ed.log = events.NewLog(dao.NewEvents(d.db), dao.NewTransactor(d.db), func(tenants []int64) { ed.streams.Appended(tenants) })
-	ed.streams = events.NewStreams(ed.log, log, events.StreamOptions{Poll: cfg.Events.Poll.Duration})
+	ed.streams = events.NewStreams(ed.log, log, events.StreamOptions{Poll: cfg.Events.Poll.Duration, SendTimeout: cfg.Events.SendTimeout.Duration})
 	ed.trimmer = events.NewTrimmer(ed.log, log, events.TrimOptions{Retention: cfg.Events.Retention.Duration, Every: cfg.Events.TrimInterval.Duration})
 	return ed
 }
@@ -40,7 +40,7 @@ func newEventsDomain(cfg *config.Config, log zerolog.Logger, d *deps) *eventsDom
 func (ed *eventsDomain) register(r controller.Router, g grpc.ServiceRegistrar) {
 	controller.Events{Log: ed.log}.Routes(r)
 	openv1.RegisterEventServiceServer(g, server.Events{Streams: ed.streams, Webhooks: ed.webhooks,
-		Slots: bound.NewSlots(ed.cfg.MaxStreamsPerApp, ed.cfg.MaxStreams)})
+		Slots: bound.NewSlots(ed.cfg.MaxStreamsPerApp, ed.cfg.MaxStreams).PerGroup(ed.cfg.MaxStreamsPerTenant)})
 }
 
 func (ed *eventsDomain) start() {

@@ -8,25 +8,39 @@ import (
 	"sync/atomic"
 )
 
-// Slots caps concurrent holders per key and in total. A cap of 0 or less
-// turns that cap off.
+// Slots caps concurrent holders per key, per group of keys (a tenant's
+// apps) and in total. A cap of 0 or less turns that cap off.
 type Slots struct {
-	perKey, total int
+	perKey, perGroup, total int
 
-	mu    sync.Mutex
-	byKey map[string]int
-	n     int
+	mu      sync.Mutex
+	byKey   map[string]int
+	byGroup map[string]int
+	n       int
 }
 
 // NewSlots caps holders at perKey for one key and total for all keys.
 func NewSlots(perKey, total int) *Slots {
-	return &Slots{perKey: perKey, total: total, byKey: map[string]int{}}
+	return &Slots{perKey: perKey, total: total, byKey: map[string]int{}, byGroup: map[string]int{}}
 }
 
-// Acquire takes a slot for key. It returns false, and takes nothing, when
-// key or the total is at its cap. release gives the slot back; calling it
-// more than once releases once.
+// PerGroup caps the holders of one group's keys together at n (see
+// AcquireIn), and returns s.
+func (s *Slots) PerGroup(n int) *Slots {
+	s.perGroup = n
+	return s
+}
+
+// Acquire takes a slot for key, in no group. It returns false, and takes
+// nothing, when key or the total is at its cap. release gives the slot
+// back; calling it more than once releases once.
 func (s *Slots) Acquire(key string) (release func(), ok bool) {
+	return s.AcquireIn("", key)
+}
+
+// AcquireIn takes a slot for key of group, as Acquire does, also refusing
+// when the group is at its cap. The empty group is no group.
+func (s *Slots) AcquireIn(group, key string) (release func(), ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.total > 0 && s.n >= s.total {
@@ -35,18 +49,31 @@ func (s *Slots) Acquire(key string) (release func(), ok bool) {
 	if s.perKey > 0 && s.byKey[key] >= s.perKey {
 		return nil, false
 	}
+	if group != "" && s.perGroup > 0 && s.byGroup[group] >= s.perGroup {
+		return nil, false
+	}
 	s.n++
 	s.byKey[key]++
+	if group != "" {
+		s.byGroup[group]++
+	}
 	var once sync.Once
-	return func() { once.Do(func() { s.release(key) }) }, true
+	return func() { once.Do(func() { s.release(group, key) }) }, true
 }
 
-func (s *Slots) release(key string) {
+func (s *Slots) release(group, key string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.n--
+	// The maps hold only keys and groups in use.
 	if s.byKey[key]--; s.byKey[key] <= 0 {
-		delete(s.byKey, key) // the map holds only keys in use
+		delete(s.byKey, key)
+	}
+	if group == "" {
+		return
+	}
+	if s.byGroup[group]--; s.byGroup[group] <= 0 {
+		delete(s.byGroup, group)
 	}
 }
 

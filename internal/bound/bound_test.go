@@ -128,3 +128,38 @@ func TestBudgetConcurrentNeverOver(t *testing.T) {
 		t.Fatalf("used = %d after all releases", b.Used())
 	}
 }
+
+func TestSlotsCapPerGroup(t *testing.T) {
+	s := NewSlots(2, 10).PerGroup(3)
+	var held []func()
+	for _, key := range []string{"a1", "a1", "a2"} {
+		rel, ok := s.AcquireIn("tenant-a", key)
+		if !ok {
+			t.Fatalf("%s refused below its group's cap", key)
+		}
+		held = append(held, rel)
+	}
+	if _, ok := s.AcquireIn("tenant-a", "a3"); ok {
+		t.Fatal("a fourth slot of one group was granted over the group cap of 3")
+	}
+	if _, ok := s.AcquireIn("tenant-b", "b1"); !ok {
+		t.Fatal("another group was refused while one group is at its cap")
+	}
+	if _, ok := s.Acquire("loose"); !ok {
+		t.Fatal("a key in no group was refused by a group's cap")
+	}
+	held[0]()
+	held[0]()
+	if _, ok := s.AcquireIn("tenant-a", "a3"); !ok {
+		t.Fatal("a released group slot was not given again")
+	}
+	for _, rel := range held[1:] {
+		rel()
+	}
+	if _, ok := s.AcquireIn("tenant-a", "a4"); !ok {
+		t.Fatal("the group's slots were not given back")
+	}
+	if got := s.byGroup["tenant-a"]; got != 2 || len(s.byGroup) != 2 {
+		t.Fatalf("groups kept %v, want tenant-a holding 2 and tenant-b 1", s.byGroup)
+	}
+}

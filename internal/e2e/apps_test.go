@@ -41,6 +41,16 @@ func (c *appClient) token(key, secret string) (string, codes.Code, string) {
 }
 
 // mustToken signs in and fails the test when it cannot.
+// readerApp creates an app with the read scope as admin, and returns it
+// with a token of it.
+func (c *appClient) readerApp(s *Service, admin, name string) (controller.AppSecretJSON, string) {
+	c.t.Helper()
+	var a controller.AppSecretJSON
+	authCall(c.t, s, http.MethodPost, "/api/v1/apps", admin, map[string]any{"name": name, "scopes": []string{"read"}}).
+		want(c.t, http.StatusCreated, "").decode(c.t, &a)
+	return a, c.mustToken(a.AppKey, a.AppSecret)
+}
+
 func (c *appClient) mustToken(key, secret string) string {
 	c.t.Helper()
 	tok, code, reason := c.token(key, secret)

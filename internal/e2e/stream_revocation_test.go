@@ -54,12 +54,7 @@ func TestEventStreamEndsWhenItsAppIsRevokedOnMariaDB(t *testing.T) {
 	admin := f.Token(t, f.Admin)
 	p := newPartner(t, conn, f.AppToken(t))
 	c := newAppClient(t, s)
-	newApp := func(name string) (controller.AppSecretJSON, string) {
-		var a controller.AppSecretJSON
-		authCall(t, s, http.MethodPost, "/api/v1/apps", admin, map[string]any{"name": name, "scopes": []string{"read"}}).
-			want(t, http.StatusCreated, "").decode(t, &a)
-		return a, c.mustToken(a.AppKey, a.AppSecret)
-	}
+	newApp := func(name string) (controller.AppSecretJSON, string) { return c.readerApp(s, admin, name) }
 	begin := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
 	p.create("stream-revoked-0", f.Reps[0].ID, begin, 60_000, nil)
 	// open opens the cap's two streams with tok; each receives the log's

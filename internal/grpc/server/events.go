@@ -12,6 +12,7 @@ import (
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/logic/events"
 	"github.com/megaview/mgvcore/internal/logic/webhook"
+	"github.com/megaview/mgvcore/internal/policy"
 )
 
 // Events serves EventService: StreamEvents here; the subscription RPCs
@@ -21,7 +22,8 @@ type Events struct {
 	// Webhooks serves the subscription RPCs (webhooks.go).
 	Webhooks *webhook.Subscriptions
 	Streams  *events.Streams
-	// Slots caps concurrent streams per app (or user) and in all.
+	// Slots caps concurrent streams per app (or user), per tenant and in
+	// all.
 	Slots *bound.Slots
 }
 
@@ -29,9 +31,9 @@ type Events struct {
 // ones as they commit.
 func (s Events) StreamEvents(req *openv1.StreamEventsRequest, stream openv1.EventService_StreamEventsServer) error {
 	ctx := stream.Context()
-	release, ok := s.Slots.Acquire(streamKey(ctx))
+	release, ok := s.Slots.AcquireIn("tenant:"+policy.InfoFrom(ctx).Caller().TenantID, streamKey(ctx))
 	if !ok {
-		return errs.Of(errs.ReasonOverCapacity, "too many event streams at once for this app or this server; close one, or retry shortly").
+		return errs.Of(errs.ReasonOverCapacity, "too many event streams at once for this app, this tenant or this server; close one, or retry shortly").
 			With("retry_after_seconds", "5")
 	}
 	defer release()

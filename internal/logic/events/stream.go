@@ -23,6 +23,10 @@ type StreamOptions struct {
 	// (default 1 s): a token revoked since the stream began ends it.
 	// A stream also ends when its token expires.
 	Recheck time.Duration
+	// SendTimeout is how long one event may wait for the client to take
+	// it (default 30 s): a client that stops reading ends its stream,
+	// which gives back its slot; it resumes from the last id it got.
+	SendTimeout time.Duration
 }
 
 // Streams sends the log to readers: the backlog after their cursor, then
@@ -56,6 +60,9 @@ func NewStreams(log *Log, lg zerolog.Logger, opt StreamOptions) *Streams {
 	if opt.Recheck <= 0 {
 		opt.Recheck = time.Second
 	}
+	if opt.SendTimeout <= 0 {
+		opt.SendTimeout = 30 * time.Second
+	}
 	return &Streams{log: log, opt: opt, lg: lg.With().Str("worker", "event_tails").Logger(),
 		tails: map[int64]map[*tail]struct{}{}, heads: map[int64]int64{},
 		stopping: make(chan struct{})}
@@ -76,8 +83,10 @@ type StreamRequest struct {
 // cursor above the tenant's newest event is refused (checkCursor).
 //
 // The caller's token is asked again before every read and every Recheck
-// while the stream waits, and at its expiry: once it has expired or was
-// revoked, the stream ends with the refusal a new call would get.
+// while the stream waits or a send waits for its client, and at its
+// expiry: once it has expired or was revoked, the stream ends with the
+// refusal a new call would get. A client that takes no event for
+// SendTimeout ends its stream (UNAVAILABLE).
 func (s *Streams) Stream(ctx context.Context, req StreamRequest, send func(Event) error) error {
 	sc, err := access.Require(ctx, access.TenantRead)
 	if err != nil {
@@ -107,6 +116,8 @@ func (s *Streams) Stream(ctx context.Context, req StreamRequest, send func(Event
 	}
 	t := s.subscribe(sc.TenantID)
 	defer s.unsubscribe(sc.TenantID, t)
+	out := newSender(send)
+	defer out.close()
 	cursor := req.Cursor
 	for {
 		// Stop ends a stream between reads, never in the middle of one.
@@ -125,7 +136,7 @@ func (s *Streams) Stream(ctx context.Context, req StreamRequest, send func(Event
 			return err
 		}
 		for _, e := range evs {
-			if err := send(e); err != nil {
+			if err := s.sendWatched(ctx, cred, recheck, out, e); err != nil {
 				return err
 			}
 		}
@@ -150,6 +161,61 @@ func (s *Streams) Stream(ctx context.Context, req StreamRequest, send func(Event
 				// recheck ends the stream later.
 				expiry = nil
 			}
+			if err := cred.Check(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// sender calls send on a goroutine of its own, one event at a time, so
+// that a stream can stop waiting for a send that blocks: on a client that
+// no longer reads, the transport blocks a send until the call ends.
+type sender struct {
+	in      chan Event
+	out     chan error
+	timeout *time.Timer // SendTimeout, for the send under way
+}
+
+func newSender(send func(Event) error) *sender {
+	s := &sender{in: make(chan Event), out: make(chan error, 1), timeout: time.NewTimer(time.Hour)}
+	s.timeout.Stop()
+	go func() {
+		for e := range s.in {
+			s.out <- send(e)
+		}
+	}()
+	return s
+}
+
+// close lets the goroutine end once its send returns; when the stream has
+// given up on a blocked send, that is when the call ends and the transport
+// fails it.
+func (s *sender) close() {
+	s.timeout.Stop()
+	close(s.in)
+}
+
+// sendWatched sends e and waits for it, asking the caller's token at each
+// recheck meanwhile (nil without a token): a stream blocked on a client
+// that stopped reading still ends once the token is revoked or expires,
+// or after SendTimeout, and so gives back its slot.
+func (s *Streams) sendWatched(ctx context.Context, cred access.Credential, recheck <-chan time.Time, out *sender, e Event) error {
+	out.in <- e
+	out.timeout.Reset(s.opt.SendTimeout)
+	defer out.timeout.Stop()
+	for {
+		select {
+		case err := <-out.out:
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.stopping:
+			return errStopping
+		case <-out.timeout.C:
+			return errs.Of(errs.ReasonUnavailable,
+				"the client took no event for %s; reconnect with the id of the last event received as the cursor", s.opt.SendTimeout)
+		case <-recheck:
 			if err := cred.Check(); err != nil {
 				return err
 			}
