@@ -124,7 +124,7 @@ func (e eventLog) After(ctx context.Context, tenantID, cursor int64, types []str
 	if err != nil {
 		return nil, 0, err
 	}
-	rows, _, err := e.d.After(ctx, tenantID, cursor, types, limit)
+	rows, trimmed, err := e.d.After(ctx, tenantID, cursor, types, limit)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -134,6 +134,9 @@ func (e eventLog) After(ctx context.Context, tenantID, cursor int64, types []str
 			break
 		}
 		out = append(out, webhook.Event{ID: r.ID, Type: r.Type, TenantID: r.TenantID, OccurredAt: r.OccurredAt, Data: []byte(r.Data)})
+	}
+	if err := webhook.CheckExpired(cursor, trimmed, out); err != nil {
+		return nil, 0, err
 	}
 	scanned := head
 	if len(out) == limit {

@@ -131,14 +131,30 @@ func (r *Apps) SetSecret(ctx context.Context, before, a *model.App) error {
 	return nil
 }
 
-// Delete removes an app of a tenant.
+// Delete removes an app of a tenant with its webhook subscriptions, in one
+// transaction, then their delivery logs in bounded batches. (Kept, the
+// subscriptions of a deleted app would never be served again, and the
+// per-app cap, which counts only apps that exist, would not bound them.)
 func (r *Apps) Delete(ctx context.Context, tenantID, id int64) error {
-	res := conn(ctx, r.db).Where("tenant_id = ? AND id = ?", tenantID, id).Delete(&model.App{})
-	if res.Error != nil {
-		return dbError(res.Error, nil)
+	var subs []int64
+	err := conn(ctx, r.db).Transaction(func(tx *gorm.DB) error {
+		res := tx.Where("tenant_id = ? AND id = ?", tenantID, id).Delete(&model.App{})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return errAppNotFound
+		}
+		of := func() *gorm.DB {
+			return tx.Model(&model.WebhookSubscription{}).Where("tenant_id = ? AND app_id = ?", tenantID, id)
+		}
+		if err := of().Pluck("id", &subs).Error; err != nil {
+			return err
+		}
+		return of().Delete(&model.WebhookSubscription{}).Error
+	})
+	if err != nil {
+		return dbError(err, nil)
 	}
-	if res.RowsAffected == 0 {
-		return errAppNotFound
-	}
-	return nil
+	return deleteDeliveries(ctx, r.db, subs)
 }

@@ -106,18 +106,26 @@ func (w *Webhooks) Delete(ctx context.Context, tenantID, appID, id int64) error 
 	if res.RowsAffected == 0 {
 		return errSubscriptionNotFound
 	}
-	for {
+	return deleteDeliveries(ctx, w.db, []int64{id})
+}
+
+// deleteDeliveries deletes the delivery logs of deleted subscriptions, a
+// thousand rows at a time. A stop part-way leaves rows of no subscription,
+// which nothing reads and the delivery log's trim removes in time.
+func deleteDeliveries(ctx context.Context, db *gorm.DB, subscriptionIDs []int64) error {
+	for len(subscriptionIDs) > 0 {
 		var ids []int64
-		if err := w.db.WithContext(ctx).Model(&model.WebhookDelivery{}).Where("subscription_id = ?", id).Limit(1000).Pluck("id", &ids).Error; err != nil {
+		if err := db.WithContext(ctx).Model(&model.WebhookDelivery{}).Where("subscription_id IN ?", subscriptionIDs).Limit(1000).Pluck("id", &ids).Error; err != nil {
 			return dbError(err, nil)
 		}
 		if len(ids) == 0 {
 			return nil
 		}
-		if err := w.db.WithContext(ctx).Exec("DELETE FROM webhook_deliveries WHERE id IN ?", ids).Error; err != nil {
+		if err := db.WithContext(ctx).Exec("DELETE FROM webhook_deliveries WHERE id IN ?", ids).Error; err != nil {
 			return dbError(err, nil)
 		}
 	}
+	return nil
 }
 
 // SetStatus enables (clearing the failure state, due now) or disables a
@@ -222,16 +230,22 @@ func (w *Webhooks) AddRedelivery(ctx context.Context, d *model.WebhookDelivery, 
 func (w *Webhooks) Candidates(ctx context.Context, limit int) ([]model.WebhookSubscription, map[int64]bool, error) {
 	now := dbNow()
 	db := w.db.WithContext(ctx)
-	var redo []int64
-	err := db.Model(&model.WebhookDelivery{}).Distinct("subscription_id").
-		Where("status = ? AND redelivery = ? AND next_attempt_at <= ?", model.DeliveryPending, true, now).
-		Limit(limit).Pluck("subscription_id", &redo).Error
-	if err != nil {
-		return nil, nil, dbError(err, nil)
-	}
 	// Only an app that may still read events is delivered to: a disabled,
 	// deleted or re-scoped app's subscriptions wait, keeping their place.
 	readers := func() *gorm.DB { return readingApps(db) }
+	// Redeliveries are picked among the subscriptions that can be served
+	// now, longest-waiting first: those of disabled subscriptions (which
+	// wait for an enable) never fill the list and keep the others out.
+	var redo []int64
+	err := db.Table("webhook_deliveries AS d").
+		Joins("JOIN webhook_subscriptions AS s ON s.id = d.subscription_id").
+		Where("d.status = ? AND d.redelivery = ? AND d.next_attempt_at <= ?", model.DeliveryPending, true, now).
+		Where("s.status = ? AND s.lease_until <= ? AND s.app_id IN (?)", model.WebhookActive, now, readers()).
+		Group("d.subscription_id").Order("MIN(d.next_attempt_at), d.subscription_id").
+		Limit(limit).Pluck("d.subscription_id", &redo).Error
+	if err != nil {
+		return nil, nil, dbError(err, nil)
+	}
 	var subs []model.WebhookSubscription
 	err = db.Table("webhook_subscriptions AS s").Select("s.*").
 		Joins("JOIN event_seqs AS e ON e.tenant_id = s.tenant_id AND e.last_id > s.event_cursor").

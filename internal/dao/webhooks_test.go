@@ -638,3 +638,93 @@ func TestWebhookSetSecretIsGuardedByTheSecretRead(t *testing.T) {
 		}
 	})
 }
+
+// Redeliveries that cannot be served now (their subscriptions disabled,
+// their app disabled) never fill the list: a serveable subscription's
+// redelivery, asked for last, is still a candidate however many of them
+// wait before it.
+func TestWebhookCandidatesAreNotStarvedByRedeliveriesThatWait(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		w, apps := dao.NewWebhooks(db), dao.NewApps(db)
+		app := func(name, status string) int64 {
+			a := model.App{TenantID: 1, Name: name, AppKey: "ak_" + name, SecretHash: "x", Scopes: "read", Status: status}
+			if err := apps.Create(ctx, &a); err != nil {
+				t.Fatal(err)
+			}
+			return a.ID
+		}
+		redeliver := func(appID int64) int64 {
+			s := model.WebhookSubscription{TenantID: 1, AppID: appID, URL: "https://r.example/h", EventTypes: "transcript.ready",
+				SecretSealed: "v1:x", Status: model.WebhookActive}
+			if err := w.Create(ctx, &s, 1000); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.AddRedelivery(ctx, &model.WebhookDelivery{TenantID: 1, SubscriptionID: s.ID, EventID: 1, EventType: "transcript.ready"}, 10); err != nil {
+				t.Fatal(err)
+			}
+			return s.ID
+		}
+		waiting, off := app("waiting", model.AppActive), app("off", model.AppDisabled)
+		for range 6 {
+			id := redeliver(waiting)
+			if err := w.SetStatus(ctx, 1, id, model.WebhookDisabled, "disabled by an admin"); err != nil {
+				t.Fatal(err)
+			}
+			redeliver(off)
+		}
+		time.Sleep(5 * time.Millisecond)
+		served := redeliver(app("served", model.AppActive))
+		cands, redo, err := w.Candidates(ctx, 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cands) != 1 || cands[0].ID != served || !redo[served] {
+			t.Fatalf("candidates %+v (redeliveries %v), want only subscription %d with its redelivery", cands, redo, served)
+		}
+	})
+}
+
+// Deleting an app deletes its subscriptions and their delivery logs, and
+// nothing of another app's.
+func TestAppDeleteTakesItsSubscriptions(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		w, s, a := oneSubscription(t, db)
+		apps := dao.NewApps(db)
+		kept := model.App{TenantID: 1, Name: "kept", AppKey: "ak_kept", SecretHash: "x", Scopes: "read", Status: model.AppActive}
+		if err := apps.Create(ctx, &kept); err != nil {
+			t.Fatal(err)
+		}
+		other := model.WebhookSubscription{TenantID: 1, AppID: kept.ID, URL: "https://r.example/k", EventTypes: "transcript.ready",
+			SecretSealed: "v1:x", Status: model.WebhookActive}
+		if err := w.Create(ctx, &other, 20); err != nil {
+			t.Fatal(err)
+		}
+		for _, sub := range []int64{s.ID, other.ID} {
+			if err := w.AddRedelivery(ctx, &model.WebhookDelivery{TenantID: 1, SubscriptionID: sub, EventID: 1, EventType: "transcript.ready"}, 10); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := apps.Delete(ctx, 1, a.ID); err != nil {
+			t.Fatal(err)
+		}
+		count := func(table string, sub int64) (n int64) {
+			t.Helper()
+			col := map[string]string{"webhook_subscriptions": "id", "webhook_deliveries": "subscription_id"}[table]
+			if err := db.Table(table).Where(col+" = ?", sub).Count(&n).Error; err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		if n, d := count("webhook_subscriptions", s.ID), count("webhook_deliveries", s.ID); n != 0 || d != 0 {
+			t.Fatalf("the deleted app's subscription: %d rows, %d deliveries left", n, d)
+		}
+		if n, d := count("webhook_subscriptions", other.ID), count("webhook_deliveries", other.ID); n != 1 || d != 1 {
+			t.Fatalf("another app's subscription: %d rows, %d deliveries, want 1 and 1", n, d)
+		}
+		if err := apps.Delete(ctx, 1, a.ID); !errs.Is(err, errs.ReasonAppNotFound) {
+			t.Fatalf("deleting it again: %v, want APP_NOT_FOUND", err)
+		}
+	})
+}

@@ -16,6 +16,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
+	"github.com/megaview/mgvcore/internal/dao"
+	"github.com/megaview/mgvcore/internal/http/controller"
 	"github.com/megaview/mgvcore/internal/logic/webhook"
 	"github.com/megaview/mgvcore/internal/polltest"
 )
@@ -413,5 +415,57 @@ func TestWebhookSecretRotationWithAGraceOnMariaDB(t *testing.T) {
 	q = deliver("rotate-3")
 	if !verifies(q, ended.Secret) || verifies(q, graced.Secret) || verifies(q, first) {
 		t.Fatalf("a delivery after a rotation without a grace, %q: want a signature by the newest secret only", q.signature)
+	}
+}
+
+// A subscription left disabled past the events' retention does not skip
+// the events it lost in silence: enabled again, it is disabled by the
+// deliverer naming the events that expired, its cursor past them; enabled
+// once more, it goes on from the oldest event kept. Its app's deletion
+// then takes it, and its delivery log, with it.
+func TestWebhookSubscriptionPassedByRetentionOnMariaDB(t *testing.T) {
+	rcv := newReceiver(t)
+	s, f, _, _, created := subscribedService(t, mysqlEnv(t), rcv.srv.URL+"/hook")
+	sub := created.Subscription.Id
+	path := fmt.Sprintf("/api/v1/webhooks/%d", sub)
+	admin := f.Token(t, f.Admin)
+	authCall(t, s, http.MethodPatch, path, admin, map[string]any{"enabled": false}).want(t, http.StatusOK, "")
+	p := newPartner(t, s.GRPC(), f.AppToken(t))
+	for i := range 3 {
+		p.create(fmt.Sprintf("expired-%d", i), f.Reps[0].ID, time.Now().Add(-time.Hour), 60_000, nil)
+	}
+	// What the instances' trimmer does once events.retention has passed.
+	if _, err := dao.NewEvents(f.DB).Trim(t.Context(), time.Now().Add(time.Minute), 1000); err != nil {
+		t.Fatal(err)
+	}
+	authCall(t, s, http.MethodPatch, path, admin, map[string]any{"enabled": true}).want(t, http.StatusOK, "")
+	var hook controller.WebhookJSON
+	polltest.Until(t, 10*time.Second, 50*time.Millisecond, "the disabling", func() bool {
+		authCall(t, s, http.MethodGet, path, admin, nil).want(t, http.StatusOK, "").decode(t, &hook)
+		return hook.Status == "disabled"
+	})
+	if !strings.Contains(hook.DisabledReason, "expired (events.retention) before they were delivered; enable the subscription to go on from event") {
+		t.Fatalf("disabled with %q", hook.DisabledReason)
+	}
+	t.Logf("disabled: %s (cursor %d)", hook.DisabledReason, hook.Cursor)
+	if n := len(rcv.requests()); n != 0 {
+		t.Fatalf("the receiver got %d requests for expired events", n)
+	}
+	p.create("kept", f.Reps[0].ID, time.Now().Add(-time.Hour), 60_000, nil)
+	authCall(t, s, http.MethodPatch, path, admin, map[string]any{"enabled": true}).want(t, http.StatusOK, "")
+	polltest.Until(t, 10*time.Second, 50*time.Millisecond, "the event kept", func() bool { return len(rcv.requests()) == 1 })
+	if got := rcv.requests()[0].eventID; got != fmt.Sprint(hook.Cursor+1) {
+		t.Fatalf("delivered event %s, want %d, the oldest kept", got, hook.Cursor+1)
+	}
+
+	var app struct{ AppID int64 }
+	if err := f.DB.Raw("SELECT app_id FROM webhook_subscriptions WHERE id = ?", sub).Scan(&app).Error; err != nil {
+		t.Fatal(err)
+	}
+	authCall(t, s, http.MethodDelete, fmt.Sprintf("/api/v1/apps/%d", app.AppID), admin, nil).want(t, http.StatusOK, "")
+	authCall(t, s, http.MethodGet, path, admin, nil).want(t, http.StatusNotFound, "")
+	var left int64
+	if err := f.DB.Raw("SELECT COUNT(*) FROM webhook_deliveries WHERE subscription_id = ?", sub).Scan(&left).Error; err != nil || left != 0 {
+		t.Fatalf("%d deliveries of the deleted app's subscription left (%v)", left, err)
 	}
 }

@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -170,7 +171,7 @@ func NewDeliverer(store DeliveryStore, events EventLog, send Sender, sealer *Sea
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}),
 		disabled: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "mgv_webhook_subscriptions_disabled_total", Help: "Subscriptions disabled after failing for the whole retry window.",
+			Name: "mgv_webhook_subscriptions_disabled_total", Help: "Subscriptions disabled by the deliverer: failing for the whole retry window, or passed by the event log's retention.",
 		}),
 	}
 }
@@ -511,6 +512,15 @@ func (d *Deliverer) round(ctx context.Context, sub *model.WebhookSubscription, s
 	}
 	types := strings.Split(sub.EventTypes, ",")
 	evs, scanned, err := d.events.After(ctx, sub.TenantID, sub.EventCursor, types, d.o.Batch)
+	var gone *Expired
+	if errors.As(err, &gone) {
+		// At least once cannot hold past the log's retention: the
+		// subscription stops and says which events it lost, its cursor
+		// past them, so that an enable goes on from the oldest kept.
+		read := *sub
+		sub.EventCursor = gone.Through
+		return false, d.disable(ctx, read, sub, fmt.Sprintf("%s; enable the subscription to go on from event %d", gone, gone.Through+1), nil)
+	}
 	if err != nil {
 		return false, err
 	}
@@ -579,6 +589,22 @@ send:
 	}
 	wg.Wait()
 	return d.settle(ctx, sub, evs, scanned, rows, outs)
+}
+
+// disable records the round's deliveries and sub, read as read, disabled
+// for reason, and counts and logs the disabling once it is written (an
+// admin's enable or disable made during the round wins).
+func (d *Deliverer) disable(ctx context.Context, read model.WebhookSubscription, sub *model.WebhookSubscription, reason string, write []model.WebhookDelivery) error {
+	sub.Status, sub.DisabledReason = model.WebhookDisabled, clip.String(reason, 1000)
+	reason = sub.DisabledReason
+	if err := d.store.Record(ctx, d.o.Owner, read, sub, write); err != nil {
+		return err
+	}
+	if sub.Status == model.WebhookDisabled && sub.DisabledReason == reason {
+		d.disabled.Inc()
+		d.o.Log.Warn().Int64("subscription_id", sub.ID).Str("reason", reason).Msg("webhooks: subscription disabled")
+	}
+	return nil
 }
 
 // settle moves the cursor over the delivered prefix and records the
@@ -650,18 +676,8 @@ func (d *Deliverer) settle(ctx context.Context, sub *model.WebhookSubscription, 
 		// disabling, and only if the disabling is written. An admin's
 		// enable made meanwhile wins, the events are retried, and so the
 		// log keeps them pending.
-		sub.Status = model.WebhookDisabled
-		sub.DisabledReason = clip.String(fmt.Sprintf("deliveries failed for %s (%d attempts) since %s; last error: %s",
-			d.o.Retry.Window, sub.Attempts, sub.FailingSince.UTC().Format(time.RFC3339), firstErr), 1000)
-		reason := sub.DisabledReason
-		if err := d.store.Record(ctx, d.o.Owner, read, sub, write); err != nil {
-			return false, err
-		}
-		if sub.Status == model.WebhookDisabled && sub.DisabledReason == reason {
-			d.disabled.Inc()
-			d.o.Log.Warn().Int64("subscription_id", sub.ID).Str("reason", reason).Msg("webhooks: subscription disabled")
-		}
-		return false, nil
+		return false, d.disable(ctx, read, sub, fmt.Sprintf("deliveries failed for %s (%d attempts) since %s; last error: %s",
+			d.o.Retry.Window, sub.Attempts, sub.FailingSince.UTC().Format(time.RFC3339), firstErr), write)
 	}
 	// The receiver's longest asked wait (several attempts may have
 	// failed at once) holds for the subscription's next attempt.

@@ -157,6 +157,8 @@ func (m *memStore) sub(id int64) model.WebhookSubscription {
 type memLog struct {
 	mu  sync.Mutex
 	evs []Event
+	// trimmed is the id through which retention has deleted events.
+	trimmed int64
 }
 
 func (l *memLog) add(typ string) {
@@ -171,9 +173,12 @@ func (l *memLog) After(_ context.Context, _, cursor int64, types []string, limit
 	var out []Event
 	head := int64(len(l.evs))
 	for _, e := range l.evs {
-		if e.ID > cursor && (len(types) == 0 || slices.Contains(types, e.Type)) && len(out) < limit {
+		if e.ID > max(cursor, l.trimmed) && (len(types) == 0 || slices.Contains(types, e.Type)) && len(out) < limit {
 			out = append(out, e)
 		}
+	}
+	if err := CheckExpired(cursor, l.trimmed, out); err != nil {
+		return nil, 0, err
 	}
 	if len(out) == limit {
 		return out, out[len(out)-1].ID, nil
@@ -817,5 +822,71 @@ func TestDelivererSignsWithThePreviousSecretDuringItsGrace(t *testing.T) {
 	rcv.mu.Unlock()
 	if bad != 1 {
 		t.Fatalf("%d deliveries after the grace verify with the previous secret, want none", 1-bad)
+	}
+}
+
+// A subscription whose cursor the log's retention has passed stops, saying
+// which events it lost, with its cursor past them: enabled again, it goes
+// on from the oldest event kept.
+func TestDelivererDisablesASubscriptionPassedByRetention(t *testing.T) {
+	st, log, rcv, d, _ := newTestDeliverer(t, DefaultRetry, 1)
+	for range 5 {
+		log.add("a")
+	}
+	log.mu.Lock()
+	log.trimmed = 3
+	log.mu.Unlock()
+	d.Start(t.Context())
+	defer d.Stop()
+	disabled := func() (bool, string, int64) {
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		s := st.subs[1]
+		return s.Status == model.WebhookDisabled, s.DisabledReason, s.EventCursor
+	}
+	polltest.Until(t, 10*time.Second, 5*time.Millisecond, "the disabling", func() bool { off, _, _ := disabled(); return off })
+	_, reason, cursor := disabled()
+	if want := "events 1 to 3 expired (events.retention) before they were delivered; enable the subscription to go on from event 4"; reason != want || cursor != 3 {
+		t.Fatalf("disabled with %q at cursor %d, want %q at 3", reason, cursor, want)
+	}
+	if got := rcv.ids(); len(got) != 0 {
+		t.Fatalf("sent %v before the disabling", got)
+	}
+	st.mu.Lock()
+	st.subs[1].Status, st.subs[1].DisabledReason = model.WebhookActive, ""
+	st.mu.Unlock()
+	polltest.Until(t, 10*time.Second, 5*time.Millisecond, "events 4 and 5 once enabled", func() bool { return len(rcv.ids()) == 2 })
+	got := rcv.ids()
+	slices.Sort(got)
+	if strings.Join(got, " ") != "4 5" {
+		t.Fatalf("sent %v once enabled, want 4 and 5", got)
+	}
+}
+
+func TestCheckExpired(t *testing.T) {
+	evs := func(ids ...int64) []Event {
+		var out []Event
+		for _, id := range ids {
+			out = append(out, Event{ID: id})
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name            string
+		cursor, trimmed int64
+		evs             []Event
+		expired         bool
+	}{
+		{"trim behind the cursor", 10, 10, evs(11), false},
+		{"read before the trim", 10, 12, evs(11, 12), false},
+		{"trimmed past the cursor", 10, 12, evs(13), true},
+		{"trimmed past the cursor, nothing after", 10, 12, nil, true},
+		{"never trimmed", 0, 0, nil, false},
+	} {
+		err := CheckExpired(tc.cursor, tc.trimmed, tc.evs)
+		var gone *Expired
+		if errors.As(err, &gone) != tc.expired || tc.expired && (gone.Cursor != tc.cursor || gone.Through != tc.trimmed) {
+			t.Errorf("%s: %v", tc.name, err)
+		}
 	}
 }

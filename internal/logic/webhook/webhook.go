@@ -5,6 +5,7 @@ package webhook
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -31,7 +32,9 @@ type EventLog interface {
 	// After lists up to limit events of the given types (all when empty)
 	// after id cursor, oldest first; scanned is the id up to which the log
 	// was read, at least the last event returned, so a cursor can move
-	// past events of other types.
+	// past events of other types. When the log was trimmed past the
+	// cursor before the events after it were read, the error is an
+	// *Expired (see CheckExpired).
 	After(ctx context.Context, tenantID, cursor int64, types []string, limit int) (events []Event, scanned int64, err error)
 	// Get reads one event still kept; NotFound when unknown or trimmed.
 	Get(ctx context.Context, tenantID, id int64) (Event, error)
@@ -39,6 +42,26 @@ type EventLog interface {
 	Last(ctx context.Context, tenantID int64) (int64, error)
 	// LastOf is Last for several tenants at once.
 	LastOf(ctx context.Context, tenantIDs []int64) (map[int64]int64, error)
+}
+
+// Expired is EventLog.After's error for a cursor the log's retention has
+// passed: the events after Cursor through Through were trimmed before they
+// were read, and those of the subscription's types among them are gone.
+type Expired struct{ Cursor, Through int64 }
+
+func (e *Expired) Error() string {
+	return fmt.Sprintf("events %d to %d expired (events.retention) before they were delivered", e.Cursor+1, e.Through)
+}
+
+// CheckExpired is the *Expired for events read after cursor, with the log
+// trimmed through trimmed once they were read: nil when the trim left the
+// cursor behind (trimmed <= cursor) or came after the first event it may
+// have taken was read.
+func CheckExpired(cursor, trimmed int64, evs []Event) error {
+	if trimmed <= cursor || len(evs) > 0 && evs[0].ID <= trimmed {
+		return nil
+	}
+	return &Expired{Cursor: cursor, Through: trimmed}
 }
 
 // Store keeps subscriptions and their delivery log.
