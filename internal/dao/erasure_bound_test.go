@@ -223,7 +223,9 @@ func TestFindUserMatchesEveryStoredFormAndNothingElse(t *testing.T) {
 			{model.SubjectEmail, []string{"josé@example.com "}, 0},
 			{model.SubjectOriginUserID, []string{"HR-7"}, accented},
 			{model.SubjectOriginUserID, []string{"hr-7"}, 0},
-			{model.SubjectName, []string{"legacy"}, 0},
+			{model.SubjectName, []string{"legacy"}, legacy},
+			{model.SubjectName, []string{"other tenant"}, 0},
+			{model.SubjectName, []string{"Legacy"}, 0},
 			{model.SubjectPhone, nil, 0},
 		} {
 			u, err := p.FindUser(ctx, 7, c.kind, c.values)

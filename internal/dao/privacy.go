@@ -64,15 +64,15 @@ func (p *Privacy) FindPerson(ctx context.Context, tenantID int64, kind string, v
 	return m, nil
 }
 
-// FindUser finds the tenant's user whose email, phone or origin user id
-// (by kind) is one of values, byte for byte, the user of the earliest
+// FindUser finds the tenant's user whose email, phone, origin user id or
+// name (by kind) is one of values, byte for byte, the user of the earliest
 // value winning (a phone's E.164 form before a form stored before E.164
-// normalisation); nil when there is none, and for a name, which finds no
-// user. MySQL's collation would take another case or accents for equal:
-// an erasure of jose@example.com would anonymise josé@example.com (see
-// exactly).
+// normalisation), and of the lowest id among users of one name; nil when
+// there is none. MySQL's collation would take another case or accents for
+// equal: an erasure of jose@example.com would anonymise josé@example.com
+// (see exactly).
 func (p *Privacy) FindUser(ctx context.Context, tenantID int64, kind string, values []string) (*model.User, error) {
-	column := map[string]string{model.SubjectEmail: "email", model.SubjectPhone: "phone", model.SubjectOriginUserID: "origin_user_id"}[kind]
+	column := map[string]string{model.SubjectEmail: "email", model.SubjectPhone: "phone", model.SubjectOriginUserID: "origin_user_id", model.SubjectName: "name"}[kind]
 	if column == "" || len(values) == 0 {
 		return nil, nil
 	}
@@ -83,7 +83,7 @@ func (p *Privacy) FindUser(ctx context.Context, tenantID int64, kind string, val
 		return nil, dbError(err, nil)
 	}
 	key := func(u model.User) *string {
-		return map[string]*string{"email": u.Email, "phone": u.Phone, "origin_user_id": u.OriginUserID}[column]
+		return map[string]*string{"email": u.Email, "phone": u.Phone, "origin_user_id": u.OriginUserID, "name": &u.Name}[column]
 	}
 	for _, v := range values {
 		for i := range users {

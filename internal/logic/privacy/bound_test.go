@@ -322,3 +322,30 @@ func TestErasureFromBefore0016GetsItsBoundWhenTakenUp(t *testing.T) {
 		t.Fatalf("bound %v, want %d", e.ConversationsUpTo, s.bystanders[0])
 	}
 }
+
+// A user is erased by what names one person: an erasure by a name that is
+// a user's is refused naming the field, and one by a user's origin id
+// deletes no conversation of a speaker who is not a user, whatever that
+// speaker's name reads (a partner's contact id may be the same string).
+func TestErasureOfAUserNeverTakesAnotherPerson(t *testing.T) {
+	s := newScoped(t, "1001", 3, 1, 100, 10)
+	origin := "1001"
+	u := model.User{TenantID: s.tenant, Name: "Rep Alice", Role: model.RoleRep, Status: model.UserActive, OriginUserID: &origin,
+		CreatedAt: time.Now().UTC(), UpdatedAt: time.Now().UTC()}
+	if err := s.db.Create(&u).Error; err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.service.StartErasure(s.admin, privacy.Subject{Name: "Rep Alice"})
+	var e *errs.Error
+	if !errors.As(err, &e) || e.Reason != errs.ReasonInvalidArgument || e.Metadata["field"] != "name" ||
+		!strings.Contains(e.Message, fmt.Sprintf("the name of user %d", u.ID)) {
+		t.Fatalf("erasure by a user's name: %v, want INVALID_ARGUMENT on name", err)
+	}
+	v, err := s.service.StartErasure(s.admin, privacy.Subject{OriginUserID: origin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !v.InternalUser || v.ConversationsTotal != 0 {
+		t.Fatalf("erasure by the user's origin id: %+v, want the user and no conversation", v)
+	}
+}

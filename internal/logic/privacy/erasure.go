@@ -47,7 +47,8 @@ func erasureView(e model.Erasure) ErasureView {
 // conversation id, read with the count, and deletes none above it (a
 // conversation ingested later is for a later request). It runs in the
 // background; one deleting more than the confirmation threshold waits for
-// ConfirmErasure with its count. Admins only.
+// ConfirmErasure with its count. A name that is a user's is refused: users
+// are erased by their email, phone or origin user id. Admins only.
 func (s *Service) StartErasure(ctx context.Context, subject Subject) (ErasureView, error) {
 	sc, err := access.Require(ctx, access.Admin)
 	if err != nil {
@@ -60,6 +61,12 @@ func (s *Service) StartErasure(ctx context.Context, subject Subject) (ErasureVie
 	user, err := s.repo.FindUser(ctx, sc.TenantID, kind, userKeys(subject, kind, value))
 	if err != nil {
 		return ErasureView{}, err
+	}
+	if kind == model.SubjectName && user != nil {
+		// Names are not unique: erasing by one would anonymise whichever
+		// user bears it, or, as a speaker's name alone, erase nothing of
+		// the user while reporting done.
+		return ErasureView{}, errs.InvalidArgument("name", "this is the name of user %d of the tenant; erase a user by their email, phone or origin_user_id", user.ID)
 	}
 	names, err := externalNames(ctx, s.repo, sc.TenantID, kind, value)
 	if err != nil {

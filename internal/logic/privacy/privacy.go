@@ -145,10 +145,15 @@ func userKeys(given Subject, kind, value string) []string {
 
 // nameMatcher tells whether a speaker's name is the subject's identifier:
 // for an email, the same address whatever its case; for a phone, a number
-// that normalises to the same E.164 one; for an origin user id or a name,
-// the value itself. Spaces around a name never count.
+// that normalises to the same E.164 one; for a name, the value itself
+// (spaces around a name never count). An origin user id is the partner's
+// id of a user: it names no speaker who is not a user, whatever a
+// speaker's name says (a partner's contact id or an extension may read
+// the same), so it matches none.
 func nameMatcher(kind, value string) func(name string) bool {
 	switch kind {
+	case model.SubjectOriginUserID:
+		return func(string) bool { return false }
 	case model.SubjectEmail:
 		return func(n string) bool { return strings.Contains(n, "@") && identity.NormalizeEmail(n) == value }
 	case model.SubjectPhone:
