@@ -89,9 +89,10 @@ func (r *Comments) CreateComment(ctx context.Context, c *model.Comment) error {
 	})
 }
 
-// DeleteComment soft-deletes a comment.
+// DeleteComment deletes a comment: the row stays, marked, so that replies
+// keep their place in the thread, but its text goes.
 func (r *Comments) DeleteComment(ctx context.Context, tenantID, id int64) error {
-	res := conn(ctx, r.db).Exec("UPDATE comments SET deleted_at = ? WHERE tenant_id = ? AND id = ? AND deleted_at IS NULL",
+	res := conn(ctx, r.db).Exec("UPDATE comments SET deleted_at = ?, text = '' WHERE tenant_id = ? AND id = ? AND deleted_at IS NULL",
 		dbNow(), tenantID, id)
 	switch {
 	case res.Error != nil:

@@ -73,3 +73,48 @@ func TestCommentWaitsForTheDeletionOfItsConversation(t *testing.T) {
 		}
 	})
 }
+
+// A deleted comment keeps its row (replies keep their place) but not its
+// text; anonymising a user deletes every comment they wrote, and no one
+// else's.
+func TestDeletedCommentsKeepNoText(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		o := newOrgOn(t, db)
+		id := o.create(t, "commented", o.reps[0], time.Now().UTC(), nil)
+		comments := dao.NewComments(db)
+		ctx := context.Background()
+		write := func(author int64, text string) int64 {
+			t.Helper()
+			c := model.Comment{TenantID: o.tenant, ConversationID: id, AuthorUserID: author, Text: text}
+			if err := comments.CreateComment(ctx, &c); err != nil {
+				t.Fatal(err)
+			}
+			return c.ID
+		}
+		text := func(id int64) (string, bool) {
+			t.Helper()
+			var c model.Comment
+			if err := db.First(&c, id).Error; err != nil {
+				t.Fatal(err)
+			}
+			return c.Text, c.DeletedAt != nil
+		}
+		gone := write(o.admin.ID, "call me on 13800000002")
+		if err := comments.DeleteComment(ctx, o.tenant, gone); err != nil {
+			t.Fatal(err)
+		}
+		if got, deleted := text(gone); got != "" || !deleted {
+			t.Fatalf("a deleted comment: text %q, deleted %v", got, deleted)
+		}
+		mine, theirs := write(o.reps[0].ID, "my words"), write(o.admin.ID, "the admin's words")
+		if err := dao.NewPrivacy(db).AnonymiseUser(ctx, o.tenant, o.reps[0].ID); err != nil {
+			t.Fatal(err)
+		}
+		if got, deleted := text(mine); got != "" || !deleted {
+			t.Fatalf("an anonymised user's comment: text %q, deleted %v", got, deleted)
+		}
+		if got, deleted := text(theirs); got != "the admin's words" || deleted {
+			t.Fatalf("another user's comment: text %q, deleted %v", got, deleted)
+		}
+	})
+}

@@ -99,6 +99,8 @@ func (p *Privacy) FindUser(ctx context.Context, tenantID int64, kind string, val
 func (p *Privacy) CountComments(ctx context.Context, tenantID, userID int64) (int64, error) {
 	var n int64
 	err := conn(ctx, p.db).Model(&model.Comment{}).Where("tenant_id = ? AND author_user_id = ? AND deleted_at IS NULL", tenantID, userID).Count(&n).Error
+	// Deleted comments keep no text (DeleteComment), so these are all the
+	// words of the user's that comments hold.
 	return n, dbError(err, nil)
 }
 
@@ -335,8 +337,9 @@ func (p *Privacy) ErasureScope(ctx context.Context, tenantID int64, names []stri
 	return row.UpTo, row.N, dbError(err, nil)
 }
 
-// AnonymiseUser clears what identifies a user and queues the re-indexing
-// of the conversations they speak in or own.
+// AnonymiseUser clears what identifies a user, deletes the comments they
+// wrote, and queues the re-indexing of the conversations they speak in or
+// own.
 func (p *Privacy) AnonymiseUser(ctx context.Context, tenantID, userID int64) error {
 	return NewTransactor(p.db).InTx(ctx, func(ctx context.Context) error {
 		if err := p.KeepAnAdmin(ctx, tenantID, userID); err != nil {
@@ -350,6 +353,12 @@ func (p *Privacy) AnonymiseUser(ctx context.Context, tenantID, userID int64) err
 			return err
 		}
 		if err := db.Exec("UPDATE participants SET name = '' WHERE tenant_id = ? AND user_id = ?", tenantID, userID).Error; err != nil {
+			return err
+		}
+		// The comments they wrote are their words: deleted, as a comment
+		// is, so replies keep their place.
+		if err := db.Exec("UPDATE comments SET text = '', deleted_at = COALESCE(deleted_at, ?) WHERE tenant_id = ? AND author_user_id = ?",
+			now, tenantID, userID).Error; err != nil {
 			return err
 		}
 		if err := db.Exec("UPDATE refresh_tokens SET revoked_at = ? WHERE tenant_id = ? AND user_id = ? AND revoked_at IS NULL", now, tenantID, userID).Error; err != nil {

@@ -205,7 +205,7 @@ func TestPrivacyLookupAndErasureOnMariaDBAndElasticsearch(t *testing.T) {
 		t.Fatal(err)
 	}
 	authCall(t, s, http.MethodPost, fmt.Sprintf("/api/v1/conversations/%d/comments", kept), userToken,
-		map[string]any{"start_ms": 0, "text": "follow up"}).want(t, http.StatusCreated, "")
+		map[string]any{"start_ms": 0, "text": "follow up: call me on " + userPhone + " about note" + tag}).want(t, http.StatusCreated, "")
 	h = lookup(t, s, admin, map[string]any{"origin_user_id": "hr-" + tag})
 	if h.User == nil || h.User.ID != u.ID || h.User.Name != name || h.Conversations != 1 || h.ExternalConversations != 0 ||
 		h.CommentsAuthored != 1 || h.SentencesSpoken != 1 {
@@ -235,7 +235,7 @@ func TestPrivacyLookupAndErasureOnMariaDBAndElasticsearch(t *testing.T) {
 			t.Errorf("the erased user is still named %q", pt.Name)
 		}
 	}
-	if found := tablesHolding(t, f, name, userPhone, *u.Email, "hr-"+tag, phone, "acct"+tag); len(found) > 0 {
+	if found := tablesHolding(t, f, name, userPhone, *u.Email, "hr-"+tag, phone, "acct"+tag, "note"+tag); len(found) > 0 {
 		t.Errorf("after erasure: %s", strings.Join(found, "; "))
 	}
 	if h := lookup(t, s, admin, map[string]any{"email": *u.Email}); h.User != nil || h.Conversations != 0 {
@@ -278,7 +278,7 @@ func TestPrivacyLookupAndErasureOnMariaDBAndElasticsearch(t *testing.T) {
 			time.Sleep(200 * time.Millisecond)
 		}
 	}
-	if found := tablesHolding(t, f, name, userPhone, *u.Email, "hr-"+tag, phone, "acct"+tag); len(found) > 0 {
+	if found := tablesHolding(t, f, name, userPhone, *u.Email, "hr-"+tag, phone, "acct"+tag, "note"+tag); len(found) > 0 {
 		t.Errorf("after erasure, with the trail written: %s", strings.Join(found, "; "))
 	}
 }

@@ -80,8 +80,9 @@ type Repo interface {
 	IndexRemovalPending(ctx context.Context, tenantID, mark int64) (bool, error)
 	// AnonymiseUser clears a user's name, email, phone, origin id and
 	// password, disables them, revokes their refresh tokens, clears their
-	// name on the participants they are, and queues the re-indexing of the
-	// conversations they speak in. In the transaction ctx carries.
+	// name on the participants they are, deletes the comments they wrote
+	// (their text), and queues the re-indexing of the conversations they
+	// speak in. In the transaction ctx carries.
 	// It refuses the tenant's last active admin (LAST_ADMIN).
 	AnonymiseUser(ctx context.Context, tenantID, userID int64) error
 	// KeepAnAdmin answers LAST_ADMIN when userID is the tenant's last
