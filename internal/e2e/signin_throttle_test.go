@@ -228,11 +228,11 @@ func TestSigninThrottleAcrossInstancesOnMariaDB(t *testing.T) {
 	if st.Code() != codes.ResourceExhausted || hint == nil || hint.GetRetryDelay().AsDuration() <= 0 {
 		t.Fatalf("sixth app attempt: %v (retry hint %v)", last, hint)
 	}
-	// The rows are few: for each account and app key one from this client
-	// and one in all, one per address, and one for each client an account
-	// signed in from.
+	// The rows are few: for each account typed and app key one from this
+	// client and one in all, the same for each user found, one per
+	// address, and one for each client an account signed in from.
 	var rows int64
-	if err := f.DB.Raw("SELECT COUNT(*) FROM signin_throttle").Scan(&rows).Error; err != nil || rows > 16 {
+	if err := f.DB.Raw("SELECT COUNT(*) FROM signin_throttle").Scan(&rows).Error; err != nil || rows > 24 {
 		t.Fatalf("signin_throttle rows: %d %v", rows, err)
 	}
 }
@@ -327,12 +327,17 @@ func TestSigninAttackDoesNotLockTheOwnerOutOnMariaDB(t *testing.T) {
 	}
 }
 
-// An account with an email and a phone has one budget, on the real binary:
-// wrong passwords through either, and guesses of the current password in
-// a password change, are counted together, so the right password through
-// the other way in is refused once the budget is spent.
+// An account with an email and a phone, on the real binary: wrong
+// passwords through either, and guesses of the current password in a
+// password change, are counted together against the user, so the right
+// password through the other way in fails once the user's budget is
+// spent; and the answers through one account's email and phone are those
+// through an unknown email and phone, so they tell nobody that the two
+// are one account's.
 func TestSigninEmailAndPhoneShareOneBudgetOnMariaDB(t *testing.T) {
-	s := NewService(t, signinEnv(t))
+	env := signinEnv(t)
+	env["MGV_HTTP_TRUSTED_PROXIES"] = "127.0.0.1/32"
+	s := NewService(t, env)
 	f := NewFixture(t, s)
 	s.Start()
 	phones := map[int64]string{}
@@ -359,9 +364,34 @@ func TestSigninEmailAndPhoneShareOneBudgetOnMariaDB(t *testing.T) {
 	}
 	for _, account := range []string{phone, national, strings.ToUpper(email)} {
 		r, err := signin(s, account, f.Password)
-		if err != nil || r.status != http.StatusTooManyRequests || r.reason != "RATE_LIMITED" {
-			t.Fatalf("the right password through %q while the account is throttled: %+v %v; want 429", account, r, err)
+		if err != nil || r.status != http.StatusUnauthorized {
+			t.Fatalf("the right password through %q while the account is over its budget: %+v %v; want 401", account, r, err)
 		}
+	}
+	// From fresh addresses: six wrong passwords through an email, then
+	// six through a phone, answered alike for one account's and for
+	// nobody's.
+	answers := func(addr string, accounts ...string) string {
+		var out []string
+		for _, account := range accounts {
+			for range 6 {
+				r, err := signinFrom(s, addr, account, "wrong password")
+				if err != nil {
+					t.Fatal(err)
+				}
+				out = append(out, fmt.Sprintf("%d %s", r.status, r.reason))
+			}
+		}
+		return strings.Join(out, ", ")
+	}
+	other := f.Reps[2]
+	otherPhone := fmt.Sprintf("+86137%08d", rand.IntN(100_000_000))
+	if err := f.DB.Model(&other).Update("phone", otherPhone).Error; err != nil {
+		t.Fatal(err)
+	}
+	known := answers("192.0.2.31", *other.Email, otherPhone)
+	if unknown := answers("192.0.2.32", "nobody-"+*other.Email, fmt.Sprintf("+86136%08d", rand.IntN(100_000_000))); known != unknown {
+		t.Fatalf("one account's email and phone:\n%s\nnobody's:\n%s", known, unknown)
 	}
 
 	// Guessing the current password in a password change spends the budget

@@ -196,7 +196,7 @@ func (a *Auth) Login(ctx context.Context, req LoginRequest) (*TokenPair, error) 
 	if err != nil && !errs.IsNotFound(err) {
 		return nil, err
 	}
-	ad, err := a.admit(ctx, kindAccount, signInKey(account, u))
+	ad, err := a.admit(ctx, kindAccount, signInKey(account))
 	if err != nil {
 		return nil, err
 	}
@@ -210,12 +210,15 @@ func (a *Auth) Login(ctx context.Context, req LoginRequest) (*TokenPair, error) 
 	// typed.
 	audit.Actor(ctx, u.TenantID, audit.ActorUser, u.ID)
 	audit.Target(ctx, "user", strconv.FormatInt(u.ID, 10))
+	if err := ad.share(ctx, userKey(u), false); err != nil {
+		return nil, err
+	}
 	hash := u.PasswordHash
 	if hash == "" {
 		// Users mirrored from a partner have no password until one is set.
 		hash = a.dummyHash
 	}
-	if !a.hasher.Matches(hash, req.Password) || u.PasswordHash == "" {
+	if !a.hasher.Matches(hash, req.Password) || u.PasswordHash == "" || ad.OverUser() {
 		return nil, ad.failed(ctx, errBadLogin)
 	}
 	if u.Status != model.UserActive {
@@ -252,22 +255,33 @@ func accountKey(account string) string {
 	return strings.ToLower(typedPhone(account))
 }
 
-// signInKey is the throttle's key of a sign-in as account: the found
-// user, whichever of their email and phone was typed and however it was
-// spelled, so that every way into one account shares its budget (a phone
-// stored before E.164 normalisation is found by many spellings, and a user
-// with both an email and a phone is found by either); accountKey of what
-// was typed when no user has it. The two kinds of key start apart, so no
-// typed account can spend a user's budget but through the user's own
-// email or phone.
-func signInKey(account string, u *model.User) string {
-	if u != nil {
-		return userKey(u)
-	}
+// signInKey is the throttle's key of a sign-in as account: accountKey of
+// what was typed, whether or not a user has it, so every spelling of one
+// email or number shares one budget and no refusal depends on whether the
+// account exists. A user with both an email and a phone has a budget for
+// each: keyed by the user, an email's spent budget refused the phone too,
+// and only for an account that exists, which told an email and a phone of
+// one account apart from two unknown ones.
+func signInKey(account string) string {
 	return "typed\x00" + accountKey(account)
 }
 
-// userKey is the throttle's key of a user's account.
+// passwordKey is the throttle's key of guesses at a signed-in user's
+// password: the budget of their email, or of their phone when they have
+// none, as a sign-in with it would spend; a user with neither (mirrored
+// from a partner) has one of their own.
+func passwordKey(u *model.User) string {
+	switch {
+	case u.Email != nil && *u.Email != "":
+		return signInKey(*u.Email)
+	case u.Phone != nil && *u.Phone != "":
+		return signInKey(*u.Phone)
+	}
+	return userKey(u)
+}
+
+// userKey is the throttle's key of a user, whichever identifier they
+// sign in with (admission.share).
 func userKey(u *model.User) string {
 	return "user\x00" + strconv.FormatInt(u.TenantID, 10) + "\x00" + strconv.FormatInt(u.ID, 10)
 }
@@ -583,8 +597,11 @@ func (a *Auth) ChangePassword(ctx context.Context, req ChangePasswordRequest) (*
 		return nil, err
 	}
 	// Guessing the current password here counts as guessing it at sign-in.
-	ad, err := a.admit(ctx, kindAccount, userKey(u))
+	ad, err := a.admit(ctx, kindAccount, passwordKey(u))
 	if err != nil {
+		return nil, err
+	}
+	if err := ad.share(ctx, userKey(u), true); err != nil {
 		return nil, err
 	}
 	if u.PasswordHash == "" || !a.hasher.Matches(u.PasswordHash, req.CurrentPassword) {

@@ -111,6 +111,10 @@ type admission struct {
 	// is unknown).
 	pair, total, address, known string
 	level                       int // how close the attempt is to a budget, in account attempts
+	// The user's own budgets (see share), from this client and from every
+	// client, and whether the attempt is over one of them.
+	userPair, userTotal string
+	overUser            bool
 }
 
 // bucket hashes a kind and a key: every key has one bounded size and no
@@ -175,6 +179,62 @@ func (t *throttle) admit(ctx context.Context, kind, key, address string) (*admis
 	return ad, nil
 }
 
+// share counts the attempt, once admit has let it through, against the
+// budgets of the user the account belongs to (userKey), shared by every
+// identifier they sign in with, from this client and (unless the client
+// is known) from every client. Admit's budgets are per identifier typed,
+// so that no refusal depends on whether the account exists, or on which
+// identifiers belong to one account; these bound the guesses at one
+// user's password whichever way in they take. Over one of them, refuse
+// says whether to answer RATE_LIMITED (a signed-in user changing their
+// password, who learns nothing from it); otherwise the attempt goes on
+// but cannot succeed (OverUser), answered as a wrong password is, so a
+// sign-in tells an unknown account and a known one apart no more than
+// before.
+func (ad *admission) share(ctx context.Context, userKey string, refuse bool) error {
+	if ad == nil {
+		return nil
+	}
+	t := ad.t
+	now := t.now()
+	expired := now.Add(-t.policy.Window)
+	if ad.address != "" {
+		ad.userPair = bucket(kindAccount+fromClient, userKey+"\x00"+ad.address)
+	} else {
+		ad.userPair = bucket(kindAccount+fromClient, userKey)
+	}
+	n, since, err := t.repo.Hit(ctx, ad.userPair, kindAccount+fromClient, now, expired)
+	if err != nil {
+		return err
+	}
+	over, overSince := n > t.policy.PerAccount, since
+	if ad.total != "" && t.policy.PerAccountTotal > 0 {
+		ad.userTotal = bucket(kindAccount, userKey)
+		m, since, err := t.repo.Hit(ctx, ad.userTotal, kindAccount, now, expired)
+		if err != nil {
+			return err
+		}
+		if m > t.policy.PerAccountTotal && !over {
+			over, overSince = true, since
+		}
+	}
+	if !over {
+		return nil
+	}
+	if refuse {
+		if err := t.refund(ctx, ad.address, ad.pair, ad.total, ad.userPair, ad.userTotal); err != nil {
+			return err
+		}
+		return t.refusal(overSince, now)
+	}
+	ad.overUser = true
+	return nil
+}
+
+// OverUser reports whether the attempt is over its user's budgets (share):
+// it must fail whatever the password.
+func (ad *admission) OverUser() bool { return ad != nil && ad.overUser }
+
 // level is n attempts of a budget of size as many attempts of one
 // account's budget from one client, rounded up.
 func (t *throttle) level(n, size int) int {
@@ -205,19 +265,24 @@ func (t *throttle) refusal(since, now time.Time) error {
 		With("retry_after_seconds", secs)
 }
 
-// succeeded resets the account's budget from this client, takes the
-// attempt back from the others, and marks the client known to the
-// account. The account's total is not reset: guesses spread over other
+// succeeded resets the account's budget, and its user's, from this
+// client, takes the attempt back from the others, and marks the client
+// known to the account. The account's total is not reset: guesses spread over other
 // clients stay counted.
 func (ad *admission) succeeded(ctx context.Context) error {
 	if ad == nil {
 		return nil
 	}
 	t := ad.t
-	if err := t.repo.Reset(ctx, ad.pair); err != nil {
-		return err
+	for _, b := range []string{ad.pair, ad.userPair} {
+		if b == "" {
+			continue
+		}
+		if err := t.repo.Reset(ctx, b); err != nil {
+			return err
+		}
 	}
-	if err := t.refund(ctx, ad.total, ad.address); err != nil {
+	if err := t.refund(ctx, ad.total, ad.userTotal, ad.address); err != nil {
 		return err
 	}
 	if ad.known == "" {

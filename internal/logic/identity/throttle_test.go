@@ -396,3 +396,36 @@ func TestUnknownSpellingsOfANumberShareOneBudget(t *testing.T) {
 		t.Fatalf("the sixth guess at an unknown number through another spelling: %s", last)
 	}
 }
+
+// TestSignInBudgetsTellNoAccountsApart: the answers to wrong passwords
+// through an account's email and then its phone are those through an
+// unknown email and then an unknown phone: a budget keyed by the user,
+// spent through the email, used to refuse the phone at once, and only
+// when both were one real account's. The user's budget still holds: past
+// it, the right password fails through either, answered as a wrong one.
+func TestSignInBudgetsTellNoAccountsApart(t *testing.T) {
+	w := newOrgWorld(t)
+	rep := w.reps[0]
+	answers := func(addr string, accounts ...string) []string {
+		ctx := fromAddr(context.Background(), addr)
+		var out []string
+		for _, account := range accounts {
+			for range 6 {
+				out = append(out, loginAnswer(t, w, ctx, account, "wrong password"))
+			}
+		}
+		return out
+	}
+	known := answers("192.0.2.20", *rep.Email, *rep.Phone)
+	unknown := answers("192.0.2.21", "nobody@acme.test", "+86 139 9999 0001")
+	if !slices.Equal(known, unknown) {
+		t.Fatalf("through one account's email and phone:\n%q\nthrough unknown ones:\n%q", known, unknown)
+	}
+	ctx := fromAddr(context.Background(), "192.0.2.22")
+	for range 5 {
+		loginAnswer(t, w, ctx, *rep.Email, "wrong password")
+	}
+	if a := loginAnswer(t, w, ctx, *rep.Phone, w.password); a != "UNAUTHENTICATED: the account or the password is wrong" {
+		t.Fatalf("the right password through the phone of an account over its budget: %s", a)
+	}
+}
