@@ -34,7 +34,7 @@ func newPrivacyDomain(dm *domain, convs *dao.Conversations) *privacyDomain {
 	repo := dao.NewPrivacy(dm.d.db)
 	cfg := dm.cfg.Privacy
 	o := privacy.RunnerOptions{
-		Batch: cfg.ErasureBatch, Lease: cfg.ErasureLease.Duration, Audit: dm.audit.writer,
+		Batch: cfg.ErasureBatch, Lease: cfg.ErasureLease.Duration, ConfirmWithin: cfg.ConfirmWithin.Duration, Audit: dm.audit.writer,
 		Settle: dm.search.indexer.RecentBound(), ConfirmOver: cfg.ConfirmOver, Store: pd.wal,
 	}
 	if r, ok := dm.search.engine.(search.Refresher); ok {

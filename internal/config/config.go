@@ -522,7 +522,7 @@ func Default() *Config {
 		Webhooks: defaultWebhooks(),
 		Apps:     defaultApps(),
 		Trackers: defaultTrackers(),
-		Privacy: Privacy{ConfirmOver: 100, ErasureBatch: 50, ErasureLease: Duration{30 * time.Second},
+		Privacy: Privacy{ConfirmOver: 100, ConfirmWithin: Duration{7 * 24 * time.Hour}, ErasureBatch: 50, ErasureLease: Duration{30 * time.Second},
 			RetentionEvery: Duration{24 * time.Hour}, RetentionPoll: Duration{time.Minute}},
 	}
 }

@@ -32,3 +32,19 @@ func TestEventStreamSettings(t *testing.T) {
 		}
 	}
 }
+
+// An erasure waits a week for its confirmation by default; a wait under a
+// minute is refused naming the key.
+func TestPrivacyConfirmWithin(t *testing.T) {
+	cfg, err := Parse("d.toml", nil, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Privacy.ConfirmWithin.Duration; got != 7*24*time.Hour {
+		t.Fatalf("privacy.confirm_within defaults to %s", got)
+	}
+	_, err = Parse("d.toml", []byte("[privacy]\nconfirm_within = \"30s\"\n"), noEnv)
+	if err == nil || !strings.Contains(err.Error(), "privacy.confirm_within: must be at least 1m (got 30s)") {
+		t.Fatalf("a confirmation window of 30s: %v", err)
+	}
+}

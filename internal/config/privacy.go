@@ -11,6 +11,10 @@ type Privacy struct {
 	// conversations than this due is made only with their number
 	// confirmed.
 	ConfirmOver int64 `toml:"confirm_over"`
+	// ConfirmWithin is how long a job waits for its confirmation: past
+	// it, the job ends failed and its identifier is forgotten, so a
+	// request nobody confirms does not keep a person's email or phone.
+	ConfirmWithin Duration `toml:"confirm_within"`
 	// ErasureBatch is the conversations an erasure deletes per transaction.
 	ErasureBatch int `toml:"erasure_batch"`
 	// ErasureLease is how long an instance holds an erasure job without
@@ -27,6 +31,8 @@ func (p Privacy) validate() error {
 	switch {
 	case p.ConfirmOver < 0:
 		return fmt.Errorf("privacy.confirm_over: must be >= 0 (got %d)", p.ConfirmOver)
+	case p.ConfirmWithin.Duration < 1e9*60:
+		return fmt.Errorf("privacy.confirm_within: must be at least 1m (got %s)", p.ConfirmWithin.Duration)
 	case p.ErasureBatch < 1 || p.ErasureBatch > 1000:
 		return fmt.Errorf("privacy.erasure_batch: must be 1..1000 (got %d)", p.ErasureBatch)
 	case p.ErasureLease.Duration < 1e9:

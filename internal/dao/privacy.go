@@ -410,6 +410,34 @@ func (p *Privacy) FinishErasure(ctx context.Context, id int64, owner, status, la
 	return nil
 }
 
+// ExpireUnconfirmed ends failed, with lastError and without their
+// identifier, the jobs that have waited for their confirmation since
+// before before, and returns them.
+func (p *Privacy) ExpireUnconfirmed(ctx context.Context, before time.Time, lastError string) ([]model.Erasure, error) {
+	var due []model.Erasure
+	db := conn(ctx, p.db)
+	if err := db.Where("status = ? AND updated_at < ?", model.ErasureAwaitingConfirmation, before.UTC()).Limit(100).Find(&due).Error; err != nil {
+		return nil, dbError(err, nil)
+	}
+	var out []model.Erasure
+	for _, e := range due {
+		now := dbNow()
+		// Only while it still waits, unconfirmed since before: a
+		// confirmation or a recount made meanwhile wins.
+		res := db.Exec("UPDATE privacy_erasures SET status = ?, subject = '', last_error = ?, finished_at = ?, updated_at = ? "+
+			"WHERE id = ? AND status = ? AND updated_at < ?",
+			model.ErasureFailed, clip.String(lastError, 1024), now, now, e.ID, model.ErasureAwaitingConfirmation, before.UTC())
+		if res.Error != nil {
+			return out, dbError(res.Error, nil)
+		}
+		if res.RowsAffected == 1 {
+			e.Status, e.Subject, e.LastError = model.ErasureFailed, "", lastError
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
 // KeepAnAdmin refuses to erase the tenant's last active admin: anonymising
 // disables the user, and nobody could manage the tenant afterwards. In a
 // transaction the admins' rows stay locked (on MySQL) until it ends, as

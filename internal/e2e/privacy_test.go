@@ -18,6 +18,7 @@ import (
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
 	"github.com/megaview/mgvcore/internal/http/controller"
 	"github.com/megaview/mgvcore/internal/model"
+	"github.com/megaview/mgvcore/internal/polltest"
 )
 
 // erasureOf reads an erasure job.
@@ -706,5 +707,33 @@ func TestPrivacySubjectsAreOriginIDsInCharactersOnMariaDB(t *testing.T) {
 		want(t, http.StatusAccepted, "").decode(t, &e)
 	if done := waitErasure(t, s, admin, e.ID, 30*time.Second); done.UsersAnonymised != 1 {
 		t.Fatalf("the erasure by the origin id: %+v, want the user anonymised", done)
+	}
+}
+
+// On the real binary, an erasure nobody confirms within
+// privacy.confirm_within ends failed and keeps no identifier.
+func TestErasureNotConfirmedInTimeEnds(t *testing.T) {
+	s, f, admin, p, tag := startErasing(t, map[string]string{"MGV_PRIVACY_CONFIRM_WITHIN": "1m", "MGV_PRIVACY_CONFIRM_OVER": "1"})
+	phone := "+861380014" + tag[:4]
+	customerCalls(t, p, f, phone, "words "+tag, tag, 2)
+	var e controller.ErasureJSON
+	authCall(t, s, http.MethodPost, "/api/v1/privacy/erasures", admin, map[string]any{"phone": phone}).want(t, http.StatusAccepted, "").decode(t, &e)
+	if e.Status != model.ErasureAwaitingConfirmation {
+		t.Fatalf("erasure: %+v", e)
+	}
+	if err := f.DB.Exec("UPDATE privacy_erasures SET updated_at = ? WHERE id = ?", time.Now().UTC().Add(-2*time.Minute), e.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+	var got controller.ErasureJSON
+	polltest.Until(t, 20*time.Second, 100*time.Millisecond, "the end of the unconfirmed job", func() bool {
+		got = erasureOf(t, s, admin, e.ID)
+		return got.Status == model.ErasureFailed
+	})
+	if !strings.Contains(got.LastError, "not confirmed within 1m0s") || got.ConversationsDeleted != 0 {
+		t.Fatalf("the ended job: %+v", got)
+	}
+	var subject string
+	if err := f.DB.Raw("SELECT subject FROM privacy_erasures WHERE id = ?", e.ID).Scan(&subject).Error; err != nil || subject != "" {
+		t.Fatalf("the ended job keeps its subject %q (%v)", subject, err)
 	}
 }

@@ -349,3 +349,45 @@ func TestErasureOfAUserNeverTakesAnotherPerson(t *testing.T) {
 		t.Fatalf("erasure by the user's origin id: %+v, want the user and no conversation", v)
 	}
 }
+
+// A job left waiting for its confirmation longer than ConfirmWithin ends
+// failed, forgetting whom it was to erase, with a record in the trail; a
+// confirmation then finds nothing waiting. A job waiting less is left.
+func TestErasureNotConfirmedInTimeForgetsItsSubject(t *testing.T) {
+	s := newScoped(t, "Guest Wu", 3, 1, 1, 10)
+	e := s.start(t, model.ErasureAwaitingConfirmation, 3)
+	r := privacy.NewRunner(s.repo, nil, noRevoker{}, dao.NewTransactor(s.db),
+		privacy.RunnerOptions{ConfirmWithin: time.Hour, Audit: s.audit}, zerolog.Nop())
+	ctx := context.Background()
+	stored := func() model.Erasure {
+		t.Helper()
+		var row model.Erasure
+		if err := s.db.First(&row, e.ID).Error; err != nil {
+			t.Fatal(err)
+		}
+		return row
+	}
+	if err := r.ExpireUnconfirmed(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := stored(); got.Status != model.ErasureAwaitingConfirmation || got.Subject != s.name {
+		t.Fatalf("a job waiting less than an hour: %s, subject %q", got.Status, got.Subject)
+	}
+	if err := s.db.Exec("UPDATE privacy_erasures SET updated_at = ? WHERE id = ?", time.Now().UTC().Add(-2*time.Hour), e.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := r.ExpireUnconfirmed(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := stored()
+	if got.Status != model.ErasureFailed || got.Subject != "" || got.FinishedAt == nil ||
+		!strings.Contains(got.LastError, "not confirmed within 1h0m0s (privacy.confirm_within)") {
+		t.Fatalf("a job waiting two hours: %s, subject %q, last error %q", got.Status, got.Subject, got.LastError)
+	}
+	if want := fmt.Sprintf("privacy.erasure.expire erasure %d ok", e.ID); !slices.Contains(s.audit.ops, want) {
+		t.Fatalf("trail %q, want %q", s.audit.ops, want)
+	}
+	if _, err := s.service.ConfirmErasure(s.admin, e.ID, 3); !errs.Is(err, errs.ReasonErasureNotAwaitingConfirmation) {
+		t.Fatalf("confirming the ended job: %v", err)
+	}
+}

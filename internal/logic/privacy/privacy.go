@@ -94,6 +94,10 @@ type Repo interface {
 	// ForgetErasure clears the subject of owner's pending job whose
 	// deletions and anonymisation are done; it then only ends.
 	ForgetErasure(ctx context.Context, id int64, owner string) error
+	// ExpireUnconfirmed ends failed, with lastError and without their
+	// subject, the jobs awaiting confirmation unchanged since before, and
+	// returns them.
+	ExpireUnconfirmed(ctx context.Context, before time.Time, lastError string) ([]model.Erasure, error)
 	// FinishErasure ends owner's job with status and forgets its subject.
 	FinishErasure(ctx context.Context, id int64, owner, status, lastError string) error
 }

@@ -29,6 +29,9 @@ type RunnerOptions struct {
 	Lease time.Duration
 	// Poll is how often an idle runner looks for jobs.
 	Poll time.Duration
+	// ConfirmWithin is how long a job waits for its confirmation before
+	// it ends failed, its subject forgotten (0: for ever).
+	ConfirmWithin time.Duration
 	// Audit takes a record of each job's end (nil: none), naming the job,
 	// never the person.
 	Audit audit.Recorder
@@ -176,7 +179,17 @@ func (r *Runner) Stop() {
 func (r *Runner) run(ctx context.Context, stop <-chan struct{}) {
 	t := time.NewTicker(r.o.Poll)
 	defer t.Stop()
+	// Unconfirmed jobs are looked for every minute, or every tenth of
+	// ConfirmWithin when that is shorter.
+	var expired time.Time
+	every := min(time.Minute, max(r.o.ConfirmWithin/10, time.Second))
 	for {
+		if time.Since(expired) >= every {
+			expired = time.Now()
+			if err := r.ExpireUnconfirmed(ctx); err != nil && ctx.Err() == nil {
+				r.log.Warn().Err(err).Msg("erasure: cannot end the jobs left unconfirmed; tried again in a minute")
+			}
+		}
 		for {
 			worked, err := r.RunOnce(ctx)
 			if err != nil && ctx.Err() == nil {
@@ -193,6 +206,26 @@ func (r *Runner) run(ctx context.Context, stop <-chan struct{}) {
 		case <-r.wake:
 		}
 	}
+}
+
+// ExpireUnconfirmed ends failed the jobs that waited for their
+// confirmation longer than ConfirmWithin, forgetting whom they were to
+// erase, and records each in the audit trail. Every worker of every
+// instance may run it: a job ends once.
+func (r *Runner) ExpireUnconfirmed(ctx context.Context) error {
+	if r.o.ConfirmWithin <= 0 {
+		return nil
+	}
+	ended, err := r.repo.ExpireUnconfirmed(ctx, time.Now().Add(-r.o.ConfirmWithin),
+		fmt.Sprintf("not confirmed within %s (privacy.confirm_within); request the erasure again", r.o.ConfirmWithin))
+	for _, e := range ended {
+		r.log.Info().Int64("erasure", e.ID).Int64("tenant_id", e.TenantID).Msg("erasure: not confirmed in time; ended")
+		if r.o.Audit != nil {
+			r.o.Audit.Record(ctx, audit.Record{TenantID: e.TenantID, ActorKind: audit.ActorSystem, Operation: "privacy.erasure.expire",
+				TargetType: "erasure", TargetID: strconv.FormatInt(e.ID, 10), Result: audit.ResultOK})
+		}
+	}
+	return err
 }
 
 // RunOnce claims one due job and works it to its end; it reports whether
