@@ -36,7 +36,7 @@ func (w *Webhooks) Create(ctx context.Context, s *model.WebhookSubscription, max
 	now := dbNow()
 	s.CreatedAt, s.UpdatedAt, s.NextAttemptAt, s.LeaseUntil, s.FailingSince = now, now, now, now, now
 	err := w.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := lockRow(tx, &model.App{}, "apps", s.AppID); err != nil {
+		if err := lockRow(tx, &model.App{}, "apps", s.AppID, errAppNotFound); err != nil {
 			return err
 		}
 		q := lockingRead(tx.Model(&model.WebhookSubscription{}).Where("tenant_id = ? AND app_id = ?", s.TenantID, s.AppID))
@@ -56,13 +56,25 @@ func (w *Webhooks) Create(ctx context.Context, s *model.WebhookSubscription, max
 
 // lockRow locks the row id of table (m's) until tx ends, so transactions
 // counting what hangs off it (an app's subscriptions, a subscription's
-// pending redeliveries) before adding one take turns.
-func lockRow(tx *gorm.DB, m any, table string, id int64) error {
+// pending redeliveries) before adding one take turns; it answers gone
+// when the row does not exist (deleted meanwhile), so nothing is added
+// under it.
+func lockRow(tx *gorm.DB, m any, table string, id int64, gone error) error {
 	if tx.Name() == "mysql" {
 		var ids []int64
-		return tx.Model(m).Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).Where("id = ?", id).Pluck("id", &ids).Error
+		if err := tx.Model(m).Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).Where("id = ?", id).Pluck("id", &ids).Error; err != nil {
+			return err
+		}
+		if len(ids) == 0 {
+			return gone
+		}
+		return nil
 	}
-	return tx.Exec("UPDATE "+table+" SET id = id WHERE id = ?", id).Error
+	res := tx.Exec("UPDATE "+table+" SET id = id WHERE id = ?", id)
+	if res.Error == nil && res.RowsAffected == 0 {
+		return gone
+	}
+	return res.Error
 }
 
 // lockingRead makes q a locking read on MySQL, which reads the latest
@@ -199,7 +211,7 @@ func (w *Webhooks) AddRedelivery(ctx context.Context, d *model.WebhookDelivery, 
 	d.CreatedAt, d.LastAttemptAt, d.NextAttemptAt = now, now, now
 	d.Redelivery, d.Status = true, model.DeliveryPending
 	err := w.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := lockRow(tx, &model.WebhookSubscription{}, "webhook_subscriptions", d.SubscriptionID); err != nil {
+		if err := lockRow(tx, &model.WebhookSubscription{}, "webhook_subscriptions", d.SubscriptionID, errSubscriptionNotFound); err != nil {
 			return err
 		}
 		var pending []int64

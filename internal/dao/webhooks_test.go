@@ -726,5 +726,17 @@ func TestAppDeleteTakesItsSubscriptions(t *testing.T) {
 		if err := apps.Delete(ctx, 1, a.ID); !errs.Is(err, errs.ReasonAppNotFound) {
 			t.Fatalf("deleting it again: %v, want APP_NOT_FOUND", err)
 		}
+		// Nothing is added under what is gone: a subscription of the
+		// deleted app (its token may still work on another instance for
+		// a moment), a redelivery of its deleted subscription.
+		late := model.WebhookSubscription{TenantID: 1, AppID: a.ID, URL: "https://r.example/late", EventTypes: "transcript.ready",
+			SecretSealed: "v1:x", Status: model.WebhookActive}
+		if err := w.Create(ctx, &late, 20); !errs.Is(err, errs.ReasonAppNotFound) {
+			t.Fatalf("a subscription of the deleted app: %v, want APP_NOT_FOUND", err)
+		}
+		err := w.AddRedelivery(ctx, &model.WebhookDelivery{TenantID: 1, SubscriptionID: s.ID, EventID: 2, EventType: "transcript.ready"}, 10)
+		if !errs.Is(err, errs.ReasonSubscriptionNotFound) {
+			t.Fatalf("a redelivery of the deleted subscription: %v, want SUBSCRIPTION_NOT_FOUND", err)
+		}
 	})
 }

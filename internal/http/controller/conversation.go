@@ -85,6 +85,7 @@ func (h Conversations) Transcript(c echo.Context) error {
 	w := &transcriptWriter{c: c, id: id}
 	ctx := c.Request().Context()
 	watch := watchRevocation(ctx, c.Response(), revocationRecheck)
+	defer func() { _ = watch.stop() }() // stopped below; this one is for a panic
 	matches, err := h.Reader.StreamTranscript(ctx, id, c.QueryParam("q"), w.sentence)
 	if revoked := watch.stop(); revoked != nil {
 		err = revoked

@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	gojson "github.com/goccy/go-json"
@@ -105,6 +106,7 @@ const revocationRecheck = time.Second
 // deadline to now, so the blocked write fails at once.
 type revocationWatch struct {
 	done, exited chan struct{}
+	stopped      sync.Once
 	revoked      error // set by the watch before exited closes
 }
 
@@ -139,9 +141,10 @@ func watchRevocation(ctx context.Context, w http.ResponseWriter, interval time.D
 }
 
 // stop ends the watch, and returns the refusal when it cut the call. Once
-// it returns, the watch touches the connection no more.
+// it returns, the watch touches the connection no more. It may be called
+// again (deferred, for a handler that panics).
 func (r *revocationWatch) stop() error {
-	close(r.done)
+	r.stopped.Do(func() { close(r.done) })
 	<-r.exited
 	return r.revoked
 }

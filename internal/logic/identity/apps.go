@@ -283,16 +283,18 @@ func (m *Apps) Enable(ctx context.Context, id int64) (*model.App, error) {
 	return app, m.write(ctx, &before, app, false, "")
 }
 
-// Delete removes an app and ends its tokens.
+// Delete ends an app's tokens and removes it. The tokens end first: a
+// deletion that fails afterwards leaves the app, its tokens ended, to be
+// deleted again, never a deleted app whose tokens still work.
 func (m *Apps) Delete(ctx context.Context, id int64) error {
 	_, app, err := m.find(ctx, id)
 	if err != nil {
 		return err
 	}
-	if err := m.apps.Delete(ctx, app.TenantID, app.ID); err != nil {
+	if err := m.revocations.Revoke(ctx, model.TokenVersionApp, app.TenantID, app.ID, RevokedAppDelete); err != nil {
 		return err
 	}
-	return m.revocations.Revoke(ctx, model.TokenVersionApp, app.TenantID, app.ID, RevokedAppDelete)
+	return m.apps.Delete(ctx, app.TenantID, app.ID)
 }
 
 // find checks the caller is an admin and finds the app in their tenant:

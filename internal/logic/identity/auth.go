@@ -196,8 +196,18 @@ func (a *Auth) Login(ctx context.Context, req LoginRequest) (*TokenPair, error) 
 	if err != nil && !errs.IsNotFound(err) {
 		return nil, err
 	}
-	ad, err := a.admit(ctx, kindAccount, signInKey(account))
+	// A user's budgets, and the clients known to them, are the user's
+	// whichever identifier was typed; an account nobody has is counted
+	// the same way under what was typed, so that both cost the same.
+	owner := "nobody\x00" + accountKey(account)
+	if u != nil {
+		owner = userKey(u)
+	}
+	ad, err := a.admitAs(ctx, kindAccount, signInKey(account), owner)
 	if err != nil {
+		return nil, err
+	}
+	if err := ad.share(ctx, owner, false); err != nil {
 		return nil, err
 	}
 	if u == nil {
@@ -210,9 +220,6 @@ func (a *Auth) Login(ctx context.Context, req LoginRequest) (*TokenPair, error) 
 	// typed.
 	audit.Actor(ctx, u.TenantID, audit.ActorUser, u.ID)
 	audit.Target(ctx, "user", strconv.FormatInt(u.ID, 10))
-	if err := ad.share(ctx, userKey(u), false); err != nil {
-		return nil, err
-	}
 	hash := u.PasswordHash
 	if hash == "" {
 		// Users mirrored from a partner have no password until one is set.
@@ -233,10 +240,17 @@ func (a *Auth) Login(ctx context.Context, req LoginRequest) (*TokenPair, error) 
 // admit counts a sign-in attempt against the caller's address and the
 // account; without a throttle every attempt is admitted.
 func (a *Auth) admit(ctx context.Context, kind, key string) (*admission, error) {
+	return a.admitAs(ctx, kind, key, key)
+}
+
+// admitAs is admit with the clients known to owner exempt from the
+// account's total (for a user, userKey: whichever identifier they signed
+// in with from there).
+func (a *Auth) admitAs(ctx context.Context, kind, key, owner string) (*admission, error) {
 	if a.throttle == nil {
 		return nil, nil
 	}
-	return a.throttle.admit(ctx, kind, key, a.clientAddr(ctx))
+	return a.throttle.admit(ctx, kind, key, owner, a.clientAddr(ctx))
 }
 
 // accountKey is the one form of a typed account that no user has, as the
@@ -597,12 +611,17 @@ func (a *Auth) ChangePassword(ctx context.Context, req ChangePasswordRequest) (*
 		return nil, err
 	}
 	// Guessing the current password here counts as guessing it at sign-in.
-	ad, err := a.admit(ctx, kindAccount, passwordKey(u))
+	key := passwordKey(u)
+	ad, err := a.admitAs(ctx, kindAccount, key, userKey(u))
 	if err != nil {
 		return nil, err
 	}
-	if err := ad.share(ctx, userKey(u), true); err != nil {
-		return nil, err
+	if key != userKey(u) {
+		// (A user with neither email nor phone is counted as the user
+		// already.)
+		if err := ad.share(ctx, userKey(u), true); err != nil {
+			return nil, err
+		}
 	}
 	if u.PasswordHash == "" || !a.hasher.Matches(u.PasswordHash, req.CurrentPassword) {
 		return nil, ad.failed(ctx, errs.InvalidArgument("current_password", "is not the account's password"))

@@ -34,8 +34,10 @@ type ThrottleRepo interface {
 // ThrottlePolicy is the sign-in budget. Each attempt is counted, before
 // the password is checked, against the client address, the account (for
 // an app: its app key) from that client, and the account from every
-// client together; an attempt over any budget is answered RATE_LIMITED
-// without a password check. A success resets the account's budget from
+// client together; an attempt over any of these budgets is answered
+// RATE_LIMITED without a password check. A sign-in is also counted
+// against its user's own budgets of the same sizes (admission.share):
+// past those it cannot succeed, and is answered as a wrong password. A success resets the account's budget from
 // its client and takes its attempt back from the others, so only failures
 // spend budgets; an attempt a budget refuses spends none of the others.
 // Failed answers slow down as an account or address nears its budget.
@@ -124,10 +126,11 @@ func bucket(kind, key string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// admit counts the attempt against the address, the account from this
-// client and, unless the client is known to the account, the account from
-// every client, and refuses it when any is over its budget.
-func (t *throttle) admit(ctx context.Context, kind, key, address string) (*admission, error) {
+// admit counts the attempt against the address, the account (key) from
+// this client and, unless the client is known to owner (the account's
+// user, or key itself), the account from every client, and refuses it
+// when any is over its budget.
+func (t *throttle) admit(ctx context.Context, kind, key, owner, address string) (*admission, error) {
 	now := t.now()
 	expired := now.Add(-t.policy.Window)
 	t.trim(ctx, now)
@@ -141,7 +144,7 @@ func (t *throttle) admit(ctx context.Context, kind, key, address string) (*admis
 	}
 	if address != "" {
 		ad.address = bucket(kindAddress, address)
-		ad.known = bucket(kindKnown, kind+"\x00"+key+"\x00"+address)
+		ad.known = bucket(kindKnown, kind+"\x00"+owner+"\x00"+address)
 		n, since, err := t.repo.Hit(ctx, ad.address, kindAddress, now, expired)
 		if err != nil {
 			return nil, err

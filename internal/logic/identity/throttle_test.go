@@ -185,6 +185,10 @@ func TestSigninCannotLockTheOwnerOut(t *testing.T) {
 	if r := try(home, w.password); r != "OK" {
 		t.Fatalf("the owner at home while the account is attacked: %s", r)
 	}
+	// The client is known to the user, whichever way in they take.
+	if _, err := w.auth.Login(fromAddr(context.Background(), home), identity.LoginRequest{Account: *w.reps[0].Phone, Password: w.password}); err != nil {
+		t.Fatalf("the owner at home, through their phone, while the account is attacked: %v", err)
+	}
 	// A client the account does not know waits for the window.
 	if r := try("192.0.2.99", w.password); r != "RATE_LIMITED" {
 		t.Fatalf("a new client during the attack: %s", r)
@@ -420,6 +424,16 @@ func TestSignInBudgetsTellNoAccountsApart(t *testing.T) {
 	unknown := answers("192.0.2.21", "nobody@acme.test", "+86 139 9999 0001")
 	if !slices.Equal(known, unknown) {
 		t.Fatalf("through one account's email and phone:\n%q\nthrough unknown ones:\n%q", known, unknown)
+	}
+	// Each wrong password costs the store as many counts for an account
+	// as for nobody's.
+	cost := func(addr, account string) int64 {
+		before := w.throttle.hits.Load()
+		loginAnswer(t, w, fromAddr(context.Background(), addr), account, "wrong password")
+		return w.throttle.hits.Load() - before
+	}
+	if known, unknown := cost("192.0.2.23", *rep.Email), cost("192.0.2.24", "nobody-else@acme.test"); known != unknown {
+		t.Fatalf("a wrong password costs %d counts for an account, %d for nobody's", known, unknown)
 	}
 	ctx := fromAddr(context.Background(), "192.0.2.22")
 	for range 5 {

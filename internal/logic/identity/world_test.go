@@ -112,7 +112,7 @@ type orgWorld struct {
 	appSecret    string
 	readOnlyApp  *model.App
 	readOnlyPass string
-	throttle     *dao.SigninThrottle
+	throttle     *countingThrottle
 	refresh      *hookedRefresh
 	appRepo      *dao.Apps
 	tx           *dao.Transactor
@@ -160,6 +160,18 @@ func clientAddr(ctx context.Context) string {
 	return addr
 }
 
+// countingThrottle counts the attempts the throttle store is asked to
+// count, each a write transaction.
+type countingThrottle struct {
+	*dao.SigninThrottle
+	hits atomic.Int64
+}
+
+func (c *countingThrottle) Hit(ctx context.Context, bucket, kind string, now, expired time.Time) (int, time.Time, error) {
+	c.hits.Add(1)
+	return c.SigninThrottle.Hit(ctx, bucket, kind, now, expired)
+}
+
 // testClock is the clock of the use cases, so a test can let refresh
 // tokens run out.
 type testClock struct {
@@ -180,7 +192,7 @@ func newOrgWorld(t testing.TB) *orgWorld {
 		clock:       &testClock{now: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)},
 		hasher:      &countingHasher{Bcrypt: identity.NewBcrypt(bcrypt.MinCost)},
 		password:    "correct horse battery",
-		throttle:    dao.NewSigninThrottle(db),
+		throttle:    &countingThrottle{SigninThrottle: dao.NewSigninThrottle(db)},
 		privacy:     dao.NewPrivacy(db),
 		sleeps:      &sleepLog{},
 	}

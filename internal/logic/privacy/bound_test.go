@@ -348,6 +348,20 @@ func TestErasureOfAUserNeverTakesAnotherPerson(t *testing.T) {
 	if !v.InternalUser || v.ConversationsTotal != 0 {
 		t.Fatalf("erasure by the user's origin id: %+v, want the user and no conversation", v)
 	}
+	// A name that outside speakers bear too erases them, and leaves the
+	// user of that name alone.
+	namesake := model.User{TenantID: s.tenant, Name: s.name, Role: model.RoleRep, Status: model.UserActive,
+		CreatedAt: time.Now().UTC(), UpdatedAt: time.Now().UTC()}
+	if err := s.db.Create(&namesake).Error; err != nil {
+		t.Fatal(err)
+	}
+	v, err = s.service.StartErasure(s.admin, privacy.Subject{Name: s.name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.InternalUser || v.ConversationsTotal != 3 {
+		t.Fatalf("erasure by a name outside speakers and a user bear: %+v, want the 3 conversations and no user", v)
+	}
 }
 
 // A job left waiting for its confirmation longer than ConfirmWithin ends

@@ -47,7 +47,8 @@ func erasureView(e model.Erasure) ErasureView {
 // conversation id, read with the count, and deletes none above it (a
 // conversation ingested later is for a later request). It runs in the
 // background; one deleting more than the confirmation threshold waits for
-// ConfirmErasure with its count. A name that is a user's is refused: users
+// ConfirmErasure with its count. A name erases only speakers who are not
+// users, and one that names no such speaker but a user is refused: users
 // are erased by their email, phone or origin user id. Admins only.
 func (s *Service) StartErasure(ctx context.Context, subject Subject) (ErasureView, error) {
 	sc, err := access.Require(ctx, access.Admin)
@@ -62,12 +63,6 @@ func (s *Service) StartErasure(ctx context.Context, subject Subject) (ErasureVie
 	if err != nil {
 		return ErasureView{}, err
 	}
-	if kind == model.SubjectName && user != nil {
-		// Names are not unique: erasing by one would anonymise whichever
-		// user bears it, or, as a speaker's name alone, erase nothing of
-		// the user while reporting done.
-		return ErasureView{}, errs.InvalidArgument("name", "this is the name of user %d of the tenant; erase a user by their email, phone or origin_user_id", user.ID)
-	}
 	names, err := externalNames(ctx, s.repo, sc.TenantID, kind, value)
 	if err != nil {
 		return ErasureView{}, err
@@ -75,6 +70,16 @@ func (s *Service) StartErasure(ctx context.Context, subject Subject) (ErasureVie
 	upTo, n, err := s.repo.ErasureScope(ctx, sc.TenantID, names)
 	if err != nil {
 		return ErasureView{}, err
+	}
+	if kind == model.SubjectName && user != nil {
+		// Names are not unique: a name erases only the speakers who are
+		// not users and bear it, never the user who does. One that
+		// names no such speaker would erase nothing of the user while
+		// reporting done.
+		if n == 0 {
+			return ErasureView{}, errs.InvalidArgument("name", "this is the name of user %d of the tenant, and of no speaker who is not a user; erase a user by their email, phone or origin_user_id", user.ID)
+		}
+		user = nil
 	}
 	e := model.Erasure{TenantID: sc.TenantID, RequestedBy: sc.UserID, SubjectKind: kind, Subject: value,
 		Status: model.ErasurePending, ConversationsTotal: n, ConversationsUpTo: &upTo}
