@@ -52,6 +52,15 @@ func (r *TokenVersions) bump(ctx context.Context, kind string, tenantID, subject
 	return r.Current(ctx, kind, subjectID)
 }
 
+// Restamp moves the changed_at of a raise to at, while the row still
+// holds version and an older stamp: a raise whose transaction committed
+// long after it was written is then read by the polls of other instances,
+// which look back only a few seconds.
+func (r *TokenVersions) Restamp(ctx context.Context, kind string, subjectID, version int64, at time.Time) error {
+	return dbError(conn(ctx, r.db).Exec("UPDATE token_versions SET changed_at = ? WHERE kind = ? AND subject_id = ? AND version = ? AND changed_at < ?",
+		at, kind, subjectID, version, at).Error, nil)
+}
+
 // Current is the token version of a user or an app: a zero version when
 // it was never raised.
 func (r *TokenVersions) Current(ctx context.Context, kind string, subjectID int64) (*model.TokenVersion, error) {

@@ -39,6 +39,9 @@ type TokenVersionRepo interface {
 	// ChangedSince lists the versions raised at or after since, and those
 	// whose grace ends at or after since.
 	ChangedSince(ctx context.Context, since time.Time) ([]model.TokenVersion, error)
+	// Restamp moves a raise's changed_at to at, while the row still holds
+	// version with an older stamp.
+	Restamp(ctx context.Context, kind string, subjectID, version int64, at time.Time) error
 }
 
 // Revocations refuses tokens signed before their user's or app's token
@@ -81,8 +84,9 @@ type versionEntry struct {
 }
 
 // pollOverlap is read again at each poll, before the previous poll began:
-// a raise committed late, or stamped by an instance whose clock is up to
-// this much behind, is still read.
+// a raise committed up to this much late, or stamped by an instance whose
+// clock is up to this much behind, is still read. A raise committed later
+// than restampAfter is stamped again at its commit (applyCommitted).
 const pollOverlap = 10 * time.Second
 
 // RevocationOptions tune Revocations.
@@ -211,12 +215,34 @@ func (r *Revocations) RevokeAfter(ctx context.Context, kind string, tenantID, id
 }
 
 // applyCommitted applies a raise written with ctx once it is committed.
+// A raise whose transaction committed more than restampAfter after it was
+// stamped is stamped again, now: the other instances' polls look back
+// only pollOverlap, and would never read it.
 func (r *Revocations) applyCommitted(ctx context.Context, v model.TokenVersion) {
 	if r.afterCommit == nil {
 		r.apply([]model.TokenVersion{v})
 		return
 	}
-	r.afterCommit(ctx, func() { r.apply([]model.TokenVersion{v}) })
+	r.afterCommit(ctx, func() {
+		r.apply([]model.TokenVersion{v})
+		if at := r.now(); at.Sub(v.ChangedAt) > restampAfter {
+			// After the commit, and without blocking it.
+			go r.restamp(v, at)
+		}
+	})
+}
+
+// restampAfter is how late a raise may commit before it is stamped again
+// (well within pollOverlap, which the polls look back).
+const restampAfter = pollOverlap / 4
+
+func (r *Revocations) restamp(v model.TokenVersion, at time.Time) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.repo.Restamp(ctx, v.Kind, v.SubjectID, v.Version, at); err != nil {
+		r.log.Error().Err(err).Str("kind", v.Kind).Int64("subject_id", v.SubjectID).
+			Msg("revocation committed late, and cannot be stamped again: other instances may not see it until the token expires")
+	}
 }
 
 func (r *Revocations) apply(rows []model.TokenVersion) {

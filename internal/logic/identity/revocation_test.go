@@ -10,6 +10,7 @@ import (
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/logic/identity"
 	"github.com/megaview/mgvcore/internal/model"
+	"github.com/megaview/mgvcore/internal/polltest"
 )
 
 // session signs u in and returns the pair.
@@ -527,4 +528,36 @@ func TestMoveRetriedAfterAFailedRevocationEndsTheTokens(t *testing.T) {
 	if after.Version <= before.Version {
 		t.Fatalf("token version %d after a move, %d before: the tokens were not ended", after.Version, before.Version)
 	}
+}
+
+// A raise whose transaction commits long after it was written (a large
+// department moved, a transaction held up by locks) is stamped again when
+// it commits: the other instances' polls look back only seconds before
+// their last one, and read it still.
+func TestARevocationCommittedLateReachesTheOtherInstances(t *testing.T) {
+	w := newOrgWorld(t)
+	rep := w.reps[0]
+	pair := w.session(t, rep)
+	here := identity.NewRevocations(w.versions, identity.RevocationOptions{Keep: 2 * time.Hour, Now: w.clock.Now, AfterCommit: w.tx.AfterCommit})
+	there := w.otherInstance(t)
+	err := w.tx.InTx(context.Background(), func(ctx context.Context) error {
+		if err := here.Revoke(ctx, model.TokenVersionUser, rep.TenantID, rep.ID, identity.RevokedLogout); err != nil {
+			return err
+		}
+		// The transaction goes on for half a minute; the other instance
+		// polls meanwhile, and sees nothing yet.
+		w.clock.Add(30 * time.Second)
+		return there.Poll(context.Background())
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.clock.Add(time.Second)
+	polltest.Until(t, 5*time.Second, 10*time.Millisecond, "the late raise, read by the other instance", func() bool {
+		if err := there.Poll(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return w.check(t, there, pair.AccessToken) != nil
+	})
+	wantRevoked(t, w.check(t, there, pair.AccessToken), "signed out")
 }
