@@ -96,11 +96,11 @@ func (p *Privacy) FindUser(ctx context.Context, tenantID int64, kind string, val
 }
 
 // CountComments counts the live comments a user wrote.
+// Deleted comments keep no text (DeleteComment), so these are all the
+// words of the user's that comments hold.
 func (p *Privacy) CountComments(ctx context.Context, tenantID, userID int64) (int64, error) {
 	var n int64
 	err := conn(ctx, p.db).Model(&model.Comment{}).Where("tenant_id = ? AND author_user_id = ? AND deleted_at IS NULL", tenantID, userID).Count(&n).Error
-	// Deleted comments keep no text (DeleteComment), so these are all the
-	// words of the user's that comments hold.
 	return n, dbError(err, nil)
 }
 

@@ -611,15 +611,15 @@ func (a *Auth) ChangePassword(ctx context.Context, req ChangePasswordRequest) (*
 		return nil, err
 	}
 	// Guessing the current password here counts as guessing it at sign-in.
-	key := passwordKey(u)
-	ad, err := a.admitAs(ctx, kindAccount, key, userKey(u))
+	key, owner := passwordKey(u), userKey(u)
+	ad, err := a.admitAs(ctx, kindAccount, key, owner)
 	if err != nil {
 		return nil, err
 	}
-	if key != userKey(u) {
+	if key != owner {
 		// (A user with neither email nor phone is counted as the user
 		// already.)
-		if err := ad.share(ctx, userKey(u), true); err != nil {
+		if err := ad.share(ctx, owner, true); err != nil {
 			return nil, err
 		}
 	}

@@ -37,9 +37,10 @@ type ThrottleRepo interface {
 // client together; an attempt over any of these budgets is answered
 // RATE_LIMITED without a password check. A sign-in is also counted
 // against its user's own budgets of the same sizes (admission.share):
-// past those it cannot succeed, and is answered as a wrong password. A success resets the account's budget from
-// its client and takes its attempt back from the others, so only failures
-// spend budgets; an attempt a budget refuses spends none of the others.
+// past those it cannot succeed, and is answered as a wrong password. A
+// success resets the account's budget from its client and takes its
+// attempt back from the others, so only failures spend budgets; an
+// attempt a budget refuses spends none of the others.
 // Failed answers slow down as an account or address nears its budget.
 //
 // The account's budget is per client so that nobody can lock an account
@@ -270,8 +271,8 @@ func (t *throttle) refusal(since, now time.Time) error {
 
 // succeeded resets the account's budget, and its user's, from this
 // client, takes the attempt back from the others, and marks the client
-// known to the account. The account's total is not reset: guesses spread over other
-// clients stay counted.
+// known to the account. The account's total is not reset: guesses spread
+// over other clients stay counted.
 func (ad *admission) succeeded(ctx context.Context) error {
 	if ad == nil {
 		return nil

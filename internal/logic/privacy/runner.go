@@ -109,6 +109,9 @@ type Runner struct {
 	// each claiming jobs under an owner of its own, so that no two of
 	// them ever hold one job.
 	siblings []*Runner
+	// sweeps is set on the first worker alone: it ends the jobs left
+	// unconfirmed, once per instance rather than once per worker.
+	sweeps bool
 }
 
 // NewRunner makes a runner; hooks run in the transaction ending each job.
@@ -133,6 +136,7 @@ func NewRunner(repo Repo, purger Purger, revoke Revoker, tx Transactor, o Runner
 			owner: newOwner(), wake: make(chan struct{}, 1), bg: newBackground()}
 	}
 	r := worker()
+	r.sweeps = true
 	for range o.Workers - 1 {
 		r.siblings = append(r.siblings, worker())
 	}
@@ -184,7 +188,7 @@ func (r *Runner) run(ctx context.Context, stop <-chan struct{}) {
 	var expired time.Time
 	every := min(time.Minute, max(r.o.ConfirmWithin/10, time.Second))
 	for {
-		if time.Since(expired) >= every {
+		if r.sweeps && time.Since(expired) >= every {
 			expired = time.Now()
 			if err := r.ExpireUnconfirmed(ctx); err != nil && ctx.Err() == nil {
 				r.log.Warn().Err(err).Msg("erasure: cannot end the jobs left unconfirmed; tried again in a minute")
@@ -210,8 +214,8 @@ func (r *Runner) run(ctx context.Context, stop <-chan struct{}) {
 
 // ExpireUnconfirmed ends failed the jobs that waited for their
 // confirmation longer than ConfirmWithin, forgetting whom they were to
-// erase, and records each in the audit trail. Every worker of every
-// instance may run it: a job ends once.
+// erase, and records each in the audit trail. The first worker of each
+// instance runs it; several instances may run it at once: a job ends once.
 func (r *Runner) ExpireUnconfirmed(ctx context.Context) error {
 	if r.o.ConfirmWithin <= 0 {
 		return nil
