@@ -214,6 +214,8 @@ func (p *Privacy) ClaimErasure(ctx context.Context, owner string, lease time.Dur
 		return nil, dbError(err, nil)
 	}
 	for _, e := range due {
+		// A job that was never claimed has the lease it was created with.
+		e.Resumed = !e.LeaseUntil.Equal(e.CreatedAt)
 		res := db.Exec("UPDATE privacy_erasures SET lease_owner = ?, lease_until = ?, updated_at = ? WHERE id = ? AND status = ? AND lease_until = ?",
 			owner, now.Add(lease), now, e.ID, model.ErasurePending, e.LeaseUntil)
 		if res.Error != nil {
@@ -257,6 +259,24 @@ func (p *Privacy) IndexRemovalPending(ctx context.Context, tenantID, mark int64)
 	err := conn(ctx, p.db).Raw("SELECT o.id FROM outbox AS o WHERE o.tenant_id = ? AND o.kind IN ? AND o.id <= ? AND "+
 		"NOT EXISTS (SELECT 1 FROM conversations AS c WHERE c.id = o.conversation_id) LIMIT 1", tenantID, searchKinds, mark).Scan(&ids).Error
 	return len(ids) > 0, dbError(err, nil)
+}
+
+// SearchJobsPending reports whether a search job of the tenant up to id
+// mark is left: the search index has not yet written, or removed, what
+// the tenant's conversations were when the job was queued.
+func (p *Privacy) SearchJobsPending(ctx context.Context, tenantID, mark int64) (bool, error) {
+	var ids []int64
+	err := conn(ctx, p.db).Raw("SELECT id FROM outbox WHERE tenant_id = ? AND kind IN ? AND id <= ? LIMIT 1", tenantID, searchKinds, mark).Scan(&ids).Error
+	return len(ids) > 0, dbError(err, nil)
+}
+
+// User returns a user of the tenant; nil when there is none.
+func (p *Privacy) User(ctx context.Context, tenantID, id int64) (*model.User, error) {
+	u, err := NewUsers(p.db).ByID(ctx, tenantID, id)
+	if errs.IsNotFound(err) {
+		return nil, nil
+	}
+	return u, err
 }
 
 // externalMatch is the participants who are not users named one of names,

@@ -19,6 +19,7 @@ import (
 	"github.com/megaview/mgvcore/internal/http/controller"
 	"github.com/megaview/mgvcore/internal/model"
 	"github.com/megaview/mgvcore/internal/polltest"
+	"google.golang.org/protobuf/types/known/structpb"
 )
 
 // erasureOf reads an erasure job.
@@ -170,6 +171,32 @@ func TestPrivacyLookupAndErasureOnMariaDBAndElasticsearch(t *testing.T) {
 		t.Fatalf("another tenant's lookup: %+v", h)
 	}
 
+	// A rep reads the number out in another call, titled and tagged
+	// with it, and a deal is named by it: free text the erasure redacts.
+	grouped := "138 0013 " + tag[:4]
+	mention := p.create("pii-mention-"+tag, f.Reps[1].ID, time.Date(2025, 5, 3, 2, 0, 0, 0, time.UTC), 60_000,
+		func(r *openv1.CreateConversationRequest) {
+			r.Title = "callback 1380013" + tag[:4]
+			data, err := structpb.NewStruct(map[string]any{"callback": "+86-138-0013-" + tag[:4]})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.CustomData = data
+		})
+	if _, err := p.put(mention, []*openv1.Sentence{sentence(0, "rep", "I will call you on "+grouped+" tomorrow, ref"+tag),
+		sentence(1, "cust", "ok")}, 10); err != nil {
+		t.Fatal(err)
+	}
+	dealAccount := "Acct " + grouped
+	if _, err := p.deals.UpsertDeal(p.ctx, &openv1.UpsertDealRequest{OriginDealId: "pii-deal-" + tag, Name: "renewal " + tag, AccountName: dealAccount}); err != nil {
+		t.Fatal(err)
+	}
+	waitSearch(t, s, admin, "ref"+tag, 1, 30*time.Second)
+	if found := indexHolding(t, s, grouped); len(found) == 0 {
+		t.Fatal("the index holds no mention of the number before the erasure: the check below would prove nothing")
+	}
+	mentions := []string{"1380013" + tag[:4], grouped, "138-0013-" + tag[:4]}
+
 	// Three conversations is over confirm_over (2): the job waits for
 	// the count.
 	var e controller.ErasureJSON
@@ -193,6 +220,16 @@ func TestPrivacyLookupAndErasureOnMariaDBAndElasticsearch(t *testing.T) {
 	for _, id := range calls {
 		wantNoRows(t, f, id)
 	}
+	// The call that mentions the number stays, without it.
+	if rows := conversationRows(t, f, mention); rows["conversations"] != 1 || rows["transcript_parts"] == 0 {
+		t.Fatalf("the call that mentions the number did not stay: %v", rows)
+	}
+	if found := append(tablesHolding(t, f, mentions...), indexHolding(t, s, mentions...)...); len(found) > 0 {
+		t.Errorf("the number is still written after its erasure: %s", strings.Join(found, "; "))
+	}
+	if found := indexHolding(t, s, "ref"+tag); len(found) != 1 {
+		t.Errorf("the redacted call is not in the index once: %v", found)
+	}
 
 	// An internal user: anonymised, their conversations stay.
 	u := f.Reps[3]
@@ -207,6 +244,10 @@ func TestPrivacyLookupAndErasureOnMariaDBAndElasticsearch(t *testing.T) {
 	}
 	authCall(t, s, http.MethodPost, fmt.Sprintf("/api/v1/conversations/%d/comments", kept), userToken,
 		map[string]any{"start_ms": 0, "text": "follow up: call me on " + userPhone + " about note" + tag}).want(t, http.StatusCreated, "")
+	// Another user writes the user's address and number in a comment of
+	// their own: it stays, without them.
+	authCall(t, s, http.MethodPost, fmt.Sprintf("/api/v1/conversations/%d/comments", kept), admin,
+		map[string]any{"start_ms": 0, "text": "ask " + strings.ToUpper(*u.Email) + " or 139-0013-" + tag[:4] + " ok" + tag}).want(t, http.StatusCreated, "")
 	h = lookup(t, s, admin, map[string]any{"origin_user_id": "hr-" + tag})
 	if h.User == nil || h.User.ID != u.ID || h.User.Name != name || h.Conversations != 1 || h.ExternalConversations != 0 ||
 		h.CommentsAuthored != 1 || h.SentencesSpoken != 1 {
@@ -220,7 +261,7 @@ func TestPrivacyLookupAndErasureOnMariaDBAndElasticsearch(t *testing.T) {
 	if done := waitErasure(t, s, admin, e.ID, 30*time.Second); done.UsersAnonymised != 1 {
 		t.Fatalf("erasure of a user done: %+v", done)
 	}
-	if rows := conversationRows(t, f, kept); rows["conversations"] != 1 || rows["transcript_parts"] == 0 || rows["comments"] != 1 {
+	if rows := conversationRows(t, f, kept); rows["conversations"] != 1 || rows["transcript_parts"] == 0 || rows["comments"] != 2 {
 		t.Fatalf("the user's conversation did not stay: %v", rows)
 	}
 	authCall(t, s, http.MethodGet, "/api/v1/me", userToken, nil).want(t, http.StatusUnauthorized, "")
@@ -236,8 +277,13 @@ func TestPrivacyLookupAndErasureOnMariaDBAndElasticsearch(t *testing.T) {
 			t.Errorf("the erased user is still named %q", pt.Name)
 		}
 	}
-	if found := tablesHolding(t, f, name, userPhone, *u.Email, "hr-"+tag, phone, "acct"+tag, "note"+tag); len(found) > 0 {
+	if found := tablesHolding(t, f, append(mentions, name, userPhone, *u.Email, "hr-"+tag, phone, "acct"+tag, "note"+tag, "1390013"+tag[:4], "139-0013-"+tag[:4])...); len(found) > 0 {
 		t.Errorf("after erasure: %s", strings.Join(found, "; "))
+	}
+	var comments []string
+	if err := f.DB.Raw("SELECT text FROM comments WHERE conversation_id = ? AND text <> ''", kept).Scan(&comments).Error; err != nil ||
+		len(comments) != 1 || comments[0] != "ask [erased] or [erased] ok"+tag {
+		t.Errorf("the other user's comment after the erasure: %q %v", comments, err)
 	}
 	if h := lookup(t, s, admin, map[string]any{"email": *u.Email}); h.User != nil || h.Conversations != 0 {
 		t.Errorf("a lookup still finds the erased user: %+v", h)
@@ -279,7 +325,7 @@ func TestPrivacyLookupAndErasureOnMariaDBAndElasticsearch(t *testing.T) {
 			time.Sleep(200 * time.Millisecond)
 		}
 	}
-	if found := tablesHolding(t, f, name, userPhone, *u.Email, "hr-"+tag, phone, "acct"+tag, "note"+tag); len(found) > 0 {
+	if found := tablesHolding(t, f, append(mentions, name, userPhone, *u.Email, "hr-"+tag, phone, "acct"+tag, "note"+tag, "139-0013-"+tag[:4])...); len(found) > 0 {
 		t.Errorf("after erasure, with the trail written: %s", strings.Join(found, "; "))
 	}
 }

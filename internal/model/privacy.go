@@ -40,6 +40,10 @@ type Erasure struct {
 	// job was requested: it deletes no conversation above it. Nil for a
 	// job from before migration 0016 that has not been taken up since.
 	ConversationsUpTo *int64
+	// Resumed is set by a claim of a job that was claimed before (by a
+	// process that stopped or died, or before the job waited for its
+	// confirmation): what that claim did is not known. Not stored.
+	Resumed bool `gorm:"-"`
 }
 
 // TableName is privacy_erasures.

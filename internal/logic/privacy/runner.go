@@ -11,6 +11,7 @@ import (
 
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/logic/audit"
+	"github.com/megaview/mgvcore/internal/logic/identity"
 	"github.com/megaview/mgvcore/internal/model"
 )
 
@@ -414,8 +415,14 @@ func (r *Runner) erase(ctx context.Context, e *model.Erasure) error {
 		}
 		e.ConversationsDeleted += int64(n)
 	}
-	if e.ConversationsDeleted > 0 {
-		if err := r.settle(ctx, e); err != nil {
+	scanned, redacted, err := r.redactMentions(ctx, e, upTo)
+	if err != nil {
+		return err
+	}
+	// A job resumed may have redacted mentions before it stopped, whose
+	// re-indexing it waits for as well.
+	if e.ConversationsDeleted > 0 || redacted > 0 || scanned && e.Resumed {
+		if err := r.settle(ctx, e, scanned); err != nil {
 			return err
 		}
 	}
@@ -501,7 +508,9 @@ func (r *Runner) recount(ctx context.Context, e *model.Erasure, upTo int64, name
 // waits the whole Settle again and marks the outbox when it resumes: when
 // the deletions ended and which jobs they wrote are not recorded, and
 // waiting longer is safe.
-func (r *Runner) settle(ctx context.Context, e *model.Erasure) error {
+// With all, it waits for every search job of the tenant up to the mark
+// (the re-indexing of the conversations whose mentions were redacted).
+func (r *Runner) settle(ctx context.Context, e *model.Erasure, all bool) error {
 	start := time.Now()
 	end := start.Add(r.o.Settle)
 	mark, err := r.repo.OutboxMark(ctx)
@@ -512,7 +521,7 @@ func (r *Runner) settle(ctx context.Context, e *model.Erasure) error {
 	var removed time.Time // when the index was first seen to have removed them
 	for {
 		if !indexed {
-			if indexed, err = r.indexed(ctx, e.TenantID, mark, &removed); err != nil {
+			if indexed, err = r.indexed(ctx, e.TenantID, mark, all, &removed); err != nil {
 				return err
 			}
 		}
@@ -553,14 +562,19 @@ func (r *Runner) settle(ctx context.Context, e *model.Erasure) error {
 }
 
 // indexed reports whether the search index has removed every conversation
-// of the tenant deleted up to outbox job mark, refreshed so that searches
-// see it; removed keeps when the removals were first seen done. A refresh
+// of the tenant deleted up to outbox job mark (with all, done every search
+// job of the tenant up to it), refreshed so that searches see it; removed
+// keeps when the removals were first seen done. A refresh
 // that fails (the engine is down again) is tried again at the next look;
 // one that keeps failing is given up two of the engine's own refresh
 // intervals after the removals, which have become searchable by then.
-func (r *Runner) indexed(ctx context.Context, tenantID, mark int64, removed *time.Time) (bool, error) {
-	pending, err := r.repo.IndexRemovalPending(ctx, tenantID, mark)
-	if err != nil || pending {
+func (r *Runner) indexed(ctx context.Context, tenantID, mark int64, all bool, removed *time.Time) (bool, error) {
+	pending := r.repo.IndexRemovalPending
+	if all {
+		pending = r.repo.SearchJobsPending
+	}
+	left, err := pending(ctx, tenantID, mark)
+	if err != nil || left {
 		return false, err
 	}
 	if r.o.Refresher == nil {
@@ -582,4 +596,103 @@ func (r *Runner) indexed(ctx context.Context, tenantID, mark int64, removed *tim
 		return false, nil
 	}
 	return true, nil
+}
+
+// mentionBatch is how many conversations, or deals, an erasure reads for
+// mentions of the person at a time.
+const mentionBatch = 100
+
+// redactMentions writes Redacted wherever free text of the tenant writes
+// the person's email address or phone number (the subject's, and the
+// internal user's own): in the conversations up to the job's bound and in
+// every deal. It reads the conversations a batch at a time and rewrites
+// those with a mention in one transaction with the renewal of the job's
+// lease. Reading again from the start is harmless, so a job resumed reads
+// everything again. scanned is false when the job's subject names no
+// email address or phone number (a name, an origin id of no user);
+// redacted is the conversations rewritten.
+func (r *Runner) redactMentions(ctx context.Context, e *model.Erasure, upTo int64) (scanned bool, redacted int, err error) {
+	m, err := r.mentionsOf(ctx, e)
+	if m == nil || err != nil {
+		return false, 0, err
+	}
+	renew := func(ctx context.Context) error {
+		ok, err := r.repo.ErasureProgress(ctx, e.ID, r.owner, 0, r.o.Lease)
+		if err == nil && !ok {
+			err = errLeaseLost
+		}
+		return err
+	}
+	for after := int64(0); ; {
+		found, last, err := r.repo.FindMentions(ctx, e.TenantID, after, upTo, mentionBatch, m.In)
+		if err != nil || last == 0 {
+			return true, redacted, err
+		}
+		after = last
+		var n int
+		if err := r.tx.InTx(ctx, func(ctx context.Context) error {
+			var err error
+			if n, err = r.repo.RedactConversations(ctx, e.TenantID, found, m.Redact); err != nil {
+				return err
+			}
+			return renew(ctx)
+		}); err != nil {
+			return true, redacted, err
+		}
+		redacted += n
+		if last == upTo {
+			break
+		}
+	}
+	deals := 0
+	for after := int64(0); ; {
+		var last int64
+		var n int
+		if err := r.tx.InTx(ctx, func(ctx context.Context) error {
+			var err error
+			if last, n, err = r.repo.RedactDeals(ctx, e.TenantID, after, mentionBatch, m.Redact); err != nil {
+				return err
+			}
+			return renew(ctx)
+		}); err != nil {
+			return true, redacted, err
+		}
+		deals += n
+		if last == 0 {
+			break
+		}
+		after = last
+	}
+	if redacted > 0 || deals > 0 {
+		r.log.Info().Int64("erasure", e.ID).Int64("tenant_id", e.TenantID).Int("conversations", redacted).Int("deals", deals).
+			Msg("erasure: the person's email address or phone number was written in free text; redacted")
+	}
+	return true, redacted, nil
+}
+
+// mentionsOf finds the job's email address or phone number, and its
+// internal user's own; nil when there is none to find.
+func (r *Runner) mentionsOf(ctx context.Context, e *model.Erasure) (*mentions, error) {
+	var emails, phones []string
+	switch e.SubjectKind {
+	case model.SubjectEmail:
+		emails = append(emails, e.Subject)
+	case model.SubjectPhone:
+		phones = append(phones, e.Subject)
+	}
+	if e.UserID != 0 {
+		u, err := r.repo.User(ctx, e.TenantID, e.UserID)
+		if err != nil {
+			return nil, err
+		}
+		if u != nil && u.Email != nil && *u.Email != "" {
+			emails = append(emails, identity.NormalizeEmail(*u.Email))
+		}
+		if u != nil && u.Phone != nil {
+			if v, ok := identity.NormalizePhone(*u.Phone); ok {
+				phones = append(phones, v)
+			}
+		}
+	}
+	return newMentions(emails, phones), nil
 }

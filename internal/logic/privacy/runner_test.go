@@ -278,6 +278,21 @@ func startIndexer(t *testing.T, db *gorm.DB, tenant int64) *indexer {
 	return ix
 }
 
+// catchUp brings the indexer up and waits for the job run on errc to end
+// without error.
+func (ix *indexer) catchUp(t *testing.T, errc <-chan error) {
+	t.Helper()
+	ix.down.Store(false)
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the job is not done 5 s after the index caught up")
+	}
+}
+
 // refresher stands for the search engine's refresh: it fails the first
 // fail calls, and notes a call made while a removal of the tenant was
 // still in the outbox (one the refresh could not have made searchable).
@@ -359,15 +374,7 @@ func TestErasureIsDoneOnlyOnceTheIndexRemovedItsConversations(t *testing.T) {
 		t.Fatalf("refreshed %d times before the removals were done", n)
 	}
 
-	c.index.down.Store(false)
-	select {
-	case err := <-errc:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the job is not done 5 s after the index caught up")
-	}
+	c.index.catchUp(t, errc)
 	e, err := c.repo.GetErasure(ctx, c.tenant, c.job.ID)
 	if err != nil || e.Status != model.ErasureDone || e.ConversationsDeleted != 3 || e.FinishedAt == nil {
 		t.Fatalf("job: %+v %v", e, err)

@@ -1,0 +1,352 @@
+package dao
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	json "github.com/goccy/go-json"
+	"gorm.io/gorm"
+
+	"github.com/megaview/mgvcore/internal/model"
+)
+
+// The free text an erasure looks through for mentions of the person: a
+// conversation's title and custom data, its transcript, the names of its
+// speakers who are not users and its comments, and a deal's name and
+// account name. Names and comments are cut to their columns after a
+// redaction, in characters.
+const (
+	titleChars   = 255
+	nameChars    = 255
+	commentChars = 2000
+)
+
+// FindMentions reads the free text of up to limit of the tenant's
+// conversations with ids above after and up to upTo, in id order, and
+// returns those where in finds a mention, with the last id read (0 when
+// none was left). A transcript part is given to in as the JSON it is
+// stored as, and decoded only when that JSON escapes characters, whose
+// text in would otherwise not see as written.
+func (p *Privacy) FindMentions(ctx context.Context, tenantID, after, upTo int64, limit int, in func(text string) bool) (found []int64, last int64, err error) {
+	db := conn(ctx, p.db)
+	var convs []struct {
+		ID         int64
+		Title      string
+		CustomData sql.NullString
+	}
+	err = db.Raw("SELECT id, title, custom_data FROM conversations WHERE tenant_id = ? AND id > ? AND id <= ? ORDER BY id LIMIT ?",
+		tenantID, after, upTo, limit).Scan(&convs).Error
+	if err != nil || len(convs) == 0 {
+		return nil, 0, dbError(err, nil)
+	}
+	ids := make([]int64, len(convs))
+	hit := map[int64]bool{}
+	for i, c := range convs {
+		ids[i] = c.ID
+		if in(c.Title) || mentionedInJSON(c.CustomData.String, in) {
+			hit[c.ID] = true
+		}
+	}
+	texts := func(q string) error {
+		rows, err := db.Raw(q, tenantID, ids).Rows()
+		if err != nil {
+			return err
+		}
+		defer func() { _ = rows.Close() }()
+		for rows.Next() {
+			var id int64
+			var text []byte
+			if err := rows.Scan(&id, &text); err != nil {
+				return err
+			}
+			if !hit[id] && mentionedIn(text, in) {
+				hit[id] = true
+			}
+		}
+		return rows.Err()
+	}
+	for _, q := range []string{
+		"SELECT conversation_id, sentences FROM transcript_parts WHERE tenant_id = ? AND conversation_id IN ?",
+		"SELECT conversation_id, name FROM participants WHERE tenant_id = ? AND conversation_id IN ? AND user_id IS NULL AND name <> ''",
+		"SELECT conversation_id, text FROM comments WHERE tenant_id = ? AND conversation_id IN ? AND text <> ''",
+	} {
+		if err := texts(q); err != nil {
+			return nil, 0, dbError(err, nil)
+		}
+	}
+	for _, id := range ids {
+		if hit[id] {
+			found = append(found, id)
+		}
+	}
+	return found, ids[len(ids)-1], nil
+}
+
+// mentionedIn applies in to text, or to the sentences of a transcript
+// part whose JSON escapes characters (a comment or a name is never JSON:
+// it holds no `\u`, or is given whole as well).
+func mentionedIn(text []byte, in func(string) bool) bool {
+	s := string(text)
+	if in(s) {
+		return true
+	}
+	if !strings.Contains(s, `\u`) {
+		return false
+	}
+	run, err := decodePart(text)
+	if err != nil {
+		return false
+	}
+	for _, st := range run {
+		if in(st.Text) {
+			return true
+		}
+	}
+	return false
+}
+
+// mentionedInJSON applies in to a JSON document as written and, when it
+// escapes characters, to each of its keys and strings decoded.
+func mentionedInJSON(doc string, in func(string) bool) bool {
+	if in(doc) {
+		return true
+	}
+	if !strings.Contains(doc, `\u`) {
+		return false
+	}
+	found := false
+	var v any
+	if json.Unmarshal([]byte(doc), &v) == nil {
+		walkStrings(v, func(s string) string {
+			found = found || in(s)
+			return s
+		})
+	}
+	return found
+}
+
+// redactJSON applies redact to a JSON document as written and, when it
+// escapes characters, to each of its keys and strings decoded, encoding
+// it again if that changed any.
+func redactJSON(doc string, redact func(string) (string, bool)) (string, bool, error) {
+	out, changed := redact(doc)
+	if !strings.Contains(out, `\u`) {
+		return out, changed, nil
+	}
+	var v any
+	if json.Unmarshal([]byte(out), &v) != nil {
+		return out, changed, nil // not JSON: redacted as text
+	}
+	inner := false
+	v = walkStrings(v, func(s string) string {
+		r, ok := redact(s)
+		inner = inner || ok
+		return r
+	})
+	if !inner {
+		return out, changed, nil
+	}
+	data, err := json.Marshal(v)
+	return string(data), true, err
+}
+
+// walkStrings replaces every key and string of a decoded JSON value by fn
+// of it.
+func walkStrings(v any, fn func(string) string) any {
+	switch x := v.(type) {
+	case string:
+		return fn(x)
+	case []any:
+		for i := range x {
+			x[i] = walkStrings(x[i], fn)
+		}
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[fn(k)] = walkStrings(e, fn)
+		}
+		return out
+	}
+	return v
+}
+
+// RedactConversations rewrites the free text of the tenant's conversations
+// ids with redact, in the transaction ctx carries: titles, custom data,
+// transcripts, the names of speakers who are not users, comments. Each
+// conversation's row is written first, its transcript version raised,
+// which locks it against a concurrent transcript write (which waits, and
+// then writes a version above it) and tells every instance's indexer that
+// the transcript it may keep is stale; its re-indexing is queued. It
+// returns how many conversations had a mention.
+func (p *Privacy) RedactConversations(ctx context.Context, tenantID int64, ids []int64, redact func(string) (string, bool)) (int, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	db := conn(ctx, p.db)
+	now := dbNow()
+	if err := db.Exec("UPDATE conversations SET transcript_version = transcript_version + 1, updated_at = ? WHERE tenant_id = ? AND id IN ?",
+		now, tenantID, ids).Error; err != nil {
+		return 0, dbError(err, nil)
+	}
+	var convs []model.Conversation
+	if err := db.Select("id, tenant_id, title, custom_data, transcript_version").Where("tenant_id = ? AND id IN ?", tenantID, ids).
+		Order("id").Find(&convs).Error; err != nil {
+		return 0, dbError(err, nil)
+	}
+	changed := map[int64]bool{}
+	jobs := make([]model.OutboxJob, 0, len(convs))
+	for _, c := range convs {
+		jobs = append(jobs, model.OutboxJob{TenantID: tenantID, Kind: model.OutboxTranscript, ConversationID: c.ID, Version: c.TranscriptVersion})
+		title, t := redact(c.Title)
+		data, d, err := redactJSON(c.CustomData, redact)
+		if err != nil {
+			return 0, fmt.Errorf("conversation %d custom_data: %w", c.ID, err)
+		}
+		if !t && !d {
+			continue
+		}
+		changed[c.ID] = true
+		if err := db.Exec("UPDATE conversations SET title = ?, custom_data = ? WHERE id = ?", runes(title, titleChars), data, c.ID).Error; err != nil {
+			return 0, dbError(err, nil)
+		}
+	}
+	if err := redactParts(db, tenantID, ids, redact, changed); err != nil {
+		return 0, dbError(err, nil)
+	}
+	for _, col := range []struct {
+		table, column, where string
+		chars                int
+	}{
+		{"participants", "name", "user_id IS NULL AND name <> ''", nameChars},
+		{"comments", "text", "text <> ''", commentChars},
+	} {
+		q := fmt.Sprintf("SELECT id, conversation_id, %s FROM %s WHERE tenant_id = ? AND conversation_id IN ? AND %s", col.column, col.table, col.where)
+		err := redactRows(db, q, []any{tenantID, ids}, func(cid int64, text string) (string, bool) {
+			out, ok := redact(text)
+			if ok {
+				changed[cid] = true
+			}
+			return runes(out, col.chars), ok
+		}, fmt.Sprintf("UPDATE %s SET %s = ? WHERE id = ?", col.table, col.column))
+		if err != nil {
+			return 0, dbError(err, nil)
+		}
+	}
+	return len(changed), dbError(enqueue(db, jobs...), nil)
+}
+
+// redactParts rewrites the transcript parts of ids that hold a mention,
+// marking their conversations changed.
+func redactParts(db *gorm.DB, tenantID int64, ids []int64, redact func(string) (string, bool), changed map[int64]bool) error {
+	type part struct {
+		ConversationID int64
+		Part           int
+		Sentences      []byte
+	}
+	var parts []part
+	if err := db.Raw("SELECT conversation_id, part, sentences FROM transcript_parts WHERE tenant_id = ? AND conversation_id IN ? ORDER BY conversation_id, part",
+		tenantID, ids).Scan(&parts).Error; err != nil {
+		return err
+	}
+	for _, pt := range parts {
+		run, err := decodePart(pt.Sentences)
+		if err != nil {
+			return fmt.Errorf("conversation %d part %d: %w", pt.ConversationID, pt.Part, err)
+		}
+		hit := false
+		for i := range run {
+			if text, ok := redact(run[i].Text); ok {
+				run[i].Text, hit = text, true
+			}
+		}
+		if !hit {
+			continue
+		}
+		changed[pt.ConversationID] = true
+		data, err := json.Marshal(run)
+		if err != nil {
+			return fmt.Errorf("encoding transcript part: %w", err)
+		}
+		if err := db.Exec("UPDATE transcript_parts SET sentences = ? WHERE conversation_id = ? AND part = ?", string(data), pt.ConversationID, pt.Part).Error; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// redactRows runs query, which selects a row's id, its conversation's id
+// and a text, and writes update (text, id) for each row whose text fn
+// changes.
+func redactRows(db *gorm.DB, query string, args []any, fn func(conversationID int64, text string) (string, bool), update string) error {
+	type row struct {
+		ID, ConversationID int64
+		Text               string
+	}
+	var rows []row
+	r, err := db.Raw(query, args...).Rows()
+	if err != nil {
+		return err
+	}
+	for r.Next() {
+		var x row
+		if err := r.Scan(&x.ID, &x.ConversationID, &x.Text); err != nil {
+			return errors.Join(err, r.Close())
+		}
+		rows = append(rows, x)
+	}
+	if err := errors.Join(r.Err(), r.Close()); err != nil {
+		return err
+	}
+	for _, x := range rows {
+		if text, ok := fn(x.ConversationID, x.Text); ok {
+			if err := db.Exec(update, text, x.ID).Error; err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// RedactDeals rewrites the names and account names of up to limit of the
+// tenant's deals with ids above after, in id order, with redact, and
+// returns the last id read (0 when none was left) and how many deals had
+// a mention. A deal's row is written only while it still holds what was
+// read, so a concurrent upsert wins (and an erasure requested after it
+// finds what it wrote).
+func (p *Privacy) RedactDeals(ctx context.Context, tenantID, after int64, limit int, redact func(string) (string, bool)) (last int64, n int, err error) {
+	db := conn(ctx, p.db)
+	var deals []model.Deal
+	if err := db.Select("id, name, account_name").Where("tenant_id = ? AND id > ?", tenantID, after).Order("id").Limit(limit).Find(&deals).Error; err != nil {
+		return 0, 0, dbError(err, nil)
+	}
+	for _, d := range deals {
+		last = d.ID
+		name, a := redact(d.Name)
+		account, b := redact(d.AccountName)
+		if !a && !b {
+			continue
+		}
+		n++
+		err := db.Exec("UPDATE deals SET name = ?, account_name = ?, updated_at = ? WHERE id = ? AND name = ? AND account_name = ?",
+			runes(name, nameChars), runes(account, nameChars), dbNow(), d.ID, d.Name, d.AccountName).Error
+		if err != nil {
+			return 0, 0, dbError(err, nil)
+		}
+	}
+	return last, n, nil
+}
+
+// runes is s cut to at most n characters.
+func runes(s string, n int) string {
+	i := 0
+	for at := range s {
+		if i == n {
+			return s[:at]
+		}
+		i++
+	}
+	return s
+}

@@ -1,0 +1,201 @@
+package dao_test
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/megaview/mgvcore/internal/dao"
+	"github.com/megaview/mgvcore/internal/dao/daotest"
+	"github.com/megaview/mgvcore/internal/model"
+)
+
+// The identifier the mention tests look for: an address whose ampersand
+// a transcript part's JSON escapes, so that only its decoded text shows it.
+const mentioned = "li&wang@example.com"
+
+func mentionIn(s string) bool { return strings.Contains(s, mentioned) }
+
+func redactMention(s string) (string, bool) {
+	out := strings.ReplaceAll(s, mentioned, "[erased]")
+	return out, out != s
+}
+
+// mentionCall writes a conversation of tenant 7 with a title, custom data,
+// a transcript of two sentences, an outside speaker and a comment; mention
+// says which of them write the address.
+func mentionCall(t *testing.T, db *gorm.DB, mention string) model.Conversation {
+	t.Helper()
+	text := func(where, s string) string {
+		if where == mention {
+			return s + " " + mentioned
+		}
+		return s
+	}
+	id := speakerCall(t, db, 7, text("name", "Guest"), 0)
+	if err := db.Model(&model.Conversation{}).Where("id = ?", id).Updates(map[string]any{
+		"title": text("title", "call"), "custom_data": `{"crm":"` + strings.ReplaceAll(text("custom_data", "lead"), "&", `\u0026`) + `"}`, "transcript_version": 1,
+	}).Error; err != nil {
+		t.Fatal(err)
+	}
+	var c model.Conversation
+	if err := db.First(&c, id).Error; err != nil {
+		t.Fatal(err)
+	}
+	parts, err := dao.TranscriptParts(c, []model.Sentence{
+		{Seq: 0, SpeakerKey: "rep", Text: "hello"},
+		{Seq: 1, SpeakerKey: "cust", EndMS: 10, Text: text("transcript", "write to me at")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Create(&parts).Error; err != nil {
+		t.Fatal(err)
+	}
+	cm := model.Comment{TenantID: 7, ConversationID: id, AuthorUserID: 1, Text: text("comment", "note"), CreatedAt: c.CreatedAt}
+	if err := db.Create(&cm).Error; err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// Mentions are found in every kind of free text a conversation holds,
+// up to the bound and in the tenant alone, and rewritten there: each
+// conversation rewritten gets a new transcript version and a search job,
+// and the conversations without a mention, another tenant's and the
+// other deals are left as they were.
+func TestMentionsAreFoundAndRedactedInEveryText(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		p := dao.NewPrivacy(db)
+		plain := mentionCall(t, db, "")
+		var want []int64
+		for _, where := range []string{"title", "custom_data", "transcript", "name", "comment"} {
+			want = append(want, mentionCall(t, db, where).ID)
+		}
+		upTo := want[len(want)-1]
+		later := mentionCall(t, db, "title")
+		other := speakerCall(t, db, 8, "Guest "+mentioned, 0)
+
+		var found []int64
+		for after := int64(0); ; {
+			ids, last, err := p.FindMentions(ctx, 7, after, upTo, 2, mentionIn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if last == 0 {
+				break
+			}
+			if last <= after || last > upTo {
+				t.Fatalf("last %d after %d (bound %d)", last, after, upTo)
+			}
+			found, after = append(found, ids...), last
+		}
+		if !slices.Equal(found, want) {
+			t.Fatalf("found %v, want %v (not %d, %d or %d)", found, want, plain.ID, later.ID, other)
+		}
+
+		if err := dao.NewTransactor(db).InTx(ctx, func(ctx context.Context) error {
+			n, err := p.RedactConversations(ctx, 7, append(found, plain.ID), redactMention)
+			if err == nil && n != len(want) {
+				t.Errorf("%d conversations rewritten, want %d", n, len(want))
+			}
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if ids, _, err := p.FindMentions(ctx, 7, 0, upTo, 100, mentionIn); err != nil || len(ids) != 0 {
+			t.Fatalf("after the redaction: %v %v", ids, err)
+		}
+		var left []int64
+		for _, q := range []string{
+			"SELECT id FROM conversations WHERE title LIKE ? OR custom_data LIKE ?",
+			"SELECT conversation_id FROM participants WHERE name LIKE ? OR name LIKE ?",
+			"SELECT conversation_id FROM comments WHERE text LIKE ? OR text LIKE ?",
+		} {
+			var ids []int64
+			if err := db.Raw(q, "%"+mentioned+"%", "%wang@example%").Scan(&ids).Error; err != nil {
+				t.Fatal(err)
+			}
+			left = append(left, ids...)
+		}
+		slices.Sort(left)
+		if !slices.Equal(left, []int64{later.ID, other}) {
+			t.Errorf("mentions left in %v, want only in %d and %d", left, later.ID, other)
+		}
+		var c model.Conversation
+		if err := db.First(&c, want[2]).Error; err != nil {
+			t.Fatal(err)
+		}
+		sentences, err := dao.NewConversations(db).Sentences(ctx, 7, c.ID)
+		if err != nil || len(sentences) != 2 || sentences[1].Text != "write to me at [erased]" || sentences[0].Text != "hello" {
+			t.Fatalf("transcript after the redaction: %+v %v", sentences, err)
+		}
+		var jobs []model.OutboxJob
+		if err := db.Where("kind = ? AND conversation_id IN ?", model.OutboxTranscript, append(found, plain.ID)).Find(&jobs).Error; err != nil {
+			t.Fatal(err)
+		}
+		if c.TranscriptVersion != 2 || len(jobs) != len(want)+1 {
+			t.Errorf("version %d and %d search jobs after the redaction, want 2 and %d", c.TranscriptVersion, len(jobs), len(want)+1)
+		}
+		if pending, err := p.SearchJobsPending(ctx, 7, jobs[0].ID-1); err != nil || pending {
+			t.Errorf("search jobs pending before the first: %v %v", pending, err)
+		}
+		if pending, err := p.SearchJobsPending(ctx, 7, jobs[0].ID); err != nil || !pending {
+			t.Errorf("search jobs pending up to the first: %v %v", pending, err)
+		}
+		if pending, err := p.SearchJobsPending(ctx, 8, jobs[len(jobs)-1].ID); err != nil || pending {
+			t.Errorf("another tenant's search jobs pending: %v %v", pending, err)
+		}
+	})
+}
+
+// Deals are read in id order, a batch at a time, and a deal's name and
+// account name rewritten; another tenant's deals are not read.
+func TestMentionsAreRedactedInDeals(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		deals := []model.Deal{
+			{TenantID: 7, OriginDealID: "a", Name: "renewal", AccountName: "Acme"},
+			{TenantID: 7, OriginDealID: "b", Name: "deal for " + mentioned, AccountName: "Acme"},
+			{TenantID: 8, OriginDealID: "c", Name: "deal for " + mentioned},
+			{TenantID: 7, OriginDealID: "d", Name: "upsell", AccountName: mentioned},
+		}
+		for i := range deals {
+			deals[i].CreatedAt, deals[i].UpdatedAt = now, now
+		}
+		if err := db.Create(&deals).Error; err != nil {
+			t.Fatal(err)
+		}
+		p := dao.NewPrivacy(db)
+		total := 0
+		var reads []int64
+		for after := int64(0); ; {
+			last, n, err := p.RedactDeals(ctx, 7, after, 2, redactMention)
+			if err != nil {
+				t.Fatal(err)
+			}
+			reads = append(reads, last)
+			total += n
+			if last == 0 {
+				break
+			}
+			after = last
+		}
+		if total != 2 || !slices.Equal(reads, []int64{deals[1].ID, deals[3].ID, 0}) {
+			t.Errorf("%d deals rewritten, reads ending at %v", total, reads)
+		}
+		var got []model.Deal
+		if err := db.Order("id").Find(&got).Error; err != nil {
+			t.Fatal(err)
+		}
+		if got[1].Name != "deal for [erased]" || got[3].AccountName != "[erased]" || got[2].Name != deals[2].Name || got[0].Name != "renewal" {
+			t.Errorf("deals after the redaction: %+v", got)
+		}
+	})
+}

@@ -1,0 +1,147 @@
+package privacy_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/megaview/mgvcore/internal/dao"
+	"github.com/megaview/mgvcore/internal/logic/privacy"
+	"github.com/megaview/mgvcore/internal/model"
+)
+
+// mentionCase is a tenant where nobody speaks under a phone number, but a
+// rep reads it out in a call titled with it, a deal's account is named by
+// it, and another tenant writes it too; and a pending job erasing it.
+type mentionCase struct {
+	erasureCase
+	call, elsewhere int64
+	deal            model.Deal
+}
+
+const (
+	mentionPhone  = "+8613800138000"
+	mentionSpoken = "please call me back on 138-0013-8000, thanks"
+)
+
+func pendingMention(t *testing.T) mentionCase {
+	t.Helper()
+	c := mentionCase{erasureCase: pendingErasure(t, "Guest Ma", 0)}
+	c.call = call(t, c.db, c.tenant, "mention", "Someone Else")
+	c.elsewhere = call(t, c.db, c.tenant+1, "mention", "Someone Else")
+	for _, id := range []int64{c.call, c.elsewhere} {
+		if err := c.db.Model(&model.Conversation{}).Where("id = ?", id).Updates(map[string]any{"title": "follow up 13800138000", "transcript_version": 1}).Error; err != nil {
+			t.Fatal(err)
+		}
+		var conv model.Conversation
+		if err := c.db.First(&conv, id).Error; err != nil {
+			t.Fatal(err)
+		}
+		parts, err := dao.TranscriptParts(conv, []model.Sentence{{Seq: 0, SpeakerKey: "cust", Text: mentionSpoken}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.db.Create(&parts).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	c.deal = model.Deal{TenantID: c.tenant, OriginDealID: "d1", Name: "renewal", AccountName: "+86 138 0013 8000", CreatedAt: now, UpdatedAt: now}
+	if err := c.db.Create(&c.deal).Error; err != nil {
+		t.Fatal(err)
+	}
+	// The job erases the number instead of the name it was written for.
+	if err := c.db.Model(&model.Erasure{}).Where("id = ?", c.job.ID).Updates(map[string]any{
+		"subject_kind": model.SubjectPhone, "subject": mentionPhone, "conversations_up_to": c.call,
+	}).Error; err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// runWhileIndexDown runs a job with the indexer down and checks that it
+// waits for it, then brings the indexer up and waits for the job's end.
+func runWhileIndexDown(t *testing.T, c mentionCase, r *privacy.Runner) {
+	t.Helper()
+	ctx := context.Background()
+	errc := make(chan error, 1)
+	go func() {
+		_, err := r.RunOnce(ctx)
+		errc <- err
+	}()
+	time.Sleep(500 * time.Millisecond)
+	if e, err := c.repo.GetErasure(ctx, c.tenant, c.job.ID); err != nil || e.Status != model.ErasurePending {
+		t.Fatalf("done while the index still holds the mentions: %+v %v", e, err)
+	}
+	c.index.catchUp(t, errc)
+	if e, err := c.repo.GetErasure(ctx, c.tenant, c.job.ID); err != nil || e.Status != model.ErasureDone {
+		t.Fatalf("job: %+v %v", e, err)
+	}
+}
+
+// TestErasureRedactsWhereTextWritesTheNumber: an erasure by phone number
+// writes [erased] where the tenant's titles, transcripts and deals write
+// the number, in any grouping, raises the transcript's version, and is
+// done only once the index has the redacted transcript. Another tenant's
+// text is left alone.
+func TestErasureRedactsWhereTextWritesTheNumber(t *testing.T) {
+	c := pendingMention(t)
+	c.index.down.Store(true)
+	r := privacy.NewRunner(c.repo, c.deleter, noRevoker{}, c.tx, privacy.RunnerOptions{Lease: time.Minute, IndexPoll: 20 * time.Millisecond}, zerolog.Nop())
+	runWhileIndexDown(t, c, r)
+
+	ctx := context.Background()
+	convs := dao.NewConversations(c.db)
+	for _, w := range []struct {
+		tenant, id  int64
+		title, text string
+		version     int64
+	}{
+		{c.tenant, c.call, "follow up [erased]", "please call me back on [erased], thanks", 2},
+		{c.tenant + 1, c.elsewhere, "follow up 13800138000", mentionSpoken, 1},
+	} {
+		var conv model.Conversation
+		if err := c.db.First(&conv, w.id).Error; err != nil {
+			t.Fatal(err)
+		}
+		sentences, err := convs.Sentences(ctx, w.tenant, w.id)
+		if err != nil || len(sentences) != 1 || sentences[0].Text != w.text || conv.Title != w.title || conv.TranscriptVersion != w.version {
+			t.Errorf("conversation %d: title %q, version %d, sentences %+v %v; want %q, %d, %q", w.id, conv.Title, conv.TranscriptVersion, sentences, err, w.title, w.version, w.text)
+		}
+	}
+	var deal model.Deal
+	if err := c.db.First(&deal, c.deal.ID).Error; err != nil || deal.AccountName != privacy.Redacted || deal.Name != "renewal" {
+		t.Errorf("deal: %+v %v", deal, err)
+	}
+}
+
+// TestErasureResumedWaitsForTheRedactionsOfItsDeadHolder: an instance
+// redacts the mentions and dies before the index has them; the instance
+// that resumes the job finds no mention left, and still waits for the
+// index before the job is done.
+func TestErasureResumedWaitsForTheRedactionsOfItsDeadHolder(t *testing.T) {
+	c := pendingMention(t)
+	c.index.down.Store(true)
+	ctx := context.Background()
+	lease := 300 * time.Millisecond
+	if e, err := c.repo.ClaimErasure(ctx, "dead", lease); err != nil || e == nil || e.Resumed {
+		t.Fatalf("claim: %+v %v", e, err)
+	}
+	if err := c.tx.InTx(ctx, func(ctx context.Context) error {
+		// As the job would: the spellings this test writes.
+		redact := strings.NewReplacer("13800138000", privacy.Redacted, "138-0013-8000", privacy.Redacted)
+		_, err := c.repo.RedactConversations(ctx, c.tenant, []int64{c.call}, func(s string) (string, bool) {
+			out := redact.Replace(s)
+			return out, out != s
+		})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(lease + 100*time.Millisecond)
+	r := privacy.NewRunner(c.repo, c.deleter, noRevoker{}, c.tx, privacy.RunnerOptions{Lease: time.Minute, IndexPoll: 20 * time.Millisecond}, zerolog.Nop())
+	runWhileIndexDown(t, c, r)
+}

@@ -1,0 +1,74 @@
+package privacy
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestMentionsOfAPhoneNumberInTheWaysTextWritesIt(t *testing.T) {
+	m := newMentions(nil, []string{"+8613800138000"})
+	for _, tc := range []struct{ text, want string }{
+		{"call 13800138000 today", "call [erased] today"},
+		{"call +86 138 0013 8000.", "call [erased]."},
+		{"call +86-138-0013-8000, or", "call [erased], or"},
+		{"电话0086 13800138000谢谢", "电话[erased]谢谢"},
+		{"号码是8613800138000", "号码是[erased]"},
+		{"(+86) 138.0013.8000", "[erased]"},
+		{"打１３８００１３８０００吧", "打[erased]吧"},
+		{"幺三八零零幺三八零零零零", "[erased]零"},
+		{"一三八 零零一三 八零零零", "[erased]"},
+		{"twice: 13800138000 and 138-0013-8000", "twice: [erased] and [erased]"},
+		{"013800138000", "[erased]"},
+		// Not this number: a longer one, or another.
+		{"order 913800138000", "order 913800138000"},
+		{"order 138001380001", "order 138001380001"},
+		{"call 13800138001", "call 13800138001"},
+		{"call 1380013800", "call 1380013800"},
+		{"一千三百八十万", "一千三百八十万"},
+	} {
+		got, changed := m.Redact(tc.text)
+		if got != tc.want || changed != (got != tc.text) || m.In(tc.text) != changed {
+			t.Errorf("Redact(%q) = %q, %v; want %q (In %v)", tc.text, got, changed, tc.want, m.In(tc.text))
+		}
+	}
+}
+
+func TestMentionsOfAFixedLineTakeItsTrunkPrefix(t *testing.T) {
+	m := newMentions(nil, []string{"+861012345678"})
+	for _, text := range []string{"010-1234-5678", "(010) 12345678", "+86 10 1234 5678", "+86 (0)10 1234 5678"} {
+		if got, _ := m.Redact("tel " + text + " ok"); got != "tel [erased] ok" {
+			t.Errorf("Redact(%q) = %q", text, got)
+		}
+	}
+}
+
+func TestMentionsOfAnEmailAddress(t *testing.T) {
+	m := newMentions([]string{"jose.nunez@example.com"}, nil)
+	for _, tc := range []struct{ text, want string }{
+		{"mail Jose.Nunez@Example.COM today", "mail [erased] today"},
+		{"写信到jose.nunez＠example．com。", "写信到[erased]。"},
+		{"write to jose.nunez@example.com.", "write to [erased]."},
+		{"<jose.nunez@example.com>", "<[erased]>"},
+		// Other addresses.
+		{"xjose.nunez@example.com", "xjose.nunez@example.com"},
+		{"jose.nunez@example.com.cn", "jose.nunez@example.com.cn"},
+		{"jose.nunez@example.community", "jose.nunez@example.community"},
+		{"jose_nunez@example.com", "jose_nunez@example.com"},
+	} {
+		if got, _ := m.Redact(tc.text); got != tc.want {
+			t.Errorf("Redact(%q) = %q; want %q", tc.text, got, tc.want)
+		}
+	}
+}
+
+func TestMentionsOfSeveralIdentifiersOverlapping(t *testing.T) {
+	m := newMentions([]string{"13800138000@example.com"}, []string{"+8613800138000"})
+	got, _ := m.Redact("a 13800138000@example.com b 13800138000 c")
+	// The address, then the number inside it, are merged into one span.
+	if strings.Count(got, Redacted) != 2 || strings.Contains(got, "1380013") || strings.Contains(got, "example") {
+		t.Errorf("Redact = %q", got)
+	}
+	if newMentions([]string{"not an address"}, []string{"not a number"}) != nil {
+		t.Error("nothing to find should give no mentions")
+	}
+}
