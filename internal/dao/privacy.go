@@ -262,11 +262,15 @@ func (p *Privacy) IndexRemovalPending(ctx context.Context, tenantID, mark int64)
 }
 
 // SearchJobsPending reports whether a search job of the tenant up to id
-// mark is left: the search index has not yet written, or removed, what
-// the tenant's conversations were when the job was queued.
-func (p *Privacy) SearchJobsPending(ctx context.Context, tenantID, mark int64) (bool, error) {
+// mark is left for a conversation changed at or after since, or deleted:
+// the search index has not yet written, or removed, what it became. A job
+// for a conversation left as it was (one whose indexing keeps failing for
+// its own reasons) holds nothing back.
+func (p *Privacy) SearchJobsPending(ctx context.Context, tenantID, mark int64, since time.Time) (bool, error) {
 	var ids []int64
-	err := conn(ctx, p.db).Raw("SELECT id FROM outbox WHERE tenant_id = ? AND kind IN ? AND id <= ? LIMIT 1", tenantID, searchKinds, mark).Scan(&ids).Error
+	err := conn(ctx, p.db).Raw("SELECT o.id FROM outbox AS o LEFT JOIN conversations AS c ON c.id = o.conversation_id "+
+		"WHERE o.tenant_id = ? AND o.kind IN ? AND o.id <= ? AND (c.id IS NULL OR c.updated_at >= ?) LIMIT 1",
+		tenantID, searchKinds, mark, since.UTC()).Scan(&ids).Error
 	return len(ids) > 0, dbError(err, nil)
 }
 
@@ -388,6 +392,23 @@ func (p *Privacy) AnonymiseUser(ctx context.Context, tenantID, userID int64) err
 			"SELECT c.tenant_id, ?, c.id, 0, c.transcript_version, 0, ?, '', ? FROM conversations AS c WHERE c.tenant_id = ? AND " +
 			"(c.owner_user_id = ? OR c.id IN (SELECT conversation_id FROM participants WHERE tenant_id = ? AND user_id = ?))"
 		return db.Exec(q, model.OutboxConversation, now, now, tenantID, userID, tenantID, userID).Error
+	})
+}
+
+// DisableUser disables a user whom an erasure anonymises later, and
+// revokes their refresh tokens, keeping what identifies them; it refuses
+// the tenant's last active admin (LAST_ADMIN), as AnonymiseUser does.
+func (p *Privacy) DisableUser(ctx context.Context, tenantID, userID int64) error {
+	return NewTransactor(p.db).InTx(ctx, func(ctx context.Context) error {
+		if err := p.KeepAnAdmin(ctx, tenantID, userID); err != nil {
+			return err
+		}
+		db := conn(ctx, p.db)
+		now := dbNow()
+		if err := db.Exec("UPDATE users SET status = ?, updated_at = ? WHERE tenant_id = ? AND id = ?", model.UserDisabled, now, tenantID, userID).Error; err != nil {
+			return err
+		}
+		return db.Exec("UPDATE refresh_tokens SET revoked_at = ? WHERE tenant_id = ? AND user_id = ? AND revoked_at IS NULL", now, tenantID, userID).Error
 	})
 }
 

@@ -3,6 +3,7 @@ package dao
 import (
 	"context"
 	"database/sql"
+	stdjson "encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -26,11 +27,12 @@ const (
 
 // FindMentions reads the free text of up to limit of the tenant's
 // conversations with ids above after and up to upTo, in id order, and
-// returns those where in finds a mention, with the last id read (0 when
-// none was left). A transcript part is given to in as the JSON it is
-// stored as, and decoded only when that JSON escapes characters, whose
-// text in would otherwise not see as written.
-func (p *Privacy) FindMentions(ctx context.Context, tenantID, after, upTo int64, limit int, in func(text string) bool) (found []int64, last int64, err error) {
+// returns those where spans finds a mention, with the last id read (0
+// when none was left). The sentences of a transcript part are looked at
+// together, one line each, so that a number split across sentences (as
+// speech recognition splits one read out slowly) is found.
+func (p *Privacy) FindMentions(ctx context.Context, tenantID, after, upTo int64, limit int, spans func(text string) [][2]int) (found []int64, last int64, err error) {
+	in := func(text string) bool { return len(spans(text)) > 0 }
 	db := conn(ctx, p.db)
 	var convs []struct {
 		ID         int64
@@ -50,6 +52,16 @@ func (p *Privacy) FindMentions(ctx context.Context, tenantID, after, upTo int64,
 			hit[c.ID] = true
 		}
 	}
+	err = readParts(db, tenantID, ids, func(cid, _ int64, run []storedSentence) error {
+		if !hit[cid] {
+			text, _ := joinRun(run)
+			hit[cid] = in(text)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, dbError(err, nil)
+	}
 	texts := func(q string) error {
 		rows, err := db.Raw(q, tenantID, ids).Rows()
 		if err != nil {
@@ -58,18 +70,17 @@ func (p *Privacy) FindMentions(ctx context.Context, tenantID, after, upTo int64,
 		defer func() { _ = rows.Close() }()
 		for rows.Next() {
 			var id int64
-			var text []byte
+			var text string
 			if err := rows.Scan(&id, &text); err != nil {
 				return err
 			}
-			if !hit[id] && mentionedIn(text, in) {
+			if !hit[id] && in(text) {
 				hit[id] = true
 			}
 		}
 		return rows.Err()
 	}
 	for _, q := range []string{
-		"SELECT conversation_id, sentences FROM transcript_parts WHERE tenant_id = ? AND conversation_id IN ?",
 		"SELECT conversation_id, name FROM participants WHERE tenant_id = ? AND conversation_id IN ? AND user_id IS NULL AND name <> ''",
 		"SELECT conversation_id, text FROM comments WHERE tenant_id = ? AND conversation_id IN ? AND text <> ''",
 	} {
@@ -85,88 +96,150 @@ func (p *Privacy) FindMentions(ctx context.Context, tenantID, after, upTo int64,
 	return found, ids[len(ids)-1], nil
 }
 
-// mentionedIn applies in to text, or to the sentences of a transcript
-// part whose JSON escapes characters (a comment or a name is never JSON:
-// it holds no `\u`, or is given whole as well).
-func mentionedIn(text []byte, in func(string) bool) bool {
-	s := string(text)
-	if in(s) {
-		return true
-	}
-	if !strings.Contains(s, `\u`) {
-		return false
-	}
-	run, err := decodePart(text)
-	if err != nil {
-		return false
-	}
-	for _, st := range run {
-		if in(st.Text) {
-			return true
+// joinRun is the text of a run of sentences, one line each, and where
+// each sentence's text begins in it.
+func joinRun(run []storedSentence) (string, []int) {
+	var b strings.Builder
+	starts := make([]int, len(run))
+	for i, st := range run {
+		if i > 0 {
+			b.WriteByte('\n')
 		}
+		starts[i] = b.Len()
+		b.WriteString(st.Text)
 	}
-	return false
+	return b.String(), starts
 }
 
-// mentionedInJSON applies in to a JSON document as written and, when it
-// escapes characters, to each of its keys and strings decoded.
-func mentionedInJSON(doc string, in func(string) bool) bool {
-	if in(doc) {
-		return true
-	}
-	if !strings.Contains(doc, `\u`) {
+// redactRun writes model.Redacted over the mentions spans finds in a run of
+// sentences, looked at together (joinRun): a mention within a sentence is
+// replaced, and one running over several has its first sentence's piece
+// replaced and the pieces in the others removed. It reports whether
+// there was any.
+func redactRun(run []storedSentence, spans func(string) [][2]int) bool {
+	text, starts := joinRun(run)
+	found := spans(text)
+	if len(found) == 0 {
 		return false
 	}
-	found := false
-	var v any
-	if json.Unmarshal([]byte(doc), &v) == nil {
-		walkStrings(v, func(s string) string {
-			found = found || in(s)
-			return s
-		})
+	pieces := make([][][2]int, len(run)) // per sentence, its ranges; the first of a mention is written over
+	over := make([][]bool, len(run))
+	for _, sp := range found {
+		first := true
+		for i := range run {
+			lo := starts[i]
+			from, to := max(sp[0], lo), min(sp[1], lo+len(run[i].Text))
+			if from >= to {
+				continue
+			}
+			pieces[i] = append(pieces[i], [2]int{from - lo, to - lo})
+			over[i] = append(over[i], first)
+			first = false
+		}
 	}
+	for i, ps := range pieces {
+		if len(ps) == 0 {
+			continue
+		}
+		var b strings.Builder
+		at, t := 0, run[i].Text
+		for k, p := range ps {
+			b.WriteString(t[at:p[0]])
+			if over[i][k] {
+				b.WriteString(model.Redacted)
+			}
+			at = p[1]
+		}
+		b.WriteString(t[at:])
+		run[i].Text = b.String()
+	}
+	return true
+}
+
+// redactText writes model.Redacted over the mentions spans finds in text,
+// and reports whether there was any.
+func redactText(text string, spans func(string) [][2]int) (string, bool) {
+	found := spans(text)
+	return model.Redact(text, found), len(found) > 0
+}
+
+// mentionedInJSON reports whether a JSON document mentions the person in
+// any of its keys, strings or numbers, decoded; a document that mentions
+// them nowhere as written and escapes nothing is not decoded.
+func mentionedInJSON(doc string, in func(string) bool) bool {
+	if !in(doc) && !strings.Contains(doc, `\`) {
+		return false
+	}
+	v, ok := decodeJSON(doc)
+	if !ok {
+		return in(doc)
+	}
+	found := false
+	walkJSON(v, func(s string) string {
+		found = found || in(s)
+		return s
+	})
 	return found
 }
 
-// redactJSON applies redact to a JSON document as written and, when it
-// escapes characters, to each of its keys and strings decoded, encoding
-// it again if that changed any.
+// redactJSON applies redact to every key, string and number of a JSON
+// document, decoded, and encodes it again when that changed any: a number
+// that is a mention becomes the string Redacted. Text that is not JSON is
+// redacted as text.
 func redactJSON(doc string, redact func(string) (string, bool)) (string, bool, error) {
-	out, changed := redact(doc)
-	if !strings.Contains(out, `\u`) {
+	if _, ok := redact(doc); !ok && !strings.Contains(doc, `\`) {
+		return doc, false, nil
+	}
+	v, ok := decodeJSON(doc)
+	if !ok {
+		out, changed := redact(doc)
 		return out, changed, nil
 	}
-	var v any
-	if json.Unmarshal([]byte(out), &v) != nil {
-		return out, changed, nil // not JSON: redacted as text
-	}
-	inner := false
-	v = walkStrings(v, func(s string) string {
-		r, ok := redact(s)
-		inner = inner || ok
-		return r
+	changed := false
+	v = walkJSON(v, func(s string) string {
+		out, ok := redact(s)
+		changed = changed || ok
+		return out
 	})
-	if !inner {
-		return out, changed, nil
+	if !changed {
+		return doc, false, nil
 	}
-	data, err := json.Marshal(v)
+	data, err := stdjson.Marshal(v)
+	if err == nil && !stdjson.Valid(data) {
+		err = errors.New("the redacted document is not valid JSON")
+	}
 	return string(data), true, err
 }
 
-// walkStrings replaces every key and string of a decoded JSON value by fn
-// of it.
-func walkStrings(v any, fn func(string) string) any {
+// decodeJSON decodes one JSON document, its numbers kept as written.
+func decodeJSON(doc string) (any, bool) {
+	d := stdjson.NewDecoder(strings.NewReader(doc))
+	d.UseNumber()
+	var v any
+	if d.Decode(&v) != nil || d.More() {
+		return nil, false
+	}
+	return v, true
+}
+
+// walkJSON replaces every key, string and number of a decoded JSON value
+// by fn of it (a number fn changes becomes a string).
+func walkJSON(v any, fn func(string) string) any {
 	switch x := v.(type) {
 	case string:
 		return fn(x)
+	case stdjson.Number:
+		if out := fn(x.String()); out != x.String() {
+			return out
+		}
 	case []any:
 		for i := range x {
-			x[i] = walkStrings(x[i], fn)
+			x[i] = walkJSON(x[i], fn)
 		}
 	case map[string]any:
 		out := make(map[string]any, len(x))
 		for k, e := range x {
-			out[fn(k)] = walkStrings(e, fn)
+			out[fn(k)] = walkJSON(e, fn)
 		}
 		return out
 	}
@@ -181,10 +254,11 @@ func walkStrings(v any, fn func(string) string) any {
 // then writes a version above it) and tells every instance's indexer that
 // the transcript it may keep is stale; its re-indexing is queued. It
 // returns how many conversations had a mention.
-func (p *Privacy) RedactConversations(ctx context.Context, tenantID int64, ids []int64, redact func(string) (string, bool)) (int, error) {
+func (p *Privacy) RedactConversations(ctx context.Context, tenantID int64, ids []int64, spans func(string) [][2]int) (int, error) {
 	if len(ids) == 0 {
 		return 0, nil
 	}
+	redact := func(text string) (string, bool) { return redactText(text, spans) }
 	db := conn(ctx, p.db)
 	now := dbNow()
 	if err := db.Exec("UPDATE conversations SET transcript_version = transcript_version + 1, updated_at = ? WHERE tenant_id = ? AND id IN ?",
@@ -213,7 +287,7 @@ func (p *Privacy) RedactConversations(ctx context.Context, tenantID int64, ids [
 			return 0, dbError(err, nil)
 		}
 	}
-	if err := redactParts(db, tenantID, ids, redact, changed); err != nil {
+	if err := redactParts(db, tenantID, ids, spans, changed); err != nil {
 		return 0, dbError(err, nil)
 	}
 	for _, col := range []struct {
@@ -240,7 +314,7 @@ func (p *Privacy) RedactConversations(ctx context.Context, tenantID int64, ids [
 
 // redactParts rewrites the transcript parts of ids that hold a mention,
 // marking their conversations changed.
-func redactParts(db *gorm.DB, tenantID int64, ids []int64, redact func(string) (string, bool), changed map[int64]bool) error {
+func redactParts(db *gorm.DB, tenantID int64, ids []int64, spans func(string) [][2]int, changed map[int64]bool) error {
 	type part struct {
 		ConversationID int64
 		Part           int
@@ -256,13 +330,7 @@ func redactParts(db *gorm.DB, tenantID int64, ids []int64, redact func(string) (
 		if err != nil {
 			return fmt.Errorf("conversation %d part %d: %w", pt.ConversationID, pt.Part, err)
 		}
-		hit := false
-		for i := range run {
-			if text, ok := redact(run[i].Text); ok {
-				run[i].Text, hit = text, true
-			}
-		}
-		if !hit {
+		if !redactRun(run, spans) {
 			continue
 		}
 		changed[pt.ConversationID] = true
@@ -316,7 +384,8 @@ func redactRows(db *gorm.DB, query string, args []any, fn func(conversationID in
 // a mention. A deal's row is written only while it still holds what was
 // read, so a concurrent upsert wins (and an erasure requested after it
 // finds what it wrote).
-func (p *Privacy) RedactDeals(ctx context.Context, tenantID, after int64, limit int, redact func(string) (string, bool)) (last int64, n int, err error) {
+func (p *Privacy) RedactDeals(ctx context.Context, tenantID, after int64, limit int, spans func(string) [][2]int) (last int64, n int, err error) {
+	redact := func(text string) (string, bool) { return redactText(text, spans) }
 	db := conn(ctx, p.db)
 	var deals []model.Deal
 	if err := db.Select("id, name, account_name").Where("tenant_id = ? AND id > ?", tenantID, after).Order("id").Limit(limit).Find(&deals).Error; err != nil {

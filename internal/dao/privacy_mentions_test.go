@@ -2,6 +2,8 @@ package dao_test
 
 import (
 	"context"
+	"encoding/json"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -18,12 +20,17 @@ import (
 // a transcript part's JSON escapes, so that only its decoded text shows it.
 const mentioned = "li&wang@example.com"
 
-func mentionIn(s string) bool { return strings.Contains(s, mentioned) }
-
-func redactMention(s string) (string, bool) {
-	out := strings.ReplaceAll(s, mentioned, "[erased]")
-	return out, out != s
+// mentionSpans finds the address, also with a line break after its at
+// sign (two sentences of a transcript, looked at together).
+func mentionSpans(s string) [][2]int {
+	var out [][2]int
+	for _, loc := range mentionRE.FindAllStringIndex(s, -1) {
+		out = append(out, [2]int{loc[0], loc[1]})
+	}
+	return out
 }
+
+var mentionRE = regexp.MustCompile(regexp.QuoteMeta("li&wang@") + `\n?` + regexp.QuoteMeta("example.com"))
 
 // mentionCall writes a conversation of tenant 7 with a title, custom data,
 // a transcript of two sentences, an outside speaker and a comment; mention
@@ -46,10 +53,16 @@ func mentionCall(t *testing.T, db *gorm.DB, mention string) model.Conversation {
 	if err := db.First(&c, id).Error; err != nil {
 		t.Fatal(err)
 	}
-	parts, err := dao.TranscriptParts(c, []model.Sentence{
+	sentences := []model.Sentence{
 		{Seq: 0, SpeakerKey: "rep", Text: "hello"},
 		{Seq: 1, SpeakerKey: "cust", EndMS: 10, Text: text("transcript", "write to me at")},
-	})
+	}
+	if mention == "split" {
+		// The address read out over two sentences.
+		sentences[1].Text = "write to me at li&wang@"
+		sentences = append(sentences, model.Sentence{Seq: 2, SpeakerKey: "cust", EndMS: 20, Text: "example.com please"})
+	}
+	parts, err := dao.TranscriptParts(c, sentences)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +87,7 @@ func TestMentionsAreFoundAndRedactedInEveryText(t *testing.T) {
 		p := dao.NewPrivacy(db)
 		plain := mentionCall(t, db, "")
 		var want []int64
-		for _, where := range []string{"title", "custom_data", "transcript", "name", "comment"} {
+		for _, where := range []string{"title", "custom_data", "transcript", "name", "comment", "split"} {
 			want = append(want, mentionCall(t, db, where).ID)
 		}
 		upTo := want[len(want)-1]
@@ -83,7 +96,7 @@ func TestMentionsAreFoundAndRedactedInEveryText(t *testing.T) {
 
 		var found []int64
 		for after := int64(0); ; {
-			ids, last, err := p.FindMentions(ctx, 7, after, upTo, 2, mentionIn)
+			ids, last, err := p.FindMentions(ctx, 7, after, upTo, 2, mentionSpans)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -100,7 +113,7 @@ func TestMentionsAreFoundAndRedactedInEveryText(t *testing.T) {
 		}
 
 		if err := dao.NewTransactor(db).InTx(ctx, func(ctx context.Context) error {
-			n, err := p.RedactConversations(ctx, 7, append(found, plain.ID), redactMention)
+			n, err := p.RedactConversations(ctx, 7, append(found, plain.ID), mentionSpans)
 			if err == nil && n != len(want) {
 				t.Errorf("%d conversations rewritten, want %d", n, len(want))
 			}
@@ -108,7 +121,7 @@ func TestMentionsAreFoundAndRedactedInEveryText(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		if ids, _, err := p.FindMentions(ctx, 7, 0, upTo, 100, mentionIn); err != nil || len(ids) != 0 {
+		if ids, _, err := p.FindMentions(ctx, 7, 0, upTo, 100, mentionSpans); err != nil || len(ids) != 0 {
 			t.Fatalf("after the redaction: %v %v", ids, err)
 		}
 		var left []int64
@@ -135,6 +148,10 @@ func TestMentionsAreFoundAndRedactedInEveryText(t *testing.T) {
 		if err != nil || len(sentences) != 2 || sentences[1].Text != "write to me at [erased]" || sentences[0].Text != "hello" {
 			t.Fatalf("transcript after the redaction: %+v %v", sentences, err)
 		}
+		split, err := dao.NewConversations(db).Sentences(ctx, 7, want[5])
+		if err != nil || len(split) != 3 || split[1].Text != "write to me at [erased]" || split[2].Text != " please" {
+			t.Fatalf("transcript that split the address after the redaction: %+v %v", split, err)
+		}
 		var jobs []model.OutboxJob
 		if err := db.Where("kind = ? AND conversation_id IN ?", model.OutboxTranscript, append(found, plain.ID)).Find(&jobs).Error; err != nil {
 			t.Fatal(err)
@@ -142,13 +159,17 @@ func TestMentionsAreFoundAndRedactedInEveryText(t *testing.T) {
 		if c.TranscriptVersion != 2 || len(jobs) != len(want)+1 {
 			t.Errorf("version %d and %d search jobs after the redaction, want 2 and %d", c.TranscriptVersion, len(jobs), len(want)+1)
 		}
-		if pending, err := p.SearchJobsPending(ctx, 7, jobs[0].ID-1); err != nil || pending {
+		since := c.UpdatedAt
+		if pending, err := p.SearchJobsPending(ctx, 7, jobs[0].ID-1, since); err != nil || pending {
 			t.Errorf("search jobs pending before the first: %v %v", pending, err)
 		}
-		if pending, err := p.SearchJobsPending(ctx, 7, jobs[0].ID); err != nil || !pending {
+		if pending, err := p.SearchJobsPending(ctx, 7, jobs[0].ID, since); err != nil || !pending {
 			t.Errorf("search jobs pending up to the first: %v %v", pending, err)
 		}
-		if pending, err := p.SearchJobsPending(ctx, 8, jobs[len(jobs)-1].ID); err != nil || pending {
+		if pending, err := p.SearchJobsPending(ctx, 7, jobs[len(jobs)-1].ID, since.Add(time.Second)); err != nil || pending {
+			t.Errorf("search jobs pending for conversations not changed since: %v %v", pending, err)
+		}
+		if pending, err := p.SearchJobsPending(ctx, 8, jobs[len(jobs)-1].ID, since); err != nil || pending {
 			t.Errorf("another tenant's search jobs pending: %v %v", pending, err)
 		}
 	})
@@ -176,7 +197,7 @@ func TestMentionsAreRedactedInDeals(t *testing.T) {
 		total := 0
 		var reads []int64
 		for after := int64(0); ; {
-			last, n, err := p.RedactDeals(ctx, 7, after, 2, redactMention)
+			last, n, err := p.RedactDeals(ctx, 7, after, 2, mentionSpans)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -196,6 +217,47 @@ func TestMentionsAreRedactedInDeals(t *testing.T) {
 		}
 		if got[1].Name != "deal for [erased]" || got[3].AccountName != "[erased]" || got[2].Name != deals[2].Name || got[0].Name != "renewal" {
 			t.Errorf("deals after the redaction: %+v", got)
+		}
+	})
+}
+
+// A number in custom data may be a JSON number: it becomes the string
+// [erased], and the document stays valid JSON, its other numbers as
+// written.
+func TestMentionsInCustomDataNumbersKeepItJSON(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		id := speakerCall(t, db, 7, "Guest", 0)
+		if err := db.Model(&model.Conversation{}).Where("id = ?", id).
+			Update("custom_data", `{"customer_phone":13812345678,"big":9007199254740993,"note":"a\u0026b"}`).Error; err != nil {
+			t.Fatal(err)
+		}
+		spans := func(s string) [][2]int {
+			var out [][2]int
+			for _, loc := range regexp.MustCompile(`13812345678`).FindAllStringIndex(s, -1) {
+				out = append(out, [2]int{loc[0], loc[1]})
+			}
+			return out
+		}
+		p := dao.NewPrivacy(db)
+		if found, _, err := p.FindMentions(ctx, 7, 0, id, 10, spans); err != nil || !slices.Equal(found, []int64{id}) {
+			t.Fatalf("found %v %v", found, err)
+		}
+		if err := dao.NewTransactor(db).InTx(ctx, func(ctx context.Context) error {
+			_, err := p.RedactConversations(ctx, 7, []int64{id}, spans)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		var c model.Conversation
+		if err := db.First(&c, id).Error; err != nil {
+			t.Fatal(err)
+		}
+		var got map[string]any
+		d := json.NewDecoder(strings.NewReader(c.CustomData))
+		d.UseNumber()
+		if err := d.Decode(&got); err != nil || got["customer_phone"] != "[erased]" || got["big"] != json.Number("9007199254740993") || got["note"] != "a&b" {
+			t.Errorf("custom data after the redaction: %s %v", c.CustomData, err)
 		}
 	})
 }

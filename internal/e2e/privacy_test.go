@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -177,14 +178,18 @@ func TestPrivacyLookupAndErasureOnMariaDBAndElasticsearch(t *testing.T) {
 	mention := p.create("pii-mention-"+tag, f.Reps[1].ID, time.Date(2025, 5, 3, 2, 0, 0, 0, time.UTC), 60_000,
 		func(r *openv1.CreateConversationRequest) {
 			r.Title = "callback 1380013" + tag[:4]
-			data, err := structpb.NewStruct(map[string]any{"callback": "+86-138-0013-" + tag[:4]})
+			asNumber, err := strconv.ParseFloat("1380013"+tag[:4], 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, err := structpb.NewStruct(map[string]any{"callback": "+86-138-0013-" + tag[:4], "callback_number": asNumber})
 			if err != nil {
 				t.Fatal(err)
 			}
 			r.CustomData = data
 		})
 	if _, err := p.put(mention, []*openv1.Sentence{sentence(0, "rep", "I will call you on "+grouped+" tomorrow, ref"+tag),
-		sentence(1, "cust", "ok")}, 10); err != nil {
+		sentence(1, "cust", "ok"), sentence(2, "rep", "or reach them on 138"), sentence(3, "rep", "0013-"+tag[:4]+" after five")}, 10); err != nil {
 		t.Fatal(err)
 	}
 	dealAccount := "Acct " + grouped
@@ -229,6 +234,14 @@ func TestPrivacyLookupAndErasureOnMariaDBAndElasticsearch(t *testing.T) {
 	}
 	if found := indexHolding(t, s, "ref"+tag); len(found) != 1 {
 		t.Errorf("the redacted call is not in the index once: %v", found)
+	}
+	var custom string
+	if err := f.DB.Raw("SELECT custom_data FROM conversations WHERE id = ?", mention).Scan(&custom).Error; err != nil ||
+		!json.Valid([]byte(custom)) || strings.Contains(custom, tag[:4]) {
+		t.Errorf("custom data after the erasure: %s %v", custom, err)
+	}
+	if found := tablesHolding(t, f, "0013-"+tag[:4]); len(found) > 0 {
+		t.Errorf("the number split across two sentences is still written: %s", strings.Join(found, "; "))
 	}
 
 	// An internal user: anonymised, their conversations stay.

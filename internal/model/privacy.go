@@ -1,6 +1,9 @@
 package model
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Statuses of an erasure job.
 const (
@@ -9,6 +12,24 @@ const (
 	ErasureDone                 = "done"
 	ErasureFailed               = "failed"
 )
+
+// Redacted is what an erasure writes where free text wrote the person's
+// email address or phone number.
+const Redacted = "[erased]"
+
+// Redact writes Redacted over the byte ranges spans (in order, apart) of
+// text.
+func Redact(text string, spans [][2]int) string {
+	var b strings.Builder
+	at := 0
+	for _, s := range spans {
+		b.WriteString(text[at:s[0]])
+		b.WriteString(Redacted)
+		at = s[1]
+	}
+	b.WriteString(text[at:])
+	return b.String()
+}
 
 // Kinds of identifier an erasure or a lookup is by.
 const (

@@ -8,11 +8,13 @@ import (
 	"unicode/utf8"
 
 	"github.com/nyaruka/phonenumbers"
+
+	"github.com/megaview/mgvcore/internal/model"
 )
 
 // Redacted is what an erasure writes where free text wrote the person's
 // email address or phone number.
-const Redacted = "[erased]"
+const Redacted = model.Redacted
 
 // mentions finds a person's email addresses and phone numbers where free
 // text writes them: a title, custom data, the words of a transcript, a
@@ -58,22 +60,15 @@ func newMentions(emails, phones []string) *mentions {
 // In reports whether text mentions the person.
 func (m *mentions) In(text string) bool { return len(m.spans(text, true)) > 0 }
 
+// Spans are the byte ranges of the mentions of the person in text, in
+// order.
+func (m *mentions) Spans(text string) [][2]int { return m.spans(text, false) }
+
 // Redact writes Redacted for every mention of the person in text, and
 // reports whether there was any.
 func (m *mentions) Redact(text string) (string, bool) {
 	spans := m.spans(text, false)
-	if len(spans) == 0 {
-		return text, false
-	}
-	var b strings.Builder
-	at := 0
-	for _, s := range spans {
-		b.WriteString(text[at:s[0]])
-		b.WriteString(Redacted)
-		at = s[1]
-	}
-	b.WriteString(text[at:])
-	return b.String(), true
+	return model.Redact(text, spans), len(spans) > 0
 }
 
 // spans are the byte ranges of the mentions in text, in order, overlaps
@@ -117,17 +112,22 @@ func (m *mentions) spans(text string, first bool) [][2]int {
 	return merged
 }
 
-// emailExpr matches address in any case, its at sign and full stops also
-// in their full-width and ideographic forms.
+// emailExpr matches address in any case, in ASCII or full-width letters,
+// its at sign also written ＠, (at), [at] or 艾特 and its full stops ．,
+// 。, 点, (dot) or [dot], either with a space around it.
 func emailExpr(address string) string {
 	var b strings.Builder
 	b.WriteString("(?i)")
 	for _, r := range address {
-		switch r {
-		case '@':
-			b.WriteString("[@＠]")
-		case '.':
-			b.WriteString("[.．。]")
+		switch {
+		case r == '@':
+			b.WriteString(`\s?(?:[@＠]|\(at\)|\[at\]|艾特)\s?`)
+		case r == '.':
+			b.WriteString(`(?:[.．。]|\s?(?:点|\(dot\)|\[dot\])\s?)`)
+		case r > ' ' && r < 0x7f && r != '\\' && r != ']' && r != '^' && r != '-':
+			// The full-width form of a printable ASCII character is
+			// 0xFEE0 above it.
+			b.WriteString("[" + regexp.QuoteMeta(string(r)) + string(r+0xFEE0) + "]")
 		default:
 			b.WriteString(regexp.QuoteMeta(string(r)))
 		}
@@ -149,9 +149,14 @@ func emailBounded(before rune, after string) bool {
 	return !emailRune(next) && next != '@' && next != '＠'
 }
 
-// emailRune is a rune that may be a part of an address around its ends.
+// emailRune is a rune that may continue an address at either end: a
+// letter, a digit, or one of ._%+- (a quote or an ampersand, which an
+// address may hold too, more often stands around it).
 func emailRune(r rune) bool {
-	return r < utf8.RuneSelf && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._%+-'&", r))
+	if r >= 'ａ' && r <= 'ｚ' || r >= 'Ａ' && r <= 'Ｚ' || r >= '０' && r <= '９' {
+		return true
+	}
+	return r < utf8.RuneSelf && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._%+-", r))
 }
 
 // digitForms are the ways a digit is written in text: ASCII, full-width,
@@ -162,9 +167,12 @@ var digitForms = [10]string{
 	"5５五伍", "6６六陆", "7７七拐柒", "8８八捌", "9９九勾玖",
 }
 
-// digitSep is what may stand between two digits of a number: one or two
-// spaces, hyphens, dots or brackets.
-const digitSep = `[\s\x{00A0}\x{3000}\-\x{2010}-\x{2015}.．()（）]{0,2}`
+// digitSep is what may stand between two digits of a number: up to three
+// spaces, hyphens or dashes, dots, brackets, commas (an ideographic one
+// too, as speech recognition writes a pause), slashes, underscores,
+// tildes, asterisks, or invisible characters (a zero-width space, a soft
+// hyphen).
+const digitSep = `[\s\x{00A0}\x{3000}\-\x{2010}-\x{2015}.．()（）,，、/_~*\x{200B}-\x{200D}\x{2060}\x{00AD}\x{FEFF}]{0,3}`
 
 // digitsExpr matches digits written in any of their forms, separated.
 func digitsExpr(digits string) string {
@@ -204,6 +212,13 @@ func phoneBounded(before rune, after string) bool {
 	return !digitRune(before) && !digitRune(next)
 }
 
-// digitRune is an ASCII or full-width digit. Chinese numerals are not
-// counted: 一 is in many words that stand beside a number.
-func digitRune(r rune) bool { return r >= '0' && r <= '9' || r >= '０' && r <= '９' }
+// digitRune is a digit in any of its forms (digitForms).
+func digitRune(r rune) bool {
+	if r < utf8.RuneSelf {
+		return r >= '0' && r <= '9'
+	}
+	return strings.ContainsRune(numerals, r)
+}
+
+// numerals are the forms of the digits beyond ASCII.
+var numerals = strings.Join(digitForms[:], "")

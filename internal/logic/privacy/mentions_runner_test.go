@@ -2,11 +2,12 @@ package privacy_test
 
 import (
 	"context"
-	"strings"
+	"regexp"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
+	"gorm.io/gorm"
 
 	"github.com/megaview/mgvcore/internal/dao"
 	"github.com/megaview/mgvcore/internal/logic/privacy"
@@ -132,10 +133,12 @@ func TestErasureResumedWaitsForTheRedactionsOfItsDeadHolder(t *testing.T) {
 	}
 	if err := c.tx.InTx(ctx, func(ctx context.Context) error {
 		// As the job would: the spellings this test writes.
-		redact := strings.NewReplacer("13800138000", privacy.Redacted, "138-0013-8000", privacy.Redacted)
-		_, err := c.repo.RedactConversations(ctx, c.tenant, []int64{c.call}, func(s string) (string, bool) {
-			out := redact.Replace(s)
-			return out, out != s
+		_, err := c.repo.RedactConversations(ctx, c.tenant, []int64{c.call}, func(s string) [][2]int {
+			var out [][2]int
+			for _, loc := range regexp.MustCompile(`13800138000|138-0013-8000`).FindAllStringIndex(s, -1) {
+				out = append(out, [2]int{loc[0], loc[1]})
+			}
+			return out
 		})
 		return err
 	}); err != nil {
@@ -144,4 +147,48 @@ func TestErasureResumedWaitsForTheRedactionsOfItsDeadHolder(t *testing.T) {
 	time.Sleep(lease + 100*time.Millisecond)
 	r := privacy.NewRunner(c.repo, c.deleter, noRevoker{}, c.tx, privacy.RunnerOptions{Lease: time.Minute, IndexPoll: 20 * time.Millisecond}, zerolog.Nop())
 	runWhileIndexDown(t, c, r)
+}
+
+// titleAtRevoke notes, at the first revocation, the title of a
+// conversation: whether the tokens ended before the text was read.
+type titleAtRevoke struct {
+	db    *gorm.DB
+	id    int64
+	title string
+	calls int
+}
+
+func (r *titleAtRevoke) Revoke(ctx context.Context, _ string, _, _ int64, _ string) error {
+	if r.calls++; r.calls == 1 {
+		return r.db.WithContext(ctx).Model(&model.Conversation{}).Where("id = ?", r.id).Pluck("title", &r.title).Error
+	}
+	return nil
+}
+
+// TestErasureOfAUserEndsTheirTokensBeforeReadingForMentions: reading the
+// tenant's text may take long, so a user being erased is disabled and
+// their tokens end before it, not only once they are anonymised after it.
+func TestErasureOfAUserEndsTheirTokensBeforeReadingForMentions(t *testing.T) {
+	c := pendingMention(t)
+	ctx := context.Background()
+	phone := mentionPhone
+	u := model.User{TenantID: c.tenant, Name: "Rep Ma", Phone: &phone, Role: model.RoleRep, Status: model.UserActive}
+	if err := c.db.Create(&u).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := c.db.Model(&model.Erasure{}).Where("id = ?", c.job.ID).Update("user_id", u.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+	revoke := &titleAtRevoke{db: c.db, id: c.call}
+	r := privacy.NewRunner(c.repo, c.deleter, revoke, c.tx, privacy.RunnerOptions{Lease: time.Minute, IndexPoll: 20 * time.Millisecond}, zerolog.Nop())
+	if worked, err := r.RunOnce(ctx); !worked || err != nil {
+		t.Fatalf("run: %v %v", worked, err)
+	}
+	if revoke.title != "follow up 13800138000" || revoke.calls != 2 {
+		t.Errorf("first revocation saw the title %q (%d revocations); want it before the redaction, and again at the anonymisation", revoke.title, revoke.calls)
+	}
+	var after model.User
+	if err := c.db.First(&after, u.ID).Error; err != nil || after.Status != model.UserDisabled || after.Phone != nil {
+		t.Errorf("user after the erasure: %+v %v", after, err)
+	}
 }

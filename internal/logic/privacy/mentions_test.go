@@ -15,7 +15,13 @@ func TestMentionsOfAPhoneNumberInTheWaysTextWritesIt(t *testing.T) {
 		{"号码是8613800138000", "号码是[erased]"},
 		{"(+86) 138.0013.8000", "[erased]"},
 		{"打１３８００１３８０００吧", "打[erased]吧"},
-		{"幺三八零零幺三八零零零零", "[erased]零"},
+		{"号码幺三八零零幺三八零零零。", "号码[erased]。"},
+		{"138，0013，8000", "[erased]"},
+		{"一三八，零零一三，八零零零", "[erased]"},
+		{"138、0013、8000", "[erased]"},
+		{"138 - 0013 - 8000", "[erased]"},
+		{"138\u200b0013 8000", "[erased]"},
+		{"138/0013/8000", "[erased]"},
 		{"一三八 零零一三 八零零零", "[erased]"},
 		{"twice: 13800138000 and 138-0013-8000", "twice: [erased] and [erased]"},
 		{"013800138000", "[erased]"},
@@ -25,6 +31,8 @@ func TestMentionsOfAPhoneNumberInTheWaysTextWritesIt(t *testing.T) {
 		{"call 13800138001", "call 13800138001"},
 		{"call 1380013800", "call 1380013800"},
 		{"一千三百八十万", "一千三百八十万"},
+		{"幺三八零零幺三八零零零零", "幺三八零零幺三八零零零零"},
+		{"一三八零零一三八零零零九", "一三八零零一三八零零零九"},
 	} {
 		got, changed := m.Redact(tc.text)
 		if got != tc.want || changed != (got != tc.text) || m.In(tc.text) != changed {
@@ -49,6 +57,13 @@ func TestMentionsOfAnEmailAddress(t *testing.T) {
 		{"写信到jose.nunez＠example．com。", "写信到[erased]。"},
 		{"write to jose.nunez@example.com.", "write to [erased]."},
 		{"<jose.nunez@example.com>", "<[erased]>"},
+		{"'jose.nunez@example.com'", "'[erased]'"},
+		{"(jose.nunez@example.com&", "([erased]&"},
+		{"x-jose.nunez@example.com", "x-jose.nunez@example.com"},
+		{"jose.nunez @ example.com", "[erased]"},
+		{"jose.nunez艾特example点com", "[erased]"},
+		{"jose.nunez(at)example(dot)com", "[erased]"},
+		{"ｊｏｓｅ.ｎｕｎｅｚ@ＥＸＡＭＰＬＥ.ｃｏｍ", "[erased]"},
 		// Other addresses.
 		{"xjose.nunez@example.com", "xjose.nunez@example.com"},
 		{"jose.nunez@example.com.cn", "jose.nunez@example.com.cn"},

@@ -79,24 +79,30 @@ type Repo interface {
 	// index still holds a deleted conversation's document.
 	IndexRemovalPending(ctx context.Context, tenantID, mark int64) (bool, error)
 	// SearchJobsPending reports whether a search job of the tenant up to
-	// id mark is left.
-	SearchJobsPending(ctx context.Context, tenantID, mark int64) (bool, error)
+	// id mark is left for a conversation changed at or after since, or
+	// deleted.
+	SearchJobsPending(ctx context.Context, tenantID, mark int64, since time.Time) (bool, error)
 	// User returns a user of the tenant; nil when there is none.
 	User(ctx context.Context, tenantID, id int64) (*model.User, error)
 	// FindMentions reads the free text of up to limit of the tenant's
 	// conversations with ids above after and up to upTo, in id order, and
-	// returns those where in finds a mention, and the last id read (0
+	// returns those where spans finds a mention, and the last id read (0
 	// when none was left).
-	FindMentions(ctx context.Context, tenantID, after, upTo int64, limit int, in func(text string) bool) (found []int64, last int64, err error)
-	// RedactConversations rewrites the free text of the tenant's
-	// conversations ids with redact, raising their transcript versions
-	// and queueing their re-indexing, and returns how many had a
-	// mention. In the transaction ctx carries.
-	RedactConversations(ctx context.Context, tenantID int64, ids []int64, redact func(string) (string, bool)) (int, error)
-	// RedactDeals rewrites the names and account names of up to limit of
-	// the tenant's deals with ids above after, in id order, and returns
-	// the last id read (0 when none was left) and how many had a mention.
-	RedactDeals(ctx context.Context, tenantID, after int64, limit int, redact func(string) (string, bool)) (last int64, n int, err error)
+	FindMentions(ctx context.Context, tenantID, after, upTo int64, limit int, spans func(text string) [][2]int) (found []int64, last int64, err error)
+	// RedactConversations writes model.Redacted over the mentions spans
+	// finds in the free text of the tenant's conversations ids, raising
+	// their transcript versions and queueing their re-indexing, and
+	// returns how many had a mention. In the transaction ctx carries.
+	RedactConversations(ctx context.Context, tenantID int64, ids []int64, spans func(string) [][2]int) (int, error)
+	// RedactDeals writes model.Redacted over the mentions in the names and
+	// account names of up to limit of the tenant's deals with ids above
+	// after, in id order, and returns the last id read (0 when none was
+	// left) and how many had a mention.
+	RedactDeals(ctx context.Context, tenantID, after int64, limit int, spans func(string) [][2]int) (last int64, n int, err error)
+	// DisableUser disables a user and revokes their refresh tokens,
+	// keeping what identifies them; LAST_ADMIN for the tenant's last
+	// active admin. In the transaction ctx carries.
+	DisableUser(ctx context.Context, tenantID, userID int64) error
 	// AnonymiseUser clears a user's name, email, phone, origin id and
 	// password, disables them, revokes their refresh tokens, clears their
 	// name on the participants they are, deletes the comments they wrote

@@ -415,10 +415,27 @@ func (r *Runner) erase(ctx context.Context, e *model.Erasure) error {
 		}
 		e.ConversationsDeleted += int64(n)
 	}
-	scanned, redacted, err := r.redactMentions(ctx, e, upTo)
+	m, err := r.mentionsOf(ctx, e)
 	if err != nil {
 		return err
 	}
+	if m != nil && e.UserID != 0 {
+		// Reading the tenant's text for mentions may take long: the user
+		// is disabled, and their tokens end, first.
+		if err := r.tx.InTx(ctx, func(ctx context.Context) error {
+			if err := r.repo.DisableUser(ctx, e.TenantID, e.UserID); err != nil {
+				return err
+			}
+			return r.revoke.Revoke(ctx, model.TokenVersionUser, e.TenantID, e.UserID, "erased")
+		}); err != nil {
+			return err
+		}
+	}
+	redacted, err := r.redactMentions(ctx, e, upTo, m)
+	if err != nil {
+		return err
+	}
+	scanned := m != nil
 	// A job resumed may have redacted mentions before it stopped, whose
 	// re-indexing it waits for as well.
 	if e.ConversationsDeleted > 0 || redacted > 0 || scanned && e.Resumed {
@@ -508,8 +525,9 @@ func (r *Runner) recount(ctx context.Context, e *model.Erasure, upTo int64, name
 // waits the whole Settle again and marks the outbox when it resumes: when
 // the deletions ended and which jobs they wrote are not recorded, and
 // waiting longer is safe.
-// With all, it waits for every search job of the tenant up to the mark
-// (the re-indexing of the conversations whose mentions were redacted).
+// With all, it also waits for the search jobs of the tenant up to the mark
+// for conversations changed since the job was requested: the re-indexing
+// of those whose mentions were redacted, by this run or an earlier one.
 func (r *Runner) settle(ctx context.Context, e *model.Erasure, all bool) error {
 	start := time.Now()
 	end := start.Add(r.o.Settle)
@@ -521,7 +539,7 @@ func (r *Runner) settle(ctx context.Context, e *model.Erasure, all bool) error {
 	var removed time.Time // when the index was first seen to have removed them
 	for {
 		if !indexed {
-			if indexed, err = r.indexed(ctx, e.TenantID, mark, all, &removed); err != nil {
+			if indexed, err = r.indexed(ctx, e.TenantID, mark, all, e.CreatedAt, &removed); err != nil {
 				return err
 			}
 		}
@@ -562,16 +580,18 @@ func (r *Runner) settle(ctx context.Context, e *model.Erasure, all bool) error {
 }
 
 // indexed reports whether the search index has removed every conversation
-// of the tenant deleted up to outbox job mark (with all, done every search
-// job of the tenant up to it), refreshed so that searches see it; removed
-// keeps when the removals were first seen done. A refresh
+// of the tenant deleted up to outbox job mark (with all, also done the jobs
+// up to it for conversations changed since), refreshed so that searches see
+// it; removed keeps when the removals were first seen done. A refresh
 // that fails (the engine is down again) is tried again at the next look;
 // one that keeps failing is given up two of the engine's own refresh
 // intervals after the removals, which have become searchable by then.
-func (r *Runner) indexed(ctx context.Context, tenantID, mark int64, all bool, removed *time.Time) (bool, error) {
+func (r *Runner) indexed(ctx context.Context, tenantID, mark int64, all bool, since time.Time, removed *time.Time) (bool, error) {
 	pending := r.repo.IndexRemovalPending
 	if all {
-		pending = r.repo.SearchJobsPending
+		pending = func(ctx context.Context, tenantID, mark int64) (bool, error) {
+			return r.repo.SearchJobsPending(ctx, tenantID, mark, since)
+		}
 	}
 	left, err := pending(ctx, tenantID, mark)
 	if err != nil || left {
@@ -608,13 +628,12 @@ const mentionBatch = 100
 // every deal. It reads the conversations a batch at a time and rewrites
 // those with a mention in one transaction with the renewal of the job's
 // lease. Reading again from the start is harmless, so a job resumed reads
-// everything again. scanned is false when the job's subject names no
-// email address or phone number (a name, an origin id of no user);
-// redacted is the conversations rewritten.
-func (r *Runner) redactMentions(ctx context.Context, e *model.Erasure, upTo int64) (scanned bool, redacted int, err error) {
-	m, err := r.mentionsOf(ctx, e)
-	if m == nil || err != nil {
-		return false, 0, err
+// everything again. m is nil when the job's subject names no email address
+// or phone number (a name, an origin id of no user); redacted is the
+// conversations rewritten.
+func (r *Runner) redactMentions(ctx context.Context, e *model.Erasure, upTo int64, m *mentions) (redacted int, err error) {
+	if m == nil {
+		return 0, nil
 	}
 	renew := func(ctx context.Context) error {
 		ok, err := r.repo.ErasureProgress(ctx, e.ID, r.owner, 0, r.o.Lease)
@@ -624,20 +643,20 @@ func (r *Runner) redactMentions(ctx context.Context, e *model.Erasure, upTo int6
 		return err
 	}
 	for after := int64(0); ; {
-		found, last, err := r.repo.FindMentions(ctx, e.TenantID, after, upTo, mentionBatch, m.In)
+		found, last, err := r.repo.FindMentions(ctx, e.TenantID, after, upTo, mentionBatch, m.Spans)
 		if err != nil || last == 0 {
-			return true, redacted, err
+			return redacted, err
 		}
 		after = last
 		var n int
 		if err := r.tx.InTx(ctx, func(ctx context.Context) error {
 			var err error
-			if n, err = r.repo.RedactConversations(ctx, e.TenantID, found, m.Redact); err != nil {
+			if n, err = r.repo.RedactConversations(ctx, e.TenantID, found, m.Spans); err != nil {
 				return err
 			}
 			return renew(ctx)
 		}); err != nil {
-			return true, redacted, err
+			return redacted, err
 		}
 		redacted += n
 		if last == upTo {
@@ -650,12 +669,12 @@ func (r *Runner) redactMentions(ctx context.Context, e *model.Erasure, upTo int6
 		var n int
 		if err := r.tx.InTx(ctx, func(ctx context.Context) error {
 			var err error
-			if last, n, err = r.repo.RedactDeals(ctx, e.TenantID, after, mentionBatch, m.Redact); err != nil {
+			if last, n, err = r.repo.RedactDeals(ctx, e.TenantID, after, mentionBatch, m.Spans); err != nil {
 				return err
 			}
 			return renew(ctx)
 		}); err != nil {
-			return true, redacted, err
+			return redacted, err
 		}
 		deals += n
 		if last == 0 {
@@ -667,7 +686,7 @@ func (r *Runner) redactMentions(ctx context.Context, e *model.Erasure, upTo int6
 		r.log.Info().Int64("erasure", e.ID).Int64("tenant_id", e.TenantID).Int("conversations", redacted).Int("deals", deals).
 			Msg("erasure: the person's email address or phone number was written in free text; redacted")
 	}
-	return true, redacted, nil
+	return redacted, nil
 }
 
 // mentionsOf finds the job's email address or phone number, and its
