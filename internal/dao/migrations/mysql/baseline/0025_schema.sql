@@ -200,7 +200,8 @@ CREATE TABLE comments (
   created_at      DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'created (UTC)',
   deleted_at      DATETIME(3)     NULL DEFAULT NULL COMMENT 'soft deletion (UTC)',
   PRIMARY KEY (id),
-  KEY idx_comments_conversation (tenant_id, conversation_id, start_ms)
+  KEY idx_comments_conversation (tenant_id, conversation_id, start_ms),
+  KEY idx_comments_author (tenant_id, author_user_id)
 ) ENGINE=InnoDB COMMENT='comments on conversations';
 
 CREATE TABLE outbox (
