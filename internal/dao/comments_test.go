@@ -118,3 +118,43 @@ func TestDeletedCommentsKeepNoText(t *testing.T) {
 		}
 	})
 }
+
+// An erasure anonymising one author's comments, not committed yet, locks
+// those comments only: another author's comment in the same tenant and
+// conversation is edited meanwhile without waiting. Without an index on
+// the author the UPDATE scans, and on MySQL locks, every comment of the
+// tenant, and the edit waits for the erasure's commit.
+func TestAnonymisingAnAuthorLocksOnlyTheirCommentsOnMariaDB(t *testing.T) {
+	db := daotest.OpenMariaDB(t)
+	const tenant, conv, erased, other = 7, 1 << 40, 11, 12
+	now := time.Now().UTC()
+	comments := make([]model.Comment, 0, 300)
+	for i := range 300 {
+		author := int64(100 + i%50)
+		switch i {
+		case 5, 150:
+			author = erased
+		case 200:
+			author = other
+		}
+		comments = append(comments, model.Comment{TenantID: tenant, ConversationID: conv, AuthorUserID: author, StartMS: int64(i), Text: "words", CreatedAt: now})
+	}
+	if err := db.Create(&comments).Error; err != nil {
+		t.Fatal(err)
+	}
+	commit := holdOpen(t, db, func(ctx context.Context) error {
+		return dao.NewPrivacy(db).AnonymiseUser(ctx, tenant, erased)
+	})
+	err := db.Transaction(func(tx *gorm.DB) error {
+		if err := tx.Exec("SET SESSION innodb_lock_wait_timeout = 2").Error; err != nil {
+			return err
+		}
+		return tx.Exec("UPDATE comments SET text = 'edited' WHERE id = ?", comments[200].ID).Error
+	})
+	if err != nil {
+		t.Fatalf("editing another author's comment during an erasure: %v", err)
+	}
+	if err := commit(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -161,8 +161,5 @@ func (r *Departments) inTree(ctx context.Context, tenantID int64, fn func(tx *go
 		}
 		return fn(tx)
 	}
-	if tx, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
-		return run(tx.WithContext(ctx))
-	}
-	return dbError(r.db.WithContext(ctx).Transaction(run), nil)
+	return dbError(inTx(ctx, r.db, run), nil)
 }

@@ -190,26 +190,24 @@ func TestEventLogTrimsByRetention(t *testing.T) {
 
 var errRolledBack = errors.New("the change failed; roll back")
 
-// Writers in two connection pools (two instances) append to one tenant
-// concurrently, each holding its transaction open a while after the
-// append, while a reader pages the log as fast as it can: the reader sees
-// every id exactly once, each one more than the last, so no event that
-// commits late with a smaller id is ever skipped.
-func TestEventIdsFollowCommitOrderOnMariaDB(t *testing.T) {
-	dbs := twoPools(t)
-	const writers, perWriter = 8, 25
+// writeConcurrently has writers goroutines, writer w on pools[w%len(pools)],
+// make perWriter changes each, every one in a transaction of its own that
+// stays open up to 2 ms after the change; every fifth is rolled back. It
+// returns a channel closed once they are all done, and the counts of the
+// changes committed and of those that failed (final once it is closed).
+func writeConcurrently(t *testing.T, pools []*gorm.DB, writers, perWriter int, change func(ctx context.Context, w, i int) error) (<-chan struct{}, *atomic.Int64, *atomic.Int64) {
+	t.Helper()
 	var (
 		wg        sync.WaitGroup
 		committed atomic.Int64
 		failed    atomic.Int64
 	)
-	start := time.Now()
 	for w := range writers {
-		l, tx := newEventLog(dbs[w%2])
+		tx := dao.NewTransactor(pools[w%len(pools)])
 		wg.Go(func() {
 			for i := range perWriter {
 				err := tx.InTx(context.Background(), func(ctx context.Context) error {
-					if err := l.Append(ctx, created(5, int64(w*1000+i))); err != nil {
+					if err := change(ctx, w, i); err != nil {
 						return err
 					}
 					time.Sleep(time.Duration(rand.N(3)) * time.Millisecond)
@@ -233,6 +231,64 @@ func TestEventIdsFollowCommitOrderOnMariaDB(t *testing.T) {
 		wg.Wait()
 		close(done)
 	}()
+	// A test that ends early leaves them to finish before its databases close.
+	t.Cleanup(func() { <-done })
+	return done, &committed, &failed
+}
+
+// holdOpen makes change in a transaction of its own and returns once it is
+// made, with the transaction still open; commit lets it commit and returns
+// its error (it is called at the end of the test if not before). A change
+// that fails ends the test.
+func holdOpen(t *testing.T, db *gorm.DB, change func(ctx context.Context) error) (commit func() error) {
+	t.Helper()
+	held, release, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() {
+		done <- dao.NewTransactor(db).InTx(context.Background(), func(ctx context.Context) error {
+			if err := change(ctx); err != nil {
+				return err
+			}
+			close(held)
+			<-release
+			return nil
+		})
+	}()
+	select {
+	case <-held:
+	case err := <-done:
+		t.Fatalf("the change to hold open: %v", err)
+	}
+	var (
+		once sync.Once
+		err  error
+	)
+	commit = func() error {
+		once.Do(func() {
+			close(release)
+			err = <-done
+		})
+		return err
+	}
+	t.Cleanup(func() { _ = commit() })
+	return commit
+}
+
+// Writers in two connection pools (two instances) append to one tenant
+// concurrently, each holding its transaction open a while after the
+// append, while a reader pages the log as fast as it can: the reader sees
+// every id exactly once, each one more than the last, so no event that
+// commits late with a smaller id is ever skipped.
+func TestEventIdsFollowCommitOrderOnMariaDB(t *testing.T) {
+	dbs := twoPools(t)
+	const writers, perWriter = 8, 25
+	logs := make([]*events.Log, writers)
+	for w := range writers {
+		logs[w], _ = newEventLog(dbs[w%2])
+	}
+	start := time.Now()
+	done, committed, failed := writeConcurrently(t, dbs, writers, perWriter, func(ctx context.Context, w, i int) error {
+		return logs[w].Append(ctx, created(5, int64(w*1000+i)))
+	})
 	reader, _ := newEventLog(dbs[1])
 	ctx := accesstest.User(model.RoleAdmin, 5, 1)
 	var cursor int64

@@ -54,13 +54,7 @@ func (r *RefreshTokens) Rotate(ctx context.Context, oldHash string, usedAt time.
 		won = true
 		return nil
 	}
-	var err error
-	if tx, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
-		err = run(tx.WithContext(ctx))
-	} else {
-		err = dbError(r.db.WithContext(ctx).Transaction(run), nil)
-	}
-	if err != nil {
+	if err := dbError(inTx(ctx, r.db, run), nil); err != nil {
 		return false, err
 	}
 	return won, nil

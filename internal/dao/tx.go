@@ -98,6 +98,15 @@ func isDeadlock(err error) bool {
 	return errors.As(err, &me) && me.Number == 1213
 }
 
+// inTx runs fn in the transaction ctx carries, or else in a transaction of
+// its own on db; bound to ctx either way.
+func inTx(ctx context.Context, db *gorm.DB, fn func(tx *gorm.DB) error) error {
+	if tx, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
+		return fn(tx.WithContext(ctx))
+	}
+	return db.WithContext(ctx).Transaction(fn)
+}
+
 // conn is the transaction ctx carries, or db; bound to ctx either way.
 func conn(ctx context.Context, db *gorm.DB) *gorm.DB {
 	if tx, ok := ctx.Value(txKey{}).(*gorm.DB); ok {

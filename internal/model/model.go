@@ -149,6 +149,10 @@ type TokenVersion struct {
 	// the tokens of an app's previous secret during its grace.
 	GraceVersion int64
 	GraceUntil   *time.Time
+	// Revision numbers the last raise, from one sequence for every user
+	// and app, in commit order (0: raised by a release before migration
+	// 0025); instances poll by it.
+	Revision int64
 }
 
 // Deal is a sales opportunity.

@@ -36,19 +36,30 @@ type TokenVersionRepo interface {
 	BumpWithGrace(ctx context.Context, kind string, tenantID, subjectID int64, reason string, at, until time.Time) (*model.TokenVersion, error)
 	// Current is the version (zero when never raised).
 	Current(ctx context.Context, kind string, subjectID int64) (*model.TokenVersion, error)
-	// ChangedSince lists the versions raised at or after since, and those
-	// whose grace ends at or after since.
+	// Revision is the newest revision committed: a raise not committed
+	// yet takes a higher one. Each raise takes the next revision, in
+	// commit order.
+	Revision(ctx context.Context) (int64, error)
+	// RaisedAfter lists at most limit versions whose last raise has a
+	// revision above revision, by revision.
+	RaisedAfter(ctx context.Context, revision int64, limit int) ([]model.TokenVersion, error)
+	// ChangedSince lists the versions raised at or after since, by the
+	// clock of the instance that raised them, and those whose grace ends
+	// at or after since.
 	ChangedSince(ctx context.Context, since time.Time) ([]model.TokenVersion, error)
-	// Restamp moves a raise's changed_at to at, while the row still holds
-	// version with an older stamp.
-	Restamp(ctx context.Context, kind string, subjectID, version int64, at time.Time) error
 }
 
 // Revocations refuses tokens signed before their user's or app's token
 // version was raised. Every instance keeps the versions raised within the
-// longest token lifetime in memory and reads the ones changed since its last
+// longest token lifetime in memory and reads the ones raised since its last
 // read once per poll interval, so a check costs a map lookup and a change
 // made on any instance is refused everywhere within about one interval.
+//
+// Polls read by revision, not by time: each raise takes the next number of
+// one sequence whose row its transaction holds until it commits, so raises
+// become visible in the order of their revisions, and a poll that resumes
+// after the highest revision it read misses none, however late a raise
+// committed and whatever the clock of the instance that made it.
 type Revocations struct {
 	repo     TokenVersionRepo
 	now      func() time.Time
@@ -59,10 +70,11 @@ type Revocations struct {
 	// transaction until it commits.
 	afterCommit func(ctx context.Context, fn func())
 
-	mu        sync.RWMutex
-	versions  map[versionKey]versionEntry
-	watermark time.Time // when the last successful poll began; zero before the first
-	pruned    time.Time
+	mu       sync.RWMutex
+	versions map[versionKey]versionEntry
+	revision int64     // the highest revision read by a poll
+	polled   time.Time // when the last successful poll began; zero before the first
+	pruned   time.Time
 
 	stop chan struct{}
 	done chan struct{}
@@ -74,20 +86,27 @@ type versionKey struct {
 }
 
 type versionEntry struct {
-	version   int64
-	reason    string
-	changedAt time.Time
+	version int64
+	reason  string
+	// seen is when this instance read the raise, by its own clock: the
+	// raise matters to no token once the longest token lifetime has passed
+	// since.
+	seen time.Time
 	// Tokens at graceVersion or above stay valid until graceUntil (zero:
 	// no grace).
 	graceVersion int64
 	graceUntil   time.Time
 }
 
-// pollOverlap is read again at each poll, before the previous poll began:
-// a raise committed up to this much late, or stamped by an instance whose
-// clock is up to this much behind, is still read. A raise committed later
-// than restampAfter is stamped again at its commit (applyCommitted).
+// pollOverlap is how far before the longest token lifetime the first poll
+// reads by time, and how far before the previous poll the read of raises
+// of older releases looks (Poll): a raise committed up to this much late,
+// or stamped by a clock up to this much behind, is still read.
 const pollOverlap = 10 * time.Second
+
+// pollBatch bounds the rows of one read by revision; a poll reads batches
+// until one is short.
+const pollBatch = 1000
 
 // RevocationOptions tune Revocations.
 type RevocationOptions struct {
@@ -215,40 +234,20 @@ func (r *Revocations) RevokeAfter(ctx context.Context, kind string, tenantID, id
 }
 
 // applyCommitted applies a raise written with ctx once it is committed.
-// A raise whose transaction committed more than restampAfter after it was
-// stamped is stamped again, now: the other instances' polls look back
-// only pollOverlap, and would never read it.
+// The other instances read it by its revision, however late it commits.
 func (r *Revocations) applyCommitted(ctx context.Context, v model.TokenVersion) {
 	if r.afterCommit == nil {
 		r.apply([]model.TokenVersion{v})
 		return
 	}
-	r.afterCommit(ctx, func() {
-		r.apply([]model.TokenVersion{v})
-		if at := r.now(); at.Sub(v.ChangedAt) > restampAfter {
-			// After the commit, and without blocking it.
-			go r.restamp(v, at)
-		}
-	})
-}
-
-// restampAfter is how late a raise may commit before it is stamped again
-// (well within pollOverlap, which the polls look back).
-const restampAfter = pollOverlap / 4
-
-func (r *Revocations) restamp(v model.TokenVersion, at time.Time) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := r.repo.Restamp(ctx, v.Kind, v.SubjectID, v.Version, at); err != nil {
-		r.log.Error().Err(err).Str("kind", v.Kind).Int64("subject_id", v.SubjectID).
-			Msg("revocation committed late, and cannot be stamped again: other instances may not see it until the token expires")
-	}
+	r.afterCommit(ctx, func() { r.apply([]model.TokenVersion{v}) })
 }
 
 func (r *Revocations) apply(rows []model.TokenVersion) {
 	if len(rows) == 0 {
 		return
 	}
+	now := r.now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, row := range rows {
@@ -257,7 +256,7 @@ func (r *Revocations) apply(rows []model.TokenVersion) {
 		}
 		k := versionKey{row.Kind, row.SubjectID}
 		if e, ok := r.versions[k]; !ok || row.Version > e.version {
-			e := versionEntry{version: row.Version, reason: row.Reason, changedAt: row.ChangedAt}
+			e := versionEntry{version: row.Version, reason: row.Reason, seen: now}
 			if row.GraceUntil != nil {
 				e.graceVersion, e.graceUntil = row.GraceVersion, *row.GraceUntil
 			}
@@ -266,36 +265,75 @@ func (r *Revocations) apply(rows []model.TokenVersion) {
 	}
 }
 
-// Poll reads the versions raised since the last poll (on the first, those
-// raised within the longest token lifetime).
+// Poll reads the versions raised since the last poll: those of a revision
+// above the highest it read. The first poll reads the revision committed,
+// then the versions raised within the longest token lifetime and those
+// still in a grace, by time: later raises have a higher revision, and the
+// next poll reads them.
 func (r *Revocations) Poll(ctx context.Context) error {
 	now := r.now()
 	r.mu.RLock()
-	since := r.watermark
+	revision, polled := r.revision, r.polled
 	r.mu.RUnlock()
-	if since.IsZero() {
-		since = now.Add(-r.keep - pollOverlap)
+	var rows []model.TokenVersion
+	var err error
+	if polled.IsZero() {
+		if revision, err = r.repo.Revision(ctx); err != nil {
+			return err
+		}
+		if rows, err = r.repo.ChangedSince(ctx, now.Add(-r.keep-pollOverlap)); err != nil {
+			return err
+		}
 	} else {
-		since = since.Add(-pollOverlap)
-	}
-	rows, err := r.repo.ChangedSince(ctx, since)
-	if err != nil {
-		return err
+		if rows, revision, err = r.raisedAfter(ctx, revision); err != nil {
+			return err
+		}
+		// A release before migration 0025, still running during a rolling
+		// upgrade, raises versions without a revision (or leaves the one
+		// the row had), so they are read by time too, as that release
+		// reads them; the raises of this release count once either way.
+		// This read can go once no release before 0025 may run beside
+		// this one.
+		old, err := r.repo.ChangedSince(ctx, polled.Add(-pollOverlap))
+		if err != nil {
+			return err
+		}
+		rows = append(rows, old...)
 	}
 	r.apply(rows)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.watermark = now
-	// Raises older than every token's lifetime concern no token any more.
+	r.revision, r.polled = max(r.revision, revision), now
+	// Raises read longer ago than every token's lifetime concern no token
+	// any more.
 	if now.Sub(r.pruned) >= time.Minute {
 		r.pruned = now
 		for k, e := range r.versions {
-			if now.Sub(e.changedAt) > r.keep+pollOverlap && now.Sub(e.graceUntil) > r.keep+pollOverlap {
+			if now.Sub(e.seen) > r.keep+pollOverlap && now.Sub(e.graceUntil) > r.keep+pollOverlap {
 				delete(r.versions, k)
 			}
 		}
 	}
 	return nil
+}
+
+// raisedAfter reads every version raised at a revision above revision, in
+// batches, and returns them with the highest revision read.
+func (r *Revocations) raisedAfter(ctx context.Context, revision int64) ([]model.TokenVersion, int64, error) {
+	var rows []model.TokenVersion
+	for {
+		batch, err := r.repo.RaisedAfter(ctx, revision, pollBatch)
+		if err != nil {
+			return nil, 0, err
+		}
+		rows = append(rows, batch...)
+		if len(batch) > 0 {
+			revision = batch[len(batch)-1].Revision
+		}
+		if len(batch) < pollBatch {
+			return rows, revision, nil
+		}
+	}
 }
 
 // Start reads the recent versions, then polls every interval until Stop.

@@ -2,10 +2,13 @@ package identity_test
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/logic/identity"
@@ -531,9 +534,9 @@ func TestMoveRetriedAfterAFailedRevocationEndsTheTokens(t *testing.T) {
 }
 
 // A raise whose transaction commits long after it was written (a large
-// department moved, a transaction held up by locks) is stamped again when
-// it commits: the other instances' polls look back only seconds before
-// their last one, and read it still.
+// department moved, a transaction held up by locks) is read by the other
+// instances once it commits: they read by revision, which the raise takes
+// in commit order, not by the time it was written.
 func TestARevocationCommittedLateReachesTheOtherInstances(t *testing.T) {
 	w := newOrgWorld(t)
 	rep := w.reps[0]
@@ -560,4 +563,92 @@ func TestARevocationCommittedLateReachesTheOtherInstances(t *testing.T) {
 		return w.check(t, there, pair.AccessToken) != nil
 	})
 	wantRevoked(t, w.check(t, there, pair.AccessToken), "signed out")
+}
+
+// A raise made by an instance whose clock is a minute behind is read by the
+// other instances at their next poll: they read by revision, not by the
+// time the raise was stamped with.
+func TestARevocationStampedByASlowClockReachesTheOtherInstances(t *testing.T) {
+	w := newOrgWorld(t)
+	ctx := context.Background()
+	rep := w.reps[0]
+	pair := w.session(t, rep)
+	there := w.otherInstance(t)
+	w.clock.Add(time.Second)
+	if err := there.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	slow := identity.NewRevocations(w.versions, identity.RevocationOptions{Keep: 2 * time.Hour,
+		Now: func() time.Time { return w.clock.Now().Add(-time.Minute) }})
+	if err := slow.Revoke(ctx, model.TokenVersionUser, rep.TenantID, rep.ID, identity.RevokedLogout); err != nil {
+		t.Fatal(err)
+	}
+	w.clock.Add(time.Second)
+	if err := there.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wantRevoked(t, w.check(t, there, pair.AccessToken), "signed out")
+}
+
+// An instance keeps a raise for the longest token lifetime after it read
+// it, by its own clock: one stamped ten minutes behind by the instance that
+// made it still refuses, two hours (the longest lifetime here) after it was
+// read less a few seconds, a token signed just before it.
+func TestARevocationStampedByASlowClockIsKeptItsWholeTime(t *testing.T) {
+	w := newOrgWorld(t)
+	ctx := context.Background()
+	rep := w.reps[0]
+	slow := identity.NewRevocations(w.versions, identity.RevocationOptions{Keep: 2 * time.Hour,
+		Now: func() time.Time { return w.clock.Now().Add(-10 * time.Minute) }})
+	if err := slow.Revoke(ctx, model.TokenVersionUser, rep.TenantID, rep.ID, identity.RevokedLogout); err != nil {
+		t.Fatal(err)
+	}
+	w.clock.Add(time.Second)
+	there := w.otherInstance(t)
+	signed := &identity.Claims{Kind: identity.TokenAccess, TenantID: rep.TenantID, Version: 0,
+		RegisteredClaims: jwt.RegisteredClaims{Subject: strconv.FormatInt(rep.ID, 10)}}
+	wantRevoked(t, there.Check(signed), "signed out")
+	// Polls go on; each minute one of them drops what no token needs.
+	for range 2*60 - 1 {
+		w.clock.Add(time.Minute)
+		if err := there.Poll(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantRevoked(t, there.Check(signed), "signed out")
+}
+
+// During a rolling upgrade, an instance of a release before migration 0025
+// raises versions without taking a revision: a new row gets none, and a row
+// raised before keeps the one it had. The instances of this release read
+// those raises at their next poll all the same.
+func TestARevocationByAnOlderReleaseReachesTheOtherInstances(t *testing.T) {
+	w := newOrgWorld(t)
+	ctx := context.Background()
+	raisedBefore, never := w.reps[0], w.reps[1]
+	if err := w.revocations.Revoke(ctx, model.TokenVersionUser, raisedBefore.TenantID, raisedBefore.ID, identity.RevokedLogout); err != nil {
+		t.Fatal(err)
+	}
+	there := w.otherInstance(t)
+	first, second := w.session(t, raisedBefore), w.session(t, never)
+	w.clock.Add(time.Second)
+	if err := there.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// What the older release's raise writes.
+	now := w.clock.Now()
+	if err := w.db.Exec("UPDATE token_versions SET version = version + 1, reason = ?, changed_at = ? WHERE kind = ? AND subject_id = ?",
+		identity.RevokedPassword, now, model.TokenVersionUser, raisedBefore.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := w.db.Exec("INSERT INTO token_versions (kind, subject_id, tenant_id, version, reason, changed_at) VALUES (?, ?, ?, 1, ?, ?)",
+		model.TokenVersionUser, never.ID, never.TenantID, identity.RevokedDisabled, now).Error; err != nil {
+		t.Fatal(err)
+	}
+	w.clock.Add(time.Second)
+	if err := there.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wantRevoked(t, w.check(t, there, first.AccessToken), "password")
+	wantRevoked(t, w.check(t, there, second.AccessToken), "disabled")
 }

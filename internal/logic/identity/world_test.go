@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+	"gorm.io/gorm"
 
 	"github.com/megaview/mgvcore/internal/dao"
 	"github.com/megaview/mgvcore/internal/dao/daotest"
@@ -122,6 +123,9 @@ type orgWorld struct {
 	// store, which another instance would read too.
 	revocations *identity.Revocations
 	versions    *dao.TokenVersions
+	// db is the store, for writes no release of the service makes any
+	// more.
+	db *gorm.DB
 	// sleeps records the delays of failed sign-ins, which do not wait.
 	sleeps *sleepLog
 }
@@ -200,7 +204,7 @@ func newOrgWorld(t testing.TB) *orgWorld {
 	w.tokens = identity.NewTokens("unit-test-secret-0123456789abcdef", 15*time.Minute, 2*time.Hour)
 	tenants, refresh, apps := dao.NewTenants(db), dao.NewRefreshTokens(db), dao.NewApps(db)
 	w.refresh = &hookedRefresh{RefreshTokens: refresh}
-	w.versions = dao.NewTokenVersions(db)
+	w.versions, w.db = dao.NewTokenVersions(db), db
 	w.appRepo, w.tx = apps, dao.NewTransactor(db)
 	w.revocations = identity.NewRevocations(w.versions, identity.RevocationOptions{Keep: 2 * time.Hour, Now: w.clock.Now})
 	var err error

@@ -1,7 +1,7 @@
--- The MySQL schema at migration 0024, in one piece: what `mgvcore migrate up`
--- creates on an empty database instead of replaying 0001 to 0024, so that a
+-- The MySQL schema at migration 0025, in one piece: what `mgvcore migrate up`
+-- creates on an empty database instead of replaying 0001 to 0025, so that a
 -- new install is reviewed (Archery, goInception rules) as the clean schema.
--- A test keeps it equal to what 0001..0024 build on an existing database.
+-- A test keeps it equal to what 0001..0025 build on an existing database.
 -- Tables take the database's character set: create the database with
 -- CHARACTER SET utf8mb4 (`migrate up` refuses any other).
 
@@ -200,7 +200,8 @@ CREATE TABLE comments (
   created_at      DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'created (UTC)',
   deleted_at      DATETIME(3)     NULL DEFAULT NULL COMMENT 'soft deletion (UTC)',
   PRIMARY KEY (id),
-  KEY idx_comments_conversation (tenant_id, conversation_id, start_ms)
+  KEY idx_comments_conversation (tenant_id, conversation_id, start_ms),
+  KEY idx_comments_author (tenant_id, author_user_id)
 ) ENGINE=InnoDB COMMENT='comments on conversations';
 
 CREATE TABLE outbox (
@@ -249,11 +250,19 @@ CREATE TABLE token_versions (
   changed_at DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'when it was last raised (UTC); instances poll by it',
   grace_version BIGINT      NOT NULL DEFAULT 0 COMMENT 'tokens at this version or above stay valid until grace_until',
   grace_until   DATETIME(3) NULL DEFAULT NULL COMMENT 'end of the grace of grace_version (UTC); NULL when none',
+  revision      BIGINT      NOT NULL DEFAULT 0 COMMENT 'token_version_seq.last_revision taken by the last raise; instances poll by it; 0: raised by a release before 0025',
   PRIMARY KEY (id),
   UNIQUE KEY uniq_token_versions_subject (kind, subject_id),
   KEY idx_token_versions_changed (changed_at),
-  KEY idx_token_versions_grace (grace_until)
+  KEY idx_token_versions_grace (grace_until),
+  KEY idx_token_versions_revision (revision)
 ) ENGINE=InnoDB COMMENT='token version per user and app: raising it revokes every token signed before, on every instance';
+
+CREATE TABLE token_version_seq (
+  id            TINYINT NOT NULL DEFAULT 1 COMMENT 'always 1: the table has one row',
+  last_revision BIGINT  NOT NULL DEFAULT 0 COMMENT 'revision of the newest token version raise',
+  PRIMARY KEY (id)
+) ENGINE=InnoDB COMMENT='revision sequence of token version raises: a raising transaction locks and raises it, so revisions follow commit order';
 
 CREATE TABLE event_seqs (
   tenant_id       BIGINT      NOT NULL DEFAULT 0 COMMENT 'tenants.id',
