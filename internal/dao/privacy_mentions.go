@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	json "github.com/goccy/go-json"
 	"gorm.io/gorm"
@@ -26,12 +27,13 @@ const (
 )
 
 // FindMentions reads the free text of up to limit of the tenant's
-// conversations with ids above after and up to upTo, in id order, and
-// returns those where spans finds a mention, with the last id read (0
-// when none was left). The sentences of a transcript part are looked at
+// conversations with ids above after and up to upTo (changed, or commented
+// on, at or after since, when it is not zero), in id order, and returns
+// those where spans finds a mention, with the last id read (0 when none
+// was left). The sentences of a transcript part are looked at
 // together, one line each, so that a number split across sentences (as
 // speech recognition splits one read out slowly) is found.
-func (p *Privacy) FindMentions(ctx context.Context, tenantID, after, upTo int64, limit int, spans func(text string) [][2]int) (found []int64, last int64, err error) {
+func (p *Privacy) FindMentions(ctx context.Context, tenantID, after, upTo int64, limit int, since time.Time, spans func(text string) [][2]int) (found []int64, last int64, err error) {
 	in := func(text string) bool { return len(spans(text)) > 0 }
 	db := conn(ctx, p.db)
 	var convs []struct {
@@ -39,8 +41,12 @@ func (p *Privacy) FindMentions(ctx context.Context, tenantID, after, upTo int64,
 		Title      string
 		CustomData sql.NullString
 	}
-	err = db.Raw("SELECT id, title, custom_data FROM conversations WHERE tenant_id = ? AND id > ? AND id <= ? ORDER BY id LIMIT ?",
-		tenantID, after, upTo, limit).Scan(&convs).Error
+	q, args := "SELECT id, title, custom_data FROM conversations WHERE tenant_id = ? AND id > ? AND id <= ?", []any{tenantID, after, upTo}
+	if !since.IsZero() {
+		q += " AND (updated_at >= ? OR id IN (SELECT conversation_id FROM comments WHERE tenant_id = ? AND created_at >= ?))"
+		args = append(args, since.UTC(), tenantID, since.UTC())
+	}
+	err = db.Raw(q+" ORDER BY id LIMIT ?", append(args, limit)...).Scan(&convs).Error
 	if err != nil || len(convs) == 0 {
 		return nil, 0, dbError(err, nil)
 	}
@@ -378,17 +384,22 @@ func redactRows(db *gorm.DB, query string, args []any, fn func(conversationID in
 	return nil
 }
 
-// RedactDeals rewrites the names and account names of up to limit of the
-// tenant's deals with ids above after, in id order, with redact, and
-// returns the last id read (0 when none was left) and how many deals had
-// a mention. A deal's row is written only while it still holds what was
-// read, so a concurrent upsert wins (and an erasure requested after it
-// finds what it wrote).
-func (p *Privacy) RedactDeals(ctx context.Context, tenantID, after int64, limit int, spans func(string) [][2]int) (last int64, n int, err error) {
+// RedactDeals writes model.Redacted over the mentions spans finds in the
+// names and account names of up to limit of the tenant's deals with ids
+// above after (changed at or after since, when it is not zero), in id
+// order, and returns the last id read (0 when none was left) and how many
+// deals had a mention. A deal's row is written only while it still holds
+// what was read: an upsert made meanwhile wins, and is read again by a
+// later call with since.
+func (p *Privacy) RedactDeals(ctx context.Context, tenantID, after int64, limit int, since time.Time, spans func(string) [][2]int) (last int64, n int, err error) {
 	redact := func(text string) (string, bool) { return redactText(text, spans) }
 	db := conn(ctx, p.db)
+	q := db.Select("id, name, account_name").Where("tenant_id = ? AND id > ?", tenantID, after)
+	if !since.IsZero() {
+		q = q.Where("updated_at >= ?", since.UTC())
+	}
 	var deals []model.Deal
-	if err := db.Select("id, name, account_name").Where("tenant_id = ? AND id > ?", tenantID, after).Order("id").Limit(limit).Find(&deals).Error; err != nil {
+	if err := q.Order("id").Limit(limit).Find(&deals).Error; err != nil {
 		return 0, 0, dbError(err, nil)
 	}
 	for _, d := range deals {

@@ -96,7 +96,7 @@ func TestMentionsAreFoundAndRedactedInEveryText(t *testing.T) {
 
 		var found []int64
 		for after := int64(0); ; {
-			ids, last, err := p.FindMentions(ctx, 7, after, upTo, 2, mentionSpans)
+			ids, last, err := p.FindMentions(ctx, 7, after, upTo, 2, time.Time{}, mentionSpans)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -121,7 +121,7 @@ func TestMentionsAreFoundAndRedactedInEveryText(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		if ids, _, err := p.FindMentions(ctx, 7, 0, upTo, 100, mentionSpans); err != nil || len(ids) != 0 {
+		if ids, _, err := p.FindMentions(ctx, 7, 0, upTo, 100, time.Time{}, mentionSpans); err != nil || len(ids) != 0 {
 			t.Fatalf("after the redaction: %v %v", ids, err)
 		}
 		var left []int64
@@ -197,7 +197,7 @@ func TestMentionsAreRedactedInDeals(t *testing.T) {
 		total := 0
 		var reads []int64
 		for after := int64(0); ; {
-			last, n, err := p.RedactDeals(ctx, 7, after, 2, mentionSpans)
+			last, n, err := p.RedactDeals(ctx, 7, after, 2, time.Time{}, mentionSpans)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -240,7 +240,7 @@ func TestMentionsInCustomDataNumbersKeepItJSON(t *testing.T) {
 			return out
 		}
 		p := dao.NewPrivacy(db)
-		if found, _, err := p.FindMentions(ctx, 7, 0, id, 10, spans); err != nil || !slices.Equal(found, []int64{id}) {
+		if found, _, err := p.FindMentions(ctx, 7, 0, id, 10, time.Time{}, spans); err != nil || !slices.Equal(found, []int64{id}) {
 			t.Fatalf("found %v %v", found, err)
 		}
 		if err := dao.NewTransactor(db).InTx(ctx, func(ctx context.Context) error {
@@ -258,6 +258,46 @@ func TestMentionsInCustomDataNumbersKeepItJSON(t *testing.T) {
 		d.UseNumber()
 		if err := d.Decode(&got); err != nil || got["customer_phone"] != "[erased]" || got["big"] != json.Number("9007199254740993") || got["note"] != "a&b" {
 			t.Errorf("custom data after the redaction: %s %v", c.CustomData, err)
+		}
+	})
+}
+
+// Read with a time, only the conversations changed or commented on since
+// then are read, and only the deals changed since.
+func TestMentionsChangedSinceAreReadAgain(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		p := dao.NewPrivacy(db)
+		titled := mentionCall(t, db, "title")
+		commented := mentionCall(t, db, "comment")
+		old := time.Now().UTC().Add(-time.Hour).Truncate(time.Millisecond)
+		for _, q := range []string{"UPDATE conversations SET updated_at = ?", "UPDATE comments SET created_at = ?"} {
+			if err := db.Exec(q, old).Error; err != nil {
+				t.Fatal(err)
+			}
+		}
+		since := old.Add(time.Minute)
+		if found, last, err := p.FindMentions(ctx, 7, 0, commented.ID, 10, since, mentionSpans); err != nil || len(found) != 0 || last != 0 {
+			t.Fatalf("nothing changed since: %v %d %v", found, last, err)
+		}
+		if err := db.Exec("UPDATE comments SET created_at = ? WHERE conversation_id = ?", since, commented.ID).Error; err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Exec("UPDATE conversations SET updated_at = ? WHERE id = ?", since, titled.ID).Error; err != nil {
+			t.Fatal(err)
+		}
+		if found, _, err := p.FindMentions(ctx, 7, 0, commented.ID, 10, since, mentionSpans); err != nil || !slices.Equal(found, []int64{titled.ID, commented.ID}) {
+			t.Fatalf("changed since: %v %v, want %d and %d", found, err, titled.ID, commented.ID)
+		}
+		deal := model.Deal{TenantID: 7, OriginDealID: "x", Name: "deal for " + mentioned, CreatedAt: old, UpdatedAt: old}
+		if err := db.Create(&deal).Error; err != nil {
+			t.Fatal(err)
+		}
+		if last, n, err := p.RedactDeals(ctx, 7, 0, 10, since, mentionSpans); err != nil || last != 0 || n != 0 {
+			t.Fatalf("deals changed since: %d %d %v", last, n, err)
+		}
+		if last, n, err := p.RedactDeals(ctx, 7, 0, 10, old, mentionSpans); err != nil || last != deal.ID || n != 1 {
+			t.Fatalf("deals changed since an hour ago: %d %d %v", last, n, err)
 		}
 	})
 }

@@ -90,7 +90,7 @@ func runWhileIndexDown(t *testing.T, c mentionCase, r *privacy.Runner) {
 // text is left alone.
 func TestErasureRedactsWhereTextWritesTheNumber(t *testing.T) {
 	c := pendingMention(t)
-	c.index.down.Store(true)
+	c.index.halt()
 	r := privacy.NewRunner(c.repo, c.deleter, noRevoker{}, c.tx, privacy.RunnerOptions{Lease: time.Minute, IndexPoll: 20 * time.Millisecond}, zerolog.Nop())
 	runWhileIndexDown(t, c, r)
 
@@ -125,7 +125,7 @@ func TestErasureRedactsWhereTextWritesTheNumber(t *testing.T) {
 // index before the job is done.
 func TestErasureResumedWaitsForTheRedactionsOfItsDeadHolder(t *testing.T) {
 	c := pendingMention(t)
-	c.index.down.Store(true)
+	c.index.halt()
 	ctx := context.Background()
 	lease := 300 * time.Millisecond
 	if e, err := c.repo.ClaimErasure(ctx, "dead", lease); err != nil || e == nil || e.Resumed {
@@ -190,5 +190,58 @@ func TestErasureOfAUserEndsTheirTokensBeforeReadingForMentions(t *testing.T) {
 	var after model.User
 	if err := c.db.First(&after, u.ID).Error; err != nil || after.Status != model.UserDisabled || after.Phone != nil {
 		t.Errorf("user after the erasure: %+v %v", after, err)
+	}
+}
+
+// writesDuringTheScan is the repository of a tenant where, once the
+// erasure has read a conversation and found no mention there, someone
+// comments the number on it.
+type writesDuringTheScan struct {
+	*dao.Privacy
+	db      *gorm.DB
+	tenant  int64
+	call    int64
+	written bool
+}
+
+func (w *writesDuringTheScan) FindMentions(ctx context.Context, tenantID, after, upTo int64, limit int, since time.Time, spans func(string) [][2]int) ([]int64, int64, error) {
+	found, last, err := w.Privacy.FindMentions(ctx, tenantID, after, upTo, limit, since, spans)
+	if !w.written && err == nil && last >= w.call {
+		w.written = true
+		err = w.db.Create(&model.Comment{TenantID: w.tenant, ConversationID: w.call, AuthorUserID: 1, Text: "new number: 138 0013 8000",
+			CreatedAt: time.Now().UTC().Truncate(time.Millisecond)}).Error
+	}
+	return found, last, err
+}
+
+// TestErasureReadsAgainWhatChangedWhileItRead: a comment written on a
+// conversation after the job has read it is read, and redacted, before the
+// job is done; and deals are redacted when the last conversation up to the
+// bound is gone.
+func TestErasureReadsAgainWhatChangedWhileItRead(t *testing.T) {
+	c := pendingMention(t)
+	ctx := context.Background()
+	// The bound is past the tenant's last conversation, as when the
+	// erasure deleted the conversation at its bound.
+	if err := c.db.Model(&model.Erasure{}).Where("id = ?", c.job.ID).Update("conversations_up_to", c.elsewhere+10).Error; err != nil {
+		t.Fatal(err)
+	}
+	var plain int64
+	if err := c.db.Model(&model.Conversation{}).Where("tenant_id = ? AND origin_conversation_id = ?", c.tenant, "c0").Pluck("id", &plain).Error; err != nil {
+		t.Fatal(err)
+	}
+	repo := &writesDuringTheScan{Privacy: c.repo, db: c.db, tenant: c.tenant, call: plain}
+	r := privacy.NewRunner(repo, c.deleter, noRevoker{}, c.tx, privacy.RunnerOptions{Lease: time.Minute, IndexPoll: 20 * time.Millisecond}, zerolog.Nop())
+	if worked, err := r.RunOnce(ctx); !worked || err != nil {
+		t.Fatalf("run: %v %v", worked, err)
+	}
+	var texts []string
+	if err := c.db.Model(&model.Comment{}).Where("conversation_id = ?", plain).Pluck("text", &texts).Error; err != nil || len(texts) != 1 ||
+		texts[0] != "new number: [erased]" || !repo.written {
+		t.Errorf("comment written during the scan: %q %v (written %v)", texts, err, repo.written)
+	}
+	var deal model.Deal
+	if err := c.db.First(&deal, c.deal.ID).Error; err != nil || deal.AccountName != privacy.Redacted {
+		t.Errorf("deal: %+v %v", deal, err)
 	}
 }

@@ -85,10 +85,11 @@ type Repo interface {
 	// User returns a user of the tenant; nil when there is none.
 	User(ctx context.Context, tenantID, id int64) (*model.User, error)
 	// FindMentions reads the free text of up to limit of the tenant's
-	// conversations with ids above after and up to upTo, in id order, and
-	// returns those where spans finds a mention, and the last id read (0
-	// when none was left).
-	FindMentions(ctx context.Context, tenantID, after, upTo int64, limit int, spans func(text string) [][2]int) (found []int64, last int64, err error)
+	// conversations with ids above after and up to upTo (changed, or
+	// commented on, at or after since, when it is not zero), in id order,
+	// and returns those where spans finds a mention, and the last id read
+	// (0 when none was left).
+	FindMentions(ctx context.Context, tenantID, after, upTo int64, limit int, since time.Time, spans func(text string) [][2]int) (found []int64, last int64, err error)
 	// RedactConversations writes model.Redacted over the mentions spans
 	// finds in the free text of the tenant's conversations ids, raising
 	// their transcript versions and queueing their re-indexing, and
@@ -96,9 +97,10 @@ type Repo interface {
 	RedactConversations(ctx context.Context, tenantID int64, ids []int64, spans func(string) [][2]int) (int, error)
 	// RedactDeals writes model.Redacted over the mentions in the names and
 	// account names of up to limit of the tenant's deals with ids above
-	// after, in id order, and returns the last id read (0 when none was
-	// left) and how many had a mention.
-	RedactDeals(ctx context.Context, tenantID, after int64, limit int, spans func(string) [][2]int) (last int64, n int, err error)
+	// after (changed at or after since, when it is not zero), in id order,
+	// and returns the last id read (0 when none was left) and how many had
+	// a mention.
+	RedactDeals(ctx context.Context, tenantID, after int64, limit int, since time.Time, spans func(string) [][2]int) (last int64, n int, err error)
 	// DisableUser disables a user and revokes their refresh tokens,
 	// keeping what identifies them; LAST_ADMIN for the tenant's last
 	// active admin. In the transaction ctx carries.

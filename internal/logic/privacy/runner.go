@@ -627,8 +627,8 @@ const mentionBatch = 100
 // internal user's own): in the conversations up to the job's bound and in
 // every deal. It reads the conversations a batch at a time and rewrites
 // those with a mention in one transaction with the renewal of the job's
-// lease. Reading again from the start is harmless, so a job resumed reads
-// everything again. m is nil when the job's subject names no email address
+// lease, then reads again what changed meanwhile. Reading again from the
+// start is harmless, so a job resumed reads everything again. m is nil when the job's subject names no email address
 // or phone number (a name, an origin id of no user); redacted is the
 // conversations rewritten.
 func (r *Runner) redactMentions(ctx context.Context, e *model.Erasure, upTo int64, m *mentions) (redacted int, err error) {
@@ -642,45 +642,59 @@ func (r *Runner) redactMentions(ctx context.Context, e *model.Erasure, upTo int6
 		}
 		return err
 	}
-	for after := int64(0); ; {
-		found, last, err := r.repo.FindMentions(ctx, e.TenantID, after, upTo, mentionBatch, m.Spans)
-		if err != nil || last == 0 {
-			return redacted, err
-		}
-		after = last
-		var n int
-		if err := r.tx.InTx(ctx, func(ctx context.Context) error {
-			var err error
-			if n, err = r.repo.RedactConversations(ctx, e.TenantID, found, m.Spans); err != nil {
+	deals := 0
+	// pass reads everything, or what changed since since (not zero).
+	pass := func(since time.Time) error {
+		for after := int64(0); ; {
+			found, last, err := r.repo.FindMentions(ctx, e.TenantID, after, upTo, mentionBatch, since, m.Spans)
+			if err != nil || last == 0 {
+				if err != nil {
+					return err
+				}
+				break
+			}
+			after = last
+			var n int
+			if err := r.tx.InTx(ctx, func(ctx context.Context) error {
+				var err error
+				if n, err = r.repo.RedactConversations(ctx, e.TenantID, found, m.Spans); err != nil {
+					return err
+				}
+				return renew(ctx)
+			}); err != nil {
 				return err
 			}
-			return renew(ctx)
-		}); err != nil {
-			return redacted, err
+			redacted += n
 		}
-		redacted += n
-		if last == upTo {
-			break
+		for after := int64(0); ; {
+			var last int64
+			var n int
+			if err := r.tx.InTx(ctx, func(ctx context.Context) error {
+				var err error
+				if last, n, err = r.repo.RedactDeals(ctx, e.TenantID, after, mentionBatch, since, m.Spans); err != nil {
+					return err
+				}
+				return renew(ctx)
+			}); err != nil {
+				return err
+			}
+			deals += n
+			if last == 0 {
+				return nil
+			}
+			after = last
 		}
 	}
-	deals := 0
-	for after := int64(0); ; {
-		var last int64
-		var n int
-		if err := r.tx.InTx(ctx, func(ctx context.Context) error {
-			var err error
-			if last, n, err = r.repo.RedactDeals(ctx, e.TenantID, after, mentionBatch, m.Spans); err != nil {
-				return err
-			}
-			return renew(ctx)
-		}); err != nil {
-			return redacted, err
-		}
-		deals += n
-		if last == 0 {
-			break
-		}
-		after = last
+	// Text written while the first pass read the tenant's (a transcript
+	// replaced, a comment, a deal's upsert) is read again once; the clocks
+	// of the instances that wrote it may be behind this one's by up to
+	// catchUpSkew.
+	start := time.Now().Add(-catchUpSkew)
+	if err := pass(time.Time{}); err != nil {
+		return redacted, err
+	}
+	if err := pass(start); err != nil {
+		return redacted, err
 	}
 	if redacted > 0 || deals > 0 {
 		r.log.Info().Int64("erasure", e.ID).Int64("tenant_id", e.TenantID).Int("conversations", redacted).Int("deals", deals).
@@ -688,6 +702,10 @@ func (r *Runner) redactMentions(ctx context.Context, e *model.Erasure, upTo int6
 	}
 	return redacted, nil
 }
+
+// catchUpSkew is how far behind this instance's clock the second pass of
+// redactMentions looks for changes.
+const catchUpSkew = 10 * time.Second
 
 // mentionsOf finds the job's email address or phone number, and its
 // internal user's own; nil when there is none to find.

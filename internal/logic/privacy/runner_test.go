@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -247,7 +248,19 @@ func pendingErasure(t *testing.T, name string, n int) erasureCase {
 // indexer stands for the search indexer of a tenant: while up, it takes
 // the tenant's search jobs off the outbox, as one that wrote them to the
 // engine does; while down (the engine fails), it leaves them.
-type indexer struct{ down atomic.Bool }
+type indexer struct {
+	// mu is held over each pass of the stand-in, so that once halt
+	// returns, no removal read while the indexer was up is still to come.
+	mu   sync.Mutex
+	down atomic.Bool
+}
+
+// halt takes the indexer down: the jobs queued from now on stay.
+func (ix *indexer) halt() {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	ix.down.Store(true)
+}
 
 func startIndexer(t *testing.T, db *gorm.DB, tenant int64) *indexer {
 	t.Helper()
@@ -263,12 +276,14 @@ func startIndexer(t *testing.T, db *gorm.DB, tenant int64) *indexer {
 				return
 			case <-tick.C:
 			}
+			ix.mu.Lock()
 			if !ix.down.Load() {
 				// A failed delete is tried again at the next tick, as
 				// the indexer retries.
 				_ = db.Exec("DELETE FROM outbox WHERE tenant_id = ? AND kind IN ?", tenant,
 					[]string{model.OutboxTranscript, model.OutboxConversation}).Error
 			}
+			ix.mu.Unlock()
 		}
 	}()
 	t.Cleanup(func() {
@@ -344,7 +359,7 @@ func waitDeleted(t *testing.T, c erasureCase, deleted int64) {
 func TestErasureIsDoneOnlyOnceTheIndexRemovedItsConversations(t *testing.T) {
 	ctx := context.Background()
 	c := pendingErasure(t, "Guest Qian", 3)
-	c.index.down.Store(true)
+	c.index.halt()
 	// Another tenant's conversation, deleted, whose removal never
 	// happens here.
 	if err := c.db.Create(&model.OutboxJob{TenantID: c.tenant + 1, Kind: model.OutboxConversation, ConversationID: 999999,
@@ -390,7 +405,7 @@ func TestErasureIsDoneOnlyOnceTheIndexRemovedItsConversations(t *testing.T) {
 func TestErasureWaitingForTheIndexStopsWhenItsLeaseIsLost(t *testing.T) {
 	ctx := context.Background()
 	c := pendingErasure(t, "Guest Sun", 2)
-	c.index.down.Store(true)
+	c.index.halt()
 	r := privacy.NewRunner(c.repo, c.deleter, noRevoker{}, c.tx, privacy.RunnerOptions{Lease: 300 * time.Millisecond,
 		IndexPoll: 20 * time.Millisecond}, zerolog.Nop())
 	errc := make(chan error, 1)
@@ -420,7 +435,7 @@ func TestErasureWaitingForTheIndexStopsWhenItsLeaseIsLost(t *testing.T) {
 // pending, to be resumed.
 func TestErasureWaitingForTheIndexStopsWithItsContext(t *testing.T) {
 	c := pendingErasure(t, "Guest Zhou", 2)
-	c.index.down.Store(true)
+	c.index.halt()
 	r := privacy.NewRunner(c.repo, c.deleter, noRevoker{}, c.tx, privacy.RunnerOptions{Lease: time.Minute,
 		IndexPoll: 20 * time.Millisecond}, zerolog.Nop())
 	ctx, cancel := context.WithCancel(context.Background())
@@ -451,7 +466,7 @@ func TestErasureWaitingForTheIndexStopsWithItsContext(t *testing.T) {
 func TestAJobWaitingForTheIndexHoldsOnlyItsWorker(t *testing.T) {
 	ctx := context.Background()
 	c := pendingErasure(t, "Guest Wu", 2)
-	c.index.down.Store(true)
+	c.index.halt()
 	r := privacy.NewRunner(c.repo, c.deleter, noRevoker{}, c.tx, privacy.RunnerOptions{
 		Workers: 2, Lease: time.Minute, Poll: 20 * time.Millisecond, IndexPoll: 20 * time.Millisecond,
 	}, zerolog.Nop())
