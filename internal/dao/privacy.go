@@ -262,15 +262,16 @@ func (p *Privacy) IndexRemovalPending(ctx context.Context, tenantID, mark int64)
 }
 
 // SearchJobsPending reports whether a search job of the tenant up to id
-// mark is left for a conversation changed at or after since, or deleted:
-// the search index has not yet written, or removed, what it became. A job
-// for a conversation left as it was (one whose indexing keeps failing for
-// its own reasons) holds nothing back.
-func (p *Privacy) SearchJobsPending(ctx context.Context, tenantID, mark int64, since time.Time) (bool, error) {
+// mark is left for a conversation up to id upTo that was changed at or
+// after since, or deleted: the search index has not yet written, or
+// removed, what it became. A job for a conversation left as it was, or
+// ingested after upTo (one whose indexing keeps failing for its own
+// reasons), holds nothing back.
+func (p *Privacy) SearchJobsPending(ctx context.Context, tenantID, mark, upTo int64, since time.Time) (bool, error) {
 	var ids []int64
 	err := conn(ctx, p.db).Raw("SELECT o.id FROM outbox AS o LEFT JOIN conversations AS c ON c.id = o.conversation_id "+
-		"WHERE o.tenant_id = ? AND o.kind IN ? AND o.id <= ? AND (c.id IS NULL OR c.updated_at >= ?) LIMIT 1",
-		tenantID, searchKinds, mark, since.UTC()).Scan(&ids).Error
+		"WHERE o.tenant_id = ? AND o.kind IN ? AND o.id <= ? AND o.conversation_id <= ? AND (c.id IS NULL OR c.updated_at >= ?) LIMIT 1",
+		tenantID, searchKinds, mark, upTo, since.UTC()).Scan(&ids).Error
 	return len(ids) > 0, dbError(err, nil)
 }
 

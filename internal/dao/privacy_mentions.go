@@ -6,6 +6,9 @@ import (
 	stdjson "encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -228,6 +231,12 @@ func decodeJSON(doc string) (any, bool) {
 	return v, true
 }
 
+// hasKey reports whether m has the key k.
+func hasKey(m map[string]any, k string) bool {
+	_, ok := m[k]
+	return ok
+}
+
 // walkJSON replaces every key, string and number of a decoded JSON value
 // by fn of it (a number fn changes becomes a string).
 func walkJSON(v any, fn func(string) string) any {
@@ -243,9 +252,16 @@ func walkJSON(v any, fn func(string) string) any {
 			x[i] = walkJSON(x[i], fn)
 		}
 	case map[string]any:
+		// A key changed to one the object has, or another changed key
+		// took, is numbered: {"138…": 1, "[erased]": 2} keeps both values.
 		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[fn(k)] = walkJSON(e, fn)
+		for _, k := range slices.Sorted(maps.Keys(x)) {
+			changed := fn(k)
+			key := changed
+			for n := 2; key != k && (hasKey(x, key) || hasKey(out, key)); n++ {
+				key = changed + " " + strconv.Itoa(n)
+			}
+			out[key] = walkJSON(x[k], fn)
 		}
 		return out
 	}

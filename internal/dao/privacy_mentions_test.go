@@ -160,16 +160,19 @@ func TestMentionsAreFoundAndRedactedInEveryText(t *testing.T) {
 			t.Errorf("version %d and %d search jobs after the redaction, want 2 and %d", c.TranscriptVersion, len(jobs), len(want)+1)
 		}
 		since := c.UpdatedAt
-		if pending, err := p.SearchJobsPending(ctx, 7, jobs[0].ID-1, since); err != nil || pending {
+		if pending, err := p.SearchJobsPending(ctx, 7, jobs[0].ID-1, upTo, since); err != nil || pending {
 			t.Errorf("search jobs pending before the first: %v %v", pending, err)
 		}
-		if pending, err := p.SearchJobsPending(ctx, 7, jobs[0].ID, since); err != nil || !pending {
+		if pending, err := p.SearchJobsPending(ctx, 7, jobs[0].ID, upTo, since); err != nil || !pending {
 			t.Errorf("search jobs pending up to the first: %v %v", pending, err)
 		}
-		if pending, err := p.SearchJobsPending(ctx, 7, jobs[len(jobs)-1].ID, since.Add(time.Second)); err != nil || pending {
+		if pending, err := p.SearchJobsPending(ctx, 7, jobs[len(jobs)-1].ID, upTo, since.Add(time.Second)); err != nil || pending {
 			t.Errorf("search jobs pending for conversations not changed since: %v %v", pending, err)
 		}
-		if pending, err := p.SearchJobsPending(ctx, 8, jobs[len(jobs)-1].ID, since); err != nil || pending {
+		if pending, err := p.SearchJobsPending(ctx, 7, jobs[len(jobs)-1].ID, jobs[0].ConversationID-1, since); err != nil || pending {
+			t.Errorf("search jobs pending for conversations above the bound: %v %v", pending, err)
+		}
+		if pending, err := p.SearchJobsPending(ctx, 8, jobs[len(jobs)-1].ID, upTo, since); err != nil || pending {
 			t.Errorf("another tenant's search jobs pending: %v %v", pending, err)
 		}
 	})
@@ -223,13 +226,13 @@ func TestMentionsAreRedactedInDeals(t *testing.T) {
 
 // A number in custom data may be a JSON number: it becomes the string
 // [erased], and the document stays valid JSON, its other numbers as
-// written.
+// written; a key redacted to one the object has is numbered.
 func TestMentionsInCustomDataNumbersKeepItJSON(t *testing.T) {
 	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := context.Background()
 		id := speakerCall(t, db, 7, "Guest", 0)
 		if err := db.Model(&model.Conversation{}).Where("id = ?", id).
-			Update("custom_data", `{"customer_phone":13812345678,"big":9007199254740993,"note":"a\u0026b"}`).Error; err != nil {
+			Update("custom_data", `{"customer_phone":13812345678,"big":9007199254740993,"note":"a\u0026b","13812345678":"mobile","[erased]":"kept"}`).Error; err != nil {
 			t.Fatal(err)
 		}
 		spans := func(s string) [][2]int {
@@ -256,7 +259,8 @@ func TestMentionsInCustomDataNumbersKeepItJSON(t *testing.T) {
 		var got map[string]any
 		d := json.NewDecoder(strings.NewReader(c.CustomData))
 		d.UseNumber()
-		if err := d.Decode(&got); err != nil || got["customer_phone"] != "[erased]" || got["big"] != json.Number("9007199254740993") || got["note"] != "a&b" {
+		if err := d.Decode(&got); err != nil || got["customer_phone"] != "[erased]" || got["big"] != json.Number("9007199254740993") || got["note"] != "a&b" ||
+			got["[erased]"] != "kept" || got["[erased] 2"] != "mobile" || len(got) != 5 {
 			t.Errorf("custom data after the redaction: %s %v", c.CustomData, err)
 		}
 	})

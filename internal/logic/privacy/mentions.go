@@ -87,13 +87,13 @@ func (m *mentions) spans(text string, first bool) [][2]int {
 		// none, and the expression is slow to read through.
 		ats := atSigns(text)
 		for _, p := range m.emails {
-			read := 0 // text up to here was read
-			for _, at := range ats {
-				from, to := runeFloor(text, max(at-p.reach, read)), runeFloor(text, min(len(text), at+p.reach))
-				if from >= to {
-					continue
+			for i := 0; i < len(ats); {
+				j := i
+				for j+1 < len(ats) && ats[j+1]-p.reach <= ats[j]+p.reach {
+					j++
 				}
-				read = to
+				from, to := runeFloor(text, ats[i]-p.reach), runeFloor(text, min(len(text), ats[j]+p.reach))
+				i = j + 1
 				out = p.find(text, from, to, first, out)
 				if first && len(out) > 0 {
 					return out
@@ -172,7 +172,7 @@ func runeFloor(text string, i int) int {
 	if i <= 0 {
 		return 0
 	}
-	for i < len(text) && !utf8.RuneStart(text[i]) {
+	for i > 0 && i < len(text) && !utf8.RuneStart(text[i]) {
 		i--
 	}
 	return i
@@ -226,12 +226,13 @@ func emailRune(r rune) bool {
 }
 
 // A number's digits may be separated by up to maxSeparators of these:
-// spaces, hyphens or dashes, dots, brackets, commas (an ideographic one
-// too, as speech recognition writes a pause), slashes, underscores,
-// tildes, asterisks (also full-width), or invisible characters (a
-// zero-width space, a soft hyphen).
+// spaces, hyphens or dashes, dots (the ideographic full stop and the
+// ellipsis too), brackets, commas (an ideographic one too, as speech
+// recognition writes a pause), slashes, underscores, tildes, asterisks
+// (also full-width), or invisible characters (a zero-width space, a soft
+// hyphen).
 const (
-	separators    = " \t\n\r\f\u00a0\u3000-－\u2010\u2011\u2012\u2013\u2014\u2015.．()（）,，、/／_＿~～*\u200b\u200c\u200d\u2060\u00ad\ufeff"
+	separators    = "。\u2026 \t\n\r\f\u00a0\u3000-－\u2010\u2011\u2012\u2013\u2014\u2015.．()（）,，、/／_＿~～*\u200b\u200c\u200d\u2060\u00ad\ufeff"
 	maxSeparators = 3
 )
 
@@ -278,7 +279,7 @@ type digitRun struct {
 func phoneSpans(text string, phones []phonePattern, first bool) [][2]int {
 	var out [][2]int
 	var run digitRun
-	seps := 0
+	seps, prevCJK := 0, false
 	flush := func() {
 		if len(run.digits) >= 4 {
 			out = run.find(text, phones, first, out)
@@ -294,7 +295,10 @@ func phoneSpans(text string, phones []phonePattern, first bool) [][2]int {
 			run.digits = append(run.digits, byte('0'+d))
 			run.start = append(run.start, i)
 			run.end = append(run.end, i+utf8.RuneLen(r))
-			run.apart = append(run.apart, seps > 0)
+			// A numeral next to a digit of another script starts a group.
+			cjk := r >= 0x3000 && r < 0xA000
+			run.apart = append(run.apart, seps > 0 || len(run.digits) > 1 && cjk != prevCJK)
+			prevCJK = cjk
 			seps = 0
 			continue
 		}

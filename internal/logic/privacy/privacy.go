@@ -79,9 +79,9 @@ type Repo interface {
 	// index still holds a deleted conversation's document.
 	IndexRemovalPending(ctx context.Context, tenantID, mark int64) (bool, error)
 	// SearchJobsPending reports whether a search job of the tenant up to
-	// id mark is left for a conversation changed at or after since, or
-	// deleted.
-	SearchJobsPending(ctx context.Context, tenantID, mark int64, since time.Time) (bool, error)
+	// id mark is left for a conversation up to id upTo changed at or after
+	// since, or deleted.
+	SearchJobsPending(ctx context.Context, tenantID, mark, upTo int64, since time.Time) (bool, error)
 	// User returns a user of the tenant; nil when there is none.
 	User(ctx context.Context, tenantID, id int64) (*model.User, error)
 	// FindMentions reads the free text of up to limit of the tenant's

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -299,9 +300,10 @@ func failure(err error) string {
 }
 
 // fail ends owner's job as failed for cause, its subject cleared: it is
-// never retried. What it deleted stays deleted; its user is not
-// anonymised and keeps their tokens (their anonymisation and revocation
-// commit together, or neither does).
+// never retried. What it deleted and redacted stays so; its user is not
+// anonymised (their anonymisation commits with a revocation of their
+// tokens, or not at all), and keeps their tokens unless the job had
+// disabled them before reading the tenant's text for mentions.
 func (r *Runner) fail(ctx context.Context, e *model.Erasure, cause error) error {
 	msg := failure(cause)
 	if err := r.repo.FinishErasure(ctx, e.ID, r.owner, model.ErasureFailed, msg); err != nil {
@@ -529,6 +531,10 @@ func (r *Runner) recount(ctx context.Context, e *model.Erasure, upTo int64, name
 // for conversations changed since the job was requested: the re-indexing
 // of those whose mentions were redacted, by this run or an earlier one.
 func (r *Runner) settle(ctx context.Context, e *model.Erasure, all bool) error {
+	upTo := int64(math.MaxInt64)
+	if e.ConversationsUpTo != nil {
+		upTo = *e.ConversationsUpTo
+	}
 	start := time.Now()
 	end := start.Add(r.o.Settle)
 	mark, err := r.repo.OutboxMark(ctx)
@@ -539,7 +545,9 @@ func (r *Runner) settle(ctx context.Context, e *model.Erasure, all bool) error {
 	var removed time.Time // when the index was first seen to have removed them
 	for {
 		if !indexed {
-			if indexed, err = r.indexed(ctx, e.TenantID, mark, all, e.CreatedAt, &removed); err != nil {
+			// The clock that stamped the changes may be behind the one
+			// that stamped the job.
+			if indexed, err = r.indexed(ctx, e.TenantID, mark, all, upTo, e.CreatedAt.Add(-catchUpSkew), &removed); err != nil {
 				return err
 			}
 		}
@@ -586,11 +594,11 @@ func (r *Runner) settle(ctx context.Context, e *model.Erasure, all bool) error {
 // that fails (the engine is down again) is tried again at the next look;
 // one that keeps failing is given up two of the engine's own refresh
 // intervals after the removals, which have become searchable by then.
-func (r *Runner) indexed(ctx context.Context, tenantID, mark int64, all bool, since time.Time, removed *time.Time) (bool, error) {
+func (r *Runner) indexed(ctx context.Context, tenantID, mark int64, all bool, upTo int64, since time.Time, removed *time.Time) (bool, error) {
 	pending := r.repo.IndexRemovalPending
 	if all {
 		pending = func(ctx context.Context, tenantID, mark int64) (bool, error) {
-			return r.repo.SearchJobsPending(ctx, tenantID, mark, since)
+			return r.repo.SearchJobsPending(ctx, tenantID, mark, upTo, since)
 		}
 	}
 	left, err := pending(ctx, tenantID, mark)
