@@ -235,9 +235,22 @@ func (p *Privacy) ClaimErasure(ctx context.Context, owner string, lease time.Dur
 // takes a job whose lease_until has passed), and the batch whose count
 // this is must roll back rather than count under a lease that is gone.
 func (p *Privacy) ErasureProgress(ctx context.Context, id int64, owner string, deleted int, lease time.Duration) (bool, error) {
+	return p.progress(ctx, id, owner, lease, "conversations_deleted = conversations_deleted + ?", deleted)
+}
+
+// ErasureRedacted adds what owner's job rewrote where free text wrote the
+// person's email or phone to its counts, and renews its lease; false, and
+// nothing written, as for ErasureProgress.
+func (p *Privacy) ErasureRedacted(ctx context.Context, id int64, owner string, conversations, deals int, lease time.Duration) (bool, error) {
+	return p.progress(ctx, id, owner, lease, "conversations_redacted = conversations_redacted + ?, deals_redacted = deals_redacted + ?", conversations, deals)
+}
+
+// progress applies set (with args) to owner's pending job and renews its
+// lease, while owner holds a lease that has not run out.
+func (p *Privacy) progress(ctx context.Context, id int64, owner string, lease time.Duration, set string, args ...any) (bool, error) {
 	now := dbNow()
-	res := conn(ctx, p.db).Exec("UPDATE privacy_erasures SET conversations_deleted = conversations_deleted + ?, lease_until = ?, updated_at = ? "+
-		"WHERE id = ? AND lease_owner = ? AND status = ? AND lease_until > ?", deleted, now.Add(lease), now, id, owner, model.ErasurePending, now)
+	res := conn(ctx, p.db).Exec("UPDATE privacy_erasures SET "+set+", lease_until = ?, updated_at = ? "+
+		"WHERE id = ? AND lease_owner = ? AND status = ? AND lease_until > ?", append(args, now.Add(lease), now, id, owner, model.ErasurePending, now)...)
 	return res.RowsAffected == 1, dbError(res.Error, nil)
 }
 

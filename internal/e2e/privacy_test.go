@@ -218,7 +218,7 @@ func TestPrivacyLookupAndErasureOnMariaDBAndElasticsearch(t *testing.T) {
 	authCall(t, s, http.MethodPost, confirm, other.Token(t, other.Admin), map[string]any{"count": 3}).want(t, http.StatusNotFound, "ERASURE_NOT_FOUND")
 	authCall(t, s, http.MethodPost, confirm, admin, map[string]any{"count": 3}).want(t, http.StatusOK, "")
 	done := waitErasure(t, s, admin, e.ID, 30*time.Second)
-	if done.ConversationsDeleted != 3 || done.FinishedAt == nil {
+	if done.ConversationsDeleted != 3 || done.FinishedAt == nil || done.ConversationsRedacted != 1 || done.DealsRedacted != 1 {
 		t.Fatalf("erasure done: %+v", done)
 	}
 	authCall(t, s, http.MethodPost, confirm, admin, map[string]any{"count": 3}).want(t, http.StatusConflict, "ERASURE_NOT_AWAITING_CONFIRMATION")
@@ -271,7 +271,7 @@ func TestPrivacyLookupAndErasureOnMariaDBAndElasticsearch(t *testing.T) {
 	if !e.InternalUser || e.ConversationsTotal != 0 || e.Status != model.ErasurePending {
 		t.Fatalf("erasure of a user: %+v", e)
 	}
-	if done := waitErasure(t, s, admin, e.ID, 30*time.Second); done.UsersAnonymised != 1 {
+	if done := waitErasure(t, s, admin, e.ID, 30*time.Second); done.UsersAnonymised != 1 || done.ConversationsRedacted != 1 || done.DealsRedacted != 0 {
 		t.Fatalf("erasure of a user done: %+v", done)
 	}
 	if rows := conversationRows(t, f, kept); rows["conversations"] != 1 || rows["transcript_parts"] == 0 || rows["comments"] != 2 {

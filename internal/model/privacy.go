@@ -61,6 +61,11 @@ type Erasure struct {
 	// job was requested: it deletes no conversation above it. Nil for a
 	// job from before migration 0016 that has not been taken up since.
 	ConversationsUpTo *int64
+	// ConversationsRedacted and DealsRedacted count what the job rewrote
+	// where free text wrote the person's email or phone (0 for jobs from
+	// before migration 0026).
+	ConversationsRedacted int64
+	DealsRedacted         int64
 	// Resumed is set by a claim of a job that was claimed before (by a
 	// process that stopped or died, or before the job waited for its
 	// confirmation): what that claim did is not known. Not stored.

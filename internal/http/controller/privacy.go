@@ -66,6 +66,10 @@ type ErasureJSON struct {
 	UpdatedAt            time.Time  `json:"updated_at"`
 	FinishedAt           *time.Time `json:"finished_at"`
 	ConversationsUpTo    *int64     `json:"conversations_up_to"`
+	// ConversationsRedacted and DealsRedacted count what the job rewrote
+	// where free text wrote the person's email or phone.
+	ConversationsRedacted int64 `json:"conversations_redacted"`
+	DealsRedacted         int64 `json:"deals_redacted"`
 }
 
 // Routes adds the routes.

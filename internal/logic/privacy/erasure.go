@@ -26,13 +26,18 @@ type ErasureView struct {
 	UpdatedAt            time.Time
 	FinishedAt           *time.Time
 	ConversationsUpTo    *int64
+	// ConversationsRedacted and DealsRedacted count what the job rewrote
+	// where free text wrote the person's email or phone.
+	ConversationsRedacted int64
+	DealsRedacted         int64
 }
 
 func erasureView(e model.Erasure) ErasureView {
 	v := ErasureView{ID: e.ID, Status: e.Status, SubjectKind: e.SubjectKind, InternalUser: e.UserID != 0,
 		ConversationsTotal: e.ConversationsTotal, ConversationsDeleted: e.ConversationsDeleted,
 		UsersAnonymised: e.UsersAnonymised, LastError: e.LastError,
-		CreatedAt: e.CreatedAt.UTC(), UpdatedAt: e.UpdatedAt.UTC(), ConversationsUpTo: e.ConversationsUpTo}
+		CreatedAt: e.CreatedAt.UTC(), UpdatedAt: e.UpdatedAt.UTC(), ConversationsUpTo: e.ConversationsUpTo,
+		ConversationsRedacted: e.ConversationsRedacted, DealsRedacted: e.DealsRedacted}
 	if e.FinishedAt != nil {
 		t := e.FinishedAt.UTC()
 		v.FinishedAt = &t

@@ -117,6 +117,9 @@ func TestErasureRedactsWhereTextWritesTheNumber(t *testing.T) {
 	if err := c.db.First(&deal, c.deal.ID).Error; err != nil || deal.AccountName != privacy.Redacted || deal.Name != "renewal" {
 		t.Errorf("deal: %+v %v", deal, err)
 	}
+	if e, err := c.repo.GetErasure(ctx, c.tenant, c.job.ID); err != nil || e.ConversationsRedacted != 1 || e.DealsRedacted != 1 {
+		t.Errorf("counts of the job: %d conversations, %d deals redacted, %v; want 1 and 1", e.ConversationsRedacted, e.DealsRedacted, err)
+	}
 }
 
 // TestErasureResumedWaitsForTheRedactionsOfItsDeadHolder: an instance
@@ -243,5 +246,11 @@ func TestErasureReadsAgainWhatChangedWhileItRead(t *testing.T) {
 	var deal model.Deal
 	if err := c.db.First(&deal, c.deal.ID).Error; err != nil || deal.AccountName != privacy.Redacted {
 		t.Errorf("deal: %+v %v", deal, err)
+	}
+	// The call with the number in its title and transcript, then the one
+	// commented on during the first reading; a resumed job would count
+	// neither again, holding no mention any more.
+	if e, err := c.repo.GetErasure(ctx, c.tenant, c.job.ID); err != nil || e.ConversationsRedacted != 2 || e.DealsRedacted != 1 {
+		t.Errorf("counts of the job: %d conversations, %d deals redacted, %v; want 2 and 1", e.ConversationsRedacted, e.DealsRedacted, err)
 	}
 }

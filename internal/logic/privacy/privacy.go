@@ -65,6 +65,10 @@ type Repo interface {
 	// ErasureProgress adds deleted to the job's count and renews owner's
 	// lease; false when owner no longer holds it.
 	ErasureProgress(ctx context.Context, id int64, owner string, deleted int, lease time.Duration) (bool, error)
+	// ErasureRedacted adds to the counts of what owner's job rewrote where
+	// free text wrote the person's email or phone, and renews owner's
+	// lease; false when owner no longer holds it.
+	ErasureRedacted(ctx context.Context, id int64, owner string, conversations, deals int, lease time.Duration) (bool, error)
 	// ExternalConversations lists up to limit conversations of the tenant
 	// with ids up to upTo, in id order, where a speaker who is not a user
 	// is named one of names.

@@ -635,7 +635,8 @@ const mentionBatch = 100
 // internal user's own): in the conversations up to the job's bound and in
 // every deal. It reads the conversations a batch at a time and rewrites
 // those with a mention in one transaction with the renewal of the job's
-// lease, then reads again what changed meanwhile. Reading again from the
+// lease and its counts (conversations_redacted, deals_redacted), then reads
+// again what changed meanwhile. Reading again from the
 // start is harmless, so a job resumed reads everything again. m is nil when the job's subject names no email address
 // or phone number (a name, an origin id of no user); redacted is the
 // conversations rewritten.
@@ -643,8 +644,10 @@ func (r *Runner) redactMentions(ctx context.Context, e *model.Erasure, upTo int6
 	if m == nil {
 		return 0, nil
 	}
-	renew := func(ctx context.Context) error {
-		ok, err := r.repo.ErasureProgress(ctx, e.ID, r.owner, 0, r.o.Lease)
+	// count adds to the job's counts, renewing its lease, in the
+	// transaction of the batch.
+	count := func(ctx context.Context, conversations, deals int) error {
+		ok, err := r.repo.ErasureRedacted(ctx, e.ID, r.owner, conversations, deals, r.o.Lease)
 		if err == nil && !ok {
 			err = errLeaseLost
 		}
@@ -668,7 +671,7 @@ func (r *Runner) redactMentions(ctx context.Context, e *model.Erasure, upTo int6
 				if n, err = r.repo.RedactConversations(ctx, e.TenantID, found, m.Spans); err != nil {
 					return err
 				}
-				return renew(ctx)
+				return count(ctx, n, 0)
 			}); err != nil {
 				return err
 			}
@@ -682,7 +685,7 @@ func (r *Runner) redactMentions(ctx context.Context, e *model.Erasure, upTo int6
 				if last, n, err = r.repo.RedactDeals(ctx, e.TenantID, after, mentionBatch, since, m.Spans); err != nil {
 					return err
 				}
-				return renew(ctx)
+				return count(ctx, 0, n)
 			}); err != nil {
 				return err
 			}

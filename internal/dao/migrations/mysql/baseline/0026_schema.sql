@@ -1,7 +1,7 @@
--- The MySQL schema at migration 0025, in one piece: what `mgvcore migrate up`
--- creates on an empty database instead of replaying 0001 to 0025, so that a
+-- The MySQL schema at migration 0026, in one piece: what `mgvcore migrate up`
+-- creates on an empty database instead of replaying 0001 to 0026, so that a
 -- new install is reviewed (Archery, goInception rules) as the clean schema.
--- A test keeps it equal to what 0001..0025 build on an existing database.
+-- A test keeps it equal to what 0001..0026 build on an existing database.
 -- Tables take the database's character set: create the database with
 -- CHARACTER SET utf8mb4 (`migrate up` refuses any other).
 
@@ -379,6 +379,8 @@ CREATE TABLE privacy_erasures (
   updated_at            DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'last changed (UTC)',
   finished_at           DATETIME(3)     NULL DEFAULT NULL COMMENT 'when it ended (UTC)',
   conversations_up_to   BIGINT          NULL DEFAULT NULL COMMENT 'the tenant''s highest conversations.id when the job was requested: it deletes none above; NULL: a job from before 0016 not taken up since',
+  conversations_redacted BIGINT         NOT NULL DEFAULT 0 COMMENT 'conversations whose free text had the person''s email or phone, rewritten',
+  deals_redacted        BIGINT          NOT NULL DEFAULT 0 COMMENT 'deals whose name or account name had the person''s email or phone, rewritten',
   PRIMARY KEY (id),
   KEY idx_privacy_erasures_due (status, lease_until),
   KEY idx_privacy_erasures_tenant (tenant_id, id)
