@@ -239,10 +239,18 @@ func (p *Privacy) ErasureProgress(ctx context.Context, id int64, owner string, d
 }
 
 // ErasureRedacted adds what owner's job rewrote where free text wrote the
-// person's email or phone to its counts, and renews its lease; false, and
+// person's email or phone to its counts, moves its reading on to
+// conversation id after (never back), and renews its lease; false, and
 // nothing written, as for ErasureProgress.
-func (p *Privacy) ErasureRedacted(ctx context.Context, id int64, owner string, conversations, deals int, lease time.Duration) (bool, error) {
-	return p.progress(ctx, id, owner, lease, "conversations_redacted = conversations_redacted + ?, deals_redacted = deals_redacted + ?", conversations, deals)
+func (p *Privacy) ErasureRedacted(ctx context.Context, id int64, owner string, conversations, deals int, after int64, lease time.Duration) (bool, error) {
+	return p.progress(ctx, id, owner, lease, "conversations_redacted = conversations_redacted + ?, deals_redacted = deals_redacted + ?, "+
+		"mentions_after = CASE WHEN mentions_after < ? THEN ? ELSE mentions_after END", conversations, deals, after, after)
+}
+
+// MentionsBegin records when owner's job began reading for mentions, and
+// renews its lease; false, and nothing written, as for ErasureProgress.
+func (p *Privacy) MentionsBegin(ctx context.Context, id int64, owner string, since time.Time, lease time.Duration) (bool, error) {
+	return p.progress(ctx, id, owner, lease, "mentions_since = ?", since.UTC().Truncate(time.Millisecond))
 }
 
 // progress applies set (with args) to owner's pending job and renews its

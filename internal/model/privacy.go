@@ -66,6 +66,11 @@ type Erasure struct {
 	// before migration 0026).
 	ConversationsRedacted int64
 	DealsRedacted         int64
+	// MentionsAfter is the last conversation id the job has read for
+	// mentions, and MentionsSince when it began reading (less the skew
+	// allowed for the clocks of other instances); nil before it does.
+	MentionsAfter int64
+	MentionsSince *time.Time
 	// Resumed is set by a claim of a job that was claimed before (by a
 	// process that stopped or died, or before the job waited for its
 	// confirmation): what that claim did is not known. Not stored.

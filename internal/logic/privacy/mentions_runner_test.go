@@ -3,6 +3,7 @@ package privacy_test
 import (
 	"context"
 	"regexp"
+	"slices"
 	"testing"
 	"time"
 
@@ -252,5 +253,57 @@ func TestErasureReadsAgainWhatChangedWhileItRead(t *testing.T) {
 	// neither again, holding no mention any more.
 	if e, err := c.repo.GetErasure(ctx, c.tenant, c.job.ID); err != nil || e.ConversationsRedacted != 2 || e.DealsRedacted != 1 {
 		t.Errorf("counts of the job: %d conversations, %d deals redacted, %v; want 2 and 1", e.ConversationsRedacted, e.DealsRedacted, err)
+	}
+}
+
+// readsFrom records where each reading of a job began, and since when.
+type readsFrom struct {
+	*dao.Privacy
+	reads []mentionRead
+}
+
+type mentionRead struct {
+	after int64
+	since time.Time
+}
+
+func (r *readsFrom) FindMentions(ctx context.Context, tenantID, after, upTo int64, limit int, since time.Time, spans func(string) [][2]int) ([]int64, int64, error) {
+	r.reads = append(r.reads, mentionRead{after, since})
+	return r.Privacy.FindMentions(ctx, tenantID, after, upTo, limit, since, spans)
+}
+
+// TestErasureTakenOverGoesOnWhereItsReadingStood: a job keeps where its
+// reading for mentions stands and when it began; one taken over after a
+// kill reads on from there, and reads again what changed since the first
+// reading began, not since it was taken over.
+func TestErasureTakenOverGoesOnWhereItsReadingStood(t *testing.T) {
+	c := pendingMention(t)
+	ctx := context.Background()
+	began := time.Now().UTC().Add(-time.Hour).Truncate(time.Millisecond)
+	// The dead holder read up to the call that mentions the number, and
+	// redacted it (it has no mention any more).
+	if err := c.db.Model(&model.Erasure{}).Where("id = ?", c.job.ID).Updates(map[string]any{
+		"mentions_after": c.call, "mentions_since": began, "lease_until": began, "lease_owner": "dead",
+	}).Error; err != nil {
+		t.Fatal(err)
+	}
+	repo := &readsFrom{Privacy: c.repo}
+	r := privacy.NewRunner(repo, c.deleter, noRevoker{}, c.tx, privacy.RunnerOptions{Lease: time.Minute, IndexPoll: 20 * time.Millisecond}, zerolog.Nop())
+	if worked, err := r.RunOnce(ctx); !worked || err != nil {
+		t.Fatalf("run: %v %v", worked, err)
+	}
+	second := slices.IndexFunc(repo.reads, func(r mentionRead) bool { return !r.since.IsZero() })
+	if len(repo.reads) < 2 || repo.reads[0].after != c.call || !repo.reads[0].since.IsZero() ||
+		second < 0 || repo.reads[second].after != 0 || !repo.reads[second].since.Equal(began) {
+		t.Errorf("reads %+v; want the first from %d, the second reading from 0 since %s", repo.reads, c.call, began)
+	}
+	// A job read afresh keeps when it began, and how far it read.
+	fresh := pendingMention(t)
+	if worked, err := privacy.NewRunner(fresh.repo, fresh.deleter, noRevoker{}, fresh.tx, privacy.RunnerOptions{Lease: time.Minute,
+		IndexPoll: 20 * time.Millisecond}, zerolog.Nop()).RunOnce(ctx); !worked || err != nil {
+		t.Fatalf("run: %v %v", worked, err)
+	}
+	if e, err := fresh.repo.GetErasure(ctx, fresh.tenant, fresh.job.ID); err != nil || e.MentionsSince == nil || e.MentionsAfter != fresh.call {
+		t.Errorf("a job read afresh: since %v, after %d, %v; want a time and %d", e.MentionsSince, e.MentionsAfter, err, fresh.call)
 	}
 }

@@ -66,9 +66,13 @@ type Repo interface {
 	// lease; false when owner no longer holds it.
 	ErasureProgress(ctx context.Context, id int64, owner string, deleted int, lease time.Duration) (bool, error)
 	// ErasureRedacted adds to the counts of what owner's job rewrote where
-	// free text wrote the person's email or phone, and renews owner's
-	// lease; false when owner no longer holds it.
-	ErasureRedacted(ctx context.Context, id int64, owner string, conversations, deals int, lease time.Duration) (bool, error)
+	// free text wrote the person's email or phone, moves its reading on to
+	// conversation id after (never back), and renews owner's lease; false
+	// when owner no longer holds it.
+	ErasureRedacted(ctx context.Context, id int64, owner string, conversations, deals int, after int64, lease time.Duration) (bool, error)
+	// MentionsBegin records when owner's job began reading for mentions
+	// and renews owner's lease; false when owner no longer holds it.
+	MentionsBegin(ctx context.Context, id int64, owner string, since time.Time, lease time.Duration) (bool, error)
 	// ExternalConversations lists up to limit conversations of the tenant
 	// with ids up to upTo, in id order, where a speaker who is not a user
 	// is named one of names.

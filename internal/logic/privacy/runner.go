@@ -635,28 +635,44 @@ const mentionBatch = 100
 // internal user's own): in the conversations up to the job's bound and in
 // every deal. It reads the conversations a batch at a time and rewrites
 // those with a mention in one transaction with the renewal of the job's
-// lease and its counts (conversations_redacted, deals_redacted), then reads
-// again what changed meanwhile. Reading again from the
-// start is harmless, so a job resumed reads everything again. m is nil when the job's subject names no email address
-// or phone number (a name, an origin id of no user); redacted is the
-// conversations rewritten.
+// lease, its counts (conversations_redacted, deals_redacted) and where its
+// reading stands (mentions_after), then reads again what changed since it
+// began (mentions_since). A job taken over after a kill or an upgrade goes
+// on from where the reading stood. m is nil when the job's subject names
+// no email address or phone number (a name, an origin id of no user);
+// redacted is the conversations rewritten by this run.
 func (r *Runner) redactMentions(ctx context.Context, e *model.Erasure, upTo int64, m *mentions) (redacted int, err error) {
 	if m == nil {
 		return 0, nil
 	}
-	// count adds to the job's counts, renewing its lease, in the
-	// transaction of the batch.
-	count := func(ctx context.Context, conversations, deals int) error {
-		ok, err := r.repo.ErasureRedacted(ctx, e.ID, r.owner, conversations, deals, r.o.Lease)
+	held := func(ok bool, err error) error {
 		if err == nil && !ok {
 			err = errLeaseLost
 		}
 		return err
 	}
+	// count adds to the job's counts and moves its reading on to after,
+	// renewing its lease, in the transaction of the batch.
+	count := func(ctx context.Context, conversations, deals int, after int64) error {
+		return held(r.repo.ErasureRedacted(ctx, e.ID, r.owner, conversations, deals, after, r.o.Lease))
+	}
+	// Text written while the first pass reads the tenant's (a transcript
+	// replaced, a comment, a deal's upsert) is read again once, by what
+	// changed since the first pass began, less catchUpSkew for the clocks
+	// of the instances that wrote it. A job taken over goes on from where
+	// its reading stood, and keeps when it began.
+	if e.MentionsSince == nil {
+		since := time.Now().Add(-catchUpSkew).UTC().Truncate(time.Millisecond)
+		if err := held(r.repo.MentionsBegin(ctx, e.ID, r.owner, since, r.o.Lease)); err != nil {
+			return 0, err
+		}
+		e.MentionsSince = &since
+	}
 	deals := 0
-	// pass reads everything, or what changed since since (not zero).
-	pass := func(since time.Time) error {
-		for after := int64(0); ; {
+	// pass reads from conversation id from on, everything, or what changed
+	// since since (not zero).
+	pass := func(from int64, since time.Time) error {
+		for after := from; ; {
 			found, last, err := r.repo.FindMentions(ctx, e.TenantID, after, upTo, mentionBatch, since, m.Spans)
 			if err != nil || last == 0 {
 				if err != nil {
@@ -671,7 +687,7 @@ func (r *Runner) redactMentions(ctx context.Context, e *model.Erasure, upTo int6
 				if n, err = r.repo.RedactConversations(ctx, e.TenantID, found, m.Spans); err != nil {
 					return err
 				}
-				return count(ctx, n, 0)
+				return count(ctx, n, 0, last)
 			}); err != nil {
 				return err
 			}
@@ -685,7 +701,7 @@ func (r *Runner) redactMentions(ctx context.Context, e *model.Erasure, upTo int6
 				if last, n, err = r.repo.RedactDeals(ctx, e.TenantID, after, mentionBatch, since, m.Spans); err != nil {
 					return err
 				}
-				return count(ctx, 0, n)
+				return count(ctx, 0, n, 0)
 			}); err != nil {
 				return err
 			}
@@ -696,15 +712,10 @@ func (r *Runner) redactMentions(ctx context.Context, e *model.Erasure, upTo int6
 			after = last
 		}
 	}
-	// Text written while the first pass read the tenant's (a transcript
-	// replaced, a comment, a deal's upsert) is read again once; the clocks
-	// of the instances that wrote it may be behind this one's by up to
-	// catchUpSkew.
-	start := time.Now().Add(-catchUpSkew)
-	if err := pass(time.Time{}); err != nil {
+	if err := pass(e.MentionsAfter, time.Time{}); err != nil {
 		return redacted, err
 	}
-	if err := pass(start); err != nil {
+	if err := pass(0, *e.MentionsSince); err != nil {
 		return redacted, err
 	}
 	if redacted > 0 || deals > 0 {

@@ -381,6 +381,8 @@ CREATE TABLE privacy_erasures (
   conversations_up_to   BIGINT          NULL DEFAULT NULL COMMENT 'the tenant''s highest conversations.id when the job was requested: it deletes none above; NULL: a job from before 0016 not taken up since',
   conversations_redacted BIGINT         NOT NULL DEFAULT 0 COMMENT 'conversations whose free text had the person''s email or phone, rewritten',
   deals_redacted        BIGINT          NOT NULL DEFAULT 0 COMMENT 'deals whose name or account name had the person''s email or phone, rewritten',
+  mentions_after        BIGINT          NOT NULL DEFAULT 0 COMMENT 'the last conversations.id read for mentions of the person',
+  mentions_since        DATETIME(3)     NULL DEFAULT NULL COMMENT 'when the job began reading for mentions (UTC, less 10 s for the clocks of other instances); NULL: not yet',
   PRIMARY KEY (id),
   KEY idx_privacy_erasures_due (status, lease_until),
   KEY idx_privacy_erasures_tenant (tenant_id, id)
