@@ -209,6 +209,15 @@ func nameMatcher(kind, value string) func(name string) bool {
 	return func(n string) bool { return strings.TrimSpace(n) == value }
 }
 
+// emailShaped: v has a local part and a domain around its last at sign,
+// no spaces, and at most the 255 bytes an account's address may have. An
+// erasure finds its subject's address in free text too: a bare "@" or
+// "a@" would match every at sign of the tenant.
+func emailShaped(v string) bool {
+	at := strings.LastIndexByte(v, '@')
+	return at > 0 && at < len(v)-1 && len(v) <= 255 && strings.IndexFunc(v, unicode.IsSpace) < 0
+}
+
 // Subject is whom a lookup or an erasure is about: exactly one of its
 // fields.
 type Subject struct {
@@ -239,8 +248,8 @@ func (s Subject) normalize() (kind, value string, err error) {
 			return "", "", err
 		}
 		v := identity.NormalizeEmail(s.Email)
-		if !strings.Contains(v, "@") || len(v) > 255 {
-			return "", "", errs.InvalidArgument("email", "not an email address")
+		if !emailShaped(v) {
+			return "", "", errs.InvalidArgument("email", "%q is not an email address: it needs a name, an at sign and a domain, at most 255 bytes and no spaces", s.Email)
 		}
 		return model.SubjectEmail, v, nil
 	case s.Phone != "":

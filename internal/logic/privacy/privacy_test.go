@@ -25,6 +25,15 @@ func TestSubjectNormalize(t *testing.T) {
 		{Subject{Email: "a@b.c", Phone: "13800138000"}, "", "", "email"},
 		{Subject{Name: "   "}, "", "", "email"},
 		{Subject{Email: "no-at-sign"}, "", "", "email"},
+		// An erasure finds the address in free text: these would match
+		// every at sign.
+		{Subject{Email: "@"}, "", "", "email"},
+		{Subject{Email: " a@ "}, "", "", "email"},
+		{Subject{Email: "@example.com"}, "", "", "email"},
+		{Subject{Email: "a b@example.com"}, "", "", "email"},
+		{Subject{Email: strings.Repeat("a", 244) + "@example.com"}, "", "", "email"},
+		{Subject{Email: strings.Repeat("a", 243) + "@example.com"}, model.SubjectEmail, strings.Repeat("a", 243) + "@example.com", ""},
+		{Subject{Email: "a@b"}, model.SubjectEmail, "a@b", ""},
 		{Subject{Phone: "12"}, "", "", "phone"},
 		{Subject{OriginUserID: string(make([]byte, 129))}, "", "", "origin_user_id"},
 		// A user's origin id is up to 128 characters, 512 bytes of UTF-8.
