@@ -58,29 +58,12 @@ func newMentions(emails, phones []string) *mentions {
 	return m
 }
 
-// In reports whether text mentions the person.
-func (m *mentions) In(text string) bool { return len(m.spans(text, true)) > 0 }
-
 // Spans are the byte ranges of the mentions of the person in text, in
-// order.
-func (m *mentions) Spans(text string) [][2]int { return m.spans(text, false) }
-
-// Redact writes Redacted for every mention of the person in text, and
-// reports whether there was any.
-func (m *mentions) Redact(text string) (string, bool) {
-	spans := m.spans(text, false)
-	return model.Redact(text, spans), len(spans) > 0
-}
-
-// spans are the byte ranges of the mentions in text, in order, overlaps
-// merged; with first, only the first one found.
-func (m *mentions) spans(text string, first bool) [][2]int {
+// order, overlaps merged.
+func (m *mentions) Spans(text string) [][2]int {
 	var out [][2]int
 	if len(m.phones) > 0 {
-		out = phoneSpans(text, m.phones, first)
-		if first && len(out) > 0 {
-			return out
-		}
+		out = phoneSpans(text, m.phones)
 	}
 	if len(m.emails) > 0 {
 		// An address is read for only around an at sign: most text has
@@ -94,10 +77,7 @@ func (m *mentions) spans(text string, first bool) [][2]int {
 				}
 				from, to := runeFloor(text, ats[i]-p.reach), runeFloor(text, min(len(text), ats[j]+p.reach))
 				i = j + 1
-				out = p.find(text, from, to, first, out)
-				if first && len(out) > 0 {
-					return out
-				}
+				out = p.find(text, from, to, out)
 			}
 		}
 	}
@@ -115,7 +95,7 @@ func (m *mentions) spans(text string, first bool) [][2]int {
 
 // find appends the address's matches in text[lo:hi] that are not a part
 // of a longer address in text.
-func (p emailPattern) find(text string, lo, hi int, first bool, out [][2]int) [][2]int {
+func (p emailPattern) find(text string, lo, hi int, out [][2]int) [][2]int {
 	for at := lo; at < hi; {
 		loc := p.re.FindStringIndex(text[at:hi])
 		if loc == nil {
@@ -128,9 +108,6 @@ func (p emailPattern) find(text string, lo, hi int, first bool, out [][2]int) []
 		}
 		if emailBounded(before, text[end:]) {
 			out = append(out, [2]int{start, end})
-			if first {
-				return out
-			}
 			at = end
 			continue
 		}
@@ -276,13 +253,13 @@ type digitRun struct {
 // digits where it is the run itself, or a part of it that separators set
 // apart (the run 138 0013 8000 1234 holds 13800138000, the run
 // 138001380001 does not), after one of its prefixes or none.
-func phoneSpans(text string, phones []phonePattern, first bool) [][2]int {
+func phoneSpans(text string, phones []phonePattern) [][2]int {
 	var out [][2]int
 	var run digitRun
 	seps, prevCJK := 0, false
 	flush := func() {
 		if len(run.digits) >= 4 {
-			out = run.find(text, phones, first, out)
+			out = run.find(text, phones, out)
 		}
 		run.digits, run.start, run.end, run.apart = run.digits[:0], run.start[:0], run.end[:0], run.apart[:0]
 		seps = 0
@@ -307,16 +284,13 @@ func phoneSpans(text string, phones []phonePattern, first bool) [][2]int {
 			continue
 		}
 		flush()
-		if first && len(out) > 0 {
-			return out
-		}
 	}
 	flush()
 	return out
 }
 
 // find appends the numbers the run holds.
-func (run *digitRun) find(text string, phones []phonePattern, first bool, out [][2]int) [][2]int {
+func (run *digitRun) find(text string, phones []phonePattern, out [][2]int) [][2]int {
 	d := string(run.digits)
 	for a := 0; a < len(d); a++ {
 		if a > 0 && !run.apart[a] {
@@ -336,9 +310,6 @@ func (run *digitRun) find(text string, phones []phonePattern, first bool, out []
 				}
 			}
 			out = append(out, [2]int{start, run.end[b-1]})
-			if first {
-				return out
-			}
 			a = b - 1
 			break
 		}

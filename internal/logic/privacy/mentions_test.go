@@ -3,6 +3,8 @@ package privacy
 import (
 	"strings"
 	"testing"
+
+	"github.com/megaview/mgvcore/internal/model"
 )
 
 func TestMentionsOfAPhoneNumberInTheWaysTextWritesIt(t *testing.T) {
@@ -45,17 +47,24 @@ func TestMentionsOfAPhoneNumberInTheWaysTextWritesIt(t *testing.T) {
 		{"幺三八零零幺三八零零零零", "幺三八零零幺三八零零零零"},
 		{"一三八零零一三八零零零九", "一三八零零一三八零零零九"},
 	} {
-		got, changed := m.Redact(tc.text)
-		if got != tc.want || changed != (got != tc.text) || m.In(tc.text) != changed {
-			t.Errorf("Redact(%q) = %q, %v; want %q (In %v)", tc.text, got, changed, tc.want, m.In(tc.text))
+		got, changed := redact(m, tc.text)
+		if got != tc.want || changed != (got != tc.text) {
+			t.Errorf("Redact(%q) = %q, %v; want %q", tc.text, got, changed, tc.want)
 		}
 	}
+}
+
+// redact writes Redacted for every mention in text, as the erasure does,
+// and reports whether there was any.
+func redact(m *mentions, text string) (string, bool) {
+	spans := m.Spans(text)
+	return model.Redact(text, spans), len(spans) > 0
 }
 
 func TestMentionsOfAFixedLineTakeItsTrunkPrefix(t *testing.T) {
 	m := newMentions(nil, []string{"+861012345678"})
 	for _, text := range []string{"010-1234-5678", "(010) 12345678", "+86 10 1234 5678", "+86 (0)10 1234 5678"} {
-		if got, _ := m.Redact("tel " + text + " ok"); got != "tel [erased] ok" {
+		if got, _ := redact(m, "tel "+text+" ok"); got != "tel [erased] ok" {
 			t.Errorf("Redact(%q) = %q", text, got)
 		}
 	}
@@ -83,7 +92,7 @@ func TestMentionsOfAnEmailAddress(t *testing.T) {
 		{"jose.nunez@example.community", "jose.nunez@example.community"},
 		{"jose_nunez@example.com", "jose_nunez@example.com"},
 	} {
-		if got, _ := m.Redact(tc.text); got != tc.want {
+		if got, _ := redact(m, tc.text); got != tc.want {
 			t.Errorf("Redact(%q) = %q; want %q", tc.text, got, tc.want)
 		}
 	}
@@ -91,7 +100,7 @@ func TestMentionsOfAnEmailAddress(t *testing.T) {
 
 func TestMentionsOfSeveralIdentifiersOverlapping(t *testing.T) {
 	m := newMentions([]string{"13800138000@example.com"}, []string{"+8613800138000"})
-	got, _ := m.Redact("a 13800138000@example.com b 13800138000 c")
+	got, _ := redact(m, "a 13800138000@example.com b 13800138000 c")
 	// The address, then the number inside it, are merged into one span.
 	if strings.Count(got, Redacted) != 2 || strings.Contains(got, "1380013") || strings.Contains(got, "example") {
 		t.Errorf("Redact = %q", got)

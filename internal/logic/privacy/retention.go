@@ -283,12 +283,8 @@ func (r *Retainer) tenant(ctx context.Context, tenant int64, days int) (int, err
 		}
 		n := len(gone)
 		total += n
-		ok, err := r.repo.RenewRetention(ctx, tenant, r.owner, n, r.o.Lease)
-		if err != nil {
+		if err := held(r.repo.RenewRetention(ctx, tenant, r.owner, n, r.o.Lease)); err != nil {
 			return total, err
-		}
-		if !ok {
-			return total, errLeaseLost
 		}
 	}
 }

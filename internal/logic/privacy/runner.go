@@ -275,6 +275,16 @@ func (r *Runner) RunOnce(ctx context.Context) (bool, error) {
 
 var errLeaseLost = errors.New("the lease of the job passed to another instance")
 
+// held is the error of a write made under a lease: err, or errLeaseLost
+// when the write found that another instance holds the lease now (ok
+// false).
+func held(ok bool, err error) error {
+	if err == nil && !ok {
+		err = errLeaseLost
+	}
+	return err
+}
+
 // final reports whether err ends the job as failed rather than for now: a
 // refusal that the same job would meet again at every retry, such as
 // LAST_ADMIN (the user is the tenant's last active admin) or a row that is
@@ -402,15 +412,8 @@ func (r *Runner) erase(ctx context.Context, e *model.Erasure) error {
 				return fmt.Errorf("deleting conversations: %w", err)
 			}
 			n = len(gone)
-			ok, err := r.repo.ErasureProgress(ctx, e.ID, r.owner, n, r.o.Lease)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				// Another instance holds the job now; this batch is its.
-				return errLeaseLost
-			}
-			return nil
+			// Lost to another instance: this batch is its.
+			return held(r.repo.ErasureProgress(ctx, e.ID, r.owner, n, r.o.Lease))
 		})
 		if err != nil {
 			return err
@@ -500,12 +503,8 @@ func (r *Runner) recount(ctx context.Context, e *model.Erasure, upTo int64, name
 	}
 	total := e.ConversationsDeleted + more
 	confirm := total > r.o.ConfirmOver
-	ok, err := r.repo.ErasureGrew(ctx, e.ID, r.owner, total, confirm, r.o.Lease)
-	if err != nil {
+	if err := held(r.repo.ErasureGrew(ctx, e.ID, r.owner, total, confirm, r.o.Lease)); err != nil {
 		return false, err
-	}
-	if !ok {
-		return false, errLeaseLost
 	}
 	e.ConversationsTotal = total
 	if confirm {
@@ -576,12 +575,8 @@ func (r *Runner) settle(ctx context.Context, e *model.Erasure, all bool) error {
 		if time.Since(renewed) < r.o.Lease/3 {
 			continue
 		}
-		ok, err := r.repo.ErasureProgress(ctx, e.ID, r.owner, 0, r.o.Lease)
-		if err != nil {
+		if err := held(r.repo.ErasureProgress(ctx, e.ID, r.owner, 0, r.o.Lease)); err != nil {
 			return err
-		}
-		if !ok {
-			return errLeaseLost
 		}
 		renewed = time.Now()
 	}
@@ -644,12 +639,6 @@ const mentionBatch = 100
 func (r *Runner) redactMentions(ctx context.Context, e *model.Erasure, upTo int64, m *mentions) (redacted int, err error) {
 	if m == nil {
 		return 0, nil
-	}
-	held := func(ok bool, err error) error {
-		if err == nil && !ok {
-			err = errLeaseLost
-		}
-		return err
 	}
 	// count adds to the job's counts and moves its reading on to after,
 	// renewing its lease, in the transaction of the batch.
