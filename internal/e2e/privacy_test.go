@@ -76,12 +76,15 @@ func customerCalls(t *testing.T, p *partner, f *Fixture, name, words, tag string
 }
 
 // tablesHolding lists table.column places of the service's database
-// whose text holds any of needles: every text column of every table.
+// whose text holds any of needles: every text column of every table, and
+// every binary one (origin ids and speaker keys are VARBINARY, compared
+// byte for byte).
 func tablesHolding(t *testing.T, f *Fixture, needles ...string) []string {
 	t.Helper()
 	var cols []struct{ TableName, ColumnName string }
 	err := f.DB.Raw("SELECT table_name AS table_name, column_name AS column_name FROM information_schema.columns " +
-		"WHERE table_schema = DATABASE() AND data_type IN ('char', 'varchar', 'tinytext', 'text', 'mediumtext', 'longtext', 'json')").
+		"WHERE table_schema = DATABASE() AND data_type IN ('char', 'varchar', 'tinytext', 'text', 'mediumtext', 'longtext', 'json', " +
+		"'binary', 'varbinary', 'tinyblob', 'blob', 'mediumblob', 'longblob')").
 		Scan(&cols).Error
 	if err != nil || len(cols) < 20 {
 		t.Fatalf("text columns: %d, %v", len(cols), err)
