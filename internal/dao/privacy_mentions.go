@@ -274,9 +274,12 @@ func walkJSON(v any, fn func(string) string) any {
 // conversation's row is written first, its transcript version raised,
 // which locks it against a concurrent transcript write (which waits, and
 // then writes a version above it) and tells every instance's indexer that
-// the transcript it may keep is stale; its re-indexing is queued. It
-// returns how many conversations had a mention.
-func (p *Privacy) RedactConversations(ctx context.Context, tenantID int64, ids []int64, spans func(string) [][2]int) (int, error) {
+// the transcript it may keep is stale; its re-indexing is queued. A
+// conversation where a speaker who is not a user is the person (speaks
+// holds for their name, read under that lock) is left as it is: it is
+// theirs to delete, and its speaker's name is how the erasure finds it
+// again. It returns how many conversations had a mention.
+func (p *Privacy) RedactConversations(ctx context.Context, tenantID int64, ids []int64, spans func(string) [][2]int, speaks func(name string) bool) (int, error) {
 	if len(ids) == 0 {
 		return 0, nil
 	}
@@ -285,6 +288,10 @@ func (p *Privacy) RedactConversations(ctx context.Context, tenantID int64, ids [
 	now := dbNow()
 	if err := db.Exec("UPDATE conversations SET transcript_version = transcript_version + 1, updated_at = ? WHERE tenant_id = ? AND id IN ?",
 		now, tenantID, ids).Error; err != nil {
+		return 0, dbError(err, nil)
+	}
+	spoken, err := spokenIn(db, tenantID, ids, speaks)
+	if err != nil {
 		return 0, dbError(err, nil)
 	}
 	var convs []model.Conversation
@@ -296,6 +303,9 @@ func (p *Privacy) RedactConversations(ctx context.Context, tenantID int64, ids [
 	jobs := make([]model.OutboxJob, 0, len(convs))
 	for _, c := range convs {
 		jobs = append(jobs, model.OutboxJob{TenantID: tenantID, Kind: model.OutboxTranscript, ConversationID: c.ID, Version: c.TranscriptVersion})
+		if spoken[c.ID] {
+			continue
+		}
 		title, t := redact(c.Title)
 		data, d, err := redactJSON(c.CustomData, redact)
 		if err != nil {
@@ -308,6 +318,9 @@ func (p *Privacy) RedactConversations(ctx context.Context, tenantID int64, ids [
 		if err := db.Exec("UPDATE conversations SET title = ?, custom_data = ? WHERE id = ?", runes(title, titleChars), data, c.ID).Error; err != nil {
 			return 0, dbError(err, nil)
 		}
+	}
+	if ids = slices.DeleteFunc(slices.Clone(ids), func(id int64) bool { return spoken[id] }); len(ids) == 0 {
+		return 0, dbError(enqueue(db, jobs...), nil)
 	}
 	if err := redactParts(db, tenantID, ids, spans, changed); err != nil {
 		return 0, dbError(err, nil)
@@ -332,6 +345,29 @@ func (p *Privacy) RedactConversations(ctx context.Context, tenantID int64, ids [
 		}
 	}
 	return len(changed), dbError(enqueue(db, jobs...), nil)
+}
+
+// spokenIn are the conversations of ids where a speaker who is not a user
+// has a name for which speaks holds.
+func spokenIn(db *gorm.DB, tenantID int64, ids []int64, speaks func(string) bool) (map[int64]bool, error) {
+	if speaks == nil {
+		return nil, nil
+	}
+	var names []struct {
+		ConversationID int64
+		Name           string
+	}
+	if err := db.Raw("SELECT conversation_id, name FROM participants WHERE tenant_id = ? AND conversation_id IN ? AND user_id IS NULL AND name <> ''",
+		tenantID, ids).Scan(&names).Error; err != nil {
+		return nil, err
+	}
+	spoken := map[int64]bool{}
+	for _, n := range names {
+		if speaks(n.Name) {
+			spoken[n.ConversationID] = true
+		}
+	}
+	return spoken, nil
 }
 
 // redactParts rewrites the transcript parts of ids that hold a mention,

@@ -113,7 +113,7 @@ func TestMentionsAreFoundAndRedactedInEveryText(t *testing.T) {
 		}
 
 		if err := dao.NewTransactor(db).InTx(ctx, func(ctx context.Context) error {
-			n, err := p.RedactConversations(ctx, 7, append(found, plain.ID), mentionSpans)
+			n, err := p.RedactConversations(ctx, 7, append(found, plain.ID), mentionSpans, nil)
 			if err == nil && n != len(want) {
 				t.Errorf("%d conversations rewritten, want %d", n, len(want))
 			}
@@ -247,7 +247,7 @@ func TestMentionsInCustomDataNumbersKeepItJSON(t *testing.T) {
 			t.Fatalf("found %v %v", found, err)
 		}
 		if err := dao.NewTransactor(db).InTx(ctx, func(ctx context.Context) error {
-			_, err := p.RedactConversations(ctx, 7, []int64{id}, spans)
+			_, err := p.RedactConversations(ctx, 7, []int64{id}, spans, nil)
 			return err
 		}); err != nil {
 			t.Fatal(err)

@@ -173,7 +173,7 @@ func TestPrivacyLookupAndErasureOnMariaDBAndElasticsearch(t *testing.T) {
 	authCall(t, s, http.MethodPost, "/api/v1/privacy/lookups", admin, map[string]any{"phone": "not a phone"}).want(t, http.StatusBadRequest, "INVALID_ARGUMENT")
 	// An erasure redacts its subject's address wherever free text writes
 	// it: an address without a name or a domain would take every at sign.
-	for _, bad := range []string{"@", "a@", "@example.com", "(at)"} {
+	for _, bad := range []string{"@", "a@", "@example.com", "(at)", ".@.", "Jose <jose@example.com>"} {
 		for _, path := range []string{"/api/v1/privacy/lookups", "/api/v1/privacy/erasures"} {
 			if r := authCall(t, s, http.MethodPost, path, admin, map[string]any{"email": bad}).want(t, http.StatusBadRequest, "INVALID_ARGUMENT"); r.Metadata["field"] != "email" || !strings.Contains(r.Msg, "not an email address") {
 				t.Fatalf("%s with email %q: %s %v, want the error to name the email", path, bad, r.Msg, r.Metadata)
@@ -657,10 +657,11 @@ func TestErasureFindsEveryWayTheIdentifierWasWritten(t *testing.T) {
 		}
 		return ids
 	}
-	phoneCalls := calls("138 0013 "+d, "+86 138-0013-"+d, "1380013"+d, "+861380013"+d, "00861380013"+d)
+	// A label with other words around the identifier is the person too.
+	phoneCalls := calls("138 0013 "+d, "+86 138-0013-"+d, "1380013"+d, "+861380013"+d, "00861380013"+d, "张先生 138 0013 "+d+" 回访")
 	address := "zhang.san." + tag + "@example.com"
-	emailCalls := calls(" Zhang.San."+tag+"@Example.COM ", address)
-	others := calls("+861380014"+d, "zhang.sän."+tag+"@example.com")
+	emailCalls := calls(" Zhang.San."+tag+"@Example.COM ", address, "Zhang San <"+address+">")
+	others := calls("+861380014"+d, "zhang.sän."+tag+"@example.com", "订单 1380013"+d+"1", "Li <x"+address+">")
 
 	if h := lookup(t, s, admin, map[string]any{"phone": "+8613800 13" + d}); h.ExternalConversations != int64(len(phoneCalls)) {
 		t.Fatalf("lookup by phone found %d conversations, want the %d spellings'", h.ExternalConversations, len(phoneCalls))

@@ -221,6 +221,11 @@ type phonePattern struct {
 	prefixes []string
 }
 
+// minNational is the fewest digits of a national number found without
+// its country code: a mobile number has 10 or 11 in most countries, a
+// fixed line 7 or more with its area code.
+const minNational = 7
+
 // newPhonePattern finds the number e164.
 func newPhonePattern(e164 string) (phonePattern, bool) {
 	n, err := phonenumbers.Parse(e164, "")
@@ -232,9 +237,19 @@ func newPhonePattern(e164 string) (phonePattern, bool) {
 		return phonePattern{}, false
 	}
 	code := strconv.Itoa(int(n.GetCountryCode()))
-	prefixes := []string{"00" + code, code, ""}
-	if trunk := phonenumbers.GetNddPrefixForRegion(phonenumbers.GetRegionCodeForNumber(n), true); trunk != "" {
-		prefixes = append([]string{"00" + code + trunk, code + trunk}, append(prefixes, trunk)...)
+	prefixes := []string{"00" + code, code}
+	trunk := phonenumbers.GetNddPrefixForRegion(phonenumbers.GetRegionCodeForNumber(n), true)
+	if trunk != "" {
+		prefixes = append(prefixes, "00"+code+trunk, code+trunk)
+	}
+	// A number of fewer than minNational digits (Tokelau's +690 3000) is
+	// found only after its country code: alone, its digits are amounts,
+	// years and codes all over the tenant's text.
+	if len(national) >= minNational {
+		prefixes = append(prefixes, "")
+		if trunk != "" {
+			prefixes = append(prefixes, trunk)
+		}
 	}
 	slices.SortStableFunc(prefixes, func(a, b string) int { return len(b) - len(a) })
 	return phonePattern{national: national, prefixes: prefixes}, true

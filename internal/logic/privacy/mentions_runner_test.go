@@ -143,7 +143,7 @@ func TestErasureResumedWaitsForTheRedactionsOfItsDeadHolder(t *testing.T) {
 				out = append(out, [2]int{loc[0], loc[1]})
 			}
 			return out
-		})
+		}, nil)
 		return err
 	}); err != nil {
 		t.Fatal(err)

@@ -70,6 +70,22 @@ func TestMentionsOfAFixedLineTakeItsTrunkPrefix(t *testing.T) {
 	}
 }
 
+// A national number of few digits (Tokelau's) is found only after its
+// country code: alone, its digits are amounts, years and order numbers.
+func TestMentionsOfAShortNumberTakeItsCountryCode(t *testing.T) {
+	m := newMentions(nil, []string{"+6903000"})
+	for _, tc := range []struct{ text, want string }{
+		{"call +690 3000 today", "call [erased] today"},
+		{"call 00690-3000", "call [erased]"},
+		{"预算是3000元, 最多 3,000 吧, 二〇二六年三〇〇〇台", "预算是3000元, 最多 3,000 吧, 二〇二六年三〇〇〇台"},
+		{"room 3000", "room 3000"},
+	} {
+		if got, _ := redact(m, tc.text); got != tc.want {
+			t.Errorf("Redact(%q) = %q; want %q", tc.text, got, tc.want)
+		}
+	}
+}
+
 func TestMentionsOfAnEmailAddress(t *testing.T) {
 	m := newMentions([]string{"jose.nunez@example.com"}, nil)
 	for _, tc := range []struct{ text, want string }{

@@ -101,8 +101,10 @@ type Repo interface {
 	// RedactConversations writes model.Redacted over the mentions spans
 	// finds in the free text of the tenant's conversations ids, raising
 	// their transcript versions and queueing their re-indexing, and
-	// returns how many had a mention. In the transaction ctx carries.
-	RedactConversations(ctx context.Context, tenantID int64, ids []int64, spans func(string) [][2]int) (int, error)
+	// returns how many had a mention; it leaves alone those where a
+	// speaker who is not a user has a name for which speaks holds (nil:
+	// none). In the transaction ctx carries.
+	RedactConversations(ctx context.Context, tenantID int64, ids []int64, spans func(string) [][2]int, speaks func(name string) bool) (int, error)
 	// RedactDeals writes model.Redacted over the mentions in the names and
 	// account names of up to limit of the tenant's deals with ids above
 	// after (changed at or after since, when it is not zero), in id order,
@@ -183,10 +185,15 @@ func userKeys(given Subject, kind, value string) []string {
 	return keys
 }
 
-// nameMatcher tells whether a speaker's name is the subject's identifier:
-// for an email, the same address whatever its case; for a phone, a number
-// that normalises to the same E.164 one; for a name, the value itself
-// (spaces around a name never count). An origin user id is the partner's
+// nameMatcher tells whether a speaker's name is the subject's identifier,
+// or holds it: for an email, the same address whatever its case; for a
+// phone, a number that normalises to the same E.164 one; for either, a
+// name that writes it among other words, as partners label a speaker
+// ("Jose <jose@example.com>", "张先生 138 0013 8000"): that speaker is the
+// person, whose words go with their conversations (the mention reading
+// would otherwise redact the identifier from the name and leave the words
+// under it, found by nothing after). For a name, the value itself (spaces
+// around a name never count). An origin user id is the partner's
 // id of a user: it names no speaker who is not a user, whatever a
 // speaker's name says (a partner's contact id or an extension may read
 // the same), so it matches none.
@@ -195,27 +202,34 @@ func nameMatcher(kind, value string) func(name string) bool {
 	case model.SubjectOriginUserID:
 		return func(string) bool { return false }
 	case model.SubjectEmail:
-		return func(n string) bool { return strings.Contains(n, "@") && identity.NormalizeEmail(n) == value }
-	case model.SubjectPhone:
+		m := newMentions([]string{value}, nil)
 		return func(n string) bool {
-			// Most names have no digits at all: they are not parsed.
-			if strings.IndexFunc(n, unicode.IsDigit) < 0 {
+			return strings.Contains(n, "@") && identity.NormalizeEmail(n) == value || m != nil && len(m.Spans(n)) > 0
+		}
+	case model.SubjectPhone:
+		m := newMentions(nil, []string{value})
+		return func(n string) bool {
+			// Most names have no digits (nor numerals) at all: they are
+			// not read.
+			if !strings.ContainsFunc(n, func(r rune) bool { return unicode.IsDigit(r) || digitOf(r) >= 0 }) {
 				return false
 			}
-			v, ok := identity.NormalizePhone(n)
-			return ok && v == value
+			if v, ok := identity.NormalizePhone(n); ok && v == value {
+				return true
+			}
+			return m != nil && len(m.Spans(n)) > 0
 		}
 	}
 	return func(n string) bool { return strings.TrimSpace(n) == value }
 }
 
-// emailShaped: v has a local part and a domain around its last at sign,
-// no spaces, and at most the 255 bytes an account's address may have. An
-// erasure finds its subject's address in free text too: a bare "@" or
-// "a@" would match every at sign of the tenant.
+// emailShaped: v is an address as an account's is (identity.ValidEmail:
+// a local part and a domain, nothing around them, at most 255 bytes). An
+// erasure finds its subject's address in free text too: "@", "a@" or
+// ".@." would match at signs and dots all over the tenant's text.
 func emailShaped(v string) bool {
 	at := strings.LastIndexByte(v, '@')
-	return at > 0 && at < len(v)-1 && len(v) <= 255 && strings.IndexFunc(v, unicode.IsSpace) < 0
+	return at > 0 && at < len(v)-1 && identity.ValidEmail(v)
 }
 
 // Subject is whom a lookup or an erasure is about: exactly one of its
@@ -249,7 +263,7 @@ func (s Subject) normalize() (kind, value string, err error) {
 		}
 		v := identity.NormalizeEmail(s.Email)
 		if !emailShaped(v) {
-			return "", "", errs.InvalidArgument("email", "%q is not an email address: it needs a name, an at sign and a domain, at most 255 bytes and no spaces", s.Email)
+			return "", "", errs.InvalidArgument("email", "%q is not an email address: it needs a name, an at sign and a domain, no spaces, at most 255 bytes", s.Email)
 		}
 		return model.SubjectEmail, v, nil
 	case s.Phone != "":

@@ -34,6 +34,9 @@ func TestSubjectNormalize(t *testing.T) {
 		{Subject{Email: strings.Repeat("a", 244) + "@example.com"}, "", "", "email"},
 		{Subject{Email: strings.Repeat("a", 243) + "@example.com"}, model.SubjectEmail, strings.Repeat("a", 243) + "@example.com", ""},
 		{Subject{Email: "a@b"}, model.SubjectEmail, "a@b", ""},
+		{Subject{Email: ".@."}, "", "", "email"},
+		{Subject{Email: "a@b@"}, "", "", "email"},
+		{Subject{Email: "Jose <jose@example.com>"}, "", "", "email"},
 		{Subject{Phone: "12"}, "", "", "phone"},
 		{Subject{OriginUserID: string(make([]byte, 129))}, "", "", "origin_user_id"},
 		// A user's origin id is up to 128 characters, 512 bytes of UTF-8.
@@ -63,11 +66,17 @@ func TestNameMatcher(t *testing.T) {
 		yes, no     []string
 	}{
 		{model.SubjectPhone, "+8613912345678",
-			[]string{"139 1234 5678", "+86 139-1234-5678", "13912345678", "+8613912345678", "008613912345678", " (139) 1234 5678 "},
-			[]string{"13912345679", "+8513912345678", "Bob", "", "1391234567"}},
+			[]string{"139 1234 5678", "+86 139-1234-5678", "13912345678", "+8613912345678", "008613912345678", " (139) 1234 5678 ",
+				// A label that writes the number among other words.
+				"张先生 139 1234 5678", "13912345678 回访", "客户（幺三九 一二三四 五六七八）"},
+			[]string{"13912345679", "+8513912345678", "Bob", "", "1391234567", "张先生 139 1234 5679", "订单 913912345678"}},
 		{model.SubjectEmail, "alice@example.com",
-			[]string{"alice@example.com", " Alice@Example.COM ", "ALICE@EXAMPLE.COM"},
-			[]string{"alicé@example.com", "alice@example.co", "alice example.com", "bob@example.com"}},
+			[]string{"alice@example.com", " Alice@Example.COM ", "ALICE@EXAMPLE.COM",
+				"Alice <alice@example.com>", "客户 alice＠example.com"},
+			[]string{"alicé@example.com", "alice@example.co", "alice example.com", "bob@example.com",
+				"Bob <malice@example.com>", "alice@example.com.cn"}},
+		// A number of few digits is a label's only with its country code.
+		{model.SubjectPhone, "+6903000", []string{"+690 3000", "Sione +690 3000"}, []string{"3000", "Sione 3000", "第3000号"}},
 		{model.SubjectName, "José Núñez",
 			[]string{"José Núñez", " José Núñez "},
 			[]string{"jose nunez", "JOSÉ NÚÑEZ", "José  Núñez"}},

@@ -382,63 +382,43 @@ func (r *Runner) erase(ctx context.Context, e *model.Erasure) error {
 	if err != nil {
 		return err
 	}
-	for {
-		left := e.ConversationsTotal - e.ConversationsDeleted
-		if left <= 0 {
-			waits, err := r.recount(ctx, e, upTo, &names)
-			if err != nil || waits {
-				return err
-			}
-			if e.ConversationsTotal <= e.ConversationsDeleted {
-				break
-			}
-			continue
-		}
-		ids, err := r.repo.ExternalConversations(ctx, e.TenantID, names, upTo, int(min(int64(r.o.Batch), left)))
-		if err != nil {
-			return err
-		}
-		if len(ids) == 0 {
-			// Fewer than counted are left: some were deleted otherwise.
-			break
-		}
-		// The batch and its count commit together: a kill between them
-		// would leave conversations deleted that the job never counted.
-		var n int
-		err = r.tx.InTx(ctx, func(ctx context.Context) error {
-			var err error
-			gone, err := r.purger.Purge(ctx, e.TenantID, ids)
-			if err != nil {
-				return fmt.Errorf("deleting conversations: %w", err)
-			}
-			n = len(gone)
-			// Lost to another instance: this batch is its.
-			return held(r.repo.ErasureProgress(ctx, e.ID, r.owner, n, r.o.Lease))
-		})
-		if err != nil {
-			return err
-		}
-		e.ConversationsDeleted += int64(n)
-	}
 	m, err := r.mentionsOf(ctx, e)
 	if err != nil {
 		return err
 	}
-	if m != nil && e.UserID != 0 {
-		// Reading the tenant's text for mentions may take long: the user
-		// is disabled, and their tokens end, first.
-		if err := r.tx.InTx(ctx, func(ctx context.Context) error {
-			if err := r.repo.DisableUser(ctx, e.TenantID, e.UserID); err != nil {
-				return err
-			}
-			return r.revoke.Revoke(ctx, model.TokenVersionUser, e.TenantID, e.UserID, "erased")
-		}); err != nil {
+	redacted, disabled := 0, false
+	for {
+		if waits, err := r.deleteConversations(ctx, e, upTo, &names); err != nil || waits {
 			return err
 		}
-	}
-	redacted, err := r.redactMentions(ctx, e, upTo, m)
-	if err != nil {
-		return err
+		if m != nil && e.UserID != 0 && !disabled {
+			// Reading the tenant's text for mentions may take long: the
+			// user is disabled, and their tokens end, first.
+			if err := r.tx.InTx(ctx, func(ctx context.Context) error {
+				if err := r.repo.DisableUser(ctx, e.TenantID, e.UserID); err != nil {
+					return err
+				}
+				return r.revoke.Revoke(ctx, model.TokenVersionUser, e.TenantID, e.UserID, "erased")
+			}); err != nil {
+				return err
+			}
+			disabled = true
+		}
+		n, err := r.redactMentions(ctx, e, upTo, m)
+		redacted += n
+		if err != nil {
+			return err
+		}
+		// The person may have become a speaker in a conversation while
+		// the text was read (a transcript replaced): the reading left it
+		// as it was, and it is deleted as theirs before the job ends.
+		more, waits, err := r.recount(ctx, e, upTo, &names)
+		if err != nil || waits {
+			return err
+		}
+		if more == 0 {
+			break
+		}
 	}
 	scanned := m != nil
 	// A job resumed may have redacted mentions before it stopped, whose
@@ -469,6 +449,48 @@ func (r *Runner) erase(ctx context.Context, e *model.Erasure) error {
 	})
 }
 
+// deleteConversations deletes the job's conversations a batch at a time
+// until its total is deleted and a recount finds no more (recount), or
+// fewer than counted are left; waits when a new total awaits
+// confirmation.
+func (r *Runner) deleteConversations(ctx context.Context, e *model.Erasure, upTo int64, names *[]string) (waits bool, err error) {
+	for {
+		left := e.ConversationsTotal - e.ConversationsDeleted
+		if left <= 0 {
+			more, waits, err := r.recount(ctx, e, upTo, names)
+			if err != nil || waits || more == 0 {
+				return waits, err
+			}
+			continue
+		}
+		ids, err := r.repo.ExternalConversations(ctx, e.TenantID, *names, upTo, int(min(int64(r.o.Batch), left)))
+		if err != nil {
+			return false, err
+		}
+		if len(ids) == 0 {
+			// Fewer than counted are left: some were deleted otherwise.
+			return false, nil
+		}
+		// The batch and its count commit together: a kill between them
+		// would leave conversations deleted that the job never counted.
+		var n int
+		err = r.tx.InTx(ctx, func(ctx context.Context) error {
+			var err error
+			gone, err := r.purger.Purge(ctx, e.TenantID, ids)
+			if err != nil {
+				return fmt.Errorf("deleting conversations: %w", err)
+			}
+			n = len(gone)
+			// Lost to another instance: this batch is its.
+			return held(r.repo.ErasureProgress(ctx, e.ID, r.owner, n, r.o.Lease))
+		})
+		if err != nil {
+			return false, err
+		}
+		e.ConversationsDeleted += int64(n)
+	}
+}
+
 // bound is the job's bound, given now to a job from before bounds were
 // kept (migration 0016): it deletes what it would have, but nothing
 // ingested from now on.
@@ -493,18 +515,18 @@ func (r *Runner) bound(ctx context.Context, e *model.Erasure) (int64, error) {
 // that it waits; else the total is raised and the job goes on. Under the
 // job's lease; a kill after it resumes from the total written. The names
 // the person is written under are read again too, into names.
-func (r *Runner) recount(ctx context.Context, e *model.Erasure, upTo int64, names *[]string) (waits bool, err error) {
+func (r *Runner) recount(ctx context.Context, e *model.Erasure, upTo int64, names *[]string) (more int64, waits bool, err error) {
 	if *names, err = externalNames(ctx, r.repo, e.TenantID, e.SubjectKind, e.Subject); err != nil {
-		return false, err
+		return 0, false, err
 	}
-	more, err := r.repo.CountExternalConversations(ctx, e.TenantID, *names, upTo)
+	more, err = r.repo.CountExternalConversations(ctx, e.TenantID, *names, upTo)
 	if err != nil || more == 0 {
-		return false, err
+		return 0, false, err
 	}
 	total := e.ConversationsDeleted + more
 	confirm := total > r.o.ConfirmOver
 	if err := held(r.repo.ErasureGrew(ctx, e.ID, r.owner, total, confirm, r.o.Lease)); err != nil {
-		return false, err
+		return 0, false, err
 	}
 	e.ConversationsTotal = total
 	if confirm {
@@ -512,7 +534,7 @@ func (r *Runner) recount(ctx context.Context, e *model.Erasure, upTo int64, name
 		r.log.Info().Int64("erasure", e.ID).Int64("tenant_id", e.TenantID).Int64("conversations_total", total).
 			Int64("conversations_deleted", e.ConversationsDeleted).Msg("erasure: more conversations match than the job's total; it waits for confirmation of the new total")
 	}
-	return confirm, nil
+	return more, confirm, nil
 }
 
 // settle holds the job, renewing its lease, until the deleted words can
@@ -657,6 +679,10 @@ func (r *Runner) redactMentions(ctx context.Context, e *model.Erasure, upTo int6
 		}
 		e.MentionsSince = &since
 	}
+	// A conversation where the person is a speaker is theirs to delete:
+	// its speaker's name, written with the identifier, is left for the
+	// recount to find it by.
+	speaks := nameMatcher(e.SubjectKind, e.Subject)
 	deals := 0
 	// pass reads from conversation id from on, everything, or what changed
 	// since since (not zero).
@@ -673,7 +699,7 @@ func (r *Runner) redactMentions(ctx context.Context, e *model.Erasure, upTo int6
 			var n int
 			if err := r.tx.InTx(ctx, func(ctx context.Context) error {
 				var err error
-				if n, err = r.repo.RedactConversations(ctx, e.TenantID, found, m.Spans); err != nil {
+				if n, err = r.repo.RedactConversations(ctx, e.TenantID, found, m.Spans, speaks); err != nil {
 					return err
 				}
 				return count(ctx, n, 0, last)
