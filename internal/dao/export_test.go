@@ -21,6 +21,14 @@ const (
 	StatementsTable = statementsTable
 )
 
+// SetMentionBatchBytes sets the text a FindMentions batch reads, until the
+// test ends.
+func SetMentionBatchBytes(t interface{ Cleanup(func()) }, n int) {
+	was := mentionBatchBytes
+	mentionBatchBytes = n
+	t.Cleanup(func() { mentionBatchBytes = was })
+}
+
 // BookkeepingDDL creates the migrations table, for a test that builds an
 // old schema by hand.
 func (m *Migrator) BookkeepingDDL() string { return m.bookkeepingDDL() }

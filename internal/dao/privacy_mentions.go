@@ -29,13 +29,21 @@ const (
 	commentChars = 2000
 )
 
+// mentionBatchBytes bounds the transcript text one FindMentions reads:
+// once a conversation takes its batch past it, the batch ends there, so
+// that a batch of long transcripts (up to 80 MB each) is read, and its
+// job's lease renewed, in seconds, and its rewrite holds no more.
+var mentionBatchBytes = 32 << 20
+
 // FindMentions reads the free text of up to limit of the tenant's
 // conversations with ids above after and up to upTo (changed, or commented
 // on, at or after since, when it is not zero), in id order, and returns
 // those where spans finds a mention, with the last id read (0 when none
 // was left). The sentences of a transcript part are looked at
 // together, one line each, so that a number split across sentences (as
-// speech recognition splits one read out slowly) is found.
+// speech recognition splits one read out slowly) is found. A batch whose
+// transcripts run past mentionBatchBytes ends with the conversation that
+// took it there.
 func (p *Privacy) FindMentions(ctx context.Context, tenantID, after, upTo int64, limit int, since time.Time, spans func(text string) [][2]int) (found []int64, last int64, err error) {
 	in := func(text string) bool { return len(spans(text)) > 0 }
 	db := conn(ctx, p.db)
@@ -61,15 +69,25 @@ func (p *Privacy) FindMentions(ctx context.Context, tenantID, after, upTo int64,
 			hit[c.ID] = true
 		}
 	}
+	read, full := 0, int64(0)
 	err = readParts(db, tenantID, ids, func(cid, _ int64, run []storedSentence) error {
+		if full != 0 && cid != full {
+			return errBatchFull
+		}
+		text, _ := joinRun(run)
+		if read += len(text); read >= mentionBatchBytes {
+			full = cid
+		}
 		if !hit[cid] {
-			text, _ := joinRun(run)
 			hit[cid] = in(text)
 		}
 		return nil
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, errBatchFull) {
 		return nil, 0, dbError(err, nil)
+	}
+	if full != 0 {
+		ids = ids[:slices.Index(ids, full)+1]
 	}
 	texts := func(q string) error {
 		rows, err := db.Raw(q, tenantID, ids).Rows()
@@ -104,6 +122,9 @@ func (p *Privacy) FindMentions(ctx context.Context, tenantID, after, upTo int64,
 	}
 	return found, ids[len(ids)-1], nil
 }
+
+// errBatchFull ends a reading of transcript parts at mentionBatchBytes.
+var errBatchFull = errors.New("the batch holds as much text as it may")
 
 // joinRun is the text of a run of sentences, one line each, and where
 // each sentence's text begins in it.
@@ -373,17 +394,24 @@ func spokenIn(db *gorm.DB, tenantID int64, ids []int64, speaks func(string) bool
 // redactParts rewrites the transcript parts of ids that hold a mention,
 // marking their conversations changed.
 func redactParts(db *gorm.DB, tenantID int64, ids []int64, spans func(string) [][2]int, changed map[int64]bool) error {
+	// The parts are read one at a time (each up to 1,000 sentences), not
+	// the batch's transcripts at once: a batch of long ones would hold
+	// gigabytes.
 	type part struct {
 		ConversationID int64
 		Part           int
 		Sentences      []byte
 	}
-	var parts []part
-	if err := db.Raw("SELECT conversation_id, part, sentences FROM transcript_parts WHERE tenant_id = ? AND conversation_id IN ? ORDER BY conversation_id, part",
-		tenantID, ids).Scan(&parts).Error; err != nil {
+	var keys []part
+	if err := db.Raw("SELECT conversation_id, part FROM transcript_parts WHERE tenant_id = ? AND conversation_id IN ? ORDER BY conversation_id, part",
+		tenantID, ids).Scan(&keys).Error; err != nil {
 		return err
 	}
-	for _, pt := range parts {
+	for _, pt := range keys {
+		if err := db.Raw("SELECT sentences FROM transcript_parts WHERE conversation_id = ? AND part = ?", pt.ConversationID, pt.Part).
+			Row().Scan(&pt.Sentences); err != nil {
+			return err
+		}
 		run, err := decodePart(pt.Sentences)
 		if err != nil {
 			return fmt.Errorf("conversation %d part %d: %w", pt.ConversationID, pt.Part, err)

@@ -305,3 +305,68 @@ func TestMentionsChangedSinceAreReadAgain(t *testing.T) {
 		}
 	})
 }
+
+// A batch reads no more transcript text than it may: it ends with the
+// conversation that took it past the bound, and the next batch goes on
+// from there, so every mention is still found.
+func TestMentionsAreReadInBatchesOfBoundedText(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		p := dao.NewPrivacy(db)
+		dao.SetMentionBatchBytes(t, 1)
+		plain := mentionCall(t, db, "")
+		var want, all []int64
+		for _, where := range []string{"transcript", "split", "transcript"} {
+			want = append(want, mentionCall(t, db, where).ID)
+		}
+		all = append([]int64{plain.ID}, want...)
+		var found, lasts []int64
+		for after := int64(0); ; {
+			ids, last, err := p.FindMentions(ctx, 7, after, want[len(want)-1], 100, time.Time{}, mentionSpans)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if last == 0 {
+				break
+			}
+			found, lasts, after = append(found, ids...), append(lasts, last), last
+		}
+		if !slices.Equal(found, want) || !slices.Equal(lasts, all) {
+			t.Fatalf("found %v in batches ending at %v; want %v, one conversation a batch (%v)", found, lasts, want, all)
+		}
+	})
+}
+
+// A conversation where a speaker who is not a user is the person is left
+// as it is by the rewrite (the erasure deletes it as theirs, and finds it
+// by that speaker's name), though it is re-indexed as the others are.
+func TestMentionsAreNotRewrittenWhereThePersonSpeaks(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		p := dao.NewPrivacy(db)
+		spoken, written := mentionCall(t, db, "name"), mentionCall(t, db, "title")
+		speaks := func(name string) bool { return strings.Contains(name, mentioned) }
+		if err := dao.NewTransactor(db).InTx(ctx, func(ctx context.Context) error {
+			n, err := p.RedactConversations(ctx, 7, []int64{spoken.ID, written.ID}, mentionSpans, speaks)
+			if err == nil && n != 1 {
+				t.Errorf("%d conversations rewritten, want 1", n)
+			}
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		if err := db.Model(&model.Participant{}).Where("conversation_id = ? AND user_id IS NULL", spoken.ID).Pluck("name", &names).Error; err != nil ||
+			!slices.ContainsFunc(names, speaks) {
+			t.Fatalf("the person's name in conversation %d: %q %v; want it kept", spoken.ID, names, err)
+		}
+		var title string
+		if err := db.Model(&model.Conversation{}).Where("id = ?", written.ID).Pluck("title", &title).Error; err != nil || strings.Contains(title, mentioned) {
+			t.Fatalf("title of conversation %d: %q %v; want it rewritten", written.ID, title, err)
+		}
+		var jobs int64
+		if err := db.Model(&model.OutboxJob{}).Where("conversation_id IN ?", []int64{spoken.ID, written.ID}).Count(&jobs).Error; err != nil || jobs != 2 {
+			t.Fatalf("%d search jobs (%v), want one for each conversation whose version went up", jobs, err)
+		}
+	})
+}
