@@ -78,3 +78,49 @@ func TestTrackerCountMatchesThePages(t *testing.T) {
 		}
 	})
 }
+
+// Webhooks.List gives with every page the subscriptions of the same scope
+// over all pages: an app's own, or the whole tenant's for app 0.
+func TestWebhookListTotals(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		w, apps := dao.NewWebhooks(db), dao.NewApps(db)
+		app := func(tenant int64, name string, subs int) int64 {
+			t.Helper()
+			a := model.App{TenantID: tenant, Name: name, AppKey: fmt.Sprint("ak_", name, tenant), SecretHash: "x", Scopes: "read", Status: model.AppActive}
+			if err := apps.Create(ctx, &a); err != nil {
+				t.Fatal(err)
+			}
+			for i := range subs {
+				s := model.WebhookSubscription{TenantID: tenant, AppID: a.ID, URL: fmt.Sprintf("https://r.example/%s/%d", name, i),
+					EventTypes: "transcript.ready", SecretSealed: "v1:x", Status: model.WebhookActive}
+				if err := w.Create(ctx, &s, 20); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return a.ID
+		}
+		crm, erp := app(1, "crm", 3), app(1, "erp", 2)
+		app(2, "crm", 4)
+		for _, c := range []struct {
+			tenant, app int64
+			want        int64
+		}{{1, crm, 3}, {1, erp, 2}, {1, 0, 5}, {2, 0, 4}, {2, crm, 0}, {3, 0, 0}} {
+			var seen, after int64
+			for pages := 0; ; pages++ {
+				page, total, err := w.List(ctx, c.tenant, c.app, after, 2)
+				if err != nil || total != c.want {
+					t.Fatalf("tenant %d app %d, page %d: total %d (%v), want %d", c.tenant, c.app, pages+1, total, err, c.want)
+				}
+				seen += int64(len(page))
+				if len(page) < 2 {
+					break
+				}
+				after = page[len(page)-1].ID
+			}
+			if seen != c.want {
+				t.Fatalf("tenant %d app %d: the pages held %d, the total says %d", c.tenant, c.app, seen, c.want)
+			}
+		}
+	})
+}
