@@ -61,14 +61,21 @@ func (r *Apps) ByID(ctx context.Context, tenantID, id int64) (*model.App, error)
 	return r.first(ctx, "tenant_id = ? AND id = ?", tenantID, id)
 }
 
-// List returns up to limit of a tenant's apps with ids above afterID, by id.
-func (r *Apps) List(ctx context.Context, tenantID, afterID int64, limit int) ([]model.App, error) {
-	apps := []model.App{}
-	err := conn(ctx, r.db).Where("tenant_id = ? AND id > ?", tenantID, afterID).Order("id").Limit(limit).Find(&apps).Error
-	if err != nil {
-		return nil, dbError(err, nil)
+// List returns up to limit of a tenant's apps with ids above afterID, by
+// id, and how many apps the tenant has in all. Both read the same rows of
+// the tenant, in the transaction ctx carries if any.
+func (r *Apps) List(ctx context.Context, tenantID, afterID int64, limit int) ([]model.App, int64, error) {
+	base := conn(ctx, r.db).Model(&model.App{}).Where("tenant_id = ?", tenantID)
+	var total int64
+	if err := base.Session(&gorm.Session{}).Count(&total).Error; err != nil {
+		return nil, 0, dbError(err, nil)
 	}
-	return apps, nil
+	apps := []model.App{}
+	err := base.Session(&gorm.Session{}).Where("id > ?", afterID).Order("id").Limit(limit).Find(&apps).Error
+	if err != nil {
+		return nil, 0, dbError(err, nil)
+	}
+	return apps, total, nil
 }
 
 // CountLocked counts a tenant's apps under the tenant row's lock, held

@@ -2,6 +2,7 @@ package dao_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -14,9 +15,10 @@ import (
 	"github.com/megaview/mgvcore/internal/model"
 )
 
-// Apps page by id within their tenant, and CountLocked holds a second
-// counter of the same tenant until the first one's transaction ends, then
-// counts what it inserted.
+// Apps page by id within their tenant, each page with the tenant's apps
+// over all pages as its total (in the transaction of ctx, when there is
+// one), and CountLocked holds a second counter of the same tenant until
+// the first one's transaction ends, then counts what it inserted.
 func TestAppsPageAndCountUnderTheTenantLock(t *testing.T) {
 	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := context.Background()
@@ -39,12 +41,35 @@ func TestAppsPageAndCountUnderTheTenantLock(t *testing.T) {
 			ids = append(ids, add(a, fmt.Sprint("a", i)).ID)
 			add(b, fmt.Sprint("b", i))
 		}
-		page, err := apps.List(ctx, a, 0, 2)
-		if err != nil || len(page) != 2 || page[0].ID != ids[0] || page[1].ID != ids[1] {
-			t.Fatalf("first page: %+v %v", page, err)
+		add(b, "b3")
+		page, total, err := apps.List(ctx, a, 0, 2)
+		if err != nil || len(page) != 2 || page[0].ID != ids[0] || page[1].ID != ids[1] || total != 3 {
+			t.Fatalf("first page: %+v, total %d, %v", page, total, err)
 		}
-		if page, err = apps.List(ctx, a, ids[1], 2); err != nil || len(page) != 1 || page[0].ID != ids[2] {
-			t.Fatalf("last page: %+v %v", page, err)
+		if page, total, err = apps.List(ctx, a, ids[1], 2); err != nil || len(page) != 1 || page[0].ID != ids[2] || total != 3 {
+			t.Fatalf("last page: %+v, total %d, %v", page, total, err)
+		}
+		if page, total, err = apps.List(ctx, b, 0, 1); err != nil || len(page) != 1 || total != 4 {
+			t.Fatalf("the other tenant: %d apps, total %d, %v", len(page), total, err)
+		}
+		// Inside a transaction the page and its total see what it wrote;
+		// rolled back, the app is gone from both.
+		rollback := errs.Conflict("roll back")
+		err = tx.InTx(ctx, func(ctx context.Context) error {
+			if err := apps.Create(ctx, &model.App{TenantID: a, Name: "tx", AppKey: fmt.Sprint("ak_tx_", a), Status: model.AppActive}); err != nil {
+				return err
+			}
+			page, total, err := apps.List(ctx, a, ids[2], 10)
+			if err != nil || len(page) != 1 || total != 4 {
+				t.Errorf("in the transaction: %d apps after the last, total %d, %v", len(page), total, err)
+			}
+			return rollback
+		})
+		if !errors.Is(err, rollback) {
+			t.Fatalf("the transaction: %v", err)
+		}
+		if page, total, err = apps.List(ctx, a, 0, 10); err != nil || len(page) != 3 || total != 3 {
+			t.Fatalf("after the rollback: %d apps, total %d, %v", len(page), total, err)
 		}
 
 		if _, err := apps.CountLocked(ctx, a); errs.ReasonOf(err) != errs.ReasonInternal {

@@ -33,11 +33,25 @@ func (r *Trackers) ListTrackers(ctx context.Context, tenantID int64) ([]model.Tr
 // transaction ctx carries if any.
 func (r *Trackers) PageTrackers(ctx context.Context, tenantID, afterID int64, limit int) ([]model.Tracker, error) {
 	var out []model.Tracker
-	q := conn(ctx, r.db).Where("tenant_id = ? AND deleted_at IS NULL AND id > ?", tenantID, afterID).Order("id")
+	q := liveTrackers(conn(ctx, r.db), tenantID).Where("id > ?", afterID).Order("id")
 	if limit > 0 {
 		q = q.Limit(limit)
 	}
 	return out, dbError(q.Find(&out).Error, nil)
+}
+
+// CountTrackers counts the live trackers of a tenant, the whole list
+// PageTrackers pages, in the transaction ctx carries if any.
+func (r *Trackers) CountTrackers(ctx context.Context, tenantID int64) (int64, error) {
+	var n int64
+	err := liveTrackers(conn(ctx, r.db).Model(&model.Tracker{}), tenantID).Count(&n).Error
+	return n, dbError(err, nil)
+}
+
+// liveTrackers keeps the tenant's trackers that are not deleted: what a
+// page shows and what its total counts.
+func liveTrackers(q *gorm.DB, tenantID int64) *gorm.DB {
+	return q.Where("tenant_id = ? AND deleted_at IS NULL", tenantID)
 }
 
 // GetTracker returns a live tracker of the tenant.

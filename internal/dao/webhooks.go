@@ -102,11 +102,22 @@ func (w *Webhooks) Get(ctx context.Context, tenantID, appID, id int64) (*model.W
 	return &s, dbError(err, errSubscriptionNotFound)
 }
 
-// List pages subscriptions by id.
-func (w *Webhooks) List(ctx context.Context, tenantID, appID, afterID int64, limit int) ([]model.WebhookSubscription, error) {
+// List pages subscriptions by id, up to limit with ids above afterID, and
+// counts every subscription of the same tenant (and app unless appID is
+// 0), the total of the pages. The subscriptions are few (at most
+// webhooks.max_subscriptions_per_app an app), so the count is cheap; the
+// delivery log is another matter (Deliveries).
+func (w *Webhooks) List(ctx context.Context, tenantID, appID, afterID int64, limit int) ([]model.WebhookSubscription, int64, error) {
+	var total int64
+	if err := w.scoped(ctx, tenantID, appID).Model(&model.WebhookSubscription{}).Count(&total).Error; err != nil {
+		return nil, 0, dbError(err, nil)
+	}
 	var out []model.WebhookSubscription
 	err := w.scoped(ctx, tenantID, appID).Where("id > ?", afterID).Order("id").Limit(limit).Find(&out).Error
-	return out, dbError(err, nil)
+	if err != nil {
+		return nil, 0, dbError(err, nil)
+	}
+	return out, total, nil
 }
 
 // Delete removes a subscription, then its delivery log in bounded batches.
@@ -180,7 +191,9 @@ WHERE tenant_id = ? AND id = ? AND secret_sealed = ?`, s.SecretSealed, s.OldSecr
 	return nil
 }
 
-// Deliveries pages a subscription's deliveries newest first.
+// Deliveries pages a subscription's deliveries newest first. It counts
+// nothing: the log grows with the traffic, and a total would read all of
+// it (of the subscription, in the status) for every page.
 func (w *Webhooks) Deliveries(ctx context.Context, subscriptionID int64, status string, beforeID int64, limit int) ([]model.WebhookDelivery, error) {
 	q := w.db.WithContext(ctx).Where("subscription_id = ?", subscriptionID)
 	if status != "" {

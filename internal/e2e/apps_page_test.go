@@ -18,7 +18,8 @@ import (
 // The admins' app list is paged by page_size and page_token, and a
 // tenant's apps are capped, on the real binary and MariaDB: 20 creates
 // racing at the cap never pass it, disabled apps count, deleted ones do
-// not, and paging walks every app exactly once.
+// not, and paging walks every app exactly once, each page giving the
+// tenant's apps as its total.
 func TestAppsPagedAndCappedOnMariaDB(t *testing.T) {
 	const limit = 12
 	env := mysqlEnv(t)
@@ -98,6 +99,11 @@ func TestAppsPagedAndCappedOnMariaDB(t *testing.T) {
 		if len(page.Apps) > 5 {
 			t.Fatalf("page %d has %d apps", pages, len(page.Apps))
 		}
+		// The tenant is at the cap; a delete and a create between pages
+		// leave it there.
+		if page.Total != limit {
+			t.Fatalf("page %d: total %d, want %d", pages, page.Total, limit)
+		}
 		for _, a := range page.Apps {
 			if seen[a.ID] {
 				t.Fatalf("app %d shown twice", a.ID)
@@ -127,8 +133,8 @@ func TestAppsPagedAndCappedOnMariaDB(t *testing.T) {
 	// admin with this tenant's token sees only its own.
 	var all controller.AppListJSON
 	authCall(t, s, http.MethodGet, "/api/v1/apps", admin, nil).want(t, http.StatusOK, "").decode(t, &all)
-	if len(all.Apps) != limit || all.NextPageToken != "" {
-		t.Fatalf("default page: %d apps, token %q", len(all.Apps), all.NextPageToken)
+	if len(all.Apps) != limit || all.NextPageToken != "" || all.Total != limit {
+		t.Fatalf("default page: %d apps, total %d, token %q", len(all.Apps), all.Total, all.NextPageToken)
 	}
 	var theirs controller.AppListJSON
 	authCall(t, s, http.MethodGet, "/api/v1/apps?page_size=1&page_token="+url.QueryEscape(token), other.Token(t, other.Admin), nil).
@@ -136,6 +142,19 @@ func TestAppsPagedAndCappedOnMariaDB(t *testing.T) {
 	for _, a := range theirs.Apps {
 		if seen[a.ID] {
 			t.Fatalf("the other tenant lists app %d", a.ID)
+		}
+	}
+	// Its fixture's app and "Mine".
+	if theirs.Total != 2 {
+		t.Fatalf("the other tenant's total %d, want 2", theirs.Total)
+	}
+	// After a delete the total drops on every page size.
+	authCall(t, s, http.MethodDelete, fmt.Sprintf("/api/v1/apps/%d", walked[len(walked)-1]), admin, nil).want(t, http.StatusOK, "")
+	for _, size := range []string{"1", "5", "100"} {
+		var page controller.AppListJSON
+		authCall(t, s, http.MethodGet, "/api/v1/apps?page_size="+size, admin, nil).want(t, http.StatusOK, "").decode(t, &page)
+		if page.Total != limit-1 {
+			t.Fatalf("page_size %s after a delete: total %d, want %d", size, page.Total, limit-1)
 		}
 	}
 

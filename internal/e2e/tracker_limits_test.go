@@ -137,7 +137,8 @@ func TestTrackerJobsFairAcrossTenantsOnMariaDB(t *testing.T) {
 // GET /api/v1/trackers and TrackerService.ListTrackers page by id with
 // page_size and page_token on the real binary and MariaDB; without either
 // they answer every tracker at once, past the default page of 20, as
-// before the list was paged.
+// before the list was paged. Every page, and the whole list, gives the
+// tenant's live trackers as its total.
 func TestTrackersPagedOnMariaDB(t *testing.T) {
 	s := NewService(t, mysqlEnv(t))
 	f := NewFixture(t, s)
@@ -164,6 +165,9 @@ func TestTrackersPagedOnMariaDB(t *testing.T) {
 		if len(page.Trackers) > 10 {
 			t.Fatalf("a page of %d", len(page.Trackers))
 		}
+		if page.Total != int64(len(ids)) {
+			t.Fatalf("HTTP page total %d, want %d", page.Total, len(ids))
+		}
 		for _, tr := range page.Trackers {
 			walked = append(walked, tr.ID)
 		}
@@ -185,8 +189,8 @@ func TestTrackersPagedOnMariaDB(t *testing.T) {
 	client := openv1.NewTrackerServiceClient(s.GRPC())
 	ctx := authBearer(t.Context(), f.AppToken(t))
 	whole, err := client.ListTrackers(ctx, &openv1.ListTrackersRequest{})
-	if err != nil || len(whole.Trackers) != len(ids) || whole.NextPageToken != "" {
-		t.Fatalf("gRPC whole list: %d trackers, %v", len(whole.GetTrackers()), err)
+	if err != nil || len(whole.Trackers) != len(ids) || whole.NextPageToken != "" || whole.Total != int64(len(ids)) {
+		t.Fatalf("gRPC whole list: %d trackers, total %d, %v", len(whole.GetTrackers()), whole.GetTotal(), err)
 	}
 	walked = walked[:0]
 	req := &openv1.ListTrackersRequest{PageSize: 7}
@@ -194,6 +198,9 @@ func TestTrackersPagedOnMariaDB(t *testing.T) {
 		page, err := client.ListTrackers(ctx, req)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if page.Total != int64(len(ids)) {
+			t.Fatalf("gRPC page total %d, want %d", page.Total, len(ids))
 		}
 		for _, tr := range page.Trackers {
 			walked = append(walked, tr.Id)
@@ -207,5 +214,27 @@ func TestTrackersPagedOnMariaDB(t *testing.T) {
 	}
 	if _, err := client.ListTrackers(ctx, &openv1.ListTrackersRequest{PageSize: 101}); status.Code(err) != codes.InvalidArgument {
 		t.Errorf("page_size 101 over gRPC: %v", err)
+	}
+
+	// A deleted tracker leaves the total; another tenant counts its own.
+	authCall(t, s, http.MethodDelete, fmt.Sprintf("/api/v1/trackers/%d", ids[3]), admin, nil).want(t, http.StatusOK, "")
+	for _, q := range []string{"", "?page_size=1", "?page_size=100"} {
+		var page controller.TrackerListJSON
+		authCall(t, s, http.MethodGet, "/api/v1/trackers"+q, admin, nil).want(t, http.StatusOK, "").decode(t, &page)
+		if page.Total != int64(len(ids)-1) {
+			t.Errorf("HTTP %q after a delete: total %d, want %d", q, page.Total, len(ids)-1)
+		}
+	}
+	if page, err := client.ListTrackers(ctx, &openv1.ListTrackersRequest{PageSize: 3}); err != nil || page.Total != int64(len(ids)-1) {
+		t.Errorf("gRPC after a delete: total %d, %v; want %d", page.GetTotal(), err, len(ids)-1)
+	}
+	other := NewFixture(t, s)
+	var theirs controller.TrackerListJSON
+	authCall(t, s, http.MethodGet, "/api/v1/trackers?page_size=5", other.Token(t, other.Admin), nil).want(t, http.StatusOK, "").decode(t, &theirs)
+	if theirs.Total != 0 || len(theirs.Trackers) != 0 {
+		t.Errorf("another tenant: %d trackers, total %d", len(theirs.Trackers), theirs.Total)
+	}
+	if page, err := client.ListTrackers(authBearer(t.Context(), other.AppToken(t)), &openv1.ListTrackersRequest{}); err != nil || page.Total != 0 {
+		t.Errorf("another tenant over gRPC: total %d, %v", page.GetTotal(), err)
 	}
 }

@@ -23,7 +23,7 @@ func (s Trackers) ListTrackers(ctx context.Context, req *openv1.ListTrackersRequ
 	if err != nil {
 		return nil, err
 	}
-	out := &openv1.ListTrackersResponse{Trackers: make([]*openv1.Tracker, 0, len(page.Trackers)), NextPageToken: page.NextPageToken}
+	out := &openv1.ListTrackersResponse{Trackers: make([]*openv1.Tracker, 0, len(page.Trackers)), NextPageToken: page.NextPageToken, Total: page.Total}
 	for _, t := range page.Trackers {
 		out.Trackers = append(out.Trackers, &openv1.Tracker{
 			Id: t.ID, Name: t.Name, Keywords: t.Keywords, Affiliation: trackerAffiliations.value(t.Affiliation),

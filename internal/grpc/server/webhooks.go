@@ -43,7 +43,7 @@ func (s Events) ListSubscriptions(ctx context.Context, req *openv1.ListSubscript
 	if err != nil {
 		return nil, err
 	}
-	out := &openv1.ListSubscriptionsResponse{NextPageToken: r.NextPageToken, Subscriptions: make([]*openv1.Subscription, 0, len(r.Subscriptions))}
+	out := &openv1.ListSubscriptionsResponse{NextPageToken: r.NextPageToken, Total: r.Total, Subscriptions: make([]*openv1.Subscription, 0, len(r.Subscriptions))}
 	for _, sub := range r.Subscriptions {
 		out.Subscriptions = append(out.Subscriptions, subscriptionToProto(sub))
 	}

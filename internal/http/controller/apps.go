@@ -70,6 +70,8 @@ type AppSecretJSON struct {
 type AppListJSON struct {
 	Apps          []AppJSON `json:"apps"`
 	NextPageToken string    `json:"next_page_token"`
+	// Total counts the tenant's apps over all pages.
+	Total int64 `json:"total"`
 }
 
 func appJSON(a *model.App) AppJSON {
@@ -118,7 +120,7 @@ func (h Apps) List(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := AppListJSON{Apps: make([]AppJSON, 0, len(page.Apps)), NextPageToken: page.NextPageToken}
+	out := AppListJSON{Apps: make([]AppJSON, 0, len(page.Apps)), NextPageToken: page.NextPageToken, Total: page.Total}
 	for i := range page.Apps {
 		out.Apps = append(out.Apps, appJSON(&page.Apps[i]))
 	}

@@ -73,6 +73,8 @@ func (h Trackers) Routes(r Router) {
 type TrackerListJSON struct {
 	Trackers      []TrackerJSON `json:"trackers"`
 	NextPageToken string        `json:"next_page_token"`
+	// Total counts the tenant's trackers over all pages.
+	Total int64 `json:"total"`
 }
 
 // List is GET /trackers?page_size=&page_token=: the tenant's trackers by
@@ -85,7 +87,7 @@ func (h Trackers) List(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := TrackerListJSON{Trackers: make([]TrackerJSON, 0, len(page.Trackers)), NextPageToken: page.NextPageToken}
+	out := TrackerListJSON{Trackers: make([]TrackerJSON, 0, len(page.Trackers)), NextPageToken: page.NextPageToken, Total: page.Total}
 	for _, t := range page.Trackers {
 		out.Trackers = append(out.Trackers, TrackerJSON(t))
 	}

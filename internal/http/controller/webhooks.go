@@ -59,6 +59,8 @@ type WebhookSecretJSON struct {
 type WebhookPageJSON struct {
 	Webhooks      []WebhookJSON `json:"webhooks"`
 	NextPageToken string        `json:"next_page_token"`
+	// Total counts the tenant's subscriptions over all pages.
+	Total int64 `json:"total"`
 }
 
 // WebhookUpdateJSON is the body of PATCH /webhooks/{id}.
@@ -120,7 +122,7 @@ func (h Webhooks) List(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := WebhookPageJSON{Webhooks: make([]WebhookJSON, 0, len(page.Subscriptions)), NextPageToken: page.NextPageToken}
+	out := WebhookPageJSON{Webhooks: make([]WebhookJSON, 0, len(page.Subscriptions)), NextPageToken: page.NextPageToken, Total: page.Total}
 	for _, s := range page.Subscriptions {
 		out.Webhooks = append(out.Webhooks, webhookJSON(s))
 	}

@@ -136,9 +136,11 @@ type ListAppsRequest struct {
 }
 
 // AppPage is a page of apps by id; NextPageToken is empty on the last.
+// Total is how many apps the tenant has across all pages.
 type AppPage struct {
 	Apps          []model.App
 	NextPageToken string
+	Total         int64
 }
 
 // List pages the tenant's apps by id. The cursor is the last id shown, so
@@ -156,11 +158,11 @@ func (m *Apps) List(ctx context.Context, req ListAppsRequest) (AppPage, error) {
 	if err != nil {
 		return AppPage{}, err
 	}
-	apps, err := m.apps.List(ctx, s.TenantID, after, size+1)
+	apps, total, err := m.apps.List(ctx, s.TenantID, after, size+1)
 	if err != nil {
 		return AppPage{}, err
 	}
-	var page AppPage
+	page := AppPage{Total: total}
 	if len(apps) > size {
 		apps = apps[:size]
 		page.NextPageToken = access.EncodeIDPageToken(apps[size-1].ID)

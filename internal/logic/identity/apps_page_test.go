@@ -150,3 +150,54 @@ func TestAppsCapHoldsUnderRacingCreates(t *testing.T) {
 		t.Fatalf("%d created, the tenant has %d apps (%v); want 5 and 7", created, len(page.Apps), err)
 	}
 }
+
+// Every page gives the tenant's apps over all pages as its total, the
+// same for any page size; a deleted app and another tenant's do not
+// count.
+func TestAppsListTotal(t *testing.T) {
+	w := newOrgWorld(t)
+	apps, admin := w.apps(), w.user(w.admin)
+	for i := range 5 {
+		if _, err := apps.Create(admin, identity.CreateAppRequest{Name: fmt.Sprintf("App %d", i), Scopes: []string{"read"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := apps.Create(w.user(w.otherAdmin), identity.CreateAppRequest{Name: "Theirs", Scopes: []string{"read"}}); err != nil {
+		t.Fatal(err)
+	}
+	// Two from provisioning and five: pages of 3, 3 and 1, each with 7.
+	var totals []int64
+	req := identity.ListAppsRequest{PageSize: 3}
+	for range 5 {
+		page, err := apps.List(admin, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		totals = append(totals, page.Total)
+		if req.PageToken = page.NextPageToken; req.PageToken == "" {
+			break
+		}
+	}
+	if fmt.Sprint(totals) != "[7 7 7]" {
+		t.Fatalf("pages of three: totals %v, want [7 7 7]", totals)
+	}
+	for _, size := range []int{0, 1, 100} {
+		if page, err := apps.List(admin, identity.ListAppsRequest{PageSize: size}); err != nil || page.Total != 7 {
+			t.Fatalf("page_size %d: total %d (%d apps), %v; want 7", size, page.Total, len(page.Apps), err)
+		}
+	}
+	if err := apps.Delete(admin, w.readOnlyApp.ID); err != nil {
+		t.Fatal(err)
+	}
+	if page, err := apps.List(admin, identity.ListAppsRequest{PageSize: 1}); err != nil || page.Total != 6 {
+		t.Fatalf("after a delete: total %d, %v; want 6", page.Total, err)
+	}
+	theirs, err := apps.List(w.user(w.otherAdmin), identity.ListAppsRequest{PageSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := apps.List(w.user(w.otherAdmin), identity.ListAppsRequest{PageSize: 100})
+	if err != nil || theirs.Total != int64(len(all.Apps)) || all.Total != theirs.Total || theirs.Total < 1 {
+		t.Fatalf("the other tenant: total %d and %d, %d apps, %v", theirs.Total, all.Total, len(all.Apps), err)
+	}
+}

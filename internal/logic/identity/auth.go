@@ -39,8 +39,8 @@ type AppRepo interface {
 	// ByID finds an app of a tenant.
 	ByID(ctx context.Context, tenantID, id int64) (*model.App, error)
 	// List returns up to limit of a tenant's apps with ids above afterID,
-	// by id.
-	List(ctx context.Context, tenantID, afterID int64, limit int) ([]model.App, error)
+	// by id, and how many apps the tenant has in all.
+	List(ctx context.Context, tenantID, afterID int64, limit int) ([]model.App, int64, error)
 	// CountLocked counts a tenant's apps and, inside a transaction, keeps
 	// any other from adding or counting the tenant's apps until it ends.
 	CountLocked(ctx context.Context, tenantID int64) (int64, error)

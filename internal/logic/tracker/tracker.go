@@ -28,6 +28,9 @@ type Repo interface {
 	// afterID, ordered by id, at most limit of them (every one when limit
 	// is 0).
 	PageTrackers(ctx context.Context, tenantID, afterID int64, limit int) ([]model.Tracker, error)
+	// CountTrackers counts the live trackers of a tenant, every one
+	// PageTrackers would page through.
+	CountTrackers(ctx context.Context, tenantID int64) (int64, error)
 	// GetTracker returns a live tracker; TRACKER_NOT_FOUND otherwise.
 	GetTracker(ctx context.Context, tenantID, id int64) (*model.Tracker, error)
 	// CreateTracker inserts t at version 1 and sets its id. With
@@ -104,9 +107,11 @@ type ListRequest struct {
 }
 
 // Page is a page of trackers by id; NextPageToken is empty on the last.
+// Total is how many live trackers the tenant has across all pages.
 type Page struct {
 	Trackers      []Tracker
 	NextPageToken string
+	Total         int64
 }
 
 // List pages the trackers of the caller's tenant by id; trackers are
@@ -139,7 +144,13 @@ func (t *Trackers) List(ctx context.Context, req ListRequest) (Page, error) {
 	if err != nil {
 		return Page{}, err
 	}
-	var page Page
+	// The whole list is its own total; a page needs the count.
+	page := Page{Total: int64(len(rows))}
+	if size > 0 {
+		if page.Total, err = t.repo.CountTrackers(ctx, s.TenantID); err != nil {
+			return Page{}, err
+		}
+	}
 	if size > 0 && len(rows) > size {
 		rows = rows[:size]
 		page.NextPageToken = access.EncodeIDPageToken(rows[size-1].ID)

@@ -150,3 +150,55 @@ func TestTrackerListPages(t *testing.T) {
 		}
 	}
 }
+
+// Every page, and the whole list, gives the tenant's live trackers over
+// all pages as its total, whatever its size: deleted trackers and another
+// tenant's do not count.
+func TestTrackerListTotal(t *testing.T) {
+	tr := tracker.NewTrackers(dao.NewTrackers(daotest.Open(t)), nil)
+	admin, other := accesstest.User(model.RoleAdmin, 1, 10), accesstest.User(model.RoleAdmin, 2, 20)
+	var ids []int64
+	for i := range 6 {
+		c, err := tr.Create(admin, tracker.Input{Name: fmt.Sprint("t", i), Keywords: []string{"price"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, c.ID)
+	}
+	if _, err := tr.Create(other, tracker.Input{Name: "theirs", Keywords: []string{"price"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Delete(admin, ids[1]); err != nil {
+		t.Fatal(err)
+	}
+
+	// Pages of two: three pages, each with the total of five.
+	var totals []int64
+	seen := 0
+	req := tracker.ListRequest{PageSize: 2}
+	for range 5 {
+		page, err := tr.List(admin, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		totals = append(totals, page.Total)
+		seen += len(page.Trackers)
+		if req.PageToken = page.NextPageToken; req.PageToken == "" {
+			break
+		}
+	}
+	if fmt.Sprint(totals) != "[5 5 5]" || seen != 5 {
+		t.Fatalf("pages of two: totals %v, %d trackers; want [5 5 5] and 5", totals, seen)
+	}
+	for _, req := range []tracker.ListRequest{{}, {PageSize: 1}, {PageSize: 100}} {
+		page, err := tr.List(admin, req)
+		if err != nil || page.Total != 5 {
+			t.Fatalf("page_size %d: total %d (%d trackers), %v; want 5", req.PageSize, page.Total, len(page.Trackers), err)
+		}
+	}
+	for _, req := range []tracker.ListRequest{{}, {PageSize: 1}} {
+		if page, err := tr.List(other, req); err != nil || page.Total != 1 {
+			t.Fatalf("the other tenant, page_size %d: total %d, %v; want 1", req.PageSize, page.Total, err)
+		}
+	}
+}

@@ -71,8 +71,10 @@ type Store interface {
 	Create(ctx context.Context, s *model.WebhookSubscription, maxPerApp int) error
 	// Get reads a subscription of the tenant; appID 0 means any app's.
 	Get(ctx context.Context, tenantID, appID, id int64) (*model.WebhookSubscription, error)
-	// List pages by id after afterID; appID 0 means every app's.
-	List(ctx context.Context, tenantID, appID, afterID int64, limit int) ([]model.WebhookSubscription, error)
+	// List pages by id after afterID; appID 0 means every app's. It also
+	// returns how many subscriptions the tenant (the app unless appID is
+	// 0) has in all.
+	List(ctx context.Context, tenantID, appID, afterID int64, limit int) ([]model.WebhookSubscription, int64, error)
 	// Delete removes a subscription and its delivery log.
 	Delete(ctx context.Context, tenantID, appID, id int64) error
 	// SetStatus enables or disables a subscription; enabling clears its
@@ -266,10 +268,13 @@ type ListReq struct {
 	Admin bool
 }
 
-// ListResp is a page of subscriptions, without secrets.
+// ListResp is a page of subscriptions, without secrets. Total is how many
+// subscriptions the caller's list holds in all pages: the app's, or the
+// whole tenant's for an admin.
 type ListResp struct {
 	Subscriptions []model.WebhookSubscription
 	NextPageToken string
+	Total         int64
 }
 
 type idCursor struct {
@@ -290,11 +295,11 @@ func (s *Subscriptions) List(ctx context.Context, req ListReq) (ListResp, error)
 	if err := access.DecodePageToken(req.PageToken, &cur); err != nil {
 		return ListResp{}, err
 	}
-	subs, err := s.store.List(ctx, sc.TenantID, app, cur.ID, size+1)
+	subs, total, err := s.store.List(ctx, sc.TenantID, app, cur.ID, size+1)
 	if err != nil {
 		return ListResp{}, err
 	}
-	var out ListResp
+	out := ListResp{Total: total}
 	if len(subs) > size {
 		subs = subs[:size]
 		out.NextPageToken = access.EncodePageToken(idCursor{ID: subs[size-1].ID})

@@ -16,7 +16,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18mgv/open/v1/events.proto\x12\x0bmgv.open.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8c\x01\n\x05\x45vent\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x11\n\ttenant_id\x18\x03 \x01(\x03\x12/\n\x0boccurred_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x04\x64\x61ta\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\"4\n\x13StreamEventsRequest\x12\x0e\n\x06\x63ursor\x18\x01 \x01(\x03\x12\r\n\x05types\x18\x02 \x03(\t\"\xb6\x01\n\x0cSubscription\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\x13\n\x0b\x65vent_types\x18\x03 \x03(\t\x12/\n\x06status\x18\x04 \x01(\x0e\x32\x1f.mgv.open.v1.SubscriptionStatus\x12\x17\n\x0f\x64isabled_reason\x18\x05 \x01(\t\x12.\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"=\n\x19\x43reateSubscriptionRequest\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x13\n\x0b\x65vent_types\x18\x02 \x03(\t\"]\n\x1a\x43reateSubscriptionResponse\x12/\n\x0csubscription\x18\x01 \x01(\x0b\x32\x19.mgv.open.v1.Subscription\x12\x0e\n\x06secret\x18\x02 \x01(\t\"A\n\x18ListSubscriptionsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"f\n\x19ListSubscriptionsResponse\x12\x30\n\rsubscriptions\x18\x01 \x03(\x0b\x32\x19.mgv.open.v1.Subscription\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\'\n\x19\x44\x65leteSubscriptionRequest\x12\n\n\x02id\x18\x01 \x01(\x03\"\x1c\n\x1a\x44\x65leteSubscriptionResponse\"\xe8\x02\n\x08\x44\x65livery\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x17\n\x0fsubscription_id\x18\x02 \x01(\x03\x12\x10\n\x08\x65vent_id\x18\x03 \x01(\x03\x12\x12\n\nevent_type\x18\x04 \x01(\t\x12+\n\x06status\x18\x05 \x01(\x0e\x32\x1b.mgv.open.v1.DeliveryStatus\x12\x10\n\x08\x61ttempts\x18\x06 \x01(\x05\x12\x15\n\rresponse_code\x18\x07 \x01(\x05\x12\x12\n\nlatency_ms\x18\x08 \x01(\x03\x12\r\n\x05\x65rror\x18\t \x01(\t\x12.\n\ncreated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0flast_attempt_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0fnext_attempt_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x84\x01\n\x15ListDeliveriesRequest\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\x03\x12+\n\x06status\x18\x02 \x01(\x0e\x32\x1b.mgv.open.v1.DeliveryStatus\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"\\\n\x16ListDeliveriesResponse\x12)\n\ndeliveries\x18\x01 \x03(\x0b\x32\x15.mgv.open.v1.Delivery\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"`\n\x10RedeliverRequest\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\x03\x12\x12\n\x08\x65vent_id\x18\x02 \x01(\x03H\x00\x12\x15\n\x0b\x64\x65livery_id\x18\x03 \x01(\x03H\x00\x42\x08\n\x06target\"<\n\x11RedeliverResponse\x12\'\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x15.mgv.open.v1.Delivery*{\n\x12SubscriptionStatus\x12#\n\x1fSUBSCRIPTION_STATUS_UNSPECIFIED\x10\x00\x12\x1e\n\x1aSUBSCRIPTION_STATUS_ACTIVE\x10\x01\x12 \n\x1cSUBSCRIPTION_STATUS_DISABLED\x10\x02*\x89\x01\n\x0e\x44\x65liveryStatus\x12\x1f\n\x1b\x44\x45LIVERY_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x44\x45LIVERY_STATUS_PENDING\x10\x01\x12\x1d\n\x19\x44\x45LIVERY_STATUS_DELIVERED\x10\x02\x12\x1a\n\x16\x44\x45LIVERY_STATUS_FAILED\x10\x03\x32\xaf\x04\n\x0c\x45ventService\x12\x46\n\x0cStreamEvents\x12 .mgv.open.v1.StreamEventsRequest\x1a\x12.mgv.open.v1.Event0\x01\x12\x65\n\x12\x43reateSubscription\x12&.mgv.open.v1.CreateSubscriptionRequest\x1a\'.mgv.open.v1.CreateSubscriptionResponse\x12\x62\n\x11ListSubscriptions\x12%.mgv.open.v1.ListSubscriptionsRequest\x1a&.mgv.open.v1.ListSubscriptionsResponse\x12\x65\n\x12\x44\x65leteSubscription\x12&.mgv.open.v1.DeleteSubscriptionRequest\x1a\'.mgv.open.v1.DeleteSubscriptionResponse\x12Y\n\x0eListDeliveries\x12\".mgv.open.v1.ListDeliveriesRequest\x1a#.mgv.open.v1.ListDeliveriesResponse\x12J\n\tRedeliver\x12\x1d.mgv.open.v1.RedeliverRequest\x1a\x1e.mgv.open.v1.RedeliverResponseB:Z8github.com/megaview/mgvcore/api/proto/mgv/open/v1;openv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18mgv/open/v1/events.proto\x12\x0bmgv.open.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8c\x01\n\x05\x45vent\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x11\n\ttenant_id\x18\x03 \x01(\x03\x12/\n\x0boccurred_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x04\x64\x61ta\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\"4\n\x13StreamEventsRequest\x12\x0e\n\x06\x63ursor\x18\x01 \x01(\x03\x12\r\n\x05types\x18\x02 \x03(\t\"\xb6\x01\n\x0cSubscription\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\x13\n\x0b\x65vent_types\x18\x03 \x03(\t\x12/\n\x06status\x18\x04 \x01(\x0e\x32\x1f.mgv.open.v1.SubscriptionStatus\x12\x17\n\x0f\x64isabled_reason\x18\x05 \x01(\t\x12.\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"=\n\x19\x43reateSubscriptionRequest\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x13\n\x0b\x65vent_types\x18\x02 \x03(\t\"]\n\x1a\x43reateSubscriptionResponse\x12/\n\x0csubscription\x18\x01 \x01(\x0b\x32\x19.mgv.open.v1.Subscription\x12\x0e\n\x06secret\x18\x02 \x01(\t\"A\n\x18ListSubscriptionsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"u\n\x19ListSubscriptionsResponse\x12\x30\n\rsubscriptions\x18\x01 \x03(\x0b\x32\x19.mgv.open.v1.Subscription\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\r\n\x05total\x18\x03 \x01(\x03\"\'\n\x19\x44\x65leteSubscriptionRequest\x12\n\n\x02id\x18\x01 \x01(\x03\"\x1c\n\x1a\x44\x65leteSubscriptionResponse\"\xe8\x02\n\x08\x44\x65livery\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x17\n\x0fsubscription_id\x18\x02 \x01(\x03\x12\x10\n\x08\x65vent_id\x18\x03 \x01(\x03\x12\x12\n\nevent_type\x18\x04 \x01(\t\x12+\n\x06status\x18\x05 \x01(\x0e\x32\x1b.mgv.open.v1.DeliveryStatus\x12\x10\n\x08\x61ttempts\x18\x06 \x01(\x05\x12\x15\n\rresponse_code\x18\x07 \x01(\x05\x12\x12\n\nlatency_ms\x18\x08 \x01(\x03\x12\r\n\x05\x65rror\x18\t \x01(\t\x12.\n\ncreated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0flast_attempt_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0fnext_attempt_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x84\x01\n\x15ListDeliveriesRequest\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\x03\x12+\n\x06status\x18\x02 \x01(\x0e\x32\x1b.mgv.open.v1.DeliveryStatus\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"\\\n\x16ListDeliveriesResponse\x12)\n\ndeliveries\x18\x01 \x03(\x0b\x32\x15.mgv.open.v1.Delivery\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"`\n\x10RedeliverRequest\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\x03\x12\x12\n\x08\x65vent_id\x18\x02 \x01(\x03H\x00\x12\x15\n\x0b\x64\x65livery_id\x18\x03 \x01(\x03H\x00\x42\x08\n\x06target\"<\n\x11RedeliverResponse\x12\'\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x15.mgv.open.v1.Delivery*{\n\x12SubscriptionStatus\x12#\n\x1fSUBSCRIPTION_STATUS_UNSPECIFIED\x10\x00\x12\x1e\n\x1aSUBSCRIPTION_STATUS_ACTIVE\x10\x01\x12 \n\x1cSUBSCRIPTION_STATUS_DISABLED\x10\x02*\x89\x01\n\x0e\x44\x65liveryStatus\x12\x1f\n\x1b\x44\x45LIVERY_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x44\x45LIVERY_STATUS_PENDING\x10\x01\x12\x1d\n\x19\x44\x45LIVERY_STATUS_DELIVERED\x10\x02\x12\x1a\n\x16\x44\x45LIVERY_STATUS_FAILED\x10\x03\x32\xaf\x04\n\x0c\x45ventService\x12\x46\n\x0cStreamEvents\x12 .mgv.open.v1.StreamEventsRequest\x1a\x12.mgv.open.v1.Event0\x01\x12\x65\n\x12\x43reateSubscription\x12&.mgv.open.v1.CreateSubscriptionRequest\x1a\'.mgv.open.v1.CreateSubscriptionResponse\x12\x62\n\x11ListSubscriptions\x12%.mgv.open.v1.ListSubscriptionsRequest\x1a&.mgv.open.v1.ListSubscriptionsResponse\x12\x65\n\x12\x44\x65leteSubscription\x12&.mgv.open.v1.DeleteSubscriptionRequest\x1a\'.mgv.open.v1.DeleteSubscriptionResponse\x12Y\n\x0eListDeliveries\x12\".mgv.open.v1.ListDeliveriesRequest\x1a#.mgv.open.v1.ListDeliveriesResponse\x12J\n\tRedeliver\x12\x1d.mgv.open.v1.RedeliverRequest\x1a\x1e.mgv.open.v1.RedeliverResponseB:Z8github.com/megaview/mgvcore/api/proto/mgv/open/v1;openv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -24,10 +24,10 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'mgv.open.v1.events_pb2', _g
 if _descriptor._USE_C_DESCRIPTORS == False:
   _globals['DESCRIPTOR']._options = None
   _globals['DESCRIPTOR']._serialized_options = b'Z8github.com/megaview/mgvcore/api/proto/mgv/open/v1;openv1'
-  _globals['_SUBSCRIPTIONSTATUS']._serialized_start=1638
-  _globals['_SUBSCRIPTIONSTATUS']._serialized_end=1761
-  _globals['_DELIVERYSTATUS']._serialized_start=1764
-  _globals['_DELIVERYSTATUS']._serialized_end=1901
+  _globals['_SUBSCRIPTIONSTATUS']._serialized_start=1653
+  _globals['_SUBSCRIPTIONSTATUS']._serialized_end=1776
+  _globals['_DELIVERYSTATUS']._serialized_start=1779
+  _globals['_DELIVERYSTATUS']._serialized_end=1916
   _globals['_EVENT']._serialized_start=105
   _globals['_EVENT']._serialized_end=245
   _globals['_STREAMEVENTSREQUEST']._serialized_start=247
@@ -41,21 +41,21 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _globals['_LISTSUBSCRIPTIONSREQUEST']._serialized_start=644
   _globals['_LISTSUBSCRIPTIONSREQUEST']._serialized_end=709
   _globals['_LISTSUBSCRIPTIONSRESPONSE']._serialized_start=711
-  _globals['_LISTSUBSCRIPTIONSRESPONSE']._serialized_end=813
-  _globals['_DELETESUBSCRIPTIONREQUEST']._serialized_start=815
-  _globals['_DELETESUBSCRIPTIONREQUEST']._serialized_end=854
-  _globals['_DELETESUBSCRIPTIONRESPONSE']._serialized_start=856
-  _globals['_DELETESUBSCRIPTIONRESPONSE']._serialized_end=884
-  _globals['_DELIVERY']._serialized_start=887
-  _globals['_DELIVERY']._serialized_end=1247
-  _globals['_LISTDELIVERIESREQUEST']._serialized_start=1250
-  _globals['_LISTDELIVERIESREQUEST']._serialized_end=1382
-  _globals['_LISTDELIVERIESRESPONSE']._serialized_start=1384
-  _globals['_LISTDELIVERIESRESPONSE']._serialized_end=1476
-  _globals['_REDELIVERREQUEST']._serialized_start=1478
-  _globals['_REDELIVERREQUEST']._serialized_end=1574
-  _globals['_REDELIVERRESPONSE']._serialized_start=1576
-  _globals['_REDELIVERRESPONSE']._serialized_end=1636
-  _globals['_EVENTSERVICE']._serialized_start=1904
-  _globals['_EVENTSERVICE']._serialized_end=2463
+  _globals['_LISTSUBSCRIPTIONSRESPONSE']._serialized_end=828
+  _globals['_DELETESUBSCRIPTIONREQUEST']._serialized_start=830
+  _globals['_DELETESUBSCRIPTIONREQUEST']._serialized_end=869
+  _globals['_DELETESUBSCRIPTIONRESPONSE']._serialized_start=871
+  _globals['_DELETESUBSCRIPTIONRESPONSE']._serialized_end=899
+  _globals['_DELIVERY']._serialized_start=902
+  _globals['_DELIVERY']._serialized_end=1262
+  _globals['_LISTDELIVERIESREQUEST']._serialized_start=1265
+  _globals['_LISTDELIVERIESREQUEST']._serialized_end=1397
+  _globals['_LISTDELIVERIESRESPONSE']._serialized_start=1399
+  _globals['_LISTDELIVERIESRESPONSE']._serialized_end=1491
+  _globals['_REDELIVERREQUEST']._serialized_start=1493
+  _globals['_REDELIVERREQUEST']._serialized_end=1589
+  _globals['_REDELIVERRESPONSE']._serialized_start=1591
+  _globals['_REDELIVERRESPONSE']._serialized_end=1651
+  _globals['_EVENTSERVICE']._serialized_start=1919
+  _globals['_EVENTSERVICE']._serialized_end=2478
 # @@protoc_insertion_point(module_scope)

@@ -15,7 +15,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19mgv/open/v1/tracker.proto\x12\x0bmgv.open.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"k\n\x07Tracker\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08keywords\x18\x03 \x03(\t\x12\x34\n\x0b\x61\x66\x66iliation\x18\x04 \x01(\x0e\x32\x1f.mgv.open.v1.TrackerAffiliation\"<\n\x13ListTrackersRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"W\n\x14ListTrackersResponse\x12&\n\x08trackers\x18\x01 \x03(\x0b\x32\x14.mgv.open.v1.Tracker\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xbe\x01\n\x16GetTrackerStatsRequest\x12\x12\n\ntracker_id\x18\x01 \x01(\x03\x12\x32\n\x08group_by\x18\x02 \x01(\x0e\x32 .mgv.open.v1.TrackerStatsGroupBy\x12.\n\nstart_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"U\n\x12TrackerStatsBucket\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05label\x18\x02 \x01(\t\x12\x0c\n\x04hits\x18\x03 \x01(\x03\x12\x15\n\rconversations\x18\x04 \x01(\x03\"_\n\x17GetTrackerStatsResponse\x12\x12\n\ntracker_id\x18\x01 \x01(\x03\x12\x30\n\x07\x62uckets\x18\x02 \x03(\x0b\x32\x1f.mgv.open.v1.TrackerStatsBucket*\x9d\x01\n\x12TrackerAffiliation\x12#\n\x1fTRACKER_AFFILIATION_UNSPECIFIED\x10\x00\x12\x1e\n\x1aTRACKER_AFFILIATION_ANYONE\x10\x01\x12 \n\x1cTRACKER_AFFILIATION_INTERNAL\x10\x02\x12 \n\x1cTRACKER_AFFILIATION_EXTERNAL\x10\x03*\x7f\n\x13TrackerStatsGroupBy\x12&\n\"TRACKER_STATS_GROUP_BY_UNSPECIFIED\x10\x00\x12 \n\x1cTRACKER_STATS_GROUP_BY_OWNER\x10\x01\x12\x1e\n\x1aTRACKER_STATS_GROUP_BY_DAY\x10\x02\x32\xc3\x01\n\x0eTrackerService\x12S\n\x0cListTrackers\x12 .mgv.open.v1.ListTrackersRequest\x1a!.mgv.open.v1.ListTrackersResponse\x12\\\n\x0fGetTrackerStats\x12#.mgv.open.v1.GetTrackerStatsRequest\x1a$.mgv.open.v1.GetTrackerStatsResponseB:Z8github.com/megaview/mgvcore/api/proto/mgv/open/v1;openv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19mgv/open/v1/tracker.proto\x12\x0bmgv.open.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"k\n\x07Tracker\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08keywords\x18\x03 \x03(\t\x12\x34\n\x0b\x61\x66\x66iliation\x18\x04 \x01(\x0e\x32\x1f.mgv.open.v1.TrackerAffiliation\"<\n\x13ListTrackersRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"f\n\x14ListTrackersResponse\x12&\n\x08trackers\x18\x01 \x03(\x0b\x32\x14.mgv.open.v1.Tracker\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\r\n\x05total\x18\x03 \x01(\x03\"\xbe\x01\n\x16GetTrackerStatsRequest\x12\x12\n\ntracker_id\x18\x01 \x01(\x03\x12\x32\n\x08group_by\x18\x02 \x01(\x0e\x32 .mgv.open.v1.TrackerStatsGroupBy\x12.\n\nstart_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"U\n\x12TrackerStatsBucket\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05label\x18\x02 \x01(\t\x12\x0c\n\x04hits\x18\x03 \x01(\x03\x12\x15\n\rconversations\x18\x04 \x01(\x03\"_\n\x17GetTrackerStatsResponse\x12\x12\n\ntracker_id\x18\x01 \x01(\x03\x12\x30\n\x07\x62uckets\x18\x02 \x03(\x0b\x32\x1f.mgv.open.v1.TrackerStatsBucket*\x9d\x01\n\x12TrackerAffiliation\x12#\n\x1fTRACKER_AFFILIATION_UNSPECIFIED\x10\x00\x12\x1e\n\x1aTRACKER_AFFILIATION_ANYONE\x10\x01\x12 \n\x1cTRACKER_AFFILIATION_INTERNAL\x10\x02\x12 \n\x1cTRACKER_AFFILIATION_EXTERNAL\x10\x03*\x7f\n\x13TrackerStatsGroupBy\x12&\n\"TRACKER_STATS_GROUP_BY_UNSPECIFIED\x10\x00\x12 \n\x1cTRACKER_STATS_GROUP_BY_OWNER\x10\x01\x12\x1e\n\x1aTRACKER_STATS_GROUP_BY_DAY\x10\x02\x32\xc3\x01\n\x0eTrackerService\x12S\n\x0cListTrackers\x12 .mgv.open.v1.ListTrackersRequest\x1a!.mgv.open.v1.ListTrackersResponse\x12\\\n\x0fGetTrackerStats\x12#.mgv.open.v1.GetTrackerStatsRequest\x1a$.mgv.open.v1.GetTrackerStatsResponseB:Z8github.com/megaview/mgvcore/api/proto/mgv/open/v1;openv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -23,22 +23,22 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'mgv.open.v1.tracker_pb2', _
 if _descriptor._USE_C_DESCRIPTORS == False:
   _globals['DESCRIPTOR']._options = None
   _globals['DESCRIPTOR']._serialized_options = b'Z8github.com/megaview/mgvcore/api/proto/mgv/open/v1;openv1'
-  _globals['_TRACKERAFFILIATION']._serialized_start=713
-  _globals['_TRACKERAFFILIATION']._serialized_end=870
-  _globals['_TRACKERSTATSGROUPBY']._serialized_start=872
-  _globals['_TRACKERSTATSGROUPBY']._serialized_end=999
+  _globals['_TRACKERAFFILIATION']._serialized_start=728
+  _globals['_TRACKERAFFILIATION']._serialized_end=885
+  _globals['_TRACKERSTATSGROUPBY']._serialized_start=887
+  _globals['_TRACKERSTATSGROUPBY']._serialized_end=1014
   _globals['_TRACKER']._serialized_start=75
   _globals['_TRACKER']._serialized_end=182
   _globals['_LISTTRACKERSREQUEST']._serialized_start=184
   _globals['_LISTTRACKERSREQUEST']._serialized_end=244
   _globals['_LISTTRACKERSRESPONSE']._serialized_start=246
-  _globals['_LISTTRACKERSRESPONSE']._serialized_end=333
-  _globals['_GETTRACKERSTATSREQUEST']._serialized_start=336
-  _globals['_GETTRACKERSTATSREQUEST']._serialized_end=526
-  _globals['_TRACKERSTATSBUCKET']._serialized_start=528
-  _globals['_TRACKERSTATSBUCKET']._serialized_end=613
-  _globals['_GETTRACKERSTATSRESPONSE']._serialized_start=615
-  _globals['_GETTRACKERSTATSRESPONSE']._serialized_end=710
-  _globals['_TRACKERSERVICE']._serialized_start=1002
-  _globals['_TRACKERSERVICE']._serialized_end=1197
+  _globals['_LISTTRACKERSRESPONSE']._serialized_end=348
+  _globals['_GETTRACKERSTATSREQUEST']._serialized_start=351
+  _globals['_GETTRACKERSTATSREQUEST']._serialized_end=541
+  _globals['_TRACKERSTATSBUCKET']._serialized_start=543
+  _globals['_TRACKERSTATSBUCKET']._serialized_end=628
+  _globals['_GETTRACKERSTATSRESPONSE']._serialized_start=630
+  _globals['_GETTRACKERSTATSRESPONSE']._serialized_end=725
+  _globals['_TRACKERSERVICE']._serialized_start=1017
+  _globals['_TRACKERSERVICE']._serialized_end=1212
 # @@protoc_insertion_point(module_scope)

@@ -48,12 +48,14 @@ class ListTrackersRequest(_message.Message):
     def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class ListTrackersResponse(_message.Message):
-    __slots__ = ("trackers", "next_page_token")
+    __slots__ = ("trackers", "next_page_token", "total")
     TRACKERS_FIELD_NUMBER: _ClassVar[int]
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
     trackers: _containers.RepeatedCompositeFieldContainer[Tracker]
     next_page_token: str
-    def __init__(self, trackers: _Optional[_Iterable[_Union[Tracker, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+    total: int
+    def __init__(self, trackers: _Optional[_Iterable[_Union[Tracker, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., total: _Optional[int] = ...) -> None: ...
 
 class GetTrackerStatsRequest(_message.Message):
     __slots__ = ("tracker_id", "group_by", "start_time", "end_time")

@@ -272,6 +272,8 @@ type ListTrackersResponse struct {
 	Trackers []*Tracker `protobuf:"bytes,1,rep,name=trackers,proto3" json:"trackers,omitempty"`
 	// Token for the next page; empty when this is the last page.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// Number of the tenant's trackers across all pages.
+	Total         int64 `protobuf:"varint,3,opt,name=total,proto3" json:"total,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -318,6 +320,13 @@ func (x *ListTrackersResponse) GetNextPageToken() string {
 		return x.NextPageToken
 	}
 	return ""
+}
+
+func (x *ListTrackersResponse) GetTotal() int64 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
 }
 
 // Request of TrackerService.GetTrackerStats.
@@ -537,10 +546,11 @@ const file_mgv_open_v1_tracker_proto_rawDesc = "" +
 	"\x13ListTrackersRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x02 \x01(\tR\tpageToken\"p\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"\x86\x01\n" +
 	"\x14ListTrackersResponse\x120\n" +
 	"\btrackers\x18\x01 \x03(\v2\x14.mgv.open.v1.TrackerR\btrackers\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xe6\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x14\n" +
+	"\x05total\x18\x03 \x01(\x03R\x05total\"\xe6\x01\n" +
 	"\x16GetTrackerStatsRequest\x12\x1d\n" +
 	"\n" +
 	"tracker_id\x18\x01 \x01(\x03R\ttrackerId\x12;\n" +
