@@ -99,7 +99,7 @@ func newDomain(cfg *config.Config, log zerolog.Logger, d *deps, pol *policies) (
 	if dm.audit, err = newAuditDomain(cfg.Audit, cfg.AuditChainKey(), d, pol); err != nil {
 		return nil, err
 	}
-	dm.apps = identity.NewApps(identity.AppsDeps{Apps: dao.NewApps(d.db), Hasher: hasher, Revocations: dm.revocations,
+	dm.apps = identity.NewApps(identity.AppsDeps{Apps: dao.NewApps(d.db), Tenants: tenants, Hasher: hasher, Revocations: dm.revocations,
 		Tx: dao.NewTransactor(d.db), MaxPerTenant: cfg.Apps.MaxPerTenant})
 	dm.org = identity.NewOrg(identity.OrgDeps{Users: users, Departments: departments, Tenants: tenants, Refresh: refresh, Hasher: hasher, Revocations: dm.revocations,
 		Tx: dao.NewTransactor(d.db)})

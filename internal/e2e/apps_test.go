@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"google.golang.org/grpc/codes"
@@ -378,4 +380,43 @@ func adminsDemotingEachOther(t *testing.T, env map[string]string) {
 		tokX, tokY = authLogin(t, s, x.email, f.Password).AccessToken, authLogin(t, s, y.email, f.Password).AccessToken
 	}
 	t.Logf("answers over 10 rounds: %v", outcomes)
+}
+
+// An app's calls are limited at its tenant's tier, as its users' are: a
+// tenant on a slow tier does not get the standard tier through an app
+// (nor a premium tenant's apps less than premium). The app's view shows
+// the tier.
+func TestAnAppIsLimitedAtItsTenantsTier(t *testing.T) {
+	s := NewService(t, nil)
+	editFile(t, s.ConfigPath, "[ratelimit.tiers.standard]", "[ratelimit.tiers.slow]\nrps = 1\nburst = 1\n\n[ratelimit.tiers.standard]")
+	f := NewFixture(t, s)
+	if err := f.DB.Model(&f.Tenant).Update("rate_tier", "slow").Error; err != nil {
+		t.Fatal(err)
+	}
+	f.Tenant.RateTier = "slow"
+	s.Start()
+	c := newAppClient(t, s)
+	app, token := c.readerApp(s, f.Token(t, f.Admin), "Dialer")
+	if app.RateTier != "slow" {
+		t.Errorf("the app shows tier %q, want its tenant's", app.RateTier)
+	}
+	var limited atomic.Int32
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Go(func() {
+			r, err := tryCall(s, http.MethodGet, "/api/v1/ping", token, nil)
+			if err != nil {
+				t.Error(err)
+			}
+			if r.Status == http.StatusTooManyRequests {
+				limited.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	// 1 request a second with a queue of one: about two of ten sent at
+	// once pass; the standard tier (200 a second) would pass all.
+	if limited := limited.Load(); limited < 6 {
+		t.Fatalf("%d of 10 quick calls of the app limited, want most at its tenant's 1 a second", limited)
+	}
 }

@@ -22,6 +22,7 @@ const MaxSecretGrace = 7 * 24 * time.Hour
 // for the tokens of the old secret only when the grace ends.
 type Apps struct {
 	apps        AppRepo
+	tenants     TenantRepo
 	tx          Transactor
 	max         int
 	hasher      Hasher
@@ -35,6 +36,9 @@ const DefaultMaxAppsPerTenant = 50
 // AppsDeps are what Apps needs.
 type AppsDeps struct {
 	Apps AppRepo
+	// Tenants gives an app its tenant's rate tier; nil leaves the tier
+	// each app was stored with.
+	Tenants TenantRepo
 	// Tx runs a create's count of the tenant's apps and its insert in one
 	// transaction, so that racing creates cannot pass the cap together.
 	Tx     Transactor
@@ -55,7 +59,7 @@ func NewApps(d AppsDeps) *Apps {
 	if limit <= 0 {
 		limit = DefaultMaxAppsPerTenant
 	}
-	return &Apps{apps: d.Apps, tx: d.Tx, max: limit, hasher: d.Hasher, revocations: d.Revocations, now: storeClock(d.Now)}
+	return &Apps{apps: d.Apps, tenants: d.Tenants, tx: d.Tx, max: limit, hasher: d.Hasher, revocations: d.Revocations, now: storeClock(d.Now)}
 }
 
 // CreateAppRequest names a new app and its scopes.
@@ -110,6 +114,9 @@ func (m *Apps) Create(ctx context.Context, req CreateAppRequest) (*AppSecret, er
 	app := &model.App{
 		TenantID: s.TenantID, Name: name, AppKey: "ak_" + randomHex(12), SecretHash: hash, Scopes: scopes,
 		RateTier: "standard", Status: model.AppActive, CreatedAt: now, UpdatedAt: now,
+	}
+	if err := m.tiered(ctx, s.TenantID, app); err != nil {
+		return nil, err
 	}
 	err = m.tx.InTx(ctx, func(ctx context.Context) error {
 		n, err := m.apps.CountLocked(ctx, s.TenantID)
@@ -169,6 +176,9 @@ func (m *Apps) List(ctx context.Context, req ListAppsRequest) (AppPage, error) {
 	}
 	for i := range apps {
 		m.graceEnded(&apps[i])
+		if err := m.tiered(ctx, s.TenantID, &apps[i]); err != nil {
+			return AppPage{}, err
+		}
 	}
 	page.Apps = apps
 	return page, nil
@@ -256,7 +266,7 @@ func (m *Apps) RotateSecret(ctx context.Context, req RotateSecretRequest) (*AppS
 		return nil, err
 	}
 	m.graceEnded(app)
-	return &AppSecret{App: app, Secret: secret}, nil
+	return &AppSecret{App: app, Secret: secret}, m.tiered(ctx, app.TenantID, app)
 }
 
 // Disable stops an app: its tokens are refused and it gets no new one
@@ -314,7 +324,22 @@ func (m *Apps) find(ctx context.Context, id int64) (model.Scope, *model.App, err
 		return s, nil, err
 	}
 	m.graceEnded(app)
-	return s, app, nil
+	return s, app, m.tiered(ctx, s.TenantID, app)
+}
+
+// tiered gives app its tenant's rate tier: a tier is the tenant's (its
+// apps' tokens are signed at it, CreateAppToken), whatever tier an app
+// was stored with (every app was stored as standard before).
+func (m *Apps) tiered(ctx context.Context, tenantID int64, app *model.App) error {
+	if m.tenants == nil {
+		return nil
+	}
+	t, err := m.tenants.ByID(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	app.RateTier = t.RateTier
+	return nil
 }
 
 // graceEnded forgets an old secret whose grace is over: it opens nothing

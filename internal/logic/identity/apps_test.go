@@ -28,7 +28,64 @@ func (w *orgWorld) apps() *identity.Apps {
 
 // appsCapped lets a tenant have max apps (0: the default).
 func (w *orgWorld) appsCapped(max int) *identity.Apps {
-	return identity.NewApps(identity.AppsDeps{Apps: w.appRepo, Tx: w.tx, Hasher: w.hasher, Revocations: w.revocations, Now: w.clock.Now, MaxPerTenant: max})
+	return identity.NewApps(identity.AppsDeps{Apps: w.appRepo, Tenants: w.tenants, Tx: w.tx, Hasher: w.hasher, Revocations: w.revocations, Now: w.clock.Now, MaxPerTenant: max})
+}
+
+// An app's rate tier is its tenant's: shown so, stored so when the app is
+// made, and signed into its tokens, an app stored as standard by an
+// earlier release too. Another tenant's apps keep that tenant's.
+func TestAnAppsRateTierIsItsTenants(t *testing.T) {
+	w := newOrgWorld(t)
+	apps, admin, ctx := w.apps(), w.user(w.admin), context.Background()
+	if w.tenant.RateTier != "premium" || w.other.RateTier != "standard" {
+		t.Fatalf("tiers %q, %q", w.tenant.RateTier, w.other.RateTier)
+	}
+	made, err := apps.Create(admin, identity.CreateAppRequest{Name: "Dialer", Scopes: []string{"ingest"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	provisioned, err := w.provision.EnsureApp(ctx, identity.NewApp{TenantID: w.tenant.ID, Name: "CRM sync", Scopes: []string{"read"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := w.provision.EnsureApp(ctx, identity.NewApp{TenantID: w.other.ID, Name: "Other's", Scopes: []string{"read"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As an earlier release stored every app.
+	if err := w.db.Model(&model.App{}).Where("id = ?", provisioned.App.ID).Update("rate_tier", "standard").Error; err != nil {
+		t.Fatal(err)
+	}
+	var stored string
+	if err := w.db.Model(&model.App{}).Where("id = ?", made.App.ID).Pluck("rate_tier", &stored).Error; err != nil || stored != "premium" || made.App.RateTier != "premium" {
+		t.Fatalf("a new app: stored %q (%v), shown %q; want premium", stored, err, made.App.RateTier)
+	}
+	for _, c := range []struct {
+		app  *model.App
+		key  string
+		tier string
+	}{{made.App, made.App.AppKey, "premium"}, {provisioned.App, provisioned.App.AppKey, "premium"}, {old.App, old.App.AppKey, "standard"}} {
+		secret, err := w.provision.EnsureApp(ctx, identity.NewApp{TenantID: c.app.TenantID, Name: c.app.Name, RotateSecret: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		claims, err := w.tokens.Verify(w.appToken(t, c.key, secret.Secret))
+		if err != nil || claims.Tier != c.tier {
+			t.Errorf("app %q: token tier %q (%v), want %q", c.app.Name, claims.Tier, err, c.tier)
+		}
+	}
+	page, err := apps.List(admin, identity.ListAppsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range page.Apps {
+		if a.RateTier != "premium" {
+			t.Errorf("listed app %q: tier %q, want its tenant's", a.Name, a.RateTier)
+		}
+	}
+	if got, err := apps.Get(admin, provisioned.App.ID); err != nil || got.RateTier != "premium" {
+		t.Errorf("app %q: %v, %v; want its tenant's tier", provisioned.App.Name, got, err)
+	}
 }
 
 func TestAppsAreForTheTenantsAdmins(t *testing.T) {

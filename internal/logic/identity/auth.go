@@ -558,6 +558,15 @@ func (a *Auth) CreateAppToken(ctx context.Context, req AppTokenRequest) (*AppTok
 		// its grace, and end with it.
 		version = max(version-1, 0)
 	}
+	// A rate tier is the tenant's, as a user's token carries it: the
+	// app's own was stored as standard whatever its tenant's.
+	if a.tenants != nil {
+		tenant, err := a.tenants.ByID(ctx, app.TenantID)
+		if err != nil {
+			return nil, err
+		}
+		app.RateTier = tenant.RateTier
+	}
 	tok, err := a.tokens.IssueApp(app, version)
 	if err != nil {
 		return nil, err

@@ -159,9 +159,14 @@ func (p *Provision) EnsureApp(ctx context.Context, req NewApp) (*AppCredentials,
 	if err != nil {
 		return nil, err
 	}
+	// An app's tier is its tenant's (CreateAppToken).
+	tenant, err := p.tenants.ByID(ctx, req.TenantID)
+	if err != nil {
+		return nil, err
+	}
 	app = &model.App{
 		TenantID: req.TenantID, Name: name, AppKey: "ak_" + randomHex(12), SecretHash: hash,
-		Scopes: scopes, RateTier: "standard", Status: model.AppActive, CreatedAt: p.now(),
+		Scopes: scopes, RateTier: tenant.RateTier, Status: model.AppActive, CreatedAt: p.now(),
 	}
 	app.UpdatedAt = app.CreatedAt
 	if err := p.apps.Create(ctx, app); err != nil {

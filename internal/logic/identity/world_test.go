@@ -116,6 +116,7 @@ type orgWorld struct {
 	throttle     *countingThrottle
 	refresh      *hookedRefresh
 	appRepo      *dao.Apps
+	tenants      *dao.Tenants
 	tx           *dao.Transactor
 	// privacy anonymises users, as an erasure does.
 	privacy *dao.Privacy
@@ -205,7 +206,7 @@ func newOrgWorld(t testing.TB) *orgWorld {
 	tenants, refresh, apps := dao.NewTenants(db), dao.NewRefreshTokens(db), dao.NewApps(db)
 	w.refresh = &hookedRefresh{RefreshTokens: refresh}
 	w.versions, w.db = dao.NewTokenVersions(db), db
-	w.appRepo, w.tx = apps, dao.NewTransactor(db)
+	w.appRepo, w.tenants, w.tx = apps, tenants, dao.NewTransactor(db)
 	w.revocations = identity.NewRevocations(w.versions, identity.RevocationOptions{Keep: 2 * time.Hour, Now: w.clock.Now})
 	var err error
 	w.auth, err = identity.NewAuth(identity.AuthDeps{
