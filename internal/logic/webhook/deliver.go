@@ -209,9 +209,12 @@ func (d *Deliverer) Start(ctx context.Context) {
 	go d.loop(ctx)
 }
 
-// Stop ends the deliveries: each subscription finishes the requests in
-// flight (bounded by the request timeout), records them and hands its lease
-// back.
+// Stop ends the deliveries: no attempt starts once it is called; each
+// subscription finishes the requests in flight (bounded by the request
+// timeout), records them and hands its lease back (each write bounded by
+// storeWithin), so the next owner goes on after what the receivers
+// acknowledged instead of sending it again. It returns within the request
+// timeout and twice storeWithin.
 func (d *Deliverer) Stop() {
 	if d.cancel == nil {
 		return
@@ -332,7 +335,7 @@ func byTenantInTurn(subs []model.WebhookSubscription) []model.WebhookSubscriptio
 func (d *Deliverer) serve(ctx context.Context, sub *model.WebhookSubscription, leased time.Time) {
 	defer d.wg.Done()
 	defer func() {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		rctx, cancel := detached(ctx)
 		defer cancel()
 		if err := d.store.Release(rctx, sub.ID, d.o.Owner); err != nil {
 			d.o.Log.Warn().Err(err).Int64("subscription_id", sub.ID).Msg("webhooks: releasing the lease failed; it expires")
@@ -408,6 +411,29 @@ type lease struct {
 	lost bool
 }
 
+// storeWithin bounds a write that must be made even once Stop has
+// cancelled the deliverer's context: recording the attempts a round made
+// (the receiver has them; unrecorded, the next owner sends them again) and
+// handing the lease back. It is a bound for a database that does not
+// answer, not a wait: the writes take milliseconds.
+const storeWithin = 5 * time.Second
+
+// detached is ctx without its cancellation, bounded by storeWithin. The
+// cancelled ctx still decides whether an attempt starts; detached only
+// writes down what has been done.
+func detached(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), storeWithin)
+}
+
+// record writes a round's progress and deliveries (see DeliveryStore.Record)
+// with a context a stop does not cancel: the attempts it records have been
+// made, and the receivers have them.
+func (d *Deliverer) record(ctx context.Context, read model.WebhookSubscription, sub *model.WebhookSubscription, rows []model.WebhookDelivery) error {
+	rctx, cancel := detached(ctx)
+	defer cancel()
+	return d.store.Record(rctx, d.o.Owner, read, sub, rows)
+}
+
 // renewEvery is how often a round renews its lease (and so notices a
 // deletion or a disabling).
 const renewEvery = time.Second
@@ -426,13 +452,14 @@ func (l *lease) renew(ctx context.Context) bool {
 	return true
 }
 
-// mayStart says whether an attempt may start now: the lease is kept (it is
-// renewed every renewEvery) and an attempt started now ends, and the round
-// is recorded, well before it runs out. The round's end is fixed when it
-// starts (end), so one round never holds a worker for longer than a lease.
+// mayStart says whether an attempt may start now: the deliverer is not
+// stopping (ctx), the lease is kept (it is renewed every renewEvery) and an
+// attempt started now ends, and the round is recorded, well before it runs
+// out. The round's end is fixed when it starts (end), so one round never
+// holds a worker for longer than a lease.
 func (l *lease) mayStart(ctx context.Context, end time.Time) bool {
 	now := time.Now()
-	if now.After(end) {
+	if ctx.Err() != nil || now.After(end) {
 		return false
 	}
 	if now.Sub(l.at) >= renewEvery {
@@ -593,11 +620,12 @@ send:
 
 // disable records the round's deliveries and sub, read as read, disabled
 // for reason, and counts and logs the disabling once it is written (an
-// admin's enable or disable made during the round wins).
+// admin's enable or disable made during the round wins). It is written
+// even if the deliverer is stopping (see record).
 func (d *Deliverer) disable(ctx context.Context, read model.WebhookSubscription, sub *model.WebhookSubscription, reason string, write []model.WebhookDelivery) error {
 	sub.Status, sub.DisabledReason = model.WebhookDisabled, clip.String(reason, 1000)
 	reason = sub.DisabledReason
-	if err := d.store.Record(ctx, d.o.Owner, read, sub, write); err != nil {
+	if err := d.record(ctx, read, sub, write); err != nil {
 		return err
 	}
 	if sub.Status == model.WebhookDisabled && sub.DisabledReason == reason {
@@ -608,8 +636,9 @@ func (d *Deliverer) disable(ctx context.Context, read model.WebhookSubscription,
 }
 
 // settle moves the cursor over the delivered prefix and records the
-// attempts; a failure schedules the retry or, after the retry window,
-// disables the subscription.
+// attempts, even if the deliverer is stopping (see record); a failure
+// schedules the retry or, after the retry window, disables the
+// subscription.
 func (d *Deliverer) settle(ctx context.Context, sub *model.WebhookSubscription, evs []Event, scanned int64,
 	rows map[int64]model.WebhookDelivery, outs []*outcome,
 ) (bool, error) {
@@ -659,13 +688,13 @@ func (d *Deliverer) settle(ctx context.Context, sub *model.WebhookSubscription, 
 			sub.Attempts = 0
 		}
 		sub.NextAttemptAt = now
-		return progressed, d.store.Record(ctx, d.o.Owner, read, sub, write)
+		return progressed, d.record(ctx, read, sub, write)
 	}
 	if !blocked {
 		// Served now: the subscription goes behind those waiting longer
 		// (candidates come by next_attempt_at).
 		sub.Attempts, sub.NextAttemptAt = 0, now
-		return true, d.store.Record(ctx, d.o.Owner, read, sub, write)
+		return true, d.record(ctx, read, sub, write)
 	}
 	if progressed || sub.Attempts == 0 {
 		sub.Attempts, sub.FailingSince = 0, now
@@ -696,33 +725,43 @@ func (d *Deliverer) settle(ctx context.Context, sub *model.WebhookSubscription, 
 			write[i].NextAttemptAt = sub.NextAttemptAt
 		}
 	}
-	return false, d.store.Record(ctx, d.o.Owner, read, sub, write)
+	return false, d.record(ctx, read, sub, write)
 }
 
 // redeliver sends the subscription's due redeliveries; each is retried on
-// its own schedule for the retry window, then failed.
+// its own schedule for the retry window, then failed. Once the deliverer is
+// stopping none starts, and those made are recorded (see record).
 func (d *Deliverer) redeliver(ctx context.Context, sub *model.WebhookSubscription, secrets [][]byte) (bool, error) {
 	due, err := d.store.DueRedeliveries(ctx, sub.ID, d.o.InFlight)
 	if err != nil || len(due) == 0 {
 		return false, err
 	}
+	done := make([]bool, len(due))
 	var wg sync.WaitGroup
 	for i := range due {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if ctx.Err() != nil {
+				return
+			}
 			r := &due[i]
 			ev, err := d.events.Get(ctx, sub.TenantID, r.EventID)
 			var o outcome
 			switch {
 			case errs.IsNotFound(err):
 				r.Status, r.LastError, r.LastAttemptAt = model.DeliveryFailed, "the event is no longer kept", time.Now()
+				done[i] = true
+				return
+			case err != nil && ctx.Err() != nil:
+				// Stopped while reading the event: nothing was sent.
 				return
 			case err != nil:
 				o = outcome{errMsg: err.Error(), at: time.Now()}
 			default:
 				o = d.attempt(ctx, sub.URL, secrets, ev)
 			}
+			done[i] = true
 			r.Attempts++
 			r.ResponseCode, r.LatencyMS, r.LastAttemptAt = o.res.Status, o.res.Latency.Milliseconds(), o.at
 			switch {
@@ -737,7 +776,18 @@ func (d *Deliverer) redeliver(ctx context.Context, sub *model.WebhookSubscriptio
 		}()
 	}
 	wg.Wait()
-	return true, d.store.Record(ctx, d.o.Owner, *sub, sub, due)
+	write := make([]model.WebhookDelivery, 0, len(due))
+	for i, r := range due {
+		if done[i] {
+			write = append(write, r)
+		}
+	}
+	if len(write) == 0 {
+		// Stopped before any started: nothing to record, the redeliveries
+		// stay due for the next owner.
+		return false, ctx.Err()
+	}
+	return true, d.record(ctx, *sub, sub, write)
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
