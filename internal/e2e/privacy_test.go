@@ -7,12 +7,9 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -427,98 +424,6 @@ func TestR12ErasureLeavesNoTrace(t *testing.T) {
 	if h := lookup(t, s, admin, map[string]any{"name": name}); h.Conversations != 0 {
 		t.Errorf("a lookup still finds the person: %+v", h)
 	}
-}
-
-// esGate is a TCP proxy in front of the test Elasticsearch that a test
-// closes and opens again: closed, it cuts the connections it carries and
-// those that come, as a cluster gone from the network; Elasticsearch
-// itself, shared with other tests, keeps running.
-type esGate struct {
-	ln     net.Listener
-	target string
-
-	mu    sync.Mutex
-	shut  bool
-	conns map[net.Conn]struct{}
-}
-
-func newESGate(t *testing.T) *esGate {
-	t.Helper()
-	u, err := url.Parse(requireEnv(t, "MGV_TEST_ES_URL"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := &esGate{ln: ln, target: u.Host, conns: map[net.Conn]struct{}{}}
-	t.Cleanup(func() {
-		_ = ln.Close()
-		g.close()
-	})
-	go g.serve()
-	return g
-}
-
-// URL is the gate's address, for the service's search.urls.
-func (g *esGate) URL() string { return "http://" + g.ln.Addr().String() }
-
-func (g *esGate) serve() {
-	for {
-		c, err := g.ln.Accept()
-		if err != nil {
-			return
-		}
-		go g.carry(c)
-	}
-}
-
-// carry copies c to Elasticsearch and back while the gate is open.
-func (g *esGate) carry(c net.Conn) {
-	up, err := net.Dial("tcp", g.target)
-	if err != nil {
-		_ = c.Close()
-		return
-	}
-	g.mu.Lock()
-	if g.shut {
-		g.mu.Unlock()
-		_, _ = c.Close(), up.Close()
-		return
-	}
-	g.conns[c], g.conns[up] = struct{}{}, struct{}{}
-	g.mu.Unlock()
-	done := make(chan struct{}, 2)
-	pipe := func(dst, src net.Conn) {
-		_, _ = io.Copy(dst, src)
-		done <- struct{}{}
-	}
-	go pipe(up, c)
-	go pipe(c, up)
-	<-done
-	g.mu.Lock()
-	delete(g.conns, c)
-	delete(g.conns, up)
-	g.mu.Unlock()
-	_, _ = c.Close(), up.Close()
-}
-
-// close cuts the service off from Elasticsearch.
-func (g *esGate) close() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.shut = true
-	for c := range g.conns {
-		_ = c.Close()
-	}
-}
-
-// open lets the service reach Elasticsearch again.
-func (g *esGate) open() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.shut = false
 }
 
 // TestErasureWaitsForAnUnreachableIndex: the service is cut off from

@@ -75,6 +75,14 @@ type Revocations struct {
 	revision int64     // the highest revision read by a poll
 	polled   time.Time // when the last successful poll began; zero before the first
 	pruned   time.Time
+	// fresh is when the last successful poll began by the process's own
+	// (monotonic) clock, and staleAfter how long Check trusts it: polling
+	// (Start) that has not succeeded for longer may have missed a
+	// revocation made on another instance, so every token is refused as
+	// the store being unavailable, never taken as unrevoked. Zero without
+	// Start: a process that does not poll has no other instance.
+	fresh      time.Time
+	staleAfter time.Duration
 
 	stop chan struct{}
 	done chan struct{}
@@ -114,6 +122,11 @@ type RevocationOptions struct {
 	Keep time.Duration
 	// Interval between polls; 1 s when zero.
 	Interval time.Duration
+	// StaleAfter is how long after the last successful poll tokens are
+	// still taken (once Start polls): the bound within which a revocation
+	// made on another instance is refused. DefaultStaleAfter when zero,
+	// and never under three intervals.
+	StaleAfter time.Duration
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	Log zerolog.Logger
@@ -124,19 +137,29 @@ type RevocationOptions struct {
 	AfterCommit func(ctx context.Context, fn func())
 }
 
+// DefaultStaleAfter is the fleet's revocation bound (PRODUCT §6): a
+// revocation made on any instance is refused on every other within it.
+const DefaultStaleAfter = 5 * time.Second
+
 // NewRevocations reads versions from repo.
 func NewRevocations(repo TokenVersionRepo, o RevocationOptions) *Revocations {
 	if o.Interval <= 0 {
 		o.Interval = time.Second
 	}
+	if o.StaleAfter <= 0 {
+		o.StaleAfter = DefaultStaleAfter
+	}
 	return &Revocations{
 		repo: repo, now: storeClock(o.Now), keep: o.Keep, interval: o.Interval, log: o.Log,
 		afterCommit: o.AfterCommit, versions: map[versionKey]versionEntry{},
+		staleAfter: max(o.StaleAfter, 3*o.Interval),
 	}
 }
 
 // Check refuses claims signed at a version lower than the one known for
-// their user or app.
+// their user or app, and every claim while polling has not succeeded for
+// longer than the revocation bound (503 DEPENDENCY_UNAVAILABLE): a
+// revocation made on another instance meanwhile is not known here.
 func (r *Revocations) Check(c *Claims) error {
 	if r == nil {
 		return nil
@@ -144,7 +167,11 @@ func (r *Revocations) Check(c *Claims) error {
 	k := claimsKey(c)
 	r.mu.RLock()
 	e, ok := r.versions[k]
+	polling, fresh := r.stop != nil, r.fresh
 	r.mu.RUnlock()
+	if polling && time.Since(fresh) > r.staleAfter {
+		return errTokenVersionsStale
+	}
 	if !ok || c.Version >= e.version {
 		return nil
 	}
@@ -153,6 +180,10 @@ func (r *Revocations) Check(c *Claims) error {
 	}
 	return revokedError(e.reason)
 }
+
+// errTokenVersionsStale refuses a token while this instance cannot read
+// the revocations of the others.
+var errTokenVersionsStale = errs.Unavailable("database")
 
 func claimsKey(c *Claims) versionKey {
 	if c.Kind == TokenApp {
@@ -271,7 +302,7 @@ func (r *Revocations) apply(rows []model.TokenVersion) {
 // still in a grace, by time: later raises have a higher revision, and the
 // next poll reads them.
 func (r *Revocations) Poll(ctx context.Context) error {
-	now := r.now()
+	now, began := r.now(), time.Now()
 	r.mu.RLock()
 	revision, polled := r.revision, r.polled
 	r.mu.RUnlock()
@@ -303,7 +334,7 @@ func (r *Revocations) Poll(ctx context.Context) error {
 	r.apply(rows)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.revision, r.polled = max(r.revision, revision), now
+	r.revision, r.polled, r.fresh = max(r.revision, revision), now, began
 	// Raises read longer ago than every token's lifetime concern no token
 	// any more.
 	if now.Sub(r.pruned) >= time.Minute {
@@ -343,7 +374,9 @@ func (r *Revocations) Start(ctx context.Context) {
 		r.log.Warn().Err(err).Msg("reading token versions; retrying every poll")
 	}
 	cancel()
+	r.mu.Lock()
 	r.stop, r.done = make(chan struct{}), make(chan struct{})
+	r.mu.Unlock()
 	go func() {
 		defer close(r.done)
 		t := time.NewTicker(r.interval)

@@ -2,6 +2,7 @@ package identity_test
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -651,4 +652,78 @@ func TestARevocationByAnOlderReleaseReachesTheOtherInstances(t *testing.T) {
 	}
 	wantRevoked(t, w.check(t, there, first.AccessToken), "password")
 	wantRevoked(t, w.check(t, there, second.AccessToken), "disabled")
+}
+
+// unreadable is a token version store that fails every read while down.
+type unreadable struct {
+	identity.TokenVersionRepo
+	down atomic.Bool
+}
+
+var errStoreDown = errors.New("the database does not answer")
+
+func (u *unreadable) Revision(ctx context.Context) (int64, error) {
+	if u.down.Load() {
+		return 0, errStoreDown
+	}
+	return u.TokenVersionRepo.Revision(ctx)
+}
+
+func (u *unreadable) RaisedAfter(ctx context.Context, revision int64, limit int) ([]model.TokenVersion, error) {
+	if u.down.Load() {
+		return nil, errStoreDown
+	}
+	return u.TokenVersionRepo.RaisedAfter(ctx, revision, limit)
+}
+
+func (u *unreadable) ChangedSince(ctx context.Context, since time.Time) ([]model.TokenVersion, error) {
+	if u.down.Load() {
+		return nil, errStoreDown
+	}
+	return u.TokenVersionRepo.ChangedSince(ctx, since)
+}
+
+// An instance whose polls fail takes tokens while its last successful
+// poll is within the bound, then refuses every one as the store being
+// unavailable (it may have missed a revocation made elsewhere), and takes
+// them again once a poll succeeds. One that never read the versions
+// refuses from the start; one that does not poll (no Start) never goes
+// stale.
+func TestAnInstanceThatCannotPollRefusesTokensPastTheBound(t *testing.T) {
+	w := newOrgWorld(t)
+	pair := w.session(t, w.reps[0])
+	store := &unreadable{TokenVersionRepo: w.versions}
+	r := identity.NewRevocations(store, identity.RevocationOptions{Keep: 2 * time.Hour, Now: w.clock.Now,
+		Interval: 10 * time.Millisecond, StaleAfter: 200 * time.Millisecond})
+	r.Start(context.Background())
+	t.Cleanup(r.Stop)
+	if err := w.check(t, r, pair.AccessToken); err != nil {
+		t.Fatalf("polling: %v", err)
+	}
+	store.down.Store(true)
+	cut := time.Now()
+	polltest.Until(t, 5*time.Second, 5*time.Millisecond, "a refusal once the polls fail past the bound", func() bool {
+		return w.check(t, r, pair.AccessToken) != nil
+	})
+	if took := time.Since(cut); took < 150*time.Millisecond {
+		t.Fatalf("refused %v after the polls began to fail, within the bound", took)
+	}
+	if err := w.check(t, r, pair.AccessToken); !errs.Is(err, errs.ReasonDependencyUnavailable) || errs.From(err).Status != 503 {
+		t.Fatalf("got %v, want DEPENDENCY_UNAVAILABLE (503)", err)
+	}
+	store.down.Store(false)
+	polltest.Until(t, 5*time.Second, 5*time.Millisecond, "the token taken again once a poll succeeds", func() bool {
+		return w.check(t, r, pair.AccessToken) == nil
+	})
+
+	store.down.Store(true)
+	never := identity.NewRevocations(store, identity.RevocationOptions{Keep: 2 * time.Hour, Now: w.clock.Now, Interval: 10 * time.Millisecond})
+	never.Start(context.Background())
+	t.Cleanup(never.Stop)
+	if err := w.check(t, never, pair.AccessToken); !errs.Is(err, errs.ReasonDependencyUnavailable) {
+		t.Fatalf("an instance that never read the versions: %v, want DEPENDENCY_UNAVAILABLE", err)
+	}
+	if err := w.check(t, identity.NewRevocations(store, identity.RevocationOptions{Keep: 2 * time.Hour, Now: w.clock.Now}), pair.AccessToken); err != nil {
+		t.Fatalf("an instance that does not poll: %v", err)
+	}
 }
