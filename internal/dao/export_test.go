@@ -16,6 +16,7 @@ var (
 )
 
 const (
+	BumpManyRows    = bumpManyRows
 	PartBytes       = partBytes
 	MigrationsTable = migrationsTable
 	StatementsTable = statementsTable

@@ -2,6 +2,7 @@ package dao
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"gorm.io/gorm"
@@ -71,3 +72,19 @@ func (r *RefreshTokens) RevokeUser(ctx context.Context, tenantID, userID int64, 
 	return dbError(conn(ctx, r.db).Model(&model.RefreshToken{}).
 		Where("user_id = ? AND tenant_id = ? AND revoked_at IS NULL", userID, tenantID).Update("revoked_at", at).Error, nil)
 }
+
+// RevokeUsers revokes every token of the users userIDs of tenantID, in
+// statements of at most revokeUsersBatch users.
+func (r *RefreshTokens) RevokeUsers(ctx context.Context, tenantID int64, userIDs []int64, at time.Time) error {
+	for chunk := range slices.Chunk(userIDs, revokeUsersBatch) {
+		err := conn(ctx, r.db).Model(&model.RefreshToken{}).
+			Where("user_id IN ? AND tenant_id = ? AND revoked_at IS NULL", chunk, tenantID).Update("revoked_at", at).Error
+		if err != nil {
+			return dbError(err, nil)
+		}
+	}
+	return nil
+}
+
+// revokeUsersBatch bounds the users of one statement of RevokeUsers.
+const revokeUsersBatch = 1000

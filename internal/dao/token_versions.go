@@ -2,6 +2,9 @@ package dao
 
 import (
 	"context"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -67,6 +70,94 @@ func (r *TokenVersions) bump(ctx context.Context, kind string, tenantID, subject
 	return out, dbError(err, nil)
 }
 
+// BumpMany raises the token versions of subjectIDs (of kind, in tenantID)
+// by one each, as Bump does, and returns the rows raised: every one under
+// the same, single revision, which the raise takes once. Duplicate ids are
+// raised once. While the revision sequence is held, the raise is one
+// statement (one per bumpManyRows subjects beyond that) and a read of the
+// versions it wrote, so the raise of another subject, in any tenant, waits
+// for that rather than for one raise per subject. A caller with work to do
+// in the transaction (revoking refresh tokens) does it before: the
+// sequence is then held from the raise to the commit only.
+func (r *TokenVersions) BumpMany(ctx context.Context, kind string, tenantID int64, subjectIDs []int64, reason string, at time.Time) ([]model.TokenVersion, error) {
+	ids := slices.Clone(subjectIDs)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var out []model.TokenVersion
+	err := inTx(ctx, r.db, func(tx *gorm.DB) error {
+		// The sequence first, as in bump.
+		rev, err := nextRevision(tx)
+		if err != nil {
+			return err
+		}
+		for chunk := range slices.Chunk(ids, bumpManyRows) {
+			query, args := bumpManySQL(tx.Name(), kind, tenantID, chunk, reason, at, rev)
+			if err := tx.Exec(query, args...).Error; err != nil {
+				return err
+			}
+		}
+		out, err = raisedAt(tx, rev, kind, tenantID, reason, at)
+		return err
+	})
+	return out, dbError(err, nil)
+}
+
+// raisedAt reads back the rows BumpMany raised at revision rev: exactly
+// those of the revision, since a raise takes a revision of its own. Only
+// what differs between them is read; the rest is what the raise wrote.
+func raisedAt(tx *gorm.DB, rev int64, kind string, tenantID int64, reason string, at time.Time) ([]model.TokenVersion, error) {
+	rows, err := tx.Raw("SELECT id, subject_id, version FROM token_versions WHERE revision = ? ORDER BY id", rev).Rows()
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = rows.Close() }()
+	var out []model.TokenVersion
+	for rows.Next() {
+		v := model.TokenVersion{Kind: kind, TenantID: tenantID, Reason: reason, ChangedAt: at, Revision: rev}
+		if err := rows.Scan(&v.ID, &v.SubjectID, &v.Version); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// bumpManyRows bounds the rows of one raising statement: three parameters
+// a row stay below SQLite's 32766 and a server-side prepared statement's
+// 65535, and the statement (some 70 bytes a row) far below MySQL's
+// max_allowed_packet.
+const bumpManyRows = 10000
+
+// bumpManySQL is the statement raising ids, as bump raises one: a row at
+// version 1 for an id that has none, else version + 1 with the grace
+// ended; reason, at and rev either way. Ids, the tenant and the revision
+// are integers written into the text; kind, reason and at are parameters.
+func bumpManySQL(dialect, kind string, tenantID int64, ids []int64, reason string, at time.Time, rev int64) (string, []any) {
+	var b strings.Builder
+	b.WriteString("INSERT INTO token_versions (kind, subject_id, tenant_id, version, grace_version, grace_until, reason, changed_at, revision) VALUES ")
+	args := make([]any, 0, 3*len(ids))
+	tail := ", " + strconv.FormatInt(tenantID, 10) + ", 1, 0, NULL, ?, ?, " + strconv.FormatInt(rev, 10) + ")"
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?, ")
+		b.WriteString(strconv.FormatInt(id, 10))
+		b.WriteString(tail)
+		args = append(args, kind, reason, at)
+	}
+	if dialect == "mysql" {
+		b.WriteString(" ON DUPLICATE KEY UPDATE")
+	} else {
+		b.WriteString(" ON CONFLICT (kind, subject_id) DO UPDATE SET")
+	}
+	b.WriteString(" grace_version = 0, version = version + 1, grace_until = NULL, reason = ?, changed_at = ?, revision = " + strconv.FormatInt(rev, 10))
+	return b.String(), append(args, reason, at)
+}
+
 // nextRevision raises the revision sequence by one (creating its row) and
 // returns the new value. The raise locks the row until the transaction of
 // db ends, so the next raise, on any instance, takes its revision only
@@ -98,11 +189,18 @@ func (r *TokenVersions) Revision(ctx context.Context) (int64, error) {
 	return revs[0], nil
 }
 
-// RaisedAfter lists at most limit rows whose last raise has a revision
-// above revision, by revision.
-func (r *TokenVersions) RaisedAfter(ctx context.Context, revision int64, limit int) ([]model.TokenVersion, error) {
+// RaisedAfter lists at most limit rows whose last raise comes after the
+// row afterID of revision: a revision above revision, or the same one and
+// a row id above afterID; by revision, then row id. A raise of many rows
+// (BumpMany) gives them one revision, so a read that stopped within them
+// resumes at the row after the last it read; afterID math.MaxInt64 skips
+// every row of revision.
+func (r *TokenVersions) RaisedAfter(ctx context.Context, revision, afterID int64, limit int) ([]model.TokenVersion, error) {
 	var rows []model.TokenVersion
-	if err := conn(ctx, r.db).Where("revision > ?", revision).Order("revision").Limit(limit).Find(&rows).Error; err != nil {
+	// revision >= ? alone bounds the range read on the revision index
+	// (whose entries end with the row id, in order).
+	if err := conn(ctx, r.db).Where("revision >= ? AND (revision > ? OR id > ?)", revision, revision, afterID).
+		Order("revision").Order("id").Limit(limit).Find(&rows).Error; err != nil {
 		return nil, dbError(err, nil)
 	}
 	return rows, nil

@@ -2,6 +2,7 @@ package dao_test
 
 import (
 	"context"
+	"math"
 	"os"
 	"sync"
 	"testing"
@@ -15,10 +16,11 @@ import (
 	"github.com/megaview/mgvcore/internal/model"
 )
 
-// raisedAfter is what RaisedAfter lists; an error fails the test.
+// raisedAfter is what RaisedAfter lists after every row of revision; an
+// error fails the test.
 func raisedAfter(t *testing.T, v *dao.TokenVersions, revision int64, limit int) []model.TokenVersion {
 	t.Helper()
-	rows, err := v.RaisedAfter(context.Background(), revision, limit)
+	rows, err := v.RaisedAfter(context.Background(), revision, math.MaxInt64, limit)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +169,7 @@ func TestTokenRevisionsFollowCommitOrderOnMariaDB(t *testing.T) {
 					finished = true
 				default:
 				}
-				rows, err := v.RaisedAfter(context.Background(), revision, 100)
+				rows, err := v.RaisedAfter(context.Background(), revision, math.MaxInt64, 100)
 				if err != nil {
 					t.Error(err)
 					return
@@ -194,4 +196,152 @@ func TestTokenRevisionsFollowCommitOrderOnMariaDB(t *testing.T) {
 			t.Errorf("reader %d saw %d raises, %d committed (want %d)", r, n, want, writers*perWriter*4/5)
 		}
 	}
+}
+
+// A bulk raise takes one revision for all its subjects and raises each
+// once, as Bump raises one: a subject never raised gets version 1, one
+// raised before its version + 1 with its grace ended; ids given twice are
+// raised once, and a raise of more ids than one statement takes still
+// takes one revision. Another tenant's rows, and other kinds, stay as they
+// were. A reader paging by revision and row id reads every row of the
+// revision once, however its pages cut it.
+func TestABulkRaiseRaisesEachSubjectOnceUnderOneRevision(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		v := dao.NewTokenVersions(db)
+		at := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+		mustBump := func(row *model.TokenVersion, err error) *model.TokenVersion {
+			t.Helper()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return row
+		}
+		raisedBefore := mustBump(v.Bump(ctx, model.TokenVersionUser, 7, 11, "logout", at))
+		otherTenant := mustBump(v.Bump(ctx, model.TokenVersionUser, 8, 21, "logout", at))
+		app := mustBump(v.BumpWithGrace(ctx, model.TokenVersionApp, 7, 11, "secret", at, at.Add(time.Hour)))
+		graced := mustBump(v.BumpWithGrace(ctx, model.TokenVersionApp, 7, 12, "secret", at, at.Add(time.Hour)))
+
+		// More ids than one statement raises, 11 (raised before) among
+		// them, some twice.
+		ids := []int64{11, 12}
+		for id := int64(1000); len(ids) < dao.BumpManyRows+50; id++ {
+			ids = append(ids, id)
+		}
+		ids = append(ids, 12, 11, 1000)
+		later := at.Add(time.Minute)
+		rows, err := v.BumpMany(ctx, model.TokenVersionUser, 7, ids, "department", later)
+		if err != nil {
+			t.Fatal(err)
+		}
+		distinct := len(ids) - 3
+		rev := graced.Revision + 1
+		if len(rows) != distinct {
+			t.Fatalf("%d rows raised for %d distinct ids", len(rows), distinct)
+		}
+		seen := map[int64]bool{}
+		for _, row := range rows {
+			want := int64(1)
+			if row.SubjectID == 11 {
+				want = raisedBefore.Version + 1
+			}
+			if row.Kind != model.TokenVersionUser || row.TenantID != 7 || row.Version != want || row.Revision != rev ||
+				row.Reason != "department" || !row.ChangedAt.Equal(later) || row.GraceUntil != nil || row.GraceVersion != 0 || seen[row.SubjectID] {
+				t.Fatalf("raised row %+v; want version %d at revision %d, raised once", row, want, rev)
+			}
+			seen[row.SubjectID] = true
+		}
+		if got, err := v.Revision(ctx); err != nil || got != rev {
+			t.Fatalf("revision after the bulk raise: %d, %v; want %d (one taken)", got, err, rev)
+		}
+		for _, same := range []*model.TokenVersion{otherTenant, app} {
+			if got := mustBump(v.Current(ctx, same.Kind, same.SubjectID)); got.Version != same.Version || got.Revision != same.Revision || got.Reason != same.Reason {
+				t.Fatalf("%s %d after another's bulk raise: %+v; want it as it was, %+v", same.Kind, same.SubjectID, got, same)
+			}
+		}
+
+		// A bulk raise of apps ends their grace, as Bump does.
+		apps, err := v.BumpMany(ctx, model.TokenVersionApp, 7, []int64{12}, "app_disabled", later)
+		if err != nil || len(apps) != 1 || apps[0].Version != graced.Version+1 || apps[0].GraceUntil != nil || apps[0].GraceVersion != 0 || apps[0].Revision != rev+1 {
+			t.Fatalf("bulk raise of a graced app: %+v, %v", apps, err)
+		}
+		if rows, err := v.BumpMany(ctx, model.TokenVersionUser, 7, nil, "department", later); err != nil || len(rows) != 0 {
+			t.Fatalf("bulk raise of nobody: %+v, %v", rows, err)
+		}
+		if got, err := v.Revision(ctx); err != nil || got != rev+1 {
+			t.Fatalf("revision after raising nobody: %d, %v; want %d", got, err, rev+1)
+		}
+
+		// Read in pages of 1000 from before the bulk raise: every row of
+		// it once, then the app's.
+		read := map[int64]int{}
+		revision, afterID := graced.Revision, int64(math.MaxInt64)
+		for pages := 0; ; pages++ {
+			page, err := v.RaisedAfter(ctx, revision, afterID, 1000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, row := range page {
+				if row.Revision < revision || row.Revision == revision && row.ID <= afterID {
+					t.Fatalf("page %d went back: %+v after revision %d row %d", pages, row, revision, afterID)
+				}
+				revision, afterID = row.Revision, row.ID
+				if row.Kind == model.TokenVersionUser {
+					read[row.SubjectID]++
+					if row.TenantID != 7 || row.Reason != "department" || !row.ChangedAt.Equal(later) || row.GraceUntil != nil {
+						t.Fatalf("stored row %+v; want tenant 7's, raised for a department change at %v", row, later)
+					}
+				}
+			}
+			if len(page) < 1000 {
+				break
+			}
+		}
+		if len(read) != distinct || revision != rev+1 {
+			t.Fatalf("paged read: %d users, up to revision %d; want %d users, up to %d", len(read), revision, distinct, rev+1)
+		}
+		for id, n := range read {
+			if n != 1 {
+				t.Fatalf("user %d read %d times", id, n)
+			}
+		}
+	})
+}
+
+// A bulk raise holds the revision sequence until it commits, as one raise
+// does: another tenant's raise made meanwhile waits and takes the next
+// revision once the bulk raise has committed, and a reader sees neither
+// until then.
+func TestABulkRaiseHoldsBackTheNextUntilItCommits(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		v := dao.NewTokenVersions(db)
+		at := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+		commit := holdOpen(t, db, func(ctx context.Context) error {
+			_, err := v.BumpMany(ctx, model.TokenVersionUser, 7, []int64{11, 12, 13}, "department", at)
+			return err
+		})
+		second := make(chan error, 1)
+		go func() {
+			_, err := v.Bump(context.Background(), model.TokenVersionUser, 8, 21, "logout", at)
+			second <- err
+		}()
+		select {
+		case err := <-second:
+			t.Fatalf("a raise went ahead of a bulk raise not committed: %v", err)
+		case <-time.After(300 * time.Millisecond):
+		}
+		if got := raisedAfter(t, v, 0, 10); len(got) != 0 {
+			t.Fatalf("raised after 0 before the commit: %+v", got)
+		}
+		if err := commit(); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-second; err != nil {
+			t.Fatal(err)
+		}
+		got := raisedAfter(t, v, 0, 10)
+		if len(got) != 4 || got[0].Revision != 1 || got[2].Revision != 1 || got[3].SubjectID != 21 || got[3].Revision != 2 {
+			t.Fatalf("raised after 0: %+v", got)
+		}
+	})
 }

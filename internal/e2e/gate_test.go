@@ -111,4 +111,3 @@ func (g *tcpGate) open() {
 	defer g.mu.Unlock()
 	g.shut = false
 }
-

@@ -27,6 +27,8 @@ type RefreshTokenRepo interface {
 	RevokeFamily(ctx context.Context, familyID string, at time.Time) error
 	// RevokeUser revokes every token of a user.
 	RevokeUser(ctx context.Context, tenantID, userID int64, at time.Time) error
+	// RevokeUsers revokes every token of the users userIDs, set by set.
+	RevokeUsers(ctx context.Context, tenantID int64, userIDs []int64, at time.Time) error
 }
 
 // AppRepo stores open-platform apps.

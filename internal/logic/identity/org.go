@@ -478,24 +478,35 @@ func (o *Org) upsertDepartment(ctx context.Context, tenantID int64, origin, name
 }
 
 // revokeMembers ends the tokens of every user in the department subtree at
-// path, as a change of their department does.
+// path, as a change of their department does (revoke): their refresh
+// tokens, then their token versions, all raised at once under one
+// revision. The revision sequence, which every raise of the fleet takes,
+// is so held for one statement until the move commits, not for one raise
+// per member: the revocations of other users, in any tenant, do not wait
+// for a large department to move.
 func (o *Org) revokeMembers(ctx context.Context, tenantID int64, path string, now time.Time) error {
 	all := model.Scope{TenantID: tenantID, Role: model.RoleAdmin}
+	var ids []int64
 	for after := int64(0); ; {
 		users, _, err := o.users.List(ctx, all, path, after, 500)
 		if err != nil {
 			return err
 		}
-		for i := range users {
-			if err := o.revoke(ctx, &users[i], false, RevokedDepartment, now); err != nil {
-				return err
-			}
+		for _, u := range users {
+			ids = append(ids, u.ID)
 		}
 		if len(users) < 500 {
-			return nil
+			break
 		}
 		after = users[len(users)-1].ID
 	}
+	if len(ids) == 0 {
+		return nil
+	}
+	if err := o.refresh.RevokeUsers(ctx, tenantID, ids, now); err != nil {
+		return err
+	}
+	return o.revocations.RevokeMany(ctx, model.TokenVersionUser, tenantID, ids, RevokedDepartment)
 }
 
 func (o *Org) departmentByOrigin(ctx context.Context, tenantID int64, field, origin string) (*model.Department, error) {

@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"math"
 	"sync"
 	"time"
 
@@ -34,15 +35,21 @@ type TokenVersionRepo interface {
 	// BumpWithGrace raises the version by one, keeping the tokens of the
 	// version it had valid until until.
 	BumpWithGrace(ctx context.Context, kind string, tenantID, subjectID int64, reason string, at, until time.Time) (*model.TokenVersion, error)
+	// BumpMany raises the versions of subjectIDs by one each, all under
+	// one revision taken once, and returns the rows raised.
+	BumpMany(ctx context.Context, kind string, tenantID int64, subjectIDs []int64, reason string, at time.Time) ([]model.TokenVersion, error)
 	// Current is the version (zero when never raised).
 	Current(ctx context.Context, kind string, subjectID int64) (*model.TokenVersion, error)
 	// Revision is the newest revision committed: a raise not committed
 	// yet takes a higher one. Each raise takes the next revision, in
 	// commit order.
 	Revision(ctx context.Context) (int64, error)
-	// RaisedAfter lists at most limit versions whose last raise has a
-	// revision above revision, by revision.
-	RaisedAfter(ctx context.Context, revision int64, limit int) ([]model.TokenVersion, error)
+	// RaisedAfter lists at most limit versions whose last raise comes
+	// after the row afterID of revision (a revision above it, or the same
+	// and a row id above afterID), by revision and row id: the raises of
+	// BumpMany share a revision. afterID math.MaxInt64 skips the whole
+	// revision.
+	RaisedAfter(ctx context.Context, revision, afterID int64, limit int) ([]model.TokenVersion, error)
 	// ChangedSince lists the versions raised at or after since, by the
 	// clock of the instance that raised them, and those whose grace ends
 	// at or after since.
@@ -59,7 +66,9 @@ type TokenVersionRepo interface {
 // one sequence whose row its transaction holds until it commits, so raises
 // become visible in the order of their revisions, and a poll that resumes
 // after the highest revision it read misses none, however late a raise
-// committed and whatever the clock of the instance that made it.
+// committed and whatever the clock of the instance that made it. A raise
+// of many subjects at once (RevokeMany) takes one number for all of them,
+// and holds the sequence for one statement, not one per subject.
 type Revocations struct {
 	repo     TokenVersionRepo
 	now      func() time.Time
@@ -72,9 +81,11 @@ type Revocations struct {
 
 	mu       sync.RWMutex
 	versions map[versionKey]versionEntry
-	revision int64     // the highest revision read by a poll
-	polled   time.Time // when the last successful poll began; zero before the first
-	pruned   time.Time
+	// revision is the highest revision a poll read, and revisionID the
+	// last row of it read (math.MaxInt64: all of them).
+	revision, revisionID int64
+	polled               time.Time // when the last successful poll began; zero before the first
+	pruned               time.Time
 	// fresh is when the last successful poll began by the process's own
 	// (monotonic) clock, and staleAfter how long Check trusts it: polling
 	// (Start) that has not succeeded for longer may have missed a
@@ -249,6 +260,22 @@ func (r *Revocations) Revoke(ctx context.Context, kind string, tenantID, id int6
 	return nil
 }
 
+// RevokeMany raises the token versions of ids (of kind, in tenantID) as
+// Revoke raises each, under one revision: the sequence that orders every
+// raise of the fleet is held for one statement, however many they are,
+// rather than for one raise per subject.
+func (r *Revocations) RevokeMany(ctx context.Context, kind string, tenantID int64, ids []int64, reason string) error {
+	if r == nil || len(ids) == 0 {
+		return nil
+	}
+	rows, err := r.repo.BumpMany(ctx, kind, tenantID, ids, reason, r.now())
+	if err != nil {
+		return err
+	}
+	r.applyCommitted(ctx, rows...)
+	return nil
+}
+
 // RevokeAfter raises the token version of an app like Revoke, but the
 // tokens of the version it had stay valid until until, everywhere: a
 // rotated secret's grace. Tokens of older versions end at once.
@@ -266,12 +293,12 @@ func (r *Revocations) RevokeAfter(ctx context.Context, kind string, tenantID, id
 
 // applyCommitted applies a raise written with ctx once it is committed.
 // The other instances read it by its revision, however late it commits.
-func (r *Revocations) applyCommitted(ctx context.Context, v model.TokenVersion) {
+func (r *Revocations) applyCommitted(ctx context.Context, v ...model.TokenVersion) {
 	if r.afterCommit == nil {
-		r.apply([]model.TokenVersion{v})
+		r.apply(v)
 		return
 	}
-	r.afterCommit(ctx, func() { r.apply([]model.TokenVersion{v}) })
+	r.afterCommit(ctx, func() { r.apply(v) })
 }
 
 func (r *Revocations) apply(rows []model.TokenVersion) {
@@ -304,7 +331,7 @@ func (r *Revocations) apply(rows []model.TokenVersion) {
 func (r *Revocations) Poll(ctx context.Context) error {
 	now, began := r.now(), time.Now()
 	r.mu.RLock()
-	revision, polled := r.revision, r.polled
+	revision, revisionID, polled := r.revision, r.revisionID, r.polled
 	r.mu.RUnlock()
 	var rows []model.TokenVersion
 	var err error
@@ -312,11 +339,12 @@ func (r *Revocations) Poll(ctx context.Context) error {
 		if revision, err = r.repo.Revision(ctx); err != nil {
 			return err
 		}
+		revisionID = math.MaxInt64
 		if rows, err = r.repo.ChangedSince(ctx, now.Add(-r.keep-pollOverlap)); err != nil {
 			return err
 		}
 	} else {
-		if rows, revision, err = r.raisedAfter(ctx, revision); err != nil {
+		if rows, revision, revisionID, err = r.raisedAfter(ctx, revision, revisionID); err != nil {
 			return err
 		}
 		// A release before migration 0025, still running during a rolling
@@ -334,7 +362,10 @@ func (r *Revocations) Poll(ctx context.Context) error {
 	r.apply(rows)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.revision, r.polled, r.fresh = max(r.revision, revision), now, began
+	if revision > r.revision || (revision == r.revision && revisionID > r.revisionID) {
+		r.revision, r.revisionID = revision, revisionID
+	}
+	r.polled, r.fresh = now, began
 	// Raises read longer ago than every token's lifetime concern no token
 	// any more.
 	if now.Sub(r.pruned) >= time.Minute {
@@ -348,21 +379,24 @@ func (r *Revocations) Poll(ctx context.Context) error {
 	return nil
 }
 
-// raisedAfter reads every version raised at a revision above revision, in
-// batches, and returns them with the highest revision read.
-func (r *Revocations) raisedAfter(ctx context.Context, revision int64) ([]model.TokenVersion, int64, error) {
+// raisedAfter reads every version raised after the row afterID of
+// revision, in batches, and returns them with the revision and the row of
+// the last one read. A batch may end within the rows of one revision (a
+// raise of many subjects): the next goes on from the row after.
+func (r *Revocations) raisedAfter(ctx context.Context, revision, afterID int64) ([]model.TokenVersion, int64, int64, error) {
 	var rows []model.TokenVersion
 	for {
-		batch, err := r.repo.RaisedAfter(ctx, revision, pollBatch)
+		batch, err := r.repo.RaisedAfter(ctx, revision, afterID, pollBatch)
 		if err != nil {
-			return nil, 0, err
+			return nil, 0, 0, err
 		}
 		rows = append(rows, batch...)
 		if len(batch) > 0 {
-			revision = batch[len(batch)-1].Revision
+			last := batch[len(batch)-1]
+			revision, afterID = last.Revision, last.ID
 		}
 		if len(batch) < pollBatch {
-			return rows, revision, nil
+			return rows, revision, afterID, nil
 		}
 	}
 }

@@ -411,6 +411,102 @@ func TestMovingADepartmentBackRevokesItsMembers(t *testing.T) {
 	wantRevoked(t, w.check(t, w.revocations, elsewhere.AccessToken), "department changed; sign in again")
 }
 
+// countingVersions counts the raises of token versions, one by one and
+// many at once.
+type countingVersions struct {
+	identity.TokenVersionRepo
+	bumps, bulk atomic.Int64
+}
+
+func (r *countingVersions) Bump(ctx context.Context, kind string, tenantID, subjectID int64, reason string, at time.Time) (*model.TokenVersion, error) {
+	r.bumps.Add(1)
+	return r.TokenVersionRepo.Bump(ctx, kind, tenantID, subjectID, reason, at)
+}
+
+func (r *countingVersions) BumpMany(ctx context.Context, kind string, tenantID int64, ids []int64, reason string, at time.Time) ([]model.TokenVersion, error) {
+	r.bulk.Add(1)
+	return r.TokenVersionRepo.BumpMany(ctx, kind, tenantID, ids, reason, at)
+}
+
+// A department move raises its members' token versions in one raise, under
+// one revision, whatever their number (more than a page of the member list
+// and more than a poll reads at once here): the sequence every raise of the
+// fleet takes is taken once. Each member's access and refresh tokens end,
+// here once the move commits and on another instance at its next poll,
+// which reads them by revision (the instance that moved it has a clock a
+// minute behind, so a read by time would not find them); those of other
+// departments stay.
+func TestAMoveRaisesItsMembersAtOnceUnderOneRevision(t *testing.T) {
+	w := newOrgWorld(t)
+	ctx := context.Background()
+	const added = 1200
+	now := w.clock.Now()
+	members := make([]model.User, added)
+	for i := range members {
+		members[i] = model.User{TenantID: w.tenant.ID, Name: "member " + strconv.Itoa(i), Role: model.RoleRep, Status: model.UserActive,
+			DepartmentID: &w.east.ID, CreatedAt: now, UpdatedAt: now}
+	}
+	if err := w.db.CreateInBatches(&members, 500).Error; err != nil {
+		t.Fatal(err)
+	}
+	members = append(members, *w.reps[1]) // rep2 is in east too
+	tokens := make([]string, len(members))
+	for i := range members {
+		tok, err := w.tokens.IssueAccess(&members[i], w.east.Path, w.tenant.RateTier, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokens[i] = tok
+	}
+	session, stays := w.session(t, w.reps[1]), w.session(t, w.reps[0])
+
+	versions := &countingVersions{TokenVersionRepo: w.versions}
+	behind := func() time.Time { return w.clock.Now().Add(-time.Minute) }
+	here := identity.NewRevocations(versions, identity.RevocationOptions{Keep: 2 * time.Hour, Now: behind, AfterCommit: w.tx.AfterCommit})
+	there := w.otherInstance(t)
+	org := identity.NewOrg(identity.OrgDeps{Users: w.users, Departments: w.deptWrites, Refresh: w.refresh, Hasher: w.hasher,
+		Now: behind, Revocations: here, Tx: w.tx})
+	before, err := w.versions.Revision(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := org.UpsertDepartment(w.appCtx(w.app), identity.UpsertDepartmentRequest{OriginDepartmentID: "east", Name: "east", OriginParentID: "support"}); err != nil {
+		t.Fatal(err)
+	}
+	if n, bulk := versions.bumps.Load(), versions.bulk.Load(); n != 0 || bulk != 1 {
+		t.Fatalf("the move raised %d versions one by one and %d at once; want one raise of all %d members", n, bulk, len(members))
+	}
+	if after, err := w.versions.Revision(ctx); err != nil || after != before+1 {
+		t.Fatalf("revision %d after the move, %d before (%v): want one revision for the move", after, before, err)
+	}
+	if err := there.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range members {
+		v := orgMust[*model.TokenVersion](t)(w.versions.Current(ctx, model.TokenVersionUser, m.ID))
+		if v.Version != 1 || v.Revision != before+1 || v.Reason != identity.RevokedDepartment {
+			t.Fatalf("member %d after the move: %+v; want version 1 at revision %d", m.ID, v, before+1)
+		}
+		for name, r := range map[string]*identity.Revocations{"here": here, "there": there} {
+			if err := w.check(t, r, tokens[i]); !errs.Is(err, errs.ReasonTokenRevoked) {
+				t.Fatalf("member %d's token %s after the move: %v", m.ID, name, err)
+			}
+		}
+	}
+	wantRevoked(t, w.check(t, there, session.AccessToken), "department changed; sign in again")
+	if _, err := w.auth.Refresh(ctx, identity.RefreshRequest{RefreshToken: session.RefreshToken}); !errs.Is(err, errs.ReasonUnauthenticated) {
+		t.Fatalf("a moved member's refresh after the move: %v", err)
+	}
+	for name, r := range map[string]*identity.Revocations{"here": here, "there": there} {
+		if err := w.check(t, r, stays.AccessToken); err != nil {
+			t.Fatalf("the move revoked a token of sales %s: %v", name, err)
+		}
+	}
+	if _, err := w.auth.Refresh(ctx, identity.RefreshRequest{RefreshToken: stays.RefreshToken}); err != nil {
+		t.Fatalf("the move ended a refresh token of sales: %v", err)
+	}
+}
+
 // An admin setting a user's password, while another admin disables the
 // user and changes their email during its bcrypt round, writes the
 // password and nothing it read before: the disable and the email stay.
@@ -474,6 +570,13 @@ func (r *failingRefresh) RevokeUser(ctx context.Context, tenantID, userID int64,
 		return errs.Conflict("a concurrent change got in the way; try again")
 	}
 	return r.RefreshTokenRepo.RevokeUser(ctx, tenantID, userID, at)
+}
+
+func (r *failingRefresh) RevokeUsers(ctx context.Context, tenantID int64, userIDs []int64, at time.Time) error {
+	if r.fail.Swap(false) {
+		return errs.Conflict("a concurrent change got in the way; try again")
+	}
+	return r.RefreshTokenRepo.RevokeUsers(ctx, tenantID, userIDs, at)
 }
 
 // A change whose revocation fails is not kept: the upsert retried after a
@@ -669,11 +772,11 @@ func (u *unreadable) Revision(ctx context.Context) (int64, error) {
 	return u.TokenVersionRepo.Revision(ctx)
 }
 
-func (u *unreadable) RaisedAfter(ctx context.Context, revision int64, limit int) ([]model.TokenVersion, error) {
+func (u *unreadable) RaisedAfter(ctx context.Context, revision, afterID int64, limit int) ([]model.TokenVersion, error) {
 	if u.down.Load() {
 		return nil, errStoreDown
 	}
-	return u.TokenVersionRepo.RaisedAfter(ctx, revision, limit)
+	return u.TokenVersionRepo.RaisedAfter(ctx, revision, afterID, limit)
 }
 
 func (u *unreadable) ChangedSince(ctx context.Context, since time.Time) ([]model.TokenVersion, error) {
