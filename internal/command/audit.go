@@ -31,15 +31,20 @@ func auditCommand(stdout io.Writer) *cli.Command {
 				"the head and anchor it trusted: compare them with a copy kept elsewhere, as ends put back as they\n" +
 				"were earlier, with the seal they had then, cannot be seen in the database alone. Each chain is read\n" +
 				"in one consistent snapshot, so it is safe while the service runs; every chain is checked, and each\n" +
-				"broken one named.",
+				"broken one named. Every chain is entered in a sealed register of chains when it begins: a chain\n" +
+				"deleted whole (its records and its head row), a chain begun again after that, and a chain that is\n" +
+				"not registered fail too, with --tenant or without; the register's ends are printed with the chains'.",
 			Flags: []cli.Flag{tenantFlag},
 			Action: func(c *cli.Context) error {
 				return withTrail(c, stdout, func(trail *dao.AuditLogs, sealer audit.Sealer, tenant *int64, out *output) error {
 					chains, records := 0, int64(0)
 					err := audit.Verify(c.Context, trail, sealer, tenant, func(r audit.VerifyResult) {
+						out.printf("%s\n", r)
+						if r.TenantID == audit.RegisterTenant {
+							return // its records are the chains' registrations
+						}
 						chains++
 						records += r.Checked
-						out.printf("%s\n", r)
 					})
 					if err != nil {
 						return cli.Exit(fmt.Sprintf("audit verify: %v", err), 1)
@@ -58,12 +63,34 @@ func auditCommand(stdout io.Writer) *cli.Command {
 				"or the ends were moved without the key) are listed, and the command exits 1; with --force, once you\n" +
 				"know why, they are sealed under audit.chain_key as they stand. After upgrading to sealed chains, run it\n" +
 				"once every instance runs the new version; after changing the key, run `audit verify` with the old key\n" +
-				"first. Safe while the service runs: records appended meanwhile are checked while the head is held.",
-			Flags: []cli.Flag{tenantFlag, &cli.BoolFlag{Name: "force", Usage: "seal the ends of the chains that verify but do not carry their seal"}},
+				"first. Safe while the service runs: records appended meanwhile are checked while the head is held.\n" +
+				"Chains that verify but are not in the register of chains (written before it was kept) are listed\n" +
+				"too, and registered with --force; a chain the register shows deleted whole is never sealed or\n" +
+				"registered away.",
+			Flags: []cli.Flag{tenantFlag, &cli.BoolFlag{Name: "force", Usage: "seal the ends of the chains that verify but do not carry their seal, and register those not in the register of chains"}},
 			Action: func(c *cli.Context) error {
 				return withTrail(c, stdout, func(trail *dao.AuditLogs, sealer audit.Sealer, tenant *int64, out *output) error {
 					sealed, kept, left := 0, 0, 0
 					err := audit.Seal(c.Context, trail, sealer, tenant, c.Bool("force"), func(r audit.SealResult) {
+						switch {
+						case r.Registered:
+							out.printf("%s: entered in the register of chains\n", r.VerifyResult)
+						case r.Unregistered:
+							out.printf("%s: NOT in the register of chains (--force registers it)\n", r.VerifyResult)
+						}
+						if r.TenantID == audit.RegisterTenant {
+							// Not one of the chains counted.
+							switch {
+							case r.Was == nil:
+								out.printf("%s: its seal, kept\n", r.VerifyResult)
+							case r.Sealed:
+								out.printf("%s: sealed (was: %v)\n", r.VerifyResult, r.Was)
+							default:
+								left++
+								out.printf("%s: NOT sealed (%v; --force seals it)\n", r.VerifyResult, r.Was)
+							}
+							return
+						}
 						switch {
 						case !r.Found:
 						case r.Was == nil:
@@ -75,6 +102,10 @@ func auditCommand(stdout io.Writer) *cli.Command {
 						default:
 							left++
 							out.printf("%s: NOT sealed (%v; --force seals it)\n", r.VerifyResult, r.Was)
+							return
+						}
+						if r.Unregistered && !r.Registered {
+							left++
 						}
 					})
 					if err != nil {
@@ -82,7 +113,7 @@ func auditCommand(stdout io.Writer) *cli.Command {
 					}
 					out.printf("%d chains sealed, %d kept their seal, %d left without it\n", sealed, kept, left)
 					if out.err == nil && left > 0 {
-						return cli.Exit(fmt.Sprintf("audit seal: %d chains verify but do not carry their seal: find out why, then run with --force", left), 1)
+						return cli.Exit(fmt.Sprintf("audit seal: %d chains verify but do not carry their seal or are not registered: find out why, then run with --force", left), 1)
 					}
 					return out.err
 				})

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -135,10 +136,21 @@ func auditInsertRows(dialect string) int {
 // two instances never deadlock), before its records are placed after it;
 // the lock holds until commit, so appends from every instance follow one
 // another per tenant.
+//
+// A chain begun here (its head row created) is entered in the register of
+// chains (audit.RegisterTenant) in the same transaction, so no chain is
+// ever without its registration. The register's head is locked only when
+// a tenant of the batch has no head row, and then first: its tenant id is
+// below every tenant's, so the tenant order holds. A tenant the register
+// holds already is a chain deleted whole and begun again: logged at error
+// level, and registered a second time, which `audit verify` reports.
 func (a *AuditLogs) Append(ctx context.Context, recs []audit.Record) error {
 	byTenant := map[int64][]audit.Record{}
 	for _, r := range recs {
 		byTenant[r.TenantID] = append(byTenant[r.TenantID], r)
+	}
+	if _, ok := byTenant[audit.RegisterTenant]; ok {
+		return fmt.Errorf("audit: tenant %d is the register of chains: it takes no record but a chain's registration", audit.RegisterTenant)
 	}
 	tenants := make([]int64, 0, len(byTenant))
 	for t := range byTenant {
@@ -148,23 +160,112 @@ func (a *AuditLogs) Append(ctx context.Context, recs []audit.Record) error {
 	now := sealNow()
 	return a.tx.InTx(ctx, func(ctx context.Context) error {
 		db := conn(ctx, a.db)
-		for _, t := range tenants {
-			head, err := a.lockHead(db, t, now)
-			if err != nil {
-				return err
-			}
-			entries, next := audit.Chain(t, audit.Link{Seq: head.Seq, Hash: head.Hash}, byTenant[t])
-			if err := a.insertEntries(ctx, db, entries); err != nil {
-				return chainTaken(db, t, head.Seq, next.Seq, err)
-			}
-			upd := map[string]any{"seq": next.Seq, "hash": next.Hash, "updated_at": now}
-			a.reseal(head, next, audit.Link{Seq: head.AnchorSeq, Hash: head.AnchorHash}, upd)
-			if err := db.Model(&auditHeadRow{}).Where("tenant_id = ?", t).Updates(upd).Error; err != nil {
+		var reg *auditHeadRow
+		var have []int64
+		if err := db.Model(&auditHeadRow{}).Where("tenant_id IN ?", tenants).Pluck("tenant_id", &have).Error; err != nil {
+			return err
+		}
+		if len(have) < len(tenants) {
+			var err error
+			if reg, _, err = a.lockHead(db, audit.RegisterTenant, now); err != nil {
 				return err
 			}
 		}
-		return nil
+		var begun []int64
+		for _, t := range tenants {
+			head, fresh, err := a.lockHead(db, t, now)
+			if err != nil {
+				return err
+			}
+			if fresh {
+				begun = append(begun, t)
+			}
+			if err := a.appendTo(ctx, db, head, byTenant[t], now); err != nil {
+				return err
+			}
+		}
+		if len(begun) == 0 {
+			return nil
+		}
+		if reg == nil {
+			// A head row deleted between the read above and its lock: the
+			// register is locked after the tenants' heads, out of order,
+			// and a deadlock this meets is retried as any failed append.
+			var err error
+			if reg, _, err = a.lockHead(db, audit.RegisterTenant, now); err != nil {
+				return err
+			}
+		}
+		regs := make([]audit.Record, 0, len(begun))
+		for _, t := range begun {
+			again, err := registered(db, t)
+			if err != nil {
+				return err
+			}
+			if again {
+				a.log.Error().Int64("tenant", t).Msg("audit: a chain begins for a tenant whose chain the register of chains holds already: " +
+					"its chain was deleted whole (its records and its head row) by someone who can write the database; " +
+					"the new chain is registered again, and `mgvcore audit verify` reports it")
+			}
+			regs = append(regs, audit.RegisterRecord(t, audit.OpChainBegin, now))
+		}
+		return a.appendTo(ctx, db, reg, regs, now)
 	})
+}
+
+// appendTo places recs after head, the locked head row of their chain, and
+// moves the head (and its seal) to the last of them.
+func (a *AuditLogs) appendTo(ctx context.Context, db *gorm.DB, head *auditHeadRow, recs []audit.Record, now time.Time) error {
+	t := head.TenantID
+	entries, next := audit.Chain(t, audit.Link{Seq: head.Seq, Hash: head.Hash}, recs)
+	if err := a.insertEntries(ctx, db, entries); err != nil {
+		return chainTaken(db, t, head.Seq, next.Seq, err)
+	}
+	upd := map[string]any{"seq": next.Seq, "hash": next.Hash, "updated_at": now}
+	a.reseal(head, next, audit.Link{Seq: head.AnchorSeq, Hash: head.AnchorHash}, upd)
+	return db.Model(&auditHeadRow{}).Where("tenant_id = ?", t).Updates(upd).Error
+}
+
+// registered reports whether the register of chains holds the chain of
+// tenant. The register's head must be locked (so no registration is
+// appended meanwhile); the read locks what it reads, so that on MySQL it
+// sees the newest rows, not the transaction's snapshot. The register has
+// one record per chain, read through the (tenant_id, seq) key's prefix.
+func registered(db *gorm.DB, tenantID int64) (bool, error) {
+	var ids []int64
+	err := db.Model(&auditLogRow{}).Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).
+		Where("tenant_id = ? AND target_type = ? AND target_id = ?", audit.RegisterTenant, audit.TargetChain, strconv.FormatInt(tenantID, 10)).
+		Limit(1).Pluck("id", &ids).Error
+	return len(ids) > 0, err
+}
+
+// RegisterChain enters the chain of tenant, which must have a head, in the
+// register of chains, unless it is there already (audit seal --force, for
+// a chain written before the register was kept). It locks the register's
+// head, then the tenant's, as Append does.
+func (a *AuditLogs) RegisterChain(ctx context.Context, tenantID int64) error {
+	if tenantID == audit.RegisterTenant {
+		return fmt.Errorf("audit: tenant %d is the register of chains", tenantID)
+	}
+	now := sealNow()
+	return dbError(a.tx.InTx(ctx, func(ctx context.Context) error {
+		db := conn(ctx, a.db)
+		reg, _, err := a.lockHead(db, audit.RegisterTenant, now)
+		if err != nil {
+			return err
+		}
+		head, err := lockExistingHead(db, tenantID)
+		if err != nil {
+			return err
+		}
+		if head == nil {
+			return fmt.Errorf("tenant %d has no chain head to register", tenantID)
+		}
+		if again, err := registered(db, tenantID); err != nil || again {
+			return err
+		}
+		return a.appendTo(ctx, db, reg, []audit.Record{audit.RegisterRecord(tenantID, audit.OpChainRegister, now)}, now)
+	}), nil)
 }
 
 // chainTaken explains an insert that failed (err) while placing records
@@ -219,26 +320,36 @@ func (a *AuditLogs) insertEntries(ctx context.Context, db *gorm.DB, entries []au
 }
 
 // lockHead creates the tenant's head when it has none, sealed, and locks
-// it.
-func (a *AuditLogs) lockHead(db *gorm.DB, tenantID int64, now time.Time) (*auditHeadRow, error) {
+// it; fresh says the chain begins here: its head, as locked, is at seq 0,
+// which no committed head is (a head is created with the records that
+// move it). Not the insert's count of rows: MySQL counts a duplicate the
+// insert left alone as a row found.
+func (a *AuditLogs) lockHead(db *gorm.DB, tenantID int64, now time.Time) (head *auditHeadRow, fresh bool, err error) {
 	genesis := audit.Link{Hash: audit.Genesis}
-	fresh := auditHeadRow{TenantID: tenantID, Hash: audit.Genesis, AnchorHash: audit.Genesis, TrimmedAt: now, UpdatedAt: now,
+	row := auditHeadRow{TenantID: tenantID, Hash: audit.Genesis, AnchorHash: audit.Genesis, TrimmedAt: now, UpdatedAt: now,
 		Seal: a.sealer.Seal(tenantID, genesis, genesis, now), SealedAt: &now}
-	res := db.Clauses(clause.OnConflict{DoNothing: true}).Create(&fresh)
-	if res.Error != nil {
-		return nil, res.Error
+	if err := db.Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error; err != nil {
+		return nil, false, err
 	}
-	if res.RowsAffected == 1 {
-		// A tenant's first record; for a tenant that had records, the
-		// sign of its chain deleted whole (verify sees a whole chain).
-		a.log.Info().Int64("tenant", tenantID).Msg("audit: a chain begins")
-	}
-	head, err := lockExistingHead(db, tenantID)
+	head, err = lockExistingHead(db, tenantID)
 	if err == nil && head == nil {
 		// Deleted by hand between the insert and the lock.
 		err = gorm.ErrRecordNotFound
 	}
-	return head, err
+	if err != nil {
+		return nil, false, err
+	}
+	fresh = head.Seq == 0 && head.AnchorSeq == 0
+	if fresh {
+		// A tenant's first record (Append registers the chain, and logs
+		// a chain begun again at error level).
+		if tenantID == audit.RegisterTenant {
+			a.log.Info().Msg("audit: the register of chains begins")
+		} else {
+			a.log.Info().Int64("tenant", tenantID).Msg("audit: a chain begins")
+		}
+	}
+	return head, fresh, nil
 }
 
 // lockExistingHead locks the tenant's head row, nil when it has none.
@@ -294,14 +405,15 @@ func (a *AuditLogs) List(ctx context.Context, q audit.Query) ([]audit.Entry, int
 	return out, total, nil
 }
 
-// Tenants lists every tenant with a chain head or a record.
+// Tenants lists every tenant with a chain head or a record, but the
+// register of chains.
 func (a *AuditLogs) Tenants(ctx context.Context) ([]int64, error) {
 	var heads, logged []int64
 	db := conn(ctx, a.db)
-	if err := db.Model(&auditHeadRow{}).Pluck("tenant_id", &heads).Error; err != nil {
+	if err := db.Model(&auditHeadRow{}).Where("tenant_id <> ?", audit.RegisterTenant).Pluck("tenant_id", &heads).Error; err != nil {
 		return nil, dbError(err, nil)
 	}
-	if err := db.Model(&auditLogRow{}).Distinct("tenant_id").Pluck("tenant_id", &logged).Error; err != nil {
+	if err := db.Model(&auditLogRow{}).Where("tenant_id <> ?", audit.RegisterTenant).Distinct("tenant_id").Pluck("tenant_id", &logged).Error; err != nil {
 		return nil, dbError(err, nil)
 	}
 	all := append(heads, logged...)

@@ -149,10 +149,14 @@ type Broken struct {
 }
 
 func (b *Broken) Error() string {
-	if b.ID == 0 {
-		return fmt.Sprintf("tenant %d: audit chain broken after seq %d: %s", b.TenantID, b.Seq, b.Why)
+	who := fmt.Sprintf("tenant %d", b.TenantID)
+	if b.TenantID == RegisterTenant {
+		who = "register of chains"
 	}
-	return fmt.Sprintf("tenant %d: audit record id %d (seq %d): %s", b.TenantID, b.ID, b.Seq, b.Why)
+	if b.ID == 0 {
+		return fmt.Sprintf("%s: audit chain broken after seq %d: %s", who, b.Seq, b.Why)
+	}
+	return fmt.Sprintf("%s: audit record id %d (seq %d): %s", who, b.ID, b.Seq, b.Why)
 }
 
 // Verifier checks a tenant's entries, read in sequence order, against the

@@ -19,7 +19,8 @@ type Trail interface {
 	// List returns a tenant's records matching q, newest first, and how
 	// many match in all.
 	List(ctx context.Context, q Query) ([]Entry, int64, error)
-	// Tenants lists every tenant with a chain (a head or any record).
+	// Tenants lists every tenant with a chain (a head or any record), but
+	// the register of chains (RegisterTenant).
 	Tenants(ctx context.Context) ([]int64, error)
 	// Ends returns a tenant's anchor and head as its audit_heads row
 	// holds them (Found false, both Link{0, Genesis}, without a row).
@@ -39,6 +40,11 @@ type Trail interface {
 	// seal, once check accepts them; check runs in the transaction that
 	// holds the head (ctx carries it) and is given the ends as locked.
 	Reseal(ctx context.Context, tenantID int64, check func(ctx context.Context, cur ChainEnds) error) (ChainEnds, error)
+	// RegisterChain enters the chain of tenant, which has a head, in the
+	// register of chains (OpChainRegister), beginning the register when
+	// there is none, unless it is there already; in one transaction that
+	// holds the register's head and then the tenant's.
+	RegisterChain(ctx context.Context, tenantID int64) error
 }
 
 // Query filters a tenant's records; zero fields match all.
@@ -182,27 +188,69 @@ type VerifyResult struct {
 // ends it read must carry sealer's seal (see Sealer). The ends and the
 // records are read in one snapshot (Trail.Snapshot), so appends, trims
 // and changes of the head row meanwhile are not seen.
+//
+// First the register of chains is read and verified as a chain (reported
+// to each with TenantID RegisterTenant), with the tenants that have a
+// chain, in one snapshot; then each chain must be registered once, and
+// each registered tenant must still have its chain: a chain deleted whole
+// (its records and its head row), with --tenant or without, and a chain
+// begun again after that, are reported (see RegisterTenant).
 func Verify(ctx context.Context, trail Trail, sealer Sealer, tenant *int64, each func(VerifyResult)) error {
-	return eachChain(ctx, trail, tenant, func(t int64) (VerifyResult, error) {
-		r, err := verifyChain(ctx, trail, t)
+	var g *registry
+	var one VerifyResult
+	var oneErr error
+	var err error
+	if tenant != nil {
+		g, one, oneErr = verifyOne(ctx, trail, sealer, *tenant)
+		var b *Broken
+		if oneErr != nil && !errors.As(oneErr, &b) {
+			return oneErr
+		}
+		g.tenants = []int64{*tenant}
+		if *tenant == RegisterTenant {
+			// The register alone: verified above, reported below.
+			g.tenants, oneErr = nil, nil
+		}
+	} else if g, err = readRegistry(ctx, trail, sealer, nil); err != nil {
+		return err
+	}
+	var broken []error
+	switch {
+	case g.broken != nil:
+		broken = append(broken, g.broken)
+	case g.result.Found && each != nil:
+		each(g.result)
+	}
+	err = eachChain(g.tenants, func(t int64) (VerifyResult, error) {
+		r, err := one, oneErr
+		if tenant == nil {
+			r, err = verifyChain(ctx, trail, t)
+		}
 		if err == nil && r.Found {
 			if serr := sealer.Check(t, r.ChainEnds); serr != nil {
 				err = &Broken{TenantID: t, Seq: r.Head.Seq, Why: sealWhy(serr)}
 			}
 		}
+		if err == nil {
+			err = g.check(t, r)
+			if errors.Is(err, errUnregistered) {
+				err = &Broken{TenantID: t, Seq: r.Head.Seq, Why: g.unregisteredWhy()}
+			}
+		}
 		return r, err
 	}, each)
-}
-
-// eachChain runs check on the chain of tenant, or of every tenant when
-// tenant is nil, and gives each result to each (when set). A broken chain
-// (*Broken) does not stop it: the broken ones are returned together once
-// every chain is done. Another error stops it at once.
-func eachChain[R any](ctx context.Context, trail Trail, tenant *int64, check func(t int64) (R, error), each func(R)) error {
-	tenants, err := tenantsOf(ctx, trail, tenant)
-	if err != nil {
+	var b *Broken
+	if err != nil && !errors.As(err, &b) {
 		return err
 	}
+	return errors.Join(append(broken, err)...)
+}
+
+// eachChain runs check on the chain of each of tenants and gives each
+// result to each (when set). A broken chain (*Broken) does not stop it:
+// the broken ones are returned together once every chain is done. Another
+// error stops it at once.
+func eachChain[R any](tenants []int64, check func(t int64) (R, error), each func(R)) error {
 	var broken []error
 	for _, t := range tenants {
 		r, err := check(t)
@@ -219,14 +267,6 @@ func eachChain[R any](ctx context.Context, trail Trail, tenant *int64, check fun
 	return errors.Join(broken...)
 }
 
-// tenantsOf is tenant alone, or every tenant of trail when tenant is nil.
-func tenantsOf(ctx context.Context, trail Trail, tenant *int64) ([]int64, error) {
-	if tenant != nil {
-		return []int64{*tenant}, nil
-	}
-	return trail.Tenants(ctx)
-}
-
 // walkTries bounds Seal's walks of a chain that a trim shortens each time
 // before the seal.
 const walkTries = 3
@@ -239,14 +279,15 @@ func verifyChain(ctx context.Context, trail Trail, t int64) (VerifyResult, error
 	var r VerifyResult
 	err := trail.Snapshot(ctx, func(ctx context.Context) error {
 		var err error
-		r, err = walkChain(ctx, trail, t)
+		r, err = walkChain(ctx, trail, t, nil)
 		return err
 	})
 	return r, err
 }
 
-// walkChain is verifyChain inside its snapshot.
-func walkChain(ctx context.Context, trail Trail, t int64) (VerifyResult, error) {
+// walkChain is verifyChain inside its snapshot; visit, when set, is given
+// each record that follows the chain, and may fail it.
+func walkChain(ctx context.Context, trail Trail, t int64, visit func(Entry) error) (VerifyResult, error) {
 	ends, err := trail.Ends(ctx, t)
 	if err != nil {
 		return VerifyResult{}, err
@@ -264,7 +305,10 @@ func walkChain(ctx context.Context, trail Trail, t int64) (VerifyResult, error) 
 		case e.Seq > ends.Head.Seq:
 			return bad("is beyond the chain's head (seq %d): %s", ends.Head.Seq, beyondHead)
 		}
-		return v.Next(e)
+		if err := v.Next(e); err != nil || visit == nil {
+			return err
+		}
+		return visit(e)
 	})
 	if err != nil {
 		return VerifyResult{}, err
@@ -292,6 +336,9 @@ type SealResult struct {
 	VerifyResult
 	Was    error
 	Sealed bool
+	// Unregistered is a chain that verifies but is not in the register of
+	// chains, and Registered one that Seal (with force) entered in it.
+	Unregistered, Registered bool
 }
 
 // Seal verifies the chain of tenant, or of every tenant when tenant is
@@ -303,10 +350,60 @@ type SealResult struct {
 // gives the *Broken error Verify gives, all of them returned together once
 // every other chain is done. Records appended after the walk are checked
 // in the transaction that seals, which holds the head.
+//
+// The register of chains is sealed first, as a chain (reported with
+// TenantID RegisterTenant); then each chain that verifies and is not in
+// the register (written before it was kept, or the register lost) is
+// reported Unregistered, and with force entered in it (beginning the
+// register when there is none). A chain the register shows deleted whole,
+// or begun again after that, is broken as Verify says, and never sealed
+// nor registered: that evidence stays.
 func Seal(ctx context.Context, trail Trail, sealer Sealer, tenant *int64, force bool, each func(SealResult)) error {
-	return eachChain(ctx, trail, tenant, func(t int64) (SealResult, error) {
-		return sealChain(ctx, trail, sealer, t, force)
+	var broken []error
+	reg, err := sealChain(ctx, trail, sealer, RegisterTenant, force)
+	var b *Broken
+	switch {
+	case errors.As(err, &b):
+		broken = append(broken, err)
+	case err != nil:
+		return err
+	case reg.Found && each != nil:
+		each(reg)
+	}
+	g, err := readRegistry(ctx, trail, sealer, tenant)
+	if err != nil {
+		return err
+	}
+	if g.broken != nil && len(broken) == 0 {
+		broken = append(broken, g.broken)
+	}
+	err = eachChain(g.tenants, func(t int64) (SealResult, error) {
+		if b := g.begunAgain(t); b != nil {
+			return SealResult{}, b
+		}
+		r, err := sealChain(ctx, trail, sealer, t, force)
+		if err != nil {
+			return r, err
+		}
+		switch err := g.check(t, r.VerifyResult); {
+		case errors.Is(err, errUnregistered):
+			r.Unregistered = true
+			if !force {
+				break
+			}
+			if err := trail.RegisterChain(ctx, t); err != nil {
+				return r, err
+			}
+			r.Registered = true
+		case err != nil:
+			return r, err
+		}
+		return r, nil
 	}, each)
+	if err != nil && !errors.As(err, &b) {
+		return err
+	}
+	return errors.Join(append(broken, err)...)
 }
 
 // sealChain is Seal of one tenant's chain: walked again when a trim moved
@@ -403,6 +500,11 @@ func eachEntry(ctx context.Context, trail Trail, t, after int64, each func(Entry
 
 // String describes a verified chain in one line, with the ends trusted.
 func (r VerifyResult) String() string {
+	if r.TenantID == RegisterTenant {
+		return fmt.Sprintf("register of chains: %d chains registered (seq %d to %d); trusted head seq %d hash %s moved at %s; ends sealed since %s",
+			r.Checked, r.Anchor.Seq+1, r.Head.Seq, r.Head.Seq, r.Head.Hash, r.HeadAt.UTC().Format(time.RFC3339Nano),
+			r.SealedAt.UTC().Format(time.RFC3339Nano))
+	}
 	if !r.Found {
 		return fmt.Sprintf("tenant %d: no records, no head", r.TenantID)
 	}

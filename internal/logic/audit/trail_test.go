@@ -90,7 +90,25 @@ type verifyTrail struct {
 	rows  []Entry
 }
 
-func (v *verifyTrail) Ends(context.Context, int64) (ChainEnds, error) {
+// testRegister is the register of chains of the fake trails, sealed:
+// tenants 4, 5 and 6 registered.
+var testRegister = func() *verifyTrail {
+	at := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	var recs []Record
+	for _, t := range []int64{4, 5, 6} {
+		recs = append(recs, RegisterRecord(t, OpChainBegin, at))
+	}
+	rows, head := Chain(RegisterTenant, Link{Hash: Genesis}, recs)
+	for i := range rows {
+		rows[i].ID = int64(900 + i)
+	}
+	return &verifyTrail{ends: sealEnds(RegisterTenant, ChainEnds{Found: true, Anchor: Link{Hash: Genesis}, Head: head}), rows: rows}
+}()
+
+func (v *verifyTrail) Ends(ctx context.Context, t int64) (ChainEnds, error) {
+	if t == RegisterTenant && v != testRegister {
+		return testRegister.Ends(ctx, t)
+	}
 	v.calls++
 	if v.moved != nil && v.calls > 1 {
 		return *v.moved, nil
@@ -103,7 +121,10 @@ func (v *verifyTrail) Snapshot(ctx context.Context, fn func(context.Context) err
 	return fn(ctx)
 }
 
-func (v *verifyTrail) Entries(_ context.Context, _, after int64, limit int) ([]Entry, error) {
+func (v *verifyTrail) Entries(ctx context.Context, t, after int64, limit int) ([]Entry, error) {
+	if t == RegisterTenant && v != testRegister {
+		return testRegister.Entries(ctx, t, after, limit)
+	}
 	rows := slices.Clone(v.rows)
 	// Rows that share a seq come in id order here; a database without
 	// the unique key gives them in any order.

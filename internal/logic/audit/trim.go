@@ -99,6 +99,17 @@ func (t *Trimmer) Round(ctx context.Context) (int64, error) {
 		t.log.Info().Int64("tenant", tenant).Int64("head_seq", ends.Head.Seq).Str("head_hash", ends.Head.Hash).
 			Int64("anchor_seq", ends.Anchor.Seq).Str("anchor_hash", ends.Anchor.Hash).Msg("audit: chain ends")
 	}
+	// And the register's (never trimmed): a chain deleted whole with its
+	// registration, behind the register's earlier ends put back, shows as
+	// a register head lower than this copy.
+	ends, err := t.trail.Ends(ctx, RegisterTenant)
+	if err != nil {
+		return total, err
+	}
+	if ends.Found {
+		t.log.Info().Int64("tenant", RegisterTenant).Int64("head_seq", ends.Head.Seq).Str("head_hash", ends.Head.Hash).
+			Msg("audit: register of chains ends")
+	}
 	return total, errors.Join(broken...)
 }
 
