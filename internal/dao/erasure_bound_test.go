@@ -132,7 +132,8 @@ func TestErasureFromBefore0016GetsItsBoundOnce(t *testing.T) {
 // Names are matched byte for byte: MariaDB's collation takes "jose nunez"
 // for José Núñez and ignores trailing spaces, and an erasure of one would
 // delete the other's conversations. ExternalNames lists every spelling
-// stored, also those the collation deems equal.
+// stored, also those the collation deems equal, and the speakers' keys
+// (each of these speakers is keyed "cust"), which are labels too.
 func TestExternalNamesAreMatchedExactly(t *testing.T) {
 	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := context.Background()
@@ -149,7 +150,7 @@ func TestExternalNamesAreMatchedExactly(t *testing.T) {
 			t.Fatal(err)
 		}
 		slices.Sort(all)
-		want := slices.Clone(spellings)
+		want := append(slices.Clone(spellings), "cust")
 		slices.Sort(want)
 		if !slices.Equal(all, want) {
 			t.Fatalf("ExternalNames = %q, want every spelling %q", all, want)
@@ -169,6 +170,9 @@ func TestExternalNamesAreMatchedExactly(t *testing.T) {
 		}
 		if _, n, err := p.ErasureScope(ctx, 7, []string{"jose nunez", "JOSE NUNEZ"}); err != nil || n != 2 {
 			t.Fatalf("scope of two spellings: %d, %v; want 2", n, err)
+		}
+		if n, err := p.CountExternalConversations(ctx, 7, []string{"cust"}, math.MaxInt64); err != nil || n != int64(len(spellings)) {
+			t.Fatalf("count of the key cust: %d, %v; want every outside speaker's %d", n, err, len(spellings))
 		}
 		if _, n, err := p.ErasureScope(ctx, 7, nil); err != nil || n != 0 {
 			t.Fatalf("scope of no name: %d, %v; want 0", n, err)

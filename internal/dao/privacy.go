@@ -305,20 +305,23 @@ func (p *Privacy) User(ctx context.Context, tenantID, id int64) (*model.User, er
 	return u, err
 }
 
-// externalMatch is the participants who are not users named one of names,
-// byte for byte, in the tenant's conversations up to id upTo (an id, or an
-// expression such as gorm.Expr). MySQL's collation would also match other
-// cases and accents, and ignore trailing spaces: an erasure of "jose nunez"
-// would delete José Núñez's conversations (see exactly).
+// externalMatch is the participants who are not users named, or keyed,
+// one of names, byte for byte, in the tenant's conversations up to id upTo
+// (an id, or an expression such as gorm.Expr). MySQL's collation would
+// also match other cases and accents, and ignore trailing spaces: an
+// erasure of "jose nunez" would delete José Núñez's conversations (see
+// exactly); speaker keys are binary.
 func (p *Privacy) externalMatch(tenantID int64, names []string, upTo any) (string, []any) {
 	match, args := exactly(p.db, "name", "IN", names)
-	return "tenant_id = ? AND user_id IS NULL AND conversation_id <= ? AND " + match, append([]any{tenantID, upTo}, args...)
+	return "tenant_id = ? AND user_id IS NULL AND conversation_id <= ? AND ((" + match + ") OR speaker_key IN ?)",
+		append(append([]any{tenantID, upTo}, args...), names)
 }
 
-// ExternalNames lists the distinct names, byte for byte, of the tenant's
-// speakers who are not users, for which keep holds: the names a person may
-// have been stored under (a phone written with spaces, an email in
-// capitals), which the erasure and lookup then match.
+// ExternalNames lists the distinct names and speaker keys, byte for byte,
+// of the tenant's speakers who are not users, for which keep holds: the
+// labels a person may have been stored under (a phone written with spaces,
+// an email in capitals, a call centre's key that is the caller's number),
+// which the erasure and lookup then match.
 func (p *Privacy) ExternalNames(ctx context.Context, tenantID int64, keep func(name string) bool) ([]string, error) {
 	col := "name"
 	if p.db.Name() == "mysql" {
@@ -326,7 +329,8 @@ func (p *Privacy) ExternalNames(ctx context.Context, tenantID int64, keep func(n
 		// names that differ only in case or accents.
 		col = "CAST(name AS BINARY)"
 	}
-	rows, err := conn(ctx, p.db).Raw("SELECT DISTINCT "+col+" FROM participants WHERE tenant_id = ? AND user_id IS NULL", tenantID).Rows()
+	rows, err := conn(ctx, p.db).Raw("SELECT DISTINCT "+col+" FROM participants WHERE tenant_id = ? AND user_id IS NULL "+
+		"UNION SELECT DISTINCT speaker_key FROM participants WHERE tenant_id = ? AND user_id IS NULL", tenantID, tenantID).Rows()
 	if err != nil {
 		return nil, dbError(err, nil)
 	}

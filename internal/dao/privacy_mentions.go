@@ -297,9 +297,9 @@ func walkJSON(v any, fn func(string) string) any {
 // then writes a version above it) and tells every instance's indexer that
 // the transcript it may keep is stale; its re-indexing is queued. A
 // conversation where a speaker who is not a user is the person (speaks
-// holds for their name, read under that lock) is left as it is: it is
-// theirs to delete, and its speaker's name is how the erasure finds it
-// again. It returns how many conversations had a mention.
+// holds for their name or speaker key, read under that lock) is left as it
+// is: it is theirs to delete, and its speaker's label is how the erasure
+// finds it again. It returns how many conversations had a mention.
 func (p *Privacy) RedactConversations(ctx context.Context, tenantID int64, ids []int64, spans func(string) [][2]int, speaks func(name string) bool) (int, error) {
 	if len(ids) == 0 {
 		return 0, nil
@@ -369,7 +369,7 @@ func (p *Privacy) RedactConversations(ctx context.Context, tenantID int64, ids [
 }
 
 // spokenIn are the conversations of ids where a speaker who is not a user
-// has a name for which speaks holds.
+// has a name or a speaker key for which speaks holds.
 func spokenIn(db *gorm.DB, tenantID int64, ids []int64, speaks func(string) bool) (map[int64]bool, error) {
 	if speaks == nil {
 		return nil, nil
@@ -377,14 +377,15 @@ func spokenIn(db *gorm.DB, tenantID int64, ids []int64, speaks func(string) bool
 	var names []struct {
 		ConversationID int64
 		Name           string
+		SpeakerKey     string
 	}
-	if err := db.Raw("SELECT conversation_id, name FROM participants WHERE tenant_id = ? AND conversation_id IN ? AND user_id IS NULL AND name <> ''",
+	if err := db.Raw("SELECT conversation_id, name, speaker_key FROM participants WHERE tenant_id = ? AND conversation_id IN ? AND user_id IS NULL",
 		tenantID, ids).Scan(&names).Error; err != nil {
 		return nil, err
 	}
 	spoken := map[int64]bool{}
 	for _, n := range names {
-		if speaks(n.Name) {
+		if speaks(n.Name) || speaks(n.SpeakerKey) {
 			spoken[n.ConversationID] = true
 		}
 	}

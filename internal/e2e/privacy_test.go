@@ -567,6 +567,19 @@ func TestErasureFindsEveryWayTheIdentifierWasWritten(t *testing.T) {
 	address := "zhang.san." + tag + "@example.com"
 	emailCalls := calls(" Zhang.San."+tag+"@Example.COM ", address, "Zhang San <"+address+">")
 	others := calls("+861380014"+d, "zhang.sän."+tag+"@example.com", "订单 1380013"+d+"1", "Li <x"+address+">")
+	// A call centre keys the caller by their number and names them only
+	// "客户": the key is their label too.
+	keyed := func(key string) int64 {
+		id := p.create("pii-keyed-"+tag+"-"+key, f.Reps[0].ID, time.Date(2025, 5, 2, 2, 0, 0, 0, time.UTC), 60_000, func(r *openv1.CreateConversationRequest) {
+			r.Participants[1].SpeakerKey, r.Participants[1].Name = key, "客户"
+		})
+		if _, err := p.put(id, []*openv1.Sentence{sentence(0, "rep", "hello"), sentence(1, key, "my number is the one you called")}, 10); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	phoneCalls = append(phoneCalls, keyed("+86 138 0013 "+d))
+	others = append(others, keyed("+86 138 0014 "+d))
 
 	if h := lookup(t, s, admin, map[string]any{"phone": "+8613800 13" + d}); h.ExternalConversations != int64(len(phoneCalls)) {
 		t.Fatalf("lookup by phone found %d conversations, want the %d spellings'", h.ExternalConversations, len(phoneCalls))

@@ -142,3 +142,35 @@ func TestErasureDeletesAConversationThePersonJoinedWhileItRead(t *testing.T) {
 		t.Fatalf("conversation %d: %d rows (%v), want it deleted", old, n, err)
 	}
 }
+
+// A call centre may key an outside speaker by the caller's number and name
+// them only "客户": the key is the person's label too. The lookup counts
+// the conversation and the sentences spoken under that key, and the
+// erasure deletes it; a speaker keyed otherwise is left.
+func TestErasureTakesASpeakerKeyedByTheIdentifierForThePerson(t *testing.T) {
+	const key = "+86 138 0013 8000"
+	s := newScoped(t, "Guest Ma", 1, 1, 5, 50)
+	keyed := call(t, s.db, s.tenant, "keyed", "Rep's guest")
+	speaks(t, s.db, s.tenant, keyed, key, "客户")
+	writeTranscript(t, s.db, keyed, key, speakerWords)
+	other := call(t, s.db, s.tenant, "other", "客户")
+	subject := privacy.Subject{Phone: "138-0013-8000"}
+	h, err := s.service.Lookup(s.admin, subject)
+	if err != nil || h.Conversations != 1 || h.SentencesSpoken != 1 {
+		t.Fatalf("lookup: %+v %v; want the keyed speaker's conversation and sentence", h, err)
+	}
+	e, err := s.service.StartErasure(s.admin, subject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.run(t)
+	if job := s.job(t, e.ID); job.Status != model.ErasureDone || job.ConversationsDeleted != 1 {
+		t.Fatalf("job %s, %d deleted; want done with the keyed speaker's conversation deleted", job.Status, job.ConversationsDeleted)
+	}
+	for id, want := range map[int64]int64{keyed: 0, other: 1} {
+		var n int64
+		if err := s.db.Model(&model.Conversation{}).Where("id = ?", id).Count(&n).Error; err != nil || n != want {
+			t.Errorf("conversation %d: %d rows (%v), want %d", id, n, err, want)
+		}
+	}
+}
