@@ -86,14 +86,22 @@ type Revocations struct {
 	revision, revisionID int64
 	polled               time.Time // when the last successful poll began; zero before the first
 	pruned               time.Time
-	// fresh is when the last successful poll began by the process's own
-	// (monotonic) clock, and staleAfter how long Check trusts it: polling
-	// (Start) that has not succeeded for longer may have missed a
-	// revocation made on another instance, so every token is refused as
-	// the store being unavailable, never taken as unrevoked. Zero without
-	// Start: a process that does not poll has no other instance.
+	// fresh is when the last read of the store that answered began, by
+	// the process's own (monotonic) clock, and staleAfter how long Check
+	// trusts it: polling (Start) whose reads have not been answered for
+	// longer may have missed a revocation made on another instance, so
+	// every token is refused as the store being unavailable, never taken
+	// as unrevoked. A poll with much to read (a large department moved)
+	// keeps it fresh with each batch it reads, and keeps each batch it
+	// read when it is cut short. Zero without Start: a process that does
+	// not poll has no other instance.
 	fresh      time.Time
 	staleAfter time.Duration
+	// oldFrom is when the last read of the raises of older releases by
+	// time that was answered began (readOld); oldFailing, whether the
+	// last one was not.
+	oldFrom    time.Time
+	oldFailing bool
 
 	stop chan struct{}
 	done chan struct{}
@@ -126,6 +134,11 @@ const pollOverlap = 10 * time.Second
 // pollBatch bounds the rows of one read by revision; a poll reads batches
 // until one is short.
 const pollBatch = 1000
+
+// compatLag bounds how far back the read of raises by older releases
+// (Poll) reaches after polls failed: polls cut short again and again would
+// otherwise read an ever longer window.
+const compatLag = 30 * time.Second
 
 // RevocationOptions tune Revocations.
 type RevocationOptions struct {
@@ -329,22 +342,25 @@ func (r *Revocations) apply(rows []model.TokenVersion) {
 // still in a grace, by time: later raises have a higher revision, and the
 // next poll reads them.
 func (r *Revocations) Poll(ctx context.Context) error {
-	now, began := r.now(), time.Now()
+	now := r.now()
 	r.mu.RLock()
 	revision, revisionID, polled := r.revision, r.revisionID, r.polled
 	r.mu.RUnlock()
-	var rows []model.TokenVersion
-	var err error
 	if polled.IsZero() {
-		if revision, err = r.repo.Revision(ctx); err != nil {
+		began := time.Now()
+		revision, err := r.repo.Revision(ctx)
+		if err != nil {
 			return err
 		}
-		revisionID = math.MaxInt64
-		if rows, err = r.repo.ChangedSince(ctx, now.Add(-r.keep-pollOverlap)); err != nil {
+		r.answered(began)
+		rows, err := r.repo.ChangedSince(ctx, now.Add(-r.keep-pollOverlap))
+		if err != nil {
 			return err
 		}
+		r.apply(rows)
+		r.read(revision, math.MaxInt64, began)
 	} else {
-		if rows, revision, revisionID, err = r.raisedAfter(ctx, revision, revisionID); err != nil {
+		if err := r.raisedAfter(ctx, revision, revisionID); err != nil {
 			return err
 		}
 		// A release before migration 0025, still running during a rolling
@@ -352,20 +368,14 @@ func (r *Revocations) Poll(ctx context.Context) error {
 		// the row had), so they are read by time too, as that release
 		// reads them; the raises of this release count once either way.
 		// This read can go once no release before 0025 may run beside
-		// this one.
-		old, err := r.repo.ChangedSince(ctx, polled.Add(-pollOverlap))
-		if err != nil {
-			return err
-		}
-		rows = append(rows, old...)
+		// this one. It takes at most an interval: a window that holds a
+		// raise of many subjects (all read by revision already) may take
+		// longer, and is read again, up to compatLag back, by the next.
+		r.readOld(ctx, now)
 	}
-	r.apply(rows)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if revision > r.revision || (revision == r.revision && revisionID > r.revisionID) {
-		r.revision, r.revisionID = revision, revisionID
-	}
-	r.polled, r.fresh = now, began
+	r.polled = now
 	// Raises read longer ago than every token's lifetime concern no token
 	// any more.
 	if now.Sub(r.pruned) >= time.Minute {
@@ -380,26 +390,82 @@ func (r *Revocations) Poll(ctx context.Context) error {
 }
 
 // raisedAfter reads every version raised after the row afterID of
-// revision, in batches, and returns them with the revision and the row of
-// the last one read. A batch may end within the rows of one revision (a
-// raise of many subjects): the next goes on from the row after.
-func (r *Revocations) raisedAfter(ctx context.Context, revision, afterID int64) ([]model.TokenVersion, int64, int64, error) {
-	var rows []model.TokenVersion
+// revision, in batches, each applied and its end kept as it is read: a
+// poll cut short goes on from there next time. A batch may end within the
+// rows of one revision (a raise of many subjects): the next goes on from
+// the row after.
+func (r *Revocations) raisedAfter(ctx context.Context, revision, afterID int64) error {
 	for {
+		began := time.Now()
 		batch, err := r.repo.RaisedAfter(ctx, revision, afterID, pollBatch)
 		if err != nil {
-			return nil, 0, 0, err
+			return err
 		}
-		rows = append(rows, batch...)
+		r.apply(batch)
 		if len(batch) > 0 {
 			last := batch[len(batch)-1]
 			revision, afterID = last.Revision, last.ID
 		}
+		r.read(revision, afterID, began)
 		if len(batch) < pollBatch {
-			return rows, revision, afterID, nil
+			return nil
 		}
 	}
 }
+
+// read keeps where the reading by revision stands, at the row afterID of
+// revision, and that the store answered a read begun at began.
+func (r *Revocations) read(revision, afterID int64, began time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if revision > r.revision || (revision == r.revision && afterID > r.revisionID) {
+		r.revision, r.revisionID = revision, afterID
+	}
+	r.fresh = later(r.fresh, began)
+}
+
+// readOld reads the raises of older releases by time (Poll), from where
+// the last such read that was answered began, within an interval.
+func (r *Revocations) readOld(ctx context.Context, now time.Time) {
+	r.mu.RLock()
+	from := r.oldFrom
+	r.mu.RUnlock()
+	ctx, cancel := context.WithTimeout(ctx, r.interval)
+	defer cancel()
+	began := time.Now()
+	old, err := r.repo.ChangedSince(ctx, later(from, now.Add(-compatLag)).Add(-pollOverlap))
+	if err != nil {
+		if !r.oldFailing {
+			r.log.Warn().Err(err).Msg("reading token versions by time (raises of releases before migration 0025) took too long; read again from there")
+		}
+		r.oldFailing = true
+		return
+	}
+	r.oldFailing = false
+	r.apply(old)
+	r.answered(began)
+	r.mu.Lock()
+	r.oldFrom = now
+	r.mu.Unlock()
+}
+
+// later is the later of a and b.
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// answered keeps that the store answered a read begun at began.
+func (r *Revocations) answered(began time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.fresh = later(r.fresh, began)
+}
+
+// firstPollWithin bounds the first poll once Start's has failed.
+const firstPollWithin = 30 * time.Second
 
 // Start reads the recent versions, then polls every interval until Stop.
 func (r *Revocations) Start(ctx context.Context) {
@@ -422,7 +488,16 @@ func (r *Revocations) Start(ctx context.Context) {
 				return
 			case <-t.C:
 			}
-			pctx, cancel := context.WithTimeout(ctx, r.interval*4)
+			// The first read (Start's failed) reads the raises within the
+			// longest token lifetime by time: a large department moved
+			// meanwhile makes it long.
+			within := r.interval * 4
+			r.mu.RLock()
+			if r.polled.IsZero() {
+				within = firstPollWithin
+			}
+			r.mu.RUnlock()
+			pctx, cancel := context.WithTimeout(ctx, within)
 			err := r.Poll(pctx)
 			cancel()
 			switch {

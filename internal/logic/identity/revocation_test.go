@@ -830,3 +830,64 @@ func TestAnInstanceThatCannotPollRefusesTokensPastTheBound(t *testing.T) {
 		t.Fatalf("an instance that does not poll: %v", err)
 	}
 }
+
+// slowPages is a token version store whose reads by revision take a
+// fixed time each (a round trip and the rows), as a database's do.
+type slowPages struct {
+	identity.TokenVersionRepo
+	each time.Duration
+}
+
+func (s *slowPages) RaisedAfter(ctx context.Context, revision, afterID int64, limit int) ([]model.TokenVersion, error) {
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-time.After(s.each):
+	}
+	return s.TokenVersionRepo.RaisedAfter(ctx, revision, afterID, limit)
+}
+
+// A backlog of raises longer to read than one poll may take (a large
+// department moved in another tenant) is read across polls, each going on
+// from where the last was cut short, and the store answering each batch
+// keeps the instance fresh: an unrelated token is never refused as the
+// store being unavailable, and the last member moved is refused once the
+// backlog is read.
+func TestABacklogLongerThanOnePollIsReadAcrossPolls(t *testing.T) {
+	w := newOrgWorld(t)
+	ctx := context.Background()
+	pair := w.session(t, w.reps[0])
+	// A poll may take 800 ms, a batch of 1,000 takes 300 ms and more
+	// (about 200 ms of it the embedded store's under the race detector):
+	// the 5,500 raises below take several polls.
+	store := &slowPages{TokenVersionRepo: w.versions, each: 300 * time.Millisecond}
+	r := identity.NewRevocations(store, identity.RevocationOptions{Keep: 2 * time.Hour, Now: w.clock.Now,
+		Interval: 200 * time.Millisecond, StaleAfter: 3 * time.Second})
+	r.Start(ctx)
+	t.Cleanup(r.Stop)
+	ids := make([]int64, 5500)
+	for i := range ids {
+		ids[i] = 1_000_000 + int64(i)
+	}
+	last, err := w.tokens.IssueAccess(&model.User{ID: ids[len(ids)-1], TenantID: w.other.ID, Role: model.RoleRep}, "", "standard", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.versions.BumpMany(ctx, model.TokenVersionUser, w.other.ID, ids, identity.RevokedDepartment, w.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for w.check(t, r, last) == nil {
+		if err := w.check(t, r, pair.AccessToken); err != nil {
+			t.Fatalf("an unrelated token refused while the backlog is read: %v", err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the last member moved is still taken 20 s after the move: the backlog is never read")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	wantRevoked(t, w.check(t, r, last), "department")
+	if err := w.check(t, r, pair.AccessToken); err != nil {
+		t.Fatalf("an unrelated token after the backlog: %v", err)
+	}
+}
