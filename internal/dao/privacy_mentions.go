@@ -69,25 +69,26 @@ func (p *Privacy) FindMentions(ctx context.Context, tenantID, after, upTo int64,
 			hit[c.ID] = true
 		}
 	}
-	read, full := 0, int64(0)
-	err = readParts(db, tenantID, ids, func(cid, _ int64, run []storedSentence) error {
-		if full != 0 && cid != full {
-			return errBatchFull
+	// One conversation's transcript at a time: a result set closed early
+	// is still sent whole by MySQL (its driver reads the rest to discard
+	// it), so the batch stops between queries.
+	read := 0
+	for i, id := range ids {
+		err = readParts(db, tenantID, []int64{id}, func(cid, _ int64, run []storedSentence) error {
+			text, _ := joinRun(run)
+			read += len(text)
+			if !hit[cid] {
+				hit[cid] = in(text)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, 0, dbError(err, nil)
 		}
-		text, _ := joinRun(run)
-		if read += len(text); read >= mentionBatchBytes {
-			full = cid
+		if read >= mentionBatchBytes {
+			ids = ids[:i+1]
+			break
 		}
-		if !hit[cid] {
-			hit[cid] = in(text)
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, errBatchFull) {
-		return nil, 0, dbError(err, nil)
-	}
-	if full != 0 {
-		ids = ids[:slices.Index(ids, full)+1]
 	}
 	texts := func(q string) error {
 		rows, err := db.Raw(q, tenantID, ids).Rows()
@@ -122,9 +123,6 @@ func (p *Privacy) FindMentions(ctx context.Context, tenantID, after, upTo int64,
 	}
 	return found, ids[len(ids)-1], nil
 }
-
-// errBatchFull ends a reading of transcript parts at mentionBatchBytes.
-var errBatchFull = errors.New("the batch holds as much text as it may")
 
 // joinRun is the text of a run of sentences, one line each, and where
 // each sentence's text begins in it.

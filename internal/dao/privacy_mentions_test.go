@@ -3,6 +3,7 @@ package dao_test
 import (
 	"context"
 	"encoding/json"
+	"math/rand/v2"
 	"regexp"
 	"slices"
 	"strings"
@@ -369,4 +370,75 @@ func TestMentionsAreNotRewrittenWhereThePersonSpeaks(t *testing.T) {
 			t.Fatalf("%d search jobs (%v), want one for each conversation whose version went up", jobs, err)
 		}
 	})
+}
+
+// A batch that reaches its bound of transcript text stops reading there on
+// MySQL too: a result set closed early is sent whole by the server (its
+// driver reads the rest to discard it), so the transcripts are read one
+// conversation at a time. Ten conversations of about 3 MB, a bound of
+// 1 MB: the batch ends after the first, and the server sends about that.
+func TestAMentionBatchStopsReadingAtItsBoundOnMariaDB(t *testing.T) {
+	db := daotest.OpenMariaDB(t)
+	sqlDB, err := db.DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	rnd := rand.New(rand.NewPCG(1, 2))
+	word := func() string {
+		b := make([]byte, 1500)
+		for i := range b {
+			b[i] = byte('a' + rnd.IntN(26))
+		}
+		return string(b)
+	}
+	var last int64
+	for range 10 {
+		id := speakerCall(t, db, 7, "Guest", 0)
+		var c model.Conversation
+		if err := db.First(&c, id).Error; err != nil {
+			t.Fatal(err)
+		}
+		sentences := make([]model.Sentence, 2000)
+		for i := range sentences {
+			sentences[i] = model.Sentence{Seq: i, SpeakerKey: "cust", EndMS: int64(i), Text: word()}
+		}
+		parts, err := dao.TranscriptParts(c, sentences)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range parts {
+			if err := db.Create(&parts[i]).Error; err != nil {
+				t.Fatal(err)
+			}
+		}
+		last = id
+	}
+	dao.SetMentionBatchBytes(t, 1<<20)
+	sqlDB.SetMaxOpenConns(1) // one session: its Bytes_sent is the reading's
+	sent := func() int64 {
+		var name string
+		var v int64
+		if err := sqlDB.QueryRowContext(ctx, "SHOW SESSION STATUS LIKE 'Bytes_sent'").Scan(&name, &v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	before := sent()
+	start := time.Now()
+	_, got, err := dao.NewPrivacy(db).FindMentions(ctx, 7, 0, last, 100, time.Time{}, func(s string) [][2]int {
+		if i := strings.Index(s, "zzzzzzzzzz"); i >= 0 {
+			return [][2]int{{i, i + 10}}
+		}
+		return nil
+	})
+	took := time.Since(start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := sent() - before
+	t.Logf("batch ended at conversation %d (of up to %d); %d bytes sent by the server in %v", got, last, read, took)
+	if read > 8<<20 {
+		t.Fatalf("a batch bounded at 1 MB of text that ended after one ~3 MB conversation read %d MB from the server", read>>20)
+	}
 }

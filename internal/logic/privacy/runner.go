@@ -706,6 +706,9 @@ func (r *Runner) redactMentions(ctx context.Context, e *model.Erasure, upTo int6
 			}); err != nil {
 				return err
 			}
+			// The reading stands there now: a second round of the job
+			// (a recount that found more) goes on from it.
+			e.MentionsAfter = max(e.MentionsAfter, last)
 			redacted += n
 		}
 		for after := int64(0); ; {

@@ -174,3 +174,40 @@ func TestErasureTakesASpeakerKeyedByTheIdentifierForThePerson(t *testing.T) {
 		}
 	}
 }
+
+// fullReads counts the readings of the whole tenant's text (from its
+// first conversation, not by change).
+type fullReads struct {
+	*speakerJoinsWhileRead
+	full int
+}
+
+func (f *fullReads) FindMentions(ctx context.Context, tenantID, after, upTo int64, limit int, since time.Time, spans func(string) [][2]int) ([]int64, int64, error) {
+	if after == 0 && since.IsZero() {
+		f.full++
+	}
+	return f.speakerJoinsWhileRead.FindMentions(ctx, tenantID, after, upTo, limit, since, spans)
+}
+
+// A second round of a job (its recount after the reading found a
+// conversation the person joined) reads on from where the reading stood,
+// not the whole tenant's text again.
+func TestASecondRoundOfAnErasureReadsOnFromWhereItStood(t *testing.T) {
+	c := pendingMention(t)
+	ctx := context.Background()
+	var old int64
+	if err := c.db.Model(&model.Conversation{}).Where("tenant_id = ? AND origin_conversation_id = ?", c.tenant, "c0").Pluck("id", &old).Error; err != nil || old == 0 {
+		t.Fatal(old, err)
+	}
+	repo := &fullReads{speakerJoinsWhileRead: &speakerJoinsWhileRead{Privacy: c.repo, t: t, db: c.db, tenant: c.tenant, call: old}}
+	r := privacy.NewRunner(repo, c.deleter, noRevoker{}, c.tx, privacy.RunnerOptions{Lease: time.Minute, IndexPoll: 20 * time.Millisecond, ConfirmOver: 10}, zerolog.Nop())
+	if worked, err := r.RunOnce(ctx); !worked || err != nil {
+		t.Fatalf("run: %v %v", worked, err)
+	}
+	if e, err := c.repo.GetErasure(ctx, c.tenant, c.job.ID); err != nil || e.ConversationsDeleted != 1 {
+		t.Fatalf("job %+v %v; want the conversation the person joined deleted, in a second round", e, err)
+	}
+	if repo.full != 1 {
+		t.Fatalf("the tenant's text was read from its first conversation %d times in one run; want once", repo.full)
+	}
+}
