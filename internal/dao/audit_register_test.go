@@ -236,3 +236,46 @@ func TestAuditSealRegistersChainsWrittenBeforeTheRegister(t *testing.T) {
 		}
 	})
 }
+
+// A tenant's chain deleted together with the register of chains (four
+// DELETEs, no key) fails `audit verify --tenant` of that tenant too: the
+// register then does not hold the chains that exist, so it cannot vouch
+// that the tenant never had one; nor once the service has begun a new
+// register with the next new tenant's first record.
+func TestAuditVerifyOfATenantFailsWhenTheRegisterIsDeletedToo(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		trail := dao.NewAuditLogs(db, chainSealer, zerolog.Nop())
+		t0 := time.Now().Add(-time.Hour)
+		var recs []auditlog.Record
+		for i := range 5 {
+			recs = append(recs, auditRecord(7, i, t0), auditRecord(8, i, t0))
+		}
+		if err := trail.Append(ctx, recs); err != nil {
+			t.Fatal(err)
+		}
+		seven, nine := int64(7), int64(9)
+		if _, err := verifyTenants(ctx, trail, &seven); err != nil {
+			t.Fatalf("before: %v", err)
+		}
+		wipeChain(t, db, 7)
+		wipeChain(t, db, auditlog.RegisterTenant)
+		if _, err := verifyTenants(ctx, trail, nil); err == nil {
+			t.Fatal("every chain: passes with the register gone")
+		}
+		if _, err := verifyTenants(ctx, trail, &seven); err == nil {
+			t.Error("audit verify --tenant 7 passes after tenant 7's chain and the register were deleted")
+		}
+		if err := trail.Append(ctx, []auditlog.Record{auditRecord(9, 1, time.Now())}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := verifyTenants(ctx, trail, &seven); err == nil {
+			t.Error("audit verify --tenant 7 passes once the service began a new register")
+		}
+		// The new tenant's own chain is whole, but the register still
+		// cannot vouch for the others.
+		if _, err := verifyTenants(ctx, trail, &nine); err == nil {
+			t.Error("audit verify --tenant 9 passes with chains the register does not hold")
+		}
+	})
+}

@@ -185,6 +185,35 @@ func verifyOne(ctx context.Context, trail Trail, sealer Sealer, t int64) (*regis
 	return g, r, broken
 }
 
+// holdsAll marks the register broken when a chain other than tenant's
+// exists that it does not hold: the register was deleted whole (or begun
+// again after that), or the chains were written before it (audit seal
+// --force registers them). Verify of one tenant cannot otherwise tell
+// that tenant's chain deleted together with the register from a tenant
+// that never had one.
+func (g *registry) holdsAll(ctx context.Context, trail Trail, tenant int64) error {
+	if g.broken != nil {
+		return nil
+	}
+	all, err := trail.Tenants(ctx)
+	if err != nil {
+		return err
+	}
+	var missing []int64
+	for _, t := range all {
+		if t != RegisterTenant && t != tenant && len(g.begun[t]) == 0 {
+			missing = append(missing, t)
+		}
+	}
+	if len(missing) > 0 {
+		g.broken = &Broken{TenantID: RegisterTenant, Seq: g.result.Head.Seq, Why: fmt.Sprintf(
+			"does not hold %d chain(s) that exist (tenant %d first): it was deleted whole or begun again, "+
+				"so it cannot vouch for tenant %d's chain; chains written before the register need `audit seal --force`",
+			len(missing), missing[0], tenant)}
+	}
+	return nil
+}
+
 // check is the register's word on tenant t's chain, r as verified (in a
 // later snapshot than the register's). A chain that is not registered
 // gives errUnregistered (audit seal --force registers it once it

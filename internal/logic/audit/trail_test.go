@@ -105,6 +105,11 @@ var testRegister = func() *verifyTrail {
 	return &verifyTrail{ends: sealEnds(RegisterTenant, ChainEnds{Found: true, Anchor: Link{Hash: Genesis}, Head: head}), rows: rows}
 }()
 
+// Tenants are the chains of the fake trails: those the register holds.
+func (v *verifyTrail) Tenants(context.Context) ([]int64, error) {
+	return []int64{RegisterTenant, 4, 5, 6}, nil
+}
+
 func (v *verifyTrail) Ends(ctx context.Context, t int64) (ChainEnds, error) {
 	if t == RegisterTenant && v != testRegister {
 		return testRegister.Ends(ctx, t)
