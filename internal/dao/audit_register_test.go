@@ -246,14 +246,7 @@ func TestAuditVerifyOfATenantFailsWhenTheRegisterIsDeletedToo(t *testing.T) {
 	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := context.Background()
 		trail := dao.NewAuditLogs(db, chainSealer, zerolog.Nop())
-		t0 := time.Now().Add(-time.Hour)
-		var recs []auditlog.Record
-		for i := range 5 {
-			recs = append(recs, auditRecord(7, i, t0), auditRecord(8, i, t0))
-		}
-		if err := trail.Append(ctx, recs); err != nil {
-			t.Fatal(err)
-		}
+		appendSevenAndEight(ctx, t, trail)
 		seven, nine := int64(7), int64(9)
 		if _, err := verifyTenants(ctx, trail, &seven); err != nil {
 			t.Fatalf("before: %v", err)
@@ -278,4 +271,55 @@ func TestAuditVerifyOfATenantFailsWhenTheRegisterIsDeletedToo(t *testing.T) {
 			t.Error("audit verify --tenant 9 passes with chains the register does not hold")
 		}
 	})
+}
+
+// newTenantDuringVerify is the trail while a new tenant writes its first
+// record (its chain and its registration, in one transaction) just as
+// `audit verify --tenant` reads the chains that exist.
+type newTenantDuringVerify struct {
+	*dao.AuditLogs
+	t    *testing.T
+	done bool
+}
+
+func (n *newTenantDuringVerify) Tenants(ctx context.Context) ([]int64, error) {
+	if !n.done {
+		n.done = true
+		if err := n.Append(context.Background(), []auditlog.Record{auditRecord(9, 1, time.Now())}); err != nil {
+			n.t.Fatal(err)
+		}
+	}
+	return n.AuditLogs.Tenants(ctx)
+}
+
+// A healthy trail: verify of tenant 7 passes whatever tenant begins its
+// chain meanwhile (the chains that exist are read in the register's
+// snapshot).
+func TestAuditVerifyOfATenantPassesWhileAnotherBeginsItsChain(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		trail := dao.NewAuditLogs(db, chainSealer, zerolog.Nop())
+		appendSevenAndEight(ctx, t, trail)
+		seven := int64(7)
+		racing := &newTenantDuringVerify{AuditLogs: trail, t: t}
+		if err := auditlog.Verify(ctx, racing, chainSealer, &seven, nil); err != nil {
+			t.Fatalf("audit verify --tenant 7 of a whole trail, while tenant 9 began its chain: %v", err)
+		}
+		if _, err := verifyTenants(ctx, trail, nil); err != nil {
+			t.Fatalf("every chain afterwards: %v", err)
+		}
+	})
+}
+
+// appendSevenAndEight writes five records to the chains of tenants 7 and 8.
+func appendSevenAndEight(ctx context.Context, t *testing.T, trail *dao.AuditLogs) {
+	t.Helper()
+	t0 := time.Now().Add(-time.Hour)
+	var recs []auditlog.Record
+	for i := range 5 {
+		recs = append(recs, auditRecord(7, i, t0), auditRecord(8, i, t0))
+	}
+	if err := trail.Append(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
 }

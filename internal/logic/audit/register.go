@@ -76,6 +76,9 @@ type registry struct {
 	tenants []int64
 	// had are the tenants with a head or records when it was read.
 	had map[int64]bool
+	// existing are the tenants with a chain (the register's too) in the
+	// register's snapshot, as verify of one tenant reads them.
+	existing []int64
 }
 
 // readRegistry reads and verifies the register, and lists the tenants
@@ -170,6 +173,10 @@ func verifyOne(ctx context.Context, trail Trail, sealer Sealer, t int64) (*regis
 		if g, err = readRegister(ctx, trail, sealer); err != nil {
 			return err
 		}
+		// The chains that exist, in the register's snapshot (holdsAll).
+		if g.existing, err = trail.Tenants(ctx); err != nil {
+			return err
+		}
 		r, err = walkChain(ctx, trail, t, nil)
 		var b *Broken
 		if errors.As(err, &b) {
@@ -191,16 +198,12 @@ func verifyOne(ctx context.Context, trail Trail, sealer Sealer, t int64) (*regis
 // --force registers them). Verify of one tenant cannot otherwise tell
 // that tenant's chain deleted together with the register from a tenant
 // that never had one.
-func (g *registry) holdsAll(ctx context.Context, trail Trail, tenant int64) error {
+func (g *registry) holdsAll(tenant int64) {
 	if g.broken != nil {
-		return nil
-	}
-	all, err := trail.Tenants(ctx)
-	if err != nil {
-		return err
+		return
 	}
 	var missing []int64
-	for _, t := range all {
+	for _, t := range g.existing {
 		if t != RegisterTenant && t != tenant && len(g.begun[t]) == 0 {
 			missing = append(missing, t)
 		}
@@ -211,7 +214,6 @@ func (g *registry) holdsAll(ctx context.Context, trail Trail, tenant int64) erro
 				"so it cannot vouch for tenant %d's chain; chains written before the register need `audit seal --force`",
 			len(missing), missing[0], tenant)}
 	}
-	return nil
 }
 
 // check is the register's word on tenant t's chain, r as verified (in a

@@ -352,7 +352,8 @@ func (r *Revocations) Poll(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		r.answered(began)
+		// Fresh only once the raises of the longest token lifetime are
+		// read too: before, the instance knows of no revocation.
 		rows, err := r.repo.ChangedSince(ctx, now.Add(-r.keep-pollOverlap))
 		if err != nil {
 			return err
@@ -477,6 +478,12 @@ func (r *Revocations) Start(ctx context.Context) {
 	r.mu.Lock()
 	r.stop, r.done = make(chan struct{}), make(chan struct{})
 	r.mu.Unlock()
+	// Stop ends a poll in flight too (the first may take firstPollWithin).
+	ctx, cancelPolls := context.WithCancel(ctx)
+	go func() {
+		<-r.stop
+		cancelPolls()
+	}()
 	go func() {
 		defer close(r.done)
 		t := time.NewTicker(r.interval)

@@ -891,3 +891,40 @@ func TestABacklogLongerThanOnePollIsReadAcrossPolls(t *testing.T) {
 		t.Fatalf("an unrelated token after the backlog: %v", err)
 	}
 }
+
+// historyFails is a token version store whose read by time fails (a
+// statement timeout), while the read of the revision answers at once.
+type historyFails struct {
+	identity.TokenVersionRepo
+}
+
+func (h *historyFails) ChangedSince(context.Context, time.Time) ([]model.TokenVersion, error) {
+	return nil, errors.New("Error 1969: Query execution was interrupted (max_statement_time exceeded)")
+}
+
+// An instance whose first read of the raises within the longest token
+// lifetime fails knows of no revocation: it refuses every token, a token
+// revoked before it started included, however quickly the store answers
+// its other reads. Stop ends a poll in flight.
+func TestAnInstanceThatCannotReadTheRecentRaisesRefusesTokens(t *testing.T) {
+	w := newOrgWorld(t)
+	ctx := context.Background()
+	rep := w.reps[0]
+	pair := w.session(t, rep)
+	if err := w.revocations.Revoke(ctx, model.TokenVersionUser, rep.TenantID, rep.ID, identity.RevokedLogout); err != nil {
+		t.Fatal(err)
+	}
+	r := identity.NewRevocations(&historyFails{TokenVersionRepo: w.versions}, identity.RevocationOptions{Keep: 2 * time.Hour,
+		Now: w.clock.Now, Interval: 10 * time.Millisecond, StaleAfter: 200 * time.Millisecond})
+	r.Start(ctx)
+	for end := time.Now().Add(time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+		if err := w.check(t, r, pair.AccessToken); !errs.Is(err, errs.ReasonDependencyUnavailable) {
+			t.Fatalf("a token revoked before the instance started, with the recent raises unread: %v, want DEPENDENCY_UNAVAILABLE", err)
+		}
+	}
+	stopped := time.Now()
+	r.Stop()
+	if took := time.Since(stopped); took > time.Second {
+		t.Fatalf("Stop took %v", took)
+	}
+}
