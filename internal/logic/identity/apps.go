@@ -174,11 +174,13 @@ func (m *Apps) List(ctx context.Context, req ListAppsRequest) (AppPage, error) {
 		apps = apps[:size]
 		page.NextPageToken = access.EncodeIDPageToken(apps[size-1].ID)
 	}
+	listed := make([]*model.App, len(apps))
 	for i := range apps {
 		m.graceEnded(&apps[i])
-		if err := m.tiered(ctx, s.TenantID, &apps[i]); err != nil {
-			return AppPage{}, err
-		}
+		listed[i] = &apps[i]
+	}
+	if err := m.tiered(ctx, s.TenantID, listed...); err != nil {
+		return AppPage{}, err
 	}
 	page.Apps = apps
 	return page, nil
@@ -327,18 +329,20 @@ func (m *Apps) find(ctx context.Context, id int64) (model.Scope, *model.App, err
 	return s, app, m.tiered(ctx, s.TenantID, app)
 }
 
-// tiered gives app its tenant's rate tier: a tier is the tenant's (its
-// apps' tokens are signed at it, CreateAppToken), whatever tier an app
-// was stored with (every app was stored as standard before).
-func (m *Apps) tiered(ctx context.Context, tenantID int64, app *model.App) error {
-	if m.tenants == nil {
+// tiered gives apps their tenant's rate tier, read once: a tier is the
+// tenant's (its apps' tokens are signed at it, CreateAppToken), whatever
+// tier an app was stored with (every app was stored as standard before).
+func (m *Apps) tiered(ctx context.Context, tenantID int64, apps ...*model.App) error {
+	if m.tenants == nil || len(apps) == 0 {
 		return nil
 	}
 	t, err := m.tenants.ByID(ctx, tenantID)
 	if err != nil {
 		return err
 	}
-	app.RateTier = t.RateTier
+	for _, a := range apps {
+		a.RateTier = t.RateTier
+	}
 	return nil
 }
 
