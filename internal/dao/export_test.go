@@ -41,3 +41,9 @@ func NewTestWAL(db *gorm.DB, delay, every time.Duration, tries int, busy, pause 
 	w.tries, w.busy, w.pause = tries, busy, pause
 	return w
 }
+
+// ExternalMatch is the condition by which lookups and erasures find the
+// outside speakers named, or keyed, one of names.
+func (p *Privacy) ExternalMatch(tenantID int64, names []string, upTo any) (string, []any) {
+	return p.externalMatch(tenantID, names, upTo)
+}

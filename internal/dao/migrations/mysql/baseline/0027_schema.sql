@@ -1,7 +1,7 @@
--- The MySQL schema at migration 0026, in one piece: what `mgvcore migrate up`
--- creates on an empty database instead of replaying 0001 to 0026, so that a
+-- The MySQL schema at migration 0027, in one piece: what `mgvcore migrate up`
+-- creates on an empty database instead of replaying 0001 to 0027, so that a
 -- new install is reviewed (Archery, goInception rules) as the clean schema.
--- A test keeps it equal to what 0001..0026 build on an existing database.
+-- A test keeps it equal to what 0001..0027 build on an existing database.
 -- Tables take the database's character set: create the database with
 -- CHARACTER SET utf8mb4 (`migrate up` refuses any other).
 
@@ -141,7 +141,8 @@ CREATE TABLE participants (
   PRIMARY KEY (id),
   UNIQUE KEY uniq_participants_speaker (conversation_id, speaker_key),
   KEY idx_participants_name (tenant_id, name, conversation_id),
-  KEY idx_participants_user (tenant_id, user_id)
+  KEY idx_participants_user (tenant_id, user_id),
+  KEY idx_participants_speaker_key (tenant_id, speaker_key, conversation_id)
 ) ENGINE=InnoDB COMMENT='speakers of a conversation';
 
 CREATE TABLE conversation_metrics (
