@@ -11,9 +11,12 @@ import (
 // here would give a different result for the same transcript, so stale rows can
 // be found and recomputed.
 //
-// Version 2: patience_ms is the exact mean of the gaps; version 1 rounded it
-// to the nearest millisecond.
-const AlgoVersion = 2
+// Version 3: a short sentence of the side whose turn has ended starts a turn
+// of its own (only the other side's short sentences are back-channels);
+// version 2 took it for a back-channel too, and started no turn. Version 2:
+// patience_ms is the exact mean of the gaps; version 1 rounded it to the
+// nearest millisecond.
+const AlgoVersion = 3
 
 const (
 	// turnGapMS is the silence inside one side's speech that ends its turn.
@@ -91,9 +94,12 @@ type Metrics struct {
 //     Back-channels are speech.
 //
 // Turns:
-//   - A back-channel (IsBackChannel) never starts a turn, of either side. So
-//     one at the very start of the call, or one said by a side after its own
-//     turn has already ended, is speech but no turn.
+//   - A back-channel is a short sentence (IsBackChannel) of the side other
+//     than the open turn's, or one at the very start of the call, before any
+//     turn: it is speech but starts no turn. A short sentence of the open
+//     turn's side is no back-channel: said after that turn has ended, it
+//     starts the side's next turn ("ok so", after a pause, opens what the
+//     rep goes on to say).
 //   - A sentence of the same side as the open turn that starts less than
 //     turnGapMS after that turn's end so far (or overlaps it) extends the turn,
 //     back-channel or not.
@@ -287,7 +293,7 @@ func (t *turnTracker) add(s Sentence) {
 		t.cur.end = max(t.cur.end, s.EndMS)
 		return
 	}
-	if IsBackChannel(s) {
+	if (!t.hasCur || s.Side != t.cur.side) && IsBackChannel(s) {
 		return
 	}
 	t.closeTurn()

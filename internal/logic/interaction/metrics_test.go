@@ -269,13 +269,14 @@ func TestComputeMetrics(t *testing.T) {
 			},
 		},
 		{
-			// The customer's 好的 comes 2000 ms after their turn ended: a back-channel
-			// never starts a turn, so turns are E[0,4000] I[7000,10000] and patience is
-			// 7000 - 4000 = 3000 (not 7000 - 6500).
+			// The customer's 好的 comes 2000 ms after their own turn ended: only the
+			// other side's short sentences are back-channels, so it starts the
+			// customer's next turn. Turns E[0,4000] E[6000,6500] I[7000,10000]; the
+			// rep answers what the customer said last: patience 7000 - 6500 = 500.
 			// external = 4000 + 500 = 4500; internal 3000; speech 7500;
-			// talk ratio = 3000/7500 = 0.4; 1 switch → 60000/7500 = 8 per minute.
-			// silence = 10000 - 7500 = 2500.
-			name:       "own back-channel after the turn ended starts no turn",
+			// talk ratio = 3000/7500 = 0.4; 1 switch (E→E is none) → 60000/7500 = 8
+			// per minute. silence = 10000 - 7500 = 2500.
+			name:       "own short sentence after the turn ended starts a turn",
 			durationMS: 10_000,
 			sentences: numbered(
 				ex(0, 4000, enPrice),
@@ -284,9 +285,31 @@ func TestComputeMetrics(t *testing.T) {
 			),
 			want: Metrics{
 				AlgoVersion: AlgoVersion, TalkRatio: 0.4, LongestMonologueMS: 3000,
-				LongestCustomerStoryMS: 4000, Interactivity: 8, PatienceMS: 3000,
+				LongestCustomerStoryMS: 4000, Interactivity: 8, PatienceMS: 500,
 				SilenceMS: 2500, InternalSpeechMS: 3000, ExternalSpeechMS: 4500,
 				SpeechMS: 7500,
+			},
+		},
+		{
+			// The rep pauses 3000 ms, says "ok so" (400 ms, a short sentence of
+			// their own side) and goes on 600 ms later: "ok so" opens the rep's
+			// second turn, I[8000,15000] = 7000, not [9000,15000].
+			// internal = 5000 + 400 + 6000 = 11400; external 4000; speech 15400;
+			// talk ratio = 11400/15400 = 57/77; 1 switch → 60000/15400 per minute;
+			// no internal turn after the external one: patience 0.
+			// silence = 20000 - 15400 = 4600.
+			name:       "own short sentence after a pause opens the side's next turn",
+			durationMS: 20_000,
+			sentences: numbered(
+				in(0, 5000, enPrice),
+				in(8000, 8400, "ok so"),
+				in(9000, 15_000, enPrice),
+				ex(16_000, 20_000, enPrice),
+			),
+			want: Metrics{
+				AlgoVersion: AlgoVersion, TalkRatio: 57.0 / 77, LongestMonologueMS: 7000,
+				LongestCustomerStoryMS: 4000, Interactivity: 600.0 / 154, SilenceMS: 4600,
+				InternalSpeechMS: 11_400, ExternalSpeechMS: 4000, SpeechMS: 15_400,
 			},
 		},
 		{
