@@ -145,6 +145,20 @@ func TestConversationReadsOnMariaDB(t *testing.T) {
 	if len(tr.Sentences) != 12 || tr.MatchCount != 2 || !tr.Sentences[2].Matches || tr.Sentences[0].Matches {
 		t.Fatalf("transcript %+v", tr)
 	}
+	// Whole words, as search finds them: "pric" and "depend" are in no word
+	// of "but it depends on the pricing.", "PRICING" and "depends" are.
+	for q, want := range map[string]int{"pric": 0, `"it depend"`: 0, "PRICING depends": 2, "ｐｒｉｃｉｎｇ": 2} {
+		var tr controller.TranscriptJSON
+		apiGet(t, s, fmt.Sprintf("/api/v1/conversations/%d/transcript?q=%s", target, url.QueryEscape(q)), manager).
+			want(t, http.StatusOK, "").decode(t, &tr)
+		if tr.MatchCount != want {
+			t.Errorf("transcript q %q: %d matches, want %d", q, tr.MatchCount, want)
+		}
+	}
+	if r := apiGet(t, s, fmt.Sprintf("/api/v1/conversations/%d/transcript?q=%s", target, url.QueryEscape(`?! "…"`)), manager).
+		want(t, http.StatusBadRequest, "INVALID_ARGUMENT"); r.Metadata["field"] != "q" {
+		t.Errorf("transcript q of no word: field %q (%s), want q", r.Metadata["field"], r.Msg)
+	}
 	for _, token := range []string{rep4, stranger} { // out of scope; another tenant
 		apiGet(t, s, fmt.Sprintf("/api/v1/conversations/%d", target), token).want(t, http.StatusNotFound, "CONVERSATION_NOT_FOUND")
 		apiGet(t, s, fmt.Sprintf("/api/v1/conversations/%d/transcript", target), token).want(t, http.StatusNotFound, "CONVERSATION_NOT_FOUND")

@@ -346,9 +346,34 @@ func TestIngestNeedsTheIngestScope(t *testing.T) {
 	}
 }
 
-func ExampleQueryTerms() {
-	fmt.Printf("%q\n", QueryTerms(`Budget "next  Quarter" 预算 "unclosed phrase`))
-	// Output: ["budget" "next quarter" "预算" "unclosed phrase"]
+func Example_queryTerms() {
+	fmt.Printf("%q\n", queryTerms(`Budget "next  Quarter" 预算 ?! "unclosed phrase`))
+	// Output: [["budget"] ["next" "quarter"] ["预" "算"] ["unclosed" "phrase"]]
+}
+
+// A transcript read marks what search would find: whole English words, a
+// phrase's words together, a Chinese word's characters together.
+func TestTranscriptQueryMatchesAsSearchDoes(t *testing.T) {
+	for _, tc := range []struct {
+		q, text string
+		want    bool
+	}{
+		{"art", "let us start the pilot", false},
+		{"price", "that is priceless", false},
+		{"price", "the Price? too high", true},
+		{"ＰＲＩＣＥ", "the price is fine", true},
+		{`"free trial"`, "a free-trial month", true},
+		{`"free trial"`, "trial for free", false},
+		{"free trial", "trial for free", true},
+		{"预算", "我们今年的预算有限", true},
+		{"预算", "预计下周签约", false},
+		{"预算 pilot", "预算 for the pilot", true},
+		{"预算 pilot", "预算 only", false},
+	} {
+		if got := matchesAll(tc.text, queryTerms(tc.q)); got != tc.want {
+			t.Errorf("q %q on %q: %v, want %v", tc.q, tc.text, got, tc.want)
+		}
+	}
 }
 
 // A conversation, participant or deal attributed to a user a privacy

@@ -2,11 +2,13 @@ package conversation
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/logic/access"
+	"github.com/megaview/mgvcore/internal/logic/interaction"
 )
 
 // maxTranscriptQueryChars bounds GetTranscript's q.
@@ -142,7 +144,7 @@ func (c *Reader) TranscriptPage(ctx context.Context, req TranscriptPageRequest) 
 type transcriptRead struct {
 	repo     ReadRepo
 	tenantID int64
-	terms    []string
+	terms    [][]string
 	at       transcriptCursor
 }
 
@@ -162,10 +164,14 @@ func (c *Reader) beginTranscript(ctx context.Context, id int64, q string) (*tran
 	if !utf8.ValidString(q) {
 		return nil, errs.InvalidArgument("q", "must be UTF-8")
 	}
+	terms := queryTerms(q)
+	if len(terms) == 0 && strings.TrimSpace(q) != "" {
+		return nil, errs.InvalidArgument("q", "has no word to search for")
+	}
 	if _, err := c.repo.Get(ctx, s, id); err != nil {
 		return nil, err
 	}
-	return &transcriptRead{repo: c.repo, tenantID: s.TenantID, terms: QueryTerms(q), at: transcriptCursor{ID: id, After: -1}}, nil
+	return &transcriptRead{repo: c.repo, tenantID: s.TenantID, terms: terms, at: transcriptCursor{ID: id, After: -1}}, nil
 }
 
 // errTranscriptReplaced answers a read whose transcript was replaced since
@@ -201,7 +207,7 @@ func (r *transcriptRead) walk(ctx context.Context, fn func(TranscriptSentence) (
 			}
 			s := TranscriptSentence{
 				Seq: int64(st.Seq), SpeakerKey: st.SpeakerKey, StartMS: st.StartMS, EndMS: st.EndMS, Text: st.Text,
-				Matches: len(r.terms) > 0 && containsAll(st.Text, r.terms),
+				Matches: len(r.terms) > 0 && matchesAll(st.Text, r.terms),
 			}
 			more, err := fn(s)
 			if err != nil || !more {
@@ -212,14 +218,16 @@ func (r *transcriptRead) walk(ctx context.Context, fn func(TranscriptSentence) (
 	}
 }
 
-// QueryTerms splits a query into lower-cased words and "quoted phrases"
-// (an unclosed quote runs to the end). Every other character is plain
-// text: nothing in a query is syntax but whitespace and double quotes.
-func QueryTerms(q string) []string {
-	var terms []string
+// queryTerms reads the query of a transcript read as search reads one
+// (PRODUCT §5): words and "quoted phrases" (an unclosed quote runs to the
+// end), nothing else being syntax, each cut into the tokens it matches by
+// (interaction.MatchTokens). A word without a token (punctuation alone) is
+// dropped.
+func queryTerms(q string) [][]string {
+	var terms [][]string
 	add := func(t string) {
-		if t = strings.TrimSpace(t); t != "" {
-			terms = append(terms, strings.ToLower(t))
+		if toks := interaction.MatchTokens(t); len(toks) > 0 {
+			terms = append(terms, toks)
 		}
 	}
 	for q != "" {
@@ -236,19 +244,27 @@ func QueryTerms(q string) []string {
 		rest := q[i+1:]
 		j := strings.IndexByte(rest, '"')
 		if j < 0 {
-			add(strings.Join(strings.Fields(rest), " "))
+			add(rest)
 			break
 		}
-		add(strings.Join(strings.Fields(rest[:j]), " "))
+		add(rest[:j])
 		q = rest[j+1:]
 	}
 	return terms
 }
 
-func containsAll(text string, terms []string) bool {
-	lower := strings.ToLower(text)
+// matchesAll reports whether every term occurs in text as a run of its
+// tokens: an English word matches whole words ("art" is not in "start"),
+// a Chinese one where its characters stand together, as search and the
+// trackers match them.
+func matchesAll(text string, terms [][]string) bool {
+	toks := interaction.MatchTokens(text)
 	for _, t := range terms {
-		if !strings.Contains(lower, t) {
+		found := false
+		for i := 0; i+len(t) <= len(toks) && !found; i++ {
+			found = slices.Equal(toks[i:i+len(t)], t)
+		}
+		if !found {
 			return false
 		}
 	}

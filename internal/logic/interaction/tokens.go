@@ -2,7 +2,9 @@ package interaction
 
 import (
 	"math"
+	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // CountTokens counts tokens the way PRODUCT.md §4 sizes a sentence: each CJK
@@ -55,4 +57,47 @@ func IsCJK(r rune) bool {
 	// No letter of these scripts lies below U+1100 (Hangul Jamo), so Latin
 	// text, most of what is counted, skips the table lookups.
 	return r >= 0x1100 && unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul)
+}
+
+// MatchTokens cuts text into the lower-case tokens by which tracker keywords
+// and the query of a transcript read match it, as search terms do (PRODUCT
+// §5): each CJK character is one token, each run of letters and digits of
+// any other script is one word (a combining mark continues it); everything
+// else separates tokens and is otherwise ignored. Full-width ASCII (Ｐｒｉｃｅ)
+// is folded to its usual form. A term matches where its tokens occur
+// consecutively, so an English word matches whole words only. The tokens are
+// substrings of the folded text: a sentence costs one allocation or two, not
+// one per token.
+func MatchTokens(text string) []string {
+	text = strings.Map(foldRune, text)
+	toks := make([]string, 0, 8)
+	word := -1 // start of the word being read
+	for i, r := range text {
+		switch {
+		case IsCJK(r):
+			if word >= 0 {
+				toks, word = append(toks, text[word:i]), -1
+			}
+			toks = append(toks, text[i:i+utf8.RuneLen(r)])
+		case unicode.IsLetter(r) || unicode.IsDigit(r):
+			if word < 0 {
+				word = i
+			}
+		case word >= 0 && unicode.IsMark(r):
+		case word >= 0:
+			toks, word = append(toks, text[word:i]), -1
+		}
+	}
+	if word >= 0 {
+		toks = append(toks, text[word:])
+	}
+	return toks
+}
+
+// foldRune lower-cases r and maps full-width ASCII to ASCII.
+func foldRune(r rune) rune {
+	if r >= '！' && r <= '～' {
+		r -= '！' - '!'
+	}
+	return unicode.ToLower(r)
 }

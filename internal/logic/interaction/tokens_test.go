@@ -1,6 +1,7 @@
 package interaction
 
 import (
+	"slices"
 	"testing"
 	"unicode"
 )
@@ -73,6 +74,25 @@ func TestCountTokensUpToALimit(t *testing.T) {
 			if got, want := countTokens(text, limit), min(full, limit); got != want {
 				t.Errorf("countTokens(%q, %d) = %d, want %d", text, limit, got, want)
 			}
+		}
+	}
+}
+
+func TestMatchTokens(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []string
+	}{
+		{"Hello, World!", []string{"hello", "world"}},
+		{"don't", []string{"don", "t"}},
+		{"预算ok吗", []string{"预", "算", "ok", "吗"}},
+		{"ＡＢＣ１２３", []string{"abc123"}},
+		{"  ...  ", nil},
+		{"e-mail", []string{"e", "mail"}},
+	}
+	for _, tc := range tests {
+		if got := MatchTokens(tc.in); !slices.Equal(got, tc.want) {
+			t.Errorf("MatchTokens(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"slices"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/megaview/mgvcore/internal/logic/interaction"
 	"github.com/megaview/mgvcore/internal/model"
@@ -116,7 +114,7 @@ func NewMatcher(trackers []model.Tracker) *Matcher {
 		ti := len(m.trackers)
 		seen := map[string]bool{}
 		for _, k := range keywords {
-			toks := matchTokens(k)
+			toks := interaction.MatchTokens(k)
 			key := strings.Join(toks, "\x00")
 			if len(toks) == 0 || seen[key] {
 				continue
@@ -255,7 +253,7 @@ func (m *Matcher) Match(sentences []model.Sentence, participants []model.Partici
 		}
 		found = found[:0]
 		n := int32(0)
-		for _, tok := range matchTokens(s.Text) {
+		for _, tok := range interaction.MatchTokens(s.Text) {
 			n = m.next(n, tok)
 			o := n
 			if m.nodes[o].output < 0 {
@@ -293,39 +291,3 @@ func (m *Matcher) Match(sentences []model.Sentence, participants []model.Partici
 }
 
 func bySeq(a, b model.Sentence) int { return cmp.Compare(a.Seq, b.Seq) }
-
-// matchTokens cuts text into lower-case match tokens: substrings of the
-// folded text, so a sentence costs one allocation or two, not one per token.
-func matchTokens(text string) []string {
-	text = strings.Map(foldRune, text)
-	toks := make([]string, 0, 8)
-	word := -1 // start of the word being read
-	for i, r := range text {
-		switch {
-		case interaction.IsCJK(r):
-			if word >= 0 {
-				toks, word = append(toks, text[word:i]), -1
-			}
-			toks = append(toks, text[i:i+utf8.RuneLen(r)])
-		case unicode.IsLetter(r) || unicode.IsDigit(r):
-			if word < 0 {
-				word = i
-			}
-		case word >= 0 && unicode.IsMark(r):
-		case word >= 0:
-			toks, word = append(toks, text[word:i]), -1
-		}
-	}
-	if word >= 0 {
-		toks = append(toks, text[word:])
-	}
-	return toks
-}
-
-// foldRune lower-cases r and maps full-width ASCII to ASCII.
-func foldRune(r rune) rune {
-	if r >= '！' && r <= '～' {
-		r -= '！' - '!'
-	}
-	return unicode.ToLower(r)
-}

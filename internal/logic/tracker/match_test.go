@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/megaview/mgvcore/internal/logic/interaction"
 	"github.com/megaview/mgvcore/internal/model"
 )
 
@@ -187,13 +188,13 @@ func TestMatchHitsPerConversationBounded(t *testing.T) {
 func naiveHits(trackers []model.Tracker, sentences []model.Sentence) []string {
 	var out []string
 	for _, s := range sentences {
-		toks := strings.Join(matchTokens(s.Text), "\x00")
+		toks := strings.Join(interaction.MatchTokens(s.Text), "\x00")
 		for _, tr := range trackers {
 			var kws []string
 			_ = json.Unmarshal([]byte(tr.Keywords), &kws)
 			seen := map[string]bool{}
 			for _, k := range kws {
-				kt := strings.Join(matchTokens(k), "\x00")
+				kt := strings.Join(interaction.MatchTokens(k), "\x00")
 				if seen[kt] {
 					continue
 				}
@@ -377,7 +378,7 @@ func TestMatcherTrieIsFlat(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, kw := range keywords {
-			toks := matchTokens(kw)
+			toks := interaction.MatchTokens(kw)
 			for i := range toks {
 				prefixes[strings.Join(toks[:i+1], "\x00")] = true
 				tokens[toks[i]] = true
@@ -421,25 +422,6 @@ func TestMatchKeywordPastTheLimit(t *testing.T) {
 		[]model.Sentence{{Seq: 0, SpeakerKey: "A", Text: "嗯" + long}, {Seq: 1, SpeakerKey: "A", Text: long[3:]}}, nil)
 	if got := hitKeys(hits); !slices.Equal(got, []string{"1:0:" + long}) {
 		t.Errorf("hits %d: %.20q", len(got), got)
-	}
-}
-
-func TestMatchTokens(t *testing.T) {
-	tests := []struct {
-		in   string
-		want []string
-	}{
-		{"Hello, World!", []string{"hello", "world"}},
-		{"don't", []string{"don", "t"}},
-		{"预算ok吗", []string{"预", "算", "ok", "吗"}},
-		{"ＡＢＣ１２３", []string{"abc123"}},
-		{"  ...  ", nil},
-		{"e-mail", []string{"e", "mail"}},
-	}
-	for _, tc := range tests {
-		if got := matchTokens(tc.in); !slices.Equal(got, tc.want) {
-			t.Errorf("matchTokens(%q) = %q, want %q", tc.in, got, tc.want)
-		}
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/logic/access"
+	"github.com/megaview/mgvcore/internal/logic/interaction"
 	"github.com/megaview/mgvcore/internal/model"
 )
 
@@ -292,7 +293,7 @@ func cleanKeywords(in []string) ([]string, error) {
 		if err := access.CheckLine(field, k); err != nil {
 			return nil, err
 		}
-		toks := matchTokens(k)
+		toks := interaction.MatchTokens(k)
 		if len(toks) == 0 {
 			return nil, errs.InvalidArgument(field, "has no letters, digits or CJK characters")
 		}
