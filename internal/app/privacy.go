@@ -44,7 +44,7 @@ func newPrivacyDomain(dm *domain, convs *dao.Conversations) *privacyDomain {
 	pd.service = privacy.NewService(repo, cfg.ConfirmOver, pd.runner.Notify)
 	retention := dao.NewRetention(dm.d.db)
 	pd.settings = privacy.NewTenantSettings(retention, cfg.ConfirmOver)
-	pd.retainer = privacy.NewRetainer(retention, pd.deleter, privacy.RetainerOptions{
+	pd.retainer = privacy.NewRetainer(retention, pd.deleter, tx, privacy.RetainerOptions{
 		Every: cfg.RetentionEvery.Duration, Poll: cfg.RetentionPoll.Duration, Batch: cfg.ErasureBatch,
 		Lease: cfg.ErasureLease.Duration, Audit: dm.audit.writer,
 	}, dm.log)

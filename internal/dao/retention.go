@@ -28,6 +28,29 @@ func (r *Retention) RetentionDays(ctx context.Context, tenantID int64) (int, err
 	return days[0], nil
 }
 
+// HoldRetentionDays reads a tenant's retention and holds it until the
+// transaction of ctx ends, so that a SetRetentionDays meanwhile waits for
+// that transaction: on MySQL a shared lock of the tenant's row (the
+// setting's UPDATE takes it exclusively), on SQLite the database's write
+// lock, taken by a no-op write first (SQLite refuses a reader that later
+// writes once another writer committed).
+func (r *Retention) HoldRetentionDays(ctx context.Context, tenantID int64) (int, error) {
+	db := conn(ctx, r.db)
+	if db.Name() != "mysql" {
+		if err := db.Exec("UPDATE tenants SET id = id WHERE id = ?", tenantID).Error; err != nil {
+			return 0, dbError(err, nil)
+		}
+	}
+	var days []int
+	if err := db.Raw("SELECT retention_days FROM tenants WHERE id = ?"+shareMode(db), tenantID).Scan(&days).Error; err != nil {
+		return 0, dbError(err, nil)
+	}
+	if len(days) == 0 {
+		return 0, errs.NotFound(errs.ReasonTenantNotFound, "no such tenant")
+	}
+	return days[0], nil
+}
+
 // SetRetentionDays writes a tenant's setting, from is the setting as the
 // caller read it (and judged the change by): when another request changed
 // it meanwhile nothing is written and the answer is CONFLICT, so a change

@@ -20,6 +20,9 @@ const maxRetentionDays = 36500
 // runs (dao.Retention).
 type RetentionRepo interface {
 	RetentionDays(ctx context.Context, tenantID int64) (int, error)
+	// HoldRetentionDays reads the setting and holds it until the
+	// transaction of ctx ends: a SetRetentionDays meanwhile waits for it.
+	HoldRetentionDays(ctx context.Context, tenantID int64) (int, error)
 	// SetRetentionDays writes the setting if it is still from (CONFLICT
 	// otherwise).
 	SetRetentionDays(ctx context.Context, tenantID int64, from, days int) error
@@ -160,14 +163,16 @@ type RetainerOptions struct {
 type Retainer struct {
 	repo   RetentionRepo
 	purger Purger
+	tx     Transactor
 	o      RetainerOptions
 	log    zerolog.Logger
 	owner  string
 	bg     *background
 }
 
-// NewRetainer makes a retainer.
-func NewRetainer(repo RetentionRepo, purger Purger, o RetainerOptions, log zerolog.Logger) *Retainer {
+// NewRetainer makes a retainer; tx runs each batch's deletion in one
+// transaction with the hold of the setting it deletes by.
+func NewRetainer(repo RetentionRepo, purger Purger, tx Transactor, o RetainerOptions, log zerolog.Logger) *Retainer {
 	if o.Every <= 0 {
 		o.Every = 24 * time.Hour
 	}
@@ -183,7 +188,7 @@ func NewRetainer(repo RetentionRepo, purger Purger, o RetainerOptions, log zerol
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Retainer{repo: repo, purger: purger, o: o, log: log, owner: newOwner(), bg: newBackground()}
+	return &Retainer{repo: repo, purger: purger, tx: tx, o: o, log: log, owner: newOwner(), bg: newBackground()}
 }
 
 // Start runs the retainer in the background until Stop.
@@ -253,17 +258,6 @@ func (r *Retainer) tenant(ctx context.Context, tenant int64, days int) (int, err
 	cutoff := RetentionCutoff(r.o.Now(), days)
 	total := 0
 	for {
-		// An admin may lengthen the retention, or turn it off, while the
-		// run deletes: each batch is taken only while the setting is the
-		// one the run read. A run whose setting changed ends without
-		// counting as the tenant's run, which is then due by the new one.
-		cur, err := r.repo.RetentionDays(ctx, tenant)
-		if err != nil {
-			return total, err
-		}
-		if cur != days {
-			return total, r.repo.FinishRetention(ctx, tenant, r.owner, days)
-		}
 		ids, err := r.repo.ExpiredConversations(ctx, tenant, cutoff, r.o.Batch)
 		if err != nil {
 			return total, err
@@ -271,9 +265,29 @@ func (r *Retainer) tenant(ctx context.Context, tenant int64, days int) (int, err
 		if len(ids) == 0 {
 			return total, r.repo.FinishRetention(ctx, tenant, r.owner, days)
 		}
-		gone, err := r.purger.Purge(ctx, tenant, ids)
+		// An admin may lengthen the retention, or turn it off, while the
+		// run deletes: each batch is deleted in a transaction that holds
+		// the setting, and only while it is the one the run read. A change
+		// made before the hold stops the run without the batch; one made
+		// after waits for the batch to commit. A run whose setting changed
+		// ends without counting as the tenant's run, which is then due by
+		// the new one.
+		var gone []int64
+		changed := false
+		err = r.tx.InTx(ctx, func(ctx context.Context) error {
+			cur, err := r.repo.HoldRetentionDays(ctx, tenant)
+			if err != nil || cur != days {
+				changed = true
+				return err
+			}
+			gone, err = r.purger.Purge(ctx, tenant, ids)
+			return err
+		})
 		if err != nil {
 			return total, fmt.Errorf("deleting conversations: %w", err)
+		}
+		if changed {
+			return total, r.repo.FinishRetention(ctx, tenant, r.owner, days)
 		}
 		// Each conversation retention deletes leaves its record, as a
 		// delete by an admin does: the run's record alone would not say
