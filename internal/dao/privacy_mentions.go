@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	json "github.com/goccy/go-json"
 	"gorm.io/gorm"
@@ -19,14 +20,21 @@ import (
 )
 
 // The free text an erasure looks through for mentions of the person: a
-// conversation's title and custom data, its transcript, the names of its
-// speakers who are not users and its comments, and a deal's name and
-// account name. Names and comments are cut to their columns after a
-// redaction, in characters.
+// conversation's title, custom data and origin id (a call centre's call id
+// often holds the caller's number), its transcript, the names of its
+// speakers who are not users and its comments, a deal's name and account
+// name, and the data of the tenant's partner events. Names and comments
+// are cut to their columns after a redaction, in characters.
 const (
 	titleChars   = 255
 	nameChars    = 255
 	commentChars = 2000
+	// originChars and originBytes bound an origin id (128 characters, in
+	// a VARBINARY(512) column).
+	originChars = 128
+	originBytes = 512
+	// eventDataChars bounds an event's data (VARCHAR(2048)).
+	eventDataChars = 2048
 )
 
 // mentionBatchBytes bounds the transcript text one FindMentions reads:
@@ -48,11 +56,12 @@ func (p *Privacy) FindMentions(ctx context.Context, tenantID, after, upTo int64,
 	in := func(text string) bool { return len(spans(text)) > 0 }
 	db := conn(ctx, p.db)
 	var convs []struct {
-		ID         int64
-		Title      string
-		CustomData sql.NullString
+		ID                   int64
+		Title                string
+		CustomData           sql.NullString
+		OriginConversationID string
 	}
-	q, args := "SELECT id, title, custom_data FROM conversations WHERE tenant_id = ? AND id > ? AND id <= ?", []any{tenantID, after, upTo}
+	q, args := "SELECT id, title, custom_data, origin_conversation_id FROM conversations WHERE tenant_id = ? AND id > ? AND id <= ?", []any{tenantID, after, upTo}
 	if !since.IsZero() {
 		q += " AND (updated_at >= ? OR id IN (SELECT conversation_id FROM comments WHERE tenant_id = ? AND created_at >= ?))"
 		args = append(args, since.UTC(), tenantID, since.UTC())
@@ -65,7 +74,7 @@ func (p *Privacy) FindMentions(ctx context.Context, tenantID, after, upTo int64,
 	hit := map[int64]bool{}
 	for i, c := range convs {
 		ids[i] = c.ID
-		if in(c.Title) || mentionedInJSON(c.CustomData.String, in) {
+		if in(c.Title) || mentionedInJSON(c.CustomData.String, in) || in(c.OriginConversationID) {
 			hit[c.ID] = true
 		}
 	}
@@ -314,7 +323,7 @@ func (p *Privacy) RedactConversations(ctx context.Context, tenantID int64, ids [
 		return 0, dbError(err, nil)
 	}
 	var convs []model.Conversation
-	if err := db.Select("id, tenant_id, title, custom_data, transcript_version").Where("tenant_id = ? AND id IN ?", tenantID, ids).
+	if err := db.Select("id, tenant_id, title, custom_data, origin_conversation_id, transcript_version").Where("tenant_id = ? AND id IN ?", tenantID, ids).
 		Order("id").Find(&convs).Error; err != nil {
 		return 0, dbError(err, nil)
 	}
@@ -330,11 +339,18 @@ func (p *Privacy) RedactConversations(ctx context.Context, tenantID int64, ids [
 		if err != nil {
 			return 0, fmt.Errorf("conversation %d custom_data: %w", c.ID, err)
 		}
-		if !t && !d {
+		origin, o := redact(c.OriginConversationID)
+		if !t && !d && !o {
 			continue
 		}
 		changed[c.ID] = true
-		if err := db.Exec("UPDATE conversations SET title = ?, custom_data = ? WHERE id = ?", runes(title, titleChars), data, c.ID).Error; err != nil {
+		if o {
+			if origin, err = freeOrigin(db, tenantID, c.ID, origin); err != nil {
+				return 0, dbError(err, nil)
+			}
+		}
+		if err := db.Exec("UPDATE conversations SET title = ?, custom_data = ?, origin_conversation_id = ? WHERE id = ?",
+			runes(title, titleChars), data, origin, c.ID).Error; err != nil {
 			return 0, dbError(err, nil)
 		}
 	}
@@ -492,6 +508,67 @@ func (p *Privacy) RedactDeals(ctx context.Context, tenantID, after int64, limit 
 		err := db.Exec("UPDATE deals SET name = ?, account_name = ?, updated_at = ? WHERE id = ? AND name = ? AND account_name = ?",
 			runes(name, nameChars), runes(account, nameChars), dbNow(), d.ID, d.Name, d.AccountName).Error
 		if err != nil {
+			return 0, 0, dbError(err, nil)
+		}
+	}
+	return last, n, nil
+}
+
+// freeOrigin is the origin id a conversation of the tenant takes once its
+// own, redacted, is redacted: that one while it fits its column and no
+// other conversation of the tenant has it (two call ids may differ only
+// by the number that was erased), else it followed by "#" and the
+// conversation's id, else Redacted followed by them. The partner's id no
+// longer finds the conversation: ingested again, it makes a new one.
+func freeOrigin(db *gorm.DB, tenantID, id int64, redacted string) (string, error) {
+	for _, origin := range []string{redacted, fmt.Sprintf("%s#%d", redacted, id), fmt.Sprintf("%s#%d", model.Redacted, id)} {
+		if utf8.RuneCountInString(origin) > originChars || len(origin) > originBytes {
+			continue
+		}
+		var taken []int64
+		if err := db.Raw("SELECT id FROM conversations WHERE tenant_id = ? AND origin_conversation_id = ? AND id <> ? LIMIT 1",
+			tenantID, origin, id).Scan(&taken).Error; err != nil {
+			return "", err
+		}
+		if len(taken) == 0 {
+			return origin, nil
+		}
+	}
+	return "", fmt.Errorf("conversation %d: no free origin id for its redacted one", id)
+}
+
+// RedactEvents writes model.Redacted over the mentions spans finds in the
+// string values of the data of up to limit of the tenant's partner events
+// with ids above after, in id order, and returns the last id read (0 when
+// none was left) and how many events had a mention. Events carry ids, but
+// a partner's ids (a call id holding the caller's number) are theirs to
+// choose; the log is read whole, as it is kept only events.retention, and
+// a webhook delivery or a redelivery reads the event as it is now.
+func (p *Privacy) RedactEvents(ctx context.Context, tenantID, after int64, limit int, spans func(string) [][2]int) (last int64, n int, err error) {
+	redact := func(text string) (string, bool) { return redactText(text, spans) }
+	db := conn(ctx, p.db)
+	var events []struct {
+		ID   int64
+		Data string
+	}
+	if err := db.Raw("SELECT id, data FROM events WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?", tenantID, after, limit).
+		Scan(&events).Error; err != nil {
+		return 0, 0, dbError(err, nil)
+	}
+	for _, ev := range events {
+		last = ev.ID
+		data, ok, err := redactJSON(ev.Data, redact)
+		if err != nil {
+			return 0, 0, fmt.Errorf("event %d data: %w", ev.ID, err)
+		}
+		if !ok {
+			continue
+		}
+		if utf8.RuneCountInString(data) > eventDataChars {
+			return 0, 0, fmt.Errorf("event %d data: %d characters once redacted, over %d", ev.ID, utf8.RuneCountInString(data), eventDataChars)
+		}
+		n++
+		if err := db.Exec("UPDATE events SET data = ? WHERE tenant_id = ? AND id = ?", data, tenantID, ev.ID).Error; err != nil {
 			return 0, 0, dbError(err, nil)
 		}
 	}

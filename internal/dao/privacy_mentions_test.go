@@ -3,6 +3,7 @@ package dao_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"regexp"
 	"slices"
@@ -46,7 +47,8 @@ func mentionCall(t *testing.T, db *gorm.DB, mention string) model.Conversation {
 	}
 	id := speakerCall(t, db, 7, text("name", "Guest"), 0)
 	if err := db.Model(&model.Conversation{}).Where("id = ?", id).Updates(map[string]any{
-		"title": text("title", "call"), "custom_data": `{"crm":"` + strings.ReplaceAll(text("custom_data", "lead"), "&", `\u0026`) + `"}`, "transcript_version": 1,
+		"origin_conversation_id": text("origin", fmt.Sprint("pbx/", id)),
+		"title":                  text("title", "call"), "custom_data": `{"crm":"` + strings.ReplaceAll(text("custom_data", "lead"), "&", `\u0026`) + `"}`, "transcript_version": 1,
 	}).Error; err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +90,7 @@ func TestMentionsAreFoundAndRedactedInEveryText(t *testing.T) {
 		p := dao.NewPrivacy(db)
 		plain := mentionCall(t, db, "")
 		var want []int64
-		for _, where := range []string{"title", "custom_data", "transcript", "name", "comment", "split"} {
+		for _, where := range []string{"title", "custom_data", "transcript", "name", "comment", "split", "origin"} {
 			want = append(want, mentionCall(t, db, where).ID)
 		}
 		upTo := want[len(want)-1]
@@ -128,6 +130,7 @@ func TestMentionsAreFoundAndRedactedInEveryText(t *testing.T) {
 		var left []int64
 		for _, q := range []string{
 			"SELECT id FROM conversations WHERE title LIKE ? OR custom_data LIKE ?",
+			"SELECT id FROM conversations WHERE origin_conversation_id LIKE ? OR origin_conversation_id LIKE ?",
 			"SELECT conversation_id FROM participants WHERE name LIKE ? OR name LIKE ?",
 			"SELECT conversation_id FROM comments WHERE text LIKE ? OR text LIKE ?",
 		} {
@@ -175,6 +178,98 @@ func TestMentionsAreFoundAndRedactedInEveryText(t *testing.T) {
 		}
 		if pending, err := p.SearchJobsPending(ctx, 8, jobs[len(jobs)-1].ID, upTo, since); err != nil || pending {
 			t.Errorf("another tenant's search jobs pending: %v %v", pending, err)
+		}
+	})
+}
+
+// An origin id holding the person's address is redacted too, and stays
+// unique in its tenant: two call ids may differ only by what was erased,
+// and a redacted id past the column's 128 characters is cut to what
+// names the conversation alone.
+func TestARedactedOriginIDStaysUniqueInItsTenant(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		wide := strings.Repeat("😀", 120)
+		origins := []string{"pbx-" + mentioned, "crm-" + mentioned, wide + mentioned}
+		var ids []int64
+		for _, origin := range append(origins, "pbx-[erased]", wide+"[erased]") {
+			id := speakerCall(t, db, 7, "Guest", 0)
+			if err := db.Model(&model.Conversation{}).Where("id = ?", id).Update("origin_conversation_id", origin).Error; err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, id)
+		}
+		if err := dao.NewTransactor(db).InTx(ctx, func(ctx context.Context) error {
+			n, err := dao.NewPrivacy(db).RedactConversations(ctx, 7, ids[:3], mentionSpans, nil)
+			if err == nil && n != 3 {
+				t.Errorf("%d conversations rewritten, want 3", n)
+			}
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		want := []string{fmt.Sprintf("pbx-[erased]#%d", ids[0]), "crm-[erased]", fmt.Sprintf("[erased]#%d", ids[2]), "pbx-[erased]", wide + "[erased]"}
+		for i, id := range ids {
+			var c model.Conversation
+			if err := db.First(&c, id).Error; err != nil || c.OriginConversationID != want[i] {
+				t.Errorf("origin id of conversation %d: %q (%v), want %q", i, c.OriginConversationID, err, want[i])
+			}
+		}
+	})
+}
+
+// The partner event log is read in id order, a batch at a time, and the
+// string values of an event's data rewritten where they write the person;
+// another tenant's events are not read.
+func TestMentionsAreRedactedInEvents(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		for _, ev := range []struct {
+			tenant, id int64
+			data       string
+		}{
+			{7, 1, `{"conversation_id":1,"origin_conversation_id":"pbx-1"}`},
+			{7, 2, `{"conversation_id":2,"origin_conversation_id":"pbx/` + strings.ReplaceAll(mentioned, "&", `\u0026`) + `/2"}`},
+			{8, 1, `{"conversation_id":3,"origin_conversation_id":"` + mentioned + `"}`},
+			{7, 3, `{"conversation_id":4,"metrics":{"talk_ratio":0.5}}`},
+			{7, 4, `{"conversation_id":2,"origin_conversation_id":"` + mentioned + `","deleted":true}`},
+		} {
+			if err := db.Exec("INSERT INTO events (tenant_id, id, type, occurred_at, data) VALUES (?, ?, 'conversation.created', ?, ?)",
+				ev.tenant, ev.id, now, ev.data).Error; err != nil {
+				t.Fatal(err)
+			}
+		}
+		p := dao.NewPrivacy(db)
+		total := 0
+		var reads []int64
+		for after := int64(0); ; {
+			last, n, err := p.RedactEvents(ctx, 7, after, 2, mentionSpans)
+			if err != nil {
+				t.Fatal(err)
+			}
+			reads, total = append(reads, last), total+n
+			if last == 0 {
+				break
+			}
+			after = last
+		}
+		if total != 2 || !slices.Equal(reads, []int64{2, 4, 0}) {
+			t.Errorf("%d events rewritten, reads ending at %v", total, reads)
+		}
+		var data []string
+		if err := db.Raw("SELECT data FROM events ORDER BY tenant_id, id").Scan(&data).Error; err != nil {
+			t.Fatal(err)
+		}
+		want := []string{
+			`{"conversation_id":1,"origin_conversation_id":"pbx-1"}`,
+			`{"conversation_id":2,"origin_conversation_id":"pbx/[erased]/2"}`,
+			`{"conversation_id":4,"metrics":{"talk_ratio":0.5}}`,
+			`{"conversation_id":2,"deleted":true,"origin_conversation_id":"[erased]"}`,
+			`{"conversation_id":3,"origin_conversation_id":"` + mentioned + `"}`,
+		}
+		if !slices.Equal(data, want) {
+			t.Errorf("events after the redaction:\n%s\nwant\n%s", strings.Join(data, "\n"), strings.Join(want, "\n"))
 		}
 	})
 }

@@ -728,3 +728,42 @@ func TestErasureNotConfirmedInTimeEnds(t *testing.T) {
 		t.Fatalf("the ended job keeps its subject %q (%v)", subject, err)
 	}
 }
+
+// A call centre's call ids often hold the caller's number, and partner
+// events carry them. After an erasure by that number it is in no call id
+// (of a conversation kept, where a rep read it out, whose id is redacted)
+// and in no event: not the conversation.created of a call kept or of one
+// deleted, not the conversation.deleted the erasure wrote, not the answer
+// of GET /api/v1/events, from which webhooks deliver and redeliver.
+func TestErasureLeavesTheNumberInNoCallIDAndNoEventOnMariaDB(t *testing.T) {
+	s := NewService(t, mysqlEnv(t))
+	f := NewFixture(t, s)
+	s.Start()
+	admin := f.Token(t, f.Admin)
+	p := newPartner(t, s.GRPC(), f.AppToken(t))
+	national := fmt.Sprintf("139%08d", rand.N(100_000_000))
+	phone := "+86" + national
+	kept := p.create("pbx-call-86"+national, f.Reps[0].ID, time.Now().Add(-time.Hour), 60_000, func(r *openv1.CreateConversationRequest) {
+		r.Title = "callback to " + phone
+	})
+	if _, err := p.put(kept, []*openv1.Sentence{sentence(0, "rep", "I will call you on "+phone), sentence(1, "cust", "ok fine thanks")}, 10); err != nil {
+		t.Fatal(err)
+	}
+	theirs := customerCalls(t, p, f, phone, "hello", "in-"+national, 2)
+	var e controller.ErasureJSON
+	authCall(t, s, http.MethodPost, "/api/v1/privacy/erasures", admin, map[string]any{"phone": phone}).want(t, http.StatusAccepted, "").decode(t, &e)
+	if done := waitErasure(t, s, admin, e.ID, 60*time.Second); done.ConversationsDeleted != int64(len(theirs)) || done.ConversationsRedacted != 1 {
+		t.Fatalf("erasure: %+v; want their %d calls deleted and the rep's one redacted", done, len(theirs))
+	}
+	if left := tablesHolding(t, f, national); len(left) > 0 {
+		t.Fatalf("after the erasure the number is in %v", left)
+	}
+	var c model.Conversation
+	if err := f.DB.First(&c, kept).Error; err != nil || c.OriginConversationID != "pbx-call-[erased]" || c.Title != "callback to [erased]" {
+		t.Fatalf("the call kept: origin id %q, title %q (%v)", c.OriginConversationID, c.Title, err)
+	}
+	r := authCall(t, s, http.MethodGet, "/api/v1/events?cursor=0", admin, nil).want(t, http.StatusOK, "")
+	if strings.Contains(string(r.Data), national) || !strings.Contains(string(r.Data), "conversation.deleted") || !strings.Contains(string(r.Data), "pbx-call-[erased]") {
+		t.Fatalf("GET /api/v1/events after the erasure: %s", r.Data)
+	}
+}

@@ -50,7 +50,9 @@ type Event struct {
 	// OccurredAt is assigned by Append: when the change was written (UTC).
 	OccurredAt time.Time
 	// Data describes the change: a JSON object of ids and counts, never
-	// personal data. Numbers read back are json.Number.
+	// personal data of ours. A partner's own ids (origin ids) are theirs
+	// to choose and may hold some, such as a caller's number: an erasure
+	// redacts them here too. Numbers read back are json.Number.
 	Data map[string]any
 }
 

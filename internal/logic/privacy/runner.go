@@ -644,13 +644,17 @@ func (r *Runner) indexed(ctx context.Context, tenantID, mark int64, all bool, up
 }
 
 // mentionBatch is how many conversations, or deals, an erasure reads for
-// mentions of the person at a time.
-const mentionBatch = 100
+// mentions of the person at a time; eventBatch how many partner events
+// (each at most 2 KB of data).
+const (
+	mentionBatch = 100
+	eventBatch   = 1000
+)
 
 // redactMentions writes Redacted wherever free text of the tenant writes
 // the person's email address or phone number (the subject's, and the
-// internal user's own): in the conversations up to the job's bound and in
-// every deal. It reads the conversations a batch at a time and rewrites
+// internal user's own): in the conversations up to the job's bound, in
+// every deal and in the partner event log. It reads the conversations a batch at a time and rewrites
 // those with a mention in one transaction with the renewal of the job's
 // lease, its counts (conversations_redacted, deals_redacted) and where its
 // reading stands (mentions_after), then reads again what changed since it
@@ -683,7 +687,8 @@ func (r *Runner) redactMentions(ctx context.Context, e *model.Erasure, upTo int6
 	// its speaker's name, written with the identifier, is left for the
 	// recount to find it by.
 	speaks := nameMatcher(e.SubjectKind, e.Subject)
-	deals := 0
+	deals, events := 0, 0
+	var eventsAfter int64
 	// pass reads from conversation id from on, everything, or what changed
 	// since since (not zero).
 	pass := func(from int64, since time.Time) error {
@@ -725,9 +730,29 @@ func (r *Runner) redactMentions(ctx context.Context, e *model.Erasure, upTo int6
 			}
 			deals += n
 			if last == 0 {
-				return nil
+				break
 			}
 			after = last
+		}
+		// The partner events, read on from where the first pass stopped:
+		// the log only grows, and an event is written once.
+		for {
+			var last int64
+			var n int
+			if err := r.tx.InTx(ctx, func(ctx context.Context) error {
+				var err error
+				if last, n, err = r.repo.RedactEvents(ctx, e.TenantID, eventsAfter, eventBatch, m.Spans); err != nil {
+					return err
+				}
+				return count(ctx, 0, 0, 0)
+			}); err != nil {
+				return err
+			}
+			events += n
+			if last == 0 {
+				return nil
+			}
+			eventsAfter = last
 		}
 	}
 	if err := pass(e.MentionsAfter, time.Time{}); err != nil {
@@ -736,8 +761,8 @@ func (r *Runner) redactMentions(ctx context.Context, e *model.Erasure, upTo int6
 	if err := pass(0, *e.MentionsSince); err != nil {
 		return redacted, err
 	}
-	if redacted > 0 || deals > 0 {
-		r.log.Info().Int64("erasure", e.ID).Int64("tenant_id", e.TenantID).Int("conversations", redacted).Int("deals", deals).
+	if redacted > 0 || deals > 0 || events > 0 {
+		r.log.Info().Int64("erasure", e.ID).Int64("tenant_id", e.TenantID).Int("conversations", redacted).Int("deals", deals).Int("events", events).
 			Msg("erasure: the person's email address or phone number was written in free text; redacted")
 	}
 	return redacted, nil
