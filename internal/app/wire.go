@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/sync/semaphore"
 	"google.golang.org/grpc"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	reflectionv1 "google.golang.org/grpc/reflection/grpc_reflection_v1"
@@ -164,14 +165,18 @@ func (dm *domain) tap(refused func(reason string), perOperation map[string]time.
 	timeouts[reflectionv1.ServerReflection_ServerReflectionInfo_FullMethodName] = 0
 	timeouts[reflectionv1alpha.ServerReflection_ServerReflectionInfo_FullMethodName] = 0
 	return interceptor.Tap{
-		Verify: func(token string) error {
-			_, err := dm.tokens.Verify(token)
-			return err
+		Verify: func(token string) (bool, error) {
+			claims, err := dm.tokens.Verify(token)
+			if err != nil {
+				return false, err
+			}
+			return dm.revocations.Check(claims) == nil, nil
 		},
-		Public:   publicOperations,
-		Timeouts: timeouts,
-		Timeout:  dm.cfg.GRPC.RequestTimeout.Duration,
-		Refused:  refused,
+		Untrusted: semaphore.NewWeighted(int64(dm.cfg.GRPC.MaxUntrustedReads)),
+		Public:    publicOperations,
+		Timeouts:  timeouts,
+		Timeout:   dm.cfg.GRPC.RequestTimeout.Duration,
+		Refused:   refused,
 	}
 }
 
@@ -184,7 +189,7 @@ func (dm *domain) register(r controller.Router, g grpc.ServiceRegistrar) {
 	openv1.RegisterAuthServiceServer(g, server.Auth{Auth: dm.auth})
 	openv1.RegisterOrgServiceServer(g, server.Org{Org: dm.org})
 	controller.Conversations{Reader: dm.convs}.Routes(r)
-	dm.transcriptStreams = bound.NewSlots(dm.cfg.GRPC.MaxStreamsPerApp, dm.cfg.GRPC.MaxStreams)
+	dm.transcriptStreams = bound.NewSlots(dm.cfg.GRPC.MaxStreamsPerApp, dm.cfg.GRPC.MaxStreams).PerGroup(dm.cfg.GRPC.MaxStreamsPerTenant)
 	openv1.RegisterConversationServiceServer(g, server.ConversationWithDelete{Conversation: server.Conversation{Ingest: dm.ingest, Reader: dm.convs,
 		Streams: dm.transcriptStreams}, Deleter: dm.privacy.deleter})
 	openv1.RegisterDealServiceServer(g, server.Deal{Ingest: dm.ingest})

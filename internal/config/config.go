@@ -131,10 +131,18 @@ type GRPC struct {
 	// StreamTimeout bounds a whole PutTranscript stream (timeouts.<op>
 	// overrides it).
 	StreamTimeout Duration `toml:"stream_timeout"`
-	// MaxStreamsPerApp and MaxStreams cap concurrent PutTranscript streams
-	// per app and in total.
-	MaxStreamsPerApp int `toml:"max_streams_per_app"`
-	MaxStreams       int `toml:"max_streams"`
+	// MaxStreamsPerApp, MaxStreamsPerTenant and MaxStreams cap concurrent
+	// PutTranscript streams per app, per tenant (all its apps and users
+	// together) and in total.
+	MaxStreamsPerApp    int `toml:"max_streams_per_app"`
+	MaxStreamsPerTenant int `toml:"max_streams_per_tenant"`
+	MaxStreams          int `toml:"max_streams"`
+	// MaxUntrustedReads caps the calls whose request message is being read
+	// for a caller this instance does not vouch for: methods that need no
+	// token (Ping, CreateAppToken, health, reflection) and calls with a
+	// genuine token it no longer honours (revoked). grpc-go reads a whole
+	// request, up to MaxRecvMsgBytes, before any interceptor runs.
+	MaxUntrustedReads int `toml:"max_untrusted_reads"`
 	// TranscriptBufferBytes bounds the transcript bytes all streams buffer
 	// before their commit.
 	TranscriptBufferBytes int64 `toml:"transcript_buffer_bytes"`
@@ -452,7 +460,9 @@ func Default() *Config {
 
 			StreamTimeout:         Duration{5 * time.Minute},
 			MaxStreamsPerApp:      8,
+			MaxStreamsPerTenant:   32,
 			MaxStreams:            64,
+			MaxUntrustedReads:     4,
 			TranscriptBufferBytes: 128 << 20,
 			HandshakeTimeout:      Duration{10 * time.Second},
 			MaxConnectionIdle:     Duration{time.Minute},
@@ -607,9 +617,9 @@ func (c *Config) Validate() error {
 	positiveDur("grpc.stream_timeout", c.GRPC.StreamTimeout)
 	positive("grpc.max_streams_per_app", int64(c.GRPC.MaxStreamsPerApp))
 	positive("grpc.max_streams", int64(c.GRPC.MaxStreams))
-	if c.GRPC.MaxStreamsPerApp > c.GRPC.MaxStreams && c.GRPC.MaxStreams > 0 {
-		bad("grpc.max_streams_per_app", "must be at most grpc.max_streams (%d; got %d)", c.GRPC.MaxStreams, c.GRPC.MaxStreamsPerApp)
-	}
+	positive("grpc.max_streams_per_tenant", int64(c.GRPC.MaxStreamsPerTenant))
+	positive("grpc.max_untrusted_reads", int64(c.GRPC.MaxUntrustedReads))
+
 	if b := c.GRPC.TranscriptBufferBytes; b < 1<<20 {
 		bad("grpc.transcript_buffer_bytes", "must be at least 1048576 (got %d)", b)
 	}

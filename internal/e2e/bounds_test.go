@@ -20,11 +20,14 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
+	"github.com/megaview/mgvcore/internal/dao"
+	"github.com/megaview/mgvcore/internal/model"
 )
 
 // Deadlines and caps of the test service, short so the test is quick.
@@ -527,4 +530,126 @@ func slowDownload(t *testing.T, s *Service, id int64, token string) <-chan int {
 		done <- got
 	}()
 	return done
+}
+
+// Calls read for a caller the service does not vouch for are read a few
+// at a time: methods that need no token (health, CreateAppToken, Ping) and
+// calls with a revoked token, which the interceptors refuse only once
+// grpc-go has read their request. 40 such calls of 15 MiB, each over its
+// own connection, held 700 MB before; the rest wait briefly and are
+// refused with RESOURCE_EXHAUSTED.
+func TestBoundsUntrustedLargeCallsAreReadFewAtATime(t *testing.T) {
+	s, fa, _ := boundsService(t)
+	p := newPartner(t, s.GRPC(), fa.AppToken(t))
+	app2 := fa.secondApp(t, "revoked-later")
+	revokedApp, err := fa.tokens.IssueApp(&app2, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dao.NewTokenVersions(fa.DB).Bump(context.Background(), model.TokenVersionApp, fa.Tenant.ID, app2.ID, "app_disabled", time.Now().UTC()); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second) // the instance has polled the raise
+	type huge struct {
+		method, token string
+		msg           proto.Message
+	}
+	calls := []huge{
+		{healthpb.Health_Check_FullMethodName, "", &healthpb.HealthCheckRequest{Service: strings.Repeat("x", 15<<20)}},
+		{openv1.AuthService_CreateAppToken_FullMethodName, "", &openv1.CreateAppTokenRequest{AppKey: strings.Repeat("x", 15<<20)}},
+		{openv1.SystemService_Ping_FullMethodName, "", &openv1.CreateAppTokenRequest{AppKey: strings.Repeat("x", 15<<20)}},
+		{openv1.ConversationService_CreateConversation_FullMethodName, revokedApp, &openv1.CreateConversationRequest{OriginConversationId: strings.Repeat("x", 15<<20)}},
+	}
+	bodies := make([][]byte, len(calls))
+	for i, c := range calls {
+		if bodies[i], err = proto.Marshal(c.msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base := unloadedP99(t, p, time.Second)
+	stop := make(chan struct{})
+	result := ordinaryClient(t, p, stop)
+	idle := rss(s.PID())
+	peak := peakRSS(s.PID(), stop)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	answers := map[codes.Code]int{}
+	for i := range 40 {
+		c := calls[i%len(calls)]
+		wg.Go(func() {
+			conn := s.GRPC()
+			ctx := context.Background()
+			if c.token != "" {
+				ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+c.token)
+			}
+			ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
+			var out []byte
+			err := conn.Invoke(ctx, c.method, bodies[i%len(calls)], &out, grpc.ForceCodecV2(rawCodec{}))
+			mu.Lock()
+			answers[status.Code(err)]++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	time.Sleep(300 * time.Millisecond)
+	close(stop)
+	n, failures, p99 := result()
+	pk := <-peak
+	t.Logf("40 untrusted 15 MiB calls (health, CreateAppToken, Ping, a revoked token), each over its own connection: RSS idle %d MiB, peak %d MiB; answers %v; ordinary client: %d calls, %d failed, p99 %s (unloaded %s)",
+		idle/mib, pk/mib, answers, n, failures, p99.Round(time.Millisecond), base.Round(time.Millisecond))
+	// grpc.max_untrusted_reads (4) reads of 15 MiB at once, each also
+	// decoded, and the garbage of those done, which the collector (at
+	// process.gc_percent 200) lets reach twice what is live: about 200 MiB,
+	// where 700 MiB were held before the bound.
+	if pk-idle > 300*mib {
+		t.Fatalf("RSS grew %d MiB: more than the bound of untrusted reads were read at once", (pk-idle)/mib)
+	}
+	// Only Ping answers such a request (its message has no fields).
+	if answers[codes.OK] > 10 || answers[codes.ResourceExhausted] == 0 {
+		t.Fatalf("answers %v: want at most the pings served and some refused over the bound", answers)
+	}
+	if failures > 0 {
+		t.Fatalf("the ordinary client failed %d of %d calls", failures, n)
+	}
+}
+
+// One tenant's apps together hold at most grpc.max_streams_per_tenant
+// transcript streams, so another tenant still gets one when the first has
+// opened all it may.
+func TestBoundsTranscriptStreamsPerTenant(t *testing.T) {
+	s := NewService(t, map[string]string{
+		"MGV_GRPC_STREAM_TIMEOUT":         boundsStreamTimeout.String(),
+		"MGV_GRPC_MAX_STREAMS_PER_APP":    "2",
+		"MGV_GRPC_MAX_STREAMS_PER_TENANT": "2",
+		"MGV_GRPC_MAX_STREAMS":            "4",
+		"MGV_RATELIMIT_ENABLED":           "false",
+		"MGV_LOG_LEVEL":                   "warn",
+	})
+	fa, fb := NewFixture(t, s), NewFixture(t, s)
+	s.Start()
+	app2 := fa.secondApp(t, "second")
+	token2, err := fa.tokens.IssueApp(&app2, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pa, pa2, pb := newPartner(t, s.GRPC(), fa.AppToken(t)), newPartner(t, s.GRPC(), token2), newPartner(t, s.GRPC(), fb.AppToken(t))
+	convA := pa.create("tenant-cap-a", fa.Reps[0].ID, time.Now().Add(-time.Hour), 60_000, nil)
+	convB := pb.create("tenant-cap-b", fb.Reps[0].ID, time.Now().Add(-time.Hour), 60_000, nil)
+	for range 2 {
+		if _, err := openStream(pa, convA); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitMetric(t, s, "mgv_grpc_transcript_streams_open", 2, 10*time.Second)
+	st, err := openStream(pa2, convA)
+	if err == nil || err == io.EOF {
+		err = streamOutcome(st)
+	}
+	if code, reason, _ := rpcReason(err); code != codes.ResourceExhausted || reason != "OVER_CAPACITY" {
+		t.Fatalf("tenant A's second app, its tenant at its cap: %v, want RESOURCE_EXHAUSTED OVER_CAPACITY", err)
+	}
+	if _, err := pb.put(convB, transcript(10, "b"), 5); err != nil {
+		t.Fatalf("tenant B, while tenant A holds its share: %v", err)
+	}
 }

@@ -137,6 +137,18 @@ func (f *Fixture) Token(t *testing.T, u model.User) string {
 }
 
 // AppToken mints an app token for the fixture's app.
+// secondApp stores another app of the tenant, named name, with the
+// fixture app's secret and the ingest scope, as its admin may create one.
+func (f *Fixture) secondApp(t *testing.T, name string) model.App {
+	t.Helper()
+	app := model.App{TenantID: f.Tenant.ID, Name: name, AppKey: "ak_" + name + "_" + f.App.AppKey, SecretHash: f.App.SecretHash,
+		Scopes: "ingest", RateTier: "standard", Status: model.AppActive, CreatedAt: time.Now(), UpdatedAt: time.Now()}
+	if err := f.DB.Create(&app).Error; err != nil {
+		t.Fatal(err)
+	}
+	return app
+}
+
 func (f *Fixture) AppToken(t *testing.T) string {
 	t.Helper()
 	v, err := dao.NewTokenVersions(f.DB).Current(context.Background(), model.TokenVersionApp, f.App.ID)

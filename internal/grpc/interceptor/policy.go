@@ -35,6 +35,7 @@ func Unary(chain policy.Middleware, ips *clientip.Resolver) grpc.UnaryServerInte
 		return c.handler(ctx, c.req)
 	})
 	return func(ctx context.Context, req any, si *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		ReadDone(ctx) // grpc-go has read the request
 		call := newCall(ctx, si.FullMethod, nil, ips)
 		call.req, call.handler = req, handler
 		resp, err := h(policy.WithInfo(ctx, &call.info), call)
@@ -53,12 +54,25 @@ func Stream(chain policy.Middleware, ips *clientip.Resolver) grpc.StreamServerIn
 		return nil, c.streamHandler(c.srv, &stream{ServerStream: c.ss, ctx: ctx})
 	})
 	return func(srv any, ss grpc.ServerStream, si *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		if ss.Context().Value(readDoneKey{}) != nil {
+			ss = &firstRead{ServerStream: ss}
+		}
 		call := newCall(ss.Context(), si.FullMethod, ss, ips)
 		call.srv, call.streamHandler = srv, handler
 		_, err := h(policy.WithInfo(ss.Context(), &call.info), call)
 		call.flushHeader()
 		return toStatus(err)
 	}
+}
+
+// firstRead gives back an untrusted read slot once the stream's first
+// message is read.
+type firstRead struct{ grpc.ServerStream }
+
+func (f *firstRead) RecvMsg(m any) error {
+	err := f.ServerStream.RecvMsg(m)
+	ReadDone(f.Context())
+	return err
 }
 
 // stream carries the context the policies made (deadline, span, caller).

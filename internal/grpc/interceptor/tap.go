@@ -3,8 +3,10 @@ package interceptor
 import (
 	"context"
 	"strings"
+	"sync"
 	"time"
 
+	"golang.org/x/sync/semaphore"
 	"google.golang.org/grpc/tap"
 
 	"github.com/megaview/mgvcore/internal/breaker"
@@ -16,8 +18,22 @@ import (
 // whether the call may start, and bounds how long a stream may last. It runs
 // on the connection's reader, so it does no I/O.
 type Tap struct {
-	// Verify checks a bearer token's signature and expiry, without I/O.
-	Verify func(token string) error
+	// Verify checks a bearer token's signature and expiry, without I/O,
+	// and tells whether the instance honours it (its revocation check, in
+	// memory): a genuine token it no longer honours is refused by the
+	// interceptors, which charge the refusal to its holder in the audit
+	// trail, so its call goes on as an untrusted one.
+	Verify func(token string) (honoured bool, err error)
+	// Untrusted, if set, bounds the calls whose request message is being
+	// read for a caller the instance does not vouch for: those of methods
+	// that need no token (Public, health, reflection) and those with a
+	// token it does not honour. grpc-go reads a call's whole request, up
+	// to grpc.max_recv_msg_bytes (16 MiB), before any interceptor runs:
+	// without the bound, 40 anonymous health checks of 15 MiB held 700 MB.
+	// A call over it waits up to untrustedWait for a read to end, then is
+	// refused with RESOURCE_EXHAUSTED; its slot is given back once its
+	// request is read (ReadDone) or the call ends.
+	Untrusted *semaphore.Weighted
 	// Public operations need no token (the auth policy's list); methods
 	// outside the API (health, reflection) need none either.
 	Public map[string]bool
@@ -38,6 +54,8 @@ type Tap struct {
 // Handle is a grpc.InTapHandle.
 func (t Tap) Handle(ctx context.Context, info *tap.Info) (context.Context, error) {
 	method := info.FullMethodName
+	trusted := false
+	var done func() // gives back an untrusted read slot
 	if strings.HasPrefix(method, "/mgv.") && !t.Public[method] {
 		var header string
 		if v := info.Header.Get("authorization"); len(v) > 0 {
@@ -47,9 +65,24 @@ func (t Tap) Handle(ctx context.Context, info *tap.Info) (context.Context, error
 		if !ok {
 			return nil, t.refuse(errs.Unauthenticated("missing bearer token (Authorization: Bearer <token>)"))
 		}
-		if err := t.Verify(token); err != nil {
+		honoured, err := t.Verify(token)
+		if err != nil {
 			return nil, t.refuse(errs.From(err))
 		}
+		trusted = honoured
+	}
+	if !trusted && t.Untrusted != nil {
+		if !t.Untrusted.TryAcquire(1) {
+			wait, cancel := context.WithTimeout(ctx, untrustedWait)
+			err := t.Untrusted.Acquire(wait, 1)
+			cancel()
+			if err != nil {
+				return nil, t.refuse(errs.Of(errs.ReasonOverCapacity,
+					"too many calls without a token this server honours are being read at once; retry shortly").With("retry_after_seconds", "1"))
+			}
+		}
+		done = sync.OnceFunc(func() { t.Untrusted.Release(1) })
+		ctx = context.WithValue(ctx, readDoneKey{}, done)
 	}
 	if cd, ok := ctx.Deadline(); ok {
 		// grpc-go has applied the client's grpc-timeout, and nothing else
@@ -62,14 +95,40 @@ func (t Tap) Handle(ctx context.Context, info *tap.Info) (context.Context, error
 	if !ok {
 		d = t.Timeout
 	}
+	var cancel context.CancelFunc
 	if d > 0 {
-		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, d)
-		// The stream's own context is cancelled when the call ends, which
-		// ends this one too; cancel then only releases the timer.
+	}
+	// The stream's own context is cancelled when the call ends, read or
+	// not, which ends these too: cancel then only releases the timer, and
+	// done the slot, if the request's read has not already.
+	switch {
+	case cancel != nil && done != nil:
+		context.AfterFunc(ctx, func() { cancel(); done() })
+	case cancel != nil:
 		context.AfterFunc(ctx, cancel)
+	case done != nil:
+		context.AfterFunc(ctx, done)
 	}
 	return ctx, nil
+}
+
+// untrustedWait is how long a call waits for an untrusted read to end
+// when Tap.Untrusted is full. The tap runs on the connection's reader, so
+// the wait holds that connection's frames too, briefly: a burst of
+// anonymous pings waits microseconds, while calls that keep reads open
+// are refused.
+const untrustedWait = 100 * time.Millisecond
+
+type readDoneKey struct{}
+
+// ReadDone gives back the untrusted read slot of the call of ctx, if it
+// holds one: its request has been read (the unary interceptors run after
+// it is; a stream's first RecvMsg returned).
+func ReadDone(ctx context.Context) {
+	if done, ok := ctx.Value(readDoneKey{}).(func()); ok {
+		done()
+	}
 }
 
 // refuse reports a refusal and returns it as a gRPC status error.

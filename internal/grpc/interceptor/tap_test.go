@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sync/semaphore"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -16,11 +17,11 @@ import (
 
 func TestTapRefusesWithoutAValidToken(t *testing.T) {
 	tp := Tap{
-		Verify: func(token string) error {
+		Verify: func(token string) (bool, error) {
 			if token != "good" {
-				return errors.New("bad token")
+				return false, errors.New("bad token")
 			}
-			return nil
+			return true, nil
 		},
 		Public: map[string]bool{"/mgv.open.v1.SystemService/Ping": true},
 		Timeouts: map[string]time.Duration{
@@ -77,7 +78,7 @@ func TestTapRefusesWithoutAValidToken(t *testing.T) {
 // never one that outlived the service's own timeout, which the tap adds: a
 // call outliving that one is the service's fault, and must count.
 func TestCallerDeadlineIsTheClients(t *testing.T) {
-	tp := Tap{Verify: func(string) error { return nil }, Timeout: time.Millisecond}
+	tp := Tap{Verify: func(string) (bool, error) { return true, nil }, Timeout: time.Millisecond}
 	const method = "/mgv.open.v1.ConversationService/ListConversations"
 	md := metadata.Pairs("authorization", "Bearer good")
 	ctx, err := tp.Handle(context.Background(), &tap.Info{FullMethodName: method, Header: md})
@@ -98,4 +99,79 @@ func TestCallerDeadlineIsTheClients(t *testing.T) {
 	if got := breaker.Classify(ctx, errors.New("i/o timeout")); got != breaker.Ignore {
 		t.Errorf("past the client's deadline: %v, want ignore", got)
 	}
+}
+
+// Calls read for a caller the instance does not vouch for (a method that
+// needs no token, a genuine token it no longer honours) take an untrusted
+// read slot from the headers on, given back once their request is read or
+// they end; over the bound they wait briefly, then are refused. Calls with
+// an honoured token never take one.
+func TestTapBoundsUntrustedReads(t *testing.T) {
+	tp := Tap{
+		Verify: func(token string) (bool, error) {
+			if token == "forged" {
+				return false, errors.New("bad token")
+			}
+			return token == "honoured", nil
+		},
+		Public:    map[string]bool{"/mgv.open.v1.SystemService/Ping": true},
+		Untrusted: semaphore.NewWeighted(2),
+		Timeout:   time.Minute,
+	}
+	call := func(method, token string) (context.Context, context.CancelFunc, error) {
+		var md metadata.MD
+		if token != "" {
+			md = metadata.Pairs("authorization", "Bearer "+token)
+		}
+		stream, end := context.WithCancel(context.Background())
+		ctx, err := tp.Handle(stream, &tap.Info{FullMethodName: method, Header: md})
+		return ctx, end, err
+	}
+	const put = "/mgv.open.v1.ConversationService/PutTranscript"
+	ping, endPing, err := call("/mgv.open.v1.SystemService/Ping", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, endRevoked, err := call(put, "revoked")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Both slots taken: an honoured token still goes through at once, an
+	// anonymous health check waits, then is refused.
+	for range 3 {
+		if _, end, err := call(put, "honoured"); err != nil {
+			t.Fatalf("an honoured token with the untrusted reads full: %v", err)
+		} else {
+			end()
+		}
+	}
+	start := time.Now()
+	if _, _, err := call("/grpc.health.v1.Health/Check", ""); status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("a third untrusted read: %v, want RESOURCE_EXHAUSTED", err)
+	}
+	if waited := time.Since(start); waited < untrustedWait {
+		t.Errorf("refused after %s, want after waiting %s", waited, untrustedWait)
+	}
+	if _, _, err := call(put, "forged"); err == nil || status.Code(err) == codes.ResourceExhausted {
+		t.Fatalf("a forged token: %v, want its own refusal, not a wait", err)
+	}
+	// The ping's request is read: its slot is free, though the call goes on.
+	ReadDone(ping)
+	ReadDone(ping)
+	health, endHealth, err := call("/grpc.health.v1.Health/Check", "")
+	if err != nil {
+		t.Fatalf("after a read ended: %v", err)
+	}
+	// The revoked token's call ends unread: its slot is free too.
+	endRevoked()
+	go func() { time.Sleep(20 * time.Millisecond); endHealth() }()
+	for range 2 {
+		_, end, err := call("/grpc.health.v1.Health/Check", "")
+		if err != nil {
+			t.Fatalf("after the calls ended: %v", err)
+		}
+		defer end()
+	}
+	endPing()
+	_ = health
 }

@@ -71,9 +71,9 @@ func (s Conversation) CreateConversation(ctx context.Context, req *openv1.Create
 func (s Conversation) PutTranscript(stream openv1.ConversationService_PutTranscriptServer) error {
 	ctx := stream.Context()
 	if s.Streams != nil {
-		release, ok := s.Streams.Acquire(streamKey(ctx))
+		release, ok := s.Streams.AcquireIn("tenant:"+policy.InfoFrom(ctx).Caller().TenantID, streamKey(ctx))
 		if !ok {
-			return errs.Of(errs.ReasonOverCapacity, "too many transcript streams at once for this app or this server; retry shortly").
+			return errs.Of(errs.ReasonOverCapacity, "too many transcript streams at once for this app, this tenant or this server; retry shortly").
 				With("retry_after_seconds", "2")
 		}
 		defer release()
