@@ -16,6 +16,7 @@ import (
 	json "github.com/goccy/go-json"
 	"gorm.io/gorm"
 
+	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/model"
 )
 
@@ -344,14 +345,13 @@ func (p *Privacy) RedactConversations(ctx context.Context, tenantID int64, ids [
 			continue
 		}
 		changed[c.ID] = true
-		if o {
-			if origin, err = freeOrigin(db, tenantID, c.ID, origin); err != nil {
-				return 0, dbError(err, nil)
-			}
-		}
-		if err := db.Exec("UPDATE conversations SET title = ?, custom_data = ?, origin_conversation_id = ? WHERE id = ?",
-			runes(title, titleChars), data, origin, c.ID).Error; err != nil {
+		if err := db.Exec("UPDATE conversations SET title = ?, custom_data = ? WHERE id = ?", runes(title, titleChars), data, c.ID).Error; err != nil {
 			return 0, dbError(err, nil)
+		}
+		if o {
+			if err := redactOrigin(db, c.ID, origin); err != nil {
+				return 0, err
+			}
 		}
 	}
 	if ids = slices.DeleteFunc(slices.Clone(ids), func(id int64) bool { return spoken[id] }); len(ids) == 0 {
@@ -514,37 +514,37 @@ func (p *Privacy) RedactDeals(ctx context.Context, tenantID, after int64, limit 
 	return last, n, nil
 }
 
-// freeOrigin is the origin id a conversation of the tenant takes once its
-// own, redacted, is redacted: that one while it fits its column and no
-// other conversation of the tenant has it (two call ids may differ only
-// by the number that was erased), else it followed by "#" and the
-// conversation's id, else Redacted followed by them. The partner's id no
-// longer finds the conversation: ingested again, it makes a new one.
-func freeOrigin(db *gorm.DB, tenantID, id int64, redacted string) (string, error) {
+// redactOrigin gives a conversation its origin id redacted: that one while
+// it fits its column and no other conversation of the tenant has it (two
+// call ids may differ only by the number that was erased), else it
+// followed by "#" and the conversation's id, else Redacted followed by
+// them. Each is tried by its UPDATE, whose unique key decides: a check
+// before it would not see what another erasure is writing (MySQL waits
+// for that one's commit, then answers a duplicate), and a duplicate undoes
+// that statement alone. The partner's old id no longer finds the
+// conversation: ingested again, it makes a new one.
+func redactOrigin(db *gorm.DB, id int64, redacted string) error {
 	for _, origin := range []string{redacted, fmt.Sprintf("%s#%d", redacted, id), fmt.Sprintf("%s#%d", model.Redacted, id)} {
 		if utf8.RuneCountInString(origin) > originChars || len(origin) > originBytes {
 			continue
 		}
-		var taken []int64
-		if err := db.Raw("SELECT id FROM conversations WHERE tenant_id = ? AND origin_conversation_id = ? AND id <> ? LIMIT 1",
-			tenantID, origin, id).Scan(&taken).Error; err != nil {
-			return "", err
-		}
-		if len(taken) == 0 {
-			return origin, nil
+		err := db.Exec("UPDATE conversations SET origin_conversation_id = ? WHERE id = ?", origin, id).Error
+		if !errors.Is(err, gorm.ErrDuplicatedKey) {
+			return dbError(err, nil)
 		}
 	}
-	return "", fmt.Errorf("conversation %d: no free origin id for its redacted one", id)
+	return errs.Conflict("conversation %d: every redacted origin id it could take is another conversation's; the erasure tries again", id)
 }
 
 // RedactEvents writes model.Redacted over the mentions spans finds in the
 // string values of the data of up to limit of the tenant's partner events
-// with ids above after, in id order, and returns the last id read (0 when
+// with ids above after (but those of conversations above upTo, which the
+// erasure does not cover), in id order, and returns the last id read (0 when
 // none was left) and how many events had a mention. Events carry ids, but
 // a partner's ids (a call id holding the caller's number) are theirs to
 // choose; the log is read whole, as it is kept only events.retention, and
 // a webhook delivery or a redelivery reads the event as it is now.
-func (p *Privacy) RedactEvents(ctx context.Context, tenantID, after int64, limit int, spans func(string) [][2]int) (last int64, n int, err error) {
+func (p *Privacy) RedactEvents(ctx context.Context, tenantID, after, upTo int64, limit int, spans func(string) [][2]int) (last int64, n int, err error) {
 	redact := func(text string) (string, bool) { return redactText(text, spans) }
 	db := conn(ctx, p.db)
 	var events []struct {
@@ -557,6 +557,14 @@ func (p *Privacy) RedactEvents(ctx context.Context, tenantID, after int64, limit
 	}
 	for _, ev := range events {
 		last = ev.ID
+		var about struct {
+			ConversationID int64 `json:"conversation_id"`
+		}
+		if json.Unmarshal([]byte(ev.Data), &about) == nil && about.ConversationID > upTo {
+			// A conversation ingested after the erasure was asked for is
+			// outside it, and keeps what it was created with.
+			continue
+		}
 		data, ok, err := redactJSON(ev.Data, redact)
 		if err != nil {
 			return 0, 0, fmt.Errorf("event %d data: %w", ev.ID, err)

@@ -218,9 +218,56 @@ func TestARedactedOriginIDStaysUniqueInItsTenant(t *testing.T) {
 	})
 }
 
+// Two erasures at once may redact two call ids to the same one: the one
+// that commits second takes the next free form instead of failing on the
+// unique key (on MySQL its write waits for the first's commit).
+func TestConcurrentErasuresRedactOriginIDsApart(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		var ids []int64
+		for _, origin := range []string{"pbx-" + mentioned, "pbx-li&wang@\nexample.com"} {
+			id := speakerCall(t, db, 7, "Guest", 0)
+			if err := db.Model(&model.Conversation{}).Where("id = ?", id).Update("origin_conversation_id", origin).Error; err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, id)
+		}
+		p, tx := dao.NewPrivacy(db), dao.NewTransactor(db)
+		redact := func(ctx context.Context, id int64) error {
+			_, err := p.RedactConversations(ctx, 7, []int64{id}, mentionSpans, nil)
+			return err
+		}
+		second := make(chan error, 1)
+		if err := tx.InTx(ctx, func(ctx context.Context) error {
+			if err := redact(ctx, ids[0]); err != nil {
+				return err
+			}
+			// SQLite's writers take turns: the second waits for the commit.
+			go func() {
+				second <- tx.InTx(context.Background(), func(ctx context.Context) error { return redact(ctx, ids[1]) })
+			}()
+			time.Sleep(200 * time.Millisecond)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-second; err != nil {
+			t.Fatalf("the second erasure: %v", err)
+		}
+		want := []string{"pbx-[erased]", fmt.Sprintf("pbx-[erased]#%d", ids[1])}
+		for i, id := range ids {
+			var c model.Conversation
+			if err := db.First(&c, id).Error; err != nil || c.OriginConversationID != want[i] {
+				t.Errorf("origin id of conversation %d: %q (%v), want %q", i, c.OriginConversationID, err, want[i])
+			}
+		}
+	})
+}
+
 // The partner event log is read in id order, a batch at a time, and the
 // string values of an event's data rewritten where they write the person;
-// another tenant's events are not read.
+// another tenant's events, and those of conversations above the erasure's
+// bound, are left as they are.
 func TestMentionsAreRedactedInEvents(t *testing.T) {
 	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := context.Background()
@@ -234,6 +281,7 @@ func TestMentionsAreRedactedInEvents(t *testing.T) {
 			{8, 1, `{"conversation_id":3,"origin_conversation_id":"` + mentioned + `"}`},
 			{7, 3, `{"conversation_id":4,"metrics":{"talk_ratio":0.5}}`},
 			{7, 4, `{"conversation_id":2,"origin_conversation_id":"` + mentioned + `","deleted":true}`},
+			{7, 5, `{"conversation_id":5,"origin_conversation_id":"` + mentioned + `"}`},
 		} {
 			if err := db.Exec("INSERT INTO events (tenant_id, id, type, occurred_at, data) VALUES (?, ?, 'conversation.created', ?, ?)",
 				ev.tenant, ev.id, now, ev.data).Error; err != nil {
@@ -244,7 +292,7 @@ func TestMentionsAreRedactedInEvents(t *testing.T) {
 		total := 0
 		var reads []int64
 		for after := int64(0); ; {
-			last, n, err := p.RedactEvents(ctx, 7, after, 2, mentionSpans)
+			last, n, err := p.RedactEvents(ctx, 7, after, 4, 2, mentionSpans)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -254,7 +302,7 @@ func TestMentionsAreRedactedInEvents(t *testing.T) {
 			}
 			after = last
 		}
-		if total != 2 || !slices.Equal(reads, []int64{2, 4, 0}) {
+		if total != 2 || !slices.Equal(reads, []int64{2, 4, 5, 0}) {
 			t.Errorf("%d events rewritten, reads ending at %v", total, reads)
 		}
 		var data []string
@@ -266,6 +314,7 @@ func TestMentionsAreRedactedInEvents(t *testing.T) {
 			`{"conversation_id":2,"origin_conversation_id":"pbx/[erased]/2"}`,
 			`{"conversation_id":4,"metrics":{"talk_ratio":0.5}}`,
 			`{"conversation_id":2,"deleted":true,"origin_conversation_id":"[erased]"}`,
+			`{"conversation_id":5,"origin_conversation_id":"` + mentioned + `"}`,
 			`{"conversation_id":3,"origin_conversation_id":"` + mentioned + `"}`,
 		}
 		if !slices.Equal(data, want) {

@@ -347,8 +347,9 @@ func TestIngestNeedsTheIngestScope(t *testing.T) {
 }
 
 func Example_queryTerms() {
-	fmt.Printf("%q\n", queryTerms(`Budget "next  Quarter" 预算 ?! "unclosed phrase`))
-	// Output: [["budget"] ["next" "quarter"] ["预" "算"] ["unclosed" "phrase"]]
+	terms, err := queryTerms(`Budget “next  Quarters” 预算 ?! "unclosed phrase`)
+	fmt.Printf("%q %v\n", terms, err)
+	// Output: [["budget"] ["next" "quarter"] ["预" "算"] ["unclos" "phrase"]] <nil>
 }
 
 // A transcript read marks what search would find: whole English words, a
@@ -361,6 +362,9 @@ func TestTranscriptQueryMatchesAsSearchDoes(t *testing.T) {
 		{"art", "let us start the pilot", false},
 		{"price", "that is priceless", false},
 		{"price", "the Price? too high", true},
+		{"price", "our prices went up", true},
+		{"discounts", "we discussed a discount", true},
+		{"“free trial”", "trial for free", false},
 		{"ＰＲＩＣＥ", "the price is fine", true},
 		{`"free trial"`, "a free-trial month", true},
 		{`"free trial"`, "trial for free", false},
@@ -370,7 +374,11 @@ func TestTranscriptQueryMatchesAsSearchDoes(t *testing.T) {
 		{"预算 pilot", "预算 for the pilot", true},
 		{"预算 pilot", "预算 only", false},
 	} {
-		if got := matchesAll(tc.text, queryTerms(tc.q)); got != tc.want {
+		terms, err := queryTerms(tc.q)
+		if err != nil {
+			t.Fatalf("q %q: %v", tc.q, err)
+		}
+		if got := matchesAll(tc.text, terms); got != tc.want {
 			t.Errorf("q %q on %q: %v, want %v", tc.q, tc.text, got, tc.want)
 		}
 	}

@@ -6,9 +6,12 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	porterstemmer "github.com/blevesearch/go-porterstemmer"
+
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/logic/access"
 	"github.com/megaview/mgvcore/internal/logic/interaction"
+	"github.com/megaview/mgvcore/internal/search"
 )
 
 // maxTranscriptQueryChars bounds GetTranscript's q.
@@ -164,9 +167,9 @@ func (c *Reader) beginTranscript(ctx context.Context, id int64, q string) (*tran
 	if !utf8.ValidString(q) {
 		return nil, errs.InvalidArgument("q", "must be UTF-8")
 	}
-	terms := queryTerms(q)
-	if len(terms) == 0 && strings.TrimSpace(q) != "" {
-		return nil, errs.InvalidArgument("q", "has no word to search for")
+	terms, err := queryTerms(q)
+	if err != nil {
+		return nil, err
 	}
 	if _, err := c.repo.Get(ctx, s, id); err != nil {
 		return nil, err
@@ -219,46 +222,49 @@ func (r *transcriptRead) walk(ctx context.Context, fn func(TranscriptSentence) (
 }
 
 // queryTerms reads the query of a transcript read as search reads one
-// (PRODUCT §5): words and "quoted phrases" (an unclosed quote runs to the
-// end), nothing else being syntax, each cut into the tokens it matches by
-// (interaction.MatchTokens). A word without a token (punctuation alone) is
-// dropped.
-func queryTerms(q string) [][]string {
+// (search.Parse: words and "quoted phrases", in ASCII or curly quotes),
+// each cut into the tokens it matches by (matchTokens). A query with no
+// word is INVALID_ARGUMENT naming q; an empty one marks nothing.
+func queryTerms(q string) ([][]string, error) {
+	if strings.TrimSpace(q) == "" {
+		return nil, nil
+	}
+	parsed, err := search.Parse(q)
+	if err != nil {
+		return nil, errs.InvalidArgument("q", "has no word to search for")
+	}
 	var terms [][]string
-	add := func(t string) {
-		if toks := interaction.MatchTokens(t); len(toks) > 0 {
+	for _, t := range parsed {
+		if toks := matchTokens(t.Text); len(toks) > 0 {
 			terms = append(terms, toks)
 		}
 	}
-	for q != "" {
-		i := strings.IndexByte(q, '"')
-		if i < 0 {
-			for _, w := range strings.Fields(q) {
-				add(w)
-			}
-			break
-		}
-		for _, w := range strings.Fields(q[:i]) {
-			add(w)
-		}
-		rest := q[i+1:]
-		j := strings.IndexByte(rest, '"')
-		if j < 0 {
-			add(rest)
-			break
-		}
-		add(rest[:j])
-		q = rest[j+1:]
+	if len(terms) == 0 {
+		return nil, errs.InvalidArgument("q", "has no word to search for")
 	}
-	return terms
+	return terms, nil
+}
+
+// matchTokens are the tokens of text as the search engines index them,
+// as far as the mark of a match needs: interaction.MatchTokens, each word
+// of a script that is not CJK reduced to its Porter stem as both engines'
+// analyzers do ("prices" and "price" are one).
+func matchTokens(text string) []string {
+	toks := interaction.MatchTokens(text)
+	for i, tok := range toks {
+		if r, _ := utf8.DecodeRuneInString(tok); !interaction.IsCJK(r) {
+			toks[i] = porterstemmer.StemString(tok)
+		}
+	}
+	return toks
 }
 
 // matchesAll reports whether every term occurs in text as a run of its
-// tokens: an English word matches whole words ("art" is not in "start"),
-// a Chinese one where its characters stand together, as search and the
-// trackers match them.
+// tokens: an English word matches whole words, by stem ("art" is not in
+// "start", "price" is in "prices"), a Chinese one where its characters
+// stand together, as search matches them.
 func matchesAll(text string, terms [][]string) bool {
-	toks := interaction.MatchTokens(text)
+	toks := matchTokens(text)
 	for _, t := range terms {
 		found := false
 		for i := 0; i+len(t) <= len(toks) && !found; i++ {

@@ -112,10 +112,11 @@ type Repo interface {
 	// a mention.
 	RedactDeals(ctx context.Context, tenantID, after int64, limit int, since time.Time, spans func(string) [][2]int) (last int64, n int, err error)
 	// RedactEvents writes model.Redacted over the mentions in the data of
-	// up to limit of the tenant's partner events with ids above after, in
-	// id order, and returns the last id read (0 when none was left) and
-	// how many had a mention.
-	RedactEvents(ctx context.Context, tenantID, after int64, limit int, spans func(string) [][2]int) (last int64, n int, err error)
+	// up to limit of the tenant's partner events with ids above after
+	// (leaving those of conversations above upTo), in id order, and
+	// returns the last id read (0 when none was left) and how many had a
+	// mention.
+	RedactEvents(ctx context.Context, tenantID, after, upTo int64, limit int, spans func(string) [][2]int) (last int64, n int, err error)
 	// DisableUser disables a user and revokes their refresh tokens,
 	// keeping what identifies them; LAST_ADMIN for the tenant's last
 	// active admin. In the transaction ctx carries.

@@ -741,7 +741,7 @@ func (r *Runner) redactMentions(ctx context.Context, e *model.Erasure, upTo int6
 			var n int
 			if err := r.tx.InTx(ctx, func(ctx context.Context) error {
 				var err error
-				if last, n, err = r.repo.RedactEvents(ctx, e.TenantID, eventsAfter, eventBatch, m.Spans); err != nil {
+				if last, n, err = r.repo.RedactEvents(ctx, e.TenantID, eventsAfter, upTo, eventBatch, m.Spans); err != nil {
 					return err
 				}
 				return count(ctx, 0, 0, 0)
