@@ -17,6 +17,7 @@ import (
 	"github.com/megaview/mgvcore/internal/clientip"
 	"github.com/megaview/mgvcore/internal/config"
 	"github.com/megaview/mgvcore/internal/dao"
+	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/grpc/interceptor"
 	"github.com/megaview/mgvcore/internal/grpc/server"
 	"github.com/megaview/mgvcore/internal/http/controller"
@@ -170,7 +171,12 @@ func (dm *domain) tap(refused func(reason string), perOperation map[string]time.
 			if err != nil {
 				return false, err
 			}
-			return dm.revocations.Check(claims) == nil, nil
+			// An instance that cannot read revocations refuses every
+			// token (503): such calls are read as trusted ones, so that
+			// the refusal clients meet in an outage is that one, not a
+			// queue for untrusted reads.
+			err = dm.revocations.Check(claims)
+			return err == nil || errs.ReasonOf(err) == errs.ReasonDependencyUnavailable, nil
 		},
 		Untrusted: semaphore.NewWeighted(int64(dm.cfg.GRPC.MaxUntrustedReads)),
 		Public:    publicOperations,

@@ -115,12 +115,15 @@ func dialH2(t *testing.T, s *Service) *h2 {
 
 // pingHeaders is the header block of a SystemService.Ping call with about
 // pad bytes of extra metadata.
-func pingHeaders(t *testing.T, pad int) []byte {
+func pingHeaders(t *testing.T, pad int, token ...string) []byte {
 	t.Helper()
 	var block bytes.Buffer
 	enc := hpack.NewEncoder(&block)
 	fields := [][2]string{{":method", "POST"}, {":scheme", "https"}, {":path", "/mgv.open.v1.SystemService/Ping"},
 		{":authority", "localhost"}, {"content-type", "application/grpc"}, {"te", "trailers"}}
+	for _, tok := range token {
+		fields = append(fields, [2]string{"authorization", "Bearer " + tok})
+	}
 	for i := 0; i*1000 < pad; i++ {
 		fields = append(fields, [2]string{fmt.Sprintf("x-pad-%d", i), strings.Repeat("a", 1000)})
 	}
@@ -219,13 +222,17 @@ func rawGRPCPing(t *testing.T, s *Service, pad int) (string, error) {
 // never their request are capped per connection (grpc.max_concurrent_streams;
 // grpc-go sets none, and one connection held 50,000 such calls, 775 MB) and
 // end at their deadline, counted from the headers (they held their stream
-// for as long as the connection lived).
+// for as long as the connection lived). The calls bring a good token:
+// anonymous ones are also held to grpc.max_untrusted_reads and the read
+// window (TestBoundsUntrustedLargeCallsAreReadFewAtATime, and the tap's
+// unit tests).
 func TestBoundsGRPCSilentCallsAreCapped(t *testing.T) {
 	const timeout, opened = 2 * time.Second, 300
 	s := NewService(t, map[string]string{"MGV_GRPC_REQUEST_TIMEOUT": timeout.String()})
+	f := NewFixture(t, s)
 	s.Start()
 	h := dialH2(t, s)
-	hb := pingHeaders(t, 0)
+	hb := pingHeaders(t, 0, f.AppToken(t))
 	start := time.Now()
 	for i := range opened {
 		if err := h.open(uint32(2*i+1), hb); err != nil {

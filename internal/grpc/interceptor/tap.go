@@ -32,7 +32,8 @@ type Tap struct {
 	// without the bound, 40 anonymous health checks of 15 MiB held 700 MB.
 	// A call over it waits up to untrustedWait for a read to end, then is
 	// refused with RESOURCE_EXHAUSTED; its slot is given back once its
-	// request is read (ReadDone) or the call ends.
+	// request is read (ReadDone) or the call ends, which it does if its
+	// request has not arrived within untrustedReadWindow.
 	Untrusted *semaphore.Weighted
 	// Public operations need no token (the auth policy's list); methods
 	// outside the API (health, reflection) need none either.
@@ -56,20 +57,23 @@ func (t Tap) Handle(ctx context.Context, info *tap.Info) (context.Context, error
 	method := info.FullMethodName
 	trusted := false
 	var done func() // gives back an untrusted read slot
-	if strings.HasPrefix(method, "/mgv.") && !t.Public[method] {
-		var header string
-		if v := info.Header.Get("authorization"); len(v) > 0 {
-			header = v[0]
-		}
-		token, ok := policy.Bearer(header)
-		if !ok {
-			return nil, t.refuse(errs.Unauthenticated("missing bearer token (Authorization: Bearer <token>)"))
-		}
+	// A public method needs no token, but a call that brings a good one
+	// is as trusted as on any other method.
+	needed := strings.HasPrefix(method, "/mgv.") && !t.Public[method]
+	var header string
+	if v := info.Header.Get("authorization"); len(v) > 0 {
+		header = v[0]
+	}
+	token, ok := policy.Bearer(header)
+	if !ok && needed {
+		return nil, t.refuse(errs.Unauthenticated("missing bearer token (Authorization: Bearer <token>)"))
+	}
+	if ok {
 		honoured, err := t.Verify(token)
-		if err != nil {
+		if err != nil && needed {
 			return nil, t.refuse(errs.From(err))
 		}
-		trusted = honoured
+		trusted = err == nil && honoured
 	}
 	if !trusted && t.Untrusted != nil {
 		if !t.Untrusted.TryAcquire(1) {
@@ -81,7 +85,13 @@ func (t Tap) Handle(ctx context.Context, info *tap.Info) (context.Context, error
 					"too many calls without a token this server honours are being read at once; retry shortly").With("retry_after_seconds", "1"))
 			}
 		}
-		done = sync.OnceFunc(func() { t.Untrusted.Release(1) })
+		// Its request must arrive within untrustedReadWindow: a call that
+		// sends its headers and nothing else would hold the slot for its
+		// whole timeout, or for ever on a stream without one.
+		var unread context.CancelFunc
+		ctx, unread = context.WithCancel(ctx)
+		timer := time.AfterFunc(untrustedReadWindow, unread)
+		done = sync.OnceFunc(func() { timer.Stop(); t.Untrusted.Release(1) })
 		ctx = context.WithValue(ctx, readDoneKey{}, done)
 	}
 	if cd, ok := ctx.Deadline(); ok {
@@ -119,6 +129,11 @@ func (t Tap) Handle(ctx context.Context, info *tap.Info) (context.Context, error
 // anonymous pings waits microseconds, while calls that keep reads open
 // are refused.
 const untrustedWait = 100 * time.Millisecond
+
+// untrustedReadWindow is how long an untrusted call may take to send its
+// request: such requests (a ping, a health check, an app key and secret)
+// are a few hundred bytes.
+const untrustedReadWindow = 2 * time.Second
 
 type readDoneKey struct{}
 

@@ -175,3 +175,40 @@ func TestTapBoundsUntrustedReads(t *testing.T) {
 	endPing()
 	_ = health
 }
+
+// An untrusted call whose request does not arrive within the read window
+// ends, giving its slot back; one whose request was read goes on. A good
+// token on a public method makes its call trusted.
+func TestTapEndsAnUntrustedCallWhoseRequestNeverComes(t *testing.T) {
+	const ping = "/mgv.open.v1.SystemService/Ping"
+	tp := Tap{
+		Verify:    func(token string) (bool, error) { return token == "honoured", nil },
+		Public:    map[string]bool{ping: true},
+		Untrusted: semaphore.NewWeighted(1),
+		Timeout:   time.Minute,
+	}
+	call := func(md metadata.MD) (context.Context, error) {
+		return tp.Handle(context.Background(), &tap.Info{FullMethodName: ping, Header: md})
+	}
+	silent, err := call(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := call(metadata.Pairs("authorization", "Bearer honoured")); err != nil {
+		t.Fatalf("a ping with a good token, the untrusted reads full: %v", err)
+	}
+	select {
+	case <-silent.Done():
+	case <-time.After(untrustedReadWindow + time.Second):
+		t.Fatalf("a call that never sent its request still open after %s", untrustedReadWindow+time.Second)
+	}
+	read, err := call(metadata.Pairs("authorization", "Bearer revoked"))
+	if err != nil {
+		t.Fatalf("after the silent call ended: %v", err)
+	}
+	ReadDone(read)
+	time.Sleep(untrustedReadWindow + 200*time.Millisecond)
+	if read.Err() != nil {
+		t.Fatalf("a call whose request was read ended at the read window: %v", read.Err())
+	}
+}
