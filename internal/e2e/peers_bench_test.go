@@ -224,6 +224,7 @@ func TestBenchP1sHTTPSampledWithPeers(t *testing.T) {
 // kratos and go-zero (zrpc) gRPC servers.
 func TestBenchP2sGRPCSampledWithPeers(t *testing.T) {
 	s := benchService(t, tracingEnv(t, "const", "1"))
+	token := benchAppToken(t, s)
 	s.Start()
 	_, bareGRPC := bare(t, s.Env["MGV_SSL_DIR"])
 	peers := startPeers(t, s)
@@ -235,9 +236,9 @@ func TestBenchP2sGRPCSampledWithPeers(t *testing.T) {
 		return &arm{name: name, measure: func() (float64, int64) {
 			procs.quiet(t, quietTimeout())
 			if use != nil {
-				return procs.measured(t, use, round, func() float64 { return grpcRate(t, addr, dial, round) }), 0
+				return procs.measured(t, use, round, func() float64 { return grpcRate(t, addr, dial, round, token) }), 0
 			}
-			rate, failed, _ := grpcLoad(t, addr, dial, round)
+			rate, failed, _ := grpcLoad(t, addr, dial, round, token)
 			return rate, failed
 		}}
 	}
@@ -250,7 +251,7 @@ func TestBenchP2sGRPCSampledWithPeers(t *testing.T) {
 	}
 	sampledRows(t, sampledRun{
 		id: "P2s", bar: 0.75, unit: "calls/s", rounds: rounds,
-		what:    fmt.Sprintf("P2 with every call sampled (const sampler) and reported to Jaeger's collector over HTTP; bare grpc-go, mgvcore, kratos and go-zero (zrpc) interleaved in one run (Go load generator: 64 workers, 4 TLS connections, %d×%s each, order rotated per round, each arm starting with the other processes idle)", rounds, round),
+		what:    fmt.Sprintf("P2 with every call sampled (const sampler) and reported to Jaeger's collector over HTTP; bare grpc-go, mgvcore, kratos and go-zero (zrpc) interleaved in one run (Go load generator: 64 workers, 4 TLS connections, every call with a partner app token, %d×%s each, order rotated per round, each arm starting with the other processes idle)", rounds, round),
 		command: "make bench (TestBenchP2sGRPCSampledWithPeers; peers from tools/peers)",
 		note:    func() string { return ceilingNote(baseUse, mgvUse, "jaeger", "Jaeger's collector") },
 	}, base, mgv, peerArms, peers)
