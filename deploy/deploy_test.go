@@ -4,7 +4,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -143,5 +145,65 @@ func TestLogrotateConfig(t *testing.T) {
 func TestDeployScriptSyntax(t *testing.T) {
 	if out, err := exec.Command("bash", "-n", DeployScript).CombinedOutput(); err != nil {
 		t.Fatalf("bash -n %s: %v\n%s", DeployScript, err, out)
+	}
+}
+
+// runDeploy runs the deploy script against a stand-in for the new binary
+// that answers `config check` and prints status for `migrate status`, in
+// a home of its own; pidFile is what the pid file holds.
+func runDeploy(t *testing.T, status, pidFile string) (int, string) {
+	t.Helper()
+	home := t.TempDir()
+	for _, d := range []string{"bin", "run", "upload"} {
+		if err := os.MkdirAll(filepath.Join(home, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	next := filepath.Join(home, "upload", "mgvcore")
+	stub := "#!/bin/sh\ncase \"$3 $4\" in\n\"config check\") exit 0 ;;\n\"migrate status\") printf '%s\\n' \"$STATUS\" ;;\n*) exit 9 ;;\nesac\n"
+	if err := os.WriteFile(next, []byte(stub), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	pid := filepath.Join(home, "run", "mgvcore.pid")
+	if err := os.WriteFile(pid, []byte(pidFile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := exec.Command("bash", DeployScript, next)
+	c.Env = append(os.Environ(), "STATUS="+status, "MGV_HOME="+home, "MGV_BIN="+filepath.Join(home, "bin", "mgvcore"),
+		"MGV_CONFIG="+filepath.Join(home, "config.toml"), "MGV_PID_FILE="+pid, "MGV_READY_URL=http://127.0.0.1:1/readyz", "MGV_DEPLOY_TIMEOUT=2")
+	out, err := c.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode(), string(out)
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return 0, string(out)
+}
+
+// A migration that `migrate up` left partly applied (it failed, or was
+// killed) is pending: the review gate stops a deploy that has not reviewed
+// it, rather than installing a binary over a half-migrated schema.
+func TestDeployScriptTakesAPartlyAppliedMigrationForPending(t *testing.T) {
+	status := "0026_erasure_redactions  applied 2026-12-05 10:00:00\n0027_participants_speaker_keys  pending, partly applied (1 of 3 statements)"
+	code, out := runDeploy(t, status, "")
+	if code != 3 || !strings.Contains(out, "not reviewed: 0027_participants_speaker_keys") {
+		t.Fatalf("exit %d, want 3 naming the partly applied migration:\n%s", code, out)
+	}
+}
+
+// A stale pid file naming another program's process: the script must not
+// send it SIGUSR2 (it would kill it), but say that no mgvcore runs.
+func TestDeployScriptSignalsOnlyMgvcore(t *testing.T) {
+	other := exec.Command("sleep", "30")
+	if err := other.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = other.Process.Kill(); _ = other.Wait() })
+	code, out := runDeploy(t, "0027_participants_speaker_keys  applied 2026-12-05 10:00:00", strconv.Itoa(other.Process.Pid))
+	if code != 4 || !strings.Contains(out, "not a live mgvcore") {
+		t.Fatalf("exit %d, want 4 (no mgvcore running):\n%s", code, out)
+	}
+	if err := other.Process.Signal(syscall.Signal(0)); err != nil {
+		t.Fatalf("the process the stale pid file named is gone: %v", err)
 	}
 }

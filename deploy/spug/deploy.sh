@@ -66,6 +66,16 @@ flock -n 9 || fail 2 "another deploy is running"
 
 read_pid() { tr -dc '0-9' <"$MGV_PID_FILE" 2>/dev/null || true; }
 alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
+# serving PID: the process is alive and runs the installed binary (or the
+# one it replaced, which Linux shows as "(deleted)"): a stale pid file may
+# name an unrelated process, which must never get SIGUSR2.
+serving() {
+	alive "$1" || return 1
+	local exe
+	exe=$(readlink "/proc/$1/exe" 2>/dev/null) || return 1
+	exe=${exe% (deleted)}
+	[ "$(basename "$exe")" = "$(basename "$MGV_BIN")" ]
+}
 ready() { curl -fsS -m 2 -o /dev/null "$MGV_READY_URL" 2>/dev/null; }
 
 # wait_upgraded OLD_PID: the pid file names another live process and
@@ -90,7 +100,10 @@ say "checking $MGV_CONFIG with the new binary"
 # 2. review gate
 say "checking for pending migrations"
 status=$("$new" --config "$MGV_CONFIG" migrate status) || fail 2 "cannot read the migration status; nothing changed"
-pending=$(awk '$2 == "pending" { print $1 }' <<<"$status")
+# A migration is pending whether or not some of its statements were
+# applied ("pending, partly applied (1 of 3 statements)" after a failed or
+# killed `migrate up`): `migrate up` goes on from where it stopped.
+pending=$(awk '$2 ~ /^pending/ { print $1 }' <<<"$status")
 if [ -n "$pending" ]; then
 	unreviewed=""
 	for m in $pending; do
@@ -128,8 +141,8 @@ restore_prev() {
 
 # 4. upgrade
 old=$(read_pid)
-if ! alive "$old"; then
-	say "no running mgvcore (pid file $MGV_PID_FILE); start it with \`systemctl start mgvcore\`"
+if ! serving "$old"; then
+	say "no running mgvcore (pid file $MGV_PID_FILE names ${old:-nothing}, not a live $(basename "$MGV_BIN")); start it with \`systemctl start mgvcore\`"
 	exit 4
 fi
 say "upgrading process $old (SIGUSR2)"
@@ -150,7 +163,7 @@ if [ "$current" = "$old" ] && alive "$old"; then
 	say "the new binary did not become ready; process $old keeps serving; restored $prev"
 	exit 1
 fi
-if alive "$current"; then
+if serving "$current"; then
 	say "process $current took over but is not ready; upgrading it back to the previous binary"
 	kill -USR2 "$current"
 	if pid=$(wait_upgraded "$current"); then
