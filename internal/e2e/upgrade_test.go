@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"syscall"
@@ -100,4 +101,30 @@ func waitNewPID(t *testing.T, s *Service, old int, timeout time.Duration) int {
 	}
 	t.Fatalf("no new process in the pid file %s after %s\nstderr:\n%s", s.PIDFile, timeout, s.Stderr)
 	return 0
+}
+
+// An old process killed (kill -9) just after it started an upgrade, before
+// the new one told it it was ready: the new one holds the listeners and
+// serves on, the pid file naming it, rather than exit on the failed notice
+// and leave nothing serving. Each round kills at another moment.
+func TestUpgradeSurvivesTheOldProcessKilled(t *testing.T) {
+	s := NewService(t, nil)
+	s.Start()
+	for _, after := range []time.Duration{20 * time.Millisecond, 60 * time.Millisecond, 150 * time.Millisecond} {
+		old := s.Signal(syscall.SIGUSR2)
+		time.Sleep(after)
+		if err := syscall.Kill(old, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			if pid := s.PID(); pid != old && pid != 0 && Alive(pid) && getStatus(t, s.URL("/readyz")) == http.StatusOK {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("killed %d %s after SIGUSR2: no process serves (pid file names %d)\nstderr:\n%s", old, after, s.PID(), s.Stderr)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
 }

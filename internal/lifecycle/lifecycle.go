@@ -153,8 +153,25 @@ func (p *Process) Listen(addr string) (net.Listener, error) {
 	return nil, fmt.Errorf("listen on %s: %w", addr, err)
 }
 
-// Ready writes the pid file and tells a waiting parent to drain.
-func (p *Process) Ready() error { return p.upg.Ready() }
+// Ready writes the pid file and tells a waiting parent to drain. A parent
+// that died meanwhile (a kill -9 during the upgrade) cannot be told: this
+// process holds the listeners and the pid file names it, so it serves on
+// rather than leave no process at all.
+func (p *Process) Ready() error {
+	err := p.upg.Ready()
+	if err == nil || !p.upg.HasParent() || !p.namedByPIDFile() {
+		return err
+	}
+	p.log.Warn().Err(err).Msg("upgrade: the old process is gone before this one was ready; serving without telling it")
+	return nil
+}
+
+// namedByPIDFile reports whether the pid file names this process (Ready
+// writes it before telling the parent).
+func (p *Process) namedByPIDFile() bool {
+	data, err := os.ReadFile(p.pidFile)
+	return err == nil && strings.TrimSpace(string(data)) == strconv.Itoa(os.Getpid())
+}
 
 // Run handles signals until the process must leave, and says why. ctx
 // cancellation counts as a stop.
