@@ -179,21 +179,24 @@ func (o *SearchOutbox) Backlog(ctx context.Context) (pending int64, oldest time.
 // every tenant) and returns how many.
 func (o *SearchOutbox) EnqueueTenant(ctx context.Context, tenantID int64) (int64, error) {
 	if tenantID == 0 {
-		return o.enqueueWhere(ctx, "1 = 1")
+		return o.enqueueWhere(ctx, time.Time{}, "1 = 1")
 	}
-	return o.enqueueWhere(ctx, "tenant_id = ?", tenantID)
+	return o.enqueueWhere(ctx, time.Time{}, "tenant_id = ?", tenantID)
 }
 
 // EnqueueUpdatedSince queues a re-index of the conversations changed since
-// t (the catch-up after an index rebuild).
-func (o *SearchOutbox) EnqueueUpdatedSince(ctx context.Context, t time.Time) (int64, error) {
-	return o.enqueueWhere(ctx, "updated_at >= ?", t.UTC())
+// t (the catch-up after an index rebuild), due at due (zero: now).
+func (o *SearchOutbox) EnqueueUpdatedSince(ctx context.Context, t, due time.Time) (int64, error) {
+	return o.enqueueWhere(ctx, due, "updated_at >= ?", t.UTC())
 }
 
-func (o *SearchOutbox) enqueueWhere(ctx context.Context, where string, args ...any) (int64, error) {
+func (o *SearchOutbox) enqueueWhere(ctx context.Context, due time.Time, where string, args ...any) (int64, error) {
 	now := dbNow()
+	if due.IsZero() {
+		due = now
+	}
 	q := "INSERT INTO outbox (tenant_id, kind, conversation_id, tracker_id, version, attempts, next_attempt_at, last_error, created_at) " +
 		"SELECT tenant_id, ?, id, 0, transcript_version, 0, ?, '', ? FROM conversations WHERE " + where
-	res := o.db.WithContext(ctx).Exec(q, append([]any{model.OutboxConversation, now, now}, args...)...)
+	res := o.db.WithContext(ctx).Exec(q, append([]any{model.OutboxConversation, due.UTC(), now}, args...)...)
 	return res.RowsAffected, dbError(res.Error, nil)
 }

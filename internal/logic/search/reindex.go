@@ -17,7 +17,9 @@ type RebuildSource interface {
 // Enqueuer queues re-index jobs (dao.SearchOutbox).
 type Enqueuer interface {
 	EnqueueTenant(ctx context.Context, tenantID int64) (int64, error)
-	EnqueueUpdatedSince(ctx context.Context, t time.Time) (int64, error)
+	// EnqueueUpdatedSince queues the conversations changed since t, due
+	// at due (zero: now).
+	EnqueueUpdatedSince(ctx context.Context, t, due time.Time) (int64, error)
 }
 
 // Reindex rebuilds the search index from the database (`mgvcore reindex`).
@@ -52,6 +54,10 @@ type ReindexResult struct {
 // catchUpMargin widens the catch-up window over clock differences between
 // the database and this process.
 const catchUpMargin = time.Minute
+
+// catchUpDelay is how long after it is queued the catch-up queued before
+// the swap is due: long past the swap, which takes one request.
+const catchUpDelay = time.Minute
 
 // Run rebuilds. With a tenant, or on an engine that cannot build an index
 // beside the live one (embedded), it queues a re-index of the conversations
@@ -134,6 +140,15 @@ func (r *Reindex) Run(ctx context.Context, tenantID int64, progress func(done in
 	if err != nil {
 		return abort(err)
 	}
+	// The catch-up is queued once before the swap, due after it: the live
+	// indexers wrote what changed meanwhile to the old index and dropped
+	// their jobs, so a process killed at the swap (or whose swap failed
+	// to delete the old index) would otherwise leave the new index
+	// without those changes for good. The jobs queued after the swap
+	// below run at once; these run again, harmlessly, a little later.
+	if _, err := r.queue.EnqueueUpdatedSince(ctx, start.Add(-catchUpMargin), time.Now().Add(catchUpDelay)); err != nil {
+		return abort(err)
+	}
 	if res.Previous, err = gen.Activate(ctx); err != nil {
 		return res, err
 	}
@@ -143,7 +158,7 @@ func (r *Reindex) Run(ctx context.Context, tenantID int64, progress func(done in
 	if err != nil {
 		return res, err
 	}
-	res.Queued, err = r.queue.EnqueueUpdatedSince(ctx, start.Add(-catchUpMargin))
+	res.Queued, err = r.queue.EnqueueUpdatedSince(ctx, start.Add(-catchUpMargin), time.Time{})
 	return res, err
 }
 

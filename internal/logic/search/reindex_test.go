@@ -2,6 +2,7 @@ package search
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"slices"
 	"testing"
@@ -66,6 +67,9 @@ type rebuildEngine struct {
 	afterWrite func(written int)
 	afterSwap  func()
 	writes     int
+	// swapped is set by the swap; swapFails makes it fail after the swap,
+	// as a failed deletion of the old index does.
+	swapped, swapFails bool
 }
 
 func (e *rebuildEngine) Write(_ context.Context, ops []search.Op) ([]error, error) {
@@ -91,9 +95,12 @@ func (g *generation) Write(_ context.Context, ops []search.Op) ([]error, error) 
 }
 
 func (g *generation) Activate(context.Context) ([]string, error) {
-	g.live = g.gen
+	g.live, g.swapped = g.gen, true
 	if g.afterSwap != nil {
 		g.afterSwap()
+	}
+	if g.swapFails {
+		return nil, errors.New("deleting the old index: timeout")
 	}
 	return []string{"old"}, nil
 }
@@ -102,8 +109,10 @@ func (g *generation) Abort(context.Context) error { return nil }
 
 type noQueue struct{}
 
-func (noQueue) EnqueueTenant(context.Context, int64) (int64, error)           { return 0, nil }
-func (noQueue) EnqueueUpdatedSince(context.Context, time.Time) (int64, error) { return 0, nil }
+func (noQueue) EnqueueTenant(context.Context, int64) (int64, error) { return 0, nil }
+func (noQueue) EnqueueUpdatedSince(context.Context, time.Time, time.Time) (int64, error) {
+	return 0, nil
+}
 
 // TestReindexDropsWhatWasDeletedMeanwhile: conversations deleted while a
 // rebuild runs had their search jobs run on the old index, and leave no
@@ -143,5 +152,46 @@ func TestReindexDropsWhatWasDeletedMeanwhile(t *testing.T) {
 	}
 	if res.Conversations != 10 || res.Removed != 3 {
 		t.Fatalf("wrote %d, removed %d; want 10 and 3", res.Conversations, res.Removed)
+	}
+}
+
+// catchUps records the catch-ups queued, and whether the swap had been
+// made when each was.
+type catchUps struct {
+	noQueue
+	engine *rebuildEngine
+	queued []catchUp
+}
+
+type catchUp struct {
+	due     time.Time
+	swapped bool
+}
+
+func (q *catchUps) EnqueueUpdatedSince(_ context.Context, _ time.Time, due time.Time) (int64, error) {
+	q.queued = append(q.queued, catchUp{due: due, swapped: q.engine.swapped})
+	return 1, nil
+}
+
+// The live indexers write what changes during a rebuild to the old index
+// and drop their jobs: the catch-up that brings it to the new one must be
+// queued before the swap, due after it, so that a process killed at the
+// swap (or one whose swap failed after it was made) loses nothing.
+func TestReindexQueuesTheCatchUpBeforeTheSwap(t *testing.T) {
+	for _, fails := range []bool{false, true} {
+		db := &rebuildDB{ids: map[int64]bool{1: true, 2: true}}
+		engine := &rebuildEngine{live: index{}, swapFails: fails}
+		q := &catchUps{engine: engine}
+		start := time.Now()
+		_, err := NewReindex(engine, db, q, nil, 2).Run(context.Background(), 0, nil)
+		if (err != nil) != fails {
+			t.Fatalf("swap failing %v: %v", fails, err)
+		}
+		if len(q.queued) == 0 || q.queued[0].swapped || q.queued[0].due.Before(start.Add(catchUpDelay)) {
+			t.Fatalf("swap failing %v: catch-ups %+v; want the first queued before the swap, due %s after", fails, q.queued, catchUpDelay)
+		}
+		if !fails && (len(q.queued) != 2 || !q.queued[1].swapped || !q.queued[1].due.IsZero()) {
+			t.Fatalf("catch-ups %+v; want a second one after the swap, due at once", q.queued)
+		}
 	}
 }
