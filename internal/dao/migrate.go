@@ -449,8 +449,9 @@ func (m *Migrator) Up(ctx context.Context) (_ []Migration, upErr error) {
 // last is recorded with the migration, in one transaction that also deletes
 // the migration's statement rows.
 //
-// What remains is a stop (a kill, a lost connection) between a statement
-// and its record: the statement is applied, its record is not, and the next
+// What remains is a stop (a kill, a lost connection) during a statement
+// (MySQL finishes a DDL statement whose client has gone) or between it and
+// its record: the statement is applied, its record is not, and the next
 // run executes it again, which then fails ("Duplicate column", "Table ...
 // already exists"). That can only be the first statement a run executes
 // (first: s is the first migration of the run), so its error says that the
@@ -461,7 +462,7 @@ func (m *Migrator) applyByStatement(db *gorm.DB, s step, first bool) error {
 		if err := db.Exec(stmts[i]).Error; err != nil {
 			err = fmt.Errorf("statement %d of %d: %w\nstatement: %s", i+1, len(stmts), err, firstLine(stmts[i]))
 			if first && i == s.done {
-				err = fmt.Errorf("%w\nThis statement may already be applied: a `migrate up` stopped right after running it leaves it applied but unrecorded.\n"+
+				err = fmt.Errorf("%w\nThis statement may already be applied: a `migrate up` stopped while or right after running it leaves it applied but unrecorded.\n"+
 					"Check whether the database already has what it makes (SHOW CREATE TABLE); if it has, record it with\n%s\n"+
 					"and run `migrate up` again; if it has not, the statement fails by itself: see the error above", err, recordSQL(s, i, len(stmts)))
 			}
