@@ -409,8 +409,14 @@ func Parse(path string, data []byte, env Environment) (*Config, error) {
 	if err := checkEnvNames(cfg, env); err != nil {
 		return nil, err
 	}
+	fileEnv := cfg.App.Env
 	if err := applyEnv(cfg, env); err != nil {
 		return nil, err
+	}
+	if fileEnv == global.EnvPro && cfg.App.Env != global.EnvPro {
+		// Every refusal of unsafe settings hangs on app.env: one stray
+		// variable would turn them all off.
+		return nil, fmt.Errorf("environment: %s_APP_ENV=%s cannot run the pro file %s as %s; a pro file runs as pro", EnvPrefix, cfg.App.Env, path, cfg.App.Env)
 	}
 	if err := checkEnvInPro(cfg, env); err != nil {
 		return nil, err

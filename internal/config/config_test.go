@@ -370,3 +370,19 @@ func TestJWTSecretFile(t *testing.T) {
 		t.Fatalf("an empty file: %v", err)
 	}
 }
+
+// Every refusal of unsafe settings hangs on app.env: an environment that
+// sets MGV_APP_ENV=dev beside the pro file (a staging env file copied to
+// production) would turn them all off, and pprof on with them.
+func TestAProFileRunsAsPro(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(shippedDir, "config_pro.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, env := range []string{"dev", "test"} {
+		_, err := Parse("config_pro.toml", data, envOf(map[string]string{"MGV_APP_ENV": env, "MGV_ADMIN_PPROF": "true"}))
+		if err == nil || !strings.Contains(err.Error(), "MGV_APP_ENV="+env+" cannot run the pro file") {
+			t.Errorf("the pro file with MGV_APP_ENV=%s: %v, want it refused", env, err)
+		}
+	}
+}
