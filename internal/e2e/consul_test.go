@@ -194,3 +194,45 @@ func isNotFound(err error) bool {
 	var se api.StatusError
 	return errors.As(err, &se) && se.Code == http.StatusNotFound
 }
+
+// An instance that cannot reach its database leaves the rotation: the
+// registry's HTTP check asks /readyz?require=database, so the instance is
+// critical while the database is cut off, and passing again once it
+// answers. (An Elasticsearch outage keeps it in: it still takes writes.)
+func TestConsulTakesAnInstanceWithoutItsDatabaseOutOfRotationOnMariaDB(t *testing.T) {
+	addr := requireEnv(t, "MGV_TEST_CONSUL_ADDR")
+	client, err := api.NewClient(&api.Config{Address: addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent := client.Agent()
+	dsn := NewDatabase(t)
+	m := mysqlAddr.FindStringSubmatch(dsn)
+	if m == nil {
+		t.Fatalf("no tcp address in the DSN %q", dsn)
+	}
+	gate := newTCPGate(t, m[1])
+	s, name := consulService(t, addr)
+	s.Env["MGV_DATABASE_DRIVER"] = "mysql"
+	s.Env["MGV_DATABASE_DSN"] = mysqlAddr.ReplaceAllString(dsn, "@tcp("+gate.Addr()+")")
+	s.Start()
+	host, _ := os.Hostname()
+	_, httpPort, _ := net.SplitHostPort(s.HTTPAddr)
+	id := name + "-" + host + "-" + httpPort
+	waitPassing(t, agent, id, "after start")
+
+	gate.close()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		status, _, err := agent.AgentHealthServiceByID(id)
+		if err == nil && status == api.HealthCritical {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("15 s after the database was cut off the instance is %q (%v), want critical", status, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	gate.open()
+	waitPassing(t, agent, id, "once the database answers again")
+}

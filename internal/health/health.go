@@ -4,7 +4,11 @@ package health
 
 import (
 	"context"
+	"fmt"
+	"maps"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -94,6 +98,33 @@ func (h *Health) Ready(ctx context.Context) Status {
 	// The report is shared, so it does not end when this caller leaves.
 	v, _, _ := h.runs.Do("ready", func() (any, error) { return h.check(context.WithoutCancel(ctx)), nil })
 	return v.(Status)
+}
+
+// Requiring judges a readiness report by the named checks alone: ready
+// when the process serves and each of them answered, whatever the others
+// say (they stay in the report), Failed naming the first of them, in name
+// order, that did not. A service registry routes by it: an instance whose
+// search engine is down still takes writes, one whose database is
+// unreachable takes nothing. A name that is no check is an error.
+func (h *Health) Requiring(st Status, names []string) (Status, error) {
+	names = slices.Sorted(slices.Values(names))
+	for _, n := range names {
+		if _, ok := h.checks[n]; !ok {
+			known := slices.Sorted(maps.Keys(h.checks))
+			return st, fmt.Errorf("no check %q (the checks are %s)", n, strings.Join(known, ", "))
+		}
+	}
+	if _, process := st.Checks["process"]; process {
+		return st, nil // starting or draining
+	}
+	out := Status{Ready: true, Checks: st.Checks}
+	for _, n := range names {
+		if st.Checks[n] != "ok" {
+			out.Ready, out.Failed = false, n
+			break
+		}
+	}
+	return out, nil
 }
 
 // Check runs every check now, whether or not the process serves yet: the

@@ -89,3 +89,54 @@ func TestReadyReportHoldsNoErrorText(t *testing.T) {
 		t.Fatalf("told %q, want the error once per failure", told)
 	}
 }
+
+// A report judged by some checks only: ready while those answer, whatever
+// the others say; not ready, naming the first of them, when one does not;
+// a starting or draining process is never ready; an unknown name is an
+// error.
+func TestRequiringJudgesByTheNamedChecks(t *testing.T) {
+	h := health.New(time.Second)
+	var dbDown, searchDown atomic.Bool
+	h.Add("database", func(context.Context) error {
+		if dbDown.Load() {
+			return errors.New("connection refused")
+		}
+		return nil
+	})
+	h.Add("search_index", func(context.Context) error {
+		if searchDown.Load() {
+			return errors.New("no index")
+		}
+		return nil
+	})
+	judge := func(names ...string) health.Status {
+		t.Helper()
+		st, err := h.Requiring(h.Check(context.Background()), names)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	if st, err := h.Requiring(h.Ready(context.Background()), []string{"database"}); err != nil || st.Ready || st.Failed != "starting" {
+		t.Fatalf("a starting process: %+v %v", st, err)
+	}
+	h.Serving()
+	searchDown.Store(true)
+	if st := judge("database"); !st.Ready || st.Checks["search_index"] != "error" {
+		t.Fatalf("search down, database required: %+v; want ready, the search check still reported", st)
+	}
+	if st := judge("search_index", "database"); st.Ready || st.Failed != "search_index" {
+		t.Fatalf("search down, both required: %+v", st)
+	}
+	dbDown.Store(true)
+	if st := judge("search_index", "database"); st.Ready || st.Failed != "database" {
+		t.Fatalf("both down: %+v; want the first by name", st)
+	}
+	if _, err := h.Requiring(h.Check(context.Background()), []string{"database", "disk"}); err == nil {
+		t.Fatal("an unknown check was required without an error")
+	}
+	h.Drain()
+	if st, _ := h.Requiring(h.Ready(context.Background()), []string{"database"}); st.Ready || st.Failed != "draining" {
+		t.Fatalf("a draining process: %+v", st)
+	}
+}

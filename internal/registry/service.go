@@ -95,8 +95,8 @@ func registration(o Options) *api.AgentServiceRegistration {
 		Checks: api.AgentServiceChecks{
 			{
 				CheckID:                        id + ":http",
-				Name:                           "HTTP /healthz",
-				HTTP:                           "http://" + net.JoinHostPort(checkHost, strconv.Itoa(httpPort)) + "/healthz",
+				Name:                           "HTTP /readyz (database)",
+				HTTP:                           "http://" + net.JoinHostPort(checkHost, strconv.Itoa(httpPort)) + ReadyPath,
 				Method:                         "GET",
 				Interval:                       interval.String(),
 				Timeout:                        timeout.String(),
@@ -122,6 +122,12 @@ func advertise(o Options) string {
 	}
 	return ""
 }
+
+// ReadyPath is what the registry checks over HTTP: the process serves and
+// reaches its database. An instance whose search engine is down still
+// takes writes (queued for the index) and stays in rotation; one that
+// cannot reach its database, or is starting or draining, leaves it.
+const ReadyPath = "/readyz?require=database"
 
 func port(a net.Addr) int {
 	if tcp, ok := a.(*net.TCPAddr); ok {

@@ -59,7 +59,7 @@ func TestRegistrationAddresses(t *testing.T) {
 			if reg.Address != tc.wantAddr {
 				t.Errorf("address %q, want %q", reg.Address, tc.wantAddr)
 			}
-			if want := "http://" + net.JoinHostPort(tc.wantHost, "2023") + "/healthz"; reg.Checks[0].HTTP != want {
+			if want := "http://" + net.JoinHostPort(tc.wantHost, "2023") + ReadyPath; reg.Checks[0].HTTP != want {
 				t.Errorf("http check %q, want %q", reg.Checks[0].HTTP, want)
 			}
 			if want := net.JoinHostPort(tc.wantHost, "2022"); reg.Checks[1].GRPC != want {

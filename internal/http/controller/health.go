@@ -4,6 +4,7 @@ package controller
 import (
 	"net/http"
 	"os"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -24,18 +25,35 @@ func (h Health) Alive(c echo.Context) error {
 }
 
 // Ready answers 200 when every configured dependency answers, else 503
-// naming the one that does not.
+// naming the one that does not; with require (check names, comma
+// separated), when those answer.
 func (h Health) Ready(c echo.Context) error {
 	st := h.H.Ready(c.Request().Context())
+	if req := c.QueryParam("require"); req != "" {
+		var err error
+		if st, err = h.H.Requiring(st, strings.Split(req, ",")); err != nil {
+			return errs.InvalidArgument("require", "%s", err.Error())
+		}
+	}
+	// The pid tells which process answered, during an upgrade: the
+	// registry's check of a new process shows it.
+	report := readiness{Status: st, PID: os.Getpid()}
 	if st.Ready {
-		return render.OK(c, st)
+		return render.OK(c, report)
 	}
 	e := errs.New(http.StatusServiceUnavailable, errs.ReasonDependencyUnavailable, "not ready: %s", st.Failed).
 		With("dependency", st.Failed)
 	return c.JSON(e.Status, render.Envelope{
 		Code: e.Code(), Msg: e.Message, Reason: e.Reason, Metadata: e.Metadata,
-		Data: st, RequestID: render.RequestID(c),
+		Data: report, RequestID: render.RequestID(c),
 	})
+}
+
+// readiness is the readiness report with the pid of the process that made
+// it.
+type readiness struct {
+	health.Status
+	PID int `json:"pid"`
 }
 
 // pong is Ping's answer; a struct, not a map, so encoding it sorts nothing
