@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -452,5 +453,37 @@ func runWithTimeout(cmd *exec.Cmd, timeout time.Duration) error {
 		_ = cmd.Process.Kill()
 		// %v, not %w: the killed process's exit is not the refusal awaited.
 		return fmt.Errorf("timed out: the process did not refuse to start (%v)", <-done)
+	}
+}
+
+// A second mgvcore started with the pid file of one that runs (the same
+// configuration: the same data directory, whose embedded stores the first
+// holds) refuses to start, naming it, rather than take the pid file over
+// and leave the first running with nothing naming it.
+func TestASecondInstanceOnTheSamePIDFileRefusesToStart(t *testing.T) {
+	s := NewService(t, nil)
+	s.Start()
+	first := s.PID()
+	c := exec.Command(binary, "--config", s.ConfigPath, "serve")
+	c.Dir = s.Dir
+	c.Env = append(s.Command().Env, "MGV_HTTP_ADDR=127.0.0.1:0", "MGV_GRPC_ADDR=127.0.0.1:0", "MGV_ADMIN_ADDR=127.0.0.1:0")
+	done := make(chan error, 1)
+	var out bytes.Buffer
+	c.Stdout, c.Stderr = &out, &out
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- c.Wait() }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(out.String(), fmt.Sprintf("names pid %d, another mgvcore that still runs", first)) {
+			t.Fatalf("the second instance ended with %v:\n%s", err, out.String())
+		}
+	case <-time.After(15 * time.Second):
+		_ = c.Process.Kill()
+		t.Fatalf("the second instance still runs 15 s later:\n%s", out.String())
+	}
+	if s.PID() != first || getStatus(t, s.URL("/readyz")) != http.StatusOK {
+		t.Fatalf("the first instance: pid file names %d (want %d), or it is not ready", s.PID(), first)
 	}
 }

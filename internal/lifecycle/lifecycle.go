@@ -95,27 +95,54 @@ func New(opts Options, log zerolog.Logger) (*Process, error) {
 	// drain and leaving its pid file behind.
 	signal.Notify(p.signals, syscall.SIGUSR2, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
 	if !upg.HasParent() {
-		p.checkPIDFile()
+		if err := p.checkPIDFile(); err != nil {
+			signal.Stop(p.signals)
+			upg.Stop()
+			return nil, err
+		}
 	}
 	return p, nil
 }
 
-// checkPIDFile reports what an existing pid file says before it is replaced.
-func (p *Process) checkPIDFile() {
+// checkPIDFile reports what an existing pid file says before it is
+// replaced, and refuses to start beside the mgvcore it names: that one
+// serves with the same pid file (and, as configured alike, the same data
+// directory, whose embedded stores it holds). Taking the file over would
+// leave it running with nothing naming it, out of reach of an upgrade or
+// a stop. A pid reused by another program after a crash is stale.
+func (p *Process) checkPIDFile() error {
 	data, err := os.ReadFile(p.pidFile)
 	if err != nil {
-		return
+		return nil
 	}
 	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
 	switch {
 	case err != nil:
 		p.log.Warn().Str("pid_file", p.pidFile).Msg("pid file holds no pid; it will be overwritten")
+	case pid != os.Getpid() && alive(pid) && sameProgram(pid):
+		return fmt.Errorf("process.pid_file %s names pid %d, another mgvcore that still runs: stop it first (kill -TERM %d), or upgrade it in place (kill -USR2 %d)",
+			p.pidFile, pid, pid, pid)
 	case pid != os.Getpid() && alive(pid):
 		p.log.Warn().Str("pid_file", p.pidFile).Int("pid", pid).
-			Msg("pid file names a running process; it will be overwritten once this one is ready")
+			Msg("pid file names a running process of another program; it will be overwritten once this one is ready")
 	default:
 		p.log.Info().Str("pid_file", p.pidFile).Int("pid", pid).Msg("stale pid file; it will be overwritten")
 	}
+	return nil
+}
+
+// sameProgram reports whether pid runs the program this process runs (by
+// its file name: an upgraded binary replaced on disk reads "(deleted)").
+func sameProgram(pid int) bool {
+	self, err := os.Executable()
+	if err != nil {
+		return false
+	}
+	other, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+	if err != nil {
+		return false
+	}
+	return filepath.Base(strings.TrimSuffix(other, " (deleted)")) == filepath.Base(self)
 }
 
 func alive(pid int) bool {
