@@ -28,8 +28,12 @@ func startRegistry(cfg *config.Config, httpAddr, grpcAddr net.Addr, log zerolog.
 		ID:     cfg.App.InstanceID,
 		HTTP:   httpAddr,
 		GRPC:   grpcAddr,
-		// The agent has no client certificate to offer.
-		GRPCCheckTLS: cfg.GRPC.ClientAuth != "require",
+		// The gRPC port is checked by TCP. A grpc.health.v1 call carries no
+		// token, so it is one of the untrusted reads (grpc.max_untrusted_reads),
+		// which a few anonymous slow calls can hold: the check would then
+		// fail and take the instance out of the rotation. The HTTP check
+		// (/readyz?require=database) already tells that the process serves.
+		GRPCCheckTLS: false,
 		Meta:         map[string]string{"version": global.Version(), "env": cfg.App.Env},
 	}, log)
 	if err != nil {

@@ -108,11 +108,8 @@ func (h *Health) Ready(ctx context.Context) Status {
 // unreachable takes nothing. A name that is no check is an error.
 func (h *Health) Requiring(st Status, names []string) (Status, error) {
 	names = slices.Sorted(slices.Values(names))
-	for _, n := range names {
-		if _, ok := h.checks[n]; !ok {
-			known := slices.Sorted(maps.Keys(h.checks))
-			return st, fmt.Errorf("no check %q (the checks are %s)", n, strings.Join(known, ", "))
-		}
+	if err := h.Known(names); err != nil {
+		return st, err
 	}
 	if _, process := st.Checks["process"]; process {
 		return st, nil // starting or draining
@@ -125,6 +122,17 @@ func (h *Health) Requiring(st Status, names []string) (Status, error) {
 		}
 	}
 	return out, nil
+}
+
+// Known fails naming the first of names that is no check.
+func (h *Health) Known(names []string) error {
+	for _, n := range names {
+		if _, ok := h.checks[n]; !ok {
+			known := slices.Sorted(maps.Keys(h.checks))
+			return fmt.Errorf("no check %q (the checks are %s)", n, strings.Join(known, ", "))
+		}
+	}
+	return nil
 }
 
 // Check runs every check now, whether or not the process serves yet: the

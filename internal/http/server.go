@@ -73,7 +73,7 @@ func New(o Options) *Server {
 
 	hc := controller.Health{H: o.Health}
 	e.GET("/healthz", hc.Alive)
-	e.GET("/readyz", hc.Ready)
+	e.GET("/readyz", controller.OnlyQuery(hc.Ready, SystemQuery["GET /readyz"]))
 	if o.Metrics != nil {
 		e.GET("/metrics", echo.WrapHandler(o.Metrics))
 	}
@@ -82,6 +82,10 @@ func New(o Options) *Server {
 	s.Handle(nethttp.MethodGet, "/api/v1/ping", OperationPing, controller.Ping)
 	return s
 }
+
+// SystemQuery is the query parameters the routes outside the API take,
+// by method and path; any other is refused (controller.OnlyQuery).
+var SystemQuery = map[string][]string{"GET /readyz": {"require"}}
 
 // downloads are the operations whose responses may be large enough to need
 // http.download_write_timeout.

@@ -28,10 +28,20 @@ func (h Health) Alive(c echo.Context) error {
 // naming the one that does not; with require (check names, comma
 // separated), when those answer.
 func (h Health) Ready(c echo.Context) error {
+	var require []string
+	for _, name := range strings.Split(c.QueryParam("require"), ",") {
+		if name = strings.TrimSpace(name); name != "" {
+			require = append(require, name)
+		}
+	}
+	// Checked before the checks run: a bad name costs them nothing.
+	if err := h.H.Known(require); err != nil {
+		return errs.InvalidArgument("require", "%s", err.Error())
+	}
 	st := h.H.Ready(c.Request().Context())
-	if req := c.QueryParam("require"); req != "" {
+	if len(require) > 0 {
 		var err error
-		if st, err = h.H.Requiring(st, strings.Split(req, ",")); err != nil {
+		if st, err = h.H.Requiring(st, require); err != nil {
 			return errs.InvalidArgument("require", "%s", err.Error())
 		}
 	}
