@@ -191,19 +191,34 @@ func TestDeployScriptTakesAPartlyAppliedMigrationForPending(t *testing.T) {
 	}
 }
 
-// A stale pid file naming another program's process: the script must not
-// send it SIGUSR2 (it would kill it), but say that no mgvcore runs.
+// A stale pid file naming another program's process, or a program of the
+// same name run from elsewhere (the uploaded binary, say): the script must
+// not send it SIGUSR2 (it would kill it), but say that no mgvcore runs.
 func TestDeployScriptSignalsOnlyMgvcore(t *testing.T) {
-	other := exec.Command("sleep", "30")
-	if err := other.Start(); err != nil {
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = other.Process.Kill(); _ = other.Wait() })
-	code, out := runDeploy(t, "0027_participants_speaker_keys  applied 2026-12-05 10:00:00", strconv.Itoa(other.Process.Pid))
-	if code != 4 || !strings.Contains(out, "not a live mgvcore") {
-		t.Fatalf("exit %d, want 4 (no mgvcore running):\n%s", code, out)
+	data, err := os.ReadFile(sleep)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if err := other.Process.Signal(syscall.Signal(0)); err != nil {
-		t.Fatalf("the process the stale pid file named is gone: %v", err)
+	namesake := filepath.Join(t.TempDir(), "mgvcore")
+	if err := os.WriteFile(namesake, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, program := range []string{sleep, namesake} {
+		other := exec.Command(program, "30")
+		if err := other.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = other.Process.Kill(); _ = other.Wait() })
+		code, out := runDeploy(t, "0027_participants_speaker_keys  applied 2026-12-05 10:00:00", strconv.Itoa(other.Process.Pid))
+		if code != 4 || !strings.Contains(out, "not a live mgvcore") {
+			t.Fatalf("%s: exit %d, want 4 (no mgvcore running):\n%s", program, code, out)
+		}
+		if err := other.Process.Signal(syscall.Signal(0)); err != nil {
+			t.Fatalf("%s: the process the stale pid file named is gone: %v", program, err)
+		}
 	}
 }

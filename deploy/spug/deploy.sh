@@ -66,15 +66,20 @@ flock -n 9 || fail 2 "another deploy is running"
 
 read_pid() { tr -dc '0-9' <"$MGV_PID_FILE" 2>/dev/null || true; }
 alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
-# serving PID: the process is alive and runs the installed binary (or the
-# one it replaced, which Linux shows as "(deleted)"): a stale pid file may
-# name an unrelated process, which must never get SIGUSR2.
+# serving PID: the process is alive and runs the installed binary's path
+# (the file there now, or the one it replaced, which Linux shows as
+# "(deleted)"): a stale pid file may name an unrelated process, which must
+# never get SIGUSR2.
 serving() {
 	alive "$1" || return 1
-	local exe
-	exe=$(readlink "/proc/$1/exe" 2>/dev/null) || return 1
+	local exe want
+	if ! exe=$(readlink "/proc/$1/exe" 2>/dev/null); then
+		say "cannot inspect process $1 (/proc/$1/exe): run the deploy as the service's user or as root"
+		return 1
+	fi
 	exe=${exe% (deleted)}
-	[ "$(basename "$exe")" = "$(basename "$MGV_BIN")" ]
+	want=$(readlink -f "$MGV_BIN" 2>/dev/null || printf '%s' "$MGV_BIN")
+	[ "$exe" = "$want" ]
 }
 ready() { curl -fsS -m 2 -o /dev/null "$MGV_READY_URL" 2>/dev/null; }
 

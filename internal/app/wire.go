@@ -173,10 +173,14 @@ func (dm *domain) tap(refused func(reason string), perOperation map[string]time.
 			}
 			// An instance that cannot read revocations refuses every
 			// token (503): such calls are read as trusted ones, so that
-			// the refusal clients meet in an outage is that one, not a
-			// queue for untrusted reads.
+			// the refusal clients meet in an outage is that one, not the
+			// bound of untrusted reads; but not a token it knows to be
+			// revoked.
 			err = dm.revocations.Check(claims)
-			return err == nil || errs.ReasonOf(err) == errs.ReasonDependencyUnavailable, nil
+			if errs.ReasonOf(err) == errs.ReasonDependencyUnavailable {
+				err = dm.revocations.Known(claims)
+			}
+			return err == nil, nil
 		},
 		Untrusted: semaphore.NewWeighted(int64(dm.cfg.GRPC.MaxUntrustedReads)),
 		Public:    publicOperations,

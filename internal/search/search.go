@@ -12,6 +12,7 @@ package search
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -172,13 +173,19 @@ type Rebuilder interface {
 	NewGeneration(ctx context.Context) (Generation, error)
 }
 
+// ErrAfterSwap marks an error of Activate once the alias names the new
+// index: what follows a swap (the catch-up, removing what was deleted
+// meanwhile) must still run.
+var ErrAfterSwap = errors.New("the index was swapped in, but dropping the previous ones failed")
+
 // Generation is an index being rebuilt.
 type Generation interface {
 	Name() string
 	Write(ctx context.Context, ops []Op) ([]error, error)
 	// Activate makes it the searched and written index, and drops the
 	// previous ones and those that earlier rebuilds left unfinished; it
-	// returns the names it dropped.
+	// returns the names it dropped. An error after the swap, from the
+	// drops, wraps ErrAfterSwap: the new index is the searched one.
 	Activate(ctx context.Context) (previous []string, err error)
 	// Abort deletes it.
 	Abort(ctx context.Context) error

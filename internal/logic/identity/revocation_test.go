@@ -928,3 +928,34 @@ func TestAnInstanceThatCannotReadTheRecentRaisesRefusesTokens(t *testing.T) {
 		t.Fatalf("Stop took %v", took)
 	}
 }
+
+// Known judges a token by the revocations this instance has read, even
+// when it can no longer read the others' (Check then refuses every token):
+// a token it knew to be revoked stays revoked, another is not.
+func TestKnownRevocationsOutliveAnOutage(t *testing.T) {
+	w := newOrgWorld(t)
+	kept, revoked := w.session(t, w.reps[0]), w.session(t, w.reps[1])
+	store := &unreadable{TokenVersionRepo: w.versions}
+	r := identity.NewRevocations(store, identity.RevocationOptions{Keep: 2 * time.Hour, Now: w.clock.Now,
+		Interval: 10 * time.Millisecond, StaleAfter: 200 * time.Millisecond})
+	r.Start(context.Background())
+	t.Cleanup(r.Stop)
+	if err := r.Revoke(context.Background(), model.TokenVersionUser, w.reps[1].TenantID, w.reps[1].ID, identity.RevokedLogout); err != nil {
+		t.Fatal(err)
+	}
+	store.down.Store(true)
+	polltest.Until(t, 5*time.Second, 5*time.Millisecond, "refusals once the polls fail past the bound", func() bool {
+		return errs.Is(w.check(t, r, kept.AccessToken), errs.ReasonDependencyUnavailable)
+	})
+	known := func(token string) error {
+		c, err := w.tokens.Verify(token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Known(c)
+	}
+	if err := known(kept.AccessToken); err != nil {
+		t.Fatalf("a token never revoked, in the outage: %v", err)
+	}
+	wantRevoked(t, known(revoked.AccessToken), "")
+}

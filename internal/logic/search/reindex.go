@@ -2,6 +2,7 @@ package search
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -56,8 +57,13 @@ type ReindexResult struct {
 const catchUpMargin = time.Minute
 
 // catchUpDelay is how long after it is queued the catch-up queued before
-// the swap is due: long past the swap, which takes one request.
-const catchUpDelay = time.Minute
+// the swap is due: well past the swap (a settings update, a refresh of the
+// new index, which a large one may take a minute or more for, and the
+// alias change), and past the clock differences of the instances whose
+// indexers claim the jobs by their own clocks. Until then, an erasure
+// whose conversations were also changed during the rebuild waits for
+// those jobs too.
+const catchUpDelay = 10 * time.Minute
 
 // Run rebuilds. With a tenant, or on an engine that cannot build an index
 // beside the live one (embedded), it queues a re-index of the conversations
@@ -149,17 +155,22 @@ func (r *Reindex) Run(ctx context.Context, tenantID int64, progress func(done in
 	if _, err := r.queue.EnqueueUpdatedSince(ctx, start.Add(-catchUpMargin), time.Now().Add(catchUpDelay)); err != nil {
 		return abort(err)
 	}
-	if res.Previous, err = gen.Activate(ctx); err != nil {
+	res.Previous, err = gen.Activate(ctx)
+	if err != nil && !errors.Is(err, search.ErrAfterSwap) {
 		return res, err
 	}
+	// The new index is the searched one, even when dropping the previous
+	// ones failed: what follows the swap runs all the same, or what was
+	// erased meanwhile would stay in it.
+	swapErr := err
 	// What is gone now was deleted since the first look.
 	_, more, err := r.removeGone(ctx, r.engine.Write, written)
 	res.Removed = removed + more
 	if err != nil {
-		return res, err
+		return res, errors.Join(swapErr, err)
 	}
 	res.Queued, err = r.queue.EnqueueUpdatedSince(ctx, start.Add(-catchUpMargin), time.Time{})
-	return res, err
+	return res, errors.Join(swapErr, err)
 }
 
 // removeGone removes from an index, through write, the conversations among

@@ -3,6 +3,7 @@ package search
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"testing"
@@ -100,7 +101,7 @@ func (g *generation) Activate(context.Context) ([]string, error) {
 		g.afterSwap()
 	}
 	if g.swapFails {
-		return nil, errors.New("deleting the old index: timeout")
+		return nil, fmt.Errorf("%w: deleting the old index: timeout", search.ErrAfterSwap)
 	}
 	return []string{"old"}, nil
 }
@@ -176,22 +177,28 @@ func (q *catchUps) EnqueueUpdatedSince(_ context.Context, _ time.Time, due time.
 // The live indexers write what changes during a rebuild to the old index
 // and drop their jobs: the catch-up that brings it to the new one must be
 // queued before the swap, due after it, so that a process killed at the
-// swap (or one whose swap failed after it was made) loses nothing.
+// swap loses nothing. A swap whose drop of the previous index failed has
+// still swapped: the catch-up and the removal of what was deleted
+// meanwhile run all the same, and the error is returned.
 func TestReindexQueuesTheCatchUpBeforeTheSwap(t *testing.T) {
 	for _, fails := range []bool{false, true} {
-		db := &rebuildDB{ids: map[int64]bool{1: true, 2: true}}
+		db := &rebuildDB{ids: map[int64]bool{1: true, 2: true, 3: true}}
 		engine := &rebuildEngine{live: index{}, swapFails: fails}
+		// Erased after the first look, its job ran on the old index.
+		engine.afterSwap = func() { delete(db.ids, 3) }
 		q := &catchUps{engine: engine}
 		start := time.Now()
 		_, err := NewReindex(engine, db, q, nil, 2).Run(context.Background(), 0, nil)
-		if (err != nil) != fails {
+		if (err != nil) != fails || (fails && !errors.Is(err, search.ErrAfterSwap)) {
 			t.Fatalf("swap failing %v: %v", fails, err)
 		}
-		if len(q.queued) == 0 || q.queued[0].swapped || q.queued[0].due.Before(start.Add(catchUpDelay)) {
-			t.Fatalf("swap failing %v: catch-ups %+v; want the first queued before the swap, due %s after", fails, q.queued, catchUpDelay)
+		if len(q.queued) != 2 || q.queued[0].swapped || q.queued[0].due.Before(start.Add(catchUpDelay)) ||
+			!q.queued[1].swapped || !q.queued[1].due.IsZero() {
+			t.Fatalf("swap failing %v: catch-ups %+v; want one queued before the swap, due %s after, and one after it, due at once",
+				fails, q.queued, catchUpDelay)
 		}
-		if !fails && (len(q.queued) != 2 || !q.queued[1].swapped || !q.queued[1].due.IsZero()) {
-			t.Fatalf("catch-ups %+v; want a second one after the swap, due at once", q.queued)
+		if got := slices.Sorted(maps.Keys(engine.live)); !slices.Equal(got, []int64{1, 2}) {
+			t.Fatalf("swap failing %v: the new index holds %v, want [1 2] (3 was erased meanwhile)", fails, got)
 		}
 	}
 }

@@ -81,10 +81,13 @@ func (g *Generation) Activate(ctx context.Context) ([]string, error) {
 	g.e.mu.Unlock()
 	for _, name := range previous {
 		if _, err := c.DeleteIndex(name).Do(ctx); err != nil && !olivere.IsStatusCode(err, http.StatusNotFound) {
-			return previous, mapError(err)
+			return previous, fmt.Errorf("%w: %w", search.ErrAfterSwap, mapError(err))
 		}
 	}
 	abandoned, err := g.dropAbandoned(ctx)
+	if err != nil {
+		err = fmt.Errorf("%w: %w", search.ErrAfterSwap, err)
+	}
 	return append(previous, abandoned...), err
 }
 
