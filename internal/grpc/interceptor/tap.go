@@ -30,8 +30,8 @@ type Tap struct {
 	// token it does not honour. grpc-go reads a call's whole request, up
 	// to grpc.max_recv_msg_bytes (16 MiB), before any interceptor runs:
 	// without the bound, 40 anonymous health checks of 15 MiB held 700 MB.
-	// A call over it is refused at once with RESOURCE_EXHAUSTED; a slot is
-	// given back once its
+	// A call over it waits up to untrustedWait for a read to end, then is
+	// refused with RESOURCE_EXHAUSTED; its slot is given back once its
 	// request is read (ReadDone) or the call ends, which it does if its
 	// request has not arrived within untrustedReadWindow.
 	Untrusted *semaphore.Weighted
@@ -76,12 +76,14 @@ func (t Tap) Handle(ctx context.Context, info *tap.Info) (context.Context, error
 		trusted = err == nil && honoured
 	}
 	if !trusted && t.Untrusted != nil {
-		// Never wait here: the tap runs on the connection's reader, under
-		// the transport's lock, and the reads holding the slots may be
-		// this connection's own, whose frames the wait would hold back.
 		if !t.Untrusted.TryAcquire(1) {
-			return nil, t.refuse(errs.Of(errs.ReasonOverCapacity,
-				"too many calls without a token this server honours are being read at once; retry shortly").With("retry_after_seconds", "1"))
+			wait, cancel := context.WithTimeout(ctx, untrustedWait)
+			err := t.Untrusted.Acquire(wait, 1)
+			cancel()
+			if err != nil {
+				return nil, t.refuse(errs.Of(errs.ReasonOverCapacity,
+					"too many calls without a token this server honours are being read at once; retry shortly").With("retry_after_seconds", "1"))
+			}
 		}
 		// Its request must arrive within untrustedReadWindow: a call that
 		// sends its headers and nothing else would hold the slot for its
@@ -120,6 +122,13 @@ func (t Tap) Handle(ctx context.Context, info *tap.Info) (context.Context, error
 	}
 	return ctx, nil
 }
+
+// untrustedWait is how long a call waits for an untrusted read to end
+// when Tap.Untrusted is full. The tap runs on the connection's reader, so
+// the wait holds that connection's frames too, briefly: a burst of
+// anonymous pings waits microseconds, while calls that keep reads open
+// are refused.
+const untrustedWait = 100 * time.Millisecond
 
 // untrustedReadWindow is how long an untrusted call may take to send its
 // request: such requests (a ping, a health check, an app key and secret)
