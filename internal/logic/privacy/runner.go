@@ -716,44 +716,42 @@ func (r *Runner) redactMentions(ctx context.Context, e *model.Erasure, upTo int6
 			e.MentionsAfter = max(e.MentionsAfter, last)
 			redacted += n
 		}
-		for after := int64(0); ; {
-			var last int64
-			var n int
-			if err := r.tx.InTx(ctx, func(ctx context.Context) error {
-				var err error
-				if last, n, err = r.repo.RedactDeals(ctx, e.TenantID, after, mentionBatch, since, m.Spans); err != nil {
+		// pages rewrites batch after batch read on from *after, each in one
+		// transaction with counted (the lease's renewal, and the counts the
+		// job keeps), and adds up the rows it rewrote in *total; *after is
+		// where the reading stands.
+		pages := func(after *int64, total *int, redact func(ctx context.Context, after int64) (last int64, n int, err error),
+			counted func(ctx context.Context, n int) error) error {
+			for {
+				var last int64
+				var n int
+				if err := r.tx.InTx(ctx, func(ctx context.Context) error {
+					var err error
+					if last, n, err = redact(ctx, *after); err != nil {
+						return err
+					}
+					return counted(ctx, n)
+				}); err != nil {
 					return err
 				}
-				return count(ctx, 0, n, 0)
-			}); err != nil {
-				return err
+				*total += n
+				if last == 0 {
+					return nil
+				}
+				*after = last
 			}
-			deals += n
-			if last == 0 {
-				break
-			}
-			after = last
+		}
+		var dealsAfter int64
+		if err := pages(&dealsAfter, &deals, func(ctx context.Context, after int64) (int64, int, error) {
+			return r.repo.RedactDeals(ctx, e.TenantID, after, mentionBatch, since, m.Spans)
+		}, func(ctx context.Context, n int) error { return count(ctx, 0, n, 0) }); err != nil {
+			return err
 		}
 		// The partner events, read on from where the first pass stopped:
 		// the log only grows, and an event is written once.
-		for {
-			var last int64
-			var n int
-			if err := r.tx.InTx(ctx, func(ctx context.Context) error {
-				var err error
-				if last, n, err = r.repo.RedactEvents(ctx, e.TenantID, eventsAfter, upTo, eventBatch, m.Spans); err != nil {
-					return err
-				}
-				return count(ctx, 0, 0, 0)
-			}); err != nil {
-				return err
-			}
-			events += n
-			if last == 0 {
-				return nil
-			}
-			eventsAfter = last
-		}
+		return pages(&eventsAfter, &events, func(ctx context.Context, after int64) (int64, int, error) {
+			return r.repo.RedactEvents(ctx, e.TenantID, after, upTo, eventBatch, m.Spans)
+		}, func(ctx context.Context, _ int) error { return count(ctx, 0, 0, 0) })
 	}
 	if err := pass(e.MentionsAfter, time.Time{}); err != nil {
 		return redacted, err
