@@ -17,9 +17,14 @@ func NewRetention(db *gorm.DB) *Retention { return &Retention{db: db} }
 
 // RetentionDays reads a tenant's setting.
 func (r *Retention) RetentionDays(ctx context.Context, tenantID int64) (int, error) {
+	return retentionDays(conn(ctx, r.db), tenantID, "")
+}
+
+// retentionDays reads a tenant's setting, with lock (a locking clause, or
+// "") at the end of its SELECT.
+func retentionDays(db *gorm.DB, tenantID int64, lock string) (int, error) {
 	var days []int
-	err := conn(ctx, r.db).Table("tenants").Where("id = ?", tenantID).Limit(1).Pluck("retention_days", &days).Error
-	if err != nil {
+	if err := db.Raw("SELECT retention_days FROM tenants WHERE id = ?"+lock, tenantID).Scan(&days).Error; err != nil {
 		return 0, dbError(err, nil)
 	}
 	if len(days) == 0 {
@@ -41,14 +46,7 @@ func (r *Retention) HoldRetentionDays(ctx context.Context, tenantID int64) (int,
 			return 0, dbError(err, nil)
 		}
 	}
-	var days []int
-	if err := db.Raw("SELECT retention_days FROM tenants WHERE id = ?"+shareMode(db), tenantID).Scan(&days).Error; err != nil {
-		return 0, dbError(err, nil)
-	}
-	if len(days) == 0 {
-		return 0, errs.NotFound(errs.ReasonTenantNotFound, "no such tenant")
-	}
-	return days[0], nil
+	return retentionDays(db, tenantID, shareMode(db))
 }
 
 // SetRetentionDays writes a tenant's setting, from is the setting as the

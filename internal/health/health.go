@@ -105,23 +105,20 @@ func (h *Health) Ready(ctx context.Context) Status {
 // say (they stay in the report), Failed naming the first of them, in name
 // order, that did not. A service registry routes by it: an instance whose
 // search engine is down still takes writes, one whose database is
-// unreachable takes nothing. A name that is no check is an error.
-func (h *Health) Requiring(st Status, names []string) (Status, error) {
-	names = slices.Sorted(slices.Values(names))
-	if err := h.Known(names); err != nil {
-		return st, err
-	}
+// unreachable takes nothing. The names are checks (Known); one that is
+// not never answers.
+func (h *Health) Requiring(st Status, names []string) Status {
 	if _, process := st.Checks["process"]; process {
-		return st, nil // starting or draining
+		return st // starting or draining
 	}
 	out := Status{Ready: true, Checks: st.Checks}
-	for _, n := range names {
+	for _, n := range slices.Sorted(slices.Values(names)) {
 		if st.Checks[n] != "ok" {
 			out.Ready, out.Failed = false, n
 			break
 		}
 	}
-	return out, nil
+	return out
 }
 
 // Known fails naming the first of names that is no check.

@@ -115,7 +115,7 @@ func (p *Process) checkPIDFile() error {
 	if err != nil {
 		return nil
 	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	pid, err := parsePID(data)
 	switch {
 	case err != nil:
 		p.log.Warn().Str("pid_file", p.pidFile).Msg("pid file holds no pid; it will be overwritten")
@@ -196,9 +196,21 @@ func (p *Process) Ready() error {
 // namedByPIDFile reports whether the pid file names this process (Ready
 // writes it before telling the parent).
 func (p *Process) namedByPIDFile() bool {
-	data, err := os.ReadFile(p.pidFile)
-	return err == nil && strings.TrimSpace(string(data)) == strconv.Itoa(os.Getpid())
+	pid, err := readPID(p.pidFile)
+	return err == nil && pid == os.Getpid()
 }
+
+// readPID is the pid a pid file names.
+func readPID(path string) (int, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	return parsePID(data)
+}
+
+// parsePID reads a pid file's content, as tableflip writes it.
+func parsePID(data []byte) (int, error) { return strconv.Atoi(strings.TrimSpace(string(data))) }
 
 // Run handles signals until the process must leave, and says why. ctx
 // cancellation counts as a stop.
