@@ -3,7 +3,11 @@
 // given.
 package clip
 
-import "unicode/utf8"
+import (
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
 
 // String is s cut to at most n bytes on a character boundary: a character
 // that would cross the limit is left out whole.
@@ -18,4 +22,14 @@ func String(s string, n int) string {
 		n--
 	}
 	return s[:n]
+}
+
+// Quote is s as an error repeats a name it was sent: quoted, hidden
+// characters and invalid bytes escaped, cut to at most n bytes of s with
+// "…" after the quote when it was cut.
+func Quote(s string, n int) string {
+	if len(s) <= n {
+		return strconv.QuoteToGraphic(s)
+	}
+	return strconv.QuoteToGraphic(String(strings.ToValidUTF8(s, "\uFFFD"), n)) + "…"
 }

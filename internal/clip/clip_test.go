@@ -40,3 +40,21 @@ func TestStringKeepsValidTextValid(t *testing.T) {
 		}
 	}
 }
+
+func TestQuoteCutsLongNames(t *testing.T) {
+	for _, c := range []struct {
+		s    string
+		n    int
+		want string
+	}{
+		{"disk", 8, `"disk"`},
+		{"a\x00b", 8, `"a\x00b"`},
+		{"abcdefgh", 4, `"abcd"…`},
+		{"预算预算", 7, `"预算"…`},
+		{"ab\xffcdef", 5, `"ab�"…`},
+	} {
+		if got := Quote(c.s, c.n); got != c.want {
+			t.Errorf("Quote(%q, %d) = %s, want %s", c.s, c.n, got, c.want)
+		}
+	}
+}

@@ -16,6 +16,8 @@ import (
 	"golang.org/x/sync/singleflight"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/megaview/mgvcore/internal/clip"
 )
 
 // CheckFunc reports whether one dependency answers.
@@ -121,12 +123,17 @@ func (h *Health) Requiring(st Status, names []string) Status {
 	return out
 }
 
-// Known fails naming the first of names that is no check.
+// maxNameBytes bounds the bytes of an unknown name that Known repeats: a
+// query string may be as long as the request line allows.
+const maxNameBytes = 64
+
+// Known fails naming the first of names that is no check, cut to
+// maxNameBytes.
 func (h *Health) Known(names []string) error {
 	for _, n := range names {
 		if _, ok := h.checks[n]; !ok {
 			known := slices.Sorted(maps.Keys(h.checks))
-			return fmt.Errorf("no check %q (the checks are %s)", n, strings.Join(known, ", "))
+			return fmt.Errorf("no check %s (the checks are %s)", clip.Quote(n, maxNameBytes), strings.Join(known, ", "))
 		}
 	}
 	return nil

@@ -3,6 +3,8 @@ package health_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -131,8 +133,13 @@ func TestRequiringJudgesByTheNamedChecks(t *testing.T) {
 	if st := judge("search_index", "database"); st.Ready || st.Failed != "database" {
 		t.Fatalf("both down: %+v; want the first by name", st)
 	}
-	if err := h.Known([]string{"database", "disk"}); err == nil {
-		t.Fatal("an unknown check was required without an error")
+	if err := h.Known([]string{"database", "disk"}); err == nil || !strings.Contains(err.Error(), `"disk"`) {
+		t.Fatalf("an unknown check: %v; want an error naming it", err)
+	}
+	// A name as long as a request line allows is not repeated whole.
+	long := strings.Repeat("x", 8000)
+	if err := h.Known([]string{long}); err == nil || len(err.Error()) > 200 || !strings.Contains(err.Error(), `xxx"…`) {
+		t.Fatalf("a long unknown name: %d bytes of error; want it cut", len(fmt.Sprint(err)))
 	}
 	h.Drain()
 	if st := h.Requiring(h.Ready(context.Background()), []string{"database"}); st.Ready || st.Failed != "draining" {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -127,8 +126,5 @@ func paramName(name string) string {
 	if plain {
 		return name
 	}
-	if len(name) > maxNameBytes {
-		return strconv.QuoteToGraphic(clip.String(strings.ToValidUTF8(name, "\uFFFD"), maxNameBytes)) + "…"
-	}
-	return strconv.QuoteToGraphic(name)
+	return clip.Quote(name, maxNameBytes)
 }
