@@ -29,6 +29,7 @@ import (
 	"github.com/megaview/mgvcore/internal/clientip"
 	"github.com/megaview/mgvcore/internal/config"
 	"github.com/megaview/mgvcore/internal/dao"
+	"github.com/megaview/mgvcore/internal/fsmode"
 	grpcx "github.com/megaview/mgvcore/internal/grpc"
 	"github.com/megaview/mgvcore/internal/grpc/interceptor"
 	"github.com/megaview/mgvcore/internal/health"
@@ -81,6 +82,9 @@ func Serve(ctx context.Context, cfg *config.Config, out io.Writer, log zerolog.L
 
 	if proc.HasParent() {
 		log.Info().Msg("upgrade: taking over the listeners of the running process")
+	}
+	if err := holdEmbeddedStores(proc, cfg); err != nil {
+		return err
 	}
 
 	if err := m.Registry.Register(proc.Collector()); err != nil {
@@ -453,6 +457,35 @@ type deps struct {
 }
 
 // openDeps opens the stores, each behind its circuit breaker and traced.
+// holdEmbeddedStores takes the lock file beside each embedded store this
+// process uses (the SQLite file, the search index), so that a second
+// service configured onto the same files, with a pid file of its own,
+// refuses to start rather than share them unawares: the index admits one
+// process, and the first one's searches and index jobs would time out
+// against the second. An upgrade takes the locks over.
+func holdEmbeddedStores(proc *lifecycle.Process, cfg *config.Config) error {
+	type store struct{ setting, path string }
+	var stores []store
+	if f := dao.SQLiteFile(cfg.Database.DSN); cfg.Database.Driver == "sqlite" && f != "" {
+		stores = append(stores, store{"database.dsn", f})
+	}
+	if cfg.Search.Engine == "embedded" {
+		stores = append(stores, store{"search.path", filepath.Clean(cfg.Search.Path)})
+	}
+	for _, s := range stores {
+		if err := fsmode.MkdirAll(filepath.Dir(s.path)); err != nil {
+			return fmt.Errorf("%s: cannot create directory %s: %w", s.setting, filepath.Dir(s.path), err)
+		}
+		if err := proc.Hold(s.path + ".lock"); err != nil {
+			if errors.Is(err, lifecycle.ErrHeld) {
+				return fmt.Errorf("%s %s is in use by another mgvcore: %w; two services cannot share an embedded store: give this one its own (or stop or upgrade the other)", s.setting, s.path, err)
+			}
+			return fmt.Errorf("%s: %w", s.setting, err)
+		}
+	}
+	return nil
+}
+
 func openDeps(cfg *config.Config, tracer tracing.Tracer, brk *breaker.Registry) (*deps, error) {
 	db, err := dao.OpenDB(cfg.Database)
 	if err != nil {

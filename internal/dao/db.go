@@ -135,10 +135,7 @@ func parses(dsn string) bool {
 // had committed since its read, which the busy timeout does not wait out.
 // Read-only transactions (sql.TxOptions.ReadOnly) still begin deferred.
 func sqliteDSN(path string) (string, error) {
-	file := strings.TrimPrefix(path, "file:")
-	if i := strings.IndexByte(file, '?'); i >= 0 {
-		file = file[:i]
-	}
+	file := sqlitePath(path)
 	if dir := filepath.Dir(file); dir != "." {
 		if err := fsmode.MkdirAll(dir); err != nil {
 			return "", fmt.Errorf("database.dsn: cannot create directory %s: %w", dir, err)
@@ -159,6 +156,25 @@ func sqliteDSN(path string) (string, error) {
 		sep = "&"
 	}
 	return path + sep + "_txlock=immediate&_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=secure_delete(1)", nil
+}
+
+// SQLiteFile is the file an SQLite DSN names, or "" for a database that
+// lives in memory.
+func SQLiteFile(dsn string) string {
+	if inMemory(dsn) {
+		return ""
+	}
+	return sqlitePath(dsn)
+}
+
+// sqlitePath is the path of an SQLite DSN, without its "file:" scheme and
+// query.
+func sqlitePath(dsn string) string {
+	file := strings.TrimPrefix(dsn, "file:")
+	if i := strings.IndexByte(file, '?'); i >= 0 {
+		file = file[:i]
+	}
+	return file
 }
 
 // inMemory reports whether the SQLite DSN path names a database that lives

@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -464,11 +463,75 @@ func TestASecondInstanceOnTheSamePIDFileRefusesToStart(t *testing.T) {
 	s := NewService(t, nil)
 	s.Start()
 	first := s.PID()
+	out, err := startBeside(t, s)
+	if err == nil || !strings.Contains(out, fmt.Sprintf("names pid %d, another mgvcore that still runs", first)) {
+		t.Fatalf("the second instance ended with %v:\n%s", err, out)
+	}
+	if s.PID() != first || getStatus(t, s.URL("/readyz")) != http.StatusOK {
+		t.Fatalf("the first instance: pid file names %d (want %d), or it is not ready", s.PID(), first)
+	}
+}
+
+// A second mgvcore configured onto the embedded stores of one that runs,
+// with a pid file of its own, refuses to start, naming the store and the
+// process that holds it: before, it started, and the first one's searches
+// timed out on the index the second had taken. An upgrade of the first
+// keeps the stores held; once it stops, the second starts.
+func TestASecondInstanceOnTheSameEmbeddedStoresRefusesToStart(t *testing.T) {
+	s := NewService(t, nil)
+	s.Start()
+	own := []string{"MGV_PROCESS_PID_FILE=" + filepath.Join(t.TempDir(), "other.pid")}
+	refused := func(holder int) {
+		t.Helper()
+		out, err := startBeside(t, s, own...)
+		want := fmt.Sprintf("database.dsn %s is in use by another mgvcore: lock %s.lock: held by another process (pid %d)",
+			s.Env["MGV_DATABASE_DSN"], s.Env["MGV_DATABASE_DSN"], holder)
+		if err == nil || !strings.Contains(out, want) {
+			t.Fatalf("the second instance ended with %v:\n%s\nwant an error saying %q", err, out, want)
+		}
+		if getStatus(t, s.URL("/readyz")) != http.StatusOK {
+			t.Fatal("the first instance is not ready after the second was refused")
+		}
+	}
+	first := s.PID()
+	refused(first)
+	next := upgradeTakesOver(t, s, first, 15*time.Second)
+	refused(next)
+	s.Signal(syscall.SIGTERM)
+	if !WaitGone(next, 15*time.Second) {
+		t.Fatalf("pid %d did not stop", next)
+	}
 	c := exec.Command(binary, "--config", s.ConfigPath, "serve")
 	c.Dir = s.Dir
-	c.Env = append(s.Command().Env, "MGV_HTTP_ADDR=127.0.0.1:0", "MGV_GRPC_ADDR=127.0.0.1:0", "MGV_ADMIN_ADDR=127.0.0.1:0")
+	c.Env = append(s.Command().Env, own...)
+	c.Stdout, c.Stderr = &syncBuffer{}, &syncBuffer{}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Process.Kill(); _ = c.Wait() })
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if resp, err := http.Get(s.URL("/readyz")); err == nil {
+			closeBody(t, resp)
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the second instance is not ready 15 s after the first stopped:\n%s", c.Stderr)
+		}
+	}
+}
+
+// startBeside runs a second `mgvcore serve` with s's configuration and
+// env (plus env), on ports of its own, and returns its output once it
+// exits; it fails the test if it still runs 15 s later.
+func startBeside(t *testing.T, s *Service, env ...string) (string, error) {
+	t.Helper()
+	c := exec.Command(binary, "--config", s.ConfigPath, "serve")
+	c.Dir = s.Dir
+	c.Env = append(append(s.Command().Env, "MGV_HTTP_ADDR=127.0.0.1:0", "MGV_GRPC_ADDR=127.0.0.1:0", "MGV_ADMIN_ADDR=127.0.0.1:0"), env...)
 	done := make(chan error, 1)
-	var out bytes.Buffer
+	var out syncBuffer
 	c.Stdout, c.Stderr = &out, &out
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
@@ -476,14 +539,10 @@ func TestASecondInstanceOnTheSamePIDFileRefusesToStart(t *testing.T) {
 	go func() { done <- c.Wait() }()
 	select {
 	case err := <-done:
-		if err == nil || !strings.Contains(out.String(), fmt.Sprintf("names pid %d, another mgvcore that still runs", first)) {
-			t.Fatalf("the second instance ended with %v:\n%s", err, out.String())
-		}
+		return out.String(), err
 	case <-time.After(15 * time.Second):
 		_ = c.Process.Kill()
-		t.Fatalf("the second instance still runs 15 s later:\n%s", out.String())
-	}
-	if s.PID() != first || getStatus(t, s.URL("/readyz")) != http.StatusOK {
-		t.Fatalf("the first instance: pid file names %d (want %d), or it is not ready", s.PID(), first)
+		t.Fatalf("the second instance still runs 15 s later (killed: %v):\n%s", <-done, out.String())
+		return "", nil
 	}
 }

@@ -58,6 +58,7 @@ type Process struct {
 	upgrading atomic.Bool
 	signals   chan os.Signal
 	upgrades  *prometheus.CounterVec
+	held      []*os.File // Hold's lock files
 }
 
 // Options configure a Process.
@@ -186,10 +187,15 @@ func (p *Process) Listen(addr string) (net.Listener, error) {
 // rather than leave no process at all.
 func (p *Process) Ready() error {
 	err := p.upg.Ready()
-	if err == nil || !p.upg.HasParent() || !p.namedByPIDFile() {
+	if err != nil && (!p.upg.HasParent() || !p.namedByPIDFile()) {
 		return err
 	}
-	p.log.Warn().Err(err).Msg("upgrade: the old process is gone before this one was ready; serving without telling it")
+	if err != nil {
+		p.log.Warn().Err(err).Msg("upgrade: the old process is gone before this one was ready; serving without telling it")
+	}
+	for _, f := range p.held {
+		stamp(f)
+	}
 	return nil
 }
 

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/megaview/mgvcore/global"
+	"github.com/megaview/mgvcore/internal/clip"
 )
 
 // Options configure a Client.
@@ -131,6 +132,11 @@ func (c *Client) CheckURL(raw string) error {
 	}
 	if u.Fragment != "" {
 		return errors.New("must not have a fragment")
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("port %s is no TCP port (1 to 65535)", clip.String(p, 16))
+		}
 	}
 	ip, literal := literalAddr(u.Hostname())
 	switch u.Scheme {
