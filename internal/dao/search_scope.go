@@ -54,13 +54,18 @@ func (r *SearchLookups) DepartmentOwners(ctx context.Context, tenantID, departme
 	return ids, true, dbError(err, nil)
 }
 
-// TrackerConversations lists up to limit conversations with hits of a
-// live tracker that s may see.
-func (r *SearchLookups) TrackerConversations(ctx context.Context, s model.Scope, trackerID int64, limit int) ([]int64, error) {
+// TrackerConversations lists up to limit conversations that s may see and
+// f matches (f.TrackerID, a live tracker, among the rest: the time range,
+// owners, department, deal, direction and durations), so that a search
+// narrowed by them reaches the engine with the ids of that range alone.
+func (r *SearchLookups) TrackerConversations(ctx context.Context, s model.Scope, f model.ConversationFilter, limit int) ([]int64, error) {
 	ids := []int64{}
-	q := ScopeConversations(r.db.WithContext(ctx).Table("conversations AS c"), s).
-		Where(hitOfLiveTracker, s.TenantID, trackerID)
-	err := q.Order("c.id").Limit(limit).Pluck("c.id", &ids).Error
+	db := r.db.WithContext(ctx)
+	q, err := FilterConversations(ctx, ScopeConversations(db.Table("conversations AS c"), s), db, s.TenantID, f)
+	if err != nil || q == nil {
+		return ids, err
+	}
+	err = q.Order("c.id").Limit(limit).Pluck("c.id", &ids).Error
 	return ids, dbError(err, nil)
 }
 

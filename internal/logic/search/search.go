@@ -21,13 +21,13 @@ import (
 // maxTrackerConversations bounds the tracker filter, which reaches the
 // engine as a list of conversation ids (Elasticsearch's default
 // index.max_terms_count).
-const maxTrackerConversations = 65_536
+var maxTrackerConversations = 65_536
 
 // Lookups are the database reads around a search (dao.SearchLookups).
 type Lookups interface {
 	ScopeOwners(ctx context.Context, s model.Scope) ([]int64, error)
 	DepartmentOwners(ctx context.Context, tenantID, departmentID int64) ([]int64, bool, error)
-	TrackerConversations(ctx context.Context, s model.Scope, trackerID int64, limit int) ([]int64, error)
+	TrackerConversations(ctx context.Context, s model.Scope, f model.ConversationFilter, limit int) ([]int64, error)
 	Location(ctx context.Context, tenantID int64) (*time.Location, error)
 	UserNames(ctx context.Context, tenantID int64, ids []int64) (map[int64]string, error)
 	Conversations(ctx context.Context, s model.Scope, ids []int64) (map[int64]model.Conversation, error)
@@ -169,12 +169,15 @@ func (s *Service) Search(ctx context.Context, req Request) (Page, error) {
 		q.OwnerIDs = ids
 	}
 	if f.TrackerID != 0 {
-		ids, err := s.db.TrackerConversations(ctx, scope, f.TrackerID, maxTrackerConversations+1)
+		// The conversations of the tracker that the rest of the filter
+		// keeps: the engine applies the rest again, but a tracker of
+		// years of calls is searched within a month by the month's ids.
+		ids, err := s.db.TrackerConversations(ctx, scope, f, maxTrackerConversations+1)
 		if err != nil {
 			return empty, err
 		}
 		if len(ids) > maxTrackerConversations {
-			return empty, errs.InvalidArgument("tracker_id", "the tracker hit more than %d conversations; narrow the search with a time range or owners", maxTrackerConversations)
+			return empty, errs.InvalidArgument("tracker_id", "the tracker hit more than %d conversations that the other filters keep; narrow the search with a time range or owners", maxTrackerConversations)
 		}
 		q.Conversations = ids
 	}

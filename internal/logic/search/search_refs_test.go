@@ -113,3 +113,62 @@ func testFiltersRefuseUnknownReferences(t *testing.T, db *gorm.DB) {
 		}
 	}
 }
+
+// The tracker filter reaches the engine as the ids of the conversations it
+// keeps, bounded: those ids are read with the rest of the filter (the time
+// range here), so a tracker with more hits than the bound in all is still
+// searched within a month that has fewer. Before, the ids were read for the
+// tracker alone, and such a search was refused with advice to narrow it by
+// a time range, which could not help.
+func TestTrackerFilterIsBoundedWithinTheOtherFilters(t *testing.T) {
+	daotest.Each(t, testTrackerFilterIsBoundedWithinTheOtherFilters)
+}
+
+func testTrackerFilterIsBoundedWithinTheOtherFilters(t *testing.T, db *gorm.DB) {
+	defer logicsearch.SetMaxTrackerConversations(2)()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	tr := model.Tracker{TenantID: 7, Name: "t", Keywords: `["price"]`, Affiliation: model.AffiliationAnyone, Version: 1, CreatedAt: now, UpdatedAt: now}
+	if err := db.Create(&tr).Error; err != nil {
+		t.Fatal(err)
+	}
+	rep := model.User{TenantID: 7, Name: "rep", Role: model.RoleRep, Status: model.UserActive}
+	if err := db.Create(&rep).Error; err != nil {
+		t.Fatal(err)
+	}
+	engine, err := embedded.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = engine.Close() })
+	old := time.Date(2020, 5, 1, 9, 0, 0, 0, time.UTC)
+	recent := time.Date(2025, 3, 10, 9, 0, 0, 0, time.UTC)
+	var inMarch int64
+	for i, begin := range []time.Time{old, old.AddDate(0, 1, 0), old.AddDate(0, 2, 0), recent} {
+		c := model.Conversation{TenantID: 7, OriginConversationID: fmt.Sprint("c", i), OwnerUserID: rep.ID, Channel: "call", Direction: "unknown",
+			Status: "ready", BeginTime: begin, CreatedAt: now, UpdatedAt: now}
+		if err := db.Create(&c).Error; err != nil {
+			t.Fatal(err)
+		}
+		inMarch = c.ID
+		if err := db.Create(&model.TrackerHit{TenantID: 7, TrackerID: tr.ID, ConversationID: c.ID, Phrase: "price"}).Error; err != nil {
+			t.Fatal(err)
+		}
+		doc := &search.Doc{TenantID: 7, ConversationID: c.ID, OwnerUserID: rep.ID, Channel: "call", Direction: "unknown",
+			BeginTime: begin, Language: "en", Version: 1,
+			Sentences: []search.Sentence{{Seq: 0, SpeakerKey: "a", Affiliation: model.AffiliationInternal, EndMS: 10, Text: "the price is right"}}}
+		if res, err := engine.Write(context.Background(), []search.Op{{TenantID: 7, ConversationID: c.ID, Doc: doc}}); err != nil || res[0] != nil {
+			t.Fatalf("index: %v %v", res, err)
+		}
+	}
+	s := logicsearch.NewService(engine, dao.NewSearchLookups(db))
+	admin := accesstest.User(model.RoleAdmin, 7, 1)
+	march := model.ConversationFilter{TrackerID: tr.ID, From: recent.AddDate(0, 0, -9), To: recent.AddDate(0, 0, 21)}
+	p, err := s.Search(admin, logicsearch.Request{Query: "price", ConversationFilter: march})
+	if err != nil || len(p.Results) != 1 || p.Results[0].Conversation.ID != inMarch {
+		t.Fatalf("a month with one of the tracker's 4 conversations (bound 2): %+v, %v; want that one", p.Results, err)
+	}
+	_, err = s.Search(admin, logicsearch.Request{Query: "price", ConversationFilter: model.ConversationFilter{TrackerID: tr.ID}})
+	if e := errs.From(err); e == nil || e.Field() != "tracker_id" || e.Status != 400 {
+		t.Fatalf("all 4 of the tracker's conversations (bound 2): %v; want 400 naming tracker_id", err)
+	}
+}
