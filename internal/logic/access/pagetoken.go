@@ -27,9 +27,16 @@ func DecodePageToken(token string, cursor any) error {
 	}
 	data, err := base64.RawURLEncoding.DecodeString(token)
 	if err != nil || json.Unmarshal(data, cursor) != nil {
-		return errs.InvalidArgument("page_token", "is not a token this service issued")
+		return ErrPageTokenNotIssued()
 	}
 	return nil
+}
+
+// ErrPageTokenNotIssued is the answer to a page token that decodes but
+// holds a position no page ends at (an id or sequence number below 1): a
+// forged one, refused rather than read as the first page.
+func ErrPageTokenNotIssued() error {
+	return errs.InvalidArgument("page_token", "is not a token this service issued")
 }
 
 // PageSize applies the default (20) and the maximum (100).
@@ -59,8 +66,8 @@ func DecodeIDPageToken(token string) (int64, error) {
 	if err := DecodePageToken(token, &cur); err != nil {
 		return 0, err
 	}
-	if cur.AfterID < 0 {
-		return 0, errs.InvalidArgument("page_token", "is not a token this service issued")
+	if token != "" && cur.AfterID <= 0 {
+		return 0, ErrPageTokenNotIssued()
 	}
 	return cur.AfterID, nil
 }

@@ -106,6 +106,9 @@ func (l *Log) List(ctx context.Context, req ListReq) (ListResp, error) {
 	if err := access.DecodePageToken(req.PageToken, &cur); err != nil {
 		return ListResp{}, err
 	}
+	if req.PageToken != "" && cur.Seq <= 0 {
+		return ListResp{}, access.ErrPageTokenNotIssued()
+	}
 	switch req.ActorKind {
 	case "", ActorUser, ActorApp, ActorAnonymous, ActorSystem:
 	default:

@@ -96,6 +96,9 @@ func (c *Comments) List(ctx context.Context, req ListCommentsRequest) (CommentPa
 		if err := access.DecodePageToken(req.PageToken, cursor); err != nil {
 			return CommentPage{}, err
 		}
+		if cursor.ID <= 0 || cursor.StartMS < 0 {
+			return CommentPage{}, access.ErrPageTokenNotIssued()
+		}
 	}
 	if _, err := c.repo.ScopedConversation(ctx, s, req.ConversationID); err != nil {
 		return CommentPage{}, err

@@ -230,6 +230,9 @@ func (o *Org) ListUsers(ctx context.Context, req ListUsersRequest) (*UserPage, e
 	if err := access.DecodePageToken(req.PageToken, &cur); err != nil {
 		return nil, err
 	}
+	if req.PageToken != "" && cur.AfterID <= 0 {
+		return nil, access.ErrPageTokenNotIssued()
+	}
 	if req.PageToken != "" && cur.DepartmentID != req.DepartmentID {
 		return nil, errs.InvalidArgument("page_token", "was issued for another department_id")
 	}

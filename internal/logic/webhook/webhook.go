@@ -295,6 +295,9 @@ func (s *Subscriptions) List(ctx context.Context, req ListReq) (ListResp, error)
 	if err := access.DecodePageToken(req.PageToken, &cur); err != nil {
 		return ListResp{}, err
 	}
+	if req.PageToken != "" && cur.ID <= 0 {
+		return ListResp{}, access.ErrPageTokenNotIssued()
+	}
 	subs, total, err := s.store.List(ctx, sc.TenantID, app, cur.ID, size+1)
 	if err != nil {
 		return ListResp{}, err
@@ -443,6 +446,9 @@ func (s *Subscriptions) Deliveries(ctx context.Context, req DeliveriesReq) (Deli
 	var cur idCursor
 	if err := access.DecodePageToken(req.PageToken, &cur); err != nil {
 		return DeliveriesResp{}, err
+	}
+	if req.PageToken != "" && cur.ID <= 0 {
+		return DeliveriesResp{}, access.ErrPageTokenNotIssued()
 	}
 	ds, err := s.store.Deliveries(ctx, req.SubscriptionID, req.Status, cur.ID, size+1)
 	if err != nil {
