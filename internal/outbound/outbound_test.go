@@ -78,6 +78,11 @@ func TestCheckURL(t *testing.T) {
 		{"/relative", false, false},
 		{"https://", false, false},
 		{"https://hooks.example.com/#frag", false, false},
+		{"https://hooks.example.com:8443/", true, true},
+		{"https://hooks.example.com:65535/", true, true},
+		{"https://hooks.example.com:99999/", false, false},
+		{"https://hooks.example.com:0/", false, false},
+		{"http://127.0.0.1:70000/hook", false, false},
 	} {
 		if got := pro.CheckURL(tc.url) == nil; got != tc.pro {
 			t.Errorf("pro %s: ok=%v, want %v (%v)", tc.url, got, tc.pro, pro.CheckURL(tc.url))
