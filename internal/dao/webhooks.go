@@ -328,12 +328,15 @@ var errSubscriptionLeaseLost = errs.Conflict("the subscription's lease passed to
 // may still read events: a deleted or disabled subscription, or one whose
 // app was disabled, deleted or lost the read scope, is not renewed
 // (Conflict), which stops its round within a second rather than after the
-// slice (a backlog of thousands of events at a fast receiver).
-func (w *Webhooks) Renew(ctx context.Context, id int64, owner string, lease time.Duration) error {
+// slice (a backlog of thousands of events at a fast receiver). Nor is one
+// whose signing secret is no longer secret (sealed), the one the round
+// signs with: a rotation, often for a secret that leaked, takes effect at
+// the next delivery but one, not at the next slice.
+func (w *Webhooks) Renew(ctx context.Context, id int64, owner, secret string, lease time.Duration) error {
 	now := dbNow()
 	db := w.db.WithContext(ctx)
-	res := db.Exec("UPDATE webhook_subscriptions SET lease_until = ? WHERE id = ? AND lease_owner = ? AND lease_until > ? AND status = ? AND app_id IN (?)",
-		now.Add(lease), id, owner, now, model.WebhookActive, readingApps(db))
+	res := db.Exec("UPDATE webhook_subscriptions SET lease_until = ? WHERE id = ? AND lease_owner = ? AND lease_until > ? AND status = ? AND secret_sealed = ? AND app_id IN (?)",
+		now.Add(lease), id, owner, now, model.WebhookActive, secret, readingApps(db))
 	if res.Error == nil && res.RowsAffected == 0 {
 		return errSubscriptionLeaseLost
 	}

@@ -442,13 +442,13 @@ func TestWebhookRenewStopsAtDisableAndDelete(t *testing.T) {
 		if err != nil || held == nil {
 			t.Fatalf("claim: %v %v", held, err)
 		}
-		if err := w.Renew(ctx, s.ID, "me", time.Minute); err != nil {
+		if err := w.Renew(ctx, s.ID, "me", s.SecretSealed, time.Minute); err != nil {
 			t.Fatal(err)
 		}
 		if err := w.SetStatus(ctx, 1, s.ID, model.WebhookDisabled, "disabled by an admin"); err != nil {
 			t.Fatal(err)
 		}
-		if err := w.Renew(ctx, s.ID, "me", time.Minute); !errs.IsConflict(err) {
+		if err := w.Renew(ctx, s.ID, "me", s.SecretSealed, time.Minute); !errs.IsConflict(err) {
 			t.Fatalf("renewing a disabled subscription's lease: %v", err)
 		}
 		held.EventCursor = 3
@@ -464,8 +464,36 @@ func TestWebhookRenewStopsAtDisableAndDelete(t *testing.T) {
 		if err := w.Delete(ctx, 1, a.ID, s.ID); err != nil {
 			t.Fatal(err)
 		}
-		if err := w.Renew(ctx, s.ID, "me", time.Minute); !errs.IsConflict(err) {
+		if err := w.Renew(ctx, s.ID, "me", s.SecretSealed, time.Minute); !errs.IsConflict(err) {
 			t.Fatalf("renewing a deleted subscription's lease: %v", err)
+		}
+	})
+}
+
+// A lease is not renewed once the subscription's secret is rotated: the
+// round signing with the secret it was claimed with stops, and the next
+// claim reads the new one.
+func TestWebhookRenewStopsAtARotation(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		w, s, _ := oneSubscription(t, db)
+		held, err := w.Claim(ctx, s.ID, "me", time.Minute)
+		if err != nil || held == nil {
+			t.Fatalf("claim: %v %v", held, err)
+		}
+		if err := w.Renew(ctx, s.ID, "me", held.SecretSealed, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		rotated := *held
+		rotated.SecretSealed = "sealed-new"
+		if err := w.SetSecret(ctx, held.SecretSealed, &rotated); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Renew(ctx, s.ID, "me", held.SecretSealed, time.Minute); !errs.IsConflict(err) {
+			t.Fatalf("renewing the lease of a round signing with the secret rotated away: %v", err)
+		}
+		if err := w.Renew(ctx, s.ID, "me", "sealed-new", time.Minute); err != nil {
+			t.Fatalf("renewing with the new secret: %v", err)
 		}
 	})
 }
@@ -494,20 +522,20 @@ func TestWebhookRenewStopsWhenTheAppMayNoLongerRead(t *testing.T) {
 			if err := apps.Update(ctx, &app, &a); err != nil {
 				t.Fatal(err)
 			}
-			if err := w.Renew(ctx, s.ID, "me", time.Minute); !errs.IsConflict(err) {
+			if err := w.Renew(ctx, s.ID, "me", s.SecretSealed, time.Minute); !errs.IsConflict(err) {
 				t.Fatalf("renewing the lease of an app %s: %v", c.what, err)
 			}
 			if err := apps.Update(ctx, &a, &app); err != nil {
 				t.Fatal(err)
 			}
-			if err := w.Renew(ctx, s.ID, "me", time.Minute); err != nil {
+			if err := w.Renew(ctx, s.ID, "me", s.SecretSealed, time.Minute); err != nil {
 				t.Fatalf("renewing the lease of an app %s, then restored: %v", c.what, err)
 			}
 		}
 		if err := apps.Delete(ctx, 1, app.ID); err != nil {
 			t.Fatal(err)
 		}
-		if err := w.Renew(ctx, s.ID, "me", time.Minute); !errs.IsConflict(err) {
+		if err := w.Renew(ctx, s.ID, "me", s.SecretSealed, time.Minute); !errs.IsConflict(err) {
 			t.Fatalf("renewing the lease of a deleted app: %v", err)
 		}
 	})
@@ -592,7 +620,7 @@ func TestUpdatesCountMatchedRows(t *testing.T) {
 			t.Fatalf("claim: %v %v", held, err)
 		}
 		for range 20 { // some within one millisecond
-			if err := w.Renew(ctx, s.ID, "me", time.Hour); err != nil {
+			if err := w.Renew(ctx, s.ID, "me", s.SecretSealed, time.Hour); err != nil {
 				t.Fatalf("renewing a held lease: %v", err)
 			}
 		}

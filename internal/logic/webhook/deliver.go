@@ -33,9 +33,10 @@ type DeliveryStore interface {
 	// it is not due.
 	Claim(ctx context.Context, id int64, owner string, lease time.Duration) (*model.WebhookSubscription, error)
 	// Renew extends owner's lease; Conflict when it was lost, the
-	// subscription was deleted or disabled, or its app was disabled,
+	// subscription was deleted or disabled, its signing secret is no
+	// longer secret (sealed: it was rotated), or its app was disabled,
 	// deleted or lost the read scope (a round then stops).
-	Renew(ctx context.Context, id int64, owner string, lease time.Duration) error
+	Renew(ctx context.Context, id int64, owner, secret string, lease time.Duration) error
 	// Release ends owner's lease.
 	Release(ctx context.Context, id int64, owner string) error
 	// DueRedeliveries lists a subscription's pending redeliveries due now.
@@ -361,7 +362,15 @@ func (d *Deliverer) serve(ctx context.Context, sub *model.WebhookSubscription, l
 		return
 	}
 	end := time.Now().Add(d.o.Slice)
-	l := &lease{d: d, id: sub.ID, at: leased}
+	l := &lease{d: d, id: sub.ID, secret: sub.SecretSealed, at: leased}
+	if len(secrets) > 1 {
+		// The previous secret signs until its grace ends, not to the
+		// slice's end: the next claim leaves it out.
+		l.signUntil = *sub.OldSecretUntil
+		if l.signUntil.Before(end) {
+			end = l.signUntil
+		}
+	}
 	for ctx.Err() == nil && time.Now().Before(end) {
 		more, err := d.round(ctx, sub, secrets, l)
 		if err != nil {
@@ -405,6 +414,11 @@ func (d *Deliverer) secrets(sub *model.WebhookSubscription, now time.Time, log z
 type lease struct {
 	d  *Deliverer
 	id int64
+	// secret is the sealed signing secret the round signs with: a
+	// rotation ends the round at the next renewal. signUntil, when set,
+	// is when the previous secret, which it signs with too, stops.
+	secret    string
+	signUntil time.Time
 	// at is when the lease was last taken or renewed.
 	at time.Time
 	// lost: a renewal failed.
@@ -444,7 +458,7 @@ func (l *lease) renew(ctx context.Context) bool {
 		return false
 	}
 	at := time.Now()
-	if err := l.d.store.Renew(ctx, l.id, l.d.o.Owner, l.d.o.Lease); err != nil {
+	if err := l.d.store.Renew(ctx, l.id, l.d.o.Owner, l.secret, l.d.o.Lease); err != nil {
 		l.lost = true
 		return false
 	}
@@ -473,7 +487,11 @@ func (l *lease) mayStart(ctx context.Context, end time.Time) bool {
 // lease runs out.
 func (l *lease) roundEnd() time.Time {
 	o := l.d.o
-	return l.at.Add(o.Lease - o.RequestTimeout - o.Lease/10)
+	end := l.at.Add(o.Lease - o.RequestTimeout - o.Lease/10)
+	if !l.signUntil.IsZero() && l.signUntil.Before(end) {
+		return l.signUntil
+	}
+	return end
 }
 
 // outcome of one attempt.

@@ -38,11 +38,11 @@ func (c *ctxStore) Claim(ctx context.Context, id int64, owner string, lease time
 	return c.memStore.Claim(ctx, id, owner, lease)
 }
 
-func (c *ctxStore) Renew(ctx context.Context, id int64, owner string, lease time.Duration) error {
+func (c *ctxStore) Renew(ctx context.Context, id int64, owner, secret string, lease time.Duration) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return c.memStore.Renew(ctx, id, owner, lease)
+	return c.memStore.Renew(ctx, id, owner, secret, lease)
 }
 
 func (c *ctxStore) Release(ctx context.Context, id int64, owner string) error {

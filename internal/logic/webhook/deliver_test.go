@@ -58,10 +58,10 @@ func (m *memStore) Claim(_ context.Context, id int64, owner string, lease time.D
 	return &c, nil
 }
 
-func (m *memStore) Renew(_ context.Context, id int64, owner string, lease time.Duration) error {
+func (m *memStore) Renew(_ context.Context, id int64, owner, secret string, lease time.Duration) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if s := m.subs[id]; s.LeaseOwner == owner && s.Status == model.WebhookActive {
+	if s := m.subs[id]; s.LeaseOwner == owner && s.Status == model.WebhookActive && s.SecretSealed == secret {
 		s.LeaseUntil = time.Now().Add(lease)
 		return nil
 	}
@@ -822,6 +822,57 @@ func TestDelivererSignsWithThePreviousSecretDuringItsGrace(t *testing.T) {
 	rcv.mu.Unlock()
 	if bad != 1 {
 		t.Fatalf("%d deliveries after the grace verify with the previous secret, want none", 1-bad)
+	}
+}
+
+// A rotation takes effect within a renewal, not at the end of the slice
+// that a round in progress was given: an admin who rotates a secret that
+// leaked stops it signing at once, and a previous secret stops signing
+// when its grace ends. Before, a round signed with the secrets it was
+// claimed with until its slice (10 s in pro) ran out.
+func TestDelivererStopsSigningWithARotatedSecretWithinARenewal(t *testing.T) {
+	st, log, rcv, d, sealer := newTestDeliverer(t, DefaultRetry, 1)
+	d.o.InFlight, d.o.Batch, d.o.Slice = 1, 100, time.Minute
+	rcv.delay = 20 * time.Millisecond
+	for range 400 {
+		log.add("a")
+	}
+	badSince := func(wait time.Duration) (bad, sent int) {
+		rcv.mu.Lock()
+		b0, n0 := rcv.badSig, len(rcv.got)
+		rcv.mu.Unlock()
+		time.Sleep(wait)
+		rcv.mu.Lock()
+		defer rcv.mu.Unlock()
+		return rcv.badSig - b0, len(rcv.got) - n0
+	}
+	d.Start(t.Context())
+	defer d.Stop()
+	polltest.Until(t, 10*time.Second, 5*time.Millisecond, "the first request", func() bool { return len(rcv.ids()) > 0 })
+
+	// Rotated without grace: the receiver takes the new secret at once.
+	sealed, _ := sealer.Seal("whsec_new", secretAAD(1, 2))
+	st.mu.Lock()
+	st.subs[1].SecretSealed = sealed
+	st.mu.Unlock()
+	rcv.mu.Lock()
+	rcv.sec = []byte("whsec_new")
+	rcv.mu.Unlock()
+	time.Sleep(renewEvery + 500*time.Millisecond)
+	if bad, sent := badSince(500 * time.Millisecond); bad != 0 || sent == 0 {
+		t.Fatalf("%d of %d deliveries signed with the rotated secret only, %s after the rotation", bad, sent, renewEvery+time.Second)
+	}
+
+	// Rotated with a grace of a moment, to a receiver that has only the
+	// previous secret: it verifies until the grace ends, then not.
+	newer, _ := sealer.Seal("whsec_newer", secretAAD(1, 2))
+	until := time.Now().Add(renewEvery)
+	st.mu.Lock()
+	st.subs[1].SecretSealed, st.subs[1].OldSecretSealed, st.subs[1].OldSecretUntil = newer, sealed, &until
+	st.mu.Unlock()
+	time.Sleep(time.Until(until) + 500*time.Millisecond)
+	if bad, sent := badSince(500 * time.Millisecond); bad != sent || sent == 0 {
+		t.Fatalf("%d of %d deliveries signed with the previous secret too, after its grace ended", sent-bad, sent)
 	}
 }
 
