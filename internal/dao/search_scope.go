@@ -76,11 +76,7 @@ func (r *SearchLookups) Location(ctx context.Context, tenantID int64) (*time.Loc
 	if err != nil {
 		return nil, dbError(err, nil)
 	}
-	loc, lerr := time.LoadLocation(tz)
-	if tz == "" || lerr != nil {
-		return time.UTC, nil
-	}
-	return loc, nil
+	return model.TenantLocation(tz), nil
 }
 
 // UserNames maps user ids of a tenant to names.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/megaview/mgvcore/internal/clip"
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/model"
 )
@@ -59,8 +60,14 @@ func (p *Provision) CreateTenant(ctx context.Context, req NewTenant) (*model.Ten
 	if t.Timezone == "" {
 		t.Timezone = "Asia/Shanghai"
 	}
-	if _, err := time.LoadLocation(t.Timezone); err != nil {
-		return nil, errs.InvalidArgument("timezone", "%q is not an IANA time zone", t.Timezone)
+	if zone := model.TenantZone(t.Timezone); zone != t.Timezone {
+		// Go loads more names than Elasticsearch knows (posix/…,
+		// Factory): a zone the engine refused would fail every search of
+		// the tenant's days.
+		if zone != "UTC" {
+			return nil, errs.InvalidArgument("timezone", "%s is not an IANA time zone name (%s is)", clip.Quote(t.Timezone, 64), zone)
+		}
+		return nil, errs.InvalidArgument("timezone", "%s is not an IANA time zone name", clip.Quote(t.Timezone, 64))
 	}
 	if t.RateTier == "" {
 		t.RateTier = "standard"

@@ -211,14 +211,10 @@ func dayBuckets(rows []model.TrackerPeriodHits, from time.Time, loc *time.Locati
 	return out
 }
 
-// tenantLocation loads a tenant's time zone; an unknown name falls back to
-// UTC rather than failing every statistic of the tenant.
-func tenantLocation(name string) *time.Location {
-	if loc, err := time.LoadLocation(name); err == nil && name != "" {
-		return loc
-	}
-	return time.UTC
-}
+// tenantLocation loads a tenant's time zone, as search counts its days
+// (model.TenantLocation): an unknown name falls back to UTC rather than
+// failing every statistic of the tenant.
+func tenantLocation(name string) *time.Location { return model.TenantLocation(name) }
 
 // RepStatsRequest asks for the statistics of the reps in scope.
 type RepStatsRequest struct {

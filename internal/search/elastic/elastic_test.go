@@ -12,6 +12,7 @@ import (
 	olivere "github.com/olivere/elastic/v7"
 	"github.com/rs/zerolog"
 
+	"github.com/megaview/mgvcore/internal/model"
 	"github.com/megaview/mgvcore/internal/search"
 	"github.com/megaview/mgvcore/internal/search/searchtest"
 )
@@ -215,4 +216,33 @@ func TestUnavailable(t *testing.T) {
 	if _, err := e.Write(t.Context(), []search.Op{{TenantID: 1, ConversationID: 1}}); !searchtest.IsUnavailable(err) {
 		t.Fatalf("write on a closed port: %v", err)
 	}
+}
+
+// A tenant's zone reaches Elasticsearch as a name it knows: Go loads names
+// from the system's zone database that Java does not (posix/…, right/…,
+// Factory), and Elasticsearch refused such a zone with a 400 that failed
+// every search of the tenant.
+func TestTenantZonesAreNamesElasticsearchKnows(t *testing.T) {
+	eachCluster(t, func(t *testing.T, c *olivere.Client) {
+		e := testEngine(t, c)
+		ctx := t.Context()
+		doc := &search.Doc{TenantID: 1, ConversationID: 1, OwnerUserID: 1, Version: 1, BeginTime: time.Now(),
+			Sentences: []search.Sentence{{Seq: 0, Text: "budget"}}}
+		if _, err := e.Write(ctx, []search.Op{{TenantID: 1, ConversationID: 1, Doc: doc}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		terms, err := search.Parse("budget")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{"Asia/Shanghai", "posix/Asia/Shanghai", "right/UTC", "Factory", "posixrules", "localtime", "PRC", "EST5EDT", "Etc/GMT-14"} {
+			res, err := e.Search(ctx, search.Query{TenantID: 1, Terms: terms, Size: 10, Location: model.TenantLocation(name)})
+			if err != nil || res.Total != 1 {
+				t.Errorf("a tenant in %s: %+v, %v", name, res, err)
+			}
+		}
+	})
 }
