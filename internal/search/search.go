@@ -141,6 +141,9 @@ const (
 	MaxTerms = 32
 	// MaxQueryRunes is the longest query (the proto's 256 characters).
 	MaxQueryRunes = 256
+	// MaxSentenceBytes is the longest sentence text a transcript holds,
+	// and so the longest snippet.
+	MaxSentenceBytes = 4096
 )
 
 // Engine is a search backend.

@@ -14,13 +14,14 @@ import (
 	"github.com/megaview/mgvcore/internal/logic/access"
 	"github.com/megaview/mgvcore/internal/logic/interaction"
 	"github.com/megaview/mgvcore/internal/model"
+	"github.com/megaview/mgvcore/internal/search"
 )
 
 // Limits of PutTranscript (mgv.open.v1 conversation.proto).
 const (
 	MaxChunkSentences      = 1000
 	MaxTranscriptSentences = 20_000
-	MaxSentenceTextBytes   = 4096
+	MaxSentenceTextBytes   = search.MaxSentenceBytes
 	// maxSentenceMS: no sentence lies beyond the longest conversation.
 	maxSentenceMS = maxConversationMS
 )

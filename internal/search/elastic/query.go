@@ -98,7 +98,10 @@ func Body(q search.Query) map[string]any {
 					"highlight": map[string]any{
 						"pre_tags": []string{search.PreTag}, "post_tags": []string{search.PostTag}, "encoder": "html",
 						"fields": map[string]any{"sentences.text": map[string]any{
-							"type": "unified", "fragment_size": 200, "number_of_fragments": 1, "no_match_size": 200,
+							// The whole sentence (number_of_fragments 0), as
+							// the embedded engine marks it: a fragment of
+							// 200 characters cut a long one short.
+							"type": "unified", "number_of_fragments": 0, "no_match_size": search.MaxSentenceBytes,
 						}},
 						// Only the phrases: the interval clauses that count
 						// repeats would have every word of a phrase marked

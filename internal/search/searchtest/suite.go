@@ -358,6 +358,31 @@ func Run(t *testing.T, o Options) {
 			}
 		}
 	})
+	t.Run("SnippetsAreWholeSentences", func(t *testing.T) {
+		// A snippet is the whole sentence, however long (up to the
+		// 4096 bytes a sentence may hold), its match marked wherever it
+		// stands: Elasticsearch cut one to a 200-character fragment, the
+		// embedded engine did not.
+		const own = tenant + 8
+		long := strings.Repeat("the weather was fine and the call went on. ", 40) + "then the renewal came up. " +
+			strings.Repeat("我们聊了很多别的事情。", 30)
+		d := conv(9201, repA, day0, 60_000, "inbound", long)
+		d.TenantID = own
+		write(t, e, d)
+		if o.Refresh != nil {
+			o.Refresh(t, e)
+		}
+		qq := q("renewal")
+		qq.TenantID = own
+		res, err := e.Search(ctx, qq)
+		if err != nil || len(res.Hits) != 1 || len(res.Hits[0].Snippets) != 1 {
+			t.Fatalf("renewal: %+v %v", res, err)
+		}
+		want := strings.Replace(long, "renewal", "<em>renewal</em>", 1)
+		if got := res.Hits[0].Snippets[0].Text; got != want {
+			t.Errorf("the snippet of a %d-byte sentence: %d bytes %.80q…, want the whole sentence marked", len(long), len(got), got)
+		}
+	})
 	t.Run("RankingAndFacets", func(t *testing.T) {
 		res, err := e.Search(ctx, q("预算"))
 		if err != nil {
