@@ -161,6 +161,7 @@ func TestOrgAdminOnlyWritesOnMariaDB(t *testing.T) {
 		{map[string]any{"email": "x@test.mgv", "password": "a good password"}, "name"},
 		{map[string]any{"name": "X", "email": "not an email", "password": "a good password"}, "email"},
 		{map[string]any{"name": "X", "email": "y@test.mgv", "password": "short"}, "password"},
+		{map[string]any{"name": "X", "email": "y@test.mgv", "password": "\u0000\u0000\u0000\u0000\u0000\u0000\u0000\u0000"}, "password"},
 		{map[string]any{"name": "X", "email": "y@test.mgv", "password": "a good password", "role": "owner"}, "role"},
 		{map[string]any{"name": "X\u0000Y", "email": "y@test.mgv", "password": "a good password"}, "name"},
 	}

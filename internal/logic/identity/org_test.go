@@ -192,6 +192,8 @@ func TestCreateUser(t *testing.T) {
 		{"bad role", admin, with(func(r *identity.CreateUserRequest) { r.Role = "owner" }), "INVALID_ARGUMENT", "role"},
 		{"no password", admin, with(func(r *identity.CreateUserRequest) { r.Password = "" }), "INVALID_ARGUMENT", "password"},
 		{"short password", admin, with(func(r *identity.CreateUserRequest) { r.Password = "1234567" }), "INVALID_ARGUMENT", "password"},
+		{"password of control characters", admin, with(func(r *identity.CreateUserRequest) { r.Password = strings.Repeat("\x00", 8) }), "INVALID_ARGUMENT", "password"},
+		{"password with a newline", admin, with(func(r *identity.CreateUserRequest) { r.Password = "a good\npassword" }), "INVALID_ARGUMENT", "password"},
 		{"password over 72 bytes", admin, with(func(r *identity.CreateUserRequest) { r.Password = strings.Repeat("p", 73) }), "INVALID_ARGUMENT", "password"},
 		{"email taken", admin, with(func(r *identity.CreateUserRequest) { r.Email = "REP1@acme.test" }), "ALREADY_EXISTS", "email"},
 		{"email taken in another tenant", admin, with(func(r *identity.CreateUserRequest) { r.Email = "other-admin@acme.test" }), "ALREADY_EXISTS", "email"},

@@ -6,6 +6,9 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -63,6 +66,10 @@ func validatePassword(field, pw string) error {
 		return errs.InvalidArgument(field, "must be at least %d characters", minPasswordChars)
 	case len(pw) > maxPasswordBytes:
 		return errs.InvalidArgument(field, "must be at most %d bytes", maxPasswordBytes)
+	case !utf8.ValidString(pw) || strings.ContainsFunc(pw, unicode.IsControl):
+		// NUL bytes, newlines, escapes: nothing a person types at the
+		// sign-in form, and a password of eight NULs passed every rule.
+		return errs.InvalidArgument(field, "must be text without control characters")
 	}
 	return nil
 }
