@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math"
 	"slices"
+	"strconv"
 	"time"
 
 	"gorm.io/gorm"
@@ -419,6 +420,99 @@ func (p *Privacy) AnonymiseUser(ctx context.Context, tenantID, userID int64) err
 			"(c.owner_user_id = ? OR c.id IN (SELECT conversation_id FROM participants WHERE tenant_id = ? AND user_id = ?))"
 		return db.Exec(q, model.OutboxConversation, now, now, tenantID, userID, tenantID, userID).Error
 	})
+}
+
+// ErasedSpeakerKey is the speaker key an erased user's participant row
+// (id) takes: it names no one, and it is unique in its conversation.
+func ErasedSpeakerKey(participantID int64) string {
+	return model.Redacted + "#" + strconv.FormatInt(participantID, 10)
+}
+
+// RekeyUserSpeakers gives the user's participant rows in up to limit
+// conversations, those not given it yet, the key ErasedSpeakerKey, in the
+// transaction ctx carries: partners key a speaker as their tools label
+// them, often by the person's name or phone number, and the key stays in
+// the participants, the transcript's sentences, the tracker hits and the
+// search index after the name is cleared. Each conversation's row is
+// written first, its transcript version raised (a lock against a
+// transcript written meanwhile, and the sign to every instance's indexer
+// that a transcript it keeps is stale), and its re-indexing is queued.
+// It returns how many conversations it re-keyed; 0 when none is left.
+func (p *Privacy) RekeyUserSpeakers(ctx context.Context, tenantID, userID int64, limit int) (int, error) {
+	db := conn(ctx, p.db)
+	type row struct {
+		ID, ConversationID int64
+		SpeakerKey         string
+	}
+	pending := func(where string, args ...any) ([]row, error) {
+		var rows []row
+		err := db.Raw("SELECT id, conversation_id, speaker_key FROM participants WHERE tenant_id = ? AND user_id = ? "+where+" ORDER BY conversation_id, id",
+			append([]any{tenantID, userID}, args...)...).Scan(&rows).Error
+		return slices.DeleteFunc(rows, func(r row) bool { return r.SpeakerKey == ErasedSpeakerKey(r.ID) }), err
+	}
+	rows, err := pending("")
+	if err != nil {
+		return 0, dbError(err, nil)
+	}
+	var ids []int64
+	for _, r := range rows {
+		if len(ids) > 0 && ids[len(ids)-1] == r.ConversationID {
+			continue
+		}
+		if len(ids) == limit {
+			break
+		}
+		ids = append(ids, r.ConversationID)
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	now := dbNow()
+	if err := db.Exec("UPDATE conversations SET transcript_version = transcript_version + 1, updated_at = ? WHERE tenant_id = ? AND id IN ?",
+		now, tenantID, ids).Error; err != nil {
+		return 0, dbError(err, nil)
+	}
+	// Read again under the lock: a transcript written before it may have
+	// added a speaker.
+	if rows, err = pending("AND conversation_id IN ?", ids); err != nil {
+		return 0, dbError(err, nil)
+	}
+	renames := map[int64]map[string]string{}
+	for _, r := range rows {
+		key := ErasedSpeakerKey(r.ID)
+		if renames[r.ConversationID] == nil {
+			renames[r.ConversationID] = map[string]string{}
+		}
+		renames[r.ConversationID][r.SpeakerKey] = key
+		if err := db.Exec("UPDATE participants SET speaker_key = ? WHERE id = ?", key, r.ID).Error; err != nil {
+			return 0, dbError(err, nil)
+		}
+		if err := db.Exec("UPDATE tracker_hits SET speaker_key = ? WHERE tenant_id = ? AND conversation_id = ? AND speaker_key = ?",
+			key, tenantID, r.ConversationID, r.SpeakerKey).Error; err != nil {
+			return 0, dbError(err, nil)
+		}
+	}
+	err = rewriteParts(db, tenantID, ids, func(cid int64, run []storedSentence) bool {
+		changed := false
+		for i := range run {
+			if key, ok := renames[cid][run[i].SpeakerKey]; ok {
+				run[i].SpeakerKey, changed = key, true
+			}
+		}
+		return changed
+	})
+	if err != nil {
+		return 0, dbError(err, nil)
+	}
+	var convs []model.Conversation
+	if err := db.Select("id, transcript_version").Where("tenant_id = ? AND id IN ?", tenantID, ids).Find(&convs).Error; err != nil {
+		return 0, dbError(err, nil)
+	}
+	jobs := make([]model.OutboxJob, 0, len(convs))
+	for _, c := range convs {
+		jobs = append(jobs, model.OutboxJob{TenantID: tenantID, Kind: model.OutboxTranscript, ConversationID: c.ID, Version: c.TranscriptVersion})
+	}
+	return len(ids), enqueue(db, jobs...)
 }
 
 // DisableUser disables a user whom an erasure anonymises later, and

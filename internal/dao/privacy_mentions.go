@@ -409,6 +409,18 @@ func spokenIn(db *gorm.DB, tenantID int64, ids []int64, speaks func(string) bool
 // redactParts rewrites the transcript parts of ids that hold a mention,
 // marking their conversations changed.
 func redactParts(db *gorm.DB, tenantID int64, ids []int64, spans func(string) [][2]int, changed map[int64]bool) error {
+	return rewriteParts(db, tenantID, ids, func(cid int64, run []storedSentence) bool {
+		if !redactRun(run, spans) {
+			return false
+		}
+		changed[cid] = true
+		return true
+	})
+}
+
+// rewriteParts runs fn over each transcript part of ids, and writes back
+// those it changed (fn returns true).
+func rewriteParts(db *gorm.DB, tenantID int64, ids []int64, fn func(conversationID int64, run []storedSentence) bool) error {
 	// The parts are read one at a time (each up to 1,000 sentences), not
 	// the batch's transcripts at once: a batch of long ones would hold
 	// gigabytes.
@@ -431,10 +443,9 @@ func redactParts(db *gorm.DB, tenantID int64, ids []int64, spans func(string) []
 		if err != nil {
 			return fmt.Errorf("conversation %d part %d: %w", pt.ConversationID, pt.Part, err)
 		}
-		if !redactRun(run, spans) {
+		if !fn(pt.ConversationID, run) {
 			continue
 		}
-		changed[pt.ConversationID] = true
 		data, err := json.Marshal(run)
 		if err != nil {
 			return fmt.Errorf("encoding transcript part: %w", err)

@@ -105,6 +105,13 @@ type Repo interface {
 	// speaker who is not a user has a name for which speaks holds (nil:
 	// none). In the transaction ctx carries.
 	RedactConversations(ctx context.Context, tenantID int64, ids []int64, spans func(string) [][2]int, speaks func(name string) bool) (int, error)
+	// RekeyUserSpeakers gives the user's participant rows in up to limit
+	// conversations, those not given it yet, a speaker key that names no
+	// one, in participants, transcripts and tracker hits, raising their
+	// transcript versions and queueing their re-indexing; it returns how
+	// many conversations it re-keyed (0: none left). In the transaction
+	// ctx carries.
+	RekeyUserSpeakers(ctx context.Context, tenantID, userID int64, limit int) (int, error)
 	// RedactDeals writes model.Redacted over the mentions in the names and
 	// account names of up to limit of the tenant's deals with ids above
 	// after (changed at or after since, when it is not zero), in id order,

@@ -420,11 +420,17 @@ func (r *Runner) erase(ctx context.Context, e *model.Erasure) error {
 			break
 		}
 	}
+	rekeyed := 0
+	if e.UserID != 0 {
+		if rekeyed, err = r.rekeySpeakers(ctx, e); err != nil {
+			return err
+		}
+	}
 	scanned := m != nil
 	// A job resumed may have redacted mentions before it stopped, whose
 	// re-indexing it waits for as well.
-	if e.ConversationsDeleted > 0 || redacted > 0 || scanned && e.Resumed {
-		if err := r.settle(ctx, e, scanned); err != nil {
+	if e.ConversationsDeleted > 0 || redacted > 0 || rekeyed > 0 || scanned && e.Resumed {
+		if err := r.settle(ctx, e, scanned || rekeyed > 0); err != nil {
 			return err
 		}
 	}
@@ -447,6 +453,28 @@ func (r *Runner) erase(ctx context.Context, e *model.Erasure) error {
 		e.Subject = ""
 		return nil
 	})
+}
+
+// rekeySpeakers gives the user's participant rows keys that name no one
+// (a partner's key is often the person's name or number), a batch of
+// conversations at a time, each batch in one transaction with the renewal
+// of the job's lease; a job resumed goes on with those not done. It
+// returns how many conversations it re-keyed.
+func (r *Runner) rekeySpeakers(ctx context.Context, e *model.Erasure) (int, error) {
+	total := 0
+	for {
+		n := 0
+		err := r.tx.InTx(ctx, func(ctx context.Context) error {
+			var err error
+			if n, err = r.repo.RekeyUserSpeakers(ctx, e.TenantID, e.UserID, mentionBatch); err != nil {
+				return err
+			}
+			return held(r.repo.ErasureProgress(ctx, e.ID, r.owner, 0, r.o.Lease))
+		})
+		if total += n; err != nil || n == 0 {
+			return total, err
+		}
+	}
 }
 
 // deleteConversations deletes the job's conversations a batch at a time
