@@ -63,6 +63,15 @@ func paced(ctx context.Context, wg *sync.WaitGroup, rate, workers int, fn func(c
 
 // HTTPLoad sends GET url at rate requests per second.
 func HTTPLoad(ctx context.Context, wg *sync.WaitGroup, url string, rate int) *Load {
+	return HTTPRequestLoad(ctx, wg, rate, func() *http.Request {
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		return req
+	})
+}
+
+// HTTPRequestLoad sends the requests newRequest makes at rate requests per
+// second, over kept-alive connections; any answer but 200 fails.
+func HTTPRequestLoad(ctx context.Context, wg *sync.WaitGroup, rate int, newRequest func() *http.Request) *Load {
 	l := &Load{}
 	const workers = 8
 	client := &http.Client{
@@ -70,7 +79,7 @@ func HTTPLoad(ctx context.Context, wg *sync.WaitGroup, url string, rate int) *Lo
 		Transport: &http.Transport{MaxIdleConnsPerHost: workers, MaxConnsPerHost: workers * 2},
 	}
 	paced(ctx, wg, rate, workers, func(ctx context.Context) {
-		resp, err := client.Get(url)
+		resp, err := client.Do(newRequest())
 		if err != nil {
 			if ctx.Err() == nil {
 				l.fail(err)

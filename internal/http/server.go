@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"net"
 	nethttp "net/http"
+	"sync/atomic"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/rs/zerolog"
@@ -28,6 +30,10 @@ type Server struct {
 	echo    *echo.Echo
 	ops     middleware.Operations
 	started chan struct{}
+	// closing is set once Shutdown begins: every answer from then on
+	// closes its connection. conns counts the open connections.
+	closing atomic.Bool
+	conns   atomic.Int64
 }
 
 // Options are the server's dependencies.
@@ -63,12 +69,14 @@ func New(o Options) *Server {
 	e.IPExtractor = o.ClientIP.FromRequest
 
 	s := &Server{echo: e, ops: middleware.Operations{}, started: make(chan struct{})}
+	e.Server.ConnState = s.track
 	e.Use(middleware.Policy(o.Chain, s.ops, middleware.Bounds{
 		MaxBody:      o.Config.MaxBodyBytes,
 		Read:         o.Config.ReadTimeout.Duration,
 		Write:        o.Config.WriteTimeout.Duration,
 		LongWrite:    o.Config.DownloadWriteTimeout.Duration,
 		LongWriteOps: downloads,
+		Closing:      &s.closing,
 	}))
 
 	hc := controller.Health{H: o.Health}
@@ -141,5 +149,47 @@ func (s *Server) Serve(ln net.Listener) error {
 	return nil
 }
 
-// Shutdown stops accepting, lets in-flight requests finish until ctx ends.
-func (s *Server) Shutdown(ctx context.Context) error { return s.echo.Shutdown(ctx) }
+// closeGrace bounds how long Shutdown lets kept-alive connections close
+// after an answer before it closes those left idle.
+const closeGrace = 2 * time.Second
+
+// Shutdown stops the server, letting in-flight requests finish until ctx
+// ends. A kept-alive connection that the server closes while idle may meet
+// a request already on its way, which the client then sees fail (a POST is
+// not sent again): so first, for up to closeGrace (or half the time ctx
+// leaves), every answer closes its connection (Connection: close), and a
+// client's next request on a kept-alive connection is served and then
+// made on a new one, by the process that goes on serving after an
+// upgrade. Only the connections still open after that are closed idle.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.closing.Store(true)
+	grace := closeGrace
+	if d, ok := ctx.Deadline(); ok {
+		grace = min(grace, time.Until(d)/2)
+	}
+	end := time.NewTimer(grace)
+	defer end.Stop()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+wait:
+	for s.conns.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			break wait
+		case <-end.C:
+			break wait
+		case <-tick.C:
+		}
+	}
+	return s.echo.Shutdown(ctx)
+}
+
+// track counts the open connections (net/http's ConnState hook).
+func (s *Server) track(_ net.Conn, st nethttp.ConnState) {
+	switch st {
+	case nethttp.StateNew:
+		s.conns.Add(1)
+	case nethttp.StateClosed, nethttp.StateHijacked:
+		s.conns.Add(-1)
+	}
+}

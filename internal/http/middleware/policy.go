@@ -5,6 +5,7 @@ package middleware
 import (
 	"context"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -96,6 +97,9 @@ type Bounds struct {
 	// (downloads). Zero leaves a deadline unset.
 	Read, Write, LongWrite time.Duration
 	LongWriteOps           map[string]bool
+	// Closing, once set (the server is shutting down), makes every answer
+	// close its connection.
+	Closing *atomic.Bool
 }
 
 // Policy runs the policy chain around every Echo handler, unknown routes
@@ -141,6 +145,9 @@ func Policy(chain policy.Middleware, ops Operations, b Bounds) echo.MiddlewareFu
 			}
 			if maxBody > 0 && hasBody {
 				req.Body = http.MaxBytesReader(c.Response(), req.Body, maxBody)
+			}
+			if b.Closing != nil && b.Closing.Load() {
+				c.Response().Header().Set(echo.HeaderConnection, "close")
 			}
 			op := ops.Lookup(req.Method, c.Path())
 			b.setDeadlines(c.Response(), op, hasBody)
