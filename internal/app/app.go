@@ -197,7 +197,7 @@ func Serve(ctx context.Context, cfg *config.Config, out io.Writer, log zerolog.L
 		if err != nil {
 			return fmt.Errorf("admin.addr: %w", err)
 		}
-		admin := newAdminServer(cfg.Admin.Pprof, cfg.MetricsOnAdmin(), m.Handler())
+		admin := newAdminServer(cfg.Admin.Pprof, cfg.MetricsOnAdmin(), m.Handler(), defaultAdminLimits, log)
 		go func() { serveErr <- wrap("admin server", admin.Serve(adminLn)) }()
 		shutdowns = append(shutdowns, namedShutdown{"admin", admin.Shutdown})
 	}
