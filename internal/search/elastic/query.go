@@ -3,10 +3,14 @@ package elastic
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
+	"time"
 
 	olivere "github.com/olivere/elastic/v7"
 	"github.com/olivere/elastic/v7/uritemplates"
@@ -173,13 +177,41 @@ func (e *Engine) Search(ctx context.Context, q search.Query) (search.Result, err
 	if err != nil {
 		return out, errs.Internal(err)
 	}
-	res, err := e.c.PerformRequest(ctx, olivere.PerformRequestOptions{
-		Method: http.MethodPost, Path: path, Params: url.Values{}, Body: Body(q),
-	})
+	do := func(q search.Query) (*olivere.Response, error) {
+		return e.c.PerformRequest(ctx, olivere.PerformRequestOptions{
+			Method: http.MethodPost, Path: path, Params: url.Values{}, Body: Body(q),
+		})
+	}
+	res, err := do(q)
+	if zoneRefused(err) && q.Location != nil {
+		// A zone the cluster's Java does not know (the system's zone
+		// database newer than the JDK's): its offset now counts the
+		// days, an hour off across a change of daylight saving time,
+		// rather than every search of the tenant failing.
+		q.Location = offsetNow(q.Location, time.Now())
+		res, err = do(q)
+	}
 	if err != nil {
 		return out, mapError(err)
 	}
 	return decodeResult(res.Body, q.Size)
+}
+
+// zoneRefused reports whether Elasticsearch refused a search's time zone.
+func zoneRefused(err error) bool {
+	var oe *olivere.Error
+	return errors.As(err, &oe) && oe.Status == http.StatusBadRequest && strings.Contains(err.Error(), "time_zone")
+}
+
+// offsetNow is loc's offset at now as a fixed zone named as Elasticsearch
+// reads one ("+08:00").
+func offsetNow(loc *time.Location, now time.Time) *time.Location {
+	_, off := now.In(loc).Zone()
+	sign := '+'
+	if off < 0 {
+		sign, off = '-', -off
+	}
+	return time.FixedZone(fmt.Sprintf("%c%02d:%02d", sign, off/3600, off/60%60), off)
 }
 
 // searchResponse is the part of a search answer that Search reads.
