@@ -456,13 +456,14 @@ type deps struct {
 	es *elastic.Client
 }
 
-// openDeps opens the stores, each behind its circuit breaker and traced.
 // holdEmbeddedStores takes the lock file beside each embedded store this
 // process uses (the SQLite file, the search index), so that a second
 // service configured onto the same files, with a pid file of its own,
 // refuses to start rather than share them unawares: the index admits one
 // process, and the first one's searches and index jobs would time out
-// against the second. An upgrade takes the locks over.
+// against the second. An upgrade takes the locks over. A store is known
+// by its path with every symbolic link resolved, however the setting
+// spells it (relative, absolute, through a link).
 func holdEmbeddedStores(proc *lifecycle.Process, cfg *config.Config) error {
 	type store struct{ setting, path string }
 	var stores []store
@@ -476,7 +477,11 @@ func holdEmbeddedStores(proc *lifecycle.Process, cfg *config.Config) error {
 		if err := fsmode.MkdirAll(filepath.Dir(s.path)); err != nil {
 			return fmt.Errorf("%s: cannot create directory %s: %w", s.setting, filepath.Dir(s.path), err)
 		}
-		if err := proc.Hold(s.path + ".lock"); err != nil {
+		path, err := resolved(s.path)
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", s.setting, s.path, err)
+		}
+		if err := proc.Hold(path + ".lock"); err != nil {
 			if errors.Is(err, lifecycle.ErrHeld) {
 				return fmt.Errorf("%s %s is in use by another mgvcore: %w; two services cannot share an embedded store: give this one its own (or stop or upgrade the other)", s.setting, s.path, err)
 			}
@@ -486,6 +491,24 @@ func holdEmbeddedStores(proc *lifecycle.Process, cfg *config.Config) error {
 	return nil
 }
 
+// resolved is p absolute, its symbolic links resolved: of p itself when
+// it exists, else of its directory.
+func resolved(p string) (string, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", err
+	}
+	if r, err := filepath.EvalSymlinks(abs); err == nil {
+		return r, nil
+	}
+	dir, err := filepath.EvalSymlinks(filepath.Dir(abs))
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, filepath.Base(abs)), nil
+}
+
+// openDeps opens the stores, each behind its circuit breaker and traced.
 func openDeps(cfg *config.Config, tracer tracing.Tracer, brk *breaker.Registry) (*deps, error) {
 	db, err := dao.OpenDB(cfg.Database)
 	if err != nil {

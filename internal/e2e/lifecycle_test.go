@@ -546,3 +546,71 @@ func startBeside(t *testing.T, s *Service, env ...string) (string, error) {
 		return "", nil
 	}
 }
+
+// An upgrade whose configuration names the same SQLite file by another
+// spelling (relative, then absolute) takes its parent's lock over: the
+// lock is known by the store's resolved path. Before, the new process was
+// refused by its own parent's lock.
+func TestAnUpgradeOntoTheStoreSpelledAnotherWayKeepsTheLock(t *testing.T) {
+	s := NewService(t, nil)
+	for _, k := range []string{"MGV_DATABASE_DRIVER", "MGV_DATABASE_DSN", "MGV_SEARCH_ENGINE", "MGV_SEARCH_PATH"} {
+		delete(s.Env, k)
+	}
+	base, err := os.ReadFile(s.ConfigPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(dsn string) {
+		c := strings.Replace(string(base), `driver = "mysql"`, `driver = "sqlite"`, 1)
+		c = strings.Replace(c, `dsn = "mgv:mgv@tcp(127.0.0.1:3306)/mgvcore_test?charset=utf8mb4&parseTime=true&loc=UTC"`, `dsn = "`+dsn+`"`, 1)
+		c = strings.Replace(c, `engine = "elasticsearch"`, `engine = "embedded"`+"\npath = \"data/search\"", 1)
+		if err := os.WriteFile(s.ConfigPath, []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("data/mgvcore.db")
+	s.Start()
+	first := s.PID()
+	if _, err := os.Stat(filepath.Join(s.Dir, "data", "mgvcore.db.lock")); err != nil {
+		t.Fatalf("no lock file: %v", err)
+	}
+	write(filepath.Join(s.Dir, "data", "mgvcore.db")) // the same file, absolute
+	s.Signal(syscall.SIGUSR2)
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if pid := s.PID(); pid != first && pid != 0 && Alive(pid) {
+			return // upgraded
+		}
+		if strings.Contains(s.Stderr.String(), "is in use by another mgvcore") {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("the upgrade to a config naming the same store by its absolute path did not take over; stderr:\n%s", lastBytes(s.Stderr.String(), 3000))
+}
+
+// A second service on the same index, named through a symbolic link, with
+// a database of its own, is refused as one naming it directly is.
+func TestASecondServiceOnTheSameIndexThroughASymlinkRefusesToStart(t *testing.T) {
+	s := NewService(t, nil)
+	s.Start()
+	alias := filepath.Join(s.Dir, "alias")
+	if err := os.Symlink(s.Env["MGV_SEARCH_PATH"], alias); err != nil {
+		t.Fatal(err)
+	}
+	out, err := startBeside(t, s,
+		"MGV_PROCESS_PID_FILE="+filepath.Join(t.TempDir(), "other.pid"),
+		"MGV_DATABASE_DSN="+filepath.Join(t.TempDir(), "other.db"),
+		"MGV_SEARCH_PATH="+alias)
+	if err == nil || !strings.Contains(out, "search.path") || !strings.Contains(out, "in use by another mgvcore") {
+		t.Fatalf("the second service on the index through a symlink: %v\n%s", err, lastBytes(out, 2000))
+	}
+}
+
+// lastBytes is the last n bytes of s, for a long log in a message.
+func lastBytes(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
