@@ -1,9 +1,5 @@
 package search
 
-// SetMaxTrackerConversations lowers the tracker filter's bound for a test,
-// and returns what puts it back.
-func SetMaxTrackerConversations(n int) (restore func()) {
-	old := maxTrackerConversations
-	maxTrackerConversations = n
-	return func() { maxTrackerConversations = old }
-}
+// SetMaxTrackerConversations lowers the tracker filter's bound of s for a
+// test.
+func (s *Service) SetMaxTrackerConversations(n int) { s.maxTracker = n }

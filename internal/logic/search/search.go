@@ -21,7 +21,7 @@ import (
 // maxTrackerConversations bounds the tracker filter, which reaches the
 // engine as a list of conversation ids (Elasticsearch's default
 // index.max_terms_count).
-var maxTrackerConversations = 65_536
+const maxTrackerConversations = 65_536
 
 // Lookups are the database reads around a search (dao.SearchLookups).
 type Lookups interface {
@@ -38,6 +38,8 @@ type Lookups interface {
 type Service struct {
 	engine search.Engine
 	db     Lookups
+	// maxTracker is maxTrackerConversations (a test lowers it).
+	maxTracker int
 
 	// locations caches tenant time zones, which change rarely; a stale
 	// one only shifts the per-day facet for a minute.
@@ -52,7 +54,7 @@ type cachedLocation struct {
 
 // NewService searches engine; db answers the scope and filter lookups.
 func NewService(engine search.Engine, db Lookups) *Service {
-	return &Service{engine: engine, db: db, locations: map[int64]cachedLocation{}}
+	return &Service{engine: engine, db: db, maxTracker: maxTrackerConversations, locations: map[int64]cachedLocation{}}
 }
 
 // Request is a search. Errors name the filter's fields by NormalizeFilter's
@@ -172,12 +174,12 @@ func (s *Service) Search(ctx context.Context, req Request) (Page, error) {
 		// The conversations of the tracker that the rest of the filter
 		// keeps: the engine applies the rest again, but a tracker of
 		// years of calls is searched within a month by the month's ids.
-		ids, err := s.db.TrackerConversations(ctx, scope, f, maxTrackerConversations+1)
+		ids, err := s.db.TrackerConversations(ctx, scope, f, s.maxTracker+1)
 		if err != nil {
 			return empty, err
 		}
-		if len(ids) > maxTrackerConversations {
-			return empty, errs.InvalidArgument("tracker_id", "the tracker hit more than %d conversations that the other filters keep; narrow the search with a time range or owners", maxTrackerConversations)
+		if len(ids) > s.maxTracker {
+			return empty, errs.InvalidArgument("tracker_id", "the tracker hit more than %d conversations that the other filters keep; narrow the search with a time range or owners", s.maxTracker)
 		}
 		q.Conversations = ids
 	}

@@ -125,7 +125,6 @@ func TestTrackerFilterIsBoundedWithinTheOtherFilters(t *testing.T) {
 }
 
 func testTrackerFilterIsBoundedWithinTheOtherFilters(t *testing.T, db *gorm.DB) {
-	defer logicsearch.SetMaxTrackerConversations(2)()
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	tr := model.Tracker{TenantID: 7, Name: "t", Keywords: `["price"]`, Affiliation: model.AffiliationAnyone, Version: 1, CreatedAt: now, UpdatedAt: now}
 	if err := db.Create(&tr).Error; err != nil {
@@ -161,6 +160,7 @@ func testTrackerFilterIsBoundedWithinTheOtherFilters(t *testing.T, db *gorm.DB) 
 		}
 	}
 	s := logicsearch.NewService(engine, dao.NewSearchLookups(db))
+	s.SetMaxTrackerConversations(2)
 	admin := accesstest.User(model.RoleAdmin, 7, 1)
 	march := model.ConversationFilter{TrackerID: tr.ID, From: recent.AddDate(0, 0, -9), To: recent.AddDate(0, 0, 21)}
 	p, err := s.Search(admin, logicsearch.Request{Query: "price", ConversationFilter: march})
