@@ -151,7 +151,7 @@ func TestDeployScriptSyntax(t *testing.T) {
 // runDeploy runs the deploy script against a stand-in for the new binary
 // that answers `config check` and prints status for `migrate status`, in
 // a home of its own; pidFile is what the pid file holds.
-func runDeploy(t *testing.T, status, pidFile string) (int, string) {
+func runDeploy(t *testing.T, status, pidFile string, env ...string) (int, string) {
 	t.Helper()
 	home := t.TempDir()
 	for _, d := range []string{"bin", "run", "upload"} {
@@ -160,7 +160,9 @@ func runDeploy(t *testing.T, status, pidFile string) (int, string) {
 		}
 	}
 	next := filepath.Join(home, "upload", "mgvcore")
-	stub := "#!/bin/sh\ncase \"$3 $4\" in\n\"config check\") exit 0 ;;\n\"migrate status\") printf '%s\\n' \"$STATUS\" ;;\n*) exit 9 ;;\nesac\n"
+	// With NEED_DSN set, the config check passes only when the binary is
+	// given that database.dsn.
+	stub := "#!/bin/sh\ncase \"$3 $4\" in\n\"config check\") [ -z \"$NEED_DSN\" ] || [ \"$MGV_DATABASE_DSN\" = \"$NEED_DSN\" ] || exit 7; exit 0 ;;\n\"migrate status\") printf '%s\\n' \"$STATUS\" ;;\n*) exit 9 ;;\nesac\n"
 	if err := os.WriteFile(next, []byte(stub), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +172,9 @@ func runDeploy(t *testing.T, status, pidFile string) (int, string) {
 	}
 	c := exec.Command("bash", DeployScript, next)
 	c.Env = append(os.Environ(), "STATUS="+status, "MGV_HOME="+home, "MGV_BIN="+filepath.Join(home, "bin", "mgvcore"),
-		"MGV_CONFIG="+filepath.Join(home, "config.toml"), "MGV_PID_FILE="+pid, "MGV_READY_URL=http://127.0.0.1:1/readyz", "MGV_DEPLOY_TIMEOUT=2")
+		"MGV_CONFIG="+filepath.Join(home, "config.toml"), "MGV_PID_FILE="+pid, "MGV_READY_URL=http://127.0.0.1:1/readyz", "MGV_DEPLOY_TIMEOUT=2",
+		"MGV_ENV_FILE="+filepath.Join(home, "env"))
+	c.Env = append(c.Env, env...)
 	out, err := c.CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); ok {
 		return ee.ExitCode(), string(out)
@@ -188,6 +192,32 @@ func TestDeployScriptTakesAPartlyAppliedMigrationForPending(t *testing.T) {
 	code, out := runDeploy(t, status, "")
 	if code != 3 || !strings.Contains(out, "not reviewed: 0027_participants_speaker_keys") {
 		t.Fatalf("exit %d, want 3 naming the partly applied migration:\n%s", code, out)
+	}
+}
+
+// The secrets pro takes only from the environment reach the deploy's config
+// check and migrations from the unit's EnvironmentFile (MGV_ENV_FILE), read
+// as systemd reads it, not sourced: a DSN in quotes, with parentheses and
+// ampersands, arrives as written. Before, the script ran the binary
+// without them, and every pro deploy stopped at the config check.
+func TestDeployScriptReadsTheUnitsEnvironmentFile(t *testing.T) {
+	const dsn = "mgv:p@ss w'rd@tcp(127.0.0.1:3306)/mgvcore?charset=utf8mb4&parseTime=true"
+	file := filepath.Join(t.TempDir(), "env")
+	if err := os.WriteFile(file, []byte("# secrets\n\nMGV_DATABASE_DSN=\""+dsn+"\"\nMGV_AUTH_JWT_SECRET='x'\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	applied := "0027_participants_speaker_keys  applied 2026-12-05 10:00:00"
+	if code, out := runDeploy(t, applied, "", "NEED_DSN="+dsn, "MGV_ENV_FILE="+file); code != 4 {
+		t.Fatalf("with the environment file: exit %d, want 4 (checked, nothing running):\n%s", code, out)
+	}
+	if code, out := runDeploy(t, applied, "", "NEED_DSN="+dsn); code != 2 {
+		t.Fatalf("without it: exit %d, want 2 (the config check failed):\n%s", code, out)
+	}
+	if err := os.WriteFile(file, []byte("MGV_DATABASE_DSN\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := runDeploy(t, applied, "", "MGV_ENV_FILE="+file); code != 2 || !strings.Contains(out, "line 1: not KEY=VALUE") || strings.Contains(out, "MGV_DATABASE_DSN") {
+		t.Fatalf("a line that is not KEY=VALUE: exit %d, want 2 naming its line and not its text:\n%s", code, out)
 	}
 }
 

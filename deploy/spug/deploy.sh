@@ -34,6 +34,9 @@
 #   MGV_REVIEWED        file naming the migrations reviewed in Archery, one per
 #                       line                          ($MGV_HOME/reviewed-migrations.txt)
 #   MGV_DEPLOY_TIMEOUT  seconds to wait for each upgrade (90)
+#   MGV_ENV_FILE        the unit's EnvironmentFile, read when it exists, so
+#                       the config check and the migrations see the secrets
+#                       the service gets              (/etc/mgvcore/env)
 #
 # Exit status: 0 upgraded; 1 the new binary failed and the previous one
 # serves again; 2 the new binary or the config is unusable (nothing
@@ -49,9 +52,26 @@ MGV_PID_FILE=${MGV_PID_FILE:-/data/run/mgvcore.pid}
 MGV_READY_URL=${MGV_READY_URL:-http://127.0.0.1:2023/readyz}
 MGV_REVIEWED=${MGV_REVIEWED:-$MGV_HOME/reviewed-migrations.txt}
 MGV_DEPLOY_TIMEOUT=${MGV_DEPLOY_TIMEOUT:-90}
+MGV_ENV_FILE=${MGV_ENV_FILE:-/etc/mgvcore/env}
 # These are this script's own settings, not the binary's, which refuses
 # every MGV_ variable that is not one of its settings (MGV_CONFIG is).
-export -n MGV_HOME MGV_BIN MGV_PID_FILE MGV_READY_URL MGV_REVIEWED MGV_DEPLOY_TIMEOUT
+export -n MGV_HOME MGV_BIN MGV_PID_FILE MGV_READY_URL MGV_REVIEWED MGV_DEPLOY_TIMEOUT MGV_ENV_FILE
+
+# The unit's environment file, read as systemd reads it (KEY=VALUE, one pair
+# of quotes around a value taken off, comments and blank lines skipped),
+# not sourced: a DSN's parentheses and ampersands are no shell.
+if [ -r "$MGV_ENV_FILE" ]; then
+	n=0
+	while IFS= read -r line || [ -n "$line" ]; do
+		n=$((n + 1))
+		case $line in '' | '#'* | ';'*) continue ;; esac
+		key=${line%%=*}
+		value=${line#*=}
+		[[ $line == *=* && $key =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || { printf 'deploy: %s line %d: not KEY=VALUE\n' "$MGV_ENV_FILE" "$n" >&2; exit 2; }
+		case $value in \'*\') value=${value:1:-1} ;; \"*\") value=${value:1:-1} ;; esac
+		export "$key=$value"
+	done <"$MGV_ENV_FILE"
+fi
 
 say() { printf '==> %s\n' "$*"; }
 fail() { printf 'deploy: %s\n' "$2" >&2; exit "$1"; }
