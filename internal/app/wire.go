@@ -75,7 +75,7 @@ func newDomain(cfg *config.Config, log zerolog.Logger, d *deps, pol *policies) (
 		Keep: max(cfg.Auth.AccessTokenTTL.Duration, cfg.Auth.AppTokenTTL.Duration), Log: log,
 		AfterCommit: dao.NewTransactor(d.db).AfterCommit,
 	})
-	pol.auth = policy.Auth(authenticator{tokens: dm.tokens, revocations: dm.revocations, defaultTier: cfg.RateLimit.DefaultTier}, publicOperations)
+	pol.auth = policy.Auth(authenticator{tokens: dm.tokens, revocations: dm.revocations, defaultTier: cfg.RateLimit.DefaultTier}, publicOperations, pol.limiter)
 
 	users, departments, tenants, refresh := dao.NewUsers(d.db), dao.NewDepartments(d.db), dao.NewTenants(d.db), dao.NewRefreshTokens(d.db)
 	hasher := identity.NewBcrypt(0)
@@ -123,7 +123,14 @@ func newDomain(cfg *config.Config, log zerolog.Logger, d *deps, pol *policies) (
 	hook.SetEventLog(dm.events.log)
 	dm.ingest = conversation.NewIngest(convs, dao.NewDeals(d.db), dao.NewTransactor(d.db), hook)
 	dm.ingest.SetEventLog(dm.events.log)
-	dm.ingest.SetTranscriptBudget(bound.NewBudget(cfg.GRPC.TranscriptBufferBytes))
+	// A tenant's share of the buffer is the share of the streams it may
+	// hold: one tenant's streams, each within its limits, took the whole
+	// buffer, and every other tenant's transcripts were refused.
+	budget := bound.NewBudget(cfg.GRPC.TranscriptBufferBytes)
+	if g := cfg.GRPC; g.MaxStreams > 0 && g.MaxStreamsPerTenant > 0 && g.MaxStreamsPerTenant < g.MaxStreams {
+		budget.PerGroup(g.TranscriptBufferBytes * int64(g.MaxStreamsPerTenant) / int64(g.MaxStreams))
+	}
+	dm.ingest.SetTranscriptBudget(budget)
 	if err := dm.ingest.RegisterMetrics(pol.metrics.Registry); err != nil {
 		return nil, err
 	}

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -175,7 +177,7 @@ func TestAuditChargesARevokedTokensCallToItsCaller(t *testing.T) {
 				params:     map[string]string{"id": "31"}, status: http.StatusNoContent}}
 			info.SetRequestID("req-9")
 			ran := false
-			h := Chain(Audit(&rec, rules), Auth(tokenAuth{caller: c}, nil))(func(context.Context, any) (any, error) { ran = true; return nil, nil })
+			h := Chain(Audit(&rec, rules), Auth(tokenAuth{caller: c}, nil, nil))(func(context.Context, any) (any, error) { ran = true; return nil, nil })
 			_, err := h(WithInfo(context.Background(), info), nil)
 			if ran != (token == "good") {
 				t.Fatalf("token %q: handler ran %v", token, ran)
@@ -202,3 +204,41 @@ func TestAuditChargesARevokedTokensCallToItsCaller(t *testing.T) {
 }
 
 func panickingHandler(context.Context, any) (any, error) { panic("index out of range") }
+
+// A refused call (no token, a revoked one, a forged one) spends its client
+// address's budget before it is answered: over it the answer is 429, and
+// that refusal leaves no audit record, while the revoked token's tenant
+// keeps its own budget. Before, such calls were answered 401 as fast as
+// they came, never limited, each revoked one an audit record.
+func TestRefusedCallsSpendTheirAddressesBudget(t *testing.T) {
+	const op = "/mgv.open.v1.Test/Do"
+	rules := map[string]AuditRule{op: {Name: "thing.delete", TargetType: "thing"}}
+	caller := Caller{TenantID: "4", UserID: "9", Role: "admin", Tier: "standard"}
+	l := newLimiter(t) // 1/s, burst 1, for an address and for a tenant alike
+	var rec recorded
+	h := Chain(Audit(&rec, rules), Auth(tokenAuth{caller: caller}, nil, l), RateLimit(l))(func(context.Context, any) (any, error) { return "served", nil })
+	call := func(token, addr string) error {
+		info := &Info{Operation: op, ClientIP: addr, Carrier: mapCarrier{in: map[string]string{"Authorization": "Bearer " + token}, out: map[string]string{}}}
+		if token == "" {
+			info.Carrier = mapCarrier{in: map[string]string{}, out: map[string]string{}}
+		}
+		// A waiting call gives up at once: the budget is spent or not.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+		defer cancel()
+		_, err := h(WithInfo(ctx, info), nil)
+		return err
+	}
+	for _, token := range []string{"revoked", "", "forged"} {
+		addr := "198.51.100." + strconv.Itoa(len(token)+1)
+		first, second := call(token, addr), call(token, addr)
+		if errs.ReasonOf(first) == errs.ReasonRateLimited || errs.ReasonOf(second) != errs.ReasonRateLimited {
+			t.Errorf("token %q: the first refusal %v, the second at once %v; want 401-like, then 429", token, first, second)
+		}
+	}
+	if n := len(rec); n != 1 || rec[0].Result != errs.ReasonTokenRevoked {
+		t.Errorf("audit records: %+v; want the first revoked call's alone", rec)
+	}
+	if err := call("good", "198.51.100.8"); err != nil {
+		t.Errorf("the revoked token's tenant, from another address: %v; its budget is its own", err)
+	}
+}

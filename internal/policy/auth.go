@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/limit"
 )
 
 // Authenticator turns a bearer token into the caller and a context carrying
@@ -18,7 +19,15 @@ type Authenticator interface {
 // Auth requires a valid "Authorization: Bearer …" (header or metadata) on
 // every operation not listed as public. A public operation still reads a
 // token when one is sent, e.g. so rate limits key on the tenant.
-func Auth(a Authenticator, public map[string]bool) Middleware {
+//
+// A refused call spends its client address's budget in refusals (nil: no
+// limit) before it is answered, as an anonymous call does after it: the
+// rate limit, which keys on the caller, comes after auth, and a holder of
+// a revoked token (or of none) was answered 401 as fast as it could ask,
+// each audited call of it a record. Over the budget the answer is 429.
+// Never the refused caller's tenant's budget: an ex-employee's revoked
+// token would spend their former colleagues'.
+func Auth(a Authenticator, public map[string]bool, refusals *limit.Limiter) Middleware {
 	return func(next Handler) Handler {
 		return func(ctx context.Context, req any) (any, error) {
 			info := InfoFrom(ctx)
@@ -26,6 +35,9 @@ func Auth(a Authenticator, public map[string]bool) Middleware {
 			if !hasToken {
 				if public[info.Operation] || !isAPI(info) {
 					return next(ctx, req)
+				}
+				if err := admit(ctx, refusals, info, addressKey(info)); err != nil {
+					return nil, err
 				}
 				return nil, errs.Unauthenticated("missing bearer token (Authorization: Bearer <token>)")
 			}
@@ -36,6 +48,9 @@ func Auth(a Authenticator, public map[string]bool) Middleware {
 				}
 				if caller.TenantID != "" {
 					info.SetRefused(caller)
+				}
+				if err := admit(ctx, refusals, info, addressKey(info)); err != nil {
+					return nil, err
 				}
 				return nil, err
 			}

@@ -31,25 +31,55 @@ func RateLimit(l *limit.Limiter) Middleware {
 				// operations traffic: never throttled, never queued.
 				return next(ctx, req)
 			}
-			if err := l.Wait(ctx, RateLimitKey(info)); err != nil {
-				var rej *limit.Rejected
-				if !errors.As(err, &rej) {
-					return nil, errs.From(err) // the caller left while waiting
+			key := RateLimitKey(info)
+			if key.Scope == limit.ScopeApp {
+				// The tenant's budget first: each app has its own, and the
+				// tenant's, at the same tier, holds for its users and all
+				// its apps together (before, each app a tenant made
+				// added a tier's rate).
+				c := info.Caller()
+				if err := admit(ctx, l, info, limit.Key{Scope: limit.ScopeTenant, ID: c.TenantID, Tier: c.Tier}); err != nil {
+					return nil, err
 				}
-				secs := strconv.Itoa(rej.RetryAfterSeconds())
-				info.SetHeader(HeaderRetryAfter, secs)
-				return nil, errs.New(http.StatusTooManyRequests, errs.ReasonRateLimited,
-					"too many requests for this %s, retry after %s s", rej.Scope, secs).
-					With("retry_after_seconds", secs)
+			}
+			if err := admit(ctx, l, info, key); err != nil {
+				return nil, err
 			}
 			return next(ctx, req)
 		}
 	}
 }
 
-// RateLimitKey is whose budget a call spends: the app's for a partner app,
-// else the tenant's, both at the caller's tier; the client IP's for an
-// anonymous call.
+// admit spends key's budget in l (nil: admits at once), waiting while its
+// queue has room; the error is 429 RATE_LIMITED with Retry-After when the
+// call is refused, or the caller's leaving while it waited.
+func admit(ctx context.Context, l *limit.Limiter, info *Info, key limit.Key) error {
+	if l == nil {
+		return nil
+	}
+	err := l.Wait(ctx, key)
+	if err == nil {
+		return nil
+	}
+	var rej *limit.Rejected
+	if !errors.As(err, &rej) {
+		return errs.From(err) // the caller left while waiting
+	}
+	secs := strconv.Itoa(rej.RetryAfterSeconds())
+	info.SetHeader(HeaderRetryAfter, secs)
+	return errs.New(http.StatusTooManyRequests, errs.ReasonRateLimited,
+		"too many requests for this %s, retry after %s s", rej.Scope, secs).
+		With("retry_after_seconds", secs)
+}
+
+// addressKey is the budget of the call's client address.
+func addressKey(info *Info) limit.Key {
+	return limit.Key{Scope: limit.ScopeIP, ID: clientip.Key(info.ClientIP)}
+}
+
+// RateLimitKey is whose budget a call spends: the app's for a partner app
+// (and its tenant's: see RateLimit), else the tenant's, both at the
+// caller's tier; the client IP's for an anonymous call.
 func RateLimitKey(info *Info) limit.Key {
 	c := info.Caller()
 	switch {
@@ -58,5 +88,5 @@ func RateLimitKey(info *Info) limit.Key {
 	case c.TenantID != "":
 		return limit.Key{Scope: limit.ScopeTenant, ID: c.TenantID, Tier: c.Tier}
 	}
-	return limit.Key{Scope: limit.ScopeIP, ID: clientip.Key(info.ClientIP)}
+	return addressKey(info)
 }

@@ -198,3 +198,31 @@ func TestProbesAreNeverThrottled(t *testing.T) {
 		}
 	}
 }
+
+// A tenant's budget holds for its users and all its apps together, each
+// app having its own besides: with 1/s, burst 1, a second app's first call
+// is refused once the first app spent the tenant's, and a user's too.
+// Before, each app a tenant made added a tier's rate (a tenant admin may
+// make 50).
+func TestATenantsAppsShareItsBudget(t *testing.T) {
+	l := newLimiter(t)
+	h := Chain(RateLimit(l))(func(context.Context, any) (any, error) { return "served", nil })
+	call := func(c Caller) error {
+		info, _ := callInfo(testOp, c)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+		defer cancel()
+		_, err := h(WithInfo(ctx, info), nil)
+		return err
+	}
+	if err := call(Caller{TenantID: "t1", AppID: "a1", Tier: "standard"}); err != nil {
+		t.Fatalf("the first app's first call: %v", err)
+	}
+	for _, c := range []Caller{{TenantID: "t1", AppID: "a2", Tier: "standard"}, {TenantID: "t1", UserID: "u1", Tier: "standard"}} {
+		if err := call(c); errs.ReasonOf(err) != errs.ReasonRateLimited {
+			t.Errorf("%+v after the tenant's budget was spent: %v; want 429", c, err)
+		}
+	}
+	if err := call(Caller{TenantID: "t2", AppID: "a3", Tier: "standard"}); err != nil {
+		t.Errorf("another tenant's app: %v", err)
+	}
+}

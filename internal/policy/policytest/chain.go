@@ -93,7 +93,7 @@ func Chain(b testing.TB, t tracing.Tracer) policy.Middleware {
 		policy.Tracing(t),
 		policy.Timeout(10*time.Second, nil),
 		policy.SizeLimit(1<<20),
-		policy.Auth(nil, map[string]bool{PingOperation: true}),
+		policy.Auth(nil, map[string]bool{PingOperation: true}, nil),
 		policy.RateLimit(lim),
 		policy.Breaker(brk),
 	)
