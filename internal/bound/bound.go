@@ -84,15 +84,62 @@ func (s *Slots) InUse() int {
 	return s.n
 }
 
-// Budget is a process-wide allowance of bytes. A nil Budget allows
-// everything.
+// Budget is a process-wide allowance of bytes, with an optional share for
+// each group (a tenant). A nil Budget allows everything.
 type Budget struct {
 	max  int64
 	used atomic.Int64
+
+	perGroup int64
+	mu       sync.Mutex
+	byGroup  map[string]int64 // groups holding bytes
 }
 
 // NewBudget allows max bytes to be reserved at once.
-func NewBudget(max int64) *Budget { return &Budget{max: max} }
+func NewBudget(max int64) *Budget { return &Budget{max: max, byGroup: map[string]int64{}} }
+
+// PerGroup caps the bytes one group's reservations hold together at n (see
+// ReserveIn), and returns b.
+func (b *Budget) PerGroup(n int64) *Budget {
+	b.perGroup = n
+	return b
+}
+
+// ReserveIn takes n bytes for group, as Reserve does, also refusing when
+// they would take group past its share. The empty group is no group.
+func (b *Budget) ReserveIn(group string, n int64) bool {
+	if b == nil || group == "" || b.perGroup <= 0 {
+		return b.Reserve(n)
+	}
+	if n <= 0 {
+		return true
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.byGroup[group]+n > b.perGroup || !b.Reserve(n) {
+		return false
+	}
+	b.byGroup[group] += n
+	return true
+}
+
+// ReleaseIn gives back n bytes that group reserved (ReserveIn).
+func (b *Budget) ReleaseIn(group string, n int64) {
+	if b == nil || group == "" || b.perGroup <= 0 {
+		b.Release(n)
+		return
+	}
+	if n <= 0 {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.Release(n)
+	// The map holds only groups holding bytes.
+	if b.byGroup[group] -= n; b.byGroup[group] <= 0 {
+		delete(b.byGroup, group)
+	}
+}
 
 // Reserve takes n bytes; it returns false, and takes nothing, when they
 // would exceed the budget.

@@ -163,3 +163,28 @@ func TestSlotsCapPerGroup(t *testing.T) {
 		t.Fatalf("groups kept %v, want tenant-a holding 2 and tenant-b 1", s.byGroup)
 	}
 }
+
+// A group's reservations hold at most its share, the others theirs and the
+// whole at most the budget; what a group releases is its own again, and a
+// group holding nothing is forgotten.
+func TestBudgetSharePerGroup(t *testing.T) {
+	b := NewBudget(100).PerGroup(60)
+	if !b.ReserveIn("a", 50) || b.ReserveIn("a", 20) {
+		t.Fatal("group a: 50 then 20 more of a share of 60")
+	}
+	if !b.ReserveIn("b", 50) || b.ReserveIn("c", 1) {
+		t.Fatal("group b's 50 beside a's 50 fill the budget; group c's 1 is refused")
+	}
+	b.ReleaseIn("a", 50)
+	if !b.ReserveIn("c", 50) || b.Used() != 100 {
+		t.Fatalf("what a released, c may take: used %d", b.Used())
+	}
+	b.ReleaseIn("b", 50)
+	b.ReleaseIn("c", 50)
+	if b.Used() != 0 || len(b.byGroup) != 0 {
+		t.Fatalf("all released: used %d, groups %v", b.Used(), b.byGroup)
+	}
+	if !b.ReserveIn("", 100) {
+		t.Fatal("no group: the whole budget")
+	}
+}

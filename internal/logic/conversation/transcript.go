@@ -71,8 +71,8 @@ const sentenceSize = int64(unsafe.Sizeof(model.Sentence{}))
 // budget the upload is refused at once with a retry hint, so buffered
 // transcripts never grow past it.
 func (u *TranscriptUpload) reserve(n int64) error {
-	if !u.in.budget.Reserve(n) {
-		return errs.Of(errs.ReasonOverCapacity, "the server is buffering as many transcripts as it can (%d bytes); retry shortly", u.in.budget.Max()).
+	if !u.in.budget.ReserveIn(u.budgetGroup(), n) {
+		return errs.Of(errs.ReasonOverCapacity, "the server is buffering as many transcripts as it can (%d bytes, a share of them for each tenant); retry shortly", u.in.budget.Max()).
 			With("retry_after_seconds", "5")
 	}
 	u.reserved += n
@@ -82,9 +82,13 @@ func (u *TranscriptUpload) reserve(n int64) error {
 // Release gives back what the upload holds of the transcript budget. Call
 // it once the upload is committed or abandoned; it may be called again.
 func (u *TranscriptUpload) Release() {
-	u.in.budget.Release(u.reserved)
+	u.in.budget.ReleaseIn(u.budgetGroup(), u.reserved)
 	u.reserved = 0
 }
+
+// budgetGroup is whose share of the transcript budget the upload spends:
+// its tenant's.
+func (u *TranscriptUpload) budgetGroup() string { return strconv.FormatInt(u.scope.TenantID, 10) }
 
 // BeginTranscript starts replacing a conversation's transcript; expected,
 // when set, is the number of sentences the client announces. Errors of the
