@@ -406,6 +406,11 @@ func (p *Privacy) AnonymiseUser(ctx context.Context, tenantID, userID int64) err
 		if err := db.Exec("UPDATE participants SET name = '' WHERE tenant_id = ? AND user_id = ?", tenantID, userID).Error; err != nil {
 			return err
 		}
+		// The create requests named them (a participant's name).
+		if err := db.Exec("UPDATE conversations SET request_hash = ? WHERE tenant_id = ? AND id IN (SELECT conversation_id FROM participants WHERE tenant_id = ? AND user_id = ?)",
+			model.ErasedRequest, tenantID, tenantID, userID).Error; err != nil {
+			return err
+		}
 		// The comments they wrote are their words: deleted, as a comment
 		// is, so replies keep their place.
 		if err := db.Exec("UPDATE comments SET text = '', deleted_at = COALESCE(deleted_at, ?) WHERE tenant_id = ? AND author_user_id = ?",
@@ -502,6 +507,9 @@ func (p *Privacy) RekeyUserSpeakers(ctx context.Context, tenantID, userID int64,
 		return changed
 	})
 	if err != nil {
+		return 0, dbError(err, nil)
+	}
+	if err := forgetRequests(db, ids); err != nil {
 		return 0, dbError(err, nil)
 	}
 	var convs []model.Conversation

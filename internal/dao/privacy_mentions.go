@@ -329,6 +329,9 @@ func (p *Privacy) RedactConversations(ctx context.Context, tenantID int64, ids [
 		return 0, dbError(err, nil)
 	}
 	changed := map[int64]bool{}
+	// requested: the conversations where what a create request gave (a
+	// title, custom data, an origin id, a speaker's name) was rewritten.
+	requested := map[int64]bool{}
 	jobs := make([]model.OutboxJob, 0, len(convs))
 	for _, c := range convs {
 		jobs = append(jobs, model.OutboxJob{TenantID: tenantID, Kind: model.OutboxTranscript, ConversationID: c.ID, Version: c.TranscriptVersion})
@@ -344,7 +347,7 @@ func (p *Privacy) RedactConversations(ctx context.Context, tenantID int64, ids [
 		if !t && !d && !o {
 			continue
 		}
-		changed[c.ID] = true
+		changed[c.ID], requested[c.ID] = true, true
 		if err := db.Exec("UPDATE conversations SET title = ?, custom_data = ? WHERE id = ?", runes(title, titleChars), data, c.ID).Error; err != nil {
 			return 0, dbError(err, nil)
 		}
@@ -372,6 +375,9 @@ func (p *Privacy) RedactConversations(ctx context.Context, tenantID int64, ids [
 			out, ok := redact(text)
 			if ok {
 				changed[cid] = true
+				if col.table == "participants" {
+					requested[cid] = true
+				}
 			}
 			return runes(out, col.chars), ok
 		}, fmt.Sprintf("UPDATE %s SET %s = ? WHERE id = ?", col.table, col.column))
@@ -379,7 +385,19 @@ func (p *Privacy) RedactConversations(ctx context.Context, tenantID int64, ids [
 			return 0, dbError(err, nil)
 		}
 	}
+	if err := forgetRequests(db, slices.Collect(maps.Keys(requested))); err != nil {
+		return 0, dbError(err, nil)
+	}
 	return len(changed), dbError(enqueue(db, jobs...), nil)
+}
+
+// forgetRequests gives the conversations ids the request hash
+// model.ErasedRequest.
+func forgetRequests(db *gorm.DB, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	return db.Exec("UPDATE conversations SET request_hash = ? WHERE id IN ?", model.ErasedRequest, ids).Error
 }
 
 // spokenIn are the conversations of ids where a speaker who is not a user

@@ -90,8 +90,10 @@ func TestMentionsAreFoundAndRedactedInEveryText(t *testing.T) {
 		p := dao.NewPrivacy(db)
 		plain := mentionCall(t, db, "")
 		var want []int64
+		at := map[string]int64{}
 		for _, where := range []string{"title", "custom_data", "transcript", "name", "comment", "split", "origin"} {
-			want = append(want, mentionCall(t, db, where).ID)
+			at[where] = mentionCall(t, db, where).ID
+			want = append(want, at[where])
 		}
 		upTo := want[len(want)-1]
 		later := mentionCall(t, db, "title")
@@ -126,6 +128,17 @@ func TestMentionsAreFoundAndRedactedInEveryText(t *testing.T) {
 		}
 		if ids, _, err := p.FindMentions(ctx, 7, 0, upTo, 100, time.Time{}, mentionSpans); err != nil || len(ids) != 0 {
 			t.Fatalf("after the redaction: %v %v", ids, err)
+		}
+		// What a create request gave was rewritten in the first four: its
+		// hash would tell a guess at the mention right from wrong.
+		for where, forgotten := range map[string]bool{"title": true, "custom_data": true, "name": true, "origin": true, "transcript": false, "comment": false, "split": false} {
+			var hash string
+			if err := db.Raw("SELECT request_hash FROM conversations WHERE id = ?", at[where]).Scan(&hash).Error; err != nil {
+				t.Fatal(err)
+			}
+			if (hash == model.ErasedRequest) != forgotten {
+				t.Errorf("a mention in the %s: request hash %q; forgotten %v", where, hash, forgotten)
+			}
 		}
 		var left []int64
 		for _, q := range []string{

@@ -97,8 +97,8 @@ func TestAnErasedUsersSpeakerKeysAreReplacedEverywhere(t *testing.T) {
 				t.Errorf("conversation %d's tracker hits: %v", c.ID, hitKeys)
 			}
 			var got model.Conversation
-			if err := db.First(&got, c.ID).Error; err != nil || got.TranscriptVersion != 2 {
-				t.Errorf("conversation %d: transcript version %d, want 2 (raised once) %v", c.ID, got.TranscriptVersion, err)
+			if err := db.First(&got, c.ID).Error; err != nil || got.TranscriptVersion != 2 || got.RequestHash != model.ErasedRequest {
+				t.Errorf("conversation %d: transcript version %d, want 2 (raised once), request hash %q %v", c.ID, got.TranscriptVersion, got.RequestHash, err)
 			}
 			var jobs int64
 			if err := db.Model(&model.OutboxJob{}).Where("conversation_id = ? AND kind = ? AND version = 2", c.ID, model.OutboxTranscript).Count(&jobs).Error; err != nil || jobs != 1 {

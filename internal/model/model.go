@@ -187,7 +187,8 @@ type Conversation struct {
 	// CustomData is a JSON object.
 	CustomData string
 	// RequestHash fingerprints the create request, so a retry is told
-	// apart from a conflicting reuse of the origin id.
+	// apart from a conflicting reuse of the origin id; ErasedRequest once
+	// an erasure rewrote what it fingerprints.
 	RequestHash       string
 	TranscriptVersion int64
 	SentenceCount     int

@@ -17,6 +17,13 @@ const (
 // email address or phone number.
 const Redacted = "[erased]"
 
+// ErasedRequest is the request hash of a conversation an erasure rewrote
+// (a title, a participant's name or key, an origin id): no request has
+// it, so a create request with its origin id is a conflict whatever it
+// says, and the hash of the request before the erasure, which would tell
+// a guess at an erased number right from wrong, is gone.
+const ErasedRequest = "erased"
+
 // Redact writes Redacted over the byte ranges spans (in order, apart) of
 // text.
 func Redact(text string, spans [][2]int) string {
