@@ -30,7 +30,7 @@ func seedCommand(stdout io.Writer) *cli.Command {
 		Usage: "load the demo tenant (org tree, users, an open-platform app, 200 conversations with transcripts) into the configured database; running it again updates the tenant in place",
 		Flags: []cli.Flag{
 			&cli.StringFlag{
-				Name: "password", EnvVars: []string{"MGV_SEED_PASSWORD"}, Required: true,
+				Name: "password", EnvVars: []string{config.EnvSeedPassword}, Required: true,
 				Usage: "password of every demo user, " + demoAdminEmail + " included (at least 8 characters)",
 			},
 			&cli.BoolFlag{Name: "rotate-app-secret", Usage: "give the existing demo app a new secret and print it"},

@@ -40,9 +40,12 @@ const (
 	// resolver, "name=addr,name=addr": tests stand in for a hostile DNS
 	// zone with it. Refused in pro.
 	EnvWebhookHosts = EnvPrefix + "_TEST_WEBHOOK_HOSTS"
+	// EnvSeedPassword gives `mgvcore seed` its password without the
+	// command line, which ps shows.
+	EnvSeedPassword = EnvPrefix + "_SEED_PASSWORD"
 )
 
-var notSettings = []string{EnvConfig, EnvWebhookHosts}
+var notSettings = []string{EnvConfig, EnvWebhookHosts, EnvSeedPassword}
 
 // checkEnvNames refuses every MGV_ variable (in any letter case) that names
 // neither a key of cfg nor one of notSettings, all of them in one sorted
