@@ -12,6 +12,16 @@ func shareMode(db *gorm.DB) string {
 	return ""
 }
 
+// forUpdate is the clause of a MySQL read that takes exclusive row locks
+// (a locking read, which reads the latest rows and fixes no snapshot);
+// SQLite's writers are serialised.
+func forUpdate(db *gorm.DB) string {
+	if db.Name() == "mysql" {
+		return " FOR UPDATE"
+	}
+	return ""
+}
+
 // shareConversation holds the tenant's conversation against deletion until
 // the transaction db ends, and tells whether it exists. A row written under
 // a conversation (a comment) takes it first, in its insert's transaction:

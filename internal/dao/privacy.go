@@ -449,13 +449,19 @@ func (p *Privacy) RekeyUserSpeakers(ctx context.Context, tenantID, userID int64,
 		ID, ConversationID int64
 		SpeakerKey         string
 	}
-	pending := func(where string, args ...any) ([]row, error) {
+	pending := func(where, lock string, args ...any) ([]row, error) {
 		var rows []row
-		err := db.Raw("SELECT id, conversation_id, speaker_key FROM participants WHERE tenant_id = ? AND user_id = ? "+where+" ORDER BY conversation_id, id",
+		err := db.Raw("SELECT id, conversation_id, speaker_key FROM participants WHERE tenant_id = ? AND user_id = ? "+where+" ORDER BY conversation_id, id"+lock,
 			append([]any{tenantID, userID}, args...)...).Scan(&rows).Error
 		return slices.DeleteFunc(rows, func(r row) bool { return r.SpeakerKey == ErasedSpeakerKey(r.ID) }), err
 	}
-	rows, err := pending("")
+	// Locking reads throughout: a plain one would read MySQL's snapshot
+	// (REPEATABLE READ), fixed by the first plain read of the transaction,
+	// maybe before the conversations were locked (the erasure's last
+	// transaction reads the user first), and a transcript committed
+	// meanwhile would be read as it was and written back over the new one.
+	lock := forUpdate(db)
+	rows, err := pending("", lock)
 	if err != nil {
 		return 0, dbError(err, nil)
 	}
@@ -479,7 +485,7 @@ func (p *Privacy) RekeyUserSpeakers(ctx context.Context, tenantID, userID int64,
 	}
 	// Read again under the lock: a transcript written before it may have
 	// added a speaker.
-	if rows, err = pending("AND conversation_id IN ?", ids); err != nil {
+	if rows, err = pending("AND conversation_id IN ?", lock, ids); err != nil {
 		return 0, dbError(err, nil)
 	}
 	renames := map[int64]map[string]string{}
@@ -497,7 +503,7 @@ func (p *Privacy) RekeyUserSpeakers(ctx context.Context, tenantID, userID int64,
 			return 0, dbError(err, nil)
 		}
 	}
-	err = rewriteParts(db, tenantID, ids, func(cid int64, run []storedSentence) bool {
+	err = rewriteParts(db, tenantID, ids, lock, func(cid int64, run []storedSentence) bool {
 		changed := false
 		for i := range run {
 			if key, ok := renames[cid][run[i].SpeakerKey]; ok {

@@ -427,7 +427,7 @@ func spokenIn(db *gorm.DB, tenantID int64, ids []int64, speaks func(string) bool
 // redactParts rewrites the transcript parts of ids that hold a mention,
 // marking their conversations changed.
 func redactParts(db *gorm.DB, tenantID int64, ids []int64, spans func(string) [][2]int, changed map[int64]bool) error {
-	return rewriteParts(db, tenantID, ids, func(cid int64, run []storedSentence) bool {
+	return rewriteParts(db, tenantID, ids, "", func(cid int64, run []storedSentence) bool {
 		if !redactRun(run, spans) {
 			return false
 		}
@@ -437,8 +437,9 @@ func redactParts(db *gorm.DB, tenantID int64, ids []int64, spans func(string) []
 }
 
 // rewriteParts runs fn over each transcript part of ids, and writes back
-// those it changed (fn returns true).
-func rewriteParts(db *gorm.DB, tenantID int64, ids []int64, fn func(conversationID int64, run []storedSentence) bool) error {
+// those it changed (fn returns true); lock ends its reads (forUpdate: the
+// latest parts, whatever snapshot the transaction holds).
+func rewriteParts(db *gorm.DB, tenantID int64, ids []int64, lock string, fn func(conversationID int64, run []storedSentence) bool) error {
 	// The parts are read one at a time (each up to 1,000 sentences), not
 	// the batch's transcripts at once: a batch of long ones would hold
 	// gigabytes.
@@ -448,12 +449,12 @@ func rewriteParts(db *gorm.DB, tenantID int64, ids []int64, fn func(conversation
 		Sentences      []byte
 	}
 	var keys []part
-	if err := db.Raw("SELECT conversation_id, part FROM transcript_parts WHERE tenant_id = ? AND conversation_id IN ? ORDER BY conversation_id, part",
+	if err := db.Raw("SELECT conversation_id, part FROM transcript_parts WHERE tenant_id = ? AND conversation_id IN ? ORDER BY conversation_id, part"+lock,
 		tenantID, ids).Scan(&keys).Error; err != nil {
 		return err
 	}
 	for _, pt := range keys {
-		if err := db.Raw("SELECT sentences FROM transcript_parts WHERE conversation_id = ? AND part = ?", pt.ConversationID, pt.Part).
+		if err := db.Raw("SELECT sentences FROM transcript_parts WHERE conversation_id = ? AND part = ?"+lock, pt.ConversationID, pt.Part).
 			Row().Scan(&pt.Sentences); err != nil {
 			return err
 		}

@@ -107,3 +107,67 @@ func TestAnErasedUsersSpeakerKeysAreReplacedEverywhere(t *testing.T) {
 		}
 	})
 }
+
+// A transcript committed while the re-key waits for its conversation is
+// the one re-keyed, not written over by the transcript the re-key would
+// have read before it waited: on MariaDB (REPEATABLE READ), a plain first
+// read fixed the transaction's snapshot, and the re-key wrote the old
+// sentences back over the new ones.
+func TestTheRekeyRewritesATranscriptCommittedWhileItWaited(t *testing.T) {
+	db := daotest.OpenMariaDB(t)
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	rep := model.User{TenantID: 3, Name: "Zhang Wei", Role: model.RoleRep, Status: model.UserActive}
+	if err := db.Create(&rep).Error; err != nil {
+		t.Fatal(err)
+	}
+	c := model.Conversation{TenantID: 3, OriginConversationID: "c", OwnerUserID: rep.ID, Channel: "call",
+		Direction: "unknown", Status: "ready", BeginTime: now, CreatedAt: now, UpdatedAt: now, TranscriptVersion: 1}
+	if err := db.Create(&c).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Create(&model.Participant{TenantID: 3, ConversationID: c.ID, SpeakerKey: "Zhang Wei", UserID: &rep.ID, Affiliation: model.AffiliationInternal}).Error; err != nil {
+		t.Fatal(err)
+	}
+	parts := func(version int64, text string) []model.TranscriptPart {
+		c := c
+		c.TranscriptVersion = version
+		tp, err := dao.TranscriptParts(c, []model.Sentence{{Seq: 0, SpeakerKey: "Zhang Wei", Text: text}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tp
+	}
+	if err := db.Create(parts(1, "the old words")).Error; err != nil {
+		t.Fatal(err)
+	}
+	// A transcript write holds the conversation, as a commit does.
+	writer := db.Begin()
+	if err := writer.Exec("UPDATE conversations SET transcript_version = 2 WHERE id = ?", c.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := writer.Exec("DELETE FROM transcript_parts WHERE conversation_id = ?", c.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := writer.Create(parts(2, "the new words")).Error; err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- dao.NewTransactor(db).InTx(ctx, func(ctx context.Context) error {
+			_, err := dao.NewPrivacy(db).RekeyUserSpeakers(ctx, 3, rep.ID, 10)
+			return err
+		})
+	}()
+	time.Sleep(300 * time.Millisecond) // the re-key reads, then waits for the conversation
+	if err := writer.Commit().Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	_, sentences, err := dao.NewConversations(db).TranscriptPart(ctx, 3, c.ID, 0)
+	if err != nil || len(sentences) != 1 || sentences[0].Text != "the new words" || sentences[0].SpeakerKey == "Zhang Wei" {
+		t.Fatalf("after the re-key: %+v %v; want the new words under the new key", sentences, err)
+	}
+}

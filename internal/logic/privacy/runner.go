@@ -427,10 +427,14 @@ func (r *Runner) erase(ctx context.Context, e *model.Erasure) error {
 		}
 	}
 	scanned := m != nil
-	// A job resumed may have redacted mentions before it stopped, whose
-	// re-indexing it waits for as well.
-	if e.ConversationsDeleted > 0 || redacted > 0 || rekeyed > 0 || scanned && e.Resumed {
-		if err := r.settle(ctx, e, scanned || rekeyed > 0); err != nil {
+	// A job resumed may have redacted mentions or re-keyed a user's
+	// speakers before it stopped, whose re-indexing it waits for as well.
+	// A user's conversations re-keyed may lie above the job's bound (they
+	// came while it waited for its confirmation): it waits for every
+	// search job of the tenant's changed since it began.
+	rekeys := rekeyed > 0 || e.UserID != 0 && e.Resumed
+	if e.ConversationsDeleted > 0 || redacted > 0 || rekeys || scanned && e.Resumed {
+		if err := r.settle(ctx, e, scanned || rekeys, rekeys); err != nil {
 			return err
 		}
 	}
@@ -438,6 +442,19 @@ func (r *Runner) erase(ctx context.Context, e *model.Erasure) error {
 		if e.UserID != 0 {
 			if err := r.repo.AnonymiseUser(ctx, e.TenantID, e.UserID); err != nil {
 				return err
+			}
+			// A conversation created naming the user since their
+			// speakers were re-keyed (before this transaction, which
+			// holds the user against new ones): re-keyed here, indexed
+			// after the job ends, as the anonymisation's names are.
+			for {
+				n, err := r.repo.RekeyUserSpeakers(ctx, e.TenantID, e.UserID, mentionBatch)
+				if err != nil {
+					return err
+				}
+				if n == 0 {
+					break
+				}
 			}
 			// The user's tokens end in the transaction that anonymises
 			// them (their token version is a row): a refusal such as
@@ -578,10 +595,12 @@ func (r *Runner) recount(ctx context.Context, e *model.Erasure, upTo int64, name
 // waiting longer is safe.
 // With all, it also waits for the search jobs of the tenant up to the mark
 // for conversations changed since the job was requested: the re-indexing
-// of those whose mentions were redacted, by this run or an earlier one.
-func (r *Runner) settle(ctx context.Context, e *model.Erasure, all bool) error {
+// of those whose mentions were redacted, by this run or an earlier one;
+// with beyondBound, for conversations above the job's bound too (a user's
+// re-keyed speakers).
+func (r *Runner) settle(ctx context.Context, e *model.Erasure, all, beyondBound bool) error {
 	upTo := int64(math.MaxInt64)
-	if e.ConversationsUpTo != nil {
+	if e.ConversationsUpTo != nil && !beyondBound {
 		upTo = *e.ConversationsUpTo
 	}
 	start := time.Now()
