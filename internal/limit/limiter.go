@@ -158,7 +158,13 @@ func New(cfg config.RateLimit, reg prometheus.Registerer) (*Limiter, error) {
 // while k's queue has room, else never — a full queue answers at once with
 // a *Rejected error. It returns ctx's error when ctx ends first; the place
 // the call held in the queue goes to the next caller.
-func (l *Limiter) Wait(ctx context.Context, k Key) error {
+func (l *Limiter) Wait(ctx context.Context, k Key) error { return l.admit(ctx, k, true) }
+
+// Try admits one call for k at once when k's pace allows, and refuses it
+// at once (a *Rejected error) otherwise: it never queues.
+func (l *Limiter) Try(k Key) error { return l.admit(context.Background(), k, false) }
+
+func (l *Limiter) admit(ctx context.Context, k Key, queue bool) error {
 	if l.off {
 		return nil
 	}
@@ -190,7 +196,7 @@ func (l *Limiter) Wait(ctx context.Context, k Key) error {
 	q.mu.Lock()
 	s.mu.Unlock()
 
-	err := q.wait(ctx, now)
+	err := q.wait(ctx, now, queue)
 	if rej, ok := err.(*Rejected); ok {
 		rej.Scope = k.Scope
 		l.rejections.WithLabelValues(string(k.Scope)).Inc()

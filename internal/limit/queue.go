@@ -78,8 +78,9 @@ func newQueue(rps int, per time.Duration, capacity, slack int, waiting gauge) *q
 // wait admits one caller. It must be called with q.mu held and releases it.
 // A full FIFO answers at once with a *Rejected error; a caller whose ctx
 // ends while it waits gets ctx's error (a *Rejected one wrapping it for a
-// deadline on a bounded FIFO, since the limit is what held it up).
-func (q *queue) wait(ctx context.Context, now time.Duration) error {
+// deadline on a bounded FIFO, since the limit is what held it up). Without
+// queue, a caller that would wait is refused at once instead.
+func (q *queue) wait(ctx context.Context, now time.Duration, queue bool) error {
 	q.lastUsed = now
 	if q.spare > 0 {
 		q.spare--
@@ -93,7 +94,7 @@ func (q *queue) wait(ctx context.Context, now time.Duration) error {
 		q.mu.Unlock()
 		return nil
 	}
-	if q.capacity > 0 && q.waiters.Len() >= q.capacity {
+	if !queue || q.capacity > 0 && q.waiters.Len() >= q.capacity {
 		retry := q.drainTime()
 		q.mu.Unlock()
 		return &Rejected{RetryAfter: retry}

@@ -76,11 +76,12 @@ func record(ctx context.Context, rec audit.Recorder, rule AuditRule, info *Info,
 	}
 	tenant, kind, id, noted, targetType, targetID := call.Noted()
 	c := info.Caller()
-	if c.TenantID == "" && r.Result == errs.ReasonRateLimited {
+	if c.TenantID == "" && r.Result == errs.ReasonRateLimited && !rule.Anonymous {
 		// A caller no token vouches for, refused by its address's rate
 		// limit: its attempts within the limit are recorded, and the
 		// access log has the rest, which would otherwise be a record
-		// each, as fast as it asks.
+		// each, as fast as it asks. (A sign-in throttled is recorded: it
+		// is the sign-in's own answer.)
 		return
 	}
 	if c.TenantID == "" {

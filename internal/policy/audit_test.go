@@ -159,6 +159,8 @@ func (a tokenAuth) Authenticate(ctx context.Context, token string) (context.Cont
 		return ctx, a.caller, nil
 	case "revoked":
 		return ctx, a.caller, errs.Of(errs.ReasonTokenRevoked, "this token was revoked: the account was disabled")
+	case "unchecked":
+		return ctx, Caller{}, errs.Unavailable("database")
 	}
 	return ctx, Caller{}, errs.Unauthenticated("invalid token")
 }
@@ -218,14 +220,13 @@ func TestRefusedCallsSpendTheirAddressesBudget(t *testing.T) {
 	var rec recorded
 	h := Chain(Audit(&rec, rules), Auth(tokenAuth{caller: caller}, nil, l), RateLimit(l))(func(context.Context, any) (any, error) { return "served", nil })
 	call := func(token, addr string) error {
-		info := &Info{Operation: op, ClientIP: addr, Carrier: mapCarrier{in: map[string]string{"Authorization": "Bearer " + token}, out: map[string]string{}}}
+		info := &Info{Operation: op, Transport: GRPC, ClientIP: addr, Carrier: mapCarrier{in: map[string]string{"Authorization": "Bearer " + token}, out: map[string]string{}}}
 		if token == "" {
 			info.Carrier = mapCarrier{in: map[string]string{}, out: map[string]string{}}
 		}
-		// A waiting call gives up at once: the budget is spent or not.
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
-		defer cancel()
-		_, err := h(WithInfo(ctx, info), nil)
+		// No deadline: a gRPC refusal that queued would be admitted a
+		// second later, and answered 401; it is answered 429 at once.
+		_, err := h(WithInfo(context.Background(), info), nil)
 		return err
 	}
 	for _, token := range []string{"revoked", "", "forged"} {
@@ -238,7 +239,26 @@ func TestRefusedCallsSpendTheirAddressesBudget(t *testing.T) {
 	if n := len(rec); n != 1 || rec[0].Result != errs.ReasonTokenRevoked {
 		t.Errorf("audit records: %+v; want the first revoked call's alone", rec)
 	}
+	// Over HTTP a refusal waits in its address's queue, as an anonymous
+	// call does: past its deadline there, 429.
+	httpCall := func(timeout time.Duration) error {
+		info := &Info{Operation: op, Transport: HTTP, ClientIP: "198.51.100.20", Carrier: mapCarrier{in: map[string]string{}, out: map[string]string{}}}
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		_, err := h(WithInfo(ctx, info), nil)
+		return err
+	}
+	if first, second := httpCall(time.Second), httpCall(20*time.Millisecond); errs.ReasonOf(first) != errs.ReasonUnauthenticated || errs.ReasonOf(second) != errs.ReasonRateLimited {
+		t.Errorf("over HTTP: %v, then %v; want 401, then 429 once the wait passes the deadline", first, second)
+	}
 	if err := call("good", "198.51.100.8"); err != nil {
 		t.Errorf("the revoked token's tenant, from another address: %v; its budget is its own", err)
+	}
+	// An instance that cannot check tokens (503) charges nothing: its
+	// callers did nothing wrong.
+	for range 3 {
+		if err := call("unchecked", "198.51.100.9"); errs.ReasonOf(err) != errs.ReasonDependencyUnavailable {
+			t.Fatalf("a token the instance cannot check: %v; want 503 each time, never 429", err)
+		}
 	}
 }

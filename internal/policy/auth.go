@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"net/http"
 	"strings"
 
 	"github.com/megaview/mgvcore/internal/errs"
@@ -20,13 +21,18 @@ type Authenticator interface {
 // every operation not listed as public. A public operation still reads a
 // token when one is sent, e.g. so rate limits key on the tenant.
 //
-// A refused call spends its client address's budget in refusals (nil: no
-// limit) before it is answered, as an anonymous call does after it: the
-// rate limit, which keys on the caller, comes after auth, and a holder of
-// a revoked token (or of none) was answered 401 as fast as it could ask,
-// each audited call of it a record. Over the budget the answer is 429.
+// A refused call (no token, or one refused as unauthenticated or revoked)
+// spends its client address's budget in refusals (nil: no limit) before it
+// is answered, as an anonymous call does after it: the rate limit, which
+// keys on the caller, comes after auth, and a holder of a revoked token
+// (or of none) was answered 401 as fast as it could ask, each audited call
+// of it a record. Over HTTP a refusal waits in the address's queue as an
+// anonymous call does (it holds no body: none is read before auth); over
+// gRPC, whose request message (up to 16 MiB) is read before any
+// interceptor, it is answered 429 at once rather than wait holding it.
 // Never the refused caller's tenant's budget: an ex-employee's revoked
-// token would spend their former colleagues'.
+// token would spend their former colleagues'. An instance that cannot check
+// tokens (503) charges nothing: its callers did nothing wrong.
 func Auth(a Authenticator, public map[string]bool, refusals *limit.Limiter) Middleware {
 	return func(next Handler) Handler {
 		return func(ctx context.Context, req any) (any, error) {
@@ -36,7 +42,7 @@ func Auth(a Authenticator, public map[string]bool, refusals *limit.Limiter) Midd
 				if public[info.Operation] || !isAPI(info) {
 					return next(ctx, req)
 				}
-				if err := admit(ctx, refusals, info, addressKey(info)); err != nil {
+				if err := refuse(ctx, refusals, info); err != nil {
 					return nil, err
 				}
 				return nil, errs.Unauthenticated("missing bearer token (Authorization: Bearer <token>)")
@@ -49,8 +55,10 @@ func Auth(a Authenticator, public map[string]bool, refusals *limit.Limiter) Midd
 				if caller.TenantID != "" {
 					info.SetRefused(caller)
 				}
-				if err := admit(ctx, refusals, info, addressKey(info)); err != nil {
-					return nil, err
+				if st := errs.From(err).Status; st == http.StatusUnauthorized || st == http.StatusForbidden {
+					if err := refuse(ctx, refusals, info); err != nil {
+						return nil, err
+					}
 				}
 				return nil, err
 			}
@@ -58,6 +66,21 @@ func Auth(a Authenticator, public map[string]bool, refusals *limit.Limiter) Midd
 			return next(authed, req)
 		}
 	}
+}
+
+// refuse spends a refused call's address's budget in l (see Auth): the
+// 429 when it is spent.
+func refuse(ctx context.Context, l *limit.Limiter, info *Info) error {
+	if l == nil {
+		return nil
+	}
+	if info.Transport != GRPC {
+		return admit(ctx, l, info, addressKey(info))
+	}
+	if err := l.Try(addressKey(info)); err != nil {
+		return rateLimited(info, err)
+	}
+	return nil
 }
 
 // isAPI tells API operations (which need a caller, and are rate limited and

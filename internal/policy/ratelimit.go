@@ -61,6 +61,12 @@ func admit(ctx context.Context, l *limit.Limiter, info *Info, key limit.Key) err
 	if err == nil {
 		return nil
 	}
+	return rateLimited(info, err)
+}
+
+// rateLimited is the answer to a call the limiter did not admit (err): 429
+// RATE_LIMITED with Retry-After, or the caller's leaving while it waited.
+func rateLimited(info *Info, err error) error {
 	var rej *limit.Rejected
 	if !errors.As(err, &rej) {
 		return errs.From(err) // the caller left while waiting
