@@ -143,7 +143,9 @@ func (s *Server) Started() <-chan struct{} { return s.started }
 // Serve accepts on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
 	s.echo.Listener = &startedListener{Listener: ln, started: s.started}
-	if err := s.echo.Start(""); err != nil && !errors.Is(err, nethttp.ErrServerClosed) {
+	// Shutdown closes the listener first: Serve then ends with the
+	// listener's error, which is no failure.
+	if err := s.echo.Start(""); err != nil && !errors.Is(err, nethttp.ErrServerClosed) && !s.closing.Load() {
 		return err
 	}
 	return nil
@@ -160,9 +162,15 @@ const closeGrace = 2 * time.Second
 // leaves), every answer closes its connection (Connection: close), and a
 // client's next request on a kept-alive connection is served and then
 // made on a new one, by the process that goes on serving after an
-// upgrade. Only the connections still open after that are closed idle.
+// upgrade. Only the connections still open after that are closed idle. The
+// listener is closed first: after an upgrade every new connection goes to
+// the new process (their socket is shared), and the grace ends as soon as
+// the connections already open have closed.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.closing.Store(true)
+	if s.echo.Listener != nil {
+		_ = s.echo.Listener.Close()
+	}
 	grace := closeGrace
 	if d, ok := ctx.Deadline(); ok {
 		grace = min(grace, time.Until(d)/2)
