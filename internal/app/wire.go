@@ -126,9 +126,12 @@ func newDomain(cfg *config.Config, log zerolog.Logger, d *deps, pol *policies) (
 	// A tenant's share of the buffer is the share of the streams it may
 	// hold: one tenant's streams, each within its limits, took the whole
 	// buffer, and every other tenant's transcripts were refused.
+	// The share holds at least one upload of the longest transcript the
+	// API takes, which the whole buffer held before.
 	budget := bound.NewBudget(cfg.GRPC.TranscriptBufferBytes)
 	if g := cfg.GRPC; g.MaxStreams > 0 && g.MaxStreamsPerTenant > 0 && g.MaxStreamsPerTenant < g.MaxStreams {
-		budget.PerGroup(g.TranscriptBufferBytes * int64(g.MaxStreamsPerTenant) / int64(g.MaxStreams))
+		share := g.TranscriptBufferBytes * int64(g.MaxStreamsPerTenant) / int64(g.MaxStreams)
+		budget.PerGroup(min(max(share, conversation.MaxTranscriptBufferBytes), g.TranscriptBufferBytes))
 	}
 	dm.ingest.SetTranscriptBudget(budget)
 	if err := dm.ingest.RegisterMetrics(pol.metrics.Registry); err != nil {

@@ -105,6 +105,14 @@ func (b *Budget) PerGroup(n int64) *Budget {
 	return b
 }
 
+// Share is what one group may hold (PerGroup), 0 for no share.
+func (b *Budget) Share() int64 {
+	if b == nil {
+		return 0
+	}
+	return b.perGroup
+}
+
 // ReserveIn takes n bytes for group, as Reserve does, also refusing when
 // they would take group past its share. The empty group is no group.
 func (b *Budget) ReserveIn(group string, n int64) bool {

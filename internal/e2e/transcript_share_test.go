@@ -12,20 +12,21 @@ import (
 
 // One tenant's stalled PutTranscript streams, each within every limit of a
 // stream, hold at most the tenant's share of the transcript buffer (its
-// share of the streams: 32 of 64, half), so another tenant's transcript is
-// taken meanwhile. Before, they took the whole buffer and the other
-// tenant's was refused OVER_CAPACITY until they ended (5 minutes).
+// share of the streams, 32 of 64, but at least one longest transcript:
+// about 88 MB of the 128 MiB), so another tenant's transcript is taken
+// meanwhile. Before, they took the whole buffer and the other tenant's
+// was refused OVER_CAPACITY until they ended (5 minutes).
 func TestOneTenantHoldsItsShareOfTheTranscriptBuffer(t *testing.T) {
-	const buffer = 16 << 20
-	s := NewService(t, map[string]string{"MGV_GRPC_TRANSCRIPT_BUFFER_BYTES": "16777216"})
+	const buffer = 128 << 20
+	s := NewService(t, nil)
 	hog, other := NewFixture(t, s), NewFixture(t, s)
 	s.Start()
 	p1, p2 := newPartner(t, s.GRPC(), hog.AppToken(t)), newPartner(t, s.GRPC(), other.AppToken(t))
 	begin := time.Date(2025, 5, 1, 2, 0, 0, 0, time.UTC)
 	text := strings.Repeat("word ", 800) // 4,000 bytes: 4,075 buffered with its key "rep" and the sentence's 72
-	// 2,000 + 2,000 + 117 sentences: 16,776,775 bytes, the whole buffer but
-	// 441 bytes.
-	for i, n := range []int{2000, 2000, 117} {
+	// 3 × 10,000 + 2,936 sentences: 134,214,200 bytes, the whole buffer but
+	// 3,528 bytes, less than the other tenant's transcript takes.
+	for i, n := range []int{10_000, 10_000, 10_000, 2_936} {
 		id := p1.create("hog-"+string(rune('a'+i)), hog.Reps[0].ID, begin, 3_600_000, nil)
 		st, err := p1.conv.PutTranscript(p1.ctx)
 		if err != nil {

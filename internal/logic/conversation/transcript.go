@@ -67,10 +67,19 @@ type TranscriptUpload struct {
 // aside.
 const sentenceSize = int64(unsafe.Sizeof(model.Sentence{}))
 
+// MaxTranscriptBufferBytes is the most one upload can take of the
+// transcript budget: the longest transcript of the longest sentences and
+// speaker keys (64 characters of up to 4 bytes).
+const MaxTranscriptBufferBytes = MaxTranscriptSentences * (MaxSentenceTextBytes + 4*maxSpeakerKeyChars + sentenceSize)
+
 // reserve takes n bytes of the transcript budget for the upload; over the
 // budget the upload is refused at once with a retry hint, so buffered
 // transcripts never grow past it.
 func (u *TranscriptUpload) reserve(n int64) error {
+	if share := u.in.budget.Share(); share > 0 && u.reserved+n > share {
+		// Never taken, however long the client waits: not a retry.
+		return errs.InvalidArgument("chunk", "the transcript takes more than the %d bytes a tenant's transcripts may buffer at once (grpc.transcript_buffer_bytes × max_streams_per_tenant / max_streams): send fewer or shorter sentences", share)
+	}
 	if !u.in.budget.ReserveIn(u.budgetGroup(), n) {
 		return errs.Of(errs.ReasonOverCapacity, "the server is buffering as many transcripts as it can (%d bytes, a share of them for each tenant); retry shortly", u.in.budget.Max()).
 			With("retry_after_seconds", "5")
