@@ -74,8 +74,24 @@ func TestNothingIsAttributedToAnErasedUser(t *testing.T) {
 	if err := f.DB.Raw("SELECT COUNT(*) FROM conversations WHERE tenant_id = ? AND origin_conversation_id LIKE 'after-erasure%'", f.Tenant.ID).Scan(&n).Error; err != nil || n != 0 {
 		t.Fatalf("%d conversations stored after the refusals (%v)", n, err)
 	}
-	if again := p.create("before-erasure", erased.ID, begin, 60_000, nil); again != before {
-		t.Fatalf("the retry of a conversation created before the erasure: %d, want %d", again, before)
+	// The retry of a conversation created before the erasure, where the
+	// user spoke, is a conflict naming the conversation: its request's
+	// fingerprint went with the user's speaker key (as partners write
+	// it, their name or number).
+	_, err = p.conv.CreateConversation(p.ctx, &openv1.CreateConversationRequest{
+		OriginConversationId: "before-erasure",
+		Owner:                &openv1.CreateConversationRequest_OwnerUserId{OwnerUserId: erased.ID},
+		Channel:              openv1.Channel_CHANNEL_CALL,
+		Direction:            openv1.Direction_DIRECTION_OUTBOUND,
+		BeginTime:            timestamppb.New(begin),
+		DurationMs:           60_000,
+		Participants: []*openv1.ParticipantInput{
+			{SpeakerKey: "rep", User: &openv1.ParticipantInput_UserId{UserId: erased.ID}},
+			{SpeakerKey: "cust", Name: "王总", Affiliation: openv1.Affiliation_AFFILIATION_EXTERNAL},
+		},
+	})
+	if code, reason, meta := rpcReason(err); code != codes.AlreadyExists || reason != errs.ReasonConversationConflict || meta["conversation_id"] != strconv.FormatInt(before, 10) {
+		t.Fatalf("the retry of a conversation created before the erasure: %v %s %v (%v), want CONVERSATION_CONFLICT naming conversation %d", code, reason, meta, err, before)
 	}
 
 	authCall(t, s, http.MethodPut, fmt.Sprintf("/api/v1/users/%d", erased.ID), admin, map[string]any{"name": secret, "email": "back@example.com"}).

@@ -41,7 +41,11 @@ type ConversationServiceClient interface {
 	// request describes the same conversation, its id is returned with
 	// created = false, so a retry after a timeout never duplicates it. A
 	// request that differs from the stored conversation is ALREADY_EXISTS
-	// (reason CONVERSATION_CONFLICT). An owner, deal or participant user that
+	// (reason CONVERSATION_CONFLICT, the conversation_id in the ErrorInfo
+	// metadata); so is every request with the origin id of a conversation a
+	// privacy erasure rewrote (a title, custom data or origin id that named
+	// the person, a speaker who was the person): the fingerprint of the
+	// request that created it is gone with what it named. An owner, deal or participant user that
 	// does not exist is NOT_FOUND. An owner or participant user whom a
 	// privacy erasure anonymised is FAILED_PRECONDITION with reason
 	// USER_ERASED (HTTP 409), naming the field and the user_id in the
@@ -185,7 +189,11 @@ type ConversationServiceServer interface {
 	// request describes the same conversation, its id is returned with
 	// created = false, so a retry after a timeout never duplicates it. A
 	// request that differs from the stored conversation is ALREADY_EXISTS
-	// (reason CONVERSATION_CONFLICT). An owner, deal or participant user that
+	// (reason CONVERSATION_CONFLICT, the conversation_id in the ErrorInfo
+	// metadata); so is every request with the origin id of a conversation a
+	// privacy erasure rewrote (a title, custom data or origin id that named
+	// the person, a speaker who was the person): the fingerprint of the
+	// request that created it is gone with what it named. An owner, deal or participant user that
 	// does not exist is NOT_FOUND. An owner or participant user whom a
 	// privacy erasure anonymised is FAILED_PRECONDITION with reason
 	// USER_ERASED (HTTP 409), naming the field and the user_id in the
