@@ -60,6 +60,10 @@ export -n MGV_HOME MGV_BIN MGV_PID_FILE MGV_READY_URL MGV_REVIEWED MGV_DEPLOY_TI
 # The unit's environment file, read as systemd reads it (KEY=VALUE, one pair
 # of quotes around a value taken off, comments and blank lines skipped),
 # not sourced: a DSN's parentheses and ampersands are no shell.
+if [ -e "$MGV_ENV_FILE" ] && [ ! -r "$MGV_ENV_FILE" ]; then
+	printf 'deploy: %s exists but cannot be read: run the deploy as root, or give its user read access\n' "$MGV_ENV_FILE" >&2
+	exit 2
+fi
 if [ -r "$MGV_ENV_FILE" ]; then
 	n=0
 	while IFS= read -r line || [ -n "$line" ]; do
