@@ -29,6 +29,10 @@ const (
 	ScopeTenant Scope = "tenant"
 	ScopeApp    Scope = "app"
 	ScopeIP     Scope = "ip"
+	// ScopeRefused keys a client address's calls that auth refused, at
+	// the anonymous rate, apart from its anonymous calls (sign-ins, app
+	// tokens), which a client's refusals must not starve.
+	ScopeRefused Scope = "refused"
 )
 
 // Key names whose budget a call spends.
@@ -158,13 +162,7 @@ func New(cfg config.RateLimit, reg prometheus.Registerer) (*Limiter, error) {
 // while k's queue has room, else never — a full queue answers at once with
 // a *Rejected error. It returns ctx's error when ctx ends first; the place
 // the call held in the queue goes to the next caller.
-func (l *Limiter) Wait(ctx context.Context, k Key) error { return l.admit(ctx, k, true) }
-
-// Try admits one call for k at once when k's pace allows, and refuses it
-// at once (a *Rejected error) otherwise: it never queues.
-func (l *Limiter) Try(k Key) error { return l.admit(context.Background(), k, false) }
-
-func (l *Limiter) admit(ctx context.Context, k Key, queue bool) error {
+func (l *Limiter) Wait(ctx context.Context, k Key) error {
 	if l.off {
 		return nil
 	}
@@ -196,7 +194,7 @@ func (l *Limiter) admit(ctx context.Context, k Key, queue bool) error {
 	q.mu.Lock()
 	s.mu.Unlock()
 
-	err := q.wait(ctx, now, queue)
+	err := q.wait(ctx, now)
 	if rej, ok := err.(*Rejected); ok {
 		rej.Scope = k.Scope
 		l.rejections.WithLabelValues(string(k.Scope)).Inc()
@@ -205,7 +203,7 @@ func (l *Limiter) admit(ctx context.Context, k Key, queue bool) error {
 }
 
 func (l *Limiter) resolve(k Key) (queueKey, rate) {
-	if k.Scope == ScopeIP {
+	if k.Scope == ScopeIP || k.Scope == ScopeRefused {
 		return queueKey{scope: k.Scope, id: ipID(k.ID)}, l.anon
 	}
 	qk, r := queueKey{scope: k.Scope, id: boundedID(k.ID)}, l.defaultTier

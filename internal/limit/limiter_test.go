@@ -454,24 +454,3 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		})
 	}
 }
-
-// Try admits what Wait admits at once and refuses, at once, what Wait
-// would queue: nothing waits.
-func TestTryNeverQueues(t *testing.T) {
-	l, _ := newTestLimiter(t, testConfig())
-	k := Key{Scope: ScopeIP, ID: "192.0.2.7"} // 5/s, burst 1
-	if err := l.Try(k); err != nil {
-		t.Fatalf("the first try: %v", err)
-	}
-	var rej *Rejected
-	if err := l.Try(k); !errors.As(err, &rej) || rej.Scope != ScopeIP {
-		t.Fatalf("a try the pace does not allow yet: %v; want *Rejected at once", err)
-	}
-	if n := queued(l, k); n != 0 {
-		t.Fatalf("%d calls queued after tries", n)
-	}
-	time.Sleep(250 * time.Millisecond) // a fifth of a second at 5/s
-	if err := l.Try(k); err != nil {
-		t.Fatalf("a try once the pace allows: %v", err)
-	}
-}

@@ -45,7 +45,7 @@ func (l *Limiter) register(reg prometheus.Registerer) error {
 	})
 	// Every scope starts at zero, so rates and alerts work before the first
 	// rejection.
-	for _, s := range []Scope{ScopeIP, ScopeTenant, ScopeApp} {
+	for _, s := range []Scope{ScopeIP, ScopeRefused, ScopeTenant, ScopeApp} {
 		l.rejections.WithLabelValues(string(s))
 	}
 	if reg == nil {

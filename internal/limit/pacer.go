@@ -31,5 +31,5 @@ func (p *Pacer) Wait(ctx context.Context) error {
 		return nil
 	}
 	p.q.mu.Lock()
-	return p.q.wait(ctx, 0, true)
+	return p.q.wait(ctx, 0)
 }

@@ -78,9 +78,8 @@ func newQueue(rps int, per time.Duration, capacity, slack int, waiting gauge) *q
 // wait admits one caller. It must be called with q.mu held and releases it.
 // A full FIFO answers at once with a *Rejected error; a caller whose ctx
 // ends while it waits gets ctx's error (a *Rejected one wrapping it for a
-// deadline on a bounded FIFO, since the limit is what held it up). Without
-// queue, a caller that would wait is refused at once instead.
-func (q *queue) wait(ctx context.Context, now time.Duration, queue bool) error {
+// deadline on a bounded FIFO, since the limit is what held it up).
+func (q *queue) wait(ctx context.Context, now time.Duration) error {
 	q.lastUsed = now
 	if q.spare > 0 {
 		q.spare--
@@ -94,7 +93,7 @@ func (q *queue) wait(ctx context.Context, now time.Duration, queue bool) error {
 		q.mu.Unlock()
 		return nil
 	}
-	if !queue || q.capacity > 0 && q.waiters.Len() >= q.capacity {
+	if q.capacity > 0 && q.waiters.Len() >= q.capacity {
 		retry := q.drainTime()
 		q.mu.Unlock()
 		return &Rejected{RetryAfter: retry}

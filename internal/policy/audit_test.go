@@ -224,8 +224,9 @@ func TestRefusedCallsSpendTheirAddressesBudget(t *testing.T) {
 		if token == "" {
 			info.Carrier = mapCarrier{in: map[string]string{}, out: map[string]string{}}
 		}
-		// No deadline: a gRPC refusal that queued would be admitted a
-		// second later, and answered 401; it is answered 429 at once.
+		// No deadline: a gRPC refusal that waited for its turn would be
+		// admitted a second later, and answered 401; it waits at most
+		// grpcRefusalWait, then 429.
 		_, err := h(WithInfo(context.Background(), info), nil)
 		return err
 	}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"time"
 
+	"github.com/megaview/mgvcore/internal/clientip"
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/limit"
 )
@@ -26,10 +28,12 @@ type Authenticator interface {
 // is answered, as an anonymous call does after it: the rate limit, which
 // keys on the caller, comes after auth, and a holder of a revoked token
 // (or of none) was answered 401 as fast as it could ask, each audited call
-// of it a record. Over HTTP a refusal waits in the address's queue as an
-// anonymous call does (it holds no body: none is read before auth); over
-// gRPC, whose request message (up to 16 MiB) is read before any
-// interceptor, it is answered 429 at once rather than wait holding it.
+// of it a record. Refusals have their own budget per address, at the
+// anonymous rate (a client's refusals must not starve its sign-ins). Over
+// HTTP a refusal waits in that queue as an anonymous call does (it holds
+// no body: none is read before auth); over gRPC, whose request message (up
+// to 16 MiB) is read before any interceptor, it waits at most
+// grpcRefusalWait, the queue's length (anon_burst) bounding how many wait.
 // Never the refused caller's tenant's budget: an ex-employee's revoked
 // token would spend their former colleagues'. An instance that cannot check
 // tokens (503) charges nothing: its callers did nothing wrong.
@@ -74,14 +78,18 @@ func refuse(ctx context.Context, l *limit.Limiter, info *Info) error {
 	if l == nil {
 		return nil
 	}
-	if info.Transport != GRPC {
-		return admit(ctx, l, info, addressKey(info))
+	key := limit.Key{Scope: limit.ScopeRefused, ID: clientip.Key(info.ClientIP)}
+	if info.Transport == GRPC {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, grpcRefusalWait)
+		defer cancel()
 	}
-	if err := l.Try(addressKey(info)); err != nil {
-		return rateLimited(info, err)
-	}
-	return nil
+	return admit(ctx, l, info, key)
 }
+
+// grpcRefusalWait bounds how long a refused gRPC call, which holds its
+// request message, waits in its address's queue before its 429.
+const grpcRefusalWait = 100 * time.Millisecond
 
 // isAPI tells API operations (which need a caller, and are rate limited and
 // guarded by breakers) from operational routes (health, metrics, docs) and

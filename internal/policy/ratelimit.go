@@ -73,6 +73,10 @@ func rateLimited(info *Info, err error) error {
 	}
 	secs := strconv.Itoa(rej.RetryAfterSeconds())
 	info.SetHeader(HeaderRetryAfter, secs)
+	if rej.Scope == limit.ScopeRefused {
+		return errs.New(http.StatusTooManyRequests, errs.ReasonRateLimited,
+			"too many refused calls from this address, retry after %s s", secs).With("retry_after_seconds", secs)
+	}
 	return errs.New(http.StatusTooManyRequests, errs.ReasonRateLimited,
 		"too many requests for this %s, retry after %s s", rej.Scope, secs).
 		With("retry_after_seconds", secs)
