@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
 	"syscall"
 
 	"github.com/megaview/mgvcore/internal/fsmode"
@@ -40,7 +39,7 @@ func (p *Process) Hold(path string) error {
 	// same open file succeeds at once.
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		holder := ""
-		if pid, perr := parsePID(readAll(f)); perr == nil {
+		if pid, perr := parsePID(head(f)); perr == nil {
 			holder = fmt.Sprintf(" (pid %d)", pid)
 		}
 		_ = f.Close()
@@ -71,8 +70,9 @@ func stamp(f *os.File) {
 	}
 }
 
-func readAll(f *os.File) []byte {
+// head is the start of a lock file, where its pid is.
+func head(f *os.File) []byte {
 	b := make([]byte, 32)
 	n, _ := f.ReadAt(b, 0)
-	return []byte(strings.TrimSpace(string(b[:n])))
+	return b[:n]
 }

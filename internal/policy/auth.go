@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/megaview/mgvcore/internal/clientip"
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/limit"
 )
@@ -78,7 +77,7 @@ func refuse(ctx context.Context, l *limit.Limiter, info *Info) error {
 	if l == nil {
 		return nil
 	}
-	key := limit.Key{Scope: limit.ScopeRefused, ID: clientip.Key(info.ClientIP)}
+	key := addressKey(limit.ScopeRefused, info)
 	if info.Transport == GRPC {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, grpcRefusalWait)

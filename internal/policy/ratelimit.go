@@ -61,12 +61,6 @@ func admit(ctx context.Context, l *limit.Limiter, info *Info, key limit.Key) err
 	if err == nil {
 		return nil
 	}
-	return rateLimited(info, err)
-}
-
-// rateLimited is the answer to a call the limiter did not admit (err): 429
-// RATE_LIMITED with Retry-After, or the caller's leaving while it waited.
-func rateLimited(info *Info, err error) error {
 	var rej *limit.Rejected
 	if !errors.As(err, &rej) {
 		return errs.From(err) // the caller left while waiting
@@ -82,9 +76,10 @@ func rateLimited(info *Info, err error) error {
 		With("retry_after_seconds", secs)
 }
 
-// addressKey is the budget of the call's client address.
-func addressKey(info *Info) limit.Key {
-	return limit.Key{Scope: limit.ScopeIP, ID: clientip.Key(info.ClientIP)}
+// addressKey is the budget of the call's client address in scope
+// (limit.ScopeIP, or limit.ScopeRefused for its refused calls).
+func addressKey(scope limit.Scope, info *Info) limit.Key {
+	return limit.Key{Scope: scope, ID: clientip.Key(info.ClientIP)}
 }
 
 // RateLimitKey is whose budget a call spends: the app's for a partner app
@@ -98,5 +93,5 @@ func RateLimitKey(info *Info) limit.Key {
 	case c.TenantID != "":
 		return limit.Key{Scope: limit.ScopeTenant, ID: c.TenantID, Tier: c.Tier}
 	}
-	return addressKey(info)
+	return addressKey(limit.ScopeIP, info)
 }
