@@ -30,6 +30,13 @@ LDFLAGS      := -s -w \
 	-X '$(PKG)/global.GitCommit=$(GIT_COMMIT)' \
 	-X '$(PKG)/global.GitRelease=$(GIT_RELEASE)' \
 	-X '$(PKG)/global.BuildTime=$(BUILD_TIME)'
+# Build tags that leave out what the service never uses: urfave/cli's man
+# page and markdown writers (and the markdown parser they bring), and
+# grpc-go's golang.org/x/net/trace event log (and html/template with it),
+# which would also register /debug/requests on http.DefaultServeMux. Less
+# code mapped and fewer package initialisers: about 1.5 MB less resident
+# memory at idle.
+TAGS         := urfave_cli_no_docs,grpcnotrace
 # Pinned linters, each built once into $MGV_CACHE_DIR/tools (scripts/gotool.sh),
 # and the golang.org/x/vulndb version the local vulnerability database is
 # built from (scripts/vulndb.sh, into $MGV_CACHE_DIR/vulndb).
@@ -45,13 +52,13 @@ TESTENV      := $(TMP)/testenv.env
 all: build
 
 build:
-	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/mgvcore
+	$(GO) build -trimpath -tags $(TAGS) -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/mgvcore
 
 # The release binary links nothing dynamically (the SQLite driver is pure
 # Go), so it runs on any Linux kernel Go supports, whatever the glibc.
 RELEASE_BIN := bin/release/mgvcore
 release:
-	CGO_ENABLED=0 GOOS=linux $(GO) build -trimpath -tags osusergo,netgo -ldflags "$(LDFLAGS)" -o $(RELEASE_BIN) ./cmd/mgvcore
+	CGO_ENABLED=0 GOOS=linux $(GO) build -trimpath -tags osusergo,netgo,$(TAGS) -ldflags "$(LDFLAGS)" -o $(RELEASE_BIN) ./cmd/mgvcore
 	@out=$$(LC_ALL=C ldd $(RELEASE_BIN) 2>&1 || true); \
 	case "$$out" in \
 	*"not a dynamic executable"*|*"statically linked"*) echo "$(RELEASE_BIN): static ($$out)";; \
