@@ -75,10 +75,13 @@ const catchUpDelay = 10 * time.Minute
 // A conversation deleted meanwhile (deleted, erased, past retention) leaves
 // no row to queue: its search job removed it from the old index only. So
 // the conversations written to the new index that are gone from the
-// database are removed from it, before the swap and again after it (a
-// deletion between the two had its job run on the old index too). Without
-// that, a rebuild would bring an erased person's words back. The ids
-// written are kept for this, 8 bytes a conversation.
+// database are removed from it before the swap. A deletion after that has
+// its job delete from the index being built as well (the Elasticsearch
+// engine sends deletions to every version the alias does not name), so a
+// rebuild killed at the swap brings nothing back; the removal is run again
+// after the swap all the same. Without that, a rebuild would bring an
+// erased person's words back. The ids written are kept for this, 8 bytes a
+// conversation.
 func (r *Reindex) Run(ctx context.Context, tenantID int64, progress func(done int)) (ReindexResult, error) {
 	var res ReindexResult
 	rb, ok := r.engine.(search.Rebuilder)

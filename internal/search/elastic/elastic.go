@@ -16,6 +16,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -161,11 +163,92 @@ func (e *Engine) aliasIndices(ctx context.Context) ([]string, error) {
 }
 
 // Write indexes or deletes conversations in one bulk request on the alias.
+// Deletions reach the versions being rebuilt beside it too (see
+// deleteFromRebuilds).
 func (e *Engine) Write(ctx context.Context, ops []search.Op) ([]error, error) {
 	if err := e.ensure(ctx); err != nil {
 		return nil, err
 	}
-	return bulk(ctx, e.c, e.o.Alias, ops, "")
+	failed, err := bulk(ctx, e.c, e.o.Alias, ops, "")
+	if err != nil {
+		return nil, err
+	}
+	if err := e.deleteFromRebuilds(ctx, ops); err != nil {
+		return nil, err
+	}
+	return failed, nil
+}
+
+// deleteFromRebuilds removes the conversations that ops delete from every
+// version of the alias that it does not name: an index a rebuild is
+// loading. The rebuild removes what was deleted before it finished writing;
+// a deletion after that would otherwise reach the live index only, and the
+// rebuild's own removal after its swap is all that would take it out of
+// the new one: a rebuild killed at the swap would make the deleted (or
+// erased) conversation searchable again, with nothing left to remove it.
+// Deleting by id needs no refresh of the index being loaded, and a
+// document the rebuild writes later was read before the deletion, which
+// its removal before the swap finds gone. It costs one listing of the
+// versions per write that deletes anything.
+func (e *Engine) deleteFromRebuilds(ctx context.Context, ops []search.Op) error {
+	var deletes []search.Op
+	for _, op := range ops {
+		if op.Doc == nil {
+			deletes = append(deletes, search.Op{TenantID: op.TenantID, ConversationID: op.ConversationID})
+		}
+	}
+	if len(deletes) == 0 {
+		return nil
+	}
+	versions, err := e.versions(ctx)
+	if err != nil {
+		return err
+	}
+	live, err := e.aliasIndices(ctx)
+	if err != nil {
+		return err
+	}
+	for name := range versions {
+		if slices.Contains(live, name) {
+			continue
+		}
+		failed, err := bulk(ctx, e.c, name, deletes, "")
+		if err != nil {
+			return fmt.Errorf("deleting from %s, being rebuilt: %w", name, err)
+		}
+		if err := errors.Join(failed...); err != nil {
+			return fmt.Errorf("deleting from %s, being rebuilt: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// versions lists the versions of the alias ("<alias>_v<N>_<UTC time>", or
+// "<alias>_v<N>" as the first start creates it) with their creation times
+// (epoch milliseconds).
+func (e *Engine) versions(ctx context.Context) (map[string]int64, error) {
+	res, err := e.c.PerformRequest(ctx, olivere.PerformRequestOptions{
+		Method: http.MethodGet, Path: "/_cat/indices/" + url.PathEscape(e.o.Alias) + "_v*",
+		Params: url.Values{"format": {"json"}, "h": {"index,creation.date"}},
+	})
+	if err != nil {
+		return nil, mapError(err)
+	}
+	var rows []struct {
+		Index   string `json:"index"`
+		Created string `json:"creation.date"`
+	}
+	if err := json.Unmarshal(res.Body, &rows); err != nil {
+		return nil, errs.Internal(fmt.Errorf("decoding the index list: %w", err))
+	}
+	version := regexp.MustCompile(`^` + regexp.QuoteMeta(e.o.Alias) + `_v[0-9]+(_[0-9]{8}t[0-9]{6})?$`)
+	out := make(map[string]int64, len(rows))
+	for _, r := range rows {
+		if version.MatchString(r.Index) {
+			out[r.Index], _ = strconv.ParseInt(r.Created, 10, 64)
+		}
+	}
+	return out, nil
 }
 
 // bulk writes ops to index in one _bulk request; refresh is its refresh

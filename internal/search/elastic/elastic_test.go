@@ -2,6 +2,7 @@ package elastic
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -153,6 +154,66 @@ func testGenerationSwap(t *testing.T, c *olivere.Client) {
 	if find("after") != 1 {
 		t.Fatal("writes do not reach the new generation")
 	}
+}
+
+// TestDeletionsReachTheVersionBeingRebuilt: a conversation deleted while a
+// rebuild loads a new version is deleted there too, unrefreshed as it is,
+// so the swap cannot bring it back should the rebuild die before its own
+// removal after the swap; writes of documents reach the live index only.
+func TestDeletionsReachTheVersionBeingRebuilt(t *testing.T) {
+	eachCluster(t, func(t *testing.T, c *olivere.Client) {
+		e := testEngine(t, c)
+		ctx := t.Context()
+		doc := func(id int64) search.Op {
+			return search.Op{TenantID: 1, ConversationID: id, Doc: &search.Doc{TenantID: 1, ConversationID: id, OwnerUserID: 1, Version: 1,
+				Sentences: []search.Sentence{{Seq: 0, Text: "words"}}}}
+		}
+		if _, err := e.Write(ctx, []search.Op{doc(1), doc(2)}); err != nil {
+			t.Fatal(err)
+		}
+		g, err := e.NewGeneration(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := g.Write(ctx, []search.Op{doc(1), doc(2)}); err != nil {
+			t.Fatal(err)
+		}
+		failed, err := e.Write(ctx, []search.Op{{TenantID: 1, ConversationID: 1}, doc(3)})
+		if err != nil || errors.Join(failed...) != nil {
+			t.Fatalf("write: %v %v", err, failed)
+		}
+		has := func(index string, id int64) bool {
+			t.Helper()
+			res, err := c.Get().Index(index).Id(fmt.Sprint(id)).Do(ctx)
+			if olivere.IsNotFound(err) {
+				return false
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			return res.Found
+		}
+		if has(g.Name(), 1) {
+			t.Fatal("conversation 1, deleted, is still in the version being rebuilt")
+		}
+		if !has(g.Name(), 2) || has(g.Name(), 3) {
+			t.Fatal("a write other than a deletion changed the version being rebuilt")
+		}
+		if _, err := g.Activate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if has(e.o.Alias, 1) {
+			t.Fatal("conversation 1, deleted during the rebuild, is searchable after the swap")
+		}
+		// With no rebuild under way (and after it), a deletion needs no
+		// version but the live one.
+		if failed, err := e.Write(ctx, []search.Op{{TenantID: 1, ConversationID: 2}}); err != nil || errors.Join(failed...) != nil {
+			t.Fatalf("write: %v %v", err, failed)
+		}
+		if has(e.o.Alias, 2) {
+			t.Fatal("conversation 2 was not deleted")
+		}
+	})
 }
 
 // TestOlderIndexBehindTheAlias: after an upgrade the alias still names the

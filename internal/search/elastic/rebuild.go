@@ -2,13 +2,9 @@ package elastic
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
-	"regexp"
 	"slices"
-	"strconv"
 	"time"
 
 	olivere "github.com/olivere/elastic/v7"
@@ -97,32 +93,17 @@ func (g *Generation) Activate(ctx context.Context) ([]string, error) {
 // and deletions and erasures, which go through the alias, never reach it.
 // A rebuild started after this one is left to finish.
 func (g *Generation) dropAbandoned(ctx context.Context) ([]string, error) {
-	res, err := g.e.c.PerformRequest(ctx, olivere.PerformRequestOptions{
-		Method: http.MethodGet, Path: "/_cat/indices/" + url.PathEscape(g.e.o.Alias) + "_v*",
-		Params: url.Values{"format": {"json"}, "h": {"index,creation.date"}},
-	})
+	created, err := g.e.versions(ctx)
 	if err != nil {
-		return nil, mapError(err)
-	}
-	var rows []struct {
-		Index   string `json:"index"`
-		Created string `json:"creation.date"`
-	}
-	if err := json.Unmarshal(res.Body, &rows); err != nil {
-		return nil, errs.Internal(fmt.Errorf("decoding the index list: %w", err))
-	}
-	created := map[string]int64{}
-	for _, r := range rows {
-		created[r.Index], _ = strconv.ParseInt(r.Created, 10, 64)
+		return nil, err
 	}
 	mine, ok := created[g.name]
 	if !ok {
 		return nil, errs.Internal(fmt.Errorf("index %s is not among the versions of %s", g.name, g.e.o.Alias))
 	}
-	version := regexp.MustCompile(`^` + regexp.QuoteMeta(g.e.o.Alias) + `_v[0-9]+(_[0-9]{8}t[0-9]{6})?$`)
 	var dropped []string
 	for name, at := range created {
-		if name == g.name || at >= mine || !version.MatchString(name) {
+		if name == g.name || at >= mine {
 			continue
 		}
 		// Rebuilds are run one at a time; should two overlap, the index
