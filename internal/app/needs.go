@@ -36,7 +36,7 @@ var operationNeeds = map[string]access.Need{
 	controller.OperationGetMe:           access.User,
 	controller.OperationLogout:          access.User,
 	controller.OperationChangePassword:  access.User,
-	controller.OperationListDepartments: access.Read,
+	controller.OperationListDepartments: access.OrgRead,
 	controller.OperationCreateUser:      access.Admin,
 	controller.OperationUpdateUser:      access.Admin,
 	controller.OperationListComments:    access.Read,

@@ -703,7 +703,7 @@ func (w *scopeWorld) readEndpoints() []scopeEndpoint {
 					return []string{scopeName(w.userNames, me.User.ID)}
 				})
 			}},
-		{name: "GET /departments", cells: cells(allow, allow, allow, allow, allow, allow, denied, allow, allow), sees: depts,
+		{name: "GET /departments", cells: cells(allow, allow, allow, allow, allow, denied, denied, allow, allow), sees: depts,
 			call: func(t *testing.T, c *scopeCaller, _ string) scopeAnswer {
 				return w.web(t, c, http.MethodGet, "/api/v1/departments", nil, func(r authResult) []string {
 					var tree struct{ Departments []scopeDeptNode }

@@ -41,8 +41,8 @@ var (
 	Ingest = Need{app: ScopeIngest, admins: true}
 	// OrgWrite mirrors departments and users: admins and apps holding "org".
 	OrgWrite = Need{app: ScopeOrg, admins: true}
-	// OrgRead lists users: every user (their data scope decides whom) and
-	// apps holding "org".
+	// OrgRead lists users and the department tree: every user (their data
+	// scope decides whom) and apps holding "org", not "read" alone.
 	OrgRead = Need{app: ScopeOrg}
 	User    = Need{}
 	Admin   = Need{admins: true}

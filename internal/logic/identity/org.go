@@ -159,7 +159,7 @@ type DepartmentNode struct {
 
 // Departments returns the tenant's department tree: its top-level nodes.
 func (o *Org) Departments(ctx context.Context) ([]*DepartmentNode, error) {
-	s, err := access.Require(ctx, access.Read)
+	s, err := access.Require(ctx, access.OrgRead)
 	if err != nil {
 		return nil, err
 	}
