@@ -61,10 +61,50 @@ func DecodeJSON(c echo.Context, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 && req.ContentLength < 0 {
 		return nil // a chunked request without a body
 	}
+	if jsonDepth(body) > MaxJSONDepth {
+		return errs.New(http.StatusBadRequest, errs.ReasonInvalidArgument,
+			"the JSON body nests arrays and objects more than %d deep", MaxJSONDepth)
+	}
 	if err := json.Unmarshal(body, v); err != nil {
 		return decodeError(body, err)
 	}
 	return nil
+}
+
+// MaxJSONDepth bounds how deeply a request body nests arrays and objects.
+// No request of the API comes near it; a body that does is refused before
+// it is decoded, so neither the decoder nor the naming of a bad field
+// (walkJSON) does work in proportion to its depth.
+const MaxJSONDepth = 64
+
+// jsonDepth is how deeply body nests arrays and objects, counted up to
+// MaxJSONDepth+1; brackets inside strings do not count. A body that is
+// not JSON gets some depth, which decoding then refuses.
+func jsonDepth(body []byte) int {
+	depth, deepest, inString := 0, 0, false
+	for i := 0; i < len(body); i++ {
+		switch c := body[i]; {
+		case inString:
+			switch c {
+			case '\\':
+				i++
+			case '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+			if depth > deepest {
+				if deepest = depth; deepest > MaxJSONDepth {
+					return deepest
+				}
+			}
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return deepest
 }
 
 // isJSON tells whether a Content-Type header names application/json; its
@@ -165,55 +205,80 @@ func gotValue(v string) string {
 // spans the byte offset encoding/json reports for a type error: the end of
 // a scalar, or just after the opening bracket of an array or object.
 func pathAt(body []byte, offset int64) string {
-	best := ""
-	walkJSON(body, func(path string, start, end int64, _ json.Token, _ bool) {
+	var best []pathSegment
+	walkJSON(body, func(path []pathSegment, start, end int64, _ json.Token, _ bool) {
 		if start < offset && offset <= end {
-			best = path // later values are inner ones
+			best = append(best[:0], path...) // later values are inner ones
 		}
 	})
-	return best
+	return joinPath(best)
 }
 
 // badTimePath is the JSON path of the first value of body whose key names
 // a time (from, to, …_time, …_at) and that is neither null nor an RFC 3339
 // string, and what it is; "" when there is none.
 func badTimePath(body []byte) (path, got string) {
-	walkJSON(body, func(p string, _, _ int64, tok json.Token, container bool) {
-		if path != "" || !looksLikeTimeField(p) {
+	walkJSON(body, func(p []pathSegment, _, _ int64, tok json.Token, container bool) {
+		if path != "" || len(p) == 0 || !looksLikeTimeField(p[len(p)-1].key) {
 			return
 		}
 		switch v := tok.(type) {
 		case nil:
 			if container {
-				path, got = p, "an array or an object"
+				path, got = joinPath(p), "an array or an object"
 			}
 		case string:
 			if _, err := time.Parse(time.RFC3339Nano, v); err != nil {
-				path, got = p, strconv.Quote(v)
+				path, got = joinPath(p), strconv.Quote(v)
 			}
 		case bool:
-			path, got = p, "a boolean"
+			path, got = joinPath(p), "a boolean"
 		default:
-			path, got = p, "a number"
+			path, got = joinPath(p), "a number"
 		}
 	})
 	return path, got
 }
 
-func looksLikeTimeField(path string) bool {
-	last := path[strings.LastIndexAny(path, ".]")+1:]
-	return last == "from" || last == "to" || strings.HasSuffix(last, "_time") || strings.HasSuffix(last, "_at")
+func looksLikeTimeField(key string) bool {
+	return key == "from" || key == "to" || strings.HasSuffix(key, "_time") || strings.HasSuffix(key, "_at")
+}
+
+// pathSegment is one step of a JSON path: an object's key, or an array's
+// index (index ≥ 0, key "").
+type pathSegment struct {
+	key   string
+	index int
+}
+
+// joinPath spells a path as `a.b[2]`.
+func joinPath(path []pathSegment) string {
+	var b strings.Builder
+	for _, s := range path {
+		if s.index >= 0 {
+			b.WriteString("[" + strconv.Itoa(s.index) + "]")
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(s.key)
+	}
+	return b.String()
 }
 
 // walkJSON calls visit for every value of a well-formed body with its JSON
 // path and the byte span it covers (start before any separator, end after
 // the value), outer values before the values inside them: tok is the
-// scalar (nil for null), container tells an array or an object.
-func walkJSON(body []byte, visit func(path string, start, end int64, tok json.Token, container bool)) {
+// scalar (nil for null), container tells an array or an object. The path
+// is valid during the call only; the walk keeps one path, a step per
+// level, and spells none of it, so its cost grows with the body alone.
+func walkJSON(body []byte, visit func(path []pathSegment, start, end int64, tok json.Token, container bool)) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
-	var walk func(path string) bool
-	walk = func(path string) bool {
+	var path []pathSegment
+	var walk func() bool
+	walk = func() bool {
 		start := dec.InputOffset()
 		tok, err := dec.Token()
 		if err != nil {
@@ -228,27 +293,22 @@ func walkJSON(body []byte, visit func(path string, start, end int64, tok json.To
 		// first with an open end so that inner values win in pathAt.
 		visit(path, start, 1<<62, nil, true)
 		for i := 0; dec.More(); i++ {
-			child := path + "[" + strconv.Itoa(i) + "]"
+			step := pathSegment{index: i}
 			if delim == '{' {
 				key, err := dec.Token()
 				if err != nil {
 					return false
 				}
-				child = joinKey(path, fmt.Sprint(key))
+				step = pathSegment{key: fmt.Sprint(key), index: -1}
 			}
-			if !walk(child) {
+			path = append(path, step)
+			if !walk() {
 				return false
 			}
+			path = path[:len(path)-1]
 		}
 		_, err = dec.Token() // the closing bracket
 		return err == nil
 	}
-	walk("")
-}
-
-func joinKey(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
+	walk()
 }

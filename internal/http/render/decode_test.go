@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -57,6 +58,9 @@ func TestDecodeJSON(t *testing.T) {
 		{"xml", "application/xml", `<query>x</query>`, 415, "", "the body must be application/json"},
 		{"form", "application/x-www-form-urlencoded", `query=x`, 415, "", "application/json"},
 		{"no type", "", `{"query":"x"}`, 415, "", "application/json"},
+		{"nested at the bound", "application/json", `{"x":` + strings.Repeat(`[`, MaxJSONDepth-1) + strings.Repeat(`]`, MaxJSONDepth-1) + `,"query":1}`, 400, "query", "must be a string"},
+		{"nested past the bound", "application/json", `{"x":` + strings.Repeat(`[`, MaxJSONDepth) + strings.Repeat(`]`, MaxJSONDepth) + `}`, 400, "", "nests arrays and objects more than 64 deep"},
+		{"brackets in strings", "application/json", `{"query":"` + strings.Repeat(`[{\\\"`, 100) + `"}`, 200, "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(tc.body))
@@ -92,5 +96,28 @@ func TestDecodeJSON(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestNamingAFieldCostsInProportionToTheBody: the walk that names a bad
+// field keeps one path, not a spelled path per level, so a body of long
+// keys nested to the bound costs a few times its size, not its size times
+// its depth (a 1 MiB body of this shape took 20 GB once).
+func TestNamingAFieldCostsInProportionToTheBody(t *testing.T) {
+	key := strings.Repeat("k", 16<<10)
+	depth := MaxJSONDepth - 1
+	body := []byte(strings.Repeat(`{"`+key+`":`, depth) + `1` + strings.Repeat(`}`, depth))
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	path := pathAt(body, int64(len(body)-depth))
+	if _, got := badTimePath(body); got != "" {
+		t.Fatalf("a time field found in %q", got)
+	}
+	runtime.ReadMemStats(&after)
+	if want := strings.TrimSuffix(strings.Repeat(key+".", depth), "."); path != want {
+		t.Fatalf("path of %d bytes, want %d", len(path), len(want))
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 16*uint64(len(body)) {
+		t.Fatalf("naming the field of a %d-byte body allocated %d bytes", len(body), alloc)
 	}
 }
