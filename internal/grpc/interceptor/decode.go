@@ -54,6 +54,16 @@ func (d *Decode) check(msg any) error {
 	return nil
 }
 
+// forget drops the failure recorded for msg, if any.
+func (d *Decode) forget(msg any) {
+	if d.pending.Load() == 0 {
+		return
+	}
+	if _, ok := d.failed.LoadAndDelete(msg); ok {
+		d.pending.Add(-1)
+	}
+}
+
 // messageName is the protobuf name of msg (mgv.open.v1.ListUsersRequest),
 // the name partners know from the .proto files, never the Go type's.
 func messageName(msg any) string {
@@ -85,8 +95,14 @@ type decodeStream struct {
 	d *Decode
 }
 
+// RecvMsg collects the failure the codec recorded for m whatever grpc-go
+// answers: it can decode a message and still fail the receive (a second
+// request message of a server-streaming call, the client's cancel), and a
+// failure left in the map would keep the message, up to
+// grpc.max_recv_msg_bytes, for the life of the process.
 func (s *decodeStream) RecvMsg(m any) error {
 	if err := s.ServerStream.RecvMsg(m); err != nil {
+		s.d.forget(m)
 		return err
 	}
 	return s.d.check(m)

@@ -51,3 +51,34 @@ func TestMalformedRequestIsInvalidArgument(t *testing.T) {
 		})
 	}
 }
+
+// failingStream decodes its request with the codec and then fails the
+// receive, as grpc-go does on a second request message of a
+// server-streaming call or on the client's cancel.
+type failingStream struct {
+	grpc.ServerStream
+	codec   interface{ Unmarshal(mem.BufferSlice, any) error }
+	payload []byte
+}
+
+func (f *failingStream) RecvMsg(m any) error {
+	_ = f.codec.Unmarshal(mem.BufferSlice{mem.SliceBuffer(f.payload)}, m)
+	return status.Error(codes.Internal, "cardinality violation: received multiple request messages for non-client-streaming RPC")
+}
+
+// TestAFailedReceiveCollectsItsDecodeFailure: a receive that fails after
+// the message was decoded leaves no recorded failure behind, which would
+// keep the message for the life of the process.
+func TestAFailedReceiveCollectsItsDecodeFailure(t *testing.T) {
+	d := &Decode{}
+	err := d.Stream()(nil, &failingStream{codec: d.Codec(), payload: []byte{0x0a, 0x7f, 'h'}}, &grpc.StreamServerInfo{},
+		func(_ any, ss grpc.ServerStream) error { return ss.RecvMsg(new(openv1.ListUsersRequest)) })
+	if status.Code(err) != codes.Internal {
+		t.Fatalf("err %v, want grpc-go's own", err)
+	}
+	n := 0
+	d.failed.Range(func(any, any) bool { n++; return true })
+	if n != 0 || d.pending.Load() != 0 {
+		t.Fatalf("%d failures left recorded (pending %d)", n, d.pending.Load())
+	}
+}
