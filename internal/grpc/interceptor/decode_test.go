@@ -57,7 +57,9 @@ func TestMalformedRequestIsInvalidArgument(t *testing.T) {
 // server-streaming call or on the client's cancel.
 type failingStream struct {
 	grpc.ServerStream
-	codec   interface{ Unmarshal(mem.BufferSlice, any) error }
+	codec interface {
+		Unmarshal(mem.BufferSlice, any) error
+	}
 	payload []byte
 }
 
