@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	nethttp "net/http"
 	"os"
 	"path/filepath"
@@ -24,6 +25,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/megaview/mgvcore/global"
+	"github.com/megaview/mgvcore/internal/bound"
 	"github.com/megaview/mgvcore/internal/breaker"
 	"github.com/megaview/mgvcore/internal/cert"
 	"github.com/megaview/mgvcore/internal/clientip"
@@ -184,6 +186,8 @@ func Serve(ctx context.Context, cfg *config.Config, out io.Writer, log zerolog.L
 	if err != nil {
 		return fmt.Errorf("http.addr: %w", err)
 	}
+	grpcLn = capConnections(grpcLn, "grpc", cfg.GRPC.MaxConnectionsPerClient, cfg.GRPC.MaxConnections, ips, m)
+	httpLn = capConnections(httpLn, "http", cfg.HTTP.MaxConnectionsPerClient, cfg.HTTP.MaxConnections, ips, m)
 
 	httpDrained := make(chan struct{})
 	shutdowns := []namedShutdown{{"http", func(ctx context.Context) error {
@@ -301,6 +305,16 @@ func awaitDependencies(ctx context.Context, hl *health.Health, within time.Durat
 		case <-time.After(dependencyRetry):
 		}
 	}
+}
+
+// capConnections caps the connections ln hands out per client and in
+// total (trusted proxies count to the total only), counting the refused
+// ones and exporting how many are open.
+func capConnections(ln net.Listener, name string, perClient, total int, ips *clientip.Resolver, m *metrics.Metrics) net.Listener {
+	capped := bound.Listen(ln, perClient, total, ips.Trusted, func(reason string) { m.ConnectionRefused(name, reason) })
+	m.GaugeFunc("mgv_"+name+"_connections_open", "Connections open on the "+name+" listener (its caps: "+name+".max_connections, "+name+".max_connections_per_client).",
+		func() float64 { return float64(capped.Open()) })
+	return capped
 }
 
 // unaryCalls counts the unary gRPC calls in progress: an upgrade's drain

@@ -113,6 +113,12 @@ type HTTP struct {
 	ReadTimeout          Duration `toml:"read_timeout"`
 	WriteTimeout         Duration `toml:"write_timeout"`
 	DownloadWriteTimeout Duration `toml:"download_write_timeout"`
+	// MaxConnections caps the connections open at once, and
+	// MaxConnectionsPerClient those of one client address (an IPv6 /64;
+	// trusted proxies count to the total only): each idle connection
+	// holds tens of kilobytes until idle_timeout ends it.
+	MaxConnections          int `toml:"max_connections"`
+	MaxConnectionsPerClient int `toml:"max_connections_per_client"`
 }
 
 // GRPC configures the partner-facing gRPC server.
@@ -143,6 +149,10 @@ type GRPC struct {
 	// genuine token it no longer honours (revoked). grpc-go reads a whole
 	// request, up to MaxRecvMsgBytes, before any interceptor runs.
 	MaxUntrustedReads int `toml:"max_untrusted_reads"`
+	// MaxConnections and MaxConnectionsPerClient cap the connections open
+	// at once, as http's do.
+	MaxConnections          int `toml:"max_connections"`
+	MaxConnectionsPerClient int `toml:"max_connections_per_client"`
 	// TranscriptBufferBytes bounds the transcript bytes all streams buffer
 	// before their commit.
 	TranscriptBufferBytes int64 `toml:"transcript_buffer_bytes"`
@@ -455,6 +465,9 @@ func Default() *Config {
 			ReadTimeout:          Duration{30 * time.Second},
 			WriteTimeout:         Duration{30 * time.Second},
 			DownloadWriteTimeout: Duration{5 * time.Minute},
+
+			MaxConnections:          4096,
+			MaxConnectionsPerClient: 256,
 		},
 		GRPC: GRPC{
 			Addr:                 ":2022",
@@ -464,17 +477,19 @@ func Default() *Config {
 			MaxConcurrentStreams: 100,
 			RequestTimeout:       Duration{30 * time.Second},
 
-			StreamTimeout:         Duration{5 * time.Minute},
-			MaxStreamsPerApp:      8,
-			MaxStreamsPerTenant:   32,
-			MaxStreams:            64,
-			MaxUntrustedReads:     4,
-			TranscriptBufferBytes: 128 << 20,
-			HandshakeTimeout:      Duration{10 * time.Second},
-			MaxConnectionIdle:     Duration{time.Minute},
-			KeepaliveMinTime:      Duration{10 * time.Second},
-			KeepaliveTime:         Duration{2 * time.Minute},
-			KeepaliveTimeout:      Duration{20 * time.Second},
+			StreamTimeout:           Duration{5 * time.Minute},
+			MaxStreamsPerApp:        8,
+			MaxStreamsPerTenant:     32,
+			MaxStreams:              64,
+			MaxUntrustedReads:       4,
+			MaxConnections:          1024,
+			MaxConnectionsPerClient: 32,
+			TranscriptBufferBytes:   128 << 20,
+			HandshakeTimeout:        Duration{10 * time.Second},
+			MaxConnectionIdle:       Duration{time.Minute},
+			KeepaliveMinTime:        Duration{10 * time.Second},
+			KeepaliveTime:           Duration{2 * time.Minute},
+			KeepaliveTimeout:        Duration{20 * time.Second},
 		},
 		SSL:     SSL{Dir: "ssl", Hosts: []string{"localhost", "127.0.0.1", "::1"}},
 		Process: Process{PIDFile: "run/mgvcore.pid", DrainTimeout: Duration{15 * time.Second}, UpgradeTimeout: Duration{30 * time.Second}, GCPercent: 200},
@@ -587,6 +602,13 @@ func (c *Config) Validate() error {
 			bad(key, "must be at least %d (got %d)", least, v)
 		}
 	}
+	connectionCaps := func(section string, total, perClient int) {
+		positive(section+".max_connections", int64(total))
+		positive(section+".max_connections_per_client", int64(perClient))
+		if perClient > total && total > 0 {
+			bad(section+".max_connections_per_client", "must be at most %s.max_connections (%d; got %d)", section, total, perClient)
+		}
+	}
 
 	oneOf("app.env", c.App.Env, global.EnvDev, global.EnvTest, global.EnvPro)
 	oneOf("log.level", c.Log.Level, "trace", "debug", "info", "warn", "error")
@@ -625,6 +647,8 @@ func (c *Config) Validate() error {
 	positive("grpc.max_streams", int64(c.GRPC.MaxStreams))
 	positive("grpc.max_streams_per_tenant", int64(c.GRPC.MaxStreamsPerTenant))
 	positive("grpc.max_untrusted_reads", int64(c.GRPC.MaxUntrustedReads))
+	connectionCaps("http", c.HTTP.MaxConnections, c.HTTP.MaxConnectionsPerClient)
+	connectionCaps("grpc", c.GRPC.MaxConnections, c.GRPC.MaxConnectionsPerClient)
 
 	if b := c.GRPC.TranscriptBufferBytes; b < 1<<20 {
 		bad("grpc.transcript_buffer_bytes", "must be at least 1048576 (got %d)", b)

@@ -58,6 +58,8 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 		{"trusted proxy not a cidr", "[http]\ntrusted_proxies = [\"nginx\"]\n", nil, `http.trusted_proxies: "nginx" is not a CIDR`},
 		{"trusted proxy everyone", "", map[string]string{"MGV_HTTP_TRUSTED_PROXIES": "10.0.0.0/8, 0.0.0.0/0"}, `http.trusted_proxies: "0.0.0.0/0" trusts every address`},
 		{"max keys", "[ratelimit]\nenabled = true\nmax_keys = 10\n", nil, "ratelimit.max_keys: must be 1000..10000000 (got 10)"},
+		{"no connections", "[http]\nmax_connections = 0\n", nil, "http.max_connections: must be greater than 0 (got 0)"},
+		{"client over the total", "[grpc]\nmax_connections = 10\nmax_connections_per_client = 11\n", nil, "grpc.max_connections_per_client: must be at most grpc.max_connections (10; got 11)"},
 		{"pprof not loopback", "[admin]\naddr = \"0.0.0.0:2024\"\npprof = true\n", nil, "admin.addr: must be a loopback address"},
 		{"tier missing", "[ratelimit]\nenabled = true\ndefault_tier = \"gold\"\n", nil, `ratelimit.default_tier: names no tier under [ratelimit.tiers] (got "gold")`},
 		{"tier nobody may wait", "[ratelimit]\nenabled = true\n[ratelimit.tiers.standard]\nrps = 10\nburst = 0\n", nil, "ratelimit.tiers.standard.burst: must be greater than 0 (got 0)"},

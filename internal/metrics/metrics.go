@@ -35,6 +35,8 @@ type Metrics struct {
 	latency  *prometheus.HistogramVec
 	certs    *prometheus.GaugeVec
 	refused  *prometheus.CounterVec
+	// connRefused counts connections closed at accept for their caps.
+	connRefused *prometheus.CounterVec
 	// series caches each (operation, status)'s counter and histogram, so a
 	// request finds its two series in one map read instead of hashing
 	// its labels twice under the vectors' locks. Operations are the route
@@ -77,6 +79,10 @@ func New() *Metrics {
 		Name: "mgv_grpc_refused_before_read_total",
 		Help: "gRPC calls refused from their headers before any message was read (no or bad token); they are not in grpc_server_*.",
 	}, []string{"reason"})
+	m.connRefused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "mgv_connections_refused_total",
+		Help: "Connections closed as soon as they were accepted, by listener (http, grpc) and the cap they met (per_client, total).",
+	}, []string{"listener", "reason"})
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "mgv_build_info",
 		Help: "Always 1; the labels say which build runs.",
@@ -88,7 +94,7 @@ func New() *Metrics {
 		},
 	})
 	buildInfo.Set(1)
-	reg.MustRegister(m.requests, m.latency, m.certs, m.refused, m.GRPC, buildInfo,
+	reg.MustRegister(m.requests, m.latency, m.certs, m.refused, m.connRefused, m.GRPC, buildInfo,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -113,6 +119,11 @@ func (m *Metrics) CertificateExpiry(name string, unixSeconds float64) {
 // RefusedGRPC counts a gRPC call refused from its headers; reason is one of
 // the errs reasons, a bounded set.
 func (m *Metrics) RefusedGRPC(reason string) { m.refused.WithLabelValues(reason).Inc() }
+
+// ConnectionRefused counts a connection the listener's caps closed.
+func (m *Metrics) ConnectionRefused(listener, reason string) {
+	m.connRefused.WithLabelValues(listener, reason).Inc()
+}
 
 // Observe implements policy.Observer for HTTP calls; gRPC calls are counted
 // by the GRPC server metrics with their gRPC codes.
