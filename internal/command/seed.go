@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"gorm.io/gorm"
 
+	"github.com/megaview/mgvcore/global"
 	"github.com/megaview/mgvcore/internal/config"
 	"github.com/megaview/mgvcore/internal/dao"
 	"github.com/megaview/mgvcore/internal/errs"
@@ -34,9 +35,15 @@ func seedCommand(stdout io.Writer) *cli.Command {
 				Usage: "password of every demo user, " + demoAdminEmail + " included (at least 8 characters)",
 			},
 			&cli.BoolFlag{Name: "rotate-app-secret", Usage: "give the existing demo app a new secret and print it"},
+			&cli.BoolFlag{Name: "into-production", Usage: "load the demo tenant even though the config is pro"},
 		},
 		Action: func(c *cli.Context) error {
 			return withDB(c, func(cfg *config.Config, db *gorm.DB) error {
+				if cfg.App.Env == global.EnvPro && !c.Bool("into-production") {
+					// The demo admin signs in with a password typed on a
+					// command line, and its app's secret is printed.
+					return fmt.Errorf("seed: the config is pro; the demo tenant (%s, an app whose secret is printed) does not belong in a production database; pass --into-production to load it anyway", demoAdminEmail)
+				}
 				ctx, cancel := context.WithTimeout(c.Context, 10*time.Minute)
 				defer cancel()
 				if err := seedSchema(ctx, db, cfg.Database.AutoMigrate); err != nil {

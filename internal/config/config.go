@@ -14,10 +14,13 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
+	mysqldriver "github.com/go-sql-driver/mysql"
 
 	"github.com/megaview/mgvcore/global"
 	"github.com/megaview/mgvcore/internal/clientip"
@@ -66,6 +69,9 @@ type Config struct {
 	// auditKeyInFile records that audit.chain_key was written in File,
 	// which pro refuses.
 	auditKeyInFile bool
+	// passwordsInFile names the settings written in File with a password
+	// in them (a DSN's, a URL's user information), which pro refuses.
+	passwordsInFile []string
 	// secretCreated records that loading created auth.jwt_secret_file.
 	secretCreated bool
 }
@@ -416,6 +422,7 @@ func Parse(path string, data []byte, env Environment) (*Config, error) {
 	cfg.secretInFile = md.IsDefined("auth", "jwt_secret")
 	cfg.webhookKeyInFile = md.IsDefined("webhooks", "secret_key")
 	cfg.auditKeyInFile = md.IsDefined("audit", "chain_key")
+	cfg.passwordsInFile = passwordsIn(cfg)
 	if err := checkEnvNames(cfg, env); err != nil {
 		return nil, err
 	}
@@ -447,6 +454,71 @@ func oneLine(err error) string {
 		return fmt.Sprintf("line %d: %s", pe.Position.Line, pe.Message)
 	}
 	return strings.ReplaceAll(err.Error(), "\n", " ")
+}
+
+// nonFinite refuses every number setting under v (at path) that is NaN or
+// infinite, which TOML spells nan and inf: no comparison holds with NaN, so
+// a failure_rate of nan would turn the breaker off without a word.
+func nonFinite(v reflect.Value, path []string, bad func(key, format string, args ...any)) {
+	switch v.Kind() {
+	case reflect.Float32, reflect.Float64:
+		if f := v.Float(); math.IsNaN(f) || math.IsInf(f, 0) {
+			bad(strings.Join(path, "."), "must be a finite number (got %v)", f)
+		}
+	case reflect.Struct:
+		for i := range v.NumField() {
+			f := v.Type().Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
+			switch {
+			case !f.IsExported() || name == "-":
+			case name == "" && f.Anonymous:
+				nonFinite(v.Field(i), path, bad)
+			case name != "":
+				nonFinite(v.Field(i), append(path[:len(path):len(path)], name), bad)
+			}
+		}
+	case reflect.Map:
+		for _, k := range v.MapKeys() {
+			nonFinite(v.MapIndex(k), append(path[:len(path):len(path)], fmt.Sprint(k.Interface())), bad)
+		}
+	case reflect.Slice:
+		for i := range v.Len() {
+			nonFinite(v.Index(i), append(path[:len(path):len(path)], strconv.Itoa(i)), bad)
+		}
+	}
+}
+
+// samePort refuses two listening addresses (key, value pairs) on one port:
+// the second listener would fail to start with an error naming itself, not
+// the setting that took its port. Port 0 (any free port) never conflicts.
+func samePort(keyValues []string, bad func(key, format string, args ...any)) {
+	seen := map[string]string{}
+	for i := 0; i+1 < len(keyValues); i += 2 {
+		key, v := keyValues[i], keyValues[i+1]
+		_, port, err := net.SplitHostPort(v)
+		if err != nil || port == "" || strings.TrimLeft(port, "0") == "" {
+			continue
+		}
+		if other, ok := seen[port]; ok {
+			bad(key, "must not use the port of %s (%s)", other, port)
+			continue
+		}
+		seen[port] = key
+	}
+}
+
+// RedactURL is u as it may be logged or echoed: the password of its user
+// information masked, or, when u has no user information that parses
+// (http//user:pw@host is a path), everything up to its last "@", where
+// user information would end, left out.
+func RedactURL(u string) string {
+	if p, err := url.Parse(u); err == nil && p.User != nil {
+		return p.Redacted()
+	}
+	if i := strings.LastIndexByte(u, '@'); i >= 0 {
+		return "…@" + u[i+1:]
+	}
+	return u
 }
 
 // Default returns the values used for keys a file leaves out.
@@ -583,8 +655,13 @@ func (c *Config) Validate() error {
 			}
 			return
 		}
-		if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
+		_, port, err := net.SplitHostPort(v)
+		if err != nil || port == "" {
 			bad(key, "must be host:port or :port (got %q)", v)
+			return
+		}
+		if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+			bad(key, "must have a port number 0..65535 (got %q)", port)
 		}
 	}
 	positive := func(key string, v int64) {
@@ -610,6 +687,7 @@ func (c *Config) Validate() error {
 		}
 	}
 
+	nonFinite(reflect.ValueOf(c).Elem(), nil, bad)
 	oneOf("app.env", c.App.Env, global.EnvDev, global.EnvTest, global.EnvPro)
 	oneOf("log.level", c.Log.Level, "trace", "debug", "info", "warn", "error")
 	oneOf("log.format", c.Log.Format, "console", "json")
@@ -673,6 +751,11 @@ func (c *Config) Validate() error {
 		bad("process.gc_percent", "must be 25..1000, or 0 for the runtime's default (got %d)", g)
 	}
 	addr("admin.addr", c.Admin.Addr, c.Admin.Pprof || c.MetricsOnAdmin())
+	listens := []string{"http.addr", c.HTTP.Addr, "grpc.addr", c.GRPC.Addr}
+	if c.Admin.Pprof || c.MetricsOnAdmin() {
+		listens = append(listens, "admin.addr", c.Admin.Addr)
+	}
+	samePort(listens, bad)
 	if c.Admin.Pprof && c.Admin.Addr != "" {
 		if host, _, err := net.SplitHostPort(c.Admin.Addr); err == nil {
 			if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
@@ -705,7 +788,7 @@ func (c *Config) Validate() error {
 	if c.Search.Engine == "elasticsearch" {
 		for _, u := range c.Search.URLs {
 			if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
-				bad("search.urls", "must be http(s) URLs such as http://127.0.0.1:9200 (got %q)", u)
+				bad("search.urls", "must be http(s) URLs such as http://127.0.0.1:9200 (got %q)", RedactURL(u))
 			}
 		}
 		if !validIndexName(c.Search.Index) {
@@ -758,7 +841,7 @@ func (c *Config) Validate() error {
 		addr("tracing.agent_addr", c.Tracing.AgentAddr, false)
 		if u := c.Tracing.CollectorURL; u != "" {
 			if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
-				bad("tracing.collector_url", "must be an http(s) URL such as http://127.0.0.1:14268/api/traces (got %q)", u)
+				bad("tracing.collector_url", "must be an http(s) URL such as http://127.0.0.1:14268/api/traces (got %q)", RedactURL(u))
 			}
 		}
 		switch s, p := c.Tracing.Sampler, c.Tracing.SamplerParam; {
@@ -887,6 +970,9 @@ func (c *Config) unsafeInPro() []string {
 	if reason := weakSecret(c.Auth.JWTSecret); reason != "" {
 		out = append(out, "auth.jwt_secret: "+reason+" (set "+EnvPrefix+"_AUTH_JWT_SECRET to a random value, e.g. `openssl rand -base64 48`)")
 	}
+	for _, key := range c.passwordsInFile {
+		out = append(out, key+": has a password written in the config file; pro takes credentials only from the environment ("+EnvPrefix+"_"+strings.ToUpper(strings.ReplaceAll(key, ".", "_"))+")")
+	}
 	if c.GRPC.Reflection {
 		out = append(out, "grpc.reflection: must be false in pro (it lists every service and message to anyone who connects)")
 	}
@@ -900,6 +986,29 @@ func (c *Config) unsafeInPro() []string {
 		out = append(out, reason)
 	}
 	return append(out, c.webhooksUnsafeInPro()...)
+}
+
+// passwordsIn names the settings of c that hold a password: the MySQL
+// DSN's, and the user information of the Elasticsearch and collector URLs.
+func passwordsIn(c *Config) []string {
+	var out []string
+	if dsn, err := mysqldriver.ParseDSN(c.Database.DSN); err == nil && dsn.Passwd != "" {
+		out = append(out, "database.dsn")
+	}
+	for _, u := range c.Search.URLs {
+		if p, err := url.Parse(u); err == nil && p.User != nil {
+			if _, ok := p.User.Password(); ok {
+				out = append(out, "search.urls")
+				break
+			}
+		}
+	}
+	if p, err := url.Parse(c.Tracing.CollectorURL); err == nil && p.User != nil {
+		if _, ok := p.User.Password(); ok {
+			out = append(out, "tracing.collector_url")
+		}
+	}
+	return out
 }
 
 // weakSecret says why secret must not sign production tokens, or "".

@@ -3,6 +3,7 @@ package config
 import (
 	"encoding"
 	"fmt"
+	"math"
 	"reflect"
 	"sort"
 	"strconv"
@@ -93,7 +94,7 @@ func setFromString(v reflect.Value, raw string) error {
 		v.SetInt(n)
 	case reflect.Float64:
 		f, err := strconv.ParseFloat(raw, 64)
-		if err != nil {
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
 			return fmt.Errorf("invalid number %q", raw)
 		}
 		v.SetFloat(f)

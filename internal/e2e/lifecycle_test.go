@@ -98,7 +98,7 @@ func TestBadStartsRefuseWithOneLine(t *testing.T) {
 		{"bad value", map[string]string{"MGV_PROCESS_DRAIN_TIMEOUT": "soon"}, nil, `MGV_PROCESS_DRAIN_TIMEOUT (process.drain_timeout): invalid duration "soon"`},
 		{"missing file", nil, func(s *Service) { s.ConfigPath += ".missing" }, "config.toml.missing: not found"},
 		{"port in use", map[string]string{"MGV_HTTP_ADDR": busy.Addr().String()}, nil, "http.addr: listen on " + busy.Addr().String() + ": bind: address already in use"},
-		{"missing certificates in pro", proEnv(nil), func(s *Service) { removeSecretFromFile(t, s) }, "ssl: missing"},
+		{"missing certificates in pro", proEnv(nil), func(s *Service) { removeSecretsFromFile(t, s) }, "ssl: missing"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

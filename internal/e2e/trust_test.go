@@ -21,7 +21,7 @@ import (
 const strongSecret = "q3T9vXk2LmP8wZr4YbN6cH1sJd7Fg0Ue5Ai"
 
 // proEnv is a pro start that is safe but for what extra changes; the
-// file's jwt_secret must be removed as well (removeSecretFromFile).
+// file's jwt_secret and DSN password must be removed as well (removeSecretsFromFile).
 func proEnv(extra map[string]string) map[string]string {
 	env := map[string]string{
 		"MGV_APP_ENV": "pro", "MGV_SSL_GENERATE": "false", "MGV_DATABASE_AUTO_MIGRATE": "false",
@@ -34,9 +34,12 @@ func proEnv(extra map[string]string) map[string]string {
 	return env
 }
 
-func removeSecretFromFile(t *testing.T, s *Service) {
+func removeSecretsFromFile(t *testing.T, s *Service) {
 	t.Helper()
 	editFile(t, s.ConfigPath, `jwt_secret = "`+testJWTSecret+`"`, "")
+	// The test file's MySQL DSN has a password; the service's DSN comes
+	// from the environment.
+	editFile(t, s.ConfigPath, "\ndsn = \"mgv:mgv@", "\n# dsn = \"mgv:mgv@")
 }
 
 // anonPing sends one anonymous API call with the headers given and
@@ -286,13 +289,20 @@ func TestProRefusesUnsafeSettings(t *testing.T) {
 		{"reflection", map[string]string{"MGV_GRPC_REFLECTION": "true"}, false, []string{"grpc.reflection: must be false in pro"}},
 		{"pprof", map[string]string{"MGV_ADMIN_PPROF": "true", "MGV_ADMIN_ADDR": "127.0.0.1:0"}, false, []string{"admin.pprof: must be false in pro"}},
 		{"all at once", map[string]string{"MGV_AUTH_JWT_SECRET": strings.Repeat("a", 32), "MGV_GRPC_REFLECTION": "true", "MGV_ADMIN_PPROF": "true", "MGV_ADMIN_ADDR": "127.0.0.1:0"}, true,
-			[]string{"auth.jwt_secret: is written", "auth.jwt_secret: has only 1", "grpc.reflection", "admin.pprof"}},
+			[]string{"auth.jwt_secret: is written", "auth.jwt_secret: has only 1", "database.dsn: has a password written in the config file", "grpc.reflection", "admin.pprof"}},
+		{"dsn password in the file", map[string]string{"MGV_DATABASE_DSN": "mgv:" + fixturePassword + "@tcp(127.0.0.1:3306)/mgvcore_x"}, false,
+			[]string{"database.dsn: has a password written in the config file; pro takes credentials only from the environment (MGV_DATABASE_DSN)"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			s := NewService(t, proEnv(tc.env))
 			if !tc.keepInFile {
-				removeSecretFromFile(t, s)
+				removeSecretsFromFile(t, s)
+			}
+			if strings.HasPrefix(tc.name, "dsn password") {
+				// Only the DSN's password is in the file, the
+				// environment's DSN notwithstanding.
+				editFile(t, s.ConfigPath, "\n# dsn = \"mgv:mgv@", "\ndsn = \"mgv:mgv@")
 			}
 			for _, args := range [][]string{{"config", "check"}, {"serve"}} {
 				cmd := s.Command(args...)
@@ -312,7 +322,8 @@ func TestProRefusesUnsafeSettings(t *testing.T) {
 						t.Errorf("%v: %q lacks %q", args, out, w)
 					}
 				}
-				if strings.Contains(out, strongSecret) || strings.Contains(out, testJWTSecret) || strings.Contains(out, strings.Repeat("a", 32)) {
+				if strings.Contains(out, strongSecret) || strings.Contains(out, testJWTSecret) || strings.Contains(out, strings.Repeat("a", 32)) ||
+					strings.Contains(out, "mgv:mgv@") || strings.Contains(out, fixturePassword) {
 					t.Errorf("%v: the secret itself was printed", args)
 				}
 			}
@@ -320,7 +331,7 @@ func TestProRefusesUnsafeSettings(t *testing.T) {
 	}
 	// The same pro settings, made safe, pass the check.
 	s := NewService(t, proEnv(nil))
-	removeSecretFromFile(t, s)
+	removeSecretsFromFile(t, s)
 	if out, err := s.Command("config", "check").CombinedOutput(); err != nil {
 		t.Fatalf("a safe pro config: %v\n%s", err, out)
 	}
@@ -435,5 +446,25 @@ func TestDevStartSignsWithItsOwnSecret(t *testing.T) {
 	}
 	if again, err := os.ReadFile(secretFile); err != nil || string(again) != string(secret) {
 		t.Fatalf("the restart changed the secret (%v)", err)
+	}
+}
+
+// TestSeedRefusesAProConfig: the demo tenant (its admin's password typed on
+// the command line, its app's secret printed) is not loaded into a pro
+// database unless the operator says so.
+func TestSeedRefusesAProConfig(t *testing.T) {
+	s := NewService(t, proEnv(nil))
+	removeSecretsFromFile(t, s)
+	out, err := s.Command("seed", "--password", "demo-pass-123").CombinedOutput()
+	var exit *exec.ExitError
+	if !asExit(err, &exit) || !strings.Contains(string(out), "the config is pro") || !strings.Contains(string(out), "--into-production") {
+		t.Fatalf("seed with a pro config: %v\n%s", err, out)
+	}
+	if out, err := s.Command("migrate", "up").CombinedOutput(); err != nil {
+		t.Fatalf("migrate up: %v\n%s", err, out)
+	}
+	out, err = s.Command("seed", "--password", "demo-pass-123", "--into-production").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "admin@demo.mgv") {
+		t.Fatalf("seed --into-production: %v\n%s", err, out)
 	}
 }

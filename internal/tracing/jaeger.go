@@ -106,7 +106,7 @@ func newSampler(cfg config.Tracing) (jaeger.Sampler, error) {
 // the local agent.
 func newSender(cfg config.Tracing, log zerolog.Logger) (jaeger.Transport, error) {
 	if cfg.CollectorURL != "" {
-		log.Info().Str("collector_url", cfg.CollectorURL).Str("sampler", cfg.Sampler).Float64("param", cfg.SamplerParam).Msg("tracing to the Jaeger collector")
+		log.Info().Str("collector_url", config.RedactURL(cfg.CollectorURL)).Str("sampler", cfg.Sampler).Float64("param", cfg.SamplerParam).Msg("tracing to the Jaeger collector")
 		// The configuration requires a positive flush_timeout.
 		return newCollectorSender(cfg.CollectorURL, cfg.FlushTimeout.Duration, collectorBatchSpans, maxTagValueLength), nil
 	}

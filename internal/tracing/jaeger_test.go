@@ -1,12 +1,14 @@
 package tracing
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -97,5 +99,20 @@ func waitTrace(t *testing.T, query, traceID string, n int) map[string]jaegerSpan
 			t.Fatalf("trace %s not in Jaeger with %d spans after 15s (last error %v, body %+v)", traceID, n, err, body)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestTheCollectorsPasswordIsNotLogged: the start's log line names the
+// collector without the password of its URL.
+func TestTheCollectorsPasswordIsNotLogged(t *testing.T) {
+	var buf bytes.Buffer
+	sender, err := newSender(config.Tracing{CollectorURL: "http://jaeger:Sekr3tJgPw@127.0.0.1:14268/api/traces", Sampler: "const", SamplerParam: 1,
+		FlushTimeout: config.Duration{Duration: time.Second}}, zerolog.New(&buf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = sender.Close()
+	if strings.Contains(buf.String(), "Sekr3tJgPw") || !strings.Contains(buf.String(), "jaeger:xxxxx@127.0.0.1:14268") {
+		t.Fatalf("logged %s", buf.String())
 	}
 }
