@@ -5,9 +5,11 @@ package e2e
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -242,4 +244,46 @@ func TestConsulTakesAnInstanceWithoutItsDatabaseOutOfRotationOnMariaDB(t *testin
 	}
 	gate.open()
 	waitPassing(t, agent, id, "once the database answers again")
+}
+
+// TestConsulUpgradeThatChangesTheInstanceID: an upgrade whose config names
+// another app.instance_id registers the new id and removes the parent's
+// registration, which the parent left for its child: both would stay
+// passing (their checks reach the same ports), and the fleet would count
+// one instance more than it has. A stop then leaves nothing.
+func TestConsulUpgradeThatChangesTheInstanceID(t *testing.T) {
+	addr := requireEnv(t, "MGV_TEST_CONSUL_ADDR")
+	client, err := api.NewClient(&api.Config{Address: addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent := client.Agent()
+	s, name := consulService(t, addr)
+	s.Start()
+	host, _ := os.Hostname()
+	_, httpPort, _ := net.SplitHostPort(s.HTTPAddr)
+	waitPassing(t, agent, name+"-"+host+"-"+httpPort, "after start")
+	editFile(t, s.ConfigPath, "[app]\n", "[app]\ninstance_id = \""+name+"-b\"\n")
+	old := s.Signal(syscall.SIGUSR2)
+	waitNewPID(t, s, old, 15*time.Second)
+	WaitGone(old, 15*time.Second)
+	waitPassing(t, agent, name+"-b", "after the upgrade")
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		all, err := agent.ServicesWithFilter(fmt.Sprintf("Service == %q", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(all) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("registrations of one process after an upgrade that changed its id: %v", slices.Collect(maps.Keys(all)))
+		}
+	}
+	WaitGone(s.Signal(syscall.SIGTERM), 15*time.Second)
+	all, _ := agent.ServicesWithFilter(fmt.Sprintf("Service == %q", name))
+	for id := range all {
+		t.Errorf("still registered after SIGTERM: %s", id)
+		_ = agent.ServiceDeregister(id)
+	}
 }

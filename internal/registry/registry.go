@@ -6,7 +6,9 @@
 // if the agent forgets the service (an agent restart, or a reap after a
 // long critical spell). The id is stable across upgrades, so an upgraded
 // child's registration replaces its parent's; the parent, leaving on an
-// upgrade, does not deregister. Only a real stop does.
+// upgrade, does not deregister. Only a real stop does. A child whose id
+// differs (app.instance_id or consul.service_name changed with the
+// upgrade) removes the parent's registration of its address and ports.
 package registry
 
 import (
@@ -118,6 +120,32 @@ func (r *Registrar) ensure(ctx context.Context, registered bool) error {
 	}
 	r.log.Info().Str("service", r.reg.Name).Int("http_port", r.reg.Port).Str("grpc_port", r.reg.Meta["grpc_port"]).
 		Msg("consul: registered")
+	return r.dropSupplanted(ctx)
+}
+
+// dropSupplanted deregisters the agent's other registrations of this
+// process's address and ports: an mgvcore before an upgrade that changed
+// app.instance_id or consul.service_name left its own, which stays passing
+// (its checks reach this process) and would count as one more instance of
+// the fleet, so every instance would admit less than its share. Only
+// registrations that name the same HTTP address, port and gRPC port, which
+// no other live process can serve, are removed.
+func (r *Registrar) dropSupplanted(ctx context.Context) error {
+	services, err := r.agent.ServicesWithFilterOpts("", (&api.QueryOptions{}).WithContext(ctx))
+	if err != nil {
+		return err
+	}
+	for id, svc := range services {
+		if id == r.reg.ID || svc.Address != r.reg.Address || svc.Port != r.reg.Port ||
+			svc.Meta["grpc_port"] == "" || svc.Meta["grpc_port"] != r.reg.Meta["grpc_port"] {
+			continue
+		}
+		if err := r.agent.ServiceDeregisterOpts(id, (&api.QueryOptions{}).WithContext(ctx)); err != nil && !notFound(err) {
+			return fmt.Errorf("consul: deregistering %s, an earlier registration of this address: %w", id, err)
+		}
+		r.log.Info().Str("removed", id).Str("removed_service", svc.Service).
+			Msg("consul: removed an earlier registration of this address (its id or name changed)")
+	}
 	return nil
 }
 

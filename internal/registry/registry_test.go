@@ -26,6 +26,7 @@ var fast = timing{firstRetry: 20 * time.Millisecond, maxRetry: 100 * time.Millis
 type fakeAgent struct {
 	mu       sync.Mutex
 	services map[string]bool
+	regs     map[string]api.AgentServiceRegistration
 	calls    []string
 }
 
@@ -38,6 +39,14 @@ func (f *fakeAgent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		var reg api.AgentServiceRegistration
 		_ = json.NewDecoder(r.Body).Decode(&reg)
 		f.services[reg.ID] = true
+		f.regs[reg.ID] = reg
+	case r.Method == http.MethodGet && r.URL.Path == "/v1/agent/services":
+		out := map[string]api.AgentService{}
+		for id := range f.services {
+			reg := f.regs[id]
+			out[id] = api.AgentService{ID: id, Service: reg.Name, Address: reg.Address, Port: reg.Port, Meta: reg.Meta}
+		}
+		_ = json.NewEncoder(w).Encode(out)
 	case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/v1/agent/service/"):
 		if !f.services[strings.TrimPrefix(r.URL.Path, "/v1/agent/service/")] {
 			http.Error(w, "unknown service ID", http.StatusNotFound)
@@ -74,7 +83,7 @@ func (f *fakeAgent) forget(id string) { f.mu.Lock(); delete(f.services, id); f.m
 
 func startFake(t *testing.T) (*fakeAgent, Options) {
 	t.Helper()
-	f := &fakeAgent{services: map[string]bool{}}
+	f := &fakeAgent{services: map[string]bool{}, regs: map[string]api.AgentServiceRegistration{}}
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	o := testOptions()
@@ -118,6 +127,44 @@ func TestUpgradeKeepsAndStopRemovesTheRegistration(t *testing.T) {
 	if f.count("") != calls {
 		t.Error("the registrar kept calling the agent after Stop")
 	}
+}
+
+// TestAnUpgradeThatChangesTheIDRemovesTheParentsRegistration: a child
+// registered under another id (app.instance_id or consul.service_name
+// changed with the upgrade) removes the parent's registration of the same
+// address and ports, which the parent left to it; registrations of other
+// ports stay.
+func TestAnUpgradeThatChangesTheIDRemovesTheParentsRegistration(t *testing.T) {
+	f, o := startFake(t)
+	parent, err := start(o, zerolog.Nop(), fast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	polltest.Until(t, 10*time.Second, 10*time.Millisecond, "registered", func() bool { return f.has(o.ID) })
+	other := o
+	other.ID = "mgvcore-test-other-port"
+	other.HTTP = tcp("0.0.0.0:2024")
+	neighbour, err := start(other, zerolog.Nop(), fast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	polltest.Until(t, 10*time.Second, 10*time.Millisecond, "neighbour registered", func() bool { return f.has(other.ID) })
+	if err := parent.Stop(context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+
+	renamed := o
+	renamed.ID = "mgvcore-test-renamed"
+	child, err := start(renamed, zerolog.Nop(), fast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	polltest.Until(t, 10*time.Second, 10*time.Millisecond, "the parent's registration removed", func() bool { return !f.has(o.ID) })
+	if !f.has(renamed.ID) || !f.has(other.ID) {
+		t.Fatalf("registrations after the upgrade: child %v, other port %v", f.has(renamed.ID), f.has(other.ID))
+	}
+	_ = child.Stop(context.Background(), true)
+	_ = neighbour.Stop(context.Background(), true)
 }
 
 func TestRegistersAgainWhenTheAgentForgets(t *testing.T) {
