@@ -72,8 +72,14 @@ func (sd *searchDomain) register(r controller.Router, g grpc.ServiceRegistrar) {
 	}
 }
 
-// health adds the index lag to /readyz.
-func (sd *searchDomain) health(hl *health.Health) { hl.Add("search_index", sd.indexer.Check) }
+// health adds the index lag to /readyz, and for the embedded index the
+// free space its writes need.
+func (sd *searchDomain) health(hl *health.Health) {
+	hl.Add("search_index", sd.indexer.Check)
+	if room, ok := sd.engine.(interface{ RoomToWrite() error }); ok {
+		hl.Add("search_index_space", func(context.Context) error { return room.RoomToWrite() })
+	}
+}
 
 // indexerDrain bounds the wait for the batch in progress at stop; its jobs
 // are handed back when it is cut short.

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -31,6 +32,7 @@ import (
 	"github.com/blevesearch/bleve/v2/search/query"
 	index "github.com/blevesearch/bleve_index_api"
 	bolterrors "go.etcd.io/bbolt/errors"
+	"golang.org/x/sys/unix"
 
 	"github.com/megaview/mgvcore/internal/coalesce"
 	"github.com/megaview/mgvcore/internal/errs"
@@ -66,6 +68,8 @@ type Engine struct {
 	once   sync.Once
 	// handoverWait is HandoverWait but in tests.
 	handoverWait time.Duration
+	// minFree is MinFreeBytes but in tests.
+	minFree uint64
 
 	// purger rewrites the index without its deleted documents (purge).
 	purger *coalesce.Job
@@ -84,7 +88,7 @@ func Open(dir string) (*Engine, error) {
 }
 
 func open(dir string, purgeDelay, purgeEvery time.Duration, purged func(error)) (*Engine, error) {
-	e := &Engine{dir: dir, opened: make(chan struct{}), closed: make(chan struct{}), handoverWait: HandoverWait}
+	e := &Engine{dir: dir, opened: make(chan struct{}), closed: make(chan struct{}), handoverWait: HandoverWait, minFree: MinFreeBytes}
 	e.purger = coalesce.New(coalesce.Options{
 		Delay: purgeDelay,
 		Gap:   func(took time.Duration) time.Duration { return max(purgeEvery, purgeShare*took) },
@@ -313,11 +317,38 @@ func (e *Engine) Ping(context.Context) error {
 	})
 }
 
+// MinFreeBytes is the free space the index's file system must have for a
+// write or a purge to start: a batch, the segments a merge writes beside
+// those it replaces, and the snapshot's metadata.
+const MinFreeBytes = 256 << 20
+
+// RoomToWrite refuses, as UNAVAILABLE (the indexer tries the job again
+// later, and /readyz names it), a write when the file system of the index has less than
+// e.minFree bytes free. Bleve does not survive running out of space in
+// the middle of a write: a segment it failed to persist is left
+// half-introduced, and the next read panics in a goroutine of its own,
+// ending the process. A file system whose space cannot be read is let be.
+func (e *Engine) RoomToWrite() error {
+	var st unix.Statfs_t
+	if err := unix.Statfs(e.dir, &st); err != nil {
+		return nil
+	}
+	if free := uint64(st.Bavail) * uint64(st.Bsize); free < e.minFree {
+		return errs.New(http.StatusServiceUnavailable, errs.ReasonDependencyUnavailable,
+			"search index: %d MiB free on %s, less than the %d MiB it keeps for writing; writes wait for space", free>>20, e.dir, e.minFree>>20).
+			With("dependency", "search index")
+	}
+	return nil
+}
+
 // Write replaces or removes conversations. A Doc older than the indexed
 // version is skipped: it lost a race with a newer write.
 func (e *Engine) Write(ctx context.Context, ops []search.Op) ([]error, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if err := e.RoomToWrite(); err != nil {
+		return nil, err
+	}
 	if err := e.use(ctx, func(idx bleve.Index) error { return e.write(ctx, idx, ops) }); err != nil {
 		return nil, err
 	}
@@ -423,6 +454,9 @@ func (e *Engine) purge(ctx context.Context) error {
 	defer e.idxMu.RUnlock()
 	if e.idx == nil { // another process holds it still: tried again
 		return errs.Unavailable("search index")
+	}
+	if err := e.RoomToWrite(); err != nil {
+		return err
 	}
 	adv, err := e.idx.Advanced()
 	if err != nil {

@@ -1,11 +1,14 @@
 package embedded
 
 import (
+	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/search"
 	"github.com/megaview/mgvcore/internal/search/searchtest"
 )
@@ -216,4 +219,42 @@ func TestOpenMakesAnUnmadeIndex(t *testing.T) {
 			t.Fatalf("the other file: %q %v", b, err)
 		}
 	})
+}
+
+// TestWritesWaitForFreeSpace: with less free space on its file system than
+// it keeps for writing, the index refuses writes and purges as
+// unavailable, and RoomToWrite (readiness) says so, naming the space; bleve would
+// otherwise end the process when the disk fills in the middle of a write.
+// Searches go on.
+func TestWritesWaitForFreeSpace(t *testing.T) {
+	e, err := Open(filepath.Join(t.TempDir(), "search"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeEngine(t, e)
+	doc := func(id int64) []search.Op {
+		return []search.Op{{TenantID: 1, ConversationID: id, Doc: &search.Doc{TenantID: 1, ConversationID: id, OwnerUserID: 2, Version: 1,
+			Sentences: []search.Sentence{{Seq: 0, Text: "预算有限"}}}}}
+	}
+	if _, err := e.Write(t.Context(), doc(1)); err != nil {
+		t.Fatal(err)
+	}
+	e.minFree = math.MaxUint64 // more than any disk has
+	for name, err := range map[string]error{
+		"write": func() error { _, err := e.Write(t.Context(), doc(2)); return err }(),
+		"purge": e.purge(t.Context()),
+		"room":  e.RoomToWrite(),
+	} {
+		if errs.ReasonOf(err) != errs.ReasonDependencyUnavailable || !strings.Contains(err.Error(), "MiB free on") {
+			t.Errorf("%s with no room: %v", name, err)
+		}
+	}
+	terms, _ := search.Parse("预算")
+	if res, err := e.Search(t.Context(), search.Query{TenantID: 1, Terms: terms, Size: 10}); err != nil || res.Total != 1 {
+		t.Fatalf("search with no room: %+v %v", res, err)
+	}
+	e.minFree = MinFreeBytes
+	if _, err := e.Write(t.Context(), doc(2)); err != nil {
+		t.Fatalf("write with room again: %v", err)
+	}
 }
