@@ -14,6 +14,7 @@ import (
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
 	"github.com/megaview/mgvcore/internal/bound"
 	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/logic/access"
 	"github.com/megaview/mgvcore/internal/logic/audit"
 	"github.com/megaview/mgvcore/internal/logic/conversation"
 	"github.com/megaview/mgvcore/internal/logic/interaction"
@@ -290,7 +291,7 @@ func protoTime(field string, ts *timestamppb.Timestamp) (time.Time, error) {
 	if err := ts.CheckValid(); err != nil {
 		return time.Time{}, errs.InvalidArgument(field, "not a valid timestamp: %v", err)
 	}
-	return ts.AsTime(), nil
+	return ts.AsTime(), access.CheckGivenTime(field, ts.AsTime())
 }
 
 func conversationProto(c conversation.View) *openv1.Conversation {

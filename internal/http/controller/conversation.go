@@ -14,6 +14,7 @@ import (
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/http/render"
+	"github.com/megaview/mgvcore/internal/logic/access"
 	"github.com/megaview/mgvcore/internal/logic/conversation"
 	"github.com/megaview/mgvcore/internal/model"
 )
@@ -272,13 +273,14 @@ func optTime(q url.Values, name string) (time.Time, error) {
 		return time.Time{}, nil
 	}
 	if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return time.UnixMilli(ms).UTC(), nil
+		t := time.UnixMilli(ms).UTC()
+		return t, access.CheckGivenTime(name, t)
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
 		return time.Time{}, errs.InvalidArgument(name, "must be an RFC 3339 time such as 2026-03-01T08:00:00Z, or ms since the epoch (got %q)", s)
 	}
-	return t.UTC(), nil
+	return t.UTC(), access.CheckGivenTime(name, t)
 }
 
 // pathID reads the {id} of a route.

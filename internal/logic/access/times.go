@@ -28,6 +28,17 @@ func CheckQueryTime(field string, t time.Time) error {
 	return nil
 }
 
+// CheckGivenTime refuses a time a caller sent that is outside what the
+// database can compare, the zero time included: a transport that reads
+// year 1 (0001-01-01T00:00:00Z, -62135596800000 ms) into the zero time
+// would otherwise take it for a time left out.
+func CheckGivenTime(field string, t time.Time) error {
+	if t.IsZero() {
+		return errs.InvalidArgument(field, "must be a time between the years %d and %d (got year 1)", minQueryYear, maxQueryYear)
+	}
+	return CheckQueryTime(field, t)
+}
+
 // CheckRange validates the [from, to) range of a statistic, named by the
 // fields "from" and "to".
 func CheckRange(from, to time.Time) error {
