@@ -249,7 +249,13 @@ func TestStatsOnMariaDB(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	for i, r := range rpc.Reps {
+		if i < len(httpStats.Reps) && r.MeasuredCount != httpStats.Reps[i].MeasuredCount {
+			t.Errorf("rep %d: measured_count %d over gRPC, %d over HTTP", r.User.Id, r.MeasuredCount, httpStats.Reps[i].MeasuredCount)
+		}
+	}
 	if len(rpc.Reps) != 4 || rpc.Team.ConversationCount != httpStats.Team.ConversationCount || !near(rpc.Team.Mean.TalkRatio, httpStats.Team.Mean.TalkRatio) ||
+		rpc.Team.MeasuredCount != httpStats.Team.MeasuredCount || rpc.Team.MeasuredCount == 0 ||
 		rpc.Reps[0].User.Id != rep1.ID || rpc.Reps[0].User.Role != openv1.Role_ROLE_REP || rpc.Reps[0].TotalDurationMs != 90_000 {
 		t.Errorf("gRPC rep stats: %v", rpc)
 	}

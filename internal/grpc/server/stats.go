@@ -30,13 +30,13 @@ func (s Stats) GetRepStats(ctx context.Context, req *openv1.GetRepStatsRequest) 
 		r := &res.Reps[i]
 		out.Reps = append(out.Reps, &openv1.RepStats{
 			User: userProto(&r.User), ConversationCount: r.ConversationCount, TotalDurationMs: r.TotalDurationMS,
-			Mean: metricsMeanProto(r.Mean),
+			Mean: metricsMeanProto(r.Mean), MeasuredCount: r.MeasuredCount,
 		})
 	}
 	t := res.Team
 	out.Team = &openv1.TeamStats{
 		RepCount: t.RepCount, ConversationCount: t.ConversationCount, TotalDurationMs: t.TotalDurationMS,
-		Mean: metricsMeanProto(t.Mean),
+		Mean: metricsMeanProto(t.Mean), MeasuredCount: t.MeasuredCount,
 	}
 	return out, nil
 }

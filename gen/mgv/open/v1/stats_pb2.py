@@ -16,7 +16,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from mgv.open.v1 import common_pb2 as mgv_dot_open_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17mgv/open/v1/stats.proto\x12\x0bmgv.open.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18mgv/open/v1/common.proto\"\x89\x01\n\x12GetRepStatsRequest\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rdepartment_id\x18\x03 \x01(\x03\"\x8a\x01\n\x08RepStats\x12\x1f\n\x04user\x18\x01 \x01(\x0b\x32\x11.mgv.open.v1.User\x12\x1a\n\x12\x63onversation_count\x18\x02 \x01(\x03\x12\x19\n\x11total_duration_ms\x18\x03 \x01(\x03\x12&\n\x04mean\x18\x04 \x01(\x0b\x32\x18.mgv.open.v1.MetricsMean\"}\n\tTeamStats\x12\x11\n\trep_count\x18\x01 \x01(\x03\x12\x1a\n\x12\x63onversation_count\x18\x02 \x01(\x03\x12\x19\n\x11total_duration_ms\x18\x03 \x01(\x03\x12&\n\x04mean\x18\x04 \x01(\x0b\x32\x18.mgv.open.v1.MetricsMean\"`\n\x13GetRepStatsResponse\x12#\n\x04reps\x18\x01 \x03(\x0b\x32\x15.mgv.open.v1.RepStats\x12$\n\x04team\x18\x02 \x01(\x0b\x32\x16.mgv.open.v1.TeamStats2`\n\x0cStatsService\x12P\n\x0bGetRepStats\x12\x1f.mgv.open.v1.GetRepStatsRequest\x1a .mgv.open.v1.GetRepStatsResponseB:Z8github.com/megaview/mgvcore/api/proto/mgv/open/v1;openv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17mgv/open/v1/stats.proto\x12\x0bmgv.open.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18mgv/open/v1/common.proto\"\x89\x01\n\x12GetRepStatsRequest\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rdepartment_id\x18\x03 \x01(\x03\"\xa2\x01\n\x08RepStats\x12\x1f\n\x04user\x18\x01 \x01(\x0b\x32\x11.mgv.open.v1.User\x12\x1a\n\x12\x63onversation_count\x18\x02 \x01(\x03\x12\x19\n\x11total_duration_ms\x18\x03 \x01(\x03\x12&\n\x04mean\x18\x04 \x01(\x0b\x32\x18.mgv.open.v1.MetricsMean\x12\x16\n\x0emeasured_count\x18\x05 \x01(\x03\"\x95\x01\n\tTeamStats\x12\x11\n\trep_count\x18\x01 \x01(\x03\x12\x1a\n\x12\x63onversation_count\x18\x02 \x01(\x03\x12\x19\n\x11total_duration_ms\x18\x03 \x01(\x03\x12&\n\x04mean\x18\x04 \x01(\x0b\x32\x18.mgv.open.v1.MetricsMean\x12\x16\n\x0emeasured_count\x18\x05 \x01(\x03\"`\n\x13GetRepStatsResponse\x12#\n\x04reps\x18\x01 \x03(\x0b\x32\x15.mgv.open.v1.RepStats\x12$\n\x04team\x18\x02 \x01(\x0b\x32\x16.mgv.open.v1.TeamStats2`\n\x0cStatsService\x12P\n\x0bGetRepStats\x12\x1f.mgv.open.v1.GetRepStatsRequest\x1a .mgv.open.v1.GetRepStatsResponseB:Z8github.com/megaview/mgvcore/api/proto/mgv/open/v1;openv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -27,11 +27,11 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _globals['_GETREPSTATSREQUEST']._serialized_start=100
   _globals['_GETREPSTATSREQUEST']._serialized_end=237
   _globals['_REPSTATS']._serialized_start=240
-  _globals['_REPSTATS']._serialized_end=378
-  _globals['_TEAMSTATS']._serialized_start=380
-  _globals['_TEAMSTATS']._serialized_end=505
-  _globals['_GETREPSTATSRESPONSE']._serialized_start=507
-  _globals['_GETREPSTATSRESPONSE']._serialized_end=603
-  _globals['_STATSSERVICE']._serialized_start=605
-  _globals['_STATSSERVICE']._serialized_end=701
+  _globals['_REPSTATS']._serialized_end=402
+  _globals['_TEAMSTATS']._serialized_start=405
+  _globals['_TEAMSTATS']._serialized_end=554
+  _globals['_GETREPSTATSRESPONSE']._serialized_start=556
+  _globals['_GETREPSTATSRESPONSE']._serialized_end=652
+  _globals['_STATSSERVICE']._serialized_start=654
+  _globals['_STATSSERVICE']._serialized_end=750
 # @@protoc_insertion_point(module_scope)

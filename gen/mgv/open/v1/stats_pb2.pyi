@@ -18,28 +18,32 @@ class GetRepStatsRequest(_message.Message):
     def __init__(self, start_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., department_id: _Optional[int] = ...) -> None: ...
 
 class RepStats(_message.Message):
-    __slots__ = ("user", "conversation_count", "total_duration_ms", "mean")
+    __slots__ = ("user", "conversation_count", "total_duration_ms", "mean", "measured_count")
     USER_FIELD_NUMBER: _ClassVar[int]
     CONVERSATION_COUNT_FIELD_NUMBER: _ClassVar[int]
     TOTAL_DURATION_MS_FIELD_NUMBER: _ClassVar[int]
     MEAN_FIELD_NUMBER: _ClassVar[int]
+    MEASURED_COUNT_FIELD_NUMBER: _ClassVar[int]
     user: _common_pb2.User
     conversation_count: int
     total_duration_ms: int
     mean: _common_pb2.MetricsMean
-    def __init__(self, user: _Optional[_Union[_common_pb2.User, _Mapping]] = ..., conversation_count: _Optional[int] = ..., total_duration_ms: _Optional[int] = ..., mean: _Optional[_Union[_common_pb2.MetricsMean, _Mapping]] = ...) -> None: ...
+    measured_count: int
+    def __init__(self, user: _Optional[_Union[_common_pb2.User, _Mapping]] = ..., conversation_count: _Optional[int] = ..., total_duration_ms: _Optional[int] = ..., mean: _Optional[_Union[_common_pb2.MetricsMean, _Mapping]] = ..., measured_count: _Optional[int] = ...) -> None: ...
 
 class TeamStats(_message.Message):
-    __slots__ = ("rep_count", "conversation_count", "total_duration_ms", "mean")
+    __slots__ = ("rep_count", "conversation_count", "total_duration_ms", "mean", "measured_count")
     REP_COUNT_FIELD_NUMBER: _ClassVar[int]
     CONVERSATION_COUNT_FIELD_NUMBER: _ClassVar[int]
     TOTAL_DURATION_MS_FIELD_NUMBER: _ClassVar[int]
     MEAN_FIELD_NUMBER: _ClassVar[int]
+    MEASURED_COUNT_FIELD_NUMBER: _ClassVar[int]
     rep_count: int
     conversation_count: int
     total_duration_ms: int
     mean: _common_pb2.MetricsMean
-    def __init__(self, rep_count: _Optional[int] = ..., conversation_count: _Optional[int] = ..., total_duration_ms: _Optional[int] = ..., mean: _Optional[_Union[_common_pb2.MetricsMean, _Mapping]] = ...) -> None: ...
+    measured_count: int
+    def __init__(self, rep_count: _Optional[int] = ..., conversation_count: _Optional[int] = ..., total_duration_ms: _Optional[int] = ..., mean: _Optional[_Union[_common_pb2.MetricsMean, _Mapping]] = ..., measured_count: _Optional[int] = ...) -> None: ...
 
 class GetRepStatsResponse(_message.Message):
     __slots__ = ("reps", "team")

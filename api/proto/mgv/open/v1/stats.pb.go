@@ -99,7 +99,10 @@ type RepStats struct {
 	// Sum of their duration_ms, in ms.
 	TotalDurationMs int64 `protobuf:"varint,3,opt,name=total_duration_ms,json=totalDurationMs,proto3" json:"total_duration_ms,omitempty"`
 	// Mean of each metric over those conversations that have a transcript.
-	Mean          *MetricsMean `protobuf:"bytes,4,opt,name=mean,proto3" json:"mean,omitempty"`
+	Mean *MetricsMean `protobuf:"bytes,4,opt,name=mean,proto3" json:"mean,omitempty"`
+	// Number of those conversations, the ones the means are over: 0 tells
+	// that mean has no figures (no transcript yet), not that they are 0.
+	MeasuredCount int64 `protobuf:"varint,5,opt,name=measured_count,json=measuredCount,proto3" json:"measured_count,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -162,6 +165,13 @@ func (x *RepStats) GetMean() *MetricsMean {
 	return nil
 }
 
+func (x *RepStats) GetMeasuredCount() int64 {
+	if x != nil {
+		return x.MeasuredCount
+	}
+	return 0
+}
+
 // Statistics of all the reps of a GetRepStats response together.
 type TeamStats struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -173,7 +183,9 @@ type TeamStats struct {
 	TotalDurationMs int64 `protobuf:"varint,3,opt,name=total_duration_ms,json=totalDurationMs,proto3" json:"total_duration_ms,omitempty"`
 	// Mean of each metric over all those conversations that have a
 	// transcript, each conversation weighing the same.
-	Mean          *MetricsMean `protobuf:"bytes,4,opt,name=mean,proto3" json:"mean,omitempty"`
+	Mean *MetricsMean `protobuf:"bytes,4,opt,name=mean,proto3" json:"mean,omitempty"`
+	// Number of those conversations, the ones the means are over.
+	MeasuredCount int64 `protobuf:"varint,5,opt,name=measured_count,json=measuredCount,proto3" json:"measured_count,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -234,6 +246,13 @@ func (x *TeamStats) GetMean() *MetricsMean {
 		return x.Mean
 	}
 	return nil
+}
+
+func (x *TeamStats) GetMeasuredCount() int64 {
+	if x != nil {
+		return x.MeasuredCount
+	}
+	return 0
 }
 
 // Response of StatsService.GetRepStats.
@@ -301,17 +320,19 @@ const file_mgv_open_v1_stats_proto_rawDesc = "" +
 	"\n" +
 	"start_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
 	"\bend_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12#\n" +
-	"\rdepartment_id\x18\x03 \x01(\x03R\fdepartmentId\"\xba\x01\n" +
+	"\rdepartment_id\x18\x03 \x01(\x03R\fdepartmentId\"\xe1\x01\n" +
 	"\bRepStats\x12%\n" +
 	"\x04user\x18\x01 \x01(\v2\x11.mgv.open.v1.UserR\x04user\x12-\n" +
 	"\x12conversation_count\x18\x02 \x01(\x03R\x11conversationCount\x12*\n" +
 	"\x11total_duration_ms\x18\x03 \x01(\x03R\x0ftotalDurationMs\x12,\n" +
-	"\x04mean\x18\x04 \x01(\v2\x18.mgv.open.v1.MetricsMeanR\x04mean\"\xb1\x01\n" +
+	"\x04mean\x18\x04 \x01(\v2\x18.mgv.open.v1.MetricsMeanR\x04mean\x12%\n" +
+	"\x0emeasured_count\x18\x05 \x01(\x03R\rmeasuredCount\"\xd8\x01\n" +
 	"\tTeamStats\x12\x1b\n" +
 	"\trep_count\x18\x01 \x01(\x03R\brepCount\x12-\n" +
 	"\x12conversation_count\x18\x02 \x01(\x03R\x11conversationCount\x12*\n" +
 	"\x11total_duration_ms\x18\x03 \x01(\x03R\x0ftotalDurationMs\x12,\n" +
-	"\x04mean\x18\x04 \x01(\v2\x18.mgv.open.v1.MetricsMeanR\x04mean\"l\n" +
+	"\x04mean\x18\x04 \x01(\v2\x18.mgv.open.v1.MetricsMeanR\x04mean\x12%\n" +
+	"\x0emeasured_count\x18\x05 \x01(\x03R\rmeasuredCount\"l\n" +
 	"\x13GetRepStatsResponse\x12)\n" +
 	"\x04reps\x18\x01 \x03(\v2\x15.mgv.open.v1.RepStatsR\x04reps\x12*\n" +
 	"\x04team\x18\x02 \x01(\v2\x16.mgv.open.v1.TeamStatsR\x04team2`\n" +
