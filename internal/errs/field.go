@@ -34,6 +34,18 @@ func (e *Error) Named(name string) *Error {
 	return c
 }
 
+// About is e about another input: field becomes its neutral id and its
+// name. One use case's refusal (search's of a query) then words another's
+// input (a transcript's q). An error about no field comes back as is.
+func (e *Error) About(field string) *Error {
+	if e.field == "" {
+		return e
+	}
+	c := *e
+	c.field = field
+	return c.Named(field)
+}
+
 // FieldNames maps neutral field ids to the names one transport uses for
 // them, e.g. {"id": "conversation_id"}.
 type FieldNames map[string]string

@@ -2,6 +2,7 @@ package conversation
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -415,5 +416,22 @@ func TestIngestRefusesAnErasedUser(t *testing.T) {
 	}
 	if _, err := in.CreateConversation(ctx, validCreate()); err != nil {
 		t.Fatalf("a user who is not erased: %v", err)
+	}
+}
+
+// A transcript's q refused by the search syntax says why, as search does,
+// about the field q.
+func TestQueryTermsSayWhyAboutQ(t *testing.T) {
+	for q, want := range map[string]string{
+		"a b c d e f g h i j k l m n o p q r s t u v w x y z aa bb cc dd ee ff gg": "q: must have at most 32 words and phrases (got 33)",
+		strings.Repeat("预", 300):  "q: must be at most",
+		"?! ...":                  "q: has no word to search for",
+		string([]byte{0xff, 'a'}): "q: must be valid UTF-8",
+	} {
+		_, err := queryTerms(q)
+		var e *errs.Error
+		if !errors.As(err, &e) || !strings.Contains(err.Error(), want) || e.Field() != "q" {
+			t.Errorf("q %.20q: %v, want %q", q, err, want)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package conversation
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -231,7 +232,13 @@ func queryTerms(q string) ([][]string, error) {
 	}
 	parsed, err := search.Parse(q)
 	if err != nil {
-		return nil, errs.InvalidArgument("q", "has no word to search for")
+		// Search's own words (too long, too many words, not UTF-8),
+		// about this operation's field.
+		var e *errs.Error
+		if errors.As(err, &e) {
+			return nil, e.About("q")
+		}
+		return nil, err
 	}
 	var terms [][]string
 	for _, t := range parsed {
