@@ -75,7 +75,8 @@ type Query struct {
 	// Conversations, when not nil, restricts the search to these ids (the
 	// tracker filter); empty non-nil matches nothing.
 	Conversations []int64
-	// Affiliation, when set, only lets sentences of that side match.
+	// Affiliation, when set, only lets sentences of that side match (see
+	// Affiliations).
 	Affiliation string
 	// Location is the tenant's time zone for the per-day facet.
 	Location *time.Location
@@ -192,4 +193,19 @@ type Generation interface {
 	Activate(ctx context.Context) (previous []string, err error)
 	// Abort deletes it.
 	Abort(ctx context.Context) error
+}
+
+// Affiliations are the stored affiliations of the sentences q.Affiliation
+// lets match: a speaker of unknown affiliation counts as external, as the
+// metrics and the trackers count them (PRODUCT §4). None when q has no
+// affiliation filter.
+func (q Query) Affiliations() []string {
+	switch q.Affiliation {
+	case "":
+		return nil
+	case "external":
+		return []string{"external", "unknown"}
+	default:
+		return []string{q.Affiliation}
+	}
 }

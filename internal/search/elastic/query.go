@@ -34,7 +34,7 @@ func Body(q search.Query) map[string]any {
 		nestedBool["should"] = repeats
 	}
 	if q.Affiliation != "" {
-		nestedBool["filter"] = []any{term("sentences.affiliation", q.Affiliation)}
+		nestedBool["filter"] = []any{map[string]any{"terms": map[string]any{"sentences.affiliation": q.Affiliations()}}}
 	}
 	// A sentence scores search.Norm of its text times the sum of its
 	// terms' search.TermWeight: under the boolean similarity each matching

@@ -801,8 +801,12 @@ func (e *Engine) query(q search.Query) (query.Query, bool) {
 	if q.Direction != "" {
 		qs = append(qs, keywordQ("direction", q.Direction))
 	}
-	if q.Affiliation != "" {
-		qs = append(qs, keywordQ("affiliation", q.Affiliation))
+	if sides := q.Affiliations(); len(sides) > 0 {
+		either := make([]query.Query, len(sides))
+		for i, side := range sides {
+			either[i] = keywordQ("affiliation", side)
+		}
+		qs = append(qs, bleve.NewDisjunctionQuery(either...))
 	}
 	if !q.From.IsZero() || !q.To.IsZero() {
 		var lo, hi *float64

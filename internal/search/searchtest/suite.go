@@ -383,6 +383,36 @@ func Run(t *testing.T, o Options) {
 			t.Errorf("the snippet of a %d-byte sentence: %d bytes %.80q…, want the whole sentence marked", len(long), len(got), got)
 		}
 	})
+	t.Run("UnknownSpeakersAreExternal", func(t *testing.T) {
+		// A speaker of unknown affiliation (a key the transcript brought
+		// that no participant had) counts as external, as the metrics and
+		// the trackers count them.
+		const own = tenant + 9
+		d := conv(9301, repA, day0, 60_000, "inbound", "I:the quote is ready", "can we see the quote")
+		d.Sentences[1].Affiliation, d.Sentences[1].SpeakerKey = "unknown", "guest"
+		d.TenantID = own
+		write(t, e, d)
+		if o.Refresh != nil {
+			o.Refresh(t, e)
+		}
+		for side, want := range map[string][]int{"external": {1}, "internal": {0}, "": {0, 1}} {
+			qq := q("see")
+			qq.TenantID, qq.Affiliation = own, side
+			res, err := e.Search(ctx, qq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if side == "internal" {
+				if len(res.Hits) != 0 {
+					t.Errorf("internal: %+v, want nothing", res.Hits)
+				}
+				continue
+			}
+			if len(res.Hits) != 1 || len(res.Hits[0].Snippets) != 1 || res.Hits[0].Snippets[0].Seq != want[len(want)-1] {
+				t.Errorf("speaker_affiliation %q: %+v, want the unknown speaker's sentence", side, res.Hits)
+			}
+		}
+	})
 	t.Run("RankingAndFacets", func(t *testing.T) {
 		res, err := e.Search(ctx, q("预算"))
 		if err != nil {

@@ -35,7 +35,9 @@ type SearchTranscriptsRequest struct {
 	// Which conversations to search; unset searches all in scope.
 	Filter *ConversationFilter `protobuf:"bytes,2,opt,name=filter,proto3" json:"filter,omitempty"`
 	// Only sentences spoken by this side match; AFFILIATION_UNSPECIFIED: any
-	// side.
+	// side. AFFILIATION_EXTERNAL also matches speakers of unknown
+	// affiliation, who count as external (as in the metrics and trackers);
+	// AFFILIATION_UNKNOWN matches those alone.
 	SpeakerAffiliation Affiliation `protobuf:"varint,3,opt,name=speaker_affiliation,json=speakerAffiliation,proto3,enum=mgv.open.v1.Affiliation" json:"speaker_affiliation,omitempty"`
 	// Conversations per page, 1..100; 0 means 20.
 	PageSize int32 `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
