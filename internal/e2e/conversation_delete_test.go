@@ -122,7 +122,7 @@ func testConversationDelete(t *testing.T, s *Service) {
 	// is first and goes with the conversation, or it finds none.
 	deleted := []int64{ids["a"], ids["b"]}
 	for i := range 8 {
-		id := p.create(fmt.Sprintf("race-%d-%s", i, word), f.Reps[1].ID, begin, 60_000, nil)
+		id := p.create(fmt.Sprintf("race-%d-%s", i, word), f.Reps[1].ID, begin, transcriptMS(300), nil)
 		var wg sync.WaitGroup
 		var putErr error
 		wg.Add(1)

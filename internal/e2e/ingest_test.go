@@ -91,6 +91,15 @@ func (p *partner) put(id int64, sentences []*openv1.Sentence, chunk int) (*openv
 
 // transcript makes n sentences alternating between the rep and the
 // customer, with questions and back-channels; tag marks whose they are.
+// transcriptMS is how long a call transcript(n, …) fits in: the end of
+// its last sentence.
+func transcriptMS(n int) int64 {
+	if n == 0 {
+		return 0
+	}
+	return transcript(n, "")[n-1].EndMs
+}
+
 func transcript(n int, tag string) []*openv1.Sentence {
 	lines := []struct{ speaker, text string }{
 		{"rep", "您好，请问今年在销售培训上的预算大概是多少？"},
@@ -328,7 +337,7 @@ func TestIngestConcurrentTranscriptsSerializeOnMariaDB(t *testing.T) {
 	f := NewFixture(t, s)
 	s.Start()
 	p := newPartner(t, s.GRPC(), f.AppToken(t))
-	id := p.create("busy-call", f.Reps[0].ID, time.Now().Add(-time.Hour), 3_600_000, nil)
+	id := p.create("busy-call", f.Reps[0].ID, time.Now().Add(-2*time.Hour), transcriptMS(3000), nil)
 	// Other conversations take transcripts at the same time, so writers of
 	// neighbouring rows meet too.
 	neighbours := []int64{

@@ -35,7 +35,7 @@ func steadyIngest(t *testing.T, p *partner, owner int64, tag string, stop <-chan
 				OriginConversationId: fmt.Sprintf("%s-%d", tag, i),
 				Owner:                &openv1.CreateConversationRequest_OwnerUserId{OwnerUserId: owner},
 				Channel:              openv1.Channel_CHANNEL_CALL, Direction: openv1.Direction_DIRECTION_OUTBOUND,
-				BeginTime: timestamppb.New(time.Now().Add(-time.Hour)), DurationMs: 60_000,
+				BeginTime: timestamppb.New(time.Now().Add(-time.Hour)), DurationMs: transcriptMS(100),
 				Participants: []*openv1.ParticipantInput{{SpeakerKey: "rep", User: &openv1.ParticipantInput_UserId{UserId: owner}}, {SpeakerKey: "cust", Name: "客户"}},
 			})
 			if err != nil {

@@ -192,7 +192,7 @@ func TestTranscriptReadMemoryOnMariaDB(t *testing.T) {
 	}{{name: "3-hour call", sentences: call}, {name: "largest transcript", sentences: largest}}
 	for i := range cases {
 		c := &cases[i]
-		c.id = p.create("read-"+c.name, f.Reps[0].ID, time.Now().Add(-4*time.Hour), 3*3_600_000, nil)
+		c.id = p.create("read-"+c.name, f.Reps[0].ID, time.Now().Add(-4*time.Hour), c.sentences[len(c.sentences)-1].EndMs, nil)
 		if _, err := p.put(c.id, c.sentences, 1000); err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}

@@ -47,7 +47,7 @@ func TestOneTenantHoldsItsShareOfTheTranscriptBuffer(t *testing.T) {
 		}
 	}
 	time.Sleep(time.Second) // the server reads what was sent
-	c2 := p2.create("victim", other.Reps[0].ID, begin, 60_000, nil)
+	c2 := p2.create("victim", other.Reps[0].ID, begin, transcriptMS(60), nil)
 	if _, err := p2.put(c2, transcript(60, "victim"), 20); err != nil {
 		t.Fatalf("another tenant's 60-sentence transcript while one tenant's streams stall on a %d-byte buffer: %v", buffer, err)
 	}

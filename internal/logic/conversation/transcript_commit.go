@@ -2,9 +2,11 @@ package conversation
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -258,12 +260,14 @@ func (in *Ingest) writeTranscripts(ctx context.Context, group []*pendingCommit) 
 				out[i].err = ErrNotFound
 				continue
 			}
+			if err := outsideTheCall(p.u, lock.Conversation.DurationMS); err != nil {
+				return refused(group, err)
+			}
 			w, newSpeakers, m := stageTranscript(p.u, lock)
 			if n := len(lock.Speakers) + len(newSpeakers); n > maxParticipants {
-				out[i].err = errs.InvalidArgument("sentence.speaker_key",
+				return refused(group, errs.InvalidArgument("sentence.speaker_key",
 					"a conversation has at most %d participants: its %d and the %d new speaker keys of this transcript make %d",
-					maxParticipants, len(lock.Speakers), len(newSpeakers), n)
-				continue
+					maxParticipants, len(lock.Speakers), len(newSpeakers), n))
 			}
 			added = append(added, newSpeakers...)
 			rows = append(rows, TranscriptRows{Conversation: w.Conversation, Sentences: w.Sentences})
@@ -320,6 +324,36 @@ func (in *Ingest) writeTranscripts(ctx context.Context, group []*pendingCommit) 
 		in.groupSize.Observe(float64(written))
 	}
 	return true
+}
+
+// errRefusedInGroup fails the transaction of a group in which a transcript
+// was refused once its conversation was locked, so that each is written
+// alone: locking a conversation has already moved its transcript version
+// and sentence count, which must not be committed for a transcript that
+// is not.
+var errRefusedInGroup = errors.New("a transcript of the group was refused; writing each alone")
+
+// refused is the error that rolls back a transaction in which a
+// transcript was refused: its refusal when it is alone.
+func refused(group []*pendingCommit, err error) error {
+	if len(group) == 1 {
+		return err
+	}
+	return errRefusedInGroup
+}
+
+// outsideTheCall refuses a transcript with speech past the end of its
+// call (duration_ms), which the metrics would count as speech the call
+// never had (a customer story longer than the call, no silence); comments
+// are held to the same bounds.
+func outsideTheCall(u *TranscriptUpload, durationMS int64) error {
+	for _, s := range u.sentences {
+		if s.EndMS > durationMS {
+			return errs.InvalidArgument("sentence.end_ms", "seq %d: must be within the call, at most its duration_ms %d (got %d)", s.Seq, durationMS, s.EndMS).
+				With("seq", strconv.Itoa(s.Seq))
+		}
+	}
+	return nil
 }
 
 // stageTranscript is what u writes to its locked conversation: the write

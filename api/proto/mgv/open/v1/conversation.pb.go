@@ -439,7 +439,9 @@ type Sentence struct {
 	// Start of the sentence in ms from the beginning of the recording, >= 0.
 	StartMs int64 `protobuf:"varint,3,opt,name=start_ms,json=startMs,proto3" json:"start_ms,omitempty"`
 	// End of the sentence in ms from the beginning of the recording;
-	// start_ms <= end_ms.
+	// start_ms <= end_ms <= the conversation's duration_ms: speech past the
+	// end of the call is refused (INVALID_ARGUMENT naming sentence.end_ms,
+	// with the sentence's seq), and the transcript stored before stays.
 	EndMs int64 `protobuf:"varint,4,opt,name=end_ms,json=endMs,proto3" json:"end_ms,omitempty"`
 	// What was said; required, 1..4096 bytes of UTF-8 (4 KiB). It may run
 	// over lines and hold tabs (U+0009, U+000A, U+000D), but no other control
