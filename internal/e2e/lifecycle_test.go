@@ -614,3 +614,34 @@ func lastBytes(s string, n int) string {
 	}
 	return s
 }
+
+// TestAStopDuringAnUpgradeIsNoFailedUpgrade: SIGTERM while the new process
+// is still starting (held by a banner that is a FIFO nobody writes) ends
+// the upgrade with the stop; that is logged as an abandoned upgrade, not as
+// a failed one at error level (which alerts), and this process stops.
+func TestAStopDuringAnUpgradeIsNoFailedUpgrade(t *testing.T) {
+	// Console logs, so that a new process reads the banner.
+	s := NewService(t, map[string]string{"MGV_LOG_FORMAT": "console"})
+	copyFile(t, filepath.Join(root, "config", "banner.txt"), filepath.Join(s.Dir, "banner.txt"))
+	s.Env["MGV_APP_BANNER"] = filepath.Join(s.Dir, "banner.txt")
+	s.Start()
+	pid := s.PID()
+	banner := s.Env["MGV_APP_BANNER"]
+	if err := os.Remove(banner); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(banner, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.Signal(syscall.SIGUSR2)
+	waitLog(t, s, "upgrade requested: starting a new process", 5*time.Second)
+	time.Sleep(300 * time.Millisecond)
+	s.Signal(syscall.SIGTERM)
+	if !WaitGone(pid, 20*time.Second) {
+		t.Fatalf("process %d still runs after SIGTERM", pid)
+	}
+	waitLog(t, s, "upgrade abandoned: this process is stopping", 5*time.Second)
+	if strings.Contains(s.Stderr.String(), "upgrade failed") {
+		t.Fatalf("a stop during an upgrade was logged as a failed upgrade:\n%s", s.Stderr.String())
+	}
+}

@@ -84,10 +84,10 @@ func New(opts Options, log zerolog.Logger) (*Process, error) {
 	p := &Process{upg: upg, log: log, pidFile: pidFile, signals: make(chan os.Signal, 4),
 		upgrades: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mgv_upgrades_total",
-			Help: "Upgrades this process started, by result: ok (the new process took over) or failed (it did not; this one keeps serving).",
+			Help: "Upgrades this process started, by result: ok (the new process took over), failed (it did not; this one keeps serving) or abandoned (this one was stopped meanwhile).",
 		}, []string{"result"}),
 	}
-	for _, r := range []string{"ok", "failed"} {
+	for _, r := range []string{"ok", "failed", "abandoned"} {
 		p.upgrades.WithLabelValues(r)
 	}
 	// Signals are caught from here on, and wait in the channel until Run
@@ -272,6 +272,13 @@ func (p *Process) upgrade(sig os.Signal) {
 	for i := 0; err != nil && err.Error() == "parent hasn't exited" && i < 100; i++ {
 		time.Sleep(10 * time.Millisecond)
 		err = p.upg.Upgrade()
+	}
+	if err != nil && p.stopping.Load() {
+		// A stop during the upgrade ended it (tableflip's "terminating"):
+		// no failure of the new binary, and this process is not serving on.
+		p.log.Info().Err(err).Msg("upgrade abandoned: this process is stopping")
+		p.upgrades.WithLabelValues("abandoned").Inc()
+		return
 	}
 	if err != nil {
 		p.upgrades.WithLabelValues("failed").Inc()
