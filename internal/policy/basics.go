@@ -104,10 +104,13 @@ type Observer interface {
 func AccessLog(log zerolog.Logger, observers ...Observer) Middleware {
 	return func(next Handler) Handler {
 		return func(ctx context.Context, req any) (any, error) {
-			start := time.Now()
+			info := InfoFrom(ctx)
+			start := info.Start
+			if start.IsZero() {
+				start = time.Now()
+			}
 			resp, err := next(ctx, req)
 			err = ClientGone(ctx, err)
-			info := InfoFrom(ctx)
 			out := OutcomeOf(info, err, time.Since(start))
 			for _, o := range observers {
 				o.Observe(info, out)
@@ -154,14 +157,15 @@ func AccessLog(log zerolog.Logger, observers ...Observer) Middleware {
 func Timeout(def time.Duration, perOperation map[string]time.Duration) Middleware {
 	return func(next Handler) Handler {
 		return func(ctx context.Context, req any) (any, error) {
+			info := InfoFrom(ctx)
 			d := def
-			if v, ok := perOperation[InfoFrom(ctx).Operation]; ok {
+			if v, ok := perOperation[info.Operation]; ok {
 				d = v
 			}
 			if d <= 0 {
 				return next(ctx, req)
 			}
-			dl := newDeadline(ctx, d)
+			dl := newDeadline(ctx, info.Start, d)
 			defer dl.release()
 			return next(dl, req)
 		}

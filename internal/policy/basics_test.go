@@ -3,6 +3,7 @@ package policy
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -150,6 +151,33 @@ func TestTimeoutPerOperation(t *testing.T) {
 	_, _ = h(WithInfo(context.Background(), info), nil)
 	if deadline <= 0 || deadline > 50*time.Millisecond {
 		t.Fatalf("deadline in %s, want ≤ 50ms", deadline)
+	}
+}
+
+// TestTheCallsClockStartsWhereTheTransportTookIt: with Info.Start set, the
+// deadline and the logged latency count from it, not from when each
+// policy ran.
+func TestTheCallsClockStartsWhereTheTransportTookIt(t *testing.T) {
+	info, _ := testInfo(nil)
+	info.Start = time.Now().Add(-time.Second)
+	var logs bytes.Buffer
+	var left time.Duration
+	h := AccessLog(zerolog.New(&logs))(Timeout(2*time.Second, nil)(func(ctx context.Context, _ any) (any, error) {
+		d, _ := ctx.Deadline()
+		left = time.Until(d)
+		return nil, nil
+	}))
+	if _, err := h(WithInfo(context.Background(), info), nil); err != nil {
+		t.Fatal(err)
+	}
+	if left <= 0 || left > time.Second+50*time.Millisecond {
+		t.Fatalf("deadline in %s, want about 1s: 2s from a start 1s ago", left)
+	}
+	var line struct {
+		Latency float64 `json:"latency_ms"`
+	}
+	if err := json.Unmarshal(logs.Bytes(), &line); err != nil || line.Latency < 1000 {
+		t.Fatalf("logged latency %vms (%v), want at least 1000ms from the start", line.Latency, err)
 	}
 }
 

@@ -37,10 +37,13 @@ type withDeadline struct {
 	cancel   context.CancelFunc
 }
 
-// newDeadline returns parent bounded by d; its release is what
-// context.WithTimeout's cancel is.
-func newDeadline(parent context.Context, d time.Duration) *withDeadline {
-	c := &withDeadline{parent: parent, deadline: time.Now().Add(d)}
+// newDeadline returns parent bounded by d from start (zero: now); its
+// release is what context.WithTimeout's cancel is.
+func newDeadline(parent context.Context, start time.Time, d time.Duration) *withDeadline {
+	if start.IsZero() {
+		start = time.Now()
+	}
+	c := &withDeadline{parent: parent, deadline: start.Add(d)}
 	if pd, ok := parent.Deadline(); ok && pd.Before(c.deadline) {
 		// As context.WithDeadline: the parent's earlier deadline is the
 		// one that counts.

@@ -12,7 +12,7 @@ type ctxKey string
 
 // deadlineCtx is newDeadline in context.WithTimeout's shape.
 func deadlineCtx(parent context.Context, d time.Duration) (context.Context, func()) {
-	c := newDeadline(parent, d)
+	c := newDeadline(parent, time.Time{}, d)
 	return c, c.release
 }
 
@@ -36,7 +36,7 @@ func TestDeadlineIsTheEarlierOfOwnAndParents(t *testing.T) {
 
 func TestDeadlineUnarmedUntilNeeded(t *testing.T) {
 	parent := context.WithValue(context.Background(), ctxKey("k"), "v")
-	c := newDeadline(parent, time.Hour)
+	c := newDeadline(parent, time.Time{}, time.Hour)
 	ctx, release := context.Context(c), c.release
 	if ctx.Value(ctxKey("k")) != "v" || ctx.Err() != nil {
 		t.Fatal("value or err wrong before arming")

@@ -18,6 +18,7 @@ import (
 	"context"
 	"net/http"
 	"sync"
+	"time"
 )
 
 // Handler is one call of an operation. req and resp are transport values the
@@ -55,6 +56,11 @@ type Info struct {
 	ClientIP  string
 	// ContentLength is the declared body size, -1 when unknown.
 	ContentLength int64
+	// Start is when the transport took the call: the call's deadline and
+	// the latency the access log records count from it. Zero: the
+	// policies read the clock themselves. (One reading per call, not one
+	// per policy: the clock is a measurable part of a trivial call.)
+	Start time.Time
 
 	// Carrier reaches the transport's headers; the adapters implement it on
 	// the same allocation as the Info.

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
@@ -172,6 +173,7 @@ func newCall(ctx context.Context, method string, ss grpc.ServerStream, ips *clie
 		Route:         method,
 		ContentLength: -1,
 		Carrier:       call,
+		Start:         time.Now(),
 	}
 	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
 		call.info.ClientIP = clientIP(ctx, p.Addr, ips)

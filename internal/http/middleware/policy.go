@@ -150,7 +150,8 @@ func Policy(chain policy.Middleware, ops Operations, b Bounds) echo.MiddlewareFu
 				c.Response().Header().Set(echo.HeaderConnection, "close")
 			}
 			op := ops.Lookup(req.Method, c.Path())
-			b.setDeadlines(c.Response(), op, hasBody)
+			now := time.Now()
+			b.setDeadlines(c.Response(), op, hasBody, now)
 			call := &echoCall{c: c, next: next}
 			call.info = policy.Info{
 				Operation:     op,
@@ -160,6 +161,7 @@ func Policy(chain policy.Middleware, ops Operations, b Bounds) echo.MiddlewareFu
 				ClientIP:      c.RealIP(),
 				ContentLength: req.ContentLength,
 				Carrier:       call,
+				Start:         now,
 			}
 			_, err := h(policy.WithInfo(req.Context(), &call.info), call)
 			return err
@@ -172,9 +174,8 @@ func Policy(chain policy.Middleware, ops Operations, b Bounds) echo.MiddlewareFu
 // request without a body has nothing left to read (its headers were
 // bounded by http.read_header_timeout), so it gets no read deadline: each
 // deadline set costs a timer update on the connection.
-func (b Bounds) setDeadlines(w http.ResponseWriter, op string, hasBody bool) {
+func (b Bounds) setDeadlines(w http.ResponseWriter, op string, hasBody bool, now time.Time) {
 	rc := http.NewResponseController(w)
-	now := time.Now()
 	read, write := b.Read, b.Write
 	if !hasBody {
 		read = 0
