@@ -35,7 +35,8 @@ func (p *partCounter) TranscriptPart(ctx context.Context, tenantID, id int64, pa
 }
 
 // longTranscript is n sentences of text bytes each (at least 16), every
-// seventh one mentioning the budget.
+// seventh one mentioning the budget, 20 ms apart, so that up to 3,000 of
+// them fit in the fixture's call of a minute.
 func longTranscript(n, text int) []conversation.SentenceInput {
 	out := make([]conversation.SentenceInput, n)
 	for i := range out {
@@ -43,7 +44,7 @@ func longTranscript(n, text int) []conversation.SentenceInput {
 		if i%7 == 0 {
 			words += "the BUDGET "
 		}
-		out[i] = conversation.SentenceInput{Seq: int64(i), SpeakerKey: fmt.Sprint(i % 2), StartMS: int64(i) * 1000, EndMS: int64(i)*1000 + 900,
+		out[i] = conversation.SentenceInput{Seq: int64(i), SpeakerKey: fmt.Sprint(i % 2), StartMS: int64(i) * 20, EndMS: int64(i)*20 + 18,
 			Text: words + strings.Repeat("x", max(0, text-len(words)))}
 	}
 	return out
