@@ -186,8 +186,9 @@ func Serve(ctx context.Context, cfg *config.Config, out io.Writer, log zerolog.L
 	if err != nil {
 		return fmt.Errorf("http.addr: %w", err)
 	}
-	grpcLn = capConnections(grpcLn, "grpc", cfg.GRPC.MaxConnectionsPerClient, cfg.GRPC.MaxConnections, ips, m)
-	httpLn = capConnections(httpLn, "http", cfg.HTTP.MaxConnectionsPerClient, cfg.HTTP.MaxConnections, ips, m)
+	grpcLn = capConnections(grpcLn, "grpc", bound.ConnCaps{PerClient: cfg.GRPC.MaxConnectionsPerClient, Total: cfg.GRPC.MaxConnections,
+		UserTimeout: cfg.GRPC.KeepaliveTimeout.Duration}, ips, m)
+	httpLn = capConnections(httpLn, "http", bound.ConnCaps{PerClient: cfg.HTTP.MaxConnectionsPerClient, Total: cfg.HTTP.MaxConnections}, ips, m)
 
 	httpDrained := make(chan struct{})
 	shutdowns := []namedShutdown{{"http", func(ctx context.Context) error {
@@ -310,8 +311,10 @@ func awaitDependencies(ctx context.Context, hl *health.Health, within time.Durat
 // capConnections caps the connections ln hands out per client and in
 // total (trusted proxies count to the total only), counting the refused
 // ones and exporting how many are open.
-func capConnections(ln net.Listener, name string, perClient, total int, ips *clientip.Resolver, m *metrics.Metrics) net.Listener {
-	capped := bound.Listen(ln, perClient, total, ips.Trusted, func(reason string) { m.ConnectionRefused(name, reason) })
+func capConnections(ln net.Listener, name string, caps bound.ConnCaps, ips *clientip.Resolver, m *metrics.Metrics) net.Listener {
+	caps.Exempt = ips.Trusted
+	caps.Refused = func(reason string) { m.ConnectionRefused(name, reason) }
+	capped := bound.Listen(ln, caps)
 	m.GaugeFunc("mgv_"+name+"_connections_open", "Connections open on the "+name+" listener (its caps: "+name+".max_connections, "+name+".max_connections_per_client).",
 		func() float64 { return float64(capped.Open()) })
 	return capped

@@ -20,11 +20,11 @@ func capped(t *testing.T, perClient, total int, exempt func(netip.Addr) bool) (*
 	}
 	var mu sync.Mutex
 	var reasons []string
-	ln := Listen(inner, perClient, total, exempt, func(r string) {
+	ln := Listen(inner, ConnCaps{PerClient: perClient, Total: total, Exempt: exempt, UserTimeout: 20 * time.Second, Refused: func(r string) {
 		mu.Lock()
 		defer mu.Unlock()
 		reasons = append(reasons, r)
-	})
+	}})
 	t.Cleanup(func() { _ = ln.Close() })
 	go func() {
 		for {
