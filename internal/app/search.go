@@ -60,6 +60,20 @@ func newSearchDomain(cfg *config.Config, log zerolog.Logger, d *deps, reg promet
 		_ = engine.Close()
 		return nil, err
 	}
+	if room, ok := engine.(interface{ FreeBytes() (uint64, bool) }); ok {
+		// Index writes wait below embedded.MinFreeBytes; the alert rules
+		// warn before.
+		if err := reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "mgv_search_index_free_bytes",
+			Help: "Free space on the file system of the embedded search index; its writes wait while it is under 256 MiB.",
+		}, func() float64 {
+			free, _ := room.FreeBytes()
+			return float64(free)
+		})); err != nil {
+			_ = engine.Close()
+			return nil, err
+		}
+	}
 	return sd, nil
 }
 
@@ -72,14 +86,12 @@ func (sd *searchDomain) register(r controller.Router, g grpc.ServiceRegistrar) {
 	}
 }
 
-// health adds the index lag to /readyz, and for the embedded index the
-// free space its writes need.
-func (sd *searchDomain) health(hl *health.Health) {
-	hl.Add("search_index", sd.indexer.Check)
-	if room, ok := sd.engine.(interface{ RoomToWrite() error }); ok {
-		hl.Add("search_index_space", func(context.Context) error { return room.RoomToWrite() })
-	}
-}
+// health adds the index lag to /readyz. The embedded index's free space is
+// no part of it (mgv_search_index_free_bytes): below what its writes keep
+// in hand they wait, while ingest and search go on, and an instance that
+// said it was not ready would be taken out of rotation and refuse the
+// upgrade that may bring the fix.
+func (sd *searchDomain) health(hl *health.Health) { hl.Add("search_index", sd.indexer.Check) }
 
 // indexerDrain bounds the wait for the batch in progress at stop; its jobs
 // are handed back when it is cut short.

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -68,8 +69,10 @@ type Engine struct {
 	once   sync.Once
 	// handoverWait is HandoverWait but in tests.
 	handoverWait time.Duration
-	// minFree is MinFreeBytes but in tests.
+	// minFree is MinFreeBytes but in tests; free is FreeBytes but in
+	// tests.
 	minFree uint64
+	free    func() (uint64, bool)
 
 	// purger rewrites the index without its deleted documents (purge).
 	purger *coalesce.Job
@@ -89,6 +92,7 @@ func Open(dir string) (*Engine, error) {
 
 func open(dir string, purgeDelay, purgeEvery time.Duration, purged func(error)) (*Engine, error) {
 	e := &Engine{dir: dir, opened: make(chan struct{}), closed: make(chan struct{}), handoverWait: HandoverWait, minFree: MinFreeBytes}
+	e.free = e.FreeBytes
 	e.purger = coalesce.New(coalesce.Options{
 		Delay: purgeDelay,
 		Gap:   func(took time.Duration) time.Duration { return max(purgeEvery, purgeShare*took) },
@@ -317,9 +321,39 @@ func (e *Engine) Ping(context.Context) error {
 	})
 }
 
+// FreeBytes is the space free to this process on the file system of the
+// index; false when it cannot be read.
+func (e *Engine) FreeBytes() (uint64, bool) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(e.dir, &st); err != nil {
+		return 0, false
+	}
+	return uint64(st.Bavail) * uint64(st.Bsize), true
+}
+
+// dirSize is the bytes of the files under dir.
+func dirSize(dir string) (int64, error) {
+	var n int64
+	err := filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			fi, err := d.Info()
+			if err != nil {
+				return err
+			}
+			n += fi.Size()
+		}
+		return nil
+	})
+	return n, err
+}
+
 // MinFreeBytes is the free space the index's file system must have for a
-// write or a purge to start: a batch, the segments a merge writes beside
-// those it replaces, and the snapshot's metadata.
+// write to start (a purge needs the index's size on top): a batch, the
+// segments the merger writes beside those it replaces, the snapshot's
+// metadata.
 const MinFreeBytes = 256 << 20
 
 // RoomToWrite refuses, as UNAVAILABLE (the indexer tries the job again
@@ -329,13 +363,18 @@ const MinFreeBytes = 256 << 20
 // half-introduced, and the next read panics in a goroutine of its own,
 // ending the process. A file system whose space cannot be read is let be.
 func (e *Engine) RoomToWrite() error {
-	var st unix.Statfs_t
-	if err := unix.Statfs(e.dir, &st); err != nil {
+	return e.roomFor(e.minFree)
+}
+
+// roomFor refuses, as RoomToWrite does, when less than need bytes are free.
+func (e *Engine) roomFor(need uint64) error {
+	free, ok := e.free()
+	if !ok {
 		return nil
 	}
-	if free := uint64(st.Bavail) * uint64(st.Bsize); free < e.minFree {
+	if free < need {
 		return errs.New(http.StatusServiceUnavailable, errs.ReasonDependencyUnavailable,
-			"search index: %d MiB free on %s, less than the %d MiB it keeps for writing; writes wait for space", free>>20, e.dir, e.minFree>>20).
+			"search index: %d MiB free on %s, less than the %d MiB it needs; writes wait for space", free>>20, e.dir, need>>20).
 			With("dependency", "search index")
 	}
 	return nil
@@ -455,7 +494,17 @@ func (e *Engine) purge(ctx context.Context) error {
 	if e.idx == nil { // another process holds it still: tried again
 		return errs.Unavailable("search index")
 	}
-	if err := e.RoomToWrite(); err != nil {
+	// A full merge writes a copy of the live index beside the segments it
+	// replaces: it needs the index's size free on top of what writes keep.
+	size, err := dirSize(e.dir)
+	if err != nil {
+		return err
+	}
+	need := e.minFree + uint64(size)
+	if need < e.minFree {
+		need = math.MaxUint64
+	}
+	if err := e.roomFor(need); err != nil {
 		return err
 	}
 	adv, err := e.idx.Advanced()

@@ -258,3 +258,30 @@ func TestWritesWaitForFreeSpace(t *testing.T) {
 		t.Fatalf("write with room again: %v", err)
 	}
 }
+
+// TestAPurgeNeedsTheIndexsSizeFree: a purge rewrites the whole index beside
+// itself, so it waits for the index's size free on top of what writes keep,
+// while writes go on.
+func TestAPurgeNeedsTheIndexsSizeFree(t *testing.T) {
+	e, err := Open(filepath.Join(t.TempDir(), "search"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeEngine(t, e)
+	op := []search.Op{{TenantID: 1, ConversationID: 1, Doc: &search.Doc{TenantID: 1, ConversationID: 1, OwnerUserID: 2, Version: 1,
+		Sentences: []search.Sentence{{Seq: 0, Text: "预算有限"}}}}}
+	if _, err := e.Write(t.Context(), op); err != nil {
+		t.Fatal(err)
+	}
+	e.free = func() (uint64, bool) { return MinFreeBytes + 1, true } // room for writes, not for a copy of the index
+	if _, err := e.Write(t.Context(), op); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	if err := e.purge(t.Context()); errs.ReasonOf(err) != errs.ReasonDependencyUnavailable {
+		t.Fatalf("purge without room for a copy of the index: %v", err)
+	}
+	e.free = func() (uint64, bool) { return 1 << 40, true }
+	if err := e.purge(t.Context()); err != nil {
+		t.Fatalf("purge with room: %v", err)
+	}
+}
