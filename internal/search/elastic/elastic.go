@@ -180,8 +180,8 @@ func (e *Engine) Write(ctx context.Context, ops []search.Op) ([]error, error) {
 }
 
 // deleteFromRebuilds removes the conversations that ops delete from every
-// version of the alias that it does not name: an index a rebuild is
-// loading. The rebuild removes what was deleted before it finished writing;
+// version of the alias created after the one it names: an index a rebuild
+// is loading. The rebuild removes what was deleted before it finished writing;
 // a deletion after that would otherwise reach the live index only, and the
 // rebuild's own removal after its swap is all that would take it out of
 // the new one: a rebuild killed at the swap would make the deleted (or
@@ -208,8 +208,16 @@ func (e *Engine) deleteFromRebuilds(ctx context.Context, ops []search.Op) error 
 	if err != nil {
 		return err
 	}
-	for name := range versions {
-		if slices.Contains(live, name) {
+	// Only versions created after the live one: one that a rebuild stopped
+	// by a kill left behind is dropped by the next rebuild, and one that
+	// cannot take writes any more (closed, blocked) must not hold up every
+	// deletion meanwhile.
+	var newestLive int64
+	for _, name := range live {
+		newestLive = max(newestLive, versions[name])
+	}
+	for name, created := range versions {
+		if slices.Contains(live, name) || created <= newestLive {
 			continue
 		}
 		failed, err := bulk(ctx, e.c, name, deletes, "")

@@ -216,6 +216,52 @@ func TestDeletionsReachTheVersionBeingRebuilt(t *testing.T) {
 	})
 }
 
+// TestAVersionOlderThanTheLiveOneHoldsUpNoDeletion: a version a rebuild
+// left behind before the live one was made (closed here, so it takes no
+// writes) is not written to, and deletions go on.
+func TestAVersionOlderThanTheLiveOneHoldsUpNoDeletion(t *testing.T) {
+	eachCluster(t, func(t *testing.T, c *olivere.Client) {
+		e := testEngine(t, c)
+		ctx := t.Context()
+		doc := search.Op{TenantID: 1, ConversationID: 1, Doc: &search.Doc{TenantID: 1, ConversationID: 1, OwnerUserID: 1, Version: 1,
+			Sentences: []search.Sentence{{Seq: 0, Text: "words"}}}}
+		if _, err := e.Write(ctx, []search.Op{doc}); err != nil {
+			t.Fatal(err)
+		}
+		left, err := e.NewGeneration(ctx) // a rebuild that died
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.CloseIndex(left.Name()).Do(ctx); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(1100 * time.Millisecond) // version names are by the second
+		live, err := e.NewGeneration(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := live.Write(ctx, []search.Op{doc}); err != nil {
+			t.Fatal(err)
+		}
+		// Moved to the new version without dropping the old one, as a
+		// rebuild that failed to drop it leaves things.
+		old, err := e.aliasIndices(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		actions := []olivere.AliasAction{olivere.NewAliasAddAction(e.o.Alias).Index(live.Name())}
+		for _, name := range old {
+			actions = append(actions, olivere.NewAliasRemoveAction(e.o.Alias).Index(name))
+		}
+		if _, err := c.Alias().Action(actions...).Do(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if failed, err := e.Write(ctx, []search.Op{{TenantID: 1, ConversationID: 1}}); err != nil || errors.Join(failed...) != nil {
+			t.Fatalf("a deletion with a closed older version about: %v %v", err, failed)
+		}
+	})
+}
+
 // TestOlderIndexBehindTheAlias: after an upgrade the alias still names the
 // index of mapping version 1 until `mgvcore reindex` runs. Its mapping is
 // strict and has no sentences.norm: the engine adds the field, so writes

@@ -90,7 +90,8 @@ func (g *Generation) Activate(ctx context.Context) ([]string, error) {
 // dropAbandoned deletes the versions of the alias that it does not name
 // and that were created before this one: what a rebuild stopped by a kill
 // or a crash left behind. Such a copy holds every conversation as it was,
-// and deletions and erasures, which go through the alias, never reach it.
+// and deletions and erasures, which reach the alias and the versions
+// newer than it, reach it no more once a newer rebuild has gone live.
 // A rebuild started after this one is left to finish.
 func (g *Generation) dropAbandoned(ctx context.Context) ([]string, error) {
 	created, err := g.e.versions(ctx)
