@@ -128,20 +128,23 @@ func (r *Registrar) ensure(ctx context.Context, registered bool) error {
 // app.instance_id or consul.service_name left its own, which stays passing
 // (its checks reach this process) and would count as one more instance of
 // the fleet, so every instance would admit less than its share. Only
-// registrations that name the same HTTP address, port and gRPC port, which
-// no other live process can serve, are removed.
+// registrations of this host (Meta host) that name the same HTTP address,
+// port and gRPC port, which no other live process can serve, are removed.
 func (r *Registrar) dropSupplanted(ctx context.Context) error {
 	services, err := r.agent.ServicesWithFilterOpts("", (&api.QueryOptions{}).WithContext(ctx))
 	if err != nil {
 		return err
 	}
 	for id, svc := range services {
-		if id == r.reg.ID || svc.Address != r.reg.Address || svc.Port != r.reg.Port ||
+		if id == r.reg.ID || svc.Address != r.reg.Address || svc.Port != r.reg.Port || svc.Meta["host"] != r.reg.Meta["host"] ||
 			svc.Meta["grpc_port"] == "" || svc.Meta["grpc_port"] != r.reg.Meta["grpc_port"] {
 			continue
 		}
 		if err := r.agent.ServiceDeregisterOpts(id, (&api.QueryOptions{}).WithContext(ctx)); err != nil && !notFound(err) {
-			return fmt.Errorf("consul: deregistering %s, an earlier registration of this address: %w", id, err)
+			// This process is registered all the same (an ACL token that
+			// does not cover the old name, say): said, not retried.
+			r.log.Warn().Err(err).Str("earlier", id).Msg("consul: could not remove an earlier registration of this address; remove it by hand")
+			continue
 		}
 		r.log.Info().Str("removed", id).Str("removed_service", svc.Service).
 			Msg("consul: removed an earlier registration of this address (its id or name changed)")

@@ -152,6 +152,13 @@ func TestAnUpgradeThatChangesTheIDRemovesTheParentsRegistration(t *testing.T) {
 	if err := parent.Stop(context.Background(), false); err != nil {
 		t.Fatal(err)
 	}
+	// Another host's process on the same ports behind the same agent (a
+	// container): not this process's to remove.
+	f.mu.Lock()
+	theirs := *registration(o)
+	theirs.ID, theirs.Meta = "mgvcore-container-2", map[string]string{"grpc_port": theirs.Meta["grpc_port"], "host": "container-2"}
+	f.services[theirs.ID], f.regs[theirs.ID] = true, theirs
+	f.mu.Unlock()
 
 	renamed := o
 	renamed.ID = "mgvcore-test-renamed"
@@ -160,8 +167,8 @@ func TestAnUpgradeThatChangesTheIDRemovesTheParentsRegistration(t *testing.T) {
 		t.Fatal(err)
 	}
 	polltest.Until(t, 10*time.Second, 10*time.Millisecond, "the parent's registration removed", func() bool { return !f.has(o.ID) })
-	if !f.has(renamed.ID) || !f.has(other.ID) {
-		t.Fatalf("registrations after the upgrade: child %v, other port %v", f.has(renamed.ID), f.has(other.ID))
+	if !f.has(renamed.ID) || !f.has(other.ID) || !f.has("mgvcore-container-2") {
+		t.Fatalf("registrations after the upgrade: child %v, other port %v, other host %v", f.has(renamed.ID), f.has(other.ID), f.has("mgvcore-container-2"))
 	}
 	_ = child.Stop(context.Background(), true)
 	_ = neighbour.Stop(context.Background(), true)

@@ -57,7 +57,11 @@ func registration(o Options) *api.AgentServiceRegistration {
 	}
 	httpPort, grpcPort := port(o.HTTP), port(o.GRPC)
 
-	meta := map[string]string{"http_port": strconv.Itoa(httpPort), "grpc_port": strconv.Itoa(grpcPort)}
+	host, _ := os.Hostname()
+	// host tells the registrations of this host (a process and its
+	// upgraded child) from those of another with the same ports behind
+	// the same agent (containers).
+	meta := map[string]string{"http_port": strconv.Itoa(httpPort), "grpc_port": strconv.Itoa(grpcPort), "host": host}
 	for k, v := range o.Meta {
 		meta[k] = v
 	}
