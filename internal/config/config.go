@@ -488,22 +488,34 @@ func nonFinite(v reflect.Value, path []string, bad func(key, format string, args
 	}
 }
 
-// samePort refuses two listening addresses (key, value pairs) on one port:
-// the second listener would fail to start with an error naming itself, not
-// the setting that took its port. Port 0 (any free port) never conflicts.
+// samePort refuses two listening addresses (key, value pairs) on one port
+// of one host (a host left out, or 0.0.0.0 / ::, is every host): the second
+// listener would fail to start with an error naming itself, not the setting
+// that took its port. Port 0 (any free port) never conflicts.
 func samePort(keyValues []string, bad func(key, format string, args ...any)) {
-	seen := map[string]string{}
+	type listen struct {
+		key, host string
+		port      uint64
+	}
+	var seen []listen
 	for i := 0; i+1 < len(keyValues); i += 2 {
 		key, v := keyValues[i], keyValues[i+1]
-		_, port, err := net.SplitHostPort(v)
-		if err != nil || port == "" || strings.TrimLeft(port, "0") == "" {
+		host, p, err := net.SplitHostPort(v)
+		if err != nil {
 			continue
 		}
-		if other, ok := seen[port]; ok {
-			bad(key, "must not use the port of %s (%s)", other, port)
+		port, err := strconv.ParseUint(p, 10, 16)
+		if err != nil || port == 0 {
 			continue
 		}
-		seen[port] = key
+		every := host == "" || host == "0.0.0.0" || host == "::"
+		for _, o := range seen {
+			if o.port == port && (every || o.host == "" || o.host == "0.0.0.0" || o.host == "::" || o.host == host) {
+				bad(key, "must not use the port of %s (%d)", o.key, port)
+				break
+			}
+		}
+		seen = append(seen, listen{key, host, port})
 	}
 }
 

@@ -65,6 +65,7 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 		{"inf in the file", "[tracing]\nsampler_param = inf\n", nil, "tracing.sampler_param: must be a finite number (got +Inf)"},
 		{"port out of range", "[http]\naddr = \"127.0.0.1:99999\"\n", nil, `http.addr: must have a port number 0..65535 (got "99999")`},
 		{"two listeners on one port", "[http]\naddr = \":2022\"\n", nil, "grpc.addr: must not use the port of http.addr (2022)"},
+		{"one port spelled two ways", "[http]\naddr = \"127.0.0.1:02022\"\n[grpc]\naddr = \":2022\"\n", nil, "grpc.addr: must not use the port of http.addr (2022)"},
 		{"password in a bad search url", "", map[string]string{"MGV_SEARCH_ENGINE": "elasticsearch", "MGV_SEARCH_URLS": "htps://elastic:Sekr3tEsPw@127.0.0.1:9299"}, `search.urls: must be http(s) URLs such as http://127.0.0.1:9200 (got "htps://elastic:xxxxx@127.0.0.1:9299")`},
 		{"password in an unparsed collector url", "", map[string]string{"MGV_TRACING_ENABLED": "true", "MGV_TRACING_COLLECTOR_URL": "http//jaeg:Sekr3tJgPw@127.0.0.1:14299/api/traces"}, `tracing.collector_url: must be an http(s) URL such as http://127.0.0.1:14268/api/traces (got "…@127.0.0.1:14299/api/traces")`},
 		{"no connections", "[http]\nmax_connections = 0\n", nil, "http.max_connections: must be greater than 0 (got 0)"},
@@ -395,5 +396,18 @@ func TestAProFileRunsAsPro(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "MGV_APP_ENV="+env+" cannot run the pro file") {
 			t.Errorf("the pro file with MGV_APP_ENV=%s: %v, want it refused", env, err)
 		}
+	}
+}
+
+// Listeners may share a port number on different addresses of the host.
+func TestOnePortOnTwoAddresses(t *testing.T) {
+	cfg := Default()
+	cfg.HTTP.Addr, cfg.GRPC.Addr = "10.0.0.5:2023", "127.0.0.1:2023"
+	var got []string
+	samePort([]string{"http.addr", cfg.HTTP.Addr, "grpc.addr", cfg.GRPC.Addr}, func(key, format string, args ...any) {
+		got = append(got, key)
+	})
+	if len(got) != 0 {
+		t.Fatalf("refused %v", got)
 	}
 }
