@@ -281,6 +281,14 @@ func (st *Stats) RepStats(ctx context.Context, req RepStatsRequest) (RepStatsRes
 	if err != nil {
 		return RepStatsResult{}, err
 	}
+	if !s.Allows(access.ScopeOrg) {
+		// The reps are named, not listed: an app's email and phone
+		// numbers of the tenant's users come with the org scope (the user
+		// list), not with read.
+		for i := range reps {
+			reps[i].Email, reps[i].Phone = nil, nil
+		}
+	}
 	var aggs []model.RepAggregate
 	if len(reps) > 0 {
 		if aggs, err = st.repo.RepAggregates(ctx, s, path, req.From.UTC(), req.To.UTC()); err != nil {

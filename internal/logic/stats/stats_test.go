@@ -3,6 +3,7 @@ package stats_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,7 +34,8 @@ func TestStatsUseCases(t *testing.T) {
 		return d
 	}
 	sales, support := department("sales"), department("support")
-	r1 := model.User{TenantID: tenant.ID, Name: "r1", Role: model.RoleRep, Status: model.UserActive, DepartmentID: &sales.ID}
+	email, phone := "r1@example.com", "+8613800000001"
+	r1 := model.User{TenantID: tenant.ID, Name: "r1", Role: model.RoleRep, Status: model.UserActive, DepartmentID: &sales.ID, Email: &email, Phone: &phone}
 	must(db.Create(&r1).Error)
 	trackers := dao.NewTrackers(db)
 	tr := model.Tracker{TenantID: tenant.ID, Name: "p", Keywords: `["price"]`, Affiliation: model.AffiliationAnyone}
@@ -65,6 +67,17 @@ func TestStatsUseCases(t *testing.T) {
 	} {
 		if _, err := st.TrackerStats(rep, req); errs.ReasonOf(err) != errs.ReasonInvalidArgument || errs.From(err).Metadata["field"] != name {
 			t.Errorf("want an error on %s, got %v", name, err)
+		}
+	}
+	// An app with read names the reps; their email and phone come with the
+	// org scope, as the user list does.
+	for scopes, contact := range map[string]bool{"read": false, "read org": true} {
+		res, err := st.RepStats(accesstest.App(tenant.ID, strings.Fields(scopes)...), stats.RepStatsRequest{From: from, To: to})
+		if err != nil || len(res.Reps) == 0 {
+			t.Fatalf("rep stats for an app with %s: %+v %v", scopes, res, err)
+		}
+		if got := res.Reps[0].User.Email != nil && res.Reps[0].User.Phone != nil; got != contact || res.Reps[0].User.Name != "r1" {
+			t.Errorf("an app with %s: %+v, want email and phone %v", scopes, res.Reps[0].User, contact)
 		}
 	}
 	// The scope comes first: a caller without it learns nothing about the
