@@ -41,16 +41,35 @@ func (s *Slots) Acquire(key string) (release func(), ok bool) {
 // AcquireIn takes a slot for key of group, as Acquire does, also refusing
 // when the group is at its cap. The empty group is no group.
 func (s *Slots) AcquireIn(group, key string) (release func(), ok bool) {
+	release, full := s.take(group, key)
+	return release, full == ""
+}
+
+// Cap names which cap refused a slot.
+type Cap string
+
+// The caps of Slots.
+const (
+	CapTotal Cap = "total"
+	CapKey   Cap = "key"
+	CapGroup Cap = "group"
+)
+
+// Take is Acquire that says which cap refused it ("" when it did not), as
+// the slots stood at that moment.
+func (s *Slots) Take(key string) (release func(), full Cap) { return s.take("", key) }
+
+func (s *Slots) take(group, key string) (release func(), full Cap) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.total > 0 && s.n >= s.total {
-		return nil, false
+		return nil, CapTotal
 	}
 	if s.perKey > 0 && s.byKey[key] >= s.perKey {
-		return nil, false
+		return nil, CapKey
 	}
 	if group != "" && s.perGroup > 0 && s.byGroup[group] >= s.perGroup {
-		return nil, false
+		return nil, CapGroup
 	}
 	s.n++
 	s.byKey[key]++
@@ -58,7 +77,7 @@ func (s *Slots) AcquireIn(group, key string) (release func(), ok bool) {
 		s.byGroup[group]++
 	}
 	var once sync.Once
-	return func() { once.Do(func() { s.release(group, key) }) }, true
+	return func() { once.Do(func() { s.release(group, key) }) }, ""
 }
 
 func (s *Slots) release(group, key string) {

@@ -61,7 +61,8 @@ func (l *Listener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		if release, ok := l.slots.Acquire(l.key(c.RemoteAddr())); ok {
+		release, full := l.slots.Take(l.key(c.RemoteAddr()))
+		if full == "" {
 			tc, _ := c.(*net.TCPConn)
 			if tc != nil && l.caps.UserTimeout > 0 {
 				_ = setUserTimeout(tc, l.caps.UserTimeout)
@@ -76,7 +77,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 		_ = c.Close()
 		if l.caps.Refused != nil {
 			reason := RefusedPerClient
-			if l.caps.Total > 0 && l.slots.InUse() >= l.caps.Total {
+			if full == CapTotal {
 				reason = RefusedTotal
 			}
 			l.caps.Refused(reason)
