@@ -1,6 +1,7 @@
 package app
 
 import (
+	"fmt"
 	"maps"
 	"time"
 
@@ -37,6 +38,13 @@ type policies struct {
 func newPolicies(cfg *config.Config, log zerolog.Logger, m *metrics.Metrics, brk *breaker.Registry) (*policies, error) {
 	timeouts := make(map[string]time.Duration, len(cfg.Timeouts))
 	for op, d := range cfg.Timeouts {
+		if _, ok := auditRules[op]; !ok {
+			// Every operation of both transports has its audit rule
+			// (TestEveryOperationIsInTheAuditTable): a key that names none is
+			// a typo, which would leave the operation at the default.
+			return nil, fmt.Errorf("timeouts: %q is no operation of this service (operations are named as in the OpenAPI document's x-mgv-operation, or as gRPC full methods such as %q)",
+				op, openv1.ConversationService_PutTranscript_FullMethodName)
+		}
 		timeouts[op] = d.Duration
 	}
 	// A PutTranscript stream is bounded as a whole by grpc.stream_timeout,
