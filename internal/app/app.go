@@ -163,7 +163,7 @@ func Serve(ctx context.Context, cfg *config.Config, out io.Writer, log zerolog.L
 		// The standard gRPC metrics run outermost of all, so they count
 		// every call with the gRPC code the client receives.
 		grpc.ChainUnaryInterceptor(m.GRPC.UnaryServerInterceptor(), unary.intercept, decode.Unary(), interceptor.Unary(grpcChain, ips)),
-		grpc.ChainStreamInterceptor(m.GRPC.StreamServerInterceptor(), decode.Stream(), interceptor.Stream(grpcChain, ips)),
+		grpc.ChainStreamInterceptor(m.GRPC.StreamServerInterceptor(), hl.WatchInterceptor(), decode.Stream(), interceptor.Stream(grpcChain, ips)),
 	}})
 	httpSrv := httpx.New(httpx.Options{
 		Config: cfg.HTTP, Log: log, Banner: out, Health: hl,

@@ -7,6 +7,10 @@ import (
 
 	"github.com/rs/zerolog"
 
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	reflectionv1 "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	reflectionv1alpha "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
+
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
 	"github.com/megaview/mgvcore/internal/breaker"
 	"github.com/megaview/mgvcore/internal/config"
@@ -57,6 +61,13 @@ func newPolicies(cfg *config.Config, log zerolog.Logger, m *metrics.Metrics, brk
 	// drain ends it.
 	if tail := openv1.EventService_StreamEvents_FullMethodName; !hasKey(timeouts, tail) {
 		timeouts[tail] = 0
+	}
+	// So are health's Watch (the drain ends it: health.WatchInterceptor)
+	// and reflection (dev and test), for as long as their client keeps
+	// them.
+	for _, stream := range []string{healthpb.Health_Watch_FullMethodName,
+		reflectionv1.ServerReflection_ServerReflectionInfo_FullMethodName, reflectionv1alpha.ServerReflection_ServerReflectionInfo_FullMethodName} {
+		timeouts[stream] = 0
 	}
 	lim, err := limit.New(cfg.RateLimit, m.Registry)
 	if err != nil {

@@ -166,8 +166,9 @@ var publicOperations = map[string]bool{
 // tap decides a gRPC call from its headers before its messages are read:
 // API methods need a valid bearer token, and every call ends at its
 // operation's deadline, the one the timeout policy applies (PutTranscript:
-// grpc.stream_timeout; StreamEvents and health's Watch: none), counted from
-// its headers rather than from its request message. Each refusal is told to
+// grpc.stream_timeout; StreamEvents, health's Watch and reflection: none,
+// the drain ends them), counted from its headers rather than from its
+// request message. Each refusal is told to
 // refused, since such calls never reach the interceptors.
 func (dm *domain) tap(refused func(reason string), perOperation map[string]time.Duration) interceptor.Tap {
 	timeouts := maps.Clone(perOperation)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"golang.org/x/sync/singleflight"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
@@ -44,11 +45,20 @@ type Health struct {
 	mu      sync.Mutex
 	failed  func(check string, err error)
 	failing map[string]string
+
+	// drained is closed a moment after the drain starts: Watch streams
+	// end then (WatchInterceptor), having been told NOT_SERVING.
+	drained   chan struct{}
+	drainOnce sync.Once
 }
+
+// watchEndAfter is how long Watch streams are left, after the drain starts,
+// to send NOT_SERVING before they end.
+const watchEndAfter = 200 * time.Millisecond
 
 // New returns a Health whose checks each get timeout.
 func New(timeout time.Duration) *Health {
-	h := &Health{checks: map[string]CheckFunc{}, timeout: timeout, grpc: health.NewServer()}
+	h := &Health{checks: map[string]CheckFunc{}, timeout: timeout, grpc: health.NewServer(), drained: make(chan struct{})}
 	h.grpc.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	return h
 }
@@ -69,11 +79,44 @@ func (h *Health) Serving() {
 	h.grpc.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 }
 
-// Drain marks the process as leaving: NOT_SERVING from now on.
+// Drain marks the process as leaving: NOT_SERVING from now on, and Watch
+// streams end a moment later.
 func (h *Health) Drain() {
 	h.draining.Store(true)
 	h.grpc.Shutdown()
+	h.drainOnce.Do(func() { time.AfterFunc(watchEndAfter, func() { close(h.drained) }) })
 }
+
+// WatchInterceptor ends grpc.health.v1 Watch streams when the drain starts
+// (after they have sent NOT_SERVING): a Watch lasts as long as its client
+// keeps it, and the server's graceful stop waits for every open stream, so
+// a single watching client would otherwise hold every stop and upgrade
+// until the drain deadline.
+func (h *Health) WatchInterceptor() grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		if info.FullMethod != healthpb.Health_Watch_FullMethodName {
+			return handler(srv, ss)
+		}
+		ctx, cancel := context.WithCancel(ss.Context())
+		defer cancel()
+		go func() {
+			select {
+			case <-h.drained:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		return handler(srv, &watchStream{ServerStream: ss, ctx: ctx})
+	}
+}
+
+// watchStream is a Watch stream whose context ends with the drain.
+type watchStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (w *watchStream) Context() context.Context { return w.ctx }
 
 // Status is the readiness report.
 type Status struct {
