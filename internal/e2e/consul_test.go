@@ -35,24 +35,33 @@ func consulService(t *testing.T, consulAddr string) (*Service, string) {
 	return s, name
 }
 
-// TestConsulRegistrationAcrossUpgradesAndStop: registered and passing once
-// ready; the same registration, never missing and passing again, across
-// three upgrades; gone after SIGTERM.
-func TestConsulRegistrationAcrossUpgradesAndStop(t *testing.T) {
+// registeredService starts the binary registering with the test Consul
+// (consulService) and waits until its registration, of the id it derives
+// from its service name, host and HTTP port, passes.
+func registeredService(t *testing.T) (agent *api.Agent, s *Service, name, id string) {
+	t.Helper()
 	addr := requireEnv(t, "MGV_TEST_CONSUL_ADDR")
 	client, err := api.NewClient(&api.Config{Address: addr})
 	if err != nil {
 		t.Fatal(err)
 	}
-	agent := client.Agent()
-	s, name := consulService(t, addr)
+	agent = client.Agent()
+	s, name = consulService(t, addr)
 	s.Start()
-
 	host, _ := os.Hostname()
 	_, httpPort, _ := net.SplitHostPort(s.HTTPAddr)
-	_, grpcPort, _ := net.SplitHostPort(s.GRPCAddr)
-	id := name + "-" + host + "-" + httpPort
+	id = name + "-" + host + "-" + httpPort
 	waitPassing(t, agent, id, "after start")
+	return agent, s, name, id
+}
+
+// TestConsulRegistrationAcrossUpgradesAndStop: registered and passing once
+// ready; the same registration, never missing and passing again, across
+// three upgrades; gone after SIGTERM.
+func TestConsulRegistrationAcrossUpgradesAndStop(t *testing.T) {
+	agent, s, name, id := registeredService(t)
+	_, httpPort, _ := net.SplitHostPort(s.HTTPAddr)
+	_, grpcPort, _ := net.SplitHostPort(s.GRPCAddr)
 
 	svc, _, err := agent.Service(id, nil)
 	if err != nil {
@@ -252,17 +261,7 @@ func TestConsulTakesAnInstanceWithoutItsDatabaseOutOfRotationOnMariaDB(t *testin
 // passing (their checks reach the same ports), and the fleet would count
 // one instance more than it has. A stop then leaves nothing.
 func TestConsulUpgradeThatChangesTheInstanceID(t *testing.T) {
-	addr := requireEnv(t, "MGV_TEST_CONSUL_ADDR")
-	client, err := api.NewClient(&api.Config{Address: addr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	agent := client.Agent()
-	s, name := consulService(t, addr)
-	s.Start()
-	host, _ := os.Hostname()
-	_, httpPort, _ := net.SplitHostPort(s.HTTPAddr)
-	waitPassing(t, agent, name+"-"+host+"-"+httpPort, "after start")
+	agent, s, name, _ := registeredService(t)
 	editFile(t, s.ConfigPath, "[app]\n", "[app]\ninstance_id = \""+name+"-b\"\n")
 	old := s.Signal(syscall.SIGUSR2)
 	waitNewPID(t, s, old, 15*time.Second)

@@ -187,8 +187,7 @@ func TestFailedUpgradeKeepsServing(t *testing.T) {
 	// The upgrade timeout is short, so the held upgrade below times out
 	// soon, and long enough for a new process to start on a loaded machine.
 	s := NewService(t, map[string]string{"MGV_PROCESS_UPGRADE_TIMEOUT": "5s", "MGV_LOG_FORMAT": "console"})
-	copyFile(t, filepath.Join(root, "config", "banner.txt"), filepath.Join(s.Dir, "banner.txt"))
-	s.Env["MGV_APP_BANNER"] = filepath.Join(s.Dir, "banner.txt")
+	ownBanner(t, s)
 	s.Start()
 	pid := s.PID()
 	good, err := os.ReadFile(s.ConfigPath)
@@ -210,13 +209,7 @@ func TestFailedUpgradeKeepsServing(t *testing.T) {
 	if err := os.WriteFile(s.ConfigPath, good, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	banner := s.Env["MGV_APP_BANNER"]
-	if err := os.Remove(banner); err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Mkfifo(banner, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	holdNewProcesses(t, s)
 	s.Signal(syscall.SIGUSR2)
 	time.Sleep(500 * time.Millisecond)
 	s.Signal(syscall.SIGUSR2)
@@ -228,10 +221,10 @@ func TestFailedUpgradeKeepsServing(t *testing.T) {
 	assertServing(t, s)
 
 	// With a readable banner again the next upgrade goes through.
-	if err := os.Remove(banner); err != nil {
+	if err := os.Remove(s.Env["MGV_APP_BANNER"]); err != nil {
 		t.Fatal(err)
 	}
-	copyFile(t, filepath.Join(root, "config", "banner.txt"), banner)
+	ownBanner(t, s)
 	upgradeTakesOver(t, s, pid, 10*time.Second)
 }
 
@@ -249,6 +242,31 @@ func upgradeTakesOver(t *testing.T, s *Service, pid int, timeout time.Duration) 
 		t.Errorf("/healthz answered from pid %d, want the new %d", got, next)
 	}
 	return next
+}
+
+// ownBanner gives s a banner file of its own, a copy of the project's, in
+// its directory, so that a test may replace it (the project's is shared).
+func ownBanner(t *testing.T, s *Service) {
+	t.Helper()
+	s.Env["MGV_APP_BANNER"] = filepath.Join(s.Dir, "banner.txt")
+	copyFile(t, filepath.Join(root, "config", "banner.txt"), s.Env["MGV_APP_BANNER"])
+}
+
+// holdNewProcesses replaces s's own banner (ownBanner) by a FIFO nobody
+// writes: a new process of an upgrade, which reads it as it starts with
+// console logs, is held in its start.
+func holdNewProcesses(t *testing.T, s *Service) {
+	t.Helper()
+	banner := s.Env["MGV_APP_BANNER"]
+	if filepath.Dir(banner) != s.Dir {
+		t.Fatalf("the banner %s is not the service's own: call ownBanner before Start", banner)
+	}
+	if err := os.Remove(banner); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(banner, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func copyFile(t *testing.T, from, to string) {
@@ -622,17 +640,10 @@ func lastBytes(s string, n int) string {
 func TestAStopDuringAnUpgradeIsNoFailedUpgrade(t *testing.T) {
 	// Console logs, so that a new process reads the banner.
 	s := NewService(t, map[string]string{"MGV_LOG_FORMAT": "console"})
-	copyFile(t, filepath.Join(root, "config", "banner.txt"), filepath.Join(s.Dir, "banner.txt"))
-	s.Env["MGV_APP_BANNER"] = filepath.Join(s.Dir, "banner.txt")
+	ownBanner(t, s)
 	s.Start()
 	pid := s.PID()
-	banner := s.Env["MGV_APP_BANNER"]
-	if err := os.Remove(banner); err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Mkfifo(banner, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	holdNewProcesses(t, s)
 	s.Signal(syscall.SIGUSR2)
 	waitLog(t, s, "upgrade requested: starting a new process", 5*time.Second)
 	time.Sleep(300 * time.Millisecond)

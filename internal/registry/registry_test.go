@@ -92,23 +92,27 @@ func startFake(t *testing.T) (*fakeAgent, Options) {
 	return f, o
 }
 
-func TestUpgradeKeepsAndStopRemovesTheRegistration(t *testing.T) {
-	f, o := startFake(t)
-	parent, err := start(o, zerolog.Nop(), fast)
+// startUntil starts a registrar of o and waits until what is true of the
+// fake agent.
+func startUntil(t *testing.T, o Options, what string, cond func() bool) *Registrar {
+	t.Helper()
+	r, err := start(o, zerolog.Nop(), fast)
 	if err != nil {
 		t.Fatal(err)
 	}
-	polltest.Until(t, 10*time.Second, 10*time.Millisecond, "registered", func() bool { return f.has(o.ID) })
+	polltest.Until(t, 10*time.Second, 10*time.Millisecond, what, cond)
+	return r
+}
+
+func TestUpgradeKeepsAndStopRemovesTheRegistration(t *testing.T) {
+	f, o := startFake(t)
+	parent := startUntil(t, o, "registered", func() bool { return f.has(o.ID) })
 	if c := f.calls[0]; !strings.Contains(c, "replace-existing-checks=true") {
 		t.Errorf("first call %q, want a registration replacing existing checks", c)
 	}
 
 	// The upgraded child registers the same id again, though the agent has it.
-	child, err := start(o, zerolog.Nop(), fast)
-	if err != nil {
-		t.Fatal(err)
-	}
-	polltest.Until(t, 10*time.Second, 10*time.Millisecond, "child registered", func() bool { return f.count("PUT /v1/agent/service/register") == 2 })
+	child := startUntil(t, o, "child registered", func() bool { return f.count("PUT /v1/agent/service/register") == 2 })
 	if err := parent.Stop(context.Background(), false); err != nil {
 		t.Fatal(err)
 	}
@@ -136,19 +140,11 @@ func TestUpgradeKeepsAndStopRemovesTheRegistration(t *testing.T) {
 // ports stay.
 func TestAnUpgradeThatChangesTheIDRemovesTheParentsRegistration(t *testing.T) {
 	f, o := startFake(t)
-	parent, err := start(o, zerolog.Nop(), fast)
-	if err != nil {
-		t.Fatal(err)
-	}
-	polltest.Until(t, 10*time.Second, 10*time.Millisecond, "registered", func() bool { return f.has(o.ID) })
+	parent := startUntil(t, o, "registered", func() bool { return f.has(o.ID) })
 	other := o
 	other.ID = "mgvcore-test-other-port"
 	other.HTTP = tcp("0.0.0.0:2024")
-	neighbour, err := start(other, zerolog.Nop(), fast)
-	if err != nil {
-		t.Fatal(err)
-	}
-	polltest.Until(t, 10*time.Second, 10*time.Millisecond, "neighbour registered", func() bool { return f.has(other.ID) })
+	neighbour := startUntil(t, other, "neighbour registered", func() bool { return f.has(other.ID) })
 	if err := parent.Stop(context.Background(), false); err != nil {
 		t.Fatal(err)
 	}
@@ -162,11 +158,7 @@ func TestAnUpgradeThatChangesTheIDRemovesTheParentsRegistration(t *testing.T) {
 
 	renamed := o
 	renamed.ID = "mgvcore-test-renamed"
-	child, err := start(renamed, zerolog.Nop(), fast)
-	if err != nil {
-		t.Fatal(err)
-	}
-	polltest.Until(t, 10*time.Second, 10*time.Millisecond, "the parent's registration removed", func() bool { return !f.has(o.ID) })
+	child := startUntil(t, renamed, "the parent's registration removed", func() bool { return !f.has(o.ID) })
 	if !f.has(renamed.ID) || !f.has(other.ID) || !f.has("mgvcore-container-2") {
 		t.Fatalf("registrations after the upgrade: child %v, other port %v, other host %v", f.has(renamed.ID), f.has(other.ID), f.has("mgvcore-container-2"))
 	}
