@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -508,9 +509,8 @@ func samePort(keyValues []string, bad func(key, format string, args ...any)) {
 		if err != nil || port == 0 {
 			continue
 		}
-		every := host == "" || host == "0.0.0.0" || host == "::"
 		for _, o := range seen {
-			if o.port == port && (every || o.host == "" || o.host == "0.0.0.0" || o.host == "::" || o.host == host) {
+			if o.port == port && (everyHost(host) || everyHost(o.host) || o.host == host) {
 				bad(key, "must not use the port of %s (%d)", o.key, port)
 				break
 			}
@@ -518,6 +518,10 @@ func samePort(keyValues []string, bad func(key, format string, args ...any)) {
 		seen = append(seen, listen{key, host, port})
 	}
 }
+
+// everyHost tells whether a listening address's host is every address of
+// the machine: left out, 0.0.0.0 or ::.
+func everyHost(host string) bool { return host == "" || host == "0.0.0.0" || host == "::" }
 
 // RedactURL is u as it may be logged or echoed: the password of its user
 // information masked, or, when u has no user information that parses
@@ -1007,20 +1011,23 @@ func passwordsIn(c *Config) []string {
 	if dsn, err := mysqldriver.ParseDSN(c.Database.DSN); err == nil && dsn.Passwd != "" {
 		out = append(out, "database.dsn")
 	}
-	for _, u := range c.Search.URLs {
-		if p, err := url.Parse(u); err == nil && p.User != nil {
-			if _, ok := p.User.Password(); ok {
-				out = append(out, "search.urls")
-				break
-			}
-		}
+	if slices.ContainsFunc(c.Search.URLs, hasPassword) {
+		out = append(out, "search.urls")
 	}
-	if p, err := url.Parse(c.Tracing.CollectorURL); err == nil && p.User != nil {
-		if _, ok := p.User.Password(); ok {
-			out = append(out, "tracing.collector_url")
-		}
+	if hasPassword(c.Tracing.CollectorURL) {
+		out = append(out, "tracing.collector_url")
 	}
 	return out
+}
+
+// hasPassword tells whether the URL u carries a password.
+func hasPassword(u string) bool {
+	p, err := url.Parse(u)
+	if err != nil || p.User == nil {
+		return false
+	}
+	_, ok := p.User.Password()
+	return ok
 }
 
 // weakSecret says why secret must not sign production tokens, or "".

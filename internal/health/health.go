@@ -46,9 +46,10 @@ type Health struct {
 	failed  func(check string, err error)
 	failing map[string]string
 
-	// drained is closed a moment after the drain starts: Watch streams
-	// end then (WatchInterceptor), having been told NOT_SERVING.
-	drained   chan struct{}
+	// drained ends a moment after the drain starts: Watch streams end
+	// then (WatchInterceptor), having been told NOT_SERVING.
+	drained   context.Context
+	endWatch  context.CancelFunc
 	drainOnce sync.Once
 }
 
@@ -58,7 +59,8 @@ const watchEndAfter = 200 * time.Millisecond
 
 // New returns a Health whose checks each get timeout.
 func New(timeout time.Duration) *Health {
-	h := &Health{checks: map[string]CheckFunc{}, timeout: timeout, grpc: health.NewServer(), drained: make(chan struct{})}
+	h := &Health{checks: map[string]CheckFunc{}, timeout: timeout, grpc: health.NewServer()}
+	h.drained, h.endWatch = context.WithCancel(context.Background())
 	h.grpc.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	return h
 }
@@ -84,7 +86,7 @@ func (h *Health) Serving() {
 func (h *Health) Drain() {
 	h.draining.Store(true)
 	h.grpc.Shutdown()
-	h.drainOnce.Do(func() { time.AfterFunc(watchEndAfter, func() { close(h.drained) }) })
+	h.drainOnce.Do(func() { time.AfterFunc(watchEndAfter, h.endWatch) })
 }
 
 // WatchInterceptor ends grpc.health.v1 Watch streams when the drain starts
@@ -99,13 +101,7 @@ func (h *Health) WatchInterceptor() grpc.StreamServerInterceptor {
 		}
 		ctx, cancel := context.WithCancel(ss.Context())
 		defer cancel()
-		go func() {
-			select {
-			case <-h.drained:
-				cancel()
-			case <-ctx.Done():
-			}
-		}()
+		defer context.AfterFunc(h.drained, cancel)()
 		return handler(srv, &watchStream{ServerStream: ss, ctx: ctx})
 	}
 }

@@ -53,6 +53,9 @@ type Engine struct {
 	c *olivere.Client
 	o Options
 
+	// version matches the names of the alias's versions (versions).
+	version *regexp.Regexp
+
 	mu      sync.Mutex
 	ensured bool
 }
@@ -63,7 +66,9 @@ var (
 )
 
 // New uses c, which the caller owns.
-func New(c *olivere.Client, o Options) *Engine { return &Engine{c: c, o: o} }
+func New(c *olivere.Client, o Options) *Engine {
+	return &Engine{c: c, o: o, version: regexp.MustCompile(`^` + regexp.QuoteMeta(o.Alias) + `_v[0-9]+(_[0-9]{8}t[0-9]{6})?$`)}
+}
 
 // Client is the underlying client (reindex, benchmarks).
 func (e *Engine) Client() *olivere.Client { return e.c }
@@ -249,10 +254,9 @@ func (e *Engine) versions(ctx context.Context) (map[string]int64, error) {
 	if err := json.Unmarshal(res.Body, &rows); err != nil {
 		return nil, errs.Internal(fmt.Errorf("decoding the index list: %w", err))
 	}
-	version := regexp.MustCompile(`^` + regexp.QuoteMeta(e.o.Alias) + `_v[0-9]+(_[0-9]{8}t[0-9]{6})?$`)
 	out := make(map[string]int64, len(rows))
 	for _, r := range rows {
-		if version.MatchString(r.Index) {
+		if e.version.MatchString(r.Index) {
 			out[r.Index], _ = strconv.ParseInt(r.Created, 10, 64)
 		}
 	}

@@ -356,17 +356,17 @@ func dirSize(dir string) (int64, error) {
 // metadata.
 const MinFreeBytes = 256 << 20
 
-// RoomToWrite refuses, as UNAVAILABLE (the indexer tries the job again
-// later, and /readyz names it), a write when the file system of the index has less than
-// e.minFree bytes free. Bleve does not survive running out of space in
+// roomToWrite refuses, as UNAVAILABLE (the indexer tries the job again
+// later), a write when the file system of the index has less than
+// e.minFree bytes free (mgv_search_index_free_bytes says how much is). Bleve does not survive running out of space in
 // the middle of a write: a segment it failed to persist is left
 // half-introduced, and the next read panics in a goroutine of its own,
 // ending the process. A file system whose space cannot be read is let be.
-func (e *Engine) RoomToWrite() error {
+func (e *Engine) roomToWrite() error {
 	return e.roomFor(e.minFree)
 }
 
-// roomFor refuses, as RoomToWrite does, when less than need bytes are free.
+// roomFor refuses, as roomToWrite does, when less than need bytes are free.
 func (e *Engine) roomFor(need uint64) error {
 	free, ok := e.free()
 	if !ok {
@@ -385,7 +385,7 @@ func (e *Engine) roomFor(need uint64) error {
 func (e *Engine) Write(ctx context.Context, ops []search.Op) ([]error, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if err := e.RoomToWrite(); err != nil {
+	if err := e.roomToWrite(); err != nil {
 		return nil, err
 	}
 	if err := e.use(ctx, func(idx bleve.Index) error { return e.write(ctx, idx, ops) }); err != nil {

@@ -223,8 +223,8 @@ func TestOpenMakesAnUnmadeIndex(t *testing.T) {
 
 // TestWritesWaitForFreeSpace: with less free space on its file system than
 // it keeps for writing, the index refuses writes and purges as
-// unavailable, and RoomToWrite (readiness) says so, naming the space; bleve would
-// otherwise end the process when the disk fills in the middle of a write.
+// unavailable, naming the space; bleve would otherwise end the process
+// when the disk fills in the middle of a write.
 // Searches go on.
 func TestWritesWaitForFreeSpace(t *testing.T) {
 	e, err := Open(filepath.Join(t.TempDir(), "search"))
@@ -243,7 +243,7 @@ func TestWritesWaitForFreeSpace(t *testing.T) {
 	for name, err := range map[string]error{
 		"write": func() error { _, err := e.Write(t.Context(), doc(2)); return err }(),
 		"purge": e.purge(t.Context()),
-		"room":  e.RoomToWrite(),
+		"room":  e.roomToWrite(),
 	} {
 		if errs.ReasonOf(err) != errs.ReasonDependencyUnavailable || !strings.Contains(err.Error(), "MiB free on") {
 			t.Errorf("%s with no room: %v", name, err)
