@@ -34,3 +34,28 @@ func TestDeeplyNestedJSONIsRefusedCheaply(t *testing.T) {
 		t.Fatalf("peak resident memory grew by %d MiB for two refused requests", (peak-idle)>>20)
 	}
 }
+
+// TestARepeatedKeyIsRefused: encoding/json keeps the last of repeated keys
+// and matches keys ignoring case, so a proxy, a WAF or a log that reads the
+// first would see another request than the one served. A sign-in with the
+// right password second is refused, naming the key, and so is a user
+// update that spells the role twice in two cases.
+func TestARepeatedKeyIsRefused(t *testing.T) {
+	s := NewService(t, nil)
+	f := NewFixture(t, s)
+	s.Start()
+	rep := f.Reps[0]
+	body := json.RawMessage(`{"account":"` + *rep.Email + `","password":"wrong-password","password":"` + f.Password + `"}`)
+	r := authCall(t, s, http.MethodPost, "/api/v1/auth/login", "", body)
+	r.want(t, http.StatusBadRequest, "INVALID_ARGUMENT")
+	if r.Metadata["field"] != "password" || !strings.Contains(r.Msg, "appears more than once") {
+		t.Fatalf("answer %q about %q, want password named as repeated", r.Msg, r.Metadata["field"])
+	}
+	body = json.RawMessage(`{"account":"` + *rep.Email + `","password":"` + f.Password + `","Account":"someone@else.example"}`)
+	r = authCall(t, s, http.MethodPost, "/api/v1/auth/login", "", body)
+	r.want(t, http.StatusBadRequest, "INVALID_ARGUMENT")
+	if r.Metadata["field"] != "Account" {
+		t.Fatalf("answer %q about %q, want Account named", r.Msg, r.Metadata["field"])
+	}
+	authLogin(t, s, *rep.Email, f.Password) // the same sign-in, each key once
+}

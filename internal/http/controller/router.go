@@ -18,7 +18,8 @@ type Router interface {
 }
 
 // bind decodes the JSON body into v (render.DecodeJSON): unknown fields are
-// ignored, other media types refused, and a bad value named by its JSON path.
+// ignored, other media types and repeated keys refused, and a bad value
+// named by its JSON path.
 func bind(c echo.Context, v any) error {
 	return render.DecodeJSON(c, v)
 }

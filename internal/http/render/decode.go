@@ -24,7 +24,8 @@ import (
 // DecodeJSON decodes the JSON body of the request into v. No body leaves v
 // as it is; a body of another media type is 415 UNSUPPORTED_MEDIA_TYPE; a
 // value of the wrong JSON type is 400 INVALID_ARGUMENT naming its JSON path
-// (e.g. "owner_ids[1]") in metadata.field and the JSON type it must be.
+// (e.g. "owner_ids[1]") in metadata.field and the JSON type it must be; so
+// is a key repeated in its object (repeatedKey).
 // Messages speak of JSON only, never of the Go types behind it.
 func DecodeJSON(c echo.Context, v any) error {
 	req := c.Request()
@@ -67,6 +68,10 @@ func DecodeJSON(c echo.Context, v any) error {
 	}
 	if err := json.Unmarshal(body, v); err != nil {
 		return decodeError(body, err)
+	}
+	if at, ok := repeatedKey(body); ok {
+		return errs.InvalidArgument(pathAt(body, int64(at)+1),
+			"appears more than once in its object (keys that differ only in case are one key)")
 	}
 	return nil
 }

@@ -61,6 +61,13 @@ func TestDecodeJSON(t *testing.T) {
 		{"nested at the bound", "application/json", `{"x":` + strings.Repeat(`[`, MaxJSONDepth-1) + strings.Repeat(`]`, MaxJSONDepth-1) + `,"query":1}`, 400, "query", "must be a string"},
 		{"nested past the bound", "application/json", `{"x":` + strings.Repeat(`[`, MaxJSONDepth) + strings.Repeat(`]`, MaxJSONDepth) + `}`, 400, "", "nests arrays and objects more than 64 deep"},
 		{"brackets in strings", "application/json", `{"query":"` + strings.Repeat(`[{\\\"`, 100) + `"}`, 200, "", ""},
+		{"repeated key", "application/json", `{"query":"a","page_size":5,"query":"b"}`, 400, "query", "query: appears more than once in its object"},
+		{"repeated in another case", "application/json", `{"query":"a","QUERY":"b"}`, 400, "QUERY", "keys that differ only in case are one key"},
+		{"repeated escaped", "application/json", `{"query":"a","\u0071uery":"b"}`, 400, "query", "appears more than once"},
+		{"repeated nested", "application/json", `{"nested":{"flags":[{"on":true},{"on":false,"On":true}]}}`, 400, "nested.flags[1].On", "appears more than once"},
+		{"repeated object value", "application/json", `{"nested":{},"nested":{"flags":[]}}`, 400, "nested", "appears more than once"},
+		{"same key in sibling objects", "application/json", `{"nested":{"flags":[{"on":true},{"on":false}]},"keywords":["on","on"]}`, 200, "", ""},
+		{"key text as a value", "application/json", `{"query":"query","keywords":["query"]}`, 200, "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(tc.body))
