@@ -297,7 +297,7 @@ func TestStatsOnMariaDB(t *testing.T) {
 			t.Fatalf("put transcript %d: %v %v, want patience_ms %v", i, put, err, c.patience)
 		}
 		g, err := op.conv.GetConversation(op.ctx, &openv1.GetConversationRequest{ConversationId: id})
-		if err != nil || g.Metrics.GetPatienceMs() != c.patience || g.Metrics.GetAlgoVersion() != 3 {
+		if err != nil || g.Metrics.GetPatienceMs() != c.patience || g.Metrics.GetAlgoVersion() != 4 {
 			t.Errorf("gRPC get %d: %v %v, want patience_ms %v", i, g.GetMetrics(), err, c.patience)
 		}
 		var raw struct {

@@ -11,12 +11,19 @@ import (
 // here would give a different result for the same transcript, so stale rows can
 // be found and recomputed.
 //
+// Version 4: with no turn open (the call's first speech) a short sentence
+// starts a turn: a back-channel is the other side's, and there is no other
+// side before the first turn. Version 3 took every short sentence before
+// the first turn for a back-channel, so a call said in short ASR segments
+// had no turn at all (no monologue, no switch) and one that opened with a
+// greeting began with the side that answered it.
+//
 // Version 3: a short sentence of the side whose turn has ended starts a turn
 // of its own (only the other side's short sentences are back-channels);
 // version 2 took it for a back-channel too, and started no turn. Version 2:
 // patience_ms is the exact mean of the gaps; version 1 rounded it to the
 // nearest millisecond.
-const AlgoVersion = 3
+const AlgoVersion = 4
 
 const (
 	// turnGapMS is the silence inside one side's speech that ends its turn.
@@ -95,11 +102,12 @@ type Metrics struct {
 //
 // Turns:
 //   - A back-channel is a short sentence (IsBackChannel) of the side other
-//     than the open turn's, or one at the very start of the call, before any
-//     turn: it is speech but starts no turn. A short sentence of the open
-//     turn's side is no back-channel: said after that turn has ended, it
-//     starts the side's next turn ("ok so", after a pause, opens what the
-//     rep goes on to say).
+//     than the open turn's: it is speech but starts no turn. Before the
+//     first turn there is no other side, so the call's first speech opens
+//     a turn however short. A short sentence of the open turn's side is no
+//     back-channel: said after that turn has ended, it starts the side's
+//     next turn ("ok so", after a pause, opens what the rep goes on to
+//     say).
 //   - A sentence of the same side as the open turn that starts less than
 //     turnGapMS after that turn's end so far (or overlaps it) extends the turn,
 //     back-channel or not.
@@ -293,7 +301,7 @@ func (t *turnTracker) add(s Sentence) {
 		t.cur.end = max(t.cur.end, s.EndMS)
 		return
 	}
-	if (!t.hasCur || s.Side != t.cur.side) && IsBackChannel(s) {
+	if t.hasCur && s.Side != t.cur.side && IsBackChannel(s) {
 		return
 	}
 	t.closeTurn()

@@ -248,14 +248,14 @@ func TestComputeMetrics(t *testing.T) {
 			},
 		},
 		{
-			// 你好 (2 tokens, 600 ms) opens the call but starts no turn, so there is
-			// no E→I pair before the rep's first turn (it would give patience 200).
+			// 你好 (2 tokens, 600 ms) opens the call: with no turn open there is
+			// no other side for it to be a back-channel of, so it is the
+			// customer's first turn, and the rep answers it (patience 200).
 			// internal 9200; external = 600 + 4500 = 5100;
 			// speech = 600 + 9200 + 4500 = 14300; talk ratio = 9200/14300 = 92/143.
-			// Turns I[800,10000] E[10500,15000]: 1 switch → 600/143 per minute;
-			// no internal turn after the external one: patience 0.
-			// silence = 15000 - 14300 = 700.
-			name:       "back-channel at the very start",
+			// Turns E[0,600] I[800,10000] E[10500,15000]: 2 switches →
+			// 1200/143 per minute. silence = 15000 - 14300 = 700.
+			name:       "a short sentence with no turn open starts one",
 			durationMS: 15_000,
 			sentences: numbered(
 				ex(0, 600, "你好"),
@@ -264,8 +264,48 @@ func TestComputeMetrics(t *testing.T) {
 			),
 			want: Metrics{
 				AlgoVersion: AlgoVersion, TalkRatio: 92.0 / 143, LongestMonologueMS: 9200,
-				LongestCustomerStoryMS: 4500, Interactivity: 600.0 / 143, SilenceMS: 700,
+				LongestCustomerStoryMS: 4500, Interactivity: 1200.0 / 143, PatienceMS: 200, SilenceMS: 700,
 				InternalSpeechMS: 9200, ExternalSpeechMS: 5100, SpeechMS: 14_300,
+			},
+		},
+		{
+			// One rep speaking 2.8 s in three ASR segments of 0.9 s each
+			// (each under 1000 ms, so short): the first opens the rep's
+			// turn and the others continue it. Version 3 took all three for
+			// back-channels and found no monologue although the rep did all
+			// the talking. speech = 2700; silence = 60000 - 2700.
+			name:       "one speaker in short segments",
+			durationMS: 60_000,
+			sentences: numbered(
+				in(0, 900, "我们今天主要聊一下"),
+				in(950, 1850, "贵公司的采购流程"),
+				in(1900, 2800, "以及预算的安排"),
+			),
+			want: Metrics{
+				AlgoVersion: AlgoVersion, TalkRatio: 1, LongestMonologueMS: 2800, SilenceMS: 57_300,
+				InternalSpeechMS: 2700, SpeechMS: 2700,
+			},
+		},
+		{
+			// A quick exchange of short sentences: the first opens a turn,
+			// and from then on each is the other side's short sentence, a
+			// back-channel, so the rep's turn holds the floor and goes on
+			// after a gap of 1100 ms: I[0,2900], no switch (PRODUCT §4's
+			// definition, strictly). Version 3 found no turn at all.
+			// internal 900 + 900 = 1800; external 1800; speech 3600. 吗 and
+			// 哪 make a question on each side: 1 internal in 4 s is 900 an hour.
+			name:       "a quick exchange of short sentences",
+			durationMS: 4000,
+			sentences: numbered(
+				in(0, 900, "您好请问是张总吗"),
+				ex(1000, 1900, "对我是张伟你哪位"),
+				in(2000, 2900, "我是明略的小王"),
+				ex(3000, 3900, "哦小王你好你好"),
+			),
+			want: Metrics{
+				AlgoVersion: AlgoVersion, TalkRatio: 0.5, LongestMonologueMS: 2900, SilenceMS: 400,
+				QuestionCountInternal: 1, QuestionCountExternal: 1, QuestionRate: 900,
+				InternalSpeechMS: 1800, ExternalSpeechMS: 1800, SpeechMS: 3600,
 			},
 		},
 		{
