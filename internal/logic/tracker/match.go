@@ -10,7 +10,11 @@ import (
 	"github.com/megaview/mgvcore/internal/model"
 )
 
-// Tracker keywords match like search terms (PRODUCT.md §2, §5):
+// Tracker keywords match like search terms (PRODUCT.md §2, §5), with one
+// difference: English words are not stemmed ("price" does not hit "prices";
+// a tracker lists each form it counts). Stemming would change the hits of
+// every tracker already applied, which keep no record of the rule that
+// made them to be applied again by.
 //
 //   - Text and keywords are cut into match tokens: each CJK character is one
 //     token, each run of letters and digits of any other script is one word;

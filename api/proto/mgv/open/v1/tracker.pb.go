@@ -142,7 +142,8 @@ type Tracker struct {
 	Id int64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
 	// Name, 1..255 characters.
 	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	// Words and phrases to find, matched like search terms; 1..100 entries.
+	// Words and phrases to find, matched like search terms but not stemmed
+	// ("price" does not hit "prices"); 1..100 entries.
 	Keywords []string `protobuf:"bytes,3,rep,name=keywords,proto3" json:"keywords,omitempty"`
 	// Whose sentences are searched for the keywords.
 	Affiliation   TrackerAffiliation `protobuf:"varint,4,opt,name=affiliation,proto3,enum=mgv.open.v1.TrackerAffiliation" json:"affiliation,omitempty"`
