@@ -137,7 +137,7 @@ func TestR11Audit(t *testing.T) {
 		{"sign-in", "auth.login", "ok", f.Tenant.ID, "user", f.Admin.ID, "user", id(f.Admin.ID)},
 		{"failed sign-in", "auth.login", "UNAUTHENTICATED", f.Tenant.ID, "user", f.Reps[0].ID, "user", id(f.Reps[0].ID)},
 		{"sign-in with an unknown account", "auth.login", "UNAUTHENTICATED", 0, "anonymous", 0, "user", ""},
-		{"throttled sign-in", "auth.login", "RATE_LIMITED", 0, "anonymous", 0, "user", ""},
+		{"throttled sign-in", "auth.login", "RATE_LIMITED", f.Tenant.ID, "user", f.Reps[1].ID, "user", id(f.Reps[1].ID)},
 		{"HTTP write", "tracker.create", "ok", f.Tenant.ID, "user", f.Admin.ID, "tracker", id(tr.ID)},
 		{"refused HTTP write", "tracker.create", "PERMISSION_DENIED", f.Tenant.ID, "user", f.Reps[0].ID, "tracker", ""},
 		{"gRPC write", "conversation.create", "ok", f.Tenant.ID, "app", f.App.ID, "conversation", id(conv)},

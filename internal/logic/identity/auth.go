@@ -204,6 +204,14 @@ func (a *Auth) Login(ctx context.Context, req LoginRequest) (*TokenPair, error) 
 	owner := "nobody\x00" + accountKey(account)
 	if u != nil {
 		owner = userKey(u)
+		// The trail names the account's user, success or not, throttled
+		// too: the account was looked up above for every attempt, known
+		// or not, so naming it costs no query, and noting it only marks
+		// the call (its record is queued either way), so a throttled
+		// answer takes as long and says the same for a known account as
+		// for an unknown one. Never what was typed.
+		audit.Actor(ctx, u.TenantID, audit.ActorUser, u.ID)
+		audit.Target(ctx, "user", strconv.FormatInt(u.ID, 10))
 	}
 	ad, err := a.admitAs(ctx, kindAccount, signInKey(account), owner)
 	if err != nil {
@@ -218,10 +226,6 @@ func (a *Auth) Login(ctx context.Context, req LoginRequest) (*TokenPair, error) 
 		a.hasher.Matches(a.dummyHash, req.Password)
 		return nil, ad.failed(ctx, errBadLogin)
 	}
-	// The trail names the account's user, success or not; never what was
-	// typed.
-	audit.Actor(ctx, u.TenantID, audit.ActorUser, u.ID)
-	audit.Target(ctx, "user", strconv.FormatInt(u.ID, 10))
 	hash := u.PasswordHash
 	if hash == "" {
 		// Users mirrored from a partner have no password until one is set.
@@ -347,6 +351,13 @@ func (a *Auth) Refresh(ctx context.Context, req RefreshRequest) (*TokenPair, err
 	case err != nil:
 		return nil, err
 	}
+	// A token we issued names its user, whatever becomes of it: a spent
+	// one presented again (a theft, which revokes the user's sessions), a
+	// revoked or an expired one are charged to that user in their
+	// tenant's trail, where its admins see them, like a refresh that
+	// works. Only the trail learns it; the answer is the same.
+	audit.Actor(ctx, rt.TenantID, audit.ActorUser, rt.UserID)
+	audit.Target(ctx, "user", strconv.FormatInt(rt.UserID, 10))
 	now := a.now()
 	switch {
 	case rt.RevokedAt != nil:
@@ -356,8 +367,6 @@ func (a *Auth) Refresh(ctx context.Context, req RefreshRequest) (*TokenPair, err
 	case !now.Before(rt.ExpiresAt):
 		return nil, errs.Unauthenticated("the refresh token has expired; sign in again")
 	}
-	audit.Actor(ctx, rt.TenantID, audit.ActorUser, rt.UserID)
-	audit.Target(ctx, "user", strconv.FormatInt(rt.UserID, 10))
 	u, err := a.users.ByID(ctx, rt.TenantID, rt.UserID)
 	switch {
 	case errs.IsNotFound(err):
@@ -500,6 +509,11 @@ func (a *Auth) CreateAppToken(ctx context.Context, req AppTokenRequest) (*AppTok
 	key := req.AppKey
 	if app != nil {
 		key = app.AppKey
+		// The trail names the app, throttled attempts too; as at sign-in
+		// (Login), the app was looked up for every attempt already, and
+		// noting it changes neither the answer nor its time.
+		audit.Actor(ctx, app.TenantID, audit.ActorApp, app.ID)
+		audit.Target(ctx, "app", strconv.FormatInt(app.ID, 10))
 	}
 	ad, err := a.admit(ctx, kindApp, key)
 	if err != nil {
@@ -509,8 +523,6 @@ func (a *Auth) CreateAppToken(ctx context.Context, req AppTokenRequest) (*AppTok
 		a.hasher.Matches(a.dummyHash, req.AppSecret)
 		return nil, ad.failed(ctx, errBadAppSecret)
 	}
-	audit.Actor(ctx, app.TenantID, audit.ActorApp, app.ID)
-	audit.Target(ctx, "app", strconv.FormatInt(app.ID, 10))
 	current := a.hasher.Matches(app.SecretHash, req.AppSecret)
 	old := !current && app.OldSecretHash != "" && app.OldSecretUntil != nil && a.now().Before(*app.OldSecretUntil) &&
 		a.hasher.Matches(app.OldSecretHash, req.AppSecret)
