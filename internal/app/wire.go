@@ -82,7 +82,7 @@ func newDomain(cfg *config.Config, log zerolog.Logger, d *deps, pol *policies) (
 	auth, err := identity.NewAuth(identity.AuthDeps{
 		Users: users, Tenants: tenants, Departments: departments, Refresh: refresh, Apps: dao.NewApps(d.db),
 		Tokens: dm.tokens, Hasher: hasher, RefreshTTL: cfg.Auth.RefreshTokenTTL.Duration,
-		Throttle: dao.NewSigninThrottle(d.db),
+		Throttle: dao.NewSigninThrottle(d.db), ThrottleKey: cfg.SigninThrottleKey(),
 		ThrottlePolicy: identity.ThrottlePolicy{
 			Window:     cfg.Auth.SigninWindow.Duration,
 			PerAccount: cfg.Auth.SigninAccountAttempts, PerAccountTotal: cfg.Auth.SigninAccountTotalAttempts,

@@ -44,3 +44,24 @@ func TestAuditChainKey(t *testing.T) {
 		t.Fatalf("dev: %v %q", err, dev.AuditChainKey())
 	}
 }
+
+// The sign-in throttle's key is derived from the JWT secret under its own
+// label: every instance sharing the secret has it, and it is none of the
+// other keys taken from the secret.
+func TestSigninThrottleKey(t *testing.T) {
+	cfg, err := Parse("p.toml", []byte(proConfig), proEnv(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := Parse("p.toml", []byte(proConfig), proEnv(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := cfg.SigninThrottleKey()
+	if k == "" || k == cfg.Auth.JWTSecret || k == cfg.WebhookKey() || k == cfg.AuditChainKey() || !strings.Contains(k, cfg.Auth.JWTSecret) {
+		t.Fatalf("the throttle key %q must be derived from the JWT secret and differ from it and the other keys", k)
+	}
+	if again.SigninThrottleKey() != k {
+		t.Fatal("two instances of one configuration derive different throttle keys")
+	}
+}

@@ -357,6 +357,17 @@ type Auth struct {
 	SigninAddressAttempts      int      `toml:"signin_address_attempts"`
 }
 
+// SigninThrottleKey is the key of the sign-in throttle's buckets (the
+// keyed hashes under which signin_throttle counts an account, an app key
+// or a client address): one derived from auth.jwt_secret under its own
+// label, which every instance of a fleet shares as it shares the secret,
+// so they all count one account in one bucket. It is not configured on
+// its own: nothing outside the fleet needs it, and a new auth.jwt_secret
+// only starts every budget afresh.
+func (c *Config) SigninThrottleKey() string {
+	return "signin-throttle:" + c.Auth.JWTSecret
+}
+
 // MetricsOnAdmin reports whether /metrics is served on admin.addr instead of
 // the public HTTP port: when admin.metrics is set, and always in pro.
 func (c *Config) MetricsOnAdmin() bool {

@@ -4,6 +4,8 @@ package e2e
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -166,6 +168,19 @@ func TestSigninThrottleAcrossInstancesOnMariaDB(t *testing.T) {
 	}
 	if r, _ := signin(b, *f.Reps[1].Email, f.Password); r.status != http.StatusTooManyRequests || r.retryAfter == "" {
 		t.Fatalf("sixth attempt on B: %+v", r)
+	}
+	// The instances share the buckets' key (derived from the fleet's
+	// secret), and the table holds none as the plain SHA-256 of the
+	// account or the address, which anyone reading it could compute.
+	plain := func(kind, key string) string {
+		sum := sha256.Sum256([]byte(kind + "\x00" + key))
+		return hex.EncodeToString(sum[:])
+	}
+	for _, p := range []string{plain("account", "typed\x00"+*f.Reps[1].Email), plain("address", "127.0.0.1")} {
+		var n int64
+		if err := f.DB.Raw("SELECT COUNT(*) FROM signin_throttle WHERE bucket = ?", p).Scan(&n).Error; err != nil || n != 0 {
+			t.Fatalf("signin_throttle holds the plain SHA-256 of an account or an address (%d rows, %v)", n, err)
+		}
 	}
 
 	// A known account of a user made by the service (its password hashed

@@ -94,6 +94,10 @@ type AuthDeps struct {
 	Throttle ThrottleRepo
 	// ThrottlePolicy is the sign-in budget; DefaultThrottle when zero.
 	ThrottlePolicy ThrottlePolicy
+	// ThrottleKey is the secret the throttle's buckets are hashed under
+	// (config's SigninThrottleKey), the same on every instance; required
+	// with Throttle.
+	ThrottleKey string
 	// ClientAddr names the client of a call for its sign-in budget: its
 	// address as the transports put it in the context, an IPv6 one as its
 	// /64 network (clientip.Key); "" when unknown (only the account is
@@ -132,11 +136,14 @@ func NewAuth(d AuthDeps) (*Auth, error) {
 		if p.PerAccountTotal < p.PerAccount {
 			return nil, fmt.Errorf("sign-in throttle: an account's total budget (%d) is below its budget from one client (%d)", p.PerAccountTotal, p.PerAccount)
 		}
+		if d.ThrottleKey == "" {
+			return nil, fmt.Errorf("sign-in throttle: no key to hash its buckets with")
+		}
 		sleep := d.Sleep
 		if sleep == nil {
 			sleep = sleepCtx
 		}
-		a.throttle = &throttle{repo: d.Throttle, policy: p, now: now, sleep: sleep}
+		a.throttle = &throttle{repo: d.Throttle, policy: p, key: newThrottleKey(d.ThrottleKey), now: now, sleep: sleep}
 	}
 	return a, nil
 }

@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"math"
@@ -98,8 +99,10 @@ const (
 
 // throttle applies a ThrottlePolicy to sign-ins.
 type throttle struct {
-	repo     ThrottleRepo
-	policy   ThrottlePolicy
+	repo   ThrottleRepo
+	policy ThrottlePolicy
+	// key keys the buckets' hashes (newThrottleKey).
+	key      []byte
 	now      func() time.Time
 	sleep    func(ctx context.Context, d time.Duration) error
 	lastTrim atomic.Int64 // unix nanoseconds
@@ -120,11 +123,32 @@ type admission struct {
 	overUser            bool
 }
 
+// newThrottleKey derives the key of the buckets' hashes from secret
+// (config's SigninThrottleKey) under its own label, as the audit seal's
+// key is derived, so that no key serves two purposes as it is.
+func newThrottleKey(secret string) []byte {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte("mgv-signin-throttle-key-v1"))
+	return mac.Sum(nil)
+}
+
 // bucket hashes a kind and a key: every key has one bounded size and no
-// account is stored in clear.
-func bucket(kind, key string) string {
-	sum := sha256.Sum256([]byte(kind + "\x00" + key))
-	return hex.EncodeToString(sum[:])
+// account is stored in clear. The hash is an HMAC under the throttle's
+// key: a plain hash of an email, a phone or an address could be computed
+// by anyone who reads the table, and so tell whether an email (an erased
+// person's, say) tried to sign in lately. Every instance derives the same
+// key from the fleet's secret and so counts an account in one bucket.
+// Rows hashed before the key, or under another secret, match no bucket
+// any more: they are trimmed with their window (a client known to an
+// account is known again from its next sign-in). An erasure leaves a
+// person's rows: keyed, they tell nothing to whoever lacks the key, most
+// are keyed by the client's address too, which it does not know, and
+// they go with their window (a known client's mark, which holds the
+// user's id rather than what was typed, after KnownFor).
+func (t *throttle) bucket(kind, key string) string {
+	mac := hmac.New(sha256.New, t.key)
+	mac.Write([]byte(kind + "\x00" + key))
+	return hex.EncodeToString(mac.Sum(nil))
 }
 
 // admit counts the attempt against the address, the account (key) from
@@ -135,7 +159,7 @@ func (t *throttle) admit(ctx context.Context, kind, key, owner, address string) 
 	now := t.now()
 	expired := now.Add(-t.policy.Window)
 	t.trim(ctx, now)
-	ad := &admission{t: t, pair: bucket(kind+fromClient, key+"\x00"+address)}
+	ad := &admission{t: t, pair: t.bucket(kind+fromClient, key+"\x00"+address)}
 	// refused takes the attempt back from the budgets that let it through.
 	refused := func(since time.Time, counted ...string) (*admission, error) {
 		if err := t.refund(ctx, counted...); err != nil {
@@ -144,8 +168,8 @@ func (t *throttle) admit(ctx context.Context, kind, key, owner, address string) 
 		return nil, t.refusal(since, now)
 	}
 	if address != "" {
-		ad.address = bucket(kindAddress, address)
-		ad.known = bucket(kindKnown, kind+"\x00"+owner+"\x00"+address)
+		ad.address = t.bucket(kindAddress, address)
+		ad.known = t.bucket(kindKnown, kind+"\x00"+owner+"\x00"+address)
 		n, since, err := t.repo.Hit(ctx, ad.address, kindAddress, now, expired)
 		if err != nil {
 			return nil, err
@@ -170,7 +194,7 @@ func (t *throttle) admit(ctx context.Context, kind, key, owner, address string) 
 		}
 	}
 	if !known && t.policy.PerAccountTotal > 0 {
-		ad.total = bucket(kind, key)
+		ad.total = t.bucket(kind, key)
 		m, since, err := t.repo.Hit(ctx, ad.total, kind, now, expired)
 		if err != nil {
 			return nil, err
@@ -203,9 +227,9 @@ func (ad *admission) share(ctx context.Context, userKey string, refuse bool) err
 	now := t.now()
 	expired := now.Add(-t.policy.Window)
 	if ad.address != "" {
-		ad.userPair = bucket(kindAccount+fromClient, userKey+"\x00"+ad.address)
+		ad.userPair = t.bucket(kindAccount+fromClient, userKey+"\x00"+ad.address)
 	} else {
-		ad.userPair = bucket(kindAccount+fromClient, userKey)
+		ad.userPair = t.bucket(kindAccount+fromClient, userKey)
 	}
 	n, since, err := t.repo.Hit(ctx, ad.userPair, kindAccount+fromClient, now, expired)
 	if err != nil {
@@ -213,7 +237,7 @@ func (ad *admission) share(ctx context.Context, userKey string, refuse bool) err
 	}
 	over, overSince := n > t.policy.PerAccount, since
 	if ad.total != "" && t.policy.PerAccountTotal > 0 {
-		ad.userTotal = bucket(kindAccount, userKey)
+		ad.userTotal = t.bucket(kindAccount, userKey)
 		m, since, err := t.repo.Hit(ctx, ad.userTotal, kindAccount, now, expired)
 		if err != nil {
 			return err

@@ -2,8 +2,11 @@ package identity_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,7 +107,7 @@ func TestSigninThrottlePerAddress(t *testing.T) {
 	policy := identity.ThrottlePolicy{Window: time.Minute, PerAccount: 3, PerAccountTotal: 3, PerAddress: 6, SlowBase: time.Millisecond, SlowMax: time.Millisecond}
 	auth, err := identity.NewAuth(identity.AuthDeps{
 		Users: w.users, Tenants: nil, Departments: w.departments, Tokens: w.tokens, Hasher: w.hasher, Now: w.clock.Now,
-		Throttle: w.throttle, ThrottlePolicy: policy, ClientAddr: clientAddr, Sleep: w.sleeps.Sleep,
+		Throttle: w.throttle, ThrottleKey: throttleKey, ThrottlePolicy: policy, ClientAddr: clientAddr, Sleep: w.sleeps.Sleep,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -441,5 +444,66 @@ func TestSignInBudgetsTellNoAccountsApart(t *testing.T) {
 	}
 	if a := loginAnswer(t, w, ctx, *rep.Phone, w.password); a != "UNAUTHENTICATED: the account or the password is wrong" {
 		t.Fatalf("the right password through the phone of an account over its budget: %s", a)
+	}
+}
+
+// The throttle's buckets are keyed hashes: no row of signin_throttle is
+// the plain SHA-256 of an account, an app key or an address, which anyone
+// reading the table could compute from an email (an erased person's) to
+// learn that it tried to sign in lately. Instances sharing the key share
+// an account's budget; under another key (another secret) the budget is
+// another.
+func TestSigninThrottleBucketsAreKeyed(t *testing.T) {
+	w := newOrgWorld(t)
+	ctx := fromAddr(context.Background(), "192.0.2.9")
+	account, addr := "rep1@acme.test", "192.0.2.9"
+	withKey := func(key string) *identity.Auth {
+		t.Helper()
+		auth, err := identity.NewAuth(identity.AuthDeps{
+			Users: w.users, Tenants: w.tenants, Departments: w.departments, Refresh: w.refresh, Apps: w.appRepo,
+			Tokens: w.tokens, Hasher: w.hasher, RefreshTTL: time.Hour, Now: w.clock.Now,
+			Throttle: w.throttle, ThrottleKey: key, ClientAddr: clientAddr, Sleep: w.sleeps.Sleep, Revocations: w.revocations,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return auth
+	}
+	try := func(auth *identity.Auth) string {
+		_, err := auth.Login(ctx, identity.LoginRequest{Account: account, Password: "wrong password"})
+		return errs.ReasonOf(err)
+	}
+	// Five failures spend the budget from this client on one instance;
+	// another with the same key refuses the sixth.
+	for range 5 {
+		if r := try(w.auth); r != errs.ReasonUnauthenticated {
+			t.Fatalf("before the budget was spent: %s", r)
+		}
+	}
+	if r := try(withKey(throttleKey)); r != errs.ReasonRateLimited {
+		t.Fatalf("an instance with the same key: %s, want RATE_LIMITED", r)
+	}
+	if r := try(withKey(throttleKey + "x")); r != errs.ReasonUnauthenticated {
+		t.Fatalf("under another key: %s, want UNAUTHENTICATED (its own budget)", r)
+	}
+	var stored []string
+	if err := w.db.Raw("SELECT bucket FROM signin_throttle").Scan(&stored).Error; err != nil {
+		t.Fatal(err)
+	}
+	plain := func(kind, key string) string {
+		sum := sha256.Sum256([]byte(kind + "\x00" + key))
+		return hex.EncodeToString(sum[:])
+	}
+	typed := "typed\x00" + account
+	for _, p := range []string{plain("account", typed), plain("account@client", typed+"\x00"+addr), plain("address", addr)} {
+		if slices.Contains(stored, p) {
+			t.Fatalf("signin_throttle holds the plain SHA-256 of an account or address: %s", p)
+		}
+	}
+	if len(stored) == 0 {
+		t.Fatal("no bucket was stored")
+	}
+	if _, err := identity.NewAuth(identity.AuthDeps{Hasher: w.hasher, Throttle: w.throttle}); err == nil || !strings.Contains(err.Error(), "no key") {
+		t.Fatalf("a throttle without a key: %v, want it refused", err)
 	}
 }

@@ -165,6 +165,10 @@ func clientAddr(ctx context.Context) string {
 	return addr
 }
 
+// throttleKey is the secret the sign-in throttle's buckets are hashed
+// under, as config's SigninThrottleKey gives the service one.
+const throttleKey = "signin-throttle:unit-test-secret-0123456789abcdef"
+
 // countingThrottle counts the attempts the throttle store is asked to
 // count, each a write transaction.
 type countingThrottle struct {
@@ -212,7 +216,7 @@ func newOrgWorld(t testing.TB) *orgWorld {
 	w.auth, err = identity.NewAuth(identity.AuthDeps{
 		Users: w.users, Tenants: tenants, Departments: w.departments, Refresh: w.refresh, Apps: apps,
 		Tokens: w.tokens, Hasher: w.hasher, RefreshTTL: 24 * time.Hour, Now: w.clock.Now,
-		Throttle: w.throttle, ClientAddr: clientAddr, Sleep: w.sleeps.Sleep, Revocations: w.revocations,
+		Throttle: w.throttle, ThrottleKey: throttleKey, ClientAddr: clientAddr, Sleep: w.sleeps.Sleep, Revocations: w.revocations,
 	})
 	if err != nil {
 		t.Fatal(err)
