@@ -41,10 +41,32 @@ func Mark(text string, ranges [][2]int) string {
 	return b.String()
 }
 
-// Canonical rewrites an engine's HTML-encoded highlight (tags <em> and
-// </em>) into the form of Mark: tags that touch are merged, so a word the
-// engine highlighted character by character reads <em>预算</em>.
-func Canonical(fragment string) string {
+// Canonical rewrites an engine's HTML-encoded highlights of one text (tags
+// <em> and </em>) into the form of Mark: tags that touch are merged, so a
+// word the engine highlighted character by character reads <em>预算</em>.
+// The marks of every fragment are kept, so that highlights of the same
+// text from two fields (sentences.text and its one-character subfield)
+// make one snippet; the text is the first fragment's.
+func Canonical(fragments ...string) string {
+	var (
+		text   string
+		ranges [][2]int
+	)
+	for i, f := range fragments {
+		plain, marks := unmark(f)
+		if i == 0 {
+			text = plain
+		}
+		if plain == text {
+			ranges = append(ranges, marks...)
+		}
+	}
+	return Mark(text, ranges)
+}
+
+// unmark splits an HTML-encoded highlight into its plain text and the byte
+// ranges of that text it marks.
+func unmark(fragment string) (string, [][2]int) {
 	var (
 		plain  strings.Builder
 		ranges [][2]int
@@ -66,5 +88,5 @@ func Canonical(fragment string) string {
 		ranges = append(ranges, [2]int{start, plain.Len()})
 		fragment = strings.TrimPrefix(fragment[end:], PostTag)
 	}
-	return Mark(plain.String(), ranges)
+	return plain.String(), ranges
 }

@@ -84,6 +84,27 @@ func hasWordRune(s string) bool {
 	return strings.ContainsFunc(s, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) })
 }
 
+// HasLoneHan reports whether text holds a Han character with no Han
+// character beside it (贵, or 买 of 买iPhone): a one-character Chinese word.
+// Where Han text is indexed as bigrams, such a character in a query is a
+// token the index holds only where the character stood alone in the
+// sentence too (太贵了 holds 太贵 and 贵了, never 贵), so both engines match
+// a term holding one on a field indexed one character at a time.
+func HasLoneHan(text string) bool {
+	run := 0
+	for _, r := range text {
+		if unicode.Is(unicode.Han, r) {
+			run++
+			continue
+		}
+		if run == 1 {
+			return true
+		}
+		run = 0
+	}
+	return run == 1
+}
+
 // joinWords joins the words of a phrase with one space, and with none
 // between two Han characters: Chinese is written without spaces, so
 // "预算 有限" means 预算有限.

@@ -92,4 +92,19 @@ func TestMarkAndCanonical(t *testing.T) {
 			t.Errorf("Canonical(%q) = %q, want %q", in, got, want)
 		}
 	}
+	// The highlights of one sentence from two fields make one snippet.
+	if got, want := Canonical("<em>预算</em>太贵了 &amp;", "预算太<em>贵</em>了 &amp;"), "<em>预算</em>太<em>贵</em>了 &amp;"; got != want {
+		t.Errorf("Canonical of two fields = %q, want %q", got, want)
+	}
+}
+
+func TestHasLoneHan(t *testing.T) {
+	for text, want := range map[string]bool{
+		"贵": true, "太贵": false, "买iPhone": true, "iPhone买": true, "预算a贵": true, "预算有限": false,
+		"budget": false, "3.5%": false, "贵 了": true, "": false,
+	} {
+		if got := HasLoneHan(text); got != want {
+			t.Errorf("HasLoneHan(%q) = %v, want %v", text, got, want)
+		}
+	}
 }

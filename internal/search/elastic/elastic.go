@@ -124,9 +124,9 @@ func (e *Engine) ensure(ctx context.Context) error {
 // upgradeOlder lets this version write to indices of an older mapping
 // version behind the alias, until `mgvcore reindex` replaces them: their
 // mapping is strict, so it gets the fields added since (sentences.norm;
-// adding a field is allowed, changing a similarity is not). Their scores
-// still come from the shard's statistics, over every tenant, hence the
-// warning.
+// adding a field is allowed, changing a similarity or an index's analyzers
+// is not). They serve meanwhile with what their version lacks, hence the
+// warning (see olderLacks).
 func (e *Engine) upgradeOlder(ctx context.Context, indices []string) error {
 	for _, name := range indices {
 		v := versionOf(e.o.Alias, name)
@@ -140,9 +140,20 @@ func (e *Engine) upgradeOlder(ctx context.Context, indices []string) error {
 			return mapError(err)
 		}
 		e.o.Log.Warn().Str("index", name).Int("mapping_version", v).Int("current_version", MappingVersion).
-			Msg("the search index is of an older mapping version, whose scores depend on every tenant's transcripts: run `mgvcore reindex`")
+			Msg("the search index is of an older mapping version, " + olderLacks(v) + ": run `mgvcore reindex`")
 	}
 	return nil
+}
+
+// olderLacks says what an index of mapping version v does not do yet. An
+// index of version 2 or older has no one-character subfield: the search
+// of a one-character Chinese word runs on it without error, and finds it
+// only where the character stood alone (the main field's unigrams).
+func olderLacks(v int) string {
+	if v < 2 {
+		return "whose scores depend on every tenant's transcripts and whose bigram analysis, if it has it, finds no one-character Chinese word"
+	}
+	return "whose bigram analysis, if it has it, finds no one-character Chinese word (贵 in 太贵了)"
 }
 
 // aliasIndices lists the indices behind the alias.

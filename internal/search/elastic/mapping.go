@@ -14,8 +14,10 @@ import (
 //
 // Version 2 scores without index-wide statistics (see package search's
 // Norm): the text fields use the boolean similarity, and each sentence
-// carries its length factor, norm.
-const MappingVersion = 2
+// carries its length factor, norm. Version 3 adds, on the bigram profile,
+// sentences.text.uni, the sentence indexed one character at a time, on
+// which one-character Chinese words are found (see uniField).
+const MappingVersion = 3
 
 // similarity is the similarity of the text fields: a matching clause
 // scores its boost, whatever the term's document frequency (IDF) and the
@@ -39,15 +41,56 @@ const (
 	ProfileStandard = "standard"
 )
 
-// analysis returns the analyzer settings of a profile.
+// analysis returns the analyzer settings of a profile. The bigram profile
+// has a second analyzer, mgv_uni, for sentences.text.uni: the same
+// analysis without the bigrams, so that the Latin words of a term holding
+// a one-character Chinese word (买iPhones) are stemmed as on the main
+// field.
 func analysis(profile string) map[string]any {
-	filters := []string{"lowercase"}
-	if profile == ProfileBigram {
-		filters = []string{"cjk_width", "lowercase", "cjk_bigram", "porter_stem"}
+	if profile != ProfileBigram {
+		return map[string]any{"analyzer": map[string]any{
+			"mgv_text": map[string]any{"type": "custom", "tokenizer": "standard", "filter": []string{"lowercase"}},
+		}}
 	}
 	return map[string]any{"analyzer": map[string]any{
-		"mgv_text": map[string]any{"type": "custom", "tokenizer": "standard", "filter": filters},
+		"mgv_text":  map[string]any{"type": "custom", "tokenizer": "standard", "filter": []string{"cjk_width", "lowercase", "cjk_bigram", "porter_stem"}},
+		uniAnalyzer: map[string]any{"type": "custom", "tokenizer": "standard", "filter": []string{"cjk_width", "lowercase", "porter_stem"}},
 	}}
+}
+
+// uniAnalyzer is the analyzer of uniField.
+const uniAnalyzer = "mgv_uni"
+
+// textField is the sentence text, analyzed by the profile; uniField is its
+// subfield that the bigram profile indexes one character at a time.
+//
+// A one-character Chinese word (贵 "expensive") is a unigram, which the
+// bigram field holds only where the character stood alone (太贵了 is 太贵,
+// 贵了): a term holding one (search.HasLoneHan) is matched on the subfield
+// too. Bigrams stay the main field's tokens, for the phrases: with
+// cjk_bigram's unigrams there, 好用 would match 很好，用户 across the comma.
+// The standard profile has no subfield, as its main field is already one
+// token per character; a query naming the subfield on such an index, or on
+// an index of an older version, matches nothing there (no error) and finds
+// what the main field finds.
+const (
+	textField = "sentences.text"
+	uniField  = "sentences.text.uni"
+)
+
+// textMapping is the mapping of sentences.text. The subfield keeps
+// positions for match_phrase and the intervals that count repeats, but no
+// offsets (the highlighter re-analyzes the few sentences it marks) and no
+// norms (the boolean similarity reads none), which is what an index of
+// mostly Chinese text grows by: a posting per character.
+func textMapping(profile string) map[string]any {
+	text := map[string]any{"type": "text", "analyzer": "mgv_text", "index_options": "offsets", "similarity": similarity}
+	if profile == ProfileBigram {
+		text["fields"] = map[string]any{"uni": map[string]any{
+			"type": "text", "analyzer": uniAnalyzer, "index_options": "positions", "norms": false, "similarity": similarity,
+		}}
+	}
+	return text
 }
 
 // detectProfile asks the cluster whether it has the bigram filters.
@@ -111,7 +154,7 @@ func indexBody(o Options, profile string, bulkLoad bool) map[string]any {
 						"affiliation": kw,
 						"start_ms":    long,
 						"end_ms":      map[string]any{"type": "long", "index": false},
-						"text":        map[string]any{"type": "text", "analyzer": "mgv_text", "index_options": "offsets", "similarity": similarity},
+						"text":        textMapping(profile),
 						"norm":        normField,
 					},
 				},

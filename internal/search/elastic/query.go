@@ -23,11 +23,27 @@ import (
 func Body(q search.Query) map[string]any {
 	terms := make([]any, len(q.Terms))
 	var repeats []any
+	highlighted := map[string]any{textField: highlightField}
 	for i, t := range q.Terms {
 		// Every term is a phrase of its own tokens: the user's text is
-		// analyzed, never parsed as query syntax.
-		terms[i] = map[string]any{"match_phrase": map[string]any{"sentences.text": map[string]any{"query": t.Text}}}
-		repeats = append(repeats, repeated(t.Text)...)
+		// analyzed, never parsed as query syntax. A term holding a
+		// one-character Chinese word is matched on the one-character
+		// subfield too (see uniField); a sentence matching it on both
+		// fields scores it once.
+		fields := []string{textField}
+		if search.HasLoneHan(t.Text) {
+			fields = append(fields, uniField)
+			highlighted[uniField] = highlightField
+		}
+		phrases := make([]any, len(fields))
+		for j, f := range fields {
+			phrases[j] = map[string]any{"match_phrase": map[string]any{f: map[string]any{"query": t.Text}}}
+		}
+		terms[i] = phrases[0]
+		if len(phrases) > 1 {
+			terms[i] = map[string]any{"dis_max": map[string]any{"queries": phrases}}
+		}
+		repeats = append(repeats, repeated(t.Text, fields)...)
 	}
 	nestedBool := map[string]any{"must": terms}
 	if len(repeats) > 0 {
@@ -101,12 +117,9 @@ func Body(q search.Query) map[string]any {
 					"_source": []string{"sentences.seq", "sentences.start_ms", "sentences.speaker_key"},
 					"highlight": map[string]any{
 						"pre_tags": []string{search.PreTag}, "post_tags": []string{search.PostTag}, "encoder": "html",
-						"fields": map[string]any{"sentences.text": map[string]any{
-							// The whole sentence (number_of_fragments 0), as
-							// the embedded engine marks it: a fragment of
-							// 200 characters cut a long one short.
-							"type": "unified", "number_of_fragments": 0, "no_match_size": search.MaxSentenceBytes,
-						}},
+						// Each field marks what matched on it; decodeResult
+						// merges the marks.
+						"fields": highlighted,
 						// Only the phrases: the interval clauses that count
 						// repeats would have every word of a phrase marked
 						// wherever it stands, alone too.
@@ -132,21 +145,36 @@ func Body(q search.Query) map[string]any {
 	return body
 }
 
+// highlightField is how a text field is highlighted: the whole sentence
+// (number_of_fragments 0), as the embedded engine marks it: a fragment of
+// 200 characters cut a long one short.
+var highlightField = map[string]any{"type": "unified", "number_of_fragments": 0, "no_match_size": search.MaxSentenceBytes}
+
 // repeated are the clauses that add the increments of search.TermWeight
 // for the second and third occurrences of a term in a sentence: an ordered
 // interval of n copies of the phrase, which needs n occurrences that do not
-// overlap, each scoring its increment and no more (constant_score).
-func repeated(text string) []any {
+// overlap, each scoring its increment and no more (constant_score). With
+// two fields, n occurrences on either count (on the bigram profile the
+// one-character subfield finds every occurrence the main field finds).
+func repeated(text string, fields []string) []any {
 	var out []any
 	phrase := map[string]any{"match": map[string]any{"query": text, "max_gaps": 0, "ordered": true}}
 	copies := []any{phrase}
 	for n := 2; n <= search.MaxCountedOccurrences; n++ {
 		copies = append(copies, phrase)
-		out = append(out, map[string]any{"constant_score": map[string]any{
-			"boost": search.TermWeight(n) - search.TermWeight(n-1),
-			"filter": map[string]any{"intervals": map[string]any{"sentences.text": map[string]any{
+		either := make([]any, len(fields))
+		for i, f := range fields {
+			either[i] = map[string]any{"intervals": map[string]any{f: map[string]any{
 				"all_of": map[string]any{"ordered": true, "max_gaps": -1, "intervals": slices.Clone(copies)},
-			}}},
+			}}}
+		}
+		filter := either[0]
+		if len(either) > 1 {
+			filter = map[string]any{"bool": map[string]any{"should": either}}
+		}
+		out = append(out, map[string]any{"constant_score": map[string]any{
+			"boost":  search.TermWeight(n) - search.TermWeight(n-1),
+			"filter": filter,
 		}})
 	}
 	return out
@@ -258,6 +286,7 @@ type snippetHit struct {
 	} `json:"_source"`
 	Highlight struct {
 		Text []string `json:"sentences.text"`
+		Uni  []string `json:"sentences.text.uni"`
 	} `json:"highlight"`
 }
 
@@ -288,9 +317,16 @@ func decodeResult(body []byte, size int) (search.Result, error) {
 			if inner := h.InnerHits.Snippets; inner != nil && inner.Hits != nil && len(inner.Hits.Hits) > 0 {
 				hit.Snippets = make([]search.Snippet, 0, len(inner.Hits.Hits))
 				for _, ih := range inner.Hits.Hits {
+					var frags []string
+					if len(ih.Highlight.Text) > 0 {
+						frags = append(frags, ih.Highlight.Text[0])
+					}
+					if len(ih.Highlight.Uni) > 0 {
+						frags = append(frags, ih.Highlight.Uni[0])
+					}
 					text := ""
-					if frags := ih.Highlight.Text; len(frags) > 0 {
-						text = search.Canonical(frags[0])
+					if len(frags) > 0 {
+						text = search.Canonical(frags...)
 					}
 					hit.Snippets = append(hit.Snippets, search.Snippet{Seq: ih.Source.Seq, StartMS: ih.Source.StartMS, SpeakerKey: ih.Source.SpeakerKey, Text: text})
 				}

@@ -52,6 +52,18 @@ const (
 	kindConv     = "c"
 )
 
+// uniAnalyzer analyzes the text a second time into uniField, one token per
+// Han character: a one-character Chinese word (贵 "expensive") is a
+// unigram, which the bigrams of the text field hold only where the
+// character stood alone (太贵了 is 太贵, 贵了), so a term holding one
+// (search.HasLoneHan) is matched there, as the Elasticsearch engine
+// matches it on sentences.text.uni. The bigrams stay the text field's
+// tokens, so that 好用 does not match 很好，用户 across the comma.
+const (
+	uniAnalyzer = "mgv_uni"
+	uniField    = "text_uni"
+)
+
 // Engine is a bleve index.
 type Engine struct {
 	dir string
@@ -242,15 +254,28 @@ func (e *Engine) held(fn func(bleve.Index) error) error {
 	return fn(e.idx)
 }
 
-// indexMapping is version 1 of the embedded mapping: CJK bigrams (预算 is a
+// indexMapping is version 2 of the embedded mapping: CJK bigrams (预算 is a
 // word, 预计 another) and Porter stemming for English, as the Elasticsearch
-// mapping does where its analysis module is installed.
+// mapping does where its analysis module is installed, and the text once
+// more one character at a time (uniField). An index keeps the mapping it
+// was made with: one of version 1, without uniField, is searched as
+// before (see uniOf) until its directory is removed and rebuilt.
 func indexMapping() (*mapping.IndexMappingImpl, error) {
 	m := bleve.NewIndexMapping()
 	err := m.AddCustomAnalyzer(textAnalyzer, map[string]any{
 		"type":          custom.Name,
 		"tokenizer":     unicode.Name,
 		"token_filters": []any{cjk.WidthName, lowercase.Name, cjk.BigramName, porter.Name},
+	})
+	if err != nil {
+		return nil, err
+	}
+	// The text's analysis without the bigrams, so that the Latin words
+	// of a term holding a one-character word (买iPhones) stem alike.
+	err = m.AddCustomAnalyzer(uniAnalyzer, map[string]any{
+		"type":          custom.Name,
+		"tokenizer":     unicode.Name,
+		"token_filters": []any{cjk.WidthName, lowercase.Name, porter.Name},
 	})
 	if err != nil {
 		return nil, err
@@ -273,6 +298,10 @@ func indexMapping() (*mapping.IndexMappingImpl, error) {
 	}
 	text := bleve.NewTextFieldMapping()
 	text.Analyzer, text.Store, text.IncludeTermVectors, text.IncludeInAll = textAnalyzer, true, true, false
+	// Term vectors (positions) for phrases and the snippet's marks; the
+	// text itself is stored once, in text.
+	uni := bleve.NewTextFieldMapping()
+	uni.Name, uni.Analyzer, uni.Store, uni.IncludeTermVectors, uni.IncludeInAll = uniField, uniAnalyzer, false, true, false
 
 	s := bleve.NewDocumentStaticMapping()
 	for name, f := range map[string]*mapping.FieldMapping{
@@ -282,6 +311,7 @@ func indexMapping() (*mapping.IndexMappingImpl, error) {
 	} {
 		s.AddFieldMappingsAt(name, f)
 	}
+	s.AddFieldMappingsAt("text", uni)
 	m.AddDocumentMapping(kindSentence, s)
 
 	c := bleve.NewDocumentStaticMapping()
@@ -615,7 +645,8 @@ func (e *Engine) Search(ctx context.Context, q search.Query) (search.Result, err
 
 func (e *Engine) search(ctx context.Context, idx bleve.Index, q search.Query) (search.Result, error) {
 	var res search.Result
-	bq, ok := e.query(q)
+	uni := uniOf(idx)
+	bq, ok := e.query(q, uni != nil)
 	if !ok {
 		return res, nil
 	}
@@ -630,7 +661,7 @@ func (e *Engine) search(ctx context.Context, idx bleve.Index, q search.Query) (s
 	if err != nil {
 		return res, errs.Internal(err)
 	}
-	sc := newScorer(idx.Mapping().AnalyzerNamed(textAnalyzer), q.Terms)
+	sc := newScorer(idx.Mapping().AnalyzerNamed(textAnalyzer), uni, q.Terms)
 	byID := map[int64]*group{}
 	var groups []*group
 	for _, h := range sr.Hits {
@@ -705,7 +736,7 @@ func (e *Engine) snippets(ctx context.Context, idx bleve.Index, q search.Query, 
 	if len(ids) == 0 {
 		return out, nil
 	}
-	req := bleve.NewSearchRequestOptions(bleve.NewConjunctionQuery(bleve.NewDocIDQuery(ids), termsQuery(q.Terms)), len(ids), 0, false)
+	req := bleve.NewSearchRequestOptions(bleve.NewConjunctionQuery(bleve.NewDocIDQuery(ids), termsQuery(q.Terms, uniOf(idx) != nil)), len(ids), 0, false)
 	req.Fields = []string{"text"}
 	req.IncludeLocations = true
 	sr, err := idx.SearchInContext(ctx, req)
@@ -715,9 +746,11 @@ func (e *Engine) snippets(ctx context.Context, idx bleve.Index, q search.Query, 
 	for _, h := range sr.Hits {
 		text, _ := h.Fields["text"].(string)
 		var ranges [][2]int
-		for _, locs := range h.Locations["text"] {
-			for _, l := range locs {
-				ranges = append(ranges, [2]int{int(l.Start), int(l.End)})
+		for _, field := range []string{"text", uniField} {
+			for _, locs := range h.Locations[field] {
+				for _, l := range locs {
+					ranges = append(ranges, [2]int{int(l.Start), int(l.End)})
+				}
 			}
 		}
 		out[h.ID] = search.Mark(text, ranges)
@@ -725,28 +758,50 @@ func (e *Engine) snippets(ctx context.Context, idx bleve.Index, q search.Query, 
 	return out, nil
 }
 
+// uniOf is the analyzer of uniField, nil for an index made before it.
+func uniOf(idx bleve.Index) analysis.Analyzer {
+	return idx.Mapping().AnalyzerNamed(uniAnalyzer)
+}
+
 // scorer scores a matching sentence as the Elasticsearch engine does
 // (package search's Norm and TermWeight), from the sentence's text and the
 // query alone: each term's occurrences are counted on the sentence's
-// tokens, as the index analyzes them.
+// tokens, as the index analyzes them for the field the term matches on
+// (uniField for a term holding a one-character word, when the index has
+// it).
 type scorer struct {
-	a       analysis.Analyzer
-	phrases [][]string
+	text, uni analysis.Analyzer
+	phrases   []phrase
 }
 
-func newScorer(a analysis.Analyzer, terms []search.Term) scorer {
-	sc := scorer{a: a}
+// phrase is a term's tokens, and whether they are uniField's.
+type phrase struct {
+	tokens []string
+	uni    bool
+}
+
+func newScorer(text, uni analysis.Analyzer, terms []search.Term) scorer {
+	sc := scorer{text: text, uni: uni}
 	for _, t := range terms {
-		sc.phrases = append(sc.phrases, sc.tokens(t.Text))
+		p := phrase{uni: uni != nil && search.HasLoneHan(t.Text)}
+		p.tokens = tokens(sc.analyzer(p.uni), t.Text)
+		sc.phrases = append(sc.phrases, p)
 	}
 	return sc
 }
 
-// tokens are the terms of text by position; a position without a token
-// is "".
-func (sc scorer) tokens(text string) []string {
+func (sc scorer) analyzer(uni bool) analysis.Analyzer {
+	if uni {
+		return sc.uni
+	}
+	return sc.text
+}
+
+// tokens are the terms a makes of text by position; a position without a
+// token is "".
+func tokens(a analysis.Analyzer, text string) []string {
 	var out []string
-	for _, tok := range sc.a.Analyze([]byte(text)) {
+	for _, tok := range a.Analyze([]byte(text)) {
 		p := tok.Position - 1
 		if p < 0 {
 			continue
@@ -760,12 +815,19 @@ func (sc scorer) tokens(text string) []string {
 }
 
 func (sc scorer) score(text string) float64 {
-	tokens := sc.tokens(text)
+	var byField [2][]string // the text's tokens, and its uniField's
 	sum := 0.0
 	for _, p := range sc.phrases {
+		f := 0
+		if p.uni {
+			f = 1
+		}
+		if byField[f] == nil {
+			byField[f] = tokens(sc.analyzer(p.uni), text)
+		}
 		// The sentence matched every phrase: one occurrence at least,
 		// should the count here find none.
-		sum += search.TermWeight(max(1, occurrences(tokens, p)))
+		sum += search.TermWeight(max(1, occurrences(byField[f], p.tokens)))
 	}
 	return search.Norm(text) * sum
 }
@@ -818,23 +880,30 @@ func facets(groups []*group, loc *time.Location) ([]search.OwnerCount, []search.
 	return oc, dc
 }
 
-func termsQuery(terms []search.Term) query.Query {
+// termsQuery matches every term as a phrase; hasUni: the index has
+// uniField, where a term holding a one-character word is matched (it
+// finds every sentence the text field would).
+func termsQuery(terms []search.Term, hasUni bool) query.Query {
 	qs := make([]query.Query, len(terms))
 	for i, t := range terms {
 		p := bleve.NewMatchPhraseQuery(t.Text)
 		p.SetField("text")
 		p.Analyzer = textAnalyzer
+		if hasUni && search.HasLoneHan(t.Text) {
+			p.SetField(uniField)
+			p.Analyzer = uniAnalyzer
+		}
 		qs[i] = p
 	}
 	return bleve.NewConjunctionQuery(qs...)
 }
 
 // query is the sentence query of q; ok is false when q can match nothing.
-func (e *Engine) query(q search.Query) (query.Query, bool) {
+func (e *Engine) query(q search.Query, hasUni bool) (query.Query, bool) {
 	if (q.Owners != nil && len(q.Owners) == 0) || (q.Conversations != nil && len(q.Conversations) == 0) {
 		return nil, false
 	}
-	qs := []query.Query{termsQuery(q.Terms), keywordQ("kind", kindSentence), numEq("tenant_id", q.TenantID)}
+	qs := []query.Query{termsQuery(q.Terms, hasUni), keywordQ("kind", kindSentence), numEq("tenant_id", q.TenantID)}
 	if q.Owners != nil {
 		qs = append(qs, numIn("owner_user_id", q.Owners))
 	}

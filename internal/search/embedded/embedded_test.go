@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/blevesearch/bleve/v2"
+
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/search"
 	"github.com/megaview/mgvcore/internal/search/searchtest"
@@ -283,5 +285,43 @@ func TestAPurgeNeedsTheIndexsSizeFree(t *testing.T) {
 	e.free = func() (uint64, bool) { return 1 << 40, true }
 	if err := e.purge(t.Context()); err != nil {
 		t.Fatalf("purge with room: %v", err)
+	}
+}
+
+// An index made before the one-character field (mapping version 1) keeps
+// its mapping: a one-character word is searched on the text field there,
+// without error, and found only where it stood alone.
+func TestIndexWithoutTheOneCharacterField(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "search")
+	m, err := indexMapping()
+	if err != nil {
+		t.Fatal(err)
+	}
+	delete(m.CustomAnalysis.Analyzers, uniAnalyzer)
+	text := m.TypeMapping[kindSentence].Properties["text"]
+	text.Fields = text.Fields[:1]
+	idx, err := bleve.New(dir, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := idx.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeEngine(t, e)
+	doc := &search.Doc{TenantID: 1, ConversationID: 1, OwnerUserID: 2, Version: 1,
+		Sentences: []search.Sentence{{Seq: 0, Text: "太贵了"}, {Seq: 1, Text: "贵 price"}}}
+	if _, err := e.Write(t.Context(), []search.Op{{TenantID: 1, ConversationID: 1, Doc: doc}}); err != nil {
+		t.Fatal(err)
+	}
+	for query, seqs := range map[string][]int{"贵": {1}, "太贵": {0}} {
+		terms, _ := search.Parse(query)
+		res, err := e.Search(t.Context(), search.Query{TenantID: 1, Terms: terms, Size: 10})
+		if err != nil || len(res.Hits) != 1 || len(res.Hits[0].Snippets) != len(seqs) || res.Hits[0].Snippets[0].Seq != seqs[0] {
+			t.Errorf("%s on an index of version 1: %+v %v, want sentences %v", query, res, err, seqs)
+		}
 	}
 }

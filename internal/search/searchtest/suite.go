@@ -6,6 +6,7 @@ package searchtest
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -202,6 +203,56 @@ func Run(t *testing.T, o Options) {
 		expect(t, q("好用"), 10)
 		expect(t, q(`"好用"`), 10)
 		expect(t, q("好用 系统"), 10)
+	})
+	t.Run("OneCharacterWords", func(t *testing.T) {
+		// A one-character Chinese word is a word (PRODUCT §5), found
+		// wherever the character stands, its neighbours Han or not;
+		// with bigrams, the index holds it as a token of its own only
+		// where it stands alone.
+		expect(t, q("好"), 1, 2, 5, 9, 10, 11)
+		const own = tenant + 10
+		docs := []*search.Doc{
+			conv(9401, repA, day0, 60_000, "inbound", "太贵了，我们买不起"),
+			conv(9402, repA, day0, 60_000, "inbound", "贵得离谱，真的太贵"),
+			conv(9403, repA, day0, 60_000, "inbound", "价格还可以"),
+			conv(9404, repA, day0, 60_000, "inbound", "我想买iPhone"),
+		}
+		for _, d := range docs {
+			d.TenantID = own
+		}
+		write(t, e, docs...)
+		if o.Refresh != nil {
+			o.Refresh(t, e)
+		}
+		mine := func(query string) search.Query {
+			qq := q(query)
+			qq.TenantID = own
+			return qq
+		}
+		expect(t, mine("贵"), 9401, 9402)
+		expect(t, mine("贵 买"), 9401)
+		expect(t, mine("太贵"), 9401, 9402)
+		expect(t, mine("贵了"), 9401)
+		expect(t, mine("买iPhone"), 9404)
+		res, err := e.Search(ctx, mine("贵"))
+		if err != nil || len(res.Hits) != 2 {
+			t.Fatalf("贵: %+v %v", res, err)
+		}
+		// Twice in a sentence of nine words outranks once in one of
+		// eight, each occurrence marked.
+		first, second := res.Hits[0], res.Hits[1]
+		text := docs[1].Sentences[0].Text
+		if want := search.Norm(text) * search.TermWeight(2); first.ConversationID != 9402 || math.Abs(first.Score-want) > 1e-4*want {
+			t.Errorf("贵 ranks %d first with %v, want 9402 with %v", first.ConversationID, first.Score, want)
+		}
+		if want := search.Norm(docs[0].Sentences[0].Text); second.ConversationID != 9401 || math.Abs(second.Score-want) > 1e-4*want {
+			t.Errorf("贵 ranks %d second with %v, want 9401 with %v", second.ConversationID, second.Score, want)
+		}
+		for h, want := range map[*search.Hit]string{&first: "<em>贵</em>得离谱，真的太<em>贵</em>", &second: "太<em>贵</em>了，我们买不起"} {
+			if len(h.Snippets) != 1 || h.Snippets[0].Text != want {
+				t.Errorf("贵 in conversation %d: snippets %+v, want %q", h.ConversationID, h.Snippets, want)
+			}
+		}
 	})
 	t.Run("WidthFolding", func(t *testing.T) {
 		if !o.WidthFolding {

@@ -28,9 +28,10 @@ type SearchTranscriptsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// What to find; required, 1..256 characters. Words and "double-quoted
 	// phrases"; a sentence matches when it contains all of them. Chinese
-	// matches as words and phrases (预算 does not match 预计); English is
-	// case-insensitive and stemmed. Any other character is plain text, never
-	// query syntax.
+	// matches as words and phrases (预算 does not match 预计), a
+	// one-character word wherever its character stands (贵 matches 太贵了);
+	// English is case-insensitive and stemmed. Any other character is plain
+	// text, never query syntax.
 	Query string `protobuf:"bytes,1,opt,name=query,proto3" json:"query,omitempty"`
 	// Which conversations to search; unset searches all in scope.
 	Filter *ConversationFilter `protobuf:"bytes,2,opt,name=filter,proto3" json:"filter,omitempty"`
