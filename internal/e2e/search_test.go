@@ -25,7 +25,14 @@ import (
 // own, removed after the test.
 func esEnv(t *testing.T, env map[string]string) map[string]string {
 	t.Helper()
-	u := requireEnv(t, "MGV_TEST_ES_URL")
+	return clusterEnv(t, "MGV_TEST_ES_URL", env)
+}
+
+// clusterEnv adds to env a search index on a fresh alias of the cluster
+// whose URL the variable urlVar holds, deleted after the test.
+func clusterEnv(t *testing.T, urlVar string, env map[string]string) map[string]string {
+	t.Helper()
+	u := requireEnv(t, urlVar)
 	alias := fmt.Sprintf("mgv_e2e_%08x", rand.Uint32())
 	t.Cleanup(func() {
 		req, _ := http.NewRequest(http.MethodDelete, u+"/"+alias+"_v*", nil)
@@ -89,6 +96,37 @@ func TestSearchEmbedded(t *testing.T) {
 
 func TestSearchOnElasticsearchAndMariaDB(t *testing.T) {
 	testSearch(t, NewService(t, esEnv(t, mysqlEnv(t))))
+}
+
+// A one-character Chinese word is found over HTTP inside a longer word, on
+// the embedded default and on the production analysis (the bigram profile
+// of the cluster with analysis-common), where 太贵了 is indexed as 太贵 and
+// 贵了, and marked on its own.
+func TestSearchOneCharacterWord(t *testing.T) {
+	for name, env := range map[string]func(t *testing.T) map[string]string{
+		"embedded": func(*testing.T) map[string]string { return nil },
+		"analyzer": func(t *testing.T) map[string]string {
+			return clusterEnv(t, "MGV_TEST_ANALYZER_URL", map[string]string{})
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := NewService(t, env(t))
+			f := NewFixture(t, s)
+			s.Start()
+			p := newPartner(t, s.GRPC(), f.AppToken(t))
+			id := p.create(fmt.Sprintf("search-onechar-%d", rand.Uint32()), f.Reps[0].ID, time.Now().Add(-time.Hour), 600_000, nil)
+			if _, err := p.put(id, []*openv1.Sentence{sentence(0, "cust", "太贵了，我们买不起"), sentence(1, "rep", "价格可以再谈")}, 100); err != nil {
+				t.Fatal(err)
+			}
+			admin := f.Token(t, f.Admin)
+			waitSearch(t, s, admin, "贵", 1, 10*time.Second)
+			var pg searchPage
+			searchAs(t, s, admin, map[string]any{"query": "贵"}).want(t, http.StatusOK, "").decode(t, &pg)
+			if len(pg.Results) != 1 || len(pg.Results[0].Snippets) != 1 || pg.Results[0].Snippets[0].Text != "太<em>贵</em>了，我们买不起" {
+				t.Errorf("贵: %+v, want the one sentence with 贵 marked", pg.Results)
+			}
+		})
+	}
 }
 
 // testSearch is PRODUCT §5 end to end: ingest over gRPC, the outbox
