@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -13,6 +14,8 @@ import (
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/logic/access/accesstest"
 	"github.com/megaview/mgvcore/internal/model"
+	"github.com/megaview/mgvcore/internal/search"
+	"github.com/megaview/mgvcore/internal/search/embedded"
 )
 
 // fakeRepo is an in-memory IngestRepo, DealRepo and Transactor of tenant 1.
@@ -347,14 +350,10 @@ func TestIngestNeedsTheIngestScope(t *testing.T) {
 	}
 }
 
-func Example_queryTerms() {
-	terms, err := queryTerms(`Budget “next  Quarters” 预算 ?! "unclosed phrase`)
-	fmt.Printf("%q %v\n", terms, err)
-	// Output: [["budget"] ["next" "quarter"] ["预" "算"] ["unclos" "phrase"]] <nil>
-}
-
-// A transcript read marks what search would find: whole English words, a
-// phrase's words together, a Chinese word's characters together.
+// A transcript read marks what search would find: whole English words and
+// numbers, a phrase's words together, a Chinese word's characters together
+// and never across punctuation, a one-character Chinese word wherever its
+// character stands.
 func TestTranscriptQueryMatchesAsSearchDoes(t *testing.T) {
 	for _, tc := range []struct {
 		q, text string
@@ -367,20 +366,72 @@ func TestTranscriptQueryMatchesAsSearchDoes(t *testing.T) {
 		{"discounts", "we discussed a discount", true},
 		{"“free trial”", "trial for free", false},
 		{"ＰＲＩＣＥ", "the price is fine", true},
+		{"120万", "报价是１２０万，含ＶＡＴ", true},
+		{"vat", "报价是１２０万，含ＶＡＴ", true},
 		{`"free trial"`, "a free-trial month", true},
 		{`"free trial"`, "trial for free", false},
 		{"free trial", "trial for free", true},
+		{`Budget “next  Quarters” 预算 ?! "unclosed phrase`, "预算 for the next quarter: budget the unclosed phrases", true},
 		{"预算", "我们今年的预算有限", true},
 		{"预算", "预计下周签约", false},
 		{"预算 pilot", "预算 for the pilot", true},
 		{"预算 pilot", "预算 only", false},
+		{"贵", "太贵了，我们买不起", true},
+		{"价", "价格表在这里", true},
+		{"贵", "价格表在这里", false},
+		{"好用", "这套系统非常好用", true},
+		{"好用", "产品很好，用户都满意", false},
+		{"3", "covid-19 and e-mail at 3.5% rate", false},
+		{"3.5", "covid-19 and e-mail at 3.5% rate", true},
 	} {
-		terms, err := queryTerms(tc.q)
+		m, err := queryTerms(tc.q)
 		if err != nil {
 			t.Fatalf("q %q: %v", tc.q, err)
 		}
-		if got := matchesAll(tc.text, terms); got != tc.want {
+		if got := m.Matches(tc.text); got != tc.want {
 			t.Errorf("q %q on %q: %v, want %v", tc.q, tc.text, got, tc.want)
+		}
+	}
+}
+
+// The transcript's q marks a sentence exactly where the search engine
+// finds it (the embedded engine, whose analysis the marks use).
+func TestTranscriptQueryMarksWhatSearchFinds(t *testing.T) {
+	cases := []struct{ sentence, q string }{
+		{"太贵了，我们买不起", "贵"},
+		{"价格表在这里", "价"},
+		{"产品很好，用户都满意", "好用"},
+		{"这套系统非常好用", "好用"},
+		{"covid-19 and e-mail at 3.5% rate", "3"},
+		{"covid-19 and e-mail at 3.5% rate", "e-mail 3.5"},
+		{"Our budgets are approved every January", "budget approve"},
+		{"我想买iPhone", "买iPhones"},
+	}
+	e, err := embedded.Open(filepath.Join(t.TempDir(), "search"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = e.Close() }()
+	for i, c := range cases {
+		id := int64(i + 1)
+		doc := &search.Doc{TenantID: 1, ConversationID: id, OwnerUserID: 1, Version: 1,
+			Sentences: []search.Sentence{{Seq: 0, SpeakerKey: "a", Affiliation: "external", EndMS: 3000, Text: c.sentence}}}
+		if _, err := e.Write(t.Context(), []search.Op{{TenantID: 1, ConversationID: id, Doc: doc}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, c := range cases {
+		m, err := queryTerms(c.q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		terms, _ := search.Parse(c.q)
+		res, err := e.Search(t.Context(), search.Query{TenantID: 1, Terms: terms, Conversations: []int64{int64(i + 1)}, Size: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if marked, found := m.Matches(c.sentence), res.Total == 1; marked != found {
+			t.Errorf("q %q in %q: the transcript marks it %v, search finds it %v", c.q, c.sentence, marked, found)
 		}
 	}
 }

@@ -3,16 +3,13 @@ package conversation
 import (
 	"context"
 	"errors"
-	"slices"
 	"strings"
 	"unicode/utf8"
 
-	porterstemmer "github.com/blevesearch/go-porterstemmer"
-
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/logic/access"
-	"github.com/megaview/mgvcore/internal/logic/interaction"
 	"github.com/megaview/mgvcore/internal/search"
+	"github.com/megaview/mgvcore/internal/search/embedded"
 )
 
 // maxTranscriptQueryChars bounds GetTranscript's q.
@@ -148,7 +145,7 @@ func (c *Reader) TranscriptPage(ctx context.Context, req TranscriptPageRequest) 
 type transcriptRead struct {
 	repo     ReadRepo
 	tenantID int64
-	terms    [][]string
+	match    *embedded.Matcher
 	at       transcriptCursor
 }
 
@@ -168,14 +165,14 @@ func (c *Reader) beginTranscript(ctx context.Context, id int64, q string) (*tran
 	if !utf8.ValidString(q) {
 		return nil, errs.InvalidArgument("q", "must be UTF-8")
 	}
-	terms, err := queryTerms(q)
+	match, err := queryTerms(q)
 	if err != nil {
 		return nil, err
 	}
 	if _, err := c.repo.Get(ctx, s, id); err != nil {
 		return nil, err
 	}
-	return &transcriptRead{repo: c.repo, tenantID: s.TenantID, terms: terms, at: transcriptCursor{ID: id, After: -1}}, nil
+	return &transcriptRead{repo: c.repo, tenantID: s.TenantID, match: match, at: transcriptCursor{ID: id, After: -1}}, nil
 }
 
 // errTranscriptReplaced answers a read whose transcript was replaced since
@@ -211,7 +208,7 @@ func (r *transcriptRead) walk(ctx context.Context, fn func(TranscriptSentence) (
 			}
 			s := TranscriptSentence{
 				Seq: int64(st.Seq), SpeakerKey: st.SpeakerKey, StartMS: st.StartMS, EndMS: st.EndMS, Text: st.Text,
-				Matches: len(r.terms) > 0 && matchesAll(st.Text, r.terms),
+				Matches: r.match != nil && r.match.Matches(st.Text),
 			}
 			more, err := fn(s)
 			if err != nil || !more {
@@ -223,10 +220,11 @@ func (r *transcriptRead) walk(ctx context.Context, fn func(TranscriptSentence) (
 }
 
 // queryTerms reads the query of a transcript read as search reads one
-// (search.Parse: words and "quoted phrases", in ASCII or curly quotes),
-// each cut into the tokens it matches by (matchTokens). A query with no
-// word is INVALID_ARGUMENT naming q; an empty one marks nothing.
-func queryTerms(q string) ([][]string, error) {
+// (search.Parse: words and "quoted phrases", in ASCII or curly quotes), and
+// matches its sentences as the search engine's analysis does
+// (embedded.Matcher). A query with no word is INVALID_ARGUMENT naming q;
+// an empty one marks nothing (nil).
+func queryTerms(q string) (*embedded.Matcher, error) {
 	if strings.TrimSpace(q) == "" {
 		return nil, nil
 	}
@@ -240,46 +238,12 @@ func queryTerms(q string) ([][]string, error) {
 		}
 		return nil, err
 	}
-	var terms [][]string
-	for _, t := range parsed {
-		if toks := matchTokens(t.Text); len(toks) > 0 {
-			terms = append(terms, toks)
-		}
+	m, err := embedded.NewMatcher(parsed)
+	if err != nil {
+		return nil, errs.Internal(err)
 	}
-	if len(terms) == 0 {
+	if m.Len() == 0 {
 		return nil, errs.InvalidArgument("q", "has no word to search for")
 	}
-	return terms, nil
-}
-
-// matchTokens are the tokens of text as the search engines index them,
-// as far as the mark of a match needs: interaction.MatchTokens, each word
-// of a script that is not CJK reduced to its Porter stem as both engines'
-// analyzers do ("prices" and "price" are one).
-func matchTokens(text string) []string {
-	toks := interaction.MatchTokens(text)
-	for i, tok := range toks {
-		if r, _ := utf8.DecodeRuneInString(tok); !interaction.IsCJK(r) {
-			toks[i] = porterstemmer.StemString(tok)
-		}
-	}
-	return toks
-}
-
-// matchesAll reports whether every term occurs in text as a run of its
-// tokens: an English word matches whole words, by stem ("art" is not in
-// "start", "price" is in "prices"), a Chinese one where its characters
-// stand together, as search matches them.
-func matchesAll(text string, terms [][]string) bool {
-	toks := matchTokens(text)
-	for _, t := range terms {
-		found := false
-		for i := 0; i+len(t) <= len(toks) && !found; i++ {
-			found = slices.Equal(toks[i:i+len(t)], t)
-		}
-		if !found {
-			return false
-		}
-	}
-	return true
+	return m, nil
 }

@@ -60,10 +60,10 @@ func IsCJK(r rune) bool {
 }
 
 // MatchTokens cuts text into the lower-case tokens by which tracker keywords
-// and the query of a transcript read match it, as search terms do (PRODUCT
-// §5): each CJK character is one token, each run of letters and digits of
-// any other script is one word (a combining mark continues it); everything
-// else separates tokens and is otherwise ignored. Full-width ASCII (Ｐｒｉｃｅ)
+// match it, as search terms do (PRODUCT §5): each CJK character is one
+// token, each run of letters and digits of any other script is one word (a
+// combining mark continues it); everything else separates tokens and is
+// otherwise ignored. Full-width ASCII (Ｐｒｉｃｅ)
 // is folded to its usual form. A term matches where its tokens occur
 // consecutively, so an English word matches whole words only. The tokens are
 // substrings of the folded text: a sentence costs one allocation or two, not

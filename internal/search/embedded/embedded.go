@@ -815,9 +815,21 @@ func tokens(a analysis.Analyzer, text string) []string {
 }
 
 func (sc scorer) score(text string) float64 {
-	var byField [2][]string // the text's tokens, and its uniField's
 	sum := 0.0
-	for _, p := range sc.phrases {
+	for _, n := range sc.counts(text) {
+		// The sentence matched every phrase: one occurrence at least,
+		// should the count here find none.
+		sum += search.TermWeight(max(1, n))
+	}
+	return search.Norm(text) * sum
+}
+
+// counts are the occurrences of each phrase in text, on the tokens of
+// the field it matches on.
+func (sc scorer) counts(text string) []int {
+	var byField [2][]string // the text's tokens, and its uniField's
+	out := make([]int, len(sc.phrases))
+	for i, p := range sc.phrases {
 		f := 0
 		if p.uni {
 			f = 1
@@ -825,11 +837,76 @@ func (sc scorer) score(text string) float64 {
 		if byField[f] == nil {
 			byField[f] = tokens(sc.analyzer(p.uni), text)
 		}
-		// The sentence matched every phrase: one occurrence at least,
-		// should the count here find none.
-		sum += search.TermWeight(max(1, occurrences(byField[f], p.tokens)))
+		out[i] = occurrences(byField[f], p.tokens)
 	}
-	return search.Norm(text) * sum
+	return out
+}
+
+// Matcher tells whether a text holds every term of a query as this engine
+// matches them, without an index: the transcript's q marks its sentences
+// with it, as search matches them (PRODUCT §5). English words match whole
+// and by stem, a Chinese word where its characters stand together (and
+// never across punctuation: 好用 is not in 很好，用户), a one-character one
+// wherever its character stands, a number whole (3 is not in 3.5%).
+type Matcher struct{ sc scorer }
+
+// analyzers are the text and uniField analyzers of a new index, made once
+// for every Matcher.
+var analyzers = sync.OnceValues(func() (scorer, error) {
+	m, err := indexMapping()
+	if err != nil {
+		return scorer{}, err
+	}
+	sc := scorer{text: m.AnalyzerNamed(textAnalyzer), uni: m.AnalyzerNamed(uniAnalyzer)}
+	if sc.text == nil || sc.uni == nil {
+		return scorer{}, errors.New("search: the embedded analyzers cannot be built")
+	}
+	return sc, nil
+})
+
+// NewMatcher matches terms; a term that leaves no token is left out,
+// and Len counts those kept.
+func NewMatcher(terms []search.Term) (*Matcher, error) {
+	a, err := analyzers()
+	if err != nil {
+		return nil, err
+	}
+	m := &Matcher{sc: scorer{text: a.text, uni: a.uni}}
+	for _, p := range newScorer(a.text, a.uni, foldTerms(terms)).phrases {
+		if len(p.tokens) > 0 {
+			m.sc.phrases = append(m.sc.phrases, p)
+		}
+	}
+	return m, nil
+}
+
+// Len is how many terms m matches.
+func (m *Matcher) Len() int { return len(m.sc.phrases) }
+
+// Matches reports whether text holds every term.
+func (m *Matcher) Matches(text string) bool {
+	return !slices.Contains(m.sc.counts(foldWidth(text)), 0)
+}
+
+// foldWidth maps full-width ASCII (Ｐｒｉｃｅ, １２０) to ASCII, as the
+// production analysis (Elasticsearch's cjk_width) does before it
+// tokenizes: bleve's tokenizer drops full-width digits, which a mark would
+// then miss where search finds them.
+func foldWidth(text string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= '！' && r <= '～' {
+			r -= '！' - '!'
+		}
+		return r
+	}, text)
+}
+
+func foldTerms(terms []search.Term) []search.Term {
+	out := make([]search.Term, len(terms))
+	for i, t := range terms {
+		out[i] = search.Term{Text: foldWidth(t.Text), Phrase: t.Phrase}
+	}
+	return out
 }
 
 // occurrences counts the places of phrase in tokens that do not overlap.

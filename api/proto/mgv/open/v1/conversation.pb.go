@@ -1101,9 +1101,10 @@ type GetTranscriptRequest struct {
 	ConversationId int64 `protobuf:"varint,1,opt,name=conversation_id,json=conversationId,proto3" json:"conversation_id,omitempty"`
 	// Optional query in the syntax of SearchTranscriptsRequest.query; when
 	// set, sentences containing every word and phrase of it, as search
-	// matches them (whole words, ignoring case; a Chinese word's characters
-	// together), get matches = true. At most 256 characters; one with no
-	// word (punctuation only) is INVALID_ARGUMENT.
+	// matches them (whole words and numbers, ignoring case; a Chinese word's
+	// characters together, never across punctuation; a one-character word
+	// wherever its character stands), get matches = true. At most 256
+	// characters; one with no word (punctuation only) is INVALID_ARGUMENT.
 	Q string `protobuf:"bytes,2,opt,name=q,proto3" json:"q,omitempty"`
 	// Most sentences to return, 0..20000; 0 means 20 000. A page also ends
 	// before 3 MiB of sentence text (speaker keys and texts), so it may hold
