@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/megaview/mgvcore/internal/batch"
 )
 
 // TrimOptions tune retention.
@@ -53,19 +55,9 @@ func NewTrimmer(l *Log, log zerolog.Logger, opt TrimOptions) *Trimmer {
 // and says how many it deleted.
 func (t *Trimmer) TrimOnce(ctx context.Context) (int, error) {
 	before := t.now().Add(-t.opt.Retention)
-	total := 0
-	for {
-		n, err := t.repo.Trim(ctx, before, t.opt.Batch)
-		total += n
-		if err != nil || n < t.opt.Batch {
-			return total, err
-		}
-		select {
-		case <-ctx.Done():
-			return total, ctx.Err()
-		case <-time.After(t.opt.Pause):
-		}
-	}
+	return batch.Drain(ctx, t.opt.Batch, t.opt.Pause, func(ctx context.Context) (int, error) {
+		return t.repo.Trim(ctx, before, t.opt.Batch)
+	})
 }
 
 // Start trims now and then every Every until Stop.

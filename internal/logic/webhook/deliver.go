@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/megaview/mgvcore/internal/batch"
 	"github.com/megaview/mgvcore/internal/clip"
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/model"
@@ -208,6 +209,48 @@ func (d *Deliverer) Start(ctx context.Context) {
 	ctx, d.cancel = context.WithCancel(ctx)
 	d.wg.Add(1)
 	go d.loop(ctx)
+	if d.o.Keep > 0 {
+		d.wg.Add(1)
+		go d.trim(ctx)
+	}
+}
+
+// The delivery log is trimmed every trimEvery, trimBatch rows per
+// transaction with trimPause between two, until a batch comes back short:
+// the log gets a row per event and subscription, and redeliveries to a
+// fast receiver can add more than a batch a minute, which one batch a
+// minute would leave to grow without bound.
+const (
+	trimEvery = time.Minute
+	trimBatch = 1000
+	trimPause = 50 * time.Millisecond
+)
+
+// trim deletes the deliveries older than Keep now and every trimEvery
+// until ctx ends. It runs beside the loop, so a long backlog holds up no
+// delivery.
+func (d *Deliverer) trim(ctx context.Context) {
+	defer d.wg.Done()
+	t := time.NewTicker(trimEvery)
+	defer t.Stop()
+	for {
+		before := time.Now().Add(-d.o.Keep)
+		n, err := batch.Drain(ctx, trimBatch, trimPause, func(ctx context.Context) (int, error) {
+			n, err := d.store.Trim(ctx, before, trimBatch)
+			return int(n), err
+		})
+		switch {
+		case err != nil && ctx.Err() == nil:
+			d.o.Log.Warn().Err(err).Int("deleted", n).Msg("webhooks: trimming the delivery log failed")
+		case n > 0:
+			d.o.Log.Info().Int("deleted", n).Msg("webhooks: delivery log trimmed")
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // Stop ends the deliveries: no attempt starts once it is called; each
@@ -228,18 +271,9 @@ func (d *Deliverer) loop(ctx context.Context) {
 	defer d.wg.Done()
 	t := time.NewTicker(d.o.Poll)
 	defer t.Stop()
-	nextTrim := time.Now()
 	for {
 		if err := d.dispatch(ctx); err != nil && ctx.Err() == nil {
 			d.o.Log.Warn().Err(err).Msg("webhooks: looking for work failed")
-		}
-		if now := time.Now(); d.o.Keep > 0 && now.After(nextTrim) {
-			nextTrim = now.Add(time.Minute)
-			if n, err := d.store.Trim(ctx, now.Add(-d.o.Keep), 1000); err != nil && ctx.Err() == nil {
-				d.o.Log.Warn().Err(err).Msg("webhooks: trimming the delivery log failed")
-			} else if n > 0 {
-				d.o.Log.Info().Int64("deleted", n).Msg("webhooks: delivery log trimmed")
-			}
 		}
 		select {
 		case <-ctx.Done():

@@ -941,3 +941,47 @@ func TestCheckExpired(t *testing.T) {
 		}
 	}
 }
+
+// backlogStore is a memStore whose delivery log holds expired rows: each
+// Trim deletes up to its limit of them.
+type backlogStore struct {
+	memStore
+	trimMu  sync.Mutex
+	expired int64
+	calls   int
+}
+
+func (b *backlogStore) Trim(_ context.Context, _ time.Time, limit int) (int64, error) {
+	b.trimMu.Lock()
+	defer b.trimMu.Unlock()
+	b.calls++
+	n := min(b.expired, int64(limit))
+	b.expired -= n
+	return n, nil
+}
+
+// The delivery log gets a row per event and subscription, and an app's
+// redeliveries to a fast receiver add more: a backlog larger than one batch
+// is trimmed batch after batch at once, not one batch a minute, which
+// leaves a log written faster than that to grow without bound.
+func TestDelivererTrimsADeliveryLogBacklogBatchAfterBatch(t *testing.T) {
+	st := &backlogStore{memStore: memStore{subs: map[int64]*model.WebhookSubscription{}}, expired: 3*trimBatch + 500}
+	sealer, _ := NewSealer("test key")
+	d := NewDeliverer(st, &memLog{}, &memReceiver{}, sealer, DeliverOptions{
+		Owner: "t", Workers: 1, Poll: 10 * time.Millisecond, Lease: time.Minute, Slice: time.Second,
+		Keep: time.Hour, Log: zerolog.Nop(),
+	})
+	d.Start(context.Background())
+	defer d.Stop()
+	polltest.Until(t, 10*time.Second, 10*time.Millisecond, "the backlog trimmed", func() bool {
+		st.trimMu.Lock()
+		defer st.trimMu.Unlock()
+		return st.expired == 0
+	})
+	d.Stop()
+	st.trimMu.Lock()
+	defer st.trimMu.Unlock()
+	if st.calls != 4 {
+		t.Errorf("a backlog of 3.5 batches took %d trims, want 4 (the fourth, short, ends the run)", st.calls)
+	}
+}
