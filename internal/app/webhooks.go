@@ -109,7 +109,7 @@ type sender struct{ c *outbound.Client }
 
 func (s sender) Post(ctx context.Context, url string, headers map[string]string, body []byte) (webhook.Result, error) {
 	r, err := s.c.Post(ctx, outbound.Request{URL: url, Headers: headers, Body: body})
-	return webhook.Result{Status: r.Status, Latency: r.Latency, Snippet: r.Snippet, RetryAfter: r.RetryAfter, HasRetryAfter: r.HasRetryAfter}, err
+	return webhook.Result{Status: r.Status, Latency: r.Latency, RetryAfter: r.RetryAfter, HasRetryAfter: r.HasRetryAfter}, err
 }
 
 // eventLog adapts the event log's store to what the deliverer reads.

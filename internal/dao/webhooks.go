@@ -438,6 +438,45 @@ last_attempt_at = ?, next_attempt_at = ? WHERE id = ?`, r.Status, r.Attempts, r.
 	return dbError(err, nil)
 }
 
+// Earlier versions kept the first 200 bytes of a receiver's answer after
+// its status: "HTTP 422: unknown call 138…" in a delivery's last_error and
+// "…; last error: HTTP 422: …" in the reason of a subscription the
+// deliverer disabled. answerQuoted and reasonQuoting match those (the
+// status has three digits); the text kept ends with the status.
+const (
+	answerQuoted  = "HTTP ___: %"
+	reasonMark    = "; last error: HTTP "
+	reasonQuoting = "%" + reasonMark + "___: %"
+)
+
+// ClearAnswers cuts the receivers' answers that earlier versions kept
+// (see answerQuoted) down to their status: with afterID 0 first in every
+// subscription's reason (a short table), then in up to limit deliveries
+// above afterID, by id. It returns how many deliveries it found quoting an
+// answer and the last one's id, from which the next call goes on; fewer
+// than limit means none is left above afterID. The delivery log is read
+// once through, by its primary key, and each row only rewritten if it
+// still quotes an answer, so instances clearing at once rewrite nothing
+// twice.
+func (w *Webhooks) ClearAnswers(ctx context.Context, afterID int64, limit int) (int, int64, error) {
+	db := w.db.WithContext(ctx)
+	if afterID == 0 {
+		err := db.Exec("UPDATE webhook_subscriptions SET disabled_reason = SUBSTR(disabled_reason, 1, INSTR(disabled_reason, ?) + ?) WHERE disabled_reason LIKE ?",
+			reasonMark, len(reasonMark)+2, reasonQuoting).Error
+		if err != nil {
+			return 0, afterID, dbError(err, nil)
+		}
+	}
+	var ids []int64
+	err := db.Model(&model.WebhookDelivery{}).Where("id > ? AND last_error LIKE ?", afterID, answerQuoted).
+		Order("id").Limit(limit).Pluck("id", &ids).Error
+	if err != nil || len(ids) == 0 {
+		return 0, afterID, dbError(err, nil)
+	}
+	err = db.Exec("UPDATE webhook_deliveries SET last_error = SUBSTR(last_error, 1, 8) WHERE id IN ? AND last_error LIKE ?", ids, answerQuoted).Error
+	return len(ids), ids[len(ids)-1], dbError(err, nil)
+}
+
 // Trim deletes up to limit deliveries created before before.
 func (w *Webhooks) Trim(ctx context.Context, before time.Time, limit int) (int64, error) {
 	var ids []int64

@@ -768,3 +768,58 @@ func TestAppDeleteTakesItsSubscriptions(t *testing.T) {
 		}
 	})
 }
+
+// Earlier versions kept the start of a receiver's answer after its status,
+// in the delivery log and in the reason of a subscription the deliverer
+// disabled; an answer quoting what it refused (here a phone number) was
+// personal data the app and the admins read. ClearAnswers cuts both down
+// to the status, batch by batch through the log, and leaves every other
+// error and reason as it was.
+func TestWebhookClearAnswersKeepsOnlyTheStatus(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		w, s, _ := oneSubscription(t, db)
+		const number = "13912345678"
+		reason := "deliveries failed for 24h0m0s (9 attempts) since 2026-12-01T10:00:00Z; last error: HTTP 422: unknown call " + number
+		if err := w.SetStatus(ctx, 1, s.ID, model.WebhookDisabled, reason); err != nil {
+			t.Fatal(err)
+		}
+		lastErrors := []string{"HTTP 422: unknown call " + number, "HTTP 503", "timeout: context deadline exceeded",
+			"HTTP 500: caller " + number + " not found", "dial tcp: connection refused", "HTTP 409: duplicate " + number}
+		for i, e := range lastErrors {
+			row := model.WebhookDelivery{TenantID: 1, SubscriptionID: s.ID, EventID: int64(i + 1), EventType: "transcript.ready",
+				Status: model.DeliveryFailed, Attempts: 3, LastError: e, CreatedAt: time.Now(), LastAttemptAt: time.Now()}
+			if err := db.Create(&row).Error; err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Three deliveries quote an answer: a full batch of 2, then a short
+		// one, which ends the clearing.
+		var after int64
+		for _, want := range []int{2, 1} {
+			n, last, err := w.ClearAnswers(ctx, after, 2)
+			if err != nil || n != want || last <= after {
+				t.Fatalf("a batch of 2 after %d: %d found through %d, %v; want %d further on", after, n, last, err, want)
+			}
+			after = last
+		}
+		if n, last, err := w.ClearAnswers(ctx, after, 2); err != nil || n != 0 || last != after {
+			t.Fatalf("past the last answer: %d found through %d, %v; want none through %d", n, last, err, after)
+		}
+		got, err := w.Get(ctx, 1, 0, s.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := "deliveries failed for 24h0m0s (9 attempts) since 2026-12-01T10:00:00Z; last error: HTTP 422"; got.DisabledReason != want {
+			t.Errorf("disabled reason %q, want %q", got.DisabledReason, want)
+		}
+		var left []string
+		if err := db.Model(&model.WebhookDelivery{}).Order("event_id").Pluck("last_error", &left).Error; err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"HTTP 422", "HTTP 503", "timeout: context deadline exceeded", "HTTP 500", "dial tcp: connection refused", "HTTP 409"}
+		if !slices.Equal(left, want) {
+			t.Errorf("delivery errors %q, want %q", left, want)
+		}
+	})
+}

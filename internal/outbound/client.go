@@ -49,9 +49,10 @@ type Client struct {
 	dialer *net.Dialer
 }
 
-// maxResponseBytes of a receiver's answer are read (for the delivery log),
-// for at most maxResponseWait after its headers; the rest is discarded
-// unread with the connection. The status decides the delivery: a receiver
+// maxResponseBytes of a receiver's answer are read and discarded (a short
+// answer read through leaves the connection for the next delivery), for at
+// most maxResponseWait after its headers; the rest is discarded unread with
+// the connection. What a receiver answers is not kept: the status decides. The status decides the delivery: a receiver
 // that answered 200 and then sent its body a byte a second held a shared
 // delivery worker for the whole request timeout.
 const (
@@ -180,8 +181,6 @@ type Request struct {
 type Response struct {
 	Status  int
 	Latency time.Duration
-	// Snippet is the start of the answer's body, for the delivery log.
-	Snippet string
 	// RetryAfter is the wait the answer's Retry-After header asks for
 	// (delta-seconds, or an HTTP-date less the time of the answer), when
 	// HasRetryAfter: not when the header is absent, malformed or negative
@@ -213,10 +212,10 @@ func (c *Client) Post(ctx context.Context, r Request) (Response, error) {
 	}
 	// Closing the body ends a read that waits for more.
 	cut := time.AfterFunc(maxResponseWait, func() { _ = resp.Body.Close() })
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseBytes))
 	cut.Stop()
 	_ = resp.Body.Close()
-	out := Response{Status: resp.StatusCode, Latency: time.Since(start), Snippet: string(body)}
+	out := Response{Status: resp.StatusCode, Latency: time.Since(start)}
 	out.RetryAfter, out.HasRetryAfter = ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	return out, nil
 }

@@ -56,6 +56,13 @@ type DeliveryStore interface {
 	Record(ctx context.Context, owner string, read model.WebhookSubscription, sub *model.WebhookSubscription, rows []model.WebhookDelivery) error
 	// Trim deletes up to limit deliveries created before before.
 	Trim(ctx context.Context, before time.Time, limit int) (int64, error)
+	// ClearAnswers cuts the receivers' answers that earlier versions
+	// kept after the status, in the delivery log and the disabling
+	// reasons, down to the status: the subscriptions' reasons when
+	// afterID is 0, then up to limit deliveries above afterID. It
+	// returns how many deliveries it found quoting an answer and the
+	// last one's id, from which the next call goes on.
+	ClearAnswers(ctx context.Context, afterID int64, limit int) (n int, last int64, err error)
 }
 
 // Result is a receiver's answer; Status 0 when none came. RetryAfter is
@@ -64,7 +71,6 @@ type DeliveryStore interface {
 type Result struct {
 	Status        int
 	Latency       time.Duration
-	Snippet       string
 	RetryAfter    time.Duration
 	HasRetryAfter bool
 }
@@ -209,10 +215,8 @@ func (d *Deliverer) Start(ctx context.Context) {
 	ctx, d.cancel = context.WithCancel(ctx)
 	d.wg.Add(1)
 	go d.loop(ctx)
-	if d.o.Keep > 0 {
-		d.wg.Add(1)
-		go d.trim(ctx)
-	}
+	d.wg.Add(1)
+	go d.upkeep(ctx)
 }
 
 // The delivery log is trimmed every trimEvery, trimBatch rows per
@@ -226,14 +230,15 @@ const (
 	trimPause = 50 * time.Millisecond
 )
 
-// trim deletes the deliveries older than Keep now and every trimEvery
-// until ctx ends. It runs beside the loop, so a long backlog holds up no
-// delivery.
-func (d *Deliverer) trim(ctx context.Context) {
+// upkeep clears the receivers' answers earlier versions kept, then trims
+// the delivery log (older than Keep) now and every trimEvery, until ctx
+// ends. It runs beside the loop, so a long backlog holds up no delivery.
+func (d *Deliverer) upkeep(ctx context.Context) {
 	defer d.wg.Done()
+	d.clearAnswers(ctx)
 	t := time.NewTicker(trimEvery)
 	defer t.Stop()
-	for {
+	for d.o.Keep > 0 {
 		before := time.Now().Add(-d.o.Keep)
 		n, err := batch.Drain(ctx, trimBatch, trimPause, func(ctx context.Context) (int, error) {
 			n, err := d.store.Trim(ctx, before, trimBatch)
@@ -250,6 +255,28 @@ func (d *Deliverer) trim(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// clearAnswers cuts the receivers' answers that earlier versions kept in
+// the delivery log and the disabling reasons down to their status, once a
+// start: an answer often quotes what the receiver refused (a phone number,
+// an origin id), personal data that the app and the admins read and that
+// no erasure finds in every form. It reads the delivery log through once,
+// in batches; what it has not reached when the process stops is cleared
+// at the next start.
+func (d *Deliverer) clearAnswers(ctx context.Context) {
+	var after int64
+	n, err := batch.Drain(ctx, trimBatch, trimPause, func(ctx context.Context) (int, error) {
+		n, last, err := d.store.ClearAnswers(ctx, after, trimBatch)
+		after = last
+		return n, err
+	})
+	switch {
+	case err != nil && ctx.Err() == nil:
+		d.o.Log.Warn().Err(err).Int("deliveries", n).Msg("webhooks: clearing the receivers' answers kept by earlier versions failed; the next start tries again")
+	case n > 0:
+		d.o.Log.Info().Int("deliveries", n).Msg("webhooks: cleared the receivers' answers kept by earlier versions")
 	}
 }
 
@@ -552,16 +579,19 @@ func (d *Deliverer) attempt(ctx context.Context, url string, secrets [][]byte, e
 	case res.Status >= 200 && res.Status < 300:
 		o.ok = true
 	default:
+		// The status only: a receiver's answer often quotes what it
+		// refuses (a phone number, an origin id), and kept in the delivery
+		// log and the disabling reason it would be personal data that the
+		// app and the admins read and that no erasure can find in every
+		// form. The partner's receiver logs its own answers.
 		o.errMsg = "HTTP " + strconv.Itoa(res.Status)
-		if s := strings.TrimSpace(res.Snippet); s != "" {
-			o.errMsg += ": " + clip.String(s, 200)
-		}
 	}
-	// The receiver's words go to the delivery log, a utf8mb4 column that
+	// A transport error may quote the receiver (the names its certificate
+	// is valid for) and goes to the delivery log, a utf8mb4 column that
 	// refuses bytes that are not UTF-8 (and gRPC strings must be UTF-8):
-	// kept as they came, an answer in another encoding would fail the
-	// round's record, and the attempt be made again at every look for work,
-	// without backoff and never disabling the subscription.
+	// kept as it came, an error in another encoding would fail the round's
+	// record, and the attempt be made again at every look for work, without
+	// backoff and never disabling the subscription.
 	o.errMsg = strings.ToValidUTF8(o.errMsg, "\uFFFD")
 	result := "failed"
 	if o.ok {

@@ -139,6 +139,10 @@ func (m *memStore) Record(_ context.Context, owner string, read model.WebhookSub
 
 func (m *memStore) Trim(context.Context, time.Time, int) (int64, error) { return 0, nil }
 
+func (m *memStore) ClearAnswers(_ context.Context, afterID int64, _ int) (int, int64, error) {
+	return 0, afterID, nil
+}
+
 // enable is an admin's enable: active, its failures cleared, due now.
 func (m *memStore) enable(id int64) {
 	m.mu.Lock()
@@ -651,27 +655,21 @@ func TestDelivererKeepsWorkersForOtherTenants(t *testing.T) {
 	})
 }
 
-// answerReceiver answers every delivery with status and body.
-type answerReceiver struct {
-	mu     sync.Mutex
-	n      int
-	status int
-	body   string
+// failingReceiver fails every delivery with err, as the sender does when no
+// answer came (a refused connection, a TLS error).
+type failingReceiver struct{ err string }
+
+func (r failingReceiver) Post(context.Context, string, map[string]string, []byte) (Result, error) {
+	return Result{}, errors.New(r.err)
 }
 
-func (r *answerReceiver) Post(context.Context, string, map[string]string, []byte) (Result, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.n++
-	return Result{Status: r.status, Snippet: r.body}, nil
-}
-
-// A receiver answering in bytes that are not UTF-8 (a Latin-1 error page)
-// has its answer logged as UTF-8, which the delivery log's column and
-// gRPC take, and its retries back off as any other failure's.
-func TestDelivererLogsAnAnswerThatIsNotUTF8AsUTF8(t *testing.T) {
+// A transport error that is not UTF-8 (it may quote the receiver: the names
+// its certificate is valid for) is logged as UTF-8, which the delivery
+// log's column and gRPC take, and its retries back off as any other
+// failure's.
+func TestDelivererLogsAnErrorThatIsNotUTF8AsUTF8(t *testing.T) {
 	st, log, _, _, sealer := newTestDeliverer(t, Retry{Base: time.Hour, Max: time.Hour, Window: 24 * time.Hour}, 1)
-	rcv := &answerReceiver{status: 503, body: "indisponible \xe9t\xe9 \xff\xfe"}
+	rcv := failingReceiver{err: "tls: certificate is valid for \xe9t\xe9.example \xff\xfe"}
 	d := NewDeliverer(st, log, rcv, sealer, DeliverOptions{
 		Owner: "t", Workers: 1, InFlight: 1, Batch: 8, Poll: 10 * time.Millisecond, Lease: time.Minute, Slice: time.Second,
 		Retry: Retry{Base: time.Hour, Max: time.Hour, Window: 24 * time.Hour}, Log: zerolog.Nop(),
@@ -687,8 +685,8 @@ func TestDelivererLogsAnAnswerThatIsNotUTF8AsUTF8(t *testing.T) {
 	st.mu.Lock()
 	row := st.rows[0]
 	st.mu.Unlock()
-	if !utf8.ValidString(row.LastError) || !strings.HasPrefix(row.LastError, "HTTP 503: indisponible \uFFFDt\uFFFD") {
-		t.Fatalf("last error %q, want valid UTF-8 keeping the answer", row.LastError)
+	if !utf8.ValidString(row.LastError) || !strings.HasPrefix(row.LastError, "tls: certificate is valid for \uFFFDt\uFFFD.example") {
+		t.Fatalf("last error %q, want valid UTF-8 keeping the error", row.LastError)
 	}
 	if s := st.sub(1); s.Attempts != 1 || time.Until(s.NextAttemptAt) < 10*time.Minute {
 		t.Fatalf("after the failure: %+v, want the retry in about an hour", s)

@@ -291,7 +291,9 @@ type Subscription struct {
 	EventTypes []string `protobuf:"bytes,3,rep,name=event_types,json=eventTypes,proto3" json:"event_types,omitempty"`
 	// Whether events are delivered.
 	Status SubscriptionStatus `protobuf:"varint,4,opt,name=status,proto3,enum=mgv.open.v1.SubscriptionStatus" json:"status,omitempty"`
-	// Why the subscription was disabled; empty while active.
+	// Why the subscription was disabled; empty while active. A subscription
+	// disabled after failing for the retry window names the last error as
+	// in Delivery.error: the receiver's answer itself is not kept.
 	DisabledReason string `protobuf:"bytes,5,opt,name=disabled_reason,json=disabledReason,proto3" json:"disabled_reason,omitempty"`
 	// When the subscription was created.
 	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
@@ -703,7 +705,11 @@ type Delivery struct {
 	ResponseCode int32 `protobuf:"varint,7,opt,name=response_code,json=responseCode,proto3" json:"response_code,omitempty"`
 	// Duration of the last attempt in milliseconds.
 	LatencyMs int64 `protobuf:"varint,8,opt,name=latency_ms,json=latencyMs,proto3" json:"latency_ms,omitempty"`
-	// Why the last attempt failed; empty when it succeeded or none was made.
+	// Why the last attempt failed, in the service's words: "HTTP <status>"
+	// for an answer other than 2xx, else the failure (timeout, refused
+	// connection, TLS error, refused address); empty when it succeeded or
+	// none was made. What the receiver answered is not kept: it may quote
+	// personal data, and the receiver's own logs have it.
 	Error string `protobuf:"bytes,9,opt,name=error,proto3" json:"error,omitempty"`
 	// When the delivery was created.
 	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
