@@ -16,6 +16,7 @@ import (
 	"github.com/megaview/mgvcore/internal/dao"
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/logic/webhook"
+	"github.com/megaview/mgvcore/internal/model"
 	"github.com/megaview/mgvcore/internal/outbound"
 )
 
@@ -115,28 +116,32 @@ func (s sender) Post(ctx context.Context, url string, headers map[string]string,
 // eventLog adapts the event log's store to what the deliverer reads.
 type eventLog struct{ d *dao.Events }
 
-// After reads the head first: every event up to it has committed (ids are
-// handed out in commit order), so when fewer than limit events come back
-// the log was read through the head, and the cursor may move to it even
-// past events of other types.
+// After reads the head, the events and how far the log was trimmed in one
+// snapshot: every event up to the head has committed (ids are handed out in
+// commit order), so when fewer than limit events come back the log was read
+// through the head, and the cursor may move to it even past events of other
+// types; and a log trimmed past the cursor in that snapshot had lost events
+// after it before they were read (see webhook.CheckExpired).
 func (e eventLog) After(ctx context.Context, tenantID, cursor int64, types []string, limit int) ([]webhook.Event, int64, error) {
-	head, _, err := e.d.Head(ctx, tenantID)
+	var head, trimmed int64
+	var rows []model.Event
+	err := e.d.Snapshot(ctx, func(ctx context.Context) error {
+		var err error
+		if head, trimmed, err = e.d.Head(ctx, tenantID); err != nil {
+			return err
+		}
+		rows, _, err = e.d.After(ctx, tenantID, cursor, types, limit)
+		return err
+	})
 	if err != nil {
 		return nil, 0, err
 	}
-	rows, trimmed, err := e.d.After(ctx, tenantID, cursor, types, limit)
-	if err != nil {
+	if err := webhook.CheckExpired(cursor, trimmed); err != nil {
 		return nil, 0, err
 	}
 	out := make([]webhook.Event, 0, len(rows))
 	for _, r := range rows {
-		if r.ID > head {
-			break
-		}
 		out = append(out, webhook.Event{ID: r.ID, Type: r.Type, TenantID: r.TenantID, OccurredAt: r.OccurredAt, Data: []byte(r.Data)})
-	}
-	if err := webhook.CheckExpired(cursor, trimmed, out); err != nil {
-		return nil, 0, err
 	}
 	scanned := head
 	if len(out) == limit {

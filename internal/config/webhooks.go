@@ -105,6 +105,13 @@ func (c *Config) validateWebhooks(bad func(key, format string, args ...any)) {
 	if r := c.Events.Retention.Duration; r > 0 && w.RetryMax.Duration >= r {
 		bad("webhooks.retry_max", "must be less than events.retention (%s), or a retry could come after its event is trimmed (got %s)", r, w.RetryMax.Duration)
 	}
+	// A subscription is retried for the retry window from its first
+	// failure, on events that occurred before it: a retention not longer
+	// than the window trims them while it is still retried, and disables it
+	// for expired events before its window is out.
+	if r := c.Events.Retention.Duration; r > 0 && w.RetryWindow.Duration >= r {
+		bad("webhooks.retry_window", "must be less than events.retention (%s), or a failing subscription loses its events to the retention before its retries end (got %s)", r, w.RetryWindow.Duration)
+	}
 }
 
 // webhooksUnsafeInPro lists the webhook settings production refuses.

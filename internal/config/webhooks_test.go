@@ -48,6 +48,8 @@ func TestWebhookSettings(t *testing.T) {
 		{"no pending redeliveries", "[webhooks]\nmax_pending_redeliveries = 0\n", nil, "webhooks.max_pending_redeliveries: must be 1..100000"},
 		{"retry_max past the retention", "[events]\nretention = \"2h\"\n[webhooks]\nretry_max = \"2h\"\n", nil,
 			"webhooks.retry_max: must be less than events.retention (2h0m0s)"},
+		{"retry_window past the retention", "[events]\nretention = \"24h\"\n[webhooks]\nretry_window = \"24h\"\n", nil,
+			"webhooks.retry_window: must be less than events.retention (24h0m0s)"},
 	} {
 		_, err := Parse("p.toml", []byte(tc.toml), env(tc.env))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

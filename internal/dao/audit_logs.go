@@ -2,7 +2,6 @@ package dao
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"slices"
 	"strconv"
@@ -512,25 +511,9 @@ func (a *AuditLogs) Trim(ctx context.Context, tenantID int64, before time.Time, 
 }
 
 // Snapshot runs fn in a read-only transaction whose reads see one
-// consistent snapshot: REPEATABLE READ on MySQL (InnoDB's consistent read,
-// taken at the first read), and on SQLite a read transaction, which keeps
-// its snapshot of the WAL until it ends (it begins deferred, holding no
-// lock that writers wait for).
+// consistent snapshot (see snapshot).
 func (a *AuditLogs) Snapshot(ctx context.Context, fn func(ctx context.Context) error) error {
-	opts := &sql.TxOptions{ReadOnly: true}
-	if a.db.Name() == "mysql" {
-		opts.Isolation = sql.LevelRepeatableRead
-	}
-	var fnErr error
-	err := a.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		txCtx, _ := withTx(ctx, tx)
-		fnErr = fn(txCtx)
-		return fnErr
-	}, opts)
-	if fnErr != nil {
-		return fnErr // fn's own (a broken chain), not the database's
-	}
-	return dbError(err, nil)
+	return snapshot(ctx, a.db, fn)
 }
 
 // Reseal seals a tenant's chain's ends as they stand, beginning a new seal,

@@ -84,7 +84,9 @@ func raiseSeq(db *gorm.DB, tenantID, n int64, now time.Time) (int64, error) {
 // of the given types (all when none), by id; and, read after them, the id
 // through which the tenant's events were trimmed. Trimming deletes events
 // and raises that id in one transaction, so if it is at most cursor, no
-// event above cursor was missing from the read.
+// event above cursor was missing from the read. Read in a Snapshot, that id
+// is as of the events' read, and one above cursor means the events through
+// it were gone before they were read.
 func (r *Events) After(ctx context.Context, tenantID, cursor int64, types []string, limit int) ([]model.Event, int64, error) {
 	db := conn(ctx, r.db)
 	q := db.Where("tenant_id = ? AND id > ?", tenantID, cursor)
@@ -97,6 +99,13 @@ func (r *Events) After(ctx context.Context, tenantID, cursor int64, types []stri
 	}
 	_, trimmed, err := r.Head(ctx, tenantID)
 	return out, trimmed, err
+}
+
+// Snapshot runs fn in a read-only transaction whose reads of the log see
+// one consistent snapshot (see snapshot): a read of the events and of how
+// far they were trimmed agree, whatever the trimmer commits meanwhile.
+func (r *Events) Snapshot(ctx context.Context, fn func(ctx context.Context) error) error {
+	return snapshot(ctx, r.db, fn)
 }
 
 // Head returns the tenant's newest event id and the id through which its

@@ -2,6 +2,7 @@ package dao
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"net/http"
 	"strings"
@@ -105,6 +106,29 @@ func inTx(ctx context.Context, db *gorm.DB, fn func(tx *gorm.DB) error) error {
 		return fn(tx.WithContext(ctx))
 	}
 	return db.WithContext(ctx).Transaction(fn)
+}
+
+// snapshot runs fn in a read-only transaction on db whose reads see one
+// consistent snapshot: REPEATABLE READ on MySQL (InnoDB's consistent read,
+// taken at the first read, whatever the server's default level), and on
+// SQLite a read transaction, which keeps its snapshot of the WAL until it
+// ends (it begins deferred, holding no lock that writers wait for). fn's
+// own error is returned as it is, not as the database's.
+func snapshot(ctx context.Context, db *gorm.DB, fn func(ctx context.Context) error) error {
+	opts := &sql.TxOptions{ReadOnly: true}
+	if db.Name() == "mysql" {
+		opts.Isolation = sql.LevelRepeatableRead
+	}
+	var fnErr error
+	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		txCtx, _ := withTx(ctx, tx)
+		fnErr = fn(txCtx)
+		return fnErr
+	}, opts)
+	if fnErr != nil {
+		return fnErr
+	}
+	return dbError(err, nil)
 }
 
 // conn is the transaction ctx carries, or db; bound to ctx either way.

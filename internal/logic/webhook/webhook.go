@@ -34,7 +34,8 @@ type EventLog interface {
 	// was read, at least the last event returned, so a cursor can move
 	// past events of other types. When the log was trimmed past the
 	// cursor before the events after it were read, the error is an
-	// *Expired (see CheckExpired).
+	// *Expired (see CheckExpired): the events and how far the log was
+	// trimmed are read in one snapshot of the log.
 	After(ctx context.Context, tenantID, cursor int64, types []string, limit int) (events []Event, scanned int64, err error)
 	// Get reads one event still kept; NotFound when unknown or trimmed.
 	Get(ctx context.Context, tenantID, id int64) (Event, error)
@@ -53,12 +54,14 @@ func (e *Expired) Error() string {
 	return fmt.Sprintf("events %d to %d expired (events.retention) before they were delivered", e.Cursor+1, e.Through)
 }
 
-// CheckExpired is the *Expired for events read after cursor, with the log
-// trimmed through trimmed once they were read: nil when the trim left the
-// cursor behind (trimmed <= cursor) or came after the first event it may
-// have taken was read.
-func CheckExpired(cursor, trimmed int64, evs []Event) error {
-	if trimmed <= cursor || len(evs) > 0 && evs[0].ID <= trimmed {
+// CheckExpired is the *Expired for events read after cursor from a
+// snapshot of the log trimmed through trimmed: nil when the trim left the
+// cursor behind (trimmed <= cursor). trimmed must come from the snapshot
+// the events were read from: read apart, a trim before the events' read
+// and another between the two reads look like one trim after the read,
+// and the events the first one took would be skipped without a word.
+func CheckExpired(cursor, trimmed int64) error {
+	if trimmed <= cursor {
 		return nil
 	}
 	return &Expired{Cursor: cursor, Through: trimmed}
