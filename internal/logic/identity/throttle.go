@@ -139,16 +139,34 @@ func newThrottleKey(secret string) []byte {
 // person's, say) tried to sign in lately. Every instance derives the same
 // key from the fleet's secret and so counts an account in one bucket.
 // Rows hashed before the key, or under another secret, match no bucket
-// any more: they are trimmed with their window (a client known to an
-// account is known again from its next sign-in). An erasure leaves a
-// person's rows: keyed, they tell nothing to whoever lacks the key, most
-// are keyed by the client's address too, which it does not know, and
-// they go with their window (a known client's mark, which holds the
-// user's id rather than what was typed, after KnownFor).
+// any more: they are trimmed with their window (a client marked known
+// before is still read by knownBeforeKeys while its mark lasts). An
+// erasure leaves a person's rows: keyed, they tell nothing to whoever
+// lacks the key, most are keyed by the client's address too, which it
+// does not know, and they go with their window (a known client's mark,
+// which holds the user's id rather than what was typed, after KnownFor).
 func (t *throttle) bucket(kind, key string) string {
 	mac := hmac.New(sha256.New, t.key)
 	mac.Write([]byte(kind + "\x00" + key))
 	return hex.EncodeToString(mac.Sum(nil))
+}
+
+// knownBeforeKeys reports whether the client at address was marked known
+// to owner by a version that hashed the buckets with plain SHA-256, within
+// KnownFor. Those marks match no keyed bucket, so without this a client
+// known before the upgrade would, while an attack holds the account over
+// its total budget, be refused until the window passed: the owner locked
+// out by the upgrade. It is read only for an attempt that the account's
+// total would refuse (one indexed read more for those, nothing for any
+// other), and no mark is written this way: the next sign-in marks the
+// client under the key. Remove it KnownFor (30 days) after every fleet has
+// run the keyed buckets.
+func (t *throttle) knownBeforeKeys(ctx context.Context, kind, owner, address string, now time.Time) (bool, error) {
+	if address == "" || t.policy.KnownFor <= 0 {
+		return false, nil
+	}
+	sum := sha256.Sum256([]byte(kindKnown + "\x00" + kind + "\x00" + owner + "\x00" + address))
+	return t.repo.Seen(ctx, hex.EncodeToString(sum[:]), now.Add(-t.policy.KnownFor))
 }
 
 // admit counts the attempt against the address, the account (key) from
@@ -200,6 +218,13 @@ func (t *throttle) admit(ctx context.Context, kind, key, owner, address string) 
 			return nil, err
 		}
 		if m > t.policy.PerAccountTotal {
+			if ok, err := t.knownBeforeKeys(ctx, kind, owner, address, now); err != nil || ok {
+				if err == nil {
+					err = t.refund(ctx, ad.total)
+				}
+				ad.total = ""
+				return ad, err
+			}
 			return refused(since, ad.address, ad.pair)
 		}
 		ad.level = max(ad.level, t.level(m, t.policy.PerAccountTotal))

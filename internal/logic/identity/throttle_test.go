@@ -507,3 +507,43 @@ func TestSigninThrottleBucketsAreKeyed(t *testing.T) {
 		t.Fatalf("a throttle without a key: %v, want it refused", err)
 	}
 }
+
+// A client marked known by a version that hashed the buckets plainly is
+// still known, while the mark lasts, once the buckets are keyed: an
+// account attacked over its total budget at the upgrade would otherwise
+// lock its owner out at home until the window passed.
+func TestAClientKnownBeforeKeyedBucketsStaysKnown(t *testing.T) {
+	w := newOrgWorld(t) // DefaultThrottle: 5 per client, 50 in all, known for 30 days
+	const home = "203.0.113.7"
+	u := w.reps[0]
+	owner := "user\x00" + strconv.FormatInt(u.TenantID, 10) + "\x00" + strconv.FormatInt(u.ID, 10)
+	sum := sha256.Sum256([]byte("known\x00account\x00" + owner + "\x00" + home))
+	if _, _, err := w.throttle.Hit(context.Background(), hex.EncodeToString(sum[:]), "known", w.clock.Now(), w.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	w.clock.Add(24 * time.Hour)
+	try := func(addr, password string) string {
+		_, err := w.auth.Login(fromAddr(context.Background(), addr), identity.LoginRequest{Account: "rep1@acme.test", Password: password})
+		if err == nil {
+			return "OK"
+		}
+		return errs.ReasonOf(err)
+	}
+	for i := range 60 {
+		try("198.51.100."+strconv.Itoa(10+i), "wrong password")
+	}
+	if r := try("192.0.2.99", w.password); r != "RATE_LIMITED" {
+		t.Fatalf("a client the account does not know, during the attack: %s", r)
+	}
+	if r := try(home, w.password); r != "OK" {
+		t.Fatalf("the owner at home, known before the buckets were keyed, during the attack: %s", r)
+	}
+	// That sign-in marked home under the key: known from now on.
+	w.clock.Add(31 * 24 * time.Hour)
+	for i := range 60 {
+		try("198.51.100."+strconv.Itoa(100+i), "wrong password")
+	}
+	if r := try(home, w.password); r != "RATE_LIMITED" {
+		t.Fatalf("31 days after its last sign-in the client is no longer known: %s", r)
+	}
+}
