@@ -1103,7 +1103,9 @@ type GetTranscriptRequest struct {
 	// set, sentences containing every word and phrase of it, as search
 	// matches them (whole words and numbers, ignoring case; a Chinese word's
 	// characters together, never across punctuation; a one-character word
-	// wherever its character stands), get matches = true. At most 256
+	// wherever its character stands, and a word or phrase holding one
+	// matched a character at a time, also across punctuation), get
+	// matches = true. At most 256
 	// characters; one with no word (punctuation only) is INVALID_ARGUMENT.
 	Q string `protobuf:"bytes,2,opt,name=q,proto3" json:"q,omitempty"`
 	// Most sentences to return, 0..20000; 0 means 20 000. A page also ends
