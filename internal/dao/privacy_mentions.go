@@ -613,6 +613,16 @@ func (p *Privacy) RedactEvents(ctx context.Context, tenantID, after, upTo int64,
 	return last, n, nil
 }
 
+// ClearWebhookAnswers cuts the receivers' answers that earlier versions
+// kept in the tenant's webhook delivery log down to their status, in up to
+// limit deliveries above after (see clearAnswers): an answer often quoted
+// what the receiver refused, the person's number or a partner's id holding
+// it, and such a row lasts until the log is trimmed. It returns how many
+// it found and the last one's id.
+func (p *Privacy) ClearWebhookAnswers(ctx context.Context, tenantID, after int64, limit int) (int, int64, error) {
+	return clearAnswers(conn(ctx, p.db), tenantID, after, limit)
+}
+
 // runes is s cut to at most n characters.
 func runes(s string, n int) string {
 	i := 0

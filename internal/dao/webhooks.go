@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -204,6 +205,9 @@ func (w *Webhooks) Deliveries(ctx context.Context, subscriptionID int64, status 
 	}
 	var out []model.WebhookDelivery
 	err := q.Order("id DESC").Limit(limit).Find(&out).Error
+	for i := range out {
+		out[i].LastError = cutAnswer(out[i].LastError)
+	}
 	return out, dbError(err, nil)
 }
 
@@ -211,6 +215,7 @@ func (w *Webhooks) Deliveries(ctx context.Context, subscriptionID int64, status 
 func (w *Webhooks) Delivery(ctx context.Context, subscriptionID, id int64) (*model.WebhookDelivery, error) {
 	var d model.WebhookDelivery
 	err := w.db.WithContext(ctx).Where("subscription_id = ? AND id = ?", subscriptionID, id).Take(&d).Error
+	d.LastError = cutAnswer(d.LastError)
 	return &d, dbError(err, errDeliveryNotFound)
 }
 
@@ -449,32 +454,55 @@ const (
 	reasonQuoting = "%" + reasonMark + "___: %"
 )
 
-// ClearAnswers cuts the receivers' answers that earlier versions kept
-// (see answerQuoted) down to their status: with afterID 0 first in every
-// subscription's reason (a short table), then in up to limit deliveries
-// above afterID, by id. It returns how many deliveries it found quoting an
-// answer and the last one's id, from which the next call goes on; fewer
-// than limit means none is left above afterID. The delivery log is read
-// once through, by its primary key, and each row only rewritten if it
-// still quotes an answer, so instances clearing at once rewrite nothing
-// twice.
-func (w *Webhooks) ClearAnswers(ctx context.Context, afterID int64, limit int) (int, int64, error) {
-	db := w.db.WithContext(ctx)
-	if afterID == 0 {
-		err := db.Exec("UPDATE webhook_subscriptions SET disabled_reason = SUBSTR(disabled_reason, 1, INSTR(disabled_reason, ?) + ?) WHERE disabled_reason LIKE ?",
-			reasonMark, len(reasonMark)+2, reasonQuoting).Error
-		if err != nil {
-			return 0, afterID, dbError(err, nil)
-		}
-	}
+// ClearReasons cuts the receivers' answers that earlier versions kept in
+// the reasons of the subscriptions the deliverer disabled (reasonQuoting)
+// down to their status. The subscriptions are a short table, so every
+// start runs it whole; the delivery log, which grows with the traffic, is
+// not rewritten at a start (ClearAnswers, cutAnswer).
+func (w *Webhooks) ClearReasons(ctx context.Context) error {
+	err := w.db.WithContext(ctx).Exec("UPDATE webhook_subscriptions SET disabled_reason = SUBSTR(disabled_reason, 1, INSTR(disabled_reason, ?) + ?) WHERE disabled_reason LIKE ?",
+		reasonMark, len(reasonMark)+2, reasonQuoting).Error
+	return dbError(err, nil)
+}
+
+// clearAnswers cuts the receivers' answers that earlier versions kept in
+// the tenant's delivery log (answerQuoted) down to their status, in up to
+// limit deliveries above afterID, by id. It returns how many it found and
+// the last one's id, from which the next call goes on; fewer than limit
+// means none is left. The ids are read without a lock and each row only
+// rewritten if it still quotes an answer, so it holds up no delivery and
+// two runs rewrite nothing twice. A run reads the log through once (it
+// has no index on the text): an erasure runs it, not every start.
+func clearAnswers(db *gorm.DB, tenantID, afterID int64, limit int) (int, int64, error) {
 	var ids []int64
-	err := db.Model(&model.WebhookDelivery{}).Where("id > ? AND last_error LIKE ?", afterID, answerQuoted).
+	err := db.Model(&model.WebhookDelivery{}).Where("id > ? AND tenant_id = ? AND last_error LIKE ?", afterID, tenantID, answerQuoted).
 		Order("id").Limit(limit).Pluck("id", &ids).Error
 	if err != nil || len(ids) == 0 {
 		return 0, afterID, dbError(err, nil)
 	}
 	err = db.Exec("UPDATE webhook_deliveries SET last_error = SUBSTR(last_error, 1, 8) WHERE id IN ? AND last_error LIKE ?", ids, answerQuoted).Error
 	return len(ids), ids[len(ids)-1], dbError(err, nil)
+}
+
+// cutAnswer is a delivery's last_error as this version writes it: an
+// earlier version's "HTTP 422: <the receiver's answer>" is read up to the
+// status, so no app or admin reads what a receiver quoted (a phone number,
+// an origin id) from a row written before the upgrade, which stays until
+// the log is trimmed (webhooks.keep) or an erasure cuts it.
+func cutAnswer(s string) string {
+	if len(s) > 10 && strings.HasPrefix(s, "HTTP ") && s[8:10] == ": " && isDigits(s[5:8]) {
+		return s[:8]
+	}
+	return s
+}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // Trim deletes up to limit deliveries created before before.

@@ -772,10 +772,12 @@ func TestAppDeleteTakesItsSubscriptions(t *testing.T) {
 // Earlier versions kept the start of a receiver's answer after its status,
 // in the delivery log and in the reason of a subscription the deliverer
 // disabled; an answer quoting what it refused (here a phone number) was
-// personal data the app and the admins read. ClearAnswers cuts both down
-// to the status, batch by batch through the log, and leaves every other
-// error and reason as it was.
-func TestWebhookClearAnswersKeepsOnlyTheStatus(t *testing.T) {
+// personal data the app and the admins read. ClearReasons cuts the reasons
+// down to the status (every start), the log's rows read up to the status,
+// and an erasure's ClearWebhookAnswers cuts its tenant's rows batch by
+// batch, leaving every other error and every other tenant's rows as they
+// were.
+func TestWebhookAnswersKeptBeforeAreCutToTheStatus(t *testing.T) {
 	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := context.Background()
 		w, s, _ := oneSubscription(t, db)
@@ -793,18 +795,32 @@ func TestWebhookClearAnswersKeepsOnlyTheStatus(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		// Three deliveries quote an answer: a full batch of 2, then a short
-		// one, which ends the clearing.
-		var after int64
-		for _, want := range []int{2, 1} {
-			n, last, err := w.ClearAnswers(ctx, after, 2)
-			if err != nil || n != want || last <= after {
-				t.Fatalf("a batch of 2 after %d: %d found through %d, %v; want %d further on", after, n, last, err, want)
-			}
-			after = last
+		// Another tenant's row, which an erasure in tenant 1 leaves.
+		other := model.WebhookDelivery{TenantID: 2, SubscriptionID: s.ID + 1000, EventID: 1, EventType: "transcript.ready",
+			Status: model.DeliveryFailed, Attempts: 3, LastError: "HTTP 400: bad " + number, CreatedAt: time.Now(), LastAttemptAt: time.Now()}
+		if err := db.Create(&other).Error; err != nil {
+			t.Fatal(err)
 		}
-		if n, last, err := w.ClearAnswers(ctx, after, 2); err != nil || n != 0 || last != after {
-			t.Fatalf("past the last answer: %d found through %d, %v; want none through %d", n, last, err, after)
+		want := []string{"HTTP 422", "HTTP 503", "timeout: context deadline exceeded", "HTTP 500", "dial tcp: connection refused", "HTTP 409"}
+
+		// Read up to the status before any row is cut.
+		page, err := w.Deliveries(ctx, s.ID, "", 0, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var read []string
+		for _, d := range slices.Backward(page) {
+			read = append(read, d.LastError)
+		}
+		if !slices.Equal(read, want) {
+			t.Errorf("deliveries read %q, want %q", read, want)
+		}
+		if d, err := w.Delivery(ctx, s.ID, page[len(page)-1].ID); err != nil || d.LastError != "HTTP 422" {
+			t.Errorf("a delivery read %+v, %v; want its error up to the status", d, err)
+		}
+
+		if err := w.ClearReasons(ctx); err != nil {
+			t.Fatal(err)
 		}
 		got, err := w.Get(ctx, 1, 0, s.ID)
 		if err != nil {
@@ -813,13 +829,31 @@ func TestWebhookClearAnswersKeepsOnlyTheStatus(t *testing.T) {
 		if want := "deliveries failed for 24h0m0s (9 attempts) since 2026-12-01T10:00:00Z; last error: HTTP 422"; got.DisabledReason != want {
 			t.Errorf("disabled reason %q, want %q", got.DisabledReason, want)
 		}
+
+		// Three deliveries quote an answer: a full batch of 2, then a short
+		// one, which ends the clearing.
+		p := dao.NewPrivacy(db)
+		var after int64
+		for _, n := range []int{2, 1} {
+			found, last, err := p.ClearWebhookAnswers(ctx, 1, after, 2)
+			if err != nil || found != n || last <= after {
+				t.Fatalf("a batch of 2 after %d: %d found through %d, %v; want %d further on", after, found, last, err, n)
+			}
+			after = last
+		}
+		if n, last, err := p.ClearWebhookAnswers(ctx, 1, after, 2); err != nil || n != 0 || last != after {
+			t.Fatalf("past the last answer: %d found through %d, %v; want none through %d", n, last, err, after)
+		}
 		var left []string
-		if err := db.Model(&model.WebhookDelivery{}).Order("event_id").Pluck("last_error", &left).Error; err != nil {
+		if err := db.Model(&model.WebhookDelivery{}).Where("tenant_id = 1").Order("event_id").Pluck("last_error", &left).Error; err != nil {
 			t.Fatal(err)
 		}
-		want := []string{"HTTP 422", "HTTP 503", "timeout: context deadline exceeded", "HTTP 500", "dial tcp: connection refused", "HTTP 409"}
 		if !slices.Equal(left, want) {
-			t.Errorf("delivery errors %q, want %q", left, want)
+			t.Errorf("delivery errors stored %q, want %q", left, want)
+		}
+		var kept string
+		if err := db.Model(&model.WebhookDelivery{}).Where("id = ?", other.ID).Pluck("last_error", &kept).Error; err != nil || kept != other.LastError {
+			t.Errorf("the other tenant's delivery holds %q, %v; want it as it was", kept, err)
 		}
 	})
 }

@@ -124,6 +124,11 @@ type Repo interface {
 	// returns the last id read (0 when none was left) and how many had a
 	// mention.
 	RedactEvents(ctx context.Context, tenantID, after, upTo int64, limit int, spans func(string) [][2]int) (last int64, n int, err error)
+	// ClearWebhookAnswers cuts the receivers' answers that earlier
+	// versions kept after the status in up to limit of the tenant's
+	// webhook deliveries above after, down to the status, and returns how
+	// many it found and the last one's id.
+	ClearWebhookAnswers(ctx context.Context, tenantID, after int64, limit int) (n int, last int64, err error)
 	// DisableUser disables a user and revokes their refresh tokens,
 	// keeping what identifies them; LAST_ADMIN for the tenant's last
 	// active admin. In the transaction ctx carries.

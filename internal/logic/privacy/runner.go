@@ -10,6 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/megaview/mgvcore/internal/batch"
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/logic/audit"
 	"github.com/megaview/mgvcore/internal/logic/identity"
@@ -804,6 +805,19 @@ func (r *Runner) redactMentions(ctx context.Context, e *model.Erasure, upTo int6
 		return redacted, err
 	}
 	if err := pass(0, *e.MentionsSince); err != nil {
+		return redacted, err
+	}
+	// The webhook delivery log: this version keeps a failed answer's
+	// status alone, but a row an earlier version wrote may still quote the
+	// receiver's answer after it, often what it refused (the person's
+	// number, a call id holding it), until the log is trimmed. Those of the
+	// tenant are cut to the status, read through once.
+	var answersAfter int64
+	if _, err := batch.Drain(ctx, eventBatch, 0, func(ctx context.Context) (int, error) {
+		n, last, err := r.repo.ClearWebhookAnswers(ctx, e.TenantID, answersAfter, eventBatch)
+		answersAfter = last
+		return n, err
+	}); err != nil {
 		return redacted, err
 	}
 	if redacted > 0 || deals > 0 || events > 0 {

@@ -56,13 +56,10 @@ type DeliveryStore interface {
 	Record(ctx context.Context, owner string, read model.WebhookSubscription, sub *model.WebhookSubscription, rows []model.WebhookDelivery) error
 	// Trim deletes up to limit deliveries created before before.
 	Trim(ctx context.Context, before time.Time, limit int) (int64, error)
-	// ClearAnswers cuts the receivers' answers that earlier versions
-	// kept after the status, in the delivery log and the disabling
-	// reasons, down to the status: the subscriptions' reasons when
-	// afterID is 0, then up to limit deliveries above afterID. It
-	// returns how many deliveries it found quoting an answer and the
-	// last one's id, from which the next call goes on.
-	ClearAnswers(ctx context.Context, afterID int64, limit int) (n int, last int64, err error)
+	// ClearReasons cuts the receivers' answers that earlier versions
+	// kept after the status in the reasons of disabled subscriptions
+	// down to the status.
+	ClearReasons(ctx context.Context) error
 }
 
 // Result is a receiver's answer; Status 0 when none came. RetryAfter is
@@ -230,12 +227,12 @@ const (
 	trimPause = 50 * time.Millisecond
 )
 
-// upkeep clears the receivers' answers earlier versions kept, then trims
+// upkeep cuts the answers earlier versions kept in reasons, then trims
 // the delivery log (older than Keep) now and every trimEvery, until ctx
 // ends. It runs beside the loop, so a long backlog holds up no delivery.
 func (d *Deliverer) upkeep(ctx context.Context) {
 	defer d.wg.Done()
-	d.clearAnswers(ctx)
+	d.clearReasons(ctx)
 	t := time.NewTicker(trimEvery)
 	defer t.Stop()
 	for d.o.Keep > 0 {
@@ -258,25 +255,16 @@ func (d *Deliverer) upkeep(ctx context.Context) {
 	}
 }
 
-// clearAnswers cuts the receivers' answers that earlier versions kept in
-// the delivery log and the disabling reasons down to their status, once a
+// clearReasons cuts the receivers' answers that earlier versions kept in
+// the reasons of disabled subscriptions down to their status, at every
 // start: an answer often quotes what the receiver refused (a phone number,
 // an origin id), personal data that the app and the admins read and that
-// no erasure finds in every form. It reads the delivery log through once,
-// in batches; what it has not reached when the process stops is cleared
-// at the next start.
-func (d *Deliverer) clearAnswers(ctx context.Context) {
-	var after int64
-	n, err := batch.Drain(ctx, trimBatch, trimPause, func(ctx context.Context) (int, error) {
-		n, last, err := d.store.ClearAnswers(ctx, after, trimBatch)
-		after = last
-		return n, err
-	})
-	switch {
-	case err != nil && ctx.Err() == nil:
-		d.o.Log.Warn().Err(err).Int("deliveries", n).Msg("webhooks: clearing the receivers' answers kept by earlier versions failed; the next start tries again")
-	case n > 0:
-		d.o.Log.Info().Int("deliveries", n).Msg("webhooks: cleared the receivers' answers kept by earlier versions")
+// no erasure finds in every form. The subscriptions are a short table; the
+// delivery log is read up to the status instead, and its rows cut by an
+// erasure or trimmed with the log.
+func (d *Deliverer) clearReasons(ctx context.Context) {
+	if err := d.store.ClearReasons(ctx); err != nil && ctx.Err() == nil {
+		d.o.Log.Warn().Err(err).Msg("webhooks: cutting the receivers' answers kept by earlier versions in disabling reasons failed; the next start tries again")
 	}
 }
 

@@ -139,9 +139,7 @@ func (m *memStore) Record(_ context.Context, owner string, read model.WebhookSub
 
 func (m *memStore) Trim(context.Context, time.Time, int) (int64, error) { return 0, nil }
 
-func (m *memStore) ClearAnswers(_ context.Context, afterID int64, _ int) (int, int64, error) {
-	return 0, afterID, nil
-}
+func (m *memStore) ClearReasons(context.Context) error { return nil }
 
 // enable is an admin's enable: active, its failures cleared, due now.
 func (m *memStore) enable(id int64) {
