@@ -130,7 +130,7 @@ func (e eventLog) After(ctx context.Context, tenantID, cursor int64, types []str
 		if head, trimmed, err = e.d.Head(ctx, tenantID); err != nil {
 			return err
 		}
-		rows, _, err = e.d.After(ctx, tenantID, cursor, types, limit)
+		rows, _, err = e.d.After(ctx, tenantID, cursor, 0, types, limit)
 		return err
 	})
 	if err != nil {
@@ -151,7 +151,7 @@ func (e eventLog) After(ctx context.Context, tenantID, cursor int64, types []str
 }
 
 func (e eventLog) Get(ctx context.Context, tenantID, id int64) (webhook.Event, error) {
-	rows, _, err := e.d.After(ctx, tenantID, id-1, nil, 1)
+	rows, _, err := e.d.After(ctx, tenantID, id-1, 0, nil, 1)
 	if err != nil {
 		return webhook.Event{}, err
 	}

@@ -81,15 +81,19 @@ func raiseSeq(db *gorm.DB, tenantID, n int64, now time.Time) (int64, error) {
 }
 
 // After returns at most limit events of the tenant with ids above cursor,
-// of the given types (all when none), by id; and, read after them, the id
+// and at most upTo when it is above 0, of the given types (all when none),
+// by id; and, read after them, the id
 // through which the tenant's events were trimmed. Trimming deletes events
 // and raises that id in one transaction, so if it is at most cursor, no
 // event above cursor was missing from the read. Read in a Snapshot, that id
 // is as of the events' read, and one above cursor means the events through
 // it were gone before they were read.
-func (r *Events) After(ctx context.Context, tenantID, cursor int64, types []string, limit int) ([]model.Event, int64, error) {
+func (r *Events) After(ctx context.Context, tenantID, cursor, upTo int64, types []string, limit int) ([]model.Event, int64, error) {
 	db := conn(ctx, r.db)
 	q := db.Where("tenant_id = ? AND id > ?", tenantID, cursor)
+	if upTo > 0 {
+		q = q.Where("id <= ?", upTo)
+	}
 	if len(types) > 0 {
 		q = q.Where("type IN ?", types)
 	}

@@ -418,14 +418,17 @@ type scanCounter struct {
 	reads   atomic.Int64
 }
 
-func (c *scanCounter) After(ctx context.Context, tenantID, cursor int64, types []string, limit int) ([]model.Event, int64, error) {
+func (c *scanCounter) After(ctx context.Context, tenantID, cursor, upTo int64, types []string, limit int) ([]model.Event, int64, error) {
 	last, _, err := c.Head(ctx, tenantID)
 	if err != nil {
 		return nil, 0, err
 	}
+	if upTo > 0 {
+		last = min(last, upTo)
+	}
 	c.scanned.Add(max(0, last-cursor))
 	c.reads.Add(1)
-	return c.Events.After(ctx, tenantID, cursor, types, limit)
+	return c.Events.After(ctx, tenantID, cursor, upTo, types, limit)
 }
 
 // A stream of a few types moves past the events of the other types it has
@@ -541,6 +544,76 @@ func TestEventPagesOfSomeTypesReadPastTheOthers(t *testing.T) {
 		}
 		if scanned, reads := store.scanned.Load(), store.reads.Load(); scanned > 3*n {
 			t.Fatalf("%d pages passed over %d events for %d appended, want at most %d", reads, scanned, n, 3*n)
+		}
+	})
+}
+
+// A read of a type that seldom occurs passes over at most events.ScanWindow
+// events of the log, however far its cursor is behind: a page from cursor 0
+// (which anyone with read may ask for again and again) read the tenant's
+// whole log kept, millions of rows. Such a page may come back empty with
+// its cursor moved on; paging on finds the event, and a stream reads on at
+// once, without waiting for another event to wake it.
+func TestEventReadsOfARareTypeAreBounded(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		store := &scanCounter{Events: dao.NewEvents(db)}
+		l := events.NewLog(store, dao.NewTransactor(db), nil)
+		n := 2*events.ScanWindow + events.ScanWindow/2
+		batch := make([]events.Event, 0, 1000)
+		for i := range n {
+			batch = append(batch, created(3, int64(i)))
+			if len(batch) == cap(batch) || i == n-1 {
+				if err := l.Append(ctx, batch...); err != nil {
+					t.Fatal(err)
+				}
+				batch = batch[:0]
+			}
+		}
+		if err := l.Append(ctx, events.Event{TenantID: 3, Type: events.PersonErased, Data: map[string]any{"user_id": 9}}); err != nil {
+			t.Fatal(err)
+		}
+		admin := accesstest.User(model.RoleAdmin, 3, 1)
+		var cursor int64
+		var pages []int
+		var got []int64
+		for len(got) == 0 && len(pages) < 10 {
+			before := store.scanned.Load()
+			p, err := l.List(admin, events.ListRequest{Cursor: cursor, Types: []string{events.PersonErased}, PageSize: 20})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if scanned := store.scanned.Load() - before; scanned > events.ScanWindow {
+				t.Fatalf("a page from cursor %d passed over %d events, want at most %d", cursor, scanned, events.ScanWindow)
+			}
+			if p.NextCursor <= cursor && len(p.Events) == 0 {
+				t.Fatalf("an empty page from cursor %d before the newest event, next_cursor %d", cursor, p.NextCursor)
+			}
+			pages = append(pages, len(p.Events))
+			got = append(got, ids(p.Events)...)
+			cursor = p.NextCursor
+		}
+		if want := int64(n + 1); !equalIDs(got, want) || cursor != want {
+			t.Fatalf("pages %v gave %v through %d, want [%d] through %d", pages, got, cursor, want, want)
+		}
+		if len(pages) != 3 {
+			t.Fatalf("%d pages, want 3 windows of %d", len(pages), events.ScanWindow)
+		}
+
+		streams := events.NewStreams(l, zerolog.Nop(), events.StreamOptions{Poll: time.Hour})
+		sctx, cancel := context.WithCancel(accesstest.App(3, access.ScopeRead))
+		defer cancel()
+		sent := make(chan events.Event, 1)
+		go func() {
+			_ = streams.Stream(sctx, events.StreamRequest{Types: []string{events.PersonErased}}, func(e events.Event) error { sent <- e; return nil })
+		}()
+		select {
+		case e := <-sent:
+			if e.ID != int64(n+1) {
+				t.Fatalf("the stream sent event %d, want %d", e.ID, n+1)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the stream did not read on past its first window")
 		}
 	})
 }

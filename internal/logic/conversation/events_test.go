@@ -26,7 +26,7 @@ func (s *eventStore) Append(_ context.Context, evs []model.Event) error {
 	return nil
 }
 
-func (*eventStore) After(context.Context, int64, int64, []string, int) ([]model.Event, int64, error) {
+func (*eventStore) After(context.Context, int64, int64, int64, []string, int) ([]model.Event, int64, error) {
 	return nil, 0, nil
 }
 func (*eventStore) Head(context.Context, int64) (int64, int64, error)         { return 0, 0, nil }

@@ -61,10 +61,11 @@ type Repo interface {
 	// Append stores evs in the transaction ctx carries as its last write,
 	// setting their ids and times; ids follow commit order per tenant.
 	Append(ctx context.Context, evs []model.Event) error
-	// After returns at most limit events of the tenant above cursor, of
-	// the types (all when none), by id; and the id through which the
-	// tenant's events were trimmed, read after them.
-	After(ctx context.Context, tenantID, cursor int64, types []string, limit int) ([]model.Event, int64, error)
+	// After returns at most limit events of the tenant above cursor (and
+	// at most upTo when it is above 0), of the types (all when none), by
+	// id; and the id through which the tenant's events were trimmed, read
+	// after them.
+	After(ctx context.Context, tenantID, cursor, upTo int64, types []string, limit int) ([]model.Event, int64, error)
 	// Head returns the tenant's newest event id and the id through which
 	// its events were trimmed.
 	Head(ctx context.Context, tenantID int64) (last, trimmed int64, err error)

@@ -51,7 +51,7 @@ func (l *Log) List(ctx context.Context, req ListRequest) (Page, error) {
 	if err != nil {
 		return Page{}, err
 	}
-	evs, next, err := l.readThrough(ctx, s.TenantID, req.Cursor, types, size)
+	evs, next, _, err := l.readThrough(ctx, s.TenantID, req.Cursor, types, size)
 	if err != nil {
 		return Page{}, err
 	}
@@ -89,72 +89,94 @@ func (l *Log) checkCursor(ctx context.Context, tenantID, cursor int64) error {
 // when some after cursor were trimmed. It checks no caller: it is for the
 // service's own workers (webhook deliveries), which read for every tenant.
 func (l *Log) Read(ctx context.Context, tenantID, cursor int64, types []string, limit int) ([]Event, error) {
-	return l.read(ctx, tenantID, cursor, types, limit)
+	evs, _, err := l.read(ctx, tenantID, cursor, 0, types, limit)
+	return evs, err
 }
+
+// ScanWindow is the most events of the log that one read of a few types
+// passes over: ids follow one another per tenant, so a read of the ids up
+// to the cursor's plus ScanWindow reads at most that many rows, whatever
+// the types. Without it a read of a type that seldom occurs (person.erased)
+// from cursor 0 read the tenant's whole log kept, and a caller repeating
+// it, within its rate limit, had the database read millions of rows a
+// second. A page read so may hold fewer events than asked for, even none,
+// with its cursor moved on: the reader reads on from there.
+const ScanWindow = 10_000
 
 // readThrough is read, and also the id through which the log was read:
 // the last event returned when limit of them came, else the tenant's
 // newest event as it was before the read (ids follow commit order, so
-// every event up to it was there to be read) or the last event returned,
-// whichever is higher. A reader of a few types resumes there rather than
-// after the last event it received, so it does not scan the events of the
-// other types again at every read: with types that seldom occur (say
-// person.erased), every event of the tenant woke each such stream into a
-// scan of the whole log kept after its cursor.
-func (l *Log) readThrough(ctx context.Context, tenantID, cursor int64, types []string, limit int) ([]Event, int64, error) {
-	var head int64
+// every event up to it was there to be read), or the end of the read's
+// window (ScanWindow) when that comes first, or the last event returned,
+// whichever is higher; more tells that the window ended before the
+// newest event, so the reader may read on at once. A reader of a few types
+// resumes there rather than after the last event it received, so it does
+// not scan the events of the other types again at every read: with types
+// that seldom occur (say person.erased), every event of the tenant woke
+// each such stream into a scan of the whole log kept after its cursor.
+func (l *Log) readThrough(ctx context.Context, tenantID, cursor int64, types []string, limit int) (evs []Event, through int64, more bool, err error) {
+	var head, window int64
 	if len(types) > 0 {
-		var err error
 		if head, _, err = l.repo.Head(ctx, tenantID); err != nil {
-			return nil, 0, err
+			return nil, 0, false, err
 		}
+		window = ScanWindow
 	}
-	evs, err := l.read(ctx, tenantID, cursor, types, limit)
+	evs, upTo, err := l.read(ctx, tenantID, cursor, window, types, limit)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, false, err
 	}
-	through := cursor
+	through = cursor
 	if len(evs) > 0 {
 		through = evs[len(evs)-1].ID
 	}
 	if len(evs) < limit {
-		through = max(through, head)
+		reached := head
+		if upTo > 0 && upTo < head {
+			reached, more = upTo, true
+		}
+		through = max(through, reached)
 	}
-	return evs, through, nil
+	return evs, through, more, nil
 }
 
 // read returns at most limit events of the tenant after cursor (0: from
-// the oldest kept), or EVENT_CURSOR_EXPIRED when some of the events after
-// cursor were trimmed.
-func (l *Log) read(ctx context.Context, tenantID, cursor int64, types []string, limit int) ([]Event, error) {
+// the oldest kept), of ids up to the start plus window when window is
+// above 0, and that bound (0 when none); or EVENT_CURSOR_EXPIRED when some
+// of the events after cursor were trimmed.
+func (l *Log) read(ctx context.Context, tenantID, cursor, window int64, types []string, limit int) ([]Event, int64, error) {
 	const attempts = 3 // a trim between the two reads of cursor 0 moves the start
 	for attempt := 1; ; attempt++ {
 		from := cursor
 		if cursor == 0 {
 			_, trimmed, err := l.repo.Head(ctx, tenantID)
 			if err != nil {
-				return nil, err
+				return nil, 0, err
 			}
 			from = trimmed
 		}
-		rows, trimmed, err := l.repo.After(ctx, tenantID, from, types, limit)
+		var upTo int64
+		if window > 0 {
+			upTo = from + window
+		}
+		rows, trimmed, err := l.repo.After(ctx, tenantID, from, upTo, types, limit)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		if trimmed > from {
 			if cursor == 0 && attempt < attempts {
 				continue
 			}
-			return nil, errs.Of(errs.ReasonEventCursorExpired,
+			return nil, 0, errs.Of(errs.ReasonEventCursorExpired,
 				"cursor: the events after %d were deleted by retention (the oldest kept is %d); read what changed since, then resume from a newer cursor",
 				cursor, trimmed+1).With("field", "cursor")
 		}
 		out := make([]Event, len(rows))
 		for i, r := range rows {
 			if out[i], err = fromRow(r); err != nil {
-				return nil, err
+				return nil, 0, err
 			}
 		}
-		return out, nil
+		return out, upTo, nil
 	}
 }

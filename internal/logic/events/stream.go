@@ -131,7 +131,7 @@ func (s *Streams) Stream(ctx context.Context, req StreamRequest, send func(Event
 				return err
 			}
 		}
-		evs, through, err := s.log.readThrough(ctx, sc.TenantID, cursor, types, s.opt.Batch)
+		evs, through, more, err := s.log.readThrough(ctx, sc.TenantID, cursor, types, s.opt.Batch)
 		if err != nil {
 			return err
 		}
@@ -143,7 +143,7 @@ func (s *Streams) Stream(ctx context.Context, req StreamRequest, send func(Event
 		// Past the events of other types too: the next read starts at
 		// the first event it has not seen.
 		cursor = through
-		if len(evs) == s.opt.Batch {
+		if len(evs) == s.opt.Batch || more {
 			continue
 		}
 	wait:
