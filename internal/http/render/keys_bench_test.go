@@ -1,0 +1,17 @@
+package render
+
+import (
+	"strings"
+	"testing"
+)
+
+func BenchmarkRepeatedKeySmallObjects(b *testing.B) {
+	body := []byte("[" + strings.TrimSuffix(strings.Repeat(`{"a":1,"b":2,"c":3},`, 1<<20/20), ",") + "]")
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok := repeatedKey(body); ok {
+			b.Fatal("repeat")
+		}
+	}
+}
