@@ -4,6 +4,8 @@ import (
 	"slices"
 	"testing"
 	"unicode"
+
+	unicodetok "github.com/blevesearch/bleve/v2/analysis/tokenizer/unicode"
 )
 
 func TestCountTokens(t *testing.T) {
@@ -79,6 +81,7 @@ func TestCountTokensUpToALimit(t *testing.T) {
 }
 
 func TestMatchTokens(t *testing.T) {
+	const B = Boundary
 	tests := []struct {
 		in   string
 		want []string
@@ -89,10 +92,88 @@ func TestMatchTokens(t *testing.T) {
 		{"ＡＢＣ１２３", []string{"abc123"}},
 		{"  ...  ", nil},
 		{"e-mail", []string{"e", "mail"}},
+		// Between two CJK characters a separator is a boundary, as search
+		// never makes a bigram across one.
+		{"产品很好，用户都满意", []string{"产", "品", "很", "好", B, "用", "户", "都", "满", "意"}},
+		{"预，算", []string{"预", B, "算"}},
+		{"今年 预 算", []string{"今", "年", B, "预", B, "算"}},
+		{"好 ， 。用", []string{"好", B, "用"}},
+		{"很好用", []string{"很", "好", "用"}},
+		{"カタカナ、ひらがな", []string{"カ", "タ", "カ", "ナ", B, "ひ", "ら", "が", "な"}},
+		// A word and a CJK character are neighbours whatever stands
+		// between them, as the lone character is iphone's neighbour in
+		// search.
+		{"买iPhone", []string{"买", "iphone"}},
+		{"买 iPhone", []string{"买", "iphone"}},
+		{"好，ok，用", []string{"好", "ok", "用"}},
+		{"，好", []string{"好"}},
+		{"好。", []string{"好"}},
+		{"好\u0301，用", []string{"好", B, "用"}}, // a mark is no separator
+		// Digits joined by a mark UAX #29 keeps inside a number stay one
+		// word; the mark alone, or beside a letter, separates.
+		{"3.5%", []string{"3.5"}},
+		{"1,000,000 users", []string{"1,000,000", "users"}},
+		{"３．５折", []string{"3.5", "折"}},
+		{"价格3，5个", []string{"价", "格", "3,5", "个"}},
+		{"v2.0", []string{"v2.0"}},
+		{"3.", []string{"3"}},
+		{"3..5", []string{"3", "5"}},
+		{"3. 5", []string{"3", "5"}},
+		{"a.b", []string{"a", "b"}},
+		{"2.x", []string{"2", "x"}},
+		{"90's", []string{"90", "s"}},
+		{"3-5", []string{"3", "5"}},
 	}
 	for _, tc := range tests {
 		if got := MatchTokens(tc.in); !slices.Equal(got, tc.want) {
 			t.Errorf("MatchTokens(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// A keyword is cut as a sentence is, but spaces alone between two Han
+// characters join them, as search.Parse joins the words of a phrase.
+func TestKeywordTokens(t *testing.T) {
+	const B = Boundary
+	tests := []struct {
+		in   string
+		want []string
+	}{
+		{"好用", []string{"好", "用"}},
+		{"预算 有限", []string{"预", "算", "有", "限"}},
+		{"预算  有限", []string{"预", "算", "有", "限"}},
+		{"预算，有限", []string{"预", "算", B, "有", "限"}},
+		{"预算 ，有限", []string{"预", "算", B, "有", "限"}},
+		{"カタ カナ", []string{"カ", "タ", B, "カ", "ナ"}}, // kana words are spaced
+		{"free trial", []string{"free", "trial"}},
+		{"买 iPhone", []string{"买", "iphone"}},
+		{"3.5", []string{"3.5"}},
+	}
+	for _, tc := range tests {
+		if got := KeywordTokens(tc.in); !slices.Equal(got, tc.want) {
+			t.Errorf("KeywordTokens(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// Digits stay one word across a separator exactly where the tokenizer of
+// the embedded search engine (UAX #29, as Elasticsearch's standard
+// tokenizer) keeps them in one token. Left out: connectors (_), which join
+// letters as well as digits in search, where tracker keywords split words
+// as they always did; and what UAX #29 takes for letters or digits though
+// Unicode does not (Ⓐ, ꛦ, ׳).
+func TestMatchTokensKeepNumbersAsSearchDoes(t *testing.T) {
+	tok := unicodetok.NewUnicodeTokenizer()
+	for r := rune(0x20); r < 0x10000; r++ {
+		if unicode.IsLetter(r) || unicode.IsNumber(r) || unicode.IsMark(r) || IsCJK(r) || unicode.In(r, unicode.Cf, unicode.Pc, unicode.Other_Alphabetic) ||
+			r == '\u05f3' || (r >= '！' && r <= '～') || (r >= 0xd800 && r < 0xe000) {
+			continue
+		}
+		text := "3" + string(r) + "5"
+		search := tok.Tokenize([]byte(text))
+		got := MatchTokens(text)
+		if (len(search) == 1) != (len(got) == 1) {
+			t.Errorf("%q (%U): search has %d tokens, MatchTokens %q", text, r, len(search), got)
 		}
 	}
 }

@@ -12,22 +12,31 @@ import (
 
 // Tracker keywords match like search terms (PRODUCT.md §2, §5), with one
 // difference: English words are not stemmed ("price" does not hit "prices";
-// a tracker lists each form it counts). Stemming would change the hits of
-// every tracker already applied, which keep no record of the rule that
-// made them to be applied again by.
+// a tracker lists each form it counts).
 //
-//   - Text and keywords are cut into match tokens: each CJK character is one
-//     token, each run of letters and digits of any other script is one word;
-//     everything else (spaces, punctuation, apostrophes, symbols) separates
-//     tokens and is otherwise ignored.
+//   - Text and keywords are cut into match tokens (interaction.MatchTokens
+//     and KeywordTokens): each CJK character is one token, each run of
+//     letters and digits of any other script is one word, and digits
+//     joined by a mark that keeps a number whole (3.5, 1,000) are one
+//     word; between two CJK characters that anything stands between (a
+//     comma, a space) a boundary token stands; everything else (spaces,
+//     punctuation, apostrophes, symbols) separates tokens and is
+//     otherwise ignored. In a keyword, spaces alone between two Han
+//     characters join them, as a search phrase's words are joined.
 //   - Tokens compare case-insensitively, with full-width ASCII (Ｐｒｉｃｅ)
 //     folded to its usual form.
 //   - A keyword hits where its tokens occur consecutively in the sentence.
 //     So an English word matches whole words only ("price" hits "Price?" and
 //     "price's" but not "priceless"), a phrase matches as a word sequence
-//     ("free trial" hits "free-trial" and "Free, trial"), and a Chinese
-//     keyword matches as a substring (预算 hits 我们今年的预算有限, not
-//     预计下周签约).
+//     ("free trial" hits "free-trial" and "Free, trial"), a number matches
+//     whole (3 does not hit 3.5%), and a Chinese keyword matches where its
+//     characters stand together (预算 hits 我们今年的预算有限, not
+//     预计下周签约, 预，算 or 预 算; 好用 does not hit 很好，用户), as
+//     search finds Chinese by bigrams that never span a separator. A
+//     word and a CJK character are neighbours whatever separates them
+//     (买iPhone hits 买 iPhone), as in search, where the lone 买 is
+//     iphone's neighbour. A keyword of one character hits wherever it
+//     stands, as a one-character word is found in search.
 //   - One sentence gives at most one hit per keyword, however often it
 //     repeats there.
 //   - One conversation keeps at most MaxHitsPerConversation hits of a
@@ -118,7 +127,7 @@ func NewMatcher(trackers []model.Tracker) *Matcher {
 		ti := len(m.trackers)
 		seen := map[string]bool{}
 		for _, k := range keywords {
-			toks := interaction.MatchTokens(k)
+			toks := interaction.KeywordTokens(k)
 			key := strings.Join(toks, "\x00")
 			if len(toks) == 0 || seen[key] {
 				continue
@@ -204,7 +213,10 @@ func (m *Matcher) link(b *trieBuild) {
 // Empty reports whether no tracker can hit anything.
 func (m *Matcher) Empty() bool { return len(m.keywords) == 0 }
 
-// next is the node the automaton moves to from n on tok.
+// next is the node the automaton moves to from n on tok. A boundary
+// (interaction.Boundary) is a token like any other: where no keyword holds
+// one, it sends the automaton back to the root, so that no keyword matches
+// across the separator it stands for, at the cost of one map lookup.
 func (m *Matcher) next(n int32, tok string) int32 {
 	id, ok := m.tokens[tok]
 	if !ok {

@@ -48,7 +48,23 @@ func TestMatchKeywords(t *testing.T) {
 		{"phrase longer than the sentence", []string{"a b c d"}, "a b c", nil},
 		{"Chinese substring", []string{"预算"}, "我们今年的预算有限", []string{"预算"}},
 		{"Chinese shares one character only", []string{"预算"}, "预计下周签约", nil},
-		{"Chinese across spaces of ASR output", []string{"预算"}, "今年 预 算 有限", []string{"预算"}},
+		{"Chinese not across a space", []string{"预算"}, "今年 预 算 有限", nil},
+		{"Chinese not across a comma", []string{"好用"}, "产品很好，用户都满意", nil},
+		{"Chinese not across punctuation", []string{"预算"}, "预，算", nil},
+		{"Chinese not across spaced punctuation", []string{"好用"}, "很好 。 用", nil},
+		{"Chinese inside a longer run", []string{"好用"}, "这个很好用啊", []string{"好用"}},
+		{"one character wherever it stands", []string{"贵"}, "太贵了，贵", []string{"贵"}},
+		{"spaces in a keyword join Han", []string{"预算 有限"}, "我们今年的预算有限", []string{"预算 有限"}},
+		{"a keyword with punctuation needs a separator", []string{"预算，有限"}, "预算。有限", []string{"预算，有限"}},
+		{"a keyword with punctuation not without one", []string{"预算，有限"}, "预算有限", nil},
+		{"Latin beside CJK, glued", []string{"买iPhone"}, "想买 iPhone 15", []string{"买iPhone"}},
+		{"Latin beside CJK, spaced", []string{"买 iPhone"}, "想买iPhone", []string{"买 iPhone"}},
+		{"Latin beside CJK, after punctuation", []string{"买iPhone"}, "想买，iPhone", []string{"买iPhone"}},
+		{"a number is whole", []string{"3"}, "打3.5折", nil},
+		{"a number with a comma is whole", []string{"1"}, "1,000 seats", nil},
+		{"a decimal hits itself", []string{"3.5"}, "打3.5折", []string{"3.5"}},
+		{"a decimal is not its digits apart", []string{"3.5"}, "3 5", nil},
+		{"a number's full stop ends a sentence", []string{"3"}, "we need 3. Then", []string{"3"}},
 		{"Chinese keyword next to Latin", []string{"微信"}, "加个WeChat微信吧", []string{"微信"}},
 		{"English word inside Chinese", []string{"demo"}, "下周给您做个demo演示", []string{"demo"}},
 		{"English word glued to letters is no hit", []string{"demo"}, "demos are ready", nil},
@@ -194,8 +210,8 @@ func naiveHits(trackers []model.Tracker, sentences []model.Sentence) []string {
 			_ = json.Unmarshal([]byte(tr.Keywords), &kws)
 			seen := map[string]bool{}
 			for _, k := range kws {
-				kt := strings.Join(interaction.MatchTokens(k), "\x00")
-				if seen[kt] {
+				kt := strings.Join(interaction.KeywordTokens(k), "\x00")
+				if kt == "" || seen[kt] {
 					continue
 				}
 				seen[kt] = true
@@ -213,7 +229,9 @@ func naiveHits(trackers []model.Tracker, sentences []model.Sentence) []string {
 // Match.
 func TestMatchAgreesWithTheRule(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	words := []string{"a", "b", "啊", "吧", "ab"}
+	// Spaces and commas between Han characters: a boundary in a sentence;
+	// in a keyword a boundary for the comma, none for spaces alone.
+	words := []string{"a", "b", "啊", "吧", "ab", "，", "啊吧"}
 	phrase := func(maxLen int) string {
 		var b strings.Builder
 		for range 1 + rng.IntN(maxLen) {
@@ -378,7 +396,7 @@ func TestMatcherTrieIsFlat(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, kw := range keywords {
-			toks := interaction.MatchTokens(kw)
+			toks := interaction.KeywordTokens(kw)
 			for i := range toks {
 				prefixes[strings.Join(toks[:i+1], "\x00")] = true
 				tokens[toks[i]] = true

@@ -293,7 +293,7 @@ func cleanKeywords(in []string) ([]string, error) {
 		if err := access.CheckLine(field, k); err != nil {
 			return nil, err
 		}
-		toks := interaction.MatchTokens(k)
+		toks := interaction.KeywordTokens(k)
 		if len(toks) == 0 {
 			return nil, errs.InvalidArgument(field, "has no letters, digits or CJK characters")
 		}

@@ -143,7 +143,9 @@ type Tracker struct {
 	// Name, 1..255 characters.
 	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
 	// Words and phrases to find, matched like search terms but not stemmed
-	// ("price" does not hit "prices"); 1..100 entries.
+	// ("price" does not hit "prices"): a number whole (3 does not hit 3.5%),
+	// Chinese where its characters stand together with nothing between them
+	// (好用 does not hit 很好，用户); 1..100 entries.
 	Keywords []string `protobuf:"bytes,3,rep,name=keywords,proto3" json:"keywords,omitempty"`
 	// Whose sentences are searched for the keywords.
 	Affiliation   TrackerAffiliation `protobuf:"varint,4,opt,name=affiliation,proto3,enum=mgv.open.v1.TrackerAffiliation" json:"affiliation,omitempty"`
