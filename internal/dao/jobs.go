@@ -12,10 +12,10 @@ import (
 	"github.com/megaview/mgvcore/internal/model"
 )
 
-// TrackerJobs is the queue of tracker re-applications: outbox rows of kind
-// tracker_apply. On such a row, version is the tracker version to apply and
-// conversation_id is the progress cursor: every conversation of the tenant
-// up to that id has been matched already.
+// TrackerJobs is the queue of tracker re-applications: outbox rows of the
+// kinds model.OutboxTrackerKinds. On such a row, version is the tracker
+// version to apply and conversation_id is the progress cursor: every
+// conversation of the tenant up to that id has been matched already.
 type TrackerJobs struct {
 	db *gorm.DB
 	// changed, when set, hears of each batch's hit counts in its
@@ -57,16 +57,27 @@ func (r *TrackerJobs) ClaimTrackerJob(ctx context.Context, lease time.Duration) 
 	var claimed *model.OutboxJob
 	claim := func(db *gorm.DB) error {
 		now := dbNow()
-		due := func(q *gorm.DB) *gorm.DB {
-			q = q.Model(&model.OutboxJob{}).Where("kind = ? AND next_attempt_at <= ?", model.OutboxTrackerApply, now)
+		due := func(q *gorm.DB, kinds ...string) *gorm.DB {
+			q = q.Model(&model.OutboxJob{}).Where("kind IN ? AND next_attempt_at <= ?", kinds, now)
 			if db.Name() == "mysql" {
 				q = q.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate, Options: clause.LockingOptionsSkipLocked})
 			}
 			return q
 		}
+		// One kind at a time, each read in the order of idx_outbox_due: the
+		// jobs earlier versions wrote first, few and only while they
+		// still run beside this one.
 		var jobs []model.OutboxJob
-		if err := due(db).Order("next_attempt_at").Order("id").Limit(1).Find(&jobs).Error; err != nil || len(jobs) == 0 {
-			return err
+		for _, kind := range model.OutboxTrackerKinds {
+			if err := due(db, kind).Order("next_attempt_at").Order("id").Limit(1).Find(&jobs).Error; err != nil {
+				return err
+			}
+			if len(jobs) > 0 {
+				break
+			}
+		}
+		if len(jobs) == 0 {
+			return nil
 		}
 		job := jobs[0]
 		// The turn goes first: on SQLite, outside a transaction, a failure
@@ -74,7 +85,7 @@ func (r *TrackerJobs) ClaimTrackerJob(ctx context.Context, lease time.Duration) 
 		// update keeps to jobs still due: one another worker leased since
 		// the read keeps its lease.
 		var rest []int64
-		if err := due(db).Where("tenant_id = ? AND id <> ?", job.TenantID, job.ID).Pluck("id", &rest).Error; err != nil {
+		if err := due(db, model.OutboxTrackerKinds...).Where("tenant_id = ? AND id <> ?", job.TenantID, job.ID).Pluck("id", &rest).Error; err != nil {
 			return err
 		}
 		if len(rest) > 0 {
@@ -325,4 +336,54 @@ func retryJob(db *gorm.DB, job model.OutboxJob, at time.Time, cause error, error
 			at, clip.String(cause.Error(), errorBytes), job.ID, job.Attempts)
 	}
 	return lostClaims(db, []model.OutboxJob{job}, res)
+}
+
+// RequeueEarlierRule queues, in one transaction, the application of up to
+// limit trackers whose match_rule is below model.TrackerMatchRule to every
+// conversation of their tenant, by this version's rule: their hits are
+// what an earlier rule found. It returns how many such trackers it read
+// (fewer than limit: none is left) and how many of them it queued.
+//
+// A tracker is taken by raising its match_rule under its row's lock, and
+// queued only by the one transaction whose raise changed the row: instances
+// that start at once, or the two processes of an upgrade, read the same
+// trackers but queue each once. Its pending jobs, of either kind, give way
+// to the new one for its current version, which only this version claims;
+// a deleted tracker's purge runs on, its rule raised alone. Nothing is
+// bumped that a reader sees: the tracker keeps its version, and applying is
+// true until the job is done.
+func (r *TrackerJobs) RequeueEarlierRule(ctx context.Context, limit int) (read, queued int, err error) {
+	err = NewTransactor(r.db).InTx(ctx, func(ctx context.Context) error {
+		db := conn(ctx, r.db)
+		read, queued = 0, 0
+		var ids []int64
+		err := db.Model(&model.Tracker{}).Where("match_rule < ?", model.TrackerMatchRule).
+			Order("match_rule").Order("id").Limit(limit).Pluck("id", &ids).Error
+		if err != nil {
+			return err
+		}
+		read = len(ids)
+		for _, id := range ids {
+			res := db.Exec("UPDATE trackers SET match_rule = ? WHERE id = ? AND match_rule < ?", model.TrackerMatchRule, id, model.TrackerMatchRule)
+			if res.Error != nil {
+				return res.Error
+			}
+			if res.RowsAffected == 0 {
+				continue // another instance took it
+			}
+			var t model.Tracker
+			if err := db.Where("id = ?", id).Take(&t).Error; err != nil {
+				return err
+			}
+			if t.DeletedAt != nil {
+				continue
+			}
+			if err := replaceTrackerJobs(db, t.TenantID, t.ID, t.Version, t.Version); err != nil {
+				return err
+			}
+			queued++
+		}
+		return nil
+	})
+	return read, queued, dbError(err, nil)
 }

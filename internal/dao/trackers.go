@@ -15,8 +15,8 @@ import (
 var errTrackerNotFound = errs.NotFound(errs.ReasonTrackerNotFound, "no such tracker")
 
 // Trackers stores keyword trackers and their hits. Every change that alters
-// what a tracker matches commits, with it, a tracker_apply outbox job for
-// the new version and drops the jobs of older versions.
+// what a tracker matches commits, with it, an outbox job for the new
+// version (model.OutboxTrackerApply) and drops the jobs of older versions.
 type Trackers struct{ db *gorm.DB }
 
 // NewTrackers works on db.
@@ -83,7 +83,7 @@ func (r *Trackers) CreateTracker(ctx context.Context, t *model.Tracker, maxPerTe
 					n, maxPerTenant).With("max_trackers", strconv.Itoa(maxPerTenant))
 			}
 		}
-		t.Version, t.CreatedAt, t.UpdatedAt, t.DeletedAt = 1, dbNow(), dbNow(), nil
+		t.Version, t.MatchRule, t.CreatedAt, t.UpdatedAt, t.DeletedAt = 1, model.TrackerMatchRule, dbNow(), dbNow(), nil
 		if err := db.Create(t).Error; err != nil {
 			return dbError(err, nil)
 		}
@@ -104,12 +104,13 @@ func (r *Trackers) UpdateTracker(ctx context.Context, t *model.Tracker) (bool, e
 			return err
 		}
 		rematch = cur.Affiliation != t.Affiliation || !sameKeywords(cur.Keywords, t.Keywords)
-		t.Version, t.CreatedAt, t.UpdatedAt = cur.Version, cur.CreatedAt, dbNow()
+		t.Version, t.MatchRule, t.CreatedAt, t.UpdatedAt = cur.Version, cur.MatchRule, cur.CreatedAt, dbNow()
 		if rematch {
 			t.Version++
+			t.MatchRule = model.TrackerMatchRule
 		}
-		err = db.Exec("UPDATE trackers SET name = ?, keywords = ?, affiliation = ?, version = ?, updated_at = ? WHERE id = ?",
-			t.Name, t.Keywords, t.Affiliation, t.Version, t.UpdatedAt, t.ID).Error
+		err = db.Exec("UPDATE trackers SET name = ?, keywords = ?, affiliation = ?, version = ?, match_rule = ?, updated_at = ? WHERE id = ?",
+			t.Name, t.Keywords, t.Affiliation, t.Version, t.MatchRule, t.UpdatedAt, t.ID).Error
 		if err != nil || !rematch {
 			return dbError(err, nil)
 		}
@@ -140,7 +141,7 @@ func (r *Trackers) DeleteTracker(ctx context.Context, tenantID, id int64) error 
 func (r *Trackers) ApplyingTrackers(ctx context.Context, tenantID int64) (map[int64]bool, error) {
 	var ids []int64
 	err := conn(ctx, r.db).Model(&model.OutboxJob{}).Distinct("tracker_id").
-		Where("kind = ? AND tenant_id = ?", model.OutboxTrackerApply, tenantID).Pluck("tracker_id", &ids).Error
+		Where("kind IN ? AND tenant_id = ?", model.OutboxTrackerKinds, tenantID).Pluck("tracker_id", &ids).Error
 	if err != nil {
 		return nil, dbError(err, nil)
 	}
@@ -168,8 +169,15 @@ func lockTracker(db *gorm.DB, tenantID, id int64) (*model.Tracker, error) {
 
 // requeueTracker replaces the tracker's pending jobs by one for version.
 func requeueTracker(db *gorm.DB, tenantID, trackerID, version int64) error {
-	err := db.Exec("DELETE FROM outbox WHERE kind = ? AND tracker_id = ? AND version < ? AND tenant_id = ?",
-		model.OutboxTrackerApply, trackerID, version, tenantID).Error
+	return replaceTrackerJobs(db, tenantID, trackerID, version, version-1)
+}
+
+// replaceTrackerJobs deletes the tracker's jobs up to version upTo, of
+// either kind, and queues one for version. A job deleted while a worker
+// runs it ends at that worker's next batch, which finds it gone.
+func replaceTrackerJobs(db *gorm.DB, tenantID, trackerID, version, upTo int64) error {
+	err := db.Exec("DELETE FROM outbox WHERE kind IN ? AND tracker_id = ? AND version <= ? AND tenant_id = ?",
+		model.OutboxTrackerKinds, trackerID, upTo, tenantID).Error
 	if err != nil {
 		return dbError(err, nil)
 	}

@@ -303,7 +303,7 @@ func measureP3(t *testing.T, extra map[string]string) p3Run {
 	f := NewFixture(t, s)
 	now := time.Now().UTC()
 	tracker := model.Tracker{TenantID: f.Tenant.ID, Name: "预算", Keywords: `["预算","price"]`, Affiliation: model.AffiliationAnyone,
-		Version: 1, CreatedAt: now, UpdatedAt: now}
+		Version: 1, MatchRule: model.TrackerMatchRule, CreatedAt: now, UpdatedAt: now}
 	if err := f.DB.Create(&tracker).Error; err != nil {
 		t.Fatal(err)
 	}

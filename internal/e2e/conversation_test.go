@@ -96,7 +96,7 @@ func TestConversationReadsOnMariaDB(t *testing.T) {
 	// A tracker with hits in the target conversation (the tracker matcher
 	// writes these on ingest; here they are written straight away).
 	tracker := model.Tracker{TenantID: f.Tenant.ID, Name: "预算", Keywords: `["预算"]`, Affiliation: model.AffiliationAnyone, Version: 1,
-		CreatedAt: time.Now(), UpdatedAt: time.Now()}
+		MatchRule: model.TrackerMatchRule, CreatedAt: time.Now(), UpdatedAt: time.Now()}
 	if err := f.DB.Create(&tracker).Error; err != nil {
 		t.Fatal(err)
 	}

@@ -440,7 +440,7 @@ func newScopeWorld(t *testing.T, s *Service, a, b *Fixture) *scopeWorld {
 		name string
 	}{{a, &w.trackerA, "pricing"}, {b, &w.trackerB, "B.pricing"}} {
 		*tr.dst = model.Tracker{TenantID: tr.f.Tenant.ID, Name: "Pricing", Keywords: `["预算"]`, Affiliation: model.AffiliationAnyone,
-			Version: 1, CreatedAt: now, UpdatedAt: now}
+			Version: 1, MatchRule: model.TrackerMatchRule, CreatedAt: now, UpdatedAt: now}
 		if err := tr.f.DB.Create(tr.dst).Error; err != nil {
 			t.Fatal(err)
 		}
@@ -970,7 +970,7 @@ func (w *scopeWorld) writeEndpoints() []scopeEndpoint {
 	victimTracker := func(t *testing.T) int64 {
 		now := time.Now().UTC()
 		tr := model.Tracker{TenantID: w.a.Tenant.ID, Name: "victim " + unique(), Keywords: `["x"]`, Affiliation: model.AffiliationAnyone,
-			Version: 1, CreatedAt: now, UpdatedAt: now}
+			Version: 1, MatchRule: model.TrackerMatchRule, CreatedAt: now, UpdatedAt: now}
 		if err := w.a.DB.Create(&tr).Error; err != nil {
 			t.Fatal(err)
 		}

@@ -55,7 +55,7 @@ func waitHits(t *testing.T, s *Service, f *Fixture, trackerID int64, want []stri
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		var pending int64
-		if err := f.DB.Model(&model.OutboxJob{}).Where("kind = ? AND tracker_id = ?", model.OutboxTrackerApply, trackerID).Count(&pending).Error; err != nil {
+		if err := f.DB.Model(&model.OutboxJob{}).Where("kind IN ? AND tracker_id = ?", model.OutboxTrackerKinds, trackerID).Count(&pending).Error; err != nil {
 			t.Fatal(err)
 		}
 		got := storedHits(t, f, trackerID)
@@ -212,7 +212,7 @@ func TestTrackersOnMariaDB(t *testing.T) {
 	}
 	now := time.Now().UTC()
 	late := model.Tracker{TenantID: f.Tenant.ID, Name: "late", Keywords: `["price"]`, Affiliation: model.AffiliationExternal,
-		Version: 1, CreatedAt: now, UpdatedAt: now}
+		Version: 1, MatchRule: model.TrackerMatchRule, CreatedAt: now, UpdatedAt: now}
 	if err := f.DB.Create(&late).Error; err != nil {
 		t.Fatal(err)
 	}

@@ -256,11 +256,23 @@ type Tracker struct {
 	Affiliation string
 	// Version grows with every change; hits of older versions are replaced
 	// by the background re-application.
-	Version   int64
+	Version int64
+	// MatchRule is the rule of keyword matching (TrackerMatchRule) by
+	// which the tracker was last queued to be applied to every
+	// conversation: one below this version's is applied once more.
+	MatchRule int
 	CreatedAt time.Time
 	UpdatedAt time.Time
 	DeletedAt *time.Time
 }
+
+// TrackerMatchRule numbers the rule by which tracker keywords match
+// (package tracker); bump it whenever a change would alter hits already
+// stored, so that every tracker is applied again once (trackers.match_rule,
+// OutboxTrackerApply). Rule 1 cut Chinese into characters that matched
+// across punctuation and spaces (好用 hit 很好，用户) and numbers at their
+// full stops and commas (3 hit 3.5%); rule 2 matches as search does.
+const TrackerMatchRule = 2
 
 // TrackerHit is one keyword found in one sentence.
 type TrackerHit struct {
@@ -291,8 +303,19 @@ type Comment struct {
 const (
 	OutboxTranscript   = "transcript"
 	OutboxConversation = "conversation"
-	OutboxTrackerApply = "tracker_apply"
+	// OutboxTrackerApply applies a tracker to the tenant's conversations by
+	// rule TrackerMatchRule, whose number its name carries: a process of an
+	// earlier version, which claims only OutboxTrackerApplyRule1, never
+	// applies it by its own rule, as it could beside this one while an
+	// upgrade runs (tableflip, or a fleet upgraded an instance at a time).
+	OutboxTrackerApply = "tracker_apply_2"
+	// OutboxTrackerApplyRule1 is the kind of the jobs earlier versions
+	// write; this one claims them too and applies them by its rule.
+	OutboxTrackerApplyRule1 = "tracker_apply"
 )
+
+// OutboxTrackerKinds are the kinds of tracker jobs this version runs.
+var OutboxTrackerKinds = []string{OutboxTrackerApplyRule1, OutboxTrackerApply}
 
 // OutboxJob is durable background work written in the same transaction as
 // the change it follows: search indexing and tracker re-application.

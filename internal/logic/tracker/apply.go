@@ -8,6 +8,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/megaview/mgvcore/internal/batch"
 	"github.com/megaview/mgvcore/internal/model"
 )
 
@@ -17,7 +18,8 @@ import (
 type MatchFunc = func(tracker *model.Tracker, sentences []model.Sentence, participants []model.Participant) []model.TrackerHit
 
 // JobRepo is the durable queue of tracker re-applications: outbox
-// rows of kind tracker_apply, written with the tracker change they follow.
+// rows (model.OutboxTrackerKinds), written with the tracker change they
+// follow.
 type JobRepo interface {
 	// ClaimTrackerJob leases the oldest due job for lease, or returns nil
 	// when none is due. Two workers never hold the same job. Tenants take
@@ -39,6 +41,11 @@ type JobRepo interface {
 	// RetryTrackerJob records a failure (cause nil: none) and when to try
 	// again, if job's claim holds it still; lost as FinishTrackerJob's.
 	RetryTrackerJob(ctx context.Context, job *model.OutboxJob, at time.Time, cause error) (lost bool, err error)
+	// RequeueEarlierRule queues the application of up to limit trackers
+	// whose hits an earlier match rule found (model.TrackerMatchRule), each
+	// once however many instances ask at once; read is how many such
+	// trackers it found (fewer than limit: none is left).
+	RequeueEarlierRule(ctx context.Context, limit int) (read, queued int, err error)
 }
 
 // Pacer spaces bulk work to a rate (limit.Pacer).
@@ -73,9 +80,10 @@ type ApplierOptions struct {
 }
 
 // Applier re-applies new and changed trackers to existing
-// conversations in the background. Work is durable: jobs are outbox rows
-// and each batch moves a cursor stored on the job, so a restart resumes
-// where the last committed batch stopped.
+// conversations in the background, and, once after an upgrade that
+// changed the rule of matching, every tracker (reapply). Work is durable:
+// jobs are outbox rows and each batch moves a cursor stored on the job, so
+// a restart resumes where the last committed batch stopped.
 type Applier struct {
 	jobs JobRepo
 	opt  ApplierOptions
@@ -136,6 +144,7 @@ func (a *Applier) Start(ctx context.Context) {
 	for range a.opt.Workers {
 		wg.Go(func() { a.run(ctx) })
 	}
+	wg.Go(func() { a.reapply(ctx) })
 	go func() {
 		wg.Wait()
 		close(a.done)
@@ -186,6 +195,46 @@ func (a *Applier) run(ctx context.Context) {
 			a.process(ctx, job)
 		}
 		timer.Reset(idle)
+	}
+}
+
+// reapplyBatch is the trackers RequeueEarlierRule takes in one
+// transaction; reapplyPause the pause between two.
+const (
+	reapplyBatch = 100
+	reapplyPause = 50 * time.Millisecond
+)
+
+// reapply queues, once a start, every tracker whose hits an earlier rule
+// of matching found (an upgrade to model.TrackerMatchRule) to be applied
+// to its tenant's conversations again, and wakes the workers for them: the
+// hits already stored, by that rule, are replaced as a tracker change
+// replaces them. While the database fails it tries again, less and less
+// often (up to MaxBackoff), until it is done or the Applier stops; what it
+// has not reached by then the next start queues.
+func (a *Applier) reapply(ctx context.Context) {
+	for failures := 0; ctx.Err() == nil; failures++ {
+		queued := 0
+		_, err := batch.Drain(ctx, reapplyBatch, reapplyPause, func(ctx context.Context) (int, error) {
+			read, n, err := a.jobs.RequeueEarlierRule(ctx, reapplyBatch)
+			if queued += n; n > 0 {
+				a.Notify()
+			}
+			return read, err
+		})
+		if queued > 0 {
+			a.log.Info().Int("trackers", queued).Int("rule", model.TrackerMatchRule).Msg("queued trackers whose hits an earlier rule of matching found to be applied again")
+		}
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		wait := min(a.opt.Poll<<min(failures, 16), a.opt.MaxBackoff)
+		a.log.Warn().Err(err).Dur("retry_in_ms", wait).Msg("queueing the trackers of an earlier rule of matching failed")
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
 	}
 }
 

@@ -30,6 +30,10 @@ type scriptedJobs struct {
 	// lost are the jobs another claim took: finishing or retrying them
 	// changes nothing and says so.
 	lost map[int64]bool
+	// earlier is how many trackers an earlier rule of matching applied;
+	// requeued how many RequeueEarlierRule queued, and requeueFails how
+	// many of its calls are still to fail.
+	earlier, requeued, requeueCalls, requeueFails int
 }
 
 type batchStep struct {
@@ -94,6 +98,20 @@ func (s *scriptedJobs) RetryTrackerJob(_ context.Context, job *model.OutboxJob, 
 		s.dueAt[job.ID] = at
 	}
 	return false, nil
+}
+
+func (s *scriptedJobs) RequeueEarlierRule(_ context.Context, limit int) (int, int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requeueCalls++
+	if s.requeueFails > 0 {
+		s.requeueFails--
+		return 0, 0, errors.New("connection refused")
+	}
+	n := min(limit, s.earlier)
+	s.earlier -= n
+	s.requeued += n
+	return n, n, nil
 }
 
 func (s *scriptedJobs) state() ([]int64, map[int64]error, int, int) {
@@ -380,6 +398,8 @@ func (q *queuedJobs) FinishTrackerJob(_ context.Context, job *model.OutboxJob) (
 	return false, nil
 }
 
+func (q *queuedJobs) RequeueEarlierRule(context.Context, int) (int, int, error) { return 0, 0, nil }
+
 func (q *queuedJobs) RetryTrackerJob(_ context.Context, job *model.OutboxJob, _ time.Time, _ error) (bool, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -412,5 +432,33 @@ func TestApplierHandsBackALongJobAtTheEndOfItsTurn(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 		a.Stop()
+	}
+}
+
+// Started after an upgrade of the rule of matching, the Applier queues
+// every tracker an earlier rule applied, a batch at a time until a batch
+// comes back short, once; a database that fails meanwhile is asked again.
+func TestApplierRequeuesTrackersOfAnEarlierRuleOnce(t *testing.T) {
+	jobs := &scriptedJobs{earlier: 2*reapplyBatch + 50, requeueFails: 2, retried: map[int64]error{}}
+	a := NewApplier(jobs, zerolog.Nop(), ApplierOptions{Workers: 1, Poll: 10 * time.Millisecond})
+	a.Start(t.Context())
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		jobs.mu.Lock()
+		requeued, calls := jobs.requeued, jobs.requeueCalls
+		jobs.mu.Unlock()
+		if requeued == 2*reapplyBatch+50 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d trackers requeued in %d calls", requeued, calls)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	a.Stop()
+	// Two failed calls, then three batches: 100, 100, 50.
+	if jobs.requeueCalls != 5 || jobs.earlier != 0 {
+		t.Errorf("%d calls, %d trackers left; want 5 and 0", jobs.requeueCalls, jobs.earlier)
 	}
 }

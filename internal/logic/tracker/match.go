@@ -37,6 +37,10 @@ import (
 //     (买iPhone hits 买 iPhone), as in search, where the lone 买 is
 //     iphone's neighbour. A keyword of one character hits wherever it
 //     stands, as a one-character word is found in search.
+//   - Hits already stored are as the rule of their time found them: a
+//     tracker whose MatchRule is below model.TrackerMatchRule is applied
+//     again once, when the Applier starts; bump it with any change here
+//     that alters a hit.
 //   - One sentence gives at most one hit per keyword, however often it
 //     repeats there.
 //   - One conversation keeps at most MaxHitsPerConversation hits of a

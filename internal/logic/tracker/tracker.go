@@ -22,8 +22,8 @@ const (
 )
 
 // Repo stores trackers. Every change that alters what a tracker
-// matches writes, in the same transaction, a tracker_apply job for the
-// tracker's new version and drops the jobs of older versions.
+// matches writes, in the same transaction, a job for the tracker's new
+// version (model.OutboxTrackerApply) and drops the jobs of older versions.
 type Repo interface {
 	// PageTrackers returns the live trackers of a tenant with an id above
 	// afterID, ordered by id, at most limit of them (every one when limit

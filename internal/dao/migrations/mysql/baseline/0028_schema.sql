@@ -1,7 +1,7 @@
--- The MySQL schema at migration 0027, in one piece: what `mgvcore migrate up`
--- creates on an empty database instead of replaying 0001 to 0027, so that a
+-- The MySQL schema at migration 0028, in one piece: what `mgvcore migrate up`
+-- creates on an empty database instead of replaying 0001 to 0028, so that a
 -- new install is reviewed (Archery, goInception rules) as the clean schema.
--- A test keeps it equal to what 0001..0027 build on an existing database.
+-- A test keeps it equal to what 0001..0028 build on an existing database.
 -- Tables take the database's character set: create the database with
 -- CHARACTER SET utf8mb4 (`migrate up` refuses any other).
 
@@ -172,8 +172,10 @@ CREATE TABLE trackers (
   created_at  DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'created (UTC)',
   updated_at  DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'last changed (UTC)',
   deleted_at  DATETIME(3)     NULL DEFAULT NULL COMMENT 'soft deletion (UTC)',
+  match_rule  INT             NOT NULL DEFAULT 0 COMMENT 'rule of keyword matching it was last queued to be applied to every conversation by; below the service''s, it is applied again once; 0: before 0028',
   PRIMARY KEY (id),
-  KEY idx_trackers_tenant (tenant_id, deleted_at)
+  KEY idx_trackers_tenant (tenant_id, deleted_at),
+  KEY idx_trackers_match_rule (match_rule)
 ) ENGINE=InnoDB COMMENT='keyword trackers';
 
 CREATE TABLE tracker_hits (
