@@ -614,13 +614,14 @@ func (p *Privacy) RedactEvents(ctx context.Context, tenantID, after, upTo int64,
 }
 
 // ClearWebhookAnswers cuts the receivers' answers that earlier versions
-// kept in the tenant's webhook delivery log down to their status, in up to
-// limit deliveries above after (see clearAnswers): an answer often quoted
-// what the receiver refused, the person's number or a partner's id holding
-// it, and such a row lasts until the log is trimmed. It returns how many
-// it found and the last one's id.
-func (p *Privacy) ClearWebhookAnswers(ctx context.Context, tenantID, after int64, limit int) (int, int64, error) {
-	return clearAnswers(conn(ctx, p.db), tenantID, after, limit)
+// kept in the tenant's webhook delivery log down to their status, among
+// the deliveries with ids in (after, after+span] (see clearAnswers): an
+// answer often quoted what the receiver refused, the person's number or a
+// partner's id holding it, and such a row lasts until the log is trimmed.
+// It returns where to go on from (0: the log is read through) and how
+// many it cut.
+func (p *Privacy) ClearWebhookAnswers(ctx context.Context, tenantID, after int64, span int) (int64, int, error) {
+	return clearAnswers(conn(ctx, p.db), tenantID, after, span)
 }
 
 // runes is s cut to at most n characters.

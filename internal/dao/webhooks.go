@@ -466,22 +466,37 @@ func (w *Webhooks) ClearReasons(ctx context.Context) error {
 }
 
 // clearAnswers cuts the receivers' answers that earlier versions kept in
-// the tenant's delivery log (answerQuoted) down to their status, in up to
-// limit deliveries above afterID, by id. It returns how many it found and
-// the last one's id, from which the next call goes on; fewer than limit
-// means none is left. The ids are read without a lock and each row only
-// rewritten if it still quotes an answer, so it holds up no delivery and
-// two runs rewrite nothing twice. A run reads the log through once (it
-// has no index on the text): an erasure runs it, not every start.
-func clearAnswers(db *gorm.DB, tenantID, afterID int64, limit int) (int, int64, error) {
-	var ids []int64
-	err := db.Model(&model.WebhookDelivery{}).Where("id > ? AND tenant_id = ? AND last_error LIKE ?", afterID, tenantID, answerQuoted).
-		Order("id").Limit(limit).Pluck("id", &ids).Error
-	if err != nil || len(ids) == 0 {
-		return 0, afterID, dbError(err, nil)
+// the tenant's delivery log (answerQuoted) down to their status, among the
+// deliveries with ids in (after, after+span]: a range of the primary key,
+// so a statement reads at most span rows whatever the log holds (the log
+// has no index on the tenant or the text). It returns the end of the range
+// to go on from, 0 when the range reached the newest delivery, and how
+// many it cut. The ids are read without a lock and each row only rewritten
+// if it still quotes an answer, so two runs rewrite nothing twice.
+func clearAnswers(db *gorm.DB, tenantID, after int64, span int) (int64, int, error) {
+	var newest int64
+	if err := db.Raw("SELECT COALESCE(MAX(id), 0) FROM webhook_deliveries").Scan(&newest).Error; err != nil {
+		return 0, 0, dbError(err, nil)
 	}
-	err = db.Exec("UPDATE webhook_deliveries SET last_error = SUBSTR(last_error, 1, 8) WHERE id IN ? AND last_error LIKE ?", ids, answerQuoted).Error
-	return len(ids), ids[len(ids)-1], dbError(err, nil)
+	if newest <= after {
+		return 0, 0, nil
+	}
+	upTo := after + int64(span)
+	var ids []int64
+	err := db.Model(&model.WebhookDelivery{}).Where("id > ? AND id <= ? AND tenant_id = ? AND last_error LIKE ?", after, upTo, tenantID, answerQuoted).
+		Order("id").Pluck("id", &ids).Error
+	if err != nil {
+		return 0, 0, dbError(err, nil)
+	}
+	if len(ids) > 0 {
+		if err := db.Exec("UPDATE webhook_deliveries SET last_error = SUBSTR(last_error, 1, 8) WHERE id IN ? AND last_error LIKE ?", ids, answerQuoted).Error; err != nil {
+			return 0, 0, dbError(err, nil)
+		}
+	}
+	if upTo >= newest {
+		upTo = 0
+	}
+	return upTo, len(ids), nil
 }
 
 // cutAnswer is a delivery's last_error as this version writes it: an

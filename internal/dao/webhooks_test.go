@@ -774,9 +774,9 @@ func TestAppDeleteTakesItsSubscriptions(t *testing.T) {
 // disabled; an answer quoting what it refused (here a phone number) was
 // personal data the app and the admins read. ClearReasons cuts the reasons
 // down to the status (every start), the log's rows read up to the status,
-// and an erasure's ClearWebhookAnswers cuts its tenant's rows batch by
-// batch, leaving every other error and every other tenant's rows as they
-// were.
+// and an erasure's ClearWebhookAnswers cuts its tenant's rows range of ids
+// by range, leaving every other error and every other tenant's rows as
+// they were.
 func TestWebhookAnswersKeptBeforeAreCutToTheStatus(t *testing.T) {
 	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := context.Background()
@@ -830,19 +830,31 @@ func TestWebhookAnswersKeptBeforeAreCutToTheStatus(t *testing.T) {
 			t.Errorf("disabled reason %q, want %q", got.DisabledReason, want)
 		}
 
-		// Three deliveries quote an answer: a full batch of 2, then a short
-		// one, which ends the clearing.
+		// Ranges of 2 ids: the tenant's 6 rows then the other tenant's,
+		// which ends the log; three of the tenant's quote an answer.
 		p := dao.NewPrivacy(db)
 		var after int64
-		for _, n := range []int{2, 1} {
-			found, last, err := p.ClearWebhookAnswers(ctx, 1, after, 2)
-			if err != nil || found != n || last <= after {
-				t.Fatalf("a batch of 2 after %d: %d found through %d, %v; want %d further on", after, found, last, err, n)
+		cut, ranges := 0, 0
+		for {
+			next, n, err := p.ClearWebhookAnswers(ctx, 1, after, 2)
+			if err != nil {
+				t.Fatal(err)
 			}
-			after = last
+			cut += n
+			ranges++
+			if next == 0 {
+				break
+			}
+			if next != after+2 {
+				t.Fatalf("the range after %d went on from %d, want %d", after, next, after+2)
+			}
+			after = next
 		}
-		if n, last, err := p.ClearWebhookAnswers(ctx, 1, after, 2); err != nil || n != 0 || last != after {
-			t.Fatalf("past the last answer: %d found through %d, %v; want none through %d", n, last, err, after)
+		if cut != 3 || ranges != 4 {
+			t.Fatalf("%d answers cut in %d ranges, want 3 in 4", cut, ranges)
+		}
+		if next, n, err := p.ClearWebhookAnswers(ctx, 1, 0, 100); err != nil || n != 0 || next != 0 {
+			t.Fatalf("again over the whole log: %d cut, next %d, %v; want none and the end", n, next, err)
 		}
 		var left []string
 		if err := db.Model(&model.WebhookDelivery{}).Where("tenant_id = 1").Order("event_id").Pluck("last_error", &left).Error; err != nil {

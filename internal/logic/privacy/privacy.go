@@ -125,10 +125,11 @@ type Repo interface {
 	// mention.
 	RedactEvents(ctx context.Context, tenantID, after, upTo int64, limit int, spans func(string) [][2]int) (last int64, n int, err error)
 	// ClearWebhookAnswers cuts the receivers' answers that earlier
-	// versions kept after the status in up to limit of the tenant's
-	// webhook deliveries above after, down to the status, and returns how
-	// many it found and the last one's id.
-	ClearWebhookAnswers(ctx context.Context, tenantID, after int64, limit int) (n int, last int64, err error)
+	// versions kept after the status down to the status, in the tenant's
+	// webhook deliveries with ids in (after, after+span], and returns
+	// where to go on from (0 when the log is read through) and how many
+	// it cut.
+	ClearWebhookAnswers(ctx context.Context, tenantID, after int64, span int) (next int64, n int, err error)
 	// DisableUser disables a user and revokes their refresh tokens,
 	// keeping what identifies them; LAST_ADMIN for the tenant's last
 	// active admin. In the transaction ctx carries.

@@ -10,7 +10,6 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/megaview/mgvcore/internal/batch"
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/logic/audit"
 	"github.com/megaview/mgvcore/internal/logic/identity"
@@ -421,6 +420,9 @@ func (r *Runner) erase(ctx context.Context, e *model.Erasure) error {
 			break
 		}
 	}
+	if err := r.clearWebhookAnswers(ctx, e); err != nil {
+		return err
+	}
 	rekeyed := 0
 	if e.UserID != 0 {
 		if rekeyed, err = r.rekeySpeakers(ctx, e); err != nil {
@@ -699,6 +701,35 @@ const (
 	eventBatch   = 1000
 )
 
+// answerSpan is how many deliveries of the webhook log one statement of
+// clearWebhookAnswers reads: a range of the primary key, read in a few
+// milliseconds.
+const answerSpan = 10_000
+
+// clearWebhookAnswers cuts to their status the receivers' answers that an
+// earlier version kept in the tenant's webhook delivery log, whoever the
+// erasure is of: this version keeps a failed answer's status alone, but a
+// row written before may quote what the receiver refused (the person's
+// number, an origin id holding it) until the log is trimmed. The log is
+// read through once, by ranges of its primary key, each range in a
+// transaction that renews the job's lease, so a long log neither holds a
+// statement long nor lets the lease run out. A job taken over reads the
+// log again from its start.
+func (r *Runner) clearWebhookAnswers(ctx context.Context, e *model.Erasure) error {
+	for after := int64(0); ; {
+		if err := r.tx.InTx(ctx, func(ctx context.Context) error {
+			next, _, err := r.repo.ClearWebhookAnswers(ctx, e.TenantID, after, answerSpan)
+			if err != nil {
+				return err
+			}
+			after = next
+			return held(r.repo.ErasureRedacted(ctx, e.ID, r.owner, 0, 0, 0, r.o.Lease))
+		}); err != nil || after == 0 {
+			return err
+		}
+	}
+}
+
 // redactMentions writes Redacted wherever free text of the tenant writes
 // the person's email address or phone number (the subject's, and the
 // internal user's own): in the conversations up to the job's bound, in
@@ -805,19 +836,6 @@ func (r *Runner) redactMentions(ctx context.Context, e *model.Erasure, upTo int6
 		return redacted, err
 	}
 	if err := pass(0, *e.MentionsSince); err != nil {
-		return redacted, err
-	}
-	// The webhook delivery log: this version keeps a failed answer's
-	// status alone, but a row an earlier version wrote may still quote the
-	// receiver's answer after it, often what it refused (the person's
-	// number, a call id holding it), until the log is trimmed. Those of the
-	// tenant are cut to the status, read through once.
-	var answersAfter int64
-	if _, err := batch.Drain(ctx, eventBatch, 0, func(ctx context.Context) (int, error) {
-		n, last, err := r.repo.ClearWebhookAnswers(ctx, e.TenantID, answersAfter, eventBatch)
-		answersAfter = last
-		return n, err
-	}); err != nil {
 		return redacted, err
 	}
 	if redacted > 0 || deals > 0 || events > 0 {
