@@ -589,6 +589,9 @@ func TestEventReadsOfARareTypeAreBounded(t *testing.T) {
 			if p.NextCursor <= cursor && len(p.Events) == 0 {
 				t.Fatalf("an empty page from cursor %d before the newest event, next_cursor %d", cursor, p.NextCursor)
 			}
+			if last := p.NextCursor == int64(n+1); p.More == last {
+				t.Fatalf("the page through %d says more %v", p.NextCursor, p.More)
+			}
 			pages = append(pages, len(p.Events))
 			got = append(got, ids(p.Events)...)
 			cursor = p.NextCursor

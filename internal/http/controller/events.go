@@ -32,6 +32,7 @@ type EventJSON struct {
 type EventPageJSON struct {
 	Events     []EventJSON `json:"events"`
 	NextCursor int64       `json:"next_cursor"`
+	HasMore    bool        `json:"has_more"`
 }
 
 // Routes adds the routes.
@@ -67,7 +68,7 @@ func (h Events) List(c echo.Context) error {
 	for _, e := range page.Events {
 		out = append(out, EventJSONOf(e))
 	}
-	return render.OK(c, EventPageJSON{Events: out, NextCursor: page.NextCursor})
+	return render.OK(c, EventPageJSON{Events: out, NextCursor: page.NextCursor, HasMore: page.More})
 }
 
 // EventJSONOf is the JSON form of an event.

@@ -26,9 +26,14 @@ type Page struct {
 	// NextCursor is the cursor of the next page: the id of the last event
 	// of this one, or the request's cursor when it is empty; or, when the
 	// request named types and the page is not full, the id of the newest
-	// event read past (of another type), so that the next page does not
-	// read those events again.
+	// event read past (of another type, at most ScanWindow after the
+	// cursor), so that the next page does not read those events again.
 	NextCursor int64
+	// More tells that the log may hold events after NextCursor: the page
+	// is full, or its read of some types ended at ScanWindow before the
+	// newest event. A reader reads on at once while it is set, and polls
+	// once it is not.
+	More bool
 }
 
 // List returns the events after the cursor, oldest first. Admins and apps
@@ -51,7 +56,7 @@ func (l *Log) List(ctx context.Context, req ListRequest) (Page, error) {
 	if err != nil {
 		return Page{}, err
 	}
-	evs, next, _, err := l.readThrough(ctx, s.TenantID, req.Cursor, types, size)
+	evs, next, more, err := l.readThrough(ctx, s.TenantID, req.Cursor, types, size)
 	if err != nil {
 		return Page{}, err
 	}
@@ -62,7 +67,7 @@ func (l *Log) List(ctx context.Context, req ListRequest) (Page, error) {
 			return Page{}, err
 		}
 	}
-	return Page{Events: evs, NextCursor: next}, nil
+	return Page{Events: evs, NextCursor: next, More: more || len(evs) == size}, nil
 }
 
 // checkCursor refuses a cursor above the tenant's newest event: no event of

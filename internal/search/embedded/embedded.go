@@ -847,7 +847,9 @@ func (sc scorer) counts(text string) []int {
 // with it, as search matches them (PRODUCT §5). English words match whole
 // and by stem, a Chinese word where its characters stand together (and
 // never across punctuation: 好用 is not in 很好，用户), a one-character one
-// wherever its character stands, a number whole (3 is not in 3.5%).
+// wherever its character stands (a term holding one is matched a
+// character at a time as a whole, so the rest of that term may match
+// across punctuation), a number whole (3 is not in 3.5%).
 type Matcher struct{ sc scorer }
 
 // analyzers are the text and uniField analyzers of a new index, made once
