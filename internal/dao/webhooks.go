@@ -100,6 +100,7 @@ func (w *Webhooks) scoped(ctx context.Context, tenantID, appID int64) *gorm.DB {
 func (w *Webhooks) Get(ctx context.Context, tenantID, appID, id int64) (*model.WebhookSubscription, error) {
 	var s model.WebhookSubscription
 	err := w.scoped(ctx, tenantID, appID).Where("id = ?", id).Take(&s).Error
+	s.DisabledReason = cutReason(s.DisabledReason)
 	return &s, dbError(err, errSubscriptionNotFound)
 }
 
@@ -117,6 +118,9 @@ func (w *Webhooks) List(ctx context.Context, tenantID, appID, afterID int64, lim
 	err := w.scoped(ctx, tenantID, appID).Where("id > ?", afterID).Order("id").Limit(limit).Find(&out).Error
 	if err != nil {
 		return nil, 0, dbError(err, nil)
+	}
+	for i := range out {
+		out[i].DisabledReason = cutReason(out[i].DisabledReason)
 	}
 	return out, total, nil
 }
@@ -509,6 +513,19 @@ func cutAnswer(s string) string {
 		return s[:8]
 	}
 	return s
+}
+
+// cutReason is a disabling reason as this version writes it: an earlier
+// version's "…; last error: HTTP 422: <the receiver's answer>" is read up
+// to the status. Each start cuts the stored reasons (ClearReasons); this
+// covers one an earlier process disables a subscription with meanwhile,
+// in an upgrade's overlap or a fleet upgraded one instance at a time.
+func cutReason(s string) string {
+	i := strings.Index(s, reasonMark)
+	if i < 0 {
+		return s
+	}
+	return s[:i+len(reasonMark)] + cutAnswer("HTTP " + s[i+len(reasonMark):])[len("HTTP "):]
 }
 
 func isDigits(s string) bool {

@@ -819,15 +819,24 @@ func TestWebhookAnswersKeptBeforeAreCutToTheStatus(t *testing.T) {
 			t.Errorf("a delivery read %+v, %v; want its error up to the status", d, err)
 		}
 
-		if err := w.ClearReasons(ctx); err != nil {
-			t.Fatal(err)
-		}
+		const cutTo = "deliveries failed for 24h0m0s (9 attempts) since 2026-12-01T10:00:00Z; last error: HTTP 422"
 		got, err := w.Get(ctx, 1, 0, s.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := "deliveries failed for 24h0m0s (9 attempts) since 2026-12-01T10:00:00Z; last error: HTTP 422"; got.DisabledReason != want {
-			t.Errorf("disabled reason %q, want %q", got.DisabledReason, want)
+		listed, _, err := w.List(ctx, 1, 0, 0, 10)
+		if err != nil || len(listed) != 1 {
+			t.Fatalf("list: %v %v", listed, err)
+		}
+		if got.DisabledReason != cutTo || listed[0].DisabledReason != cutTo {
+			t.Errorf("disabled reason read as %q and listed as %q before the start's cut, want %q", got.DisabledReason, listed[0].DisabledReason, cutTo)
+		}
+		if err := w.ClearReasons(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var stored string
+		if err := db.Model(&model.WebhookSubscription{}).Where("id = ?", s.ID).Pluck("disabled_reason", &stored).Error; err != nil || stored != cutTo {
+			t.Errorf("disabled reason stored %q, %v; want %q", stored, err, cutTo)
 		}
 
 		// Ranges of 2 ids: the tenant's 6 rows then the other tenant's,
