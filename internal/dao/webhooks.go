@@ -462,7 +462,7 @@ const (
 // the reasons of the subscriptions the deliverer disabled (reasonQuoting)
 // down to their status. The subscriptions are a short table, so every
 // start runs it whole; the delivery log, which grows with the traffic, is
-// not rewritten at a start (ClearAnswers, cutAnswer).
+// not rewritten at a start (clearAnswers, cutAnswer).
 func (w *Webhooks) ClearReasons(ctx context.Context) error {
 	err := w.db.WithContext(ctx).Exec("UPDATE webhook_subscriptions SET disabled_reason = SUBSTR(disabled_reason, 1, INSTR(disabled_reason, ?) + ?) WHERE disabled_reason LIKE ?",
 		reasonMark, len(reasonMark)+2, reasonQuoting).Error
@@ -509,8 +509,8 @@ func clearAnswers(db *gorm.DB, tenantID, after int64, span int) (int64, int, err
 // an origin id) from a row written before the upgrade, which stays until
 // the log is trimmed (webhooks.keep) or an erasure cuts it.
 func cutAnswer(s string) string {
-	if len(s) > 10 && strings.HasPrefix(s, "HTTP ") && s[8:10] == ": " && isDigits(s[5:8]) {
-		return s[:8]
+	if rest, ok := strings.CutPrefix(s, "HTTP "); ok {
+		return "HTTP " + cutAfterStatus(rest)
 	}
 	return s
 }
@@ -525,7 +525,17 @@ func cutReason(s string) string {
 	if i < 0 {
 		return s
 	}
-	return s[:i+len(reasonMark)] + cutAnswer("HTTP " + s[i+len(reasonMark):])[len("HTTP "):]
+	at := i + len(reasonMark)
+	return s[:at] + cutAfterStatus(s[at:])
+}
+
+// cutAfterStatus is s up to its three-digit status when an answer follows
+// it ("422: unknown call …" reads "422"), else s.
+func cutAfterStatus(s string) string {
+	if len(s) > 5 && s[3:5] == ": " && isDigits(s[:3]) {
+		return s[:3]
+	}
+	return s
 }
 
 func isDigits(s string) bool {

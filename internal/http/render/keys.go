@@ -148,9 +148,6 @@ func appendFolded(out, s []byte) []byte {
 	return out
 }
 
-// foldKey is a key with its case folded (appendFolded).
-func foldKey(s string) string { return string(appendFolded(nil, []byte(s))) }
-
 func foldRune(r rune) rune {
 	for {
 		r2 := unicode.SimpleFold(r)

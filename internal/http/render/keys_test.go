@@ -44,6 +44,9 @@ func manyKeys(n int, again string) string {
 	return b.String()
 }
 
+// foldKey is a key with its case folded (appendFolded).
+func foldKey(s string) string { return string(appendFolded(nil, []byte(s))) }
+
 func referenceRepeated(t *testing.T, body string) bool {
 	dec := json.NewDecoder(bytes.NewReader([]byte(body)))
 	var walk func() bool
