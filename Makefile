@@ -23,7 +23,7 @@ export GOTOOLCHAIN := auto
 PKG          := github.com/megaview/mgvcore
 BIN          := bin/mgvcore
 TMP          := tmp
-GIT_COMMIT   := $(shell git log -1 --format='%h %s' 2>/dev/null | tr "'" '_' || echo unknown)
+GIT_COMMIT   := $(shell git log -1 --format='%h %s' 2>/dev/null | tr "'\"" '__' || echo unknown)
 GIT_RELEASE  := $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
 BUILD_TIME   := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 LDFLAGS      := -s -w \
