@@ -32,6 +32,18 @@ func reindexCommand(stdout io.Writer) *cli.Command {
 			return withDB(c, func(cfg *config.Config, db *gorm.DB) error {
 				var engine search.Engine = queueOnly{}
 				if cfg.Search.Engine == "elasticsearch" && c.Int64("tenant") == 0 {
+					// A rebuild swapped in deletes the versions created
+					// before it, among them one still being built.
+					lock := dao.ReindexLockName(cfg.Search.Index)
+					release, held, err := dao.TryNamedLock(c.Context, db, lock)
+					if err != nil {
+						return err
+					}
+					if !held {
+						return fmt.Errorf("another `mgvcore reindex` is rebuilding %s (it holds the database's lock %q): run one at a time",
+							cfg.Search.Index, lock)
+					}
+					defer release()
 					es, err := dao.OpenElastic(cfg.Search, nil)
 					if err != nil {
 						return err

@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -17,6 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
+	"github.com/megaview/mgvcore/internal/dao"
 	"github.com/megaview/mgvcore/internal/http/controller"
 	"github.com/megaview/mgvcore/internal/search/elastic"
 )
@@ -337,7 +339,15 @@ func TestReindexWhileServing(t *testing.T) {
 		}
 	}
 	waitSearch(t, s, admin, tag, 5, 10*time.Second)
+	// One rebuild at a time: while another process holds the lock, a
+	// second one refuses before it builds anything.
+	release := holdReindexLock(t, s)
 	out, err := s.Command("reindex").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "another `mgvcore reindex` is rebuilding "+s.Env["MGV_SEARCH_INDEX"]) {
+		t.Fatalf("reindex beside another: %v\n%s", err, out)
+	}
+	release()
+	out, err = s.Command("reindex").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), fmt.Sprintf("built %s_v%d_", s.Env["MGV_SEARCH_INDEX"], elastic.MappingVersion)) {
 		t.Fatalf("reindex: %v\n%s", err, out)
 	}
@@ -352,6 +362,32 @@ func TestReindexWhileServing(t *testing.T) {
 		t.Fatalf("reindex --tenant: %v\n%s", err, out)
 	}
 	waitSearch(t, s, admin, tag, 6, 10*time.Second)
+}
+
+// holdReindexLock takes the lock a rebuild of s's index holds, as a
+// rebuild running elsewhere would, until release.
+func holdReindexLock(t *testing.T, s *Service) (release func()) {
+	t.Helper()
+	db, err := sql.Open("mysql", s.Env["MGV_DATABASE_DSN"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	conn, err := db.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := dao.ReindexLockName(s.Env["MGV_SEARCH_INDEX"])
+	var got int
+	if err := conn.QueryRowContext(t.Context(), "SELECT GET_LOCK(?, 0)", name).Scan(&got); err != nil || got != 1 {
+		t.Fatalf("GET_LOCK: %d %v", got, err)
+	}
+	return func() {
+		if err := conn.QueryRowContext(t.Context(), "SELECT RELEASE_LOCK(?)", name).Scan(&got); err != nil || got != 1 {
+			t.Fatalf("RELEASE_LOCK: %d %v", got, err)
+		}
+		_ = conn.Close()
+	}
 }
 
 // TestReindexDoesNotBringBackDeletedConversations: a conversation deleted

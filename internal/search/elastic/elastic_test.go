@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -154,6 +155,65 @@ func testGenerationSwap(t *testing.T, c *olivere.Client) {
 	if find("after") != 1 {
 		t.Fatal("writes do not reach the new generation")
 	}
+}
+
+// TestARebuildWhoseIndexWasDroppedIsNotSwappedIn: of two rebuilds run at
+// once, the later one to start, swapped in first, deletes the earlier one's
+// index as abandoned; the earlier one's next write makes an index of the
+// same name with a guessed mapping. Its swap must fail and leave the alias
+// on the later rebuild's index, which still answers searches.
+func TestARebuildWhoseIndexWasDroppedIsNotSwappedIn(t *testing.T) {
+	eachCluster(t, func(t *testing.T, c *olivere.Client) {
+		e := testEngine(t, c)
+		ctx := t.Context()
+		doc := func(id int64, text string) search.Op {
+			return search.Op{TenantID: 1, ConversationID: id, Doc: &search.Doc{TenantID: 1, ConversationID: id, OwnerUserID: 1, Version: 1,
+				Sentences: []search.Sentence{{Seq: 0, Text: text}}}}
+		}
+		if _, err := e.Write(ctx, []search.Op{doc(1, "words")}); err != nil {
+			t.Fatal(err)
+		}
+		earlier, err := e.NewGeneration(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := earlier.Write(ctx, []search.Op{doc(1, "words")}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(1100 * time.Millisecond) // versions are named to the second
+		later, err := e.NewGeneration(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := later.Write(ctx, []search.Op{doc(1, "words")}); err != nil {
+			t.Fatal(err)
+		}
+		dropped, err := later.Activate(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(dropped, earlier.Name()) {
+			t.Fatalf("the later rebuild dropped %v, not the earlier one's %s", dropped, earlier.Name())
+		}
+		if _, err := earlier.Write(ctx, []search.Op{doc(2, "more words")}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := earlier.Activate(ctx); !errors.Is(err, ErrGenerationLost) {
+			t.Fatalf("the earlier rebuild, its index dropped, activated with %v", err)
+		}
+		live, err := e.aliasIndices(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(live, []string{later.Name()}) {
+			t.Fatalf("the alias names %v, not %s", live, later.Name())
+		}
+		terms, _ := search.Parse("words")
+		res, err := e.Search(ctx, search.Query{TenantID: 1, Terms: terms, Size: 10})
+		if err != nil || res.Total != 1 {
+			t.Fatalf("search after the refused swap: %v, %+v", err, res)
+		}
+	})
 }
 
 // TestDeletionsReachTheVersionBeingRebuilt: a conversation deleted while a

@@ -2,11 +2,14 @@ package elastic
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"time"
 
+	json "github.com/goccy/go-json"
 	olivere "github.com/olivere/elastic/v7"
 
 	"github.com/megaview/mgvcore/internal/errs"
@@ -20,6 +23,10 @@ var _ search.Rebuilder = (*Engine)(nil)
 type Generation struct {
 	e    *Engine
 	name string
+	// uuid is the index's as it was created: a write to the name after
+	// the index was deleted creates another index of that name, with a
+	// mapping of Elasticsearch's own guessing (see Activate).
+	uuid string
 }
 
 // NewGeneration creates "<alias>_v<N>_<UTC time>" with the current mapping.
@@ -32,8 +39,40 @@ func (e *Engine) NewGeneration(ctx context.Context) (search.Generation, error) {
 	if _, err := e.c.CreateIndex(name).BodyJson(indexBody(e.o, profile, true)).Do(ctx); err != nil {
 		return nil, mapError(err)
 	}
-	return &Generation{e: e, name: name}, nil
+	uuid, err := e.indexUUID(ctx, name)
+	if err == nil && uuid == "" {
+		err = errs.Internal(fmt.Errorf("index %s, just created, is not there", name))
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Generation{e: e, name: name, uuid: uuid}, nil
 }
+
+// indexUUID reads the uuid of the index name ("" when there is none).
+func (e *Engine) indexUUID(ctx context.Context, name string) (string, error) {
+	res, err := e.c.PerformRequest(ctx, olivere.PerformRequestOptions{
+		Method: http.MethodGet, Path: "/" + url.PathEscape(name) + "/_settings/index.uuid",
+		Params: url.Values{"flat_settings": {"true"}}, IgnoreErrors: []int{http.StatusNotFound},
+	})
+	if err != nil {
+		return "", mapError(err)
+	}
+	if res.StatusCode == http.StatusNotFound {
+		return "", nil
+	}
+	var out map[string]struct {
+		Settings map[string]string `json:"settings"`
+	}
+	if err := json.Unmarshal(res.Body, &out); err != nil {
+		return "", errs.Internal(fmt.Errorf("decoding the settings of %s: %w", name, err))
+	}
+	return out[name].Settings["index.uuid"], nil
+}
+
+// ErrGenerationLost is Activate's error when the index being built was
+// deleted before it went live.
+var ErrGenerationLost = errors.New("run one rebuild at a time")
 
 // Name of the index.
 func (g *Generation) Name() string { return g.name }
@@ -56,6 +95,18 @@ func (g *Generation) Activate(ctx context.Context) ([]string, error) {
 	}
 	if _, err := c.Refresh(g.name).Do(ctx); err != nil {
 		return nil, mapError(err)
+	}
+	// The index must still be the one created: a rebuild started after
+	// this one and swapped in first deletes it as abandoned, and this
+	// one's next bulk write then created an index of the same name, with
+	// a guessed mapping and part of the conversations. Once this check has
+	// passed, a deletion makes the alias change below fail: nothing writes
+	// documents to the name any more.
+	if uuid, err := g.e.indexUUID(ctx, g.name); err != nil {
+		return nil, err
+	} else if uuid != g.uuid {
+		return nil, fmt.Errorf("index %s was deleted while it was being built (by a rebuild run beside this one?), and is not swapped in: %w",
+			g.name, ErrGenerationLost)
 	}
 	old, err := g.e.aliasIndices(ctx)
 	if err != nil {
