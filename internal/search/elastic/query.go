@@ -185,8 +185,20 @@ func term(field string, v any) map[string]any {
 }
 
 func termsQ(field string, vs []int64) map[string]any {
-	return map[string]any{"terms": map[string]any{field: vs}}
+	if len(vs) <= maxTermsCount {
+		return map[string]any{"terms": map[string]any{field: vs}}
+	}
+	// A manager over a department of more users than that, say.
+	should := make([]any, 0, (len(vs)+maxTermsCount-1)/maxTermsCount)
+	for chunk := range slices.Chunk(vs, maxTermsCount) {
+		should = append(should, map[string]any{"terms": map[string]any{field: chunk}})
+	}
+	return map[string]any{"bool": map[string]any{"should": should, "minimum_should_match": 1}}
 }
+
+// maxTermsCount is Elasticsearch's default index.max_terms_count: a terms
+// query of more values is refused, so a longer list is asked as several.
+const maxTermsCount = 65_536
 
 // Search runs q on the alias.
 func (e *Engine) Search(ctx context.Context, q search.Query) (search.Result, error) {

@@ -301,6 +301,25 @@ func Run(t *testing.T, o Options) {
 		qq.OwnerIDs = []int64{repC}
 		expect(t, qq)
 	})
+	t.Run("LongScopes", func(t *testing.T) {
+		// A manager over a department of many users sends the engine more
+		// owner ids than Elasticsearch takes in one terms query (65,536).
+		long := func(keep ...int64) []int64 {
+			out := make([]int64, 0, 70_000)
+			for id := int64(1_000_000); len(out) < 70_000-len(keep); id++ {
+				out = append(out, id)
+			}
+			return append(out, keep...)
+		}
+		qq := q("预算")
+		qq.Owners = long(repA)
+		expect(t, qq, 1, 8)
+		qq.OwnerIDs = long(repA, repC)
+		expect(t, qq, 1, 8)
+		qq = q("预算")
+		qq.Conversations = long(5, 6)
+		expect(t, qq, 5, 6)
+	})
 	t.Run("Filters", func(t *testing.T) {
 		qq := q("预算")
 		qq.OwnerIDs = []int64{repC}
