@@ -408,10 +408,11 @@ type User struct {
 	OriginUserId string `protobuf:"bytes,2,opt,name=origin_user_id,json=originUserId,proto3" json:"origin_user_id,omitempty"`
 	// Display name, 1..255 characters.
 	Name string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
-	// E-mail address, unique per tenant when not empty; at most 255 characters.
+	// E-mail address, unique across every tenant when not empty (signing in
+	// names no tenant); at most 255 characters.
 	Email string `protobuf:"bytes,4,opt,name=email,proto3" json:"email,omitempty"`
-	// Phone number, unique per tenant when not empty; digits with an optional
-	// leading "+", at most 32 characters.
+	// Phone number, unique across every tenant when not empty; digits with an
+	// optional leading "+", at most 32 characters.
 	Phone string `protobuf:"bytes,5,opt,name=phone,proto3" json:"phone,omitempty"`
 	// Role, which decides the user's data scope in the apps.
 	Role Role `protobuf:"varint,6,opt,name=role,proto3,enum=mgv.open.v1.Role" json:"role,omitempty"`

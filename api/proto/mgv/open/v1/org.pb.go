@@ -227,12 +227,14 @@ type UpsertUserRequest struct {
 	OriginUserId string `protobuf:"bytes,1,opt,name=origin_user_id,json=originUserId,proto3" json:"origin_user_id,omitempty"`
 	// Display name; required, 1..255 characters.
 	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	// E-mail address; optional, at most 255 characters, unique per tenant when
-	// not empty. It is also the user's account for signing in to the apps.
+	// E-mail address; optional, at most 255 characters. It is also the user's
+	// account for signing in to the apps, which names no tenant, so it is
+	// unique across every tenant: one that a user of any tenant has is
+	// ALREADY_EXISTS, which does not say whose it is.
 	Email string `protobuf:"bytes,3,opt,name=email,proto3" json:"email,omitempty"`
 	// Phone number; optional, digits with an optional leading "+", at most 32
-	// characters, unique per tenant when not empty. It can also be used to
-	// sign in.
+	// characters. It can also be used to sign in, so it is unique across
+	// every tenant as email is.
 	Phone string `protobuf:"bytes,4,opt,name=phone,proto3" json:"phone,omitempty"`
 	// Role; ROLE_UNSPECIFIED means ROLE_REP.
 	Role Role `protobuf:"varint,5,opt,name=role,proto3,enum=mgv.open.v1.Role" json:"role,omitempty"`
