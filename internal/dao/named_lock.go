@@ -3,8 +3,8 @@ package dao
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"database/sql/driver"
+	"encoding/hex"
 	"errors"
 
 	"gorm.io/gorm"

@@ -36,10 +36,15 @@ func (r *RefreshTokens) ByHash(ctx context.Context, hash string) (*model.Refresh
 // Rotate spends the token with oldHash and stores next in one transaction.
 // The conditional update is the arbiter between concurrent refreshes: only
 // one of them changes the row, the others see no row affected and get
-// false.
+// false. On MySQL two of them can deadlock (the winner's insert of next
+// against the other's wait on the row); the victim is run again and then
+// finds the token spent, so a lost race is always told as one, never as
+// an error that would pass over the reuse.
 func (r *RefreshTokens) Rotate(ctx context.Context, oldHash string, usedAt time.Time, next *model.RefreshToken) (bool, error) {
 	won := false
 	run := func(tx *gorm.DB) error {
+		won = false
+		next.ID = 0 // an id a run rolled back gave it
 		res := tx.Model(&model.RefreshToken{}).
 			Where("token_hash = ? AND used_at IS NULL AND revoked_at IS NULL", oldHash).
 			Update("used_at", usedAt)
@@ -55,16 +60,19 @@ func (r *RefreshTokens) Rotate(ctx context.Context, oldHash string, usedAt time.
 		won = true
 		return nil
 	}
-	if err := dbError(inTx(ctx, r.db, run), nil); err != nil {
+	if err := dbError(inTxRetrying(ctx, r.db, run), nil); err != nil {
 		return false, err
 	}
 	return won, nil
 }
 
-// RevokeFamily revokes every token of one login.
+// RevokeFamily revokes every token of one login; a deadlock victim is run
+// again, as in Rotate: this is what ends a stolen token's family.
 func (r *RefreshTokens) RevokeFamily(ctx context.Context, familyID string, at time.Time) error {
-	return dbError(conn(ctx, r.db).Model(&model.RefreshToken{}).
-		Where("family_id = ? AND revoked_at IS NULL", familyID).Update("revoked_at", at).Error, nil)
+	return dbError(inTxRetrying(ctx, r.db, func(tx *gorm.DB) error {
+		return tx.Model(&model.RefreshToken{}).
+			Where("family_id = ? AND revoked_at IS NULL", familyID).Update("revoked_at", at).Error
+	}), nil)
 }
 
 // RevokeUser revokes every token of a user.

@@ -36,10 +36,11 @@ func (r *TokenVersions) BumpWithGrace(ctx context.Context, kind string, tenantID
 // ctx carries or in one of its own: the sequence row stays locked until the
 // raise commits (nextRevision). The sequence is taken first: every writer
 // of token_versions holds it while it writes, so none waits for another's
-// row (or, on MySQL, gap) while holding the sequence.
+// row (or, on MySQL, gap) while holding the sequence. A transaction of its
+// own that MySQL picks as a deadlock victim all the same is run again.
 func (r *TokenVersions) bump(ctx context.Context, kind string, tenantID, subjectID int64, reason string, at time.Time, until *time.Time) (*model.TokenVersion, error) {
 	var out *model.TokenVersion
-	err := inTx(ctx, r.db, func(tx *gorm.DB) error {
+	err := inTxRetrying(ctx, r.db, func(tx *gorm.DB) error {
 		rev, err := nextRevision(tx)
 		if err != nil {
 			return err
@@ -87,7 +88,7 @@ func (r *TokenVersions) BumpMany(ctx context.Context, kind string, tenantID int6
 		return nil, nil
 	}
 	var out []model.TokenVersion
-	err := inTx(ctx, r.db, func(tx *gorm.DB) error {
+	err := inTxRetrying(ctx, r.db, func(tx *gorm.DB) error {
 		// The sequence first, as in bump.
 		rev, err := nextRevision(tx)
 		if err != nil {

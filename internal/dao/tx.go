@@ -108,6 +108,23 @@ func inTx(ctx context.Context, db *gorm.DB, fn func(tx *gorm.DB) error) error {
 	return db.WithContext(ctx).Transaction(fn)
 }
 
+// inTxRetrying is inTx, but a transaction of its own that MySQL aborts as
+// a deadlock victim is run again, as Transactor.InTx runs one, up to
+// txAttempts times in all; in the caller's transaction, the caller's
+// InTx does. fn must set everything it reports afresh on every run.
+func inTxRetrying(ctx context.Context, db *gorm.DB, fn func(tx *gorm.DB) error) error {
+	if _, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
+		return inTx(ctx, db, fn)
+	}
+	for attempt := 1; ; attempt++ {
+		err := db.WithContext(ctx).Transaction(fn)
+		if attempt < txAttempts && isDeadlock(err) && ctx.Err() == nil {
+			continue
+		}
+		return err
+	}
+}
+
 // snapshot runs fn in a read-only transaction on db whose reads see one
 // consistent snapshot: REPEATABLE READ on MySQL (InnoDB's consistent read,
 // taken at the first read, whatever the server's default level), and on
