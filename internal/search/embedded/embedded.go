@@ -448,8 +448,8 @@ func (e *Engine) write(ctx context.Context, idx bleve.Index, ops []search.Op) er
 		if op.Doc != nil && had && old.version > op.Doc.Version {
 			continue
 		}
-		for seq := 0; seq < int(old.sentences); seq++ {
-			b.Delete(sentenceID(op.ConversationID, seq))
+		if err := deleteSentences(ctx, idx, b, op.ConversationID, old.sentences); err != nil {
+			return err
 		}
 		deleted = deleted || old.sentences > 0
 		if op.Doc == nil {
@@ -487,6 +487,36 @@ func (e *Engine) write(ctx context.Context, idx bleve.Index, ops []search.Op) er
 	}
 	return nil
 }
+
+// deleteSentences adds to b the deletion of the sentences of conversation
+// id, which spans seqs below n. A transcript's seqs may be sparse (0 and
+// 2^31-1 are two sentences): past sparseSeqs, the ids are found by a
+// search rather than deleted one per seq.
+func deleteSentences(ctx context.Context, idx bleve.Index, b *bleve.Batch, id, n int64) error {
+	if n <= sparseSeqs {
+		for seq := range int(n) {
+			b.Delete(sentenceID(id, seq))
+		}
+		return nil
+	}
+	q := bleve.NewConjunctionQuery(keywordQ("kind", kindSentence), numEq("conversation_id", id))
+	res, err := idx.SearchInContext(ctx, bleve.NewSearchRequestOptions(q, 0, 0, false))
+	if err != nil {
+		return err
+	}
+	res, err = idx.SearchInContext(ctx, bleve.NewSearchRequestOptions(q, int(res.Total), 0, false))
+	if err != nil {
+		return err
+	}
+	for _, h := range res.Hits {
+		b.Delete(h.ID)
+	}
+	return nil
+}
+
+// sparseSeqs is the span of seqs past which deleteSentences searches: a
+// transcript holds fewer sentences than that.
+const sparseSeqs = 1 << 16
 
 // PurgeDelay is how long after a deletion the index is rewritten without
 // the deleted documents (more deletions within it share the rewrite), and

@@ -1,6 +1,7 @@
 package embedded
 
 import (
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -323,5 +324,64 @@ func TestIndexWithoutTheOneCharacterField(t *testing.T) {
 		if err != nil || len(res.Hits) != 1 || len(res.Hits[0].Snippets) != len(seqs) || res.Hits[0].Snippets[0].Seq != seqs[0] {
 			t.Errorf("%s on an index of version 1: %+v %v, want sentences %v", query, res, err, seqs)
 		}
+	}
+}
+
+// TestSparseSeqsAreDeletedByWhatIsIndexed: a transcript's seqs may be
+// sparse, up to 2^31-1. Replacing or deleting it deletes the sentences
+// indexed, not one id per seq below the largest: that was 2^31 deletions
+// in one batch, under the engine's lock, on every retry of the job.
+func TestSparseSeqsAreDeletedByWhatIsIndexed(t *testing.T) {
+	e, err := Open(filepath.Join(t.TempDir(), "search"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeEngine(t, e)
+	doc := func(version int64, seqs ...int) search.Op {
+		d := &search.Doc{TenantID: 1, ConversationID: 7, OwnerUserID: 2, Version: version}
+		for _, seq := range seqs {
+			d.Sentences = append(d.Sentences, search.Sentence{Seq: seq, Text: fmt.Sprintf("budget v%d", version)})
+		}
+		return search.Op{TenantID: 1, ConversationID: 7, Doc: d}
+	}
+	if _, err := e.Write(t.Context(), []search.Op{doc(1, 0, 1, 3*sparseSeqs)}); err != nil {
+		t.Fatal(err)
+	}
+	var deletions int
+	err = e.use(t.Context(), func(idx bleve.Index) error {
+		b := idx.NewBatch()
+		err := deleteSentences(t.Context(), idx, b, 7, 3*sparseSeqs+1)
+		deletions = b.Size()
+		return err
+	})
+	if err != nil || deletions != 3 {
+		t.Fatalf("%d deletions for the 3 sentences indexed (%v)", deletions, err)
+	}
+	if _, err := e.Write(t.Context(), []search.Op{doc(1, 0, 3*sparseSeqs, math.MaxInt32)}); err != nil {
+		t.Fatal(err)
+	}
+	count := func(word string) int64 {
+		t.Helper()
+		terms, _ := search.Parse(word)
+		res, err := e.Search(t.Context(), search.Query{TenantID: 1, Terms: terms, Size: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Total
+	}
+	if _, err := e.Write(t.Context(), []search.Op{doc(2, 5)}); err != nil {
+		t.Fatal(err)
+	}
+	if count("v1") != 0 || count("v2") != 1 {
+		t.Fatalf("after the replace: v1 %d, v2 %d", count("v1"), count("v2"))
+	}
+	if _, err := e.Write(t.Context(), []search.Op{doc(3, 1, math.MaxInt32)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Write(t.Context(), []search.Op{{TenantID: 1, ConversationID: 7}}); err != nil {
+		t.Fatal(err)
+	}
+	if count("budget") != 0 {
+		t.Fatal("sentences left after the conversation was deleted")
 	}
 }
