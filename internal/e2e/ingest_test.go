@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -566,4 +567,32 @@ func TestTranscriptTextRefusesControlCharacters(t *testing.T) {
 		t.Fatalf("text that is not UTF-8: %v", err)
 	}
 	stored("after the refused text that is not UTF-8")
+}
+
+// TestSparseSeqsAreReplacedOnTheEmbeddedEngine: a transcript may number
+// its sentences 0 and 2^31-1. Replacing it is indexed like any other, and
+// the conversations ingested after it are not held up behind it.
+func TestSparseSeqsAreReplacedOnTheEmbeddedEngine(t *testing.T) {
+	s := NewService(t, nil)
+	f := NewFixture(t, s)
+	s.Start()
+	admin := f.Token(t, f.Admin)
+	p := newPartner(t, s.GRPC(), f.AppToken(t))
+	first, second, after := newTag(), newTag(), newTag()
+	id := p.create("sparse-"+first, f.Reps[0].ID, time.Now().Add(-time.Hour), 60_000, nil)
+	last := &openv1.Sentence{Seq: math.MaxInt32, SpeakerKey: "cust", StartMs: 4000, EndMs: 5000, Text: "last " + first}
+	if _, err := p.put(id, []*openv1.Sentence{sentence(0, "rep", "first "+first), last}, 10); err != nil {
+		t.Fatal(err)
+	}
+	waitSearch(t, s, admin, first, 1, 20*time.Second)
+	if _, err := p.put(id, []*openv1.Sentence{sentence(0, "rep", "replaced "+second)}, 10); err != nil {
+		t.Fatal(err)
+	}
+	other := p.create("after-"+after, f.Reps[1].ID, time.Now().Add(-time.Hour), 60_000, nil)
+	if _, err := p.put(other, []*openv1.Sentence{sentence(0, "rep", "hello "+after)}, 10); err != nil {
+		t.Fatal(err)
+	}
+	waitSearch(t, s, admin, second, 1, 20*time.Second)
+	waitSearch(t, s, admin, after, 1, 20*time.Second)
+	waitSearch(t, s, admin, first, 0, 20*time.Second)
 }
