@@ -689,7 +689,7 @@ func (e *Engine) search(ctx context.Context, idx bleve.Index, q search.Query) (s
 	req.Fields = []string{"conversation_id", "owner_user_id", "begin_ms", "seq", "start_ms", "speaker_key", "text"}
 	sr, err := idx.SearchInContext(ctx, req)
 	if err != nil {
-		return res, errs.Internal(err)
+		return res, searchError(err)
 	}
 	sc := newScorer(idx.Mapping().AnalyzerNamed(textAnalyzer), uni, q.Terms)
 	byID := map[int64]*group{}
@@ -771,7 +771,7 @@ func (e *Engine) snippets(ctx context.Context, idx bleve.Index, q search.Query, 
 	req.IncludeLocations = true
 	sr, err := idx.SearchInContext(ctx, req)
 	if err != nil {
-		return nil, errs.Internal(err)
+		return nil, searchError(err)
 	}
 	for _, h := range sr.Hits {
 		text, _ := h.Fields["text"].(string)
@@ -1060,6 +1060,16 @@ func (e *Engine) query(q search.Query, hasUni bool) (query.Query, bool) {
 		qs = append(qs, numRange("duration_ms", lo, hi, true, true))
 	}
 	return bleve.NewConjunctionQuery(qs...), true
+}
+
+// searchError is a failed search's answer: a request whose deadline
+// passed, or whose caller left, while bleve read is that (504, 499), not
+// an internal error, which an operator would be paged for.
+func searchError(err error) error {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return errs.From(err)
+	}
+	return errs.Internal(err)
 }
 
 func keywordQ(field, v string) query.Query {

@@ -1,8 +1,11 @@
 package embedded
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"math"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -383,5 +386,29 @@ func TestSparseSeqsAreDeletedByWhatIsIndexed(t *testing.T) {
 	}
 	if count("budget") != 0 {
 		t.Fatal("sentences left after the conversation was deleted")
+	}
+}
+
+// TestASearchPastItsDeadlineIsATimeout: a search whose request deadline
+// passes while the index is read answers 504, as Elasticsearch's does, not
+// an internal error.
+func TestASearchPastItsDeadlineIsATimeout(t *testing.T) {
+	e, err := Open(filepath.Join(t.TempDir(), "search"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeEngine(t, e)
+	doc := &search.Doc{TenantID: 1, ConversationID: 1, OwnerUserID: 2, Version: 1,
+		Sentences: []search.Sentence{{Seq: 0, Text: "预算有限"}}}
+	if _, err := e.Write(t.Context(), []search.Op{{TenantID: 1, ConversationID: 1, Doc: doc}}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithDeadline(t.Context(), time.Now().Add(-time.Second))
+	defer cancel()
+	terms, _ := search.Parse("预算")
+	_, err = e.Search(ctx, search.Query{TenantID: 1, Terms: terms, Size: 10})
+	var se *errs.Error
+	if !errors.As(err, &se) || se.Status != http.StatusGatewayTimeout {
+		t.Fatalf("a search past its deadline answered %v", err)
 	}
 }
