@@ -39,7 +39,7 @@ func TestAuditChainKey(t *testing.T) {
 		}
 	}
 	// Outside pro the file may hold it.
-	dev, err := Parse("d.toml", []byte("[audit]\nchain_key = \"dev-chain-key\"\n"), noEnv)
+	dev, err := Parse("d.toml", devFile("[audit]\nchain_key = \"dev-chain-key\"\n"), noEnv)
 	if err != nil || dev.AuditChainKey() != "dev-chain-key" {
 		t.Fatalf("dev: %v %q", err, dev.AuditChainKey())
 	}

@@ -431,6 +431,11 @@ func Parse(path string, data []byte, env Environment) (*Config, error) {
 	if undecoded := md.Undecoded(); len(undecoded) > 0 {
 		return nil, fmt.Errorf("config file %s: unknown key %q", path, undecoded[0].String())
 	}
+	if !md.IsDefined("app", "env") {
+		// Every refusal of unsafe settings hangs on app.env: a pro file
+		// that lost the line (or an empty file) would run as dev.
+		return nil, fmt.Errorf("config file %s: app.env: is required in every config file: one of %s, %s, %s", path, global.EnvDev, global.EnvTest, global.EnvPro)
+	}
 	cfg.secretInFile = md.IsDefined("auth", "jwt_secret")
 	cfg.webhookKeyInFile = md.IsDefined("webhooks", "secret_key")
 	cfg.auditKeyInFile = md.IsDefined("audit", "chain_key")
@@ -454,6 +459,12 @@ func Parse(path string, data []byte, env Environment) (*Config, error) {
 		return nil, fmt.Errorf("config file %s: %w", path, err)
 	}
 	if err := cfg.Validate(); err != nil {
+		var bad *settingError
+		if errors.As(err, &bad) {
+			if name := EnvName(bad.key); env.has(name) {
+				return nil, fmt.Errorf("environment %s (%s): %s", name, bad.key, bad.msg)
+			}
+		}
 		return nil, fmt.Errorf("config file %s: %w", path, err)
 	}
 	cfg.File = path
@@ -661,11 +672,35 @@ func Default() *Config {
 // ordinary call's headers, a token among them, take about 1 KiB.
 const minHeaderBytes = 4 << 10
 
+// settingError is what is wrong with the value of one setting (key).
+type settingError struct{ key, msg string }
+
+func (e *settingError) Error() string { return e.key + ": " + e.msg }
+
+// badSetting is the error of key's value, described by format and args.
+func badSetting(key, format string, args ...any) error {
+	return &settingError{key: key, msg: fmt.Sprintf(format, args...)}
+}
+
+// EnvName is the variable that overrides the setting key (a TOML path such
+// as http.max_body_bytes).
+func EnvName(key string) string {
+	return EnvPrefix + "_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
+// The least values of the deadlines a request or a connection lives by:
+// below them every call would end before it could be served. Far under
+// anything a deployment runs with, and under the tests' shortest.
+const (
+	minRequestTimeout = 100 * time.Millisecond
+	minStreamTimeout  = time.Second
+)
+
 // Validate checks every value and names the first bad key.
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+		errs = append(errs, badSetting(key, format, args...))
 	}
 	oneOf := func(key, v string, allowed ...string) {
 		for _, a := range allowed {
@@ -701,6 +736,11 @@ func (c *Config) Validate() error {
 			bad(key, "must be a positive duration (got %s)", d.Duration)
 		}
 	}
+	atLeastDur := func(key string, d Duration, least time.Duration) {
+		if d.Duration < least {
+			bad(key, "must be at least %s (got %s)", least, d.Duration)
+		}
+	}
 	atLeast := func(key string, v, least int) {
 		if v < least {
 			bad(key, "must be at least %d (got %d)", least, v)
@@ -721,16 +761,16 @@ func (c *Config) Validate() error {
 	addr("http.addr", c.HTTP.Addr, true)
 	positive("http.max_body_bytes", c.HTTP.MaxBodyBytes)
 	atLeast("http.max_header_bytes", c.HTTP.MaxHeaderBytes, minHeaderBytes)
-	positiveDur("http.read_header_timeout", c.HTTP.ReadHeaderTimeout)
+	atLeastDur("http.read_header_timeout", c.HTTP.ReadHeaderTimeout, minRequestTimeout)
 	positiveDur("http.idle_timeout", c.HTTP.IdleTimeout)
-	positiveDur("http.request_timeout", c.HTTP.RequestTimeout)
+	atLeastDur("http.request_timeout", c.HTTP.RequestTimeout, minRequestTimeout)
 	for _, p := range c.HTTP.TrustedProxies {
 		if _, err := clientip.ParsePrefix(p); err != nil {
 			bad("http.trusted_proxies", "%s", err)
 		}
 	}
-	positiveDur("http.read_timeout", c.HTTP.ReadTimeout)
-	positiveDur("http.write_timeout", c.HTTP.WriteTimeout)
+	atLeastDur("http.read_timeout", c.HTTP.ReadTimeout, minRequestTimeout)
+	atLeastDur("http.write_timeout", c.HTTP.WriteTimeout, minRequestTimeout)
 	positiveDur("http.download_write_timeout", c.HTTP.DownloadWriteTimeout)
 	if d, w := c.HTTP.DownloadWriteTimeout.Duration, c.HTTP.WriteTimeout.Duration; d > 0 && d < w {
 		bad("http.download_write_timeout", "must be at least http.write_timeout (%s; got %s)", w, d)
@@ -746,8 +786,8 @@ func (c *Config) Validate() error {
 	if n := c.GRPC.MaxConcurrentStreams; n > math.MaxUint32 {
 		bad("grpc.max_concurrent_streams", "must be at most %d (got %d)", uint32(math.MaxUint32), n)
 	}
-	positiveDur("grpc.request_timeout", c.GRPC.RequestTimeout)
-	positiveDur("grpc.stream_timeout", c.GRPC.StreamTimeout)
+	atLeastDur("grpc.request_timeout", c.GRPC.RequestTimeout, minRequestTimeout)
+	atLeastDur("grpc.stream_timeout", c.GRPC.StreamTimeout, minStreamTimeout)
 	positive("grpc.max_streams_per_app", int64(c.GRPC.MaxStreamsPerApp))
 	positive("grpc.max_streams", int64(c.GRPC.MaxStreams))
 	positive("grpc.max_streams_per_tenant", int64(c.GRPC.MaxStreamsPerTenant))
@@ -758,7 +798,7 @@ func (c *Config) Validate() error {
 	if b := c.GRPC.TranscriptBufferBytes; b < 1<<20 {
 		bad("grpc.transcript_buffer_bytes", "must be at least 1048576 (got %d)", b)
 	}
-	positiveDur("grpc.handshake_timeout", c.GRPC.HandshakeTimeout)
+	atLeastDur("grpc.handshake_timeout", c.GRPC.HandshakeTimeout, minRequestTimeout)
 	positiveDur("grpc.max_connection_idle", c.GRPC.MaxConnectionIdle)
 	positiveDur("grpc.keepalive_min_time", c.GRPC.KeepaliveMinTime)
 	positiveDur("grpc.keepalive_time", c.GRPC.KeepaliveTime)
@@ -793,6 +833,8 @@ func (c *Config) Validate() error {
 	oneOf("database.driver", c.Database.Driver, "sqlite", "mysql")
 	if c.Database.DSN == "" {
 		bad("database.dsn", "is required")
+	} else if c.Database.Driver == "mysql" {
+		checkMySQLDSN(c.Database.DSN, bad)
 	}
 	positive("database.max_open_conns", int64(c.Database.MaxOpenConns))
 	if c.Database.MaxIdleConns < 0 {
@@ -952,7 +994,7 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs, c.Events.validate()...)
 	for op, d := range c.Timeouts {
-		positiveDur("timeouts."+op, d)
+		atLeastDur("timeouts."+op, d, minRequestTimeout)
 	}
 	if err := c.Privacy.validate(); err != nil {
 		errs = append(errs, err)
@@ -998,7 +1040,7 @@ func (c *Config) unsafeInPro() []string {
 		out = append(out, "auth.jwt_secret: "+reason+" (set "+EnvPrefix+"_AUTH_JWT_SECRET to a random value, e.g. `openssl rand -base64 48`)")
 	}
 	for _, key := range c.passwordsInFile {
-		out = append(out, key+": has a password written in the config file; pro takes credentials only from the environment ("+EnvPrefix+"_"+strings.ToUpper(strings.ReplaceAll(key, ".", "_"))+")")
+		out = append(out, key+": has a password written in the config file; pro takes credentials only from the environment ("+EnvName(key)+")")
 	}
 	if c.GRPC.Reflection {
 		out = append(out, "grpc.reflection: must be false in pro (it lists every service and message to anyone who connects)")
@@ -1029,6 +1071,42 @@ func passwordsIn(c *Config) []string {
 		out = append(out, "tracing.collector_url")
 	}
 	return out
+}
+
+// checkMySQLDSN refuses a MySQL DSN that does not parse, and the
+// parameters under which the service would store or read other than it
+// means: a character set or collation other than utf8mb4 (latin1 stores
+// every non-ASCII string double-encoded, which only this connection reads
+// back right; utf8 cannot store an emoji), a loc other than UTC (every time
+// written and read is shifted by its offset from the rest of the fleet's),
+// and parseTime=false (no time column can be read). Left out, each means
+// what the service needs (parseTime is then set by the store).
+func checkMySQLDSN(dsn string, bad func(key, format string, args ...any)) {
+	c, err := mysqldriver.ParseDSN(dsn)
+	if err != nil {
+		bad("database.dsn", "is not a MySQL DSN such as user@tcp(127.0.0.1:3306)/mgvcore?charset=utf8mb4&parseTime=true&loc=UTC: %s", oneLine(err))
+		return
+	}
+	const utf8mb4 = "must be utf8mb4 or left out: another character set stores text that other clients read garbled, or cannot store an emoji"
+	if cs, ok := c.Params["charset"]; ok && cs != "utf8mb4" {
+		bad("database.dsn", "charset=%s: %s", cs, utf8mb4)
+	}
+	if c.Collation != "" && !strings.HasPrefix(c.Collation, "utf8mb4_") {
+		bad("database.dsn", "collation=%s: must be a utf8mb4 collation (such as utf8mb4_general_ci) or left out", c.Collation)
+	}
+	for name, v := range c.Params {
+		if strings.HasPrefix(name, "character_set_") || strings.HasPrefix(name, "collation_") {
+			if v = strings.Trim(v, "'\"`"); !strings.HasPrefix(v, "utf8mb4") {
+				bad("database.dsn", "%s=%s: %s", name, v, utf8mb4)
+			}
+		}
+	}
+	if c.Loc != time.UTC {
+		bad("database.dsn", "loc=%s: must be UTC or left out: the database holds UTC times, and another location shifts every time written and read by its offset", c.Loc)
+	}
+	if !c.ParseTime && strings.Contains(dsn, "parseTime=") {
+		bad("database.dsn", "parseTime=false: must be true or left out: the time columns are read as times")
+	}
 }
 
 // hasPassword tells whether the URL u carries a password.

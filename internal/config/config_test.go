@@ -52,11 +52,11 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 		{"syntax", "[http\n", nil, "x.toml: line 2: expected"},
 		{"env bad int", "", map[string]string{"MGV_GRPC_MAX_RECV_MSG_BYTES": "lots"}, `environment MGV_GRPC_MAX_RECV_MSG_BYTES (grpc.max_recv_msg_bytes): invalid integer "lots"`},
 		{"env bad bool", "", map[string]string{"MGV_GRPC_REFLECTION": "yes please"}, "MGV_GRPC_REFLECTION"},
-		{"env bad value", "", map[string]string{"MGV_DATABASE_DRIVER": "oracle"}, "database.driver: must be one of sqlite, mysql"},
+		{"env bad value", "", map[string]string{"MGV_DATABASE_DRIVER": "oracle"}, "environment MGV_DATABASE_DRIVER (database.driver): must be one of sqlite, mysql"},
 		{"pro generates certs", "[app]\nenv = \"pro\"\n[ssl]\ngenerate = true\n[auth]\njwt_secret = \"" + strings.Repeat("x", 32) + "\"\n", nil, "ssl.generate: must be false in pro"},
 		{"pro short secret", "[app]\nenv = \"pro\"\n", nil, "auth.jwt_secret: must be at least 32 bytes in pro (got 0)"},
 		{"trusted proxy not a cidr", "[http]\ntrusted_proxies = [\"nginx\"]\n", nil, `http.trusted_proxies: "nginx" is not a CIDR`},
-		{"trusted proxy everyone", "", map[string]string{"MGV_HTTP_TRUSTED_PROXIES": "10.0.0.0/8, 0.0.0.0/0"}, `http.trusted_proxies: "0.0.0.0/0" trusts every address`},
+		{"trusted proxy everyone", "", map[string]string{"MGV_HTTP_TRUSTED_PROXIES": "10.0.0.0/8, 0.0.0.0/0"}, `environment MGV_HTTP_TRUSTED_PROXIES (http.trusted_proxies): "0.0.0.0/0" trusts every address`},
 		{"max keys", "[ratelimit]\nenabled = true\nmax_keys = 10\n", nil, "ratelimit.max_keys: must be 1000..10000000 (got 10)"},
 		{"pro dsn password in the file", "[app]\nenv = \"pro\"\n[database]\ndriver = \"mysql\"\ndsn = \"mgvcore:hunter2pw@tcp(127.0.0.1:3306)/mgvcore\"\n", nil, "database.dsn: has a password written in the config file; pro takes credentials only from the environment (MGV_DATABASE_DSN)"},
 		{"pro collector password in the file", "[app]\nenv = \"pro\"\n[tracing]\nenabled = true\ncollector_url = \"http://j:pw@127.0.0.1:14268/api/traces\"\n", nil, "tracing.collector_url: has a password written in the config file"},
@@ -66,8 +66,8 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 		{"port out of range", "[http]\naddr = \"127.0.0.1:99999\"\n", nil, `http.addr: must have a port number 0..65535 (got "99999")`},
 		{"two listeners on one port", "[http]\naddr = \":2022\"\n", nil, "grpc.addr: must not use the port of http.addr (2022)"},
 		{"one port spelled two ways", "[http]\naddr = \"127.0.0.1:02022\"\n[grpc]\naddr = \":2022\"\n", nil, "grpc.addr: must not use the port of http.addr (2022)"},
-		{"password in a bad search url", "", map[string]string{"MGV_SEARCH_ENGINE": "elasticsearch", "MGV_SEARCH_URLS": "htps://elastic:Sekr3tEsPw@127.0.0.1:9299"}, `search.urls: must be http(s) URLs such as http://127.0.0.1:9200 (got "htps://elastic:xxxxx@127.0.0.1:9299")`},
-		{"password in an unparsed collector url", "", map[string]string{"MGV_TRACING_ENABLED": "true", "MGV_TRACING_COLLECTOR_URL": "http//jaeg:Sekr3tJgPw@127.0.0.1:14299/api/traces"}, `tracing.collector_url: must be an http(s) URL such as http://127.0.0.1:14268/api/traces (got "…@127.0.0.1:14299/api/traces")`},
+		{"password in a bad search url", "", map[string]string{"MGV_SEARCH_ENGINE": "elasticsearch", "MGV_SEARCH_URLS": "htps://elastic:Sekr3tEsPw@127.0.0.1:9299"}, `environment MGV_SEARCH_URLS (search.urls): must be http(s) URLs such as http://127.0.0.1:9200 (got "htps://elastic:xxxxx@127.0.0.1:9299")`},
+		{"password in an unparsed collector url", "", map[string]string{"MGV_TRACING_ENABLED": "true", "MGV_TRACING_COLLECTOR_URL": "http//jaeg:Sekr3tJgPw@127.0.0.1:14299/api/traces"}, `environment MGV_TRACING_COLLECTOR_URL (tracing.collector_url): must be an http(s) URL such as http://127.0.0.1:14268/api/traces (got "…@127.0.0.1:14299/api/traces")`},
 		{"no connections", "[http]\nmax_connections = 0\n", nil, "http.max_connections: must be greater than 0 (got 0)"},
 		{"client over the total", "[grpc]\nmax_connections = 10\nmax_connections_per_client = 11\n", nil, "grpc.max_connections_per_client: must be at most grpc.max_connections (10; got 11)"},
 		{"pprof not loopback", "[admin]\naddr = \"0.0.0.0:2024\"\npprof = true\n", nil, "admin.addr: must be a loopback address"},
@@ -95,10 +95,34 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 		{"metadata bound too large", "[grpc]\nmax_header_list_bytes = 5000000000\n", nil, "grpc.max_header_list_bytes: must be at most 4294967295 (got 5000000000)"},
 		{"tracing per-client budget negative", "[tracing]\nenabled = true\nagent_addr = \":6831\"\ncaller_sampled_per_client_rps = -2\n", nil, "tracing.caller_sampled_per_client_rps: must be traces per second, 0 or more (got -2)"},
 		{"tracing no service", "[tracing]\nenabled = true\nagent_addr = \":6831\"\nservice_name = \"\"\n", nil, "tracing.service_name: is required"},
+		{"bad value from the environment", "[http]\nmax_body_bytes = 1048576\n", map[string]string{"MGV_HTTP_MAX_BODY_BYTES": "-1"}, "environment MGV_HTTP_MAX_BODY_BYTES (http.max_body_bytes): must be greater than 0 (got -1)"},
+		{"bad value in the file", "[http]\nmax_body_bytes = -1\n", nil, "config file x.toml: http.max_body_bytes: must be greater than 0 (got -1)"},
+		{"request timeout of a nanosecond", "", map[string]string{"MGV_HTTP_REQUEST_TIMEOUT": "1ns"}, "environment MGV_HTTP_REQUEST_TIMEOUT (http.request_timeout): must be at least 100ms (got 1ns)"},
+		{"read timeout of a nanosecond", "[http]\nread_timeout = \"1ns\"\n", nil, "config file x.toml: http.read_timeout: must be at least 100ms (got 1ns)"},
+		{"read header timeout of a millisecond", "[http]\nread_header_timeout = \"1ms\"\n", nil, "http.read_header_timeout: must be at least 100ms (got 1ms)"},
+		{"write timeout of a millisecond", "[http]\nwrite_timeout = \"1ms\"\n", nil, "http.write_timeout: must be at least 100ms (got 1ms)"},
+		{"grpc request timeout of a nanosecond", "", map[string]string{"MGV_GRPC_REQUEST_TIMEOUT": "1ns"}, "environment MGV_GRPC_REQUEST_TIMEOUT (grpc.request_timeout): must be at least 100ms (got 1ns)"},
+		{"stream timeout of a millisecond", "", map[string]string{"MGV_GRPC_STREAM_TIMEOUT": "1ms"}, "environment MGV_GRPC_STREAM_TIMEOUT (grpc.stream_timeout): must be at least 1s (got 1ms)"},
+		{"handshake timeout of a millisecond", "[grpc]\nhandshake_timeout = \"1ms\"\n", nil, "grpc.handshake_timeout: must be at least 100ms (got 1ms)"},
+		{"operation timeout of a millisecond", "[timeouts]\n\"/mgv.open.v1.X/Y\" = \"1ms\"\n", nil, "timeouts./mgv.open.v1.X/Y: must be at least 100ms (got 1ms)"},
+		{"dsn latin1", mysqlFile("?charset=latin1&parseTime=true"), nil, "config file x.toml: database.dsn: charset=latin1: must be utf8mb4 or left out"},
+		{"dsn utf8mb3", mysqlFile("?charset=utf8&parseTime=true"), nil, "database.dsn: charset=utf8: must be utf8mb4 or left out"},
+		{"dsn utf8mb3 fallback", mysqlFile("?charset=utf8mb4,utf8"), nil, "database.dsn: charset=utf8mb4,utf8: must be utf8mb4 or left out"},
+		{"dsn latin1 collation", mysqlFile("?collation=latin1_swedish_ci"), nil, "database.dsn: collation=latin1_swedish_ci: must be a utf8mb4 collation"},
+		{"dsn session character set", mysqlFile("?character_set_results=%27latin1%27"), nil, "database.dsn: character_set_results=latin1: must be utf8mb4 or left out"},
+		{"dsn china time", mysqlFile("?loc=Asia%2FShanghai&parseTime=true"), nil, "database.dsn: loc=Asia/Shanghai: must be UTC or left out"},
+		{"dsn host time", mysqlFile("?loc=Local"), nil, "database.dsn: loc=Local: must be UTC or left out"},
+		{"dsn no time parsing", mysqlFile("?charset=utf8mb4&parseTime=false&loc=UTC"), nil, "database.dsn: parseTime=false: must be true or left out"},
+		{"dsn from the environment", "", map[string]string{"MGV_DATABASE_DRIVER": "mysql", "MGV_DATABASE_DSN": "mgv:Sekr3tDbPw@tcp(127.0.0.1:3306)/mgv?charset=latin1"}, "environment MGV_DATABASE_DSN (database.dsn): charset=latin1: must be utf8mb4"},
+		{"dsn that does not parse", mysqlFile("?parseTime=maybe"), nil, "database.dsn: is not a MySQL DSN such as"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Parse("x.toml", []byte(tc.toml), envOf(tc.env))
+			data := []byte(tc.toml)
+			if !strings.Contains(tc.toml, "[app]") {
+				data = devFile(tc.toml)
+			}
+			_, err := Parse("x.toml", data, envOf(tc.env))
 			if err == nil {
 				t.Fatalf("Parse succeeded, want error containing %q", tc.want)
 			}
@@ -112,8 +136,68 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 	}
 }
 
+// mysqlFile is a config file body whose database is MySQL with params.
+func mysqlFile(params string) string {
+	return "[database]\ndriver = \"mysql\"\ndsn = \"mgv@tcp(127.0.0.1:3306)/mgv" + params + "\"\n"
+}
+
+// The DSNs the repository, its scripts and its deploy kit use, and those
+// that leave out what the service needs (utf8mb4, UTC, parseTime), pass.
+func TestMySQLDSNsThatMeanWhatTheServiceNeeds(t *testing.T) {
+	for _, dsn := range []string{
+		"mgv:mgv@tcp(127.0.0.1:3306)/mgvcore_test?charset=utf8mb4&parseTime=true&loc=UTC",
+		"mgvcore@tcp(127.0.0.1:3306)/mgvcore?charset=utf8mb4&parseTime=true&loc=UTC",
+		"mgv:p@ss w'rd@tcp(127.0.0.1:3306)/mgvcore?charset=utf8mb4&parseTime=true",
+		"mgv@tcp(127.0.0.1:3306)/mgvcore",
+		"mgv@unix(/run/mysqld/mysqld.sock)/mgvcore?collation=utf8mb4_unicode_ci&interpolateParams=false",
+		"mgv@tcp(127.0.0.1:3306)/mgvcore?character_set_results=utf8mb4&loc=UTC",
+	} {
+		env := envOf(map[string]string{"MGV_DATABASE_DRIVER": "mysql", "MGV_DATABASE_DSN": dsn})
+		if _, err := Parse("x.toml", devFile(""), env); err != nil {
+			t.Errorf("%s: %v", dsn, err)
+		}
+	}
+	// SQLite's DSN is a path with its own parameters.
+	sqlite := envOf(map[string]string{"MGV_DATABASE_DSN": "data/mgv.db?charset=latin1&loc=Local"})
+	if _, err := Parse("x.toml", devFile(""), sqlite); err != nil {
+		t.Errorf("sqlite: %v", err)
+	}
+}
+
+// A file must say which environment it is: every refusal of unsafe
+// settings hangs on app.env, and a pro file that lost the line, an empty
+// file or one of bytes that are no TOML text would otherwise run as dev.
+func TestEveryConfigFileNamesItsEnv(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(shippedDir, "config_pro.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lost := strings.Replace(string(data), "env = \"pro\"\n", "", 1)
+	lost = strings.Replace(lost, "reflection = false", "reflection = true", 1)
+	lost = strings.Replace(lost, "pprof = false", "pprof = true", 1)
+	lost = strings.Replace(lost, "[auth]\n", "[auth]\njwt_secret = \"short\"\n", 1)
+	if lost == string(data) {
+		t.Fatal("config_pro.toml has no env line to remove")
+	}
+	const want = "app.env: is required in every config file: one of dev, test, pro"
+	for name, file := range map[string][]byte{
+		"pro without env": []byte(lost),
+		"empty":           nil,
+		"comments only":   []byte("# env = \"pro\"\n\n"),
+		"UTF-16 mark":     []byte("\xff\xfe"),
+		"app without env": []byte("[app]\nbanner = \"b.txt\"\n"),
+	} {
+		cfg, err := Parse("c.toml", file, envOf(map[string]string{"MGV_APP_ENV": "dev"}))
+		if err == nil {
+			t.Errorf("%s: accepted as env %s", name, cfg.App.Env)
+		} else if err.Error() != "config file c.toml: "+want {
+			t.Errorf("%s: %v, want %q", name, err, want)
+		}
+	}
+}
+
 func TestEnvOverridesEveryKind(t *testing.T) {
-	cfg, err := Parse("x.toml", []byte("[http]\naddr = \":1\"\n"), envOf(map[string]string{
+	cfg, err := Parse("x.toml", devFile("[http]\naddr = \":1\"\n"), envOf(map[string]string{
 		"MGV_HTTP_ADDR":                    "127.0.0.1:9000",
 		"MGV_PROCESS_DRAIN_TIMEOUT":        "3s",
 		"MGV_GRPC_REFLECTION":              "true",
@@ -205,11 +289,11 @@ func TestMetricsOnAdminInPro(t *testing.T) {
 const strongSecret = "q3T9vXk2LmP8wZr4YbN6cH1sJd7Fg0Ue5Ai"
 
 func TestTrustedProxiesFromFileAndEnv(t *testing.T) {
-	cfg, err := Parse("x.toml", []byte("[http]\ntrusted_proxies = [\"10.0.0.0/8\", \"::1\"]\n"), noEnv)
+	cfg, err := Parse("x.toml", devFile("[http]\ntrusted_proxies = [\"10.0.0.0/8\", \"::1\"]\n"), noEnv)
 	if err != nil || len(cfg.HTTP.TrustedProxies) != 2 {
 		t.Fatalf("file: %v %v", cfg, err)
 	}
-	cfg, err = Parse("x.toml", nil, envOf(map[string]string{"MGV_HTTP_TRUSTED_PROXIES": "192.0.2.0/24, 127.0.0.1"}))
+	cfg, err = Parse("x.toml", devFile(""), envOf(map[string]string{"MGV_HTTP_TRUSTED_PROXIES": "192.0.2.0/24, 127.0.0.1"}))
 	if err != nil || strings.Join(cfg.HTTP.TrustedProxies, " ") != "192.0.2.0/24 127.0.0.1" {
 		t.Fatalf("env: %v %v", cfg.HTTP.TrustedProxies, err)
 	}
@@ -337,7 +421,7 @@ func TestShippedSecretsAreKnown(t *testing.T) {
 func TestJWTSecretFile(t *testing.T) {
 	t.Chdir(t.TempDir())
 	pro := "[app]\nenv = \"pro\"\n[admin]\naddr = \"127.0.0.1:2024\"\n[auth]\njwt_secret_file = \"s\"\n"
-	dev := "[auth]\njwt_secret_file = \"s\"\n"
+	dev := "[app]\nenv = \"dev\"\n[auth]\njwt_secret_file = \"s\"\n"
 	write := func(content string, mode os.FileMode) {
 		t.Helper()
 		if err := os.WriteFile("s", []byte(content), mode); err != nil {

@@ -28,6 +28,12 @@ func (e Environment) lookup(name string) (string, bool) {
 	return v, ok
 }
 
+// has tells whether the variable name is set.
+func (e Environment) has(name string) bool {
+	_, ok := e[name]
+	return ok
+}
+
 // The variables the binary reads that are not settings. Every other MGV_
 // variable must name a setting: Parse refuses the rest, so a misspelt
 // override stops the service instead of being ignored. Scripts and tests

@@ -10,7 +10,7 @@ import (
 // A misspelt override stops the load with the variable's name and the
 // setting it was probably meant to be, instead of leaving the default.
 func TestUnknownEnvIsRefusedWithASuggestion(t *testing.T) {
-	_, err := Parse("x.toml", nil, envOf(map[string]string{"MGV_RATE_LIMIT_ANON_RPS": "5"}))
+	_, err := Parse("x.toml", devFile(""), envOf(map[string]string{"MGV_RATE_LIMIT_ANON_RPS": "5"}))
 	want := "environment: MGV_RATE_LIMIT_ANON_RPS is not a setting (did you mean MGV_RATELIMIT_ANON_RPS?)"
 	if err == nil || err.Error() != want {
 		t.Fatalf("err = %v\nwant %s", err, want)
@@ -31,7 +31,7 @@ func TestUnknownEnvIsRefusedWithASuggestion(t *testing.T) {
 		"MGV_JWT_SECRET": "MGV_AUTH_JWT_SECRET",
 		"MGV_ADDR":       "",
 	} {
-		_, err := Parse("x.toml", nil, envOf(map[string]string{typo: "1"}))
+		_, err := Parse("x.toml", devFile(""), envOf(map[string]string{typo: "1"}))
 		if err == nil || !strings.Contains(err.Error(), typo+" is not a setting") {
 			t.Errorf("%s: err = %v", typo, err)
 			continue
@@ -50,7 +50,7 @@ func TestUnknownEnvIsRefusedWithASuggestion(t *testing.T) {
 // restart is enough to see them all; the known ones beside them are no
 // excuse.
 func TestSeveralUnknownEnvInOneError(t *testing.T) {
-	_, err := Parse("x.toml", nil, envOf(map[string]string{
+	_, err := Parse("x.toml", devFile(""), envOf(map[string]string{
 		"MGV_ZZZ":                    "1",
 		"MGV_LOG_LEVL":               "debug",
 		"MGV_HTTP_ADDR":              ":1",
@@ -83,7 +83,7 @@ func TestSeveralUnknownEnvInOneError(t *testing.T) {
 // name; a tier the file does not define is refused with where to define
 // it, not silently dropped.
 func TestTierEnvFollowsTheFilesTiers(t *testing.T) {
-	file := "[ratelimit]\nenabled = true\n[ratelimit.tiers.gold_plus]\nrps = 1\nburst = 1\n[ratelimit.tiers.Partner2]\nrps = 1\nburst = 1\n"
+	file := "[app]\nenv = \"dev\"\n[ratelimit]\nenabled = true\n[ratelimit.tiers.gold_plus]\nrps = 1\nburst = 1\n[ratelimit.tiers.Partner2]\nrps = 1\nburst = 1\n"
 	good := map[string]string{
 		"MGV_RATELIMIT_TIERS_GOLD_PLUS_RPS":   "40",
 		"MGV_RATELIMIT_TIERS_GOLD_PLUS_BURST": "20",
@@ -123,16 +123,16 @@ func TestTierEnvFollowsTheFilesTiers(t *testing.T) {
 // test-only one is refused in pro, however pro was chosen.
 func TestNonSettingsTheBinaryReads(t *testing.T) {
 	for _, name := range notSettings {
-		if _, err := Parse("x.toml", nil, envOf(map[string]string{name: "x=127.0.0.1"})); err != nil {
+		if _, err := Parse("x.toml", devFile(""), envOf(map[string]string{name: "x=127.0.0.1"})); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
 	pro := map[string]string{"MGV_AUTH_JWT_SECRET": strongSecret, "MGV_APP_ENV": "pro", "MGV_ADMIN_ADDR": "127.0.0.1:2024", EnvWebhookHosts: "a.test=127.0.0.1"}
-	if _, err := Parse("x.toml", nil, envOf(pro)); err == nil || err.Error() != "environment: MGV_TEST_WEBHOOK_HOSTS is read only outside pro" {
+	if _, err := Parse("x.toml", devFile(""), envOf(pro)); err == nil || err.Error() != "environment: MGV_TEST_WEBHOOK_HOSTS is read only outside pro" {
 		t.Fatalf("pro with %s: %v", EnvWebhookHosts, err)
 	}
 	delete(pro, EnvWebhookHosts)
-	if _, err := Parse("x.toml", nil, envOf(pro)); err != nil {
+	if _, err := Parse("x.toml", devFile(""), envOf(pro)); err != nil {
 		t.Fatalf("pro without it: %v", err)
 	}
 }
@@ -141,11 +141,11 @@ func TestNonSettingsTheBinaryReads(t *testing.T) {
 // variables beside the unknown ones are applied once they are gone.
 func TestKnownEnvStillApplied(t *testing.T) {
 	env := map[string]string{"MGV_HTTP_ADDR": "127.0.0.1:9", "MGV_GRPC_REFLECTION": "true", "MGV_LOG_LEVEL": "warn", "MGV_GRPC_ADRR": "nope"}
-	if _, err := Parse("x.toml", nil, envOf(env)); err == nil || !strings.Contains(err.Error(), "MGV_GRPC_ADRR is not a setting (did you mean MGV_GRPC_ADDR?)") {
+	if _, err := Parse("x.toml", devFile(""), envOf(env)); err == nil || !strings.Contains(err.Error(), "MGV_GRPC_ADRR is not a setting (did you mean MGV_GRPC_ADDR?)") {
 		t.Fatalf("err = %v", err)
 	}
 	delete(env, "MGV_GRPC_ADRR")
-	cfg, err := Parse("x.toml", nil, envOf(env))
+	cfg, err := Parse("x.toml", devFile(""), envOf(env))
 	if err != nil {
 		t.Fatal(err)
 	}

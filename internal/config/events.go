@@ -1,7 +1,6 @@
 package config
 
 import (
-	"fmt"
 	"time"
 )
 
@@ -42,7 +41,7 @@ func defaultEvents() Events {
 func (e Events) validate() []error {
 	var out []error
 	bad := func(key, format string, args ...any) {
-		out = append(out, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+		out = append(out, badSetting(key, format, args...))
 	}
 	if e.Retention.Duration < time.Minute {
 		bad("events.retention", "must be at least 1m (got %s)", e.Retention.Duration)

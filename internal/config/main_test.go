@@ -37,3 +37,7 @@ func runInTempDir(m *testing.M) int {
 	}
 	return m.Run()
 }
+
+// devFile is a config file of env dev: body, then the [app] table every
+// file must have (after body, so that body's line numbers hold).
+func devFile(body string) []byte { return []byte(body + "\n[app]\nenv = \"dev\"\n") }

@@ -30,13 +30,13 @@ type Privacy struct {
 func (p Privacy) validate() error {
 	switch {
 	case p.ConfirmOver < 0:
-		return fmt.Errorf("privacy.confirm_over: must be >= 0 (got %d)", p.ConfirmOver)
+		return badSetting("privacy.confirm_over", "must be >= 0 (got %d)", p.ConfirmOver)
 	case p.ConfirmWithin.Duration < 1e9*60:
-		return fmt.Errorf("privacy.confirm_within: must be at least 1m (got %s)", p.ConfirmWithin.Duration)
+		return badSetting("privacy.confirm_within", "must be at least 1m (got %s)", p.ConfirmWithin.Duration)
 	case p.ErasureBatch < 1 || p.ErasureBatch > 1000:
-		return fmt.Errorf("privacy.erasure_batch: must be 1..1000 (got %d)", p.ErasureBatch)
+		return badSetting("privacy.erasure_batch", "must be 1..1000 (got %d)", p.ErasureBatch)
 	case p.ErasureLease.Duration < 1e9:
-		return fmt.Errorf("privacy.erasure_lease: must be at least 1s (got %s)", p.ErasureLease.Duration)
+		return badSetting("privacy.erasure_lease", "must be at least 1s (got %s)", p.ErasureLease.Duration)
 	case p.RetentionEvery.Duration < 1e9 || p.RetentionPoll.Duration < 1e8:
 		return fmt.Errorf("privacy.retention_every and retention_poll: at least 1s and 100ms (got %s, %s)", p.RetentionEvery.Duration, p.RetentionPoll.Duration)
 	}

@@ -12,7 +12,7 @@ import (
 // with its key named.
 func TestTrackersCap(t *testing.T) {
 	caps := map[string]int{}
-	if cfg, err := Parse("d.toml", nil, noEnv); err == nil {
+	if cfg, err := Parse("d.toml", devFile(""), noEnv); err == nil {
 		caps["built-in"] = cfg.Trackers.MaxPerTenant
 	} else {
 		t.Fatal(err)
@@ -34,12 +34,12 @@ func TestTrackersCap(t *testing.T) {
 			t.Errorf("%s: trackers.max_per_tenant %d, want 200", where, n)
 		}
 	}
-	cfg, err := Parse("d.toml", []byte("[trackers]\nmax_per_tenant = 9\n"), envOf(map[string]string{"MGV_TRACKERS_MAX_PER_TENANT": "4"}))
+	cfg, err := Parse("d.toml", devFile("[trackers]\nmax_per_tenant = 9\n"), envOf(map[string]string{"MGV_TRACKERS_MAX_PER_TENANT": "4"}))
 	if err != nil || cfg.Trackers.MaxPerTenant != 4 {
 		t.Fatalf("environment over the file: %d, %v", cfg.Trackers.MaxPerTenant, err)
 	}
 	for _, v := range []string{"0", "-3", "10001"} {
-		if _, err := Parse("d.toml", []byte("[trackers]\nmax_per_tenant = "+v+"\n"), noEnv); err == nil ||
+		if _, err := Parse("d.toml", devFile("[trackers]\nmax_per_tenant = "+v+"\n"), noEnv); err == nil ||
 			!strings.Contains(err.Error(), "trackers.max_per_tenant: must be 1..10000") {
 			t.Errorf("max_per_tenant = %s: %v", v, err)
 		}

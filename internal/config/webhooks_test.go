@@ -51,12 +51,16 @@ func TestWebhookSettings(t *testing.T) {
 		{"retry_window past the retention", "[events]\nretention = \"24h\"\n[webhooks]\nretry_window = \"24h\"\n", nil,
 			"webhooks.retry_window: must be less than events.retention (24h0m0s)"},
 	} {
-		_, err := Parse("p.toml", []byte(tc.toml), env(tc.env))
+		data := []byte(tc.toml)
+		if !strings.Contains(tc.toml, "[app]") {
+			data = devFile(tc.toml)
+		}
+		_, err := Parse("p.toml", data, env(tc.env))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
 		}
 	}
-	dev, err := Parse("d.toml", nil, noEnv)
+	dev, err := Parse("d.toml", devFile(""), noEnv)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -96,14 +96,19 @@ func (e keptCause) Unwrap() []error { return []error{e.translated, e.cause} }
 //
 // It also has UPDATEs report the rows they matched, as SQLite does, rather
 // than those they changed: a lease renewed within the millisecond it was
-// taken changes nothing, and was taken for a lease lost. A DSN that does
-// not parse is left as it is (the driver reports it on first use).
+// taken changes nothing, and was taken for a lease lost. And it turns on
+// parseTime when the DSN leaves it out: the time columns are read as times
+// (the configuration refuses parseTime=false). A DSN that does not parse
+// is left as it is (the driver reports it on first use).
 func mysqlDSN(dsn string) string {
 	c, err := mysqldriver.ParseDSN(dsn)
 	if err != nil {
 		return dsn
 	}
 	c.ClientFoundRows = true
+	if !strings.Contains(dsn, "parseTime=") {
+		c.ParseTime = true
+	}
 	if !c.InterpolateParams && !strings.Contains(dsn, "interpolateParams=") {
 		c.InterpolateParams = true
 		if out := c.FormatDSN(); parses(out) {

@@ -13,7 +13,7 @@ import (
 	"github.com/megaview/mgvcore/internal/config"
 )
 
-func TestMySQLDSNInterpolatesUnlessToldAndCountsMatchedRows(t *testing.T) {
+func TestMySQLDSNInterpolatesUnlessToldCountsMatchedRowsAndParsesTimes(t *testing.T) {
 	for _, tc := range []struct {
 		name, in string
 		want     bool // interpolateParams=true in the result
@@ -24,6 +24,7 @@ func TestMySQLDSNInterpolatesUnlessToldAndCountsMatchedRows(t *testing.T) {
 		{"explicitly on", "mgv:mgv@tcp(127.0.0.1:3306)/mgv?interpolateParams=true", true, false},
 		{"unsafe collation", "mgv:mgv@tcp(127.0.0.1:3306)/mgv?collation=gbk_chinese_ci", false, false},
 		{"does not parse", "mgv:mgv@tcp(127.0.0.1:3306", false, true},
+		{"no parseTime", "mgv:mgv@tcp(127.0.0.1:3306)/mgv?charset=utf8mb4", true, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := mysqlDSN(tc.in)
@@ -33,8 +34,8 @@ func TestMySQLDSNInterpolatesUnlessToldAndCountsMatchedRows(t *testing.T) {
 			if (got == tc.in) != tc.same {
 				t.Errorf("mysqlDSN(%q) = %q: unchanged %v, want %v", tc.in, got, got == tc.in, tc.same)
 			}
-			if !tc.same && (!strings.Contains(got, "clientFoundRows=true") || strings.Contains(tc.in, "parseTime") && !strings.Contains(got, "parseTime=true")) {
-				t.Errorf("mysqlDSN(%q) = %q: want clientFoundRows=true and every parameter kept", tc.in, got)
+			if !tc.same && (!strings.Contains(got, "clientFoundRows=true") || !strings.Contains(got, "parseTime=true")) {
+				t.Errorf("mysqlDSN(%q) = %q: want clientFoundRows=true, parseTime=true and every parameter kept", tc.in, got)
 			}
 		})
 	}

@@ -88,41 +88,82 @@ func TestBadStartsRefuseWithOneLine(t *testing.T) {
 	}
 	defer closeOrFail(t, busy)
 
-	cases := []struct {
-		name  string
-		env   map[string]string
-		patch func(s *Service)
-		want  string
-	}{
+	// Settings the service would run wrongly with (text stored garbled,
+	// times shifted by hours, every call out of time, a pro file running
+	// as dev) are refused by `config check` too, each with one line naming
+	// the setting, and the variable when the value came from one. The
+	// DSNs' database is never reached.
+	mysql := func(params string) map[string]string {
+		return map[string]string{"MGV_DATABASE_DRIVER": "mysql", "MGV_DATABASE_DSN": "mgv:Sekr3tDbPw@tcp(127.0.0.1:1)/mgvcore?" + params}
+	}
+	const dsn = "environment MGV_DATABASE_DSN (database.dsn): "
+	checked := []badStart{
+		{"latin1", mysql("charset=latin1&parseTime=true&loc=UTC"), nil, dsn + "charset=latin1: must be utf8mb4 or left out"},
+		{"utf8mb3", mysql("charset=utf8&parseTime=true&loc=UTC"), nil, dsn + "charset=utf8: must be utf8mb4 or left out"},
+		{"china time", mysql("charset=utf8mb4&parseTime=true&loc=Asia%2FShanghai"), nil, dsn + "loc=Asia/Shanghai: must be UTC or left out"},
+		{"host time", mysql("parseTime=true&loc=Local"), nil, dsn + "loc=Local: must be UTC or left out"},
+		{"no time parsing", mysql("charset=utf8mb4&parseTime=false&loc=UTC"), nil, dsn + "parseTime=false: must be true or left out"},
+		{"file without app.env", nil, func(s *Service) { editFile(t, s.ConfigPath, "env = \"test\"\n", "") }, "app.env: is required in every config file: one of dev, test, pro"},
+		{"request timeout", map[string]string{"MGV_HTTP_REQUEST_TIMEOUT": "1ns"}, nil, "environment MGV_HTTP_REQUEST_TIMEOUT (http.request_timeout): must be at least 100ms (got 1ns)"},
+		{"read timeout", map[string]string{"MGV_HTTP_READ_TIMEOUT": "1ns"}, nil, "environment MGV_HTTP_READ_TIMEOUT (http.read_timeout): must be at least 100ms (got 1ns)"},
+		{"stream timeout", map[string]string{"MGV_GRPC_STREAM_TIMEOUT": "1ms"}, nil, "environment MGV_GRPC_STREAM_TIMEOUT (grpc.stream_timeout): must be at least 1s (got 1ms)"},
+		{"body bound from the environment", map[string]string{"MGV_HTTP_MAX_BODY_BYTES": "-1"}, nil, "environment MGV_HTTP_MAX_BODY_BYTES (http.max_body_bytes): must be greater than 0 (got -1)"},
+	}
+	cases := append([]badStart{
 		{"unknown key", nil, func(s *Service) { editFile(t, s.ConfigPath, "[http]\n", "[http]\nadress = \":1\"\n") }, `unknown key "http.adress"`},
 		{"bad value", map[string]string{"MGV_PROCESS_DRAIN_TIMEOUT": "soon"}, nil, `MGV_PROCESS_DRAIN_TIMEOUT (process.drain_timeout): invalid duration "soon"`},
 		{"missing file", nil, func(s *Service) { s.ConfigPath += ".missing" }, "config.toml.missing: not found"},
 		{"port in use", map[string]string{"MGV_HTTP_ADDR": busy.Addr().String()}, nil, "http.addr: listen on " + busy.Addr().String() + ": bind: address already in use"},
 		{"missing certificates in pro", proEnv(nil), func(s *Service) { removeSecretsFromFile(t, s) }, "ssl: missing"},
-	}
-	for _, tc := range cases {
+	}, checked...)
+	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			s := NewService(t, tc.env)
 			if tc.patch != nil {
 				tc.patch(s)
 			}
-			cmd := s.Command("serve")
-			var stderr syncBuffer
-			cmd.Stderr = &stderr
-			err := runWithTimeout(cmd, 20*time.Second)
-			var exit *exec.ExitError
-			if !errors.As(err, &exit) || exit.ExitCode() == 0 {
-				t.Fatalf("want a non-zero exit, got %v\nstderr:\n%s", err, stderr.String())
+			commands := [][]string{{"serve"}}
+			if i >= len(cases)-len(checked) {
+				commands = append(commands, []string{"config", "check"})
 			}
-			last := lastLine(stderr.String())
-			if !strings.Contains(last, tc.want) {
-				t.Fatalf("last stderr line %q does not contain %q\nstderr:\n%s", last, tc.want, stderr.String())
-			}
-			if strings.Contains(stderr.String(), "panic") {
-				t.Fatalf("panicked:\n%s", stderr.String())
+			for _, args := range commands {
+				stderr := refuses(t, s, tc.want, args...)
+				if strings.Contains(stderr, "panic") {
+					t.Fatalf("%v panicked:\n%s", args, stderr)
+				}
+				if strings.Contains(stderr, "Sekr3t") {
+					t.Errorf("%v printed the DSN's password:\n%s", args, stderr)
+				}
 			}
 		})
 	}
+}
+
+// badStart is a start refused: the service's environment, a change to it,
+// and what the last line of stderr says.
+type badStart struct {
+	name  string
+	env   map[string]string
+	patch func(s *Service)
+	want  string
+}
+
+// refuses runs s's command args, fails t unless it exits non-zero with a
+// last line of stderr that contains want, and returns the whole stderr.
+func refuses(t *testing.T, s *Service, want string, args ...string) string {
+	t.Helper()
+	cmd := s.Command(args...)
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	err := runWithTimeout(cmd, 20*time.Second)
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() == 0 {
+		t.Fatalf("%v: want a non-zero exit, got %v\nstderr:\n%s", args, err, stderr.String())
+	}
+	if last := lastLine(stderr.String()); !strings.Contains(last, want) {
+		t.Fatalf("%v: last stderr line %q does not contain %q\nstderr:\n%s", args, last, want, stderr.String())
+	}
+	return stderr.String()
 }
 
 func TestConfigCheckAndVersion(t *testing.T) {

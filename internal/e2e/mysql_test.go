@@ -5,6 +5,9 @@ package e2e
 import (
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
 
 	"github.com/megaview/mgvcore/internal/dao/daotest"
 )
@@ -53,5 +56,42 @@ func TestMigrateOnMariaDB(t *testing.T) {
 	}
 	if out := run("migrate", "status"); !strings.Contains(out, "applied 20") {
 		t.Fatalf("status after up:\n%s", out)
+	}
+}
+
+// withDSN returns dsn changed by edit.
+func withDSN(t *testing.T, dsn string, edit func(c *mysql.Config)) string {
+	t.Helper()
+	c, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit(c)
+	return c.FormatDSN()
+}
+
+// TestMySQLDSNWithoutParseTimeServes: a DSN that leaves parseTime out (as
+// gorm's examples do not) starts and reads its times back, in UTC.
+func TestMySQLDSNWithoutParseTimeServes(t *testing.T) {
+	good := NewDatabase(t)
+	bare := withDSN(t, good, func(c *mysql.Config) { c.ParseTime = false; delete(c.Params, "charset") })
+	if strings.Contains(bare, "parseTime") {
+		t.Fatalf("the DSN still has parseTime: %s", bare)
+	}
+	s := NewService(t, map[string]string{"MGV_DATABASE_DRIVER": "mysql", "MGV_DATABASE_DSN": bare})
+	if out, err := s.Command("config", "check").CombinedOutput(); err != nil {
+		t.Fatalf("config check: %v\n%s", err, out)
+	}
+	f := NewFixture(t, s)
+	s.Start()
+	p := newPartner(t, s.GRPC(), f.AppToken(t))
+	begin := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	id := p.create("no-parse-time-1", f.Reps[0].ID, begin, 60_000, nil)
+	var stored time.Time
+	if err := daotest.Connect(t, "mysql", good).Raw("SELECT begin_time FROM conversations WHERE id = ?", id).Scan(&stored).Error; err != nil {
+		t.Fatal(err)
+	}
+	if !stored.Equal(begin) {
+		t.Errorf("begin_time %s reads %s", begin, stored.UTC())
 	}
 }
