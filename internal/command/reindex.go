@@ -14,6 +14,7 @@ import (
 	"github.com/megaview/mgvcore/internal/app"
 	"github.com/megaview/mgvcore/internal/config"
 	"github.com/megaview/mgvcore/internal/dao"
+	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/limit"
 	"github.com/megaview/mgvcore/internal/search"
 )
@@ -26,12 +27,24 @@ func reindexCommand(stdout io.Writer) *cli.Command {
 			"alias and queues the conversations changed meanwhile. With --tenant, or on the embedded engine:\n" +
 			"queues a re-index of the conversations for the running service's indexer.",
 		Flags: []cli.Flag{
-			&cli.Int64Flag{Name: "tenant", Usage: "only this tenant's conversations (queued for the indexer)"},
+			&cli.Int64Flag{Name: "tenant", Usage: "only this tenant's conversations (queued for the indexer); the id of an existing tenant"},
 		},
 		Action: func(c *cli.Context) error {
+			tenant := c.Int64("tenant")
+			if c.IsSet("tenant") && tenant <= 0 {
+				return fmt.Errorf("--tenant: must be a tenant id above 0 (got %d); leave it out to re-index every tenant", tenant)
+			}
 			return withDB(c, func(cfg *config.Config, db *gorm.DB) error {
+				if tenant != 0 {
+					// An unknown id would queue nothing and say so as if done.
+					if _, err := dao.NewTenants(db).ByID(c.Context, tenant); errs.IsNotFound(err) {
+						return fmt.Errorf("--tenant: no tenant has id %d", tenant)
+					} else if err != nil {
+						return err
+					}
+				}
 				var engine search.Engine = queueOnly{}
-				if cfg.Search.Engine == "elasticsearch" && c.Int64("tenant") == 0 {
+				if cfg.Search.Engine == "elasticsearch" && tenant == 0 {
 					// A rebuild swapped in deletes the versions created
 					// before it, among them one still being built.
 					lock := dao.ReindexLockName(cfg.Search.Index)
@@ -57,7 +70,7 @@ func reindexCommand(stdout io.Writer) *cli.Command {
 				start := time.Now()
 				last := start
 				out := &output{w: stdout}
-				res, err := r.Run(c.Context, c.Int64("tenant"), func(n int) {
+				res, err := r.Run(c.Context, tenant, func(n int) {
 					if time.Since(last) > 5*time.Second {
 						last = time.Now()
 						out.printf("%d conversations indexed…\n", n)

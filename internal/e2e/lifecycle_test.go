@@ -115,6 +115,10 @@ func TestBadStartsRefuseWithOneLine(t *testing.T) {
 		{"missing file", nil, func(s *Service) { s.ConfigPath += ".missing" }, "config.toml.missing: not found"},
 		{"port in use", map[string]string{"MGV_HTTP_ADDR": busy.Addr().String()}, nil, "http.addr: listen on " + busy.Addr().String() + ": bind: address already in use"},
 		{"missing certificates in pro", proEnv(nil), func(s *Service) { removeSecretsFromFile(t, s) }, "ssl: missing"},
+		// sysfs: no file can be created in it, as root either. Refused
+		// before anything listens, not by the upgrader's "can't write PID
+		// file" about a temporary name once the service was ready.
+		{"pid file in a directory nothing can be written in", map[string]string{"MGV_PROCESS_PID_FILE": "/sys/mgvcore.pid"}, nil, "process.pid_file /sys/mgvcore.pid: cannot write a file in /sys: "},
 	}, checked...)
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -364,6 +364,26 @@ func TestReindexWhileServing(t *testing.T) {
 	waitSearch(t, s, admin, tag, 6, 10*time.Second)
 }
 
+// TestReindexRefusesAnUnknownTenant: `mgvcore reindex --tenant` of no
+// tenant used to answer "queued 0 conversations" and exit 0.
+func TestReindexRefusesAnUnknownTenant(t *testing.T) {
+	s := NewService(t, nil)
+	f := NewFixture(t, s)
+	for id, want := range map[string]string{
+		"99999": "mgvcore: --tenant: no tenant has id 99999",
+		"-1":    "mgvcore: --tenant: must be a tenant id above 0 (got -1)",
+	} {
+		out, err := s.Command("reindex", "--tenant", id).CombinedOutput()
+		if err == nil || !strings.HasPrefix(lastLine(string(out)), want) {
+			t.Errorf("reindex --tenant %s: %v\n%s\nwant the last line to begin %q", id, err, out, want)
+		}
+	}
+	out, err := s.Command("reindex", "--tenant", fmt.Sprint(f.Tenant.ID)).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "queued ") {
+		t.Errorf("reindex --tenant %d: %v\n%s", f.Tenant.ID, err, out)
+	}
+}
+
 // holdReindexLock takes the lock a rebuild of s's index holds, as a
 // rebuild running elsewhere would, until release.
 func holdReindexLock(t *testing.T, s *Service) (release func()) {

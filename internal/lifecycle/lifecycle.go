@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"os/signal"
@@ -77,6 +78,9 @@ func New(opts Options, log zerolog.Logger) (*Process, error) {
 	if err := fsmode.MkdirAll(filepath.Dir(pidFile)); err != nil {
 		return nil, fmt.Errorf("process.pid_file: cannot create directory %s: %w", filepath.Dir(pidFile), err)
 	}
+	if err := canWritePIDFile(pidFile); err != nil {
+		return nil, err
+	}
 	upg, err := tableflip.New(tableflip.Options{PIDFile: pidFile, UpgradeTimeout: opts.UpgradeTimeout})
 	if err != nil {
 		return nil, fmt.Errorf("upgrader: %w", err)
@@ -103,6 +107,26 @@ func New(opts Options, log zerolog.Logger) (*Process, error) {
 		}
 	}
 	return p, nil
+}
+
+// canWritePIDFile refuses a pid file that could not be written once the
+// process is ready (its directory read-only, or not a directory), before
+// anything listens: the upgrader writes it through a temporary file beside
+// it, and its own error names neither the setting nor the file.
+func canWritePIDFile(pidFile string) error {
+	f, err := os.CreateTemp(filepath.Dir(pidFile), filepath.Base(pidFile)+".check*")
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fmt.Errorf("process.pid_file %s: cannot write a file in %s: %w", pidFile, filepath.Dir(pidFile), err)
+	}
+	_ = f.Close()
+	if err := os.Remove(f.Name()); err != nil {
+		return fmt.Errorf("process.pid_file %s: %w", pidFile, err)
+	}
+	return nil
 }
 
 // checkPIDFile reports what an existing pid file says before it is
@@ -187,7 +211,12 @@ func (p *Process) Listen(addr string) (net.Listener, error) {
 // rather than leave no process at all.
 func (p *Process) Ready() error {
 	err := p.upg.Ready()
-	if err != nil && (!p.upg.HasParent() || !p.namedByPIDFile()) {
+	if err != nil && !p.namedByPIDFile() {
+		// The upgrader writes the pid file before it tells the parent:
+		// this is its write that failed.
+		return fmt.Errorf("process.pid_file %s: %w", p.pidFile, err)
+	}
+	if err != nil && !p.upg.HasParent() {
 		return err
 	}
 	if err != nil {
