@@ -230,7 +230,9 @@ type UpsertUserRequest struct {
 	// E-mail address; optional, at most 255 characters. It is also the user's
 	// account for signing in to the apps, which names no tenant, so it is
 	// unique across every tenant: one that a user of any tenant has is
-	// ALREADY_EXISTS, which does not say whose it is.
+	// ALREADY_EXISTS, which does not say whose it is. It is compared as
+	// signing in compares it: trimmed and lower-cased, then byte for byte, so
+	// an accent or a fullwidth letter makes another address.
 	Email string `protobuf:"bytes,3,opt,name=email,proto3" json:"email,omitempty"`
 	// Phone number; optional, digits with an optional leading "+", at most 32
 	// characters. It can also be used to sign in, so it is unique across

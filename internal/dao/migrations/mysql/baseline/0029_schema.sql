@@ -1,7 +1,7 @@
--- The MySQL schema at migration 0028, in one piece: what `mgvcore migrate up`
--- creates on an empty database instead of replaying 0001 to 0028, so that a
+-- The MySQL schema at migration 0029, in one piece: what `mgvcore migrate up`
+-- creates on an empty database instead of replaying 0001 to 0029, so that a
 -- new install is reviewed (Archery, goInception rules) as the clean schema.
--- A test keeps it equal to what 0001..0028 build on an existing database.
+-- A test keeps it equal to what 0001..0029 build on an existing database.
 -- Tables take the database's character set: create the database with
 -- CHARACTER SET utf8mb4 (`migrate up` refuses any other).
 
@@ -35,8 +35,8 @@ CREATE TABLE users (
   tenant_id      BIGINT          NOT NULL DEFAULT 0 COMMENT 'tenants.id',
   department_id  BIGINT          NULL DEFAULT NULL COMMENT 'departments.id',
   name           VARCHAR(255)    NOT NULL DEFAULT '' COMMENT 'display name',
-  email          VARCHAR(255)    NULL DEFAULT NULL COMMENT 'login email, unique',
-  phone          VARCHAR(32)     NULL DEFAULT NULL COMMENT 'login phone, unique',
+  email          VARBINARY(1020) NULL DEFAULT NULL COMMENT 'login email (UTF-8, trimmed and lower-cased), unique byte for byte',
+  phone          VARBINARY(128)  NULL DEFAULT NULL COMMENT 'login phone (UTF-8, E.164 or as an earlier release stored it), unique byte for byte',
   role           VARCHAR(16)     NOT NULL DEFAULT 'rep' COMMENT 'rep, manager or admin',
   status         VARCHAR(16)     NOT NULL DEFAULT 'active' COMMENT 'active or disabled',
   origin_user_id VARBINARY(512)  NULL DEFAULT NULL COMMENT 'id in the partner''s system (UTF-8), compared byte for byte',
