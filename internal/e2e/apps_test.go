@@ -420,3 +420,32 @@ func TestAnAppIsLimitedAtItsTenantsTier(t *testing.T) {
 		t.Fatalf("%d of 10 quick calls of the app limited, want most at its tenant's 1 a second", limited)
 	}
 }
+
+// TestAppNamesAreUniqueByteForByteOnMariaDB: a tenant's app names compare
+// byte for byte once trimmed, as on the embedded SQLite: "sync" and
+// "Sýnc" are apps of their own next to "Sync", each of which signs in with
+// its own key, while "Sync" again is refused naming the field. MariaDB's
+// collation refused them as the name of another app.
+func TestAppNamesAreUniqueByteForByteOnMariaDB(t *testing.T) {
+	s := NewService(t, mysqlEnv(t))
+	f := NewFixture(t, s)
+	s.Start()
+	admin := f.Token(t, f.Admin)
+	c := newAppClient(t, s)
+	keys := map[string]bool{}
+	for _, name := range []string{"Sync", "sync", "Sýnc"} {
+		var a controller.AppSecretJSON
+		authCall(t, s, http.MethodPost, "/api/v1/apps", admin, map[string]any{"name": name, "scopes": []string{"org"}}).
+			want(t, http.StatusCreated, "").decode(t, &a)
+		if a.Name != name || keys[a.AppKey] {
+			t.Fatalf("created %+v for %q", a.AppJSON, name)
+		}
+		keys[a.AppKey] = true
+		c.mustToken(a.AppKey, a.AppSecret)
+	}
+	r := authCall(t, s, http.MethodPost, "/api/v1/apps", admin, map[string]any{"name": " Sync ", "scopes": []string{"org"}}).
+		want(t, http.StatusConflict, "ALREADY_EXISTS")
+	if r.Metadata["field"] != "name" {
+		t.Fatalf("Sync again: %+v; want the field name", r)
+	}
+}

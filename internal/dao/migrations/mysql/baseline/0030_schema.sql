@@ -1,7 +1,7 @@
--- The MySQL schema at migration 0029, in one piece: what `mgvcore migrate up`
--- creates on an empty database instead of replaying 0001 to 0029, so that a
+-- The MySQL schema at migration 0030, in one piece: what `mgvcore migrate up`
+-- creates on an empty database instead of replaying 0001 to 0030, so that a
 -- new install is reviewed (Archery, goInception rules) as the clean schema.
--- A test keeps it equal to what 0001..0029 build on an existing database.
+-- A test keeps it equal to what 0001..0030 build on an existing database.
 -- Tables take the database's character set: create the database with
 -- CHARACTER SET utf8mb4 (`migrate up` refuses any other).
 
@@ -54,7 +54,7 @@ CREATE TABLE users (
 CREATE TABLE apps (
   id          BIGINT UNSIGNED NOT NULL AUTO_INCREMENT COMMENT 'app id',
   tenant_id   BIGINT          NOT NULL DEFAULT 0 COMMENT 'tenants.id',
-  name        VARCHAR(255)    NOT NULL DEFAULT '' COMMENT 'display name',
+  name        VARBINARY(1020) NOT NULL DEFAULT '' COMMENT 'display name (UTF-8, trimmed), unique in the tenant byte for byte',
   app_key     VARCHAR(64)     NOT NULL DEFAULT '' COMMENT 'public key of the open-platform client',
   secret_hash VARCHAR(255)    NOT NULL DEFAULT '' COMMENT 'hash of the app secret',
   scopes      VARCHAR(255)    NOT NULL DEFAULT '' COMMENT 'space-separated scopes granted',
