@@ -111,7 +111,8 @@ FUZZ_TARGETS := \
 	./internal/search:FuzzParse \
 	./internal/logic/conversation:FuzzValidateSentence \
 	./internal/logic/interaction:FuzzComputeMetrics \
-	./internal/http/render:FuzzDecodeBody
+	./internal/http/render:FuzzDecodeBody \
+	./internal/http/render:FuzzBodyText
 
 fuzz:
 	for t in $(FUZZ_TARGETS); do \

@@ -25,7 +25,9 @@ import (
 // as it is; a body of another media type is 415 UNSUPPORTED_MEDIA_TYPE; a
 // value of the wrong JSON type is 400 INVALID_ARGUMENT naming its JSON path
 // (e.g. "owner_ids[1]") in metadata.field and the JSON type it must be; so
-// is a key repeated in its object (repeatedKey).
+// are a key repeated in its object and a string that is not UTF-8, which
+// encoding/json would take as U+FFFD (scanBody; a key that is not UTF-8
+// names no field).
 // Messages speak of JSON only, never of the Go types behind it.
 func DecodeJSON(c echo.Context, v any) error {
 	req := c.Request()
@@ -69,9 +71,14 @@ func DecodeJSON(c echo.Context, v any) error {
 	if err := json.Unmarshal(body, v); err != nil {
 		return decodeError(body, err)
 	}
-	if at, ok := repeatedKey(body); ok {
+	switch at, fault := scanBody(body); fault {
+	case repeatedKey:
 		return errs.InvalidArgument(pathAt(body, int64(at)+1),
 			"appears more than once in its object (keys that differ only in case are one key)")
+	case badValueText:
+		return fieldError(nil, pathAt(body, int64(at)+1), "%s", textFault(body, at))
+	case badKeyText:
+		return errs.New(http.StatusBadRequest, errs.ReasonInvalidArgument, "a key of the body %s", textFault(body, at))
 	}
 	return nil
 }

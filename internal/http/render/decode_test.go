@@ -68,6 +68,15 @@ func TestDecodeJSON(t *testing.T) {
 		{"repeated object value", "application/json", `{"nested":{},"nested":{"flags":[]}}`, 400, "nested", "appears more than once"},
 		{"same key in sibling objects", "application/json", `{"nested":{"flags":[{"on":true},{"on":false}]},"keywords":["on","on"]}`, 200, "", ""},
 		{"key text as a value", "application/json", `{"query":"query","keywords":["query"]}`, 200, "", ""},
+		{"bytes not UTF-8", "application/json", "{\"query\":\"raw\xff\xfe\"}", 400, "query", "query: is not valid UTF-8: byte 13 of the body is 0xFF"},
+		{"encoded surrogate", "application/json", "{\"keywords\":[\"ok\",\"cesu\xed\xa0\x80\"]}", 400, "keywords[1]", "keywords[1]: is not valid UTF-8: byte 23 of the body is 0xED"},
+		{"lone surrogate escape", "application/json", `{"query":"lone\ud800"}`, 400, "query", `query: holds \ud800, half of a UTF-16 surrogate pair without its other half, which is no character (byte 14 of the body)`},
+		{"low surrogate first", "application/json", `{"nested":{"flags":[{"on":true}]},"query":"\uDC00\uD800"}`, 400, "query", `holds \uDC00, half of a UTF-16 surrogate pair`},
+		{"high surrogate before another escape", "application/json", `{"query":"\ud83d\u0041"}`, 400, "query", `holds \ud83d`},
+		{"surrogate pair", "application/json", `{"query":"\ud83d\ude00 \uD83D\uDE00"}`, 200, "", ""},
+		{"escaped backslash before u", "application/json", `{"query":"C:\\ud800\\\u0041"}`, 200, "", ""},
+		{"key not UTF-8", "application/json", "{\"query\xff\":\"x\"}", 400, "", "a key of the body is not valid UTF-8: byte 7 of the body is 0xFF"},
+		{"key of a lone surrogate", "application/json", `{"nested":{"\udfff":1}}`, 400, "", `a key of the body holds \udfff`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(tc.body))

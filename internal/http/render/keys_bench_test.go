@@ -10,7 +10,7 @@ func BenchmarkRepeatedKeySmallObjects(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, ok := repeatedKey(body); ok {
+		if _, fault := scanBody(body); fault != noFault {
 			b.Fatal("repeat")
 		}
 	}

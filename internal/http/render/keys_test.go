@@ -3,13 +3,17 @@ package render
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // FuzzRepeatedKey compares the one-pass scan with a decoder-driven walk
-// on every valid body: both find a repeated key (case folded) or neither.
+// on every valid body of UTF-8 text: both find a repeated key (case folded) or neither.
 func FuzzRepeatedKey(f *testing.F) {
 	for _, s := range []string{
 		`{"a":1,"A":2}`, `{"a":{"b":1},"c":{"b":2}}`, `[{"x":1},{"x":1}]`, `{"k":"k","v":["k","k"]}`,
@@ -23,11 +27,61 @@ func FuzzRepeatedKey(f *testing.F) {
 		if !json.Valid([]byte(body)) {
 			return
 		}
-		_, got := repeatedKey([]byte(body))
-		if want := referenceRepeated(t, body); got != want {
-			t.Fatalf("repeatedKey(%q) = %v, the decoder's walk says %v", body, got, want)
+		if _, ok := referenceText([]byte(body)); !ok {
+			return // FuzzBodyText's
+		}
+		_, fault := scanBody([]byte(body))
+		if got, want := fault == repeatedKey, referenceRepeated(t, body); got != want {
+			t.Fatalf("scanBody(%q) = %v, the decoder's walk says %v", body, got, want)
 		}
 	})
+}
+
+// FuzzBodyText compares the scan's UTF-8 check with a strict JSON decoder
+// (jsontext, which refuses what RFC 8259 calls no text) on every body
+// encoding/json takes: the scan finds the first byte or escape that is no
+// text where jsontext does, or a repeated key before it, and nothing in
+// a body of text.
+func FuzzBodyText(f *testing.F) {
+	for _, s := range []string{
+		"{\"name\":\"raw\xff\xfe\"}", "{\"name\":\"cesu\xed\xa0\x80\"}", `{"name":"lone\ud800"}`, `{"name":"low\udc00 first"}`,
+		`{"name":"\ud800\u0041"}`, `{"name":"\ud800\ud800"}`, `{"name":"\uD83D\uDE00 pair"}`, `{"name":"literal \\ud800"}`,
+		`{"name":"\\\ud800"}`, `["\ud83d\ude00","\ud83d"]`, `{"k\udfff":1}`, "{\"a\":1,\"A\":\"\xff\"}", "\"\xc0\xaf\"",
+		"{\"ok\":\"预算 🙂 \xef\xbf\xbd\"}", "{\"x\":\"\xf4\x90\x80\x80\"}", `{"e":"\n\t\"\/\u0000\uffff"}`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		if !json.Valid([]byte(body)) {
+			return
+		}
+		at, fault := scanBody([]byte(body))
+		bad, ok := referenceText([]byte(body))
+		switch {
+		case ok && (fault == badValueText || fault == badKeyText):
+			t.Fatalf("scanBody(%q) finds no text at byte %d; jsontext takes it", body, at)
+		case !ok && fault == repeatedKey && int64(at) < bad:
+		case !ok && (fault != badValueText && fault != badKeyText || int64(at) != bad):
+			t.Fatalf("scanBody(%q) = byte %d, fault %d; jsontext finds no text at byte %d", body, at, fault, bad)
+		}
+	})
+}
+
+// referenceText is where jsontext finds the first string of a body that
+// is no UTF-8 text, and false; or true when there is none.
+func referenceText(body []byte) (int64, bool) {
+	dec := jsontext.NewDecoder(bytes.NewReader(body), jsontext.AllowDuplicateNames(true))
+	_, err := dec.ReadValue()
+	if err == nil {
+		if _, err = dec.ReadToken(); errors.Is(err, io.EOF) {
+			return 0, true
+		}
+	}
+	var syntax *jsontext.SyntacticError
+	if !errors.As(err, &syntax) {
+		panic(fmt.Sprintf("jsontext on %q: %v", body, err))
+	}
+	return syntax.ByteOffset, false
 }
 
 // manyKeys is an object of n keys k0…, then again, when it is not empty.
@@ -83,7 +137,7 @@ func referenceRepeated(t *testing.T, body string) bool {
 }
 
 // TestKeysFoldAsTheDecoderMatchesThem: keys that encoding/json would match
-// to the same field are one key to repeatedKey, keys it would not are two.
+// to the same field are one key to scanBody, keys it would not are two.
 func TestKeysFoldAsTheDecoderMatchesThem(t *testing.T) {
 	type target struct {
 		Name   string `json:"name"`
@@ -98,11 +152,11 @@ func TestKeysFoldAsTheDecoderMatchesThem(t *testing.T) {
 		if err := json.Unmarshal([]byte(`{"`+key+`":"x"}`), &v); err != nil || v.Name+v.Kelvin != "x" {
 			t.Fatalf("encoding/json no longer matches %q to %s: %+v, %v", key, field, v, err)
 		}
-		if _, ok := repeatedKey([]byte(`{"` + field + `":"a","` + key + `":"b"}`)); !ok {
+		if _, fault := scanBody([]byte(`{"` + field + `":"a","` + key + `":"b"}`)); fault != repeatedKey {
 			t.Errorf("%q after %q not found repeated", key, field)
 		}
 	}
-	if _, ok := repeatedKey([]byte(`{"name":"a","names":"b","nam":"c"}`)); ok {
+	if _, fault := scanBody([]byte(`{"name":"a","names":"b","nam":"c"}`)); fault != noFault {
 		t.Error("different keys found repeated")
 	}
 }
@@ -113,7 +167,7 @@ func TestKeysFoldAsTheDecoderMatchesThem(t *testing.T) {
 func TestRepeatedKeyAllocatesNothingPerObject(t *testing.T) {
 	body := []byte("[" + strings.TrimSuffix(strings.Repeat(`{"a":1,"b":2,"c":{"a":[1]}},`, 1<<20/28), ",") + "]")
 	if allocs := testing.AllocsPerRun(3, func() {
-		if _, ok := repeatedKey(body); ok {
+		if _, fault := scanBody(body); fault != noFault {
 			t.Fatal("a repeat found")
 		}
 	}); allocs > 32 {
