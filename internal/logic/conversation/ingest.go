@@ -441,7 +441,7 @@ func requestHash(c model.Conversation, parts []model.Participant) string {
 }
 
 // checkText validates a one-line string field: its length in characters,
-// and no control characters.
+// and nothing that shows other than it is (access.CheckName).
 func checkText(field, v string, minChars, maxChars int) error {
 	if !utf8.ValidString(v) {
 		return errs.InvalidArgument(field, "must be UTF-8")
@@ -455,7 +455,7 @@ func checkText(field, v string, minChars, maxChars int) error {
 	case n > maxChars:
 		return errs.InvalidArgument(field, "at most %d characters (got %d)", maxChars, n)
 	}
-	return access.CheckLine(field, v)
+	return access.CheckName(field, v)
 }
 
 // checkRef validates a reference by id or origin id.

@@ -788,7 +788,7 @@ func orgName(field, v string) (string, error) {
 	case utf8.RuneCountInString(v) > 255:
 		return "", errs.InvalidArgument(field, "must be at most 255 characters")
 	}
-	return v, access.CheckLine(field, v)
+	return v, access.CheckName(field, v)
 }
 
 func orgOriginID(field, v string, required bool) error {
@@ -800,7 +800,7 @@ func orgOriginID(field, v string, required bool) error {
 	case strings.TrimSpace(v) != v:
 		return errs.InvalidArgument(field, "must not start or end with spaces")
 	}
-	return access.CheckLine(field, v)
+	return access.CheckName(field, v)
 }
 
 func orgAssign[T any](dst *T, v *T) {

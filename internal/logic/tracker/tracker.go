@@ -248,7 +248,7 @@ func trackerRow(in Input) (*model.Tracker, error) {
 	case n > maxName:
 		return nil, errs.InvalidArgument("name", "is longer than %d characters", maxName)
 	}
-	if err := access.CheckLine("name", name); err != nil {
+	if err := access.CheckName("name", name); err != nil {
 		return nil, err
 	}
 	aff := in.Affiliation
@@ -290,7 +290,7 @@ func cleanKeywords(in []string) ([]string, error) {
 		if utf8.RuneCountInString(k) > maxKeywordChars {
 			return nil, errs.InvalidArgument(field, "is longer than %d characters", maxKeywordChars)
 		}
-		if err := access.CheckLine(field, k); err != nil {
+		if err := access.CheckName(field, k); err != nil {
 			return nil, err
 		}
 		toks := interaction.KeywordTokens(k)

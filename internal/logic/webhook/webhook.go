@@ -212,6 +212,9 @@ func (s *Subscriptions) checkURL(u string) error {
 	case len(u) > maxURLLength || !utf8.ValidString(u):
 		return errs.InvalidArgument("url", "must be at most %d characters of UTF-8", maxURLLength)
 	}
+	if err := access.CheckName("url", u); err != nil {
+		return err
+	}
 	if err := s.urls.CheckURL(u); err != nil {
 		return errs.InvalidArgument("url", "%s", err.Error())
 	}
