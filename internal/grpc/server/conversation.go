@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"maps"
+	"math"
+	"slices"
 	"strconv"
 	"time"
 
@@ -49,6 +52,9 @@ func (s Conversation) CreateConversation(ctx context.Context, req *openv1.Create
 		return nil, err
 	}
 	if cd := req.GetCustomData(); cd != nil {
+		if err := finiteStruct("custom_data", cd); err != nil {
+			return nil, err
+		}
 		in.CustomData = cd.AsMap()
 	}
 	for _, p := range req.GetParticipants() {
@@ -281,6 +287,43 @@ var transcriptFields = errs.FieldNames{
 	"conversation_id":         "header.conversation_id",
 	"expected_sentence_count": "header.expected_sentence_count",
 	"chunk":                   "chunk.sentences",
+}
+
+// finiteStruct refuses a struct that holds a number JSON cannot spell, NaN
+// or an infinity, naming field and the key path to it: AsMap keeps it, and
+// stored as JSON it would become the string "NaN" or "Infinity", not the
+// data as given.
+func finiteStruct(field string, st *structpb.Struct) error {
+	if path, n, ok := nonFinite(structpb.NewStructValue(st)); ok {
+		return errs.InvalidArgument(field+path, "must be a finite number (got %v): JSON has no NaN or infinity", n)
+	}
+	return nil
+}
+
+// nonFinite finds the first number of v (keys in order) that is NaN or an
+// infinity: its path below v (".key[2]") and its value. The path is
+// spelled only for that number.
+func nonFinite(v *structpb.Value) (path string, n float64, ok bool) {
+	switch k := v.GetKind().(type) {
+	case *structpb.Value_NumberValue:
+		if n := k.NumberValue; math.IsNaN(n) || math.IsInf(n, 0) {
+			return "", n, true
+		}
+	case *structpb.Value_StructValue:
+		fields := k.StructValue.GetFields()
+		for _, key := range slices.Sorted(maps.Keys(fields)) {
+			if path, n, ok := nonFinite(fields[key]); ok {
+				return "." + key + path, n, true
+			}
+		}
+	case *structpb.Value_ListValue:
+		for i, e := range k.ListValue.GetValues() {
+			if path, n, ok := nonFinite(e); ok {
+				return "[" + strconv.Itoa(i) + "]" + path, n, true
+			}
+		}
+	}
+	return "", 0, false
 }
 
 // protoTime converts an optional timestamp; unset is the zero time.

@@ -1,8 +1,11 @@
 package server
 
 import (
+	"context"
+	"math"
 	"testing"
 
+	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
@@ -67,5 +70,37 @@ func roundTrip[E ~int32](t *testing.T, what string, m enum[E]) {
 		if n != "" && m.value(m.name(e)) != e {
 			t.Errorf("%s %s does not round-trip", what, n)
 		}
+	}
+}
+
+// TestCustomDataNumbersMustBeFinite: NaN and the infinities have no JSON
+// spelling; AsMap kept them and the stored object held the strings "NaN"
+// and "Infinity" where numbers were sent. They are refused naming the key
+// path below custom_data, before anything is stored.
+func TestCustomDataNumbersMustBeFinite(t *testing.T) {
+	num := structpb.NewNumberValue
+	for _, tc := range []struct {
+		data  *structpb.Struct
+		field string
+		got   string
+	}{
+		{&structpb.Struct{Fields: map[string]*structpb.Value{"nan": num(math.NaN())}}, "custom_data.nan", "NaN"},
+		{&structpb.Struct{Fields: map[string]*structpb.Value{"a": num(1), "b": structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{
+			"list": structpb.NewListValue(&structpb.ListValue{Values: []*structpb.Value{num(2), num(math.Inf(-1))}}),
+		}}), "c": num(math.Inf(1))}}, "custom_data.b.list[1]", "-Inf"},
+	} {
+		_, err := Conversation{}.CreateConversation(context.Background(), &openv1.CreateConversationRequest{CustomData: tc.data})
+		e := errs.From(err)
+		if err == nil || e.Reason != errs.ReasonInvalidArgument || e.Metadata["field"] != tc.field ||
+			e.Message != tc.field+": must be a finite number (got "+tc.got+"): JSON has no NaN or infinity" {
+			t.Errorf("%v: %v %v, want INVALID_ARGUMENT on %s", tc.data, err, e.Metadata, tc.field)
+		}
+	}
+	ok, err := structpb.NewStruct(map[string]any{"n": 1e308, "neg": -0.5, "list": []any{1, "NaN", nil, map[string]any{"x": true}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := finiteStruct("custom_data", ok); err != nil {
+		t.Fatalf("finite data refused: %v", err)
 	}
 }

@@ -179,7 +179,9 @@ type CreateConversationRequest struct {
 	// optional, at most 16 characters.
 	Language string `protobuf:"bytes,11,opt,name=language,proto3" json:"language,omitempty"`
 	// The partner's own data about the conversation, any JSON object; optional,
-	// at most 16 KiB when encoded as JSON. Stored and returned as given.
+	// at most 16 KiB when encoded as JSON. Stored and returned as given: a
+	// number must be finite (JSON has no NaN or infinity), else
+	// INVALID_ARGUMENT names custom_data and the key path (custom_data.a.b[2]).
 	CustomData *structpb.Struct `protobuf:"bytes,12,opt,name=custom_data,json=customData,proto3" json:"custom_data,omitempty"`
 	// The speakers; optional, at most 100, speaker keys unique. Speakers first
 	// seen in PutTranscript are added as AFFILIATION_UNKNOWN.
