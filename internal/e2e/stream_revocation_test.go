@@ -158,6 +158,15 @@ func TestEventStreamEndsAtTokenExpiryOnMariaDB(t *testing.T) {
 	streamEvents(t, conn, fresh.AccessToken, 0).next(t, 5*time.Second)
 }
 
+// uploaderApp creates, as admin, an app with the ingest scope.
+func uploaderApp(t *testing.T, s *Service, admin string) controller.AppSecretJSON {
+	t.Helper()
+	var app controller.AppSecretJSON
+	authCall(t, s, http.MethodPost, "/api/v1/apps", admin, map[string]any{"name": "uploader", "scopes": []string{"ingest"}}).
+		want(t, http.StatusCreated, "").decode(t, &app)
+	return app
+}
+
 // A transcript upload whose app is disabled while it streams is refused
 // with TOKEN_REVOKED at its next chunk, and stores nothing.
 func TestTranscriptUploadEndsWhenItsAppIsRevokedOnMariaDB(t *testing.T) {
@@ -166,9 +175,7 @@ func TestTranscriptUploadEndsWhenItsAppIsRevokedOnMariaDB(t *testing.T) {
 	s.Start()
 	conn := s.GRPC()
 	admin := f.Token(t, f.Admin)
-	var app controller.AppSecretJSON
-	authCall(t, s, http.MethodPost, "/api/v1/apps", admin, map[string]any{"name": "uploader", "scopes": []string{"ingest"}}).
-		want(t, http.StatusCreated, "").decode(t, &app)
+	app := uploaderApp(t, s, admin)
 	p := newPartner(t, conn, newAppClient(t, s).mustToken(app.AppKey, app.AppSecret))
 	id := p.create("upload-revoked", f.Reps[0].ID, time.Now().UTC().Add(-time.Hour).Truncate(time.Second), 60_000, nil)
 	lines := transcript(4, "revoked")
@@ -197,6 +204,71 @@ func TestTranscriptUploadEndsWhenItsAppIsRevokedOnMariaDB(t *testing.T) {
 	}
 }
 
+// Transcript uploads whose client went silent after the header, holding
+// every stream slot of their app, end when the app's secret is rotated on
+// another instance (no grace: the leaked token's holder is cut off), within
+// the revocation deadline, with the refusal a new call would get, though
+// their clients send nothing more: their slots come back, and the app,
+// with its new secret, uploads at once rather than after grpc.stream_timeout.
+func TestStalledTranscriptUploadsEndWhenTheirTokenIsRevokedOnMariaDB(t *testing.T) {
+	env := mysqlEnv(t)
+	env["MGV_GRPC_MAX_STREAMS_PER_APP"] = "2"
+	one, two, f := twoInstances(t, env, NewService)
+	conn := two.GRPC()
+	admin := f.Token(t, f.Admin)
+	app := uploaderApp(t, one, admin)
+	leaked := newPartner(t, conn, newAppClient(t, two).mustToken(app.AppKey, app.AppSecret))
+	id := leaked.create("upload-stalled", f.Reps[0].ID, time.Now().UTC().Add(-time.Hour).Truncate(time.Second), 60_000, nil)
+	header := &openv1.PutTranscriptRequest{Payload: &openv1.PutTranscriptRequest_Header{Header: &openv1.TranscriptHeader{ConversationId: id}}}
+	ended := make(chan error, 2)
+	for range 2 {
+		st, err := leaked.conv.PutTranscript(leaked.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Send(header); err != nil {
+			t.Fatal(err)
+		}
+		// The client sends nothing more, nor closes its side: it only
+		// waits for the server's answer.
+		go func() { ended <- st.RecvMsg(new(openv1.PutTranscriptResponse)) }()
+	}
+	// Once their headers are read, both slots are taken: the app's third
+	// stream is refused.
+	time.Sleep(time.Second)
+	third, err := leaked.conv.PutTranscript(leaked.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = third.Send(header) // io.EOF once refused: CloseAndRecv has why
+	_, err = third.CloseAndRecv()
+	wantRPC(t, "a third stream while two are open", err, codes.ResourceExhausted, "OVER_CAPACITY")
+
+	var rotated controller.AppSecretJSON
+	at := time.Now()
+	authCall(t, one, http.MethodPost, fmt.Sprintf("/api/v1/apps/%d/rotate-secret", app.ID), admin, nil).
+		want(t, http.StatusOK, "").decode(t, &rotated)
+	for range 2 {
+		select {
+		case err := <-ended:
+			wantRPC(t, "a stalled upload of the rotated secret", err, codes.Unauthenticated, "TOKEN_REVOKED")
+			t.Logf("a stalled upload ended %v after the rotation on the other instance: %v", time.Since(at).Round(time.Millisecond), err)
+		case <-time.After(time.Until(at.Add(revocationDeadline))):
+			t.Fatalf("a stalled upload of the rotated secret still holds its slot %v after the rotation", revocationDeadline)
+		}
+	}
+	// The slots are back: the app's own upload, with its new secret, goes
+	// through at once.
+	owner := newPartner(t, conn, newAppClient(t, two).mustToken(app.AppKey, rotated.AppSecret))
+	res, err := owner.put(id, transcript(4, "owner"), 2)
+	if err != nil {
+		t.Fatalf("the app's upload with its new secret: %v", err)
+	}
+	if res.GetSentenceCount() != 4 {
+		t.Fatalf("stored %d sentences, want the owner's 4", res.GetSentenceCount())
+	}
+}
+
 // A transcript download whose user signs out on another instance ends
 // within the revocation deadline, with the connection closed under a
 // partial answer: the server neither reads nor sends the rest. The client
@@ -205,11 +277,7 @@ func TestTranscriptUploadEndsWhenItsAppIsRevokedOnMariaDB(t *testing.T) {
 func TestTranscriptDownloadEndsWhenItsTokenIsRevokedOnMariaDB(t *testing.T) {
 	env := mysqlEnv(t)
 	env["MGV_RATELIMIT_ENABLED"] = "false"
-	one := NewService(t, env)
-	f := NewFixture(t, one)
-	two := NewService(t, env)
-	one.Start()
-	two.Start()
+	one, two, f := twoInstances(t, env, NewService)
 	id := longTranscript(t, newPartner(t, two.GRPC(), f.AppToken(t)), "download-revoked", f.Reps[0].ID)
 	session := authLogin(t, one, *f.Admin.Email, f.Password)
 

@@ -74,7 +74,11 @@ func (s Conversation) CreateConversation(ctx context.Context, req *openv1.Create
 }
 
 // PutTranscript reads a header and sentence chunks, then stores them all
-// in one transaction once the client has closed its side.
+// in one transaction once the client has closed its side. While it waits
+// for the client's next message it asks the call's token every second: a
+// stream whose token is revoked ends then, with the refusal a new call
+// would get, and gives back its slots and buffered bytes, however long its
+// client stays silent.
 func (s Conversation) PutTranscript(stream openv1.ConversationService_PutTranscriptServer) error {
 	ctx := stream.Context()
 	if s.Streams != nil {
@@ -85,7 +89,9 @@ func (s Conversation) PutTranscript(stream openv1.ConversationService_PutTranscr
 		}
 		defer release()
 	}
-	first, err := stream.Recv()
+	recv := watchRecv(ctx, stream.Recv, revocationRecheck)
+	defer recv.stop()
+	first, err := recv.next()
 	if errors.Is(err, io.EOF) {
 		return errs.InvalidArgument("header", "the stream carried no header")
 	}
@@ -109,7 +115,7 @@ func (s Conversation) PutTranscript(stream openv1.ConversationService_PutTranscr
 	defer up.Release()
 	var chunk []conversation.SentenceInput
 	for {
-		msg, err := stream.Recv()
+		msg, err := recv.next()
 		if errors.Is(err, io.EOF) {
 			break
 		}

@@ -69,7 +69,11 @@ type ConversationServiceClient interface {
 	// added as participants with AFFILIATION_UNKNOWN. The transcript becomes
 	// searchable within seconds (SearchService). Errors: a missing, late or
 	// second header, or any invalid sentence, is INVALID_ARGUMENT naming the
-	// sentence's seq; an unknown conversation is NOT_FOUND.
+	// sentence's seq; an unknown conversation is NOT_FOUND. A stream whose
+	// token is revoked (its app disabled, deleted, re-scoped or its secret
+	// rotated) ends with UNAUTHENTICATED (TOKEN_REVOKED) within a few seconds,
+	// on every instance, even while its client sends nothing, and stores
+	// nothing.
 	//
 	// Scope: ingest.
 	PutTranscript(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[PutTranscriptRequest, PutTranscriptResponse], error)
@@ -217,7 +221,11 @@ type ConversationServiceServer interface {
 	// added as participants with AFFILIATION_UNKNOWN. The transcript becomes
 	// searchable within seconds (SearchService). Errors: a missing, late or
 	// second header, or any invalid sentence, is INVALID_ARGUMENT naming the
-	// sentence's seq; an unknown conversation is NOT_FOUND.
+	// sentence's seq; an unknown conversation is NOT_FOUND. A stream whose
+	// token is revoked (its app disabled, deleted, re-scoped or its secret
+	// rotated) ends with UNAUTHENTICATED (TOKEN_REVOKED) within a few seconds,
+	// on every instance, even while its client sends nothing, and stores
+	// nothing.
 	//
 	// Scope: ingest.
 	PutTranscript(grpc.ClientStreamingServer[PutTranscriptRequest, PutTranscriptResponse]) error
