@@ -13,6 +13,9 @@ import (
 var (
 	DecodePart     = decodePart
 	MetricsColumns = metricsColumns
+	// Conn is the connection the dao calls made with a context use: its
+	// transaction's, if it carries one.
+	Conn = conn
 )
 
 const (

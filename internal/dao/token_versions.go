@@ -225,8 +225,27 @@ func current(db *gorm.DB, kind string, subjectID int64) (*model.TokenVersion, er
 	return &rows[0], nil
 }
 
+// Now is the database's clock, in the millisecond of changed_at: raises
+// are stamped with it and the first read of an instance reaches back by
+// it, so that how far apart the instances' clocks are does not matter.
+// MySQL answers its own (as milliseconds since the epoch, whatever the
+// session's time zone or the DSN's parseTime); the embedded SQLite
+// database is this machine's, whose clock is this process's.
+func (r *TokenVersions) Now(ctx context.Context) (time.Time, error) {
+	db := conn(ctx, r.db)
+	if db.Name() != "mysql" {
+		return dbNow(), nil
+	}
+	var ms int64
+	if err := db.Raw("SELECT CAST(ROUND(UNIX_TIMESTAMP(NOW(3)) * 1000) AS SIGNED)").Row().Scan(&ms); err != nil {
+		return time.Time{}, dbError(err, nil)
+	}
+	return time.UnixMilli(ms).UTC(), nil
+}
+
 // ChangedSince lists the versions raised at or after since, by the clock
-// of the instance that raised them, and those whose grace ends at or after
+// that stamped them (the database's, Now; an instance's own for a release
+// before this one), and those whose grace ends at or after
 // since (an instance that starts during a long grace must learn when it
 // ends). Each condition reads its own index.
 func (r *TokenVersions) ChangedSince(ctx context.Context, since time.Time) ([]model.TokenVersion, error) {

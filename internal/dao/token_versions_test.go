@@ -70,6 +70,54 @@ func TestTokenVersionRaisesTakeTheNextRevision(t *testing.T) {
 	})
 }
 
+// Now is the database's clock, in UTC and in changed_at's millisecond
+// (here the database runs beside the test, so it agrees with the test's
+// clock within a few seconds), whatever the session's time zone; a raise
+// stamped with it is read by time from it.
+func TestTokenVersionsNowIsTheDatabasesClock(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		v := dao.NewTokenVersions(db)
+		err := dao.NewTransactor(db).InTx(ctx, func(ctx context.Context) error {
+			if db.Name() == "mysql" {
+				if err := dao.Conn(ctx, db).Exec("SET time_zone = '+05:00'").Error; err != nil {
+					return err
+				}
+				var zone string
+				if err := dao.Conn(ctx, db).Raw("SELECT @@session.time_zone").Row().Scan(&zone); err != nil || zone != "+05:00" {
+					t.Fatalf("the session's time zone: %q, %v", zone, err)
+				}
+			}
+			before := time.Now()
+			now, err := v.Now(ctx)
+			if err != nil {
+				return err
+			}
+			if now.Location() != time.UTC || !now.Equal(now.Truncate(time.Millisecond)) {
+				t.Errorf("Now %v: want UTC, in milliseconds", now)
+			}
+			if d := now.Sub(before); d < -5*time.Second || d > 5*time.Second {
+				t.Errorf("Now %v is %v off this machine's clock", now, d)
+			}
+			if _, err := v.Bump(ctx, model.TokenVersionUser, 7, 11, "logout", now); err != nil {
+				return err
+			}
+			for _, c := range []struct {
+				since time.Time
+				rows  int
+			}{{now, 1}, {now.Add(time.Millisecond), 0}} {
+				if got, err := v.ChangedSince(ctx, c.since); err != nil || len(got) != c.rows {
+					t.Errorf("changed since %v (raised %v): %d rows (%v), want %d", c.since, now, len(got), err, c.rows)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
 // A raise in a transaction holds the revision sequence until it commits:
 // a raise made meanwhile (another instance's) waits, and takes the next
 // revision once the first has committed. Until then a reader sees neither,

@@ -11,6 +11,7 @@ import (
 
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
 	"github.com/megaview/mgvcore/internal/http/controller"
+	"github.com/megaview/mgvcore/internal/model"
 )
 
 // revocationDeadline is how soon every instance must refuse a revoked token.
@@ -333,4 +334,32 @@ func TestAppTokenDuringADisableOnMariaDB(t *testing.T) {
 		}
 	}
 	t.Logf("%d of the sign-ins got a token before the disable", minted)
+}
+
+// An instance started after an app was disabled on another refuses the
+// app's token from its first answer: its first read of the revocations,
+// by the database's clock, which stamped the raise, finds the disable.
+func TestAnInstanceStartedAfterADisableRefusesTheAppOnMariaDB(t *testing.T) {
+	env := mysqlEnv(t)
+	one := NewService(t, env)
+	f := NewFixture(t, one)
+	one.Start()
+	admin := f.Token(t, f.Admin)
+	app, tok := newAppClient(t, one).readerApp(one, admin, "disabled before the start")
+	authCall(t, one, http.MethodGet, "/api/v1/conversations?page_size=1", tok, nil).want(t, http.StatusOK, "")
+	authCall(t, one, http.MethodPost, fmt.Sprintf("/api/v1/apps/%d/disable", app.ID), admin, nil).want(t, http.StatusOK, "")
+	var stamped time.Time
+	if err := f.DB.Raw("SELECT changed_at FROM token_versions WHERE kind = ? AND subject_id = ?", model.TokenVersionApp, app.ID).Row().Scan(&stamped); err != nil {
+		t.Fatal(err)
+	}
+	var dbNow time.Time
+	if err := f.DB.Raw("SELECT UTC_TIMESTAMP(3)").Row().Scan(&dbNow); err != nil {
+		t.Fatal(err)
+	}
+	if d := dbNow.Sub(stamped); d < 0 || d > 10*time.Second {
+		t.Fatalf("the disable was stamped %v, %v before the database's clock", stamped, d)
+	}
+	two := NewService(t, env)
+	two.Start()
+	authCall(t, two, http.MethodGet, "/api/v1/conversations?page_size=1", tok, nil).want(t, http.StatusUnauthorized, "TOKEN_REVOKED")
 }

@@ -51,9 +51,13 @@ type TokenVersionRepo interface {
 	// revision.
 	RaisedAfter(ctx context.Context, revision, afterID int64, limit int) ([]model.TokenVersion, error)
 	// ChangedSince lists the versions raised at or after since, by the
-	// clock of the instance that raised them, and those whose grace ends
-	// at or after since.
+	// clock that stamped them (Now's; an instance's own for a release
+	// before migration 0025), and those whose grace ends at or after
+	// since.
 	ChangedSince(ctx context.Context, since time.Time) ([]model.TokenVersion, error)
+	// Now is the store's clock: one clock for the whole fleet, which
+	// stamps every raise and dates the first poll's read by time.
+	Now(ctx context.Context) (time.Time, error)
 }
 
 // Revocations refuses tokens signed before their user's or app's token
@@ -69,6 +73,13 @@ type TokenVersionRepo interface {
 // committed and whatever the clock of the instance that made it. A raise
 // of many subjects at once (RevokeMany) takes one number for all of them,
 // and holds the sequence for one statement, not one per subject.
+//
+// Only an instance's first poll reads by time: the raises within the
+// longest token lifetime, which may still refuse a token. Raises are
+// stamped with the store's clock (TokenVersionRepo.Now), and that read
+// reaches back by the same clock, so an instance whose clock runs behind
+// or ahead neither hides its raises from an instance started later nor
+// makes one read too little.
 type Revocations struct {
 	repo     TokenVersionRepo
 	now      func() time.Time
@@ -128,7 +139,8 @@ type versionEntry struct {
 // pollOverlap is how far before the longest token lifetime the first poll
 // reads by time, and how far before the previous poll the read of raises
 // of older releases looks (Poll): a raise committed up to this much late,
-// or stamped by a clock up to this much behind, is still read.
+// or stamped by a clock up to this much behind (an older release stamps
+// with its instance's own), is still read.
 const pollOverlap = 10 * time.Second
 
 // pollBatch bounds the rows of one read by revision; a poll reads batches
@@ -283,7 +295,11 @@ func (r *Revocations) Revoke(ctx context.Context, kind string, tenantID, id int6
 	if r == nil {
 		return nil
 	}
-	v, err := r.repo.Bump(ctx, kind, tenantID, id, reason, r.now())
+	at, err := r.repo.Now(ctx)
+	if err != nil {
+		return err
+	}
+	v, err := r.repo.Bump(ctx, kind, tenantID, id, reason, at)
 	if err != nil {
 		return err
 	}
@@ -299,7 +315,11 @@ func (r *Revocations) RevokeMany(ctx context.Context, kind string, tenantID int6
 	if r == nil || len(ids) == 0 {
 		return nil
 	}
-	rows, err := r.repo.BumpMany(ctx, kind, tenantID, ids, reason, r.now())
+	at, err := r.repo.Now(ctx)
+	if err != nil {
+		return err
+	}
+	rows, err := r.repo.BumpMany(ctx, kind, tenantID, ids, reason, at)
 	if err != nil {
 		return err
 	}
@@ -314,7 +334,11 @@ func (r *Revocations) RevokeAfter(ctx context.Context, kind string, tenantID, id
 	if r == nil {
 		return nil
 	}
-	v, err := r.repo.BumpWithGrace(ctx, kind, tenantID, id, reason, r.now(), until)
+	at, err := r.repo.Now(ctx)
+	if err != nil {
+		return err
+	}
+	v, err := r.repo.BumpWithGrace(ctx, kind, tenantID, id, reason, at, until)
 	if err != nil {
 		return err
 	}
@@ -357,8 +381,8 @@ func (r *Revocations) apply(rows []model.TokenVersion) {
 // Poll reads the versions raised since the last poll: those of a revision
 // above the highest it read. The first poll reads the revision committed,
 // then the versions raised within the longest token lifetime and those
-// still in a grace, by time: later raises have a higher revision, and the
-// next poll reads them.
+// still in a grace, by time, the store's, which stamped them: later raises
+// have a higher revision, and the next poll reads them.
 func (r *Revocations) Poll(ctx context.Context) error {
 	now := r.now()
 	r.mu.RLock()
@@ -371,8 +395,15 @@ func (r *Revocations) Poll(ctx context.Context) error {
 			return err
 		}
 		// Fresh only once the raises of the longest token lifetime are
-		// read too: before, the instance knows of no revocation.
-		rows, err := r.repo.ChangedSince(ctx, now.Add(-r.keep-pollOverlap))
+		// read too: before, the instance knows of no revocation. They
+		// are dated by the store's clock, as they were stamped: this
+		// instance's own, or that of the one that raised them, may be
+		// off by more than the token lifetime is long.
+		storeNow, err := r.repo.Now(ctx)
+		if err != nil {
+			return err
+		}
+		rows, err := r.repo.ChangedSince(ctx, storeNow.Add(-r.keep-pollOverlap))
 		if err != nil {
 			return err
 		}

@@ -722,6 +722,45 @@ func TestARevocationStampedByASlowClockIsKeptItsWholeTime(t *testing.T) {
 	wantRevoked(t, there.Check(signed), "signed out")
 }
 
+// Raises are stamped with the store's clock, and an instance's first poll
+// reaches back by it: an app disabled by an instance whose clock runs ten
+// minutes behind is refused by one that starts 1h55m later (within the app
+// token's two hours) with a clock ten minutes ahead, for the rest of the
+// token's life. By their own clocks the raise was made 2h15m before the
+// start, beyond the two hours the first poll reads.
+func TestALateStartReadsARaiseMadeByASlowClock(t *testing.T) {
+	w := newOrgWorld(t)
+	ctx := context.Background()
+	const appID = 4242
+	signed := &identity.Claims{Kind: identity.TokenApp, TenantID: w.tenant.ID, AppID: appID, Version: 0,
+		RegisteredClaims: jwt.RegisteredClaims{Subject: "app:4242", ExpiresAt: jwt.NewNumericDate(w.clock.Now().Add(2 * time.Hour))}}
+	slow := identity.NewRevocations(w.versions, identity.RevocationOptions{Keep: 2 * time.Hour,
+		Now: func() time.Time { return w.clock.Now().Add(-10 * time.Minute) }})
+	if err := slow.Revoke(ctx, model.TokenVersionApp, w.tenant.ID, appID, identity.RevokedAppDisable); err != nil {
+		t.Fatal(err)
+	}
+	var stamped time.Time
+	if err := w.db.Raw("SELECT changed_at FROM token_versions WHERE kind = ? AND subject_id = ?", model.TokenVersionApp, appID).Row().Scan(&stamped); err != nil {
+		t.Fatal(err)
+	}
+	if !stamped.Equal(w.clock.Now()) {
+		t.Fatalf("the raise was stamped %v, by the raising instance's clock; want the store's %v", stamped, w.clock.Now())
+	}
+	w.clock.Add(time.Hour + 55*time.Minute)
+	late := identity.NewRevocations(w.versions, identity.RevocationOptions{Keep: 2 * time.Hour,
+		Now: func() time.Time { return w.clock.Now().Add(10 * time.Minute) }})
+	if err := late.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for range 4 {
+		wantRevoked(t, late.Check(signed), "the app was disabled")
+		w.clock.Add(time.Minute)
+		if err := late.Poll(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // During a rolling upgrade, an instance of a release before migration 0025
 // raises versions without taking a revision: a new row gets none, and a row
 // raised before keeps the one it had. The instances of this release read

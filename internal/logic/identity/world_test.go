@@ -123,7 +123,7 @@ type orgWorld struct {
 	// revocations are this instance's token versions; versions is their
 	// store, which another instance would read too.
 	revocations *identity.Revocations
-	versions    *dao.TokenVersions
+	versions    storedVersions
 	// db is the store, for writes no release of the service makes any
 	// more.
 	db *gorm.DB
@@ -192,6 +192,15 @@ func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c
 
 func (c *testClock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
 
+// storedVersions is the token versions of the test's database, whose
+// clock, which stamps every raise, is the test's.
+type storedVersions struct {
+	*dao.TokenVersions
+	clock *testClock
+}
+
+func (v storedVersions) Now(context.Context) (time.Time, error) { return v.clock.Now(), nil }
+
 func newOrgWorld(t testing.TB) *orgWorld {
 	t.Helper()
 	db := daotest.Open(t)
@@ -209,7 +218,7 @@ func newOrgWorld(t testing.TB) *orgWorld {
 	w.tokens = identity.NewTokens("unit-test-secret-0123456789abcdef", 15*time.Minute, 2*time.Hour)
 	tenants, refresh, apps := dao.NewTenants(db), dao.NewRefreshTokens(db), dao.NewApps(db)
 	w.refresh = &hookedRefresh{RefreshTokens: refresh}
-	w.versions, w.db = dao.NewTokenVersions(db), db
+	w.versions, w.db = storedVersions{TokenVersions: dao.NewTokenVersions(db), clock: w.clock}, db
 	w.appRepo, w.tenants, w.tx = apps, tenants, dao.NewTransactor(db)
 	w.revocations = identity.NewRevocations(w.versions, identity.RevocationOptions{Keep: 2 * time.Hour, Now: w.clock.Now})
 	var err error
