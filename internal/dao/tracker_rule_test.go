@@ -120,7 +120,9 @@ func TestTrackerJobOfTheEarlierKindIsClaimed(t *testing.T) {
 	ctx := context.Background()
 	c1 := e.create(t, "c1", e.reps[0], time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC), nil)
 	e.say(t, c1, "产品很好，用户都满意", "这个很好用")
-	now := time.Now().UTC()
+	// To the millisecond, as the store's clock reads it: a job due later
+	// within the claim's millisecond is not due yet.
+	now := time.Now().UTC().Truncate(time.Millisecond)
 	tr := model.Tracker{TenantID: e.tenant, Name: "Ease", Keywords: `["好用"]`, Affiliation: model.AffiliationAnyone,
 		Version: 1, MatchRule: model.TrackerMatchRule, CreatedAt: now, UpdatedAt: now}
 	if err := e.db.Create(&tr).Error; err != nil {
