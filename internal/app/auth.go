@@ -62,4 +62,6 @@ func (c credential) Check() error {
 
 func (c credential) Revoked() error { return c.revocations.Check(c.claims) }
 
+func (c credential) Known() error { return c.revocations.Known(c.claims) }
+
 func (c credential) Expires() time.Time { return c.claims.ExpiresAt.Time }

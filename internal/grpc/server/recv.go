@@ -86,7 +86,10 @@ func (w *watchedRecv[M]) next() (M, error) {
 		case r := <-w.got:
 			return r.msg, r.err
 		case <-w.tick.C:
-			if err := access.Revoked(w.ctx); err != nil {
+			// By what this instance knows: a database out of reach for a
+			// while ends no upload that waits for its client (a message
+			// that arrives meanwhile is refused as a new call would be).
+			if err := access.KnownRevoked(w.ctx); err != nil {
 				return zero, err
 			}
 		case <-w.ctx.Done():

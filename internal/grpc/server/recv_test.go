@@ -137,3 +137,36 @@ func BenchmarkWatchedRecv(b *testing.B) {
 		}
 	})
 }
+
+// TestAStalledStreamOutlivesAnUnreadableFleet: while this instance cannot
+// read the fleet's revocations (the database out of reach), a stream
+// waiting for its client goes on waiting, and loses nothing it holds; a
+// revocation it knows of still ends it.
+func TestAStalledStreamOutlivesAnUnreadableFleet(t *testing.T) {
+	token := accesstest.NewToken(time.Now().Add(time.Hour))
+	token.Stale(true)
+	ctx := access.WithCredential(context.Background(), token)
+	c := newSilentClient()
+	w := watchRecv(ctx, c.Recv, 10*time.Millisecond)
+	defer w.stop()
+	got := make(chan error, 1)
+	go func() {
+		_, err := w.next()
+		got <- err
+	}()
+	select {
+	case err := <-got:
+		t.Fatalf("a stalled stream ended while the revocations could not be read: %v", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	token.Revoke()
+	select {
+	case err := <-got:
+		if !errs.Is(err, errs.ReasonTokenRevoked) {
+			t.Fatalf("the stalled stream ended with %v, want TOKEN_REVOKED", err)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("the stalled stream still waits a second after its token was revoked")
+	}
+	close(c.end)
+}

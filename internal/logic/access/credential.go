@@ -18,6 +18,11 @@ type Credential interface {
 	// Revoked is Check without the expiry: TOKEN_REVOKED when the token's
 	// user or app was revoked since, nil otherwise.
 	Revoked() error
+	// Known is Revoked by what this instance has read of the fleet's
+	// revocations, however long ago: never a refusal for not having read
+	// them lately (the database out of reach), which Revoked and Check
+	// answer.
+	Known() error
 	// Expires is when the token expires.
 	Expires() time.Time
 }
@@ -34,6 +39,17 @@ func WithCredential(ctx context.Context, c Credential) context.Context {
 func CredentialFrom(ctx context.Context) Credential {
 	c, _ := ctx.Value(credentialKey{}).(Credential)
 	return c
+}
+
+// KnownRevoked is the revocation of the call's token that this instance
+// knows of (Credential.Known); nil otherwise, and for calls without a
+// token. A call waiting for its client asks this: the database out of
+// reach for a while is no reason to end it and lose what it holds.
+func KnownRevoked(ctx context.Context) error {
+	if c := CredentialFrom(ctx); c != nil {
+		return c.Known()
+	}
+	return nil
 }
 
 // Revoked is the refusal a new call would get now if the call's token was

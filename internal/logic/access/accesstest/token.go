@@ -14,6 +14,7 @@ import (
 type Token struct {
 	expires time.Time
 	revoked atomic.Bool
+	stale   atomic.Bool
 }
 
 // NewToken is a token that expires at expires.
@@ -22,8 +23,23 @@ func NewToken(expires time.Time) *Token { return &Token{expires: expires} }
 // Revoke makes the token refused, as a raised token version does.
 func (c *Token) Revoke() { c.revoked.Store(true) }
 
-// Revoked is TOKEN_REVOKED once Revoke was called.
+// Stale makes the instance unable to read the fleet's revocations, as when
+// the database is out of reach: Revoked and Check refuse the token 503.
+func (c *Token) Stale(stale bool) { c.stale.Store(stale) }
+
+// Revoked is TOKEN_REVOKED once Revoke was called, else 503 while Stale.
 func (c *Token) Revoked() error {
+	if err := c.Known(); err != nil {
+		return err
+	}
+	if c.stale.Load() {
+		return errs.Unavailable("database")
+	}
+	return nil
+}
+
+// Known is TOKEN_REVOKED once Revoke was called, stale or not.
+func (c *Token) Known() error {
 	if c.revoked.Load() {
 		return errs.Of(errs.ReasonTokenRevoked, "this app token was revoked: the app was disabled")
 	}
