@@ -237,7 +237,9 @@ func (r *TokenVersions) Now(ctx context.Context) (time.Time, error) {
 		return dbNow(), nil
 	}
 	var ms int64
-	if err := db.Raw("SELECT CAST(ROUND(UNIX_TIMESTAMP(NOW(3)) * 1000) AS SIGNED)").Row().Scan(&ms); err != nil {
+	// UTC_TIMESTAMP, not NOW(): UNIX_TIMESTAMP of a local time is an
+	// hour off in the hour a daylight-saving zone repeats.
+	if err := db.Raw("SELECT TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', UTC_TIMESTAMP(6)) DIV 1000").Row().Scan(&ms); err != nil {
 		return time.Time{}, dbError(err, nil)
 	}
 	return time.UnixMilli(ms).UTC(), nil
