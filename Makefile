@@ -86,7 +86,7 @@ vet:
 
 unit:
 	set -a; [ -f $(TESTENV) ] && . ./$(TESTENV); set +a; \
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -timeout 25m ./...
 
 e2e:
 	scripts/chromium.sh

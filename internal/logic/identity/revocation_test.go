@@ -915,9 +915,18 @@ func TestABacklogLongerThanOnePollIsReadAcrossPolls(t *testing.T) {
 	if _, err := w.versions.BumpMany(ctx, model.TokenVersionUser, w.other.ID, ids, identity.RevokedDepartment, w.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
+	// On a loaded machine a poll can outlast StaleAfter, and every token is
+	// refused 503 until the next one: that is the staleness rule, not this
+	// test's subject, so such answers are waited out.
+	stale := func(err error) bool { return errs.Is(err, errs.ReasonDependencyUnavailable) }
 	deadline := time.Now().Add(20 * time.Second)
-	for w.check(t, r, last) == nil {
-		if err := w.check(t, r, pair.AccessToken); err != nil {
+	for {
+		err := w.check(t, r, last)
+		if err != nil && !stale(err) {
+			wantRevoked(t, err, "department")
+			break
+		}
+		if err := w.check(t, r, pair.AccessToken); err != nil && !stale(err) {
 			t.Fatalf("an unrelated token refused while the backlog is read: %v", err)
 		}
 		if time.Now().After(deadline) {
@@ -925,8 +934,7 @@ func TestABacklogLongerThanOnePollIsReadAcrossPolls(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	wantRevoked(t, w.check(t, r, last), "department")
-	if err := w.check(t, r, pair.AccessToken); err != nil {
+	if err := w.check(t, r, pair.AccessToken); err != nil && !stale(err) {
 		t.Fatalf("an unrelated token after the backlog: %v", err)
 	}
 }
