@@ -38,7 +38,7 @@ type searchDomain struct {
 func OpenSearchEngine(cfg config.Search, es *olivere.Client, log zerolog.Logger) (search.Engine, error) {
 	if cfg.Engine == "elasticsearch" {
 		return elastic.New(es, elastic.Options{
-			Alias: cfg.Index, Shards: cfg.Shards, Replicas: cfg.Replicas, RefreshInterval: cfg.RefreshInterval.Duration, Log: log,
+			Alias: cfg.Index, Shards: cfg.Shards, Replicas: cfg.Replicas, RefreshInterval: cfg.RefreshInterval.Duration, BulkBytes: cfg.BulkBytes, Log: log,
 		}), nil
 	}
 	return embedded.Open(cfg.Path)

@@ -1,6 +1,7 @@
 package command
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -76,8 +77,11 @@ func reindexCommand(stdout io.Writer) *cli.Command {
 						out.printf("%d conversations indexed…\n", n)
 					}
 				})
-				if err != nil {
+				if err != nil && !errors.Is(err, logicsearch.ErrFailedConversations) {
 					return fmt.Errorf("reindex: %w", err)
+				}
+				for _, f := range res.Failed {
+					out.printf("conversation %d not written to the new index: %v\n", f.ConversationID, f.Err)
 				}
 				if res.Index != "" {
 					out.printf("built %s with %d conversations in %s; alias %s moved to it; deleted %v\n",
@@ -85,6 +89,9 @@ func reindexCommand(stdout io.Writer) *cli.Command {
 					out.printf("removed %d conversations deleted during the rebuild\n", res.Removed)
 				}
 				out.printf("queued %d conversations for the running indexer\n", res.Queued)
+				if err != nil {
+					return fmt.Errorf("reindex: %w", err)
+				}
 				return out.err
 			})
 		},

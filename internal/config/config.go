@@ -236,7 +236,10 @@ type Search struct {
 	// BatchSize jobs are claimed, read and bulk-written at once, at most
 	// BulkRPS bulk requests a second (0: unpaced); PollInterval is the
 	// wait when the outbox is empty.
-	BatchSize    int      `toml:"batch_size"`
+	BatchSize int `toml:"batch_size"`
+	// BulkBytes bounds one bulk request to Elasticsearch: a batch of long
+	// transcripts goes as several, a document larger than this alone.
+	BulkBytes    int      `toml:"bulk_bytes"`
 	BulkRPS      int      `toml:"bulk_rps"`
 	PollInterval Duration `toml:"poll_interval"`
 	// IndexerWorkers index batches side by side (one reads the database
@@ -616,7 +619,7 @@ func Default() *Config {
 			Engine: "embedded", Path: "data/search", Timeout: Duration{5 * time.Second},
 			Index: "mgv_conversations", Shards: 1, Replicas: 0, RefreshInterval: Duration{time.Second},
 			MaxRetries: 2, HealthcheckInterval: Duration{5 * time.Second},
-			Indexer: true, BatchSize: 200, BulkRPS: 20, PollInterval: Duration{200 * time.Millisecond}, IndexerWorkers: 2,
+			Indexer: true, BatchSize: 200, BulkBytes: 10 << 20, BulkRPS: 20, PollInterval: Duration{200 * time.Millisecond}, IndexerWorkers: 2,
 			CatchUpRefresh: Duration{250 * time.Millisecond},
 			RecentTTL:      Duration{15 * time.Second}, RecentSweep: Duration{time.Second},
 			Lease: Duration{30 * time.Second}, MaxBackoff: Duration{10 * time.Second}, MaxLag: Duration{10 * time.Minute},
@@ -876,6 +879,9 @@ func (c *Config) Validate() error {
 	positive("search.batch_size", int64(c.Search.BatchSize))
 	if c.Search.BatchSize > 1000 {
 		bad("search.batch_size", "must be at most 1000 (got %d)", c.Search.BatchSize)
+	}
+	if b := c.Search.BulkBytes; b < 1<<20 || b > 100<<20 {
+		bad("search.bulk_bytes", "must be 1 MiB..100 MiB (1048576..104857600 bytes; Elasticsearch refuses a request over http.max_content_length, 100 MiB by default; got %d)", b)
 	}
 	if c.Search.IndexerWorkers < 1 || c.Search.IndexerWorkers > 16 {
 		bad("search.indexer_workers", "must be 1..16 (got %d)", c.Search.IndexerWorkers)

@@ -190,6 +190,14 @@ func (o *SearchOutbox) EnqueueUpdatedSince(ctx context.Context, t, due time.Time
 	return o.enqueueWhere(ctx, due, "updated_at >= ?", t.UTC())
 }
 
+// EnqueueConversations queues a re-index of the conversations ids, due now.
+func (o *SearchOutbox) EnqueueConversations(ctx context.Context, ids []int64) (int64, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	return o.enqueueWhere(ctx, time.Time{}, "id IN ?", ids)
+}
+
 func (o *SearchOutbox) enqueueWhere(ctx context.Context, due time.Time, where string, args ...any) (int64, error) {
 	now := dbNow()
 	if due.IsZero() {

@@ -145,7 +145,33 @@ const (
 	// MaxSentenceBytes is the longest sentence text a transcript holds,
 	// and so the longest snippet.
 	MaxSentenceBytes = 4096
+	// MaxTranscriptTextBytes bounds a transcript's texts as they are
+	// indexed: the sum of their lengths as JSON strings (TextJSONBytes).
+	// With the other fields of its most and longest sentences (20,000 of
+	// them, about 8 MB), a conversation's document then stays well under
+	// what one request to Elasticsearch may carry (http.max_content_length,
+	// 100 MB by default), which refuses a larger one whatever it holds.
+	MaxTranscriptTextBytes = 64 << 20
 )
+
+// TextJSONBytes is the length of s within a JSON string as the index
+// encodes it (without HTML escaping): '"', '\\' and the line breaks and
+// tab take two bytes, other ASCII controls six, U+2028 and U+2029 six
+// for their three.
+func TextJSONBytes(s string) int {
+	n := len(s)
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t':
+			n++
+		case c < 0x20:
+			n += 5
+		case c == 0xe2 && i+2 < len(s) && s[i+1] == 0x80 && (s[i+2] == 0xa8 || s[i+2] == 0xa9):
+			n += 3
+		}
+	}
+	return n
+}
 
 // Engine is a search backend.
 type Engine interface {
@@ -176,6 +202,11 @@ type Rebuilder interface {
 	// that is not yet searched; Write of the returned engine fills it.
 	NewGeneration(ctx context.Context) (Generation, error)
 }
+
+// ErrNotSent marks an operation of Write that was not sent because its
+// context ended after others of the batch were written: it ran out of
+// time, and is due again at once.
+var ErrNotSent = errors.New("not sent: the batch ran out of time")
 
 // ErrAfterSwap marks an error of Activate once the alias names the new
 // index: what follows a swap (the catch-up, removing what was deleted

@@ -22,6 +22,7 @@ const (
 	MaxChunkSentences      = 1000
 	MaxTranscriptSentences = 20_000
 	MaxSentenceTextBytes   = search.MaxSentenceBytes
+	MaxTranscriptTextBytes = search.MaxTranscriptTextBytes
 	// maxSentenceMS: no sentence lies beyond the longest conversation.
 	maxSentenceMS = maxConversationMS
 )
@@ -53,6 +54,8 @@ type TranscriptUpload struct {
 	expected       int64 // -1: not announced
 	sentences      []model.Sentence
 	lastSeq        int64
+	// textBytes are the sentences' texts as indexed (search.TextJSONBytes).
+	textBytes int64
 	// speakers are the distinct speaker keys so far: each one not among
 	// the conversation's participants becomes one, and a conversation
 	// holds at most maxParticipants.
@@ -168,6 +171,10 @@ func (u *TranscriptUpload) Add(ctx context.Context, chunk []SentenceInput) error
 					s.Seq, maxParticipants, maxParticipants).With("seq", strconv.FormatInt(s.Seq, 10))
 			}
 			u.speakers[s.SpeakerKey] = struct{}{}
+		}
+		if u.textBytes += int64(search.TextJSONBytes(s.Text)); u.textBytes > MaxTranscriptTextBytes {
+			return errs.InvalidArgument("chunk", "a transcript's texts total at most %d bytes (64 MiB) as they are indexed, in JSON, where '\"', '\\', "+
+				"line breaks and tabs count two bytes; seq %d brings them to %d", MaxTranscriptTextBytes, s.Seq, u.textBytes).With("seq", strconv.FormatInt(s.Seq, 10))
 		}
 		u.lastSeq = s.Seq
 		u.sentences = append(u.sentences, model.Sentence{

@@ -127,6 +127,33 @@ func TestTranscriptUploadLimits(t *testing.T) {
 	}
 }
 
+// A transcript whose texts, as indexed, would make a document larger
+// than one request to Elasticsearch carries is refused at the sentence
+// that passes the bound, naming it: '"' counts two bytes there.
+func TestTranscriptTextIsBoundAsIndexed(t *testing.T) {
+	repo := newFakeRepo()
+	in := NewIngest(repo, fakeDeals{repo}, repo)
+	ctx := accesstest.App(1, "ingest")
+	u, err := in.BeginTranscript(ctx, repo.addConversation(model.Conversation{TenantID: 1, DurationMS: 10_000}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Repeat(`"`, MaxSentenceTextBytes) // 8 KiB as indexed
+	var err2 error
+	for from := 0; from < MaxTranscriptSentences && err2 == nil; from += MaxChunkSentences {
+		chunk := make([]SentenceInput, MaxChunkSentences)
+		for i := range chunk {
+			chunk[i] = SentenceInput{Seq: int64(from + i), SpeakerKey: "s", EndMS: 1, Text: text}
+		}
+		err2 = u.Add(ctx, chunk)
+	}
+	e := errs.From(err2)
+	if want := MaxTranscriptTextBytes / (2 * MaxSentenceTextBytes); e.Metadata["field"] != "chunk" || e.Metadata["seq"] != strconv.Itoa(want) ||
+		!strings.Contains(e.Message, "67108864") {
+		t.Fatalf("got %v %v, want chunk refused at seq %d naming the bound", err2, e.Metadata, want)
+	}
+}
+
 func TestCommitChecksAnnouncedCount(t *testing.T) {
 	repo := newFakeRepo()
 	in := NewIngest(repo, fakeDeals{repo}, repo)

@@ -2,6 +2,7 @@ package search
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -183,6 +184,11 @@ func NewIndexer(engine search.Engine, jobs Jobs, docs DocLoader, o IndexerOption
 	return ix, nil
 }
 
+// writeShare is how much of the lease, in quarters, a batch's writes may
+// take: the rest is for reading the conversations again and recording
+// the jobs' outcomes.
+const writeShare = 3
+
 // recentBytes bounds the transcripts kept for the indexer: a few hundred
 // typical ones, what several seconds of heavy ingest commit before the
 // indexer takes them. Beyond it the oldest are read back as before.
@@ -352,6 +358,7 @@ func (ix *Indexer) catchUpRefresh(ctx context.Context) time.Duration {
 func (ix *Indexer) RunOnce(ctx context.Context) (int, error) {
 	ix.inFlight.Add(1)
 	defer ix.inFlight.Add(-1)
+	claimed := time.Now()
 	jobs, err := ix.jobs.Claim(ctx, ix.o.BatchSize, ix.o.Lease)
 	if err != nil || len(jobs) == 0 {
 		return 0, err
@@ -395,8 +402,18 @@ func (ix *Indexer) RunOnce(ctx context.Context) (int, error) {
 			return fail(err)
 		}
 	}
+	// The engine may split a batch of long transcripts into several
+	// requests: they stop within the lease, and what was not sent by then
+	// is due again at once (search.ErrNotSent), rather than being written
+	// while another claim takes the same jobs.
+	wctx := ctx
+	if ix.o.Lease > 0 {
+		var cancel context.CancelFunc
+		wctx, cancel = context.WithDeadline(ctx, claimed.Add(ix.o.Lease*writeShare/4))
+		defer cancel()
+	}
 	start := time.Now()
-	results, err := ix.engine.Write(ctx, ops)
+	results, err := ix.engine.Write(wctx, ops)
 	ix.bulkTime.Observe(time.Since(start).Seconds())
 	if err != nil {
 		return fail(fmt.Errorf("writing to the search engine: %w", err))
@@ -417,6 +434,10 @@ func (ix *Indexer) RunOnce(ctx context.Context) (int, error) {
 	var done []model.OutboxJob
 	for i, id := range ids {
 		switch {
+		case errors.Is(results[i], search.ErrNotSent):
+			for _, j := range byConv[id] {
+				ix.reschedule(ctx, j, time.Now(), nil)
+			}
 		case results[i] != nil:
 			ix.retry(ctx, byConv[id], results[i])
 		case docs[id] != nil && now[id] != stamps[id]:

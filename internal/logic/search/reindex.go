@@ -21,6 +21,8 @@ type Enqueuer interface {
 	// EnqueueUpdatedSince queues the conversations changed since t, due
 	// at due (zero: now).
 	EnqueueUpdatedSince(ctx context.Context, t, due time.Time) (int64, error)
+	// EnqueueConversations queues the conversations ids, due now.
+	EnqueueConversations(ctx context.Context, ids []int64) (int64, error)
 }
 
 // Reindex rebuilds the search index from the database (`mgvcore reindex`).
@@ -50,7 +52,22 @@ type ReindexResult struct {
 	// Removed conversations were written to the new index and deleted from
 	// the database before it went live, and removed from it again.
 	Removed int
+	// Failed conversations were refused by the new index one by one (a
+	// document too large for the cluster, say): the rebuild went on
+	// without them, and queued them for the running indexers once the
+	// new index was live. Run returns ErrFailedConversations then.
+	Failed []FailedConversation
 }
+
+// FailedConversation is a conversation the new index refused, and why.
+type FailedConversation struct {
+	ConversationID int64
+	Err            error
+}
+
+// ErrFailedConversations is Run's error when the new index went live
+// without some conversations (ReindexResult.Failed).
+var ErrFailedConversations = errors.New("the new index is live, but some conversations could not be written to it")
 
 // catchUpMargin widens the catch-up window over clock differences between
 // the database and this process.
@@ -132,15 +149,16 @@ func (r *Reindex) Run(ctx context.Context, tenantID int64, progress func(done in
 		if err != nil {
 			return abort(err)
 		}
-		for i, e := range results {
-			if e != nil {
-				return abort(fmt.Errorf("conversation %d: %w", ops[i].ConversationID, e))
+		// One conversation the new index refuses does not stop the
+		// rebuild: every other one would wait on it.
+		for i, op := range ops {
+			if e := results[i]; e != nil {
+				res.Failed = append(res.Failed, FailedConversation{ConversationID: op.ConversationID, Err: e})
+				continue
 			}
-		}
-		for _, op := range ops {
 			written = append(written, op.ConversationID)
+			res.Conversations++
 		}
-		res.Conversations += len(ops)
 		if progress != nil {
 			progress(res.Conversations)
 		}
@@ -173,7 +191,30 @@ func (r *Reindex) Run(ctx context.Context, tenantID int64, progress func(done in
 		return res, errors.Join(swapErr, err)
 	}
 	res.Queued, err = r.queue.EnqueueUpdatedSince(ctx, start.Add(-catchUpMargin), time.Time{})
-	return res, errors.Join(swapErr, err)
+	if err != nil {
+		return res, errors.Join(swapErr, err)
+	}
+	return res, errors.Join(swapErr, r.queueFailed(ctx, &res))
+}
+
+// queueFailed queues the conversations the new index refused, so that the
+// running indexers retry them (and their jobs, their errors and the index
+// lag show them), and says which they were.
+func (r *Reindex) queueFailed(ctx context.Context, res *ReindexResult) error {
+	if len(res.Failed) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(res.Failed))
+	for i, f := range res.Failed {
+		ids[i] = f.ConversationID
+	}
+	n, err := r.queue.EnqueueConversations(ctx, ids)
+	res.Queued += n
+	if err != nil {
+		return fmt.Errorf("%w (%d); queueing them for the indexers: %w", ErrFailedConversations, len(ids), err)
+	}
+	return fmt.Errorf("%w: %d, queued for the running indexers, which retry them; the first: conversation %d: %w",
+		ErrFailedConversations, len(ids), ids[0], res.Failed[0].Err)
 }
 
 // removeGone removes from an index, through write, the conversations among

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,6 +72,8 @@ type rebuildEngine struct {
 	// swapped is set by the swap; swapFails makes it fail after the swap,
 	// as a failed deletion of the old index does.
 	swapped, swapFails bool
+	// refuse are conversations the new index refuses one by one.
+	refuse map[int64]bool
 }
 
 func (e *rebuildEngine) Write(_ context.Context, ops []search.Op) ([]error, error) {
@@ -88,6 +91,12 @@ func (g *generation) Name() string { return "gen" }
 
 func (g *generation) Write(_ context.Context, ops []search.Op) ([]error, error) {
 	out := g.gen.write(ops)
+	for i, op := range ops {
+		if g.refuse[op.ConversationID] {
+			delete(g.gen, op.ConversationID)
+			out[i] = errors.New("elasticsearch 413: too large")
+		}
+	}
 	g.writes += len(ops)
 	if g.afterWrite != nil {
 		g.afterWrite(g.writes)
@@ -114,6 +123,7 @@ func (noQueue) EnqueueTenant(context.Context, int64) (int64, error) { return 0, 
 func (noQueue) EnqueueUpdatedSince(context.Context, time.Time, time.Time) (int64, error) {
 	return 0, nil
 }
+func (noQueue) EnqueueConversations(context.Context, []int64) (int64, error) { return 0, nil }
 
 // TestReindexDropsWhatWasDeletedMeanwhile: conversations deleted while a
 // rebuild runs had their search jobs run on the old index, and leave no
@@ -200,5 +210,41 @@ func TestReindexQueuesTheCatchUpBeforeTheSwap(t *testing.T) {
 		if got := slices.Sorted(maps.Keys(engine.live)); !slices.Equal(got, []int64{1, 2}) {
 			t.Fatalf("swap failing %v: the new index holds %v, want [1 2] (3 was erased meanwhile)", fails, got)
 		}
+	}
+}
+
+// queued records the conversations queued one by one.
+type queued struct {
+	noQueue
+	ids []int64
+}
+
+func (q *queued) EnqueueConversations(_ context.Context, ids []int64) (int64, error) {
+	q.ids = append(q.ids, ids...)
+	return int64(len(ids)), nil
+}
+
+// A conversation the new index refuses does not stop the rebuild: the
+// others are written and swapped in, the refused one is named, queued for
+// the running indexers, and the rebuild says it went live without it.
+func TestReindexGoesOnPastARefusedConversation(t *testing.T) {
+	db := &rebuildDB{ids: map[int64]bool{}}
+	for id := int64(1); id <= 6; id++ {
+		db.ids[id] = true
+	}
+	engine := &rebuildEngine{live: index{}, refuse: map[int64]bool{3: true}}
+	q := &queued{}
+	res, err := NewReindex(engine, db, q, nil, 2).Run(context.Background(), 0, nil)
+	if !errors.Is(err, ErrFailedConversations) || !strings.Contains(err.Error(), "conversation 3") {
+		t.Fatalf("err %v, want ErrFailedConversations naming conversation 3", err)
+	}
+	if !engine.swapped {
+		t.Fatal("the new index was not swapped in")
+	}
+	if got := slices.Sorted(maps.Keys(engine.live)); !slices.Equal(got, []int64{1, 2, 4, 5, 6}) {
+		t.Fatalf("the new index holds %v, want every conversation but 3", got)
+	}
+	if res.Conversations != 5 || len(res.Failed) != 1 || res.Failed[0].ConversationID != 3 || !slices.Equal(q.ids, []int64{3}) {
+		t.Fatalf("wrote %d, failed %+v, queued %v; want 5 written, 3 failed and queued", res.Conversations, res.Failed, q.ids)
 	}
 }

@@ -43,6 +43,9 @@ type Options struct {
 	Shards          int
 	Replicas        int
 	RefreshInterval time.Duration
+	// BulkBytes bounds the body of one bulk request (0: DefaultBulkBytes);
+	// a document larger than that is sent alone.
+	BulkBytes int
 	// Log is told when the alias names an index of an older mapping
 	// version.
 	Log zerolog.Logger
@@ -178,14 +181,15 @@ func (e *Engine) aliasIndices(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
-// Write indexes or deletes conversations in one bulk request on the alias.
+// Write indexes or deletes conversations on the alias, in bulk requests
+// of at most Options.BulkBytes.
 // Deletions reach the versions being rebuilt beside it too (see
 // deleteFromRebuilds).
 func (e *Engine) Write(ctx context.Context, ops []search.Op) ([]error, error) {
 	if err := e.ensure(ctx); err != nil {
 		return nil, err
 	}
-	failed, err := bulk(ctx, e.c, e.o.Alias, ops, "")
+	failed, err := bulk(ctx, e.c, e.o.Alias, ops, "", e.o.BulkBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -236,7 +240,7 @@ func (e *Engine) deleteFromRebuilds(ctx context.Context, ops []search.Op) error 
 		if slices.Contains(live, name) || created <= newestLive {
 			continue
 		}
-		failed, err := bulk(ctx, e.c, name, deletes, "")
+		failed, err := bulk(ctx, e.c, name, deletes, "", e.o.BulkBytes)
 		if err != nil {
 			return fmt.Errorf("deleting from %s, being rebuilt: %w", name, err)
 		}
@@ -274,36 +278,131 @@ func (e *Engine) versions(ctx context.Context) (map[string]int64, error) {
 	return out, nil
 }
 
-// bulk writes ops to index in one _bulk request; refresh is its refresh
+// DefaultBulkBytes is the default budget of one bulk request (Options.BulkBytes).
+const DefaultBulkBytes = 10 << 20
+
+// MaxContentLength is Elasticsearch's default http.max_content_length: a
+// request body over it is refused with 413, whatever it holds.
+const MaxContentLength = 100 << 20
+
+// bulk writes ops to index in _bulk requests of at most budget bytes each
+// (a document larger than that goes alone); refresh is their refresh
 // parameter. The body is built here rather than by the client's
 // BulkService, which would copy each document three times over.
-func bulk(ctx context.Context, c *olivere.Client, index string, ops []search.Op, refresh string) ([]error, error) {
+//
+// A request the cluster refuses for its size (413) or under indexing
+// pressure (429) is split in two and each half sent again; a document
+// refused so on its own fails alone. When the first request fails as a
+// whole (the cluster is down), so does the call; once some were sent, the
+// operations of a request that fails, and of those not sent because ctx
+// ended, fail each with the cause (search.ErrNotSent when ctx ended), so
+// that what was written is not written again.
+func bulk(ctx context.Context, c *olivere.Client, index string, ops []search.Op, refresh string, budget int) ([]error, error) {
 	if len(ops) == 0 {
 		return nil, nil
 	}
-	body, err := BulkBody(ops)
-	if err != nil {
-		return nil, err
+	if budget <= 0 {
+		budget = DefaultBulkBytes
 	}
+	failed := make([]error, len(ops))
+	lines := make([][]byte, len(ops))
+	for i, op := range ops {
+		line, err := bulkLines(op)
+		if err != nil {
+			return nil, err
+		}
+		lines[i] = line
+	}
+	sent := false
+	for start := 0; start < len(ops); {
+		end, size := start, 0
+		for end < len(ops) && (end == start || size+len(lines[end]) <= budget) {
+			size += len(lines[end])
+			end++
+		}
+		if err := ctx.Err(); err != nil && sent {
+			for i := start; i < len(ops); i++ {
+				failed[i] = fmt.Errorf("%w: %w", search.ErrNotSent, err)
+			}
+			return failed, nil
+		}
+		err := bulkSplit(ctx, c, index, ops[start:end], lines[start:end], failed[start:end], refresh)
+		if err != nil && !sent {
+			return nil, err
+		}
+		if err != nil && ctx.Err() != nil {
+			err = fmt.Errorf("%w: %w", search.ErrNotSent, ctx.Err())
+		}
+		if err != nil {
+			for i := start; i < end; i++ {
+				failed[i] = err
+			}
+		}
+		sent = true
+		start = end
+	}
+	return failed, nil
+}
+
+// bulkSplit sends ops (their lines) in one request, and again as two
+// halves when the cluster refuses it for its size or under pressure.
+func bulkSplit(ctx context.Context, c *olivere.Client, index string, ops []search.Op, lines [][]byte, failed []error, refresh string) error {
+	err := bulkOnce(ctx, c, index, ops, lines, failed, refresh)
+	if err == nil || !olivere.IsStatusCode(err, http.StatusRequestEntityTooLarge) && !olivere.IsStatusCode(err, http.StatusTooManyRequests) {
+		return mapError(err)
+	}
+	if len(ops) == 1 {
+		size := len(lines[0])
+		if olivere.IsStatusCode(err, http.StatusRequestEntityTooLarge) {
+			failed[0] = fmt.Errorf("conversation %d: its document of %d bytes is over the cluster's http.max_content_length (the default is %d bytes): %w",
+				ops[0].ConversationID, size, MaxContentLength, err)
+		} else {
+			failed[0] = fmt.Errorf("conversation %d: its document of %d bytes was refused under indexing pressure (indexing_pressure.memory.limit): %w",
+				ops[0].ConversationID, size, mapError(err))
+		}
+		return nil
+	}
+	half := len(ops) / 2
+	if err := bulkSplit(ctx, c, index, ops[:half], lines[:half], failed[:half], refresh); err != nil {
+		return err
+	}
+	if err := bulkSplit(ctx, c, index, ops[half:], lines[half:], failed[half:], refresh); err != nil {
+		for i := half; i < len(ops); i++ {
+			failed[i] = err
+		}
+	}
+	return nil
+}
+
+// bulkOnce sends ops in one _bulk request and sets each one's outcome in
+// failed; the error is the request's (the client's, not mapped).
+func bulkOnce(ctx context.Context, c *olivere.Client, index string, ops []search.Op, lines [][]byte, failed []error, refresh string) error {
 	params := url.Values{}
 	if refresh != "" {
 		params.Set("refresh", refresh)
 	}
+	size := 0
+	for _, l := range lines {
+		size += len(l)
+	}
+	body := make([]byte, 0, size)
+	for _, l := range lines {
+		body = append(body, l...)
+	}
 	res, err := c.PerformRequest(ctx, olivere.PerformRequestOptions{
 		Method: http.MethodPost, Path: "/" + url.PathEscape(index) + "/_bulk", Params: params,
-		Body: body, ContentType: "application/x-ndjson",
+		Body: string(body), ContentType: "application/x-ndjson",
 	})
 	if err != nil {
-		return nil, mapError(err)
+		return err
 	}
 	var out olivere.BulkResponse
 	if err := json.Unmarshal(res.Body, &out); err != nil {
-		return nil, errs.Internal(fmt.Errorf("decoding the bulk answer: %w", err))
+		return errs.Internal(fmt.Errorf("decoding the bulk answer: %w", err))
 	}
 	if len(out.Items) != len(ops) {
-		return nil, errs.Internal(fmt.Errorf("the bulk answer has %d items for %d operations", len(out.Items), len(ops)))
+		return errs.Internal(fmt.Errorf("the bulk answer has %d items for %d operations", len(out.Items), len(ops)))
 	}
-	failed := make([]error, len(ops))
 	for i, item := range out.Items {
 		for _, r := range item {
 			switch {
@@ -317,7 +416,7 @@ func bulk(ctx context.Context, c *olivere.Client, index string, ops []search.Op,
 			}
 		}
 	}
-	return failed, nil
+	return nil
 }
 
 // BulkBody is the NDJSON of ops: an index action per document, with its
@@ -328,21 +427,33 @@ func bulk(ctx context.Context, c *olivere.Client, index string, ops []search.Op,
 func BulkBody(ops []search.Op) (string, error) {
 	var b strings.Builder
 	for _, op := range ops {
-		id := strconv.FormatInt(op.ConversationID, 10)
-		if op.Doc == nil {
-			b.WriteString(`{"delete":{"_id":"` + id + `"}}` + "\n")
-			continue
-		}
-		doc, err := json.Marshal(source(op.Doc))
+		line, err := bulkLines(op)
 		if err != nil {
-			return "", errs.Internal(fmt.Errorf("encoding conversation %d: %w", op.ConversationID, err))
+			return "", err
 		}
-		b.Grow(len(doc) + 100)
-		b.WriteString(`{"index":{"_id":"` + id + `","version":` + strconv.FormatInt(op.Doc.Version, 10) + `,"version_type":"external_gte"}}` + "\n")
-		b.Write(doc)
-		b.WriteByte('\n')
+		b.Write(line)
 	}
 	return b.String(), nil
+}
+
+// bulkLines is op's action line, and its document's line when it indexes
+// one. The document is encoded without HTML escaping: a transcript of '<'
+// and '>' would otherwise grow sixfold (\u003c), and only JSON's own
+// escapes ('"', '\\', controls) are left, which at most double a text.
+func bulkLines(op search.Op) ([]byte, error) {
+	id := strconv.FormatInt(op.ConversationID, 10)
+	if op.Doc == nil {
+		return []byte(`{"delete":{"_id":"` + id + `"}}` + "\n"), nil
+	}
+	doc, err := json.MarshalWithOption(source(op.Doc), json.DisableHTMLEscape())
+	if err != nil {
+		return nil, errs.Internal(fmt.Errorf("encoding conversation %d: %w", op.ConversationID, err))
+	}
+	action := `{"index":{"_id":"` + id + `","version":` + strconv.FormatInt(op.Doc.Version, 10) + `,"version_type":"external_gte"}}` + "\n"
+	b := make([]byte, 0, len(action)+len(doc)+1)
+	b = append(b, action...)
+	b = append(b, doc...)
+	return append(b, '\n'), nil
 }
 
 type sentenceSource struct {

@@ -583,9 +583,13 @@ func (x *TranscriptHeader) GetExpectedSentenceCount() int64 {
 type SentenceChunk struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The sentences, in seq order; 1..1000 per chunk. A transcript holds at
-	// most 20 000 sentences in all (a 3-hour call has about 5 000). Each
-	// stream message must also stay under the server's message size limit
-	// (16 MiB by default).
+	// most 20 000 sentences in all (a 3-hour call has about 5 000), and their
+	// texts at most 64 MiB (67108864 bytes) in all as they are indexed, in
+	// JSON, where '"', '\\', line breaks and tabs count two bytes (and U+2028,
+	// U+2029 six), so that a conversation always fits one request to the
+	// search engine: past it the stream is INVALID_ARGUMENT on `chunk`, naming
+	// the sentence's seq. Each stream message must also stay under the
+	// server's message size limit (16 MiB by default).
 	Sentences     []*Sentence `protobuf:"bytes,1,rep,name=sentences,proto3" json:"sentences,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
