@@ -153,12 +153,7 @@ func TestR2ElasticsearchDownDuringIngest(t *testing.T) {
 // R4: kill -9 while the indexer works through a backlog, then start
 // again: the index catches up and no job is lost.
 func TestR4KillDuringIndexing(t *testing.T) {
-	env := esEnv(t, mysqlEnv(t))
-	env["MGV_SEARCH_INDEXER"] = "false"
-	s := NewService(t, env)
-	f := NewFixture(t, s)
-	s.Start()
-	p := newPartner(t, s.GRPC(), f.AppToken(t))
+	s, f, p := startWithoutIndexer(t)
 	tag := newTag()
 	const total = 60
 	for i := 0; i < total; i++ {

@@ -532,3 +532,52 @@ func TestCatchUpRefreshRules(t *testing.T) {
 		}
 	}
 }
+
+// deadlineEngine records the deadline of each write and leaves the
+// conversations of notSent unsent, as the Elasticsearch engine does with
+// what its requests did not reach before the deadline.
+type deadlineEngine struct {
+	search.Engine
+	notSent   map[int64]bool
+	deadlines []time.Time
+}
+
+func (e *deadlineEngine) Write(ctx context.Context, ops []search.Op) ([]error, error) {
+	d, _ := ctx.Deadline()
+	e.deadlines = append(e.deadlines, d)
+	out := make([]error, len(ops))
+	for i, op := range ops {
+		if e.notSent[op.ConversationID] {
+			out[i] = fmt.Errorf("%w: %w", search.ErrNotSent, context.DeadlineExceeded)
+		}
+	}
+	return out, nil
+}
+
+// A claim's writes stop within its lease, leaving time to record the
+// outcome before another claim may take the jobs; what they did not send
+// is due again at once, not counted as a failure nor backed off.
+func TestIndexerWritesWithinTheLease(t *testing.T) {
+	jobs := &fakeJobs{retried: map[int64]error{}, jobs: map[int64]*model.OutboxJob{
+		1: {ID: 1, ConversationID: 10, Kind: model.OutboxTranscript},
+		2: {ID: 2, ConversationID: 20, Kind: model.OutboxTranscript, Failures: 3},
+	}}
+	engine := &deadlineEngine{notSent: map[int64]bool{20: true}}
+	const lease = 40 * time.Second
+	ix, err := NewIndexer(engine, jobs, &fakeDocs{}, IndexerOptions{BatchSize: 10, PollInterval: 100 * time.Millisecond, Lease: lease, MaxBackoff: time.Hour, MaxLag: time.Minute}, zerolog.Nop(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := ix.RunOnce(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	end := time.Now()
+	if len(engine.deadlines) != 1 || engine.deadlines[0].Before(start.Add(lease*3/4)) || engine.deadlines[0].After(end.Add(lease*3/4)) {
+		t.Fatalf("write deadlines %v; want one three quarters of the lease after the claim", engine.deadlines)
+	}
+	j := jobs.jobs[2]
+	if jobs.jobs[1] != nil || j == nil || j.NextAttemptAt.After(time.Now()) || j.Failures != 0 || jobs.retried[2] != nil {
+		t.Fatalf("jobs %v, retried %v; want 1 done and 2 due now, no failure", jobs.jobs, jobs.retried)
+	}
+}

@@ -385,13 +385,14 @@ func bulkOnce(ctx context.Context, c *olivere.Client, index string, ops []search
 	for _, l := range lines {
 		size += len(l)
 	}
-	body := make([]byte, 0, size)
+	var body strings.Builder
+	body.Grow(size)
 	for _, l := range lines {
-		body = append(body, l...)
+		body.Write(l)
 	}
 	res, err := c.PerformRequest(ctx, olivere.PerformRequestOptions{
 		Method: http.MethodPost, Path: "/" + url.PathEscape(index) + "/_bulk", Params: params,
-		Body: string(body), ContentType: "application/x-ndjson",
+		Body: body.String(), ContentType: "application/x-ndjson",
 	})
 	if err != nil {
 		return err
