@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -81,4 +82,35 @@ func TestInvisibleAndSpoofingNamesAreRefused(t *testing.T) {
 		Participants: []*openv1.ParticipantInput{{SpeakerKey: "\ufeff"}},
 	})
 	refused("participant speaker key of a BOM", "participants[0].speaker_key", err)
+}
+
+// TestUserWithAStoredSpoofingNameCanBeDisabled: a user whose name an
+// earlier release stored with a bidi embedding (or with nothing visible)
+// could not be disabled or edited, as the update re-checked the stored
+// name, while their tokens kept working. The name is kept when unchanged;
+// a new name is still held to the rule.
+func TestUserWithAStoredSpoofingNameCanBeDisabled(t *testing.T) {
+	s := NewService(t, nil)
+	f := NewFixture(t, s)
+	s.Start()
+	admin := f.Token(t, f.Admin)
+	const bidi = "\u202bمحمد\u202c"
+	for i, name := range []string{bidi, "\u200b\u200b"} {
+		u := f.Reps[i]
+		if err := f.DB.Exec("UPDATE users SET name = ? WHERE id = ?", name, u.ID).Error; err != nil {
+			t.Fatal(err)
+		}
+		tok := f.Token(t, u)
+		authCall(t, s, http.MethodGet, "/api/v1/me", tok, nil).want(t, http.StatusOK, "")
+		path := fmt.Sprintf("/api/v1/users/%d", u.ID)
+		authCall(t, s, http.MethodPut, path, admin, map[string]any{"status": "disabled"}).want(t, http.StatusOK, "")
+		authCall(t, s, http.MethodGet, "/api/v1/me", tok, nil).want(t, http.StatusUnauthorized, "TOKEN_REVOKED")
+		authCall(t, s, http.MethodPost, "/api/v1/auth/login", "", map[string]string{"account": *u.Email, "password": f.Password}).
+			want(t, http.StatusUnauthorized, "USER_DISABLED")
+		authCall(t, s, http.MethodPut, path, admin, map[string]any{"name": name, "role": "manager"}).want(t, http.StatusOK, "")
+	}
+	r := authCall(t, s, http.MethodPut, fmt.Sprintf("/api/v1/users/%d", f.Reps[0].ID), admin, map[string]any{"name": "\u202eX"})
+	if r.want(t, http.StatusBadRequest, "INVALID_ARGUMENT"); r.Metadata["field"] != "name" {
+		t.Errorf("a new name with an override: field %q, message %q", r.Metadata["field"], r.Msg)
+	}
 }

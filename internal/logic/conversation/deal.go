@@ -37,6 +37,31 @@ type UpsertDealRequest struct {
 	Owner Ref
 }
 
+// checkNewDealNames holds the deal's origin id, name, account name and stage
+// to access.CheckName where they are new or differ from the deal stored
+// with this origin id: a partner re-sending a deal an earlier release
+// stored is answered as before.
+func (in *Ingest) checkNewDealNames(ctx context.Context, tenantID int64, req UpsertDealRequest) error {
+	stored, err := in.deals.Get(ctx, tenantID, 0, req.OriginDealID, "origin_deal_id")
+	switch {
+	case errs.IsNotFound(err):
+		stored = model.Deal{}
+	case err != nil:
+		return err
+	}
+	for _, c := range []struct{ field, v, stored string }{
+		{"origin_deal_id", req.OriginDealID, stored.OriginDealID},
+		{"name", req.Name, stored.Name},
+		{"account_name", req.AccountName, stored.AccountName},
+		{"stage", req.Stage, stored.Stage},
+	} {
+		if err := checkNewName(c.field, c.v, c.stored); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // UpsertDeal creates the deal with this origin id or replaces its
 // attributes, and returns it as stored; the same request again changes
 // nothing. An owner a privacy erasure anonymised is USER_ERASED, decided
@@ -58,6 +83,9 @@ func (in *Ingest) UpsertDeal(ctx context.Context, req UpsertDealRequest) (model.
 		if err := checkText(c.field, c.v, c.min, c.max); err != nil {
 			return model.Deal{}, false, err
 		}
+	}
+	if err := in.checkNewDealNames(ctx, s.TenantID, req); err != nil {
+		return model.Deal{}, false, err
 	}
 	if req.AmountCents < 0 {
 		return model.Deal{}, false, errs.InvalidArgument("amount_cents", "must be >= 0 (got %d)", req.AmountCents)

@@ -195,6 +195,9 @@ func (in *Ingest) CreateConversation(ctx context.Context, req CreateRequest) (Cr
 	if existing, found, err := in.existing(ctx, conv); found || err != nil {
 		return existing, err
 	}
+	if err := checkNewNames(req); err != nil {
+		return CreateResult{}, err
+	}
 	err = in.createConversation(ctx, &conv, parts, users)
 	if errs.IsAlreadyExists(err) {
 		// A concurrent request with this origin id won the unique key.
@@ -441,7 +444,10 @@ func requestHash(c model.Conversation, parts []model.Participant) string {
 }
 
 // checkText validates a one-line string field: its length in characters,
-// and nothing that shows other than it is (access.CheckName).
+// and no control characters or line breaks (access.CheckLine). A name, key
+// or id is also held to access.CheckName where it is new (checkNewNames,
+// checkNewName), so that a retry of what an earlier release stored is
+// still answered.
 func checkText(field, v string, minChars, maxChars int) error {
 	if !utf8.ValidString(v) {
 		return errs.InvalidArgument(field, "must be UTF-8")
@@ -455,7 +461,40 @@ func checkText(field, v string, minChars, maxChars int) error {
 	case n > maxChars:
 		return errs.InvalidArgument(field, "at most %d characters (got %d)", maxChars, n)
 	}
+	return access.CheckLine(field, v)
+}
+
+// checkNewName holds a name, key or id that is new, or differs from the
+// value stored, to access.CheckName; checkText has held it to
+// access.CheckLine. stored is "" when nothing is stored.
+func checkNewName(field, v, stored string) error {
+	if v == stored {
+		return nil
+	}
 	return access.CheckName(field, v)
+}
+
+// checkNewNames holds the names, keys and ids of a conversation about to be
+// created to access.CheckName. It runs after the lookup of the origin id:
+// a retry of a request an earlier release took is answered as before. The
+// title is free text a person writes and stays with access.CheckLine.
+func checkNewNames(req CreateRequest) error {
+	if err := checkNewName("origin_conversation_id", req.OriginConversationID, ""); err != nil {
+		return err
+	}
+	if err := checkNewName("language", req.Language, ""); err != nil {
+		return err
+	}
+	for i, p := range req.Participants {
+		field := func(name string) string { return fmt.Sprintf("participants[%d].%s", i, name) }
+		if err := checkNewName(field("speaker_key"), p.SpeakerKey, ""); err != nil {
+			return err
+		}
+		if err := checkNewName(field("name"), p.Name, ""); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // checkRef validates a reference by id or origin id.

@@ -486,3 +486,103 @@ func TestQueryTermsSayWhyAboutQ(t *testing.T) {
 		}
 	}
 }
+
+// A create an earlier release took, with a speaker key, a participant name
+// or an origin id that access.CheckName refuses, is answered again when
+// retried as it was sent; a new conversation with such names is refused
+// naming the field. A title is free text and keeps access.CheckLine.
+func TestCreateConversationRetryOfStoredNames(t *testing.T) {
+	repo := newFakeRepo()
+	in := NewIngest(repo, fakeDeals{repo}, repo)
+	ctx := accesstest.App(1, "ingest")
+	old := validCreate()
+	old.OriginConversationID = "crm\u202ecall"
+	old.Title = "\u202bعرض\u202c price"
+	old.Participants[0].SpeakerKey = "\u200b"
+	old.Participants[1].Name = "\u202bمحمد\u202c"
+	// As an earlier release stored it.
+	stored := old
+	if err := validateCreate(&stored); err != nil {
+		t.Fatal(err)
+	}
+	conv, parts, _, err := in.resolve(ctx, 1, stored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := repo.Create(ctx, &conv, parts); err != nil {
+		t.Fatal(err)
+	}
+	again, err := in.CreateConversation(ctx, old)
+	if err != nil || again.Created || again.ConversationID != conv.ID || repo.creates != 1 {
+		t.Fatalf("retry: %+v %v (creates %d)", again, err, repo.creates)
+	}
+
+	for field, mut := range map[string]func(*CreateRequest){
+		"origin_conversation_id":      func(r *CreateRequest) { r.OriginConversationID = "new\u202e" },
+		"participants[0].speaker_key": func(r *CreateRequest) { r.Participants[0].SpeakerKey = "\u200b" },
+		"participants[1].name":        func(r *CreateRequest) { r.Participants[1].Name = "\u202bمحمد\u202c" },
+	} {
+		req := validCreate()
+		mut(&req)
+		_, err := in.CreateConversation(ctx, req)
+		if e := errs.From(err); e == nil || e.Reason != errs.ReasonInvalidArgument || e.Metadata["field"] != field {
+			t.Errorf("new conversation with %s refused by CheckName: %v", field, err)
+		}
+	}
+	titled := validCreate()
+	titled.Title = "\u202bعرض\u202c price"
+	if res, err := in.CreateConversation(ctx, titled); err != nil || !res.Created {
+		t.Fatalf("a title with an embedding is free text: %+v %v", res, err)
+	}
+}
+
+// storedDeals is a DealRepo keeping deals by origin id.
+type storedDeals struct {
+	fakeDeals
+	deals map[string]model.Deal
+}
+
+func (d storedDeals) Upsert(_ context.Context, deal *model.Deal) (bool, error) {
+	_, found := d.deals[deal.OriginDealID]
+	d.deals[deal.OriginDealID] = *deal
+	return !found, nil
+}
+
+func (d storedDeals) Get(_ context.Context, _, _ int64, origin, field string) (model.Deal, error) {
+	if deal, ok := d.deals[origin]; ok {
+		return deal, nil
+	}
+	return model.Deal{}, errs.NotFound("DEAL_NOT_FOUND", "%s: no such deal", field).With("field", field)
+}
+
+// A deal an earlier release stored with names access.CheckName refuses is
+// taken again when re-sent unchanged, and with another amount; a new or
+// changed name is refused naming the field.
+func TestUpsertDealResendsStoredNames(t *testing.T) {
+	repo := newFakeRepo()
+	deals := storedDeals{fakeDeals{repo}, map[string]model.Deal{}}
+	in := NewIngest(repo, deals, repo)
+	ctx := accesstest.App(1, "ingest")
+	req := UpsertDealRequest{OriginDealID: "deal\u202e1", Name: "\u202bصفقة\u202c", AccountName: "\u200b", Stage: "\u202ewon"}
+	deals.deals[req.OriginDealID] = model.Deal{TenantID: 1, OriginDealID: req.OriginDealID, Name: req.Name, AccountName: req.AccountName, Stage: req.Stage}
+	if _, created, err := in.UpsertDeal(ctx, req); err != nil || created {
+		t.Fatalf("re-sent: created %v, %v", created, err)
+	}
+	req.AmountCents = 500
+	if d, _, err := in.UpsertDeal(ctx, req); err != nil || d.AmountCents != 500 {
+		t.Fatalf("new amount: %+v, %v", d, err)
+	}
+	for field, mut := range map[string]func(*UpsertDealRequest){
+		"origin_deal_id": func(r *UpsertDealRequest) { r.OriginDealID = "deal\u202e2" },
+		"name":           func(r *UpsertDealRequest) { r.Name = "x\u202e" },
+		"account_name":   func(r *UpsertDealRequest) { r.AccountName = "\u200b\u200b" },
+		"stage":          func(r *UpsertDealRequest) { r.Stage = "\u202elost" },
+	} {
+		r := req
+		mut(&r)
+		_, _, err := in.UpsertDeal(ctx, r)
+		if e := errs.From(err); e == nil || e.Reason != errs.ReasonInvalidArgument || e.Metadata["field"] != field {
+			t.Errorf("%s refused by CheckName: %v", field, err)
+		}
+	}
+}

@@ -96,6 +96,9 @@ func (m *Apps) Create(ctx context.Context, req CreateAppRequest) (*AppSecret, er
 		return nil, err
 	}
 	name, err := orgName("name", req.Name)
+	if err == nil {
+		err = orgNewName("name", name, "")
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -203,6 +206,9 @@ func (m *Apps) Update(ctx context.Context, req UpdateAppRequest) (*model.App, er
 	name, scopes := app.Name, app.Scopes
 	if req.Name != nil {
 		if name, err = orgName("name", *req.Name); err != nil {
+			return nil, err
+		}
+		if err := orgNewName("name", name, app.Name); err != nil {
 			return nil, err
 		}
 	}

@@ -335,7 +335,7 @@ func (o *Org) UpdateUser(ctx context.Context, req UpdateUserRequest) (*model.Use
 		return nil, errs.UserErased("id", u.ID)
 	}
 	ar := userAttrsRequest{
-		name: u.Name, email: orgStr(u.Email), phone: orgStr(u.Phone), storedPhone: orgStr(u.Phone), role: u.Role, status: u.Status,
+		name: u.Name, storedName: u.Name, email: orgStr(u.Email), phone: orgStr(u.Phone), storedPhone: orgStr(u.Phone), role: u.Role, status: u.Status,
 		departmentID: orgID(u.DepartmentID), departmentField: "department_id",
 	}
 	orgAssign(&ar.name, req.Name)
@@ -435,6 +435,12 @@ func (o *Org) upsertDepartment(ctx context.Context, tenantID int64, origin, name
 	now := o.now()
 	d, err := o.departments.ByOrigin(ctx, tenantID, origin)
 	if errs.IsNotFound(err) {
+		if err := orgNewName("origin_department_id", origin, ""); err != nil {
+			return nil, false, err
+		}
+		if err := orgNewName("name", name, ""); err != nil {
+			return nil, false, err
+		}
 		d = &model.Department{TenantID: tenantID, OriginDepartmentID: &origin, Name: name, CreatedAt: now, UpdatedAt: now}
 		if err := o.departments.Create(ctx, d, parent); err != nil {
 			return nil, false, err
@@ -453,6 +459,9 @@ func (o *Org) upsertDepartment(ctx context.Context, tenantID int64, origin, name
 	}
 	if d.Name == name && orgSameID(d.ParentID, parentID) {
 		return d, false, nil
+	}
+	if err := orgNewName("name", name, d.Name); err != nil {
+		return nil, false, err
 	}
 	d.Name, d.UpdatedAt = name, now
 	write := func(ctx context.Context) error {
@@ -580,7 +589,9 @@ func (o *Org) upsertUser(ctx context.Context, s model.Scope, origin string, ar u
 	}
 	var id int64
 	if u != nil {
-		id = u.ID
+		id, ar.storedName = u.ID, u.Name
+	} else if err := orgNewName("origin_user_id", origin, ""); err != nil {
+		return nil, false, err
 	}
 	a, err := o.userAttrs(ctx, tenantID, id, ar)
 	if err != nil {
@@ -644,7 +655,10 @@ type userAttrsRequest struct {
 	name, email, phone, role, status string
 	// storedPhone is the user's phone as stored, kept as it is when
 	// unchanged even if it predates E.164 normalisation.
-	storedPhone     string
+	storedPhone string
+	// storedName is the user's name as stored ("" for a new user), kept
+	// when unchanged even if access.CheckName refuses it (orgNewName).
+	storedName      string
 	departmentID    int64
 	departmentField string // "" when departmentID is already checked
 }
@@ -665,6 +679,9 @@ func (o *Org) userAttrs(ctx context.Context, tenantID, id int64, r userAttrsRequ
 	var a userAttrs
 	var err error
 	if a.name, err = orgName("name", r.name); err != nil {
+		return nil, err
+	}
+	if err := orgNewName("name", a.name, r.storedName); err != nil {
 		return nil, err
 	}
 	if email := strings.TrimSpace(r.email); email != "" {
@@ -788,7 +805,20 @@ func orgName(field, v string) (string, error) {
 	case utf8.RuneCountInString(v) > 255:
 		return "", errs.InvalidArgument(field, "must be at most 255 characters")
 	}
-	return v, access.CheckName(field, v)
+	return v, access.CheckLine(field, v)
+}
+
+// orgNewName holds a name or an origin id that is new, or differs from the
+// value stored, to access.CheckName; orgName has already held it to
+// access.CheckLine. A value stored by an earlier release that CheckName
+// refuses is kept as it is when it does not change: a row must stay
+// editable (and a user disabled) without renaming it, and a partner
+// re-sends what it sent before. stored is "" for a row being created.
+func orgNewName(field, v, stored string) error {
+	if v == stored {
+		return nil
+	}
+	return access.CheckName(field, v)
 }
 
 func orgOriginID(field, v string, required bool) error {
@@ -800,7 +830,7 @@ func orgOriginID(field, v string, required bool) error {
 	case strings.TrimSpace(v) != v:
 		return errs.InvalidArgument(field, "must not start or end with spaces")
 	}
-	return access.CheckName(field, v)
+	return access.CheckLine(field, v)
 }
 
 func orgAssign[T any](dst *T, v *T) {

@@ -427,3 +427,74 @@ func TestUpdateUserLeavesAnErasedUserAnonymous(t *testing.T) {
 		t.Fatalf("the erased user after the refusals: %+v %v", u, err)
 	}
 }
+
+// TestStoredNameKeptWhenUnchanged: a name or an origin id stored by an
+// earlier release that access.CheckName refuses (a bidi embedding, only
+// invisible characters) does not block an update that leaves it as it is:
+// the user is disabled, the partner re-sends it, the department moves. A
+// new or changed value is held to CheckName.
+func TestStoredNameKeptWhenUnchanged(t *testing.T) {
+	w := newOrgWorld(t)
+	admin := w.user(w.admin)
+	sys := w.as(model.Scope{TenantID: w.tenant.ID, Role: model.RoleAdmin})
+	str := func(s string) *string { return &s }
+	store := func(table string, id int64, column, v string) {
+		t.Helper()
+		if err := w.db.Table(table).Where("id = ?", id).Update(column, v).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	const bidi, blank = "\u202bمحمد\u202c", "\u200b\u200b"
+	store("users", w.reps[0].ID, "name", bidi)
+	store("users", w.reps[1].ID, "name", blank)
+	for _, rep := range w.reps[:2] {
+		u, err := w.org.UpdateUser(admin, identity.UpdateUserRequest{ID: rep.ID, Status: str(model.UserDisabled)})
+		if err != nil || u.Status != model.UserDisabled {
+			t.Fatalf("disable user %d: %+v, %v", rep.ID, u, err)
+		}
+	}
+	if u, err := w.org.UpdateUser(admin, identity.UpdateUserRequest{ID: w.reps[0].ID, Name: str(bidi), Email: str("moved@acme.test")}); err != nil || u.Name != bidi {
+		t.Fatalf("edit keeping the stored name: %+v, %v", u, err)
+	}
+	_, err := w.org.UpdateUser(admin, identity.UpdateUserRequest{ID: w.reps[0].ID, Name: str("gnp.\u202eexe")})
+	wantOrgErr(t, err, "INVALID_ARGUMENT", "name")
+	_, err = w.org.UpdateUser(admin, identity.UpdateUserRequest{ID: w.reps[2].ID, Name: str(blank)})
+	wantOrgErr(t, err, "INVALID_ARGUMENT", "name")
+
+	// The partner sync re-sends the stored name and origin id.
+	u, _, err := w.org.UpsertUser(sys, identity.UpsertUserRequest{OriginUserID: "crm-9", Name: "Partner", Email: "partner9@acme.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store("users", u.ID, "name", bidi)
+	store("users", u.ID, "origin_user_id", "crm\u202e9")
+	if u, _, err := w.org.UpsertUser(sys, identity.UpsertUserRequest{OriginUserID: "crm\u202e9", Name: bidi, Email: "partner9@acme.test", Status: model.UserDisabled}); err != nil || u.Status != model.UserDisabled {
+		t.Fatalf("partner disables the user: %+v, %v", u, err)
+	}
+	_, _, err = w.org.UpsertUser(sys, identity.UpsertUserRequest{OriginUserID: "crm\u202e10", Name: "New", Email: "partner10@acme.test"})
+	wantOrgErr(t, err, "INVALID_ARGUMENT", "origin_user_id")
+	_, _, err = w.org.UpsertUser(sys, identity.UpsertUserRequest{OriginUserID: "crm-10", Name: bidi, Email: "partner10@acme.test"})
+	wantOrgErr(t, err, "INVALID_ARGUMENT", "name")
+
+	// A department keeps its stored name and origin id when it moves.
+	store("departments", w.support.ID, "name", bidi)
+	store("departments", w.support.ID, "origin_department_id", "sup\u202eport")
+	if d, _, err := w.org.UpsertDepartment(sys, identity.UpsertDepartmentRequest{OriginDepartmentID: "sup\u202eport", Name: bidi, OriginParentID: "sales"}); err != nil || d.Name != bidi {
+		t.Fatalf("move the department: %+v, %v", d, err)
+	}
+	_, _, err = w.org.UpsertDepartment(sys, identity.UpsertDepartmentRequest{OriginDepartmentID: "sup\u202eport", Name: "x\u202e"})
+	wantOrgErr(t, err, "INVALID_ARGUMENT", "name")
+	_, _, err = w.org.UpsertDepartment(sys, identity.UpsertDepartmentRequest{OriginDepartmentID: "new\u202e", Name: "New"})
+	wantOrgErr(t, err, "INVALID_ARGUMENT", "origin_department_id")
+	_, _, err = w.org.UpsertDepartment(sys, identity.UpsertDepartmentRequest{OriginDepartmentID: "new", Name: blank})
+	wantOrgErr(t, err, "INVALID_ARGUMENT", "name")
+
+	// An app keeps its stored name when given new scopes.
+	app := w.app
+	store("apps", app.ID, "name", bidi)
+	if a, err := w.apps().Update(admin, identity.UpdateAppRequest{ID: app.ID, Name: str(bidi)}); err != nil || a.Name != bidi {
+		t.Fatalf("update the app: %+v, %v", a, err)
+	}
+	_, err = w.apps().Update(admin, identity.UpdateAppRequest{ID: app.ID, Name: str("b\u202eidi")})
+	wantOrgErr(t, err, "INVALID_ARGUMENT", "name")
+}

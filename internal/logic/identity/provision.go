@@ -53,6 +53,9 @@ type NewTenant struct {
 // CreateTenant adds a tenant.
 func (p *Provision) CreateTenant(ctx context.Context, req NewTenant) (*model.Tenant, error) {
 	name, err := orgName("name", req.Name)
+	if err == nil {
+		err = orgNewName("name", name, "")
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -112,6 +115,9 @@ type AppCredentials struct {
 // secret, or finds it (optionally giving it a new secret).
 func (p *Provision) EnsureApp(ctx context.Context, req NewApp) (*AppCredentials, error) {
 	name, err := orgName("name", req.Name)
+	if err == nil {
+		err = orgNewName("name", name, "")
+	}
 	if err != nil {
 		return nil, err
 	}
