@@ -210,9 +210,11 @@ func ValidateSentence(prevSeq int64, s SentenceInput) error {
 		return bad("speaker_key", "must be UTF-8")
 	case utf8.RuneCountInString(s.SpeakerKey) > maxSpeakerKeyChars:
 		return bad("speaker_key", "at most %d characters", maxSpeakerKeyChars)
-	case access.NameProblem(s.SpeakerKey) != "":
-		// A key first seen in the transcript becomes a participant.
-		return bad("speaker_key", "%s", access.NameProblem(s.SpeakerKey))
+	case access.CheckLine("speaker_key", s.SpeakerKey) != nil:
+		// A key first seen in the transcript, which becomes a participant,
+		// is also held to access.CheckName (newSpeakerKeys); a key of a
+		// participant an earlier release stored is taken as it is.
+		return bad("speaker_key", "must not contain control characters or line breaks")
 	case s.StartMS < 0:
 		return bad("start_ms", "must be >= 0 (got %d)", s.StartMS)
 	case s.EndMS < s.StartMS:

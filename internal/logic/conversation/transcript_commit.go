@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/megaview/mgvcore/internal/errs"
+	"github.com/megaview/mgvcore/internal/logic/access"
 	"github.com/megaview/mgvcore/internal/logic/interaction"
 	"github.com/megaview/mgvcore/internal/model"
 )
@@ -264,6 +265,9 @@ func (in *Ingest) writeTranscripts(ctx context.Context, group []*pendingCommit) 
 				return refused(group, err)
 			}
 			w, newSpeakers, m := stageTranscript(p.u, lock)
+			if err := newSpeakerKeys(newSpeakers); err != nil {
+				return refused(group, err)
+			}
 			if n := len(lock.Speakers) + len(newSpeakers); n > maxParticipants {
 				return refused(group, errs.InvalidArgument("sentence.speaker_key",
 					"a conversation has at most %d participants: its %d and the %d new speaker keys of this transcript make %d",
@@ -351,6 +355,19 @@ func outsideTheCall(u *TranscriptUpload, durationMS int64) error {
 		if s.EndMS > durationMS {
 			return errs.InvalidArgument("sentence.end_ms", "seq %d: must be within the call, at most its duration_ms %d (got %d)", s.Seq, durationMS, s.EndMS).
 				With("seq", strconv.Itoa(s.Seq))
+		}
+	}
+	return nil
+}
+
+// newSpeakerKeys holds the keys of speakers a transcript adds to its
+// conversation to access.CheckName, as a participant's key given at its
+// create; the keys of participants stored already are not, so a transcript
+// naming a speaker an earlier release took is taken.
+func newSpeakerKeys(added []model.Participant) error {
+	for _, p := range added {
+		if problem := access.NameProblem(p.SpeakerKey); problem != "" {
+			return errs.InvalidArgument("sentence.speaker_key", "%q: %s", p.SpeakerKey, problem)
 		}
 	}
 	return nil

@@ -380,3 +380,24 @@ func TestTranscriptSpeakersAreBounded(t *testing.T) {
 		t.Fatalf("2 participants and %d new keys: %v", maxParticipants-2, err)
 	}
 }
+
+// A transcript naming a participant whose speaker key an earlier release
+// stored, which access.CheckName refuses, is taken; a new speaker key of
+// that kind is refused naming sentence.speaker_key.
+func TestTranscriptTakesAStoredSpeakerKey(t *testing.T) {
+	repo := newFakeRepo()
+	in := NewIngest(repo, fakeDeals{repo}, repo)
+	ctx := accesstest.App(1, "ingest")
+	id := repo.addConversation(model.Conversation{TenantID: 1, DurationMS: 10_000})
+	repo.participants[id] = []model.Participant{{SpeakerKey: "\u200b", Affiliation: model.AffiliationUnknown}}
+	if _, err := in.PutTranscript(ctx, id, []SentenceInput{{Seq: 0, SpeakerKey: "\u200b", StartMS: 0, EndMS: 1000, Text: "hello"}}); err != nil {
+		t.Fatalf("a stored speaker key: %v", err)
+	}
+	_, err := in.PutTranscript(ctx, id, []SentenceInput{
+		{Seq: 0, SpeakerKey: "\u200b", StartMS: 0, EndMS: 1000, Text: "hello"},
+		{Seq: 1, SpeakerKey: "x\u202e", StartMS: 1000, EndMS: 2000, Text: "who"},
+	})
+	if e := errs.From(err); e == nil || e.Reason != errs.ReasonInvalidArgument || e.Metadata["field"] != "sentence.speaker_key" || !strings.Contains(e.Message, "U+202E") {
+		t.Fatalf("a new speaker key with an override: %v, want INVALID_ARGUMENT on sentence.speaker_key", err)
+	}
+}

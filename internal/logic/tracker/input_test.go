@@ -39,7 +39,7 @@ func TestInputValidation(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			row, err := trackerRow(tc.in)
+			row, err := trackerRow(tc.in, nil)
 			if tc.field != "" {
 				if errs.ReasonOf(err) != errs.ReasonInvalidArgument || errs.From(err).Metadata["field"] != tc.field {
 					t.Fatalf("want INVALID_ARGUMENT on %s, got %v", tc.field, err)

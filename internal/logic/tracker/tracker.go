@@ -173,7 +173,7 @@ func (t *Trackers) Create(ctx context.Context, in Input) (Tracker, error) {
 	if err != nil {
 		return Tracker{}, err
 	}
-	row, err := trackerRow(in)
+	row, err := trackerRow(in, nil)
 	if err != nil {
 		return Tracker{}, err
 	}
@@ -192,7 +192,11 @@ func (t *Trackers) Update(ctx context.Context, id int64, in Input) (Tracker, err
 	if err != nil {
 		return Tracker{}, err
 	}
-	row, err := trackerRow(in)
+	stored, err := t.repo.GetTracker(ctx, s.TenantID, id)
+	if err != nil {
+		return Tracker{}, err
+	}
+	row, err := trackerRow(in, stored)
 	if err != nil {
 		return Tracker{}, err
 	}
@@ -239,8 +243,11 @@ func trackerView(t *model.Tracker, applying bool) Tracker {
 	}
 }
 
-// trackerRow validates in and makes the stored form.
-func trackerRow(in Input) (*model.Tracker, error) {
+// trackerRow validates in and makes the stored form. A name or keyword is
+// held to access.CheckName where it is new: not one of stored (nil for a
+// new tracker), which an earlier release may have taken; an update that
+// sends it again keeps it, with access.CheckLine.
+func trackerRow(in Input, stored *model.Tracker) (*model.Tracker, error) {
 	name := strings.TrimSpace(in.Name)
 	switch n := utf8.RuneCountInString(name); {
 	case n == 0:
@@ -248,7 +255,11 @@ func trackerRow(in Input) (*model.Tracker, error) {
 	case n > maxName:
 		return nil, errs.InvalidArgument("name", "is longer than %d characters", maxName)
 	}
-	if err := access.CheckName("name", name); err != nil {
+	check := access.CheckName
+	if stored != nil && name == stored.Name {
+		check = access.CheckLine
+	}
+	if err := check("name", name); err != nil {
 		return nil, err
 	}
 	aff := in.Affiliation
@@ -259,7 +270,15 @@ func trackerRow(in Input) (*model.Tracker, error) {
 	default:
 		return nil, errs.InvalidArgument("affiliation", "must be anyone, internal or external (got %q)", in.Affiliation)
 	}
-	keywords, err := cleanKeywords(in.Keywords)
+	storedKeywords := map[string]bool{}
+	if stored != nil {
+		var keywords []string
+		_ = json.Unmarshal([]byte(stored.Keywords), &keywords)
+		for _, k := range keywords {
+			storedKeywords[k] = true
+		}
+	}
+	keywords, err := cleanKeywords(in.Keywords, storedKeywords)
 	if err != nil {
 		return nil, err
 	}
@@ -272,7 +291,9 @@ func trackerRow(in Input) (*model.Tracker, error) {
 
 // cleanKeywords trims and collapses spaces, checks the limits, and drops
 // keywords that match exactly like an earlier one ("Price" after "price").
-func cleanKeywords(in []string) ([]string, error) {
+// A keyword in stored is held to access.CheckLine, any other to
+// access.CheckName.
+func cleanKeywords(in []string, stored map[string]bool) ([]string, error) {
 	switch {
 	case len(in) == 0:
 		return nil, errs.InvalidArgument("keywords", "at least one keyword is required")
@@ -290,7 +311,11 @@ func cleanKeywords(in []string) ([]string, error) {
 		if utf8.RuneCountInString(k) > maxKeywordChars {
 			return nil, errs.InvalidArgument(field, "is longer than %d characters", maxKeywordChars)
 		}
-		if err := access.CheckName(field, k); err != nil {
+		check := access.CheckName
+		if stored[k] {
+			check = access.CheckLine
+		}
+		if err := check(field, k); err != nil {
 			return nil, err
 		}
 		toks := interaction.KeywordTokens(k)

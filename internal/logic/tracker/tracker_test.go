@@ -202,3 +202,38 @@ func TestTrackerListTotal(t *testing.T) {
 		}
 	}
 }
+
+// A tracker whose name or keyword an earlier release stored, which
+// access.CheckName refuses, can be updated sending them again (another
+// affiliation, one more keyword); a new name or keyword is refused naming
+// the field.
+func TestTrackerUpdateKeepsStoredNames(t *testing.T) {
+	db := daotest.Open(t)
+	tr := tracker.NewTrackers(dao.NewTrackers(db), func() {})
+	admin := accesstest.User(model.RoleAdmin, 1, 10)
+	created, err := tr.Create(admin, tracker.Input{Name: "Pricing", Keywords: []string{"price"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const name, keyword = "\u202bسعر\u202c", "price\u202e"
+	if err := db.Model(&model.Tracker{}).Where("id = ?", created.ID).
+		Updates(map[string]any{"name": name, "keywords": `["` + keyword + `"]`}).Error; err != nil {
+		t.Fatal(err)
+	}
+	updated, err := tr.Update(admin, created.ID, tracker.Input{Name: name, Keywords: []string{keyword, "cost"}, Affiliation: "external"})
+	if err != nil || updated.Name != name || !slices.Equal(updated.Keywords, []string{keyword, "cost"}) {
+		t.Fatalf("update keeping the stored name and keyword: %+v, %v", updated, err)
+	}
+	for field, in := range map[string]tracker.Input{
+		"name":        {Name: "\u200b", Keywords: []string{keyword}},
+		"keywords[1]": {Name: name, Keywords: []string{keyword, "fee\u202e"}},
+	} {
+		_, err := tr.Update(admin, created.ID, in)
+		if e := errs.From(err); e == nil || e.Reason != errs.ReasonInvalidArgument || e.Metadata["field"] != field {
+			t.Errorf("new %s refused by CheckName: %v", field, err)
+		}
+	}
+	if _, err := tr.Create(admin, tracker.Input{Name: "Other", Keywords: []string{keyword}}); errs.From(err) == nil || errs.From(err).Metadata["field"] != "keywords[0]" {
+		t.Errorf("a new tracker with the stored keyword: %v, want INVALID_ARGUMENT on keywords[0]", err)
+	}
+}
