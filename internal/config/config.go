@@ -434,10 +434,12 @@ func Parse(path string, data []byte, env Environment) (*Config, error) {
 	if undecoded := md.Undecoded(); len(undecoded) > 0 {
 		return nil, fmt.Errorf("config file %s: unknown key %q", path, undecoded[0].String())
 	}
-	if !md.IsDefined("app", "env") {
+	if !md.IsDefined("app", "env") && !env.has(EnvName("app.env")) {
 		// Every refusal of unsafe settings hangs on app.env: a pro file
-		// that lost the line (or an empty file) would run as dev.
-		return nil, fmt.Errorf("config file %s: app.env: is required in every config file: one of %s, %s, %s", path, global.EnvDev, global.EnvTest, global.EnvPro)
+		// that lost the line (or an empty file) would run as dev. Set in
+		// the environment, MGV_APP_ENV says it (and is checked as any
+		// override is).
+		return nil, fmt.Errorf("config file %s: app.env: is required in every config file unless %s is set: one of %s, %s, %s", path, EnvName("app.env"), global.EnvDev, global.EnvTest, global.EnvPro)
 	}
 	cfg.secretInFile = md.IsDefined("auth", "jwt_secret")
 	cfg.webhookKeyInFile = md.IsDefined("webhooks", "secret_key")
@@ -1094,7 +1096,10 @@ func checkMySQLDSN(dsn string, bad func(key, format string, args ...any)) {
 		return
 	}
 	const utf8mb4 = "must be utf8mb4 or left out: another character set stores text that other clients read garbled, or cannot store an emoji"
-	if cs, ok := c.Params["charset"]; ok && cs != "utf8mb4" {
+	// charset may be a list the driver tries in order, taking the first the
+	// server has: every server the service runs on has utf8mb4, so a list
+	// that starts with it means utf8mb4.
+	if cs, ok := c.Params["charset"]; ok && strings.Split(cs, ",")[0] != "utf8mb4" {
 		bad("database.dsn", "charset=%s: %s", cs, utf8mb4)
 	}
 	if c.Collation != "" && !strings.HasPrefix(c.Collation, "utf8mb4_") {
@@ -1107,12 +1112,31 @@ func checkMySQLDSN(dsn string, bad func(key, format string, args ...any)) {
 			}
 		}
 	}
-	if c.Loc != time.UTC {
-		bad("database.dsn", "loc=%s: must be UTC or left out: the database holds UTC times, and another location shifts every time written and read by its offset", c.Loc)
+	if !isUTC(c.Loc) {
+		loc := c.Loc.String()
+		if c.Loc == time.Local {
+			loc = "Local (the host's time zone, " + zoneOf(c.Loc) + ")"
+		}
+		bad("database.dsn", "loc=%s: must be UTC or left out: the database holds UTC times, and another location shifts every time written and read by its offset", loc)
 	}
 	if !c.ParseTime && strings.Contains(dsn, "parseTime=") {
 		bad("database.dsn", "parseTime=false: must be true or left out: the time columns are read as times")
 	}
+}
+
+// isUTC tells whether loc is UTC in effect: an offset of zero that never
+// changes (UTC, Etc/UTC, or Local on a host whose zone is UTC; Local is the
+// host's zone now, and the start checks it on the host that serves).
+func isUTC(loc *time.Location) bool {
+	t := time.Now().In(loc)
+	_, offset := t.Zone()
+	start, end := t.ZoneBounds()
+	return offset == 0 && start.IsZero() && end.IsZero()
+}
+
+// zoneOf names the zone loc is in now, as "CST, UTC+08:00".
+func zoneOf(loc *time.Location) string {
+	return time.Now().In(loc).Format("MST, UTC-07:00")
 }
 
 // hasPassword tells whether the URL u carries a password.

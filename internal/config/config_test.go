@@ -107,11 +107,12 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 		{"operation timeout of a millisecond", "[timeouts]\n\"/mgv.open.v1.X/Y\" = \"1ms\"\n", nil, "timeouts./mgv.open.v1.X/Y: must be at least 100ms (got 1ms)"},
 		{"dsn latin1", mysqlFile("?charset=latin1&parseTime=true"), nil, "config file x.toml: database.dsn: charset=latin1: must be utf8mb4 or left out"},
 		{"dsn utf8mb3", mysqlFile("?charset=utf8&parseTime=true"), nil, "database.dsn: charset=utf8: must be utf8mb4 or left out"},
-		{"dsn utf8mb3 fallback", mysqlFile("?charset=utf8mb4,utf8"), nil, "database.dsn: charset=utf8mb4,utf8: must be utf8mb4 or left out"},
+		{"dsn utf8mb3 first", mysqlFile("?charset=utf8,utf8mb4"), nil, "database.dsn: charset=utf8,utf8mb4: must be utf8mb4 or left out"},
 		{"dsn latin1 collation", mysqlFile("?collation=latin1_swedish_ci"), nil, "database.dsn: collation=latin1_swedish_ci: must be a utf8mb4 collation"},
 		{"dsn session character set", mysqlFile("?character_set_results=%27latin1%27"), nil, "database.dsn: character_set_results=latin1: must be utf8mb4 or left out"},
 		{"dsn china time", mysqlFile("?loc=Asia%2FShanghai&parseTime=true"), nil, "database.dsn: loc=Asia/Shanghai: must be UTC or left out"},
-		{"dsn host time", mysqlFile("?loc=Local"), nil, "database.dsn: loc=Local: must be UTC or left out"},
+		{"dsn fixed offset", mysqlFile("?loc=Etc%2FGMT-8"), nil, "database.dsn: loc=Etc/GMT-8: must be UTC or left out"},
+		{"dsn zero offset with a past", mysqlFile("?loc=Europe%2FLondon"), nil, "database.dsn: loc=Europe/London: must be UTC or left out"},
 		{"dsn no time parsing", mysqlFile("?charset=utf8mb4&parseTime=false&loc=UTC"), nil, "database.dsn: parseTime=false: must be true or left out"},
 		{"dsn from the environment", "", map[string]string{"MGV_DATABASE_DRIVER": "mysql", "MGV_DATABASE_DSN": "mgv:Sekr3tDbPw@tcp(127.0.0.1:3306)/mgv?charset=latin1"}, "environment MGV_DATABASE_DSN (database.dsn): charset=latin1: must be utf8mb4"},
 		{"dsn that does not parse", mysqlFile("?parseTime=maybe"), nil, "database.dsn: is not a MySQL DSN such as"},
@@ -151,6 +152,9 @@ func TestMySQLDSNsThatMeanWhatTheServiceNeeds(t *testing.T) {
 		"mgv@tcp(127.0.0.1:3306)/mgvcore",
 		"mgv@unix(/run/mysqld/mysqld.sock)/mgvcore?collation=utf8mb4_unicode_ci&interpolateParams=false",
 		"mgv@tcp(127.0.0.1:3306)/mgvcore?character_set_results=utf8mb4&loc=UTC",
+		"mgv@tcp(127.0.0.1:3306)/mgvcore?charset=utf8mb4,utf8&parseTime=true",
+		"mgv@tcp(127.0.0.1:3306)/mgvcore?loc=Etc%2FUTC",
+		"mgv@tcp(127.0.0.1:3306)/mgvcore?loc=UCT",
 	} {
 		env := envOf(map[string]string{"MGV_DATABASE_DRIVER": "mysql", "MGV_DATABASE_DSN": dsn})
 		if _, err := Parse("x.toml", devFile(""), env); err != nil {
@@ -161,6 +165,32 @@ func TestMySQLDSNsThatMeanWhatTheServiceNeeds(t *testing.T) {
 	sqlite := envOf(map[string]string{"MGV_DATABASE_DSN": "data/mgv.db?charset=latin1&loc=Local"})
 	if _, err := Parse("x.toml", devFile(""), sqlite); err != nil {
 		t.Errorf("sqlite: %v", err)
+	}
+}
+
+// loc=Local (the DSN of the driver's examples) stores UTC times on a host
+// whose zone is UTC, and is refused on a host of another zone, naming it.
+func TestMySQLDSNLocalIsTheHostsZone(t *testing.T) {
+	host := time.Local
+	t.Cleanup(func() { time.Local = host })
+	env := envOf(map[string]string{"MGV_DATABASE_DRIVER": "mysql", "MGV_DATABASE_DSN": "mgv@tcp(127.0.0.1:3306)/mgvcore?charset=utf8mb4&parseTime=True&loc=Local"})
+	for _, zone := range []string{"UTC", "Etc/UTC", "Asia/Shanghai", "Europe/London"} {
+		loc, err := time.LoadLocation(zone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Local = loc
+		_, err = Parse("x.toml", devFile(""), env)
+		if utc := zone == "UTC" || zone == "Etc/UTC"; utc != (err == nil) {
+			t.Errorf("host in %s: %v", zone, err)
+		}
+		if err != nil && !strings.Contains(err.Error(), "environment MGV_DATABASE_DSN (database.dsn): loc=Local (the host's time zone, ") {
+			t.Errorf("host in %s: %v", zone, err)
+		}
+	}
+	time.Local = time.FixedZone("CST", 8*3600)
+	if _, err := Parse("x.toml", devFile(""), env); err == nil || !strings.Contains(err.Error(), "loc=Local (the host's time zone, CST, UTC+08:00): must be UTC or left out") {
+		t.Errorf("host in China time: %v", err)
 	}
 }
 
@@ -179,19 +209,43 @@ func TestEveryConfigFileNamesItsEnv(t *testing.T) {
 	if lost == string(data) {
 		t.Fatal("config_pro.toml has no env line to remove")
 	}
-	const want = "app.env: is required in every config file: one of dev, test, pro"
-	for name, file := range map[string][]byte{
+	const want = "app.env: is required in every config file unless MGV_APP_ENV is set: one of dev, test, pro"
+	files := map[string][]byte{
 		"pro without env": []byte(lost),
 		"empty":           nil,
 		"comments only":   []byte("# env = \"pro\"\n\n"),
 		"UTF-16 mark":     []byte("\xff\xfe"),
 		"app without env": []byte("[app]\nbanner = \"b.txt\"\n"),
-	} {
-		cfg, err := Parse("c.toml", file, envOf(map[string]string{"MGV_APP_ENV": "dev"}))
+	}
+	for name, file := range files {
+		cfg, err := Parse("c.toml", file, envOf(map[string]string{"MGV_DATABASE_DSN": "data/x.db"}))
 		if err == nil {
 			t.Errorf("%s: accepted as env %s", name, cfg.App.Env)
 		} else if err.Error() != "config file c.toml: "+want {
 			t.Errorf("%s: %v, want %q", name, err, want)
+		}
+	}
+	// MGV_APP_ENV says it for a file that does not: the file runs as that
+	// environment, with its refusals.
+	for name, file := range files {
+		if name == "UTF-16 mark" || name == "pro without env" {
+			continue
+		}
+		cfg, err := Parse("c.toml", file, envOf(map[string]string{"MGV_APP_ENV": "test"}))
+		if err != nil || cfg.App.Env != "test" {
+			t.Errorf("%s with MGV_APP_ENV=test: %v", name, err)
+		}
+	}
+	unsafe := strings.Replace(string(data), "env = \"pro\"\n", "", 1)
+	unsafe = strings.Replace(unsafe, "reflection = false", "reflection = true", 1)
+	_, err = Parse("c.toml", []byte(unsafe), envOf(map[string]string{"MGV_APP_ENV": "pro", "MGV_AUTH_JWT_SECRET": strings.Repeat("k7Qw", 10)}))
+	if err == nil || !strings.Contains(err.Error(), "grpc.reflection") {
+		t.Errorf("pro file without env, MGV_APP_ENV=pro: %v", err)
+	}
+	for _, bad := range []string{"", "prod"} {
+		_, err = Parse("c.toml", nil, envOf(map[string]string{"MGV_APP_ENV": bad}))
+		if err == nil || !strings.Contains(err.Error(), "environment MGV_APP_ENV (app.env): must be one of") {
+			t.Errorf("MGV_APP_ENV=%q: %v", bad, err)
 		}
 	}
 }

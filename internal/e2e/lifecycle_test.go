@@ -101,9 +101,10 @@ func TestBadStartsRefuseWithOneLine(t *testing.T) {
 		{"latin1", mysql("charset=latin1&parseTime=true&loc=UTC"), nil, dsn + "charset=latin1: must be utf8mb4 or left out"},
 		{"utf8mb3", mysql("charset=utf8&parseTime=true&loc=UTC"), nil, dsn + "charset=utf8: must be utf8mb4 or left out"},
 		{"china time", mysql("charset=utf8mb4&parseTime=true&loc=Asia%2FShanghai"), nil, dsn + "loc=Asia/Shanghai: must be UTC or left out"},
-		{"host time", mysql("parseTime=true&loc=Local"), nil, dsn + "loc=Local: must be UTC or left out"},
+		{"host time", withEnv(mysql("parseTime=true&loc=Local"), "TZ", "Asia/Shanghai"), nil, dsn + "loc=Local (the host's time zone, CST, UTC+08:00): must be UTC or left out"},
+		{"utf8mb3 first", mysql("charset=utf8,utf8mb4&parseTime=true"), nil, dsn + "charset=utf8,utf8mb4: must be utf8mb4 or left out"},
 		{"no time parsing", mysql("charset=utf8mb4&parseTime=false&loc=UTC"), nil, dsn + "parseTime=false: must be true or left out"},
-		{"file without app.env", nil, func(s *Service) { editFile(t, s.ConfigPath, "env = \"test\"\n", "") }, "app.env: is required in every config file: one of dev, test, pro"},
+		{"file without app.env", nil, func(s *Service) { editFile(t, s.ConfigPath, "env = \"test\"\n", "") }, "app.env: is required in every config file unless MGV_APP_ENV is set: one of dev, test, pro"},
 		{"request timeout", map[string]string{"MGV_HTTP_REQUEST_TIMEOUT": "1ns"}, nil, "environment MGV_HTTP_REQUEST_TIMEOUT (http.request_timeout): must be at least 100ms (got 1ns)"},
 		{"read timeout", map[string]string{"MGV_HTTP_READ_TIMEOUT": "1ns"}, nil, "environment MGV_HTTP_READ_TIMEOUT (http.read_timeout): must be at least 100ms (got 1ns)"},
 		{"stream timeout", map[string]string{"MGV_GRPC_STREAM_TIMEOUT": "1ms"}, nil, "environment MGV_GRPC_STREAM_TIMEOUT (grpc.stream_timeout): must be at least 1s (got 1ms)"},
@@ -141,6 +142,12 @@ func TestBadStartsRefuseWithOneLine(t *testing.T) {
 			}
 		})
 	}
+}
+
+// withEnv is env with the variable name set to value.
+func withEnv(env map[string]string, name, value string) map[string]string {
+	env[name] = value
+	return env
 }
 
 // badStart is a start refused: the service's environment, a change to it,

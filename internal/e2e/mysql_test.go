@@ -24,6 +24,24 @@ func mysqlEnv(t *testing.T) map[string]string {
 	return map[string]string{"MGV_DATABASE_DRIVER": "mysql", "MGV_DATABASE_DSN": NewDatabase(t)}
 }
 
+// The DSN of the driver's examples (loc=Local, a charset fallback list
+// that starts with utf8mb4) on a host whose zone is UTC, and a file that
+// leaves app.env to MGV_APP_ENV, start: times are stored as UTC there and
+// text as utf8mb4. Each is checked by `config check` and the start.
+func TestDriverExampleDSNStartsOnMariaDB(t *testing.T) {
+	env := mysqlEnv(t)
+	base, _, _ := strings.Cut(env["MGV_DATABASE_DSN"], "?")
+	env["MGV_DATABASE_DSN"] = base + "?charset=utf8mb4,utf8&parseTime=True&loc=Local"
+	env["TZ"] = "UTC"
+	env["MGV_APP_ENV"] = "test"
+	s := NewService(t, env)
+	editFile(t, s.ConfigPath, "env = \"test\"\n", "")
+	if out, err := s.Command("config", "check").CombinedOutput(); err != nil || !strings.Contains(string(out), "is valid (env test)") {
+		t.Fatalf("config check: %v\n%s", err, out)
+	}
+	s.Start()
+}
+
 func TestMigrateOnMariaDB(t *testing.T) {
 	env := mysqlEnv(t)
 	env["MGV_DATABASE_AUTO_MIGRATE"] = "false"
