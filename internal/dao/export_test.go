@@ -50,3 +50,7 @@ func NewTestWAL(db *gorm.DB, delay, every time.Duration, tries int, busy, pause 
 func (p *Privacy) ExternalMatch(tenantID int64, names []string, upTo any) (string, []any) {
 	return p.externalMatch(tenantID, names, upTo)
 }
+
+// StatementsDDL creates the MySQL statements table, for a test that plays
+// an earlier version's stopped `migrate up`.
+func StatementsDDL() string { return bookkeepingDDL("mysql")[statementsTable] }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -300,10 +301,39 @@ func (m *Migrator) plan(ctx context.Context) (plan, error) {
 		}
 	}
 	p, err := makePlan(m.dialect, pending, len(pending) == len(states), missing)
+	if err != nil {
+		return p, err
+	}
 	for i := range p.steps {
 		p.steps[i].done = done[p.steps[i].Name]
 	}
-	return p, err
+	return p, unfinished(p, done)
+}
+
+// unfinished refuses statements recorded of a migration no step of p goes
+// on with: an earlier version's `migrate up` stopped part-way through a
+// migration this version does not have (a baseline of an earlier version,
+// renamed as the baseline moves on). Starting over would fail on what it
+// made, and recording the rest by hand would leave its tables as that
+// version's schema while later migrations are recorded applied.
+func unfinished(p plan, done map[string]int) error {
+	names := make([]string, 0, len(done))
+	for name := range done {
+		if !slices.ContainsFunc(p.steps, func(s step) bool { return s.Name == name }) {
+			names = append(names, name)
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	sort.Strings(names)
+	name := names[0]
+	advice := "finish it with the version that started it (its `mgvcore migrate up`), then run this version's"
+	if strings.HasPrefix(name, "baseline_") {
+		advice += "; or, as that was a new install, drop the database, create it again empty and run `mgvcore migrate up`"
+	}
+	return fmt.Errorf("migrate: a `migrate up` of an earlier version stopped part-way through %s (%d statements applied, recorded in %s), which this version does not have: %s",
+		name, done[name], statementsTable, advice)
 }
 
 // Print writes, for review, the DDL that `migrate up` would run on this

@@ -183,3 +183,63 @@ func TestBaselineResumesOnMariaDB(t *testing.T) {
 		t.Errorf("tables: new install %d, resumed %d", len(want), len(got))
 	}
 }
+
+// A new install by an earlier version whose baseline (then
+// baseline_0028_schema) stopped part-way is not taken up by this version's
+// baseline, which has another name: it would start over and fail on the
+// tables made, and recording its statements by hand would leave the
+// earlier schema under later migrations recorded applied. The start, print
+// and up refuse with one line saying so and what to do, and change nothing.
+func TestEarlierVersionsStoppedBaselineIsRefusedOnMariaDB(t *testing.T) {
+	ctx := t.Context()
+	base, err := dao.Baseline("mysql")
+	if err != nil || base == nil {
+		t.Fatalf("baseline: %v %v", base, err)
+	}
+	db := daotest.OpenMariaDB(t, daotest.Unmigrated)
+	for _, ddl := range []string{dao.NewMigrator(db).BookkeepingDDL(), dao.StatementsDDL()} {
+		if err := db.Exec(ddl).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	stmts := dao.Statements(base.SQL)
+	for i, stmt := range stmts[:2] {
+		if err := db.Exec(stmt).Error; err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Exec("INSERT INTO "+dao.StatementsTable+" (version, name, statement) VALUES (28, 'baseline_0028_schema', ?)", i+1).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := func() int {
+		t.Helper()
+		var n int
+		if err := db.Raw("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE()").Scan(&n).Error; err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	tables := count()
+	const want = "migrate: a `migrate up` of an earlier version stopped part-way through baseline_0028_schema (2 statements applied, recorded in " +
+		dao.StatementsTable + "), which this version does not have: finish it with the version that started it"
+	applied, err := dao.NewMigrator(db).Up(ctx)
+	if err == nil || len(applied) != 0 || !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), "drop the database, create it again empty") ||
+		strings.Contains(err.Error(), "\n") {
+		t.Fatalf("up after an earlier version's baseline stopped: %v %v", applied, err)
+	}
+	if _, err := dao.NewMigrator(db).Print(ctx, new(bytes.Buffer)); err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("print: %v", err)
+	}
+	if _, err := dao.NewMigrator(db).Pending(ctx); err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("pending: %v", err)
+	}
+	if got := count(); got != tables {
+		t.Errorf("tables: %d before up, %d after", tables, got)
+	}
+	if got := statementRows(t, db); !slices.Equal(got, []string{"28/1", "28/2"}) {
+		t.Errorf("statement rows: %v", got)
+	}
+	if got := recorded(t, db); len(got) != 0 {
+		t.Errorf("recorded: %v", got)
+	}
+}

@@ -42,6 +42,34 @@ func TestDriverExampleDSNStartsOnMariaDB(t *testing.T) {
 	s.Start()
 }
 
+// A new install whose baseline stopped part-way under an earlier version,
+// whose baseline had another name (baseline_0028_schema), is refused by
+// `migrate up` and the start with one line saying what to do, instead of
+// starting this version's baseline over on the tables made.
+func TestEarlierVersionsStoppedBaselineIsRefusedOnMariaDB(t *testing.T) {
+	env := mysqlEnv(t)
+	env["MGV_DATABASE_AUTO_MIGRATE"] = "false"
+	s := NewService(t, env)
+	db := daotest.Connect(t, "mysql", env["MGV_DATABASE_DSN"], daotest.Unmigrated)
+	// The baseline stops where it would make events; the rows it leaves are
+	// then made the earlier version's.
+	if err := db.Exec("CREATE TABLE events (id INT PRIMARY KEY)").Error; err != nil {
+		t.Fatal(err)
+	}
+	if out, err := s.Command("migrate", "up").CombinedOutput(); err == nil || !strings.Contains(string(out), "'events' already exists") {
+		t.Fatalf("migrate up with events there: %v\n%s", err, out)
+	}
+	for _, q := range []string{"DROP TABLE events", "UPDATE schema_migration_statements SET version = 28, name = 'baseline_0028_schema'"} {
+		if err := db.Exec(q).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	const want = "a `migrate up` of an earlier version stopped part-way through baseline_0028_schema ("
+	refuses(t, s, want, "migrate", "up")
+	delete(s.Env, "MGV_DATABASE_AUTO_MIGRATE")
+	refuses(t, s, want, "serve")
+}
+
 func TestMigrateOnMariaDB(t *testing.T) {
 	env := mysqlEnv(t)
 	env["MGV_DATABASE_AUTO_MIGRATE"] = "false"
