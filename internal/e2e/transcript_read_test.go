@@ -17,6 +17,7 @@ import (
 	"time"
 
 	openv1 "github.com/megaview/mgvcore/api/proto/mgv/open/v1"
+	"github.com/megaview/mgvcore/internal/logic/conversation"
 )
 
 // transcriptStats is what a reader checked of a whole transcript.
@@ -180,9 +181,12 @@ func TestTranscriptReadMemoryOnMariaDB(t *testing.T) {
 	p := newPartner(t, writer.GRPC(), f.AppToken(t))
 
 	call := transcript(5000, "3h")
+	// The most sentences, each as long as the bound on a transcript's
+	// indexed text lets all of them be (3,355 bytes; a sentence may hold
+	// 4,096).
 	largest := transcript(20_000, "max")
 	for _, s := range largest {
-		s.Text += " " + strings.Repeat("x", 4000-len(s.Text))
+		s.Text += " " + strings.Repeat("x", int(conversation.MaxTranscriptTextBytes/20_000)-1-len(s.Text))
 	}
 	cases := []struct {
 		name      string
