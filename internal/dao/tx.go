@@ -37,20 +37,29 @@ func (t *Transactor) InTx(ctx context.Context, fn func(ctx context.Context) erro
 	if t.InTransaction(ctx) {
 		return fn(ctx)
 	}
-	for attempt := 1; ; attempt++ {
-		var after *afterCommit
-		err := t.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	var after *afterCommit
+	err := retryDeadlocks(ctx, func() error {
+		return t.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 			var txCtx context.Context
 			txCtx, after = withTx(ctx, tx)
 			return fn(txCtx)
 		})
+	})
+	if err == nil {
+		after.run()
+	}
+	return dbError(err, nil)
+}
+
+// retryDeadlocks runs run, and again while MySQL aborts it as a deadlock
+// victim, up to txAttempts times in all; it returns the last run's error.
+func retryDeadlocks(ctx context.Context, run func() error) error {
+	for attempt := 1; ; attempt++ {
+		err := run()
 		if attempt < txAttempts && isDeadlock(err) && ctx.Err() == nil {
 			continue
 		}
-		if err == nil {
-			after.run()
-		}
-		return dbError(err, nil)
+		return err
 	}
 }
 
@@ -116,13 +125,7 @@ func inTxRetrying(ctx context.Context, db *gorm.DB, fn func(tx *gorm.DB) error) 
 	if _, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
 		return inTx(ctx, db, fn)
 	}
-	for attempt := 1; ; attempt++ {
-		err := db.WithContext(ctx).Transaction(fn)
-		if attempt < txAttempts && isDeadlock(err) && ctx.Err() == nil {
-			continue
-		}
-		return err
-	}
+	return retryDeadlocks(ctx, func() error { return db.WithContext(ctx).Transaction(fn) })
 }
 
 // snapshot runs fn in a read-only transaction on db whose reads see one
