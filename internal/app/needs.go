@@ -74,3 +74,18 @@ var operationNeeds = map[string]access.Need{
 	controller.OperationGetTenantSettings: access.Admin,
 	controller.OperationPutTenantSettings: access.Admin,
 }
+
+// heavyOperations are the calls whose cost grows with the tenant's data and
+// the filters or range its caller picks, bounded per tenant by
+// policy.Heavy (ratelimit.tiers heavy_calls). Every other call is a
+// bounded page or one row.
+var heavyOperations = map[string]bool{
+	openv1.ConversationService_ListConversations_FullMethodName: true,
+	openv1.SearchService_SearchTranscripts_FullMethodName:       true,
+	openv1.StatsService_GetRepStats_FullMethodName:              true,
+	openv1.TrackerService_GetTrackerStats_FullMethodName:        true,
+	openv1.OrgService_ListUsers_FullMethodName:                  true,
+	controller.OperationListAuditLogs:                           true,
+	controller.OperationListEvents:                              true,
+	controller.OperationPrivacyLookup:                           true,
+}

@@ -41,4 +41,11 @@ func TestEveryOperationHasANeed(t *testing.T) {
 			t.Errorf("operationNeeds names %s, which is no route or method", op)
 		}
 	}
+	// A heavy operation is bounded per tenant, so it needs a caller of a
+	// tenant: a misspelt or public one would go unbounded.
+	for op := range heavyOperations {
+		if _, ok := operationNeeds[op]; !seen[op] || !ok {
+			t.Errorf("heavyOperations names %s, which is no route or method that needs a token", op)
+		}
+	}
 }

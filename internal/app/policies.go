@@ -35,7 +35,10 @@ type policies struct {
 	rateLimit policy.Middleware
 	// need refuses a caller without the scope or role of the operation
 	// before its handler reads the request (operationNeeds).
-	need    policy.Middleware
+	need policy.Middleware
+	// heavy bounds each tenant's heavy calls running at once
+	// (heavyOperations).
+	heavy   policy.Middleware
 	breaker policy.Middleware
 }
 
@@ -80,6 +83,7 @@ func newPolicies(cfg *config.Config, log zerolog.Logger, m *metrics.Metrics, brk
 		limiter:   lim,
 		rateLimit: policy.RateLimit(lim),
 		need:      policy.Need(operationNeeds),
+		heavy:     policy.Heavy(lim, heavyOperations),
 		breaker:   policy.Breaker(brk),
 	}, nil
 }
@@ -115,6 +119,7 @@ func (p *policies) chainWith(timeout time.Duration, maxBody int64, timeouts map[
 		p.auth,
 		p.rateLimit,
 		p.need,
+		p.heavy,
 		p.breaker,
 	)
 }

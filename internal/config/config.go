@@ -323,6 +323,25 @@ type Tier struct {
 	// Burst is how many calls of one key may wait for the rate; one more is
 	// refused at once with 429. At least 1.
 	Burst int `toml:"burst"`
+	// HeavyCalls is how many heavy calls (lists, searches, statistics,
+	// audit-log and privacy reads) one tenant, its users and apps
+	// together, runs at once on one instance; as many more wait in line,
+	// and one more is refused at once with 429. 0 or left out:
+	// DefaultHeavyCalls.
+	HeavyCalls int `toml:"heavy_calls"`
+}
+
+// DefaultHeavyCalls is a tier's heavy_calls when the file leaves it out:
+// a quarter of the default database pool (max_open_conns 64), so a tenant
+// keeps at most that share of an instance's connections busy.
+const DefaultHeavyCalls = 16
+
+// HeavyCallsOrDefault is t.HeavyCalls, or DefaultHeavyCalls when unset.
+func (t Tier) HeavyCallsOrDefault() int {
+	if t.HeavyCalls > 0 {
+		return t.HeavyCalls
+	}
+	return DefaultHeavyCalls
 }
 
 // Breaker configures circuit breakers. One trips on failure_rate of the
@@ -971,6 +990,9 @@ func (c *Config) Validate() error {
 		for name, t := range c.RateLimit.Tiers {
 			positive("ratelimit.tiers."+name+".rps", int64(t.RPS))
 			positive("ratelimit.tiers."+name+".burst", int64(t.Burst))
+			if t.HeavyCalls < 0 || t.HeavyCalls > 10_000 {
+				bad("ratelimit.tiers."+name+".heavy_calls", "must be 1..10000, or 0 or left out for %d (got %d)", DefaultHeavyCalls, t.HeavyCalls)
+			}
 		}
 	}
 	if c.Breaker.Enabled {

@@ -73,6 +73,7 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 		{"pprof not loopback", "[admin]\naddr = \"0.0.0.0:2024\"\npprof = true\n", nil, "admin.addr: must be a loopback address"},
 		{"tier missing", "[ratelimit]\nenabled = true\ndefault_tier = \"gold\"\n", nil, `ratelimit.default_tier: names no tier under [ratelimit.tiers] (got "gold")`},
 		{"tier nobody may wait", "[ratelimit]\nenabled = true\n[ratelimit.tiers.standard]\nrps = 10\nburst = 0\n", nil, "ratelimit.tiers.standard.burst: must be greater than 0 (got 0)"},
+		{"heavy calls below zero", "[ratelimit]\nenabled = true\n[ratelimit.tiers.standard]\nrps = 10\nburst = 1\nheavy_calls = -1\n", nil, "ratelimit.tiers.standard.heavy_calls: must be 1..10000, or 0 or left out for 16 (got -1)"},
 		{"anon nobody may wait", "[ratelimit]\nenabled = true\nanon_burst = 0\n", nil, "ratelimit.anon_burst: must be greater than 0 (got 0)"},
 		{"breaker no window", "[breaker]\nenabled = true\nwindow = \"0s\"\n", nil, "breaker.window: must be a positive duration"},
 		{"breaker no samples", "[breaker]\nenabled = true\nmin_samples = 0\n", nil, "breaker.min_samples: must be greater than 0 (got 0)"},

@@ -98,9 +98,13 @@ type Limiter struct {
 	nextSweep atomic.Int64 // limiter clock, nanoseconds
 	sweeping  atomic.Bool
 
-	rejections *prometheus.CounterVec
-	waiting    prometheus.Gauge
-	evictions  prometheus.Counter
+	// heavy bounds each tenant's heavy calls running at once (Enter).
+	heavy *gate
+
+	rejections   *prometheus.CounterVec
+	waiting      prometheus.Gauge
+	evictions    prometheus.Counter
+	heavyRunning prometheus.Gauge
 }
 
 type shard struct {
@@ -120,7 +124,7 @@ type queueKey struct {
 // New builds the limiter of cfg and registers its metrics on reg (nil: no
 // metrics). With cfg.Enabled false it admits everything.
 func New(cfg config.RateLimit, reg prometheus.Registerer) (*Limiter, error) {
-	l := &Limiter{off: !cfg.Enabled, start: time.Now(), seed: maphash.MakeSeed(), idleEvict: cfg.IdleEvict.Duration}
+	l := &Limiter{off: !cfg.Enabled, start: time.Now(), seed: maphash.MakeSeed(), idleEvict: cfg.IdleEvict.Duration, heavy: newGate(cfg)}
 	l.PerInstance()
 	if err := l.register(reg); err != nil {
 		return nil, err
@@ -130,8 +134,8 @@ func New(cfg config.RateLimit, reg prometheus.Registerer) (*Limiter, error) {
 	}
 	l.tiers = make(map[string]rate, len(cfg.Tiers))
 	for name, t := range cfg.Tiers {
-		if t.RPS <= 0 || t.Burst <= 0 {
-			return nil, fmt.Errorf("ratelimit.tiers.%s: rps and burst must be greater than 0", name)
+		if t.RPS <= 0 || t.Burst <= 0 || t.HeavyCalls < 0 {
+			return nil, fmt.Errorf("ratelimit.tiers.%s: rps and burst must be greater than 0, heavy_calls 0 (the default) or more", name)
 		}
 		l.tiers[name] = rate{rps: t.RPS, burst: t.Burst}
 	}

@@ -7,8 +7,8 @@ import (
 )
 
 // register creates the limiter's collectors and, when reg is not nil,
-// registers them: rejections by scope, calls waiting now, keys held now,
-// the fleet share.
+// registers them: rejections by scope, calls waiting now, heavy calls
+// running now, keys held now, the fleet share.
 func (l *Limiter) register(reg prometheus.Registerer) error {
 	l.rejections = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "mgv_ratelimit_rejections_total",
@@ -21,6 +21,10 @@ func (l *Limiter) register(reg prometheus.Registerer) error {
 	l.evictions = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "mgv_ratelimit_cap_evictions_total",
 		Help: "Rate-limit keys dropped before they were idle long enough, to keep the keys held within ratelimit.max_keys.",
+	})
+	l.heavyRunning = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "mgv_ratelimit_heavy_running",
+		Help: "Heavy calls (lists, searches, statistics) running now, within their tenants' ratelimit.tiers heavy_calls.",
 	})
 	keys := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "mgv_ratelimit_keys",
@@ -45,13 +49,13 @@ func (l *Limiter) register(reg prometheus.Registerer) error {
 	})
 	// Every scope starts at zero, so rates and alerts work before the first
 	// rejection.
-	for _, s := range []Scope{ScopeIP, ScopeRefused, ScopeTenant, ScopeApp} {
+	for _, s := range []Scope{ScopeIP, ScopeRefused, ScopeTenant, ScopeApp, ScopeHeavy} {
 		l.rejections.WithLabelValues(string(s))
 	}
 	if reg == nil {
 		return nil
 	}
-	for _, c := range []prometheus.Collector{l.rejections, l.waiting, l.evictions, keys, instances, share, unknown} {
+	for _, c := range []prometheus.Collector{l.rejections, l.waiting, l.evictions, l.heavyRunning, keys, instances, share, unknown} {
 		if err := reg.Register(c); err != nil {
 			return fmt.Errorf("rate limit metrics: %w", err)
 		}

@@ -9,7 +9,8 @@
 // The chain order, outermost first:
 //
 //	request id → recover → access log → tracing → timeout → size limit →
-//	auth → rate limit → need (scope/role) → circuit breaker → handler
+//	auth → rate limit → need (scope/role) → heavy calls per tenant →
+//	circuit breaker → handler
 //
 // Metrics observe at the access-log position, so they see every outcome.
 package policy

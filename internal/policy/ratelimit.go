@@ -57,7 +57,13 @@ func admit(ctx context.Context, l *limit.Limiter, info *Info, key limit.Key) err
 	if l == nil {
 		return nil
 	}
-	err := l.Wait(ctx, key)
+	return refusal(info, l.Wait(ctx, key))
+}
+
+// refusal is the answer to a call the limiter did not admit (nil when it
+// did): 429 RATE_LIMITED with Retry-After when it was refused, or ran out
+// of time waiting; the caller's leaving as it is.
+func refusal(info *Info, err error) error {
 	if err == nil {
 		return nil
 	}
@@ -67,9 +73,14 @@ func admit(ctx context.Context, l *limit.Limiter, info *Info, key limit.Key) err
 	}
 	secs := strconv.Itoa(rej.RetryAfterSeconds())
 	info.SetHeader(HeaderRetryAfter, secs)
-	if rej.Scope == limit.ScopeRefused {
+	switch rej.Scope {
+	case limit.ScopeRefused:
 		return errs.New(http.StatusTooManyRequests, errs.ReasonRateLimited,
 			"too many refused calls from this address, retry after %s s", secs).With("retry_after_seconds", secs)
+	case limit.ScopeHeavy:
+		return errs.New(http.StatusTooManyRequests, errs.ReasonRateLimited,
+			"too many lists, searches and statistics of this tenant running at once, retry after %s s", secs).
+			With("retry_after_seconds", secs)
 	}
 	return errs.New(http.StatusTooManyRequests, errs.ReasonRateLimited,
 		"too many requests for this %s, retry after %s s", rej.Scope, secs).

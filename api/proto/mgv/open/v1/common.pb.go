@@ -13,7 +13,10 @@
 //     PERMISSION_DENIED for a missing app scope, ABORTED when a concurrent
 //     change got in the way (retry), FAILED_PRECONDITION when the state
 //     forbids the call (e.g. LAST_ADMIN), RESOURCE_EXHAUSTED when rate
-//     limited, UNAVAILABLE when a dependency is down) and carries a
+//     limited, or when a list, search or statistics call finds the
+//     tenant's heavy calls all running on the instance (retry after the
+//     retry_after_seconds metadata), UNAVAILABLE when a dependency is
+//     down) and carries a
 //     google.rpc.ErrorInfo detail whose `reason` is a stable machine code,
 //     e.g. CONVERSATION_NOT_FOUND.
 //   - Every response carries the request id in the `x-request-id` response
