@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -731,4 +732,50 @@ func TestSearchScoresIgnoreOtherTenants(t *testing.T) {
 			t.Errorf("%s: the first tenant's results changed when the other ingested:\nbefore %+v\nafter  %+v", q, before[q], after[q])
 		}
 	}
+}
+
+// An operator deletes the live index while the service serves (the alias
+// goes with it). The next write must not create an index of the alias's
+// own name with a guessed mapping, which would break every search and
+// every later rebuild: the service creates an empty index of its mapping
+// behind the alias, says in its log to run reindex, indexes what comes
+// next, and reindex brings back what was there.
+func TestALiveIndexDeletedByHandIsCreatedAgain(t *testing.T) {
+	s, f, p, admin, tag := onElasticsearch(t)
+	alias := s.Env["MGV_SEARCH_INDEX"]
+	es := s.Env["MGV_SEARCH_URLS"]
+	for i := range 2 {
+		if err := ingestTagged(p, f.Reps[i].ID, tag, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitSearch(t, s, admin, tag, 2, 10*time.Second)
+	req, _ := http.NewRequest(http.MethodDelete, es+"/"+alias+"_v*", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("deleting the live index: %v %v", resp, err)
+	}
+	_ = resp.Body.Close()
+	if err := ingestTagged(p, f.Reps[2].ID, tag, 2); err != nil {
+		t.Fatal(err)
+	}
+	waitSearch(t, s, admin, tag, 1, 20*time.Second)
+	resp, err = http.Get(es + "/_cat/indices/" + alias + "*?h=index")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	for _, name := range strings.Fields(string(body)) {
+		if name == alias {
+			t.Fatalf("an index named as the alias was created by a write: %s", body)
+		}
+	}
+	if !strings.Contains(s.Stderr.String(), "the search index behind the alias was deleted") {
+		t.Errorf("the log does not say the index was deleted and reindex is needed:\n%s", s.Stderr.String())
+	}
+	if out, err := s.Command("reindex").CombinedOutput(); err != nil {
+		t.Fatalf("reindex: %v\n%s", err, out)
+	}
+	waitSearch(t, s, admin, tag, 3, 10*time.Second)
 }

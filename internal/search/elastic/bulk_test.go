@@ -4,6 +4,7 @@ import (
 	"context"
 	stdjson "encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +19,7 @@ import (
 
 	json "github.com/goccy/go-json"
 	olivere "github.com/olivere/elastic/v7"
+	"github.com/rs/zerolog"
 
 	"github.com/megaview/mgvcore/internal/search"
 )
@@ -139,7 +141,7 @@ func textDocs(n, sentences int, text string) []search.Op {
 // bulkAll writes ops through f and fails the test on any error.
 func bulkAll(t *testing.T, f *fakeBulk, ops []search.Op, budget int) {
 	t.Helper()
-	failed, err := bulk(t.Context(), fakeClient(t, f), "x", ops, "", budget)
+	failed, err := bulk(t.Context(), fakeClient(t, f), "x", ops, true, budget)
 	if err != nil || errors.Join(failed...) != nil {
 		t.Fatal(err, failed)
 	}
@@ -177,7 +179,7 @@ func TestBulkIsBoundedByBytes(t *testing.T) {
 	t.Run("a document over the cluster's limit fails alone", func(t *testing.T) {
 		f := &fakeBulk{limit: 2 << 20}
 		ops := []search.Op{textDoc(1, 10, "hello"), textDoc(2, 1000, long), textDoc(3, 10, "hello")}
-		failed, err := bulk(t.Context(), fakeClient(t, f), "x", ops, "", DefaultBulkBytes)
+		failed, err := bulk(t.Context(), fakeClient(t, f), "x", ops, true, DefaultBulkBytes)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -198,7 +200,7 @@ func TestBulkIsBoundedByBytes(t *testing.T) {
 			}
 			f.ServeHTTP(w, r)
 		})
-		failed, err := bulk(ctx, fakeClient(t, h), "x", ops, "", 2<<20)
+		failed, err := bulk(ctx, fakeClient(t, h), "x", ops, true, 2<<20)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -262,4 +264,37 @@ func TestTheLargestTranscriptFitsOneRequest(t *testing.T) {
 		t.Fatalf("the largest document takes %d bytes, over 90%% of http.max_content_length (%d)", len(line), MaxContentLength)
 	}
 	t.Logf("the largest document takes %d bytes", len(line))
+}
+
+// A cluster older than 7.10 refuses require_alias as a parameter it does
+// not know: the engine writes without it from then on.
+func TestWritesWithoutRequireAliasOnAnOlderCluster(t *testing.T) {
+	live := fmt.Sprintf("x_v%d", MappingVersion)
+	var withParam, without atomic.Int32
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case r.URL.Path == "/_alias/x":
+			_, _ = fmt.Fprintf(w, `{%q:{"aliases":{"x":{}}}}`, live)
+		case r.URL.Path == "/x/_bulk" && r.URL.Query().Has("require_alias"):
+			withParam.Add(1)
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = io.WriteString(w, `{"error":{"type":"illegal_argument_exception","reason":"request [/x/_bulk] contains unrecognized parameter: [require_alias]"},"status":400}`)
+		case r.URL.Path == "/x/_bulk":
+			without.Add(1)
+			_, _ = io.WriteString(w, `{"errors":false,"items":[{"index":{"_id":"1","status":201}}]}`)
+		default:
+			http.NotFound(w, r)
+		}
+	})
+	e := New(fakeClient(t, h), Options{Alias: "x", Log: zerolog.Nop()})
+	for range 2 {
+		failed, err := e.Write(t.Context(), textDocs(1, 1, "hello"))
+		if err != nil || errors.Join(failed...) != nil {
+			t.Fatal(err, failed)
+		}
+	}
+	if withParam.Load() != 1 || without.Load() != 2 {
+		t.Fatalf("%d requests with require_alias, %d without: want it tried once", withParam.Load(), without.Load())
+	}
 }

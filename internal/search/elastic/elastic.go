@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	// Documents are encoded for every index write; encoding/json took
@@ -61,6 +62,37 @@ type Engine struct {
 
 	mu      sync.Mutex
 	ensured bool
+	// noRequireAlias is set once the cluster refused require_alias (older
+	// than 7.10).
+	noRequireAlias atomic.Bool
+}
+
+// errIndexGone marks a write refused because the alias names no index:
+// someone deleted the live index (and the alias with it).
+var errIndexGone = errors.New("the search index behind the alias is gone")
+
+// lost forgets that the alias exists, after a write or a search found it
+// gone, so that the next call creates an empty index behind it (ensure),
+// and says loudly what is missing until `mgvcore reindex` runs.
+func (e *Engine) lost(ctx context.Context) {
+	e.mu.Lock()
+	was := e.ensured
+	e.ensured = false
+	e.mu.Unlock()
+	if was {
+		e.o.Log.Error().Str("alias", e.o.Alias).Msg("the search index behind the alias was deleted: an empty one is created in its place, and conversations written before are not searchable until `mgvcore reindex` runs")
+	}
+	if err := e.ensure(ctx); err != nil {
+		e.o.Log.Warn().Err(err).Str("alias", e.o.Alias).Msg("creating the search index again")
+	}
+}
+
+// unknownRequireAlias reports whether err is a cluster's refusal of the
+// require_alias parameter it does not know (Elasticsearch before 7.10).
+func unknownRequireAlias(err error) bool {
+	var oe *olivere.Error
+	return errors.As(err, &oe) && oe.Status == http.StatusBadRequest && oe.Details != nil &&
+		strings.Contains(oe.Details.Reason, "require_alias")
 }
 
 var (
@@ -189,9 +221,23 @@ func (e *Engine) Write(ctx context.Context, ops []search.Op) ([]error, error) {
 	if err := e.ensure(ctx); err != nil {
 		return nil, err
 	}
-	failed, err := bulk(ctx, e.c, e.o.Alias, ops, "", e.o.BulkBytes)
+	alias := !e.noRequireAlias.Load()
+	failed, err := bulk(ctx, e.c, e.o.Alias, ops, alias, e.o.BulkBytes)
+	if alias && unknownRequireAlias(err) {
+		// A cluster older than 7.10 knows no require_alias: it writes as
+		// before, and a deleted index is found by the searches instead.
+		e.noRequireAlias.Store(true)
+		e.o.Log.Warn().Str("alias", e.o.Alias).Msg("the search cluster is older than 7.10 and cannot refuse writes to a deleted index: a write after the live index was deleted creates an index of the alias's name with a guessed mapping; upgrade the cluster")
+		failed, err = bulk(ctx, e.c, e.o.Alias, ops, false, e.o.BulkBytes)
+	}
 	if err != nil {
 		return nil, err
+	}
+	for _, f := range failed {
+		if errors.Is(f, errIndexGone) {
+			e.lost(ctx)
+			break
+		}
 	}
 	if err := e.deleteFromRebuilds(ctx, ops); err != nil {
 		return nil, err
@@ -240,7 +286,7 @@ func (e *Engine) deleteFromRebuilds(ctx context.Context, ops []search.Op) error 
 		if slices.Contains(live, name) || created <= newestLive {
 			continue
 		}
-		failed, err := bulk(ctx, e.c, name, deletes, "", e.o.BulkBytes)
+		failed, err := bulk(ctx, e.c, name, deletes, false, e.o.BulkBytes)
 		if err != nil {
 			return fmt.Errorf("deleting from %s, being rebuilt: %w", name, err)
 		}
@@ -286,8 +332,10 @@ const DefaultBulkBytes = 10 << 20
 const MaxContentLength = 100 << 20
 
 // bulk writes ops to index in _bulk requests of at most budget bytes each
-// (a document larger than that goes alone); refresh is their refresh
-// parameter. The body is built here rather than by the client's
+// (a document larger than that goes alone); with alias, index must be an
+// alias (require_alias), so that a write to an alias whose index was
+// deleted fails rather than create an index of that name with a mapping
+// guessed from the document. The body is built here rather than by the client's
 // BulkService, which would copy each document three times over.
 //
 // A request the cluster refuses for its size (413) or under indexing
@@ -297,7 +345,7 @@ const MaxContentLength = 100 << 20
 // operations of a request that fails, and of those not sent because ctx
 // ended, fail each with the cause (search.ErrNotSent when ctx ended), so
 // that what was written is not written again.
-func bulk(ctx context.Context, c *olivere.Client, index string, ops []search.Op, refresh string, budget int) ([]error, error) {
+func bulk(ctx context.Context, c *olivere.Client, index string, ops []search.Op, alias bool, budget int) ([]error, error) {
 	if len(ops) == 0 {
 		return nil, nil
 	}
@@ -326,7 +374,7 @@ func bulk(ctx context.Context, c *olivere.Client, index string, ops []search.Op,
 			}
 			return failed, nil
 		}
-		err := bulkSplit(ctx, c, index, ops[start:end], lines[start:end], failed[start:end], refresh)
+		err := bulkSplit(ctx, c, index, ops[start:end], lines[start:end], failed[start:end], alias)
 		if err != nil && !sent {
 			return nil, err
 		}
@@ -346,8 +394,8 @@ func bulk(ctx context.Context, c *olivere.Client, index string, ops []search.Op,
 
 // bulkSplit sends ops (their lines) in one request, and again as two
 // halves when the cluster refuses it for its size or under pressure.
-func bulkSplit(ctx context.Context, c *olivere.Client, index string, ops []search.Op, lines [][]byte, failed []error, refresh string) error {
-	err := bulkOnce(ctx, c, index, ops, lines, failed, refresh)
+func bulkSplit(ctx context.Context, c *olivere.Client, index string, ops []search.Op, lines [][]byte, failed []error, alias bool) error {
+	err := bulkOnce(ctx, c, index, ops, lines, failed, alias)
 	if err == nil || !olivere.IsStatusCode(err, http.StatusRequestEntityTooLarge) && !olivere.IsStatusCode(err, http.StatusTooManyRequests) {
 		return mapError(err)
 	}
@@ -363,10 +411,10 @@ func bulkSplit(ctx context.Context, c *olivere.Client, index string, ops []searc
 		return nil
 	}
 	half := len(ops) / 2
-	if err := bulkSplit(ctx, c, index, ops[:half], lines[:half], failed[:half], refresh); err != nil {
+	if err := bulkSplit(ctx, c, index, ops[:half], lines[:half], failed[:half], alias); err != nil {
 		return err
 	}
-	if err := bulkSplit(ctx, c, index, ops[half:], lines[half:], failed[half:], refresh); err != nil {
+	if err := bulkSplit(ctx, c, index, ops[half:], lines[half:], failed[half:], alias); err != nil {
 		for i := half; i < len(ops); i++ {
 			failed[i] = err
 		}
@@ -376,10 +424,10 @@ func bulkSplit(ctx context.Context, c *olivere.Client, index string, ops []searc
 
 // bulkOnce sends ops in one _bulk request and sets each one's outcome in
 // failed; the error is the request's (the client's, not mapped).
-func bulkOnce(ctx context.Context, c *olivere.Client, index string, ops []search.Op, lines [][]byte, failed []error, refresh string) error {
+func bulkOnce(ctx context.Context, c *olivere.Client, index string, ops []search.Op, lines [][]byte, failed []error, alias bool) error {
 	params := url.Values{}
-	if refresh != "" {
-		params.Set("refresh", refresh)
+	if alias {
+		params.Set("require_alias", "true")
 	}
 	size := 0
 	for _, l := range lines {
@@ -410,6 +458,8 @@ func bulkOnce(ctx context.Context, c *olivere.Client, index string, ops []search
 			case r.Status >= 200 && r.Status < 300,
 				r.Status == http.StatusConflict, // a newer version is indexed
 				r.Status == http.StatusNotFound && ops[i].Doc == nil:
+			case r.Error != nil && r.Error.Type == "index_not_found_exception":
+				failed[i] = fmt.Errorf("%w: elasticsearch %d: %s", errIndexGone, r.Status, r.Error.Reason)
 			case r.Error != nil:
 				failed[i] = fmt.Errorf("elasticsearch %d: %s: %s", r.Status, r.Error.Type, r.Error.Reason)
 			default:

@@ -107,20 +107,8 @@ func TestGenerationSwap(t *testing.T) {
 func testGenerationSwap(t *testing.T, c *olivere.Client) {
 	e := testEngine(t, c)
 	ctx := t.Context()
-	doc := func(id int64, text string) search.Op {
-		return search.Op{TenantID: 1, ConversationID: id, Doc: &search.Doc{TenantID: 1, ConversationID: id, OwnerUserID: 1, Version: 1,
-			Sentences: []search.Sentence{{Seq: 0, Text: text}}}}
-	}
-	find := func(word string) int64 {
-		t.Helper()
-		terms, _ := search.Parse(word)
-		res, err := e.Search(ctx, search.Query{TenantID: 1, Terms: terms, Size: 10})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return res.Total
-	}
-	if _, err := e.Write(ctx, []search.Op{doc(1, "old words")}); err != nil {
+	find := func(word string) int64 { return total(t, e, word) }
+	if _, err := e.Write(ctx, []search.Op{oneSentence(1, "old words")}); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.Refresh(ctx); err != nil {
@@ -130,7 +118,7 @@ func testGenerationSwap(t *testing.T, c *olivere.Client) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := g.Write(ctx, []search.Op{doc(1, "new words")}); err != nil {
+	if _, err := g.Write(ctx, []search.Op{oneSentence(1, "new words")}); err != nil {
 		t.Fatal(err)
 	}
 	if find("old") != 1 || find("new") != 0 {
@@ -146,7 +134,7 @@ func testGenerationSwap(t *testing.T, c *olivere.Client) {
 	if find("old") != 0 || find("new") != 1 {
 		t.Fatal("the alias does not show the new generation")
 	}
-	if _, err := e.Write(ctx, []search.Op{doc(2, "written after")}); err != nil {
+	if _, err := e.Write(ctx, []search.Op{oneSentence(2, "written after")}); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.Refresh(ctx); err != nil {
@@ -166,18 +154,14 @@ func TestARebuildWhoseIndexWasDroppedIsNotSwappedIn(t *testing.T) {
 	eachCluster(t, func(t *testing.T, c *olivere.Client) {
 		e := testEngine(t, c)
 		ctx := t.Context()
-		doc := func(id int64, text string) search.Op {
-			return search.Op{TenantID: 1, ConversationID: id, Doc: &search.Doc{TenantID: 1, ConversationID: id, OwnerUserID: 1, Version: 1,
-				Sentences: []search.Sentence{{Seq: 0, Text: text}}}}
-		}
-		if _, err := e.Write(ctx, []search.Op{doc(1, "words")}); err != nil {
+		if _, err := e.Write(ctx, []search.Op{oneSentence(1, "words")}); err != nil {
 			t.Fatal(err)
 		}
 		earlier, err := e.NewGeneration(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := earlier.Write(ctx, []search.Op{doc(1, "words")}); err != nil {
+		if _, err := earlier.Write(ctx, []search.Op{oneSentence(1, "words")}); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(1100 * time.Millisecond) // versions are named to the second
@@ -185,7 +169,7 @@ func TestARebuildWhoseIndexWasDroppedIsNotSwappedIn(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := later.Write(ctx, []search.Op{doc(1, "words")}); err != nil {
+		if _, err := later.Write(ctx, []search.Op{oneSentence(1, "words")}); err != nil {
 			t.Fatal(err)
 		}
 		dropped, err := later.Activate(ctx)
@@ -195,7 +179,7 @@ func TestARebuildWhoseIndexWasDroppedIsNotSwappedIn(t *testing.T) {
 		if !slices.Contains(dropped, earlier.Name()) {
 			t.Fatalf("the later rebuild dropped %v, not the earlier one's %s", dropped, earlier.Name())
 		}
-		if _, err := earlier.Write(ctx, []search.Op{doc(2, "more words")}); err != nil {
+		if _, err := earlier.Write(ctx, []search.Op{oneSentence(2, "more words")}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := earlier.Activate(ctx); !errors.Is(err, ErrGenerationLost) {
@@ -428,4 +412,87 @@ func TestTenantZonesAreNamesElasticsearchKnows(t *testing.T) {
 			t.Errorf("a zone Elasticsearch does not know: %+v, %v", res, err)
 		}
 	})
+}
+
+// TestAnIndexDeletedUnderTheAliasIsCreatedAgain: an operator deletes the
+// live index (the alias goes with it). A write then must not create an
+// index of the alias's own name with a mapping guessed from the document,
+// which no rebuild could put an alias on: it fails, the engine creates an
+// empty index of its mapping behind the alias, and the write goes there
+// when done again. A search finding the index gone does the same.
+func TestAnIndexDeletedUnderTheAliasIsCreatedAgain(t *testing.T) {
+	eachCluster(t, func(t *testing.T, c *olivere.Client) {
+		e := testEngine(t, c)
+		ctx := t.Context()
+		t.Cleanup(func() { _, _ = c.DeleteIndex(e.Alias()).Do(context.Background()) })
+		dropLive := func() {
+			t.Helper()
+			live, err := e.aliasIndices(ctx)
+			if err != nil || len(live) != 1 {
+				t.Fatalf("the alias names %v: %v", live, err)
+			}
+			if _, err := c.DeleteIndex(live[0]).Do(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		checkAlias := func() {
+			t.Helper()
+			live, err := e.aliasIndices(ctx)
+			if err != nil || len(live) != 1 || !e.version.MatchString(live[0]) {
+				t.Fatalf("the alias names %v (%v), want one version of the engine's", live, err)
+			}
+			res, err := c.PerformRequest(ctx, olivere.PerformRequestOptions{Method: "GET", Path: "/" + live[0] + "/_mapping"})
+			if err != nil || !strings.Contains(string(res.Body), `"dynamic":"strict"`) {
+				t.Fatalf("the index behind the alias has not the engine's mapping: %v %s", err, res.Body)
+			}
+		}
+		find := func(word string) int64 {
+			t.Helper()
+			if err := e.Refresh(ctx); err != nil {
+				t.Fatal(err)
+			}
+			return total(t, e, word)
+		}
+		if _, err := e.Write(ctx, []search.Op{oneSentence(1, "before")}); err != nil {
+			t.Fatal(err)
+		}
+		dropLive()
+		failed, err := e.Write(ctx, []search.Op{oneSentence(2, "after")})
+		if err != nil || len(failed) != 1 || !errors.Is(failed[0], errIndexGone) {
+			t.Fatalf("a write after the index was deleted: %v %v, want it refused as gone", failed, err)
+		}
+		checkAlias()
+		if failed, err := e.Write(ctx, []search.Op{oneSentence(2, "after")}); err != nil || errors.Join(failed...) != nil {
+			t.Fatalf("the write again: %v %v", failed, err)
+		}
+		if n := find("after"); n != 1 {
+			t.Errorf("the conversation written again found %d times, want 1", n)
+		}
+		if n := find("before"); n != 0 {
+			t.Errorf("a conversation of the deleted index found %d times", n)
+		}
+
+		dropLive()
+		if n := total(t, e, "after"); n != 0 {
+			t.Errorf("found %d in a deleted index", n)
+		}
+		checkAlias()
+	})
+}
+
+// oneSentence indexes conversation id of tenant 1 with one sentence.
+func oneSentence(id int64, text string) search.Op {
+	return search.Op{TenantID: 1, ConversationID: id, Doc: &search.Doc{TenantID: 1, ConversationID: id, OwnerUserID: 1, Version: 1,
+		Sentences: []search.Sentence{{Seq: 0, Text: text}}}}
+}
+
+// total is how many of tenant 1's conversations e finds for word.
+func total(t *testing.T, e *Engine, word string) int64 {
+	t.Helper()
+	terms, _ := search.Parse(word)
+	res, err := e.Search(t.Context(), search.Query{TenantID: 1, Terms: terms, Size: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Total
 }

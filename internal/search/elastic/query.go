@@ -231,10 +231,23 @@ func (e *Engine) Search(ctx context.Context, q search.Query) (search.Result, err
 		q.Location = offsetNow(q.Location, time.Now())
 		res, err = do(q)
 	}
+	if indexGone(err) {
+		// The live index was deleted: it is created again, empty, and
+		// the search asks that (see lost).
+		e.lost(ctx)
+		res, err = do(q)
+	}
 	if err != nil {
 		return out, mapError(err)
 	}
 	return decodeResult(res.Body, q.Size)
+}
+
+// indexGone reports whether a request to the alias found no index of
+// that name.
+func indexGone(err error) bool {
+	var oe *olivere.Error
+	return errors.As(err, &oe) && oe.Status == http.StatusNotFound && oe.Details != nil && oe.Details.Type == "index_not_found_exception"
 }
 
 // zoneRefused reports whether Elasticsearch refused a search's time zone.

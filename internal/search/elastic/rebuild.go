@@ -79,7 +79,7 @@ func (g *Generation) Name() string { return g.name }
 
 // Write bulk-loads the index.
 func (g *Generation) Write(ctx context.Context, ops []search.Op) ([]error, error) {
-	return bulk(ctx, g.e.c, g.name, ops, "", g.e.o.BulkBytes)
+	return bulk(ctx, g.e.c, g.name, ops, false, g.e.o.BulkBytes)
 }
 
 // Activate restores refresh and replicas, refreshes, moves the alias in one
