@@ -21,8 +21,11 @@ func Heavy(l *limit.Limiter, heavy map[string]bool) Middleware {
 	return func(next Handler) Handler {
 		return func(ctx context.Context, req any) (any, error) {
 			info := InfoFrom(ctx)
+			if !heavy[info.Operation] {
+				return next(ctx, req)
+			}
 			c := info.Caller()
-			if !heavy[info.Operation] || c.TenantID == "" {
+			if c.TenantID == "" {
 				return next(ctx, req)
 			}
 			release, err := l.Enter(ctx, limit.Key{Scope: limit.ScopeTenant, ID: c.TenantID, Tier: c.Tier})
