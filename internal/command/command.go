@@ -18,6 +18,7 @@ import (
 	"github.com/megaview/mgvcore/internal/cert"
 	"github.com/megaview/mgvcore/internal/config"
 	"github.com/megaview/mgvcore/internal/dao"
+	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/logging"
 )
 
@@ -76,6 +77,7 @@ func New(stdout, stderr io.Writer) *cli.App {
 			migrateCommand(stdout),
 			seedCommand(stdout),
 			reindexCommand(stdout),
+			metricsCommand(stdout),
 			auditCommand(stdout),
 			{
 				Name:  "config",
@@ -160,6 +162,19 @@ func withDB(c *cli.Context, fn func(cfg *config.Config, db *gorm.DB) error) erro
 		defer func() { _ = sqlDB.Close() }()
 	}
 	return fn(cfg, db)
+}
+
+// checkTenant refuses a --tenant that names no tenant (0: none given).
+func checkTenant(c *cli.Context, db *gorm.DB, tenant int64) error {
+	if tenant == 0 {
+		return nil
+	}
+	if _, err := dao.NewTenants(db).ByID(c.Context, tenant); errs.IsNotFound(err) {
+		return fmt.Errorf("--tenant: no tenant has id %d", tenant)
+	} else if err != nil {
+		return err
+	}
+	return nil
 }
 
 func serveAction(c *cli.Context, stdout, stderr io.Writer) error {

@@ -105,24 +105,30 @@ func TestPrintMySQLWithoutADatabase(t *testing.T) {
 	}
 }
 
-// reindex --tenant names an existing tenant: an unknown or non-positive id
-// would queue nothing and say so as if it were done.
-func TestReindexRefusesATenantThatIsNone(t *testing.T) {
+// reindex and metrics recompute --tenant name an existing tenant: an
+// unknown or non-positive id would do nothing and say so as if it were
+// done.
+func TestTenantCommandsRefuseATenantThatIsNone(t *testing.T) {
 	cfg := devConfig(t)
 	if code, out := run(t, "--config", cfg, "migrate", "up"); code != 0 {
 		t.Fatalf("migrate up: exit %d\n%s", code, out)
 	}
-	for id, want := range map[string]string{
-		"99999": "--tenant: no tenant has id 99999",
-		"-1":    "--tenant: must be a tenant id above 0 (got -1)",
-		"0":     "--tenant: must be a tenant id above 0 (got 0)",
-	} {
-		code, out := run(t, "--config", cfg, "reindex", "--tenant", id)
-		if code == 0 || !strings.Contains(out, want) || strings.Contains(out, "queued") {
-			t.Errorf("reindex --tenant %s: exit %d, want the error %q\n%s", id, code, want, out)
+	for _, tc := range []struct {
+		command []string
+		done    string
+	}{{[]string{"reindex"}, "queued 0 conversations"}, {[]string{"metrics", "recompute"}, "recomputed the metrics of 0 conversations"}} {
+		for id, want := range map[string]string{
+			"99999": "--tenant: no tenant has id 99999",
+			"-1":    "--tenant: must be a tenant id above 0 (got -1)",
+			"0":     "--tenant: must be a tenant id above 0 (got 0)",
+		} {
+			code, out := run(t, append(append([]string{"--config", cfg}, tc.command...), "--tenant", id)...)
+			if code == 0 || !strings.Contains(out, want) || strings.Contains(out, tc.done[:6]) {
+				t.Errorf("%v --tenant %s: exit %d, want the error %q\n%s", tc.command, id, code, want, out)
+			}
 		}
-	}
-	if code, out := run(t, "--config", cfg, "reindex"); code != 0 || !strings.Contains(out, "queued 0 conversations") {
-		t.Errorf("reindex of every tenant: exit %d\n%s", code, out)
+		if code, out := run(t, append([]string{"--config", cfg}, tc.command...)...); code != 0 || !strings.Contains(out, tc.done) {
+			t.Errorf("%v of every tenant: exit %d\n%s", tc.command, code, out)
+		}
 	}
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/megaview/mgvcore/internal/app"
 	"github.com/megaview/mgvcore/internal/config"
 	"github.com/megaview/mgvcore/internal/dao"
-	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/limit"
 	"github.com/megaview/mgvcore/internal/search"
 )
@@ -36,13 +35,9 @@ func reindexCommand(stdout io.Writer) *cli.Command {
 				return fmt.Errorf("--tenant: must be a tenant id above 0 (got %d); leave it out to re-index every tenant", tenant)
 			}
 			return withDB(c, func(cfg *config.Config, db *gorm.DB) error {
-				if tenant != 0 {
-					// An unknown id would queue nothing and say so as if done.
-					if _, err := dao.NewTenants(db).ByID(c.Context, tenant); errs.IsNotFound(err) {
-						return fmt.Errorf("--tenant: no tenant has id %d", tenant)
-					} else if err != nil {
-						return err
-					}
+				// An unknown id would queue nothing and say so as if done.
+				if err := checkTenant(c, db, tenant); err != nil {
+					return err
 				}
 				var engine search.Engine = queueOnly{}
 				if cfg.Search.Engine == "elasticsearch" && tenant == 0 {

@@ -147,3 +147,67 @@ func TestPatienceUpgradeKeepsValues(t *testing.T) {
 		}
 	}, daotest.Unmigrated)
 }
+
+// The metrics of an earlier algorithm are found in id order, and replaced;
+// metrics of the current one (a transcript written since) never are.
+func TestReplaceStaleMetrics(t *testing.T) { daotest.Each(t, testReplaceStaleMetrics) }
+
+func testReplaceStaleMetrics(t *testing.T, db *gorm.DB) {
+	ctx := t.Context()
+	convs := dao.NewConversations(db)
+	at := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	row := func(id, tenant int64, version int, ratio float64) model.ConversationMetrics {
+		return model.ConversationMetrics{ConversationID: id, TenantID: tenant, AlgoVersion: version, TalkRatio: ratio, LongestMonologueMS: id,
+			LongestCustomerStoryMS: 2, Interactivity: 3, PatienceMS: 4.5, QuestionCountInternal: 5, QuestionCountExternal: 6,
+			QuestionRate: 0.5, SilenceMS: 7, ComputedAt: at}
+	}
+	if err := convs.SaveMetrics(ctx, row(41, 3, 3, 0.1), row(42, 3, 4, 0.2), row(43, 5, 1, 0.3), row(44, 3, 2, 0.4)); err != nil {
+		t.Fatal(err)
+	}
+	ids := func(tenant, after int64, limit int) []int64 {
+		t.Helper()
+		keys, err := convs.StaleMetrics(ctx, tenant, after, 4, limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []int64
+		for _, k := range keys {
+			if k.TenantID == 0 {
+				t.Errorf("conversation %d listed without its tenant", k.ConversationID)
+			}
+			out = append(out, k.ConversationID)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		tenant, after int64
+		limit         int
+		want          []int64
+	}{{0, 0, 10, []int64{41, 43, 44}}, {3, 0, 10, []int64{41, 44}}, {0, 41, 1, []int64{43}}, {5, 43, 10, nil}} {
+		if got := ids(tc.tenant, tc.after, tc.limit); !slices.Equal(got, tc.want) {
+			t.Errorf("stale metrics of tenant %d after %d (at most %d): %v, want %v", tc.tenant, tc.after, tc.limit, got, tc.want)
+		}
+	}
+
+	fresh := row(41, 3, 4, 0.9)
+	fresh.ComputedAt = at.Add(time.Hour)
+	for _, tc := range []struct {
+		m    model.ConversationMetrics
+		want bool
+	}{{fresh, true}, {row(42, 3, 4, 0.8), false}, {row(99, 3, 4, 0.8), false}, {row(44, 5, 4, 0.8), false}} {
+		done, err := convs.ReplaceStaleMetrics(ctx, tc.m)
+		if err != nil || done != tc.want {
+			t.Errorf("replacing the metrics of %d (tenant %d): %v %v, want %v", tc.m.ConversationID, tc.m.TenantID, done, err, tc.want)
+		}
+	}
+	for _, want := range []model.ConversationMetrics{fresh, row(42, 3, 4, 0.2), row(44, 3, 2, 0.4)} {
+		got, err := convs.Metrics(ctx, want.TenantID, want.ConversationID)
+		if err != nil || got == nil {
+			t.Fatalf("metrics of %d: %v %v", want.ConversationID, got, err)
+		}
+		got.ComputedAt = got.ComputedAt.UTC()
+		if *got != want {
+			t.Errorf("stored %+v\nwant   %+v", *got, want)
+		}
+	}
+}

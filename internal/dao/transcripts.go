@@ -193,11 +193,16 @@ func (r *Conversations) SaveMetrics(ctx context.Context, ms ...model.Conversatio
 	db := conn(ctx, r.db)
 	args := make([]any, 0, len(ms)*len(metricsColumns))
 	for _, m := range ms {
-		args = append(args, m.ConversationID, m.TenantID, m.AlgoVersion, m.TalkRatio, m.LongestMonologueMS,
-			m.LongestCustomerStoryMS, m.Interactivity, m.PatienceMS, m.QuestionCountInternal, m.QuestionCountExternal,
-			m.QuestionRate, m.SilenceMS, m.ComputedAt)
+		args = appendMetrics(args, m)
 	}
 	return dbError(db.Exec(upsertMetricsSQL(db.Dialector.Name(), len(ms)), args...).Error, nil)
+}
+
+// appendMetrics appends m's values in the order of metricsColumns.
+func appendMetrics(args []any, m model.ConversationMetrics) []any {
+	return append(args, m.ConversationID, m.TenantID, m.AlgoVersion, m.TalkRatio, m.LongestMonologueMS,
+		m.LongestCustomerStoryMS, m.Interactivity, m.PatienceMS, m.QuestionCountInternal, m.QuestionCountExternal,
+		m.QuestionRate, m.SilenceMS, m.ComputedAt)
 }
 
 // metricsColumns are the columns of conversation_metrics in the order

@@ -390,15 +390,7 @@ func stageTranscript(u *TranscriptUpload, lock TranscriptLock) (TranscriptWrite,
 				SpeakerKey: s.SpeakerKey, Affiliation: model.AffiliationUnknown})
 		}
 	}
-	ms := make([]interaction.Sentence, len(u.sentences))
-	for k, s := range u.sentences {
-		side := interaction.SideExternal
-		if internal[s.SpeakerKey] {
-			side = interaction.SideInternal
-		}
-		ms[k] = interaction.Sentence{Seq: s.Seq, StartMS: s.StartMS, EndMS: s.EndMS, Side: side, Text: s.Text}
-	}
 	w := TranscriptWrite{Conversation: conv, Participants: append(slices.Clip(lock.Speakers), added...),
 		Sentences: u.sentences, Trackers: lock.Trackers}
-	return w, added, interaction.Compute(conv.DurationMS, ms)
+	return w, added, computeMetrics(conv.DurationMS, internal, u.sentences)
 }
