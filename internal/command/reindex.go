@@ -1,6 +1,7 @@
 package command
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -35,6 +36,7 @@ func reindexCommand(stdout io.Writer) *cli.Command {
 				return fmt.Errorf("--tenant: must be a tenant id above 0 (got %d); leave it out to re-index every tenant", tenant)
 			}
 			return withDB(c, func(cfg *config.Config, db *gorm.DB) error {
+				ctx := c.Context
 				// An unknown id would queue nothing and say so as if done.
 				if err := checkTenant(c, db, tenant); err != nil {
 					return err
@@ -44,15 +46,20 @@ func reindexCommand(stdout io.Writer) *cli.Command {
 					// A rebuild swapped in deletes the versions created
 					// before it, among them one still being built.
 					lock := dao.ReindexLockName(cfg.Search.Index)
-					release, held, err := dao.TryNamedLock(c.Context, db, lock)
+					held, ok, err := dao.TakeNamedLock(c.Context, db, lock, 0)
 					if err != nil {
 						return err
 					}
-					if !held {
+					if !ok {
 						return fmt.Errorf("another `mgvcore reindex` is rebuilding %s (it holds the database's lock %q): run one at a time",
 							cfg.Search.Index, lock)
 					}
-					defer release()
+					defer held.Release()
+					// A rebuild stops once its lock is lost: another could
+					// then start and drop its index as abandoned.
+					var stop func()
+					ctx, stop = held.WhileHeld(ctx)
+					defer stop()
 					es, err := dao.OpenElastic(cfg.Search, nil)
 					if err != nil {
 						return err
@@ -66,13 +73,16 @@ func reindexCommand(stdout io.Writer) *cli.Command {
 				start := time.Now()
 				last := start
 				out := &output{w: stdout}
-				res, err := r.Run(c.Context, tenant, func(n int) {
+				res, err := r.Run(ctx, tenant, func(n int) {
 					if time.Since(last) > 5*time.Second {
 						last = time.Now()
 						out.printf("%d conversations indexed…\n", n)
 					}
 				})
 				if err != nil && !errors.Is(err, logicsearch.ErrFailedConversations) {
+					if cause := context.Cause(ctx); errors.Is(cause, dao.ErrLockLost) {
+						return fmt.Errorf("reindex: %w; stopped: %w", cause, err)
+					}
 					return fmt.Errorf("reindex: %w", err)
 				}
 				for _, f := range res.Failed {

@@ -403,29 +403,33 @@ func writePlan(w io.Writer, dialect string, p plan) (int, error) {
 	return len(migs), nil
 }
 
+// migrateLockName is the named lock of Up on MySQL.
+const migrateLockName = "mgvcore_migrate"
+
 // Up applies every pending migration in order. On MySQL a named lock keeps
 // two instances from migrating at once, and a migration is applied
 // statement by statement (applyByStatement); SQLite runs each in a
 // transaction. It returns the migrations applied, those a baseline stood
 // for included.
 func (m *Migrator) Up(ctx context.Context) (_ []Migration, upErr error) {
-	db := m.db.WithContext(ctx)
-	if m.dialect == "mysql" {
-		conn, err := db.DB()
-		if err != nil {
-			return nil, err
-		}
-		c, err := conn.Conn(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("migrate: %w", err)
-		}
-		defer func() { upErr = errors.Join(upErr, c.Close()) }()
-		var got int
-		if err := c.QueryRowContext(ctx, "SELECT GET_LOCK('mgvcore_migrate', 60)").Scan(&got); err != nil || got != 1 {
-			return nil, fmt.Errorf("migrate: another instance holds the migration lock (%v)", err)
-		}
-		defer c.ExecContext(context.Background(), "SELECT RELEASE_LOCK('mgvcore_migrate')") //nolint:errcheck
+	lock, held, err := TakeNamedLock(ctx, m.db, migrateLockName, time.Minute)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
 	}
+	if !held {
+		return nil, errors.New("migrate: another instance has held the migration lock for a minute: it is still migrating")
+	}
+	defer lock.Release()
+	// A migration goes on only while the lock holds: another instance
+	// could otherwise take it and apply the same statements beside it.
+	ctx, stop := lock.WhileHeld(ctx)
+	defer stop()
+	defer func() {
+		if upErr != nil && errors.Is(context.Cause(ctx), ErrLockLost) {
+			upErr = fmt.Errorf("migrate: %w; stopped: %w", ErrLockLost, upErr)
+		}
+	}()
+	db := m.db.WithContext(ctx)
 	p, err := m.plan(ctx)
 	if err != nil {
 		return nil, err

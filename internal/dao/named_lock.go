@@ -3,9 +3,12 @@ package dao
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"database/sql/driver"
 	"encoding/hex"
 	"errors"
+	"sync"
+	"time"
 
 	"gorm.io/gorm"
 )
@@ -22,36 +25,110 @@ func ReindexLockName(alias string) string {
 	return name
 }
 
-// TryNamedLock takes MySQL's named lock name without waiting, on a
-// connection of its own that holds it until release: a process that dies
-// releases it with its connection, so no lock outlives its holder. held is
-// false when another session holds it. SQLite has no such lock: there it
-// holds nothing and release does nothing.
-func TryNamedLock(ctx context.Context, db *gorm.DB, name string) (release func(), held bool, err error) {
+// NamedLock is MySQL's named lock, held by a connection of its own: a
+// process that dies releases it with its connection, so no lock outlives
+// its holder. While held, the connection asks the server every third of
+// its wait_timeout whether it still holds the lock, so that the server
+// does not end an idle session, and the lock with it, under a holder that
+// runs longer than that (a rebuild of a large index, a migration that
+// rebuilds a table); Lost is closed should the session end anyway (the
+// server restarted, the connection was killed), so the holder can stop
+// before another process takes the lock and works beside it.
+type NamedLock struct {
+	conn *sql.Conn // nil on SQLite
+	name string
+	lost chan struct{}
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
+}
+
+// TakeNamedLock takes the named lock name, waiting up to wait for it (0:
+// not at all); held is false when another session holds it still. SQLite
+// has no such lock: there it holds nothing, and Release does nothing.
+func TakeNamedLock(ctx context.Context, db *gorm.DB, name string, wait time.Duration) (_ *NamedLock, held bool, err error) {
+	l := &NamedLock{name: name, lost: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{})}
 	if db.Name() != "mysql" {
-		return func() {}, true, nil
+		close(l.done)
+		return l, true, nil
 	}
 	pool, err := db.DB()
 	if err != nil {
 		return nil, false, err
 	}
-	conn, err := pool.Conn(ctx)
-	if err != nil {
+	if l.conn, err = pool.Conn(ctx); err != nil {
 		return nil, false, dbError(err, nil)
 	}
 	var got *int
-	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, 0)", name).Scan(&got); err != nil {
-		return nil, false, errors.Join(dbError(err, nil), conn.Close())
+	var idle int64
+	if err := l.conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, ?), @@wait_timeout", name, int(wait.Seconds())).Scan(&got, &idle); err != nil {
+		return nil, false, errors.Join(dbError(err, nil), l.conn.Close())
 	}
 	if got == nil || *got != 1 {
-		return nil, false, conn.Close()
+		return nil, false, l.conn.Close()
 	}
-	return func() {
-		if _, err := conn.ExecContext(context.Background(), "SELECT RELEASE_LOCK(?)", name); err != nil {
+	go l.keep(max(time.Second, time.Duration(idle)*time.Second/3))
+	return l, true, nil
+}
+
+// keep asks every interval whether the session still holds the lock,
+// until Release; it closes lost when it does not.
+func (l *NamedLock) keep(interval time.Duration) {
+	defer close(l.done)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.stop:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), interval)
+		var holder *int64
+		err := l.conn.QueryRowContext(ctx, "SELECT IS_USED_LOCK(?) = CONNECTION_ID()", l.name).Scan(&holder)
+		cancel()
+		if err != nil || holder == nil || *holder != 1 {
+			close(l.lost)
+			return
+		}
+	}
+}
+
+// Lost is closed when the lock was lost while held.
+func (l *NamedLock) Lost() <-chan struct{} { return l.lost }
+
+// Release gives the lock back and the connection with it; it may be
+// called more than once.
+func (l *NamedLock) Release() {
+	l.once.Do(func() {
+		close(l.stop)
+		<-l.done
+		if l.conn == nil {
+			return
+		}
+		if _, err := l.conn.ExecContext(context.Background(), "SELECT RELEASE_LOCK(?)", l.name); err != nil {
 			// A connection handed back to the pool would keep the lock:
 			// this one is discarded, and its session with the lock ends.
-			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+			_ = l.conn.Raw(func(any) error { return driver.ErrBadConn })
 		}
-		_ = conn.Close()
-	}, true, nil
+		_ = l.conn.Close()
+	})
 }
+
+// WhileHeld is ctx, canceled with ErrLockLost when l is lost; call stop
+// when done with it.
+func (l *NamedLock) WhileHeld(ctx context.Context) (_ context.Context, stop func()) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	go func() {
+		select {
+		case <-l.lost:
+			cancel(ErrLockLost)
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, func() { cancel(nil) }
+}
+
+// ErrLockLost is the cause of a WhileHeld context canceled because the
+// lock was lost.
+var ErrLockLost = errors.New("the database's named lock was lost (the session holding it ended): another process may have taken it")
