@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -30,6 +31,7 @@ import (
 	"github.com/blevesearch/bleve/v2/analysis/tokenizer/unicode"
 	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/blevesearch/bleve/v2/mapping"
+	"github.com/blevesearch/bleve/v2/numeric"
 	"github.com/blevesearch/bleve/v2/search/query"
 	index "github.com/blevesearch/bleve_index_api"
 	bolterrors "go.etcd.io/bbolt/errors"
@@ -88,6 +90,9 @@ type Engine struct {
 
 	// purger rewrites the index without its deleted documents (purge).
 	purger *coalesce.Job
+
+	// searching holds a slot for each search running (see Search).
+	searching chan struct{}
 }
 
 var _ search.Engine = (*Engine)(nil)
@@ -103,7 +108,8 @@ func Open(dir string) (*Engine, error) {
 }
 
 func open(dir string, purgeDelay, purgeEvery time.Duration, purged func(error)) (*Engine, error) {
-	e := &Engine{dir: dir, opened: make(chan struct{}), closed: make(chan struct{}), handoverWait: HandoverWait, minFree: MinFreeBytes}
+	e := &Engine{dir: dir, opened: make(chan struct{}), closed: make(chan struct{}), handoverWait: HandoverWait, minFree: MinFreeBytes,
+		searching: make(chan struct{}, searchesAtOnce())}
 	e.free = e.FreeBytes
 	e.purger = coalesce.New(coalesce.Options{
 		Delay: purgeDelay,
@@ -654,17 +660,35 @@ type group struct {
 	best               []sentenceHit
 }
 
+// sentenceHit is a matching sentence of a group: what ranks it among
+// the group's, and its seq, which with the group's id names it. Its text,
+// speaker and start are read only for the sentences of the page.
 type sentenceHit struct {
-	docID   string
-	score   float64
-	seq     int
-	startMS int64
-	speaker string
+	score float64
+	seq   int
 }
 
-// Search groups the best MaxScan matching sentences by conversation.
+// searchesAtOnce is how many searches one engine runs at once: one per
+// core the process may use. A search is work for one core from start to
+// end (the index is mapped in memory), so more at once would finish no
+// sooner, and each would hold its memory the longer (48 searches of
+// MaxScan sentences at once on 2 cores held 2 GB of heap, 2 at a time
+// 100 MB). The others wait their turn, in order, within their request's
+// deadline.
+func searchesAtOnce() int { return runtime.GOMAXPROCS(0) }
+
+// Search groups the best MaxScan matching sentences by conversation. It
+// waits for one of searchesAtOnce slots first; a request whose deadline
+// passes, or whose caller leaves, meanwhile is answered as a search cut
+// short then is (see searchError).
 func (e *Engine) Search(ctx context.Context, q search.Query) (search.Result, error) {
 	var res search.Result
+	select {
+	case e.searching <- struct{}{}:
+	case <-ctx.Done():
+		return res, searchError(ctx.Err())
+	}
+	defer func() { <-e.searching }()
 	err := e.use(ctx, func(idx bleve.Index) error {
 		var err error
 		res, err = e.search(ctx, idx, q)
@@ -673,6 +697,11 @@ func (e *Engine) Search(ctx context.Context, q search.Query) (search.Result, err
 	return res, err
 }
 
+// search runs in two phases, so that the text and fields it holds are
+// those of the page, not of MaxScan sentences: it ranks every matching
+// sentence, keeping of each only its score and seq (see scan), and then
+// reads the speaker, start and marked text of the best sentences of the
+// page's conversations alone (snippets).
 func (e *Engine) search(ctx context.Context, idx bleve.Index, q search.Query) (search.Result, error) {
 	var res search.Result
 	uni := uniOf(idx)
@@ -680,33 +709,13 @@ func (e *Engine) search(ctx context.Context, idx bleve.Index, q search.Query) (s
 	if !ok {
 		return res, nil
 	}
-	// bleve's own scores are TF-IDF over the whole index, every tenant's
-	// sentences: they are not computed, and each sentence is scored here
-	// from its own text (see scorer).
-	req := bleve.NewSearchRequestOptions(bq, MaxScan, 0, false)
-	req.Score = bleve.ScoreNone
-	req.SortBy([]string{"_id"})
-	req.Fields = []string{"conversation_id", "owner_user_id", "begin_ms", "seq", "start_ms", "speaker_key", "text"}
-	sr, err := idx.SearchInContext(ctx, req)
+	ids, err := matching(ctx, idx, bq)
 	if err != nil {
-		return res, searchError(err)
+		return res, err
 	}
-	sc := newScorer(idx.Mapping().AnalyzerNamed(textAnalyzer), uni, q.Terms)
-	byID := map[int64]*group{}
-	var groups []*group
-	for _, h := range sr.Hits {
-		id := num(h.Fields["conversation_id"])
-		text, _ := h.Fields["text"].(string)
-		score := sc.score(text)
-		g := byID[id]
-		if g == nil {
-			g = &group{id: id, owner: num(h.Fields["owner_user_id"]), beginMS: num(h.Fields["begin_ms"]), score: score}
-			byID[id] = g
-			groups = append(groups, g)
-		}
-		g.score = max(g.score, score)
-		speaker, _ := h.Fields["speaker_key"].(string)
-		g.best = append(g.best, sentenceHit{docID: h.ID, score: score, seq: int(num(h.Fields["seq"])), startMS: num(h.Fields["start_ms"]), speaker: speaker})
+	groups, err := scan(ctx, idx, ids, newScorer(idx.Mapping().AnalyzerNamed(textAnalyzer), uni, q.Terms))
+	if err != nil {
+		return res, err
 	}
 	sort.Slice(groups, func(i, j int) bool {
 		if groups[i].score != groups[j].score {
@@ -737,8 +746,9 @@ func (e *Engine) search(ctx context.Context, idx bleve.Index, q search.Query) (s
 	for _, g := range page {
 		hit := search.Hit{ConversationID: g.id, Score: g.score}
 		for _, s := range g.best {
-			if text, ok := snippets[s.docID]; ok {
-				hit.Snippets = append(hit.Snippets, search.Snippet{Seq: s.seq, StartMS: s.startMS, SpeakerKey: s.speaker, Text: text})
+			if sn, ok := snippets[sentenceID(g.id, s.seq)]; ok {
+				sn.Seq = s.seq
+				hit.Snippets = append(hit.Snippets, sn)
 			}
 		}
 		res.Hits = append(res.Hits, hit)
@@ -746,9 +756,144 @@ func (e *Engine) search(ctx context.Context, idx bleve.Index, q search.Query) (s
 	return res, nil
 }
 
-// snippets highlights the best sentences of each conversation of the page,
-// from the term locations of a second search restricted to them.
-func (e *Engine) snippets(ctx context.Context, idx bleve.Index, q search.Query, page []*group) (map[string]string, error) {
+// matching are the ids of the first MaxScan sentences bq matches, in
+// their order. bleve's own scores are TF-IDF over the whole index, every
+// tenant's sentences: they are not computed, and each sentence is scored
+// by scan from its own text (see scorer). No stored field is asked for,
+// so bleve reads none.
+func matching(ctx context.Context, idx bleve.Index, bq query.Query) ([]string, error) {
+	req := bleve.NewSearchRequestOptions(bq, MaxScan, 0, false)
+	req.Score = bleve.ScoreNone
+	req.SortBy([]string{"_id"})
+	sr, err := idx.SearchInContext(ctx, req)
+	if err != nil {
+		return nil, searchError(err)
+	}
+	ids := make([]string, len(sr.Hits))
+	for i, h := range sr.Hits {
+		ids[i] = h.ID
+	}
+	return ids, nil
+}
+
+// scan scores the sentences ids name and groups them by
+// conversation. It reads each one's stored fields straight from the
+// segment holding it, one sentence at a time, and keeps its score and
+// seq: bleve's Fields would look each id up anew in every segment and
+// hold every text, map and field of the MaxScan sentences until the
+// search returns. A sentence deleted since the ids were read is left
+// out, as if it had gone before.
+func scan(ctx context.Context, idx bleve.Index, ids []string, sc scorer) ([]*group, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	adv, err := idx.Advanced()
+	if err != nil {
+		return nil, errs.Internal(err)
+	}
+	r, err := adv.Reader()
+	if err != nil {
+		return nil, errs.Internal(err)
+	}
+	defer func() { _ = r.Close() }()
+	snap, ok := r.(*scorch.IndexSnapshot)
+	if !ok {
+		return nil, errs.Internal(fmt.Errorf("search index: %T cannot be read by document number", r))
+	}
+	byID := map[int64]*group{}
+	var groups []*group
+	var s storedSentence
+	read := 0
+	for _, seg := range snap.Segments() {
+		nums, err := seg.DocNumbers(ids)
+		if err != nil {
+			return nil, errs.Internal(err)
+		}
+		for it := nums.Iterator(); it.HasNext(); {
+			if read++; read%scanCheck == 0 && ctx.Err() != nil {
+				return nil, searchError(ctx.Err())
+			}
+			s = storedSentence{}
+			// The visitor goes through every field: zapx hands its buffer
+			// back to its pool twice when one stops at _id.
+			if err := seg.VisitDocument(uint64(it.Next()), s.visit); err != nil {
+				return nil, errs.Internal(err)
+			}
+			id, seq, ok := parseSentenceID(s.id)
+			if !ok {
+				continue
+			}
+			score := sc.score(s.text)
+			g := byID[id]
+			if g == nil {
+				g = &group{id: id, owner: s.owner, beginMS: s.beginMS, score: score}
+				byID[id] = g
+				groups = append(groups, g)
+			}
+			g.score = max(g.score, score)
+			g.best = append(g.best, sentenceHit{score: score, seq: seq})
+		}
+	}
+	return groups, nil
+}
+
+// scanCheck is how many sentences scan reads between two looks at its
+// request's context.
+const scanCheck = 256
+
+// storedSentence is what scan reads of a sentence's stored fields.
+type storedSentence struct {
+	id, text       string
+	owner, beginMS int64
+}
+
+func (s *storedSentence) visit(name string, _ byte, val []byte, _ []uint64) bool {
+	switch name {
+	case "_id":
+		s.id = string(val)
+	case "text":
+		s.text = string(val)
+	case "owner_user_id":
+		s.owner = storedNum(val)
+	case "begin_ms":
+		s.beginMS = storedNum(val)
+	}
+	return true
+}
+
+// storedNum is the value of a stored numeric field, as bleve's
+// NumericField decodes it.
+func storedNum(val []byte) int64 {
+	i, err := numeric.PrefixCoded(val).Int64()
+	if err != nil {
+		return 0
+	}
+	return int64(numeric.Int64ToFloat64(i))
+}
+
+// parseSentenceID is the conversation and seq of a sentenceID.
+func parseSentenceID(docID string) (id int64, seq int, ok bool) {
+	rest, found := strings.CutPrefix(docID, kindSentence+"/")
+	if !found {
+		return 0, 0, false
+	}
+	c, q, found := strings.Cut(rest, "/")
+	if !found {
+		return 0, 0, false
+	}
+	id, err := strconv.ParseInt(c, 10, 64)
+	if err != nil {
+		return 0, 0, false
+	}
+	seq, err = strconv.Atoi(q)
+	return id, seq, err == nil
+}
+
+// snippets are the best sentences of each conversation of the page, by
+// sentenceID: their speaker, start and text marked from the term
+// locations of a second search restricted to them (Seq is left to the
+// caller).
+func (e *Engine) snippets(ctx context.Context, idx bleve.Index, q search.Query, page []*group) (map[string]search.Snippet, error) {
 	var ids []string
 	for _, g := range page {
 		sort.SliceStable(g.best, func(i, j int) bool {
@@ -759,15 +904,15 @@ func (e *Engine) snippets(ctx context.Context, idx bleve.Index, q search.Query, 
 		})
 		g.best = g.best[:min(len(g.best), search.MaxSnippets)]
 		for _, s := range g.best {
-			ids = append(ids, s.docID)
+			ids = append(ids, sentenceID(g.id, s.seq))
 		}
 	}
-	out := map[string]string{}
+	out := map[string]search.Snippet{}
 	if len(ids) == 0 {
 		return out, nil
 	}
 	req := bleve.NewSearchRequestOptions(bleve.NewConjunctionQuery(bleve.NewDocIDQuery(ids), termsQuery(q.Terms, uniOf(idx) != nil)), len(ids), 0, false)
-	req.Fields = []string{"text"}
+	req.Fields = []string{"text", "start_ms", "speaker_key"}
 	req.IncludeLocations = true
 	sr, err := idx.SearchInContext(ctx, req)
 	if err != nil {
@@ -775,6 +920,7 @@ func (e *Engine) snippets(ctx context.Context, idx bleve.Index, q search.Query, 
 	}
 	for _, h := range sr.Hits {
 		text, _ := h.Fields["text"].(string)
+		speaker, _ := h.Fields["speaker_key"].(string)
 		var ranges [][2]int
 		for _, field := range []string{"text", uniField} {
 			for _, locs := range h.Locations[field] {
@@ -783,7 +929,7 @@ func (e *Engine) snippets(ctx context.Context, idx bleve.Index, q search.Query, 
 				}
 			}
 		}
-		out[h.ID] = search.Mark(text, ranges)
+		out[h.ID] = search.Snippet{StartMS: num(h.Fields["start_ms"]), SpeakerKey: speaker, Text: search.Mark(text, ranges)}
 	}
 	return out, nil
 }
@@ -830,16 +976,19 @@ func (sc scorer) analyzer(uni bool) analysis.Analyzer {
 // tokens are the terms a makes of text by position; a position without a
 // token is "".
 func tokens(a analysis.Analyzer, text string) []string {
-	var out []string
-	for _, tok := range a.Analyze([]byte(text)) {
-		p := tok.Position - 1
-		if p < 0 {
-			continue
+	stream := a.Analyze([]byte(text))
+	n := 0
+	for _, tok := range stream {
+		n = max(n, tok.Position)
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]string, n)
+	for _, tok := range stream {
+		if p := tok.Position - 1; p >= 0 {
+			out[p] = string(tok.Term)
 		}
-		for len(out) <= p {
-			out = append(out, "")
-		}
-		out[p] = string(tok.Term)
 	}
 	return out
 }

@@ -389,26 +389,73 @@ func TestSparseSeqsAreDeletedByWhatIsIndexed(t *testing.T) {
 	}
 }
 
-// TestASearchPastItsDeadlineIsATimeout: a search whose request deadline
-// passes while the index is read answers 504, as Elasticsearch's does, not
-// an internal error.
-func TestASearchPastItsDeadlineIsATimeout(t *testing.T) {
+// oneSentence is an engine holding one sentence, and a query matching it.
+func oneSentence(t *testing.T) (*Engine, search.Query) {
+	t.Helper()
 	e, err := Open(filepath.Join(t.TempDir(), "search"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer closeEngine(t, e)
+	t.Cleanup(func() { closeEngine(t, e) })
 	doc := &search.Doc{TenantID: 1, ConversationID: 1, OwnerUserID: 2, Version: 1,
 		Sentences: []search.Sentence{{Seq: 0, Text: "预算有限"}}}
 	if _, err := e.Write(t.Context(), []search.Op{{TenantID: 1, ConversationID: 1, Doc: doc}}); err != nil {
 		t.Fatal(err)
 	}
+	terms, _ := search.Parse("预算")
+	return e, search.Query{TenantID: 1, Terms: terms, Size: 10}
+}
+
+// TestASearchPastItsDeadlineIsATimeout: a search whose request deadline
+// passes while the index is read answers 504, as Elasticsearch's does, not
+// an internal error.
+func TestASearchPastItsDeadlineIsATimeout(t *testing.T) {
+	e, q := oneSentence(t)
 	ctx, cancel := context.WithDeadline(t.Context(), time.Now().Add(-time.Second))
 	defer cancel()
-	terms, _ := search.Parse("预算")
-	_, err = e.Search(ctx, search.Query{TenantID: 1, Terms: terms, Size: 10})
+	_, err := e.Search(ctx, q)
 	var se *errs.Error
 	if !errors.As(err, &se) || se.Status != http.StatusGatewayTimeout {
 		t.Fatalf("a search past its deadline answered %v", err)
+	}
+}
+
+// TestSearchesWaitForASlot: no more than searchesAtOnce searches run at
+// once. One that finds every slot taken waits for one, in order, and is
+// answered 504 if its deadline passes meanwhile, as a search cut short is.
+func TestSearchesWaitForASlot(t *testing.T) {
+	e, q := oneSentence(t)
+	if cap(e.searching) != searchesAtOnce() || searchesAtOnce() < 1 {
+		t.Fatalf("%d slots, want %d", cap(e.searching), searchesAtOnce())
+	}
+	for range cap(e.searching) {
+		e.searching <- struct{}{} // every slot taken by a search running
+	}
+
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	_, err := e.Search(ctx, q)
+	var se *errs.Error
+	if !errors.As(err, &se) || se.Status != http.StatusGatewayTimeout {
+		t.Fatalf("a search whose deadline passed while it waited answered %v", err)
+	}
+
+	type answer struct {
+		total int64
+		err   error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		res, err := e.Search(t.Context(), q)
+		done <- answer{res.Total, err}
+	}()
+	select {
+	case a := <-done:
+		t.Fatalf("a search ran while every slot was taken: %+v", a)
+	case <-time.After(100 * time.Millisecond):
+	}
+	<-e.searching // one search ends
+	if a := <-done; a.err != nil || a.total != 1 {
+		t.Fatalf("the search waiting for a slot answered %+v", a)
 	}
 }
