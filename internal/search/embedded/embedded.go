@@ -679,13 +679,21 @@ func searchesAtOnce() int { return runtime.GOMAXPROCS(0) }
 
 // Search groups the best MaxScan matching sentences by conversation. It
 // waits for one of searchesAtOnce slots first; a request whose deadline
-// passes, or whose caller leaves, meanwhile is answered as a search cut
-// short then is (see searchError).
+// passes meanwhile is answered 429 OVER_CAPACITY with a retry hint, one
+// whose caller leaves as a search cut short then is (see searchError).
 func (e *Engine) Search(ctx context.Context, q search.Query) (search.Result, error) {
 	var res search.Result
 	select {
 	case e.searching <- struct{}{}:
 	case <-ctx.Done():
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			// The engine is busy, not failing: 429 with a retry hint,
+			// which no breaker counts against the operation (a 504
+			// would, and one tenant's queue of searches would open it
+			// for every tenant).
+			return res, errs.Of(errs.ReasonOverCapacity, "the search engine is running as many searches as it has cores, and this one's deadline passed while it waited; retry shortly").
+				With("retry_after_seconds", "1")
+		}
 		return res, searchError(ctx.Err())
 	}
 	defer func() { <-e.searching }()

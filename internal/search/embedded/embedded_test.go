@@ -14,6 +14,7 @@ import (
 
 	"github.com/blevesearch/bleve/v2"
 
+	"github.com/megaview/mgvcore/internal/breaker"
 	"github.com/megaview/mgvcore/internal/errs"
 	"github.com/megaview/mgvcore/internal/search"
 	"github.com/megaview/mgvcore/internal/search/searchtest"
@@ -436,8 +437,11 @@ func TestSearchesWaitForASlot(t *testing.T) {
 	defer cancel()
 	_, err := e.Search(ctx, q)
 	var se *errs.Error
-	if !errors.As(err, &se) || se.Status != http.StatusGatewayTimeout {
-		t.Fatalf("a search whose deadline passed while it waited answered %v", err)
+	if !errors.As(err, &se) || se.Status != http.StatusTooManyRequests || se.Reason != errs.ReasonOverCapacity || se.Metadata["retry_after_seconds"] != "1" {
+		t.Fatalf("a search whose deadline passed while it waited answered %v, want 429 OVER_CAPACITY with a retry hint", err)
+	}
+	if o := breaker.Classify(ctx, err); o == breaker.Failure {
+		t.Errorf("a search refused while the engine was busy counts as a failure of the operation")
 	}
 
 	type answer struct {
