@@ -685,16 +685,10 @@ func (e *Engine) Search(ctx context.Context, q search.Query) (search.Result, err
 	var res search.Result
 	select {
 	case e.searching <- struct{}{}:
-	case <-ctx.Done():
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			// The engine is busy, not failing: 429 with a retry hint,
-			// which no breaker counts against the operation (a 504
-			// would, and one tenant's queue of searches would open it
-			// for every tenant).
-			return res, errs.Of(errs.ReasonOverCapacity, "the search engine is running as many searches as it has cores, and this one's deadline passed while it waited; retry shortly").
-				With("retry_after_seconds", "1")
+	default:
+		if err := e.waitForSlot(ctx); err != nil {
+			return res, err
 		}
-		return res, searchError(ctx.Err())
 	}
 	defer func() { <-e.searching }()
 	err := e.use(ctx, func(idx bleve.Index) error {
@@ -703,6 +697,24 @@ func (e *Engine) Search(ctx context.Context, q search.Query) (search.Result, err
 		return err
 	})
 	return res, err
+}
+
+// waitForSlot waits for a search slot while ctx lasts. A deadline that
+// passes meanwhile is 429 OVER_CAPACITY with a retry hint: the engine is
+// busy, not failing, and no breaker counts it against the operation (a
+// 504 would, and one tenant's queue of searches would open it for every
+// tenant).
+func (e *Engine) waitForSlot(ctx context.Context) error {
+	select {
+	case e.searching <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return errs.Of(errs.ReasonOverCapacity, "the search engine is running as many searches as it has cores, and this one's deadline passed while it waited; retry shortly").
+				With("retry_after_seconds", "1")
+		}
+		return searchError(ctx.Err())
+	}
 }
 
 // search runs in two phases, so that the text and fields it holds are
