@@ -326,14 +326,13 @@ type Tier struct {
 	// HeavyCalls is how many heavy calls (lists, searches, statistics,
 	// audit-log and privacy reads) one tenant, its users and apps
 	// together, runs at once on one instance; as many more wait in line,
-	// and one more is refused at once with 429. 0 or left out:
-	// DefaultHeavyCalls.
+	// and one more is refused at once with 429. Left out: a quarter of
+	// database.max_open_conns (resolveHeavyCalls); at most half of it.
 	HeavyCalls int `toml:"heavy_calls"`
 }
 
-// DefaultHeavyCalls is a tier's heavy_calls when the file leaves it out:
-// a quarter of the default database pool (max_open_conns 64), so a tenant
-// keeps at most that share of an instance's connections busy.
+// DefaultHeavyCalls is the heavy_calls of a tier built without a file
+// (tests): a quarter of the production pool, max_open_conns 64.
 const DefaultHeavyCalls = 16
 
 // HeavyCallsOrDefault is t.HeavyCalls, or DefaultHeavyCalls when unset.
@@ -342,6 +341,18 @@ func (t Tier) HeavyCallsOrDefault() int {
 		return t.HeavyCalls
 	}
 	return DefaultHeavyCalls
+}
+
+// resolveHeavyCalls gives each tier that leaves heavy_calls out a quarter
+// of the instance's database pool (at least 1), so that a tenant keeps at
+// most that share of its connections busy with heavy calls.
+func (c *Config) resolveHeavyCalls() {
+	for name, t := range c.RateLimit.Tiers {
+		if t.HeavyCalls == 0 {
+			t.HeavyCalls = max(1, c.Database.MaxOpenConns/4)
+			c.RateLimit.Tiers[name] = t
+		}
+	}
 }
 
 // Breaker configures circuit breakers. One trips on failure_rate of the
@@ -482,6 +493,7 @@ func Parse(path string, data []byte, env Environment) (*Config, error) {
 	if err := cfg.secretFromFile(); err != nil {
 		return nil, fmt.Errorf("config file %s: %w", path, err)
 	}
+	cfg.resolveHeavyCalls()
 	if err := cfg.Validate(); err != nil {
 		var bad *settingError
 		if errors.As(err, &bad) {
@@ -990,8 +1002,9 @@ func (c *Config) Validate() error {
 		for name, t := range c.RateLimit.Tiers {
 			positive("ratelimit.tiers."+name+".rps", int64(t.RPS))
 			positive("ratelimit.tiers."+name+".burst", int64(t.Burst))
-			if t.HeavyCalls < 0 || t.HeavyCalls > 10_000 {
-				bad("ratelimit.tiers."+name+".heavy_calls", "must be 1..10000, or 0 or left out for %d (got %d)", DefaultHeavyCalls, t.HeavyCalls)
+			if most := max(1, c.Database.MaxOpenConns/2); t.HeavyCalls < 0 || t.HeavyCalls > most {
+				bad("ratelimit.tiers."+name+".heavy_calls", "must be 1..%d, half of database.max_open_conns (%d), so that one tenant cannot keep the whole pool busy; or left out for a quarter of it (got %d)",
+					most, c.Database.MaxOpenConns, t.HeavyCalls)
 			}
 		}
 	}

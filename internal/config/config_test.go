@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -73,7 +74,7 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 		{"pprof not loopback", "[admin]\naddr = \"0.0.0.0:2024\"\npprof = true\n", nil, "admin.addr: must be a loopback address"},
 		{"tier missing", "[ratelimit]\nenabled = true\ndefault_tier = \"gold\"\n", nil, `ratelimit.default_tier: names no tier under [ratelimit.tiers] (got "gold")`},
 		{"tier nobody may wait", "[ratelimit]\nenabled = true\n[ratelimit.tiers.standard]\nrps = 10\nburst = 0\n", nil, "ratelimit.tiers.standard.burst: must be greater than 0 (got 0)"},
-		{"heavy calls below zero", "[ratelimit]\nenabled = true\n[ratelimit.tiers.standard]\nrps = 10\nburst = 1\nheavy_calls = -1\n", nil, "ratelimit.tiers.standard.heavy_calls: must be 1..10000, or 0 or left out for 16 (got -1)"},
+		{"heavy calls below zero", "[ratelimit]\nenabled = true\n[ratelimit.tiers.standard]\nrps = 10\nburst = 1\nheavy_calls = -1\n", nil, "ratelimit.tiers.standard.heavy_calls: must be 1..16, half of database.max_open_conns (32), so that one tenant cannot keep the whole pool busy; or left out for a quarter of it (got -1)"},
 		{"anon nobody may wait", "[ratelimit]\nenabled = true\nanon_burst = 0\n", nil, "ratelimit.anon_burst: must be greater than 0 (got 0)"},
 		{"breaker no window", "[breaker]\nenabled = true\nwindow = \"0s\"\n", nil, "breaker.window: must be a positive duration"},
 		{"breaker no samples", "[breaker]\nenabled = true\nmin_samples = 0\n", nil, "breaker.min_samples: must be greater than 0 (got 0)"},
@@ -548,5 +549,27 @@ func TestOnePortOnTwoAddresses(t *testing.T) {
 	})
 	if len(got) != 0 {
 		t.Fatalf("refused %v", got)
+	}
+}
+
+// A tier that leaves heavy_calls out runs a quarter of the database pool
+// at once; one that asks for more than half of the pool is refused.
+func TestHeavyCallsFollowThePool(t *testing.T) {
+	file := func(conns int, heavy string) []byte {
+		return fmt.Appendf(nil, "[app]\nenv = \"dev\"\n[database]\nmax_open_conns = %d\n[ratelimit]\nenabled = true\n[ratelimit.tiers.standard]\nrps = 10\nburst = 1\n%s", conns, heavy)
+	}
+	for _, tc := range []struct {
+		conns int
+		heavy string
+		want  int
+	}{{64, "", 16}, {8, "", 2}, {2, "", 1}, {64, "heavy_calls = 32\n", 32}} {
+		cfg, err := Parse("x.toml", file(tc.conns, tc.heavy), noEnv)
+		if err != nil || cfg.RateLimit.Tiers["standard"].HeavyCalls != tc.want {
+			t.Errorf("max_open_conns %d, %q: %+v %v, want heavy_calls %d", tc.conns, tc.heavy, cfg, err, tc.want)
+		}
+	}
+	_, err := Parse("x.toml", file(64, "heavy_calls = 33\n"), noEnv)
+	if err == nil || !strings.Contains(err.Error(), "ratelimit.tiers.standard.heavy_calls: must be 1..32, half of database.max_open_conns (64)") {
+		t.Errorf("heavy_calls over half the pool: %v", err)
 	}
 }

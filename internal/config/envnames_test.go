@@ -106,7 +106,7 @@ func TestTierEnvFollowsTheFilesTiers(t *testing.T) {
 		t.Fatal(err)
 	}
 	tiers := cfg.RateLimit.Tiers
-	if tiers["gold_plus"] != (Tier{RPS: 40, Burst: 20}) || tiers["Partner2"].RPS != 9 || tiers["standard"].Burst != 7 || cfg.RateLimit.DefaultTier != "gold_plus" {
+	if tiers["gold_plus"] != (Tier{RPS: 40, Burst: 20, HeavyCalls: cfg.Database.MaxOpenConns / 4}) || tiers["Partner2"].RPS != 9 || tiers["standard"].Burst != 7 || cfg.RateLimit.DefaultTier != "gold_plus" {
 		t.Errorf("tier overrides not applied: %+v, default %q", tiers, cfg.RateLimit.DefaultTier)
 	}
 	if d := cfg.Timeouts["/mgv.open.v1.X/Y"].Duration; d != time.Second {
