@@ -41,7 +41,8 @@ func (o Outcome) String() string {
 // Classify sorts a call's error:
 //
 //   - nil, and 4xx answers (not found, validation, auth, rate limit,
-//     conflict): Success.
+//     conflict): Success. So is errs.QueryTimeout, a 504 the database
+//     answered by ending a statement at the operation's deadline.
 //   - context.Canceled, 499 / gRPC Canceled, or any error once ctx itself
 //     was canceled: Ignore — the caller left, the dependency said nothing.
 //     So is any error once the deadline the caller chose has passed (see
@@ -56,6 +57,9 @@ func Classify(ctx context.Context, err error) Outcome {
 	}
 	if ctx != nil && (errors.Is(ctx.Err(), context.Canceled) || callerTimedOut(ctx)) {
 		return Ignore
+	}
+	if errs.IsQueryTimeout(err) {
+		return Success
 	}
 	var e *errs.Error
 	if errors.As(err, &e) {

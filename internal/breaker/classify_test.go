@@ -29,6 +29,13 @@ func canceledCtx() context.Context {
 	return ctx
 }
 
+// expiredCtx is a context whose deadline has passed.
+func expiredCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Millisecond))
+	t.Cleanup(cancel)
+	return ctx
+}
+
 func TestClassify(t *testing.T) {
 	bg := context.Background()
 	cases := []struct {
@@ -48,6 +55,10 @@ func TestClassify(t *testing.T) {
 		{"dependency unavailable", bg, errs.Unavailable("mysql"), Failure},
 		{"internal", bg, errs.Internal(errors.New("boom")), Failure},
 		{"timeout as errs", bg, errs.From(context.DeadlineExceeded), Failure},
+		// A 504 all the same, but the database answered it in time.
+		{"statement timeout", bg, errs.QueryTimeout(errors.New("max_statement_time exceeded")), Success},
+		{"wrapped statement timeout", expiredCtx(t), fmt.Errorf("stats: %w", errs.QueryTimeout(errors.New("max_statement_time exceeded"))), Success},
+		{"timeout once the deadline passed", expiredCtx(t), context.DeadlineExceeded, Failure},
 		{"canceled as errs", bg, errs.From(context.Canceled), Ignore},
 		{"deadline", bg, context.DeadlineExceeded, Failure},
 		{"wrapped deadline", bg, fmt.Errorf("query: %w", context.DeadlineExceeded), Failure},
@@ -101,7 +112,13 @@ func TestClassifyDB(t *testing.T) {
 		{"too many connections", bg, &mysql.MySQLError{Number: 1040, Message: "Too many connections"}, Failure},
 		{"lock wait timeout", bg, &mysql.MySQLError{Number: 1205, Message: "Lock wait timeout"}, Failure},
 		{"read only", bg, &mysql.MySQLError{Number: 1290, Message: "--read-only"}, Failure},
-		{"statement timeout", bg, &mysql.MySQLError{Number: 1969, Message: "max_statement_time"}, Failure},
+		// The server ending a statement at the bound the deadline set is
+		// its answer; the same deadline passing without one is not.
+		{"mariadb statement timeout", bg, &mysql.MySQLError{Number: 1969, Message: "max_statement_time"}, Success},
+		{"mysql query timeout", bg, &mysql.MySQLError{Number: 3024, Message: "maximum statement execution time exceeded"}, Success},
+		{"statement timeout once the deadline passed", expiredCtx(t), &mysql.MySQLError{Number: 1969, Message: "max_statement_time"}, Success},
+		{"no answer by the deadline", expiredCtx(t), context.DeadlineExceeded, Failure},
+		{"statement timeout as errs", bg, errs.QueryTimeout(&mysql.MySQLError{Number: 1969, Message: "max_statement_time"}), Success},
 		{"connection refused", bg, refused, Failure},
 		{"bad connection", bg, driver.ErrBadConn, Failure},
 		{"deadline", bg, context.DeadlineExceeded, Failure},

@@ -72,11 +72,12 @@ func (p gormPlugin) after(db *gorm.DB) {
 }
 
 // ClassifyDB sorts a statement's error: the server answering with an error
-// of its own (not found, duplicate key, a syntax error) is a Success; gorm
-// refusing a statement before sending it is Ignore; server-side trouble
-// (too many connections, shutdown, read-only, lock wait or statement
-// timeout) and everything Classify counts — timeouts, connection refused
-// or reset, bad connections — are Failures.
+// of its own (not found, duplicate key, a syntax error, a statement ended
+// at its time bound) is a Success; gorm refusing a statement before
+// sending it is Ignore; server-side trouble (too many connections,
+// shutdown, read-only, lock wait timeout) and everything Classify counts —
+// timeouts (a server that did not answer by the context's deadline),
+// connection refused or reset, bad connections — are Failures.
 func ClassifyDB(ctx context.Context, err error) Outcome {
 	if err == nil {
 		return Success
@@ -145,6 +146,10 @@ var mysqlTrouble = map[uint16]bool{
 	1290: true, // ER_OPTION_PREVENTS_STATEMENT: --read-only, e.g. during failover
 	1836: true, // ER_READ_ONLY_MODE
 	1927: true, // ER_CONNECTION_KILLED
-	1969: true, // ER_STATEMENT_TIMEOUT (MariaDB max_statement_time)
-	3024: true, // ER_QUERY_TIMEOUT (MySQL max_execution_time)
+	// Not 1969 ER_STATEMENT_TIMEOUT (MariaDB's max_statement_time) nor
+	// 3024 ER_QUERY_TIMEOUT (MySQL's MAX_EXECUTION_TIME): the server
+	// ending a statement at the bound its context's deadline set on it
+	// (dao's boundedStatement) answered, in time, that the query needs
+	// longer than its caller allows. Counted as failures, one tenant's
+	// heavy queries would open the breaker every tenant shares.
 }

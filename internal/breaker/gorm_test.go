@@ -175,6 +175,10 @@ func TestGormPluginMySQL(t *testing.T) {
 	t.Run("answers never open it", func(t *testing.T) {
 		checkAnswers(t, f, func(b *Breaker) *gorm.DB { return openMySQL(t, dsn, b) },
 			answer{"syntax error", func(tbl *gorm.DB) error { return tbl.Exec("SELEC 1").Error }, &mysqldriver.MySQLError{Number: 1064}},
+			// The server ending a statement at the bound its deadline set.
+			answer{"statement timeout", func(tbl *gorm.DB) error {
+				return tbl.Exec("SET STATEMENT max_statement_time=0.01 FOR SELECT SLEEP(1)").Error
+			}, &mysqldriver.MySQLError{Number: 1969}},
 		)
 	})
 	t.Run("connection refused opens it", func(t *testing.T) {
@@ -183,6 +187,7 @@ func TestGormPluginMySQL(t *testing.T) {
 		good := migrate(t, openMySQL(t, dsn, b))
 		checkOpens(t, b, func() error { var r probeRow; return unreachable.Table("breaker_probe").First(&r).Error }, good)
 	})
+	// A server that has not answered by the context's deadline.
 	t.Run("statement timeouts open it", func(t *testing.T) {
 		b := f.reg.Get("mysql-timeouts")
 		db := openMySQL(t, dsn, b)

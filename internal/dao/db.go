@@ -5,6 +5,7 @@ package dao
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -25,9 +26,20 @@ func OpenDB(cfg config.Database) (*gorm.DB, error) {
 	var dialector gorm.Dialector
 	switch cfg.Driver {
 	case "mysql":
+		dsn := mysqlDSN(cfg.DSN)
+		conf, err := mysqldriver.ParseDSN(dsn)
+		if err != nil {
+			return nil, fmt.Errorf("database.dsn: %w", err)
+		}
+		connector, err := mysqldriver.NewConnector(conf)
+		if err != nil {
+			return nil, fmt.Errorf("database.dsn: %w", err)
+		}
 		// Skipping the version query keeps Open from dialling, so a
 		// database that is down at start only makes the service not ready.
-		d := mysql.New(mysql.Config{DSN: mysqlDSN(cfg.DSN), SkipInitializeWithVersion: true}).(*mysql.Dialector)
+		// Statements are bounded on the server by their context's
+		// deadline (boundingConnector).
+		d := mysql.New(mysql.Config{DSN: dsn, Conn: sql.OpenDB(newBoundingConnector(connector)), SkipInitializeWithVersion: true}).(*mysql.Dialector)
 		dialector = keptMySQLError{*d}
 	case "sqlite":
 		dsn, err := sqliteDSN(cfg.DSN)
@@ -99,7 +111,7 @@ func (e keptCause) Unwrap() []error { return []error{e.translated, e.cause} }
 // taken changes nothing, and was taken for a lease lost. And it turns on
 // parseTime when the DSN leaves it out: the time columns are read as times
 // (the configuration refuses parseTime=false). A DSN that does not parse
-// is left as it is (the driver reports it on first use).
+// is left as it is (OpenDB refuses it).
 func mysqlDSN(dsn string) string {
 	c, err := mysqldriver.ParseDSN(dsn)
 	if err != nil {

@@ -3,13 +3,11 @@ package dao_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
 
@@ -114,14 +112,7 @@ func (e *dayStatsEnv) bruteDays(t *testing.T, loc *time.Location, from, to time.
 func TestTrackerStatsDaysMatchPerConversation(t *testing.T) {
 	daotest.Each(t, checkDaysMatchPerConversation)
 	t.Run("mariadb session zone +05:45", func(t *testing.T) {
-		admin := os.Getenv("MGV_TEST_MYSQL_ADMIN_DSN")
-		if admin == "" {
-			t.Skip("MGV_TEST_MYSQL_ADMIN_DSN not set")
-		}
-		cfg, err := mysql.ParseDSN(daotest.ScratchMariaDB(t, admin))
-		if err != nil {
-			t.Fatal(err)
-		}
+		cfg := daotest.ScratchMariaDBConfig(t)
 		cfg.Params = map[string]string{"time_zone": "'+05:45'"}
 		db := daotest.Connect(t, "mysql", cfg.FormatDSN())
 		var zone string

@@ -161,9 +161,11 @@ func conn(ctx context.Context, db *gorm.DB) *gorm.DB {
 
 // dbError maps a gorm error to the service error type: "no row" to
 // notFound (an internal error when the caller expects a row to exist), a
-// duplicate key to ALREADY_EXISTS, a database that cannot serve to
-// DEPENDENCY_UNAVAILABLE. Service errors (an open breaker) and context
-// errors pass through; anything else is internal.
+// duplicate key to ALREADY_EXISTS, a statement the server ended at the
+// bound its context's deadline set (boundedStatement) to a 504 that says
+// the query needs more time than the operation has, a database that cannot
+// serve to DEPENDENCY_UNAVAILABLE. Service errors (an open breaker) and
+// context errors pass through; anything else is internal.
 func dbError(err error, notFound *errs.Error) error {
 	if err == nil {
 		return nil
@@ -179,6 +181,8 @@ func dbError(err error, notFound *errs.Error) error {
 			return notFound
 		}
 		return errs.Internal(err)
+	case isQueryTimeout(err):
+		return errs.QueryTimeout(err)
 	case isDeadlock(err):
 		return errs.New(http.StatusConflict, errs.ReasonConflict, "a concurrent change got in the way; try again").WithCause(err)
 	case errors.Is(err, gorm.ErrDuplicatedKey):

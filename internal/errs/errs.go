@@ -245,6 +245,30 @@ func Unavailable(dependency string) *Error {
 	return New(http.StatusServiceUnavailable, ReasonDependencyUnavailable, "%s is unavailable, try again shortly", dependency).With("dependency", dependency)
 }
 
+// QueryTimeout is a database statement that the database itself ended at
+// the time bound the operation's deadline set on it: a 504 like a deadline
+// that passed, but the database answered, so neither it nor the operation
+// failed (IsQueryTimeout; the circuit breakers count it as an answer).
+func QueryTimeout(cause error) *Error {
+	return New(http.StatusGatewayTimeout, ReasonTimeout,
+		"the query took longer than the operation allows; narrow the filters or the time range").WithCause(queryTimeout{cause})
+}
+
+// queryTimeout marks the cause of a QueryTimeout.
+type queryTimeout struct{ cause error }
+
+func (e queryTimeout) Error() string {
+	return "the database ended the statement at the operation's deadline: " + e.cause.Error()
+}
+
+func (e queryTimeout) Unwrap() error { return e.cause }
+
+// IsQueryTimeout reports whether err is, or wraps, a QueryTimeout.
+func IsQueryTimeout(err error) bool {
+	var q queryTimeout
+	return errors.As(err, &q)
+}
+
 // Internal hides cause from the client.
 func Internal(cause error) *Error {
 	return New(http.StatusInternalServerError, ReasonInternal, "internal error").WithCause(cause)

@@ -104,6 +104,22 @@ func ScratchMariaDB(t testing.TB, admin string) string {
 	return cfg.FormatDSN()
 }
 
+// ScratchMariaDBConfig is the configuration of a fresh database on the
+// test MariaDB, dropped after the test, for a test that changes how it
+// connects. The test is skipped when MGV_TEST_MYSQL_ADMIN_DSN is not set.
+func ScratchMariaDBConfig(t testing.TB) *mysql.Config {
+	t.Helper()
+	admin := os.Getenv("MGV_TEST_MYSQL_ADMIN_DSN")
+	if admin == "" {
+		t.Skip(`MGV_TEST_MYSQL_ADMIN_DSN not set: eval "$(scripts/testenv.sh env)"`)
+	}
+	cfg, err := mysql.ParseDSN(ScratchMariaDB(t, admin))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
 // SQLiteHolding names the files of the SQLite store at file (the database,
 // its -wal and -shm) that hold word as bytes.
 func SQLiteHolding(t testing.TB, file, word string) []string {
