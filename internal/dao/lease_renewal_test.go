@@ -35,7 +35,7 @@ func TestALeaseThatRanOutIsNotRenewed(t *testing.T) {
 		if err := p.CreateErasure(ctx, &job); err != nil {
 			t.Fatal(err)
 		}
-		if e, err := p.ClaimErasure(ctx, "first", lease); err != nil || e == nil || e.ID != job.ID {
+		if e, err := p.ClaimErasure(ctx, "first", lease, 1); err != nil || e == nil || e.ID != job.ID {
 			t.Fatalf("claim: %+v %v", e, err)
 		}
 		if ok, err := p.ErasureProgress(ctx, job.ID, "first", 1, lease); !ok || err != nil {
@@ -51,7 +51,7 @@ func TestALeaseThatRanOutIsNotRenewed(t *testing.T) {
 		if e, err := p.GetErasure(ctx, tenant.ID, job.ID); err != nil || e.ConversationsDeleted != 1 || e.ConversationsTotal != 5 {
 			t.Fatalf("the job after refused renewals: %+v %v, want 1 deleted of 5", e, err)
 		}
-		if e, err := p.ClaimErasure(ctx, "second", time.Minute); err != nil || e == nil || e.ID != job.ID {
+		if e, err := p.ClaimErasure(ctx, "second", time.Minute, 1); err != nil || e == nil || e.ID != job.ID {
 			t.Fatalf("another instance's claim of the job: %+v %v", e, err)
 		}
 

@@ -3,6 +3,7 @@ package dao
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"errors"
 	"math"
 	"slices"
@@ -204,30 +205,106 @@ func (p *Privacy) BoundErasure(ctx context.Context, tenantID, id int64) (int64, 
 	return upTo[0], nil
 }
 
-// ClaimErasure leases the oldest pending job whose lease ran out: a
-// compare-and-set on lease_until, so of two instances only one gets it.
-func (p *Privacy) ClaimErasure(ctx context.Context, owner string, lease time.Duration) (*model.Erasure, error) {
-	db := conn(ctx, p.db)
+// ClaimErasure leases a pending job whose lease ran out to owner, tenants
+// taking turns: a tenant that holds perTenant leased jobs already (on any
+// instance) gets none, and of the others the one with the fewest leased
+// goes first, then the one whose due jobs have waited longest (since the
+// latest write to any of them: its request or confirmation, the hand-back
+// at the end of a job's turn, the last progress of a holder that died).
+// Of the tenant's due jobs, the oldest request goes first, so a job handed
+// back at the end of its turn goes on before its tenant's later ones.
+//
+// The pick is read without locks; the lease is then taken in a
+// transaction that holds the tenant's row lock (lockTenant) and counts
+// the tenant's leased jobs again, so that claims of one tenant's jobs,
+// on every instance, count and lease one after the other and never pass
+// perTenant together. On MySQL it runs in READ COMMITTED: the count reads
+// what the claim before it committed, without locking the leased rows
+// (their holders' batches keep them locked for as long as a batch runs).
+// The lease itself is a compare-and-set on lease_until, as before: of two
+// claims of one job only one gets it.
+func (p *Privacy) ClaimErasure(ctx context.Context, owner string, lease time.Duration, perTenant int) (*model.Erasure, error) {
 	now := dbNow()
-	var due []model.Erasure
-	err := db.Where("status = ? AND lease_until <= ?", model.ErasurePending, now).Order("id").Limit(4).Find(&due).Error
+	var pending []model.Erasure
+	err := conn(ctx, p.db).Select("id, tenant_id, lease_until, updated_at").Where("status = ?", model.ErasurePending).Find(&pending).Error
 	if err != nil {
 		return nil, dbError(err, nil)
 	}
-	for _, e := range due {
+	type turn struct {
+		tenantID, leased int64
+		waiting          time.Time // the latest write to its due jobs
+	}
+	turns := map[int64]*turn{}
+	var due []*turn
+	for _, e := range pending {
+		t := turns[e.TenantID]
+		if t == nil {
+			t = &turn{tenantID: e.TenantID}
+			turns[e.TenantID] = t
+		}
+		if e.LeaseUntil.After(now) {
+			t.leased++
+			continue
+		}
+		if t.waiting.IsZero() {
+			due = append(due, t)
+		}
+		if e.UpdatedAt.After(t.waiting) {
+			t.waiting = e.UpdatedAt
+		}
+	}
+	slices.SortFunc(due, func(a, b *turn) int {
+		return cmp.Or(cmp.Compare(a.leased, b.leased), a.waiting.Compare(b.waiting), cmp.Compare(a.tenantID, b.tenantID))
+	})
+	for _, t := range due {
+		if t.leased >= int64(perTenant) {
+			continue
+		}
+		e, err := p.claimTurn(ctx, t.tenantID, owner, lease, perTenant)
+		if err != nil || e != nil {
+			return e, err
+		}
+	}
+	return nil, nil
+}
+
+// claimTurn leases the tenant's oldest due job to owner while the tenant
+// holds fewer than perTenant leased jobs (ClaimErasure); nil when it
+// holds that many, or has no due job left.
+func (p *Privacy) claimTurn(ctx context.Context, tenantID int64, owner string, lease time.Duration, perTenant int) (*model.Erasure, error) {
+	var claimed *model.Erasure
+	claim := func(db *gorm.DB) error {
+		claimed = nil
+		if err := lockTenant(db, tenantID); err != nil && !errs.IsNotFound(err) {
+			return err
+		}
+		now := dbNow()
+		var leased int64
+		err := db.Model(&model.Erasure{}).Where("tenant_id = ? AND status = ? AND lease_until > ?", tenantID, model.ErasurePending, now).Count(&leased).Error
+		if err != nil || leased >= int64(perTenant) {
+			return err
+		}
+		var due []model.Erasure
+		err = db.Where("tenant_id = ? AND status = ? AND lease_until <= ?", tenantID, model.ErasurePending, now).Order("id").Limit(1).Find(&due).Error
+		if err != nil || len(due) == 0 {
+			return err
+		}
+		e := due[0]
 		// A job that was never claimed has the lease it was created with.
 		e.Resumed = !e.LeaseUntil.Equal(e.CreatedAt)
 		res := db.Exec("UPDATE privacy_erasures SET lease_owner = ?, lease_until = ?, updated_at = ? WHERE id = ? AND status = ? AND lease_until = ?",
 			owner, now.Add(lease), now, e.ID, model.ErasurePending, e.LeaseUntil)
-		if res.Error != nil {
-			return nil, dbError(res.Error, nil)
+		if res.Error != nil || res.RowsAffected != 1 {
+			return res.Error
 		}
-		if res.RowsAffected == 1 {
-			e.LeaseOwner, e.LeaseUntil = owner, now.Add(lease)
-			return &e, nil
-		}
+		e.LeaseOwner, e.LeaseUntil, e.UpdatedAt = owner, now.Add(lease), now
+		claimed = &e
+		return nil
 	}
-	return nil, nil
+	err := retryDeadlocks(ctx, func() error {
+		return p.db.WithContext(ctx).Transaction(claim, &sql.TxOptions{Isolation: sql.LevelReadCommitted}) // SQLite ignores the level: it is serializable
+	})
+	return claimed, dbError(err, nil)
 }
 
 // ErasureProgress adds deleted to the job's count and renews owner's

@@ -32,15 +32,12 @@ func (r *Tenants) Create(ctx context.Context, t *model.Tenant) error {
 	return dbError(conn(ctx, r.db).Create(t).Error, nil)
 }
 
-// countUnderTenantLock takes the tenant's row lock, held until db's
-// transaction ends (on MySQL a FOR UPDATE of the row, on SQLite a write to
-// it, which takes the database's write lock before the count is read: a
-// read first could not be upgraded once another writer committed), then
-// counts the tenant's rows of table (a model, whose tenant_id is
-// compared) matching the optional where. Creates of one tenant that count
-// this way thus count and insert one after the other, on every instance.
-// A tenant with no row is TENANT_NOT_FOUND.
-func countUnderTenantLock(db *gorm.DB, tenantID int64, table any, where ...any) (int64, error) {
+// lockTenant takes the tenant's row lock, held until db's transaction
+// ends: on MySQL a FOR UPDATE of the row, on SQLite a write to it, which
+// takes the database's write lock before anything is read (a read first
+// could not be upgraded once another writer committed). A tenant with no
+// row is TENANT_NOT_FOUND.
+func lockTenant(db *gorm.DB, tenantID int64) error {
 	var err error
 	var locked int64
 	if db.Name() == "mysql" {
@@ -53,10 +50,22 @@ func countUnderTenantLock(db *gorm.DB, tenantID int64, table any, where ...any) 
 		err, locked = res.Error, res.RowsAffected
 	}
 	if err != nil {
-		return 0, dbError(err, nil)
+		return dbError(err, nil)
 	}
 	if locked == 0 {
-		return 0, errTenantNotFound
+		return errTenantNotFound
+	}
+	return nil
+}
+
+// countUnderTenantLock takes the tenant's row lock (lockTenant), then
+// counts the tenant's rows of table (a model, whose tenant_id is
+// compared) matching the optional where. Creates of one tenant that count
+// this way thus count and insert one after the other, on every instance.
+// A tenant with no row is TENANT_NOT_FOUND.
+func countUnderTenantLock(db *gorm.DB, tenantID int64, table any, where ...any) (int64, error) {
+	if err := lockTenant(db, tenantID); err != nil {
+		return 0, err
 	}
 	// A locking read counts the latest committed rows, not the snapshot of
 	// a transaction that read before the lock was ours. Its gap lock past

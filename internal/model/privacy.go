@@ -79,7 +79,8 @@ type Erasure struct {
 	MentionsAfter int64
 	MentionsSince *time.Time
 	// Resumed is set by a claim of a job that was claimed before (by a
-	// process that stopped or died, or before the job waited for its
+	// process that stopped or died, by a worker that handed it back at
+	// the end of its turn, or before the job waited for its
 	// confirmation): what that claim did is not known. Not stored.
 	Resumed bool `gorm:"-"`
 }

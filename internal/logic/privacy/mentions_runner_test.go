@@ -132,7 +132,7 @@ func TestErasureResumedWaitsForTheRedactionsOfItsDeadHolder(t *testing.T) {
 	c.index.halt()
 	ctx := context.Background()
 	lease := 300 * time.Millisecond
-	if e, err := c.repo.ClaimErasure(ctx, "dead", lease); err != nil || e == nil || e.Resumed {
+	if e, err := c.repo.ClaimErasure(ctx, "dead", lease, 1); err != nil || e == nil || e.Resumed {
 		t.Fatalf("claim: %+v %v", e, err)
 	}
 	if err := c.tx.InTx(ctx, func(ctx context.Context) error {

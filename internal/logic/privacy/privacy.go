@@ -60,8 +60,11 @@ type Repo interface {
 	// user is named one of names, read together.
 	ErasureScope(ctx context.Context, tenantID int64, names []string) (upTo, count int64, err error)
 	// ClaimErasure leases one pending job whose lease has run out to owner
-	// until lease from now; nil when there is none.
-	ClaimErasure(ctx context.Context, owner string, lease time.Duration) (*model.Erasure, error)
+	// until lease from now; nil when there is none. Tenants take turns: a
+	// tenant that holds perTenant leased jobs, on any instance, gets none,
+	// and of the others the one with the fewest goes first, then the one
+	// that has waited longest.
+	ClaimErasure(ctx context.Context, owner string, lease time.Duration, perTenant int) (*model.Erasure, error)
 	// ErasureProgress adds deleted to the job's count and renews owner's
 	// lease; false when owner no longer holds it.
 	ErasureProgress(ctx context.Context, id int64, owner string, deleted int, lease time.Duration) (bool, error)

@@ -59,8 +59,21 @@ type RunnerOptions struct {
 	IndexPoll time.Duration
 	// Workers is how many jobs the runner works at once (default 4). A
 	// job waiting for the search index waits as long as the engine is
-	// down, and holds only its own worker meanwhile.
+	// down, and holds only its own worker meanwhile (and one of its
+	// tenant's PerTenant).
 	Workers int
+	// PerTenant is how many of one tenant's jobs are leased at once,
+	// across every instance (default half of Workers, at least 1): a
+	// tenant that requests a batch of erasures over a large history
+	// leaves the other workers to the other tenants' jobs.
+	PerTenant int
+	// Turn is how long a worker works one job before it hands the job
+	// back, due at once, and claims again (default 30 s): a job over a
+	// large history takes turns with other tenants' jobs rather than
+	// holding a worker until it is done. It hands back only between the
+	// batches that record where it stands (its deletions, its first
+	// reading for mentions), so the next claim goes on from there.
+	Turn time.Duration
 	// ConfirmOver is privacy.confirm_over: a job that finds more
 	// conversations to delete than its total, and would then delete more
 	// than this, goes back to awaiting confirmation with the new total.
@@ -114,6 +127,9 @@ type Runner struct {
 	// sweeps is set on the first worker alone: it ends the jobs left
 	// unconfirmed, once per instance rather than once per worker.
 	sweeps bool
+	// turnEnds is when the job this worker claimed last is to hand its
+	// worker back (RunnerOptions.Turn).
+	turnEnds time.Time
 }
 
 // NewRunner makes a runner; hooks run in the transaction ending each job.
@@ -132,6 +148,12 @@ func NewRunner(repo Repo, purger Purger, revoke Revoker, tx Transactor, o Runner
 	}
 	if o.Workers <= 0 {
 		o.Workers = 4
+	}
+	if o.PerTenant <= 0 {
+		o.PerTenant = max(o.Workers/2, 1)
+	}
+	if o.Turn <= 0 {
+		o.Turn = 30 * time.Second
 	}
 	worker := func() *Runner {
 		return &Runner{repo: repo, purger: purger, revoke: revoke, tx: tx, hooks: hooks, o: o, log: log,
@@ -234,14 +256,20 @@ func (r *Runner) ExpireUnconfirmed(ctx context.Context) error {
 	return err
 }
 
-// RunOnce claims one due job and works it to its end; it reports whether
-// there was one.
+// RunOnce claims one due job and works it to its end, or to the end of
+// its turn (it is then handed back, due at once, and goes on at a later
+// claim); it reports whether there was one.
 func (r *Runner) RunOnce(ctx context.Context) (bool, error) {
-	e, err := r.repo.ClaimErasure(ctx, r.owner, r.o.Lease)
+	e, err := r.repo.ClaimErasure(ctx, r.owner, r.o.Lease, r.o.PerTenant)
 	if err != nil || e == nil {
 		return false, err
 	}
+	r.turnEnds = time.Now().Add(r.o.Turn)
 	err = r.work(ctx, e)
+	if errors.Is(err, errTurnOver) {
+		r.log.Debug().Int64("erasure", e.ID).Int64("tenant_id", e.TenantID).Msg("erasure: handed back at the end of its turn")
+		return true, r.repo.ReleaseErasures(ctx, r.owner)
+	}
 	if err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
 		// Stopped: the query under way says so in its own words (SQLite:
 		// "interrupted"), which would read as the database failing.
@@ -274,6 +302,19 @@ func (r *Runner) RunOnce(ctx context.Context) (bool, error) {
 }
 
 var errLeaseLost = errors.New("the lease of the job passed to another instance")
+
+// errTurnOver stops a job whose turn is over (RunnerOptions.Turn) after a
+// batch that recorded where it stands: it is handed back, never failed.
+var errTurnOver = errors.New("the job's turn is over")
+
+// turnOver is errTurnOver once the turn of the job this worker claimed
+// last is over; nil before.
+func (r *Runner) turnOver() error {
+	if r.turnEnds.IsZero() || time.Now().Before(r.turnEnds) {
+		return nil
+	}
+	return errTurnOver
+}
 
 // held is the error of a write made under a lease: err, or errLeaseLost
 // when the write found that another instance holds the lease now (ok
@@ -536,6 +577,11 @@ func (r *Runner) deleteConversations(ctx context.Context, e *model.Erasure, upTo
 			return false, err
 		}
 		e.ConversationsDeleted += int64(n)
+		// The batch and its count committed: the next claim goes on from
+		// what is left.
+		if err := r.turnOver(); err != nil {
+			return false, err
+		}
 	}
 }
 
@@ -791,9 +837,17 @@ func (r *Runner) redactMentions(ctx context.Context, e *model.Erasure, upTo int6
 				return err
 			}
 			// The reading stands there now: a second round of the job
-			// (a recount that found more) goes on from it.
+			// (a recount that found more) goes on from it, and so does
+			// the next claim of a job whose turn is over. The reading
+			// again of what changed since (since set) is not recorded as
+			// it goes: it runs to its end.
 			e.MentionsAfter = max(e.MentionsAfter, last)
 			redacted += n
+			if since.IsZero() {
+				if err := r.turnOver(); err != nil {
+					return err
+				}
+			}
 		}
 		// pages rewrites batch after batch read on from *after, each in one
 		// transaction with counted (the lease's renewal, and the counts the

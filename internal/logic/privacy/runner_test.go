@@ -88,7 +88,7 @@ func TestErasureResumesAfterItsHolderDies(t *testing.T) {
 		}
 
 		// The instance that dies: a lease of 500 ms, two conversations.
-		claimed, err := repo.ClaimErasure(ctx, "dead", 500*time.Millisecond)
+		claimed, err := repo.ClaimErasure(ctx, "dead", 500*time.Millisecond, 1)
 		if err != nil || claimed == nil || claimed.ID != job.ID {
 			t.Fatalf("claim: %+v %v", claimed, err)
 		}
@@ -139,7 +139,7 @@ func TestReleasedJobIsTakenAtOnce(t *testing.T) {
 	ctx := context.Background()
 	c := pendingErasure(t, "Guest Wu", 3)
 	repo, tx, deleter, tenant, job := c.repo, c.tx, c.deleter, c.tenant, c.job
-	if e, err := repo.ClaimErasure(ctx, "old", time.Hour); err != nil || e == nil {
+	if e, err := repo.ClaimErasure(ctx, "old", time.Hour, 1); err != nil || e == nil {
 		t.Fatalf("claim: %v %v", e, err)
 	}
 	next := privacy.NewRunner(repo, deleter, noRevoker{}, tx, privacy.RunnerOptions{Lease: time.Hour}, zerolog.Nop())
@@ -462,13 +462,14 @@ func TestErasureWaitingForTheIndexStopsWithItsContext(t *testing.T) {
 
 // TestAJobWaitingForTheIndexHoldsOnlyItsWorker: while one job waits for
 // the search engine, which takes as long as the engine is down, another
-// worker of the runner takes the next job to its end.
+// worker of the runner takes the next job to its end (the tenant's: four
+// workers leave a tenant two at once).
 func TestAJobWaitingForTheIndexHoldsOnlyItsWorker(t *testing.T) {
 	ctx := context.Background()
 	c := pendingErasure(t, "Guest Wu", 2)
 	c.index.halt()
 	r := privacy.NewRunner(c.repo, c.deleter, noRevoker{}, c.tx, privacy.RunnerOptions{
-		Workers: 2, Lease: time.Minute, Poll: 20 * time.Millisecond, IndexPoll: 20 * time.Millisecond,
+		Workers: 4, Lease: time.Minute, Poll: 20 * time.Millisecond, IndexPoll: 20 * time.Millisecond,
 	}, zerolog.Nop())
 	r.Start()
 	t.Cleanup(r.Stop)
