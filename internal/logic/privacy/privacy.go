@@ -148,7 +148,8 @@ type Repo interface {
 	// active admin, whom an erasure would disable.
 	KeepAnAdmin(ctx context.Context, tenantID, userID int64) error
 	// ReleaseErasures hands owner's jobs back, due at once (a clean stop
-	// or an upgrade: the next process need not wait out the lease).
+	// or an upgrade: the next process need not wait out the lease; the end
+	// of a job's turn: the next claim serves the tenants waiting first).
 	ReleaseErasures(ctx context.Context, owner string) error
 	// ForgetErasure clears the subject of owner's pending job whose
 	// deletions and anonymisation are done; it then only ends.

@@ -107,7 +107,9 @@ const indexBehind = time.Minute
 // is taken over when the lease runs out and resumes: what was deleted is
 // gone, so the next batch is what is left. A job deletes only
 // conversations up to its bound, and never more than its total: the
-// number it was started, or confirmed, for.
+// number it was started, or confirmed, for. Tenants take turns: a claim
+// leases at most PerTenant of a tenant's jobs, and a job hands its worker
+// back at the end of its Turn and resumes, as a job taken over does.
 type Runner struct {
 	repo   Repo
 	purger Purger
