@@ -1,8 +1,10 @@
 package dao
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
+	"slices"
 	"time"
 
 	"gorm.io/gorm"
@@ -34,66 +36,168 @@ type SearchOutbox struct{ db *gorm.DB }
 // NewSearchOutbox works on db.
 func NewSearchOutbox(db *gorm.DB) *SearchOutbox { return &SearchOutbox{db: db} }
 
-// Claim leases up to limit due jobs, oldest due first. On MySQL, SELECT …
-// FOR UPDATE SKIP LOCKED lets instances claim side by side without waiting
-// for or double-taking each other's rows, in READ COMMITTED: under
-// REPEATABLE READ the scan also locked the gaps where ingest inserts new
-// jobs, and the UPDATE of the claimed ids locked every row between them,
-// so claims and ingest deadlocked each other. SQLite has one writer at a time:
-// there a single UPDATE … RETURNING claims atomically.
+// Claim leases up to limit due jobs, the tenants with due work taking
+// turns: each gets an even share of the claim (its oldest due jobs, both
+// kinds together in the order they fell due), and what the tenants with
+// fewer due jobs leave goes to the others in the same order, the tenant
+// whose oldest job waited longest first. One tenant's backlog, however
+// old, thus never keeps another tenant's new jobs out of a claim, and a
+// conversation job (a deletion) never waits for transcript jobs, as it did
+// when the oldest jobs of one kind filled the claim before the other kind
+// was looked at. When more tenants than limit have due work, those whose
+// oldest job waited longest get a job each.
+//
+// On MySQL, SELECT … FOR UPDATE SKIP LOCKED lets instances claim side by
+// side without waiting for or double-taking each other's rows, in READ
+// COMMITTED: under REPEATABLE READ the scan also locked the gaps where
+// ingest inserts new jobs, and the UPDATE of the claimed ids locked every
+// row between them, so claims and ingest deadlocked each other. Which
+// tenants have due work is read first without locks, one index look per
+// tenant and kind (idx_outbox_tenant_due: MySQL jumps from tenant to
+// tenant, whatever their backlogs); each tenant's jobs are then read with
+// locks, in the order of the same index, a share at a time. On SQLite the
+// transaction holds the write lock (it begins IMMEDIATE): claims are one at
+// a time.
 func (o *SearchOutbox) Claim(ctx context.Context, limit int, lease time.Duration) ([]model.OutboxJob, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
 	db := o.db.WithContext(ctx)
 	now := dbNow()
 	until := now.Add(lease)
 	var jobs []model.OutboxJob
+	claim := func(tx *gorm.DB) error {
+		var err error
+		jobs, err = fairDue(tx, limit, now)
+		if err != nil || len(jobs) == 0 {
+			return err
+		}
+		if err := tx.Exec("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE id IN ?", until, jobIDs(jobs)).Error; err != nil {
+			return err
+		}
+		// The rows are locked: the claim's attempts count is the read's plus one.
+		for i := range jobs {
+			jobs[i].Attempts++
+			jobs[i].NextAttemptAt = until
+		}
+		return nil
+	}
 	var err error
 	if db.Name() == "mysql" {
-		err = db.Transaction(func(tx *gorm.DB) error {
-			for _, kind := range searchKinds {
-				// One kind at a time keeps each scan on idx_outbox_due.
-				var part []model.OutboxJob
-				err := tx.Where("kind = ? AND next_attempt_at <= ?", kind, now).
-					Order("next_attempt_at").Order("id").Limit(limit - len(jobs)).
-					Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate, Options: clause.LockingOptionsSkipLocked}).
-					Find(&part).Error
-				if err != nil {
-					return err
-				}
-				jobs = append(jobs, part...)
-				if len(jobs) >= limit {
-					break
-				}
-			}
-			if len(jobs) == 0 {
-				return nil
-			}
-			if err := tx.Exec("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE id IN ?", until, jobIDs(jobs)).Error; err != nil {
-				return err
-			}
-			// The rows are locked: the claim's attempts count is the read's plus one.
-			for i := range jobs {
-				jobs[i].Attempts++
-				jobs[i].NextAttemptAt = until
-			}
-			return nil
-		}, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+		err = db.Transaction(claim, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 	} else {
-		for _, kind := range searchKinds {
-			var part []model.OutboxJob
-			err = db.Raw(`UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?
-WHERE id IN (SELECT id FROM outbox WHERE kind = ? AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?)
-RETURNING *`, until, kind, now, limit-len(jobs)).Scan(&part).Error
-			if err != nil {
-				break
-			}
-			jobs = append(jobs, part...)
-			if len(jobs) >= limit {
-				break
-			}
-		}
+		err = db.Transaction(claim)
 	}
 	if err != nil {
 		return nil, dbError(err, nil)
+	}
+	return jobs, nil
+}
+
+// dueTenant is a tenant with due search jobs and the kinds it has due.
+type dueTenant struct {
+	id    int64
+	kinds []string
+	taken int  // jobs of this claim
+	more  bool // it has more due jobs than it got
+}
+
+// tenantDue names the outbox with the index that reads a tenant's due jobs
+// of a kind in order, by dialect (true: MySQL). The planners otherwise
+// take idx_outbox_due for a tenant with few jobs, reading every other
+// tenant's older jobs before its own.
+var tenantDue = map[bool]string{
+	true:  "outbox FORCE INDEX (idx_outbox_tenant_due)",
+	false: "outbox INDEXED BY idx_outbox_tenant_due",
+}
+
+// fairDue reads up to limit due search jobs, the tenants taking turns (see
+// Claim), locking them on MySQL.
+func fairDue(tx *gorm.DB, limit int, now time.Time) ([]model.OutboxJob, error) {
+	// Each tenant's kinds with due jobs, the tenant whose oldest due job
+	// waited longest first.
+	var heads []struct {
+		Kind     string
+		TenantID int64
+	}
+	err := tx.Model(&model.OutboxJob{}).Select("kind, tenant_id").
+		Where("kind IN ? AND next_attempt_at <= ?", searchKinds, now).Group("kind").Group("tenant_id").
+		Order("MIN(next_attempt_at), tenant_id, kind").Scan(&heads).Error
+	if err != nil || len(heads) == 0 {
+		return nil, err
+	}
+	byID := map[int64]*dueTenant{}
+	var tenants []*dueTenant
+	for _, h := range heads {
+		d := byID[h.TenantID]
+		if d == nil {
+			d = &dueTenant{id: h.TenantID}
+			byID[h.TenantID] = d
+			tenants = append(tenants, d)
+		}
+		d.kinds = append(d.kinds, h.Kind)
+	}
+	tenants = tenants[:min(len(tenants), limit)]
+	var jobs []model.OutboxJob
+	taken := map[int64]bool{}
+	// take adds up to n more of a tenant's due jobs, oldest due first.
+	take := func(d *dueTenant, n int) error {
+		var part []model.OutboxJob
+		for _, kind := range d.kinds {
+			// The jobs taken already come first: this transaction holds
+			// them, so they are read again. One more than n tells whether
+			// the tenant has more.
+			var rows []model.OutboxJob
+			q := tx.Table(tenantDue[tx.Name() == "mysql"]).Where("kind = ? AND tenant_id = ? AND next_attempt_at <= ?", kind, d.id, now).
+				Order("next_attempt_at").Order("id").Limit(d.taken + n + 1)
+			if tx.Name() == "mysql" {
+				q = q.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate, Options: clause.LockingOptionsSkipLocked})
+			}
+			if err := q.Find(&rows).Error; err != nil {
+				return err
+			}
+			for _, j := range rows {
+				if !taken[j.ID] {
+					part = append(part, j)
+				}
+			}
+		}
+		slices.SortFunc(part, func(a, b model.OutboxJob) int {
+			if c := a.NextAttemptAt.Compare(b.NextAttemptAt); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.ID, b.ID)
+		})
+		d.more = len(part) > n
+		part = part[:min(len(part), n)]
+		for _, j := range part {
+			taken[j.ID] = true
+		}
+		d.taken += len(part)
+		jobs = append(jobs, part...)
+		return nil
+	}
+	// An even share each (the first ones one more, up to limit), then what
+	// is left in turn to those that had more.
+	share, extra := limit/len(tenants), limit%len(tenants)
+	for i, d := range tenants {
+		n := share
+		if i < extra {
+			n++
+		}
+		if err := take(d, n); err != nil {
+			return nil, err
+		}
+	}
+	for _, d := range tenants {
+		if len(jobs) >= limit {
+			break
+		}
+		if d.more {
+			if err := take(d, limit-len(jobs)); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return jobs, nil
 }

@@ -1,7 +1,7 @@
--- The MySQL schema at migration 0030, in one piece: what `mgvcore migrate up`
--- creates on an empty database instead of replaying 0001 to 0030, so that a
+-- The MySQL schema at migration 0031, in one piece: what `mgvcore migrate up`
+-- creates on an empty database instead of replaying 0001 to 0031, so that a
 -- new install is reviewed (Archery, goInception rules) as the clean schema.
--- A test keeps it equal to what 0001..0030 build on an existing database.
+-- A test keeps it equal to what 0001..0031 build on an existing database.
 -- Tables take the database's character set: create the database with
 -- CHARACTER SET utf8mb4 (`migrate up` refuses any other).
 
@@ -222,7 +222,8 @@ CREATE TABLE outbox (
   PRIMARY KEY (id),
   KEY idx_outbox_due (kind, next_attempt_at, id),
   KEY idx_outbox_tracker (kind, tracker_id, version),
-  KEY idx_outbox_tenant (tenant_id, kind, id)
+  KEY idx_outbox_tenant (tenant_id, kind, id),
+  KEY idx_outbox_tenant_due (kind, tenant_id, next_attempt_at)
 ) ENGINE=InnoDB COMMENT='background jobs written in the transaction of the change they follow';
 
 CREATE TABLE transcript_parts (

@@ -1,0 +1,154 @@
+package dao_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/megaview/mgvcore/internal/dao"
+	"github.com/megaview/mgvcore/internal/dao/daotest"
+	"github.com/megaview/mgvcore/internal/model"
+)
+
+// queueSearchJobs writes n due jobs of a tenant and kind at once, due at
+// due, on conversations from conv.
+func queueSearchJobs(t *testing.T, db *gorm.DB, tenantID int64, kind string, conv int64, n int, due time.Time) {
+	t.Helper()
+	jobs := make([]model.OutboxJob, n)
+	for i := range jobs {
+		jobs[i] = model.OutboxJob{TenantID: tenantID, Kind: kind, ConversationID: conv + int64(i), NextAttemptAt: due, CreatedAt: due}
+	}
+	if err := db.CreateInBatches(&jobs, 500).Error; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A tenant's backlog of transcript jobs, however much older, does not keep
+// another tenant's jobs out of a claim, nor a conversation job (a deletion)
+// behind the transcript jobs: tenants take turns within the claim, and the
+// two kinds are taken together in the order they fell due. Claims go on
+// until the backlog is drained, each job once.
+func TestSearchClaimTakesTurnsByTenantAndKind(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		search := dao.NewSearchOutbox(db)
+		now := time.Now().UTC()
+		const a, b = 1, 2
+		queueSearchJobs(t, db, a, model.OutboxTranscript, 1000, 1000, now.Add(-time.Hour))
+		queueSearchJobs(t, db, a, model.OutboxConversation, 5000, 3, now.Add(-time.Minute))
+		queueSearchJobs(t, db, b, model.OutboxTranscript, 9000, 1, now.Add(-time.Second))
+		queueSearchJobs(t, db, b, model.OutboxConversation, 9001, 1, now.Add(-time.Second))
+		// Not due yet (a retry's backoff): no claim takes it.
+		queueSearchJobs(t, db, b, model.OutboxConversation, 9002, 1, now.Add(time.Hour))
+
+		jobs, err := search.Claim(ctx, 200, time.Minute)
+		if err != nil || len(jobs) != 200 {
+			t.Fatalf("claim: %d jobs, %v", len(jobs), err)
+		}
+		kinds := map[int64]map[string]int{a: {}, b: {}}
+		for _, j := range jobs {
+			kinds[j.TenantID][j.Kind]++
+			if j.Attempts != 1 || !j.NextAttemptAt.After(time.Now().Add(30*time.Second)) {
+				t.Fatalf("job %d claimed with %d attempts, due %s", j.ID, j.Attempts, j.NextAttemptAt)
+			}
+		}
+		if kinds[b][model.OutboxTranscript] != 1 || kinds[b][model.OutboxConversation] != 1 {
+			t.Errorf("B's jobs in the claim: %v; want its transcript and its conversation job", kinds[b])
+		}
+		// A's conversation jobs fell due after its transcript jobs: A's
+		// share is its 198 oldest, all transcripts.
+		if kinds[a][model.OutboxTranscript] != 198 {
+			t.Errorf("A's jobs in the claim: %v; want 198 transcripts", kinds[a])
+		}
+
+		// A's conversation jobs are claimed while 800 of its transcript
+		// jobs are still due, once they are the oldest of A's.
+		if err := db.Model(&model.OutboxJob{}).Where("tenant_id = ? AND kind = ?", a, model.OutboxConversation).
+			Update("next_attempt_at", now.Add(-2*time.Hour)).Error; err != nil {
+			t.Fatal(err)
+		}
+		seen := map[int64]bool{}
+		for _, j := range jobs {
+			seen[j.ID] = true
+		}
+		next, err := search.Claim(ctx, 10, time.Minute)
+		if err != nil || len(next) != 10 {
+			t.Fatalf("second claim: %d jobs, %v", len(next), err)
+		}
+		conversations := 0
+		for _, j := range next {
+			if seen[j.ID] {
+				t.Fatalf("job %d claimed twice", j.ID)
+			}
+			seen[j.ID] = true
+			if j.Kind == model.OutboxConversation {
+				conversations++
+			}
+		}
+		if conversations != 3 {
+			t.Errorf("A's conversation jobs in a claim while its transcripts are due: %d, want 3", conversations)
+		}
+		for {
+			more, err := search.Claim(ctx, 200, time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(more) == 0 {
+				break
+			}
+			for _, j := range more {
+				if seen[j.ID] {
+					t.Fatalf("job %d claimed twice", j.ID)
+				}
+				seen[j.ID] = true
+			}
+		}
+		if len(seen) != 1005 {
+			t.Errorf("%d jobs claimed in all, want the 1005 due", len(seen))
+		}
+	})
+}
+
+// Many tenants with due work each get a job of a claim smaller than their
+// number, those whose oldest job waited longest first; a tenant's share
+// that it cannot fill goes to the others.
+func TestSearchClaimSharesAmongManyTenants(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		search := dao.NewSearchOutbox(db)
+		now := time.Now().UTC()
+		for tenant := int64(1); tenant <= 6; tenant++ {
+			queueSearchJobs(t, db, tenant, model.OutboxTranscript, tenant*100, 20, now.Add(-time.Duration(tenant)*time.Minute))
+		}
+		jobs, err := search.Claim(ctx, 4, time.Minute)
+		if err != nil || len(jobs) != 4 {
+			t.Fatalf("claim: %d jobs, %v", len(jobs), err)
+		}
+		got := map[int64]int{}
+		for _, j := range jobs {
+			got[j.TenantID]++
+		}
+		for tenant := int64(3); tenant <= 6; tenant++ {
+			if got[tenant] != 1 {
+				t.Fatalf("jobs by tenant %v; want one each of tenants 3 to 6, whose jobs waited longest", got)
+			}
+		}
+		emptyOutbox(t, db)
+		queueSearchJobs(t, db, 1, model.OutboxTranscript, 100, 50, now.Add(-time.Minute))
+		queueSearchJobs(t, db, 2, model.OutboxConversation, 200, 2, now)
+		queueSearchJobs(t, db, 3, model.OutboxTranscript, 300, 5, now)
+		jobs, err = search.Claim(ctx, 30, time.Minute)
+		if err != nil || len(jobs) != 30 {
+			t.Fatalf("claim: %d jobs, %v", len(jobs), err)
+		}
+		got = map[int64]int{}
+		for _, j := range jobs {
+			got[j.TenantID]++
+		}
+		if got[1] != 23 || got[2] != 2 || got[3] != 5 {
+			t.Errorf("jobs by tenant %v; want tenant 1 to take the share tenants 2 and 3 left (23, 2, 5)", got)
+		}
+	})
+}
