@@ -2,6 +2,8 @@ package dao_test
 
 import (
 	"context"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -149,6 +151,73 @@ func TestSearchClaimSharesAmongManyTenants(t *testing.T) {
 		}
 		if got[1] != 23 || got[2] != 2 || got[3] != 5 {
 			t.Errorf("jobs by tenant %v; want tenant 1 to take the share tenants 2 and 3 left (23, 2, 5)", got)
+		}
+	})
+}
+
+// Workers on two instances claim side by side, as fast as they can, while
+// jobs keep coming: none fails (a deadlock on MySQL runs again; on SQLite
+// the write lock is held for one statement, so no claim waits out the busy
+// timeout) and no job is claimed twice. Once the last job is queued,
+// claims go on until they find none.
+func TestSearchClaimsOfTwoInstancesTakeEachJobOnce(t *testing.T) {
+	twoInstances(t, func(t *testing.T, one, two *gorm.DB) {
+		ctx := context.Background()
+		now := time.Now().UTC()
+		for tenant := int64(1); tenant <= 5; tenant++ {
+			queueSearchJobs(t, one, tenant, model.OutboxTranscript, tenant*1000, 300, now.Add(-time.Minute))
+			queueSearchJobs(t, one, tenant, model.OutboxConversation, tenant*1000+500, 20, now.Add(-time.Minute))
+		}
+		outbox := []*dao.SearchOutbox{dao.NewSearchOutbox(one), dao.NewSearchOutbox(two)}
+		var (
+			wg      sync.WaitGroup
+			mu      sync.Mutex
+			claimed = map[int64]int{}
+			failed  []error
+			queued  atomic.Bool
+		)
+		wg.Go(func() {
+			defer queued.Store(true)
+			for i := range 100 {
+				if err := dao.NewOutbox(one).Enqueue(ctx, model.OutboxJob{TenantID: 6, Kind: model.OutboxTranscript, ConversationID: int64(9000 + i)}); err != nil {
+					mu.Lock()
+					failed = append(failed, err)
+					mu.Unlock()
+				}
+			}
+		})
+		for w := range 6 {
+			wg.Go(func() {
+				for empty := 0; empty < 3; {
+					jobs, err := outbox[w%2].Claim(ctx, 50, time.Hour)
+					mu.Lock()
+					if err != nil {
+						failed = append(failed, err)
+					}
+					for _, j := range jobs {
+						claimed[j.ID]++
+					}
+					mu.Unlock()
+					if len(jobs) == 0 {
+						if queued.Load() {
+							empty++
+							time.Sleep(10 * time.Millisecond)
+						}
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if len(failed) > 0 {
+			t.Fatalf("%d claims failed, the first: %v", len(failed), failed[0])
+		}
+		for id, n := range claimed {
+			if n != 1 {
+				t.Fatalf("job %d claimed %d times", id, n)
+			}
+		}
+		if len(claimed) != 5*320+100 {
+			t.Errorf("%d jobs claimed, want %d", len(claimed), 5*320+100)
 		}
 	})
 }

@@ -55,9 +55,9 @@ func NewSearchOutbox(db *gorm.DB) *SearchOutbox { return &SearchOutbox{db: db} }
 // tenants have due work is read first without locks, one index look per
 // tenant and kind (idx_outbox_tenant_due: MySQL jumps from tenant to
 // tenant, whatever their backlogs); each tenant's jobs are then read with
-// locks, in the order of the same index, a share at a time. On SQLite the
-// transaction holds the write lock (it begins IMMEDIATE): claims are one at
-// a time.
+// locks, in the order of the same index, a share at a time. On SQLite
+// (one process) the jobs are read plainly and a single UPDATE … RETURNING
+// claims those still due.
 func (o *SearchOutbox) Claim(ctx context.Context, limit int, lease time.Duration) ([]model.OutboxJob, error) {
 	if limit <= 0 {
 		return nil, nil
@@ -66,6 +66,21 @@ func (o *SearchOutbox) Claim(ctx context.Context, limit int, lease time.Duration
 	now := dbNow()
 	until := now.Add(lease)
 	var jobs []model.OutboxJob
+	var err error
+	if db.Name() != "mysql" {
+		// The reads take no lock; the update claims those still due (a
+		// job another claim took meanwhile is left to it) in one
+		// statement, holding the write lock no longer than that.
+		var due []model.OutboxJob
+		if due, err = fairDue(db, limit, now); err == nil && len(due) > 0 {
+			err = db.Raw("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE id IN ? AND next_attempt_at <= ? RETURNING *",
+				until, jobIDs(due), now).Scan(&jobs).Error
+		}
+		if err != nil {
+			return nil, dbError(err, nil)
+		}
+		return jobs, nil
+	}
 	claim := func(tx *gorm.DB) error {
 		var err error
 		jobs, err = fairDue(tx, limit, now)
@@ -82,11 +97,16 @@ func (o *SearchOutbox) Claim(ctx context.Context, limit int, lease time.Duration
 		}
 		return nil
 	}
-	var err error
-	if db.Name() == "mysql" {
+	// Claims updating the same indexes can still meet in them, or meet
+	// ingest's inserts; the victim of such a deadlock runs again, as
+	// InTx's do.
+	for attempt := 1; ; attempt++ {
+		jobs = nil
 		err = db.Transaction(claim, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
-	} else {
-		err = db.Transaction(claim)
+		if attempt < txAttempts && isDeadlock(err) && ctx.Err() == nil {
+			continue
+		}
+		break
 	}
 	if err != nil {
 		return nil, dbError(err, nil)

@@ -31,7 +31,15 @@ func searchFound(t *testing.T, s *Service, token, query string) int64 {
 // due. The indexer is paced (2 bulk requests a second, one worker) so that
 // tenant A's 6,000 jobs take about 15 s.
 func TestSearchIndexerServesTenantsInTurnOnElasticsearchAndMariaDB(t *testing.T) {
-	env := esEnv(t, mysqlEnv(t))
+	testIndexerTurns(t, esEnv(t, mysqlEnv(t)))
+}
+
+// The same on the embedded database and search engine.
+func TestSearchIndexerServesTenantsInTurnEmbedded(t *testing.T) {
+	testIndexerTurns(t, map[string]string{})
+}
+
+func testIndexerTurns(t *testing.T, env map[string]string) {
 	env["MGV_SEARCH_BULK_RPS"] = "2"
 	env["MGV_SEARCH_INDEXER_WORKERS"] = "1"
 	s := NewService(t, env)
