@@ -2,6 +2,8 @@ package dao_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -218,6 +220,56 @@ func TestSearchClaimsOfTwoInstancesTakeEachJobOnce(t *testing.T) {
 		}
 		if len(claimed) != 5*320+100 {
 			t.Errorf("%d jobs claimed, want %d", len(claimed), 5*320+100)
+		}
+	})
+}
+
+// A claim lists the tenants' first jobs first, then their second ones, and
+// stops once its conversations hold 100,000 sentences (but takes its first
+// job): a tenant's long transcripts neither fill a claim the indexer cannot
+// write within its lease nor push another tenant's job to the claim's end,
+// which the lease cuts off.
+func TestSearchClaimTakesTurnsWithinASentenceBudget(t *testing.T) {
+	daotest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		search := dao.NewSearchOutbox(db)
+		now := time.Now().UTC()
+		conv := func(tenant int64, origin string, sentences int) int64 {
+			c := model.Conversation{TenantID: tenant, OriginConversationID: origin, OwnerUserID: 1, Channel: model.ChannelCall,
+				Direction: model.DirectionInbound, Status: model.StatusPending, BeginTime: now, SentenceCount: sentences, CreatedAt: now, UpdatedAt: now}
+			if err := db.Create(&c).Error; err != nil {
+				t.Fatal(err)
+			}
+			return c.ID
+		}
+		for i := range 6 {
+			queueSearchJobs(t, db, 1, model.OutboxTranscript, conv(1, fmt.Sprint("a", i), 30_000), 1, now.Add(-time.Hour+time.Duration(i)*time.Second))
+		}
+		b := conv(2, "b", 10)
+		queueSearchJobs(t, db, 2, model.OutboxTranscript, b, 1, now.Add(-time.Second))
+		queueSearchJobs(t, db, 2, model.OutboxConversation, 999_999, 1, now) // a deleted conversation's
+
+		jobs, err := search.Claim(ctx, 200, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, j := range jobs {
+			got = append(got, fmt.Sprint(j.TenantID, j.Kind[:1]))
+		}
+		if want := "1t 2t 1t 2c 1t"; strings.Join(got, " ") != want {
+			t.Errorf("claimed %q, want %q: turns by tenant, and A's jobs up to 100,000 sentences", strings.Join(got, " "), want)
+		}
+		// The rest is still due, and claimed next.
+		jobs, err = search.Claim(ctx, 200, time.Minute)
+		if err != nil || len(jobs) != 3 {
+			t.Errorf("the next claim: %d jobs, %v; want A's other 3", len(jobs), err)
+		}
+		// A claim takes its first job whatever its size.
+		emptyOutbox(t, db)
+		queueSearchJobs(t, db, 1, model.OutboxTranscript, conv(1, "huge", 500_000), 1, now)
+		if jobs, err := search.Claim(ctx, 200, time.Minute); err != nil || len(jobs) != 1 {
+			t.Errorf("a claim of one conversation over the budget: %d jobs, %v", len(jobs), err)
 		}
 	})
 }

@@ -45,7 +45,12 @@ func NewSearchOutbox(db *gorm.DB) *SearchOutbox { return &SearchOutbox{db: db} }
 // conversation job (a deletion) never waits for transcript jobs, as it did
 // when the oldest jobs of one kind filled the claim before the other kind
 // was looked at. When more tenants than limit have due work, those whose
-// oldest job waited longest get a job each.
+// oldest job waited longest get a job each. The claim lists the tenants'
+// first jobs first, then their second ones, and so on, and ends once its
+// conversations hold claimSentences sentences: the indexer writes in that
+// order, so what its lease cuts off is the longest shares' last jobs, and
+// one tenant's long transcripts never make a claim too large to write
+// within the lease.
 //
 // On MySQL, SELECT … FOR UPDATE SKIP LOCKED lets instances claim side by
 // side without waiting for or double-taking each other's rows, in READ
@@ -79,6 +84,12 @@ func (o *SearchOutbox) Claim(ctx context.Context, limit int, lease time.Duration
 		if err != nil {
 			return nil, dbError(err, nil)
 		}
+		// RETURNING lists them in no particular order: back in the claim's.
+		place := make(map[int64]int, len(due))
+		for i, j := range due {
+			place[j.ID] = i
+		}
+		slices.SortFunc(jobs, func(a, b model.OutboxJob) int { return cmp.Compare(place[a.ID], place[b.ID]) })
 		return jobs, nil
 	}
 	claim := func(tx *gorm.DB) error {
@@ -160,6 +171,13 @@ func fairDue(tx *gorm.DB, limit int, now time.Time) ([]model.OutboxJob, error) {
 	tenants = tenants[:min(len(tenants), limit)]
 	var jobs []model.OutboxJob
 	taken := map[int64]bool{}
+	// turn is where a job stands in the claim: its place among its
+	// tenant's jobs, then its tenant's place.
+	turn := map[int64][2]int{}
+	order := map[*dueTenant]int{}
+	for i, d := range tenants {
+		order[d] = i
+	}
 	// take adds up to n more of a tenant's due jobs, oldest due first.
 	take := func(d *dueTenant, n int) error {
 		var part []model.OutboxJob
@@ -190,8 +208,9 @@ func fairDue(tx *gorm.DB, limit int, now time.Time) ([]model.OutboxJob, error) {
 		})
 		d.more = len(part) > n
 		part = part[:min(len(part), n)]
-		for _, j := range part {
+		for i, j := range part {
 			taken[j.ID] = true
+			turn[j.ID] = [2]int{d.taken + i, order[d]}
 		}
 		d.taken += len(part)
 		jobs = append(jobs, part...)
@@ -217,6 +236,52 @@ func fairDue(tx *gorm.DB, limit int, now time.Time) ([]model.OutboxJob, error) {
 			if err := take(d, limit-len(jobs)); err != nil {
 				return nil, err
 			}
+		}
+	}
+	// The tenants' first jobs first, then their second ones, and so on:
+	// the indexer writes in this order, and what the sentence budget
+	// leaves out, or the lease cuts off, is the longest shares' last jobs.
+	slices.SortFunc(jobs, func(a, b model.OutboxJob) int {
+		ta, tb := turn[a.ID], turn[b.ID]
+		if c := cmp.Compare(ta[0], tb[0]); c != 0 {
+			return c
+		}
+		return cmp.Compare(ta[1], tb[1])
+	})
+	return withinBudget(tx, jobs)
+}
+
+// claimSentences bounds the sentences of the conversations a claim
+// indexes (but a claim always takes its first job): 200 transcripts of
+// 5,000 sentences are a quarter of a GB to read and write, more than a
+// lease's time, while this is about as much as one bulk request holds.
+const claimSentences = 100_000
+
+// withinBudget keeps the first jobs whose conversations hold at most
+// claimSentences sentences in all (a job of a conversation already
+// counted costs nothing more; a conversation gone costs nothing).
+func withinBudget(tx *gorm.DB, jobs []model.OutboxJob) ([]model.OutboxJob, error) {
+	convs := make([]int64, len(jobs))
+	for i, j := range jobs {
+		convs[i] = j.ConversationID
+	}
+	var sizes []struct {
+		ID            int64
+		SentenceCount int
+	}
+	if err := tx.Model(&model.Conversation{}).Select("id, sentence_count").Where("id IN ?", convs).Scan(&sizes).Error; err != nil {
+		return nil, err
+	}
+	cost := make(map[int64]int, len(sizes))
+	for _, c := range sizes {
+		cost[c.ID] = c.SentenceCount
+	}
+	sum := 0
+	for i, j := range jobs {
+		sum += cost[j.ConversationID]
+		cost[j.ConversationID] = 0
+		if i > 0 && sum > claimSentences {
+			return jobs[:i], nil
 		}
 	}
 	return jobs, nil
