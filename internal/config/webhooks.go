@@ -25,7 +25,8 @@ type Webhooks struct {
 	HeaderTimeout  Duration `toml:"header_timeout"`
 	RequestTimeout Duration `toml:"request_timeout"`
 	// Workers subscriptions are delivered to at once by this instance
-	// (one tenant's at most three quarters of them, at least one);
+	// (three quarters of them shared among the tenants with work, at
+	// least one each; the last quarter one each to tenants holding none);
 	// InFlight requests are open at once per subscription; Batch events a
 	// delivery round reads.
 	Workers  int `toml:"workers"`

@@ -140,8 +140,8 @@ func TestBaselineEqualsUpgradedSchemaOnMariaDB(t *testing.T) {
 		names   []string
 		applied []int
 	}{
-		{5, []string{"0006_archery", "0007_patience_fraction", "0008_signin_throttle", "0009_token_versions", "0010_apps_managed", "0011_events", "0012_webhooks", "0013_audit_logs", "0014_privacy_erasures", "0015_outbox_tenant", "0016_erasure_bound", "0017_participants_lookup", "0018_webhook_work", "0019_origin_ids_exact", "0020_webhook_secret_rotation", "0021_speaker_keys_exact", "0022_signin_throttle_kinds", "0023_outbox_failures", "0024_audit_seal", "0025_token_revisions", "0026_erasure_redactions", "0027_participants_speaker_keys", "0028_tracker_match_rule", "0029_accounts_exact", "0030_app_names_exact", "0031_outbox_tenant_due"}, []int{6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31}},
-		{6, []string{"0007_patience_fraction", "0008_signin_throttle", "0009_token_versions", "0010_apps_managed", "0011_events", "0012_webhooks", "0013_audit_logs", "0014_privacy_erasures", "0015_outbox_tenant", "0016_erasure_bound", "0017_participants_lookup", "0018_webhook_work", "0019_origin_ids_exact", "0020_webhook_secret_rotation", "0021_speaker_keys_exact", "0022_signin_throttle_kinds", "0023_outbox_failures", "0024_audit_seal", "0025_token_revisions", "0026_erasure_redactions", "0027_participants_speaker_keys", "0028_tracker_match_rule", "0029_accounts_exact", "0030_app_names_exact", "0031_outbox_tenant_due"}, []int{7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31}},
+		{5, []string{"0006_archery", "0007_patience_fraction", "0008_signin_throttle", "0009_token_versions", "0010_apps_managed", "0011_events", "0012_webhooks", "0013_audit_logs", "0014_privacy_erasures", "0015_outbox_tenant", "0016_erasure_bound", "0017_participants_lookup", "0018_webhook_work", "0019_origin_ids_exact", "0020_webhook_secret_rotation", "0021_speaker_keys_exact", "0022_signin_throttle_kinds", "0023_outbox_failures", "0024_audit_seal", "0025_token_revisions", "0026_erasure_redactions", "0027_participants_speaker_keys", "0028_tracker_match_rule", "0029_accounts_exact", "0030_app_names_exact", "0031_outbox_tenant_due", "0032_webhook_redeliver_at"}, []int{6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32}},
+		{6, []string{"0007_patience_fraction", "0008_signin_throttle", "0009_token_versions", "0010_apps_managed", "0011_events", "0012_webhooks", "0013_audit_logs", "0014_privacy_erasures", "0015_outbox_tenant", "0016_erasure_bound", "0017_participants_lookup", "0018_webhook_work", "0019_origin_ids_exact", "0020_webhook_secret_rotation", "0021_speaker_keys_exact", "0022_signin_throttle_kinds", "0023_outbox_failures", "0024_audit_seal", "0025_token_revisions", "0026_erasure_redactions", "0027_participants_speaker_keys", "0028_tracker_match_rule", "0029_accounts_exact", "0030_app_names_exact", "0031_outbox_tenant_due", "0032_webhook_redeliver_at"}, []int{7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32}},
 	}
 	dbs := []*gorm.DB{fresh}
 	want := schemaOf(t, fresh)
@@ -266,7 +266,7 @@ func TestUpgradeKeepsEveryRowOnMariaDB(t *testing.T) {
 		"conversation_metrics", "trackers", "tracker_hits", "comments", "outbox", "transcript_parts", dao.MigrationsTable}
 	before := snapshot(t, db, tables)
 	applied, err := dao.NewMigrator(db).Up(ctx)
-	if err != nil || !slices.Equal(versions(applied), []int{6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31}) {
+	if err != nil || !slices.Equal(versions(applied), []int{6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32}) {
 		t.Fatalf("up: %v %v", applied, err)
 	}
 	after := snapshot(t, db, tables)

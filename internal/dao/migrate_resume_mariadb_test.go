@@ -68,7 +68,7 @@ func TestMigrationResumesAfterAFailedStatementOnMariaDB(t *testing.T) {
 		}
 	}
 	var out bytes.Buffer
-	if n, err := dao.NewMigrator(db).Print(ctx, &out); err != nil || n != 18 ||
+	if n, err := dao.NewMigrator(db).Print(ctx, &out); err != nil || n != 19 ||
 		!strings.Contains(out.String(), "-- migration 0014_privacy_erasures, from statement 2 of 3 ") ||
 		strings.Contains(out.String(), "CREATE TABLE privacy_erasures") || !strings.Contains(out.String(), "CREATE TABLE retention_runs") ||
 		strings.Contains(out.String(), "CREATE TABLE IF NOT EXISTS") {
@@ -79,10 +79,10 @@ func TestMigrationResumesAfterAFailedStatementOnMariaDB(t *testing.T) {
 		t.Fatal(err)
 	}
 	applied, err = dao.NewMigrator(db).Up(ctx)
-	if err != nil || !slices.Equal(versions(applied), []int{14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31}) {
+	if err != nil || !slices.Equal(versions(applied), []int{14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32}) {
 		t.Fatalf("up after the failure: %v %v", applied, err)
 	}
-	if got := recorded(t, db); len(got) != 30 || got[len(got)-1] != 31 {
+	if got := recorded(t, db); len(got) != 31 || got[len(got)-1] != 32 {
 		t.Errorf("recorded: %v", got)
 	}
 	if got := statementRows(t, db); len(got) != 0 {
@@ -128,7 +128,7 @@ func TestUnrecordedStatementIsReportedOnMariaDB(t *testing.T) {
 		}
 	}
 	applied, err := dao.NewMigrator(db).Up(ctx)
-	if err != nil || !slices.Equal(versions(applied), []int{14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31}) {
+	if err != nil || !slices.Equal(versions(applied), []int{14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32}) {
 		t.Fatalf("up after recording statement 1: %v %v", applied, err)
 	}
 	if got := statementRows(t, db); len(got) != 0 {
@@ -149,7 +149,7 @@ func TestBaselineResumesOnMariaDB(t *testing.T) {
 		t.Fatal(err)
 	}
 	applied, err := dao.NewMigrator(db).Up(ctx)
-	if err == nil || len(applied) != 0 || !strings.Contains(err.Error(), "migration baseline_0031_schema: statement ") ||
+	if err == nil || len(applied) != 0 || !strings.Contains(err.Error(), "migration baseline_0032_schema: statement ") ||
 		!strings.Contains(err.Error(), "'events' already exists") {
 		t.Fatalf("up with the baseline failing: %v %v", applied, err)
 	}
@@ -158,7 +158,7 @@ func TestBaselineResumesOnMariaDB(t *testing.T) {
 		t.Fatalf("statement rows after the failure: %d", done)
 	}
 	var out bytes.Buffer
-	if _, err := dao.NewMigrator(db).Print(ctx, &out); err != nil || !strings.Contains(out.String(), "-- migration baseline_0031_schema, from statement ") ||
+	if _, err := dao.NewMigrator(db).Print(ctx, &out); err != nil || !strings.Contains(out.String(), "-- migration baseline_0032_schema, from statement ") ||
 		strings.Contains(out.String(), "CREATE TABLE tenants") || !strings.Contains(out.String(), "CREATE TABLE events") {
 		t.Errorf("print after the failure: %v\n%s", err, out.String())
 	}

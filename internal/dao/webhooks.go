@@ -225,9 +225,10 @@ func (w *Webhooks) Delivery(ctx context.Context, subscriptionID, id int64) (*mod
 
 // AddRedelivery inserts a pending redelivery, due now, unless the
 // subscription has maxPending redeliveries pending already
-// (REDELIVERY_QUOTA_EXCEEDED). The subscription's row is locked while they
-// are counted and d inserted, so redeliveries asked for at once never take
-// it past the cap.
+// (REDELIVERY_QUOTA_EXCEEDED), and brings the subscription's redeliver_at
+// forward to now. The subscription's row is locked while they are counted
+// and d inserted, so redeliveries asked for at once never take it past the
+// cap.
 func (w *Webhooks) AddRedelivery(ctx context.Context, d *model.WebhookDelivery, maxPending int) error {
 	now := dbNow()
 	d.CreatedAt, d.LastAttemptAt, d.NextAttemptAt = now, now, now
@@ -247,62 +248,81 @@ func (w *Webhooks) AddRedelivery(ctx context.Context, d *model.WebhookDelivery, 
 				"the subscription has %d redeliveries pending, the most it may have (webhooks.max_pending_redeliveries = %d); ask again once some are delivered or failed",
 				len(pending), maxPending).With("max_pending_redeliveries", strconv.Itoa(maxPending))
 		}
-		return tx.Create(d).Error
+		if err := tx.Create(d).Error; err != nil {
+			return err
+		}
+		return tx.Exec("UPDATE webhook_subscriptions SET redeliver_at = ? WHERE id = ? AND (redeliver_at IS NULL OR redeliver_at > ?)",
+			now, d.SubscriptionID, now).Error
 	})
+	return dbError(err, nil)
+}
+
+// earliestRedelivery is, in an update of webhook_subscriptions, the
+// earliest next attempt of the row's pending redeliveries (NULL when
+// none), read by idx_webhook_deliveries_pending among the subscription's
+// own deliveries; its arguments are redeliveryArgs.
+const earliestRedelivery = `(SELECT MIN(d.next_attempt_at) FROM webhook_deliveries AS d
+WHERE d.subscription_id = webhook_subscriptions.id AND d.status = ? AND d.redelivery = ?)`
+
+var redeliveryArgs = []any{model.DeliveryPending, true}
+
+// FillRedeliverAt sets redeliver_at, where it is not set, from the
+// subscriptions' pending redeliveries: those asked for before the column
+// was added (migration 0032, which as every migration changes no row).
+// The subscriptions are a short table and each is read by its own
+// deliveries' key, so every start runs it whole.
+func (w *Webhooks) FillRedeliverAt(ctx context.Context) error {
+	err := w.db.WithContext(ctx).Exec("UPDATE webhook_subscriptions SET redeliver_at = "+earliestRedelivery+" WHERE redeliver_at IS NULL",
+		redeliveryArgs...).Error
 	return dbError(err, nil)
 }
 
 // Candidates lists subscriptions not leased now that are active and have
 // work: due and behind their tenant's newest event (event_cursor <
 // event_seqs.last_id, by idx_webhook_subscriptions_work), or with a
-// redelivery due;
-// of apps that are active and hold the read scope. Those with work come
+// redelivery due (redeliver_at, by idx_webhook_subscriptions_redo: a
+// look reads no delivery, however many redeliveries are pending); of apps
+// that are active and hold the read scope; of tenants other than
+// skipTenants (those with no worker free for them). Those with work come
 // longest-waiting first: a round that delivers moves next_attempt_at to
 // its end (Record), so the subscriptions just served go to the back and
-// no set of subscriptions, idle or busy, keeps the others out of the
-// list.
-func (w *Webhooks) Candidates(ctx context.Context, limit int) ([]model.WebhookSubscription, map[int64]bool, error) {
+// no set of subscriptions, idle or busy, keeps the others out of the list;
+// nor do those of a tenant the deliverer cannot serve now, which it leaves
+// out by skipTenants, keeping their place.
+func (w *Webhooks) Candidates(ctx context.Context, limit int, skipTenants []int64) ([]model.WebhookSubscription, map[int64]bool, error) {
 	now := dbNow()
 	db := w.db.WithContext(ctx)
 	// Only an app that may still read events is delivered to: a disabled,
 	// deleted or re-scoped app's subscriptions wait, keeping their place.
-	readers := func() *gorm.DB { return readingApps(db) }
+	servable := func(q *gorm.DB) *gorm.DB {
+		q = q.Where("s.status = ? AND s.lease_until <= ? AND s.app_id IN (?)", model.WebhookActive, now, readingApps(db))
+		if len(skipTenants) > 0 {
+			q = q.Where("s.tenant_id NOT IN ?", skipTenants)
+		}
+		return q
+	}
 	// Redeliveries are picked among the subscriptions that can be served
 	// now, longest-waiting first: those of disabled subscriptions (which
 	// wait for an enable) never fill the list and keep the others out.
-	var redo []int64
-	err := db.Table("webhook_deliveries AS d").
-		Joins("JOIN webhook_subscriptions AS s ON s.id = d.subscription_id").
-		Where("d.status = ? AND d.redelivery = ? AND d.next_attempt_at <= ?", model.DeliveryPending, true, now).
-		Where("s.status = ? AND s.lease_until <= ? AND s.app_id IN (?)", model.WebhookActive, now, readers()).
-		Group("d.subscription_id").Order("MIN(d.next_attempt_at), d.subscription_id").
-		Limit(limit).Pluck("d.subscription_id", &redo).Error
+	var redo []model.WebhookSubscription
+	err := servable(db.Table("webhook_subscriptions AS s").Select("s.*")).Where("s.redeliver_at <= ?", now).
+		Order("s.redeliver_at, s.id").Limit(limit).Find(&redo).Error
 	if err != nil {
 		return nil, nil, dbError(err, nil)
 	}
 	var subs []model.WebhookSubscription
-	err = db.Table("webhook_subscriptions AS s").Select("s.*").
-		Joins("JOIN event_seqs AS e ON e.tenant_id = s.tenant_id AND e.last_id > s.event_cursor").
-		Where("s.status = ? AND s.next_attempt_at <= ? AND s.lease_until <= ?", model.WebhookActive, now, now).
-		Where("s.app_id IN (?)", readers()).
+	err = servable(db.Table("webhook_subscriptions AS s").Select("s.*").
+		Joins("JOIN event_seqs AS e ON e.tenant_id = s.tenant_id AND e.last_id > s.event_cursor")).
+		Where("s.next_attempt_at <= ?", now).
 		Order("s.next_attempt_at, s.id").Limit(limit).Find(&subs).Error
 	if err != nil {
 		return nil, nil, dbError(err, nil)
 	}
 	set := make(map[int64]bool, len(redo))
-	for _, id := range redo {
-		set[id] = true
-	}
-	if len(redo) > 0 {
-		var more []model.WebhookSubscription
-		if err := db.Where("id IN ? AND status = ? AND lease_until <= ? AND app_id IN (?)", redo, model.WebhookActive, now, readers()).
-			Order("id").Find(&more).Error; err != nil {
-			return nil, nil, dbError(err, nil)
-		}
-		for _, m := range more {
-			if !slices.ContainsFunc(subs, func(s model.WebhookSubscription) bool { return s.ID == m.ID }) {
-				subs = append(subs, m)
-			}
+	for _, m := range redo {
+		set[m.ID] = true
+		if !slices.ContainsFunc(subs, func(s model.WebhookSubscription) bool { return s.ID == m.ID }) {
+			subs = append(subs, m)
 		}
 	}
 	return subs, set, nil
@@ -360,11 +380,13 @@ func (w *Webhooks) Release(ctx context.Context, id int64, owner string) error {
 	return dbError(err, nil)
 }
 
-// DueRedeliveries lists a subscription's pending redeliveries due now.
+// DueRedeliveries lists a subscription's pending redeliveries due now,
+// longest due first, in the order of idx_webhook_deliveries_pending, so
+// that a subscription holding thousands reads only the first limit.
 func (w *Webhooks) DueRedeliveries(ctx context.Context, subscriptionID int64, limit int) ([]model.WebhookDelivery, error) {
 	var out []model.WebhookDelivery
 	err := w.db.WithContext(ctx).Where("subscription_id = ? AND status = ? AND redelivery = ? AND next_attempt_at <= ?",
-		subscriptionID, model.DeliveryPending, true, dbNow()).Order("id").Limit(limit).Find(&out).Error
+		subscriptionID, model.DeliveryPending, true, dbNow()).Order("next_attempt_at, id").Limit(limit).Find(&out).Error
 	return out, dbError(err, nil)
 }
 
@@ -385,7 +407,10 @@ func (w *Webhooks) Attempted(ctx context.Context, subscriptionID int64, eventIDs
 // row still holds the state of read, the subscription as the round read
 // it. An admin's enable (which resets the attempts) or disable made
 // meanwhile thus stays, and s takes the state as stored. A subscription
-// this write disables has its pending deliveries failed.
+// this write disables has its pending deliveries failed. When the round
+// wrote redeliveries, failed them, or read the subscription with
+// redeliveries pending, redeliver_at is set again from those pending (a
+// trim or an erasure may have removed some), and s takes it.
 func (w *Webhooks) Record(ctx context.Context, owner string, read model.WebhookSubscription, s *model.WebhookSubscription, rows []model.WebhookDelivery) error {
 	now := dbNow()
 	err := w.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
@@ -414,8 +439,10 @@ WHERE id = ? AND status = ? AND attempts = ? AND disabled_reason = ?`,
 			s.Status, s.DisabledReason = cur.Status, cur.DisabledReason
 		}
 		var fresh []model.WebhookDelivery
+		redone := read.RedeliverAt != nil
 		for i := range rows {
 			r := &rows[i]
+			redone = redone || r.Redelivery
 			r.LastAttemptAt = r.LastAttemptAt.UTC().Truncate(time.Millisecond)
 			if r.NextAttemptAt.IsZero() {
 				r.NextAttemptAt = now
@@ -439,9 +466,24 @@ last_attempt_at = ?, next_attempt_at = ? WHERE id = ?`, r.Status, r.Attempts, r.
 			}
 		}
 		if wrote && s.Status == model.WebhookDisabled {
-			return tx.Exec("UPDATE webhook_deliveries SET status = ? WHERE subscription_id = ? AND status = ?",
-				model.DeliveryFailed, s.ID, model.DeliveryPending).Error
+			redone = true
+			if err := tx.Exec("UPDATE webhook_deliveries SET status = ? WHERE subscription_id = ? AND status = ?",
+				model.DeliveryFailed, s.ID, model.DeliveryPending).Error; err != nil {
+				return err
+			}
 		}
+		if !redone {
+			return nil
+		}
+		if err := tx.Exec("UPDATE webhook_subscriptions SET redeliver_at = "+earliestRedelivery+" WHERE id = ?",
+			append(slices.Clone(redeliveryArgs), s.ID)...).Error; err != nil {
+			return err
+		}
+		var cur model.WebhookSubscription
+		if err := tx.Select("redeliver_at").Where("id = ?", s.ID).Take(&cur).Error; err != nil {
+			return err
+		}
+		s.RedeliverAt = cur.RedeliverAt
 		return nil
 	})
 	return dbError(err, nil)

@@ -42,7 +42,7 @@ func TestWebhooksStore(t *testing.T) {
 		if _, err := w.Get(ctx, 9, 0, sub.ID); !errs.Is(err, errs.ReasonSubscriptionNotFound) {
 			t.Fatalf("another tenant's subscription: %v", err)
 		}
-		cands, _, err := w.Candidates(ctx, 10)
+		cands, _, err := w.Candidates(ctx, 10, nil)
 		if err != nil || len(cands) != 1 {
 			t.Fatalf("candidates: %v %v", cands, err)
 		}
@@ -68,7 +68,7 @@ func TestWebhooksStore(t *testing.T) {
 		}
 		var owner string
 		db.Model(&model.WebhookSubscription{}).Where("id = ?", sub.ID).Pluck("lease_owner", &owner)
-		if cands, _, _ := w.Candidates(ctx, 10); len(cands) != 0 {
+		if cands, _, _ := w.Candidates(ctx, 10, nil); len(cands) != 0 {
 			t.Fatalf("a leased subscription is a candidate: %v", cands)
 		}
 
@@ -101,7 +101,7 @@ func TestWebhooksStore(t *testing.T) {
 		if err := w.Release(ctx, sub.ID, owner); err != nil {
 			t.Fatal(err)
 		}
-		if cands, _, _ := w.Candidates(ctx, 10); len(cands) != 0 {
+		if cands, _, _ := w.Candidates(ctx, 10, nil); len(cands) != 0 {
 			t.Fatal("a disabled subscription is a candidate")
 		}
 		// A redelivery waits for a disabled subscription to be enabled.
@@ -109,13 +109,13 @@ func TestWebhooksStore(t *testing.T) {
 		if err := w.AddRedelivery(ctx, &red, 10); err != nil {
 			t.Fatal(err)
 		}
-		if cands, _, _ := w.Candidates(ctx, 10); len(cands) != 0 {
+		if cands, _, _ := w.Candidates(ctx, 10, nil); len(cands) != 0 {
 			t.Fatalf("a disabled subscription with a redelivery is a candidate: %v", cands)
 		}
 		if err := w.SetStatus(ctx, 1, sub.ID, model.WebhookActive, ""); err != nil {
 			t.Fatal(err)
 		}
-		if cands, redo, _ := w.Candidates(ctx, 10); len(cands) != 1 || !redo[sub.ID] {
+		if cands, redo, _ := w.Candidates(ctx, 10, nil); len(cands) != 1 || !redo[sub.ID] {
 			t.Fatalf("enabled with a redelivery: %v %v", cands, redo)
 		}
 		if s, _ := w.Get(ctx, 1, 0, sub.ID); s.Status != model.WebhookActive || s.Attempts != 0 || s.DisabledReason != "" || s.EventCursor != 5 {
@@ -158,7 +158,7 @@ func TestWebhookCandidatesFollowTheirApp(t *testing.T) {
 		setHead(t, db, 1, 1)
 		want := func(what string, ids ...int64) {
 			t.Helper()
-			cands, _, err := w.Candidates(ctx, 10)
+			cands, _, err := w.Candidates(ctx, 10, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -208,7 +208,7 @@ func TestWebhookCandidatesLeaveRedeliveriesOfADisabledSubscription(t *testing.T)
 		}
 		count := func() int {
 			t.Helper()
-			cands, _, err := w.Candidates(ctx, 10)
+			cands, _, err := w.Candidates(ctx, 10, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -278,7 +278,7 @@ func TestWebhookCandidatesHaveWorkAndTakeTurns(t *testing.T) {
 
 		ids := func() []int64 {
 			t.Helper()
-			cands, _, err := w.Candidates(ctx, 10)
+			cands, _, err := w.Candidates(ctx, 10, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -703,7 +703,7 @@ func TestWebhookCandidatesAreNotStarvedByRedeliveriesThatWait(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 		served := redeliver(app("served", model.AppActive))
-		cands, redo, err := w.Candidates(ctx, 5)
+		cands, redo, err := w.Candidates(ctx, 5, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

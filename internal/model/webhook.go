@@ -40,6 +40,9 @@ type WebhookSubscription struct {
 	LeaseOwner string
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
+	// RedeliverAt is the earliest next attempt of its pending
+	// redeliveries; nil when none is pending.
+	RedeliverAt *time.Time
 }
 
 // TableName of WebhookSubscription.

@@ -27,9 +27,11 @@ import (
 // another instance (or the restarted one) resumes from the cursor, sending
 // again at most what was in flight (at least once).
 type DeliveryStore interface {
-	// Candidates lists active subscriptions not leased that may have
-	// work: due, or with a redelivery due (those ids are in redeliveries).
-	Candidates(ctx context.Context, limit int) (subs []model.WebhookSubscription, redeliveries map[int64]bool, err error)
+	// Candidates lists up to limit active subscriptions not leased that
+	// may have work, longest waiting first: due, or with a redelivery due
+	// (those ids are in redeliveries, up to limit more); none of the
+	// tenants in skipTenants.
+	Candidates(ctx context.Context, limit int, skipTenants []int64) (subs []model.WebhookSubscription, redeliveries map[int64]bool, err error)
 	// Claim leases a subscription to owner; nil when another holds it or
 	// it is not due.
 	Claim(ctx context.Context, id int64, owner string, lease time.Duration) (*model.WebhookSubscription, error)
@@ -60,6 +62,10 @@ type DeliveryStore interface {
 	// kept after the status in the reasons of disabled subscriptions
 	// down to the status.
 	ClearReasons(ctx context.Context) error
+	// FillRedeliverAt sets the subscriptions' earliest pending
+	// redelivery (RedeliverAt) where it is not set: redeliveries asked
+	// for before the store kept it.
+	FillRedeliverAt(ctx context.Context) error
 }
 
 // Result is a receiver's answer; Status 0 when none came. RetryAfter is
@@ -104,9 +110,10 @@ type DeliverOptions struct {
 	// Owner names this instance in leases.
 	Owner string
 	// Workers is how many subscriptions this instance delivers to at
-	// once (one tenant's at most TenantWorkers of them); InFlight how many
-	// requests one subscription has open at once (the pace a receiver
-	// sees from one instance); Batch how many events a round reads.
+	// once (one tenant's at most TenantWorkers of them, see mayTake);
+	// InFlight how many requests one subscription has open at once (the
+	// pace a receiver sees from one instance); Batch how many events a
+	// round reads.
 	Workers  int
 	InFlight int
 	Batch    int
@@ -201,10 +208,25 @@ func (d *Deliverer) Wake() {
 }
 
 // TenantWorkers is how many of workers one tenant's subscriptions may hold
-// at once: three quarters (at least one), so the rest stays free for the
-// other tenants however slow the first one's receivers are.
-func TenantWorkers(workers int) int {
-	return max(1, workers*3/4)
+// at once while tenants tenants have work or hold workers: three quarters
+// shared among them (at least one each), so the rest stays free for the
+// other tenants however slow the first ones' receivers are, and two slow
+// tenants hold together what one would alone.
+func TenantWorkers(workers, tenants int) int {
+	return max(1, workers*3/4/max(1, tenants))
+}
+
+// candidateWindow is how many subscriptions a look for work reads.
+const candidateWindow = 500
+
+// mayTake says whether a tenant holding busy workers may take one more
+// when free are free and its share is share (TenantWorkers): under its
+// share, and, once it holds one, only while more than a quarter of the
+// workers stays free. That quarter goes one worker each to tenants
+// holding none, so a tenant with work always finds one free, whichever
+// tenants came first. Called with d.mu held.
+func (d *Deliverer) mayTake(busy, free, share int) bool {
+	return busy < share && (busy == 0 || free > d.o.Workers-TenantWorkers(d.o.Workers, 1))
 }
 
 // Start runs the deliverer until Stop.
@@ -227,12 +249,17 @@ const (
 	trimPause = 50 * time.Millisecond
 )
 
-// upkeep cuts the answers earlier versions kept in reasons, then trims
-// the delivery log (older than Keep) now and every trimEvery, until ctx
-// ends. It runs beside the loop, so a long backlog holds up no delivery.
+// upkeep cuts the answers earlier versions kept in reasons and fills the
+// earliest pending redelivery of subscriptions that have none set, then
+// trims the delivery log (older than Keep) now and every trimEvery, until
+// ctx ends. It runs beside the loop, so a long backlog holds up no
+// delivery.
 func (d *Deliverer) upkeep(ctx context.Context) {
 	defer d.wg.Done()
 	d.clearReasons(ctx)
+	if err := d.store.FillRedeliverAt(ctx); err != nil && ctx.Err() == nil {
+		d.o.Log.Warn().Err(err).Msg("webhooks: setting the subscriptions' earliest pending redelivery failed; the next start tries again")
+	}
 	t := time.NewTicker(trimEvery)
 	defer t.Stop()
 	for d.o.Keep > 0 {
@@ -302,20 +329,55 @@ func (d *Deliverer) loop(ctx context.Context) {
 // dispatch claims the subscriptions with work, up to the free workers,
 // and serves each in its own goroutine, so a slow receiver holds back only
 // its own subscription. The tenants take turns (each tenant's longest
-// waiting first) and none holds more than TenantWorkers, so one tenant's
-// slow receivers never keep another tenant's subscriptions waiting for a
-// worker.
+// waiting first) and none takes a worker mayTake refuses it, so one
+// tenant's slow receivers never keep another tenant's subscriptions
+// waiting for a worker. The tenants that may take no worker are left out
+// of the look for work, so their waiting subscriptions, however many,
+// never push another tenant's out of the candidates read; one that
+// reaches its share during a look whose candidates filled the window has
+// the look made again without it.
 func (d *Deliverer) dispatch(ctx context.Context) error {
-	d.mu.Lock()
-	free := d.o.Workers - len(d.running)
-	d.mu.Unlock()
-	if free <= 0 {
-		return nil
+	var full []int64
+	for {
+		d.mu.Lock()
+		free := d.o.Workers - len(d.running)
+		// Every tenant with work holds workers or is among the candidates:
+		// the share is at most this one.
+		share := TenantWorkers(d.o.Workers, len(d.busy))
+		for t, n := range d.busy {
+			if !d.mayTake(n, free, share) && !slices.Contains(full, t) {
+				full = append(full, t)
+			}
+		}
+		d.mu.Unlock()
+		if free <= 0 {
+			return nil
+		}
+		subs, redo, err := d.store.Candidates(ctx, candidateWindow, full)
+		if err != nil || len(subs) == 0 {
+			return err
+		}
+		refused, err := d.claim(ctx, subs, redo, free)
+		if err != nil || len(subs) < candidateWindow {
+			return err
+		}
+		n := len(full)
+		for _, t := range refused {
+			if !slices.Contains(full, t) {
+				full = append(full, t)
+			}
+		}
+		if len(full) == n {
+			return nil
+		}
 	}
-	subs, redo, err := d.store.Candidates(ctx, 500)
-	if err != nil || len(subs) == 0 {
-		return err
-	}
+}
+
+// claim claims and serves the candidates with work, the tenants in turn,
+// up to free of them. refused are the tenants mayTake refused a worker
+// while workers stayed free: the other tenants' candidates may lie beyond
+// the window, behind theirs.
+func (d *Deliverer) claim(ctx context.Context, subs []model.WebhookSubscription, redo map[int64]bool, free int) (refused []int64, err error) {
 	var tenants []int64
 	for _, s := range subs {
 		if !slices.Contains(tenants, s.TenantID) {
@@ -324,21 +386,37 @@ func (d *Deliverer) dispatch(ctx context.Context) error {
 	}
 	last, err := d.events.LastOf(ctx, tenants)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	perTenant := TenantWorkers(d.o.Workers)
+	var withWork []int64
+	for _, s := range subs {
+		if redo[s.ID] || (s.Status == model.WebhookActive && s.EventCursor < last[s.TenantID]) {
+			withWork = append(withWork, s.TenantID)
+		}
+	}
+	d.mu.Lock()
+	for t := range d.busy {
+		withWork = append(withWork, t)
+	}
+	slices.Sort(withWork)
+	share := TenantWorkers(d.o.Workers, len(slices.Compact(withWork)))
+	d.mu.Unlock()
 	for _, s := range byTenantInTurn(subs) {
 		work := redo[s.ID] || (s.Status == model.WebhookActive && s.EventCursor < last[s.TenantID])
 		d.mu.Lock()
-		busy := d.running[s.ID] || d.busy[s.TenantID] >= perTenant
+		running, may := d.running[s.ID], d.mayTake(d.busy[s.TenantID], free, share)
 		d.mu.Unlock()
-		if !work || busy {
+		if !work || running {
+			continue
+		}
+		if !may {
+			refused = append(refused, s.TenantID)
 			continue
 		}
 		leased := time.Now()
 		claimed, err := d.store.Claim(ctx, s.ID, d.o.Owner, d.o.Lease)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if claimed == nil {
 			continue
@@ -350,10 +428,10 @@ func (d *Deliverer) dispatch(ctx context.Context) error {
 		d.wg.Add(1)
 		go d.serve(ctx, claimed, leased)
 		if free--; free == 0 {
-			return nil
+			return nil, nil
 		}
 	}
-	return nil
+	return refused, nil
 }
 
 // byTenantInTurn orders the candidates (oldest first) so the tenants take
@@ -803,8 +881,17 @@ func (d *Deliverer) settle(ctx context.Context, sub *model.WebhookSubscription, 
 // stopping none starts, and those made are recorded (see record).
 func (d *Deliverer) redeliver(ctx context.Context, sub *model.WebhookSubscription, secrets [][]byte) (bool, error) {
 	due, err := d.store.DueRedeliveries(ctx, sub.ID, d.o.InFlight)
-	if err != nil || len(due) == 0 {
+	if err != nil {
 		return false, err
+	}
+	if len(due) == 0 {
+		if sub.RedeliverAt != nil && !sub.RedeliverAt.After(time.Now()) {
+			// Listed as due, none is: a trim or an erasure removed them.
+			// The record sets the time from those left, so the
+			// subscription is not looked at again for nothing.
+			return false, d.record(ctx, *sub, sub, nil)
+		}
+		return false, nil
 	}
 	done := make([]bool, len(due))
 	var wg sync.WaitGroup

@@ -24,11 +24,11 @@ type ctxStore struct {
 	bounds []time.Duration
 }
 
-func (c *ctxStore) Candidates(ctx context.Context, limit int) ([]model.WebhookSubscription, map[int64]bool, error) {
+func (c *ctxStore) Candidates(ctx context.Context, limit int, skip []int64) ([]model.WebhookSubscription, map[int64]bool, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
-	return c.memStore.Candidates(ctx, limit)
+	return c.memStore.Candidates(ctx, limit, skip)
 }
 
 func (c *ctxStore) Claim(ctx context.Context, id int64, owner string, lease time.Duration) (*model.WebhookSubscription, error) {

@@ -27,7 +27,10 @@ type memStore struct {
 	rows []model.WebhookDelivery
 }
 
-func (m *memStore) Candidates(_ context.Context, _ int) ([]model.WebhookSubscription, map[int64]bool, error) {
+// Candidates lists, as the dao does, up to limit of the due subscriptions
+// longest waiting first, and those with a redelivery due, of the tenants
+// not skipped.
+func (m *memStore) Candidates(_ context.Context, limit int, skip []int64) ([]model.WebhookSubscription, map[int64]bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := time.Now()
@@ -37,14 +40,32 @@ func (m *memStore) Candidates(_ context.Context, _ int) ([]model.WebhookSubscrip
 			redo[r.SubscriptionID] = true
 		}
 	}
-	var out []model.WebhookSubscription
 	for _, s := range m.subs {
-		if !s.LeaseUntil.After(now) && ((s.Status == model.WebhookActive && !s.NextAttemptAt.After(now)) || redo[s.ID]) {
-			out = append(out, *s)
+		if s.RedeliverAt != nil && !s.RedeliverAt.After(now) {
+			redo[s.ID] = true
 		}
 	}
-	return out, redo, nil
+	var due, more []model.WebhookSubscription
+	for _, s := range m.subs {
+		if s.LeaseUntil.After(now) || slices.Contains(skip, s.TenantID) {
+			continue
+		}
+		if s.Status == model.WebhookActive && !s.NextAttemptAt.After(now) {
+			due = append(due, *s)
+		} else if redo[s.ID] {
+			more = append(more, *s)
+		}
+	}
+	slices.SortFunc(due, func(a, b model.WebhookSubscription) int {
+		if c := a.NextAttemptAt.Compare(b.NextAttemptAt); c != 0 {
+			return c
+		}
+		return int(a.ID - b.ID)
+	})
+	return append(due[:min(limit, len(due))], more...), redo, nil
 }
+
+func (m *memStore) FillRedeliverAt(context.Context) error { return nil }
 
 func (m *memStore) Claim(_ context.Context, id int64, owner string, lease time.Duration) (*model.WebhookSubscription, error) {
 	m.mu.Lock()
@@ -133,6 +154,16 @@ func (m *memStore) Record(_ context.Context, owner string, read model.WebhookSub
 				m.rows[i].Status = model.DeliveryFailed
 			}
 		}
+	}
+	if read.RedeliverAt != nil {
+		// As the dao: the earliest pending redelivery, set again.
+		cur.RedeliverAt = nil
+		for _, r := range m.rows {
+			if r.SubscriptionID == s.ID && r.Redelivery && r.Status == model.DeliveryPending && (cur.RedeliverAt == nil || r.NextAttemptAt.Before(*cur.RedeliverAt)) {
+				cur.RedeliverAt = &r.NextAttemptAt
+			}
+		}
+		s.RedeliverAt = cur.RedeliverAt
 	}
 	return nil
 }
@@ -627,11 +658,11 @@ func TestDelivererKeepsWorkersForOtherTenants(t *testing.T) {
 
 	polltest.Until(t, 5*time.Second, 5*time.Millisecond, "the first tenant's requests held", func() bool {
 		held, _ := rcv.counts()
-		return held >= TenantWorkers(workers)
+		return held >= TenantWorkers(workers, 1)
 	})
 	time.Sleep(50 * time.Millisecond) // a few more looks for work
-	if held, _ := rcv.counts(); held != TenantWorkers(workers) {
-		t.Fatalf("one tenant holds %d of %d workers, want %d", held, workers, TenantWorkers(workers))
+	if held, _ := rcv.counts(); held != TenantWorkers(workers, 1) {
+		t.Fatalf("one tenant holds %d of %d workers, want %d", held, workers, TenantWorkers(workers, 1))
 	}
 	logs[2].add("a")
 	d.Wake()
@@ -639,8 +670,8 @@ func TestDelivererKeepsWorkersForOtherTenants(t *testing.T) {
 		_, fast := rcv.counts()
 		return fast == 1 && st.sub(7).EventCursor == 1
 	})
-	if held, _ := rcv.counts(); held != TenantWorkers(workers) {
-		t.Fatalf("the first tenant's requests: %d held, want %d", held, TenantWorkers(workers))
+	if held, _ := rcv.counts(); held != TenantWorkers(workers, 1) {
+		t.Fatalf("the first tenant's requests: %d held, want %d", held, TenantWorkers(workers, 1))
 	}
 	release()
 	polltest.Until(t, 5*time.Second, 5*time.Millisecond, "every subscription of the first tenant", func() bool {

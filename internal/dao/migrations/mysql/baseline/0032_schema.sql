@@ -1,7 +1,7 @@
--- The MySQL schema at migration 0031, in one piece: what `mgvcore migrate up`
--- creates on an empty database instead of replaying 0001 to 0031, so that a
+-- The MySQL schema at migration 0032, in one piece: what `mgvcore migrate up`
+-- creates on an empty database instead of replaying 0001 to 0032, so that a
 -- new install is reviewed (Archery, goInception rules) as the clean schema.
--- A test keeps it equal to what 0001..0031 build on an existing database.
+-- A test keeps it equal to what 0001..0032 build on an existing database.
 -- Tables take the database's character set: create the database with
 -- CHARACTER SET utf8mb4 (`migrate up` refuses any other).
 
@@ -338,10 +338,12 @@ CREATE TABLE webhook_subscriptions (
   updated_at      DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'last changed (UTC)',
   old_secret_sealed VARCHAR(255)  NOT NULL DEFAULT '' COMMENT 'previous signing secret while its grace lasts, sealed as secret_sealed; empty when none',
   old_secret_until  DATETIME(3)   NULL DEFAULT NULL COMMENT 'end of the previous secret''s grace (UTC); NULL when none',
+  redeliver_at    DATETIME(3)     NULL DEFAULT NULL COMMENT 'earliest next attempt of its pending redeliveries (UTC); NULL when none',
   PRIMARY KEY (id),
   KEY idx_webhook_subscriptions_app (tenant_id, app_id),
   KEY idx_webhook_subscriptions_due (status, next_attempt_at),
-  KEY idx_webhook_subscriptions_work (tenant_id, status, event_cursor)
+  KEY idx_webhook_subscriptions_work (tenant_id, status, event_cursor),
+  KEY idx_webhook_subscriptions_redo (status, redeliver_at)
 ) ENGINE=InnoDB COMMENT='webhook subscriptions of apps, with their delivery progress';
 
 CREATE TABLE webhook_deliveries (
@@ -362,7 +364,8 @@ CREATE TABLE webhook_deliveries (
   PRIMARY KEY (id),
   KEY idx_webhook_deliveries_event (subscription_id, event_id),
   KEY idx_webhook_deliveries_due (status, redelivery, next_attempt_at),
-  KEY idx_webhook_deliveries_created (created_at)
+  KEY idx_webhook_deliveries_created (created_at),
+  KEY idx_webhook_deliveries_pending (subscription_id, status, next_attempt_at)
 ) ENGINE=InnoDB COMMENT='delivery log of webhook subscriptions: one row per event delivered, with its attempts';
 
 CREATE TABLE privacy_erasures (
