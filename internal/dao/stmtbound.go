@@ -245,10 +245,16 @@ type boundedStmt struct {
 
 // bounded is the statement a call for ctx runs, and how to release it;
 // the prepared statement itself when ctx sets no bound.
-func (s boundedStmt) bounded(ctx context.Context) (mysqlStmt, func() error, error) {
+//
+// The release's own error is dropped, never joined to the statement's: a
+// close on a connection gone returns driver.ErrBadConn, which would tell
+// database/sql that the statement was never sent, and it would run a
+// write that was (the driver answers ErrInvalidConn then on purpose). The
+// server frees a statement with its connection anyway.
+func (s boundedStmt) bounded(ctx context.Context) (mysqlStmt, func(), error) {
 	query := boundedStatement(ctx, s.conn.flavour, s.query)
 	if query == s.query {
-		return s.mysqlStmt, func() error { return nil }, nil
+		return s.mysqlStmt, func() {}, nil
 	}
 	stmt, err := s.conn.mysqlConn.PrepareContext(ctx, query)
 	if err != nil {
@@ -258,7 +264,7 @@ func (s boundedStmt) bounded(ctx context.Context) (mysqlStmt, func() error, erro
 	if !ok {
 		return nil, nil, errors.Join(errors.New("dao: the driver's prepared statement cannot run with a context"), stmt.Close())
 	}
-	return ms, stmt.Close, nil
+	return ms, func() { _ = stmt.Close() }, nil
 }
 
 func (s boundedStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
@@ -267,7 +273,8 @@ func (s boundedStmt) ExecContext(ctx context.Context, args []driver.NamedValue) 
 		return nil, err
 	}
 	res, err := stmt.ExecContext(ctx, args)
-	return res, errors.Join(err, release())
+	release()
+	return res, err
 }
 
 // QueryContext runs the query; a bounded statement of its own is closed
@@ -279,7 +286,8 @@ func (s boundedStmt) QueryContext(ctx context.Context, args []driver.NamedValue)
 	}
 	rows, err := stmt.QueryContext(ctx, args)
 	if err != nil {
-		return nil, errors.Join(err, release())
+		release()
+		return nil, err
 	}
 	if stmt == s.mysqlStmt {
 		return rows, nil
@@ -287,7 +295,8 @@ func (s boundedStmt) QueryContext(ctx context.Context, args []driver.NamedValue)
 	if mr, ok := rows.(mysqlRows); ok {
 		return closingRows{mysqlRows: mr, release: release}, nil
 	}
-	return nil, errors.Join(errors.New("dao: the driver's rows do not say their column types"), rows.Close(), release())
+	release()
+	return nil, errors.Join(errors.New("dao: the driver's rows do not say their column types"), rows.Close())
 }
 
 // mysqlRows is what database/sql uses of the driver's rows: gorm reads
@@ -305,7 +314,11 @@ type mysqlRows interface {
 // closingRows closes a statement of its own once its rows are closed.
 type closingRows struct {
 	mysqlRows
-	release func() error
+	release func()
 }
 
-func (r closingRows) Close() error { return errors.Join(r.mysqlRows.Close(), r.release()) }
+func (r closingRows) Close() error {
+	err := r.mysqlRows.Close()
+	r.release()
+	return err
+}

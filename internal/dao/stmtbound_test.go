@@ -2,6 +2,7 @@ package dao
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net/http"
@@ -142,5 +143,46 @@ func TestQueryTimeoutIsAnAnsweredGatewayTimeout(t *testing.T) {
 	}
 	if e := errs.From(err); e.Status != http.StatusGatewayTimeout || e.Reason != errs.ReasonTimeout {
 		t.Errorf("a deadline without an answer maps to %d %s", e.Status, e.Reason)
+	}
+}
+
+// fakeConn prepares fakeStmts; fakeStmt runs with exec's error and closes
+// with closeErr.
+type fakeConn struct {
+	mysqlConn
+	stmt *fakeStmt
+}
+
+func (c fakeConn) PrepareContext(context.Context, string) (driver.Stmt, error) { return c.stmt, nil }
+
+type fakeStmt struct {
+	mysqlStmt
+	exec, closeErr error
+	closed         int
+}
+
+func (s *fakeStmt) ExecContext(context.Context, []driver.NamedValue) (driver.Result, error) {
+	return nil, s.exec
+}
+
+func (s *fakeStmt) Close() error { s.closed++; return s.closeErr }
+
+// A statement prepared for its call's bound is closed after it, and a
+// failing close never changes what the call answers: driver.ErrBadConn
+// from the close would make database/sql run again a write the server may
+// have run.
+func TestABoundStatementsCloseDoesNotChangeItsAnswer(t *testing.T) {
+	for _, execErr := range []error{nil, mysql.ErrInvalidConn} {
+		s := &fakeStmt{exec: execErr, closeErr: driver.ErrBadConn}
+		stmt := boundedStmt{mysqlStmt: s, conn: boundedConn{mysqlConn: fakeConn{stmt: s}, flavour: flavourMariaDB}, query: "UPDATE t SET n = n + 1"}
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		_, err := stmt.ExecContext(ctx, nil)
+		cancel()
+		if !errors.Is(err, execErr) || errors.Is(err, driver.ErrBadConn) {
+			t.Errorf("exec answering %v, close %v: answered %v", execErr, s.closeErr, err)
+		}
+		if s.closed != 1 {
+			t.Errorf("the bound statement was closed %d times, want 1", s.closed)
+		}
 	}
 }
