@@ -27,13 +27,14 @@ func ReindexLockName(alias string) string {
 
 // NamedLock is MySQL's named lock, held by a connection of its own: a
 // process that dies releases it with its connection, so no lock outlives
-// its holder. While held, the connection asks the server every third of
-// its wait_timeout whether it still holds the lock, so that the server
-// does not end an idle session, and the lock with it, under a holder that
-// runs longer than that (a rebuild of a large index, a migration that
-// rebuilds a table); Lost is closed should the session end anyway (the
-// server restarted, the connection was killed), so the holder can stop
-// before another process takes the lock and works beside it.
+// its holder. While held, the connection asks the server every lockCheck
+// (or every third of its wait_timeout, if shorter) whether it still holds
+// the lock, so that the server does not end an idle session, and the lock
+// with it, under a holder that runs longer than that (a rebuild of a
+// large index, a migration that rebuilds a table); Lost is closed should
+// the session end anyway (the server restarted, the connection was
+// killed), within that interval, so the holder can stop before another
+// process takes the lock and works beside it for long.
 type NamedLock struct {
 	conn *sql.Conn // nil on SQLite
 	name string
@@ -42,6 +43,10 @@ type NamedLock struct {
 	done chan struct{}
 	once sync.Once
 }
+
+// lockCheck is how often a held lock asks whether it still holds: a lost
+// lock is known within it.
+const lockCheck = 5 * time.Second
 
 // TakeNamedLock takes the named lock name, waiting up to wait for it (0:
 // not at all); held is false when another session holds it still. SQLite
@@ -67,7 +72,7 @@ func TakeNamedLock(ctx context.Context, db *gorm.DB, name string, wait time.Dura
 	if got == nil || *got != 1 {
 		return nil, false, l.conn.Close()
 	}
-	go l.keep(max(time.Second, time.Duration(idle)*time.Second/3))
+	go l.keep(max(time.Second, min(lockCheck, time.Duration(idle)*time.Second/3)))
 	return l, true, nil
 }
 
