@@ -42,7 +42,8 @@ func (o Outcome) String() string {
 //
 //   - nil, and 4xx answers (not found, validation, auth, rate limit,
 //     conflict): Success. So is errs.QueryTimeout, a 504 the database
-//     answered by ending a statement at the operation's deadline.
+//     answered by ending a statement at the operation's deadline, in a
+//     heavy call (WithHeavy); in any other call it is a Failure.
 //   - context.Canceled, 499 / gRPC Canceled, or any error once ctx itself
 //     was canceled: Ignore — the caller left, the dependency said nothing.
 //     So is any error once the deadline the caller chose has passed (see
@@ -59,7 +60,7 @@ func Classify(ctx context.Context, err error) Outcome {
 		return Ignore
 	}
 	if errs.IsQueryTimeout(err) {
-		return Success
+		return queryTimeout(ctx)
 	}
 	var e *errs.Error
 	if errors.As(err, &e) {
@@ -109,4 +110,29 @@ func ByStatus(code int) Outcome {
 		return Failure
 	}
 	return Success
+}
+
+type heavyKey struct{}
+
+// WithHeavy marks ctx as a heavy call's (a list, a search, statistics:
+// policy.Heavy), whose statements take as long as the range and filters
+// its caller chose ask. The database ending one at the time bound of the
+// call's deadline is then the call's doing, and counts as the database's
+// answer: one tenant's year of statistics must not open the breakers every
+// tenant shares. A statement of any other call (a row by id, a write, a
+// token's check) ended so says the database is slow for everyone, and
+// counts as a failure: an overloaded database still opens them.
+func WithHeavy(ctx context.Context) context.Context {
+	return context.WithValue(ctx, heavyKey{}, true)
+}
+
+// queryTimeout is the outcome of a statement the database ended at its
+// time bound in ctx's call.
+func queryTimeout(ctx context.Context) Outcome {
+	if ctx != nil {
+		if heavy, _ := ctx.Value(heavyKey{}).(bool); heavy {
+			return Success
+		}
+	}
+	return Failure
 }

@@ -72,8 +72,8 @@ func (p gormPlugin) after(db *gorm.DB) {
 }
 
 // ClassifyDB sorts a statement's error: the server answering with an error
-// of its own (not found, duplicate key, a syntax error, a statement ended
-// at its time bound) is a Success; gorm refusing a statement before
+// of its own (not found, duplicate key, a syntax error, a heavy call's
+// statement ended at its time bound: see WithHeavy) is a Success; gorm refusing a statement before
 // sending it is Ignore; server-side trouble (too many connections,
 // shutdown, read-only, lock wait timeout) and everything Classify counts —
 // timeouts (a server that did not answer by the context's deadline),
@@ -94,8 +94,11 @@ func ClassifyDB(ctx context.Context, err error) Outcome {
 	}
 	var me *mysql.MySQLError
 	if errors.As(err, &me) {
-		if mysqlTrouble[me.Number] {
+		switch {
+		case mysqlTrouble[me.Number]:
 			return Failure
+		case me.Number == 1969 || me.Number == 3024:
+			return queryTimeout(ctx)
 		}
 		return Success
 	}
@@ -149,7 +152,6 @@ var mysqlTrouble = map[uint16]bool{
 	// Not 1969 ER_STATEMENT_TIMEOUT (MariaDB's max_statement_time) nor
 	// 3024 ER_QUERY_TIMEOUT (MySQL's MAX_EXECUTION_TIME): the server
 	// ending a statement at the bound its context's deadline set on it
-	// (dao's boundedStatement) answered, in time, that the query needs
-	// longer than its caller allows. Counted as failures, one tenant's
-	// heavy queries would open the breaker every tenant shares.
+	// (dao's boundedStatement) answered, in time; a failure only when the
+	// call was not a heavy one (queryTimeout).
 }

@@ -175,11 +175,21 @@ func TestGormPluginMySQL(t *testing.T) {
 	t.Run("answers never open it", func(t *testing.T) {
 		checkAnswers(t, f, func(b *Breaker) *gorm.DB { return openMySQL(t, dsn, b) },
 			answer{"syntax error", func(tbl *gorm.DB) error { return tbl.Exec("SELEC 1").Error }, &mysqldriver.MySQLError{Number: 1064}},
-			// The server ending a statement at the bound its deadline set.
+			// The server ending a heavy call's statement at the bound its
+			// deadline set.
 			answer{"statement timeout", func(tbl *gorm.DB) error {
-				return tbl.Exec("SET STATEMENT max_statement_time=0.01 FOR SELECT SLEEP(1)").Error
+				return tbl.WithContext(WithHeavy(context.Background())).Exec("SET STATEMENT max_statement_time=0.01 FOR SELECT SLEEP(1)").Error
 			}, &mysqldriver.MySQLError{Number: 1969}},
 		)
+	})
+	// The server ending other calls' statements at their bound: it is
+	// too slow for everyone.
+	t.Run("statement timeouts of calls not heavy open it", func(t *testing.T) {
+		b := f.reg.Get("mysql-bounds")
+		db := openMySQL(t, dsn, b)
+		checkOpens(t, b, func() error {
+			return db.Exec("SET STATEMENT max_statement_time=0.01 FOR SELECT SLEEP(1)").Error
+		}, migrate(t, db))
 	})
 	t.Run("connection refused opens it", func(t *testing.T) {
 		b := f.reg.Get(MySQL)

@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 
+	"github.com/megaview/mgvcore/internal/breaker"
 	"github.com/megaview/mgvcore/internal/limit"
 )
 
@@ -13,7 +14,8 @@ import (
 // waits, it is answered 429 RATE_LIMITED with Retry-After. It runs after
 // the rate limit and the operation's need, so only calls that may run take
 // a place, and before the breaker, so a call refused here says nothing of
-// the dependencies. A nil limiter turns the policy off.
+// the dependencies. A call it admits is marked heavy for the breakers
+// (breaker.WithHeavy). A nil limiter turns the policy off.
 func Heavy(l *limit.Limiter, heavy map[string]bool) Middleware {
 	if l == nil {
 		return nil
@@ -33,7 +35,7 @@ func Heavy(l *limit.Limiter, heavy map[string]bool) Middleware {
 				return nil, refusal(info, err)
 			}
 			defer release()
-			return next(ctx, req)
+			return next(breaker.WithHeavy(ctx), req)
 		}
 	}
 }
