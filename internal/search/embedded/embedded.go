@@ -93,6 +93,8 @@ type Engine struct {
 
 	// searching holds a slot for each search running (see Search).
 	searching chan struct{}
+	// tenants bound the slots one tenant's searches hold or wait for.
+	tenants tenantSlots
 }
 
 var _ search.Engine = (*Engine)(nil)
@@ -109,7 +111,7 @@ func Open(dir string) (*Engine, error) {
 
 func open(dir string, purgeDelay, purgeEvery time.Duration, purged func(error)) (*Engine, error) {
 	e := &Engine{dir: dir, opened: make(chan struct{}), closed: make(chan struct{}), handoverWait: HandoverWait, minFree: MinFreeBytes,
-		searching: make(chan struct{}, searchesAtOnce())}
+		searching: make(chan struct{}, searchesAtOnce()), tenants: tenantSlots{size: max(1, searchesAtOnce()/2), slots: map[int64]*tenantSlot{}}}
 	e.free = e.FreeBytes
 	e.purger = coalesce.New(coalesce.Options{
 		Delay: purgeDelay,
@@ -683,15 +685,16 @@ func searchesAtOnce() int { return runtime.GOMAXPROCS(0) }
 // whose caller leaves as a search cut short then is (see searchError).
 func (e *Engine) Search(ctx context.Context, q search.Query) (search.Result, error) {
 	var res search.Result
-	select {
-	case e.searching <- struct{}{}:
-	default:
-		if err := e.waitForSlot(ctx); err != nil {
-			return res, err
-		}
+	leave, err := e.tenants.enter(ctx, q.TenantID)
+	if err != nil {
+		return res, err
+	}
+	defer leave()
+	if err := wait(ctx, e.searching); err != nil {
+		return res, err
 	}
 	defer func() { <-e.searching }()
-	err := e.use(ctx, func(idx bleve.Index) error {
+	err = e.use(ctx, func(idx bleve.Index) error {
 		var err error
 		res, err = e.search(ctx, idx, q)
 		return err
@@ -699,14 +702,19 @@ func (e *Engine) Search(ctx context.Context, q search.Query) (search.Result, err
 	return res, err
 }
 
-// waitForSlot waits for a search slot while ctx lasts. A deadline that
-// passes meanwhile is 429 OVER_CAPACITY with a retry hint: the engine is
-// busy, not failing, and no breaker counts it against the operation (a
-// 504 would, and one tenant's queue of searches would open it for every
+// wait takes a place in places while ctx lasts. A deadline that passes
+// meanwhile is 429 OVER_CAPACITY with a retry hint: the engine is busy,
+// not failing, and no breaker counts it against the operation (a 504
+// would, and one tenant's queue of searches would open it for every
 // tenant).
-func (e *Engine) waitForSlot(ctx context.Context) error {
+func wait(ctx context.Context, places chan struct{}) error {
 	select {
-	case e.searching <- struct{}{}:
+	case places <- struct{}{}: // a free place first, whatever ctx says
+		return nil
+	default:
+	}
+	select {
+	case places <- struct{}{}:
 		return nil
 	case <-ctx.Done():
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
@@ -715,6 +723,49 @@ func (e *Engine) waitForSlot(ctx context.Context) error {
 		}
 		return searchError(ctx.Err())
 	}
+}
+
+// tenantSlots bound the engine's slots each tenant's searches hold or
+// wait for, to half of them (at least one): one tenant's queue of searches
+// waits in a line of its own, and another tenant's search finds a slot
+// that the first cannot take (policy.Heavy bounds a tenant's searches at
+// once, but the engine's few slots are shared by every tenant).
+type tenantSlots struct {
+	size  int
+	mu    sync.Mutex
+	slots map[int64]*tenantSlot
+}
+
+// tenantSlot is one tenant's places; refs counts its searches holding or
+// waiting for one, and the slot is dropped at zero.
+type tenantSlot struct {
+	places chan struct{}
+	refs   int
+}
+
+// enter takes one of tenant's places, waiting while ctx lasts (see wait);
+// call leave when the search ends.
+func (t *tenantSlots) enter(ctx context.Context, tenant int64) (leave func(), err error) {
+	t.mu.Lock()
+	s := t.slots[tenant]
+	if s == nil {
+		s = &tenantSlot{places: make(chan struct{}, t.size)}
+		t.slots[tenant] = s
+	}
+	s.refs++
+	t.mu.Unlock()
+	drop := func() {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		if s.refs--; s.refs == 0 {
+			delete(t.slots, tenant)
+		}
+	}
+	if err := wait(ctx, s.places); err != nil {
+		drop()
+		return nil, err
+	}
+	return func() { <-s.places; drop() }, nil
 }
 
 // search runs in two phases, so that the text and fields it holds are

@@ -463,3 +463,35 @@ func TestSearchesWaitForASlot(t *testing.T) {
 		t.Fatalf("the search waiting for a slot answered %+v", a)
 	}
 }
+
+// TestATenantHoldsHalfTheSlots: one tenant's searches hold at most half of
+// the engine's slots (at least one) and wait in a line of their own, so
+// another tenant's search still runs at once.
+func TestATenantHoldsHalfTheSlots(t *testing.T) {
+	e, q := oneSentence(t)
+	share := max(1, searchesAtOnce()/2)
+	for range share {
+		leave, err := e.tenants.enter(t.Context(), q.TenantID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer leave()
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	_, err := e.Search(ctx, q)
+	var se *errs.Error
+	if !errors.As(err, &se) || se.Reason != errs.ReasonOverCapacity {
+		t.Fatalf("a search of a tenant holding its share of the slots answered %v, want OVER_CAPACITY once its deadline passed", err)
+	}
+	other := q
+	other.TenantID = q.TenantID + 1
+	ctx, cancel = context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if _, err := e.Search(ctx, other); err != nil {
+		t.Fatalf("another tenant's search waited behind the first tenant's: %v", err)
+	}
+	if n := len(e.tenants.slots); n != 1 {
+		t.Errorf("%d tenants held, want only the first", n)
+	}
+}
