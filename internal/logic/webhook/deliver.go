@@ -244,41 +244,60 @@ func (d *Deliverer) Start(ctx context.Context) {
 // fast receiver can add more than a batch a minute, which one batch a
 // minute would leave to grow without bound.
 const (
-	trimEvery = time.Minute
+	// fillFor is how long after its start an instance fills, every
+	// trimEvery, the earliest pending redelivery of subscriptions that
+	// have none set: the time a rolling upgrade takes, during which
+	// instances of the version before add redeliveries without it.
+	fillFor   = time.Hour
 	trimBatch = 1000
 	trimPause = 50 * time.Millisecond
 )
 
-// upkeep cuts the answers earlier versions kept in reasons and fills the
-// earliest pending redelivery of subscriptions that have none set, then
-// trims the delivery log (older than Keep) now and every trimEvery, until
-// ctx ends. It runs beside the loop, so a long backlog holds up no
-// delivery.
+// trimEvery is how often upkeep runs (a variable for tests).
+var trimEvery = time.Minute
+
+// upkeep cuts the answers earlier versions kept in reasons, then fills
+// the earliest pending redelivery of subscriptions that have none set (at
+// the start and every trimEvery for fillFor) and trims the delivery log
+// (older than Keep) now and every trimEvery, until ctx ends. It runs
+// beside the loop, so a long backlog holds up no delivery.
 func (d *Deliverer) upkeep(ctx context.Context) {
 	defer d.wg.Done()
 	d.clearReasons(ctx)
-	if err := d.store.FillRedeliverAt(ctx); err != nil && ctx.Err() == nil {
-		d.o.Log.Warn().Err(err).Msg("webhooks: setting the subscriptions' earliest pending redelivery failed; the next start tries again")
-	}
+	start := time.Now()
 	t := time.NewTicker(trimEvery)
 	defer t.Stop()
-	for d.o.Keep > 0 {
-		before := time.Now().Add(-d.o.Keep)
-		n, err := batch.Drain(ctx, trimBatch, trimPause, func(ctx context.Context) (int, error) {
-			n, err := d.store.Trim(ctx, before, trimBatch)
-			return int(n), err
-		})
-		switch {
-		case err != nil && ctx.Err() == nil:
-			d.o.Log.Warn().Err(err).Int("deleted", n).Msg("webhooks: trimming the delivery log failed")
-		case n > 0:
-			d.o.Log.Info().Int("deleted", n).Msg("webhooks: delivery log trimmed")
+	for {
+		if time.Since(start) < fillFor {
+			// Instances of the version before, still serving in a rolling
+			// upgrade, add redeliveries without setting the time.
+			if err := d.store.FillRedeliverAt(ctx); err != nil && ctx.Err() == nil {
+				d.o.Log.Warn().Err(err).Msg("webhooks: setting the subscriptions' earliest pending redelivery failed; it is tried again in a minute")
+			}
+		}
+		if d.o.Keep > 0 {
+			d.trim(ctx)
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// trim deletes the delivery log older than Keep, in batches.
+func (d *Deliverer) trim(ctx context.Context) {
+	before := time.Now().Add(-d.o.Keep)
+	n, err := batch.Drain(ctx, trimBatch, trimPause, func(ctx context.Context) (int, error) {
+		n, err := d.store.Trim(ctx, before, trimBatch)
+		return int(n), err
+	})
+	switch {
+	case err != nil && ctx.Err() == nil:
+		d.o.Log.Warn().Err(err).Int("deleted", n).Msg("webhooks: trimming the delivery log failed")
+	case n > 0:
+		d.o.Log.Info().Int("deleted", n).Msg("webhooks: delivery log trimmed")
 	}
 }
 

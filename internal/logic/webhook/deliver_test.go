@@ -25,6 +25,8 @@ type memStore struct {
 	mu   sync.Mutex
 	subs map[int64]*model.WebhookSubscription
 	rows []model.WebhookDelivery
+	// fills counts FillRedeliverAt.
+	fills atomic.Int32
 }
 
 // Candidates lists, as the dao does, up to limit of the due subscriptions
@@ -65,7 +67,7 @@ func (m *memStore) Candidates(_ context.Context, limit int, skip []int64) ([]mod
 	return append(due[:min(limit, len(due))], more...), redo, nil
 }
 
-func (m *memStore) FillRedeliverAt(context.Context) error { return nil }
+func (m *memStore) FillRedeliverAt(context.Context) error { m.fills.Add(1); return nil }
 
 func (m *memStore) Claim(_ context.Context, id int64, owner string, lease time.Duration) (*model.WebhookSubscription, error) {
 	m.mu.Lock()
@@ -1003,4 +1005,17 @@ func TestDelivererTrimsADeliveryLogBacklogBatchAfterBatch(t *testing.T) {
 	if st.calls != 4 {
 		t.Errorf("a backlog of 3.5 batches took %d trims, want 4 (the fourth, short, ends the run)", st.calls)
 	}
+}
+
+// The earliest pending redeliveries are filled at the start and then
+// every upkeep round (for the first hour), since instances of the version
+// before, serving beside a rolling upgrade, add redeliveries without it.
+func TestRedeliverAtIsFilledEveryRoundAfterTheStart(t *testing.T) {
+	was := trimEvery
+	trimEvery = 5 * time.Millisecond
+	defer func() { trimEvery = was }()
+	st, _, _, d, _ := newTestDeliverer(t, Retry{Base: time.Millisecond, Max: time.Millisecond, Window: time.Hour}, 1)
+	d.Start(t.Context())
+	defer d.Stop()
+	polltest.Until(t, 5*time.Second, 5*time.Millisecond, "three fills", func() bool { return st.fills.Load() >= 3 })
 }
