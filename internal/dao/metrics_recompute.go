@@ -30,11 +30,11 @@ func (r *Conversations) MetricsSource(ctx context.Context, k conversation.Metric
 	var src conversation.MetricsSource
 	db := conn(ctx, r.db)
 	var c model.Conversation
-	err := db.Select("duration_ms").Where("tenant_id = ? AND id = ?", k.TenantID, k.ConversationID).Take(&c).Error
+	err := db.Select("duration_ms, transcript_version").Where("tenant_id = ? AND id = ?", k.TenantID, k.ConversationID).Take(&c).Error
 	if err != nil {
 		return src, dbError(err, conversation.ErrNotFound)
 	}
-	src.DurationMS = c.DurationMS
+	src.DurationMS, src.TranscriptVersion = c.DurationMS, c.TranscriptVersion
 	if src.Speakers, err = r.Participants(ctx, k.TenantID, k.ConversationID); err != nil {
 		return src, err
 	}
@@ -42,13 +42,16 @@ func (r *Conversations) MetricsSource(ctx context.Context, k conversation.Metric
 	return src, err
 }
 
-// ReplaceStaleMetrics stores m over metrics an older algorithm than
-// m.AlgoVersion computed, and reports whether it did. Metrics of that
-// version or later (a transcript written since computed its own) are left
-// as they are, and so is a conversation deleted meanwhile.
-func (r *Conversations) ReplaceStaleMetrics(ctx context.Context, m model.ConversationMetrics) (bool, error) {
-	args := appendMetrics(make([]any, 0, len(metricsColumns)+1), m)[2:] // the values, then the key
-	args = append(args, m.ConversationID, m.TenantID, m.AlgoVersion)
+// ReplaceStaleMetrics stores m, computed from the transcript of version
+// transcriptVersion, over metrics an older algorithm than m.AlgoVersion
+// computed, and reports whether it did. Metrics of that version or later
+// are left as they are, and so are those of a conversation whose
+// transcript was written again since (whatever version computed its
+// metrics: an instance of the release before may have written it), or
+// that was deleted meanwhile.
+func (r *Conversations) ReplaceStaleMetrics(ctx context.Context, m model.ConversationMetrics, transcriptVersion int64) (bool, error) {
+	args := appendMetrics(make([]any, 0, len(metricsColumns)+5), m)[2:] // the values, then the key
+	args = append(args, m.ConversationID, m.TenantID, m.AlgoVersion, m.ConversationID, m.TenantID, transcriptVersion)
 	res := conn(ctx, r.db).Exec(replaceStaleMetricsSQL, args...)
 	return res.RowsAffected == 1, dbError(res.Error, nil)
 }
@@ -56,4 +59,5 @@ func (r *Conversations) ReplaceStaleMetrics(ctx context.Context, m model.Convers
 // replaceStaleMetricsSQL sets every column of conversation_metrics but
 // the key (conversation_id, tenant_id), where the metrics are older.
 var replaceStaleMetricsSQL = "UPDATE conversation_metrics SET " + strings.Join(metricsColumns[2:], " = ?, ") + " = ? " +
-	"WHERE conversation_id = ? AND tenant_id = ? AND algo_version < ?"
+	"WHERE conversation_id = ? AND tenant_id = ? AND algo_version < ? " +
+	"AND EXISTS (SELECT 1 FROM conversations WHERE id = ? AND tenant_id = ? AND transcript_version = ?)"

@@ -14,6 +14,7 @@ import (
 
 	"github.com/megaview/mgvcore/internal/dao"
 	"github.com/megaview/mgvcore/internal/dao/daotest"
+	"github.com/megaview/mgvcore/internal/logic/conversation"
 	"github.com/megaview/mgvcore/internal/model"
 )
 
@@ -156,15 +157,35 @@ func testReplaceStaleMetrics(t *testing.T, db *gorm.DB) {
 	ctx := t.Context()
 	convs := dao.NewConversations(db)
 	at := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	// Conversations 41, 42 and 44 of one tenant, 43 of another, each with
+	// its first transcript (version 1).
+	ids := map[int64]int64{}
+	for _, tc := range []struct{ id, tenant int64 }{{41, 3}, {42, 3}, {43, 5}, {44, 3}} {
+		tenantID, ok := ids[tc.tenant]
+		if !ok {
+			tenant := model.Tenant{Name: fmt.Sprint("t", tc.tenant), Timezone: "UTC", RateTier: "standard"}
+			if err := db.Create(&tenant).Error; err != nil {
+				t.Fatal(err)
+			}
+			tenantID, ids[tc.tenant] = tenant.ID, tenant.ID
+		}
+		c := model.Conversation{ID: tc.id, TenantID: tenantID, OriginConversationID: fmt.Sprint("c", tc.id), OwnerUserID: 1,
+			Channel: model.ChannelCall, Direction: model.DirectionInbound, Status: model.StatusReady, BeginTime: at, TranscriptVersion: 1,
+			CreatedAt: at, UpdatedAt: at}
+		if err := db.Create(&c).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, b := ids[3], ids[5]
 	row := func(id, tenant int64, version int, ratio float64) model.ConversationMetrics {
 		return model.ConversationMetrics{ConversationID: id, TenantID: tenant, AlgoVersion: version, TalkRatio: ratio, LongestMonologueMS: id,
 			LongestCustomerStoryMS: 2, Interactivity: 3, PatienceMS: 4.5, QuestionCountInternal: 5, QuestionCountExternal: 6,
 			QuestionRate: 0.5, SilenceMS: 7, ComputedAt: at}
 	}
-	if err := convs.SaveMetrics(ctx, row(41, 3, 3, 0.1), row(42, 3, 4, 0.2), row(43, 5, 1, 0.3), row(44, 3, 2, 0.4)); err != nil {
+	if err := convs.SaveMetrics(ctx, row(41, a, 3, 0.1), row(42, a, 4, 0.2), row(43, b, 1, 0.3), row(44, a, 2, 0.4)); err != nil {
 		t.Fatal(err)
 	}
-	ids := func(tenant, after int64, limit int) []int64 {
+	list := func(tenant, after int64, limit int) []int64 {
 		t.Helper()
 		keys, err := convs.StaleMetrics(ctx, tenant, after, 4, limit)
 		if err != nil {
@@ -183,24 +204,35 @@ func testReplaceStaleMetrics(t *testing.T, db *gorm.DB) {
 		tenant, after int64
 		limit         int
 		want          []int64
-	}{{0, 0, 10, []int64{41, 43, 44}}, {3, 0, 10, []int64{41, 44}}, {0, 41, 1, []int64{43}}, {5, 43, 10, nil}} {
-		if got := ids(tc.tenant, tc.after, tc.limit); !slices.Equal(got, tc.want) {
+	}{{0, 0, 10, []int64{41, 43, 44}}, {a, 0, 10, []int64{41, 44}}, {0, 41, 1, []int64{43}}, {b, 43, 10, nil}} {
+		if got := list(tc.tenant, tc.after, tc.limit); !slices.Equal(got, tc.want) {
 			t.Errorf("stale metrics of tenant %d after %d (at most %d): %v, want %v", tc.tenant, tc.after, tc.limit, got, tc.want)
 		}
 	}
+	src, err := convs.MetricsSource(ctx, conversation.MetricsKey{ConversationID: 41, TenantID: a})
+	if err != nil || src.TranscriptVersion != 1 {
+		t.Fatalf("source of 41: %+v %v", src, err)
+	}
 
-	fresh := row(41, 3, 4, 0.9)
+	fresh := row(41, a, 4, 0.9)
 	fresh.ComputedAt = at.Add(time.Hour)
 	for _, tc := range []struct {
-		m    model.ConversationMetrics
-		want bool
-	}{{fresh, true}, {row(42, 3, 4, 0.8), false}, {row(99, 3, 4, 0.8), false}, {row(44, 5, 4, 0.8), false}} {
-		done, err := convs.ReplaceStaleMetrics(ctx, tc.m)
+		m          model.ConversationMetrics
+		transcript int64
+		want       bool
+	}{
+		{row(44, a, 4, 0.8), 2, false}, // its transcript was written again since it was read
+		{fresh, 1, true},
+		{row(42, a, 4, 0.8), 1, false}, // current already
+		{row(99, a, 4, 0.8), 1, false}, // gone
+		{row(44, b, 4, 0.8), 1, false}, // another tenant's
+	} {
+		done, err := convs.ReplaceStaleMetrics(ctx, tc.m, tc.transcript)
 		if err != nil || done != tc.want {
-			t.Errorf("replacing the metrics of %d (tenant %d): %v %v, want %v", tc.m.ConversationID, tc.m.TenantID, done, err, tc.want)
+			t.Errorf("replacing the metrics of %d (tenant %d, transcript %d): %v %v, want %v", tc.m.ConversationID, tc.m.TenantID, tc.transcript, done, err, tc.want)
 		}
 	}
-	for _, want := range []model.ConversationMetrics{fresh, row(42, 3, 4, 0.2), row(44, 3, 2, 0.4)} {
+	for _, want := range []model.ConversationMetrics{fresh, row(42, a, 4, 0.2), row(44, a, 2, 0.4)} {
 		got, err := convs.Metrics(ctx, want.TenantID, want.ConversationID)
 		if err != nil || got == nil {
 			t.Fatalf("metrics of %d: %v %v", want.ConversationID, got, err)

@@ -18,8 +18,10 @@ type MetricsKey struct {
 // MetricsSource is what a conversation's metrics are computed from.
 type MetricsSource struct {
 	DurationMS int64
-	Speakers   []model.Participant
-	Sentences  []model.Sentence
+	// TranscriptVersion is the version of the transcript read.
+	TranscriptVersion int64
+	Speakers          []model.Participant
+	Sentences         []model.Sentence
 }
 
 // MetricsRepo is what RecomputeMetrics needs of the store.
@@ -31,9 +33,11 @@ type MetricsRepo interface {
 	// MetricsSource reads a conversation's duration, speakers and
 	// transcript; ErrNotFound once it is deleted.
 	MetricsSource(ctx context.Context, k MetricsKey) (MetricsSource, error)
-	// ReplaceStaleMetrics stores m over metrics of an older algorithm
-	// only, and reports whether it did.
-	ReplaceStaleMetrics(ctx context.Context, m model.ConversationMetrics) (bool, error)
+	// ReplaceStaleMetrics stores m, computed from the transcript of
+	// version transcriptVersion, over metrics of an older algorithm only,
+	// while that transcript is still the conversation's, and reports
+	// whether it did.
+	ReplaceStaleMetrics(ctx context.Context, m model.ConversationMetrics, transcriptVersion int64) (bool, error)
 }
 
 // RecomputeResult counts what RecomputeMetrics did.
@@ -91,7 +95,7 @@ func recomputeOne(ctx context.Context, repo MetricsRepo, k MetricsKey) (bool, er
 	}
 	m := computeMetrics(src.DurationMS, internal, src.Sentences)
 	c := model.Conversation{ID: k.ConversationID, TenantID: k.TenantID}
-	return repo.ReplaceStaleMetrics(ctx, storedMetrics(c, m, time.Now()))
+	return repo.ReplaceStaleMetrics(ctx, storedMetrics(c, m, time.Now()), src.TranscriptVersion)
 }
 
 // computeMetrics computes the metrics of sentences, a speaker being of the

@@ -39,7 +39,7 @@ func (r *staleRepo) MetricsSource(_ context.Context, k MetricsKey) (MetricsSourc
 			{Seq: 1, SpeakerKey: "cust", StartMS: 3500, EndMS: 4500, Text: "fifty"}}}, nil
 }
 
-func (r *staleRepo) ReplaceStaleMetrics(_ context.Context, m model.ConversationMetrics) (bool, error) {
+func (r *staleRepo) ReplaceStaleMetrics(_ context.Context, m model.ConversationMetrics, _ int64) (bool, error) {
 	if r.current[m.ConversationID] {
 		return false, nil
 	}
