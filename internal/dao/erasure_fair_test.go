@@ -48,8 +48,8 @@ func requestErasures(t *testing.T, p *dao.Privacy, tenant int64, n int) []int64 
 
 // Erasure jobs are claimed by turns of tenants, not in the order they
 // were requested: a tenant holds at most its share of leased jobs, the
-// tenant with the fewest leased goes first, then the one that has waited
-// longest, and of a tenant's jobs the oldest request. A job handed back
+// tenant with the fewest leased goes first, then the one whose due job
+// has waited longest, and of a tenant's jobs the oldest request. A job handed back
 // at the end of its turn goes on before its tenant's later ones, behind
 // the tenants that waited meanwhile.
 func TestErasureClaimsTakeTurnsByTenant(t *testing.T) {
@@ -116,8 +116,11 @@ func TestErasureClaimsTakeTurnsByTenant(t *testing.T) {
 			t.Fatalf("claimed %+v with every tenant at its share", e)
 		}
 
-		// Of two tenants with as many leased, the one that has waited
-		// longest goes first: B's turn ended before A's.
+		// Of two tenants with as many leased, the one whose due job has
+		// waited longest goes first: A's later requests have waited since
+		// they were made, longer than B's job whose turn just ended, and
+		// A's oldest due job is the one handed back. (A tenant that keeps
+		// asking for more is not sent to the back by its new requests.)
 		for _, id := range []int64{b[0], a[1]} {
 			if err := p.ReleaseErasures(ctx, owners[id]); err != nil {
 				t.Fatal(err)
@@ -125,11 +128,12 @@ func TestErasureClaimsTakeTurnsByTenant(t *testing.T) {
 			delete(owners, id)
 			time.Sleep(2 * time.Millisecond)
 		}
-		if e := claim(); e == nil || e.ID != b[0] {
-			t.Fatalf("claimed %+v, want B's job %d, whose tenant has waited longest", e, b[0])
-		}
+		requestErasures(t, p, tenants[0].ID, 1)
 		if e := claim(); e == nil || e.ID != a[1] {
-			t.Fatalf("claimed %+v, want A's job %d", e, a[1])
+			t.Fatalf("claimed %+v, want A's job %d, whose tenant's due job has waited longest", e, a[1])
+		}
+		if e := claim(); e == nil || e.ID != b[0] {
+			t.Fatalf("claimed %+v, want B's job %d", e, b[0])
 		}
 	})
 }

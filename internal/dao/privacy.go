@@ -208,9 +208,10 @@ func (p *Privacy) BoundErasure(ctx context.Context, tenantID, id int64) (int64, 
 // ClaimErasure leases a pending job whose lease ran out to owner, tenants
 // taking turns: a tenant that holds perTenant leased jobs already (on any
 // instance) gets none, and of the others the one with the fewest leased
-// goes first, then the one whose due jobs have waited longest (since the
-// latest write to any of them: its request or confirmation, the hand-back
-// at the end of a job's turn, the last progress of a holder that died).
+// goes first, then the one whose due job has waited longest (since its
+// last write: its request or confirmation, the hand-back at the end of
+// its turn, the last progress of a holder that died), so a tenant that
+// keeps asking for more erasures is not sent to the back by them.
 // Of the tenant's due jobs, the oldest request goes first, so a job handed
 // back at the end of its turn goes on before its tenant's later ones.
 //
@@ -232,7 +233,7 @@ func (p *Privacy) ClaimErasure(ctx context.Context, owner string, lease time.Dur
 	}
 	type turn struct {
 		tenantID, leased int64
-		waiting          time.Time // the latest write to its due jobs
+		waiting          time.Time // the earliest last write of its due jobs
 	}
 	turns := map[int64]*turn{}
 	var due []*turn
@@ -248,8 +249,9 @@ func (p *Privacy) ClaimErasure(ctx context.Context, owner string, lease time.Dur
 		}
 		if t.waiting.IsZero() {
 			due = append(due, t)
+			t.waiting = e.UpdatedAt
 		}
-		if e.UpdatedAt.After(t.waiting) {
+		if e.UpdatedAt.Before(t.waiting) {
 			t.waiting = e.UpdatedAt
 		}
 	}
