@@ -85,11 +85,7 @@ func TestHeavyStatisticsLeaveTheDatabaseBreakerClosedOnMariaDB(t *testing.T) {
 	s := NewService(t, mysqlEnv(t))
 	withOperationTimeout(t, s, "/mgv.open.v1.StatsService/GetRepStats", time.Second)
 	a, b := NewFixture(t, s), NewFixture(t, s)
-	if err := a.DB.Exec(`INSERT INTO conversations (tenant_id,origin_conversation_id,owner_user_id,channel,direction,begin_time,duration_ms,status,custom_data,request_hash,transcript_version,sentence_count,created_at,updated_at)
-		SELECT ?, CONCAT('bulk-',seq), ? + (seq % 4), 'call', IF(seq%2=0,'inbound','outbound'), NOW(3) - INTERVAL (seq*150) SECOND, 60000+(seq%600000), 'ready', '{}', '', 0, 0, NOW(3), NOW(3)
-		FROM seq_1_to_200000`, a.Tenant.ID, a.Reps[0].ID).Error; err != nil {
-		t.Fatal(err)
-	}
+	seedCalls(t, a, 200_000, 150*time.Second)
 	s.Start()
 	app, bToken := a.AppToken(t), b.Token(t, b.Admin)
 	from := time.Now().UTC().AddDate(0, 0, -365).Format(time.RFC3339)
